@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file mg_config.h
+ * @brief gw.properties: load, validate, and read the effective configuration.
+ *
+ * One schema table (mg_config_schema.c) lists every key with its type,
+ * default, validator and one-line help; it drives parsing, validation, the
+ * `--check` output and docs/configuration.md. Consumers read the typed view
+ * (struct mg_settings) filled once at load time, never re-parse strings.
+ */
+#ifndef MG_CONFIG_H
+#define MG_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "mg_log.h"
+#include "mg_srtp_suite.h"
+
+#define MG_CFG_MAX_UA 16
+#define MG_CFG_MAX_PORTS 8
+#define MG_CFG_MAX_ADDRS 8
+#define MG_CFG_MAX_UIDS 8
+#define MG_CFG_MAX_SUITES 4
+
+enum mg_transport { MG_TRANSPORT_UDP, MG_TRANSPORT_TCP, MG_TRANSPORT_TLS };
+enum mg_srtp_mode { MG_SRTP_MODE_ALWAYS, MG_SRTP_MODE_AS_NEEDED, MG_SRTP_MODE_NEVER };
+enum mg_tls_client_auth { MG_TLS_CLIENT_AUTH_REQUIRE, MG_TLS_CLIENT_AUTH_OPTIONAL };
+
+/** One entry of netborder.sip.userAgent.IPAddress. */
+struct mg_sip_ua {
+	char addr[64];          /**< numeric address, "" for INADDR_ANY */
+	int family;             /**< AF_INET or AF_INET6 (AF_INET for INADDR_ANY) */
+	uint16_t port;
+	enum mg_transport transport;
+};
+
+/** An IPv4/IPv6 address with prefix length, as text and binary. */
+struct mg_cidr {
+	int family;             /**< AF_INET or AF_INET6 */
+	uint8_t addr[16];       /**< network byte order */
+	uint8_t prefix_len;
+};
+
+/** One dataplane port: mediagate.dataplane.port.N.* */
+struct mg_dp_port {
+	char devargs[256];      /**< DPDK vdev/PCI device string */
+	struct mg_cidr addrs[MG_CFG_MAX_ADDRS];
+	unsigned n_addrs;
+	struct mg_cidr nexthop; /**< prefix_len unused; family 0 if none */
+};
+
+/** The typed effective configuration. */
+struct mg_settings {
+	char install_dir[PATH_MAX];
+
+	/* SIP (control) */
+	struct mg_sip_ua ua[MG_CFG_MAX_UA];
+	unsigned n_ua;
+	char tls_cert_file[PATH_MAX];
+	char tls_key_file[PATH_MAX];
+	char tls_trust_store[PATH_MAX];
+	char tls_key_password_file[PATH_MAX];
+	char tls12_ciphers[1024];   /**< OpenSSL cipher string, preference order */
+	char tls13_ciphersuites[256];
+	int tls_min_version;        /**< TLS1_VERSION .. TLS1_3_VERSION */
+	int tls_max_version;
+	enum mg_tls_client_auth tls_client_auth;
+	bool ssl2_client_hello;
+	char routing_rules_file[PATH_MAX];
+
+	/* media */
+	enum mg_srtp_mode srtp_mode;
+	enum mg_srtp_suite crypto_suites[MG_CFG_MAX_SUITES]; /**< priority order */
+	unsigned n_crypto_suites;
+	bool lock_on_sdp;
+	uint16_t media_port_min;    /**< even */
+	uint16_t media_port_max;    /**< odd */
+
+	/* control <-> dataplane */
+	char control_socket[108];
+	uid_t allowed_uids[MG_CFG_MAX_UIDS];
+	unsigned n_allowed_uids;
+
+	/* dataplane */
+	char eal_args[1024];
+	struct mg_dp_port ports[MG_CFG_MAX_PORTS];
+	unsigned n_ports;
+	char worker_lcores[64];
+	unsigned idle_sleep_us;     /**< 0 = busy poll */
+	unsigned max_sessions;
+
+	/* logging */
+	enum mg_log_level log_level;
+	bool log_syslog;
+};
+
+struct mg_config;
+
+/** Which process is loading: keys that only matter to the other are still validated. */
+enum mg_config_role { MG_CONFIG_ROLE_CONTROL, MG_CONFIG_ROLE_DATAPLANE, MG_CONFIG_ROLE_TOOL };
+
+/**
+ * Load @p path (NULL: embedded defaults only), validate every key, fill the
+ * typed view. Every error and warning is written to @p diag (stderr if NULL)
+ * as "file:line: key=value: problem (allowed: ...)". Returns NULL with
+ * errno = EINVAL if there was any error (after reporting all of them).
+ */
+struct mg_config *mg_config_load(const char *path, enum mg_config_role role, FILE *diag);
+
+/** Free a configuration. */
+void mg_config_free(struct mg_config *cfg);
+
+/** The typed view. */
+const struct mg_settings *mg_config_settings(const struct mg_config *cfg);
+
+/** Raw effective string value of a key (after expansion), NULL if unknown key. */
+const char *mg_config_get(const struct mg_config *cfg, const char *key);
+
+/** Print the effective configuration: key, value, origin ("default" or file:line). */
+void mg_config_print(const struct mg_config *cfg, FILE *out);
+
+/** Write the Markdown reference generated from the schema table. */
+void mg_config_write_reference(FILE *out);
+
+#endif
