@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file mg_srtp.h
+ * @brief The SRTP/SRTCP engine (RFC 3711, RFC 7714): burst protect/unprotect
+ * in place over caller-owned buffers, on a scalar libcrypto backend or the
+ * intel-ipsec-mb multi-buffer backend (identical output).
+ *
+ * Objects and ownership:
+ * - struct mg_srtp_engine: per-thread crypto resources (the ipsec-mb
+ *   multi-buffer manager, scratch). One per worker thread; never shared.
+ * - struct mg_srtp_ctx: one direction of one SRTP session (one master key
+ *   set: up to #MG_SRTP_KEYS_MAX keys told apart by MKI). Holds the derived
+ *   session keys and the runtime state (ROC, replay windows, SRTCP index,
+ *   lifetime counters) of up to #MG_SRTP_SSRC_MAX SSRCs, each in one
+ *   cache-aligned struct mg_srtp_stream_rt. Created and freed on a control
+ *   path (allocates, may take a lock); used by exactly one thread at a time.
+ *
+ * Hot path contract: the burst functions never allocate, lock, log or make a
+ * system call. They work in place: protect appends the tag (and MKI, and for
+ * SRTCP the E‖index word) after @c len, so each buffer needs
+ * <tt>cap - len >= mg_srtp_overhead()</tt> (#MG_SRTP_MAX_OVERHEAD always
+ * suffices); unprotect strips them and shortens @c len. A packet that fails
+ * is left untouched apart from being counted; each one gets its own result.
+ *
+ * Typical use by a worker:
+ * @code
+ *   struct mg_srtp_engine *e = mg_srtp_engine_create(MG_SRTP_BACKEND_AUTO);
+ *   struct mg_srtp_ctx *c = mg_srtp_ctx_create(&policy, err, sizeof(err));
+ *   uint8_t res[32];
+ *   unsigned ok = mg_srtp_protect_burst(e, c, bufs, res, n);
+ * @endcode
+ */
+#ifndef MG_SRTP_H
+#define MG_SRTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mg_srtp_suite.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Most packets one burst call accepts. */
+#define MG_SRTP_BURST_MAX 64
+/** Longest master key of any suite (bytes). */
+#define MG_SRTP_MASTER_KEY_MAX 32
+/** Longest master salt of any suite (bytes). */
+#define MG_SRTP_MASTER_SALT_MAX 14
+/** Longest MKI supported on send and receive (bytes). */
+#define MG_SRTP_MKI_MAX 4
+/** Master keys one context holds (the receiver picks one by MKI). */
+#define MG_SRTP_KEYS_MAX 4
+/** SSRCs whose ROC/replay state one context tracks at once (LRU beyond). */
+#define MG_SRTP_SSRC_MAX 4
+/** Replay window size in packets, SRTP and SRTCP (RFC 3711 §3.3.2 asks >= 64). */
+#define MG_SRTP_REPLAY_WINDOW 128
+/** Bytes protect may append at most: 16 tag + 4 MKI + 4 SRTCP E‖index. */
+#define MG_SRTP_MAX_OVERHEAD 24
+
+/** One packet of a burst: @c buf points at the RTP/RTCP header (e.g. into
+ * mbuf data), @c len is the packet length, @c cap the writable bytes from
+ * @c buf (length + tailroom). */
+struct mg_srtp_buf {
+	uint8_t *buf;
+	uint16_t len;
+	uint16_t cap;
+};
+
+/** Per-packet result of a burst call (one byte each). Every value except
+ * #MG_SRTP_OK is a drop reason the caller counts. */
+enum mg_srtp_result {
+	MG_SRTP_OK = 0,          /**< done; @c len updated */
+	MG_SRTP_AUTH_FAIL,       /**< tag (or GCM tag) does not verify */
+	MG_SRTP_REPLAY,          /**< index already seen or left of the window */
+	MG_SRTP_TOO_SHORT,       /**< shorter than header + tag (+ MKI, index) */
+	MG_SRTP_LIFETIME,        /**< master key lifetime or index space used up */
+	MG_SRTP_UNKNOWN_MKI,     /**< MKI names no key of this context */
+	MG_SRTP_BAD_VERSION,     /**< RTP/RTCP version field is not 2 */
+	MG_SRTP_MALFORMED,       /**< CSRC/extension/padding run past the packet */
+	MG_SRTP_NO_ROOM,         /**< protect: cap - len < overhead */
+	MG_SRTP_RESULT_COUNT
+};
+
+/** Which way a context transforms. */
+enum mg_srtp_dir {
+	MG_SRTP_DIR_OUTBOUND = 1, /**< protect (RTP -> SRTP, RTCP -> SRTCP) */
+	MG_SRTP_DIR_INBOUND = 2,  /**< unprotect */
+};
+
+/** Crypto backend of an engine. */
+enum mg_srtp_backend {
+	MG_SRTP_BACKEND_AUTO = 0,  /**< ipsec-mb if built and usable, else scalar;
+				    *   env MG_SRTP_BACKEND=scalar|ipsec-mb overrides */
+	MG_SRTP_BACKEND_SCALAR,    /**< OpenSSL libcrypto, one packet at a time */
+	MG_SRTP_BACKEND_IPSECMB,   /**< intel-ipsec-mb multi-buffer jobs */
+	MG_SRTP_BACKEND_COUNT
+};
+
+/** One master key as SDES delivers it. */
+struct mg_srtp_master_key {
+	uint8_t key[MG_SRTP_MASTER_KEY_MAX];   /**< suite master_key_len bytes used */
+	uint8_t salt[MG_SRTP_MASTER_SALT_MAX]; /**< suite master_salt_len bytes used */
+	uint8_t mki[MG_SRTP_MKI_MAX];          /**< MKI value, big-endian, mki_len bytes */
+	uint64_t lifetime;                     /**< packets (SRTP + SRTCP) this key may
+						*   protect/accept; 0 = RFC 3711 maximum */
+};
+
+/** Everything a context is created from. Zero-initialise, then fill. */
+struct mg_srtp_policy {
+	enum mg_srtp_suite suite;
+	enum mg_srtp_dir dir;
+	uint8_t mki_len;     /**< 0 (no MKI) or 1..#MG_SRTP_MKI_MAX, same for every key */
+	uint8_t nkeys;       /**< 1..#MG_SRTP_KEYS_MAX (several only with an MKI) */
+	uint8_t active_key;  /**< outbound: index into keys[] used to protect */
+	uint32_t kdr;        /**< key derivation rate; only 0 is supported (refused
+			      *   otherwise with an error saying so) */
+	uint32_t roc;        /**< initial ROC for every new SSRC (normally 0) */
+	struct mg_srtp_master_key keys[MG_SRTP_KEYS_MAX];
+};
+
+/** Runtime state of one SSRC in one context: ROC, highest sequence number,
+ * replay windows, SRTCP index. Owned by the thread that owns the context;
+ * one cache line. Fields are private to the engine (exposed so the size is
+ * known and can be checked). */
+struct mg_srtp_stream_rt {
+	uint32_t ssrc;
+	uint32_t roc;           /**< rollover counter of s_l */
+	uint16_t s_l;           /**< highest sequence number seen/sent */
+	uint8_t in_use;
+	uint8_t seq_valid;      /**< s_l meaningful (else first packet sets it) */
+	uint32_t rtcp_index;    /**< highest SRTCP index seen / last sent */
+	uint64_t rtp_win[MG_SRTP_REPLAY_WINDOW / 64];  /**< bit i: s_l - i seen */
+	uint64_t rtcp_win[MG_SRTP_REPLAY_WINDOW / 64]; /**< bit i: rtcp_index - i seen */
+	uint32_t rtcp_valid;    /**< rtcp_index meaningful */
+	uint32_t last_use;      /**< LRU stamp for slot reuse */
+} __attribute__((aligned(64)));
+
+/** Counters of one context (read on the owning thread, or racy elsewhere). */
+struct mg_srtp_stats {
+	uint64_t rtp_ok;                          /**< SRTP packets done */
+	uint64_t rtcp_ok;                         /**< SRTCP packets done */
+	uint64_t drops[MG_SRTP_RESULT_COUNT];     /**< by enum mg_srtp_result */
+};
+
+struct mg_srtp_engine;
+struct mg_srtp_ctx;
+
+/** Name of a result ("ok", "auth-fail", "replay", ...) for counters/logs. */
+const char *mg_srtp_result_name(enum mg_srtp_result r);
+
+/** Name of a backend ("auto", "scalar", "ipsec-mb"). */
+const char *mg_srtp_backend_name(enum mg_srtp_backend b);
+
+/** Parse "auto", "scalar", "ipsec-mb"; 0 or -EINVAL. */
+int mg_srtp_backend_parse(const char *name, enum mg_srtp_backend *out);
+
+/** 1 if this build and this CPU can run backend @p b (AUTO: always 1). */
+int mg_srtp_backend_available(enum mg_srtp_backend b);
+
+/**
+ * Create a per-thread engine. AUTO picks ipsec-mb (best instruction set the
+ * CPU has: AVX-512, AVX2, AVX, SSE) when built in, else scalar.
+ * @return the engine, or NULL with errno ENOTSUP (backend not available) or
+ *         ENOMEM.
+ */
+struct mg_srtp_engine *mg_srtp_engine_create(enum mg_srtp_backend b);
+
+/** Backend an engine actually runs (never AUTO). */
+enum mg_srtp_backend mg_srtp_engine_backend(const struct mg_srtp_engine *e);
+
+/** Free an engine (NULL is fine). */
+void mg_srtp_engine_free(struct mg_srtp_engine *e);
+
+/**
+ * Check a policy without creating anything.
+ * @param err  receives a one-line reason naming what is wrong and what is
+ *             allowed (may be NULL)
+ * @return 0, -EINVAL (bad field) or -ENOTSUP (e.g. kdr != 0).
+ */
+int mg_srtp_policy_check(const struct mg_srtp_policy *p, char *err, size_t errlen);
+
+/**
+ * Create a context: validates the policy and derives the session keys
+ * (RFC 3711 §4.3, KDR 0) for SRTP and SRTCP for every master key; the
+ * master keys are not kept. Usable with any engine.
+ * @return the context, or NULL with errno set (EINVAL, ENOTSUP, ENOMEM) and
+ *         @p err filled.
+ */
+struct mg_srtp_ctx *mg_srtp_ctx_create(const struct mg_srtp_policy *p, char *err, size_t errlen);
+
+/** Wipe the keys and free a context (NULL is fine). */
+void mg_srtp_ctx_free(struct mg_srtp_ctx *c);
+
+/**
+ * Re-key in place (re-INVITE): new master keys from @p p (same direction;
+ * the suite may change), every SSRC forgotten so ROC restarts at p->roc,
+ * replay windows, SRTCP indexes and lifetime counters reset - what Microsoft
+ * Lync/Teams expect. Counters are kept. Call on the owning thread or while
+ * the context is not in use. On error the context is unchanged.
+ * @return 0, -EINVAL or -ENOTSUP (err filled).
+ */
+int mg_srtp_ctx_rekey(struct mg_srtp_ctx *c, const struct mg_srtp_policy *p, char *err, size_t errlen);
+
+/** Suite of a context. */
+enum mg_srtp_suite mg_srtp_ctx_suite(const struct mg_srtp_ctx *c);
+
+/** Bytes protect appends to an SRTP (@p rtcp 0) or SRTCP (1) packet. */
+unsigned mg_srtp_overhead(const struct mg_srtp_ctx *c, int rtcp);
+
+/**
+ * Outbound: select the master key protect uses from now on (by index).
+ * @return 0 or -EINVAL.
+ */
+int mg_srtp_ctx_set_active_key(struct mg_srtp_ctx *c, unsigned index);
+
+/**
+ * Read the ROC (and highest sequence number) of an SSRC.
+ * @param seq  may be NULL; receives s_l
+ * @return 0, or -ENOENT if the SSRC has not been seen/set.
+ */
+int mg_srtp_get_roc(const struct mg_srtp_ctx *c, uint32_t ssrc, uint32_t *roc, uint16_t *seq);
+
+/**
+ * Set the ROC of an SSRC (hand-over, re-key): the next packet's index is
+ * estimated from this ROC with its own sequence number; the replay window
+ * restarts. Creates the SSRC state if needed (evicting the least recently
+ * used one when all #MG_SRTP_SSRC_MAX are taken).
+ * @return 0.
+ */
+int mg_srtp_set_roc(struct mg_srtp_ctx *c, uint32_t ssrc, uint32_t roc);
+
+/** Copy the counters of a context. */
+void mg_srtp_ctx_stats(const struct mg_srtp_ctx *c, struct mg_srtp_stats *out);
+
+/**
+ * Protect up to #MG_SRTP_BURST_MAX RTP packets in place (outbound context).
+ * @param pkts  packets; on success @c len grows by mg_srtp_overhead(c, 0)
+ * @param res   one enum mg_srtp_result per packet
+ * @param n     0..#MG_SRTP_BURST_MAX (more is clamped: only the first 64)
+ * @return number of packets with #MG_SRTP_OK.
+ */
+unsigned mg_srtp_protect_burst(struct mg_srtp_engine *e, struct mg_srtp_ctx *c,
+			       struct mg_srtp_buf *pkts, uint8_t *res, unsigned n);
+
+/**
+ * Unprotect up to #MG_SRTP_BURST_MAX SRTP packets in place (inbound
+ * context): picks the key by MKI, estimates the index (RFC 3711 App. A),
+ * checks replay, verifies the tag before decrypting, updates ROC/window only
+ * for packets that verify. On success @c len shrinks to the RTP length.
+ * @return number of packets with #MG_SRTP_OK.
+ */
+unsigned mg_srtp_unprotect_burst(struct mg_srtp_engine *e, struct mg_srtp_ctx *c,
+				 struct mg_srtp_buf *pkts, uint8_t *res, unsigned n);
+
+/** Protect RTCP packets (compound allowed) in place; always encrypts (E=1).
+ * @return number of packets with #MG_SRTP_OK. */
+unsigned mg_srtp_protect_rtcp_burst(struct mg_srtp_engine *e, struct mg_srtp_ctx *c,
+				    struct mg_srtp_buf *pkts, uint8_t *res, unsigned n);
+
+/** Unprotect SRTCP packets in place (E=0 accepted: authenticated only).
+ * @return number of packets with #MG_SRTP_OK. */
+unsigned mg_srtp_unprotect_rtcp_burst(struct mg_srtp_engine *e, struct mg_srtp_ctx *c,
+				      struct mg_srtp_buf *pkts, uint8_t *res, unsigned n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
