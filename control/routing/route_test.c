@@ -1,0 +1,400 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "mg_log.h"
+#include "route.h"
+
+static const struct route_env env4 = { "192.0.2.1", 5060, 5060, 5061 };
+
+/* Write @p xml to a fresh temporary file and load it. */
+static struct route_table *load_str(const char *xml, char *err, size_t errlen, char *path, size_t pathlen)
+{
+	char tmpl[] = "/tmp/sdp-route-XXXXXX";
+	int fd = mkstemp(tmpl);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, xml, strlen(xml)), (ssize_t)strlen(xml));
+	close(fd);
+	if (path != NULL)
+		snprintf(path, pathlen, "%s", tmpl);
+	struct route_table *t = route_table_load(tmpl, err, errlen);
+
+	unlink(tmpl);
+	return t;
+}
+
+static struct route_table *load_ok(const char *xml)
+{
+	char err[512];
+	struct route_table *t = load_str(xml, err, sizeof(err), NULL, 0);
+
+	if (t == NULL)
+		fail_msg("load failed: %s", err);
+	return t;
+}
+
+/* Load must fail; the message must name path:line and contain @p needle. */
+static void load_bad(const char *xml, int line, const char *needle)
+{
+	char err[512], path[64], want[96];
+	struct route_table *t = load_str(xml, err, sizeof(err), path, sizeof(path));
+
+	if (t != NULL)
+		fail_msg("load of bad file succeeded (expected \"%s\")", needle);
+	snprintf(want, sizeof(want), "%s:%d:", path, line);
+	if (strstr(err, want) == NULL || strstr(err, needle) == NULL)
+		fail_msg("error \"%s\" lacks \"%s\" or \"%s\"", err, want, needle);
+}
+
+#define KV(...) ((const struct route_kv[]){ __VA_ARGS__ })
+#define NKV(...) (sizeof((const struct route_kv[]){ __VA_ARGS__ }) / sizeof(struct route_kv))
+
+/* Copied from the vendor guide, including its line-wrapped request URI. */
+static const char guide_rule[] =
+	"<rule name=\"default_sip_out\" outbound_interface=\"sip\" qvalue=\"0.001\">\n"
+	"<condition param=\"transfer\" expr=\"false\"/>\n"
+	"<condition param=\"pstn.in.channelName\" expr=\".*\"/>\n"
+	"<condition param=\"pstn.in.dnis\" expr=\"(.*)\"/>\n"
+	"<condition param=\"pstn.in.ani\" expr=\"(.*)\"/>\n"
+	"<condition param=\"pstn.in.callerName\" expr=\"(.*)\"/>\n"
+	"\n"
+	"<out_leg name=\"\" media_type=\"sendrecv\">\n"
+	"\n"
+	"<param name=\"sip.out.requestUri\" expr=\"sip:%0@mediation-server-ip-\n"
+	"address:5060\" />\n"
+	"\n"
+	"<param name=\"sip.out.from.uri\" expr=\"sip:%1@GW_HOST_IP:GW_SIP_PORT\"/>\n"
+	"<param name=\"sip.out.from.displayName\" expr=\"%2\"/>\n"
+	"<param name=\"sip.out.transport\" expr=\"tls\"/>\n"
+	"\n"
+	"</out_leg>\n"
+	"\n"
+	"</rule>\n";
+
+static void check_guide_result(struct route_table *t)
+{
+	struct route_result r;
+
+	assert_int_equal(route_match(t,
+				     KV({ "pstn.in.dnis", "5551234" }, { "pstn.in.ani", "5145550000" },
+					{ "pstn.in.callerName", "Alice Smith" }),
+				     3, &env4, &r),
+			 0);
+	assert_string_equal(r.rule_name, "default_sip_out");
+	assert_int_equal(r.outbound_interface, ROUTE_IFACE_SIP);
+	assert_string_equal(r.media_type, "sendrecv");
+	assert_string_equal(route_result_get(&r, "sip.out.requestUri"), "sip:5551234@mediation-server-ip-address:5060");
+	/* tls transport: GW_SIP_PORT is the TLS user agent's port */
+	assert_string_equal(route_result_get(&r, "sip.out.from.uri"), "sip:5145550000@192.0.2.1:5061");
+	assert_string_equal(route_result_get(&r, "sip.out.from.displayName"), "Alice Smith");
+	assert_string_equal(route_result_get(&r, "sip.out.transport"), "tls");
+	assert_null(route_result_get(&r, "sip.out.to.uri"));
+	route_result_clear(&r);
+}
+
+static void test_guide_verbatim(void **state)
+{
+	(void)state;
+	char buf[4096];
+	struct route_table *t = load_ok(guide_rule);
+
+	check_guide_result(t);
+	route_table_unref(t);
+	snprintf(buf, sizeof(buf), "<?xml version=\"1.0\"?>\n<routing_rules>\n%s</routing_rules>\n", guide_rule);
+	t = load_ok(buf);
+	assert_int_equal(route_table_count(t), 1);
+	check_guide_result(t);
+	route_table_unref(t);
+}
+
+static void test_captures(void **state)
+{
+	(void)state;
+	struct route_result r;
+	struct route_table *t = load_ok(
+		"<routing_rules>\n"
+		" <rule name=\"r\" outbound_interface=\"sip\">\n"
+		"  <condition param=\"sip.in.requestUri.user\" expr=\"\\+?1?(\\d{3})(\\d{7})\"/>\n"
+		"  <condition param=\"sip.in.from.displayName\" expr=\"[A-Za-z_ ]*\"/>\n"
+		"  <condition param=\"sip.in.from.user\" expr=\"(?:x)?(.*)\"/>\n"
+		"  <condition param=\"sip.in.header.X\" expr=\"(a)?b\"/>\n"
+		"  <out_leg>\n"
+		"   <param name=\"sip.out.requestUri\" expr=\"sip:%0@GW_HOST_IP;area=%1;pct=%%0\"/>\n"
+		"   <param name=\"sip.out.from.displayName\" expr=\"%1|%2\"/>\n"
+		"   <param name=\"pstn.out.dnis\" expr=\"%0\"/>\n"
+		"  </out_leg>\n"
+		" </rule>\n"
+		"</routing_rules>\n");
+	const struct route_env env6 = { "2001:db8::1", 5070, 5070, 5071 };
+
+	/* group 1 only; the group-less condition does not count; an unset
+	 * optional group reads as ""; caller text is never expanded */
+	assert_int_equal(route_match(t,
+				     KV({ "sip.in.requestUri.user", "+15145550000" },
+					{ "sip.in.from.displayName", "GW_HOST_IP" },
+					{ "sip.in.from.user", "xGW_HOST_IP%0" }, { "sip.in.header.X", "b" }),
+				     4, &env6, &r),
+			 0);
+	assert_string_equal(route_result_get(&r, "sip.out.requestUri"), "sip:514@[2001:db8::1];area=GW_HOST_IP%0;pct=%0");
+	assert_string_equal(route_result_get(&r, "sip.out.from.displayName"), "GW_HOST_IP%0|");
+	assert_string_equal(route_result_get(&r, "pstn.out.dnis"), "514");
+	assert_string_equal(r.media_type, "sendrecv");
+	assert_true(r.qvalue == 1.0);
+	route_result_clear(&r);
+	route_table_unref(t);
+}
+
+static const char q_rules[] =
+	"<routing_rules>\n"
+	" <rule name=\"low\" outbound_interface=\"sip\" qvalue=\"0.001\">\n"
+	"  <condition param=\"pstn.in.dnis\" expr=\"(.*)\"/>\n"
+	"  <out_leg><param name=\"sip.out.requestUri\" expr=\"sip:%0@low\"/></out_leg>\n"
+	" </rule>\n"
+	" <rule name=\"first_tie\" outbound_interface=\"sip\" qvalue=\"0.5\">\n"
+	"  <condition param=\"pstn.in.dnis\" expr=\"555.*\"/>\n"
+	"  <out_leg><param name=\"sip.out.requestUri\" expr=\"sip:first@tie\"/></out_leg>\n"
+	" </rule>\n"
+	" <rule name=\"second_tie\" outbound_interface=\"pstn\" qvalue=\"0.50\">\n"
+	"  <condition param=\"pstn.in.dnis\" expr=\"5551.*\"/>\n"
+	"  <out_leg><param name=\"pstn.out.dnis\" expr=\"x\"/></out_leg>\n"
+	" </rule>\n"
+	" <rule name=\"high\" outbound_interface=\"pstn\" qvalue=\"0.9\">\n"
+	"  <condition param=\"pstn.in.dnis\" expr=\"5559(.*)\"/>\n"
+	"  <condition param=\"transfer\" expr=\"true\"/>\n"
+	"  <out_leg media_type=\"recvonly\"><param name=\"pstn.out.dnis\" expr=\"%0\"/></out_leg>\n"
+	" </rule>\n"
+	"</routing_rules>\n";
+
+static const char *route_name(struct route_table *t, const char *dnis, const char *transfer)
+{
+	static char name[64];
+	struct route_result r;
+	struct route_kv kv[2] = { { "pstn.in.dnis", dnis }, { "transfer", transfer } };
+	int rc = route_match(t, kv, transfer ? 2 : 1, &env4, &r);
+
+	if (rc == -ENOENT)
+		return "none";
+	assert_int_equal(rc, 0);
+	snprintf(name, sizeof(name), "%s", r.rule_name);
+	route_result_clear(&r);
+	return name;
+}
+
+static void test_qvalue_and_ties(void **state)
+{
+	(void)state;
+	struct route_table *t = load_ok(q_rules);
+
+	/* highest qvalue wins even though it is last in the file */
+	assert_string_equal(route_name(t, "55591", "true"), "high");
+	/* "high" needs transfer=true; absent transfer reads as false */
+	assert_string_equal(route_name(t, "55591", NULL), "first_tie");
+	/* two rules at q 0.5 match: document order breaks the tie */
+	assert_string_equal(route_name(t, "5551234", "false"), "first_tie");
+	/* only the low-q catch-all */
+	assert_string_equal(route_name(t, "4441234", NULL), "low");
+	route_table_unref(t);
+}
+
+static void test_no_match_full_match(void **state)
+{
+	(void)state;
+	struct route_result r;
+	struct route_table *t = load_ok("<routing_rules>\n"
+					"<rule name=\"exact\" outbound_interface=\"sip\">\n"
+					" <condition param=\"pstn.in.dnis\" expr=\"555\"/>\n"
+					" <condition param=\"transfer\" expr=\"false\"/>\n"
+					" <out_leg><param name=\"sip.out.requestUri\" expr=\"sip:x@y\"/></out_leg>\n"
+					"</rule>\n"
+					"</routing_rules>\n");
+
+	/* expr must match the whole value, not a substring or prefix */
+	assert_int_equal(route_match(t, KV({ "pstn.in.dnis", "5551234" }), 1, &env4, &r), -ENOENT);
+	assert_int_equal(route_match(t, KV({ "pstn.in.dnis", "1555" }), 1, &env4, &r), -ENOENT);
+	assert_int_equal(route_match(t, KV({ "pstn.in.dnis", "555" }, { "transfer", "true" }), 2, &env4, &r),
+			 -ENOENT);
+	assert_int_equal(route_match(t, KV({ "pstn.in.dnis", "555" }), 1, &env4, &r), 0);
+	route_result_clear(&r);
+	/* absent parameter = "" which "555" does not match */
+	assert_int_equal(route_match(t, NULL, 0, &env4, &r), -ENOENT);
+	route_table_unref(t);
+	assert_int_equal(ROUTE_NO_ROUTE_SIP_STATUS, 404);
+	assert_int_equal(ROUTE_NO_ROUTE_Q850_CAUSE, 1);
+
+	/* an empty table refuses everything */
+	t = load_ok("<routing_rules/>");
+	assert_int_equal(route_table_count(t), 0);
+	assert_int_equal(route_match(t, KV({ "pstn.in.dnis", "555" }), 1, &env4, &r), -ENOENT);
+	route_table_unref(t);
+}
+
+static void test_bad_xml(void **state)
+{
+	(void)state;
+	char err[512];
+
+	load_bad("<routing_rules>\n<rule name=\"a\" outbound_interface=\"sip\">\n<condition param=x/>\n"
+		 "</rule></routing_rules>\n",
+		 3, "not well-formed XML");
+	load_bad("<routing_rules>\n<rule name=\"a\">\n</routing_rules>\n", 3, "not well-formed XML");
+	load_bad("\n<rules/>\n", 2, "allowed: <routing_rules>");
+	load_bad("<routing_rules>\n\n<route/>\n</routing_rules>\n", 3, "allowed: <rule>");
+	load_bad("<routing_rules>\n<rule name=\"a\" outbound_interface=\"sip\">\n"
+		 "<out_leg/>\n<bogus/>\n</rule></routing_rules>\n",
+		 4, "allowed: <condition>, <out_leg>");
+	assert_null(route_table_load("/nonexistent/sdp-route.xml", err, sizeof(err)));
+	assert_int_equal(errno, ENOENT);
+	assert_non_null(strstr(err, "/nonexistent/sdp-route.xml"));
+}
+
+static void test_bad_regex(void **state)
+{
+	(void)state;
+	load_bad("<routing_rules>\n<rule name=\"a\" outbound_interface=\"sip\">\n"
+		 "<condition param=\"pstn.in.dnis\" expr=\"(555\"/>\n"
+		 "<out_leg/>\n</rule></routing_rules>\n",
+		 3, "bad regular expression \"(555\"");
+	load_bad("<routing_rules>\n<rule name=\"a\" outbound_interface=\"sip\">\n\n"
+		 "<condition param=\"pstn.in.dnis\" expr=\"[a-\"/>\n"
+		 "<out_leg/>\n</rule></routing_rules>\n",
+		 4, "bad regular expression");
+}
+
+static void test_bad_values(void **state)
+{
+	(void)state;
+	const char *head = "<routing_rules>\n<rule name=\"a\" outbound_interface=\"sip\">\n";
+	char buf[1024];
+
+#define BAD(body, line, needle)                                                    \
+	do {                                                                       \
+		snprintf(buf, sizeof(buf), "%s%s</rule></routing_rules>\n", head, body); \
+		load_bad(buf, line, needle);                                       \
+	} while (0)
+	BAD("<condition param=\"pstn.in.dnis\"/>\n<out_leg/>\n", 3, "needs the attribute expr");
+	BAD("<condition expr=\".*\"/>\n<out_leg/>\n", 3, "needs the attribute param");
+	BAD("<condition param=\"dnis\" expr=\".*\"/>\n<out_leg/>\n", 3, "allowed: pstn.in.*, sip.in.*, transfer");
+	BAD("<out_leg>\n<param expr=\"x\"/></out_leg>\n", 4, "needs the attribute name");
+	BAD("<out_leg>\n<param name=\"sip.out.requestUri\"/></out_leg>\n", 4, "needs the attribute expr");
+	BAD("<out_leg>\n<param name=\"foo\" expr=\"x\"/></out_leg>\n", 4, "allowed: sip.out.*, pstn.out.*");
+	BAD("<out_leg>\n<param name=\"sip.out.transport\" expr=\"sctp\"/></out_leg>\n", 4, "allowed: udp, tcp, tls");
+	BAD("<out_leg media_type=\"both\"/>\n", 3, "allowed: sendrecv, sendonly, recvonly, inactive");
+	BAD("<condition param=\"pstn.in.dnis\" expr=\"(.*)\"/>\n<out_leg>\n"
+	    "<param name=\"sip.out.requestUri\" expr=\"sip:%1@x\"/></out_leg>\n",
+	    5, "allowed: %0..%0");
+	BAD("<out_leg>\n<param name=\"sip.out.requestUri\" expr=\"sip:%0@x\"/></out_leg>\n", 4,
+	    "no condition with a capture group");
+	BAD("", 2, "has no <out_leg>");
+	BAD("<out_leg/>\n<out_leg/>\n", 4, "one per rule");
+	BAD("<out_leg/>\n<condition param=\"transfer\" expr=\"false\"/>\n", 4, "conditions first");
+	BAD("<out_leg>\n<param name=\"pstn.out.x\" expr=\"1\"/>\n<param name=\"pstn.out.x\" expr=\"2\"/>\n"
+	    "</out_leg>\n",
+	    5, "already set at line 4");
+#undef BAD
+	load_bad("<routing_rules>\n<rule outbound_interface=\"sip\"><out_leg/></rule></routing_rules>", 2,
+		 "needs the attribute name");
+	load_bad("<routing_rules>\n<rule name=\"a\"><out_leg/></rule></routing_rules>", 2,
+		 "needs the attribute outbound_interface");
+	load_bad("<routing_rules>\n<rule name=\"a\" outbound_interface=\"h323\"><out_leg/></rule></routing_rules>", 2,
+		 "allowed: sip, pstn");
+	load_bad("<routing_rules>\n<rule name=\"a\" outbound_interface=\"sip\" qvalue=\"1.5\"><out_leg/></rule>"
+		 "</routing_rules>",
+		 2, "allowed: a number from 0 to 1");
+	load_bad("<routing_rules>\n<rule name=\"a\" outbound_interface=\"sip\" qvalue=\"high\"><out_leg/></rule>"
+		 "</routing_rules>",
+		 2, "qvalue \"high\"");
+}
+
+static void test_reload_keeps_calls(void **state)
+{
+	(void)state;
+	char tmpl[] = "/tmp/sdp-route-XXXXXX", err[512];
+	int fd = mkstemp(tmpl);
+	struct route_set set = { 0 };
+	struct route_result call;
+	FILE *f;
+
+	assert_true(fd >= 0);
+	close(fd);
+	f = fopen(tmpl, "w");
+	fputs(q_rules, f);
+	fclose(f);
+	assert_int_equal(route_set_reload(&set, tmpl, err, sizeof(err)), 0);
+	struct route_table *t = route_set_get(&set);
+
+	assert_int_equal(route_match(t, KV({ "pstn.in.dnis", "4441234" }), 1, &env4, &call), 0);
+	route_table_unref(t);
+
+	/* a broken file leaves the running table in place */
+	f = fopen(tmpl, "w");
+	fputs("<routing_rules><rule", f);
+	fclose(f);
+	assert_int_equal(route_set_reload(&set, tmpl, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "not well-formed"));
+	t = route_set_get(&set);
+	assert_int_equal(route_table_count(t), 4);
+	route_table_unref(t);
+
+	/* a good new file replaces it; the call in progress keeps its rule */
+	f = fopen(tmpl, "w");
+	fputs("<routing_rules/>", f);
+	fclose(f);
+	assert_int_equal(route_set_reload(&set, tmpl, err, sizeof(err)), 0);
+	t = route_set_get(&set);
+	assert_int_equal(route_table_count(t), 0);
+	route_table_unref(t);
+	assert_string_equal(call.rule_name, "low");
+	assert_string_equal(route_result_get(&call, "sip.out.requestUri"), "sip:4441234@low");
+	assert_int_equal(route_table_count(call.table), 4);
+	route_result_clear(&call);
+	route_set_clear(&set);
+	unlink(tmpl);
+}
+
+static void test_params_parse(void **state)
+{
+	(void)state;
+	struct route_kv kv[4];
+	char err[256];
+	char a[] = "pstn.in.dnis=5551234,pstn.in.ani=5145550000,pstn.in.callerName=Smith\\, John";
+	char b[] = "pstn.in.dnis";
+	char c[] = "a=1,b=2,c=3,d=4,e=5";
+	char d[] = "x=a=b,y=";
+
+	assert_int_equal(route_params_parse(a, kv, 4, err, sizeof(err)), 3);
+	assert_string_equal(kv[0].name, "pstn.in.dnis");
+	assert_string_equal(kv[0].value, "5551234");
+	assert_string_equal(kv[1].value, "5145550000");
+	assert_string_equal(kv[2].name, "pstn.in.callerName");
+	assert_string_equal(kv[2].value, "Smith, John");
+	assert_int_equal(route_params_parse(b, kv, 4, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "name=value"));
+	assert_int_equal(route_params_parse(c, kv, 4, err, sizeof(err)), -E2BIG);
+	assert_int_equal(route_params_parse(d, kv, 4, err, sizeof(err)), 2);
+	assert_string_equal(kv[0].value, "a=b");
+	assert_string_equal(kv[1].value, "");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_guide_verbatim),     cmocka_unit_test(test_captures),
+		cmocka_unit_test(test_qvalue_and_ties),    cmocka_unit_test(test_no_match_full_match),
+		cmocka_unit_test(test_bad_xml),            cmocka_unit_test(test_bad_regex),
+		cmocka_unit_test(test_bad_values),         cmocka_unit_test(test_reload_keeps_calls),
+		cmocka_unit_test(test_params_parse),
+	};
+
+	mg_log_init("route_test", MG_LOG_ERR, false);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
