@@ -25,10 +25,12 @@
 #define MG_CFG_MAX_ADDRS 8
 #define MG_CFG_MAX_UIDS 8
 #define MG_CFG_MAX_SUITES 4
+#define MG_CFG_MAX_SPANS 8
 
 enum mg_transport { MG_TRANSPORT_UDP, MG_TRANSPORT_TCP, MG_TRANSPORT_TLS };
 enum mg_srtp_mode { MG_SRTP_MODE_ALWAYS, MG_SRTP_MODE_AS_NEEDED, MG_SRTP_MODE_NEVER };
 enum mg_tls_client_auth { MG_TLS_CLIENT_AUTH_REQUIRE, MG_TLS_CLIENT_AUTH_OPTIONAL };
+enum mg_tdm_span_role { MG_TDM_SPAN_USER, MG_TDM_SPAN_NETWORK };
 
 /** One entry of netborder.sip.userAgent.IPAddress. */
 struct mg_sip_ua {
@@ -53,6 +55,13 @@ struct mg_dp_port {
 	struct mg_cidr nexthop; /**< prefix_len unused; family 0 if none */
 };
 
+/** One TDM span: mediagate.tdm.span.N.* */
+struct mg_tdm_span {
+	bool configured;        /**< some mediagate.tdm.span.N.* key was given */
+	enum mg_tdm_span_role role; /**< ISDN side: user (CPE) or network */
+	char switch_type[16];   /**< libpri switch type name, e.g. "national" */
+};
+
 /** The typed effective configuration. */
 struct mg_settings {
 	char install_dir[PATH_MAX];
@@ -71,6 +80,7 @@ struct mg_settings {
 	enum mg_tls_client_auth tls_client_auth;
 	bool ssl2_client_hello;
 	char routing_rules_file[PATH_MAX];
+	char sip_contact_host[256]; /**< "" = the user agent's own address */
 
 	/* media */
 	enum mg_srtp_mode srtp_mode;
@@ -96,6 +106,13 @@ struct mg_settings {
 	/* logging */
 	enum mg_log_level log_level;
 	bool log_syslog;
+
+	/* TDM (DAHDI) */
+	char tdm_system_conf[PATH_MAX];
+	char tdm_device_path[PATH_MAX];
+	struct mg_tdm_span tdm_spans[MG_CFG_MAX_SPANS];
+	unsigned n_tdm_spans;       /**< highest configured index + 1 */
+	bool tdm_echo_cancel;
 };
 
 struct mg_config;
@@ -111,6 +128,22 @@ enum mg_config_role { MG_CONFIG_ROLE_CONTROL, MG_CONFIG_ROLE_DATAPLANE, MG_CONFI
  */
 struct mg_config *mg_config_load(const char *path, enum mg_config_role role, FILE *diag);
 
+/**
+ * Like mg_config_load() but reads the properties from @p text, naming it
+ * @p name in messages (tests, embedded configurations).
+ */
+struct mg_config *mg_config_load_string(const char *text, const char *name,
+					enum mg_config_role role, FILE *diag);
+
+/** Number of warnings reported while loading. */
+unsigned mg_config_warnings(const struct mg_config *cfg);
+
+/**
+ * Where the effective value of @p key came from: "default", or a file name
+ * with *line set. NULL if the key is unknown.
+ */
+const char *mg_config_origin(const struct mg_config *cfg, const char *key, unsigned *line);
+
 /** Free a configuration. */
 void mg_config_free(struct mg_config *cfg);
 
@@ -125,5 +158,8 @@ void mg_config_print(const struct mg_config *cfg, FILE *out);
 
 /** Write the Markdown reference generated from the schema table. */
 void mg_config_write_reference(FILE *out);
+
+/** Write an example gw.properties: every key, its help, its default. */
+void mg_config_write_example(FILE *out);
 
 #endif

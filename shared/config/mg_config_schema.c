@@ -1,0 +1,1159 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The one schema table of gw.properties, its validators and the rules that
+ * span several keys. Adding a key: one row here plus its field in struct
+ * mg_settings; parsing, --check, docs/configuration.md and the example
+ * configs/gw.properties follow from the row.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <pwd.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/ssl.h>
+
+#include "mg_build_config.h"
+#include "mg_config_int.h"
+#include "mg_tls_ciphers.h"
+
+#define FIELD(f) .off = offsetof(struct mg_settings, f), .size = sizeof(((struct mg_settings *)0)->f)
+#define SET(cfg, k, type) ((type *)((char *)&(cfg)->s + (k)->off))
+
+/* ---- generic validators ---- */
+
+static int v_string(struct mg_config *cfg, const struct mg_cfg_entry *e, char *why, size_t wl)
+{
+	const struct mg_config_key *k = e->def;
+
+	if (strlen(e->value) >= k->size) {
+		snprintf(why, wl, "value is %zu characters long", strlen(e->value));
+		snprintf(why + strlen(why), wl - strlen(why), " (allowed: at most %zu characters)",
+			 k->size - 1);
+		return -EINVAL;
+	}
+	memcpy(SET(cfg, k, char), e->value, strlen(e->value) + 1);
+	return 0;
+}
+
+static int v_path(struct mg_config *cfg, const struct mg_cfg_entry *e, char *why, size_t wl)
+{
+	if (e->value[0] != '\0' && e->value[0] != '/') {
+		snprintf(why, wl, "relative path");
+		return -EINVAL;
+	}
+	return v_string(cfg, e, why, wl);
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+	if (strcasecmp(v, "true") == 0)
+		*out = true;
+	else if (strcasecmp(v, "false") == 0)
+		*out = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int v_bool(struct mg_config *cfg, const struct mg_cfg_entry *e, char *why, size_t wl)
+{
+	if (parse_bool(e->value, SET(cfg, e->def, bool)) < 0) {
+		snprintf(why, wl, "not a boolean");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_ulong(const char *v, unsigned long min, unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	if (!isdigit((unsigned char)v[0]))
+		return -EINVAL;
+	errno = 0;
+	*out = strtoul(v, &end, 10);
+	if (errno != 0 || *end != '\0' || *out < min || *out > max)
+		return -EINVAL;
+	return 0;
+}
+
+static int v_uint(struct mg_config *cfg, const struct mg_cfg_entry *e, char *why, size_t wl)
+{
+	unsigned long v;
+
+	if (parse_ulong(e->value, e->def->min, e->def->max, &v) < 0) {
+		snprintf(why, wl, "not a whole number in range");
+		return -EINVAL;
+	}
+	*SET(cfg, e->def, unsigned) = (unsigned)v;
+	return 0;
+}
+
+/* ---- netborder.* keys ---- */
+
+int mg_cfg_parse_ua(const char *s, size_t n, struct mg_sip_ua *ua, char *why, size_t wl)
+{
+	char buf[128], *slash, *colon, *host;
+	unsigned long port;
+
+	memset(ua, 0, sizeof(*ua));
+	if (n >= sizeof(buf)) {
+		snprintf(why, wl, "entry too long");
+		return -EINVAL;
+	}
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	slash = strrchr(buf, '/');
+	if (slash == NULL) {
+		snprintf(why, wl, "entry \"%s\" has no /transport", buf);
+		return -EINVAL;
+	}
+	*slash = '\0';
+	if (strcasecmp(slash + 1, "udp") == 0)
+		ua->transport = MG_TRANSPORT_UDP;
+	else if (strcasecmp(slash + 1, "tcp") == 0)
+		ua->transport = MG_TRANSPORT_TCP;
+	else if (strcasecmp(slash + 1, "tls") == 0)
+		ua->transport = MG_TRANSPORT_TLS;
+	else {
+		snprintf(why, wl, "entry \"%.*s\": unknown transport \"%s\"", (int)n, s, slash + 1);
+		return -EINVAL;
+	}
+	colon = strrchr(buf, ':');
+	if (colon == NULL || parse_ulong(colon + 1, 1, 65535, &port) < 0) {
+		snprintf(why, wl, "entry \"%.*s\": missing or bad port", (int)n, s);
+		return -EINVAL;
+	}
+	*colon = '\0';
+	ua->port = (uint16_t)port;
+	host = buf;
+	if (strcmp(host, "INADDR_ANY") == 0) {
+		ua->family = AF_INET;
+		return 0;
+	}
+	if (host[0] == '[') {
+		size_t hl = strlen(host);
+		uint8_t a6[16];
+		if (hl < 3 || host[hl - 1] != ']')
+			goto bad_addr;
+		host[hl - 1] = '\0';
+		host++;
+		if (inet_pton(AF_INET6, host, a6) != 1)
+			goto bad_addr;
+		ua->family = AF_INET6;
+	} else {
+		uint8_t a4[4];
+		if (inet_pton(AF_INET, host, a4) != 1)
+			goto bad_addr;
+		ua->family = AF_INET;
+		if (a4[0] == 0 && a4[1] == 0 && a4[2] == 0 && a4[3] == 0)
+			return 0; /* 0.0.0.0 is INADDR_ANY */
+	}
+	if (strlen(host) >= sizeof(ua->addr))
+		goto bad_addr;
+	memcpy(ua->addr, host, strlen(host) + 1);
+	return 0;
+bad_addr:
+	snprintf(why, wl, "entry \"%.*s\": bad address", (int)n, s);
+	return -EINVAL;
+}
+
+static int v_ua(struct mg_config *cfg, const struct mg_cfg_entry *e, char *why, size_t wl)
+{
+	const char *p = e->value;
+
+	cfg->s.n_ua = 0;
+	if (*p == '\0') {
+		snprintf(why, wl, "empty list");
+		return -EINVAL;
+	}
+	while (*p != '\0') {
+		const char *c = strchr(p, ',');
+		size_t n = c ? (size_t)(c - p) : strlen(p);
+		const char *s = p;
+
+		p = c ? c + 1 : p + n;
+		while (n > 0 && isblank((unsigned char)*s)) {
+			s++;
+			n--;
+		}
+		while (n > 0 && isblank((unsigned char)s[n - 1]))
+			n--;
+		if (cfg->s.n_ua == MG_CFG_MAX_UA) {
+			snprintf(why, wl, "more than %d entries", MG_CFG_MAX_UA);
+			return -EINVAL;
+		}
+		if (mg_cfg_parse_ua(s, n, &cfg->s.ua[cfg->s.n_ua], why, wl) < 0)
+			return -EINVAL;
+		cfg->s.n_ua++;
+	}
+	return 0;
+}
+
+static int v_cypher_suites(struct mg_config *cfg, const struct mg_cfg_entry *e, char *why,
+			   size_t wl)
+{
+	char missing[256], t13[sizeof(cfg->s.tls13_ciphersuites)];
+	int rc;
+
+	rc = mg_tls_ciphers_resolve(e->value, cfg->s.tls12_ciphers, sizeof(cfg->s.tls12_ciphers),
+				    t13, sizeof(t13), missing, sizeof(missing), why, wl);
+	if (rc == -ENOSPC)
+		snprintf(why, wl, "list too long");
+	if (rc < 0)
+		return rc;
+	if (missing[0] != '\0' && e->file != NULL)
+		mg_cfg_warn(cfg, e,
+			    "%s not offered by this OpenSSL build (%s), dropped from the list",
+			    missing, OpenSSL_version(OPENSSL_VERSION));
+	cfg->tls13_from_cypher_suites = t13[0] != '\0';
+	if (t13[0] != '\0')
+		memcpy(cfg->s.tls13_ciphersuites, t13, sizeof(t13));
+	return 0;
+}
+
+static int v_tls13_suites(struct mg_config *cfg, const struct mg_cfg_entry *e, char *why,
+			  size_t wl)
+{
+	char t12[sizeof(cfg->s.tls12_ciphers)], t13[sizeof(cfg->s.tls13_ciphersuites)];
+	int rc;
+
+	rc = mg_tls_ciphers_resolve(e->value, t12, sizeof(t12), t13, sizeof(t13), NULL, 0, why,
+				    wl);
+	if (rc == -ENOSPC)
+		snprintf(why, wl, "list too long");
+	if (rc < 0)
+		return rc;
+	if (t12[0] != '\0') {
+		snprintf(why, wl, "%s is not a TLS 1.3 suite (allowed: TLS_AES_128_GCM_SHA256, "
+				  "TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256, "
+				  "TLS_AES_128_CCM_SHA256, TLS_AES_128_CCM_8_SHA256)",
+			 t12);
+		return -EINVAL;
+	}
+	/* the default yields to TLS 1.3 suites named in netborder.sip.tls.cypherSuites */
+	if (e->file == NULL && cfg->tls13_from_cypher_suites)
+		return 0;
+	memcpy(cfg->s.tls13_ciphersuites, t13, sizeof(t13));
+	return 0;
+}
+
+static int v_srtp_mode(struct mg_config *cfg, const struct mg_cfg_entry *e, char *why, size_t wl)
+{
+	if (strcmp(e->value, "always") == 0)
+		cfg->s.srtp_mode = MG_SRTP_MODE_ALWAYS;
+	else if (strcmp(e->value, "as-needed") == 0)
+		cfg->s.srtp_mode = MG_SRTP_MODE_AS_NEEDED;
+	else if (strcmp(e->value, "never") == 0)
+		cfg->s.srtp_mode = MG_SRTP_MODE_NEVER;
+	else {
+		snprintf(why, wl, "unknown SRTP mode");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int v_crypto_suites(struct mg_config *cfg, const struct mg_cfg_entry *e, char *why,
+			   size_t wl)
+{
+	const char *p = e->value;
+
+	cfg->s.n_crypto_suites = 0;
+	while (*p != '\0') {
+		const char *c = strchr(p, ',');
+		size_t n = c ? (size_t)(c - p) : strlen(p);
+		const char *s = p;
+		const struct mg_srtp_suite_info *si;
+
+		p = c ? c + 1 : p + n;
+		while (n > 0 && isblank((unsigned char)*s)) {
+			s++;
+			n--;
+		}
+		while (n > 0 && isblank((unsigned char)s[n - 1]))
+			n--;
+		si = mg_srtp_suite_by_name_n(s, n);
+		if (si == NULL || !si->configurable) {
+			snprintf(why, wl, "unknown crypto suite \"%.*s\" (allowed: %s)", (int)n, s,
+				 mg_srtp_suite_names(1));
+			return -EINVAL;
+		}
+		for (unsigned i = 0; i < cfg->s.n_crypto_suites; i++) {
+			if (cfg->s.crypto_suites[i] == si->id) {
+				snprintf(why, wl, "crypto suite %s is listed twice", si->sdes_name);
+				return -EINVAL;
+			}
+		}
+		if (cfg->s.n_crypto_suites == MG_CFG_MAX_SUITES) {
+			snprintf(why, wl, "more than %d suites", MG_CFG_MAX_SUITES);
+			return -EINVAL;
+		}
+		cfg->s.crypto_suites[cfg->s.n_crypto_suites++] = si->id;
+	}
+	if (cfg->s.n_crypto_suites == 0) {
+		snprintf(why, wl, "empty list (allowed: %s)", mg_srtp_suite_names(1));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ---- mediagate.* keys ---- */
+
+static int v_tls_version(struct mg_config *cfg, const struct mg_cfg_entry *e, char *why,
+			 size_t wl)
+{
+	static const struct {
+		const char *name;
+		int v;
+	} names[] = {
+		{ "TLSv1", TLS1_VERSION },     { "TLSv1.0", TLS1_VERSION },
+		{ "TLSv1.1", TLS1_1_VERSION }, { "TLSv1.2", TLS1_2_VERSION },
+		{ "TLSv1.3", TLS1_3_VERSION },
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(e->value, names[i].name) == 0) {
+			*SET(cfg, e->def, int) = names[i].v;
+			return 0;
+		}
+	}
+	snprintf(why, wl, "unknown protocol version");
+	return -EINVAL;
+}
+
+static int v_client_auth(struct mg_config *cfg, const struct mg_cfg_entry *e, char *why,
+			 size_t wl)
+{
+	if (strcmp(e->value, "require") == 0)
+		cfg->s.tls_client_auth = MG_TLS_CLIENT_AUTH_REQUIRE;
+	else if (strcmp(e->value, "optional") == 0)
+		cfg->s.tls_client_auth = MG_TLS_CLIENT_AUTH_OPTIONAL;
+	else {
+		snprintf(why, wl, "unknown client authentication mode");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int v_log_level(struct mg_config *cfg, const struct mg_cfg_entry *e, char *why, size_t wl)
+{
+	if (mg_log_level_parse(e->value, &cfg->s.log_level) < 0) {
+		snprintf(why, wl, "unknown log level");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int v_socket(struct mg_config *cfg, const struct mg_cfg_entry *e, char *why, size_t wl)
+{
+	if (e->value[0] != '/') {
+		snprintf(why, wl, "not an absolute path");
+		return -EINVAL;
+	}
+	return v_string(cfg, e, why, wl);
+}
+
+static int v_uids(struct mg_config *cfg, const struct mg_cfg_entry *e, char *why, size_t wl)
+{
+	const char *p = e->value;
+
+	cfg->s.n_allowed_uids = 0;
+	while (*p != '\0') {
+		const char *c = strchr(p, ',');
+		size_t n = c ? (size_t)(c - p) : strlen(p);
+		char name[64];
+		unsigned long uid;
+
+		while (n > 0 && isblank((unsigned char)*p)) {
+			p++;
+			n--;
+		}
+		snprintf(name, sizeof(name), "%.*s", (int)n, p);
+		for (size_t i = strlen(name); i > 0 && isblank((unsigned char)name[i - 1]); i--)
+			name[i - 1] = '\0';
+		p = c ? c + 1 : p + n;
+		if (parse_ulong(name, 0, 0xfffffffeUL, &uid) < 0) {
+			struct passwd pw, *res = NULL;
+			char buf[1024];
+			if (name[0] == '\0' || getpwnam_r(name, &pw, buf, sizeof(buf), &res) != 0 ||
+			    res == NULL) {
+				snprintf(why, wl, "\"%s\" is neither a uid nor a known user name",
+					 name);
+				return -EINVAL;
+			}
+			uid = res->pw_uid;
+		}
+		if (cfg->s.n_allowed_uids == MG_CFG_MAX_UIDS) {
+			snprintf(why, wl, "more than %d entries", MG_CFG_MAX_UIDS);
+			return -EINVAL;
+		}
+		cfg->s.allowed_uids[cfg->s.n_allowed_uids++] = (uid_t)uid;
+	}
+	if (cfg->s.n_allowed_uids == 0) {
+		snprintf(why, wl, "empty list");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int mg_cfg_parse_cidr(const char *s, struct mg_cidr *out, int allow_prefix)
+{
+	char buf[64], *slash;
+	unsigned long pl;
+	unsigned max;
+
+	memset(out, 0, sizeof(*out));
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	slash = strchr(buf, '/');
+	if (slash != NULL) {
+		if (!allow_prefix)
+			return -EINVAL;
+		*slash = '\0';
+	}
+	if (inet_pton(AF_INET, buf, out->addr) == 1) {
+		out->family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, buf, out->addr) == 1) {
+		out->family = AF_INET6;
+		max = 128;
+	} else {
+		return -EINVAL;
+	}
+	out->prefix_len = (uint8_t)max;
+	if (slash != NULL) {
+		if (parse_ulong(slash + 1, 1, max, &pl) < 0)
+			return -EINVAL;
+		out->prefix_len = (uint8_t)pl;
+	}
+	return 0;
+}
+
+static struct mg_dp_port *port_of(struct mg_config *cfg, const struct mg_cfg_entry *e)
+{
+	if (e->index + 1 > cfg->s.n_ports)
+		cfg->s.n_ports = e->index + 1;
+	return &cfg->s.ports[e->index];
+}
+
+static int v_port_device(struct mg_config *cfg, const struct mg_cfg_entry *e, char *why,
+			 size_t wl)
+{
+	struct mg_dp_port *p = port_of(cfg, e);
+
+	if (e->value[0] == '\0' || strlen(e->value) >= sizeof(p->devargs)) {
+		snprintf(why, wl, e->value[0] ? "too long" : "empty device");
+		return -EINVAL;
+	}
+	strcpy(p->devargs, e->value);
+	return 0;
+}
+
+static int v_port_addrs(struct mg_config *cfg, const struct mg_cfg_entry *e, char *why,
+			size_t wl)
+{
+	struct mg_dp_port *pt = port_of(cfg, e);
+	const char *p = e->value;
+
+	pt->n_addrs = 0;
+	while (*p != '\0') {
+		const char *c = strchr(p, ',');
+		size_t n = c ? (size_t)(c - p) : strlen(p);
+		char a[64];
+
+		while (n > 0 && isblank((unsigned char)*p)) {
+			p++;
+			n--;
+		}
+		snprintf(a, sizeof(a), "%.*s", (int)n, p);
+		for (size_t i = strlen(a); i > 0 && isblank((unsigned char)a[i - 1]); i--)
+			a[i - 1] = '\0';
+		p = c ? c + 1 : p + n;
+		if (pt->n_addrs == MG_CFG_MAX_ADDRS) {
+			snprintf(why, wl, "more than %d addresses", MG_CFG_MAX_ADDRS);
+			return -EINVAL;
+		}
+		if (mg_cfg_parse_cidr(a, &pt->addrs[pt->n_addrs], 1) < 0) {
+			snprintf(why, wl, "bad address \"%s\"", a);
+			return -EINVAL;
+		}
+		pt->n_addrs++;
+	}
+	return 0;
+}
+
+static int v_port_nexthop(struct mg_config *cfg, const struct mg_cfg_entry *e, char *why,
+			  size_t wl)
+{
+	struct mg_dp_port *pt = port_of(cfg, e);
+
+	memset(&pt->nexthop, 0, sizeof(pt->nexthop));
+	if (e->value[0] == '\0')
+		return 0;
+	if (mg_cfg_parse_cidr(e->value, &pt->nexthop, 0) < 0) {
+		snprintf(why, wl, "bad address");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int v_lcores(struct mg_config *cfg, const struct mg_cfg_entry *e, char *why, size_t wl)
+{
+	const char *p = e->value;
+
+	/* "1,3-5": the dataplane maps it onto its EAL lcore set */
+	while (*p != '\0') {
+		unsigned long a, b;
+		char *end;
+
+		if (!isdigit((unsigned char)*p))
+			goto bad;
+		a = strtoul(p, &end, 10);
+		b = a;
+		p = end;
+		if (*p == '-') {
+			if (!isdigit((unsigned char)p[1]))
+				goto bad;
+			b = strtoul(p + 1, &end, 10);
+			p = end;
+		}
+		if (a > b || b >= 1024)
+			goto bad;
+		if (*p == ',' && p[1] != '\0')
+			p++;
+		else if (*p != '\0')
+			goto bad;
+	}
+	return v_string(cfg, e, why, wl);
+bad:
+	snprintf(why, wl, "bad lcore list");
+	return -EINVAL;
+}
+
+static int v_port_range(struct mg_config *cfg, const struct mg_cfg_entry *e, char *why,
+			size_t wl)
+{
+	const char *dash = strchr(e->value, '-');
+	char lo[16];
+	unsigned long a, b;
+
+	if (dash == NULL || (size_t)(dash - e->value) >= sizeof(lo))
+		goto bad;
+	snprintf(lo, sizeof(lo), "%.*s", (int)(dash - e->value), e->value);
+	if (parse_ulong(lo, 0, 65535, &a) < 0 || parse_ulong(dash + 1, 0, 65535, &b) < 0)
+		goto bad;
+	if (a < 1024 || b > 65535 || a >= b) {
+		snprintf(why, wl, "range %lu-%lu outside 1024-65535 or empty", a, b);
+		return -EINVAL;
+	}
+	if (a % 2 != 0 || b % 2 != 1) {
+		snprintf(why, wl, "range must start on an even port and end on an odd one");
+		return -EINVAL;
+	}
+	cfg->s.media_port_min = (uint16_t)a;
+	cfg->s.media_port_max = (uint16_t)b;
+	return 0;
+bad:
+	snprintf(why, wl, "not a range LOW-HIGH");
+	return -EINVAL;
+}
+
+static struct mg_tdm_span *span_of(struct mg_config *cfg, const struct mg_cfg_entry *e)
+{
+	if (e->index + 1 > cfg->s.n_tdm_spans)
+		cfg->s.n_tdm_spans = e->index + 1;
+	cfg->s.tdm_spans[e->index].configured = true;
+	return &cfg->s.tdm_spans[e->index];
+}
+
+static int v_span_role(struct mg_config *cfg, const struct mg_cfg_entry *e, char *why, size_t wl)
+{
+	struct mg_tdm_span *sp = span_of(cfg, e);
+
+	if (strcmp(e->value, "user") == 0 || strcmp(e->value, "cpe") == 0)
+		sp->role = MG_TDM_SPAN_USER;
+	else if (strcmp(e->value, "network") == 0)
+		sp->role = MG_TDM_SPAN_NETWORK;
+	else {
+		snprintf(why, wl, "unknown span role");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+#define SWITCH_TYPES "national, ni1, dms100, 4ess, 5ess, euroisdn_e1, euroisdn_t1, qsig"
+
+static int v_span_switch(struct mg_config *cfg, const struct mg_cfg_entry *e, char *why,
+			 size_t wl)
+{
+	static const char *const types[] = { "national",    "ni1",	    "dms100", "4ess",
+					      "5ess",	     "euroisdn_e1", "euroisdn_t1", "qsig" };
+	struct mg_tdm_span *sp = span_of(cfg, e);
+
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		if (strcmp(e->value, types[i]) == 0) {
+			snprintf(sp->switch_type, sizeof(sp->switch_type), "%s", types[i]);
+			return 0;
+		}
+	}
+	snprintf(why, wl, "unknown ISDN switch type");
+	return -EINVAL;
+}
+
+/* ---- the table ---- */
+
+static const struct mg_config_key schema[] = {
+	{
+		.name = "netborder.Installation.Directory",
+		.type = "path",
+		.def = MG_PREFIX,
+		.doc_default = "the installation prefix (meson --prefix)",
+		.example = "/opt/mediagate",
+		.allowed = "an absolute directory",
+		.apply = v_path,
+		FIELD(install_dir),
+		.help = "Installation directory; other keys refer to it as "
+			"${netborder.Installation.Directory}.",
+		.used_by = MG_CFG_USE_BOTH,
+	},
+	{
+		.name = "netborder.sip.userAgent.IPAddress",
+		.type = "list",
+		.def = "INADDR_ANY:5060/udp,INADDR_ANY:5060/tcp",
+		.allowed = "comma list of ADDR:PORT/TRANSPORT, ADDR an IPv4 address, [IPv6] or "
+			   "INADDR_ANY, PORT 1-65535, TRANSPORT udp, tcp or tls",
+		.apply = v_ua,
+		.help = "SIP user agents (listening sockets) to start.",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
+		.name = "netborder.sip.tls.serverCertificateFile",
+		.type = "path",
+		.def = "",
+		.example = "${netborder.Installation.Directory}/etc/mediagate/certs/certnew.cer",
+		.allowed = "absolute path of a PEM certificate (chain)",
+		.apply = v_path,
+		FIELD(tls_cert_file),
+		.help = "PEM certificate (chain) the gateway presents on SIP/TLS.",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
+		.name = "netborder.sip.tls.serverCertificatePrivateKeyFile",
+		.type = "path",
+		.def = "",
+		.example = "${netborder.Installation.Directory}/etc/mediagate/certs/"
+			   "new-private-key-protected.pem",
+		.allowed = "absolute path of an encrypted PEM private key",
+		.apply = v_path,
+		FIELD(tls_key_file),
+		.help = "Encrypted PEM private key of the certificate, protected with the "
+			"gateway's key password.",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
+		.name = "netborder.sip.tls.trustedRootCertificatesStore",
+		.type = "path",
+		.def = "",
+		.example = "${netborder.Installation.Directory}/etc/mediagate/certs/"
+			   "newTrustedRootCertificatesStore.pem",
+		.allowed = "absolute path of a PEM bundle of CA certificates",
+		.apply = v_path,
+		FIELD(tls_trust_store),
+		.help = "PEM bundle of trusted CAs; TLS peers are authenticated against it.",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
+		.name = "netborder.sip.tls.cypherSuites",
+		.type = "list",
+		.def = "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,"
+		       "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,"
+		       "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,"
+		       "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,"
+		       "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,"
+		       "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,"
+		       "TLS_RSA_WITH_AES_128_CBC_SHA",
+		.allowed = "comma list of cipher-suite names this OpenSSL offers, IANA "
+			   "(TLS_RSA_WITH_AES_128_CBC_SHA) or OpenSSL (AES128-SHA) spelling; "
+			   "certificate-authenticated suites only",
+		.apply = v_cypher_suites,
+		.help = "TLS cipher suites, most preferred first; the server picks the most "
+			"preferred suite the peer also offers.",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
+		.name = "netborder.sip.tls.supportSSLv2ClientHello",
+		.type = "bool",
+		.def = "false",
+		.allowed = "true, false",
+		.apply = v_bool,
+		FIELD(ssl2_client_hello),
+		.help = "Accept SSLv2-format ClientHello. Kept for compatibility: current TLS "
+			"libraries cannot, so true only produces a warning.",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
+		.name = "netborder.media.srtp.mode",
+		.type = "enum",
+		.def = "as-needed",
+		.allowed = "always, as-needed, never",
+		.apply = v_srtp_mode,
+		.help = "SRTP policy when answering and making SDP offers (SPEC section 4 "
+			"table).",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
+		.name = "netborder.media.srtp.cryptoSuite",
+		.type = "list",
+		.def = "AES_CM_128_HMAC_SHA1_80,AES_CM_128_HMAC_SHA1_32",
+		.allowed = "comma list of AES_CM_128_HMAC_SHA1_80, AES_CM_128_HMAC_SHA1_32",
+		.apply = v_crypto_suites,
+		.help = "SRTP crypto suites offered and accepted, first = highest priority.",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
+		.name = "netborder.mdedia.srtp.cryptoSuite",
+		.type = "list",
+		.alias_of = "netborder.media.srtp.cryptoSuite",
+		.help = "The guide's misspelling of netborder.media.srtp.cryptoSuite, accepted "
+			"as the same key.",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
+		.name = "netborder.media.rtp.lockOnSDP",
+		.type = "bool",
+		.def = "false",
+		.allowed = "true, false",
+		.apply = v_bool,
+		FIELD(lock_on_sdp),
+		.help = "true: media forking per RFC 3960, RTP/RTCP only accepted from the "
+			"address and port the SDP named.",
+		.used_by = MG_CFG_USE_BOTH,
+	},
+	{
+		.name = "mediagate.log.level",
+		.type = "enum",
+		.def = "info",
+		.allowed = "error, warning, info, debug",
+		.apply = v_log_level,
+		.help = "Lowest severity logged.",
+		.used_by = MG_CFG_USE_BOTH,
+	},
+	{
+		.name = "mediagate.log.syslog",
+		.type = "bool",
+		.def = "false",
+		.allowed = "true, false",
+		.apply = v_bool,
+		FIELD(log_syslog),
+		.help = "Also log to syslog (stderr is always written).",
+		.used_by = MG_CFG_USE_BOTH,
+	},
+	{
+		.name = "mediagate.sip.tls.keyPasswordFile",
+		.type = "path",
+		.def = "",
+		.example = "/etc/mediagate/key-password",
+		.allowed = "absolute path of a file whose first line is the password",
+		.apply = v_path,
+		FIELD(tls_key_password_file),
+		.help = "File holding the password of the encrypted private key (empty: the "
+			"key is not encrypted).",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
+		.name = "mediagate.sip.tls.clientAuth",
+		.type = "enum",
+		.def = "require",
+		.allowed = "require, optional",
+		.apply = v_client_auth,
+		.help = "Whether a TLS peer must present a certificate signed by the trusted "
+			"store (mutual TLS).",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
+		.name = "mediagate.sip.tls.minProtocol",
+		.type = "enum",
+		.def = "TLSv1.2",
+		.allowed = "TLSv1, TLSv1.1, TLSv1.2, TLSv1.3",
+		.apply = v_tls_version,
+		FIELD(tls_min_version),
+		.help = "Oldest TLS version accepted; below TLSv1.2 is an opt-in for legacy "
+			"peers (OCS 2007 R2 speaks TLS 1.0).",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
+		.name = "mediagate.sip.tls.maxProtocol",
+		.type = "enum",
+		.def = "TLSv1.3",
+		.allowed = "TLSv1, TLSv1.1, TLSv1.2, TLSv1.3",
+		.apply = v_tls_version,
+		FIELD(tls_max_version),
+		.help = "Newest TLS version offered.",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
+		.name = "mediagate.sip.tls.tls13CipherSuites",
+		.type = "list",
+		.def = "TLS_AES_256_GCM_SHA384,TLS_CHACHA20_POLY1305_SHA256,TLS_AES_128_GCM_SHA256",
+		.allowed = "comma list of TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384, "
+			   "TLS_CHACHA20_POLY1305_SHA256, TLS_AES_128_CCM_SHA256, "
+			   "TLS_AES_128_CCM_8_SHA256",
+		.apply = v_tls13_suites,
+		.help = "TLS 1.3 cipher suites, most preferred first (TLS 1.3 suites named in "
+			"netborder.sip.tls.cypherSuites replace the default).",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
+		.name = "mediagate.sip.contactHost",
+		.type = "string",
+		.def = "",
+		.example = "gw1.example.com",
+		.allowed = "host name or address, at most 255 characters",
+		.apply = v_string,
+		FIELD(sip_contact_host),
+		.help = "Host put in Contact and in GW_HOST_IP of routing rules (empty: the "
+			"address of the user agent used).",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
+		.name = "mediagate.routing.rulesFile",
+		.type = "path",
+		.def = "${netborder.Installation.Directory}/etc/mediagate/routing-rules.xml",
+		.allowed = "absolute path of a routing-rules XML file",
+		.apply = v_path,
+		FIELD(routing_rules_file),
+		.help = "Routing rules (XML, SPEC section 2).",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
+		.name = "mediagate.control.socket",
+		.type = "path",
+		.def = "/run/mediagate/dataplane.sock",
+		.allowed = "absolute path, at most 107 characters",
+		.apply = v_socket,
+		FIELD(control_socket),
+		.help = "AF_UNIX socket the dataplane listens on and the control plane connects "
+			"to.",
+		.used_by = MG_CFG_USE_BOTH,
+	},
+	{
+		.name = "mediagate.control.allowedUids",
+		.type = "list",
+		.def = "0",
+		.allowed = "comma list of numeric uids or user names (at most 8)",
+		.apply = v_uids,
+		.help = "Peers (by SO_PEERCRED uid) the dataplane accepts on its socket.",
+		.used_by = MG_CFG_USE_DATAPLANE,
+	},
+	{
+		.name = "mediagate.dataplane.eal",
+		.type = "string",
+		.def = "--no-huge -m 256 --no-shconf",
+		.allowed = "DPDK EAL arguments separated by blanks, at most 1023 characters",
+		.apply = v_string,
+		FIELD(eal_args),
+		.help = "DPDK EAL arguments (lcores, memory, vdevs, file prefix).",
+		.used_by = MG_CFG_USE_DATAPLANE,
+	},
+	{
+		.name = "mediagate.dataplane.port.N.device",
+		.type = "string",
+		.example = "net_af_packet0,iface=veth0",
+		.allowed = "a DPDK device: PCI address or vdev string, at most 255 characters",
+		.apply = v_port_device,
+		.max_index = MG_CFG_MAX_PORTS,
+		.help = "DPDK device of dataplane port N.",
+		.used_by = MG_CFG_USE_DATAPLANE,
+	},
+	{
+		.name = "mediagate.dataplane.port.N.addresses",
+		.type = "list",
+		.def = "",
+		.example = "192.0.2.1/24,2001:db8::1/64",
+		.allowed = "comma list of IPv4/IPv6 addresses with optional /prefix (at most 8)",
+		.apply = v_port_addrs,
+		.max_index = MG_CFG_MAX_PORTS,
+		.help = "Media addresses owned by port N (the dataplane answers ARP/ND and ICMP "
+			"echo for them).",
+		.used_by = MG_CFG_USE_DATAPLANE,
+	},
+	{
+		.name = "mediagate.dataplane.port.N.nexthop",
+		.type = "address",
+		.def = "",
+		.example = "192.0.2.254",
+		.allowed = "an IPv4 or IPv6 address, or empty for none",
+		.apply = v_port_nexthop,
+		.max_index = MG_CFG_MAX_PORTS,
+		.help = "Gateway for destinations outside port N's prefixes (empty: on-link "
+			"only).",
+		.used_by = MG_CFG_USE_DATAPLANE,
+	},
+	{
+		.name = "mediagate.dataplane.workerLcores",
+		.type = "string",
+		.def = "",
+		.example = "1-3",
+		.allowed = "lcore list such as 1,3-5 (empty: every lcore but the main one)",
+		.apply = v_lcores,
+		FIELD(worker_lcores),
+		.help = "Lcores that run packet workers.",
+		.used_by = MG_CFG_USE_DATAPLANE,
+	},
+	{
+		.name = "mediagate.dataplane.idleSleepUs",
+		.type = "uint",
+		.def = "100",
+		.allowed = "0-1000000 (0 = busy poll)",
+		.apply = v_uint,
+		FIELD(idle_sleep_us),
+		.min = 0,
+		.max = 1000000,
+		.help = "Microseconds a worker sleeps after a poll found nothing; 0 busy-polls "
+			"(dedicated cores).",
+		.used_by = MG_CFG_USE_DATAPLANE,
+	},
+	{
+		.name = "mediagate.dataplane.maxSessions",
+		.type = "uint",
+		.def = "16384",
+		.allowed = "1-1048576",
+		.apply = v_uint,
+		FIELD(max_sessions),
+		.min = 1,
+		.max = 1048576,
+		.help = "Size of the session tables.",
+		.used_by = MG_CFG_USE_DATAPLANE,
+	},
+	{
+		.name = "mediagate.media.portRange",
+		.type = "range",
+		.def = "16384-32767",
+		.allowed = "LOW-HIGH within 1024-65535, LOW even, HIGH odd",
+		.apply = v_port_range,
+		.help = "UDP ports for RTP (even) and RTCP (odd) on the media addresses.",
+		.used_by = MG_CFG_USE_BOTH,
+	},
+	{
+		.name = "mediagate.tdm.systemConf",
+		.type = "path",
+		.def = "/etc/dahdi/system.conf",
+		.allowed = "absolute path",
+		.apply = v_path,
+		FIELD(tdm_system_conf),
+		.help = "DAHDI system.conf describing the spans and channels.",
+		.used_by = MG_CFG_USE_DATAPLANE,
+	},
+	{
+		.name = "mediagate.tdm.devicePath",
+		.type = "path",
+		.def = "/dev/dahdi",
+		.allowed = "absolute path",
+		.apply = v_path,
+		FIELD(tdm_device_path),
+		.help = "Directory of the DAHDI device nodes.",
+		.used_by = MG_CFG_USE_DATAPLANE,
+	},
+	{
+		.name = "mediagate.tdm.span.N.role",
+		.type = "enum",
+		.def = "user",
+		.allowed = "user (alias cpe), network",
+		.apply = v_span_role,
+		.max_index = MG_CFG_MAX_SPANS,
+		.help = "ISDN PRI side of span N.",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
+		.name = "mediagate.tdm.span.N.switchType",
+		.type = "enum",
+		.def = "national",
+		.allowed = SWITCH_TYPES,
+		.apply = v_span_switch,
+		.max_index = MG_CFG_MAX_SPANS,
+		.help = "ISDN switch variant of span N (libpri switch type).",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
+		.name = "mediagate.tdm.echoCancel",
+		.type = "bool",
+		.def = "true",
+		.allowed = "true, false",
+		.apply = v_bool,
+		FIELD(tdm_echo_cancel),
+		.help = "Run the software echo canceller on TDM channels.",
+		.used_by = MG_CFG_USE_DATAPLANE,
+	},
+};
+
+const struct mg_config_key *mg_config_schema(size_t *n)
+{
+	*n = sizeof(schema) / sizeof(schema[0]);
+	return schema;
+}
+
+/* ---- rules across keys ---- */
+
+static const char *transport_name(enum mg_transport t)
+{
+	return t == MG_TRANSPORT_UDP ? "udp" : t == MG_TRANSPORT_TCP ? "tcp" : "tls";
+}
+
+static void ua_text(const struct mg_sip_ua *u, char *buf, size_t len)
+{
+	const char *a = u->addr[0] ? u->addr : "INADDR_ANY";
+
+	if (u->family == AF_INET6)
+		snprintf(buf, len, "[%s]:%u/%s", a, u->port, transport_name(u->transport));
+	else
+		snprintf(buf, len, "%s:%u/%s", a, u->port, transport_name(u->transport));
+}
+
+static int ua_overlap(const struct mg_sip_ua *a, const struct mg_sip_ua *b)
+{
+	if (a->port != b->port)
+		return 0;
+	if (a->addr[0] == '\0' || b->addr[0] == '\0')
+		return 1; /* INADDR_ANY binds every address */
+	return a->family == b->family && strcmp(a->addr, b->addr) == 0;
+}
+
+static void check_ua(struct mg_config *cfg)
+{
+	const struct mg_cfg_entry *e = mg_cfg_entry_find(cfg, "netborder.sip.userAgent.IPAddress");
+	const struct mg_settings *s = &cfg->s;
+	bool tls = false, plain = false;
+	char ta[96], tb[96];
+
+	for (unsigned i = 0; i < s->n_ua; i++) {
+		tls |= s->ua[i].transport == MG_TRANSPORT_TLS;
+		plain |= s->ua[i].transport != MG_TRANSPORT_TLS;
+		for (unsigned j = i + 1; j < s->n_ua; j++) {
+			const struct mg_sip_ua *a = &s->ua[i], *b = &s->ua[j];
+			if (!ua_overlap(a, b))
+				continue;
+			ua_text(a, ta, sizeof(ta));
+			ua_text(b, tb, sizeof(tb));
+			if (a->transport == b->transport)
+				mg_cfg_error(cfg, e,
+					     "entries %u (%s) and %u (%s) listen on the same "
+					     "address, port and transport (allowed: each "
+					     "address:port/transport once)",
+					     i + 1, ta, j + 1, tb);
+			else if (a->transport != MG_TRANSPORT_UDP &&
+				 b->transport != MG_TRANSPORT_UDP)
+				mg_cfg_error(cfg, e,
+					     "TCP and TLS user agents share port %u: entry %u "
+					     "(%s) and entry %u (%s) (allowed: TCP and TLS on "
+					     "different ports, e.g. "
+					     "INADDR_ANY:5066/tcp,INADDR_ANY:5067/tls)",
+					     a->port, i + 1, ta, j + 1, tb);
+		}
+	}
+	if (tls && plain)
+		mg_cfg_warn(cfg, e,
+			    "a SIP/TLS user agent runs beside SIP/UDP or SIP/TCP user agents; not "
+			    "recommended for security reasons (the guide advises TLS only)");
+	if (tls && (s->tls_cert_file[0] == '\0' || s->tls_key_file[0] == '\0')) {
+		if (cfg->role == MG_CONFIG_ROLE_CONTROL)
+			mg_cfg_error(cfg, e,
+				     "a TLS user agent needs "
+				     "netborder.sip.tls.serverCertificateFile and "
+				     "netborder.sip.tls.serverCertificatePrivateKeyFile "
+				     "(allowed: set both, or no /tls entry)");
+		else
+			mg_cfg_warn(cfg, e,
+				    "a TLS user agent needs "
+				    "netborder.sip.tls.serverCertificateFile and "
+				    "netborder.sip.tls.serverCertificatePrivateKeyFile");
+	}
+}
+
+static void check_tls(struct mg_config *cfg)
+{
+	struct mg_settings *s = &cfg->s;
+	const struct mg_cfg_entry *emin = mg_cfg_entry_find(cfg, "mediagate.sip.tls.minProtocol");
+	const struct mg_cfg_entry *emax = mg_cfg_entry_find(cfg, "mediagate.sip.tls.maxProtocol");
+	const struct mg_cfg_entry *ecs = mg_cfg_entry_find(cfg, "netborder.sip.tls.cypherSuites");
+	const struct mg_cfg_entry *e13 =
+		mg_cfg_entry_find(cfg, "mediagate.sip.tls.tls13CipherSuites");
+	const struct mg_cfg_entry *ess =
+		mg_cfg_entry_find(cfg, "netborder.sip.tls.supportSSLv2ClientHello");
+
+	if (s->ssl2_client_hello)
+		mg_cfg_warn(cfg, ess,
+			    "SSLv2-format ClientHello cannot be accepted by current TLS "
+			    "libraries; this setting has no effect");
+	if (s->tls_min_version > s->tls_max_version)
+		mg_cfg_error(cfg, emin->file ? emin : emax,
+			     "minimum TLS version %s is above the maximum %s (allowed: "
+			     "minProtocol <= maxProtocol)",
+			     emin->value, emax->value);
+	if (s->tls_min_version < TLS1_2_VERSION) {
+		mg_cfg_warn(cfg, emin,
+			    "TLS versions below 1.2 enabled: an explicit opt-in for legacy peers "
+			    "such as OCS 2007 R2; OpenSSL security level lowered to 0 for them");
+		size_t n = strlen(s->tls12_ciphers);
+		if (n > 0)
+			snprintf(s->tls12_ciphers + n, sizeof(s->tls12_ciphers) - n,
+				 ":@SECLEVEL=0");
+	}
+	if (cfg->tls13_from_cypher_suites && e13->file != NULL)
+		mg_cfg_warn(cfg, e13,
+			    "TLS 1.3 suites are also named in netborder.sip.tls.cypherSuites "
+			    "(%s:%u); mediagate.sip.tls.tls13CipherSuites wins",
+			    ecs->file ? ecs->file : "default", ecs->line);
+	if (s->tls12_ciphers[0] == '\0' && s->tls_min_version <= TLS1_2_VERSION)
+		mg_cfg_error(cfg, ecs,
+			     "no usable TLS 1.0-1.2 cipher suite left, but minProtocol allows "
+			     "TLS 1.2 or older (allowed: add a suite such as "
+			     "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, or set "
+			     "mediagate.sip.tls.minProtocol=TLSv1.3)");
+}
+
+static void check_ports(struct mg_config *cfg)
+{
+	const struct mg_settings *s = &cfg->s;
+	char key[96];
+
+	for (unsigned i = 0; i < s->n_ports; i++) {
+		const struct mg_cfg_entry *any = NULL;
+		snprintf(key, sizeof(key), "mediagate.dataplane.port.%u.device", i);
+		if (mg_cfg_entry_find(cfg, key) != NULL)
+			continue;
+		static const char *const sub[] = { "addresses", "nexthop" };
+		for (size_t k = 0; k < 2 && any == NULL; k++) {
+			char other[96];
+			snprintf(other, sizeof(other), "mediagate.dataplane.port.%u.%s", i, sub[k]);
+			any = mg_cfg_entry_find(cfg, other);
+			if (any != NULL && any->file == NULL)
+				any = NULL;
+		}
+		if (any != NULL)
+			mg_cfg_error(cfg, any, "port %u has no %s (allowed: every configured "
+					       "port names its DPDK device)", i, key);
+		else
+			mg_cfg_error(cfg, NULL,
+				     "dataplane ports must be numbered from 0 without gaps, "
+				     "port %u is missing (allowed: set %s)", i, key);
+	}
+	for (unsigned i = 0; i < s->n_tdm_spans; i++) {
+		if (!s->tdm_spans[i].configured)
+			mg_cfg_error(cfg, NULL,
+				     "TDM spans must be numbered from 0 without gaps, span %u is "
+				     "missing (allowed: set mediagate.tdm.span.%u.role)",
+				     i, i);
+	}
+}
+
+void mg_cfg_check_rules(struct mg_config *cfg)
+{
+	check_ua(cfg);
+	check_tls(cfg);
+	check_ports(cfg);
+}
