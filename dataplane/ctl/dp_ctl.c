@@ -1,0 +1,544 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "dp_ctl.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mg_build_config.h"
+#include "mg_log.h"
+
+#define DP_CTL_MAX_CONNS 16
+#define LISTENER_TAG 0u
+
+struct ctl_handler {
+	dp_ctl_handler_t fn;
+	size_t min_len;
+};
+
+struct ctl_conn {
+	int fd;               /* -1 = free slot */
+	bool hello_done;
+	struct dp_ctl_peer peer;
+	char software[32];
+};
+
+static struct ctl_handler handlers[MG_MSG_TYPE_COUNT];
+static const char *register_failures[8];
+static unsigned n_register_failures;
+static struct ctl_conn conns[DP_CTL_MAX_CONNS];
+static unsigned next_conn_id = 1;
+static int listen_fd = -1;
+static int ep_fd = -1;
+static char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+static uid_t allowed_uids[MG_CFG_MAX_UIDS];
+static unsigned n_allowed_uids;
+static volatile sig_atomic_t stop_requested;
+static uint64_t start_ns;
+static uint32_t count_sessions, count_workers;
+
+static struct {
+	dp_ctl_hook_t fn;
+	void *arg;
+} hooks[DP_CTL_MAX_HOOKS];
+static unsigned n_hooks;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int dp_ctl_register(uint16_t type, size_t min_len, dp_ctl_handler_t handler)
+{
+	int size = mg_proto_body_size(type, false);
+
+	if (size < 0 || handler == NULL || type == MG_MSG_HELLO || type == MG_MSG_PING)
+		return -EINVAL;
+	if (min_len != (size_t)size)
+		return -EINVAL;
+	if (handlers[type].fn != NULL)
+		return -EEXIST;
+	handlers[type].fn = handler;
+	handlers[type].min_len = min_len;
+	return 0;
+}
+
+void dp_ctl_register_failed(const char *name)
+{
+	if (n_register_failures < sizeof(register_failures) / sizeof(register_failures[0]))
+		register_failures[n_register_failures++] = name;
+}
+
+int dp_ctl_hook_add(dp_ctl_hook_t fn, void *arg)
+{
+	if (fn == NULL)
+		return -EINVAL;
+	if (n_hooks >= DP_CTL_MAX_HOOKS)
+		return -ENOSPC;
+	hooks[n_hooks].fn = fn;
+	hooks[n_hooks].arg = arg;
+	n_hooks++;
+	return 0;
+}
+
+void dp_ctl_set_counts(uint32_t n_sessions, uint32_t n_workers)
+{
+	count_sessions = n_sessions;
+	count_workers = n_workers;
+}
+
+void dp_ctl_stop(void)
+{
+	stop_requested = 1;
+}
+
+bool dp_ctl_stopping(void)
+{
+	return stop_requested != 0;
+}
+
+static bool uid_allowed(uid_t uid)
+{
+	/* No list configured: only the dataplane's own user. */
+	if (n_allowed_uids == 0)
+		return uid == geteuid();
+	for (unsigned i = 0; i < n_allowed_uids; i++)
+		if (allowed_uids[i] == uid)
+			return true;
+	return false;
+}
+
+static const char *allowed_str(char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	if (n_allowed_uids == 0) {
+		snprintf(buf, len, "%u (own uid; mediagate.control.allowedUids is empty)",
+			 (unsigned)geteuid());
+		return buf;
+	}
+	for (unsigned i = 0; i < n_allowed_uids && off < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%u", i ? "," : "",
+					(unsigned)allowed_uids[i]);
+	return buf;
+}
+
+/* Build a header by hand: used for answers to messages whose type we do
+ * not know, which mg_proto_encode() (rightly) refuses to produce. */
+static void send_raw_error(int fd, uint16_t type, uint32_t req_id, int32_t result)
+{
+	uint8_t b[sizeof(struct mg_proto_hdr)] = { 0 };
+
+	b[0] = MG_PROTO_VERSION & 0xff;
+	b[1] = MG_PROTO_VERSION >> 8;
+	b[2] = type & 0xff;
+	b[3] = (uint8_t)(type >> 8);
+	b[4] = MG_PROTO_F_REPLY;
+	for (unsigned i = 0; i < 4; i++) {
+		b[8 + i] = (uint8_t)(req_id >> (8 * i));
+		b[12 + i] = (uint8_t)((uint32_t)result >> (8 * i));
+	}
+	(void)send(fd, b, sizeof(b), MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+static int send_reply(struct ctl_conn *c, uint16_t type, uint32_t req_id, int32_t result,
+		      const void *body)
+{
+	uint8_t out[MG_PROTO_MAX_MSG];
+	int len;
+
+	len = mg_proto_encode(out, sizeof(out), type, MG_PROTO_F_REPLY, req_id, result, body);
+	if (len < 0) {
+		/* A handler filled its reply with something the protocol forbids. */
+		MG_ERR("control: %s reply of our own is invalid: %s; answering -EIO",
+		       mg_proto_type_name(type), mg_proto_last_error());
+		len = mg_proto_encode(out, sizeof(out), type, MG_PROTO_F_REPLY, req_id, -EIO,
+				      NULL);
+		if (len < 0)
+			return len;
+	}
+	if (send(c->fd, out, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL) != len) {
+		MG_WARN("control connection %u: reply to %s not sent: %s", c->peer.conn_id,
+			mg_proto_type_name(type), strerror(errno));
+		return -EIO;
+	}
+	return 0;
+}
+
+static void conn_close(struct ctl_conn *c, const char *why)
+{
+	if (c->fd < 0)
+		return;
+	MG_INFO("control connection %u (pid %d uid %u%s%s) closed: %s", c->peer.conn_id,
+		(int)c->peer.pid, (unsigned)c->peer.uid, c->software[0] ? ", " : "", c->software,
+		why);
+	epoll_ctl(ep_fd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	c->fd = -1;
+}
+
+static void do_accept(void)
+{
+	for (;;) {
+		struct ucred cred;
+		socklen_t cl = sizeof(cred);
+		struct ctl_conn *c = NULL;
+		char allowed[128];
+		int fd;
+
+		fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				MG_WARN("control: accept: %s", strerror(errno));
+			return;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0) {
+			MG_WARN("control: SO_PEERCRED: %s; connection refused", strerror(errno));
+			close(fd);
+			continue;
+		}
+		if (!uid_allowed(cred.uid)) {
+			MG_WARN("control: refused connection from pid %d uid %u: uid not in "
+				"mediagate.control.allowedUids (allowed: %s)",
+				(int)cred.pid, (unsigned)cred.uid,
+				allowed_str(allowed, sizeof(allowed)));
+			/* Tell the peer why before closing: an unsolicited HELLO reply. */
+			send_raw_error(fd, MG_MSG_HELLO, 0, -EACCES);
+			close(fd);
+			continue;
+		}
+		for (unsigned i = 0; i < DP_CTL_MAX_CONNS; i++)
+			if (conns[i].fd < 0) {
+				c = &conns[i];
+				break;
+			}
+		if (c == NULL) {
+			MG_WARN("control: refused connection from pid %d: %d connections open "
+				"(max)", (int)cred.pid, DP_CTL_MAX_CONNS);
+			send_raw_error(fd, MG_MSG_HELLO, 0, -EUSERS);
+			close(fd);
+			continue;
+		}
+		memset(c, 0, sizeof(*c));
+		c->fd = fd;
+		c->peer.conn_id = next_conn_id++;
+		c->peer.pid = cred.pid;
+		c->peer.uid = cred.uid;
+		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)(c - conns) + 1 };
+		if (epoll_ctl(ep_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			MG_WARN("control: epoll_ctl: %s", strerror(errno));
+			close(fd);
+			c->fd = -1;
+			continue;
+		}
+		MG_DEBUG("control connection %u accepted from pid %d uid %u", c->peer.conn_id,
+			 (int)cred.pid, (unsigned)cred.uid);
+	}
+}
+
+/* HELLO: answer with our table in every case, so the peer can log precisely
+ * what differs; close after a refusal. Returns false if the conn was closed. */
+static bool handle_hello(struct ctl_conn *c, const struct mg_proto_hdr *h, int decode_rc,
+			 const struct mg_msg_hello *peer)
+{
+	struct mg_msg_hello mine;
+	char why[512];
+	int rc = decode_rc;
+
+	mg_proto_hello_init(&mine, MG_ROLE_DATAPLANE, "mediagate-dataplane " MG_VERSION);
+	if (rc < 0)
+		snprintf(why, sizeof(why), "%s", mg_proto_last_error());
+	else
+		rc = mg_proto_hello_check(peer, why, sizeof(why));
+	if (rc < 0) {
+		MG_ERR("control connection %u (pid %d uid %u): HELLO refused: protocol mismatch: "
+		       "%s (this dataplane speaks version %u)", c->peer.conn_id,
+		       (int)c->peer.pid, (unsigned)c->peer.uid, why, MG_PROTO_VERSION);
+		send_reply(c, MG_MSG_HELLO, h->req_id, -EPROTO, &mine);
+		conn_close(c, "protocol mismatch");
+		return false;
+	}
+	c->hello_done = true;
+	c->peer.role = peer->role;
+	snprintf(c->software, sizeof(c->software), "%s", peer->software);
+	MG_INFO("control connection %u: HELLO from %s (pid %d uid %u, protocol version %u, "
+		"%u message types)", c->peer.conn_id, peer->software, (int)c->peer.pid,
+		(unsigned)c->peer.uid, peer->version, peer->n_types);
+	send_reply(c, MG_MSG_HELLO, h->req_id, 0, &mine);
+	return true;
+}
+
+/* Bodies are copied here, aligned, before handlers see them. */
+static union {
+	struct mg_msg_hello hello;
+	struct mg_msg_session session;
+	struct mg_msg_session_list list;
+	struct mg_msg_session_stats stats;
+	struct mg_msg_dp_stats dp_stats;
+	uint8_t raw[MG_PROTO_MAX_MSG];
+} req_body, rep_body;
+
+/* One datagram. Returns false if the connection was closed. */
+static bool handle_msg(struct ctl_conn *c, const uint8_t *buf, size_t len)
+{
+	struct mg_proto_hdr h;
+	int rc;
+
+	memset(&req_body, 0, sizeof(req_body));
+	rc = mg_proto_decode(buf, len, &h, &req_body, sizeof(req_body));
+	if (len < sizeof(h)) {
+		MG_WARN("control connection %u: %s; closing", c->peer.conn_id,
+			mg_proto_last_error());
+		conn_close(c, "malformed message");
+		return false;
+	}
+	if (h.type == MG_MSG_HELLO && !(h.flags & MG_PROTO_F_REPLY))
+		return handle_hello(c, &h, rc, &req_body.hello);
+	if (h.version != MG_PROTO_VERSION) {
+		MG_ERR("control connection %u: message in protocol version %u, we speak %u; "
+		       "closing", c->peer.conn_id, h.version, MG_PROTO_VERSION);
+		send_raw_error(c->fd, h.type, h.req_id, -EPROTO);
+		conn_close(c, "protocol version mismatch");
+		return false;
+	}
+	if (rc < 0) {
+		MG_WARN("control connection %u: bad %s request (id %u): %s", c->peer.conn_id,
+			mg_proto_type_name(h.type), h.req_id, mg_proto_last_error());
+		send_raw_error(c->fd, h.type, h.req_id, rc);
+		return true;
+	}
+	if (h.flags & MG_PROTO_F_REPLY) {
+		MG_WARN("control connection %u: unexpected %s reply; ignored", c->peer.conn_id,
+			mg_proto_type_name(h.type));
+		return true;
+	}
+	if (!c->hello_done) {
+		MG_WARN("control connection %u: %s before HELLO; refused", c->peer.conn_id,
+			mg_proto_type_name(h.type));
+		send_reply(c, h.type, h.req_id, -EPROTO, NULL);
+		return true;
+	}
+	memset(&rep_body, 0, sizeof(rep_body));
+	if (h.type == MG_MSG_PING) {
+		struct mg_msg_pong *p = (struct mg_msg_pong *)&rep_body;
+		const struct mg_msg_ping *q = (const struct mg_msg_ping *)&req_body;
+
+		p->seq = q->seq;
+		p->sent_ns = q->sent_ns;
+		p->uptime_ns = now_ns() - start_ns;
+		p->n_sessions = count_sessions;
+		p->n_workers = count_workers;
+		send_reply(c, h.type, h.req_id, 0, p);
+		return true;
+	}
+	if (handlers[h.type].fn == NULL) {
+		MG_DEBUG("control connection %u: %s not supported by this dataplane",
+			 c->peer.conn_id, mg_proto_type_name(h.type));
+		send_reply(c, h.type, h.req_id, -EOPNOTSUPP, NULL);
+		return true;
+	}
+	if (h.length < handlers[h.type].min_len) {
+		send_reply(c, h.type, h.req_id, -EMSGSIZE, NULL);
+		return true;
+	}
+	c->peer.req_id = h.req_id;
+	rc = handlers[h.type].fn(h.length ? (const void *)&req_body : NULL, &rep_body, &c->peer);
+	if (rc > 0)
+		rc = 0;
+	MG_DEBUG("control connection %u: %s id %u -> %d", c->peer.conn_id,
+		 mg_proto_type_name(h.type), h.req_id, rc);
+	send_reply(c, h.type, h.req_id, rc, rc == 0 ? (const void *)&rep_body : NULL);
+	return true;
+}
+
+static void do_read(struct ctl_conn *c)
+{
+	static uint8_t buf[MG_PROTO_MAX_MSG + 1];
+
+	for (;;) {
+		ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_TRUNC | MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			conn_close(c, strerror(errno));
+			return;
+		}
+		if (n == 0) {
+			conn_close(c, "peer closed");
+			return;
+		}
+		if ((size_t)n > MG_PROTO_MAX_MSG) {
+			struct mg_proto_hdr h;
+
+			/* The header is intact even if the rest was cut off. */
+			mg_proto_decode_hdr(buf, sizeof(struct mg_proto_hdr), &h);
+			MG_WARN("control connection %u: %zd-byte message (max %d); refused",
+				c->peer.conn_id, n, MG_PROTO_MAX_MSG);
+			send_raw_error(c->fd, h.type, h.req_id, -EMSGSIZE);
+			continue;
+		}
+		if (!handle_msg(c, buf, (size_t)n))
+			return;
+	}
+}
+
+static int make_parent_dir(const char *path)
+{
+	char dir[sizeof(sock_path)];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash == NULL || slash == dir)
+		return 0;
+	*slash = '\0';
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int dp_ctl_init(const struct mg_settings *s)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = LISTENER_TAG };
+	int rc;
+
+	if (n_register_failures > 0) {
+		for (unsigned i = 0; i < n_register_failures; i++)
+			MG_ERR("control: handler %s was built for another message size or type "
+			       "is taken; rebuild", register_failures[i]);
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < DP_CTL_MAX_CONNS; i++)
+		conns[i].fd = -1;
+	start_ns = now_ns();
+	n_allowed_uids = s->n_allowed_uids;
+	memcpy(allowed_uids, s->allowed_uids, sizeof(allowed_uids));
+	if (s->control_socket[0] == '\0' || strlen(s->control_socket) >= sizeof(sa.sun_path)) {
+		MG_ERR("control: mediagate.control.socket '%s' is empty or longer than %zu bytes",
+		       s->control_socket, sizeof(sa.sun_path) - 1);
+		return -EINVAL;
+	}
+	snprintf(sock_path, sizeof(sock_path), "%s", s->control_socket);
+	memcpy(sa.sun_path, sock_path, strlen(sock_path) + 1);
+
+	rc = make_parent_dir(sock_path);
+	if (rc < 0) {
+		MG_ERR("control: cannot create the directory of %s: %s", sock_path, strerror(-rc));
+		return rc;
+	}
+	listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (listen_fd < 0)
+		return -errno;
+	if (access(sock_path, F_OK) == 0) {
+		/* Someone is still listening: a second dataplane must not steal it. */
+		int probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(probe);
+			MG_ERR("control: another dataplane is serving %s; not starting", sock_path);
+			rc = -EADDRINUSE;
+			goto err;
+		}
+		if (probe >= 0)
+			close(probe);
+		MG_INFO("control: removing stale socket %s", sock_path);
+		unlink(sock_path);
+	}
+	if (bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		rc = -errno;
+		MG_ERR("control: bind %s: %s", sock_path, strerror(errno));
+		goto err;
+	}
+	/* Who may talk is decided by SO_PEERCRED against allowedUids, not by the
+	 * file mode: an allowed uid in another group must still reach it. */
+	chmod(sock_path, 0666);
+	if (listen(listen_fd, 16) < 0) {
+		rc = -errno;
+		goto err;
+	}
+	ep_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (ep_fd < 0 || epoll_ctl(ep_fd, EPOLL_CTL_ADD, listen_fd, &ev) < 0) {
+		rc = -errno;
+		goto err;
+	}
+	{
+		char allowed[128];
+		unsigned n = 0;
+
+		for (unsigned t = 1; t < MG_MSG_TYPE_COUNT; t++)
+			n += handlers[t].fn != NULL;
+		MG_INFO("control: listening on %s (protocol version %u, %u session handlers, "
+			"allowed uids %s)", sock_path, MG_PROTO_VERSION, n,
+			allowed_str(allowed, sizeof(allowed)));
+	}
+	return 0;
+err:
+	if (ep_fd >= 0)
+		close(ep_fd);
+	ep_fd = -1;
+	close(listen_fd);
+	listen_fd = -1;
+	return rc;
+}
+
+void dp_ctl_run(void)
+{
+	struct epoll_event evs[DP_CTL_MAX_CONNS + 1];
+
+	while (!stop_requested) {
+		int n = epoll_wait(ep_fd, evs, DP_CTL_MAX_CONNS + 1, DP_CTL_POLL_MS);
+
+		for (int i = 0; i < n; i++) {
+			if (evs[i].data.u32 == LISTENER_TAG) {
+				do_accept();
+				continue;
+			}
+			struct ctl_conn *c = &conns[evs[i].data.u32 - 1];
+
+			if (c->fd < 0)
+				continue;
+			if (evs[i].events & EPOLLIN)
+				do_read(c);
+			if (c->fd >= 0 && (evs[i].events & (EPOLLHUP | EPOLLERR)))
+				conn_close(c, "peer closed");
+		}
+		for (unsigned h = 0; h < n_hooks; h++)
+			hooks[h].fn(hooks[h].arg);
+	}
+}
+
+void dp_ctl_fini(void)
+{
+	for (unsigned i = 0; i < DP_CTL_MAX_CONNS; i++)
+		if (conns[i].fd >= 0)
+			conn_close(&conns[i], "dataplane stopping");
+	if (ep_fd >= 0)
+		close(ep_fd);
+	ep_fd = -1;
+	if (listen_fd >= 0) {
+		close(listen_fd);
+		unlink(sock_path);
+	}
+	listen_fd = -1;
+}
