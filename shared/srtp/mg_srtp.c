@@ -1,0 +1,1119 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* SRTP/SRTCP engine core: policy checks, key derivation, contexts, and the
+ * three-phase burst (parse + index + replay pre-check, backend crypto,
+ * commit). Crypto itself lives in mg_srtp_scalar.c and mg_srtp_ipsecmb.c. */
+#include "mg_srtp_internal.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+
+_Static_assert(sizeof(struct mg_srtp_stream_rt) == 64, "one cache line per SSRC state");
+_Static_assert(MG_SRTP_REPLAY_WINDOW % 64 == 0 && MG_SRTP_REPLAY_WINDOW >= 128, "window");
+_Static_assert(MG_SRTP_BURST_MAX <= 255, "op slot is a uint8_t");
+
+#define SRTP_INDEX_MAX (1ULL << 48)
+#define SRTCP_INDEX_MAX (1ULL << 31)
+
+static const char *const result_names[MG_SRTP_RESULT_COUNT] = {
+	[MG_SRTP_OK] = "ok",
+	[MG_SRTP_AUTH_FAIL] = "auth-fail",
+	[MG_SRTP_REPLAY] = "replay",
+	[MG_SRTP_TOO_SHORT] = "too-short",
+	[MG_SRTP_LIFETIME] = "lifetime",
+	[MG_SRTP_UNKNOWN_MKI] = "unknown-mki",
+	[MG_SRTP_BAD_VERSION] = "bad-version",
+	[MG_SRTP_MALFORMED] = "malformed",
+	[MG_SRTP_NO_ROOM] = "no-room",
+};
+
+static const char *const backend_names[MG_SRTP_BACKEND_COUNT] = {
+	[MG_SRTP_BACKEND_AUTO] = "auto",
+	[MG_SRTP_BACKEND_SCALAR] = "scalar",
+	[MG_SRTP_BACKEND_IPSECMB] = "ipsec-mb",
+};
+
+const char *mg_srtp_result_name(enum mg_srtp_result r)
+{
+	return (unsigned)r < MG_SRTP_RESULT_COUNT ? result_names[r] : "unknown";
+}
+
+const char *mg_srtp_backend_name(enum mg_srtp_backend b)
+{
+	return (unsigned)b < MG_SRTP_BACKEND_COUNT ? backend_names[b] : "unknown";
+}
+
+int mg_srtp_backend_parse(const char *name, enum mg_srtp_backend *out)
+{
+	for (unsigned i = 0; i < MG_SRTP_BACKEND_COUNT; i++) {
+		if (name && strcasecmp(name, backend_names[i]) == 0) {
+			*out = (enum mg_srtp_backend)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int mg_srtp_backend_available(enum mg_srtp_backend b)
+{
+	switch (b) {
+	case MG_SRTP_BACKEND_AUTO:
+	case MG_SRTP_BACKEND_SCALAR:
+		return 1;
+	case MG_SRTP_BACKEND_IPSECMB:
+#if MG_HAVE_IPSECMB
+		{
+			void *m = mg_srtp_imb_mgr_create();
+			if (!m)
+				return 0;
+			mg_srtp_imb_mgr_free(m);
+			return 1;
+		}
+#else
+		return 0;
+#endif
+	default:
+		return 0;
+	}
+}
+
+struct mg_srtp_engine *mg_srtp_engine_create(enum mg_srtp_backend b)
+{
+	struct mg_srtp_engine *e;
+
+	if (b == MG_SRTP_BACKEND_AUTO) {
+		const char *env = getenv("MG_SRTP_BACKEND");
+		enum mg_srtp_backend forced;
+
+		if (env && *env && mg_srtp_backend_parse(env, &forced) == 0)
+			b = forced;
+	}
+	if ((unsigned)b >= MG_SRTP_BACKEND_COUNT) {
+		errno = EINVAL;
+		return NULL;
+	}
+	e = aligned_alloc(64, (sizeof(*e) + 63) & ~(size_t)63);
+	if (!e) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	memset(e, 0, sizeof(*e));
+#if MG_HAVE_IPSECMB
+	if (b == MG_SRTP_BACKEND_AUTO || b == MG_SRTP_BACKEND_IPSECMB) {
+		e->imb = mg_srtp_imb_mgr_create();
+		if (e->imb)
+			b = MG_SRTP_BACKEND_IPSECMB;
+		else if (b == MG_SRTP_BACKEND_IPSECMB) {
+			free(e);
+			errno = ENOTSUP;
+			return NULL;
+		}
+	}
+#else
+	if (b == MG_SRTP_BACKEND_IPSECMB) {
+		free(e);
+		errno = ENOTSUP;
+		return NULL;
+	}
+#endif
+	if (b == MG_SRTP_BACKEND_AUTO)
+		b = MG_SRTP_BACKEND_SCALAR;
+	e->backend = b;
+	return e;
+}
+
+enum mg_srtp_backend mg_srtp_engine_backend(const struct mg_srtp_engine *e)
+{
+	return e->backend;
+}
+
+void mg_srtp_engine_free(struct mg_srtp_engine *e)
+{
+	if (!e)
+		return;
+#if MG_HAVE_IPSECMB
+	if (e->imb)
+		mg_srtp_imb_mgr_free(e->imb);
+#endif
+	free(e);
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+int mg_srtp_policy_check(const struct mg_srtp_policy *p, char *err, size_t errlen)
+{
+	const struct mg_srtp_suite_info *s;
+
+	if (!p) {
+		set_err(err, errlen, "no SRTP policy given");
+		return -EINVAL;
+	}
+	s = mg_srtp_suite_by_id(p->suite);
+	if (!s) {
+		set_err(err, errlen, "SRTP suite %d unknown; allowed: %s", (int)p->suite,
+			mg_srtp_suite_names(0));
+		return -EINVAL;
+	}
+	if (p->dir != MG_SRTP_DIR_OUTBOUND && p->dir != MG_SRTP_DIR_INBOUND) {
+		set_err(err, errlen, "SRTP direction %d invalid; allowed: outbound (1), inbound (2)",
+			(int)p->dir);
+		return -EINVAL;
+	}
+	if (s->master_key_len > MG_SRTP_MASTER_KEY_MAX || s->master_salt_len > MG_SRTP_MASTER_SALT_MAX ||
+	    s->master_key_len != 16) {
+		set_err(err, errlen, "SRTP suite %s: only 128-bit master keys are supported", s->sdes_name);
+		return -ENOTSUP;
+	}
+	if (p->mki_len > MG_SRTP_MKI_MAX) {
+		set_err(err, errlen, "SRTP MKI length %u bytes not supported; allowed: 0 to %u",
+			p->mki_len, MG_SRTP_MKI_MAX);
+		return -EINVAL;
+	}
+	if (p->nkeys < 1 || p->nkeys > MG_SRTP_KEYS_MAX) {
+		set_err(err, errlen, "SRTP policy has %u master keys; allowed: 1 to %u", p->nkeys,
+			MG_SRTP_KEYS_MAX);
+		return -EINVAL;
+	}
+	if (p->nkeys > 1 && p->mki_len == 0) {
+		set_err(err, errlen, "SRTP policy has %u master keys but no MKI; several keys need an MKI",
+			p->nkeys);
+		return -EINVAL;
+	}
+	if (p->active_key >= p->nkeys) {
+		set_err(err, errlen, "SRTP active key %u out of range; allowed: 0 to %u", p->active_key,
+			p->nkeys - 1);
+		return -EINVAL;
+	}
+	if (p->kdr != 0) {
+		set_err(err, errlen,
+			"SRTP key derivation rate %u not supported; only 0 (derive once per master key) is",
+			p->kdr);
+		return -ENOTSUP;
+	}
+	for (unsigned i = 0; i < p->nkeys; i++) {
+		for (unsigned j = 0; j < i && p->mki_len; j++) {
+			if (memcmp(p->keys[i].mki, p->keys[j].mki, p->mki_len) == 0) {
+				set_err(err, errlen, "SRTP master keys %u and %u share the same MKI; each MKI must be unique",
+					j, i);
+				return -EINVAL;
+			}
+		}
+		if (p->keys[i].lifetime > SRTP_INDEX_MAX) {
+			set_err(err, errlen, "SRTP key lifetime %llu too large; allowed: 1 to 2^48",
+				(unsigned long long)p->keys[i].lifetime);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int mg_srtp_kdf(const uint8_t *mkey, const uint8_t *msalt14, uint8_t label, uint8_t *out, unsigned out_len)
+{
+	uint8_t iv[16] = { 0 };
+	uint8_t zero[32] = { 0 };
+	EVP_CIPHER_CTX *x;
+	int outl = 0, rc = -EIO;
+
+	if (out_len > sizeof(zero))
+		return -EINVAL;
+	/* x = key_id XOR master_salt with key_id = label || r (r = 0, KDR 0)
+	 * placed at the low 56 bits of the 112-bit salt; IV = x * 2^16. */
+	memcpy(iv, msalt14, 14);
+	iv[7] ^= label;
+	x = EVP_CIPHER_CTX_new();
+	if (!x)
+		return -ENOMEM;
+	if (EVP_EncryptInit_ex(x, EVP_aes_128_ctr(), NULL, mkey, iv) == 1 &&
+	    EVP_EncryptUpdate(x, out, &outl, zero, (int)out_len) == 1 && (unsigned)outl == out_len)
+		rc = 0;
+	EVP_CIPHER_CTX_free(x);
+	OPENSSL_cleanse(iv, sizeof(iv));
+	return rc;
+}
+
+static void keyset_free(struct mg_srtp_keyset *ks)
+{
+	if (!ks)
+		return;
+	mg_srtp_scalar_keys_fini(&ks->rtp);
+	mg_srtp_scalar_keys_fini(&ks->rtcp);
+#if MG_HAVE_IPSECMB
+	mg_srtp_imb_keys_fini(&ks->rtp);
+	mg_srtp_imb_keys_fini(&ks->rtcp);
+#endif
+	OPENSSL_cleanse(ks, sizeof(*ks));
+	free(ks);
+}
+
+static struct mg_srtp_keyset *keyset_create(const struct mg_srtp_suite_info *s, enum mg_srtp_dir dir,
+					    const struct mg_srtp_master_key *mk, unsigned mki_len)
+{
+	struct mg_srtp_keyset *ks;
+	uint8_t salt14[14] = { 0 };
+	unsigned salt_len = s->master_salt_len;
+	int aead = s->aead;
+
+	ks = aligned_alloc(64, (sizeof(*ks) + 63) & ~(size_t)63);
+	if (!ks)
+		return NULL;
+	memset(ks, 0, sizeof(*ks));
+	/* RFC 7714 §11: a 96-bit master salt enters the same PRF padded
+	 * with zeros on the right to 112 bits. */
+	memcpy(salt14, mk->salt, salt_len);
+	if (mg_srtp_kdf(mk->key, salt14, 0, ks->rtp.ekey, 16) || mg_srtp_kdf(mk->key, salt14, 1, ks->rtp.akey, 20) ||
+	    mg_srtp_kdf(mk->key, salt14, 2, ks->rtp.salt, aead ? 12 : 14) ||
+	    mg_srtp_kdf(mk->key, salt14, 3, ks->rtcp.ekey, 16) ||
+	    mg_srtp_kdf(mk->key, salt14, 4, ks->rtcp.akey, 20) ||
+	    mg_srtp_kdf(mk->key, salt14, 5, ks->rtcp.salt, aead ? 12 : 14))
+		goto err;
+	if (mg_srtp_scalar_keys_init(&ks->rtp, aead, dir == MG_SRTP_DIR_OUTBOUND) ||
+	    mg_srtp_scalar_keys_init(&ks->rtcp, aead, dir == MG_SRTP_DIR_OUTBOUND))
+		goto err;
+#if MG_HAVE_IPSECMB
+	if (mg_srtp_imb_keys_init(&ks->rtp, aead) || mg_srtp_imb_keys_init(&ks->rtcp, aead))
+		goto err;
+#endif
+	memcpy(ks->mki, mk->mki, mki_len);
+	ks->limit = mk->lifetime ? mk->lifetime : SRTP_INDEX_MAX;
+	OPENSSL_cleanse(salt14, sizeof(salt14));
+	return ks;
+err:
+	OPENSSL_cleanse(salt14, sizeof(salt14));
+	keyset_free(ks);
+	return NULL;
+}
+
+static int ctx_load(struct mg_srtp_ctx *c, const struct mg_srtp_policy *p, char *err, size_t errlen)
+{
+	struct mg_srtp_keyset *ks[MG_SRTP_KEYS_MAX] = { 0 };
+	const struct mg_srtp_suite_info *s;
+	int rc = mg_srtp_policy_check(p, err, errlen);
+
+	if (rc)
+		return rc;
+	if (c->suite && p->dir != c->dir) {
+		set_err(err, errlen, "SRTP re-key cannot change the direction of a context");
+		return -EINVAL;
+	}
+	s = mg_srtp_suite_by_id(p->suite);
+	for (unsigned i = 0; i < p->nkeys; i++) {
+		ks[i] = keyset_create(s, p->dir, &p->keys[i], p->mki_len);
+		if (!ks[i]) {
+			for (unsigned j = 0; j < i; j++)
+				keyset_free(ks[j]);
+			set_err(err, errlen, "SRTP key derivation failed (out of memory or libcrypto error)");
+			return -ENOMEM;
+		}
+	}
+	for (unsigned i = 0; i < MG_SRTP_KEYS_MAX; i++) {
+		keyset_free(c->keys[i]);
+		c->keys[i] = ks[i];
+	}
+	c->suite = s;
+	c->dir = p->dir;
+	c->mki_len = p->mki_len;
+	c->nkeys = p->nkeys;
+	c->active = p->active_key;
+	c->aead = s->aead;
+	c->rtp_tag = s->srtp_tag_len;
+	c->rtcp_tag = s->srtcp_tag_len;
+	c->init_roc = p->roc;
+	memset(c->st, 0, sizeof(c->st));
+	return 0;
+}
+
+struct mg_srtp_ctx *mg_srtp_ctx_create(const struct mg_srtp_policy *p, char *err, size_t errlen)
+{
+	struct mg_srtp_ctx *c = aligned_alloc(64, (sizeof(*c) + 63) & ~(size_t)63);
+	int rc;
+
+	if (!c) {
+		set_err(err, errlen, "out of memory for an SRTP context");
+		errno = ENOMEM;
+		return NULL;
+	}
+	memset(c, 0, sizeof(*c));
+	rc = ctx_load(c, p, err, errlen);
+	if (rc) {
+		free(c);
+		errno = -rc;
+		return NULL;
+	}
+	return c;
+}
+
+void mg_srtp_ctx_free(struct mg_srtp_ctx *c)
+{
+	if (!c)
+		return;
+	for (unsigned i = 0; i < MG_SRTP_KEYS_MAX; i++)
+		keyset_free(c->keys[i]);
+	OPENSSL_cleanse(c, sizeof(*c));
+	free(c);
+}
+
+int mg_srtp_ctx_rekey(struct mg_srtp_ctx *c, const struct mg_srtp_policy *p, char *err, size_t errlen)
+{
+	return ctx_load(c, p, err, errlen);
+}
+
+enum mg_srtp_suite mg_srtp_ctx_suite(const struct mg_srtp_ctx *c)
+{
+	return c->suite->id;
+}
+
+unsigned mg_srtp_overhead(const struct mg_srtp_ctx *c, int rtcp)
+{
+	return rtcp ? (unsigned)c->rtcp_tag + c->mki_len + 4 : (unsigned)c->rtp_tag + c->mki_len;
+}
+
+int mg_srtp_ctx_set_active_key(struct mg_srtp_ctx *c, unsigned index)
+{
+	if (index >= c->nkeys)
+		return -EINVAL;
+	c->active = (uint8_t)index;
+	return 0;
+}
+
+void mg_srtp_ctx_stats(const struct mg_srtp_ctx *c, struct mg_srtp_stats *out)
+{
+	*out = c->stats;
+}
+
+static struct mg_srtp_stream_rt *st_find(struct mg_srtp_ctx *c, uint32_t ssrc)
+{
+	for (unsigned i = 0; i < MG_SRTP_SSRC_MAX; i++) {
+		if (c->st[i].in_use && c->st[i].ssrc == ssrc)
+			return &c->st[i];
+	}
+	return NULL;
+}
+
+/* Take a slot for a new SSRC: a free one, else the least recently used. */
+static struct mg_srtp_stream_rt *st_new(struct mg_srtp_ctx *c, uint32_t ssrc)
+{
+	struct mg_srtp_stream_rt *v = &c->st[0];
+
+	for (unsigned i = 0; i < MG_SRTP_SSRC_MAX; i++) {
+		if (!c->st[i].in_use) {
+			v = &c->st[i];
+			break;
+		}
+		if ((int32_t)(c->st[i].last_use - v->last_use) < 0)
+			v = &c->st[i];
+	}
+	memset(v, 0, sizeof(*v));
+	v->ssrc = ssrc;
+	v->roc = c->init_roc;
+	v->in_use = 1;
+	v->last_use = c->clock;
+	return v;
+}
+
+int mg_srtp_get_roc(const struct mg_srtp_ctx *c, uint32_t ssrc, uint32_t *roc, uint16_t *seq)
+{
+	for (unsigned i = 0; i < MG_SRTP_SSRC_MAX; i++) {
+		if (c->st[i].in_use && c->st[i].ssrc == ssrc) {
+			*roc = c->st[i].roc;
+			if (seq)
+				*seq = c->st[i].s_l;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int mg_srtp_set_roc(struct mg_srtp_ctx *c, uint32_t ssrc, uint32_t roc)
+{
+	struct mg_srtp_stream_rt *st = st_find(c, ssrc);
+	uint32_t rtcp_index, rtcp_valid;
+	uint64_t rtcp_win[MG_SRTP_REPLAY_WINDOW / 64];
+
+	if (!st) {
+		st = st_new(c, ssrc);
+		st->roc = roc;
+		return 0;
+	}
+	/* The SRTCP index is independent of the ROC: keep it. */
+	rtcp_index = st->rtcp_index;
+	rtcp_valid = st->rtcp_valid;
+	memcpy(rtcp_win, st->rtcp_win, sizeof(rtcp_win));
+	memset(st, 0, sizeof(*st));
+	st->ssrc = ssrc;
+	st->in_use = 1;
+	st->roc = roc;
+	st->last_use = c->clock;
+	st->rtcp_index = rtcp_index;
+	st->rtcp_valid = rtcp_valid;
+	memcpy(st->rtcp_win, rtcp_win, sizeof(rtcp_win));
+	return 0;
+}
+
+static inline uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline void wr32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* RFC 3711 Appendix A: the index of @seq given the highest index known.
+ * Returns -1 when the guess falls before index 0 (an old packet). */
+static inline int64_t estimate_index(uint32_t roc, uint16_t s_l, uint16_t seq)
+{
+	int64_t v = roc;
+
+	if (s_l < 32768) {
+		if ((int)seq - (int)s_l > 32768)
+			v = (int64_t)roc - 1;
+	} else {
+		if ((int)s_l - 32768 > (int)seq)
+			v = (int64_t)roc + 1;
+	}
+	if (v < 0)
+		return -1;
+	return v << 16 | seq;
+}
+
+/* Replay window over indexes: bit i of win = (top - i) was accepted. */
+static inline int win_check(const uint64_t *win, uint64_t top, int valid, uint64_t idx)
+{
+	uint64_t d;
+
+	if (!valid || idx > top)
+		return 0;
+	d = top - idx;
+	if (d >= MG_SRTP_REPLAY_WINDOW)
+		return -1;
+	return (win[d / 64] >> (d % 64)) & 1 ? -1 : 0;
+}
+
+static inline void win_shift(uint64_t *win, uint64_t n)
+{
+	const unsigned w = MG_SRTP_REPLAY_WINDOW / 64;
+
+	if (n >= MG_SRTP_REPLAY_WINDOW) {
+		memset(win, 0, w * sizeof(*win));
+		return;
+	}
+	unsigned words = (unsigned)(n / 64), bits = (unsigned)(n % 64);
+	for (int i = (int)w - 1; i >= 0; i--) {
+		uint64_t v = 0;
+		int src = i - (int)words;
+
+		if (src >= 0) {
+			v = win[src] << bits;
+			if (bits && src > 0)
+				v |= win[src - 1] >> (64 - bits);
+		}
+		win[i] = v;
+	}
+}
+
+static inline void win_set(uint64_t *win, uint64_t top, uint64_t idx)
+{
+	uint64_t d = top - idx;
+
+	win[d / 64] |= 1ULL << (d % 64);
+}
+
+static struct mg_srtp_keyset *key_by_mki(struct mg_srtp_ctx *c, const uint8_t *mki)
+{
+	for (unsigned i = 0; i < c->nkeys; i++) {
+		if (memcmp(c->keys[i]->mki, mki, c->mki_len) == 0)
+			return c->keys[i];
+	}
+	return NULL;
+}
+
+/* RTP header length including CSRCs and extension, or 0 if it overruns @end. */
+static inline unsigned rtp_hdr_len(const uint8_t *b, unsigned end)
+{
+	unsigned h = 12 + 4u * (b[0] & 0x0f);
+
+	if (b[0] & 0x10) {
+		if (h + 4 > end)
+			return 0;
+		h += 4 + 4u * rd16(b + h + 2);
+	}
+	return h <= end ? h : 0;
+}
+
+static inline void iv_cm(uint8_t *iv, const uint8_t *salt, uint32_t ssrc, uint64_t index)
+{
+	memcpy(iv, salt, 14);
+	iv[14] = iv[15] = 0;
+	iv[4] ^= (uint8_t)(ssrc >> 24);
+	iv[5] ^= (uint8_t)(ssrc >> 16);
+	iv[6] ^= (uint8_t)(ssrc >> 8);
+	iv[7] ^= (uint8_t)ssrc;
+	for (int i = 0; i < 6; i++)
+		iv[13 - i] ^= (uint8_t)(index >> (8 * i));
+}
+
+/* RFC 7714 §8.1/§9.1: 00 00 || SSRC || ROC-or-0 || SEQ-or-index, XOR salt. */
+static inline void iv_gcm(uint8_t *iv, const uint8_t *salt, uint32_t ssrc, uint64_t index, int rtcp)
+{
+	uint8_t b[12] = { 0 };
+
+	wr32(b + 2, ssrc);
+	if (rtcp) {
+		wr32(b + 8, (uint32_t)index);
+	} else {
+		wr32(b + 6, (uint32_t)(index >> 16));
+		b[10] = (uint8_t)(index >> 8);
+		b[11] = (uint8_t)index;
+	}
+	for (int i = 0; i < 12; i++)
+		iv[i] = b[i] ^ salt[i];
+}
+
+static inline void backend_run(struct mg_srtp_engine *e, const struct mg_srtp_ctx *c, struct mg_srtp_op *ops,
+			       unsigned n, int rtcp, int protect)
+{
+	if (!n)
+		return;
+#if MG_HAVE_IPSECMB
+	if (e->backend == MG_SRTP_BACKEND_IPSECMB) {
+		mg_srtp_imb_run(e, c, ops, n, rtcp, protect);
+		return;
+	}
+#endif
+	mg_srtp_scalar_run(e, c, ops, n, rtcp, protect);
+}
+
+static inline unsigned finish(struct mg_srtp_ctx *c, uint8_t *res, unsigned n, int rtcp)
+{
+	unsigned ok = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (res[i] == MG_SRTP_OK)
+			ok++;
+		else
+			c->stats.drops[res[i]]++;
+	}
+	if (rtcp)
+		c->stats.rtcp_ok += ok;
+	else
+		c->stats.rtp_ok += ok;
+	return ok;
+}
+
+unsigned mg_srtp_protect_burst(struct mg_srtp_engine *e, struct mg_srtp_ctx *c, struct mg_srtp_buf *pkts,
+			       uint8_t *res, unsigned n)
+{
+	struct mg_srtp_keyset *ks = c->keys[c->active];
+	const unsigned tag = c->rtp_tag, mki = c->mki_len;
+	struct mg_srtp_op *ops = e->ops;
+	unsigned nops = 0;
+
+	if (n > MG_SRTP_BURST_MAX)
+		n = MG_SRTP_BURST_MAX;
+	c->clock++;
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t *b = pkts[i].buf;
+		unsigned len = pkts[i].len, h;
+		struct mg_srtp_stream_rt *st;
+		struct mg_srtp_op *op;
+		uint32_t ssrc;
+		uint16_t seq;
+		int64_t idx;
+
+		if (c->dir != MG_SRTP_DIR_OUTBOUND) {
+			res[i] = MG_SRTP_MALFORMED;
+			continue;
+		}
+		if (len < 12) {
+			res[i] = MG_SRTP_TOO_SHORT;
+			continue;
+		}
+		if ((b[0] >> 6) != 2) {
+			res[i] = MG_SRTP_BAD_VERSION;
+			continue;
+		}
+		h = rtp_hdr_len(b, len);
+		if (!h) {
+			res[i] = MG_SRTP_MALFORMED;
+			continue;
+		}
+		if ((unsigned)pkts[i].cap < len + tag + mki) {
+			res[i] = MG_SRTP_NO_ROOM;
+			continue;
+		}
+		if (ks->used >= ks->limit) {
+			res[i] = MG_SRTP_LIFETIME;
+			continue;
+		}
+		ssrc = rd32(b + 8);
+		seq = rd16(b + 2);
+		st = st_find(c, ssrc);
+		if (!st)
+			st = st_new(c, ssrc);
+		st->last_use = c->clock;
+		if (st->seq_valid) {
+			idx = estimate_index(st->roc, st->s_l, seq);
+			if (idx < 0) {
+				/* before index 0: cannot be sent under this ROC */
+				res[i] = MG_SRTP_REPLAY;
+				continue;
+			}
+		} else {
+			idx = (int64_t)((uint64_t)st->roc << 16 | seq);
+		}
+		if ((uint64_t)idx >= SRTP_INDEX_MAX) {
+			res[i] = MG_SRTP_LIFETIME;
+			continue;
+		}
+		if (!st->seq_valid || (uint64_t)idx > ((uint64_t)st->roc << 16 | st->s_l)) {
+			st->roc = (uint32_t)((uint64_t)idx >> 16);
+			st->s_l = seq;
+			st->seq_valid = 1;
+		}
+		ks->used++;
+		res[i] = MG_SRTP_OK;
+		op = &ops[nops++];
+		op->buf = b;
+		op->dk = &ks->rtp;
+		op->ks = ks;
+		op->index = (uint64_t)idx;
+		op->ssrc = ssrc;
+		op->roc = (uint32_t)((uint64_t)idx >> 16);
+		op->enc_off = (uint16_t)h;
+		op->enc_len = (uint16_t)(len - h);
+		op->auth_len = (uint16_t)len;
+		op->slot = (uint8_t)i;
+		if (c->aead) {
+			op->tag_off = (uint16_t)len;
+			iv_gcm(op->iv, ks->rtp.salt, ssrc, (uint64_t)idx, 0);
+		} else {
+			op->tag_off = (uint16_t)(len + mki);
+			iv_cm(op->iv, ks->rtp.salt, ssrc, (uint64_t)idx);
+		}
+	}
+	backend_run(e, c, ops, nops, 0, 1);
+	for (unsigned k = 0; k < nops; k++) {
+		struct mg_srtp_op *op = &ops[k];
+		struct mg_srtp_buf *p = &pkts[op->slot];
+
+		/* MKI last: the ipsec-mb HMAC borrowed these bytes for the ROC.
+		 * With GCM the MKI follows the tag (RFC 7714 §8.1). */
+		if (mki)
+			memcpy(p->buf + (c->aead ? p->len + tag : p->len), ks->mki, mki);
+		p->len = (uint16_t)(p->len + tag + mki);
+	}
+	return finish(c, res, n, 0);
+}
+
+unsigned mg_srtp_unprotect_burst(struct mg_srtp_engine *e, struct mg_srtp_ctx *c, struct mg_srtp_buf *pkts,
+				 uint8_t *res, unsigned n)
+{
+	const unsigned tag = c->rtp_tag, mki = c->mki_len;
+	struct mg_srtp_op *ops = e->ops;
+	unsigned nops = 0;
+	uint32_t pend_ssrc = 0, pend_roc = 0;
+	uint16_t pend_seq = 0;
+	int pend_valid = 0;
+
+	if (n > MG_SRTP_BURST_MAX)
+		n = MG_SRTP_BURST_MAX;
+	c->clock++;
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t *b = pkts[i].buf;
+		unsigned len = pkts[i].len, h, end;
+		struct mg_srtp_keyset *ks;
+		struct mg_srtp_stream_rt *st;
+		struct mg_srtp_op *op;
+		uint32_t ssrc;
+		uint16_t seq;
+		int64_t idx;
+
+		if (c->dir != MG_SRTP_DIR_INBOUND) {
+			res[i] = MG_SRTP_MALFORMED;
+			continue;
+		}
+		if (len < 12 + tag + mki) {
+			res[i] = MG_SRTP_TOO_SHORT;
+			continue;
+		}
+		if ((b[0] >> 6) != 2) {
+			res[i] = MG_SRTP_BAD_VERSION;
+			continue;
+		}
+		end = len - tag - mki;
+		h = rtp_hdr_len(b, end);
+		if (!h) {
+			res[i] = MG_SRTP_MALFORMED;
+			continue;
+		}
+		if (mki) {
+			ks = key_by_mki(c, b + (c->aead ? len - mki : end));
+			if (!ks) {
+				res[i] = MG_SRTP_UNKNOWN_MKI;
+				continue;
+			}
+		} else {
+			ks = c->keys[0];
+		}
+		if (ks->used >= ks->limit) {
+			res[i] = MG_SRTP_LIFETIME;
+			continue;
+		}
+		ssrc = rd32(b + 8);
+		seq = rd16(b + 2);
+		st = st_find(c, ssrc);
+		if (st && st->seq_valid) {
+			idx = estimate_index(st->roc, st->s_l, seq);
+			if (idx < 0 || win_check(st->rtp_win, (uint64_t)st->roc << 16 | st->s_l, 1, (uint64_t)idx)) {
+				res[i] = MG_SRTP_REPLAY;
+				continue;
+			}
+		} else if (pend_valid && pend_ssrc == ssrc) {
+			/* SSRC new in this burst: estimate against its first
+			 * packet, so a wrap inside the burst moves the ROC */
+			idx = estimate_index(pend_roc, pend_seq, seq);
+			if (idx < 0) {
+				res[i] = MG_SRTP_REPLAY;
+				continue;
+			}
+		} else {
+			pend_valid = 1;
+			pend_ssrc = ssrc;
+			pend_roc = st ? st->roc : c->init_roc;
+			pend_seq = seq;
+			idx = (int64_t)((uint64_t)pend_roc << 16 | seq);
+		}
+		res[i] = MG_SRTP_OK;
+		op = &ops[nops++];
+		op->buf = b;
+		op->dk = &ks->rtp;
+		op->ks = ks;
+		op->index = (uint64_t)idx;
+		op->ssrc = ssrc;
+		op->roc = (uint32_t)((uint64_t)idx >> 16);
+		op->enc_off = (uint16_t)h;
+		op->enc_len = (uint16_t)(end - h);
+		op->auth_len = (uint16_t)end;
+		op->slot = (uint8_t)i;
+		op->ok = 0;
+		if (c->aead) {
+			op->tag_off = (uint16_t)end;
+			iv_gcm(op->iv, ks->rtp.salt, ssrc, (uint64_t)idx, 0);
+		} else {
+			op->tag_off = (uint16_t)(end + mki);
+			iv_cm(op->iv, ks->rtp.salt, ssrc, (uint64_t)idx);
+		}
+	}
+	backend_run(e, c, ops, nops, 0, 0);
+	/* Commit in packet order: only verified packets move ROC and window;
+	 * a duplicate inside the same burst is caught here. */
+	for (unsigned k = 0; k < nops; k++) {
+		struct mg_srtp_op *op = &ops[k];
+		struct mg_srtp_stream_rt *st;
+		uint64_t top;
+
+		if (!op->ok) {
+			res[op->slot] = MG_SRTP_AUTH_FAIL;
+			continue;
+		}
+		if (op->ks->used >= op->ks->limit) {
+			res[op->slot] = MG_SRTP_LIFETIME;
+			continue;
+		}
+		st = st_find(c, op->ssrc);
+		if (!st) {
+			st = st_new(c, op->ssrc);
+		}
+		top = (uint64_t)st->roc << 16 | st->s_l;
+		if (win_check(st->rtp_win, top, st->seq_valid, op->index)) {
+			res[op->slot] = MG_SRTP_REPLAY;
+			continue;
+		}
+		if (!st->seq_valid) {
+			memset(st->rtp_win, 0, sizeof(st->rtp_win));
+			top = op->index;
+			st->seq_valid = 1;
+		} else if (op->index > top) {
+			win_shift(st->rtp_win, op->index - top);
+			top = op->index;
+		}
+		win_set(st->rtp_win, top, op->index);
+		st->roc = (uint32_t)(top >> 16);
+		st->s_l = (uint16_t)top;
+		st->last_use = c->clock;
+		op->ks->used++;
+		pkts[op->slot].len = op->auth_len;
+	}
+	return finish(c, res, n, 0);
+}
+
+unsigned mg_srtp_protect_rtcp_burst(struct mg_srtp_engine *e, struct mg_srtp_ctx *c, struct mg_srtp_buf *pkts,
+				    uint8_t *res, unsigned n)
+{
+	struct mg_srtp_keyset *ks = c->keys[c->active];
+	const unsigned tag = c->rtcp_tag, mki = c->mki_len;
+	struct mg_srtp_op *ops = e->ops;
+	unsigned nops = 0;
+
+	if (n > MG_SRTP_BURST_MAX)
+		n = MG_SRTP_BURST_MAX;
+	c->clock++;
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t *b = pkts[i].buf;
+		unsigned len = pkts[i].len;
+		struct mg_srtp_stream_rt *st;
+		struct mg_srtp_op *op;
+		uint32_t ssrc, index;
+
+		if (c->dir != MG_SRTP_DIR_OUTBOUND) {
+			res[i] = MG_SRTP_MALFORMED;
+			continue;
+		}
+		if (len < 8) {
+			res[i] = MG_SRTP_TOO_SHORT;
+			continue;
+		}
+		if ((b[0] >> 6) != 2) {
+			res[i] = MG_SRTP_BAD_VERSION;
+			continue;
+		}
+		if ((unsigned)pkts[i].cap < len + 4 + tag + mki) {
+			res[i] = MG_SRTP_NO_ROOM;
+			continue;
+		}
+		if (ks->used >= ks->limit) {
+			res[i] = MG_SRTP_LIFETIME;
+			continue;
+		}
+		ssrc = rd32(b + 4);
+		st = st_find(c, ssrc);
+		if (!st)
+			st = st_new(c, ssrc);
+		st->last_use = c->clock;
+		index = st->rtcp_valid ? st->rtcp_index + 1 : 0;
+		if (index >= SRTCP_INDEX_MAX) {
+			res[i] = MG_SRTP_LIFETIME;
+			continue;
+		}
+		st->rtcp_index = index;
+		st->rtcp_valid = 1;
+		ks->used++;
+		res[i] = MG_SRTP_OK;
+		op = &ops[nops++];
+		op->buf = b;
+		op->dk = &ks->rtcp;
+		op->ks = ks;
+		op->index = index;
+		op->ssrc = ssrc;
+		op->enc_off = 8;
+		op->enc_len = (uint16_t)(len - 8);
+		op->slot = (uint8_t)i;
+		if (c->aead) {
+			/* header | ciphertext | tag | E||index | MKI (RFC 7714 §9.1) */
+			op->tag_off = (uint16_t)len;
+			wr32(b + len + tag, 0x80000000u | index);
+			memcpy(op->aad, b, 8);
+			wr32(op->aad + 8, 0x80000000u | index);
+			iv_gcm(op->iv, ks->rtcp.salt, ssrc, index, 1);
+		} else {
+			/* header | ciphertext | E||index | MKI | tag */
+			wr32(b + len, 0x80000000u | index);
+			op->auth_len = (uint16_t)(len + 4);
+			op->tag_off = (uint16_t)(len + 4 + mki);
+			iv_cm(op->iv, ks->rtcp.salt, ssrc, index);
+		}
+	}
+	backend_run(e, c, ops, nops, 1, 1);
+	for (unsigned k = 0; k < nops; k++) {
+		struct mg_srtp_op *op = &ops[k];
+		struct mg_srtp_buf *p = &pkts[op->slot];
+
+		if (mki)
+			memcpy(p->buf + p->len + 4 + (c->aead ? tag : 0), ks->mki, mki);
+		p->len = (uint16_t)(p->len + 4 + tag + mki);
+	}
+	return finish(c, res, n, 1);
+}
+
+unsigned mg_srtp_unprotect_rtcp_burst(struct mg_srtp_engine *e, struct mg_srtp_ctx *c, struct mg_srtp_buf *pkts,
+				      uint8_t *res, unsigned n)
+{
+	const unsigned tag = c->rtcp_tag, mki = c->mki_len;
+	struct mg_srtp_op *ops = e->ops;
+	unsigned nops = 0;
+
+	if (n > MG_SRTP_BURST_MAX)
+		n = MG_SRTP_BURST_MAX;
+	c->clock++;
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t *b = pkts[i].buf;
+		unsigned len = pkts[i].len, end, eword_off;
+		struct mg_srtp_keyset *ks;
+		struct mg_srtp_stream_rt *st;
+		struct mg_srtp_op *op;
+		uint32_t ssrc, eword, index;
+
+		if (c->dir != MG_SRTP_DIR_INBOUND) {
+			res[i] = MG_SRTP_MALFORMED;
+			continue;
+		}
+		if (len < 8 + 4 + tag + mki) {
+			res[i] = MG_SRTP_TOO_SHORT;
+			continue;
+		}
+		if ((b[0] >> 6) != 2) {
+			res[i] = MG_SRTP_BAD_VERSION;
+			continue;
+		}
+		if (mki) {
+			ks = key_by_mki(c, b + len - mki - (c->aead ? 0 : tag));
+			if (!ks) {
+				res[i] = MG_SRTP_UNKNOWN_MKI;
+				continue;
+			}
+		} else {
+			ks = c->keys[0];
+		}
+		if (ks->used >= ks->limit) {
+			res[i] = MG_SRTP_LIFETIME;
+			continue;
+		}
+		if (c->aead) {
+			eword_off = len - mki - 4;
+			end = eword_off - tag; /* end of ciphertext */
+		} else {
+			eword_off = len - tag - mki - 4;
+			end = eword_off;
+		}
+		eword = rd32(b + eword_off);
+		index = eword & 0x7fffffffu;
+		if (c->aead && !(eword & 0x80000000u)) {
+			/* RFC 7714 §9.2 unencrypted SRTCP under GCM: not supported */
+			res[i] = MG_SRTP_MALFORMED;
+			continue;
+		}
+		ssrc = rd32(b + 4);
+		st = st_find(c, ssrc);
+		if (st && win_check(st->rtcp_win, st->rtcp_index, (int)st->rtcp_valid, index)) {
+			res[i] = MG_SRTP_REPLAY;
+			continue;
+		}
+		res[i] = MG_SRTP_OK;
+		op = &ops[nops++];
+		op->buf = b;
+		op->dk = &ks->rtcp;
+		op->ks = ks;
+		op->index = index;
+		op->ssrc = ssrc;
+		op->enc_off = 8;
+		op->enc_len = (eword & 0x80000000u) ? (uint16_t)(end - 8) : 0;
+		op->slot = (uint8_t)i;
+		op->ok = 0;
+		if (c->aead) {
+			op->tag_off = (uint16_t)end;
+			op->auth_len = (uint16_t)end;
+			memcpy(op->aad, b, 8);
+			wr32(op->aad + 8, eword);
+			iv_gcm(op->iv, ks->rtcp.salt, ssrc, index, 1);
+		} else {
+			op->auth_len = (uint16_t)(eword_off + 4);
+			op->tag_off = (uint16_t)(eword_off + 4 + mki);
+			iv_cm(op->iv, ks->rtcp.salt, ssrc, index);
+		}
+	}
+	backend_run(e, c, ops, nops, 1, 0);
+	for (unsigned k = 0; k < nops; k++) {
+		struct mg_srtp_op *op = &ops[k];
+		struct mg_srtp_stream_rt *st;
+
+		if (!op->ok) {
+			res[op->slot] = MG_SRTP_AUTH_FAIL;
+			continue;
+		}
+		if (op->ks->used >= op->ks->limit) {
+			res[op->slot] = MG_SRTP_LIFETIME;
+			continue;
+		}
+		st = st_find(c, op->ssrc);
+		if (!st)
+			st = st_new(c, op->ssrc);
+		if (win_check(st->rtcp_win, st->rtcp_index, (int)st->rtcp_valid, op->index)) {
+			res[op->slot] = MG_SRTP_REPLAY;
+			continue;
+		}
+		if (!st->rtcp_valid) {
+			memset(st->rtcp_win, 0, sizeof(st->rtcp_win));
+			st->rtcp_index = (uint32_t)op->index;
+			st->rtcp_valid = 1;
+		} else if (op->index > st->rtcp_index) {
+			win_shift(st->rtcp_win, op->index - st->rtcp_index);
+			st->rtcp_index = (uint32_t)op->index;
+		}
+		win_set(st->rtcp_win, st->rtcp_index, op->index);
+		st->last_use = c->clock;
+		op->ks->used++;
+		/* plaintext RTCP ends where the ciphertext ended */
+		pkts[op->slot].len = (uint16_t)(c->aead ? op->tag_off : op->auth_len - 4);
+	}
+	return finish(c, res, n, 1);
+}
+
+int mg_srtp_test_set_session_keys(struct mg_srtp_ctx *c, unsigned key, int rtcp, const uint8_t *ekey,
+				  const uint8_t *salt, unsigned salt_len, const uint8_t *akey)
+{
+	struct mg_srtp_dkeys *dk;
+	int rc;
+
+	if (key >= c->nkeys || salt_len > 14)
+		return -EINVAL;
+	dk = rtcp ? &c->keys[key]->rtcp : &c->keys[key]->rtp;
+	mg_srtp_scalar_keys_fini(dk);
+#if MG_HAVE_IPSECMB
+	mg_srtp_imb_keys_fini(dk);
+#endif
+	memcpy(dk->ekey, ekey, 16);
+	memset(dk->salt, 0, sizeof(dk->salt));
+	memcpy(dk->salt, salt, salt_len);
+	if (akey)
+		memcpy(dk->akey, akey, 20);
+	rc = mg_srtp_scalar_keys_init(dk, c->aead, c->dir == MG_SRTP_DIR_OUTBOUND);
+#if MG_HAVE_IPSECMB
+	if (!rc)
+		rc = mg_srtp_imb_keys_init(dk, c->aead);
+#endif
+	return rc;
+}
+
+void mg_srtp_test_set_rtcp_index(struct mg_srtp_ctx *c, uint32_t ssrc, uint32_t index)
+{
+	struct mg_srtp_stream_rt *st = st_find(c, ssrc);
+
+	if (!st)
+		st = st_new(c, ssrc);
+	st->rtcp_index = index;
+	st->rtcp_valid = 1;
+}

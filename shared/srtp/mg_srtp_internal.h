@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Private to shared/srtp: context layout, per-packet work items and the
+ * backend entry points. */
+#ifndef MG_SRTP_INTERNAL_H
+#define MG_SRTP_INTERNAL_H
+
+#include <stdint.h>
+
+#include "mg_build_config.h"
+#include "mg_srtp.h"
+
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+/* Derived session keys for one of SRTP or SRTCP, plus every precomputed form
+ * the backends need, so that nothing is keyed per packet. */
+struct mg_srtp_dkeys {
+	uint8_t ekey[16];
+	uint8_t salt[14];  /* 14 (AES-CM) or 12 (GCM) used */
+	uint8_t akey[20];
+	EVP_CIPHER_CTX *evp;   /* AES-128-CTR or GCM keyed once; IV set per packet */
+	SHA_CTX ipad, opad;    /* SHA-1 state after (akey ^ ipad/opad) block */
+#if MG_HAVE_IPSECMB
+	uint8_t imb_enc[16 * 15] __attribute__((aligned(16)));
+	uint8_t imb_dec[16 * 15] __attribute__((aligned(16)));
+	uint8_t imb_ipad[32] __attribute__((aligned(16)));
+	uint8_t imb_opad[32] __attribute__((aligned(16)));
+	void *imb_gcm;         /* struct gcm_key_data, 64-byte aligned */
+#endif
+};
+
+/* Everything derived from one master key. */
+struct mg_srtp_keyset {
+	struct mg_srtp_dkeys rtp, rtcp;
+	uint8_t mki[MG_SRTP_MKI_MAX];
+	uint64_t limit; /* lifetime in packets */
+	uint64_t used;
+};
+
+struct mg_srtp_ctx {
+	struct mg_srtp_stream_rt st[MG_SRTP_SSRC_MAX];
+	const struct mg_srtp_suite_info *suite;
+	enum mg_srtp_dir dir;
+	uint8_t mki_len;
+	uint8_t nkeys;
+	uint8_t active;
+	uint8_t aead;
+	uint8_t rtp_tag;
+	uint8_t rtcp_tag;
+	uint32_t init_roc;
+	uint32_t clock; /* LRU clock, one tick per burst */
+	struct mg_srtp_keyset *keys[MG_SRTP_KEYS_MAX];
+	struct mg_srtp_stats stats;
+} __attribute__((aligned(64)));
+
+/* One packet's work between the parse/replay phase and the commit phase. */
+struct mg_srtp_op {
+	uint8_t *buf;
+	const struct mg_srtp_dkeys *dk;
+	struct mg_srtp_keyset *ks;
+	uint64_t index;      /* 48-bit SRTP index or 31-bit SRTCP index */
+	uint32_t ssrc;
+	uint32_t roc;        /* big-endian ROC appended to the HMAC input */
+	uint16_t enc_off;    /* start of the encrypted part (= AAD length for GCM SRTP) */
+	uint16_t enc_len;    /* bytes encrypted (0 for E=0 SRTCP) */
+	uint16_t auth_len;   /* HMAC input length from buf[0] (without ROC) */
+	uint16_t tag_off;    /* where the tag is / goes */
+	uint8_t slot;        /* pkts[] index */
+	uint8_t ok;          /* backend: 1 = tag verified / tag written */
+	uint8_t saved[4];    /* ipsec-mb unprotect: bytes under the ROC */
+	uint8_t iv[16];      /* AES-CM counter block, or 12-byte GCM IV */
+	uint8_t aad[12];     /* GCM SRTCP AAD: header(8) + E||index */
+	uint8_t digest[20];  /* ipsec-mb HMAC output */
+};
+
+struct mg_srtp_engine {
+	enum mg_srtp_backend backend;
+	void *imb;           /* IMB_MGR */
+	struct mg_srtp_op ops[MG_SRTP_BURST_MAX];
+};
+
+/* Backend work: crypto of @n prepared ops (protect: encrypt + write tag;
+ * unprotect: verify (op->ok) + decrypt). */
+void mg_srtp_scalar_run(struct mg_srtp_engine *e, const struct mg_srtp_ctx *c, struct mg_srtp_op *ops,
+			unsigned n, int rtcp, int protect);
+int mg_srtp_scalar_keys_init(struct mg_srtp_dkeys *dk, int aead, int encrypt);
+void mg_srtp_scalar_keys_fini(struct mg_srtp_dkeys *dk);
+
+#if MG_HAVE_IPSECMB
+void mg_srtp_imb_run(struct mg_srtp_engine *e, const struct mg_srtp_ctx *c, struct mg_srtp_op *ops,
+		     unsigned n, int rtcp, int protect);
+int mg_srtp_imb_keys_init(struct mg_srtp_dkeys *dk, int aead);
+void mg_srtp_imb_keys_fini(struct mg_srtp_dkeys *dk);
+void *mg_srtp_imb_mgr_create(void);
+void mg_srtp_imb_mgr_free(void *mgr);
+#endif
+
+/* RFC 3711 §4.3.3 AES-CM PRF, KDR 0: @out_len bytes for @label. */
+int mg_srtp_kdf(const uint8_t *mkey, const uint8_t *msalt14, uint8_t label, uint8_t *out, unsigned out_len);
+
+/* Test hooks (vectors suite only): RFC 7714 vectors give session keys
+ * directly, and libsrtp starts SRTCP at index 1 where RFC 3711 says 0. */
+int mg_srtp_test_set_session_keys(struct mg_srtp_ctx *c, unsigned key, int rtcp, const uint8_t *ekey,
+				  const uint8_t *salt, unsigned salt_len, const uint8_t *akey);
+void mg_srtp_test_set_rtcp_index(struct mg_srtp_ctx *c, uint32_t ssrc, uint32_t index);
+
+#endif

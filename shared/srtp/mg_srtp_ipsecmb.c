@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Multi-buffer backend on intel-ipsec-mb. A burst becomes one job per
+ * packet, all submitted before any is flushed, so the library runs the
+ * SHA-1 (and AES) of many packets in its parallel lanes. HMAC jobs need the
+ * whole input contiguous: for SRTP the ROC is written in place right after
+ * the authenticated portion (the bytes that will hold MKI/tag on protect;
+ * saved and restored on unprotect). */
+#include "mg_build_config.h"
+
+#if MG_HAVE_IPSECMB
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "mg_srtp_internal.h"
+
+/* without the 0.53 compatibility names (SHA1, AES, ...) that clash with
+ * OpenSSL's */
+#define NO_COMPAT_IMB_API_053
+#include <intel-ipsec-mb.h>
+
+void *mg_srtp_imb_mgr_create(void)
+{
+	IMB_MGR *m = alloc_mb_mgr(0);
+	IMB_ARCH arch = IMB_ARCH_NONE;
+
+	if (!m)
+		return NULL;
+	init_mb_mgr_auto(m, &arch);
+	if (arch == IMB_ARCH_NONE || arch == IMB_ARCH_NOAESNI || imb_get_errno(m) != 0) {
+		free_mb_mgr(m);
+		return NULL;
+	}
+	return m;
+}
+
+void mg_srtp_imb_mgr_free(void *mgr)
+{
+	free_mb_mgr(mgr);
+}
+
+/* Key setup runs on control paths (any thread), so it gets its own
+ * manager behind a lock instead of borrowing a worker's. */
+static pthread_mutex_t setup_lock = PTHREAD_MUTEX_INITIALIZER;
+static IMB_MGR *setup_mgr;
+
+int mg_srtp_imb_keys_init(struct mg_srtp_dkeys *dk, int aead)
+{
+	uint8_t pad[64] __attribute__((aligned(16)));
+	int rc = 0;
+
+	pthread_mutex_lock(&setup_lock);
+	if (!setup_mgr)
+		setup_mgr = mg_srtp_imb_mgr_create();
+	if (!setup_mgr) {
+		/* no usable CPU support: the scalar backend still works */
+		pthread_mutex_unlock(&setup_lock);
+		return 0;
+	}
+	IMB_AES_KEYEXP_128(setup_mgr, dk->ekey, dk->imb_enc, dk->imb_dec);
+	memset(pad, 0x36, sizeof(pad));
+	for (int i = 0; i < 20; i++)
+		pad[i] ^= dk->akey[i];
+	IMB_SHA1_ONE_BLOCK(setup_mgr, pad, dk->imb_ipad);
+	memset(pad, 0x5c, sizeof(pad));
+	for (int i = 0; i < 20; i++)
+		pad[i] ^= dk->akey[i];
+	IMB_SHA1_ONE_BLOCK(setup_mgr, pad, dk->imb_opad);
+	OPENSSL_cleanse(pad, sizeof(pad));
+	if (aead) {
+		dk->imb_gcm = aligned_alloc(64, (sizeof(struct gcm_key_data) + 63) & ~(size_t)63);
+		if (!dk->imb_gcm)
+			rc = -ENOMEM;
+		else
+			IMB_AES128_GCM_PRE(setup_mgr, dk->ekey, dk->imb_gcm);
+	}
+	pthread_mutex_unlock(&setup_lock);
+	return rc;
+}
+
+void mg_srtp_imb_keys_fini(struct mg_srtp_dkeys *dk)
+{
+	if (dk->imb_gcm) {
+		OPENSSL_cleanse(dk->imb_gcm, sizeof(struct gcm_key_data));
+		free(dk->imb_gcm);
+		dk->imb_gcm = NULL;
+	}
+}
+
+static inline void complete(const struct mg_srtp_ctx *c, IMB_JOB *job, int rtcp, int protect)
+{
+	struct mg_srtp_op *op = job->user_data;
+	const unsigned tag = rtcp ? c->rtcp_tag : c->rtp_tag;
+
+	if (job->status != IMB_STATUS_COMPLETED) {
+		op->ok = 0;
+		return;
+	}
+	if (c->aead) {
+		if (protect)
+			op->ok = 1; /* tag written straight into the packet */
+		else
+			op->ok = CRYPTO_memcmp(op->digest, op->buf + op->tag_off, 16) == 0;
+		return;
+	}
+	if (protect) {
+		memcpy(op->buf + op->tag_off, op->digest, tag);
+		op->ok = 1;
+	} else {
+		if (!rtcp)
+			memcpy(op->buf + op->auth_len, op->saved, 4);
+		op->ok = CRYPTO_memcmp(op->digest, op->buf + op->tag_off, tag) == 0;
+	}
+}
+
+void mg_srtp_imb_run(struct mg_srtp_engine *e, const struct mg_srtp_ctx *c, struct mg_srtp_op *ops,
+		     unsigned n, int rtcp, int protect)
+{
+	IMB_MGR *m = e->imb;
+	IMB_JOB *job;
+
+	for (unsigned k = 0; k < n; k++) {
+		struct mg_srtp_op *op = &ops[k];
+		const struct mg_srtp_dkeys *dk = op->dk;
+
+		job = IMB_GET_NEXT_JOB(m);
+		job->user_data = op;
+		job->src = op->buf;
+		job->dst = op->buf + op->enc_off;
+		job->cipher_start_src_offset_in_bytes = op->enc_off;
+		job->msg_len_to_cipher_in_bytes = op->enc_len;
+		job->key_len_in_bytes = IMB_KEY_128_BYTES;
+		job->enc_keys = dk->imb_enc;
+		job->dec_keys = dk->imb_dec;
+		job->iv = op->iv;
+		job->auth_tag_output = op->digest;
+		if (c->aead) {
+			job->cipher_mode = IMB_CIPHER_GCM;
+			job->hash_alg = IMB_AUTH_AES_GMAC;
+			job->enc_keys = dk->imb_gcm;
+			job->dec_keys = dk->imb_gcm;
+			job->iv_len_in_bytes = 12;
+			job->hash_start_src_offset_in_bytes = op->enc_off;
+			job->msg_len_to_hash_in_bytes = op->enc_len;
+			job->u.GCM.aad = rtcp ? op->aad : op->buf;
+			job->u.GCM.aad_len_in_bytes = rtcp ? 12 : op->enc_off;
+			job->auth_tag_output_len_in_bytes = 16;
+			if (protect) {
+				job->auth_tag_output = op->buf + op->tag_off;
+				job->cipher_direction = IMB_DIR_ENCRYPT;
+				job->chain_order = IMB_ORDER_CIPHER_HASH;
+			} else {
+				job->cipher_direction = IMB_DIR_DECRYPT;
+				job->chain_order = IMB_ORDER_HASH_CIPHER;
+			}
+		} else {
+			unsigned hash_len = op->auth_len;
+
+			if (!rtcp) {
+				uint8_t *r = op->buf + op->auth_len;
+
+				if (!protect)
+					memcpy(op->saved, r, 4);
+				r[0] = (uint8_t)(op->roc >> 24);
+				r[1] = (uint8_t)(op->roc >> 16);
+				r[2] = (uint8_t)(op->roc >> 8);
+				r[3] = (uint8_t)op->roc;
+				hash_len += 4;
+			}
+			job->cipher_mode = op->enc_len ? IMB_CIPHER_CNTR : IMB_CIPHER_NULL;
+			job->iv_len_in_bytes = 16;
+			job->hash_alg = IMB_AUTH_HMAC_SHA_1;
+			job->hash_start_src_offset_in_bytes = 0;
+			job->msg_len_to_hash_in_bytes = hash_len;
+			job->u.HMAC._hashed_auth_key_xor_ipad = dk->imb_ipad;
+			job->u.HMAC._hashed_auth_key_xor_opad = dk->imb_opad;
+			job->auth_tag_output_len_in_bytes = 20;
+			if (protect) {
+				job->cipher_direction = IMB_DIR_ENCRYPT;
+				job->chain_order = IMB_ORDER_CIPHER_HASH;
+			} else {
+				/* hash the ciphertext, then decrypt; a packet whose
+				 * tag fails is dropped, its bytes do not matter */
+				job->cipher_direction = IMB_DIR_DECRYPT;
+				job->chain_order = IMB_ORDER_HASH_CIPHER;
+			}
+		}
+		job = IMB_SUBMIT_JOB(m);
+		while (job) {
+			complete(c, job, rtcp, protect);
+			job = IMB_GET_COMPLETED_JOB(m);
+		}
+	}
+	while ((job = IMB_FLUSH_JOB(m)) != NULL)
+		complete(c, job, rtcp, protect);
+}
+
+#endif
