@@ -15,6 +15,7 @@
 #include <rte_lcore.h>
 
 #include "dp_ctl.h"
+#include "dp_worker.h"
 #include "mg_build_config.h"
 #include "mg_config.h"
 #include "mg_log.h"
@@ -179,9 +180,16 @@ int main(int argc, char **argv)
 
 	if (dp_ctl_init(s) < 0)
 		goto out_eal;
+	if (dp_dataplane_init(s) < 0) {
+		dp_ctl_stop();
+		dp_dataplane_fini();
+		dp_ctl_fini();
+		goto out_eal;
+	}
 	MG_INFO("mediagate-dataplane %s running (main lcore %u)", MG_VERSION, rte_lcore_id());
 	dp_ctl_run();
 	MG_INFO("stopping");
+	dp_dataplane_fini();
 	dp_ctl_fini();
 	rc = 0;
 

@@ -1,0 +1,838 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#define ALLOW_EXPERIMENTAL_API
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_errno.h>
+#include <rte_hash.h>
+#include <rte_jhash.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+
+#include "dp_port.h"
+#include "dp_session.h"
+#include "mg_log.h"
+
+struct rte_hash *dp_ep_hash;
+struct rte_rcu_qsbr *dp_qsbr;
+unsigned dp_n_workers;
+
+static struct rte_hash *id_hash;
+static struct rte_rcu_qsbr_dq *sess_dq;
+static unsigned max_sessions;
+static unsigned n_sessions;
+
+/* Local media port allocator: one bit per UDP port, shared by all addresses. */
+static uint64_t port_used[65536 / 64];
+static uint16_t port_lo, port_hi, port_cursor;
+
+/* Error text of the last failed operation (main lcore only). */
+static char errbuf[256];
+
+#define FAIL(rc, ...)                                                 \
+	do {                                                          \
+		snprintf(errbuf, sizeof(errbuf), __VA_ARGS__);        \
+		*err = errbuf;                                        \
+		return (rc);                                          \
+	} while (0)
+
+static void sess_free_obj(struct dp_session *s)
+{
+	for (unsigned l = 0; l < 2; l++) {
+		if (s->leg[l].own_rx)
+			mg_srtp_ctx_free(s->leg[l].rx_ctx);
+		if (s->leg[l].own_tx)
+			mg_srtp_ctx_free(s->leg[l].tx_ctx);
+	}
+	for (unsigned f = 0; f < s->n_forks; f++)
+		if (s->forks[f].own_ctx)
+			mg_srtp_ctx_free(s->forks[f].ctx);
+	if (s->own_stats)
+		rte_free(s->stats);
+	/* keys live in def/fork_def: wipe before the memory goes back */
+	memset(s, 0, sizeof(*s));
+	rte_free(s);
+}
+
+static void sess_dq_free(void *p, void *e, unsigned n)
+{
+	struct dp_session **objs = e;
+
+	RTE_SET_USED(p);
+	for (unsigned i = 0; i < n; i++)
+		sess_free_obj(objs[i]);
+}
+
+/* Retire an object that readers may still hold. */
+static void sess_retire(struct dp_session *s)
+{
+	if (rte_rcu_qsbr_dq_enqueue(sess_dq, &s) != 0) {
+		/*
+		 * Defer queue full even after reclaiming: wait for a grace
+		 * period right here (workers report every loop, so this is
+		 * short); never free early.
+		 */
+		rte_rcu_qsbr_synchronize(dp_qsbr, RTE_QSBR_THRID_INVALID);
+		sess_free_obj(s);
+	}
+}
+
+int dp_session_init(unsigned max_sess, unsigned n_workers, uint16_t pmin, uint16_t pmax)
+{
+	struct rte_hash_parameters hp = { 0 };
+	struct rte_hash_rcu_config rc = { 0 };
+	struct rte_rcu_qsbr_dq_parameters dqp = { 0 };
+	unsigned n_readers = n_workers + 1; /* + telemetry */
+	size_t sz;
+
+	if (max_sess == 0)
+		max_sess = 10000;
+	max_sessions = max_sess;
+	dp_n_workers = n_workers;
+	sz = rte_rcu_qsbr_get_memsize(n_readers);
+	dp_qsbr = rte_zmalloc("dp_qsbr", sz, RTE_CACHE_LINE_SIZE);
+	if (dp_qsbr == NULL || rte_rcu_qsbr_init(dp_qsbr, n_readers) != 0)
+		return -ENOMEM;
+	/* thread ids 0..n-1: workers (they register themselves); n: telemetry */
+	rte_rcu_qsbr_thread_register(dp_qsbr, n_workers);
+
+	hp.name = "dp_ep";
+	/* up to 4 endpoints per session, plus room for cuckoo displacement */
+	hp.entries = RTE_MAX(max_sess * 4u + 1024u, 8192u);
+	hp.key_len = sizeof(struct dp_ep_key);
+	hp.hash_func = rte_jhash;
+	hp.socket_id = (int)rte_socket_id();
+	hp.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
+	dp_ep_hash = rte_hash_create(&hp);
+	hp.name = "dp_id";
+	hp.entries = RTE_MAX(max_sess + 1024u, 8192u);
+	hp.key_len = sizeof(uint64_t);
+	id_hash = rte_hash_create(&hp);
+	if (dp_ep_hash == NULL || id_hash == NULL) {
+		mg_log(MG_LOG_ERR, "session hashes: %s", rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
+	rc.v = dp_qsbr;
+	rc.mode = RTE_HASH_QSBR_MODE_DQ;
+	if (rte_hash_rcu_qsbr_add(dp_ep_hash, &rc) != 0 || rte_hash_rcu_qsbr_add(id_hash, &rc) != 0) {
+		mg_log(MG_LOG_ERR, "session hashes: RCU: %s", rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
+	dqp.name = "dp_sess_dq";
+	dqp.size = max_sess * 2 + 64;
+	dqp.esize = sizeof(void *);
+	dqp.trigger_reclaim_limit = 64;
+	dqp.max_reclaim_size = 256;
+	dqp.free_fn = sess_dq_free;
+	dqp.v = dp_qsbr;
+	sess_dq = rte_rcu_qsbr_dq_create(&dqp);
+	if (sess_dq == NULL) {
+		mg_log(MG_LOG_ERR, "session defer queue: %s", rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
+	port_lo = pmin;
+	port_hi = pmax;
+	port_cursor = pmin;
+	return 0;
+}
+
+void dp_session_reclaim(void)
+{
+	unsigned freed, pending, avail;
+
+	rte_rcu_qsbr_dq_reclaim(sess_dq, 256, &freed, &pending, &avail);
+}
+
+unsigned dp_session_count(void)
+{
+	return n_sessions;
+}
+
+/* ------------------------------------------------------------ port alloc */
+
+static inline bool pbit(unsigned p)
+{
+	return (port_used[p / 64] >> (p % 64)) & 1;
+}
+
+static inline void pset(unsigned p, bool v)
+{
+	if (v)
+		port_used[p / 64] |= 1ull << (p % 64);
+	else
+		port_used[p / 64] &= ~(1ull << (p % 64));
+}
+
+static int local_addr_check(const struct mg_msg_addr *a, const char *what, uint32_t *ip,
+			    int *port_idx, const char **err)
+{
+	if (a->family == MG_FAMILY_IPV6)
+		FAIL(-EAFNOSUPPORT, "%s: IPv6 media is not supported by this dataplane (use IPv4)",
+		     what);
+	if (a->family != MG_FAMILY_IPV4)
+		FAIL(-EINVAL, "%s: family %u (allowed: 4)", what, a->family);
+	memcpy(ip, a->addr, 4);
+	*port_idx = dp_port_by_addr(*ip);
+	if (*port_idx < 0) {
+		char b[64];
+
+		FAIL(-EADDRNOTAVAIL, "%s: %s is not a media address of this dataplane", what,
+		     mg_proto_addr_str(a, b, sizeof(b)));
+	}
+	return 0;
+}
+
+int dp_port_alloc(const struct mg_msg_port_alloc *req, struct mg_msg_port *rep, const char **err)
+{
+	bool mux = (req->flags & MG_PORT_F_RTCP_MUX) != 0;
+	static const uint8_t zero[16];
+	uint32_t ip;
+	int pidx, rc;
+	unsigned span, start;
+
+	if (req->local.port != 0)
+		FAIL(-EINVAL, "PORT_ALLOC: local.port must be 0 (the dataplane picks the port)");
+	if (req->local.family == MG_FAMILY_IPV4 && memcmp(req->local.addr, zero, 16) == 0) {
+		if (dp_n_ports == 0 || dp_ports[0].n_addrs == 0)
+			FAIL(-EADDRNOTAVAIL, "PORT_ALLOC: no IPv4 media address configured");
+		ip = dp_ports[0].addrs[0];
+	} else {
+		rc = local_addr_check(&req->local, "PORT_ALLOC local", &ip, &pidx, err);
+		if (rc < 0)
+			return rc;
+	}
+	span = (unsigned)(port_hi - port_lo + 1) / 2;
+	start = (unsigned)(port_cursor - port_lo) / 2;
+	for (unsigned i = 0; i < span; i++) {
+		unsigned p = port_lo + ((start + i) % span) * 2;
+
+		if (pbit(p) || (!mux && pbit(p + 1)))
+			continue;
+		pset(p, true);
+		if (!mux)
+			pset(p + 1, true);
+		port_cursor = (uint16_t)(p + 2 > port_hi ? port_lo : p + 2);
+		memset(rep, 0, sizeof(*rep));
+		rep->local.family = MG_FAMILY_IPV4;
+		memcpy(rep->local.addr, &ip, 4);
+		rep->local.port = (uint16_t)p;
+		rep->rtcp_port = (uint16_t)(mux ? p : p + 1);
+		rep->flags = req->flags & MG_PORT_F_RTCP_MUX;
+		return 0;
+	}
+	FAIL(-ENOSPC, "PORT_ALLOC: every port pair of %u-%u is in use", port_lo, port_hi);
+}
+
+int dp_port_free(const struct mg_msg_port *req, const char **err)
+{
+	unsigned p = req->local.port;
+	bool mux = (req->flags & MG_PORT_F_RTCP_MUX) != 0;
+
+	if (p < port_lo || p > port_hi || (p & 1) != 0)
+		FAIL(-EINVAL, "PORT_FREE: port %u is not an RTP port of the range %u-%u", p,
+		     port_lo, port_hi);
+	if (!pbit(p))
+		FAIL(-ENOENT, "PORT_FREE: port %u is not allocated", p);
+	pset(p, false);
+	if (!mux)
+		pset(p + 1, false);
+	return 0;
+}
+
+/* -------------------------------------------------------------- building */
+
+static bool crypto_same(const struct mg_msg_crypto *a, const struct mg_msg_crypto *b)
+{
+	return a->suite == b->suite && a->key_len == b->key_len && a->salt_len == b->salt_len &&
+	       a->mki_len == b->mki_len && memcmp(a->mki, b->mki, sizeof(a->mki)) == 0 &&
+	       memcmp(a->key, b->key, sizeof(a->key)) == 0 &&
+	       memcmp(a->salt, b->salt, sizeof(a->salt)) == 0 && a->lifetime == b->lifetime;
+}
+
+static int crypto_ctx(const struct mg_msg_crypto *c, enum mg_srtp_dir dir, const char *what,
+		      struct mg_srtp_ctx **out, const char **err)
+{
+	struct mg_srtp_policy p;
+	char e[160];
+
+	*out = NULL;
+	if (c->suite == MG_SRTP_SUITE_NONE)
+		return 0;
+	memset(&p, 0, sizeof(p));
+	p.suite = (enum mg_srtp_suite)c->suite;
+	p.dir = dir;
+	p.mki_len = c->mki_len;
+	p.nkeys = 1;
+	p.roc = c->roc;
+	if (c->key_len > sizeof(p.keys[0].key) || c->salt_len > sizeof(p.keys[0].salt) ||
+	    c->mki_len > sizeof(p.keys[0].mki))
+		FAIL(-EINVAL, "%s: key/salt/MKI length out of range", what);
+	memcpy(p.keys[0].key, c->key, c->key_len);
+	memcpy(p.keys[0].salt, c->salt, c->salt_len);
+	memcpy(p.keys[0].mki, c->mki, c->mki_len);
+	p.keys[0].lifetime = c->lifetime;
+	*out = mg_srtp_ctx_create(&p, e, sizeof(e));
+	if (*out == NULL) {
+		int rc = errno != 0 ? -errno : -EINVAL;
+
+		FAIL(rc, "%s: %s", what, e);
+	}
+	return 0;
+}
+
+static int build_leg(struct dp_session *s, unsigned li, const struct dp_session *old,
+		     const char **err)
+{
+	const struct mg_msg_leg *m = &s->def.legs[li];
+	struct dp_leg *l = &s->leg[li];
+	char what[32];
+	uint32_t ip;
+	int pidx, rc;
+
+	snprintf(what, sizeof(what), "leg %u local", li);
+	rc = local_addr_check(&m->local, what, &ip, &pidx, err);
+	if (rc < 0)
+		return rc;
+	if (m->local.port == 0)
+		FAIL(-EINVAL, "leg %u local: port 0 (allowed: 1-65534)", li);
+	l->mux = (m->flags & MG_LEG_F_RTCP_MUX) != 0;
+	if (!l->mux && m->local.port == 65535)
+		FAIL(-EINVAL, "leg %u local: port 65535 leaves no RTCP port (use rtcp-mux)", li);
+	l->local_ip = ip;
+	l->port_idx = (uint16_t)pidx;
+	l->local_port = rte_cpu_to_be_16(m->local.port);
+	l->local_rtcp_port = rte_cpu_to_be_16(l->mux ? m->local.port : m->local.port + 1);
+	l->policy = m->source_policy;
+	if (m->source_policy != MG_SOURCE_LATCH && m->source_policy != MG_SOURCE_STRICT)
+		FAIL(-EINVAL, "leg %u: source_policy %u (allowed: 0 latch, 1 strict)", li,
+		     m->source_policy);
+	if (m->remote.family == MG_FAMILY_IPV6)
+		FAIL(-EAFNOSUPPORT, "leg %u remote: IPv6 media is not supported (use IPv4)", li);
+	if (m->remote.family == MG_FAMILY_IPV4) {
+		uint16_t rr;
+
+		memcpy(&l->remote_ip, m->remote.addr, 4);
+		if (m->remote.port == 0)
+			FAIL(-EINVAL, "leg %u remote: port 0 (allowed: 1-65535)", li);
+		l->remote_port = rte_cpu_to_be_16(m->remote.port);
+		rr = m->remote_rtcp_port != 0 ? m->remote_rtcp_port :
+		     (l->mux ? m->remote.port : (uint16_t)(m->remote.port + 1));
+		l->remote_rtcp_port = rte_cpu_to_be_16(rr);
+		l->cand_ip[0] = l->remote_ip;
+		l->cand_port[0] = l->remote_port;
+		l->n_cand = 1;
+	} else if (m->remote.family != MG_FAMILY_NONE) {
+		FAIL(-EINVAL, "leg %u remote: family %u (allowed: 0 unknown, 4)", li,
+		     m->remote.family);
+	}
+	if (m->n_candidates > MG_PROTO_MAX_CANDIDATES)
+		FAIL(-EINVAL, "leg %u: %u candidates (allowed: 0-%u)", li, m->n_candidates,
+		     MG_PROTO_MAX_CANDIDATES);
+	for (unsigned c = 0; c < m->n_candidates; c++) {
+		const struct mg_msg_addr *a = &m->candidates[c];
+
+		if (a->family != MG_FAMILY_IPV4 || a->port == 0)
+			FAIL(-EINVAL, "leg %u candidate %u: need an IPv4 address and port", li, c);
+		memcpy(&l->cand_ip[l->n_cand], a->addr, 4);
+		l->cand_port[l->n_cand] = rte_cpu_to_be_16(a->port);
+		l->n_cand++;
+	}
+	if (l->policy == MG_SOURCE_STRICT && l->n_cand == 0)
+		FAIL(-EINVAL, "leg %u: strict source policy needs a remote or candidates", li);
+
+	/* keep a direction's SRTP state when its keys did not change */
+	snprintf(what, sizeof(what), "leg %u rx crypto", li);
+	if (old != NULL && old->leg[li].rx_ctx != NULL && m->rx.suite != MG_SRTP_SUITE_NONE &&
+	    crypto_same(&m->rx, &old->def.legs[li].rx) && !(m->rx.flags & MG_CRYPTO_F_ROC_RESET)) {
+		l->rx_ctx = old->leg[li].rx_ctx;
+		l->own_rx = 0; /* ownership moves when the new object is published */
+	} else {
+		rc = crypto_ctx(&m->rx, MG_SRTP_DIR_INBOUND, what, &l->rx_ctx, err);
+		if (rc < 0)
+			return rc;
+		l->own_rx = l->rx_ctx != NULL;
+	}
+	snprintf(what, sizeof(what), "leg %u tx crypto", li);
+	if (old != NULL && old->leg[li].tx_ctx != NULL && m->tx.suite != MG_SRTP_SUITE_NONE &&
+	    crypto_same(&m->tx, &old->def.legs[li].tx) && !(m->tx.flags & MG_CRYPTO_F_ROC_RESET)) {
+		l->tx_ctx = old->leg[li].tx_ctx;
+		l->own_tx = 0;
+	} else {
+		rc = crypto_ctx(&m->tx, MG_SRTP_DIR_OUTBOUND, what, &l->tx_ctx, err);
+		if (rc < 0)
+			return rc;
+		l->own_tx = l->tx_ctx != NULL;
+	}
+	return 0;
+}
+
+static unsigned sess_keys(const struct dp_session *s, struct dp_ep_key *k, uintptr_t *tag)
+{
+	unsigned n = 0;
+
+	for (unsigned l = 0; l < 2; l++) {
+		k[n] = (struct dp_ep_key){ s->leg[l].local_ip, s->leg[l].local_port, 0 };
+		tag[n++] = l;
+		if (!s->leg[l].mux) {
+			k[n] = (struct dp_ep_key){ s->leg[l].local_ip, s->leg[l].local_rtcp_port, 0 };
+			tag[n++] = l | DP_EP_RTCP;
+		}
+	}
+	return n;
+}
+
+static bool key_in(const struct dp_ep_key *k, const struct dp_ep_key *set, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (set[i].ip == k->ip && set[i].port == k->port)
+			return true;
+	return false;
+}
+
+/*
+ * Point every key of @p s at it, remove keys of @p old that @p s no longer
+ * has, swap the id entry. On failure, restore @p old's keys.
+ */
+static int sess_publish(struct dp_session *s, struct dp_session *old, const char **err)
+{
+	struct dp_ep_key k[4], ok[4];
+	uintptr_t tag[4], otag[4];
+	unsigned n = sess_keys(s, k, tag), on = old != NULL ? sess_keys(old, ok, otag) : 0;
+	unsigned done;
+	int rc;
+
+	for (unsigned i = 0; i < n; i++) {
+		void *d;
+
+		for (unsigned j = 0; j < i; j++)
+			if (k[j].ip == k[i].ip && k[j].port == k[i].port)
+				FAIL(-EINVAL, "legs share local port %u (each leg, and RTP and "
+				     "RTCP without mux, need their own)", rte_be_to_cpu_16(k[i].port));
+		if (rte_hash_lookup_data(dp_ep_hash, &k[i], &d) >= 0) {
+			const struct dp_session *o =
+				(const struct dp_session *)((uintptr_t)d & DP_EP_PTR_MASK);
+
+			if (old == NULL || o != old)
+				FAIL(-EADDRINUSE, "local port %u is used by session %" PRIu64,
+				     rte_be_to_cpu_16(k[i].port), o->id);
+		}
+	}
+	for (done = 0; done < n; done++) {
+		rc = rte_hash_add_key_data(dp_ep_hash, &k[done], (void *)((uintptr_t)s | tag[done]));
+		if (rc < 0)
+			break;
+	}
+	if (done < n) {
+		for (unsigned i = 0; i < done; i++) {
+			if (old != NULL && key_in(&k[i], ok, on)) {
+				for (unsigned j = 0; j < on; j++)
+					if (ok[j].ip == k[i].ip && ok[j].port == k[i].port)
+						rte_hash_add_key_data(dp_ep_hash, &ok[j],
+							(void *)((uintptr_t)old | otag[j]));
+			} else {
+				rte_hash_del_key(dp_ep_hash, &k[i]);
+			}
+		}
+		FAIL(-ENOSPC, "endpoint table full (mediagate.dataplane.maxSessions=%u)",
+		     max_sessions);
+	}
+	for (unsigned j = 0; j < on; j++)
+		if (!key_in(&ok[j], k, n))
+			rte_hash_del_key(dp_ep_hash, &ok[j]);
+	rc = rte_hash_add_key_data(id_hash, &s->id, s);
+	if (rc < 0) {
+		/* cannot happen for MODIFY (key exists); ADD checked the count */
+		for (unsigned i = 0; i < n; i++)
+			rte_hash_del_key(dp_ep_hash, &k[i]);
+		FAIL(-ENOSPC, "session table full");
+	}
+	return 0;
+}
+
+static void sess_unpublish(struct dp_session *s)
+{
+	struct dp_ep_key k[4];
+	uintptr_t tag[4];
+	unsigned n = sess_keys(s, k, tag);
+
+	for (unsigned i = 0; i < n; i++)
+		rte_hash_del_key(dp_ep_hash, &k[i]);
+	rte_hash_del_key(id_hash, &s->id);
+}
+
+static struct dp_session *sess_lookup(uint64_t id)
+{
+	void *d;
+
+	if (rte_hash_lookup_data(id_hash, &id, &d) < 0)
+		return NULL;
+	return d;
+}
+
+/* After publish: the new object takes over what it shares with the old one. */
+static void sess_take_over(struct dp_session *s, struct dp_session *old)
+{
+	for (unsigned l = 0; l < 2; l++) {
+		if (s->leg[l].rx_ctx != NULL && s->leg[l].rx_ctx == old->leg[l].rx_ctx) {
+			s->leg[l].own_rx = old->leg[l].own_rx;
+			old->leg[l].own_rx = 0;
+		}
+		if (s->leg[l].tx_ctx != NULL && s->leg[l].tx_ctx == old->leg[l].tx_ctx) {
+			s->leg[l].own_tx = old->leg[l].own_tx;
+			old->leg[l].own_tx = 0;
+		}
+	}
+	for (unsigned f = 0; f < s->n_forks; f++)
+		for (unsigned g = 0; g < old->n_forks; g++)
+			if (s->forks[f].ctx != NULL && s->forks[f].ctx == old->forks[g].ctx) {
+				s->forks[f].own_ctx = old->forks[g].own_ctx;
+				old->forks[g].own_ctx = 0;
+			}
+	if (s->stats == old->stats) {
+		s->own_stats = old->own_stats;
+		old->own_stats = 0;
+	}
+}
+
+static struct dp_session *sess_alloc(void)
+{
+	return rte_zmalloc("dp_session", sizeof(struct dp_session), RTE_CACHE_LINE_SIZE);
+}
+
+int dp_session_add(const struct mg_msg_session *def, bool modify, const char **err)
+{
+	struct dp_session *s, *old;
+	int rc;
+
+	if (mg_proto_check_session(def) < 0)
+		FAIL(-EINVAL, "%s", mg_proto_last_error());
+	if (def->id == 0)
+		FAIL(-EINVAL, "session id 0 (allowed: any non-zero id)");
+	old = sess_lookup(def->id);
+	if (!modify && old != NULL)
+		FAIL(-EEXIST, "session %" PRIu64 " exists (use SESSION_MODIFY)", def->id);
+	if (modify && old == NULL)
+		FAIL(-ENOENT, "no session %" PRIu64, def->id);
+	if (!modify && n_sessions >= max_sessions)
+		FAIL(-ENOSPC, "%u sessions installed = mediagate.dataplane.maxSessions", n_sessions);
+	s = sess_alloc();
+	if (s == NULL)
+		FAIL(-ENOMEM, "out of memory for a session");
+	s->id = def->id;
+	s->owner = (uint16_t)(def->id % dp_n_workers);
+	s->def = *def;
+	for (unsigned l = 0; l < 2; l++) {
+		rc = build_leg(s, l, old, err);
+		if (rc < 0)
+			goto fail;
+	}
+	if (old != NULL) {
+		/* forks survive a modify: share their contexts and the counters */
+		s->n_forks = old->n_forks;
+		memcpy(s->forks, old->forks, sizeof(s->forks));
+		memcpy(s->fork_def, old->fork_def, sizeof(s->fork_def));
+		for (unsigned f = 0; f < s->n_forks; f++)
+			s->forks[f].own_ctx = 0;
+		s->stats = old->stats;
+	} else {
+		s->stats = rte_zmalloc("dp_sess_stats", sizeof(*s->stats), RTE_CACHE_LINE_SIZE);
+		if (s->stats == NULL) {
+			rc = -ENOMEM;
+			snprintf(errbuf, sizeof(errbuf), "out of memory for counters");
+			*err = errbuf;
+			goto fail;
+		}
+		s->own_stats = 1;
+	}
+	rc = sess_publish(s, old, err);
+	if (rc < 0)
+		goto fail;
+	if (old != NULL) {
+		sess_take_over(s, old);
+		sess_retire(old);
+	} else {
+		n_sessions++;
+	}
+	return 0;
+fail:
+	/* never published: free at once (shared contexts are not owned by s) */
+	sess_free_obj(s);
+	return rc;
+}
+
+int dp_session_del(uint64_t id, struct mg_msg_session_stats *final, const char **err)
+{
+	struct dp_session *s = sess_lookup(id);
+
+	if (s == NULL)
+		FAIL(-ENOENT, "no session %" PRIu64, id);
+	sess_unpublish(s);
+	if (final != NULL)
+		dp_session_fill_stats(s, final);
+	n_sessions--;
+	sess_retire(s);
+	return 0;
+}
+
+int dp_session_get(uint64_t id, struct mg_msg_session *out, const char **err)
+{
+	const struct dp_session *s = sess_lookup(id);
+
+	if (s == NULL)
+		FAIL(-ENOENT, "no session %" PRIu64, id);
+	*out = s->def;
+	for (unsigned l = 0; l < 2; l++) {
+		memset(out->legs[l].rx.key, 0, sizeof(out->legs[l].rx.key));
+		memset(out->legs[l].rx.salt, 0, sizeof(out->legs[l].rx.salt));
+		memset(out->legs[l].tx.key, 0, sizeof(out->legs[l].tx.key));
+		memset(out->legs[l].tx.salt, 0, sizeof(out->legs[l].tx.salt));
+		/* what the dataplane learned: the current remote */
+		if (s->leg[l].remote_ip != 0) {
+			out->legs[l].remote.family = MG_FAMILY_IPV4;
+			memset(out->legs[l].remote.addr, 0, 16);
+			memcpy(out->legs[l].remote.addr, &s->leg[l].remote_ip, 4);
+			out->legs[l].remote.port = rte_be_to_cpu_16(s->leg[l].remote_port);
+		}
+	}
+	return 0;
+}
+
+static void fill_dir(struct mg_msg_dir_stats *o, const struct dp_dir_ctr *c,
+		     const struct mg_srtp_ctx *ctx, uint32_t ssrc)
+{
+	memset(o, 0, sizeof(*o));
+	o->packets = c->packets;
+	o->bytes = c->bytes;
+	o->rtcp_packets = c->rtcp_packets;
+	for (unsigned r = 0; r < MG_DROP_REASON_COUNT && r < MG_PROTO_DROP_SLOTS; r++)
+		o->drops[r] = c->drops[r];
+	if (ctx != NULL && ssrc != 0) {
+		uint32_t roc;
+
+		/* racy read of the owner's state: fine for a counter */
+		if (mg_srtp_get_roc(ctx, ssrc, &roc, NULL) == 0)
+			o->roc = roc;
+	}
+}
+
+void dp_session_fill_stats(const struct dp_session *s, struct mg_msg_session_stats *out)
+{
+	const struct dp_sess_stats *st = s->stats;
+
+	memset(out, 0, sizeof(*out));
+	out->id = s->id;
+	for (unsigned l = 0; l < 2; l++) {
+		fill_dir(&out->legs[l][0], &st->dir[l][0], s->leg[l].rx_ctx, st->last_ssrc[l][0]);
+		fill_dir(&out->legs[l][1], &st->dir[l][1], s->leg[l].tx_ctx, st->last_ssrc[l][1]);
+	}
+	for (unsigned f = 0; f < s->n_forks; f++) {
+		const struct dp_fork_ctr *c = &st->fork[s->forks[f].slot];
+
+		out->forks[f].fork_id = s->forks[f].id;
+		out->forks[f].packets = c->packets;
+		out->forks[f].bytes = c->bytes;
+		out->forks[f].drops = c->drops;
+	}
+}
+
+int dp_session_stats(uint64_t id, struct mg_msg_session_stats *out, const char **err)
+{
+	const struct dp_session *s = sess_lookup(id);
+
+	if (s == NULL)
+		FAIL(-ENOENT, "no session %" PRIu64, id);
+	dp_session_fill_stats(s, out);
+	return 0;
+}
+
+int dp_session_iterate(uint32_t *next, uint64_t *id)
+{
+	const void *k;
+	void *d;
+	int32_t rc = rte_hash_iterate(id_hash, &k, &d, next);
+
+	if (rc < 0)
+		return rc;
+	*id = *(const uint64_t *)k;
+	return 0;
+}
+
+int dp_session_list(const struct mg_msg_session_list_req *req, struct mg_msg_session_list *out,
+		    const char **err)
+{
+	uint32_t next;
+
+	if (req->max == 0 || req->max > MG_PROTO_LIST_PAGE)
+		FAIL(-EINVAL, "SESSION_LIST: max %u (allowed: 1-%u)", req->max, MG_PROTO_LIST_PAGE);
+	if (req->cursor > UINT32_MAX)
+		FAIL(-EINVAL, "SESSION_LIST: cursor %" PRIu64 " is not one this dataplane gave",
+		     req->cursor);
+	memset(out, 0, sizeof(*out));
+	out->total = n_sessions;
+	next = (uint32_t)req->cursor;
+	while (out->count < req->max) {
+		const void *k;
+		void *d;
+		const struct dp_session *s;
+		struct mg_msg_session_list_entry *e;
+
+		if (rte_hash_iterate(id_hash, &k, &d, &next) < 0) {
+			next = 0;
+			break;
+		}
+		s = d;
+		e = &out->entries[out->count++];
+		e->id = s->id;
+		for (unsigned l = 0; l < 2; l++) {
+			e->local_port[l] = s->def.legs[l].local.port;
+			e->suite[l][0] = s->def.legs[l].rx.suite;
+			e->suite[l][1] = s->def.legs[l].tx.suite;
+		}
+	}
+	out->next_cursor = next;
+	return 0;
+}
+
+/* ----------------------------------------------------------------- forks */
+
+static struct dp_session *sess_clone(const struct dp_session *old)
+{
+	struct dp_session *s = sess_alloc();
+
+	if (s == NULL)
+		return NULL;
+	memcpy(s, old, sizeof(*s));
+	/* nothing owned until published */
+	for (unsigned l = 0; l < 2; l++)
+		s->leg[l].own_rx = s->leg[l].own_tx = 0;
+	for (unsigned f = 0; f < s->n_forks; f++)
+		s->forks[f].own_ctx = 0;
+	s->own_stats = 0;
+	return s;
+}
+
+int dp_fork_add(const struct mg_msg_fork *f, const char **err)
+{
+	struct dp_session *old = sess_lookup(f->session_id), *s;
+	struct dp_fork *fk;
+	uint32_t lip;
+	int pidx, rc;
+	unsigned slot;
+
+	if (mg_proto_check_fork(f) < 0)
+		FAIL(-EINVAL, "%s", mg_proto_last_error());
+	if (old == NULL)
+		FAIL(-ENOENT, "no session %" PRIu64, f->session_id);
+	if (f->fork_id == 0)
+		FAIL(-EINVAL, "fork id 0 (allowed: non-zero)");
+	if (f->leg > 1)
+		FAIL(-EINVAL, "fork leg %u (allowed: 0, 1)", f->leg);
+	for (unsigned i = 0; i < old->n_forks; i++)
+		if (old->forks[i].id == f->fork_id)
+			FAIL(-EEXIST, "fork %u exists in session %" PRIu64, f->fork_id, f->session_id);
+	if (old->n_forks >= DP_SESS_MAX_FORKS)
+		FAIL(-ENOSPC, "session %" PRIu64 " has %u forks (the most)", f->session_id,
+		     DP_SESS_MAX_FORKS);
+	if ((f->flags & MG_FORK_F_RAW) && f->crypto.suite != MG_SRTP_SUITE_NONE)
+		FAIL(-EINVAL, "raw fork with crypto (a raw fork copies packets as received)");
+	if (f->remote.family != MG_FAMILY_IPV4 || f->remote.port == 0)
+		FAIL(-EINVAL, "fork remote: need an IPv4 address and port");
+	rc = local_addr_check(&f->local, "fork local", &lip, &pidx, err);
+	if (rc < 0)
+		return rc;
+	for (slot = 0; slot < DP_SESS_MAX_FORKS; slot++)
+		if (old->stats->fork_ids[slot] == 0)
+			break;
+	if (slot == DP_SESS_MAX_FORKS)
+		FAIL(-ENOSPC, "no fork counter slot free");
+	s = sess_clone(old);
+	if (s == NULL)
+		FAIL(-ENOMEM, "out of memory");
+	fk = &s->forks[s->n_forks];
+	memset(fk, 0, sizeof(*fk));
+	fk->id = f->fork_id;
+	fk->leg = f->leg;
+	fk->raw = (f->flags & MG_FORK_F_RAW) != 0;
+	fk->rtcp = (f->flags & MG_FORK_F_RTCP) != 0;
+	fk->port_idx = (uint16_t)pidx;
+	fk->slot = (uint16_t)slot;
+	fk->local_ip = lip;
+	fk->local_port = rte_cpu_to_be_16(f->local.port != 0 ? f->local.port :
+					  s->def.legs[f->leg ^ 1].local.port);
+	memcpy(&fk->remote_ip, f->remote.addr, 4);
+	fk->remote_port = rte_cpu_to_be_16(f->remote.port);
+	rc = crypto_ctx(&f->crypto, MG_SRTP_DIR_OUTBOUND, "fork crypto", &fk->ctx, err);
+	if (rc < 0) {
+		sess_free_obj(s);
+		return rc;
+	}
+	fk->own_ctx = fk->ctx != NULL;
+	s->fork_def[s->n_forks] = *f;
+	s->n_forks++;
+	memset(&old->stats->fork[slot], 0, sizeof(old->stats->fork[slot]));
+	old->stats->fork_ids[slot] = f->fork_id;
+	rc = sess_publish(s, old, err);
+	if (rc < 0) {
+		old->stats->fork_ids[slot] = 0;
+		sess_free_obj(s);
+		return rc;
+	}
+	sess_take_over(s, old);
+	sess_retire(old);
+	return 0;
+}
+
+int dp_fork_del(const struct mg_msg_fork_id *f, const char **err)
+{
+	struct dp_session *old = sess_lookup(f->session_id), *s;
+	unsigned i;
+	int rc;
+
+	if (old == NULL)
+		FAIL(-ENOENT, "no session %" PRIu64, f->session_id);
+	for (i = 0; i < old->n_forks; i++)
+		if (old->forks[i].id == f->fork_id)
+			break;
+	if (i == old->n_forks)
+		FAIL(-ENOENT, "no fork %u in session %" PRIu64, f->fork_id, f->session_id);
+	s = sess_clone(old);
+	if (s == NULL)
+		FAIL(-ENOMEM, "out of memory");
+	memmove(&s->forks[i], &s->forks[i + 1], (s->n_forks - i - 1) * sizeof(s->forks[0]));
+	memmove(&s->fork_def[i], &s->fork_def[i + 1], (s->n_forks - i - 1) * sizeof(s->fork_def[0]));
+	s->n_forks--;
+	rc = sess_publish(s, old, err);
+	if (rc < 0) {
+		sess_free_obj(s);
+		return rc;
+	}
+	old->stats->fork_ids[old->forks[i].slot] = 0;
+	sess_take_over(s, old);
+	sess_retire(old); /* frees the deleted fork's context: old still owns it */
+	return 0;
+}
+
+/* ------------------------------------------------------ foreign readers */
+
+static pthread_mutex_t reader_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void dp_session_reader_begin(void)
+{
+	/* telemetry may run one thread per client: one QSBR slot, so serialize */
+	pthread_mutex_lock(&reader_lock);
+	rte_rcu_qsbr_thread_online(dp_qsbr, dp_n_workers);
+}
+
+void dp_session_reader_end(void)
+{
+	rte_rcu_qsbr_thread_offline(dp_qsbr, dp_n_workers);
+	pthread_mutex_unlock(&reader_lock);
+}
+
+const struct dp_session *dp_session_find(uint64_t id)
+{
+	return sess_lookup(id);
+}

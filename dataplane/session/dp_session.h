@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Session tables. The main lcore is the single writer; workers read
+ * lock-free:
+ *
+ *   ep_hash  (rte_hash, RW_CONCURRENCY_LF): (local IPv4, local UDP port) ->
+ *            tagged pointer to the session (bit 0: leg, bit 1: RTCP port)
+ *   id_hash  (rte_hash, RW_CONCURRENCY_LF): session id -> session (control
+ *            path and telemetry only)
+ *
+ * Both hashes are attached to one RCU QSBR variable (rte_hash_rcu_qsbr_add,
+ * defer-queue mode) so key slots are recycled only after a grace period.
+ * A session object is immutable once published except for the fields its
+ * owner worker writes (latched sources, counters). MODIFY, FORK_ADD and
+ * FORK_DEL build a new object, re-point the keys to it and put the old one
+ * on our own defer queue (same QSBR variable); DEL removes the keys and
+ * does the same. Objects are freed (contexts wiped) only after every worker
+ * reported a quiescent state after the unlink.
+ */
+#ifndef DP_SESSION_H
+#define DP_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_common.h>
+#include <rte_rcu_qsbr.h>
+
+#include "mg_proto.h"
+#include "mg_srtp.h"
+
+#define DP_SESS_MAX_FORKS MG_PROTO_MAX_FORKS
+#define DP_SESS_MAX_CAND (MG_PROTO_MAX_CANDIDATES + 1)
+
+/* Per leg and direction counters (one writer: the session's owner worker). */
+struct dp_dir_ctr {
+	uint64_t packets;
+	uint64_t bytes;
+	uint64_t rtcp_packets;
+	uint64_t drops[MG_DROP_REASON_COUNT];
+};
+
+struct dp_fork_ctr {
+	uint64_t packets;
+	uint64_t bytes;
+	uint64_t drops;
+};
+
+/* Lives across MODIFY/FORK changes of one session id; freed with the last object. */
+struct dp_sess_stats {
+	struct dp_dir_ctr dir[2][2]; /* [leg][0 = rx, 1 = tx] */
+	struct dp_fork_ctr fork[DP_SESS_MAX_FORKS];
+	uint32_t fork_ids[DP_SESS_MAX_FORKS]; /* which fork a slot counts for */
+	uint32_t last_ssrc[2][2];             /* to read the ROC back */
+} __rte_cache_aligned;
+
+struct dp_leg {
+	/* network byte order */
+	uint32_t local_ip;
+	uint16_t local_port;
+	uint16_t local_rtcp_port;
+	uint32_t remote_ip;        /* 0 = not known yet (latch will learn it) */
+	uint16_t remote_port;
+	uint16_t remote_rtcp_port;
+	uint16_t port_idx;         /* dataplane port that owns local_ip */
+	uint8_t policy;            /* enum mg_source_policy */
+	uint8_t mux;               /* RTCP on the RTP port */
+	uint8_t locked;            /* a source won (strict) or was learned (latch) */
+	uint8_t n_cand;
+	uint16_t cand_port[DP_SESS_MAX_CAND];
+	uint32_t cand_ip[DP_SESS_MAX_CAND];
+	struct mg_srtp_ctx *rx_ctx; /* NULL: plain on the wire toward us */
+	struct mg_srtp_ctx *tx_ctx; /* NULL: send plain */
+	uint8_t own_rx, own_tx;    /* this object frees the context */
+};
+
+struct dp_fork {
+	uint32_t id;
+	uint8_t leg;        /* copies what leg `leg` receives */
+	uint8_t raw;        /* as received (before decryption) */
+	uint8_t rtcp;       /* copy RTCP too, to remote_port + 1 */
+	uint8_t own_ctx;
+	uint16_t port_idx;
+	uint16_t slot;      /* index in dp_sess_stats.fork[] */
+	uint32_t local_ip;
+	uint16_t local_port;
+	uint16_t remote_port;
+	uint32_t remote_ip;
+	struct mg_srtp_ctx *ctx; /* NULL: plain copy */
+};
+
+struct dp_session {
+	uint64_t id;
+	uint16_t owner;           /* worker index that owns the SRTP state */
+	uint8_t n_forks;
+	uint8_t own_stats;        /* this object frees stats when reclaimed */
+	struct dp_leg leg[2];
+	struct dp_fork forks[DP_SESS_MAX_FORKS];
+	struct dp_sess_stats *stats;
+	struct mg_msg_session def; /* the definition as installed (keys included) */
+	struct mg_msg_fork fork_def[DP_SESS_MAX_FORKS];
+} __rte_cache_aligned;
+
+/* ep_hash key: 8 bytes */
+struct dp_ep_key {
+	uint32_t ip;
+	uint16_t port;
+	uint16_t pad;
+};
+
+#define DP_EP_LEG_MASK 1ul
+#define DP_EP_RTCP 2ul
+#define DP_EP_PTR_MASK (~3ul)
+
+extern struct rte_hash *dp_ep_hash;
+extern struct rte_rcu_qsbr *dp_qsbr;
+extern unsigned dp_n_workers;
+
+/* Setup (main lcore, after ports): @p n_readers QSBR threads (workers + telemetry). */
+int dp_session_init(unsigned max_sessions, unsigned n_workers, uint16_t port_min,
+		    uint16_t port_max);
+/* Reclaim what is past its grace period; main loop. */
+void dp_session_reclaim(void);
+unsigned dp_session_count(void);
+
+/* Control operations (main lcore only); return 0 or -errno, *err names the problem. */
+int dp_port_alloc(const struct mg_msg_port_alloc *req, struct mg_msg_port *rep, const char **err);
+int dp_port_free(const struct mg_msg_port *req, const char **err);
+int dp_session_add(const struct mg_msg_session *s, bool modify, const char **err);
+int dp_session_del(uint64_t id, struct mg_msg_session_stats *final, const char **err);
+int dp_session_get(uint64_t id, struct mg_msg_session *out, const char **err);
+int dp_session_stats(uint64_t id, struct mg_msg_session_stats *out, const char **err);
+int dp_session_list(const struct mg_msg_session_list_req *req, struct mg_msg_session_list *out,
+		    const char **err);
+int dp_fork_add(const struct mg_msg_fork *f, const char **err);
+int dp_fork_del(const struct mg_msg_fork_id *f, const char **err);
+
+/* Lookup by id for readers outside the main lcore (telemetry): call between
+ * dp_session_reader_begin/end. */
+const struct dp_session *dp_session_find(uint64_t id);
+void dp_session_reader_begin(void);
+void dp_session_reader_end(void);
+/* Iterate ids (main lcore or inside reader_begin/end). */
+int dp_session_iterate(uint32_t *next, uint64_t *id);
+
+/* Fill wire stats from a session's counters. */
+void dp_session_fill_stats(const struct dp_session *s, struct mg_msg_session_stats *out);
+
+/* Register the control handlers (PORT_ALLOC ... FORK_DEL). */
+int dp_session_ctl_register(void);
+/* Register /mediagate/... telemetry commands. */
+int dp_telemetry_register(void);
+
+#endif
