@@ -124,6 +124,7 @@ struct mg_srtp_engine *mg_srtp_engine_create(enum mg_srtp_backend b)
 	if (b == MG_SRTP_BACKEND_AUTO)
 		b = MG_SRTP_BACKEND_SCALAR;
 	e->backend = b;
+	e->imb_min = 4;
 	return e;
 }
 
@@ -599,7 +600,7 @@ static inline void backend_run(struct mg_srtp_engine *e, const struct mg_srtp_ct
 	if (!n)
 		return;
 #if MG_HAVE_IPSECMB
-	if (e->backend == MG_SRTP_BACKEND_IPSECMB) {
+	if (e->backend == MG_SRTP_BACKEND_IPSECMB && n >= e->imb_min) {
 		mg_srtp_imb_run(e, c, ops, n, rtcp, protect);
 		return;
 	}

@@ -77,6 +77,10 @@ struct mg_srtp_op {
 struct mg_srtp_engine {
 	enum mg_srtp_backend backend;
 	void *imb;           /* IMB_MGR */
+	unsigned imb_min;    /* bursts smaller than this go scalar: a lone job
+			      * must be flushed through an otherwise empty
+			      * multi-lane manager, which costs more than
+			      * libcrypto's single-buffer path */
 	struct mg_srtp_op ops[MG_SRTP_BURST_MAX];
 };
 

@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* srtp-bench: SRTP protect/unprotect cost per packet on one core, for
+ * Debian's libsrtp2 (the baseline, same run) and each mediagate backend.
+ *
+ *   srtp-bench [--csv] [--ms N] [--impl NAME]...
+ *
+ * Packet sizes are whole RTP packets (12-byte header + payload) before
+ * protection. Protect re-protects the same buffers with a new sequence
+ * number each time (no copy). Unprotect copies each packet from a pool of
+ * protected packets into the work buffer first (the copy is timed for every
+ * implementation alike) and re-creates the receiving context, untimed,
+ * between passes so indexes are never replays. libsrtp has no burst call:
+ * its "burst 32" is 32 calls. Never asserts anything. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <srtp2/srtp.h>
+
+#include "mg_srtp.h"
+
+#define POOL 1024
+#define CAP 1280
+
+enum impl { IMPL_LIBSRTP, IMPL_SCALAR, IMPL_IPSECMB, IMPL_COUNT };
+static const char *const impl_names[IMPL_COUNT] = { "libsrtp2", "scalar", "ipsec-mb" };
+
+static const enum mg_srtp_suite suites[] = { MG_SRTP_AES_CM_128_HMAC_SHA1_80, MG_SRTP_AES_CM_128_HMAC_SHA1_32 };
+static const unsigned sizes[] = { 60, 172, 1200 };
+static const unsigned bursts[] = { 1, 32 };
+
+static uint8_t master[30];
+static uint8_t (*pool)[CAP];    /* protected packets */
+static uint16_t pool_len[POOL];
+static uint8_t (*work)[CAP];
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static void make_rtp(uint8_t *p, unsigned bytes, uint16_t seq)
+{
+	memset(p, 0xd5, bytes); /* G.711 A-law silence */
+	p[0] = 0x80;
+	p[1] = 8;
+	p[2] = (uint8_t)(seq >> 8);
+	p[3] = (uint8_t)seq;
+	p[4] = p[5] = p[6] = p[7] = 0x11;
+	p[8] = 0xca;
+	p[9] = 0xfe;
+	p[10] = 0xba;
+	p[11] = 0xbe;
+}
+
+static srtp_t lib_create(enum mg_srtp_suite s, int inbound)
+{
+	srtp_policy_t pol;
+	srtp_t ses = NULL;
+
+	memset(&pol, 0, sizeof(pol));
+	if (s == MG_SRTP_AES_CM_128_HMAC_SHA1_32)
+		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(&pol.rtp);
+	else
+		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtp);
+	srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtcp);
+	pol.ssrc.type = inbound ? ssrc_any_inbound : ssrc_any_outbound;
+	pol.key = master;
+	pol.window_size = 128;
+	pol.allow_repeat_tx = 1;
+	if (srtp_create(&ses, &pol) != srtp_err_status_ok)
+		return NULL;
+	return ses;
+}
+
+static struct mg_srtp_ctx *our_create(enum mg_srtp_suite s, enum mg_srtp_dir d)
+{
+	struct mg_srtp_policy p = { 0 };
+	char err[200];
+	struct mg_srtp_ctx *c;
+
+	p.suite = s;
+	p.dir = d;
+	p.nkeys = 1;
+	memcpy(p.keys[0].key, master, 16);
+	memcpy(p.keys[0].salt, master + 16, 14);
+	c = mg_srtp_ctx_create(&p, err, sizeof(err));
+	if (!c) {
+		fprintf(stderr, "srtp-bench: %s\n", err);
+		exit(1);
+	}
+	return c;
+}
+
+/* Fill the pool with protected packets (libsrtp makes them; every
+ * implementation produces the same bytes, the vectors suite proves it). */
+static void fill_pool(enum mg_srtp_suite s, unsigned bytes)
+{
+	srtp_t out = lib_create(s, 0);
+
+	for (unsigned i = 0; i < POOL; i++) {
+		int len = (int)bytes;
+
+		make_rtp(pool[i], bytes, (uint16_t)(1000 + i));
+		srtp_protect(out, pool[i], &len);
+		pool_len[i] = (uint16_t)len;
+	}
+	srtp_dealloc(out);
+}
+
+static double run(enum impl im, struct mg_srtp_engine *e, enum mg_srtp_suite s, int unprotect, unsigned bytes,
+		  unsigned burst, double budget_ms)
+{
+	double spent = 0, t0, t1;
+	uint64_t pkts = 0;
+	uint16_t seq = 0;
+	struct mg_srtp_buf bufs[32];
+	uint8_t res[32];
+
+	if (unprotect)
+		fill_pool(s, bytes);
+	else
+		for (unsigned i = 0; i < burst; i++)
+			make_rtp(work[i], bytes, 0);
+	/* warm-up pass included in the loop's first iteration is discarded */
+	for (int pass = 0; spent < budget_ms * 1e6 || pass < 3; pass++) {
+		srtp_t ses = NULL;
+		struct mg_srtp_ctx *c = NULL;
+		unsigned n = 0;
+
+		if (im == IMPL_LIBSRTP)
+			ses = lib_create(s, unprotect);
+		else
+			c = our_create(s, unprotect ? MG_SRTP_DIR_INBOUND : MG_SRTP_DIR_OUTBOUND);
+		t0 = now_ns();
+		for (unsigned i = 0; i < POOL; i += burst) {
+			for (unsigned k = 0; k < burst; k++) {
+				uint8_t *w = work[k];
+
+				if (unprotect) {
+					memcpy(w, pool[i + k], pool_len[i + k]);
+					bufs[k].len = pool_len[i + k];
+				} else {
+					seq++;
+					w[2] = (uint8_t)(seq >> 8);
+					w[3] = (uint8_t)seq;
+					bufs[k].len = (uint16_t)bytes;
+				}
+				bufs[k].buf = w;
+				bufs[k].cap = CAP;
+				if (im == IMPL_LIBSRTP) {
+					int len = bufs[k].len;
+
+					if (unprotect)
+						srtp_unprotect(ses, w, &len);
+					else
+						srtp_protect(ses, w, &len);
+				}
+			}
+			if (im != IMPL_LIBSRTP)
+				n += unprotect ? mg_srtp_unprotect_burst(e, c, bufs, res, burst)
+					       : mg_srtp_protect_burst(e, c, bufs, res, burst);
+		}
+		t1 = now_ns();
+		if (im != IMPL_LIBSRTP && n != POOL)
+			fprintf(stderr, "srtp-bench: %s %s only %u of %u packets OK\n", impl_names[im],
+				unprotect ? "unprotect" : "protect", n, POOL);
+		if (pass > 0) {
+			spent += t1 - t0;
+			pkts += POOL;
+		}
+		if (ses)
+			srtp_dealloc(ses);
+		mg_srtp_ctx_free(c);
+	}
+	return spent / (double)pkts;
+}
+
+int main(int argc, char **argv)
+{
+	int csv = 0;
+	double budget_ms = 40;
+	int want[IMPL_COUNT] = { 0 }, any = 0;
+	struct mg_srtp_engine *eng[IMPL_COUNT] = { 0 };
+	double base[2][2][3][2];
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--csv")) {
+			csv = 1;
+		} else if (!strcmp(argv[i], "--ms") && i + 1 < argc) {
+			budget_ms = atof(argv[++i]);
+		} else if (!strcmp(argv[i], "--impl") && i + 1 < argc) {
+			int found = 0;
+
+			i++;
+			for (int k = 0; k < IMPL_COUNT; k++)
+				if (!strcmp(argv[i], impl_names[k]))
+					want[k] = found = any = 1;
+			if (!found) {
+				fprintf(stderr, "srtp-bench: unknown impl '%s'; allowed: libsrtp2, scalar, ipsec-mb\n",
+					argv[i]);
+				return 2;
+			}
+		} else {
+			fprintf(stderr, "usage: srtp-bench [--csv] [--ms N] [--impl libsrtp2|scalar|ipsec-mb]...\n");
+			return 2;
+		}
+	}
+	if (!any)
+		for (int k = 0; k < IMPL_COUNT; k++)
+			want[k] = 1;
+	want[IMPL_LIBSRTP] = 1; /* the baseline always runs */
+	if (srtp_init() != srtp_err_status_ok)
+		return 1;
+	pool = aligned_alloc(64, sizeof(*pool) * POOL);
+	work = aligned_alloc(64, sizeof(*work) * 32);
+	if (!pool || !work)
+		return 1;
+	for (unsigned i = 0; i < sizeof(master); i++)
+		master[i] = (uint8_t)(i * 7 + 3);
+	eng[IMPL_SCALAR] = mg_srtp_engine_create(MG_SRTP_BACKEND_SCALAR);
+	eng[IMPL_IPSECMB] = mg_srtp_engine_create(MG_SRTP_BACKEND_IPSECMB);
+	if (!eng[IMPL_IPSECMB] && want[IMPL_IPSECMB]) {
+		fprintf(stderr, "srtp-bench: ipsec-mb backend not available (%s), skipped\n", strerror(errno));
+		want[IMPL_IPSECMB] = 0;
+	}
+	if (csv)
+		printf("impl,suite,op,bytes,burst,ns_per_pkt,mpps\n");
+	else
+		printf("%-9s %-24s %-9s %5s %5s %10s %8s %9s\n", "impl", "suite", "op", "bytes", "burst", "ns/pkt",
+		       "Mpps", "x libsrtp");
+	for (int im = 0; im < IMPL_COUNT; im++) {
+		if (!want[im])
+			continue;
+		for (unsigned si = 0; si < 2; si++)
+			for (int op = 0; op < 2; op++)
+				for (unsigned zi = 0; zi < 3; zi++)
+					for (unsigned bi = 0; bi < 2; bi++) {
+						double ns = run((enum impl)im, eng[im], suites[si], op, sizes[zi], bursts[bi],
+								budget_ms);
+						const char *sn = mg_srtp_suite_by_id(suites[si])->sdes_name;
+
+						if (im == IMPL_LIBSRTP)
+							base[si][op][zi][bi] = ns;
+						if (csv)
+							printf("%s,%s,%s,%u,%u,%.1f,%.3f\n", impl_names[im], sn,
+							       op ? "unprotect" : "protect", sizes[zi], bursts[bi], ns,
+							       1e3 / ns);
+						else
+							printf("%-9s %-24s %-9s %5u %5u %10.1f %8.3f %8.1fx\n",
+							       impl_names[im], sn, op ? "unprotect" : "protect", sizes[zi],
+							       bursts[bi], ns, 1e3 / ns, base[si][op][zi][bi] / ns);
+						fflush(stdout);
+					}
+	}
+	mg_srtp_engine_free(eng[IMPL_SCALAR]);
+	mg_srtp_engine_free(eng[IMPL_IPSECMB]);
+	free(pool);
+	free(work);
+	srtp_shutdown();
+	return 0;
+}
