@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * SIP user agents: binding, OPTIONS, and the answer to requests the gateway
+ * does not handle yet.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define NUA_MAGIC_T struct sip_ua
+#define NUA_HMAGIC_T void
+#include <sofia-sip/nua.h>
+#include <sofia-sip/nua_tag.h>
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/sip_status.h>
+#include <sofia-sip/su_log.h>
+#include <sofia-sip/tport_tag.h>
+
+#include "mg_build_config.h"
+#include "mg_log.h"
+#include "sipua.h"
+#include "tlscfg.h"
+
+/*
+ * What OPTIONS advertises and what every other method is measured against.
+ * INVITE is listed: it is a method the gateway implements (and will answer
+ * once call handling is enabled), so a 405 for it would be wrong.
+ */
+#define SIP_ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS, PRACK, UPDATE"
+#define SIP_ACCEPT "application/sdp"
+#define SIP_SUPPORTED "timer, 100rel"
+#define SIP_USER_AGENT "mediagate/" MG_VERSION
+
+struct sip_ua {
+	nua_t *nua;
+	struct mg_sip_ua cfg;
+	char url[128];
+	bool shutdown_done;
+};
+
+static struct {
+	su_root_t *root;
+	struct sip_ua ua[MG_CFG_MAX_UA];
+	unsigned n_ua;
+	bool tls;
+} sip;
+
+static const char *sipua_transport_name(enum mg_transport t)
+{
+	return t == MG_TRANSPORT_UDP ? "udp" : t == MG_TRANSPORT_TCP ? "tcp" : "tls";
+}
+
+int sipua_url(const struct mg_sip_ua *ua, char *buf, size_t len)
+{
+	const char *host = ua->addr[0] ? ua->addr : (ua->family == AF_INET6 ? "::" : "0.0.0.0");
+	bool v6 = strchr(host, ':') != NULL;
+	/*
+	 * sofia-sip 1.12.11 binds a TLS transport only for a sips: URL
+	 * ("sip:...;transport=tls" fails with EPROTONOSUPPORT). It then derives
+	 * a sips: Contact from it, which common clients mishandle (baresip's
+	 * ACK), so every answer we build carries sipua_contact() instead.
+	 */
+	int n = snprintf(buf, len, "%s:%s%s%s:%u;transport=%s",
+			 ua->transport == MG_TRANSPORT_TLS ? "sips" : "sip", v6 ? "[" : "", host,
+			 v6 ? "]" : "", ua->port, sipua_transport_name(ua->transport));
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/*
+ * Contact for answers of user agent @ua: always a sip: URI with the
+ * transport parameter. The host is the configured address, or for INADDR_ANY
+ * the host the peer addressed (its Request-URI), which it can reach.
+ */
+static void sipua_contact(const struct sip_ua *ua, const sip_t *req, char *buf, size_t len)
+{
+	const char *host = ua->cfg.addr;
+	char reqhost[80] = "";
+
+	if (host[0] == '\0' && req && req->sip_request && req->sip_request->rq_url->url_host) {
+		snprintf(reqhost, sizeof(reqhost), "%s", req->sip_request->rq_url->url_host);
+		host = reqhost;
+	}
+	if (host[0] == '\0')
+		host = ua->cfg.family == AF_INET6 ? "::1" : "127.0.0.1";
+	bool v6 = strchr(host, ':') != NULL && host[0] != '[';
+
+	snprintf(buf, len, "<sip:%s%s%s:%u;transport=%s>", v6 ? "[" : "", host, v6 ? "]" : "",
+		 ua->cfg.port, sipua_transport_name(ua->cfg.transport));
+}
+
+static void sipua_su_logger(void *stream, char const *fmt, va_list ap)
+{
+	char line[1024];
+	size_t n;
+
+	(void)stream;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n && line[n - 1] == '\n')
+		line[--n] = '\0';
+	if (n)
+		MG_DEBUG("sofia: %s", line);
+}
+
+static void sipua_reply_invite(nua_t *nua, nua_handle_t *nh)
+{
+	/*
+	 * 503: this gateway cannot serve the call now, so the Mediation Server or
+	 * proxy fails over to its next gateway (RFC 3261 21.5.4, RFC 3263). 480
+	 * would blame the callee and stop failover; 501 would contradict Allow.
+	 */
+	nua_respond(nh, SIP_503_SERVICE_UNAVAILABLE, NUTAG_WITH_THIS(nua),
+		    SIPTAG_WARNING_STR("399 mediagate \"call handling is not enabled in this build\""),
+		    SIPTAG_REASON_STR("SIP;cause=503;text=\"call handling is not enabled\""),
+		    TAG_END());
+
+}
+
+static void sipua_event(nua_event_t event, int status, char const *phrase, nua_t *nua,
+		      struct sip_ua *ua, nua_handle_t *nh, void *hmagic, sip_t const *sipmsg,
+		      tagi_t tags[])
+{
+	(void)hmagic;
+	(void)tags;
+	switch (event) {
+	case nua_i_invite:
+		MG_INFO("sip: %s: INVITE from %s refused (503, call handling not enabled)",
+			ua->url,
+			sipmsg && sipmsg->sip_from && sipmsg->sip_from->a_url->url_host ?
+				sipmsg->sip_from->a_url->url_host :
+				"?");
+		sipua_reply_invite(nua, nh);
+		break;
+	case nua_i_options: {
+		char contact[160];
+
+		/* Mediation Servers probe gateways with OPTIONS: 200 with what we take. */
+		sipua_contact(ua, sipmsg, contact, sizeof(contact));
+		nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(nua), SIPTAG_CONTACT_STR(contact), SIPTAG_ALLOW_STR(SIP_ALLOW),
+			    SIPTAG_ACCEPT_STR(SIP_ACCEPT), SIPTAG_SUPPORTED_STR(SIP_SUPPORTED),
+			    TAG_END());
+		MG_DEBUG("sip: %s: OPTIONS answered 200", ua->url);
+		nua_handle_destroy(nh);
+		break;
+	}
+	case nua_i_state:
+	case nua_i_active:
+	case nua_i_ack:
+		break;
+	case nua_i_terminated:
+		if (nh)
+			nua_handle_destroy(nh);
+		break;
+	case nua_r_shutdown:
+		if (status >= 200)
+			ua->shutdown_done = true;
+		break;
+	case nua_i_error:
+		MG_WARN("sip: %s: %d %s", ua->url, status, phrase);
+		break;
+	default:
+		if (status > 100)
+			MG_DEBUG("sip: %s: %s %d %s", ua->url, nua_event_name(event), status,
+				 phrase);
+		/* Incoming requests we answered or that nua answered: release them. */
+		if (nh && event >= nua_i_chat && event <= nua_i_refer)
+			nua_handle_destroy(nh);
+		break;
+	}
+}
+
+/* The guide: TCP and TLS user agents must not share a port. */
+static int sipua_check_ports(const struct mg_settings *s)
+{
+	bool tls = false, plain = false;
+
+	for (unsigned i = 0; i < s->n_ua; i++) {
+		const struct mg_sip_ua *a = &s->ua[i];
+
+		if (a->transport == MG_TRANSPORT_TLS)
+			tls = true;
+		else
+			plain = true;
+		for (unsigned j = 0; j < s->n_ua; j++) {
+			const struct mg_sip_ua *b = &s->ua[j];
+
+			if (a->transport == MG_TRANSPORT_TCP && b->transport == MG_TRANSPORT_TLS &&
+			    a->port == b->port &&
+			    (!a->addr[0] || !b->addr[0] || !strcmp(a->addr, b->addr))) {
+				MG_ERR("netborder.sip.userAgent.IPAddress: TCP and TLS user agents both use port %u (allowed: different ports, e.g. INADDR_ANY:5066/tcp,INADDR_ANY:5067/tls)",
+				       a->port);
+				return -EINVAL;
+			}
+		}
+	}
+	sip.tls = tls;
+	(void)plain;
+	return 0;
+}
+
+int sip_start(su_root_t *root, const struct mg_settings *s)
+{
+	static const struct tlscfg_sofia no_tls = { 0 };
+	const struct tlscfg_sofia *tc = &no_tls; /* TAG_IF evaluates its value */
+	char err[512];
+	int rc;
+
+	memset(&sip, 0, sizeof(sip));
+	sip.root = root;
+	if (mg_log_get_level() >= MG_LOG_DEBUG)
+		su_log_set_level(NULL, 3);
+	else
+		su_log_set_level(NULL, 0);
+	su_log_redirect(NULL, sipua_su_logger, NULL);
+
+	rc = sipua_check_ports(s);
+	if (rc < 0)
+		return rc;
+	if (sip.tls) {
+		rc = tlscfg_init(s, err, sizeof(err));
+		if (rc < 0) {
+			MG_ERR("%s", err);
+			return rc;
+		}
+		tc = tlscfg_sofia();
+	}
+
+	for (unsigned i = 0; i < s->n_ua; i++) {
+		struct sip_ua *ua = &sip.ua[i];
+		bool tls = s->ua[i].transport == MG_TRANSPORT_TLS;
+
+		ua->cfg = s->ua[i];
+		rc = sipua_url(&s->ua[i], ua->url, sizeof(ua->url));
+		if (rc < 0)
+			goto fail;
+		ua->nua = nua_create(root, sipua_event, ua, NUTAG_URL(ua->url),
+				     TAG_IF(tls, TPTAG_CERTIFICATE(tc->cert_dir)),
+				     TAG_IF(tls && tc->passphrase, TPTAG_TLS_PASSPHRASE(tc->passphrase)),
+				     TAG_IF(tls, TPTAG_TLS_VERIFY_POLICY(tc->verify_policy)),
+				     TAG_IF(tls, TPTAG_TLS_VERIFY_DATE(1)),
+				     NUTAG_MEDIA_ENABLE(0),
+				     NUTAG_ENABLEMESSAGE(0),
+				     SIPTAG_ALLOW_STR(SIP_ALLOW),
+				     SIPTAG_ACCEPT_STR(SIP_ACCEPT),
+				     SIPTAG_SUPPORTED_STR(SIP_SUPPORTED),
+				     NUTAG_APPL_METHOD("OPTIONS"),
+				     SIPTAG_USER_AGENT_STR(SIP_USER_AGENT),
+				     TAG_END());
+		if (ua->nua == NULL) {
+			MG_ERR("netborder.sip.userAgent.IPAddress: cannot start the SIP user agent on %s (address not local, or port in use)",
+			       ua->url);
+			rc = -EADDRNOTAVAIL;
+			goto fail;
+		}
+		sip.n_ua++;
+		MG_INFO("sip: user agent listening on %s", ua->url);
+	}
+	return 0;
+fail:
+	sip_stop();
+	return rc;
+}
+
+void sip_stop(void)
+{
+	for (unsigned i = 0; i < sip.n_ua; i++)
+		if (sip.ua[i].nua)
+			nua_shutdown(sip.ua[i].nua);
+	/* nua needs its root running to finish the shutdown (bounded wait). */
+	for (int round = 0; round < 50; round++) {
+		bool all = true;
+
+		for (unsigned i = 0; i < sip.n_ua; i++)
+			if (sip.ua[i].nua && !sip.ua[i].shutdown_done)
+				all = false;
+		if (all || sip.root == NULL)
+			break;
+		su_root_step(sip.root, 100);
+	}
+	for (unsigned i = 0; i < sip.n_ua; i++) {
+		if (sip.ua[i].nua)
+			nua_destroy(sip.ua[i].nua);
+		sip.ua[i].nua = NULL;
+	}
+	sip.n_ua = 0;
+	if (sip.tls)
+		tlscfg_fini();
+	sip.tls = false;
+}
