@@ -314,7 +314,7 @@ static void expand_all(struct mg_config *cfg)
 
 static void apply_one(struct mg_config *cfg, struct mg_cfg_entry *e)
 {
-	char why[2048];
+	char why[8192];
 
 	why[0] = '\0';
 	if (e->def->apply(cfg, e, why, sizeof(why)) == 0)
