@@ -3,13 +3,96 @@
  * mediagate-control: SIP (sofia-sip), routing, SDP/SRTP negotiation, and the
  * client side of the control<->dataplane socket, on one su_root event loop.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 
+#include <sofia-sip/su.h>
+#include <sofia-sip/su_alloc.h>
+#include <sofia-sip/su_wait.h>
+
+#include "dpclient.h"
 #include "mg_build_config.h"
 #include "mg_config.h"
 #include "mg_log.h"
+
+/* Everything the event loop's callbacks need. */
+struct control {
+	su_home_t *home;
+	su_root_t *root;
+	const char *config_path;
+	struct mg_config *cfg_start; /* what the modules started with */
+	struct mg_config *cfg;  /* current configuration; replaced on SIGHUP */
+	struct dpc *dp;
+	int sig_fd;
+	su_wait_t sig_wait;
+	int sig_index;          /* su_root registration of sig_fd */
+	int exit_code;
+};
+
+/*
+ * SIGHUP: load the file again; on success the new configuration replaces
+ * the old one and the modules that support it reload (the call engine and
+ * SIP add their reload calls below). On error the old one stays in force.
+ */
+static void control_reload(struct control *ctl)
+{
+	struct mg_config *cfg = mg_config_load(ctl->config_path, MG_CONFIG_ROLE_CONTROL, stderr);
+	const struct mg_settings *old, *s;
+
+	if (cfg == NULL) {
+		MG_ERR("SIGHUP: %s has errors (listed above); keeping the running configuration",
+		       ctl->config_path ? ctl->config_path : "(embedded defaults)");
+		return;
+	}
+	old = mg_config_settings(ctl->cfg);
+	s = mg_config_settings(cfg);
+	mg_log_init("mediagate-control", s->log_level, s->log_syslog);
+	if (strcmp(old->control_socket, s->control_socket) != 0)
+		MG_WARN("SIGHUP: mediagate.control.socket changed to %s; takes effect on restart",
+			s->control_socket);
+	/* Module reloads go here, e.g. routing rules: route_reload(s). */
+	MG_INFO("SIGHUP: configuration reloaded from %s",
+		ctl->config_path ? ctl->config_path : "(embedded defaults)");
+	/* Modules keep pointers into the settings they started with (sockets,
+	 * SIP user agents): that one lives until exit. A reload hook copies
+	 * what it needs, so a later reloaded one can be freed at the next. */
+	if (ctl->cfg != ctl->cfg_start)
+		mg_config_free(ctl->cfg);
+	ctl->cfg = cfg;
+}
+
+static int on_signal(su_root_magic_t *magic, su_wait_t *w, su_wakeup_arg_t *arg)
+{
+	struct control *ctl = arg;
+	struct signalfd_siginfo si;
+
+	(void)magic;
+	(void)w;
+	while (read(ctl->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			control_reload(ctl);
+			continue;
+		}
+		MG_INFO("%s: stopping", strsignal((int)si.ssi_signo));
+		su_root_break(ctl->root);
+	}
+	return 0;
+}
+
+static void on_dataplane_state(void *arg, bool up)
+{
+	(void)arg;
+	/* The call engine re-installs its sessions here when up == true. */
+	if (!up)
+		MG_WARN("dataplane connection down: media sessions cannot be changed until it is "
+			"back");
+}
 
 static void usage(FILE *out)
 {
@@ -64,7 +147,65 @@ int main(int argc, char **argv)
 	const struct mg_settings *s = mg_config_settings(cfg);
 	mg_log_init("mediagate-control", s->log_level, s->log_syslog);
 
-	/* The event loop, SIP and the dataplane client are added by their modules. */
-	mg_config_free(cfg);
-	return 0;
+	struct control ctl = { .config_path = config_path, .cfg = cfg, .cfg_start = cfg,
+			       .sig_fd = -1,
+			       .exit_code = 0 };
+	sigset_t sigs;
+
+	/* Signals arrive as events on the loop, never in the middle of a callback. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (su_init() != 0) {
+		MG_ERR("sofia-sip su_init failed");
+		mg_config_free(cfg);
+		return 1;
+	}
+	ctl.home = su_home_new(sizeof(su_home_t));
+	ctl.root = ctl.home != NULL ? su_root_create(NULL) : NULL;
+	ctl.sig_fd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (ctl.root == NULL || ctl.sig_fd < 0) {
+		MG_ERR("cannot create the event loop: %s", strerror(errno));
+		ctl.exit_code = 1;
+		goto out;
+	}
+	su_wait_create(&ctl.sig_wait, ctl.sig_fd, SU_WAIT_IN);
+	ctl.sig_index = su_root_register(ctl.root, &ctl.sig_wait, on_signal, &ctl,
+					 su_pri_normal);
+
+	ctl.dp = dpc_create(ctl.root, s, NULL);
+	if (ctl.dp == NULL) {
+		MG_ERR("dataplane client: mediagate.control.socket '%s': %s", s->control_socket,
+		       strerror(errno));
+		ctl.exit_code = 2;
+		goto out;
+	}
+	dpc_on_state(ctl.dp, on_dataplane_state, &ctl);
+
+	/* SIP user agents and the call engine start here, on ctl.root:
+	 *	if (sip_start(ctl.root, s) < 0) { ctl.exit_code = 2; goto out; }
+	 */
+
+	MG_INFO("mediagate-control %s running (dataplane socket %s)", MG_VERSION,
+		s->control_socket);
+	su_root_run(ctl.root);
+
+	/* ...and stop here, before the dataplane client: sip_stop(); */
+out:
+	dpc_destroy(ctl.dp);
+	if (ctl.sig_index > 0)
+		su_root_deregister(ctl.root, ctl.sig_index);
+	if (ctl.root != NULL)
+		su_root_destroy(ctl.root);
+	if (ctl.sig_fd >= 0)
+		close(ctl.sig_fd);
+	su_home_unref(ctl.home);
+	su_deinit();
+	if (ctl.cfg != ctl.cfg_start)
+		mg_config_free(ctl.cfg);
+	mg_config_free(ctl.cfg_start);
+	return ctl.exit_code;
 }
