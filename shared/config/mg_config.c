@@ -5,6 +5,7 @@
  * view -> cross-key rules. Every problem is reported before giving up, so
  * an operator fixes a file in one pass.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -580,16 +581,31 @@ void mg_config_write_reference(FILE *out)
 		"|---|---|---|---|\n");
 	for (size_t i = 0; i < n; i++) {
 		const struct mg_config_key *k = &t[i];
-		const char *d = k->doc_default ? k->doc_default : k->def;
+		char anchor[128];
+		size_t a = 0;
 
-		fprintf(out, "| [`%s`](#%s) | %s | %s%s%s | %s |\n", k->name, k->name, k->type,
-			d && *d ? "`" : "", d ? (*d ? d : "(empty)") : "none", d && *d ? "`" : "",
-			used_by_text(k->used_by));
+		/* GitHub's heading anchors: lower case, punctuation dropped */
+		for (const char *c = k->name; *c && a + 1 < sizeof(anchor); c++)
+			if (isalnum((unsigned char)*c) || *c == '-' || *c == '_')
+				anchor[a++] = (char)tolower((unsigned char)*c);
+		anchor[a] = '\0';
+		fprintf(out, "| [`%s`](#%s) | %s | ", k->name, anchor, k->type);
+		if (k->alias_of != NULL)
+			fprintf(out, "alias of `%s`", k->alias_of);
+		else if (k->doc_default != NULL)
+			fprintf(out, "%s", k->doc_default);
+		else if (k->def == NULL)
+			fprintf(out, "none");
+		else if (k->def[0] == '\0')
+			fprintf(out, "(empty)");
+		else
+			fprintf(out, "`%s`", k->def);
+		fprintf(out, " | %s |\n", used_by_text(k->used_by));
 	}
 	fprintf(out, "\n");
 	for (size_t i = 0; i < n; i++) {
 		const struct mg_config_key *k = &t[i];
-		const char *d = k->doc_default ? k->doc_default : k->def;
+		const char *d = k->def;
 
 		fprintf(out, "### `%s`\n\n%s\n\n", k->name, k->help);
 		if (k->alias_of != NULL) {
@@ -597,7 +613,9 @@ void mg_config_write_reference(FILE *out)
 			continue;
 		}
 		fprintf(out, "- type: %s\n", k->type);
-		if (d == NULL)
+		if (k->doc_default != NULL)
+			fprintf(out, "- default: %s\n", k->doc_default);
+		else if (d == NULL)
 			fprintf(out, "- default: none\n");
 		else if (*d == '\0')
 			fprintf(out, "- default: (empty)\n");
@@ -611,6 +629,31 @@ void mg_config_write_reference(FILE *out)
 			fprintf(out, "- example: `%s=%s`\n", k->name, k->example);
 		fprintf(out, "- used by: %s\n\n", used_by_text(k->used_by));
 	}
+	fprintf(out,
+		"## Design notes\n"
+		"\n"
+		"- Code: `shared/config/` holds the parser (`mg_props.c`), the schema table with\n"
+		"  its validators and the rules across keys (`mg_config_schema.c`), the loader,\n"
+		"  `--check` output and the writers of this page and of `configs/gw.properties`\n"
+		"  (`mg_config.c`), and the cipher-name mapping (`mg_tls_ciphers.c`). The unit\n"
+		"  suite fails when this page or `configs/gw.properties` is stale.\n"
+		"- Adding a key is one row of the table plus its field in `struct mg_settings`;\n"
+		"  parsing, validation, `--check`, this page and the example file follow.\n"
+		"- Loading: parse, then one entry per key (file value, alias or default), then\n"
+		"  `${}` expansion, then the validators fill `struct mg_settings`, then the rules\n"
+		"  across keys. A value that fails validation is replaced by its default in the\n"
+		"  typed view so the rules across keys do not pile follow-on errors on it; every\n"
+		"  error is reported before the load is refused.\n"
+		"- Consumers never re-parse strings: TLS code passes `tls12_ciphers` to\n"
+		"  `SSL_CTX_set_cipher_list`, `tls13_ciphersuites` to `SSL_CTX_set_ciphersuites`\n"
+		"  and `tls_min_version`/`tls_max_version` (OpenSSL `TLS1_x_VERSION` numbers) to\n"
+		"  `SSL_CTX_set_min/max_proto_version`.\n"
+		"- Differences from `java.util.Properties`: unescaped trailing blanks of a value\n"
+		"  are dropped; `\\u0000`, lone UTF-16 surrogates, NUL bytes and lines without a\n"
+		"  key are errors; `\\uXXXX` is stored as UTF-8.\n"
+		"- Not done: include files, environment variables in `${}`, and checking that\n"
+		"  files named by paths exist (the programs that open them report that). Unknown\n"
+		"  keys are warned about but may still be used as `${}` variables.\n");
 }
 
 void mg_config_write_example(FILE *out)
@@ -647,6 +690,8 @@ void mg_config_write_example(FILE *out)
 		if (k->doc_default != NULL)
 			fprintf(out, "# default: %s\n#%s=%s\n", k->doc_default, name,
 				k->example ? k->example : "");
+		else if (k->def != NULL && nn == NULL && k->example != NULL)
+			fprintf(out, "# example: %s=%s\n%s=%s\n", name, k->example, name, k->def);
 		else if (k->def != NULL && nn == NULL)
 			fprintf(out, "%s=%s\n", name, k->def);
 		else if (k->def != NULL)
