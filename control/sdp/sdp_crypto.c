@@ -24,46 +24,6 @@ static void why_set(char *why, size_t whylen, const char *fmt, ...)
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-static int b64_val(char c)
-{
-	const char *p = c ? strchr(b64, c) : NULL;
-
-	return p ? (int)(p - b64) : -1;
-}
-
-int sdp_base64_decode(const char *s, size_t len, uint8_t *out, size_t outlen)
-{
-	size_t n = 0, pad = 0;
-	uint32_t acc = 0;
-	unsigned bits = 0;
-
-	/* RFC 4568 keys are padded base64; accept a missing pad too (some
-	 * phones drop it) but never characters outside the alphabet. */
-	while (len > 0 && s[len - 1] == '=' && pad < 2) {
-		len--;
-		pad++;
-	}
-	for (size_t i = 0; i < len; i++) {
-		int v = b64_val(s[i]);
-
-		if (v < 0)
-			return -EINVAL;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (n >= outlen)
-				return -EINVAL;
-			out[n++] = (uint8_t)(acc >> bits);
-		}
-	}
-	if ((len + pad) % 4 != 0 && pad != 0)
-		return -EINVAL;
-	if (bits >= 6 || (acc & ((1u << bits) - 1)) != 0)
-		return -EINVAL; /* dangling bits: not canonical base64 */
-	return (int)n;
-}
-
 size_t sdp_base64_encode(const uint8_t *in, size_t len, char *out)
 {
 	size_t o = 0;
@@ -82,100 +42,6 @@ size_t sdp_base64_encode(const uint8_t *in, size_t len, char *out)
 	}
 	out[o] = '\0';
 	return o;
-}
-
-static bool all_digits(const char *s, size_t n)
-{
-	if (n == 0)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isdigit((unsigned char)s[i]))
-			return false;
-	return true;
-}
-
-/* "inline:KEYSALT[|lifetime][|MKI:LEN]" */
-static int parse_inline(const struct mg_srtp_suite_info *suite, const char *s, size_t len, struct mg_srtp_sdes_key *k,
-			char *why, size_t whylen)
-{
-	uint8_t buf[MG_SRTP_MASTER_KEY_MAX + MG_SRTP_MASTER_SALT_MAX + 4];
-	size_t want = (size_t)suite->master_key_len + suite->master_salt_len;
-	const char *end = s + len, *f, *bar;
-	int n;
-
-	memset(k, 0, sizeof(*k));
-	if (len < 7 || strncasecmp(s, "inline:", 7) != 0) {
-		const char *colon = memchr(s, ':', len);
-
-		why_set(why, whylen, "key method \"%.*s\" (allowed: inline)", (int)(colon ? (size_t)(colon - s) : len), s);
-		return -ENOTSUP;
-	}
-	f = s + 7;
-	bar = memchr(f, '|', (size_t)(end - f));
-	if (bar == NULL)
-		bar = end;
-	n = sdp_base64_decode(f, (size_t)(bar - f), buf, sizeof(buf));
-	if (n < 0 || (size_t)n != want) {
-		why_set(why, whylen, "inline key is not base64 of %zu bytes (%s key + salt)", want, suite->sdes_name);
-		return -EINVAL;
-	}
-	memcpy(k->key, buf, suite->master_key_len);
-	memcpy(k->salt, buf + suite->master_key_len, suite->master_salt_len);
-	/* up to two more fields: lifetime (no ':') and MKI:LEN, in that order */
-	for (int field = 0; bar < end; field++) {
-		f = bar + 1;
-		bar = memchr(f, '|', (size_t)(end - f));
-		if (bar == NULL)
-			bar = end;
-		size_t flen = (size_t)(bar - f);
-		const char *colon = memchr(f, ':', flen);
-
-		if (field >= 2)
-			goto bad;
-		if (colon == NULL) {
-			if (field == 1 || k->lifetime != 0)
-				goto bad;
-			if (flen > 2 && f[0] == '2' && f[1] == '^' && all_digits(f + 2, flen - 2) && flen <= 4) {
-				unsigned long e = strtoul(f + 2, NULL, 10);
-
-				if (e < 1 || e > 48)
-					goto bad;
-				k->lifetime = 1ull << e;
-			} else if (all_digits(f, flen) && flen <= 15) {
-				k->lifetime = strtoull(f, NULL, 10);
-				if (k->lifetime == 0 || k->lifetime > (1ull << 48))
-					goto bad;
-			} else {
-				goto bad;
-			}
-		} else {
-			size_t vlen = (size_t)(colon - f), llen = flen - vlen - 1;
-
-			if (!all_digits(f, vlen) || !all_digits(colon + 1, llen) || vlen > 10 || llen > 3)
-				goto bad;
-			unsigned long mki_len = strtoul(colon + 1, NULL, 10);
-			unsigned long long mki = strtoull(f, NULL, 10);
-
-			if (mki_len < 1 || mki_len > 128)
-				goto bad;
-			if (mki_len > MG_SRTP_MKI_MAX) {
-				why_set(why, whylen, "MKI length %lu (allowed: 1..%d)", mki_len, MG_SRTP_MKI_MAX);
-				return -ENOTSUP;
-			}
-			if (mki_len < 4 && mki >= (1ull << (8 * mki_len)))
-				goto bad;
-			if (mki > 0xffffffffull)
-				goto bad;
-			k->mki = (uint32_t)mki;
-			k->mki_len = (uint8_t)mki_len;
-			field = 1;
-		}
-	}
-	return 0;
-bad:
-	why_set(why, whylen, "inline key parameter \"%.*s\" (allowed: |LIFETIME or |2^N with N <= 48, |MKI:LENGTH)",
-		(int)(bar - f), f);
-	return -EINVAL;
 }
 
 /* Session parameters that change the transform are refused (we cannot do
@@ -247,27 +113,12 @@ int sdp_crypto_parse(const char *value, struct sdp_crypto *out, char *why, size_
 		why_set(why, whylen, "unknown crypto suite %s", out->suite_name);
 		return -ENOTSUP;
 	}
-	for (const char *k = s; k < t;) {
-		const char *semi = memchr(k, ';', (size_t)(t - k));
-		const char *kend = semi ? semi : t;
-
-		if (out->nkeys >= MG_SRTP_KEYS_MAX) {
-			why_set(why, whylen, "more than %d keys in one crypto line", MG_SRTP_KEYS_MAX);
-			return -ENOTSUP;
-		}
-		rc = parse_inline(out->suite, k, (size_t)(kend - k), &out->keys[out->nkeys], why, whylen);
-		if (rc < 0)
-			return rc;
-		out->nkeys++;
-		k = semi ? semi + 1 : t;
-	}
+	/* key-params: the SRTP engine's own SDES parser, so both agree */
+	rc = mg_srtp_sdes_parse_key_params(out->suite, s, (size_t)(t - s), out->keys, MG_SRTP_KEYS_MAX, why, whylen);
+	if (rc < 0)
+		return rc;
+	out->nkeys = (unsigned)rc;
 	out->mki_len = out->keys[0].mki_len;
-	for (unsigned i = 1; i < out->nkeys; i++) {
-		if (out->keys[i].mki_len != out->mki_len || out->mki_len == 0) {
-			why_set(why, whylen, "several keys need an MKI of the same length on each");
-			return -EINVAL;
-		}
-	}
 	/* session params */
 	for (s = t; *s != '\0';) {
 		while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
@@ -284,23 +135,12 @@ int sdp_crypto_parse(const char *value, struct sdp_crypto *out, char *why, size_
 int sdp_crypto_format(unsigned long tag, const struct mg_srtp_suite_info *suite, const struct mg_srtp_sdes_key *k,
 		      char *out, size_t outlen)
 {
-	uint8_t raw[MG_SRTP_MASTER_KEY_MAX + MG_SRTP_MASTER_SALT_MAX];
-	char key64[((sizeof(raw) + 2) / 3) * 4 + 1];
-	char life[32] = "", mki[32] = "";
-	int n;
+	char key[MG_SRTP_SDES_INLINE_MAX];
+	int n = mg_srtp_sdes_format_inline(suite, k, key, sizeof(key));
 
-	memcpy(raw, k->key, suite->master_key_len);
-	memcpy(raw + suite->master_key_len, k->salt, suite->master_salt_len);
-	sdp_base64_encode(raw, (size_t)suite->master_key_len + suite->master_salt_len, key64);
-	if (k->lifetime != 0) {
-		if ((k->lifetime & (k->lifetime - 1)) == 0)
-			snprintf(life, sizeof(life), "|2^%d", __builtin_ctzll(k->lifetime));
-		else
-			snprintf(life, sizeof(life), "|%llu", (unsigned long long)k->lifetime);
-	}
-	if (k->mki_len != 0)
-		snprintf(mki, sizeof(mki), "|%u:%u", k->mki, k->mki_len);
-	n = snprintf(out, outlen, "%lu %s inline:%s%s%s", tag, suite->sdes_name, key64, life, mki);
+	if (n < 0)
+		return n;
+	n = snprintf(out, outlen, "%lu %s %s", tag, suite->sdes_name, key);
 	return n < 0 || (size_t)n >= outlen ? -ENOSPC : n;
 }
 
@@ -326,11 +166,6 @@ void sdp_crypto_to_policy(const struct mg_srtp_suite_info *suite, const struct m
 	p->dir = dir;
 	p->mki_len = mki_len;
 	p->nkeys = (uint8_t)nkeys;
-	for (unsigned i = 0; i < nkeys && i < MG_SRTP_KEYS_MAX; i++) {
-		memcpy(p->keys[i].key, keys[i].key, suite->master_key_len);
-		memcpy(p->keys[i].salt, keys[i].salt, suite->master_salt_len);
-		p->keys[i].lifetime = keys[i].lifetime;
-		for (unsigned b = 0; b < mki_len; b++)
-			p->keys[i].mki[b] = (uint8_t)(keys[i].mki >> (8 * (mki_len - 1 - b)));
-	}
+	for (unsigned i = 0; i < nkeys && i < MG_SRTP_KEYS_MAX; i++)
+		mg_srtp_sdes_to_master_key(&keys[i], &p->keys[i]);
 }

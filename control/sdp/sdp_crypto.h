@@ -5,9 +5,9 @@
  * Suites come from the shared table (mg_srtp_suite.h); keys are
  * struct mg_srtp_sdes_key so they go straight into an mg_srtp_policy.
  *
- * The inline key-param parser here follows the same grammar as
- * shared/srtp/mg_srtp_sdes.h; it was written before that one landed and
- * should be replaced by it (the types already match).
+ * Key parameters (inline:KEY|lifetime|MKI:len) are parsed and written by
+ * the SRTP engine's SDES code (mg_srtp_sdes.h), so control and dataplane
+ * agree on them byte for byte.
  */
 #ifndef MG_SDP_CRYPTO_H
 #define MG_SDP_CRYPTO_H
@@ -34,8 +34,9 @@ struct sdp_crypto {
 /*
  * Parse one attribute value (without "crypto:"). Returns 0, -ENOTSUP when
  * the line is well-formed but cannot be used (unknown suite, a session
- * parameter that changes the transform, too many keys, MKI longer than the
- * engine takes), or -EINVAL when malformed. @p why says which, for the
+ * parameter that changes the transform), or -EINVAL when malformed or
+ * beyond the engine (bad key, more than MG_SRTP_KEYS_MAX keys, MKI longer
+ * than MG_SRTP_MKI_MAX). @p why says which, for the
  * Warning text and the log.
  */
 int sdp_crypto_parse(const char *value, struct sdp_crypto *out, char *why, size_t whylen);
@@ -60,8 +61,7 @@ bool sdp_crypto_key_equal(const struct mg_srtp_suite_info *suite, const struct m
 void sdp_crypto_to_policy(const struct mg_srtp_suite_info *suite, const struct mg_srtp_sdes_key *keys,
 			  unsigned nkeys, uint8_t mki_len, enum mg_srtp_dir dir, struct mg_srtp_policy *p);
 
-/* Plain base64 (RFC 4648, padded). Decode returns the byte count or -EINVAL. */
-int sdp_base64_decode(const char *s, size_t len, uint8_t *out, size_t outlen);
+/* Plain padded base64 (RFC 4648) of @p in, NUL-terminated; returns its length. */
 size_t sdp_base64_encode(const uint8_t *in, size_t len, char *out);
 
 #endif

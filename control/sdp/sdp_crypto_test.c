@@ -112,11 +112,16 @@ static void test_parse_bad(void **state)
 					  sizeof(why)),
 			 -EINVAL);
 	assert_int_equal(sdp_crypto_parse("1 AES_CM_128_HMAC_SHA1_80 inline:" RFC_KEY "|1:5", &c, why, sizeof(why)),
-			 -ENOTSUP);
+			 -EINVAL);
+	assert_non_null(strstr(why, "MKI length 5"));
 	assert_int_equal(sdp_crypto_parse("1 AES_CM_128_HMAC_SHA1_80 inline:" RFC_KEY "|1:4|2^20", &c, why,
 					  sizeof(why)),
 			 -EINVAL);
-	assert_int_equal(sdp_crypto_parse("1 AES_CM_128_HMAC_SHA1_80 dtls:" RFC_KEY, &c, why, sizeof(why)), -ENOTSUP);
+	assert_int_equal(sdp_crypto_parse("1 AES_CM_128_HMAC_SHA1_80 dtls:" RFC_KEY, &c, why, sizeof(why)), -EINVAL);
+	/* two keys with the same MKI cannot be told apart */
+	assert_int_equal(sdp_crypto_parse("1 AES_CM_128_HMAC_SHA1_80 inline:" RFC_KEY "|1:1;inline:" RFC_KEY "|1:1", &c,
+					  why, sizeof(why)),
+			 -EINVAL);
 	assert_int_equal(sdp_crypto_parse("", &c, why, sizeof(why)), -EINVAL);
 }
 

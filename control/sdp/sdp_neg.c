@@ -429,7 +429,7 @@ int sdp_answer(const struct sdp_policy *pol, const char *offer, size_t len, cons
 			use = best;
 			srtp = true;
 		} else if (any_srtp) {
-			rc = fail(res, 488, WARN_TRANSPORT, "no offered crypto suite is usable (%s; allowed: %s)",
+			rc = fail(res, 488, WARN_TRANSPORT, "no offered crypto line is usable: %s (enabled suites: %s)",
 				  skipped[0] ? skipped : "no a=crypto line", names);
 			goto out;
 		} else {
@@ -445,7 +445,7 @@ int sdp_answer(const struct sdp_policy *pol, const char *offer, size_t len, cons
 		} else if (any_rtp) {
 			use = rtp_line;
 		} else {
-			rc = fail(res, 488, WARN_TRANSPORT, "no offered crypto suite is usable (%s; allowed: %s)",
+			rc = fail(res, 488, WARN_TRANSPORT, "no offered crypto line is usable: %s (enabled suites: %s)",
 				  skipped[0] ? skipped : "no a=crypto line", names);
 			goto out;
 		}

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Two gateways negotiating with each other through this module: what one
+ * side sends with must be what the other receives with, in every mode pair
+ * the tables allow, across re-offers and re-INVITEs. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "mg_log.h"
+#include "sdp_neg.h"
+
+static void pol_init(struct sdp_policy *p, enum mg_srtp_mode mode, const char *addr, uint16_t port)
+{
+	memset(p, 0, sizeof(*p));
+	p->mode = mode;
+	p->local_addr = addr;
+	p->local_port = port;
+	p->sess_id = port;
+}
+
+static void assert_pair(const struct mg_srtp_policy *tx, const struct mg_srtp_policy *rx)
+{
+	assert_int_equal(tx->suite, rx->suite);
+	assert_int_equal(tx->dir, MG_SRTP_DIR_OUTBOUND);
+	assert_int_equal(rx->dir, MG_SRTP_DIR_INBOUND);
+	assert_int_equal(tx->mki_len, rx->mki_len);
+	assert_true(tx->nkeys >= 1 && rx->nkeys >= 1);
+	assert_memory_equal(tx->keys[0].key, rx->keys[0].key, sizeof(tx->keys[0].key));
+	assert_memory_equal(tx->keys[0].salt, rx->keys[0].salt, sizeof(tx->keys[0].salt));
+}
+
+/* A offers, B answers, A processes: returns B's status. */
+static int loop(const struct sdp_policy *a, const struct sdp_policy *b, const struct sdp_result *a_prev,
+		const struct sdp_result *b_prev, struct sdp_result *ra, struct sdp_result *rb)
+{
+	assert_int_equal(sdp_offer(a, a_prev, ra), 0);
+	sdp_answer(b, ra->sdp, ra->sdp_len, b_prev, rb);
+	if (rb->status != 0)
+		return rb->status;
+	assert_int_equal(sdp_answer_process(a, rb->sdp, rb->sdp_len, ra), 0);
+	return 0;
+}
+
+static void test_mode_pairs(void **state)
+{
+	(void)state;
+	static const enum mg_srtp_mode modes[] = { MG_SRTP_MODE_ALWAYS, MG_SRTP_MODE_AS_NEEDED, MG_SRTP_MODE_NEVER };
+	struct sdp_result *ra = calloc(1, sizeof(*ra)), *rb = calloc(1, sizeof(*rb));
+
+	for (int ms = 0; ms < 2; ms++) {
+		for (unsigned i = 0; i < 3; i++) {
+			for (unsigned j = 0; j < 3; j++) {
+				struct sdp_policy a, b;
+
+				pol_init(&a, modes[i], "192.0.2.1", 20000);
+				pol_init(&b, modes[j], "192.0.2.2", 30000);
+				a.ms_offer = ms;
+				int st = loop(&a, &b, NULL, NULL, ra, rb);
+				/* the offer is "SRTP only" for always, "SRTP and RTP"
+				 * for as-needed, "RTP only" for never */
+				bool want_488 = (modes[i] == MG_SRTP_MODE_ALWAYS && modes[j] == MG_SRTP_MODE_NEVER) ||
+						(modes[i] == MG_SRTP_MODE_NEVER && modes[j] == MG_SRTP_MODE_ALWAYS);
+				bool want_srtp = modes[i] != MG_SRTP_MODE_NEVER && modes[j] != MG_SRTP_MODE_NEVER;
+
+				if (want_488) {
+					assert_int_equal(st, 488);
+					assert_int_equal(rb->warn_code, 302);
+					continue;
+				}
+				assert_int_equal(st, 0);
+				assert_int_equal(ra->srtp, want_srtp);
+				assert_int_equal(rb->srtp, want_srtp);
+				assert_string_equal(ra->remote_addr, "192.0.2.2");
+				assert_int_equal(ra->remote_rtp_port, 30000);
+				assert_string_equal(rb->remote_addr, "192.0.2.1");
+				assert_int_equal(rb->remote_rtp_port, 20000);
+				assert_true(ra->rtcp_mux && rb->rtcp_mux);
+				assert_int_equal(ra->dir, SDP_DIR_SENDRECV);
+				assert_int_equal(ra->telephone_event_pt, 101);
+				if (want_srtp) {
+					/* _80 first by default on both sides */
+					assert_int_equal(ra->suite, MG_SRTP_AES_CM_128_HMAC_SHA1_80);
+					assert_pair(&ra->tx, &rb->rx);
+					assert_pair(&rb->tx, &ra->rx);
+					/* different keys per direction */
+					assert_memory_not_equal(ra->tx.keys[0].key, rb->tx.keys[0].key, 16);
+				}
+			}
+		}
+	}
+	free(ra);
+	free(rb);
+}
+
+static void test_reoffer_and_reinvite_keys(void **state)
+{
+	(void)state;
+	struct sdp_policy a, b;
+	struct sdp_result *a1 = calloc(1, sizeof(*a1)), *b1 = calloc(1, sizeof(*b1));
+	struct sdp_result *a2 = calloc(1, sizeof(*a2)), *b2 = calloc(1, sizeof(*b2));
+	struct sdp_result *a3 = calloc(1, sizeof(*a3)), *b3 = calloc(1, sizeof(*b3));
+
+	pol_init(&a, MG_SRTP_MODE_ALWAYS, "192.0.2.1", 20000);
+	pol_init(&b, MG_SRTP_MODE_AS_NEEDED, "192.0.2.2", 30000);
+	b.suites[0] = MG_SRTP_AES_CM_128_HMAC_SHA1_32;
+	b.n_suites = 1;
+	assert_int_equal(loop(&a, &b, NULL, NULL, a1, b1), 0);
+	assert_int_equal(a1->suite, MG_SRTP_AES_CM_128_HMAC_SHA1_32);
+	assert_int_equal(a1->crypto_tag, 2);
+
+	/* A re-offers (e.g. hold): same key for the suite in use; B sees the
+	 * same peer key and keeps its own: nothing to re-key */
+	a.media_type = "sendonly";
+	assert_int_equal(loop(&a, &b, a1, b1, a2, b2), 0);
+	assert_false(b2->rekey);
+	assert_false(a2->rekey);
+	assert_int_equal(a2->dir, SDP_DIR_SENDONLY);
+	assert_int_equal(b2->dir, SDP_DIR_RECVONLY);
+	assert_true(b2->hold);
+	assert_memory_equal(&a2->tx, &a1->tx, sizeof(a1->tx));
+	assert_memory_equal(&b2->tx, &b1->tx, sizeof(b1->tx));
+	assert_int_equal(a2->sess_version, a1->sess_version + 1);
+	assert_int_equal(b2->sess_version, b1->sess_version + 1);
+
+	/* B re-INVITEs with a fresh offer (new keys): A re-keys both ways */
+	a.media_type = NULL;
+	assert_int_equal(sdp_offer(&b, NULL, b3), 0);
+	sdp_answer(&a, b3->sdp, b3->sdp_len, a2, a3);
+	assert_int_equal(a3->status, 0);
+	assert_true(a3->rekey && a3->rekey_rx && a3->rekey_tx);
+	assert_memory_not_equal(a3->tx.keys[0].key, a2->tx.keys[0].key, 16);
+	assert_int_equal(sdp_answer_process(&b, a3->sdp, a3->sdp_len, b3), 0);
+	assert_pair(&a3->tx, &b3->rx);
+	assert_pair(&b3->tx, &a3->rx);
+	free(a1);
+	free(b1);
+	free(a2);
+	free(b2);
+	free(a3);
+	free(b3);
+}
+
+static void test_warning_header(void **state)
+{
+	(void)state;
+	struct sdp_policy b;
+	struct sdp_result *r = calloc(1, sizeof(*r));
+	const char offer[] = "v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\n"
+			     "m=audio 4000 RTP/AVP 0\r\n";
+	char hdr[512];
+
+	pol_init(&b, MG_SRTP_MODE_ALWAYS, "192.0.2.2", 30000);
+	assert_int_equal(sdp_answer(&b, offer, strlen(offer), NULL, r), -EPROTO);
+	assert_int_equal(r->status, 488);
+	assert_int_equal(r->sdp_len, 0);
+	assert_true(sdp_warning_header(r, "gw.example.com", hdr, sizeof(hdr)) > 0);
+	assert_string_equal(hdr, "302 gw.example.com \"SRTP is required (netborder.media.srtp.mode=always) but "
+				 "the offer has RTP only\"");
+	/* a host name in c= is refused, not resolved */
+	const char named[] = "v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 peer.example.com\r\nt=0 0\r\n"
+			     "m=audio 4000 RTP/AVP 0\r\n";
+	b.mode = MG_SRTP_MODE_AS_NEEDED;
+	assert_int_equal(sdp_answer(&b, named, strlen(named), NULL, r), -EPROTO);
+	assert_int_equal(r->warn_code, 301);
+	free(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_mode_pairs),
+		cmocka_unit_test(test_reoffer_and_reinvite_keys),
+		cmocka_unit_test(test_warning_header),
+	};
+
+	mg_log_init("sdp_neg_test", MG_LOG_ERR, false);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
