@@ -20,6 +20,7 @@
 #include "mg_build_config.h"
 #include "mg_config.h"
 #include "mg_log.h"
+#include "route_cli.h"
 
 /* Everything the event loop's callbacks need. */
 struct control {
@@ -97,9 +98,11 @@ static void on_dataplane_state(void *arg, bool up)
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: mediagate-control [--config FILE] [--check] [--help] [--version]\n"
+		"usage: mediagate-control [--config FILE] [--check] [--route PARAMS] [--help] [--version]\n"
 		"  --config FILE  gw.properties to load (default: embedded defaults)\n"
-		"  --check        validate, print the effective configuration, exit 0 or 2\n");
+		"  --check        validate, print the effective configuration, exit 0 or 2\n"
+		"  --route PARAMS dry-run routing of a call, e.g. 'pstn.in.dnis=5551234,pstn.in.ani=5145550000':\n"
+		"                 print the chosen rule and out-leg parameters, exit 0, 1 (no route) or 2\n");
 }
 
 int main(int argc, char **argv)
@@ -107,22 +110,27 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check", no_argument, NULL, 'C' },
+		{ "route", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config_path = NULL;
 	int check = 0;
+	const char *route_spec = NULL;
 	int opt;
 
 	mg_log_init("mediagate-control", MG_LOG_INFO, false);
-	while ((opt = getopt_long(argc, argv, "c:ChV", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:ChVR:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			config_path = optarg;
 			break;
 		case 'C':
 			check = 1;
+			break;
+		case 'R':
+			route_spec = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -143,6 +151,12 @@ int main(int argc, char **argv)
 		mg_config_print(cfg, stdout);
 		mg_config_free(cfg);
 		return 0;
+	}
+	if (route_spec != NULL) {
+		int rc = route_cli_main(cfg, route_spec, stdout);
+
+		mg_config_free(cfg);
+		return rc;
 	}
 	const struct mg_settings *s = mg_config_settings(cfg);
 	mg_log_init("mediagate-control", s->log_level, s->log_syslog);
