@@ -14,6 +14,9 @@
 #include "mg_config_int.h"
 
 static void cfg_report(struct mg_config *cfg, const struct mg_cfg_entry *e, const char *sev,
+		       const char *fmt, va_list ap) __attribute__((format(printf, 4, 0), nonnull(4)));
+
+static void cfg_report(struct mg_config *cfg, const struct mg_cfg_entry *e, const char *sev,
 		       const char *fmt, va_list ap)
 {
 	FILE *d = cfg->diag;
