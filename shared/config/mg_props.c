@@ -235,7 +235,7 @@ static int unescape(const char *s, size_t n, struct sbuf *b, size_t *keep, char 
 			}
 			i += 4;
 			if (cp == 0) {
-				snprintf(err, errlen, "\\u0000 is not allowed (NUL)");
+				snprintf(err, errlen, "\\u0000 is not allowed (allowed: \\u0001-\\uFFFF)");
 				return -EINVAL;
 			}
 			if (cp >= 0xd800 && cp <= 0xdbff) {
@@ -244,14 +244,16 @@ static int unescape(const char *s, size_t n, struct sbuf *b, size_t *keep, char 
 				    read_u4(s, n, i + 2, &lo) < 0 || lo < 0xdc00 || lo > 0xdfff) {
 					snprintf(err, errlen,
 						 "\\u%04X is a high surrogate not followed by a low "
-						 "surrogate \\uDC00-\\uDFFF",
+						 "surrogate (allowed: \\uD800-\\uDBFF followed by "
+						 "\\uDC00-\\uDFFF)",
 						 (unsigned)cp);
 					return -EINVAL;
 				}
 				i += 6;
 				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
 			} else if (cp >= 0xdc00 && cp <= 0xdfff) {
-				snprintf(err, errlen, "\\u%04X is a lone low surrogate",
+				snprintf(err, errlen, "\\u%04X is a lone low surrogate (allowed: "
+					 "\\uDC00-\\uDFFF right after a high surrogate)",
 					 (unsigned)cp);
 				return -EINVAL;
 			}
@@ -498,13 +500,14 @@ static int expand_rec(struct expand_ctx *x, const char *v, struct sbuf *out)
 				o += (size_t)snprintf(x->err + o, x->errlen - o, "${%s} -> ",
 						      x->stack[j]);
 			if (o < x->errlen)
-				snprintf(x->err + o, x->errlen - o, "${%s}", key);
+				snprintf(x->err + o, x->errlen - o,
+					 "${%s} (allowed: references that end in a plain value)", key);
 			free(key);
 			return -EINVAL;
 		}
 		if (x->depth == PROPS_MAX_DEPTH) {
-			snprintf(x->err, x->errlen, "${%s}: expansion nested deeper than %d", key,
-				 PROPS_MAX_DEPTH);
+			snprintf(x->err, x->errlen, "${%s}: expansion nested deeper than %d (allowed: at most %d levels)",
+				 key, PROPS_MAX_DEPTH, PROPS_MAX_DEPTH);
 			free(key);
 			return -EINVAL;
 		}

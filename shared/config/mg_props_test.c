@@ -393,11 +393,11 @@ static void test_expand_errors(void **state)
 		    "ok=${missing.key}\n");
 	assert_int_equal(expand(&r, "${self}", &out, err, sizeof(err)), -EINVAL);
 	assert_null(out);
-	assert_string_equal(err, "expansion cycle: ${self} -> ${self}");
+	assert_ptr_equal(strstr(err, "expansion cycle: ${self} -> ${self} (allowed: "), err);
 	assert_int_equal(expand(&r, "${a}", &out, err, sizeof(err)), -EINVAL);
-	assert_string_equal(err, "expansion cycle: ${a} -> ${b} -> ${a}");
+	assert_ptr_equal(strstr(err, "expansion cycle: ${a} -> ${b} -> ${a} (allowed: "), err);
 	assert_int_equal(expand(&r, "v=${x}", &out, err, sizeof(err)), -EINVAL);
-	assert_string_equal(err, "expansion cycle: ${x} -> ${y} -> ${z} -> ${x}");
+	assert_ptr_equal(strstr(err, "expansion cycle: ${x} -> ${y} -> ${z} -> ${x} (allowed: "), err);
 	assert_int_equal(expand(&r, "${ok}", &out, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "${missing.key}: undefined key"));
 	assert_int_equal(expand(&r, "abc${unterminated", &out, err, sizeof(err)), -EINVAL);
