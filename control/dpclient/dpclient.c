@@ -158,7 +158,7 @@ static void on_hello(void *arg, int result, const void *body)
 		return;
 	}
 	if (h != NULL && mg_proto_hello_check(h, why, sizeof(why)) < 0) {
-		MG_ERR("dataplane %s (pid %u) refused: protocol mismatch: %s (we speak version %u); "
+		MG_ERR("refusing dataplane %s (pid %u): protocol mismatch: %s (we speak version %u); "
 		       "retrying in %u ms", h->software, h->pid, why, MG_PROTO_VERSION,
 		       c->p.backoff_max_ms);
 		drop_connection(c, "protocol mismatch");
@@ -166,8 +166,11 @@ static void on_hello(void *arg, int result, const void *body)
 		return;
 	}
 	if (result < 0 || h == NULL) {
-		MG_ERR("dataplane at %s refused our HELLO: %s; retrying in %u ms", c->path,
-		       strerror(-result), c->p.backoff_max_ms);
+		MG_ERR("dataplane at %s refused our HELLO: %s%s; retrying in %u ms", c->path,
+		       strerror(-result),
+		       result == -EACCES ? " (this uid is not in mediagate.control.allowedUids)"
+					 : "",
+		       c->p.backoff_max_ms);
 		drop_connection(c, "HELLO refused");
 		schedule_retry(c, c->p.backoff_max_ms);
 		return;
@@ -272,14 +275,6 @@ static void handle_datagram(struct dpc *c, const uint8_t *buf, size_t len)
 	if (!(h.flags & MG_PROTO_F_REPLY)) {
 		MG_WARN("unexpected %s request from the dataplane; ignored",
 			mg_proto_type_name(h.type));
-		return;
-	}
-	if (h.req_id == 0 && h.result < 0) {
-		MG_ERR("dataplane at %s refused this process (uid %u): %s%s", c->path,
-		       (unsigned)geteuid(), strerror(-h.result),
-		       h.result == -EACCES ? " (uid not in mediagate.control.allowedUids)" : "");
-		drop_connection(c, "refused");
-		schedule_retry(c, c->p.backoff_max_ms);
 		return;
 	}
 	p = pending_take(c, h.req_id);

@@ -26,6 +26,10 @@ struct ctl_handler {
 struct ctl_conn {
 	int fd;               /* -1 = free slot */
 	bool hello_done;
+	/* uid not allowed: the first message is answered -EACCES, then we close.
+	 * Answering at accept time would race the peer's HELLO: closing with
+	 * its HELLO unread makes the kernel reset the peer, losing our answer. */
+	bool refused;
 	struct dp_ctl_peer peer;
 	char software[32];
 };
@@ -195,6 +199,7 @@ static void do_accept(void)
 		socklen_t cl = sizeof(cred);
 		struct ctl_conn *c = NULL;
 		char allowed[128];
+		bool refused;
 		int fd;
 
 		fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -208,16 +213,12 @@ static void do_accept(void)
 			close(fd);
 			continue;
 		}
-		if (!uid_allowed(cred.uid)) {
+		refused = !uid_allowed(cred.uid);
+		if (refused)
 			MG_WARN("control: refused connection from pid %d uid %u: uid not in "
 				"mediagate.control.allowedUids (allowed: %s)",
 				(int)cred.pid, (unsigned)cred.uid,
 				allowed_str(allowed, sizeof(allowed)));
-			/* Tell the peer why before closing: an unsolicited HELLO reply. */
-			send_raw_error(fd, MG_MSG_HELLO, 0, -EACCES);
-			close(fd);
-			continue;
-		}
 		for (unsigned i = 0; i < DP_CTL_MAX_CONNS; i++)
 			if (conns[i].fd < 0) {
 				c = &conns[i];
@@ -235,6 +236,7 @@ static void do_accept(void)
 		c->peer.conn_id = next_conn_id++;
 		c->peer.pid = cred.pid;
 		c->peer.uid = cred.uid;
+		c->refused = refused;
 		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)(c - conns) + 1 };
 		if (epoll_ctl(ep_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			MG_WARN("control: epoll_ctl: %s", strerror(errno));
@@ -297,6 +299,12 @@ static bool handle_msg(struct ctl_conn *c, const uint8_t *buf, size_t len)
 
 	memset(&req_body, 0, sizeof(req_body));
 	rc = mg_proto_decode(buf, len, &h, &req_body, sizeof(req_body));
+	if (c->refused) {
+		send_raw_error(c->fd, len >= sizeof(h) ? h.type : MG_MSG_HELLO,
+			       len >= sizeof(h) ? h.req_id : 0, -EACCES);
+		conn_close(c, "uid not allowed");
+		return false;
+	}
 	if (len < sizeof(h)) {
 		MG_WARN("control connection %u: %s; closing", c->peer.conn_id,
 			mg_proto_last_error());

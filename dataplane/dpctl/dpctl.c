@@ -136,9 +136,6 @@ static int request(unsigned type, const void *body, void *rep, size_t rep_size)
 				mg_proto_last_error());
 			exit(EXIT_CONNECT);
 		}
-		/* Unsolicited refusal (uid not allowed) arrives with id 0. */
-		if (h.type == MG_MSG_HELLO && h.req_id == 0 && h.result < 0)
-			return h.result;
 		if (!(h.flags & MG_PROTO_F_REPLY) || h.req_id != id || h.type != type)
 			continue; /* stale reply to an earlier, timed-out request */
 		return h.result;

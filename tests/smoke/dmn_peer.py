@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Misbehaving peers of the control socket, for the daemons smoke test.
+
+  dmn_peer.py client SOCKET SIZES.json CASE   act as a bad client of the dataplane
+  dmn_peer.py fake-dp SOCKET SIZES.json       act as a dataplane with other sizes
+
+SIZES.json is `mediagate-dpctl info` output: the real size table, so this
+script never hard-codes what the C headers define; it only perturbs it.
+Prints one line per observation; exit 0 when the peer behaved as expected.
+"""
+import json
+import os
+import socket
+import struct
+import sys
+
+HDR = struct.Struct("<HHHHIiII")  # version type flags reserved req_id result length reserved2
+HELLO_HEAD = struct.Struct("<IIIIII32s")
+SIZE = struct.Struct("<HHII")
+MAX_TYPES = 32
+F_REPLY = 1
+T_HELLO, T_PING = 1, 2
+EPROTO, EMSGSIZE = 71, 90
+
+
+def load_sizes(path):
+    info = json.load(open(path))
+    names = {m["type"]: i + 1 for i, m in enumerate(info["messages"])}
+    sizes = [(names[m["type"]], m["request"], m["reply"]) for m in info["messages"]]
+    return info["protocol_version"], info["header_size"], sizes, names
+
+
+def hello_body(version, hdr_size, sizes, role=3, name=b"dmn_peer.py"):
+    body = HELLO_HEAD.pack(version, role, os.getpid(), hdr_size, len(sizes), 0, name)
+    table = b"".join(SIZE.pack(t, 0, rq, rp) for t, rq, rp in sizes)
+    table += b"\0" * (SIZE.size * (MAX_TYPES - len(sizes)))
+    return body + table
+
+
+def msg(version, mtype, req_id, body, flags=0, result=0):
+    return HDR.pack(version, mtype, flags, 0, req_id, result, len(body), 0) + body
+
+
+def recv_hdr(sock):
+    data = sock.recv(65536)
+    if not data:
+        return None, b""
+    return HDR.unpack_from(data), data[HDR.size:]
+
+
+def connect(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.settimeout(5)
+    s.connect(path)
+    return s
+
+
+def client(path, sizes_file, case):
+    version, hdr_size, sizes, names = load_sizes(sizes_file)
+    s = connect(path)
+    if case == "size-mismatch":
+        bad = [(t, rq + 8 if t == names["SESSION_ADD"] else rq, rp) for t, rq, rp in sizes]
+        s.send(msg(version, T_HELLO, 7, hello_body(version, hdr_size, bad)))
+        h, body = recv_hdr(s)
+        print("reply type=%d flags=%d id=%d result=%d length=%d" % (h[1], h[2], h[4], h[5], h[6]))
+        ok = h[1] == T_HELLO and h[2] & F_REPLY and h[4] == 7 and h[5] == -EPROTO
+        # The refusal carries the dataplane's own table, and then it hangs up.
+        ok = ok and h[6] == len(hello_body(version, hdr_size, sizes))
+        ok = ok and recv_hdr(s)[0] is None
+    elif case == "version-mismatch":
+        s.send(msg(version + 98, T_HELLO, 8, hello_body(version + 98, hdr_size, sizes)))
+        h, body = recv_hdr(s)
+        print("reply type=%d id=%d result=%d" % (h[1], h[4], h[5]))
+        ok = h[1] == T_HELLO and h[5] == -EPROTO and recv_hdr(s)[0] is None
+    elif case == "garbage":
+        s.send(b"\x01\x02\x03\x04\x05")  # shorter than a header
+        h, _ = recv_hdr(s)
+        print("after garbage: %s" % ("closed" if h is None else "answered"))
+        ok = h is None
+    elif case == "bad-requests":
+        s.send(msg(version, T_HELLO, 1, hello_body(version, hdr_size, sizes)))
+        h, _ = recv_hdr(s)
+        ok = h[5] == 0
+        # Oversized datagram, truncated PING, unknown type: each answered, link kept.
+        s.send(msg(version, T_PING, 2, b"\0" * 5000))
+        h, _ = recv_hdr(s)
+        print("oversized: result=%d" % h[5])
+        ok = ok and h[4] == 2 and h[5] == -EMSGSIZE
+        s.send(msg(version, T_PING, 3, b"\0" * 8))
+        h, _ = recv_hdr(s)
+        print("truncated ping: result=%d" % h[5])
+        ok = ok and h[4] == 3 and h[5] == -EMSGSIZE
+        s.send(msg(version, 999, 4, b""))
+        h, _ = recv_hdr(s)
+        print("unknown type: result=%d" % h[5])
+        ok = ok and h[4] == 4 and h[5] == -EPROTO
+        s.send(msg(version, T_PING, 5, b"\0" * 16))
+        h, body = recv_hdr(s)
+        print("ping after all that: result=%d" % h[5])
+        ok = ok and h[4] == 5 and h[5] == 0 and h[2] & F_REPLY
+    else:
+        raise SystemExit("unknown case " + case)
+    print("%s: %s" % (case, "as expected" if ok else "UNEXPECTED"))
+    return 0 if ok else 1
+
+
+def fake_dp(path, sizes_file):
+    """Answer every HELLO with a table whose SESSION_ADD is 8 bytes longer."""
+    version, hdr_size, sizes, names = load_sizes(sizes_file)
+    bad = [(t, rq + 8 if t == names["SESSION_ADD"] else rq, rp) for t, rq, rp in sizes]
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    srv.bind(path)
+    srv.listen(4)
+    srv.settimeout(20)
+    served = 0
+    while served < 1:
+        conn, _ = srv.accept()
+        conn.settimeout(5)
+        h, _ = recv_hdr(conn)
+        if h is not None and h[1] == T_HELLO:
+            conn.send(msg(version, T_HELLO, h[4], hello_body(version, hdr_size, bad, role=2,
+                                                                name=b"fake-dataplane"),
+                          flags=F_REPLY))
+            served += 1
+            print("fake-dp: answered HELLO %d with a bad table" % served, flush=True)
+        # The control plane must hang up on us.
+        h2, _ = recv_hdr(conn)
+        print("fake-dp: peer %s" % ("hung up" if h2 is None else "sent more"), flush=True)
+        conn.close()
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 5 and sys.argv[1] == "client":
+        sys.exit(client(sys.argv[2], sys.argv[3], sys.argv[4]))
+    if len(sys.argv) == 4 and sys.argv[1] == "fake-dp":
+        sys.exit(fake_dp(sys.argv[2], sys.argv[3]))
+    sys.exit(__doc__)
