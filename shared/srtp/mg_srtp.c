@@ -68,7 +68,7 @@ int mg_srtp_backend_available(enum mg_srtp_backend b)
 	case MG_SRTP_BACKEND_IPSECMB:
 #if MG_HAVE_IPSECMB
 		{
-			void *m = mg_srtp_imb_mgr_create();
+			void *m = mg_srtp_imb_mgr_create(NULL);
 			if (!m)
 				return 0;
 			mg_srtp_imb_mgr_free(m);
@@ -105,7 +105,7 @@ struct mg_srtp_engine *mg_srtp_engine_create(enum mg_srtp_backend b)
 	memset(e, 0, sizeof(*e));
 #if MG_HAVE_IPSECMB
 	if (b == MG_SRTP_BACKEND_AUTO || b == MG_SRTP_BACKEND_IPSECMB) {
-		e->imb = mg_srtp_imb_mgr_create();
+		e->imb = mg_srtp_imb_mgr_create(&e->imb_arch);
 		if (e->imb)
 			b = MG_SRTP_BACKEND_IPSECMB;
 		else if (b == MG_SRTP_BACKEND_IPSECMB) {
@@ -125,7 +125,18 @@ struct mg_srtp_engine *mg_srtp_engine_create(enum mg_srtp_backend b)
 		b = MG_SRTP_BACKEND_SCALAR;
 	e->backend = b;
 	e->imb_min = 4;
+#if MG_HAVE_IPSECMB
+	if (e->imb)
+		mg_srtp_imb_describe(e->imb, e->imb_arch, e->desc, sizeof(e->desc));
+	else
+#endif
+		snprintf(e->desc, sizeof(e->desc), "scalar %s", OpenSSL_version(OPENSSL_VERSION));
 	return e;
+}
+
+const char *mg_srtp_engine_describe(const struct mg_srtp_engine *e)
+{
+	return e->desc;
 }
 
 enum mg_srtp_backend mg_srtp_engine_backend(const struct mg_srtp_engine *e)

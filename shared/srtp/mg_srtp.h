@@ -170,6 +170,10 @@ struct mg_srtp_engine *mg_srtp_engine_create(enum mg_srtp_backend b);
 /** Backend an engine actually runs (never AUTO). */
 enum mg_srtp_backend mg_srtp_engine_backend(const struct mg_srtp_engine *e);
 
+/** One line for logs: backend, library version, instruction set
+ * (e.g. "ipsec-mb 1.3.0 avx512 sha-ni", "scalar OpenSSL 3.0.x ..."). */
+const char *mg_srtp_engine_describe(const struct mg_srtp_engine *e);
+
 /** Free an engine (NULL is fine). */
 void mg_srtp_engine_free(struct mg_srtp_engine *e);
 

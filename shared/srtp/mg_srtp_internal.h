@@ -77,6 +77,8 @@ struct mg_srtp_op {
 struct mg_srtp_engine {
 	enum mg_srtp_backend backend;
 	void *imb;           /* IMB_MGR */
+	int imb_arch;        /* IMB_ARCH it was initialised for */
+	char desc[64];
 	unsigned imb_min;    /* bursts smaller than this go scalar: a lone job
 			      * must be flushed through an otherwise empty
 			      * multi-lane manager, which costs more than
@@ -96,7 +98,8 @@ void mg_srtp_imb_run(struct mg_srtp_engine *e, const struct mg_srtp_ctx *c, stru
 		     unsigned n, int rtcp, int protect);
 int mg_srtp_imb_keys_init(struct mg_srtp_dkeys *dk, int aead);
 void mg_srtp_imb_keys_fini(struct mg_srtp_dkeys *dk);
-void *mg_srtp_imb_mgr_create(void);
+void *mg_srtp_imb_mgr_create(int *arch);
+const char *mg_srtp_imb_describe(const void *mgr, int arch, char *buf, size_t len);
 void mg_srtp_imb_mgr_free(void *mgr);
 #endif
 

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,19 +24,54 @@
 #define NO_COMPAT_IMB_API_053
 #include <intel-ipsec-mb.h>
 
-void *mg_srtp_imb_mgr_create(void)
+static const char *const arch_names[IMB_ARCH_NUM] = {
+	[IMB_ARCH_NONE] = "none", [IMB_ARCH_NOAESNI] = "no-aesni", [IMB_ARCH_SSE] = "sse",
+	[IMB_ARCH_AVX] = "avx",   [IMB_ARCH_AVX2] = "avx2",         [IMB_ARCH_AVX512] = "avx512",
+};
+
+/* The library picks the widest instruction set this CPU has. For
+ * measurements and for testing every code path, MG_SRTP_IMB_ARCH=sse|avx|
+ * avx2|avx512 forces one (refused by the library if the CPU lacks it). */
+void *mg_srtp_imb_mgr_create(int *arch_out)
 {
 	IMB_MGR *m = alloc_mb_mgr(0);
 	IMB_ARCH arch = IMB_ARCH_NONE;
+	const char *force = getenv("MG_SRTP_IMB_ARCH");
 
 	if (!m)
 		return NULL;
-	init_mb_mgr_auto(m, &arch);
+	if (force && !strcmp(force, "sse")) {
+		init_mb_mgr_sse(m);
+		arch = IMB_ARCH_SSE;
+	} else if (force && !strcmp(force, "avx")) {
+		init_mb_mgr_avx(m);
+		arch = IMB_ARCH_AVX;
+	} else if (force && !strcmp(force, "avx2")) {
+		init_mb_mgr_avx2(m);
+		arch = IMB_ARCH_AVX2;
+	} else if (force && !strcmp(force, "avx512")) {
+		init_mb_mgr_avx512(m);
+		arch = IMB_ARCH_AVX512;
+	} else {
+		init_mb_mgr_auto(m, &arch);
+	}
 	if (arch == IMB_ARCH_NONE || arch == IMB_ARCH_NOAESNI || imb_get_errno(m) != 0) {
 		free_mb_mgr(m);
 		return NULL;
 	}
+	if (arch_out)
+		*arch_out = (int)arch;
 	return m;
+}
+
+const char *mg_srtp_imb_describe(const void *mgr, int arch, char *buf, size_t len)
+{
+	const IMB_MGR *m = mgr;
+
+	snprintf(buf, len, "ipsec-mb %s %s%s", imb_get_version_str(),
+		 arch >= 0 && arch < IMB_ARCH_NUM ? arch_names[arch] : "?",
+		 (m->features & IMB_FEATURE_SHANI) ? " sha-ni" : "");
+	return buf;
 }
 
 void mg_srtp_imb_mgr_free(void *mgr)
@@ -55,7 +91,7 @@ int mg_srtp_imb_keys_init(struct mg_srtp_dkeys *dk, int aead)
 
 	pthread_mutex_lock(&setup_lock);
 	if (!setup_mgr)
-		setup_mgr = mg_srtp_imb_mgr_create();
+		setup_mgr = mg_srtp_imb_mgr_create(NULL);
 	if (!setup_mgr) {
 		/* no usable CPU support: the scalar backend still works */
 		pthread_mutex_unlock(&setup_lock);
