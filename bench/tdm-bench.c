@@ -1,0 +1,439 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * tdm-bench: how many channels one TDM thread moves (160 bytes per 20 ms per
+ * channel, read one block, write one block back), through
+ *   - emu: the real dahdi backend on the FUSE DAHDI emulator (every read,
+ *     write and poll is a FUSE round trip through the kernel), and
+ *   - socketpair: the same thread code on socketpairs, paced by a "line"
+ *     thread: the baseline, i.e. the cost of the TDM loop itself.
+ * Two ways to drive the thread: `poll` (poll() over all channel fds, handle
+ * what is ready) and `tick` (sleep to the next 20 ms tick, then read every
+ * channel non-blocking, as a timer-driven TDM thread does).
+ *
+ *   tdm-bench [--backend emu|socketpair|both] [--mode poll|tick|both]
+ *             [--channels 30,120,240] [--seconds 2] [--emu PATH] [--csv]
+ *
+ * CPU % is per thread (100 = one core); "far end" is the emulated other
+ * side (emu) or the line thread (socketpair); "emulator" is the dahdi-emu
+ * process. Prints; never asserts.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mg_build_config.h"
+#include "mg_tdm_chan.h"
+
+#define MAX_CHANS 480
+#define E1_BCHANS 30
+#define TICK_NS 20000000L
+
+enum side_role { ROLE_TDM, ROLE_ECHO, ROLE_LINE };
+enum mode { MODE_POLL, MODE_TICK };
+
+struct side {
+	enum side_role role;
+	enum mode mode;
+	struct mg_tdm_chan *ch[MAX_CHANS];
+	unsigned n;
+	pthread_t thr;
+	uint64_t rx, tx, tx_full;
+	volatile bool stop;
+};
+
+static bool opt_csv;
+
+static uint64_t ts_ns(clockid_t id)
+{
+	struct timespec t;
+
+	clock_gettime(id, &t);
+	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
+}
+
+static void ts_add(struct timespec *t, long ns)
+{
+	t->tv_nsec += ns;
+	while (t->tv_nsec >= 1000000000L) {
+		t->tv_nsec -= 1000000000L;
+		t->tv_sec++;
+	}
+}
+
+/* Read everything ready on channel i and answer each block with one block. */
+static void drain(struct side *s, unsigned i, uint8_t *buf)
+{
+	ssize_t n;
+
+	while ((n = mg_tdm_chan_read(s->ch[i], buf, MG_TDM_BLOCK)) > 0) {
+		__atomic_add_fetch(&s->rx, 1, __ATOMIC_RELAXED);
+		if (s->role == ROLE_LINE)
+			continue;
+		if (mg_tdm_chan_write(s->ch[i], buf, (size_t)n) == n)
+			__atomic_add_fetch(&s->tx, 1, __ATOMIC_RELAXED);
+		else
+			__atomic_add_fetch(&s->tx_full, 1, __ATOMIC_RELAXED);
+	}
+	if (n == -ENOMSG) {
+		enum mg_tdm_event ev;
+
+		mg_tdm_chan_get_event(s->ch[i], &ev, NULL);
+	}
+}
+
+static void *side_main(void *arg)
+{
+	struct side *s = arg;
+	struct pollfd *p = calloc(s->n, sizeof(*p));
+	uint8_t buf[MG_TDM_BLOCK];
+	struct timespec next;
+
+	if (!p)
+		return NULL;
+	memset(buf, 0x55, sizeof(buf));
+	for (unsigned i = 0; i < s->n; i++)
+		p[i] = (struct pollfd){.fd = s->ch[i]->fd, .events = POLLIN | POLLPRI};
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	while (!s->stop) {
+		if (s->role == ROLE_LINE || s->mode == MODE_TICK) {
+			ts_add(&next, TICK_NS);
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+			for (unsigned i = 0; i < s->n; i++) {
+				if (s->role == ROLE_LINE) {
+					/* the line: one block per channel per tick */
+					if (mg_tdm_chan_write(s->ch[i], buf, MG_TDM_BLOCK) ==
+					    MG_TDM_BLOCK)
+						__atomic_add_fetch(&s->tx, 1, __ATOMIC_RELAXED);
+					else
+						__atomic_add_fetch(&s->tx_full, 1, __ATOMIC_RELAXED);
+				}
+				drain(s, i, buf);
+			}
+			continue;
+		}
+		if (poll(p, s->n, 100) <= 0)
+			continue;
+		for (unsigned i = 0; i < s->n; i++)
+			if (p[i].revents)
+				drain(s, i, buf);
+	}
+	free(p);
+	return NULL;
+}
+
+static uint64_t thread_cpu_ns(pthread_t t)
+{
+	clockid_t id;
+
+	if (pthread_getcpuclockid(t, &id))
+		return 0;
+	return ts_ns(id);
+}
+
+static uint64_t proc_cpu_ticks(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long ut = 0, st = 0;
+	FILE *f;
+	char *p;
+
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (!fgets(buf, sizeof(buf), f)) {
+		fclose(f);
+		return 0;
+	}
+	fclose(f);
+	p = strrchr(buf, ')');
+	/* fields after the command: state ppid ... utime(14) stime(15) */
+	if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2)
+		return ut + st;
+	return 0;
+}
+
+struct result {
+	const char *backend, *mode;
+	unsigned n;
+	double fps, expected, cpu_tdm, cpu_far, cpu_emu, tx_full;
+};
+
+static void print_result(const struct result *r)
+{
+	if (opt_csv)
+		printf("%s,%s,%u,%.0f,%.0f,%.1f,%.1f,%.1f,%.0f\n", r->backend, r->mode, r->n, r->fps,
+		       r->expected, r->cpu_tdm, r->cpu_far, r->cpu_emu, r->tx_full);
+	else
+		printf("%-10s %-5s %8u %12.0f %12.0f %9.1f %9.1f %9.1f %9.0f\n", r->backend,
+		       r->mode, r->n, r->fps, r->expected, r->cpu_tdm, r->cpu_far, r->cpu_emu,
+		       r->tx_full);
+	fflush(stdout);
+}
+
+/* Run both sides for @p secs and report the TDM side. */
+static void measure(struct side *a, struct side *b, pid_t emu_pid, double secs,
+		    struct result *r)
+{
+	uint64_t w0, w1, ca0, ca1, cb0, cb1, e0, e1, rx0, rx1, f0, f1;
+	long hz = sysconf(_SC_CLK_TCK);
+
+	a->stop = b->stop = false;
+	a->rx = a->tx = a->tx_full = b->rx = b->tx = b->tx_full = 0;
+	pthread_create(&a->thr, NULL, side_main, a);
+	pthread_create(&b->thr, NULL, side_main, b);
+	usleep(300000); /* warm up: buffers settle */
+	w0 = ts_ns(CLOCK_MONOTONIC);
+	ca0 = thread_cpu_ns(a->thr);
+	cb0 = thread_cpu_ns(b->thr);
+	e0 = proc_cpu_ticks(emu_pid);
+	rx0 = __atomic_load_n(&a->rx, __ATOMIC_RELAXED);
+	f0 = __atomic_load_n(&a->tx_full, __ATOMIC_RELAXED);
+	usleep((useconds_t)(secs * 1e6));
+	w1 = ts_ns(CLOCK_MONOTONIC);
+	ca1 = thread_cpu_ns(a->thr);
+	cb1 = thread_cpu_ns(b->thr);
+	e1 = proc_cpu_ticks(emu_pid);
+	rx1 = __atomic_load_n(&a->rx, __ATOMIC_RELAXED);
+	f1 = __atomic_load_n(&a->tx_full, __ATOMIC_RELAXED);
+	a->stop = b->stop = true;
+	pthread_join(a->thr, NULL);
+	pthread_join(b->thr, NULL);
+
+	double wall = (double)(w1 - w0) / 1e9;
+	r->fps = (double)(rx1 - rx0) / wall;
+	r->expected = 50.0 * r->n;
+	r->cpu_tdm = 100.0 * (double)(ca1 - ca0) / (double)(w1 - w0);
+	r->cpu_far = 100.0 * (double)(cb1 - cb0) / (double)(w1 - w0);
+	r->cpu_emu = emu_pid > 0 ? 100.0 * (double)(e1 - e0) / (double)hz / wall : 0;
+	r->tx_full = (double)(f1 - f0);
+}
+
+static void close_all(struct side *s)
+{
+	for (unsigned i = 0; i < s->n; i++)
+		mg_tdm_chan_close(s->ch[i]);
+	s->n = 0;
+}
+
+static int run_socketpair(unsigned n, enum mode mode, double secs)
+{
+	static struct side a, b;
+	struct mg_tdm_open_opts o = {.law = MG_LAW_ALAW};
+	struct result r = {.backend = "socketpair", .mode = mode == MODE_POLL ? "poll" : "tick",
+			   .n = n};
+
+	a = (struct side){.role = ROLE_TDM, .mode = mode};
+	b = (struct side){.role = ROLE_LINE, .mode = MODE_TICK};
+	for (unsigned i = 0; i < n; i++) {
+		int rc = mg_tdm_socketpair_open(i + 1, &o, &a.ch[i], &b.ch[i]);
+
+		if (rc) {
+			fprintf(stderr, "tdm-bench: socketpair: %s\n", strerror(-rc));
+			close_all(&a);
+			close_all(&b);
+			return rc;
+		}
+		a.n = b.n = i + 1;
+	}
+	measure(&a, &b, 0, secs, &r);
+	print_result(&r);
+	close_all(&a);
+	close_all(&b);
+	return 0;
+}
+
+static pid_t emu_start(const char *emu, unsigned spans, char *mnt)
+{
+	char sp[16], path[512];
+	pid_t pid;
+
+	snprintf(sp, sizeof(sp), "%u", spans);
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		if (null >= 0)
+			dup2(null, 2);
+		execl(emu, emu, "-s", sp, mnt, (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/channel", mnt);
+	for (int i = 0; i < 100; i++) {
+		if (access(path, F_OK) == 0)
+			return pid;
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			return -1;
+		usleep(50000);
+	}
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	return -1;
+}
+
+static void emu_stop(pid_t pid, const char *mnt)
+{
+	umount2(mnt, MNT_DETACH);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+}
+
+static int run_emu(const char *mnt, pid_t emu_pid, unsigned n, enum mode mode, double secs)
+{
+	static struct side a, b;
+	struct mg_tdm_open_opts o = {.law = MG_LAW_ALAW, .set_law = true};
+	struct result r = {.backend = "emu", .mode = mode == MODE_POLL ? "poll" : "tick", .n = n};
+
+	a = (struct side){.role = ROLE_TDM, .mode = mode};
+	b = (struct side){.role = ROLE_ECHO, .mode = MODE_POLL};
+	/* bearer k of the TDM side: E1 span 2j+1, the far end on span 2j+2 */
+	for (unsigned i = 0; i < n; i++) {
+		unsigned span_pair = i / E1_BCHANS, k = i % E1_BCHANS;
+		unsigned pos = k < 15 ? k + 1 : k + 2; /* skip timeslot 16 */
+		unsigned ca = span_pair * 62 + pos, cb = ca + 31;
+		int rc = mg_tdm_dahdi_open(mnt, ca, &o, &a.ch[i]);
+
+		if (!rc)
+			rc = mg_tdm_dahdi_open(mnt, cb, &o, &b.ch[i]);
+		if (rc) {
+			fprintf(stderr, "tdm-bench: emu channel %u/%u: %s\n", ca, cb, strerror(-rc));
+			mg_tdm_chan_close(a.ch[i]);
+			close_all(&a);
+			close_all(&b);
+			return rc;
+		}
+		a.n = b.n = i + 1;
+	}
+	measure(&a, &b, emu_pid, secs, &r);
+	print_result(&r);
+	close_all(&a);
+	close_all(&b);
+	return 0;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: tdm-bench [--backend emu|socketpair|both] [--mode poll|tick|both]\n"
+			"                 [--channels N,N,...] [--seconds S] [--emu PATH] [--csv]\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"backend", required_argument, NULL, 'b'}, {"mode", required_argument, NULL, 'm'},
+		{"channels", required_argument, NULL, 'n'}, {"seconds", required_argument, NULL, 's'},
+		{"emu", required_argument, NULL, 'e'},      {"csv", no_argument, NULL, 'c'},
+		{"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+	};
+	const char *backend = "both", *modes = "both";
+	const char *emu = MG_BUILD_ROOT "/tests/dahdi-emu/dahdi-emu";
+	char chans_arg[256] = "30,120,240";
+	unsigned chans[16], nc = 0, maxn = 0;
+	double secs = 2;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'b':
+			backend = optarg;
+			break;
+		case 'm':
+			modes = optarg;
+			break;
+		case 'n':
+			snprintf(chans_arg, sizeof(chans_arg), "%s", optarg);
+			break;
+		case 's':
+			secs = atof(optarg);
+			break;
+		case 'e':
+			emu = optarg;
+			break;
+		case 'c':
+			opt_csv = true;
+			break;
+		default:
+			usage();
+			return 2;
+		}
+	}
+	for (char *save = NULL, *t = strtok_r(chans_arg, ",", &save); t && nc < 16;
+	     t = strtok_r(NULL, ",", &save)) {
+		chans[nc] = (unsigned)atoi(t);
+		if (chans[nc] < 1 || chans[nc] > MAX_CHANS) {
+			fprintf(stderr, "tdm-bench: channel count '%s' outside 1..%d\n", t, MAX_CHANS);
+			return 2;
+		}
+		if (chans[nc] > maxn)
+			maxn = chans[nc];
+		nc++;
+	}
+	if (secs <= 0 || secs > 60 || !nc) {
+		usage();
+		return 2;
+	}
+	bool do_emu = strcmp(backend, "socketpair") != 0;
+	bool do_sp = strcmp(backend, "emu") != 0;
+	bool do_poll = strcmp(modes, "tick") != 0;
+	bool do_tick = strcmp(modes, "poll") != 0;
+
+	if (opt_csv)
+		printf("backend,mode,channels,frames_per_s,expected_per_s,tdm_cpu_pct,"
+		       "far_end_cpu_pct,emulator_cpu_pct,tx_refused\n");
+	else
+		printf("%-10s %-5s %8s %12s %12s %9s %9s %9s %9s\n", "backend", "mode", "channels",
+		       "frames/s", "expected", "tdm CPU%", "far CPU%", "emu CPU%", "tx full");
+
+	if (do_sp)
+		for (unsigned i = 0; i < nc; i++) {
+			if (do_poll)
+				run_socketpair(chans[i], MODE_POLL, secs);
+			if (do_tick)
+				run_socketpair(chans[i], MODE_TICK, secs);
+		}
+	if (do_emu) {
+		char dir[] = "/tmp/tdm-bench.XXXXXX", mnt[64];
+		unsigned spans = 2 * ((maxn + E1_BCHANS - 1) / E1_BCHANS);
+		pid_t pid;
+
+		if (!mkdtemp(dir)) {
+			perror("tdm-bench: mkdtemp");
+			return 1;
+		}
+		snprintf(mnt, sizeof(mnt), "%s/mnt", dir);
+		mkdir(mnt, 0755);
+		pid = emu_start(emu, spans, mnt);
+		if (pid < 0) {
+			fprintf(stderr, "tdm-bench: could not start %s (needs root and /dev/fuse)\n",
+				emu);
+		} else {
+			for (unsigned i = 0; i < nc; i++) {
+				if (do_poll)
+					run_emu(mnt, pid, chans[i], MODE_POLL, secs);
+				if (do_tick)
+					run_emu(mnt, pid, chans[i], MODE_TICK, secs);
+			}
+			emu_stop(pid, mnt);
+		}
+		rmdir(mnt);
+		rmdir(dir);
+	}
+	return 0;
+}
