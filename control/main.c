@@ -21,6 +21,7 @@
 #include "mg_config.h"
 #include "mg_log.h"
 #include "route_cli.h"
+#include "sipua.h"
 
 /* Everything the event loop's callbacks need. */
 struct control {
@@ -199,15 +200,19 @@ int main(int argc, char **argv)
 	}
 	dpc_on_state(ctl.dp, on_dataplane_state, &ctl);
 
-	/* SIP user agents and the call engine start here, on ctl.root:
-	 *	if (sip_start(ctl.root, s) < 0) { ctl.exit_code = 2; goto out; }
-	 */
+	/* SIP user agents (and TLS credential checks) on ctl.root; the call
+	 * engine starts here too. */
+	if (sip_start(ctl.root, s) < 0) {
+		ctl.exit_code = 2;
+		goto out;
+	}
 
 	MG_INFO("mediagate-control %s running (dataplane socket %s)", MG_VERSION,
 		s->control_socket);
 	su_root_run(ctl.root);
 
-	/* ...and stop here, before the dataplane client: sip_stop(); */
+	/* ...and stop here, before the dataplane client. */
+	sip_stop();
 out:
 	dpc_destroy(ctl.dp);
 	if (ctl.sig_index > 0)

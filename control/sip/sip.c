@@ -44,6 +44,7 @@ static struct {
 	struct sip_ua ua[MG_CFG_MAX_UA];
 	unsigned n_ua;
 	bool tls;
+	char contact_host[256];
 } sip;
 
 static const char *sipua_transport_name(enum mg_transport t)
@@ -70,12 +71,13 @@ int sipua_url(const struct mg_sip_ua *ua, char *buf, size_t len)
 
 /*
  * Contact for answers of user agent @ua: always a sip: URI with the
- * transport parameter. The host is the configured address, or for INADDR_ANY
+ * transport parameter. The host is mediagate.sip.contactHost if set, else the
+ * user agent's address, or for INADDR_ANY
  * the host the peer addressed (its Request-URI), which it can reach.
  */
 static void sipua_contact(const struct sip_ua *ua, const sip_t *req, char *buf, size_t len)
 {
-	const char *host = ua->cfg.addr;
+	const char *host = sip.contact_host[0] ? sip.contact_host : ua->cfg.addr;
 	char reqhost[80] = "";
 
 	if (host[0] == '\0' && req && req->sip_request && req->sip_request->rq_url->url_host) {
@@ -134,7 +136,7 @@ static void sipua_event(nua_event_t event, int status, char const *phrase, nua_t
 		sipua_reply_invite(nua, nh);
 		break;
 	case nua_i_options: {
-		char contact[160];
+		char contact[320];
 
 		/* Mediation Servers probe gateways with OPTIONS: 200 with what we take. */
 		sipua_contact(ua, sipmsg, contact, sizeof(contact));
@@ -215,6 +217,7 @@ int sip_start(su_root_t *root, const struct mg_settings *s)
 		su_log_set_level(NULL, 0);
 	su_log_redirect(NULL, sipua_su_logger, NULL);
 
+	snprintf(sip.contact_host, sizeof(sip.contact_host), "%s", s->sip_contact_host);
 	rc = sipua_check_ports(s);
 	if (rc < 0)
 		return rc;

@@ -254,10 +254,11 @@ static int tlscfg_pw_cb(char *buf, int size, int rwflag, void *u)
 static int tlscfg_write_file(const char *dir, const char *name, const char *a, size_t alen,
 			     const char *b, size_t blen)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX + 32];
 	int fd, rc = 0;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
+		return -ENAMETOOLONG;
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
@@ -384,7 +385,8 @@ int tlscfg_apply_ssl(void *p)
 	/* OpenSSL 3 permits TLS 1.0/1.1 (MD5-SHA1) only at security level 0. */
 	if (g.min_version < TLS1_2_VERSION)
 		SSL_set_security_level(s, 0);
-	if (g.max_version >= TLS1_3_VERSION && !SSL_set_ciphersuites(s, g.tls13))
+	/* An empty TLS 1.3 list when 1.3 is off keeps the cipher list honest. */
+	if (!SSL_set_ciphersuites(s, g.max_version >= TLS1_3_VERSION ? g.tls13 : ""))
 		rc = -EINVAL;
 	if (g.min_version <= TLS1_2_VERSION && !SSL_set_cipher_list(s, g.tls12))
 		rc = -EINVAL;
@@ -653,11 +655,8 @@ int tlscfg_init(const struct mg_settings *s, char *err, size_t errlen)
 		return rc;
 	}
 
-	if (g.min_version < TLS1_2_VERSION)
-		MG_WARN("tls: protocol versions below TLS 1.2 are enabled (mediagate.sip.tls.minProtocol); use only for legacy peers such as OCS 2007 R2");
-	if (s->ssl2_client_hello)
-		MG_WARN("tls: netborder.sip.tls.supportSSLv2ClientHello=true has no effect: current TLS libraries cannot accept SSLv2-format ClientHello messages");
-
+	/* Below-TLS-1.2 and supportSSLv2ClientHello warnings come from the
+	 * configuration loader, once. */
 	g.sofia.cert_dir = g.dir;
 	g.sofia.passphrase = g.pass[0] ? g.pass : NULL;
 	/* Outgoing: the server chain is always verified; incoming per clientAuth. */
