@@ -198,7 +198,6 @@ int main(int argc, char **argv)
 	double budget_ms = 40;
 	int want[IMPL_COUNT] = { 0 }, any = 0;
 	struct mg_srtp_engine *eng[IMPL_COUNT] = { 0 };
-	double base[2][2][3][2];
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--csv")) {
@@ -251,19 +250,24 @@ int main(int argc, char **argv)
 	else
 		printf("%-9s %-24s %-9s %5s %5s %10s %8s %9s\n", "impl", "suite", "op", "bytes", "burst", "ns/pkt",
 		       "Mpps", "x libsrtp");
-	for (int im = 0; im < IMPL_COUNT; im++) {
-		if (!want[im])
-			continue;
-		for (unsigned si = 0; si < 2; si++)
-			for (int op = 0; op < 2; op++)
-				for (unsigned zi = 0; zi < 3; zi++)
-					for (unsigned bi = 0; bi < 2; bi++) {
-						double ns = run((enum impl)im, eng[im], suites[si], op, sizes[zi], bursts[bi],
-								budget_ms);
-						const char *sn = mg_srtp_suite_by_id(suites[si])->sdes_name;
+	/* all implementations of one configuration back to back, baseline
+	 * first, so a busy neighbour on a shared machine hits them alike */
+	for (unsigned si = 0; si < 2; si++)
+		for (int op = 0; op < 2; op++)
+			for (unsigned zi = 0; zi < 3; zi++)
+				for (unsigned bi = 0; bi < 2; bi++) {
+					double base = 0;
 
+					for (int im = 0; im < IMPL_COUNT; im++) {
+						const char *sn = mg_srtp_suite_by_id(suites[si])->sdes_name;
+						double ns;
+
+						if (!want[im])
+							continue;
+						ns = run((enum impl)im, eng[im], suites[si], op, sizes[zi], bursts[bi],
+							 budget_ms);
 						if (im == IMPL_LIBSRTP)
-							base[si][op][zi][bi] = ns;
+							base = ns;
 						if (csv)
 							printf("%s,%s,%s,%u,%u,%.1f,%.3f\n", impl_names[im], sn,
 							       op ? "unprotect" : "protect", sizes[zi], bursts[bi], ns,
@@ -271,10 +275,10 @@ int main(int argc, char **argv)
 						else
 							printf("%-9s %-24s %-9s %5u %5u %10.1f %8.3f %8.1fx\n",
 							       impl_names[im], sn, op ? "unprotect" : "protect", sizes[zi],
-							       bursts[bi], ns, 1e3 / ns, base[si][op][zi][bi] / ns);
+							       bursts[bi], ns, 1e3 / ns, base / ns);
 						fflush(stdout);
 					}
-	}
+				}
 	mg_srtp_engine_free(eng[IMPL_SCALAR]);
 	mg_srtp_engine_free(eng[IMPL_IPSECMB]);
 	free(pool);
