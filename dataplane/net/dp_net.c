@@ -119,7 +119,7 @@ uint32_t dp_net_nexthop(uint16_t port_idx, uint32_t dip)
 
 #define NEIGH_SLOTS 256 /* per port, power of two */
 #define NEIGH_PROBE 8   /* linear probe length */
-#define NEIGH_HOLD 8    /* packets held per unresolved neighbour */
+#define NEIGH_HOLD 32   /* packets held per unresolved neighbour */
 #define NEIGH_RETRIES 3
 #define NEIGH_RETRY_MS 1000
 #define NEIGH_REACHABLE_S 60

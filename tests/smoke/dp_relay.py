@@ -1,0 +1,316 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Dataplane relay smoke test: real packets through mediagate-dataplane on
+net_af_packet in network namespaces, checked by libsrtp2 peers.
+
+usage: dp_relay.py BUILD_DIR [CASE...]
+Prints one line per case and 'N passed, N failed'; exit 1 on any failure.
+"""
+import os
+import socket
+import sys
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dp_bed  # noqa: E402
+from dp_bed import A, A2, B, C, DP_A, DP_B, DP_C  # noqa: E402
+
+BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
+dp = dp_bed.Dataplane(BUILD)
+peer = dp_bed.Peer(BUILD)
+KEYS = {n: dp_bed.new_key() for n in ("k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8")}
+S80 = "AES_CM_128_HMAC_SHA1_80"
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Fail(what)
+
+
+def drops(st, leg, d, reason):
+    return st["legs"][leg][d]["drops"][reason]
+
+
+def session_add(sid, leg0, leg1, op="add"):
+    dp.ctl("session", op, str(sid), "leg0", *leg0, "leg1", *leg1)
+
+
+def relay(src_ns, bind, to, dst_ns, dst_bind, send_key=None, recv_key=None, count=20, **kw):
+    rx = peer.recv_start(dst_ns, dst_bind, key=recv_key, timeout_ms=700,
+                         rtcp=kw.get("rtcp", False))
+    sent = peer.send(src_ns, bind, to, key=send_key, count=count, interval_us=200, **kw)
+    return sent, peer.recv_end(rx)
+
+
+# ------------------------------------------------------------------ cases
+
+def case_arp_ping():
+    r = dp_bed.nsx("mgdp-a", "ping", "-c", "3", "-i", "0.2", "-W", "1", DP_A, check=False,
+                   capture=True)
+    check(r.returncode == 0 and " 0% packet loss" in r.stdout, "ping: " + r.stdout[-200:])
+    n = dp_bed.nsx("mgdp-a", "ip", "neigh", "show", DP_A, capture=True).stdout
+    check("lladdr" in n, "no ARP entry for the dataplane in mgdp-a: " + n)
+    # B and C too, so that later cases do not start with unresolved neighbours
+    for ns, addr in (("mgdp-b", DP_B), ("mgdp-c", DP_C)):
+        dp_bed.nsx(ns, "ping", "-c", "1", "-W", "1", addr)
+    t = dp.telemetry("/mediagate/net")["/mediagate/net"]
+    check(t["icmp_echo_replies"] >= 3 and t["arp_in"] >= 1, "telemetry: %s" % t)
+
+
+def setup_sessions():
+    k = KEYS
+    # 1: A plain <-> B SRTP (RTP->SRTP toward B, SRTP->RTP toward A)
+    session_add(1, ["local=%s:20000" % DP_A, "remote=%s:30000" % A],
+                ["local=%s:20002" % DP_B, "remote=%s:30002" % B,
+                 "tx=" + S80, "tx-key=" + k["k1"][0], "rx=" + S80, "rx-key=" + k["k2"][0]])
+    # 2: A SRTP <-> B SRTP, different keys each side (re-key)
+    session_add(2, ["local=%s:20010" % DP_A, "remote=%s:30010" % A,
+                    "rx=" + S80, "rx-key=" + k["k3"][0], "tx=" + S80, "tx-key=" + k["k4"][0]],
+                ["local=%s:20012" % DP_B, "remote=%s:30012" % B,
+                 "rx=" + S80, "rx-key=" + k["k5"][0], "tx=" + S80, "tx-key=" + k["k6"][0]])
+    # 3: pass-through
+    session_add(3, ["local=%s:20020" % DP_A, "remote=%s:30020" % A],
+                ["local=%s:20022" % DP_B, "remote=%s:30022" % B])
+
+
+def case_rtp_to_srtp():
+    sent, r = relay("a", A + ":30000", DP_A + ":20000", "b", B + ":30002",
+                    recv_key=KEYS["k1"][1], count=50, ssrc=0x1234abcd)
+    check(r["ok"] == 50 and r["unprotect_fail"] == 0 and r["bad"] == 0, "B got %s" % r)
+    check(r["ssrc"] == 0x1234abcd and r["first_seq"] == 0 and r["last_seq"] == 49,
+          "seq/ssrc changed: %s" % r)
+    check(r["source"] == DP_B + ":20002", "source %s" % r["source"])
+    st = dp.stats(1)
+    check(st["legs"][0]["rx"]["packets"] == 50 and st["legs"][1]["tx"]["packets"] == 50,
+          "counters %s" % st["legs"])
+
+
+def case_srtp_to_rtp():
+    sent, r = relay("b", B + ":30002", DP_B + ":20002", "a", A + ":30000",
+                    send_key=KEYS["k2"][1], count=30, seq=65530)
+    check(r["ok"] == 30 and r["bad"] == 0, "A got %s" % r)
+    check(r["first_seq"] == 65530 and r["last_seq"] == (65530 + 29) & 0xffff,
+          "seq wrap: %s" % r)
+
+
+def case_srtp_rekey():
+    sent, r = relay("a", A + ":30010", DP_A + ":20010", "b", B + ":30012",
+                    send_key=KEYS["k3"][1], recv_key=KEYS["k6"][1], count=40)
+    check(r["ok"] == 40 and r["unprotect_fail"] == 0, "B got %s" % r)
+    sent, r = relay("b", B + ":30012", DP_B + ":20012", "a", A + ":30010",
+                    send_key=KEYS["k5"][1], recv_key=KEYS["k4"][1], count=40)
+    check(r["ok"] == 40 and r["unprotect_fail"] == 0, "A got %s" % r)
+
+
+def case_pass_through():
+    # plain RTP, and SRTP passed through untouched (B decrypts with A's key)
+    sent, r = relay("a", A + ":30020", DP_A + ":20020", "b", B + ":30022", count=20)
+    check(r["ok"] == 20, "plain: %s" % r)
+    sent, r = relay("a", A + ":30020", DP_A + ":20020", "b", B + ":30022",
+                    send_key=KEYS["k7"][1], recv_key=KEYS["k7"][1], count=20, seq=100)
+    check(r["ok"] == 20 and r["unprotect_fail"] == 0, "srtp through: %s" % r)
+
+
+def case_rtcp():
+    # A plain RTCP -> B SRTCP (k1), B SRTCP (k2) -> A plain RTCP
+    sent, r = relay("a", A + ":30001", DP_A + ":20001", "b", B + ":30003",
+                    recv_key=KEYS["k1"][1], count=10, rtcp=True, ssrc=0x55)
+    check(r["ok"] == 10 and r["unprotect_fail"] == 0 and r["ssrc"] == 0x55, "SRTCP at B: %s" % r)
+    sent, r = relay("b", B + ":30003", DP_B + ":20003", "a", A + ":30001",
+                    send_key=KEYS["k2"][1], count=10, rtcp=True, ssrc=0x66)
+    check(r["ok"] == 10 and r["ssrc"] == 0x66, "RTCP at A: %s" % r)
+    st = dp.stats(1)
+    check(st["legs"][0]["rx"]["rtcp_packets"] >= 10, "rtcp counter %s" % st["legs"][0])
+
+
+def case_fork():
+    # copies of what leg 0 of session 1 receives: plain and re-encrypted (k8), to C
+    dp.ctl("fork", "add", "1", "7", "leg=0", "local=%s:20100" % DP_C, "remote=%s:30100" % C)
+    dp.ctl("fork", "add", "1", "8", "leg=0", "local=%s:20102" % DP_C, "remote=%s:30102" % C,
+           "suite=" + S80, "key=" + KEYS["k8"][0])
+    # session 3 (pass-through): the plain fork shares the payload (mbuf clone)
+    dp.ctl("fork", "add", "3", "9", "leg=0", "local=%s:20104" % DP_C, "remote=%s:30104" % C)
+    c1 = peer.recv_start("c", C + ":30100", timeout_ms=700)
+    c2 = peer.recv_start("c", C + ":30102", key=KEYS["k8"][1], timeout_ms=700)
+    c3 = peer.recv_start("c", C + ":30104", timeout_ms=700)
+    b = peer.recv_start("b", B + ":30002", key=KEYS["k1"][1], timeout_ms=700)
+    peer.send("a", A + ":30000", DP_A + ":20000", count=25, seq=1000, interval_us=200)
+    peer.send("a", A + ":30020", DP_A + ":20020", count=15, seq=2000, interval_us=200)
+    r1, r2, r3, rb = (peer.recv_end(p) for p in (c1, c2, c3, b))
+    check(rb["ok"] == 25, "main path with forks: %s" % rb)
+    check(r1["ok"] == 25 and r1["source"] == DP_C + ":20100", "plain fork: %s" % r1)
+    check(r2["ok"] == 25 and r2["unprotect_fail"] == 0, "encrypted fork: %s" % r2)
+    check(r3["ok"] == 15, "clone fork: %s" % r3)
+    st = dp.stats(1)
+    check(len(st["forks"]) == 2 and all(f["packets"] == 25 for f in st["forks"]),
+          "fork counters %s" % st["forks"])
+    dp.ctl("fork", "del", "1", "7")
+    dp.ctl("fork", "del", "1", "8")
+    c1 = peer.recv_start("c", C + ":30100", timeout_ms=500)
+    peer.send("a", A + ":30000", DP_A + ":20000", count=5, seq=3000)
+    r1 = peer.recv_end(c1)
+    check(r1["received"] == 0, "deleted fork still copies: %s" % r1)
+
+
+def case_strict_source():
+    session_add(4, ["local=%s:20030" % DP_A, "remote=%s:30030" % A, "cand=%s:30031" % A2,
+                    "policy=strict"],
+                ["local=%s:20032" % DP_B, "remote=%s:30032" % B])
+    # wrong port from the SDP address: dropped
+    sent, r = relay("a", A + ":30099", DP_A + ":20030", "b", B + ":30032", count=10)
+    check(r["received"] == 0, "stranger passed: %s" % r)
+    check(drops(dp.stats(4), 0, "rx", "source_mismatch") == 10, "mismatch not counted")
+    # the candidate sends first: it wins
+    sent, r = relay("a", A2 + ":30031", DP_A + ":20030", "b", B + ":30032", count=10)
+    check(r["ok"] == 10, "candidate dropped: %s" % r)
+    # now the SDP address is a loser
+    sent, r = relay("a", A + ":30030", DP_A + ":20030", "b", B + ":30032", count=10, seq=50)
+    check(r["received"] == 0, "second source passed after lock: %s" % r)
+    check(drops(dp.stats(4), 0, "rx", "source_mismatch") == 20, "mismatch count")
+    # B's answer goes to the winner
+    sent, r = relay("b", B + ":30032", DP_B + ":20032", "a", A2 + ":30031", count=5)
+    check(r["ok"] == 5, "reverse to winner: %s" % r)
+
+
+def case_latching():
+    session_add(5, ["local=%s:20040" % DP_A, "remote=%s:30040" % A],
+                ["local=%s:20042" % DP_B, "remote=%s:30042" % B])
+    # A actually sends from another address: accepted and learned
+    sent, r = relay("a", A2 + ":30041", DP_A + ":20040", "b", B + ":30042", count=10)
+    check(r["ok"] == 10, "latch forward: %s" % r)
+    sent, r = relay("b", B + ":30042", DP_B + ":20042", "a", A2 + ":30041", count=10)
+    check(r["ok"] == 10, "not sent to the learned source: %s" % r)
+    g = dp.ctl("session", "get", "5")
+    check("%s" % A2 in str(g), "GET does not show the learned remote: %s" % g)
+
+
+def case_replay_tamper():
+    before = dp.stats(1)
+    sent, r = relay("b", B + ":30002", DP_B + ":20002", "a", A + ":30000",
+                    send_key=KEYS["k2"][1], count=10, seq=5000, replay=True,
+                    ssrc=0x777)
+    check(r["ok"] == 10 and r["received"] == 10, "replayed copies reached A: %s" % r)
+    sent, r = relay("b", B + ":30002", DP_B + ":20002", "a", A + ":30000",
+                    send_key=KEYS["k2"][1], count=7, seq=6000, tamper=True,
+                    ssrc=0x778)
+    check(r["received"] == 0, "tampered packets reached A: %s" % r)
+    st = dp.stats(1)
+    d_replay = drops(st, 1, "rx", "replay") - drops(before, 1, "rx", "replay")
+    d_auth = drops(st, 1, "rx", "auth") - drops(before, 1, "rx", "auth")
+    check(d_replay == 10 and d_auth == 7, "replay %d auth %d" % (d_replay, d_auth))
+
+
+def case_malformed():
+    before = drops(dp.stats(3), 0, "rx", "malformed")
+    code = (
+        "import socket\n"
+        "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+        "s.bind(('%s',30020))\n"
+        "d=('%s',20020)\n"
+        "s.sendto(b'\\x80\\x00\\x01',d)\n"                       # truncated
+        "s.sendto(b'\\x40'+bytes(171),d)\n"                      # version 1
+        "s.sendto(b'\\x8f'+bytes(15),d)\n"                       # 15 CSRCs in 16 bytes
+        "s.sendto(b'\\x90'+bytes(11)+b'\\x00\\x00\\x00\\x09',d)\n"  # extension past the end
+    ) % (A, DP_A)
+    dp_bed.nsx("mgdp-a", "python3", "-c", code)
+    time.sleep(0.3)
+    n = drops(dp.stats(3), 0, "rx", "malformed") - before
+    check(n == 4, "malformed counted %d of 4" % n)
+
+
+def case_errors():
+    rc, out = dp.ctl_rc("session", "add", "1", "leg0", "local=%s:20200" % DP_A,
+                        "leg1", "local=%s:20202" % DP_B)
+    check(rc == 1, "duplicate id accepted: %s" % out)
+    rc, out = dp.ctl_rc("session", "add", "77", "leg0", "local=198.51.100.1:20200",
+                        "leg1", "local=%s:20202" % DP_B)
+    check(rc == 1, "foreign local address accepted: %s" % out)
+    rc, out = dp.ctl_rc("session", "add", "78", "leg0", "local=%s:20000" % DP_A,
+                        "leg1", "local=%s:20202" % DP_B)
+    check(rc == 1, "port in use accepted: %s" % out)
+    rc, out = dp.ctl_rc("session", "stats", "4242")
+    check(rc == 1, "stats of unknown session: %s" % out)
+    p = dp.ctl("port-alloc", "4")
+    q = dp.ctl("port-alloc", "4", "mux")
+    check(p["rtp_port"] % 2 == 0 and p["rtcp_port"] == p["rtp_port"] + 1, "port-alloc %s" % p)
+    check(q["rtp_port"] != p["rtp_port"] and q["rtcp_port"] == q["rtp_port"], "mux %s" % q)
+    check(20000 <= p["rtp_port"] <= 21998, "port outside range %s" % p)
+    dp.ctl("port-free", "%s:%d" % (DP_A, p["rtp_port"]))
+    rc, out = dp.ctl_rc("port-free", "%s:%d" % (DP_A, p["rtp_port"]))
+    check(rc == 1, "double free accepted: %s" % out)
+    st = dp.ctl("stats")
+    check(st["sessions"] >= 3, "dp stats %s" % st)
+
+
+def case_delete_stops():
+    dp.ctl("session", "del", "3")
+    before = dp.telemetry("/mediagate/net")["/mediagate/net"]["drops"]["no_session"]
+    sent, r = relay("a", A + ":30020", DP_A + ":20020", "b", B + ":30022", count=10)
+    check(r["received"] == 0, "deleted session still forwards: %s" % r)
+    after = dp.telemetry("/mediagate/net")["/mediagate/net"]["drops"]["no_session"]
+    check(after - before == 10, "no_session drops %d" % (after - before))
+    rc, out = dp.ctl_rc("session", "get", "3")
+    check(rc == 1, "GET after DEL: %s" % out)
+
+
+def case_telemetry():
+    w = dp.telemetry("/mediagate/workers")["/mediagate/workers"]
+    check(w["worker0"]["packets"] > 0 and w["worker0"]["cycles_per_packet"] > 0, "%s" % w)
+    s = dp.telemetry("/mediagate/session,1")["/mediagate/session"]
+    check(s["leg0_rx"]["packets"] > 0, "%s" % s)
+
+
+CASES = [
+    ("arp+ping", case_arp_ping),
+    ("setup", setup_sessions),
+    ("rtp->srtp", case_rtp_to_srtp),
+    ("srtp->rtp", case_srtp_to_rtp),
+    ("srtp->srtp re-key", case_srtp_rekey),
+    ("pass-through", case_pass_through),
+    ("rtcp/srtcp", case_rtcp),
+    ("fork", case_fork),
+    ("strict source", case_strict_source),
+    ("latching", case_latching),
+    ("replay+tamper", case_replay_tamper),
+    ("malformed", case_malformed),
+    ("control errors", case_errors),
+    ("telemetry", case_telemetry),
+    ("delete stops forwarding", case_delete_stops),
+]
+
+
+def main():
+    want = set(sys.argv[2:])
+    passed = failed = 0
+    try:
+        dp_bed.up()
+        dp.start()
+        for name, fn in CASES:
+            if want and name not in want and name != "setup":
+                continue
+            t0 = time.time()
+            try:
+                fn()
+                passed += 1
+                print("ok   %-24s %.1fs" % (name, time.time() - t0), flush=True)
+            except Exception as e:  # noqa: BLE001 - report and go on
+                failed += 1
+                print("FAIL %-24s %s" % (name, e), flush=True)
+                if not isinstance(e, Fail):
+                    traceback.print_exc()
+    finally:
+        dp.stop()
+        if failed and os.path.exists(dp.log):
+            print("--- dataplane log (tail)")
+            print(open(dp.log).read()[-3000:])
+        dp_bed.down()
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed or passed == 0 else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
