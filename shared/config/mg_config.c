@@ -552,9 +552,13 @@ void mg_config_write_reference(FILE *out)
 		"  refused; the message names both entries. Two identical entries are refused.\n"
 		"- A TLS user agent beside UDP or TCP user agents starts, with a warning (not\n"
 		"  recommended by the guide).\n"
-		"- A TLS user agent needs `netborder.sip.tls.serverCertificateFile` and\n"
-		"  `netborder.sip.tls.serverCertificatePrivateKeyFile` (an error for\n"
+		"- A TLS user agent needs `netborder.sip.tls.serverCertificateFile`,\n"
+		"  `netborder.sip.tls.serverCertificatePrivateKeyFile` and\n"
+		"  `netborder.sip.tls.trustedRootCertificatesStore` (an error for\n"
 		"  mediagate-control, a warning for the other programs).\n"
+		"- A file named in the configuration that the program will open (certificates,\n"
+		"  key, key password, routing rules for mediagate-control; DAHDI system.conf for\n"
+		"  mediagate-dataplane) but cannot read gives a warning naming file:line.\n"
 		"- `netborder.mdedia.srtp.cryptoSuite` (the guide's spelling) is the same key as\n"
 		"  `netborder.media.srtp.cryptoSuite`; if both are set, the correct spelling wins\n"
 		"  with a warning.\n"
@@ -693,6 +697,9 @@ void mg_config_write_example(FILE *out)
 		if (k->doc_default != NULL)
 			fprintf(out, "# default: %s\n#%s=%s\n", k->doc_default, name,
 				k->example ? k->example : "");
+		else if (k->def != NULL && nn == NULL && k->must_exist && k->def[0] != '\0')
+			/* a file this machine may not have yet: --check would warn */
+			fprintf(out, "# default: %s\n#%s=%s\n", k->def, name, k->def);
 		else if (k->def != NULL && nn == NULL && k->example != NULL)
 			fprintf(out, "# example: %s=%s\n%s=%s\n", name, k->example, name, k->def);
 		else if (k->def != NULL && nn == NULL)

@@ -42,6 +42,7 @@ struct mg_config_key {
 	size_t off;           /* generic validators: field of struct mg_settings */
 	size_t size;          /* its size (strings) */
 	unsigned long min, max; /* numeric range (v_uint) */
+	bool must_exist;      /* path the daemons open: --check warns if missing */
 };
 
 /** One effective key: every schema key, every instance of a pattern key. */

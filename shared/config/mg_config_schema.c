@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <openssl/ssl.h>
 
@@ -632,6 +633,7 @@ static const struct mg_config_key schema[] = {
 		.used_by = MG_CFG_USE_CONTROL,
 	},
 	{
+		.must_exist = true,
 		.name = "netborder.sip.tls.serverCertificateFile",
 		.type = "path",
 		.def = "",
@@ -643,6 +645,7 @@ static const struct mg_config_key schema[] = {
 		.used_by = MG_CFG_USE_CONTROL,
 	},
 	{
+		.must_exist = true,
 		.name = "netborder.sip.tls.serverCertificatePrivateKeyFile",
 		.type = "path",
 		.def = "",
@@ -656,6 +659,7 @@ static const struct mg_config_key schema[] = {
 		.used_by = MG_CFG_USE_CONTROL,
 	},
 	{
+		.must_exist = true,
 		.name = "netborder.sip.tls.trustedRootCertificatesStore",
 		.type = "path",
 		.def = "",
@@ -754,6 +758,7 @@ static const struct mg_config_key schema[] = {
 		.used_by = MG_CFG_USE_BOTH,
 	},
 	{
+		.must_exist = true,
 		.name = "mediagate.sip.tls.keyPasswordFile",
 		.type = "path",
 		.def = "",
@@ -821,6 +826,7 @@ static const struct mg_config_key schema[] = {
 		.used_by = MG_CFG_USE_CONTROL,
 	},
 	{
+		.must_exist = true,
 		.name = "mediagate.routing.rulesFile",
 		.type = "path",
 		.def = "${netborder.Installation.Directory}/etc/mediagate/routing-rules.xml",
@@ -940,6 +946,7 @@ static const struct mg_config_key schema[] = {
 		.used_by = MG_CFG_USE_BOTH,
 	},
 	{
+		.must_exist = true,
 		.name = "mediagate.tdm.systemConf",
 		.type = "path",
 		.def = "/etc/dahdi/system.conf",
@@ -1059,18 +1066,46 @@ static void check_ua(struct mg_config *cfg)
 		mg_cfg_warn(cfg, e,
 			    "a SIP/TLS user agent runs beside SIP/UDP or SIP/TCP user agents; not "
 			    "recommended for security reasons (the guide advises TLS only)");
-	if (tls && (s->tls_cert_file[0] == '\0' || s->tls_key_file[0] == '\0')) {
-		if (cfg->role == MG_CONFIG_ROLE_CONTROL)
+	if (tls) {
+		/* the TLS user agent cannot start without all three (mutual TLS) */
+		char missing[256] = "";
+		if (s->tls_cert_file[0] == '\0')
+			strcat(missing, " netborder.sip.tls.serverCertificateFile");
+		if (s->tls_key_file[0] == '\0')
+			strcat(missing, " netborder.sip.tls.serverCertificatePrivateKeyFile");
+		if (s->tls_trust_store[0] == '\0')
+			strcat(missing, " netborder.sip.tls.trustedRootCertificatesStore");
+		if (missing[0] != '\0' && cfg->role == MG_CONFIG_ROLE_CONTROL)
 			mg_cfg_error(cfg, e,
-				     "a TLS user agent needs "
-				     "netborder.sip.tls.serverCertificateFile and "
-				     "netborder.sip.tls.serverCertificatePrivateKeyFile "
-				     "(allowed: set both, or no /tls entry)");
-		else
-			mg_cfg_warn(cfg, e,
-				    "a TLS user agent needs "
-				    "netborder.sip.tls.serverCertificateFile and "
-				    "netborder.sip.tls.serverCertificatePrivateKeyFile");
+				     "a TLS user agent needs%s (allowed: set "
+				     "serverCertificateFile, serverCertificatePrivateKeyFile and "
+				     "trustedRootCertificatesStore, or no /tls entry)",
+				     missing);
+		else if (missing[0] != '\0')
+			mg_cfg_warn(cfg, e, "a TLS user agent needs%s", missing);
+	}
+}
+
+/*
+ * A path the running daemon will open: warn now (file:line) rather than let
+ * the daemon fail later with less context. Only the roles that open the file
+ * check, and only files the operator named (defaults may be installed later).
+ */
+static void check_files(struct mg_config *cfg)
+{
+	unsigned use = cfg->role == MG_CONFIG_ROLE_CONTROL     ? MG_CFG_USE_CONTROL
+		       : cfg->role == MG_CONFIG_ROLE_DATAPLANE ? MG_CFG_USE_DATAPLANE
+							       : 0;
+
+	for (size_t i = 0; i < cfg->n; i++) {
+		const struct mg_cfg_entry *e = &cfg->e[i];
+
+		if (!e->def->must_exist || !(e->def->used_by & use) || e->file == NULL ||
+		    e->value == NULL || e->value[0] == '\0')
+			continue;
+		if (access(e->value, R_OK) != 0)
+			mg_cfg_warn(cfg, e, "%s: %s (the daemon will fail to open it)", e->value,
+				    strerror(errno));
 	}
 }
 
@@ -1155,5 +1190,6 @@ void mg_cfg_check_rules(struct mg_config *cfg)
 {
 	check_ua(cfg);
 	check_tls(cfg);
+	check_files(cfg);
 	check_ports(cfg);
 }

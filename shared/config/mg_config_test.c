@@ -259,37 +259,42 @@ static void test_user_agents(void **state)
 	unload(&l);
 
 	/* the guide's rule: no TCP and TLS on one port; both entries named */
-	fails("netborder.sip.tls.serverCertificateFile=/c\n"
-	      "netborder.sip.tls.serverCertificatePrivateKeyFile=/k\n"
+	fails("netborder.sip.tls.serverCertificateFile=/dev/null\n"
+	      "netborder.sip.tls.serverCertificatePrivateKeyFile=/dev/null\n"
+	      "netborder.sip.tls.trustedRootCertificatesStore=/dev/null\n"
 	      "netborder.sip.userAgent.IPAddress=INADDR_ANY:5061/tls,INADDR_ANY:5061/tcp\n",
-	      "t.properties:3: netborder.sip.userAgent.IPAddress=INADDR_ANY:5061/tls,"
+	      "t.properties:4: netborder.sip.userAgent.IPAddress=INADDR_ANY:5061/tls,"
 	      "INADDR_ANY:5061/tcp: error: TCP and TLS user agents share port 5061: entry 1 "
 	      "(INADDR_ANY:5061/tls) and entry 2 (INADDR_ANY:5061/tcp) (allowed: ");
 	/* a specific address overlaps INADDR_ANY */
-	fails("netborder.sip.tls.serverCertificateFile=/c\n"
-	      "netborder.sip.tls.serverCertificatePrivateKeyFile=/k\n"
+	fails("netborder.sip.tls.serverCertificateFile=/dev/null\n"
+	      "netborder.sip.tls.serverCertificatePrivateKeyFile=/dev/null\n"
+	      "netborder.sip.tls.trustedRootCertificatesStore=/dev/null\n"
 	      "netborder.sip.userAgent.IPAddress=192.0.2.1:5061/tcp,INADDR_ANY:5061/tls\n",
 	      "entry 1 (192.0.2.1:5061/tcp) and entry 2 (INADDR_ANY:5061/tls)");
 	/* different addresses on one port are fine */
 	s = ok(&l,
-	       "netborder.sip.tls.serverCertificateFile=/c\n"
-	       "netborder.sip.tls.serverCertificatePrivateKeyFile=/k\n"
+	       "netborder.sip.tls.serverCertificateFile=/dev/null\n"
+	       "netborder.sip.tls.serverCertificatePrivateKeyFile=/dev/null\n"
+	      "netborder.sip.tls.trustedRootCertificatesStore=/dev/null\n"
 	       "netborder.sip.userAgent.IPAddress=192.0.2.1:5061/tcp,192.0.2.2:5061/tls\n",
 	       "not recommended");
 	unload(&l);
 	/* UDP and TLS on one port are fine too (different protocols) */
 	s = ok(&l,
-	       "netborder.sip.tls.serverCertificateFile=/c\n"
-	       "netborder.sip.tls.serverCertificatePrivateKeyFile=/k\n"
+	       "netborder.sip.tls.serverCertificateFile=/dev/null\n"
+	       "netborder.sip.tls.serverCertificatePrivateKeyFile=/dev/null\n"
+	      "netborder.sip.tls.trustedRootCertificatesStore=/dev/null\n"
 	       "netborder.sip.userAgent.IPAddress=INADDR_ANY:5061/udp,INADDR_ANY:5061/tls\n",
-	       "t.properties:3: netborder.sip.userAgent.IPAddress=INADDR_ANY:5061/udp,"
+	       "t.properties:4: netborder.sip.userAgent.IPAddress=INADDR_ANY:5061/udp,"
 	       "INADDR_ANY:5061/tls: warning: a SIP/TLS user agent runs beside SIP/UDP or "
 	       "SIP/TCP user agents; not recommended");
 	unload(&l);
 	/* TLS alone: no warning */
 	s = ok(&l,
-	       "netborder.sip.tls.serverCertificateFile=/c\n"
-	       "netborder.sip.tls.serverCertificatePrivateKeyFile=/k\n"
+	       "netborder.sip.tls.serverCertificateFile=/dev/null\n"
+	       "netborder.sip.tls.serverCertificatePrivateKeyFile=/dev/null\n"
+	      "netborder.sip.tls.trustedRootCertificatesStore=/dev/null\n"
 	       "netborder.sip.userAgent.IPAddress=INADDR_ANY:5067/tls\n",
 	       NULL);
 	assert_int_equal(mg_config_warnings(l.cfg), 0);
@@ -315,12 +320,54 @@ static void test_tls_needs_certificate(void **state)
 	(void)state;
 
 	fails("netborder.sip.userAgent.IPAddress=INADDR_ANY:5067/tls\n",
-	      "a TLS user agent needs netborder.sip.tls.serverCertificateFile");
+	      "a TLS user agent needs netborder.sip.tls.serverCertificateFile "
+	      "netborder.sip.tls.serverCertificatePrivateKeyFile "
+	      "netborder.sip.tls.trustedRootCertificatesStore (allowed: ");
+	fails("netborder.sip.userAgent.IPAddress=INADDR_ANY:5067/tls\n"
+	      "netborder.sip.tls.serverCertificateFile=/dev/null\n"
+	      "netborder.sip.tls.serverCertificatePrivateKeyFile=/dev/null\n",
+	      "t.properties:1: netborder.sip.userAgent.IPAddress=INADDR_ANY:5067/tls: error: a TLS "
+	      "user agent needs netborder.sip.tls.trustedRootCertificatesStore (allowed: ");
 	/* only the control plane needs them: the dataplane just warns */
 	load_role(&l, "netborder.sip.userAgent.IPAddress=INADDR_ANY:5067/tls\n",
 		  MG_CONFIG_ROLE_DATAPLANE);
 	assert_non_null(l.cfg);
 	assert_non_null(strstr(l.diag, "warning: a TLS user agent needs"));
+	unload(&l);
+}
+
+static void test_missing_files(void **state)
+{
+	struct loaded l;
+	static const char text[] =
+		"netborder.sip.tls.trustedRootCertificatesStore=/nonexistent/cfg-ca.pem\n"
+		"mediagate.routing.rulesFile=/nonexistent/cfg-rules.xml\n"
+		"mediagate.tdm.systemConf=/nonexistent/cfg-system.conf\n"
+		"mediagate.sip.tls.keyPasswordFile=/dev/null\n";
+	(void)state;
+
+	/* each role checks the files it opens, and only warns */
+	load_role(&l, text, MG_CONFIG_ROLE_CONTROL);
+	assert_non_null(l.cfg);
+	assert_non_null(strstr(l.diag, "t.properties:1: netborder.sip.tls.trustedRootCertificatesStore="
+				       "/nonexistent/cfg-ca.pem: warning: /nonexistent/cfg-ca.pem: No "
+				       "such file or directory (the daemon will fail to open it)"));
+	assert_non_null(strstr(l.diag, "t.properties:2: mediagate.routing.rulesFile="));
+	assert_null(strstr(l.diag, "cfg-system.conf"));
+	assert_int_equal(mg_config_warnings(l.cfg), 2);
+	unload(&l);
+	load_role(&l, text, MG_CONFIG_ROLE_DATAPLANE);
+	assert_non_null(l.cfg);
+	assert_non_null(strstr(l.diag, "t.properties:3: mediagate.tdm.systemConf="));
+	assert_int_equal(mg_config_warnings(l.cfg), 1);
+	unload(&l);
+	load_role(&l, text, MG_CONFIG_ROLE_TOOL);
+	assert_non_null(l.cfg);
+	assert_int_equal(mg_config_warnings(l.cfg), 0);
+	unload(&l);
+	/* defaults are not checked: they may be installed later */
+	load_role(&l, "", MG_CONFIG_ROLE_CONTROL);
+	assert_int_equal(mg_config_warnings(l.cfg), 0);
 	unload(&l);
 }
 
@@ -824,6 +871,7 @@ int main(void)
 		cmocka_unit_test(test_crypto_suite_errors),
 		cmocka_unit_test(test_user_agents),
 		cmocka_unit_test(test_tls_needs_certificate),
+		cmocka_unit_test(test_missing_files),
 		cmocka_unit_test(test_ssl2_hello),
 		cmocka_unit_test(test_cipher_suites),
 		cmocka_unit_test(test_tls_versions),
