@@ -598,6 +598,48 @@ out:
 	free(ord);
 }
 
+/* SRTCP with E=0 (authenticated, not encrypted), as libsrtp sends it with
+ * an auth-only RTCP policy: we must accept it and leave the payload as is. */
+static void test_srtcp_unencrypted(unsigned bi)
+{
+	uint8_t key[30], pkt[512], plain[512];
+	srtp_policy_t lp;
+	srtp_t lib = NULL;
+	struct mg_srtp_policy pol = { 0 };
+	struct mg_srtp_ctx *in;
+	char err[200];
+	int len;
+	uint16_t plen;
+
+	rnd_bytes(key, sizeof(key));
+	lib_policy(&lp, MG_SRTP_AES_CM_128_HMAC_SHA1_80, 0, NULL, 0, key);
+	lp.rtcp.sec_serv = sec_serv_auth;
+	CHECK(srtp_create(&lib, &lp) == srtp_err_status_ok, "libsrtp auth-only create");
+	pol.suite = MG_SRTP_AES_CM_128_HMAC_SHA1_80;
+	pol.dir = MG_SRTP_DIR_INBOUND;
+	pol.nkeys = 1;
+	memcpy(pol.keys[0].key, key, 16);
+	memcpy(pol.keys[0].salt, key + 16, 14);
+	in = mg_srtp_ctx_create(&pol, err, sizeof(err));
+	for (unsigned i = 0; lib && in && i < 20; i++) {
+		struct mg_srtp_buf b;
+		uint8_t res;
+
+		plen = make_rtcp(plain, 0xabcdef01);
+		memcpy(pkt, plain, plen);
+		len = plen;
+		CHECK(srtp_protect_rtcp(lib, pkt, &len) == srtp_err_status_ok, "libsrtp auth-only protect");
+		CHECK((pkt[plen] & 0x80) == 0 && memcmp(pkt, plain, plen) == 0, "E=0 and payload in clear (len %u, E word %02x, cmp %d)", plen, pkt[plen], memcmp(pkt, plain, plen));
+		b = (struct mg_srtp_buf){ pkt, (uint16_t)len, sizeof(pkt) };
+		mg_srtp_unprotect_rtcp_burst(engines[bi], in, &b, &res, 1);
+		CHECK(res == MG_SRTP_OK && b.len == plen && memcmp(pkt, plain, plen) == 0,
+		      "SRTCP E=0 unprotect (%s): %s", mg_srtp_backend_name(backends[bi]), mg_srtp_result_name(res));
+	}
+	if (lib)
+		srtp_dealloc(lib);
+	mg_srtp_ctx_free(in);
+}
+
 int main(int argc, char **argv)
 {
 	const char *seed_s = argc > 1 ? argv[1] : getenv("MG_SRTP_SEED");
@@ -629,6 +671,7 @@ int main(int argc, char **argv)
 	for (unsigned bi = 0; bi < nbackends; bi++) {
 		test_b2(bi);
 		test_7714(bi);
+		test_srtcp_unencrypted(bi);
 		for (unsigned si = 0; si < 3; si++) {
 			cross(bi, suites[si], 0, nrtp, nrtcp);
 			cross(bi, suites[si], si == 1 ? 1 : si == 2 ? 4 : 2, nrtp / 2, nrtcp / 2);
