@@ -19,8 +19,12 @@
  * system call. They work in place: protect appends the tag (and MKI, and for
  * SRTCP the E‖index word) after @c len, so each buffer needs
  * <tt>cap - len >= mg_srtp_overhead()</tt> (#MG_SRTP_MAX_OVERHEAD always
- * suffices); unprotect strips them and shortens @c len. A packet that fails
- * is left untouched apart from being counted; each one gets its own result.
+ * suffices); unprotect strips them and shortens @c len. Each packet gets
+ * its own result; a packet that fails keeps its @c len but its bytes are
+ * unspecified (the multi-buffer backend decrypts while it authenticates), so
+ * the caller drops it. Failures are also counted per reason in the context
+ * (mg_srtp_ctx_stats()). State (ROC, replay window, lifetime) only moves
+ * for packets that succeed.
  *
  * Typical use by a worker:
  * @code
