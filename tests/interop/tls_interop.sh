@@ -29,7 +29,7 @@ check_not() { if grep -Eq -- "$3" "$2"; then bad "$1 (found /$3/)" "$2"; else ok
 
 # Ports from the PID so parallel runs on one machine do not collide.
 BASE=$((21000 + ($$ % 4000) * 8))
-P_TLS=$BASE P_TLS2=$((BASE + 1)) P_UDP=$((BASE + 2)) P_TCP=$((BASE + 3)) P_CLASH=$((BASE + 4))
+P_TLS=$BASE P_TLS2=$((BASE + 1)) P_UDP=$((BASE + 2)) P_TCP=$((BASE + 3)) P_CLASH=$((BASE + 4)) P_ANY=$((BASE + 5)) P_V6=$((BASE + 6))
 
 # ---- 1. certificates: the guide's procedure, mediagate-cert + openssl ca ----
 cat > ca.cnf <<'EOF'
@@ -154,7 +154,7 @@ s_client_probe() {
 		-CAfile ca.pem -verify_return_error "$@" > "$out" 2>&1
 }
 
-props gw1.properties "127.0.0.1:$P_TLS/tls"
+props gw1.properties "127.0.0.1:$P_TLS/tls,INADDR_ANY:$P_ANY/tls,[::1]:$P_V6/tls"
 if start_gw gw1.properties gw1.log; then ok "gateway starts with the certificates of the procedure"; else bad "gateway start" gw1.log; fi
 check_not "no private key password in the log" gw1.log 'gateway key password'
 
@@ -167,6 +167,11 @@ check "Contact in answers is sip:...;transport=tls, not sips:" c_default.out "^C
 check "200 carries Allow" c_default.out '^Allow: .*OPTIONS'
 check "200 carries Accept" c_default.out '^Accept: application/sdp'
 check "200 carries Supported" c_default.out '^Supported: '
+s_client_probe $P_ANY c_any.out -cert client.pem -key client.key
+check "INADDR_ANY user agent: 200, Contact names the address the peer used" c_any.out "^Contact: <sip:127\.0\.0\.1:$P_ANY;transport=tls>"
+(options_req "$P_V6" | sed "s/127\.0\.0\.1/[::1]/g"; sleep 1) | timeout 10 openssl s_client \
+	-connect "[::1]:$P_V6" -CAfile ca.pem -cert client.pem -key client.key > c_v6.out 2>&1
+check "IPv6 user agent: 200 with an IPv6 Contact" c_v6.out "^Contact: <sip:\[::1\]:$P_V6;transport=tls>"
 s_client_probe $P_TLS c_nocert.out
 check_not "no client certificate: no answer" c_nocert.out 'SIP/2.0 [0-9]'
 check "no client certificate: refused (certificate required)" c_nocert.out 'alert certificate required|alert handshake failure'
@@ -199,7 +204,7 @@ check "outbound: mismatch is logged" sc_wrong.out 'does not match host name medi
 props gw2.properties "127.0.0.1:$P_TLS2/tls,127.0.0.1:$P_UDP/udp,127.0.0.1:$P_TCP/tcp" \
 	"netborder.sip.tls.cypherSuites=TLS_RSA_WITH_AES_128_CBC_SHA,AES256-SHA" \
 	"mediagate.sip.tls.minProtocol=TLSv1" "mediagate.sip.tls.maxProtocol=TLSv1.2" \
-	"netborder.sip.tls.supportSSLv2ClientHello=true"
+	"netborder.sip.tls.supportSSLv2ClientHello=true" "mediagate.sip.tls.clientAuth=optional"
 if start_gw gw2.properties gw2.log; then ok "gateway starts with TLS beside UDP and TCP"; else bad "gateway 2 start" gw2.log; fi
 check "TLS beside UDP/TCP: warned" gw2.log 'not recommended'
 if [ "$(grep -c 'SSLv2' gw2.log)" -eq 1 ]; then ok "supportSSLv2ClientHello=true: started, warned once"; else bad "SSLv2 warning count" gw2.log; fi
@@ -216,6 +221,11 @@ s_client_probe $P_TLS2 c13.out -tls1_3 -cert client.pem -key client.key
 check "maxProtocol=TLSv1.2: a TLS 1.3-only client is refused" c13.out 'alert protocol version'
 s_client_probe $P_TLS2 c10.out -tls1 -cipher 'AES128-SHA@SECLEVEL=0' -cert client.pem -key client.key
 check "minProtocol=TLSv1: an OCS 2007 R2-style TLS 1.0 client gets 200" c10.out 'SIP/2.0 200 OK'
+
+s_client_probe $P_TLS2 c_opt_none.out -tls1_2
+check "clientAuth=optional: a client without certificate gets 200" c_opt_none.out 'SIP/2.0 200 OK'
+s_client_probe $P_TLS2 c_opt_other.out -tls1_2 -cert intruder.pem -key intruder.key
+check "clientAuth=optional: a certificate of another CA is still refused" c_opt_other.out 'alert unknown ca'
 
 # SIPp over UDP and TCP.
 for t in u1:$P_UDP:udp t1:$P_TCP:tcp; do
