@@ -48,6 +48,7 @@ struct dpc {
 	struct dpc_pending *pending;
 	dpc_state_f state_fn;
 	void *state_arg;
+	bool closing;           /* dpc_destroy() running: no "lost" warning */
 };
 
 static uint64_t now_ns(void)
@@ -83,7 +84,7 @@ static void drop_connection(struct dpc *c, const char *why)
 
 	if (c->fd < 0)
 		return;
-	if (was_up)
+	if (was_up && !c->closing)
 		MG_WARN("lost the dataplane connection (%s): %s; reconnecting", c->path, why);
 	if (c->wait_index > 0)
 		su_root_deregister(c->root, c->wait_index);
@@ -442,6 +443,7 @@ void dpc_destroy(struct dpc *c)
 	if (c == NULL)
 		return;
 	c->state_fn = NULL;
+	c->closing = true;
 	fail_pending(c, -ECANCELED);
 	drop_connection(c, "stopping");
 	su_timer_destroy(c->retry);
