@@ -123,7 +123,8 @@ enum mg_config_role { MG_CONFIG_ROLE_CONTROL, MG_CONFIG_ROLE_DATAPLANE, MG_CONFI
 /**
  * Load @p path (NULL: embedded defaults only), validate every key, fill the
  * typed view. Every error and warning is written to @p diag (stderr if NULL)
- * as "file:line: key=value: problem (allowed: ...)". Returns NULL with
+ * as "file:line: key=value: error: problem (allowed: ...)" (or "warning:";
+ * "(default):" instead of file:line for a default). Returns NULL with
  * errno = EINVAL if there was any error (after reporting all of them).
  */
 struct mg_config *mg_config_load(const char *path, enum mg_config_role role, FILE *diag);

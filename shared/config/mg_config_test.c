@@ -736,6 +736,15 @@ static void test_file_errors(void **state)
 	fclose(d);
 	assert_non_null(strstr(diag, "/nonexistent/cfg/gw.properties: error: cannot open"));
 	free(diag);
+
+	/* a directory opens but cannot be read */
+	diag = NULL;
+	d = open_memstream(&diag, &dl);
+	assert_null(mg_config_load("/", MG_CONFIG_ROLE_TOOL, d));
+	assert_int_equal(errno, EINVAL);
+	fclose(d);
+	assert_non_null(strstr(diag, "/: error: cannot read: Is a directory"));
+	free(diag);
 }
 
 static void test_print(void **state)

@@ -422,6 +422,7 @@ int mg_props_parse_file(struct mg_props *p, const char *path, FILE *diag)
 		p->errors++;
 		return rc;
 	}
+	errno = 0;
 	for (;;) {
 		if (n == cap) {
 			cap = cap ? cap * 2 : 4096;
@@ -439,8 +440,8 @@ int mg_props_parse_file(struct mg_props *p, const char *path, FILE *diag)
 			break;
 	}
 	if (ferror(f)) {
-		rc = -EIO;
-		fprintf(diag, "%s: error: read error\n", path);
+		rc = errno ? -errno : -EIO;
+		fprintf(diag, "%s: error: cannot read: %s\n", path, strerror(-rc));
 		p->errors++;
 		free(buf);
 		fclose(f);
