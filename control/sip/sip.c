@@ -45,6 +45,8 @@ static struct {
 	unsigned n_ua;
 	bool tls;
 	char contact_host[256];
+	sipua_hook_fn *hook;
+	void *hook_arg;
 } sip;
 
 static const char *sipua_transport_name(enum mg_transport t)
@@ -75,7 +77,7 @@ int sipua_url(const struct mg_sip_ua *ua, char *buf, size_t len)
  * user agent's address, or for INADDR_ANY
  * the host the peer addressed (its Request-URI), which it can reach.
  */
-static void sipua_contact(const struct sip_ua *ua, const sip_t *req, char *buf, size_t len)
+static void sipua_contact_of(const struct sip_ua *ua, const sip_t *req, char *buf, size_t len)
 {
 	const char *host = sip.contact_host[0] ? sip.contact_host : ua->cfg.addr;
 	char reqhost[80] = "";
@@ -125,7 +127,9 @@ static void sipua_event(nua_event_t event, int status, char const *phrase, nua_t
 		      tagi_t tags[])
 {
 	(void)hmagic;
-	(void)tags;
+	if (sip.hook && sip.hook(sip.hook_arg, (unsigned)(ua - sip.ua), event, status, phrase, nua,
+				 nh, sipmsg, tags))
+		return;
 	switch (event) {
 	case nua_i_invite:
 		MG_INFO("sip: %s: INVITE from %s refused (503, call handling not enabled)",
@@ -139,7 +143,7 @@ static void sipua_event(nua_event_t event, int status, char const *phrase, nua_t
 		char contact[320];
 
 		/* Mediation Servers probe gateways with OPTIONS: 200 with what we take. */
-		sipua_contact(ua, sipmsg, contact, sizeof(contact));
+		sipua_contact_of(ua, sipmsg, contact, sizeof(contact));
 		nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(nua), SIPTAG_CONTACT_STR(contact), SIPTAG_ALLOW_STR(SIP_ALLOW),
 			    SIPTAG_ACCEPT_STR(SIP_ACCEPT), SIPTAG_SUPPORTED_STR(SIP_SUPPORTED),
 			    TAG_END());
@@ -209,7 +213,12 @@ int sip_start(su_root_t *root, const struct mg_settings *s)
 	char err[512];
 	int rc;
 
+	sipua_hook_fn *hook = sip.hook; /* may be set before start */
+	void *hook_arg = sip.hook_arg;
+
 	memset(&sip, 0, sizeof(sip));
+	sip.hook = hook;
+	sip.hook_arg = hook_arg;
 	sip.root = root;
 	if (mg_log_get_level() >= MG_LOG_DEBUG)
 		su_log_set_level(NULL, 3);
@@ -291,4 +300,34 @@ void sip_stop(void)
 	if (sip.tls)
 		tlscfg_fini();
 	sip.tls = false;
+}
+
+void sipua_set_hook(sipua_hook_fn *fn, void *arg)
+{
+	sip.hook = fn;
+	sip.hook_arg = arg;
+}
+
+unsigned sipua_count(void)
+{
+	return sip.n_ua;
+}
+
+nua_t *sipua_nua(unsigned ua_index)
+{
+	return ua_index < sip.n_ua ? sip.ua[ua_index].nua : NULL;
+}
+
+const struct mg_sip_ua *sipua_cfg(unsigned ua_index)
+{
+	return ua_index < sip.n_ua ? &sip.ua[ua_index].cfg : NULL;
+}
+
+void sipua_contact(unsigned ua_index, sip_t const *req, char *buf, size_t len)
+{
+	if (ua_index >= sip.n_ua) {
+		snprintf(buf, len, "%s", "");
+		return;
+	}
+	sipua_contact_of(&sip.ua[ua_index], req, buf, len);
 }

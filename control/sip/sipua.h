@@ -6,6 +6,9 @@
 #ifndef SIPUA_H
 #define SIPUA_H
 
+#include <stdbool.h>
+
+#include <sofia-sip/nua.h>
 #include <sofia-sip/su_wait.h>
 
 #include "mg_config.h"
@@ -20,7 +23,31 @@ int sip_start(su_root_t *root, const struct mg_settings *s);
 /* Shut every user agent down (runs @root until they are gone) and clean up. */
 void sip_stop(void);
 
-/* The URL a user agent binds, e.g. "sip:[::1]:5067;transport=tls". */
+/* The URL a user agent binds, e.g. "sips:[::1]:5067;transport=tls". */
 int sipua_url(const struct mg_sip_ua *ua, char *buf, size_t len);
+
+/*
+ * For the call engine: every nua event of every user agent goes to @fn
+ * first; when it returns true the event is taken and this module does
+ * nothing more with it (without a hook INVITE is answered 503).
+ */
+typedef bool sipua_hook_fn(void *arg, unsigned ua_index, nua_event_t event, int status,
+			   char const *phrase, nua_t *nua, nua_handle_t *nh, sip_t const *sip,
+			   tagi_t tags[]);
+void sipua_set_hook(sipua_hook_fn *fn, void *arg);
+
+/* The running user agents: count, nua and configuration of each. */
+unsigned sipua_count(void);
+nua_t *sipua_nua(unsigned ua_index);
+const struct mg_sip_ua *sipua_cfg(unsigned ua_index);
+
+/*
+ * Contact for a message of user agent @ua_index, "<sip:host:port;transport=x>":
+ * always sip:, never sips: (sofia would put sips: for TLS, which breaks
+ * common clients); host = mediagate.sip.contactHost, else the user agent's
+ * address, else (INADDR_ANY) the host of @req's Request-URI. Pass it with
+ * SIPTAG_CONTACT_STR() in answers and requests.
+ */
+void sipua_contact(unsigned ua_index, sip_t const *req, char *buf, size_t len);
 
 #endif
