@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
 # Smoke test of the two daemons and their seam:
-#  - dataplane on net_null (--no-huge --no-shconf) with its own socket in a temp dir
+#  - dataplane on net_ring (--no-huge --no-shconf; net_null would feed it packets) with its own socket in a temp dir
 #  - HELLO/PING through mediagate-dpctl; control logs "connected to dataplane"
 #  - kill -9 the dataplane, start it again: control reconnects by itself
 #  - a peer whose uid is not allowed is refused, with a log line on both sides
@@ -60,7 +60,7 @@ netborder.sip.userAgent.IPAddress=127.0.0.1:$SIP_PORT/udp
 mediagate.control.socket=$SOCK
 mediagate.control.allowedUids=$( [ "$(id -u)" -eq 0 ] && echo 0 || echo "0,$(id -u)")
 mediagate.dataplane.eal=--no-huge -m 256 --no-shconf --no-pci --no-telemetry -l 0,1 --file-prefix dmn-smoke-$$
-mediagate.dataplane.port.0.device=net_null0
+mediagate.dataplane.port.0.device=net_ring0
 mediagate.dataplane.idleSleepUs=1000
 EOF
 cat >"$T/fake.properties" <<EOF
