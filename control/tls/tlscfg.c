@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,10 @@ struct tlscfg_expect {
 	struct sockaddr_storage addr;
 	char host[256];
 };
+
+/* nua runs its stack (and so every handshake) in its own thread; the call
+ * engine registers next hops from the main loop. */
+static pthread_mutex_t tlscfg_expect_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct {
 	bool active;            /* the hook applies the policy */
@@ -317,7 +322,10 @@ static int tlscfg_check_server_name(SSL *ssl, X509 *cert, char *what, size_t wha
 		snprintf(what, whatlen, "peer address family %d", ss.ss_family);
 		return 0;
 	}
-	for (unsigned i = 0; i < g.n_expect; i++) {
+	char host[sizeof(g.expect[0].host)] = "";
+
+	pthread_mutex_lock(&tlscfg_expect_lock);
+	for (unsigned i = 0; i < g.n_expect && host[0] == '\0'; i++) {
 		const struct tlscfg_expect *e = &g.expect[i];
 		bool same = false;
 
@@ -327,10 +335,13 @@ static int tlscfg_check_server_name(SSL *ssl, X509 *cert, char *what, size_t wha
 			same = !memcmp(&((const struct sockaddr_in *)&e->addr)->sin_addr, a, 4);
 		else
 			same = !memcmp(&((const struct sockaddr_in6 *)&e->addr)->sin6_addr, a, 16);
-		if (same) {
-			snprintf(what, whatlen, "host name %s (peer %s)", e->host, ip);
-			return X509_check_host(cert, e->host, 0, 0, NULL) == 1;
-		}
+		if (same)
+			memcpy(host, e->host, sizeof(host));
+	}
+	pthread_mutex_unlock(&tlscfg_expect_lock);
+	if (host[0]) {
+		snprintf(what, whatlen, "host name %s (peer %s)", host, ip);
+		return X509_check_host(cert, host, 0, 0, NULL) == 1;
 	}
 	snprintf(what, whatlen, "IP address %s", ip);
 	if (X509_check_ip_asc(cert, ip, 0) == 1)
@@ -678,7 +689,9 @@ void tlscfg_fini(void)
 	g.active = false;
 	tlscfg_rmdir();
 	tlscfg_free_creds();
+	pthread_mutex_lock(&tlscfg_expect_lock);
 	g.n_expect = 0;
+	pthread_mutex_unlock(&tlscfg_expect_lock);
 	memset(&g.sofia, 0, sizeof(g.sofia));
 }
 
@@ -691,16 +704,17 @@ int tlscfg_expect_host(const struct sockaddr *peer, const char *host)
 
 	if (alen == 0 || host == NULL || strlen(host) >= sizeof(e->host))
 		return -EINVAL;
+	pthread_mutex_lock(&tlscfg_expect_lock);
 	for (unsigned i = 0; i < g.n_expect && e == NULL; i++)
 		if (!memcmp(&g.expect[i].addr, peer, alen))
 			e = &g.expect[i];
-	if (e == NULL) {
-		if (g.n_expect == TLSCFG_MAX_EXPECT)
-			return -ENOSPC;
+	if (e == NULL && g.n_expect < TLSCFG_MAX_EXPECT)
 		e = &g.expect[g.n_expect++];
+	if (e != NULL) {
+		memset(&e->addr, 0, sizeof(e->addr));
+		memcpy(&e->addr, peer, alen);
+		snprintf(e->host, sizeof(e->host), "%s", host);
 	}
-	memset(&e->addr, 0, sizeof(e->addr));
-	memcpy(&e->addr, peer, alen);
-	snprintf(e->host, sizeof(e->host), "%s", host);
-	return 0;
+	pthread_mutex_unlock(&tlscfg_expect_lock);
+	return e != NULL ? 0 : -ENOSPC;
 }
