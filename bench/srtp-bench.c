@@ -26,8 +26,13 @@
 #define POOL 1024
 #define CAP 1280
 
-enum impl { IMPL_LIBSRTP, IMPL_SCALAR, IMPL_IPSECMB, IMPL_COUNT };
-static const char *const impl_names[IMPL_COUNT] = { "libsrtp2", "scalar", "ipsec-mb" };
+/* The *-32ctx rows spread each burst over 32 contexts (one packet each,
+ * the _multi calls): what a dataplane sees with many calls, one packet per
+ * call per poll. Same key material, separate contexts. */
+enum impl { IMPL_LIBSRTP, IMPL_SCALAR, IMPL_IPSECMB, IMPL_SCALAR_MULTI, IMPL_IPSECMB_MULTI, IMPL_COUNT };
+static const char *const impl_names[IMPL_COUNT] = { "libsrtp2", "scalar", "ipsec-mb", "scalar-32ctx",
+						    "ipsec-mb-32ctx" };
+#define NCTX 32
 
 static const enum mg_srtp_suite suites[] = { MG_SRTP_AES_CM_128_HMAC_SHA1_80, MG_SRTP_AES_CM_128_HMAC_SHA1_32 };
 static const unsigned sizes[] = { 60, 172, 1200 };
@@ -139,11 +144,15 @@ static double run(enum impl im, struct mg_srtp_engine *e, enum mg_srtp_suite s, 
 	/* warm-up pass included in the loop's first iteration is discarded */
 	for (int pass = 0; (spent < budget_ms * 1e6 || pass < 4) && npass < 512; pass++) {
 		srtp_t ses = NULL;
-		struct mg_srtp_ctx *c = NULL;
+		struct mg_srtp_ctx *c = NULL, *cs[NCTX] = { 0 };
+		const int multi = im == IMPL_SCALAR_MULTI || im == IMPL_IPSECMB_MULTI;
 		unsigned n = 0;
 
 		if (im == IMPL_LIBSRTP)
 			ses = lib_create(s, unprotect);
+		else if (multi)
+			for (unsigned k = 0; k < NCTX; k++)
+				cs[k] = our_create(s, unprotect ? MG_SRTP_DIR_INBOUND : MG_SRTP_DIR_OUTBOUND);
 		else
 			c = our_create(s, unprotect ? MG_SRTP_DIR_INBOUND : MG_SRTP_DIR_OUTBOUND);
 		t0 = now_ns();
@@ -171,7 +180,10 @@ static double run(enum impl im, struct mg_srtp_engine *e, enum mg_srtp_suite s, 
 						srtp_protect(ses, w, &len);
 				}
 			}
-			if (im != IMPL_LIBSRTP)
+			if (multi)
+				n += unprotect ? mg_srtp_unprotect_burst_multi(e, cs, bufs, res, burst)
+					       : mg_srtp_protect_burst_multi(e, cs, bufs, res, burst);
+			else if (im != IMPL_LIBSRTP)
 				n += unprotect ? mg_srtp_unprotect_burst(e, c, bufs, res, burst)
 					       : mg_srtp_protect_burst(e, c, bufs, res, burst);
 		}
@@ -186,6 +198,8 @@ static double run(enum impl im, struct mg_srtp_engine *e, enum mg_srtp_suite s, 
 		if (ses)
 			srtp_dealloc(ses);
 		mg_srtp_ctx_free(c);
+		for (unsigned k = 0; k < NCTX; k++)
+			mg_srtp_ctx_free(cs[k]);
 	}
 	/* median pass: other processes on a shared machine only add outliers */
 	qsort(per, npass, sizeof(per[0]), cmp_double);
@@ -212,12 +226,14 @@ int main(int argc, char **argv)
 				if (!strcmp(argv[i], impl_names[k]))
 					want[k] = found = any = 1;
 			if (!found) {
-				fprintf(stderr, "srtp-bench: unknown impl '%s'; allowed: libsrtp2, scalar, ipsec-mb\n",
+				fprintf(stderr, "srtp-bench: unknown impl '%s'; allowed: libsrtp2, scalar, ipsec-mb, "
+					"scalar-32ctx, ipsec-mb-32ctx\n",
 					argv[i]);
 				return 2;
 			}
 		} else {
-			fprintf(stderr, "usage: srtp-bench [--csv] [--ms N] [--impl libsrtp2|scalar|ipsec-mb]...\n");
+			fprintf(stderr, "usage: srtp-bench [--csv] [--ms N] [--impl NAME]...  (NAME: libsrtp2, scalar, "
+				"ipsec-mb, scalar-32ctx, ipsec-mb-32ctx)\n");
 			return 2;
 		}
 	}
@@ -235,20 +251,22 @@ int main(int argc, char **argv)
 		master[i] = (uint8_t)(i * 7 + 3);
 	eng[IMPL_SCALAR] = mg_srtp_engine_create(MG_SRTP_BACKEND_SCALAR);
 	eng[IMPL_IPSECMB] = mg_srtp_engine_create(MG_SRTP_BACKEND_IPSECMB);
-	if (!eng[IMPL_IPSECMB] && want[IMPL_IPSECMB]) {
+	if (!eng[IMPL_IPSECMB] && (want[IMPL_IPSECMB] || want[IMPL_IPSECMB_MULTI])) {
 		fprintf(stderr, "srtp-bench: ipsec-mb backend not available (%s), skipped\n", strerror(errno));
-		want[IMPL_IPSECMB] = 0;
+		want[IMPL_IPSECMB] = want[IMPL_IPSECMB_MULTI] = 0;
 	}
+	eng[IMPL_SCALAR_MULTI] = eng[IMPL_SCALAR];
+	eng[IMPL_IPSECMB_MULTI] = eng[IMPL_IPSECMB];
 	if (!csv) {
 		printf("# libsrtp2: %s\n", srtp_get_version_string());
-		for (int k = IMPL_SCALAR; k < IMPL_COUNT; k++)
+		for (int k = IMPL_SCALAR; k <= IMPL_IPSECMB; k++)
 			if (eng[k])
 				printf("# %s: %s\n", impl_names[k], mg_srtp_engine_describe(eng[k]));
 	}
 	if (csv)
 		printf("impl,suite,op,bytes,burst,ns_per_pkt,mpps\n");
 	else
-		printf("%-9s %-24s %-9s %5s %5s %10s %8s %9s\n", "impl", "suite", "op", "bytes", "burst", "ns/pkt",
+		printf("%-14s %-24s %-9s %5s %5s %10s %8s %9s\n", "impl", "suite", "op", "bytes", "burst", "ns/pkt",
 		       "Mpps", "x libsrtp");
 	/* all implementations of one configuration back to back, baseline
 	 * first, so a busy neighbour on a shared machine hits them alike */
@@ -262,7 +280,7 @@ int main(int argc, char **argv)
 						const char *sn = mg_srtp_suite_by_id(suites[si])->sdes_name;
 						double ns;
 
-						if (!want[im])
+						if (!want[im] || (im >= IMPL_SCALAR_MULTI && bursts[bi] == 1))
 							continue;
 						ns = run((enum impl)im, eng[im], suites[si], op, sizes[zi], bursts[bi],
 							 budget_ms);
@@ -273,7 +291,7 @@ int main(int argc, char **argv)
 							       op ? "unprotect" : "protect", sizes[zi], bursts[bi], ns,
 							       1e3 / ns);
 						else
-							printf("%-9s %-24s %-9s %5u %5u %10.1f %8.3f %8.1fx\n",
+							printf("%-14s %-24s %-9s %5u %5u %10.1f %8.3f %8.1fx\n",
 							       impl_names[im], sn, op ? "unprotect" : "protect", sizes[zi],
 							       bursts[bi], ns, 1e3 / ns, base / ns);
 						fflush(stdout);

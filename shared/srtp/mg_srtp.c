@@ -82,6 +82,8 @@ int mg_srtp_backend_available(enum mg_srtp_backend b)
 	}
 }
 
+static uint32_t engine_serial;
+
 struct mg_srtp_engine *mg_srtp_engine_create(enum mg_srtp_backend b)
 {
 	struct mg_srtp_engine *e;
@@ -125,6 +127,8 @@ struct mg_srtp_engine *mg_srtp_engine_create(enum mg_srtp_backend b)
 		b = MG_SRTP_BACKEND_SCALAR;
 	e->backend = b;
 	e->imb_min = 4;
+	/* burst ids unique across engines: a context may move between them */
+	e->burst_id = (uint64_t)__atomic_add_fetch(&engine_serial, 1, __ATOMIC_RELAXED) << 40;
 #if MG_HAVE_IPSECMB
 	if (e->imb)
 		mg_srtp_imb_describe(e->imb, e->imb_arch, e->desc, sizeof(e->desc));
@@ -605,49 +609,55 @@ static inline void iv_gcm(uint8_t *iv, const uint8_t *salt, uint32_t ssrc, uint6
 		iv[i] = b[i] ^ salt[i];
 }
 
-static inline void backend_run(struct mg_srtp_engine *e, const struct mg_srtp_ctx *c, struct mg_srtp_op *ops,
-			       unsigned n, int rtcp, int protect)
+static inline void backend_run(struct mg_srtp_engine *e, struct mg_srtp_op *ops, unsigned n, int rtcp, int protect)
 {
 	if (!n)
 		return;
 #if MG_HAVE_IPSECMB
 	if (e->backend == MG_SRTP_BACKEND_IPSECMB && n >= e->imb_min) {
-		mg_srtp_imb_run(e, c, ops, n, rtcp, protect);
+		mg_srtp_imb_run(e, ops, n, rtcp, protect);
 		return;
 	}
 #endif
-	mg_srtp_scalar_run(e, c, ops, n, rtcp, protect);
+	mg_srtp_scalar_run(e, ops, n, rtcp, protect);
 }
 
-static inline unsigned finish(struct mg_srtp_ctx *c, uint8_t *res, unsigned n, int rtcp)
+/* The context of packet i: the only one of a plain burst, or its own in a
+ * _multi burst. */
+#define CTX_OF(i) (multi ? cv[i] : cv[0])
+
+static inline unsigned finish(struct mg_srtp_ctx *const *cv, int multi, const uint8_t *res, unsigned n, int rtcp)
 {
 	unsigned ok = 0;
 
 	for (unsigned i = 0; i < n; i++) {
-		if (res[i] == MG_SRTP_OK)
+		struct mg_srtp_ctx *c = CTX_OF(i);
+
+		if (res[i] == MG_SRTP_OK) {
 			ok++;
-		else
+			if (rtcp)
+				c->stats.rtcp_ok++;
+			else
+				c->stats.rtp_ok++;
+		} else {
 			c->stats.drops[res[i]]++;
+		}
 	}
-	if (rtcp)
-		c->stats.rtcp_ok += ok;
-	else
-		c->stats.rtp_ok += ok;
 	return ok;
 }
 
-unsigned mg_srtp_protect_burst(struct mg_srtp_engine *e, struct mg_srtp_ctx *c, struct mg_srtp_buf *pkts,
-			       uint8_t *res, unsigned n)
+static unsigned protect_rtp(struct mg_srtp_engine *e, struct mg_srtp_ctx *const *cv, int multi,
+			    struct mg_srtp_buf *pkts, uint8_t *res, unsigned n)
 {
-	struct mg_srtp_keyset *ks = c->keys[c->active];
-	const unsigned tag = c->rtp_tag, mki = c->mki_len;
 	struct mg_srtp_op *ops = e->ops;
 	unsigned nops = 0;
 
 	if (n > MG_SRTP_BURST_MAX)
 		n = MG_SRTP_BURST_MAX;
-	c->clock++;
 	for (unsigned i = 0; i < n; i++) {
+		struct mg_srtp_ctx *c = CTX_OF(i);
+		struct mg_srtp_keyset *ks = c->keys[c->active];
+		const unsigned tag = c->rtp_tag, mki = c->mki_len;
 		uint8_t *b = pkts[i].buf;
 		unsigned len = pkts[i].len, h;
 		struct mg_srtp_stream_rt *st;
@@ -656,6 +666,7 @@ unsigned mg_srtp_protect_burst(struct mg_srtp_engine *e, struct mg_srtp_ctx *c, 
 		uint16_t seq;
 		int64_t idx;
 
+		c->clock++;
 		if (c->dir != MG_SRTP_DIR_OUTBOUND) {
 			res[i] = MG_SRTP_MALFORMED;
 			continue;
@@ -719,6 +730,9 @@ unsigned mg_srtp_protect_burst(struct mg_srtp_engine *e, struct mg_srtp_ctx *c, 
 		op->enc_len = (uint16_t)(len - h);
 		op->auth_len = (uint16_t)len;
 		op->slot = (uint8_t)i;
+		op->c = c;
+		op->tag = (uint8_t)tag;
+		op->aead = c->aead;
 		if (c->aead) {
 			op->tag_off = (uint16_t)len;
 			iv_gcm(op->iv, ks->rtp.salt, ssrc, (uint64_t)idx, 0);
@@ -727,34 +741,33 @@ unsigned mg_srtp_protect_burst(struct mg_srtp_engine *e, struct mg_srtp_ctx *c, 
 			iv_cm(op->iv, ks->rtp.salt, ssrc, (uint64_t)idx);
 		}
 	}
-	backend_run(e, c, ops, nops, 0, 1);
+	backend_run(e, ops, nops, 0, 1);
 	for (unsigned k = 0; k < nops; k++) {
 		struct mg_srtp_op *op = &ops[k];
 		struct mg_srtp_buf *p = &pkts[op->slot];
+		const unsigned mki = op->c->mki_len;
 
 		/* MKI last: the ipsec-mb HMAC borrowed these bytes for the ROC.
 		 * With GCM the MKI follows the tag (RFC 7714 §8.1). */
 		if (mki)
-			memcpy(p->buf + (c->aead ? p->len + tag : p->len), ks->mki, mki);
-		p->len = (uint16_t)(p->len + tag + mki);
+			memcpy(p->buf + (op->aead ? p->len + op->tag : p->len), op->ks->mki, mki);
+		p->len = (uint16_t)(p->len + op->tag + mki);
 	}
-	return finish(c, res, n, 0);
+	return finish(cv, multi, res, n, 0);
 }
 
-unsigned mg_srtp_unprotect_burst(struct mg_srtp_engine *e, struct mg_srtp_ctx *c, struct mg_srtp_buf *pkts,
-				 uint8_t *res, unsigned n)
+static unsigned unprotect_rtp(struct mg_srtp_engine *e, struct mg_srtp_ctx *const *cv, int multi,
+			      struct mg_srtp_buf *pkts, uint8_t *res, unsigned n)
 {
-	const unsigned tag = c->rtp_tag, mki = c->mki_len;
 	struct mg_srtp_op *ops = e->ops;
 	unsigned nops = 0;
-	uint32_t pend_ssrc = 0, pend_roc = 0;
-	uint16_t pend_seq = 0;
-	int pend_valid = 0;
 
 	if (n > MG_SRTP_BURST_MAX)
 		n = MG_SRTP_BURST_MAX;
-	c->clock++;
+	e->burst_id++;
 	for (unsigned i = 0; i < n; i++) {
+		struct mg_srtp_ctx *c = CTX_OF(i);
+		const unsigned tag = c->rtp_tag, mki = c->mki_len;
 		uint8_t *b = pkts[i].buf;
 		unsigned len = pkts[i].len, h, end;
 		struct mg_srtp_keyset *ks;
@@ -764,6 +777,7 @@ unsigned mg_srtp_unprotect_burst(struct mg_srtp_engine *e, struct mg_srtp_ctx *c
 		uint16_t seq;
 		int64_t idx;
 
+		c->clock++;
 		if (c->dir != MG_SRTP_DIR_INBOUND) {
 			res[i] = MG_SRTP_MALFORMED;
 			continue;
@@ -804,20 +818,22 @@ unsigned mg_srtp_unprotect_burst(struct mg_srtp_engine *e, struct mg_srtp_ctx *c
 				res[i] = MG_SRTP_REPLAY;
 				continue;
 			}
-		} else if (pend_valid && pend_ssrc == ssrc) {
+		} else if (c->pend_burst == e->burst_id && c->pend_ssrc == ssrc) {
 			/* SSRC new in this burst: estimate against its first
-			 * packet, so a wrap inside the burst moves the ROC */
-			idx = estimate_index(pend_roc, pend_seq, seq);
+			 * packet, so a wrap inside the burst moves the ROC
+			 * (the slot itself is only taken once a packet
+			 * authenticates) */
+			idx = estimate_index(c->pend_roc, c->pend_seq, seq);
 			if (idx < 0) {
 				res[i] = MG_SRTP_REPLAY;
 				continue;
 			}
 		} else {
-			pend_valid = 1;
-			pend_ssrc = ssrc;
-			pend_roc = st ? st->roc : c->init_roc;
-			pend_seq = seq;
-			idx = (int64_t)((uint64_t)pend_roc << 16 | seq);
+			c->pend_burst = e->burst_id;
+			c->pend_ssrc = ssrc;
+			c->pend_roc = st ? st->roc : c->init_roc;
+			c->pend_seq = seq;
+			idx = (int64_t)((uint64_t)c->pend_roc << 16 | seq);
 		}
 		res[i] = MG_SRTP_OK;
 		op = &ops[nops++];
@@ -831,6 +847,9 @@ unsigned mg_srtp_unprotect_burst(struct mg_srtp_engine *e, struct mg_srtp_ctx *c
 		op->enc_len = (uint16_t)(end - h);
 		op->auth_len = (uint16_t)end;
 		op->slot = (uint8_t)i;
+		op->c = c;
+		op->tag = (uint8_t)tag;
+		op->aead = c->aead;
 		op->ok = 0;
 		if (c->aead) {
 			op->tag_off = (uint16_t)end;
@@ -840,11 +859,12 @@ unsigned mg_srtp_unprotect_burst(struct mg_srtp_engine *e, struct mg_srtp_ctx *c
 			iv_cm(op->iv, ks->rtp.salt, ssrc, (uint64_t)idx);
 		}
 	}
-	backend_run(e, c, ops, nops, 0, 0);
+	backend_run(e, ops, nops, 0, 0);
 	/* Commit in packet order: only verified packets move ROC and window;
 	 * a duplicate inside the same burst is caught here. */
 	for (unsigned k = 0; k < nops; k++) {
 		struct mg_srtp_op *op = &ops[k];
+		struct mg_srtp_ctx *c = op->c;
 		struct mg_srtp_stream_rt *st;
 		uint64_t top;
 
@@ -880,27 +900,28 @@ unsigned mg_srtp_unprotect_burst(struct mg_srtp_engine *e, struct mg_srtp_ctx *c
 		op->ks->used++;
 		pkts[op->slot].len = op->auth_len;
 	}
-	return finish(c, res, n, 0);
+	return finish(cv, multi, res, n, 0);
 }
 
-unsigned mg_srtp_protect_rtcp_burst(struct mg_srtp_engine *e, struct mg_srtp_ctx *c, struct mg_srtp_buf *pkts,
-				    uint8_t *res, unsigned n)
+static unsigned protect_rtcp(struct mg_srtp_engine *e, struct mg_srtp_ctx *const *cv, int multi,
+			     struct mg_srtp_buf *pkts, uint8_t *res, unsigned n)
 {
-	struct mg_srtp_keyset *ks = c->keys[c->active];
-	const unsigned tag = c->rtcp_tag, mki = c->mki_len;
 	struct mg_srtp_op *ops = e->ops;
 	unsigned nops = 0;
 
 	if (n > MG_SRTP_BURST_MAX)
 		n = MG_SRTP_BURST_MAX;
-	c->clock++;
 	for (unsigned i = 0; i < n; i++) {
+		struct mg_srtp_ctx *c = CTX_OF(i);
+		struct mg_srtp_keyset *ks = c->keys[c->active];
+		const unsigned tag = c->rtcp_tag, mki = c->mki_len;
 		uint8_t *b = pkts[i].buf;
 		unsigned len = pkts[i].len;
 		struct mg_srtp_stream_rt *st;
 		struct mg_srtp_op *op;
 		uint32_t ssrc, index;
 
+		c->clock++;
 		if (c->dir != MG_SRTP_DIR_OUTBOUND) {
 			res[i] = MG_SRTP_MALFORMED;
 			continue;
@@ -944,6 +965,9 @@ unsigned mg_srtp_protect_rtcp_burst(struct mg_srtp_engine *e, struct mg_srtp_ctx
 		op->enc_off = 8;
 		op->enc_len = (uint16_t)(len - 8);
 		op->slot = (uint8_t)i;
+		op->c = c;
+		op->tag = (uint8_t)tag;
+		op->aead = c->aead;
 		if (c->aead) {
 			/* header | ciphertext | tag | E||index | MKI (RFC 7714 §9.1) */
 			op->tag_off = (uint16_t)len;
@@ -959,29 +983,30 @@ unsigned mg_srtp_protect_rtcp_burst(struct mg_srtp_engine *e, struct mg_srtp_ctx
 			iv_cm(op->iv, ks->rtcp.salt, ssrc, index);
 		}
 	}
-	backend_run(e, c, ops, nops, 1, 1);
+	backend_run(e, ops, nops, 1, 1);
 	for (unsigned k = 0; k < nops; k++) {
 		struct mg_srtp_op *op = &ops[k];
 		struct mg_srtp_buf *p = &pkts[op->slot];
+		const unsigned mki = op->c->mki_len;
 
 		if (mki)
-			memcpy(p->buf + p->len + 4 + (c->aead ? tag : 0), ks->mki, mki);
-		p->len = (uint16_t)(p->len + 4 + tag + mki);
+			memcpy(p->buf + p->len + 4 + (op->aead ? op->tag : 0), op->ks->mki, mki);
+		p->len = (uint16_t)(p->len + 4 + op->tag + mki);
 	}
-	return finish(c, res, n, 1);
+	return finish(cv, multi, res, n, 1);
 }
 
-unsigned mg_srtp_unprotect_rtcp_burst(struct mg_srtp_engine *e, struct mg_srtp_ctx *c, struct mg_srtp_buf *pkts,
-				      uint8_t *res, unsigned n)
+static unsigned unprotect_rtcp(struct mg_srtp_engine *e, struct mg_srtp_ctx *const *cv, int multi,
+			       struct mg_srtp_buf *pkts, uint8_t *res, unsigned n)
 {
-	const unsigned tag = c->rtcp_tag, mki = c->mki_len;
 	struct mg_srtp_op *ops = e->ops;
 	unsigned nops = 0;
 
 	if (n > MG_SRTP_BURST_MAX)
 		n = MG_SRTP_BURST_MAX;
-	c->clock++;
 	for (unsigned i = 0; i < n; i++) {
+		struct mg_srtp_ctx *c = CTX_OF(i);
+		const unsigned tag = c->rtcp_tag, mki = c->mki_len;
 		uint8_t *b = pkts[i].buf;
 		unsigned len = pkts[i].len, end, eword_off;
 		struct mg_srtp_keyset *ks;
@@ -989,6 +1014,7 @@ unsigned mg_srtp_unprotect_rtcp_burst(struct mg_srtp_engine *e, struct mg_srtp_c
 		struct mg_srtp_op *op;
 		uint32_t ssrc, eword, index;
 
+		c->clock++;
 		if (c->dir != MG_SRTP_DIR_INBOUND) {
 			res[i] = MG_SRTP_MALFORMED;
 			continue;
@@ -1044,6 +1070,9 @@ unsigned mg_srtp_unprotect_rtcp_burst(struct mg_srtp_engine *e, struct mg_srtp_c
 		op->enc_off = 8;
 		op->enc_len = (eword & 0x80000000u) ? (uint16_t)(end - 8) : 0;
 		op->slot = (uint8_t)i;
+		op->c = c;
+		op->tag = (uint8_t)tag;
+		op->aead = c->aead;
 		op->ok = 0;
 		if (c->aead) {
 			op->tag_off = (uint16_t)end;
@@ -1057,9 +1086,10 @@ unsigned mg_srtp_unprotect_rtcp_burst(struct mg_srtp_engine *e, struct mg_srtp_c
 			iv_cm(op->iv, ks->rtcp.salt, ssrc, index);
 		}
 	}
-	backend_run(e, c, ops, nops, 1, 0);
+	backend_run(e, ops, nops, 1, 0);
 	for (unsigned k = 0; k < nops; k++) {
 		struct mg_srtp_op *op = &ops[k];
+		struct mg_srtp_ctx *c = op->c;
 		struct mg_srtp_stream_rt *st;
 
 		if (!op->ok) {
@@ -1091,7 +1121,57 @@ unsigned mg_srtp_unprotect_rtcp_burst(struct mg_srtp_engine *e, struct mg_srtp_c
 		/* plaintext RTCP ends where the ciphertext ended */
 		pkts[op->slot].len = (uint16_t)(c->aead ? op->tag_off : op->auth_len - 4);
 	}
-	return finish(c, res, n, 1);
+	return finish(cv, multi, res, n, 1);
+}
+
+#undef CTX_OF
+
+unsigned mg_srtp_protect_burst(struct mg_srtp_engine *e, struct mg_srtp_ctx *c, struct mg_srtp_buf *pkts,
+			       uint8_t *res, unsigned n)
+{
+	return protect_rtp(e, &c, 0, pkts, res, n);
+}
+
+unsigned mg_srtp_unprotect_burst(struct mg_srtp_engine *e, struct mg_srtp_ctx *c, struct mg_srtp_buf *pkts,
+				 uint8_t *res, unsigned n)
+{
+	return unprotect_rtp(e, &c, 0, pkts, res, n);
+}
+
+unsigned mg_srtp_protect_rtcp_burst(struct mg_srtp_engine *e, struct mg_srtp_ctx *c, struct mg_srtp_buf *pkts,
+				    uint8_t *res, unsigned n)
+{
+	return protect_rtcp(e, &c, 0, pkts, res, n);
+}
+
+unsigned mg_srtp_unprotect_rtcp_burst(struct mg_srtp_engine *e, struct mg_srtp_ctx *c, struct mg_srtp_buf *pkts,
+				      uint8_t *res, unsigned n)
+{
+	return unprotect_rtcp(e, &c, 0, pkts, res, n);
+}
+
+unsigned mg_srtp_protect_burst_multi(struct mg_srtp_engine *e, struct mg_srtp_ctx *const *ctxs,
+				     struct mg_srtp_buf *pkts, uint8_t *res, unsigned n)
+{
+	return protect_rtp(e, ctxs, 1, pkts, res, n);
+}
+
+unsigned mg_srtp_unprotect_burst_multi(struct mg_srtp_engine *e, struct mg_srtp_ctx *const *ctxs,
+				       struct mg_srtp_buf *pkts, uint8_t *res, unsigned n)
+{
+	return unprotect_rtp(e, ctxs, 1, pkts, res, n);
+}
+
+unsigned mg_srtp_protect_rtcp_burst_multi(struct mg_srtp_engine *e, struct mg_srtp_ctx *const *ctxs,
+					  struct mg_srtp_buf *pkts, uint8_t *res, unsigned n)
+{
+	return protect_rtcp(e, ctxs, 1, pkts, res, n);
+}
+
+unsigned mg_srtp_unprotect_rtcp_burst_multi(struct mg_srtp_engine *e, struct mg_srtp_ctx *const *ctxs,
+					    struct mg_srtp_buf *pkts, uint8_t *res, unsigned n)
+{
+	return unprotect_rtcp(e, ctxs, 1, pkts, res, n);
 }
 
 int mg_srtp_test_set_session_keys(struct mg_srtp_ctx *c, unsigned key, int rtcp, const uint8_t *ekey,

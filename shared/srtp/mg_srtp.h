@@ -272,6 +272,27 @@ unsigned mg_srtp_protect_rtcp_burst(struct mg_srtp_engine *e, struct mg_srtp_ctx
 unsigned mg_srtp_unprotect_rtcp_burst(struct mg_srtp_engine *e, struct mg_srtp_ctx *c,
 				      struct mg_srtp_buf *pkts, uint8_t *res, unsigned n);
 
+/**
+ * The four burst calls above with one context per packet: packet i uses
+ * @p ctxs[i]. This fills the multi-buffer lanes across sessions, which is
+ * what real traffic needs (one RTP packet per session per 20 ms, so a poll
+ * rarely brings several packets of one session). A context may appear
+ * several times; its packets are handled in array order, exactly as a plain
+ * burst would. Each context still belongs to the calling thread.
+ * @return number of packets with #MG_SRTP_OK.
+ */
+unsigned mg_srtp_protect_burst_multi(struct mg_srtp_engine *e, struct mg_srtp_ctx *const *ctxs,
+				     struct mg_srtp_buf *pkts, uint8_t *res, unsigned n);
+/** Unprotect with one context per packet; see mg_srtp_protect_burst_multi(). */
+unsigned mg_srtp_unprotect_burst_multi(struct mg_srtp_engine *e, struct mg_srtp_ctx *const *ctxs,
+				       struct mg_srtp_buf *pkts, uint8_t *res, unsigned n);
+/** SRTCP protect with one context per packet. */
+unsigned mg_srtp_protect_rtcp_burst_multi(struct mg_srtp_engine *e, struct mg_srtp_ctx *const *ctxs,
+					  struct mg_srtp_buf *pkts, uint8_t *res, unsigned n);
+/** SRTCP unprotect with one context per packet. */
+unsigned mg_srtp_unprotect_rtcp_burst_multi(struct mg_srtp_engine *e, struct mg_srtp_ctx *const *ctxs,
+					    struct mg_srtp_buf *pkts, uint8_t *res, unsigned n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,7 +4,9 @@
  * 2-byte MKI), bit 3 SRTCP, bit 4 backend (scalar / ipsec-mb), bit 5 "valid
  * then mutated": the rest is first protected, then byte 1 names a position
  * and byte 2 a XOR mask, so authentication and decryption paths are reached,
- * bit 6 also sends the packet twice in one burst (replay inside a burst).
+ * bit 6 also sends the packet twice in one burst (replay inside a burst),
+ * bit 7 makes that a _multi burst whose second packet goes to another suite's
+ * context.
  * Build: CC=clang meson setup build-fuzz -Dfuzz=true; run:
  * build-fuzz/shared/srtp/mg_srtp_fuzz_unprotect -runs=20000 */
 #include <stddef.h>
@@ -82,14 +84,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(buf[1], buf[0], b[0].len);
 	b[1] = b[0];
 	b[1].buf = buf[1];
-	if (rtcp)
+	if (sel & 0x80) {
+		struct mg_srtp_ctx *cv[2] = { in[suite][mki], in[(suite + 1) % 3][mki] };
+
+		if (rtcp)
+			mg_srtp_unprotect_rtcp_burst_multi(e, cv, b, res, n);
+		else
+			mg_srtp_unprotect_burst_multi(e, cv, b, res, n);
+	} else if (rtcp) {
 		mg_srtp_unprotect_rtcp_burst(e, in[suite][mki], b, res, n);
-	else
+	} else {
 		mg_srtp_unprotect_burst(e, in[suite][mki], b, res, n);
+	}
 	for (unsigned i = 0; i < n; i++) {
 		if (res[i] >= MG_SRTP_RESULT_COUNT || b[i].len > size - 3 + MG_SRTP_MAX_OVERHEAD)
 			__builtin_trap();
-		if (n == 2 && res[0] == MG_SRTP_OK && res[1] == MG_SRTP_OK)
+		if (n == 2 && !(sel & 0x80) && res[0] == MG_SRTP_OK && res[1] == MG_SRTP_OK)
 			__builtin_trap(); /* the same packet twice in a burst */
 	}
 	return 0;

@@ -49,7 +49,12 @@ struct mg_srtp_ctx {
 	uint8_t rtp_tag;
 	uint8_t rtcp_tag;
 	uint32_t init_roc;
-	uint32_t clock; /* LRU clock, one tick per burst */
+	uint32_t clock; /* LRU clock, one tick per packet */
+	/* first packet of an SSRC without state in the current unprotect
+	 * burst (pend_burst == engine burst_id), for index estimation */
+	uint64_t pend_burst;
+	uint32_t pend_ssrc, pend_roc;
+	uint16_t pend_seq;
 	struct mg_srtp_keyset *keys[MG_SRTP_KEYS_MAX];
 	struct mg_srtp_stats stats;
 } __attribute__((aligned(64)));
@@ -66,7 +71,10 @@ struct mg_srtp_op {
 	uint16_t enc_len;    /* bytes encrypted (0 for E=0 SRTCP) */
 	uint16_t auth_len;   /* HMAC input length from buf[0] (without ROC) */
 	uint16_t tag_off;    /* where the tag is / goes */
+	struct mg_srtp_ctx *c; /* context of this packet */
 	uint8_t slot;        /* pkts[] index */
+	uint8_t tag;         /* tag length */
+	uint8_t aead;        /* GCM */
 	uint8_t ok;          /* backend: 1 = tag verified / tag written */
 	uint8_t saved[4];    /* ipsec-mb unprotect: bytes under the ROC */
 	uint8_t iv[16];      /* AES-CM counter block, or 12-byte GCM IV */
@@ -79,6 +87,7 @@ struct mg_srtp_engine {
 	void *imb;           /* IMB_MGR */
 	int imb_arch;        /* IMB_ARCH it was initialised for */
 	char desc[64];
+	uint64_t burst_id;   /* never 0: a fresh context never matches */
 	unsigned imb_min;    /* bursts smaller than this go scalar: a lone job
 			      * must be flushed through an otherwise empty
 			      * multi-lane manager, which costs more than
@@ -88,14 +97,12 @@ struct mg_srtp_engine {
 
 /* Backend work: crypto of @n prepared ops (protect: encrypt + write tag;
  * unprotect: verify (op->ok) + decrypt). */
-void mg_srtp_scalar_run(struct mg_srtp_engine *e, const struct mg_srtp_ctx *c, struct mg_srtp_op *ops,
-			unsigned n, int rtcp, int protect);
+void mg_srtp_scalar_run(struct mg_srtp_engine *e, struct mg_srtp_op *ops, unsigned n, int rtcp, int protect);
 int mg_srtp_scalar_keys_init(struct mg_srtp_dkeys *dk, int aead, int encrypt);
 void mg_srtp_scalar_keys_fini(struct mg_srtp_dkeys *dk);
 
 #if MG_HAVE_IPSECMB
-void mg_srtp_imb_run(struct mg_srtp_engine *e, const struct mg_srtp_ctx *c, struct mg_srtp_op *ops,
-		     unsigned n, int rtcp, int protect);
+void mg_srtp_imb_run(struct mg_srtp_engine *e, struct mg_srtp_op *ops, unsigned n, int rtcp, int protect);
 int mg_srtp_imb_keys_init(struct mg_srtp_dkeys *dk, int aead);
 void mg_srtp_imb_keys_fini(struct mg_srtp_dkeys *dk);
 void *mg_srtp_imb_mgr_create(int *arch);

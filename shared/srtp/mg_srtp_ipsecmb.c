@@ -127,16 +127,16 @@ void mg_srtp_imb_keys_fini(struct mg_srtp_dkeys *dk)
 	}
 }
 
-static inline void complete(const struct mg_srtp_ctx *c, IMB_JOB *job, int rtcp, int protect)
+static inline void complete(IMB_JOB *job, int rtcp, int protect)
 {
 	struct mg_srtp_op *op = job->user_data;
-	const unsigned tag = rtcp ? c->rtcp_tag : c->rtp_tag;
+	const unsigned tag = op->tag;
 
 	if (job->status != IMB_STATUS_COMPLETED) {
 		op->ok = 0;
 		return;
 	}
-	if (c->aead) {
+	if (op->aead) {
 		if (protect)
 			op->ok = 1; /* tag written straight into the packet */
 		else
@@ -153,8 +153,7 @@ static inline void complete(const struct mg_srtp_ctx *c, IMB_JOB *job, int rtcp,
 	}
 }
 
-void mg_srtp_imb_run(struct mg_srtp_engine *e, const struct mg_srtp_ctx *c, struct mg_srtp_op *ops,
-		     unsigned n, int rtcp, int protect)
+void mg_srtp_imb_run(struct mg_srtp_engine *e, struct mg_srtp_op *ops, unsigned n, int rtcp, int protect)
 {
 	IMB_MGR *m = e->imb;
 	IMB_JOB *job;
@@ -174,7 +173,7 @@ void mg_srtp_imb_run(struct mg_srtp_engine *e, const struct mg_srtp_ctx *c, stru
 		job->dec_keys = dk->imb_dec;
 		job->iv = op->iv;
 		job->auth_tag_output = op->digest;
-		if (c->aead) {
+		if (op->aead) {
 			job->cipher_mode = IMB_CIPHER_GCM;
 			job->hash_alg = IMB_AUTH_AES_GMAC;
 			job->enc_keys = dk->imb_gcm;
@@ -227,12 +226,12 @@ void mg_srtp_imb_run(struct mg_srtp_engine *e, const struct mg_srtp_ctx *c, stru
 		}
 		job = IMB_SUBMIT_JOB(m);
 		while (job) {
-			complete(c, job, rtcp, protect);
+			complete(job, rtcp, protect);
 			job = IMB_GET_COMPLETED_JOB(m);
 		}
 	}
 	while ((job = IMB_FLUSH_JOB(m)) != NULL)
-		complete(c, job, rtcp, protect);
+		complete(job, rtcp, protect);
 }
 
 #endif

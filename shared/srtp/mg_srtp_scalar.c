@@ -99,20 +99,18 @@ static int gcm_run(const struct mg_srtp_dkeys *dk, struct mg_srtp_op *op, int rt
 	return EVP_CipherFinal_ex(x, p + op->enc_len, &fl) == 1 ? 0 : -EBADMSG;
 }
 
-void mg_srtp_scalar_run(struct mg_srtp_engine *e, const struct mg_srtp_ctx *c, struct mg_srtp_op *ops,
-			unsigned n, int rtcp, int protect)
+void mg_srtp_scalar_run(struct mg_srtp_engine *e, struct mg_srtp_op *ops, unsigned n, int rtcp, int protect)
 {
-	const unsigned tag = rtcp ? c->rtcp_tag : c->rtp_tag;
-
 	(void)e;
 	for (unsigned k = 0; k < n; k++) {
 		struct mg_srtp_op *op = &ops[k];
 		const struct mg_srtp_dkeys *dk = op->dk;
+		const unsigned tag = op->tag;
 		uint8_t roc[4], d[20];
 
 		if (k + 1 < n)
 			__builtin_prefetch(ops[k + 1].buf);
-		if (c->aead) {
+		if (op->aead) {
 			op->ok = gcm_run(dk, op, rtcp, protect) == 0;
 			continue;
 		}

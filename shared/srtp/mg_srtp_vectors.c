@@ -598,6 +598,169 @@ out:
 	free(ord);
 }
 
+/* The _multi calls: 6 sessions (each suite, with and without MKI) each with
+ * its own SSRC, packets of random sessions mixed in every burst. Each
+ * session's packets must equal libsrtp's for that session, both receivers
+ * must accept them all, a duplicate inside a burst and a tampered packet must
+ * be refused without disturbing the other sessions. */
+#define MS 6
+static void cross_multi(unsigned bi)
+{
+	static const enum mg_srtp_suite ss[MS] = { MG_SRTP_AES_CM_128_HMAC_SHA1_80, MG_SRTP_AES_CM_128_HMAC_SHA1_32,
+						   MG_SRTP_AEAD_AES_128_GCM, MG_SRTP_AES_CM_128_HMAC_SHA1_80,
+						   MG_SRTP_AES_CM_128_HMAC_SHA1_32, MG_SRTP_AEAD_AES_128_GCM };
+	static const unsigned mk[MS] = { 0, 0, 0, 2, 0, 3 };
+	struct mg_srtp_engine *e = engines[bi];
+	const char *bn = mg_srtp_backend_name(backends[bi]);
+	struct mg_srtp_ctx *o[MS], *in[MS];
+	srtp_t lo[MS], li[MS];
+	uint8_t keybuf[MS][46], mkis[MS][4];
+	srtp_master_key_t lk[MS], *lkp[MS];
+	uint32_t ssrc[MS];
+	uint16_t seq[MS];
+	unsigned same = 0, ok_ours = 0, ok_lib = 0, total = 0;
+	static uint8_t plain[64][PKT_CAP], ours[64][PKT_CAP], theirs[64][PKT_CAP];
+
+	for (unsigned j = 0; j < MS; j++) {
+		const struct mg_srtp_suite_info *si = mg_srtp_suite_by_id(ss[j]);
+		struct mg_srtp_policy pol = { 0 };
+		srtp_policy_t lp;
+		char err[200];
+
+		rnd_bytes(keybuf[j], si->master_key_len + si->master_salt_len);
+		pol.suite = ss[j];
+		pol.nkeys = 1;
+		pol.mki_len = (uint8_t)mk[j];
+		memcpy(pol.keys[0].key, keybuf[j], si->master_key_len);
+		memcpy(pol.keys[0].salt, keybuf[j] + si->master_key_len, si->master_salt_len);
+		for (unsigned x = 0; x < mk[j]; x++)
+			mkis[j][x] = (uint8_t)(0x40 + j + x);
+		memcpy(pol.keys[0].mki, mkis[j], mk[j]);
+		lk[j] = (srtp_master_key_t){ keybuf[j], mkis[j], mk[j] };
+		lkp[j] = &lk[j];
+		pol.dir = MG_SRTP_DIR_OUTBOUND;
+		o[j] = mg_srtp_ctx_create(&pol, err, sizeof(err));
+		pol.dir = MG_SRTP_DIR_INBOUND;
+		in[j] = mg_srtp_ctx_create(&pol, err, sizeof(err));
+		lib_policy(&lp, ss[j], 0, &lkp[j], mk[j] ? 1 : 0, keybuf[j]);
+		lo[j] = NULL;
+		srtp_create(&lo[j], &lp);
+		lib_policy(&lp, ss[j], 1, &lkp[j], mk[j] ? 1 : 0, keybuf[j]);
+		li[j] = NULL;
+		srtp_create(&li[j], &lp);
+		if (!o[j] || !in[j] || !lo[j] || !li[j]) {
+			CHECK(0, "multi setup %u", j);
+			return;
+		}
+		ssrc[j] = rnd();
+		seq[j] = (uint16_t)(65535 - rnd() % 40);
+		mg_srtp_test_set_rtcp_index(o[j], ssrc[j], 0);
+	}
+	for (unsigned round = 0; round < 30; round++) {
+		int rtcp = round % 5 == 4;
+		unsigned n = 1 + rnd() % 64;
+		struct mg_srtp_ctx *cv[64], *iv[64];
+		unsigned sess[64];
+		struct mg_srtp_buf b[64];
+		uint8_t res[64];
+		uint16_t plen[64];
+		int tlen[64];
+
+		for (unsigned k = 0; k < n; k++) {
+			unsigned j = rnd() % MS;
+
+			sess[k] = j;
+			cv[k] = o[j];
+			iv[k] = in[j];
+			plen[k] = rtcp ? make_rtcp(plain[k], ssrc[j]) : make_rtp(plain[k], ssrc[j], seq[j]++);
+			memcpy(ours[k], plain[k], plen[k]);
+			memcpy(theirs[k], plain[k], plen[k]);
+			b[k] = (struct mg_srtp_buf){ ours[k], plen[k], PKT_CAP };
+		}
+		if (rtcp)
+			mg_srtp_protect_rtcp_burst_multi(e, cv, b, res, n);
+		else
+			mg_srtp_protect_burst_multi(e, cv, b, res, n);
+		for (unsigned k = 0; k < n; k++) {
+			unsigned j = sess[k];
+
+			tlen[k] = plen[k];
+			if (rtcp)
+				mk[j] ? srtp_protect_rtcp_mki(lo[j], theirs[k], &tlen[k], 1, 0)
+				      : srtp_protect_rtcp(lo[j], theirs[k], &tlen[k]);
+			else
+				mk[j] ? srtp_protect_mki(lo[j], theirs[k], &tlen[k], 1, 0)
+				      : srtp_protect(lo[j], theirs[k], &tlen[k]);
+			if (res[k] == MG_SRTP_OK && tlen[k] == b[k].len && memcmp(ours[k], theirs[k], b[k].len) == 0)
+				same++;
+			else
+				CHECK(0, "%s multi %s session %u pkt %u: %s, bytes differ from libsrtp", bn,
+				      rtcp ? "SRTCP" : "SRTP", j, k, mg_srtp_result_name(res[k]));
+			/* libsrtp receives ours */
+			{
+				uint8_t tmp[PKT_CAP];
+				int l = b[k].len;
+				srtp_err_status_t st;
+
+				memcpy(tmp, ours[k], (size_t)l);
+				if (rtcp)
+					st = mk[j] ? srtp_unprotect_rtcp_mki(li[j], tmp, &l, 1) : srtp_unprotect_rtcp(li[j], tmp, &l);
+				else
+					st = mk[j] ? srtp_unprotect_mki(li[j], tmp, &l, 1) : srtp_unprotect(li[j], tmp, &l);
+				if (st == srtp_err_status_ok && l == plen[k] && memcmp(tmp, plain[k], plen[k]) == 0)
+					ok_lib++;
+				else
+					CHECK(0, "%s multi: libsrtp refuses ours, session %u: %d", bn, j, st);
+			}
+			b[k] = (struct mg_srtp_buf){ theirs[k], (uint16_t)tlen[k], PKT_CAP };
+		}
+		/* we receive libsrtp's, one packet tampered, one duplicated */
+		{
+			unsigned bad = rnd() % n, dup = n < 64 ? n : 0;
+
+			if (dup) {
+				memcpy(ours[dup], theirs[0], (size_t)tlen[0]);
+				b[dup] = (struct mg_srtp_buf){ ours[dup], (uint16_t)tlen[0], PKT_CAP };
+				iv[dup] = iv[0];
+				sess[dup] = sess[0];
+			}
+			/* RTCP: a payload byte; RTP: the last tag byte (before
+			 * the MKI under GCM) */
+			if (bad != 0)
+				theirs[bad][rtcp ? 9 : tlen[bad] - 1 - (ss[sess[bad]] == MG_SRTP_AEAD_AES_128_GCM ? mk[sess[bad]] : 0)] ^= 0x20;
+			else
+				bad = 64;
+			if (rtcp)
+				mg_srtp_unprotect_rtcp_burst_multi(e, iv, b, res, n + (dup ? 1 : 0));
+			else
+				mg_srtp_unprotect_burst_multi(e, iv, b, res, n + (dup ? 1 : 0));
+			for (unsigned k = 0; k < n; k++) {
+				if (k == bad) {
+					CHECK(res[k] == MG_SRTP_AUTH_FAIL, "%s multi tampered: %s", bn,
+					      mg_srtp_result_name(res[k]));
+					continue;
+				}
+				if (res[k] == MG_SRTP_OK && b[k].len == plen[k] && memcmp(theirs[k], plain[k], plen[k]) == 0)
+					ok_ours++;
+				else
+					CHECK(0, "%s multi: we refuse libsrtp's, session %u: %s", bn, sess[k],
+					      mg_srtp_result_name(res[k]));
+			}
+			if (dup)
+				CHECK(res[dup] == MG_SRTP_REPLAY, "%s multi duplicate: %s", bn, mg_srtp_result_name(res[dup]));
+			total += n - (bad < 64 ? 1 : 0);
+		}
+	}
+	for (unsigned j = 0; j < MS; j++) {
+		srtp_dealloc(lo[j]);
+		srtp_dealloc(li[j]);
+		mg_srtp_ctx_free(o[j]);
+		mg_srtp_ctx_free(in[j]);
+	}
+	printf("  %-8s multi-context bursts, %u sessions: %u identical bytes, libsrtp accepted %u, we accepted %u of %u\n",
+	       bn, MS, same, ok_lib, ok_ours, total);
+}
+
 /* SRTCP with E=0 (authenticated, not encrypted), as libsrtp sends it with
  * an auth-only RTCP policy: we must accept it and leave the payload as is. */
 static void test_srtcp_unencrypted(unsigned bi)
@@ -672,6 +835,7 @@ int main(int argc, char **argv)
 		test_b2(bi);
 		test_7714(bi);
 		test_srtcp_unencrypted(bi);
+		cross_multi(bi);
 		for (unsigned si = 0; si < 3; si++) {
 			cross(bi, suites[si], 0, nrtp, nrtcp);
 			cross(bi, suites[si], si == 1 ? 1 : si == 2 ? 4 : 2, nrtp / 2, nrtcp / 2);
