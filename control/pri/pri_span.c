@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "pri_span.h"
+
+#include <errno.h>
+#include <libpri.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "mg_log.h"
+
+/* libpri's channel word: timeslot in bits 0-7, span in 8-15, explicit bit 16 */
+#define PRI_CHAN_SLOT(x) ((x) & 0xff)
+#define PRI_CHAN_EXPLICIT (1 << 16)
+
+struct pri_span {
+	struct pri *pri;
+	struct mg_tdm_chan *dchan;
+	pri_span_cb cb;
+	void *arg;
+	bool up;
+	bool got_frame;
+};
+
+static const struct {
+	const char *name;
+	int type;
+} switch_types[] = {
+	{"national", PRI_SWITCH_NI2},      {"ni1", PRI_SWITCH_NI1},
+	{"dms100", PRI_SWITCH_DMS100},     {"4ess", PRI_SWITCH_ATT4ESS},
+	{"5ess", PRI_SWITCH_LUCENT5E},     {"euroisdn_e1", PRI_SWITCH_EUROISDN_E1},
+	{"euroisdn_t1", PRI_SWITCH_EUROISDN_T1}, {"qsig", PRI_SWITCH_QSIG},
+};
+
+int pri_span_switch_parse(const char *name)
+{
+	for (size_t i = 0; i < sizeof(switch_types) / sizeof(switch_types[0]); i++)
+		if (!strcmp(name, switch_types[i].name))
+			return switch_types[i].type;
+	return -EINVAL;
+}
+
+/* libpri prints through two process-wide hooks: route them to our log. */
+static void pri_log_message(struct pri *pri, char *s)
+{
+	(void)pri;
+	MG_DEBUG("libpri: %s", s);
+}
+
+static void pri_log_error(struct pri *pri, char *s)
+{
+	(void)pri;
+	MG_WARN("libpri: %s", s);
+}
+
+static void pri_hooks_install(void)
+{
+	pri_set_message(pri_log_message);
+	pri_set_error(pri_log_error);
+}
+
+/* libpri reads one HDLC frame (with its 2 FCS bytes); 0 means "nothing". */
+static int span_io_read(struct pri *pri, void *buf, int len)
+{
+	struct pri_span *s = pri_get_userdata(pri);
+	ssize_t n = mg_tdm_chan_read(s->dchan, buf, (size_t)len);
+
+	if (n == -ENOMSG) {
+		enum mg_tdm_event ev;
+
+		if (mg_tdm_chan_get_event(s->dchan, &ev, NULL) == 0 && ev != MG_TDM_EV_NONE)
+			MG_INFO("pri: D-channel %u: %s", s->dchan->channo, mg_tdm_event_name(ev));
+		s->got_frame = true; /* keep draining */
+		return 0;
+	}
+	if (n <= 0)
+		return 0;
+	s->got_frame = true;
+	return (int)n;
+}
+
+static int span_io_write(struct pri *pri, void *buf, int len)
+{
+	struct pri_span *s = pri_get_userdata(pri);
+	ssize_t n = mg_tdm_chan_write(s->dchan, buf, (size_t)len);
+
+	if (n < 0) {
+		MG_WARN("pri: D-channel %u: write of %d bytes failed: %s", s->dchan->channo, len,
+			strerror((int)-n));
+		return 0;
+	}
+	return (int)n;
+}
+
+struct pri_span *pri_span_new(struct mg_tdm_chan *dchan, enum mg_tdm_role role, int switch_type,
+			      pri_span_cb cb, void *arg)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	struct pri_span *s;
+
+	if (!dchan || !dchan->hdlc || !cb || switch_type <= 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	pthread_once(&once, pri_hooks_install);
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->dchan = dchan;
+	s->cb = cb;
+	s->arg = arg;
+	s->pri = pri_new_cb(dchan->fd, role == MG_TDM_ROLE_NT ? PRI_NETWORK : PRI_CPE, switch_type,
+			    span_io_read, span_io_write, s);
+	if (!s->pri) {
+		free(s);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return s;
+}
+
+void pri_span_free(struct pri_span *s)
+{
+	if (!s)
+		return;
+	/* libpri has no destructor in 1.6 beyond closing what it was given;
+	 * its memory goes with the process (one span lives as long as it) */
+	mg_tdm_chan_close(s->dchan);
+	free(s);
+}
+
+int pri_span_fd(const struct pri_span *s)
+{
+	return s->dchan->fd;
+}
+
+void pri_span_set_debug(struct pri_span *s, bool on)
+{
+	pri_set_debug(s->pri, on ? PRI_DEBUG_Q931_DUMP | PRI_DEBUG_Q931_STATE | PRI_DEBUG_Q921_STATE : 0);
+}
+
+bool pri_span_is_up(const struct pri_span *s)
+{
+	return s->up;
+}
+
+static void span_dispatch(struct pri_span *s, pri_event *e)
+{
+	struct pri_span_event ev = {0};
+
+	switch (e->e) {
+	case PRI_EVENT_DCHAN_UP:
+		s->up = true;
+		ev.kind = PRI_SPAN_EV_UP;
+		break;
+	case PRI_EVENT_DCHAN_DOWN:
+		s->up = false;
+		ev.kind = PRI_SPAN_EV_DOWN;
+		break;
+	case PRI_EVENT_RING:
+		ev.kind = PRI_SPAN_EV_SETUP;
+		ev.call = e->ring.call;
+		ev.channel = e->ring.channel > 0 ? PRI_CHAN_SLOT(e->ring.channel) : 0;
+		ev.channel_exclusive = !e->ring.flexible;
+		ev.called = e->ring.callednum;
+		ev.calling = e->ring.callingnum;
+		ev.calling_restricted = (e->ring.callingpres & 0x60) == 0x20;
+		break;
+	case PRI_EVENT_PROCEEDING:
+		ev.kind = PRI_SPAN_EV_PROCEEDING;
+		ev.call = e->proceeding.call;
+		ev.channel = e->proceeding.channel > 0 ? PRI_CHAN_SLOT(e->proceeding.channel) : 0;
+		break;
+	case PRI_EVENT_PROGRESS:
+		ev.kind = PRI_SPAN_EV_PROGRESS;
+		ev.call = e->proceeding.call;
+		ev.channel = e->proceeding.channel > 0 ? PRI_CHAN_SLOT(e->proceeding.channel) : 0;
+		break;
+	case PRI_EVENT_RINGING:
+		ev.kind = PRI_SPAN_EV_ALERTING;
+		ev.call = e->ringing.call;
+		ev.channel = e->ringing.channel > 0 ? PRI_CHAN_SLOT(e->ringing.channel) : 0;
+		break;
+	case PRI_EVENT_ANSWER:
+		ev.kind = PRI_SPAN_EV_CONNECT;
+		ev.call = e->answer.call;
+		ev.channel = e->answer.channel > 0 ? PRI_CHAN_SLOT(e->answer.channel) : 0;
+		break;
+	case PRI_EVENT_HANGUP_REQ:
+		ev.kind = PRI_SPAN_EV_DISCONNECT;
+		ev.call = e->hangup.call;
+		ev.cause = e->hangup.cause;
+		ev.channel = e->hangup.channel > 0 ? PRI_CHAN_SLOT(e->hangup.channel) : 0;
+		break;
+	case PRI_EVENT_HANGUP:
+		/* RELEASE from the far end: libpri answered RELEASE COMPLETE;
+		 * pri_hangup() frees the call record */
+		ev.kind = PRI_SPAN_EV_RELEASED;
+		ev.call = e->hangup.call;
+		ev.cause = e->hangup.cause;
+		ev.channel = e->hangup.channel > 0 ? PRI_CHAN_SLOT(e->hangup.channel) : 0;
+		s->cb(s->arg, s, &ev);
+		pri_hangup(s->pri, e->hangup.call, e->hangup.cause);
+		return;
+	case PRI_EVENT_HANGUP_ACK:
+		/* our RELEASE (or DISCONNECT) completed */
+		ev.kind = PRI_SPAN_EV_RELEASED;
+		ev.call = e->hangup.call;
+		ev.cause = e->hangup.cause;
+		ev.channel = e->hangup.channel > 0 ? PRI_CHAN_SLOT(e->hangup.channel) : 0;
+		break;
+	default:
+		MG_DEBUG("pri: D-channel %u: libpri event %d not handled", s->dchan->channo, e->e);
+		return;
+	}
+	s->cb(s->arg, s, &ev);
+}
+
+void pri_span_on_readable(struct pri_span *s)
+{
+	/* one frame per pri_check_event(): drain until a read finds nothing */
+	do {
+		pri_event *e;
+
+		s->got_frame = false;
+		e = pri_check_event(s->pri);
+		if (e)
+			span_dispatch(s, e);
+	} while (s->got_frame);
+}
+
+int pri_span_next_timeout_ms(struct pri_span *s)
+{
+	struct timeval *next = pri_schedule_next(s->pri);
+	struct timeval now;
+	long ms;
+
+	if (!next)
+		return -1;
+	gettimeofday(&now, NULL);
+	ms = (next->tv_sec - now.tv_sec) * 1000 + (next->tv_usec - now.tv_usec) / 1000;
+	return ms < 0 ? 0 : (int)ms;
+}
+
+void pri_span_run_timers(struct pri_span *s)
+{
+	pri_event *e = pri_schedule_run(s->pri);
+
+	if (e)
+		span_dispatch(s, e);
+}
+
+struct q931_call *pri_span_setup(struct pri_span *s, unsigned channel, const char *called,
+				 const char *calling, enum mg_law law)
+{
+	char cd[64], cg[64];
+	struct pri_sr *sr;
+	q931_call *c;
+	int rc;
+
+	if (!s->up) {
+		errno = ENOTCONN;
+		return NULL;
+	}
+	if (!called || !*called || strlen(called) >= sizeof(cd) || channel == 0 || channel > 31 ||
+	    (calling && strlen(calling) >= sizeof(cg))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	/* libpri takes non-const strings */
+	snprintf(cd, sizeof(cd), "%s", called);
+	snprintf(cg, sizeof(cg), "%s", calling ? calling : "");
+	c = pri_new_call(s->pri);
+	sr = pri_sr_new();
+	if (!c || !sr) {
+		if (sr)
+			pri_sr_free(sr);
+		errno = ENOMEM;
+		return NULL;
+	}
+	pri_sr_set_channel(sr, (int)channel | PRI_CHAN_EXPLICIT, 1, 0);
+	pri_sr_set_bearer(sr, PRI_TRANS_CAP_SPEECH,
+			  law == MG_LAW_ALAW ? PRI_LAYER_1_ALAW : PRI_LAYER_1_ULAW);
+	pri_sr_set_called(sr, cd, PRI_UNKNOWN, 1);
+	pri_sr_set_caller(sr, cg[0] ? cg : NULL, NULL, PRI_UNKNOWN,
+			  cg[0] ? PRES_ALLOWED_USER_NUMBER_NOT_SCREENED : PRES_NUMBER_NOT_AVAILABLE);
+	rc = pri_setup(s->pri, c, sr);
+	pri_sr_free(sr);
+	if (rc) {
+		pri_destroycall(s->pri, c);
+		errno = EIO;
+		return NULL;
+	}
+	return c;
+}
+
+int pri_span_proceeding(struct pri_span *s, struct q931_call *c, unsigned channel)
+{
+	return pri_proceeding(s->pri, c, (int)channel | PRI_CHAN_EXPLICIT, 0) ? -EIO : 0;
+}
+
+int pri_span_alerting(struct pri_span *s, struct q931_call *c, unsigned channel)
+{
+	return pri_acknowledge(s->pri, c, (int)channel | PRI_CHAN_EXPLICIT, 1) ? -EIO : 0;
+}
+
+int pri_span_answer(struct pri_span *s, struct q931_call *c, unsigned channel)
+{
+	return pri_answer(s->pri, c, (int)channel | PRI_CHAN_EXPLICIT, 1) ? -EIO : 0;
+}
+
+int pri_span_hangup(struct pri_span *s, struct q931_call *c, int cause)
+{
+	if (cause <= 0 || cause > 127)
+		return -EINVAL;
+	return pri_hangup(s->pri, c, cause) ? -EIO : 0;
+}
+
+int pri_span_reject(struct pri_span *s, struct q931_call *c, unsigned channel, int cause)
+{
+	int rc;
+
+	if (cause <= 0 || cause > 127)
+		return -EINVAL;
+	rc = pri_span_proceeding(s, c, channel);
+	return rc ? rc : pri_span_hangup(s, c, cause);
+}

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * ISDN PRI signalling of one span: libpri on the span's D-channel, opened
+ * through the TDM channel layer (dahdi backend in production, socketpair or
+ * the FUSE emulator in tests). Event driven: the owner polls pri_span_fd(),
+ * calls pri_span_on_readable() when it is readable and pri_span_run_timers()
+ * when pri_span_next_timeout_ms() expires; libpri events come back through
+ * one callback, already mapped to the gateway's vocabulary.
+ *
+ * This is the signalling half only: mapping to SIP (INVITE/180/183/200/BYE/
+ * CANCEL) belongs to the call engine, which is not written yet.
+ */
+#ifndef PRI_SPAN_H
+#define PRI_SPAN_H
+
+#include <stdbool.h>
+
+#include "mg_tdm_chan.h"
+#include "mg_tdm_sysconf.h"
+
+struct pri_span;
+struct q931_call; /* libpri's call handle, opaque here */
+
+/** What happened on the span. */
+enum pri_span_event_kind {
+	PRI_SPAN_EV_UP,          /**< D-channel (Q.921) established */
+	PRI_SPAN_EV_DOWN,        /**< D-channel lost */
+	PRI_SPAN_EV_SETUP,       /**< incoming SETUP: numbers and channel filled in */
+	PRI_SPAN_EV_PROCEEDING,  /**< CALL PROCEEDING */
+	PRI_SPAN_EV_ALERTING,    /**< ALERTING */
+	PRI_SPAN_EV_PROGRESS,    /**< PROGRESS (in-band information, early media) */
+	PRI_SPAN_EV_CONNECT,     /**< CONNECT: answered */
+	PRI_SPAN_EV_DISCONNECT,  /**< far end DISCONNECT: answer with pri_span_hangup() */
+	PRI_SPAN_EV_RELEASED,    /**< the call is gone (cause filled in); handle invalid after */
+};
+
+/** One event; pointers valid during the callback only. */
+struct pri_span_event {
+	enum pri_span_event_kind kind;
+	struct q931_call *call;
+	unsigned channel;        /**< B-channel timeslot, 0 if none given */
+	bool channel_exclusive;
+	int cause;               /**< Q.850 cause on DISCONNECT / RELEASED */
+	const char *called;      /**< SETUP only */
+	const char *calling;
+	bool calling_restricted; /**< presentation restricted */
+};
+
+typedef void (*pri_span_cb)(void *arg, struct pri_span *span, const struct pri_span_event *ev);
+
+/** libpri switch type for a mediagate.tdm.span.N.switchType name, -EINVAL if unknown. */
+int pri_span_switch_parse(const char *name);
+
+/**
+ * Start signalling on @p dchan (an HDLC channel; the span takes ownership).
+ * @p role: NT (network) or TE (user/CPE). Returns NULL and errno on failure.
+ */
+struct pri_span *pri_span_new(struct mg_tdm_chan *dchan, enum mg_tdm_role role, int switch_type,
+			      pri_span_cb cb, void *arg);
+
+/** Stop, close the D-channel, free. */
+void pri_span_free(struct pri_span *s);
+
+/** File descriptor to poll for POLLIN|POLLPRI. */
+int pri_span_fd(const struct pri_span *s);
+
+/** Handle everything readable on the D-channel (frames and channel events). */
+void pri_span_on_readable(struct pri_span *s);
+
+/** Milliseconds until the next libpri timer, -1 if none. */
+int pri_span_next_timeout_ms(struct pri_span *s);
+
+/** Run expired timers. */
+void pri_span_run_timers(struct pri_span *s);
+
+/** Log Q.921/Q.931 traffic and state changes at debug level (libpri's dump). */
+void pri_span_set_debug(struct pri_span *s, bool on);
+
+/** True while Q.921 is up. */
+bool pri_span_is_up(const struct pri_span *s);
+
+/**
+ * Place a call on B-channel @p channel (exclusive), speech bearer of
+ * @p law. Returns the call handle, or NULL with errno (ENOTCONN: D-channel
+ * down, EINVAL: bad numbers).
+ */
+struct q931_call *pri_span_setup(struct pri_span *s, unsigned channel, const char *called,
+				 const char *calling, enum mg_law law);
+
+/** Incoming call: CALL PROCEEDING on @p channel. */
+int pri_span_proceeding(struct pri_span *s, struct q931_call *c, unsigned channel);
+
+/** Incoming call: ALERTING (with in-band information available). */
+int pri_span_alerting(struct pri_span *s, struct q931_call *c, unsigned channel);
+
+/** Incoming call: CONNECT. */
+int pri_span_answer(struct pri_span *s, struct q931_call *c, unsigned channel);
+
+/**
+ * Refuse an incoming SETUP with a Q.850 cause (busy 17, unallocated 1, ...):
+ * CALL PROCEEDING then DISCONNECT. libpri sends nothing for a hang-up of a
+ * call it has not yet answered in any way, so a bare pri_span_hangup() on a
+ * fresh SETUP would leave the caller waiting for T303.
+ */
+int pri_span_reject(struct pri_span *s, struct q931_call *c, unsigned channel, int cause);
+
+/** Clear (DISCONNECT, or RELEASE after the far end's DISCONNECT) with a Q.850 cause. */
+int pri_span_hangup(struct pri_span *s, struct q931_call *c, int cause);
+
+#endif
