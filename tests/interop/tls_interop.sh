@@ -238,6 +238,13 @@ done
 timeout 20 sipp -sf "$SRC/tls_invite.xml" -m 1 -t u1 "127.0.0.1:$P_UDP" -i 127.0.0.1 \
 	-p $((P_UDP + 4000)) -nostdin -trace_msg -message_file sipp_invite.msg > sipp_invite.out 2>&1
 if [ $? -eq 0 ]; then ok "INVITE: 503 with Warning until call handling exists"; else bad "INVITE answer" sipp_invite.msg; fi
+for mc in MESSAGE:405 SUBSCRIBE:405 INFO:405 FOO:501; do
+	IFS=: read -r m code <<< "$mc"
+	sed "s/@METHOD@/$m/g; s/@CODE@/$code/g" "$SRC/tls_method.xml" > "method_$m.xml"
+	timeout 20 sipp -sf "method_$m.xml" -m 1 -t u1 "127.0.0.1:$P_UDP" -i 127.0.0.1 \
+		-p $((P_UDP + 4000)) -nostdin -trace_msg -message_file "sipp_$m.msg" > "sipp_$m.out" 2>&1
+	if [ $? -eq 0 ]; then ok "$m: $code with Allow"; else bad "$m answer" "sipp_$m.msg"; fi
+done
 
 # ---- 6. bad configurations: exit 2 with a clear message --------------------
 # expect_exit2 NAME REGEX UA [key=value...]
