@@ -16,6 +16,9 @@
 #include "mg_log.h"
 
 #define DP_CTL_MAX_CONNS 16
+/* A peer that has not said HELLO by then loses its slot: 16 silent
+ * connections must not lock the control plane out. */
+#define DP_CTL_HELLO_TIMEOUT_NS (5ull * 1000000000ull)
 #define LISTENER_TAG 0u
 
 struct ctl_handler {
@@ -30,6 +33,7 @@ struct ctl_conn {
 	 * Answering at accept time would race the peer's HELLO: closing with
 	 * its HELLO unread makes the kernel reset the peer, losing our answer. */
 	bool refused;
+	uint64_t accepted_ns;
 	struct dp_ctl_peer peer;
 	char software[32];
 };
@@ -237,6 +241,7 @@ static void do_accept(void)
 		c->peer.pid = cred.pid;
 		c->peer.uid = cred.uid;
 		c->refused = refused;
+		c->accepted_ns = now_ns();
 		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)(c - conns) + 1 };
 		if (epoll_ctl(ep_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			MG_WARN("control: epoll_ctl: %s", strerror(errno));
@@ -533,6 +538,12 @@ void dp_ctl_run(void)
 		}
 		for (unsigned h = 0; h < n_hooks; h++)
 			hooks[h].fn(hooks[h].arg);
+		uint64_t now = now_ns();
+
+		for (unsigned i = 0; i < DP_CTL_MAX_CONNS; i++)
+			if (conns[i].fd >= 0 && !conns[i].hello_done &&
+			    now - conns[i].accepted_ns > DP_CTL_HELLO_TIMEOUT_NS)
+				conn_close(&conns[i], "no HELLO within 5 s");
 	}
 }
 

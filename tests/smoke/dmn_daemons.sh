@@ -5,6 +5,7 @@
 #  - HELLO/PING through mediagate-dpctl; control logs "connected to dataplane"
 #  - kill -9 the dataplane, start it again: control reconnects by itself
 #  - a peer whose uid is not allowed is refused, with a log line on both sides
+#  - a peer that never says HELLO loses its slot after 5 s
 #  - a HELLO with other message sizes / another version, garbage, oversized and
 #    truncated requests: clear logs, errno answers, no crash (dpctl still works)
 #  - control facing a dataplane with other sizes refuses it and says which type
@@ -19,11 +20,11 @@ PEER="python3 $HERE/dmn_peer.py"
 T=$(mktemp -d /tmp/dmn-smoke.XXXXXX)
 chmod 755 "$T" # the refused-uid check connects as nobody
 SOCK=$T/run/dp.sock
-DP_PID= CTL_PID= CTL2_PID= FAKE_PID=
+DP_PID= CTL_PID= CTL2_PID= FAKE_PID= SILENT_PID=
 failures=0
 
 cleanup() {
-	for p in $DP_PID $CTL_PID $CTL2_PID $FAKE_PID; do
+	for p in $DP_PID $CTL_PID $CTL2_PID $FAKE_PID $SILENT_PID; do
 		kill -9 "$p" 2>/dev/null
 	done
 	wait 2>/dev/null
@@ -116,7 +117,9 @@ else
 	echo "# refused-uid check needs root to act as another uid: skipped"
 fi
 
-# 5. bad HELLOs and bad requests from a raw client
+# 5. bad HELLOs and bad requests from a raw client; a silent one in the background
+$PEER client "$SOCK" "$T/info.json" silent >"$T/silent.log" 2>&1 &
+SILENT_PID=$!
 for c in size-mismatch version-mismatch garbage bad-requests; do
 	check "raw client: $c" $PEER client "$SOCK" "$T/info.json" "$c"
 done
@@ -125,6 +128,8 @@ check "dataplane logs the size mismatch naming the type" \
 check "dataplane logs the version mismatch" has "$T/dp.log" "protocol version 99, we speak"
 check "dataplane logs the malformed message" has "$T/dp.log" "truncated: 5 bytes"
 check "dataplane still alive (PING)" "$DPCTL" --socket "$SOCK" ping >/dev/null
+check "a peer that never says HELLO is dropped after the timeout" wait "$SILENT_PID"
+check "dataplane logged why" has "$T/dp.log" "closed: no HELLO within"
 check "control still connected (no loss since restart)" \
 	test "$(count "$T/ctl.log" "lost the dataplane connection")" -eq 1
 

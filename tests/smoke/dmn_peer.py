@@ -99,6 +99,12 @@ def client(path, sizes_file, case):
         h, body = recv_hdr(s)
         print("ping after all that: result=%d" % h[5])
         ok = ok and h[4] == 5 and h[5] == 0 and h[2] & F_REPLY
+    elif case == "silent":
+        # Never says HELLO: the dataplane must free the slot after its timeout.
+        s.settimeout(15)
+        h, _ = recv_hdr(s)
+        print("silent peer: %s" % ("closed by the dataplane" if h is None else "answered"))
+        ok = h is None
     else:
         raise SystemExit("unknown case " + case)
     print("%s: %s" % (case, "as expected" if ok else "UNEXPECTED"))
