@@ -30,6 +30,7 @@ static const char *const result_names[MG_SRTP_RESULT_COUNT] = {
 	[MG_SRTP_BAD_VERSION] = "bad-version",
 	[MG_SRTP_MALFORMED] = "malformed",
 	[MG_SRTP_NO_ROOM] = "no-room",
+	[MG_SRTP_CRYPTO_ERROR] = "crypto-error",
 };
 
 static const char *const backend_names[MG_SRTP_BACKEND_COUNT] = {
@@ -747,6 +748,11 @@ static unsigned protect_rtp(struct mg_srtp_engine *e, struct mg_srtp_ctx *const 
 		struct mg_srtp_buf *p = &pkts[op->slot];
 		const unsigned mki = op->c->mki_len;
 
+		if (!op->ok) {
+			res[op->slot] = MG_SRTP_CRYPTO_ERROR;
+			continue;
+		}
+
 		/* MKI last: the ipsec-mb HMAC borrowed these bytes for the ROC.
 		 * With GCM the MKI follows the tag (RFC 7714 §8.1). */
 		if (mki)
@@ -988,6 +994,11 @@ static unsigned protect_rtcp(struct mg_srtp_engine *e, struct mg_srtp_ctx *const
 		struct mg_srtp_op *op = &ops[k];
 		struct mg_srtp_buf *p = &pkts[op->slot];
 		const unsigned mki = op->c->mki_len;
+
+		if (!op->ok) {
+			res[op->slot] = MG_SRTP_CRYPTO_ERROR;
+			continue;
+		}
 
 		if (mki)
 			memcpy(p->buf + p->len + 4 + (op->aead ? op->tag : 0), op->ks->mki, mki);

@@ -84,6 +84,8 @@ enum mg_srtp_result {
 	MG_SRTP_BAD_VERSION,     /**< RTP/RTCP version field is not 2 */
 	MG_SRTP_MALFORMED,       /**< CSRC/extension/padding run past the packet */
 	MG_SRTP_NO_ROOM,         /**< protect: cap - len < overhead */
+	MG_SRTP_CRYPTO_ERROR,    /**< the crypto library refused the operation
+				  *   (never seen; counted rather than sent) */
 	MG_SRTP_RESULT_COUNT
 };
 
