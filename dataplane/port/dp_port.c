@@ -123,8 +123,10 @@ static int port_setup(struct dp_port *pt, const struct mg_dp_port *cfg, unsigned
 	/*
 	 * Every worker must be able to transmit without a lock, so a TX queue
 	 * per worker is required. RX: one queue per worker when the device has
-	 * them (RSS), else fewer and the surplus workers get their packets from
-	 * the hand-off rings only.
+	 * them; RSS is asked for where the device offers it. However the device
+	 * spreads packets (RSS, af_packet fanout, or all on queue 0), each
+	 * worker polls its own queue and passes packets of sessions it does not
+	 * own to the owner's hand-off ring, so any spreading is correct.
 	 */
 	if (info.max_tx_queues < n_workers) {
 		mg_log(MG_LOG_ERR,
@@ -134,7 +136,7 @@ static int port_setup(struct dp_port *pt, const struct mg_dp_port *cfg, unsigned
 		return -EINVAL;
 	}
 	pt->n_txq = (uint16_t)n_workers;
-	pt->n_rxq = (uint16_t)RTE_MIN(n_workers, info.max_rx_queues);
+	pt->n_rxq = (uint16_t)RTE_MAX(1u, RTE_MIN(n_workers, info.max_rx_queues));
 	memset(&conf, 0, sizeof(conf));
 	pt->rss = false;
 	if (pt->n_rxq > 1 && (info.flow_type_rss_offloads & RTE_ETH_RSS_UDP) != 0) {
@@ -142,8 +144,6 @@ static int port_setup(struct dp_port *pt, const struct mg_dp_port *cfg, unsigned
 		conf.rx_adv_conf.rss_conf.rss_hf = info.flow_type_rss_offloads &
 						   (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP);
 		pt->rss = true;
-	} else {
-		pt->n_rxq = 1;
 	}
 	rc = rte_eth_dev_configure(pt->port_id, pt->n_rxq, pt->n_txq, &conf);
 	if (rc < 0) {

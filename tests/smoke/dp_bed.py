@@ -76,21 +76,26 @@ def up():
         nsx("mgdp-" + p, "ip", "link", "set", peer_if, "up")
 
 
-def write_config(path, idle_us=100, max_sessions=16384, extra=""):
+def write_config(path, idle_us=100, max_sessions=16384, workers=1, extra=""):
+    """workers=2: two worker lcores on one CPU (--lcores 1@1,2@1); af_packet has no
+    RSS, so worker 0 receives everything and hands odd sessions to worker 1."""
     ports = ""
     for i, p in enumerate("abc"):
-        ports += ("mediagate.dataplane.port.%d.device=net_af_packet%d,iface=mgdp-%s0\n"
+        ports += ("mediagate.dataplane.port.%d.device=net_af_packet%d,iface=mgdp-%s0%s\n"
                   "mediagate.dataplane.port.%d.addresses=%s/28\n"
-                  % (i, i, p, i, PEERS[p][1]))
+                  % (i, i, p, ",qpairs=%d" % workers if workers > 1 else "", i, PEERS[p][1]))
+    lcores = "-l 0,1" if workers == 1 else "--lcores 0@0,1@1,2@1"
+    wl = "1" if workers == 1 else "1,2"
     with open(path, "w") as f:
         f.write("mediagate.log.level=info\n"
                 "mediagate.control.socket=%s\n"
                 "mediagate.dataplane.eal=--no-huge -m 256 --no-shconf --no-pci "
-                "--file-prefix %s -l 0,1 --log-level=*:notice\n"
-                "mediagate.dataplane.workerLcores=1\n"
+                "--file-prefix %s %s --log-level=*:notice\n"
+                "mediagate.dataplane.workerLcores=%s\n"
                 "mediagate.dataplane.idleSleepUs=%d\n"
                 "mediagate.dataplane.maxSessions=%d\n"
-                "mediagate.media.portRange=20000-21999\n" % (SOCK, PREFIX, idle_us, max_sessions)
+                "mediagate.media.portRange=20000-21999\n" % (SOCK, PREFIX, lcores, wl, idle_us,
+                                                            max_sessions)
                 + ports + extra)
 
 

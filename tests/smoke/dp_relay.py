@@ -16,6 +16,7 @@ import dp_bed  # noqa: E402
 from dp_bed import A, A2, B, C, DP_A, DP_B, DP_C  # noqa: E402
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
+WORKERS = int(os.environ.get("MGDP_WORKERS", "1"))
 dp = dp_bed.Dataplane(BUILD)
 peer = dp_bed.Peer(BUILD)
 KEYS = {n: dp_bed.new_key() for n in ("k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8")}
@@ -260,6 +261,10 @@ def case_delete_stops():
 def case_telemetry():
     w = dp.telemetry("/mediagate/workers")["/mediagate/workers"]
     check(w["worker0"]["packets"] > 0 and w["worker0"]["cycles_per_packet"] > 0, "%s" % w)
+    if WORKERS > 1:
+        # odd session ids belong to worker 1: it must have been handed packets
+        hand = sum(w["worker%d" % i]["handoffs"] for i in range(WORKERS))
+        check(hand > 0 and w["worker1"]["packets"] > 0, "no hand-off: %s" % w)
     s = dp.telemetry("/mediagate/session,1")["/mediagate/session"]
     check(s["leg0_rx"]["packets"] > 0, "%s" % s)
 
@@ -288,7 +293,8 @@ def main():
     passed = failed = 0
     try:
         dp_bed.up()
-        dp.start()
+        dp.start(workers=WORKERS)
+        print("dataplane with %d worker(s)" % WORKERS)
         for name, fn in CASES:
             if want and name not in want and name != "setup":
                 continue
