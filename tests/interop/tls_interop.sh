@@ -29,7 +29,7 @@ check_not() { if grep -Eq -- "$3" "$2"; then bad "$1 (found /$3/)" "$2"; else ok
 
 # Ports from the PID so parallel runs on one machine do not collide.
 BASE=$((21000 + ($$ % 4000) * 8))
-P_TLS=$BASE P_TLS2=$((BASE + 1)) P_UDP=$((BASE + 2)) P_TCP=$((BASE + 3)) P_CLASH=$((BASE + 4)) P_ANY=$((BASE + 5)) P_V6=$((BASE + 6))
+P_TLS=$BASE P_TLS2=$((BASE + 1)) P_UDP=$((BASE + 2)) P_TCP=$((BASE + 3)) P_CLASH=$((BASE + 4)) P_ANY=$((BASE + 5)) P_V6=$((BASE + 6)) P_BS=$((BASE + 7))
 
 # ---- 1. certificates: the guide's procedure, mediagate-cert + openssl ca ----
 cat > ca.cnf <<'EOF'
@@ -199,6 +199,32 @@ check "outbound: mismatch is logged" sc_wrong.out 'does not match host name medi
 "$CLIENT" --target "sip:127.0.0.1:$P_TLS;transport=tls" --cert client.pem --key client.key \
 	--ca other/ca.pem --timeout 3 > sc_ca.out 2>&1 &&
 	bad "outbound: server of an untrusted CA accepted" sc_ca.out || ok "outbound: server chain not trusted, refused"
+
+# baresip (headless: menu + account modules, -e command, -t to quit).
+baresip_options() { # CONFDIR OUT [certificate]
+	mkdir -p "$1"
+	{
+		echo "sip_listen 127.0.0.1:$P_BS"
+		[ -n "${3:-}" ] && echo "sip_certificate $3"
+		echo "sip_cafile $W/ca.pem"
+		echo "module_path /usr/lib/baresip/modules"
+		echo "module menu.so"
+		echo "module g711.so"
+		echo "module_app account.so"
+		echo "audio_player aufile,/dev/null"
+		echo "audio_source aufile,/dev/null"
+	} > "$1/config"
+	echo '<sip:probe@127.0.0.1;transport=tls>;regint=0' > "$1/accounts"
+	: > "$1/contacts"
+	HOME=$W timeout 20 baresip -s -f "$1" -e "/options sip:gw@127.0.0.1:$P_TLS;transport=tls" -t 3 \
+		< /dev/null > "$2" 2>&1
+}
+cat client.pem client.key > client-bundle.pem
+baresip_options bs_cert bs_cert.out "$W/client-bundle.pem"
+check "baresip with a client certificate: 200 to OPTIONS over TLS" bs_cert.out 'SIP/2.0 200 OK'
+baresip_options bs_nocert bs_nocert.out
+check "baresip without a client certificate: it did send OPTIONS" bs_nocert.out "OPTIONS sip:gw@127.0.0.1:$P_TLS"
+check_not "baresip without a client certificate: no answer" bs_nocert.out 'SIP/2.0 200 OK'
 
 # ---- 5. the guide's cipher suite, TLS 1.2, legacy opt-in, UDP/TCP beside --
 props gw2.properties "127.0.0.1:$P_TLS2/tls,127.0.0.1:$P_UDP/udp,127.0.0.1:$P_TCP/tcp" \
