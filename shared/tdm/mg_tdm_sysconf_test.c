@@ -107,8 +107,8 @@ static void test_t1_and_laws(void **state)
 static void test_bad_file(void **state)
 {
 	static const char *const expected[] = {
-		"tdm-bad.conf:3: span=1,1,0,esf,hdb3: coding 'hdb3' does not fit esf framing "
-		"(allowed: ami, b8zs for T1)",
+		("tdm-bad.conf:3: span=1,1,0,esf,hdb3: coding 'hdb3' does not fit esf framing "
+		 "(allowed: ami, b8zs for T1)"),
 		"tdm-bad.conf:5: bchan=1-15,17-x: '17-x' is not a channel range",
 		"tdm-bad.conf:6: bchan=32-30: '32-30' is not a channel range",
 		"tdm-bad.conf:8: bchan=16: channel 16 already configured as dchan at line 7",

@@ -63,6 +63,10 @@ static void emu_cmd(const char *cmd)
 	close(fd);
 }
 
+/* Channels a test opened: a failing test leaves them open, the teardown
+ * closes them so the next test does not trip over EBUSY. */
+static struct mg_tdm_chan *opened[128];
+
 static struct mg_tdm_chan *open_chan(unsigned n, const struct mg_tdm_open_opts *o)
 {
 	struct mg_tdm_chan *c = NULL;
@@ -70,7 +74,31 @@ static struct mg_tdm_chan *open_chan(unsigned n, const struct mg_tdm_open_opts *
 
 	if (rc)
 		fail_msg("mg_tdm_dahdi_open(%s, %u): %s", dir, n, strerror(-rc));
+	for (unsigned i = 0; i < 128; i++) {
+		if (!opened[i]) {
+			opened[i] = c;
+			break;
+		}
+	}
 	return c;
+}
+
+static void close_chan(struct mg_tdm_chan *c)
+{
+	for (unsigned i = 0; i < 128; i++)
+		if (opened[i] == c)
+			opened[i] = NULL;
+	mg_tdm_chan_close(c);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	for (unsigned i = 0; i < 128; i++) {
+		mg_tdm_chan_close(opened[i]);
+		opened[i] = NULL;
+	}
+	return 0;
 }
 
 /* Read one block, waiting up to @p ms for it. */
@@ -135,8 +163,8 @@ static void test_params_and_law(void **state)
 	assert_int_equal(mg_tdm_chan_set_law(a, MG_LAW_ALAW), 0);
 	assert_int_equal(mg_tdm_chan_get_params(a, &p), 0);
 	assert_int_equal(p.law, MG_LAW_ALAW);
-	mg_tdm_chan_close(a);
-	mg_tdm_chan_close(b);
+	close_chan(a);
+	close_chan(b);
 }
 
 /* 50 blocks each way between channel 2 and 33, written as fast as the
@@ -202,8 +230,8 @@ static void test_exchange(void **state)
 	       "%.1f blocks/s per direction\n",
 	       N, (unsigned)ticks, idle[0], idle[1],
 	       last > first ? (N - 1) * 1000.0 / (double)(last - first) : 0.0);
-	mg_tdm_chan_close(c[0]);
-	mg_tdm_chan_close(c[1]);
+	close_chan(c[0]);
+	close_chan(c[1]);
 }
 
 /* All 30 bearers of span 1 and span 2 at once: timeslot k reaches timeslot
@@ -246,7 +274,7 @@ static void test_all_channels_mapping(void **state)
 	}
 	assert_int_equal(found, want);
 	for (unsigned n = 1; n <= 62; n++)
-		mg_tdm_chan_close(c[n]);
+		close_chan(c[n]);
 }
 
 static void test_alarm_events(void **state)
@@ -283,8 +311,8 @@ static void test_alarm_events(void **state)
 	assert_int_equal(mg_tdm_chan_get_params(a, &p), 0);
 	assert_int_equal(p.alarms, 0);
 	assert_int_equal(a->stats.events, 2);
-	mg_tdm_chan_close(a);
-	mg_tdm_chan_close(b);
+	close_chan(a);
+	close_chan(b);
 }
 
 static void test_specify_rules(void **state)
@@ -320,10 +348,10 @@ static void test_specify_rules(void **state)
 	assert_int_equal(si.totalchans, 31);
 	assert_string_equal(si.spantype, "E1");
 	close(fd);
-	mg_tdm_chan_close(a);
+	close_chan(a);
 	/* closed: the channel can be opened again */
 	a = open_chan(4, NULL);
-	mg_tdm_chan_close(a);
+	close_chan(a);
 }
 
 static void test_hdlc(void **state)
@@ -349,8 +377,8 @@ static void test_hdlc(void **state)
 	/* and back */
 	assert_int_equal(mg_tdm_chan_write(b, tx, 6), 6);
 	assert_int_equal(read_wait(a, rx, sizeof(rx), 2000), 6);
-	mg_tdm_chan_close(a);
-	mg_tdm_chan_close(b);
+	close_chan(a);
+	close_chan(b);
 }
 
 /* 80-byte blocks (10 ms): the line still carries 160 bytes a tick, so the
@@ -385,20 +413,20 @@ static void test_blocksize_80(void **state)
 	}
 	assert_int_equal(got, 20);
 	assert_int_equal(mg_tdm_chan_write(a, rx, 81), -EINVAL);
-	mg_tdm_chan_close(a);
-	mg_tdm_chan_close(b);
+	close_chan(a);
+	close_chan(b);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_params_and_law),
-		cmocka_unit_test(test_exchange),
-		cmocka_unit_test(test_all_channels_mapping),
-		cmocka_unit_test(test_alarm_events),
-		cmocka_unit_test(test_specify_rules),
-		cmocka_unit_test(test_hdlc),
-		cmocka_unit_test(test_blocksize_80),
+		cmocka_unit_test_teardown(test_params_and_law, teardown),
+		cmocka_unit_test_teardown(test_exchange, teardown),
+		cmocka_unit_test_teardown(test_all_channels_mapping, teardown),
+		cmocka_unit_test_teardown(test_alarm_events, teardown),
+		cmocka_unit_test_teardown(test_specify_rules, teardown),
+		cmocka_unit_test_teardown(test_hdlc, teardown),
+		cmocka_unit_test_teardown(test_blocksize_80, teardown),
 	};
 
 	dir = getenv("MG_TDM_EMU_DIR");
