@@ -47,7 +47,8 @@ void mg_jb_reset(struct mg_jb *jb)
 
 static unsigned jb_slot(const struct mg_jb *jb, uint32_t ts)
 {
-	return ((ts - jb->base_ts) / jb->cfg.frame_samples) % MG_JB_SLOTS;
+	/* callers only pass timestamps at or after play_ts on its frame grid */
+	return (jb->play_idx + (ts - jb->play_ts) / jb->cfg.frame_samples) % MG_JB_SLOTS;
 }
 
 unsigned mg_jb_depth(const struct mg_jb *jb)
@@ -113,7 +114,7 @@ enum mg_jb_push mg_jb_push(struct mg_jb *jb, uint16_t seq, uint32_t ts, const ui
 	nframes = (unsigned)(len / f);
 	if (!jb->have_base) {
 		jb->have_base = true;
-		jb->base_ts = ts;
+		jb->play_idx = 0;
 		jb->play_ts = ts;
 		jb->newest_end = ts;
 		jb->max_seq = seq;
@@ -221,6 +222,7 @@ static bool jb_try_start(struct mg_jb *jb)
 
 		if (jb_has(jb, ts)) {
 			jb->play_ts = ts;
+			jb->play_idx += i;
 			break;
 		}
 	}
@@ -251,6 +253,7 @@ enum mg_jb_frame mg_jb_pop(struct mg_jb *jb, uint8_t *out)
 		jb->have_last_good = true;
 		jb->lost_run = 0;
 		jb->play_ts += f;
+		jb->play_idx++;
 		jb->stats.played++;
 		/* shrink: persistently deeper than needed, drop the next frame */
 		target = mg_jb_target(jb);
@@ -259,6 +262,7 @@ enum mg_jb_frame mg_jb_pop(struct mg_jb *jb, uint8_t *out)
 				if (jb_has(jb, jb->play_ts))
 					jb_take(jb, jb->play_ts, NULL);
 				jb->play_ts += f;
+				jb->play_idx++;
 				jb->stats.shrunk++;
 				jb->deep_pops = 0;
 			}
@@ -276,5 +280,6 @@ enum mg_jb_frame mg_jb_pop(struct mg_jb *jb, uint8_t *out)
 	}
 	/* a hole with later frames present: that packet is lost (or late) */
 	jb->play_ts += f;
+	jb->play_idx++;
 	return jb_conceal(jb, out);
 }

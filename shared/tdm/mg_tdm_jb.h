@@ -83,7 +83,8 @@ struct mg_jb {
 	struct mg_jb_config cfg;
 	struct mg_jb_stats stats;
 	bool have_base;
-	uint32_t base_ts;         /**< timestamp of the first packet: frames align to it */
+	uint32_t play_idx;        /**< frame counter of play_ts: slots are indexed by it,
+				       so timestamp wrap-around never moves a frame's slot */
 	bool playing;
 	uint32_t play_ts;         /**< RTP timestamp of the next frame to play */
 	uint32_t newest_end;      /**< timestamp just past the newest buffered frame */

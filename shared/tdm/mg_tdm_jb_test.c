@@ -203,6 +203,25 @@ static void test_gap(void **state)
 	expect(MG_JB_FRAME_NORMAL, 0x20 + 41);
 }
 
+/* The RTP timestamp wraps past 2^32 in mid-stream: nothing is lost. */
+static void test_timestamp_wrap(void **state)
+{
+	const uint32_t ts0 = 0xFFFFFFFFu - 5 * F + 1; /* frame 5 starts at 0 + 1 */
+	uint8_t buf[F];
+
+	(void)state;
+	for (unsigned i = 0; i < 12; i++) {
+		memset(buf, 0x20 + (int)i, F);
+		assert_int_equal(mg_jb_push(&jb, (uint16_t)(65530 + i), ts0 + i * F, buf, F,
+					    i * 20000),
+				 MG_JB_PUSH_OK);
+	}
+	for (unsigned i = 0; i < 12; i++)
+		expect(MG_JB_FRAME_NORMAL, 0x20 + (int)i);
+	assert_int_equal(jb.stats.reordered, 0); /* sequence wrap is not reordering */
+	assert_int_equal(jb.stats.resync + jb.stats.late + jb.stats.concealed, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -213,6 +232,7 @@ int main(void)
 		cmocka_unit_test_setup(test_adaptive_depth, setup),
 		cmocka_unit_test_setup(test_sizes_and_resync, setup),
 		cmocka_unit_test_setup(test_gap, setup),
+		cmocka_unit_test_setup(test_timestamp_wrap, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
