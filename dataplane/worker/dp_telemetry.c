@@ -165,11 +165,12 @@ static void neigh_cb(void *arg, uint32_t ip, const struct rte_ether_addr *mac, c
 {
 	struct neigh_walk *nw = arg;
 	const uint8_t *b = (const uint8_t *)&ip;
-	char k[20], v[64];
+	char v[80];
 
-	snprintf(k, sizeof(k), "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
-	snprintf(v, sizeof(v), RTE_ETHER_ADDR_PRT_FMT " %s", RTE_ETHER_ADDR_BYTES(mac), state);
-	rte_tel_data_add_dict_string(nw->d, k, v);
+	/* dict keys may not contain '.', so one string per entry */
+	snprintf(v, sizeof(v), "%u.%u.%u.%u " RTE_ETHER_ADDR_PRT_FMT " %s", b[0], b[1], b[2], b[3],
+		 RTE_ETHER_ADDR_BYTES(mac), state);
+	rte_tel_data_add_array_string(nw->d, v);
 }
 
 static int t_neigh(const char *cmd, const char *params, struct rte_tel_data *d)
@@ -178,7 +179,7 @@ static int t_neigh(const char *cmd, const char *params, struct rte_tel_data *d)
 
 	RTE_SET_USED(cmd);
 	RTE_SET_USED(params);
-	rte_tel_data_start_dict(d);
+	rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
 	/* racy read of the main lcore's table: good enough for a dump */
 	for (unsigned p = 0; p < dp_n_ports; p++)
 		dp_neigh_walk((uint16_t)p, neigh_cb, &nw);

@@ -60,6 +60,22 @@ def case_arp_ping():
         dp_bed.nsx(ns, "ping", "-c", "1", "-W", "1", addr)
     t = dp.telemetry("/mediagate/net")["/mediagate/net"]
     check(t["icmp_echo_replies"] >= 3 and t["arp_in"] >= 1, "telemetry: %s" % t)
+    ne = dp.telemetry("/mediagate/neigh")["/mediagate/neigh"]
+    check(any(e.startswith(A + " ") and "reachable" in e for e in ne), "neighbours: %s" % ne)
+
+
+def case_arp_resolve():
+    # A2 never sent anything: the first packets toward it wait for our ARP request
+    session_add(6, ["local=%s:20050" % DP_B, "remote=%s:30050" % B],
+                ["local=%s:20052" % DP_A, "remote=%s:30052" % A2])
+    before = dp.telemetry("/mediagate/net")["/mediagate/net"]["arp_out"]
+    sent, r = relay("b", B + ":30050", DP_B + ":20050", "a", A2 + ":30052", count=5)
+    check(r["ok"] == 5, "packets held for ARP were not sent: %s" % r)
+    after = dp.telemetry("/mediagate/net")["/mediagate/net"]["arp_out"]
+    check(after > before, "no ARP request sent")
+    ne = dp.telemetry("/mediagate/neigh")["/mediagate/neigh"]
+    check(any(e.startswith(A2 + " ") for e in ne), "A2 not in the table: %s" % ne)
+    dp.ctl("session", "del", "6")
 
 
 def setup_sessions():
@@ -272,6 +288,7 @@ def case_telemetry():
 CASES = [
     ("arp+ping", case_arp_ping),
     ("setup", setup_sessions),
+    ("arp resolution", case_arp_resolve),
     ("rtp->srtp", case_rtp_to_srtp),
     ("srtp->rtp", case_srtp_to_rtp),
     ("srtp->srtp re-key", case_srtp_rekey),
