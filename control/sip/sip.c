@@ -3,7 +3,10 @@
  * SIP user agents: binding, OPTIONS, and the answer to requests the gateway
  * does not handle yet.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -47,7 +50,42 @@ static struct {
 	char contact_host[256];
 	sipua_hook_fn *hook;
 	void *hook_arg;
+	char local4[INET_ADDRSTRLEN];  /* Contact host of INADDR_ANY user agents */
+	char local6[INET6_ADDRSTRLEN]; /* when nothing better is known */
 } sip;
+
+/*
+ * First global address of each family, for Contacts of INADDR_ANY user
+ * agents in requests (answers use the host the peer addressed). Loopback
+ * only if there is nothing else; mediagate.sip.contactHost overrides all.
+ */
+static void sipua_find_local_addrs(void)
+{
+	struct ifaddrs *ifa = NULL;
+
+	snprintf(sip.local4, sizeof(sip.local4), "127.0.0.1");
+	snprintf(sip.local6, sizeof(sip.local6), "::1");
+	if (getifaddrs(&ifa) < 0)
+		return;
+	bool have4 = false, have6 = false;
+
+	for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
+		if (i->ifa_addr == NULL || (i->ifa_flags & IFF_LOOPBACK) || !(i->ifa_flags & IFF_UP))
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET && !have4) {
+			const struct sockaddr_in *a = (const struct sockaddr_in *)(void *)i->ifa_addr;
+
+			have4 = inet_ntop(AF_INET, &a->sin_addr, sip.local4, sizeof(sip.local4)) != NULL;
+		} else if (i->ifa_addr->sa_family == AF_INET6 && !have6) {
+			const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)(void *)i->ifa_addr;
+
+			if (IN6_IS_ADDR_LINKLOCAL(&a->sin6_addr))
+				continue;
+			have6 = inet_ntop(AF_INET6, &a->sin6_addr, sip.local6, sizeof(sip.local6)) != NULL;
+		}
+	}
+	freeifaddrs(ifa);
+}
 
 static const char *sipua_transport_name(enum mg_transport t)
 {
@@ -87,7 +125,7 @@ static void sipua_contact_of(const struct sip_ua *ua, const sip_t *req, char *bu
 		host = reqhost;
 	}
 	if (host[0] == '\0')
-		host = ua->cfg.family == AF_INET6 ? "::1" : "127.0.0.1";
+		host = ua->cfg.family == AF_INET6 ? sip.local6 : sip.local4;
 	bool v6 = strchr(host, ':') != NULL && host[0] != '[';
 
 	snprintf(buf, len, "<sip:%s%s%s:%u;transport=%s>", v6 ? "[" : "", host, v6 ? "]" : "",
@@ -227,6 +265,7 @@ int sip_start(su_root_t *root, const struct mg_settings *s)
 	su_log_redirect(NULL, sipua_su_logger, NULL);
 
 	snprintf(sip.contact_host, sizeof(sip.contact_host), "%s", s->sip_contact_host);
+	sipua_find_local_addrs();
 	rc = sipua_check_ports(s);
 	if (rc < 0)
 		return rc;

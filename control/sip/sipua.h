@@ -45,8 +45,9 @@ const struct mg_sip_ua *sipua_cfg(unsigned ua_index);
  * Contact for a message of user agent @ua_index, "<sip:host:port;transport=x>":
  * always sip:, never sips: (sofia would put sips: for TLS, which breaks
  * common clients); host = mediagate.sip.contactHost, else the user agent's
- * address, else (INADDR_ANY) the host of @req's Request-URI. Pass it with
- * SIPTAG_CONTACT_STR() in answers and requests.
+ * address, else (INADDR_ANY) the host of @req's Request-URI, else (requests,
+ * @req NULL) the host's first non-loopback address of the family. Pass it
+ * with SIPTAG_CONTACT_STR() in answers and requests.
  */
 void sipua_contact(unsigned ua_index, sip_t const *req, char *buf, size_t len);
 
