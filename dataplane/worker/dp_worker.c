@@ -251,57 +251,49 @@ static void fork_send(struct dp_worker *w, struct dp_session *s, const struct dp
 
 /* --------------------------------------------------------------- stages */
 
-typedef unsigned (*srtp_burst_fn)(struct mg_srtp_engine *, struct mg_srtp_ctx *,
+typedef unsigned (*srtp_multi_fn)(struct mg_srtp_engine *, struct mg_srtp_ctx *const *,
 				  struct mg_srtp_buf *, uint8_t *, unsigned);
 
 /*
- * Run @p fn over the jobs that need context @p ctx_of(job), grouping runs of
- * consecutive jobs with the same context and packet kind into one burst.
+ * One SRTP pass over the jobs that need it, in at most two engine calls (RTP
+ * and RTCP): the _multi calls take one context per packet, so packets of
+ * different sessions fill the multi-buffer lanes together. Packets of one
+ * context keep their order.
  */
 static void srtp_stage(struct dp_worker *w, struct job *jobs, unsigned nj, bool outbound)
 {
-	struct mg_srtp_buf bufs[BURST * 2];
-	uint8_t res[BURST * 2];
-	unsigned idx[BURST * 2];
-	unsigned i = 0;
+	struct mg_srtp_ctx *ctxs[BURST];
+	struct mg_srtp_buf bufs[BURST];
+	uint8_t res[BURST];
+	unsigned idx[BURST];
 
-	while (i < nj) {
-		struct job *j = &jobs[i];
-		struct mg_srtp_ctx *ctx;
+	for (unsigned rtcp = 0; rtcp < 2; rtcp++) {
 		unsigned n = 0;
 
-		if (!j->ok) {
-			i++;
-			continue;
-		}
-		ctx = outbound ? j->s->leg[j->leg ^ 1].tx_ctx : j->s->leg[j->leg].rx_ctx;
-		if (ctx == NULL) {
-			i++;
-			continue;
-		}
-		bool rtcp = j->rtcp;
-		unsigned k = i;
+		for (unsigned k = 0; k < nj; k++) {
+			struct job *j = &jobs[k];
+			struct mg_srtp_ctx *c;
 
-		for (; k < nj; k++) {
-			struct job *jk = &jobs[k];
-
-			if (!jk->ok)
+			if (!j->ok || j->rtcp != rtcp)
 				continue;
-			struct mg_srtp_ctx *ck = outbound ? jk->s->leg[jk->leg ^ 1].tx_ctx
-							  : jk->s->leg[jk->leg].rx_ctx;
-			if (ck != ctx || jk->rtcp != rtcp)
-				break;
-			struct rte_mbuf *m = jk->m;
+			c = outbound ? j->s->leg[j->leg ^ 1].tx_ctx : j->s->leg[j->leg].rx_ctx;
+			if (c == NULL)
+				continue;
+			struct rte_mbuf *m = j->m;
 
+			ctxs[n] = c;
 			bufs[n].buf = rte_pktmbuf_mtod(m, uint8_t *);
 			bufs[n].len = (uint16_t)m->data_len;
 			bufs[n].cap = (uint16_t)(m->data_len + rte_pktmbuf_tailroom(m));
 			idx[n++] = k;
 		}
-		srtp_burst_fn fn = outbound ? (rtcp ? mg_srtp_protect_rtcp_burst : mg_srtp_protect_burst)
-					    : (rtcp ? mg_srtp_unprotect_rtcp_burst
-						    : mg_srtp_unprotect_burst);
-		fn(w->eng, ctx, bufs, res, n);
+		if (n == 0)
+			continue;
+		srtp_multi_fn fn = outbound ? (rtcp ? mg_srtp_protect_rtcp_burst_multi
+						    : mg_srtp_protect_burst_multi)
+					    : (rtcp ? mg_srtp_unprotect_rtcp_burst_multi
+						    : mg_srtp_unprotect_burst_multi);
+		fn(w->eng, ctxs, bufs, res, n);
 		for (unsigned q = 0; q < n; q++) {
 			struct job *jq = &jobs[idx[q]];
 			struct rte_mbuf *m = jq->m;
@@ -322,7 +314,6 @@ static void srtp_stage(struct dp_worker *w, struct job *jobs, unsigned nj, bool 
 			m->data_len = bufs[q].len;
 			m->pkt_len = bufs[q].len;
 		}
-		i = k;
 	}
 }
 
