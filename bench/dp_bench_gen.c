@@ -26,6 +26,7 @@
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_ip.h>
+#include <rte_memcpy.h>
 #include <rte_mbuf.h>
 #include <rte_udp.h>
 
@@ -222,57 +223,84 @@ static void ask_dp_mac(void)
 		rte_pktmbuf_free(m);
 }
 
-static struct rte_mbuf *make_pkt(unsigned i, uint64_t now, int stamp)
+/* One frame as built for session 0; make_burst() copies it and patches. */
+static uint8_t tmpl[42 + RTP_LEN];
+
+static void build_template(void)
 {
-	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
-	uint16_t seq = seqs[i]++;
-	uint8_t *r;
-	uint16_t len = RTP_LEN;
-
-	if (m == NULL)
-		return NULL;
-	r = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(42 + RTP_LEN + MG_SRTP_MAX_OVERHEAD));
-	if (r == NULL) {
-		rte_pktmbuf_free(m);
-		return NULL;
-	}
-	r += 42;
-	r[0] = 0x80;
-	r[1] = 0;
-	*(uint16_t *)(r + 2) = rte_cpu_to_be_16(seq);
-	*(uint32_t *)(r + 4) = rte_cpu_to_be_32(seq * 160u);
-	*(uint32_t *)(r + 8) = rte_cpu_to_be_32(SSRC_BASE + i);
-	memset(r + 12, 0xd5, RTP_LEN - 12);
-	if (gen_ctx != NULL) {
-		struct mg_srtp_buf b = { r, RTP_LEN, RTP_LEN + MG_SRTP_MAX_OVERHEAD };
-		uint8_t res;
-
-		mg_srtp_protect_burst(eng, gen_ctx[i], &b, &res, 1);
-		len = b.len;
-	}
-	rte_pktmbuf_trim(m, (uint16_t)(RTP_LEN + MG_SRTP_MAX_OVERHEAD - len));
-	struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	struct rte_ether_hdr *eh = (struct rte_ether_hdr *)tmpl;
 	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eh + 1);
 	struct rte_udp_hdr *u = (struct rte_udp_hdr *)(ip + 1);
+	uint8_t *r = (uint8_t *)(u + 1);
 
 	eh->dst_addr = dp_mac;
 	eh->src_addr = my_mac;
 	eh->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-	memset(ip, 0, sizeof(*ip));
 	ip->version_ihl = RTE_IPV4_VHL_DEF;
-	ip->total_length = rte_cpu_to_be_16((uint16_t)(20 + 8 + len));
 	ip->time_to_live = 64;
 	ip->next_proto_id = IPPROTO_UDP;
 	ip->src_addr = rte_cpu_to_be_32(GEN_IP);
-	ip->dst_addr = sess_ip(i);
-	ip->hdr_checksum = rte_ipv4_cksum(ip);
 	u->src_port = rte_cpu_to_be_16(GEN_PORT);
-	u->dst_port = rte_cpu_to_be_16(sess_port(i, 0));
-	u->dgram_len = rte_cpu_to_be_16((uint16_t)(8 + len));
-	u->dgram_cksum = 0;
-	if (stamp)
-		sent_tsc[(size_t)i * LAT_SLOTS + (seq % LAT_SLOTS)] = now;
-	return m;
+	r[0] = 0x80;
+	memset(r + 12, 0xd5, RTP_LEN - 12);
+}
+
+/*
+ * @p n packets for sessions cur, cur+1, ... (round robin): template copy,
+ * per-session fields, SRTP for the decrypt modes in one _multi call.
+ */
+static unsigned make_burst(struct rte_mbuf **pk, unsigned n, unsigned *cur, uint64_t now,
+			   int stamp)
+{
+	struct mg_srtp_ctx *ctxs[BURST];
+	struct mg_srtp_buf bufs[BURST];
+	uint8_t res[BURST];
+
+	if (rte_pktmbuf_alloc_bulk(pool, pk, n) != 0)
+		return 0;
+	for (unsigned k = 0; k < n; k++) {
+		struct rte_mbuf *m = pk[k];
+		unsigned i = *cur;
+		uint16_t seq = seqs[i]++;
+		uint8_t *f = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(sizeof(tmpl) +
+							  MG_SRTP_MAX_OVERHEAD));
+
+		if (++*cur == K)
+			*cur = 0;
+		rte_memcpy(f, tmpl, sizeof(tmpl));
+		uint8_t *r = f + 42;
+
+		*(uint16_t *)(r + 2) = rte_cpu_to_be_16(seq);
+		*(uint32_t *)(r + 4) = rte_cpu_to_be_32(seq * 160u);
+		*(uint32_t *)(r + 8) = rte_cpu_to_be_32(SSRC_BASE + i);
+		if (stamp)
+			sent_tsc[(size_t)i * LAT_SLOTS + (seq % LAT_SLOTS)] = now;
+		m->hash.usr = i;
+		if (gen_ctx != NULL) {
+			ctxs[k] = gen_ctx[i];
+			bufs[k] = (struct mg_srtp_buf){ r, RTP_LEN, RTP_LEN + MG_SRTP_MAX_OVERHEAD };
+		} else {
+			bufs[k].len = RTP_LEN;
+		}
+	}
+	if (gen_ctx != NULL)
+		mg_srtp_protect_burst_multi(eng, ctxs, bufs, res, n);
+	for (unsigned k = 0; k < n; k++) {
+		struct rte_mbuf *m = pk[k];
+		unsigned i = m->hash.usr;
+		uint16_t len = bufs[k].len;
+		struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14);
+		struct rte_udp_hdr *u = (struct rte_udp_hdr *)(ip + 1);
+
+		rte_pktmbuf_trim(m, (uint16_t)(RTP_LEN + MG_SRTP_MAX_OVERHEAD - len));
+		ip->total_length = rte_cpu_to_be_16((uint16_t)(20 + 8 + len));
+		ip->dst_addr = sess_ip(i);
+		ip->hdr_checksum = 0;
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		u->dst_port = rte_cpu_to_be_16(sess_port(i, 0));
+		u->dgram_len = rte_cpu_to_be_16((uint16_t)(8 + len));
+	}
+	return n;
 }
 
 static uint64_t poll_rx(int stamp)
@@ -331,15 +359,7 @@ static struct trial run(double pps, unsigned ms, int stamp)
 
 		if (now >= next) {
 			struct rte_mbuf *pk[BURST];
-			unsigned n = 0;
-
-			for (; n < BURST; n++) {
-				pk[n] = make_pkt(cur, now, stamp);
-				if (pk[n] == NULL)
-					break;
-				if (++cur == K)
-					cur = 0;
-			}
+			unsigned n = make_burst(pk, BURST, &cur, now, stamp);
 			uint16_t ok = rte_eth_tx_burst(port_id, 0, pk, (uint16_t)n);
 
 			for (unsigned q = ok; q < n; q++)
@@ -505,6 +525,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "no ARP answer from the dataplane over memif\n");
 		return 1;
 	}
+	build_template();
 	run(20000, 100, 0); /* warm-up: neighbour resolved, caches hot */
 
 	/* rate search: double until loss, then bisect */
