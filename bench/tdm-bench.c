@@ -7,8 +7,9 @@
  *   - socketpair: the same thread code on socketpairs, paced by a "line"
  *     thread: the baseline, i.e. the cost of the TDM loop itself.
  * Two ways to drive the thread: `poll` (poll() over all channel fds, handle
- * what is ready) and `tick` (sleep to the next 20 ms tick, then read every
- * channel non-blocking, as a timer-driven TDM thread does).
+ * what is ready) and `tick` (wait for the 20 ms timer, then read every
+ * channel non-blocking, as a timer-driven TDM thread does): the timer is
+ * DAHDI's (the span clock, emulated) for emu, a timerfd for socketpair.
  *
  *   tdm-bench [--backend emu|socketpair|both] [--mode poll|tick|both]
  *             [--channels 30,120,240] [--seconds 2] [--emu PATH] [--csv]
@@ -49,6 +50,7 @@ struct side {
 	enum mode mode;
 	struct mg_tdm_chan *ch[MAX_CHANS];
 	unsigned n;
+	struct mg_tdm_timer *timer; /* tick mode of the TDM side */
 	pthread_t thr;
 	uint64_t rx, tx, tx_full;
 	volatile bool stop;
@@ -109,8 +111,16 @@ static void *side_main(void *arg)
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	while (!s->stop) {
 		if (s->role == ROLE_LINE || s->mode == MODE_TICK) {
-			ts_add(&next, TICK_NS);
-			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+			if (s->timer) {
+				/* the span's clock (DAHDI timer) or the host's (timerfd) */
+				struct pollfd tp = {.fd = s->timer->fd, .events = s->timer->events};
+
+				if (poll(&tp, 1, 100) <= 0 || mg_tdm_timer_ack(s->timer) <= 0)
+					continue;
+			} else {
+				ts_add(&next, TICK_NS);
+				clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+			}
 			for (unsigned i = 0; i < s->n; i++) {
 				if (s->role == ROLE_LINE) {
 					/* the line: one block per channel per tick */
@@ -251,8 +261,15 @@ static int run_socketpair(unsigned n, enum mode mode, double secs)
 		}
 		a.n = b.n = i + 1;
 	}
+	if (mode == MODE_TICK && mg_tdm_timer_open_host(160, &a.timer)) {
+		fprintf(stderr, "tdm-bench: no host timer\n");
+		close_all(&a);
+		close_all(&b);
+		return -1;
+	}
 	measure(&a, &b, 0, secs, &r);
 	print_result(&r);
+	mg_tdm_timer_close(a.timer);
 	close_all(&a);
 	close_all(&b);
 	return 0;
@@ -321,8 +338,19 @@ static int run_emu(const char *mnt, pid_t emu_pid, unsigned n, enum mode mode, d
 		}
 		a.n = b.n = i + 1;
 	}
+	if (mode == MODE_TICK) {
+		int rc = mg_tdm_timer_open_dahdi(mnt, 160, &a.timer);
+
+		if (rc) {
+			fprintf(stderr, "tdm-bench: emu timer: %s\n", strerror(-rc));
+			close_all(&a);
+			close_all(&b);
+			return rc;
+		}
+	}
 	measure(&a, &b, emu_pid, secs, &r);
 	print_result(&r);
+	mg_tdm_timer_close(a.timer);
 	close_all(&a);
 	close_all(&b);
 	return 0;

@@ -4,10 +4,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -279,4 +281,40 @@ int mg_tdm_socketpair_inject_event(struct mg_tdm_chan *c, enum mg_tdm_event ev)
 		return -EINVAL;
 	n = sp_send(c, SP_MSG_EVENT, &code, 1);
 	return n < 0 ? (int)n : 0;
+}
+
+/* ---- host timer ---------------------------------------------------------- */
+
+int mg_tdm_timer_open_host(unsigned samples, struct mg_tdm_timer **out)
+{
+	struct itimerspec its = {0};
+	struct mg_tdm_timer *t;
+	uint64_t ns = (uint64_t)samples * 125000; /* 8 kHz: 125 µs a sample */
+	int rc;
+
+	*out = NULL;
+	if (samples == 0 || samples > 8000 * 60)
+		return -EINVAL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (t->fd < 0) {
+		rc = -errno;
+		free(t);
+		return rc;
+	}
+	its.it_interval.tv_sec = (time_t)(ns / 1000000000);
+	its.it_interval.tv_nsec = (long)(ns % 1000000000);
+	its.it_value = its.it_interval;
+	if (timerfd_settime(t->fd, 0, &its, NULL) < 0) {
+		rc = -errno;
+		close(t->fd);
+		free(t);
+		return rc;
+	}
+	t->events = POLLIN;
+	t->samples = samples;
+	*out = t;
+	return 0;
 }

@@ -160,4 +160,36 @@ int mg_tdm_chan_get_params(struct mg_tdm_chan *c, struct mg_tdm_params *p);
 /** Name of an event ("alarm", "noalarm", ...). */
 const char *mg_tdm_event_name(enum mg_tdm_event ev);
 
+/* ---- timers -------------------------------------------------------------
+ * A TDM thread should run on the span's clock, not the host's: two clocks
+ * drift, and the difference ends as receive overruns or transmit underruns.
+ * DAHDI's timer device counts samples of the span clock; the host timer
+ * (timerfd) is the stand-in where there is no DAHDI (socketpair tests). */
+
+/** A periodic timer. Poll timer->fd for timer->events; then mg_tdm_timer_ack(). */
+struct mg_tdm_timer {
+	int fd;
+	short events;             /**< POLLPRI (dahdi) or POLLIN (host) */
+	bool dahdi;
+	unsigned samples;
+};
+
+/**
+ * DAHDI timer: open `<devdir>/timer`, DAHDI_TIMERCONFIG to fire every
+ * @p samples samples (160 = 20 ms). 0 or -errno.
+ */
+int mg_tdm_timer_open_dahdi(const char *devdir, unsigned samples, struct mg_tdm_timer **out);
+
+/** Host timer (timerfd, CLOCK_MONOTONIC) firing every @p samples / 8 ms. */
+int mg_tdm_timer_open_host(unsigned samples, struct mg_tdm_timer **out);
+
+/**
+ * Acknowledge expirations: returns how many periods passed since the last
+ * ack (0 if none; more than 1 means the thread was late), or -errno.
+ */
+int mg_tdm_timer_ack(struct mg_tdm_timer *t);
+
+/** Close and free (NULL is fine). */
+void mg_tdm_timer_close(struct mg_tdm_timer *t);
+
 #endif

@@ -177,6 +177,27 @@ static void test_dahdi_refusals(void **state)
 	assert_int_equal(mg_tdm_socketpair_inject_event(&fake, MG_TDM_EV_ALARM), -EOPNOTSUPP);
 }
 
+/* The host timer fires and counts its periods; acking twice gives 0. */
+static void test_host_timer(void **state)
+{
+	struct mg_tdm_timer *t;
+	struct pollfd p;
+	int n;
+
+	(void)state;
+	assert_int_equal(mg_tdm_timer_open_host(0, &t), -EINVAL);
+	assert_int_equal(mg_tdm_timer_open_host(40, &t), 0); /* 5 ms */
+	assert_int_equal(t->events, POLLIN);
+	p = (struct pollfd){.fd = t->fd, .events = t->events};
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	n = mg_tdm_timer_ack(t);
+	assert_true(n >= 1);
+	assert_int_equal(mg_tdm_timer_ack(t), 0);
+	mg_tdm_timer_close(t);
+	assert_int_equal(mg_tdm_timer_open_dahdi("/nonexistent-tdm-dir", 160, &t), -ENOENT);
+	assert_null(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -186,6 +207,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_hdlc, teardown),
 		cmocka_unit_test_teardown(test_peer_gone, teardown),
 		cmocka_unit_test_teardown(test_dahdi_refusals, teardown),
+		cmocka_unit_test(test_host_timer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

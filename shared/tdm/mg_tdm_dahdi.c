@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,4 +226,76 @@ err:
 	close(c->fd);
 	free(c);
 	return rc;
+}
+
+/* ---- DAHDI timer and the shared timer calls ------------------------------ */
+
+int mg_tdm_timer_open_dahdi(const char *devdir, unsigned samples, struct mg_tdm_timer **out)
+{
+	struct mg_tdm_timer *t;
+	char path[PATH_MAX];
+	int j = (int)samples;
+	int rc;
+
+	*out = NULL;
+	if (samples == 0 || samples > INT_MAX)
+		return -EINVAL;
+	if ((size_t)snprintf(path, sizeof(path), "%s/timer", devdir) >= sizeof(path))
+		return -ENAMETOOLONG;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (t->fd < 0) {
+		rc = -errno;
+		free(t);
+		return rc;
+	}
+	if (ioctl(t->fd, DAHDI_TIMERCONFIG, &j) < 0) {
+		rc = -errno;
+		close(t->fd);
+		free(t);
+		return rc;
+	}
+	t->dahdi = true;
+	t->events = POLLPRI;
+	t->samples = samples;
+	*out = t;
+	return 0;
+}
+
+int mg_tdm_timer_ack(struct mg_tdm_timer *t)
+{
+	if (t->dahdi) {
+		/* DAHDI_TIMERACK writes nothing back, so count by acking one
+		 * period at a time while GETEVENT still says "expired" */
+		int count = 0;
+
+		while (count < 1000) {
+			int ev = 0, one = 1;
+
+			if (ioctl(t->fd, DAHDI_GETEVENT, &ev) < 0)
+				return -errno;
+			if (ev != DAHDI_EVENT_TIMER_EXPIRED)
+				break;
+			if (ioctl(t->fd, DAHDI_TIMERACK, &one) < 0)
+				return -errno;
+			count++;
+		}
+		return count;
+	} else {
+		uint64_t n = 0;
+
+		if (read(t->fd, &n, sizeof(n)) != (ssize_t)sizeof(n))
+			return errno == EAGAIN ? 0 : -errno;
+		return n > INT_MAX ? INT_MAX : (int)n;
+	}
+}
+
+void mg_tdm_timer_close(struct mg_tdm_timer *t)
+{
+	if (!t)
+		return;
+	close(t->fd);
+	free(t);
 }

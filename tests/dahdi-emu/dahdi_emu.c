@@ -7,7 +7,9 @@
  *   dahdi-emu [-c system.conf | -s NSPANS] [-t e1|t1] MOUNTPOINT
  *
  * Files: `channel` (open, then DAHDI_SPECIFY), `1`, `2`, ... (bound to that
- * channel at open, like the old /dev/dahdi/N nodes), and `emu` (write
+ * channel at open, like the old /dev/dahdi/N nodes), `timer` (DAHDI's
+ * timer: TIMERCONFIG in samples, POLLPRI and TIMER_EXPIRED when it trips,
+ * TIMERACK), and `emu` (write
  * "alarm N" / "noalarm N" to raise or clear span N's red alarm; read for
  * counters).
  *
@@ -84,7 +86,13 @@ struct emu_fh {
 	unsigned channo; /* 0 until bound */
 	bool nonblock;
 	bool ctl;
+	bool timer;
+	/* timer: fires every `interval` samples of the emulated span clock */
+	int interval, pos, tripped;
+	struct fuse_pollhandle *ph;
 };
+
+#define EMU_MAX_TIMERS 64
 
 static struct {
 	pthread_mutex_t lock;
@@ -93,6 +101,7 @@ static struct {
 	struct emu_chan chans[MG_TDM_MAX_CHANNO + 1];
 	unsigned max_chan;
 	uint32_t span_alarm[MG_TDM_MAX_SPANS + 1];
+	struct emu_fh *timers[EMU_MAX_TIMERS];
 	pthread_t clock;
 	bool stop;
 	uint64_t ticks, late_ticks;
@@ -222,6 +231,19 @@ static void tick(void)
 		if (c->open && c->ph && (chan_readable(c) || chan_writable(c) || c->n_events))
 			chan_wake(c);
 	}
+	for (unsigned i = 0; i < EMU_MAX_TIMERS; i++) {
+		struct emu_fh *t = emu.timers[i];
+
+		if (!t || t->interval <= 0)
+			continue;
+		for (t->pos -= EMU_TICK_BYTES; t->pos <= 0; t->pos += t->interval)
+			t->tripped++;
+		if (t->tripped && t->ph) {
+			fuse_notify_poll(t->ph);
+			fuse_pollhandle_destroy(t->ph);
+			t->ph = NULL;
+		}
+	}
 	emu.ticks++;
 	pthread_cond_broadcast(&emu.cond);
 }
@@ -297,7 +319,8 @@ static int emu_getattr(const char *path, struct stat *st, struct fuse_file_info 
 		st->st_nlink = 2;
 		return 0;
 	}
-	if (!strcmp(path, "/channel") || !strcmp(path, "/emu") || path_chan(path) > 0) {
+	if (!strcmp(path, "/channel") || !strcmp(path, "/emu") || !strcmp(path, "/timer") ||
+	    path_chan(path) > 0) {
 		st->st_mode = S_IFREG | 0666;
 		st->st_nlink = 1;
 		return 0;
@@ -319,6 +342,7 @@ static int emu_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t 
 	fill(buf, "..", NULL, 0, 0);
 	fill(buf, "channel", NULL, 0, 0);
 	fill(buf, "emu", NULL, 0, 0);
+	fill(buf, "timer", NULL, 0, 0);
 	for (unsigned i = 1; i <= emu.max_chan; i++) {
 		if (!emu.chans[i].exists)
 			continue;
@@ -360,6 +384,18 @@ static int emu_open(const char *path, struct fuse_file_info *fi)
 	fh->nonblock = (fi->flags & O_NONBLOCK) != 0;
 	if (!strcmp(path, "/emu")) {
 		fh->ctl = true;
+	} else if (!strcmp(path, "/timer")) {
+		fh->timer = true;
+		pthread_mutex_lock(&emu.lock);
+		rc = -EMFILE;
+		for (unsigned i = 0; i < EMU_MAX_TIMERS; i++) {
+			if (!emu.timers[i]) {
+				emu.timers[i] = fh;
+				rc = 0;
+				break;
+			}
+		}
+		pthread_mutex_unlock(&emu.lock);
 	} else if ((n = path_chan(path)) > 0) {
 		pthread_mutex_lock(&emu.lock);
 		rc = bind_chan(fh, (unsigned)n);
@@ -384,6 +420,11 @@ static int emu_release(const char *path, struct fuse_file_info *fi)
 
 	(void)path;
 	pthread_mutex_lock(&emu.lock);
+	for (unsigned i = 0; i < EMU_MAX_TIMERS; i++)
+		if (emu.timers[i] == fh)
+			emu.timers[i] = NULL;
+	if (fh->ph)
+		fuse_pollhandle_destroy(fh->ph);
 	if (fh->channo) {
 		struct emu_chan *c = &emu.chans[fh->channo];
 
@@ -437,6 +478,8 @@ static int emu_read(const char *path, char *buf, size_t size, off_t off,
 	(void)path;
 	if (fh->ctl)
 		return off ? 0 : ctl_read(buf, size);
+	if (fh->timer)
+		return -EINVAL;
 	pthread_mutex_lock(&emu.lock);
 	if (!fh->channo) {
 		pthread_mutex_unlock(&emu.lock);
@@ -513,6 +556,8 @@ static int emu_write(const char *path, const char *buf, size_t size, off_t off,
 	(void)off;
 	if (fh->ctl)
 		return ctl_write(buf, size);
+	if (fh->timer)
+		return -EINVAL;
 	pthread_mutex_lock(&emu.lock);
 	if (!fh->channo) {
 		pthread_mutex_unlock(&emu.lock);
@@ -616,6 +661,31 @@ static int emu_ioctl(const char *path, unsigned int cmd, void *arg, struct fuse_
 	if (fh->ctl)
 		return -ENOTTY;
 	pthread_mutex_lock(&emu.lock);
+	if (fh->timer) {
+		switch (cmd) {
+		case DAHDI_TIMERCONFIG:
+			if (*ip < 0)
+				rc = -EINVAL;
+			else
+				fh->interval = fh->pos = *ip;
+			break;
+		case DAHDI_TIMERACK:
+			/* as DAHDI: out of range (e.g. -1) acknowledges all */
+			if (*ip < 1 || *ip > fh->tripped)
+				fh->tripped = 0;
+			else
+				fh->tripped -= *ip;
+			break;
+		case DAHDI_GETEVENT:
+			*ip = fh->tripped ? DAHDI_EVENT_TIMER_EXPIRED : DAHDI_EVENT_NONE;
+			break;
+		default:
+			rc = -ENOTTY;
+			break;
+		}
+		pthread_mutex_unlock(&emu.lock);
+		return rc;
+	}
 	c = fh->channo ? &emu.chans[fh->channo] : NULL;
 	switch (cmd) {
 	case DAHDI_SPECIFY:
@@ -728,6 +798,17 @@ static int emu_poll(const char *path, struct fuse_file_info *fi, struct fuse_pol
 	unsigned ev = 0;
 
 	(void)path;
+	if (fh->timer) {
+		pthread_mutex_lock(&emu.lock);
+		if (ph) {
+			if (fh->ph)
+				fuse_pollhandle_destroy(fh->ph);
+			fh->ph = ph;
+		}
+		*reventsp = fh->tripped ? POLLPRI : 0;
+		pthread_mutex_unlock(&emu.lock);
+		return 0;
+	}
 	if (fh->ctl || !fh->channo) {
 		if (ph)
 			fuse_pollhandle_destroy(ph);
