@@ -52,7 +52,7 @@ static void sess_free_obj(struct dp_session *s)
 			mg_srtp_ctx_free(s->forks[f].ctx);
 	if (s->own_stats)
 		rte_free(s->stats);
-	/* keys live in def/fork_def: wipe before the memory goes back */
+	/* keys live in def: wipe before the memory goes back */
 	memset(s, 0, sizeof(*s));
 	rte_free(s);
 }
@@ -533,7 +533,6 @@ int dp_session_add(const struct mg_msg_session *def, bool modify, const char **e
 		/* forks survive a modify: share their contexts and the counters */
 		s->n_forks = old->n_forks;
 		memcpy(s->forks, old->forks, sizeof(s->forks));
-		memcpy(s->fork_def, old->fork_def, sizeof(s->fork_def));
 		for (unsigned f = 0; f < s->n_forks; f++)
 			s->forks[f].own_ctx = 0;
 		s->stats = old->stats;
@@ -770,7 +769,6 @@ int dp_fork_add(const struct mg_msg_fork *f, const char **err)
 		return rc;
 	}
 	fk->own_ctx = fk->ctx != NULL;
-	s->fork_def[s->n_forks] = *f;
 	s->n_forks++;
 	memset(&old->stats->fork[slot], 0, sizeof(old->stats->fork[slot]));
 	old->stats->fork_ids[slot] = f->fork_id;
@@ -802,7 +800,6 @@ int dp_fork_del(const struct mg_msg_fork_id *f, const char **err)
 	if (s == NULL)
 		FAIL(-ENOMEM, "out of memory");
 	memmove(&s->forks[i], &s->forks[i + 1], (s->n_forks - i - 1) * sizeof(s->forks[0]));
-	memmove(&s->fork_def[i], &s->fork_def[i + 1], (s->n_forks - i - 1) * sizeof(s->fork_def[0]));
 	s->n_forks--;
 	rc = sess_publish(s, old, err);
 	if (rc < 0) {

@@ -98,7 +98,6 @@ struct dp_session {
 	struct dp_fork forks[DP_SESS_MAX_FORKS];
 	struct dp_sess_stats *stats;
 	struct mg_msg_session def; /* the definition as installed (keys included) */
-	struct mg_msg_fork fork_def[DP_SESS_MAX_FORKS];
 } __rte_cache_aligned;
 
 /* ep_hash key: 8 bytes */
