@@ -34,6 +34,7 @@
 #define SIP_ACCEPT "application/sdp"
 #define SIP_SUPPORTED "timer, 100rel"
 #define SIP_USER_AGENT "mediagate/" MG_VERSION
+#define SIPUA_MAX 64 /* after INADDR_ANY is expanded to the host's addresses */
 
 struct sip_ua {
 	nua_t *nua;
@@ -44,7 +45,7 @@ struct sip_ua {
 
 static struct {
 	su_root_t *root;
-	struct sip_ua ua[MG_CFG_MAX_UA];
+	struct sip_ua ua[SIPUA_MAX];
 	unsigned n_ua;
 	bool tls;
 	char contact_host[256];
@@ -244,8 +245,79 @@ static int sipua_check_ports(const struct mg_settings *s)
 	return 0;
 }
 
+/*
+ * INADDR_ANY: sofia-sip never binds a wildcard socket; for "*" or 0.0.0.0 it
+ * binds every local address itself and fails the whole transport when two
+ * interfaces carry the same address (EADDRINUSE). So we list the host's
+ * addresses ourselves, once each, and give sofia one address per user agent.
+ * Returns the number of user agents or -errno.
+ */
+static int sipua_expand(const struct mg_settings *s, struct mg_sip_ua *out, unsigned max)
+{
+	struct ifaddrs *ifa = NULL;
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < s->n_ua; i++) {
+		const struct mg_sip_ua *u = &s->ua[i];
+		unsigned before = n;
+
+		if (u->addr[0]) {
+			if (n == max)
+				return -ENOSPC;
+			out[n++] = *u;
+			continue;
+		}
+		if (ifa == NULL && getifaddrs(&ifa) < 0)
+			return -errno;
+		for (struct ifaddrs *a = ifa; a; a = a->ifa_next) {
+			char ip[INET6_ADDRSTRLEN];
+			const void *bin;
+			bool dup = false;
+
+			if (a->ifa_addr == NULL || !(a->ifa_flags & IFF_UP) ||
+			    a->ifa_addr->sa_family != u->family)
+				continue;
+			if (u->family == AF_INET) {
+				bin = &((const struct sockaddr_in *)(void *)a->ifa_addr)->sin_addr;
+			} else {
+				const struct in6_addr *a6 =
+					&((const struct sockaddr_in6 *)(void *)a->ifa_addr)->sin6_addr;
+
+				if (IN6_IS_ADDR_LINKLOCAL(a6))
+					continue;
+				bin = a6;
+			}
+			if (inet_ntop(u->family, bin, ip, sizeof(ip)) == NULL)
+				continue;
+			for (unsigned j = 0; j < n && !dup; j++)
+				dup = out[j].port == u->port && out[j].transport == u->transport &&
+				      strcmp(out[j].addr, ip) == 0;
+			if (dup)
+				continue;
+			if (n == max) {
+				freeifaddrs(ifa);
+				return -ENOSPC;
+			}
+			out[n] = *u;
+			snprintf(out[n].addr, sizeof(out[n].addr), "%s", ip);
+			n++;
+		}
+		if (n == before) {
+			MG_ERR("netborder.sip.userAgent.IPAddress: INADDR_ANY:%u: the host has no %s address",
+			       u->port, u->family == AF_INET ? "IPv4" : "IPv6");
+			freeifaddrs(ifa);
+			return -EADDRNOTAVAIL;
+		}
+	}
+	if (ifa)
+		freeifaddrs(ifa);
+	return (int)n;
+}
+
 int sip_start(su_root_t *root, const struct mg_settings *s)
 {
+	struct mg_sip_ua uas[SIPUA_MAX];
+	int n_uas;
 	static const struct tlscfg_sofia no_tls = { 0 };
 	const struct tlscfg_sofia *tc = &no_tls; /* TAG_IF evaluates its value */
 	char err[512];
@@ -278,12 +350,20 @@ int sip_start(su_root_t *root, const struct mg_settings *s)
 		tc = tlscfg_sofia();
 	}
 
-	for (unsigned i = 0; i < s->n_ua; i++) {
+	n_uas = sipua_expand(s, uas, SIPUA_MAX);
+	if (n_uas < 0) {
+		if (n_uas == -ENOSPC)
+			MG_ERR("netborder.sip.userAgent.IPAddress: more than %d user agents once INADDR_ANY is expanded to the host's addresses (allowed: name addresses explicitly)",
+			       SIPUA_MAX);
+		rc = n_uas;
+		goto fail;
+	}
+	for (int i = 0; i < n_uas; i++) {
 		struct sip_ua *ua = &sip.ua[i];
-		bool tls = s->ua[i].transport == MG_TRANSPORT_TLS;
+		bool tls = uas[i].transport == MG_TRANSPORT_TLS;
 
-		ua->cfg = s->ua[i];
-		rc = sipua_url(&s->ua[i], ua->url, sizeof(ua->url));
+		ua->cfg = uas[i];
+		rc = sipua_url(&uas[i], ua->url, sizeof(ua->url));
 		if (rc < 0)
 			goto fail;
 		ua->nua = nua_create(root, sipua_event, ua, NUTAG_URL(ua->url),
