@@ -16,8 +16,20 @@
 
 /* How often pending requests are checked for timeouts (and PINGs sent). */
 #define DPC_TICK_MS 100
+/* Pending requests by id: a re-install after a dataplane restart sends
+ * thousands at once, and each answer must find its request in O(1). */
+#define DPC_BUCKETS 1024
+/* Requests waiting for room in the socket buffer, at most. */
+#define DPC_MAX_QUEUED 65536
 
 enum dpc_state { DPC_DOWN, DPC_HELLO, DPC_UP };
+
+/* An encoded message the socket had no room for yet. */
+struct dpc_out {
+	struct dpc_out *next;
+	size_t len;
+	uint8_t buf[];
+};
 
 struct dpc_pending {
 	struct dpc_pending *next;
@@ -45,7 +57,10 @@ struct dpc {
 	uint64_t ping_seq;
 	uint64_t next_ping_ns;
 	uint64_t last_pong_ns;
-	struct dpc_pending *pending;
+	struct dpc_pending *pending[DPC_BUCKETS];
+	unsigned n_pending;
+	struct dpc_out *out_head, *out_tail;
+	unsigned n_out;
 	dpc_state_f state_fn;
 	void *state_arg;
 	bool closing;           /* dpc_destroy() running: no "lost" warning */
@@ -65,9 +80,19 @@ static void on_retry(su_root_magic_t *magic, su_timer_t *t, su_timer_arg_t *arg)
 /* Run and free every pending callback with @p result. */
 static void fail_pending(struct dpc *c, int result)
 {
-	struct dpc_pending *list = c->pending;
+	struct dpc_pending *list = NULL;
 
-	c->pending = NULL;
+	/* Unlink everything first: callbacks may send new requests. */
+	for (unsigned b = 0; b < DPC_BUCKETS; b++) {
+		while (c->pending[b] != NULL) {
+			struct dpc_pending *p = c->pending[b];
+
+			c->pending[b] = p->next;
+			p->next = list;
+			list = p;
+		}
+	}
+	c->n_pending = 0;
 	while (list != NULL) {
 		struct dpc_pending *p = list;
 
@@ -92,21 +117,81 @@ static void drop_connection(struct dpc *c, const char *why)
 	close(c->fd);
 	c->fd = -1;
 	c->state = DPC_DOWN;
+	while (c->out_head != NULL) {
+		struct dpc_out *o = c->out_head;
+
+		c->out_head = o->next;
+		free(o);
+	}
+	c->out_tail = NULL;
+	c->n_out = 0;
 	su_timer_reset(c->tick);
 	fail_pending(c, -ENOTCONN);
 	if (was_up && c->state_fn != NULL)
 		c->state_fn(c->state_arg, false);
 }
 
+static void want_writable(struct dpc *c, bool on)
+{
+	int ev = SU_WAIT_IN | SU_WAIT_HUP | SU_WAIT_ERR | (on ? SU_WAIT_OUT : 0);
+
+	if (c->wait_index > 0)
+		su_root_eventmask(c->root, c->wait_index, c->fd, ev);
+}
+
+/* Send what waited for room, in order; stop at the first full buffer. */
+static int flush_out(struct dpc *c)
+{
+	while (c->out_head != NULL) {
+		struct dpc_out *o = c->out_head;
+		ssize_t n = send(c->fd, o->buf, o->len, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		if (n != (ssize_t)o->len)
+			return n < 0 ? -errno : -EIO;
+		c->out_head = o->next;
+		if (c->out_head == NULL)
+			c->out_tail = NULL;
+		c->n_out--;
+		free(o);
+	}
+	want_writable(c, false);
+	return 0;
+}
+
 static int send_msg(struct dpc *c, unsigned type, uint32_t id, const void *body)
 {
 	uint8_t buf[MG_PROTO_MAX_MSG];
 	int len = mg_proto_encode(buf, sizeof(buf), type, 0, id, 0, body);
+	struct dpc_out *o;
 
 	if (len < 0)
 		return len;
-	if (send(c->fd, buf, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL) != len)
-		return -errno ? -errno : -EIO;
+	/* Nothing queued: straight out. Otherwise behind the queue, in order. */
+	if (c->out_head == NULL) {
+		ssize_t n = send(c->fd, buf, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n == len)
+			return 0;
+		if (n >= 0 || (errno != EAGAIN && errno != EINTR))
+			return n < 0 ? -errno : -EIO;
+	}
+	if (c->n_out >= DPC_MAX_QUEUED)
+		return -ENOBUFS;
+	o = malloc(sizeof(*o) + (size_t)len);
+	if (o == NULL)
+		return -ENOMEM;
+	o->next = NULL;
+	o->len = (size_t)len;
+	memcpy(o->buf, buf, (size_t)len);
+	if (c->out_tail != NULL)
+		c->out_tail->next = o;
+	else
+		c->out_head = o;
+	c->out_tail = o;
+	c->n_out++;
+	want_writable(c, true);
 	return 0;
 }
 
@@ -124,18 +209,21 @@ static struct dpc_pending *pending_add(struct dpc *c, unsigned type, unsigned ti
 	p->deadline_ns = now_ns() + (uint64_t)timeout_ms * 1000000ull;
 	p->cb = cb;
 	p->arg = arg;
-	p->next = c->pending;
-	c->pending = p;
+	p->next = c->pending[p->id % DPC_BUCKETS];
+	c->pending[p->id % DPC_BUCKETS] = p;
+	c->n_pending++;
 	return p;
 }
 
 static struct dpc_pending *pending_take(struct dpc *c, uint32_t id)
 {
-	for (struct dpc_pending **pp = &c->pending; *pp != NULL; pp = &(*pp)->next) {
+	for (struct dpc_pending **pp = &c->pending[id % DPC_BUCKETS]; *pp != NULL;
+	     pp = &(*pp)->next) {
 		struct dpc_pending *p = *pp;
 
 		if (p->id == id) {
 			*pp = p->next;
+			c->n_pending--;
 			return p;
 		}
 	}
@@ -213,26 +301,36 @@ static void on_tick(su_root_magic_t *magic, su_timer_t *t, su_timer_arg_t *arg)
 
 	(void)magic;
 	(void)t;
-	/* Timeouts first: a callback may drop the connection. */
-	for (;;) {
-		struct dpc_pending *p = NULL;
+	/* Timeouts first: a callback may drop the connection. Expired requests
+	 * are unlinked before any callback runs, so each runs exactly once. */
+	struct dpc_pending *expired = NULL;
 
-		for (struct dpc_pending *q = c->pending; q != NULL; q = q->next)
-			if (q->deadline_ns <= now) {
-				p = q;
-				break;
+	for (unsigned b = 0; b < DPC_BUCKETS && c->n_pending > 0; b++) {
+		for (struct dpc_pending **pp = &c->pending[b]; *pp != NULL;) {
+			struct dpc_pending *p = *pp;
+
+			if (p->deadline_ns > now) {
+				pp = &p->next;
+				continue;
 			}
-		if (p == NULL)
-			break;
-		pending_take(c, p->id);
+			*pp = p->next;
+			c->n_pending--;
+			p->next = expired;
+			expired = p;
+		}
+	}
+	while (expired != NULL) {
+		struct dpc_pending *p = expired;
+
+		expired = p->next;
 		MG_DEBUG("dataplane request %s id %u timed out", mg_proto_type_name(p->type),
 			 p->id);
 		if (p->cb != NULL)
 			p->cb(p->arg, -ETIMEDOUT, NULL);
 		free(p);
-		if (c->fd < 0)
-			return;
 	}
+	if (c->fd < 0)
+		return;
 	if (c->state == DPC_UP && now >= c->next_ping_ns) {
 		struct mg_msg_ping ping = { .seq = ++c->ping_seq, .sent_ns = now };
 
@@ -306,6 +404,11 @@ static int on_readable(su_root_magic_t *magic, su_wait_t *w, su_wakeup_arg_t *ar
 	if (c->fd < 0)
 		return 0;
 	events = su_wait_events(w, c->fd);
+	if ((events & SU_WAIT_OUT) && flush_out(c) < 0) {
+		drop_connection(c, "send failed");
+		schedule_retry(c, c->backoff_ms);
+		return 0;
+	}
 	for (;;) {
 		ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
 

@@ -40,14 +40,32 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* Like the dataplane: a reply that does not fit waits, and nothing more is
+ * read until it went out. */
+static uint8_t srv_out[MG_PROTO_MAX_MSG];
+static size_t srv_out_len;
+
 static void srv_reply(const struct mg_proto_hdr *h, int result, const void *body)
 {
-	uint8_t buf[MG_PROTO_MAX_MSG];
-	int len = mg_proto_encode(buf, sizeof(buf), h->type, MG_PROTO_F_REPLY, h->req_id, result,
-				  body);
+	int len = mg_proto_encode(srv_out, sizeof(srv_out), h->type, MG_PROTO_F_REPLY, h->req_id,
+				  result, body);
 
 	assert_true(len > 0);
-	assert_int_equal(send(conn_fd, buf, (size_t)len, MSG_NOSIGNAL), len);
+	srv_out_len = (size_t)len;
+}
+
+static bool srv_flush(void)
+{
+	ssize_t n;
+
+	if (srv_out_len == 0)
+		return true;
+	n = send(conn_fd, srv_out, srv_out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n < 0 && errno == EAGAIN)
+		return false;
+	assert_int_equal(n, (ssize_t)srv_out_len);
+	srv_out_len = 0;
+	return true;
 }
 
 /* The fake dataplane: accept, answer what the mode says. */
@@ -61,13 +79,13 @@ static void srv_poll(void)
 	} body, rep;
 	uint8_t buf[MG_PROTO_MAX_MSG];
 	struct mg_proto_hdr h;
-	ssize_t n;
+	ssize_t n = -1;
 
 	if (conn_fd < 0)
 		conn_fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK);
 	if (conn_fd < 0)
 		return;
-	while ((n = recv(conn_fd, buf, sizeof(buf), 0)) > 0) {
+	while (srv_flush() && (n = recv(conn_fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
 		assert_int_equal(mg_proto_decode(buf, (size_t)n, &h, &body, sizeof(body)), 0);
 		memset(&rep, 0, sizeof(rep));
 		switch (h.type) {
@@ -96,7 +114,7 @@ static void srv_poll(void)
 			break;
 		}
 	}
-	if (n == 0) {
+	if (srv_out_len == 0 && n == 0) {
 		close(conn_fd);
 		conn_fd = -1;
 	}
@@ -107,6 +125,7 @@ static void srv_drop(void)
 	if (conn_fd >= 0)
 		close(conn_fd);
 	conn_fd = -1;
+	srv_out_len = 0;
 }
 
 /* Run the loop and the fake server until *flag is true or @p ms passed. */
@@ -294,6 +313,46 @@ static void test_mismatch(void **state)
 	dpc_destroy(c);
 }
 
+/*
+ * A burst far beyond the socket buffers (what a re-install after a dataplane
+ * restart looks like): requests queue in the client, the server pushes back,
+ * and every request still gets its own answer exactly once.
+ */
+#define FLOOD 3000
+static struct answer flood[FLOOD];
+
+static void test_flood(void **state)
+{
+	struct states st = { 0 };
+	struct dpc *c;
+	bool all = false;
+
+	(void)state;
+	c = dpc_create(root, &settings, &fast);
+	dpc_on_state(c, on_state, &st);
+	assert_true(run_until(&st.up, 2000));
+	memset(flood, 0, sizeof(flood));
+	for (unsigned i = 0; i < FLOOD; i++) {
+		struct mg_msg_session_id id = { .id = i + 1 };
+
+		assert_true(dpc_request(c, MG_MSG_SESSION_STATS, &id, 30000, on_answer, &flood[i]) >
+			    0);
+	}
+	for (unsigned t = 0; t < 3000 && !all; t++) {
+		run_for(10);
+		all = true;
+		for (unsigned i = 0; i < FLOOD && all; i++)
+			all = flood[i].done;
+	}
+	for (unsigned i = 0; i < FLOOD; i++) {
+		if (!flood[i].done || flood[i].result != 0 || flood[i].id != i + 1)
+			fail_msg("request %u: done %d result %d id %llu", i, flood[i].done,
+				 flood[i].result, (unsigned long long)flood[i].id);
+	}
+	assert_int_equal(st.downs, 0);
+	dpc_destroy(c);
+}
+
 static void test_bad_socket(void **state)
 {
 	struct mg_settings s = { 0 };
@@ -317,6 +376,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mismatch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flood, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_socket, setup, teardown),
 	};
 	int rc;

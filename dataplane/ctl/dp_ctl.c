@@ -34,6 +34,10 @@ struct ctl_conn {
 	 * its HELLO unread makes the kernel reset the peer, losing our answer. */
 	bool refused;
 	uint64_t accepted_ns;
+	/* A reply the socket had no room for. While it waits, nothing more is
+	 * read from this peer (backpressure), so one slot is enough. */
+	uint8_t out[MG_PROTO_MAX_MSG];
+	size_t out_len;
 	struct dp_ctl_peer peer;
 	char software[32];
 };
@@ -142,11 +146,57 @@ static const char *allowed_str(char *buf, size_t len)
 	return buf;
 }
 
+static void conn_events(struct ctl_conn *c, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.u32 = (uint32_t)(c - conns) + 1 };
+
+	epoll_ctl(ep_fd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+/* Send, or keep the message for when the peer has read its backlog. */
+static int conn_send(struct ctl_conn *c, const void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (c->out_len != 0) {
+		/* Cannot happen: we do not read while a reply waits. */
+		MG_ERR("control connection %u: reply dropped, one already waiting",
+		       c->peer.conn_id);
+		return -ENOBUFS;
+	}
+	n = send(c->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n == (ssize_t)len)
+		return 0;
+	if (n >= 0 || (errno != EAGAIN && errno != EINTR)) {
+		MG_WARN("control connection %u: reply not sent: %s", c->peer.conn_id,
+			n < 0 ? strerror(errno) : "short send");
+		return -EIO;
+	}
+	memcpy(c->out, buf, len);
+	c->out_len = len;
+	conn_events(c, EPOLLOUT);
+	return 0;
+}
+
+static void conn_flush(struct ctl_conn *c)
+{
+	ssize_t n = send(c->fd, c->out, c->out_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n != (ssize_t)c->out_len)
+		MG_WARN("control connection %u: reply not sent: %s", c->peer.conn_id,
+			n < 0 ? strerror(errno) : "short send");
+	c->out_len = 0;
+	conn_events(c, EPOLLIN);
+}
+
 /* Build a header by hand: used for answers to messages whose type we do
  * not know, which mg_proto_encode() (rightly) refuses to produce. */
-static void send_raw_error(int fd, uint16_t type, uint32_t req_id, int32_t result)
+static void raw_error(uint8_t b[sizeof(struct mg_proto_hdr)], uint16_t type, uint32_t req_id,
+		      int32_t result)
 {
-	uint8_t b[sizeof(struct mg_proto_hdr)] = { 0 };
+	memset(b, 0, sizeof(struct mg_proto_hdr));
 
 	b[0] = MG_PROTO_VERSION & 0xff;
 	b[1] = MG_PROTO_VERSION >> 8;
@@ -157,7 +207,14 @@ static void send_raw_error(int fd, uint16_t type, uint32_t req_id, int32_t resul
 		b[8 + i] = (uint8_t)(req_id >> (8 * i));
 		b[12 + i] = (uint8_t)((uint32_t)result >> (8 * i));
 	}
-	(void)send(fd, b, sizeof(b), MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+static void send_raw_error(struct ctl_conn *c, uint16_t type, uint32_t req_id, int32_t result)
+{
+	uint8_t b[sizeof(struct mg_proto_hdr)];
+
+	raw_error(b, type, req_id, result);
+	conn_send(c, b, sizeof(b));
 }
 
 static int send_reply(struct ctl_conn *c, uint16_t type, uint32_t req_id, int32_t result,
@@ -176,12 +233,7 @@ static int send_reply(struct ctl_conn *c, uint16_t type, uint32_t req_id, int32_
 		if (len < 0)
 			return len;
 	}
-	if (send(c->fd, out, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL) != len) {
-		MG_WARN("control connection %u: reply to %s not sent: %s", c->peer.conn_id,
-			mg_proto_type_name(type), strerror(errno));
-		return -EIO;
-	}
-	return 0;
+	return conn_send(c, out, (size_t)len);
 }
 
 static void conn_close(struct ctl_conn *c, const char *why)
@@ -231,7 +283,10 @@ static void do_accept(void)
 		if (c == NULL) {
 			MG_WARN("control: refused connection from pid %d: %d connections open "
 				"(max)", (int)cred.pid, DP_CTL_MAX_CONNS);
-			send_raw_error(fd, MG_MSG_HELLO, 0, -EUSERS);
+			uint8_t b[sizeof(struct mg_proto_hdr)];
+
+			raw_error(b, MG_MSG_HELLO, 0, -EUSERS);
+			(void)send(fd, b, sizeof(b), MSG_DONTWAIT | MSG_NOSIGNAL);
 			close(fd);
 			continue;
 		}
@@ -242,6 +297,7 @@ static void do_accept(void)
 		c->peer.uid = cred.uid;
 		c->refused = refused;
 		c->accepted_ns = now_ns();
+		c->out_len = 0;
 		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)(c - conns) + 1 };
 		if (epoll_ctl(ep_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			MG_WARN("control: epoll_ctl: %s", strerror(errno));
@@ -305,7 +361,7 @@ static bool handle_msg(struct ctl_conn *c, const uint8_t *buf, size_t len)
 	memset(&req_body, 0, sizeof(req_body));
 	rc = mg_proto_decode(buf, len, &h, &req_body, sizeof(req_body));
 	if (c->refused) {
-		send_raw_error(c->fd, len >= sizeof(h) ? h.type : MG_MSG_HELLO,
+		send_raw_error(c, len >= sizeof(h) ? h.type : MG_MSG_HELLO,
 			       len >= sizeof(h) ? h.req_id : 0, -EACCES);
 		conn_close(c, "uid not allowed");
 		return false;
@@ -321,14 +377,14 @@ static bool handle_msg(struct ctl_conn *c, const uint8_t *buf, size_t len)
 	if (h.version != MG_PROTO_VERSION) {
 		MG_ERR("control connection %u: message in protocol version %u, we speak %u; "
 		       "closing", c->peer.conn_id, h.version, MG_PROTO_VERSION);
-		send_raw_error(c->fd, h.type, h.req_id, -EPROTO);
+		send_raw_error(c, h.type, h.req_id, -EPROTO);
 		conn_close(c, "protocol version mismatch");
 		return false;
 	}
 	if (rc < 0) {
 		MG_WARN("control connection %u: bad %s request (id %u): %s", c->peer.conn_id,
 			mg_proto_type_name(h.type), h.req_id, mg_proto_last_error());
-		send_raw_error(c->fd, h.type, h.req_id, rc);
+		send_raw_error(c, h.type, h.req_id, rc);
 		return true;
 	}
 	if (h.flags & MG_PROTO_F_REPLY) {
@@ -379,7 +435,7 @@ static void do_read(struct ctl_conn *c)
 {
 	static uint8_t buf[MG_PROTO_MAX_MSG + 1];
 
-	for (;;) {
+	while (c->out_len == 0) {
 		ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_TRUNC | MSG_DONTWAIT);
 
 		if (n < 0) {
@@ -399,7 +455,7 @@ static void do_read(struct ctl_conn *c)
 			mg_proto_decode_hdr(buf, sizeof(struct mg_proto_hdr), &h);
 			MG_WARN("control connection %u: %zd-byte message (max %d); refused",
 				c->peer.conn_id, n, MG_PROTO_MAX_MSG);
-			send_raw_error(c->fd, h.type, h.req_id, -EMSGSIZE);
+			send_raw_error(c, h.type, h.req_id, -EMSGSIZE);
 			continue;
 		}
 		if (!handle_msg(c, buf, (size_t)n))
@@ -531,7 +587,9 @@ void dp_ctl_run(void)
 
 			if (c->fd < 0)
 				continue;
-			if (evs[i].events & EPOLLIN)
+			if ((evs[i].events & EPOLLOUT) && c->out_len != 0)
+				conn_flush(c);
+			if ((evs[i].events & EPOLLIN) && c->out_len == 0)
 				do_read(c);
 			if (c->fd >= 0 && (evs[i].events & (EPOLLHUP | EPOLLERR)))
 				conn_close(c, "peer closed");

@@ -8,6 +8,7 @@
 #  - a peer that never says HELLO loses its slot after 5 s
 #  - a HELLO with other message sizes / another version, garbage, oversized and
 #    truncated requests: clear logs, errno answers, no crash (dpctl still works)
+#  - 3000 pipelined PINGs: every one answered, in order (backpressure, no drops)
 #  - control facing a dataplane with other sizes refuses it and says which type
 #  - SIGTERM stops both with status 0 and removes the socket
 #
@@ -120,7 +121,7 @@ fi
 # 5. bad HELLOs and bad requests from a raw client; a silent one in the background
 $PEER client "$SOCK" "$T/info.json" silent >"$T/silent.log" 2>&1 &
 SILENT_PID=$!
-for c in size-mismatch version-mismatch garbage bad-requests; do
+for c in size-mismatch version-mismatch garbage bad-requests pipeline; do
 	check "raw client: $c" $PEER client "$SOCK" "$T/info.json" "$c"
 done
 check "dataplane logs the size mismatch naming the type" \

@@ -99,6 +99,50 @@ def client(path, sizes_file, case):
         h, body = recv_hdr(s)
         print("ping after all that: result=%d" % h[5])
         ok = ok and h[4] == 5 and h[5] == 0 and h[2] & F_REPLY
+    elif case == "pipeline":
+        # 3000 PINGs without waiting for answers, reading whatever comes back:
+        # the dataplane pushes back instead of dropping replies.
+        import selectors
+        s.send(msg(version, T_HELLO, 1, hello_body(version, hdr_size, sizes)))
+        ok = recv_hdr(s)[0][5] == 0
+        s.setblocking(False)
+        total, sent, got = 3000, 0, []
+        # Phase 1: send without reading until the socket refuses more. The
+        # answers fill our receive queue, so the dataplane must hold its
+        # reply and stop reading us, which is what stops our sends.
+        while sent < total:
+            try:
+                s.send(msg(version, T_PING, 2 + sent, struct.pack("<QQ", sent, 0)))
+                sent += 1
+            except BlockingIOError:
+                break
+        blocked_at = sent
+        # Phase 2: read and send as room appears.
+        sel = selectors.DefaultSelector()
+        sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE)
+        while len(got) < total:
+            events = sel.select(timeout=10)
+            if not events:
+                break
+            for _, ev in events:
+                if ev & selectors.EVENT_WRITE and sent < total:
+                    try:
+                        s.send(msg(version, T_PING, 2 + sent, struct.pack("<QQ", sent, 0)))
+                        sent += 1
+                    except BlockingIOError:
+                        pass
+                if ev & selectors.EVENT_READ:
+                    try:
+                        data = s.recv(65536)
+                    except BlockingIOError:
+                        continue
+                    got.append(HDR.unpack_from(data)[4])
+            if sent == total:
+                sel.modify(s, selectors.EVENT_READ)
+        print("pipeline: first %d sent before the socket pushed back" % blocked_at)
+        ok = ok and blocked_at < total
+        print("pipeline: sent %d, answered %d" % (sent, len(got)))
+        ok = ok and got == list(range(2, 2 + total))
     elif case == "silent":
         # Never says HELLO: the dataplane must free the slot after its timeout.
         s.settimeout(15)
