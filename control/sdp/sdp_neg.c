@@ -208,6 +208,77 @@ static void new_session_ids(const struct sdp_policy *pol, const struct sdp_resul
 	}
 }
 
+/* ---- input screening ------------------------------------------------ */
+
+static bool is_token_char(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c != '\0' && strchr("!#$%&'*+-.^_`{|}~", c) != NULL);
+}
+
+/*
+ * sofia-sip 1.12's parser loops without end, allocating, on an m= line whose
+ * format list holds a non-token character (e.g. "m=audio 4000 RT /SAVP 0"):
+ * one packet could exhaust the memory of the process. So every m= line is
+ * checked against RFC 4566 (media SP port[/n] SP proto *(SP fmt), proto =
+ * token *("/" token), fmt = token) before sofia sees the text, and a body
+ * with a NUL byte is refused too.
+ */
+static int sdp_screen(const char *text, size_t len, char *why, size_t whylen)
+{
+	if (memchr(text, '\0', len) != NULL) {
+		snprintf(why, whylen, "NUL byte in the SDP body");
+		return -EINVAL;
+	}
+	for (const char *l = text; l < text + len;) {
+		const char *eol = memchr(l, '\n', (size_t)(text + len - l));
+		const char *end = eol ? eol : text + len;
+
+		if (end > l && end[-1] == '\r')
+			end--;
+		if (end - l >= 2 && l[0] == 'm' && l[1] == '=') {
+			const char *p = l + 2;
+			int field = 0;
+
+			while (p < end) {
+				const char *t = p;
+
+				while (t < end && *t != ' ')
+					t++;
+				if (t == p) { /* runs of blanks: tolerated, as sofia does */
+					p++;
+					continue;
+				}
+				bool ok = true;
+
+				for (const char *c = p; ok && c < t; c++) {
+					if (field == 1)
+						ok = (*c >= '0' && *c <= '9') || (*c == '/' && c > p && c + 1 < t);
+					else if (field == 2)
+						ok = is_token_char(*c) ||
+						     (*c == '/' && c > p && c + 1 < t && c[1] != '/');
+					else
+						ok = is_token_char(*c);
+				}
+				if (!ok) {
+					snprintf(why, whylen, "m= line \"%.*s\" (allowed: media port[/count] proto fmt..., "
+						 "RFC 4566 tokens separated by spaces)",
+						 (int)(end - l > 80 ? 80 : end - l), l);
+					return -EINVAL;
+				}
+				field++;
+				p = t < end ? t + 1 : t;
+			}
+			if (field < 3) {
+				snprintf(why, whylen, "m= line \"%.*s\" has fewer than 3 fields", (int)(end - l > 80 ? 80 : end - l), l);
+				return -EINVAL;
+			}
+		}
+		l = eol ? eol + 1 : text + len;
+	}
+	return 0;
+}
+
 /* ---- offers we receive ---------------------------------------------- */
 
 struct cand {
@@ -379,8 +450,14 @@ int sdp_answer(const struct sdp_policy *pol, const char *offer, size_t len, cons
 	sdp_parser_t *p = NULL;
 	sdp_session_t *sess;
 
+	char why[200];
+
 	memset(res, 0, sizeof(*res));
 	res->telephone_event_pt = -1;
+	if (sdp_screen(offer, len, why, sizeof(why)) < 0) {
+		rc = fail(res, 400, WARN_MISC, "SDP offer refused: %s", why);
+		goto out;
+	}
 	p = sdp_parse(home, offer, (issize_t)len, 0);
 	if (p == NULL || sdp_parsing_error(p) != NULL || (sess = sdp_session(p)) == NULL) {
 		rc = fail(res, 400, WARN_MISC, "SDP offer does not parse: %s",
@@ -652,7 +729,8 @@ int sdp_offer(const struct sdp_policy *pol, const struct sdp_result *prev, struc
 int sdp_answer_process(const struct sdp_policy *pol, const char *answer, size_t len, struct sdp_result *res)
 {
 	su_home_t home[1] = { SU_HOME_INIT(home) };
-	sdp_parser_t *p = sdp_parse(home, answer, (issize_t)len, 0);
+	char screen[200];
+	sdp_parser_t *p = NULL;
 	sdp_session_t *sess;
 	sdp_media_t *m;
 	struct sdp_pt offered_pts[SDP_MAX_PTS];
@@ -661,6 +739,11 @@ int sdp_answer_process(const struct sdp_policy *pol, const char *answer, size_t 
 	int rc = 0;
 
 	memcpy(offered_pts, res->pts, sizeof(offered_pts));
+	if (sdp_screen(answer, len, screen, sizeof(screen)) < 0) {
+		rc = fail(res, 400, WARN_MISC, "SDP answer refused: %s", screen);
+		goto out;
+	}
+	p = sdp_parse(home, answer, (issize_t)len, 0);
 	if (p == NULL || sdp_parsing_error(p) != NULL || (sess = sdp_session(p)) == NULL) {
 		rc = fail(res, 400, WARN_MISC, "SDP answer does not parse: %s",
 			  p && sdp_parsing_error(p) ? sdp_parsing_error(p) : "empty");
