@@ -27,9 +27,10 @@ check() { if grep -Eq -- "$3" "$2"; then ok "$1"; else bad "$1 (no /$3/)" "$2"; 
 # check_not NAME FILE REGEX: the file does not match
 check_not() { if grep -Eq -- "$3" "$2"; then bad "$1 (found /$3/)" "$2"; else ok "$1"; fi; }
 
-# Ports from the PID so parallel runs on one machine do not collide.
-BASE=$((21000 + ($$ % 4000) * 8))
-P_TLS=$BASE P_TLS2=$((BASE + 1)) P_UDP=$((BASE + 2)) P_TCP=$((BASE + 3)) P_CLASH=$((BASE + 4)) P_ANY=$((BASE + 5)) P_V6=$((BASE + 6)) P_BS=$((BASE + 7))
+# Ports from the PID so parallel runs on one machine do not collide; below
+# 32768, Linux's ephemeral range.
+BASE=$((21000 + ($$ % 700) * 16))
+P_TLS=$BASE P_TLS2=$((BASE + 1)) P_UDP=$((BASE + 2)) P_TCP=$((BASE + 3)) P_CLASH=$((BASE + 4)) P_ANY=$((BASE + 5)) P_V6=$((BASE + 6)) P_BS=$((BASE + 7)) P_SIPP=$((BASE + 8))
 
 # ---- 1. certificates: the guide's procedure, mediagate-cert + openssl ca ----
 cat > ca.cnf <<'EOF'
@@ -257,18 +258,18 @@ check "clientAuth=optional: a certificate of another CA is still refused" c_opt_
 for t in u1:$P_UDP:udp t1:$P_TCP:tcp; do
 	IFS=: read -r mode port name <<< "$t"
 	timeout 20 sipp -sf "$SRC/tls_options.xml" -m 1 -t "$mode" "127.0.0.1:$port" -i 127.0.0.1 \
-		-p $((port + 4000)) -nostdin -trace_msg -message_file "sipp_$name.msg" \
+		-p $P_SIPP -nostdin -trace_msg -message_file "sipp_$name.msg" \
 		-trace_err -error_file "sipp_$name.err" > "sipp_$name.out" 2>&1
 	if [ $? -eq 0 ]; then ok "SIPp over $name: 200 to OPTIONS"; else bad "SIPp over $name" "sipp_$name.msg"; fi
 done
 timeout 20 sipp -sf "$SRC/tls_invite.xml" -m 1 -t u1 "127.0.0.1:$P_UDP" -i 127.0.0.1 \
-	-p $((P_UDP + 4000)) -nostdin -trace_msg -message_file sipp_invite.msg > sipp_invite.out 2>&1
+	-p $P_SIPP -nostdin -trace_msg -message_file sipp_invite.msg > sipp_invite.out 2>&1
 if [ $? -eq 0 ]; then ok "INVITE: 503 with Warning until call handling exists"; else bad "INVITE answer" sipp_invite.msg; fi
 for mc in MESSAGE:405 SUBSCRIBE:405 INFO:405 FOO:501; do
 	IFS=: read -r m code <<< "$mc"
 	sed "s/@METHOD@/$m/g; s/@CODE@/$code/g" "$SRC/tls_method.xml" > "method_$m.xml"
 	timeout 20 sipp -sf "method_$m.xml" -m 1 -t u1 "127.0.0.1:$P_UDP" -i 127.0.0.1 \
-		-p $((P_UDP + 4000)) -nostdin -trace_msg -message_file "sipp_$m.msg" > "sipp_$m.out" 2>&1
+		-p $P_SIPP -nostdin -trace_msg -message_file "sipp_$m.msg" > "sipp_$m.out" 2>&1
 	if [ $? -eq 0 ]; then ok "$m: $code with Allow"; else bad "$m answer" "sipp_$m.msg"; fi
 done
 
