@@ -10,8 +10,11 @@
  * what is ready) and `tick` (wait for the 20 ms timer, then read every
  * channel non-blocking, as a timer-driven TDM thread does): the timer is
  * DAHDI's (the span clock, emulated) for emu, a timerfd for socketpair.
+ * `engine` is tick plus the real per-frame work of shared/tdm/mg_tdm_engine:
+ * A-law span to µ-law call and back, every block looped through a jitter
+ * buffer.
  *
- *   tdm-bench [--backend emu|socketpair|both] [--mode poll|tick|both]
+ *   tdm-bench [--backend emu|socketpair|both] [--mode poll|tick|engine|both|all]
  *             [--channels 30,120,240] [--seconds 2] [--emu PATH] [--csv]
  *
  * CPU % is per thread (100 = one core); "far end" is the emulated other
@@ -37,20 +40,26 @@
 
 #include "mg_build_config.h"
 #include "mg_tdm_chan.h"
+#include "mg_tdm_engine.h"
 
 #define MAX_CHANS 480
 #define E1_BCHANS 30
 #define TICK_NS 20000000L
 
 enum side_role { ROLE_TDM, ROLE_ECHO, ROLE_LINE };
-enum mode { MODE_POLL, MODE_TICK };
+enum mode { MODE_POLL, MODE_TICK, MODE_ENGINE };
+
+static const char *const mode_names[] = {"poll", "tick", "engine"};
 
 struct side {
 	enum side_role role;
 	enum mode mode;
 	struct mg_tdm_chan *ch[MAX_CHANS];
 	unsigned n;
-	struct mg_tdm_timer *timer; /* tick mode of the TDM side */
+	struct mg_tdm_timer *timer; /* tick and engine modes of the TDM side */
+	struct mg_tdm_engine *engine;
+	uint16_t seq[MAX_CHANS];
+	uint32_t ts[MAX_CHANS];
 	pthread_t thr;
 	uint64_t rx, tx, tx_full;
 	volatile bool stop;
@@ -96,6 +105,18 @@ static void drain(struct side *s, unsigned i, uint8_t *buf)
 	}
 }
 
+/* Engine mode: what the TDM side reads goes straight back as "RTP" (µ-law
+ * call on an A-law span), through the jitter buffer, to the line. */
+static void engine_rx(void *arg, unsigned port, const uint8_t *payload, size_t len)
+{
+	struct side *s = arg;
+
+	__atomic_add_fetch(&s->rx, 1, __ATOMIC_RELAXED);
+	mg_tdm_engine_push(s->engine, port, s->seq[port]++, s->ts[port], payload, len,
+			   ts_ns(CLOCK_MONOTONIC) / 1000);
+	s->ts[port] += (uint32_t)len;
+}
+
 static void *side_main(void *arg)
 {
 	struct side *s = arg;
@@ -109,6 +130,12 @@ static void *side_main(void *arg)
 	for (unsigned i = 0; i < s->n; i++)
 		p[i] = (struct pollfd){.fd = s->ch[i]->fd, .events = POLLIN | POLLPRI};
 	clock_gettime(CLOCK_MONOTONIC, &next);
+	if (s->engine) {
+		while (!s->stop)
+			mg_tdm_engine_run_once(s->engine, 100);
+		free(p);
+		return NULL;
+	}
 	while (!s->stop) {
 		if (s->role == ROLE_LINE || s->mode == MODE_TICK) {
 			if (s->timer) {
@@ -190,7 +217,7 @@ static void print_result(const struct result *r)
 		printf("%s,%s,%u,%.0f,%.0f,%.1f,%.1f,%.1f,%.0f\n", r->backend, r->mode, r->n, r->fps,
 		       r->expected, r->cpu_tdm, r->cpu_far, r->cpu_emu, r->tx_full);
 	else
-		printf("%-10s %-5s %8u %12.0f %12.0f %9.1f %9.1f %9.1f %9.0f\n", r->backend,
+		printf("%-10s %-6s %8u %12.0f %12.0f %9.1f %9.1f %9.1f %9.0f\n", r->backend,
 		       r->mode, r->n, r->fps, r->expected, r->cpu_tdm, r->cpu_far, r->cpu_emu,
 		       r->tx_full);
 	fflush(stdout);
@@ -234,6 +261,23 @@ static void measure(struct side *a, struct side *b, pid_t emu_pid, double secs,
 	r->tx_full = (double)(f1 - f0);
 }
 
+static int engine_setup(struct side *a)
+{
+	a->engine = mg_tdm_engine_new(a->n, a->timer, engine_rx, a);
+	if (!a->engine)
+		return -1;
+	for (unsigned i = 0; i < a->n; i++) {
+		a->seq[i] = 0;
+		a->ts[i] = i * 1000;
+		if (mg_tdm_engine_attach(a->engine, a->ch[i], MG_LAW_ULAW, NULL) < 0) {
+			mg_tdm_engine_free(a->engine);
+			a->engine = NULL;
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static void close_all(struct side *s)
 {
 	for (unsigned i = 0; i < s->n; i++)
@@ -245,8 +289,7 @@ static int run_socketpair(unsigned n, enum mode mode, double secs)
 {
 	static struct side a, b;
 	struct mg_tdm_open_opts o = {.law = MG_LAW_ALAW};
-	struct result r = {.backend = "socketpair", .mode = mode == MODE_POLL ? "poll" : "tick",
-			   .n = n};
+	struct result r = {.backend = "socketpair", .mode = mode_names[mode], .n = n};
 
 	a = (struct side){.role = ROLE_TDM, .mode = mode};
 	b = (struct side){.role = ROLE_LINE, .mode = MODE_TICK};
@@ -261,14 +304,21 @@ static int run_socketpair(unsigned n, enum mode mode, double secs)
 		}
 		a.n = b.n = i + 1;
 	}
-	if (mode == MODE_TICK && mg_tdm_timer_open_host(160, &a.timer)) {
+	if (mode != MODE_POLL && mg_tdm_timer_open_host(160, &a.timer)) {
 		fprintf(stderr, "tdm-bench: no host timer\n");
+		close_all(&a);
+		close_all(&b);
+		return -1;
+	}
+	if (mode == MODE_ENGINE && engine_setup(&a)) {
+		mg_tdm_timer_close(a.timer);
 		close_all(&a);
 		close_all(&b);
 		return -1;
 	}
 	measure(&a, &b, 0, secs, &r);
 	print_result(&r);
+	mg_tdm_engine_free(a.engine);
 	mg_tdm_timer_close(a.timer);
 	close_all(&a);
 	close_all(&b);
@@ -316,7 +366,7 @@ static int run_emu(const char *mnt, pid_t emu_pid, unsigned n, enum mode mode, d
 {
 	static struct side a, b;
 	struct mg_tdm_open_opts o = {.law = MG_LAW_ALAW, .set_law = true};
-	struct result r = {.backend = "emu", .mode = mode == MODE_POLL ? "poll" : "tick", .n = n};
+	struct result r = {.backend = "emu", .mode = mode_names[mode], .n = n};
 
 	a = (struct side){.role = ROLE_TDM, .mode = mode};
 	b = (struct side){.role = ROLE_ECHO, .mode = MODE_POLL};
@@ -338,7 +388,7 @@ static int run_emu(const char *mnt, pid_t emu_pid, unsigned n, enum mode mode, d
 		}
 		a.n = b.n = i + 1;
 	}
-	if (mode == MODE_TICK) {
+	if (mode != MODE_POLL) {
 		int rc = mg_tdm_timer_open_dahdi(mnt, 160, &a.timer);
 
 		if (rc) {
@@ -348,8 +398,15 @@ static int run_emu(const char *mnt, pid_t emu_pid, unsigned n, enum mode mode, d
 			return rc;
 		}
 	}
+	if (mode == MODE_ENGINE && engine_setup(&a)) {
+		mg_tdm_timer_close(a.timer);
+		close_all(&a);
+		close_all(&b);
+		return -1;
+	}
 	measure(&a, &b, emu_pid, secs, &r);
 	print_result(&r);
+	mg_tdm_engine_free(a.engine);
 	mg_tdm_timer_close(a.timer);
 	close_all(&a);
 	close_all(&b);
@@ -358,7 +415,8 @@ static int run_emu(const char *mnt, pid_t emu_pid, unsigned n, enum mode mode, d
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: tdm-bench [--backend emu|socketpair|both] [--mode poll|tick|both]\n"
+	fprintf(stderr, "usage: tdm-bench [--backend emu|socketpair|both] "
+			"[--mode poll|tick|engine|both|all]\n"
 			"                 [--channels N,N,...] [--seconds S] [--emu PATH] [--csv]\n");
 }
 
@@ -370,7 +428,7 @@ int main(int argc, char **argv)
 		{"emu", required_argument, NULL, 'e'},      {"csv", no_argument, NULL, 'c'},
 		{"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
 	};
-	const char *backend = "both", *modes = "both";
+	const char *backend = "both", *modes = "all";
 	const char *emu = MG_BUILD_ROOT "/tests/dahdi-emu/dahdi-emu";
 	char chans_arg[256] = "30,120,240";
 	unsigned chans[16], nc = 0, maxn = 0;
@@ -419,14 +477,15 @@ int main(int argc, char **argv)
 	}
 	bool do_emu = strcmp(backend, "socketpair") != 0;
 	bool do_sp = strcmp(backend, "emu") != 0;
-	bool do_poll = strcmp(modes, "tick") != 0;
-	bool do_tick = strcmp(modes, "poll") != 0;
+	bool do_poll = !strcmp(modes, "both") || !strcmp(modes, "all") || !strcmp(modes, "poll");
+	bool do_tick = !strcmp(modes, "both") || !strcmp(modes, "all") || !strcmp(modes, "tick");
+	bool do_engine = !strcmp(modes, "all") || !strcmp(modes, "engine");
 
 	if (opt_csv)
 		printf("backend,mode,channels,frames_per_s,expected_per_s,tdm_cpu_pct,"
 		       "far_end_cpu_pct,emulator_cpu_pct,tx_refused\n");
 	else
-		printf("%-10s %-5s %8s %12s %12s %9s %9s %9s %9s\n", "backend", "mode", "channels",
+		printf("%-10s %-6s %8s %12s %12s %9s %9s %9s %9s\n", "backend", "mode", "channels",
 		       "frames/s", "expected", "tdm CPU%", "far CPU%", "emu CPU%", "tx full");
 
 	if (do_sp)
@@ -435,6 +494,8 @@ int main(int argc, char **argv)
 				run_socketpair(chans[i], MODE_POLL, secs);
 			if (do_tick)
 				run_socketpair(chans[i], MODE_TICK, secs);
+			if (do_engine)
+				run_socketpair(chans[i], MODE_ENGINE, secs);
 		}
 	if (do_emu) {
 		char dir[] = "/tmp/tdm-bench.XXXXXX", mnt[64];
@@ -457,6 +518,8 @@ int main(int argc, char **argv)
 					run_emu(mnt, pid, chans[i], MODE_POLL, secs);
 				if (do_tick)
 					run_emu(mnt, pid, chans[i], MODE_TICK, secs);
+				if (do_engine)
+					run_emu(mnt, pid, chans[i], MODE_ENGINE, secs);
 			}
 			emu_stop(pid, mnt);
 		}
