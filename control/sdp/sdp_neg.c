@@ -314,6 +314,10 @@ static void classify(const struct sdp_policy *pol, struct cand *c, char *skipped
 		prio = rc == 0 ? suite_prio(pol, cr.suite) : -1;
 		if (rc == 0 && prio < 0)
 			snprintf(why, sizeof(why), "%s not enabled", cr.suite_name);
+		if (rc == 0 && prio >= 0 && pol->max_keys != 0 && cr.nkeys > pol->max_keys) {
+			snprintf(why, sizeof(why), "%u keys in one line (allowed: %u)", cr.nkeys, pol->max_keys);
+			prio = -1;
+		}
 		if (rc < 0 || prio < 0) {
 			size_t l = strlen(skipped);
 
@@ -770,6 +774,10 @@ int sdp_answer_process(const struct sdp_policy *pol, const char *answer, size_t 
 			continue;
 		if (sdp_crypto_parse(a->a_value ? a->a_value : "", &cr, why, sizeof(why)) < 0)
 			continue;
+		if (pol->max_keys != 0 && cr.nkeys > pol->max_keys) {
+			snprintf(why, sizeof(why), "%u keys in one line (allowed: %u)", cr.nkeys, pol->max_keys);
+			continue;
+		}
 		for (unsigned k = 0; k < res->n_offered; k++) {
 			if (res->offered[k].tag == cr.tag && res->offered[k].suite == cr.suite) {
 				pick = &cr;

@@ -59,6 +59,9 @@ struct sdp_policy {
 	unsigned ptime;                                /* a=ptime in our offers, 0 = none */
 	uint64_t key_lifetime;                         /* lifetime put on our keys when the peer
 							  gave none, 0 = omit */
+	unsigned max_keys;                             /* skip a=crypto lines with more keys
+							  (0 = MG_SRTP_KEYS_MAX; 1 while the
+							  dataplane wire carries one key) */
 };
 
 struct sdp_pt {

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "mg_log.h"
+#include "sdp_leg.h"
 #include "sdp_neg.h"
 
 static void pol_init(struct sdp_policy *p, enum mg_srtp_mode mode, const char *addr, uint16_t port)
@@ -172,6 +173,72 @@ static void test_warning_header(void **state)
 	free(r);
 }
 
+static void test_to_leg(void **state)
+{
+	(void)state;
+	struct sdp_policy a, b;
+	struct sdp_result *ra = calloc(1, sizeof(*ra)), *rb = calloc(1, sizeof(*rb));
+	struct sdp_result *ra2 = calloc(1, sizeof(*ra2)), *rb2 = calloc(1, sizeof(*rb2));
+	struct mg_msg_leg la, lb;
+	static const char multi[] =
+		"v=0\r\no=- 1 1 IN IP6 2001:db8::9\r\ns=-\r\nc=IN IP6 2001:db8::9\r\nt=0 0\r\n"
+		"m=audio 4000 RTP/SAVP 0\r\na=rtcp-mux\r\n"
+		"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^20|1:4;"
+		"inline:d0RmdmcmVCspeEc3QGZiNWpVLFJhQX1cfHAwJSoj|2^20|2:4\r\n"
+		"a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:d0RmdmcmVCspeEc3QGZiNWpVLFJhQX1cfHAwJSoj|2^20|3:4\r\n";
+
+	pol_init(&a, MG_SRTP_MODE_ALWAYS, "192.0.2.1", 20000);
+	pol_init(&b, MG_SRTP_MODE_ALWAYS, "192.0.2.2", 30000);
+	assert_int_equal(loop(&a, &b, NULL, NULL, ra, rb), 0);
+	memset(&la, 0, sizeof(la));
+	memset(&lb, 0, sizeof(lb));
+	assert_int_equal(sdp_result_to_leg(ra, &la), 0);
+	assert_int_equal(sdp_result_to_leg(rb, &lb), 0);
+	/* what A encrypts with, B decrypts with, byte for byte on the wire */
+	assert_memory_equal(&la.tx, &lb.rx, sizeof(la.tx));
+	assert_memory_equal(&lb.tx, &la.rx, sizeof(lb.tx));
+	assert_int_equal(la.tx.suite, MG_SRTP_AES_CM_128_HMAC_SHA1_80);
+	assert_int_equal(la.tx.key_len, 16);
+	assert_int_equal(la.tx.salt_len, 14);
+	assert_int_equal(la.tx.flags, 0);
+	assert_int_equal(la.remote.family, MG_FAMILY_IPV4);
+	assert_int_equal(la.remote.port, 30000);
+	assert_memory_equal(la.remote.addr, "\xc0\x00\x02\x02", 4);
+	assert_int_equal(la.remote_rtcp_port, 30000);
+	assert_true(la.flags & MG_LEG_F_RTCP_MUX);
+
+	/* B re-keys: A's MODIFY resets the ROC both ways */
+	assert_int_equal(sdp_offer(&b, NULL, rb2), 0);
+	sdp_answer(&a, rb2->sdp, rb2->sdp_len, ra, ra2);
+	assert_int_equal(ra2->status, 0);
+	assert_int_equal(sdp_result_to_leg(ra2, &la), 0);
+	assert_int_equal(la.rx.flags, MG_CRYPTO_F_ROC_RESET);
+	assert_int_equal(la.tx.flags, MG_CRYPTO_F_ROC_RESET);
+
+	/* several MKI keys: the engine takes them, the wire does not */
+	sdp_answer(&b, multi, strlen(multi), NULL, rb);
+	assert_int_equal(rb->status, 0);
+	assert_int_equal(rb->crypto_tag, 1);
+	assert_int_equal(rb->rx.nkeys, 2);
+	assert_int_equal(sdp_result_to_leg(rb, &lb), -EOPNOTSUPP);
+	b.max_keys = 1;
+	sdp_answer(&b, multi, strlen(multi), NULL, rb);
+	assert_int_equal(rb->status, 0);
+	assert_int_equal(rb->crypto_tag, 2);
+	assert_int_equal(sdp_result_to_leg(rb, &lb), 0);
+	assert_int_equal(lb.remote.family, MG_FAMILY_IPV6);
+	assert_int_equal(lb.rx.mki_len, 4);
+	assert_memory_equal(lb.rx.mki, "\0\0\0\3", 4);
+	assert_int_equal(lb.rx.lifetime, 1u << 20);
+	/* a failed negotiation is not a leg */
+	rb->status = 488;
+	assert_int_equal(sdp_result_to_leg(rb, &lb), -EINVAL);
+	free(ra);
+	free(rb);
+	free(ra2);
+	free(rb2);
+}
+
 /* Bad input never crashes and always ends in a clear outcome: every
  * truncation of a rich offer, and every byte of it replaced by characters
  * that matter to the grammars (separators, digits, NUL-like blanks). */
@@ -238,6 +305,7 @@ int main(void)
 		cmocka_unit_test(test_mode_pairs),
 		cmocka_unit_test(test_reoffer_and_reinvite_keys),
 		cmocka_unit_test(test_warning_header),
+		cmocka_unit_test(test_to_leg),
 		cmocka_unit_test(test_mutations),
 	};
 
