@@ -137,6 +137,14 @@ static const char *attr_value(const sdp_attribute_t *list, const char *name, boo
 	return NULL;
 }
 
+void sdp_policy_from_settings(const struct mg_settings *s, struct sdp_policy *pol)
+{
+	pol->mode = s->srtp_mode;
+	pol->n_suites = 0;
+	for (unsigned i = 0; i < s->n_crypto_suites && i < MG_CFG_MAX_SUITES; i++)
+		pol->suites[pol->n_suites++] = s->crypto_suites[i];
+}
+
 /* ---- text output ---------------------------------------------------- */
 
 struct out {

@@ -119,6 +119,9 @@ struct sdp_result {
 	size_t sdp_len;
 };
 
+/* mode and cryptoSuite from the configuration; the rest is left as is. */
+void sdp_policy_from_settings(const struct mg_settings *s, struct sdp_policy *pol);
+
 /* Answer @p offer. @p prev: the dialog's last result (re-INVITE) or NULL.
  * Returns 0 when @p res->status is 0, else -EPROTO (status/warning set) or
  * -ENOMEM/-EIO. */

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/resource.h>
 
 #include <cmocka.h>
@@ -146,6 +147,31 @@ static void test_reoffer_and_reinvite_keys(void **state)
 	free(b2);
 	free(a3);
 	free(b3);
+}
+
+static void test_policy_from_config(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/sdp-gw-XXXXXX";
+	int fd = mkstemp(path);
+	const char text[] = "netborder.media.srtp.mode=always\n"
+			    "netborder.mdedia.srtp.cryptoSuite=AES_CM_128_HMAC_SHA1_32,AES_CM_128_HMAC_SHA1_80\n";
+	struct sdp_policy p;
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, sizeof(text) - 1), (ssize_t)sizeof(text) - 1);
+	close(fd);
+	struct mg_config *cfg = mg_config_load(path, MG_CONFIG_ROLE_TOOL, NULL);
+
+	unlink(path);
+	assert_non_null(cfg);
+	memset(&p, 0, sizeof(p));
+	sdp_policy_from_settings(mg_config_settings(cfg), &p);
+	assert_int_equal(p.mode, MG_SRTP_MODE_ALWAYS);
+	assert_int_equal(p.n_suites, 2);
+	assert_int_equal(p.suites[0], MG_SRTP_AES_CM_128_HMAC_SHA1_32);
+	assert_int_equal(p.suites[1], MG_SRTP_AES_CM_128_HMAC_SHA1_80);
+	mg_config_free(cfg);
 }
 
 static void test_warning_header(void **state)
@@ -304,6 +330,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mode_pairs),
 		cmocka_unit_test(test_reoffer_and_reinvite_keys),
+		cmocka_unit_test(test_policy_from_config),
 		cmocka_unit_test(test_warning_header),
 		cmocka_unit_test(test_to_leg),
 		cmocka_unit_test(test_mutations),
