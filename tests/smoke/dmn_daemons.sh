@@ -4,6 +4,7 @@
 #  - dataplane on net_ring (--no-huge --no-shconf; net_null would feed it packets) with its own socket in a temp dir
 #  - HELLO/PING through mediagate-dpctl; control logs "connected to dataplane"
 #  - kill -9 the dataplane, start it again: control reconnects by itself
+#  - SIGHUP reloads control's configuration; a broken file is reported and ignored
 #  - a peer whose uid is not allowed is refused, with a log line on both sides
 #  - a peer that never says HELLO loses its slot after 5 s
 #  - a HELLO with other message sizes / another version, garbage, oversized and
@@ -104,6 +105,18 @@ check "control reconnected to the restarted dataplane" \
 	wait_for 20 at_least 2 "$T/ctl.log" "connected to dataplane (version"
 check "restarted dataplane replaced the stale socket" has "$T/dp.log" "removing stale socket"
 check "dpctl ping after restart" "$DPCTL" --socket "$SOCK" ping >/dev/null
+
+# 3b. SIGHUP: a good file reloads; a broken one is refused, control keeps running
+kill -HUP "$CTL_PID"
+check "control reloads on SIGHUP" wait_for 5 has "$T/ctl.log" "SIGHUP: configuration reloaded"
+cp "$T/gw.properties" "$T/gw.properties.good"
+echo "mediagate.log.level=loud" >>"$T/gw.properties"
+kill -HUP "$CTL_PID"
+check "a broken file on SIGHUP is reported and ignored" \
+	wait_for 5 has "$T/ctl.log" "keeping the running configuration"
+check "the report names file, line and key" has "$T/ctl.log" "gw.properties:[0-9]*.*mediagate.log.level"
+cp "$T/gw.properties.good" "$T/gw.properties"
+check "control still running after the bad reload" kill -0 "$CTL_PID"
 
 # 4. a peer whose uid is not allowed
 if [ "$(id -u)" -eq 0 ]; then
