@@ -133,8 +133,10 @@ int sdp_answer(const struct sdp_policy *pol, const char *offer, size_t len, cons
  * @p prev (re-INVITE from our side): keep our key. */
 int sdp_offer(const struct sdp_policy *pol, const struct sdp_result *prev, struct sdp_result *res);
 
-/* Complete @p res (filled by sdp_offer()) with the peer's answer. Fails
- * (status 488) when the answer breaks the policy or our offer. */
+/* Complete @p res (filled by sdp_offer()) with the peer's answer, in place.
+ * Fails (status 488) when the answer breaks the policy or our offer. Several
+ * answers to one offer (RFC 3960 forking, 18x then 200): process each into
+ * its own copy of the sdp_offer() result. */
 int sdp_answer_process(const struct sdp_policy *pol, const char *answer, size_t len, struct sdp_result *res);
 
 /* "CODE AGENT \"TEXT\"" for a Warning header; returns the length. */
