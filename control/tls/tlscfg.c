@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -356,6 +357,38 @@ static int tlscfg_check_server_name(SSL *ssl, X509 *cert, char *what, size_t wha
 	return 0;
 }
 
+/*
+ * Refused peers are logged, but a peer retrying in a loop must not flood the
+ * log: at most TLSCFG_LOG_BURST lines per minute, then one line with the count
+ * of those left out. Each nua runs its own thread, hence the lock.
+ */
+#define TLSCFG_LOG_BURST 20
+
+static bool tlscfg_log_allowed(void)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static time_t window;
+	static unsigned in_window, suppressed;
+	time_t now = time(NULL);
+	bool allowed = true;
+
+	pthread_mutex_lock(&lock);
+	if (now - window >= 60) {
+		if (suppressed)
+			MG_WARN("tls: %u more refused-certificate messages in the last minute were not logged",
+				suppressed);
+		window = now;
+		in_window = 0;
+		suppressed = 0;
+	}
+	if (in_window < TLSCFG_LOG_BURST)
+		in_window++;
+	else
+		allowed = false, suppressed++;
+	pthread_mutex_unlock(&lock);
+	return allowed;
+}
+
 static int tlscfg_verify_cb(int ok, X509_STORE_CTX *st)
 {
 	SSL *ssl = X509_STORE_CTX_get_ex_data(st, SSL_get_ex_data_X509_STORE_CTX_idx());
@@ -368,16 +401,18 @@ static int tlscfg_verify_cb(int ok, X509_STORE_CTX *st)
 	if (!ok) {
 		int e = X509_STORE_CTX_get_error(st);
 
-		MG_WARN("tls: %s certificate rejected at depth %d (%s): %s",
-			ssl && SSL_is_server(ssl) ? "client" : "server", depth, subj,
-			X509_verify_cert_error_string(e));
+		if (tlscfg_log_allowed())
+			MG_WARN("tls: %s certificate rejected at depth %d (%s): %s",
+				ssl && SSL_is_server(ssl) ? "client" : "server", depth, subj,
+				X509_verify_cert_error_string(e));
 		return 0;
 	}
 	if (depth == 0 && ssl != NULL && !SSL_is_server(ssl) && cert != NULL) {
 		char what[320];
 
 		if (!tlscfg_check_server_name(ssl, cert, what, sizeof(what))) {
-			MG_WARN("tls: server certificate (%s) does not match %s", subj, what);
+			if (tlscfg_log_allowed())
+				MG_WARN("tls: server certificate (%s) does not match %s", subj, what);
 			X509_STORE_CTX_set_error(st, X509_V_ERR_HOSTNAME_MISMATCH);
 			return 0;
 		}
@@ -581,6 +616,11 @@ static int tlscfg_load_creds(const struct mg_settings *s, char *err, size_t errl
 		return -EINVAL;
 	}
 
+	if (access(s->tls_trust_store, R_OK) < 0) {
+		rc = -errno;
+		tlscfg_err(err, errlen, "%s %s: %s", k_trust, s->tls_trust_store, strerror(-rc));
+		return rc;
+	}
 	trust = tlscfg_read_certs(k_trust, s->tls_trust_store, err, errlen);
 	if (trust == NULL) {
 		tlscfg_err(err, errlen, "%s %s: empty trust store (no PEM certificate; convert the CA chain with `mediagate-cert p7b-to-pem`)",

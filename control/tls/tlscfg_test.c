@@ -247,6 +247,8 @@ static void test_credentials_bad(void **state)
 	expect_init_error(&s, "empty trust store");
 	settings(&s, "gw.pem", "gw-key.pem", NULL, "pw");
 	expect_init_error(&s, "trustedRootCertificatesStore is not set");
+	settings(&s, "gw.pem", "gw-key.pem", "no-store.pem", "pw");
+	expect_init_error(&s, "no-store.pem: No such file");
 	settings(&s, "gw.pem", "gw-key.pem", "ca.pem", "pw");
 	snprintf(s.tls12_ciphers, sizeof(s.tls12_ciphers), "NO-SUCH-CIPHER");
 	expect_init_error(&s, "netborder.sip.tls.cypherSuites");
