@@ -60,6 +60,7 @@ has() { grep -q -- "$2" "$1" 2>/dev/null; }
 SIP_PORT=$((20000 + $$ % 20000))
 cat >"$T/gw.properties" <<EOF
 netborder.sip.userAgent.IPAddress=127.0.0.1:$SIP_PORT/udp
+mediagate.routing.rulesFile=$HERE/../../configs/routing-rules.xml
 mediagate.control.socket=$SOCK
 mediagate.control.allowedUids=$( [ "$(id -u)" -eq 0 ] && echo 0 || echo "0,$(id -u)")
 mediagate.dataplane.eal=--no-huge -m 256 --no-shconf --no-pci --no-telemetry -l 0,1 --file-prefix dmn-smoke-$$
@@ -68,6 +69,7 @@ mediagate.dataplane.idleSleepUs=1000
 EOF
 cat >"$T/fake.properties" <<EOF
 netborder.sip.userAgent.IPAddress=127.0.0.1:$((SIP_PORT + 2))/udp
+mediagate.routing.rulesFile=$HERE/../../configs/routing-rules.xml
 mediagate.control.socket=$T/fake.sock
 EOF
 
