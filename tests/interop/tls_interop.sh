@@ -92,6 +92,13 @@ fi
 check "show: subject, SAN, validity, fingerprint" show.out 'SAN: +DNS:gw.mediagate.test, IP Address:127.0.0.1'
 check "show: validity status" show.out 'status: +valid now'
 check "show: SHA-256 fingerprint" show.out 'SHA-256: +([0-9A-F]{2}:){31}[0-9A-F]{2}'
+"$CERT" show certnew.p7b > show_p7b.out 2>&1
+check "show reads a DER .p7b chain too" show_p7b.out 'certnew.p7b: 2 certificate\(s\)'
+"$CERT" req --cn ec.mediagate.test --key-type ec --key-out ec.key --csr-out ec.csr --no-encrypt > ec.out 2>&1
+openssl req -in ec.csr -noout -text > ec.txt 2>&1
+check "req --key-type ec: EC P-256 request" ec.txt 'prime256v1|P-256'
+"$CERT" req --cn weak.mediagate.test --bits 1024 --key-out weak.key --csr-out weak.csr --no-encrypt > weak.out 2>&1
+[ $? -eq 2 ] && grep -q 'allowed: 2048' weak.out && ok "req refuses RSA below 2048 bits" || bad "req --bits 1024" weak.out
 
 # Peers: a client of the same CA, one of another CA, an expired one.
 openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj /CN=ms.mediagate.test \
