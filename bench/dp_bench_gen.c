@@ -466,7 +466,7 @@ int main(int argc, char **argv)
 	long rss1 = dp_pid ? rss_kb((int)dp_pid) : -1;
 
 	char vdev[256];
-	snprintf(vdev, sizeof(vdev), "net_memif0,role=client,socket=%s", memif);
+	snprintf(vdev, sizeof(vdev), "net_memif0,role=client,socket=%s,rsize=13", memif);
 	static char a_prog[] = "dp_bench_gen", a_l[] = "-l", a_nohuge[] = "--no-huge",
 		    a_m[] = "-m", a_mem[] = "1024", a_noshconf[] = "--no-shconf",
 		    a_nopci[] = "--no-pci", a_fp[] = "--file-prefix", a_fpv[] = "mgdp-gen",
@@ -528,33 +528,41 @@ int main(int argc, char **argv)
 	build_template();
 	run(20000, 100, 0); /* warm-up: neighbour resolved, caches hot */
 
-	/* rate search: double until loss, then bisect */
-	double lo = 0, hi = 0, r = 0.25e6;
+	/*
+	 * Rate search: double from 0.1 Mpps until a rate fails, then bisect.
+	 * A rate fails only if two trials in a row lose > 0.01% (or cannot be
+	 * offered): on a shared machine one preemption of the worker overflows
+	 * the memif ring now and then. Cycles per packet: the lowest of all
+	 * trials with enough packets (contention only ever adds cycles).
+	 */
+	double lo = 0, hi = 0, r = 0.1e6, cyc = 0;
 	struct trial best = { 0 };
-	uint64_t best_p = 0, best_b = 0;
 
 	for (;;) {
-		uint64_t p0, b0, p1, b1;
+		int good = 0;
 
-		dp_cycles(&p0, &b0);
-		struct trial t = run(r, ms, 0);
-		dp_cycles(&p1, &b1);
-		int good = t.loss < 0.0001 && t.sent_mpps > 0.95 * t.offered_mpps;
+		for (int attempt = 0; attempt < 2 && !good; attempt++) {
+			uint64_t p0, b0, p1, b1;
 
-		if (getenv("DP_BENCH_VERBOSE") != NULL)
-			fprintf(stderr, "trial %.3f Mpps: sent %.3f Mpps, %lu sent, %lu back, loss %.5f%%, "
-				"%.0f cyc/pkt\n", t.offered_mpps, t.sent_mpps, (unsigned long)t.sent,
-				(unsigned long)t.recv, t.loss * 100,
-				p1 > p0 ? (double)(b1 - b0) / (double)(p1 - p0) : 0.0);
+			dp_cycles(&p0, &b0);
+			struct trial t = run(r, ms, 0);
+			dp_cycles(&p1, &b1);
+			double c = p1 > p0 + 10000 ? (double)(b1 - b0) / (double)(p1 - p0) : 0.0;
 
-		if (good) {
-			lo = r;
-			best = t;
-			best_p = p1 - p0;
-			best_b = b1 - b0;
-		} else {
-			hi = r;
+			good = t.loss < 0.0001 && t.sent_mpps > 0.9 * t.offered_mpps;
+			if (c > 0 && (cyc == 0 || c < cyc))
+				cyc = c;
+			if (good)
+				best = t;
+			if (getenv("DP_BENCH_VERBOSE") != NULL)
+				fprintf(stderr, "trial %.3f Mpps: sent %.3f Mpps, %lu sent, %lu back, "
+					"loss %.5f%%, %.0f cyc/pkt\n", t.offered_mpps, t.sent_mpps,
+					(unsigned long)t.sent, (unsigned long)t.recv, t.loss * 100, c);
 		}
+		if (good)
+			lo = r;
+		else
+			hi = r;
 		if (hi == 0) {
 			if (r * 2 > max_mpps * 1e6)
 				break;
@@ -578,11 +586,12 @@ int main(int argc, char **argv)
 	RTE_SET_USED(lt);
 	printf("{\"k\": %u, \"mode\": \"%s\", \"mpps\": %.3f, \"loss\": %.6f, "
 	       "\"cycles_per_pkt\": %.0f, \"lat_p50_us\": %.1f, \"lat_p99_us\": %.1f, "
-	       "\"bytes_per_session\": %.0f, \"gen_limited\": %s}\n",
+	       "\"bytes_per_session\": %.0f, \"gen_limited\": %s, \"core_mpps\": %.2f}\n",
 	       K, mode_names[mode], lo / 1e6, best.loss,
-	       best_p ? (double)best_b / (double)best_p : 0.0, p50, p99,
-	       (rss0 >= 0 && rss1 >= 0) ? (double)(rss1 - rss0) * 1024.0 / K : -1.0,
-	       (hi == 0 && lo > 0) ? "true" : "false");
+	       cyc, p50, p99,
+	       (rss0 >= 0 && rss1 >= 0 && K >= 1000) ? (double)(rss1 - rss0) * 1024.0 / K : -1.0,
+	       (hi == 0 && lo > 0) ? "true" : "false",
+	       cyc > 0 ? (double)hz / cyc / 1e6 : 0.0);
 	rte_eth_dev_stop(port_id);
 	rte_eth_dev_close(port_id);
 	uninstall();

@@ -45,6 +45,7 @@ static int t_workers(const char *cmd, const char *params, struct rte_tel_data *d
 		rte_tel_data_add_dict_u64(c, "polls", f.polls);
 		rte_tel_data_add_dict_u64(c, "idle_polls", f.idle_polls);
 		rte_tel_data_add_dict_u64(c, "handoffs", f.handoffs);
+		rte_tel_data_add_dict_u64(c, "preempted_loops", f.preempted);
 		snprintf(name, sizeof(name), "worker%u", i);
 		rte_tel_data_add_dict_container(d, name, c, 0);
 	}

@@ -44,6 +44,7 @@ void dp_worker_main_tx(struct rte_mbuf *m);
 struct dp_worker_figures {
 	unsigned lcore;
 	uint64_t packets, busy_tsc, polls, idle_polls, handoffs;
+	uint64_t preempted; /* loops > 100 us: not counted as busy time */
 };
 unsigned dp_worker_count(void);
 void dp_worker_figures(unsigned idx, struct dp_worker_figures *f);
