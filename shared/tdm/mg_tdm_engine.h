@@ -26,6 +26,14 @@
 /** TDM → RTP: one block of @p len bytes in the call's law. */
 typedef void (*mg_tdm_engine_rx_cb)(void *arg, unsigned port, const uint8_t *payload, size_t len);
 
+/**
+ * A DTMF digit heard on TDM: called at its start (@p end false) and its end
+ * (@p end true, @p duration in samples), which is what an RFC 4733 sender
+ * needs for its begin, update and end packets.
+ */
+typedef void (*mg_tdm_engine_dtmf_cb)(void *arg, unsigned port, char digit, bool end,
+				      unsigned duration);
+
 /** Counters of one port. */
 struct mg_tdm_port_stats {
 	uint64_t rx_blocks;        /**< read from TDM, handed to rx */
@@ -33,6 +41,8 @@ struct mg_tdm_port_stats {
 	uint64_t tx_refused;       /**< write refused (kernel buffers full): dropped */
 	uint64_t events;           /**< channel events taken */
 	uint64_t read_errors;
+	uint64_t dtmf_rx;          /**< digits detected */
+	uint64_t dtmf_tx_blocks;   /**< blocks of generated tones written instead of audio */
 };
 
 /** One bearer bound to a call. */
@@ -42,6 +52,14 @@ struct mg_tdm_port {
 	bool active;
 	struct mg_jb jb;           /**< in the span's law */
 	struct mg_tdm_port_stats stats;
+	/* private: DTMF (spandsp), NULL unless enabled */
+	void *dtmf_rx;
+	void *dtmf_tx;
+	struct mg_tdm_engine *engine;
+	unsigned index;
+	uint64_t samples;          /**< TDM samples received so far */
+	uint64_t digit_start;
+	char digit;
 };
 
 struct mg_tdm_engine;
@@ -63,6 +81,24 @@ void mg_tdm_engine_free(struct mg_tdm_engine *e);
  */
 int mg_tdm_engine_attach(struct mg_tdm_engine *e, struct mg_tdm_chan *chan, enum mg_law call_law,
 			 const struct mg_jb_config *jbc);
+
+/** Report DTMF digits heard on ports that enabled detection. */
+void mg_tdm_engine_set_dtmf_cb(struct mg_tdm_engine *e, mg_tdm_engine_dtmf_cb cb);
+
+/**
+ * Turn on DTMF for a port: detection on what TDM sends (spandsp, on the
+ * linear samples) and generation toward TDM. Allocates; call at call setup.
+ */
+int mg_tdm_engine_enable_dtmf(struct mg_tdm_engine *e, unsigned port);
+
+/**
+ * Play DTMF @p digits toward TDM (RFC 4733 events from the RTP side): each
+ * @p on_ms of tone then @p off_ms of silence; while tones play they replace
+ * the call's audio. -EINVAL: not enabled or a character that is not a DTMF
+ * digit (0-9 * # A-D); -ENOSPC: the queue is full.
+ */
+int mg_tdm_engine_send_dtmf(struct mg_tdm_engine *e, unsigned port, const char *digits,
+			    unsigned on_ms, unsigned off_ms);
 
 /** Unbind a port (the call ended). */
 void mg_tdm_engine_detach(struct mg_tdm_engine *e, unsigned port);
