@@ -90,7 +90,7 @@ int mg_tdm_engine_enable_dtmf(struct mg_tdm_engine *e, unsigned port)
 {
 	struct mg_tdm_port *p;
 
-	if (port >= e->max_ports || !e->ports[port].active)
+	if (port >= e->max_ports || !e->ports[port].active || e->ports[port].media_ops)
 		return -EINVAL;
 	p = &e->ports[port];
 	if (p->dtmf_rx)
@@ -157,6 +157,21 @@ int mg_tdm_engine_attach(struct mg_tdm_engine *e, struct mg_tdm_chan *chan, enum
 	return -ENOSPC;
 }
 
+int mg_tdm_engine_attach_media(struct mg_tdm_engine *e, struct mg_tdm_chan *chan,
+			       const struct mg_tdm_media_ops *ops, void *media)
+{
+	int port;
+
+	if (!ops || !ops->from_tdm || !ops->to_tdm)
+		return -EINVAL;
+	port = mg_tdm_engine_attach(e, chan, chan ? chan->law : MG_LAW_ULAW, NULL);
+	if (port < 0)
+		return port;
+	e->ports[port].media_ops = ops;
+	e->ports[port].media = media;
+	return port;
+}
+
 void mg_tdm_engine_detach(struct mg_tdm_engine *e, unsigned port)
 {
 	if (port < e->max_ports) {
@@ -177,7 +192,8 @@ enum mg_jb_push mg_tdm_engine_push(struct mg_tdm_engine *e, unsigned port, uint1
 	struct mg_tdm_port *p;
 	uint8_t buf[MG_JB_SLOTS / 2 * MG_JB_MAX_FRAME];
 
-	if (port >= e->max_ports || !e->ports[port].active || len > sizeof(buf))
+	if (port >= e->max_ports || !e->ports[port].active || e->ports[port].media_ops ||
+	    len > sizeof(buf))
 		return MG_JB_PUSH_BAD_SIZE;
 	p = &e->ports[port];
 	if (p->call_law == p->chan->law)
@@ -196,6 +212,11 @@ static void engine_port_period(struct mg_tdm_engine *e, unsigned idx, unsigned p
 	/* TDM → RTP: everything the channel has */
 	for (;;) {
 		n = mg_tdm_chan_read(p->chan, buf, sizeof(buf));
+		if (n > 0 && p->media_ops) {
+			p->stats.rx_blocks++;
+			p->media_ops->from_tdm(p->media, idx, buf, (size_t)n);
+			continue;
+		}
 		if (n > 0) {
 			if (p->dtmf_rx) {
 				mg_g711_decode_buf(p->chan->law, lin, buf, (size_t)n);
@@ -223,7 +244,10 @@ static void engine_port_period(struct mg_tdm_engine *e, unsigned idx, unsigned p
 	if (periods > ENGINE_MAX_CATCHUP)
 		periods = ENGINE_MAX_CATCHUP;
 	for (unsigned k = 0; k < periods; k++) {
-		mg_jb_pop(&p->jb, buf);
+		if (p->media_ops)
+			p->media_ops->to_tdm(p->media, idx, buf, p->chan->blocksize);
+		else
+			mg_jb_pop(&p->jb, buf);
 		if (p->dtmf_tx) {
 			/* tones being played replace the call's audio */
 			int got = dtmf_tx(p->dtmf_tx, lin, (int)p->chan->blocksize);

@@ -34,6 +34,17 @@ typedef void (*mg_tdm_engine_rx_cb)(void *arg, unsigned port, const uint8_t *pay
 typedef void (*mg_tdm_engine_dtmf_cb)(void *arg, unsigned port, char digit, bool end,
 				      unsigned duration);
 
+/**
+ * Media processing supplied by the user of the engine (the dataplane's
+ * per-channel media: echo canceller, DTMF/RFC 4733, RTP framing). With it,
+ * the engine only moves blocks: every block read goes to from_tdm() and
+ * to_tdm() fills the block written each period. Both get the span's law.
+ */
+struct mg_tdm_media_ops {
+	void (*from_tdm)(void *media, unsigned port, const uint8_t *block, size_t len);
+	void (*to_tdm)(void *media, unsigned port, uint8_t *block, size_t len);
+};
+
 /** Counters of one port. */
 struct mg_tdm_port_stats {
 	uint64_t rx_blocks;        /**< read from TDM, handed to rx */
@@ -52,6 +63,9 @@ struct mg_tdm_port {
 	bool active;
 	struct mg_jb jb;           /**< in the span's law */
 	struct mg_tdm_port_stats stats;
+	/* private: external media (attach_media), NULL for the built-in path */
+	const struct mg_tdm_media_ops *media_ops;
+	void *media;
 	/* private: DTMF (spandsp), NULL unless enabled */
 	void *dtmf_rx;
 	void *dtmf_tx;
@@ -81,6 +95,15 @@ void mg_tdm_engine_free(struct mg_tdm_engine *e);
  */
 int mg_tdm_engine_attach(struct mg_tdm_engine *e, struct mg_tdm_chan *chan, enum mg_law call_law,
 			 const struct mg_jb_config *jbc);
+
+/**
+ * Bind @p chan to external media processing @p ops / @p media (not owned):
+ * the engine reads and writes, @p ops does everything else (the built-in
+ * transcoding, jitter buffer, DTMF and the rx callback are not used for
+ * this port). Returns the port index or -errno.
+ */
+int mg_tdm_engine_attach_media(struct mg_tdm_engine *e, struct mg_tdm_chan *chan,
+			       const struct mg_tdm_media_ops *ops, void *media);
 
 /** Report DTMF digits heard on ports that enabled detection. */
 void mg_tdm_engine_set_dtmf_cb(struct mg_tdm_engine *e, mg_tdm_engine_dtmf_cb cb);

@@ -213,11 +213,75 @@ static void test_dtmf(void **state)
 	mg_tdm_chan_close(line);
 }
 
+struct test_media {
+	unsigned in, out;
+	uint8_t last_in[F];
+};
+
+static void media_from_tdm(void *m, unsigned port, const uint8_t *block, size_t len)
+{
+	struct test_media *tm = m;
+
+	assert_int_equal(port, 0);
+	assert_int_equal(len, F);
+	memcpy(tm->last_in, block, F);
+	tm->in++;
+}
+
+static void media_to_tdm(void *m, unsigned port, uint8_t *block, size_t len)
+{
+	struct test_media *tm = m;
+
+	(void)port;
+	memset(block, 0x40 + (int)(tm->out++ % 32), len);
+}
+
+/* With external media the engine only moves blocks, untouched (span law). */
+static void test_external_media(void **state)
+{
+	static const struct mg_tdm_media_ops ops = {media_from_tdm, media_to_tdm};
+	struct mg_tdm_open_opts o = {.law = MG_LAW_ALAW};
+	struct test_media tm = {0};
+	struct mg_tdm_chan *tdm, *line;
+	struct mg_tdm_timer *t;
+	struct mg_tdm_engine *e;
+	uint8_t b[F];
+	unsigned k = 0;
+
+	(void)state;
+	rx_n = 0;
+	assert_int_equal(mg_tdm_socketpair_open(1, &o, &tdm, &line), 0);
+	assert_int_equal(mg_tdm_timer_open_host(160, &t), 0);
+	e = mg_tdm_engine_new(2, t, on_rx, NULL);
+	assert_non_null(e);
+	assert_int_equal(mg_tdm_engine_attach_media(e, tdm, NULL, &tm), -EINVAL);
+	assert_int_equal(mg_tdm_engine_attach_media(e, tdm, &ops, &tm), 0);
+	assert_int_equal(mg_tdm_engine_enable_dtmf(e, 0), -EINVAL);
+	block(b, 3);
+	assert_int_equal(mg_tdm_chan_write(line, b, F), F);
+	assert_int_equal(mg_tdm_engine_push(e, 0, 1, 1, b, F, 0), MG_JB_PUSH_BAD_SIZE);
+	while (mg_tdm_engine_port(e, 0)->stats.tx_blocks < 3)
+		assert_true(mg_tdm_engine_run_once(e, 2000) > 0);
+	assert_int_equal(tm.in, 1);
+	assert_memory_equal(tm.last_in, b, F); /* A-law as read: no transcoding */
+	assert_int_equal(rx_n, 0);             /* the built-in rx path is not used */
+	for (ssize_t n; (n = mg_tdm_chan_read(line, b, sizeof(b))) != -EAGAIN; k++) {
+		assert_int_equal(n, F);
+		assert_int_equal(b[0], 0x40 + (int)k);
+	}
+	assert_int_equal(k, tm.out);
+	mg_tdm_engine_free(e);
+	mg_tdm_timer_close(t);
+	mg_tdm_chan_close(tdm);
+	mg_tdm_chan_close(line);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_engine),
 		cmocka_unit_test(test_dtmf),
+		cmocka_unit_test(test_external_media),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
