@@ -175,6 +175,9 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
+	/* Nothing to reload here (ports and EAL are fixed at start); a SIGHUP
+	 * sent to both daemons must not kill the dataplane. */
+	signal(SIGHUP, SIG_IGN);
 
 	/* Ports, tables and workers start here (dataplane/port, session, worker). */
 

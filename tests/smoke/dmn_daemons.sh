@@ -109,7 +109,7 @@ check "restarted dataplane replaced the stale socket" has "$T/dp.log" "removing 
 check "dpctl ping after restart" "$DPCTL" --socket "$SOCK" ping >/dev/null
 
 # 3b. SIGHUP: a good file reloads; a broken one is refused, control keeps running
-kill -HUP "$CTL_PID"
+kill -HUP "$CTL_PID" "$DP_PID"
 check "control reloads on SIGHUP" wait_for 5 has "$T/ctl.log" "SIGHUP: configuration reloaded"
 cp "$T/gw.properties" "$T/gw.properties.good"
 echo "mediagate.log.level=loud" >>"$T/gw.properties"
@@ -119,6 +119,7 @@ check "a broken file on SIGHUP is reported and ignored" \
 check "the report names file, line and key" has "$T/ctl.log" "gw.properties:[0-9]*.*mediagate.log.level"
 cp "$T/gw.properties.good" "$T/gw.properties"
 check "control still running after the bad reload" kill -0 "$CTL_PID"
+check "the dataplane shrugs SIGHUP off" kill -0 "$DP_PID"
 
 # 4. a peer whose uid is not allowed
 if [ "$(id -u)" -eq 0 ]; then
