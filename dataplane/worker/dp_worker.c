@@ -421,6 +421,17 @@ static void process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n)
 
 	/* 2: sessions, owner, source policy, RTP/RTCP sanity */
 	rte_hash_lookup_bulk_data(dp_ep_hash, kp, nk, &hits, data);
+	/* with many sessions each one is a cache miss: start them all now */
+	for (unsigned i = 0; i < nj; i++) {
+		if (hits & (1ull << i)) {
+			const struct dp_session *ps =
+				(const struct dp_session *)((uintptr_t)data[i] & DP_EP_PTR_MASK);
+
+			rte_prefetch0(ps);
+			rte_prefetch0((const uint8_t *)ps + RTE_CACHE_LINE_SIZE);
+			rte_prefetch0((const uint8_t *)ps + 2 * RTE_CACHE_LINE_SIZE);
+		}
+	}
 	unsigned out = 0;
 
 	for (unsigned i = 0; i < nj; i++) {
@@ -463,6 +474,12 @@ static void process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n)
 			rte_pktmbuf_free(m);
 			continue;
 		}
+		rte_prefetch0(&s->stats->dir[leg][0]);
+		rte_prefetch0(&s->stats->dir[leg ^ 1][1]);
+		if (l->rx_ctx != NULL)
+			rte_prefetch0(l->rx_ctx);
+		if (s->leg[leg ^ 1].tx_ctx != NULL)
+			rte_prefetch0(s->leg[leg ^ 1].tx_ctx);
 		j->s = s;
 		j->leg = (uint8_t)leg;
 		j->rtcp = rtcp;

@@ -123,6 +123,25 @@ def case_srtp_rekey():
     check(r["ok"] == 40 and r["unprotect_fail"] == 0, "A got %s" % r)
 
 
+def case_modify():
+    # re-INVITE: leg 1 gets a new tx key (ROC restarts); counters survive
+    before = dp.stats(2)["legs"][1]["tx"]["packets"]
+    k9 = dp_bed.new_key()
+    session_add(2, ["local=%s:20010" % DP_A, "remote=%s:30010" % A,
+                    "rx=" + S80, "rx-key=" + KEYS["k3"][0], "tx=" + S80, "tx-key=" + KEYS["k4"][0]],
+                ["local=%s:20012" % DP_B, "remote=%s:30012" % B,
+                 "rx=" + S80, "rx-key=" + KEYS["k5"][0], "tx=" + S80, "tx-key=" + k9[0]],
+                op="modify")
+    sent, r = relay("a", A + ":30010", DP_A + ":20010", "b", B + ":30012",
+                    send_key=KEYS["k3"][1], recv_key=k9[1], count=20, seq=40, ssrc=0x999)
+    check(r["ok"] == 20 and r["unprotect_fail"] == 0, "B with the new key: %s" % r)
+    after = dp.stats(2)["legs"][1]["tx"]["packets"]
+    check(after == before + 20, "counters across MODIFY: %d -> %d" % (before, after))
+    rc, out = dp.ctl_rc("session", "modify", "4242", "leg0", "local=%s:20300" % DP_A,
+                        "leg1", "local=%s:20302" % DP_B)
+    check(rc == 1, "MODIFY of an unknown session accepted: %s" % out)
+
+
 def case_pass_through():
     # plain RTP, and SRTP passed through untouched (B decrypts with A's key)
     sent, r = relay("a", A + ":30020", DP_A + ":20020", "b", B + ":30022", count=20)
@@ -292,6 +311,7 @@ CASES = [
     ("rtp->srtp", case_rtp_to_srtp),
     ("srtp->rtp", case_srtp_to_rtp),
     ("srtp->srtp re-key", case_srtp_rekey),
+    ("modify re-key", case_modify),
     ("pass-through", case_pass_through),
     ("rtcp/srtcp", case_rtcp),
     ("fork", case_fork),
