@@ -1,0 +1,482 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "tdm_media.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <pthread.h>
+#include <string.h>
+
+#include <spandsp.h>
+
+/* A telephone-event stream that stops without an end packet (all lost) stops
+ * the tone after this many frames without an update (RFC 4733 2.5.2.3 leaves
+ * the choice to the receiver; 200 ms is several update intervals). */
+#define TONE_IDLE_FRAMES 10
+/* Shortest tone played for an event (so the far end can detect it). */
+#define TONE_MIN_SAMPLES 320
+/* DTMF levels (dBm0): low group -10, high group -8 (2 dB twist, as DTMF
+ * senders commonly use and spandsp's dtmf_tx does). */
+#define TONE_LOW_DBM0 (-10)
+#define TONE_HIGH_DBM0 (-8)
+
+/* One continuous spandsp tone descriptor per DTMF key, built once. The tone
+ * runs as long as the RFC 4733 event says (dtmf_tx would cut it into its own
+ * fixed on/off cadence). */
+static tone_gen_descriptor_t *dtmf_desc[16];
+static pthread_once_t dtmf_desc_once = PTHREAD_ONCE_INIT;
+
+static void dtmf_desc_init(void)
+{
+	static const char keys[] = "123A456B789C*0#D";
+	static const int low[4] = { 697, 770, 852, 941 }, high[4] = { 1209, 1336, 1477, 1633 };
+
+	for (int k = 0; k < 16; k++) {
+		int ev = tdmm_digit_to_event(keys[k]);
+
+		dtmf_desc[ev] = tone_gen_descriptor_init(NULL, low[k / 4], TONE_LOW_DBM0, high[k % 4],
+							 TONE_HIGH_DBM0, 1000, 0, 0, 0, 1);
+	}
+}
+#define EVENT_VOLUME 10 /* -dBm0 reported for detected digits */
+
+/*
+ * Line echo canceller: NLMS over TDMM_EC_TAPS taps with a Geigel double-talk
+ * detector (adaptation stops while the near end is louder than half the
+ * loudest recent far-end sample, and for a hangover after). Not spandsp's
+ * echo_can: Debian 12's spandsp 0.0.6 build prints two debug lines to stdout
+ * for every sample echo_can_update() processes (16053 lines for 8000
+ * samples, every mode), which no media path can carry.
+ * The reference is kept twice (x[pos..pos+TAPS-1] is contiguous, newest
+ * first) so the filter loops have no modulo and vectorise.
+ */
+#define EC_MU 0.4f
+#define EC_HANGOVER 240 /* samples (30 ms) of no adaptation after double talk */
+struct tdmm_ec {
+	float w[TDMM_EC_TAPS];
+	float x[2 * TDMM_EC_TAPS];
+	unsigned pos;
+	double xpow;           /* energy of the reference window */
+	unsigned hangover;
+	int16_t prev_max;      /* loudest |reference| of the previous frame */
+};
+
+static void ec_frame(struct tdmm_ec *ec, const int16_t *ref, int16_t *rx)
+{
+	int16_t cur_max = 0;
+
+	for (unsigned i = 0; i < TDMM_FRAME; i++) {
+		int16_t a = (int16_t)(ref[i] < 0 ? (ref[i] == INT16_MIN ? INT16_MAX : -ref[i]) : ref[i]);
+
+		if (a > cur_max)
+			cur_max = a;
+	}
+	int16_t xmax = cur_max > ec->prev_max ? cur_max : ec->prev_max;
+
+	for (unsigned n = 0; n < TDMM_FRAME; n++) {
+		float old, y = 0.0f, e;
+		const float *x;
+
+		ec->pos = ec->pos == 0 ? TDMM_EC_TAPS - 1 : ec->pos - 1;
+		old = ec->x[ec->pos];
+		ec->x[ec->pos] = ec->x[ec->pos + TDMM_EC_TAPS] = (float)ref[n];
+		ec->xpow += (double)ref[n] * ref[n] - (double)old * old;
+		if (ec->xpow < 0)
+			ec->xpow = 0;
+		x = &ec->x[ec->pos];
+		for (unsigned i = 0; i < TDMM_EC_TAPS; i++)
+			y += ec->w[i] * x[i];
+		e = (float)rx[n] - y;
+		if (abs(rx[n]) * 2 > xmax && xmax > 0)
+			ec->hangover = EC_HANGOVER; /* near end talking (or no echo path yet) */
+		if (ec->hangover > 0) {
+			ec->hangover--;
+		} else if (ec->xpow > TDMM_EC_TAPS * 64.0) {
+			float g = EC_MU * e / (float)ec->xpow;
+
+			for (unsigned i = 0; i < TDMM_EC_TAPS; i++)
+				ec->w[i] += g * x[i];
+		}
+		rx[n] = (int16_t)(e > 32767.0f ? 32767 : (e < -32768.0f ? -32768 : (int)e));
+	}
+	ec->prev_max = cur_max;
+}
+
+struct tdmm_chan {
+	struct tdmm_config cfg;
+	struct tdmm_stats stats;
+	/* TDM -> RTP */
+	uint16_t seq;
+	uint32_t ts;
+	dtmf_rx_state_t *dtmf_rx;
+	struct tdmm_ec *ec;
+	int16_t ref[TDMM_FRAME]; /* linear of the frame last written to TDM: echo reference */
+	int det_start;           /* digit the detector reported down in this frame, 0 none */
+	bool det_end;            /* the detector reported the digit up */
+	bool ev_active;
+	uint8_t ev_code;
+	uint32_t ev_ts;
+	uint32_t ev_dur;
+	bool ev_marker;
+	/* RTP -> TDM */
+	struct mg_jb jb;
+	tone_gen_state_t *tone;
+	bool rx_ev_known;        /* rx_ev_ts names the last event seen */
+	uint32_t rx_ev_ts;
+	bool tone_active;
+	uint32_t tone_played;    /* samples */
+	uint32_t tone_target;    /* 0 = until the end packet */
+	unsigned tone_idle;      /* frames since the last packet of the event */
+};
+
+static const char event_digits[16] = "0123456789*#ABCD";
+
+int tdmm_digit_to_event(char digit)
+{
+	for (int i = 0; i < 16; i++)
+		if (event_digits[i] == digit)
+			return i;
+	if (digit >= 'a' && digit <= 'd')
+		return 12 + (digit - 'a');
+	return -1;
+}
+
+char tdmm_event_to_digit(unsigned event)
+{
+	return event < 16 ? event_digits[event] : 0;
+}
+
+void tdmm_event_encode(const struct tdmm_event *e, uint8_t out[4])
+{
+	out[0] = e->event;
+	out[1] = (uint8_t)((e->end ? 0x80 : 0) | (e->volume & 0x3f));
+	out[2] = (uint8_t)(e->duration >> 8);
+	out[3] = (uint8_t)e->duration;
+}
+
+int tdmm_event_decode(const uint8_t *p, size_t len, struct tdmm_event *e)
+{
+	if (len < 4)
+		return -EINVAL;
+	e->event = p[0];
+	e->end = (p[1] & 0x80) != 0;
+	e->volume = p[1] & 0x3f;
+	e->duration = (uint16_t)((p[2] << 8) | p[3]);
+	return 0;
+}
+
+int tdmm_rtp_parse(const uint8_t *pkt, size_t len, struct tdmm_rtp *r)
+{
+	size_t hl;
+
+	if (len < TDMM_RTP_HDR || (pkt[0] >> 6) != 2)
+		return -EINVAL;
+	hl = TDMM_RTP_HDR + (size_t)(pkt[0] & 0xf) * 4;
+	if (pkt[0] & 0x10) {
+		if (hl + 4 > len)
+			return -EINVAL;
+		hl += 4 + (size_t)((pkt[hl + 2] << 8) | pkt[hl + 3]) * 4;
+	}
+	if (hl > len)
+		return -EINVAL;
+	if (pkt[0] & 0x20) {
+		uint8_t pad = pkt[len - 1];
+
+		if (pad == 0 || pad > len - hl)
+			return -EINVAL;
+		len -= pad;
+	}
+	r->marker = (pkt[1] & 0x80) != 0;
+	r->pt = pkt[1] & 0x7f;
+	r->seq = (uint16_t)((pkt[2] << 8) | pkt[3]);
+	r->ts = ((uint32_t)pkt[4] << 24) | ((uint32_t)pkt[5] << 16) | ((uint32_t)pkt[6] << 8) | pkt[7];
+	r->ssrc = ((uint32_t)pkt[8] << 24) | ((uint32_t)pkt[9] << 16) | ((uint32_t)pkt[10] << 8) |
+		  pkt[11];
+	r->payload = pkt + hl;
+	r->len = len - hl;
+	return 0;
+}
+
+const char *tdmm_drop_name(enum tdmm_drop d)
+{
+	switch (d) {
+	case TDMM_DROP_MALFORMED:
+		return "malformed";
+	case TDMM_DROP_UNKNOWN_PT:
+		return "unknown_pt";
+	case TDMM_DROP_JB:
+		return "jitter_buffer";
+	default:
+		return "?";
+	}
+}
+
+/* spandsp's realtime report: code = ASCII digit when it goes down, 0 when up. */
+static void dtmf_report(void *arg, int code, int level, int delay)
+{
+	struct tdmm_chan *c = arg;
+
+	(void)level;
+	(void)delay;
+	if (code != 0)
+		c->det_start = code;
+	else
+		c->det_end = true;
+}
+
+struct tdmm_chan *tdmm_chan_new(const struct tdmm_config *cfg)
+{
+	struct mg_jb_config jc = {0};
+	struct tdmm_chan *c;
+
+	if (cfg == NULL || cfg->pt > 127 || cfg->event_pt > 127 ||
+	    (cfg->event_pt != 0 && cfg->event_pt == cfg->pt) ||
+	    (cfg->span_law != MG_LAW_ULAW && cfg->span_law != MG_LAW_ALAW) ||
+	    (cfg->call_law != MG_LAW_ULAW && cfg->call_law != MG_LAW_ALAW)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	mg_g711_init();
+	c->cfg = *cfg;
+	c->seq = cfg->first_seq;
+	c->ts = cfg->first_ts;
+	if (cfg->jb != NULL)
+		jc = *cfg->jb;
+	jc.law = cfg->span_law;
+	jc.frame_samples = TDMM_FRAME;
+	if (mg_jb_init(&c->jb, &jc) < 0) {
+		free(c);
+		errno = EINVAL;
+		return NULL;
+	}
+	if (cfg->event_pt != 0) {
+		c->dtmf_rx = dtmf_rx_init(NULL, NULL, NULL);
+		pthread_once(&dtmf_desc_once, dtmf_desc_init);
+		for (int k = 0; k < 16; k++)
+			if (dtmf_desc[k] == NULL)
+				goto nomem;
+		c->tone = tone_gen_init(NULL, dtmf_desc[0]);
+		if (c->dtmf_rx == NULL || c->tone == NULL)
+			goto nomem;
+		dtmf_rx_set_realtime_callback(c->dtmf_rx, dtmf_report, c);
+	}
+	if (cfg->echo_cancel) {
+		c->ec = calloc(1, sizeof(*c->ec));
+		if (c->ec == NULL)
+			goto nomem;
+	}
+	return c;
+nomem:
+	tdmm_chan_free(c);
+	errno = ENOMEM;
+	return NULL;
+}
+
+void tdmm_chan_free(struct tdmm_chan *c)
+{
+	if (c == NULL)
+		return;
+	if (c->dtmf_rx != NULL)
+		dtmf_rx_free(c->dtmf_rx);
+	if (c->tone != NULL)
+		tone_gen_free(c->tone);
+	if (c->ec != NULL)
+		free(c->ec);
+	free(c);
+}
+
+const struct tdmm_stats *tdmm_chan_stats(const struct tdmm_chan *c)
+{
+	return &c->stats;
+}
+
+const struct mg_jb *tdmm_chan_jb(const struct tdmm_chan *c)
+{
+	return &c->jb;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static void rtp_header(struct tdmm_chan *c, uint8_t *p, uint8_t pt, bool marker, uint32_t ts)
+{
+	p[0] = 0x80;
+	p[1] = (uint8_t)((marker ? 0x80 : 0) | pt);
+	p[2] = (uint8_t)(c->seq >> 8);
+	p[3] = (uint8_t)c->seq;
+	c->seq++;
+	put32(p + 4, ts);
+	put32(p + 8, c->cfg.ssrc);
+}
+
+static uint16_t event_packet(struct tdmm_chan *c, uint8_t *p, bool end)
+{
+	struct tdmm_event e = {
+		.event = c->ev_code,
+		.end = end,
+		.volume = EVENT_VOLUME,
+		.duration = c->ev_dur > 0xffff ? 0xffff : (uint16_t)c->ev_dur,
+	};
+
+	rtp_header(c, p, c->cfg.event_pt, c->ev_marker, c->ev_ts);
+	c->ev_marker = false;
+	tdmm_event_encode(&e, p + TDMM_RTP_HDR);
+	c->stats.rtp_event_out++;
+	return TDMM_RTP_HDR + 4;
+}
+
+unsigned tdmm_from_tdm(struct tdmm_chan *c, const uint8_t *frame, uint8_t pkt[][TDMM_PKT_MAX],
+		       uint16_t *len)
+{
+	int16_t lin[TDMM_FRAME];
+	bool linear = c->ec != NULL || c->dtmf_rx != NULL;
+	unsigned n = 0;
+
+	c->stats.tdm_frames_in++;
+	if (linear) {
+		mg_g711_decode_buf(c->cfg.span_law, lin, frame, TDMM_FRAME);
+		if (c->ec != NULL)
+			ec_frame(c->ec, c->ref, lin);
+	}
+	if (c->dtmf_rx != NULL) {
+		c->det_start = 0;
+		c->det_end = false;
+		dtmf_rx(c->dtmf_rx, lin, TDMM_FRAME);
+		if (!c->ev_active && c->det_start != 0) {
+			int ev = tdmm_digit_to_event((char)c->det_start);
+
+			if (ev >= 0) {
+				c->ev_active = true;
+				c->ev_code = (uint8_t)ev;
+				c->ev_ts = c->ts;
+				c->ev_dur = 0;
+				c->ev_marker = true;
+				c->stats.digits_detected++;
+			}
+		}
+	}
+	if (c->ev_active) {
+		c->ev_dur += TDMM_FRAME;
+		if (c->det_end) {
+			/* the end packet three times (RFC 4733 2.5.1.4), each its own seq */
+			for (unsigned k = 0; k < TDMM_EVENT_END_REPEATS; k++, n++)
+				len[n] = event_packet(c, pkt[n], true);
+			c->ev_active = false;
+		} else {
+			len[n] = event_packet(c, pkt[n], false);
+			n++;
+		}
+	} else {
+		uint8_t *p = pkt[n];
+
+		rtp_header(c, p, c->cfg.pt, false, c->ts);
+		if (c->dtmf_rx != NULL && (c->det_end || dtmf_rx_status(c->dtmf_rx) != 0))
+			/* a digit may be starting (not confirmed yet) or just ended: its
+			 * tone must not leak as audio next to the events */
+			memset(p + TDMM_RTP_HDR, mg_g711_silence(c->cfg.call_law), TDMM_FRAME);
+		else if (c->ec != NULL)
+			mg_g711_encode_buf(c->cfg.call_law, p + TDMM_RTP_HDR, lin, TDMM_FRAME);
+		else
+			mg_g711_transcode(c->cfg.span_law, c->cfg.call_law, p + TDMM_RTP_HDR, frame,
+					  TDMM_FRAME);
+		len[n++] = TDMM_PKT_MAX;
+		c->stats.rtp_audio_out++;
+	}
+	c->ts += TDMM_FRAME;
+	return n;
+}
+
+static void event_in(struct tdmm_chan *c, const struct tdmm_rtp *r)
+{
+	struct tdmm_event e;
+
+	if (tdmm_event_decode(r->payload, r->len, &e) < 0) {
+		c->stats.drops[TDMM_DROP_MALFORMED]++;
+		return;
+	}
+	c->stats.events_in++;
+	if (c->rx_ev_known && r->ts == c->rx_ev_ts) {
+		/* update or end (or a repeat of it) of the event we know */
+		if (!c->tone_active)
+			return;
+		c->tone_idle = 0;
+		if (e.end)
+			c->tone_target = e.duration > TONE_MIN_SAMPLES ? e.duration : TONE_MIN_SAMPLES;
+		return;
+	}
+	c->rx_ev_known = true;
+	c->rx_ev_ts = r->ts;
+	if (e.event > 15)
+		return; /* not DTMF (flash, modem tones): nothing to play */
+	tone_gen_init(c->tone, dtmf_desc[e.event]); /* re-init in place: no allocation */
+	/* the tone replaces the audio: what the buffer holds (and would conceal
+	 * with after the tone) is the start of the same digit */
+	mg_jb_reset(&c->jb);
+	c->tone_active = true;
+	c->tone_played = 0;
+	c->tone_idle = 0;
+	c->tone_target = 0;
+	if (e.end)
+		c->tone_target = e.duration > TONE_MIN_SAMPLES ? e.duration : TONE_MIN_SAMPLES;
+	c->stats.digits_played++;
+}
+
+void tdmm_from_rtp(struct tdmm_chan *c, const uint8_t *pkt, size_t len, uint64_t arrival_us)
+{
+	struct tdmm_rtp r;
+
+	if (tdmm_rtp_parse(pkt, len, &r) < 0) {
+		c->stats.drops[TDMM_DROP_MALFORMED]++;
+		return;
+	}
+	c->stats.rtp_in++;
+	if (r.pt == c->cfg.pt) {
+		uint8_t buf[MG_JB_SLOTS / 2 * TDMM_FRAME];
+		const uint8_t *p = r.payload;
+
+		if (r.len > sizeof(buf)) {
+			c->stats.drops[TDMM_DROP_JB]++;
+			return;
+		}
+		if (c->cfg.call_law != c->cfg.span_law) {
+			mg_g711_transcode(c->cfg.call_law, c->cfg.span_law, buf, r.payload, r.len);
+			p = buf;
+		}
+		if (mg_jb_push(&c->jb, r.seq, r.ts, p, r.len, arrival_us) != MG_JB_PUSH_OK)
+			c->stats.drops[TDMM_DROP_JB]++;
+		return;
+	}
+	if (c->cfg.event_pt != 0 && r.pt == c->cfg.event_pt) {
+		event_in(c, &r);
+		return;
+	}
+	c->stats.drops[TDMM_DROP_UNKNOWN_PT]++;
+}
+
+void tdmm_to_tdm(struct tdmm_chan *c, uint8_t *frame)
+{
+	mg_jb_pop(&c->jb, frame); /* always: the buffer keeps its own clock */
+	if (c->tone_active) {
+		int16_t lin[TDMM_FRAME];
+		int got = tone_gen(c->tone, lin, TDMM_FRAME);
+
+		for (int i = got < 0 ? 0 : got; i < TDMM_FRAME; i++)
+			lin[i] = 0;
+		mg_g711_encode_buf(c->cfg.span_law, frame, lin, TDMM_FRAME);
+		c->tone_played += TDMM_FRAME;
+		c->stats.tone_frames_out++;
+		if ((c->tone_target != 0 && c->tone_played >= c->tone_target) ||
+		    ++c->tone_idle > TONE_IDLE_FRAMES)
+			c->tone_active = false;
+	}
+	if (c->ec != NULL)
+		mg_g711_decode_buf(c->cfg.span_law, c->ref, frame, TDMM_FRAME);
+	c->stats.tdm_frames_out++;
+}

@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Unit tests of the TDM media path of one channel (dataplane/tdm/tdm_media). */
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <spandsp.h>
+
+#include "tdm_media.h"
+
+static struct tdmm_chan *chan(enum mg_law span, enum mg_law call, uint8_t ev_pt, bool ec)
+{
+	struct tdmm_config cfg = {
+		.span_law = span, .call_law = call, .pt = call == MG_LAW_ALAW ? 8 : 0,
+		.event_pt = ev_pt, .ssrc = 0x11223344, .first_seq = 65530, .first_ts = 0xffffff00u,
+		.echo_cancel = ec,
+	};
+	struct tdmm_chan *c = tdmm_chan_new(&cfg);
+
+	assert_non_null(c);
+	return c;
+}
+
+static uint16_t be16(const uint8_t *p)
+{
+	return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static void make_rtp(uint8_t *p, uint8_t pt, bool m, uint16_t seq, uint32_t ts, uint32_t ssrc)
+{
+	p[0] = 0x80;
+	p[1] = (uint8_t)((m ? 0x80 : 0) | pt);
+	p[2] = (uint8_t)(seq >> 8);
+	p[3] = (uint8_t)seq;
+	p[4] = (uint8_t)(ts >> 24);
+	p[5] = (uint8_t)(ts >> 16);
+	p[6] = (uint8_t)(ts >> 8);
+	p[7] = (uint8_t)ts;
+	p[8] = (uint8_t)(ssrc >> 24);
+	p[9] = (uint8_t)(ssrc >> 16);
+	p[10] = (uint8_t)(ssrc >> 8);
+	p[11] = (uint8_t)ssrc;
+}
+
+/* TDM -> RTP: seq and timestamp continuous across wrap, SSRC, PT, law converted. */
+static void test_packetise(void **state)
+{
+	(void)state;
+	for (int laws = 0; laws < 3; laws++) {
+		enum mg_law span = laws == 1 ? MG_LAW_ALAW : MG_LAW_ULAW;
+		enum mg_law call = laws == 0 ? MG_LAW_ULAW : (laws == 1 ? MG_LAW_ULAW : MG_LAW_ALAW);
+		struct tdmm_chan *c = chan(span, call, 0, false);
+		uint8_t pkt[TDMM_MAX_OUT][TDMM_PKT_MAX];
+		uint16_t len[TDMM_MAX_OUT];
+		uint16_t seq = 65530;
+		uint32_t ts = 0xffffff00u;
+
+		for (int f = 0; f < 20; f++) {
+			uint8_t frame[TDMM_FRAME];
+
+			for (int i = 0; i < TDMM_FRAME; i++)
+				frame[i] = (uint8_t)(f * 7 + i * 13);
+			assert_int_equal(tdmm_from_tdm(c, frame, pkt, len), 1);
+			assert_int_equal(len[0], TDMM_PKT_MAX);
+			assert_int_equal(pkt[0][0], 0x80);
+			assert_int_equal(pkt[0][1], call == MG_LAW_ALAW ? 8 : 0);
+			assert_int_equal(be16(pkt[0] + 2), seq);
+			assert_int_equal(be32(pkt[0] + 4), ts);
+			assert_int_equal(be32(pkt[0] + 8), 0x11223344);
+			for (int i = 0; i < TDMM_FRAME; i++) {
+				uint8_t want = frame[i];
+
+				if (span == MG_LAW_ULAW && call == MG_LAW_ALAW)
+					want = mg_g711_ulaw_to_alaw[frame[i]];
+				else if (span == MG_LAW_ALAW && call == MG_LAW_ULAW)
+					want = mg_g711_alaw_to_ulaw[frame[i]];
+				assert_int_equal(pkt[0][TDMM_RTP_HDR + i], want);
+			}
+			seq++;
+			ts += TDMM_FRAME;
+		}
+		assert_int_equal(tdmm_chan_stats(c)->rtp_audio_out, 20);
+		tdmm_chan_free(c);
+	}
+}
+
+/* RTP -> TDM: PCMA packets on a µ-law span come out converted, in order. */
+static void test_depacketise_law(void **state)
+{
+	struct tdmm_chan *c = chan(MG_LAW_ULAW, MG_LAW_ALAW, 101, false);
+	uint8_t pkt[TDMM_PKT_MAX], out[TDMM_FRAME];
+	int got = 0;
+
+	(void)state;
+	for (int f = 0; f < 30; f++) {
+		make_rtp(pkt, 8, f == 0, (uint16_t)(100 + f), 4000u + (uint32_t)f * 160, 7);
+		for (int i = 0; i < TDMM_FRAME; i++)
+			pkt[TDMM_RTP_HDR + i] = (uint8_t)(f + i);
+		tdmm_from_rtp(c, pkt, sizeof(pkt), (uint64_t)f * 20000);
+		tdmm_to_tdm(c, out);
+		if (out[0] == MG_G711_ULAW_SILENCE && out[1] == MG_G711_ULAW_SILENCE)
+			continue; /* the buffer fills to its target depth first */
+		for (int i = 0; i < TDMM_FRAME; i++)
+			assert_int_equal(out[i], mg_g711_alaw_to_ulaw[(uint8_t)(got + i)]);
+		got++;
+	}
+	assert_true(got >= 25);
+	/* a packet of another payload type is counted, not played */
+	make_rtp(pkt, 18, false, 200, 9000, 7);
+	tdmm_from_rtp(c, pkt, sizeof(pkt), 700000);
+	assert_int_equal(tdmm_chan_stats(c)->drops[TDMM_DROP_UNKNOWN_PT], 1);
+	tdmm_from_rtp(c, pkt, 5, 700000);
+	assert_int_equal(tdmm_chan_stats(c)->drops[TDMM_DROP_MALFORMED], 1);
+	tdmm_chan_free(c);
+}
+
+static void test_event_codec(void **state)
+{
+	struct tdmm_event e = { .event = 5, .end = true, .volume = 10, .duration = 800 }, d;
+	uint8_t b[4];
+	const uint8_t want[4] = { 0x05, 0x8a, 0x03, 0x20 };
+
+	(void)state;
+	tdmm_event_encode(&e, b);
+	assert_memory_equal(b, want, 4);
+	assert_int_equal(tdmm_event_decode(b, 4, &d), 0);
+	assert_int_equal(d.event, 5);
+	assert_true(d.end);
+	assert_int_equal(d.volume, 10);
+	assert_int_equal(d.duration, 800);
+	b[1] = 0x3f; /* no end, R bit clear, volume 63 */
+	assert_int_equal(tdmm_event_decode(b, 4, &d), 0);
+	assert_false(d.end);
+	assert_int_equal(d.volume, 63);
+	assert_int_equal(tdmm_event_decode(b, 3, &d), -EINVAL);
+	assert_int_equal(tdmm_digit_to_event('#'), 11);
+	assert_int_equal(tdmm_digit_to_event('*'), 10);
+	assert_int_equal(tdmm_digit_to_event('D'), 15);
+	assert_int_equal(tdmm_digit_to_event('x'), -1);
+	assert_int_equal(tdmm_event_to_digit(11), '#');
+	assert_int_equal(tdmm_event_to_digit(16), 0);
+}
+
+static void test_rtp_parse(void **state)
+{
+	uint8_t p[64] = {0};
+	struct tdmm_rtp r;
+
+	(void)state;
+	make_rtp(p, 101, true, 1, 2, 3);
+	p[0] = 0x80 | 0x20 | 0x10 | 1; /* padding, extension, one CSRC */
+	/* CSRC at 12..15, extension header at 16: profile, length 1 word */
+	p[18] = 0;
+	p[19] = 1;
+	p[24] = 0xaa; /* payload */
+	p[63] = 4;    /* 4 bytes of padding */
+	assert_int_equal(tdmm_rtp_parse(p, 64, &r), 0);
+	assert_true(r.marker);
+	assert_int_equal(r.pt, 101);
+	assert_int_equal(r.payload - p, 24);
+	assert_int_equal(r.len, 64 - 24 - 4);
+	p[63] = 41; /* padding longer than the payload */
+	assert_int_equal(tdmm_rtp_parse(p, 64, &r), -EINVAL);
+	p[63] = 4;
+	p[19] = 20; /* extension past the end */
+	assert_int_equal(tdmm_rtp_parse(p, 64, &r), -EINVAL);
+	p[0] = 0x40;
+	assert_int_equal(tdmm_rtp_parse(p, 64, &r), -EINVAL);
+	assert_int_equal(tdmm_rtp_parse(p, 11, &r), -EINVAL);
+}
+
+/*
+ * DTMF both ways: spandsp dtmf_tx makes digits on TDM at A; A detects them
+ * and sends RFC 4733 events; B takes them from RTP and plays tones into its
+ * TDM; spandsp dtmf_rx on B's TDM output finds the same digits.
+ */
+static void test_dtmf_round_trip(void **state)
+{
+	const char *digits = "159#*0D";
+	struct tdmm_chan *a = chan(MG_LAW_ALAW, MG_LAW_ULAW, 101, false);
+	struct tdmm_chan *b = chan(MG_LAW_ULAW, MG_LAW_ULAW, 101, false);
+	dtmf_tx_state_t *gen = dtmf_tx_init(NULL);
+	dtmf_rx_state_t *det = dtmf_rx_init(NULL, NULL, NULL);
+	uint8_t pkt[TDMM_MAX_OUT][TDMM_PKT_MAX];
+	uint16_t len[TDMM_MAX_OUT];
+	char heard[32] = {0};
+	unsigned ends = 0, starts = 0;
+	uint32_t ev_ts = 0;
+	uint16_t last_dur = 0, last_seq = 0;
+	bool have_seq = false;
+
+	(void)state;
+	dtmf_tx_set_timing(gen, 80, 80);
+	dtmf_tx_put(gen, digits, -1);
+	for (int f = 0; f < 150; f++) {
+		int16_t lin[TDMM_FRAME];
+		uint8_t frame[TDMM_FRAME], out[TDMM_FRAME];
+		int n = dtmf_tx(gen, lin, TDMM_FRAME);
+
+		for (int i = n < 0 ? 0 : n; i < TDMM_FRAME; i++)
+			lin[i] = 0;
+		mg_g711_encode_buf(MG_LAW_ALAW, frame, lin, TDMM_FRAME);
+		unsigned np = tdmm_from_tdm(a, frame, pkt, len);
+
+		for (unsigned k = 0; k < np; k++) {
+			struct tdmm_rtp r;
+			struct tdmm_event e;
+
+			assert_int_equal(tdmm_rtp_parse(pkt[k], len[k], &r), 0);
+			if (have_seq)
+				assert_int_equal(r.seq, (uint16_t)(last_seq + 1));
+			last_seq = r.seq;
+			have_seq = true;
+			if (r.pt == 101) {
+				assert_int_equal(tdmm_event_decode(r.payload, r.len, &e), 0);
+				if (r.marker) {
+					starts++;
+					ev_ts = r.ts;
+					last_dur = 0;
+				}
+				assert_int_equal(r.ts, ev_ts);  /* one timestamp per event */
+				assert_true(e.duration >= last_dur);
+				last_dur = e.duration;
+				ends += e.end;
+			}
+			tdmm_from_rtp(b, pkt[k], len[k], (uint64_t)f * 20000);
+		}
+		tdmm_to_tdm(b, out);
+		mg_g711_decode_buf(MG_LAW_ULAW, lin, out, TDMM_FRAME);
+		dtmf_rx(det, lin, TDMM_FRAME);
+	}
+	dtmf_rx_get(det, heard, sizeof(heard) - 1);
+	assert_int_equal(starts, strlen(digits));
+	assert_int_equal(ends, strlen(digits) * TDMM_EVENT_END_REPEATS);
+	assert_int_equal(tdmm_chan_stats(a)->digits_detected, strlen(digits));
+	assert_int_equal(tdmm_chan_stats(b)->digits_played, strlen(digits));
+	assert_string_equal(heard, digits);
+	dtmf_tx_free(gen);
+	dtmf_rx_free(det);
+	tdmm_chan_free(a);
+	tdmm_chan_free(b);
+}
+
+static double energy(const int16_t *x, int n)
+{
+	double e = 0;
+
+	for (int i = 0; i < n; i++)
+		e += (double)x[i] * x[i];
+	return e;
+}
+
+/*
+ * Echo canceller: far-end noise arrives by RTP and is played to TDM; the
+ * line returns it as an echo (attenuated, delayed, smeared); what goes back
+ * to RTP is the residual. ERLE (echo energy / residual energy) must grow as
+ * the canceller converges, and the same run without the canceller must not.
+ */
+static double erle_run(bool ec, double *first, double *last)
+{
+	struct tdmm_chan *c = chan(MG_LAW_ULAW, MG_LAW_ULAW, 0, ec);
+	int16_t hist[TDMM_FRAME * 2] = {0};
+	double e_echo[2] = {0}, e_res[2] = {0};
+	uint32_t rnd = 12345;
+	const int frames = 250; /* 5 s */
+
+	for (int f = 0; f < frames; f++) {
+		uint8_t pkt[TDMM_PKT_MAX], out[TDMM_FRAME], echo_f[TDMM_FRAME];
+		uint8_t opkt[TDMM_MAX_OUT][TDMM_PKT_MAX];
+		uint16_t olen[TDMM_MAX_OUT];
+		int16_t echo[TDMM_FRAME], far[TDMM_FRAME], res[TDMM_FRAME];
+
+		for (int i = 0; i < TDMM_FRAME; i++) {
+			rnd = rnd * 1103515245u + 12345u;
+			far[i] = (int16_t)((int)((rnd >> 16) & 0x3fff) - 0x2000);
+		}
+		make_rtp(pkt, 0, f == 0, (uint16_t)f, (uint32_t)f * 160, 9);
+		mg_g711_encode_buf(MG_LAW_ULAW, pkt + TDMM_RTP_HDR, far, TDMM_FRAME);
+		tdmm_from_rtp(c, pkt, sizeof(pkt), (uint64_t)f * 20000);
+		tdmm_to_tdm(c, out);
+		memmove(hist, hist + TDMM_FRAME, TDMM_FRAME * sizeof(hist[0]));
+		mg_g711_decode_buf(MG_LAW_ULAW, hist + TDMM_FRAME, out, TDMM_FRAME);
+		/* echo path: 40 samples (5 ms) late, -12 dB, plus a -18 dB tap 3 samples on
+		 * (ERL about 10 dB, inside G.168's >= 6 dB) */
+		for (int i = 0; i < TDMM_FRAME; i++) {
+			int n = TDMM_FRAME + i;
+
+			echo[i] = (int16_t)(hist[n - 40] / 4 + hist[n - 43] / 8);
+		}
+		mg_g711_encode_buf(MG_LAW_ULAW, echo_f, echo, TDMM_FRAME);
+		assert_int_equal(tdmm_from_tdm(c, echo_f, opkt, olen), 1);
+		mg_g711_decode_buf(MG_LAW_ULAW, res, opkt[0] + TDMM_RTP_HDR, TDMM_FRAME);
+		/* frames 5-29 (0.1-0.6 s) against the last second */
+		int slot = f >= 5 && f < 30 ? 0 : (f >= frames - 50 ? 1 : -1);
+
+		if (slot >= 0) {
+			e_echo[slot] += energy(echo, TDMM_FRAME);
+			e_res[slot] += energy(res, TDMM_FRAME) + 1;
+		}
+	}
+	*first = 10 * log10(e_echo[0] / e_res[0]);
+	*last = 10 * log10(e_echo[1] / e_res[1]);
+	tdmm_chan_free(c);
+	return *last;
+}
+
+static void test_echo_canceller(void **state)
+{
+	double f_on, l_on, f_off, l_off;
+
+	(void)state;
+	erle_run(true, &f_on, &l_on);
+	erle_run(false, &f_off, &l_off);
+	print_message("ERLE with canceller: %.1f dB first 0.5 s, %.1f dB last 1 s; "
+		      "without: %.1f / %.1f dB\n", f_on, l_on, f_off, l_off);
+	assert_true(l_on > f_on + 6);   /* it converges */
+	assert_true(l_on > 15);         /* and removes most of the echo */
+	assert_true(l_off < 1 && l_off > -1); /* without it the echo passes */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_packetise),
+		cmocka_unit_test(test_depacketise_law),
+		cmocka_unit_test(test_event_codec),
+		cmocka_unit_test(test_rtp_parse),
+		cmocka_unit_test(test_dtmf_round_trip),
+		cmocka_unit_test(test_echo_canceller),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
