@@ -238,12 +238,14 @@ static int sdp_screen(const char *text, size_t len, char *why, size_t whylen)
 		snprintf(why, whylen, "NUL byte in the SDP body");
 		return -EINVAL;
 	}
+	/* lines end at CR, LF or CRLF, as sofia reads them */
 	for (const char *l = text; l < text + len;) {
-		const char *eol = memchr(l, '\n', (size_t)(text + len - l));
-		const char *end = eol ? eol : text + len;
+		const char *end = l;
 
-		if (end > l && end[-1] == '\r')
-			end--;
+		while (end < text + len && *end != '\n' && *end != '\r')
+			end++;
+		const char *eol = end < text + len ? end : NULL;
+
 		if (end - l >= 2 && l[0] == 'm' && l[1] == '=') {
 			const char *p = l + 2;
 			int field = 0;
