@@ -183,9 +183,9 @@ static void sipua_event(nua_event_t event, int status, char const *phrase, nua_t
 
 		/* Mediation Servers probe gateways with OPTIONS: 200 with what we take. */
 		sipua_contact_of(ua, sipmsg, contact, sizeof(contact));
-		nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(nua), SIPTAG_CONTACT_STR(contact), SIPTAG_ALLOW_STR(SIP_ALLOW),
-			    SIPTAG_ACCEPT_STR(SIP_ACCEPT), SIPTAG_SUPPORTED_STR(SIP_SUPPORTED),
-			    TAG_END());
+		nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(nua), SIPTAG_CONTACT_STR(contact),
+			    SIPTAG_ALLOW_STR(SIP_ALLOW), SIPTAG_ACCEPT_STR(SIP_ACCEPT),
+			    SIPTAG_SUPPORTED_STR(SIP_SUPPORTED), TAG_END());
 		MG_DEBUG("sip: %s: OPTIONS answered 200", ua->url);
 		nua_handle_destroy(nh);
 		break;
@@ -209,8 +209,9 @@ static void sipua_event(nua_event_t event, int status, char const *phrase, nua_t
 		if (status > 100)
 			MG_DEBUG("sip: %s: %s %d %s", ua->url, nua_event_name(event), status,
 				 phrase);
-		/* Incoming requests we answered or that nua answered: release them. */
-		if (nh && event >= nua_i_chat && event <= nua_i_refer)
+		/* Out-of-dialog requests nua answered (405/501/481): release the
+		 * handle it made for them; there are no dialogs without calls. */
+		if (nh && event >= nua_i_refer && event <= nua_i_method)
 			nua_handle_destroy(nh);
 		break;
 	}
