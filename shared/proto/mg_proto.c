@@ -210,6 +210,40 @@ static void swap_fork_id(void *p)
 	SW32(f->reserved);
 }
 
+static void swap_tdm_bind(void *p)
+{
+	struct mg_msg_tdm_bind *b = p;
+
+	SW64(b->session_id);
+	SW32(b->channo);
+	SW32(b->ssrc);
+}
+
+static void swap_tdm_chan(void *p)
+{
+	struct mg_msg_tdm_chan *c = p;
+
+	SW32(c->channo);
+	SW32(c->reserved);
+}
+
+static void swap_tdm_stats(void *p)
+{
+	struct mg_msg_tdm_stats *t = p;
+
+	SW32(t->channo);
+	SW32(t->reserved);
+	SW64(t->tdm_frames_in);
+	SW64(t->rtp_audio_out);
+	SW64(t->rtp_event_out);
+	SW64(t->digits_detected);
+	SW64(t->rtp_in);
+	SW64(t->digits_played);
+	SW64(t->tdm_frames_out);
+	SW64(t->concealed);
+	SW64(t->drops);
+}
+
 static void swap_dp_stats(void *p)
 {
 	struct mg_msg_dp_stats *s = p;
@@ -537,6 +571,58 @@ static int check_dp_stats(const void *p)
 	return 0;
 }
 
+static int check_tdm_chan_no(uint32_t channo)
+{
+	if (channo == 0 || channo > MG_TDM_MAX_CHANNO)
+		return fail("tdm: channel %u (allowed: 1..%u)", channo, MG_TDM_MAX_CHANNO);
+	return 0;
+}
+
+static int check_tdm_bind(const void *p)
+{
+	const struct mg_msg_tdm_bind *b = p;
+
+	if (b->session_id == 0)
+		return fail("tdm-bind: session id must be non-zero");
+	if (check_tdm_chan_no(b->channo) < 0)
+		return -EINVAL;
+	if (b->leg > 1)
+		return fail("tdm-bind: leg %u (allowed: 0, 1)", b->leg);
+	if (b->law > 1)
+		return fail("tdm-bind: law %u (allowed: 0 = PCMU, 1 = PCMA)", b->law);
+	if (b->pt > 127)
+		return fail("tdm-bind: payload type %u (allowed: 0..127)", b->pt);
+	if (b->event_pt != 0 && (b->event_pt < 96 || b->event_pt > 127 || b->event_pt == b->pt))
+		return fail("tdm-bind: telephone-event payload type %u (allowed: 0 = none, "
+			    "96..127 other than the codec's)", b->event_pt);
+	if (b->flags & ~MG_TDM_F_ECHO_CANCEL)
+		return fail("tdm-bind: unknown flags 0x%x (allowed: 0x%x)", b->flags,
+			    MG_TDM_F_ECHO_CANCEL);
+	if (!all_zero(b->reserved, sizeof(b->reserved)))
+		return fail("tdm-bind: reserved field set");
+	return 0;
+}
+
+static int check_tdm_chan(const void *p)
+{
+	const struct mg_msg_tdm_chan *c = p;
+
+	if (check_tdm_chan_no(c->channo) < 0)
+		return -EINVAL;
+	if (c->reserved != 0)
+		return fail("tdm: reserved field set");
+	return 0;
+}
+
+static int check_tdm_stats(const void *p)
+{
+	const struct mg_msg_tdm_stats *t = p;
+
+	if (check_tdm_chan_no(t->channo) < 0)
+		return -EINVAL;
+	return 0;
+}
+
 /* ------------------------------------------------------------- the table */
 
 struct msg_desc {
@@ -595,6 +681,12 @@ static const struct msg_desc msg_table[MG_MSG_TYPE_COUNT] = {
 			      { swap_fork_id, NULL }, { check_fork_id, NULL } },
 	[MG_MSG_DP_STATS] = { "DP_STATS", { 0, sizeof(struct mg_msg_dp_stats) },
 			      { NULL, swap_dp_stats }, { NULL, check_dp_stats } },
+	[MG_MSG_TDM_BIND] = { "TDM_BIND", { sizeof(struct mg_msg_tdm_bind), 0 },
+			      { swap_tdm_bind, NULL }, { check_tdm_bind, NULL } },
+	[MG_MSG_TDM_UNBIND] = { "TDM_UNBIND",
+				{ sizeof(struct mg_msg_tdm_chan), sizeof(struct mg_msg_tdm_stats) },
+				{ swap_tdm_chan, swap_tdm_stats },
+				{ check_tdm_chan, check_tdm_stats } },
 };
 #undef BODY
 

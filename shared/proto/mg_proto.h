@@ -55,6 +55,8 @@ enum mg_msg_type {
 	MG_MSG_FORK_ADD = 11,      /**< mg_msg_fork -> mg_msg_fork_id */
 	MG_MSG_FORK_DEL = 12,      /**< mg_msg_fork_id -> (empty) */
 	MG_MSG_DP_STATS = 13,      /**< (empty) -> mg_msg_dp_stats */
+	MG_MSG_TDM_BIND = 14,      /**< mg_msg_tdm_bind -> (empty) */
+	MG_MSG_TDM_UNBIND = 15,    /**< mg_msg_tdm_chan -> mg_msg_tdm_stats (final) */
 	MG_MSG_TYPE_COUNT
 };
 
@@ -354,6 +356,50 @@ struct mg_msg_dp_stats {
 	struct mg_msg_worker_stats workers[MG_PROTO_MAX_WORKERS];
 } __attribute__((packed));
 
+/* ------------------------------------------------------------------ TDM */
+
+#define MG_TDM_F_ECHO_CANCEL 0x01u /**< run the line echo canceller on this channel */
+#define MG_TDM_MAX_CHANNO 4096
+
+/**
+ * TDM_BIND request: carry DAHDI channel `channo` over session `session_id`.
+ * Leg `leg` faces the RTP peer (its rx/tx crypto apply); the other leg is
+ * the TDM side: a leg on a port of ours (PORT_ALLOC) with plain crypto and
+ * the latch source policy, which the TDM thread uses to inject its packets.
+ */
+struct mg_msg_tdm_bind {
+	uint64_t session_id;
+	uint32_t channo;   /**< 1..MG_TDM_MAX_CHANNO */
+	uint8_t leg;       /**< 0 or 1 */
+	uint8_t law;       /**< codec of the call: 0 = PCMU, 1 = PCMA */
+	uint8_t pt;        /**< its RTP payload type, 0..127 */
+	uint8_t event_pt;  /**< telephone-event payload type 96..127, 0 = none */
+	uint32_t ssrc;     /**< SSRC of what the TDM side sends */
+	uint8_t flags;     /**< MG_TDM_F_* */
+	uint8_t reserved[11];
+} __attribute__((packed));
+
+/** TDM_UNBIND request. */
+struct mg_msg_tdm_chan {
+	uint32_t channo;
+	uint32_t reserved;
+} __attribute__((packed));
+
+/** TDM_UNBIND reply: the channel's media counters. */
+struct mg_msg_tdm_stats {
+	uint32_t channo;
+	uint32_t reserved;
+	uint64_t tdm_frames_in;   /**< frames read from the channel */
+	uint64_t rtp_audio_out;   /**< G.711 packets sent toward RTP */
+	uint64_t rtp_event_out;   /**< RFC 4733 packets sent */
+	uint64_t digits_detected;
+	uint64_t rtp_in;          /**< RTP packets received for the channel */
+	uint64_t digits_played;
+	uint64_t tdm_frames_out;  /**< frames written to the channel */
+	uint64_t concealed;       /**< jitter buffer concealment frames */
+	uint64_t drops;           /**< packets dropped (ring full, malformed, late...) */
+} __attribute__((packed));
+
 /* ------------------------------------------------- layout is the contract */
 
 #define MG_PROTO_ASSERT_SIZE(t, n) _Static_assert(sizeof(t) == (n), #t " wire size changed: bump MG_PROTO_VERSION")
@@ -400,6 +446,10 @@ MG_PROTO_ASSERT_OFF(struct mg_msg_fork, crypto, 56);
 MG_PROTO_ASSERT_SIZE(struct mg_msg_fork_id, 16);
 MG_PROTO_ASSERT_SIZE(struct mg_msg_worker_stats, 40);
 MG_PROTO_ASSERT_SIZE(struct mg_msg_dp_stats, 840);
+MG_PROTO_ASSERT_SIZE(struct mg_msg_tdm_bind, 32);
+MG_PROTO_ASSERT_OFF(struct mg_msg_tdm_bind, ssrc, 16);
+MG_PROTO_ASSERT_SIZE(struct mg_msg_tdm_chan, 8);
+MG_PROTO_ASSERT_SIZE(struct mg_msg_tdm_stats, 80);
 _Static_assert(MG_DROP_REASON_COUNT <= MG_PROTO_DROP_SLOTS, "too many drop reasons for the wire");
 _Static_assert(MG_MSG_TYPE_COUNT <= MG_PROTO_MAX_TYPES, "too many message types for HELLO");
 _Static_assert(MG_SRTP_SUITE_COUNT <= 256, "suite must fit a byte");
