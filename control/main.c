@@ -16,6 +16,7 @@
 #include <sofia-sip/su_alloc.h>
 #include <sofia-sip/su_wait.h>
 
+#include "calls.h"
 #include "dpclient.h"
 #include "mg_build_config.h"
 #include "mg_config.h"
@@ -59,6 +60,7 @@ static void control_reload(struct control *ctl)
 		MG_WARN("SIGHUP: mediagate.control.socket changed to %s; takes effect on restart",
 			s->control_socket);
 	/* Module reloads go here, e.g. routing rules: route_reload(s). */
+	calls_reload(s);
 	MG_INFO("SIGHUP: configuration reloaded from %s",
 		ctl->config_path ? ctl->config_path : "(embedded defaults)");
 	/* Modules keep pointers into the settings they started with (sockets,
@@ -90,7 +92,7 @@ static int on_signal(su_root_magic_t *magic, su_wait_t *w, su_wakeup_arg_t *arg)
 static void on_dataplane_state(void *arg, bool up)
 {
 	(void)arg;
-	/* The call engine re-installs its sessions here when up == true. */
+	calls_dataplane_state(up);
 	if (!up)
 		MG_WARN("dataplane connection down: media sessions cannot be changed until it is "
 			"back");
@@ -202,7 +204,7 @@ int main(int argc, char **argv)
 
 	/* SIP user agents (and TLS credential checks) on ctl.root; the call
 	 * engine starts here too. */
-	if (sip_start(ctl.root, s) < 0) {
+	if (calls_start(ctl.root, s, ctl.dp) < 0 || sip_start(ctl.root, s) < 0) {
 		ctl.exit_code = 2;
 		goto out;
 	}
@@ -212,6 +214,7 @@ int main(int argc, char **argv)
 	su_root_run(ctl.root);
 
 	/* ...and stop here, before the dataplane client. */
+	calls_stop();
 	sip_stop();
 out:
 	dpc_destroy(ctl.dp);

@@ -1,0 +1,1177 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Call engine (B2BUA). Leg 0 is the caller (the INVITE we received), leg 1
+ * the callee (the INVITE we send). Everything runs on the one su_root: SIP
+ * events arrive through the sipua hook, dataplane answers through dpclient
+ * callbacks. A call is freed only when both SIP handles are gone and no
+ * dataplane request is outstanding, so no callback ever sees a freed call;
+ * a guard timer forces the release if a peer never finishes. docs/calls.md.
+ */
+#include "calls.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sofia-sip/nua.h>
+#include <sofia-sip/nua_tag.h>
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/sip_status.h>
+#include <sofia-sip/su_tag_io.h>
+#include <sofia-sip/url.h>
+
+#include "mg_log.h"
+#include "mg_proto.h"
+#include "route.h"
+#include "sdp_neg.h"
+#include "sipua.h"
+
+#define CALL_GUARD_MS 40000     /* a finished call is released by then at the latest */
+#define CALL_DP_TIMEOUT_MS 2000 /* per dataplane request */
+#define CALL_AGENT "mediagate"
+
+enum call_state {
+	CALL_ROUTING,   /* ports being allocated */
+	CALL_OUTGOING,  /* INVITE sent to the callee */
+	CALL_EARLY,     /* callee sent 18x */
+	CALL_ANSWERED,  /* 2xx sent to the caller, waiting for ACK */
+	CALL_ACTIVE,    /* ACK received */
+	CALL_ENDING,    /* hanging up both legs and the dataplane */
+};
+
+static const char *const call_state_names[] = { "routing", "outgoing", "early", "answered",
+						  "active", "ending" };
+
+struct call_leg {
+	nua_handle_t *nh;
+	unsigned ua;                 /* sipua index */
+	bool gone;                   /* handle terminated or never existed */
+	bool final_sent;             /* leg 0: final answer sent */
+	bool bye_rx;                 /* the peer sent BYE (do not send one back) */
+	int final_status;            /* leg 1: final answer received (0 none) */
+	bool port_ok;
+	struct mg_msg_port port;
+	bool neg_ok;
+	struct sdp_result neg;       /* last negotiation of this leg */
+	char local_ip[64];
+	char contact[320];
+};
+
+struct call {
+	struct call *next;
+	unsigned id;
+	uint64_t sess_id;
+	enum call_state state;
+	int pending;                 /* dataplane requests outstanding */
+	bool session_on;             /* SESSION_ADD succeeded */
+	bool session_wanted_del;
+	bool dp_cleanup_started;
+	bool freeing;
+	struct call_leg leg[2];
+	struct sdp_result offer1;    /* our offer to leg 1 as sent (each answer completes a copy) */
+	struct mg_msg_addr cand[MG_PROTO_MAX_CANDIDATES]; /* RFC 3960 sources seen in 18x */
+	unsigned n_cand;
+	/* What leg 0 gets once the session change in flight is acknowledged. */
+	int relay_status;
+	char relay_phrase[64];
+	bool relay_sdp;
+	struct sdp_policy pol;       /* shared parts of the SDP policy */
+	struct route_result route;
+	bool routed;
+	char *offer0;                /* the caller's SDP */
+	size_t offer0_len;
+	char why[160];               /* how it ended, for the log */
+	char warn[320];              /* Warning for the caller's error answer ("" = from why) */
+	char from0_user[128];        /* caller's From, the default From of the out leg */
+	char from0_name[128];
+	char gw_host[64];            /* GW_HOST_IP of this call */
+	su_timer_t *guard;
+	time_t started;
+};
+
+static struct {
+	su_root_t *root;
+	const struct mg_settings *s;
+	struct dpc *dp;
+	struct route_set routes;
+	struct call *calls;
+	unsigned n_calls;
+	unsigned next_id;
+	uint64_t sess_base;
+	const struct calls_pstn_ops *pstn;
+	struct calls_counters cnt;
+	bool stopping;
+} ce;
+
+static void call_end(struct call *c, int status, const char *phrase, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void call_maybe_free(struct call *c);
+static void call_dp_cleanup(struct call *c);
+
+/* ------------------------------------------------------------ helpers */
+
+static bool call_is_known(const struct call *c)
+{
+	for (const struct call *i = ce.calls; i != NULL; i = i->next)
+		if (i == c)
+			return true;
+	return false;
+}
+
+static const char *transport_name(enum mg_transport t)
+{
+	return t == MG_TRANSPORT_UDP ? "udp" : t == MG_TRANSPORT_TCP ? "tcp" : "tls";
+}
+
+/*
+ * The dataplane address a leg's media should use: the port address whose
+ * subnet holds @remote, else the first address of a port with a next hop,
+ * else the dataplane's first address.
+ */
+static void pick_local_ip(const char *remote, char *out, size_t len)
+{
+	const struct mg_settings *s = ce.s;
+	uint8_t r[16];
+	bool have = remote != NULL && inet_pton(AF_INET, remote, r) == 1;
+
+	out[0] = '\0';
+	for (unsigned p = 0; have && p < s->n_ports; p++) {
+		for (unsigned a = 0; a < s->ports[p].n_addrs; a++) {
+			const struct mg_cidr *ci = &s->ports[p].addrs[a];
+			uint32_t net, rem, mask;
+
+			if (ci->family != AF_INET)
+				continue;
+			memcpy(&net, ci->addr, 4);
+			memcpy(&rem, r, 4);
+			mask = ci->prefix_len == 0 ? 0 : htonl(~0u << (32 - ci->prefix_len));
+			if ((net & mask) == (rem & mask)) {
+				inet_ntop(AF_INET, ci->addr, out, (socklen_t)len);
+				return;
+			}
+		}
+	}
+	for (unsigned p = 0; p < s->n_ports; p++)
+		if (s->ports[p].nexthop.family == AF_INET && s->ports[p].n_addrs > 0 &&
+		    s->ports[p].addrs[0].family == AF_INET) {
+			inet_ntop(AF_INET, s->ports[p].addrs[0].addr, out, (socklen_t)len);
+			return;
+		}
+	if (s->n_ports > 0 && s->ports[0].n_addrs > 0 && s->ports[0].addrs[0].family == AF_INET)
+		inet_ntop(AF_INET, s->ports[0].addrs[0].addr, out, (socklen_t)len);
+}
+
+static int crypto_from_policy(const struct mg_srtp_policy *p, bool srtp, bool tx, bool roc_reset,
+			      struct mg_msg_crypto *out)
+{
+	const struct mg_srtp_suite_info *si;
+	unsigned k;
+
+	memset(out, 0, sizeof(*out));
+	if (!srtp)
+		return 0;
+	si = mg_srtp_suite_by_id(p->suite);
+	if (si == NULL || p->nkeys == 0 || p->mki_len > MG_PROTO_MAX_MKI)
+		return -EINVAL;
+	/* The wire carries one master key per direction: the one in use (tx)
+	 * or the first the peer listed (rx). */
+	k = tx ? p->active_key : 0;
+	if (k >= p->nkeys)
+		k = 0;
+	out->suite = (uint8_t)p->suite;
+	out->key_len = si->master_key_len;
+	out->salt_len = si->master_salt_len;
+	out->mki_len = p->mki_len;
+	memcpy(out->mki, p->keys[k].mki, p->mki_len);
+	memcpy(out->key, p->keys[k].key, si->master_key_len);
+	memcpy(out->salt, p->keys[k].salt, si->master_salt_len);
+	out->lifetime = p->keys[k].lifetime;
+	out->roc = 0;
+	if (roc_reset)
+		out->flags |= MG_CRYPTO_F_ROC_RESET;
+	return 0;
+}
+
+/* One leg of the session from its last negotiation. */
+static int session_leg(const struct call *c, unsigned li, bool rekey, struct mg_msg_leg *l)
+{
+	const struct call_leg *g = &c->leg[li];
+	const struct sdp_result *n = &g->neg;
+	int rc;
+
+	memset(l, 0, sizeof(*l));
+	l->local = g->port.local;
+	if (n->remote_family == AF_INET && n->remote_rtp_port != 0 &&
+	    mg_proto_addr_parse(n->remote_addr, &l->remote) == 0) {
+		l->remote.port = n->remote_rtp_port;
+		l->remote_rtcp_port = n->remote_rtcp_port;
+	} else {
+		memset(&l->remote, 0, sizeof(l->remote));
+	}
+	l->flags = n->rtcp_mux ? MG_LEG_F_RTCP_MUX : 0;
+	l->source_policy = ce.s->lock_on_sdp ? MG_SOURCE_STRICT : MG_SOURCE_LATCH;
+	/* RFC 3960: every address an 18x named stays an allowed source of the
+	 * callee's leg; the first that sends wins. */
+	if (li == 1) {
+		for (unsigned i = 0; i < c->n_cand && l->n_candidates < MG_PROTO_MAX_CANDIDATES; i++) {
+			if (c->cand[i].port == l->remote.port &&
+			    memcmp(c->cand[i].addr, l->remote.addr, 16) == 0)
+				continue;
+			l->candidates[l->n_candidates++] = c->cand[i];
+		}
+	}
+	rc = crypto_from_policy(&n->rx, n->srtp, false, rekey && n->rekey_rx, &l->rx);
+	if (rc == 0)
+		rc = crypto_from_policy(&n->tx, n->srtp, true, rekey && n->rekey_tx, &l->tx);
+	return rc;
+}
+
+static void respond0(struct call *c, int status, const char *phrase, const char *warning,
+		     bool with_sdp)
+{
+	struct call_leg *g = &c->leg[0];
+
+	if (g->nh == NULL || g->final_sent || g->gone)
+		return;
+	if (status >= 200)
+		g->final_sent = true;
+	nua_respond(g->nh, status, phrase, SIPTAG_CONTACT_STR(g->contact),
+		    TAG_IF(warning != NULL, SIPTAG_WARNING_STR(warning)),
+		    TAG_IF(with_sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+		    TAG_IF(with_sdp, SIPTAG_PAYLOAD_STR(g->neg.sdp)), TAG_END());
+}
+
+/* ------------------------------------------------------------ dataplane */
+
+static void on_session_reply(void *arg, int result, const void *body)
+{
+	struct call *c = arg;
+
+	(void)body;
+	c->pending--;
+	if (c->state == CALL_ENDING) {
+		if (result == 0)
+			c->session_on = true;
+		call_dp_cleanup(c);
+		call_maybe_free(c);
+		return;
+	}
+	if (result < 0) {
+		call_end(c, 503, "Service Unavailable",
+			 "dataplane refused the media session: %s", strerror(-result));
+		return;
+	}
+	c->session_on = true;
+	if (c->relay_status != 0) {
+		int st = c->relay_status;
+
+		c->relay_status = 0;
+		respond0(c, st, c->relay_phrase, NULL, c->relay_sdp);
+		if (st >= 200 && st < 300) {
+			c->state = CALL_ANSWERED;
+			ce.cnt.answered++;
+		}
+	}
+}
+
+/*
+ * Install (first time) or replace the session, then relay what waits.
+ * @rekey_leg: the leg whose re-INVITE just changed keys (its ROC restarts),
+ * -1 for none.
+ */
+static void session_push(struct call *c, int rekey_leg)
+{
+	struct mg_msg_session m;
+	int64_t id;
+
+	memset(&m, 0, sizeof(m));
+	m.id = c->sess_id;
+	if (session_leg(c, 0, rekey_leg == 0, &m.legs[0]) < 0 ||
+	    session_leg(c, 1, rekey_leg == 1, &m.legs[1]) < 0) {
+		call_end(c, 500, "Server Internal Error", "negotiated keys do not fit the dataplane");
+		return;
+	}
+	id = dpc_request(ce.dp, c->session_on ? MG_MSG_SESSION_MODIFY : MG_MSG_SESSION_ADD, &m,
+			 CALL_DP_TIMEOUT_MS, on_session_reply, c);
+	if (id < 0) {
+		call_end(c, 503, "Service Unavailable", "dataplane: %s%s%s", strerror((int)-id),
+			 id == -EINVAL ? ": " : "", id == -EINVAL ? mg_proto_last_error() : "");
+		return;
+	}
+	c->pending++;
+}
+
+static void on_del_reply(void *arg, int result, const void *body)
+{
+	struct call *c = arg;
+	const struct mg_msg_session_stats *st = body;
+
+	c->pending--;
+	if (result == 0 && st != NULL) {
+		char drops[256] = "";
+		size_t n = 0;
+
+		for (unsigned li = 0; li < 2; li++)
+			for (unsigned d = 0; d < 2; d++)
+				for (unsigned r = 0; r < MG_DROP_REASON_COUNT; r++)
+					if (st->legs[li][d].drops[r] && n < sizeof(drops))
+						n += (size_t)snprintf(drops + n, sizeof(drops) - n,
+								      " leg%u.%s.%s=%llu", li,
+								      d ? "tx" : "rx", mg_proto_drop_name(r),
+								      (unsigned long long)st->legs[li][d].drops[r]);
+		MG_INFO("call %u: session %llu removed: caller->gw %llu, gw->callee %llu, "
+			"callee->gw %llu, gw->caller %llu packets; drops:%s",
+			c->id, (unsigned long long)c->sess_id,
+			(unsigned long long)st->legs[0][0].packets,
+			(unsigned long long)st->legs[1][1].packets,
+			(unsigned long long)st->legs[1][0].packets,
+			(unsigned long long)st->legs[0][1].packets, drops[0] ? drops : " none");
+	} else if (result < 0 && result != -ENOTCONN && result != -ECANCELED) {
+		MG_WARN("call %u: SESSION_DEL %llu: %s", c->id, (unsigned long long)c->sess_id,
+			strerror(-result));
+	}
+	c->session_on = false;
+	call_dp_cleanup(c);
+	call_maybe_free(c);
+}
+
+static void on_free_reply(void *arg, int result, const void *body)
+{
+	struct call *c = arg;
+
+	(void)body;
+	if (result < 0 && result != -ENOTCONN && result != -ECANCELED)
+		MG_WARN("call %u: PORT_FREE: %s", c->id, strerror(-result));
+	c->pending--;
+	call_maybe_free(c);
+}
+
+/* Delete the session, then free the ports; runs again after each reply. */
+static void call_dp_cleanup(struct call *c)
+{
+	if (c->pending > 0)
+		return;
+	if (c->session_on && dpc_is_up(ce.dp)) {
+		struct mg_msg_session_id sid = { .id = c->sess_id };
+
+		if (dpc_request(ce.dp, MG_MSG_SESSION_DEL, &sid, CALL_DP_TIMEOUT_MS, on_del_reply, c) > 0) {
+			c->pending++;
+			return;
+		}
+	}
+	c->session_on = false;
+	for (unsigned li = 0; li < 2; li++) {
+		struct call_leg *g = &c->leg[li];
+
+		if (!g->port_ok)
+			continue;
+		g->port_ok = false;
+		if (dpc_is_up(ce.dp) &&
+		    dpc_request(ce.dp, MG_MSG_PORT_FREE, &g->port, CALL_DP_TIMEOUT_MS, on_free_reply, c) > 0)
+			c->pending++;
+	}
+}
+
+/* ----------------------------------------------------------- lifecycle */
+
+static void call_free(struct call *c)
+{
+	struct call **pp;
+
+	for (pp = &ce.calls; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	for (unsigned li = 0; li < 2; li++)
+		if (c->leg[li].nh != NULL) {
+			nua_handle_bind(c->leg[li].nh, NULL);
+			nua_handle_destroy(c->leg[li].nh);
+		}
+	if (c->guard != NULL)
+		su_timer_destroy(c->guard);
+	if (c->routed)
+		route_result_clear(&c->route);
+	free(c->offer0);
+	ce.n_calls--;
+	ce.cnt.ended++;
+	MG_INFO("call %u: ended after %lds (%s); %u calls active", c->id,
+		(long)(time(NULL) - c->started), c->why[0] ? c->why : "normal", ce.n_calls);
+	/* Key material of both legs leaves memory with the call. */
+	explicit_bzero(c, sizeof(*c));
+	free(c);
+}
+
+static void call_maybe_free(struct call *c)
+{
+	if (c->state != CALL_ENDING || c->pending > 0 || c->freeing)
+		return;
+	if (c->session_on || c->leg[0].port_ok || c->leg[1].port_ok) {
+		call_dp_cleanup(c);
+		if (c->pending > 0)
+			return;
+	}
+	if (!c->leg[0].gone || !c->leg[1].gone)
+		return;
+	c->freeing = true;
+	call_free(c);
+}
+
+static void on_guard(su_root_magic_t *m, su_timer_t *t, su_timer_arg_t *arg)
+{
+	struct call *c = arg;
+
+	(void)m;
+	(void)t;
+	if (!call_is_known(c))
+		return;
+	MG_WARN("call %u: peer did not finish in %d s; releasing the call", c->id,
+		CALL_GUARD_MS / 1000);
+	c->leg[0].gone = c->leg[1].gone = true;
+	if (c->pending > 0) {
+		/* Dataplane answers overdue as well: their callbacks hold the call. */
+		c->pending = 0;
+		c->session_on = false;
+		c->leg[0].port_ok = c->leg[1].port_ok = false;
+	}
+	call_maybe_free(c);
+}
+
+/*
+ * End the call: answer or hang up each leg as its state requires, then
+ * remove the dataplane state. @status is the caller's final answer if it
+ * has none yet (0: 487-like endings where nua already answered).
+ */
+static void call_end(struct call *c, int status, const char *phrase, const char *fmt, ...)
+{
+	va_list ap;
+	char warn[320];
+
+	if (c->state == CALL_ENDING)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(c->why, sizeof(c->why), fmt, ap);
+	va_end(ap);
+	MG_INFO("call %u: ending in state %s: %s%s%s", c->id, call_state_names[c->state], c->why,
+		status ? ", caller gets " : "", status ? phrase : "");
+	c->state = CALL_ENDING;
+
+	struct call_leg *a = &c->leg[0], *b = &c->leg[1];
+
+	if (a->nh != NULL && !a->gone) {
+		if (!a->final_sent) {
+			if (status == 0)
+				status = 500, phrase = "Server Internal Error";
+			if (c->warn[0])
+				memcpy(warn, c->warn, sizeof(warn) - 1), warn[sizeof(warn) - 1] = '\0';
+			else
+				snprintf(warn, sizeof(warn), "399 %s \"%.200s\"", CALL_AGENT, c->why);
+			respond0(c, status, phrase, warn, false);
+			ce.cnt.failed++;
+		} else if (!a->bye_rx) {
+			nua_bye(a->nh, TAG_END());
+		}
+	}
+	if (b->nh != NULL && !b->gone && !b->bye_rx) {
+		if (b->final_status >= 200 && b->final_status < 300)
+			nua_bye(b->nh, TAG_END());
+		else if (b->final_status == 0)
+			nua_cancel(b->nh, TAG_END());
+	}
+	if (c->guard == NULL)
+		c->guard = su_timer_create(su_root_task(ce.root), CALL_GUARD_MS);
+	if (c->guard != NULL)
+		su_timer_set(c->guard, on_guard, c);
+	call_dp_cleanup(c);
+	call_maybe_free(c);
+}
+
+/* ------------------------------------------------------------- routing */
+
+static void url_user(const url_t *u, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", u && u->url_user ? u->url_user : "");
+}
+
+static int call_route(struct call *c, const sip_t *sip, unsigned ua_index)
+{
+	char ruri[512], from_uri[512], to_uri[512], ruser[128], rhost[128], fuser[128], fhost[128],
+		fname[128], tuser[128], envip[64];
+	struct route_kv kv[16];
+	size_t n = 0;
+	struct route_env env;
+	const struct mg_sip_ua *uac = sipua_cfg(ua_index);
+	struct route_table *t;
+	int rc;
+
+	url_e(ruri, (int)sizeof(ruri), sip->sip_request->rq_url);
+	url_e(from_uri, (int)sizeof(from_uri), sip->sip_from->a_url);
+	url_e(to_uri, (int)sizeof(to_uri), sip->sip_to->a_url);
+	url_user(sip->sip_request->rq_url, ruser, sizeof(ruser));
+	snprintf(rhost, sizeof(rhost), "%s", sip->sip_request->rq_url->url_host ? sip->sip_request->rq_url->url_host : "");
+	url_user(sip->sip_from->a_url, fuser, sizeof(fuser));
+	snprintf(fhost, sizeof(fhost), "%s", sip->sip_from->a_url->url_host ? sip->sip_from->a_url->url_host : "");
+	snprintf(fname, sizeof(fname), "%s", sip->sip_from->a_display ? sip->sip_from->a_display : "");
+	/* A quoted display name routes by its text. */
+	if (fname[0] == '"') {
+		size_t l = strlen(fname);
+
+		memmove(fname, fname + 1, l);
+		if (l >= 2 && fname[l - 2] == '"')
+			fname[l - 2] = '\0';
+	}
+	url_user(sip->sip_to->a_url, tuser, sizeof(tuser));
+	kv[n++] = (struct route_kv){ "sip.in.requestUri", ruri };
+	kv[n++] = (struct route_kv){ "sip.in.requestUri.user", ruser };
+	kv[n++] = (struct route_kv){ "sip.in.requestUri.host", rhost };
+	kv[n++] = (struct route_kv){ "sip.in.from.uri", from_uri };
+	kv[n++] = (struct route_kv){ "sip.in.from.user", fuser };
+	kv[n++] = (struct route_kv){ "sip.in.from.host", fhost };
+	kv[n++] = (struct route_kv){ "sip.in.from.displayName", fname };
+	kv[n++] = (struct route_kv){ "sip.in.to.uri", to_uri };
+	kv[n++] = (struct route_kv){ "sip.in.to.user", tuser };
+	kv[n++] = (struct route_kv){ "sip.in.transport", uac ? transport_name(uac->transport) : "udp" };
+	kv[n++] = (struct route_kv){ "transfer", "false" };
+
+	memset(&env, 0, sizeof(env));
+	for (unsigned i = 0; i < sipua_count(); i++) {
+		const struct mg_sip_ua *u = sipua_cfg(i);
+		uint16_t *p = u->transport == MG_TRANSPORT_TLS ? &env.sip_port_tls :
+			      u->transport == MG_TRANSPORT_TCP ? &env.sip_port_tcp : &env.sip_port_udp;
+
+		if (*p == 0)
+			*p = u->port;
+	}
+	if (env.sip_port_tls == 0)
+		env.sip_port_tls = 5061;
+	if (env.sip_port_udp == 0)
+		env.sip_port_udp = 5060;
+	if (env.sip_port_tcp == 0)
+		env.sip_port_tcp = env.sip_port_udp;
+	snprintf(envip, sizeof(envip), "%.63s",
+		 ce.s->sip_contact_host[0] ? ce.s->sip_contact_host :
+		 uac && uac->addr[0] ? uac->addr : rhost);
+	env.host_ip = envip;
+	snprintf(c->gw_host, sizeof(c->gw_host), "%s", envip);
+	snprintf(c->from0_user, sizeof(c->from0_user), "%s", fuser);
+	snprintf(c->from0_name, sizeof(c->from0_name), "%s", fname);
+
+	t = route_set_get(&ce.routes);
+	if (t == NULL)
+		return -ENOENT;
+	rc = route_match(t, kv, n, &env, &c->route);
+	route_table_unref(t);
+	if (rc == 0)
+		c->routed = true;
+	return rc;
+}
+
+/* ---------------------------------------------------------- out leg */
+
+static void url_host_of(const char *uri, char *out, size_t len)
+{
+	su_home_t home[1] = { SU_HOME_INIT(home) };
+	url_t *u = url_make(home, uri);
+
+	snprintf(out, len, "%s", u && u->url_host ? u->url_host : "");
+	su_home_deinit(home);
+}
+
+/* The user agent the out leg leaves from: the first with its transport. */
+static int out_ua(enum mg_transport want)
+{
+	for (unsigned i = 0; i < sipua_count(); i++)
+		if (sipua_cfg(i)->transport == want)
+			return (int)i;
+	return -1;
+}
+
+static void call_send_invite(struct call *c)
+{
+	struct call_leg *a = &c->leg[0], *b = &c->leg[1];
+	struct sdp_policy pol = c->pol;
+	struct sdp_codec codecs[SDP_MAX_PTS];
+	const char *ruri = route_result_get(&c->route, "sip.out.requestUri");
+	const char *from_uri = route_result_get(&c->route, "sip.out.from.uri");
+	const char *from_name = route_result_get(&c->route, "sip.out.from.displayName");
+	const char *to_uri = route_result_get(&c->route, "sip.out.to.uri");
+	const char *to_name = route_result_get(&c->route, "sip.out.to.displayName");
+	const char *tp = route_result_get(&c->route, "sip.out.transport");
+	enum mg_transport want = MG_TRANSPORT_UDP;
+	char from[640], to[640], target[600];
+	int ua, rc;
+
+	/* Offer the callee what the caller can take (the dataplane relays
+	 * payload unchanged, so both legs must share the codecs). */
+	for (unsigned i = 0; i < a->neg.n_pts; i++)
+		codecs[i] = (struct sdp_codec){ a->neg.pts[i].name, a->neg.pts[i].rate };
+	pol.codecs = codecs;
+	pol.n_codecs = a->neg.n_pts;
+	pol.local_addr = b->local_ip;
+	pol.local_port = b->port.local.port;
+	pol.media_type = c->route.media_type;
+	pol.sess_id = 0;
+	rc = sdp_offer(&pol, NULL, &c->offer1);
+	if (rc < 0 || c->offer1.status != 0) {
+		call_end(c, 500, "Server Internal Error", "cannot build the offer to the callee: %s",
+			 c->offer1.warn_text[0] ? c->offer1.warn_text : strerror(-rc));
+		return;
+	}
+	if (tp != NULL && strcasecmp(tp, "tls") == 0)
+		want = MG_TRANSPORT_TLS;
+	else if (tp != NULL && strcasecmp(tp, "tcp") == 0)
+		want = MG_TRANSPORT_TCP;
+	ua = out_ua(want);
+	if (ua < 0) {
+		call_end(c, 503, "Service Unavailable",
+			 "route %s wants sip.out.transport=%s but no such user agent is configured",
+			 c->route.rule_name, transport_name(want));
+		return;
+	}
+	/* sofia needs the transport in the URI to pick the connection. */
+	snprintf(target, sizeof(target), "%s%s%s", ruri,
+		 strstr(ruri, "transport=") ? "" : ";transport=", strstr(ruri, "transport=") ? "" : transport_name(want));
+	if (from_uri == NULL || from_uri[0] == '\0') {
+		if (c->from0_name[0])
+			snprintf(from, sizeof(from), "\"%s\" <sip:%s@%s>", c->from0_name,
+				 c->from0_user[0] ? c->from0_user : "anonymous", c->gw_host);
+		else
+			snprintf(from, sizeof(from), "<sip:%s@%s>",
+				 c->from0_user[0] ? c->from0_user : "anonymous", c->gw_host);
+	} else if (from_name != NULL && from_name[0] != '\0') {
+		snprintf(from, sizeof(from), "\"%s\" <%s>", from_name, from_uri);
+	} else {
+		snprintf(from, sizeof(from), "<%s>", from_uri);
+	}
+	if (to_name != NULL && to_name[0] != '\0')
+		snprintf(to, sizeof(to), "\"%s\" <%s>", to_name, to_uri ? to_uri : ruri);
+	else
+		snprintf(to, sizeof(to), "<%s>", to_uri ? to_uri : ruri);
+	b->ua = (unsigned)ua;
+	sipua_contact((unsigned)ua, NULL, b->contact, sizeof(b->contact));
+	b->nh = nua_handle(sipua_nua((unsigned)ua), c, SIPTAG_TO_STR(to), SIPTAG_FROM_STR(from),
+			   TAG_END());
+	if (b->nh == NULL) {
+		call_end(c, 500, "Server Internal Error", "cannot create the out-leg handle");
+		return;
+	}
+	b->gone = false;
+	c->state = CALL_OUTGOING;
+	MG_INFO("call %u: routed by rule %s to %s (from %s), SRTP %s", c->id, c->route.rule_name,
+		target, from, c->offer1.n_offered ? "offered" : "not offered");
+	nua_invite(b->nh, NUTAG_URL(target), SIPTAG_CONTACT_STR(b->contact),
+		   SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(c->offer1.sdp),
+		   TAG_END());
+}
+
+static void port_reply(struct call *c, unsigned li, int result, const void *body)
+{
+	struct call_leg *a = &c->leg[0];
+	struct sdp_policy pol;
+	int rc;
+
+	c->pending--;
+	if (result == 0 && body != NULL) {
+		c->leg[li].port = *(const struct mg_msg_port *)body;
+		c->leg[li].port_ok = true;
+	}
+	if (result < 0 && c->state != CALL_ENDING)
+		call_end(c, 503, "Service Unavailable", "dataplane: no media port: %s",
+			 strerror(-result));
+	if (c->state == CALL_ENDING) {
+		call_maybe_free(c);
+		return;
+	}
+	if (c->pending > 0)
+		return;
+	/* Both ports: the caller's answer is ready, the callee gets the offer. */
+	pol = c->pol;
+	pol.local_addr = a->local_ip;
+	pol.local_port = a->port.local.port;
+	rc = sdp_answer(&pol, c->offer0, c->offer0_len, NULL, &a->neg);
+	if (rc < 0 || a->neg.status != 0) {
+		sdp_warning_header(&a->neg, CALL_AGENT, c->warn, sizeof(c->warn));
+		call_end(c, a->neg.status ? a->neg.status : 500, "Not Acceptable Here", "%s", a->neg.warn_text);
+		return;
+	}
+	a->neg_ok = true;
+	call_send_invite(c);
+}
+
+static void on_port0_reply(void *arg, int result, const void *body)
+{
+	port_reply(arg, 0, result, body);
+}
+
+static void on_port1_reply(void *arg, int result, const void *body)
+{
+	port_reply(arg, 1, result, body);
+}
+
+/* ------------------------------------------------------------ SIP events */
+
+static void call_new(unsigned ua_index, nua_handle_t *nh, const sip_t *sip)
+{
+	struct call *c = calloc(1, sizeof(*c));
+	struct call_leg *a;
+	struct sdp_result probe;
+	struct mg_msg_port_alloc pa;
+	char warn[320];
+	int rc;
+
+	if (c == NULL) {
+		nua_respond(nh, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
+		nua_handle_destroy(nh);
+		return;
+	}
+	c->id = ++ce.next_id;
+	c->sess_id = ce.sess_base + c->id;
+	c->started = time(NULL);
+	c->next = ce.calls;
+	ce.calls = c;
+	ce.n_calls++;
+	ce.cnt.offered++;
+	a = &c->leg[0];
+	a->nh = nh;
+	a->ua = ua_index;
+	c->leg[1].gone = true; /* until an INVITE goes out */
+	nua_handle_bind(nh, c);
+	sipua_contact(ua_index, sip, a->contact, sizeof(a->contact));
+	c->pol.mode = ce.s->srtp_mode;
+	c->pol.n_suites = ce.s->n_crypto_suites;
+	memcpy(c->pol.suites, ce.s->crypto_suites, sizeof(c->pol.suites));
+
+	MG_INFO("call %u: INVITE %s%s%s from %s%s%s", c->id,
+		sip->sip_request->rq_url->url_user ? sip->sip_request->rq_url->url_user : "",
+		sip->sip_request->rq_url->url_user ? "@" : "",
+		sip->sip_request->rq_url->url_host ? sip->sip_request->rq_url->url_host : "",
+		sip->sip_from->a_url->url_user ? sip->sip_from->a_url->url_user : "",
+		sip->sip_from->a_url->url_user ? "@" : "",
+		sip->sip_from->a_url->url_host ? sip->sip_from->a_url->url_host : "");
+
+	if (ce.stopping) {
+		call_end(c, 503, "Service Unavailable", "the gateway is shutting down");
+		return;
+	}
+	rc = call_route(c, sip, ua_index);
+	if (rc == -ENOENT) {
+		call_end(c, ROUTE_NO_ROUTE_SIP_STATUS, "Not Found", "no routing rule matches");
+		return;
+	}
+	if (rc < 0) {
+		call_end(c, 500, "Server Internal Error", "routing failed: %s", strerror(-rc));
+		return;
+	}
+	if (c->route.outbound_interface == ROUTE_IFACE_PSTN) {
+		/* The PSTN side registers its ops when it exists (docs/calls.md). */
+		call_end(c, 503, "Service Unavailable", "route %s goes to the PSTN, which %s",
+			 c->route.rule_name, ce.pstn ? "this call engine cannot reach yet" :
+							 "is not available in this build");
+		return;
+	}
+	if (route_result_get(&c->route, "sip.out.requestUri") == NULL) {
+		call_end(c, 500, "Server Internal Error", "route %s has no sip.out.requestUri",
+			 c->route.rule_name);
+		return;
+	}
+	if (sip->sip_payload == NULL || sip->sip_payload->pl_len == 0 ||
+	    (sip->sip_content_type && sip->sip_content_type->c_type &&
+	     strcasecmp(sip->sip_content_type->c_type, "application/sdp") != 0)) {
+		call_end(c, 488, "Not Acceptable Here",
+			 "INVITE without an SDP offer (late offer is not supported)");
+		return;
+	}
+	c->offer0 = malloc(sip->sip_payload->pl_len + 1);
+	if (c->offer0 == NULL) {
+		call_end(c, 500, "Server Internal Error", "out of memory");
+		return;
+	}
+	memcpy(c->offer0, sip->sip_payload->pl_data, sip->sip_payload->pl_len);
+	c->offer0[sip->sip_payload->pl_len] = '\0';
+	c->offer0_len = sip->sip_payload->pl_len;
+
+	/* Policy first (488 per SPEC §4) so a refused offer costs no ports. */
+	c->pol.local_addr = "0.0.0.0";
+	c->pol.local_port = 9;
+	rc = sdp_answer(&c->pol, c->offer0, c->offer0_len, NULL, &probe);
+	if (rc < 0 || probe.status != 0) {
+		int st = probe.status ? probe.status : 400;
+
+		sdp_warning_header(&probe, CALL_AGENT, warn, sizeof(warn));
+		snprintf(c->why, sizeof(c->why), "SDP refused: %.120s", probe.warn_text);
+		MG_INFO("call %u: %d, %s", c->id, st, probe.warn_text);
+		a->final_sent = true;
+		ce.cnt.failed++;
+		nua_respond(nh, st, st == 488 ? "Not Acceptable Here" : "Bad Request",
+			    SIPTAG_CONTACT_STR(a->contact), SIPTAG_WARNING_STR(warn), TAG_END());
+		c->state = CALL_ENDING;
+		call_maybe_free(c);
+		return;
+	}
+	if (!dpc_is_up(ce.dp)) {
+		call_end(c, 503, "Service Unavailable", "dataplane is not connected");
+		return;
+	}
+	pick_local_ip(probe.remote_addr, a->local_ip, sizeof(a->local_ip));
+	{
+		char host[128];
+
+		url_host_of(route_result_get(&c->route, "sip.out.requestUri"), host, sizeof(host));
+		pick_local_ip(host, c->leg[1].local_ip, sizeof(c->leg[1].local_ip));
+	}
+	for (unsigned li = 0; li < 2; li++) {
+		memset(&pa, 0, sizeof(pa));
+		if (mg_proto_addr_parse(c->leg[li].local_ip[0] ? c->leg[li].local_ip : "0.0.0.0",
+					&pa.local) < 0)
+			pa.local.family = MG_FAMILY_IPV4;
+		pa.local.port = 0;
+		int64_t id = dpc_request(ce.dp, MG_MSG_PORT_ALLOC, &pa, CALL_DP_TIMEOUT_MS,
+					 li == 0 ? on_port0_reply : on_port1_reply, c);
+
+		if (id < 0) {
+			call_end(c, 503, "Service Unavailable", "dataplane: %s", strerror((int)-id));
+			return;
+		}
+		c->pending++;
+	}
+	c->state = CALL_ROUTING;
+}
+
+/* Apply the callee's SDP (18x or 2xx) to a copy of our offer. */
+static int leg1_answer(struct call *c, const sip_t *sip)
+{
+	struct call_leg *b = &c->leg[1];
+	struct sdp_policy pol = c->pol;
+	struct sdp_result r;
+	int rc;
+
+	r = c->offer1;
+	pol.local_addr = b->local_ip;
+	pol.local_port = b->port.local.port;
+	pol.media_type = c->route.media_type;
+	rc = sdp_answer_process(&pol, sip->sip_payload->pl_data, sip->sip_payload->pl_len, &r);
+	if (rc < 0 || r.status != 0) {
+		MG_INFO("call %u: callee's SDP refused: %s", c->id, r.warn_text);
+		snprintf(c->why, sizeof(c->why), "callee's SDP: %.120s", r.warn_text);
+		return -EPROTO;
+	}
+	b->neg = r;
+	b->neg_ok = true;
+	if (r.remote_family == AF_INET && c->n_cand < MG_PROTO_MAX_CANDIDATES) {
+		struct mg_msg_addr ad;
+
+		if (mg_proto_addr_parse(r.remote_addr, &ad) == 0) {
+			bool seen = false;
+
+			ad.port = r.remote_rtp_port;
+			for (unsigned i = 0; i < c->n_cand; i++)
+				if (memcmp(&c->cand[i], &ad, sizeof(ad)) == 0)
+					seen = true;
+			if (!seen)
+				c->cand[c->n_cand++] = ad;
+		}
+	}
+	return 0;
+}
+
+static int map_status(int st, const char **phrase)
+{
+	switch (st) {
+	case 401:
+	case 407:
+		*phrase = "Forbidden"; /* the callee's credentials are not the caller's business */
+		return 403;
+	case 503:
+		/* RFC 3261 16.7: a 503 from beyond is not ours to pass on; the
+		 * caller would take this gateway for overloaded. */
+		*phrase = "Bad Gateway";
+		return 502;
+	default:
+		if (st >= 300 && st < 400) {
+			*phrase = "Temporarily Unavailable"; /* redirects are not followed */
+			return 480;
+		}
+		return st;
+	}
+}
+
+static void on_leg1_response(struct call *c, int status, const char *phrase, const sip_t *sip)
+{
+	struct call_leg *b = &c->leg[1];
+	bool sdp = sip && sip->sip_payload && sip->sip_payload->pl_len > 0;
+
+	if (status >= 200)
+		b->final_status = status;
+	if (c->state == CALL_ENDING) {
+		/* 200 crossing our CANCEL: hang it up. */
+		if (status >= 200 && status < 300 && b->nh && !b->gone)
+			nua_bye(b->nh, TAG_END());
+		return;
+	}
+	if (status < 180 && status >= 100)
+		return;
+	if (status < 200) {
+		if (c->state == CALL_OUTGOING)
+			c->state = CALL_EARLY;
+		if (sdp && leg1_answer(c, sip) == 0) {
+			/* Early media: install, then tell the caller with our SDP. */
+			c->relay_status = status;
+			snprintf(c->relay_phrase, sizeof(c->relay_phrase), "%s", phrase);
+			c->relay_sdp = true;
+			session_push(c, -1);
+		} else if (c->relay_status == 0) {
+			respond0(c, status, phrase, NULL, c->session_on);
+		}
+		return;
+	}
+	if (status < 300) {
+		if (sdp) {
+			if (leg1_answer(c, sip) < 0) {
+				call_end(c, 488, "Not Acceptable Here", "%s", c->why);
+				return;
+			}
+		} else if (!b->neg_ok) {
+			call_end(c, 502, "Bad Gateway", "callee answered without SDP");
+			return;
+		}
+		c->relay_status = 200;
+		snprintf(c->relay_phrase, sizeof(c->relay_phrase), "OK");
+		c->relay_sdp = true;
+		MG_INFO("call %u: answered by the callee (%s%s)", c->id,
+			b->neg.srtp ? "SRTP " : "RTP",
+			b->neg.srtp ? mg_srtp_suite_by_id(b->neg.suite)->sdes_name : "");
+		session_push(c, -1);
+		return;
+	}
+	{
+		const char *ph = phrase;
+		int st = map_status(status, &ph);
+
+		call_end(c, st, ph, "callee answered %d %s", status, phrase);
+	}
+}
+
+/* A re-INVITE on an established leg: answered here, the dataplane follows. */
+static void on_reinvite(struct call *c, unsigned li, nua_handle_t *nh, const sip_t *sip)
+{
+	struct call_leg *g = &c->leg[li];
+	struct sdp_policy pol = c->pol;
+	struct sdp_result r;
+	char warn[320];
+	int rc;
+
+	if (c->state != CALL_ACTIVE && c->state != CALL_ANSWERED) {
+		nua_respond(nh, SIP_491_REQUEST_PENDING, SIPTAG_CONTACT_STR(g->contact), TAG_END());
+		return;
+	}
+	if (sip->sip_payload == NULL || sip->sip_payload->pl_len == 0) {
+		/* Offerless re-INVITE: our current SDP is the offer (the ACK's
+		 * answer is taken as is). */
+		nua_respond(nh, SIP_200_OK, SIPTAG_CONTACT_STR(g->contact),
+			    SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(g->neg.sdp),
+			    TAG_END());
+		return;
+	}
+	pol.local_addr = g->local_ip;
+	pol.local_port = g->port.local.port;
+	if (li == 1)
+		pol.media_type = c->route.media_type;
+	rc = sdp_answer(&pol, sip->sip_payload->pl_data, sip->sip_payload->pl_len, &g->neg, &r);
+	if (rc < 0 || r.status != 0) {
+		sdp_warning_header(&r, CALL_AGENT, warn, sizeof(warn));
+		MG_INFO("call %u: re-INVITE on leg %u refused: %s", c->id, li, r.warn_text);
+		nua_respond(nh, r.status ? r.status : 488, "Not Acceptable Here",
+			    SIPTAG_CONTACT_STR(g->contact), SIPTAG_WARNING_STR(warn), TAG_END());
+		return;
+	}
+	MG_INFO("call %u: re-INVITE on leg %u: %s%s%s", c->id, li, r.rekey ? "new keys (ROC reset)" : "same keys",
+		r.hold ? ", on hold" : "", g->neg.hold && !r.hold ? ", resumed" : "");
+	g->neg = r;
+	nua_respond(nh, SIP_200_OK, SIPTAG_CONTACT_STR(g->contact),
+		    SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(g->neg.sdp), TAG_END());
+	session_push(c, (int)li);
+}
+
+/* The leg's handle is finished (terminated call state). */
+static void on_leg_gone(struct call *c, unsigned li, int status, const char *phrase)
+{
+	struct call_leg *g = &c->leg[li];
+
+	if (g->gone)
+		return;
+	g->gone = true;
+	nua_handle_bind(g->nh, NULL);
+	nua_handle_destroy(g->nh);
+	g->nh = NULL;
+	if (c->state != CALL_ENDING)
+		call_end(c, 500, "Server Internal Error", "%s leg terminated (%d %s)",
+			 li == 0 ? "caller" : "callee", status, phrase ? phrase : "");
+	call_maybe_free(c);
+}
+
+static bool calls_hook(void *arg, unsigned ua_index, nua_event_t event, int status,
+		       char const *phrase, nua_t *nua, nua_handle_t *nh, sip_t const *sip,
+		       tagi_t tags[])
+{
+	struct call *c = nh ? nua_handle_magic(nh) : NULL;
+	unsigned li;
+
+	(void)arg;
+	(void)nua;
+	if (c != NULL && !call_is_known(c))
+		c = NULL;
+	if (c == NULL) {
+		if (event != nua_i_invite || nh == NULL || sip == NULL)
+			return false;
+		call_new(ua_index, nh, sip);
+		return true;
+	}
+	li = nh == c->leg[0].nh ? 0 : 1;
+	switch (event) {
+	case nua_i_invite:
+		on_reinvite(c, li, nh, sip);
+		break;
+	case nua_r_invite:
+		if (li == 1)
+			on_leg1_response(c, status, phrase, sip);
+		break;
+	case nua_i_ack:
+		if (li == 0 && c->state == CALL_ANSWERED) {
+			c->state = CALL_ACTIVE;
+			MG_INFO("call %u: active", c->id);
+		}
+		break;
+	case nua_i_cancel:
+		/* nua has answered 200 to the CANCEL and 487 to the INVITE. */
+		c->leg[0].final_sent = true;
+		call_end(c, 0, NULL, "caller cancelled");
+		break;
+	case nua_i_bye:
+		c->leg[li].bye_rx = true;
+		call_end(c, 0, NULL, "BYE from the %s", li == 0 ? "caller" : "callee");
+		break;
+	case nua_i_state: {
+		int cs = -1;
+
+		tl_gets(tags, NUTAG_CALLSTATE_REF(cs), TAG_END());
+		if (cs == nua_callstate_terminated)
+			on_leg_gone(c, li, status, phrase);
+		break;
+	}
+	case nua_i_terminated:
+		on_leg_gone(c, li, status, phrase);
+		break;
+	default:
+		break;
+	}
+	return true;
+}
+
+/* ------------------------------------------------------------------ API */
+
+int calls_start(su_root_t *root, const struct mg_settings *s, struct dpc *dp)
+{
+	char err[512];
+	int rc;
+
+	memset(&ce, 0, sizeof(ce));
+	ce.root = root;
+	ce.s = s;
+	ce.dp = dp;
+	/* Session ids unique across restarts of the control plane, so a
+	 * dataplane that outlived us never sees an id twice. */
+	ce.sess_base = ((uint64_t)time(NULL) << 24) | 1;
+	rc = route_set_reload(&ce.routes, s->routing_rules_file, err, sizeof(err));
+	if (rc == -ENOENT) {
+		/* No rules, no calls: the SIP module keeps answering INVITE with
+		 * 503 (a proxy fails over) until a SIGHUP finds the file. */
+		MG_WARN("calls: mediagate.routing.rulesFile %s does not exist; INVITEs are refused with 503 until it does (SIGHUP reloads)",
+			s->routing_rules_file);
+		return 0;
+	}
+	if (rc < 0) {
+		MG_ERR("mediagate.routing.rulesFile: %s", err);
+		return rc;
+	}
+	MG_INFO("calls: %u routing rules from %s", route_table_count(ce.routes.current),
+		s->routing_rules_file);
+	sipua_set_hook(calls_hook, NULL);
+	return 0;
+}
+
+int calls_reload(const struct mg_settings *s)
+{
+	char err[512];
+	int rc = route_set_reload(&ce.routes, s->routing_rules_file, err, sizeof(err));
+
+	if (rc < 0)
+		MG_ERR("SIGHUP: mediagate.routing.rulesFile: %s; keeping the previous rules", err);
+	else {
+		MG_INFO("SIGHUP: %u routing rules from %s", route_table_count(ce.routes.current),
+			s->routing_rules_file);
+		sipua_set_hook(calls_hook, NULL);
+	}
+	return rc;
+}
+
+void calls_dataplane_state(bool up)
+{
+	/* A restarted dataplane has lost every session and port: calls whose
+	 * media it carried cannot continue. */
+	if (up)
+		return;
+	for (struct call *c = ce.calls, *n; c != NULL; c = n) {
+		n = c->next;
+		if (c->state == CALL_ENDING)
+			continue;
+		c->session_on = false;
+		c->leg[0].port_ok = c->leg[1].port_ok = false;
+		call_end(c, 503, "Service Unavailable", "dataplane connection lost");
+	}
+}
+
+void calls_stop(void)
+{
+	ce.stopping = true;
+	for (struct call *c = ce.calls, *n; c != NULL; c = n) {
+		n = c->next;
+		call_end(c, 503, "Service Unavailable", "the gateway is shutting down");
+	}
+	for (int i = 0; i < 30 && ce.calls != NULL; i++)
+		su_root_step(ce.root, 100);
+	while (ce.calls != NULL) {
+		struct call *c = ce.calls;
+
+		MG_WARN("call %u: still %s at shutdown; released", c->id, call_state_names[c->state]);
+		for (unsigned li = 0; li < 2; li++)
+			c->leg[li].gone = true;
+		c->pending = 0;
+		c->session_on = c->leg[0].port_ok = c->leg[1].port_ok = false;
+		c->state = CALL_ENDING;
+		call_maybe_free(c);
+	}
+	sipua_set_hook(NULL, NULL);
+	route_set_clear(&ce.routes);
+	MG_INFO("calls: %llu offered, %llu answered, %llu failed, %llu ended; %u active",
+		(unsigned long long)ce.cnt.offered, (unsigned long long)ce.cnt.answered,
+		(unsigned long long)ce.cnt.failed, (unsigned long long)ce.cnt.ended, ce.n_calls);
+}
+
+unsigned calls_active(void)
+{
+	return ce.n_calls;
+}
+
+void calls_get_counters(struct calls_counters *out)
+{
+	*out = ce.cnt;
+}
+
+void calls_pstn_register(const struct calls_pstn_ops *ops)
+{
+	ce.pstn = ops;
+}

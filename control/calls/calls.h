@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The call engine: a back-to-back user agent on the control plane's su_root.
+ * An INVITE taken from the SIP user agents (sipua hook) is routed by the
+ * routing rules, its SDP answered per the SRTP policy, media ports are taken
+ * from the dataplane, and the out leg is offered to the SIP peer the route
+ * names (or to the PSTN side through struct calls_pstn_ops). Sessions are
+ * installed in the dataplane when the out leg answers (or sends early media)
+ * and removed, with the ports, when the call ends. docs/calls.md.
+ */
+#ifndef CALLS_H
+#define CALLS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <sofia-sip/su_wait.h>
+
+#include "dpclient.h"
+#include "mg_config.h"
+
+/*
+ * Start the engine: loads mediagate.routing.rulesFile, takes INVITE handling
+ * over from the SIP module (call before or after sip_start()). @s must stay
+ * valid until calls_stop(). Returns 0 or -errno (rules file unusable: the
+ * error is logged with file:line).
+ */
+int calls_start(su_root_t *root, const struct mg_settings *s, struct dpc *dp);
+
+/* SIGHUP: load the rules file named by @s again; calls in progress keep the
+ * rules they were routed with. A bad file keeps the old rules. */
+int calls_reload(const struct mg_settings *s);
+
+/* The dataplane connection went up or down (dpc_on_state). */
+void calls_dataplane_state(bool up);
+
+/* Hang up every call (BYE, CANCEL or an error answer), wait up to 3 s for
+ * them to finish, and release everything. Call before sip_stop(). */
+void calls_stop(void);
+
+/* Calls that exist now (any state); 0 once every call has fully ended. */
+unsigned calls_active(void);
+
+/* Calls handled since start, and how they ended. */
+struct calls_counters {
+	uint64_t offered;   /* INVITEs that created a call */
+	uint64_t answered;  /* 2xx sent to the caller */
+	uint64_t failed;    /* ended with an error answer to the caller */
+	uint64_t ended;     /* freed (every state released) */
+};
+void calls_get_counters(struct calls_counters *out);
+
+/*
+ * The PSTN side (TDM engineer): a route with outbound_interface="pstn"
+ * calls place(); the PSTN side reports back with calls_pstn_*(). Without
+ * registered ops such calls are refused with 503. Not wired yet.
+ */
+struct calls_pstn_ops {
+	/* Seize a channel for @dnis/@ani; 0 or -errno (-EBUSY: all channels busy). */
+	int (*place)(void *arg, uint64_t call_ref, const char *dnis, const char *ani,
+		     const char *caller_name);
+	/* Release the channel of @call_ref with a Q.850 cause. */
+	void (*release)(void *arg, uint64_t call_ref, int q850_cause);
+	void *arg;
+};
+void calls_pstn_register(const struct calls_pstn_ops *ops);
+
+#endif

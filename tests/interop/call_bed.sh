@@ -1,0 +1,252 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# A real call through mediagate (docs/calls.md): two baresip instances in two
+# network namespaces call each other over SIP/TLS with SRTP on both legs
+# (different keys per leg); the dataplane relays the media on net_af_packet.
+#
+#   namespace call-a (baresip alice)          namespace call-b (baresip bob)
+#     call-ma1 203.0.113.2/28 ----media---- call-ma | dataplane | call-mb ---- call-mb1 203.0.113.18/28
+#     call-sa1 (no address) ---SIP/TLS---- call-sa  10.199.0.1 (mediagate-control) call-sb ---- call-sb1
+#
+# The dataplane owns 203.0.113.1 (port 0) and 203.0.113.17 (port 1); SIP runs
+# over separate veths to mediagate-control in the host namespace, on
+# 10.199.0.1:5061/tls (host routes to each peer's address, /32 both ways).
+#
+#   call_bed.sh BUILD_DIR SRC_DIR [SECONDS]
+# Prints the call summary; exit 0 when every check passed (TAP-like lines).
+set -uo pipefail
+BUILD=$1 SRC=$2 SECS=${3:-10}
+CONTROL=$BUILD/control/mediagate-control
+DATAPLANE=$BUILD/dataplane/mediagate-dataplane
+DPCTL=$BUILD/dataplane/dpctl/mediagate-dpctl
+CERT=$BUILD/control/cert/mediagate-cert
+W=$(mktemp -d /tmp/call-bed.XXXXXX)
+PIDS=()
+GW=10.199.0.1
+A=203.0.113.2 B=203.0.113.18 DPA=203.0.113.1 DPB=203.0.113.17
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "call_bed: needs root (network namespaces, AF_PACKET): skipped"
+	exit 77
+fi
+for b in "$CONTROL" "$DATAPLANE" "$DPCTL" "$CERT"; do
+	[ -x "$b" ] || { echo "call_bed: $b was not built"; exit 1; }
+done
+command -v baresip > /dev/null || { echo "call_bed: baresip is not installed: skipped"; exit 77; }
+
+bed_down() {
+	ip netns del call-a 2> /dev/null
+	ip netns del call-b 2> /dev/null
+	for i in call-ma call-mb call-sa call-sb; do ip link del "$i" 2> /dev/null; done
+}
+cleanup() {
+	# Newest first: baresip, then control (it hangs up and removes its
+	# sessions while the dataplane still answers), then the dataplane.
+	local i p
+	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+		p=${PIDS[i]}
+		kill -TERM "$p" 2> /dev/null || continue
+		for _ in $(seq 50); do kill -0 "$p" 2> /dev/null || break; sleep 0.1; done
+		kill -9 "$p" 2> /dev/null && echo "call_bed: pid $p did not stop in 5 s: killed"
+	done
+	wait 2> /dev/null
+	bed_down
+	rm -rf "/var/run/dpdk/call-bed"
+	if [ "${CALL_KEEP:-0}" = 1 ]; then echo "files kept in $W"; else rm -rf "$W"; fi
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok - $1"; }
+bad() { fail=$((fail + 1)); echo "not ok - $1"; [ -n "${2:-}" ] && [ -f "$2" ] && tail -n 30 "$2" | sed 's/^/    | /'; }
+check() { if grep -Eq -- "$3" "$2"; then ok "$1"; else bad "$1 (no /$3/ in $(basename "$2"))" "$2"; fi; }
+
+# ---- test bed ---------------------------------------------------------------
+bed_down
+set -e
+for s in a b; do
+	ip netns add call-$s
+	ip link add call-m$s type veth peer name call-m${s}1 netns call-$s
+	ip link add call-s$s type veth peer name call-s${s}1 netns call-$s
+	sysctl -qw net.ipv6.conf.call-m$s.disable_ipv6=1
+	ip link set call-m$s up
+	ip link set call-s$s up
+	ip addr add $GW/32 dev call-s$s
+	ip -n call-$s link set lo up
+	ip -n call-$s link set call-m${s}1 up
+	ip -n call-$s link set call-s${s}1 up
+done
+ip -n call-a addr add $A/28 dev call-ma1
+ip -n call-b addr add $B/28 dev call-mb1
+ip route add $A/32 dev call-sa
+ip route add $B/32 dev call-sb
+ip -n call-a route add $GW/32 dev call-sa1 src $A
+ip -n call-b route add $GW/32 dev call-sb1 src $B
+set +e
+
+# ---- certificates: the guide's procedure for the gateway, a CA for all ------
+cd "$W" || exit 1
+cat > ca.cnf << 'EOF'
+[ ca ]
+default_ca = c
+[ c ]
+dir = .
+database = $dir/index.txt
+serial = $dir/serial
+new_certs_dir = $dir/newcerts
+certificate = $dir/ca.pem
+private_key = $dir/ca.key
+default_md = sha256
+default_days = 2
+policy = p
+copy_extensions = copy
+unique_subject = no
+x509_extensions = e
+[ p ]
+commonName = supplied
+[ e ]
+basicConstraints = CA:FALSE
+keyUsage = digitalSignature, keyEncipherment
+EOF
+mkdir newcerts
+touch index.txt
+echo 01 > serial
+openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=call-bed-ca 2> /dev/null
+echo 'call bed key password' > gwpw
+chmod 600 gwpw
+"$CERT" req --cn gw.call.test --san "DNS:gw.call.test,IP:$GW" --key-out gw.key --csr-out gw.csr \
+	--pass-file gwpw > cert.log 2>&1
+openssl ca -batch -config ca.cnf -in gw.csr -out gw.pem >> cert.log 2>&1
+for u in alice:$A bob:$B; do
+	n=${u%%:*} ip=${u#*:}
+	openssl req -newkey rsa:2048 -nodes -keyout $n.key -out $n.csr -subj /CN=$n.call.test \
+		-addext "subjectAltName=DNS:$n.call.test,IP:$ip" 2>> cert.log
+	openssl ca -batch -config ca.cnf -in $n.csr -out $n.crt >> cert.log 2>&1
+	cat $n.crt $n.key > $n.pem
+done
+[ -s gw.pem ] && [ -s alice.pem ] && [ -s bob.pem ] || { bad "certificates" cert.log; exit 1; }
+
+# ---- gateway ----------------------------------------------------------------
+cat > rules.xml << EOF
+<?xml version="1.0" encoding="UTF-8"?>
+<routing_rules>
+<rule name="to_bob" outbound_interface="sip" qvalue="0.5">
+  <condition param="sip.in.requestUri.user" expr="(bob)"/>
+  <condition param="sip.in.from.user" expr="(.*)"/>
+  <out_leg name="" media_type="sendrecv">
+    <param name="sip.out.requestUri" expr="sip:%0@$B:5061"/>
+    <param name="sip.out.from.uri" expr="sip:%1@GW_HOST_IP:GW_SIP_PORT"/>
+    <param name="sip.out.transport" expr="tls"/>
+  </out_leg>
+</rule>
+</routing_rules>
+EOF
+cat > gw.properties << EOF
+netborder.sip.userAgent.IPAddress=$GW:5061/tls
+netborder.sip.tls.serverCertificateFile=$W/gw.pem
+netborder.sip.tls.serverCertificatePrivateKeyFile=$W/gw.key
+netborder.sip.tls.trustedRootCertificatesStore=$W/ca.pem
+mediagate.sip.tls.keyPasswordFile=$W/gwpw
+mediagate.sip.contactHost=$GW
+netborder.media.srtp.mode=always
+netborder.media.rtp.lockOnSDP=true
+mediagate.routing.rulesFile=$W/rules.xml
+mediagate.log.level=${CALL_LOG_LEVEL:-info}
+mediagate.control.socket=$W/dp.sock
+mediagate.control.allowedUids=0
+mediagate.dataplane.eal=--no-huge -m 256 --no-shconf --no-pci --no-telemetry -l 0,1 --file-prefix call-bed
+mediagate.dataplane.port.0.device=net_af_packet0,iface=call-ma
+mediagate.dataplane.port.0.addresses=$DPA/28
+mediagate.dataplane.port.1.device=net_af_packet1,iface=call-mb
+mediagate.dataplane.port.1.addresses=$DPB/28
+mediagate.dataplane.idleSleepUs=1000
+mediagate.media.portRange=40000-40999
+EOF
+"$DATAPLANE" --config gw.properties > dataplane.log 2>&1 &
+PIDS+=($!)
+for _ in $(seq 200); do
+	"$DPCTL" --socket dp.sock ping > /dev/null 2>&1 && break
+	sleep 0.1
+done
+"$CONTROL" --config gw.properties > control.log 2>&1 &
+CTL=$!
+PIDS+=($CTL)
+for _ in $(seq 100); do
+	grep -q "connected to dataplane" control.log && grep -q "user agent listening" control.log && break
+	sleep 0.1
+done
+check "dataplane and control are up" control.log "connected to dataplane"
+
+# ---- baresip: alice calls bob through the gateway -----------------------------
+mkbaresip() { # NAME ADDR TONE CTRLPORT AOR
+	mkdir -p "$W/$1"
+	cat > "$W/$1/config" << EOF
+poll_method		epoll
+sip_listen		$2:5060
+sip_certificate		$W/$1.pem
+sip_cafile		$W/ca.pem
+net_interface		call-m${1:0:1}1
+audio_source		ausine,$3
+ausrc_srate		48000
+auplay_srate		48000
+ausrc_channels		2
+auplay_channels		2
+audio_player		aubridge,$1-out
+audio_alert		aubridge,$1-alert
+module_path		/usr/lib/baresip/modules
+module			menu.so
+module			g711.so
+module			ausine.so
+module			aubridge.so
+module			srtp.so
+module			ctrl_tcp.so
+module			rtcpsummary.so
+module			account.so
+ctrl_tcp_listen		127.0.0.1:$4
+rtp_stats		yes
+EOF
+	echo "$5" > "$W/$1/accounts"
+	: > "$W/$1/contacts"
+}
+# bob answers by itself; both insist on SRTP (mediaenc=srtp-mand), each leg
+# negotiates its own keys with the gateway.
+mkbaresip bob $B 880 4445 "<sip:bob@$B>;regint=0;answermode=auto;mediaenc=srtp-mand"
+mkbaresip alice $A 440 4444 "<sip:alice@$A>;regint=0;mediaenc=srtp-mand;audio_codecs=PCMU"
+ip netns exec call-b baresip -s -f "$W/bob" > bob.log 2>&1 &
+PIDS+=($!)
+sleep 1
+ip netns exec call-a baresip -s -f "$W/alice" -e "/dial sip:bob@$GW:5061;transport=tls" > alice.log 2>&1 &
+ALICE=$!
+PIDS+=($ALICE)
+ctrl() { # NS PORT COMMAND: ctrl_tcp netstring
+	local j="{\"command\":\"$3\",\"token\":\"t\"}"
+	ip netns exec "$1" bash -c "exec 3<>/dev/tcp/127.0.0.1/$2; printf '%d:%s,' ${#j} '$j' >&3; sleep 0.3; exec 3>&-" 2> /dev/null
+}
+for _ in $(seq 100); do
+	grep -q "active" control.log && break
+	sleep 0.1
+done
+check "the gateway answered alice after bob answered" control.log "call [0-9]+: active"
+sleep "$SECS"
+# Counters while the call is up: what the summary shows.
+sid=$("$DPCTL" --socket dp.sock session list 2> /dev/null | python3 -c "import json,sys; d=json.load(sys.stdin); e=(d.get(\"entries\") or d.get(\"sessions\") or [{}]); print(e[0].get(\"id\",\"\"))")
+[ -n "$sid" ] && "$DPCTL" --socket dp.sock session stats "$sid" > stats.json 2>&1
+"$DPCTL" --socket dp.sock session get "$sid" > session.json 2>&1
+ctrl call-a 4444 hangup
+for _ in $(seq 50); do
+	grep -q "calls active" control.log && grep -q "ended after" control.log && break
+	sleep 0.1
+done
+sleep 0.5
+ctrl call-a 4444 quit
+ctrl call-b 4445 quit
+sleep 1
+check "the call ended and left no call state (0 calls active)" control.log "ended after [0-9]+s \(BYE from the caller\); 0 calls active"
+check "the dataplane session was removed with its final counters" control.log "session [0-9]+ removed: "
+if kill -0 "$CTL" 2> /dev/null; then ok "mediagate-control still running"; else bad "mediagate-control died" control.log; fi
+python3 "$SRC/tests/interop/call_summary.py" "$W"
+n=$?
+fail=$((fail + n))
+echo "passed $pass checks here, $n failed in the summary, $fail failed in all"
+[ "$fail" -eq 0 ]
