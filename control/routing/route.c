@@ -470,12 +470,11 @@ static void first_error_cb(void *ctx, xmlError *e)
 	snprintf(fe->msg, sizeof(fe->msg), "%s", e->message ? e->message : "parse error");
 }
 
-static struct route_table *sort_table;
-
-static int order_cmp(const void *a, const void *b)
+static int order_cmp(const void *a, const void *b, void *arg)
 {
-	const struct route_rule *ra = &sort_table->rules[*(const unsigned *)a];
-	const struct route_rule *rb = &sort_table->rules[*(const unsigned *)b];
+	const struct route_table *t = arg;
+	const struct route_rule *ra = &t->rules[*(const unsigned *)a];
+	const struct route_rule *rb = &t->rules[*(const unsigned *)b];
 
 	if (ra->qvalue != rb->qvalue)
 		return ra->qvalue > rb->qvalue ? -1 : 1;
@@ -565,9 +564,7 @@ struct route_table *route_table_load(const char *path, char *err, size_t errlen)
 		MG_WARN("%s: no <rule>: every call will be refused (SIP 404, PSTN cause 1)", path);
 	for (unsigned i = 0; i < t->n_rules; i++)
 		t->order[i] = i;
-	sort_table = t; /* qsort has no context argument; loads are not concurrent */
-	qsort(t->order, t->n_rules, sizeof(*t->order), order_cmp);
-	sort_table = NULL;
+	qsort_r(t->order, t->n_rules, sizeof(*t->order), order_cmp, t);
 	xmlFreeDoc(doc);
 	return t;
 fail:
