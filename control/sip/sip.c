@@ -389,6 +389,10 @@ int sip_start(su_root_t *root, const struct mg_settings *s)
 		sip.n_ua++;
 		MG_INFO("sip: user agent listening on %s", ua->url);
 	}
+	/* sofia loaded its TLS files while creating the transports: keep no copy
+	 * of the key on disk longer than that. */
+	if (sip.tls)
+		tlscfg_sofia_loaded();
 	return 0;
 fail:
 	sip_stop();

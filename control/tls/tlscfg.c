@@ -724,6 +724,11 @@ const struct tlscfg_sofia *tlscfg_sofia(void)
 	return g.active ? &g.sofia : NULL;
 }
 
+void tlscfg_sofia_loaded(void)
+{
+	tlscfg_rmdir();
+}
+
 void tlscfg_fini(void)
 {
 	g.active = false;

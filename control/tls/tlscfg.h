@@ -41,6 +41,9 @@ int tlscfg_init(const struct mg_settings *s, char *err, size_t errlen);
 /* What to give sofia; valid after tlscfg_init() succeeded. */
 const struct tlscfg_sofia *tlscfg_sofia(void);
 
+/* sofia has read its files (nua_create() returned): remove them now. */
+void tlscfg_sofia_loaded(void);
+
 /* Remove the private directory and forget the key (hook stays, inert). */
 void tlscfg_fini(void);
 
