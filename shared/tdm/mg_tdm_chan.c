@@ -122,6 +122,8 @@ static ssize_t sp_read(struct mg_tdm_chan *c, void *buf, size_t len)
 
 	if (st->n_pending)
 		return -ENOMSG;
+	if (len == 0)
+		return -EINVAL; /* an event's code byte needs somewhere to land */
 	n = recvmsg(c->fd, &mh, MSG_DONTWAIT);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK) {

@@ -80,7 +80,7 @@ static bool bit_get(const uint64_t *bm, unsigned i)
 static int sc_list(struct sc_parser *p, const char *text, uint64_t *bm)
 {
 	static const char allowed[] = "N or N-M with 1 <= N <= M <= 1023, comma separated";
-	char buf[512];
+	char buf[1024];
 	char *cur = buf;
 	char *tok;
 	unsigned n = 0;
@@ -320,7 +320,7 @@ static void sc_line(struct sc_parser *p, char *line)
 		return;
 	}
 	if (!strcasecmp(key, "span")) {
-		char copy[256];
+		char copy[1024]; /* as long as a line: nothing is cut */
 
 		snprintf(copy, sizeof(copy), "%s", value);
 		sc_span(p, copy);
@@ -336,7 +336,7 @@ static void sc_line(struct sc_parser *p, char *line)
 	    !strcasecmp(key, "deflaw")) {
 		sc_law(p, key, value);
 	} else if (!strcasecmp(key, "echocanceller")) {
-		char copy[512];
+		char copy[1024];
 
 		snprintf(copy, sizeof(copy), "%s", value);
 		sc_echocan(p, copy);
