@@ -7,6 +7,7 @@ set -u
 bin=$1 rules=$2
 dir=$(mktemp -d /tmp/sdp-route-cli-XXXXXX)
 trap 'rm -rf "$dir"' EXIT
+trap 'rm -rf "$dir"; exit 1' HUP INT TERM PIPE
 fail=0
 cat > "$dir/gw.properties" <<CONF
 netborder.sip.userAgent.IPAddress=192.0.2.5:5060/udp,192.0.2.5:5062/tcp
