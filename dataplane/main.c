@@ -15,6 +15,7 @@
 #include <rte_lcore.h>
 
 #include "dp_ctl.h"
+#include "dp_tdm.h"
 #include "dp_worker.h"
 #include "mg_build_config.h"
 #include "mg_config.h"
@@ -189,9 +190,12 @@ int main(int argc, char **argv)
 		dp_ctl_fini();
 		goto out_eal;
 	}
+	if (dp_tdm_init(s) < 0)
+		MG_WARN("TDM thread not started: TDM_BIND will be refused");
 	MG_INFO("mediagate-dataplane %s running (main lcore %u)", MG_VERSION, rte_lcore_id());
 	dp_ctl_run();
 	MG_INFO("stopping");
+	dp_tdm_fini();
 	dp_dataplane_fini();
 	dp_ctl_fini();
 	rc = 0;

@@ -19,6 +19,7 @@
 #include "dp_net.h"
 #include "dp_port.h"
 #include "dp_session.h"
+#include "dp_tdm.h"
 #include "dp_worker.h"
 #include "mg_log.h"
 #include "mg_srtp.h"
@@ -539,6 +540,11 @@ static void process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n)
 		if (j->raw != NULL) {
 			rte_pktmbuf_free(j->raw);
 			j->raw = NULL;
+		}
+		/* a leg carrying a TDM channel: the RTP goes to the TDM thread */
+		if (unlikely(dp_tdm_n_bound != 0) && dp_tdm_take(s->id, j->leg, j->rtcp, m)) {
+			j->ok = 0;
+			continue;
 		}
 		if (unlikely(o->remote_ip == 0)) {
 			st->dir[j->leg ^ 1][1].drops[MG_DROP_UNKNOWN_DEST]++;

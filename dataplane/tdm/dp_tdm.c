@@ -1,0 +1,471 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_ethdev.h>
+#include <rte_hash.h>
+#include <rte_jhash.h>
+#include <rte_lcore.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+
+#include "dp_ctl.h"
+#include "dp_net.h"
+#include "dp_port.h"
+#include "dp_session.h"
+#include "dp_tdm.h"
+#include "dp_worker.h"
+#include "mg_log.h"
+#include "mg_tdm_chan.h"
+#include "tdm_media.h"
+
+#define TDM_RING 8192   /* RTP packets toward TDM: 240 channels x 34 frames */
+#define TDM_CMD_RING 64
+#define TDM_BURST 64
+#define TDM_MAX_CATCHUP 4 /* periods written at most after a late wake-up */
+
+/* What a worker puts in front of the RTP packet it hands over. */
+struct tdm_tag {
+	uint64_t session_id;
+	uint32_t channo;
+	uint32_t pad;
+};
+
+struct tdm_ch {
+	struct mg_tdm_chan *chan;
+	struct tdmm_chan *media;
+	uint64_t session_id;
+	uint32_t channo;
+	uint16_t port_idx;
+	/* the injected frames: from the TDM-side leg's local address to itself */
+	uint32_t tdm_ip;
+	uint16_t tdm_port;
+	uint64_t drops;          /* mbuf/ring shortages, tag mismatches */
+	struct mg_msg_tdm_stats final;
+};
+
+enum tdm_cmd_op { TDM_CMD_BIND, TDM_CMD_UNBIND };
+struct tdm_cmd {
+	enum tdm_cmd_op op;
+	struct tdm_ch *ch;
+	volatile int done;
+};
+
+volatile unsigned dp_tdm_n_bound;
+static struct rte_hash *bind_hash;  /* session id -> channo << 1 | leg */
+static struct rte_ring *rx_ring, *cmd_ring;
+static struct rte_ring *handoff[DP_MAX_WORKERS];
+static unsigned n_handoff;
+static struct tdm_ch *owned[MG_TDM_MAX_CHANNO + 1]; /* TDM thread's view */
+static struct tdm_ch *bound[MG_TDM_MAX_CHANNO + 1]; /* main lcore's view */
+static pthread_t thread;
+static bool running;
+static volatile int quit;
+static bool echo_cancel;
+static char devpath[PATH_MAX];
+static dp_tdm_opener_t opener;
+static uint64_t ring_full_drops; /* workers: TDM ring full */
+static uint64_t rtcp_ignored;    /* workers: RTCP of a TDM leg */
+
+void dp_tdm_set_opener(dp_tdm_opener_t fn)
+{
+	opener = fn;
+}
+
+bool dp_tdm_take(uint64_t session_id, unsigned leg, bool rtcp, struct rte_mbuf *m)
+{
+	void *data;
+	struct tdm_tag *t;
+
+	if (rte_hash_lookup_data(bind_hash, &session_id, &data) < 0)
+		return false;
+	uintptr_t v = (uintptr_t)data;
+
+	if ((v & 1) != leg)
+		return false; /* the TDM side's own injected packets go on */
+	if (rtcp) {
+		__atomic_fetch_add(&rtcp_ignored, 1, __ATOMIC_RELAXED);
+		rte_pktmbuf_free(m);
+		return true;
+	}
+	t = (struct tdm_tag *)rte_pktmbuf_prepend(m, sizeof(*t));
+	if (t == NULL || rte_ring_mp_enqueue(rx_ring, m) != 0) {
+		__atomic_fetch_add(&ring_full_drops, 1, __ATOMIC_RELAXED);
+		rte_pktmbuf_free(m);
+		return true;
+	}
+	t->session_id = session_id;
+	t->channo = (uint32_t)(v >> 1);
+	return true;
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* One RTP packet of the TDM side, framed as if it arrived on the TDM-side leg. */
+static void inject(struct tdm_ch *c, const uint8_t *pkt, uint16_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(dp_pktmbuf_pool);
+	uint8_t *p;
+
+	if (m == NULL || (p = (uint8_t *)rte_pktmbuf_append(m, DP_HDR_LEN + len)) == NULL) {
+		rte_pktmbuf_free(m);
+		c->drops++;
+		return;
+	}
+	memcpy(p + DP_HDR_LEN, pkt, len);
+	dp_net_write_udp(m, &dp_ports[c->port_idx].mac, c->tdm_ip, c->tdm_port, c->tdm_ip,
+			 c->tdm_port);
+	rte_ether_addr_copy(&dp_ports[c->port_idx].mac,
+			    &rte_pktmbuf_mtod(m, struct rte_ether_hdr *)->dst_addr);
+	m->port = c->port_idx;
+	/* any worker's ring: a non-owner hands it on to the owner */
+	if (rte_ring_mp_enqueue(handoff[c->session_id % n_handoff], m) != 0) {
+		rte_pktmbuf_free(m);
+		c->drops++;
+	}
+}
+
+static void fill_stats(const struct tdm_ch *c, struct mg_msg_tdm_stats *o)
+{
+	const struct tdmm_stats *s = tdmm_chan_stats(c->media);
+
+	memset(o, 0, sizeof(*o));
+	o->channo = c->channo;
+	o->tdm_frames_in = s->tdm_frames_in;
+	o->rtp_audio_out = s->rtp_audio_out;
+	o->rtp_event_out = s->rtp_event_out;
+	o->digits_detected = s->digits_detected;
+	o->rtp_in = s->rtp_in;
+	o->digits_played = s->digits_played;
+	o->tdm_frames_out = s->tdm_frames_out;
+	o->concealed = tdmm_chan_jb(c->media)->stats.concealed;
+	o->drops = c->drops;
+	for (unsigned r = 0; r < TDMM_DROP__COUNT; r++)
+		o->drops += s->drops[r];
+}
+
+static void do_commands(void)
+{
+	struct tdm_cmd *cmd;
+
+	while (rte_ring_sc_dequeue(cmd_ring, (void **)&cmd) == 0) {
+		struct tdm_ch *c = cmd->ch;
+
+		if (cmd->op == TDM_CMD_BIND) {
+			owned[c->channo] = c;
+		} else {
+			owned[c->channo] = NULL;
+			fill_stats(c, &c->final);
+		}
+		__atomic_store_n(&cmd->done, 1, __ATOMIC_RELEASE);
+	}
+}
+
+static void do_rx(uint64_t t_us)
+{
+	struct rte_mbuf *m[TDM_BURST];
+	unsigned n;
+
+	while ((n = rte_ring_sc_dequeue_burst(rx_ring, (void **)m, TDM_BURST, NULL)) > 0) {
+		for (unsigned i = 0; i < n; i++) {
+			const struct tdm_tag *t = rte_pktmbuf_mtod(m[i], const struct tdm_tag *);
+			struct tdm_ch *c = t->channo <= MG_TDM_MAX_CHANNO ? owned[t->channo] : NULL;
+
+			if (c != NULL && c->session_id == t->session_id)
+				tdmm_from_rtp(c->media, (const uint8_t *)(t + 1),
+					      m[i]->data_len - sizeof(*t), t_us);
+			else if (c != NULL)
+				c->drops++; /* a packet of the previous call on this channel */
+		}
+		rte_pktmbuf_free_bulk(m, n);
+	}
+}
+
+static void do_channel(struct tdm_ch *c, unsigned periods)
+{
+	uint8_t frame[MG_TDM_MAX_BLOCK];
+	uint8_t pkt[TDMM_MAX_OUT][TDMM_PKT_MAX];
+	uint16_t len[TDMM_MAX_OUT];
+	ssize_t r;
+
+	while ((r = mg_tdm_chan_read(c->chan, frame, sizeof(frame))) != -EAGAIN) {
+		if (r == TDMM_FRAME) {
+			unsigned np = tdmm_from_tdm(c->media, frame, pkt, len);
+
+			for (unsigned k = 0; k < np; k++)
+				inject(c, pkt[k], len[k]);
+		} else if (r == -ENOMSG) {
+			enum mg_tdm_event ev;
+
+			mg_tdm_chan_get_event(c->chan, &ev, NULL);
+		} else {
+			break; /* counted by the channel layer */
+		}
+	}
+	if (periods > TDM_MAX_CATCHUP)
+		periods = TDM_MAX_CATCHUP;
+	for (unsigned k = 0; k < periods; k++) {
+		tdmm_to_tdm(c->media, frame);
+		mg_tdm_chan_write(c->chan, frame, TDMM_FRAME);
+	}
+}
+
+static void *tdm_main(void *arg)
+{
+	struct mg_tdm_timer *timer = arg;
+
+	while (!quit) {
+		struct pollfd p = { .fd = timer->fd, .events = timer->events };
+		int periods;
+
+		if (poll(&p, 1, 100) <= 0) {
+			do_commands();
+			continue;
+		}
+		periods = mg_tdm_timer_ack(timer);
+		do_commands();
+		do_rx(now_us());
+		if (periods <= 0)
+			continue;
+		for (unsigned ch = 1; ch <= MG_TDM_MAX_CHANNO; ch++)
+			if (owned[ch] != NULL)
+				do_channel(owned[ch], (unsigned)periods);
+	}
+	mg_tdm_timer_close(timer);
+	return NULL;
+}
+
+/* Post a command and wait for the thread to take it (at most ~0.5 s). */
+static int post(enum tdm_cmd_op op, struct tdm_ch *c)
+{
+	struct tdm_cmd cmd = { .op = op, .ch = c };
+	struct timespec ms = { 0, 1000000 };
+
+	if (rte_ring_sp_enqueue(cmd_ring, &cmd) != 0)
+		return -EBUSY;
+	for (int i = 0; i < 500 && !__atomic_load_n(&cmd.done, __ATOMIC_ACQUIRE); i++)
+		nanosleep(&ms, NULL);
+	/* the thread always takes commands within one period; if it is gone the
+	 * dataplane is stopping: wait on rather than free what it may use */
+	while (!__atomic_load_n(&cmd.done, __ATOMIC_ACQUIRE))
+		nanosleep(&ms, NULL);
+	return 0;
+}
+
+static void ch_free(struct tdm_ch *c)
+{
+	if (c == NULL)
+		return;
+	tdmm_chan_free(c->media);
+	mg_tdm_chan_close(c->chan);
+	free(c);
+}
+
+static int tdm_bind(const void *req, void *rep, const struct dp_ctl_peer *peer)
+{
+	const struct mg_msg_tdm_bind *b = req;
+	struct mg_msg_session def;
+	const char *err = NULL;
+	struct tdm_ch *c;
+	int rc;
+
+	RTE_SET_USED(rep);
+	RTE_SET_USED(peer);
+	if (!running) {
+		mg_log(MG_LOG_ERR, "TDM_BIND: the TDM thread is not running");
+		return -ENODEV;
+	}
+	if (bound[b->channo] != NULL) {
+		mg_log(MG_LOG_ERR, "TDM_BIND: channel %u is already bound to session %" PRIu64,
+		       b->channo, bound[b->channo]->session_id);
+		return -EBUSY;
+	}
+	if (rte_hash_lookup(bind_hash, &b->session_id) >= 0) {
+		mg_log(MG_LOG_ERR, "TDM_BIND: session %" PRIu64 " already carries a channel",
+		       b->session_id);
+		return -EEXIST;
+	}
+	rc = dp_session_get(b->session_id, &def, &err);
+	if (rc < 0) {
+		mg_log(MG_LOG_ERR, "TDM_BIND: session %" PRIu64 ": %s", b->session_id,
+		       err != NULL ? err : strerror(-rc));
+		return rc;
+	}
+	const struct mg_msg_leg *tl = &def.legs[b->leg ^ 1];
+	uint32_t tip;
+
+	memcpy(&tip, tl->local.addr, 4);
+	if (tl->local.family != MG_FAMILY_IPV4 || tl->rx.suite != MG_SRTP_SUITE_NONE ||
+	    tl->source_policy != MG_SOURCE_LATCH) {
+		mg_log(MG_LOG_ERR, "TDM_BIND: session %" PRIu64 ": leg %u (the TDM side) must be "
+		       "IPv4, plain on receive and latching", b->session_id, b->leg ^ 1);
+		return -EINVAL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return -ENOMEM;
+	c->session_id = b->session_id;
+	c->channo = b->channo;
+	c->tdm_ip = tip;
+	c->tdm_port = rte_cpu_to_be_16(tl->local.port);
+	c->port_idx = UINT16_MAX;
+	for (unsigned p = 0; p < dp_n_ports; p++)
+		if (dp_port_owns(p, tip))
+			c->port_idx = (uint16_t)p;
+	if (c->port_idx == UINT16_MAX) {
+		mg_log(MG_LOG_ERR, "TDM_BIND: no port owns the TDM-side leg's address");
+		free(c);
+		return -EINVAL;
+	}
+	if (opener != NULL) {
+		rc = opener(b->channo, &c->chan);
+	} else {
+		struct mg_tdm_open_opts o = { .blocksize = TDMM_FRAME };
+
+		rc = mg_tdm_dahdi_open(devpath, b->channo, &o, &c->chan);
+	}
+	if (rc < 0) {
+		mg_log(MG_LOG_ERR, "TDM_BIND: open channel %u under %s: %s", b->channo, devpath,
+		       strerror(-rc));
+		free(c);
+		return rc;
+	}
+	struct tdmm_config mc = {
+		.span_law = c->chan->law,
+		.call_law = b->law ? MG_LAW_ALAW : MG_LAW_ULAW,
+		.pt = b->pt,
+		.event_pt = b->event_pt,
+		.ssrc = b->ssrc,
+		.first_seq = (uint16_t)rte_rand(),
+		.first_ts = (uint32_t)rte_rand(),
+		.echo_cancel = echo_cancel || (b->flags & MG_TDM_F_ECHO_CANCEL),
+	};
+
+	c->media = tdmm_chan_new(&mc);
+	if (c->media == NULL) {
+		rc = -errno;
+		ch_free(c);
+		return rc;
+	}
+	rc = post(TDM_CMD_BIND, c);
+	if (rc < 0) {
+		ch_free(c);
+		return rc;
+	}
+	rc = rte_hash_add_key_data(bind_hash, &b->session_id,
+				   (void *)(((uintptr_t)b->channo << 1) | b->leg));
+	if (rc < 0) {
+		post(TDM_CMD_UNBIND, c);
+		ch_free(c);
+		return rc;
+	}
+	bound[b->channo] = c;
+	__atomic_fetch_add(&dp_tdm_n_bound, 1, __ATOMIC_RELEASE);
+	mg_log(MG_LOG_INFO, "TDM: channel %u (%s) bound to session %" PRIu64 " leg %u, %s pt %u, "
+	       "events pt %u, echo canceller %s", b->channo, mg_law_name(c->chan->law),
+	       b->session_id, b->leg, mg_law_name(mc.call_law), b->pt, b->event_pt,
+	       mc.echo_cancel ? "on" : "off");
+	return 0;
+}
+DP_CTL_REGISTER(MG_MSG_TDM_BIND, sizeof(struct mg_msg_tdm_bind), tdm_bind);
+
+static int tdm_unbind(const void *req, void *rep, const struct dp_ctl_peer *peer)
+{
+	const struct mg_msg_tdm_chan *r = req;
+	struct mg_msg_tdm_stats *st = rep;
+	struct tdm_ch *c = bound[r->channo];
+
+	RTE_SET_USED(peer);
+	if (c == NULL) {
+		mg_log(MG_LOG_ERR, "TDM_UNBIND: channel %u is not bound", r->channo);
+		return -ENOENT;
+	}
+	rte_hash_del_key(bind_hash, &c->session_id);
+	post(TDM_CMD_UNBIND, c);
+	bound[r->channo] = NULL;
+	__atomic_fetch_sub(&dp_tdm_n_bound, 1, __ATOMIC_RELEASE);
+	*st = c->final;
+	/* workers may still hold the old key slot until their next quiescent
+	 * state: the hash recycles it through QSBR; the channel state itself is
+	 * only read by the TDM thread, which has let go of it */
+	ch_free(c);
+	return 0;
+}
+DP_CTL_REGISTER(MG_MSG_TDM_UNBIND, sizeof(struct mg_msg_tdm_chan), tdm_unbind);
+
+int dp_tdm_init(const struct mg_settings *s)
+{
+	struct rte_hash_parameters hp = {
+		.name = "dp_tdm_bind",
+		.entries = MG_TDM_MAX_CHANNO * 2,
+		.key_len = sizeof(uint64_t),
+		.hash_func = rte_jhash,
+		.socket_id = (int)rte_socket_id(),
+		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF,
+	};
+	struct rte_hash_rcu_config rc_cfg = { .v = dp_qsbr, .mode = RTE_HASH_QSBR_MODE_DQ };
+	struct mg_tdm_timer *timer = NULL;
+	char name[32];
+	int rc;
+
+	snprintf(devpath, sizeof(devpath), "%s", s->tdm_device_path);
+	echo_cancel = s->tdm_echo_cancel;
+	bind_hash = rte_hash_create(&hp);
+	rx_ring = rte_ring_create("dp_tdm_rx", TDM_RING, (int)rte_socket_id(), RING_F_SC_DEQ);
+	cmd_ring = rte_ring_create("dp_tdm_cmd", TDM_CMD_RING, (int)rte_socket_id(),
+				   RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (bind_hash == NULL || rx_ring == NULL || cmd_ring == NULL)
+		return -ENOMEM;
+	rc = rte_hash_rcu_qsbr_add(bind_hash, &rc_cfg);
+	if (rc < 0)
+		return rc;
+	n_handoff = dp_worker_count();
+	for (unsigned i = 0; i < n_handoff; i++) {
+		snprintf(name, sizeof(name), "dp_handoff%u", i);
+		handoff[i] = rte_ring_lookup(name);
+		if (handoff[i] == NULL)
+			return -ENOENT;
+	}
+	/* the span's clock when DAHDI is there; the host's otherwise */
+	if (mg_tdm_timer_open_dahdi(devpath, TDMM_FRAME, &timer) < 0) {
+		rc = mg_tdm_timer_open_host(TDMM_FRAME, &timer);
+		if (rc < 0)
+			return rc;
+		mg_log(MG_LOG_INFO, "TDM: no DAHDI timer under %s: host clock", devpath);
+	}
+	rc = pthread_create(&thread, NULL, tdm_main, timer);
+	if (rc != 0) {
+		mg_tdm_timer_close(timer);
+		return -rc;
+	}
+	pthread_setname_np(thread, "mg-tdm");
+	running = true;
+	mg_log(MG_LOG_INFO, "TDM thread up (devices %s, echo canceller %s)", devpath,
+	       echo_cancel ? "on" : "off");
+	return 0;
+}
+
+void dp_tdm_fini(void)
+{
+	if (!running)
+		return;
+	quit = 1;
+	pthread_join(thread, NULL);
+	running = false;
+	for (unsigned ch = 1; ch <= MG_TDM_MAX_CHANNO; ch++) {
+		ch_free(bound[ch]);
+		bound[ch] = owned[ch] = NULL;
+	}
+}
