@@ -280,6 +280,12 @@ def case_errors():
     check(rc == 1, "double free accepted: %s" % out)
     st = dp.ctl("stats")
     check(st["sessions"] >= 3, "dp stats %s" % st)
+    ls = dp.ctl("session", "list")
+    ids = sorted(e["id"] for e in ls["sessions"])
+    check(ls["total"] == st["sessions"] and len(ids) == st["sessions"] and 1 in ids,
+          "list %s vs %d sessions" % (ids, st["sessions"]))
+    g = dp.ctl("session", "get", "1")
+    check(KEYS["k1"][0] not in str(g), "GET shows a key")
 
 
 def case_delete_stops():
