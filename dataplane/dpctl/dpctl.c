@@ -53,6 +53,8 @@ static void usage(FILE *out)
 		"  fork add SESSION FORK leg=0|1 local=IP:PORT remote=IP:PORT [raw] [rtcp]\n"
 		"           [suite=NAME key=KEY]\n"
 		"  fork del SESSION FORK\n"
+		"  tdm bind SESSION CHANNEL leg=0|1 law=pcmu|pcma [pt=N] [event-pt=N] [ssrc=N] [ec]\n"
+		"  tdm unbind CHANNEL                prints the channel's media counters\n"
 		"\n"
 		"LEGSPEC words (after leg0 / leg1):\n"
 		"  local=IP:PORT remote=IP:PORT cand=IP:PORT (up to %d) rtcp-port=N\n"
@@ -726,6 +728,79 @@ static int cmd_fork(int argc, char **argv)
 	die_usage("fork: unknown subcommand '%s' (allowed: add, del)", sub);
 }
 
+static uint64_t parse_small(const char *w, const char *what, uint64_t max)
+{
+	uint64_t v = parse_u64(w, what);
+
+	if (v > max)
+		die_usage("%s %s (allowed: 0..%" PRIu64 ")", what, w, max);
+	return v;
+}
+
+static int cmd_tdm(int argc, char **argv)
+{
+	const char *sub = argc > 0 ? argv[0] : "";
+
+	if (strcmp(sub, "bind") == 0) {
+		struct mg_msg_tdm_bind b = { 0 };
+		bool law = false;
+
+		if (argc < 3)
+			die_usage("tdm bind SESSION CHANNEL leg=0|1 law=pcmu|pcma ...");
+		b.session_id = parse_id(argv[1], "session id");
+		b.channo = (uint32_t)parse_small(argv[2], "channel", MG_TDM_MAX_CHANNO);
+		for (int i = 3; i < argc; i++) {
+			const char *w = argv[i];
+
+			if (strncmp(w, "leg=", 4) == 0) {
+				b.leg = (uint8_t)parse_small(w + 4, "leg", 1);
+			} else if (strcmp(w, "law=pcmu") == 0) {
+				b.law = 0;
+				law = true;
+			} else if (strcmp(w, "law=pcma") == 0) {
+				b.law = 1;
+				b.pt = b.pt == 0 ? 8 : b.pt;
+				law = true;
+			} else if (strncmp(w, "pt=", 3) == 0) {
+				b.pt = (uint8_t)parse_small(w + 3, "pt", 127);
+			} else if (strncmp(w, "event-pt=", 9) == 0) {
+				b.event_pt = (uint8_t)parse_small(w + 9, "event-pt", 127);
+			} else if (strncmp(w, "ssrc=", 5) == 0) {
+				b.ssrc = (uint32_t)parse_small(w + 5, "ssrc", UINT32_MAX);
+			} else if (strcmp(w, "ec") == 0) {
+				b.flags |= MG_TDM_F_ECHO_CANCEL;
+			} else {
+				die_usage("tdm bind: unknown word '%s' (allowed: leg= law=pcmu law=pcma "
+					  "pt= event-pt= ssrc= ec)", w);
+			}
+		}
+		if (!law)
+			die_usage("tdm bind: give law=pcmu or law=pcma (the call's codec)");
+		check_result(MG_MSG_TDM_BIND, request(MG_MSG_TDM_BIND, &b, NULL, 0));
+		printf("{\"session\": %" PRIu64 ", \"channel\": %u, \"bound\": true}\n",
+		       b.session_id, b.channo);
+		return 0;
+	}
+	if (strcmp(sub, "unbind") == 0) {
+		struct mg_msg_tdm_chan c = { 0 };
+		struct mg_msg_tdm_stats st;
+
+		if (argc != 2)
+			die_usage("tdm unbind CHANNEL");
+		c.channo = (uint32_t)parse_small(argv[1], "channel", MG_TDM_MAX_CHANNO);
+		check_result(MG_MSG_TDM_UNBIND, request(MG_MSG_TDM_UNBIND, &c, &st, sizeof(st)));
+		printf("{\"channel\": %u, \"tdm_frames_in\": %" PRIu64 ", \"rtp_audio_out\": %" PRIu64
+		       ", \"rtp_event_out\": %" PRIu64 ", \"digits_detected\": %" PRIu64
+		       ", \"rtp_in\": %" PRIu64 ", \"digits_played\": %" PRIu64
+		       ", \"tdm_frames_out\": %" PRIu64 ", \"concealed\": %" PRIu64
+		       ", \"drops\": %" PRIu64 "}\n", st.channo, st.tdm_frames_in, st.rtp_audio_out,
+		       st.rtp_event_out, st.digits_detected, st.rtp_in, st.digits_played,
+		       st.tdm_frames_out, st.concealed, st.drops);
+		return 0;
+	}
+	die_usage("tdm: unknown subcommand '%s' (allowed: bind, unbind)", sub);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -788,9 +863,9 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "ping") != 0 && strcmp(cmd, "hello") != 0 && strcmp(cmd, "info") != 0 &&
 	    strcmp(cmd, "stats") != 0 && strcmp(cmd, "port-alloc") != 0 &&
 	    strcmp(cmd, "port-free") != 0 && strcmp(cmd, "session") != 0 &&
-	    strcmp(cmd, "fork") != 0)
+	    strcmp(cmd, "fork") != 0 && strcmp(cmd, "tdm") != 0)
 		die_usage("unknown command '%s' (allowed: ping, hello, info, stats, port-alloc, "
-			  "port-free, session, fork)", cmd);
+			  "port-free, session, fork, tdm)", cmd);
 	dp_connect();
 	if (strcmp(cmd, "ping") == 0)
 		rc = cmd_ping(argc, argv);
@@ -804,6 +879,8 @@ int main(int argc, char **argv)
 		rc = cmd_port_free(argc, argv);
 	else if (strcmp(cmd, "session") == 0)
 		rc = cmd_session(argc, argv);
+	else if (strcmp(cmd, "tdm") == 0)
+		rc = cmd_tdm(argc, argv);
 	else
 		rc = cmd_fork(argc, argv);
 	close(dp_fd);

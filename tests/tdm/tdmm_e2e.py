@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""TDM <-> RTP/SRTP through the real dataplane (area tag tdmm).
+
+Run under tdm-emu-run (MG_TDM_EMU_DIR = the FUSE DAHDI emulator, two E1 spans:
+channel 1 is joined to channel 32). The dataplane (net_af_packet on a veth in
+namespace tdmm-dp) binds channel 1 to a session whose leg 0 faces an RTP peer
+in namespace tdmm-a; tdmm_peer plays the other end of the E1 line on channel
+32 with the real dahdi backend.
+
+  TDM (ch 32) 440 Hz -> emu -> ch 1 -> TDM thread -> worker (SRTP) -> peer: 440 Hz
+  peer 1000 Hz (SRTP) -> worker -> TDM thread -> jitter buffer -> ch 1 -> emu -> ch 32
+
+The span is A-law and the call PCMU, so both directions are transcoded.
+usage: tdmm_e2e.py BUILD_DIR
+"""
+import json
+import os
+import secrets
+import base64
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+BUILD = sys.argv[1]
+EMU = os.environ.get("MG_TDM_EMU_DIR")
+NS_DP, NS_A = "tdmm-dp", "tdmm-a"
+DP, PEER = "198.51.100.1", "198.51.100.2"
+RUN = "/tmp/tdmm-e2e"
+SOCK = RUN + "/dp.sock"
+PREFIX = "tdmm-e2e"
+DPCTL = BUILD + "/dataplane/dpctl/mediagate-dpctl"
+PEER_EXE = BUILD + "/tests/tdm/tdmm_peer"
+failures = []
+
+
+def sh(*cmd, check=True, timeout=30):
+    r = subprocess.run(list(cmd), capture_output=True, text=True, timeout=timeout)
+    if check and r.returncode != 0:
+        raise RuntimeError("%s: exit %d %s" % (" ".join(cmd), r.returncode, r.stderr.strip()))
+    return r
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        failures.append(what)
+
+
+def down():
+    for ns in (NS_DP, NS_A):
+        sh("ip", "netns", "del", ns, check=False)
+    shutil.rmtree(RUN, ignore_errors=True)
+    shutil.rmtree("/var/run/dpdk/" + PREFIX, ignore_errors=True)
+
+
+def up():
+    down()
+    os.makedirs(RUN)
+    for ns in (NS_DP, NS_A):
+        sh("ip", "netns", "add", ns)
+        sh("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up")
+    sh("ip", "link", "add", "tdmm-a0", "netns", NS_DP, "type", "veth", "peer", "name",
+       "tdmm-a1", "netns", NS_A)
+    for ns, dev in ((NS_DP, "tdmm-a0"), (NS_A, "tdmm-a1")):
+        sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % dev)
+        sh("ip", "netns", "exec", ns, "ip", "link", "set", dev, "up")
+    sh("ip", "netns", "exec", NS_A, "ip", "addr", "add", PEER + "/24", "dev", "tdmm-a1")
+
+
+def dpctl(*args, check_rc=True):
+    r = sh(DPCTL, "--socket", SOCK, *args, check=False)
+    if check_rc and r.returncode != 0:
+        raise RuntimeError("dpctl %s: %s %s" % (" ".join(args), r.stdout, r.stderr))
+    return r
+
+
+def main():
+    if not EMU:
+        print("FAIL: run under tdm-emu-run (MG_TDM_EMU_DIR unset)")
+        return 1
+    up()
+    conf = RUN + "/gw.properties"
+    with open(conf, "w") as f:
+        f.write("mediagate.log.level=info\n"
+                "mediagate.control.socket=%s\n"
+                "mediagate.dataplane.eal=--no-huge -m 256 --no-shconf --no-pci "
+                "--file-prefix %s -l 0,1 --log-level=*:notice\n"
+                "mediagate.dataplane.workerLcores=1\n"
+                "mediagate.dataplane.idleSleepUs=200\n"
+                "mediagate.media.portRange=20000-20999\n"
+                "mediagate.dataplane.port.0.device=net_af_packet0,iface=tdmm-a0\n"
+                "mediagate.dataplane.port.0.addresses=%s/24\n"
+                "mediagate.tdm.devicePath=%s\n" % (SOCK, PREFIX, DP, EMU))
+    log = open(RUN + "/dataplane.log", "w")
+    dp = subprocess.Popen(["ip", "netns", "exec", NS_DP, BUILD + "/dataplane/mediagate-dataplane",
+                           "--config", conf], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(100):
+            if dp.poll() is not None:
+                raise RuntimeError("dataplane exited:\n" + open(RUN + "/dataplane.log").read())
+            if os.path.exists(SOCK) and dpctl("ping", check_rc=False).returncode == 0:
+                break
+            time.sleep(0.1)
+        k_in, k_out = secrets.token_bytes(30), secrets.token_bytes(30)
+        b64 = lambda k: base64.b64encode(k).decode()
+        suite = "AES_CM_128_HMAC_SHA1_80"
+        dpctl("session", "add", "7",
+              "leg0", "local=%s:20000" % DP, "remote=%s:30000" % PEER,
+              "rx=" + suite, "rx-key=" + b64(k_in), "tx=" + suite, "tx-key=" + b64(k_out),
+              "leg1", "local=%s:20002" % DP)
+        # refusals: unknown session, then the real bind, then the channel twice
+        r = dpctl("tdm", "bind", "99", "1", "leg=0", "law=pcmu", check_rc=False)
+        check(r.returncode == 1, "TDM_BIND of an unknown session refused (%s)" % r.stdout.strip())
+        dpctl("tdm", "bind", "7", "1", "leg=0", "law=pcmu", "pt=0", "event-pt=101",
+              "ssrc=305419896")
+        r = dpctl("tdm", "bind", "7", "1", "leg=0", "law=pcmu", check_rc=False)
+        check(r.returncode == 1, "second TDM_BIND of channel 1 refused")
+
+        out = {}
+
+        def run(name, cmd):
+            r = sh(*cmd, timeout=30)
+            out[name] = json.loads(r.stdout)
+
+        ms = "3000"
+        t_tdm = threading.Thread(target=run, args=("tdm", [
+            PEER_EXE, "tdm", EMU, "32", "--ms", ms, "--tone", "440", "--measure", "1000"]))
+        t_rtp = threading.Thread(target=run, args=("rtp", [
+            "ip", "netns", "exec", NS_A, PEER_EXE, "rtp", "%s:30000" % PEER, "%s:20000" % DP,
+            "--ms", ms, "--law", "pcmu", "--pt", "0", "--tone", "1000", "--measure", "440",
+            "--tx-key", k_in.hex(), "--rx-key", k_out.hex()]))
+        t_tdm.start()
+        t_rtp.start()
+        t_tdm.join()
+        t_rtp.join()
+        rtp, tdm = out.get("rtp"), out.get("tdm")
+        print("rtp peer:", json.dumps(rtp))
+        print("tdm end: ", json.dumps(tdm))
+        st = json.loads(dpctl("tdm", "unbind", "1").stdout)
+        print("channel: ", json.dumps(st))
+
+        # TDM -> SRTP: 440 Hz at the peer, decrypted by libsrtp2, in order
+        check(rtp["received"] >= 100, "peer received >= 100 SRTP packets (%d)" % rtp["received"])
+        check(rtp["auth_fail"] == 0, "every packet authenticated")
+        check(rtp["bad_seq"] == 0 and rtp["bad_ts"] == 0 and rtp["bad_ssrc"] == 0,
+              "sequence +1, timestamp +160, one SSRC")
+        check(rtp["measure_db"] > rtp["own_tone_db"] + 20,
+              "440 Hz dominates at the RTP peer (%.1f dB vs 1000 Hz %.1f dB)"
+              % (rtp["measure_db"], rtp["own_tone_db"]))
+        check(rtp["rms"] > 1000, "and is loud (rms %.0f)" % rtp["rms"])
+        # SRTP -> TDM: 1000 Hz on the far end of the E1 line
+        check(tdm["law"] == "alaw", "the span is A-law (call PCMU: transcoded both ways)")
+        check(tdm["measure_db"] > tdm["own_tone_db"] + 20,
+              "1000 Hz dominates on TDM channel 32 (%.1f dB vs 440 Hz %.1f dB)"
+              % (tdm["measure_db"], tdm["own_tone_db"]))
+        check(tdm["rms"] > 1000, "and is loud (rms %.0f)" % tdm["rms"])
+        check(st["rtp_in"] >= 100 and st["tdm_frames_in"] >= 100,
+              "channel counters: rtp_in %d, tdm_frames_in %d" % (st["rtp_in"],
+                                                                 st["tdm_frames_in"]))
+        r = dpctl("tdm", "unbind", "1", check_rc=False)
+        check(r.returncode == 1, "unbind of an unbound channel refused")
+    finally:
+        if dp.poll() is None:
+            dp.send_signal(signal.SIGTERM)
+            try:
+                dp.wait(10)
+            except subprocess.TimeoutExpired:
+                dp.kill()
+                dp.wait()
+        if failures:
+            print(open(RUN + "/dataplane.log").read()[-3000:])
+        down()
+    print("%d passed, %d failed" % (0 if failures else 1, 1 if failures else 0))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
