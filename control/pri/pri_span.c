@@ -117,6 +117,11 @@ struct pri_span *pri_span_new(struct mg_tdm_chan *dchan, enum mg_tdm_role role, 
 		errno = ENOMEM;
 		return NULL;
 	}
+	/* calling name: Display IE in SETUP where the switch type allows it,
+	 * supplementary-service facility where that is the carrier (NI2, Q.SIG) */
+	pri_facility_enable(s->pri);
+	pri_display_options_send(s->pri, PRI_DISPLAY_OPTION_NAME_INITIAL);
+	pri_display_options_receive(s->pri, PRI_DISPLAY_OPTION_NAME_INITIAL);
 	return s;
 }
 
@@ -165,6 +170,10 @@ static void span_dispatch(struct pri_span *s, pri_event *e)
 		ev.channel_exclusive = !e->ring.flexible;
 		ev.called = e->ring.callednum;
 		ev.calling = e->ring.callingnum;
+		ev.called_plan = e->ring.calledplan;
+		ev.calling_plan = e->ring.callingplan;
+		ev.calling_name = e->ring.callingname;
+		ev.calling_pres = e->ring.callingpres;
 		ev.calling_restricted = (e->ring.callingpres & 0x60) == 0x20;
 		break;
 	case PRI_EVENT_PROCEEDING:
@@ -175,16 +184,19 @@ static void span_dispatch(struct pri_span *s, pri_event *e)
 	case PRI_EVENT_PROGRESS:
 		ev.kind = PRI_SPAN_EV_PROGRESS;
 		ev.call = e->proceeding.call;
+		ev.inband = e->proceeding.progressmask & PRI_PROG_INBAND_AVAILABLE;
 		ev.channel = e->proceeding.channel > 0 ? PRI_CHAN_SLOT(e->proceeding.channel) : 0;
 		break;
 	case PRI_EVENT_RINGING:
 		ev.kind = PRI_SPAN_EV_ALERTING;
 		ev.call = e->ringing.call;
+		ev.inband = e->ringing.progressmask & PRI_PROG_INBAND_AVAILABLE;
 		ev.channel = e->ringing.channel > 0 ? PRI_CHAN_SLOT(e->ringing.channel) : 0;
 		break;
 	case PRI_EVENT_ANSWER:
 		ev.kind = PRI_SPAN_EV_CONNECT;
 		ev.call = e->answer.call;
+		ev.inband = e->answer.progressmask & PRI_PROG_INBAND_AVAILABLE;
 		ev.channel = e->answer.channel > 0 ? PRI_CHAN_SLOT(e->answer.channel) : 0;
 		break;
 	case PRI_EVENT_HANGUP_REQ:
@@ -251,10 +263,9 @@ void pri_span_run_timers(struct pri_span *s)
 		span_dispatch(s, e);
 }
 
-struct q931_call *pri_span_setup(struct pri_span *s, unsigned channel, const char *called,
-				 const char *calling, enum mg_law law)
+struct q931_call *pri_span_dial(struct pri_span *s, const struct pri_span_dial *d)
 {
-	char cd[64], cg[64];
+	char cd[64], cg[64], nm[64];
 	struct pri_sr *sr;
 	q931_call *c;
 	int rc;
@@ -263,14 +274,16 @@ struct q931_call *pri_span_setup(struct pri_span *s, unsigned channel, const cha
 		errno = ENOTCONN;
 		return NULL;
 	}
-	if (!called || !*called || strlen(called) >= sizeof(cd) || channel == 0 || channel > 31 ||
-	    (calling && strlen(calling) >= sizeof(cg))) {
+	if (!d->called || !*d->called || strlen(d->called) >= sizeof(cd) || d->channel == 0 ||
+	    d->channel > 31 || (d->calling && strlen(d->calling) >= sizeof(cg)) ||
+	    (d->calling_name && strlen(d->calling_name) >= sizeof(nm))) {
 		errno = EINVAL;
 		return NULL;
 	}
 	/* libpri takes non-const strings */
-	snprintf(cd, sizeof(cd), "%s", called);
-	snprintf(cg, sizeof(cg), "%s", calling ? calling : "");
+	snprintf(cd, sizeof(cd), "%s", d->called);
+	snprintf(cg, sizeof(cg), "%s", d->calling ? d->calling : "");
+	snprintf(nm, sizeof(nm), "%s", d->calling_name ? d->calling_name : "");
 	c = pri_new_call(s->pri);
 	sr = pri_sr_new();
 	if (!c || !sr) {
@@ -279,12 +292,16 @@ struct q931_call *pri_span_setup(struct pri_span *s, unsigned channel, const cha
 		errno = ENOMEM;
 		return NULL;
 	}
-	pri_sr_set_channel(sr, (int)channel | PRI_CHAN_EXPLICIT, 1, 0);
+	pri_sr_set_channel(sr, (int)d->channel | PRI_CHAN_EXPLICIT, d->preferred ? 0 : 1, 0);
 	pri_sr_set_bearer(sr, PRI_TRANS_CAP_SPEECH,
-			  law == MG_LAW_ALAW ? PRI_LAYER_1_ALAW : PRI_LAYER_1_ULAW);
-	pri_sr_set_called(sr, cd, PRI_UNKNOWN, 1);
-	pri_sr_set_caller(sr, cg[0] ? cg : NULL, NULL, PRI_UNKNOWN,
-			  cg[0] ? PRES_ALLOWED_USER_NUMBER_NOT_SCREENED : PRES_NUMBER_NOT_AVAILABLE);
+			  d->law == MG_LAW_ALAW ? PRI_LAYER_1_ALAW : PRI_LAYER_1_ULAW);
+	pri_sr_set_called(sr, cd + (cd[0] == '+'), cd[0] == '+' ? PRI_INTERNATIONAL_ISDN : PRI_UNKNOWN,
+			  1);
+	pri_sr_set_caller(sr, cg[0] ? cg + (cg[0] == '+') : NULL, nm[0] ? nm : NULL,
+			  cg[0] == '+' ? PRI_INTERNATIONAL_ISDN : PRI_UNKNOWN,
+			  !cg[0]	 ? PRES_NUMBER_NOT_AVAILABLE
+			  : d->restricted ? PRES_PROHIB_USER_NUMBER_NOT_SCREENED
+					  : PRES_ALLOWED_USER_NUMBER_NOT_SCREENED);
 	rc = pri_setup(s->pri, c, sr);
 	pri_sr_free(sr);
 	if (rc) {
@@ -295,6 +312,16 @@ struct q931_call *pri_span_setup(struct pri_span *s, unsigned channel, const cha
 	return c;
 }
 
+struct q931_call *pri_span_setup(struct pri_span *s, unsigned channel, const char *called,
+				 const char *calling, enum mg_law law)
+{
+	struct pri_span_dial d = {
+		.channel = channel, .called = called, .calling = calling, .law = law,
+	};
+
+	return pri_span_dial(s, &d);
+}
+
 int pri_span_proceeding(struct pri_span *s, struct q931_call *c, unsigned channel)
 {
 	return pri_proceeding(s->pri, c, (int)channel | PRI_CHAN_EXPLICIT, 0) ? -EIO : 0;
@@ -303,6 +330,16 @@ int pri_span_proceeding(struct pri_span *s, struct q931_call *c, unsigned channe
 int pri_span_alerting(struct pri_span *s, struct q931_call *c, unsigned channel)
 {
 	return pri_acknowledge(s->pri, c, (int)channel | PRI_CHAN_EXPLICIT, 1) ? -EIO : 0;
+}
+
+int pri_span_alerting2(struct pri_span *s, struct q931_call *c, unsigned channel, bool inband)
+{
+	return pri_acknowledge(s->pri, c, (int)channel | PRI_CHAN_EXPLICIT, inband) ? -EIO : 0;
+}
+
+int pri_span_progress(struct pri_span *s, struct q931_call *c, unsigned channel)
+{
+	return pri_progress(s->pri, c, (int)channel | PRI_CHAN_EXPLICIT, 1) ? -EIO : 0;
 }
 
 int pri_span_answer(struct pri_span *s, struct q931_call *c, unsigned channel)

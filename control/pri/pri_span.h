@@ -42,8 +42,13 @@ struct pri_span_event {
 	bool channel_exclusive;
 	int cause;               /**< Q.850 cause on DISCONNECT / RELEASED */
 	const char *called;      /**< SETUP only */
+	int called_plan;         /**< SETUP only: type of number / plan octet (0x11 international) */
 	const char *calling;
+	int calling_plan;
+	const char *calling_name; /**< SETUP only; "" when none was sent */
+	int calling_pres;        /**< SETUP only: Q.931 presentation/screening octet */
 	bool calling_restricted; /**< presentation restricted */
+	bool inband;             /**< ALERTING / PROGRESS / CONNECT: in-band information available */
 };
 
 typedef void (*pri_span_cb)(void *arg, struct pri_span *span, const struct pri_span_event *ev);
@@ -79,11 +84,24 @@ void pri_span_set_debug(struct pri_span *s, bool on);
 /** True while Q.921 is up. */
 bool pri_span_is_up(const struct pri_span *s);
 
+/** What an outgoing SETUP carries. */
+struct pri_span_dial {
+	unsigned channel;        /**< timeslot 1..31 */
+	bool preferred;          /**< false: exclusive (the far end must take it or refuse) */
+	const char *called;      /**< digits, required; a leading '+' sends it as international */
+	const char *calling;     /**< digits or NULL */
+	const char *calling_name;/**< NULL or "" for none */
+	bool restricted;         /**< presentation restricted */
+	enum mg_law law;         /**< speech bearer, layer 1 in this law */
+};
+
 /**
- * Place a call on B-channel @p channel (exclusive), speech bearer of
- * @p law. Returns the call handle, or NULL with errno (ENOTCONN: D-channel
- * down, EINVAL: bad numbers).
+ * Place a call. Returns the call handle, or NULL with errno (ENOTCONN:
+ * D-channel down, EINVAL: bad numbers or channel).
  */
+struct q931_call *pri_span_dial(struct pri_span *s, const struct pri_span_dial *d);
+
+/** Same, exclusive channel, no name, presentation allowed. */
 struct q931_call *pri_span_setup(struct pri_span *s, unsigned channel, const char *called,
 				 const char *calling, enum mg_law law);
 
@@ -92,6 +110,12 @@ int pri_span_proceeding(struct pri_span *s, struct q931_call *c, unsigned channe
 
 /** Incoming call: ALERTING (with in-band information available). */
 int pri_span_alerting(struct pri_span *s, struct q931_call *c, unsigned channel);
+
+/** Incoming call: ALERTING; @p inband says whether the B-channel carries tones. */
+int pri_span_alerting2(struct pri_span *s, struct q931_call *c, unsigned channel, bool inband);
+
+/** Incoming call: PROGRESS with "in-band information now available" (early media). */
+int pri_span_progress(struct pri_span *s, struct q931_call *c, unsigned channel);
 
 /** Incoming call: CONNECT. */
 int pri_span_answer(struct pri_span *s, struct q931_call *c, unsigned channel);

@@ -1,0 +1,651 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Two PRI managers on one su_root, joined by a socketpair HDLC pair: A is
+ * the network side of DAHDI span 1, B the user side of span 2, each with
+ * three B-channels from a system.conf text (groups span1 / span2, NT hunting
+ * descending, TE ascending). A small "engine" on each side answers, refuses
+ * or routes incoming calls through a real routing table. Checked: the whole
+ * SETUP → PROCEEDING → ALERTING → PROGRESS → CONNECT → DISCONNECT → RELEASE
+ * exchange with numbers, name, presentation, channel and causes; busy (17)
+ * and unallocated (1, no route) refusals; hunting order and cause 34 when
+ * every B-channel is busy, locally and in a glare; 82 for a channel outside
+ * the group; bad requests.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <libpri.h>
+#include <sofia-sip/su.h>
+#include <sofia-sip/su_wait.h>
+
+#include "mg_log.h"
+#include "mg_tdm_cause.h"
+#include "pri_mgr.h"
+#include "pri_span.h"
+#include "route.h"
+
+static const char sysconf_text[] = "span=1,1,0,ccs,hdb3,crc4\n"
+				   "span=2,0,0,ccs,hdb3,crc4\n"
+				   "bchan=1-3\n"
+				   "dchan=16\n"
+				   "bchan=32-34\n"
+				   "dchan=47\n"
+				   "alaw=1-62\n";
+
+static const char rules_text[] =
+	"<routing_rules>\n"
+	" <rule name=\"to_sip\" outbound_interface=\"sip\">\n"
+	"  <condition param=\"pstn.in.dnis\" expr=\"(5551.*)\"/>\n"
+	"  <condition param=\"pstn.in.channelName\" expr=\"span1/.*\"/>\n"
+	"  <out_leg><param name=\"sip.out.requestUri\" expr=\"sip:%0@192.0.2.10\"/></out_leg>\n"
+	" </rule>\n"
+	" <rule name=\"to_pstn\" outbound_interface=\"pstn\">\n"
+	"  <condition param=\"sip.in.requestUri\" expr=\"sip:(\\d+)@.*\"/>\n"
+	"  <out_leg>\n"
+	"   <param name=\"pstn.out.group\" expr=\"span9,span2\"/>\n"
+	"   <param name=\"pstn.out.dnis\" expr=\"%0\"/>\n"
+	"   <param name=\"pstn.out.ani\" expr=\"+15145550000\"/>\n"
+	"   <param name=\"pstn.out.callerName\" expr=\"Gateway\"/>\n"
+	"   <param name=\"pstn.out.presentation\" expr=\"restricted\"/>\n"
+	"  </out_leg>\n"
+	" </rule>\n"
+	"</routing_rules>\n";
+
+enum ev_kind { EV_INCOMING, EV_PROCEEDING, EV_ALERTING, EV_PROGRESS, EV_ANSWERED, EV_ENDED };
+
+struct ev {
+	enum ev_kind kind;
+	struct pri_call *call; /* identity only: may be freed */
+	int cause;
+	bool inband;
+	struct pri_call_info info; /* copied at the event */
+};
+
+/* What a side's engine does with an incoming call. */
+enum policy { P_ANSWER, P_RING, P_REFUSE, P_ROUTE };
+
+#define MAX_EV 64
+
+struct side {
+	const char *name;
+	struct pri_mgr *m;
+	enum policy policy;
+	int refuse_cause;
+	struct ev ev[MAX_EV];
+	unsigned n;
+	struct pri_call *last_in; /* last incoming call still attached */
+	bool up;
+};
+
+static su_root_t *root;
+static struct side A = {.name = "A"}, B = {.name = "B"};
+static struct route_table *rules;
+static char rules_path[64];
+
+static void record(struct side *s, enum ev_kind k, struct pri_call *c, int cause, bool inband)
+{
+	if (s->n == MAX_EV)
+		return;
+	s->ev[s->n] = (struct ev){.kind = k, .call = c, .cause = cause, .inband = inband};
+	s->ev[s->n].info = *pri_call_info(c);
+	s->n++;
+}
+
+static void ev_incoming(void *arg, struct pri_call *c)
+{
+	struct side *s = arg;
+	struct route_kv kv[8];
+	struct route_result r;
+	struct route_env env = {.host_ip = "192.0.2.1", .sip_port_udp = 5060};
+	size_t n;
+
+	record(s, EV_INCOMING, c, 0, false);
+	switch (s->policy) {
+	case P_ANSWER:
+		assert_int_equal(pri_call_alerting(c, true), 0);
+		assert_int_equal(pri_call_progress(c), 0);
+		assert_int_equal(pri_call_answer(c), 0);
+		assert_int_equal(pri_call_answer(c), -EALREADY);
+		s->last_in = c;
+		break;
+	case P_RING:
+		assert_int_equal(pri_call_alerting(c, false), 0);
+		s->last_in = c;
+		break;
+	case P_REFUSE:
+		assert_int_equal(pri_call_hangup(c, s->refuse_cause), 0);
+		break;
+	case P_ROUTE:
+		n = pri_call_route_params(c, kv, 8);
+		if (route_match(rules, kv, n, &env, &r) == -ENOENT) {
+			assert_int_equal(pri_call_hangup(c, ROUTE_NO_ROUTE_Q850_CAUSE), 0);
+			break;
+		}
+		route_result_clear(&r);
+		assert_int_equal(pri_call_answer(c), 0);
+		s->last_in = c;
+		break;
+	}
+}
+
+static void ev_proceeding(void *arg, struct pri_call *c)
+{
+	record(arg, EV_PROCEEDING, c, 0, false);
+}
+
+static void ev_alerting(void *arg, struct pri_call *c, bool inband)
+{
+	record(arg, EV_ALERTING, c, 0, inband);
+}
+
+static void ev_progress(void *arg, struct pri_call *c, bool inband)
+{
+	record(arg, EV_PROGRESS, c, 0, inband);
+}
+
+static void ev_answered(void *arg, struct pri_call *c)
+{
+	record(arg, EV_ANSWERED, c, 0, false);
+}
+
+static void ev_ended(void *arg, struct pri_call *c, int cause)
+{
+	struct side *s = arg;
+
+	if (s->last_in == c)
+		s->last_in = NULL;
+	record(s, EV_ENDED, c, cause, false);
+}
+
+static void ev_span(void *arg, unsigned span, bool up)
+{
+	struct side *s = arg;
+
+	(void)span;
+	s->up = up;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+/* Step the loop until @done or 10 s. */
+static bool run_until(bool (*done)(void))
+{
+	uint64_t t0 = now_ms();
+
+	while (!done()) {
+		if (now_ms() - t0 > 10000)
+			return false;
+		su_root_step(root, 20);
+	}
+	return true;
+}
+
+static int find(const struct side *s, enum ev_kind k, const struct pri_call *c, unsigned from)
+{
+	for (unsigned i = from; i < s->n; i++)
+		if (s->ev[i].kind == k && (!c || s->ev[i].call == c))
+			return (int)i;
+	return -1;
+}
+
+static bool both_up(void)
+{
+	return pri_mgr_span_up(A.m, 1) && pri_mgr_span_up(B.m, 2);
+}
+
+static bool no_calls(void)
+{
+	return pri_mgr_calls(A.m) == 0 && pri_mgr_calls(B.m) == 0;
+}
+
+static struct pri_call *b_call;
+
+static bool b_call_answered(void)
+{
+	return find(&B, EV_ANSWERED, b_call, 0) >= 0;
+}
+
+static bool b_call_ended(void)
+{
+	return find(&B, EV_ENDED, b_call, 0) >= 0 && no_calls();
+}
+
+static bool b_call_ended_only(void)
+{
+	return find(&B, EV_ENDED, b_call, 0) >= 0;
+}
+
+/* Step until both groups show these busy maps (channels are freed only
+ * when libpri has finished the release). */
+static bool wait_busy(uint32_t a, uint32_t b)
+{
+	for (uint64_t t0 = now_ms(); now_ms() - t0 < 10000; su_root_step(root, 20))
+		if (pri_mgr_group(A.m, "span1")->busy == a && pri_mgr_group(B.m, "span2")->busy == b)
+			return true;
+	return false;
+}
+
+static struct pri_mgr_ops ops_for(struct side *s)
+{
+	return (struct pri_mgr_ops){
+		.incoming = ev_incoming,
+		.proceeding = ev_proceeding,
+		.alerting = ev_alerting,
+		.progress = ev_progress,
+		.answered = ev_answered,
+		.ended = ev_ended,
+		.span_state = ev_span,
+		.arg = s,
+	};
+}
+
+/* A's group loses its last channel when @a_short (channel 82 case). */
+static int setup_pair(bool a_short)
+{
+	struct mg_tdm_sysconf *sc = calloc(1, sizeof(*sc));
+	enum mg_tdm_role roles[MG_TDM_MAX_SPANS + 1] = {[1] = MG_TDM_ROLE_NT, [2] = MG_TDM_ROLE_TE};
+	struct mg_tdm_group g[4];
+	struct mg_tdm_open_opts o = {.hdlc = true};
+	struct mg_tdm_chan *da, *db;
+	const struct pri_mgr_ops oa = ops_for(&A), ob = ops_for(&B);
+	int sw = pri_span_switch_parse("euroisdn_e1");
+
+	if (!sc || mg_tdm_sysconf_parse(sysconf_text, "test.conf", sc, NULL) < 0 ||
+	    mg_tdm_groups_build(sc, roles, g, 4) != 2)
+		return -1;
+	free(sc);
+	if (a_short)
+		g[0].n_chans--;
+	memset(A.ev, 0, sizeof(A.ev));
+	memset(B.ev, 0, sizeof(B.ev));
+	A.n = B.n = 0;
+	A.policy = B.policy = P_ANSWER;
+	A.last_in = B.last_in = NULL;
+	A.m = pri_mgr_new(root, &oa);
+	B.m = pri_mgr_new(root, &ob);
+	if (!A.m || !B.m || mg_tdm_socketpair_open(16, &o, &da, &db) < 0)
+		return -1;
+	if (pri_mgr_add_span(A.m, 1, MG_TDM_ROLE_NT, sw, da, &g[0], MG_LAW_ALAW, 1) < 0 ||
+	    pri_mgr_add_span(B.m, 2, MG_TDM_ROLE_TE, sw, db, &g[1], MG_LAW_ALAW, 32) < 0)
+		return -1;
+	if (getenv("MG_PRI_DEBUG")) {
+		pri_mgr_set_debug(A.m, true);
+		pri_mgr_set_debug(B.m, true);
+	}
+	return run_until(both_up) ? 0 : -1;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	return setup_pair(false);
+}
+
+static int setup_short(void **state)
+{
+	(void)state;
+	return setup_pair(true);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	pri_mgr_free(A.m);
+	pri_mgr_free(B.m);
+	A.m = B.m = NULL;
+	return 0;
+}
+
+static void test_call_flow(void **state)
+{
+	struct pri_call_req req = {.group = "span2", .dnis = "5551000", .ani = "5552000",
+				   .caller_name = "Alice"};
+	const struct mg_tdm_group *ga = pri_mgr_group(A.m, "span1"), *gb = pri_mgr_group(B.m, "span2");
+	struct route_kv kv[8];
+	int i, p, al, pg, an, e;
+
+	(void)state;
+	assert_true(A.up && B.up);
+	assert_int_equal(pri_call_place(B.m, &req, &B, &b_call), 0);
+	assert_ptr_equal(pri_call_user(b_call), &B);
+	assert_int_equal(pri_call_info(b_call)->timeslot, 1); /* TE hunts ascending */
+	assert_int_equal(pri_call_info(b_call)->channo, 32);
+	assert_true(run_until(b_call_answered));
+
+	/* the network side saw the SETUP as sent */
+	i = find(&A, EV_INCOMING, NULL, 0);
+	assert_true(i >= 0);
+	assert_string_equal(A.ev[i].info.dnis, "5551000");
+	assert_string_equal(A.ev[i].info.ani, "5552000");
+	assert_int_equal(A.ev[i].info.presentation, PRI_PRESENTATION_ALLOWED);
+	assert_int_equal(A.ev[i].info.timeslot, 1);
+	assert_int_equal(A.ev[i].info.channo, 1);
+	assert_string_equal(A.ev[i].info.channel_name, "span1/1");
+	assert_string_equal(A.ev[i].info.group, "span1");
+	assert_false(A.ev[i].info.outgoing);
+	assert_int_equal(A.ev[i].info.law, MG_LAW_ALAW);
+	assert_int_equal(pri_call_route_params(A.ev[i].call, kv, 8), 5);
+	assert_string_equal(kv[0].name, "pstn.in.dnis");
+	assert_string_equal(kv[0].value, "5551000");
+	assert_string_equal(kv[1].name, "pstn.in.ani");
+	assert_string_equal(kv[1].value, "5552000");
+	assert_string_equal(kv[2].name, "pstn.in.callerName");
+	assert_string_equal(kv[2].value, "Alice");
+	assert_string_equal(kv[3].name, "pstn.in.channelName");
+	assert_string_equal(kv[3].value, "span1/1");
+	assert_string_equal(kv[4].value, "allowed");
+	assert_int_equal(pri_call_route_params(A.ev[i].call, kv, 2), 2);
+	/* both ends hold the timeslot */
+	assert_int_equal(ga->busy, 1u);
+	assert_int_equal(gb->busy, 1u);
+
+	/* the user side saw the answers in protocol order */
+	p = find(&B, EV_PROCEEDING, b_call, 0);
+	al = find(&B, EV_ALERTING, b_call, 0);
+	pg = find(&B, EV_PROGRESS, b_call, 0);
+	an = find(&B, EV_ANSWERED, b_call, 0);
+	assert_true(p >= 0 && al > p && pg > al && an > pg);
+	assert_true(B.ev[al].inband);
+	assert_true(B.ev[pg].inband);
+	assert_int_equal(find(&B, EV_ENDED, NULL, 0), -1);
+
+	/* outgoing calls take no incoming-side actions */
+	assert_int_equal(pri_call_answer(b_call), -EINVAL);
+	assert_int_equal(pri_call_alerting(b_call, false), -EINVAL);
+
+	/* the user side hangs up: the network side ends with cause 16, a BYE */
+	assert_int_equal(pri_call_hangup(b_call, PRI_CAUSE_NORMAL_CLEARING), 0);
+	assert_true(run_until(no_calls));
+	e = find(&A, EV_ENDED, A.ev[i].call, 0);
+	assert_true(e >= 0);
+	assert_int_equal(A.ev[e].cause, 16);
+	assert_int_equal(mg_q850_to_sip(A.ev[e].cause, false), 0);
+	assert_int_equal(find(&B, EV_ENDED, NULL, 0), -1); /* no callback after our own hang-up */
+	assert_int_equal(ga->busy, 0u);
+	assert_int_equal(gb->busy, 0u);
+}
+
+static bool a_has_call(void)
+{
+	return A.last_in != NULL && find(&B, EV_ALERTING, b_call, 0) >= 0;
+}
+
+static void test_network_hangs_up(void **state)
+{
+	struct pri_call_req req = {.dnis = "+442071234567", .ani = "+15145550000",
+				   .restricted = true};
+	int i, e;
+
+	(void)state;
+	A.policy = P_RING;
+	/* no group named: every group of the manager is tried */
+	assert_int_equal(pri_call_place(B.m, &req, NULL, &b_call), 0);
+	assert_true(run_until(a_has_call));
+	i = find(&A, EV_INCOMING, NULL, 0);
+	/* a '+' travels as type of number "international" and comes back as '+' */
+	assert_string_equal(A.ev[i].info.dnis, "+442071234567");
+	assert_string_equal(A.ev[i].info.ani, "+15145550000");
+	assert_int_equal(A.ev[i].info.presentation, PRI_PRESENTATION_RESTRICTED);
+	assert_string_equal(A.ev[i].info.caller_name, "");
+	assert_false(B.ev[find(&B, EV_ALERTING, b_call, 0)].inband);
+	assert_int_equal(find(&B, EV_ANSWERED, NULL, 0), -1);
+
+	/* the network side gives up before answering: no answer (19) */
+	assert_int_equal(pri_call_hangup(A.last_in, PRI_CAUSE_NO_ANSWER), 0);
+	assert_true(run_until(b_call_ended));
+	e = find(&B, EV_ENDED, b_call, 0);
+	assert_int_equal(B.ev[e].cause, 19);
+	assert_int_equal(mg_q850_to_sip(19, false), 480);
+	assert_int_equal(pri_mgr_group(A.m, "span1")->busy, 0u);
+	assert_int_equal(pri_mgr_group(B.m, "span2")->busy, 0u);
+}
+
+static void test_busy_and_unallocated(void **state)
+{
+	struct pri_call_req req = {.group = "span2", .dnis = "5551001"};
+	struct pri_mgr_counters cnt;
+	int e;
+
+	(void)state;
+	A.policy = P_REFUSE;
+	A.refuse_cause = PRI_CAUSE_USER_BUSY;
+	assert_int_equal(pri_call_place(B.m, &req, NULL, &b_call), 0);
+	assert_true(run_until(b_call_ended));
+	e = find(&B, EV_ENDED, b_call, 0);
+	assert_int_equal(B.ev[e].cause, 17);
+	assert_int_equal(mg_q850_to_sip(B.ev[e].cause, false), 486);
+	assert_int_equal(find(&B, EV_ANSWERED, b_call, 0), -1);
+	assert_int_equal(find(&A, EV_ENDED, NULL, 0), -1);
+
+	/* routed by the rules: 5551... goes through, anything else has no route → 1 */
+	A.policy = P_ROUTE;
+	req.dnis = "6660000";
+	assert_int_equal(pri_call_place(B.m, &req, NULL, &b_call), 0);
+	assert_true(run_until(b_call_ended));
+	e = find(&B, EV_ENDED, b_call, 0);
+	assert_int_equal(B.ev[e].cause, 1);
+	assert_int_equal(mg_q850_to_sip(B.ev[e].cause, false), 404);
+
+	req.dnis = "5551234";
+	assert_int_equal(pri_call_place(B.m, &req, NULL, &b_call), 0);
+	assert_true(run_until(b_call_answered));
+	assert_int_equal(pri_call_hangup(b_call, 16), 0);
+	assert_true(run_until(no_calls));
+
+	pri_mgr_get_counters(A.m, &cnt);
+	assert_int_equal(cnt.in_setup, 3);
+	assert_int_equal(cnt.in_refused, 0); /* refusals by the engine are not the manager's */
+	assert_int_equal(cnt.answered, 1);
+	assert_int_equal(cnt.released, 3);
+	pri_mgr_get_counters(B.m, &cnt);
+	assert_int_equal(cnt.out_placed, 3);
+}
+
+static unsigned answered_b;
+
+static bool three_answered(void)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < B.n; i++)
+		n += B.ev[i].kind == EV_ANSWERED;
+	return n == answered_b;
+}
+
+static void test_hunting_all_busy(void **state)
+{
+	struct pri_call_req req = {.group = "span2", .dnis = "5551000"};
+	struct pri_call *c[3], *x;
+	struct pri_mgr_counters cnt;
+
+	(void)state;
+	for (unsigned i = 0; i < 3; i++) {
+		assert_int_equal(pri_call_place(B.m, &req, NULL, &c[i]), 0);
+		assert_int_equal(pri_call_info(c[i])->timeslot, i + 1); /* ascending */
+	}
+	answered_b = 3;
+	assert_true(run_until(three_answered));
+	assert_int_equal(pri_mgr_group(A.m, "span1")->busy, 7u);
+
+	/* every B-channel busy: no SETUP, cause 34 (SIP 503), on both sides */
+	assert_int_equal(pri_call_place(B.m, &req, NULL, &x), -EBUSY);
+	assert_int_equal(pri_mgr_place_cause(-EBUSY), 34);
+	assert_int_equal(mg_q850_to_sip(34, false), 503);
+	req.group = "span1";
+	assert_int_equal(pri_call_place(A.m, &req, NULL, &x), -EBUSY);
+	pri_mgr_get_counters(B.m, &cnt);
+	assert_int_equal(cnt.out_no_channel, 1);
+	assert_int_equal(cnt.out_placed, 3);
+
+	/* one frees up: the network side takes it (descending: timeslot 2 freed) */
+	assert_int_equal(pri_call_hangup(c[1], 16), 0);
+	assert_true(wait_busy(5u, 5u));
+	assert_int_equal(pri_call_place(A.m, &req, NULL, &x), 0);
+	assert_int_equal(pri_call_info(x)->timeslot, 2);
+	assert_int_equal(pri_call_hangup(x, 16), 0);
+	assert_int_equal(pri_call_hangup(c[0], 16), 0);
+	assert_int_equal(pri_call_hangup(c[2], 16), 0);
+	assert_true(run_until(no_calls));
+	assert_int_equal(pri_mgr_group(A.m, "span1")->busy, 0u);
+	assert_int_equal(pri_mgr_group(B.m, "span2")->busy, 0u);
+}
+
+static struct pri_call *glare_a, *glare_b;
+
+static bool glare_done(void)
+{
+	return find(&A, EV_ENDED, glare_a, 0) >= 0 && find(&B, EV_ENDED, glare_b, 0) >= 0;
+}
+
+static void test_glare(void **state)
+{
+	struct pri_call_req ra = {.group = "span1", .dnis = "100"}, rb = {.group = "span2", .dnis = "200"};
+	struct pri_call *c[2];
+	struct pri_mgr_counters ca, cb;
+	int ea, eb;
+
+	(void)state;
+	/* the network side takes timeslots 3 and 2 (descending) */
+	for (unsigned i = 0; i < 2; i++)
+		assert_int_equal(pri_call_place(A.m, &ra, NULL, &c[i]), 0);
+	assert_int_equal(pri_call_info(c[0])->timeslot, 3);
+	assert_int_equal(pri_call_info(c[1])->timeslot, 2);
+	b_call = NULL;
+	for (uint64_t t0 = now_ms(); find(&A, EV_ANSWERED, c[1], 0) < 0 && now_ms() - t0 < 5000;)
+		su_root_step(root, 20);
+	assert_true(find(&A, EV_ANSWERED, c[0], 0) >= 0 && find(&A, EV_ANSWERED, c[1], 0) >= 0);
+
+	/* both ends seize the last free timeslot before either hears of the other */
+	assert_int_equal(pri_call_place(A.m, &ra, NULL, &glare_a), 0);
+	assert_int_equal(pri_call_place(B.m, &rb, NULL, &glare_b), 0);
+	assert_int_equal(pri_call_info(glare_a)->timeslot, 1);
+	assert_int_equal(pri_call_info(glare_b)->timeslot, 1);
+	assert_true(run_until(glare_done));
+	ea = find(&A, EV_ENDED, glare_a, 0);
+	eb = find(&B, EV_ENDED, glare_b, 0);
+	/* each end refuses the other's SETUP: no circuit available */
+	assert_int_equal(A.ev[ea].cause, 34);
+	assert_int_equal(B.ev[eb].cause, 34);
+	assert_int_equal(find(&A, EV_INCOMING, NULL, 0), -1);
+	pri_mgr_get_counters(A.m, &ca);
+	pri_mgr_get_counters(B.m, &cb);
+	assert_int_equal(ca.in_refused, 1);
+	assert_int_equal(cb.in_refused, 1);
+	/* the glared timeslot is free again on both ends; the two calls still hold theirs */
+	assert_true(wait_busy(6u, 6u));
+	assert_int_equal(pri_mgr_calls(A.m), 2);
+	assert_int_equal(pri_mgr_calls(B.m), 2);
+	assert_int_equal(pri_call_hangup(c[0], 16), 0);
+	assert_int_equal(pri_call_hangup(c[1], 16), 0);
+	assert_true(run_until(no_calls));
+}
+
+static void test_channel_not_in_group(void **state)
+{
+	struct pri_call_req req = {.group = "span2", .dnis = "5551000"};
+	struct pri_call *c[3];
+	int e;
+
+	(void)state;
+	/* A's group has timeslots 1-2 only; the third call asks for 3 (exclusive) */
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(pri_call_place(B.m, &req, NULL, &c[i]), 0);
+	b_call = c[2];
+	assert_true(run_until(b_call_ended_only));
+	e = find(&B, EV_ENDED, c[2], 0);
+	assert_int_equal(B.ev[e].cause, 82);
+	assert_int_equal(pri_call_hangup(c[0], 16), 0);
+	assert_int_equal(pri_call_hangup(c[1], 16), 0);
+	assert_true(run_until(no_calls));
+}
+
+static void test_bad_requests(void **state)
+{
+	struct pri_call_req req = {.dnis = "12a4"};
+	struct pri_call *c;
+	struct route_kv kv[1] = {{"sip.in.requestUri", "sip:5551000@gw"}};
+	struct route_env env = {.host_ip = "192.0.2.1", .sip_port_udp = 5060};
+	struct route_result r;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(pri_call_place(B.m, &req, NULL, &c), -EINVAL);
+	assert_int_equal(pri_mgr_place_cause(-EINVAL), 28);
+	req.dnis = "";
+	assert_int_equal(pri_call_place(B.m, &req, NULL, &c), -EINVAL);
+	req.dnis = "123";
+	req.ani = "+";
+	assert_int_equal(pri_call_place(B.m, &req, NULL, &c), -EINVAL);
+	req.ani = NULL;
+	req.group = "nope";
+	assert_int_equal(pri_call_place(B.m, &req, NULL, &c), -ENOENT);
+	assert_int_equal(pri_mgr_place_cause(-ENOENT), 3);
+	assert_int_equal(pri_mgr_calls(B.m), 0);
+	assert_int_equal(pri_call_hangup(NULL, 16), -EINVAL);
+
+	/* a route's pstn.out.* become a request; unknown groups are skipped in a list */
+	assert_int_equal(route_match(rules, kv, 1, &env, &r), 0);
+	assert_int_equal(pri_call_req_from_route(&r, &req, err, sizeof(err)), 0);
+	assert_string_equal(req.group, "span9,span2");
+	assert_string_equal(req.dnis, "5551000");
+	assert_string_equal(req.ani, "+15145550000");
+	assert_string_equal(req.caller_name, "Gateway");
+	assert_true(req.restricted);
+	assert_int_equal(pri_call_place(B.m, &req, NULL, &c), -ENOENT); /* span9 is no group */
+	req.group = "span2";
+	assert_int_equal(pri_call_place(B.m, &req, NULL, &c), 0);
+	assert_int_equal(pri_call_hangup(c, 16), 0);
+	route_result_clear(&r);
+	assert_true(run_until(no_calls));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_call_flow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_network_hangs_up, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_busy_and_unallocated, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hunting_all_busy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_glare, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_channel_not_in_group, setup_short, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
+	};
+	char err[256];
+	FILE *f;
+	int fd, rc;
+
+	mg_log_init("pri_mgr_test", getenv("MG_PRI_DEBUG") ? MG_LOG_DEBUG : MG_LOG_WARN, false);
+	snprintf(rules_path, sizeof(rules_path), "/tmp/pri-rules.XXXXXX");
+	fd = mkstemp(rules_path);
+	f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!f || fputs(rules_text, f) < 0 || fclose(f) != 0)
+		return 1;
+	rules = route_table_load(rules_path, err, sizeof(err));
+	unlink(rules_path);
+	if (!rules) {
+		fprintf(stderr, "rules: %s\n", err);
+		return 1;
+	}
+	su_init();
+	root = su_root_create(NULL);
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	su_root_destroy(root);
+	su_deinit();
+	route_table_unref(rules);
+	return rc;
+}
