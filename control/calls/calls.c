@@ -230,10 +230,25 @@ static int session_leg(const struct call *c, unsigned li, bool rekey, struct mg_
 	return rc;
 }
 
+/*
+ * nua_respond() queues the answer to the nua stack with the phrase pointer,
+ * not a copy: only static strings may go there. The standard phrase of the
+ * status is used, whatever phrase a relayed response carried.
+ */
+static const char *static_phrase(int status)
+{
+	const char *p = sip_status_phrase(status);
+
+	return p != NULL ? p : status < 200 ? "Call Progress" : "Unknown";
+}
+
 static void respond0(struct call *c, int status, const char *phrase, const char *warning,
 		     bool with_sdp)
 {
 	struct call_leg *g = &c->leg[0];
+
+	(void)phrase;
+	phrase = static_phrase(status);
 
 	if (g->nh == NULL || g->final_sent || g->gone)
 		return;

@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Suite 'interop', call engine over SIP/UDP on loopback (docs/calls.md):
+#   1. SIPp: the 488 cells of SPEC section 4's answer table (mode=always with
+#      an RTP-only offer, mode=never with an SRTP-only offer), Warning checked
+#   2. raw SIP: no route -> 404, dataplane down -> 503, no SDP -> 488
+#   3. SIPp load: RATE calls/s for SECONDS s through control + dataplane
+#      (net_ring port: signalling and sessions are real, no RTP flows), every
+#      call must complete; prints the setup rate, response times and the CPU
+#      time of both daemons; afterwards no call or session is left. The port
+#      range holds 200 pairs, about 2 s of calls: a leaked port would make
+#      later calls fail.
+#
+#   call_sipp.sh BUILD_DIR SRC_DIR [RATE] [SECONDS]
+set -uo pipefail
+BUILD=$1 SRC=$2 RATE=${3:-50} SECS=${4:-10}
+CONTROL=$BUILD/control/mediagate-control
+DATAPLANE=$BUILD/dataplane/mediagate-dataplane
+DPCTL=$BUILD/dataplane/dpctl/mediagate-dpctl
+X=$SRC/tests/interop
+W=$(mktemp -d /tmp/call-sipp.XXXXXX)
+PIDS=()
+BASE=$((30000 + ($$ % 3000) * 8))
+P_GW=$BASE P_GW2=$((BASE + 1)) P_UAC=$((BASE + 2)) P_UAS=$((BASE + 3)) P_RAW=$((BASE + 4))
+PREFIX=call-sipp-$$
+
+command -v sipp > /dev/null || { echo "sipp (sip-tester) is not installed: skipped"; exit 77; }
+cleanup() {
+	local i p
+	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+		p=${PIDS[i]}
+		kill -TERM "$p" 2> /dev/null || continue
+		for _ in $(seq 50); do kill -0 "$p" 2> /dev/null || break; sleep 0.1; done
+		kill -9 "$p" 2> /dev/null
+	done
+	wait 2> /dev/null
+	rm -rf "/var/run/dpdk/$PREFIX"
+	if [ "${CALL_KEEP:-0}" = 1 ]; then echo "files kept in $W"; else rm -rf "$W"; fi
+}
+trap cleanup EXIT
+cd "$W" || exit 1
+
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok - $1"; }
+bad() { fail=$((fail + 1)); echo "not ok - $1"; [ -n "${2:-}" ] && [ -f "$2" ] && tail -n 25 "$2" | sed 's/^/    | /'; }
+check() { if grep -Eq -- "$3" "$2"; then ok "$1"; else bad "$1 (no /$3/ in $(basename "$2"))" "$2"; fi; }
+
+cat > rules.xml << EOF
+<?xml version="1.0" encoding="UTF-8"?>
+<routing_rules>
+<rule name="to_uas" outbound_interface="sip" qvalue="0.5">
+  <condition param="sip.in.requestUri.user" expr="uas([0-9]*)"/>
+  <out_leg name="" media_type="sendrecv">
+    <param name="sip.out.requestUri" expr="sip:uas%0@127.0.0.1:$P_UAS"/>
+    <param name="sip.out.transport" expr="udp"/>
+  </out_leg>
+</rule>
+</routing_rules>
+EOF
+props() { # FILE PORT MODE [more lines]
+	local f=$1 port=$2 mode=$3
+	shift 3
+	{
+		echo "netborder.sip.userAgent.IPAddress=127.0.0.1:$port/udp"
+		echo "netborder.media.srtp.mode=$mode"
+		echo "mediagate.routing.rulesFile=$W/rules.xml"
+		echo "mediagate.control.socket=$W/dp.sock"
+		echo "mediagate.control.allowedUids=0"
+		echo "mediagate.log.level=${CALL_LOG_LEVEL:-info}"
+		for l in "$@"; do echo "$l"; done
+	} > "$f"
+}
+start_ctl() { # CONFIG LOG
+	"$CONTROL" --config "$1" > "$2" 2>&1 &
+	PIDS+=($!)
+	for _ in $(seq 100); do
+		grep -q "user agent listening" "$2" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+sipp_1() { # NAME PORT ARGS...: one call with call_488.xml
+	local name=$1 port=$2
+	shift 2
+	timeout 20 sipp -sf "$X/call_488.xml" -m 1 -t u1 "127.0.0.1:$port" -i 127.0.0.1 -p "$P_UAC" \
+		-nostdin -trace_msg -message_file "$name.msg" -trace_logs -log_file "$name.log" "$@" \
+		> "$name.out" 2>&1
+}
+
+# ---- 1. SIPp: the 488 cells, the gateway without a dataplane ---------------
+props always.properties $P_GW always
+props never.properties $P_GW2 never
+start_ctl always.properties always.log || bad "control (mode=always) starts" always.log
+start_ctl never.properties never.log || bad "control (mode=never) starts" never.log
+if sipp_1 c488_always $P_GW -key proto RTP/AVP -key crypto "a=x-none:1"; then
+	ok "SIPp: mode=always, RTP-only offer -> 488 with Warning"
+else
+	bad "SIPp: mode=always, RTP-only offer -> 488" c488_always.msg
+fi
+check "  Warning names the policy" c488_always.log "488 .*SRTP is required"
+if sipp_1 c488_never $P_GW2 -key proto RTP/SAVP \
+	-key crypto "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz"; then
+	ok "SIPp: mode=never, SRTP-only offer -> 488 with Warning"
+else
+	bad "SIPp: mode=never, SRTP-only offer -> 488" c488_never.msg
+fi
+check "  Warning names the policy" c488_never.log "488 .*(SRTP|never)"
+
+# ---- 2. raw SIP: 404, 503, 488 without SDP ----------------------------------
+raw() { # PORT USER SDP(yes|no) -> prints the final status line and Warning
+	python3 - "$1" "$2" "$3" "$P_RAW" << 'EOF'
+import socket, sys, random
+port, user, sdp, me = int(sys.argv[1]), sys.argv[2], sys.argv[3] == "yes", int(sys.argv[4])
+body = ("v=0\r\no=x 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+        "m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n") if sdp else ""
+tag, cid = random.randrange(1 << 30), random.randrange(1 << 30)
+def req(method, cseq):
+    return ("%s sip:%s@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%d\r\n"
+            "From: <sip:raw@127.0.0.1:%d>;tag=%d\r\nTo: <sip:%s@127.0.0.1:%d>\r\nCall-ID: raw%d\r\n"
+            "CSeq: %d %s\r\nContact: <sip:raw@127.0.0.1:%d>\r\nMax-Forwards: 70\r\n%s"
+            "Content-Length: %d\r\n\r\n%s" % (method, user, port, me, cid, me, tag, user, port, cid,
+            cseq, method, me, "Content-Type: application/sdp\r\n" if body and method == "INVITE" else "",
+            len(body) if method == "INVITE" else 0, body if method == "INVITE" else ""))
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", me))
+s.settimeout(5)
+s.sendto(req("INVITE", 1).encode(), ("127.0.0.1", port))
+while True:
+    try:
+        m = s.recv(65535).decode(errors="replace")
+    except socket.timeout:
+        print("timeout")
+        break
+    first = m.split("\r\n", 1)[0]
+    code = int(first.split()[1]) if first.startswith("SIP/2.0") else 0
+    if code >= 200:
+        warn = [l for l in m.split("\r\n") if l.lower().startswith("warning:")]
+        print(first, "|", warn[0] if warn else "no Warning")
+        s.sendto(req("ACK", 1).encode(), ("127.0.0.1", port))
+        break
+EOF
+}
+props asneeded.properties $P_GW as-needed
+kill -TERM "${PIDS[0]}" 2> /dev/null
+wait "${PIDS[0]}" 2> /dev/null
+start_ctl asneeded.properties asneeded.log || bad "control (mode=as-needed) starts" asneeded.log
+raw $P_GW nobody yes > r404.out
+check "no routing rule matches -> 404 with Warning" r404.out "^SIP/2.0 404 .*Warning: 399 mediagate \"no routing rule matches\""
+raw $P_GW uas7 yes > r503.out
+check "dataplane not connected -> 503 with Warning" r503.out "^SIP/2.0 503 .*Warning: 399 mediagate \"dataplane is not connected\""
+raw $P_GW uas8 no > r488.out
+check "INVITE without SDP -> 488 with Warning" r488.out "^SIP/2.0 488 .*late offer"
+sleep 0.3
+for f in always.log never.log asneeded.log; do
+	check "$f: every refused call ended, 0 calls active" "$f" "ended after .*; 0 calls active"
+done
+
+# ---- 3. SIPp load through control + dataplane --------------------------------
+cat > load.properties << EOF
+netborder.sip.userAgent.IPAddress=127.0.0.1:$P_GW2/udp
+netborder.media.srtp.mode=as-needed
+mediagate.routing.rulesFile=$W/rules.xml
+mediagate.control.socket=$W/dpl.sock
+mediagate.control.allowedUids=0
+mediagate.log.level=${CALL_LOG_LEVEL:-info}
+mediagate.dataplane.eal=--no-huge -m 256 --no-shconf --no-pci --no-telemetry -l 0,1 --file-prefix $PREFIX
+mediagate.dataplane.port.0.device=net_ring0
+mediagate.dataplane.port.0.addresses=192.0.2.1/24
+mediagate.dataplane.idleSleepUs=1000
+mediagate.media.portRange=42000-42399
+EOF
+# The mode=never gateway gives its port to the load gateway.
+kill -TERM "${PIDS[1]}" 2> /dev/null
+wait "${PIDS[1]}" 2> /dev/null
+"$DATAPLANE" --config load.properties > dataplane.log 2>&1 &
+DP=$!
+PIDS+=($DP)
+for _ in $(seq 200); do
+	"$DPCTL" --socket dpl.sock ping > /dev/null 2>&1 && break
+	sleep 0.1
+done
+"$CONTROL" --config load.properties > load.log 2>&1 &
+CTL=$!
+PIDS+=($CTL)
+for _ in $(seq 100); do grep -q "connected to dataplane" load.log && break; sleep 0.1; done
+check "load gateway connected to its dataplane" load.log "connected to dataplane"
+
+sipp -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -nostdin -bg -trace_err \
+	-error_file uas.err > uas.out 2>&1
+UAS=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' uas.out | head -n 1)
+[ -n "$UAS" ] && PIDS+=($UAS)
+N=$((RATE * SECS))
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat" 2> /dev/null || echo 0; }
+c0=$(cpu "$CTL") d0=$(cpu "$DP") t0=$(date +%s.%N)
+timeout $((SECS + 60)) sipp -sf "$X/call_uac.xml" "127.0.0.1:$P_GW2" -t u1 -i 127.0.0.1 -p "$P_UAC" \
+	-r "$RATE" -m "$N" -l $((RATE * 4)) -nostdin -trace_err -error_file uac.err \
+	-trace_stat -stf uac.csv -fd 1 ${CALL_TRACE:+-trace_msg -message_file uac.msg} > uac.out 2>&1
+rc=$?
+t1=$(date +%s.%N) c1=$(cpu "$CTL") d1=$(cpu "$DP")
+sleep 1
+hz=$(getconf CLK_TCK)
+succ=$(tail -n 1 uac.csv | awk -F';' '{print $16}')
+failed=$(tail -n 1 uac.csv | awk -F';' '{print $18}')
+if [ "$rc" -eq 0 ]; then ok "SIPp load: $N calls at $RATE/s, every call completed"; else bad "SIPp load: exit $rc" uac.err; fi
+python3 - "$N" "$t0" "$t1" "$c0" "$c1" "$d0" "$d1" "$hz" uac.csv << 'EOF'
+import csv, sys
+n, t0, t1 = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+c0, c1, d0, d1, hz = (int(x) for x in sys.argv[4:9])
+rows = list(csv.reader(open(sys.argv[9]), delimiter=";"))
+h, last = rows[0], rows[-1]
+col = lambda name: last[h.index(name)] if name in h else "?"
+el = t1 - t0
+print("==== SIPp load summary")
+print("  calls: %s successful, %s failed of %d; %.1f s wall" % (
+    col("SuccessfulCall(C)"), col("FailedCall(C)"), n, el))
+ok_calls = int(col("SuccessfulCall(C)")) if col("SuccessfulCall(C)").isdigit() else 0
+print("  setup rate: %.1f calls/s sustained (completed calls / (wall - 1 s hold of the last call))"
+      % (ok_calls / max(el - 1.0, 0.001)))
+print("  response time INVITE->200 (rtd): %s avg, %s stdev" % (
+    col("ResponseTime1(C)"), col("ResponseTime1StDev(C)")))
+print("  CPU mediagate-control: %.1f%% of one core (%.2f s)" % (100.0 * (c1 - c0) / hz / el, (c1 - c0) / hz))
+print("  CPU mediagate-dataplane: %.1f%% of one core (%.2f s; idle sleep 1 ms)" % (
+    100.0 * (d1 - d0) / hz / el, (d1 - d0) / hz))
+print("====")
+EOF
+[ -n "$UAS" ] && kill -TERM "$UAS" 2> /dev/null
+sleep 0.5
+active=$(grep -o "[0-9]* calls active" load.log | tail -n 1)
+check "load: the last call ended with 0 calls active ($active)" load.log "ended after .*; 0 calls active\$"
+answered=$(grep -c "call [0-9]*: active" load.log)
+if [ "$answered" -eq "$N" ]; then ok "load: $answered calls answered by the gateway"; else bad "load: $answered of $N calls answered" load.log; fi
+"$DPCTL" --socket dpl.sock session list > sessions.json 2>&1
+check "load: no session left in the dataplane" sessions.json '"total": 0'
+echo "passed $pass, failed $fail"
+[ "$fail" -eq 0 ]
