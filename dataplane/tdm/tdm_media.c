@@ -74,6 +74,7 @@ static void ec_frame(struct tdmm_ec *ec, const int16_t *ref, int16_t *rx)
 
 	for (unsigned n = 0; n < TDMM_FRAME; n++) {
 		float old, y = 0.0f, e;
+
 		const float *x;
 
 		ec->pos = ec->pos == 0 ? TDMM_EC_TAPS - 1 : ec->pos - 1;
@@ -83,8 +84,15 @@ static void ec_frame(struct tdmm_ec *ec, const int16_t *ref, int16_t *rx)
 		if (ec->xpow < 0)
 			ec->xpow = 0;
 		x = &ec->x[ec->pos];
-		for (unsigned i = 0; i < TDMM_EC_TAPS; i++)
-			y += ec->w[i] * x[i];
+		/* eight partial sums: lets the compiler use vector lanes without
+		 * reassociating a single float sum itself */
+		float acc[8] = { 0 };
+
+		for (unsigned i = 0; i < TDMM_EC_TAPS; i += 8)
+			for (unsigned k = 0; k < 8; k++)
+				acc[k] += ec->w[i + k] * x[i + k];
+		for (unsigned k = 0; k < 8; k++)
+			y += acc[k];
 		e = (float)rx[n] - y;
 		if (abs(rx[n]) * 2 > xmax && xmax > 0)
 			ec->hangover = EC_HANGOVER; /* near end talking (or no echo path yet) */
