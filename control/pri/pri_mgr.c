@@ -130,9 +130,11 @@ static void call_ended(struct pri_call *c, int cause)
 
 	if (!c->attached)
 		return;
-	call_detach(c);
+	/* detached first: a pri_call_* from inside the callback is refused */
+	c->attached = false;
 	if (m->ops.ended)
 		m->ops.ended(m->ops.arg, c, cause);
+	c->user = NULL;
 }
 
 /*
