@@ -58,11 +58,21 @@ struct tdmm_ec {
 	double xpow;           /* energy of the reference window */
 	unsigned hangover;
 	int16_t prev_max;      /* loudest |reference| of the previous frame */
+	uint64_t resets;       /* divergence guard fired */
 };
 
-static void ec_frame(struct tdmm_ec *ec, const int16_t *ref, int16_t *rx)
+/*
+ * @p adapt false: filter with the current estimate but do not learn. The
+ * caller passes false while the reference is a tone we generate ourselves
+ * (RFC 4733 -> DTMF): a two-tone reference is too narrowband for NLMS, and
+ * at DTMF level it is loud enough to hide near-end talk from the Geigel
+ * test, which together make the filter learn garbage (found by the
+ * end-to-end test: the far end's own 1000 Hz came back after '123').
+ */
+static void ec_frame(struct tdmm_ec *ec, const int16_t *ref, int16_t *rx, bool adapt)
 {
 	int16_t cur_max = 0;
+	double e_in = 0, e_out = 0;
 
 	for (unsigned i = 0; i < TDMM_FRAME; i++) {
 		int16_t a = (int16_t)(ref[i] < 0 ? (ref[i] == INT16_MIN ? INT16_MAX : -ref[i]) : ref[i]);
@@ -94,7 +104,9 @@ static void ec_frame(struct tdmm_ec *ec, const int16_t *ref, int16_t *rx)
 		for (unsigned k = 0; k < 8; k++)
 			y += acc[k];
 		e = (float)rx[n] - y;
-		if (abs(rx[n]) * 2 > xmax && xmax > 0)
+		e_in += (double)rx[n] * rx[n];
+		e_out += (double)e * e;
+		if (!adapt || (abs(rx[n]) * 2 > xmax && xmax > 0))
 			ec->hangover = EC_HANGOVER; /* near end talking (or no echo path yet) */
 		if (ec->hangover > 0) {
 			ec->hangover--;
@@ -107,6 +119,12 @@ static void ec_frame(struct tdmm_ec *ec, const int16_t *ref, int16_t *rx)
 		rx[n] = (int16_t)(e > 32767.0f ? 32767 : (e < -32768.0f ? -32768 : (int)e));
 	}
 	ec->prev_max = cur_max;
+	/* divergence guard: a canceller that adds energy has learnt a wrong
+	 * path; start again from nothing rather than keep injecting it */
+	if (e_out > 2 * e_in && e_out > (double)TDMM_FRAME * 100 * 100) {
+		memset(ec->w, 0, sizeof(ec->w));
+		ec->resets++;
+	}
 }
 
 struct tdmm_chan {
@@ -118,6 +136,7 @@ struct tdmm_chan {
 	dtmf_rx_state_t *dtmf_rx;
 	struct tdmm_ec *ec;
 	int16_t ref[TDMM_FRAME]; /* linear of the frame last written to TDM: echo reference */
+	bool ref_tone;           /* ... and it was a DTMF tone of ours */
 	int det_start;           /* digit the detector reported down in this frame, 0 none */
 	bool det_end;            /* the detector reported the digit up */
 	bool ev_active;
@@ -351,7 +370,7 @@ unsigned tdmm_from_tdm(struct tdmm_chan *c, const uint8_t *frame, uint8_t pkt[][
 	if (linear) {
 		mg_g711_decode_buf(c->cfg.span_law, lin, frame, TDMM_FRAME);
 		if (c->ec != NULL)
-			ec_frame(c->ec, c->ref, lin);
+			ec_frame(c->ec, c->ref, lin, !c->ref_tone);
 	}
 	if (c->dtmf_rx != NULL) {
 		c->det_start = 0;
@@ -470,8 +489,10 @@ void tdmm_from_rtp(struct tdmm_chan *c, const uint8_t *pkt, size_t len, uint64_t
 
 void tdmm_to_tdm(struct tdmm_chan *c, uint8_t *frame)
 {
+	bool tone = c->tone_active;
+
 	mg_jb_pop(&c->jb, frame); /* always: the buffer keeps its own clock */
-	if (c->tone_active) {
+	if (tone) {
 		int16_t lin[TDMM_FRAME];
 		int got = tone_gen(c->tone, lin, TDMM_FRAME);
 
@@ -484,7 +505,9 @@ void tdmm_to_tdm(struct tdmm_chan *c, uint8_t *frame)
 		    ++c->tone_idle > TONE_IDLE_FRAMES)
 			c->tone_active = false;
 	}
-	if (c->ec != NULL)
+	if (c->ec != NULL) {
+		c->ref_tone = tone;
 		mg_g711_decode_buf(c->cfg.span_law, c->ref, frame, TDMM_FRAME);
+	}
 	c->stats.tdm_frames_out++;
 }

@@ -329,6 +329,59 @@ static void test_echo_canceller(void **state)
 	assert_true(l_off < 1 && l_off > -1); /* without it the echo passes */
 }
 
+/*
+ * No echo path, near-end talk (440 Hz) all along, far end 1000 Hz with RFC
+ * 4733 digits in the middle (played as DTMF into TDM): the canceller must
+ * leave the near end alone, i.e. not learn from our own DTMF tones and
+ * inject the far end (the regression the end-to-end test found).
+ */
+static void test_echo_canceller_no_echo_dtmf(void **state)
+{
+	struct tdmm_chan *c = chan(MG_LAW_ALAW, MG_LAW_ULAW, 101, true);
+	double e_near = 0, e_diff = 0;
+	uint64_t n1 = 0, n2 = 0;
+
+	(void)state;
+	for (int f = 0; f < 150; f++) {
+		uint8_t rp[TDMM_PKT_MAX], out[TDMM_FRAME], in[TDMM_FRAME];
+		uint8_t opkt[TDMM_MAX_OUT][TDMM_PKT_MAX];
+		uint16_t olen[TDMM_MAX_OUT];
+		int16_t x[TDMM_FRAME], near[TDMM_FRAME], res[TDMM_FRAME];
+		size_t l = sizeof(rp);
+
+		for (int i = 0; i < TDMM_FRAME; i++, n1++)
+			x[i] = (int16_t)(8000 * sin(2 * M_PI * 1000 * (double)n1 / 8000));
+		make_rtp(rp, 0, false, (uint16_t)f, (uint32_t)f * 160, 1);
+		mg_g711_encode_buf(MG_LAW_ULAW, rp + TDMM_RTP_HDR, x, TDMM_FRAME);
+		if (f >= 50 && f < 80 && (f - 50) % 10 < 5) { /* digits 1, 2, 3: 100 ms each */
+			int in_ev = (f - 50) % 10;
+			uint32_t es = (uint32_t)(50 + (f - 50) / 10 * 10) * 160;
+			struct tdmm_event e = { (uint8_t)(1 + (f - 50) / 10), in_ev == 4, 10,
+						(uint16_t)((in_ev + 1) * 160) };
+
+			make_rtp(rp, 101, in_ev == 0, (uint16_t)f, es, 1);
+			tdmm_event_encode(&e, rp + TDMM_RTP_HDR);
+			l = TDMM_RTP_HDR + 4;
+		}
+		tdmm_from_rtp(c, rp, l, (uint64_t)f * 20000);
+		tdmm_to_tdm(c, out);
+		for (int i = 0; i < TDMM_FRAME; i++, n2++)
+			near[i] = (int16_t)(8000 * sin(2 * M_PI * 440 * (double)n2 / 8000));
+		mg_g711_encode_buf(MG_LAW_ALAW, in, near, TDMM_FRAME);
+		assert_int_equal(tdmm_from_tdm(c, in, opkt, olen), 1);
+		mg_g711_decode_buf(MG_LAW_ULAW, res, opkt[0] + TDMM_RTP_HDR, TDMM_FRAME);
+		for (int i = 0; i < TDMM_FRAME; i++) {
+			e_near += (double)near[i] * near[i];
+			e_diff += (double)(res[i] - near[i]) * (res[i] - near[i]);
+		}
+	}
+	print_message("near end vs what the canceller changed: %.1f dB\n",
+		      10 * log10(e_near / (e_diff + 1)));
+	assert_int_equal(tdmm_chan_stats(c)->digits_played, 3);
+	assert_true(10 * log10(e_near / (e_diff + 1)) > 25); /* G.711 twice: ~30 dB */
+	tdmm_chan_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -338,6 +391,7 @@ int main(void)
 		cmocka_unit_test(test_rtp_parse),
 		cmocka_unit_test(test_dtmf_round_trip),
 		cmocka_unit_test(test_echo_canceller),
+		cmocka_unit_test(test_echo_canceller_no_echo_dtmf),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

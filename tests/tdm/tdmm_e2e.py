@@ -8,6 +8,9 @@ namespace tdmm-dp) binds channel 1 to a session whose leg 0 faces an RTP peer
 in namespace tdmm-a; tdmm_peer plays the other end of the E1 line on channel
 32 with the real dahdi backend.
 
+  DTMF: ch 32 plays '#*9' (spandsp) -> RFC 4733 events at the peer; the peer
+  sends '123' as RFC 4733 -> tones on ch 1 -> spandsp hears '123' on ch 32.
+
   TDM (ch 32) 440 Hz -> emu -> ch 1 -> TDM thread -> worker (SRTP) -> peer: 440 Hz
   peer 1000 Hz (SRTP) -> worker -> TDM thread -> jitter buffer -> ch 1 -> emu -> ch 32
 
@@ -128,11 +131,13 @@ def main():
 
         ms = "3000"
         t_tdm = threading.Thread(target=run, args=("tdm", [
-            PEER_EXE, "tdm", EMU, "32", "--ms", ms, "--tone", "440", "--measure", "1000"]))
+            PEER_EXE, "tdm", EMU, "32", "--ms", ms, "--tone", "440", "--measure", "1000",
+            "--dtmf", "#*9"]))
         t_rtp = threading.Thread(target=run, args=("rtp", [
             "ip", "netns", "exec", NS_A, PEER_EXE, "rtp", "%s:30000" % PEER, "%s:20000" % DP,
             "--ms", ms, "--law", "pcmu", "--pt", "0", "--tone", "1000", "--measure", "440",
-            "--tx-key", k_in.hex(), "--rx-key", k_out.hex()]))
+            "--tx-key", k_in.hex(), "--rx-key", k_out.hex(), "--dtmf", "123",
+            "--event-pt", "101"]))
         t_tdm.start()
         t_rtp.start()
         t_tdm.join()
@@ -158,6 +163,14 @@ def main():
               "1000 Hz dominates on TDM channel 32 (%.1f dB vs 440 Hz %.1f dB)"
               % (tdm["measure_db"], tdm["own_tone_db"]))
         check(tdm["rms"] > 1000, "and is loud (rms %.0f)" % tdm["rms"])
+        # DTMF both ways: tones on TDM -> RFC 4733 at the peer; RFC 4733 -> tones on TDM
+        check(rtp["events"] == "#*9", "TDM DTMF '#*9' arrived as RFC 4733 events ('%s')"
+              % rtp["events"])
+        check(rtp["event_ends"] == 9, "each event ended by 3 end packets (%d)" % rtp["event_ends"])
+        check(tdm["dtmf"] == "123", "RFC 4733 '123' came out as DTMF tones on TDM ('%s')"
+              % tdm["dtmf"])
+        check(st["digits_detected"] == 3 and st["digits_played"] == 3,
+              "channel counters: 3 digits detected, 3 played")
         check(st["rtp_in"] >= 100 and st["tdm_frames_in"] >= 100,
               "channel counters: rtp_in %d, tdm_frames_in %d" % (st["rtp_in"],
                                                                  st["tdm_frames_in"]))

@@ -11,6 +11,11 @@
  * RMS level. The RTP end also checks sequence numbers (+1), timestamps
  * (+160) and a constant SSRC. One JSON line on stdout.
  *
+ * DTMF (--dtmf DIGITS, from 1 s on, 100 ms on / 100 ms off): the RTP end
+ * sends them as RFC 4733 events (--event-pt N) and reports the events it
+ * receives; the TDM end plays them with spandsp's dtmf_tx over its tone and
+ * reports what spandsp's dtmf_rx hears on the line.
+ *
  * options: --ms N (how long; default 2000) --law pcmu|pcma (rtp: codec;
  *          tdm: only to decode, the channel keeps its span law)
  *          --pt N --tx-key HEX --rx-key HEX (30 bytes key||salt, AES_CM_128_HMAC_SHA1_80;
@@ -44,7 +49,32 @@ struct opt {
 	int pt;
 	int tone, measure;
 	const char *tx_key, *rx_key;
+	const char *dtmf;   /* digits to send, from 1 s on, 100 ms each, 100 ms apart */
+	int event_pt;
 };
+
+/* DTMF schedule shared by both ends: digit k is down in frames
+ * [50 + 10k, 55 + 10k) (20 ms frames), i.e. 100 ms on, 100 ms off. */
+static int dtmf_digit_at(const struct opt *o, unsigned frame, bool *first, bool *last)
+{
+	if (o->dtmf == NULL || frame < 50)
+		return 0;
+	unsigned k = (frame - 50) / 10, in = (frame - 50) % 10;
+
+	if (k >= strlen(o->dtmf) || in >= 5)
+		return 0;
+	*first = in == 0;
+	*last = in == 4;
+	return (unsigned char)o->dtmf[k];
+}
+
+static int digit_event(int d)
+{
+	static const char ev[] = "0123456789*#ABCD";
+	const char *p = strchr(ev, d);
+
+	return p != NULL && d != 0 ? (int)(p - ev) : -1;
+}
 
 struct meter {
 	goertzel_descriptor_t dm, dt;
@@ -145,7 +175,11 @@ static int run_rtp(const char *bind_s, const char *to_s, const struct opt *o)
 	uint16_t seq = 1000, last_seq = 0;
 	uint32_t ts = 5000, last_ts = 0, ssrc0 = 0;
 	unsigned rx_pkts = 0, bad_seq = 0, bad_ts = 0, bad_ssrc = 0, bad_pt = 0, auth_fail = 0;
-	unsigned sent = 0;
+	unsigned sent = 0, ev_ends = 0, ev_n = 0;
+	char ev_digits[32] = "";
+	bool have_ev = false, last_audio = false;
+	uint32_t ev_ts = 0, ev_start = 0;
+	uint16_t ev_dur = 0;
 
 	srtp_init();
 	tx = srtp_make(o->tx_key, false);
@@ -178,20 +212,34 @@ static int run_rtp(const char *bind_s, const char *to_s, const struct opt *o)
 			uint32_t ss = ((uint32_t)buf[8] << 24) | ((uint32_t)buf[9] << 16) |
 				      ((uint32_t)buf[10] << 8) | buf[11];
 
-			if ((buf[1] & 0x7f) != o->pt || n != 12 + FRAME) {
-				bad_pt++;
-				continue;
-			}
 			if (rx_pkts > 0) {
 				bad_seq += s != (uint16_t)(last_seq + 1);
-				bad_ts += t != last_ts + FRAME;
 				bad_ssrc += ss != ssrc0;
 			} else {
 				ssrc0 = ss;
 			}
 			last_seq = s;
-			last_ts = t;
 			rx_pkts++;
+			if (o->event_pt != 0 && (buf[1] & 0x7f) == o->event_pt && n >= 16) {
+				/* RFC 4733: a new event has a new timestamp */
+				if ((!have_ev || t != ev_ts) && buf[12] < 16 && ev_n + 1 < sizeof(ev_digits)) {
+					ev_digits[ev_n++] = "0123456789*#ABCD"[buf[12]];
+					ev_digits[ev_n] = 0;
+				}
+				ev_ends += (buf[13] & 0x80) != 0;
+				have_ev = true;
+				ev_ts = t;
+				last_audio = false;
+				continue;
+			}
+			if ((buf[1] & 0x7f) != o->pt || n != 12 + FRAME) {
+				bad_pt++;
+				continue;
+			}
+			if (last_audio)
+				bad_ts += t != last_ts + FRAME;
+			last_audio = true;
+			last_ts = t;
 			if (rx_pkts > 10) { /* past the start-up */
 				int16_t x[FRAME];
 
@@ -206,15 +254,36 @@ static int run_rtp(const char *bind_s, const char *to_s, const struct opt *o)
 			int len = 12 + FRAME;
 
 			next += 20;
+			bool first = false, last = false;
+			int d = dtmf_digit_at(o, sent, &first, &last);
+			uint32_t pts = ts;
+
 			pkt[0] = 0x80;
 			pkt[1] = (uint8_t)o->pt;
+			tone_frame(o, &nsamp, x);
+			mg_g711_encode_buf(o->law, pkt + 12, x, FRAME);
+			if (d != 0 && o->event_pt != 0) {
+				/* RFC 4733 instead of audio: M on the first, E on the last */
+				if (first) {
+					ev_start = ts;
+					ev_dur = 0;
+					pkt[1] = (uint8_t)(0x80 | o->event_pt);
+				} else {
+					pkt[1] = (uint8_t)o->event_pt;
+				}
+				ev_dur += FRAME;
+				pts = ev_start;
+				pkt[12] = (uint8_t)digit_event(d);
+				pkt[13] = (uint8_t)((last ? 0x80 : 0) | 10);
+				pkt[14] = (uint8_t)(ev_dur >> 8);
+				pkt[15] = (uint8_t)ev_dur;
+				len = 16;
+			}
 			pkt[2] = (uint8_t)(seq >> 8);
 			pkt[3] = (uint8_t)seq;
 			for (int i = 0; i < 4; i++)
-				pkt[4 + i] = (uint8_t)(ts >> (24 - 8 * i));
+				pkt[4 + i] = (uint8_t)(pts >> (24 - 8 * i));
 			memcpy(pkt + 8, "\x0a\x0b\x0c\x0d", 4);
-			tone_frame(o, &nsamp, x);
-			mg_g711_encode_buf(o->law, pkt + 12, x, FRAME);
 			if (tx != NULL && srtp_protect(tx, pkt, &len) != srtp_err_status_ok)
 				return 1;
 			sendto(fd, pkt, (size_t)len, 0, (struct sockaddr *)&to, sizeof(to));
@@ -224,8 +293,8 @@ static int run_rtp(const char *bind_s, const char *to_s, const struct opt *o)
 		}
 	}
 	printf("{\"sent\": %u, \"received\": %u, \"bad_seq\": %u, \"bad_ts\": %u, \"bad_ssrc\": %u, "
-	       "\"bad_pt_or_size\": %u, \"auth_fail\": %u, ", sent, rx_pkts, bad_seq, bad_ts,
-	       bad_ssrc, bad_pt, auth_fail);
+	       "\"bad_pt_or_size\": %u, \"auth_fail\": %u, \"events\": \"%s\", \"event_ends\": %u, ",
+	       sent, rx_pkts, bad_seq, bad_ts, bad_ssrc, bad_pt, auth_fail, ev_digits, ev_ends);
 	meter_json(&m);
 	printf("}\n");
 	return 0;
@@ -245,6 +314,10 @@ static int run_tdm(const char *devdir, unsigned channo, const struct opt *o)
 			strerror(-rc));
 		return 1;
 	}
+	dtmf_rx_state_t *det = dtmf_rx_init(NULL, NULL, NULL);
+	dtmf_tx_state_t *gen = dtmf_tx_init(NULL);
+	char heard[32] = "";
+
 	meter_init(&m, o);
 	t_end = now_ms() + o->ms;
 	while (now_ms() < t_end) {
@@ -265,17 +338,36 @@ static int run_tdm(const char *devdir, unsigned channo, const struct opt *o)
 		if (n != FRAME)
 			continue;
 		/* the line's clock paces us: one block out for every block in */
-		if (++got > 10) {
-			mg_g711_decode_buf(c->law, x, buf, FRAME);
+		mg_g711_decode_buf(c->law, x, buf, FRAME);
+		dtmf_rx(det, x, FRAME);
+		if (++got > 10)
 			meter_frame(&m, x);
-		}
 		tone_frame(o, &nsamp, x);
+		bool first = false, last = false;
+		int d = dtmf_digit_at(o, written, &first, &last);
+
+		if (d != 0 && first) {
+			char ds = (char)d;
+
+			dtmf_tx_set_timing(gen, 100, 0);
+			dtmf_tx_put(gen, &ds, 1);
+		}
+		if (d != 0) {
+			int16_t t[FRAME];
+			int k = dtmf_tx(gen, t, FRAME);
+
+			for (int i = 0; i < k; i++)
+				x[i] = (int16_t)(x[i] / 4 + t[i]); /* the digit over quiet speech */
+		}
 		mg_g711_encode_buf(c->law, buf, x, FRAME);
 		if (mg_tdm_chan_write(c, buf, FRAME) == FRAME)
 			written++;
 	}
-	printf("{\"law\": \"%s\", \"read\": %u, \"written\": %u, ", mg_law_name(c->law), got,
-	       written);
+	dtmf_rx_get(det, heard, sizeof(heard) - 1);
+	printf("{\"law\": \"%s\", \"read\": %u, \"written\": %u, \"dtmf\": \"%s\", ",
+	       mg_law_name(c->law), got, written, heard);
+	dtmf_rx_free(det);
+	dtmf_tx_free(gen);
 	meter_json(&m);
 	printf("}\n");
 	mg_tdm_chan_close(c);
@@ -308,6 +400,10 @@ int main(int argc, char **argv)
 			o.tx_key = v;
 		else if (strcmp(k, "--rx-key") == 0)
 			o.rx_key = v;
+		else if (strcmp(k, "--dtmf") == 0)
+			o.dtmf = v;
+		else if (strcmp(k, "--event-pt") == 0)
+			o.event_pt = atoi(v);
 		else {
 			fprintf(stderr, "tdmm_peer: unknown option %s\n", k);
 			return 2;
