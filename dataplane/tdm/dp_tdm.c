@@ -14,6 +14,7 @@
 #include <rte_lcore.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
+#include <rte_telemetry.h>
 
 #include "dp_ctl.h"
 #include "dp_net.h"
@@ -46,7 +47,10 @@ struct tdm_ch {
 	/* the injected frames: from the TDM-side leg's local address to itself */
 	uint32_t tdm_ip;
 	uint16_t tdm_port;
-	uint64_t drops;          /* mbuf/ring shortages, tag mismatches */
+	/* drops by reason (TDM thread); the media layer counts its own */
+	uint64_t drop_no_mbuf;   /* TDM -> RTP: packet pool empty */
+	uint64_t drop_handoff;   /* TDM -> RTP: worker hand-off ring full */
+	uint64_t drop_stale;     /* RTP -> TDM: packet of the channel's previous call */
 	struct mg_msg_tdm_stats final;
 };
 
@@ -72,6 +76,19 @@ static char devpath[PATH_MAX];
 static dp_tdm_opener_t opener;
 static uint64_t ring_full_drops; /* workers: TDM ring full */
 static uint64_t rtcp_ignored;    /* workers: RTCP of a TDM leg */
+
+/* For telemetry (its own threads): the TDM thread copies each channel's
+ * counters here once a second; readers never touch live channel state. */
+struct tdm_snap {
+	bool bound;
+	uint64_t session_id;
+	struct mg_msg_tdm_stats st;
+	uint64_t drops[TDMM_DROP__COUNT];
+	uint64_t drop_no_mbuf, drop_handoff, drop_stale;
+	unsigned jb_depth, jb_target, jb_jitter;
+};
+static struct tdm_snap snap[MG_TDM_MAX_CHANNO + 1];
+static uint64_t th_periods, th_late, th_cpu_ns, th_wall_ns;
 
 void dp_tdm_set_opener(dp_tdm_opener_t fn)
 {
@@ -121,7 +138,7 @@ static void inject(struct tdm_ch *c, const uint8_t *pkt, uint16_t len)
 
 	if (m == NULL || (p = (uint8_t *)rte_pktmbuf_append(m, DP_HDR_LEN + len)) == NULL) {
 		rte_pktmbuf_free(m);
-		c->drops++;
+		c->drop_no_mbuf++;
 		return;
 	}
 	memcpy(p + DP_HDR_LEN, pkt, len);
@@ -133,7 +150,7 @@ static void inject(struct tdm_ch *c, const uint8_t *pkt, uint16_t len)
 	/* any worker's ring: a non-owner hands it on to the owner */
 	if (rte_ring_mp_enqueue(handoff[c->session_id % n_handoff], m) != 0) {
 		rte_pktmbuf_free(m);
-		c->drops++;
+		c->drop_handoff++;
 	}
 }
 
@@ -151,9 +168,43 @@ static void fill_stats(const struct tdm_ch *c, struct mg_msg_tdm_stats *o)
 	o->digits_played = s->digits_played;
 	o->tdm_frames_out = s->tdm_frames_out;
 	o->concealed = tdmm_chan_jb(c->media)->stats.concealed;
-	o->drops = c->drops;
+	o->drops = c->drop_no_mbuf + c->drop_handoff + c->drop_stale;
 	for (unsigned r = 0; r < TDMM_DROP__COUNT; r++)
 		o->drops += s->drops[r];
+}
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec t;
+
+	clock_gettime(id, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static void snapshot(void)
+{
+	for (unsigned ch = 1; ch <= MG_TDM_MAX_CHANNO; ch++) {
+		const struct tdm_ch *c = owned[ch];
+		struct tdm_snap *sn = &snap[ch];
+
+		if (c == NULL) {
+			sn->bound = false;
+			continue;
+		}
+		const struct tdmm_stats *ms = tdmm_chan_stats(c->media);
+		const struct mg_jb *jb = tdmm_chan_jb(c->media);
+
+		fill_stats(c, &sn->st);
+		memcpy(sn->drops, ms->drops, sizeof(sn->drops));
+		sn->drop_no_mbuf = c->drop_no_mbuf;
+		sn->drop_handoff = c->drop_handoff;
+		sn->drop_stale = c->drop_stale;
+		sn->jb_depth = mg_jb_depth(jb);
+		sn->jb_target = mg_jb_target(jb);
+		sn->jb_jitter = mg_jb_jitter(jb);
+		sn->session_id = c->session_id;
+		sn->bound = true;
+	}
 }
 
 static void do_commands(void)
@@ -187,7 +238,7 @@ static void do_rx(uint64_t t_us)
 				tdmm_from_rtp(c->media, (const uint8_t *)(t + 1),
 					      m[i]->data_len - sizeof(*t), t_us);
 			else if (c != NULL)
-				c->drops++; /* a packet of the previous call on this channel */
+				c->drop_stale++; /* a packet of the previous call on this channel */
 		}
 		rte_pktmbuf_free_bulk(m, n);
 	}
@@ -225,6 +276,7 @@ static void do_channel(struct tdm_ch *c, unsigned periods)
 static void *tdm_main(void *arg)
 {
 	struct mg_tdm_timer *timer = arg;
+	uint64_t cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID), wall0 = clock_ns(CLOCK_MONOTONIC);
 
 	while (!quit) {
 		struct pollfd p = { .fd = timer->fd, .events = timer->events };
@@ -242,6 +294,12 @@ static void *tdm_main(void *arg)
 		for (unsigned ch = 1; ch <= MG_TDM_MAX_CHANNO; ch++)
 			if (owned[ch] != NULL)
 				do_channel(owned[ch], (unsigned)periods);
+		th_late += periods > 1;
+		if (++th_periods % 50 == 0) {
+			snapshot();
+			th_cpu_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+			th_wall_ns = clock_ns(CLOCK_MONOTONIC) - wall0;
+		}
 	}
 	mg_tdm_timer_close(timer);
 	return NULL;
@@ -405,6 +463,67 @@ static int tdm_unbind(const void *req, void *rep, const struct dp_ctl_peer *peer
 }
 DP_CTL_REGISTER(MG_MSG_TDM_UNBIND, sizeof(struct mg_msg_tdm_chan), tdm_unbind);
 
+static int t_tdm(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct rte_tel_data *ch = rte_tel_data_alloc();
+
+	RTE_SET_USED(cmd);
+	RTE_SET_USED(params);
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "bound", dp_tdm_n_bound);
+	rte_tel_data_add_dict_u64(d, "periods", th_periods);
+	rte_tel_data_add_dict_u64(d, "late_periods", th_late);
+	rte_tel_data_add_dict_u64(d, "thread_cpu_permille",
+				  th_wall_ns ? th_cpu_ns * 1000 / th_wall_ns : 0);
+	rte_tel_data_add_dict_u64(d, "drop_ring_full", ring_full_drops);
+	rte_tel_data_add_dict_u64(d, "rtcp_ignored", rtcp_ignored);
+	if (ch != NULL) {
+		rte_tel_data_start_array(ch, RTE_TEL_INT_VAL);
+		for (unsigned c = 1; c <= MG_TDM_MAX_CHANNO; c++)
+			if (snap[c].bound)
+				rte_tel_data_add_array_int(ch, (int)c);
+		rte_tel_data_add_dict_container(d, "channels", ch, 0);
+	}
+	return 0;
+}
+
+static int t_tdm_channel(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	unsigned long n = params != NULL ? strtoul(params, NULL, 10) : 0;
+	const struct tdm_snap *sn;
+	struct rte_tel_data *dr = rte_tel_data_alloc();
+
+	RTE_SET_USED(cmd);
+	if (n == 0 || n > MG_TDM_MAX_CHANNO || !snap[n].bound) {
+		rte_tel_data_free(dr);
+		return -EINVAL;
+	}
+	sn = &snap[n];
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "session", sn->session_id);
+	rte_tel_data_add_dict_u64(d, "tdm_frames_in", sn->st.tdm_frames_in);
+	rte_tel_data_add_dict_u64(d, "rtp_audio_out", sn->st.rtp_audio_out);
+	rte_tel_data_add_dict_u64(d, "rtp_event_out", sn->st.rtp_event_out);
+	rte_tel_data_add_dict_u64(d, "digits_detected", sn->st.digits_detected);
+	rte_tel_data_add_dict_u64(d, "rtp_in", sn->st.rtp_in);
+	rte_tel_data_add_dict_u64(d, "digits_played", sn->st.digits_played);
+	rte_tel_data_add_dict_u64(d, "tdm_frames_out", sn->st.tdm_frames_out);
+	rte_tel_data_add_dict_u64(d, "concealed", sn->st.concealed);
+	rte_tel_data_add_dict_u64(d, "jb_depth", sn->jb_depth);
+	rte_tel_data_add_dict_u64(d, "jb_target", sn->jb_target);
+	rte_tel_data_add_dict_u64(d, "jitter_samples", sn->jb_jitter);
+	if (dr != NULL) {
+		rte_tel_data_start_dict(dr);
+		for (unsigned r = 0; r < TDMM_DROP__COUNT; r++)
+			rte_tel_data_add_dict_u64(dr, tdmm_drop_name((enum tdmm_drop)r), sn->drops[r]);
+		rte_tel_data_add_dict_u64(dr, "no_mbuf", sn->drop_no_mbuf);
+		rte_tel_data_add_dict_u64(dr, "handoff_full", sn->drop_handoff);
+		rte_tel_data_add_dict_u64(dr, "previous_call", sn->drop_stale);
+		rte_tel_data_add_dict_container(d, "drops", dr, 0);
+	}
+	return 0;
+}
+
 int dp_tdm_init(const struct mg_settings *s)
 {
 	struct rte_hash_parameters hp = {
@@ -445,6 +564,11 @@ int dp_tdm_init(const struct mg_settings *s)
 			return rc;
 		mg_log(MG_LOG_INFO, "TDM: no DAHDI timer under %s: host clock", devpath);
 	}
+	rte_telemetry_register_cmd("/mediagate/tdm", t_tdm,
+				   "TDM thread: bound channels, periods, CPU, drops outside channels");
+	rte_telemetry_register_cmd("/mediagate/tdm/channel", t_tdm_channel,
+				   "Media counters of one bound TDM channel (refreshed every second). "
+				   "Parameter: channel number");
 	rc = pthread_create(&thread, NULL, tdm_main, timer);
 	if (rc != 0) {
 		mg_tdm_timer_close(timer);

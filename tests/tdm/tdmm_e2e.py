@@ -81,6 +81,18 @@ def dpctl(*args, check_rc=True):
     return r
 
 
+def telemetry(cmd):
+    import socket
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.settimeout(3)
+    s.connect("/var/run/dpdk/%s/dpdk_telemetry.v2" % PREFIX)
+    s.recv(4096)
+    s.send(cmd.encode())
+    out = json.loads(s.recv(65536).decode())
+    s.close()
+    return out
+
+
 def main():
     if not EMU:
         print("FAIL: run under tdm-emu-run (MG_TDM_EMU_DIR unset)")
@@ -145,6 +157,12 @@ def main():
         rtp, tdm = out.get("rtp"), out.get("tdm")
         print("rtp peer:", json.dumps(rtp))
         print("tdm end: ", json.dumps(tdm))
+        tel = telemetry("/mediagate/tdm")["/mediagate/tdm"]
+        tch = telemetry("/mediagate/tdm/channel,1")["/mediagate/tdm/channel"]
+        print("telemetry:", json.dumps(tel), json.dumps(tch))
+        check(tel["bound"] == 1 and tel["channels"] == [1], "telemetry lists channel 1 bound")
+        check(tch["session"] == 7 and tch["rtp_in"] > 0 and "jitter_buffer" in tch["drops"],
+              "telemetry of channel 1: session 7, counters, drops by named reason")
         st = json.loads(dpctl("tdm", "unbind", "1").stdout)
         print("channel: ", json.dumps(st))
 
