@@ -393,6 +393,10 @@ static int on_readable(su_root_magic_t *magic, su_wait_t *w, su_wakeup_arg_t *ar
 	(void)magic;
 	(void)w;
 	pri_span_on_readable(sp->ps);
+	if (pri_span_is_dead(sp->ps) && sp->reg >= 0) {
+		su_root_deregister(sp->m->root, sp->reg);
+		sp->reg = -1;
+	}
 	span_rearm(sp);
 	return 0;
 }
@@ -495,10 +499,8 @@ static void span_free(struct mgr_span *sp)
 			pri_span_hangup(sp->ps, c->q, PRI_CAUSE_NORMAL_TEMPORARY_FAILURE);
 		call_free(c);
 	}
-	if (sp->reg >= 0) {
-		su_root_deregister(sp->m->root, sp->reg);
-		su_wait_destroy(&sp->wait);
-	}
+	if (sp->reg >= 0)
+		su_root_deregister(sp->m->root, sp->reg); /* destroys the wait object too */
 	su_timer_destroy(sp->timer);
 	pri_span_free(sp->ps);
 	free(sp);

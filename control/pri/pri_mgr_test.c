@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -89,6 +90,7 @@ struct side {
 static su_root_t *root;
 static struct side A = {.name = "A"}, B = {.name = "B"};
 static struct route_table *rules;
+static struct mg_tdm_chan *b_dchan; /* B's end of the D-channel pair, to cut the line */
 static char rules_path[64];
 
 static void record(struct side *s, enum ev_kind k, struct pri_call *c, int cause, bool inband)
@@ -255,7 +257,7 @@ static struct pri_mgr_ops ops_for(struct side *s)
 }
 
 /* A's group loses its last channel when @a_short (channel 82 case). */
-static int setup_pair(bool a_short)
+static int setup_pair(bool a_short, const char *switch_name)
 {
 	struct mg_tdm_sysconf *sc = calloc(1, sizeof(*sc));
 	enum mg_tdm_role roles[MG_TDM_MAX_SPANS + 1] = {[1] = MG_TDM_ROLE_NT, [2] = MG_TDM_ROLE_TE};
@@ -263,9 +265,9 @@ static int setup_pair(bool a_short)
 	struct mg_tdm_open_opts o = {.hdlc = true};
 	struct mg_tdm_chan *da, *db;
 	const struct pri_mgr_ops oa = ops_for(&A), ob = ops_for(&B);
-	int sw = pri_span_switch_parse("euroisdn_e1");
+	int sw = pri_span_switch_parse(switch_name);
 
-	if (!sc || mg_tdm_sysconf_parse(sysconf_text, "test.conf", sc, NULL) < 0 ||
+	if (sw < 0 || !sc || mg_tdm_sysconf_parse(sysconf_text, "test.conf", sc, NULL) < 0 ||
 	    mg_tdm_groups_build(sc, roles, g, 4) != 2)
 		return -1;
 	free(sc);
@@ -280,6 +282,7 @@ static int setup_pair(bool a_short)
 	B.m = pri_mgr_new(root, &ob);
 	if (!A.m || !B.m || mg_tdm_socketpair_open(16, &o, &da, &db) < 0)
 		return -1;
+	b_dchan = db;
 	if (pri_mgr_add_span(A.m, 1, MG_TDM_ROLE_NT, sw, da, &g[0], MG_LAW_ALAW, 1) < 0 ||
 	    pri_mgr_add_span(B.m, 2, MG_TDM_ROLE_TE, sw, db, &g[1], MG_LAW_ALAW, 32) < 0)
 		return -1;
@@ -293,13 +296,13 @@ static int setup_pair(bool a_short)
 static int setup(void **state)
 {
 	(void)state;
-	return setup_pair(false);
+	return setup_pair(false, "euroisdn_e1");
 }
 
 static int setup_short(void **state)
 {
 	(void)state;
-	return setup_pair(true);
+	return setup_pair(true, "euroisdn_e1");
 }
 
 static int teardown(void **state)
@@ -614,6 +617,85 @@ static void test_bad_requests(void **state)
 	assert_true(run_until(no_calls));
 }
 
+/* Every switch type of the config: a call with numbers and name both ways
+ * round (network to user and user to network), cleared with 16. */
+static void test_switch_types(void **state)
+{
+	static const char *const types[] = {"national", "ni1",	       "dms100",      "4ess",
+					     "5ess",	 "euroisdn_e1", "euroisdn_t1", "qsig"};
+
+	(void)state;
+	for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+		for (int dir = 0; dir < 2; dir++) {
+			struct side *from = dir ? &A : &B, *to = dir ? &B : &A;
+			struct pri_call_req req = {.group = dir ? "span1" : "span2", .dnis = "4000",
+						   .ani = "4001", .caller_name = "Bob"};
+			int i;
+
+			assert_int_equal(setup_pair(false, types[t]), 0);
+			assert_int_equal(pri_call_place(from->m, &req, NULL, &b_call), 0);
+			for (uint64_t t0 = now_ms(); find(from, EV_ANSWERED, b_call, 0) < 0 &&
+						     now_ms() - t0 < 5000;)
+				su_root_step(root, 20);
+			assert_true(find(from, EV_ANSWERED, b_call, 0) >= 0);
+			i = find(to, EV_INCOMING, NULL, 0);
+			assert_string_equal(to->ev[i].info.dnis, "4000");
+			assert_string_equal(to->ev[i].info.ani, "4001");
+			assert_string_equal(to->ev[i].info.caller_name, "Bob");
+			assert_int_equal(pri_call_hangup(b_call, 16), 0);
+			assert_true(run_until(no_calls));
+			assert_int_equal(to->ev[find(to, EV_ENDED, NULL, 0)].cause, 16);
+			teardown(NULL);
+		}
+	}
+}
+
+static bool both_ended(void)
+{
+	return find(&A, EV_ENDED, NULL, 0) >= 0 && find(&B, EV_ENDED, b_call, 0) >= 0;
+}
+
+/* The line is cut while a call is up (the D-channel pair shut down, no
+ * message gets through): each side's Q.921 times out (T200 x N200, a few
+ * seconds) and each engine is told its call ended with 38, network out of
+ * order; new calls find no span up. */
+static void test_link_down(void **state)
+{
+	struct pri_call_req req = {.group = "span2", .dnis = "5551000"};
+	struct pri_call *c2;
+	int e;
+
+	(void)state;
+	assert_int_equal(pri_call_place(B.m, &req, NULL, &b_call), 0);
+	assert_true(run_until(b_call_answered));
+	assert_non_null(A.last_in);
+	assert_int_equal(shutdown(b_dchan->fd, SHUT_RDWR), 0);
+	/* a SETUP from each side goes unacknowledged: Q.921 gives up after
+	 * T200 x N200 (an idle network side would wait for T203 first) */
+	req.group = "span1";
+	assert_int_equal(pri_call_place(A.m, &req, NULL, &c2), 0);
+	req.group = "span2";
+	assert_int_equal(pri_call_place(B.m, &req, NULL, &c2), 0);
+	assert_true(run_until(both_ended));
+	e = find(&A, EV_ENDED, NULL, 0);
+	assert_int_equal(A.ev[e].cause, 38);
+	e = find(&B, EV_ENDED, b_call, 0);
+	assert_true(e >= 0);
+	assert_int_equal(B.ev[e].cause, 38);
+	assert_false(A.up || B.up);
+	assert_false(pri_mgr_span_up(A.m, 1));
+	/* libpri cancels the calls after the data link failure; every record
+	 * and B-channel is given back */
+	assert_true(run_until(no_calls));
+	assert_int_equal(pri_mgr_group(A.m, "span1")->busy, 0u);
+	assert_int_equal(pri_mgr_group(B.m, "span2")->busy, 0u);
+	assert_int_equal(mg_q850_to_sip(38, false), 503);
+	/* a new call finds no span up */
+	req.group = "span1";
+	assert_int_equal(pri_call_place(A.m, &req, NULL, &b_call), -ENOTCONN);
+	assert_int_equal(pri_mgr_place_cause(-ENOTCONN), 38);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -624,6 +706,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_glare, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_channel_not_in_group, setup_short, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
+		cmocka_unit_test(test_switch_types),
+		cmocka_unit_test_setup_teardown(test_link_down, setup, teardown),
 	};
 	char err[256];
 	FILE *f;

@@ -12,7 +12,10 @@
 
 /* libpri's channel word: timeslot in bits 0-7, span in 8-15, explicit bit 16 */
 #define PRI_CHAN_SLOT(x) ((x) & 0xff)
-#define PRI_CHAN_EXPLICIT (1 << 16)
+/* Bit 16 (PRI_EXPLICIT) would add the interface identifier (Channel ID
+ * octet 3.1), which only NFAS uses and Q.SIG refuses: a span here signals
+ * for itself, so channel words are the bare timeslot. */
+#define PRI_CHAN_WORD(ts) ((int)(ts))
 
 struct pri_span {
 	struct pri *pri;
@@ -21,6 +24,7 @@ struct pri_span {
 	void *arg;
 	bool up;
 	bool got_frame;
+	bool dead;      /* the D-channel failed for good (peer closed, device gone) */
 };
 
 static const struct {
@@ -74,8 +78,16 @@ static int span_io_read(struct pri *pri, void *buf, int len)
 		s->got_frame = true; /* keep draining */
 		return 0;
 	}
-	if (n <= 0)
+	if (n == -EAGAIN || n == -EMSGSIZE || n == 0)
 		return 0;
+	if (n < 0) {
+		/* -EPIPE, -ENODEV, ...: nothing will come again; polling on would spin */
+		if (!s->dead)
+			MG_ERR("pri: D-channel %u: read failed: %s; signalling on this span stops "
+			       "(Q.921 will time out)", s->dchan->channo, strerror((int)-n));
+		s->dead = true;
+		return 0;
+	}
 	s->got_frame = true;
 	return (int)n;
 }
@@ -148,6 +160,11 @@ void pri_span_set_debug(struct pri_span *s, bool on)
 bool pri_span_is_up(const struct pri_span *s)
 {
 	return s->up;
+}
+
+bool pri_span_is_dead(const struct pri_span *s)
+{
+	return s->dead;
 }
 
 static void span_dispatch(struct pri_span *s, pri_event *e)
@@ -292,7 +309,7 @@ struct q931_call *pri_span_dial(struct pri_span *s, const struct pri_span_dial *
 		errno = ENOMEM;
 		return NULL;
 	}
-	pri_sr_set_channel(sr, (int)d->channel | PRI_CHAN_EXPLICIT, d->preferred ? 0 : 1, 0);
+	pri_sr_set_channel(sr, PRI_CHAN_WORD(d->channel), d->preferred ? 0 : 1, 0);
 	pri_sr_set_bearer(sr, PRI_TRANS_CAP_SPEECH,
 			  d->law == MG_LAW_ALAW ? PRI_LAYER_1_ALAW : PRI_LAYER_1_ULAW);
 	pri_sr_set_called(sr, cd + (cd[0] == '+'), cd[0] == '+' ? PRI_INTERNATIONAL_ISDN : PRI_UNKNOWN,
@@ -324,27 +341,27 @@ struct q931_call *pri_span_setup(struct pri_span *s, unsigned channel, const cha
 
 int pri_span_proceeding(struct pri_span *s, struct q931_call *c, unsigned channel)
 {
-	return pri_proceeding(s->pri, c, (int)channel | PRI_CHAN_EXPLICIT, 0) ? -EIO : 0;
+	return pri_proceeding(s->pri, c, PRI_CHAN_WORD(channel), 0) ? -EIO : 0;
 }
 
 int pri_span_alerting(struct pri_span *s, struct q931_call *c, unsigned channel)
 {
-	return pri_acknowledge(s->pri, c, (int)channel | PRI_CHAN_EXPLICIT, 1) ? -EIO : 0;
+	return pri_acknowledge(s->pri, c, PRI_CHAN_WORD(channel), 1) ? -EIO : 0;
 }
 
 int pri_span_alerting2(struct pri_span *s, struct q931_call *c, unsigned channel, bool inband)
 {
-	return pri_acknowledge(s->pri, c, (int)channel | PRI_CHAN_EXPLICIT, inband) ? -EIO : 0;
+	return pri_acknowledge(s->pri, c, PRI_CHAN_WORD(channel), inband) ? -EIO : 0;
 }
 
 int pri_span_progress(struct pri_span *s, struct q931_call *c, unsigned channel)
 {
-	return pri_progress(s->pri, c, (int)channel | PRI_CHAN_EXPLICIT, 1) ? -EIO : 0;
+	return pri_progress(s->pri, c, PRI_CHAN_WORD(channel), 1) ? -EIO : 0;
 }
 
 int pri_span_answer(struct pri_span *s, struct q931_call *c, unsigned channel)
 {
-	return pri_answer(s->pri, c, (int)channel | PRI_CHAN_EXPLICIT, 1) ? -EIO : 0;
+	return pri_answer(s->pri, c, PRI_CHAN_WORD(channel), 1) ? -EIO : 0;
 }
 
 int pri_span_hangup(struct pri_span *s, struct q931_call *c, int cause)

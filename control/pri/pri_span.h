@@ -84,6 +84,13 @@ void pri_span_set_debug(struct pri_span *s, bool on);
 /** True while Q.921 is up. */
 bool pri_span_is_up(const struct pri_span *s);
 
+/**
+ * True once a read of the D-channel failed for good (the far end of a
+ * socketpair closed, the device went away): stop polling its fd; libpri's
+ * timers still run and report the link down.
+ */
+bool pri_span_is_dead(const struct pri_span *s);
+
 /** What an outgoing SETUP carries. */
 struct pri_span_dial {
 	unsigned channel;        /**< timeslot 1..31 */
