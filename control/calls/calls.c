@@ -310,6 +310,20 @@ static void session_push(struct call *c, int rekey_leg)
 		call_end(c, 500, "Server Internal Error", "negotiated keys do not fit the dataplane");
 		return;
 	}
+	{
+		char a0[64], a1[64];
+
+		MG_INFO("call %u: %s %llu%s: caller %s %s, callee %s %s, %u extra source%s%s%s", c->id,
+			c->session_on ? "SESSION_MODIFY" : "SESSION_ADD", (unsigned long long)c->sess_id,
+			c->state == CALL_EARLY ? " (early media)" : "",
+			mg_proto_addr_str(&m.legs[0].remote, a0, sizeof(a0)),
+			c->leg[0].neg.srtp ? "SRTP" : "RTP",
+			mg_proto_addr_str(&m.legs[1].remote, a1, sizeof(a1)),
+			c->leg[1].neg.srtp ? "SRTP" : "RTP", m.legs[1].n_candidates,
+			m.legs[1].n_candidates == 1 ? "" : "s",
+			m.legs[rekey_leg == 1].rx.flags & MG_CRYPTO_F_ROC_RESET ? ", rx ROC reset" : "",
+			m.legs[rekey_leg == 1].tx.flags & MG_CRYPTO_F_ROC_RESET ? ", tx ROC reset" : "");
+	}
 	id = dpc_request(ce.dp, c->session_on ? MG_MSG_SESSION_MODIFY : MG_MSG_SESSION_ADD, &m,
 			 CALL_DP_TIMEOUT_MS, on_session_reply, c);
 	if (id < 0) {

@@ -8,8 +8,9 @@
 #      (net_ring port: signalling and sessions are real, no RTP flows), every
 #      call must complete; prints the setup rate, response times and the CPU
 #      time of both daemons; afterwards no call or session is left. The port
-#      range holds 200 pairs, about 2 s of calls: a leaked port would make
-#      later calls fail.
+#      range holds 400 pairs (a call takes 2 for about 1 s): leaked ports
+#      would make later calls fail.
+#   4. one call with early media from two forks, re-key, hold and resume.
 #
 #   call_sipp.sh BUILD_DIR SRC_DIR [RATE] [SECONDS]
 set -uo pipefail
@@ -167,7 +168,7 @@ mediagate.dataplane.eal=--no-huge -m 256 --no-shconf --no-pci --no-telemetry -l 
 mediagate.dataplane.port.0.device=net_ring0
 mediagate.dataplane.port.0.addresses=192.0.2.1/24
 mediagate.dataplane.idleSleepUs=1000
-mediagate.media.portRange=42000-42399
+mediagate.media.portRange=42000-42799
 EOF
 # The mode=never gateway gives its port to the load gateway.
 kill -TERM "${PIDS[1]}" 2> /dev/null
@@ -231,5 +232,28 @@ answered=$(grep -c "call [0-9]*: active" load.log)
 if [ "$answered" -eq "$N" ]; then ok "load: $answered calls answered by the gateway"; else bad "load: $answered of $N calls answered" load.log; fi
 "$DPCTL" --socket dpl.sock session list > sessions.json 2>&1
 check "load: no session left in the dataplane" sessions.json '"total": 0'
+
+# ---- 4. one call with early media from two forks, re-key, hold, resume ------
+n0=$(wc -l < load.log)
+sipp -sf "$X/call_feat_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -nostdin -bg \
+	-trace_err -error_file feat_uas.err > feat_uas.out 2>&1
+FUAS=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' feat_uas.out | head -n 1)
+[ -n "$FUAS" ] && PIDS+=($FUAS)
+timeout 30 sipp -sf "$X/call_feat_uac.xml" "127.0.0.1:$P_GW2" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
+	-nostdin -trace_err -error_file feat.err -trace_msg -message_file feat.msg \
+	-trace_logs -log_file feat.log > feat.out 2>&1
+rc=$?
+sleep 0.5
+tail -n +$((n0 + 1)) load.log > feat_gw.log
+if [ "$rc" -eq 0 ]; then ok "features call: early media, re-key, hold, resume, BYE all answered"; else bad "features call: exit $rc" feat.err; fi
+check "183 with SDP from the callee: session installed before the answer" feat_gw.log "SESSION_ADD [0-9]+ \(early media\)"
+check "second fork's 183: its address becomes an RFC 3960 candidate" feat_gw.log "SESSION_MODIFY [0-9]+ \(early media\).*127\.0\.0\.1:7080 RTP, 1 extra source"
+check "re-INVITE with a new key: new keys, MODIFY with ROC reset" feat_gw.log "re-INVITE on leg 0: new keys \(ROC reset\)"
+check "  MODIFY carries the ROC reset flag" feat_gw.log "SESSION_MODIFY .*rx ROC reset, tx ROC reset"
+k1=$(sed -n "s/.*key1 inline://p" feat.log) k2=$(sed -n "s/.*key2 inline://p" feat.log)
+if [ -n "$k1" ] && [ -n "$k2" ] && [ "$k1" != "$k2" ]; then ok "re-key: the gateway answered with a new key of its own"; else bad "re-key: gateway key before '$k1' after '$k2'" feat.log; fi
+check "hold (sendonly) answered recvonly" feat_gw.log "re-INVITE on leg 0: same keys, on hold"
+check "resume (sendrecv)" feat_gw.log "re-INVITE on leg 0: same keys, resumed"
+check "features call ended with 0 calls active" feat_gw.log "ended after .*; 0 calls active\$"
 echo "passed $pass, failed $fail"
 [ "$fail" -eq 0 ]
