@@ -112,7 +112,7 @@ def main():
             print("%-7d %-10s %9.3f %9.0f %8.2f %8s %10.2f %9.1f %9.1f %11.0f%s" % (
                 k, mode, r["mpps"], r["cycles_per_pkt"], ratio, "<=%d" % GOALS[mode],
                 r["core_mpps"], r["lat_p50_us"], r["lat_p99_us"], r["bytes_per_session"],
-                "  (generator-limited)" if r.get("gen_limited") else ""), flush=True)
+                "  (search cap reached)" if r.get("gen_limited") else ""), flush=True)
     if a.csv:
         out = sys.stdout if a.csv == "-" else open(a.csv, "w")
         out.write("k,mode,mpps,loss,cycles_per_pkt,core_mpps,lat_p50_us,lat_p99_us,"

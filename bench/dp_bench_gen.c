@@ -55,6 +55,9 @@ static enum mode mode;
 static struct mg_srtp_engine *eng;
 static struct mg_srtp_ctx **gen_ctx; /* per session, decrypt modes */
 static uint16_t *seqs;
+/* New SSRCs every trial: an overloaded trial that lost > 2^15 packets of a
+ * stream would leave SRTP's ROC estimate behind for the next one. */
+static uint32_t ssrc_epoch;
 static uint64_t *sent_tsc; /* [K][LAT_SLOTS] during the latency run */
 static uint64_t *lat;
 static size_t n_lat, max_lat;
@@ -272,7 +275,7 @@ static unsigned make_burst(struct rte_mbuf **pk, unsigned n, unsigned *cur, uint
 
 		*(uint16_t *)(r + 2) = rte_cpu_to_be_16(seq);
 		*(uint32_t *)(r + 4) = rte_cpu_to_be_32(seq * 160u);
-		*(uint32_t *)(r + 8) = rte_cpu_to_be_32(SSRC_BASE + i);
+		*(uint32_t *)(r + 8) = rte_cpu_to_be_32(SSRC_BASE + ssrc_epoch * K + i);
 		if (stamp)
 			sent_tsc[(size_t)i * LAT_SLOTS + (seq % LAT_SLOTS)] = now;
 		m->hash.usr = i;
@@ -324,7 +327,7 @@ static uint64_t poll_rx(int stamp)
 				const uint8_t *r = rte_pktmbuf_mtod_offset(m, const uint8_t *, 42);
 				uint32_t ssrc = rte_be_to_cpu_32(*(const uint32_t *)(r + 8));
 				uint16_t seq = rte_be_to_cpu_16(*(const uint16_t *)(r + 2));
-				unsigned i = ssrc - SSRC_BASE;
+				unsigned i = ssrc - SSRC_BASE - ssrc_epoch * K;
 
 				if (i < K) {
 					uint64_t t = sent_tsc[(size_t)i * LAT_SLOTS + (seq % LAT_SLOTS)];
@@ -353,6 +356,8 @@ static struct trial run(double pps, unsigned ms, int stamp)
 	uint64_t sent = 0, recv = 0;
 	unsigned cur = 0;
 	struct trial t = { .offered_mpps = pps / 1e6 };
+
+	ssrc_epoch++;
 
 	while (rte_rdtsc() < end) {
 		uint64_t now = rte_rdtsc();
@@ -412,7 +417,7 @@ int main(int argc, char **argv)
 {
 	const char *ctl_path = NULL, *memif = NULL, *lcore = "0";
 	unsigned ms = 400, dp_pid = 0;
-	double max_mpps = 6.0;
+	double max_mpps = 12.0;
 	int opt;
 	static const struct option opts[] = {
 		{ "ctl", required_argument, NULL, 'c' },  { "memif", required_argument, NULL, 'm' },
@@ -535,7 +540,7 @@ int main(int argc, char **argv)
 	 * the memif ring now and then. Cycles per packet: the lowest of all
 	 * trials with enough packets (contention only ever adds cycles).
 	 */
-	double lo = 0, hi = 0, r = 0.1e6, cyc = 0;
+	double lo = 0, hi = 0, r = 0.1e6, cyc = 0, cyc_any = 0;
 	struct trial best = { 0 };
 
 	for (;;) {
@@ -550,8 +555,10 @@ int main(int argc, char **argv)
 			double c = p1 > p0 + 10000 ? (double)(b1 - b0) / (double)(p1 - p0) : 0.0;
 
 			good = t.loss < 0.0001 && t.sent_mpps > 0.9 * t.offered_mpps;
-			if (c > 0 && (cyc == 0 || c < cyc))
+			if (c > 0 && good && (cyc == 0 || c < cyc))
 				cyc = c;
+			if (c > 0 && (cyc_any == 0 || c < cyc_any))
+				cyc_any = c;
 			if (good)
 				best = t;
 			if (getenv("DP_BENCH_VERBOSE") != NULL)
@@ -573,6 +580,8 @@ int main(int argc, char **argv)
 			break;
 		r = (lo + hi) / 2;
 	}
+	if (cyc == 0)
+		cyc = cyc_any; /* no loss-free trial: the best we saw */
 	/* latency at half the sustainable rate */
 	n_lat = 0;
 	struct trial lt = run(lo > 0 ? lo / 2 : 10000, ms, 1);
