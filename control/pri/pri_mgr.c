@@ -856,57 +856,64 @@ int pri_mgr_add_configured(struct pri_mgr *m, const struct mg_settings *s, char 
 		roles[i + 1] = s->tdm_spans[i].role == MG_TDM_SPAN_NETWORK ? MG_TDM_ROLE_NT
 									    : MG_TDM_ROLE_TE;
 	n_groups = mg_tdm_groups_build(sc, roles, groups, MG_TDM_MAX_SPANS);
-	for (unsigned i = 0; i < s->n_tdm_spans && i < MG_TDM_MAX_SPANS; i++) {
-		const struct mg_tdm_span *cs = &s->tdm_spans[i];
-		const struct mg_tdm_group *g = NULL;
-		struct mg_tdm_open_opts o = {.hdlc = true};
-		struct mg_tdm_chan *dchan;
-		unsigned span = i + 1, dc;
-		const char *sw = cs->switch_type[0] ? cs->switch_type : "national";
-		enum mg_law law;
-		int st;
+	/* every span is checked before any D-channel is opened */
+	for (int pass = 0; pass < 2; pass++) {
+		for (unsigned i = 0; i < s->n_tdm_spans && i < MG_TDM_MAX_SPANS; i++) {
+			const struct mg_tdm_span *cs = &s->tdm_spans[i];
+			const struct mg_tdm_group *g = NULL;
+			struct mg_tdm_open_opts o = {.hdlc = true};
+			struct mg_tdm_chan *dchan;
+			unsigned span = i + 1, dc;
+			const char *sw = cs->switch_type[0] ? cs->switch_type : "national";
+			enum mg_law law;
+			int st;
 
-		if (!cs->configured)
-			continue;
-		if (span > sc->n_spans || !sc->spans[span].defined) {
-			snprintf(err, errlen, "mediagate.tdm.span.%u: DAHDI span %u is not defined in %s "
-				 "(allowed: span.N for each span=N+1 line there)", i, span,
-				 s->tdm_system_conf);
-			rc = -ENOENT;
-			goto out;
-		}
-		dc = mg_tdm_sysconf_dchan(sc, span);
-		if (!dc) {
-			snprintf(err, errlen, "mediagate.tdm.span.%u: DAHDI span %u has no dchan= or "
-				 "hardhdlc= channel in %s (allowed: PRI spans with a D-channel)", i,
-				 span, s->tdm_system_conf);
-			rc = -ENOENT;
-			goto out;
-		}
-		st = pri_span_switch_parse(sw);
-		if (st < 0) {
-			snprintf(err, errlen, "mediagate.tdm.span.%u.switchType \"%s\" (allowed: %s)", i,
-				 sw, "national, ni1, dms100, 4ess, 5ess, euroisdn_e1, euroisdn_t1, qsig");
-			rc = -EINVAL;
-			goto out;
-		}
-		for (unsigned k = 0; k < n_groups; k++)
-			if (groups[k].span == span)
-				g = &groups[k];
-		law = g && g->n_chans ? sc->chans[g->chans[0]].law
-				      : sc->spans[span].type == MG_TDM_SPAN_E1 ? MG_LAW_ALAW : MG_LAW_ULAW;
-		rc = mg_tdm_dahdi_open(s->tdm_device_path, dc, &o, &dchan);
-		if (rc < 0) {
-			snprintf(err, errlen, "mediagate.tdm.span.%u: D-channel %u under %s: %s", i, dc,
-				 s->tdm_device_path, strerror(-rc));
-			goto out;
-		}
-		rc = pri_mgr_add_span(m, span, roles[span], st, dchan, g, law,
-				      sc->spans[span].first_chan);
-		if (rc < 0) {
-			snprintf(err, errlen, "mediagate.tdm.span.%u: PRI on D-channel %u: %s", i, dc,
-				 strerror(-rc));
-			goto out;
+			if (!cs->configured)
+				continue;
+			if (span > MG_TDM_MAX_SPANS || !sc->spans[span].defined) {
+				snprintf(err, errlen, "mediagate.tdm.span.%u: DAHDI span %u is not defined "
+					 "in %s (allowed: span.N for each span=N+1 line there)", i,
+					 span, s->tdm_system_conf);
+				rc = -ENOENT;
+				goto out;
+			}
+			dc = mg_tdm_sysconf_dchan(sc, span);
+			if (!dc) {
+				snprintf(err, errlen, "mediagate.tdm.span.%u: DAHDI span %u has no dchan= "
+					 "or hardhdlc= channel in %s (allowed: PRI spans with a "
+					 "D-channel)", i, span, s->tdm_system_conf);
+				rc = -ENOENT;
+				goto out;
+			}
+			st = pri_span_switch_parse(sw);
+			if (st < 0) {
+				snprintf(err, errlen, "mediagate.tdm.span.%u.switchType \"%s\" (allowed: "
+					 "national, ni1, dms100, 4ess, 5ess, euroisdn_e1, euroisdn_t1, "
+					 "qsig)", i, sw);
+				rc = -EINVAL;
+				goto out;
+			}
+			if (pass == 0)
+				continue;
+			for (unsigned k = 0; k < n_groups; k++)
+				if (groups[k].span == span)
+					g = &groups[k];
+			law = g && g->n_chans ? sc->chans[g->chans[0]].law
+			      : sc->spans[span].type == MG_TDM_SPAN_E1 ? MG_LAW_ALAW
+									: MG_LAW_ULAW;
+			rc = mg_tdm_dahdi_open(s->tdm_device_path, dc, &o, &dchan);
+			if (rc < 0) {
+				snprintf(err, errlen, "mediagate.tdm.span.%u: D-channel %u under %s: %s", i,
+					 dc, s->tdm_device_path, strerror(-rc));
+				goto out;
+			}
+			rc = pri_mgr_add_span(m, span, roles[span], st, dchan, g, law,
+					      sc->spans[span].first_chan);
+			if (rc < 0) {
+				snprintf(err, errlen, "mediagate.tdm.span.%u: PRI on D-channel %u: %s", i,
+					 dc, strerror(-rc));
+				goto out;
+			}
 		}
 	}
 out:

@@ -111,8 +111,10 @@ int pri_mgr_add_span(struct pri_mgr *m, unsigned span, enum mg_tdm_role role, in
 /*
  * Add every span configured in @s (mediagate.tdm.span.N.* with N from 0 is
  * DAHDI span N+1 of mediagate.tdm.systemConf; D-channel opened under
- * mediagate.tdm.devicePath). Nothing configured: 0. On failure -errno and
- * @err says what is wrong and what is allowed.
+ * mediagate.tdm.devicePath). Nothing configured: 0. Every span is checked
+ * against system.conf before any D-channel is opened; on failure -errno and
+ * @err says what is wrong and what is allowed (spans already started stay:
+ * free the manager).
  */
 int pri_mgr_add_configured(struct pri_mgr *m, const struct mg_settings *s, char *err,
 			   size_t errlen);

@@ -28,6 +28,7 @@
 #include <sofia-sip/su.h>
 #include <sofia-sip/su_wait.h>
 
+#include "mg_config.h"
 #include "mg_log.h"
 #include "mg_tdm_cause.h"
 #include "pri_mgr.h"
@@ -696,6 +697,69 @@ static void test_link_down(void **state)
 	assert_int_equal(pri_mgr_place_cause(-ENOTCONN), 38);
 }
 
+/* Spans from the configuration: what is wrong is said, nothing is half started. */
+static int config_try(const char *sysconf, const char *spans, char *err, size_t errlen)
+{
+	char path[] = "/tmp/pri-sysconf.XXXXXX", text[1024];
+	int fd = mkstemp(path), rc;
+	struct mg_config *cfg;
+	struct pri_mgr *m;
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, sysconf, strlen(sysconf)), (ssize_t)strlen(sysconf));
+	close(fd);
+	snprintf(text, sizeof(text), "mediagate.tdm.systemConf=%s\nmediagate.tdm.devicePath=/nonexistent/pri-dahdi\n%s",
+		 path, spans);
+	cfg = mg_config_load_string(text, "pri.properties", MG_CONFIG_ROLE_CONTROL, NULL);
+	assert_non_null(cfg);
+	m = pri_mgr_new(root, NULL);
+	assert_non_null(m);
+	err[0] = '\0';
+	rc = pri_mgr_add_configured(m, mg_config_settings(cfg), err, errlen);
+	assert_int_equal(pri_mgr_calls(m), 0);
+	pri_mgr_free(m);
+	mg_config_free(cfg);
+	unlink(path);
+	return rc;
+}
+
+static void test_config(void **state)
+{
+	char err[512];
+
+	(void)state;
+	/* no span configured: nothing to do */
+	assert_int_equal(config_try(sysconf_text, "", err, sizeof(err)), 0);
+	/* config span 2 is DAHDI span 3, which system.conf does not have */
+	assert_int_equal(config_try(sysconf_text,
+				    "mediagate.tdm.span.0.role=network\n"
+				    "mediagate.tdm.span.1.role=user\n"
+				    "mediagate.tdm.span.2.role=user\n",
+				    err, sizeof(err)),
+			 -ENOENT);
+	assert_non_null(strstr(err, "mediagate.tdm.span.2: DAHDI span 3 is not defined in /tmp/pri-sysconf."));
+	/* a span without a D-channel */
+	assert_int_equal(config_try("span=1,1,0,ccs,hdb3\nbchan=1-15,17-31\n",
+				    "mediagate.tdm.span.0.role=user\n", err, sizeof(err)),
+			 -ENOENT);
+	assert_non_null(strstr(err, "DAHDI span 1 has no dchan= or hardhdlc= channel"));
+	assert_int_equal(config_try("span=1,1,0,ccs,hdb3\nbchan=1-15,17-31\ndchan=16\n",
+				    "mediagate.tdm.span.0.role=user\nmediagate.tdm.span.1.role=user\n",
+				    err, sizeof(err)),
+			 -ENOENT);
+	assert_non_null(strstr(err, "mediagate.tdm.span.1: DAHDI span 2 is not defined"));
+	assert_int_equal(config_try("span=1,1,0,ccs,hdb3\nbchan=1-15,17-31\ndchan=16\n",
+				    "mediagate.tdm.span.0.role=user\n", err, sizeof(err)),
+			 -ENOENT);
+	assert_non_null(strstr(err, "mediagate.tdm.span.0: D-channel 16 under /nonexistent/pri-dahdi: "));
+	/* a broken system.conf is named with its line */
+	assert_int_equal(config_try("span=1,1,0,ccs,hdb3\nbogus=1\n",
+				    "mediagate.tdm.span.0.role=user\n", err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "mediagate.tdm.systemConf: "));
+	assert_non_null(strstr(err, ":2: "));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -707,6 +771,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_channel_not_in_group, setup_short, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
 		cmocka_unit_test(test_switch_types),
+		cmocka_unit_test(test_config),
 		cmocka_unit_test_setup_teardown(test_link_down, setup, teardown),
 	};
 	char err[256];
