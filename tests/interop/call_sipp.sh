@@ -108,14 +108,16 @@ fi
 check "  Warning names the policy" c488_never.log "488 .*(SRTP|never)"
 
 # ---- 2. raw SIP: 404, 503, 488 without SDP ----------------------------------
-raw() { # PORT USER SDP(yes|no) -> prints the final status line and Warning
-	python3 - "$1" "$2" "$3" "$P_RAW" << 'EOF'
+raw() { # PORT USER SDP(yes|no) [cancel] -> prints the final status line and Warning
+	python3 - "$1" "$2" "$3" "$P_RAW" "${4:-}" << 'EOF'
 import socket, sys, random
 port, user, sdp, me = int(sys.argv[1]), sys.argv[2], sys.argv[3] == "yes", int(sys.argv[4])
+cancel = sys.argv[5] == "cancel"
 body = ("v=0\r\no=x 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
         "m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n") if sdp else ""
 tag, cid = random.randrange(1 << 30), random.randrange(1 << 30)
 def req(method, cseq):
+    # CANCEL and the ACK of a non-2xx share the INVITE's branch.
     return ("%s sip:%s@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%d\r\n"
             "From: <sip:raw@127.0.0.1:%d>;tag=%d\r\nTo: <sip:%s@127.0.0.1:%d>\r\nCall-ID: raw%d\r\n"
             "CSeq: %d %s\r\nContact: <sip:raw@127.0.0.1:%d>\r\nMax-Forwards: 70\r\n%s"
@@ -134,6 +136,13 @@ while True:
         break
     first = m.split("\r\n", 1)[0]
     code = int(first.split()[1]) if first.startswith("SIP/2.0") else 0
+    if code == 180 and cancel:
+        s.sendto(req("CANCEL", 1).encode(), ("127.0.0.1", port))
+        cancel = False
+        continue
+    if code >= 200 and " CANCEL" in m.split("CSeq:", 1)[1].split("\r\n", 1)[0]:
+        print("CANCEL answered", code)
+        continue
     if code >= 200:
         warn = [l for l in m.split("\r\n") if l.lower().startswith("warning:")]
         print(first, "|", warn[0] if warn else "no Warning")
@@ -255,5 +264,37 @@ if [ -n "$k1" ] && [ -n "$k2" ] && [ "$k1" != "$k2" ]; then ok "re-key: the gate
 check "hold (sendonly) answered recvonly" feat_gw.log "re-INVITE on leg 0: same keys, on hold"
 check "resume (sendrecv)" feat_gw.log "re-INVITE on leg 0: same keys, resumed"
 check "features call ended with 0 calls active" feat_gw.log "ended after .*; 0 calls active\$"
+
+# ---- 5. callee errors mapped to the caller, caller CANCEL ------------------
+err_call() { # NAME STATUS PHRASE [cancel]
+	local sf=$W/$1_uas.xml p
+	if [ "${4:-}" = cancel ]; then
+		sf=$X/call_cancel_uas.xml
+	else
+		sed "s/@STATUS@/$2/; s/@PHRASE@/$3/" "$X/call_err_uas.xml" > "$sf"
+	fi
+	sipp -sf "$sf" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -nostdin -bg -trace_msg \
+		-message_file "$1_uas.msg" -trace_err -error_file "$1_uas.err" > "$1_uas.out" 2>&1
+	p=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' "$1_uas.out" | head -n 1)
+	[ -n "$p" ] && PIDS+=($p)
+	sleep 0.2
+	raw $P_GW2 uas9 yes ${4:-} > "$1.out"
+	for _ in $(seq 30); do kill -0 "$p" 2> /dev/null || break; sleep 0.1; done
+}
+err_call busy 486 "Busy Here"
+check "callee 486 -> caller 486" busy.out "^SIP/2.0 486 .*Warning: 399 mediagate \"callee answered 486"
+err_call unavail 503 "Service Unavailable"
+check "callee 503 -> caller 502 (RFC 3261 16.7)" unavail.out "^SIP/2.0 502 .*callee answered 503"
+check "  (the 503 came from the callee)" unavail_uas.msg "^SIP/2.0 503 Service Unavailable"
+err_call auth 407 "Proxy Authentication Required"
+check "callee 407 -> caller 403" auth.out "^SIP/2.0 403 "
+err_call cancel 0 x cancel
+check "caller CANCEL while the callee rings -> 487" cancel.out "^SIP/2.0 487 "
+check "  the gateway logged the caller's CANCEL" load.log "ending in state early: caller cancelled"
+check "  the callee got the gateway's CANCEL and answered 487" cancel_uas.msg "^SIP/2.0 487 Request Terminated"
+sleep 0.3
+check "after the errors and the CANCEL: 0 calls active" load.log "ended after .*; 0 calls active\$"
+"$DPCTL" --socket dpl.sock session list > sessions2.json 2>&1
+check "no session left after the errors" sessions2.json '"total": 0'
 echo "passed $pass, failed $fail"
 [ "$fail" -eq 0 ]
