@@ -37,6 +37,10 @@ SOCK = RUN + "/dp.sock"
 PREFIX = "tdmm-e2e"
 DPCTL = BUILD + "/dataplane/dpctl/mediagate-dpctl"
 PEER_EXE = BUILD + "/tests/tdm/tdmm_peer"
+# TDMM_WORKERS=2: two workers; af_packet has no RSS, so worker 0 receives
+# everything and hands session 7 (7 % 2 = 1) to worker 1, its owner; the TDM
+# thread's packets go straight to worker 1's hand-off ring.
+WORKERS = int(os.environ.get("TDMM_WORKERS", "1"))
 failures = []
 
 
@@ -103,13 +107,15 @@ def main():
         f.write("mediagate.log.level=info\n"
                 "mediagate.control.socket=%s\n"
                 "mediagate.dataplane.eal=--no-huge -m 256 --no-shconf --no-pci "
-                "--file-prefix %s -l 0,1 --log-level=*:notice\n"
-                "mediagate.dataplane.workerLcores=1\n"
+                "--file-prefix %s %s --log-level=*:notice\n"
+                "mediagate.dataplane.workerLcores=%s\n"
                 "mediagate.dataplane.idleSleepUs=200\n"
                 "mediagate.media.portRange=20000-20999\n"
-                "mediagate.dataplane.port.0.device=net_af_packet0,iface=tdmm-a0\n"
+                "mediagate.dataplane.port.0.device=net_af_packet0,iface=tdmm-a0%s\n"
                 "mediagate.dataplane.port.0.addresses=%s/24\n"
-                "mediagate.tdm.devicePath=%s\n" % (SOCK, PREFIX, DP, EMU))
+                "mediagate.tdm.devicePath=%s\n"
+                % (SOCK, PREFIX, "-l 0,1" if WORKERS == 1 else "--lcores 0@0,1@1,2@1",
+                   "1" if WORKERS == 1 else "1,2", "" if WORKERS == 1 else ",qpairs=2", DP, EMU))
     log = open(RUN + "/dataplane.log", "w")
     dp = subprocess.Popen(["ip", "netns", "exec", NS_DP, BUILD + "/dataplane/mediagate-dataplane",
                            "--config", conf], stdout=log, stderr=subprocess.STDOUT)
@@ -163,6 +169,12 @@ def main():
         check(tel["bound"] == 1 and tel["channels"] == [1], "telemetry lists channel 1 bound")
         check(tch["session"] == 7 and tch["rtp_in"] > 0 and "jitter_buffer" in tch["drops"],
               "telemetry of channel 1: session 7, counters, drops by named reason")
+        if WORKERS == 2:
+            w = telemetry("/mediagate/workers")["/mediagate/workers"]
+            print("workers:", json.dumps(w))
+            check(w["worker1"]["packets"] >= 200 and w["worker0"]["handoffs"] >= 100,
+                  "session 7 served by worker 1 (packets %d), worker 0 handed off %d"
+                  % (w["worker1"]["packets"], w["worker0"]["handoffs"]))
         st = json.loads(dpctl("tdm", "unbind", "1").stdout)
         print("channel: ", json.dumps(st))
 
