@@ -371,14 +371,14 @@ static uint32_t rnd(void)
  */
 static void test_mutations_never_crash(void **state)
 {
-	static uint8_t corpus[12][MG_PROTO_MAX_MSG];
+	static uint8_t corpus[14][MG_PROTO_MAX_MSG];
 	static uint8_t in[MG_PROTO_MAX_MSG + 64], out[MG_PROTO_MAX_MSG + 64];
 	static union {
 		struct mg_msg_session s;
 		struct mg_msg_hello h;
 		uint8_t raw[MG_PROTO_MAX_MSG];
 	} body;
-	int clen[12], n = 0, accepted = 0;
+	int clen[14], n = 0, accepted = 0;
 	struct mg_msg_session s;
 	struct mg_msg_hello hello;
 	struct mg_msg_ping ping = { .seq = 3, .sent_ns = 99 };
@@ -389,6 +389,9 @@ static void test_mutations_never_crash(void **state)
 	struct mg_msg_session_stats st = { .id = 5 };
 	struct mg_msg_session_list_req lr = { .max = 64 };
 	struct mg_msg_fork_id fid = { .session_id = 9, .fork_id = 1 };
+	struct mg_msg_tdm_bind tb = { .session_id = 9, .channo = 17, .leg = 1, .law = 1, .pt = 8,
+				      .event_pt = 101, .ssrc = 0x12345678, .flags = 1 };
+	struct mg_msg_tdm_stats ts = { .channo = 17, .rtp_in = 5, .drops = 1 };
 
 	(void)state;
 	make_session(&s);
@@ -412,6 +415,8 @@ static void test_mutations_never_crash(void **state)
 	ADD(MG_MSG_SESSION_LIST, 0, 0, &lr);
 	ADD(MG_MSG_FORK_DEL, 0, 0, &fid);
 	ADD(MG_MSG_DP_STATS, MG_PROTO_F_REPLY, -ENOENT, NULL);
+	ADD(MG_MSG_TDM_BIND, 0, 0, &tb);
+	ADD(MG_MSG_TDM_UNBIND, MG_PROTO_F_REPLY, 0, &ts);
 #undef ADD
 	for (unsigned iter = 0; iter < 100000; iter++) {
 		unsigned k = rnd() % (unsigned)n, muts = 1 + rnd() % 4;
@@ -453,6 +458,57 @@ static void test_mutations_never_crash(void **state)
 	assert_true(accepted > 1000);
 }
 
+/* TDM_BIND / TDM_UNBIND: round trip, and every field's rule refused. */
+static void test_tdm(void **state)
+{
+	uint8_t wire[MG_PROTO_MAX_MSG];
+	struct mg_proto_hdr h;
+	struct mg_msg_tdm_bind ok = { .session_id = 9, .channo = 17, .leg = 1, .law = 1, .pt = 8,
+				      .event_pt = 101, .ssrc = 0x12345678,
+				      .flags = MG_TDM_F_ECHO_CANCEL }, b, got;
+	struct mg_msg_tdm_chan ch = { .channo = 4096 }, gch;
+	int len;
+
+	(void)state;
+	len = mg_proto_encode(wire, sizeof(wire), MG_MSG_TDM_BIND, 0, 3, 0, &ok);
+	assert_int_equal(len, (int)(sizeof(struct mg_proto_hdr) + sizeof(ok)));
+	assert_int_equal(mg_proto_decode(wire, (size_t)len, &h, &got, sizeof(got)), 0);
+	assert_memory_equal(&got, &ok, sizeof(ok));
+	len = mg_proto_encode(wire, sizeof(wire), MG_MSG_TDM_UNBIND, 0, 4, 0, &ch);
+	assert_int_equal(mg_proto_decode(wire, (size_t)len, &h, &gch, sizeof(gch)), 0);
+	assert_int_equal(gch.channo, 4096);
+	assert_int_equal(mg_proto_body_size(MG_MSG_TDM_BIND, true), 0);
+	assert_int_equal(mg_proto_body_size(MG_MSG_TDM_UNBIND, true),
+			 (int)sizeof(struct mg_msg_tdm_stats));
+	assert_string_equal(mg_proto_type_name(MG_MSG_TDM_BIND), "TDM_BIND");
+#define BAD(field, value)                                                                      \
+	do {                                                                                   \
+		b = ok;                                                                        \
+		b.field = value;                                                               \
+		assert_int_equal(mg_proto_encode(wire, sizeof(wire), MG_MSG_TDM_BIND, 0, 1, 0, &b), \
+				 -EINVAL);                                                     \
+	} while (0)
+	BAD(session_id, 0);
+	BAD(channo, 0);
+	BAD(channo, MG_TDM_MAX_CHANNO + 1);
+	BAD(leg, 2);
+	BAD(law, 2);
+	BAD(pt, 128);
+	BAD(event_pt, 95);
+	BAD(event_pt, 128);
+	BAD(flags, 0x02);
+	BAD(reserved[10], 1);
+	b = ok;
+	b.pt = 101; /* the codec and telephone-event cannot share a payload type */
+	assert_int_equal(mg_proto_encode(wire, sizeof(wire), MG_MSG_TDM_BIND, 0, 1, 0, &b), -EINVAL);
+	b.event_pt = 0; /* no events: fine */
+	assert_true(mg_proto_encode(wire, sizeof(wire), MG_MSG_TDM_BIND, 0, 1, 0, &b) > 0);
+#undef BAD
+	ch.channo = 0;
+	assert_int_equal(mg_proto_encode(wire, sizeof(wire), MG_MSG_TDM_UNBIND, 0, 1, 0, &ch),
+			 -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -466,6 +522,7 @@ int main(void)
 		cmocka_unit_test(test_hello),
 		cmocka_unit_test(test_addr),
 		cmocka_unit_test(test_mutations_never_crash),
+		cmocka_unit_test(test_tdm),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
