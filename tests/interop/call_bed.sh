@@ -173,7 +173,7 @@ done
 CTL=$!
 PIDS+=($CTL)
 for _ in $(seq 100); do
-	grep -q "connected to dataplane" control.log && grep -q "user agent listening" control.log && break
+	grep -qs "connected to dataplane" control.log && grep -qs "user agent listening" control.log && break
 	sleep 0.1
 done
 check "dataplane and control are up" control.log "connected to dataplane"

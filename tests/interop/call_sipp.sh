@@ -203,7 +203,7 @@ N=$((RATE * SECS))
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat" 2> /dev/null || echo 0; }
 c0=$(cpu "$CTL") d0=$(cpu "$DP") t0=$(date +%s.%N)
 timeout $((SECS + 60)) sipp -sf "$X/call_uac.xml" "127.0.0.1:$P_GW2" -t u1 -i 127.0.0.1 -p "$P_UAC" \
-	-r "$RATE" -m "$N" -l $((RATE * 4)) -nostdin -trace_err -error_file uac.err \
+	-r "$RATE" -m "$N" -l $((RATE * 4)) -d 1000 -nostdin -trace_err -error_file uac.err \
 	-trace_stat -stf uac.csv -fd 1 ${CALL_TRACE:+-trace_msg -message_file uac.msg} > uac.out 2>&1
 rc=$?
 t1=$(date +%s.%N) c1=$(cpu "$CTL") d1=$(cpu "$DP")
@@ -296,5 +296,24 @@ sleep 0.3
 check "after the errors and the CANCEL: 0 calls active" load.log "ended after .*; 0 calls active\$"
 "$DPCTL" --socket dpl.sock session list > sessions2.json 2>&1
 check "no session left after the errors" sessions2.json '"total": 0'
+
+# ---- 6. the dataplane dies during a call: the call ends, nothing is left ----
+n_act=$(grep -c ': active$' load.log)
+sipp -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -nostdin -bg > lost_uas.out 2>&1
+p=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' lost_uas.out | head -n 1)
+[ -n "$p" ] && PIDS+=($p)
+timeout 30 sipp -sf "$X/call_uac.xml" "127.0.0.1:$P_GW2" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
+	-d 20000 -nostdin > lost_uac.out 2>&1 &
+LUAC=$!
+for _ in $(seq 50); do [ "$(grep -c ': active$' load.log)" -gt "$n_act" ] && break; sleep 0.1; done
+kill -9 "$DP"
+wait "$DP" 2> /dev/null
+for _ in $(seq 50); do grep -q "dataplane connection lost" load.log && break; sleep 0.1; done
+sleep 0.5
+check "dataplane killed during a call: the call ends with BYE" load.log "ending in state active: dataplane connection lost"
+check "  and leaves 0 calls active" load.log "ended after .*\(dataplane connection lost\); 0 calls active\$"
+kill "$LUAC" 2> /dev/null
+wait "$LUAC" 2> /dev/null
+if kill -0 "$CTL" 2> /dev/null; then ok "mediagate-control survived the dataplane's death"; else bad "mediagate-control died" load.log; fi
 echo "passed $pass, failed $fail"
 [ "$fail" -eq 0 ]
