@@ -292,6 +292,22 @@ static void span_link_down(struct mgr_span *sp)
 	}
 }
 
+/*
+ * A RESTART (either way) wiped timeslot @ts (0: all): its calls are gone
+ * without any further message; the engine hears 41 (temporary failure).
+ */
+static void span_drop_calls(struct mgr_span *sp, unsigned ts)
+{
+	for (struct pri_call *c = sp->calls, *next; c; c = next) {
+		next = c->next;
+		if (ts && (!c->holds_chan || c->info.timeslot != ts))
+			continue;
+		call_ended(c, PRI_CAUSE_NORMAL_TEMPORARY_FAILURE);
+		pri_span_destroy_call(sp->ps, c->q);
+		call_free(c);
+	}
+}
+
 static void on_span_event(void *arg, struct pri_span *ps, const struct pri_span_event *ev)
 {
 	struct mgr_span *sp = arg;
@@ -310,6 +326,11 @@ static void on_span_event(void *arg, struct pri_span *ps, const struct pri_span_
 		return;
 	case PRI_SPAN_EV_SETUP:
 		on_setup(sp, ev);
+		return;
+	case PRI_SPAN_EV_RESTART:
+		MG_INFO("pri: span %u: far end restarted %s%.0u", sp->num,
+			ev->channel ? "timeslot " : "every channel", ev->channel);
+		span_drop_calls(sp, ev->channel);
 		return;
 	default:
 		break;
@@ -545,6 +566,22 @@ unsigned pri_mgr_calls(const struct pri_mgr *m)
 void pri_mgr_get_counters(const struct pri_mgr *m, struct pri_mgr_counters *out)
 {
 	*out = m->cnt;
+}
+
+int pri_mgr_restart(struct pri_mgr *m, unsigned span, unsigned timeslot)
+{
+	struct mgr_span *sp = span && span <= MG_TDM_MAX_SPANS ? m->spans[span] : NULL;
+	int rc;
+
+	if (!sp)
+		return -ENOENT;
+	rc = pri_span_restart(sp->ps, timeslot);
+	if (rc == 0) {
+		MG_INFO("pri: span %u: RESTART of timeslot %u", span, timeslot);
+		span_drop_calls(sp, timeslot);
+	}
+	span_rearm(sp);
+	return rc;
 }
 
 /* ---- outgoing ------------------------------------------------------------- */

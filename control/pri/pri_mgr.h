@@ -134,6 +134,14 @@ bool pri_mgr_span_up(const struct pri_mgr *m, unsigned span);
 /* The group named @name (read-only view of its busy map), NULL if none. */
 const struct mg_tdm_group *pri_mgr_group(const struct pri_mgr *m, const char *name);
 
+/*
+ * Send RESTART for @timeslot of DAHDI span @span (a channel stuck in an
+ * unknown state): both ends drop any call there at once; the engine hears
+ * ended(41) for ours, as it does when the far end restarts a channel.
+ * 0 or -errno (-ENOENT no such span, -ENOTCONN link down, -EINVAL timeslot).
+ */
+int pri_mgr_restart(struct pri_mgr *m, unsigned span, unsigned timeslot);
+
 /* Calls that hold a record (including ones still clearing). */
 unsigned pri_mgr_calls(const struct pri_mgr *m);
 

@@ -697,6 +697,46 @@ static void test_link_down(void **state)
 	assert_int_equal(pri_mgr_place_cause(-ENOTCONN), 38);
 }
 
+static bool restarted(void)
+{
+	return find(&B, EV_ENDED, b_call, 0) >= 0;
+}
+
+/* RESTART of a busy timeslot: both ends drop the call at once (41 to both
+ * engines), the timeslot is free on both and takes the next call. */
+static void test_restart(void **state)
+{
+	struct pri_call_req req = {.group = "span2", .dnis = "5551000"};
+	struct pri_call *in;
+	int e;
+
+	(void)state;
+	assert_int_equal(pri_call_place(B.m, &req, NULL, &b_call), 0);
+	assert_true(run_until(b_call_answered));
+	in = A.last_in;
+	assert_non_null(in);
+	assert_int_equal(pri_mgr_restart(A.m, 1, 2), 0); /* another timeslot: nothing happens */
+	assert_int_equal(pri_mgr_restart(A.m, 1, pri_call_info(in)->timeslot), 0);
+	e = find(&A, EV_ENDED, in, 0);
+	assert_true(e >= 0);
+	assert_int_equal(A.ev[e].cause, 41);
+	assert_true(run_until(restarted));
+	assert_int_equal(B.ev[find(&B, EV_ENDED, b_call, 0)].cause, 41);
+	assert_int_equal(pri_mgr_calls(A.m), 0);
+	assert_int_equal(pri_mgr_calls(B.m), 0);
+	assert_int_equal(pri_mgr_group(A.m, "span1")->busy, 0u);
+	assert_int_equal(pri_mgr_group(B.m, "span2")->busy, 0u);
+	assert_int_equal(pri_mgr_restart(A.m, 2, 1), -ENOENT);
+	assert_int_equal(pri_mgr_restart(A.m, 1, 0), -EINVAL);
+
+	A.n = B.n = 0; /* the next call may get the same handle address */
+	assert_int_equal(pri_call_place(B.m, &req, NULL, &b_call), 0);
+	assert_int_equal(pri_call_info(b_call)->timeslot, 1);
+	assert_true(run_until(b_call_answered));
+	assert_int_equal(pri_call_hangup(b_call, 16), 0);
+	assert_true(run_until(no_calls));
+}
+
 /* Spans from the configuration: what is wrong is said, nothing is half started. */
 static int config_try(const char *sysconf, const char *spans, char *err, size_t errlen)
 {
@@ -772,6 +812,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
 		cmocka_unit_test(test_switch_types),
 		cmocka_unit_test(test_config),
+		cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_link_down, setup, teardown),
 	};
 	char err[256];

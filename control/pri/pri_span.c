@@ -239,6 +239,11 @@ static void span_dispatch(struct pri_span *s, pri_event *e)
 		ev.cause = e->hangup.cause;
 		ev.channel = e->hangup.channel > 0 ? PRI_CHAN_SLOT(e->hangup.channel) : 0;
 		break;
+	case PRI_EVENT_RESTART:
+		/* libpri sent RESTART ACKNOWLEDGE itself */
+		ev.kind = PRI_SPAN_EV_RESTART;
+		ev.channel = e->restart.channel > 0 ? PRI_CHAN_SLOT(e->restart.channel) : 0;
+		break;
 	default:
 		MG_DEBUG("pri: D-channel %u: libpri event %d not handled", s->dchan->channo, e->e);
 		return;
@@ -362,6 +367,20 @@ int pri_span_progress(struct pri_span *s, struct q931_call *c, unsigned channel)
 int pri_span_answer(struct pri_span *s, struct q931_call *c, unsigned channel)
 {
 	return pri_answer(s->pri, c, PRI_CHAN_WORD(channel), 1) ? -EIO : 0;
+}
+
+int pri_span_restart(struct pri_span *s, unsigned channel)
+{
+	if (channel == 0 || channel > 31)
+		return -EINVAL;
+	if (!s->up)
+		return -ENOTCONN;
+	return pri_reset(s->pri, PRI_CHAN_WORD(channel)) ? -EIO : 0;
+}
+
+void pri_span_destroy_call(struct pri_span *s, struct q931_call *c)
+{
+	pri_destroycall(s->pri, c);
 }
 
 int pri_span_hangup(struct pri_span *s, struct q931_call *c, int cause)

@@ -32,6 +32,7 @@ enum pri_span_event_kind {
 	PRI_SPAN_EV_CONNECT,     /**< CONNECT: answered */
 	PRI_SPAN_EV_DISCONNECT,  /**< far end DISCONNECT: answer with pri_span_hangup() */
 	PRI_SPAN_EV_RELEASED,    /**< the call is gone (cause filled in); handle invalid after */
+	PRI_SPAN_EV_RESTART,     /**< far end RESTART of @c channel (0: every channel); acknowledged */
 };
 
 /** One event; pointers valid during the callback only. */
@@ -134,6 +135,15 @@ int pri_span_answer(struct pri_span *s, struct q931_call *c, unsigned channel);
  * fresh SETUP would leave the caller waiting for T303.
  */
 int pri_span_reject(struct pri_span *s, struct q931_call *c, unsigned channel, int cause);
+
+/**
+ * Send RESTART for timeslot @p channel: the far end drops whatever call it
+ * has there. Calls of ours on it must be dropped with pri_span_destroy_call().
+ */
+int pri_span_restart(struct pri_span *s, unsigned channel);
+
+/** Forget a call without any message (after a RESTART of its channel). */
+void pri_span_destroy_call(struct pri_span *s, struct q931_call *c);
 
 /** Clear (DISCONNECT, or RELEASE after the far end's DISCONNECT) with a Q.850 cause. */
 int pri_span_hangup(struct pri_span *s, struct q931_call *c, int cause);
