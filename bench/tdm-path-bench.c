@@ -121,10 +121,14 @@ static void *tdm_main(void *arg)
 		r->periods++;
 		r->late += periods > 1;
 		us += 20000;
-		for (unsigned c = 0; c < r->n; c++) {
-			ssize_t n;
+		bool drain = r->periods % 50 == 49;
 
-			while ((n = mg_tdm_chan_read(r->tdm[c], frame, sizeof(frame))) == TDMM_FRAME) {
+		for (unsigned c = 0; c < r->n; c++) {
+			unsigned reads = 0;
+
+			/* as dataplane/tdm: one block per period, drained once a second */
+			while ((drain || reads++ < (unsigned)periods) &&
+			       mg_tdm_chan_read(r->tdm[c], frame, sizeof(frame)) == TDMM_FRAME) {
 				r->frames++;
 				if (r->mode == MODE_IO)
 					continue;

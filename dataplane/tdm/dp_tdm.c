@@ -244,14 +244,23 @@ static void do_rx(uint64_t t_us)
 	}
 }
 
-static void do_channel(struct tdm_ch *c, unsigned periods)
+/*
+ * One channel's periods. The timer runs on the span clock, so each period
+ * brings exactly one block: read that many and no more (the read that would
+ * say EAGAIN costs a syscall, a FUSE round trip on the emulator); @p drain
+ * (once a second) reads to EAGAIN, so a backlog (host clock fallback drifting
+ * against the span, a stall) cannot build up.
+ */
+static void do_channel(struct tdm_ch *c, unsigned periods, bool drain)
 {
 	uint8_t frame[MG_TDM_MAX_BLOCK];
 	uint8_t pkt[TDMM_MAX_OUT][TDMM_PKT_MAX];
 	uint16_t len[TDMM_MAX_OUT];
+	unsigned reads = 0;
 	ssize_t r;
 
-	while ((r = mg_tdm_chan_read(c->chan, frame, sizeof(frame))) != -EAGAIN) {
+	while ((drain || reads++ < periods) &&
+	       (r = mg_tdm_chan_read(c->chan, frame, sizeof(frame))) != -EAGAIN) {
 		if (r == TDMM_FRAME) {
 			unsigned np = tdmm_from_tdm(c->media, frame, pkt, len);
 
@@ -291,9 +300,11 @@ static void *tdm_main(void *arg)
 		do_rx(now_us());
 		if (periods <= 0)
 			continue;
+		bool drain = th_periods % 50 == 49;
+
 		for (unsigned ch = 1; ch <= MG_TDM_MAX_CHANNO; ch++)
 			if (owned[ch] != NULL)
-				do_channel(owned[ch], (unsigned)periods);
+				do_channel(owned[ch], (unsigned)periods, drain);
 		th_late += periods > 1;
 		if (++th_periods % 50 == 0) {
 			snapshot();
@@ -475,6 +486,8 @@ static int t_tdm(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "late_periods", th_late);
 	rte_tel_data_add_dict_u64(d, "thread_cpu_permille",
 				  th_wall_ns ? th_cpu_ns * 1000 / th_wall_ns : 0);
+	rte_tel_data_add_dict_u64(d, "thread_cpu_ns", th_cpu_ns);   /* for deltas */
+	rte_tel_data_add_dict_u64(d, "thread_wall_ns", th_wall_ns);
 	rte_tel_data_add_dict_u64(d, "drop_ring_full", ring_full_drops);
 	rte_tel_data_add_dict_u64(d, "rtcp_ignored", rtcp_ignored);
 	if (ch != NULL) {
