@@ -65,7 +65,7 @@ void dp_net_write_udp(struct rte_mbuf *m, const struct rte_ether_addr *src_mac, 
 	ip->hdr_checksum = rte_ipv4_cksum(ip);
 	/* Always a full software checksum: no PMD here finishes partial ones. */
 	if (m->nb_segs == 1)
-		udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+		udp->dgram_cksum = dp_net_udp_cksum(ip, udp);
 	else
 		udp->dgram_cksum = rte_ipv4_udptcp_cksum_mbuf(m, ip, RTE_ETHER_HDR_LEN +
 							      sizeof(*ip));

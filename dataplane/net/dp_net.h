@@ -17,6 +17,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
+#include <netinet/in.h>
 
 #include <rte_ether.h>
 #include <rte_ip.h>
@@ -61,6 +63,46 @@ struct dp_net_stats {
 	uint64_t icmp_echo_replies;
 	uint64_t drops[DP_NET_DROP__COUNT];
 } __rte_cache_aligned;
+
+/*
+ * RFC 1071 sum over @p len bytes, 8 bytes per addition (the end-around carry
+ * makes the 64-bit sum fold to the same 16-bit value as rte_raw_cksum, in the
+ * same byte order). Not complemented.
+ */
+static inline uint16_t dp_net_sum(const void *buf, size_t len, uint64_t init)
+{
+	const uint8_t *p = (const uint8_t *)buf;
+	uint64_t s = init, w;
+
+	for (; len >= 8; len -= 8, p += 8) {
+		memcpy(&w, p, 8);
+		s += w;
+		s += s < w;
+	}
+	if (len > 0) {
+		w = 0;
+		memcpy(&w, p, len);
+		s += w;
+		s += s < w;
+	}
+	s = (s & 0xffffffffu) + (s >> 32);
+	s = (s & 0xffffu) + (s >> 16);
+	s = (s & 0xffffu) + (s >> 16);
+	s = (s & 0xffffu) + (s >> 16);
+	return (uint16_t)s;
+}
+
+/* UDP checksum of a single-segment IPv4/UDP datagram (header + payload). */
+static inline uint16_t dp_net_udp_cksum(const struct rte_ipv4_hdr *ip, const struct rte_udp_hdr *udp)
+{
+	uint16_t ulen = rte_be_to_cpu_16(udp->dgram_len);
+	/* pseudo header: addresses, protocol, UDP length (all as laid out on the wire) */
+	uint64_t init = (uint64_t)ip->src_addr + ip->dst_addr +
+			rte_cpu_to_be_16((uint16_t)IPPROTO_UDP) + udp->dgram_len;
+	uint16_t c = (uint16_t)~dp_net_sum(udp, ulen, init);
+
+	return c == 0 ? 0xffff : c;
+}
 
 /* Header bytes of every transmitted IPv4/UDP packet (no options, no VLAN). */
 #define DP_HDR_LEN (RTE_ETHER_HDR_LEN + sizeof(struct rte_ipv4_hdr) + sizeof(struct rte_udp_hdr))
