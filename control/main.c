@@ -21,6 +21,9 @@
 #include "mg_build_config.h"
 #include "mg_config.h"
 #include "mg_log.h"
+#ifdef MG_HAVE_PRI
+#include "pri_mgr.h"
+#endif
 #include "route_cli.h"
 #include "sipua.h"
 
@@ -202,6 +205,14 @@ int main(int argc, char **argv)
 	}
 	dpc_on_state(ctl.dp, on_dataplane_state, &ctl);
 
+#ifdef MG_HAVE_PRI
+	/* ISDN PRI on the configured spans (docs/pri.md), before the call
+	 * engine, which attaches to pri_default() */
+	if (pri_start(ctl.root, s) < 0) {
+		ctl.exit_code = 2;
+		goto out;
+	}
+#endif
 	/* SIP user agents (and TLS credential checks) on ctl.root; the call
 	 * engine starts here too. */
 	if (calls_start(ctl.root, s, ctl.dp) < 0 || sip_start(ctl.root, s) < 0) {
@@ -217,6 +228,9 @@ int main(int argc, char **argv)
 	calls_stop();
 	sip_stop();
 out:
+#ifdef MG_HAVE_PRI
+	pri_stop();
+#endif
 	dpc_destroy(ctl.dp);
 	if (ctl.sig_index > 0)
 		su_root_deregister(ctl.root, ctl.sig_index);

@@ -10,6 +10,8 @@
 
 #include "mg_log.h"
 #include "mg_tdm_cause.h"
+#include "mg_tdm_chan.h"
+#include "mg_tdm_sysconf.h"
 #include "pri_span.h"
 
 enum call_state {
@@ -441,10 +443,19 @@ struct pri_mgr *pri_mgr_new(su_root_t *root, const struct pri_mgr_ops *ops)
 	return m;
 }
 
-int pri_mgr_add_span(struct pri_mgr *m, unsigned span, enum mg_tdm_role role, int switch_type,
+void pri_mgr_set_ops(struct pri_mgr *m, const struct pri_mgr_ops *ops)
+{
+	if (ops)
+		m->ops = *ops;
+	else
+		memset(&m->ops, 0, sizeof(m->ops));
+}
+
+int pri_mgr_add_span(struct pri_mgr *m, unsigned span, bool network, int switch_type,
 		     struct mg_tdm_chan *dchan, const struct mg_tdm_group *group, enum mg_law law,
 		     unsigned first_chan)
 {
+	enum mg_tdm_role role = network ? MG_TDM_ROLE_NT : MG_TDM_ROLE_TE;
 	struct mgr_span *sp;
 	unsigned dchan_no;
 	int rc = -EINVAL;
@@ -944,7 +955,7 @@ int pri_mgr_add_configured(struct pri_mgr *m, const struct mg_settings *s, char 
 					 dc, s->tdm_device_path, strerror(-rc));
 				goto out;
 			}
-			rc = pri_mgr_add_span(m, span, roles[span], st, dchan, g, law,
+			rc = pri_mgr_add_span(m, span, roles[span] == MG_TDM_ROLE_NT, st, dchan, g, law,
 					      sc->spans[span].first_chan);
 			if (rc < 0) {
 				snprintf(err, errlen, "mediagate.tdm.span.%u: PRI on D-channel %u: %s", i,
@@ -957,4 +968,41 @@ out:
 	free(diag);
 	free(sc);
 	return rc;
+}
+
+/* ---- the daemon's manager ---------------------------------------------------- */
+
+static struct pri_mgr *pri_the_mgr;
+
+int pri_start(su_root_t *root, const struct mg_settings *s)
+{
+	char err[512] = "";
+	int rc;
+
+	if (pri_the_mgr)
+		return -EALREADY;
+	pri_the_mgr = pri_mgr_new(root, NULL);
+	if (!pri_the_mgr) {
+		rc = -errno;
+		MG_ERR("pri: %s", strerror(errno));
+		return rc;
+	}
+	rc = pri_mgr_add_configured(pri_the_mgr, s, err, sizeof(err));
+	if (rc < 0) {
+		MG_ERR("pri: %s", err);
+		pri_stop();
+		return rc;
+	}
+	return 0;
+}
+
+struct pri_mgr *pri_default(void)
+{
+	return pri_the_mgr;
+}
+
+void pri_stop(void)
+{
+	pri_mgr_free(pri_the_mgr);
+	pri_the_mgr = NULL;
 }

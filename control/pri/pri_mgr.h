@@ -34,10 +34,13 @@
 #include <sofia-sip/su_wait.h>
 
 #include "mg_config.h"
-#include "mg_tdm_chan.h"
-#include "mg_tdm_sysconf.h"
+#include "mg_tdm_g711.h"
 #include "route.h"
 
+/* Only forward declarations of the TDM layer here: users of this header
+ * (main.c, the call engine) need not see mg_tdm_chan.h / mg_tdm_sysconf.h. */
+struct mg_tdm_chan;
+struct mg_tdm_group;
 struct pri_mgr;
 struct pri_call;
 
@@ -97,14 +100,29 @@ struct pri_call_req {
 /* A manager on @root with no spans. NULL and errno on failure. */
 struct pri_mgr *pri_mgr_new(su_root_t *root, const struct pri_mgr_ops *ops);
 
+/* Replace the event callbacks (the call engine attaches after start). */
+void pri_mgr_set_ops(struct pri_mgr *m, const struct pri_mgr_ops *ops);
+
 /*
- * Run PRI on DAHDI span @span over the HDLC channel @dchan (the manager takes
+ * The daemon's manager: pri_start() creates it on @root and starts every
+ * span configured in @s (none: an idle manager); -errno after logging what
+ * is wrong. pri_default() returns it (NULL before pri_start()) for the call
+ * engine to attach its ops and place calls; pri_stop() frees it (live calls
+ * released with 41). Span changes on SIGHUP take effect on restart.
+ */
+int pri_start(su_root_t *root, const struct mg_settings *s);
+struct pri_mgr *pri_default(void);
+void pri_stop(void);
+
+/*
+ * Run PRI on DAHDI span @span, network side (NT) or user side (TE), over the
+ * HDLC channel @dchan (the manager takes
  * ownership, also on failure). @group: the span's B-channels as global
  * channel numbers (copied; NULL: the span takes no calls); @first_chan: the
  * global number of the span's timeslot 1. @law: bearer law. 0 or -errno
  * (-EEXIST: span already added, -EINVAL: bad argument).
  */
-int pri_mgr_add_span(struct pri_mgr *m, unsigned span, enum mg_tdm_role role, int switch_type,
+int pri_mgr_add_span(struct pri_mgr *m, unsigned span, bool network, int switch_type,
 		     struct mg_tdm_chan *dchan, const struct mg_tdm_group *group, enum mg_law law,
 		     unsigned first_chan);
 

@@ -31,6 +31,8 @@
 #include "mg_config.h"
 #include "mg_log.h"
 #include "mg_tdm_cause.h"
+#include "mg_tdm_chan.h"
+#include "mg_tdm_sysconf.h"
 #include "pri_mgr.h"
 #include "pri_span.h"
 #include "route.h"
@@ -284,8 +286,8 @@ static int setup_pair(bool a_short, const char *switch_name)
 	if (!A.m || !B.m || mg_tdm_socketpair_open(16, &o, &da, &db) < 0)
 		return -1;
 	b_dchan = db;
-	if (pri_mgr_add_span(A.m, 1, MG_TDM_ROLE_NT, sw, da, &g[0], MG_LAW_ALAW, 1) < 0 ||
-	    pri_mgr_add_span(B.m, 2, MG_TDM_ROLE_TE, sw, db, &g[1], MG_LAW_ALAW, 32) < 0)
+	if (pri_mgr_add_span(A.m, 1, true, sw, da, &g[0], MG_LAW_ALAW, 1) < 0 ||
+	    pri_mgr_add_span(B.m, 2, false, sw, db, &g[1], MG_LAW_ALAW, 32) < 0)
 		return -1;
 	if (getenv("MG_PRI_DEBUG")) {
 		pri_mgr_set_debug(A.m, true);
