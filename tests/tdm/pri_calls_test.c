@@ -16,6 +16,7 @@
  * glare on the last free timeslot → 34 on both ends.
  *
  * usage: pri_calls_test SYSTEM_CONF RULES_XML
+ * (PRI_TEST_T1=1 with the T1 system.conf: mu-law, 24 channels, NI-2)
  */
 #include <errno.h>
 #include <poll.h>
@@ -54,6 +55,7 @@ struct ev {
 };
 
 static const char *sysconf_path, *rules_path;
+static bool t1; /* PRI_TEST_T1 set: T1 spans (mu-law, 24 channels), switch type national */
 static su_root_t *root;
 static struct mg_config *cfg;
 static struct pri_mgr *gw;
@@ -279,10 +281,10 @@ static void test_call(void **state)
 	assert_string_equal(evs[i].info.ani, "5145550000");
 	assert_string_equal(evs[i].info.caller_name, "Mediagate Test");
 	assert_int_equal(evs[i].info.span, 1);
-	assert_int_equal(evs[i].info.law, MG_LAW_ALAW);
+	assert_int_equal(evs[i].info.law, t1 ? MG_LAW_ULAW : MG_LAW_ALAW);
 	/* timeslot k of span 2 is timeslot k of span 1 on the emulated line */
 	assert_int_equal(evs[i].info.timeslot, pri_call_info(c)->timeslot);
-	assert_int_equal(evs[i].info.channo + 31, (unsigned)o);
+	assert_int_equal(evs[i].info.channo + (t1 ? 24 : 31), (unsigned)o);
 
 	p = find(EV_PROCEEDING, seq);
 	al = find(EV_ALERTING, seq);
@@ -409,6 +411,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	sysconf_path = argv[1];
+	t1 = getenv("PRI_TEST_T1") != NULL;
 	rules_path = argv[2];
 	mg_log_init("pri_calls_test", getenv("MG_PRI_DEBUG") ? MG_LOG_DEBUG : MG_LOG_WARN, false);
 	snprintf(text, sizeof(text),
@@ -416,10 +419,11 @@ int main(int argc, char **argv)
 		 "mediagate.tdm.devicePath=%s\n"
 		 "mediagate.routing.rulesFile=%s\n"
 		 "mediagate.tdm.span.0.role=network\n"
-		 "mediagate.tdm.span.0.switchType=euroisdn_e1\n"
+		 "mediagate.tdm.span.0.switchType=%s\n"
 		 "mediagate.tdm.span.1.role=user\n"
-		 "mediagate.tdm.span.1.switchType=euroisdn_e1\n",
-		 sysconf_path, dir, rules_path);
+		 "mediagate.tdm.span.1.switchType=%s\n",
+		 sysconf_path, dir, rules_path, t1 ? "national" : "euroisdn_e1",
+		 t1 ? "national" : "euroisdn_e1");
 	cfg = mg_config_load_string(text, "pri-test.properties", MG_CONFIG_ROLE_CONTROL, NULL);
 	if (!cfg)
 		return 1;
