@@ -29,6 +29,10 @@
 #include "route.h"
 #include "sdp_neg.h"
 #include "sipua.h"
+#ifdef MG_HAVE_PRI
+#include "mg_tdm_cause.h"
+#include "pri_mgr.h"
+#endif
 
 #define CALL_GUARD_MS 40000     /* a finished call is released by then at the latest */
 #define CALL_DP_TIMEOUT_MS 2000 /* per dataplane request */
@@ -47,6 +51,10 @@ static const char *const call_state_names[] = { "routing", "outgoing", "early", 
 						  "active", "ending" };
 
 struct call_leg {
+	bool pstn;                   /* an ISDN call (pri_mgr), not a SIP dialog */
+	struct pri_call *pc;         /* PSTN: the call while it exists */
+	unsigned channo;             /* PSTN: its B-channel (DAHDI channel) */
+	bool bound;                  /* PSTN: TDM_BIND acknowledged */
 	nua_handle_t *nh;
 	unsigned ua;                 /* sipua index */
 	bool gone;                   /* handle terminated or never existed */
@@ -102,7 +110,7 @@ static struct {
 	unsigned n_calls;
 	unsigned next_id;
 	uint64_t sess_base;
-	const struct calls_pstn_ops *pstn;
+	struct pri_mgr *pri;
 	struct calls_counters cnt;
 	bool stopping;
 } ce;
@@ -205,6 +213,12 @@ static int session_leg(const struct call *c, unsigned li, bool rekey, struct mg_
 
 	memset(l, 0, sizeof(*l));
 	l->local = g->port.local;
+	if (g->pstn) {
+		/* The TDM side (docs/tdm-media.md): our port, plain, latching;
+		 * the dataplane's TDM thread injects its packets there. */
+		l->source_policy = MG_SOURCE_LATCH;
+		return 0;
+	}
 	if (n->remote_family == AF_INET && n->remote_rtp_port != 0 &&
 	    mg_proto_addr_parse(n->remote_addr, &l->remote) == 0) {
 		l->remote.port = n->remote_rtp_port;
@@ -260,7 +274,106 @@ static void respond0(struct call *c, int status, const char *phrase, const char 
 		    TAG_IF(with_sdp, SIPTAG_PAYLOAD_STR(g->neg.sdp)), TAG_END());
 }
 
+/*
+ * Tell leg 0 how the call progresses: a SIP answer, or for a PSTN caller
+ * the ISDN message that means the same (180 ALERTING, 183 with media
+ * PROGRESS, 2xx CONNECT).
+ */
+static void relay0(struct call *c, int status, bool with_sdp)
+{
+#ifdef MG_HAVE_PRI
+	struct call_leg *a = &c->leg[0];
+
+	if (a->pstn) {
+		if (a->pc == NULL)
+			return;
+		if (status >= 200 && status < 300)
+			pri_call_answer(a->pc);
+		else if (status == 180)
+			pri_call_alerting(a->pc, with_sdp);
+		else if (status > 100 && status < 200 && with_sdp)
+			pri_call_progress(a->pc);
+		return;
+	}
+#endif
+	respond0(c, status, NULL, NULL, with_sdp);
+}
+
 /* ------------------------------------------------------------ dataplane */
+
+static void call_relay_pending(struct call *c)
+{
+	if (c->relay_status != 0) {
+		int st = c->relay_status;
+
+		c->relay_status = 0;
+		relay0(c, st, c->relay_sdp);
+		if (st >= 200 && st < 300) {
+			c->state = CALL_ANSWERED;
+			ce.cnt.answered++;
+			/* No ACK comes from a PSTN caller. */
+			if (c->leg[0].pstn) {
+				c->state = CALL_ACTIVE;
+				MG_INFO("call %u: active", c->id);
+			}
+		}
+	}
+}
+
+#ifdef MG_HAVE_PRI
+static void on_bind_reply(void *arg, int result, const void *body)
+{
+	struct call *c = arg;
+	unsigned pl = c->leg[0].pstn ? 0 : 1;
+
+	(void)body;
+	c->pending--;
+	if (result == 0)
+		c->leg[pl].bound = true;
+	if (c->state == CALL_ENDING) {
+		call_dp_cleanup(c);
+		call_maybe_free(c);
+		return;
+	}
+	if (result < 0) {
+		call_end(c, 503, "Service Unavailable", "dataplane refused TDM_BIND of channel %u: %s",
+			 c->leg[pl].channo, strerror(-result));
+		return;
+	}
+	MG_INFO("call %u: channel %u bound to session %llu", c->id, c->leg[pl].channo,
+		(unsigned long long)c->sess_id);
+	call_relay_pending(c);
+}
+
+/* Bind the PSTN leg's B-channel to the session, once (docs/tdm-media.md). */
+static bool call_bind_tdm(struct call *c)
+{
+	unsigned pl = c->leg[0].pstn ? 0 : c->leg[1].pstn ? 1 : 2;
+	struct mg_msg_tdm_bind b;
+	const struct sdp_result *n;
+	int64_t id;
+
+	if (pl == 2 || c->leg[pl].bound)
+		return false;
+	n = &c->leg[pl ^ 1].neg;
+	memset(&b, 0, sizeof(b));
+	b.session_id = c->sess_id;
+	b.channo = c->leg[pl].channo;
+	b.leg = (uint8_t)(pl ^ 1); /* the leg facing the RTP peer */
+	b.law = n->n_pts > 0 && strcasecmp(n->pts[0].name, "PCMA") == 0 ? 1 : 0;
+	b.pt = n->n_pts > 0 ? n->pts[0].pt : 0;
+	b.event_pt = n->telephone_event_pt >= 96 && n->telephone_event_pt <= 127 ?
+			     (uint8_t)n->telephone_event_pt : 0;
+	b.ssrc = (uint32_t)random() ^ (uint32_t)c->sess_id;
+	id = dpc_request(ce.dp, MG_MSG_TDM_BIND, &b, CALL_DP_TIMEOUT_MS, on_bind_reply, c);
+	if (id < 0) {
+		call_end(c, 503, "Service Unavailable", "dataplane: TDM_BIND: %s", strerror((int)-id));
+		return true;
+	}
+	c->pending++;
+	return true;
+}
+#endif
 
 static void on_session_reply(void *arg, int result, const void *body)
 {
@@ -281,16 +394,11 @@ static void on_session_reply(void *arg, int result, const void *body)
 		return;
 	}
 	c->session_on = true;
-	if (c->relay_status != 0) {
-		int st = c->relay_status;
-
-		c->relay_status = 0;
-		respond0(c, st, c->relay_phrase, NULL, c->relay_sdp);
-		if (st >= 200 && st < 300) {
-			c->state = CALL_ANSWERED;
-			ce.cnt.answered++;
-		}
-	}
+#ifdef MG_HAVE_PRI
+	if (call_bind_tdm(c))
+		return; /* relayed once the channel is bound */
+#endif
+	call_relay_pending(c);
 }
 
 /*
@@ -380,10 +488,44 @@ static void on_free_reply(void *arg, int result, const void *body)
 }
 
 /* Delete the session, then free the ports; runs again after each reply. */
+#ifdef MG_HAVE_PRI
+static void on_unbind_reply(void *arg, int result, const void *body)
+{
+	struct call *c = arg;
+	const struct mg_msg_tdm_stats *st = body;
+
+	c->pending--;
+	if (result == 0 && st != NULL)
+		MG_INFO("call %u: channel %u unbound: %llu frames from TDM, %llu RTP out, %llu RTP in, "
+			"%llu frames to TDM, %llu concealed, %llu drops", c->id, st->channo,
+			(unsigned long long)st->tdm_frames_in, (unsigned long long)st->rtp_audio_out,
+			(unsigned long long)st->rtp_in, (unsigned long long)st->tdm_frames_out,
+			(unsigned long long)st->concealed, (unsigned long long)st->drops);
+	call_dp_cleanup(c);
+	call_maybe_free(c);
+}
+#endif
+
 static void call_dp_cleanup(struct call *c)
 {
 	if (c->pending > 0)
 		return;
+#ifdef MG_HAVE_PRI
+	/* SESSION_DEL does not unbind a channel (docs/tdm-media.md). */
+	for (unsigned li = 0; li < 2; li++) {
+		struct call_leg *g = &c->leg[li];
+		struct mg_msg_tdm_chan ch = { .channo = g->channo };
+
+		if (!g->bound)
+			continue;
+		g->bound = false;
+		if (dpc_is_up(ce.dp) &&
+		    dpc_request(ce.dp, MG_MSG_TDM_UNBIND, &ch, CALL_DP_TIMEOUT_MS, on_unbind_reply, c) > 0) {
+			c->pending++;
+			return;
+		}
+	}
+#endif
 	if (c->session_on && dpc_is_up(ce.dp)) {
 		struct mg_msg_session_id sid = { .id = c->sess_id };
 
@@ -491,6 +633,29 @@ static void call_end(struct call *c, int status, const char *phrase, const char 
 
 	struct call_leg *a = &c->leg[0], *b = &c->leg[1];
 
+#ifdef MG_HAVE_PRI
+	/* A PSTN leg is cleared at once; no callback follows pri_call_hangup(). */
+	for (unsigned li = 0; li < 2; li++) {
+		struct call_leg *g = &c->leg[li];
+		int cause = 16;
+
+		if (!g->pstn || g->pc == NULL)
+			continue;
+		if (li == 0 && !g->final_sent && status >= 300) {
+			cause = mg_sip_to_q850(status);
+			if (status == ROUTE_NO_ROUTE_SIP_STATUS)
+				cause = ROUTE_NO_ROUTE_Q850_CAUSE;
+			ce.cnt.failed++;
+		}
+		MG_INFO("call %u: PSTN leg %u released with cause %d (%s)", c->id, li, cause,
+			mg_q850_name(cause));
+		pri_call_set_user(g->pc, NULL);
+		pri_call_hangup(g->pc, cause);
+		g->pc = NULL;
+		g->gone = true;
+		g->final_sent = true;
+	}
+#endif
 	if (a->nh != NULL && !a->gone) {
 		if (!a->final_sent) {
 			if (status == 0)
@@ -640,6 +805,17 @@ static void call_send_invite(struct call *c)
 		codecs[i] = (struct sdp_codec){ a->neg.pts[i].name, a->neg.pts[i].rate };
 	pol.codecs = codecs;
 	pol.n_codecs = a->neg.n_pts;
+#ifdef MG_HAVE_PRI
+	if (a->pstn) {
+		/* The B-channel's law first; the dataplane transcodes the other. */
+		bool alaw = a->pc && pri_call_info(a->pc)->law == MG_LAW_ALAW;
+
+		codecs[0] = (struct sdp_codec){ alaw ? "PCMA" : "PCMU", 8000 };
+		codecs[1] = (struct sdp_codec){ alaw ? "PCMU" : "PCMA", 8000 };
+		codecs[2] = (struct sdp_codec){ "telephone-event", 8000 };
+		pol.n_codecs = 3;
+	}
+#endif
 	pol.local_addr = b->local_ip;
 	pol.local_port = b->port.local.port;
 	pol.media_type = c->route.media_type;
@@ -697,6 +873,40 @@ static void call_send_invite(struct call *c)
 		   TAG_END());
 }
 
+#ifdef MG_HAVE_PRI
+/* SIP in, PSTN out: SETUP on a B-channel the route's pstn.out.* names. */
+static void call_place_pstn(struct call *c)
+{
+	struct call_leg *b = &c->leg[1];
+	struct pri_call_req req;
+	struct pri_call *pc = NULL;
+	char err[256];
+	int rc;
+
+	rc = pri_call_req_from_route(&c->route, &req, err, sizeof(err));
+	if (rc < 0) {
+		call_end(c, 500, "Server Internal Error", "route %s: %s", c->route.rule_name, err);
+		return;
+	}
+	rc = pri_call_place(ce.pri, &req, c, &pc);
+	if (rc < 0) {
+		int cause = pri_mgr_place_cause(rc);
+		int st = mg_q850_to_sip(cause, false);
+
+		if (st < 300)
+			st = 503;
+		call_end(c, st, static_phrase(st), "PSTN: cause %d (%s)", cause, mg_q850_name(cause));
+		return;
+	}
+	b->pc = pc;
+	b->gone = false;
+	b->channo = pri_call_info(pc)->channo;
+	c->state = CALL_OUTGOING;
+	MG_INFO("call %u: routed by rule %s to the PSTN: %s on %s (channel %u)", c->id,
+		c->route.rule_name, req.dnis, pri_call_info(pc)->channel_name, b->channo);
+}
+#endif
+
 static void port_reply(struct call *c, unsigned li, int result, const void *body)
 {
 	struct call_leg *a = &c->leg[0];
@@ -718,16 +928,25 @@ static void port_reply(struct call *c, unsigned li, int result, const void *body
 	if (c->pending > 0)
 		return;
 	/* Both ports: the caller's answer is ready, the callee gets the offer. */
-	pol = c->pol;
-	pol.local_addr = a->local_ip;
-	pol.local_port = a->port.local.port;
-	rc = sdp_answer(&pol, c->offer0, c->offer0_len, NULL, &a->neg);
-	if (rc < 0 || a->neg.status != 0) {
-		sdp_warning_header(&a->neg, CALL_AGENT, c->warn, sizeof(c->warn));
-		call_end(c, a->neg.status ? a->neg.status : 500, "Not Acceptable Here", "%s", a->neg.warn_text);
+	if (!a->pstn) {
+		pol = c->pol;
+		pol.local_addr = a->local_ip;
+		pol.local_port = a->port.local.port;
+		rc = sdp_answer(&pol, c->offer0, c->offer0_len, NULL, &a->neg);
+		if (rc < 0 || a->neg.status != 0) {
+			sdp_warning_header(&a->neg, CALL_AGENT, c->warn, sizeof(c->warn));
+			call_end(c, a->neg.status ? a->neg.status : 500, "Not Acceptable Here", "%s",
+				 a->neg.warn_text);
+			return;
+		}
+		a->neg_ok = true;
+	}
+#ifdef MG_HAVE_PRI
+	if (c->leg[1].pstn) {
+		call_place_pstn(c);
 		return;
 	}
-	a->neg_ok = true;
+#endif
 	call_send_invite(c);
 }
 
@@ -743,12 +962,13 @@ static void on_port1_reply(void *arg, int result, const void *body)
 
 /* ------------------------------------------------------------ SIP events */
 
+static void call_alloc_ports(struct call *c);
+
 static void call_new(unsigned ua_index, nua_handle_t *nh, const sip_t *sip)
 {
 	struct call *c = calloc(1, sizeof(*c));
 	struct call_leg *a;
 	struct sdp_result probe;
-	struct mg_msg_port_alloc pa;
 	char warn[320];
 	int rc;
 
@@ -796,13 +1016,14 @@ static void call_new(unsigned ua_index, nua_handle_t *nh, const sip_t *sip)
 		return;
 	}
 	if (c->route.outbound_interface == ROUTE_IFACE_PSTN) {
-		/* The PSTN side registers its ops when it exists (docs/calls.md). */
-		call_end(c, 503, "Service Unavailable", "route %s goes to the PSTN, which %s",
-			 c->route.rule_name, ce.pstn ? "this call engine cannot reach yet" :
-							 "is not available in this build");
-		return;
-	}
-	if (route_result_get(&c->route, "sip.out.requestUri") == NULL) {
+		if (ce.pri == NULL) {
+			call_end(c, 503, "Service Unavailable",
+				 "route %s goes to the PSTN but no ISDN span is running",
+				 c->route.rule_name);
+			return;
+		}
+		c->leg[1].pstn = true;
+	} else if (route_result_get(&c->route, "sip.out.requestUri") == NULL) {
 		call_end(c, 500, "Server Internal Error", "route %s has no sip.out.requestUri",
 			 c->route.rule_name);
 		return;
@@ -846,12 +1067,24 @@ static void call_new(unsigned ua_index, nua_handle_t *nh, const sip_t *sip)
 		return;
 	}
 	pick_local_ip(probe.remote_addr, a->local_ip, sizeof(a->local_ip));
-	{
+	call_alloc_ports(c);
+}
+
+/* PORT_ALLOC for both legs; the replies go on in port_reply(). */
+static void call_alloc_ports(struct call *c)
+{
+	struct mg_msg_port_alloc pa;
+
+	if (!c->leg[1].pstn) {
 		char host[128];
 
 		url_host_of(route_result_get(&c->route, "sip.out.requestUri"), host, sizeof(host));
 		pick_local_ip(host, c->leg[1].local_ip, sizeof(c->leg[1].local_ip));
+	} else {
+		pick_local_ip(NULL, c->leg[1].local_ip, sizeof(c->leg[1].local_ip));
 	}
+	if (c->leg[0].pstn)
+		pick_local_ip(NULL, c->leg[0].local_ip, sizeof(c->leg[0].local_ip));
 	for (unsigned li = 0; li < 2; li++) {
 		memset(&pa, 0, sizeof(pa));
 		if (mg_proto_addr_parse(c->leg[li].local_ip[0] ? c->leg[li].local_ip : "0.0.0.0",
@@ -953,7 +1186,7 @@ static void on_leg1_response(struct call *c, int status, const char *phrase, con
 			c->relay_sdp = true;
 			session_push(c, -1);
 		} else if (c->relay_status == 0) {
-			respond0(c, status, phrase, NULL, c->session_on);
+			relay0(c, status, c->session_on);
 		}
 		return;
 	}
@@ -1100,6 +1333,208 @@ static bool calls_hook(void *arg, unsigned ua_index, nua_event_t event, int stat
 	return true;
 }
 
+/* ------------------------------------------------------------- PSTN */
+
+#ifdef MG_HAVE_PRI
+static struct call *pri_owner(struct pri_call *pc, unsigned *li)
+{
+	struct call *c = pri_call_user(pc);
+
+	if (c == NULL || !call_is_known(c))
+		return NULL;
+	*li = c->leg[0].pc == pc ? 0 : 1;
+	return c;
+}
+
+/*
+ * The PSTN callee progresses: ALERTING or PROGRESS (with in-band media:
+ * the caller gets 180/183 with SDP once the session and the channel are
+ * in place), CONNECT (200).
+ */
+static void pstn_callee_event(struct pri_call *pc, int status, bool media)
+{
+	unsigned li;
+	struct call *c = pri_owner(pc, &li);
+
+	if (c == NULL || li != 1 || c->state == CALL_ENDING)
+		return;
+	if (status >= 200)
+		c->leg[1].final_status = status;
+	else if (c->state == CALL_OUTGOING)
+		c->state = CALL_EARLY;
+	if (!media && status < 200) {
+		if (c->relay_status == 0)
+			relay0(c, status, c->session_on);
+		return;
+	}
+	c->relay_status = status;
+	c->relay_sdp = true;
+	if (c->pending > 0)
+		return; /* the session or the binding in flight relays it */
+	if (c->session_on && c->leg[1].bound) {
+		call_relay_pending(c);
+		return;
+	}
+	session_push(c, -1);
+}
+
+static void on_pri_alerting(void *arg, struct pri_call *pc, bool inband)
+{
+	(void)arg;
+	pstn_callee_event(pc, inband ? 183 : 180, inband);
+}
+
+static void on_pri_progress(void *arg, struct pri_call *pc, bool inband)
+{
+	(void)arg;
+	if (inband)
+		pstn_callee_event(pc, 183, true);
+}
+
+static void on_pri_answered(void *arg, struct pri_call *pc)
+{
+	(void)arg;
+	pstn_callee_event(pc, 200, true);
+}
+
+static void on_pri_ended(void *arg, struct pri_call *pc, int cause)
+{
+	unsigned li;
+	struct call *c = pri_owner(pc, &li);
+
+	(void)arg;
+	if (c == NULL)
+		return;
+	c->leg[li].pc = NULL;
+	c->leg[li].gone = true;
+	c->leg[li].final_sent = true;
+	if (c->state != CALL_ENDING) {
+		if (li == 1 && c->leg[1].final_status == 0) {
+			int st = mg_q850_to_sip(cause, false);
+
+			if (st < 300)
+				st = 480;
+			call_end(c, st, static_phrase(st), "PSTN callee released: cause %d (%s)", cause,
+				 mg_q850_name(cause));
+		} else {
+			call_end(c, 0, NULL, "PSTN %s released: cause %d (%s)",
+				 li == 0 ? "caller" : "callee", cause, mg_q850_name(cause));
+		}
+	}
+	call_maybe_free(c);
+}
+
+/* PSTN in: SETUP with a B-channel held, CALL PROCEEDING sent. */
+static void on_pri_incoming(void *arg, struct pri_call *pc)
+{
+	const struct pri_call_info *info = pri_call_info(pc);
+	struct call *c = calloc(1, sizeof(*c));
+	struct route_kv kv[16];
+	struct route_env env;
+	struct route_table *t;
+	char envip[64] = "";
+	size_t n;
+	int rc;
+
+	(void)arg;
+	if (c == NULL) {
+		pri_call_hangup(pc, 47);
+		return;
+	}
+	c->id = ++ce.next_id;
+	c->sess_id = ce.sess_base + c->id;
+	c->started = time(NULL);
+	c->next = ce.calls;
+	ce.calls = c;
+	ce.n_calls++;
+	ce.cnt.offered++;
+	c->leg[0].pstn = true;
+	c->leg[0].pc = pc;
+	c->leg[0].channo = info->channo;
+	c->leg[1].gone = true;
+	pri_call_set_user(pc, c);
+	c->pol.mode = ce.s->srtp_mode;
+	c->pol.n_suites = ce.s->n_crypto_suites;
+	memcpy(c->pol.suites, ce.s->crypto_suites, sizeof(c->pol.suites));
+	snprintf(c->from0_user, sizeof(c->from0_user), "%s", info->ani[0] ? info->ani : "anonymous");
+	snprintf(c->from0_name, sizeof(c->from0_name), "%s", info->caller_name);
+	MG_INFO("call %u: PSTN SETUP %s from %s on %s (channel %u)", c->id, info->dnis,
+		info->ani[0] ? info->ani : "(no number)", info->channel_name, info->channo);
+	if (ce.stopping) {
+		call_end(c, 503, "Service Unavailable", "the gateway is shutting down");
+		return;
+	}
+	n = pri_call_route_params(pc, kv, 15);
+	kv[n++] = (struct route_kv){ "transfer", "false" };
+	memset(&env, 0, sizeof(env));
+	for (unsigned i = 0; i < sipua_count(); i++) {
+		const struct mg_sip_ua *u = sipua_cfg(i);
+		uint16_t *p = u->transport == MG_TRANSPORT_TLS ? &env.sip_port_tls :
+			      u->transport == MG_TRANSPORT_TCP ? &env.sip_port_tcp : &env.sip_port_udp;
+
+		if (*p == 0)
+			*p = u->port;
+		if (envip[0] == '\0' && u->addr[0])
+			snprintf(envip, sizeof(envip), "%.63s", u->addr);
+	}
+	if (ce.s->sip_contact_host[0])
+		snprintf(envip, sizeof(envip), "%.63s", ce.s->sip_contact_host);
+	if (envip[0] == '\0')
+		snprintf(envip, sizeof(envip), "127.0.0.1");
+	env.host_ip = envip;
+	if (env.sip_port_tls == 0)
+		env.sip_port_tls = 5061;
+	if (env.sip_port_udp == 0)
+		env.sip_port_udp = 5060;
+	if (env.sip_port_tcp == 0)
+		env.sip_port_tcp = env.sip_port_udp;
+	snprintf(c->gw_host, sizeof(c->gw_host), "%s", envip);
+	t = route_set_get(&ce.routes);
+	rc = t != NULL ? route_match(t, kv, n, &env, &c->route) : -ENOENT;
+	route_table_unref(t);
+	if (rc == 0)
+		c->routed = true;
+	if (rc == -ENOENT) {
+		call_end(c, ROUTE_NO_ROUTE_SIP_STATUS, "Not Found", "no routing rule matches");
+		return;
+	}
+	if (rc < 0) {
+		call_end(c, 500, "Server Internal Error", "routing failed: %s", strerror(-rc));
+		return;
+	}
+	if (c->route.outbound_interface != ROUTE_IFACE_SIP ||
+	    route_result_get(&c->route, "sip.out.requestUri") == NULL) {
+		call_end(c, 503, "Service Unavailable", "route %s: PSTN to PSTN is not supported",
+			 c->route.rule_name);
+		return;
+	}
+	if (!dpc_is_up(ce.dp)) {
+		call_end(c, 503, "Service Unavailable", "dataplane is not connected");
+		return;
+	}
+	call_alloc_ports(c);
+}
+
+static const struct pri_mgr_ops calls_pri_ops = {
+	.incoming = on_pri_incoming,
+	.alerting = on_pri_alerting,
+	.progress = on_pri_progress,
+	.answered = on_pri_answered,
+	.ended = on_pri_ended,
+};
+
+/* Nothing but refusals (SETUPs get 41) once the engine has stopped. */
+static const struct pri_mgr_ops calls_pri_no_ops;
+
+/* Attach to the daemon's PRI manager (control/main.c starts it first). */
+static void calls_pri_start(void)
+{
+	ce.pri = pri_default();
+	if (ce.pri != NULL)
+		pri_mgr_set_ops(ce.pri, &calls_pri_ops);
+}
+#endif
+
 /* ------------------------------------------------------------------ API */
 
 int calls_start(su_root_t *root, const struct mg_settings *s, struct dpc *dp)
@@ -1114,6 +1549,9 @@ int calls_start(su_root_t *root, const struct mg_settings *s, struct dpc *dp)
 	/* Session ids unique across restarts of the control plane, so a
 	 * dataplane that outlived us never sees an id twice. */
 	ce.sess_base = ((uint64_t)time(NULL) << 24) | 1;
+#ifdef MG_HAVE_PRI
+	calls_pri_start();
+#endif
 	rc = route_set_reload(&ce.routes, s->routing_rules_file, err, sizeof(err));
 	if (rc == -ENOENT) {
 		/* No rules, no calls: the SIP module keeps answering INVITE with
@@ -1184,6 +1622,11 @@ void calls_stop(void)
 		call_maybe_free(c);
 	}
 	sipua_set_hook(NULL, NULL);
+#ifdef MG_HAVE_PRI
+	if (ce.pri != NULL)
+		pri_mgr_set_ops(ce.pri, &calls_pri_no_ops);
+	ce.pri = NULL;
+#endif
 	route_set_clear(&ce.routes);
 	MG_INFO("calls: %llu offered, %llu answered, %llu failed, %llu ended; %u active",
 		(unsigned long long)ce.cnt.offered, (unsigned long long)ce.cnt.answered,
@@ -1198,9 +1641,4 @@ unsigned calls_active(void)
 void calls_get_counters(struct calls_counters *out)
 {
 	*out = ce.cnt;
-}
-
-void calls_pstn_register(const struct calls_pstn_ops *ops)
-{
-	ce.pstn = ops;
 }

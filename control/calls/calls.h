@@ -4,7 +4,8 @@
  * An INVITE taken from the SIP user agents (sipua hook) is routed by the
  * routing rules, its SDP answered per the SRTP policy, media ports are taken
  * from the dataplane, and the out leg is offered to the SIP peer the route
- * names (or to the PSTN side through struct calls_pstn_ops). Sessions are
+ * names, or placed on an ISDN PRI span (control/pri, when built with libpri
+ * and spans are configured; PSTN calls in are routed to SIP). Sessions are
  * installed in the dataplane when the out leg answers (or sends early media)
  * and removed, with the ports, when the call ends. docs/calls.md.
  */
@@ -49,20 +50,5 @@ struct calls_counters {
 	uint64_t ended;     /* freed (every state released) */
 };
 void calls_get_counters(struct calls_counters *out);
-
-/*
- * The PSTN side (TDM engineer): a route with outbound_interface="pstn"
- * calls place(); the PSTN side reports back with calls_pstn_*(). Without
- * registered ops such calls are refused with 503. Not wired yet.
- */
-struct calls_pstn_ops {
-	/* Seize a channel for @dnis/@ani; 0 or -errno (-EBUSY: all channels busy). */
-	int (*place)(void *arg, uint64_t call_ref, const char *dnis, const char *ani,
-		     const char *caller_name);
-	/* Release the channel of @call_ref with a Q.850 cause. */
-	void (*release)(void *arg, uint64_t call_ref, int q850_cause);
-	void *arg;
-};
-void calls_pstn_register(const struct calls_pstn_ops *ops);
 
 #endif
