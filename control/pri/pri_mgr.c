@@ -548,6 +548,17 @@ void pri_mgr_free(struct pri_mgr *m)
 	free(m);
 }
 
+int pri_mgr_set_timer(struct pri_mgr *m, const char *name, int value)
+{
+	for (unsigned i = 0; i <= MG_TDM_MAX_SPANS; i++) {
+		int rc = m->spans[i] ? pri_span_set_timer(m->spans[i]->ps, name, value) : 0;
+
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 void pri_mgr_set_debug(struct pri_mgr *m, bool on)
 {
 	for (unsigned i = 0; i <= MG_TDM_MAX_SPANS; i++)

@@ -143,6 +143,10 @@ int pri_mgr_add_configured(struct pri_mgr *m, const struct mg_settings *s, char 
  */
 void pri_mgr_free(struct pri_mgr *m);
 
+/* Set a libpri timer ("T200", "T203", "T305", "T308", "N200", ...; ms or a
+ * count) on every span added so far. 0 or -EINVAL (unknown name, bad value). */
+int pri_mgr_set_timer(struct pri_mgr *m, const char *name, int value);
+
 /* Turn Q.921/Q.931 dumps on or off on every span (debug log). */
 void pri_mgr_set_debug(struct pri_mgr *m, bool on);
 

@@ -660,8 +660,8 @@ static bool both_ended(void)
 
 /* The line is cut while a call is up (the D-channel pair shut down, no
  * message gets through): each side's Q.921 times out (T200 x N200, a few
- * seconds) and each engine is told its call ended with 38, network out of
- * order; new calls find no span up. */
+ * timer periods) and each engine is told its call ended with 38, network
+ * out of order; new calls find no span up. */
 static void test_link_down(void **state)
 {
 	struct pri_call_req req = {.group = "span2", .dnis = "5551000"};
@@ -669,6 +669,16 @@ static void test_link_down(void **state)
 	int e;
 
 	(void)state;
+	/* short Q.921/Q.931 timers keep the test fast (defaults: T200 1 s, T305 30 s, T308 4 s) */
+	for (int i = 0; i < 2; i++) {
+		struct pri_mgr *m = i ? B.m : A.m;
+
+		assert_int_equal(pri_mgr_set_timer(m, "T200", 100), 0);
+		assert_int_equal(pri_mgr_set_timer(m, "T305", 300), 0);
+		assert_int_equal(pri_mgr_set_timer(m, "T308", 300), 0);
+	}
+	assert_int_equal(pri_mgr_set_timer(A.m, "T999", 1), -EINVAL);
+	assert_int_equal(pri_mgr_set_timer(A.m, "T200", 0), -EINVAL);
 	assert_int_equal(pri_call_place(B.m, &req, NULL, &b_call), 0);
 	assert_true(run_until(b_call_answered));
 	assert_non_null(A.last_in);

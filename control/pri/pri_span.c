@@ -157,6 +157,15 @@ void pri_span_set_debug(struct pri_span *s, bool on)
 	pri_set_debug(s->pri, on ? PRI_DEBUG_Q931_DUMP | PRI_DEBUG_Q931_STATE | PRI_DEBUG_Q921_STATE : 0);
 }
 
+int pri_span_set_timer(struct pri_span *s, const char *name, int value)
+{
+	int idx = pri_timer2idx(name);
+
+	if (idx < 0 || value <= 0)
+		return -EINVAL;
+	return pri_set_timer(s->pri, idx, value) ? -EINVAL : 0;
+}
+
 bool pri_span_is_up(const struct pri_span *s)
 {
 	return s->up;

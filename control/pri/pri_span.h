@@ -82,6 +82,13 @@ void pri_span_run_timers(struct pri_span *s);
 /** Log Q.921/Q.931 traffic and state changes at debug level (libpri's dump). */
 void pri_span_set_debug(struct pri_span *s, bool on);
 
+/**
+ * Set a libpri timer by its Q.921/Q.931 name ("T200", "T203", "T305",
+ * "T308", "N200", ...) in milliseconds (counts for N-names).
+ * -EINVAL for an unknown name or a value libpri refuses.
+ */
+int pri_span_set_timer(struct pri_span *s, const char *name, int value);
+
 /** True while Q.921 is up. */
 bool pri_span_is_up(const struct pri_span *s);
 
