@@ -12,7 +12,7 @@ TSC Hz / cycles per packet: what one dedicated worker core would carry. 'plain' 
 baseline every other mode is compared with (x plain). Never asserts.
 
 usage: dp-bench [--k 1,1000,10000,50000] [--modes plain,encrypt,...]
-                [--ms 400] [--csv FILE] [--build DIR]
+                [--ms 400] [--repeat N] [--csv FILE] [--build DIR]
 """
 import argparse
 import json
@@ -88,6 +88,9 @@ def main():
     ap.add_argument("--modes", default="plain,encrypt,decrypt,srtp-srtp")
     ap.add_argument("--ms", type=int, default=400, help="duration of one rate trial")
     ap.add_argument("--idle-us", type=int, default=0, help="dataplane idleSleepUs")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="runs per row; keeps the best rate and the fewest cycles "
+                         "(on a shared machine load only ever makes figures worse)")
     ap.add_argument("--csv", help="also write the rows as CSV to this file ('-' = stdout)")
     here = os.path.dirname(os.path.abspath(__file__))
     ap.add_argument("--build", default=os.path.dirname(here))
@@ -101,7 +104,18 @@ def main():
     for k in [int(x) for x in a.k.split(",")]:
         base = None
         for mode in a.modes.split(","):
-            r = one(a.build, k, mode, a.ms, a.idle_us)
+            r = None
+            for _ in range(max(1, a.repeat)):
+                x = one(a.build, k, mode, a.ms, a.idle_us)
+                if r is None or "error" in r:
+                    r = x
+                elif "error" not in x:
+                    if x["mpps"] > r["mpps"]:
+                        for f in ("mpps", "loss", "lat_p50_us", "lat_p99_us", "gen_limited"):
+                            r[f] = x[f]
+                    if 0 < x["cycles_per_pkt"] < r["cycles_per_pkt"] or r["cycles_per_pkt"] == 0:
+                        r["cycles_per_pkt"] = x["cycles_per_pkt"]
+                        r["core_mpps"] = x["core_mpps"]
             rows.append(r)
             if "error" in r:
                 print("%-7d %-10s error: %s" % (k, mode, r["error"]))
