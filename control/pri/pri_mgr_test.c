@@ -75,7 +75,7 @@ struct ev {
 };
 
 /* What a side's engine does with an incoming call. */
-enum policy { P_ANSWER, P_RING, P_REFUSE, P_ROUTE };
+enum policy { P_ANSWER, P_RING, P_REFUSE, P_ROUTE, P_CHURN };
 
 #define MAX_EV 64
 
@@ -88,6 +88,9 @@ struct side {
 	unsigned n;
 	struct pri_call *last_in; /* last incoming call still attached */
 	bool up;
+	/* P_CHURN: every call this side's engine holds, and what it has seen */
+	struct pri_call *live[64];
+	unsigned n_live, n_incoming, n_ended, n_answered;
 };
 
 static su_root_t *root;
@@ -95,6 +98,31 @@ static struct side A = {.name = "A"}, B = {.name = "B"};
 static struct route_table *rules;
 static struct mg_tdm_chan *b_dchan; /* B's end of the D-channel pair, to cut the line */
 static char rules_path[64];
+
+static void live_add(struct side *s, struct pri_call *c)
+{
+	assert_true(s->n_live < 64);
+	s->live[s->n_live++] = c;
+}
+
+static void live_del(struct side *s, struct pri_call *c)
+{
+	for (unsigned i = 0; i < s->n_live; i++) {
+		if (s->live[i] == c) {
+			s->live[i] = s->live[--s->n_live];
+			return;
+		}
+	}
+	fail_msg("%s: call %p is not live", s->name, (void *)c);
+}
+
+static uint32_t rnd_state = 12345;
+
+static uint32_t rnd(uint32_t n)
+{
+	rnd_state = rnd_state * 1103515245u + 12345u;
+	return (rnd_state >> 16) % n;
+}
 
 static void record(struct side *s, enum ev_kind k, struct pri_call *c, int cause, bool inband)
 {
@@ -129,6 +157,17 @@ static void ev_incoming(void *arg, struct pri_call *c)
 	case P_REFUSE:
 		assert_int_equal(pri_call_hangup(c, s->refuse_cause), 0);
 		break;
+	case P_CHURN:
+		s->n_incoming++;
+		if (rnd(8) == 0) { /* some are refused as busy */
+			assert_int_equal(pri_call_hangup(c, PRI_CAUSE_USER_BUSY), 0);
+			break;
+		}
+		assert_int_equal(pri_call_alerting(c, false), 0);
+		if (rnd(4) != 0) /* some keep ringing until hung up */
+			assert_int_equal(pri_call_answer(c), 0);
+		live_add(s, c);
+		break;
 	case P_ROUTE:
 		n = pri_call_route_params(c, kv, 8);
 		if (route_match(rules, kv, n, &env, &r) == -ENOENT) {
@@ -159,6 +198,7 @@ static void ev_progress(void *arg, struct pri_call *c, bool inband)
 
 static void ev_answered(void *arg, struct pri_call *c)
 {
+	((struct side *)arg)->n_answered++;
 	record(arg, EV_ANSWERED, c, 0, false);
 }
 
@@ -168,6 +208,10 @@ static void ev_ended(void *arg, struct pri_call *c, int cause)
 
 	if (s->last_in == c)
 		s->last_in = NULL;
+	if (s->policy == P_CHURN) {
+		live_del(s, c);
+		s->n_ended++;
+	}
 	record(s, EV_ENDED, c, cause, false);
 }
 
@@ -749,6 +793,98 @@ static void test_restart(void **state)
 	assert_true(run_until(no_calls));
 }
 
+/*
+ * Churn on two full E1 spans (30 B-channels each): 2000 random steps of
+ * "place a call from either side" and "hang up any call either engine
+ * holds", with the event loop turning in between, so SETUPs cross, calls
+ * are cleared while ringing, glare happens on the last channels. Checked
+ * throughout: a place fails only with -EBUSY and only when the caller's
+ * group is full; every call an engine holds ends exactly once (the live
+ * lists); at the end no record and no B-channel is left on either side.
+ */
+static void test_churn(void **state)
+{
+	static const char full[] = "span=1,1,0,ccs,hdb3,crc4\nspan=2,0,0,ccs,hdb3,crc4\n"
+				   "bchan=1-15,17-31\ndchan=16\nbchan=32-46,48-62\ndchan=47\n";
+	struct mg_tdm_sysconf *sc = calloc(1, sizeof(*sc));
+	enum mg_tdm_role roles[MG_TDM_MAX_SPANS + 1] = {[1] = MG_TDM_ROLE_NT, [2] = MG_TDM_ROLE_TE};
+	struct mg_tdm_group g[4];
+	struct mg_tdm_open_opts o = {.hdlc = true};
+	struct mg_tdm_chan *da, *db;
+	struct pri_mgr_ops oa = ops_for(&A), ob = ops_for(&B);
+	unsigned placed = 0, busy = 0;
+	struct pri_mgr_counters ca, cb;
+
+	(void)state;
+	assert_non_null(sc);
+	assert_int_equal(mg_tdm_sysconf_parse(full, "full.conf", sc, NULL), 0);
+	assert_int_equal(mg_tdm_groups_build(sc, roles, g, 4), 2);
+	free(sc);
+	assert_int_equal(g[0].n_chans, 30);
+	memset(&A, 0, sizeof(A));
+	memset(&B, 0, sizeof(B));
+	A.name = "A";
+	B.name = "B";
+	A.policy = B.policy = P_CHURN;
+	A.m = pri_mgr_new(root, &oa);
+	B.m = pri_mgr_new(root, &ob);
+	assert_int_equal(mg_tdm_socketpair_open(16, &o, &da, &db), 0);
+	assert_int_equal(pri_mgr_add_span(A.m, 1, true, PRI_SWITCH_EUROISDN_E1, da, &g[0], MG_LAW_ALAW, 1), 0);
+	assert_int_equal(pri_mgr_add_span(B.m, 2, false, PRI_SWITCH_EUROISDN_E1, db, &g[1], MG_LAW_ALAW, 32), 0);
+	assert_true(run_until(both_up));
+
+	for (unsigned step = 0; step < 2000; step++) {
+		struct side *s = rnd(2) ? &A : &B;
+		const struct mg_tdm_group *grp = pri_mgr_group(s->m, s == &A ? "span1" : "span2");
+
+		if (rnd(3) != 0 || s->n_live == 0) {
+			struct pri_call_req req = {.dnis = "5550000", .ani = "100"};
+			struct pri_call *c;
+			bool full_before = (unsigned)__builtin_popcount(grp->busy) == grp->n_chans;
+			int rc = pri_call_place(s->m, &req, NULL, &c);
+
+			if (rc == 0) {
+				placed++;
+				live_add(s, c);
+			} else {
+				assert_int_equal(rc, -EBUSY);
+				assert_true(full_before);
+				busy++;
+			}
+		} else {
+			struct pri_call *c = s->live[rnd(s->n_live)];
+
+			/* a hang-up of ours gets no callback: forget the call now */
+			live_del(s, c);
+			assert_int_equal(pri_call_hangup(c, rnd(2) ? 16 : 31), 0);
+		}
+		for (unsigned k = rnd(4); k > 0; k--)
+			su_root_step(root, 1);
+	}
+	/* everything still up is hung up; nothing may be left anywhere */
+	for (int i = 0; i < 2; i++) {
+		struct side *s = i ? &B : &A;
+
+		while (s->n_live) {
+			struct pri_call *c = s->live[0];
+
+			live_del(s, c);
+			assert_int_equal(pri_call_hangup(c, 16), 0);
+		}
+	}
+	assert_true(run_until(no_calls));
+	assert_int_equal(A.n_live + B.n_live, 0);
+	assert_int_equal(pri_mgr_group(A.m, "span1")->busy, 0u);
+	assert_int_equal(pri_mgr_group(B.m, "span2")->busy, 0u);
+	assert_true(placed > 0);
+	pri_mgr_get_counters(A.m, &ca);
+	pri_mgr_get_counters(B.m, &cb);
+	print_message("churn: %u placed, %u refused busy locally, %llu+%llu SETUPs refused for "
+		      "lack of a channel (glare), %u+%u answered\n", placed, busy,
+		      (unsigned long long)ca.in_refused, (unsigned long long)cb.in_refused,
+		      A.n_answered, B.n_answered);
+}
+
 /* Spans from the configuration: what is wrong is said, nothing is half started. */
 static int config_try(const char *sysconf, const char *spans, char *err, size_t errlen)
 {
@@ -825,6 +961,7 @@ int main(void)
 		cmocka_unit_test(test_switch_types),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
+		cmocka_unit_test_teardown(test_churn, teardown),
 		cmocka_unit_test_setup_teardown(test_link_down, setup, teardown),
 	};
 	char err[256];
