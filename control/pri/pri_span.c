@@ -262,15 +262,20 @@ static void span_dispatch(struct pri_span *s, pri_event *e)
 
 void pri_span_on_readable(struct pri_span *s)
 {
-	/* one frame per pri_check_event(): drain until a read finds nothing */
-	do {
+	/* one frame per pri_check_event(): drain until a read finds nothing,
+	 * at most 64 per wake-up (the fd is level-triggered: the rest comes on
+	 * the next turn of the loop, and an event the device keeps reporting
+	 * cannot hold the loop here) */
+	for (unsigned n = 0; n < 64; n++) {
 		pri_event *e;
 
 		s->got_frame = false;
 		e = pri_check_event(s->pri);
 		if (e)
 			span_dispatch(s, e);
-	} while (s->got_frame);
+		if (!s->got_frame)
+			break;
+	}
 }
 
 int pri_span_next_timeout_ms(struct pri_span *s)
