@@ -118,6 +118,13 @@ static void call_free(struct pri_call *c)
 	free(c);
 }
 
+/*
+ * libpri hands out a call handle that one of our records still names: it
+ * freed that call without telling us (a path we do not know of). The old
+ * record is dead; drop it, telling its engine, rather than mix two calls.
+ */
+static void call_drop_stale(struct mgr_span *sp, struct q931_call *q, struct pri_call *keep);
+
 /* The engine lets go of the call (it hung up, or was told it ended). */
 static void call_detach(struct pri_call *c)
 {
@@ -167,6 +174,19 @@ static int call_clear(struct pri_call *c, int cause)
 		call_free(c);
 	span_rearm(sp);
 	return rc;
+}
+
+static void call_drop_stale(struct mgr_span *sp, struct q931_call *q, struct pri_call *keep)
+{
+	for (struct pri_call *c = sp->calls, *next; c; c = next) {
+		next = c->next;
+		if (c == keep || c->q != q)
+			continue;
+		MG_WARN("pri: span %u: libpri reused the handle of a call on %s; dropping its record",
+			sp->num, c->info.channel_name[0] ? c->info.channel_name : "no channel");
+		call_ended(c, PRI_CAUSE_NORMAL_TEMPORARY_FAILURE);
+		call_free(c);
+	}
 }
 
 /* ---- incoming SETUP ------------------------------------------------------ */
@@ -229,6 +249,7 @@ static void on_setup(struct mgr_span *sp, const struct pri_span_event *ev)
 	int cause;
 
 	m->cnt.in_setup++;
+	call_drop_stale(sp, ev->call, NULL);
 	c = call_new(sp, ev->call, false);
 	if (!c) {
 		MG_ERR("pri: span %u: no memory for an incoming call; refused (cause 47)", sp->num);
@@ -659,6 +680,7 @@ static int place_on(struct mgr_span *sp, const struct pri_call_req *req, void *u
 		sp->m->cnt.released--; /* never was a call */
 		return rc == -ENOTCONN ? rc : -EIO;
 	}
+	call_drop_stale(sp, c->q, c);
 	c->state = CALL_OUT_SETUP;
 	c->attached = true;
 	c->user = user;
