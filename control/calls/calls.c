@@ -423,11 +423,11 @@ static void session_push(struct call *c, int rekey_leg)
 
 		MG_INFO("call %u: %s %llu%s: caller %s %s, callee %s %s, %u extra source%s%s%s", c->id,
 			c->session_on ? "SESSION_MODIFY" : "SESSION_ADD", (unsigned long long)c->sess_id,
-			c->state == CALL_EARLY ? " (early media)" : "",
-			mg_proto_addr_str(&m.legs[0].remote, a0, sizeof(a0)),
-			c->leg[0].neg.srtp ? "SRTP" : "RTP",
-			mg_proto_addr_str(&m.legs[1].remote, a1, sizeof(a1)),
-			c->leg[1].neg.srtp ? "SRTP" : "RTP", m.legs[1].n_candidates,
+			c->relay_status > 100 && c->relay_status < 200 ? " (early media)" : "",
+			c->leg[0].pstn ? "TDM" : mg_proto_addr_str(&m.legs[0].remote, a0, sizeof(a0)),
+			c->leg[0].pstn ? "channel" : c->leg[0].neg.srtp ? "SRTP" : "RTP",
+			c->leg[1].pstn ? "TDM" : mg_proto_addr_str(&m.legs[1].remote, a1, sizeof(a1)),
+			c->leg[1].pstn ? "channel" : c->leg[1].neg.srtp ? "SRTP" : "RTP", m.legs[1].n_candidates,
 			m.legs[1].n_candidates == 1 ? "" : "s",
 			m.legs[rekey_leg == 1].rx.flags & MG_CRYPTO_F_ROC_RESET ? ", rx ROC reset" : "",
 			m.legs[rekey_leg == 1].tx.flags & MG_CRYPTO_F_ROC_RESET ? ", tx ROC reset" : "");
