@@ -30,6 +30,7 @@
 #define TDM_CMD_RING 64
 #define TDM_BURST 64
 #define TDM_MAX_CATCHUP 4 /* periods written at most after a late wake-up */
+#define TDM_POLL_MS 30    /* longest wait for the timer before asking it anyway */
 
 /* What a worker puts in front of the RTP packet it hands over. */
 struct tdm_tag {
@@ -88,7 +89,9 @@ struct tdm_snap {
 	unsigned jb_depth, jb_target, jb_jitter;
 };
 static struct tdm_snap snap[MG_TDM_MAX_CHANNO + 1];
-static uint64_t th_periods, th_late, th_cpu_ns, th_wall_ns;
+static uint64_t th_periods, th_late, th_cpu_ns, th_wall_ns, th_missed_wakeups;
+static uint64_t th_max_work_us;  /* longest pass over the channels */
+static uint64_t th_max_periods;  /* most periods acknowledged at once (a stall) */
 
 void dp_tdm_set_opener(dp_tdm_opener_t fn)
 {
@@ -289,23 +292,31 @@ static void *tdm_main(void *arg)
 
 	while (!quit) {
 		struct pollfd p = { .fd = timer->fd, .events = timer->events };
-		int periods;
+		int periods, ready;
 
-		if (poll(&p, 1, 100) <= 0) {
-			do_commands();
-			continue;
-		}
+		/* The ack is non-blocking and tells by itself how many periods
+		 * passed: ask it after a timeout too, so a lost wake-up (seen
+		 * through FUSE under load) costs one timeout, not the call. */
+		ready = poll(&p, 1, TDM_POLL_MS);
 		periods = mg_tdm_timer_ack(timer);
+		if (ready <= 0 && periods > 0)
+			th_missed_wakeups++;
 		do_commands();
 		do_rx(now_us());
 		if (periods <= 0)
 			continue;
 		bool drain = th_periods % 50 == 49;
+		uint64_t w0 = clock_ns(CLOCK_MONOTONIC), w;
 
 		for (unsigned ch = 1; ch <= MG_TDM_MAX_CHANNO; ch++)
 			if (owned[ch] != NULL)
 				do_channel(owned[ch], (unsigned)periods, drain);
+		w = (clock_ns(CLOCK_MONOTONIC) - w0) / 1000;
+		if (w > th_max_work_us)
+			th_max_work_us = w;
 		th_late += periods > 1;
+		if ((uint64_t)periods > th_max_periods)
+			th_max_periods = (uint64_t)periods;
 		if (++th_periods % 50 == 0) {
 			snapshot();
 			th_cpu_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0;
@@ -450,27 +461,59 @@ static int tdm_bind(const void *req, void *rep, const struct dp_ctl_peer *peer)
 }
 DP_CTL_REGISTER(MG_MSG_TDM_BIND, sizeof(struct mg_msg_tdm_bind), tdm_bind);
 
-static int tdm_unbind(const void *req, void *rep, const struct dp_ctl_peer *peer)
+/* Main lcore: take channel @p channo away from the TDM thread and close it. */
+static void unbind_channel(unsigned channo, struct mg_msg_tdm_stats *st)
 {
-	const struct mg_msg_tdm_chan *r = req;
-	struct mg_msg_tdm_stats *st = rep;
-	struct tdm_ch *c = bound[r->channo];
+	struct tdm_ch *c = bound[channo];
 
-	RTE_SET_USED(peer);
-	if (c == NULL) {
-		mg_log(MG_LOG_ERR, "TDM_UNBIND: channel %u is not bound", r->channo);
-		return -ENOENT;
-	}
 	rte_hash_del_key(bind_hash, &c->session_id);
 	post(TDM_CMD_UNBIND, c);
-	bound[r->channo] = NULL;
+	bound[channo] = NULL;
 	__atomic_fetch_sub(&dp_tdm_n_bound, 1, __ATOMIC_RELEASE);
-	*st = c->final;
+	if (st != NULL)
+		*st = c->final;
 	/* workers may still hold the old key slot until their next quiescent
 	 * state: the hash recycles it through QSBR; the channel state itself is
 	 * only read by the TDM thread, which has let go of it */
 	ch_free(c);
+}
+
+static int tdm_unbind(const void *req, void *rep, const struct dp_ctl_peer *peer)
+{
+	const struct mg_msg_tdm_chan *r = req;
+
+	RTE_SET_USED(peer);
+	if (bound[r->channo] == NULL) {
+		mg_log(MG_LOG_ERR, "TDM_UNBIND: channel %u is not bound", r->channo);
+		return -ENOENT;
+	}
+	unbind_channel(r->channo, rep);
 	return 0;
+}
+
+/*
+ * Main-lcore hook, about once a second: a channel whose session was deleted
+ * (SESSION_DEL without TDM_UNBIND first) is released, so it neither keeps
+ * sending into nothing nor stays busy for the next call.
+ */
+static void orphan_check(void *arg)
+{
+	static unsigned calls;
+	struct mg_msg_session def;
+	const char *err;
+
+	RTE_SET_USED(arg);
+	if (++calls < 1000 / DP_CTL_POLL_MS || dp_tdm_n_bound == 0)
+		return;
+	calls = 0;
+	for (unsigned ch = 1; ch <= MG_TDM_MAX_CHANNO; ch++) {
+		if (bound[ch] == NULL || dp_session_get(bound[ch]->session_id, &def, &err) == 0)
+			continue;
+		mg_log(MG_LOG_WARN, "TDM: session %" PRIu64 " was deleted while channel %u was "
+		       "bound to it: channel released (send TDM_UNBIND before SESSION_DEL)",
+		       bound[ch]->session_id, ch);
+		unbind_channel(ch, NULL);
+	}
 }
 DP_CTL_REGISTER(MG_MSG_TDM_UNBIND, sizeof(struct mg_msg_tdm_chan), tdm_unbind);
 
@@ -484,6 +527,9 @@ static int t_tdm(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "bound", dp_tdm_n_bound);
 	rte_tel_data_add_dict_u64(d, "periods", th_periods);
 	rte_tel_data_add_dict_u64(d, "late_periods", th_late);
+	rte_tel_data_add_dict_u64(d, "missed_wakeups", th_missed_wakeups);
+	rte_tel_data_add_dict_u64(d, "max_work_us", th_max_work_us);
+	rte_tel_data_add_dict_u64(d, "max_periods_at_once", th_max_periods);
 	rte_tel_data_add_dict_u64(d, "thread_cpu_permille",
 				  th_wall_ns ? th_cpu_ns * 1000 / th_wall_ns : 0);
 	rte_tel_data_add_dict_u64(d, "thread_cpu_ns", th_cpu_ns);   /* for deltas */
@@ -582,6 +628,7 @@ int dp_tdm_init(const struct mg_settings *s)
 	rte_telemetry_register_cmd("/mediagate/tdm/channel", t_tdm_channel,
 				   "Media counters of one bound TDM channel (refreshed every second). "
 				   "Parameter: channel number");
+	dp_ctl_hook_add(orphan_check, NULL);
 	rc = pthread_create(&thread, NULL, tdm_main, timer);
 	if (rc != 0) {
 		mg_tdm_timer_close(timer);

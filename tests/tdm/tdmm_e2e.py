@@ -58,10 +58,10 @@ def sh(*cmd, check=True, timeout=30):
     return r
 
 
-def check(cond, what):
+def check(cond, what, into=None):
     print(("ok   " if cond else "FAIL ") + what, flush=True)
     if not cond:
-        failures.append(what)
+        (failures if into is None else into).append(what)
 
 
 def down():
@@ -104,6 +104,105 @@ def telemetry(cmd):
     return out
 
 
+def add_session(sid):
+    """Session `sid` (odd: owned by worker 1 of 2): leg 0 to the peer (SRTP both
+    ways with fresh keys, or plain), leg 1 the TDM side. Returns the keys."""
+    k_in, k_out = secrets.token_bytes(30), secrets.token_bytes(30)
+    b64 = lambda k: base64.b64encode(k).decode()
+    suite = "AES_CM_128_HMAC_SHA1_80"
+    crypto = ["rx=" + suite, "rx-key=" + b64(k_in), "tx=" + suite,
+              "tx-key=" + b64(k_out)] if SRTP else []
+    dpctl("session", "add", str(sid),
+          "leg0", "local=%s:20000" % DP, "remote=%s:30000" % PEER, *crypto,
+          "leg1", "local=%s:20002" % DP)
+    return k_in, k_out
+
+
+def stream(sid):
+    """A session, channel 1 bound to it, both ways for 3 s, checks, unbind,
+    session deleted. Returns the failures."""
+    fails = []
+    chk = lambda cond, what: check(cond, what, fails)
+    k_in, k_out = add_session(sid)
+    dpctl("tdm", "bind", str(sid), "1", "leg=0", "law=" + CALL, "pt=" + CALL_PT,
+          "event-pt=101", "ssrc=305419896")
+    r = dpctl("tdm", "bind", str(sid), "1", "leg=0", "law=pcmu", check_rc=False)
+    chk(r.returncode == 1, "second TDM_BIND of channel 1 refused")
+
+    out = {}
+
+    def run(name, cmd):
+        r = sh(*cmd, timeout=30)
+        out[name] = json.loads(r.stdout)
+
+    ms = "3000"
+    t_tdm = threading.Thread(target=run, args=("tdm", [
+        PEER_EXE, "tdm", EMU, FAR, "--ms", ms, "--tone", "440", "--measure", "1000",
+        "--dtmf", "#*9"]))
+    # (the far end of channel 1 is channel 32 on E1, 25 on T1)
+    t_rtp = threading.Thread(target=run, args=("rtp", [
+        "ip", "netns", "exec", NS_A, PEER_EXE, "rtp", "%s:30000" % PEER, "%s:20000" % DP,
+        "--ms", ms, "--law", CALL, "--pt", CALL_PT, "--tone", "1000", "--measure", "440",
+        "--dtmf", "123", "--event-pt", "101"]
+        + (["--tx-key", k_in.hex(), "--rx-key", k_out.hex()] if SRTP else [])))
+    t_tdm.start()
+    t_rtp.start()
+    t_tdm.join()
+    t_rtp.join()
+    rtp, tdm = out.get("rtp"), out.get("tdm")
+    print("rtp peer:", json.dumps(rtp))
+    print("tdm end: ", json.dumps(tdm))
+    tel = telemetry("/mediagate/tdm")["/mediagate/tdm"]
+    tch = telemetry("/mediagate/tdm/channel,1")["/mediagate/tdm/channel"]
+    print("telemetry:", json.dumps(tel), json.dumps(tch))
+    chk(tel["bound"] == 1 and tel["channels"] == [1], "telemetry lists channel 1 bound")
+    chk(tch["session"] == sid and tch["rtp_in"] > 0 and "jitter_buffer" in tch["drops"],
+          "telemetry of channel 1: session %d, counters, drops by named reason" % sid)
+    if WORKERS == 2:
+        w = telemetry("/mediagate/workers")["/mediagate/workers"]
+        print("workers:", json.dumps(w))
+        chk(w["worker1"]["packets"] >= 200 and w["worker0"]["handoffs"] >= 100,
+              "session %d served by worker 1 (packets %d), worker 0 handed off %d"
+              % (sid, w["worker1"]["packets"], w["worker0"]["handoffs"]))
+    st = json.loads(dpctl("tdm", "unbind", "1").stdout)
+    print("channel: ", json.dumps(st))
+    dpctl("session", "del", str(sid))
+
+    # TDM -> SRTP: 440 Hz at the peer, decrypted by libsrtp2, in order
+    chk(rtp["received"] >= 100, "peer received >= 100 %s packets (%d)"
+          % ("SRTP" if SRTP else "RTP", rtp["received"]))
+    chk(rtp["auth_fail"] == 0, "every packet authenticated")
+    chk(rtp["bad_seq"] == 0 and rtp["bad_ts"] == 0 and rtp["bad_ssrc"] == 0,
+          "sequence +1, timestamp +160, one SSRC")
+    chk(rtp["measure_db"] > rtp["own_tone_db"] + 20,
+          "440 Hz dominates at the RTP peer (%.1f dB vs 1000 Hz %.1f dB)"
+          % (rtp["measure_db"], rtp["own_tone_db"]))
+    # 8000-peak sine: rms 5657; a law mix-up (A-law bytes read as µ-law or
+    # back) changes the level far more than G.711 noise does
+    chk(4500 < rtp["rms"] < 7000, "at the level sent (rms %.0f, sent 5657)" % rtp["rms"])
+    # SRTP -> TDM: 1000 Hz on the far end of the E1 line
+    span_law = "ulaw" if SPAN == "t1" else "alaw"
+    chk(tdm["law"] == span_law, "the span is %s (call %s: transcoded both ways)"
+          % (span_law, CALL))
+    chk(tdm["measure_db"] > tdm["own_tone_db"] + 20,
+          "1000 Hz dominates on TDM channel 32 (%.1f dB vs 440 Hz %.1f dB)"
+          % (tdm["measure_db"], tdm["own_tone_db"]))
+    chk(4500 < tdm["rms"] < 7000, "at the level sent (rms %.0f, sent 5657; DTMF "
+          "adds a little)" % tdm["rms"])
+    # DTMF both ways: tones on TDM -> RFC 4733 at the peer; RFC 4733 -> tones on TDM
+    chk(rtp["events"] == "#*9", "TDM DTMF '#*9' arrived as RFC 4733 events ('%s')"
+          % rtp["events"])
+    chk(rtp["event_ends"] == 9, "each event ended by 3 end packets (%d)" % rtp["event_ends"])
+    chk(tdm["dtmf"] == "123", "RFC 4733 '123' came out as DTMF tones on TDM ('%s')"
+          % tdm["dtmf"])
+    chk(st["digits_detected"] == 3 and st["digits_played"] == 3,
+          "channel counters: 3 digits detected, 3 played")
+    chk(st["rtp_in"] >= 100 and st["tdm_frames_in"] >= 100,
+          "channel counters: rtp_in %d, tdm_frames_in %d" % (st["rtp_in"],
+                                                             st["tdm_frames_in"]))
+    return fails
+
+
 def main():
     if not EMU:
         print("FAIL: run under tdm-emu-run (MG_TDM_EMU_DIR unset)")
@@ -133,94 +232,36 @@ def main():
             if os.path.exists(SOCK) and dpctl("ping", check_rc=False).returncode == 0:
                 break
             time.sleep(0.1)
-        k_in, k_out = secrets.token_bytes(30), secrets.token_bytes(30)
-        b64 = lambda k: base64.b64encode(k).decode()
-        suite = "AES_CM_128_HMAC_SHA1_80"
-        crypto = ["rx=" + suite, "rx-key=" + b64(k_in), "tx=" + suite,
-                  "tx-key=" + b64(k_out)] if SRTP else []
-        dpctl("session", "add", "7",
-              "leg0", "local=%s:20000" % DP, "remote=%s:30000" % PEER, *crypto,
-              "leg1", "local=%s:20002" % DP)
-        # refusals: unknown session, then the real bind, then the channel twice
+        # refusals: unknown session (here), the channel bound twice (in stream)
         r = dpctl("tdm", "bind", "99", "1", "leg=0", "law=pcmu", check_rc=False)
         check(r.returncode == 1, "TDM_BIND of an unknown session refused (%s)" % r.stdout.strip())
-        dpctl("tdm", "bind", "7", "1", "leg=0", "law=" + CALL, "pt=" + CALL_PT, "event-pt=101",
-              "ssrc=305419896")
-        r = dpctl("tdm", "bind", "7", "1", "leg=0", "law=pcmu", check_rc=False)
-        check(r.returncode == 1, "second TDM_BIND of channel 1 refused")
-
-        out = {}
-
-        def run(name, cmd):
-            r = sh(*cmd, timeout=30)
-            out[name] = json.loads(r.stdout)
-
-        ms = "3000"
-        t_tdm = threading.Thread(target=run, args=("tdm", [
-            PEER_EXE, "tdm", EMU, FAR, "--ms", ms, "--tone", "440", "--measure", "1000",
-            "--dtmf", "#*9"]))
-        # (the far end of channel 1 is channel 32 on E1, 25 on T1)
-        t_rtp = threading.Thread(target=run, args=("rtp", [
-            "ip", "netns", "exec", NS_A, PEER_EXE, "rtp", "%s:30000" % PEER, "%s:20000" % DP,
-            "--ms", ms, "--law", CALL, "--pt", CALL_PT, "--tone", "1000", "--measure", "440",
-            "--dtmf", "123", "--event-pt", "101"]
-            + (["--tx-key", k_in.hex(), "--rx-key", k_out.hex()] if SRTP else [])))
-        t_tdm.start()
-        t_rtp.start()
-        t_tdm.join()
-        t_rtp.join()
-        rtp, tdm = out.get("rtp"), out.get("tdm")
-        print("rtp peer:", json.dumps(rtp))
-        print("tdm end: ", json.dumps(tdm))
-        tel = telemetry("/mediagate/tdm")["/mediagate/tdm"]
-        tch = telemetry("/mediagate/tdm/channel,1")["/mediagate/tdm/channel"]
-        print("telemetry:", json.dumps(tel), json.dumps(tch))
-        check(tel["bound"] == 1 and tel["channels"] == [1], "telemetry lists channel 1 bound")
-        check(tch["session"] == 7 and tch["rtp_in"] > 0 and "jitter_buffer" in tch["drops"],
-              "telemetry of channel 1: session 7, counters, drops by named reason")
-        if WORKERS == 2:
-            w = telemetry("/mediagate/workers")["/mediagate/workers"]
-            print("workers:", json.dumps(w))
-            check(w["worker1"]["packets"] >= 200 and w["worker0"]["handoffs"] >= 100,
-                  "session 7 served by worker 1 (packets %d), worker 0 handed off %d"
-                  % (w["worker1"]["packets"], w["worker0"]["handoffs"]))
-        st = json.loads(dpctl("tdm", "unbind", "1").stdout)
-        print("channel: ", json.dumps(st))
-
-        # TDM -> SRTP: 440 Hz at the peer, decrypted by libsrtp2, in order
-        check(rtp["received"] >= 100, "peer received >= 100 %s packets (%d)"
-              % ("SRTP" if SRTP else "RTP", rtp["received"]))
-        check(rtp["auth_fail"] == 0, "every packet authenticated")
-        check(rtp["bad_seq"] == 0 and rtp["bad_ts"] == 0 and rtp["bad_ssrc"] == 0,
-              "sequence +1, timestamp +160, one SSRC")
-        check(rtp["measure_db"] > rtp["own_tone_db"] + 20,
-              "440 Hz dominates at the RTP peer (%.1f dB vs 1000 Hz %.1f dB)"
-              % (rtp["measure_db"], rtp["own_tone_db"]))
-        # 8000-peak sine: rms 5657; a law mix-up (A-law bytes read as µ-law or
-        # back) changes the level far more than G.711 noise does
-        check(4500 < rtp["rms"] < 7000, "at the level sent (rms %.0f, sent 5657)" % rtp["rms"])
-        # SRTP -> TDM: 1000 Hz on the far end of the E1 line
-        span_law = "ulaw" if SPAN == "t1" else "alaw"
-        check(tdm["law"] == span_law, "the span is %s (call %s: transcoded both ways)"
-              % (span_law, CALL))
-        check(tdm["measure_db"] > tdm["own_tone_db"] + 20,
-              "1000 Hz dominates on TDM channel 32 (%.1f dB vs 440 Hz %.1f dB)"
-              % (tdm["measure_db"], tdm["own_tone_db"]))
-        check(4500 < tdm["rms"] < 7000, "at the level sent (rms %.0f, sent 5657; DTMF "
-              "adds a little)" % tdm["rms"])
-        # DTMF both ways: tones on TDM -> RFC 4733 at the peer; RFC 4733 -> tones on TDM
-        check(rtp["events"] == "#*9", "TDM DTMF '#*9' arrived as RFC 4733 events ('%s')"
-              % rtp["events"])
-        check(rtp["event_ends"] == 9, "each event ended by 3 end packets (%d)" % rtp["event_ends"])
-        check(tdm["dtmf"] == "123", "RFC 4733 '123' came out as DTMF tones on TDM ('%s')"
-              % tdm["dtmf"])
-        check(st["digits_detected"] == 3 and st["digits_played"] == 3,
-              "channel counters: 3 digits detected, 3 played")
-        check(st["rtp_in"] >= 100 and st["tdm_frames_in"] >= 100,
-              "channel counters: rtp_in %d, tdm_frames_in %d" % (st["rtp_in"],
-                                                                 st["tdm_frames_in"]))
+        stall0 = telemetry("/mediagate/tdm")["/mediagate/tdm"]["max_periods_at_once"]
+        fails = stream(7)
+        stall = telemetry("/mediagate/tdm")["/mediagate/tdm"]["max_periods_at_once"]
+        if fails and stall >= 5 and stall > stall0:
+            # the test bed, not the gateway: the TDM thread was held up for
+            # `stall` periods at once (a loaded machine, the FUSE emulator);
+            # losses during such a stall are real, so play again, once
+            print("the TDM thread was held up %d periods at once while streaming (test bed "
+                  "under load): streaming again" % stall, flush=True)
+            fails = stream(9)  # a new session: the peer restarts its SRTP stream
+        failures.extend(fails)
         r = dpctl("tdm", "unbind", "1", check_rc=False)
         check(r.returncode == 1, "unbind of an unbound channel refused")
+        # SESSION_DEL without TDM_UNBIND: the channel is released within a second
+        add_session(11)
+        dpctl("tdm", "bind", "11", "1", "leg=0", "law=" + CALL, "pt=" + CALL_PT)
+        dpctl("session", "del", "11")
+        released = False
+        for _ in range(30):  # watch, do not touch: an unbind here would do the work itself
+            time.sleep(0.1)
+            if telemetry("/mediagate/tdm")["/mediagate/tdm"]["bound"] == 0:
+                released = True
+                break
+        check(released and dpctl("tdm", "unbind", "1", check_rc=False).returncode == 1,
+              "channel of a deleted session released")
+        check("was deleted while channel 1 was bound" in open(RUN + "/dataplane.log").read(),
+              "and the release is logged")
     finally:
         if dp.poll() is None:
             dp.send_signal(signal.SIGTERM)
