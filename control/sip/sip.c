@@ -199,6 +199,8 @@ static void sipua_event(nua_event_t event, int status, char const *phrase, nua_t
 			nua_handle_destroy(nh);
 		break;
 	case nua_r_shutdown:
+		/* 200 is final success; >= 500 means sofia gave up but still
+		 * marks the shutdown final, so nua_destroy() is then safe too. */
 		if (status >= 200)
 			ua->shutdown_done = true;
 		break;
@@ -416,8 +418,14 @@ void sip_stop(void)
 		su_root_step(sip.root, 100);
 	}
 	for (unsigned i = 0; i < sip.n_ua; i++) {
-		if (sip.ua[i].nua)
+		/* nua_destroy() aborts the process if the shutdown has not
+		 * completed (sofia asserts on it): an agent that did not finish in
+		 * the bounded wait above is left to process exit instead. */
+		if (sip.ua[i].nua && sip.ua[i].shutdown_done)
 			nua_destroy(sip.ua[i].nua);
+		else if (sip.ua[i].nua)
+			MG_WARN("sip: %s: shutdown did not complete, not destroying its agent",
+				sip.ua[i].url);
 		sip.ua[i].nua = NULL;
 	}
 	sip.n_ua = 0;
