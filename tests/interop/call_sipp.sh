@@ -297,6 +297,33 @@ check "after the errors and the CANCEL: 0 calls active" load.log "ended after .*
 "$DPCTL" --socket dpl.sock session list > sessions2.json 2>&1
 check "no session left after the errors" sessions2.json '"total": 0'
 
+# ---- 5b. SIGHUP reloads the rules; the call in progress keeps its route ----
+sipp -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -nostdin -bg > hup_uas.out 2>&1
+p=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' hup_uas.out | head -n 1)
+[ -n "$p" ] && PIDS+=($p)
+n_act=$(grep -c ': active$' load.log)
+timeout 30 sipp -sf "$X/call_uac.xml" "127.0.0.1:$P_GW2" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
+	-d 3000 -nostdin -trace_err -error_file hup_uac.err > hup_uac.out 2>&1 &
+HUAC=$!
+for _ in $(seq 50); do [ "$(grep -c ': active$' load.log)" -gt "$n_act" ] && break; sleep 0.1; done
+cp rules.xml rules.orig
+printf '<?xml version="1.0"?>\n<routing_rules>\n</routing_rules>\n' > rules.xml
+printf '<routing_rules><rule name="x"' > bad-rules.xml
+kill -HUP "$CTL"
+for _ in $(seq 30); do grep -q "SIGHUP: 0 routing rules" load.log && break; sleep 0.1; done
+raw $P_GW2 uas5 yes > hup_new.out
+wait "$HUAC"
+rc=$?
+if [ "$rc" -eq 0 ]; then ok "SIGHUP during a call: the call in progress completes on its route"; else bad "call across SIGHUP: exit $rc" hup_uac.err; fi
+check "  a new call after the reload follows the new (empty) rules: 404" hup_new.out "^SIP/2.0 404 "
+cp bad-rules.xml rules.xml
+kill -HUP "$CTL"
+for _ in $(seq 30); do grep -q "keeping the previous rules" load.log && break; sleep 0.1; done
+check "  a broken rules file on SIGHUP is refused, the previous rules stay" load.log "SIGHUP: mediagate.routing.rulesFile: .*keeping the previous rules"
+cp rules.orig rules.xml
+kill -HUP "$CTL"
+for _ in $(seq 30); do [ "$(grep -c 'SIGHUP: 1 routing rules' load.log)" -ge 1 ] && break; sleep 0.1; done
+
 # ---- 6. the dataplane dies during a call: the call ends, nothing is left ----
 n_act=$(grep -c ': active$' load.log)
 sipp -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -nostdin -bg > lost_uas.out 2>&1
