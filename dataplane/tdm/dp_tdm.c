@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_hash.h>
 #include <rte_jhash.h>
@@ -35,6 +36,8 @@
 /* What a worker puts in front of the RTP packet it hands over. */
 struct tdm_tag {
 	uint64_t session_id;
+	uint64_t tsc;      /* when the worker took it: the jitter buffer's arrival
+			      time (the TDM thread only looks every 20 ms) */
 	uint32_t channo;
 	uint32_t pad;
 };
@@ -52,6 +55,7 @@ struct tdm_ch {
 	uint64_t drop_no_mbuf;   /* TDM -> RTP: packet pool empty */
 	uint64_t drop_handoff;   /* TDM -> RTP: worker hand-off ring full */
 	uint64_t drop_stale;     /* RTP -> TDM: packet of the channel's previous call */
+	uint64_t drop_bad_block; /* TDM -> RTP: a read of another size than 160 */
 	struct mg_msg_tdm_stats final;
 };
 
@@ -85,7 +89,7 @@ struct tdm_snap {
 	uint64_t session_id;
 	struct mg_msg_tdm_stats st;
 	uint64_t drops[TDMM_DROP__COUNT];
-	uint64_t drop_no_mbuf, drop_handoff, drop_stale;
+	uint64_t drop_no_mbuf, drop_handoff, drop_stale, drop_bad_block;
 	unsigned jb_depth, jb_target, jb_jitter;
 };
 static struct tdm_snap snap[MG_TDM_MAX_CHANNO + 1];
@@ -121,17 +125,12 @@ bool dp_tdm_take(uint64_t session_id, unsigned leg, bool rtcp, struct rte_mbuf *
 		return true;
 	}
 	t->session_id = session_id;
+	t->tsc = rte_get_tsc_cycles();
 	t->channo = (uint32_t)(v >> 1);
 	return true;
 }
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
+static uint64_t tsc_per_us;
 
 /* One RTP packet of the TDM side, framed as if it arrived on the TDM-side leg. */
 static void inject(struct tdm_ch *c, const uint8_t *pkt, uint16_t len)
@@ -171,7 +170,7 @@ static void fill_stats(const struct tdm_ch *c, struct mg_msg_tdm_stats *o)
 	o->digits_played = s->digits_played;
 	o->tdm_frames_out = s->tdm_frames_out;
 	o->concealed = tdmm_chan_jb(c->media)->stats.concealed;
-	o->drops = c->drop_no_mbuf + c->drop_handoff + c->drop_stale;
+	o->drops = c->drop_no_mbuf + c->drop_handoff + c->drop_stale + c->drop_bad_block;
 	for (unsigned r = 0; r < TDMM_DROP__COUNT; r++)
 		o->drops += s->drops[r];
 }
@@ -202,6 +201,7 @@ static void snapshot(void)
 		sn->drop_no_mbuf = c->drop_no_mbuf;
 		sn->drop_handoff = c->drop_handoff;
 		sn->drop_stale = c->drop_stale;
+		sn->drop_bad_block = c->drop_bad_block;
 		sn->jb_depth = mg_jb_depth(jb);
 		sn->jb_target = mg_jb_target(jb);
 		sn->jb_jitter = mg_jb_jitter(jb);
@@ -227,7 +227,7 @@ static void do_commands(void)
 	}
 }
 
-static void do_rx(uint64_t t_us)
+static void do_rx(void)
 {
 	struct rte_mbuf *m[TDM_BURST];
 	unsigned n;
@@ -239,7 +239,7 @@ static void do_rx(uint64_t t_us)
 
 			if (c != NULL && c->session_id == t->session_id)
 				tdmm_from_rtp(c->media, (const uint8_t *)(t + 1),
-					      m[i]->data_len - sizeof(*t), t_us);
+					      m[i]->data_len - sizeof(*t), t->tsc / tsc_per_us);
 			else if (c != NULL)
 				c->drop_stale++; /* a packet of the previous call on this channel */
 		}
@@ -269,6 +269,8 @@ static void do_channel(struct tdm_ch *c, unsigned periods, bool drain)
 
 			for (unsigned k = 0; k < np; k++)
 				inject(c, pkt[k], len[k]);
+		} else if (r > 0) {
+			c->drop_bad_block++; /* not a 20 ms block: the driver's block size changed */
 		} else if (r == -ENOMSG) {
 			enum mg_tdm_event ev;
 
@@ -302,7 +304,7 @@ static void *tdm_main(void *arg)
 		if (ready <= 0 && periods > 0)
 			th_missed_wakeups++;
 		do_commands();
-		do_rx(now_us());
+		do_rx();
 		if (periods <= 0)
 			continue;
 		bool drain = th_periods % 50 == 49;
@@ -578,6 +580,7 @@ static int t_tdm_channel(const char *cmd, const char *params, struct rte_tel_dat
 		rte_tel_data_add_dict_u64(dr, "no_mbuf", sn->drop_no_mbuf);
 		rte_tel_data_add_dict_u64(dr, "handoff_full", sn->drop_handoff);
 		rte_tel_data_add_dict_u64(dr, "previous_call", sn->drop_stale);
+		rte_tel_data_add_dict_u64(dr, "bad_block", sn->drop_bad_block);
 		rte_tel_data_add_dict_container(d, "drops", dr, 0);
 	}
 	return 0;
@@ -599,6 +602,9 @@ int dp_tdm_init(const struct mg_settings *s)
 	int rc;
 
 	snprintf(devpath, sizeof(devpath), "%s", s->tdm_device_path);
+	tsc_per_us = rte_get_tsc_hz() / 1000000;
+	if (tsc_per_us == 0)
+		tsc_per_us = 1;
 	echo_cancel = s->tdm_echo_cancel;
 	bind_hash = rte_hash_create(&hp);
 	rx_ring = rte_ring_create("dp_tdm_rx", TDM_RING, (int)rte_socket_id(), RING_F_SC_DEQ);
