@@ -76,6 +76,9 @@ struct call {
 	enum call_state state;
 	int pending;                 /* dataplane requests outstanding */
 	bool session_on;             /* SESSION_ADD succeeded */
+	bool session_busy;           /* SESSION_ADD/MODIFY in flight */
+	bool session_again;          /* newer SDP arrived meanwhile: push again */
+	unsigned rekey_mask;         /* legs (bit) whose ROC restarts at the next push */
 	bool session_wanted_del;
 	bool dp_cleanup_started;
 	bool freeing;
@@ -119,6 +122,7 @@ static void call_end(struct call *c, int status, const char *phrase, const char 
 	__attribute__((format(printf, 4, 5)));
 static void call_maybe_free(struct call *c);
 static void call_dp_cleanup(struct call *c);
+static void session_push(struct call *c, int rekey_leg);
 
 /* ------------------------------------------------------------ helpers */
 
@@ -381,6 +385,7 @@ static void on_session_reply(void *arg, int result, const void *body)
 
 	(void)body;
 	c->pending--;
+	c->session_busy = false;
 	if (c->state == CALL_ENDING) {
 		if (result == 0)
 			c->session_on = true;
@@ -394,6 +399,12 @@ static void on_session_reply(void *arg, int result, const void *body)
 		return;
 	}
 	c->session_on = true;
+	if (c->session_again) {
+		/* A later 18x/2xx or re-INVITE changed the session meanwhile. */
+		c->session_again = false;
+		session_push(c, -1);
+		return;
+	}
 #ifdef MG_HAVE_PRI
 	if (call_bind_tdm(c))
 		return; /* relayed once the channel is bound */
@@ -409,12 +420,23 @@ static void on_session_reply(void *arg, int result, const void *body)
 static void session_push(struct call *c, int rekey_leg)
 {
 	struct mg_msg_session m;
+	unsigned rekey;
 	int64_t id;
 
+	if (rekey_leg >= 0)
+		c->rekey_mask |= 1u << rekey_leg;
+	/* One request at a time per session: a second ADD would be refused,
+	 * and MODIFYs must reach the dataplane in order. */
+	if (c->session_busy) {
+		c->session_again = true;
+		return;
+	}
+	rekey = c->rekey_mask;
+	c->rekey_mask = 0;
 	memset(&m, 0, sizeof(m));
 	m.id = c->sess_id;
-	if (session_leg(c, 0, rekey_leg == 0, &m.legs[0]) < 0 ||
-	    session_leg(c, 1, rekey_leg == 1, &m.legs[1]) < 0) {
+	if (session_leg(c, 0, rekey & 1u, &m.legs[0]) < 0 ||
+	    session_leg(c, 1, rekey & 2u, &m.legs[1]) < 0) {
 		call_end(c, 500, "Server Internal Error", "negotiated keys do not fit the dataplane");
 		return;
 	}
@@ -429,8 +451,8 @@ static void session_push(struct call *c, int rekey_leg)
 			c->leg[1].pstn ? "TDM" : mg_proto_addr_str(&m.legs[1].remote, a1, sizeof(a1)),
 			c->leg[1].pstn ? "channel" : c->leg[1].neg.srtp ? "SRTP" : "RTP", m.legs[1].n_candidates,
 			m.legs[1].n_candidates == 1 ? "" : "s",
-			m.legs[rekey_leg == 1].rx.flags & MG_CRYPTO_F_ROC_RESET ? ", rx ROC reset" : "",
-			m.legs[rekey_leg == 1].tx.flags & MG_CRYPTO_F_ROC_RESET ? ", tx ROC reset" : "");
+			(m.legs[0].rx.flags | m.legs[1].rx.flags) & MG_CRYPTO_F_ROC_RESET ? ", rx ROC reset" : "",
+			(m.legs[0].tx.flags | m.legs[1].tx.flags) & MG_CRYPTO_F_ROC_RESET ? ", tx ROC reset" : "");
 	}
 	id = dpc_request(ce.dp, c->session_on ? MG_MSG_SESSION_MODIFY : MG_MSG_SESSION_ADD, &m,
 			 CALL_DP_TIMEOUT_MS, on_session_reply, c);
@@ -440,6 +462,7 @@ static void session_push(struct call *c, int rekey_leg)
 		return;
 	}
 	c->pending++;
+	c->session_busy = true;
 }
 
 static void on_del_reply(void *arg, int result, const void *body)
