@@ -221,6 +221,18 @@ int main(int argc, char **argv)
 			return opt == 'h' ? 0 : 2;
 		}
 	}
+	{
+		char check[256];
+
+		snprintf(check, sizeof(check), "%s", chans);
+		for (char *sv = NULL, *t = strtok_r(check, ",", &sv); t != NULL;
+		     t = strtok_r(NULL, ",", &sv)) {
+			if (atoi(t) <= 0 || atoi(t) > MAX_CHANS) {
+				fprintf(stderr, "channels %s (allowed: 1..%u)\n", t, MAX_CHANS);
+				return 2;
+			}
+		}
+	}
 	if (opt_csv)
 		printf("mode,channels,frames_per_s,expected,tdm_cpu_pct,us_per_channel_frame,"
 		       "late_periods,periods\n");
