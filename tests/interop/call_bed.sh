@@ -211,6 +211,13 @@ EOF
 }
 # bob answers by itself; both insist on SRTP (mediaenc=srtp-mand), each leg
 # negotiates its own keys with the gateway.
+if [ -n "${CALL_PCAP:-}" ]; then
+	# Media of both legs as the peers see them (debugging aid).
+	ip netns exec call-a tshark -q -i call-ma1 -f udp -w "$W/alice.pcap" > /dev/null 2>&1 &
+	PIDS+=($!)
+	ip netns exec call-b tshark -q -i call-mb1 -f udp -w "$W/bob.pcap" > /dev/null 2>&1 &
+	PIDS+=($!)
+fi
 mkbaresip bob $B 880 4445 "<sip:bob@$B>;regint=0;answermode=auto;mediaenc=srtp-mand"
 mkbaresip alice $A 440 4444 "<sip:alice@$A>;regint=0;mediaenc=srtp-mand;audio_codecs=PCMU"
 ip netns exec call-b baresip -s -f "$W/bob" > bob.log 2>&1 &
