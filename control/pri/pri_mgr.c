@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "mg_log.h"
 #include "mg_tdm_cause.h"
@@ -33,6 +34,7 @@ struct pri_call {
 	enum call_state state;
 	bool attached;      /* the engine holds the handle */
 	bool holds_chan;    /* info.channo is claimed in the span's group */
+	uint64_t clearing_since; /* ms (monotonic) when CALL_CLEARING began */
 	void *user;
 	struct pri_call_info info;
 };
@@ -58,9 +60,23 @@ struct pri_mgr {
 	struct mgr_span *spans[MG_TDM_MAX_SPANS + 1]; /* by DAHDI span number */
 	unsigned n_calls;
 	struct pri_mgr_counters cnt;
+	/* Safety net: a record still clearing after clear_guard_ms is dropped
+	 * (libpri finished the call without an event we know of, e.g. after a
+	 * garbled exchange); re-derived from T305/T308 when those are set. */
+	su_timer_t *sweep;
+	unsigned clear_guard_ms, t305_ms, t308_ms;
 };
 
 static void span_rearm(struct mgr_span *sp);
+static void sweep_arm(struct pri_mgr *m);
+
+static uint64_t mono_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
 
 /* ---- calls ------------------------------------------------------------- */
 
@@ -146,6 +162,15 @@ static void call_ended(struct pri_call *c, int cause)
 	c->user = NULL;
 }
 
+static void call_set_clearing(struct pri_call *c)
+{
+	if (c->state == CALL_CLEARING)
+		return;
+	c->state = CALL_CLEARING;
+	c->clearing_since = mono_ms();
+	sweep_arm(c->sp->m);
+}
+
 /*
  * libpri clears with RELEASE COMPLETE instead of DISCONNECT for these causes
  * (unallocated number, no circuit, requested channel unavailable, invalid
@@ -168,7 +193,7 @@ static int call_clear(struct pri_call *c, int cause)
 
 	if (c->state == CALL_CLEARING)
 		return 0;
-	c->state = CALL_CLEARING;
+	call_set_clearing(c);
 	rc = pri_span_hangup(sp->ps, c->q, cause);
 	if (cause_ends_at_once(cause))
 		call_free(c);
@@ -199,12 +224,31 @@ static bool digits_ok(const char *s)
 	return true;
 }
 
-/* The number as the routing rules see it: '+' for international numbers. */
-static void number_copy(char *dst, size_t len, const char *src, int plan)
+/* The number as the routing rules see it: '+' for international numbers.
+ * False (and "") when it is not IA5 digits or is longer than PRI_NUM_MAX. */
+static bool number_copy(char *dst, size_t len, const char *src, int plan)
 {
 	bool intl = ((plan >> 4) & 7) == 1;
 
-	snprintf(dst, len, "%s%s", intl && src && *src ? "+" : "", src ? src : "");
+	if (!src)
+		src = "";
+	if (strlen(src) > PRI_NUM_MAX || !digits_ok(src)) {
+		dst[0] = '\0';
+		return false;
+	}
+	snprintf(dst, len, "%s%s", intl && *src ? "+" : "", src);
+	return true;
+}
+
+/* The calling name as routing and SIP see it: Display IE text is IA5, so
+ * anything outside printable ASCII becomes '?'. */
+static void name_copy(char *dst, size_t len, const char *src)
+{
+	size_t i = 0;
+
+	for (; src && src[i] && i + 1 < len; i++)
+		dst[i] = (src[i] >= 0x20 && src[i] < 0x7f) ? src[i] : '?';
+	dst[i] = '\0';
 }
 
 /*
@@ -246,6 +290,7 @@ static void on_setup(struct mgr_span *sp, const struct pri_span_event *ev)
 	struct pri_mgr *m = sp->m;
 	struct pri_call *c;
 	unsigned chan = 0;
+	bool numbers_ok;
 	int cause;
 
 	m->cnt.in_setup++;
@@ -256,34 +301,39 @@ static void on_setup(struct mgr_span *sp, const struct pri_span_event *ev)
 		pri_span_reject(sp->ps, ev->call, ev->channel, 47);
 		return;
 	}
-	number_copy(c->info.dnis, sizeof(c->info.dnis), ev->called, ev->called_plan);
-	number_copy(c->info.ani, sizeof(c->info.ani), ev->calling, ev->calling_plan);
-	snprintf(c->info.caller_name, sizeof(c->info.caller_name), "%s",
-		 ev->calling_name ? ev->calling_name : "");
+	numbers_ok = number_copy(c->info.dnis, sizeof(c->info.dnis), ev->called, ev->called_plan);
+	numbers_ok &= number_copy(c->info.ani, sizeof(c->info.ani), ev->calling, ev->calling_plan);
+	name_copy(c->info.caller_name, sizeof(c->info.caller_name), ev->calling_name);
 	if (!ev->calling || !*ev->calling || (ev->calling_pres & 0x60) == 0x40)
 		c->info.presentation = PRI_PRESENTATION_UNAVAILABLE;
 	else
 		c->info.presentation = ev->calling_restricted ? PRI_PRESENTATION_RESTRICTED
 							      : PRI_PRESENTATION_ALLOWED;
-	cause = in_channel(sp, ev, &chan);
+	/* numbers are IA5 digits (Q.931 4.5.8): anything else would reach the
+	 * routing rules and SIP URIs; refuse it as an invalid number format */
+	if (!numbers_ok)
+		cause = PRI_CAUSE_INVALID_NUMBER_FORMAT;
+	else
+		cause = in_channel(sp, ev, &chan);
 	if (cause == 0 && !m->ops.incoming)
 		cause = PRI_CAUSE_NORMAL_TEMPORARY_FAILURE;
 	if (cause) {
 		m->cnt.in_refused++;
 		MG_INFO("pri: span %u: SETUP to %s on timeslot %u refused: cause %d (%s)", sp->num,
-			c->info.dnis, ev->channel, cause, mg_q850_name(cause));
+			numbers_ok ? c->info.dnis : "(a number that is not 1-32 IA5 digits)",
+			ev->channel, cause, mg_q850_name(cause));
 		if (chan)
 			call_set_channel(c, chan); /* released with the record */
 		else
 			c->info.timeslot = ev->channel;
 		if (cause_ends_at_once(cause)) {
 			/* answered with RELEASE COMPLETE straight away */
-			c->state = CALL_CLEARING;
+			call_set_clearing(c);
 			pri_span_hangup(sp->ps, ev->call, cause);
 			call_free(c);
 			return;
 		}
-		c->state = CALL_CLEARING;
+		call_set_clearing(c);
 		pri_span_reject(sp->ps, ev->call, c->info.timeslot, cause);
 		return;
 	}
@@ -392,7 +442,7 @@ static void on_span_event(void *arg, struct pri_span *ps, const struct pri_span_
 		/* answer the far end's DISCONNECT with RELEASE (also when we had
 		 * sent our own DISCONNECT: the two crossed) */
 		call_ended(c, ev->cause);
-		c->state = CALL_CLEARING;
+		call_set_clearing(c);
 		/* RELEASE echoes the cause, except one libpri would turn into RELEASE
 		 * COMPLETE (destroying the call under us) */
 		pri_span_hangup(sp->ps, c->q,
@@ -445,6 +495,56 @@ static int on_readable(su_root_magic_t *magic, su_wait_t *w, su_wakeup_arg_t *ar
 	return 0;
 }
 
+/* ---- the clearing guard ---------------------------------------------------- */
+
+static void on_sweep(su_root_magic_t *magic, su_timer_t *t, su_timer_arg_t *arg)
+{
+	struct pri_mgr *m = (struct pri_mgr *)arg;
+	uint64_t now = mono_ms();
+
+	(void)magic;
+	(void)t;
+	for (unsigned i = 0; i <= MG_TDM_MAX_SPANS; i++) {
+		struct mgr_span *sp = m->spans[i];
+
+		for (struct pri_call *c = sp ? sp->calls : NULL, *next; c; c = next) {
+			next = c->next;
+			if (c->state != CALL_CLEARING || now - c->clearing_since < m->clear_guard_ms)
+				continue;
+			MG_WARN("pri: span %u: call on %s still clearing after %u ms; dropping its "
+				"record and freeing the channel", sp->num,
+				c->info.channel_name[0] ? c->info.channel_name : "no channel",
+				m->clear_guard_ms);
+			m->cnt.clear_guard++;
+			call_ended(c, PRI_CAUSE_RECOVERY_ON_TIMER_EXPIRE);
+			call_free(c);
+		}
+	}
+	sweep_arm(m);
+}
+
+/* Keep the sweep running while some record is clearing. */
+static void sweep_arm(struct pri_mgr *m)
+{
+	bool any = false;
+
+	for (unsigned i = 0; i <= MG_TDM_MAX_SPANS && !any; i++)
+		for (struct pri_call *c = m->spans[i] ? m->spans[i]->calls : NULL; c && !any;
+		     c = c->next)
+			any = c->state == CALL_CLEARING;
+	if (!any)
+		su_timer_reset(m->sweep);
+	else if (!su_timer_is_set(m->sweep))
+		su_timer_set_interval(m->sweep, on_sweep, (su_timer_arg_t *)m,
+				      m->clear_guard_ms / 4 ? m->clear_guard_ms / 4 : 1);
+}
+
+static void guard_update(struct pri_mgr *m)
+{
+	/* two full clearing sequences: DISCONNECT (T305), RELEASE twice (T308) */
+	m->clear_guard_ms = 2 * (m->t305_ms + 2 * m->t308_ms);
+}
+
 /* ---- manager ------------------------------------------------------------- */
 
 struct pri_mgr *pri_mgr_new(su_root_t *root, const struct pri_mgr_ops *ops)
@@ -461,6 +561,15 @@ struct pri_mgr *pri_mgr_new(su_root_t *root, const struct pri_mgr_ops *ops)
 	m->root = root;
 	if (ops)
 		m->ops = *ops;
+	m->t305_ms = 30000; /* libpri's defaults (Q.931) */
+	m->t308_ms = 4000;
+	guard_update(m);
+	m->sweep = su_timer_create(su_root_task(root), 0);
+	if (!m->sweep) {
+		free(m);
+		errno = ENOMEM;
+		return NULL;
+	}
 	return m;
 }
 
@@ -566,6 +675,7 @@ void pri_mgr_free(struct pri_mgr *m)
 	for (unsigned i = 0; i <= MG_TDM_MAX_SPANS; i++)
 		if (m->spans[i])
 			span_free(m->spans[i]);
+	su_timer_destroy(m->sweep);
 	free(m);
 }
 
@@ -577,6 +687,11 @@ int pri_mgr_set_timer(struct pri_mgr *m, const char *name, int value)
 		if (rc < 0)
 			return rc;
 	}
+	if (!strcmp(name, "T305"))
+		m->t305_ms = (unsigned)value;
+	else if (!strcmp(name, "T308"))
+		m->t308_ms = (unsigned)value;
+	guard_update(m);
 	return 0;
 }
 
@@ -604,6 +719,30 @@ const struct mg_tdm_group *pri_mgr_group(const struct pri_mgr *m, const char *na
 unsigned pri_mgr_calls(const struct pri_mgr *m)
 {
 	return m->n_calls;
+}
+
+void pri_mgr_dump(const struct pri_mgr *m, FILE *out)
+{
+	static const char *const state_names[] = {"in-proceeding", "in-alerting", "out-setup",
+						   "out-proceeding", "out-alerting", "active",
+						   "clearing"};
+
+	for (unsigned i = 0; i <= MG_TDM_MAX_SPANS; i++) {
+		const struct mgr_span *sp = m->spans[i];
+
+		if (!sp)
+			continue;
+		fprintf(out, "span %u: %s side, link %s%s, group %s busy 0x%x\n", sp->num,
+			sp->role == MG_TDM_ROLE_NT ? "network" : "user",
+			pri_span_is_up(sp->ps) ? "up" : "down",
+			pri_span_is_dead(sp->ps) ? " (D-channel failed)" : "",
+			sp->has_group ? sp->group.name : "-", sp->has_group ? sp->group.busy : 0);
+		for (const struct pri_call *c = sp->calls; c; c = c->next)
+			fprintf(out, "  %s %s %s%s: %s -> %s\n", c->info.outgoing ? "out" : "in",
+				c->info.channel_name[0] ? c->info.channel_name : "(no channel)",
+				state_names[c->state], c->attached ? "" : " (engine detached)",
+				c->info.ani[0] ? c->info.ani : "-", c->info.dnis);
+	}
 }
 
 void pri_mgr_get_counters(const struct pri_mgr *m, struct pri_mgr_counters *out)

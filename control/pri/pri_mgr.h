@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <sofia-sip/su_wait.h>
 
@@ -144,7 +145,11 @@ int pri_mgr_add_configured(struct pri_mgr *m, const struct mg_settings *s, char 
 void pri_mgr_free(struct pri_mgr *m);
 
 /* Set a libpri timer ("T200", "T203", "T305", "T308", "N200", ...; ms or a
- * count) on every span added so far. 0 or -EINVAL (unknown name, bad value). */
+ * count) on every span added so far. 0 or -EINVAL (unknown name, bad value).
+ * T305 and T308 also set the clearing guard: a call record still clearing
+ * after 2 x (T305 + 2 x T308) (76 s by default) is dropped and its channel
+ * freed, with a warning (the far end or a garbled exchange left libpri
+ * finishing the call without telling us). */
 int pri_mgr_set_timer(struct pri_mgr *m, const char *name, int value);
 
 /* Turn Q.921/Q.931 dumps on or off on every span (debug log). */
@@ -167,6 +172,10 @@ int pri_mgr_restart(struct pri_mgr *m, unsigned span, unsigned timeslot);
 /* Calls that hold a record (including ones still clearing). */
 unsigned pri_mgr_calls(const struct pri_mgr *m);
 
+/* One line per span (link, busy channels) and per call record (direction,
+ * channel, state, numbers) to @out: for operators and test failures. */
+void pri_mgr_dump(const struct pri_mgr *m, FILE *out);
+
 struct pri_mgr_counters {
 	uint64_t in_setup;        /* SETUPs received */
 	uint64_t in_refused;      /* refused here for lack of a channel (34/44/82) or no engine */
@@ -174,6 +183,7 @@ struct pri_mgr_counters {
 	uint64_t out_no_channel;  /* pri_call_place() found every B-channel busy */
 	uint64_t answered;        /* CONNECT sent or received */
 	uint64_t released;        /* call records freed */
+	uint64_t clear_guard;     /* records dropped by the clearing guard (libpri went silent) */
 };
 void pri_mgr_get_counters(const struct pri_mgr *m, struct pri_mgr_counters *out);
 
