@@ -53,6 +53,13 @@ def nsx(ns, *cmd, **kw):
 
 def down():
     for ns in NS:
+        # whatever still runs in our namespaces was started by these tests
+        r = sh("ip", "netns", "pids", ns, check=False, capture=True)
+        for pid in (r.stdout or "").split():
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                pass
         sh("ip", "netns", "del", ns, check=False)
     shutil.rmtree(RUN, ignore_errors=True)
     shutil.rmtree("/var/run/dpdk/" + PREFIX, ignore_errors=True)
@@ -215,6 +222,13 @@ class Peer:
             elif v is not False and v is not None:
                 out += [flag, str(v)]
         return out
+
+
+def exit_on_sigterm():
+    """meson's timeout sends SIGTERM: unwind through finally blocks (cleanup)."""
+    def handler(signum, frame):
+        raise SystemExit(1)
+    signal.signal(signal.SIGTERM, handler)
 
 
 if __name__ == "__main__":

@@ -73,4 +73,5 @@ def main():
 
 
 if __name__ == "__main__":
+    dp_bed.exit_on_sigterm()
     sys.exit(main())
