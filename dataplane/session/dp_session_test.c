@@ -206,6 +206,13 @@ static void test_modify_keeps_unchanged_context(void **state)
 	assert_ptr_equal(a->leg[0].rx_ctx, b->leg[0].rx_ctx); /* ROC/replay state kept */
 	assert_ptr_not_equal(a->leg[1].tx_ctx, b->leg[1].tx_ctx);
 	assert_ptr_equal(a->stats, b->stats);
+	/* MODIFY may move a leg: the old endpoints go, the new ones point at it */
+	addr(&s.legs[1].local, IP_B, 20046);
+	assert_int_equal(dp_session_add(&s, true, &err), 0);
+	assert_null(lookup_ep(IP_B, 20042));
+	assert_null(lookup_ep(IP_B, 20043));
+	b = must_ep(IP_B, 20047);
+	assert_ptr_equal(must_ep(IP_A, 20040), b);
 	s.legs[0].rx.flags = MG_CRYPTO_F_ROC_RESET;
 	assert_int_equal(dp_session_add(&s, true, &err), 0);
 	assert_ptr_not_equal(must_ep(IP_A, 20040)->leg[0].rx_ctx, b->leg[0].rx_ctx);
