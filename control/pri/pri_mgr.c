@@ -517,7 +517,12 @@ static void on_sweep(su_root_magic_t *magic, su_timer_t *t, su_timer_arg_t *arg)
 				m->clear_guard_ms);
 			m->cnt.clear_guard++;
 			call_ended(c, PRI_CAUSE_RECOVERY_ON_TIMER_EXPIRE);
+			/* Q.931 5.3.4.3: a channel whose clearing failed is restarted
+			 * before it is used again, so the far end drops its side too */
+			if (c->holds_chan && pri_span_is_up(sp->ps))
+				pri_span_restart(sp->ps, c->info.timeslot);
 			call_free(c);
+			span_rearm(sp);
 		}
 	}
 	sweep_arm(m);

@@ -889,6 +889,8 @@ static void test_churn(void **state)
 
 static struct mg_tdm_chan *relay_a, *relay_b; /* A <-> relay_a | relay_b <-> B */
 static unsigned mutated;
+static bool relay_mutate = true;  /* random damage (test_mutated_q931) */
+static bool relay_eat_release;    /* B's RELEASE / RELEASE COMPLETE made unrecognisable */
 
 /* Carry frames between the two pairs; Q.931 in B's I-frames is corrupted
  * now and then (the Q.921 header stays intact, so the link survives and
@@ -904,7 +906,13 @@ static int relay_pump(su_root_magic_t *magic, su_wait_t *w, su_wakeup_arg_t *arg
 	(void)w;
 	while ((n = mg_tdm_chan_read(from, f, sizeof(f))) > 0) {
 		/* an I-frame (control bit 0 clear) with Q.931 after 4 header bytes, 2 FCS at the end */
-		if (from == relay_b && n > 7 && !(f[2] & 1) && rnd(3) == 0) {
+		/* Q.931 after the 4 header bytes: 08, call reference length 2, 2 bytes, type */
+		if (from == relay_b && relay_eat_release && n > 10 && !(f[2] & 1) && f[4] == 0x08 &&
+		    f[5] == 2 && (f[8] == 0x4d || f[8] == 0x5a)) {
+			f[8] = 0x54; /* no such message type */
+			mutated++;
+		}
+		if (from == relay_b && relay_mutate && n > 7 && !(f[2] & 1) && rnd(3) == 0) {
 			unsigned k = 1 + rnd(3);
 
 			while (k--)
@@ -916,6 +924,79 @@ static int relay_pump(su_root_magic_t *magic, su_wait_t *w, su_wakeup_arg_t *arg
 		mg_tdm_chan_write(to, f, (size_t)n);
 	}
 	return 0;
+}
+
+/*
+ * The far end never completes a clearing (its RELEASE and RELEASE COMPLETE
+ * arrive as an unknown message type): libpri retries (T305, T308 twice)
+ * and then forgets the call without an event; the clearing guard
+ * (2 x (T305 + 2 x T308)) drops our record and frees the channel, the
+ * network side's group is usable again.
+ */
+static void test_clearing_guard(void **state)
+{
+	struct mg_tdm_sysconf *sc = calloc(1, sizeof(*sc));
+	enum mg_tdm_role roles[MG_TDM_MAX_SPANS + 1] = {[1] = MG_TDM_ROLE_NT, [2] = MG_TDM_ROLE_TE};
+	struct mg_tdm_group g[4];
+	struct mg_tdm_open_opts o = {.hdlc = true};
+	struct mg_tdm_chan *da, *db;
+	struct pri_mgr_ops oa = ops_for(&A), ob = ops_for(&B);
+	struct pri_call_req req = {.group = "span2", .dnis = "5551000"};
+	struct pri_mgr_counters cnt;
+	su_wait_t wa, wb;
+	int ia, ib;
+
+	(void)state;
+	assert_non_null(sc);
+	assert_int_equal(mg_tdm_sysconf_parse(sysconf_text, "test.conf", sc, NULL), 0);
+	assert_int_equal(mg_tdm_groups_build(sc, roles, g, 4), 2);
+	free(sc);
+	memset(&A, 0, sizeof(A));
+	memset(&B, 0, sizeof(B));
+	A.name = "A";
+	B.name = "B";
+	A.m = pri_mgr_new(root, &oa);
+	B.m = pri_mgr_new(root, &ob);
+	assert_int_equal(mg_tdm_socketpair_open(16, &o, &da, &relay_a), 0);
+	assert_int_equal(mg_tdm_socketpair_open(47, &o, &relay_b, &db), 0);
+	assert_int_equal(pri_mgr_add_span(A.m, 1, true, PRI_SWITCH_EUROISDN_E1, da, &g[0], MG_LAW_ALAW, 1), 0);
+	assert_int_equal(pri_mgr_add_span(B.m, 2, false, PRI_SWITCH_EUROISDN_E1, db, &g[1], MG_LAW_ALAW, 32), 0);
+	assert_int_equal(su_wait_create(&wa, relay_a->fd, SU_WAIT_IN), 0);
+	assert_int_equal(su_wait_create(&wb, relay_b->fd, SU_WAIT_IN), 0);
+	ia = su_root_register(root, &wa, relay_pump, (su_wakeup_arg_t *)relay_a, 0);
+	ib = su_root_register(root, &wb, relay_pump, (su_wakeup_arg_t *)relay_b, 0);
+	relay_mutate = false;
+	relay_eat_release = false;
+	assert_int_equal(pri_mgr_set_timer(A.m, "T305", 100), 0);
+	assert_int_equal(pri_mgr_set_timer(A.m, "T308", 100), 0);
+	assert_true(run_until(both_up));
+
+	assert_int_equal(pri_call_place(B.m, &req, NULL, &b_call), 0);
+	assert_true(run_until(b_call_answered));
+	assert_non_null(A.last_in);
+	relay_eat_release = true;
+	assert_int_equal(pri_call_hangup(A.last_in, 16), 0);
+	assert_true(run_until(b_call_ended_only)); /* the user side saw the DISCONNECT */
+	for (uint64_t t0 = now_ms(); pri_mgr_calls(A.m) && now_ms() - t0 < 5000;)
+		su_root_step(root, 20);
+	pri_mgr_get_counters(A.m, &cnt);
+	assert_int_equal(pri_mgr_calls(A.m), 0);
+	assert_int_equal(cnt.clear_guard, 1);
+	assert_int_equal(pri_mgr_group(A.m, "span1")->busy, 0u);
+	assert_true(mutated > 0);
+
+	/* the freed channel takes the next call */
+	relay_eat_release = false;
+	A.n = B.n = 0;
+	assert_int_equal(pri_call_place(B.m, &req, NULL, &b_call), 0);
+	assert_true(run_until(b_call_answered));
+	assert_int_equal(pri_call_hangup(b_call, 16), 0);
+	assert_true(run_until(no_calls));
+	su_root_deregister(root, ia);
+	su_root_deregister(root, ib);
+	mg_tdm_chan_close(relay_a);
+	mg_tdm_chan_close(relay_b);
+	relay_mutate = true;
 }
 
 /*
@@ -1099,6 +1180,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
 		cmocka_unit_test_teardown(test_churn, teardown),
 		cmocka_unit_test_teardown(test_mutated_q931, teardown),
+		cmocka_unit_test_teardown(test_clearing_guard, teardown),
 		cmocka_unit_test_setup_teardown(test_link_down, setup, teardown),
 	};
 	char err[256];
