@@ -65,6 +65,9 @@ struct call_leg {
 	struct mg_msg_port port;
 	bool neg_ok;
 	struct sdp_result neg;       /* last negotiation of this leg */
+	bool reinv_out;              /* our re-INVITE on this leg awaits its answer */
+	bool want_hold, sent_hold;   /* hold state the other leg asked for / we offered */
+	struct sdp_result reoffer;   /* that re-INVITE's offer */
 	char local_ip[64];
 	char contact[320];
 };
@@ -1240,6 +1243,74 @@ static void on_leg1_response(struct call *c, int status, const char *phrase, con
 	}
 }
 
+/*
+ * Tell leg @o that the other side went on hold or resumed: a re-INVITE
+ * offering sendonly (we keep sending what the holder plays, nothing comes
+ * back) or sendrecv again, with our key kept. One at a time: a change that
+ * arrives meanwhile is offered when the answer is in.
+ */
+static void call_offer_hold(struct call *c, unsigned o)
+{
+	struct call_leg *g = &c->leg[o];
+	struct sdp_policy pol = c->pol;
+	struct sdp_codec codecs[SDP_MAX_PTS];
+	int rc;
+
+	if (g->pstn || g->nh == NULL || g->gone || g->reinv_out || g->want_hold == g->sent_hold ||
+	    c->state != CALL_ACTIVE || (o == 1 && (g->final_status < 200 || g->final_status >= 300)))
+		return;
+	for (unsigned i = 0; i < g->neg.n_pts; i++)
+		codecs[i] = (struct sdp_codec){ g->neg.pts[i].name, g->neg.pts[i].rate };
+	pol.codecs = codecs;
+	pol.n_codecs = g->neg.n_pts;
+	pol.local_addr = g->local_ip;
+	pol.local_port = g->port.local.port;
+	pol.media_type = g->want_hold ? "sendonly" : o == 1 ? c->route.media_type : NULL;
+	rc = sdp_offer(&pol, &g->neg, &g->reoffer);
+	if (rc < 0 || g->reoffer.status != 0) {
+		MG_WARN("call %u: cannot offer %s to leg %u: %s", c->id,
+			g->want_hold ? "hold" : "resume", o, g->reoffer.warn_text);
+		return;
+	}
+	g->reinv_out = true;
+	g->sent_hold = g->want_hold;
+	MG_INFO("call %u: re-INVITE to leg %u: %s", c->id, o, g->want_hold ? "hold (sendonly)" : "resume");
+	nua_invite(g->nh, SIPTAG_CONTACT_STR(g->contact), SIPTAG_CONTENT_TYPE_STR("application/sdp"),
+		   SIPTAG_PAYLOAD_STR(g->reoffer.sdp), TAG_END());
+}
+
+/* The answer to our hold/resume re-INVITE on leg @o. */
+static void on_reinvite_answer(struct call *c, unsigned o, int status, const sip_t *sip)
+{
+	struct call_leg *g = &c->leg[o];
+	struct sdp_policy pol = c->pol;
+	struct sdp_result r;
+
+	if (status < 200)
+		return;
+	g->reinv_out = false;
+	if (c->state == CALL_ENDING)
+		return;
+	if (status >= 300 || sip == NULL || sip->sip_payload == NULL || sip->sip_payload->pl_len == 0) {
+		/* The dialog goes on with the previous session (RFC 3261 14.1). */
+		MG_INFO("call %u: leg %u answered our re-INVITE with %d: previous media kept", c->id, o,
+			status);
+		return;
+	}
+	r = g->reoffer;
+	pol.local_addr = g->local_ip;
+	pol.local_port = g->port.local.port;
+	if (sdp_answer_process(&pol, sip->sip_payload->pl_data, sip->sip_payload->pl_len, &r) < 0 ||
+	    r.status != 0) {
+		MG_WARN("call %u: leg %u's answer to our re-INVITE refused: %s; previous media kept",
+			c->id, o, r.warn_text);
+		return;
+	}
+	g->neg = r;
+	session_push(c, r.rekey ? (int)o : -1);
+	call_offer_hold(c, o); /* a newer change that waited */
+}
+
 /* A re-INVITE on an established leg: answered here, the dataplane follows. */
 static void on_reinvite(struct call *c, unsigned li, nua_handle_t *nh, const sip_t *sip)
 {
@@ -1279,6 +1350,9 @@ static void on_reinvite(struct call *c, unsigned li, nua_handle_t *nh, const sip
 	nua_respond(nh, SIP_200_OK, SIPTAG_CONTACT_STR(g->contact),
 		    SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(g->neg.sdp), TAG_END());
 	session_push(c, (int)li);
+	/* Hold and resume go on to the other side. */
+	c->leg[li ^ 1].want_hold = r.hold;
+	call_offer_hold(c, li ^ 1);
 }
 
 /* The leg's handle is finished (terminated call state). */
@@ -1321,7 +1395,9 @@ static bool calls_hook(void *arg, unsigned ua_index, nua_event_t event, int stat
 		on_reinvite(c, li, nh, sip);
 		break;
 	case nua_r_invite:
-		if (li == 1)
+		if (c->leg[li].reinv_out)
+			on_reinvite_answer(c, li, status, sip);
+		else if (li == 1)
 			on_leg1_response(c, status, phrase, sip);
 		break;
 	case nua_i_ack:

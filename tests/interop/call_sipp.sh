@@ -263,6 +263,9 @@ k1=$(sed -n "s/.*key1 inline://p" feat.log) k2=$(sed -n "s/.*key2 inline://p" fe
 if [ -n "$k1" ] && [ -n "$k2" ] && [ "$k1" != "$k2" ]; then ok "re-key: the gateway answered with a new key of its own"; else bad "re-key: gateway key before '$k1' after '$k2'" feat.log; fi
 check "hold (sendonly) answered recvonly" feat_gw.log "re-INVITE on leg 0: same keys, on hold"
 check "resume (sendrecv)" feat_gw.log "re-INVITE on leg 0: same keys, resumed"
+check "hold passed on to the callee (re-INVITE sendonly, answered recvonly)" feat_gw.log "re-INVITE to leg 1: hold \(sendonly\)"
+check "resume passed on to the callee" feat_gw.log "re-INVITE to leg 1: resume"
+if grep -qs "Aborting\|unexpected" feat_uas.err; then bad "the callee's scenario (hold and resume re-INVITEs) failed" feat_uas.err; else ok "the callee got hold and resume re-INVITEs with the expected directions"; fi
 check "features call ended with 0 calls active" feat_gw.log "ended after .*; 0 calls active\$"
 
 # ---- 5. callee errors mapped to the caller, caller CANCEL ------------------
