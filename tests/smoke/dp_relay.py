@@ -163,6 +163,28 @@ def case_rtcp():
     check(st["legs"][0]["rx"]["rtcp_packets"] >= 10, "rtcp counter %s" % st["legs"][0])
 
 
+def case_rtcp_mux():
+    # leg 1 multiplexes RTCP on its RTP port (RFC 5761), leg 0 does not; SRTP toward B
+    session_add(7, ["local=%s:20060" % DP_A, "remote=%s:30060" % A],
+                ["local=%s:20062" % DP_B, "remote=%s:30062" % B, "mux",
+                 "tx=" + S80, "tx-key=" + KEYS["k1"][0], "rx=" + S80, "rx-key=" + KEYS["k2"][0]])
+    # B -> one port: RTP must reach A's RTP port, RTCP A's RTCP port
+    a_rtp = peer.recv_start("a", A + ":30060", timeout_ms=700)
+    a_rtcp = peer.recv_start("a", A + ":30061", timeout_ms=700, rtcp=True)
+    peer.send("b", B + ":30062", DP_B + ":20062", key=KEYS["k2"][1], count=6, ssrc=0x71,
+              interval_us=200)
+    peer.send("b", B + ":30062", DP_B + ":20062", key=KEYS["k2"][1], count=4, ssrc=0x72,
+              interval_us=200, rtcp=True)
+    r1, r2 = peer.recv_end(a_rtp), peer.recv_end(a_rtcp)
+    check(r1["ok"] == 6 and r1["received"] == 6, "RTP via mux port: %s" % r1)
+    check(r2["ok"] == 4 and r2["received"] == 4, "RTCP via mux port: %s" % r2)
+    # A's RTCP port -> B's single port, SRTCP
+    sent, r = relay("a", A + ":30061", DP_A + ":20061", "b", B + ":30062",
+                    recv_key=KEYS["k1"][1], count=3, rtcp=True)
+    check(r["ok"] == 3, "RTCP to the mux leg: %s" % r)
+    dp.ctl("session", "del", "7")
+
+
 def case_fork():
     # copies of what leg 0 of session 1 receives: plain and re-encrypted (k8), to C
     dp.ctl("fork", "add", "1", "7", "leg=0", "local=%s:20100" % DP_C, "remote=%s:30100" % C)
@@ -320,6 +342,7 @@ CASES = [
     ("modify re-key", case_modify),
     ("pass-through", case_pass_through),
     ("rtcp/srtcp", case_rtcp),
+    ("rtcp-mux", case_rtcp_mux),
     ("fork", case_fork),
     ("strict source", case_strict_source),
     ("latching", case_latching),
