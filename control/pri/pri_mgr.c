@@ -376,7 +376,10 @@ static void span_drop_calls(struct mgr_span *sp, unsigned ts)
 		if (ts && (!c->holds_chan || c->info.timeslot != ts))
 			continue;
 		call_ended(c, PRI_CAUSE_NORMAL_TEMPORARY_FAILURE);
-		pri_span_destroy_call(sp->ps, c->q);
+		/* a clearing call may already be gone inside libpri (it forgets
+		 * failed clearings silently): never hand it a handle it freed */
+		if (c->state != CALL_CLEARING)
+			pri_span_destroy_call(sp->ps, c->q);
 		call_free(c);
 	}
 }
