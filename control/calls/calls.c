@@ -107,6 +107,19 @@ struct call {
 	time_t started;
 };
 
+/*
+ * Dataplane state of calls that ended while the connection was down. If the
+ * dataplane itself survived (a dropped connection, not a restart), their
+ * sessions, bindings and ports are still there: they are removed as soon as
+ * the connection is back (errors, e.g. ENOENT after a restart, are fine).
+ */
+struct orphan {
+	uint64_t sess_id;            /* 0: none */
+	uint32_t channo[2];          /* bound B-channels, 0: none */
+	struct mg_msg_port port[2];
+	bool port_ok[2];
+};
+
 static struct {
 	su_root_t *root;
 	const struct mg_settings *s;
@@ -117,6 +130,8 @@ static struct {
 	unsigned next_id;
 	uint64_t sess_base;
 	struct pri_mgr *pri;
+	struct orphan *orphans;
+	unsigned n_orphans, cap_orphans;
 	struct calls_counters cnt;
 	bool stopping;
 } ce;
@@ -335,8 +350,8 @@ static void on_bind_reply(void *arg, int result, const void *body)
 
 	(void)body;
 	c->pending--;
-	if (result == 0)
-		c->leg[pl].bound = true;
+	if (result == 0 || result == -ENOTCONN || result == -ETIMEDOUT)
+		c->leg[pl].bound = true; /* unbound (or retried) at the end */
 	if (c->state == CALL_ENDING) {
 		call_dp_cleanup(c);
 		call_maybe_free(c);
@@ -389,9 +404,10 @@ static void on_session_reply(void *arg, int result, const void *body)
 	(void)body;
 	c->pending--;
 	c->session_busy = false;
+	/* No answer: the dataplane may have installed it; a DEL costs nothing. */
+	if (result == 0 || result == -ENOTCONN || result == -ETIMEDOUT)
+		c->session_on = true;
 	if (c->state == CALL_ENDING) {
-		if (result == 0)
-			c->session_on = true;
 		call_dp_cleanup(c);
 		call_maybe_free(c);
 		return;
@@ -497,7 +513,8 @@ static void on_del_reply(void *arg, int result, const void *body)
 		MG_WARN("call %u: SESSION_DEL %llu: %s", c->id, (unsigned long long)c->sess_id,
 			strerror(-result));
 	}
-	c->session_on = false;
+	if (result != -ENOTCONN && result != -ETIMEDOUT)
+		c->session_on = false; /* else the DEL is retried when the connection is back */
 	call_dp_cleanup(c);
 	call_maybe_free(c);
 }
@@ -514,6 +531,84 @@ static void on_free_reply(void *arg, int result, const void *body)
 }
 
 /* Delete the session, then free the ports; runs again after each reply. */
+/* Move what the dataplane may still hold for @c to the orphan list. */
+static void call_orphan(struct call *c)
+{
+	struct orphan o;
+
+	memset(&o, 0, sizeof(o));
+	if (c->session_on)
+		o.sess_id = c->sess_id;
+	for (unsigned li = 0; li < 2; li++) {
+		if (c->leg[li].bound)
+			o.channo[li] = c->leg[li].channo;
+		o.port[li] = c->leg[li].port;
+		o.port_ok[li] = c->leg[li].port_ok;
+		c->leg[li].bound = false;
+		c->leg[li].port_ok = false;
+	}
+	c->session_on = false;
+	if (o.sess_id == 0 && !o.port_ok[0] && !o.port_ok[1] && !o.channo[0] && !o.channo[1])
+		return;
+	if (ce.n_orphans == ce.cap_orphans) {
+		unsigned cap = ce.cap_orphans ? ce.cap_orphans * 2 : 16;
+		struct orphan *n = realloc(ce.orphans, cap * sizeof(*n));
+
+		if (n == NULL) {
+			MG_WARN("call %u: out of memory: session %llu may stay in the dataplane", c->id,
+				(unsigned long long)c->sess_id);
+			return;
+		}
+		ce.orphans = n;
+		ce.cap_orphans = cap;
+	}
+	ce.orphans[ce.n_orphans++] = o;
+}
+
+static void on_orphan_reply(void *arg, int result, const void *body)
+{
+	(void)arg;
+	(void)result;
+	(void)body;
+}
+
+/* The connection is back: remove what calls that ended meanwhile left. */
+static void calls_orphans_clean(void)
+{
+	unsigned kept = 0, sent = 0;
+
+	for (unsigned i = 0; i < ce.n_orphans; i++) {
+		struct orphan *o = &ce.orphans[i];
+		struct mg_msg_session_id sid = { .id = o->sess_id };
+		bool ok = true;
+
+#ifdef MG_HAVE_PRI
+		for (unsigned li = 0; li < 2; li++) {
+			struct mg_msg_tdm_chan ch = { .channo = o->channo[li] };
+
+			if (o->channo[li] != 0)
+				ok &= dpc_request(ce.dp, MG_MSG_TDM_UNBIND, &ch, CALL_DP_TIMEOUT_MS,
+						  on_orphan_reply, NULL) > 0;
+		}
+#endif
+		if (o->sess_id != 0)
+			ok &= dpc_request(ce.dp, MG_MSG_SESSION_DEL, &sid, CALL_DP_TIMEOUT_MS,
+					  on_orphan_reply, NULL) > 0;
+		for (unsigned li = 0; li < 2; li++)
+			if (o->port_ok[li])
+				ok &= dpc_request(ce.dp, MG_MSG_PORT_FREE, &o->port[li], CALL_DP_TIMEOUT_MS,
+						  on_orphan_reply, NULL) > 0;
+		if (ok)
+			sent++;
+		else
+			ce.orphans[kept++] = *o; /* down again: next time */
+	}
+	if (sent)
+		MG_INFO("calls: dataplane back: removed what %u call(s) ended meanwhile left there",
+			sent);
+	ce.n_orphans = kept;
+}
+
 #ifdef MG_HAVE_PRI
 static void on_unbind_reply(void *arg, int result, const void *body)
 {
@@ -536,6 +631,10 @@ static void call_dp_cleanup(struct call *c)
 {
 	if (c->pending > 0)
 		return;
+	if (!dpc_is_up(ce.dp)) {
+		call_orphan(c);
+		return;
+	}
 #ifdef MG_HAVE_PRI
 	/* SESSION_DEL does not unbind a channel (docs/tdm-media.md). */
 	for (unsigned li = 0; li < 2; li++) {
@@ -1687,15 +1786,18 @@ int calls_reload(const struct mg_settings *s)
 void calls_dataplane_state(bool up)
 {
 	/* A restarted dataplane has lost every session and port: calls whose
-	 * media it carried cannot continue. */
-	if (up)
+	 * media it carried cannot continue. Whatever a live dataplane may still
+	 * hold for them is removed when the connection is back. */
+	if (up) {
+		calls_orphans_clean();
 		return;
+	}
 	for (struct call *c = ce.calls, *n; c != NULL; c = n) {
 		n = c->next;
 		if (c->state == CALL_ENDING)
 			continue;
-		c->session_on = false;
-		c->leg[0].port_ok = c->leg[1].port_ok = false;
+		if (c->pending == 0)
+			call_orphan(c);
 		call_end(c, 503, "Service Unavailable", "dataplane connection lost");
 	}
 }
@@ -1721,6 +1823,12 @@ void calls_stop(void)
 		call_maybe_free(c);
 	}
 	sipua_set_hook(NULL, NULL);
+	if (ce.n_orphans)
+		MG_WARN("calls: %u ended call(s) may have left sessions or ports in the dataplane (connection down)",
+			ce.n_orphans);
+	free(ce.orphans);
+	ce.orphans = NULL;
+	ce.n_orphans = ce.cap_orphans = 0;
 #ifdef MG_HAVE_PRI
 	if (ce.pri != NULL)
 		pri_mgr_set_ops(ce.pri, &calls_pri_no_ops);

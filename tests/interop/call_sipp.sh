@@ -327,6 +327,27 @@ cp rules.orig rules.xml
 kill -HUP "$CTL"
 for _ in $(seq 30); do [ "$(grep -c 'SIGHUP: 1 routing rules' load.log)" -ge 1 ] && break; sleep 0.1; done
 
+# ---- 5c. the dataplane stalls (connection lost, dataplane alive) -----------
+sipp -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -nostdin -bg > stall_uas.out 2>&1
+p=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' stall_uas.out | head -n 1)
+[ -n "$p" ] && PIDS+=($p)
+n_act=$(grep -c ': active$' load.log)
+timeout 30 sipp -sf "$X/call_uac.xml" "127.0.0.1:$P_GW2" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
+	-d 20000 -nostdin > stall_uac.out 2>&1 &
+SUAC=$!
+for _ in $(seq 50); do [ "$(grep -c ': active$' load.log)" -gt "$n_act" ] && break; sleep 0.1; done
+kill -STOP "$DP"
+for _ in $(seq 100); do grep -q "ending in state active: dataplane connection lost" load.log && break; sleep 0.1; done
+kill -CONT "$DP"
+for _ in $(seq 100); do grep -q "dataplane back: removed what" load.log && break; sleep 0.1; done
+sleep 0.5
+check "dataplane stalled past the PING timeout: the call ends" load.log "ending in state active: dataplane connection lost"
+check "  back: the ended call's session and ports are removed from the live dataplane" load.log "dataplane back: removed what 1 call\(s\) ended meanwhile left there"
+"$DPCTL" --socket dpl.sock session list > sessions3.json 2>&1
+check "  no session left in the dataplane" sessions3.json '"total": 0'
+kill "$SUAC" 2> /dev/null
+wait "$SUAC" 2> /dev/null
+
 # ---- 6. the dataplane dies during a call: the call ends, nothing is left ----
 n_act=$(grep -c ': active$' load.log)
 sipp -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -nostdin -bg > lost_uas.out 2>&1
@@ -338,9 +359,10 @@ LUAC=$!
 for _ in $(seq 50); do [ "$(grep -c ': active$' load.log)" -gt "$n_act" ] && break; sleep 0.1; done
 kill -9 "$DP"
 wait "$DP" 2> /dev/null
-for _ in $(seq 50); do grep -q "dataplane connection lost" load.log && break; sleep 0.1; done
+for _ in $(seq 50); do [ "$(grep -c "ending in state active: dataplane connection lost" load.log)" -ge 2 ] && break; sleep 0.1; done
 sleep 0.5
-check "dataplane killed during a call: the call ends with BYE" load.log "ending in state active: dataplane connection lost"
+n_lost=$(grep -c "ending in state active: dataplane connection lost" load.log)
+if [ "$n_lost" -ge 2 ]; then ok "dataplane killed during a call: the call ends with BYE"; else bad "dataplane killed: $n_lost endings" load.log; fi
 check "  and leaves 0 calls active" load.log "ended after .*\(dataplane connection lost\); 0 calls active\$"
 kill "$LUAC" 2> /dev/null
 wait "$LUAC" 2> /dev/null
