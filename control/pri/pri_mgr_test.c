@@ -891,6 +891,33 @@ static struct mg_tdm_chan *relay_a, *relay_b; /* A <-> relay_a | relay_b <-> B *
 static unsigned mutated;
 static bool relay_mutate = true;  /* random damage (test_mutated_q931) */
 static bool relay_eat_release;    /* B's RELEASE / RELEASE COMPLETE made unrecognisable */
+static uint8_t relay_poison_number; /* !0: last called digit of B's SETUPs becomes this */
+static uint8_t relay_poison_name;   /* !0: last byte of the Display IE becomes this */
+
+/* Rewrite IEs of a SETUP (Q.931 type 5) in frame @f of @n bytes (2 FCS at the end). */
+static void poison_setup(uint8_t *f, ssize_t n)
+{
+	ssize_t i = 9, end = n - 2;
+
+	if (n < 12 || f[4] != 0x08 || f[5] != 2 || f[8] != 0x05)
+		return;
+	while (i + 1 < end) {
+		uint8_t ie = f[i], len;
+
+		if (ie & 0x80) { /* single-octet IE */
+			i++;
+			continue;
+		}
+		len = f[i + 1];
+		if (i + 2 + len > end)
+			return;
+		if (ie == 0x70 && relay_poison_number && len >= 2)
+			f[i + 2 + len - 1] = relay_poison_number, mutated++;
+		if (ie == 0x28 && relay_poison_name && len >= 1)
+			f[i + 2 + len - 1] = relay_poison_name, mutated++;
+		i += 2 + len;
+	}
+}
 
 /* Carry frames between the two pairs; Q.931 in B's I-frames is corrupted
  * now and then (the Q.921 header stays intact, so the link survives and
@@ -912,6 +939,8 @@ static int relay_pump(su_root_magic_t *magic, su_wait_t *w, su_wakeup_arg_t *arg
 			f[8] = 0x54; /* no such message type */
 			mutated++;
 		}
+		if (from == relay_b && n > 7 && !(f[2] & 1))
+			poison_setup(f, n);
 		if (from == relay_b && relay_mutate && n > 7 && !(f[2] & 1) && rnd(3) == 0) {
 			unsigned k = 1 + rnd(3);
 
@@ -933,7 +962,11 @@ static int relay_pump(su_root_magic_t *magic, su_wait_t *w, su_wakeup_arg_t *arg
  * (2 x (T305 + 2 x T308)) drops our record and frees the channel, the
  * network side's group is usable again.
  */
-static void test_clearing_guard(void **state)
+static int relay_ia, relay_ib;
+static su_wait_t relay_wa, relay_wb;
+
+/* A (network, span 1) and B (user, span 2) joined through the relay. */
+static void relay_pair_setup(void)
 {
 	struct mg_tdm_sysconf *sc = calloc(1, sizeof(*sc));
 	enum mg_tdm_role roles[MG_TDM_MAX_SPANS + 1] = {[1] = MG_TDM_ROLE_NT, [2] = MG_TDM_ROLE_TE};
@@ -941,12 +974,7 @@ static void test_clearing_guard(void **state)
 	struct mg_tdm_open_opts o = {.hdlc = true};
 	struct mg_tdm_chan *da, *db;
 	struct pri_mgr_ops oa = ops_for(&A), ob = ops_for(&B);
-	struct pri_call_req req = {.group = "span2", .dnis = "5551000"};
-	struct pri_mgr_counters cnt;
-	su_wait_t wa, wb;
-	int ia, ib;
 
-	(void)state;
 	assert_non_null(sc);
 	assert_int_equal(mg_tdm_sysconf_parse(sysconf_text, "test.conf", sc, NULL), 0);
 	assert_int_equal(mg_tdm_groups_build(sc, roles, g, 4), 2);
@@ -961,15 +989,81 @@ static void test_clearing_guard(void **state)
 	assert_int_equal(mg_tdm_socketpair_open(47, &o, &relay_b, &db), 0);
 	assert_int_equal(pri_mgr_add_span(A.m, 1, true, PRI_SWITCH_EUROISDN_E1, da, &g[0], MG_LAW_ALAW, 1), 0);
 	assert_int_equal(pri_mgr_add_span(B.m, 2, false, PRI_SWITCH_EUROISDN_E1, db, &g[1], MG_LAW_ALAW, 32), 0);
-	assert_int_equal(su_wait_create(&wa, relay_a->fd, SU_WAIT_IN), 0);
-	assert_int_equal(su_wait_create(&wb, relay_b->fd, SU_WAIT_IN), 0);
-	ia = su_root_register(root, &wa, relay_pump, (su_wakeup_arg_t *)relay_a, 0);
-	ib = su_root_register(root, &wb, relay_pump, (su_wakeup_arg_t *)relay_b, 0);
+	assert_int_equal(su_wait_create(&relay_wa, relay_a->fd, SU_WAIT_IN), 0);
+	assert_int_equal(su_wait_create(&relay_wb, relay_b->fd, SU_WAIT_IN), 0);
+	relay_ia = su_root_register(root, &relay_wa, relay_pump, (su_wakeup_arg_t *)relay_a, 0);
+	relay_ib = su_root_register(root, &relay_wb, relay_pump, (su_wakeup_arg_t *)relay_b, 0);
+	assert_true(relay_ia > 0 && relay_ib > 0);
 	relay_mutate = false;
 	relay_eat_release = false;
+	relay_poison_number = relay_poison_name = 0;
+	mutated = 0;
+	if (getenv("MG_PRI_DEBUG")) {
+		pri_mgr_set_debug(A.m, true);
+		pri_mgr_set_debug(B.m, true);
+	}
+	assert_true(run_until(both_up));
+}
+
+static void relay_pair_stop(void)
+{
+	su_root_deregister(root, relay_ia);
+	su_root_deregister(root, relay_ib);
+	mg_tdm_chan_close(relay_a);
+	mg_tdm_chan_close(relay_b);
+	relay_mutate = true;
+	relay_eat_release = false;
+	relay_poison_number = relay_poison_name = 0;
+}
+
+/*
+ * A SETUP whose called number is not IA5 digits is refused with 28 (invalid
+ * number format) before any engine sees it; a calling name with a control
+ * character reaches the engine with '?' in its place.
+ */
+static void test_bad_setup_contents(void **state)
+{
+	struct pri_call_req req = {.group = "span2", .dnis = "5551000", .ani = "5552000",
+				   .caller_name = "Alice"};
+	struct pri_mgr_counters cnt;
+	int e, i;
+
+	(void)state;
+	relay_pair_setup();
+	A.policy = P_ANSWER;
+	relay_poison_number = 'A';
+	assert_int_equal(pri_call_place(B.m, &req, NULL, &b_call), 0);
+	assert_true(run_until(b_call_ended_only));
+	e = find(&B, EV_ENDED, b_call, 0);
+	assert_int_equal(B.ev[e].cause, 28);
+	assert_int_equal(find(&A, EV_INCOMING, NULL, 0), -1);
+	pri_mgr_get_counters(A.m, &cnt);
+	assert_int_equal(cnt.in_refused, 1);
+	assert_true(run_until(no_calls));
+
+	relay_poison_number = 0;
+	relay_poison_name = 0x07;
+	A.n = B.n = 0;
+	assert_int_equal(pri_call_place(B.m, &req, NULL, &b_call), 0);
+	assert_true(run_until(b_call_answered));
+	i = find(&A, EV_INCOMING, NULL, 0);
+	assert_true(i >= 0);
+	assert_string_equal(A.ev[i].info.caller_name, "Alic?");
+	assert_string_equal(A.ev[i].info.dnis, "5551000");
+	assert_int_equal(pri_call_hangup(b_call, 16), 0);
+	assert_true(run_until(no_calls));
+	relay_pair_stop();
+}
+
+static void test_clearing_guard(void **state)
+{
+	struct pri_call_req req = {.group = "span2", .dnis = "5551000"};
+	struct pri_mgr_counters cnt;
+
+	(void)state;
+	relay_pair_setup();
 	assert_int_equal(pri_mgr_set_timer(A.m, "T305", 100), 0);
 	assert_int_equal(pri_mgr_set_timer(A.m, "T308", 100), 0);
-	assert_true(run_until(both_up));
 
 	assert_int_equal(pri_call_place(B.m, &req, NULL, &b_call), 0);
 	assert_true(run_until(b_call_answered));
@@ -992,11 +1086,7 @@ static void test_clearing_guard(void **state)
 	assert_true(run_until(b_call_answered));
 	assert_int_equal(pri_call_hangup(b_call, 16), 0);
 	assert_true(run_until(no_calls));
-	su_root_deregister(root, ia);
-	su_root_deregister(root, ib);
-	mg_tdm_chan_close(relay_a);
-	mg_tdm_chan_close(relay_b);
-	relay_mutate = true;
+	relay_pair_stop();
 }
 
 /*
@@ -1181,6 +1271,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_churn, teardown),
 		cmocka_unit_test_teardown(test_mutated_q931, teardown),
 		cmocka_unit_test_teardown(test_clearing_guard, teardown),
+		cmocka_unit_test_teardown(test_bad_setup_contents, teardown),
 		cmocka_unit_test_setup_teardown(test_link_down, setup, teardown),
 	};
 	char err[256];
