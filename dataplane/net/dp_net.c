@@ -453,6 +453,18 @@ void dp_neigh_timer(uint64_t now)
 	}
 }
 
+unsigned dp_neigh_count(uint16_t port_idx)
+{
+	const struct neigh_table *t = neigh_tables[port_idx];
+	unsigned n = 0;
+
+	if (t == NULL)
+		return 0;
+	for (unsigned s = 0; s < NEIGH_SLOTS; s++)
+		n += __atomic_load_n(&t->pub[s].ip, __ATOMIC_RELAXED) != 0;
+	return n;
+}
+
 void dp_neigh_walk(uint16_t port_idx,
 		   void (*cb)(void *arg, uint32_t ip, const struct rte_ether_addr *mac,
 			      const char *state),

@@ -143,6 +143,8 @@ void dp_neigh_hold(struct rte_mbuf *m);
 void dp_neigh_timer(uint64_t now_tsc);
 /* Statistics of the main lcore's share of the net path. */
 extern struct dp_net_stats dp_main_net_stats;
+/* Entries in use on one port (telemetry; racy read). */
+unsigned dp_neigh_count(uint16_t port_idx);
 /* Dump one port's table: calls @p cb per entry in use. */
 void dp_neigh_walk(uint16_t port_idx,
 		   void (*cb)(void *arg, uint32_t ip, const struct rte_ether_addr *mac,

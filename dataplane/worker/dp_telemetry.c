@@ -7,6 +7,7 @@
  *   /mediagate/sessions       number of sessions and the first ids
  *   /mediagate/session,<id>   per leg/direction counters of one session
  *   /mediagate/neigh          neighbour tables
+ *   /mediagate/ports          ethdev counters (imissed: the NIC ring overflowed)
  * Callbacks run on telemetry threads: session reads go through the
  * telemetry QSBR slot (dp_session_reader_begin/end).
  */
@@ -15,6 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <string.h>
+
+#include <rte_ethdev.h>
 #include <rte_telemetry.h>
 
 #include "dp_net.h"
@@ -187,6 +191,39 @@ static int t_neigh(const char *cmd, const char *params, struct rte_tel_data *d)
 	return 0;
 }
 
+static int t_ports(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	RTE_SET_USED(cmd);
+	RTE_SET_USED(params);
+	rte_tel_data_start_dict(d);
+	for (unsigned p = 0; p < dp_n_ports; p++) {
+		struct rte_tel_data *c = rte_tel_data_alloc();
+		struct rte_eth_stats st;
+		char name[24], mac[RTE_ETHER_ADDR_FMT_SIZE];
+
+		if (c == NULL)
+			return -ENOMEM;
+		memset(&st, 0, sizeof(st));
+		rte_eth_stats_get(dp_ports[p].port_id, &st);
+		rte_ether_format_addr(mac, sizeof(mac), &dp_ports[p].mac);
+		rte_tel_data_start_dict(c);
+		rte_tel_data_add_dict_string(c, "device", dp_ports[p].name);
+		rte_tel_data_add_dict_string(c, "mac", mac);
+		rte_tel_data_add_dict_u64(c, "rx_queues", dp_ports[p].n_rxq);
+		rte_tel_data_add_dict_u64(c, "rss", dp_ports[p].rss);
+		rte_tel_data_add_dict_u64(c, "ipackets", st.ipackets);
+		rte_tel_data_add_dict_u64(c, "opackets", st.opackets);
+		rte_tel_data_add_dict_u64(c, "imissed", st.imissed);
+		rte_tel_data_add_dict_u64(c, "ierrors", st.ierrors);
+		rte_tel_data_add_dict_u64(c, "oerrors", st.oerrors);
+		rte_tel_data_add_dict_u64(c, "rx_nombuf", st.rx_nombuf);
+		rte_tel_data_add_dict_u64(c, "neighbours", dp_neigh_count((uint16_t)p));
+		snprintf(name, sizeof(name), "port%u", p);
+		rte_tel_data_add_dict_container(d, name, c, 0);
+	}
+	return 0;
+}
+
 int dp_telemetry_register(void)
 {
 	int rc = 0;
@@ -200,5 +237,7 @@ int dp_telemetry_register(void)
 	rc |= rte_telemetry_register_cmd("/mediagate/session", t_session,
 					 "Counters of one session. Parameter: session id");
 	rc |= rte_telemetry_register_cmd("/mediagate/neigh", t_neigh, "Neighbour (ARP) tables");
+	rc |= rte_telemetry_register_cmd("/mediagate/ports", t_ports,
+					 "Per port: device, MAC, queues, ethdev counters, neighbours");
 	return rc != 0 ? -EINVAL : 0;
 }

@@ -328,6 +328,9 @@ def case_telemetry():
         # odd session ids belong to worker 1: it must have been handed packets
         hand = sum(w["worker%d" % i]["handoffs"] for i in range(WORKERS))
         check(hand > 0 and w["worker1"]["packets"] > 0, "no hand-off: %s" % w)
+    pt = dp.telemetry("/mediagate/ports")["/mediagate/ports"]
+    check(pt["port0"]["ipackets"] > 0 and pt["port0"]["neighbours"] >= 1
+          and pt["port1"]["opackets"] > 0, "ports: %s" % pt)
     s = dp.telemetry("/mediagate/session,1")["/mediagate/session"]
     check(s["leg0_rx"]["packets"] > 0, "%s" % s)
 
