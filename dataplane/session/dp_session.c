@@ -739,6 +739,8 @@ int dp_fork_add(const struct mg_msg_fork *f, const char **err)
 		FAIL(-EINVAL, "raw fork with crypto (a raw fork copies packets as received)");
 	if (f->remote.family != MG_FAMILY_IPV4 || f->remote.port == 0)
 		FAIL(-EINVAL, "fork remote: need an IPv4 address and port");
+	if ((f->flags & MG_FORK_F_RTCP) && (f->remote.port == 65535 || f->local.port == 65535))
+		FAIL(-EINVAL, "fork with RTCP: port 65535 leaves no RTCP port (port + 1)");
 	rc = local_addr_check(&f->local, "fork local", &lip, &pidx, err);
 	if (rc < 0)
 		return rc;
