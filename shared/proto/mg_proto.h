@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "mg_srtp_suite.h"
+#include "mg_tdm_limits.h" /* MG_TDM_MAX_CHANNO: DAHDI's channel numbers */
 
 /** Bumped on every incompatible change of this file. */
 #define MG_PROTO_VERSION 1
@@ -359,7 +360,6 @@ struct mg_msg_dp_stats {
 /* ------------------------------------------------------------------ TDM */
 
 #define MG_TDM_F_ECHO_CANCEL 0x01u /**< run the line echo canceller on this channel */
-#define MG_TDM_MAX_CHANNO 4096
 
 /**
  * TDM_BIND request: carry DAHDI channel `channo` over session `session_id`.

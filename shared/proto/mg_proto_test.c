@@ -466,7 +466,7 @@ static void test_tdm(void **state)
 	struct mg_msg_tdm_bind ok = { .session_id = 9, .channo = 17, .leg = 1, .law = 1, .pt = 8,
 				      .event_pt = 101, .ssrc = 0x12345678,
 				      .flags = MG_TDM_F_ECHO_CANCEL }, b, got;
-	struct mg_msg_tdm_chan ch = { .channo = 4096 }, gch;
+	struct mg_msg_tdm_chan ch = { .channo = MG_TDM_MAX_CHANNO }, gch;
 	int len;
 
 	(void)state;
@@ -476,7 +476,7 @@ static void test_tdm(void **state)
 	assert_memory_equal(&got, &ok, sizeof(ok));
 	len = mg_proto_encode(wire, sizeof(wire), MG_MSG_TDM_UNBIND, 0, 4, 0, &ch);
 	assert_int_equal(mg_proto_decode(wire, (size_t)len, &h, &gch, sizeof(gch)), 0);
-	assert_int_equal(gch.channo, 4096);
+	assert_int_equal(gch.channo, MG_TDM_MAX_CHANNO); /* the highest DAHDI channel */
 	assert_int_equal(mg_proto_body_size(MG_MSG_TDM_BIND, true), 0);
 	assert_int_equal(mg_proto_body_size(MG_MSG_TDM_UNBIND, true),
 			 (int)sizeof(struct mg_msg_tdm_stats));

@@ -15,6 +15,11 @@
 
 #include <dahdi/user.h>
 
+#include "mg_tdm_limits.h"
+
+_Static_assert(MG_TDM_MAX_CHANNO == DAHDI_MAX_CHANNELS - 1,
+	       "MG_TDM_MAX_CHANNO must follow DAHDI_MAX_CHANNELS of dahdi/user.h");
+
 /* DAHDI signals "an event is waiting" by failing read/write with ELAST. */
 #define DAHDI_ERR_EVENT ELAST
 

@@ -27,9 +27,9 @@
 #include <stdio.h>
 
 #include "mg_tdm_g711.h"
+#include "mg_tdm_limits.h"
 
 #define MG_TDM_MAX_SPANS 32
-#define MG_TDM_MAX_CHANNO 1023
 #define MG_TDM_MAX_ZONES 16
 #define MG_TDM_GROUP_MAX_CHANS 32
 
