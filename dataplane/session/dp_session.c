@@ -12,6 +12,8 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 
+#include <openssl/evp.h>
+
 #include "dp_port.h"
 #include "dp_session.h"
 #include "mg_log.h"
@@ -52,7 +54,7 @@ static void sess_free_obj(struct dp_session *s)
 			mg_srtp_ctx_free(s->forks[f].ctx);
 	if (s->own_stats)
 		rte_free(s->stats);
-	/* keys live in def: wipe before the memory goes back */
+	/* def holds key digests: wipe before the memory goes back */
 	memset(s, 0, sizeof(*s));
 	rte_free(s);
 }
@@ -244,12 +246,59 @@ int dp_port_free(const struct mg_msg_port *req, const char **err)
 
 /* -------------------------------------------------------------- building */
 
-static bool crypto_same(const struct mg_msg_crypto *a, const struct mg_msg_crypto *b)
+/*
+ * The dataplane does not keep master keys: once the contexts are derived, the
+ * stored definition holds a SHA-256 of the key material in place of the key
+ * (salt zeroed), enough to tell at MODIFY whether a direction's keys changed.
+ */
+static void crypto_digest(const struct mg_msg_crypto *c, uint8_t out[32])
 {
-	return a->suite == b->suite && a->key_len == b->key_len && a->salt_len == b->salt_len &&
-	       a->mki_len == b->mki_len && memcmp(a->mki, b->mki, sizeof(a->mki)) == 0 &&
-	       memcmp(a->key, b->key, sizeof(a->key)) == 0 &&
-	       memcmp(a->salt, b->salt, sizeof(a->salt)) == 0 && a->lifetime == b->lifetime;
+	unsigned int n = 32;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+
+	memset(out, 0, 32);
+	if (md == NULL)
+		return;
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	EVP_DigestUpdate(md, &c->suite, 1);
+	EVP_DigestUpdate(md, &c->key_len, 1);
+	EVP_DigestUpdate(md, c->key, c->key_len);
+	EVP_DigestUpdate(md, &c->salt_len, 1);
+	EVP_DigestUpdate(md, c->salt, c->salt_len);
+	EVP_DigestUpdate(md, &c->mki_len, 1);
+	EVP_DigestUpdate(md, c->mki, c->mki_len);
+	EVP_DigestUpdate(md, &c->lifetime, sizeof(c->lifetime));
+	EVP_DigestFinal_ex(md, out, &n);
+	EVP_MD_CTX_free(md);
+}
+
+static void crypto_forget_keys(struct mg_msg_crypto *c)
+{
+	uint8_t d[32];
+
+	if (c->suite == MG_SRTP_SUITE_NONE)
+		return;
+	crypto_digest(c, d);
+	memcpy(c->key, d, sizeof(c->key));
+	memset(c->salt, 0, sizeof(c->salt));
+	memset(d, 0, sizeof(d));
+}
+
+/* @p fresh from a message (keys), @p stored from an installed definition (digest). */
+static bool crypto_same(const struct mg_msg_crypto *fresh, const struct mg_msg_crypto *stored)
+{
+	uint8_t d[32];
+	bool same;
+
+	if (fresh->suite != stored->suite || fresh->key_len != stored->key_len ||
+	    fresh->salt_len != stored->salt_len || fresh->mki_len != stored->mki_len ||
+	    memcmp(fresh->mki, stored->mki, sizeof(fresh->mki)) != 0 ||
+	    fresh->lifetime != stored->lifetime)
+		return false;
+	crypto_digest(fresh, d);
+	same = memcmp(d, stored->key, sizeof(d)) == 0;
+	memset(d, 0, sizeof(d));
+	return same;
 }
 
 static int crypto_ctx(const struct mg_msg_crypto *c, enum mg_srtp_dir dir, const char *what,
@@ -545,6 +594,10 @@ int dp_session_add(const struct mg_msg_session *def, bool modify, const char **e
 			goto fail;
 		}
 		s->own_stats = 1;
+	}
+	for (unsigned l = 0; l < 2; l++) {
+		crypto_forget_keys(&s->def.legs[l].rx);
+		crypto_forget_keys(&s->def.legs[l].tx);
 	}
 	rc = sess_publish(s, old, err);
 	if (rc < 0)
