@@ -43,7 +43,10 @@ int mg_q850_to_sip(int cause, bool with_diagnostic);
  */
 int mg_sip_to_q850(int status);
 
-/** Short text of a Q.850 cause ("user busy"), "unknown" if not named. */
+/**
+ * ITU-T Q.850 name of @p cause in lower case ("user busy"); every cause
+ * Q.850 assigns is named, "unknown" for the unassigned ones.
+ */
 const char *mg_q850_name(int cause);
 
 #endif

@@ -5,8 +5,11 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <string.h>
 
-#include "mg_tdm_cause.h"
+/* The tables themselves are under test (every row named), so the source is
+ * compiled in here; the linker then takes nothing of mg_tdm_cause.o. */
+#include "mg_tdm_cause.c"
 
 /* RFC 3398 8.2.6.1, row by row for the causes a gateway meets daily. */
 static void test_q850_to_sip(void **state)
@@ -87,6 +90,49 @@ static void test_both_ways(void **state)
 	assert_string_equal(mg_q850_name(200), "unknown");
 }
 
+/* Every cause either SIP mapping table can produce or read has a Q.850
+ * name, and so has every cause the gateway's code names or libpri refuses
+ * with (control/pri: 3, 28, 38, 44, 81, 82). */
+static void test_names(void **state)
+{
+	static const int used[] = {
+		MG_Q850_UNALLOCATED_NUMBER, MG_Q850_NORMAL_CLEARING, MG_Q850_USER_BUSY,
+		MG_Q850_NO_USER_RESPONDING, MG_Q850_NO_ANSWER, MG_Q850_CALL_REJECTED,
+		MG_Q850_NORMAL_UNSPECIFIED, MG_Q850_NO_CIRCUIT_AVAILABLE, MG_Q850_TEMPORARY_FAILURE,
+		MG_Q850_RECOVERY_ON_TIMER_EXPIRY, MG_Q850_INTERWORKING, 3, 28, 38, 44, 81, 82,
+	};
+	static const int class_unspecified[] = {31, 47, 63, 79, 95, 111, 127};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(q850_table) / sizeof(q850_table[0]); i++) {
+		assert_non_null(q850_table[i].name);
+		assert_true(strlen(q850_table[i].name) > 0);
+		if (i > 0) /* sorted, no cause twice */
+			assert_true(q850_table[i - 1].cause < q850_table[i].cause);
+	}
+	for (size_t i = 0; i < sizeof(sip_table) / sizeof(sip_table[0]); i++) {
+		if (strcmp(mg_q850_name(sip_table[i].cause), "unknown") == 0)
+			fail_msg("SIP %d maps to cause %d, which has no name", sip_table[i].status,
+				 sip_table[i].cause);
+	}
+	/* statuses outside the table map to 127: named too */
+	for (int st = 300; st < 700; st++)
+		assert_string_not_equal(mg_q850_name(mg_sip_to_q850(st)), "unknown");
+	for (size_t i = 0; i < sizeof(class_unspecified) / sizeof(class_unspecified[0]); i++)
+		assert_string_not_equal(mg_q850_name(class_unspecified[i]), "unknown");
+	for (size_t i = 0; i < sizeof(used) / sizeof(used[0]); i++)
+		assert_string_not_equal(mg_q850_name(used[i]), "unknown");
+	/* ITU-T Q.850 Table 1 wording */
+	assert_string_equal(mg_q850_name(28), "invalid number format (address incomplete)");
+	assert_string_equal(mg_q850_name(44), "requested circuit/channel not available");
+	assert_string_equal(mg_q850_name(82), "identified channel does not exist");
+	assert_string_equal(mg_q850_name(25), "exchange routing error");
+	/* unassigned by Q.850 */
+	assert_string_equal(mg_q850_name(0), "unknown");
+	assert_string_equal(mg_q850_name(45), "unknown");
+	assert_string_equal(mg_q850_name(126), "unknown");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -94,6 +140,7 @@ int main(void)
 		cmocka_unit_test(test_q850_classes),
 		cmocka_unit_test(test_sip_to_q850),
 		cmocka_unit_test(test_both_ways),
+		cmocka_unit_test(test_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
