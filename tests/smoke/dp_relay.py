@@ -280,6 +280,51 @@ def case_malformed():
     check(n == 4, "malformed counted %d of 4" % n)
 
 
+def case_garbage():
+    # 3,000 random and half-valid frames straight onto the wire (AF_PACKET in
+    # mgdp-a); afterwards the dataplane must still answer and relay
+    mac = dp_bed.nsx("mgdp-dp", "cat", "/sys/class/net/mgdp-a0/address", capture=True).stdout
+    code = (
+        "import random,socket,struct\n"
+        "random.seed(4)\n"
+        "s=socket.socket(socket.AF_PACKET,socket.SOCK_RAW)\n"
+        "s.bind(('mgdp-a1',0))\n"
+        "dst=bytes.fromhex('%s'.replace(':',''))\n"
+        "src=bytes.fromhex('020000000001')\n"
+        "dip=socket.inet_aton('%s'); sip=socket.inet_aton('%s')\n"
+        "def ck(h):\n"
+        "  t=sum(struct.unpack('!10H',h)); t=(t&0xffff)+(t>>16); t=(t&0xffff)+(t>>16)\n"
+        "  return struct.pack('!H',~t&0xffff)\n"
+        "for i in range(3000):\n"
+        "  k=i%%4\n"
+        "  if k==0:\n"
+        "    f=dst+src+bytes(random.getrandbits(8) for _ in range(random.randint(0,80)))\n"
+        "  else:\n"
+        "    pl=bytes(random.getrandbits(8) for _ in range(random.randint(0,60)))\n"
+        "    if k==3: pl=bytes([0x80|random.getrandbits(4)])+pl\n"
+        "    ul=8+len(pl)+random.choice([0,0,-3,5])\n"
+        "    udp=struct.pack('!HHHH',30020,random.choice([20020,20000,20001,9]),ul&0xffff,0)+pl\n"
+        "    ihl=random.choice([5,5,5,4,6,15])\n"
+        "    tl=20+len(udp)+random.choice([0,0,0,7,-2])\n"
+        "    h=struct.pack('!BBHHHBBH4s4s',0x40|ihl,0,tl&0xffff,i,random.choice([0,0,0x2000,0x0010]),64,random.choice([17,17,1,6,250]),0,sip,dip)\n"
+        "    h=h[:10]+ck(h)+h[12:]\n"
+        "    if k==2: h=h[:10]+b'\\x00\\x01'+h[12:]\n"
+        "    f=dst+src+b'\\x08\\x00'+h+udp\n"
+        "  s.send(f[:1514] if len(f)>=14 else f+bytes(14-len(f)))\n"
+    ) % (mac.strip(), DP_A, A)
+    dp_bed.nsx("mgdp-a", "python3", "-c", code, timeout=60)
+    time.sleep(0.3)
+    t = dp.telemetry("/mediagate/net")["/mediagate/net"]
+    dropped = sum(t["drops"].values())
+    check(dropped >= 1000, "garbage not counted as drops: %s" % t["drops"])
+    r = dp_bed.nsx("mgdp-a", "ping", "-c", "2", "-i", "0.2", "-W", "1", DP_A, check=False,
+                   capture=True)
+    check(r.returncode == 0, "no ping after garbage")
+    sent, r = relay("a", A + ":30000", DP_A + ":20000", "b", B + ":30002",
+                    recv_key=KEYS["k1"][1], count=10, seq=7000, ssrc=0xabc)
+    check(r["ok"] == 10, "no relay after garbage: %s" % r)
+
+
 def case_errors():
     rc, out = dp.ctl_rc("session", "add", "1", "leg0", "local=%s:20200" % DP_A,
                         "leg1", "local=%s:20202" % DP_B)
@@ -351,6 +396,7 @@ CASES = [
     ("latching", case_latching),
     ("replay+tamper", case_replay_tamper),
     ("malformed", case_malformed),
+    ("garbage frames", case_garbage),
     ("control errors", case_errors),
     ("telemetry", case_telemetry),
     ("delete stops forwarding", case_delete_stops),
