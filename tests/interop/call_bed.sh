@@ -26,13 +26,13 @@ GW=10.199.0.1
 A=203.0.113.2 B=203.0.113.18 DPA=203.0.113.1 DPB=203.0.113.17
 
 if [ "$(id -u)" -ne 0 ]; then
-	echo "call_bed: needs root (network namespaces, AF_PACKET): skipped"
-	exit 77
+	echo "call_bed: needs root (network namespaces, AF_PACKET)"
+	exit 1
 fi
 for b in "$CONTROL" "$DATAPLANE" "$DPCTL" "$CERT"; do
 	[ -x "$b" ] || { echo "call_bed: $b was not built"; exit 1; }
 done
-command -v baresip > /dev/null || { echo "call_bed: baresip is not installed: skipped"; exit 77; }
+command -v baresip > /dev/null || { echo "call_bed: baresip is not installed (scripts/setup installs baresip-core)"; exit 1; }
 
 bed_down() {
 	ip netns del call-a 2> /dev/null

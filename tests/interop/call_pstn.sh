@@ -21,7 +21,7 @@ DATAPLANE=$BUILD/dataplane/mediagate-dataplane
 DPCTL=$BUILD/dataplane/dpctl/mediagate-dpctl
 X=$SRC/tests/interop
 : "${MG_TDM_EMU_DIR:?run through tdm-emu-run}"
-command -v sipp > /dev/null || { echo "sipp (sip-tester) is not installed: skipped"; exit 77; }
+command -v sipp > /dev/null || { echo "sipp is not installed (scripts/setup installs sip-tester)"; exit 1; }
 W=$(mktemp -d /tmp/call-pstn.XXXXXX)
 PIDS=()
 BASE=$((34000 + ($$ % 3000) * 4))

@@ -25,7 +25,7 @@ BASE=$((30000 + ($$ % 3000) * 8))
 P_GW=$BASE P_GW2=$((BASE + 1)) P_UAC=$((BASE + 2)) P_UAS=$((BASE + 3)) P_RAW=$((BASE + 4))
 PREFIX=call-sipp-$$
 
-command -v sipp > /dev/null || { echo "sipp (sip-tester) is not installed: skipped"; exit 77; }
+command -v sipp > /dev/null || { echo "sipp is not installed (scripts/setup installs sip-tester)"; exit 1; }
 cleanup() {
 	local i p
 	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
