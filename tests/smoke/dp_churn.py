@@ -26,7 +26,7 @@ def main():
     ok = False
     try:
         dp_bed.up()
-        dp.start()
+        dp.start(workers=int(os.environ.get("MGDP_WORKERS", "1")))
         for ns, addr in (("mgdp-a", DP_A), ("mgdp-b", DP_B)):
             dp_bed.nsx(ns, "ping", "-c", "1", "-W", "1", addr)
         dp.ctl("session", "add", "1", "leg0", "local=%s:20000" % DP_A, "remote=%s:30000" % A,
