@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <spandsp.h>
-
 /* A thread late by more than this many periods drops the backlog of
  * jitter-buffer playout instead of writing a burst the line cannot take. */
 #define ENGINE_MAX_CATCHUP 4
@@ -15,7 +13,6 @@
 struct mg_tdm_engine {
 	struct mg_tdm_timer *timer;
 	mg_tdm_engine_rx_cb rx;
-	mg_tdm_engine_dtmf_cb dtmf;
 	void *arg;
 	unsigned max_ports;
 	struct mg_tdm_port ports[];
@@ -41,88 +38,9 @@ struct mg_tdm_engine *mg_tdm_engine_new(unsigned max_ports, struct mg_tdm_timer 
 	return e;
 }
 
-static void port_dtmf_free(struct mg_tdm_port *p)
-{
-	if (p->dtmf_rx)
-		dtmf_rx_free(p->dtmf_rx);
-	if (p->dtmf_tx)
-		dtmf_tx_free(p->dtmf_tx);
-	p->dtmf_rx = p->dtmf_tx = NULL;
-}
-
 void mg_tdm_engine_free(struct mg_tdm_engine *e)
 {
-	if (!e)
-		return;
-	for (unsigned i = 0; i < e->max_ports; i++)
-		port_dtmf_free(&e->ports[i]);
 	free(e);
-}
-
-void mg_tdm_engine_set_dtmf_cb(struct mg_tdm_engine *e, mg_tdm_engine_dtmf_cb cb)
-{
-	e->dtmf = cb;
-}
-
-/* spandsp's realtime report: a digit's ASCII code at its start, 0 at its end */
-static void port_dtmf_report(void *user, int code, int level, int delay)
-{
-	struct mg_tdm_port *p = user;
-	struct mg_tdm_engine *e = p->engine;
-
-	(void)level;
-	(void)delay;
-	if (code) {
-		p->digit = (char)code;
-		p->digit_start = p->samples;
-		p->stats.dtmf_rx++;
-		if (e->dtmf)
-			e->dtmf(e->arg, p->index, p->digit, false, 0);
-	} else if (p->digit) {
-		if (e->dtmf)
-			e->dtmf(e->arg, p->index, p->digit, true,
-				(unsigned)(p->samples - p->digit_start));
-		p->digit = 0;
-	}
-}
-
-int mg_tdm_engine_enable_dtmf(struct mg_tdm_engine *e, unsigned port)
-{
-	struct mg_tdm_port *p;
-
-	if (port >= e->max_ports || !e->ports[port].active || e->ports[port].media_ops)
-		return -EINVAL;
-	p = &e->ports[port];
-	if (p->dtmf_rx)
-		return 0;
-	p->dtmf_rx = dtmf_rx_init(NULL, NULL, NULL);
-	p->dtmf_tx = dtmf_tx_init(NULL);
-	if (!p->dtmf_rx || !p->dtmf_tx) {
-		port_dtmf_free(p);
-		return -ENOMEM;
-	}
-	dtmf_rx_set_realtime_callback(p->dtmf_rx, port_dtmf_report, p);
-	return 0;
-}
-
-int mg_tdm_engine_send_dtmf(struct mg_tdm_engine *e, unsigned port, const char *digits,
-			    unsigned on_ms, unsigned off_ms)
-{
-	struct mg_tdm_port *p;
-	int n = (int)strlen(digits);
-	int rc;
-
-	if (port >= e->max_ports || !e->ports[port].active || !e->ports[port].dtmf_tx ||
-	    on_ms < 20 || on_ms > 10000 || off_ms > 10000)
-		return -EINVAL;
-	if (n == 0 || strspn(digits, "0123456789*#ABCD") != (size_t)n)
-		return -EINVAL;
-	p = &e->ports[port];
-	dtmf_tx_set_timing(p->dtmf_tx, (int)on_ms, (int)off_ms);
-	/* spandsp 0.0.6 returns how many digits did NOT fit (its header says
-	 * the opposite); accept either reading of "all of them" */
-	rc = dtmf_tx_put(p->dtmf_tx, digits, n);
-	return rc == 0 || rc == n ? 0 : -ENOSPC;
 }
 
 int mg_tdm_engine_attach(struct mg_tdm_engine *e, struct mg_tdm_chan *chan, enum mg_law call_law,
@@ -149,8 +67,6 @@ int mg_tdm_engine_attach(struct mg_tdm_engine *e, struct mg_tdm_chan *chan, enum
 			return rc;
 		p->chan = chan;
 		p->call_law = call_law;
-		p->engine = e;
-		p->index = i;
 		p->active = true;
 		return (int)i;
 	}
@@ -174,10 +90,8 @@ int mg_tdm_engine_attach_media(struct mg_tdm_engine *e, struct mg_tdm_chan *chan
 
 void mg_tdm_engine_detach(struct mg_tdm_engine *e, unsigned port)
 {
-	if (port < e->max_ports) {
-		port_dtmf_free(&e->ports[port]);
+	if (port < e->max_ports)
 		e->ports[port].active = false;
-	}
 }
 
 const struct mg_tdm_port *mg_tdm_engine_port(const struct mg_tdm_engine *e, unsigned port)
@@ -206,7 +120,6 @@ static void engine_port_period(struct mg_tdm_engine *e, unsigned idx, unsigned p
 {
 	struct mg_tdm_port *p = &e->ports[idx];
 	uint8_t buf[MG_TDM_MAX_BLOCK];
-	int16_t lin[MG_TDM_MAX_BLOCK];
 	ssize_t n;
 
 	/* TDM → RTP: everything the channel has */
@@ -218,11 +131,6 @@ static void engine_port_period(struct mg_tdm_engine *e, unsigned idx, unsigned p
 			continue;
 		}
 		if (n > 0) {
-			if (p->dtmf_rx) {
-				mg_g711_decode_buf(p->chan->law, lin, buf, (size_t)n);
-				dtmf_rx(p->dtmf_rx, lin, (int)n);
-			}
-			p->samples += (uint64_t)n;
 			if (p->call_law != p->chan->law)
 				mg_g711_transcode(p->chan->law, p->call_law, buf, buf, (size_t)n);
 			p->stats.rx_blocks++;
@@ -248,16 +156,6 @@ static void engine_port_period(struct mg_tdm_engine *e, unsigned idx, unsigned p
 			p->media_ops->to_tdm(p->media, idx, buf, p->chan->blocksize);
 		else
 			mg_jb_pop(&p->jb, buf);
-		if (p->dtmf_tx) {
-			/* tones being played replace the call's audio */
-			int got = dtmf_tx(p->dtmf_tx, lin, (int)p->chan->blocksize);
-
-			if (got > 0) {
-				memset(lin + got, 0, (p->chan->blocksize - (unsigned)got) * sizeof(lin[0]));
-				mg_g711_encode_buf(p->chan->law, buf, lin, p->chan->blocksize);
-				p->stats.dtmf_tx_blocks++;
-			}
-		}
 		if (mg_tdm_chan_write(p->chan, buf, p->chan->blocksize) == (ssize_t)p->chan->blocksize)
 			p->stats.tx_blocks++;
 		else

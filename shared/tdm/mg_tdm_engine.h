@@ -11,9 +11,12 @@
  * - pops one frame per elapsed period from the port's jitter buffer (RTP →
  *   TDM, already in the span's law) and writes it.
  * RTP payloads enter with mg_tdm_engine_push() (call law, converted on the
- * way in). Every call is made on the engine's thread: the dataplane moves
- * packets to it through its rings; nothing here locks, allocates, logs or
- * makes a syscall beyond the channel reads and writes.
+ * way in). Every call is made on the engine's thread; nothing here locks,
+ * allocates, logs or makes a syscall beyond the channel reads and writes.
+ *
+ * Users: bench/tdm-bench (mode `engine`) and the unit test. The dataplane's
+ * TDM thread (dataplane/tdm/dp_tdm.c) runs its own loop around
+ * dataplane/tdm/tdm_media, which also does DTMF and echo cancellation.
  */
 #ifndef MG_TDM_ENGINE_H
 #define MG_TDM_ENGINE_H
@@ -27,16 +30,9 @@
 typedef void (*mg_tdm_engine_rx_cb)(void *arg, unsigned port, const uint8_t *payload, size_t len);
 
 /**
- * A DTMF digit heard on TDM: called at its start (@p end false) and its end
- * (@p end true, @p duration in samples), which is what an RFC 4733 sender
- * needs for its begin, update and end packets.
- */
-typedef void (*mg_tdm_engine_dtmf_cb)(void *arg, unsigned port, char digit, bool end,
-				      unsigned duration);
-
-/**
- * Media processing supplied by the user of the engine (the dataplane's
- * per-channel media: echo canceller, DTMF/RFC 4733, RTP framing). With it,
+ * Media processing supplied by the user of the engine (e.g. the dataplane's
+ * per-channel media, dataplane/tdm/tdm_media: echo canceller, DTMF with
+ * RFC 4733, RTP framing; DTMF exists only there). With it,
  * the engine only moves blocks: every block read goes to from_tdm() and
  * to_tdm() fills the block written each period. Both get the span's law.
  */
@@ -52,8 +48,6 @@ struct mg_tdm_port_stats {
 	uint64_t tx_refused;       /**< write refused (kernel buffers full): dropped */
 	uint64_t events;           /**< channel events taken */
 	uint64_t read_errors;
-	uint64_t dtmf_rx;          /**< digits detected */
-	uint64_t dtmf_tx_blocks;   /**< blocks of generated tones written instead of audio */
 };
 
 /** One bearer bound to a call. */
@@ -66,14 +60,6 @@ struct mg_tdm_port {
 	/* private: external media (attach_media), NULL for the built-in path */
 	const struct mg_tdm_media_ops *media_ops;
 	void *media;
-	/* private: DTMF (spandsp), NULL unless enabled */
-	void *dtmf_rx;
-	void *dtmf_tx;
-	struct mg_tdm_engine *engine;
-	unsigned index;
-	uint64_t samples;          /**< TDM samples received so far */
-	uint64_t digit_start;
-	char digit;
 };
 
 struct mg_tdm_engine;
@@ -99,29 +85,11 @@ int mg_tdm_engine_attach(struct mg_tdm_engine *e, struct mg_tdm_chan *chan, enum
 /**
  * Bind @p chan to external media processing @p ops / @p media (not owned):
  * the engine reads and writes, @p ops does everything else (the built-in
- * transcoding, jitter buffer, DTMF and the rx callback are not used for
- * this port). Returns the port index or -errno.
+ * transcoding, jitter buffer and the rx callback are not used for this
+ * port). Returns the port index or -errno.
  */
 int mg_tdm_engine_attach_media(struct mg_tdm_engine *e, struct mg_tdm_chan *chan,
 			       const struct mg_tdm_media_ops *ops, void *media);
-
-/** Report DTMF digits heard on ports that enabled detection. */
-void mg_tdm_engine_set_dtmf_cb(struct mg_tdm_engine *e, mg_tdm_engine_dtmf_cb cb);
-
-/**
- * Turn on DTMF for a port: detection on what TDM sends (spandsp, on the
- * linear samples) and generation toward TDM. Allocates; call at call setup.
- */
-int mg_tdm_engine_enable_dtmf(struct mg_tdm_engine *e, unsigned port);
-
-/**
- * Play DTMF @p digits toward TDM (RFC 4733 events from the RTP side): each
- * @p on_ms of tone then @p off_ms of silence; while tones play they replace
- * the call's audio. -EINVAL: not enabled or a character that is not a DTMF
- * digit (0-9 * # A-D); -ENOSPC: the queue is full.
- */
-int mg_tdm_engine_send_dtmf(struct mg_tdm_engine *e, unsigned port, const char *digits,
-			    unsigned on_ms, unsigned off_ms);
 
 /** Unbind a port (the call ended). */
 void mg_tdm_engine_detach(struct mg_tdm_engine *e, unsigned port);
