@@ -223,11 +223,26 @@ static void print_result(const struct result *r)
 	fflush(stdout);
 }
 
+/* What measure() reads at the start and the end of the window. */
+struct sample {
+	uint64_t wall, cpu_a, cpu_b, emu, rx, tx_full;
+};
+
+static void take_sample(struct side *a, struct side *b, pid_t emu_pid, struct sample *s)
+{
+	s->wall = ts_ns(CLOCK_MONOTONIC);
+	s->cpu_a = thread_cpu_ns(a->thr);
+	s->cpu_b = thread_cpu_ns(b->thr);
+	s->emu = proc_cpu_ticks(emu_pid);
+	s->rx = __atomic_load_n(&a->rx, __ATOMIC_RELAXED);
+	s->tx_full = __atomic_load_n(&a->tx_full, __ATOMIC_RELAXED);
+}
+
 /* Run both sides for @p secs and report the TDM side. */
 static void measure(struct side *a, struct side *b, pid_t emu_pid, double secs,
 		    struct result *r)
 {
-	uint64_t w0, w1, ca0, ca1, cb0, cb1, e0, e1, rx0, rx1, f0, f1;
+	struct sample s0, s1;
 	long hz = sysconf(_SC_CLK_TCK);
 
 	a->stop = b->stop = false;
@@ -235,30 +250,20 @@ static void measure(struct side *a, struct side *b, pid_t emu_pid, double secs,
 	pthread_create(&a->thr, NULL, side_main, a);
 	pthread_create(&b->thr, NULL, side_main, b);
 	usleep(300000); /* warm up: buffers settle */
-	w0 = ts_ns(CLOCK_MONOTONIC);
-	ca0 = thread_cpu_ns(a->thr);
-	cb0 = thread_cpu_ns(b->thr);
-	e0 = proc_cpu_ticks(emu_pid);
-	rx0 = __atomic_load_n(&a->rx, __ATOMIC_RELAXED);
-	f0 = __atomic_load_n(&a->tx_full, __ATOMIC_RELAXED);
+	take_sample(a, b, emu_pid, &s0);
 	usleep((useconds_t)(secs * 1e6));
-	w1 = ts_ns(CLOCK_MONOTONIC);
-	ca1 = thread_cpu_ns(a->thr);
-	cb1 = thread_cpu_ns(b->thr);
-	e1 = proc_cpu_ticks(emu_pid);
-	rx1 = __atomic_load_n(&a->rx, __ATOMIC_RELAXED);
-	f1 = __atomic_load_n(&a->tx_full, __ATOMIC_RELAXED);
+	take_sample(a, b, emu_pid, &s1);
 	a->stop = b->stop = true;
 	pthread_join(a->thr, NULL);
 	pthread_join(b->thr, NULL);
 
-	double wall = (double)(w1 - w0) / 1e9;
-	r->fps = (double)(rx1 - rx0) / wall;
+	double wall = (double)(s1.wall - s0.wall) / 1e9;
+	r->fps = (double)(s1.rx - s0.rx) / wall;
 	r->expected = 50.0 * r->n;
-	r->cpu_tdm = 100.0 * (double)(ca1 - ca0) / (double)(w1 - w0);
-	r->cpu_far = 100.0 * (double)(cb1 - cb0) / (double)(w1 - w0);
-	r->cpu_emu = emu_pid > 0 ? 100.0 * (double)(e1 - e0) / (double)hz / wall : 0;
-	r->tx_full = (double)(f1 - f0);
+	r->cpu_tdm = 100.0 * (double)(s1.cpu_a - s0.cpu_a) / (double)(s1.wall - s0.wall);
+	r->cpu_far = 100.0 * (double)(s1.cpu_b - s0.cpu_b) / (double)(s1.wall - s0.wall);
+	r->cpu_emu = emu_pid > 0 ? 100.0 * (double)(s1.emu - s0.emu) / (double)hz / wall : 0;
+	r->tx_full = (double)(s1.tx_full - s0.tx_full);
 }
 
 static int engine_setup(struct side *a)

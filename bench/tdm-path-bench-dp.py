@@ -20,7 +20,6 @@ import base64
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -121,13 +120,7 @@ def main():
                 "worker_busy_pct": 100 * busy / tsc_hz / wall if tsc_hz and wall > 0 else 0,
             })
     finally:
-        if dp.poll() is None:
-            dp.send_signal(signal.SIGTERM)
-            try:
-                dp.wait(10)
-            except subprocess.TimeoutExpired:
-                dp.kill()
-                dp.wait()
+        bed.stop(dp)
         bed.down()
     cols = ["channels", "expected_pps", "worker_pps", "tdm_cpu_pct", "late_periods",
             "worker_busy_pct"]

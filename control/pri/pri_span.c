@@ -10,8 +10,13 @@
 
 #include "mg_log.h"
 
-/* libpri's channel word: timeslot in bits 0-7, span in 8-15, explicit bit 16 */
-#define PRI_CHAN_SLOT(x) ((x) & 0xff)
+/* libpri's channel word: timeslot in bits 0-7, span in 8-15, explicit bit 16.
+ * A word <= 0 is libpri's "no channel": timeslot 0. */
+static int pri_chan_slot(int word)
+{
+	return word > 0 ? word & 0xff : 0;
+}
+
 /* Bit 16 (PRI_EXPLICIT) would add the interface identifier (Channel ID
  * octet 3.1), which only NFAS uses and Q.SIG refuses: a span here signals
  * for itself, so channel words are the bare timeslot. */
@@ -192,7 +197,7 @@ static void span_dispatch(struct pri_span *s, pri_event *e)
 	case PRI_EVENT_RING:
 		ev.kind = PRI_SPAN_EV_SETUP;
 		ev.call = e->ring.call;
-		ev.channel = e->ring.channel > 0 ? PRI_CHAN_SLOT(e->ring.channel) : 0;
+		ev.channel = pri_chan_slot(e->ring.channel);
 		ev.channel_exclusive = !e->ring.flexible;
 		ev.called = e->ring.callednum;
 		ev.calling = e->ring.callingnum;
@@ -205,31 +210,31 @@ static void span_dispatch(struct pri_span *s, pri_event *e)
 	case PRI_EVENT_PROCEEDING:
 		ev.kind = PRI_SPAN_EV_PROCEEDING;
 		ev.call = e->proceeding.call;
-		ev.channel = e->proceeding.channel > 0 ? PRI_CHAN_SLOT(e->proceeding.channel) : 0;
+		ev.channel = pri_chan_slot(e->proceeding.channel);
 		break;
 	case PRI_EVENT_PROGRESS:
 		ev.kind = PRI_SPAN_EV_PROGRESS;
 		ev.call = e->proceeding.call;
 		ev.inband = e->proceeding.progressmask & PRI_PROG_INBAND_AVAILABLE;
-		ev.channel = e->proceeding.channel > 0 ? PRI_CHAN_SLOT(e->proceeding.channel) : 0;
+		ev.channel = pri_chan_slot(e->proceeding.channel);
 		break;
 	case PRI_EVENT_RINGING:
 		ev.kind = PRI_SPAN_EV_ALERTING;
 		ev.call = e->ringing.call;
 		ev.inband = e->ringing.progressmask & PRI_PROG_INBAND_AVAILABLE;
-		ev.channel = e->ringing.channel > 0 ? PRI_CHAN_SLOT(e->ringing.channel) : 0;
+		ev.channel = pri_chan_slot(e->ringing.channel);
 		break;
 	case PRI_EVENT_ANSWER:
 		ev.kind = PRI_SPAN_EV_CONNECT;
 		ev.call = e->answer.call;
 		ev.inband = e->answer.progressmask & PRI_PROG_INBAND_AVAILABLE;
-		ev.channel = e->answer.channel > 0 ? PRI_CHAN_SLOT(e->answer.channel) : 0;
+		ev.channel = pri_chan_slot(e->answer.channel);
 		break;
 	case PRI_EVENT_HANGUP_REQ:
 		ev.kind = PRI_SPAN_EV_DISCONNECT;
 		ev.call = e->hangup.call;
 		ev.cause = e->hangup.cause;
-		ev.channel = e->hangup.channel > 0 ? PRI_CHAN_SLOT(e->hangup.channel) : 0;
+		ev.channel = pri_chan_slot(e->hangup.channel);
 		break;
 	case PRI_EVENT_HANGUP:
 		/* RELEASE from the far end: libpri answered RELEASE COMPLETE;
@@ -237,7 +242,7 @@ static void span_dispatch(struct pri_span *s, pri_event *e)
 		ev.kind = PRI_SPAN_EV_RELEASED;
 		ev.call = e->hangup.call;
 		ev.cause = e->hangup.cause;
-		ev.channel = e->hangup.channel > 0 ? PRI_CHAN_SLOT(e->hangup.channel) : 0;
+		ev.channel = pri_chan_slot(e->hangup.channel);
 		s->cb(s->arg, s, &ev);
 		pri_hangup(s->pri, e->hangup.call, e->hangup.cause);
 		return;
@@ -246,12 +251,12 @@ static void span_dispatch(struct pri_span *s, pri_event *e)
 		ev.kind = PRI_SPAN_EV_RELEASED;
 		ev.call = e->hangup.call;
 		ev.cause = e->hangup.cause;
-		ev.channel = e->hangup.channel > 0 ? PRI_CHAN_SLOT(e->hangup.channel) : 0;
+		ev.channel = pri_chan_slot(e->hangup.channel);
 		break;
 	case PRI_EVENT_RESTART:
 		/* libpri sent RESTART ACKNOWLEDGE itself */
 		ev.kind = PRI_SPAN_EV_RESTART;
-		ev.channel = e->restart.channel > 0 ? PRI_CHAN_SLOT(e->restart.channel) : 0;
+		ev.channel = pri_chan_slot(e->restart.channel);
 		break;
 	default:
 		MG_DEBUG("pri: D-channel %u: libpri event %d not handled", s->dchan->channo, e->e);

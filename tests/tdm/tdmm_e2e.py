@@ -85,6 +85,17 @@ def up():
     sh("ip", "netns", "exec", NS_A, "ip", "addr", "add", PEER + "/24", "dev", "tdmm-a1")
 
 
+def stop(proc):
+    """SIGTERM, then SIGKILL after 10 s: the dataplane must not outlive us."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def dpctl(*args, check_rc=True):
     r = sh(DPCTL, "--socket", SOCK, *args, check=False)
     if check_rc and r.returncode != 0:
@@ -263,13 +274,7 @@ def main():
         check("was deleted while channel 1 was bound" in open(RUN + "/dataplane.log").read(),
               "and the release is logged")
     finally:
-        if dp.poll() is None:
-            dp.send_signal(signal.SIGTERM)
-            try:
-                dp.wait(10)
-            except subprocess.TimeoutExpired:
-                dp.kill()
-                dp.wait()
+        stop(dp)
         if failures:
             print(open(RUN + "/dataplane.log").read()[-3000:])
         down()
