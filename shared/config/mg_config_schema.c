@@ -954,7 +954,7 @@ static const struct mg_config_key schema[] = {
 		.apply = v_path,
 		FIELD(tdm_system_conf),
 		.help = "DAHDI system.conf describing the spans and channels.",
-		.used_by = MG_CFG_USE_DATAPLANE,
+		.used_by = MG_CFG_USE_CONTROL,
 	},
 	{
 		.name = "mediagate.tdm.devicePath",
@@ -964,7 +964,7 @@ static const struct mg_config_key schema[] = {
 		.apply = v_path,
 		FIELD(tdm_device_path),
 		.help = "Directory of the DAHDI device nodes.",
-		.used_by = MG_CFG_USE_DATAPLANE,
+		.used_by = MG_CFG_USE_BOTH,
 	},
 	{
 		.name = "mediagate.tdm.span.N.role",
