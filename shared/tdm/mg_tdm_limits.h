@@ -13,12 +13,13 @@
 
 /**
  * Highest DAHDI channel number: 1023. DAHDI's dahdi/user.h sets
- * DAHDI_MAX_CHANNELS to 1024 ("Max, 1024 channels") and dahdi_cfg, which
- * reads the same system.conf we do, keeps its per-channel configuration in
- * arrays of that size indexed by channel number, so channels of a
- * configured span are numbered 1..1023 (0 is not a channel). Numbers from
- * 0x8000 up are the kernel's pseudo channels, which are not opened by
- * number. mg_tdm_dahdi.c checks this value against the header at build time.
+ * DAHDI_MAX_CHANNELS to 1024 ("Max, 1024 channels"); dahdi_cfg, which reads
+ * the same system.conf we do, refuses channel numbers outside
+ * 1..DAHDI_MAX_CHANNELS - 1 and keeps its per-channel tables in arrays of
+ * that size, and DAHDI 2.x kernels had the same bound (valid_channo()).
+ * Numbers from 0x8000 up are the kernel's pseudo channels, which are not
+ * opened by number. mg_tdm_dahdi.c checks this value against the header at
+ * build time.
  */
 #define MG_TDM_MAX_CHANNO 1023
 
