@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "mg_tdm_engine.h"
+#include "mg_tdm_limits.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -23,7 +24,8 @@ struct mg_tdm_engine *mg_tdm_engine_new(unsigned max_ports, struct mg_tdm_timer 
 {
 	struct mg_tdm_engine *e;
 
-	if (!max_ports || max_ports > 4096 || !timer || !rx) {
+	/* a port is a bound bearer: never more than DAHDI has channels */
+	if (!max_ports || max_ports > MG_TDM_MAX_CHANNO || !timer || !rx) {
 		errno = EINVAL;
 		return NULL;
 	}

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "mg_tdm_engine.h"
+#include "mg_tdm_limits.h"
 
 #define F 160
 
@@ -49,6 +50,8 @@ static void test_engine(void **state)
 	rx_n = 0;
 	assert_int_equal(mg_tdm_socketpair_open(1, &o, &tdm, &line), 0);
 	assert_int_equal(mg_tdm_timer_open_host(160, &t), 0);
+	assert_null(mg_tdm_engine_new(MG_TDM_MAX_CHANNO + 1, t, on_rx, NULL));
+	assert_int_equal(errno, EINVAL);
 	e = mg_tdm_engine_new(1, t, on_rx, NULL);
 	assert_non_null(e);
 	port = mg_tdm_engine_attach(e, tdm, MG_LAW_ULAW, NULL);
