@@ -972,8 +972,13 @@ static int relay_pump(su_root_magic_t *magic, su_wait_t *w, su_wakeup_arg_t *arg
 static int relay_ia, relay_ib;
 static su_wait_t relay_wa, relay_wb;
 
-/* A (network, span 1) and B (user, span 2) joined through the relay. */
-static void relay_pair_setup(void)
+/*
+ * A (network, span 1) and B (user, span 2) joined through the relay, both
+ * engines with @p policy; @p mutate: the relay damages B's I-frames;
+ * @p timers (NULL-terminated): libpri timers shortened to @p ms on both.
+ * Returns once both links are up.
+ */
+static void relay_pair_open(bool mutate, enum policy policy, const char *const *timers, int ms)
 {
 	struct mg_tdm_sysconf *sc = calloc(1, sizeof(*sc));
 	enum mg_tdm_role roles[MG_TDM_MAX_SPANS + 1] = {[1] = MG_TDM_ROLE_NT, [2] = MG_TDM_ROLE_TE};
@@ -990,6 +995,7 @@ static void relay_pair_setup(void)
 	memset(&B, 0, sizeof(B));
 	A.name = "A";
 	B.name = "B";
+	A.policy = B.policy = policy;
 	A.m = pri_mgr_new(root, &oa);
 	B.m = pri_mgr_new(root, &ob);
 	assert_int_equal(mg_tdm_socketpair_open(16, &o, &da, &relay_a), 0);
@@ -1001,15 +1007,25 @@ static void relay_pair_setup(void)
 	relay_ia = su_root_register(root, &relay_wa, relay_pump, (su_wakeup_arg_t *)relay_a, 0);
 	relay_ib = su_root_register(root, &relay_wb, relay_pump, (su_wakeup_arg_t *)relay_b, 0);
 	assert_true(relay_ia > 0 && relay_ib > 0);
-	relay_mutate = false;
+	relay_mutate = mutate;
 	relay_eat_release = false;
 	relay_poison_number = relay_poison_name = 0;
 	mutated = 0;
+	for (size_t i = 0; timers && timers[i]; i++) {
+		assert_int_equal(pri_mgr_set_timer(A.m, timers[i], ms), 0);
+		assert_int_equal(pri_mgr_set_timer(B.m, timers[i], ms), 0);
+	}
 	if (getenv("MG_PRI_DEBUG")) {
 		pri_mgr_set_debug(A.m, true);
 		pri_mgr_set_debug(B.m, true);
 	}
 	assert_true(run_until(both_up));
+}
+
+/* The pair with standard timers, answering engines, no damage. */
+static void relay_pair_setup(void)
+{
+	relay_pair_open(false, P_ANSWER, NULL, 0);
 }
 
 static void relay_pair_stop(void)
@@ -1104,43 +1120,11 @@ static void test_clearing_guard(void **state)
  */
 static void test_mutated_q931(void **state)
 {
-	struct mg_tdm_sysconf *sc = calloc(1, sizeof(*sc));
-	enum mg_tdm_role roles[MG_TDM_MAX_SPANS + 1] = {[1] = MG_TDM_ROLE_NT, [2] = MG_TDM_ROLE_TE};
-	static const char *const timers[] = {"T303", "T305", "T308", "T309", "T310", "T313"};
-	struct mg_tdm_group g[4];
-	struct mg_tdm_open_opts o = {.hdlc = true};
-	struct mg_tdm_chan *da, *db;
-	struct pri_mgr_ops oa = ops_for(&A), ob = ops_for(&B);
-	su_wait_t wa, wb;
-	int ia, ib;
+	static const char *const timers[] = {"T303", "T305", "T308", "T309", "T310", "T313", NULL};
 	unsigned placed = 0;
 
 	(void)state;
-	assert_non_null(sc);
-	assert_int_equal(mg_tdm_sysconf_parse(sysconf_text, "test.conf", sc, NULL), 0);
-	assert_int_equal(mg_tdm_groups_build(sc, roles, g, 4), 2);
-	free(sc);
-	memset(&A, 0, sizeof(A));
-	memset(&B, 0, sizeof(B));
-	A.name = "A";
-	B.name = "B";
-	A.policy = B.policy = P_CHURN;
-	A.m = pri_mgr_new(root, &oa);
-	B.m = pri_mgr_new(root, &ob);
-	assert_int_equal(mg_tdm_socketpair_open(16, &o, &da, &relay_a), 0);
-	assert_int_equal(mg_tdm_socketpair_open(47, &o, &relay_b, &db), 0);
-	assert_int_equal(pri_mgr_add_span(A.m, 1, true, PRI_SWITCH_EUROISDN_E1, da, &g[0], MG_LAW_ALAW, 1), 0);
-	assert_int_equal(pri_mgr_add_span(B.m, 2, false, PRI_SWITCH_EUROISDN_E1, db, &g[1], MG_LAW_ALAW, 32), 0);
-	assert_int_equal(su_wait_create(&wa, relay_a->fd, SU_WAIT_IN), 0);
-	assert_int_equal(su_wait_create(&wb, relay_b->fd, SU_WAIT_IN), 0);
-	ia = su_root_register(root, &wa, relay_pump, (su_wakeup_arg_t *)relay_a, 0);
-	ib = su_root_register(root, &wb, relay_pump, (su_wakeup_arg_t *)relay_b, 0);
-	assert_true(ia > 0 && ib > 0);
-	for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]); i++) {
-		assert_int_equal(pri_mgr_set_timer(A.m, timers[i], 200), 0);
-		assert_int_equal(pri_mgr_set_timer(B.m, timers[i], 200), 0);
-	}
-	assert_true(run_until(both_up));
+	relay_pair_open(true, P_CHURN, timers, 200);
 
 	for (unsigned step = 0; step < 2000 && placed < 150; step++) {
 		if (rnd(3) != 0 || B.n_live == 0) {
@@ -1184,10 +1168,7 @@ static void test_mutated_q931(void **state)
 	assert_int_equal(pri_mgr_group(A.m, "span1")->busy, 0u);
 	assert_int_equal(pri_mgr_group(B.m, "span2")->busy, 0u);
 	assert_true(mutated > 0);
-	su_root_deregister(root, ia);
-	su_root_deregister(root, ib);
-	mg_tdm_chan_close(relay_a);
-	mg_tdm_chan_close(relay_b);
+	relay_pair_stop();
 }
 
 /* Spans from the configuration: what is wrong is said, nothing is half started. */
