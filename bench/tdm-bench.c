@@ -290,6 +290,26 @@ static void close_all(struct side *s)
 	s->n = 0;
 }
 
+/* Both sides are open (and the TDM side's timer unless polling): set up the
+ * engine for its mode, measure, print, close everything. */
+static int measure_and_close(struct side *a, struct side *b, enum mode mode, pid_t emu_pid,
+			     double secs, struct result *r)
+{
+	int rc = 0;
+
+	if (mode == MODE_ENGINE && engine_setup(a)) {
+		rc = -1;
+	} else {
+		measure(a, b, emu_pid, secs, r);
+		print_result(r);
+		mg_tdm_engine_free(a->engine);
+	}
+	mg_tdm_timer_close(a->timer);
+	close_all(a);
+	close_all(b);
+	return rc;
+}
+
 static int run_socketpair(unsigned n, enum mode mode, double secs)
 {
 	static struct side a, b;
@@ -315,19 +335,7 @@ static int run_socketpair(unsigned n, enum mode mode, double secs)
 		close_all(&b);
 		return -1;
 	}
-	if (mode == MODE_ENGINE && engine_setup(&a)) {
-		mg_tdm_timer_close(a.timer);
-		close_all(&a);
-		close_all(&b);
-		return -1;
-	}
-	measure(&a, &b, 0, secs, &r);
-	print_result(&r);
-	mg_tdm_engine_free(a.engine);
-	mg_tdm_timer_close(a.timer);
-	close_all(&a);
-	close_all(&b);
-	return 0;
+	return measure_and_close(&a, &b, mode, 0, secs, &r);
 }
 
 static pid_t emu_start(const char *emu, unsigned spans, char *mnt)
@@ -403,19 +411,7 @@ static int run_emu(const char *mnt, pid_t emu_pid, unsigned n, enum mode mode, d
 			return rc;
 		}
 	}
-	if (mode == MODE_ENGINE && engine_setup(&a)) {
-		mg_tdm_timer_close(a.timer);
-		close_all(&a);
-		close_all(&b);
-		return -1;
-	}
-	measure(&a, &b, emu_pid, secs, &r);
-	print_result(&r);
-	mg_tdm_engine_free(a.engine);
-	mg_tdm_timer_close(a.timer);
-	close_all(&a);
-	close_all(&b);
-	return 0;
+	return measure_and_close(&a, &b, mode, emu_pid, secs, &r);
 }
 
 static void usage(void)
