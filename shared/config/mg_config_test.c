@@ -574,7 +574,17 @@ static void test_pattern_keys(void **state)
 	fails("mediagate.dataplane.port.0.device=x\nmediagate.dataplane.port.0.nexthop=192.0.2.1/24\n",
 	      "mediagate.dataplane.port.0.nexthop=192.0.2.1/24: error: bad address");
 	fails("mediagate.dataplane.port.0.device=\n", "empty device");
-	fails("mediagate.tdm.span.1.role=user\n", "span 0 is missing");
+	/* span.N is DAHDI span N+1: PRI on span 2 only leaves span.0 out */
+	{
+		struct loaded g;
+		const struct mg_settings *gs = ok(&g, "mediagate.tdm.span.1.role=user\n", NULL);
+
+		assert_int_equal(gs->n_tdm_spans, 2);
+		assert_false(gs->tdm_spans[0].configured);
+		assert_true(gs->tdm_spans[1].configured);
+		assert_int_equal(gs->tdm_spans[1].role, MG_TDM_SPAN_USER);
+		unload(&g);
+	}
 	fails("mediagate.tdm.span.0.switchType=dms250\n",
 	      "unknown ISDN switch type (allowed: national, ni1");
 	fails("mediagate.tdm.span.0.role=master\n", "unknown span role (allowed: user (alias cpe), "
