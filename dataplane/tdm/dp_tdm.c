@@ -119,14 +119,16 @@ bool dp_tdm_take(uint64_t session_id, unsigned leg, bool rtcp, struct rte_mbuf *
 		return true;
 	}
 	t = (struct tdm_tag *)rte_pktmbuf_prepend(m, sizeof(*t));
+	if (t != NULL) {
+		/* before the enqueue: the TDM thread may dequeue it at once */
+		t->session_id = session_id;
+		t->tsc = rte_get_tsc_cycles();
+		t->channo = (uint32_t)(v >> 1);
+	}
 	if (t == NULL || rte_ring_mp_enqueue(rx_ring, m) != 0) {
 		__atomic_fetch_add(&ring_full_drops, 1, __ATOMIC_RELAXED);
 		rte_pktmbuf_free(m);
-		return true;
 	}
-	t->session_id = session_id;
-	t->tsc = rte_get_tsc_cycles();
-	t->channo = (uint32_t)(v >> 1);
 	return true;
 }
 
