@@ -55,6 +55,7 @@ static unsigned idle_sleep_us;
 static volatile int quit;
 static uint64_t drain_tsc;
 static uint64_t preempt_tsc;
+static uint64_t start_tsc; /* dataplane up: DP_STATS uptime counts from here */
 
 /* One UDP packet addressed to a session endpoint, through the stages. */
 struct job {
@@ -732,6 +733,7 @@ int dp_dataplane_init(const struct mg_settings *s)
 	idle_sleep_us = s->idle_sleep_us;
 	drain_tsc = rte_get_tsc_hz() / 1000000 * DRAIN_US;
 	preempt_tsc = rte_get_tsc_hz() / 10000; /* 100 us */
+	start_tsc = rte_get_tsc_cycles();
 
 	rc = dp_port_init(s, n_workers);
 	if (rc < 0)
@@ -842,10 +844,7 @@ void dp_worker_net_totals(uint64_t *rx, uint64_t *tx, uint64_t *arp_in, uint64_t
 void dp_worker_fill_dp_stats(struct mg_msg_dp_stats *out)
 {
 	uint64_t drops[DP_NET_DROP__COUNT];
-	static uint64_t start_tsc;
 
-	if (start_tsc == 0)
-		start_tsc = rte_get_tsc_cycles();
 	memset(out, 0, sizeof(*out));
 	out->tsc_hz = rte_get_tsc_hz();
 	out->uptime_ns = (rte_get_tsc_cycles() - start_tsc) * 1000000000ull / out->tsc_hz;
