@@ -160,8 +160,7 @@ void mg_srtp_engine_free(struct mg_srtp_engine *e)
 	free(e);
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
+void mg_srtp_set_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -177,47 +176,47 @@ int mg_srtp_policy_check(const struct mg_srtp_policy *p, char *err, size_t errle
 	const struct mg_srtp_suite_info *s;
 
 	if (!p) {
-		set_err(err, errlen, "no SRTP policy given");
+		mg_srtp_set_err(err, errlen, "no SRTP policy given");
 		return -EINVAL;
 	}
 	s = mg_srtp_suite_by_id(p->suite);
 	if (!s) {
-		set_err(err, errlen, "SRTP suite %d unknown; allowed: %s", (int)p->suite,
+		mg_srtp_set_err(err, errlen, "SRTP suite %d unknown; allowed: %s", (int)p->suite,
 			mg_srtp_suite_names(0));
 		return -EINVAL;
 	}
 	if (p->dir != MG_SRTP_DIR_OUTBOUND && p->dir != MG_SRTP_DIR_INBOUND) {
-		set_err(err, errlen, "SRTP direction %d invalid; allowed: outbound (1), inbound (2)",
+		mg_srtp_set_err(err, errlen, "SRTP direction %d invalid; allowed: outbound (1), inbound (2)",
 			(int)p->dir);
 		return -EINVAL;
 	}
 	if (s->master_key_len > MG_SRTP_MASTER_KEY_MAX || s->master_salt_len > MG_SRTP_MASTER_SALT_MAX ||
 	    s->master_key_len != 16) {
-		set_err(err, errlen, "SRTP suite %s: only 128-bit master keys are supported", s->sdes_name);
+		mg_srtp_set_err(err, errlen, "SRTP suite %s: only 128-bit master keys are supported", s->sdes_name);
 		return -ENOTSUP;
 	}
 	if (p->mki_len > MG_SRTP_MKI_MAX) {
-		set_err(err, errlen, "SRTP MKI length %u bytes not supported; allowed: 0 to %u",
+		mg_srtp_set_err(err, errlen, "SRTP MKI length %u bytes not supported; allowed: 0 to %u",
 			p->mki_len, MG_SRTP_MKI_MAX);
 		return -EINVAL;
 	}
 	if (p->nkeys < 1 || p->nkeys > MG_SRTP_KEYS_MAX) {
-		set_err(err, errlen, "SRTP policy has %u master keys; allowed: 1 to %u", p->nkeys,
+		mg_srtp_set_err(err, errlen, "SRTP policy has %u master keys; allowed: 1 to %u", p->nkeys,
 			MG_SRTP_KEYS_MAX);
 		return -EINVAL;
 	}
 	if (p->nkeys > 1 && p->mki_len == 0) {
-		set_err(err, errlen, "SRTP policy has %u master keys but no MKI; several keys need an MKI",
+		mg_srtp_set_err(err, errlen, "SRTP policy has %u master keys but no MKI; several keys need an MKI",
 			p->nkeys);
 		return -EINVAL;
 	}
 	if (p->active_key >= p->nkeys) {
-		set_err(err, errlen, "SRTP active key %u out of range; allowed: 0 to %u", p->active_key,
+		mg_srtp_set_err(err, errlen, "SRTP active key %u out of range; allowed: 0 to %u", p->active_key,
 			p->nkeys - 1);
 		return -EINVAL;
 	}
 	if (p->kdr != 0) {
-		set_err(err, errlen,
+		mg_srtp_set_err(err, errlen,
 			"SRTP key derivation rate %u not supported; only 0 (derive once per master key) is",
 			p->kdr);
 		return -ENOTSUP;
@@ -225,13 +224,13 @@ int mg_srtp_policy_check(const struct mg_srtp_policy *p, char *err, size_t errle
 	for (unsigned i = 0; i < p->nkeys; i++) {
 		for (unsigned j = 0; j < i && p->mki_len; j++) {
 			if (memcmp(p->keys[i].mki, p->keys[j].mki, p->mki_len) == 0) {
-				set_err(err, errlen, "SRTP master keys %u and %u share the same MKI; each MKI must be unique",
+				mg_srtp_set_err(err, errlen, "SRTP master keys %u and %u share the same MKI; each MKI must be unique",
 					j, i);
 				return -EINVAL;
 			}
 		}
 		if (p->keys[i].lifetime > SRTP_INDEX_MAX) {
-			set_err(err, errlen, "SRTP key lifetime %llu too large; allowed: 1 to 2^48",
+			mg_srtp_set_err(err, errlen, "SRTP key lifetime %llu too large; allowed: 1 to 2^48",
 				(unsigned long long)p->keys[i].lifetime);
 			return -EINVAL;
 		}
@@ -324,7 +323,7 @@ static int ctx_load(struct mg_srtp_ctx *c, const struct mg_srtp_policy *p, char 
 	if (rc)
 		return rc;
 	if (c->suite && p->dir != c->dir) {
-		set_err(err, errlen, "SRTP re-key cannot change the direction of a context");
+		mg_srtp_set_err(err, errlen, "SRTP re-key cannot change the direction of a context");
 		return -EINVAL;
 	}
 	s = mg_srtp_suite_by_id(p->suite);
@@ -333,7 +332,7 @@ static int ctx_load(struct mg_srtp_ctx *c, const struct mg_srtp_policy *p, char 
 		if (!ks[i]) {
 			for (unsigned j = 0; j < i; j++)
 				keyset_free(ks[j]);
-			set_err(err, errlen, "SRTP key derivation failed (out of memory or libcrypto error)");
+			mg_srtp_set_err(err, errlen, "SRTP key derivation failed (out of memory or libcrypto error)");
 			return -ENOMEM;
 		}
 	}
@@ -360,7 +359,7 @@ struct mg_srtp_ctx *mg_srtp_ctx_create(const struct mg_srtp_policy *p, char *err
 	int rc;
 
 	if (!c) {
-		set_err(err, errlen, "out of memory for an SRTP context");
+		mg_srtp_set_err(err, errlen, "out of memory for an SRTP context");
 		errno = ENOMEM;
 		return NULL;
 	}

@@ -110,6 +110,11 @@ const char *mg_srtp_imb_describe(const void *mgr, int arch, char *buf, size_t le
 void mg_srtp_imb_mgr_free(void *mgr);
 #endif
 
+/* Format an error text into @err (may be NULL or @errlen 0: nothing written);
+ * the engine and the SDES parser both report this way. */
+void mg_srtp_set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* RFC 3711 §4.3.3 AES-CM PRF, KDR 0: @out_len bytes for @label. */
 int mg_srtp_kdf(const uint8_t *mkey, const uint8_t *msalt14, uint8_t label, uint8_t *out, unsigned out_len);
 
