@@ -27,6 +27,7 @@
 #include "mg_log.h"
 #include "mg_proto.h"
 #include "route.h"
+#include "sdp_leg.h"
 #include "sdp_neg.h"
 #include "sipua.h"
 #ifdef MG_HAVE_PRI
@@ -195,35 +196,13 @@ static void pick_local_ip(const char *remote, char *out, size_t len)
 		inet_ntop(AF_INET, s->ports[0].addrs[0].addr, out, (socklen_t)len);
 }
 
-static int crypto_from_policy(const struct mg_srtp_policy *p, bool srtp, bool tx, bool roc_reset,
-			      struct mg_msg_crypto *out)
+/* SRTP mode and suites from the configuration; the dataplane wire carries
+ * one master key per direction, so a=crypto lines with several (MKI) are
+ * not chosen. */
+static void call_policy_init(struct call *c)
 {
-	const struct mg_srtp_suite_info *si;
-	unsigned k;
-
-	memset(out, 0, sizeof(*out));
-	if (!srtp)
-		return 0;
-	si = mg_srtp_suite_by_id(p->suite);
-	if (si == NULL || p->nkeys == 0 || p->mki_len > MG_PROTO_MAX_MKI)
-		return -EINVAL;
-	/* The wire carries one master key per direction: the one in use (tx)
-	 * or the first the peer listed (rx). */
-	k = tx ? p->active_key : 0;
-	if (k >= p->nkeys)
-		k = 0;
-	out->suite = (uint8_t)p->suite;
-	out->key_len = si->master_key_len;
-	out->salt_len = si->master_salt_len;
-	out->mki_len = p->mki_len;
-	memcpy(out->mki, p->keys[k].mki, p->mki_len);
-	memcpy(out->key, p->keys[k].key, si->master_key_len);
-	memcpy(out->salt, p->keys[k].salt, si->master_salt_len);
-	out->lifetime = p->keys[k].lifetime;
-	out->roc = 0;
-	if (roc_reset)
-		out->flags |= MG_CRYPTO_F_ROC_RESET;
-	return 0;
+	sdp_policy_from_settings(ce.s, &c->pol);
+	c->pol.max_keys = 1;
 }
 
 /* One leg of the session from its last negotiation. */
@@ -241,14 +220,16 @@ static int session_leg(const struct call *c, unsigned li, bool rekey, struct mg_
 		l->source_policy = MG_SOURCE_LATCH;
 		return 0;
 	}
-	if (n->remote_family == AF_INET && n->remote_rtp_port != 0 &&
-	    mg_proto_addr_parse(n->remote_addr, &l->remote) == 0) {
-		l->remote.port = n->remote_rtp_port;
-		l->remote_rtcp_port = n->remote_rtcp_port;
-	} else {
-		memset(&l->remote, 0, sizeof(l->remote));
+	/* Remote side, rtcp-mux and keys (the call's policy negotiates with
+	 * max_keys = 1, the one key per direction the wire carries). */
+	rc = sdp_result_to_leg(n, l);
+	if (rc < 0)
+		return rc;
+	if (!rekey) {
+		/* The ROC restarts only at the push that follows the re-key. */
+		l->rx.flags &= (uint8_t)~MG_CRYPTO_F_ROC_RESET;
+		l->tx.flags &= (uint8_t)~MG_CRYPTO_F_ROC_RESET;
 	}
-	l->flags = n->rtcp_mux ? MG_LEG_F_RTCP_MUX : 0;
 	l->source_policy = ce.s->lock_on_sdp ? MG_SOURCE_STRICT : MG_SOURCE_LATCH;
 	/* RFC 3960: every address an 18x named stays an allowed source of the
 	 * callee's leg; the first that sends wins. */
@@ -260,10 +241,7 @@ static int session_leg(const struct call *c, unsigned li, bool rekey, struct mg_
 			l->candidates[l->n_candidates++] = c->cand[i];
 		}
 	}
-	rc = crypto_from_policy(&n->rx, n->srtp, false, rekey && n->rekey_rx, &l->rx);
-	if (rc == 0)
-		rc = crypto_from_policy(&n->tx, n->srtp, true, rekey && n->rekey_tx, &l->tx);
-	return rc;
+	return 0;
 }
 
 /*
@@ -1115,9 +1093,7 @@ static void call_new(unsigned ua_index, nua_handle_t *nh, const sip_t *sip)
 	c->leg[1].gone = true; /* until an INVITE goes out */
 	nua_handle_bind(nh, c);
 	sipua_contact(ua_index, sip, a->contact, sizeof(a->contact));
-	c->pol.mode = ce.s->srtp_mode;
-	c->pol.n_suites = ce.s->n_crypto_suites;
-	memcpy(c->pol.suites, ce.s->crypto_suites, sizeof(c->pol.suites));
+	call_policy_init(c);
 
 	MG_INFO("call %u: INVITE %s%s%s from %s%s%s", c->id,
 		sip->sip_request->rq_url->url_user ? sip->sip_request->rq_url->url_user : "",
@@ -1651,9 +1627,7 @@ static void on_pri_incoming(void *arg, struct pri_call *pc)
 	c->leg[0].channo = info->channo;
 	c->leg[1].gone = true;
 	pri_call_set_user(pc, c);
-	c->pol.mode = ce.s->srtp_mode;
-	c->pol.n_suites = ce.s->n_crypto_suites;
-	memcpy(c->pol.suites, ce.s->crypto_suites, sizeof(c->pol.suites));
+	call_policy_init(c);
 	snprintf(c->from0_user, sizeof(c->from0_user), "%s", info->ani[0] ? info->ani : "anonymous");
 	snprintf(c->from0_name, sizeof(c->from0_name), "%s", info->caller_name);
 	MG_INFO("call %u: PSTN SETUP %s from %s on %s (channel %u)", c->id, info->dnis,
