@@ -87,42 +87,18 @@ set +e
 
 # ---- certificates: the guide's procedure for the gateway, a CA for all ------
 cd "$W" || exit 1
-cat > ca.cnf << 'EOF'
-[ ca ]
-default_ca = c
-[ c ]
-dir = .
-database = $dir/index.txt
-serial = $dir/serial
-new_certs_dir = $dir/newcerts
-certificate = $dir/ca.pem
-private_key = $dir/ca.key
-default_md = sha256
-default_days = 2
-policy = p
-copy_extensions = copy
-unique_subject = no
-x509_extensions = e
-[ p ]
-commonName = supplied
-[ e ]
-basicConstraints = CA:FALSE
-keyUsage = digitalSignature, keyEncipherment
-EOF
-mkdir newcerts
-touch index.txt
-echo 01 > serial
-openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=call-bed-ca 2> /dev/null
+. "$SRC/tests/interop/test_ca.sh"
+test_ca_init call-bed-ca 2
 echo 'call bed key password' > gwpw
 chmod 600 gwpw
 "$CERT" req --cn gw.call.test --san "DNS:gw.call.test,IP:$GW" --key-out gw.key --csr-out gw.csr \
 	--pass-file gwpw > cert.log 2>&1
-openssl ca -batch -config ca.cnf -in gw.csr -out gw.pem >> cert.log 2>&1
+test_ca_sign gw.csr gw.pem >> cert.log 2>&1
 for u in alice:$A bob:$B; do
 	n=${u%%:*} ip=${u#*:}
 	openssl req -newkey rsa:2048 -nodes -keyout $n.key -out $n.csr -subj /CN=$n.call.test \
 		-addext "subjectAltName=DNS:$n.call.test,IP:$ip" 2>> cert.log
-	openssl ca -batch -config ca.cnf -in $n.csr -out $n.crt >> cert.log 2>&1
+	test_ca_sign $n.csr $n.crt >> cert.log 2>&1
 	cat $n.crt $n.key > $n.pem
 done
 [ -s gw.pem ] && [ -s alice.pem ] && [ -s bob.pem ] || { bad "certificates" cert.log; exit 1; }

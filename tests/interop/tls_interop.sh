@@ -33,34 +33,10 @@ BASE=$((21000 + ($$ % 700) * 16))
 P_TLS=$BASE P_TLS2=$((BASE + 1)) P_UDP=$((BASE + 2)) P_TCP=$((BASE + 3)) P_CLASH=$((BASE + 4)) P_ANY=$((BASE + 5)) P_V6=$((BASE + 6)) P_BS=$((BASE + 7)) P_SIPP=$((BASE + 8))
 
 # ---- 1. certificates: the guide's procedure, mediagate-cert + openssl ca ----
-cat > ca.cnf <<'EOF'
-[ ca ]
-default_ca = tls_ca
-[ tls_ca ]
-dir = .
-database = $dir/index.txt
-serial = $dir/serial
-new_certs_dir = $dir/newcerts
-certificate = $dir/ca.pem
-private_key = $dir/ca.key
-default_md = sha256
-default_days = 30
-policy = tls_policy
-copy_extensions = copy
-unique_subject = no
-x509_extensions = tls_ext
-[ tls_policy ]
-commonName = supplied
-[ tls_ext ]
-basicConstraints = CA:FALSE
-keyUsage = digitalSignature, keyEncipherment
-EOF
-mkdir newcerts other
-touch index.txt
-echo 01 > serial
-openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 30 \
-	-subj /CN=tls-interop-ca 2>/dev/null
-sign() { openssl ca -batch -config ca.cnf -in "$1" -out "$2" "${@:3}" > /dev/null 2>&1; }
+. "$SRC/test_ca.sh"
+mkdir other
+test_ca_init tls-interop-ca 30
+sign() { test_ca_sign "$@" > /dev/null 2>&1; }
 
 echo 'step1 pass phrase' > p1
 echo 'gateway key password' > gwpw
