@@ -794,6 +794,27 @@ static void url_user(const url_t *u, char *buf, size_t len)
 	snprintf(buf, len, "%s", u && u->url_user ? u->url_user : "");
 }
 
+/* GW_SIP_PORT and friends of the rules: the first user agent of each
+ * transport, else the standard port (TCP falls back to UDP's). */
+static void route_env_ports(struct route_env *env)
+{
+	memset(env, 0, sizeof(*env));
+	for (unsigned i = 0; i < sipua_count(); i++) {
+		const struct mg_sip_ua *u = sipua_cfg(i);
+		uint16_t *p = u->transport == MG_TRANSPORT_TLS ? &env->sip_port_tls :
+			      u->transport == MG_TRANSPORT_TCP ? &env->sip_port_tcp : &env->sip_port_udp;
+
+		if (*p == 0)
+			*p = u->port;
+	}
+	if (env->sip_port_tls == 0)
+		env->sip_port_tls = 5061;
+	if (env->sip_port_udp == 0)
+		env->sip_port_udp = 5060;
+	if (env->sip_port_tcp == 0)
+		env->sip_port_tcp = env->sip_port_udp;
+}
+
 static int call_route(struct call *c, const sip_t *sip, unsigned ua_index)
 {
 	char ruri[512], from_uri[512], to_uri[512], ruser[128], rhost[128], fuser[128], fhost[128],
@@ -834,21 +855,7 @@ static int call_route(struct call *c, const sip_t *sip, unsigned ua_index)
 	kv[n++] = (struct route_kv){ "sip.in.transport", uac ? transport_name(uac->transport) : "udp" };
 	kv[n++] = (struct route_kv){ "transfer", "false" };
 
-	memset(&env, 0, sizeof(env));
-	for (unsigned i = 0; i < sipua_count(); i++) {
-		const struct mg_sip_ua *u = sipua_cfg(i);
-		uint16_t *p = u->transport == MG_TRANSPORT_TLS ? &env.sip_port_tls :
-			      u->transport == MG_TRANSPORT_TCP ? &env.sip_port_tcp : &env.sip_port_udp;
-
-		if (*p == 0)
-			*p = u->port;
-	}
-	if (env.sip_port_tls == 0)
-		env.sip_port_tls = 5061;
-	if (env.sip_port_udp == 0)
-		env.sip_port_udp = 5060;
-	if (env.sip_port_tcp == 0)
-		env.sip_port_tcp = env.sip_port_udp;
+	route_env_ports(&env);
 	snprintf(envip, sizeof(envip), "%.63s",
 		 ce.s->sip_contact_host[0] ? ce.s->sip_contact_host :
 		 uac && uac->addr[0] ? uac->addr : rhost);
@@ -1638,28 +1645,15 @@ static void on_pri_incoming(void *arg, struct pri_call *pc)
 	}
 	n = pri_call_route_params(pc, kv, 15);
 	kv[n++] = (struct route_kv){ "transfer", "false" };
-	memset(&env, 0, sizeof(env));
-	for (unsigned i = 0; i < sipua_count(); i++) {
-		const struct mg_sip_ua *u = sipua_cfg(i);
-		uint16_t *p = u->transport == MG_TRANSPORT_TLS ? &env.sip_port_tls :
-			      u->transport == MG_TRANSPORT_TCP ? &env.sip_port_tcp : &env.sip_port_udp;
-
-		if (*p == 0)
-			*p = u->port;
-		if (envip[0] == '\0' && u->addr[0])
-			snprintf(envip, sizeof(envip), "%.63s", u->addr);
-	}
+	route_env_ports(&env);
+	for (unsigned i = 0; i < sipua_count() && envip[0] == '\0'; i++)
+		if (sipua_cfg(i)->addr[0])
+			snprintf(envip, sizeof(envip), "%.63s", sipua_cfg(i)->addr);
 	if (ce.s->sip_contact_host[0])
 		snprintf(envip, sizeof(envip), "%.63s", ce.s->sip_contact_host);
 	if (envip[0] == '\0')
 		snprintf(envip, sizeof(envip), "127.0.0.1");
 	env.host_ip = envip;
-	if (env.sip_port_tls == 0)
-		env.sip_port_tls = 5061;
-	if (env.sip_port_udp == 0)
-		env.sip_port_udp = 5060;
-	if (env.sip_port_tcp == 0)
-		env.sip_port_tcp = env.sip_port_udp;
 	snprintf(c->gw_host, sizeof(c->gw_host), "%s", envip);
 	t = route_set_get(&ce.routes);
 	rc = t != NULL ? route_match(t, kv, n, &env, &c->route) : -ENOENT;
