@@ -345,8 +345,6 @@ static int build_leg(struct dp_session *s, unsigned li, const struct dp_session 
 	rc = local_addr_check(&m->local, what, &ip, &pidx, err);
 	if (rc < 0)
 		return rc;
-	if (m->local.port == 0)
-		FAIL(-EINVAL, "leg %u local: port 0 (allowed: 1-65534)", li);
 	l->mux = (m->flags & MG_LEG_F_RTCP_MUX) != 0;
 	if (!l->mux && m->local.port == 65535)
 		FAIL(-EINVAL, "leg %u local: port 65535 leaves no RTCP port (use rtcp-mux)", li);
@@ -355,17 +353,12 @@ static int build_leg(struct dp_session *s, unsigned li, const struct dp_session 
 	l->local_port = rte_cpu_to_be_16(m->local.port);
 	l->local_rtcp_port = rte_cpu_to_be_16(l->mux ? m->local.port : m->local.port + 1);
 	l->policy = m->source_policy;
-	if (m->source_policy != MG_SOURCE_LATCH && m->source_policy != MG_SOURCE_STRICT)
-		FAIL(-EINVAL, "leg %u: source_policy %u (allowed: 0 latch, 1 strict)", li,
-		     m->source_policy);
 	if (m->remote.family == MG_FAMILY_IPV6)
 		FAIL(-EAFNOSUPPORT, "leg %u remote: IPv6 media is not supported (use IPv4)", li);
 	if (m->remote.family == MG_FAMILY_IPV4) {
 		uint16_t rr;
 
 		memcpy(&l->remote_ip, m->remote.addr, 4);
-		if (m->remote.port == 0)
-			FAIL(-EINVAL, "leg %u remote: port 0 (allowed: 1-65535)", li);
 		l->remote_port = rte_cpu_to_be_16(m->remote.port);
 		rr = m->remote_rtcp_port != 0 ? m->remote_rtcp_port :
 		     (l->mux ? m->remote.port : (uint16_t)(m->remote.port + 1));
@@ -373,18 +366,13 @@ static int build_leg(struct dp_session *s, unsigned li, const struct dp_session 
 		l->cand_ip[0] = l->remote_ip;
 		l->cand_port[0] = l->remote_port;
 		l->n_cand = 1;
-	} else if (m->remote.family != MG_FAMILY_NONE) {
-		FAIL(-EINVAL, "leg %u remote: family %u (allowed: 0 unknown, 4)", li,
-		     m->remote.family);
 	}
-	if (m->n_candidates > MG_PROTO_MAX_CANDIDATES)
-		FAIL(-EINVAL, "leg %u: %u candidates (allowed: 0-%u)", li, m->n_candidates,
-		     MG_PROTO_MAX_CANDIDATES);
 	for (unsigned c = 0; c < m->n_candidates; c++) {
 		const struct mg_msg_addr *a = &m->candidates[c];
 
-		if (a->family != MG_FAMILY_IPV4 || a->port == 0)
-			FAIL(-EINVAL, "leg %u candidate %u: need an IPv4 address and port", li, c);
+		if (a->family != MG_FAMILY_IPV4)
+			FAIL(-EINVAL, "leg %u candidate %u: need an IPv4 address (IPv6 media is "
+			     "not supported)", li, c);
 		memcpy(&l->cand_ip[l->n_cand], a->addr, 4);
 		l->cand_port[l->n_cand] = rte_cpu_to_be_16(a->port);
 		l->n_cand++;
@@ -556,10 +544,10 @@ int dp_session_add(const struct mg_msg_session *def, bool modify, const char **e
 	struct dp_session *s, *old;
 	int rc;
 
+	/* the field rules (ids, ports, enums, key sizes): below, only what
+	 * depends on this dataplane and its tables */
 	if (mg_proto_check_session(def) < 0)
 		FAIL(-EINVAL, "%s", mg_proto_last_error());
-	if (def->id == 0)
-		FAIL(-EINVAL, "session id 0 (allowed: any non-zero id)");
 	old = sess_lookup(def->id);
 	if (!modify && old != NULL)
 		FAIL(-EEXIST, "session %" PRIu64 " exists (use SESSION_MODIFY)", def->id);
@@ -778,20 +766,14 @@ int dp_fork_add(const struct mg_msg_fork *f, const char **err)
 		FAIL(-EINVAL, "%s", mg_proto_last_error());
 	if (old == NULL)
 		FAIL(-ENOENT, "no session %" PRIu64, f->session_id);
-	if (f->fork_id == 0)
-		FAIL(-EINVAL, "fork id 0 (allowed: non-zero)");
-	if (f->leg > 1)
-		FAIL(-EINVAL, "fork leg %u (allowed: 0, 1)", f->leg);
 	for (unsigned i = 0; i < old->n_forks; i++)
 		if (old->forks[i].id == f->fork_id)
 			FAIL(-EEXIST, "fork %u exists in session %" PRIu64, f->fork_id, f->session_id);
 	if (old->n_forks >= DP_SESS_MAX_FORKS)
 		FAIL(-ENOSPC, "session %" PRIu64 " has %u forks (the most)", f->session_id,
 		     DP_SESS_MAX_FORKS);
-	if ((f->flags & MG_FORK_F_RAW) && f->crypto.suite != MG_SRTP_SUITE_NONE)
-		FAIL(-EINVAL, "raw fork with crypto (a raw fork copies packets as received)");
-	if (f->remote.family != MG_FAMILY_IPV4 || f->remote.port == 0)
-		FAIL(-EINVAL, "fork remote: need an IPv4 address and port");
+	if (f->remote.family != MG_FAMILY_IPV4)
+		FAIL(-EINVAL, "fork remote: need an IPv4 address (IPv6 media is not supported)");
 	if ((f->flags & MG_FORK_F_RTCP) && (f->remote.port == 65535 || f->local.port == 65535))
 		FAIL(-EINVAL, "fork with RTCP: port 65535 leaves no RTCP port (port + 1)");
 	rc = local_addr_check(&f->local, "fork local", &lip, &pidx, err);
@@ -814,8 +796,7 @@ int dp_fork_add(const struct mg_msg_fork *f, const char **err)
 	fk->port_idx = (uint16_t)pidx;
 	fk->slot = (uint16_t)slot;
 	fk->local_ip = lip;
-	fk->local_port = rte_cpu_to_be_16(f->local.port != 0 ? f->local.port :
-					  s->def.legs[f->leg ^ 1].local.port);
+	fk->local_port = rte_cpu_to_be_16(f->local.port);
 	memcpy(&fk->remote_ip, f->remote.addr, 4);
 	fk->remote_port = rte_cpu_to_be_16(f->remote.port);
 	rc = crypto_ctx(&f->crypto, MG_SRTP_DIR_OUTBOUND, "fork crypto", &fk->ctx, err);
