@@ -404,15 +404,13 @@ static int tdm_bind(const void *req, void *rep, const struct dp_ctl_peer *peer)
 	c->channo = b->channo;
 	c->tdm_ip = tip;
 	c->tdm_port = rte_cpu_to_be_16(tl->local.port);
-	c->port_idx = UINT16_MAX;
-	for (unsigned p = 0; p < dp_n_ports; p++)
-		if (dp_port_owns(p, tip))
-			c->port_idx = (uint16_t)p;
-	if (c->port_idx == UINT16_MAX) {
+	rc = dp_port_by_addr(tip);
+	if (rc < 0) {
 		mg_log(MG_LOG_ERR, "TDM_BIND: no port owns the TDM-side leg's address");
 		free(c);
 		return -EINVAL;
 	}
+	c->port_idx = (uint16_t)rc;
 	if (opener != NULL) {
 		rc = opener(b->channo, &c->chan);
 	} else {
