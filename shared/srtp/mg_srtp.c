@@ -646,6 +646,26 @@ static inline unsigned finish(struct mg_srtp_ctx *const *cv, int multi, const ui
 	return ok;
 }
 
+/* Queue packet @slot's crypto with the fields every kind of op has; the
+ * caller adds the offsets and the IV of its kind. */
+static inline struct mg_srtp_op *op_add(struct mg_srtp_op *op, struct mg_srtp_ctx *c,
+					 struct mg_srtp_keyset *ks, const struct mg_srtp_dkeys *dk,
+					 uint8_t *buf, unsigned slot, uint64_t index, uint32_t ssrc,
+					 unsigned tag)
+{
+	op->buf = buf;
+	op->dk = dk;
+	op->ks = ks;
+	op->index = index;
+	op->ssrc = ssrc;
+	op->slot = (uint8_t)slot;
+	op->c = c;
+	op->tag = (uint8_t)tag;
+	op->aead = c->aead;
+	op->ok = 0;
+	return op;
+}
+
 static unsigned protect_rtp(struct mg_srtp_engine *e, struct mg_srtp_ctx *const *cv, int multi,
 			    struct mg_srtp_buf *pkts, uint8_t *res, unsigned n)
 {
@@ -719,20 +739,11 @@ static unsigned protect_rtp(struct mg_srtp_engine *e, struct mg_srtp_ctx *const 
 		}
 		ks->used++;
 		res[i] = MG_SRTP_OK;
-		op = &ops[nops++];
-		op->buf = b;
-		op->dk = &ks->rtp;
-		op->ks = ks;
-		op->index = (uint64_t)idx;
-		op->ssrc = ssrc;
+		op = op_add(&ops[nops++], c, ks, &ks->rtp, b, i, (uint64_t)idx, ssrc, tag);
 		op->roc = (uint32_t)((uint64_t)idx >> 16);
 		op->enc_off = (uint16_t)h;
 		op->enc_len = (uint16_t)(len - h);
 		op->auth_len = (uint16_t)len;
-		op->slot = (uint8_t)i;
-		op->c = c;
-		op->tag = (uint8_t)tag;
-		op->aead = c->aead;
 		if (c->aead) {
 			op->tag_off = (uint16_t)len;
 			iv_gcm(op->iv, ks->rtp.salt, ssrc, (uint64_t)idx, 0);
@@ -841,21 +852,11 @@ static unsigned unprotect_rtp(struct mg_srtp_engine *e, struct mg_srtp_ctx *cons
 			idx = (int64_t)((uint64_t)c->pend_roc << 16 | seq);
 		}
 		res[i] = MG_SRTP_OK;
-		op = &ops[nops++];
-		op->buf = b;
-		op->dk = &ks->rtp;
-		op->ks = ks;
-		op->index = (uint64_t)idx;
-		op->ssrc = ssrc;
+		op = op_add(&ops[nops++], c, ks, &ks->rtp, b, i, (uint64_t)idx, ssrc, tag);
 		op->roc = (uint32_t)((uint64_t)idx >> 16);
 		op->enc_off = (uint16_t)h;
 		op->enc_len = (uint16_t)(end - h);
 		op->auth_len = (uint16_t)end;
-		op->slot = (uint8_t)i;
-		op->c = c;
-		op->tag = (uint8_t)tag;
-		op->aead = c->aead;
-		op->ok = 0;
 		if (c->aead) {
 			op->tag_off = (uint16_t)end;
 			iv_gcm(op->iv, ks->rtp.salt, ssrc, (uint64_t)idx, 0);
@@ -961,18 +962,9 @@ static unsigned protect_rtcp(struct mg_srtp_engine *e, struct mg_srtp_ctx *const
 		st->rtcp_valid = 1;
 		ks->used++;
 		res[i] = MG_SRTP_OK;
-		op = &ops[nops++];
-		op->buf = b;
-		op->dk = &ks->rtcp;
-		op->ks = ks;
-		op->index = index;
-		op->ssrc = ssrc;
+		op = op_add(&ops[nops++], c, ks, &ks->rtcp, b, i, index, ssrc, tag);
 		op->enc_off = 8;
 		op->enc_len = (uint16_t)(len - 8);
-		op->slot = (uint8_t)i;
-		op->c = c;
-		op->tag = (uint8_t)tag;
-		op->aead = c->aead;
 		if (c->aead) {
 			/* header | ciphertext | tag | E||index | MKI (RFC 7714 §9.1) */
 			op->tag_off = (uint16_t)len;
@@ -1071,19 +1063,9 @@ static unsigned unprotect_rtcp(struct mg_srtp_engine *e, struct mg_srtp_ctx *con
 			continue;
 		}
 		res[i] = MG_SRTP_OK;
-		op = &ops[nops++];
-		op->buf = b;
-		op->dk = &ks->rtcp;
-		op->ks = ks;
-		op->index = index;
-		op->ssrc = ssrc;
+		op = op_add(&ops[nops++], c, ks, &ks->rtcp, b, i, index, ssrc, tag);
 		op->enc_off = 8;
 		op->enc_len = (eword & 0x80000000u) ? (uint16_t)(end - 8) : 0;
-		op->slot = (uint8_t)i;
-		op->c = c;
-		op->tag = (uint8_t)tag;
-		op->aead = c->aead;
-		op->ok = 0;
 		if (c->aead) {
 			op->tag_off = (uint16_t)end;
 			op->auth_len = (uint16_t)end;
