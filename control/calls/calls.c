@@ -198,11 +198,12 @@ static void pick_local_ip(const char *remote, char *out, size_t len)
 
 /* SRTP mode and suites from the configuration; the dataplane wire carries
  * one master key per direction, so a=crypto lines with several (MKI) are
- * not chosen. */
+ * not chosen, and the dataplane relays IPv4 only. */
 static void call_policy_init(struct call *c)
 {
 	sdp_policy_from_settings(ce.s, &c->pol);
 	c->pol.max_keys = 1;
+	c->pol.ipv4_only = true;
 }
 
 /* One leg of the session from its last negotiation. */

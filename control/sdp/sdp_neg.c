@@ -409,6 +409,8 @@ static int remote_media(const struct sdp_policy *pol, const sdp_session_t *sess,
 	if (inet_pton(res->remote_family, res->remote_addr, bin) != 1)
 		return fail(res, 488, 301, "connection address %s is not a numeric IP%s address (host names are "
 			    "not resolved)", res->remote_addr, res->remote_family == AF_INET6 ? "v6" : "v4");
+	if (pol->ipv4_only && res->remote_family == AF_INET6)
+		return fail(res, 488, 301, "IPv6 media address %s (allowed: IPv4)", res->remote_addr);
 	if (m->m_port == 0 || m->m_port > 65535)
 		return fail(res, 488, WARN_MISC, "audio port %lu", m->m_port);
 	res->remote_rtp_port = (uint16_t)m->m_port;

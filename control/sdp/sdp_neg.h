@@ -52,6 +52,8 @@ struct sdp_policy {
 	const char *media_type;                        /* routing out_leg media_type: sendrecv
 							  (NULL), sendonly, recvonly, inactive */
 	bool no_rtcp_mux;                              /* refuse / do not offer rtcp-mux */
+	bool ipv4_only;                                /* refuse IPv6 media (488, warn-code
+							  301): the dataplane relays IPv4 */
 	bool ms_offer;                                 /* offers in Microsoft's dialect:
 							  RTP/AVP + a=crypto + a=encryption */
 	const struct sdp_codec *codecs;                /* NULL: PCMU, PCMA, telephone-event */

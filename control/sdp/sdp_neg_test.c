@@ -256,6 +256,12 @@ static void test_to_leg(void **state)
 	assert_int_equal(lb.rx.mki_len, 4);
 	assert_memory_equal(lb.rx.mki, "\0\0\0\3", 4);
 	assert_int_equal(lb.rx.lifetime, 1u << 20);
+	/* an IPv4-only gateway refuses the IPv6 stream by name */
+	b.ipv4_only = true;
+	assert_int_equal(sdp_answer(&b, multi, strlen(multi), NULL, rb), -EPROTO);
+	assert_int_equal(rb->status, 488);
+	assert_int_equal(rb->warn_code, 301);
+	assert_non_null(strstr(rb->warn_text, "IPv6"));
 	/* a failed negotiation is not a leg */
 	rb->status = 488;
 	assert_int_equal(sdp_result_to_leg(rb, &lb), -EINVAL);
