@@ -331,7 +331,11 @@ static void classify(const struct sdp_policy *pol, struct cand *c, char *skipped
 		if (rc < 0 || prio < 0) {
 			size_t l = strlen(skipped);
 
-			MG_DEBUG("sdp: crypto line \"%s\" skipped: %s", a->a_value ? a->a_value : "", why);
+			/* The line without its key: logs hold no key material. */
+			const char *v = a->a_value ? a->a_value : "", *k = strstr(v, "inline:");
+
+			MG_DEBUG("sdp: crypto line \"%.*s%s\" skipped: %s", k ? (int)(k - v) : (int)strlen(v), v,
+				 k ? "inline:..." : "", why);
 			snprintf(skipped + l, skiplen - l, "%s%s", l ? "; " : "", why);
 			continue;
 		}
