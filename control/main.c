@@ -43,8 +43,8 @@ struct control {
 
 /*
  * SIGHUP: load the file again; on success the new configuration replaces
- * the old one and the modules that support it reload (the call engine and
- * SIP add their reload calls below). On error the old one stays in force.
+ * the old one: the log settings and the routing rules (calls_reload()) take
+ * effect, the rest at restart. On error the old one stays in force.
  */
 static void control_reload(struct control *ctl)
 {
@@ -62,7 +62,6 @@ static void control_reload(struct control *ctl)
 	if (strcmp(old->control_socket, s->control_socket) != 0)
 		MG_WARN("SIGHUP: mediagate.control.socket changed to %s; takes effect on restart",
 			s->control_socket);
-	/* Module reloads go here, e.g. routing rules: route_reload(s). */
 	calls_reload(s);
 	MG_INFO("SIGHUP: configuration reloaded from %s",
 		ctl->config_path ? ctl->config_path : "(embedded defaults)");
@@ -224,7 +223,8 @@ int main(int argc, char **argv)
 		s->control_socket);
 	su_root_run(ctl.root);
 
-	/* ...and stop here, before the dataplane client. */
+	/* Calls and SIP stop before the dataplane client: hanging up removes
+	 * the media sessions. */
 	calls_stop();
 	sip_stop();
 out:
