@@ -327,7 +327,7 @@ static void process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n)
 	const void *kp[BURST];
 	void *data[BURST];
 	uint64_t hits = 0;
-	unsigned nk = 0, nj = 0;
+	unsigned nj = 0;
 
 	/* 1: Ethernet/IPv4/UDP; everything that is not session media leaves here */
 	for (unsigned i = 0; i < n; i++) {
@@ -403,6 +403,8 @@ static void process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n)
 			net_drop(w, m, DP_NET_DROP_UDP_MALFORMED);
 			continue;
 		}
+		keys[nj] = (struct dp_ep_key){ ip->dst_addr, udp->dst_port, 0 };
+		kp[nj] = &keys[nj];
 		struct job *j = &jobs[nj++];
 
 		j->m = m;
@@ -410,9 +412,6 @@ static void process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n)
 		j->src_port = udp->src_port;
 		j->raw = NULL;
 		j->hdr_len = (uint16_t)(RTE_ETHER_HDR_LEN + ihl + sizeof(*udp));
-		keys[nk] = (struct dp_ep_key){ ip->dst_addr, udp->dst_port, 0 };
-		kp[nk] = &keys[nk];
-		nk++;
 		/* from here on the mbuf holds the UDP payload only */
 		rte_pktmbuf_adj(m, j->hdr_len);
 		if (m->pkt_len > (uint32_t)(ulen - sizeof(*udp)))
@@ -422,7 +421,7 @@ static void process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n)
 		return;
 
 	/* 2: sessions, owner, source policy, RTP/RTCP sanity */
-	rte_hash_lookup_bulk_data(dp_ep_hash, kp, nk, &hits, data);
+	rte_hash_lookup_bulk_data(dp_ep_hash, kp, nj, &hits, data);
 	/* with many sessions each one is a cache miss: start them all now */
 	for (unsigned i = 0; i < nj; i++) {
 		if (hits & (1ull << i)) {
