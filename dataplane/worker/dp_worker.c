@@ -485,10 +485,15 @@ static void process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n)
 		j->leg = (uint8_t)leg;
 		j->rtcp = rtcp;
 		j->ok = 1;
-		for (unsigned f = 0; f < s->n_forks; f++) {
-			if (s->forks[f].raw && s->forks[f].leg == leg && j->raw == NULL &&
-			    l->rx_ctx != NULL)
+		/* a raw fork of an encrypted leg that takes this packet (stage 4's
+		 * test) needs it as received, before decryption */
+		for (unsigned f = 0; f < s->n_forks && l->rx_ctx != NULL; f++) {
+			const struct dp_fork *fk = &s->forks[f];
+
+			if (fk->raw && fk->leg == leg && (!rtcp || fk->rtcp)) {
 				j->raw = rte_pktmbuf_copy(m, dp_pktmbuf_pool, 0, UINT32_MAX);
+				break;
+			}
 		}
 		jobs[out++] = *j;
 	}
