@@ -666,6 +666,26 @@ static inline struct mg_srtp_op *op_add(struct mg_srtp_op *op, struct mg_srtp_ct
 	return op;
 }
 
+/* An SRTP op: header up to @h authenticated (GCM: the AAD), @h..@end
+ * encrypted, tag (and MKI) from @end on. */
+static inline void rtp_op_add(struct mg_srtp_op *op, struct mg_srtp_ctx *c, struct mg_srtp_keyset *ks,
+			      uint8_t *b, unsigned slot, uint64_t idx, uint32_t ssrc, unsigned h,
+			      unsigned end)
+{
+	op_add(op, c, ks, &ks->rtp, b, slot, idx, ssrc, c->rtp_tag);
+	op->roc = (uint32_t)(idx >> 16);
+	op->enc_off = (uint16_t)h;
+	op->enc_len = (uint16_t)(end - h);
+	op->auth_len = (uint16_t)end;
+	if (c->aead) {
+		op->tag_off = (uint16_t)end;
+		iv_gcm(op->iv, ks->rtp.salt, ssrc, idx, 0);
+	} else {
+		op->tag_off = (uint16_t)(end + c->mki_len);
+		iv_cm(op->iv, ks->rtp.salt, ssrc, idx);
+	}
+}
+
 static unsigned protect_rtp(struct mg_srtp_engine *e, struct mg_srtp_ctx *const *cv, int multi,
 			    struct mg_srtp_buf *pkts, uint8_t *res, unsigned n)
 {
@@ -681,7 +701,6 @@ static unsigned protect_rtp(struct mg_srtp_engine *e, struct mg_srtp_ctx *const 
 		uint8_t *b = pkts[i].buf;
 		unsigned len = pkts[i].len, h;
 		struct mg_srtp_stream_rt *st;
-		struct mg_srtp_op *op;
 		uint32_t ssrc;
 		uint16_t seq;
 		int64_t idx;
@@ -739,18 +758,7 @@ static unsigned protect_rtp(struct mg_srtp_engine *e, struct mg_srtp_ctx *const 
 		}
 		ks->used++;
 		res[i] = MG_SRTP_OK;
-		op = op_add(&ops[nops++], c, ks, &ks->rtp, b, i, (uint64_t)idx, ssrc, tag);
-		op->roc = (uint32_t)((uint64_t)idx >> 16);
-		op->enc_off = (uint16_t)h;
-		op->enc_len = (uint16_t)(len - h);
-		op->auth_len = (uint16_t)len;
-		if (c->aead) {
-			op->tag_off = (uint16_t)len;
-			iv_gcm(op->iv, ks->rtp.salt, ssrc, (uint64_t)idx, 0);
-		} else {
-			op->tag_off = (uint16_t)(len + mki);
-			iv_cm(op->iv, ks->rtp.salt, ssrc, (uint64_t)idx);
-		}
+		rtp_op_add(&ops[nops++], c, ks, b, i, (uint64_t)idx, ssrc, h, len);
 	}
 	backend_run(e, ops, nops, 0, 1);
 	for (unsigned k = 0; k < nops; k++) {
@@ -788,7 +796,6 @@ static unsigned unprotect_rtp(struct mg_srtp_engine *e, struct mg_srtp_ctx *cons
 		unsigned len = pkts[i].len, h, end;
 		struct mg_srtp_keyset *ks;
 		struct mg_srtp_stream_rt *st;
-		struct mg_srtp_op *op;
 		uint32_t ssrc;
 		uint16_t seq;
 		int64_t idx;
@@ -852,18 +859,7 @@ static unsigned unprotect_rtp(struct mg_srtp_engine *e, struct mg_srtp_ctx *cons
 			idx = (int64_t)((uint64_t)c->pend_roc << 16 | seq);
 		}
 		res[i] = MG_SRTP_OK;
-		op = op_add(&ops[nops++], c, ks, &ks->rtp, b, i, (uint64_t)idx, ssrc, tag);
-		op->roc = (uint32_t)((uint64_t)idx >> 16);
-		op->enc_off = (uint16_t)h;
-		op->enc_len = (uint16_t)(end - h);
-		op->auth_len = (uint16_t)end;
-		if (c->aead) {
-			op->tag_off = (uint16_t)end;
-			iv_gcm(op->iv, ks->rtp.salt, ssrc, (uint64_t)idx, 0);
-		} else {
-			op->tag_off = (uint16_t)(end + mki);
-			iv_cm(op->iv, ks->rtp.salt, ssrc, (uint64_t)idx);
-		}
+		rtp_op_add(&ops[nops++], c, ks, b, i, (uint64_t)idx, ssrc, h, end);
 	}
 	backend_run(e, ops, nops, 0, 0);
 	/* Commit in packet order: only verified packets move ROC and window;
