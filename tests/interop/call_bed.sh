@@ -39,28 +39,17 @@ bed_down() {
 	ip netns del call-b 2> /dev/null
 	for i in call-ma call-mb call-sa call-sb; do ip link del "$i" 2> /dev/null; done
 }
+. "$SRC/tests/interop/call_lib.sh"
 cleanup() {
 	# Newest first: baresip, then control (it hangs up and removes its
 	# sessions while the dataplane still answers), then the dataplane.
-	local i p
-	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-		p=${PIDS[i]}
-		kill -TERM "$p" 2> /dev/null || continue
-		for _ in $(seq 50); do kill -0 "$p" 2> /dev/null || break; sleep 0.1; done
-		kill -9 "$p" 2> /dev/null && echo "call_bed: pid $p did not stop in 5 s: killed"
-	done
-	wait 2> /dev/null
+	stop_pids
 	bed_down
 	rm -rf "/var/run/dpdk/call-bed"
 	if [ "${CALL_KEEP:-0}" = 1 ]; then echo "files kept in $W"; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() { fail=$((fail + 1)); echo "not ok - $1"; [ -n "${2:-}" ] && [ -f "$2" ] && tail -n 30 "$2" | sed 's/^/    | /'; }
-check() { if grep -Eq -- "$3" "$2"; then ok "$1"; else bad "$1 (no /$3/ in $(basename "$2"))" "$2"; fi; }
 
 # ---- test bed ---------------------------------------------------------------
 bed_down

@@ -26,25 +26,14 @@ P_GW=$BASE P_GW2=$((BASE + 1)) P_UAC=$((BASE + 2)) P_UAS=$((BASE + 3)) P_RAW=$((
 PREFIX=call-sipp-$$
 
 command -v sipp > /dev/null || { echo "sipp is not installed (scripts/setup installs sip-tester)"; exit 1; }
+. "$SRC/tests/interop/call_lib.sh"
 cleanup() {
-	local i p
-	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-		p=${PIDS[i]}
-		kill -TERM "$p" 2> /dev/null || continue
-		for _ in $(seq 50); do kill -0 "$p" 2> /dev/null || break; sleep 0.1; done
-		kill -9 "$p" 2> /dev/null
-	done
-	wait 2> /dev/null
+	stop_pids
 	rm -rf "/var/run/dpdk/$PREFIX"
 	if [ "${CALL_KEEP:-0}" = 1 ]; then echo "files kept in $W"; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
 cd "$W" || exit 1
-
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() { fail=$((fail + 1)); echo "not ok - $1"; [ -n "${2:-}" ] && [ -f "$2" ] && tail -n 25 "$2" | sed 's/^/    | /'; }
-check() { if grep -Eq -- "$3" "$2"; then ok "$1"; else bad "$1 (no /$3/ in $(basename "$2"))" "$2"; fi; }
 
 cat > rules.xml << EOF
 <?xml version="1.0" encoding="UTF-8"?>
