@@ -53,6 +53,10 @@ static int eal_argv_build(const struct mg_settings *s, char *store, size_t store
 	size_t off = 0;
 	const char *p = s->eal_args;
 
+	/* the words after "--" and a --vdev pair per port must fit whatever the
+	 * EAL string holds */
+	if (extra_argc > EAL_MAX_ARGS - 2 * MG_CFG_MAX_PORTS - 1)
+		return -E2BIG;
 	argv[argc++] = prog;
 	while (*p != '\0') {
 		char quote = 0;
@@ -199,8 +203,6 @@ int main(int argc, char **argv)
 	dp_dataplane_fini();
 	dp_ctl_fini();
 	rc = 0;
-
-	/* Workers and ports stop here, after the control socket closed. */
 out_eal:
 	rte_eal_cleanup();
 out_cfg:
