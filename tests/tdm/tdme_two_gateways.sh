@@ -1,0 +1,396 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Suite 'tdm' (area tdme): two gateways joined by an emulated E1 PRI line,
+# real SIP endpoints at both ends (issue 7, "End to end"). Run under
+# tests/dahdi-emu/tdm-emu-run -c tests/tdm/pri_system.conf: the emulator joins
+# DAHDI span 1 and span 2 back to back; gateway A runs span 1 as the network
+# side (mediagate.tdm.span.0), gateway B span 2 as the user side
+# (mediagate.tdm.span.1 alone), each with its own mediagate-control and
+# mediagate-dataplane, config, socket and EAL file prefix:
+#
+#   ns tdme-a: baresip alice --SIP/TLS+SRTP--> gateway A --PRI span 1 (NT)-->
+#     emulator --> span 2 (TE) gateway B --SIP/TLS+SRTP--> baresip bob :ns tdme-b
+#
+#   tdme-ma1 203.0.113.34/28 -- tdme-ma | dataplane A 203.0.113.33 (TDM chan 1-3)
+#   tdme-mb1 203.0.113.50/28 -- tdme-mb | dataplane B 203.0.113.49 (TDM chan 32-34)
+#   SIP: tdme-sa1 -- tdme-sa 10.199.8.1 control A ; tdme-sb1 -- tdme-sb 10.199.8.2 control B
+#
+# Checks: the call connects through both gateways; alice's 440 Hz (ausine)
+# is measured in bob's decoded audio (baresip sndfile, Goertzel) and bob's
+# 880 Hz in alice's; DTMF sent by alice as RFC 4733 is received by bob as
+# RFC 4733 (it crossed the E1 as tones: A generates, B detects); hang-up from
+# alice and from bob clears both gateways (0 calls active, session removed,
+# B-channel unbound, no dataplane session left); bob rejecting the call
+# (486) and a number B has no route for (cause 1) reach alice as 486 / 404.
+#
+#   tdme_two_gateways.sh BUILD_DIR SRC_DIR
+set -uo pipefail
+BUILD=$1 SRC=$2
+CONTROL=$BUILD/control/mediagate-control
+DATAPLANE=$BUILD/dataplane/mediagate-dataplane
+DPCTL=$BUILD/dataplane/dpctl/mediagate-dpctl
+CERT=$BUILD/control/cert/mediagate-cert
+CONF=$SRC/tests/tdm/pri_system.conf
+CHECK=$SRC/tests/tdm/tdme_audio.py
+: "${MG_TDM_EMU_DIR:?run through tdm-emu-run}"
+GA=10.199.8.1 GB=10.199.8.2
+A=203.0.113.34 B=203.0.113.50 DPA=203.0.113.33 DPB=203.0.113.49
+PIDS=()
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "tdme: needs root (network namespaces, AF_PACKET)"
+	exit 1
+fi
+for b in "$CONTROL" "$DATAPLANE" "$DPCTL" "$CERT"; do
+	[ -x "$b" ] || { echo "tdme: $b was not built"; exit 1; }
+done
+command -v baresip > /dev/null || { echo "tdme: baresip is not installed (scripts/setup installs baresip-core)"; exit 1; }
+W=$(mktemp -d /tmp/tdme.XXXXXX)
+
+bed_down() {
+	ip netns del tdme-a 2> /dev/null
+	ip netns del tdme-b 2> /dev/null
+	for i in tdme-ma tdme-mb tdme-sa tdme-sb; do ip link del "$i" 2> /dev/null; done
+}
+cleanup() {
+	# Newest first: baresip, then the controls (they hang up and remove their
+	# sessions while the dataplanes still answer), then the dataplanes.
+	local i p
+	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+		p=${PIDS[i]}
+		kill -TERM "$p" 2> /dev/null || continue
+		for _ in $(seq 50); do kill -0 "$p" 2> /dev/null || break; sleep 0.1; done
+		kill -9 "$p" 2> /dev/null && echo "tdme: pid $p did not stop in 5 s: killed"
+	done
+	wait 2> /dev/null
+	bed_down
+	rm -rf /var/run/dpdk/tdme-a /var/run/dpdk/tdme-b
+	if [ "${TDME_KEEP:-0}" = 1 ]; then echo "files kept in $W"; else rm -rf "$W"; fi
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok - $1"; }
+bad() { fail=$((fail + 1)); echo "not ok - $1"; [ -n "${2:-}" ] && [ -f "$2" ] && tail -n 30 "$2" | sed 's/^/    | /'; }
+check() { if grep -Eq -- "$3" "$2"; then ok "$1"; else bad "$1 (no /$3/ in $(basename "$2"))" "$2"; fi; }
+# count FILE REGEX: matching lines
+count() { local n; n=$(grep -Ec -- "$2" "$1" 2> /dev/null); echo "${n:-0}"; }
+# wait_for FILE REGEX N [TENTHS]: until at least N lines match
+wait_for() {
+	local t
+	for ((t = 0; t < ${4:-100}; t++)); do
+		[ "$(count "$1" "$2")" -ge "$3" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# ---- test bed ---------------------------------------------------------------
+bed_down
+set -e
+for s in a b; do
+	ip netns add tdme-$s
+	ip link add tdme-m$s type veth peer name tdme-m${s}1 netns tdme-$s
+	ip link add tdme-s$s type veth peer name tdme-s${s}1 netns tdme-$s
+	sysctl -qw net.ipv6.conf.tdme-m$s.disable_ipv6=1
+	ip link set tdme-m$s up
+	ip link set tdme-s$s up
+	ip -n tdme-$s link set lo up
+	ip -n tdme-$s link set tdme-m${s}1 up
+	ip -n tdme-$s link set tdme-s${s}1 up
+done
+ip addr add $GA/32 dev tdme-sa
+ip addr add $GB/32 dev tdme-sb
+ip -n tdme-a addr add $A/28 dev tdme-ma1
+ip -n tdme-b addr add $B/28 dev tdme-mb1
+ip route add $A/32 dev tdme-sa src $GA
+ip route add $B/32 dev tdme-sb src $GB
+ip -n tdme-a route add $GA/32 dev tdme-sa1 src $A
+ip -n tdme-b route add $GB/32 dev tdme-sb1 src $B
+set +e
+
+# ---- certificates: a throw-away CA, mediagate-cert for the gateways ----------
+cd "$W" || exit 1
+cat > ca.cnf << 'EOF'
+[ ca ]
+default_ca = c
+[ c ]
+dir = .
+database = $dir/index.txt
+serial = $dir/serial
+new_certs_dir = $dir/newcerts
+certificate = $dir/ca.pem
+private_key = $dir/ca.key
+default_md = sha256
+default_days = 2
+policy = p
+copy_extensions = copy
+unique_subject = no
+x509_extensions = e
+[ p ]
+commonName = supplied
+[ e ]
+basicConstraints = CA:FALSE
+keyUsage = digitalSignature, keyEncipherment
+EOF
+mkdir newcerts
+touch index.txt
+echo 01 > serial
+openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=tdme-ca 2> /dev/null
+echo 'tdme key password' > gwpw
+chmod 600 gwpw
+for g in gwa:$GA gwb:$GB; do
+	n=${g%%:*} ip=${g#*:}
+	"$CERT" req --cn $n.tdme.test --san "DNS:$n.tdme.test,IP:$ip" --key-out $n.key --csr-out $n.csr \
+		--pass-file gwpw >> cert.log 2>&1
+	openssl ca -batch -config ca.cnf -in $n.csr -out $n.pem >> cert.log 2>&1
+done
+for u in alice:$A bob:$B; do
+	n=${u%%:*} ip=${u#*:}
+	openssl req -newkey rsa:2048 -nodes -keyout $n.key -out $n.csr -subj /CN=$n.tdme.test \
+		-addext "subjectAltName=DNS:$n.tdme.test,IP:$ip" 2>> cert.log
+	openssl ca -batch -config ca.cnf -in $n.csr -out $n.crt >> cert.log 2>&1
+	cat $n.crt $n.key > $n.pem
+done
+[ -s gwa.pem ] && [ -s gwb.pem ] && [ -s alice.pem ] && [ -s bob.pem ] || { bad "certificates" cert.log; exit 1; }
+
+# ---- gateways -----------------------------------------------------------------
+# A: SIP numbers 2xxx go out on span 1 with the number as called number.
+cat > rules-a.xml << 'EOF'
+<?xml version="1.0" encoding="UTF-8"?>
+<routing_rules>
+<rule name="to_pstn" outbound_interface="pstn" qvalue="0.5">
+  <condition param="sip.in.requestUri.user" expr="(2[0-9]+)"/>
+  <out_leg name="">
+    <param name="pstn.out.group" expr="span1"/>
+    <param name="pstn.out.dnis" expr="%0"/>
+    <param name="pstn.out.ani" expr="1001"/>
+    <param name="pstn.out.callerName" expr="Alice"/>
+  </out_leg>
+</rule>
+</routing_rules>
+EOF
+# B: only 2001 from span 2 has a route (to bob); anything else: cause 1.
+cat > rules-b.xml << EOF
+<?xml version="1.0" encoding="UTF-8"?>
+<routing_rules>
+<rule name="to_bob" outbound_interface="sip" qvalue="0.5">
+  <condition param="pstn.in.channelName" expr="span2/.*"/>
+  <condition param="pstn.in.dnis" expr="2001"/>
+  <condition param="pstn.in.ani" expr="(.*)"/>
+  <out_leg name="" media_type="sendrecv">
+    <param name="sip.out.requestUri" expr="sip:bob@$B:5061"/>
+    <param name="sip.out.from.uri" expr="sip:%0@GW_HOST_IP:GW_SIP_PORT"/>
+    <param name="sip.out.transport" expr="tls"/>
+  </out_leg>
+</rule>
+</routing_rules>
+EOF
+mkgw() { # NAME SIPIP SPANKEY ROLE DPDEV DPADDR PORTS EXTRA-LINE
+	cat > $1.properties << EOF
+netborder.sip.userAgent.IPAddress=$2:5061/tls
+netborder.sip.tls.serverCertificateFile=$W/$1.pem
+netborder.sip.tls.serverCertificatePrivateKeyFile=$W/$1.key
+netborder.sip.tls.trustedRootCertificatesStore=$W/ca.pem
+mediagate.sip.tls.keyPasswordFile=$W/gwpw
+mediagate.sip.contactHost=$2
+netborder.media.srtp.mode=always
+mediagate.routing.rulesFile=$W/rules-${1:2:1}.xml
+mediagate.log.level=${TDME_LOG_LEVEL:-info}
+mediagate.control.socket=$W/$1.sock
+mediagate.control.allowedUids=0
+mediagate.tdm.systemConf=$CONF
+mediagate.tdm.devicePath=$MG_TDM_EMU_DIR
+mediagate.tdm.$3.role=$4
+mediagate.tdm.$3.switchType=euroisdn_e1
+mediagate.dataplane.eal=--no-huge -m 256 --no-shconf --no-pci --no-telemetry -l 0,1 --file-prefix tdme-${1:2:1}
+mediagate.dataplane.port.0.device=$5
+mediagate.dataplane.port.0.addresses=$6/28
+mediagate.dataplane.idleSleepUs=1000
+mediagate.media.portRange=$7
+${TDME_EXTRA:-}
+$8
+EOF
+}
+mkgw gwa $GA span.0 network net_af_packet0,iface=tdme-ma $DPA 41000-41199 "${TDME_EXTRA_A:-}"
+mkgw gwb $GB span.1 user net_af_packet0,iface=tdme-mb $DPB 41200-41399 "${TDME_EXTRA_B:-}"
+for g in gwa gwb; do
+	"$DATAPLANE" --config $g.properties > $g-dataplane.log 2>&1 &
+	PIDS+=($!)
+done
+for g in gwa gwb; do
+	for _ in $(seq 200); do "$DPCTL" --socket $g.sock ping > /dev/null 2>&1 && break; sleep 0.1; done
+done
+"$CONTROL" --config gwa.properties > gwa.log 2>&1 &
+CTLA=$!
+PIDS+=($CTLA)
+"$CONTROL" --config gwb.properties > gwb.log 2>&1 &
+CTLB=$!
+PIDS+=($CTLB)
+wait_for gwa.log "pri: span 1: D-channel up" 1
+wait_for gwb.log "pri: span 2: D-channel up" 1
+wait_for gwa.log "connected to dataplane" 1
+wait_for gwb.log "connected to dataplane" 1
+check "gateway A: PRI span 1 (network) up, dataplane connected" gwa.log "pri: span 1: D-channel up"
+check "gateway B: PRI span 2 (user) up, dataplane connected" gwb.log "pri: span 2: D-channel up"
+if grep -q "pri: span 2" gwa.log || grep -q "pri: span 1" gwb.log; then
+	bad "each gateway runs only its own span"
+else
+	ok "each gateway runs only its own span"
+fi
+
+# ---- baresip -------------------------------------------------------------------
+mkbaresip() { # NAME ADDR TONE CTRLPORT AOR
+	mkdir -p "$W/$1/snd"
+	cat > "$W/$1/config" << EOF
+poll_method		epoll
+sip_listen		$2:5060
+sip_certificate		$W/$1.pem
+sip_cafile		$W/ca.pem
+net_interface		tdme-m${1:0:1}1
+audio_source		ausine,$3
+ausrc_srate		48000
+auplay_srate		48000
+ausrc_channels		2
+auplay_channels		2
+audio_player		aubridge,$1-out
+audio_alert		aubridge,$1-alert
+snd_path		$W/$1/snd
+module_path		/usr/lib/baresip/modules
+module			menu.so
+module			g711.so
+module			ausine.so
+module			aubridge.so
+module			sndfile.so
+module			srtp.so
+module			ctrl_tcp.so
+module			account.so
+ctrl_tcp_listen		127.0.0.1:$4
+EOF
+	echo "$5" > "$W/$1/accounts"
+	: > "$W/$1/contacts"
+}
+# bob answers (or rejects) when told to, through ctrl_tcp.
+mkbaresip bob $B 880 4447 "<sip:bob@$B>;regint=0;answermode=manual;mediaenc=srtp-mand;audio_codecs=PCMA,PCMU"
+mkbaresip alice $A 440 4446 "<sip:alice@$A>;regint=0;mediaenc=srtp-mand;audio_codecs=PCMU"
+if [ -n "${TDME_PCAP:-}" ]; then
+	# Media of both SIP legs as the peers see them (debugging aid).
+	for s in a b; do
+		ip netns exec tdme-$s tshark -q -i tdme-m${s}1 -f udp -w "$W/$s.pcap" > /dev/null 2>&1 &
+		PIDS+=($!)
+	done
+fi
+ip netns exec tdme-b baresip -v -s -f "$W/bob" > bob.log 2>&1 < /dev/null &
+PIDS+=($!)
+ip netns exec tdme-a baresip -v -s -f "$W/alice" > alice.log 2>&1 < /dev/null &
+PIDS+=($!)
+ctrl() { # NS PORT COMMAND [PARAMS]: one ctrl_tcp netstring
+	local j="{\"command\":\"$3\",\"params\":\"${4:-}\",\"token\":\"t\"}"
+	ip netns exec "$1" bash -c "exec 3<>/dev/tcp/127.0.0.1/$2 && printf '%d:%s,' ${#j} '$j' >&3 && sleep 0.2" 2> /dev/null
+}
+for p in 4446:tdme-a 4447:tdme-b; do
+	for _ in $(seq 50); do
+		ip netns exec "${p#*:}" bash -c "exec 3<>/dev/tcp/127.0.0.1/${p%%:*}" 2> /dev/null && break
+		sleep 0.1
+	done
+done
+dial() { ctrl tdme-a 4446 dial "sip:$1@$GA:5061;transport=tls"; }
+
+# ---- call 1: alice calls 2001, bob answers; tone, DTMF; alice hangs up ------------
+dial 2001
+wait_for bob.log "Incoming call from" 1 150 || bad "bob was not called" bob.log
+ctrl tdme-b 4447 accept
+wait_for gwa.log "call [0-9]+: active" 1 100
+wait_for gwb.log "call [0-9]+: active" 1 50
+check "call 1 routed by gateway A to the PSTN on span 1" gwa.log "routed by rule to_pstn to the PSTN: 2001 on span1/"
+check "call 1: gateway B takes the SETUP on span 2 and routes it to bob" gwb.log "routed by rule to_bob to sip:bob@"
+check "call 1 connected at gateway A (alice answered after CONNECT)" gwa.log "call [0-9]+: active"
+check "call 1 connected at gateway B (bob answered)" gwb.log "call [0-9]+: active"
+check "  B-channel bound on gateway A" gwa.log "call [0-9]+: channel [0-9]+ bound to session"
+check "  B-channel bound on gateway B" gwb.log "call [0-9]+: channel [0-9]+ bound to session"
+check "  alice's leg is SRTP (crypto answered)" alice.log "a=crypto:[0-9]+ AES_CM_128_HMAC_SHA1_80 inline:"
+check "  bob's leg is SRTP (crypto offered)" bob.log "a=crypto:[0-9]+ AES_CM_128_HMAC_SHA1_80 inline:"
+sleep 3
+# DTMF: one digit per command, spaced, as a person would press them; bob's
+# ctrl_tcp events say which telephone-events it received.
+DIGITS=159#
+ip netns exec tdme-b python3 "$SRC/tests/tdm/tdme_events.py" 4447 5 "$W/bob-events.txt" 2>> bob-events.err &
+EV=$!
+PIDS+=($EV)
+wait_for bob-events.txt "listening" 1 30
+for ((i = 0; i < ${#DIGITS}; i++)); do
+	ctrl tdme-a 4446 sndcode "${DIGITS:i:1}"
+	sleep 0.6
+done
+wait "$EV"
+got=$(sed -n "s/^DTMF \(.\).*/\1/p" bob-events.txt | tr -d '\n')
+sent=$(sed -n "s/.*send DTMF digit: '\(.\)'.*/\1/p" alice.log | tr -d '\n')
+if [ "$sent" = "$DIGITS" ]; then ok "alice sent $DIGITS as RFC 4733"; else bad "alice sent '$sent', not $DIGITS" alice.log; fi
+if [ "$got" = "$DIGITS" ]; then ok "bob received $DIGITS as RFC 4733 (across the E1 as tones)"; else bad "bob received DTMF '$got', wanted $DIGITS" bob.log; fi
+ctrl tdme-a 4446 hangup
+wait_for gwa.log "ended after .*; 0 calls active" 1 100
+wait_for gwb.log "ended after .*; 0 calls active" 1 100
+sleep 0.5
+check "alice hung up: gateway A ended its call (BYE from the caller), 0 calls active" gwa.log "ended after [0-9]+s \(BYE from the caller\); 0 calls active"
+check "  gateway B ended its call by the PSTN caller's release (16), 0 calls active" gwb.log "ending in state active: PSTN caller released: cause 16"
+check "  bob got BYE: gateway B ended, 0 calls active" gwb.log "ended after [0-9]+s .*; 0 calls active"
+for g in gwa gwb; do
+	check "  $g: B-channel unbound with media counted" $g.log "channel [0-9]+ unbound: [1-9][0-9]+ frames from TDM, [1-9][0-9]+ RTP out, [1-9][0-9]+ RTP in"
+	check "  $g: session removed" $g.log "session [0-9]+ removed: "
+	"$DPCTL" --socket $g.sock session list > $g-sessions1.json 2>&1
+	check "  $g: no session left in the dataplane" $g-sessions1.json '"total": 0'
+done
+# The recordings: baresip's sndfile writes dump-<time>-dec.wav (what it
+# played, i.e. received and decoded) per call.
+python3 "$CHECK" bob/snd alice/snd
+rc=$?
+if [ "$rc" -eq 0 ]; then ok "tones measured (alice 440 Hz at bob, bob 880 Hz at alice)"; else bad "tone measurement (tdme_audio.py exit $rc)"; fi
+rm -f bob/snd/* alice/snd/*
+
+# ---- call 2: bob hangs up ------------------------------------------------------------
+n_a=$(count gwa.log "ended after"); n_b=$(count gwb.log "ended after")
+dial 2001
+wait_for bob.log "Incoming call from" 2 150
+ctrl tdme-b 4447 accept
+wait_for gwa.log "call [0-9]+: active" 2 100
+sleep 1
+ctrl tdme-b 4447 hangup
+wait_for gwa.log "ended after" $((n_a + 1)) 100
+wait_for gwb.log "ended after" $((n_b + 1)) 100
+sleep 0.5
+check "call 2: bob hung up; gateway B ended by bob's BYE, 0 calls active" gwb.log "ended after [0-9]+s \(BYE from the callee\); 0 calls active"
+check "  gateway A: the PSTN callee released (16), alice got BYE, 0 calls active" gwa.log "PSTN callee released: cause 16"
+if [ "$(count gwa.log "ended after .*; 0 calls active")" -ge 2 ]; then ok "  gateway A: 0 calls active after call 2"; else bad "  gateway A: call 2 not ended" gwa.log; fi
+for g in gwa gwb; do
+	if [ "$(count $g.log "channel [0-9]+ unbound")" -ge 2 ]; then ok "  $g: B-channel of call 2 unbound"; else bad "  $g: B-channel of call 2 not unbound" $g.log; fi
+	"$DPCTL" --socket $g.sock session list > $g-sessions2.json 2>&1
+	check "  $g: no session left in the dataplane" $g-sessions2.json '"total": 0'
+done
+
+# ---- call 3: bob rejects (486) ---------------------------------------------------------
+dial 2001
+wait_for bob.log "Incoming call from" 3 150
+ctrl tdme-b 4447 hangup
+wait_for alice.log "486" 1 100
+check "busy: bob's 486 crossed the PSTN as cause 17" gwb.log "PSTN leg [0-9]+ released with cause 17 "
+check "  alice got 486" alice.log "486 "
+
+# ---- call 4: unallocated number (no route on gateway B) ----------------------------------
+dial 2999
+wait_for alice.log "404" 1 100
+check "unallocated: gateway B refused 2999 with cause 1" gwb.log "PSTN leg [0-9]+ released with cause 1 "
+check "  alice got 404" alice.log "404 "
+sleep 1
+for g in gwa gwb; do
+	check "$g: every call ended, 0 calls active" $g.log "; 0 calls active\$"
+	n=$(tail -n 1 <(grep "calls active" $g.log))
+	case "$n" in *"; 0 calls active") ok "$g: last count is 0 calls active" ;; *) bad "$g: last count '$n'" $g.log ;; esac
+	"$DPCTL" --socket $g.sock session list > $g-sessions.json 2>&1
+	check "$g: no session left in the dataplane" $g-sessions.json '"total": 0'
+done
+for p in $CTLA $CTLB; do
+	if kill -0 "$p" 2> /dev/null; then ok "mediagate-control $p still running"; else bad "mediagate-control $p died"; fi
+done
+echo "passed $pass, failed $fail"
+[ "$fail" -eq 0 ]
