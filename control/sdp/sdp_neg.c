@@ -2,6 +2,7 @@
 #include "sdp_neg.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -135,6 +136,23 @@ static const char *attr_value(const sdp_attribute_t *list, const char *name, boo
 	if (present)
 		*present = false;
 	return NULL;
+}
+
+/* The number an attribute value starts with (a=rtcp:PORT [address],
+ * a=ptime:MS), 0 when it does not start with a digit or exceeds @max:
+ * atoi() would take "-20" or wrap "4294967297" to 1. */
+static unsigned attr_uint(const char *v, unsigned max)
+{
+	unsigned long n = 0;
+
+	if (v == NULL || !isdigit((unsigned char)v[0]))
+		return 0;
+	for (; isdigit((unsigned char)*v); v++) {
+		n = n * 10 + (unsigned long)(*v - '0');
+		if (n > max)
+			return 0;
+	}
+	return (unsigned)n;
 }
 
 void sdp_policy_from_settings(const struct mg_settings *s, struct sdp_policy *pol)
@@ -423,8 +441,8 @@ static int remote_media(const struct sdp_policy *pol, const sdp_session_t *sess,
 	rtcp = attr_value(m->m_attributes, "rtcp", NULL);
 	if (res->rtcp_mux)
 		res->remote_rtcp_port = res->remote_rtp_port;
-	else if (rtcp != NULL && atoi(rtcp) > 0 && atoi(rtcp) < 65536)
-		res->remote_rtcp_port = (uint16_t)atoi(rtcp);
+	else if (attr_uint(rtcp, 65535) > 0)
+		res->remote_rtcp_port = (uint16_t)attr_uint(rtcp, 65535);
 	else
 		res->remote_rtcp_port = (uint16_t)(res->remote_rtp_port + 1);
 	/* peer's mode is its own view: its "send" is our "receive" */
@@ -570,7 +588,7 @@ int sdp_answer(const struct sdp_policy *pol, const char *offer, size_t len, cons
 		goto out;
 	const char *ptime = attr_value(c->m->m_attributes, "ptime", NULL);
 
-	res->ptime = ptime ? (unsigned)atoi(ptime) : 0;
+	res->ptime = attr_uint(ptime, 65535);
 	res->srtp = srtp;
 	res->ms_dialect = srtp && c->m->m_proto == sdp_proto_rtp;
 	if (srtp) {
@@ -847,7 +865,7 @@ int sdp_answer_process(const struct sdp_policy *pol, const char *answer, size_t 
 	const char *ptime = attr_value(m->m_attributes, "ptime", NULL);
 
 	if (ptime != NULL)
-		res->ptime = (unsigned)atoi(ptime);
+		res->ptime = attr_uint(ptime, 65535);
 	res->srtp = pick != NULL;
 	if (pick != NULL) {
 		const struct mg_srtp_suite_info *si = pick->suite;

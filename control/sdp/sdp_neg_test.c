@@ -199,6 +199,32 @@ static void test_warning_header(void **state)
 	free(r);
 }
 
+/* Numbers in attributes from the wire: a negative or wrapping a=ptime is
+ * not echoed, a wrapping a=rtcp port is not taken. */
+static void test_attr_numbers(void **state)
+{
+	(void)state;
+	struct sdp_policy b;
+	struct sdp_result *r = calloc(1, sizeof(*r));
+	static const char bad[] =
+		"v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\n"
+		"m=audio 4000 RTP/AVP 0\r\na=rtcp:4294967297\r\na=ptime:-20\r\n";
+	static const char good[] =
+		"v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\n"
+		"m=audio 4000 RTP/AVP 0\r\na=rtcp:5007 IN IP4 192.0.2.9\r\na=ptime:30\r\n";
+
+	pol_init(&b, MG_SRTP_MODE_NEVER, "192.0.2.2", 30000);
+	assert_int_equal(sdp_answer(&b, bad, strlen(bad), NULL, r), 0);
+	assert_int_equal(r->remote_rtcp_port, 4001);
+	assert_int_equal(r->ptime, 0);
+	assert_null(strstr(r->sdp, "a=ptime"));
+	assert_int_equal(sdp_answer(&b, good, strlen(good), NULL, r), 0);
+	assert_int_equal(r->remote_rtcp_port, 5007);
+	assert_int_equal(r->ptime, 30);
+	assert_non_null(strstr(r->sdp, "a=ptime:30\r\n"));
+	free(r);
+}
+
 static void test_to_leg(void **state)
 {
 	(void)state;
@@ -338,6 +364,7 @@ int main(void)
 		cmocka_unit_test(test_reoffer_and_reinvite_keys),
 		cmocka_unit_test(test_policy_from_config),
 		cmocka_unit_test(test_warning_header),
+		cmocka_unit_test(test_attr_numbers),
 		cmocka_unit_test(test_to_leg),
 		cmocka_unit_test(test_mutations),
 	};
