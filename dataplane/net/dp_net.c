@@ -215,15 +215,21 @@ static int neigh_find(struct neigh_table *t, uint32_t ip, bool create)
 	return free_slot;
 }
 
-static void neigh_free_slot(struct neigh_table *t, unsigned s)
+/* The packets that waited for a neighbour that did not answer. */
+static void neigh_drop_held(struct neigh_priv *pv)
 {
-	struct neigh_priv *pv = &t->priv[s];
-
 	for (unsigned i = 0; i < pv->n_held; i++) {
 		rte_pktmbuf_free(pv->held[i]);
 		dp_main_net_stats.drops[DP_NET_DROP_NEIGH_FAILED]++;
 	}
 	pv->n_held = 0;
+}
+
+static void neigh_free_slot(struct neigh_table *t, unsigned s)
+{
+	struct neigh_priv *pv = &t->priv[s];
+
+	neigh_drop_held(pv);
 	pv->state = NS_FREE;
 	/*
 	 * Invalidate before freeing the key: a reader that still matches the
@@ -423,11 +429,7 @@ void dp_neigh_timer(uint64_t now)
 						break;
 					}
 					/* drop what waits, remember the failure for a while */
-					for (unsigned i = 0; i < pv->n_held; i++) {
-						rte_pktmbuf_free(pv->held[i]);
-						dp_main_net_stats.drops[DP_NET_DROP_NEIGH_FAILED]++;
-					}
-					pv->n_held = 0;
+					neigh_drop_held(pv);
 					pv->state = NS_FAILED;
 					pv->deadline = now + hz * NEIGH_FAILED_HOLD_S;
 					break;
