@@ -8,7 +8,7 @@ Each directory holds baresip's dump-*-dec.wav (what that end received and
 decoded). bob must hear alice's 440 Hz and alice bob's 880 Hz: in 100 ms
 blocks (after the first 0.5 s), Goertzel power of the expected tone against
 the other one and a few unrelated bins (DTMF rows/columns, 1 kHz, 2 kHz); the
-tone must dominate by 10 dB in at least 80 % of the blocks and the file must
+tone must dominate by 25 dB in at least 80 % of the blocks and the file must
 not be silence. Exit status: number of failed checks.
 """
 import glob
@@ -19,6 +19,9 @@ import sys
 import wave
 
 OTHERS = [697, 770, 1000, 1209, 1336, 2000]
+# 25 dB: G.711 twice and baresip's resampling leave > 30 dB here; a far end
+# injected by the echo canceller (the bug fixed in f0e24c4) was at 17 dB.
+MARGIN_DB = int(os.environ.get("TDME_MARGIN_DB", "25"))
 
 
 def goertzel(x, rate, f):
@@ -52,19 +55,24 @@ def check(d, want, other):
     blk = rate // 10
     x = x[rate // 2:]
     n = good = 0
+    ratios = []
     rms = math.sqrt(sum(v * v for v in x) / len(x)) if x else 0.0
     for i in range(0, len(x) - blk + 1, blk):
         b = x[i:i + blk]
         p = goertzel(b, rate, want)
         q = max(goertzel(b, rate, f) for f in [other] + OTHERS)
         n += 1
-        if p > 10.0 * q and p > 0:
+        r = 10 * math.log10(p / q) if p > 0 and q > 0 else (99.0 if p > 0 else -99.0)
+        ratios.append(r)
+        if r > MARGIN_DB:
             good += 1
     frac = good / n if n else 0.0
     ok = n >= 10 and frac >= 0.8 and rms > 300
-    print("%s - %s: %d Hz dominates %d of %d blocks of 100 ms (%.0f%%), rms %.0f, %.1f s at %d Hz"
-          % ("ok" if ok else "not ok", os.path.basename(files[-1]), want, good, n, 100 * frac,
-             rms, len(x) / rate, rate))
+    ratios.sort()
+    print("%s - %s: %d Hz above the other bins by > %d dB in %d of %d blocks of 100 ms "
+          "(%.0f%%; median %.1f dB), rms %.0f, %.1f s at %d Hz"
+          % ("ok" if ok else "not ok", os.path.basename(files[-1]), want, MARGIN_DB, good, n,
+             100 * frac, ratios[len(ratios) // 2] if ratios else 0, rms, len(x) / rate, rate))
     return 0 if ok else 1
 
 

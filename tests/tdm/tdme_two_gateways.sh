@@ -343,10 +343,10 @@ for g in gwa gwb; do
 done
 # The recordings: baresip's sndfile writes dump-<time>-dec.wav (what it
 # played, i.e. received and decoded) per call.
-python3 "$CHECK" bob/snd alice/snd
+mv bob/snd bob/call1 && mv alice/snd alice/call1 && mkdir bob/snd alice/snd
+python3 "$CHECK" bob/call1 alice/call1
 rc=$?
 if [ "$rc" -eq 0 ]; then ok "tones measured (alice 440 Hz at bob, bob 880 Hz at alice)"; else bad "tone measurement (tdme_audio.py exit $rc)"; fi
-rm -f bob/snd/* alice/snd/*
 
 # ---- call 2: bob hangs up ------------------------------------------------------------
 n_a=$(count gwa.log "ended after"); n_b=$(count gwb.log "ended after")
@@ -372,16 +372,25 @@ done
 dial 2001
 wait_for bob.log "Incoming call from" 3 150
 ctrl tdme-b 4447 hangup
-wait_for alice.log "486" 1 100
+wait_for alice.log "^SIP/2.0 486 " 1 100
 check "busy: bob's 486 crossed the PSTN as cause 17" gwb.log "PSTN leg [0-9]+ released with cause 17 "
-check "  alice got 486" alice.log "486 "
+check "  gateway A: PSTN callee released with 17, caller gets 486" gwa.log "PSTN callee released: cause 17 \(user busy\), caller gets Busy Here"
+check "  alice got 486" alice.log "^SIP/2.0 486 "
 
 # ---- call 4: unallocated number (no route on gateway B) ----------------------------------
 dial 2999
-wait_for alice.log "404" 1 100
+wait_for alice.log "^SIP/2.0 404 " 1 100
 check "unallocated: gateway B refused 2999 with cause 1" gwb.log "PSTN leg [0-9]+ released with cause 1 "
-check "  alice got 404" alice.log "404 "
+check "  gateway A: PSTN callee released with 1" gwa.log "PSTN callee released: cause 1 \(unallocated"
+check "  alice got 404" alice.log "^SIP/2.0 404 "
 sleep 1
+# B-channels given back: A hunts span 1 from the top (network side), so
+# every call takes timeslot 3 only if the previous one released it; B must
+# have accepted each SETUP on that timeslot (it refuses a busy one with 44).
+n=$(count gwa.log "pri: span 1: outgoing call 1001 -> 2[0-9]+ on span1/3\$")
+if [ "$n" -eq 4 ]; then ok "gateway A placed all 4 calls on span1/3: each released its B-channel"; else bad "gateway A: $n of 4 calls on span1/3" gwa.log; fi
+n=$(count gwb.log "pri: span 2: incoming call 1001 -> 2[0-9]+ on span2/3\$")
+if [ "$n" -eq 4 ]; then ok "gateway B took all 4 SETUPs on span2/3"; else bad "gateway B: $n of 4 SETUPs on span2/3" gwb.log; fi
 for g in gwa gwb; do
 	check "$g: every call ended, 0 calls active" $g.log "; 0 calls active\$"
 	n=$(tail -n 1 <(grep "calls active" $g.log))
