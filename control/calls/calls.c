@@ -92,7 +92,6 @@ struct call {
 	unsigned n_cand;
 	/* What leg 0 gets once the session change in flight is acknowledged. */
 	int relay_status;
-	char relay_phrase[64];
 	bool relay_sdp;
 	struct sdp_policy pol;       /* shared parts of the SDP policy */
 	struct route_result route;
@@ -257,19 +256,15 @@ static const char *static_phrase(int status)
 	return p != NULL ? p : status < 200 ? "Call Progress" : "Unknown";
 }
 
-static void respond0(struct call *c, int status, const char *phrase, const char *warning,
-		     bool with_sdp)
+static void respond0(struct call *c, int status, const char *warning, bool with_sdp)
 {
 	struct call_leg *g = &c->leg[0];
-
-	(void)phrase;
-	phrase = static_phrase(status);
 
 	if (g->nh == NULL || g->final_sent || g->gone)
 		return;
 	if (status >= 200)
 		g->final_sent = true;
-	nua_respond(g->nh, status, phrase, SIPTAG_CONTACT_STR(g->contact),
+	nua_respond(g->nh, status, static_phrase(status), SIPTAG_CONTACT_STR(g->contact),
 		    TAG_IF(warning != NULL, SIPTAG_WARNING_STR(warning)),
 		    TAG_IF(with_sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
 		    TAG_IF(with_sdp, SIPTAG_PAYLOAD_STR(g->neg.sdp)), TAG_END());
@@ -297,7 +292,7 @@ static void relay0(struct call *c, int status, bool with_sdp)
 		return;
 	}
 #endif
-	respond0(c, status, NULL, NULL, with_sdp);
+	respond0(c, status, NULL, with_sdp);
 }
 
 /* ------------------------------------------------------------ dataplane */
@@ -768,7 +763,7 @@ static void call_end(struct call *c, int status, const char *phrase, const char 
 				memcpy(warn, c->warn, sizeof(warn) - 1), warn[sizeof(warn) - 1] = '\0';
 			else
 				snprintf(warn, sizeof(warn), "399 %s \"%.200s\"", CALL_AGENT, c->why);
-			respond0(c, status, phrase, warn, false);
+			respond0(c, status, warn, false);
 			ce.cnt.failed++;
 		} else if (!a->bye_rx) {
 			nua_bye(a->nh, TAG_END());
@@ -1291,7 +1286,6 @@ static void on_leg1_response(struct call *c, int status, const char *phrase, con
 		if (sdp && leg1_answer(c, sip) == 0) {
 			/* Early media: install, then tell the caller with our SDP. */
 			c->relay_status = status;
-			snprintf(c->relay_phrase, sizeof(c->relay_phrase), "%s", phrase);
 			c->relay_sdp = true;
 			session_push(c, -1);
 		} else if (c->relay_status == 0) {
@@ -1310,7 +1304,6 @@ static void on_leg1_response(struct call *c, int status, const char *phrase, con
 			return;
 		}
 		c->relay_status = 200;
-		snprintf(c->relay_phrase, sizeof(c->relay_phrase), "OK");
 		c->relay_sdp = true;
 		MG_INFO("call %u: answered by the callee (%s%s)", c->id,
 			b->neg.srtp ? "SRTP " : "RTP",
