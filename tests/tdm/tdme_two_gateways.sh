@@ -328,6 +328,19 @@ got=$(sed -n "s/^DTMF \(.\).*/\1/p" bob-events.txt | tr -d '\n')
 sent=$(sed -n "s/.*send DTMF digit: '\(.\)'.*/\1/p" alice.log | tr -d '\n')
 if [ "$sent" = "$DIGITS" ]; then ok "alice sent $DIGITS as RFC 4733"; else bad "alice sent '$sent', not $DIGITS" alice.log; fi
 if [ "$got" = "$DIGITS" ]; then ok "bob received $DIGITS as RFC 4733 (across the E1 as tones)"; else bad "bob received DTMF '$got', wanted $DIGITS" bob.log; fi
+# and back: bob -> B (tones on the line) -> A (detected) -> alice
+DIGITS2='*07'
+ip netns exec tdme-a python3 "$SRC/tests/tdm/tdme_events.py" 4446 4 "$W/alice-events.txt" 2>> alice-events.err &
+EV=$!
+PIDS+=($EV)
+wait_for alice-events.txt "listening" 1 30
+for ((i = 0; i < ${#DIGITS2}; i++)); do
+	ctrl tdme-b 4447 sndcode "${DIGITS2:i:1}"
+	sleep 0.6
+done
+wait "$EV"
+got=$(sed -n "s/^DTMF \(.\).*/\1/p" alice-events.txt | tr -d '\n')
+if [ "$got" = "$DIGITS2" ]; then ok "alice received $DIGITS2 from bob as RFC 4733 (the other direction)"; else bad "alice received DTMF '$got', wanted $DIGITS2" alice.log; fi
 ctrl tdme-a 4446 hangup
 wait_for gwa.log "ended after .*; 0 calls active" 1 100
 wait_for gwb.log "ended after .*; 0 calls active" 1 100
