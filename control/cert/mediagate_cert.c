@@ -77,8 +77,10 @@ static int cert_secret(const char *file, const char *prompt, bool confirm, char 
 		FILE *f = fopen(file, "r");
 
 		if (f == NULL) {
-			fprintf(stderr, "%s: %s: %s\n", cert_prog, file, strerror(errno));
-			return -errno;
+			int e = errno;
+
+			fprintf(stderr, "%s: %s: %s\n", cert_prog, file, strerror(e));
+			return -e;
 		}
 		if (fgets(buf, (int)len, f) == NULL)
 			buf[0] = '\0';
@@ -202,6 +204,7 @@ static int cert_cmd_req(int argc, char **argv)
 	const char *key_out = "new-private-key.pem", *csr_out = "new-certificate-request.pem";
 	char cnbuf[256], sanbuf[1024], host[256], pass[CERT_SECRET_MAX] = "";
 	bool encrypt = true;
+	const char *bits_arg = "2048";
 	int bits = 2048, opt, rc = 1;
 	EVP_PKEY *key = NULL;
 	X509_REQ *req = NULL;
@@ -212,7 +215,15 @@ static int cert_cmd_req(int argc, char **argv)
 		case 'c': cn = optarg; break;
 		case 's': san = optarg; break;
 		case 't': type = optarg; break;
-		case 'b': bits = atoi(optarg); break;
+		case 'b': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			bits_arg = optarg;
+			/* "2048x" or "" is no size; out of range is refused below */
+			bits = end == optarg || *end != '\0' || v < 0 || v > 1000000 ? 0 : (int)v;
+			break;
+		}
 		case 'k': key_out = optarg; break;
 		case 'r': csr_out = optarg; break;
 		case 'p': pass_file = optarg; break;
@@ -225,8 +236,8 @@ static int cert_cmd_req(int argc, char **argv)
 		return 2;
 	}
 	if (strcmp(type, "rsa") == 0 && (bits < 2048 || bits > 16384)) {
-		fprintf(stderr, "%s: --bits %d: too weak or too large (allowed: 2048..16384)\n",
-			cert_prog, bits);
+		fprintf(stderr, "%s: --bits %s: too weak, too large or not a number (allowed: 2048..16384)\n",
+			cert_prog, bits_arg);
 		return 2;
 	}
 	if (cn == NULL) {
