@@ -366,6 +366,15 @@ static uint64_t parse_id(const char *s, const char *what)
 	return v;
 }
 
+static uint32_t parse_fork_id(const char *s)
+{
+	uint64_t v = parse_id(s, "fork id");
+
+	if (v > UINT32_MAX)
+		die_usage("fork id %s: 32 bits", s);
+	return (uint32_t)v;
+}
+
 /* ---------------------------------------------------------------- output */
 
 static void json_addr(const char *name, const struct mg_msg_addr *a)
@@ -669,15 +678,11 @@ static int cmd_fork(int argc, char **argv)
 
 	if (strcmp(sub, "add") == 0) {
 		struct mg_msg_fork f = { 0 };
-		uint64_t v;
 
 		if (argc < 3)
 			die_usage("fork add SESSION FORK leg=0|1 local=IP:PORT remote=IP:PORT ...");
 		f.session_id = parse_id(argv[1], "session id");
-		v = parse_id(argv[2], "fork id");
-		if (v > UINT32_MAX)
-			die_usage("fork id %s: 32 bits", argv[2]);
-		f.fork_id = (uint32_t)v;
+		f.fork_id = parse_fork_id(argv[2]);
 		for (int i = 3; i < argc; i++) {
 			const char *w = argv[i];
 
@@ -711,15 +716,11 @@ static int cmd_fork(int argc, char **argv)
 	}
 	if (strcmp(sub, "del") == 0) {
 		struct mg_msg_fork_id f = { 0 };
-		uint64_t v;
 
 		if (argc != 3)
 			die_usage("fork del SESSION FORK");
 		f.session_id = parse_id(argv[1], "session id");
-		v = parse_id(argv[2], "fork id");
-		if (v > UINT32_MAX)
-			die_usage("fork id %s: 32 bits", argv[2]);
-		f.fork_id = (uint32_t)v;
+		f.fork_id = parse_fork_id(argv[2]);
 		check_result(MG_MSG_FORK_DEL, request(MG_MSG_FORK_DEL, &f, NULL, 0));
 		printf("{\"session\": %" PRIu64 ", \"fork\": %u, \"deleted\": true}\n",
 		       f.session_id, f.fork_id);
