@@ -652,8 +652,9 @@ static void fill_dir(struct mg_msg_dir_stats *o, const struct dp_dir_ctr *c,
 	if (ctx != NULL && ssrc != 0) {
 		uint32_t roc;
 
-		/* racy read of the owner's state: fine for a counter */
-		if (mg_srtp_get_roc(ctx, ssrc, &roc, NULL) == 0)
+		/* racy read of the owner's state: fine for a counter; the worker
+		 * keeps the SSRC as on the wire, the engine in host order */
+		if (mg_srtp_get_roc(ctx, rte_be_to_cpu_32(ssrc), &roc, NULL) == 0)
 			o->roc = roc;
 	}
 }

@@ -51,7 +51,7 @@ struct dp_sess_stats {
 	struct dp_dir_ctr dir[2][2]; /* [leg][0 = rx, 1 = tx] */
 	struct dp_fork_ctr fork[DP_SESS_MAX_FORKS];
 	uint32_t fork_ids[DP_SESS_MAX_FORKS]; /* which fork a slot counts for */
-	uint32_t last_ssrc[2][2];             /* to read the ROC back */
+	uint32_t last_ssrc[2][2];             /* network order; to read the ROC back */
 } __rte_cache_aligned;
 
 struct dp_leg {

@@ -221,6 +221,29 @@ static void test_modify_keeps_unchanged_context(void **state)
 	dp_session_reclaim();
 }
 
+/* SESSION_STATS reads the ROC of the last SSRC a worker saw; the worker keeps
+ * that SSRC as the RTP header's bytes (network order). */
+static void test_stats_roc(void **state)
+{
+	struct mg_msg_session s;
+	struct mg_msg_session_stats st;
+	const char *err = NULL;
+	struct dp_session *obj;
+
+	(void)state;
+	def(&s, 8, 20060, 20062);
+	srtp(&s.legs[0].rx, 0x77);
+	assert_int_equal(dp_session_add(&s, false, &err), 0);
+	obj = must_ep(IP_A, 20060);
+	assert_int_equal(mg_srtp_set_roc(obj->leg[0].rx_ctx, 0x11223344, 5), 0);
+	obj->stats->last_ssrc[0][0] = rte_cpu_to_be_32(0x11223344);
+	assert_int_equal(dp_session_stats(8, &st, &err), 0);
+	assert_int_equal(st.legs[0][0].roc, 5);
+	assert_int_equal(dp_session_del(8, NULL, &err), 0);
+	rte_rcu_qsbr_quiescent(dp_qsbr, 0);
+	dp_session_reclaim();
+}
+
 static void test_forks(void **state)
 {
 	struct mg_msg_session s;
@@ -340,6 +363,7 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_rcu_deferred_free),
 		cmocka_unit_test(test_modify_keeps_unchanged_context),
+		cmocka_unit_test(test_stats_roc),
 		cmocka_unit_test(test_forks),
 		cmocka_unit_test(test_port_alloc),
 		cmocka_unit_test(test_parse_lcores),
