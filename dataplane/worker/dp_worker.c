@@ -531,7 +531,8 @@ static void process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n)
 		st->dir[j->leg][0].packets++;
 		st->dir[j->leg][0].bytes += m->pkt_len;
 		st->dir[j->leg][0].rtcp_packets += j->rtcp;
-		st->last_ssrc[j->leg][0] = j->rtcp ? 0 : *(const uint32_t *)(pl + 8);
+		if (!j->rtcp) /* as on tx: RTCP must not hide the stream's ROC from stats */
+			st->last_ssrc[j->leg][0] = *(const uint32_t *)(pl + 8);
 		for (unsigned f = 0; f < s->n_forks; f++) {
 			const struct dp_fork *fk = &s->forks[f];
 
