@@ -830,13 +830,19 @@ static int call_route(struct call *c, const sip_t *sip, unsigned ua_index)
 	url_user(sip->sip_from->a_url, fuser, sizeof(fuser));
 	snprintf(fhost, sizeof(fhost), "%s", sip->sip_from->a_url->url_host ? sip->sip_from->a_url->url_host : "");
 	snprintf(fname, sizeof(fname), "%s", sip->sip_from->a_display ? sip->sip_from->a_display : "");
-	/* A quoted display name routes by its text. */
+	/* A quoted display name routes by its text (quotes and quoted-pair
+	 * escapes removed; display_quote() adds them back on the out leg). */
 	if (fname[0] == '"') {
-		size_t l = strlen(fname);
+		size_t l = strlen(fname), o = 0;
 
-		memmove(fname, fname + 1, l);
-		if (l >= 2 && fname[l - 2] == '"')
-			fname[l - 2] = '\0';
+		if (l >= 2 && fname[l - 1] == '"')
+			fname[--l] = '\0';
+		for (size_t i = 1; i < l; i++) {
+			if (fname[i] == '\\' && i + 1 < l)
+				i++;
+			fname[o++] = fname[i];
+		}
+		fname[o] = '\0';
 	}
 	url_user(sip->sip_to->a_url, tuser, sizeof(tuser));
 	kv[n++] = (struct route_kv){ "sip.in.requestUri", ruri };
@@ -881,6 +887,36 @@ static void url_host_of(const char *uri, char *out, size_t len)
 	su_home_deinit(home);
 }
 
+/*
+ * @name as a SIP quoted-string (RFC 3261 25.1): '"' and '\\' escaped,
+ * control characters left out. The text comes from the caller (From
+ * display name, ISDN calling name) or a rule; unescaped it would end the
+ * string early and make the From/To header unparsable.
+ */
+static void display_quote(const char *name, char *out, size_t len)
+{
+	size_t o = 0;
+
+	if (len < 3) {
+		out[0] = '\0';
+		return;
+	}
+	out[o++] = '"';
+	for (const unsigned char *p = (const unsigned char *)name; *p != '\0'; p++) {
+		bool esc = *p == '"' || *p == '\\';
+
+		if (*p < 0x20 || *p == 0x7f)
+			continue;
+		if (o + (esc ? 2 : 1) + 2 > len)
+			break;
+		if (esc)
+			out[o++] = '\\';
+		out[o++] = (char)*p;
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+}
+
 /* The user agent the out leg leaves from: the first with its transport. */
 static int out_ua(enum mg_transport want)
 {
@@ -902,7 +938,7 @@ static void call_send_invite(struct call *c)
 	const char *to_name = route_result_get(&c->route, "sip.out.to.displayName");
 	const char *tp = route_result_get(&c->route, "sip.out.transport");
 	enum mg_transport want = MG_TRANSPORT_UDP;
-	char from[640], to[640], target[600];
+	char from[640], to[640], target[600], name[260];
 	int ua, rc;
 
 	/* Offer the callee what the caller can take (the dataplane relays
@@ -947,21 +983,22 @@ static void call_send_invite(struct call *c)
 	snprintf(target, sizeof(target), "%s%s%s", ruri,
 		 strstr(ruri, "transport=") ? "" : ";transport=", strstr(ruri, "transport=") ? "" : transport_name(want));
 	if (from_uri == NULL || from_uri[0] == '\0') {
-		if (c->from0_name[0])
-			snprintf(from, sizeof(from), "\"%s\" <sip:%s@%s>", c->from0_name,
-				 c->from0_user[0] ? c->from0_user : "anonymous", c->gw_host);
-		else
-			snprintf(from, sizeof(from), "<sip:%s@%s>",
-				 c->from0_user[0] ? c->from0_user : "anonymous", c->gw_host);
+		display_quote(c->from0_name, name, sizeof(name));
+		snprintf(from, sizeof(from), "%s%s<sip:%s@%s>", c->from0_name[0] ? name : "",
+			 c->from0_name[0] ? " " : "", c->from0_user[0] ? c->from0_user : "anonymous",
+			 c->gw_host);
 	} else if (from_name != NULL && from_name[0] != '\0') {
-		snprintf(from, sizeof(from), "\"%s\" <%s>", from_name, from_uri);
+		display_quote(from_name, name, sizeof(name));
+		snprintf(from, sizeof(from), "%s <%s>", name, from_uri);
 	} else {
 		snprintf(from, sizeof(from), "<%s>", from_uri);
 	}
-	if (to_name != NULL && to_name[0] != '\0')
-		snprintf(to, sizeof(to), "\"%s\" <%s>", to_name, to_uri ? to_uri : ruri);
-	else
+	if (to_name != NULL && to_name[0] != '\0') {
+		display_quote(to_name, name, sizeof(name));
+		snprintf(to, sizeof(to), "%s <%s>", name, to_uri ? to_uri : ruri);
+	} else {
 		snprintf(to, sizeof(to), "<%s>", to_uri ? to_uri : ruri);
+	}
 	b->ua = (unsigned)ua;
 	sipua_contact((unsigned)ua, NULL, b->contact, sizeof(b->contact));
 	b->nh = nua_handle(sipua_nua((unsigned)ua), c, SIPTAG_TO_STR(to), SIPTAG_FROM_STR(from),

@@ -45,7 +45,7 @@ cat > rules.xml << EOF
     <param name="pstn.out.group" expr="span2"/>
     <param name="pstn.out.dnis" expr="555%0"/>
     <param name="pstn.out.ani" expr="4000"/>
-    <param name="pstn.out.callerName" expr="Call Test"/>
+    <param name="pstn.out.callerName" expr="Call &quot;Test\\"/>
   </out_leg>
 </rule>
 <rule name="sip_to_pstn_nowhere" outbound_interface="pstn" qvalue="0.5">
@@ -111,6 +111,8 @@ if [ "$rc" -eq 0 ]; then ok "SIP -> PSTN -> SIP call completed (INVITE, 180, 200
 check "call A routed to the PSTN on span 2" control.log "call 1: routed by rule sip_to_pstn to the PSTN: 5551 on span2/"
 check "call B: PSTN SETUP arrives on span 1" control.log "call 2: PSTN SETUP 5551 from 4000 on span1/"
 check "call B routed to SIP" control.log "call 2: routed by rule pstn_to_sip to sip:uas1@127.0.0.1"
+check "call B: the ISDN calling name is the SIP From's display name, quoted and escaped" uas.msg \
+	'^From: "Call \\"Test\\\\" <sip:4000@'
 check "callee's 180 reached the SIP caller (via ALERTING)" uac.msg "^SIP/2.0 180 "
 check "call B: session with its B-channel bound" control.log "call 2: channel [0-9]+ bound to session"
 check "call A: session with its B-channel bound" control.log "call 1: channel [0-9]+ bound to session"
