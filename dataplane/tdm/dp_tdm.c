@@ -78,7 +78,6 @@ static bool running;
 static volatile int quit;
 static bool echo_cancel;
 static char devpath[PATH_MAX];
-static dp_tdm_opener_t opener;
 static uint64_t ring_full_drops; /* workers: TDM ring full */
 static uint64_t rtcp_ignored;    /* workers: RTCP of a TDM leg */
 
@@ -96,11 +95,6 @@ static struct tdm_snap snap[MG_TDM_MAX_CHANNO + 1];
 static uint64_t th_periods, th_late, th_cpu_ns, th_wall_ns, th_missed_wakeups;
 static uint64_t th_max_work_us;  /* longest pass over the channels */
 static uint64_t th_max_periods;  /* most periods acknowledged at once (a stall) */
-
-void dp_tdm_set_opener(dp_tdm_opener_t fn)
-{
-	opener = fn;
-}
 
 bool dp_tdm_take(uint64_t session_id, unsigned leg, bool rtcp, struct rte_mbuf *m)
 {
@@ -411,13 +405,9 @@ static int tdm_bind(const void *req, void *rep, const struct dp_ctl_peer *peer)
 		return -EINVAL;
 	}
 	c->port_idx = (uint16_t)rc;
-	if (opener != NULL) {
-		rc = opener(b->channo, &c->chan);
-	} else {
-		struct mg_tdm_open_opts o = { .blocksize = TDMM_FRAME };
+	struct mg_tdm_open_opts o = { .blocksize = TDMM_FRAME };
 
-		rc = mg_tdm_dahdi_open(devpath, b->channo, &o, &c->chan);
-	}
+	rc = mg_tdm_dahdi_open(devpath, b->channo, &o, &c->chan);
 	if (rc < 0) {
 		mg_log(MG_LOG_ERR, "TDM_BIND: open channel %u under %s: %s", b->channo, devpath,
 		       strerror(-rc));

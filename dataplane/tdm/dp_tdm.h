@@ -44,12 +44,4 @@ void dp_tdm_fini(void);
  */
 bool dp_tdm_take(uint64_t session_id, unsigned leg, bool rtcp, struct rte_mbuf *m);
 
-/*
- * Open channels through this function instead of mg_tdm_dahdi_open() (tests
- * use the socketpair backend). Called on the main lcore at TDM_BIND.
- */
-struct mg_tdm_chan;
-typedef int (*dp_tdm_opener_t)(unsigned channo, struct mg_tdm_chan **out);
-void dp_tdm_set_opener(dp_tdm_opener_t fn);
-
 #endif
