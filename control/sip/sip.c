@@ -265,8 +265,11 @@ static int sipua_expand(const struct mg_settings *s, struct mg_sip_ua *out, unsi
 		unsigned before = n;
 
 		if (u->addr[0]) {
-			if (n == max)
+			if (n == max) {
+				if (ifa)
+					freeifaddrs(ifa);
 				return -ENOSPC;
+			}
 			out[n++] = *u;
 			continue;
 		}
