@@ -666,6 +666,8 @@ static void call_free(struct call *c)
 		su_timer_destroy(c->guard);
 	if (c->routed)
 		route_result_clear(&c->route);
+	if (c->offer0 != NULL)
+		explicit_bzero(c->offer0, c->offer0_len); /* the caller's a=crypto keys */
 	free(c->offer0);
 	ce.n_calls--;
 	ce.cnt.ended++;
