@@ -29,6 +29,12 @@ static unsigned n_sessions;
 
 /* Local media port allocator: one bit per UDP port, shared by all addresses. */
 static uint64_t port_used[65536 / 64];
+/*
+ * One bit per even port: allocated with its RTCP port (no rtcp-mux). PORT_FREE
+ * frees what was allocated, whatever its flags say: trusting them leaked the
+ * RTCP port when a pair was freed as rtcp-mux.
+ */
+static uint64_t port_pair[65536 / 64];
 static uint16_t port_lo, port_hi, port_cursor;
 
 /* Error text of the last failed operation (main lcore only). */
@@ -160,12 +166,17 @@ static inline bool pbit(unsigned p)
 	return (port_used[p / 64] >> (p % 64)) & 1;
 }
 
-static inline void pset(unsigned p, bool v)
+static inline void bset(uint64_t *map, unsigned p, bool v)
 {
 	if (v)
-		port_used[p / 64] |= 1ull << (p % 64);
+		map[p / 64] |= 1ull << (p % 64);
 	else
-		port_used[p / 64] &= ~(1ull << (p % 64));
+		map[p / 64] &= ~(1ull << (p % 64));
+}
+
+static inline void pset(unsigned p, bool v)
+{
+	bset(port_used, p, v);
 }
 
 static int local_addr_check(const struct mg_msg_addr *a, const char *what, uint32_t *ip,
@@ -216,6 +227,7 @@ int dp_port_alloc(const struct mg_msg_port_alloc *req, struct mg_msg_port *rep, 
 		pset(p, true);
 		if (!mux)
 			pset(p + 1, true);
+		bset(port_pair, p, !mux);
 		port_cursor = (uint16_t)(p + 2 > port_hi ? port_lo : p + 2);
 		memset(rep, 0, sizeof(*rep));
 		rep->local.family = MG_FAMILY_IPV4;
@@ -231,16 +243,19 @@ int dp_port_alloc(const struct mg_msg_port_alloc *req, struct mg_msg_port *rep, 
 int dp_port_free(const struct mg_msg_port *req, const char **err)
 {
 	unsigned p = req->local.port;
-	bool mux = (req->flags & MG_PORT_F_RTCP_MUX) != 0;
+	bool pair;
 
+	/* req->flags is not trusted: the allocation says whether p + 1 is ours */
 	if (p < port_lo || p > port_hi || (p & 1) != 0)
 		FAIL(-EINVAL, "PORT_FREE: port %u is not an RTP port of the range %u-%u", p,
 		     port_lo, port_hi);
 	if (!pbit(p))
 		FAIL(-ENOENT, "PORT_FREE: port %u is not allocated", p);
+	pair = (port_pair[p / 64] >> (p % 64)) & 1;
 	pset(p, false);
-	if (!mux)
+	if (pair)
 		pset(p + 1, false);
+	bset(port_pair, p, false);
 	return 0;
 }
 

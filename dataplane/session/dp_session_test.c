@@ -305,6 +305,33 @@ static void test_port_alloc(void **state)
 	assert_int_equal(dp_port_free(&p1, &err), -EINVAL);
 	req.local.port = 5;
 	assert_int_equal(dp_port_alloc(&req, &p3, &err), -EINVAL);
+	assert_int_equal(dp_port_free(&p2, &err), 0);
+	assert_int_equal(dp_port_free(&p3, &err), 0);
+}
+
+/* PORT_FREE frees what PORT_ALLOC took, whatever the request's mux flag says. */
+static void test_port_free_mux_mismatch(void **state)
+{
+	struct mg_msg_port_alloc req;
+	struct mg_msg_port p[3], again;
+	const char *err = NULL;
+
+	(void)state;
+	memset(&req, 0, sizeof(req));
+	req.local.family = MG_FAMILY_IPV4;
+	/* range 30000-30005: three pairs, all taken with their RTCP port */
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(dp_port_alloc(&req, &p[i], &err), 0);
+	assert_int_equal(dp_port_alloc(&req, &again, &err), -ENOSPC);
+	/* freed as if it were rtcp-mux: its RTCP port must be freed too */
+	p[1].flags = MG_PORT_F_RTCP_MUX;
+	assert_int_equal(dp_port_free(&p[1], &err), 0);
+	assert_int_equal(dp_port_alloc(&req, &again, &err), 0);
+	assert_int_equal(again.local.port, p[1].local.port);
+	assert_int_equal(again.rtcp_port, p[1].local.port + 1);
+	assert_int_equal(dp_port_free(&again, &err), 0);
+	assert_int_equal(dp_port_free(&p[0], &err), 0);
+	assert_int_equal(dp_port_free(&p[2], &err), 0);
 }
 
 /* The 8-bytes-at-a-time UDP checksum equals DPDK's for every length/alignment. */
@@ -366,6 +393,7 @@ int main(void)
 		cmocka_unit_test(test_stats_roc),
 		cmocka_unit_test(test_forks),
 		cmocka_unit_test(test_port_alloc),
+		cmocka_unit_test(test_port_free_mux_mismatch),
 		cmocka_unit_test(test_parse_lcores),
 		cmocka_unit_test(test_udp_cksum),
 	};
