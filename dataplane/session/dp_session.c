@@ -373,6 +373,10 @@ static int build_leg(struct dp_session *s, unsigned li, const struct dp_session 
 	if (m->remote.family == MG_FAMILY_IPV4) {
 		uint16_t rr;
 
+		/* RTCP to remote.port + 1 would be port 0: the worker must never send there */
+		if (!l->mux && m->remote_rtcp_port == 0 && m->remote.port == 65535)
+			FAIL(-EINVAL, "leg %u remote: port 65535 without rtcp-mux leaves no RTCP "
+			     "port (give the remote RTCP port (a=rtcp) or use rtcp-mux)", li);
 		memcpy(&l->remote_ip, m->remote.addr, 4);
 		l->remote_port = rte_cpu_to_be_16(m->remote.port);
 		rr = m->remote_rtcp_port != 0 ? m->remote_rtcp_port :

@@ -136,6 +136,21 @@ static void test_refusals(void **state)
 	s.legs[0].source_policy = MG_SOURCE_STRICT;
 	s.legs[0].remote.family = MG_FAMILY_NONE;
 	assert_true(dp_session_add(&s, false, &err) < 0);
+	/* remote RTP port 65535 without mux: RTCP would go to port 0 */
+	def(&s, 2, 20010, 20012);
+	s.legs[1].remote.port = 65535;
+	assert_int_equal(dp_session_add(&s, false, &err), -EINVAL);
+	assert_non_null(strstr(err, "leg 1 remote: port 65535"));
+	s.legs[1].remote_rtcp_port = 40001; /* explicit a=rtcp: fine */
+	assert_int_equal(dp_session_add(&s, false, &err), 0);
+	assert_int_equal(must_ep(IP_B, 20012)->leg[1].remote_rtcp_port, RTE_BE16(40001));
+	/* MODIFY is checked the same way */
+	s.legs[1].remote_rtcp_port = 0;
+	assert_int_equal(dp_session_add(&s, true, &err), -EINVAL);
+	s.legs[1].flags |= MG_LEG_F_RTCP_MUX; /* RTCP on 65535 itself */
+	assert_int_equal(dp_session_add(&s, true, &err), 0);
+	assert_int_equal(must_ep(IP_B, 20012)->leg[1].remote_rtcp_port, RTE_BE16(65535));
+	assert_int_equal(dp_session_del(2, NULL, &err), 0);
 	def(&s, 2, 20010, 20012);
 	assert_int_equal(dp_session_add(&s, true, &err), -ENOENT); /* modify unknown */
 	assert_int_equal(dp_session_add(&s, false, &err), 0);

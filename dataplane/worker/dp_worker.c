@@ -524,7 +524,12 @@ static void process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n)
 
 				l->remote_ip = j->src_ip;
 				l->remote_port = j->src_port;
-				l->remote_rtcp_port = l->mux ? j->src_port : rte_cpu_to_be_16(sp + 1);
+				/* RTP from 65535 has no RTCP port after it: keep the one we
+				 * had (explicit a=rtcp, or 0 = unknown, not sent to) */
+				if (l->mux)
+					l->remote_rtcp_port = j->src_port;
+				else if (sp != 65535)
+					l->remote_rtcp_port = rte_cpu_to_be_16(sp + 1);
 			}
 			l->locked = 1;
 		}
@@ -552,7 +557,7 @@ static void process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n)
 			j->ok = 0;
 			continue;
 		}
-		if (unlikely(o->remote_ip == 0)) {
+		if (unlikely(o->remote_ip == 0 || (j->rtcp && o->remote_rtcp_port == 0))) {
 			st->dir[j->leg ^ 1][1].drops[MG_DROP_UNKNOWN_DEST]++;
 			rte_pktmbuf_free(m);
 			j->ok = 0;
