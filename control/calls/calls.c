@@ -705,7 +705,9 @@ static void on_guard(su_root_magic_t *m, su_timer_t *t, su_timer_arg_t *arg)
 		CALL_GUARD_MS / 1000);
 	c->leg[0].gone = c->leg[1].gone = true;
 	if (c->pending > 0) {
-		/* Dataplane answers overdue as well: their callbacks hold the call. */
+		/* Dataplane answers overdue as well: forget them, so that no late
+		 * callback can reach the call once it is freed below. */
+		dpc_cancel_arg(ce.dp, c);
 		c->pending = 0;
 		c->session_on = false;
 		c->leg[0].port_ok = c->leg[1].port_ok = false;

@@ -596,3 +596,26 @@ void dpc_cancel(struct dpc *c, uint32_t req_id)
 
 	free(p);
 }
+
+unsigned dpc_cancel_arg(struct dpc *c, const void *arg)
+{
+	unsigned n = 0;
+
+	for (unsigned b = 0; b < DPC_BUCKETS; b++) {
+		struct dpc_pending **pp = &c->pending[b];
+
+		while (*pp != NULL) {
+			struct dpc_pending *p = *pp;
+
+			if (p->arg != arg) {
+				pp = &p->next;
+				continue;
+			}
+			*pp = p->next;
+			c->n_pending--;
+			free(p);
+			n++;
+		}
+	}
+	return n;
+}

@@ -70,4 +70,10 @@ int64_t dpc_request(struct dpc *c, unsigned type, const void *body, unsigned tim
 /** Forget a pending request: its callback will not run. */
 void dpc_cancel(struct dpc *c, uint32_t req_id);
 
+/**
+ * Forget every pending request whose callback argument is @p arg (an owner
+ * about to be freed): none of their callbacks will run. Returns how many.
+ */
+unsigned dpc_cancel_arg(struct dpc *c, const void *arg);
+
 #endif

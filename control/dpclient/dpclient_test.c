@@ -267,6 +267,34 @@ static void test_requests(void **state)
 	dpc_destroy(c);
 }
 
+/* An owner freed with requests outstanding: dpc_cancel_arg() forgets exactly
+ * its requests, whose callbacks then never run; others still complete. */
+static void test_cancel_arg(void **state)
+{
+	struct states st = { 0 };
+	struct answer gone = { 0 }, kept = { 0 };
+	struct mg_msg_session_id id = { .id = 42 };
+	struct dpc *c;
+
+	(void)state;
+	c = dpc_create(root, &settings, &fast);
+	assert_non_null(c);
+	dpc_on_state(c, on_state, &st);
+	assert_true(run_until(&st.up, 2000));
+	/* SESSION_GET is never answered by the test server: each would time out. */
+	assert_true(dpc_request(c, MG_MSG_SESSION_GET, &id, 100, on_answer, &gone) > 0);
+	assert_true(dpc_request(c, MG_MSG_SESSION_GET, &id, 100, on_answer, &gone) > 0);
+	assert_true(dpc_request(c, MG_MSG_SESSION_GET, &id, 100, on_answer, &kept) > 0);
+	assert_int_equal(dpc_cancel_arg(c, &gone), 2);
+	assert_int_equal(dpc_cancel_arg(c, &gone), 0);
+	assert_true(run_until(&kept.done, 2000));
+	assert_int_equal(kept.result, -ETIMEDOUT);
+	run_for(300);
+	assert_false(gone.done);
+	dpc_destroy(c);
+	assert_false(gone.done);
+}
+
 static void test_reconnect(void **state)
 {
 	struct states st = { 0 };
@@ -374,6 +402,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_requests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cancel_arg, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mismatch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flood, setup, teardown),
