@@ -65,6 +65,7 @@ struct job {
 	uint32_t src_ip;
 	uint16_t src_port;
 	uint16_t hdr_len; /* Ethernet + IPv4 + UDP bytes removed in stage 1 */
+	uint16_t udp_pl;  /* UDP payload length (the UDP header's, <= the IP payload) */
 	uint8_t leg;  /* receiving leg */
 	uint8_t rtcp;
 	uint8_t ok;
@@ -412,10 +413,12 @@ static void process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n)
 		j->src_port = udp->src_port;
 		j->raw = NULL;
 		j->hdr_len = (uint16_t)(RTE_ETHER_HDR_LEN + ihl + sizeof(*udp));
-		/* from here on the mbuf holds the UDP payload only */
+		j->udp_pl = (uint16_t)(ulen - sizeof(*udp));
+		/* from here on the mbuf starts at the UDP payload; it is trimmed to
+		 * the UDP length only once this worker owns the session, so that a
+		 * hand-off restores the frame as received and the owner's checks
+		 * (this same code) reach the same verdict */
 		rte_pktmbuf_adj(m, j->hdr_len);
-		if (m->pkt_len > (uint32_t)(ulen - sizeof(*udp)))
-			rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - (ulen - sizeof(*udp))));
 	}
 	if (nj == 0)
 		return;
@@ -455,6 +458,8 @@ static void process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n)
 				w->handoffs++;
 			continue;
 		}
+		if (m->pkt_len > j->udp_pl)
+			rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - j->udp_pl));
 		unsigned leg = d & DP_EP_LEG_MASK;
 		struct dp_leg *l = &s->leg[leg];
 		const uint8_t *pl = rte_pktmbuf_mtod(m, const uint8_t *);

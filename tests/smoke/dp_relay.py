@@ -325,6 +325,42 @@ def case_garbage():
     check(r["ok"] == 10, "no relay after garbage: %s" % r)
 
 
+def case_udp_shorter_than_ip():
+    # UDP length 4 bytes shorter than the IP payload: relayed with the UDP
+    # payload only, whichever worker receives it (a hand-off used to restore
+    # the trimmed frame, which the owner then dropped as ip_malformed)
+    n = 24
+    for sid, port in ((40, 20400), (41, 20410)):  # owners 0 and 1 with two workers
+        session_add(sid, ["local=%s:%d" % (DP_A, port), "remote=%s:30400" % A],
+                    ["local=%s:%d" % (DP_B, port + 2), "remote=%s:30402" % B])
+    mac = dp_bed.nsx("mgdp-dp", "cat", "/sys/class/net/mgdp-a0/address", capture=True).stdout
+    code = (
+        "import socket,struct\n"
+        "s=socket.socket(socket.AF_PACKET,socket.SOCK_RAW)\n"
+        "s.bind(('mgdp-a1',0))\n"
+        "dst=bytes.fromhex('%s'.replace(':',''))\n"
+        "src=bytes.fromhex('020000000001')\n"
+        "dip=socket.inet_aton('%s'); sip=socket.inet_aton('%s')\n"
+        "def ck(h):\n"
+        "  t=sum(struct.unpack('!10H',h)); t=(t&0xffff)+(t>>16); t=(t&0xffff)+(t>>16)\n"
+        "  return struct.pack('!H',~t&0xffff)\n"
+        "for i in range(%d):\n"
+        "  for dport in (20400,20410):\n"
+        "    rtp=struct.pack('!BBHII',0x80,0,i,i*160,0x4000+dport)+bytes(20)\n"
+        "    udp=struct.pack('!HHHH',30400+i%%8,dport,8+len(rtp),0)+rtp+b'JUNK'\n"
+        "    h=struct.pack('!BBHHHBBH4s4s',0x45,0,20+len(udp),i,0,64,17,0,sip,dip)\n"
+        "    s.send(dst+src+b'\\x08\\x00'+h[:10]+ck(h)+h[12:]+udp)\n"
+    ) % (mac.strip(), DP_A, A, n)
+    dp_bed.nsx("mgdp-a", "python3", "-c", code)
+    time.sleep(0.3)
+    for sid in (40, 41):
+        tx = dp.stats(sid)["legs"][1]["tx"]
+        check(tx["packets"] == n and tx["bytes"] == n * 32,
+              "session %d relayed %d packets, %d bytes (want %d, %d)"
+              % (sid, tx["packets"], tx["bytes"], n, n * 32))
+        dp.ctl("session", "del", str(sid))
+
+
 def case_errors():
     rc, out = dp.ctl_rc("session", "add", "1", "leg0", "local=%s:20200" % DP_A,
                         "leg1", "local=%s:20202" % DP_B)
@@ -397,6 +433,7 @@ CASES = [
     ("replay+tamper", case_replay_tamper),
     ("malformed", case_malformed),
     ("garbage frames", case_garbage),
+    ("udp shorter than ip", case_udp_shorter_than_ip),
     ("control errors", case_errors),
     ("telemetry", case_telemetry),
     ("delete stops forwarding", case_delete_stops),
