@@ -592,6 +592,9 @@ int dp_session_add(const struct mg_msg_session *def, bool modify, const char **e
 		for (unsigned f = 0; f < s->n_forks; f++)
 			s->forks[f].own_ctx = 0;
 		s->stats = old->stats;
+		/* a bound TDM channel stays bound (TDM_UNBIND clears the mark) */
+		for (unsigned l = 0; l < 2; l++)
+			s->leg[l].tdm = old->leg[l].tdm;
 	} else {
 		s->stats = rte_zmalloc("dp_sess_stats", sizeof(*s->stats), RTE_CACHE_LINE_SIZE);
 		if (s->stats == NULL) {
@@ -865,6 +868,32 @@ int dp_fork_del(const struct mg_msg_fork_id *f, const char **err)
 	old->stats->fork_ids[old->forks[i].slot] = 0;
 	sess_take_over(s, old);
 	sess_retire(old); /* frees the deleted fork's context: old still owns it */
+	return 0;
+}
+
+int dp_session_set_tdm_leg(uint64_t id, int leg, const char **err)
+{
+	struct dp_session *old = sess_lookup(id), *s;
+	int rc;
+
+	if (leg < -1 || leg > 1)
+		FAIL(-EINVAL, "TDM leg %d (allowed: 0, 1, or -1 for none)", leg);
+	if (old == NULL)
+		FAIL(-ENOENT, "no session %" PRIu64, id);
+	if (old->leg[0].tdm == (leg == 0) && old->leg[1].tdm == (leg == 1))
+		return 0;
+	s = sess_clone(old);
+	if (s == NULL)
+		FAIL(-ENOMEM, "out of memory");
+	s->leg[0].tdm = leg == 0;
+	s->leg[1].tdm = leg == 1;
+	rc = sess_publish(s, old, err);
+	if (rc < 0) {
+		sess_free_obj(s);
+		return rc;
+	}
+	sess_take_over(s, old);
+	sess_retire(old);
 	return 0;
 }
 

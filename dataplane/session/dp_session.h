@@ -67,6 +67,7 @@ struct dp_leg {
 	uint8_t mux;               /* RTCP on the RTP port */
 	uint8_t locked;            /* a source won (strict) or was learned (latch) */
 	uint8_t n_cand;
+	uint8_t tdm;               /* a TDM channel is bound: RTP received here goes to it */
 	uint16_t cand_port[DP_SESS_MAX_CAND];
 	uint32_t cand_ip[DP_SESS_MAX_CAND];
 	struct mg_srtp_ctx *rx_ctx; /* NULL: plain on the wire toward us */
@@ -133,6 +134,12 @@ int dp_session_list(const struct mg_msg_session_list_req *req, struct mg_msg_ses
 		    const char **err);
 int dp_fork_add(const struct mg_msg_fork *f, const char **err);
 int dp_fork_del(const struct mg_msg_fork_id *f, const char **err);
+/*
+ * Mark leg @p leg (0/1; -1: neither) of session @p id as carrying a TDM
+ * channel, through the same replace-and-retire path as FORK_ADD, so workers
+ * look the TDM binding up only for such legs. MODIFY keeps the mark.
+ */
+int dp_session_set_tdm_leg(uint64_t id, int leg, const char **err);
 
 /* Lookup by id for readers outside the main lcore (telemetry): call between
  * dp_session_reader_begin/end. */

@@ -349,6 +349,38 @@ static void test_port_free_mux_mismatch(void **state)
 	assert_int_equal(dp_port_free(&p[2], &err), 0);
 }
 
+/* The TDM mark of a leg: set and cleared by replacing the object, kept by MODIFY. */
+static void test_tdm_leg_mark(void **state)
+{
+	struct mg_msg_session s;
+	struct dp_session *o1, *o2;
+	const char *err = NULL;
+
+	(void)state;
+	def(&s, 12, 20120, 20122);
+	assert_int_equal(dp_session_add(&s, false, &err), 0);
+	o1 = must_ep(IP_A, 20120);
+	assert_false(o1->leg[0].tdm || o1->leg[1].tdm);
+	assert_int_equal(dp_session_set_tdm_leg(12, 1, &err), 0);
+	o2 = must_ep(IP_A, 20120);
+	assert_ptr_not_equal(o2, o1); /* a new object: readers of o1 are unaffected */
+	assert_false(o1->leg[1].tdm);  /* still readable: no quiescent state yet */
+	assert_false(o2->leg[0].tdm);
+	assert_true(o2->leg[1].tdm);
+	assert_ptr_equal(must_ep(IP_B, 20123), o2); /* every key re-pointed */
+	s.legs[0].remote.port = 31000;
+	assert_int_equal(dp_session_add(&s, true, &err), 0); /* MODIFY keeps it */
+	assert_true(must_ep(IP_A, 20120)->leg[1].tdm);
+	assert_int_equal(dp_session_set_tdm_leg(12, -1, &err), 0);
+	o1 = must_ep(IP_A, 20120);
+	assert_false(o1->leg[0].tdm || o1->leg[1].tdm);
+	assert_int_equal(dp_session_set_tdm_leg(12, 2, &err), -EINVAL);
+	assert_int_equal(dp_session_set_tdm_leg(4242, 0, &err), -ENOENT);
+	assert_int_equal(dp_session_del(12, NULL, &err), 0);
+	rte_rcu_qsbr_quiescent(dp_qsbr, 0);
+	dp_session_reclaim();
+}
+
 /* The 8-bytes-at-a-time UDP checksum equals DPDK's for every length/alignment. */
 static void test_udp_cksum(void **state)
 {
@@ -409,6 +441,7 @@ int main(void)
 		cmocka_unit_test(test_forks),
 		cmocka_unit_test(test_port_alloc),
 		cmocka_unit_test(test_port_free_mux_mismatch),
+		cmocka_unit_test(test_tdm_leg_mark),
 		cmocka_unit_test(test_parse_lcores),
 		cmocka_unit_test(test_udp_cksum),
 	};

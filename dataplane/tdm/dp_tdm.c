@@ -443,6 +443,15 @@ static int tdm_bind(const void *req, void *rep, const struct dp_ctl_peer *peer)
 		ch_free(c);
 		return rc;
 	}
+	/* after the binding exists: a worker that sees the mark finds it */
+	rc = dp_session_set_tdm_leg(b->session_id, b->leg, &err);
+	if (rc < 0) {
+		mg_log(MG_LOG_ERR, "TDM_BIND: session %" PRIu64 ": %s", b->session_id, err);
+		rte_hash_del_key(bind_hash, &b->session_id);
+		post(TDM_CMD_UNBIND, c);
+		ch_free(c);
+		return rc;
+	}
 	bound[b->channo] = c;
 	__atomic_fetch_add(&dp_tdm_n_bound, 1, __ATOMIC_RELEASE);
 	mg_log(MG_LOG_INFO, "TDM: channel %u (%s) bound to session %" PRIu64 " leg %u, %s pt %u, "
@@ -457,7 +466,10 @@ DP_CTL_REGISTER(MG_MSG_TDM_BIND, sizeof(struct mg_msg_tdm_bind), tdm_bind);
 static void unbind_channel(unsigned channo, struct mg_msg_tdm_stats *st)
 {
 	struct tdm_ch *c = bound[channo];
+	const char *err;
 
+	/* the session may be gone already (orphan_check): nothing to unmark */
+	dp_session_set_tdm_leg(c->session_id, -1, &err);
 	rte_hash_del_key(bind_hash, &c->session_id);
 	post(TDM_CMD_UNBIND, c);
 	bound[channo] = NULL;

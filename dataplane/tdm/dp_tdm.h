@@ -27,7 +27,8 @@
 
 #include "mg_config.h"
 
-/* Bindings installed; workers skip the lookup while it is 0. */
+/* Bindings installed (telemetry, orphan check); workers look a binding up
+ * only for a leg TDM_BIND marked (dp_leg.tdm). */
 extern volatile unsigned dp_tdm_n_bound;
 
 /* Main lcore, after dp_dataplane_init(): rings, table, thread. 0 or -errno. */

@@ -557,8 +557,9 @@ static void process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n)
 			rte_pktmbuf_free(j->raw);
 			j->raw = NULL;
 		}
-		/* a leg carrying a TDM channel: the RTP goes to the TDM thread */
-		if (unlikely(dp_tdm_n_bound != 0) && dp_tdm_take(s->id, j->leg, j->rtcp, m)) {
+		/* a leg carrying a TDM channel (marked by TDM_BIND): the RTP goes
+		 * to the TDM thread; other legs never look the binding up */
+		if (unlikely(l->tdm) && dp_tdm_take(s->id, j->leg, j->rtcp, m)) {
 			j->ok = 0;
 			continue;
 		}
