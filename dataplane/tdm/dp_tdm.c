@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -32,6 +34,7 @@
 #define TDM_BURST 64
 #define TDM_MAX_CATCHUP 4 /* periods written at most after a late wake-up */
 #define TDM_POLL_MS 30    /* longest wait for the timer before asking it anyway */
+#define TDM_IDLE_MS 1000  /* nothing bound: the thread waits for a command this long */
 
 /* What a worker puts in front of the RTP packet it hands over. */
 struct tdm_tag {
@@ -72,6 +75,12 @@ static struct rte_ring *rx_ring, *cmd_ring;
 static struct rte_ring *handoff[DP_MAX_WORKERS];
 static unsigned n_handoff;
 static struct tdm_ch *owned[MG_TDM_MAX_CHANNO + 1]; /* TDM thread's view */
+/* The same channels, packed: the TDM thread walks these each period, not
+ * every possible channel number. Written only by the TDM thread, from the
+ * commands the main lcore posts (the ring is the hand-over). */
+static struct tdm_ch *live[MG_TDM_MAX_CHANNO];
+static unsigned n_live;
+static int cmd_efd = -1; /* main -> TDM: a command is waiting (or quit) */
 static struct tdm_ch *bound[MG_TDM_MAX_CHANNO + 1]; /* main lcore's view */
 static pthread_t thread;
 static bool running;
@@ -181,14 +190,9 @@ static uint64_t clock_ns(clockid_t id)
 
 static void snapshot(void)
 {
-	for (unsigned ch = 1; ch <= MG_TDM_MAX_CHANNO; ch++) {
-		const struct tdm_ch *c = owned[ch];
-		struct tdm_snap *sn = &snap[ch];
-
-		if (c == NULL) {
-			sn->bound = false;
-			continue;
-		}
+	for (unsigned i = 0; i < n_live; i++) {
+		const struct tdm_ch *c = live[i];
+		struct tdm_snap *sn = &snap[c->channo];
 		const struct tdmm_stats *ms = tdmm_chan_stats(c->media);
 		const struct mg_jb *jb = tdmm_chan_jb(c->media);
 
@@ -215,8 +219,15 @@ static void do_commands(void)
 
 		if (cmd->op == TDM_CMD_BIND) {
 			owned[c->channo] = c;
+			live[n_live++] = c;
 		} else {
 			owned[c->channo] = NULL;
+			for (unsigned i = 0; i < n_live; i++)
+				if (live[i] == c) {
+					live[i] = live[--n_live];
+					break;
+				}
+			snap[c->channo].bound = false;
 			fill_stats(c, &c->final);
 		}
 		__atomic_store_n(&cmd->done, 1, __ATOMIC_RELEASE);
@@ -289,13 +300,33 @@ static void *tdm_main(void *arg)
 	uint64_t cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID), wall0 = clock_ns(CLOCK_MONOTONIC);
 
 	while (!quit) {
-		struct pollfd p = { .fd = timer->fd, .events = timer->events };
+		struct pollfd p[2] = { { .fd = cmd_efd, .events = POLLIN },
+				       { .fd = timer->fd, .events = timer->events } };
 		int periods, ready;
+		uint64_t ev;
 
+		if (n_live == 0) {
+			/* nothing bound: no periods to serve, sleep until a command
+			 * (TDM_BIND posts one and wakes us) */
+			poll(p, 1, TDM_IDLE_MS);
+			if (read(cmd_efd, &ev, sizeof(ev)) < 0)
+				ev = 0;
+			do_commands();
+			do_rx(); /* packets of a channel unbound meanwhile: freed */
+			/* the periods that passed while idle are nobody's */
+			if (n_live != 0)
+				mg_tdm_timer_ack(timer);
+			continue;
+		}
 		/* The ack is non-blocking and tells by itself how many periods
 		 * passed: ask it after a timeout too, so a lost wake-up (seen
 		 * through FUSE under load) costs one timeout, not the call. */
-		ready = poll(&p, 1, TDM_POLL_MS);
+		ready = poll(p, 2, TDM_POLL_MS);
+		if (p[0].revents & POLLIN) {
+			if (read(cmd_efd, &ev, sizeof(ev)) < 0)
+				ev = 0;
+			ready--;
+		}
 		periods = mg_tdm_timer_ack(timer);
 		if (ready <= 0 && periods > 0)
 			th_missed_wakeups++;
@@ -306,9 +337,8 @@ static void *tdm_main(void *arg)
 		bool drain = th_periods % 50 == 49;
 		uint64_t w0 = clock_ns(CLOCK_MONOTONIC), w;
 
-		for (unsigned ch = 1; ch <= MG_TDM_MAX_CHANNO; ch++)
-			if (owned[ch] != NULL)
-				do_channel(owned[ch], (unsigned)periods, drain);
+		for (unsigned i = 0; i < n_live; i++)
+			do_channel(live[i], (unsigned)periods, drain);
 		w = (clock_ns(CLOCK_MONOTONIC) - w0) / 1000;
 		if (w > th_max_work_us)
 			th_max_work_us = w;
@@ -330,9 +360,13 @@ static int post(enum tdm_cmd_op op, struct tdm_ch *c)
 {
 	struct tdm_cmd cmd = { .op = op, .ch = c };
 	struct timespec ms = { 0, 1000000 };
+	uint64_t one = 1;
 
 	if (rte_ring_sp_enqueue(cmd_ring, &cmd) != 0)
 		return -EBUSY;
+	/* an idle thread sleeps on this; a busy one takes the command next period */
+	if (write(cmd_efd, &one, sizeof(one)) < 0)
+		mg_log(MG_LOG_WARN, "TDM: wake the TDM thread: %s", strerror(errno));
 	for (int i = 0; i < 500 && !__atomic_load_n(&cmd.done, __ATOMIC_ACQUIRE); i++)
 		nanosleep(&ms, NULL);
 	/* the thread always takes commands within one period; if it is gone the
@@ -614,6 +648,9 @@ int dp_tdm_init(const struct mg_settings *s)
 				   RING_F_SP_ENQ | RING_F_SC_DEQ);
 	if (bind_hash == NULL || rx_ring == NULL || cmd_ring == NULL)
 		return -ENOMEM;
+	cmd_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (cmd_efd < 0)
+		return -errno;
 	rc = rte_hash_rcu_qsbr_add(bind_hash, &rc_cfg);
 	if (rc < 0)
 		return rc;
@@ -653,8 +690,14 @@ void dp_tdm_fini(void)
 {
 	if (!running)
 		return;
+	uint64_t one = 1;
+
 	quit = 1;
+	if (write(cmd_efd, &one, sizeof(one)) < 0)
+		mg_log(MG_LOG_WARN, "TDM: wake the TDM thread to stop: %s", strerror(errno));
 	pthread_join(thread, NULL);
+	close(cmd_efd);
+	cmd_efd = -1;
 	running = false;
 	for (unsigned ch = 1; ch <= MG_TDM_MAX_CHANNO; ch++) {
 		ch_free(bound[ch]);

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The dataplane's TDM thread: an ordinary pthread (not a polling lcore)
- * that wakes every 20 ms on the span clock (DAHDI timer, else a host
- * timer) and, for every bound channel, reads its frames, runs the channel's
- * media work (tdm_media.h) and writes one frame back.
+ * that, while a channel is bound, wakes every 20 ms on the span clock (DAHDI
+ * timer, else a host timer) and, for every bound channel (a packed list, not
+ * every channel number), reads its frames, runs the channel's media work
+ * (tdm_media.h) and writes one frame back. With nothing bound it sleeps on
+ * an eventfd that posting a command writes.
  *
  * Rings (all rte_ring, no locks):
  *  - workers -> TDM (MP/SC "dp_tdm_rx"): decrypted RTP of a bound session leg,

@@ -361,6 +361,30 @@ def case_udp_shorter_than_ip():
         dp.ctl("session", "del", str(sid))
 
 
+def case_tdm_idle():
+    # no channel bound (this bed has no TDM): the TDM thread serves no periods
+    # and sleeps until a command instead of waking every 20 ms
+    pid = dp.proc.pid  # ip netns exec execs the dataplane in place
+    tid = None
+    for t in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/comm" % (pid, t)) as f:
+            if f.read().strip() == "mg-tdm":
+                tid = t
+    check(tid is not None, "no mg-tdm thread in the dataplane")
+
+    def wakeups():
+        with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+            st = dict(line.split(":", 1) for line in f if ":" in line)
+        return int(st["voluntary_ctxt_switches"]) + int(st["nonvoluntary_ctxt_switches"])
+
+    p0 = dp.telemetry("/mediagate/tdm")["/mediagate/tdm"]["periods"]
+    w0 = wakeups()
+    time.sleep(1.0)
+    w = wakeups() - w0
+    p = dp.telemetry("/mediagate/tdm")["/mediagate/tdm"]["periods"] - p0
+    check(p == 0 and w <= 5, "idle TDM thread: %d periods, %d wake-ups in 1 s" % (p, w))
+
+
 def case_errors():
     rc, out = dp.ctl_rc("session", "add", "1", "leg0", "local=%s:20200" % DP_A,
                         "leg1", "local=%s:20202" % DP_B)
@@ -434,6 +458,7 @@ CASES = [
     ("malformed", case_malformed),
     ("garbage frames", case_garbage),
     ("udp shorter than ip", case_udp_shorter_than_ip),
+    ("tdm thread idle", case_tdm_idle),
     ("control errors", case_errors),
     ("telemetry", case_telemetry),
     ("delete stops forwarding", case_delete_stops),
