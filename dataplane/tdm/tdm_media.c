@@ -8,6 +8,8 @@
 
 #include <spandsp.h>
 
+#include "mg_rtp.h"
+
 /* A telephone-event stream that stops without an end packet (all lost) stops
  * the tone after this many frames without an update (RFC 4733 2.5.2.3 leaves
  * the choice to the receiver; 200 ms is several update intervals). */
@@ -210,13 +212,8 @@ int tdmm_rtp_parse(const uint8_t *pkt, size_t len, struct tdmm_rtp *r)
 
 	if (len < TDMM_RTP_HDR || (pkt[0] >> 6) != 2)
 		return -EINVAL;
-	hl = TDMM_RTP_HDR + (size_t)(pkt[0] & 0xf) * 4;
-	if (pkt[0] & 0x10) {
-		if (hl + 4 > len)
-			return -EINVAL;
-		hl += 4 + (size_t)((pkt[hl + 2] << 8) | pkt[hl + 3]) * 4;
-	}
-	if (hl > len)
+	hl = mg_rtp_hdr_len(pkt, len);
+	if (hl == 0)
 		return -EINVAL;
 	if (pkt[0] & 0x20) {
 		uint8_t pad = pkt[len - 1];

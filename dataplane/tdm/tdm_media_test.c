@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include <spandsp.h>
 
+#include "mg_rtp.h"
 #include "tdm_media.h"
 
 static struct tdmm_chan *chan(enum mg_law span, enum mg_law call, uint8_t ev_pt, bool ec)
@@ -178,6 +179,29 @@ static void test_rtp_parse(void **state)
 	p[0] = 0x40;
 	assert_int_equal(tdmm_rtp_parse(p, 64, &r), -EINVAL);
 	assert_int_equal(tdmm_rtp_parse(p, 11, &r), -EINVAL);
+}
+
+/* The shared header-length helper (also the SRTP engine's and the worker's). */
+static void test_rtp_hdr_len(void **state)
+{
+	uint8_t p[32] = { 0x80 };
+
+	(void)state;
+	assert_int_equal(mg_rtp_hdr_len(p, 11), 0);
+	assert_int_equal(mg_rtp_hdr_len(p, 12), 12);
+	p[0] = 0x82; /* two CSRCs: 20 bytes */
+	assert_int_equal(mg_rtp_hdr_len(p, 19), 0);
+	assert_int_equal(mg_rtp_hdr_len(p, 20), 20);
+	p[0] = 0x91; /* one CSRC + extension header at 16 */
+	assert_int_equal(mg_rtp_hdr_len(p, 19), 0); /* extension header cut */
+	assert_int_equal(mg_rtp_hdr_len(p, 20), 20); /* extension of 0 words */
+	p[18] = 0;
+	p[19] = 2; /* 2 words: 28 bytes */
+	assert_int_equal(mg_rtp_hdr_len(p, 27), 0);
+	assert_int_equal(mg_rtp_hdr_len(p, 28), 28);
+	assert_int_equal(mg_rtp_hdr_len(p, 32), 28);
+	p[0] = 0x8f; /* 15 CSRCs: 72 bytes, more than there is */
+	assert_int_equal(mg_rtp_hdr_len(p, 32), 0);
 }
 
 /*
@@ -474,6 +498,7 @@ int main(void)
 		cmocka_unit_test(test_depacketise_law),
 		cmocka_unit_test(test_event_codec),
 		cmocka_unit_test(test_rtp_parse),
+		cmocka_unit_test(test_rtp_hdr_len),
 		cmocka_unit_test(test_dtmf_round_trip),
 		cmocka_unit_test(test_echo_canceller),
 		cmocka_unit_test(test_echo_canceller_no_echo_dtmf),

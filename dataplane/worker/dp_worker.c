@@ -22,6 +22,7 @@
 #include "dp_tdm.h"
 #include "dp_worker.h"
 #include "mg_log.h"
+#include "mg_rtp.h"
 #include "mg_srtp.h"
 
 #define BURST 32
@@ -166,19 +167,7 @@ static inline bool media_ok(const uint8_t *p, uint16_t len, bool rtcp)
 {
 	if (rtcp)
 		return len >= 8 && (p[0] >> 6) == 2;
-	if (len < 12 || (p[0] >> 6) != 2)
-		return false;
-	uint16_t hl = (uint16_t)(12 + (p[0] & 0xf) * 4);
-	if (hl > len)
-		return false;
-	if (p[0] & 0x10) {
-		if (hl + 4 > len)
-			return false;
-		hl = (uint16_t)(hl + 4 + ((p[hl + 2] << 8) | p[hl + 3]) * 4);
-		if (hl > len)
-			return false;
-	}
-	return true;
+	return len >= 12 && (p[0] >> 6) == 2 && mg_rtp_hdr_len(p, len) != 0;
 }
 
 static inline bool source_ok(struct dp_leg *l, uint32_t ip, uint16_t port, bool rtcp)

@@ -2,6 +2,7 @@
 /* SRTP/SRTCP engine core: policy checks, key derivation, contexts, and the
  * three-phase burst (parse + index + replay pre-check, backend crypto,
  * commit). Crypto itself lives in mg_srtp_scalar.c and mg_srtp_ipsecmb.c. */
+#include "mg_rtp.h"
 #include "mg_srtp_internal.h"
 
 #include <errno.h>
@@ -567,19 +568,6 @@ static struct mg_srtp_keyset *key_by_mki(struct mg_srtp_ctx *c, const uint8_t *m
 	return NULL;
 }
 
-/* RTP header length including CSRCs and extension, or 0 if it overruns @end. */
-static inline unsigned rtp_hdr_len(const uint8_t *b, unsigned end)
-{
-	unsigned h = 12 + 4u * (b[0] & 0x0f);
-
-	if (b[0] & 0x10) {
-		if (h + 4 > end)
-			return 0;
-		h += 4 + 4u * rd16(b + h + 2);
-	}
-	return h <= end ? h : 0;
-}
-
 static inline void iv_cm(uint8_t *iv, const uint8_t *salt, uint32_t ssrc, uint64_t index)
 {
 	memcpy(iv, salt, 14);
@@ -718,7 +706,7 @@ static unsigned protect_rtp(struct mg_srtp_engine *e, struct mg_srtp_ctx *const 
 			res[i] = MG_SRTP_BAD_VERSION;
 			continue;
 		}
-		h = rtp_hdr_len(b, len);
+		h = (unsigned)mg_rtp_hdr_len(b, len);
 		if (!h) {
 			res[i] = MG_SRTP_MALFORMED;
 			continue;
@@ -814,7 +802,7 @@ static unsigned unprotect_rtp(struct mg_srtp_engine *e, struct mg_srtp_ctx *cons
 			continue;
 		}
 		end = len - tag - mki;
-		h = rtp_hdr_len(b, end);
+		h = (unsigned)mg_rtp_hdr_len(b, end);
 		if (!h) {
 			res[i] = MG_SRTP_MALFORMED;
 			continue;
