@@ -361,6 +361,37 @@ def case_udp_shorter_than_ip():
         dp.ctl("session", "del", str(sid))
 
 
+def case_rtcp_port_65535():
+    # leg 0 latches a source on port 65535 (no rtcp-mux, no remote given):
+    # there is no RTCP port after it, so RTCP toward it is dropped as
+    # unknown_destination instead of being sent to port 0
+    session_add(50, ["local=%s:20500" % DP_A], ["local=%s:20502" % DP_B,
+                                                "remote=%s:30502" % B])
+    code = (
+        "import socket,struct\n"
+        "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+        "s.bind(('%s',65535))\n"
+        "s.sendto(struct.pack('!BBHII',0x80,0,1,160,0x650)+bytes(20),('%s',20500))\n"
+    ) % (A, DP_A)
+    dp_bed.nsx("mgdp-a", "python3", "-c", code)
+    time.sleep(0.2)
+    got = dp.ctl("session", "get", "50")["legs"][0]["remote"]
+    check(got.endswith(":65535"), "leg 0 did not latch A:65535: %s" % got)
+    code = (
+        "import socket,struct\n"
+        "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+        "s.bind(('%s',30503))\n"
+        "for i in range(5): s.sendto(struct.pack('!BBHI',0x80,200,6,0x651)+bytes(20),"
+        "('%s',20503))\n"
+    ) % (B, DP_B)
+    dp_bed.nsx("mgdp-b", "python3", "-c", code)
+    time.sleep(0.2)
+    tx = dp.stats(50)["legs"][0]["tx"]
+    dp.ctl("session", "del", "50")
+    check(tx["rtcp_packets"] == 0 and tx["drops"]["unknown_destination"] == 5,
+          "RTCP toward a source on 65535: %s" % tx)
+
+
 def case_tdm_idle():
     # no channel bound (this bed has no TDM): the TDM thread serves no periods
     # and sleeps until a command instead of waking every 20 ms
@@ -458,6 +489,7 @@ CASES = [
     ("malformed", case_malformed),
     ("garbage frames", case_garbage),
     ("udp shorter than ip", case_udp_shorter_than_ip),
+    ("rtcp to a source on 65535", case_rtcp_port_65535),
     ("tdm thread idle", case_tdm_idle),
     ("control errors", case_errors),
     ("telemetry", case_telemetry),
