@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: BSD-3-Clause
-# Sourced by the call tests (call_bed.sh, call_sipp.sh, call_pstn.sh):
+# Sourced by the call tests (call_bed.sh, call_sipp.sh, call_pstn.sh,
+# tdm/tdme_two_gateways.sh):
 # TAP-like result lines and stopping the processes a test started.
 
 pass=0 fail=0

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
-# A throw-away CA in the current directory for the interop tests (sourced by
-# tls_interop.sh and call_bed.sh): `openssl ca` signs the requests that
-# mediagate-cert (the guide's procedure) and the peers make.
+# A throw-away CA in the current directory for the end-to-end tests (sourced
+# by tls_interop.sh, call_bed.sh and tdm/tdme_two_gateways.sh): `openssl ca`
+# signs the requests that mediagate-cert (the guide's procedure) and the peers
+# make.
 #
 #   test_ca_init CN DAYS      ca.cnf, ca.key, ca.pem and the CA's database
 #   test_ca_sign CSR OUT [openssl ca options...]

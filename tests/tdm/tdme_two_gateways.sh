@@ -52,17 +52,11 @@ bed_down() {
 	ip netns del tdme-b 2> /dev/null
 	for i in tdme-ma tdme-mb tdme-sa tdme-sb; do ip link del "$i" 2> /dev/null; done
 }
+. "$SRC/tests/interop/call_lib.sh"
 cleanup() {
 	# Newest first: baresip, then the controls (they hang up and remove their
 	# sessions while the dataplanes still answer), then the dataplanes.
-	local i p
-	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-		p=${PIDS[i]}
-		kill -TERM "$p" 2> /dev/null || continue
-		for _ in $(seq 50); do kill -0 "$p" 2> /dev/null || break; sleep 0.1; done
-		kill -9 "$p" 2> /dev/null && echo "tdme: pid $p did not stop in 5 s: killed"
-	done
-	wait 2> /dev/null
+	stop_pids
 	bed_down
 	rm -rf /var/run/dpdk/tdme-a /var/run/dpdk/tdme-b
 	if [ "${TDME_KEEP:-0}" = 1 ]; then echo "files kept in $W"; else rm -rf "$W"; fi
@@ -70,10 +64,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() { fail=$((fail + 1)); echo "not ok - $1"; [ -n "${2:-}" ] && [ -f "$2" ] && tail -n 30 "$2" | sed 's/^/    | /'; }
-check() { if grep -Eq -- "$3" "$2"; then ok "$1"; else bad "$1 (no /$3/ in $(basename "$2"))" "$2"; fi; }
 # count FILE REGEX: matching lines
 count() { local n; n=$(grep -Ec -- "$2" "$1" 2> /dev/null); echo "${n:-0}"; }
 # wait_for FILE REGEX N [TENTHS]: until at least N lines match
@@ -112,45 +102,21 @@ set +e
 
 # ---- certificates: a throw-away CA, mediagate-cert for the gateways ----------
 cd "$W" || exit 1
-cat > ca.cnf << 'EOF'
-[ ca ]
-default_ca = c
-[ c ]
-dir = .
-database = $dir/index.txt
-serial = $dir/serial
-new_certs_dir = $dir/newcerts
-certificate = $dir/ca.pem
-private_key = $dir/ca.key
-default_md = sha256
-default_days = 2
-policy = p
-copy_extensions = copy
-unique_subject = no
-x509_extensions = e
-[ p ]
-commonName = supplied
-[ e ]
-basicConstraints = CA:FALSE
-keyUsage = digitalSignature, keyEncipherment
-EOF
-mkdir newcerts
-touch index.txt
-echo 01 > serial
-openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=tdme-ca 2> /dev/null
+. "$SRC/tests/interop/test_ca.sh"
+test_ca_init tdme-ca 2
 echo 'tdme key password' > gwpw
 chmod 600 gwpw
 for g in gwa:$GA gwb:$GB; do
 	n=${g%%:*} ip=${g#*:}
 	"$CERT" req --cn $n.tdme.test --san "DNS:$n.tdme.test,IP:$ip" --key-out $n.key --csr-out $n.csr \
 		--pass-file gwpw >> cert.log 2>&1
-	openssl ca -batch -config ca.cnf -in $n.csr -out $n.pem >> cert.log 2>&1
+	test_ca_sign $n.csr $n.pem >> cert.log 2>&1
 done
 for u in alice:$A bob:$B; do
 	n=${u%%:*} ip=${u#*:}
 	openssl req -newkey rsa:2048 -nodes -keyout $n.key -out $n.csr -subj /CN=$n.tdme.test \
 		-addext "subjectAltName=DNS:$n.tdme.test,IP:$ip" 2>> cert.log
-	openssl ca -batch -config ca.cnf -in $n.csr -out $n.crt >> cert.log 2>&1
+	test_ca_sign $n.csr $n.crt >> cert.log 2>&1
 	cat $n.crt $n.key > $n.pem
 done
 [ -s gwa.pem ] && [ -s gwb.pem ] && [ -s alice.pem ] && [ -s bob.pem ] || { bad "certificates" cert.log; exit 1; }
