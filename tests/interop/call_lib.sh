@@ -21,3 +21,12 @@ stop_pids() {
 	done
 	wait 2> /dev/null
 }
+
+# The EXIT trap of the loopback call tests (call_sipp.sh, call_pstn.sh):
+# stop_pids, then remove the dataplane's EAL runtime directory
+# (/var/run/dpdk/$PREFIX) and the work directory $W (kept with CALL_KEEP=1).
+call_cleanup() {
+	stop_pids
+	rm -rf "/var/run/dpdk/$PREFIX"
+	if [ "${CALL_KEEP:-0}" = 1 ]; then echo "files kept in $W"; else rm -rf "$W"; fi
+}

@@ -28,12 +28,7 @@ BASE=$((34000 + ($$ % 3000) * 4))
 P_GW=$BASE P_UAC=$((BASE + 1)) P_UAS=$((BASE + 2)) P_RAW=$((BASE + 3))
 PREFIX=call-pstn-$$
 . "$SRC/tests/interop/call_lib.sh"
-cleanup() {
-	stop_pids
-	rm -rf "/var/run/dpdk/$PREFIX"
-	if [ "${CALL_KEEP:-0}" = 1 ]; then echo "files kept in $W"; else rm -rf "$W"; fi
-}
-trap cleanup EXIT
+trap call_cleanup EXIT
 cd "$W" || exit 1
 
 cat > rules.xml << EOF

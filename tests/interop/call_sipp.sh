@@ -27,12 +27,7 @@ PREFIX=call-sipp-$$
 
 command -v sipp > /dev/null || { echo "sipp is not installed (scripts/setup installs sip-tester)"; exit 1; }
 . "$SRC/tests/interop/call_lib.sh"
-cleanup() {
-	stop_pids
-	rm -rf "/var/run/dpdk/$PREFIX"
-	if [ "${CALL_KEEP:-0}" = 1 ]; then echo "files kept in $W"; else rm -rf "$W"; fi
-}
-trap cleanup EXIT
+trap call_cleanup EXIT
 cd "$W" || exit 1
 
 cat > rules.xml << EOF
