@@ -16,6 +16,10 @@
 # Prints the call summary; exit 0 when every check passed (TAP-like lines).
 set -uo pipefail
 BUILD=$1 SRC=$2 SECS=${3:-10}
+# The script works in its own directory: make both paths absolute first
+# (scripts/run passes the README's relative build/).
+BUILD=$(cd "$BUILD" && pwd) || { echo "call_bed: no build directory $1"; exit 1; }
+SRC=$(cd "$SRC" && pwd) || { echo "call_bed: no source directory $2"; exit 1; }
 CONTROL=$BUILD/control/mediagate-control
 DATAPLANE=$BUILD/dataplane/mediagate-dataplane
 DPCTL=$BUILD/dataplane/dpctl/mediagate-dpctl
