@@ -124,4 +124,16 @@ int mg_srtp_test_set_session_keys(struct mg_srtp_ctx *c, unsigned key, int rtcp,
 				  const uint8_t *salt, unsigned salt_len, const uint8_t *akey);
 void mg_srtp_test_set_rtcp_index(struct mg_srtp_ctx *c, uint32_t ssrc, uint32_t index);
 
+/*
+ * Tests: must @b be creatable here? The scalar backend always; ipsec-mb when
+ * the build has it and the CPU has AES-NI (what its engine requires). A
+ * backend that is expected but cannot be created is a failure, not a skip.
+ */
+static inline int mg_srtp_test_backend_expected(enum mg_srtp_backend b)
+{
+	if (b == MG_SRTP_BACKEND_SCALAR)
+		return 1;
+	return MG_HAVE_IPSECMB && __builtin_cpu_supports("aes");
+}
+
 #endif

@@ -113,8 +113,13 @@ static int setup_backend(void **state, enum mg_srtp_backend b)
 	memset(f, 0, sizeof(*f));
 	f->e = mg_srtp_engine_create(b);
 	if (!f->e) {
+		if (mg_srtp_test_backend_expected(b)) {
+			print_message("backend %s expected in this build and CPU but not created: %s\n",
+				      mg_srtp_backend_name(b), strerror(errno));
+			return -1;
+		}
 		/* ipsec-mb not built or CPU without AES-NI: nothing to test */
-		print_message("backend %s unavailable, skipping\n", mg_srtp_backend_name(b));
+		print_message("backend %s not in this build/CPU, skipping\n", mg_srtp_backend_name(b));
 		*state = NULL;
 		return 0;
 	}

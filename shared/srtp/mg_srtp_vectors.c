@@ -823,7 +823,12 @@ int main(int argc, char **argv)
 		struct mg_srtp_engine *e = mg_srtp_engine_create(b);
 
 		if (!e) {
-			printf("backend %s: not available in this build/CPU, skipped\n", mg_srtp_backend_name(b));
+			if (mg_srtp_test_backend_expected(b)) {
+				fprintf(stderr, "backend %s: expected in this build and CPU but not created\n",
+					mg_srtp_backend_name(b));
+				return 1;
+			}
+			printf("backend %s: not in this build/CPU, skipped\n", mg_srtp_backend_name(b));
 			continue;
 		}
 		e->imb_min = 1; /* every packet through the backend under test */

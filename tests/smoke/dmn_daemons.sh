@@ -131,7 +131,8 @@ if [ "$(id -u)" -eq 0 ]; then
 	check "refused uid: dataplane logs pid and uid" \
 		has "$T/dp.log" "refused connection from pid [0-9]* uid 65534: uid not in mediagate.control.allowedUids"
 else
-	echo "# refused-uid check needs root to act as another uid: skipped"
+	# Acting as another uid needs root (CI and scripts/test run as root).
+	check "refused uid: the test runs as root (needed to act as another uid)" false
 fi
 
 # 5. bad HELLOs and bad requests from a raw client; a silent one in the background
