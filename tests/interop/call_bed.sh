@@ -38,25 +38,13 @@ for b in "$CONTROL" "$DATAPLANE" "$DPCTL" "$CERT"; do
 done
 command -v baresip > /dev/null || { echo "call_bed: baresip is not installed (scripts/setup installs baresip-core)"; exit 1; }
 
-bed_down() {
-	ip netns del call-a 2> /dev/null
-	ip netns del call-b 2> /dev/null
-	for i in call-ma call-mb call-sa call-sb; do ip link del "$i" 2> /dev/null; done
-}
 . "$SRC/tests/interop/call_lib.sh"
-cleanup() {
-	# Newest first: baresip, then control (it hangs up and removes its
-	# sessions while the dataplane still answers), then the dataplane.
-	stop_pids
-	bed_down
-	rm -rf "/var/run/dpdk/call-bed"
-	if [ "${CALL_KEEP:-0}" = 1 ]; then echo "files kept in $W"; else rm -rf "$W"; fi
-}
-trap cleanup EXIT
+BED_TAG=call PREFIX=call-bed
+trap call_cleanup EXIT
 trap 'exit 1' INT TERM
 
 # ---- test bed ---------------------------------------------------------------
-bed_down
+bed_down "$BED_TAG"
 set -e
 for s in a b; do
 	ip netns add call-$s

@@ -22,11 +22,24 @@ stop_pids() {
 	wait 2> /dev/null
 }
 
-# The EXIT trap of the loopback call tests (call_sipp.sh, call_pstn.sh):
-# stop_pids, then remove the dataplane's EAL runtime directory
-# (/var/run/dpdk/$PREFIX) and the work directory $W (kept with CALL_KEEP=1).
+# bed_down TAG: remove a two-peer test bed (call_bed.sh, tdme_two_gateways.sh):
+# namespaces TAG-a and TAG-b and the host-side veths TAG-m{a,b} (media) and
+# TAG-s{a,b} (SIP).
+bed_down() {
+	ip netns del "$1-a" 2> /dev/null
+	ip netns del "$1-b" 2> /dev/null
+	for i in "$1-ma" "$1-mb" "$1-sa" "$1-sb"; do ip link del "$i" 2> /dev/null; done
+}
+
+# The EXIT trap of every call test: stop_pids (newest first: peers, then
+# control, which hangs up and removes its sessions while the dataplane still
+# answers, then the dataplane); the test bed of $BED_TAG if set; each EAL
+# runtime directory /var/run/dpdk/P for P in $PREFIX; the work directory $W,
+# kept when $KEEP (default $CALL_KEEP) is 1.
 call_cleanup() {
+	local p
 	stop_pids
-	rm -rf "/var/run/dpdk/$PREFIX"
-	if [ "${CALL_KEEP:-0}" = 1 ]; then echo "files kept in $W"; else rm -rf "$W"; fi
+	[ -n "${BED_TAG:-}" ] && bed_down "$BED_TAG"
+	for p in $PREFIX; do rm -rf "/var/run/dpdk/$p"; done
+	if [ "${KEEP:-${CALL_KEEP:-0}}" = 1 ]; then echo "files kept in $W"; else rm -rf "$W"; fi
 }

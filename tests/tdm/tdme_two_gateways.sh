@@ -47,21 +47,9 @@ done
 command -v baresip > /dev/null || { echo "tdme: baresip is not installed (scripts/setup installs baresip-core)"; exit 1; }
 W=$(mktemp -d /tmp/tdme.XXXXXX)
 
-bed_down() {
-	ip netns del tdme-a 2> /dev/null
-	ip netns del tdme-b 2> /dev/null
-	for i in tdme-ma tdme-mb tdme-sa tdme-sb; do ip link del "$i" 2> /dev/null; done
-}
 . "$SRC/tests/interop/call_lib.sh"
-cleanup() {
-	# Newest first: baresip, then the controls (they hang up and remove their
-	# sessions while the dataplanes still answer), then the dataplanes.
-	stop_pids
-	bed_down
-	rm -rf /var/run/dpdk/tdme-a /var/run/dpdk/tdme-b
-	if [ "${TDME_KEEP:-0}" = 1 ]; then echo "files kept in $W"; else rm -rf "$W"; fi
-}
-trap cleanup EXIT
+BED_TAG=tdme PREFIX="tdme-a tdme-b" KEEP=${TDME_KEEP:-0}
+trap call_cleanup EXIT
 trap 'exit 1' INT TERM
 
 # count FILE REGEX: matching lines
@@ -77,7 +65,7 @@ wait_for() {
 }
 
 # ---- test bed ---------------------------------------------------------------
-bed_down
+bed_down "$BED_TAG"
 set -e
 for s in a b; do
 	ip netns add tdme-$s
