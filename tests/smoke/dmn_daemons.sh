@@ -30,7 +30,7 @@ cleanup() {
 		kill -9 "$p" 2>/dev/null
 	done
 	wait 2>/dev/null
-	rm -rf "$T"
+	rm -rf "$T" "/var/run/dpdk/dmn-smoke-$$"
 }
 trap cleanup EXIT
 
