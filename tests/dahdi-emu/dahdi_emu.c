@@ -97,6 +97,8 @@ struct emu_fh {
 static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
+	/* signalled when a file handle is released (see bind_chan) */
+	pthread_cond_t released;
 	struct mg_tdm_sysconf *sc;
 	struct emu_chan chans[MG_TDM_MAX_CHANNO + 1];
 	unsigned max_chan;
@@ -105,7 +107,9 @@ static struct {
 	pthread_t clock;
 	bool stop;
 	uint64_t ticks, late_ticks;
-} emu = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+} emu = {.lock = PTHREAD_MUTEX_INITIALIZER,
+	 .cond = PTHREAD_COND_INITIALIZER,
+	 .released = PTHREAD_COND_INITIALIZER};
 
 /* ---- rings ------------------------------------------------------------- */
 
@@ -352,21 +356,44 @@ static int emu_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t 
 	return 0;
 }
 
-/* Bind @p fh to channel @p n (lock held). DAHDI allows one opener. */
+/*
+ * Bind @p fh to channel @p n (lock held). DAHDI allows one opener.
+ *
+ * The kernel driver releases a channel inside the opener's close(), so a
+ * close() followed by an open() of the same channel always succeeds. FUSE
+ * delivers RELEASE asynchronously: close() returns before our release
+ * handler has run, and an immediate re-open would see the channel still
+ * open and fail with EBUSY where real DAHDI would not. So a busy channel
+ * waits up to 500 ms for a release in flight before it is called busy; a
+ * channel that stays open (a real second opener) still gets EBUSY.
+ */
 static int bind_chan(struct emu_fh *fh, unsigned n)
 {
 	struct emu_chan *c;
+	struct timespec until;
 
 	if (n == 0 || n > emu.max_chan || !emu.chans[n].exists)
 		return -ENXIO;
 	c = &emu.chans[n];
 	if (fh->channo == n)
 		return 0;
+	if (c->open) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 500 * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		while (c->open)
+			if (pthread_cond_timedwait(&emu.released, &emu.lock, &until) == ETIMEDOUT)
+				break;
+	}
 	if (c->open)
 		return -EBUSY;
 	if (fh->channo) {
 		emu.chans[fh->channo].open = false;
 		chan_wake(&emu.chans[fh->channo]);
+		pthread_cond_broadcast(&emu.released);
 	}
 	chan_reset(c);
 	c->open = true;
@@ -433,6 +460,7 @@ static int emu_release(const char *path, struct fuse_file_info *fi)
 			fuse_pollhandle_destroy(c->ph);
 			c->ph = NULL;
 		}
+		pthread_cond_broadcast(&emu.released);
 	}
 	pthread_mutex_unlock(&emu.lock);
 	free(fh);

@@ -241,9 +241,8 @@ static bool block_crosses(struct mg_tdm_chan *a, struct mg_tdm_chan *b, uint8_t 
 	return false;
 }
 
-/* The two B-channels carry audio both ways. Opened once: the emulator (like
- * DAHDI) allows one opener per channel and FUSE releases a closed file
- * asynchronously, so a quick reopen could meet EBUSY. */
+/* The two B-channels carry audio both ways. The emulator, like DAHDI, allows
+ * one opener per channel; both are closed before the asserts. */
 static void check_bearer(unsigned ch1, unsigned ch2)
 {
 	const char *dir = getenv("MG_TDM_EMU_DIR");
