@@ -43,8 +43,8 @@ struct control {
 
 /*
  * SIGHUP: load the file again; on success the new configuration replaces
- * the old one: the log settings and the routing rules (calls_reload()) take
- * effect, the rest at restart. On error the old one stays in force.
+ * the old one: the log settings, the routing rules and the call limits
+ * (calls_reload()) take effect, the rest at restart. On error the old one stays in force.
  */
 static void control_reload(struct control *ctl)
 {

@@ -99,6 +99,7 @@ struct call {
 	char *offer0;                /* the caller's SDP */
 	size_t offer0_len;
 	char why[160];               /* how it ended, for the log */
+	bool overload;               /* refused by maxCalls: 503 + Retry-After, cause 42 */
 	char warn[320];              /* Warning for the caller's error answer ("" = from why) */
 	char from0_user[128];        /* caller's From, the default From of the out leg */
 	char from0_name[128];
@@ -134,6 +135,8 @@ static struct {
 	unsigned n_orphans, cap_orphans;
 	struct calls_counters cnt;
 	bool stopping;
+	unsigned max_calls;     /* mediagate.calls.maxCalls (SIGHUP reloads it) */
+	unsigned retry_after_s; /* mediagate.calls.retryAfter */
 } ce;
 
 static void call_end(struct call *c, int status, const char *phrase, const char *fmt, ...)
@@ -259,13 +262,17 @@ static const char *static_phrase(int status)
 static void respond0(struct call *c, int status, const char *warning, bool with_sdp)
 {
 	struct call_leg *g = &c->leg[0];
+	char retry[16];
+	bool with_retry = c->overload && status == 503 && ce.retry_after_s > 0;
 
 	if (g->nh == NULL || g->final_sent || g->gone)
 		return;
 	if (status >= 200)
 		g->final_sent = true;
+	snprintf(retry, sizeof(retry), "%u", ce.retry_after_s);
 	nua_respond(g->nh, status, static_phrase(status), SIPTAG_CONTACT_STR(g->contact),
 		    TAG_IF(warning != NULL, SIPTAG_WARNING_STR(warning)),
+		    TAG_IF(with_retry, SIPTAG_RETRY_AFTER_STR(retry)),
 		    TAG_IF(with_sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
 		    TAG_IF(with_sdp, SIPTAG_PAYLOAD_STR(g->neg.sdp)), TAG_END());
 }
@@ -748,6 +755,8 @@ static void call_end(struct call *c, int status, const char *phrase, const char 
 			cause = mg_sip_to_q850(status);
 			if (status == ROUTE_NO_ROUTE_SIP_STATUS)
 				cause = ROUTE_NO_ROUTE_Q850_CAUSE;
+			if (c->overload)
+				cause = 42; /* switching equipment congestion */
 			ce.cnt.failed++;
 		}
 		MG_INFO("call %u: PSTN leg %u released with cause %d (%s)", c->id, li, cause,
@@ -785,6 +794,22 @@ static void call_end(struct call *c, int status, const char *phrase, const char 
 		su_timer_set(c->guard, on_guard, c);
 	call_dp_cleanup(c);
 	call_maybe_free(c);
+}
+
+/*
+ * Call admission: with mediagate.calls.maxCalls set, a call beyond it (every
+ * call in progress counts, whatever its state, this one included) is refused
+ * before routing, so it costs no rule, port or session: 503 with Retry-After
+ * to a SIP caller, cause 42 to a PSTN caller. Returns true if @p c was ended.
+ */
+static bool call_over_limit(struct call *c)
+{
+	if (ce.max_calls == 0 || ce.n_calls <= ce.max_calls)
+		return false;
+	c->overload = true;
+	ce.cnt.overload++;
+	call_end(c, 503, "Service Unavailable", "over mediagate.calls.maxCalls=%u", ce.max_calls);
+	return true;
 }
 
 /* ------------------------------------------------------------- routing */
@@ -1151,6 +1176,8 @@ static void call_new(unsigned ua_index, nua_handle_t *nh, const sip_t *sip)
 		call_end(c, 503, "Service Unavailable", "the gateway is shutting down");
 		return;
 	}
+	if (call_over_limit(c))
+		return;
 	rc = call_route(c, sip, ua_index);
 	if (rc == -ENOENT) {
 		call_end(c, ROUTE_NO_ROUTE_SIP_STATUS, "Not Found", "no routing rule matches");
@@ -1678,6 +1705,8 @@ static void on_pri_incoming(void *arg, struct pri_call *pc)
 		call_end(c, 503, "Service Unavailable", "the gateway is shutting down");
 		return;
 	}
+	if (call_over_limit(c))
+		return;
 	n = pri_call_route_params(pc, kv, 15);
 	kv[n++] = (struct route_kv){ "transfer", "false" };
 	route_env_ports(&env);
@@ -1747,6 +1776,8 @@ int calls_start(su_root_t *root, const struct mg_settings *s, struct dpc *dp)
 	ce.root = root;
 	ce.s = s;
 	ce.dp = dp;
+	ce.max_calls = s->max_calls;
+	ce.retry_after_s = s->retry_after_s;
 	/* Session ids unique across restarts of the control plane, so a
 	 * dataplane that outlived us never sees an id twice. */
 	ce.sess_base = ((uint64_t)time(NULL) << 24) | 1;
@@ -1776,6 +1807,11 @@ int calls_reload(const struct mg_settings *s)
 	char err[512];
 	int rc = route_set_reload(&ce.routes, s->routing_rules_file, err, sizeof(err));
 
+	if (s->max_calls != ce.max_calls || s->retry_after_s != ce.retry_after_s)
+		MG_INFO("SIGHUP: mediagate.calls.maxCalls=%u, retryAfter=%u s (%u calls active)",
+			s->max_calls, s->retry_after_s, ce.n_calls);
+	ce.max_calls = s->max_calls;
+	ce.retry_after_s = s->retry_after_s;
 	if (rc < 0)
 		MG_ERR("SIGHUP: mediagate.routing.rulesFile: %s; keeping the previous rules", err);
 	else {
@@ -1838,9 +1874,11 @@ void calls_stop(void)
 	ce.pri = NULL;
 #endif
 	route_set_clear(&ce.routes);
-	MG_INFO("calls: %llu offered, %llu answered, %llu failed, %llu ended; %u active",
+	MG_INFO("calls: %llu offered, %llu answered, %llu failed (%llu over maxCalls), %llu ended; "
+		"%u active",
 		(unsigned long long)ce.cnt.offered, (unsigned long long)ce.cnt.answered,
-		(unsigned long long)ce.cnt.failed, (unsigned long long)ce.cnt.ended, ce.n_calls);
+		(unsigned long long)ce.cnt.failed, (unsigned long long)ce.cnt.overload,
+		(unsigned long long)ce.cnt.ended, ce.n_calls);
 }
 
 unsigned calls_active(void)

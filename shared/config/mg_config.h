@@ -90,6 +90,10 @@ struct mg_settings {
 	uint16_t media_port_min;    /**< even */
 	uint16_t media_port_max;    /**< odd */
 
+	/* call admission (control) */
+	unsigned max_calls;         /**< 0 = no limit of its own */
+	unsigned retry_after_s;     /**< Retry-After of an overload 503; 0 = none */
+
 	/* control <-> dataplane */
 	char control_socket[108];
 	uid_t allowed_uids[MG_CFG_MAX_UIDS];

@@ -946,6 +946,34 @@ static const struct mg_config_key schema[] = {
 		.used_by = MG_CFG_USE_BOTH,
 	},
 	{
+		.name = "mediagate.calls.maxCalls",
+		.type = "uint",
+		.def = "0",
+		.allowed = "0-1048576 (0 = no limit of its own)",
+		.apply = v_uint,
+		FIELD(max_calls),
+		.min = 0,
+		.max = 1048576,
+		.help = "Calls in progress at most (SIP and PSTN, any state); one more is refused "
+			"with SIP 503 + Retry-After or ISDN cause 42 (switching equipment "
+			"congestion). Size it under what the media port range and "
+			"mediagate.dataplane.maxSessions allow.",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
+		.name = "mediagate.calls.retryAfter",
+		.type = "uint",
+		.def = "5",
+		.allowed = "0-3600 seconds (0 = no Retry-After header)",
+		.apply = v_uint,
+		FIELD(retry_after_s),
+		.min = 0,
+		.max = 3600,
+		.help = "Retry-After (seconds) in the 503 of a call refused by "
+			"mediagate.calls.maxCalls.",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
 		.must_exist = true,
 		.name = "mediagate.tdm.systemConf",
 		.type = "path",

@@ -11,7 +11,8 @@
 # Checks ALERTING/CONNECT relayed as 180/200, sessions installed with the
 # B-channels bound (TDM_BIND) on the dataplane's TDM thread, frames moving
 # through both channels, the hang-up crossing PSTN both ways (cause 16), a
-# refused PSTN call (no route: cause 1 -> 404), and nothing left afterwards.
+# refused PSTN call (no route: cause 1 -> 404), a PSTN call over
+# mediagate.calls.maxCalls (cause 42 -> 503), and nothing left afterwards.
 #
 #   call_pstn.sh BUILD_DIR SRC_DIR SYSTEM_CONF
 set -uo pipefail
@@ -127,20 +128,20 @@ done
 
 # A SIP call to nr5 goes out on span 2 as 7775; span 1 has no rule for it:
 # released with cause 1 there, which the SIP caller gets as 404.
-python3 - "$P_GW" "$P_RAW" > noroute.out << 'EOF'
+cat > raw_invite.py << 'EOF'
 import socket, sys
-port, me = int(sys.argv[1]), int(sys.argv[2])
+port, me, user, cid = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 body = ("v=0\r\no=x 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
         "m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
 def inv(user):
-    return ("INVITE sip:%s@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKnr1\r\n"
-            "From: <sip:raw@127.0.0.1>;tag=1\r\nTo: <sip:%s@127.0.0.1>\r\nCall-ID: noroute1\r\n"
+    return ("INVITE sip:%s@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s\r\n"
+            "From: <sip:raw@127.0.0.1>;tag=1\r\nTo: <sip:%s@127.0.0.1>\r\nCall-ID: %s\r\n"
             "CSeq: 1 INVITE\r\nContact: <sip:raw@127.0.0.1:%d>\r\nContent-Type: application/sdp\r\n"
-            "Content-Length: %d\r\n\r\n%s" % (user, port, me, user, me, len(body), body))
+            "Content-Length: %d\r\n\r\n%s" % (user, port, me, cid, user, cid, me, len(body), body))
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("127.0.0.1", me))
 s.settimeout(5)
-s.sendto(inv("nr5").encode(), ("127.0.0.1", port))
+s.sendto(inv(user).encode(), ("127.0.0.1", port))
 while True:
     m = s.recv(65535).decode(errors="replace")
     code = int(m.split()[1])
@@ -148,8 +149,22 @@ while True:
         print(m.split("\r\n", 1)[0])
         break
 EOF
+python3 raw_invite.py "$P_GW" "$P_RAW" nr5 noroute1 > noroute.out
 check "PSTN side has no route (cause 1): the SIP caller gets 404" noroute.out "^SIP/2.0 404"
 check "  span 1 refused the SETUP with cause 1" control.log "call [0-9]+: PSTN leg 0 released with cause 1 "
+
+# Call admission on the PSTN side: with mediagate.calls.maxCalls=1 (SIGHUP)
+# the SIP call to uas7 is admitted and goes out on span 2; its SETUP arrives
+# on span 1 as a second call, one too many: released with cause 42
+# (switching equipment congestion), which reaches the SIP caller as 503.
+sleep 0.3
+echo "mediagate.calls.maxCalls=1" >> gw.properties
+kill -HUP "$CTL"
+for _ in $(seq 30); do grep -q "SIGHUP: mediagate.calls.maxCalls=1," control.log && break; sleep 0.1; done
+python3 raw_invite.py "$P_GW" "$P_RAW" uas7 overload1 > overload.out
+check "maxCalls=1: the PSTN call beyond it is refused before routing" control.log "call [0-9]+: ending in state routing: over mediagate.calls.maxCalls=1"
+check "  span 1 released it with cause 42 (switching equipment congestion)" control.log "call [0-9]+: PSTN leg 0 released with cause 42 "
+check "  the SIP caller of the chain gets 503" overload.out "^SIP/2.0 503"
 sleep 0.5
 check "every call ended: 0 calls active" control.log "ended after .*; 0 calls active\$"
 "$DPCTL" --socket dp.sock session list > sessions.json 2>&1

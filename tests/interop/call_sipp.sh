@@ -11,6 +11,9 @@
 #      range holds 400 pairs (a call takes 2 for about 1 s): leaked ports
 #      would make later calls fail.
 #   4. one call with early media from two forks, re-key, hold and resume.
+#   5. callee errors mapped to the caller, CANCEL, SIGHUP rule reload, call
+#      admission (mediagate.calls.maxCalls: 503 + Retry-After), dataplane
+#      stall; 6. dataplane killed during a call.
 #
 #   call_sipp.sh BUILD_DIR SRC_DIR [RATE] [SECONDS]
 set -uo pipefail
@@ -129,7 +132,8 @@ while True:
         continue
     if code >= 200:
         warn = [l for l in m.split("\r\n") if l.lower().startswith("warning:")]
-        print(first, "|", warn[0] if warn else "no Warning")
+        retry = [l for l in m.split("\r\n") if l.lower().startswith("retry-after:")]
+        print(first, "|", warn[0] if warn else "no Warning", "|", retry[0] if retry else "no Retry-After")
         s.sendto(req("ACK", 1).encode(), ("127.0.0.1", port))
         break
 EOF
@@ -311,7 +315,35 @@ cp rules.orig rules.xml
 kill -HUP "$CTL"
 for _ in $(seq 30); do [ "$(grep -c 'SIGHUP: 1 routing rules' load.log)" -ge 1 ] && break; sleep 0.1; done
 
-# ---- 5c. the dataplane stalls (connection lost, dataplane alive) -----------
+# ---- 5c. call admission: one call over mediagate.calls.maxCalls -----------
+# The limit comes with a SIGHUP (no restart); one call is held in progress,
+# the next one is refused before routing with 503 + Retry-After. The calls
+# of 5b are all gone first (a call still ending counts against the limit).
+for _ in $(seq 30); do grep "calls active" load.log | tail -n 1 | grep -q "; 0 calls active$" && break; sleep 0.1; done
+echo "mediagate.calls.maxCalls=1" >> load.properties
+kill -HUP "$CTL"
+for _ in $(seq 30); do grep -q "SIGHUP: mediagate.calls.maxCalls=1," load.log && break; sleep 0.1; done
+check "SIGHUP: mediagate.calls.maxCalls=1 takes effect at once" load.log "SIGHUP: mediagate.calls.maxCalls=1, retryAfter=5 s"
+sipp -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -nostdin -bg > limit_uas.out 2>&1
+p=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' limit_uas.out | head -n 1)
+[ -n "$p" ] && PIDS+=($p)
+n_act=$(grep -c ': active$' load.log)
+timeout 30 sipp -sf "$X/call_uac.xml" "127.0.0.1:$P_GW2" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
+	-d 3000 -nostdin -trace_err -error_file limit_uac.err > limit_uac.out 2>&1 &
+MUAC=$!
+for _ in $(seq 50); do [ "$(grep -c ': active$' load.log)" -gt "$n_act" ] && break; sleep 0.1; done
+raw $P_GW2 uas6 yes > limit.out
+wait "$MUAC"
+rc=$?
+check "maxCalls=1 with one call up: the next INVITE gets 503 with Warning and Retry-After" limit.out \
+	"^SIP/2.0 503 .*Warning: 399 mediagate \"over mediagate.calls.maxCalls=1\" \| Retry-After: 5"
+if [ "$rc" -eq 0 ]; then ok "  the call in progress is not disturbed and completes"; else bad "held call under maxCalls: exit $rc" limit_uac.err; fi
+sed -i '/^mediagate.calls.maxCalls=/d' load.properties
+kill -HUP "$CTL"
+for _ in $(seq 30); do grep -q "SIGHUP: mediagate.calls.maxCalls=0," load.log && break; sleep 0.1; done
+check "  SIGHUP without the key lifts the limit" load.log "SIGHUP: mediagate.calls.maxCalls=0, retryAfter=5 s"
+
+# ---- 5d. the dataplane stalls (connection lost, dataplane alive) -----------
 sipp -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -nostdin -bg > stall_uas.out 2>&1
 p=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' stall_uas.out | head -n 1)
 [ -n "$p" ] && PIDS+=($p)
