@@ -71,6 +71,9 @@ struct call_leg {
 	struct sdp_result reoffer;   /* that re-INVITE's offer */
 	char local_ip[64];
 	char contact[320];
+	/* media timeout: accepted rx packets at the last change, and when */
+	uint64_t mt_rx;
+	uint64_t mt_since_ms;
 };
 
 struct call {
@@ -106,6 +109,8 @@ struct call {
 	char gw_host[64];            /* GW_HOST_IP of this call */
 	su_timer_t *guard;
 	time_t started;
+	bool stats_busy;             /* media timeout: SESSION_STATS in flight */
+	uint64_t stats_last_ms;      /* when it was sent */
 };
 
 /*
@@ -137,10 +142,20 @@ static struct {
 	bool stopping;
 	unsigned max_calls;     /* mediagate.calls.maxCalls (SIGHUP reloads it) */
 	unsigned retry_after_s; /* mediagate.calls.retryAfter */
+	unsigned media_timeout_s; /* mediagate.calls.mediaTimeout, 0 = off */
+	su_timer_t *mt_timer;   /* 1 s tick of the media timeout */
 } ce;
 
 static void call_end(struct call *c, int status, const char *phrase, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+static uint64_t now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
 static void call_maybe_free(struct call *c);
 static void call_dp_cleanup(struct call *c);
 static void session_push(struct call *c, int rekey_leg);
@@ -314,6 +329,7 @@ static void call_relay_pending(struct call *c)
 		if (st >= 200 && st < 300) {
 			c->state = CALL_ANSWERED;
 			ce.cnt.answered++;
+			c->leg[0].mt_since_ms = c->leg[1].mt_since_ms = now_ms();
 			/* No ACK comes from a PSTN caller. */
 			if (c->leg[0].pstn) {
 				c->state = CALL_ACTIVE;
@@ -810,6 +826,81 @@ static bool call_over_limit(struct call *c)
 	ce.cnt.overload++;
 	call_end(c, 503, "Service Unavailable", "over mediagate.calls.maxCalls=%u", ce.max_calls);
 	return true;
+}
+
+/* ------------------------------------------------------- media timeout */
+
+/*
+ * SESSION_STATS of an answered call: a SIP leg we receive on (not on hold
+ * towards us, not inactive) whose accepted packet count (RTP + RTCP that
+ * passed source and SRTP checks) has not moved for mediagate.calls.mediaTimeout
+ * seconds ends the call. A leg we do not expect media from restarts its
+ * clock on every poll, so a resumed call gets a full period. PSTN legs are
+ * not watched: the TDM side sends a frame every 20 ms whatever happens.
+ */
+static void on_mt_stats(void *arg, int result, const void *body)
+{
+	struct call *c = arg;
+	const struct mg_msg_session_stats *st = body;
+	uint64_t now = now_ms();
+
+	c->pending--;
+	c->stats_busy = false;
+	if (c->state == CALL_ENDING) {
+		call_dp_cleanup(c);
+		call_maybe_free(c);
+		return;
+	}
+	if (result < 0 || st == NULL || ce.media_timeout_s == 0)
+		return;
+	for (unsigned li = 0; li < 2; li++) {
+		struct call_leg *g = &c->leg[li];
+		uint64_t rx = st->legs[li][0].packets;
+
+		if (g->pstn || !g->neg_ok)
+			continue;
+		if (!(g->neg.dir & SDP_DIR_RECVONLY) || rx != g->mt_rx || g->mt_since_ms == 0) {
+			g->mt_rx = rx;
+			g->mt_since_ms = now;
+			continue;
+		}
+		if (now - g->mt_since_ms >= (uint64_t)ce.media_timeout_s * 1000) {
+			ce.cnt.media_timeout++;
+			call_end(c, 0, NULL, "no media from the %s for %u s (mediagate.calls.mediaTimeout; %llu packets in all)",
+				 li == 0 ? "caller" : "callee", ce.media_timeout_s,
+				 (unsigned long long)rx);
+			return;
+		}
+	}
+}
+
+/* Every second: poll the answered calls due for a check, each every
+ * mediaTimeout/4 s (1 s at least), one request per call at a time. */
+static void on_mt_tick(su_root_magic_t *m, su_timer_t *t, su_timer_arg_t *arg)
+{
+	uint64_t now = now_ms(), every;
+
+	(void)m;
+	(void)t;
+	(void)arg;
+	if (ce.media_timeout_s == 0 || !dpc_is_up(ce.dp))
+		return;
+	every = (uint64_t)ce.media_timeout_s * 1000 / 4;
+	if (every < 1000)
+		every = 1000;
+	for (struct call *c = ce.calls; c != NULL; c = c->next) {
+		struct mg_msg_session_id sid = { .id = c->sess_id };
+
+		if ((c->state != CALL_ANSWERED && c->state != CALL_ACTIVE) || !c->session_on ||
+		    c->stats_busy || now - c->stats_last_ms < every)
+			continue;
+		if (dpc_request(ce.dp, MG_MSG_SESSION_STATS, &sid, CALL_DP_TIMEOUT_MS, on_mt_stats,
+				c) > 0) {
+			c->pending++;
+			c->stats_busy = true;
+			c->stats_last_ms = now;
+		}
+	}
 }
 
 /* ------------------------------------------------------------- routing */
@@ -1778,6 +1869,10 @@ int calls_start(su_root_t *root, const struct mg_settings *s, struct dpc *dp)
 	ce.dp = dp;
 	ce.max_calls = s->max_calls;
 	ce.retry_after_s = s->retry_after_s;
+	ce.media_timeout_s = s->media_timeout_s;
+	ce.mt_timer = su_timer_create(su_root_task(root), 1000);
+	if (ce.mt_timer != NULL)
+		su_timer_set_for_ever(ce.mt_timer, on_mt_tick, NULL);
 	/* Session ids unique across restarts of the control plane, so a
 	 * dataplane that outlived us never sees an id twice. */
 	ce.sess_base = ((uint64_t)time(NULL) << 24) | 1;
@@ -1810,8 +1905,11 @@ int calls_reload(const struct mg_settings *s)
 	if (s->max_calls != ce.max_calls || s->retry_after_s != ce.retry_after_s)
 		MG_INFO("SIGHUP: mediagate.calls.maxCalls=%u, retryAfter=%u s (%u calls active)",
 			s->max_calls, s->retry_after_s, ce.n_calls);
+	if (s->media_timeout_s != ce.media_timeout_s)
+		MG_INFO("SIGHUP: mediagate.calls.mediaTimeout=%u s", s->media_timeout_s);
 	ce.max_calls = s->max_calls;
 	ce.retry_after_s = s->retry_after_s;
+	ce.media_timeout_s = s->media_timeout_s;
 	if (rc < 0)
 		MG_ERR("SIGHUP: mediagate.routing.rulesFile: %s; keeping the previous rules", err);
 	else {
@@ -1844,6 +1942,10 @@ void calls_dataplane_state(bool up)
 void calls_stop(void)
 {
 	ce.stopping = true;
+	if (ce.mt_timer != NULL) {
+		su_timer_destroy(ce.mt_timer);
+		ce.mt_timer = NULL;
+	}
 	for (struct call *c = ce.calls, *n; c != NULL; c = n) {
 		n = c->next;
 		call_end(c, 503, "Service Unavailable", "the gateway is shutting down");
@@ -1874,11 +1976,12 @@ void calls_stop(void)
 	ce.pri = NULL;
 #endif
 	route_set_clear(&ce.routes);
-	MG_INFO("calls: %llu offered, %llu answered, %llu failed (%llu over maxCalls), %llu ended; "
-		"%u active",
+	MG_INFO("calls: %llu offered, %llu answered, %llu failed (%llu over maxCalls), "
+		"%llu ended (%llu by media timeout); %u active",
 		(unsigned long long)ce.cnt.offered, (unsigned long long)ce.cnt.answered,
 		(unsigned long long)ce.cnt.failed, (unsigned long long)ce.cnt.overload,
-		(unsigned long long)ce.cnt.ended, ce.n_calls);
+		(unsigned long long)ce.cnt.ended, (unsigned long long)ce.cnt.media_timeout,
+		ce.n_calls);
 }
 
 unsigned calls_active(void)

@@ -30,7 +30,8 @@ int calls_start(su_root_t *root, const struct mg_settings *s, struct dpc *dp);
 
 /* SIGHUP: load the rules file named by @s again; calls in progress keep the
  * rules they were routed with. A bad file keeps the old rules. The call
- * limits (mediagate.calls.maxCalls, retryAfter) are taken from @s too. */
+ * limits (mediagate.calls.maxCalls, retryAfter, mediaTimeout) are taken
+ * from @s too. */
 int calls_reload(const struct mg_settings *s);
 
 /* The dataplane connection went up or down (dpc_on_state). */
@@ -49,6 +50,7 @@ struct calls_counters {
 	uint64_t answered;  /* 2xx sent to the caller */
 	uint64_t failed;    /* ended with an error answer to the caller */
 	uint64_t overload;  /* of those, refused by mediagate.calls.maxCalls */
+	uint64_t media_timeout; /* answered calls ended by mediagate.calls.mediaTimeout */
 	uint64_t ended;     /* freed (every state released) */
 };
 void calls_get_counters(struct calls_counters *out);

@@ -93,6 +93,7 @@ struct mg_settings {
 	/* call admission (control) */
 	unsigned max_calls;         /**< 0 = no limit of its own */
 	unsigned retry_after_s;     /**< Retry-After of an overload 503; 0 = none */
+	unsigned media_timeout_s;   /**< end a call whose peer sends no media; 0 = never */
 
 	/* control <-> dataplane */
 	char control_socket[108];

@@ -974,6 +974,21 @@ static const struct mg_config_key schema[] = {
 		.used_by = MG_CFG_USE_CONTROL,
 	},
 	{
+		.name = "mediagate.calls.mediaTimeout",
+		.type = "uint",
+		.def = "60",
+		.allowed = "0-86400 seconds (0 = never)",
+		.apply = v_uint,
+		FIELD(media_timeout_s),
+		.min = 0,
+		.max = 86400,
+		.help = "An answered call ends (BYE both ways) when a SIP peer that should be "
+			"sending (its leg is not on hold or inactive) has sent no valid RTP or "
+			"RTCP for this many seconds: a peer that vanished without BYE leaves no "
+			"call, session or port behind.",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
 		.must_exist = true,
 		.name = "mediagate.tdm.systemConf",
 		.type = "path",

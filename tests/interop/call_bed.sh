@@ -119,6 +119,9 @@ mediagate.dataplane.port.1.device=net_af_packet1,iface=call-mb
 mediagate.dataplane.port.1.addresses=$DPB/28
 mediagate.dataplane.idleSleepUs=1000
 mediagate.media.portRange=40000-40999
+# Short, so that the ~10 s call with audio both ways shows that media keeps
+# a call up: a wrongly fired timeout would end it before alice's BYE.
+mediagate.calls.mediaTimeout=3
 EOF
 "$DATAPLANE" --config gw.properties > dataplane.log 2>&1 &
 PIDS+=($!)

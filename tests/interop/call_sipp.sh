@@ -12,8 +12,8 @@
 #      would make later calls fail.
 #   4. one call with early media from two forks, re-key, hold and resume.
 #   5. callee errors mapped to the caller, CANCEL, SIGHUP rule reload, call
-#      admission (mediagate.calls.maxCalls: 503 + Retry-After), dataplane
-#      stall; 6. dataplane killed during a call.
+#      admission (mediagate.calls.maxCalls: 503 + Retry-After), media
+#      timeout, dataplane stall; 6. dataplane killed during a call.
 #
 #   call_sipp.sh BUILD_DIR SRC_DIR [RATE] [SECONDS]
 set -uo pipefail
@@ -343,7 +343,37 @@ kill -HUP "$CTL"
 for _ in $(seq 30); do grep -q "SIGHUP: mediagate.calls.maxCalls=0," load.log && break; sleep 0.1; done
 check "  SIGHUP without the key lifts the limit" load.log "SIGHUP: mediagate.calls.maxCalls=0, retryAfter=5 s"
 
-# ---- 5d. the dataplane stalls (connection lost, dataplane alive) -----------
+# ---- 5d. media timeout: an answered call whose peers send nothing ends ----
+# The load port is net_ring: no RTP reaches the dataplane, so with
+# mediagate.calls.mediaTimeout=2 (SIGHUP) an answered call is ended by the
+# gateway (BYE both ways) about 2-3 s after the answer, long before the
+# caller's own BYE after 10 s.
+echo "mediagate.calls.mediaTimeout=2" >> load.properties
+kill -HUP "$CTL"
+for _ in $(seq 30); do grep -q "SIGHUP: mediagate.calls.mediaTimeout=2 s" load.log && break; sleep 0.1; done
+sipp -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -nostdin -bg -trace_msg \
+	-message_file mt_uas.msg > mt_uas.out 2>&1
+p=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' mt_uas.out | head -n 1)
+[ -n "$p" ] && PIDS+=($p)
+n_mt=$(grep -c "no media from" load.log)
+timeout 30 sipp -sf "$X/call_uac.xml" "127.0.0.1:$P_GW2" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
+	-d 10000 -nostdin -trace_msg -message_file mt_uac.msg > mt_uac.out 2>&1 &
+TUAC=$!
+for _ in $(seq 100); do [ "$(grep -c "no media from" load.log)" -gt "$n_mt" ] && break; sleep 0.1; done
+sleep 0.5
+check "mediaTimeout=2: the silent call is ended by the gateway" load.log "ending in state active: no media from the caller for 2 s \(mediagate.calls.mediaTimeout; 0 packets in all\)"
+# SIPp's message trace: what the caller received (not its own BYE at 10 s)
+grep -A3 "message received" mt_uac.msg > mt_uac_rx.txt 2> /dev/null
+check "  the caller received the gateway's BYE (before sending its own)" mt_uac_rx.txt "^BYE sip:"
+check "  the callee got the gateway's BYE" mt_uas.msg "^BYE sip:"
+check "  and 0 calls are active" load.log "ended after .*mediagate.calls.mediaTimeout.*; 0 calls active\$"
+kill "$TUAC" 2> /dev/null
+wait "$TUAC" 2> /dev/null
+sed -i '/^mediagate.calls.mediaTimeout=/d' load.properties
+kill -HUP "$CTL"
+for _ in $(seq 30); do grep -q "SIGHUP: mediagate.calls.mediaTimeout=60 s" load.log && break; sleep 0.1; done
+
+# ---- 5e. the dataplane stalls (connection lost, dataplane alive) -----------
 sipp -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -nostdin -bg > stall_uas.out 2>&1
 p=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' stall_uas.out | head -n 1)
 [ -n "$p" ] && PIDS+=($p)
