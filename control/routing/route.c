@@ -624,9 +624,40 @@ static void sb_add(struct strbuf *b, const char *s, size_t n)
 	b->s[b->len] = '\0';
 }
 
+/* RFC 3261 25.1: characters a URI user part may carry as they are
+ * (unreserved, user-unreserved); '%' stays when it starts an escape. */
+static bool uri_user_char(const char *s)
+{
+	unsigned char c = (unsigned char)*s;
+
+	if (isalnum(c) || strchr("-_.!~*'()&=+$,;?/", c) != NULL)
+		return c != '\0';
+	return c == '%' && isxdigit((unsigned char)s[1]) && isxdigit((unsigned char)s[2]);
+}
+
+/* Append @p s, %HH-escaping what a URI user part cannot carry ('#', '@',
+ * ':', '<', '>', '"', spaces, controls, non-ASCII, ...). */
+static void sb_add_uri(struct strbuf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s != '\0'; s++) {
+		if (uri_user_char(s)) {
+			sb_add(b, s, 1);
+		} else {
+			char e[3] = { '%', hex[(unsigned char)*s >> 4], hex[(unsigned char)*s & 15] };
+
+			sb_add(b, e, 3);
+		}
+	}
+}
+
 /* One pass over the template, so text coming from the caller (captures) is
- * never itself expanded: a caller name "GW_HOST_IP" stays as typed. */
-static int expand(const char *tpl, char *const *caps, const struct route_env *env, uint16_t port, char **out)
+ * never itself expanded: a caller name "GW_HOST_IP" stays as typed. In a URI
+ * parameter (@p uri) the captures are escaped for a URI user part, so a
+ * caller's '#', '>' or '@' cannot change the URI or break out of it. */
+static int expand(const char *tpl, char *const *caps, const struct route_env *env, uint16_t port,
+		  bool uri, char **out)
 {
 	struct strbuf b = { .s = malloc(ROUTE_MAX_VALUE) };
 	char portbuf[8];
@@ -644,7 +675,10 @@ static int expand(const char *tpl, char *const *caps, const struct route_env *en
 			unsigned long n = strtoul(s + 1, &end, 10);
 
 			/* n was checked against the rule at load */
-			sb_add(&b, caps[n], strlen(caps[n]));
+			if (uri)
+				sb_add_uri(&b, caps[n]);
+			else
+				sb_add(&b, caps[n], strlen(caps[n]));
 			s = end;
 		} else if (has_prefix(s, "GW_HOST_IP")) {
 			const char *ip = env && env->host_ip ? env->host_ip : "127.0.0.1";
@@ -750,7 +784,7 @@ int route_match(struct route_table *t, const struct route_kv *params, size_t n_p
 
 		for (unsigned i = 0; i < r->n_params; i++) {
 			if (strcmp(r->params[i].name, "sip.out.transport") == 0) {
-				rc = expand(r->params[i].expr, caps, env, 0, &transport);
+				rc = expand(r->params[i].expr, caps, env, 0, false, &transport);
 				if (rc < 0)
 					goto fail;
 			}
@@ -768,7 +802,8 @@ int route_match(struct route_table *t, const struct route_kv *params, size_t n_p
 		out->media_type = r->media_type;
 		for (unsigned i = 0; i < r->n_params; i++) {
 			out->params[i].name = r->params[i].name;
-			rc = expand(r->params[i].expr, caps, env, port, &out->params[i].value);
+			rc = expand(r->params[i].expr, caps, env, port, is_uri_param(r->params[i].name),
+				    &out->params[i].value);
 			if (rc < 0)
 				goto fail;
 			out->n_params = i + 1;

@@ -145,11 +145,51 @@ static void test_captures(void **state)
 					{ "sip.in.from.user", "xGW_HOST_IP%0" }, { "sip.in.header.X", "b" }),
 				     4, &env6, &r),
 			 0);
-	assert_string_equal(route_result_get(&r, "sip.out.requestUri"), "sip:514@[2001:db8::1];area=GW_HOST_IP%0;pct=%0");
+	/* in a URI the capture's '%' (not an escape) is escaped itself */
+	assert_string_equal(route_result_get(&r, "sip.out.requestUri"), "sip:514@[2001:db8::1];area=GW_HOST_IP%250;pct=%0");
 	assert_string_equal(route_result_get(&r, "sip.out.from.displayName"), "GW_HOST_IP%0|");
 	assert_string_equal(route_result_get(&r, "pstn.out.dnis"), "514");
 	assert_string_equal(r.media_type, "sendrecv");
 	assert_true(r.qvalue == 1.0);
+	route_result_clear(&r);
+	route_table_unref(t);
+}
+
+/* Captures going into SIP URIs are escaped for a URI user part; other
+ * parameters get them as they are. */
+static void test_uri_escaping(void **state)
+{
+	(void)state;
+	struct route_result r;
+	struct route_table *t = load_ok(
+		"<routing_rules>\n"
+		" <rule name=\"r\" outbound_interface=\"sip\">\n"
+		"  <condition param=\"pstn.in.dnis\" expr=\"(.*)\"/>\n"
+		"  <condition param=\"pstn.in.ani\" expr=\"(.*)\"/>\n"
+		"  <out_leg>\n"
+		"   <param name=\"sip.out.requestUri\" expr=\"sip:%0@example.net;user=phone\"/>\n"
+		"   <param name=\"sip.out.from.uri\" expr=\"sip:%1@GW_HOST_IP\"/>\n"
+		"   <param name=\"sip.out.from.displayName\" expr=\"%1\"/>\n"
+		"   <param name=\"pstn.out.dnis\" expr=\"%0\"/>\n"
+		"  </out_leg>\n"
+		" </rule>\n"
+		"</routing_rules>\n");
+	const struct route_env env = { "192.0.2.1", 5060, 5060, 5061 };
+
+	/* '#' would start a fragment, '>' close the header's <URI>, '@' and ':'
+	 * move the host; '*', '+', ';' and a real escape (%23) are kept */
+	assert_int_equal(route_match(t,
+				     KV({ "pstn.in.dnis", "*72#5551234" },
+					{ "pstn.in.ani", "+1 514>x@evil:5060%23;y=\"z\"\x01\xc3\xa9" }),
+				     2, &env, &r),
+			 0);
+	assert_string_equal(route_result_get(&r, "sip.out.requestUri"),
+			    "sip:*72%235551234@example.net;user=phone");
+	assert_string_equal(route_result_get(&r, "sip.out.from.uri"),
+			    "sip:+1%20514%3Ex%40evil%3A5060%23;y=%22z%22%01%C3%A9@192.0.2.1");
+	assert_string_equal(route_result_get(&r, "sip.out.from.displayName"),
+			    "+1 514>x@evil:5060%23;y=\"z\"\x01\xc3\xa9");
+	assert_string_equal(route_result_get(&r, "pstn.out.dnis"), "*72#5551234");
 	route_result_clear(&r);
 	route_table_unref(t);
 }
@@ -389,6 +429,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_guide_verbatim),     cmocka_unit_test(test_captures),
+		cmocka_unit_test(test_uri_escaping),
 		cmocka_unit_test(test_qvalue_and_ties),    cmocka_unit_test(test_no_match_full_match),
 		cmocka_unit_test(test_bad_xml),            cmocka_unit_test(test_bad_regex),
 		cmocka_unit_test(test_bad_values),         cmocka_unit_test(test_reload_keeps_calls),
