@@ -263,16 +263,31 @@ int mg_srtp_kdf(const uint8_t *mkey, const uint8_t *msalt14, uint8_t label, uint
 	return rc;
 }
 
+static void dkeys_fini(struct mg_srtp_dkeys *dk)
+{
+	mg_srtp_scalar_keys_fini(dk);
+#if MG_HAVE_IPSECMB
+	mg_srtp_imb_keys_fini(dk);
+#endif
+}
+
+static int dkeys_init(struct mg_srtp_dkeys *dk, const uint8_t ekey[16], const uint8_t *akey, int aead, int encrypt)
+{
+	int rc = mg_srtp_scalar_keys_init(dk, ekey, akey, aead, encrypt);
+
+#if MG_HAVE_IPSECMB
+	if (!rc)
+		rc = mg_srtp_imb_keys_init(dk, ekey, aead);
+#endif
+	return rc;
+}
+
 static void keyset_free(struct mg_srtp_keyset *ks)
 {
 	if (!ks)
 		return;
-	mg_srtp_scalar_keys_fini(&ks->rtp);
-	mg_srtp_scalar_keys_fini(&ks->rtcp);
-#if MG_HAVE_IPSECMB
-	mg_srtp_imb_keys_fini(&ks->rtp);
-	mg_srtp_imb_keys_fini(&ks->rtcp);
-#endif
+	dkeys_fini(&ks->rtp);
+	dkeys_fini(&ks->rtcp);
 	OPENSSL_cleanse(ks, sizeof(*ks));
 	free(ks);
 }
@@ -282,35 +297,33 @@ static struct mg_srtp_keyset *keyset_create(const struct mg_srtp_suite_info *s, 
 {
 	struct mg_srtp_keyset *ks;
 	uint8_t salt14[14] = { 0 };
+	uint8_t k[4][20]; /* SRTP cipher, auth, SRTCP cipher, auth */
 	unsigned salt_len = s->master_salt_len;
-	int aead = s->aead;
+	int aead = s->aead, enc = dir == MG_SRTP_DIR_OUTBOUND;
 
 	ks = aligned_alloc(64, (sizeof(*ks) + 63) & ~(size_t)63);
 	if (!ks)
 		return NULL;
 	memset(ks, 0, sizeof(*ks));
 	/* RFC 7714 §11: a 96-bit master salt enters the same PRF padded
-	 * with zeros on the right to 112 bits. */
+	 * with zeros on the right to 112 bits. The session keys only live
+	 * here: the context keeps their expanded forms. */
 	memcpy(salt14, mk->salt, salt_len);
-	if (mg_srtp_kdf(mk->key, salt14, 0, ks->rtp.ekey, 16) || mg_srtp_kdf(mk->key, salt14, 1, ks->rtp.akey, 20) ||
+	if (mg_srtp_kdf(mk->key, salt14, 0, k[0], 16) || mg_srtp_kdf(mk->key, salt14, 1, k[1], 20) ||
 	    mg_srtp_kdf(mk->key, salt14, 2, ks->rtp.salt, aead ? 12 : 14) ||
-	    mg_srtp_kdf(mk->key, salt14, 3, ks->rtcp.ekey, 16) ||
-	    mg_srtp_kdf(mk->key, salt14, 4, ks->rtcp.akey, 20) ||
+	    mg_srtp_kdf(mk->key, salt14, 3, k[2], 16) || mg_srtp_kdf(mk->key, salt14, 4, k[3], 20) ||
 	    mg_srtp_kdf(mk->key, salt14, 5, ks->rtcp.salt, aead ? 12 : 14))
 		goto err;
-	if (mg_srtp_scalar_keys_init(&ks->rtp, aead, dir == MG_SRTP_DIR_OUTBOUND) ||
-	    mg_srtp_scalar_keys_init(&ks->rtcp, aead, dir == MG_SRTP_DIR_OUTBOUND))
+	if (dkeys_init(&ks->rtp, k[0], k[1], aead, enc) || dkeys_init(&ks->rtcp, k[2], k[3], aead, enc))
 		goto err;
-#if MG_HAVE_IPSECMB
-	if (mg_srtp_imb_keys_init(&ks->rtp, aead) || mg_srtp_imb_keys_init(&ks->rtcp, aead))
-		goto err;
-#endif
 	memcpy(ks->mki, mk->mki, mki_len);
 	ks->limit = mk->lifetime ? mk->lifetime : SRTP_INDEX_MAX;
 	OPENSSL_cleanse(salt14, sizeof(salt14));
+	OPENSSL_cleanse(k, sizeof(k));
 	return ks;
 err:
 	OPENSSL_cleanse(salt14, sizeof(salt14));
+	OPENSSL_cleanse(k, sizeof(k));
 	keyset_free(ks);
 	return NULL;
 }
@@ -1159,20 +1172,10 @@ int mg_srtp_test_set_session_keys(struct mg_srtp_ctx *c, unsigned key, int rtcp,
 	if (key >= c->nkeys || salt_len > 14)
 		return -EINVAL;
 	dk = rtcp ? &c->keys[key]->rtcp : &c->keys[key]->rtp;
-	mg_srtp_scalar_keys_fini(dk);
-#if MG_HAVE_IPSECMB
-	mg_srtp_imb_keys_fini(dk);
-#endif
-	memcpy(dk->ekey, ekey, 16);
+	dkeys_fini(dk);
 	memset(dk->salt, 0, sizeof(dk->salt));
 	memcpy(dk->salt, salt, salt_len);
-	if (akey)
-		memcpy(dk->akey, akey, 20);
-	rc = mg_srtp_scalar_keys_init(dk, c->aead, c->dir == MG_SRTP_DIR_OUTBOUND);
-#if MG_HAVE_IPSECMB
-	if (!rc)
-		rc = mg_srtp_imb_keys_init(dk, c->aead);
-#endif
+	rc = dkeys_init(dk, ekey, akey, c->aead, c->dir == MG_SRTP_DIR_OUTBOUND);
 	return rc;
 }
 

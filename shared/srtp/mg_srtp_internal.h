@@ -13,20 +13,31 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
-/* Derived session keys for one of SRTP or SRTCP, plus every precomputed form
- * the backends need, so that nothing is keyed per packet. */
+/* Derived session keys for one of SRTP or SRTCP, in the one precomputed
+ * form both backends read, so that nothing is keyed per packet. Neither the
+ * session keys themselves nor a second form of them are kept: this struct is
+ * most of what an SRTP context costs per session (256 bytes; see
+ * docs/srtp.md "Memory"). */
 struct mg_srtp_dkeys {
-	uint8_t ekey[16];
-	uint8_t salt[14];  /* 14 (AES-CM) or 12 (GCM) used */
-	uint8_t akey[20];
-	EVP_CIPHER_CTX *evp;   /* AES-128-CTR or GCM keyed once; IV set per packet */
-	SHA_CTX ipad, opad;    /* SHA-1 state after (akey ^ ipad/opad) block */
+	/* AES-128 encryption round keys k0..k10 in FIPS-197 byte order (k0 is
+	 * the session key): read by the AES-NI CTR code and by ipsec-mb's
+	 * CNTR jobs. CTR decrypts with the encryption schedule, and AES-128
+	 * has 10 rounds, so no decryption schedule and no k11..k14. */
+	uint8_t rk[11 * 16] __attribute__((aligned(16)));
+	/* HMAC-SHA1: SHA-1 chaining values h0..h4 (host-order words) after
+	 * the key^ipad and key^opad blocks. This is both the h0..h4 of
+	 * OpenSSL's SHA_CTX and what ipsec-mb's HMAC jobs take (the output
+	 * layout of IMB_SHA1_ONE_BLOCK), so one copy serves both. */
+	uint32_t hmac_in[5];
+	uint32_t hmac_out[5];
+	uint8_t salt[14];      /* 14 (AES-CM) or 12 (GCM) used */
+	uint8_t aesni;         /* scalar AES-CTR: 1 = AES-NI on rk, 0 = evp */
+	/* libcrypto context (heap, ~0.7-1 kB with its provider data): only
+	 * for GCM on the scalar path, and for AES-CTR when the CPU has no
+	 * AES-NI or MG_SRTP_SCALAR_AES=evp asks for the old path. */
+	EVP_CIPHER_CTX *evp;
 #if MG_HAVE_IPSECMB
-	uint8_t imb_enc[16 * 15] __attribute__((aligned(16)));
-	uint8_t imb_dec[16 * 15] __attribute__((aligned(16)));
-	uint8_t imb_ipad[32] __attribute__((aligned(16)));
-	uint8_t imb_opad[32] __attribute__((aligned(16)));
-	void *imb_gcm;         /* struct gcm_key_data, 64-byte aligned */
+	void *imb_gcm;         /* GCM only: struct gcm_key_data, 64-byte aligned */
 #endif
 };
 
@@ -98,12 +109,16 @@ struct mg_srtp_engine {
 /* Backend work: crypto of @n prepared ops (protect: encrypt + write tag;
  * unprotect: verify (op->ok) + decrypt). */
 void mg_srtp_scalar_run(struct mg_srtp_engine *e, struct mg_srtp_op *ops, unsigned n, int rtcp, int protect);
-int mg_srtp_scalar_keys_init(struct mg_srtp_dkeys *dk, int aead, int encrypt);
+/* Key setup of one dkeys from its session keys (@akey NULL: zeros); the
+ * keys are not kept. @salt is set by the caller. */
+int mg_srtp_scalar_keys_init(struct mg_srtp_dkeys *dk, const uint8_t ekey[16], const uint8_t *akey, int aead,
+			     int encrypt);
 void mg_srtp_scalar_keys_fini(struct mg_srtp_dkeys *dk);
 
 #if MG_HAVE_IPSECMB
 void mg_srtp_imb_run(struct mg_srtp_engine *e, struct mg_srtp_op *ops, unsigned n, int rtcp, int protect);
-int mg_srtp_imb_keys_init(struct mg_srtp_dkeys *dk, int aead);
+/* GCM key data (the AES-CM suites need nothing beyond the scalar setup). */
+int mg_srtp_imb_keys_init(struct mg_srtp_dkeys *dk, const uint8_t ekey[16], int aead);
 void mg_srtp_imb_keys_fini(struct mg_srtp_dkeys *dk);
 void *mg_srtp_imb_mgr_create(int *arch);
 const char *mg_srtp_imb_describe(const void *mgr, int arch, char *buf, size_t len);

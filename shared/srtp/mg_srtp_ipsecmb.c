@@ -84,11 +84,14 @@ void mg_srtp_imb_mgr_free(void *mgr)
 static pthread_mutex_t setup_lock = PTHREAD_MUTEX_INITIALIZER;
 static IMB_MGR *setup_mgr;
 
-int mg_srtp_imb_keys_init(struct mg_srtp_dkeys *dk, int aead)
+int mg_srtp_imb_keys_init(struct mg_srtp_dkeys *dk, const uint8_t ekey[16], int aead)
 {
-	uint8_t pad[64] __attribute__((aligned(16)));
 	int rc = 0;
 
+	/* AES-CM: the CNTR jobs take the scalar setup's round keys and HMAC
+	 * chaining values as they are; only GCM has a form of its own. */
+	if (!aead)
+		return 0;
 	pthread_mutex_lock(&setup_lock);
 	if (!setup_mgr)
 		setup_mgr = mg_srtp_imb_mgr_create(NULL);
@@ -97,23 +100,11 @@ int mg_srtp_imb_keys_init(struct mg_srtp_dkeys *dk, int aead)
 		pthread_mutex_unlock(&setup_lock);
 		return 0;
 	}
-	IMB_AES_KEYEXP_128(setup_mgr, dk->ekey, dk->imb_enc, dk->imb_dec);
-	memset(pad, 0x36, sizeof(pad));
-	for (int i = 0; i < 20; i++)
-		pad[i] ^= dk->akey[i];
-	IMB_SHA1_ONE_BLOCK(setup_mgr, pad, dk->imb_ipad);
-	memset(pad, 0x5c, sizeof(pad));
-	for (int i = 0; i < 20; i++)
-		pad[i] ^= dk->akey[i];
-	IMB_SHA1_ONE_BLOCK(setup_mgr, pad, dk->imb_opad);
-	OPENSSL_cleanse(pad, sizeof(pad));
-	if (aead) {
-		dk->imb_gcm = aligned_alloc(64, (sizeof(struct gcm_key_data) + 63) & ~(size_t)63);
-		if (!dk->imb_gcm)
-			rc = -ENOMEM;
-		else
-			IMB_AES128_GCM_PRE(setup_mgr, dk->ekey, dk->imb_gcm);
-	}
+	dk->imb_gcm = aligned_alloc(64, (sizeof(struct gcm_key_data) + 63) & ~(size_t)63);
+	if (!dk->imb_gcm)
+		rc = -ENOMEM;
+	else
+		IMB_AES128_GCM_PRE(setup_mgr, ekey, dk->imb_gcm);
 	pthread_mutex_unlock(&setup_lock);
 	return rc;
 }
@@ -169,8 +160,10 @@ void mg_srtp_imb_run(struct mg_srtp_engine *e, struct mg_srtp_op *ops, unsigned 
 		job->cipher_start_src_offset_in_bytes = op->enc_off;
 		job->msg_len_to_cipher_in_bytes = op->enc_len;
 		job->key_len_in_bytes = IMB_KEY_128_BYTES;
-		job->enc_keys = dk->imb_enc;
-		job->dec_keys = dk->imb_dec;
+		/* CTR decrypts by encrypting the counter: both directions
+		 * read the encryption schedule */
+		job->enc_keys = dk->rk;
+		job->dec_keys = dk->rk;
 		job->iv = op->iv;
 		job->auth_tag_output = op->digest;
 		if (op->aead) {
@@ -211,8 +204,8 @@ void mg_srtp_imb_run(struct mg_srtp_engine *e, struct mg_srtp_op *ops, unsigned 
 			job->hash_alg = IMB_AUTH_HMAC_SHA_1;
 			job->hash_start_src_offset_in_bytes = 0;
 			job->msg_len_to_hash_in_bytes = hash_len;
-			job->u.HMAC._hashed_auth_key_xor_ipad = dk->imb_ipad;
-			job->u.HMAC._hashed_auth_key_xor_opad = dk->imb_opad;
+			job->u.HMAC._hashed_auth_key_xor_ipad = (const uint8_t *)dk->hmac_in;
+			job->u.HMAC._hashed_auth_key_xor_opad = (const uint8_t *)dk->hmac_out;
 			job->auth_tag_output_len_in_bytes = 20;
 			if (protect) {
 				job->cipher_direction = IMB_DIR_ENCRYPT;

@@ -1,44 +1,192 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Scalar backend on OpenSSL libcrypto, one packet at a time. AES runs
- * through an EVP context keyed once per session key (only the IV changes per
- * packet); HMAC-SHA1 starts from SHA-1 states precomputed over the
- * key^ipad / key^opad blocks, so a packet costs two SHA-1 passes and no
+/* Scalar backend, one packet at a time. AES-128-CTR runs on AES-NI
+ * (intrinsics over the round keys expanded once per session key, eight
+ * blocks in flight) and falls back to an OpenSSL EVP context keyed once
+ * (only the IV changes per packet) when the CPU has no AES-NI; GCM always
+ * uses EVP. HMAC-SHA1 starts from the SHA-1 chaining values precomputed over
+ * the key^ipad / key^opad blocks, so a packet costs two SHA-1 passes and no
  * HMAC setup. The low-level SHA1_* calls are deprecated in OpenSSL 3 but
- * are the only allocation-free way to copy a keyed state;
+ * are the only allocation-free way to resume a keyed state;
  * OPENSSL_SUPPRESS_DEPRECATED (mg_srtp_internal.h) keeps -Werror quiet. */
 #include "mg_srtp_internal.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <immintrin.h>
 
 #include <openssl/crypto.h>
 
-int mg_srtp_scalar_keys_init(struct mg_srtp_dkeys *dk, int aead, int encrypt)
+#define AESNI __attribute__((target("aes,sse2")))
+#define AESNI_INLINE AESNI __attribute__((always_inline)) static inline
+
+/* AES-NI, unless MG_SRTP_SCALAR_AES=evp asks for the libcrypto CTR path
+ * (kept for comparison in srtp-bench and so the no-AES-NI fallback stays
+ * tested). Read on key setup, a control path. */
+static int use_aesni(void)
+{
+	const char *force = getenv("MG_SRTP_SCALAR_AES");
+
+	if (force && !strcmp(force, "evp"))
+		return 0;
+	return __builtin_cpu_supports("aes");
+}
+
+AESNI_INLINE __m128i kexp_step(__m128i k, __m128i t)
+{
+	t = _mm_shuffle_epi32(t, 0xff);
+	k = _mm_xor_si128(k, _mm_slli_si128(k, 4));
+	k = _mm_xor_si128(k, _mm_slli_si128(k, 4));
+	k = _mm_xor_si128(k, _mm_slli_si128(k, 4));
+	return _mm_xor_si128(k, t);
+}
+
+/* FIPS-197 AES-128 key expansion: the same bytes as IMB_AES_KEYEXP_128's
+ * encryption schedule (the vectors suite runs ipsec-mb jobs on it). */
+AESNI static void aesni_keyexp128(const uint8_t key[16], uint8_t rk[176])
+{
+	__m128i k[11];
+
+	k[0] = _mm_loadu_si128((const __m128i *)key);
+#define KX(i, rcon) k[i] = kexp_step(k[i - 1], _mm_aeskeygenassist_si128(k[i - 1], rcon))
+	KX(1, 0x01);
+	KX(2, 0x02);
+	KX(3, 0x04);
+	KX(4, 0x08);
+	KX(5, 0x10);
+	KX(6, 0x20);
+	KX(7, 0x40);
+	KX(8, 0x80);
+	KX(9, 0x1b);
+	KX(10, 0x36);
+#undef KX
+	for (int i = 0; i < 11; i++)
+		_mm_storeu_si128((__m128i *)(rk + 16 * i), k[i]);
+	OPENSSL_cleanse(k, sizeof(k));
+}
+
+/* Keystream blocks blk..blk+n-1 of the counter block @base. SRTP's counter
+ * is IV || 16-bit block number (iv_cm() leaves bytes 14-15 zero, and a
+ * packet has fewer than 2^16 blocks), so a block's counter is @base with
+ * its block number big-endian in 16-bit lane 7. n is a constant (1, 2, 4,
+ * 8): the loops unroll and the n AES chains interleave. */
+AESNI_INLINE void ctr_ks(const __m128i *k, __m128i base, unsigned blk, __m128i *b, const int n)
+{
+#pragma GCC unroll 8
+	for (int j = 0; j < n; j++)
+		b[j] = _mm_xor_si128(_mm_insert_epi16(base, __builtin_bswap16((uint16_t)(blk + j)), 7), k[0]);
+#pragma GCC unroll 9
+	for (int r = 1; r < 10; r++) {
+#pragma GCC unroll 8
+		for (int j = 0; j < n; j++)
+			b[j] = _mm_aesenc_si128(b[j], k[r]);
+	}
+#pragma GCC unroll 8
+	for (int j = 0; j < n; j++)
+		b[j] = _mm_aesenclast_si128(b[j], k[10]);
+}
+
+AESNI static void aesni_ctr_xor(const uint8_t *rk, const uint8_t *iv, uint8_t *p, unsigned len)
+{
+	__m128i k[11], b[8];
+	const __m128i base = _mm_loadu_si128((const __m128i *)iv);
+	unsigned blk = 0, full, tail;
+
+	for (int r = 0; r < 11; r++)
+		k[r] = _mm_load_si128((const __m128i *)(rk + 16 * r));
+	for (; len >= 128; len -= 128, p += 128, blk += 8) {
+		ctr_ks(k, base, blk, b, 8);
+#pragma GCC unroll 8
+		for (int j = 0; j < 8; j++)
+			_mm_storeu_si128((__m128i *)(p + 16 * j),
+					 _mm_xor_si128(_mm_loadu_si128((const __m128i *)(p + 16 * j)), b[j]));
+	}
+	if (!len)
+		return;
+	full = len / 16;
+	tail = len % 16;
+	if (full + (tail != 0) > 4)
+		ctr_ks(k, base, blk, b, 8);
+	else if (full + (tail != 0) > 2)
+		ctr_ks(k, base, blk, b, 4);
+	else if (full + (tail != 0) == 2)
+		ctr_ks(k, base, blk, b, 2);
+	else
+		ctr_ks(k, base, blk, b, 1);
+	for (unsigned j = 0; j < full; j++)
+		_mm_storeu_si128((__m128i *)(p + 16 * j),
+				 _mm_xor_si128(_mm_loadu_si128((const __m128i *)(p + 16 * j)), b[j]));
+	if (tail) {
+		uint8_t t[16];
+
+		_mm_storeu_si128((__m128i *)t, b[full]);
+		p += 16 * full;
+		for (unsigned i = 0; i < tail; i++)
+			p[i] ^= t[i];
+	}
+}
+
+static void sha1_state(const uint8_t akey[20], uint8_t fill, uint32_t h[5])
 {
 	uint8_t pad[64];
+	SHA_CTX x;
 
-	dk->evp = EVP_CIPHER_CTX_new();
-	if (!dk->evp)
-		return -ENOMEM;
-	if (aead) {
-		if (EVP_CipherInit_ex(dk->evp, EVP_aes_128_gcm(), NULL, dk->ekey, NULL, encrypt) != 1)
-			return -EIO;
-	} else {
-		/* CTR is its own inverse: one encrypting context serves both ways. */
-		if (EVP_EncryptInit_ex(dk->evp, EVP_aes_128_ctr(), NULL, dk->ekey, NULL) != 1)
-			return -EIO;
-	}
-	memset(pad, 0x36, sizeof(pad));
+	memset(pad, fill, sizeof(pad));
 	for (int i = 0; i < 20; i++)
-		pad[i] ^= dk->akey[i];
-	SHA1_Init(&dk->ipad);
-	SHA1_Update(&dk->ipad, pad, sizeof(pad));
-	memset(pad, 0x5c, sizeof(pad));
-	for (int i = 0; i < 20; i++)
-		pad[i] ^= dk->akey[i];
-	SHA1_Init(&dk->opad);
-	SHA1_Update(&dk->opad, pad, sizeof(pad));
+		pad[i] ^= akey[i];
+	SHA1_Init(&x);
+	SHA1_Update(&x, pad, sizeof(pad));
+	h[0] = x.h0;
+	h[1] = x.h1;
+	h[2] = x.h2;
+	h[3] = x.h3;
+	h[4] = x.h4;
 	OPENSSL_cleanse(pad, sizeof(pad));
+	OPENSSL_cleanse(&x, sizeof(x));
+}
+
+/* A SHA_CTX that has hashed exactly one 64-byte block ending in state @h. */
+static inline void sha1_resume(SHA_CTX *x, const uint32_t h[5])
+{
+	x->h0 = h[0];
+	x->h1 = h[1];
+	x->h2 = h[2];
+	x->h3 = h[3];
+	x->h4 = h[4];
+	x->Nl = 512;
+	x->Nh = 0;
+	x->num = 0;
+}
+
+int mg_srtp_scalar_keys_init(struct mg_srtp_dkeys *dk, const uint8_t ekey[16], const uint8_t *akey, int aead,
+			     int encrypt)
+{
+	static const uint8_t zero[20];
+	const int cpu_aes = __builtin_cpu_supports("aes");
+
+	/* the full schedule whenever the CPU can make it: ipsec-mb jobs
+	 * read it even when the scalar path runs on EVP */
+	if (cpu_aes)
+		aesni_keyexp128(ekey, dk->rk);
+	else
+		memcpy(dk->rk, ekey, 16);
+	dk->aesni = !aead && cpu_aes && use_aesni();
+	if (aead || !dk->aesni) {
+		dk->evp = EVP_CIPHER_CTX_new();
+		if (!dk->evp)
+			return -ENOMEM;
+		if (aead) {
+			if (EVP_CipherInit_ex(dk->evp, EVP_aes_128_gcm(), NULL, ekey, NULL, encrypt) != 1)
+				return -EIO;
+		} else {
+			/* CTR is its own inverse: one encrypting context serves both ways. */
+			if (EVP_EncryptInit_ex(dk->evp, EVP_aes_128_ctr(), NULL, ekey, NULL) != 1)
+				return -EIO;
+		}
+	}
+	sha1_state(akey ? akey : zero, 0x36, dk->hmac_in);
+	sha1_state(akey ? akey : zero, 0x5c, dk->hmac_out);
 	return 0;
 }
 
@@ -51,13 +199,14 @@ void mg_srtp_scalar_keys_fini(struct mg_srtp_dkeys *dk)
 static void hmac_sha1(const struct mg_srtp_dkeys *dk, const uint8_t *p, size_t len, const uint8_t *roc,
 		      uint8_t out[20])
 {
-	SHA_CTX x = dk->ipad;
+	SHA_CTX x;
 
+	sha1_resume(&x, dk->hmac_in);
 	SHA1_Update(&x, p, len);
 	if (roc)
 		SHA1_Update(&x, roc, 4);
 	SHA1_Final(out, &x);
-	x = dk->opad;
+	sha1_resume(&x, dk->hmac_out);
 	SHA1_Update(&x, out, 20);
 	SHA1_Final(out, &x);
 }
@@ -68,6 +217,10 @@ static int ctr_xor(const struct mg_srtp_dkeys *dk, const uint8_t *iv, uint8_t *p
 
 	if (!len)
 		return 0;
+	if (dk->aesni) {
+		aesni_ctr_xor(dk->rk, iv, p, (unsigned)len);
+		return 0;
+	}
 	if (EVP_EncryptInit_ex(dk->evp, NULL, NULL, NULL, iv) != 1 ||
 	    EVP_EncryptUpdate(dk->evp, p, &outl, p, len) != 1 || outl != len)
 		return -EIO;
