@@ -54,6 +54,11 @@ struct tdm_ch {
 	/* the injected frames: from the TDM-side leg's local address to itself */
 	uint32_t tdm_ip;
 	uint16_t tdm_port;
+	uint16_t tdm_rtcp_port;   /* RTP port + 1, or the RTP port with rtcp-mux */
+	/* RTCP of the stream this channel sends (RFC 3550 6.2: 5 s, randomised) */
+	uint64_t next_rtcp_us;
+	uint64_t rtcp_sent;
+	char cname[24];           /* RFC 7022: random, per call */
 	/* drops by reason (TDM thread); the media layer counts its own */
 	uint64_t drop_no_mbuf;   /* TDM -> RTP: packet pool empty */
 	uint64_t drop_handoff;   /* TDM -> RTP: worker hand-off ring full */
@@ -99,6 +104,7 @@ struct tdm_snap {
 	uint64_t drops[TDMM_DROP__COUNT];
 	uint64_t drop_no_mbuf, drop_handoff, drop_stale, drop_bad_block;
 	unsigned jb_depth, jb_target, jb_jitter;
+	uint64_t rtcp_sent;
 };
 static struct tdm_snap snap[MG_TDM_MAX_CHANNO + 1];
 static uint64_t th_periods, th_late, th_cpu_ns, th_wall_ns, th_missed_wakeups;
@@ -137,8 +143,9 @@ bool dp_tdm_take(uint64_t session_id, unsigned leg, bool rtcp, struct rte_mbuf *
 
 static uint64_t tsc_per_us;
 
-/* One RTP packet of the TDM side, framed as if it arrived on the TDM-side leg. */
-static void inject(struct tdm_ch *c, const uint8_t *pkt, uint16_t len)
+/* One RTP (or, to @p dport, RTCP) packet of the TDM side, framed as if it
+ * arrived on the TDM-side leg. */
+static void inject_to(struct tdm_ch *c, const uint8_t *pkt, uint16_t len, uint16_t dport)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(dp_pktmbuf_pool);
 	uint8_t *p;
@@ -149,8 +156,7 @@ static void inject(struct tdm_ch *c, const uint8_t *pkt, uint16_t len)
 		return;
 	}
 	memcpy(p + DP_HDR_LEN, pkt, len);
-	dp_net_write_udp(m, &dp_ports[c->port_idx].mac, c->tdm_ip, c->tdm_port, c->tdm_ip,
-			 c->tdm_port);
+	dp_net_write_udp(m, &dp_ports[c->port_idx].mac, c->tdm_ip, dport, c->tdm_ip, dport);
 	rte_ether_addr_copy(&dp_ports[c->port_idx].mac,
 			    &rte_pktmbuf_mtod(m, struct rte_ether_hdr *)->dst_addr);
 	m->port = c->port_idx;
@@ -159,6 +165,44 @@ static void inject(struct tdm_ch *c, const uint8_t *pkt, uint16_t len)
 		rte_pktmbuf_free(m);
 		c->drop_handoff++;
 	}
+}
+
+static void inject(struct tdm_ch *c, const uint8_t *pkt, uint16_t len)
+{
+	inject_to(c, pkt, len, c->tdm_port);
+}
+
+
+/* RFC 3550 6.2/6.3.1: 5 s between reports, times a random 0.5..1.5; the
+ * first after half of that. */
+static uint64_t rtcp_interval_us(bool first)
+{
+	uint64_t us = 2500000 + rte_rand() % 5000000;
+
+	return first ? us / 2 : us;
+}
+
+/* Send the channel's SR + SDES when due (the workers relay it to the other
+ * leg as RTCP, SRTCP there when that leg is SRTP). */
+static void rtcp_maybe(struct tdm_ch *c, uint64_t now_us)
+{
+	uint8_t pkt[TDMM_RTCP_MAX];
+	struct timespec t;
+	uint64_t ntp;
+	size_t n;
+
+	if (now_us < c->next_rtcp_us)
+		return;
+	c->next_rtcp_us = now_us + rtcp_interval_us(false);
+	clock_gettime(CLOCK_REALTIME, &t);
+	/* NTP: seconds since 1900, 32.32 fixed point */
+	ntp = ((uint64_t)t.tv_sec + 2208988800u) << 32 |
+	      (((uint64_t)t.tv_nsec << 32) / 1000000000u);
+	n = tdmm_rtcp_report(c->media, ntp, c->cname, pkt, sizeof(pkt));
+	if (n == 0)
+		return;
+	inject_to(c, pkt, (uint16_t)n, c->tdm_rtcp_port);
+	c->rtcp_sent++;
 }
 
 static void fill_stats(const struct tdm_ch *c, struct mg_msg_tdm_stats *o)
@@ -205,6 +249,7 @@ static void snapshot(void)
 		sn->jb_depth = mg_jb_depth(jb);
 		sn->jb_target = mg_jb_target(jb);
 		sn->jb_jitter = mg_jb_jitter(jb);
+		sn->rtcp_sent = c->rtcp_sent;
 		sn->session_id = c->session_id;
 		sn->bound = true;
 	}
@@ -292,6 +337,7 @@ static void do_channel(struct tdm_ch *c, unsigned periods, bool drain)
 		tdmm_to_tdm(c->media, frame);
 		mg_tdm_chan_write(c->chan, frame, TDMM_FRAME);
 	}
+	rtcp_maybe(c, rte_get_tsc_cycles() / tsc_per_us);
 }
 
 static void *tdm_main(void *arg)
@@ -432,6 +478,10 @@ static int tdm_bind(const void *req, void *rep, const struct dp_ctl_peer *peer)
 	c->channo = b->channo;
 	c->tdm_ip = tip;
 	c->tdm_port = rte_cpu_to_be_16(tl->local.port);
+	c->tdm_rtcp_port = rte_cpu_to_be_16((tl->flags & MG_LEG_F_RTCP_MUX) ? tl->local.port
+									   : tl->local.port + 1);
+	snprintf(c->cname, sizeof(c->cname), "mg-%012" PRIx64, rte_rand() & UINT64_C(0xffffffffffff));
+	c->next_rtcp_us = rte_get_tsc_cycles() / tsc_per_us + rtcp_interval_us(true);
 	rc = dp_port_by_addr(tip);
 	if (rc < 0) {
 		mg_log(MG_LOG_ERR, "TDM_BIND: no port owns the TDM-side leg's address");
@@ -609,6 +659,7 @@ static int t_tdm_channel(const char *cmd, const char *params, struct rte_tel_dat
 	rte_tel_data_add_dict_u64(d, "jb_depth", sn->jb_depth);
 	rte_tel_data_add_dict_u64(d, "jb_target", sn->jb_target);
 	rte_tel_data_add_dict_u64(d, "jitter_samples", sn->jb_jitter);
+	rte_tel_data_add_dict_u64(d, "rtcp_sent", sn->rtcp_sent);
 	if (dr != NULL) {
 		rte_tel_data_start_dict(dr);
 		for (unsigned r = 0; r < TDMM_DROP__COUNT; r++)

@@ -2,6 +2,7 @@
 #include "tdm_media.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <pthread.h>
 #include <string.h>
@@ -168,6 +169,18 @@ struct tdmm_chan {
 	uint32_t tone_played;    /* samples */
 	uint32_t tone_target;    /* 0 = until the end packet */
 	unsigned tone_idle;      /* frames since the last packet of the event */
+	/* RTCP (RFC 3550): what we sent, and reception of the far end's stream */
+	uint64_t tx_octets;      /* RTP payload octets sent */
+	bool rx_known;           /* rx_* describe the stream of rx_ssrc */
+	uint32_t rx_ssrc;
+	uint16_t rx_max_seq;
+	uint32_t rx_cycles;      /* sequence number wraps, << 16 */
+	uint32_t rx_base_seq;
+	uint64_t rx_received;
+	uint64_t rx_expected_prior, rx_received_prior; /* at the last report */
+	bool rx_transit_known;
+	uint32_t rx_transit;     /* arrival - RTP timestamp, in samples (mod 2^32) */
+	double rx_jitter;        /* RFC 3550 A.8, samples */
 };
 
 static const char event_digits[16] = "0123456789*#ABCD";
@@ -366,6 +379,7 @@ static uint16_t event_packet(struct tdmm_chan *c, uint8_t *p, bool end)
 	c->ev_marker = false;
 	tdmm_event_encode(&e, p + TDMM_RTP_HDR);
 	c->stats.rtp_event_out++;
+	c->tx_octets += 4;
 	return TDMM_RTP_HDR + 4;
 }
 
@@ -425,6 +439,7 @@ unsigned tdmm_from_tdm(struct tdmm_chan *c, const uint8_t *frame, uint8_t pkt[][
 					  TDMM_FRAME);
 		len[n++] = TDMM_PKT_MAX;
 		c->stats.rtp_audio_out++;
+		c->tx_octets += TDMM_FRAME;
 	}
 	c->ts += TDMM_FRAME;
 	return n;
@@ -465,6 +480,101 @@ static void event_in(struct tdmm_chan *c, const struct tdmm_rtp *r)
 	c->stats.digits_played++;
 }
 
+/* RFC 3550 A.1/A.8, simplified: no probation; a new SSRC starts over. */
+static void rx_stats(struct tdmm_chan *c, const struct tdmm_rtp *r, uint64_t arrival_us)
+{
+	/* modulo 2^32 like the timestamps themselves, so a wrap is no jump */
+	uint32_t transit = (uint32_t)(arrival_us * 8 / 1000) - r->ts;
+
+	if (!c->rx_known || r->ssrc != c->rx_ssrc) {
+		c->rx_known = true;
+		c->rx_ssrc = r->ssrc;
+		c->rx_base_seq = r->seq;
+		c->rx_max_seq = r->seq;
+		c->rx_cycles = 0;
+		c->rx_received = 0;
+		c->rx_expected_prior = c->rx_received_prior = 0;
+		c->rx_transit_known = false;
+		c->rx_jitter = 0;
+	}
+	uint16_t delta = (uint16_t)(r->seq - c->rx_max_seq);
+
+	if (delta < 0x8000) { /* in order, maybe with a gap */
+		if (r->seq < c->rx_max_seq)
+			c->rx_cycles += 1u << 16;
+		c->rx_max_seq = r->seq;
+	}
+	c->rx_received++;
+	/* jitter over the codec's packets only: events keep one timestamp */
+	if (r->pt == c->cfg.pt) {
+		if (c->rx_transit_known) {
+			int32_t d = (int32_t)(transit - c->rx_transit);
+
+			c->rx_jitter += (fabs((double)d) - c->rx_jitter) / 16.0;
+		}
+		c->rx_transit = transit;
+		c->rx_transit_known = true;
+	}
+}
+
+size_t tdmm_rtcp_report(struct tdmm_chan *c, uint64_t ntp, const char *cname, uint8_t *out,
+			size_t cap)
+{
+	size_t cn = strlen(cname) > 255 ? 255 : strlen(cname);
+	bool rr = c->rx_known;
+	size_t sr_len = 28 + (rr ? 24 : 0);
+	size_t sdes_len = (8 + 2 + cn + 1 + 3) & ~(size_t)3; /* header, SSRC, item, END, pad */
+	uint8_t *p = out;
+
+	if (sr_len + sdes_len > cap)
+		return 0;
+	memset(out, 0, sr_len + sdes_len);
+	p[0] = (uint8_t)(0x80 | (rr ? 1 : 0));
+	p[1] = 200; /* SR */
+	p[2] = (uint8_t)((sr_len / 4 - 1) >> 8);
+	p[3] = (uint8_t)(sr_len / 4 - 1);
+	put32(p + 4, c->cfg.ssrc);
+	put32(p + 8, (uint32_t)(ntp >> 32));
+	put32(p + 12, (uint32_t)ntp);
+	/* c->ts is the timestamp of the frame the next TDM period makes: the
+	 * sampling instant of "now" to within one frame */
+	put32(p + 16, c->ts);
+	put32(p + 20, (uint32_t)(c->stats.rtp_audio_out + c->stats.rtp_event_out));
+	put32(p + 24, (uint32_t)c->tx_octets);
+	if (rr) {
+		uint64_t ext_max = c->rx_cycles + c->rx_max_seq;
+		uint64_t expected = ext_max - c->rx_base_seq + 1;
+		int64_t lost = (int64_t)expected - (int64_t)c->rx_received;
+		uint64_t exp_int = expected - c->rx_expected_prior;
+		int64_t lost_int = (int64_t)exp_int - (int64_t)(c->rx_received - c->rx_received_prior);
+		uint8_t *b = p + 28;
+
+		c->rx_expected_prior = expected;
+		c->rx_received_prior = c->rx_received;
+		if (lost > 0x7fffff)
+			lost = 0x7fffff;
+		else if (lost < -0x800000)
+			lost = -0x800000;
+		put32(b, c->rx_ssrc);
+		put32(b + 4, (uint32_t)lost & 0xffffff);
+		b[4] = exp_int == 0 || lost_int <= 0 ? 0 : (uint8_t)((lost_int << 8) / (int64_t)exp_int);
+		put32(b + 8, (uint32_t)ext_max);
+		put32(b + 12, (uint32_t)c->rx_jitter);
+		/* LSR/DLSR 0: the far end's SRs are not read (RFC 3550 6.4.1 allows it) */
+	}
+	p += sr_len;
+	p[0] = 0x81; /* one chunk */
+	p[1] = 202; /* SDES */
+	p[2] = (uint8_t)((sdes_len / 4 - 1) >> 8);
+	p[3] = (uint8_t)(sdes_len / 4 - 1);
+	put32(p + 4, c->cfg.ssrc);
+	p[8] = 1; /* CNAME */
+	p[9] = (uint8_t)cn;
+	memcpy(p + 10, cname, cn);
+	/* the END item and the padding are the zeros memset left */
+	return sr_len + sdes_len;
+}
+
 void tdmm_from_rtp(struct tdmm_chan *c, const uint8_t *pkt, size_t len, uint64_t arrival_us)
 {
 	struct tdmm_rtp r;
@@ -474,6 +584,7 @@ void tdmm_from_rtp(struct tdmm_chan *c, const uint8_t *pkt, size_t len, uint64_t
 		return;
 	}
 	c->stats.rtp_in++;
+	rx_stats(c, &r, arrival_us);
 	if (r.pt == c->cfg.pt) {
 		uint8_t buf[MG_JB_SLOTS / 2 * TDMM_FRAME];
 		const uint8_t *p = r.payload;

@@ -114,6 +114,19 @@ void tdmm_from_rtp(struct tdmm_chan *c, const uint8_t *pkt, size_t len, uint64_t
 /* The frame to write to TDM now (TDMM_FRAME bytes, span law). Once per 20 ms. */
 void tdmm_to_tdm(struct tdmm_chan *c, uint8_t *frame);
 
+/*
+ * The channel's RTCP compound packet (RFC 3550 6.1): SR for the stream it
+ * sends (NTP time @p ntp, 32.32 fixed point; packet and octet counts), one
+ * reception report block on the far end's stream once one arrived
+ * (cumulative and interval loss, extended highest sequence number,
+ * interarrival jitter; LSR/DLSR 0), then SDES with @p cname. Starts a new
+ * loss interval. Returns its length, 0 if @p cap is too small
+ * (TDMM_RTCP_MAX always suffices).
+ */
+#define TDMM_RTCP_MAX (28 + 24 + 12 + 256)
+size_t tdmm_rtcp_report(struct tdmm_chan *c, uint64_t ntp, const char *cname, uint8_t *out,
+			size_t cap);
+
 const struct tdmm_stats *tdmm_chan_stats(const struct tdmm_chan *c);
 const struct mg_jb *tdmm_chan_jb(const struct tdmm_chan *c);
 const char *tdmm_drop_name(enum tdmm_drop d);

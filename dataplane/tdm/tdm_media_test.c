@@ -491,6 +491,95 @@ static void test_echo_canceller_near_dtmf_tone_ref(void **state)
 	tdmm_chan_free(b);
 }
 
+/*
+ * RTCP: SR counts what was sent, the report block what arrived from the far
+ * end (a gap of 3 packets, a sequence wrap, steady 20 ms arrival = zero
+ * jitter, then one late packet), SDES carries the CNAME; byte layout per
+ * RFC 3550 6.4.1 / 6.5.
+ */
+static void test_rtcp_report(void **state)
+{
+	(void)state;
+	struct tdmm_chan *c = chan(MG_LAW_ULAW, MG_LAW_ULAW, 101, false);
+	uint8_t pkt[TDMM_MAX_OUT][TDMM_PKT_MAX], rtp[TDMM_RTP_HDR + TDMM_FRAME], out[TDMM_RTCP_MAX];
+	uint16_t len[TDMM_MAX_OUT];
+	uint8_t frame[TDMM_FRAME];
+	uint64_t ntp = ((uint64_t)3900000000u << 32) | 0x80000000u;
+	size_t n;
+
+	/* no RTP from the far end yet: SR without report block */
+	memset(frame, 0xff, sizeof(frame));
+	for (int f = 0; f < 50; f++)
+		assert_int_equal(tdmm_from_tdm(c, frame, pkt, len), 1);
+	n = tdmm_rtcp_report(c, ntp, "mg@192.0.2.1", out, sizeof(out));
+	assert_int_equal(n, 28 + 24); /* SDES: 8 + item 2+12 + END, padded to 24 */
+	assert_int_equal(out[0], 0x80);
+	assert_int_equal(out[1], 200);
+	assert_int_equal(be16(out + 2), 28 / 4 - 1);
+	assert_int_equal(be32(out + 4), 0x11223344);
+	assert_int_equal(be32(out + 8), 3900000000u);
+	assert_int_equal(be32(out + 12), 0x80000000u);
+	assert_int_equal(be32(out + 16), 0xffffff00u + 50 * 160); /* the next frame's timestamp */
+	assert_int_equal(be32(out + 20), 50);
+	assert_int_equal(be32(out + 24), 50 * 160);
+	assert_int_equal(out[28], 0x81);
+	assert_int_equal(out[29], 202);
+	assert_int_equal(be16(out + 30), 24 / 4 - 1);
+	assert_int_equal(be32(out + 32), 0x11223344);
+	assert_int_equal(out[36], 1);
+	assert_int_equal(out[37], 12);
+	assert_memory_equal(out + 38, "mg@192.0.2.1", 12);
+	assert_int_equal(out[50], 0); /* END */
+	assert_int_equal(n % 4, 0);
+
+	/* the far end: seq 65530.. across the wrap, 3 lost (seq 2, 3, 4) */
+	memset(rtp + TDMM_RTP_HDR, 0xff, TDMM_FRAME);
+	uint16_t seq = 65530;
+	uint32_t ts = 1000;
+	uint64_t t_us = 5000000;
+	unsigned sent = 0;
+
+	for (int k = 0; k < 20; k++, seq++, ts += 160, t_us += 20000) {
+		if (seq == 2 || seq == 3 || seq == 4)
+			continue;
+		make_rtp(rtp, 0, false, seq, ts, 0xcafe0001u);
+		tdmm_from_rtp(c, rtp, sizeof(rtp), t_us);
+		sent++;
+	}
+	/* seq is now 14; the last one taken was 13 */
+	n = tdmm_rtcp_report(c, ntp, "mg@192.0.2.1", out, sizeof(out));
+	assert_int_equal(n, 28 + 24 + 24);
+	assert_int_equal(out[0], 0x81);
+	assert_int_equal(be16(out + 2), 52 / 4 - 1);
+	const uint8_t *b = out + 28;
+
+	assert_int_equal(be32(b), 0xcafe0001u);
+	assert_int_equal(b[4], 3 * 256 / 20);           /* fraction lost: 3 of 20 */
+	assert_int_equal(be32(b + 4) & 0xffffff, 3);    /* cumulative lost */
+	assert_int_equal(be32(b + 8), 65536 + 13);      /* one wrap, highest 13 */
+	assert_int_equal(be32(b + 12), 0);              /* steady arrival: no jitter */
+	assert_int_equal(be32(b + 16), 0);              /* LSR */
+	assert_int_equal(be32(b + 20), 0);              /* DLSR */
+	assert_int_equal(out[52 + 1], 202);
+
+	/* next interval: nothing lost; one packet 80 ms late gives jitter 640/16 */
+	for (int k = 0; k < 5; k++, seq++, ts += 160, t_us += 20000) {
+		make_rtp(rtp, 0, false, seq, ts, 0xcafe0001u);
+		tdmm_from_rtp(c, rtp, sizeof(rtp), t_us + (k == 4 ? 80000 : 0));
+	}
+	n = tdmm_rtcp_report(c, ntp, "x", out, sizeof(out));
+	b = out + 28;
+	assert_int_equal(b[4], 0);
+	assert_int_equal(be32(b + 4) & 0xffffff, 3);
+	assert_int_equal(be32(b + 8), 65536 + 18);
+	assert_int_equal(be32(b + 12), 640 / 16);
+	assert_int_equal(n, 28 + 24 + 12); /* SDES: 8 + item 2+1 + END, padded to 12 */
+
+	/* too small a buffer: nothing written, 0 */
+	assert_int_equal(tdmm_rtcp_report(c, ntp, "x", out, 40), 0);
+	tdmm_chan_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -503,6 +592,7 @@ int main(void)
 		cmocka_unit_test(test_echo_canceller),
 		cmocka_unit_test(test_echo_canceller_no_echo_dtmf),
 		cmocka_unit_test(test_echo_canceller_near_dtmf_tone_ref),
+		cmocka_unit_test(test_rtcp_report),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -146,7 +146,8 @@ def stream(sid):
         r = sh(*cmd, timeout=30)
         out[name] = json.loads(r.stdout)
 
-    ms = "3000"
+    # 4 s: the first RTCP report is due 1.25-3.75 s after the bind (RFC 3550)
+    ms = "4000"
     t_tdm = threading.Thread(target=run, args=("tdm", [
         PEER_EXE, "tdm", EMU, FAR, "--ms", ms, "--tone", "440", "--measure", "1000",
         "--dtmf", "#*9"]))
@@ -191,6 +192,20 @@ def stream(sid):
     # 8000-peak sine: rms 5657; a law mix-up (A-law bytes read as µ-law or
     # back) changes the level far more than G.711 noise does
     chk(4500 < rtp["rms"] < 7000, "at the level sent (rms %.0f, sent 5657)" % rtp["rms"])
+    # RTCP of the TDM-side stream: SR + SDES, SRTCP-protected like the RTP
+    rc = rtp["rtcp"]
+    chk(rc["sr"] >= 1 and rc["bad"] == 0 and rc["auth_fail"] == 0,
+          "peer got %d RTCP SR+SDES compound(s)%s, none malformed or failing auth"
+          % (rc["sr"], " (SRTCP, libsrtp2)" if SRTP else ""))
+    chk(rc["ssrc"] == 305419896 and rc["rtp_ssrc"] == 305419896,
+          "SR's SSRC is the RTP stream's (%d)" % rc["ssrc"])
+    chk(0 < rc["packets"] <= rtp["received"] + 10
+          and 4 * rc["packets"] <= rc["octets"] <= 160 * rc["packets"],
+          "SR counts: %d packets, %d octets (peer received %d)"
+          % (rc["packets"], rc["octets"], rtp["received"]))
+    chk(rc["rr_ssrc"] == 0x0a0b0c0d and rc["rr_lost"] == 0,
+          "report block on the peer's stream (SSRC %#x, %d lost)" % (rc["rr_ssrc"], rc["rr_lost"]))
+    chk(rc["cname"].startswith("mg-"), "SDES CNAME '%s'" % rc["cname"])
     # SRTP -> TDM: 1000 Hz on the far end of the E1 line
     span_law = "ulaw" if SPAN == "t1" else "alaw"
     chk(tdm["law"] == span_law, "the span is %s (call %s: transcoded both ways)"

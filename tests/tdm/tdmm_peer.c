@@ -143,6 +143,11 @@ static int parse_ipport(const char *s, struct sockaddr_in *a)
 	return inet_pton(AF_INET, ip, &a->sin_addr) == 1 ? 0 : -1;
 }
 
+static uint32_t be32(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
 static srtp_t srtp_make(const char *hex, bool inbound)
 {
 	uint8_t key[30];
@@ -180,6 +185,12 @@ static int run_rtp(const char *bind_s, const char *to_s, const struct opt *o)
 	bool have_ev = false, last_audio = false;
 	uint32_t ev_ts = 0, ev_start = 0;
 	uint16_t ev_dur = 0;
+	/* RTCP from the gateway on port + 1 (RFC 3550 SR + SDES, SRTCP when keyed) */
+	int rfd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in rb;
+	unsigned rtcp_n = 0, rtcp_bad = 0, rtcp_auth_fail = 0;
+	uint32_t sr_ssrc = 0, sr_packets = 0, sr_octets = 0, rr_ssrc = 0, rr_lost = 0;
+	char cname[64] = "";
 
 	srtp_init();
 	tx = srtp_make(o->tx_key, false);
@@ -189,14 +200,53 @@ static int run_rtp(const char *bind_s, const char *to_s, const struct opt *o)
 		perror("tdmm_peer rtp: bind");
 		return 1;
 	}
+	rb = b;
+	rb.sin_port = htons((uint16_t)(ntohs(b.sin_port) + 1));
+	if (bind(rfd, (struct sockaddr *)&rb, sizeof(rb)) < 0) {
+		perror("tdmm_peer rtp: bind RTCP");
+		return 1;
+	}
 	meter_init(&m, o);
 	t_end = now_ms() + o->ms;
 	next = now_ms();
 	while (now_ms() < t_end) {
 		int wait = (int)((int64_t)next - (int64_t)now_ms());
-		struct pollfd p = { fd, POLLIN, 0 };
+		struct pollfd p = { fd, POLLIN, 0 }, pr[2] = { { fd, POLLIN, 0 }, { rfd, POLLIN, 0 } };
 
-		if (poll(&p, 1, wait > 0 ? wait : 0) > 0) {
+		if (poll(pr, 2, wait > 0 ? wait : 0) > 0 && (pr[1].revents & POLLIN)) {
+			uint8_t buf[2048];
+			int n = (int)recv(rfd, buf, sizeof(buf), 0);
+
+			if (rx != NULL && (n < 8 || srtp_unprotect_rtcp(rx, buf, &n) != srtp_err_status_ok)) {
+				rtcp_auth_fail++;
+				continue;
+			}
+			/* compound: SR first (with at most one block), then SDES CNAME */
+			unsigned l0 = n >= 4 ? 4u * (((unsigned)buf[2] << 8 | buf[3]) + 1) : 0;
+
+			if (n < 28 || buf[1] != 200 || (buf[0] & 0xc0) != 0x80 || l0 + 12 > (unsigned)n ||
+			    buf[l0 + 1] != 202 || buf[l0 + 8] != 1) {
+				rtcp_bad++;
+				continue;
+			}
+			rtcp_n++;
+			sr_ssrc = be32(buf + 4);
+			sr_packets = be32(buf + 20);
+			sr_octets = be32(buf + 24);
+			if ((buf[0] & 0x1f) >= 1 && l0 >= 52) {
+				rr_ssrc = be32(buf + 28);
+				rr_lost = be32(buf + 32) & 0xffffff;
+			}
+			unsigned cl = buf[l0 + 9];
+
+			if (l0 + 10 + cl <= (unsigned)n && cl < sizeof(cname)) {
+				memcpy(cname, buf + l0 + 10, cl);
+				cname[cl] = 0;
+			}
+			continue;
+		}
+		p.revents = pr[0].revents;
+		if (p.revents & POLLIN) {
 			uint8_t buf[2048];
 			int n = (int)recv(fd, buf, sizeof(buf), 0);
 
@@ -295,6 +345,10 @@ static int run_rtp(const char *bind_s, const char *to_s, const struct opt *o)
 	printf("{\"sent\": %u, \"received\": %u, \"bad_seq\": %u, \"bad_ts\": %u, \"bad_ssrc\": %u, "
 	       "\"bad_pt_or_size\": %u, \"auth_fail\": %u, \"events\": \"%s\", \"event_ends\": %u, ",
 	       sent, rx_pkts, bad_seq, bad_ts, bad_ssrc, bad_pt, auth_fail, ev_digits, ev_ends);
+	printf("\"rtcp\": {\"sr\": %u, \"bad\": %u, \"auth_fail\": %u, \"ssrc\": %u, \"rtp_ssrc\": %u, "
+	       "\"packets\": %u, \"octets\": %u, \"rr_ssrc\": %u, \"rr_lost\": %u, \"cname\": \"%s\"}, ",
+	       rtcp_n, rtcp_bad, rtcp_auth_fail, sr_ssrc, ssrc0, sr_packets, sr_octets, rr_ssrc, rr_lost,
+	       cname);
 	meter_json(&m);
 	printf("}\n");
 	return 0;
