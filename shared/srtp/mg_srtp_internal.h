@@ -32,9 +32,9 @@ struct mg_srtp_dkeys {
 	uint32_t hmac_out[5];
 	uint8_t salt[14];      /* 14 (AES-CM) or 12 (GCM) used */
 	uint8_t aesni;         /* scalar AES-CTR: 1 = AES-NI on rk, 0 = evp */
-	/* libcrypto context (heap, ~0.7-1 kB with its provider data): only
-	 * for GCM on the scalar path, and for AES-CTR when the CPU has no
-	 * AES-NI or MG_SRTP_SCALAR_AES=evp asks for the old path. */
+	/* libcrypto context (heap, ~0.6-1.2 kB with its provider data): only
+	 * when the CPU has no AES-NI (AES-CTR; GCM also without ipsec-mb), or
+	 * when MG_SRTP_SCALAR_AES=evp asks for the libcrypto path. */
 	EVP_CIPHER_CTX *evp;
 #if MG_HAVE_IPSECMB
 	void *imb_gcm;         /* GCM only: struct gcm_key_data, 64-byte aligned */
@@ -120,6 +120,9 @@ void mg_srtp_imb_run(struct mg_srtp_engine *e, struct mg_srtp_op *ops, unsigned 
 /* GCM key data (the AES-CM suites need nothing beyond the scalar setup). */
 int mg_srtp_imb_keys_init(struct mg_srtp_dkeys *dk, const uint8_t ekey[16], int aead);
 void mg_srtp_imb_keys_fini(struct mg_srtp_dkeys *dk);
+/* One GCM packet on the single-buffer functions over dk->imb_gcm (the
+ * scalar path's GCM when that key data exists): 1 = done / tag verified. */
+int mg_srtp_imb_gcm_one(const struct mg_srtp_dkeys *dk, struct mg_srtp_op *op, int rtcp, int protect);
 void *mg_srtp_imb_mgr_create(int *arch);
 const char *mg_srtp_imb_describe(const void *mgr, int arch, char *buf, size_t len);
 void mg_srtp_imb_mgr_free(void *mgr);

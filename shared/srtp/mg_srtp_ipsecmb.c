@@ -4,7 +4,10 @@
  * SHA-1 (and AES) of many packets in its parallel lanes. HMAC jobs need the
  * whole input contiguous: for SRTP the ROC is written in place right after
  * the authenticated portion (the bytes that will hold MKI/tag on protect;
- * saved and restored on unprotect). */
+ * saved and restored on unprotect). GCM has no multi-buffer lanes in the
+ * library (a GCM job runs on submit), so GCM packets take the direct
+ * single-buffer calls on the context's gcm_key_data instead of jobs; the
+ * scalar backend uses the same calls. */
 #include "mg_build_config.h"
 
 #if MG_HAVE_IPSECMB
@@ -83,6 +86,10 @@ void mg_srtp_imb_mgr_free(void *mgr)
  * manager behind a lock instead of borrowing a worker's. */
 static pthread_mutex_t setup_lock = PTHREAD_MUTEX_INITIALIZER;
 static IMB_MGR *setup_mgr;
+/* the setup manager's single-buffer GCM functions (same instruction set as
+ * the key data it precomputes); set before the first GCM key data exists,
+ * read-only afterwards */
+static aes_gcm_enc_dec_t gcm_enc, gcm_dec;
 
 int mg_srtp_imb_keys_init(struct mg_srtp_dkeys *dk, const uint8_t ekey[16], int aead)
 {
@@ -105,8 +112,29 @@ int mg_srtp_imb_keys_init(struct mg_srtp_dkeys *dk, const uint8_t ekey[16], int 
 		rc = -ENOMEM;
 	else
 		IMB_AES128_GCM_PRE(setup_mgr, ekey, dk->imb_gcm);
+	gcm_enc = setup_mgr->gcm128_enc;
+	gcm_dec = setup_mgr->gcm128_dec;
 	pthread_mutex_unlock(&setup_lock);
 	return rc;
+}
+
+int mg_srtp_imb_gcm_one(const struct mg_srtp_dkeys *dk, struct mg_srtp_op *op, int rtcp, int protect)
+{
+	struct gcm_context_data x;
+	const uint8_t *aad = rtcp ? op->aad : op->buf;
+	const uint64_t aad_len = rtcp ? 12 : op->enc_off;
+	uint8_t *p = op->buf + op->enc_off;
+
+	if (protect) {
+		gcm_enc(dk->imb_gcm, &x, p, p, op->enc_len, op->iv, aad, aad_len, op->buf + op->tag_off, 16);
+		OPENSSL_cleanse(&x, sizeof(x));
+		return 1;
+	}
+	/* decrypts while it hashes, like the multi-buffer jobs: a packet
+	 * whose tag fails is dropped, its bytes do not matter */
+	gcm_dec(dk->imb_gcm, &x, p, p, op->enc_len, op->iv, aad, aad_len, op->digest, 16);
+	OPENSSL_cleanse(&x, sizeof(x));
+	return CRYPTO_memcmp(op->digest, op->buf + op->tag_off, 16) == 0;
 }
 
 void mg_srtp_imb_keys_fini(struct mg_srtp_dkeys *dk)
@@ -127,13 +155,6 @@ static inline void complete(IMB_JOB *job, int rtcp, int protect)
 		op->ok = 0;
 		return;
 	}
-	if (op->aead) {
-		if (protect)
-			op->ok = 1; /* tag written straight into the packet */
-		else
-			op->ok = CRYPTO_memcmp(op->digest, op->buf + op->tag_off, 16) == 0;
-		return;
-	}
 	if (protect) {
 		memcpy(op->buf + op->tag_off, op->digest, tag);
 		op->ok = 1;
@@ -152,7 +173,15 @@ void mg_srtp_imb_run(struct mg_srtp_engine *e, struct mg_srtp_op *ops, unsigned 
 	for (unsigned k = 0; k < n; k++) {
 		struct mg_srtp_op *op = &ops[k];
 		const struct mg_srtp_dkeys *dk = op->dk;
+		unsigned hash_len = op->auth_len;
 
+		if (op->aead) {
+			/* GCM jobs are not multi-buffer (the manager runs each
+			 * one on submit); the direct call skips the job
+			 * overhead: 172-byte protect 55 -> 41 ns here */
+			op->ok = (uint8_t)mg_srtp_imb_gcm_one(dk, op, rtcp, protect);
+			continue;
+		}
 		job = IMB_GET_NEXT_JOB(m);
 		job->user_data = op;
 		job->src = op->buf;
@@ -166,56 +195,33 @@ void mg_srtp_imb_run(struct mg_srtp_engine *e, struct mg_srtp_op *ops, unsigned 
 		job->dec_keys = dk->rk;
 		job->iv = op->iv;
 		job->auth_tag_output = op->digest;
-		if (op->aead) {
-			job->cipher_mode = IMB_CIPHER_GCM;
-			job->hash_alg = IMB_AUTH_AES_GMAC;
-			job->enc_keys = dk->imb_gcm;
-			job->dec_keys = dk->imb_gcm;
-			job->iv_len_in_bytes = 12;
-			job->hash_start_src_offset_in_bytes = op->enc_off;
-			job->msg_len_to_hash_in_bytes = op->enc_len;
-			job->u.GCM.aad = rtcp ? op->aad : op->buf;
-			job->u.GCM.aad_len_in_bytes = rtcp ? 12 : op->enc_off;
-			job->auth_tag_output_len_in_bytes = 16;
-			if (protect) {
-				job->auth_tag_output = op->buf + op->tag_off;
-				job->cipher_direction = IMB_DIR_ENCRYPT;
-				job->chain_order = IMB_ORDER_CIPHER_HASH;
-			} else {
-				job->cipher_direction = IMB_DIR_DECRYPT;
-				job->chain_order = IMB_ORDER_HASH_CIPHER;
-			}
+		if (!rtcp) {
+			uint8_t *r = op->buf + op->auth_len;
+
+			if (!protect)
+				memcpy(op->saved, r, 4);
+			r[0] = (uint8_t)(op->roc >> 24);
+			r[1] = (uint8_t)(op->roc >> 16);
+			r[2] = (uint8_t)(op->roc >> 8);
+			r[3] = (uint8_t)op->roc;
+			hash_len += 4;
+		}
+		job->cipher_mode = op->enc_len ? IMB_CIPHER_CNTR : IMB_CIPHER_NULL;
+		job->iv_len_in_bytes = 16;
+		job->hash_alg = IMB_AUTH_HMAC_SHA_1;
+		job->hash_start_src_offset_in_bytes = 0;
+		job->msg_len_to_hash_in_bytes = hash_len;
+		job->u.HMAC._hashed_auth_key_xor_ipad = (const uint8_t *)dk->hmac_in;
+		job->u.HMAC._hashed_auth_key_xor_opad = (const uint8_t *)dk->hmac_out;
+		job->auth_tag_output_len_in_bytes = 20;
+		if (protect) {
+			job->cipher_direction = IMB_DIR_ENCRYPT;
+			job->chain_order = IMB_ORDER_CIPHER_HASH;
 		} else {
-			unsigned hash_len = op->auth_len;
-
-			if (!rtcp) {
-				uint8_t *r = op->buf + op->auth_len;
-
-				if (!protect)
-					memcpy(op->saved, r, 4);
-				r[0] = (uint8_t)(op->roc >> 24);
-				r[1] = (uint8_t)(op->roc >> 16);
-				r[2] = (uint8_t)(op->roc >> 8);
-				r[3] = (uint8_t)op->roc;
-				hash_len += 4;
-			}
-			job->cipher_mode = op->enc_len ? IMB_CIPHER_CNTR : IMB_CIPHER_NULL;
-			job->iv_len_in_bytes = 16;
-			job->hash_alg = IMB_AUTH_HMAC_SHA_1;
-			job->hash_start_src_offset_in_bytes = 0;
-			job->msg_len_to_hash_in_bytes = hash_len;
-			job->u.HMAC._hashed_auth_key_xor_ipad = (const uint8_t *)dk->hmac_in;
-			job->u.HMAC._hashed_auth_key_xor_opad = (const uint8_t *)dk->hmac_out;
-			job->auth_tag_output_len_in_bytes = 20;
-			if (protect) {
-				job->cipher_direction = IMB_DIR_ENCRYPT;
-				job->chain_order = IMB_ORDER_CIPHER_HASH;
-			} else {
-				/* hash the ciphertext, then decrypt; a packet whose
-				 * tag fails is dropped, its bytes do not matter */
-				job->cipher_direction = IMB_DIR_DECRYPT;
-				job->chain_order = IMB_ORDER_HASH_CIPHER;
-			}
+			/* hash the ciphertext, then decrypt; a packet whose
+			 * tag fails is dropped, its bytes do not matter */
+			job->cipher_direction = IMB_DIR_DECRYPT;
+			job->chain_order = IMB_ORDER_HASH_CIPHER;
 		}
 		job = IMB_SUBMIT_JOB(m);
 		while (job) {

@@ -159,6 +159,16 @@ static inline void sha1_resume(SHA_CTX *x, const uint32_t h[5])
 	x->num = 0;
 }
 
+static inline int gcm_key_data(const struct mg_srtp_dkeys *dk)
+{
+#if MG_HAVE_IPSECMB
+	return dk->imb_gcm != NULL;
+#else
+	(void)dk;
+	return 0;
+#endif
+}
+
 int mg_srtp_scalar_keys_init(struct mg_srtp_dkeys *dk, const uint8_t ekey[16], const uint8_t *akey, int aead,
 			     int encrypt)
 {
@@ -171,8 +181,8 @@ int mg_srtp_scalar_keys_init(struct mg_srtp_dkeys *dk, const uint8_t ekey[16], c
 		aesni_keyexp128(ekey, dk->rk);
 	else
 		memcpy(dk->rk, ekey, 16);
-	dk->aesni = !aead && cpu_aes && use_aesni();
-	if (aead || !dk->aesni) {
+	dk->aesni = cpu_aes && use_aesni();
+	if (!dk->aesni || (aead && !gcm_key_data(dk))) {
 		dk->evp = EVP_CIPHER_CTX_new();
 		if (!dk->evp)
 			return -ENOMEM;
@@ -264,6 +274,12 @@ void mg_srtp_scalar_run(struct mg_srtp_engine *e, struct mg_srtp_op *ops, unsign
 		if (k + 1 < n)
 			__builtin_prefetch(ops[k + 1].buf);
 		if (op->aead) {
+#if MG_HAVE_IPSECMB
+			if (!dk->evp) {
+				op->ok = (uint8_t)mg_srtp_imb_gcm_one(dk, op, rtcp, protect);
+				continue;
+			}
+#endif
 			op->ok = gcm_run(dk, op, rtcp, protect) == 0;
 			continue;
 		}
