@@ -26,6 +26,7 @@
 #endif
 #include "route_cli.h"
 #include "sipua.h"
+#include "tlscfg.h"
 
 /* Everything the event loop's callbacks need. */
 struct control {
@@ -44,7 +45,8 @@ struct control {
 /*
  * SIGHUP: load the file again; on success the new configuration replaces
  * the old one: the log settings, the routing rules and the call limits
- * (calls_reload()) take effect, the rest at restart. On error the old one stays in force.
+ * (calls_reload()), the TLS certificate, key and trust store for new
+ * connections (tlscfg_reload()) take effect, the rest at restart. On error the old one stays in force.
  */
 static void control_reload(struct control *ctl)
 {
@@ -63,6 +65,13 @@ static void control_reload(struct control *ctl)
 		MG_WARN("SIGHUP: mediagate.control.socket changed to %s; takes effect on restart",
 			s->control_socket);
 	calls_reload(s);
+	{
+		char err[512];
+
+		if (tlscfg_reload(s, err, sizeof(err)) < 0)
+			MG_ERR("SIGHUP: %s; keeping the running TLS certificate, key and trust store",
+			       err);
+	}
 	MG_INFO("SIGHUP: configuration reloaded from %s",
 		ctl->config_path ? ctl->config_path : "(embedded defaults)");
 	/* Modules keep pointers into the settings they started with (sockets,

@@ -39,6 +39,16 @@ struct tlscfg_expect {
  * engine registers next hops from the main loop. */
 static pthread_mutex_t tlscfg_expect_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* The gateway's credentials as every new connection gets them. The hook
+ * runs in nua's thread, a SIGHUP reload in the main loop. */
+struct tlscfg_creds {
+	X509 *leaf;
+	STACK_OF(X509) *chain;  /* intermediates sent after the leaf */
+	EVP_PKEY *key;
+	X509_STORE *store;      /* the trusted roots peers are verified against */
+};
+static pthread_mutex_t tlscfg_creds_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static struct {
 	bool active;            /* the hook applies the policy */
 	int ssl_idx;            /* ex_data index owning the hook, -1 before */
@@ -47,9 +57,7 @@ static struct {
 	int min_version;
 	int max_version;
 	bool require_client_cert;
-	X509 *leaf;
-	STACK_OF(X509) *chain;  /* intermediates sent after the leaf */
-	EVP_PKEY *key;
+	struct tlscfg_creds creds; /* under tlscfg_creds_lock: SIGHUP replaces them */
 	char dir[PATH_MAX];
 	char pass[512];
 	struct tlscfg_sofia sofia;
@@ -444,12 +452,18 @@ int tlscfg_apply_ssl(void *p)
 			       (g.require_client_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
 		       tlscfg_verify_cb);
 	SSL_set_verify_depth(s, TLSCFG_VERIFY_DEPTH);
-	/* sofia loads only the leaf: send the whole configured chain. */
-	if (g.leaf != NULL) {
-		if (SSL_use_certificate(s, g.leaf) != 1 || SSL_set1_chain(s, g.chain) != 1 ||
-		    SSL_use_PrivateKey(s, g.key) != 1)
+	/* sofia loads only the leaf: send the whole configured chain. The
+	 * credentials and trust store are set per connection, so a SIGHUP that
+	 * replaced them reaches every connection made after it. */
+	pthread_mutex_lock(&tlscfg_creds_lock);
+	if (g.creds.leaf != NULL) {
+		if (SSL_use_certificate(s, g.creds.leaf) != 1 ||
+		    SSL_set1_chain(s, g.creds.chain) != 1 ||
+		    SSL_use_PrivateKey(s, g.creds.key) != 1 ||
+		    SSL_set1_verify_cert_store(s, g.creds.store) != 1)
 			rc = -EINVAL;
 	}
+	pthread_mutex_unlock(&tlscfg_creds_lock);
 	if (rc < 0) {
 		/* Fail closed: an empty protocol range makes every handshake fail. */
 		SSL_set_min_proto_version(s, TLS1_3_VERSION);
@@ -534,29 +548,44 @@ out:
 	return rc;
 }
 
+static void creds_free(struct tlscfg_creds *c)
+{
+	X509_free(c->leaf);
+	sk_X509_pop_free(c->chain, X509_free);
+	EVP_PKEY_free(c->key);
+	X509_STORE_free(c->store);
+	memset(c, 0, sizeof(*c));
+}
+
 static void tlscfg_free_creds(void)
 {
-	X509_free(g.leaf);
-	g.leaf = NULL;
-	sk_X509_pop_free(g.chain, X509_free);
-	g.chain = NULL;
-	EVP_PKEY_free(g.key);
-	g.key = NULL;
+	struct tlscfg_creds old;
+
+	pthread_mutex_lock(&tlscfg_creds_lock);
+	old = g.creds;
+	memset(&g.creds, 0, sizeof(g.creds));
+	pthread_mutex_unlock(&tlscfg_creds_lock);
+	creds_free(&old);
 	OPENSSL_cleanse(g.pass, sizeof(g.pass));
 }
 
-static int tlscfg_load_creds(const struct mg_settings *s, char *err, size_t errlen)
+/*
+ * Read and check the certificate (with its chain), the key (decrypted with
+ * the password file's password, which is left in @p pass) and the trust
+ * store into @p out. Every problem is an error naming key, file and why.
+ */
+static int creds_load(const struct mg_settings *s, char *pass, size_t passlen,
+		      struct tlscfg_creds *out, char *err, size_t errlen)
 {
 	static const char k_cert[] = "netborder.sip.tls.serverCertificateFile";
 	static const char k_key[] = "netborder.sip.tls.serverCertificatePrivateKeyFile";
 	static const char k_trust[] = "netborder.sip.tls.trustedRootCertificatesStore";
 	STACK_OF(X509) *certs = NULL, *trust = NULL;
 	struct tlscfg_pw pw = { 0 };
-	char *cbuf = NULL, *kbuf = NULL, *tbuf = NULL;
-	size_t clen, klen, tlen;
 	BIO *bio;
 	int rc;
 
+	memset(out, 0, sizeof(*out));
 	if (!s->tls_cert_file[0] || !s->tls_key_file[0] || !s->tls_trust_store[0]) {
 		tlscfg_err(err, errlen, "%s is not set (a TLS user agent needs %s, %s and %s)",
 			   !s->tls_cert_file[0] ? k_cert :
@@ -566,32 +595,33 @@ static int tlscfg_load_creds(const struct mg_settings *s, char *err, size_t errl
 		return -EINVAL;
 	}
 	if (s->tls_key_password_file[0]) {
-		rc = tlscfg_read_password_file(s->tls_key_password_file, g.pass, sizeof(g.pass),
-					       err, errlen);
+		rc = tlscfg_read_password_file(s->tls_key_password_file, pass, passlen, err,
+					       errlen);
 		if (rc < 0)
 			return rc;
-		pw.pass = g.pass;
+		pw.pass = pass;
 	}
 
 	certs = tlscfg_read_certs(k_cert, s->tls_cert_file, err, errlen);
 	if (certs == NULL)
 		return -EINVAL;
-	g.leaf = sk_X509_shift(certs);
-	g.chain = certs;
-	rc = tlscfg_check_dates(k_cert, s->tls_cert_file, g.leaf, err, errlen);
+	out->leaf = sk_X509_shift(certs);
+	out->chain = certs;
+	rc = tlscfg_check_dates(k_cert, s->tls_cert_file, out->leaf, err, errlen);
 	if (rc < 0)
-		return rc;
+		goto fail;
 
 	bio = BIO_new_file(s->tls_key_file, "r");
 	if (bio == NULL) {
 		tlscfg_err(err, errlen, "%s %s: %s", k_key, s->tls_key_file,
 			   strerror(errno ? errno : ENOENT));
 		ERR_clear_error();
-		return -ENOENT;
+		rc = -ENOENT;
+		goto fail;
 	}
-	g.key = PEM_read_bio_PrivateKey(bio, NULL, tlscfg_pw_cb, &pw);
+	out->key = PEM_read_bio_PrivateKey(bio, NULL, tlscfg_pw_cb, &pw);
 	BIO_free(bio);
-	if (g.key == NULL) {
+	if (out->key == NULL) {
 		ERR_clear_error();
 		if (pw.asked && pw.pass == NULL)
 			tlscfg_err(err, errlen,
@@ -604,46 +634,75 @@ static int tlscfg_load_creds(const struct mg_settings *s, char *err, size_t errl
 		else
 			tlscfg_err(err, errlen, "%s %s: no PEM private key in the file", k_key,
 				   s->tls_key_file);
-		return -EINVAL;
+		rc = -EINVAL;
+		goto fail;
 	}
 	if (!pw.asked)
 		MG_WARN("tls: %s %s is not encrypted; protect it with `mediagate-cert protect-key`",
 			k_key, s->tls_key_file);
-	if (X509_check_private_key(g.leaf, g.key) != 1) {
+	if (X509_check_private_key(out->leaf, out->key) != 1) {
 		ERR_clear_error();
 		tlscfg_err(err, errlen, "%s %s: the key does not match the certificate in %s",
 			   k_key, s->tls_key_file, s->tls_cert_file);
-		return -EINVAL;
+		rc = -EINVAL;
+		goto fail;
 	}
 
 	if (access(s->tls_trust_store, R_OK) < 0) {
 		rc = -errno;
 		tlscfg_err(err, errlen, "%s %s: %s", k_trust, s->tls_trust_store, strerror(-rc));
-		return rc;
+		goto fail;
 	}
 	trust = tlscfg_read_certs(k_trust, s->tls_trust_store, err, errlen);
 	if (trust == NULL) {
 		tlscfg_err(err, errlen, "%s %s: empty trust store (no PEM certificate; convert the CA chain with `mediagate-cert p7b-to-pem`)",
 			   k_trust, s->tls_trust_store);
-		return -EINVAL;
+		rc = -EINVAL;
+		goto fail;
 	}
+	out->store = X509_STORE_new();
+	if (out->store == NULL) {
+		sk_X509_pop_free(trust, X509_free);
+		rc = -ENOMEM;
+		goto fail;
+	}
+	for (int i = 0; i < sk_X509_num(trust); i++)
+		X509_STORE_add_cert(out->store, sk_X509_value(trust, i));
+	sk_X509_pop_free(trust, X509_free);
 	/* Our own chain should verify against the store peers are told about. */
 	{
-		X509_STORE *store = X509_STORE_new();
 		X509_STORE_CTX *vctx = X509_STORE_CTX_new();
 
-		for (int i = 0; store && i < sk_X509_num(trust); i++)
-			X509_STORE_add_cert(store, sk_X509_value(trust, i));
-		if (store && vctx && X509_STORE_CTX_init(vctx, store, g.leaf, g.chain) == 1 &&
+		if (vctx && X509_STORE_CTX_init(vctx, out->store, out->leaf, out->chain) == 1 &&
 		    X509_verify_cert(vctx) != 1)
 			MG_WARN("tls: the gateway certificate %s does not verify against %s: %s",
 				s->tls_cert_file, s->tls_trust_store,
 				X509_verify_cert_error_string(X509_STORE_CTX_get_error(vctx)));
 		X509_STORE_CTX_free(vctx);
-		X509_STORE_free(store);
 		ERR_clear_error();
 	}
-	sk_X509_pop_free(trust, X509_free);
+	return 0;
+fail:
+	creds_free(out);
+	return rc;
+}
+
+/* Credentials for the start: checked, kept, and written where sofia reads them. */
+static int tlscfg_load_creds(const struct mg_settings *s, char *err, size_t errlen)
+{
+	static const char k_cert[] = "netborder.sip.tls.serverCertificateFile";
+	static const char k_key[] = "netborder.sip.tls.serverCertificatePrivateKeyFile";
+	static const char k_trust[] = "netborder.sip.tls.trustedRootCertificatesStore";
+	struct tlscfg_creds c;
+	char *cbuf = NULL, *kbuf = NULL, *tbuf = NULL;
+	size_t clen, klen, tlen;
+	int rc = creds_load(s, g.pass, sizeof(g.pass), &c, err, errlen);
+
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&tlscfg_creds_lock);
+	g.creds = c;
+	pthread_mutex_unlock(&tlscfg_creds_lock);
 
 	/* sofia's conventions: <dir>/agent.pem = certificate + key, <dir>/cafile.pem. */
 	const char *tmp = getenv("TMPDIR");
@@ -716,6 +775,33 @@ int tlscfg_init(const struct mg_settings *s, char *err, size_t errlen)
 	MG_INFO("tls: TLS %s..%s, TLS1.2 ciphers \"%s\", TLS1.3 suites \"%s\", client certificates %s",
 		tlscfg_version_name(g.min_version), tlscfg_version_name(g.max_version), g.tls12,
 		g.tls13, g.require_client_cert ? "required" : "optional");
+	return 0;
+}
+
+int tlscfg_reload(const struct mg_settings *s, char *err, size_t errlen)
+{
+	struct tlscfg_creds c, old;
+	char pass[sizeof(g.pass)], subj[256], until[64];
+	int rc, roots;
+
+	if (!g.active)
+		return 0;
+	rc = creds_load(s, pass, sizeof(pass), &c, err, errlen);
+	OPENSSL_cleanse(pass, sizeof(pass));
+	if (rc < 0)
+		return rc;
+	X509_NAME_oneline(X509_get_subject_name(c.leaf), subj, sizeof(subj));
+	tlscfg_time(X509_get0_notAfter(c.leaf), until, sizeof(until));
+	roots = sk_X509_OBJECT_num(X509_STORE_get0_objects(c.store));
+	pthread_mutex_lock(&tlscfg_creds_lock);
+	old = g.creds;
+	g.creds = c;
+	pthread_mutex_unlock(&tlscfg_creds_lock);
+	creds_free(&old);
+	MG_INFO("tls: SIGHUP: new connections get the certificate %s (valid until %s, %d in the "
+		"chain after it) and a trust store of %d certificate(s) from %s; established "
+		"connections keep theirs",
+		subj, until, sk_X509_num(c.chain), roots, s->tls_trust_store);
 	return 0;
 }
 

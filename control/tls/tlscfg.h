@@ -38,6 +38,15 @@ struct tlscfg_sofia {
  */
 int tlscfg_init(const struct mg_settings *s, char *err, size_t errlen);
 
+/*
+ * SIGHUP: read the certificate, key (with the password file) and trust store
+ * named by @p s again and check them as at start-up; on success every
+ * connection made from now on gets them (the hook sets them per SSL), the
+ * ones established keep theirs. On error nothing changes and @p err says
+ * why. No-op (0) when TLS is not in use.
+ */
+int tlscfg_reload(const struct mg_settings *s, char *err, size_t errlen);
+
 /* What to give sofia; valid after tlscfg_init() succeeded. */
 const struct tlscfg_sofia *tlscfg_sofia(void);
 

@@ -167,6 +167,53 @@ check_not "expired client certificate: no answer" c_old.out 'SIP/2.0 [0-9]'
 check "expired client certificate: refused (certificate expired)" c_old.out 'alert certificate expired'
 check "the gateway logs why it refused" gw1.log 'client certificate rejected .*certificate has expired'
 
+# ---- 3b. SIGHUP: new certificate, key and trust store, no restart ----------
+served_serial() { sed -n '/BEGIN CERTIFICATE/,/END CERTIFICATE/p' "$1" | openssl x509 -noout -serial 2>/dev/null; }
+hup_wait() { # N: the Nth reload result in gw1.log
+	kill -HUP "${GW_PIDS[0]}"
+	for _ in $(seq 50); do
+		[ "$(grep -Ec 'tls: SIGHUP: new connections|keeping the running TLS' gw1.log)" -ge "$1" ] && return
+		sleep 0.1
+	done
+}
+openssl req -newkey rsa:2048 -keyout gw2.key -passout file:gwpw -out gw2.csr -subj /CN=gw.mediagate.test \
+	-addext subjectAltName=DNS:gw.mediagate.test,IP:127.0.0.1 2>/dev/null
+sign gw2.csr gw2.pem
+for f in certnew.cer new-private-key-protected.pem newTrustedRootCertificatesStore.pem; do cp "$f" "$f.orig"; done
+s_client_probe $P_TLS c_hup0.out -cert client.pem -key client.key -showcerts
+serial0=$(served_serial c_hup0.out) serial1=$(openssl x509 -in certnew.cer -noout -serial)
+serial2=$(openssl x509 -in gw2.pem -noout -serial)
+if [ -n "$serial0" ] && [ "$serial0" = "$serial1" ]; then ok "before: the gateway serves certnew.cer ($serial0)"; else bad "before: served '$serial0', certnew.cer $serial1" c_hup0.out; fi
+cp gw2.pem certnew.cer
+cp gw2.key new-private-key-protected.pem
+hup_wait 1
+check "SIGHUP: the new certificate and key are loaded" gw1.log "tls: SIGHUP: new connections get the certificate /CN=gw.mediagate.test"
+s_client_probe $P_TLS c_hup1.out -cert client.pem -key client.key -showcerts
+if [ "$(served_serial c_hup1.out)" = "$serial2" ] && [ "$serial2" != "$serial0" ]; then
+	ok "  a new connection gets the new certificate ($serial2), no restart"
+else
+	bad "  after SIGHUP the gateway serves '$(served_serial c_hup1.out)', want $serial2" c_hup1.out
+fi
+check "  and OPTIONS still gets 200" c_hup1.out 'SIP/2.0 200 OK'
+# a key that does not match: refused, the running certificate stays
+cp new-private-key-protected.pem.orig new-private-key-protected.pem
+hup_wait 2
+check "SIGHUP with a key that does not match: refused with the reason" gw1.log "SIGHUP: .*the key does not match the certificate.*; keeping the running TLS certificate"
+s_client_probe $P_TLS c_hup2.out -cert client.pem -key client.key -showcerts
+if [ "$(served_serial c_hup2.out)" = "$serial2" ]; then ok "  the running certificate stays in use"; else bad "  after a refused reload: '$(served_serial c_hup2.out)'" c_hup2.out; fi
+# another trust store: its CA's clients get in, ours no longer
+cp gw2.key new-private-key-protected.pem
+cp other/ca.pem newTrustedRootCertificatesStore.pem
+hup_wait 3
+s_client_probe $P_TLS c_hup3.out -cert client.pem -key client.key
+s_client_probe $P_TLS c_hup4.out -cert intruder.pem -key intruder.key
+check "SIGHUP with another trust store: our CA's client is now refused (unknown ca)" c_hup3.out 'alert unknown ca'
+check "  and the new CA's client gets 200" c_hup4.out 'SIP/2.0 200 OK'
+for f in certnew.cer new-private-key-protected.pem newTrustedRootCertificatesStore.pem; do cp "$f.orig" "$f"; done
+hup_wait 4
+s_client_probe $P_TLS c_hup5.out -cert client.pem -key client.key -showcerts
+if [ "$(served_serial c_hup5.out)" = "$serial0" ] && grep -q 'SIP/2.0 200 OK' c_hup5.out; then ok "  files restored + SIGHUP: back to certnew.cer and our CA"; else bad "  restore" c_hup5.out; fi
+
 # ---- 4. a real SIP client over TLS (sofia-sip, own outbound policy) --------
 "$CLIENT" --target "sip:127.0.0.1:$P_TLS;transport=tls" --cert client.pem --key client.key \
 	--ca ca.pem > sc.out 2>&1
