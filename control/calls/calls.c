@@ -69,6 +69,9 @@ struct call_leg {
 	bool reinv_out;              /* our re-INVITE on this leg awaits its answer */
 	bool want_hold, sent_hold;   /* hold state the other leg asked for / we offered */
 	struct sdp_result reoffer;   /* that re-INVITE's offer */
+	struct sdp_result *ack_offer; /* the offer in our 2xx to an INVITE without SDP:
+					 its answer is due in the ACK (heap: rare) */
+	bool ack_first;              /* ...and it is the late offer of the call itself */
 	char local_ip[64];
 	char contact[320];
 	/* media timeout: accepted rx packets at the last change, and when */
@@ -100,6 +103,9 @@ struct call {
 	struct route_result route;
 	bool routed;
 	char *offer0;                /* the caller's SDP */
+	bool late;                   /* the caller's INVITE had no SDP (late offer) */
+	bool ringing_sent;           /* late offer: 180 relayed (once) */
+	char bye_reason[200];        /* Reason header of the BYEs call_end() sends, "" none */
 	size_t offer0_len;
 	char why[160];               /* how it ended, for the log */
 	bool overload;               /* refused by maxCalls: 503 + Retry-After, cause 42 */
@@ -285,11 +291,13 @@ static void respond0(struct call *c, int status, const char *warning, bool with_
 	if (status >= 200)
 		g->final_sent = true;
 	snprintf(retry, sizeof(retry), "%u", ce.retry_after_s);
+	/* Late offer: the 2xx carries our offer, not an answer. */
 	nua_respond(g->nh, status, static_phrase(status), SIPTAG_CONTACT_STR(g->contact),
 		    TAG_IF(warning != NULL, SIPTAG_WARNING_STR(warning)),
 		    TAG_IF(with_retry, SIPTAG_RETRY_AFTER_STR(retry)),
 		    TAG_IF(with_sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
-		    TAG_IF(with_sdp, SIPTAG_PAYLOAD_STR(g->neg.sdp)), TAG_END());
+		    TAG_IF(with_sdp, SIPTAG_PAYLOAD_STR(g->ack_offer ? g->ack_offer->sdp : g->neg.sdp)),
+		    TAG_END());
 }
 
 /*
@@ -671,6 +679,17 @@ static void call_dp_cleanup(struct call *c)
 
 /* ----------------------------------------------------------- lifecycle */
 
+/* Forget the offer an ACK was to answer (our key goes with it). */
+static void ack_offer_drop(struct call_leg *g)
+{
+	if (g->ack_offer == NULL)
+		return;
+	explicit_bzero(g->ack_offer, sizeof(*g->ack_offer));
+	free(g->ack_offer);
+	g->ack_offer = NULL;
+	g->ack_first = false;
+}
+
 static void call_free(struct call *c)
 {
 	struct call **pp;
@@ -680,11 +699,13 @@ static void call_free(struct call *c)
 			*pp = c->next;
 			break;
 		}
-	for (unsigned li = 0; li < 2; li++)
+	for (unsigned li = 0; li < 2; li++) {
 		if (c->leg[li].nh != NULL) {
 			nua_handle_bind(c->leg[li].nh, NULL);
 			nua_handle_destroy(c->leg[li].nh);
 		}
+		ack_offer_drop(&c->leg[li]);
+	}
 	if (c->guard != NULL)
 		su_timer_destroy(c->guard);
 	if (c->routed)
@@ -795,12 +816,12 @@ static void call_end(struct call *c, int status, const char *phrase, const char 
 			respond0(c, status, warn, false);
 			ce.cnt.failed++;
 		} else if (!a->bye_rx) {
-			nua_bye(a->nh, TAG_END());
+			nua_bye(a->nh, TAG_IF(c->bye_reason[0], SIPTAG_REASON_STR(c->bye_reason)), TAG_END());
 		}
 	}
 	if (b->nh != NULL && !b->gone && !b->bye_rx) {
 		if (b->final_status >= 200 && b->final_status < 300)
-			nua_bye(b->nh, TAG_END());
+			nua_bye(b->nh, TAG_IF(c->bye_reason[0], SIPTAG_REASON_STR(c->bye_reason)), TAG_END());
 		else if (b->final_status == 0)
 			nua_cancel(b->nh, TAG_END());
 	}
@@ -1067,6 +1088,8 @@ static void call_send_invite(struct call *c)
 		codecs[i] = (struct sdp_codec){ a->neg.pts[i].name, a->neg.pts[i].rate };
 	pol.codecs = codecs;
 	pol.n_codecs = a->neg.n_pts;
+	if (c->late)
+		pol.codecs = NULL; /* nothing to follow: PCMU, PCMA, telephone-event */
 #ifdef MG_HAVE_PRI
 	if (a->pstn) {
 		/* The B-channel's law first; the dataplane transcodes the other. */
@@ -1190,8 +1213,9 @@ static void port_reply(struct call *c, unsigned li, int result, const void *body
 	}
 	if (c->pending > 0)
 		return;
-	/* Both ports: the caller's answer is ready, the callee gets the offer. */
-	if (!a->pstn) {
+	/* Both ports: the caller's answer is ready, the callee gets the offer
+	 * (late offer: the caller gets an offer of ours once the callee answered). */
+	if (!a->pstn && !c->late) {
 		pol = c->pol;
 		pol.local_addr = a->local_ip;
 		pol.local_port = a->port.local.port;
@@ -1291,11 +1315,29 @@ static void call_new(unsigned ua_index, nua_handle_t *nh, const sip_t *sip)
 			 c->route.rule_name);
 		return;
 	}
-	if (sip->sip_payload == NULL || sip->sip_payload->pl_len == 0 ||
-	    (sip->sip_content_type && sip->sip_content_type->c_type &&
-	     strcasecmp(sip->sip_content_type->c_type, "application/sdp") != 0)) {
-		call_end(c, 488, "Not Acceptable Here",
-			 "INVITE without an SDP offer (late offer is not supported)");
+	if (sip->sip_payload == NULL || sip->sip_payload->pl_len == 0) {
+		/* Late offer (RFC 3261 13.2.1): the callee gets our offer, the
+		 * caller gets one in our 2xx and answers in its ACK (on_ack). */
+		const sip_via_t *v = sip->sip_via;
+		const char *src = v ? (v->v_received ? v->v_received : v->v_host) : NULL;
+
+		c->late = true;
+		MG_INFO("call %u: no SDP in the INVITE (late offer): the caller's offer comes in our 2xx",
+			c->id);
+		if (!dpc_is_up(ce.dp)) {
+			call_end(c, 503, "Service Unavailable", "dataplane is not connected");
+			return;
+		}
+		/* The caller's media address is not known yet: its signalling
+		 * source is the best guess for the dataplane address. */
+		pick_local_ip(src, a->local_ip, sizeof(a->local_ip));
+		call_alloc_ports(c);
+		return;
+	}
+	if (sip->sip_content_type && sip->sip_content_type->c_type &&
+	    strcasecmp(sip->sip_content_type->c_type, "application/sdp") != 0) {
+		call_end(c, 488, "Not Acceptable Here", "INVITE body is %.60s (allowed: application/sdp)",
+			 sip->sip_content_type->c_type);
 		return;
 	}
 	c->offer0 = malloc(sip->sip_payload->pl_len + 1);
@@ -1424,6 +1466,61 @@ static int map_status(int st, const char **phrase)
 	}
 }
 
+/*
+ * Late offer: the callee (SIP 2xx or PSTN CONNECT) answered. The caller gets
+ * our offer in the 200: the codecs the callee agreed (the dataplane relays
+ * payload unchanged; a PSTN callee: the span's law first), telephone-event
+ * if agreed, SRTP per the offer table with keys of our own. Its answer comes
+ * in the ACK (on_ack), which installs the session.
+ */
+static void late_offer_caller(struct call *c)
+{
+	struct call_leg *a = &c->leg[0], *b = &c->leg[1];
+	struct sdp_policy pol = c->pol;
+	struct sdp_codec codecs[SDP_MAX_PTS];
+	unsigned n = 0;
+	int rc;
+
+	if (!b->pstn) {
+		for (unsigned i = 0; i < b->neg.n_pts && n < SDP_MAX_PTS; i++)
+			codecs[n++] = (struct sdp_codec){ b->neg.pts[i].name, b->neg.pts[i].rate };
+	}
+#ifdef MG_HAVE_PRI
+	if (b->pstn) {
+		bool alaw = b->pc && pri_call_info(b->pc)->law == MG_LAW_ALAW;
+
+		codecs[n++] = (struct sdp_codec){ alaw ? "PCMA" : "PCMU", 8000 };
+		codecs[n++] = (struct sdp_codec){ alaw ? "PCMU" : "PCMA", 8000 };
+		codecs[n++] = (struct sdp_codec){ "telephone-event", 8000 };
+	}
+#endif
+	pol.codecs = codecs;
+	pol.n_codecs = n;
+	pol.local_addr = a->local_ip;
+	pol.local_port = a->port.local.port;
+	pol.media_type = NULL;
+	pol.sess_id = 0;
+	ack_offer_drop(a);
+	a->ack_offer = malloc(sizeof(*a->ack_offer));
+	if (a->ack_offer == NULL) {
+		call_end(c, 500, "Server Internal Error", "out of memory");
+		return;
+	}
+	rc = sdp_offer(&pol, NULL, a->ack_offer);
+	if (rc < 0 || a->ack_offer->status != 0) {
+		call_end(c, 500, "Server Internal Error", "cannot build the offer to the caller: %s",
+			 a->ack_offer->warn_text[0] ? a->ack_offer->warn_text : strerror(-rc));
+		return;
+	}
+	a->ack_first = true;
+	MG_INFO("call %u: late offer: 200 to the caller with our offer (%u payload types, SRTP %s); its answer is due in the ACK",
+		c->id, a->ack_offer->n_pts, a->ack_offer->n_offered ? "offered" : "not offered");
+	respond0(c, 200, NULL, true);
+	c->state = CALL_ANSWERED;
+	ce.cnt.answered++;
+	a->mt_since_ms = b->mt_since_ms = now_ms();
+}
+
 static void on_leg1_response(struct call *c, int status, const char *phrase, const sip_t *sip)
 {
 	struct call_leg *b = &c->leg[1];
@@ -1442,6 +1539,18 @@ static void on_leg1_response(struct call *c, int status, const char *phrase, con
 	if (status < 200) {
 		if (c->state == CALL_OUTGOING)
 			c->state = CALL_EARLY;
+		if (c->late) {
+			/* No early media towards a caller that has made no offer
+			 * (it would need an offer in a reliable 18x): 180, once.
+			 * An early SDP still counts (candidates, a 2xx without SDP). */
+			if (sdp)
+				(void)leg1_answer(c, sip);
+			if (!c->ringing_sent) {
+				c->ringing_sent = true;
+				respond0(c, 180, NULL, false);
+			}
+			return;
+		}
 		if (sdp && leg1_answer(c, sip) == 0) {
 			/* Early media: install, then tell the caller with our SDP. */
 			c->relay_status = status;
@@ -1460,6 +1569,12 @@ static void on_leg1_response(struct call *c, int status, const char *phrase, con
 			}
 		} else if (!b->neg_ok) {
 			call_end(c, 502, "Bad Gateway", "callee answered without SDP");
+			return;
+		}
+		if (c->late) {
+			MG_INFO("call %u: answered by the callee (%s%s)", c->id, b->neg.srtp ? "SRTP " : "RTP",
+				b->neg.srtp ? mg_srtp_suite_by_id(b->neg.suite)->sdes_name : "");
+			late_offer_caller(c);
 			return;
 		}
 		c->relay_status = 200;
@@ -1555,16 +1670,36 @@ static void on_reinvite(struct call *c, unsigned li, nua_handle_t *nh, const sip
 	char warn[320];
 	int rc;
 
-	if (c->state != CALL_ACTIVE && c->state != CALL_ANSWERED) {
+	/* Not while an offer/answer of this leg is open (our re-INVITE, an
+	 * offer in a 2xx whose ACK has not come), nor before a late-offer
+	 * caller has answered (the session is not installed yet). */
+	if ((c->state != CALL_ACTIVE && c->state != CALL_ANSWERED) || !g->neg_ok || g->reinv_out ||
+	    g->ack_offer != NULL || (c->late && !c->leg[0].neg_ok)) {
 		nua_respond(nh, SIP_491_REQUEST_PENDING, SIPTAG_CONTACT_STR(g->contact), TAG_END());
 		return;
 	}
 	if (sip->sip_payload == NULL || sip->sip_payload->pl_len == 0) {
-		/* Offerless re-INVITE: our current SDP is the offer (the ACK's
-		 * answer is taken as is). */
+		/* Offerless re-INVITE (session refresh, RFC 3261 14.2): the 200
+		 * offers the session as it stands; the ACK brings the answer. */
+		struct sdp_result *off = malloc(sizeof(*off));
+
+		pol.local_addr = g->local_ip;
+		pol.local_port = g->port.local.port;
+		pol.media_type = g->sent_hold ? "sendonly" : li == 1 ? c->route.media_type : NULL;
+		if (off == NULL || sdp_offer_current(&pol, &g->neg, off) < 0) {
+			MG_WARN("call %u: re-INVITE without SDP on leg %u: cannot offer the session: %s", c->id,
+				li, off ? off->warn_text : "out of memory");
+			free(off);
+			nua_respond(nh, SIP_500_INTERNAL_SERVER_ERROR, SIPTAG_CONTACT_STR(g->contact), TAG_END());
+			return;
+		}
+		g->ack_offer = off;
+		g->ack_first = false;
+		MG_INFO("call %u: re-INVITE without SDP on leg %u: 200 offers the current session (o= version %llu, %s)",
+			c->id, li, (unsigned long long)off->sess_version,
+			off->sess_version == g->neg.sess_version ? "SDP unchanged" : "SDP changed");
 		nua_respond(nh, SIP_200_OK, SIPTAG_CONTACT_STR(g->contact),
-			    SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(g->neg.sdp),
-			    TAG_END());
+			    SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(off->sdp), TAG_END());
 		return;
 	}
 	pol.local_addr = g->local_ip;
@@ -1588,6 +1723,115 @@ static void on_reinvite(struct call *c, unsigned li, nua_handle_t *nh, const sip
 	/* Hold and resume go on to the other side. */
 	c->leg[li ^ 1].want_hold = r.hold;
 	call_offer_hold(c, li ^ 1);
+}
+
+/* What the dataplane or the media watch would see differently. */
+static bool neg_differs(const struct sdp_result *x, const struct sdp_result *y)
+{
+	struct mg_msg_leg lx, ly;
+
+	memset(&lx, 0, sizeof(lx));
+	memset(&ly, 0, sizeof(ly));
+	if (sdp_result_to_leg(x, &lx) < 0 || sdp_result_to_leg(y, &ly) < 0)
+		return true;
+	lx.rx.flags = ly.rx.flags = lx.tx.flags = ly.tx.flags = 0;
+	return memcmp(&lx, &ly, sizeof(lx)) != 0 || x->dir != y->dir || x->hold != y->hold ||
+	       y->rekey;
+}
+
+/* RFC 3326 Reason of the BYEs that end a call over an unusable answer;
+ * the text becomes a quoted-string (no '"', '\\' or controls). */
+static void set_bye_reason(struct call *c, const char *text)
+{
+	size_t n = (size_t)snprintf(c->bye_reason, sizeof(c->bye_reason), "SIP;cause=488;text=\"");
+
+	for (const unsigned char *p = (const unsigned char *)text; *p != '\0' && n + 2 < sizeof(c->bye_reason); p++)
+		c->bye_reason[n++] = *p == '"' || *p == '\\' ? '\'' : *p < 0x20 || *p >= 0x7f ? ' ' : (char)*p;
+	c->bye_reason[n++] = '"';
+	c->bye_reason[n] = '\0';
+}
+
+/*
+ * ACK on leg @li. After our 2xx carried an offer (late offer, or a
+ * re-INVITE without SDP), the ACK carries the answer (RFC 3264 §4): checked
+ * with the call's policy like any answer. The late offer of the call: a
+ * good answer installs the session, a missing or refused one ends the
+ * call (BYE both legs: an ACK cannot be refused). A re-INVITE's answer is
+ * applied if it changes the session; without one the session stays as it
+ * was (it is what we offered, like a refresh whose offer was ignored).
+ */
+static void on_ack(struct call *c, unsigned li, const sip_t *sip)
+{
+	struct call_leg *g = &c->leg[li];
+	struct sdp_result *off = g->ack_offer;
+	bool first = g->ack_first;
+	bool body = sip != NULL && sip->sip_payload != NULL && sip->sip_payload->pl_len > 0;
+	const char *who = li == 0 ? "caller" : "callee";
+	struct sdp_policy pol = c->pol;
+	struct sdp_result r;
+	int rc;
+
+	if (off == NULL) {
+		if (li == 0 && c->state == CALL_ANSWERED) {
+			c->state = CALL_ACTIVE;
+			MG_INFO("call %u: active", c->id);
+		}
+		return;
+	}
+	g->ack_offer = NULL;
+	g->ack_first = false;
+	if (c->state == CALL_ENDING) {
+		explicit_bzero(off, sizeof(*off));
+		free(off);
+		return;
+	}
+	if (!body) {
+		explicit_bzero(off, sizeof(*off));
+		free(off);
+		if (first) {
+			set_bye_reason(c, "no SDP answer in the ACK");
+			call_end(c, 0, NULL, "the %s's ACK has no SDP answer to our offer", who);
+		} else {
+			MG_INFO("call %u: leg %u's ACK has no SDP answer to our offer: session unchanged", c->id,
+				li);
+		}
+		return;
+	}
+	r = *off;
+	explicit_bzero(off, sizeof(*off));
+	free(off);
+	pol.local_addr = g->local_ip;
+	pol.local_port = g->port.local.port;
+	rc = sdp_answer_process(&pol, sip->sip_payload->pl_data, sip->sip_payload->pl_len, &r);
+	if (rc < 0 || r.status != 0) {
+		set_bye_reason(c, r.warn_text);
+		call_end(c, 0, NULL, "the %s's SDP answer in the ACK refused: %.100s", who, r.warn_text);
+		explicit_bzero(&r, sizeof(r));
+		return;
+	}
+	if (first) {
+		g->neg = r;
+		g->neg_ok = true;
+		c->state = CALL_ACTIVE;
+		MG_INFO("call %u: the caller answered in the ACK (%s%s)", c->id, r.srtp ? "SRTP " : "RTP",
+			r.srtp ? mg_srtp_suite_by_id(r.suite)->sdes_name : "");
+		MG_INFO("call %u: active", c->id);
+		session_push(c, -1);
+		explicit_bzero(&r, sizeof(r));
+		return;
+	}
+	bool changed = neg_differs(&g->neg, &r), was_hold = g->neg.hold;
+
+	MG_INFO("call %u: leg %u's answer in the ACK: %s", c->id, li,
+		!changed ? "session unchanged" : r.rekey ? "new keys (ROC reset)" : "session changed");
+	g->neg = r;
+	if (changed)
+		session_push(c, r.rekey ? (int)li : -1);
+	if (r.hold != was_hold) {
+		c->leg[li ^ 1].want_hold = r.hold;
+		call_offer_hold(c, li ^ 1);
+	}
+	explicit_bzero(&r, sizeof(r));
 }
 
 /* The leg's handle is finished (terminated call state). */
@@ -1636,10 +1880,7 @@ static bool calls_hook(void *arg, unsigned ua_index, nua_event_t event, int stat
 			on_leg1_response(c, status, phrase, sip);
 		break;
 	case nua_i_ack:
-		if (li == 0 && c->state == CALL_ANSWERED) {
-			c->state = CALL_ACTIVE;
-			MG_INFO("call %u: active", c->id);
-		}
+		on_ack(c, li, sip);
 		break;
 	case nua_i_cancel:
 		/* nua has answered 200 to the CANCEL and 487 to the INVITE. */
@@ -1696,6 +1937,17 @@ static void pstn_callee_event(struct pri_call *pc, int status, bool media)
 		c->leg[1].final_status = status;
 	else if (c->state == CALL_OUTGOING)
 		c->state = CALL_EARLY;
+	if (c->late) {
+		/* The caller made no offer: 180 (no early media), then our
+		 * offer in the 200 on CONNECT. */
+		if (status >= 200) {
+			late_offer_caller(c);
+		} else if (!c->ringing_sent) {
+			c->ringing_sent = true;
+			relay0(c, 180, false);
+		}
+		return;
+	}
 	if (!media && status < 200) {
 		if (c->relay_status == 0)
 			relay0(c, status, c->session_on);

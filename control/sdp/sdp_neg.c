@@ -764,6 +764,113 @@ int sdp_offer(const struct sdp_policy *pol, const struct sdp_result *prev, struc
 	return 0;
 }
 
+/* The SDP of the session as it stands (see sdp_offer_current()), o= version
+ * @version. The m= lines of our previous SDP other than the audio one are
+ * repeated with port 0, so the offer keeps their number and order (RFC 3264
+ * §8); the audio line carries what is in use. */
+static int current_text(const struct sdp_policy *pol, const struct sdp_result *cur, struct sdp_result *res,
+			uint64_t version)
+{
+	struct out o = { .s = res->sdp, .cap = sizeof(res->sdp) };
+	const char *l = cur->sdp, *end = cur->sdp + strnlen(cur->sdp, sizeof(cur->sdp));
+	unsigned idx = 0;
+	bool audio_done = false;
+
+	res->sess_version = version;
+	out_session(&o, pol, res);
+	while (l < end) {
+		const char *eol = memchr(l, '\n', (size_t)(end - l));
+		size_t n = eol ? (size_t)(eol - l) : (size_t)(end - l);
+
+		if (n > 0 && l[n - 1] == '\r')
+			n--;
+		if (n > 2 && l[0] == 'm' && l[1] == '=') {
+			if (idx != cur->media_index) {
+				/* "m=TYPE PORT REST": written again with port 0 */
+				const char *sp = memchr(l, ' ', n), *sp2 = sp ? memchr(sp + 1, ' ', n - (size_t)(sp + 1 - l)) : NULL;
+
+				if (sp == NULL || sp2 == NULL)
+					return -EINVAL;
+				out_add(&o, "%.*s 0%.*s\r\n", (int)(sp - l), l, (int)(n - (size_t)(sp2 - l)), sp2);
+			} else {
+				audio_done = true;
+				out_add(&o, "m=audio %u %s", pol->local_port,
+					res->srtp && !res->ms_dialect ? "RTP/SAVP" : "RTP/AVP");
+				for (unsigned k = 0; k < res->n_pts; k++)
+					out_add(&o, " %u", res->pts[k].pt);
+				out_add(&o, "\r\n");
+				out_pts(&o, res);
+				if (res->ptime)
+					out_add(&o, "a=ptime:%u\r\n", res->ptime);
+				out_add(&o, "a=%s\r\n", sdp_dir_name(res->dir));
+				if (res->rtcp_mux)
+					out_add(&o, "a=rtcp-mux\r\n");
+				if (res->srtp && out_crypto(&o, res->crypto_tag, res->offered[0].suite, &res->local_key) < 0)
+					o.overflow = true;
+				if (res->srtp && res->ms_dialect)
+					out_add(&o, "a=encryption:%s\r\n",
+						pol->mode == MG_SRTP_MODE_ALWAYS ? "required" : "optional");
+			}
+			idx++;
+		}
+		l = eol ? eol + 1 : end;
+	}
+	if (!audio_done)
+		return -EINVAL;
+	if (o.overflow)
+		return -ENOSPC;
+	res->sdp_len = o.len;
+	return 0;
+}
+
+int sdp_offer_current(const struct sdp_policy *pol, const struct sdp_result *cur, struct sdp_result *res)
+{
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	if (cur == NULL || cur->status != 0 || cur->sess_id == 0 || cur->sdp_len == 0)
+		return fail(res, 500, WARN_MISC, "no negotiated session to offer again");
+	res->before.valid = true;
+	res->before.srtp = cur->srtp;
+	res->before.suite = cur->suite;
+	res->before.rx = cur->rx;
+	res->srtp = cur->srtp;
+	res->suite = cur->suite;
+	res->crypto_tag = cur->crypto_tag;
+	res->ms_dialect = cur->ms_dialect;
+	res->local_key = cur->local_key;
+	memcpy(res->pts, cur->pts, sizeof(res->pts));
+	res->n_pts = cur->n_pts;
+	res->telephone_event_pt = cur->telephone_event_pt;
+	res->ptime = cur->ptime;
+	res->rtcp_mux = cur->rtcp_mux && !pol->no_rtcp_mux;
+	res->dir = pol_dir(pol);
+	res->media_index = cur->media_index;
+	if (cur->srtp) {
+		/* the one crypto line in use: its tag, suite and our key */
+		res->offered[0].tag = cur->crypto_tag;
+		res->offered[0].suite = mg_srtp_suite_by_id(cur->suite);
+		res->offered[0].key = cur->local_key;
+		res->n_offered = 1;
+		if (res->offered[0].suite == NULL)
+			return fail(res, 500, WARN_MISC, "unknown suite in use");
+	}
+	res->sess_id = cur->sess_id;
+	/* RFC 3264 §8: the version goes up only when the SDP differs from the
+	 * previous one. */
+	rc = current_text(pol, cur, res, cur->sess_version);
+	if (rc == 0 && strcmp(res->sdp, cur->sdp) != 0)
+		rc = current_text(pol, cur, res, cur->sess_version + 1);
+	if (rc < 0) {
+		enum sdp_dir dir = res->dir;
+
+		fail(res, 500, WARN_MISC, "cannot write the current session: %s", strerror(-rc));
+		res->dir = dir;
+		return -EPROTO;
+	}
+	return 0;
+}
+
 int sdp_answer_process(const struct sdp_policy *pol, const char *answer, size_t len, struct sdp_result *res)
 {
 	su_home_t home[1] = { SU_HOME_INIT(home) };
@@ -787,7 +894,11 @@ int sdp_answer_process(const struct sdp_policy *pol, const char *answer, size_t 
 			  p && sdp_parsing_error(p) ? sdp_parsing_error(p) : "empty");
 		goto out;
 	}
+	/* the answer's line at the index of our audio line (0 in offers made
+	 * by sdp_offer(); sdp_offer_current() keeps the previous layout) */
 	m = sess->sdp_media;
+	for (unsigned i = 0; i < res->media_index && m != NULL; i++)
+		m = m->m_next;
 	if (m == NULL || m->m_type != sdp_media_audio || m->m_port == 0 || m->m_rejected) {
 		rc = fail(res, 488, WARN_MEDIA, "the answer rejects the audio stream");
 		goto out;

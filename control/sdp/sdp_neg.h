@@ -135,7 +135,19 @@ int sdp_answer(const struct sdp_policy *pol, const char *offer, size_t len, cons
  * @p prev (re-INVITE from our side): keep our key. */
 int sdp_offer(const struct sdp_policy *pol, const struct sdp_result *prev, struct sdp_result *res);
 
-/* Complete @p res (filled by sdp_offer()) with the peer's answer, in place.
+/* Offer the session as it stands, e.g. in the 2xx to an INVITE without SDP
+ * (RFC 3261 14.2, a session refresh): @p cur is the dialog's last result
+ * (cur->sdp the last SDP we sent). The offer has the agreed payload types
+ * with their numbers, the crypto line in use with our key (no new key: the
+ * peer's answer re-keys only if it brings new keys of its own), rtcp-mux
+ * if in use, our address/port from @p pol and the direction of
+ * pol->media_type; the other m= lines of the previous SDP are kept with
+ * port 0. RFC 3264 §8: the o= version stays when the SDP is identical to
+ * cur->sdp, else it goes up by one. Process the answer (in the ACK) with
+ * sdp_answer_process(): rekey_rx/rekey say whether the peer changed keys. */
+int sdp_offer_current(const struct sdp_policy *pol, const struct sdp_result *cur, struct sdp_result *res);
+
+/* Complete @p res (filled by sdp_offer() or sdp_offer_current()) with the peer's answer, in place.
  * Fails (status 488) when the answer breaks the policy or our offer. Several
  * answers to one offer (RFC 3960 forking, 18x then 200): process each into
  * its own copy of the sdp_offer() result. */

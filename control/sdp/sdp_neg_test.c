@@ -313,6 +313,112 @@ static void check_outcome(const struct sdp_result *r)
 	}
 }
 
+/* sdp_offer_current(): the session offered again (2xx to an INVITE without
+ * SDP) keeps the m= layout, the payload numbers, the crypto tag and our key;
+ * the o= version stays when the SDP is unchanged (RFC 3264 §8) and goes up
+ * when it changes; the answer is read at the audio line's index. */
+static void test_offer_current(void **state)
+{
+	(void)state;
+	static const char offer[] = "v=0\r\no=peer 7 7 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\n"
+				    "m=video 5000 RTP/AVP 31\r\n"
+				    "m=audio 6000 RTP/SAVP 0 96\r\na=rtpmap:0 PCMU/8000\r\n"
+				    "a=rtpmap:96 telephone-event/8000\r\na=fmtp:96 0-15\r\n"
+				    "a=crypto:3 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n";
+	static const char fmt[] = "v=0\r\no=peer 7 8 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\n"
+				  "m=video 0 RTP/AVP 31\r\n"
+				  "m=audio %u RTP/SAVP 0 96\r\na=rtpmap:0 PCMU/8000\r\n"
+				  "a=rtpmap:96 telephone-event/8000\r\n%s"
+				  "a=crypto:%u AES_CM_128_HMAC_SHA1_80 inline:%s\r\n";
+	struct sdp_result *cur = calloc(1, sizeof(*cur)), *o = calloc(1, sizeof(*o)), *o2 = calloc(1, sizeof(*o2));
+	struct sdp_policy a;
+	char ans[1024], ours[64];
+	const char *k;
+
+	pol_init(&a, MG_SRTP_MODE_AS_NEEDED, "192.0.2.1", 20000);
+	assert_int_equal(sdp_answer(&a, offer, strlen(offer), NULL, cur), 0);
+	assert_int_equal(cur->media_index, 1);
+	k = strstr(cur->sdp, "inline:");
+	assert_non_null(k);
+	snprintf(ours, sizeof(ours), "%.40s", k + 7);
+
+	/* nothing changed: the very same SDP, same version */
+	assert_int_equal(sdp_offer_current(&a, cur, o), 0);
+	assert_string_equal(o->sdp, cur->sdp);
+	assert_int_equal(o->sess_version, cur->sess_version);
+	assert_int_equal(o->sess_id, cur->sess_id);
+	assert_non_null(strstr(o->sdp, "m=video 0 RTP/AVP 31\r\nm=audio 20000 RTP/SAVP 0 96\r\n"));
+	assert_non_null(strstr(o->sdp, "a=fmtp:96 0-15\r\n"));
+	assert_non_null(strstr(o->sdp, ours));
+	assert_int_equal(o->n_offered, 1);
+	assert_int_equal(o->offered[0].tag, 3);
+
+	/* the peer answers with its keys unchanged, a new port: no re-key */
+	snprintf(ans, sizeof(ans), fmt, 6002u, "", 3u, "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz");
+	*o2 = *o;
+	assert_int_equal(sdp_answer_process(&a, ans, strlen(ans), o2), 0);
+	assert_int_equal(o2->remote_rtp_port, 6002);
+	assert_false(o2->rekey);
+	assert_memory_equal(&o2->tx, &cur->tx, sizeof(o2->tx));
+	assert_memory_equal(&o2->rx, &cur->rx, sizeof(o2->rx));
+	assert_int_equal(o2->telephone_event_pt, 96);
+
+	/* new peer keys: its direction re-keys, ours keeps its key */
+	snprintf(ans, sizeof(ans), fmt, 6002u, "", 3u, "NzB4d1BINUAvLEw6UzF3WSJ+PSdFcGdUJShpX1Zj");
+	*o2 = *o;
+	assert_int_equal(sdp_answer_process(&a, ans, strlen(ans), o2), 0);
+	assert_true(o2->rekey && o2->rekey_rx);
+	assert_false(o2->rekey_tx);
+	assert_memory_equal(&o2->tx, &cur->tx, sizeof(o2->tx));
+
+	/* a tag we did not offer, or the audio line refused: 488 */
+	snprintf(ans, sizeof(ans), fmt, 6002u, "", 1u, "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz");
+	*o2 = *o;
+	assert_int_equal(sdp_answer_process(&a, ans, strlen(ans), o2), -EPROTO);
+	assert_int_equal(o2->status, 488);
+	snprintf(ans, sizeof(ans), fmt, 0u, "", 3u, "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz");
+	*o2 = *o;
+	assert_int_equal(sdp_answer_process(&a, ans, strlen(ans), o2), -EPROTO);
+
+	/* a different direction is a different SDP: version + 1, same key */
+	a.media_type = "sendonly";
+	assert_int_equal(sdp_offer_current(&a, cur, o), 0);
+	assert_int_equal(o->sess_version, cur->sess_version + 1);
+	assert_non_null(strstr(o->sdp, "a=sendonly\r\n"));
+	assert_non_null(strstr(o->sdp, ours));
+
+	/* our own offer answered (one m= line), then offered again: only the
+	 * agreed codec and the chosen crypto line remain, version + 1 */
+	struct sdp_policy b;
+
+	pol_init(&b, MG_SRTP_MODE_AS_NEEDED, "192.0.2.2", 30000);
+	assert_int_equal(sdp_offer(&a, NULL, cur), 0);
+	assert_int_equal(sdp_answer(&b, cur->sdp, cur->sdp_len, NULL, o2), 0);
+	assert_int_equal(sdp_answer_process(&a, o2->sdp, o2->sdp_len, cur), 0);
+	assert_int_equal(sdp_offer_current(&a, cur, o), 0);
+	assert_int_equal(o->sess_version, cur->sess_version + 1);
+	assert_null(strstr(o->sdp, "a=crypto:2 "));
+	assert_non_null(strstr(o->sdp, "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"));
+	assert_non_null(strstr(o->sdp, "a=encryption:optional\r\n")); /* RTP/AVP + a=crypto */
+	/* and that offer answered by B again: B keeps its keys, nothing re-keys */
+	struct sdp_result *rb2 = calloc(1, sizeof(*rb2));
+
+	assert_int_equal(sdp_answer(&b, o->sdp, o->sdp_len, o2, rb2), 0);
+	assert_false(rb2->rekey);
+	assert_int_equal(sdp_answer_process(&a, rb2->sdp, rb2->sdp_len, o), 0);
+	assert_false(o->rekey);
+	assert_pair(&o->tx, &rb2->rx);
+	assert_pair(&rb2->tx, &o->rx);
+
+	/* nothing negotiated: refused */
+	memset(cur, 0, sizeof(*cur));
+	assert_int_equal(sdp_offer_current(&a, cur, o), -EPROTO);
+	free(cur);
+	free(o);
+	free(o2);
+	free(rb2);
+}
+
 static void test_mutations(void **state)
 {
 	(void)state;
@@ -366,6 +472,7 @@ int main(void)
 		cmocka_unit_test(test_warning_header),
 		cmocka_unit_test(test_attr_numbers),
 		cmocka_unit_test(test_to_leg),
+		cmocka_unit_test(test_offer_current),
 		cmocka_unit_test(test_mutations),
 	};
 

@@ -3,7 +3,7 @@
 # Suite 'interop', call engine over SIP/UDP on loopback (docs/calls.md):
 #   1. SIPp: the 488 cells of SPEC section 4's answer table (mode=always with
 #      an RTP-only offer, mode=never with an SRTP-only offer), Warning checked
-#   2. raw SIP: no route -> 404, dataplane down -> 503, no SDP -> 488
+#   2. raw SIP: no route -> 404, dataplane down -> 503 (with and without SDP)
 #   3. SIPp load: RATE calls/s for SECONDS s through control + dataplane
 #      (net_ring port: signalling and sessions are real, no RTP flows), every
 #      call must complete; prints the setup rate, response times and the CPU
@@ -13,7 +13,9 @@
 #   4. one call with early media from two forks, re-key, hold and resume.
 #   5. callee errors mapped to the caller, CANCEL, SIGHUP rule reload, call
 #      admission (mediagate.calls.maxCalls: 503 + Retry-After), media
-#      timeout, dataplane stall; 6. dataplane killed during a call.
+#      timeout; 5e. late offer (INVITE without SDP: offer in our 200, answer
+#      in the ACK; offerless re-INVITEs; ACK without / with an unusable
+#      answer); 5f. dataplane stall; 6. dataplane killed during a call.
 #
 #   call_sipp.sh BUILD_DIR SRC_DIR [RATE] [SECONDS]
 set -uo pipefail
@@ -146,8 +148,9 @@ raw $P_GW nobody yes > r404.out
 check "no routing rule matches -> 404 with Warning" r404.out "^SIP/2.0 404 .*Warning: 399 mediagate \"no routing rule matches\""
 raw $P_GW uas7 yes > r503.out
 check "dataplane not connected -> 503 with Warning" r503.out "^SIP/2.0 503 .*Warning: 399 mediagate \"dataplane is not connected\""
-raw $P_GW uas8 no > r488.out
-check "INVITE without SDP -> 488 with Warning" r488.out "^SIP/2.0 488 .*late offer"
+raw $P_GW uas8 no > rlate.out
+check "INVITE without SDP is not refused as such (late offer): routed, 503 here for want of a dataplane" \
+	rlate.out "^SIP/2.0 503 .*Warning: 399 mediagate \"dataplane is not connected\""
 sleep 0.3
 for f in always.log never.log asneeded.log; do
 	check "$f: every refused call ended, 0 calls active" "$f" "ended after .*; 0 calls active"
@@ -373,7 +376,110 @@ sed -i '/^mediagate.calls.mediaTimeout=/d' load.properties
 kill -HUP "$CTL"
 for _ in $(seq 30); do grep -q "SIGHUP: mediagate.calls.mediaTimeout=60 s" load.log && break; sleep 0.1; done
 
-# ---- 5e. the dataplane stalls (connection lost, dataplane alive) -----------
+# ---- 5e. late offer: INVITE without SDP (RFC 3261 13.2.1, RFC 3264) -----
+# The callee gets an offer of ours (PCMU, PCMA, telephone-event, a=crypto),
+# answers PCMU + telephone-event in a 183 (early SDP: a caller that made no
+# offer just gets 180) and the 200; the caller's 200 carries our offer with
+# the callee's codecs, the caller answers in its ACK from 127.0.0.1:7090, and
+# only then is the session installed, with that address. Two re-INVITEs
+# without SDP: each 200 offers the session as it stands, same key; o= version
+# +1 the first time (the SDP differs from our first offer), the same the
+# second time (RFC 3264 §8); the first ACK moves the caller to 7092
+# (SESSION_MODIFY), the second changes nothing. Then an ACK without an answer
+# and one with a codec we did not offer: BYE both ways, nothing left.
+late_log() { tail -n +$((n0 + 1)) load.log > "$1"; }
+sipp_bg_uas() { # SCENARIO NAME: a one-call SIPp callee in the background
+	local p
+	sipp -sf "$1" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -nostdin -bg -trace_msg \
+		-message_file "$2_uas.msg" -trace_err -error_file "$2_uas.err" > "$2_uas.out" 2>&1
+	p=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' "$2_uas.out" | head -n 1)
+	[ -n "$p" ] && PIDS+=($p)
+	UASP=$p
+}
+n0=$(wc -l < load.log)
+sipp_bg_uas "$X/call_late_uas.xml" late
+timeout 30 sipp -sf "$X/call_late_uac.xml" "127.0.0.1:$P_GW2" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
+	-d 200 -nostdin -trace_err -error_file late.err -trace_msg -message_file late.msg \
+	-trace_logs -log_file late.log > late.out 2>&1 &
+LUAC=$!
+for _ in $(seq 50); do grep -q "SESSION_ADD" <(tail -n +$((n0 + 1)) load.log) && break; sleep 0.1; done
+sid=$(tail -n +$((n0 + 1)) load.log | sed -n 's/.*SESSION_ADD \([0-9]*\):.*/\1/p' | head -n 1)
+"$DPCTL" --socket dpl.sock session get "${sid:-0}" > late_session.json 2>&1
+wait "$LUAC"
+rc=$?
+for _ in $(seq 30); do kill -0 "$UASP" 2> /dev/null || break; sleep 0.1; done
+sleep 0.3
+late_log late_gw.log
+if [ "$rc" -eq 0 ]; then ok "late offer: INVITE without SDP, 180, 200 with our offer, ACK with the answer, 2 re-INVITEs without SDP, BYE"; else bad "late offer call: exit $rc" late.err; fi
+if grep -qs "Aborting\|unexpected" late_uas.err; then bad "the callee's INVITE did not carry our offer (PCMU, PCMA, telephone-event, a=crypto)" late_uas.err; else ok "the callee got an INVITE with an offer of ours (0 8 101, a=crypto)"; fi
+check "  (the callee's INVITE, as received)" late_uas.msg "^m=audio [0-9]+ RTP/AVP 0 8 101"
+# the caller's messages as received: 180 without a body, the 200's offer
+python3 - late.msg > late_rx.txt << 'EOF'
+import re, sys
+txt = open(sys.argv[1], errors="replace").read()
+for blk in re.split(r"-{10,}.*\n", txt):
+    if "message received" not in blk and not re.search(r"^SIP/2.0 \d+", blk, re.M):
+        continue
+    m = re.search(r"^SIP/2\.0 (\d+).*?$", blk, re.M)
+    if not m or "CSeq: 1 INVITE" not in blk:
+        continue
+    cl = re.search(r"^Content-Length:\s*(\d+)", blk, re.M | re.I)
+    ma = re.search(r"^m=audio \d+ (\S+(?: \d+)+)", blk, re.M)
+    print("status %s len %s m %s crypto %d" % (m.group(1), cl.group(1) if cl else "?",
+          ma.group(1) if ma else "-", len(re.findall(r"^a=crypto:", blk, re.M))))
+EOF
+check "  the caller got 180 without SDP (no early media without its offer)" late_rx.txt "^status 180 len 0 m -"
+check "  the caller's 200 offers the callee's codecs (PCMU + telephone-event, no PCMA) with a=crypto" late_rx.txt "^status 200 len [1-9][0-9]* m RTP/AVP 0 101 crypto 2\$"
+check "  the session is installed only after the ACK's answer" late_gw.log "the caller answered in the ACK \(SRTP AES_CM_128_HMAC_SHA1_80\)"
+if grep -n "SESSION_ADD\|the caller answered in the ACK" late_gw.log | head -n 1 | grep -q "answered in the ACK"; then ok "  (the answer came before the SESSION_ADD)"; else bad "SESSION_ADD before the ACK's answer" late_gw.log; fi
+check "  SESSION_ADD with the caller's address from the ACK (127.0.0.1:7090, SRTP)" late_gw.log "SESSION_ADD [0-9]+: caller 127\.0\.0\.1:7090 SRTP, callee 127\.0\.0\.1:[0-9]+ RTP"
+python3 - late_session.json > late_sess.txt << 'EOF'
+import json, sys
+try:
+    d = json.load(open(sys.argv[1]))
+    d = d.get("session", d)
+    l0 = d["legs"][0]
+    print("leg0 remote %s rtcp %s rx %s tx %s" % (l0["remote"], l0["remote_rtcp_port"], l0["rx"]["suite"], l0["tx"]["suite"]))
+except Exception as e:
+    print("no session in the JSON:", repr(e))
+EOF
+check "  dataplane session: caller leg remote 127.0.0.1:7090 (RTCP 7091), SRTP both ways" late_sess.txt \
+	"^leg0 remote 127\.0\.0\.1:7090 rtcp 7091 rx AES_CM_128_HMAC_SHA1_80 tx AES_CM_128_HMAC_SHA1_80\$"
+v0=$(sed -n 's/.*offer0 version \([0-9]*\) key.*/\1/p' late.log) k0=$(sed -n 's/.*offer0 version [0-9]* key //p' late.log)
+v1=$(sed -n 's/.*offer1 version \([0-9]*\) key.*/\1/p' late.log) k1=$(sed -n 's/.*offer1 version [0-9]* key //p' late.log)
+v2=$(sed -n 's/.*offer2 version \([0-9]*\) key.*/\1/p' late.log) k2=$(sed -n 's/.*offer2 version [0-9]* key //p' late.log)
+if [ -n "$v0" ] && [ -n "$v1" ] && [ -n "$v2" ] && [ "$v1" -eq $((v0 + 1)) ] && [ "$v2" -eq "$v1" ]; then
+	ok "re-INVITEs without SDP: 200 with an offer; o= version $v0 -> $v1 (SDP changed) -> $v2 (unchanged)"
+else
+	bad "o= versions of our offers: '$v0' '$v1' '$v2' (want v1 = v0 + 1, v2 = v1)" late.log
+fi
+if [ -n "$k0" ] && [ "$k0" = "$k1" ] && [ "$k1" = "$k2" ]; then ok "  every offer of the session has the same key of ours"; else bad "  our key changed: '$k0' '$k1' '$k2'" late.log; fi
+check "  the first re-INVITE's ACK moved the caller: SESSION_MODIFY to 127.0.0.1:7092" late_gw.log "leg 0's answer in the ACK: session changed"
+check "  (MODIFY with the new address)" late_gw.log "SESSION_MODIFY [0-9]+: caller 127\.0\.0\.1:7092 SRTP"
+check "  the second ACK changed nothing: no MODIFY" late_gw.log "leg 0's answer in the ACK: session unchanged"
+if [ "$(grep -c "SESSION_MODIFY" late_gw.log)" -eq 1 ]; then ok "  (exactly one SESSION_MODIFY)"; else bad "  $(grep -c SESSION_MODIFY late_gw.log) SESSION_MODIFYs" late_gw.log; fi
+check "  the call ended with the caller's BYE, 0 calls active" late_gw.log "ended after .*\(BYE from the caller\); 0 calls active\$"
+
+for case in noans badans; do
+	n0=$(wc -l < load.log)
+	sipp_bg_uas "$X/call_uas.xml" "$case"
+	timeout 20 sipp -sf "$X/call_late_${case}_uac.xml" "127.0.0.1:$P_GW2" -t u1 -i 127.0.0.1 -p "$P_UAC" \
+		-m 1 -nostdin -trace_err -error_file "$case.err" -trace_msg -message_file "$case.msg" > "$case.out" 2>&1
+	rc=$?
+	for _ in $(seq 30); do kill -0 "$UASP" 2> /dev/null || break; sleep 0.1; done
+	sleep 0.3
+	late_log "${case}_gw.log"
+	if [ "$rc" -eq 0 ]; then ok "late offer, $case: the caller got BYE with Reason: SIP;cause=488"; else bad "late offer, $case: exit $rc" "$case.err"; fi
+	check "  the callee got BYE" "${case}_uas.msg" "^BYE sip:"
+	if grep -q "SESSION_ADD" "${case}_gw.log"; then bad "  a session was installed" "${case}_gw.log"; else ok "  no session was installed"; fi
+	check "  0 calls active" "${case}_gw.log" "ended after .*; 0 calls active\$"
+done
+check "ACK without SDP: the call ends, reason logged" noans_gw.log "ending in state answered: the caller's ACK has no SDP answer to our offer"
+check "ACK with a codec we did not offer: the call ends, reason logged" badans_gw.log "ending in state answered: the caller's SDP answer in the ACK refused: the answer names no audio codec we offered"
+"$DPCTL" --socket dpl.sock session list > late_sessions2.json 2>&1
+check "late offer: no session left in the dataplane" late_sessions2.json '"total": 0'
+
+# ---- 5f. the dataplane stalls (connection lost, dataplane alive) -----------
 sipp -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -nostdin -bg > stall_uas.out 2>&1
 p=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' stall_uas.out | head -n 1)
 [ -n "$p" ] && PIDS+=($p)
