@@ -1817,6 +1817,11 @@ static void on_ack(struct call *c, unsigned li, const sip_t *sip)
 			r.srtp ? mg_srtp_suite_by_id(r.suite)->sdes_name : "");
 		MG_INFO("call %u: active", c->id);
 		session_push(c, -1);
+		if (r.hold) {
+			/* answered on hold (sendonly/inactive): the callee is told */
+			c->leg[1].want_hold = true;
+			call_offer_hold(c, 1);
+		}
 		explicit_bzero(&r, sizeof(r));
 		return;
 	}

@@ -11,6 +11,8 @@
 # Checks ALERTING/CONNECT relayed as 180/200, sessions installed with the
 # B-channels bound (TDM_BIND) on the dataplane's TDM thread, frames moving
 # through both channels, the hang-up crossing PSTN both ways (cause 16), a
+# late-offer SIP caller (offer in our 200 on CONNECT, span law first; the
+# ACK's answer installs the session and binds the channel), a
 # refused PSTN call (no route: cause 1 -> 404), a PSTN call over
 # mediagate.calls.maxCalls (cause 42 -> 503), and nothing left afterwards.
 #
@@ -125,6 +127,33 @@ for n in 1 2; do
 		bad "call $n: channel counters '$line'" control.log
 	fi
 done
+
+# Late offer to the PSTN: the SIP caller sends no SDP; the call goes out on
+# span 2 at once; on CONNECT the caller's 200 offers the span's law first
+# (E1: PCMA, PCMU, telephone-event); the caller answers PCMU in its ACK
+# (127.0.0.1:7090), which installs the session and binds the B-channel.
+n0=$(wc -l < control.log)
+sipp -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -nostdin -bg > late_uas.out 2>&1
+p=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' late_uas.out | head -n 1)
+[ -n "$p" ] && PIDS+=($p)
+timeout 40 sipp -sf "$X/call_late_uac.xml" "127.0.0.1:$P_GW" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 -d 500 \
+	-nostdin -trace_msg -message_file late.msg -trace_err -error_file late.err > late.out 2>&1
+rc=$?
+for _ in $(seq 30); do kill -0 "$p" 2> /dev/null || break; sleep 0.1; done
+sleep 0.5
+tail -n +$((n0 + 1)) control.log > late_gw.log
+lc=$(sed -n 's/.*call \([0-9]*\): no SDP in the INVITE (late offer).*/\1/p' late_gw.log | head -n 1)
+if [ "$rc" -eq 0 ]; then ok "late offer SIP -> PSTN: INVITE without SDP, 180, 200 with our offer, ACK with the answer, BYE"; else bad "late offer SIPp caller: exit $rc" late.err; fi
+check "  routed to the PSTN before any SDP" late_gw.log "call ${lc:-X}: routed by rule sip_to_pstn to the PSTN"
+check "  the caller's 200 offers the span's law first (PCMA, PCMU, telephone-event)" late.msg "^m=audio [0-9]+ RTP/AVP 8 0 101"
+check "  session with the caller's address from the ACK" late_gw.log "call ${lc:-X}: SESSION_ADD [0-9]+: caller 127\.0\.0\.1:7090 SRTP, callee TDM channel"
+if grep -E "call ${lc:-X}: (the caller answered in the ACK|channel [0-9]+ bound)" late_gw.log | head -n 1 | grep -q "answered in the ACK"; then
+	ok "  the B-channel is bound after the ACK's answer"
+else
+	bad "  B-channel of call ${lc:-X} not bound after the answer" late_gw.log
+fi
+check "  B-channel bound" late_gw.log "call ${lc:-X}: channel [0-9]+ bound to session"
+check "  the call ends by the caller's BYE, released with cause 16" late_gw.log "call ${lc:-X}: PSTN leg 1 released with cause 16 "
 
 # A SIP call to nr5 goes out on span 2 as 7775; span 1 has no rule for it:
 # released with cause 1 there, which the SIP caller gets as 404.
