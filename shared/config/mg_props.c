@@ -342,6 +342,10 @@ int mg_props_parse_buf(struct mg_props *p, const char *text, size_t len, const c
 	file = props_add_file(p, name);
 	if (file == NULL)
 		return -ENOMEM;
+	/* a UTF-8 byte order mark (Windows editors write one) is not part of
+	 * the first key: left there, that key would be unknown and ignored */
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+		i = 3;
 	while (i < len) {
 		unsigned start_line;
 		bool bad_nul = false;

@@ -292,6 +292,41 @@ static void test_empty_key_and_nul(void **state)
 	done(&r);
 }
 
+/* Windows editors start a file with a UTF-8 BOM: it is not part of the first key. */
+static void test_utf8_bom(void **state)
+{
+	struct parsed r;
+	(void)state;
+
+	parse_s(&r, "\xef\xbb\xbfnetborder.media.srtp.mode=always\r\nb=2\r\n");
+	assert_int_equal(r.rc, 0);
+	assert_string_equal(val(&r, "netborder.media.srtp.mode"), "always");
+	assert_int_equal(line_of(&r, "netborder.media.srtp.mode"), 1);
+	assert_int_equal(line_of(&r, "b"), 2);
+	assert_int_equal(r.p.n, 2);
+	assert_int_equal(r.diag_len, 0);
+	done(&r);
+
+	/* BOM then a comment, and a BOM alone */
+	parse_s(&r, "\xef\xbb\xbf# gw\na=1\n");
+	assert_string_equal(val(&r, "a"), "1");
+	assert_int_equal(line_of(&r, "a"), 2);
+	done(&r);
+	parse_s(&r, "\xef\xbb\xbf");
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(r.p.n, 0);
+	done(&r);
+
+	/* only at the very start: elsewhere those bytes are ordinary key text */
+	parse_s(&r, "a=1\n\xef\xbb\xbf" "b=2\n");
+	assert_null(val(&r, "b"));
+	assert_string_equal(val(&r, "\xef\xbb\xbf" "b"), "2");
+	done(&r);
+	parse_s(&r, " \xef\xbb\xbf" "c=3\n");
+	assert_null(val(&r, "c"));
+	done(&r);
+}
+
 static void test_file(void **state)
 {
 	char path[] = "/tmp/cfg_props_test_XXXXXX";
@@ -435,6 +470,7 @@ int main(void)
 		cmocka_unit_test(test_duplicate_last_wins),
 		cmocka_unit_test(test_bad_unicode_escapes),
 		cmocka_unit_test(test_empty_key_and_nul),
+		cmocka_unit_test(test_utf8_bom),
 		cmocka_unit_test(test_file),
 		cmocka_unit_test(test_expand),
 		cmocka_unit_test(test_expand_errors),
