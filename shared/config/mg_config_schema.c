@@ -483,6 +483,11 @@ static int v_port_addrs(struct mg_config *cfg, const struct mg_cfg_entry *e, cha
 			snprintf(why, wl, "bad address \"%s\"", a);
 			return -EINVAL;
 		}
+		/* the dataplane is IPv4-only: accepted here, it would run without it */
+		if (pt->addrs[pt->n_addrs].family != AF_INET) {
+			snprintf(why, wl, "IPv6 address \"%s\": the dataplane handles IPv4 only", a);
+			return -EINVAL;
+		}
 		pt->n_addrs++;
 	}
 	return 0;
@@ -498,6 +503,10 @@ static int v_port_nexthop(struct mg_config *cfg, const struct mg_cfg_entry *e, c
 		return 0;
 	if (mg_cfg_parse_cidr(e->value, &pt->nexthop, 0) < 0) {
 		snprintf(why, wl, "bad address");
+		return -EINVAL;
+	}
+	if (pt->nexthop.family != AF_INET) {
+		snprintf(why, wl, "IPv6 next hop: the dataplane handles IPv4 only");
 		return -EINVAL;
 	}
 	return 0;
@@ -880,11 +889,13 @@ static const struct mg_config_key schema[] = {
 		.name = "mediagate.dataplane.port.N.addresses",
 		.type = "list",
 		.def = "",
-		.example = "192.0.2.1/24,2001:db8::1/64",
-		.allowed = "comma list of IPv4/IPv6 addresses with optional /prefix (at most 8)",
+		.example = "192.0.2.1/24",
+		.allowed = "comma list of IPv4 addresses with optional /prefix (CIDR, e.g. "
+			   "192.0.2.1/24), at most 8; IPv6 is refused (the dataplane handles "
+			   "IPv4 only)",
 		.apply = v_port_addrs,
 		.max_index = MG_CFG_MAX_PORTS,
-		.help = "Media addresses owned by port N (the dataplane answers ARP/ND and ICMP "
+		.help = "Media addresses owned by port N (the dataplane answers ARP and ICMP "
 			"echo for them).",
 		.used_by = MG_CFG_USE_DATAPLANE,
 	},
@@ -893,7 +904,8 @@ static const struct mg_config_key schema[] = {
 		.type = "address",
 		.def = "",
 		.example = "192.0.2.254",
-		.allowed = "an IPv4 or IPv6 address, or empty for none",
+		.allowed = "an IPv4 address, or empty for none (IPv6 is refused: the dataplane "
+			   "handles IPv4 only)",
 		.apply = v_port_nexthop,
 		.max_index = MG_CFG_MAX_PORTS,
 		.help = "Gateway for destinations outside port N's prefixes (empty: on-link "

@@ -527,7 +527,7 @@ static void test_pattern_keys(void **state)
 	s = ok(&l,
 	       "mediagate.dataplane.port.1.device=net_ring1\n"
 	       "mediagate.dataplane.port.0.device=net_af_packet0,iface=cfg-veth0\n"
-	       "mediagate.dataplane.port.0.addresses=192.0.2.1/24, 2001:db8::1/64,198.51.100.7\n"
+	       "mediagate.dataplane.port.0.addresses=192.0.2.1/24, 192.0.2.200/25 ,198.51.100.7\n"
 	       "mediagate.dataplane.port.0.nexthop=192.0.2.254\n"
 	       "mediagate.tdm.span.0.role=network\n"
 	       "mediagate.tdm.span.1.switchType=euroisdn_e1\n",
@@ -539,8 +539,9 @@ static void test_pattern_keys(void **state)
 	assert_int_equal(s->ports[0].addrs[0].family, AF_INET);
 	assert_int_equal(s->ports[0].addrs[0].prefix_len, 24);
 	assert_memory_equal(s->ports[0].addrs[0].addr, "\xc0\x00\x02\x01", 4);
-	assert_int_equal(s->ports[0].addrs[1].family, AF_INET6);
-	assert_int_equal(s->ports[0].addrs[1].prefix_len, 64);
+	assert_int_equal(s->ports[0].addrs[1].family, AF_INET);
+	assert_int_equal(s->ports[0].addrs[1].prefix_len, 25);
+	assert_memory_equal(s->ports[0].addrs[1].addr, "\xc0\x00\x02\xc8", 4);
 	assert_int_equal(s->ports[0].addrs[2].prefix_len, 32);
 	assert_int_equal(s->ports[0].nexthop.family, AF_INET);
 	assert_int_equal(s->ports[1].n_addrs, 0);
@@ -574,6 +575,19 @@ static void test_pattern_keys(void **state)
 	fails("mediagate.dataplane.port.0.device=x\nmediagate.dataplane.port.0.nexthop=192.0.2.1/24\n",
 	      "mediagate.dataplane.port.0.nexthop=192.0.2.1/24: error: bad address");
 	fails("mediagate.dataplane.port.0.device=\n", "empty device");
+	/* the dataplane is IPv4-only: an IPv6 media address or next hop would be
+	 * ignored at run time (a port with no address), so it is refused at load */
+	fails("mediagate.dataplane.port.0.device=x\n"
+	      "mediagate.dataplane.port.0.addresses=192.0.2.1/24,2001:db8::1/64\n",
+	      "t.properties:2: mediagate.dataplane.port.0.addresses=192.0.2.1/24,2001:db8::1/64: "
+	      "error: IPv6 address \"2001:db8::1/64\": the dataplane handles IPv4 only "
+	      "(allowed: comma list of IPv4 addresses with optional /prefix (CIDR");
+	fails("mediagate.dataplane.port.0.device=x\nmediagate.dataplane.port.0.addresses=::1\n",
+	      "t.properties:2: mediagate.dataplane.port.0.addresses=::1: error: IPv6 address "
+	      "\"::1\"");
+	fails("mediagate.dataplane.port.0.device=x\nmediagate.dataplane.port.0.nexthop=fe80::1\n",
+	      "t.properties:2: mediagate.dataplane.port.0.nexthop=fe80::1: error: IPv6 next hop: "
+	      "the dataplane handles IPv4 only (allowed: an IPv4 address");
 	/* span.N is DAHDI span N+1: PRI on span 2 only leaves span.0 out */
 	{
 		struct loaded g;
@@ -597,6 +611,27 @@ static void test_pattern_keys(void **state)
 	assert_int_equal(s->n_ports, 0);
 	assert_int_equal(mg_config_warnings(l.cfg), 2);
 	unload(&l);
+}
+
+/* A UTF-8 BOM (Windows editors) must not turn the first key into an unknown one. */
+static void test_utf8_bom(void **state)
+{
+	struct loaded l;
+	const struct mg_settings *s;
+	(void)state;
+
+	s = ok(&l, "\xef\xbb\xbfnetborder.media.srtp.mode=always\r\n", NULL);
+	assert_int_equal(s->srtp_mode, MG_SRTP_MODE_ALWAYS);
+	assert_int_equal(mg_config_warnings(l.cfg), 0);
+	assert_null(strstr(l.diag, "unknown key"));
+	unsigned line = 0;
+	assert_string_equal(mg_config_origin(l.cfg, "netborder.media.srtp.mode", &line),
+			    "t.properties");
+	assert_int_equal(line, 1);
+	unload(&l);
+	/* and a bad first value is still reported under its own key */
+	fails("\xef\xbb\xbfnetborder.media.srtp.mode=sometimes\n",
+	      "t.properties:1: netborder.media.srtp.mode=sometimes: error: unknown SRTP mode");
 }
 
 static void test_unknown_keys_and_duplicates(void **state)
@@ -897,6 +932,7 @@ int main(void)
 		cmocka_unit_test(test_tls_versions),
 		cmocka_unit_test(test_port_range),
 		cmocka_unit_test(test_pattern_keys),
+		cmocka_unit_test(test_utf8_bom),
 		cmocka_unit_test(test_unknown_keys_and_duplicates),
 		cmocka_unit_test(test_expansion),
 		cmocka_unit_test(test_other_values),

@@ -111,6 +111,22 @@ for bin in "$@"; do
 	n=$(count err ": error: ")
 	if [ "$n" -eq 8 ]; then ok; else ko "$name bad values: $n error lines, wanted 8"; fi
 
+	# an IPv6 media address: refused at load, not ignored at run time
+	f=$dir/bad-ipv6.properties
+	run "$bin" --config "$f" --check
+	expect_rc 2 "$name ipv6 address"
+	has err "$f:5: mediagate.dataplane.port.0.addresses=192.0.2.1/24,2001:db8::1/64: error: IPv6 address \"2001:db8::1/64\": the dataplane handles IPv4 only (allowed: comma list of IPv4 addresses with optional /prefix (CIDR" "$name ipv6 address"
+	if [ -s "$tmp/out" ]; then ko "$name ipv6 address: printed a configuration"; else ok; fi
+
+	# a UTF-8 BOM (Windows editors) before the first key: the key still counts
+	f=$tmp/bom.properties
+	printf '\357\273\277netborder.media.srtp.mode=always\r\nmediagate.log.level=debug\r\n' >"$f"
+	run "$bin" --config "$f" --check
+	expect_rc 0 "$name bom"
+	has out "netborder.media.srtp.mode=always	# $f:1" "$name bom"
+	has out "mediagate.log.level=debug	# $f:2" "$name bom"
+	if [ -s "$tmp/err" ]; then ko "$name bom: stderr not empty"; sed 's/^/  | /' "$tmp/err"; else ok; fi
+
 	# a file that is not there
 	run "$bin" --config "$tmp/missing.properties" --check
 	expect_rc 2 "$name missing file"
