@@ -24,6 +24,7 @@
 #ifdef MG_HAVE_PRI
 #include "pri_mgr.h"
 #endif
+#include "route.h"
 #include "route_cli.h"
 #include "sipua.h"
 #include "tlscfg.h"
@@ -119,6 +120,46 @@ static void usage(FILE *out)
 		"                 print the chosen rule and out-leg parameters, exit 0, 1 (no route) or 2\n");
 }
 
+/*
+ * --check: the configuration file was valid; now what the start-up would
+ * refuse beyond it, without starting anything: the TLS credentials of a
+ * /tls user agent (files, key password, key vs certificate, dates, trust
+ * store, cipher lists) and the routing rules file. 0 or 2, as the start.
+ */
+static int control_check(struct mg_config *cfg, const char *path)
+{
+	const struct mg_settings *s = mg_config_settings(cfg);
+	struct route_table *t;
+	char err[1024];
+	bool tls = false;
+	int rc = 0;
+
+	mg_config_print(cfg, stdout);
+	for (unsigned i = 0; i < s->n_ua; i++)
+		tls |= s->ua[i].transport == MG_TRANSPORT_TLS;
+	if (tls) {
+		if (tlscfg_init(s, err, sizeof(err)) < 0) {
+			fprintf(stderr, "error: %s\n", err);
+			rc = 2;
+		}
+		tlscfg_fini();
+	}
+	t = route_table_load(s->routing_rules_file, err, sizeof(err));
+	if (t != NULL) {
+		route_table_unref(t);
+	} else if (errno == ENOENT) {
+		fprintf(stderr, "warning: mediagate.routing.rulesFile %s does not exist: every INVITE "
+				"gets 503 until it does (SIGHUP reloads)\n", s->routing_rules_file);
+	} else {
+		fprintf(stderr, "error: mediagate.routing.rulesFile: %s\n", err);
+		rc = 2;
+	}
+	if (rc != 0)
+		fprintf(stderr, "%s: configuration refused (the start would exit 2)\n",
+			path != NULL ? path : "(embedded defaults)");
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -162,9 +203,10 @@ int main(int argc, char **argv)
 	if (cfg == NULL)
 		return 2;
 	if (check) {
-		mg_config_print(cfg, stdout);
+		int rc = control_check(cfg, config_path);
+
 		mg_config_free(cfg);
-		return 0;
+		return rc;
 	}
 	if (route_spec != NULL) {
 		int rc = route_cli_main(cfg, route_spec, stdout);

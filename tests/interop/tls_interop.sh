@@ -294,7 +294,7 @@ for t in u1:$P_UDP:udp t1:$P_TCP:tcp; do
 done
 timeout 20 sipp -sf "$SRC/tls_invite.xml" -m 1 -t u1 "127.0.0.1:$P_UDP" -i 127.0.0.1 \
 	-p $P_SIPP -nostdin -trace_msg -message_file sipp_invite.msg > sipp_invite.out 2>&1
-if [ $? -eq 0 ]; then ok "INVITE: 503 with Warning until call handling exists"; else bad "INVITE answer" sipp_invite.msg; fi
+if [ $? -eq 0 ]; then ok "INVITE while the routing rules file does not exist: 503 with Warning (call handling not enabled)"; else bad "INVITE answer" sipp_invite.msg; fi
 for mc in MESSAGE:405 SUBSCRIBE:405 INFO:405 FOO:501; do
 	IFS=: read -r m code <<< "$mc"
 	sed "s/@METHOD@/$m/g; s/@CODE@/$code/g" "$SRC/tls_method.xml" > "method_$m.xml"
@@ -316,6 +316,14 @@ expect_exit2() {
 	else
 		bad "bad config: $name (rc=$rc, want 2 and /$re/)" bad.log
 	fi
+	# --check refuses what the start refuses, with the same reason
+	timeout 10 "$CONTROL" --config bad.properties --check > bad-check.log 2>&1
+	rc=$?
+	if [ $rc -eq 2 ] && grep -Eq -- "$re" bad-check.log; then
+		ok "  --check says the same -> exit 2"
+	else
+		bad "  --check (rc=$rc, want 2 and /$re/)" bad-check.log
+	fi
 }
 U="127.0.0.1:$P_CLASH/tls"
 expect_exit2 "missing certificate file" "missing\.pem.*(No such file|does not exist)" "$U" \
@@ -334,6 +342,25 @@ expect_exit2 "TCP and TLS on one port" "TCP and TLS" "127.0.0.1:$P_CLASH/tcp,127
 expect_exit2 "unknown cipher suite" "cypherSuites" "$U" \
 	"netborder.sip.tls.cypherSuites=TLS_NO_SUCH_SUITE"
 check_not "no password ever logged" bad.log 'gateway key password|not the password'
+check_not "  nor printed by --check" bad-check.log 'gateway key password|not the password'
+# --check of a good TLS configuration with a broken rules file: exit 2, file:line
+printf '<routing_rules><rule name="x" outbound_interface="sip" qvalue="x"><out_leg><param name="sip.out.requestUri" expr="sip:a@b"/></out_leg></rule></routing_rules>\n' > bad-rules.xml
+props check-rules.properties "$U" "mediagate.routing.rulesFile=$W/bad-rules.xml"
+timeout 10 "$CONTROL" --config check-rules.properties --check > check-rules.log 2>&1
+rc=$?
+if [ $rc -eq 2 ] && grep -q "bad-rules.xml:1: rule x: qvalue \"x\"" check-rules.log; then
+	ok "--check loads the routing rules: a bad file -> exit 2 naming file:line"
+else
+	bad "--check with a bad rules file (rc=$rc)" check-rules.log
+fi
+props check-good.properties "$U" "mediagate.routing.rulesFile=$W/no-such-rules.xml"
+timeout 10 "$CONTROL" --config check-good.properties --check > check-good.log 2>&1
+rc=$?
+if [ $rc -eq 0 ] && grep -q "no-such-rules.xml does not exist" check-good.log; then
+	ok "--check of good TLS credentials and a missing rules file: exit 0 with a warning (as the start)"
+else
+	bad "--check of a good configuration (rc=$rc)" check-good.log
+fi
 
 echo "${pass} passed, ${fail} failed"
 [ "$fail" -eq 0 ]
