@@ -4,12 +4,14 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -47,15 +49,55 @@ struct route_rule {
 	unsigned n_params;
 };
 
+/* At most one log line per interval; what is left out is counted and said
+ * with the next line. */
+struct route_ratelimit {
+	_Atomic int64_t next_s; /* CLOCK_MONOTONIC second of the next allowed line */
+	atomic_uint suppressed;
+};
+
 struct route_table {
 	atomic_int refs;
 	char *path;
 	struct route_rule *rules;
 	unsigned n_rules;
 	unsigned *order; /* rule indexes, highest qvalue first, then document order */
+	unsigned warnings;
+	pcre2_match_context *mctx; /* ROUTE_PCRE2_* limits */
+	atomic_uint_fast64_t match_errors;
+	struct route_ratelimit match_error_log;
+	struct route_ratelimit transport_log;
 };
 
 static const char *const cond_allowed = "pstn.in.*, sip.in.*, transfer";
+/* What the call engine puts in a call's parameter list: call_route() in
+ * control/calls/calls.c for SIP in, pri_call_route_params() in
+ * control/pri/pri_mgr.c for PSTN in, "transfer" from both. Keep in step
+ * with them (tests/sdp/route_dry_run.sh checks the sources). */
+static const char *const cond_known[] = {
+	"transfer",
+	"pstn.in.dnis",
+	"pstn.in.ani",
+	"pstn.in.callerName",
+	"pstn.in.channelName",
+	"pstn.in.presentation",
+	"sip.in.requestUri",
+	"sip.in.requestUri.user",
+	"sip.in.requestUri.host",
+	"sip.in.from.uri",
+	"sip.in.from.user",
+	"sip.in.from.host",
+	"sip.in.from.displayName",
+	"sip.in.to.uri",
+	"sip.in.to.user",
+	"sip.in.transport",
+	NULL,
+};
+#define COND_KNOWN_LIST                                                                                  \
+	"transfer, pstn.in.dnis, pstn.in.ani, pstn.in.callerName, pstn.in.channelName, "                 \
+	"pstn.in.presentation, sip.in.requestUri, sip.in.requestUri.user, sip.in.requestUri.host, "      \
+	"sip.in.from.uri, sip.in.from.user, sip.in.from.host, sip.in.from.displayName, sip.in.to.uri, " \
+	"sip.in.to.user, sip.in.transport"
 static const char *const out_known[] = {
 	"sip.out.requestUri", "sip.out.from.uri", "sip.out.from.displayName", "sip.out.transport",
 	"sip.out.to.uri",     "sip.out.to.displayName",
@@ -83,6 +125,83 @@ static bool cond_param_ok(const char *p)
 {
 	return (has_prefix(p, "pstn.in.") && p[8] != '\0') || (has_prefix(p, "sip.in.") && p[7] != '\0') ||
 	       strcmp(p, "transfer") == 0;
+}
+
+const char *const *route_known_params(void)
+{
+	return cond_known;
+}
+
+const char *route_known_params_text(void)
+{
+	return COND_KNOWN_LIST;
+}
+
+bool route_param_known(const char *name)
+{
+	for (const char *const *k = cond_known; *k != NULL; k++)
+		if (strcmp(name, *k) == 0)
+			return true;
+	return false;
+}
+
+/* Edit distance, case-insensitive, capped at 16 for the cost of the row. */
+static unsigned edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned row[65];
+
+	if (la > 64 || lb > 64)
+		return 16;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = (unsigned)j;
+	for (size_t i = 1; i <= la; i++) {
+		unsigned diag = row[0];
+
+		row[0] = (unsigned)i;
+		for (size_t j = 1; j <= lb; j++) {
+			unsigned up = row[j];
+			unsigned cost = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
+			unsigned best = diag + cost;
+
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb] > 16 ? 16 : row[lb];
+}
+
+/* Closest known name within 3 edits (case does not count: pstn.in.DNIS is
+ * pstn.in.dnis mistyped), or the one @p name ends like (pstn.in.from.user
+ * -> sip.in.from.user is 4 edits, but ".from.user" says it). */
+const char *route_param_suggest(const char *name)
+{
+	const char *best = NULL;
+	unsigned best_d = 4;
+
+	for (const char *const *k = cond_known; *k != NULL; k++) {
+		unsigned d = edit_distance(name, *k);
+
+		if (d < best_d) {
+			best_d = d;
+			best = *k;
+		}
+	}
+	if (best != NULL)
+		return best;
+	const char *tail = strchr(name, '.') ? strchr(strchr(name, '.') + 1, '.') : NULL;
+
+	for (const char *const *k = cond_known; tail != NULL && *k != NULL; k++) {
+		const char *kt = strchr(*k, '.') ? strchr(strchr(*k, '.') + 1, '.') : NULL;
+
+		if (kt != NULL && strcasecmp(kt, tail) == 0)
+			return *k;
+	}
+	return NULL;
 }
 
 static bool is_uri_param(const char *name)
@@ -119,6 +238,7 @@ static void table_destroy(struct route_table *t)
 	free(t->rules);
 	free(t->order);
 	free(t->path);
+	pcre2_match_context_free(t->mctx);
 	free(t);
 }
 
@@ -140,7 +260,14 @@ struct load_ctx {
 	const char *path;
 	char *err;
 	size_t errlen;
+	unsigned warnings;
 };
+
+#define LOAD_WARN(c, ...)                \
+	do {                             \
+		(c)->warnings++;         \
+		MG_WARN(__VA_ARGS__);    \
+	} while (0)
 
 static int need_prop(struct load_ctx *c, xmlNode *n, const char *attr, char **out)
 {
@@ -163,7 +290,7 @@ static void warn_unknown_attrs(struct load_ctx *c, xmlNode *n, const char *const
 		for (size_t i = 0; i < n_allowed; i++)
 			ok |= strcmp((const char *)a->name, allowed[i]) == 0;
 		if (!ok)
-			MG_WARN("%s:%ld: <%s> attribute %s is not used by mediagate (ignored)", c->path,
+			LOAD_WARN(c, "%s:%ld: <%s> attribute %s is not used by mediagate (ignored)", c->path,
 				xmlGetLineNo(n), (const char *)n->name, (const char *)a->name);
 	}
 }
@@ -194,6 +321,18 @@ static int parse_condition(struct load_ctx *c, struct route_rule *r, xmlNode *n)
 			c->path, cd->line, cd->param, cond_allowed);
 		return -EINVAL;
 	}
+	/* Loaded as written (a --route dry run can still pass the name), but
+	 * in a real call the parameter never exists and reads as "": a typo
+	 * here silently changes what the rule matches. */
+	if (!route_param_known(cd->param)) {
+		const char *hint = route_param_suggest(cd->param);
+
+		LOAD_WARN(c,
+			  "%s:%d: rule %s: condition param %s is not set by the call engine, so it always "
+			  "reads as \"\"%s%s%s (the engine sets: " COND_KNOWN_LIST ")",
+			  c->path, cd->line, r->name, cd->param, hint ? "; did you mean " : "", hint ? hint : "",
+			  hint ? "?" : "");
+	}
 	/* Full match: expr must describe the whole value, as the guide's
 	 * "(.*)" and ".*" imply. Values are UTF-8 but may be invalid (caller
 	 * names from the PSTN): match them without failing. */
@@ -215,8 +354,9 @@ static int parse_condition(struct load_ctx *c, struct route_rule *r, xmlNode *n)
 	return 0;
 }
 
-/* Check every %N of a template names a capture-bearing condition. */
-static int check_template(struct load_ctx *c, const struct route_rule *r, const struct route_out_param *p)
+/* Warn about every %N of a template that names no capture-bearing
+ * condition: it expands to "" (SPEC §2's own example uses %2 with two). */
+static void check_template(struct load_ctx *c, const struct route_rule *r, const struct route_out_param *p)
 {
 	for (const char *s = p->expr; *s != '\0'; s++) {
 		if (*s != '%')
@@ -232,20 +372,19 @@ static int check_template(struct load_ctx *c, const struct route_rule *r, const 
 
 		if (n >= r->n_captures) {
 			if (r->n_captures == 0)
-				set_err(c->err, c->errlen,
-					"%s:%d: param %s uses %%%lu but rule %s has no condition with a capture group",
-					c->path, p->line, p->name, n, r->name);
+				LOAD_WARN(c,
+					  "%s:%d: param %s uses %%%lu but rule %s has no condition with a capture "
+					  "group: %%%lu expands to \"\"",
+					  c->path, p->line, p->name, n, r->name, n);
 			else
-				set_err(c->err, c->errlen,
-					"%s:%d: param %s uses %%%lu but rule %s has %u capture-bearing condition%s "
-					"(allowed: %%0..%%%u)",
-					c->path, p->line, p->name, n, r->name, r->n_captures,
-					r->n_captures == 1 ? "" : "s", r->n_captures - 1);
-			return -EINVAL;
+				LOAD_WARN(c,
+					  "%s:%d: param %s uses %%%lu but rule %s has %u capture-bearing "
+					  "condition%s (defined: %%0..%%%u): %%%lu expands to \"\"",
+					  c->path, p->line, p->name, n, r->name, r->n_captures,
+					  r->n_captures == 1 ? "" : "s", r->n_captures - 1, n);
 		}
 		s = end - 1;
 	}
-	return 0;
 }
 
 static int parse_param(struct load_ctx *c, struct route_rule *r, xmlNode *n)
@@ -278,7 +417,7 @@ static int parse_param(struct load_ctx *c, struct route_rule *r, xmlNode *n)
 		for (size_t i = 0; i < sizeof(out_known) / sizeof(out_known[0]); i++)
 			known |= strcmp(p->name, out_known[i]) == 0;
 		if (!known)
-			MG_WARN("%s:%d: out_leg param %s is not used by mediagate (kept; known: "
+			LOAD_WARN(c, "%s:%d: out_leg param %s is not used by mediagate (kept; known: "
 				"sip.out.requestUri, sip.out.from.uri, sip.out.from.displayName, "
 				"sip.out.transport, sip.out.to.uri, sip.out.to.displayName)",
 				c->path, p->line, p->name);
@@ -297,7 +436,7 @@ static int parse_param(struct load_ctx *c, struct route_rule *r, xmlNode *n)
 			if (!isspace((unsigned char)*s))
 				*w++ = *s;
 		*w = '\0';
-		MG_WARN("%s:%d: param %s: whitespace removed from the URI (now \"%s\")", c->path, p->line, p->name,
+		LOAD_WARN(c, "%s:%d: param %s: whitespace removed from the URI (now \"%s\")", c->path, p->line, p->name,
 			p->expr);
 	}
 	if (strcmp(p->name, "sip.out.transport") == 0 && strchr(p->expr, '%') == NULL &&
@@ -306,7 +445,8 @@ static int parse_param(struct load_ctx *c, struct route_rule *r, xmlNode *n)
 			p->line, p->expr);
 		return -EINVAL;
 	}
-	return check_template(c, r, p);
+	check_template(c, r, p);
+	return 0;
 }
 
 static int parse_out_leg(struct load_ctx *c, struct route_rule *r, xmlNode *n)
@@ -379,7 +519,7 @@ static int parse_rule(struct load_ctx *c, struct route_table *t, xmlNode *n)
 		return rc;
 	for (unsigned i = 0; i + 1 < t->n_rules; i++) {
 		if (strcmp(t->rules[i].name, r->name) == 0)
-			MG_WARN("%s:%d: rule name %s already used at line %d", c->path, r->line, r->name,
+			LOAD_WARN(c, "%s:%d: rule name %s already used at line %d", c->path, r->line, r->name,
 				t->rules[i].line);
 	}
 	if ((rc = need_prop(c, n, "outbound_interface", &iface)) < 0)
@@ -561,10 +701,19 @@ struct route_table *route_table_load(const char *path, char *err, size_t errlen)
 		}
 	}
 	if (t->n_rules == 0)
-		MG_WARN("%s: no <rule>: every call will be refused (SIP 404, PSTN cause 1)", path);
+		LOAD_WARN(&c, "%s: no <rule>: every call will be refused (SIP 404, PSTN cause 1)", path);
 	for (unsigned i = 0; i < t->n_rules; i++)
 		t->order[i] = i;
 	qsort_r(t->order, t->n_rules, sizeof(*t->order), order_cmp, t);
+	t->mctx = pcre2_match_context_create(NULL);
+	if (t->mctx == NULL) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	pcre2_set_match_limit(t->mctx, ROUTE_PCRE2_MATCH_LIMIT);
+	pcre2_set_depth_limit(t->mctx, ROUTE_PCRE2_DEPTH_LIMIT);
+	pcre2_set_heap_limit(t->mctx, ROUTE_PCRE2_HEAP_LIMIT_KIB);
+	t->warnings = c.warnings;
 	xmlFreeDoc(doc);
 	return t;
 fail:
@@ -597,6 +746,95 @@ unsigned route_table_count(const struct route_table *t)
 const char *route_table_path(const struct route_table *t)
 {
 	return t->path;
+}
+
+unsigned route_table_warnings(const struct route_table *t)
+{
+	return t->warnings;
+}
+
+uint64_t route_table_match_errors(const struct route_table *t)
+{
+	return atomic_load_explicit(&t->match_errors, memory_order_relaxed);
+}
+
+bool route_table_uses_param(const struct route_table *t, const char *name)
+{
+	for (unsigned i = 0; i < t->n_rules; i++)
+		for (unsigned k = 0; k < t->rules[i].n_conds; k++)
+			if (strcmp(t->rules[i].conds[k].param, name) == 0)
+				return true;
+	return false;
+}
+
+/* true when a line may be logged now; @p suppressed gets the count of the
+ * lines left out since the last one. */
+static bool ratelimit_ok(struct route_ratelimit *rl, unsigned *suppressed)
+{
+	struct timespec ts;
+	int64_t next;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	next = atomic_load_explicit(&rl->next_s, memory_order_relaxed);
+	if ((int64_t)ts.tv_sec < next ||
+	    !atomic_compare_exchange_strong(&rl->next_s, &next, (int64_t)ts.tv_sec + ROUTE_MATCH_ERROR_LOG_INTERVAL_S)) {
+		atomic_fetch_add_explicit(&rl->suppressed, 1, memory_order_relaxed);
+		return false;
+	}
+	*suppressed = atomic_exchange_explicit(&rl->suppressed, 0, memory_order_relaxed);
+	return true;
+}
+
+static const char *transport_of(const struct route_rule *r)
+{
+	for (unsigned i = 0; i < r->n_params; i++)
+		if (strcmp(r->params[i].name, "sip.out.transport") == 0)
+			return r->params[i].expr;
+	return "udp";
+}
+
+static unsigned transport_bit(const char *tp)
+{
+	return strcasecmp(tp, "tls") == 0 ? ROUTE_UA_TLS : strcasecmp(tp, "tcp") == 0 ? ROUTE_UA_TCP : ROUTE_UA_UDP;
+}
+
+static void ua_list(unsigned mask, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s%s%s", mask & ROUTE_UA_UDP ? " udp" : "", mask & ROUTE_UA_TCP ? " tcp" : "",
+		 mask & ROUTE_UA_TLS ? " tls" : "", mask & (ROUTE_UA_UDP | ROUTE_UA_TCP | ROUTE_UA_TLS) ? "" : " none");
+}
+
+static bool uses_gw_sip_port(const struct route_rule *r)
+{
+	for (unsigned i = 0; i < r->n_params; i++)
+		if (strstr(r->params[i].expr, "GW_SIP_PORT") != NULL)
+			return true;
+	return false;
+}
+
+unsigned route_table_check_env(const struct route_table *t, const struct route_env *env)
+{
+	unsigned n = 0;
+	char have[32];
+
+	if (env == NULL || !(env->ua_transports & ROUTE_UA_KNOWN))
+		return 0;
+	ua_list(env->ua_transports, have, sizeof(have));
+	for (unsigned i = 0; i < t->n_rules; i++) {
+		const struct route_rule *r = &t->rules[i];
+		const char *tp = transport_of(r);
+
+		/* a templated transport is checked when a call expands it */
+		if (r->outbound != ROUTE_IFACE_SIP || strchr(tp, '%') != NULL ||
+		    (env->ua_transports & transport_bit(tp)))
+			continue;
+		MG_WARN("%s:%d: rule %s: sip.out.transport %s but no %s user agent is configured "
+			"(netborder.sip.userAgent.IPAddress has:%s): calls it routes cannot be placed%s",
+			t->path, r->line, r->name, tp, tp, have,
+			uses_gw_sip_port(r) ? ", and GW_SIP_PORT names a port nobody listens on" : "");
+		n++;
+	}
+	return n;
 }
 
 static const char *param_value(const struct route_kv *params, size_t n, const char *name)
@@ -656,8 +894,8 @@ static void sb_add_uri(struct strbuf *b, const char *s)
  * never itself expanded: a caller name "GW_HOST_IP" stays as typed. In a URI
  * parameter (@p uri) the captures are escaped for a URI user part, so a
  * caller's '#', '>' or '@' cannot change the URI or break out of it. */
-static int expand(const char *tpl, char *const *caps, const struct route_env *env, uint16_t port,
-		  bool uri, char **out)
+static int expand(const char *tpl, char *const *caps, unsigned n_caps, const struct route_env *env,
+		  uint16_t port, bool uri, char **out)
 {
 	struct strbuf b = { .s = malloc(ROUTE_MAX_VALUE) };
 	char portbuf[8];
@@ -673,12 +911,13 @@ static int expand(const char *tpl, char *const *caps, const struct route_env *en
 		} else if (s[0] == '%' && isdigit((unsigned char)s[1])) {
 			char *end;
 			unsigned long n = strtoul(s + 1, &end, 10);
+			/* beyond the rule's groups: "" (warned at load) */
+			const char *cap = n < n_caps ? caps[n] : "";
 
-			/* n was checked against the rule at load */
 			if (uri)
-				sb_add_uri(&b, caps[n]);
+				sb_add_uri(&b, cap);
 			else
-				sb_add(&b, caps[n], strlen(caps[n]));
+				sb_add(&b, cap, strlen(cap));
 			s = end;
 		} else if (has_prefix(s, "GW_HOST_IP")) {
 			const char *ip = env && env->host_ip ? env->host_ip : "127.0.0.1";
@@ -707,20 +946,40 @@ static int expand(const char *tpl, char *const *caps, const struct route_env *en
 	return 0;
 }
 
-/* Try one rule; 1 = matched (caps filled, caller frees), 0 = no, <0 error. */
-static int rule_try(const struct route_rule *r, const struct route_kv *params, size_t n_params, char **caps)
+/* A condition could not be evaluated (limit hit): the rule does not
+ * match, and the operator hears of it without a flood of lines. */
+static void match_error(struct route_table *t, const struct route_rule *r, const struct route_cond *cd,
+			size_t len, int rc)
 {
-	pcre2_match_data *md = pcre2_match_data_create(8, NULL);
+	uint64_t total = atomic_fetch_add_explicit(&t->match_errors, 1, memory_order_relaxed) + 1;
+	unsigned suppressed;
+	PCRE2_UCHAR msg[120];
+
+	if (!ratelimit_ok(&t->match_error_log, &suppressed))
+		return;
+	pcre2_get_error_message(rc, msg, sizeof(msg));
+	MG_WARN("route: %s:%d: rule %s, condition %s \"%s\" on a %zu-byte value: PCRE2 error %d (%s; "
+		"limits: match %u, depth %u, heap %u KiB): the rule is treated as not matching "
+		"(%" PRIu64 " match errors since load, %u log lines suppressed)",
+		t->path, cd->line, r->name, cd->param, cd->expr, len, rc, (const char *)msg,
+		ROUTE_PCRE2_MATCH_LIMIT, ROUTE_PCRE2_DEPTH_LIMIT, ROUTE_PCRE2_HEAP_LIMIT_KIB, total, suppressed);
+}
+
+/* Try one rule; 1 = matched (caps filled, caller frees), 0 = no, <0 error. */
+static int rule_try(struct route_table *t, const struct route_rule *r, const struct route_kv *params,
+		    size_t n_params, pcre2_match_data *md, char **caps)
+{
 	int ret = 1;
 
-	if (md == NULL)
-		return -ENOMEM;
 	for (unsigned i = 0; i < r->n_conds; i++) {
 		const struct route_cond *cd = &r->conds[i];
 		const char *v = param_value(params, n_params, cd->param);
-		int rc = pcre2_match(cd->re, (PCRE2_SPTR)v, strlen(v), 0, 0, md, NULL);
+		size_t len = strlen(v);
+		int rc = pcre2_match(cd->re, (PCRE2_SPTR)v, len, 0, 0, md, t->mctx);
 
 		if (rc < 0) {
+			if (rc != PCRE2_ERROR_NOMATCH)
+				match_error(t, r, cd, len, rc);
 			ret = 0;
 			break;
 		}
@@ -729,15 +988,14 @@ static int rule_try(const struct route_rule *r, const struct route_kv *params, s
 		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
 		/* group 1 unset (optional group) reads as "" */
 		/* rc 0: more groups than ovector pairs, group 1 is still set */
-		size_t len = (rc == 0 || rc >= 2) && ov[2] != PCRE2_UNSET ? ov[3] - ov[2] : 0;
+		size_t clen = (rc == 0 || rc >= 2) && ov[2] != PCRE2_UNSET ? ov[3] - ov[2] : 0;
 
-		caps[cd->capture_index] = strndup(len ? v + ov[2] : "", len);
+		caps[cd->capture_index] = strndup(clen ? v + ov[2] : "", clen);
 		if (caps[cd->capture_index] == NULL) {
 			ret = -ENOMEM;
 			break;
 		}
 	}
-	pcre2_match_data_free(md);
 	return ret;
 }
 
@@ -764,19 +1022,24 @@ int route_match(struct route_table *t, const struct route_kv *params, size_t n_p
 		const struct route_env *env, struct route_result *out)
 {
 	char *caps[ROUTE_MAX_CONDS] = { 0 };
+	pcre2_match_data *md;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
+	md = pcre2_match_data_create(8, NULL);
+	if (md == NULL)
+		return -ENOMEM;
 	for (unsigned k = 0; k < t->n_rules; k++) {
 		const struct route_rule *r = &t->rules[t->order[k]];
 
-		rc = rule_try(r, params, n_params, caps);
+		rc = rule_try(t, r, params, n_params, md, caps);
 		if (rc == 0) {
 			caps_free(caps, r->n_captures);
 			continue;
 		}
 		if (rc < 0) {
 			caps_free(caps, r->n_captures);
+			pcre2_match_data_free(md);
 			return rc;
 		}
 		/* matched: transport first, its port feeds GW_SIP_PORT */
@@ -784,13 +1047,29 @@ int route_match(struct route_table *t, const struct route_kv *params, size_t n_p
 
 		for (unsigned i = 0; i < r->n_params; i++) {
 			if (strcmp(r->params[i].name, "sip.out.transport") == 0) {
-				rc = expand(r->params[i].expr, caps, env, 0, false, &transport);
+				rc = expand(r->params[i].expr, caps, r->n_captures, env, 0, false, &transport);
 				if (rc < 0)
 					goto fail;
 			}
 		}
 		uint16_t port = env_port(env, transport);
 
+		/* a literal transport was checked at load (route_table_check_env) */
+		if (r->outbound == ROUTE_IFACE_SIP && env != NULL && (env->ua_transports & ROUTE_UA_KNOWN) &&
+		    strchr(transport_of(r), '%') != NULL && transport != NULL &&
+		    !(env->ua_transports & transport_bit(transport))) {
+			unsigned suppressed;
+			char have[32];
+
+			ua_list(env->ua_transports, have, sizeof(have));
+			if (ratelimit_ok(&t->transport_log, &suppressed))
+				MG_WARN("route: %s:%d: rule %s: sip.out.transport \"%s\" expands to %s but no %s "
+					"user agent is configured (have:%s): the call cannot be placed%s (%u log "
+					"lines suppressed)",
+					t->path, r->line, r->name, transport_of(r), transport, transport, have,
+					uses_gw_sip_port(r) ? " and GW_SIP_PORT names a port nobody listens on" : "",
+					suppressed);
+		}
 		free(transport);
 		out->table = route_table_ref(t);
 		out->rule = r;
@@ -802,19 +1081,22 @@ int route_match(struct route_table *t, const struct route_kv *params, size_t n_p
 		out->media_type = r->media_type;
 		for (unsigned i = 0; i < r->n_params; i++) {
 			out->params[i].name = r->params[i].name;
-			rc = expand(r->params[i].expr, caps, env, port, is_uri_param(r->params[i].name),
-				    &out->params[i].value);
+			rc = expand(r->params[i].expr, caps, r->n_captures, env, port,
+				    is_uri_param(r->params[i].name), &out->params[i].value);
 			if (rc < 0)
 				goto fail;
 			out->n_params = i + 1;
 		}
 		caps_free(caps, r->n_captures);
+		pcre2_match_data_free(md);
 		return 0;
 fail:
 		caps_free(caps, r->n_captures);
+		pcre2_match_data_free(md);
 		route_result_clear(out);
 		return rc;
 	}
+	pcre2_match_data_free(md);
 	return -ENOENT;
 }
 

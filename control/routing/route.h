@@ -13,6 +13,7 @@
 #ifndef MG_ROUTE_H
 #define MG_ROUTE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +28,20 @@
 #define ROUTE_MAX_OUT_PARAMS 64
 #define ROUTE_MAX_VALUE 1024
 
+/* PCRE2 limits for every condition match. Call parameters come from the
+ * caller and matching runs on the single control event loop, so a
+ * pathological expression (nested quantifiers) must fail fast instead of
+ * backtracking for seconds: 100000 steps is about 1 ms here, far above what
+ * a sane expression needs on a value of a few hundred bytes (PCRE2's own
+ * default, 10 million, is about 90 ms). The depth limit still lets a
+ * repeated group walk a 5000-character value; the heap limit is in KiB. */
+#define ROUTE_PCRE2_MATCH_LIMIT 100000u
+#define ROUTE_PCRE2_DEPTH_LIMIT 10000u
+#define ROUTE_PCRE2_HEAP_LIMIT_KIB 8192u
+/* At most one "match error" log line per table per this many seconds; the
+ * errors in between are counted and reported with the next line. */
+#define ROUTE_MATCH_ERROR_LOG_INTERVAL_S 10
+
 enum route_iface { ROUTE_IFACE_SIP, ROUTE_IFACE_PSTN };
 
 /* One call parameter ("pstn.in.dnis" = "5551234"). */
@@ -35,6 +50,13 @@ struct route_kv {
 	const char *value;
 };
 
+/* route_env.ua_transports: which transports have a listening user agent.
+ * Without ROUTE_UA_KNOWN nothing is checked (the caller did not say). */
+#define ROUTE_UA_UDP 1u
+#define ROUTE_UA_TCP 2u
+#define ROUTE_UA_TLS 4u
+#define ROUTE_UA_KNOWN 0x100u
+
 /* The gateway's own SIP address, for GW_HOST_IP and GW_SIP_PORT. The port
  * is taken for the out leg's sip.out.transport (udp when absent). */
 struct route_env {
@@ -42,6 +64,7 @@ struct route_env {
 	uint16_t sip_port_udp;
 	uint16_t sip_port_tcp;
 	uint16_t sip_port_tls;
+	unsigned ua_transports; /* ROUTE_UA_* bits, 0 = unknown */
 };
 
 struct route_table;
@@ -73,6 +96,38 @@ struct route_result {
  * reference.
  */
 struct route_table *route_table_load(const char *path, char *err, size_t errlen);
+
+/*
+ * Check the table against the user agents of @p env (needs ROUTE_UA_KNOWN):
+ * logs a warning naming file:line, the rule and the transport for every SIP
+ * out rule whose literal sip.out.transport (udp when absent) has no user
+ * agent: such calls cannot be placed and GW_SIP_PORT would name a port
+ * nobody listens on. Returns the number of warnings.
+ */
+unsigned route_table_check_env(const struct route_table *t, const struct route_env *env);
+
+/* Warnings logged while loading @p t (unknown condition params, undefined
+ * %N, ...): a non-zero count means the file deserves a look. */
+unsigned route_table_warnings(const struct route_table *t);
+
+/* Condition matches that ended in a PCRE2 error (match, depth or heap limit
+ * hit, ...) since load. Each one made its rule not match. */
+uint64_t route_table_match_errors(const struct route_table *t);
+
+/*
+ * Call parameters the call engine sets (control/calls for SIP in,
+ * control/pri for PSTN in); any other name always reads as "" and only a
+ * --route dry run can pass it. Returns the NULL-terminated list.
+ */
+const char *const *route_known_params(void);
+/* The same list as one ", "-separated string, for messages. */
+const char *route_known_params_text(void);
+/* The known parameter @p name is probably a typo of, or NULL. */
+const char *route_param_suggest(const char *name);
+/* true if @p name is one of route_known_params(). */
+bool route_param_known(const char *name);
+/* true if some condition of @p t reads @p name. */
+bool route_table_uses_param(const struct route_table *t, const char *name);
 
 /* Take / drop a reference; the last drop frees (NULL is fine). */
 struct route_table *route_table_ref(struct route_table *t);

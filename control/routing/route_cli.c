@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mg_log.h"
+
 /* First of the listening user agents for each transport; INADDR_ANY leaves
  * the address to mediagate.sip.contactHost or the first non-loopback one. */
 void route_env_from_settings(const struct mg_config *cfg, struct route_env *env, char *ipbuf, size_t iplen)
@@ -26,6 +28,9 @@ void route_env_from_settings(const struct mg_config *cfg, struct route_env *env,
 								       : &env->sip_port_udp;
 		if (*p == 0)
 			*p = s->ua[i].port;
+		env->ua_transports |= ROUTE_UA_KNOWN | (s->ua[i].transport == MG_TRANSPORT_TLS   ? ROUTE_UA_TLS
+							: s->ua[i].transport == MG_TRANSPORT_TCP ? ROUTE_UA_TCP
+												 : ROUTE_UA_UDP);
 		if (ipbuf[0] == '\0' && s->ua[i].addr[0] != '\0')
 			snprintf(ipbuf, iplen, "%s", s->ua[i].addr);
 	}
@@ -33,6 +38,9 @@ void route_env_from_settings(const struct mg_config *cfg, struct route_env *env,
 		env->sip_port_udp = env->sip_port_tcp ? env->sip_port_tcp : 5060;
 	if (env->sip_port_tcp == 0)
 		env->sip_port_tcp = env->sip_port_udp;
+	/* No TLS user agent: 5061 (RFC 3261's sips port) keeps the URI well
+	 * formed, and route_table_check_env() says that nothing listens there
+	 * and that the engine cannot place such a call. */
 	if (env->sip_port_tls == 0)
 		env->sip_port_tls = 5061;
 	if (contact != NULL && contact[0] != '\0')
@@ -55,6 +63,35 @@ void route_env_from_settings(const struct mg_config *cfg, struct route_env *env,
 	if (ipbuf[0] == '\0')
 		snprintf(ipbuf, iplen, "127.0.0.1");
 	env->host_ip = ipbuf;
+}
+
+unsigned route_cli_check_params(const struct route_table *t, const struct route_kv *kv, size_t n)
+{
+	unsigned warned = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *hint;
+
+		if (route_param_known(kv[i].name)) {
+			if (route_table_uses_param(t, kv[i].name))
+				continue;
+			MG_WARN("--route: no rule in %s has a condition on %s: it cannot change the result",
+				route_table_path(t), kv[i].name);
+		} else if (route_table_uses_param(t, kv[i].name)) {
+			/* the file warned at load already; say what it means here */
+			MG_WARN("--route: %s is read by a rule in %s but the call engine never sets it: a real "
+				"call sees \"\" there, not \"%s\"",
+				kv[i].name, route_table_path(t), kv[i].value);
+		} else {
+			hint = route_param_suggest(kv[i].name);
+			MG_WARN("--route: %s is not a call parameter and no rule reads it: it is ignored%s%s%s "
+				"(the engine sets: %s)",
+				kv[i].name, hint ? "; did you mean " : "", hint ? hint : "", hint ? "?" : "",
+				route_known_params_text());
+		}
+		warned++;
+	}
+	return warned;
 }
 
 int route_cli_main(const struct mg_config *cfg, const char *spec, FILE *out)
@@ -83,6 +120,8 @@ int route_cli_main(const struct mg_config *cfg, const char *spec, FILE *out)
 		return 2;
 	}
 	route_env_from_settings(cfg, &env, ip, sizeof(ip));
+	route_table_check_env(t, &env);
+	route_cli_check_params(t, kv, (size_t)n);
 	rc = route_match(t, kv, (size_t)n, &env, &res);
 	if (rc == 0) {
 		route_result_print(&res, out);
