@@ -170,15 +170,47 @@ static inline bool media_ok(const uint8_t *p, uint16_t len, bool rtcp)
 	return len >= 12 && (p[0] >> 6) == 2 && mg_rtp_hdr_len(p, len) != 0;
 }
 
-static inline bool source_ok(struct dp_leg *l, uint32_t ip, uint16_t port, bool rtcp)
+/* RTCP port that goes with an RTP port (network order): the same with rtcp-mux,
+ * else port + 1; 0 (no port) after 65535 */
+static inline uint16_t rtcp_port_of(const struct dp_leg *l, uint16_t rtp_port)
+{
+	uint16_t p = rte_be_to_cpu_16(rtp_port);
+
+	if (l->mux)
+		return rtp_port;
+	return p == 65535 ? 0 : rte_cpu_to_be_16((uint16_t)(p + 1));
+}
+
+/*
+ * Strict policy (SPEC §5): RTP and RTCP only from the addresses and ports of
+ * the SDP. RTCP's port is the remote's RTCP port (explicit a=rtcp, else RTP
+ * port + 1, or the RTP port with rtcp-mux; once a source won, the one learned
+ * with it); an RFC 3960 candidate's is its port + 1 (the same with mux).
+ */
+static inline bool source_ok(const struct dp_leg *l, uint32_t ip, uint16_t port, bool rtcp)
 {
 	if (l->policy != MG_SOURCE_STRICT)
 		return true;
 	if (l->locked)
-		return ip == l->remote_ip && (rtcp || port == l->remote_port);
-	for (unsigned c = 0; c < l->n_cand; c++)
-		if (ip == l->cand_ip[c] && (rtcp || port == l->cand_port[c]))
+		return ip == l->remote_ip &&
+		       (rtcp ? port == l->remote_rtcp_port && port != 0 : port == l->remote_port);
+	for (unsigned c = 0; c < l->n_cand; c++) {
+		uint16_t want;
+
+		if (ip != l->cand_ip[c])
+			continue;
+		if (!rtcp) {
+			want = l->cand_port[c];
+		} else if (c == 0 && l->remote_ip != 0) {
+			/* candidate 0 is the SDP remote itself: its RTCP port is
+			 * known (explicit or derived when the session was built) */
+			want = l->remote_rtcp_port;
+		} else {
+			want = rtcp_port_of(l, l->cand_port[c]);
+		}
+		if (port == want && want != 0)
 			return true;
+	}
 	return false;
 }
 
@@ -519,11 +551,15 @@ static void process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n)
 				l->remote_ip = j->src_ip;
 				l->remote_port = j->src_port;
 				/* RTP from 65535 has no RTCP port after it: keep the one we
-				 * had (explicit a=rtcp, or 0 = unknown, not sent to) */
+				 * had (explicit a=rtcp, or 0 = unknown, not sent to); a
+				 * strict leg's winner is a candidate whose RTCP port is
+				 * its port + 1, so it has none (RTCP from it is dropped) */
 				if (l->mux)
 					l->remote_rtcp_port = j->src_port;
 				else if (sp != 65535)
 					l->remote_rtcp_port = rte_cpu_to_be_16(sp + 1);
+				else if (l->policy == MG_SOURCE_STRICT)
+					l->remote_rtcp_port = 0;
 			}
 			l->locked = 1;
 		}
@@ -537,9 +573,16 @@ static void process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n)
 
 			if (fk->leg != j->leg || (j->rtcp && !fk->rtcp))
 				continue;
-			if (fk->raw)
-				fork_send(w, s, fk, j->raw != NULL ? j->raw : m, j->rtcp, false);
-			else
+			if (fk->raw && j->raw != NULL) {
+				fork_send(w, s, fk, j->raw, j->rtcp, false);
+			} else if (fk->raw && l->rx_ctx != NULL) {
+				/* stage 2 could not copy the SRTP packet (no mbuf): m is
+				 * decrypted now, and a raw fork must never get plaintext */
+				s->stats->fork[fk->slot].drops++;
+				w->net.drops[DP_NET_DROP_NO_MBUF]++;
+			} else if (fk->raw) {
+				fork_send(w, s, fk, m, j->rtcp, false); /* plain leg: m is as received */
+			} else
 				fork_send(w, s, fk, m, j->rtcp, o->tx_ctx == NULL);
 		}
 		if (j->raw != NULL) {

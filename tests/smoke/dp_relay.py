@@ -234,6 +234,46 @@ def case_strict_source():
     check(r["ok"] == 5, "reverse to winner: %s" % r)
 
 
+def rtcp_sources(sid, to, b_rtcp, bad, good, n=5):
+    """RTCP to the dataplane's @to from each of @bad (must be dropped as
+    source_mismatch) then from @good (None: nobody; must reach B's @b_rtcp)."""
+    before = drops(dp.stats(sid), 0, "rx", "source_mismatch")
+    rx = peer.recv_start("b", b_rtcp, timeout_ms=500, rtcp=True, ssrc=0x5151)
+    for src in bad:
+        peer.send("a", src, to, count=n, rtcp=True, ssrc=0xbad0, interval_us=200)
+    if good is not None:
+        peer.send("a", good, to, count=n, rtcp=True, ssrc=0x5151, interval_us=200)
+    r = peer.recv_end(rx)
+    want = n if good is not None else 0
+    check(r["received"] == want and r["ok"] == want and r["ssrc_bad"] == 0,
+          "RTCP from %s (bad: %s) at B: %s" % (good, bad, r))
+    d = drops(dp.stats(sid), 0, "rx", "source_mismatch") - before
+    check(d == n * len(bad), "source_mismatch +%d, want +%d (bad: %s)" % (d, n * len(bad), bad))
+
+
+def case_strict_rtcp():
+    # SPEC 5: RTCP too only from the SDP's address AND port: the remote's
+    # RTCP port (here explicit, a=rtcp:30075), a candidate's port + 1
+    session_add(8, ["local=%s:20070" % DP_A, "remote=%s:30070" % A, "rtcp-port=30075",
+                    "cand=%s:30072" % A2, "policy=strict"],
+                ["local=%s:20072" % DP_B, "remote=%s:30072" % B])
+    to, b_rtcp = DP_A + ":20071", B + ":30073"
+    # before any RTP: the remote from its RTCP port only (not RTP + 1, not
+    # another port), the candidate from its port + 1 only
+    rtcp_sources(8, to, b_rtcp, [A + ":30071", A + ":30099", A + ":30070"], A + ":30075")
+    rtcp_sources(8, to, b_rtcp, [A2 + ":30099", A2 + ":30075"], A2 + ":30073")
+    # the candidate's RTP wins; then only its RTCP port is accepted
+    sent, r = relay("a", A2 + ":30072", DP_A + ":20070", "b", B + ":30072", count=3)
+    check(r["ok"] == 3, "candidate RTP: %s" % r)
+    rtcp_sources(8, to, b_rtcp, [A + ":30075", A2 + ":30099"], A2 + ":30073")
+    dp.ctl("session", "del", "8")
+    # rtcp-mux: RTCP only from the RTP port
+    session_add(9, ["local=%s:20080" % DP_A, "remote=%s:30080" % A, "mux", "policy=strict"],
+                ["local=%s:20082" % DP_B, "remote=%s:30082" % B])
+    rtcp_sources(9, DP_A + ":20080", B + ":30083", [A + ":30081"], A + ":30080")
+    dp.ctl("session", "del", "9")
+
+
 def case_latching():
     session_add(5, ["local=%s:20040" % DP_A, "remote=%s:30040" % A],
                 ["local=%s:20042" % DP_B, "remote=%s:30042" % B])
@@ -484,6 +524,7 @@ CASES = [
     ("rtcp-mux", case_rtcp_mux),
     ("fork", case_fork),
     ("strict source", case_strict_source),
+    ("strict source rtcp", case_strict_rtcp),
     ("latching", case_latching),
     ("replay+tamper", case_replay_tamper),
     ("malformed", case_malformed),
