@@ -14,6 +14,11 @@
 
 #include <srtp2/srtp.h>
 
+#if MG_HAVE_IPSECMB
+#define NO_COMPAT_IMB_API_053
+#include <intel-ipsec-mb.h>
+#endif
+
 #include "mg_srtp_sdes.h"
 
 static unsigned failures, checks;
@@ -828,6 +833,120 @@ static void test_srtcp_unencrypted(unsigned bi)
 	mg_srtp_ctx_free(in);
 }
 
+/* ---- the one expanded key form and the two scalar AES paths ---- */
+
+/* A context whose scalar AES-CTR runs on EVP (@evp) or AES-NI, whatever
+ * MG_SRTP_SCALAR_AES says for the rest of this run. */
+static struct mg_srtp_ctx *mkctx_aes(enum mg_srtp_suite s, int evp)
+{
+	const char *was = getenv("MG_SRTP_SCALAR_AES");
+	char saved[16] = "";
+	struct mg_srtp_ctx *c;
+
+	if (was)
+		snprintf(saved, sizeof(saved), "%s", was);
+	if (evp)
+		setenv("MG_SRTP_SCALAR_AES", "evp", 1);
+	else
+		unsetenv("MG_SRTP_SCALAR_AES");
+	c = mkctx(s, MG_SRTP_DIR_OUTBOUND);
+	if (was)
+		setenv("MG_SRTP_SCALAR_AES", saved, 1);
+	else
+		unsetenv("MG_SRTP_SCALAR_AES");
+	return c;
+}
+
+static void test_key_forms(void)
+{
+	uint8_t key[16], want[16], salt[14] = { 0 };
+	struct mg_srtp_ctx *c = mkctx(MG_SRTP_AES_CM_128_HMAC_SHA1_80, MG_SRTP_DIR_OUTBOUND);
+	const struct mg_srtp_dkeys *dk = &c->keys[0]->rtp;
+
+	/* FIPS-197 Appendix A.1: round keys 1 and 10 of 2b7e1516... */
+	unhex("2B7E151628AED2A6ABF7158809CF4F3C", key);
+	mg_srtp_test_set_session_keys(c, 0, 0, key, salt, 14, NULL);
+	CHECK(memcmp(dk->rk, key, 16) == 0, "round key 0 is the key");
+	if (__builtin_cpu_supports("aes")) {
+		unhex("A0FAFE1788542CB123A339392A6C7605", want);
+		CHECK(memcmp(dk->rk + 16, want, 16) == 0, "FIPS-197 A.1 round key 1");
+		unhex("D014F9A8C9EE2589E13F0CC8B6630CA6", want);
+		CHECK(memcmp(dk->rk + 160, want, 16) == 0, "FIPS-197 A.1 round key 10");
+	}
+#if MG_HAVE_IPSECMB
+	/* the schedule ipsec-mb's CNTR jobs read is IMB_AES_KEYEXP_128's */
+	{
+		IMB_MGR *m = alloc_mb_mgr(0);
+		IMB_ARCH arch = IMB_ARCH_NONE;
+
+		if (m)
+			init_mb_mgr_auto(m, &arch);
+		if (m && arch != IMB_ARCH_NONE && arch != IMB_ARCH_NOAESNI) {
+			for (int t = 0; t < 16; t++) {
+				uint8_t enc[16 * 15] __attribute__((aligned(16)));
+				uint8_t dec[16 * 15] __attribute__((aligned(16)));
+
+				for (int i = 0; i < 16; i++)
+					key[i] = (uint8_t)rnd();
+				mg_srtp_test_set_session_keys(c, 0, 0, key, salt, 14, NULL);
+				IMB_AES_KEYEXP_128(m, key, enc, dec);
+				CHECK(memcmp(dk->rk, enc, 176) == 0, "round keys = IMB_AES_KEYEXP_128 (key %d)", t);
+			}
+		}
+		free_mb_mgr(m);
+	}
+#endif
+	mg_srtp_ctx_free(c);
+
+	/* Scalar AES-NI CTR against libcrypto EVP on every RTP payload
+	 * length 0..1400 and SRTCP length 8..600 (each tail length, 1 to 8+
+	 * blocks in flight); GCM: ipsec-mb's single-buffer calls against EVP. */
+	for (unsigned si = 0; si < 3; si++) {
+		static const enum mg_srtp_suite ss[] = { MG_SRTP_AES_CM_128_HMAC_SHA1_80,
+							 MG_SRTP_AES_CM_128_HMAC_SHA1_32, MG_SRTP_AEAD_AES_128_GCM };
+		struct mg_srtp_ctx *a = mkctx_aes(ss[si], 0), *v = mkctx_aes(ss[si], 1);
+		unsigned diff = 0, fails = 0;
+
+		/* native: AES-NI CTR, or GCM on ipsec-mb key data; else EVP */
+		const int native = __builtin_cpu_supports("aes") && (ss[si] != MG_SRTP_AEAD_AES_128_GCM || MG_HAVE_IPSECMB);
+
+		CHECK((a->keys[0]->rtp.evp == NULL) == native && v->keys[0]->rtp.evp != NULL,
+		      "%s: default context on AES-NI (evp %p, aesni %u), forced one on EVP (evp %p)",
+		      mg_srtp_suite_by_id(ss[si])->sdes_name, (void *)a->keys[0]->rtp.evp, a->keys[0]->rtp.aesni,
+		      (void *)v->keys[0]->rtp.evp);
+		for (unsigned len = 12; len <= 12 + 1400; len++) {
+			uint8_t p1[1500], p2[1500], res1, res2;
+			struct mg_srtp_buf b1 = { p1, (uint16_t)len, sizeof(p1) }, b2 = { p2, (uint16_t)len, sizeof(p2) };
+
+			for (unsigned i = 0; i < len; i++)
+				p1[i] = (uint8_t)rnd();
+			p1[0] = 0x80;
+			memcpy(p2, p1, len);
+			mg_srtp_protect_burst(engines[0], a, &b1, &res1, 1);
+			mg_srtp_protect_burst(engines[0], v, &b2, &res2, 1);
+			fails += res1 != MG_SRTP_OK || res2 != MG_SRTP_OK;
+			diff += b1.len != b2.len || memcmp(p1, p2, b1.len) != 0;
+		}
+		for (unsigned len = 8; len <= 600; len++) {
+			uint8_t p1[700], p2[700], res1, res2;
+			struct mg_srtp_buf b1 = { p1, (uint16_t)len, sizeof(p1) }, b2 = { p2, (uint16_t)len, sizeof(p2) };
+
+			for (unsigned i = 0; i < len; i++)
+				p1[i] = (uint8_t)rnd();
+			p1[0] = 0x80;
+			memcpy(p2, p1, len);
+			mg_srtp_protect_rtcp_burst(engines[0], a, &b1, &res1, 1);
+			mg_srtp_protect_rtcp_burst(engines[0], v, &b2, &res2, 1);
+			fails += res1 != MG_SRTP_OK || res2 != MG_SRTP_OK;
+			diff += b1.len != b2.len || memcmp(p1, p2, b1.len) != 0;
+		}
+		CHECK(fails == 0 && diff == 0, "%s: AES-NI/ipsec-mb vs EVP over every length: %u failed, %u differ",
+		      mg_srtp_suite_by_id(ss[si])->sdes_name, fails, diff);
+		mg_srtp_ctx_free(a);
+		mg_srtp_ctx_free(v);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *seed_s = argc > 1 ? argv[1] : getenv("MG_SRTP_SEED");
@@ -861,6 +980,7 @@ int main(int argc, char **argv)
 		engines[nbackends++] = e;
 	}
 	test_kdf();
+	test_key_forms();
 	for (unsigned bi = 0; bi < nbackends; bi++) {
 		test_b2(bi);
 		test_7714(bi);
