@@ -522,6 +522,20 @@ static void test_match_limit(void **state)
 	assert_string_equal(r.rule_name, "long");
 	route_result_clear(&r);
 	assert_int_equal(route_table_match_errors(t), 3);
+
+	/* ... but not a 20000-byte one: 20000 nested backtracking frames (some
+	 * 5 MB) is past ROUTE_PCRE2_DEPTH_LIMIT, PCRE2's default would go on */
+	char *big = malloc(20001);
+
+	assert_non_null(big);
+	for (int i = 0; i < 20000; i++)
+		big[i] = "ab"[i & 1];
+	big[20000] = '\0';
+	assert_int_equal(route_match(t, KV({ "pstn.in.callerName", big }), 1, &env4, &r), 0);
+	assert_string_equal(r.rule_name, "fallback");
+	route_result_clear(&r);
+	assert_int_equal(route_table_match_errors(t), 4);
+	free(big);
 	route_table_unref(t);
 }
 
