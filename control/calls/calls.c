@@ -771,9 +771,14 @@ static void call_end(struct call *c, int status, const char *phrase, const char 
 
 	if (c->state == CALL_ENDING)
 		return;
+	/* The reason may be c->why itself (set by a helper): format into a
+	 * copy, vsnprintf() must not read the buffer it writes. */
+	char why[sizeof(c->why)];
+
 	va_start(ap, fmt);
-	vsnprintf(c->why, sizeof(c->why), fmt, ap);
+	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
+	memcpy(c->why, why, sizeof(c->why));
 	MG_INFO("call %u: ending in state %s: %s%s%s", c->id, call_state_names[c->state], c->why,
 		status ? ", caller gets " : "", status ? phrase : "");
 	c->state = CALL_ENDING;
