@@ -100,8 +100,14 @@ int mg_srtp_imb_keys_init(struct mg_srtp_dkeys *dk, const uint8_t ekey[16], int 
 	if (!aead)
 		return 0;
 	pthread_mutex_lock(&setup_lock);
-	if (!setup_mgr)
+	if (!setup_mgr) {
 		setup_mgr = mg_srtp_imb_mgr_create(NULL);
+		if (setup_mgr) {
+			/* written once, before any key data they read exists */
+			gcm_enc = setup_mgr->gcm128_enc;
+			gcm_dec = setup_mgr->gcm128_dec;
+		}
+	}
 	if (!setup_mgr) {
 		/* no usable CPU support: the scalar backend still works */
 		pthread_mutex_unlock(&setup_lock);
@@ -112,8 +118,6 @@ int mg_srtp_imb_keys_init(struct mg_srtp_dkeys *dk, const uint8_t ekey[16], int 
 		rc = -ENOMEM;
 	else
 		IMB_AES128_GCM_PRE(setup_mgr, ekey, dk->imb_gcm);
-	gcm_enc = setup_mgr->gcm128_enc;
-	gcm_dec = setup_mgr->gcm128_dec;
 	pthread_mutex_unlock(&setup_lock);
 	return rc;
 }
@@ -125,6 +129,8 @@ int mg_srtp_imb_gcm_one(const struct mg_srtp_dkeys *dk, struct mg_srtp_op *op, i
 	const uint64_t aad_len = rtcp ? 12 : op->enc_off;
 	uint8_t *p = op->buf + op->enc_off;
 
+	if (!dk->imb_gcm)
+		return 0; /* never: a context gets key data wherever an ipsec-mb engine can run */
 	if (protect) {
 		gcm_enc(dk->imb_gcm, &x, p, p, op->enc_len, op->iv, aad, aad_len, op->buf + op->tag_off, 16);
 		OPENSSL_cleanse(&x, sizeof(x));

@@ -14,12 +14,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__x86_64__) || defined(__i386__)
+#define HAVE_AESNI_CODE 1
 #include <immintrin.h>
+#else
+#define HAVE_AESNI_CODE 0
+#endif
 
 #include <openssl/crypto.h>
 
-#define AESNI __attribute__((target("aes,sse2")))
-#define AESNI_INLINE AESNI __attribute__((always_inline)) static inline
+static int cpu_aes(void)
+{
+#if HAVE_AESNI_CODE
+	return __builtin_cpu_supports("aes");
+#else
+	return 0;
+#endif
+}
 
 /* AES-NI, unless MG_SRTP_SCALAR_AES=evp asks for the libcrypto CTR path
  * (kept for comparison in srtp-bench and so the no-AES-NI fallback stays
@@ -30,8 +41,12 @@ static int use_aesni(void)
 
 	if (force && !strcmp(force, "evp"))
 		return 0;
-	return __builtin_cpu_supports("aes");
+	return cpu_aes();
 }
+
+#if HAVE_AESNI_CODE
+#define AESNI __attribute__((target("aes,sse2")))
+#define AESNI_INLINE AESNI __attribute__((always_inline)) static inline
 
 AESNI_INLINE __m128i kexp_step(__m128i k, __m128i t)
 {
@@ -126,6 +141,21 @@ AESNI static void aesni_ctr_xor(const uint8_t *rk, const uint8_t *iv, uint8_t *p
 			p[i] ^= t[i];
 	}
 }
+#else
+static void aesni_keyexp128(const uint8_t key[16], uint8_t rk[176])
+{
+	(void)key;
+	(void)rk;
+}
+
+static void aesni_ctr_xor(const uint8_t *rk, const uint8_t *iv, uint8_t *p, unsigned len)
+{
+	(void)rk;
+	(void)iv;
+	(void)p;
+	(void)len;
+}
+#endif
 
 static void sha1_state(const uint8_t akey[20], uint8_t fill, uint32_t h[5])
 {
@@ -173,15 +203,15 @@ int mg_srtp_scalar_keys_init(struct mg_srtp_dkeys *dk, const uint8_t ekey[16], c
 			     int encrypt)
 {
 	static const uint8_t zero[20];
-	const int cpu_aes = __builtin_cpu_supports("aes");
+	const int have_aes = cpu_aes();
 
 	/* the full schedule whenever the CPU can make it: ipsec-mb jobs
 	 * read it even when the scalar path runs on EVP */
-	if (cpu_aes)
+	if (have_aes)
 		aesni_keyexp128(ekey, dk->rk);
 	else
 		memcpy(dk->rk, ekey, 16);
-	dk->aesni = cpu_aes && use_aesni();
+	dk->aesni = have_aes && use_aesni();
 	if (!dk->aesni || (aead && !gcm_key_data(dk))) {
 		dk->evp = EVP_CIPHER_CTX_new();
 		if (!dk->evp)
