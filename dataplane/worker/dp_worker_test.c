@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The worker's packet pipeline (process(), this file includes dp_worker.c)
+ * under a real EAL without ports: real session tables, SRTP engine, neighbour
+ * table and mbuf pools, but tiny pools (so a test can empty them) and this
+ * thread as worker 0. Nothing has a resolved neighbour, so every packet the
+ * pipeline sends lands on the main lcore's slow ring, where the test reads it.
+ */
+#define ALLOW_EXPERIMENTAL_API
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "dp_worker.c"
+
+#define IP_A RTE_BE32(0xc0000201)   /* 192.0.2.1: leg 0 local */
+#define IP_B RTE_BE32(0xc0000211)   /* 192.0.2.17: leg 1 and fork local */
+#define REM_A RTE_BE32(0xc0000202)  /* 192.0.2.2:40000 sends SRTP to leg 0 */
+#define REM_B RTE_BE32(0xc0000212)  /* 192.0.2.18:40002 gets the relayed RTP */
+#define FORK_R RTE_BE32(0xc0000213) /* 192.0.2.19:40004 gets the raw fork */
+#define POOL_N 64
+#define RTP_LEN (12 + 160)
+
+static struct dp_worker tw;
+static struct mg_srtp_ctx *sender; /* remote A's outbound context (leg 0's rx key) */
+static const uint8_t master[30] = "0123456789abcdefghijklmnopqrs";
+
+static void addr(struct mg_msg_addr *a, uint32_t be_ip, uint16_t port)
+{
+	memset(a, 0, sizeof(*a));
+	a->family = MG_FAMILY_IPV4;
+	memcpy(a->addr, &be_ip, 4);
+	a->port = port;
+}
+
+/* An Ethernet/IPv4/UDP frame from REM_A:40000 to IP_A:30000 carrying SRTP
+ * (RTP seq @p seq, payload byte i = seq + i); @p wire gets the UDP payload. */
+static struct rte_mbuf *srtp_frame(uint16_t seq, bool tamper, uint8_t *wire, uint16_t *wire_len)
+{
+	uint8_t b[RTP_LEN + MG_SRTP_MAX_OVERHEAD];
+	struct mg_srtp_buf sb = { b, RTP_LEN, sizeof(b) };
+	uint8_t r;
+	struct rte_mbuf *m = rte_pktmbuf_alloc(dp_pktmbuf_pool);
+
+	assert_non_null(m);
+	memset(b, 0, sizeof(b));
+	b[0] = 0x80;
+	b[2] = (uint8_t)(seq >> 8);
+	b[3] = (uint8_t)seq;
+	b[8] = 0x12;
+	b[11] = 0x34;
+	for (unsigned i = 0; i < 160; i++)
+		b[12 + i] = (uint8_t)(seq + i);
+	assert_int_equal(mg_srtp_protect_burst(tw.eng, sender, &sb, &r, 1), 1);
+	if (tamper)
+		b[40] ^= 0x5a;
+	memcpy(wire, b, sb.len);
+	*wire_len = sb.len;
+
+	uint16_t ulen = (uint16_t)(sizeof(struct rte_udp_hdr) + sb.len);
+	uint16_t tot = (uint16_t)(sizeof(struct rte_ipv4_hdr) + ulen);
+	uint8_t *f = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(RTE_ETHER_HDR_LEN + tot));
+	struct rte_ether_hdr *eh = (struct rte_ether_hdr *)f;
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eh + 1);
+	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
+
+	if (f == NULL)
+		abort(); /* 64 fresh mbufs of 2 kB: cannot happen */
+	memset(f, 0, RTE_ETHER_HDR_LEN + sizeof(*ip) + sizeof(*udp));
+	memset(&eh->dst_addr, 0xff, RTE_ETHER_ADDR_LEN);
+	eh->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	ip->version_ihl = 0x45;
+	ip->total_length = rte_cpu_to_be_16(tot);
+	ip->time_to_live = 64;
+	ip->next_proto_id = IPPROTO_UDP;
+	ip->src_addr = REM_A;
+	ip->dst_addr = IP_A;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	udp->src_port = rte_cpu_to_be_16(40000);
+	udp->dst_port = rte_cpu_to_be_16(30000);
+	udp->dgram_len = rte_cpu_to_be_16(ulen);
+	memcpy(udp + 1, b, sb.len);
+	m->port = 0;
+	return m;
+}
+
+/* What the pipeline sent: destination port and UDP payload of each slow-ring packet. */
+struct sent {
+	unsigned n;
+	uint16_t dport[8];
+	uint16_t len[8];
+	uint8_t pl[8][RTP_LEN + MG_SRTP_MAX_OVERHEAD];
+};
+
+static void collect(struct sent *s)
+{
+	struct rte_mbuf *m;
+
+	memset(s, 0, sizeof(*s));
+	while (rte_ring_sc_dequeue(slow_ring, (void **)&m) == 0) {
+		const struct rte_udp_hdr *u =
+			rte_pktmbuf_mtod_offset(m, const struct rte_udp_hdr *,
+						RTE_ETHER_HDR_LEN + sizeof(struct rte_ipv4_hdr));
+		uint16_t len = (uint16_t)(m->pkt_len - DP_HDR_LEN);
+
+		assert_true(s->n < 8);
+		assert_true(len <= sizeof(s->pl[0]));
+		s->dport[s->n] = rte_be_to_cpu_16(u->dst_port);
+		s->len[s->n] = len;
+		/* a fork's packet may be a chain: read it as one */
+		const void *d = rte_pktmbuf_read(m, DP_HDR_LEN, len, s->pl[s->n]);
+
+		assert_non_null(d);
+		if (d != s->pl[s->n])
+			memcpy(s->pl[s->n], d, len);
+		s->n++;
+		rte_pktmbuf_free(m);
+	}
+}
+
+static int find(const struct sent *s, uint16_t dport)
+{
+	for (unsigned i = 0; i < s->n; i++)
+		if (s->dport[i] == dport)
+			return (int)i;
+	return -1;
+}
+
+static void stats(struct mg_msg_session_stats *st)
+{
+	const char *err = NULL;
+
+	assert_int_equal(dp_session_stats(1, st, &err), 0);
+}
+
+/* Normal case: the raw fork of the SRTP leg gets the bytes as received. */
+static void test_raw_fork_gets_wire_bytes(void **state)
+{
+	uint8_t wire[RTP_LEN + MG_SRTP_MAX_OVERHEAD];
+	uint16_t wl;
+	struct rte_mbuf *pkts[1] = { srtp_frame(1, false, wire, &wl) };
+	struct mg_msg_session_stats st;
+	static struct sent s;
+	(void)state;
+
+	process(&tw, pkts, 1);
+	collect(&s);
+	assert_int_equal(s.n, 2);
+	int main_i = find(&s, 40002), fork_i = find(&s, 40004);
+
+	assert_true(main_i >= 0 && fork_i >= 0);
+	assert_int_equal(s.len[main_i], RTP_LEN); /* decrypted toward the plain leg */
+	assert_int_equal(s.pl[main_i][12 + 5], (uint8_t)(1 + 5));
+	assert_int_equal(s.len[fork_i], wl); /* as received: SRTP, tag included */
+	assert_memory_equal(s.pl[fork_i], wire, wl);
+	stats(&st);
+	assert_int_equal(st.forks[0].packets, 1);
+	assert_int_equal(st.forks[0].drops, 0);
+}
+
+/*
+ * The raw copy (stage 2) fails because the pool is empty; a tampered packet
+ * in the same burst is freed by the SRTP stage, so a copy made later (stage 4)
+ * would succeed. The raw fork must then skip the packet, counted, and never
+ * get the decrypted one.
+ */
+static void test_raw_fork_no_mbuf_never_plaintext(void **state)
+{
+	uint8_t wire[2][RTP_LEN + MG_SRTP_MAX_OVERHEAD];
+	uint16_t wl[2];
+	struct rte_mbuf *pkts[2] = { srtp_frame(2, false, wire[0], &wl[0]),
+				     srtp_frame(3, true, wire[1], &wl[1]) };
+	struct rte_mbuf *held[POOL_N];
+	unsigned nh = 0;
+	struct mg_msg_session_stats st0, st;
+	uint64_t nombuf0 = tw.net.drops[DP_NET_DROP_NO_MBUF];
+	static struct sent s;
+	(void)state;
+
+	stats(&st0);
+	while (nh < POOL_N && (held[nh] = rte_pktmbuf_alloc(dp_pktmbuf_pool)) != NULL)
+		nh++;
+	assert_true(nh < POOL_N);
+	assert_int_equal(rte_mempool_avail_count(dp_pktmbuf_pool), 0);
+
+	process(&tw, pkts, 2);
+	collect(&s);
+	for (unsigned i = 0; i < nh; i++)
+		rte_pktmbuf_free(held[i]);
+	stats(&st);
+	/* the good packet still reaches the other leg, decrypted */
+	assert_int_equal(st.legs[0][0].drops[MG_DROP_AUTH] - st0.legs[0][0].drops[MG_DROP_AUTH], 1);
+	int main_i = find(&s, 40002);
+
+	assert_true(main_i >= 0);
+	assert_int_equal(s.pl[main_i][12 + 7], (uint8_t)(2 + 7));
+	/* nothing at all toward the raw fork's destination, and the drop counted */
+	if (find(&s, 40004) >= 0)
+		fail_msg("the raw fork was sent %u bytes%s", s.len[find(&s, 40004)],
+			 s.len[find(&s, 40004)] == RTP_LEN ? " of decrypted RTP" : "");
+	assert_int_equal(s.n, 1);
+	assert_int_equal(st.forks[0].packets, st0.forks[0].packets);
+	assert_int_equal(st.forks[0].drops, st0.forks[0].drops + 1);
+	assert_int_equal(tw.net.drops[DP_NET_DROP_NO_MBUF], nombuf0 + 1);
+}
+
+static int setup(void)
+{
+	struct mg_msg_session def;
+	struct mg_msg_fork f;
+	struct mg_srtp_policy p;
+	const char *err = NULL;
+	char e[128];
+
+	dp_n_ports = 1;
+	dp_ports[0].n_addrs = 2;
+	dp_ports[0].addrs[0] = IP_A;
+	dp_ports[0].addrs[1] = IP_B;
+	dp_ports[0].masks[0] = dp_ports[0].masks[1] = RTE_BE32(0xfffffff0);
+	/* tiny pools without per-lcore caches: a test can empty them exactly */
+	dp_pktmbuf_pool = rte_pktmbuf_pool_create("t_mbuf", POOL_N, 0, 0,
+						  RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+	dp_hdr_pool = rte_pktmbuf_pool_create("t_hdr", POOL_N, 0, 0, 256, SOCKET_ID_ANY);
+	dp_clone_pool = rte_pktmbuf_pool_create("t_clone", POOL_N, 0, 0, 0, SOCKET_ID_ANY);
+	slow_ring = rte_ring_create("t_slow", 64, SOCKET_ID_ANY, RING_F_SC_DEQ);
+	if (dp_pktmbuf_pool == NULL || dp_hdr_pool == NULL || dp_clone_pool == NULL ||
+	    slow_ring == NULL || dp_neigh_init(1) < 0 || dp_session_init(100, 1, 30000, 30099) < 0)
+		return -1;
+	rte_rcu_qsbr_thread_register(dp_qsbr, 0);
+	rte_rcu_qsbr_thread_online(dp_qsbr, 0);
+	tw.idx = 0;
+	tw.eng = mg_srtp_engine_create(MG_SRTP_BACKEND_AUTO);
+	workers[0] = &tw;
+	n_workers = 1;
+	if (tw.eng == NULL)
+		return -1;
+
+	memset(&p, 0, sizeof(p));
+	p.suite = MG_SRTP_AES_CM_128_HMAC_SHA1_80;
+	p.dir = MG_SRTP_DIR_OUTBOUND;
+	p.nkeys = 1;
+	memcpy(p.keys[0].key, master, 16);
+	memcpy(p.keys[0].salt, master + 16, 14);
+	sender = mg_srtp_ctx_create(&p, e, sizeof(e));
+	if (sender == NULL)
+		return -1;
+
+	/* session 1: leg 0 receives SRTP from A, leg 1 is plain toward B */
+	memset(&def, 0, sizeof(def));
+	def.id = 1;
+	addr(&def.legs[0].local, IP_A, 30000);
+	addr(&def.legs[0].remote, REM_A, 40000);
+	def.legs[0].rx.suite = MG_SRTP_AES_CM_128_HMAC_SHA1_80;
+	def.legs[0].rx.key_len = 16;
+	def.legs[0].rx.salt_len = 14;
+	memcpy(def.legs[0].rx.key, master, 16);
+	memcpy(def.legs[0].rx.salt, master + 16, 14);
+	addr(&def.legs[1].local, IP_B, 30002);
+	addr(&def.legs[1].remote, REM_B, 40002);
+	if (dp_session_add(&def, false, &err) < 0)
+		goto bad;
+	/* a raw fork of leg 0: what A sent, as received */
+	memset(&f, 0, sizeof(f));
+	f.session_id = 1;
+	f.fork_id = 1;
+	f.leg = 0;
+	f.flags = MG_FORK_F_RAW;
+	addr(&f.local, IP_B, 30004);
+	addr(&f.remote, FORK_R, 40004);
+	if (dp_fork_add(&f, &err) < 0)
+		goto bad;
+	return 0;
+bad:
+	fprintf(stderr, "setup: %s\n", err);
+	return -1;
+}
+
+int main(void)
+{
+	static char a0[] = "dp_worker_test", a1[] = "--no-huge", a2[] = "-m", a3[] = "128",
+		    a4[] = "--no-pci", a5[] = "--no-shconf", a6[] = "--no-telemetry",
+		    a7[] = "--log-level=*:error", a8[] = "-l", a9[] = "0";
+	char *eal[] = { a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, NULL };
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_raw_fork_gets_wire_bytes),
+		cmocka_unit_test(test_raw_fork_no_mbuf_never_plaintext),
+	};
+
+	if (rte_eal_init(10, eal) < 0 || setup() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
