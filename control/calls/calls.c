@@ -1608,20 +1608,18 @@ static void call_offer_hold(struct call *c, unsigned o)
 {
 	struct call_leg *g = &c->leg[o];
 	struct sdp_policy pol = c->pol;
-	struct sdp_codec codecs[SDP_MAX_PTS];
 	int rc;
 
-	if (g->pstn || g->nh == NULL || g->gone || g->reinv_out || g->want_hold == g->sent_hold ||
-	    c->state != CALL_ACTIVE || (o == 1 && (g->final_status < 200 || g->final_status >= 300)))
+	if (g->pstn || g->nh == NULL || g->gone || g->reinv_out || g->ack_offer != NULL || !g->neg_ok ||
+	    g->want_hold == g->sent_hold || c->state != CALL_ACTIVE ||
+	    (o == 1 && (g->final_status < 200 || g->final_status >= 300)))
 		return;
-	for (unsigned i = 0; i < g->neg.n_pts; i++)
-		codecs[i] = (struct sdp_codec){ g->neg.pts[i].name, g->neg.pts[i].rate };
-	pol.codecs = codecs;
-	pol.n_codecs = g->neg.n_pts;
+	/* The session as it stands with the new direction: same payload
+	 * numbers, crypto line and key, m= layout (RFC 3264 §8). */
 	pol.local_addr = g->local_ip;
 	pol.local_port = g->port.local.port;
 	pol.media_type = g->want_hold ? "sendonly" : o == 1 ? c->route.media_type : NULL;
-	rc = sdp_offer(&pol, &g->neg, &g->reoffer);
+	rc = sdp_offer_current(&pol, &g->neg, &g->reoffer);
 	if (rc < 0 || g->reoffer.status != 0) {
 		MG_WARN("call %u: cannot offer %s to leg %u: %s", c->id,
 			g->want_hold ? "hold" : "resume", o, g->reoffer.warn_text);
@@ -1799,6 +1797,7 @@ static void on_ack(struct call *c, unsigned li, const sip_t *sip)
 		} else {
 			MG_INFO("call %u: leg %u's ACK has no SDP answer to our offer: session unchanged", c->id,
 				li);
+			call_offer_hold(c, li); /* a hold/resume for this leg that waited */
 		}
 		return;
 	}
@@ -1841,6 +1840,7 @@ static void on_ack(struct call *c, unsigned li, const sip_t *sip)
 		c->leg[li ^ 1].want_hold = r.hold;
 		call_offer_hold(c, li ^ 1);
 	}
+	call_offer_hold(c, li); /* a hold/resume for this leg that waited */
 	explicit_bzero(&r, sizeof(r));
 }
 
