@@ -138,6 +138,8 @@ static int control_check(struct mg_config *cfg, const char *path)
 	for (unsigned i = 0; i < s->n_ua; i++)
 		tls |= s->ua[i].transport == MG_TRANSPORT_TLS;
 	if (tls) {
+		/* only what is wrong or doubtful: the start's info lines are noise here */
+		mg_log_init("mediagate-control", MG_LOG_WARN, false);
 		if (tlscfg_init(s, err, sizeof(err)) < 0) {
 			fprintf(stderr, "error: %s\n", err);
 			rc = 2;
@@ -146,10 +148,17 @@ static int control_check(struct mg_config *cfg, const char *path)
 	}
 	t = route_table_load(s->routing_rules_file, err, sizeof(err));
 	if (t != NULL) {
+		struct route_env env;
+		char ip[64];
+
+		/* rules whose sip.out.transport has no user agent: warned */
+		route_env_from_settings(cfg, &env, ip, sizeof(ip));
+		route_table_check_env(t, &env);
 		route_table_unref(t);
 	} else if (errno == ENOENT) {
-		fprintf(stderr, "warning: mediagate.routing.rulesFile %s does not exist: every INVITE "
-				"gets 503 until it does (SIGHUP reloads)\n", s->routing_rules_file);
+		/* not a fault of the file: the start runs and says the same */
+		printf("# note: mediagate.routing.rulesFile %s does not exist: every INVITE gets "
+		       "503 until it does (SIGHUP reloads)\n", s->routing_rules_file);
 	} else {
 		fprintf(stderr, "error: mediagate.routing.rulesFile: %s\n", err);
 		rc = 2;
