@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -37,16 +38,48 @@ static void addr(struct mg_msg_addr *a, uint32_t be_ip, uint16_t port)
 	a->port = port;
 }
 
-/* An Ethernet/IPv4/UDP frame from REM_A:40000 to IP_A:30000 carrying SRTP
- * (RTP seq @p seq, payload byte i = seq + i); @p wire gets the UDP payload. */
+/* An Ethernet/IPv4/UDP frame from @p sip:@p sport to @p dip:@p dport carrying @p pl. */
+static struct rte_mbuf *frame(uint32_t sip, uint16_t sport, uint32_t dip, uint16_t dport,
+			      const uint8_t *pl, uint16_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(dp_pktmbuf_pool);
+	uint16_t ulen = (uint16_t)(sizeof(struct rte_udp_hdr) + len);
+	uint16_t tot = (uint16_t)(sizeof(struct rte_ipv4_hdr) + ulen);
+	uint8_t *f = m != NULL ? (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(RTE_ETHER_HDR_LEN + tot))
+			       : NULL;
+
+	if (f == NULL)
+		abort(); /* 64 mbufs of 2 kB, at most a few in use: cannot happen */
+	struct rte_ether_hdr *eh = (struct rte_ether_hdr *)f;
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eh + 1);
+	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
+
+	memset(f, 0, RTE_ETHER_HDR_LEN + sizeof(*ip) + sizeof(*udp));
+	memset(&eh->dst_addr, 0xff, RTE_ETHER_ADDR_LEN);
+	eh->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	ip->version_ihl = 0x45;
+	ip->total_length = rte_cpu_to_be_16(tot);
+	ip->time_to_live = 64;
+	ip->next_proto_id = IPPROTO_UDP;
+	ip->src_addr = sip;
+	ip->dst_addr = dip;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	udp->src_port = rte_cpu_to_be_16(sport);
+	udp->dst_port = rte_cpu_to_be_16(dport);
+	udp->dgram_len = rte_cpu_to_be_16(ulen);
+	memcpy(udp + 1, pl, len);
+	m->port = 0;
+	return m;
+}
+
+/* SRTP from REM_A:40000 to IP_A:30000 (RTP seq @p seq, payload byte i = seq + i);
+ * @p wire gets the UDP payload. */
 static struct rte_mbuf *srtp_frame(uint16_t seq, bool tamper, uint8_t *wire, uint16_t *wire_len)
 {
 	uint8_t b[RTP_LEN + MG_SRTP_MAX_OVERHEAD];
 	struct mg_srtp_buf sb = { b, RTP_LEN, sizeof(b) };
 	uint8_t r;
-	struct rte_mbuf *m = rte_pktmbuf_alloc(dp_pktmbuf_pool);
 
-	assert_non_null(m);
 	memset(b, 0, sizeof(b));
 	b[0] = 0x80;
 	b[2] = (uint8_t)(seq >> 8);
@@ -60,32 +93,7 @@ static struct rte_mbuf *srtp_frame(uint16_t seq, bool tamper, uint8_t *wire, uin
 		b[40] ^= 0x5a;
 	memcpy(wire, b, sb.len);
 	*wire_len = sb.len;
-
-	uint16_t ulen = (uint16_t)(sizeof(struct rte_udp_hdr) + sb.len);
-	uint16_t tot = (uint16_t)(sizeof(struct rte_ipv4_hdr) + ulen);
-	uint8_t *f = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(RTE_ETHER_HDR_LEN + tot));
-	struct rte_ether_hdr *eh = (struct rte_ether_hdr *)f;
-	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eh + 1);
-	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
-
-	if (f == NULL)
-		abort(); /* 64 fresh mbufs of 2 kB: cannot happen */
-	memset(f, 0, RTE_ETHER_HDR_LEN + sizeof(*ip) + sizeof(*udp));
-	memset(&eh->dst_addr, 0xff, RTE_ETHER_ADDR_LEN);
-	eh->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-	ip->version_ihl = 0x45;
-	ip->total_length = rte_cpu_to_be_16(tot);
-	ip->time_to_live = 64;
-	ip->next_proto_id = IPPROTO_UDP;
-	ip->src_addr = REM_A;
-	ip->dst_addr = IP_A;
-	ip->hdr_checksum = rte_ipv4_cksum(ip);
-	udp->src_port = rte_cpu_to_be_16(40000);
-	udp->dst_port = rte_cpu_to_be_16(30000);
-	udp->dgram_len = rte_cpu_to_be_16(ulen);
-	memcpy(udp + 1, b, sb.len);
-	m->port = 0;
-	return m;
+	return frame(REM_A, 40000, IP_A, 30000, b, sb.len);
 }
 
 /* What the pipeline sent: destination port and UDP payload of each slow-ring packet. */
@@ -130,11 +138,16 @@ static int find(const struct sent *s, uint16_t dport)
 	return -1;
 }
 
-static void stats(struct mg_msg_session_stats *st)
+static void stats_of(uint64_t id, struct mg_msg_session_stats *st)
 {
 	const char *err = NULL;
 
-	assert_int_equal(dp_session_stats(1, st, &err), 0);
+	assert_int_equal(dp_session_stats(id, st, &err), 0);
+}
+
+static void stats(struct mg_msg_session_stats *st)
+{
+	stats_of(1, st);
 }
 
 /* Normal case: the raw fork of the SRTP leg gets the bytes as received. */
@@ -206,6 +219,99 @@ static void test_raw_fork_no_mbuf_never_plaintext(void **state)
 	assert_int_equal(st.forks[0].packets, st0.forks[0].packets);
 	assert_int_equal(st.forks[0].drops, st0.forks[0].drops + 1);
 	assert_int_equal(tw.net.drops[DP_NET_DROP_NO_MBUF], nombuf0 + 1);
+}
+
+#define A2 RTE_BE32(0xc0000203) /* 192.0.2.3: RFC 3960 candidate */
+#define A3 RTE_BE32(0xc0000204) /* 192.0.2.4: candidate on port 65535 */
+
+/*
+ * RTCP from @p sip:@p sport to session @p id's leg 0 RTCP port @p dport: true
+ * if relayed to B's RTCP port @p to, false if dropped as source_mismatch
+ * (anything else fails the test).
+ */
+static bool rtcp_from(uint64_t id, uint32_t sip, uint16_t sport, uint16_t dport, uint16_t to)
+{
+	static const uint8_t sr[28] = { 0x80, 200, 0, 6, 0, 0, 0x51, 0x51 };
+	struct rte_mbuf *m = frame(sip, sport, IP_A, dport, sr, sizeof(sr));
+	struct mg_msg_session_stats a, b;
+	static struct sent s;
+
+	stats_of(id, &a);
+	process(&tw, &m, 1);
+	collect(&s);
+	stats_of(id, &b);
+	uint64_t mism = b.legs[0][0].drops[MG_DROP_SOURCE_MISMATCH] -
+			a.legs[0][0].drops[MG_DROP_SOURCE_MISMATCH];
+
+	if (s.n == 1 && s.dport[0] == to && s.len[0] == sizeof(sr) && mism == 0)
+		return true;
+	if (s.n == 0 && mism == 1)
+		return false;
+	fail_msg("RTCP from port %u: %u sent (port %u), source_mismatch +%" PRIu64, sport, s.n,
+		 s.n ? s.dport[0] : 0, mism);
+	return false;
+}
+
+/* SPEC 5, strict policy: RTCP only from the RTCP port of an allowed source. */
+static void test_strict_rtcp_source_port(void **state)
+{
+	struct mg_msg_session def;
+	const char *err = NULL;
+	uint8_t rtp[RTP_LEN] = { 0x80 };
+	struct rte_mbuf *m;
+	static struct sent s;
+	(void)state;
+
+	/* remote A:40010 with a=rtcp:40015, candidates A2:40020 and A3:65535 */
+	memset(&def, 0, sizeof(def));
+	def.id = 2;
+	addr(&def.legs[0].local, IP_A, 30010);
+	addr(&def.legs[0].remote, REM_A, 40010);
+	def.legs[0].remote_rtcp_port = 40015;
+	addr(&def.legs[0].candidates[0], A2, 40020);
+	addr(&def.legs[0].candidates[1], A3, 65535);
+	def.legs[0].n_candidates = 2;
+	def.legs[0].source_policy = MG_SOURCE_STRICT;
+	addr(&def.legs[1].local, IP_B, 30012);
+	addr(&def.legs[1].remote, REM_B, 40012);
+	assert_int_equal(dp_session_add(&def, false, &err), 0);
+
+	/* nobody has won yet: the remote from its a=rtcp port only */
+	assert_false(rtcp_from(2, REM_A, 40011, 30011, 40013)); /* RTP + 1: not its RTCP port */
+	assert_false(rtcp_from(2, REM_A, 40010, 30011, 40013));
+	assert_true(rtcp_from(2, REM_A, 40015, 30011, 40013));
+	/* a candidate from its port + 1 only */
+	assert_false(rtcp_from(2, A2, 40015, 30011, 40013));
+	assert_false(rtcp_from(2, A2, 40020, 30011, 40013));
+	assert_true(rtcp_from(2, A2, 40021, 30011, 40013));
+	/* a candidate on 65535 has no RTCP port: not 0, not 65535 */
+	assert_false(rtcp_from(2, A3, 0, 30011, 40013));
+	assert_false(rtcp_from(2, A3, 65535, 30011, 40013));
+
+	/* A3's RTP wins; then nothing is its RTCP port, and the others lost */
+	m = frame(A3, 65535, IP_A, 30010, rtp, sizeof(rtp));
+	process(&tw, &m, 1);
+	collect(&s);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.dport[0], 40012);
+	assert_false(rtcp_from(2, A3, 0, 30011, 40013));
+	assert_false(rtcp_from(2, A3, 65535, 30011, 40013));
+	assert_false(rtcp_from(2, A3, 40015, 30011, 40013)); /* not the SDP remote's a=rtcp */
+	assert_false(rtcp_from(2, REM_A, 40015, 30011, 40013));
+	assert_false(rtcp_from(2, A2, 40021, 30011, 40013));
+
+	/* rtcp-mux: RTCP (told apart by payload type) only from the RTP port */
+	memset(&def, 0, sizeof(def));
+	def.id = 3;
+	addr(&def.legs[0].local, IP_A, 30020);
+	addr(&def.legs[0].remote, REM_A, 40020);
+	def.legs[0].flags = MG_LEG_F_RTCP_MUX;
+	def.legs[0].source_policy = MG_SOURCE_STRICT;
+	addr(&def.legs[1].local, IP_B, 30022);
+	addr(&def.legs[1].remote, REM_B, 40022);
+	assert_int_equal(dp_session_add(&def, false, &err), 0);
+	assert_false(rtcp_from(3, REM_A, 40021, 30020, 40023));
+	assert_true(rtcp_from(3, REM_A, 40020, 30020, 40023));
 }
 
 static int setup(void)
@@ -288,6 +394,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_raw_fork_gets_wire_bytes),
 		cmocka_unit_test(test_raw_fork_no_mbuf_never_plaintext),
+		cmocka_unit_test(test_strict_rtcp_source_port),
 	};
 
 	if (rte_eal_init(10, eal) < 0 || setup() < 0)
