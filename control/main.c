@@ -278,6 +278,7 @@ int main(int argc, char **argv)
 		ctl.exit_code = 2;
 		goto out;
 	}
+	calls_check_routes();
 
 	MG_INFO("mediagate-control %s running (dataplane socket %s)", MG_VERSION,
 		s->control_socket);

@@ -948,6 +948,9 @@ static void route_env_ports(struct route_env *env)
 
 		if (*p == 0)
 			*p = u->port;
+		env->ua_transports |= ROUTE_UA_KNOWN |
+				      (u->transport == MG_TRANSPORT_TLS ? ROUTE_UA_TLS :
+				       u->transport == MG_TRANSPORT_TCP ? ROUTE_UA_TCP : ROUTE_UA_UDP);
 	}
 	if (env->sip_port_tls == 0)
 		env->sip_port_tls = 5061;
@@ -2159,6 +2162,16 @@ int calls_start(su_root_t *root, const struct mg_settings *s, struct dpc *dp)
 	return 0;
 }
 
+void calls_check_routes(void)
+{
+	struct route_env env;
+
+	if (ce.routes.current == NULL || sipua_count() == 0)
+		return;
+	route_env_ports(&env);
+	route_table_check_env(ce.routes.current, &env);
+}
+
 int calls_reload(const struct mg_settings *s)
 {
 	char err[512];
@@ -2178,6 +2191,7 @@ int calls_reload(const struct mg_settings *s)
 		MG_INFO("SIGHUP: %u routing rules from %s", route_table_count(ce.routes.current),
 			s->routing_rules_file);
 		sipua_set_hook(calls_hook, NULL);
+		calls_check_routes();
 	}
 	return rc;
 }

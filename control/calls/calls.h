@@ -34,6 +34,10 @@ int calls_start(su_root_t *root, const struct mg_settings *s, struct dpc *dp);
  * from @s too. */
 int calls_reload(const struct mg_settings *s);
 
+/* Warn about routing rules whose sip.out.transport has no user agent (once
+ * the SIP user agents are up: after sip_start(), and after each reload). */
+void calls_check_routes(void);
+
 /* The dataplane connection went up or down (dpc_on_state). */
 void calls_dataplane_state(bool up);
 
