@@ -131,15 +131,16 @@ int mg_srtp_imb_gcm_one(const struct mg_srtp_dkeys *dk, struct mg_srtp_op *op, i
 
 	if (!dk->imb_gcm)
 		return 0; /* never: a context gets key data wherever an ipsec-mb engine can run */
+	/* x holds this packet's counter, GHASH accumulator and last
+	 * keystream block, nothing of the keys (those are in gcm_key_data):
+	 * not wiped per packet, as ipsec-mb's own job path does not */
 	if (protect) {
 		gcm_enc(dk->imb_gcm, &x, p, p, op->enc_len, op->iv, aad, aad_len, op->buf + op->tag_off, 16);
-		OPENSSL_cleanse(&x, sizeof(x));
 		return 1;
 	}
 	/* decrypts while it hashes, like the multi-buffer jobs: a packet
 	 * whose tag fails is dropped, its bytes do not matter */
 	gcm_dec(dk->imb_gcm, &x, p, p, op->enc_len, op->iv, aad, aad_len, op->digest, 16);
-	OPENSSL_cleanse(&x, sizeof(x));
 	return CRYPTO_memcmp(op->digest, op->buf + op->tag_off, 16) == 0;
 }
 
