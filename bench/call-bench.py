@@ -160,7 +160,8 @@ def uac(bed, target, rate, n, hold_ms, limit, stf, timeout):
     cmd = ["sipp", "-sf", bed.uac_xml, target, "-t", "u1",
            "-i", "127.0.0.1", "-p", str(bed.p_uac), "-r", str(rate), "-m", str(n),
            "-l", str(limit), "-d", str(hold_ms), "-nostdin", "-max_socket", "60000",
-           "-trace_stat", "-stf", stf, "-fd", "1", "-trace_rtt", "-rtt_freq", "1"]
+           "-trace_stat", "-stf", stf, "-fd", "1", "-trace_rtt", "-rtt_freq", "1",
+           "-trace_err", "-error_file", stf.replace(".csv", ".err")]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             cwd=RUN), timeout
 
