@@ -149,6 +149,7 @@ static struct {
 	unsigned max_calls;     /* mediagate.calls.maxCalls (SIGHUP reloads it) */
 	unsigned retry_after_s; /* mediagate.calls.retryAfter */
 	unsigned media_timeout_s; /* mediagate.calls.mediaTimeout, 0 = off */
+	bool lock_on_sdp;       /* netborder.media.rtp.lockOnSDP (SIGHUP reloads) */
 	su_timer_t *mt_timer;   /* 1 s tick of the media timeout */
 } ce;
 
@@ -254,13 +255,30 @@ static int session_leg(const struct call *c, unsigned li, bool rekey, struct mg_
 		l->rx.flags &= (uint8_t)~MG_CRYPTO_F_ROC_RESET;
 		l->tx.flags &= (uint8_t)~MG_CRYPTO_F_ROC_RESET;
 	}
-	l->source_policy = ce.s->lock_on_sdp ? MG_SOURCE_STRICT : MG_SOURCE_LATCH;
+	l->source_policy = ce.lock_on_sdp ? MG_SOURCE_STRICT : MG_SOURCE_LATCH;
 	/* RFC 3960: every address an 18x named stays an allowed source of the
-	 * callee's leg; the first that sends wins. */
+	 * callee's leg; the first that sends wins (the dataplane then sends to
+	 * it). Until the final answer, early media goes to the first known
+	 * source (SPEC 5), not to the fork that answered last: that one becomes
+	 * a candidate like the others. */
 	if (li == 1) {
+		struct mg_msg_addr latest = l->remote;
+		bool first = false;
+
+		if (ce.lock_on_sdp && c->leg[1].final_status < 200 && c->n_cand > 1 &&
+		    (c->cand[0].port != l->remote.port ||
+		     memcmp(c->cand[0].addr, l->remote.addr, 16) != 0)) {
+			l->remote = c->cand[0];
+			l->remote_rtcp_port = 0; /* its RTP port + 1 (or the same with mux) */
+			first = true;
+		}
+		if (first)
+			l->candidates[l->n_candidates++] = latest;
 		for (unsigned i = 0; i < c->n_cand && l->n_candidates < MG_PROTO_MAX_CANDIDATES; i++) {
-			if (c->cand[i].port == l->remote.port &&
-			    memcmp(c->cand[i].addr, l->remote.addr, 16) == 0)
+			if ((c->cand[i].port == l->remote.port &&
+			     memcmp(c->cand[i].addr, l->remote.addr, 16) == 0) ||
+			    (first && c->cand[i].port == latest.port &&
+			     memcmp(c->cand[i].addr, latest.addr, 16) == 0))
 				continue;
 			l->candidates[l->n_candidates++] = c->cand[i];
 		}
@@ -2135,6 +2153,7 @@ int calls_start(su_root_t *root, const struct mg_settings *s, struct dpc *dp)
 	ce.max_calls = s->max_calls;
 	ce.retry_after_s = s->retry_after_s;
 	ce.media_timeout_s = s->media_timeout_s;
+	ce.lock_on_sdp = s->lock_on_sdp;
 	ce.mt_timer = su_timer_create(su_root_task(root), 1000);
 	if (ce.mt_timer != NULL)
 		su_timer_set_for_ever(ce.mt_timer, on_mt_tick, NULL);
@@ -2182,6 +2201,10 @@ int calls_reload(const struct mg_settings *s)
 			s->max_calls, s->retry_after_s, ce.n_calls);
 	if (s->media_timeout_s != ce.media_timeout_s)
 		MG_INFO("SIGHUP: mediagate.calls.mediaTimeout=%u s", s->media_timeout_s);
+	if (s->lock_on_sdp != ce.lock_on_sdp)
+		MG_INFO("SIGHUP: netborder.media.rtp.lockOnSDP=%s for the sessions set up or changed "
+			"from now on", s->lock_on_sdp ? "true" : "false");
+	ce.lock_on_sdp = s->lock_on_sdp;
 	ce.max_calls = s->max_calls;
 	ce.retry_after_s = s->retry_after_s;
 	ce.media_timeout_s = s->media_timeout_s;

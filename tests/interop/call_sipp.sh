@@ -259,6 +259,31 @@ check "resume passed on to the callee" feat_gw.log "re-INVITE to leg 1: resume"
 if grep -qs "Aborting\|unexpected" feat_uas.err; then bad "the callee's scenario (hold and resume re-INVITEs) failed" feat_uas.err; else ok "the callee got hold and resume re-INVITEs with the expected directions"; fi
 check "features call ended with 0 calls active" feat_gw.log "ended after .*; 0 calls active\$"
 
+# ---- 4b. lockOnSDP=true (SIGHUP): early media to the first known source ---
+# SPEC 5: the callee leg sends early media to the first source a 183 named
+# (fork 2 on 7070), the later fork (7080) is a candidate; the 200's fork
+# (7080) is the callee's address once the call is answered.
+echo "netborder.media.rtp.lockOnSDP=true" >> load.properties
+kill -HUP "$CTL"
+for _ in $(seq 30); do grep -q "SIGHUP: netborder.media.rtp.lockOnSDP=true" load.log && break; sleep 0.1; done
+n0=$(wc -l < load.log)
+sipp -sf "$X/call_feat_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -nostdin -bg \
+	-trace_err -error_file feat2_uas.err > feat2_uas.out 2>&1
+p=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' feat2_uas.out | head -n 1)
+[ -n "$p" ] && PIDS+=($p)
+timeout 30 sipp -sf "$X/call_feat_uac.xml" "127.0.0.1:$P_GW2" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
+	-nostdin -trace_err -error_file feat2.err > feat2.out 2>&1
+rc=$?
+sleep 0.5
+tail -n +$((n0 + 1)) load.log > feat2_gw.log
+if [ "$rc" -eq 0 ]; then ok "lockOnSDP=true (SIGHUP): the features call completes"; else bad "lockOnSDP=true features call: exit $rc" feat2.err; fi
+check "  after the second fork's 183 the callee leg still sends to the first known source (7070); the later fork is a candidate" feat2_gw.log "SESSION_MODIFY [0-9]+ \(early media\).*callee 127\.0\.0\.1:7070 RTP, 1 extra source"
+check "  after the 200 the answering fork (7080) is the callee's address" feat2_gw.log "SESSION_MODIFY [0-9]+: caller .*callee 127\.0\.0\.1:7080 RTP"
+check "  ended with 0 calls active" feat2_gw.log "ended after .*; 0 calls active\$"
+sed -i '/^netborder.media.rtp.lockOnSDP=/d' load.properties
+kill -HUP "$CTL"
+for _ in $(seq 30); do grep -q "SIGHUP: netborder.media.rtp.lockOnSDP=false" load.log && break; sleep 0.1; done
+
 # ---- 5. callee errors mapped to the caller, caller CANCEL ------------------
 err_call() { # NAME STATUS PHRASE [cancel]
 	local sf=$W/$1_uas.xml p
