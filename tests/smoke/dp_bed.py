@@ -1,16 +1,19 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Test bed for the dataplane smoke tests (area tag mgdp).
 
-Network namespaces:
-  mgdp-dp  the dataplane; veths mgdp-a0, mgdp-b0, mgdp-c0 without addresses
-           (the kernel must not answer ARP for the dataplane)
-  mgdp-a   peer A on mgdp-a1: 192.0.2.2/28 and 192.0.2.3/28 (a second source)
-  mgdp-b   peer B on mgdp-b1: 192.0.2.18/28
-  mgdp-c   peer C on mgdp-c1: 192.0.2.34/28 (fork destination)
+Network namespaces (T = this run's tag, the PID in hex, or $MGDP_TAG):
+  mgdp-T-dp  the dataplane; veths mgdp-a0, mgdp-b0, mgdp-c0 without addresses
+             (the kernel must not answer ARP for the dataplane)
+  mgdp-T-a   peer A on mgdp-a1: 192.0.2.2/28 and 192.0.2.3/28 (a second source)
+  mgdp-T-b   peer B on mgdp-b1: 192.0.2.18/28
+  mgdp-T-c   peer C on mgdp-c1: 192.0.2.34/28 (fork destination)
 The dataplane owns 192.0.2.1 (port 0), 192.0.2.17 (port 1), 192.0.2.33
-(port 2) on net_af_packet, EAL --no-huge -m 256 --no-shconf.
+(port 2) on net_af_packet, EAL --no-huge -m 256 --no-shconf --file-prefix
+mgdp-smoke-T, work directory /tmp/mgdp-smoke-T. The veths are created inside
+the namespaces (never in the host's), so their names need no tag: two runs
+side by side share no name, address, port or file.
 
-Standalone: python3 dp_bed.py up|down   (up leaves the namespaces in place)
+Standalone: MGDP_TAG=x python3 dp_bed.py up|down   (up leaves the bed in place)
 """
 import base64
 import json
@@ -23,7 +26,16 @@ import subprocess
 import sys
 import time
 
-NS = ["mgdp-dp", "mgdp-a", "mgdp-b", "mgdp-c"]
+TAG = os.environ.get("MGDP_TAG") or "%x" % os.getpid()
+
+
+def ns(name):
+    """The namespace 'dp', 'a', 'b' or 'c' of this run."""
+    return "mgdp-%s-%s" % (TAG, name)
+
+
+NS_DP, NS_A, NS_B, NS_C = ns("dp"), ns("a"), ns("b"), ns("c")
+NS = [NS_DP, NS_A, NS_B, NS_C]
 PEERS = {  # name: (peer addresses, dataplane address)
     "a": (["192.0.2.2", "192.0.2.3"], "192.0.2.1"),
     "b": (["192.0.2.18"], "192.0.2.17"),
@@ -31,9 +43,9 @@ PEERS = {  # name: (peer addresses, dataplane address)
 }
 DP_A, DP_B, DP_C = "192.0.2.1", "192.0.2.17", "192.0.2.33"
 A, A2, B, C = "192.0.2.2", "192.0.2.3", "192.0.2.18", "192.0.2.34"
-RUN = "/tmp/mgdp-smoke"
+RUN = "/tmp/mgdp-smoke-" + TAG
 SOCK = RUN + "/dp.sock"
-PREFIX = "mgdp-smoke"
+PREFIX = "mgdp-smoke-" + TAG
 
 
 def sh(*cmd, check=True, capture=False, timeout=30):
@@ -47,20 +59,21 @@ def sh(*cmd, check=True, capture=False, timeout=30):
     return r
 
 
-def nsx(ns, *cmd, **kw):
-    return sh("ip", "netns", "exec", ns, *cmd, **kw)
+def nsx(name, *cmd, **kw):
+    """cmd in namespace `name` (a full name: NS_A, ns("b"), ...)."""
+    return sh("ip", "netns", "exec", name, *cmd, **kw)
 
 
 def down():
-    for ns in NS:
+    for n in NS:
         # whatever still runs in our namespaces was started by these tests
-        r = sh("ip", "netns", "pids", ns, check=False, capture=True)
+        r = sh("ip", "netns", "pids", n, check=False, capture=True)
         for pid in (r.stdout or "").split():
             try:
                 os.kill(int(pid), signal.SIGKILL)
             except (ProcessLookupError, ValueError):
                 pass
-        sh("ip", "netns", "del", ns, check=False)
+        sh("ip", "netns", "del", n, check=False)
     shutil.rmtree(RUN, ignore_errors=True)
     shutil.rmtree("/var/run/dpdk/" + PREFIX, ignore_errors=True)
 
@@ -68,19 +81,20 @@ def down():
 def up():
     down()
     os.makedirs(RUN, exist_ok=True)
-    for ns in NS:
-        sh("ip", "netns", "add", ns)
-        nsx(ns, "ip", "link", "set", "lo", "up")
+    for n in NS:
+        sh("ip", "netns", "add", n)
+        nsx(n, "ip", "link", "set", "lo", "up")
     for p, (addrs, _) in PEERS.items():
         dp_if, peer_if = "mgdp-%s0" % p, "mgdp-%s1" % p
-        sh("ip", "link", "add", dp_if, "netns", "mgdp-dp", "type", "veth",
-           "peer", "name", peer_if, "netns", "mgdp-" + p)
-        nsx("mgdp-dp", "sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % dp_if)
-        nsx("mgdp-" + p, "sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % peer_if)
-        nsx("mgdp-dp", "ip", "link", "set", dp_if, "up")
+        # made in the namespaces directly: the host never sees these names
+        sh("ip", "link", "add", dp_if, "netns", NS_DP, "type", "veth",
+           "peer", "name", peer_if, "netns", ns(p))
+        nsx(NS_DP, "sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % dp_if)
+        nsx(ns(p), "sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % peer_if)
+        nsx(NS_DP, "ip", "link", "set", dp_if, "up")
         for a in addrs:
-            nsx("mgdp-" + p, "ip", "addr", "add", a + "/28", "dev", peer_if)
-        nsx("mgdp-" + p, "ip", "link", "set", peer_if, "up")
+            nsx(ns(p), "ip", "addr", "add", a + "/28", "dev", peer_if)
+        nsx(ns(p), "ip", "link", "set", peer_if, "up")
 
 
 def write_config(path, idle_us=100, max_sessions=16384, workers=1, extra=""):
@@ -117,7 +131,7 @@ class Dataplane:
         write_config(conf, **cfg)
         logf = open(self.log, "w")
         self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", "mgdp-dp",
+            ["ip", "netns", "exec", NS_DP,
              self.build + "/dataplane/mediagate-dataplane", "--config", conf],
             stdout=logf, stderr=subprocess.STDOUT)
         for _ in range(100):
@@ -189,14 +203,14 @@ class Peer:
     def __init__(self, build):
         self.exe = build + "/tests/smoke/dp_srtp_peer"
 
-    def send(self, ns, bind, to, key=None, **opt):
-        cmd = ["ip", "netns", "exec", "mgdp-" + ns, self.exe, "send", bind, to]
+    def send(self, peer, bind, to, key=None, **opt):
+        cmd = ["ip", "netns", "exec", ns(peer), self.exe, "send", bind, to]
         cmd += self._opts(key, opt)
         r = sh(*cmd, capture=True, timeout=60)
         return json.loads(r.stdout)
 
-    def recv_start(self, ns, bind, key=None, **opt):
-        cmd = ["ip", "netns", "exec", "mgdp-" + ns, self.exe, "recv", bind]
+    def recv_start(self, peer, bind, key=None, **opt):
+        cmd = ["ip", "netns", "exec", ns(peer), self.exe, "recv", bind]
         opt.setdefault("count", 0)
         cmd += self._opts(key, opt)
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

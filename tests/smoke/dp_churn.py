@@ -62,7 +62,7 @@ def main():
     try:
         dp_bed.up()
         dp.start(workers=int(os.environ.get("MGDP_WORKERS", "1")))
-        for ns, addr in (("mgdp-a", DP_A), ("mgdp-b", DP_B)):
+        for ns, addr in ((dp_bed.NS_A, DP_A), (dp_bed.NS_B, DP_B)):
             dp_bed.nsx(ns, "ping", "-c", "1", "-W", "1", addr)
         dp.ctl("session", "add", "1", "leg0", "local=%s:20000" % DP_A, "remote=%s:30000" % A,
                "leg1", "local=%s:20002" % DP_B, "remote=%s:30002" % B)

@@ -50,13 +50,13 @@ def relay(src_ns, bind, to, dst_ns, dst_bind, send_key=None, recv_key=None, coun
 # ------------------------------------------------------------------ cases
 
 def case_arp_ping():
-    r = dp_bed.nsx("mgdp-a", "ping", "-c", "3", "-i", "0.2", "-W", "1", DP_A, check=False,
+    r = dp_bed.nsx(dp_bed.NS_A, "ping", "-c", "3", "-i", "0.2", "-W", "1", DP_A, check=False,
                    capture=True)
     check(r.returncode == 0 and " 0% packet loss" in r.stdout, "ping: " + r.stdout[-200:])
-    n = dp_bed.nsx("mgdp-a", "ip", "neigh", "show", DP_A, capture=True).stdout
-    check("lladdr" in n, "no ARP entry for the dataplane in mgdp-a: " + n)
+    n = dp_bed.nsx(dp_bed.NS_A, "ip", "neigh", "show", DP_A, capture=True).stdout
+    check("lladdr" in n, "no ARP entry for the dataplane in %s: %s" % (dp_bed.NS_A, n))
     # B and C too, so that later cases do not start with unresolved neighbours
-    for ns, addr in (("mgdp-b", DP_B), ("mgdp-c", DP_C)):
+    for ns, addr in ((dp_bed.NS_B, DP_B), (dp_bed.NS_C, DP_C)):
         dp_bed.nsx(ns, "ping", "-c", "1", "-W", "1", addr)
     t = dp.telemetry("/mediagate/net")["/mediagate/net"]
     check(t["icmp_echo_replies"] >= 3 and t["arp_in"] >= 1, "telemetry: %s" % t)
@@ -314,7 +314,7 @@ def case_malformed():
         "s.sendto(b'\\x8f'+bytes(15),d)\n"                       # 15 CSRCs in 16 bytes
         "s.sendto(b'\\x90'+bytes(11)+b'\\x00\\x00\\x00\\x09',d)\n"  # extension past the end
     ) % (A, DP_A)
-    dp_bed.nsx("mgdp-a", "python3", "-c", code)
+    dp_bed.nsx(dp_bed.NS_A, "python3", "-c", code)
     time.sleep(0.3)
     n = drops(dp.stats(3), 0, "rx", "malformed") - before
     check(n == 4, "malformed counted %d of 4" % n)
@@ -323,7 +323,7 @@ def case_malformed():
 def case_garbage():
     # 3,000 random and half-valid frames straight onto the wire (AF_PACKET in
     # mgdp-a); afterwards the dataplane must still answer and relay
-    mac = dp_bed.nsx("mgdp-dp", "cat", "/sys/class/net/mgdp-a0/address", capture=True).stdout
+    mac = dp_bed.nsx(dp_bed.NS_DP, "cat", "/sys/class/net/mgdp-a0/address", capture=True).stdout
     code = (
         "import random,socket,struct\n"
         "random.seed(4)\n"
@@ -352,12 +352,12 @@ def case_garbage():
         "    f=dst+src+b'\\x08\\x00'+h+udp\n"
         "  s.send(f[:1514] if len(f)>=14 else f+bytes(14-len(f)))\n"
     ) % (mac.strip(), DP_A, A)
-    dp_bed.nsx("mgdp-a", "python3", "-c", code, timeout=60)
+    dp_bed.nsx(dp_bed.NS_A, "python3", "-c", code, timeout=60)
     time.sleep(0.3)
     t = dp.telemetry("/mediagate/net")["/mediagate/net"]
     dropped = sum(t["drops"].values())
     check(dropped >= 1000, "garbage not counted as drops: %s" % t["drops"])
-    r = dp_bed.nsx("mgdp-a", "ping", "-c", "2", "-i", "0.2", "-W", "1", DP_A, check=False,
+    r = dp_bed.nsx(dp_bed.NS_A, "ping", "-c", "2", "-i", "0.2", "-W", "1", DP_A, check=False,
                    capture=True)
     check(r.returncode == 0, "no ping after garbage")
     sent, r = relay("a", A + ":30000", DP_A + ":20000", "b", B + ":30002",
@@ -373,7 +373,7 @@ def case_udp_shorter_than_ip():
     for sid, port in ((40, 20400), (41, 20410)):  # owners 0 and 1 with two workers
         session_add(sid, ["local=%s:%d" % (DP_A, port), "remote=%s:30400" % A],
                     ["local=%s:%d" % (DP_B, port + 2), "remote=%s:30402" % B])
-    mac = dp_bed.nsx("mgdp-dp", "cat", "/sys/class/net/mgdp-a0/address", capture=True).stdout
+    mac = dp_bed.nsx(dp_bed.NS_DP, "cat", "/sys/class/net/mgdp-a0/address", capture=True).stdout
     code = (
         "import socket,struct\n"
         "s=socket.socket(socket.AF_PACKET,socket.SOCK_RAW)\n"
@@ -391,7 +391,7 @@ def case_udp_shorter_than_ip():
         "    h=struct.pack('!BBHHHBBH4s4s',0x45,0,20+len(udp),i,0,64,17,0,sip,dip)\n"
         "    s.send(dst+src+b'\\x08\\x00'+h[:10]+ck(h)+h[12:]+udp)\n"
     ) % (mac.strip(), DP_A, A, n)
-    dp_bed.nsx("mgdp-a", "python3", "-c", code)
+    dp_bed.nsx(dp_bed.NS_A, "python3", "-c", code)
     time.sleep(0.3)
     for sid in (40, 41):
         tx = dp.stats(sid)["legs"][1]["tx"]
@@ -413,7 +413,7 @@ def case_rtcp_port_65535():
         "s.bind(('%s',65535))\n"
         "s.sendto(struct.pack('!BBHII',0x80,0,1,160,0x650)+bytes(20),('%s',20500))\n"
     ) % (A, DP_A)
-    dp_bed.nsx("mgdp-a", "python3", "-c", code)
+    dp_bed.nsx(dp_bed.NS_A, "python3", "-c", code)
     time.sleep(0.2)
     got = dp.ctl("session", "get", "50")["legs"][0]["remote"]
     check(got.endswith(":65535"), "leg 0 did not latch A:65535: %s" % got)
@@ -424,7 +424,7 @@ def case_rtcp_port_65535():
         "for i in range(5): s.sendto(struct.pack('!BBHI',0x80,200,6,0x651)+bytes(20),"
         "('%s',20503))\n"
     ) % (B, DP_B)
-    dp_bed.nsx("mgdp-b", "python3", "-c", code)
+    dp_bed.nsx(dp_bed.NS_B, "python3", "-c", code)
     time.sleep(0.2)
     tx = dp.stats(50)["legs"][0]["tx"]
     dp.ctl("session", "del", "50")
