@@ -4,13 +4,17 @@
 # network namespaces call each other over SIP/TLS with SRTP on both legs
 # (different keys per leg); the dataplane relays the media on net_af_packet.
 #
-#   namespace call-a (baresip alice)          namespace call-b (baresip bob)
-#     call-ma1 203.0.113.2/28 ----media---- call-ma | dataplane | call-mb ---- call-mb1 203.0.113.18/28
-#     call-sa1 (no address) ---SIP/TLS---- call-sa  10.199.0.1 (mediagate-control) call-sb ---- call-sb1
+#   ns call-T-a (baresip alice)     ns call-T-gw (gateway)     ns call-T-b (baresip bob)
+#     call-ma1 203.0.113.2/28 ---media--- call-ma | dataplane | call-mb ---media--- call-mb1 203.0.113.18/28
+#     call-sa1 (no address) --SIP/TLS---- call-sa 10.199.0.1 (control) call-sb ----- call-sb1
 #
-# The dataplane owns 203.0.113.1 (port 0) and 203.0.113.17 (port 1); SIP runs
-# over separate veths to mediagate-control in the host namespace, on
-# 10.199.0.1:5061/tls (host routes to each peer's address, /32 both ways).
+# T is this run's tag (its PID in hex): the three namespaces, the EAL file
+# prefix call-bed-T and the work directory /tmp/call-bed.XXXXXX are this
+# run's own, and the veths are made inside the namespaces (the host never
+# sees them), so two runs side by side share no name, address or port. The
+# dataplane owns 203.0.113.1 (port 0) and 203.0.113.17 (port 1); SIP runs
+# over separate veths to mediagate-control on 10.199.0.1:5061/tls (routes to
+# each peer's address, /32 both ways).
 #
 #   call_bed.sh BUILD_DIR SRC_DIR [SECONDS]
 # Prints the call summary; exit 0 when every check passed (TAP-like lines).
@@ -39,31 +43,34 @@ done
 command -v baresip > /dev/null || { echo "call_bed: baresip is not installed (scripts/setup installs baresip-core)"; exit 1; }
 
 . "$SRC/tests/interop/call_lib.sh"
-BED_TAG=call PREFIX=call-bed
+T=$(printf %x $$)
+BED_TAG=call-$T PREFIX=call-bed-$T
+NS_A=$BED_TAG-a NS_B=$BED_TAG-b NS_GW=$BED_TAG-gw
 trap call_cleanup EXIT
 trap 'exit 1' INT TERM
 
 # ---- test bed ---------------------------------------------------------------
-bed_down "$BED_TAG"
 set -e
+ip netns add $NS_GW
+ip -n $NS_GW link set lo up
 for s in a b; do
-	ip netns add call-$s
-	ip link add call-m$s type veth peer name call-m${s}1 netns call-$s
-	ip link add call-s$s type veth peer name call-s${s}1 netns call-$s
-	sysctl -qw net.ipv6.conf.call-m$s.disable_ipv6=1
-	ip link set call-m$s up
-	ip link set call-s$s up
-	ip addr add $GW/32 dev call-s$s
-	ip -n call-$s link set lo up
-	ip -n call-$s link set call-m${s}1 up
-	ip -n call-$s link set call-s${s}1 up
+	ip netns add $BED_TAG-$s
+	ip -n $NS_GW link add call-m$s type veth peer name call-m${s}1 netns $BED_TAG-$s
+	ip -n $NS_GW link add call-s$s type veth peer name call-s${s}1 netns $BED_TAG-$s
+	ip netns exec $NS_GW sysctl -qw net.ipv6.conf.call-m$s.disable_ipv6=1
+	ip -n $NS_GW link set call-m$s up
+	ip -n $NS_GW link set call-s$s up
+	ip -n $NS_GW addr add $GW/32 dev call-s$s
+	ip -n $BED_TAG-$s link set lo up
+	ip -n $BED_TAG-$s link set call-m${s}1 up
+	ip -n $BED_TAG-$s link set call-s${s}1 up
 done
-ip -n call-a addr add $A/28 dev call-ma1
-ip -n call-b addr add $B/28 dev call-mb1
-ip route add $A/32 dev call-sa
-ip route add $B/32 dev call-sb
-ip -n call-a route add $GW/32 dev call-sa1 src $A
-ip -n call-b route add $GW/32 dev call-sb1 src $B
+ip -n $NS_A addr add $A/28 dev call-ma1
+ip -n $NS_B addr add $B/28 dev call-mb1
+ip -n $NS_GW route add $A/32 dev call-sa
+ip -n $NS_GW route add $B/32 dev call-sb
+ip -n $NS_A route add $GW/32 dev call-sa1 src $A
+ip -n $NS_B route add $GW/32 dev call-sb1 src $B
 set +e
 
 # ---- certificates: the guide's procedure for the gateway, a CA for all ------
@@ -112,7 +119,7 @@ mediagate.routing.rulesFile=$W/rules.xml
 mediagate.log.level=${CALL_LOG_LEVEL:-info}
 mediagate.control.socket=$W/dp.sock
 mediagate.control.allowedUids=0
-mediagate.dataplane.eal=--no-huge -m 256 --no-shconf --no-pci --no-telemetry -l 0,1 --file-prefix call-bed
+mediagate.dataplane.eal=--no-huge -m 256 --no-shconf --no-pci --no-telemetry -l 0,1 --file-prefix $PREFIX
 mediagate.dataplane.port.0.device=net_af_packet0,iface=call-ma
 mediagate.dataplane.port.0.addresses=$DPA/28
 mediagate.dataplane.port.1.device=net_af_packet1,iface=call-mb
@@ -123,13 +130,15 @@ mediagate.media.portRange=40000-40999
 # a call up: a wrongly fired timeout would end it before alice's BYE.
 mediagate.calls.mediaTimeout=3
 EOF
-"$DATAPLANE" --config gw.properties > dataplane.log 2>&1 &
+# Both daemons in the gateway's namespace (ip netns exec execs in place: the
+# pids are the daemons'); dpctl reaches the dataplane's socket from anywhere.
+ip netns exec $NS_GW "$DATAPLANE" --config gw.properties > dataplane.log 2>&1 &
 PIDS+=($!)
 for _ in $(seq 200); do
 	"$DPCTL" --socket dp.sock ping > /dev/null 2>&1 && break
 	sleep 0.1
 done
-"$CONTROL" --config gw.properties > control.log 2>&1 &
+ip netns exec $NS_GW "$CONTROL" --config gw.properties > control.log 2>&1 &
 CTL=$!
 PIDS+=($CTL)
 for _ in $(seq 100); do
@@ -173,17 +182,17 @@ EOF
 # negotiates its own keys with the gateway.
 if [ -n "${CALL_PCAP:-}" ]; then
 	# Media of both legs as the peers see them (debugging aid).
-	ip netns exec call-a tshark -q -i call-ma1 -f udp -w "$W/alice.pcap" > /dev/null 2>&1 &
+	ip netns exec $NS_A tshark -q -i call-ma1 -f udp -w "$W/alice.pcap" > /dev/null 2>&1 &
 	PIDS+=($!)
-	ip netns exec call-b tshark -q -i call-mb1 -f udp -w "$W/bob.pcap" > /dev/null 2>&1 &
+	ip netns exec $NS_B tshark -q -i call-mb1 -f udp -w "$W/bob.pcap" > /dev/null 2>&1 &
 	PIDS+=($!)
 fi
 mkbaresip bob $B 880 4445 "<sip:bob@$B>;regint=0;answermode=auto;mediaenc=srtp-mand"
 mkbaresip alice $A 440 4444 "<sip:alice@$A>;regint=0;mediaenc=srtp-mand;audio_codecs=PCMU"
-ip netns exec call-b baresip -s -f "$W/bob" > bob.log 2>&1 &
+ip netns exec $NS_B baresip -s -f "$W/bob" > bob.log 2>&1 &
 PIDS+=($!)
 sleep 1
-ip netns exec call-a baresip -s -f "$W/alice" -e "/dial sip:bob@$GW:5061;transport=tls" > alice.log 2>&1 &
+ip netns exec $NS_A baresip -s -f "$W/alice" -e "/dial sip:bob@$GW:5061;transport=tls" > alice.log 2>&1 &
 ALICE=$!
 PIDS+=($ALICE)
 ctrl() { # NS PORT COMMAND: ctrl_tcp netstring
@@ -200,14 +209,14 @@ sleep "$SECS"
 sid=$("$DPCTL" --socket dp.sock session list 2> /dev/null | python3 -c "import json,sys; d=json.load(sys.stdin); e=(d.get(\"entries\") or d.get(\"sessions\") or [{}]); print(e[0].get(\"id\",\"\"))")
 [ -n "$sid" ] && "$DPCTL" --socket dp.sock session stats "$sid" > stats.json 2>&1
 "$DPCTL" --socket dp.sock session get "$sid" > session.json 2>&1
-ctrl call-a 4444 hangup
+ctrl $NS_A 4444 hangup
 for _ in $(seq 50); do
 	grep -q "calls active" control.log && grep -q "ended after" control.log && break
 	sleep 0.1
 done
 sleep 0.5
-ctrl call-a 4444 quit
-ctrl call-b 4445 quit
+ctrl $NS_A 4444 quit
+ctrl $NS_B 4445 quit
 sleep 1
 check "the call ended and left no call state (0 calls active)" control.log "ended after [0-9]+s \(BYE from the caller\); 0 calls active"
 check "the dataplane session was removed with its final counters" control.log "session [0-9]+ removed: "

@@ -23,12 +23,17 @@ stop_pids() {
 }
 
 # bed_down TAG: remove a two-peer test bed (call_bed.sh, tdme_two_gateways.sh):
-# namespaces TAG-a and TAG-b and the host-side veths TAG-m{a,b} (media) and
-# TAG-s{a,b} (SIP).
+# namespaces TAG-a, TAG-b (the peers) and TAG-gw (the gateway), with their
+# veths (made inside them, never in the host's namespace). TAG carries the
+# run's PID (call-<pid hex>, tdme-<pid hex>), so this touches nothing of
+# another run. Whatever still runs in them was started by this run: killed.
 bed_down() {
-	ip netns del "$1-a" 2> /dev/null
-	ip netns del "$1-b" 2> /dev/null
-	for i in "$1-ma" "$1-mb" "$1-sa" "$1-sb"; do ip link del "$i" 2> /dev/null; done
+	local n p
+	for n in "$1-a" "$1-b" "$1-gw"; do
+		for p in $(ip netns pids "$n" 2> /dev/null); do kill -9 "$p" 2> /dev/null; done
+		ip netns del "$n" 2> /dev/null
+	done
+	return 0
 }
 
 # The EXIT trap of every call test: stop_pids (newest first: peers, then
