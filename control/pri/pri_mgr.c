@@ -34,6 +34,7 @@ struct pri_call {
 	enum call_state state;
 	bool attached;      /* the engine holds the handle */
 	bool holds_chan;    /* info.channo is claimed in the span's group */
+	bool announced;     /* its "incoming/outgoing call" line was logged */
 	uint64_t clearing_since; /* ms (monotonic) when CALL_CLEARING began */
 	void *user;
 	struct pri_call_info info;
@@ -129,6 +130,10 @@ static void call_free(struct pri_call *c)
 	}
 	if (c->holds_chan && mg_tdm_group_release(&sp->group, c->info.channo) < 0)
 		MG_WARN("pri: span %u: channel %u was not held at release", sp->num, c->info.channo);
+	/* the end of the trace the operator (and call_pstn) follows per channel */
+	if (c->announced)
+		MG_INFO("pri: span %u: %s released, channel %u free", sp->num, c->info.channel_name,
+			c->info.channo);
 	sp->m->n_calls--;
 	sp->m->cnt.released++;
 	free(c);
@@ -195,6 +200,10 @@ static int call_clear(struct pri_call *c, int cause)
 		return 0;
 	call_set_clearing(c);
 	rc = pri_span_hangup(sp->ps, c->q, cause);
+	if (c->announced)
+		MG_INFO("pri: span %u: %s on %s, cause %d (%s)", sp->num,
+			cause_ends_at_once(cause) ? "RELEASE COMPLETE" : "DISCONNECT",
+			c->info.channel_name, cause, mg_q850_name(cause));
 	if (cause_ends_at_once(cause))
 		call_free(c);
 	span_rearm(sp);
@@ -346,6 +355,7 @@ static void on_setup(struct mgr_span *sp, const struct pri_span_event *ev)
 	}
 	c->state = CALL_IN_PROCEEDING;
 	c->attached = true;
+	c->announced = true;
 	MG_INFO("pri: span %u: incoming call %s -> %s on %s", sp->num,
 		c->info.ani[0] ? c->info.ani : "(no number)", c->info.dnis, c->info.channel_name);
 	m->ops.incoming(m->ops.arg, c);
@@ -384,11 +394,36 @@ static void span_drop_calls(struct mgr_span *sp, unsigned ts)
 	}
 }
 
+/*
+ * One line per Q.931 call message from the far end, so an operator (and
+ * call_pstn) can follow a call on its channel: what came in, with the
+ * in-band flag (progress indicator 1 or 8) and the cause.
+ */
+static void call_log_event(const struct pri_call *c, const struct pri_span_event *ev)
+{
+	static const char *const names[] = {
+		[PRI_SPAN_EV_PROCEEDING] = "CALL PROCEEDING", [PRI_SPAN_EV_ALERTING] = "ALERTING",
+		[PRI_SPAN_EV_PROGRESS] = "PROGRESS",          [PRI_SPAN_EV_CONNECT] = "CONNECT",
+		[PRI_SPAN_EV_DISCONNECT] = "DISCONNECT",      [PRI_SPAN_EV_RELEASED] = "RELEASE (COMPLETE)",
+	};
+	const char *name = (size_t)ev->kind < sizeof(names) / sizeof(names[0]) ? names[ev->kind] : NULL;
+
+	if (name == NULL)
+		return;
+	if (ev->kind == PRI_SPAN_EV_DISCONNECT || ev->kind == PRI_SPAN_EV_RELEASED)
+		MG_INFO("pri: span %u: %s received on %s, cause %d (%s)", c->sp->num, name,
+			c->info.channel_name, ev->cause, mg_q850_name(ev->cause));
+	else
+		MG_INFO("pri: span %u: %s received on %s%s", c->sp->num, name, c->info.channel_name,
+			ev->inband ? " (in-band information, PI 8)" : "");
+}
+
 static void on_span_event(void *arg, struct pri_span *ps, const struct pri_span_event *ev)
 {
 	struct mgr_span *sp = arg;
 	struct pri_mgr *m = sp->m;
 	struct pri_call *c = NULL;
+	int cause;
 
 	(void)ps;
 	switch (ev->kind) {
@@ -416,6 +451,7 @@ static void on_span_event(void *arg, struct pri_span *ps, const struct pri_span_
 		MG_DEBUG("pri: span %u: event %d for a call we do not know", sp->num, ev->kind);
 		return;
 	}
+	call_log_event(c, ev);
 	switch (ev->kind) {
 	case PRI_SPAN_EV_PROCEEDING:
 		if (c->state == CALL_OUT_SETUP)
@@ -448,9 +484,11 @@ static void on_span_event(void *arg, struct pri_span *ps, const struct pri_span_
 		call_set_clearing(c);
 		/* RELEASE echoes the cause, except one libpri would turn into RELEASE
 		 * COMPLETE (destroying the call under us) */
-		pri_span_hangup(sp->ps, c->q,
-				ev->cause > 0 && !cause_ends_at_once(ev->cause) ? ev->cause
-										 : PRI_CAUSE_NORMAL_CLEARING);
+		cause = ev->cause > 0 && !cause_ends_at_once(ev->cause) ? ev->cause
+									 : PRI_CAUSE_NORMAL_CLEARING;
+		pri_span_hangup(sp->ps, c->q, cause);
+		MG_INFO("pri: span %u: RELEASE sent on %s, cause %d (%s)", sp->num, c->info.channel_name,
+			cause, mg_q850_name(cause));
 		break;
 	case PRI_SPAN_EV_RELEASED:
 		call_ended(c, ev->cause > 0 ? ev->cause : PRI_CAUSE_NORMAL_CLEARING);
@@ -832,6 +870,7 @@ static int place_on(struct mgr_span *sp, const struct pri_call_req *req, void *u
 	c->attached = true;
 	c->user = user;
 	sp->m->cnt.out_placed++;
+	c->announced = true;
 	MG_INFO("pri: span %u: outgoing call %s -> %s on %s", sp->num,
 		c->info.ani[0] ? c->info.ani : "(no number)", c->info.dnis, c->info.channel_name);
 	span_rearm(sp);
@@ -1003,8 +1042,11 @@ int pri_call_alerting(struct pri_call *c, bool inband)
 	if (rc)
 		return rc;
 	rc = pri_span_alerting2(c->sp->ps, c->q, c->info.timeslot, inband);
-	if (rc == 0)
+	if (rc == 0) {
 		c->state = CALL_IN_ALERTING;
+		MG_INFO("pri: span %u: ALERTING sent on %s%s", c->sp->num, c->info.channel_name,
+			inband ? " (in-band information, PI 8)" : "");
+	}
 	span_rearm(c->sp);
 	return rc;
 }
@@ -1016,6 +1058,9 @@ int pri_call_progress(struct pri_call *c)
 	if (rc)
 		return rc;
 	rc = pri_span_progress(c->sp->ps, c->q, c->info.timeslot);
+	if (rc == 0)
+		MG_INFO("pri: span %u: PROGRESS sent on %s (in-band information, PI 8)", c->sp->num,
+			c->info.channel_name);
 	span_rearm(c->sp);
 	return rc;
 }
@@ -1030,6 +1075,7 @@ int pri_call_answer(struct pri_call *c)
 	if (rc == 0) {
 		c->state = CALL_ACTIVE;
 		c->sp->m->cnt.answered++;
+		MG_INFO("pri: span %u: CONNECT sent on %s", c->sp->num, c->info.channel_name);
 	}
 	span_rearm(c->sp);
 	return rc;

@@ -80,7 +80,7 @@ mediagate.dataplane.eal=--no-huge -m 256 --no-shconf --no-pci --no-telemetry -l 
 mediagate.dataplane.port.0.device=net_ring0
 mediagate.dataplane.port.0.addresses=192.0.2.1/24
 mediagate.dataplane.idleSleepUs=200
-mediagate.media.portRange=46000-46199
+mediagate.media.portRange=46000-46399
 EOF
 "$DATAPLANE" --config gw.properties > dataplane.log 2>&1 &
 DP=$!
@@ -154,6 +154,183 @@ else
 fi
 check "  B-channel bound" late_gw.log "call ${lc:-X}: channel [0-9]+ bound to session"
 check "  the call ends by the caller's BYE, released with cause 16" late_gw.log "call ${lc:-X}: PSTN leg 1 released with cause 16 "
+
+# Helpers of the sections below. since N OUT: control.log after line N.
+since() { tail -n +$(($1 + 1)) control.log > "$2"; }
+# wait_idle: up to 10 s for the gateway's last "N calls active" to say 0 and
+# the dataplane to hold no session (the PRI releases trail the SIP side).
+wait_idle() {
+	for _ in $(seq 100); do
+		if [ "$(grep -o '; [0-9]* calls active$' control.log | tail -n 1)" = "; 0 calls active" ] &&
+			"$DPCTL" --socket dp.sock session list 2> /dev/null | grep -q '"total": 0'; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+# Follows B-channels through a log: the PRI manager's seizure ("incoming/
+# outgoing call ... on spanS/T") and release ("spanS/T released") and the
+# call engine's TDM binding ("channel N bound/unbound"). A timeslot seized
+# or a channel bound while it is still held by another call is an error.
+cat > pstn_chans.py << 'EOF'
+import re, sys
+held, bound, maxheld, errors, used, chans = {}, {}, {}, [], set(), set()
+maxbound = 0
+for ln in open(sys.argv[1]):
+    m = re.search(r"pri: span (\d+): (?:incoming|outgoing) call .* on (span\d+/\d+)$", ln)
+    if m:
+        sp, ts = m.groups()
+        if ts in held:
+            errors.append("%s seized again while held" % ts)
+        held[ts] = sp
+        used.add(ts)
+        maxheld[sp] = max(maxheld.get(sp, 0), sum(1 for v in held.values() if v == sp))
+        continue
+    m = re.search(r"pri: span \d+: (span\d+/\d+) released, channel \d+ free", ln)
+    if m:
+        if held.pop(m.group(1), None) is None:
+            errors.append("%s released but not held" % m.group(1))
+        continue
+    m = re.search(r"call (\d+): channel (\d+) bound to session", ln)
+    if m:
+        call, ch = m.groups()
+        if ch in bound:
+            errors.append("channel %s bound to call %s while call %s holds it" % (ch, call, bound[ch]))
+        bound[ch] = call
+        chans.add(ch)
+        maxbound = max(maxbound, len(bound))
+        continue
+    m = re.search(r"call (\d+): channel (\d+) unbound", ln)
+    if m:
+        call, ch = m.groups()
+        if bound.get(ch) != call:
+            errors.append("channel %s unbound by call %s, bound to %s" % (ch, call, bound.get(ch)))
+        bound.pop(ch, None)
+print("seized=%d span1max=%d span2max=%d boundmax=%d held=%d bound=%d errors=%d"
+      % (len(used), maxheld.get("1", 0), maxheld.get("2", 0), maxbound, len(held), len(bound), len(errors)))
+print("channels=" + ",".join(sorted(chans, key=int)))
+for e in errors[:10]:
+    print("error: " + e)
+EOF
+# chan_stat LOG KEY: one figure of pstn_chans.py
+chan_stat() { python3 pstn_chans.py "$1" | sed -n "s/.*\b$2=\([0-9,]*\).*/\1/p" | head -n 1; }
+# nothing_left NAME LOG N0: every call ended, no session in the dataplane, every
+# timeslot seized in LOG released, every channel bound in LOG unbound there
+# and not bound in the dataplane (TDM_UNBIND answers "not bound").
+nothing_left() { # NAME LOG N0 (LOG: control.log after line N0)
+	local ch left=""
+	if wait_idle; then ok "$1: 0 calls active, 0 sessions in the dataplane"; else bad "$1: calls or sessions left" control.log; fi
+	since "$3" "$2"
+	python3 pstn_chans.py "$2" > "$2.chans"
+	check "$1: every B-channel seized was released, every binding undone, none twice at once" "$2.chans" \
+		"held=0 bound=0 errors=0"
+	for ch in $(chan_stat "$2" channels | tr , ' '); do
+		"$DPCTL" --socket dp.sock tdm unbind "$ch" > /dev/null 2>&1 && left="$left $ch"
+	done
+	if [ -z "$left" ]; then ok "$1: no channel left bound in the dataplane"; else bad "$1: channels still bound:$left"; fi
+}
+
+# CANCEL while ringing across the PSTN: the SIP callee answers 180 and
+# waits; the SIP caller CANCELs. Call A (SIP in) sends DISCONNECT 16 on
+# span 2, span 1 gets it and releases, call B (PSTN in) CANCELs its SIP
+# callee, which answers 487; the caller gets 487.
+can_log_n0=$(wc -l < control.log)
+sipp -sf "$X/call_cancel_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -nostdin -bg -trace_msg \
+	-message_file can_uas.msg > can_uas.out 2>&1
+p=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' can_uas.out | head -n 1)
+[ -n "$p" ] && PIDS+=($p)
+timeout 30 sipp -sf "$X/call_pstn_cancel_uac.xml" "127.0.0.1:$P_GW" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
+	-nostdin -trace_msg -message_file can.msg -trace_err -error_file can.err > can.out 2>&1
+rc=$?
+for _ in $(seq 50); do kill -0 "$p" 2> /dev/null || break; sleep 0.1; done
+wait_idle
+since "$can_log_n0" can_log
+ca=$(sed -n 's/.*call \([0-9]*\): routed by rule sip_to_pstn to the PSTN.*/\1/p' can_log | head -n 1)
+cb=$(sed -n 's/.*call \([0-9]*\): PSTN SETUP .* on span1\/.*/\1/p' can_log | head -n 1)
+ta=$(sed -n "s/.*call ${ca:-X}: routed by rule sip_to_pstn to the PSTN: [0-9]* on span2\/\([0-9]*\) .*/\1/p" can_log | head -n 1)
+if [ "$rc" -eq 0 ]; then ok "CANCEL across the PSTN: INVITE, 180, CANCEL, 200, 487, ACK"; else bad "CANCEL SIPp caller: exit $rc" can.err; fi
+check "  the SIP caller got 487" can.msg "^SIP/2.0 487 "
+check "  call A ended by the caller's CANCEL while ringing" can_log "call ${ca:-X}: ending in state early: caller cancelled"
+check "  call A's PSTN leg sent DISCONNECT cause 16 on span 2" can_log "pri: span 2: DISCONNECT on span2/${ta:-X}, cause 16 "
+check "  span 1 got the DISCONNECT (cause 16) on the same timeslot" can_log "pri: span 1: DISCONNECT received on span1/${ta:-X}, cause 16 "
+check "  span 1 released (RELEASE sent)" can_log "pri: span 1: RELEASE sent on span1/${ta:-X}, cause 16 "
+check "  call B ended by the PSTN caller's release" can_log "call ${cb:-X}: ending in state early: PSTN caller released: cause 16"
+check "  the SIP callee got CANCEL" can_uas.msg "^CANCEL sip:"
+check "  and answered 487" can_uas.msg "^SIP/2.0 487 "
+check "  both timeslots released" can_log "pri: span 1: span1/${ta:-X} released, channel"
+check "  (span 2 too)" can_log "pri: span 2: span2/${ta:-X} released, channel"
+nothing_left "CANCEL" can_log "$can_log_n0"
+
+# Early media over the PRI: the SIP callee answers 183 with SDP, 1 s later
+# 200. Call B (PSTN in) installs its session on the 183 and sends PROGRESS
+# with in-band information (progress indicator 8) on span 1; span 2 gets
+# it, call A installs its session and binds its channel, and the SIP
+# caller gets 183 with the SDP answer, all before the CONNECT; then 200.
+early_log_n0=$(wc -l < control.log)
+sipp -sf "$X/call_pstn_early_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -nostdin -bg -trace_msg \
+	-message_file early_uas.msg > early_uas.out 2>&1
+p=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' early_uas.out | head -n 1)
+[ -n "$p" ] && PIDS+=($p)
+timeout 30 sipp -sf "$X/call_pstn_early_uac.xml" "127.0.0.1:$P_GW" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
+	-d 500 -nostdin -trace_msg -message_file early.msg -trace_err -error_file early.err > early.out 2>&1
+rc=$?
+for _ in $(seq 50); do kill -0 "$p" 2> /dev/null || break; sleep 0.1; done
+wait_idle
+since "$early_log_n0" early_log
+ea=$(sed -n 's/.*call \([0-9]*\): routed by rule sip_to_pstn to the PSTN.*/\1/p' early_log | head -n 1)
+eb=$(sed -n 's/.*call \([0-9]*\): PSTN SETUP .* on span1\/.*/\1/p' early_log | head -n 1)
+te=$(sed -n "s/.*call ${ea:-X}: routed by rule sip_to_pstn to the PSTN: [0-9]* on span2\/\([0-9]*\) .*/\1/p" early_log | head -n 1)
+if [ "$rc" -eq 0 ]; then ok "early media across the PSTN: INVITE, 183 with SDP (SRTP answer), 200, ACK, BYE"; else bad "early media SIPp caller: exit $rc" early.err; fi
+# line number of the first match of REGEX in FILE (0: none)
+first() { grep -n -m 1 -E -- "$2" "$1" | cut -d: -f1 | grep . || echo 0; }
+in_order() { # NAME FILE REGEX1 REGEX2: both there, the first one first
+	local a b
+	a=$(first "$2" "$3") b=$(first "$2" "$4")
+	if [ "$a" -gt 0 ] && [ "$b" -gt 0 ] && [ "$a" -lt "$b" ]; then ok "$1"; else bad "$1 (/$3/ at line $a, /$4/ at line $b of $(basename "$2"))" "$2"; fi
+}
+check "  call B: session installed on the callee's 183" early_log "call ${eb:-X}: SESSION_ADD [0-9]+ \(early media\): caller TDM channel"
+check "  span 1 sent PROGRESS with in-band information (PI 8)" early_log "pri: span 1: PROGRESS sent on span1/${te:-X} \(in-band information, PI 8\)"
+check "  span 2 received PROGRESS with in-band information (PI 8)" early_log "pri: span 2: PROGRESS received on span2/${te:-X} \(in-band information, PI 8\)"
+in_order "  call A: session installed (early media) before the CONNECT" early_log \
+	"call ${ea:-X}: SESSION_ADD [0-9]+ \(early media\): caller 127\.0\.0\.1:[0-9]+ SRTP, callee TDM channel" \
+	"pri: span 2: CONNECT received on span2/${te:-X}"
+in_order "  call A: B-channel bound before the CONNECT" early_log \
+	"call ${ea:-X}: channel [0-9]+ bound to session" "pri: span 2: CONNECT received on span2/${te:-X}"
+in_order "  the SIP caller got 183 with SDP, then 200" early.msg "^SIP/2.0 183 " "^SIP/2.0 200 "
+if [ "$(grep -c "call ${ea:-X}: SESSION_ADD" early_log)" = 1 ]; then ok "  call A: one SESSION_ADD"; else bad "  call A: SESSION_ADD count" early_log; fi
+nothing_left "early media" early_log "$early_log_n0"
+
+# Parallel calls over the PRI: 20 SIP calls at 10/s, each held 2 s, through
+# the chain, so up to ~20 of them are up at once on span 2's 30 B-channels
+# (and their 20 PSTN-in twins on span 1). Every call completes; no
+# timeslot is seized, nor a channel bound, while another call holds it; no
+# glare or all-busy (cause 34); nothing left.
+par_log_n0=$(wc -l < control.log)
+sipp -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 20 -nostdin -bg > par_uas.out 2>&1
+p=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' par_uas.out | head -n 1)
+[ -n "$p" ] && PIDS+=($p)
+timeout 60 sipp -sf "$X/call_uac.xml" "127.0.0.1:$P_GW" -t u1 -i 127.0.0.1 -p "$P_UAC" -r 10 -m 20 -l 30 \
+	-d 2000 -nostdin -trace_err -error_file par.err > par.out 2>&1
+rc=$?
+for _ in $(seq 50); do kill -0 "$p" 2> /dev/null || break; sleep 0.1; done
+wait_idle
+since "$par_log_n0" par_log
+if [ "$rc" -eq 0 ]; then ok "20 parallel calls (10/s, 2 s each) through the PRI: all completed"; else bad "parallel SIPp caller: exit $rc" par.err; fi
+n=$(grep -c "routed by rule sip_to_pstn to the PSTN" par_log)
+m=$(grep -c "PSTN SETUP .* on span1/" par_log)
+e=$(grep -c "ended after .* calls active$" par_log)
+if [ "$n" = 20 ] && [ "$m" = 20 ] && [ "$e" = 40 ]; then ok "  20 calls out on span 2, 20 in on span 1, 40 ended"; else bad "  $n out, $m in, $e ended (want 20, 20, 40)" par_log; fi
+python3 pstn_chans.py par_log > par_chans
+s1=$(chan_stat par_log span1max) s2=$(chan_stat par_log span2max) bm=$(chan_stat par_log boundmax) sz=$(chan_stat par_log seized)
+echo "# parallel: $sz timeslots used, up to $s2 held at once on span 2, $s1 on span 1, $bm channels bound at once"
+if [ "${sz:-0}" -ge 20 ] && [ "${s2:-0}" -ge 10 ] && [ "${bm:-0}" -ge 20 ]; then
+	ok "  the calls overlapped: up to $s2 B-channels held at once on span 2, $bm channels bound at once"
+else
+	bad "  too little overlap for a parallel test: $sz timeslots, $s2 at once on span 2, $bm bound" par_chans
+fi
+if grep -Eq "cause 34 |refused: cause" par_log; then bad "  glare or all-busy during the parallel calls" par_log; else ok "  no glare, no all-busy refusal"; fi
+nothing_left "parallel" par_log "$par_log_n0"
 
 # A SIP call to nr5 goes out on span 2 as 7775; span 1 has no rule for it:
 # released with cause 1 there, which the SIP caller gets as 404.
