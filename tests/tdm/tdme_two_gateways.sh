@@ -8,12 +8,18 @@
 # (mediagate.tdm.span.1 alone), each with its own mediagate-control and
 # mediagate-dataplane, config, socket and EAL file prefix:
 #
-#   ns tdme-a: baresip alice --SIP/TLS+SRTP--> gateway A --PRI span 1 (NT)-->
-#     emulator --> span 2 (TE) gateway B --SIP/TLS+SRTP--> baresip bob :ns tdme-b
+#   ns tdme-T-a: baresip alice --SIP/TLS+SRTP--> gateway A --PRI span 1 (NT)-->
+#     emulator --> span 2 (TE) gateway B --SIP/TLS+SRTP--> baresip bob :ns tdme-T-b
 #
 #   tdme-ma1 203.0.113.34/28 -- tdme-ma | dataplane A 203.0.113.33 (TDM chan 1-3)
 #   tdme-mb1 203.0.113.50/28 -- tdme-mb | dataplane B 203.0.113.49 (TDM chan 32-34)
 #   SIP: tdme-sa1 -- tdme-sa 10.199.8.1 control A ; tdme-sb1 -- tdme-sb 10.199.8.2 control B
+#
+# Both gateways (tdme-m*, tdme-s* and the four daemons) run in namespace
+# tdme-T-gw. T is this run's tag (its PID in hex): namespaces, EAL file
+# prefixes tdme-T-a / tdme-T-b and the work directory are this run's own, and
+# the veths are made inside the namespaces, so two runs side by side share no
+# name, address or port.
 #
 # Checks: the call connects through both gateways; alice's 440 Hz (ausine)
 # is measured in bob's decoded audio (baresip sndfile, Goertzel) and bob's
@@ -48,7 +54,9 @@ command -v baresip > /dev/null || { echo "tdme: baresip is not installed (script
 W=$(mktemp -d /tmp/tdme.XXXXXX)
 
 . "$SRC/tests/interop/call_lib.sh"
-BED_TAG=tdme PREFIX="tdme-a tdme-b" KEEP=${TDME_KEEP:-0}
+T=$(printf %x $$)
+BED_TAG=tdme-$T PREFIX="tdme-$T-a tdme-$T-b" KEEP=${TDME_KEEP:-0}
+NS_A=$BED_TAG-a NS_B=$BED_TAG-b NS_GW=$BED_TAG-gw
 trap call_cleanup EXIT
 trap 'exit 1' INT TERM
 
@@ -65,27 +73,28 @@ wait_for() {
 }
 
 # ---- test bed ---------------------------------------------------------------
-bed_down "$BED_TAG"
 set -e
+ip netns add $NS_GW
+ip -n $NS_GW link set lo up
 for s in a b; do
-	ip netns add tdme-$s
-	ip link add tdme-m$s type veth peer name tdme-m${s}1 netns tdme-$s
-	ip link add tdme-s$s type veth peer name tdme-s${s}1 netns tdme-$s
-	sysctl -qw net.ipv6.conf.tdme-m$s.disable_ipv6=1
-	ip link set tdme-m$s up
-	ip link set tdme-s$s up
-	ip -n tdme-$s link set lo up
-	ip -n tdme-$s link set tdme-m${s}1 up
-	ip -n tdme-$s link set tdme-s${s}1 up
+	ip netns add $BED_TAG-$s
+	ip -n $NS_GW link add tdme-m$s type veth peer name tdme-m${s}1 netns $BED_TAG-$s
+	ip -n $NS_GW link add tdme-s$s type veth peer name tdme-s${s}1 netns $BED_TAG-$s
+	ip netns exec $NS_GW sysctl -qw net.ipv6.conf.tdme-m$s.disable_ipv6=1
+	ip -n $NS_GW link set tdme-m$s up
+	ip -n $NS_GW link set tdme-s$s up
+	ip -n $BED_TAG-$s link set lo up
+	ip -n $BED_TAG-$s link set tdme-m${s}1 up
+	ip -n $BED_TAG-$s link set tdme-s${s}1 up
 done
-ip addr add $GA/32 dev tdme-sa
-ip addr add $GB/32 dev tdme-sb
-ip -n tdme-a addr add $A/28 dev tdme-ma1
-ip -n tdme-b addr add $B/28 dev tdme-mb1
-ip route add $A/32 dev tdme-sa src $GA
-ip route add $B/32 dev tdme-sb src $GB
-ip -n tdme-a route add $GA/32 dev tdme-sa1 src $A
-ip -n tdme-b route add $GB/32 dev tdme-sb1 src $B
+ip -n $NS_GW addr add $GA/32 dev tdme-sa
+ip -n $NS_GW addr add $GB/32 dev tdme-sb
+ip -n $NS_A addr add $A/28 dev tdme-ma1
+ip -n $NS_B addr add $B/28 dev tdme-mb1
+ip -n $NS_GW route add $A/32 dev tdme-sa src $GA
+ip -n $NS_GW route add $B/32 dev tdme-sb src $GB
+ip -n $NS_A route add $GA/32 dev tdme-sa1 src $A
+ip -n $NS_B route add $GB/32 dev tdme-sb1 src $B
 set +e
 
 # ---- certificates: a throw-away CA, mediagate-cert for the gateways ----------
@@ -158,7 +167,7 @@ mediagate.tdm.systemConf=$CONF
 mediagate.tdm.devicePath=$MG_TDM_EMU_DIR
 mediagate.tdm.$3.role=$4
 mediagate.tdm.$3.switchType=euroisdn_e1
-mediagate.dataplane.eal=--no-huge -m 256 --no-shconf --no-pci --no-telemetry -l 0,1 --file-prefix tdme-${1:2:1}
+mediagate.dataplane.eal=--no-huge -m 256 --no-shconf --no-pci --no-telemetry -l 0,1 --file-prefix tdme-$T-${1:2:1}
 mediagate.dataplane.port.0.device=$5
 mediagate.dataplane.port.0.addresses=$6/28
 mediagate.dataplane.idleSleepUs=1000
@@ -170,16 +179,16 @@ EOF
 mkgw gwa $GA span.0 network net_af_packet0,iface=tdme-ma $DPA 41000-41199 "${TDME_EXTRA_A:-}"
 mkgw gwb $GB span.1 user net_af_packet0,iface=tdme-mb $DPB 41200-41399 "${TDME_EXTRA_B:-}"
 for g in gwa gwb; do
-	"$DATAPLANE" --config $g.properties > $g-dataplane.log 2>&1 &
+	ip netns exec $NS_GW "$DATAPLANE" --config $g.properties > $g-dataplane.log 2>&1 &
 	PIDS+=($!)
 done
 for g in gwa gwb; do
 	for _ in $(seq 200); do "$DPCTL" --socket $g.sock ping > /dev/null 2>&1 && break; sleep 0.1; done
 done
-"$CONTROL" --config gwa.properties > gwa.log 2>&1 &
+ip netns exec $NS_GW "$CONTROL" --config gwa.properties > gwa.log 2>&1 &
 CTLA=$!
 PIDS+=($CTLA)
-"$CONTROL" --config gwb.properties > gwb.log 2>&1 &
+ip netns exec $NS_GW "$CONTROL" --config gwb.properties > gwb.log 2>&1 &
 CTLB=$!
 PIDS+=($CTLB)
 wait_for gwa.log "pri: span 1: D-channel up" 1
@@ -231,30 +240,30 @@ mkbaresip alice $A 440 4446 "<sip:alice@$A>;regint=0;mediaenc=srtp-mand;audio_co
 if [ -n "${TDME_PCAP:-}" ]; then
 	# Media of both SIP legs as the peers see them (debugging aid).
 	for s in a b; do
-		ip netns exec tdme-$s tshark -q -i tdme-m${s}1 -f udp -w "$W/$s.pcap" > /dev/null 2>&1 &
+		ip netns exec $BED_TAG-$s tshark -q -i tdme-m${s}1 -f udp -w "$W/$s.pcap" > /dev/null 2>&1 &
 		PIDS+=($!)
 	done
 fi
-ip netns exec tdme-b baresip -v -s -f "$W/bob" > bob.log 2>&1 < /dev/null &
+ip netns exec $NS_B baresip -v -s -f "$W/bob" > bob.log 2>&1 < /dev/null &
 PIDS+=($!)
-ip netns exec tdme-a baresip -v -s -f "$W/alice" > alice.log 2>&1 < /dev/null &
+ip netns exec $NS_A baresip -v -s -f "$W/alice" > alice.log 2>&1 < /dev/null &
 PIDS+=($!)
 ctrl() { # NS PORT COMMAND [PARAMS]: one ctrl_tcp netstring
 	local j="{\"command\":\"$3\",\"params\":\"${4:-}\",\"token\":\"t\"}"
 	ip netns exec "$1" bash -c "exec 3<>/dev/tcp/127.0.0.1/$2 && printf '%d:%s,' ${#j} '$j' >&3 && sleep 0.2" 2> /dev/null
 }
-for p in 4446:tdme-a 4447:tdme-b; do
+for p in 4446:$NS_A 4447:$NS_B; do
 	for _ in $(seq 50); do
 		ip netns exec "${p#*:}" bash -c "exec 3<>/dev/tcp/127.0.0.1/${p%%:*}" 2> /dev/null && break
 		sleep 0.1
 	done
 done
-dial() { ctrl tdme-a 4446 dial "sip:$1@$GA:5061;transport=tls"; }
+dial() { ctrl $NS_A 4446 dial "sip:$1@$GA:5061;transport=tls"; }
 
 # ---- call 1: alice calls 2001, bob answers; tone, DTMF; alice hangs up ------------
 dial 2001
 wait_for bob.log "Incoming call from" 1 150 || bad "bob was not called" bob.log
-ctrl tdme-b 4447 accept
+ctrl $NS_B 4447 accept
 wait_for gwa.log "call [0-9]+: active" 1 100
 wait_for gwb.log "call [0-9]+: active" 1 50
 check "call 1 routed by gateway A to the PSTN on span 1" gwa.log "routed by rule to_pstn to the PSTN: 2001 on span1/"
@@ -269,12 +278,12 @@ sleep 3
 # DTMF: one digit per command, spaced, as a person would press them; bob's
 # ctrl_tcp events say which telephone-events it received.
 DIGITS=159#
-ip netns exec tdme-b python3 "$SRC/tests/tdm/tdme_events.py" 4447 5 "$W/bob-events.txt" 2>> bob-events.err &
+ip netns exec $NS_B python3 "$SRC/tests/tdm/tdme_events.py" 4447 5 "$W/bob-events.txt" 2>> bob-events.err &
 EV=$!
 PIDS+=($EV)
 wait_for bob-events.txt "listening" 1 30
 for ((i = 0; i < ${#DIGITS}; i++)); do
-	ctrl tdme-a 4446 sndcode "${DIGITS:i:1}"
+	ctrl $NS_A 4446 sndcode "${DIGITS:i:1}"
 	sleep 0.6
 done
 wait "$EV"
@@ -284,18 +293,18 @@ if [ "$sent" = "$DIGITS" ]; then ok "alice sent $DIGITS as RFC 4733"; else bad "
 if [ "$got" = "$DIGITS" ]; then ok "bob received $DIGITS as RFC 4733 (across the E1 as tones)"; else bad "bob received DTMF '$got', wanted $DIGITS" bob.log; fi
 # and back: bob -> B (tones on the line) -> A (detected) -> alice
 DIGITS2='*07'
-ip netns exec tdme-a python3 "$SRC/tests/tdm/tdme_events.py" 4446 4 "$W/alice-events.txt" 2>> alice-events.err &
+ip netns exec $NS_A python3 "$SRC/tests/tdm/tdme_events.py" 4446 4 "$W/alice-events.txt" 2>> alice-events.err &
 EV=$!
 PIDS+=($EV)
 wait_for alice-events.txt "listening" 1 30
 for ((i = 0; i < ${#DIGITS2}; i++)); do
-	ctrl tdme-b 4447 sndcode "${DIGITS2:i:1}"
+	ctrl $NS_B 4447 sndcode "${DIGITS2:i:1}"
 	sleep 0.6
 done
 wait "$EV"
 got=$(sed -n "s/^DTMF \(.\).*/\1/p" alice-events.txt | tr -d '\n')
 if [ "$got" = "$DIGITS2" ]; then ok "alice received $DIGITS2 from bob as RFC 4733 (the other direction)"; else bad "alice received DTMF '$got', wanted $DIGITS2" alice.log; fi
-ctrl tdme-a 4446 hangup
+ctrl $NS_A 4446 hangup
 wait_for gwa.log "ended after .*; 0 calls active" 1 100
 wait_for gwb.log "ended after .*; 0 calls active" 1 100
 sleep 0.5
@@ -319,10 +328,10 @@ if [ "$rc" -eq 0 ]; then ok "tones measured (alice 440 Hz at bob, bob 880 Hz at 
 n_a=$(count gwa.log "ended after"); n_b=$(count gwb.log "ended after")
 dial 2001
 wait_for bob.log "Incoming call from" 2 150
-ctrl tdme-b 4447 accept
+ctrl $NS_B 4447 accept
 wait_for gwa.log "call [0-9]+: active" 2 100
 sleep 1
-ctrl tdme-b 4447 hangup
+ctrl $NS_B 4447 hangup
 wait_for gwa.log "ended after" $((n_a + 1)) 100
 wait_for gwb.log "ended after" $((n_b + 1)) 100
 sleep 0.5
@@ -338,7 +347,7 @@ done
 # ---- call 3: bob rejects (486) ---------------------------------------------------------
 dial 2001
 wait_for bob.log "Incoming call from" 3 150
-ctrl tdme-b 4447 hangup
+ctrl $NS_B 4447 hangup
 wait_for alice.log "^SIP/2.0 486 " 1 100
 check "busy: bob's 486 crossed the PSTN as cause 17" gwb.log "PSTN leg [0-9]+ released with cause 17 "
 check "  gateway A: PSTN callee released with 17, caller gets 486" gwa.log "PSTN callee released: cause 17 \(user busy\), caller gets Busy Here"

@@ -4,9 +4,9 @@
 
 Run under tdm-emu-run (MG_TDM_EMU_DIR = the FUSE DAHDI emulator, two E1 spans:
 channel 1 is joined to channel 32). The dataplane (net_af_packet on a veth in
-namespace tdmm-dp) binds channel 1 to a session whose leg 0 faces an RTP peer
-in namespace tdmm-a; tdmm_peer plays the other end of the E1 line on channel
-32 with the real dahdi backend.
+namespace tdmm-T-dp, T = the PID in hex) binds channel 1 to a session whose leg
+0 faces an RTP peer in namespace tdmm-T-a; tdmm_peer plays the other end of the
+E1 line on channel 32 with the real dahdi backend.
 
   DTMF: ch 32 plays '#*9' (spandsp) -> RFC 4733 events at the peer; the peer
   sends '123' as RFC 4733 -> tones on ch 1 -> spandsp hears '123' on ch 32.
@@ -30,11 +30,15 @@ import time
 
 BUILD = sys.argv[1]
 EMU = os.environ.get("MG_TDM_EMU_DIR")
-NS_DP, NS_A = "tdmm-dp", "tdmm-a"
+# Names of this run (TAG: the PID in hex): namespaces, work directory and EAL
+# file prefix, so that two runs side by side share nothing; the veths are made
+# inside the namespaces and need no tag.
+TAG = "%x" % os.getpid()
+NS_DP, NS_A = "tdmm-%s-dp" % TAG, "tdmm-%s-a" % TAG
 DP, PEER = "198.51.100.1", "198.51.100.2"
-RUN = "/tmp/tdmm-e2e"
+RUN = "/tmp/tdmm-e2e-" + TAG
 SOCK = RUN + "/dp.sock"
-PREFIX = "tdmm-e2e"
+PREFIX = "tdmm-e2e-" + TAG
 DPCTL = BUILD + "/dataplane/dpctl/mediagate-dpctl"
 PEER_EXE = BUILD + "/tests/tdm/tdmm_peer"
 # TDMM_WORKERS=2: two workers; af_packet has no RSS, so worker 0 receives
@@ -233,6 +237,13 @@ def main():
     if not EMU:
         print("FAIL: run under tdm-emu-run (MG_TDM_EMU_DIR unset)")
         return 1
+    try:
+        return run()
+    finally:
+        down()  # also after a half-made bed or a dataplane that did not start
+
+
+def run():
     up()
     conf = RUN + "/gw.properties"
     with open(conf, "w") as f:
@@ -297,5 +308,13 @@ def main():
     return 1 if failures else 0
 
 
+def exit_on_sigterm():
+    """meson's timeout sends SIGTERM: unwind through finally (stop, down)."""
+    def handler(signum, frame):
+        raise SystemExit(1)
+    signal.signal(signal.SIGTERM, handler)
+
+
 if __name__ == "__main__":
+    exit_on_sigterm()
     sys.exit(main())
