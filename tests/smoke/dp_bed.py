@@ -249,4 +249,9 @@ if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in ("up", "down"):
         print("usage: dp_bed.py up|down", file=sys.stderr)
         sys.exit(2)
+    if "MGDP_TAG" not in os.environ:
+        # the default tag is this process's pid: `down` later would not find it
+        print("dp_bed.py: set MGDP_TAG (e.g. MGDP_TAG=me), the same for up and down",
+              file=sys.stderr)
+        sys.exit(2)
     up() if sys.argv[1] == "up" else down()
