@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
 # Suite 'interop', SIP <-> PSTN through the call engine (docs/calls.md), run
-# under tests/dahdi-emu/tdm-emu-run with tests/tdm/pri_system.conf: the
+# under tests/dahdi-emu/tdm-emu-run with call_pstn_e1.conf (two full E1s): the
 # emulator joins span 1 and span 2 back to back, the gateway runs span 1 as
 # the network side and span 2 as the user side, so one SIP call goes
 #
@@ -15,6 +15,14 @@
 # ACK's answer installs the session and binds the channel), a
 # refused PSTN call (no route: cause 1 -> 404), a PSTN call over
 # mediagate.calls.maxCalls (cause 42 -> 503), and nothing left afterwards.
+# Then three sections (docs/pri.md "Tests"), each ending with nothing left
+# (calls, sessions, timeslots held, channels bound): a caller's CANCEL
+# while the SIP callee rings (DISCONNECT across the PRI, CANCEL + 487 on
+# the far SIP side, 487 to the caller); early media (callee 183 with SDP ->
+# PROGRESS with progress indicator 8 -> 183 with SDP to the caller, both
+# sessions installed before the CONNECT); 20 parallel calls (10/s, 2 s
+# each: every call completes, no timeslot or channel used by two calls at
+# once, no glare).
 #
 #   call_pstn.sh BUILD_DIR SRC_DIR SYSTEM_CONF
 set -uo pipefail
@@ -169,6 +177,14 @@ wait_idle() {
 	done
 	return 1
 }
+# uas_done PID: 5 s for a section's SIPp callee to finish its calls; one
+# still running is a failure and is stopped, so that it cannot take the
+# next section's calls.
+uas_done() {
+	for _ in $(seq 50); do kill -0 "$1" 2> /dev/null || return 0; sleep 0.1; done
+	bad "SIPp callee $1 still running 5 s after its caller finished: stopped"
+	kill "$1" 2> /dev/null
+}
 # Follows B-channels through a log: the PRI manager's seizure ("incoming/
 # outgoing call ... on spanS/T") and release ("spanS/T released") and the
 # call engine's TDM binding ("channel N bound/unbound"). A timeslot seized
@@ -243,7 +259,7 @@ p=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' can_uas.out | head -n 1)
 timeout 30 sipp -sf "$X/call_pstn_cancel_uac.xml" "127.0.0.1:$P_GW" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
 	-nostdin -trace_msg -message_file can.msg -trace_err -error_file can.err > can.out 2>&1
 rc=$?
-for _ in $(seq 50); do kill -0 "$p" 2> /dev/null || break; sleep 0.1; done
+uas_done "$p"
 wait_idle
 since "$can_log_n0" can_log
 ca=$(sed -n 's/.*call \([0-9]*\): routed by rule sip_to_pstn to the PSTN.*/\1/p' can_log | head -n 1)
@@ -275,7 +291,7 @@ p=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' early_uas.out | head -n 1)
 timeout 30 sipp -sf "$X/call_pstn_early_uac.xml" "127.0.0.1:$P_GW" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
 	-d 500 -nostdin -trace_msg -message_file early.msg -trace_err -error_file early.err > early.out 2>&1
 rc=$?
-for _ in $(seq 50); do kill -0 "$p" 2> /dev/null || break; sleep 0.1; done
+uas_done "$p"
 wait_idle
 since "$early_log_n0" early_log
 ea=$(sed -n 's/.*call \([0-9]*\): routed by rule sip_to_pstn to the PSTN.*/\1/p' early_log | head -n 1)
@@ -313,7 +329,7 @@ p=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' par_uas.out | head -n 1)
 timeout 60 sipp -sf "$X/call_uac.xml" "127.0.0.1:$P_GW" -t u1 -i 127.0.0.1 -p "$P_UAC" -r 10 -m 20 -l 30 \
 	-d 2000 -nostdin -trace_err -error_file par.err > par.out 2>&1
 rc=$?
-for _ in $(seq 50); do kill -0 "$p" 2> /dev/null || break; sleep 0.1; done
+uas_done "$p"
 wait_idle
 since "$par_log_n0" par_log
 if [ "$rc" -eq 0 ]; then ok "20 parallel calls (10/s, 2 s each) through the PRI: all completed"; else bad "parallel SIPp caller: exit $rc" par.err; fi
@@ -329,6 +345,11 @@ if [ "${sz:-0}" -ge 20 ] && [ "${s2:-0}" -ge 10 ] && [ "${bm:-0}" -ge 20 ]; then
 else
 	bad "  too little overlap for a parallel test: $sz timeslots, $s2 at once on span 2, $bm bound" par_chans
 fi
+# every one of the 40 channels moved audio both ways while bound (a 2 s call
+# is ~100 frames; > 20 each way says the TDM thread served them all)
+nm=$(sed -n 's/.*channel [0-9]* unbound: \([0-9]*\) frames from TDM, \([0-9]*\) RTP out, [0-9]* RTP in, \([0-9]*\) frames to TDM.*/\1 \2 \3/p' par_log |
+	awk '$1 > 20 && $2 > 20 && $3 > 20' | wc -l)
+if [ "$nm" = 40 ]; then ok "  all 40 B-channels carried media (> 20 frames from and to TDM, > 20 RTP out)"; else bad "  $nm of 40 channels carried media" par_log; fi
 if grep -Eq "cause 34 |refused: cause" par_log; then bad "  glare or all-busy during the parallel calls" par_log; else ok "  no glare, no all-busy refusal"; fi
 nothing_left "parallel" par_log "$par_log_n0"
 
