@@ -18,7 +18,7 @@
 # Then three sections (docs/pri.md "Tests"), each ending with nothing left
 # (calls, sessions, timeslots held, channels bound): a caller's CANCEL
 # while the SIP callee rings (DISCONNECT across the PRI, CANCEL + 487 on
-# the far SIP side, 487 to the caller); early media (callee 183 with SDP ->
+# the far SIP side, 487 to the caller), and again during early media; early media (callee 183 with SDP ->
 # PROGRESS with progress indicator 8 -> 183 with SDP to the caller, both
 # sessions installed before the CONNECT); 20 parallel calls (10/s, 2 s
 # each: every call completes, no timeslot or channel used by two calls at
@@ -316,6 +316,39 @@ in_order "  call A: B-channel bound before the CONNECT" early_log \
 in_order "  the SIP caller got 183 with SDP, then 200" early.msg "^SIP/2.0 183 " "^SIP/2.0 200 "
 if [ "$(grep -c "call ${ea:-X}: SESSION_ADD" early_log)" = 1 ]; then ok "  call A: one SESSION_ADD"; else bad "  call A: SESSION_ADD count" early_log; fi
 nothing_left "early media" early_log "$early_log_n0"
+
+# CANCEL during early media: the SIP callee answers 183 with SDP and never
+# answers; the caller CANCELs while both sessions are installed and both
+# B-channels bound: the same clearing as above, plus both channels unbound
+# and both sessions removed.
+ec_log_n0=$(wc -l < control.log)
+sipp -sf "$X/call_pstn_early_cancel_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -nostdin -bg -trace_msg \
+	-message_file ec_uas.msg > ec_uas.out 2>&1
+p=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' ec_uas.out | head -n 1)
+[ -n "$p" ] && PIDS+=($p)
+timeout 30 sipp -sf "$X/call_pstn_cancel_uac.xml" "127.0.0.1:$P_GW" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
+	-nostdin -trace_msg -message_file ec.msg -trace_err -error_file ec.err > ec.out 2>&1
+rc=$?
+uas_done "$p"
+wait_idle
+since "$ec_log_n0" ec_log
+xa=$(sed -n 's/.*call \([0-9]*\): routed by rule sip_to_pstn to the PSTN.*/\1/p' ec_log | head -n 1)
+xb=$(sed -n 's/.*call \([0-9]*\): PSTN SETUP .* on span1\/.*/\1/p' ec_log | head -n 1)
+tx=$(sed -n "s/.*call ${xa:-X}: routed by rule sip_to_pstn to the PSTN: [0-9]* on span2\/\([0-9]*\) .*/\1/p" ec_log | head -n 1)
+if [ "$rc" -eq 0 ]; then ok "CANCEL during early media: INVITE, 183, CANCEL, 200, 487, ACK"; else bad "early-media CANCEL SIPp caller: exit $rc" ec.err; fi
+check "  the caller's 183 carried the SDP answer" ec.msg "^m=audio [0-9]+ RTP/SAVP"
+check "  the SIP caller got 487" ec.msg "^SIP/2.0 487 "
+check "  call A: early media session and channel in place" ec_log "call ${xa:-X}: channel [0-9]+ bound to session"
+check "  call B: early media session and channel in place" ec_log "call ${xb:-X}: channel [0-9]+ bound to session"
+check "  call A ended by the caller's CANCEL in early media" ec_log "call ${xa:-X}: ending in state early: caller cancelled"
+check "  DISCONNECT cause 16 sent on span 2" ec_log "pri: span 2: DISCONNECT on span2/${tx:-X}, cause 16 "
+check "  span 1 got it and released" ec_log "pri: span 1: RELEASE sent on span1/${tx:-X}, cause 16 "
+check "  call B ended by the PSTN caller's release" ec_log "call ${xb:-X}: ending in state early: PSTN caller released: cause 16"
+check "  the SIP callee got CANCEL" ec_uas.msg "^CANCEL sip:"
+check "  and answered 487" ec_uas.msg "^SIP/2.0 487 "
+check "  call A: channel unbound" ec_log "call ${xa:-X}: channel [0-9]+ unbound"
+check "  call B: channel unbound" ec_log "call ${xb:-X}: channel [0-9]+ unbound"
+nothing_left "CANCEL in early media" ec_log "$ec_log_n0"
 
 # Parallel calls over the PRI: 20 SIP calls at 10/s, each held 2 s, through
 # the chain, so up to ~20 of them are up at once on span 2's 30 B-channels
