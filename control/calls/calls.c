@@ -65,10 +65,12 @@ struct call_leg {
 	bool port_ok;
 	struct mg_msg_port port;
 	bool neg_ok;
-	struct sdp_result neg;       /* last negotiation of this leg */
+	struct sdp_result *neg;      /* last negotiation of this leg (sdp_result_keep(): the
+					text only as long as it is), NULL before; read it
+					through leg_neg() */
 	bool reinv_out;              /* our re-INVITE on this leg awaits its answer */
 	bool want_hold, sent_hold;   /* hold state the other leg asked for / we offered */
-	struct sdp_result reoffer;   /* that re-INVITE's offer */
+	struct sdp_result *reoffer;  /* that re-INVITE's offer, kept while it is out */
 	struct sdp_result *ack_offer; /* the offer in our 2xx to an INVITE without SDP:
 					 its answer is due in the ACK (heap: rare) */
 	bool ack_first;              /* ...and it is the late offer of the call itself */
@@ -93,7 +95,8 @@ struct call {
 	bool dp_cleanup_started;
 	bool freeing;
 	struct call_leg leg[2];
-	struct sdp_result offer1;    /* our offer to leg 1 as sent (each answer completes a copy) */
+	struct sdp_result *offer1;   /* our offer to leg 1 as sent (kept; each answer completes
+					a copy) */
 	struct mg_msg_addr cand[MG_PROTO_MAX_CANDIDATES]; /* RFC 3960 sources seen in 18x */
 	unsigned n_cand;
 	/* What leg 0 gets once the session change in flight is acknowledged. */
@@ -230,11 +233,34 @@ static void call_policy_init(struct call *c)
 	c->pol.ipv4_only = true;
 }
 
+/* A leg's last negotiation; all zero (nothing agreed) before the first. */
+static const struct sdp_result *leg_neg(const struct call_leg *g)
+{
+	static const struct sdp_result none;
+
+	return g->neg != NULL ? g->neg : &none;
+}
+
+/* Keep @p r as leg @p g's last negotiation, in a heap copy cut to its SDP
+ * text (a held call keeps two: the full struct is mostly the 4 kB text
+ * buffer). The previous one is wiped. */
+static int leg_set_neg(struct call_leg *g, const struct sdp_result *r)
+{
+	struct sdp_result *k = sdp_result_keep(r);
+
+	if (k == NULL)
+		return -ENOMEM;
+	sdp_result_free(g->neg);
+	g->neg = k;
+	g->neg_ok = true;
+	return 0;
+}
+
 /* One leg of the session from its last negotiation. */
 static int session_leg(const struct call *c, unsigned li, bool rekey, struct mg_msg_leg *l)
 {
 	const struct call_leg *g = &c->leg[li];
-	const struct sdp_result *n = &g->neg;
+	const struct sdp_result *n = leg_neg(g);
 	int rc;
 
 	memset(l, 0, sizeof(*l));
@@ -314,7 +340,7 @@ static void respond0(struct call *c, int status, const char *warning, bool with_
 		    TAG_IF(warning != NULL, SIPTAG_WARNING_STR(warning)),
 		    TAG_IF(with_retry, SIPTAG_RETRY_AFTER_STR(retry)),
 		    TAG_IF(with_sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
-		    TAG_IF(with_sdp, SIPTAG_PAYLOAD_STR(g->ack_offer ? g->ack_offer->sdp : g->neg.sdp)),
+		    TAG_IF(with_sdp, SIPTAG_PAYLOAD_STR(g->ack_offer ? g->ack_offer->sdp : leg_neg(g)->sdp)),
 		    TAG_END());
 }
 
@@ -400,7 +426,7 @@ static bool call_bind_tdm(struct call *c)
 
 	if (pl == 2 || c->leg[pl].bound)
 		return false;
-	n = &c->leg[pl ^ 1].neg;
+	n = leg_neg(&c->leg[pl ^ 1]);
 	memset(&b, 0, sizeof(b));
 	b.session_id = c->sess_id;
 	b.channo = c->leg[pl].channo;
@@ -489,9 +515,9 @@ static void session_push(struct call *c, int rekey_leg)
 			c->session_on ? "SESSION_MODIFY" : "SESSION_ADD", (unsigned long long)c->sess_id,
 			c->relay_status > 100 && c->relay_status < 200 ? " (early media)" : "",
 			c->leg[0].pstn ? "TDM" : mg_proto_addr_str(&m.legs[0].remote, a0, sizeof(a0)),
-			c->leg[0].pstn ? "channel" : c->leg[0].neg.srtp ? "SRTP" : "RTP",
+			c->leg[0].pstn ? "channel" : leg_neg(&c->leg[0])->srtp ? "SRTP" : "RTP",
 			c->leg[1].pstn ? "TDM" : mg_proto_addr_str(&m.legs[1].remote, a1, sizeof(a1)),
-			c->leg[1].pstn ? "channel" : c->leg[1].neg.srtp ? "SRTP" : "RTP", m.legs[1].n_candidates,
+			c->leg[1].pstn ? "channel" : leg_neg(&c->leg[1])->srtp ? "SRTP" : "RTP", m.legs[1].n_candidates,
 			m.legs[1].n_candidates == 1 ? "" : "s",
 			(m.legs[0].rx.flags | m.legs[1].rx.flags) & MG_CRYPTO_F_ROC_RESET ? ", rx ROC reset" : "",
 			(m.legs[0].tx.flags | m.legs[1].tx.flags) & MG_CRYPTO_F_ROC_RESET ? ", tx ROC reset" : "");
@@ -723,7 +749,10 @@ static void call_free(struct call *c)
 			nua_handle_destroy(c->leg[li].nh);
 		}
 		ack_offer_drop(&c->leg[li]);
+		sdp_result_free(c->leg[li].neg);
+		sdp_result_free(c->leg[li].reoffer);
 	}
+	sdp_result_free(c->offer1);
 	if (c->guard != NULL)
 		su_timer_destroy(c->guard);
 	if (c->routed)
@@ -903,7 +932,7 @@ static void on_mt_stats(void *arg, int result, const void *body)
 
 		if (g->pstn || !g->neg_ok)
 			continue;
-		if (!(g->neg.dir & SDP_DIR_RECVONLY) || rx != g->mt_rx || g->mt_since_ms == 0) {
+		if (!(leg_neg(g)->dir & SDP_DIR_RECVONLY) || rx != g->mt_rx || g->mt_since_ms == 0) {
 			g->mt_rx = rx;
 			g->mt_since_ms = now;
 			continue;
@@ -1098,6 +1127,8 @@ static void call_send_invite(struct call *c)
 	struct call_leg *a = &c->leg[0], *b = &c->leg[1];
 	struct sdp_policy pol = c->pol;
 	struct sdp_codec codecs[SDP_MAX_PTS];
+	const struct sdp_result *an = leg_neg(a);
+	struct sdp_result r;
 	const char *ruri = route_result_get(&c->route, "sip.out.requestUri");
 	const char *from_uri = route_result_get(&c->route, "sip.out.from.uri");
 	const char *from_name = route_result_get(&c->route, "sip.out.from.displayName");
@@ -1110,10 +1141,10 @@ static void call_send_invite(struct call *c)
 
 	/* Offer the callee what the caller can take (the dataplane relays
 	 * payload unchanged, so both legs must share the codecs). */
-	for (unsigned i = 0; i < a->neg.n_pts; i++)
-		codecs[i] = (struct sdp_codec){ a->neg.pts[i].name, a->neg.pts[i].rate };
+	for (unsigned i = 0; i < an->n_pts; i++)
+		codecs[i] = (struct sdp_codec){ an->pts[i].name, an->pts[i].rate };
 	pol.codecs = codecs;
-	pol.n_codecs = a->neg.n_pts;
+	pol.n_codecs = an->n_pts;
 	if (c->late)
 		pol.codecs = NULL; /* nothing to follow: PCMU, PCMA, telephone-event */
 #ifdef MG_HAVE_PRI
@@ -1131,10 +1162,17 @@ static void call_send_invite(struct call *c)
 	pol.local_port = b->port.local.port;
 	pol.media_type = c->route.media_type;
 	pol.sess_id = 0;
-	rc = sdp_offer(&pol, NULL, &c->offer1);
-	if (rc < 0 || c->offer1.status != 0) {
+	rc = sdp_offer(&pol, NULL, &r);
+	if (rc < 0 || r.status != 0) {
 		call_end(c, 500, "Server Internal Error", "cannot build the offer to the callee: %s",
-			 c->offer1.warn_text[0] ? c->offer1.warn_text : strerror(-rc));
+			 r.warn_text[0] ? r.warn_text : strerror(-rc));
+		return;
+	}
+	sdp_result_free(c->offer1);
+	c->offer1 = sdp_result_keep(&r);
+	explicit_bzero(&r, sizeof(r));
+	if (c->offer1 == NULL) {
+		call_end(c, 500, "Server Internal Error", "out of memory");
 		return;
 	}
 	if (tp != NULL && strcasecmp(tp, "tls") == 0)
@@ -1179,9 +1217,9 @@ static void call_send_invite(struct call *c)
 	b->gone = false;
 	c->state = CALL_OUTGOING;
 	MG_INFO("call %u: routed by rule %s to %s (from %s), SRTP %s", c->id, c->route.rule_name,
-		target, from, c->offer1.n_offered ? "offered" : "not offered");
+		target, from, c->offer1->n_offered ? "offered" : "not offered");
 	nua_invite(b->nh, NUTAG_URL(target), SIPTAG_CONTACT_STR(b->contact),
-		   SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(c->offer1.sdp),
+		   SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(c->offer1->sdp),
 		   TAG_END());
 }
 
@@ -1245,14 +1283,20 @@ static void port_reply(struct call *c, unsigned li, int result, const void *body
 		pol = c->pol;
 		pol.local_addr = a->local_ip;
 		pol.local_port = a->port.local.port;
-		rc = sdp_answer(&pol, c->offer0, c->offer0_len, NULL, &a->neg);
-		if (rc < 0 || a->neg.status != 0) {
-			sdp_warning_header(&a->neg, CALL_AGENT, c->warn, sizeof(c->warn));
-			call_end(c, a->neg.status ? a->neg.status : 500, "Not Acceptable Here", "%s",
-				 a->neg.warn_text);
+		struct sdp_result r;
+
+		rc = sdp_answer(&pol, c->offer0, c->offer0_len, NULL, &r);
+		if (rc < 0 || r.status != 0) {
+			sdp_warning_header(&r, CALL_AGENT, c->warn, sizeof(c->warn));
+			call_end(c, r.status ? r.status : 500, "Not Acceptable Here", "%s", r.warn_text);
 			return;
 		}
-		a->neg_ok = true;
+		rc = leg_set_neg(a, &r);
+		explicit_bzero(&r, sizeof(r));
+		if (rc < 0) {
+			call_end(c, 500, "Server Internal Error", "out of memory");
+			return;
+		}
 	}
 #ifdef MG_HAVE_PRI
 	if (c->leg[1].pstn) {
@@ -1442,7 +1486,9 @@ static int leg1_answer(struct call *c, const sip_t *sip)
 	struct sdp_result r;
 	int rc;
 
-	r = c->offer1;
+	if (c->offer1 == NULL)
+		return -EPROTO;
+	sdp_result_load(&r, c->offer1);
 	pol.local_addr = b->local_ip;
 	pol.local_port = b->port.local.port;
 	pol.media_type = c->route.media_type;
@@ -1450,10 +1496,14 @@ static int leg1_answer(struct call *c, const sip_t *sip)
 	if (rc < 0 || r.status != 0) {
 		MG_INFO("call %u: callee's SDP refused: %s", c->id, r.warn_text);
 		snprintf(c->why, sizeof(c->why), "callee's SDP: %.120s", r.warn_text);
+		explicit_bzero(&r, sizeof(r));
 		return -EPROTO;
 	}
-	b->neg = r;
-	b->neg_ok = true;
+	if (leg_set_neg(b, &r) < 0) {
+		snprintf(c->why, sizeof(c->why), "callee's SDP: out of memory");
+		explicit_bzero(&r, sizeof(r));
+		return -ENOMEM;
+	}
 	if (r.remote_family == AF_INET && c->n_cand < MG_PROTO_MAX_CANDIDATES) {
 		struct mg_msg_addr ad;
 
@@ -1468,6 +1518,7 @@ static int leg1_answer(struct call *c, const sip_t *sip)
 				c->cand[c->n_cand++] = ad;
 		}
 	}
+	explicit_bzero(&r, sizeof(r));
 	return 0;
 }
 
@@ -1508,8 +1559,10 @@ static void late_offer_caller(struct call *c)
 	int rc;
 
 	if (!b->pstn) {
-		for (unsigned i = 0; i < b->neg.n_pts && n < SDP_MAX_PTS; i++)
-			codecs[n++] = (struct sdp_codec){ b->neg.pts[i].name, b->neg.pts[i].rate };
+		const struct sdp_result *bn = leg_neg(b);
+
+		for (unsigned i = 0; i < bn->n_pts && n < SDP_MAX_PTS; i++)
+			codecs[n++] = (struct sdp_codec){ bn->pts[i].name, bn->pts[i].rate };
 	}
 #ifdef MG_HAVE_PRI
 	if (b->pstn) {
@@ -1598,16 +1651,16 @@ static void on_leg1_response(struct call *c, int status, const char *phrase, con
 			return;
 		}
 		if (c->late) {
-			MG_INFO("call %u: answered by the callee (%s%s)", c->id, b->neg.srtp ? "SRTP " : "RTP",
-				b->neg.srtp ? mg_srtp_suite_by_id(b->neg.suite)->sdes_name : "");
+			MG_INFO("call %u: answered by the callee (%s%s)", c->id, leg_neg(b)->srtp ? "SRTP " : "RTP",
+				leg_neg(b)->srtp ? mg_srtp_suite_by_id(leg_neg(b)->suite)->sdes_name : "");
 			late_offer_caller(c);
 			return;
 		}
 		c->relay_status = 200;
 		c->relay_sdp = true;
 		MG_INFO("call %u: answered by the callee (%s%s)", c->id,
-			b->neg.srtp ? "SRTP " : "RTP",
-			b->neg.srtp ? mg_srtp_suite_by_id(b->neg.suite)->sdes_name : "");
+			leg_neg(b)->srtp ? "SRTP " : "RTP",
+			leg_neg(b)->srtp ? mg_srtp_suite_by_id(leg_neg(b)->suite)->sdes_name : "");
 		session_push(c, -1);
 		return;
 	}
@@ -1629,6 +1682,7 @@ static void call_offer_hold(struct call *c, unsigned o)
 {
 	struct call_leg *g = &c->leg[o];
 	struct sdp_policy pol = c->pol;
+	struct sdp_result r;
 	int rc;
 
 	if (g->pstn || g->nh == NULL || g->gone || g->reinv_out || g->ack_offer != NULL || !g->neg_ok ||
@@ -1640,17 +1694,26 @@ static void call_offer_hold(struct call *c, unsigned o)
 	pol.local_addr = g->local_ip;
 	pol.local_port = g->port.local.port;
 	pol.media_type = g->want_hold ? "sendonly" : o == 1 ? c->route.media_type : NULL;
-	rc = sdp_offer_current(&pol, &g->neg, &g->reoffer);
-	if (rc < 0 || g->reoffer.status != 0) {
+	rc = sdp_offer_current(&pol, g->neg, &r);
+	if (rc < 0 || r.status != 0) {
 		MG_WARN("call %u: cannot offer %s to leg %u: %s", c->id,
-			g->want_hold ? "hold" : "resume", o, g->reoffer.warn_text);
+			g->want_hold ? "hold" : "resume", o, r.warn_text);
+		return;
+	}
+	/* Kept only while the re-INVITE is out (on_reinvite_answer). */
+	sdp_result_free(g->reoffer);
+	g->reoffer = sdp_result_keep(&r);
+	explicit_bzero(&r, sizeof(r));
+	if (g->reoffer == NULL) {
+		MG_WARN("call %u: cannot offer %s to leg %u: out of memory", c->id,
+			g->want_hold ? "hold" : "resume", o);
 		return;
 	}
 	g->reinv_out = true;
 	g->sent_hold = g->want_hold;
 	MG_INFO("call %u: re-INVITE to leg %u: %s", c->id, o, g->want_hold ? "hold (sendonly)" : "resume");
 	nua_invite(g->nh, SIPTAG_CONTACT_STR(g->contact), SIPTAG_CONTENT_TYPE_STR("application/sdp"),
-		   SIPTAG_PAYLOAD_STR(g->reoffer.sdp), TAG_END());
+		   SIPTAG_PAYLOAD_STR(g->reoffer->sdp), TAG_END());
 }
 
 /* The answer to our hold/resume re-INVITE on leg @o. */
@@ -1663,25 +1726,35 @@ static void on_reinvite_answer(struct call *c, unsigned o, int status, const sip
 	if (status < 200)
 		return;
 	g->reinv_out = false;
-	if (c->state == CALL_ENDING)
+	if (c->state == CALL_ENDING || g->reoffer == NULL)
 		return;
 	if (status >= 300 || sip == NULL || sip->sip_payload == NULL || sip->sip_payload->pl_len == 0) {
 		/* The dialog goes on with the previous session (RFC 3261 14.1). */
 		MG_INFO("call %u: leg %u answered our re-INVITE with %d: previous media kept", c->id, o,
 			status);
+		sdp_result_free(g->reoffer);
+		g->reoffer = NULL;
 		return;
 	}
-	r = g->reoffer;
+	sdp_result_load(&r, g->reoffer);
+	sdp_result_free(g->reoffer);
+	g->reoffer = NULL;
 	pol.local_addr = g->local_ip;
 	pol.local_port = g->port.local.port;
 	if (sdp_answer_process(&pol, sip->sip_payload->pl_data, sip->sip_payload->pl_len, &r) < 0 ||
 	    r.status != 0) {
 		MG_WARN("call %u: leg %u's answer to our re-INVITE refused: %s; previous media kept",
 			c->id, o, r.warn_text);
+		explicit_bzero(&r, sizeof(r));
 		return;
 	}
-	g->neg = r;
+	if (leg_set_neg(g, &r) < 0) {
+		explicit_bzero(&r, sizeof(r));
+		call_end(c, 500, "Server Internal Error", "out of memory");
+		return;
+	}
 	session_push(c, r.rekey ? (int)o : -1);
+	explicit_bzero(&r, sizeof(r));
 	call_offer_hold(c, o); /* a newer change that waited */
 }
 
@@ -1710,7 +1783,7 @@ static void on_reinvite(struct call *c, unsigned li, nua_handle_t *nh, const sip
 		pol.local_addr = g->local_ip;
 		pol.local_port = g->port.local.port;
 		pol.media_type = g->sent_hold ? "sendonly" : li == 1 ? c->route.media_type : NULL;
-		if (off == NULL || sdp_offer_current(&pol, &g->neg, off) < 0) {
+		if (off == NULL || sdp_offer_current(&pol, g->neg, off) < 0) {
 			MG_WARN("call %u: re-INVITE without SDP on leg %u: cannot offer the session: %s", c->id,
 				li, off ? off->warn_text : "out of memory");
 			free(off);
@@ -1721,7 +1794,7 @@ static void on_reinvite(struct call *c, unsigned li, nua_handle_t *nh, const sip
 		g->ack_first = false;
 		MG_INFO("call %u: re-INVITE without SDP on leg %u: 200 offers the current session (o= version %llu, %s)",
 			c->id, li, (unsigned long long)off->sess_version,
-			off->sess_version == g->neg.sess_version ? "SDP unchanged" : "SDP changed");
+			off->sess_version == g->neg->sess_version ? "SDP unchanged" : "SDP changed");
 		nua_respond(nh, SIP_200_OK, SIPTAG_CONTACT_STR(g->contact),
 			    SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(off->sdp), TAG_END());
 		return;
@@ -1730,7 +1803,7 @@ static void on_reinvite(struct call *c, unsigned li, nua_handle_t *nh, const sip
 	pol.local_port = g->port.local.port;
 	if (li == 1)
 		pol.media_type = c->route.media_type;
-	rc = sdp_answer(&pol, sip->sip_payload->pl_data, sip->sip_payload->pl_len, &g->neg, &r);
+	rc = sdp_answer(&pol, sip->sip_payload->pl_data, sip->sip_payload->pl_len, g->neg, &r);
 	if (rc < 0 || r.status != 0) {
 		sdp_warning_header(&r, CALL_AGENT, warn, sizeof(warn));
 		MG_INFO("call %u: re-INVITE on leg %u refused: %s", c->id, li, r.warn_text);
@@ -1739,13 +1812,18 @@ static void on_reinvite(struct call *c, unsigned li, nua_handle_t *nh, const sip
 		return;
 	}
 	MG_INFO("call %u: re-INVITE on leg %u: %s%s%s", c->id, li, r.rekey ? "new keys (ROC reset)" : "same keys",
-		r.hold ? ", on hold" : "", g->neg.hold && !r.hold ? ", resumed" : "");
-	g->neg = r;
+		r.hold ? ", on hold" : "", g->neg->hold && !r.hold ? ", resumed" : "");
+	if (leg_set_neg(g, &r) < 0) {
+		explicit_bzero(&r, sizeof(r));
+		nua_respond(nh, SIP_500_INTERNAL_SERVER_ERROR, SIPTAG_CONTACT_STR(g->contact), TAG_END());
+		return;
+	}
 	nua_respond(nh, SIP_200_OK, SIPTAG_CONTACT_STR(g->contact),
-		    SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(g->neg.sdp), TAG_END());
+		    SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(g->neg->sdp), TAG_END());
 	session_push(c, (int)li);
 	/* Hold and resume go on to the other side. */
 	c->leg[li ^ 1].want_hold = r.hold;
+	explicit_bzero(&r, sizeof(r));
 	call_offer_hold(c, li ^ 1);
 }
 
@@ -1835,8 +1913,11 @@ static void on_ack(struct call *c, unsigned li, const sip_t *sip)
 		return;
 	}
 	if (first) {
-		g->neg = r;
-		g->neg_ok = true;
+		if (leg_set_neg(g, &r) < 0) {
+			explicit_bzero(&r, sizeof(r));
+			call_end(c, 0, NULL, "out of memory");
+			return;
+		}
 		c->state = CALL_ACTIVE;
 		MG_INFO("call %u: the caller answered in the ACK (%s%s)", c->id, r.srtp ? "SRTP " : "RTP",
 			r.srtp ? mg_srtp_suite_by_id(r.suite)->sdes_name : "");
@@ -1850,11 +1931,15 @@ static void on_ack(struct call *c, unsigned li, const sip_t *sip)
 		explicit_bzero(&r, sizeof(r));
 		return;
 	}
-	bool changed = neg_differs(&g->neg, &r), was_hold = g->neg.hold;
+	bool changed = neg_differs(leg_neg(g), &r), was_hold = leg_neg(g)->hold;
 
 	MG_INFO("call %u: leg %u's answer in the ACK: %s", c->id, li,
 		!changed ? "session unchanged" : r.rekey ? "new keys (ROC reset)" : "session changed");
-	g->neg = r;
+	if (leg_set_neg(g, &r) < 0) {
+		explicit_bzero(&r, sizeof(r));
+		call_end(c, 0, NULL, "out of memory");
+		return;
+	}
 	if (changed)
 		session_push(c, r.rekey ? (int)li : -1);
 	if (r.hold != was_hold) {

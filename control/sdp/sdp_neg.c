@@ -1001,3 +1001,40 @@ out:
 	su_home_deinit(home);
 	return rc;
 }
+
+/* Bytes of a kept copy: everything before the text, the text and its NUL. */
+static size_t kept_size(size_t text_len)
+{
+	return offsetof(struct sdp_result, sdp) + text_len + 1;
+}
+
+struct sdp_result *sdp_result_keep(const struct sdp_result *res)
+{
+	size_t n = strnlen(res->sdp, sizeof(res->sdp) - 1);
+	char *k = malloc(kept_size(n));
+
+	if (k == NULL)
+		return NULL;
+	/* Byte copies: the cut object is smaller than the struct. */
+	memcpy(k, res, offsetof(struct sdp_result, sdp));
+	memcpy(k + offsetof(struct sdp_result, sdp), res->sdp, n);
+	k[offsetof(struct sdp_result, sdp) + n] = '\0';
+	memcpy(k + offsetof(struct sdp_result, sdp_len), &n, sizeof(n));
+	return (struct sdp_result *)(void *)k;
+}
+
+void sdp_result_load(struct sdp_result *dst, const struct sdp_result *kept)
+{
+	size_t n = kept->sdp_len;
+
+	memset(dst, 0, sizeof(*dst));
+	memcpy(dst, kept, kept_size(n));
+}
+
+void sdp_result_free(struct sdp_result *kept)
+{
+	if (kept == NULL)
+		return;
+	explicit_bzero(kept, kept_size(kept->sdp_len));
+	free(kept);
+}

@@ -117,9 +117,25 @@ struct sdp_result {
 	} before;                          /* sdp_offer(prev): state the answer is compared to */
 
 	uint64_t sess_id, sess_version;    /* o= of our SDP; +1 per new SDP */
-	char sdp[SDP_TEXT_MAX];            /* SDP to send (answer or offer), CRLF lines */
 	size_t sdp_len;
+	/* Last member: a copy made by sdp_result_keep() ends with the text. */
+	char sdp[SDP_TEXT_MAX];            /* SDP to send (answer or offer), CRLF lines */
 };
+
+/*
+ * A dialog keeps its results for as long as the call lasts, mostly with an
+ * SDP of a few hundred bytes in sdp[SDP_TEXT_MAX]. sdp_result_keep()
+ * returns a heap copy of @p res cut after the text's NUL (NULL: out of
+ * memory): it may be read and passed as @p prev / @p cur (those only read
+ * the text up to its NUL), never assigned or copied by value (use
+ * sdp_result_load()) nor written. sdp_result_free() wipes it (our keys) and
+ * frees it; NULL is fine.
+ */
+struct sdp_result *sdp_result_keep(const struct sdp_result *res);
+/* The full result again from a kept copy, e.g. to complete an offer with
+ * one of several answers (the text after the NUL is left zero). */
+void sdp_result_load(struct sdp_result *dst, const struct sdp_result *kept);
+void sdp_result_free(struct sdp_result *kept);
 
 /* mode and cryptoSuite from the configuration; the rest is left as is. */
 void sdp_policy_from_settings(const struct mg_settings *s, struct sdp_policy *pol);
