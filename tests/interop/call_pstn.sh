@@ -386,6 +386,15 @@ if [ "$nm" = 40 ]; then ok "  all 40 B-channels carried media (> 20 frames from 
 if grep -Eq "cause 34 |refused: cause" par_log; then bad "  glare or all-busy during the parallel calls" par_log; else ok "  no glare, no all-busy refusal"; fi
 nothing_left "parallel" par_log "$par_log_n0"
 
+# No protocol trouble on the D-channels in any of the above: libpri warns
+# about what it rejects (missing or bad IEs, unexpected messages, timers
+# expired), the manager about channels not held or records dropped.
+if grep -E "\[(warning|error)\] (libpri|pri):" control.log > pri_warn.log; then
+	bad "PRI warnings during the calls" pri_warn.log
+else
+	ok "no libpri / PRI manager warning during the calls"
+fi
+
 # A SIP call to nr5 goes out on span 2 as 7775; span 1 has no rule for it:
 # released with cause 1 there, which the SIP caller gets as 404.
 cat > raw_invite.py << 'EOF'
