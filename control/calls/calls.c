@@ -105,7 +105,7 @@ struct call {
 	struct sdp_policy pol;       /* shared parts of the SDP policy */
 	struct route_result route;
 	bool routed;
-	char *offer0;                /* the caller's SDP */
+	char *offer0;                /* the caller's SDP, until it is answered */
 	bool late;                   /* the caller's INVITE had no SDP (late offer) */
 	bool ringing_sent;           /* late offer: 180 relayed (once) */
 	char bye_reason[200];        /* Reason header of the BYEs call_end() sends, "" none */
@@ -734,6 +734,17 @@ static void ack_offer_drop(struct call_leg *g)
 	g->ack_first = false;
 }
 
+/* Forget the caller's SDP (its a=crypto keys are wiped). */
+static void offer0_drop(struct call *c)
+{
+	if (c->offer0 == NULL)
+		return;
+	explicit_bzero(c->offer0, c->offer0_len);
+	free(c->offer0);
+	c->offer0 = NULL;
+	c->offer0_len = 0;
+}
+
 static void call_free(struct call *c)
 {
 	struct call **pp;
@@ -757,9 +768,7 @@ static void call_free(struct call *c)
 		su_timer_destroy(c->guard);
 	if (c->routed)
 		route_result_clear(&c->route);
-	if (c->offer0 != NULL)
-		explicit_bzero(c->offer0, c->offer0_len); /* the caller's a=crypto keys */
-	free(c->offer0);
+	offer0_drop(c);
 	ce.n_calls--;
 	ce.cnt.ended++;
 	MG_INFO("call %u: ended after %lds (%s); %u calls active", c->id,
@@ -1286,6 +1295,7 @@ static void port_reply(struct call *c, unsigned li, int result, const void *body
 		struct sdp_result r;
 
 		rc = sdp_answer(&pol, c->offer0, c->offer0_len, NULL, &r);
+		offer0_drop(c); /* answered: not needed any more */
 		if (rc < 0 || r.status != 0) {
 			sdp_warning_header(&r, CALL_AGENT, c->warn, sizeof(c->warn));
 			call_end(c, r.status ? r.status : 500, "Not Acceptable Here", "%s", r.warn_text);
