@@ -1731,24 +1731,26 @@ static void on_reinvite_answer(struct call *c, unsigned o, int status, const sip
 {
 	struct call_leg *g = &c->leg[o];
 	struct sdp_policy pol = c->pol;
-	struct sdp_result r;
+	struct sdp_result r, *off;
 
 	if (status < 200)
 		return;
 	g->reinv_out = false;
-	if (c->state == CALL_ENDING || g->reoffer == NULL)
+	off = g->reoffer; /* answered: our offer goes now, whatever the answer */
+	g->reoffer = NULL;
+	if (c->state == CALL_ENDING || off == NULL) {
+		sdp_result_free(off);
 		return;
+	}
 	if (status >= 300 || sip == NULL || sip->sip_payload == NULL || sip->sip_payload->pl_len == 0) {
 		/* The dialog goes on with the previous session (RFC 3261 14.1). */
 		MG_INFO("call %u: leg %u answered our re-INVITE with %d: previous media kept", c->id, o,
 			status);
-		sdp_result_free(g->reoffer);
-		g->reoffer = NULL;
+		sdp_result_free(off);
 		return;
 	}
-	sdp_result_load(&r, g->reoffer);
-	sdp_result_free(g->reoffer);
-	g->reoffer = NULL;
+	sdp_result_load(&r, off);
+	sdp_result_free(off);
 	pol.local_addr = g->local_ip;
 	pol.local_port = g->port.local.port;
 	if (sdp_answer_process(&pol, sip->sip_payload->pl_data, sip->sip_payload->pl_len, &r) < 0 ||
