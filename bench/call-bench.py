@@ -20,8 +20,12 @@ The dataplane runs on a net_ring port (signalling and sessions real, no RTP
 flows: media cost is dp-bench's business) with a 1 ms idle sleep; logging
 at warning. Prints tables, writes --csv. Never asserts.
 
+  soak     (--soak SECS) calls at --soak-rate/s (default 100, 1 s hold) for
+           SECS; every SECS/10 s the resident size of both daemons and the
+           calls completed: growth that keeps going would be a leak.
+
 usage: call-bench [--rates 50,100,200,400] [--secs 10] [--held 1000,5000]
-                  [--csv FILE] [--build DIR]
+                  [--soak SECS [--soak-rate R]] [--csv FILE] [--build DIR]
 """
 import argparse
 import csv
@@ -33,7 +37,8 @@ import subprocess
 import sys
 import time
 
-RUN = "/tmp/mg-call-bench"
+# per run, so two benches (or a bench beside the tests) do not collide
+RUN = "/tmp/mg-call-bench-%x" % os.getpid()
 HZ = os.sysconf("SC_CLK_TCK")
 
 
@@ -91,13 +96,13 @@ class Bed:
                     "mediagate.log.level=warning\n"
                     "mediagate.calls.mediaTimeout=0\n"
                     "mediagate.dataplane.eal=--no-huge -m 512 --no-shconf --no-pci "
-                    "--no-telemetry -l 0,1 --file-prefix mg-call-bench --log-level=*:error\n"
+                    "--no-telemetry -l 0,1 --file-prefix mg-call-bench-%x --log-level=*:error\n"
                     "mediagate.dataplane.port.0.device=net_ring0\n"
                     "mediagate.dataplane.port.0.addresses=192.0.2.1/24\n"
                     "mediagate.dataplane.idleSleepUs=1000\n"
                     "mediagate.dataplane.maxSessions=65536\n"
                     "mediagate.media.portRange=10000-59999\n"
-                    % (self.p_gw, RUN, RUN))
+                    % (self.p_gw, RUN, RUN, os.getpid()))
         self.dp = subprocess.Popen([self.build + "/dataplane/mediagate-dataplane", "--config",
                                     conf], stdout=open(RUN + "/dataplane.log", "w"),
                                    stderr=subprocess.STDOUT)
@@ -244,12 +249,45 @@ def held_run(bed, n):
             "sessions_after": bed.sessions()}
 
 
+def soak_run(bed, rate, secs, every):
+    """RATE calls/s (1 s hold) for SECS through the gateway; every EVERY s the
+    resident size of both daemons and the calls completed so far. The first
+    sample (after the first interval) is the baseline: a leak shows as growth
+    that keeps going, steady state as a flat line."""
+    bed.start_uas()
+    stf = "%s/soak.csv" % RUN
+    p, _ = uac(bed, "127.0.0.1:%d" % bed.p_gw, rate, rate * secs, 1000, rate * 4, stf, 0)
+    t0, out = time.time(), []
+    c0, d0 = cpu_s(bed.ctl.pid), cpu_s(bed.dp.pid)
+    while p.poll() is None:
+        time.sleep(every)
+        try:
+            ok, failed, _ = sipp_totals(stf)
+        except (OSError, IndexError, ValueError):
+            ok, failed = 0, 0
+        out.append({"t": time.time() - t0, "ok": ok, "failed": failed,
+                    "ctl_kb": rss_kb(bed.ctl.pid), "dp_kb": rss_kb(bed.dp.pid),
+                    "sessions": bed.sessions()})
+        print("  soak %4.0f s: %d calls, ctl %d kB, dp %d kB" % (
+            out[-1]["t"], ok, out[-1]["ctl_kb"], out[-1]["dp_kb"]), file=sys.stderr)
+    time.sleep(3)
+    ok, failed, _ = sipp_totals(stf)
+    el = time.time() - t0
+    out.append({"t": el, "ok": ok, "failed": failed, "ctl_kb": rss_kb(bed.ctl.pid),
+                "dp_kb": rss_kb(bed.dp.pid), "sessions": bed.sessions()})
+    return out, 100.0 * (cpu_s(bed.ctl.pid) - c0) / el, 100.0 * (cpu_s(bed.dp.pid) - d0) / el
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description="SIP call setup rate and held calls through mediagate")
     ap.add_argument("--rates", default="50,100,200,400")
     ap.add_argument("--secs", type=int, default=10)
     ap.add_argument("--held", default="1000,5000")
+    ap.add_argument("--soak", type=int, default=0, metavar="SECS",
+                    help="instead: calls at --soak-rate/s for SECS, memory sampled (leak check)")
+    ap.add_argument("--soak-rate", type=int, default=100)
+    ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, SIPp files)")
     ap.add_argument("--csv")
     ap.add_argument("--build", default=os.path.dirname(here))
     ap.add_argument("--src", default=None)
@@ -269,6 +307,37 @@ def main():
     rates = [int(x) for x in a.rates.split(",") if x]
     helds = [int(x) for x in a.held.split(",") if x]
     rows, hrows = [], []
+    if a.soak:
+        try:
+            bed.start()
+            samples, ccpu, dcpu = soak_run(bed, a.soak_rate, a.soak, max(10, a.soak // 10))
+        finally:
+            bed.stop()
+        b = samples[0]
+        print("\nsoak: %d calls/s for %d s, 1 s hold (baseline: the first sample)" % (
+            a.soak_rate, a.soak))
+        print("%7s %9s %7s %9s %9s %11s %9s %9s %10s" % (
+            "time s", "calls ok", "failed", "sessions", "ctl kB", "ctl vs base", "dp kB",
+            "dp vs base", "B/1k calls"))
+        print("-" * 92)
+        for x in samples:
+            dk = x["ok"] - b["ok"]
+            print("%7.0f %9d %7d %9d %9d %+11d %9d %+9d %10s" % (
+                x["t"], x["ok"], x["failed"], x["sessions"], x["ctl_kb"], x["ctl_kb"] - b["ctl_kb"],
+                x["dp_kb"], x["dp_kb"] - b["dp_kb"],
+                "%.0f" % ((x["ctl_kb"] - b["ctl_kb"]) * 1024.0 * 1000 / dk) if dk > 0 else "-"))
+        print("(B/1k calls = control growth since the baseline per 1,000 calls completed; "
+              "CPU over the run: ctl %.1f%%, dp %.1f%%)" % (ccpu, dcpu))
+        if a.csv:
+            with open(a.csv, "w", newline="") as f:
+                w = csv.writer(f)
+                w.writerow(["t_s", "ok", "failed", "sessions", "ctl_kb", "dp_kb"])
+                for x in samples:
+                    w.writerow(["%.0f" % x["t"], x["ok"], x["failed"], x["sessions"], x["ctl_kb"],
+                                x["dp_kb"]])
+        if not a.keep:
+            shutil.rmtree(RUN, ignore_errors=True)
+        return 0
     try:
         bed.start()
         for r in rates:
@@ -325,6 +394,8 @@ def main():
                 w.writerow(["held", r["calls"], r["sessions_up"], r["failed"], r["ctl_idle_kb"],
                             r["ctl_kb"], "%.0f" % r["ctl_b_per_call"], r["dp_idle_kb"], r["dp_kb"],
                             "%.0f" % r["dp_b_per_call"], r["sessions_after"]])
+    if not a.keep:
+        shutil.rmtree(RUN, ignore_errors=True)
     return 0
 
 
