@@ -914,7 +914,7 @@ static bool call_over_limit(struct call *c)
 
 /*
  * SESSION_STATS of an answered call: a SIP leg we receive on (not on hold
- * towards us, not inactive) whose accepted packet count (RTP + RTCP that
+ * either way, not inactive) whose accepted packet count (RTP + RTCP that
  * passed source and SRTP checks) has not moved for mediagate.calls.mediaTimeout
  * seconds ends the call. A leg we do not expect media from restarts its
  * clock on every poll, so a resumed call gets a full period. PSTN legs are
@@ -941,7 +941,10 @@ static void on_mt_stats(void *arg, int result, const void *body)
 
 		if (g->pstn || !g->neg_ok)
 			continue;
-		if (!(leg_neg(g)->dir & SDP_DIR_RECVONLY) || rx != g->mt_rx || g->mt_since_ms == 0) {
+		/* on hold either way (the peer's sendonly or inactive, c=0.0.0.0):
+		 * not watched; many phones send nothing while they hold */
+		if (!(leg_neg(g)->dir & SDP_DIR_RECVONLY) || leg_neg(g)->hold || rx != g->mt_rx ||
+		    g->mt_since_ms == 0) {
 			g->mt_rx = rx;
 			g->mt_since_ms = now;
 			continue;
@@ -1798,6 +1801,8 @@ static void on_reinvite(struct call *c, unsigned li, nua_handle_t *nh, const sip
 		if (off == NULL || sdp_offer_current(&pol, g->neg, off) < 0) {
 			MG_WARN("call %u: re-INVITE without SDP on leg %u: cannot offer the session: %s", c->id,
 				li, off ? off->warn_text : "out of memory");
+			if (off != NULL)
+				explicit_bzero(off, sizeof(*off)); /* may hold our key already */
 			free(off);
 			nua_respond(nh, SIP_500_INTERNAL_SERVER_ERROR, SIPTAG_CONTACT_STR(g->contact), TAG_END());
 			return;

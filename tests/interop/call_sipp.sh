@@ -397,6 +397,20 @@ check "  the callee got the gateway's BYE" mt_uas.msg "^BYE sip:"
 check "  and 0 calls are active" load.log "ended after .*mediagate.calls.mediaTimeout.*; 0 calls active\$"
 kill "$TUAC" 2> /dev/null
 wait "$TUAC" 2> /dev/null
+# a call on hold sends nothing and must not be cut: the features call holds
+# (sendonly) for 5 s under the same 2 s timeout, then resumes and hangs up
+n_mt=$(grep -c "no media from" load.log)
+sipp -sf "$X/call_feat_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -nostdin -bg > mth_uas.out 2>&1
+p=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' mth_uas.out | head -n 1)
+[ -n "$p" ] && PIDS+=($p)
+timeout 30 sipp -sf "$X/call_feat_uac.xml" "127.0.0.1:$P_GW2" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
+	-d 5000 -nostdin -trace_err -error_file mth.err > mth.out 2>&1
+rc=$?
+if [ "$rc" -eq 0 ] && [ "$(grep -c "no media from" load.log)" -eq "$n_mt" ]; then
+	ok "  a call held 5 s (sendonly, no RTP) is not cut by the 2 s media timeout"
+else
+	bad "  held call under the media timeout: exit $rc" load.log
+fi
 sed -i '/^mediagate.calls.mediaTimeout=/d' load.properties
 kill -HUP "$CTL"
 for _ in $(seq 30); do grep -q "SIGHUP: mediagate.calls.mediaTimeout=60 s" load.log && break; sleep 0.1; done
