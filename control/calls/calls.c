@@ -76,6 +76,7 @@ struct call_leg {
 	bool ack_first;              /* ...and it is the late offer of the call itself */
 	char local_ip[64];
 	char contact[320];
+	uint64_t sent_version;       /* highest o= version offered on this leg (RFC 3264 8) */
 	/* media timeout: accepted rx packets at the last change, and when */
 	uint64_t mt_rx;
 	uint64_t mt_since_ms;
@@ -1707,12 +1708,15 @@ static void call_offer_hold(struct call *c, unsigned o)
 	pol.local_addr = g->local_ip;
 	pol.local_port = g->port.local.port;
 	pol.media_type = g->want_hold ? "sendonly" : o == 1 ? c->route.media_type : NULL;
+	pol.last_sent_version = g->sent_version;
 	rc = sdp_offer_current(&pol, g->neg, &r);
 	if (rc < 0 || r.status != 0) {
 		MG_WARN("call %u: cannot offer %s to leg %u: %s", c->id,
 			g->want_hold ? "hold" : "resume", o, r.warn_text);
 		return;
 	}
+	if (r.sess_version > g->sent_version)
+		g->sent_version = r.sess_version;
 	/* Kept only while the re-INVITE is out (on_reinvite_answer). */
 	sdp_result_free(g->reoffer);
 	g->reoffer = sdp_result_keep(&r);
@@ -1798,6 +1802,7 @@ static void on_reinvite(struct call *c, unsigned li, nua_handle_t *nh, const sip
 		pol.local_addr = g->local_ip;
 		pol.local_port = g->port.local.port;
 		pol.media_type = g->sent_hold ? "sendonly" : li == 1 ? c->route.media_type : NULL;
+		pol.last_sent_version = g->sent_version;
 		if (off == NULL || sdp_offer_current(&pol, g->neg, off) < 0) {
 			MG_WARN("call %u: re-INVITE without SDP on leg %u: cannot offer the session: %s", c->id,
 				li, off ? off->warn_text : "out of memory");
@@ -1809,6 +1814,8 @@ static void on_reinvite(struct call *c, unsigned li, nua_handle_t *nh, const sip
 		}
 		g->ack_offer = off;
 		g->ack_first = false;
+		if (off->sess_version > g->sent_version)
+			g->sent_version = off->sess_version;
 		MG_INFO("call %u: re-INVITE without SDP on leg %u: 200 offers the current session (o= version %llu, %s)",
 			c->id, li, (unsigned long long)off->sess_version,
 			off->sess_version == g->neg->sess_version ? "SDP unchanged" : "SDP changed");

@@ -857,9 +857,13 @@ int sdp_offer_current(const struct sdp_policy *pol, const struct sdp_result *cur
 	}
 	res->sess_id = cur->sess_id;
 	/* RFC 3264 §8: the version goes up only when the SDP differs from the
-	 * previous one. */
+	 * previous one sent. That is cur's, unless a later offer of ours went
+	 * out and got no answer (an ACK without SDP, a refused re-INVITE): then
+	 * the version must pass that one's, whatever the text. */
 	rc = current_text(pol, cur, res, cur->sess_version);
-	if (rc == 0 && strcmp(res->sdp, cur->sdp) != 0)
+	if (rc == 0 && pol->last_sent_version > cur->sess_version)
+		rc = current_text(pol, cur, res, pol->last_sent_version + 1);
+	else if (rc == 0 && strcmp(res->sdp, cur->sdp) != 0)
 		rc = current_text(pol, cur, res, cur->sess_version + 1);
 	if (rc < 0) {
 		enum sdp_dir dir = res->dir;

@@ -64,6 +64,9 @@ struct sdp_policy {
 	unsigned max_keys;                             /* skip a=crypto lines with more keys
 							  (0 = MG_SRTP_KEYS_MAX; 1 while the
 							  dataplane wire carries one key) */
+	uint64_t last_sent_version;                    /* sdp_offer_current(): the highest o=
+							  version already sent on this leg (an
+							  offer that got no answer), 0 = none */
 };
 
 struct sdp_pt {

@@ -353,6 +353,19 @@ static void test_offer_current(void **state)
 	assert_int_equal(o->n_offered, 1);
 	assert_int_equal(o->offered[0].tag, 3);
 
+	/* an offer of ours with version +1 went out and got no answer: the same
+	 * session offered again must pass that version (RFC 3264 8) */
+	a.last_sent_version = cur->sess_version + 1;
+	assert_int_equal(sdp_offer_current(&a, cur, o), 0);
+	assert_int_equal(o->sess_version, cur->sess_version + 2);
+	assert_non_null(strstr(o->sdp, ours));
+	/* a last sent version not above cur's changes nothing */
+	a.last_sent_version = cur->sess_version;
+	assert_int_equal(sdp_offer_current(&a, cur, o), 0);
+	assert_int_equal(o->sess_version, cur->sess_version);
+	assert_string_equal(o->sdp, cur->sdp);
+	a.last_sent_version = 0;
+
 	/* the peer answers with its keys unchanged, a new port: no re-key */
 	snprintf(ans, sizeof(ans), fmt, 6002u, "", 3u, "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz");
 	*o2 = *o;
