@@ -873,14 +873,28 @@ static bool uri_user_char(const char *s)
 	return c == '%' && isxdigit((unsigned char)s[1]) && isxdigit((unsigned char)s[2]);
 }
 
+/* Past the user part ('@' seen): what a host[:port] or a parameter value
+ * carries (RFC 3261 25.1 unreserved and param-unreserved), never ';', '?',
+ * '=' or ',' that would start another parameter or a header. */
+static bool uri_host_char(const char *s)
+{
+	unsigned char c = (unsigned char)*s;
+
+	if (isalnum(c) || strchr("-_.!~*'()[]/:&+$", c) != NULL)
+		return c != '\0';
+	return c == '%' && isxdigit((unsigned char)s[1]) && isxdigit((unsigned char)s[2]);
+}
+
 /* Append @p s, %HH-escaping what a URI user part cannot carry ('#', '@',
- * ':', '<', '>', '"', spaces, controls, non-ASCII, ...). */
-static void sb_add_uri(struct strbuf *b, const char *s)
+ * ':', '<', '>', '"', spaces, controls, non-ASCII, ...), or, @p host, what
+ * a host[:port] or parameter value cannot (a caller's ";maddr=..." stays
+ * text, never a parameter). */
+static void sb_add_uri(struct strbuf *b, const char *s, bool host)
 {
 	static const char hex[] = "0123456789ABCDEF";
 
 	for (; *s != '\0'; s++) {
-		if (uri_user_char(s)) {
+		if (host ? uri_host_char(s) : uri_user_char(s)) {
 			sb_add(b, s, 1);
 		} else {
 			char e[3] = { '%', hex[(unsigned char)*s >> 4], hex[(unsigned char)*s & 15] };
@@ -892,8 +906,9 @@ static void sb_add_uri(struct strbuf *b, const char *s)
 
 /* One pass over the template, so text coming from the caller (captures) is
  * never itself expanded: a caller name "GW_HOST_IP" stays as typed. In a URI
- * parameter (@p uri) the captures are escaped for a URI user part, so a
- * caller's '#', '>' or '@' cannot change the URI or break out of it. */
+ * parameter (@p uri) the captures are escaped for a URI user part before the
+ * template's '@' and for a host[:port] after it, so a caller's '#', '>', '@'
+ * or ';param=' cannot change the URI or break out of it. */
 static int expand(const char *tpl, char *const *caps, unsigned n_caps, const struct route_env *env,
 		  uint16_t port, bool uri, char **out)
 {
@@ -902,6 +917,8 @@ static int expand(const char *tpl, char *const *caps, unsigned n_caps, const str
 
 	if (b.s == NULL)
 		return -ENOMEM;
+	bool past_user = false; /* the template's own '@' passed */
+
 	b.s[0] = '\0';
 	snprintf(portbuf, sizeof(portbuf), "%u", port);
 	for (const char *s = tpl; *s != '\0';) {
@@ -915,7 +932,7 @@ static int expand(const char *tpl, char *const *caps, unsigned n_caps, const str
 			const char *cap = n < n_caps ? caps[n] : "";
 
 			if (uri)
-				sb_add_uri(&b, cap);
+				sb_add_uri(&b, cap, past_user);
 			else
 				sb_add(&b, cap, strlen(cap));
 			s = end;
@@ -934,6 +951,7 @@ static int expand(const char *tpl, char *const *caps, unsigned n_caps, const str
 			sb_add(&b, portbuf, strlen(portbuf));
 			s += strlen("GW_SIP_PORT");
 		} else {
+			past_user |= *s == '@';
 			sb_add(&b, s, 1);
 			s++;
 		}

@@ -577,8 +577,9 @@ static void test_captures(void **state)
 	route_table_unref(t);
 }
 
-/* Captures going into SIP URIs are escaped for a URI user part; other
- * parameters get them as they are. */
+/* Captures going into SIP URIs are escaped for a URI user part before the
+ * template's '@' and for a host[:port] after it; other parameters get them
+ * as they are. */
 static void test_uri_escaping(void **state)
 {
 	(void)state;
@@ -588,10 +589,12 @@ static void test_uri_escaping(void **state)
 		" <rule name=\"r\" outbound_interface=\"sip\">\n"
 		"  <condition param=\"pstn.in.dnis\" expr=\"(.*)\"/>\n"
 		"  <condition param=\"pstn.in.ani\" expr=\"(.*)\"/>\n"
+		"  <condition param=\"pstn.in.callerName\" expr=\"(.*)\"/>\n"
 		"  <out_leg>\n"
 		"   <param name=\"sip.out.requestUri\" expr=\"sip:%0@example.net;user=phone\"/>\n"
 		"   <param name=\"sip.out.from.uri\" expr=\"sip:%1@GW_HOST_IP\"/>\n"
 		"   <param name=\"sip.out.from.displayName\" expr=\"%1\"/>\n"
+		"   <param name=\"sip.out.to.uri\" expr=\"sip:gw@%2;tgrp=%0\"/>\n"
 		"   <param name=\"pstn.out.dnis\" expr=\"%0\"/>\n"
 		"  </out_leg>\n"
 		" </rule>\n"
@@ -602,8 +605,9 @@ static void test_uri_escaping(void **state)
 	 * move the host; '*', '+', ';' and a real escape (%23) are kept */
 	assert_int_equal(route_match(t,
 				     KV({ "pstn.in.dnis", "*72#5551234" },
-					{ "pstn.in.ani", "+1 514>x@evil:5060%23;y=\"z\"\x01\xc3\xa9" }),
-				     2, &env, &r),
+					{ "pstn.in.ani", "+1 514>x@evil:5060%23;y=\"z\"\x01\xc3\xa9" },
+					{ "pstn.in.callerName", "gw.example:5070;maddr=evil?x=y" }),
+				     3, &env, &r),
 			 0);
 	assert_string_equal(route_result_get(&r, "sip.out.requestUri"),
 			    "sip:*72%235551234@example.net;user=phone");
@@ -611,6 +615,10 @@ static void test_uri_escaping(void **state)
 			    "sip:+1%20514%3Ex%40evil%3A5060%23;y=%22z%22%01%C3%A9@192.0.2.1");
 	assert_string_equal(route_result_get(&r, "sip.out.from.displayName"),
 			    "+1 514>x@evil:5060%23;y=\"z\"\x01\xc3\xa9");
+	/* past the template's '@' a capture is a host[:port]: ';', '?' and '='
+	 * cannot open URI parameters or headers, in the host or after it */
+	assert_string_equal(route_result_get(&r, "sip.out.to.uri"),
+			    "sip:gw@gw.example:5070%3Bmaddr%3Devil%3Fx%3Dy;tgrp=*72%235551234");
 	assert_string_equal(route_result_get(&r, "pstn.out.dnis"), "*72#5551234");
 	route_result_clear(&r);
 	route_table_unref(t);
