@@ -145,7 +145,7 @@ static uint64_t tsc_per_us;
 
 /* One RTP (or, to @p dport, RTCP) packet of the TDM side, framed as if it
  * arrived on the TDM-side leg. */
-static void inject_to(struct tdm_ch *c, const uint8_t *pkt, uint16_t len, uint16_t dport)
+static bool inject_to(struct tdm_ch *c, const uint8_t *pkt, uint16_t len, uint16_t dport)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(dp_pktmbuf_pool);
 	uint8_t *p;
@@ -153,7 +153,7 @@ static void inject_to(struct tdm_ch *c, const uint8_t *pkt, uint16_t len, uint16
 	if (m == NULL || (p = (uint8_t *)rte_pktmbuf_append(m, DP_HDR_LEN + len)) == NULL) {
 		rte_pktmbuf_free(m);
 		c->drop_no_mbuf++;
-		return;
+		return false;
 	}
 	memcpy(p + DP_HDR_LEN, pkt, len);
 	dp_net_write_udp(m, &dp_ports[c->port_idx].mac, c->tdm_ip, dport, c->tdm_ip, dport);
@@ -164,17 +164,21 @@ static void inject_to(struct tdm_ch *c, const uint8_t *pkt, uint16_t len, uint16
 	if (rte_ring_mp_enqueue(handoff[c->session_id % n_handoff], m) != 0) {
 		rte_pktmbuf_free(m);
 		c->drop_handoff++;
+		return false;
 	}
+	return true;
 }
 
 static void inject(struct tdm_ch *c, const uint8_t *pkt, uint16_t len)
 {
-	inject_to(c, pkt, len, c->tdm_port);
+	(void)inject_to(c, pkt, len, c->tdm_port);
 }
 
 
-/* RFC 3550 6.2/6.3.1: 5 s between reports, times a random 0.5..1.5; the
- * first after half of that. */
+/* RFC 3550 6.2: 5 s between reports (the minimum interval; one sender per
+ * session, so no bandwidth scaling), times a random 0.5..1.5 so that
+ * channels bound together do not report together; the first after half of
+ * that. */
 static uint64_t rtcp_interval_us(bool first)
 {
 	uint64_t us = 2500000 + rte_rand() % 5000000;
@@ -201,8 +205,10 @@ static void rtcp_maybe(struct tdm_ch *c, uint64_t now_us)
 	n = tdmm_rtcp_report(c->media, ntp, c->cname, pkt, sizeof(pkt));
 	if (n == 0)
 		return;
-	inject_to(c, pkt, (uint16_t)n, c->tdm_rtcp_port);
-	c->rtcp_sent++;
+	/* (a report that could not go is counted as a drop; its interval's
+	 * loss then shows in the next one, which covers both) */
+	if (inject_to(c, pkt, (uint16_t)n, c->tdm_rtcp_port))
+		c->rtcp_sent++;
 }
 
 static void fill_stats(const struct tdm_ch *c, struct mg_msg_tdm_stats *o)

@@ -134,7 +134,7 @@ def add_session(sid):
 
 
 def stream(sid):
-    """A session, channel 1 bound to it, both ways for 3 s, checks, unbind,
+    """A session, channel 1 bound to it, both ways for 4 s, checks, unbind,
     session deleted. Returns the failures."""
     fails = []
     chk = lambda cond, what: check(cond, what, fails)
