@@ -2,8 +2,9 @@
 /* Scalar backend, one packet at a time. AES-128-CTR runs on AES-NI
  * (intrinsics over the round keys expanded once per session key, eight
  * blocks in flight) and falls back to an OpenSSL EVP context keyed once
- * (only the IV changes per packet) when the CPU has no AES-NI; GCM always
- * uses EVP. HMAC-SHA1 starts from the SHA-1 chaining values precomputed over
+ * (only the IV changes per packet) when the CPU has no AES-NI; GCM runs on
+ * ipsec-mb's single-buffer calls when its key data exists, EVP otherwise.
+ * HMAC-SHA1 starts from the SHA-1 chaining values precomputed over
  * the key^ipad / key^opad blocks, so a packet costs two SHA-1 passes and no
  * HMAC setup. The low-level SHA1_* calls are deprecated in OpenSSL 3 but
  * are the only allocation-free way to resume a keyed state;
