@@ -70,8 +70,9 @@ def stop(p):
 class Bed:
     """mediagate (control + dataplane) and a SIPp callee on loopback."""
 
-    def __init__(self, build, src, base):
+    def __init__(self, build, src, base, max_sessions=65536):
         self.build, self.src, self.base = build, src, base
+        self.max_sessions = max_sessions
         self.p_gw, self.p_uas, self.p_uac = base, base + 1, base + 2
         self.dp = self.ctl = self.uas = None
 
@@ -100,9 +101,9 @@ class Bed:
                     "mediagate.dataplane.port.0.device=net_ring0\n"
                     "mediagate.dataplane.port.0.addresses=192.0.2.1/24\n"
                     "mediagate.dataplane.idleSleepUs=1000\n"
-                    "mediagate.dataplane.maxSessions=65536\n"
+                    "mediagate.dataplane.maxSessions=%d\n"
                     "mediagate.media.portRange=10000-59999\n"
-                    % (self.p_gw, RUN, RUN, os.getpid()))
+                    % (self.p_gw, RUN, RUN, os.getpid(), self.max_sessions))
         self.dp = subprocess.Popen([self.build + "/dataplane/mediagate-dataplane", "--config",
                                     conf], stdout=open(RUN + "/dataplane.log", "w"),
                                    stderr=subprocess.STDOUT)
@@ -287,6 +288,8 @@ def main():
     ap.add_argument("--soak", type=int, default=0, metavar="SECS",
                     help="instead: calls at --soak-rate/s for SECS, memory sampled (leak check)")
     ap.add_argument("--soak-rate", type=int, default=100)
+    ap.add_argument("--max-sessions", type=int, default=65536,
+                    help="mediagate.dataplane.maxSessions of the bed (default 65536)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, SIPp files)")
     ap.add_argument("--csv")
     ap.add_argument("--build", default=os.path.dirname(here))
@@ -303,7 +306,7 @@ def main():
         print("call-bench: sipp is not installed (scripts/setup installs sip-tester)",
               file=sys.stderr)
         return 2
-    bed = Bed(a.build, src, 41000 + (os.getpid() % 1000) * 4)
+    bed = Bed(a.build, src, 41000 + (os.getpid() % 1000) * 4, a.max_sessions)
     rates = [int(x) for x in a.rates.split(",") if x]
     helds = [int(x) for x in a.held.split(",") if x]
     rows, hrows = [], []
