@@ -18,6 +18,7 @@
 #include <libxml/xmlversion.h>
 #include <pcre2.h>
 
+#include "mg_config.h"
 #include "mg_log.h"
 
 struct route_cond {
@@ -145,34 +146,13 @@ bool route_param_known(const char *name)
 	return false;
 }
 
-/* Edit distance, case-insensitive, capped at 16 for the cost of the row. */
+/* Edit distance, case-insensitive (pstn.in.DNIS is pstn.in.dnis mistyped),
+ * capped at 16. */
 static unsigned edit_distance(const char *a, const char *b)
 {
-	size_t la = strlen(a), lb = strlen(b);
-	unsigned row[65];
+	size_t d = mg_edit_distance(a, b, true);
 
-	if (la > 64 || lb > 64)
-		return 16;
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = (unsigned)j;
-	for (size_t i = 1; i <= la; i++) {
-		unsigned diag = row[0];
-
-		row[0] = (unsigned)i;
-		for (size_t j = 1; j <= lb; j++) {
-			unsigned up = row[j];
-			unsigned cost = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
-			unsigned best = diag + cost;
-
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diag = up;
-		}
-	}
-	return row[lb] > 16 ? 16 : row[lb];
+	return d > 16 ? 16 : (unsigned)d;
 }
 
 /* Closest known name within 3 edits (case does not count: pstn.in.DNIS is

@@ -131,7 +131,7 @@ static const struct mg_config_key *schema_exact(const char *key)
 	return NULL;
 }
 
-static size_t edit_distance(const char *a, const char *b)
+size_t mg_edit_distance(const char *a, const char *b, bool ignore_case)
 {
 	size_t la = strlen(a), lb = strlen(b);
 	size_t row[128];
@@ -145,7 +145,8 @@ static size_t edit_distance(const char *a, const char *b)
 		row[0] = i;
 		for (size_t j = 1; j <= lb; j++) {
 			size_t up = row[j];
-			size_t best = diag + (a[i - 1] != b[j - 1]);
+			unsigned char x = (unsigned char)a[i - 1], y = (unsigned char)b[j - 1];
+			size_t best = diag + (ignore_case ? tolower(x) != tolower(y) : x != y);
 			if (up + 1 < best)
 				best = up + 1;
 			if (row[j - 1] + 1 < best)
@@ -164,7 +165,7 @@ static void warn_unknown(struct mg_config *cfg, const struct mg_prop *p)
 	const char *sugg = NULL;
 
 	for (size_t i = 0; i < n; i++) {
-		size_t d = edit_distance(p->key, t[i].name);
+		size_t d = mg_edit_distance(p->key, t[i].name, false);
 		if (d < best) {
 			best = d;
 			sugg = t[i].alias_of ? t[i].alias_of : t[i].name;

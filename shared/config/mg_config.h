@@ -141,6 +141,13 @@ struct mg_config *mg_config_load(const char *path, enum mg_config_role role, FIL
 struct mg_config *mg_config_load_string(const char *text, const char *name,
 					enum mg_config_role role, FILE *diag);
 
+/**
+ * Levenshtein distance between @p a and @p b (case-insensitive with
+ * @p ignore_case), for "did you mean" hints; (size_t)-1 for strings of 128
+ * characters or more.
+ */
+size_t mg_edit_distance(const char *a, const char *b, bool ignore_case);
+
 /** Number of warnings reported while loading. */
 unsigned mg_config_warnings(const struct mg_config *cfg);
 
