@@ -221,6 +221,26 @@ static int out_crypto(struct out *o, unsigned long tag, const struct mg_srtp_sui
 	return 0;
 }
 
+/* Our audio m= line and the attributes that go with it (answers and
+ * re-offers of the session as it stands): payload types, ptime, direction,
+ * rtcp-mux, and the crypto line of @p suite (NULL: plain RTP). */
+static void out_audio(struct out *o, uint16_t port, const char *proto,
+		      const struct sdp_result *res, const struct mg_srtp_suite_info *suite)
+{
+	out_add(o, "m=audio %u %s", port, proto);
+	for (unsigned k = 0; k < res->n_pts; k++)
+		out_add(o, " %u", res->pts[k].pt);
+	out_add(o, "\r\n");
+	out_pts(o, res);
+	if (res->ptime)
+		out_add(o, "a=ptime:%u\r\n", res->ptime);
+	out_add(o, "a=%s\r\n", sdp_dir_name(res->dir));
+	if (res->rtcp_mux)
+		out_add(o, "a=rtcp-mux\r\n");
+	if (suite != NULL && out_crypto(o, res->crypto_tag, suite, &res->local_key) < 0)
+		o->overflow = true;
+}
+
 static void new_session_ids(const struct sdp_policy *pol, const struct sdp_result *prev, struct sdp_result *res)
 {
 	if (prev != NULL && prev->sess_id != 0) {
@@ -636,18 +656,7 @@ int sdp_answer(const struct sdp_policy *pol, const char *offer, size_t len, cons
 			out_add(&o, "\r\n");
 			continue;
 		}
-		out_add(&o, "m=audio %u %s", pol->local_port, m->m_proto_name);
-		for (unsigned k = 0; k < res->n_pts; k++)
-			out_add(&o, " %u", res->pts[k].pt);
-		out_add(&o, "\r\n");
-		out_pts(&o, res);
-		if (res->ptime)
-			out_add(&o, "a=ptime:%u\r\n", res->ptime);
-		out_add(&o, "a=%s\r\n", sdp_dir_name(res->dir));
-		if (res->rtcp_mux)
-			out_add(&o, "a=rtcp-mux\r\n");
-		if (srtp && out_crypto(&o, res->crypto_tag, c->crypto.suite, &res->local_key) < 0)
-			o.overflow = true;
+		out_audio(&o, pol->local_port, m->m_proto_name, res, srtp ? c->crypto.suite : NULL);
 	}
 	if (o.overflow) {
 		rc = fail(res, 500, WARN_MISC, "answer longer than %d bytes", SDP_TEXT_MAX);
@@ -794,19 +803,9 @@ static int current_text(const struct sdp_policy *pol, const struct sdp_result *c
 				out_add(&o, "%.*s 0%.*s\r\n", (int)(sp - l), l, (int)(n - (size_t)(sp2 - l)), sp2);
 			} else {
 				audio_done = true;
-				out_add(&o, "m=audio %u %s", pol->local_port,
-					res->srtp && !res->ms_dialect ? "RTP/SAVP" : "RTP/AVP");
-				for (unsigned k = 0; k < res->n_pts; k++)
-					out_add(&o, " %u", res->pts[k].pt);
-				out_add(&o, "\r\n");
-				out_pts(&o, res);
-				if (res->ptime)
-					out_add(&o, "a=ptime:%u\r\n", res->ptime);
-				out_add(&o, "a=%s\r\n", sdp_dir_name(res->dir));
-				if (res->rtcp_mux)
-					out_add(&o, "a=rtcp-mux\r\n");
-				if (res->srtp && out_crypto(&o, res->crypto_tag, res->offered[0].suite, &res->local_key) < 0)
-					o.overflow = true;
+				out_audio(&o, pol->local_port,
+					  res->srtp && !res->ms_dialect ? "RTP/SAVP" : "RTP/AVP", res,
+					  res->srtp ? res->offered[0].suite : NULL);
 				if (res->srtp && res->ms_dialect)
 					out_add(&o, "a=encryption:%s\r\n",
 						pol->mode == MG_SRTP_MODE_ALWAYS ? "required" : "optional");
