@@ -138,6 +138,8 @@ class Bed:
         stop(self.uas)
         stop(self.ctl)
         stop(self.dp)
+        # the EAL's runtime directory of this run's prefix outlives the process
+        shutil.rmtree("/var/run/dpdk/mg-call-bench-%x" % os.getpid(), ignore_errors=True)
 
     def sessions(self):
         r = subprocess.run([self.build + "/dataplane/dpctl/mediagate-dpctl", "--socket",
