@@ -691,6 +691,32 @@ static inline void rtp_op_add(struct mg_srtp_op *op, struct mg_srtp_ctx *c, stru
 	}
 }
 
+/* Encrypt and tag the queued packets, then write each one's MKI and grow
+ * it to its protected length. Past the plaintext come, in order: SRTCP's
+ * E||index word (RTCP only), then the tag and the MKI: MKI before the tag
+ * with HMAC, after it with GCM (RFC 7714 §8.1, §9.1). The MKI goes in last:
+ * for SRTP the ipsec-mb HMAC borrowed those bytes for the ROC. */
+static void protect_run(struct mg_srtp_engine *e, struct mg_srtp_op *ops, unsigned nops,
+			struct mg_srtp_buf *pkts, uint8_t *res, int rtcp)
+{
+	const unsigned eword = rtcp ? 4 : 0;
+
+	backend_run(e, ops, nops, rtcp, 1);
+	for (unsigned k = 0; k < nops; k++) {
+		struct mg_srtp_op *op = &ops[k];
+		struct mg_srtp_buf *p = &pkts[op->slot];
+		const unsigned mki = op->c->mki_len;
+
+		if (!op->ok) {
+			res[op->slot] = MG_SRTP_CRYPTO_ERROR;
+			continue;
+		}
+		if (mki)
+			memcpy(p->buf + p->len + eword + (op->aead ? op->tag : 0), op->ks->mki, mki);
+		p->len = (uint16_t)(p->len + eword + op->tag + mki);
+	}
+}
+
 static unsigned protect_rtp(struct mg_srtp_engine *e, struct mg_srtp_ctx *const *cv, int multi,
 			    struct mg_srtp_buf *pkts, uint8_t *res, unsigned n)
 {
@@ -765,23 +791,7 @@ static unsigned protect_rtp(struct mg_srtp_engine *e, struct mg_srtp_ctx *const 
 		res[i] = MG_SRTP_OK;
 		rtp_op_add(&ops[nops++], c, ks, b, i, (uint64_t)idx, ssrc, h, len);
 	}
-	backend_run(e, ops, nops, 0, 1);
-	for (unsigned k = 0; k < nops; k++) {
-		struct mg_srtp_op *op = &ops[k];
-		struct mg_srtp_buf *p = &pkts[op->slot];
-		const unsigned mki = op->c->mki_len;
-
-		if (!op->ok) {
-			res[op->slot] = MG_SRTP_CRYPTO_ERROR;
-			continue;
-		}
-
-		/* MKI last: the ipsec-mb HMAC borrowed these bytes for the ROC.
-		 * With GCM the MKI follows the tag (RFC 7714 §8.1). */
-		if (mki)
-			memcpy(p->buf + (op->aead ? p->len + op->tag : p->len), op->ks->mki, mki);
-		p->len = (uint16_t)(p->len + op->tag + mki);
-	}
+	protect_run(e, ops, nops, pkts, res, 0);
 	return finish(cv, multi, res, n, 0);
 }
 
@@ -981,21 +991,7 @@ static unsigned protect_rtcp(struct mg_srtp_engine *e, struct mg_srtp_ctx *const
 			iv_cm(op->iv, ks->rtcp.salt, ssrc, index);
 		}
 	}
-	backend_run(e, ops, nops, 1, 1);
-	for (unsigned k = 0; k < nops; k++) {
-		struct mg_srtp_op *op = &ops[k];
-		struct mg_srtp_buf *p = &pkts[op->slot];
-		const unsigned mki = op->c->mki_len;
-
-		if (!op->ok) {
-			res[op->slot] = MG_SRTP_CRYPTO_ERROR;
-			continue;
-		}
-
-		if (mki)
-			memcpy(p->buf + p->len + 4 + (op->aead ? op->tag : 0), op->ks->mki, mki);
-		p->len = (uint16_t)(p->len + 4 + op->tag + mki);
-	}
+	protect_run(e, ops, nops, pkts, res, 1);
 	return finish(cv, multi, res, n, 1);
 }
 
