@@ -459,6 +459,14 @@ static struct mg_srtp_stream_rt *st_new(struct mg_srtp_ctx *c, uint32_t ssrc)
 	return v;
 }
 
+/* The slot of @ssrc, taking one if it has none yet. */
+static struct mg_srtp_stream_rt *st_get(struct mg_srtp_ctx *c, uint32_t ssrc)
+{
+	struct mg_srtp_stream_rt *st = st_find(c, ssrc);
+
+	return st ? st : st_new(c, ssrc);
+}
+
 int mg_srtp_get_roc(const struct mg_srtp_ctx *c, uint32_t ssrc, uint32_t *roc, uint16_t *seq)
 {
 	for (unsigned i = 0; i < MG_SRTP_SSRC_MAX; i++) {
@@ -764,9 +772,7 @@ static unsigned protect_rtp(struct mg_srtp_engine *e, struct mg_srtp_ctx *const 
 		}
 		ssrc = rd32(b + 8);
 		seq = rd16(b + 2);
-		st = st_find(c, ssrc);
-		if (!st)
-			st = st_new(c, ssrc);
+		st = st_get(c, ssrc);
 		st->last_use = c->clock;
 		if (st->seq_valid) {
 			idx = estimate_index(st->roc, st->s_l, seq);
@@ -893,10 +899,7 @@ static unsigned unprotect_rtp(struct mg_srtp_engine *e, struct mg_srtp_ctx *cons
 			res[op->slot] = MG_SRTP_LIFETIME;
 			continue;
 		}
-		st = st_find(c, op->ssrc);
-		if (!st) {
-			st = st_new(c, op->ssrc);
-		}
+		st = st_get(c, op->ssrc);
 		top = (uint64_t)st->roc << 16 | st->s_l;
 		if (win_check(st->rtp_win, top, st->seq_valid, op->index)) {
 			res[op->slot] = MG_SRTP_REPLAY;
@@ -960,9 +963,7 @@ static unsigned protect_rtcp(struct mg_srtp_engine *e, struct mg_srtp_ctx *const
 			continue;
 		}
 		ssrc = rd32(b + 4);
-		st = st_find(c, ssrc);
-		if (!st)
-			st = st_new(c, ssrc);
+		st = st_get(c, ssrc);
 		st->last_use = c->clock;
 		index = st->rtcp_valid ? st->rtcp_index + 1 : 0;
 		if (index >= SRTCP_INDEX_MAX) {
@@ -1089,9 +1090,7 @@ static unsigned unprotect_rtcp(struct mg_srtp_engine *e, struct mg_srtp_ctx *con
 			res[op->slot] = MG_SRTP_LIFETIME;
 			continue;
 		}
-		st = st_find(c, op->ssrc);
-		if (!st)
-			st = st_new(c, op->ssrc);
+		st = st_get(c, op->ssrc);
 		if (win_check(st->rtcp_win, st->rtcp_index, (int)st->rtcp_valid, op->index)) {
 			res[op->slot] = MG_SRTP_REPLAY;
 			continue;
@@ -1181,10 +1180,8 @@ int mg_srtp_test_set_session_keys(struct mg_srtp_ctx *c, unsigned key, int rtcp,
 
 void mg_srtp_test_set_rtcp_index(struct mg_srtp_ctx *c, uint32_t ssrc, uint32_t index)
 {
-	struct mg_srtp_stream_rt *st = st_find(c, ssrc);
+	struct mg_srtp_stream_rt *st = st_get(c, ssrc);
 
-	if (!st)
-		st = st_new(c, ssrc);
 	st->rtcp_index = index;
 	st->rtcp_valid = 1;
 }
