@@ -584,6 +584,24 @@ static inline void win_set(uint64_t *win, uint64_t top, uint64_t idx)
 	win[d / 64] |= 1ULL << (d % 64);
 }
 
+/* Take @idx into the window whose newest index is *@top: -1 if it is a
+ * replay or too old, else 0 with the bit set and *@top moved up to @idx
+ * when it is newer (a window not @valid yet starts at @idx). */
+static inline int win_accept(uint64_t *win, uint64_t *top, int valid, uint64_t idx)
+{
+	if (win_check(win, *top, valid, idx))
+		return -1;
+	if (!valid) {
+		memset(win, 0, MG_SRTP_REPLAY_WINDOW / 8);
+		*top = idx;
+	} else if (idx > *top) {
+		win_shift(win, idx - *top);
+		*top = idx;
+	}
+	win_set(win, *top, idx);
+	return 0;
+}
+
 static struct mg_srtp_keyset *key_by_mki(struct mg_srtp_ctx *c, const uint8_t *mki)
 {
 	for (unsigned i = 0; i < c->nkeys; i++) {
@@ -901,19 +919,11 @@ static unsigned unprotect_rtp(struct mg_srtp_engine *e, struct mg_srtp_ctx *cons
 		}
 		st = st_get(c, op->ssrc);
 		top = (uint64_t)st->roc << 16 | st->s_l;
-		if (win_check(st->rtp_win, top, st->seq_valid, op->index)) {
+		if (win_accept(st->rtp_win, &top, st->seq_valid, op->index)) {
 			res[op->slot] = MG_SRTP_REPLAY;
 			continue;
 		}
-		if (!st->seq_valid) {
-			memset(st->rtp_win, 0, sizeof(st->rtp_win));
-			top = op->index;
-			st->seq_valid = 1;
-		} else if (op->index > top) {
-			win_shift(st->rtp_win, op->index - top);
-			top = op->index;
-		}
-		win_set(st->rtp_win, top, op->index);
+		st->seq_valid = 1;
 		st->roc = (uint32_t)(top >> 16);
 		st->s_l = (uint16_t)top;
 		st->last_use = c->clock;
@@ -1081,6 +1091,7 @@ static unsigned unprotect_rtcp(struct mg_srtp_engine *e, struct mg_srtp_ctx *con
 		struct mg_srtp_op *op = &ops[k];
 		struct mg_srtp_ctx *c = op->c;
 		struct mg_srtp_stream_rt *st;
+		uint64_t top;
 
 		if (!op->ok) {
 			res[op->slot] = MG_SRTP_AUTH_FAIL;
@@ -1091,19 +1102,13 @@ static unsigned unprotect_rtcp(struct mg_srtp_engine *e, struct mg_srtp_ctx *con
 			continue;
 		}
 		st = st_get(c, op->ssrc);
-		if (win_check(st->rtcp_win, st->rtcp_index, (int)st->rtcp_valid, op->index)) {
+		top = st->rtcp_index;
+		if (win_accept(st->rtcp_win, &top, (int)st->rtcp_valid, op->index)) {
 			res[op->slot] = MG_SRTP_REPLAY;
 			continue;
 		}
-		if (!st->rtcp_valid) {
-			memset(st->rtcp_win, 0, sizeof(st->rtcp_win));
-			st->rtcp_index = (uint32_t)op->index;
-			st->rtcp_valid = 1;
-		} else if (op->index > st->rtcp_index) {
-			win_shift(st->rtcp_win, op->index - st->rtcp_index);
-			st->rtcp_index = (uint32_t)op->index;
-		}
-		win_set(st->rtcp_win, st->rtcp_index, op->index);
+		st->rtcp_index = (uint32_t)top;
+		st->rtcp_valid = 1;
 		st->last_use = c->clock;
 		op->ks->used++;
 		/* plaintext RTCP ends where the ciphertext ended */
