@@ -496,16 +496,20 @@ static int ctl_read(char *buf, size_t size)
 	return n;
 }
 
-static int emu_read(const char *path, char *buf, size_t size, off_t off,
-		    struct fuse_file_info *fi)
+union emu_iobuf {
+	char *r;       /* read: filled */
+	const char *w; /* write: taken */
+};
+
+/* Read or write of a channel: @try moves what it can and returns the byte
+ * count or an error, or -EAGAIN while the channel is not ready. A pending
+ * event fails the call with ELAST, as DAHDI does; a blocking handle waits. */
+static int chan_io(struct emu_fh *fh, int (*try)(struct emu_chan *, union emu_iobuf, size_t),
+		   union emu_iobuf buf, size_t size)
 {
-	struct emu_fh *fh = (struct emu_fh *)(uintptr_t)fi->fh;
 	struct emu_chan *c;
 	int n;
 
-	(void)path;
-	if (fh->ctl)
-		return off ? 0 : ctl_read(buf, size);
 	if (fh->timer)
 		return -EINVAL;
 	pthread_mutex_lock(&emu.lock);
@@ -519,26 +523,42 @@ static int emu_read(const char *path, char *buf, size_t size, off_t off,
 			n = -ELAST;
 			break;
 		}
-		if (chan_readable(c)) {
-			if (c->hdlc) {
-				n = c->hrx[0].len < size ? c->hrx[0].len : (int)size;
-				memcpy(buf, c->hrx[0].data, (size_t)n);
-				memmove(&c->hrx[0], &c->hrx[1], --c->hrx_n * sizeof(c->hrx[0]));
-			} else {
-				/* one block per read, as DAHDI does */
-				n = (int)(size < c->blocksize ? size : c->blocksize);
-				ring_get(&c->rx, (uint8_t *)buf, (unsigned)n);
-			}
+		n = try(c, buf, size);
+		if (n != -EAGAIN || fh->nonblock)
 			break;
-		}
-		if (fh->nonblock) {
-			n = -EAGAIN;
-			break;
-		}
 		pthread_cond_wait(&emu.cond, &emu.lock);
 	}
 	pthread_mutex_unlock(&emu.lock);
 	return n;
+}
+
+static int chan_try_read(struct emu_chan *c, union emu_iobuf buf, size_t size)
+{
+	int n;
+
+	if (!chan_readable(c))
+		return -EAGAIN;
+	if (c->hdlc) {
+		n = c->hrx[0].len < size ? c->hrx[0].len : (int)size;
+		memcpy(buf.r, c->hrx[0].data, (size_t)n);
+		memmove(&c->hrx[0], &c->hrx[1], --c->hrx_n * sizeof(c->hrx[0]));
+	} else {
+		/* one block per read, as DAHDI does */
+		n = (int)(size < c->blocksize ? size : c->blocksize);
+		ring_get(&c->rx, (uint8_t *)buf.r, (unsigned)n);
+	}
+	return n;
+}
+
+static int emu_read(const char *path, char *buf, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct emu_fh *fh = (struct emu_fh *)(uintptr_t)fi->fh;
+
+	(void)path;
+	if (fh->ctl)
+		return off ? 0 : ctl_read(buf, size);
+	return chan_io(fh, chan_try_read, (union emu_iobuf){ .r = buf }, size);
 }
 
 static int ctl_write(const char *buf, size_t size)
@@ -573,63 +593,38 @@ static int ctl_write(const char *buf, size_t size)
 	return (int)size;
 }
 
+static int chan_try_write(struct emu_chan *c, union emu_iobuf buf, size_t size)
+{
+	if (c->hdlc) {
+		/* a frame carries two FCS bytes at its end, filled by the
+		 * hardware: at least address, control and FCS */
+		if (size < 4 || size > EMU_HDLC_MAX)
+			return -EINVAL;
+		if (c->htx_n >= EMU_HDLC_QUEUE)
+			return -EAGAIN;
+		c->htx[c->htx_n].len = (uint16_t)size;
+		memcpy(c->htx[c->htx_n].data, buf.w, size);
+		c->htx_n++;
+	} else {
+		if (size == 0 || size > c->blocksize)
+			return -EINVAL;
+		if (ring_space(&c->tx) < size)
+			return -EAGAIN;
+		ring_put(&c->tx, (const uint8_t *)buf.w, (unsigned)size);
+	}
+	return (int)size;
+}
+
 static int emu_write(const char *path, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
 	struct emu_fh *fh = (struct emu_fh *)(uintptr_t)fi->fh;
-	struct emu_chan *c;
-	int n;
 
 	(void)path;
 	(void)off;
 	if (fh->ctl)
 		return ctl_write(buf, size);
-	if (fh->timer)
-		return -EINVAL;
-	pthread_mutex_lock(&emu.lock);
-	if (!fh->channo) {
-		pthread_mutex_unlock(&emu.lock);
-		return -EINVAL;
-	}
-	c = &emu.chans[fh->channo];
-	for (;;) {
-		if (c->n_events) {
-			n = -ELAST;
-			break;
-		}
-		if (c->hdlc) {
-			/* a frame carries two FCS bytes at its end, filled by the
-			 * hardware: at least address, control and FCS */
-			if (size < 4 || size > EMU_HDLC_MAX) {
-				n = -EINVAL;
-				break;
-			}
-			if (c->htx_n < EMU_HDLC_QUEUE) {
-				c->htx[c->htx_n].len = (uint16_t)size;
-				memcpy(c->htx[c->htx_n].data, buf, size);
-				c->htx_n++;
-				n = (int)size;
-				break;
-			}
-		} else {
-			if (size == 0 || size > c->blocksize) {
-				n = -EINVAL;
-				break;
-			}
-			if (ring_space(&c->tx) >= size) {
-				ring_put(&c->tx, (const uint8_t *)buf, (unsigned)size);
-				n = (int)size;
-				break;
-			}
-		}
-		if (fh->nonblock) {
-			n = -EAGAIN;
-			break;
-		}
-		pthread_cond_wait(&emu.cond, &emu.lock);
-	}
-	pthread_mutex_unlock(&emu.lock);
-	return n;
+	return chan_io(fh, chan_try_write, (union emu_iobuf){ .w = buf }, size);
 }
 
 static int ioctl_get_params(struct emu_fh *fh, struct dahdi_params *p)
