@@ -75,7 +75,9 @@ static enum mg_srtp_backend backends[2];
 static struct mg_srtp_engine *engines[2];
 static unsigned nbackends;
 
-/* SHA-1 chaining value after one block of (akey ^ fill..fill). */
+/* SHA-1 chaining value after one block of (akey ^ fill..fill). Written
+ * again here on purpose, not taken from mg_srtp_scalar.c: it is the oracle
+ * the context's stored HMAC states are checked against. */
 static void sha1_pad_state(const uint8_t akey[20], uint8_t fill, uint32_t h[5])
 {
 	uint8_t pad[64];
