@@ -602,8 +602,12 @@ static inline int win_accept(uint64_t *win, uint64_t *top, int valid, uint64_t i
 	return 0;
 }
 
+/* The key an inbound packet names by the MKI at @mki; the only key when the
+ * context uses no MKI. NULL: no key has that MKI. */
 static struct mg_srtp_keyset *key_by_mki(struct mg_srtp_ctx *c, const uint8_t *mki)
 {
+	if (!c->mki_len)
+		return c->keys[0];
 	for (unsigned i = 0; i < c->nkeys; i++) {
 		if (memcmp(c->keys[i]->mki, mki, c->mki_len) == 0)
 			return c->keys[i];
@@ -858,14 +862,10 @@ static unsigned unprotect_rtp(struct mg_srtp_engine *e, struct mg_srtp_ctx *cons
 			res[i] = MG_SRTP_MALFORMED;
 			continue;
 		}
-		if (mki) {
-			ks = key_by_mki(c, b + (c->aead ? len - mki : end));
-			if (!ks) {
-				res[i] = MG_SRTP_UNKNOWN_MKI;
-				continue;
-			}
-		} else {
-			ks = c->keys[0];
+		ks = key_by_mki(c, b + (c->aead ? len - mki : end));
+		if (!ks) {
+			res[i] = MG_SRTP_UNKNOWN_MKI;
+			continue;
 		}
 		if (ks->used >= ks->limit) {
 			res[i] = MG_SRTP_LIFETIME;
@@ -1037,14 +1037,10 @@ static unsigned unprotect_rtcp(struct mg_srtp_engine *e, struct mg_srtp_ctx *con
 			res[i] = MG_SRTP_BAD_VERSION;
 			continue;
 		}
-		if (mki) {
-			ks = key_by_mki(c, b + len - mki - (c->aead ? 0 : tag));
-			if (!ks) {
-				res[i] = MG_SRTP_UNKNOWN_MKI;
-				continue;
-			}
-		} else {
-			ks = c->keys[0];
+		ks = key_by_mki(c, b + len - mki - (c->aead ? 0 : tag));
+		if (!ks) {
+			res[i] = MG_SRTP_UNKNOWN_MKI;
+			continue;
 		}
 		if (ks->used >= ks->limit) {
 			res[i] = MG_SRTP_LIFETIME;
