@@ -51,20 +51,9 @@ trap 'exit 1' INT TERM
 
 # ---- test bed ---------------------------------------------------------------
 set -e
-ip netns add $NS_GW
-ip -n $NS_GW link set lo up
-for s in a b; do
-	ip netns add $BED_TAG-$s
-	ip -n $NS_GW link add call-m$s type veth peer name call-m${s}1 netns $BED_TAG-$s
-	ip -n $NS_GW link add call-s$s type veth peer name call-s${s}1 netns $BED_TAG-$s
-	ip netns exec $NS_GW sysctl -qw net.ipv6.conf.call-m$s.disable_ipv6=1
-	ip -n $NS_GW link set call-m$s up
-	ip -n $NS_GW link set call-s$s up
-	ip -n $NS_GW addr add $GW/32 dev call-s$s
-	ip -n $BED_TAG-$s link set lo up
-	ip -n $BED_TAG-$s link set call-m${s}1 up
-	ip -n $BED_TAG-$s link set call-s${s}1 up
-done
+bed_up call
+ip -n $NS_GW addr add $GW/32 dev call-sa
+ip -n $NS_GW addr add $GW/32 dev call-sb
 ip -n $NS_A addr add $A/28 dev call-ma1
 ip -n $NS_B addr add $B/28 dev call-mb1
 ip -n $NS_GW route add $A/32 dev call-sa

@@ -22,6 +22,53 @@ stop_pids() {
 	wait 2> /dev/null
 }
 
+# wait_log FILE REGEX [TENTHS]: until a line of FILE matches REGEX (grep -E),
+# at most TENTHS (default 30) times 0.1 s; 1 if it never did. Not a check:
+# the check that follows says what was expected.
+wait_log() {
+	local t
+	for ((t = 0; t < ${3:-30}; t++)); do
+		grep -Eq -- "$2" "$1" 2> /dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# sipp_bg OUT ARGS...: start "sipp ARGS -nostdin -bg" (SIPp forks itself
+# into the background and prints "PID=[n]"), its output in OUT; that pid is
+# added to PIDS (stopped at exit) and left in SIPP_PID (empty if none).
+sipp_bg() {
+	local out=$1
+	shift
+	sipp "$@" -nostdin -bg > "$out" 2>&1
+	SIPP_PID=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' "$out" | head -n 1)
+	[ -n "$SIPP_PID" ] && PIDS+=($SIPP_PID)
+	return 0
+}
+
+# bed_up P: the two-peer test bed of $BED_TAG (call_bed.sh,
+# tdme_two_gateways.sh): namespaces $BED_TAG-gw (the gateway), $BED_TAG-a and
+# $BED_TAG-b (the peers); per peer s (a, b) a media veth Pms (IPv6 off: no
+# stray packets on the dataplane's port) and a SIP veth Pss in the gateway's
+# namespace, their ends Pms1 and Pss1 in the peer's; all up, lo up too.
+# Addresses and routes are the caller's. Run it under set -e.
+bed_up() {
+	local s
+	ip netns add "$BED_TAG-gw"
+	ip -n "$BED_TAG-gw" link set lo up
+	for s in a b; do
+		ip netns add "$BED_TAG-$s"
+		ip -n "$BED_TAG-gw" link add "$1-m$s" type veth peer name "$1-m${s}1" netns "$BED_TAG-$s"
+		ip -n "$BED_TAG-gw" link add "$1-s$s" type veth peer name "$1-s${s}1" netns "$BED_TAG-$s"
+		ip netns exec "$BED_TAG-gw" sysctl -qw "net.ipv6.conf.$1-m$s.disable_ipv6=1"
+		ip -n "$BED_TAG-gw" link set "$1-m$s" up
+		ip -n "$BED_TAG-gw" link set "$1-s$s" up
+		ip -n "$BED_TAG-$s" link set lo up
+		ip -n "$BED_TAG-$s" link set "$1-m${s}1" up
+		ip -n "$BED_TAG-$s" link set "$1-s${s}1" up
+	done
+}
+
 # bed_down TAG: remove a two-peer test bed (call_bed.sh, tdme_two_gateways.sh):
 # namespaces TAG-a, TAG-b (the peers) and TAG-gw (the gateway), with their
 # veths (made inside them, never in the host's namespace). TAG carries the

@@ -105,10 +105,9 @@ for _ in $(seq 100); do
 done
 check "gateway up: both PRI spans and the dataplane" control.log "pri: span 2: D-channel up"
 
-sipp -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -nostdin -bg -trace_msg \
-	-message_file uas.msg > uas.out 2>&1
-UAS=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' uas.out | head -n 1)
-[ -n "$UAS" ] && PIDS+=($UAS)
+sipp_bg uas.out -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -trace_msg \
+	-message_file uas.msg
+UAS=$SIPP_PID
 timeout 40 sipp -sf "$X/call_uac.xml" "127.0.0.1:$P_GW" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 -d 2000 \
 	-nostdin -trace_msg -message_file uac.msg -trace_err -error_file uac.err > uac.out 2>&1
 rc=$?
@@ -141,9 +140,8 @@ done
 # (E1: PCMA, PCMU, telephone-event); the caller answers PCMU in its ACK
 # (127.0.0.1:7090), which installs the session and binds the B-channel.
 n0=$(wc -l < control.log)
-sipp -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -nostdin -bg > late_uas.out 2>&1
-p=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' late_uas.out | head -n 1)
-[ -n "$p" ] && PIDS+=($p)
+sipp_bg late_uas.out -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1
+p=$SIPP_PID
 timeout 40 sipp -sf "$X/call_late_uac.xml" "127.0.0.1:$P_GW" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 -d 500 \
 	-nostdin -trace_msg -message_file late.msg -trace_err -error_file late.err > late.out 2>&1
 rc=$?
@@ -252,10 +250,9 @@ nothing_left() { # NAME LOG N0 (LOG: control.log after line N0)
 # span 2, span 1 gets it and releases, call B (PSTN in) CANCELs its SIP
 # callee, which answers 487; the caller gets 487.
 can_log_n0=$(wc -l < control.log)
-sipp -sf "$X/call_cancel_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -nostdin -bg -trace_msg \
-	-message_file can_uas.msg > can_uas.out 2>&1
-p=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' can_uas.out | head -n 1)
-[ -n "$p" ] && PIDS+=($p)
+sipp_bg can_uas.out -sf "$X/call_cancel_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -trace_msg \
+	-message_file can_uas.msg
+p=$SIPP_PID
 timeout 30 sipp -sf "$X/call_pstn_cancel_uac.xml" "127.0.0.1:$P_GW" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
 	-nostdin -trace_msg -message_file can.msg -trace_err -error_file can.err > can.out 2>&1
 rc=$?
@@ -284,10 +281,9 @@ nothing_left "CANCEL" can_log "$can_log_n0"
 # it, call A installs its session and binds its channel, and the SIP
 # caller gets 183 with the SDP answer, all before the CONNECT; then 200.
 early_log_n0=$(wc -l < control.log)
-sipp -sf "$X/call_pstn_early_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -nostdin -bg -trace_msg \
-	-message_file early_uas.msg > early_uas.out 2>&1
-p=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' early_uas.out | head -n 1)
-[ -n "$p" ] && PIDS+=($p)
+sipp_bg early_uas.out -sf "$X/call_pstn_early_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -trace_msg \
+	-message_file early_uas.msg
+p=$SIPP_PID
 timeout 30 sipp -sf "$X/call_pstn_early_uac.xml" "127.0.0.1:$P_GW" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
 	-d 500 -nostdin -trace_msg -message_file early.msg -trace_err -error_file early.err > early.out 2>&1
 rc=$?
@@ -322,10 +318,9 @@ nothing_left "early media" early_log "$early_log_n0"
 # B-channels bound: the same clearing as above, plus both channels unbound
 # and both sessions removed.
 ec_log_n0=$(wc -l < control.log)
-sipp -sf "$X/call_pstn_early_cancel_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -nostdin -bg -trace_msg \
-	-message_file ec_uas.msg > ec_uas.out 2>&1
-p=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' ec_uas.out | head -n 1)
-[ -n "$p" ] && PIDS+=($p)
+sipp_bg ec_uas.out -sf "$X/call_pstn_early_cancel_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -trace_msg \
+	-message_file ec_uas.msg
+p=$SIPP_PID
 timeout 30 sipp -sf "$X/call_pstn_cancel_uac.xml" "127.0.0.1:$P_GW" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
 	-nostdin -trace_msg -message_file ec.msg -trace_err -error_file ec.err > ec.out 2>&1
 rc=$?
@@ -356,9 +351,8 @@ nothing_left "CANCEL in early media" ec_log "$ec_log_n0"
 # timeslot is seized, nor a channel bound, while another call holds it; no
 # glare or all-busy (cause 34); nothing left.
 par_log_n0=$(wc -l < control.log)
-sipp -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 20 -nostdin -bg > par_uas.out 2>&1
-p=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' par_uas.out | head -n 1)
-[ -n "$p" ] && PIDS+=($p)
+sipp_bg par_uas.out -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 20
+p=$SIPP_PID
 timeout 60 sipp -sf "$X/call_uac.xml" "127.0.0.1:$P_GW" -t u1 -i 127.0.0.1 -p "$P_UAC" -r 10 -m 20 -l 30 \
 	-d 2000 -nostdin -trace_err -error_file par.err > par.out 2>&1
 rc=$?
@@ -429,7 +423,7 @@ check "  span 1 refused the SETUP with cause 1" control.log "call [0-9]+: PSTN l
 sleep 0.3
 echo "mediagate.calls.maxCalls=1" >> gw.properties
 kill -HUP "$CTL"
-for _ in $(seq 30); do grep -q "SIGHUP: mediagate.calls.maxCalls=1," control.log && break; sleep 0.1; done
+wait_log control.log "SIGHUP: mediagate.calls.maxCalls=1,"
 python3 raw_invite.py "$P_GW" "$P_RAW" uas7 overload1 > overload.out
 check "maxCalls=1: the PSTN call beyond it is refused before routing" control.log "call [0-9]+: ending in state routing: over mediagate.calls.maxCalls=1"
 check "  span 1 released it with cause 42 (switching equipment congestion)" control.log "call [0-9]+: PSTN leg 0 released with cause 42 "

@@ -183,13 +183,12 @@ done
 "$CONTROL" --config load.properties > load.log 2>&1 &
 CTL=$!
 PIDS+=($CTL)
-for _ in $(seq 100); do grep -q "connected to dataplane" load.log && break; sleep 0.1; done
+wait_log load.log "connected to dataplane" 100
 check "load gateway connected to its dataplane" load.log "connected to dataplane"
 
-sipp -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -nostdin -bg -trace_err \
-	-error_file uas.err > uas.out 2>&1
-UAS=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' uas.out | head -n 1)
-[ -n "$UAS" ] && PIDS+=($UAS)
+sipp_bg uas.out -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -trace_err \
+	-error_file uas.err
+UAS=$SIPP_PID
 N=$((RATE * SECS))
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat" 2> /dev/null || echo 0; }
 c0=$(cpu "$CTL") d0=$(cpu "$DP") t0=$(date +%s.%N)
@@ -235,10 +234,8 @@ check "load: no session left in the dataplane" sessions.json '"total": 0'
 
 # ---- 4. one call with early media from two forks, re-key, hold, resume ------
 n0=$(wc -l < load.log)
-sipp -sf "$X/call_feat_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -nostdin -bg \
-	-trace_err -error_file feat_uas.err > feat_uas.out 2>&1
-FUAS=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' feat_uas.out | head -n 1)
-[ -n "$FUAS" ] && PIDS+=($FUAS)
+sipp_bg feat_uas.out -sf "$X/call_feat_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 \
+	-trace_err -error_file feat_uas.err
 timeout 30 sipp -sf "$X/call_feat_uac.xml" "127.0.0.1:$P_GW2" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
 	-nostdin -trace_err -error_file feat.err -trace_msg -message_file feat.msg \
 	-trace_logs -log_file feat.log > feat.out 2>&1
@@ -265,12 +262,10 @@ check "features call ended with 0 calls active" feat_gw.log "ended after .*; 0 c
 # (7080) is the callee's address once the call is answered.
 echo "netborder.media.rtp.lockOnSDP=true" >> load.properties
 kill -HUP "$CTL"
-for _ in $(seq 30); do grep -q "SIGHUP: netborder.media.rtp.lockOnSDP=true" load.log && break; sleep 0.1; done
+wait_log load.log "SIGHUP: netborder.media.rtp.lockOnSDP=true"
 n0=$(wc -l < load.log)
-sipp -sf "$X/call_feat_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -nostdin -bg \
-	-trace_err -error_file feat2_uas.err > feat2_uas.out 2>&1
-p=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' feat2_uas.out | head -n 1)
-[ -n "$p" ] && PIDS+=($p)
+sipp_bg feat2_uas.out -sf "$X/call_feat_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 \
+	-trace_err -error_file feat2_uas.err
 timeout 30 sipp -sf "$X/call_feat_uac.xml" "127.0.0.1:$P_GW2" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
 	-nostdin -trace_err -error_file feat2.err > feat2.out 2>&1
 rc=$?
@@ -282,7 +277,7 @@ check "  after the 200 the answering fork (7080) is the callee's address" feat2_
 check "  ended with 0 calls active" feat2_gw.log "ended after .*; 0 calls active\$"
 sed -i '/^netborder.media.rtp.lockOnSDP=/d' load.properties
 kill -HUP "$CTL"
-for _ in $(seq 30); do grep -q "SIGHUP: netborder.media.rtp.lockOnSDP=false" load.log && break; sleep 0.1; done
+wait_log load.log "SIGHUP: netborder.media.rtp.lockOnSDP=false"
 
 # ---- 5. callee errors mapped to the caller, caller CANCEL ------------------
 err_call() { # NAME STATUS PHRASE [cancel]
@@ -292,10 +287,9 @@ err_call() { # NAME STATUS PHRASE [cancel]
 	else
 		sed "s/@STATUS@/$2/; s/@PHRASE@/$3/" "$X/call_err_uas.xml" > "$sf"
 	fi
-	sipp -sf "$sf" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -nostdin -bg -trace_msg \
-		-message_file "$1_uas.msg" -trace_err -error_file "$1_uas.err" > "$1_uas.out" 2>&1
-	p=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' "$1_uas.out" | head -n 1)
-	[ -n "$p" ] && PIDS+=($p)
+	sipp_bg "$1_uas.out" -sf "$sf" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -trace_msg \
+		-message_file "$1_uas.msg" -trace_err -error_file "$1_uas.err"
+	p=$SIPP_PID
 	sleep 0.2
 	raw $P_GW2 uas9 yes ${4:-} > "$1.out"
 	for _ in $(seq 30); do kill -0 "$p" 2> /dev/null || break; sleep 0.1; done
@@ -317,9 +311,7 @@ check "after the errors and the CANCEL: 0 calls active" load.log "ended after .*
 check "no session left after the errors" sessions2.json '"total": 0'
 
 # ---- 5b. SIGHUP reloads the rules; the call in progress keeps its route ----
-sipp -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -nostdin -bg > hup_uas.out 2>&1
-p=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' hup_uas.out | head -n 1)
-[ -n "$p" ] && PIDS+=($p)
+sipp_bg hup_uas.out -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1
 n_act=$(grep -c ': active$' load.log)
 timeout 30 sipp -sf "$X/call_uac.xml" "127.0.0.1:$P_GW2" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
 	-d 3000 -nostdin -trace_err -error_file hup_uac.err > hup_uac.out 2>&1 &
@@ -329,7 +321,7 @@ cp rules.xml rules.orig
 printf '<?xml version="1.0"?>\n<routing_rules>\n</routing_rules>\n' > rules.xml
 printf '<routing_rules><rule name="x"' > bad-rules.xml
 kill -HUP "$CTL"
-for _ in $(seq 30); do grep -q "SIGHUP: 0 routing rules" load.log && break; sleep 0.1; done
+wait_log load.log "SIGHUP: 0 routing rules"
 raw $P_GW2 uas5 yes > hup_new.out
 wait "$HUAC"
 rc=$?
@@ -337,7 +329,7 @@ if [ "$rc" -eq 0 ]; then ok "SIGHUP during a call: the call in progress complete
 check "  a new call after the reload follows the new (empty) rules: 404" hup_new.out "^SIP/2.0 404 "
 cp bad-rules.xml rules.xml
 kill -HUP "$CTL"
-for _ in $(seq 30); do grep -q "keeping the previous rules" load.log && break; sleep 0.1; done
+wait_log load.log "keeping the previous rules"
 check "  a broken rules file on SIGHUP is refused, the previous rules stay" load.log "SIGHUP: mediagate.routing.rulesFile: .*keeping the previous rules"
 cp rules.orig rules.xml
 kill -HUP "$CTL"
@@ -350,11 +342,9 @@ for _ in $(seq 30); do [ "$(grep -c 'SIGHUP: 1 routing rules' load.log)" -ge 1 ]
 for _ in $(seq 30); do grep "calls active" load.log | tail -n 1 | grep -q "; 0 calls active$" && break; sleep 0.1; done
 echo "mediagate.calls.maxCalls=1" >> load.properties
 kill -HUP "$CTL"
-for _ in $(seq 30); do grep -q "SIGHUP: mediagate.calls.maxCalls=1," load.log && break; sleep 0.1; done
+wait_log load.log "SIGHUP: mediagate.calls.maxCalls=1,"
 check "SIGHUP: mediagate.calls.maxCalls=1 takes effect at once" load.log "SIGHUP: mediagate.calls.maxCalls=1, retryAfter=5 s"
-sipp -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -nostdin -bg > limit_uas.out 2>&1
-p=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' limit_uas.out | head -n 1)
-[ -n "$p" ] && PIDS+=($p)
+sipp_bg limit_uas.out -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1
 n_act=$(grep -c ': active$' load.log)
 timeout 30 sipp -sf "$X/call_uac.xml" "127.0.0.1:$P_GW2" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
 	-d 3000 -nostdin -trace_err -error_file limit_uac.err > limit_uac.out 2>&1 &
@@ -368,7 +358,7 @@ check "maxCalls=1 with one call up: the next INVITE gets 503 with Warning and Re
 if [ "$rc" -eq 0 ]; then ok "  the call in progress is not disturbed and completes"; else bad "held call under maxCalls: exit $rc" limit_uac.err; fi
 sed -i '/^mediagate.calls.maxCalls=/d' load.properties
 kill -HUP "$CTL"
-for _ in $(seq 30); do grep -q "SIGHUP: mediagate.calls.maxCalls=0," load.log && break; sleep 0.1; done
+wait_log load.log "SIGHUP: mediagate.calls.maxCalls=0,"
 check "  SIGHUP without the key lifts the limit" load.log "SIGHUP: mediagate.calls.maxCalls=0, retryAfter=5 s"
 
 # ---- 5d. media timeout: an answered call whose peers send nothing ends ----
@@ -378,11 +368,9 @@ check "  SIGHUP without the key lifts the limit" load.log "SIGHUP: mediagate.cal
 # caller's own BYE after 10 s.
 echo "mediagate.calls.mediaTimeout=2" >> load.properties
 kill -HUP "$CTL"
-for _ in $(seq 30); do grep -q "SIGHUP: mediagate.calls.mediaTimeout=2 s" load.log && break; sleep 0.1; done
-sipp -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -nostdin -bg -trace_msg \
-	-message_file mt_uas.msg > mt_uas.out 2>&1
-p=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' mt_uas.out | head -n 1)
-[ -n "$p" ] && PIDS+=($p)
+wait_log load.log "SIGHUP: mediagate.calls.mediaTimeout=2 s"
+sipp_bg mt_uas.out -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -trace_msg \
+	-message_file mt_uas.msg
 n_mt=$(grep -c "no media from" load.log)
 timeout 30 sipp -sf "$X/call_uac.xml" "127.0.0.1:$P_GW2" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
 	-d 10000 -nostdin -trace_msg -message_file mt_uac.msg > mt_uac.out 2>&1 &
@@ -400,9 +388,7 @@ wait "$TUAC" 2> /dev/null
 # a call on hold sends nothing and must not be cut: the features call holds
 # (sendonly) for 5 s under the same 2 s timeout, then resumes and hangs up
 n_mt=$(grep -c "no media from" load.log)
-sipp -sf "$X/call_feat_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -nostdin -bg > mth_uas.out 2>&1
-p=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' mth_uas.out | head -n 1)
-[ -n "$p" ] && PIDS+=($p)
+sipp_bg mth_uas.out -sf "$X/call_feat_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1
 timeout 30 sipp -sf "$X/call_feat_uac.xml" "127.0.0.1:$P_GW2" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
 	-d 5000 -nostdin -trace_err -error_file mth.err > mth.out 2>&1
 rc=$?
@@ -413,7 +399,7 @@ else
 fi
 sed -i '/^mediagate.calls.mediaTimeout=/d' load.properties
 kill -HUP "$CTL"
-for _ in $(seq 30); do grep -q "SIGHUP: mediagate.calls.mediaTimeout=60 s" load.log && break; sleep 0.1; done
+wait_log load.log "SIGHUP: mediagate.calls.mediaTimeout=60 s"
 
 # ---- 5e. late offer: INVITE without SDP (RFC 3261 13.2.1, RFC 3264) -----
 # The callee gets an offer of ours (PCMU, PCMA, telephone-event, a=crypto),
@@ -428,12 +414,9 @@ for _ in $(seq 30); do grep -q "SIGHUP: mediagate.calls.mediaTimeout=60 s" load.
 # and one with a codec we did not offer: BYE both ways, nothing left.
 late_log() { tail -n +$((n0 + 1)) load.log > "$1"; }
 sipp_bg_uas() { # SCENARIO NAME: a one-call SIPp callee in the background
-	local p
-	sipp -sf "$1" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -nostdin -bg -trace_msg \
-		-message_file "$2_uas.msg" -trace_err -error_file "$2_uas.err" > "$2_uas.out" 2>&1
-	p=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' "$2_uas.out" | head -n 1)
-	[ -n "$p" ] && PIDS+=($p)
-	UASP=$p
+	sipp_bg "$2_uas.out" -sf "$1" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -trace_msg \
+		-message_file "$2_uas.msg" -trace_err -error_file "$2_uas.err"
+	UASP=$SIPP_PID
 }
 n0=$(wc -l < load.log)
 sipp_bg_uas "$X/call_late_uas.xml" late
@@ -519,18 +502,16 @@ check "ACK with a codec we did not offer: the call ends, reason logged" badans_g
 check "late offer: no session left in the dataplane" late_sessions2.json '"total": 0'
 
 # ---- 5f. the dataplane stalls (connection lost, dataplane alive) -----------
-sipp -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -nostdin -bg > stall_uas.out 2>&1
-p=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' stall_uas.out | head -n 1)
-[ -n "$p" ] && PIDS+=($p)
+sipp_bg stall_uas.out -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1
 n_act=$(grep -c ': active$' load.log)
 timeout 30 sipp -sf "$X/call_uac.xml" "127.0.0.1:$P_GW2" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
 	-d 20000 -nostdin > stall_uac.out 2>&1 &
 SUAC=$!
 for _ in $(seq 50); do [ "$(grep -c ': active$' load.log)" -gt "$n_act" ] && break; sleep 0.1; done
 kill -STOP "$DP"
-for _ in $(seq 100); do grep -q "ending in state active: dataplane connection lost" load.log && break; sleep 0.1; done
+wait_log load.log "ending in state active: dataplane connection lost" 100
 kill -CONT "$DP"
-for _ in $(seq 100); do grep -q "dataplane back: removed what" load.log && break; sleep 0.1; done
+wait_log load.log "dataplane back: removed what" 100
 sleep 0.5
 check "dataplane stalled past the PING timeout: the call ends" load.log "ending in state active: dataplane connection lost"
 check "  back: the ended call's session and ports are removed from the live dataplane" load.log "dataplane back: removed what 1 call\(s\) ended meanwhile left there"
@@ -541,9 +522,7 @@ wait "$SUAC" 2> /dev/null
 
 # ---- 6. the dataplane dies during a call: the call ends, nothing is left ----
 n_act=$(grep -c ': active$' load.log)
-sipp -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -nostdin -bg > lost_uas.out 2>&1
-p=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' lost_uas.out | head -n 1)
-[ -n "$p" ] && PIDS+=($p)
+sipp_bg lost_uas.out -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1
 timeout 30 sipp -sf "$X/call_uac.xml" "127.0.0.1:$P_GW2" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
 	-d 20000 -nostdin > lost_uac.out 2>&1 &
 LUAC=$!

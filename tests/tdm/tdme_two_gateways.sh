@@ -74,19 +74,7 @@ wait_for() {
 
 # ---- test bed ---------------------------------------------------------------
 set -e
-ip netns add $NS_GW
-ip -n $NS_GW link set lo up
-for s in a b; do
-	ip netns add $BED_TAG-$s
-	ip -n $NS_GW link add tdme-m$s type veth peer name tdme-m${s}1 netns $BED_TAG-$s
-	ip -n $NS_GW link add tdme-s$s type veth peer name tdme-s${s}1 netns $BED_TAG-$s
-	ip netns exec $NS_GW sysctl -qw net.ipv6.conf.tdme-m$s.disable_ipv6=1
-	ip -n $NS_GW link set tdme-m$s up
-	ip -n $NS_GW link set tdme-s$s up
-	ip -n $BED_TAG-$s link set lo up
-	ip -n $BED_TAG-$s link set tdme-m${s}1 up
-	ip -n $BED_TAG-$s link set tdme-s${s}1 up
-done
+bed_up tdme
 ip -n $NS_GW addr add $GA/32 dev tdme-sa
 ip -n $NS_GW addr add $GB/32 dev tdme-sb
 ip -n $NS_A addr add $A/28 dev tdme-ma1
