@@ -234,6 +234,21 @@ static void call_policy_init(struct call *c)
 	c->pol.ipv4_only = true;
 }
 
+/* Number a fresh (zeroed) offered call, put it on the list and count it;
+ * its outgoing leg stays gone until an INVITE or SETUP goes out. */
+static void call_link(struct call *c)
+{
+	c->id = ++ce.next_id;
+	c->sess_id = ce.sess_base + c->id;
+	c->started = time(NULL);
+	c->next = ce.calls;
+	ce.calls = c;
+	ce.n_calls++;
+	ce.cnt.offered++;
+	c->leg[1].gone = true;
+	call_policy_init(c);
+}
+
 /* A leg's last negotiation; all zero (nothing agreed) before the first. */
 static const struct sdp_result *leg_neg(const struct call_leg *g)
 {
@@ -1348,20 +1363,12 @@ static void call_new(unsigned ua_index, nua_handle_t *nh, const sip_t *sip)
 		nua_handle_destroy(nh);
 		return;
 	}
-	c->id = ++ce.next_id;
-	c->sess_id = ce.sess_base + c->id;
-	c->started = time(NULL);
-	c->next = ce.calls;
-	ce.calls = c;
-	ce.n_calls++;
-	ce.cnt.offered++;
+	call_link(c);
 	a = &c->leg[0];
 	a->nh = nh;
 	a->ua = ua_index;
-	c->leg[1].gone = true; /* until an INVITE goes out */
 	nua_handle_bind(nh, c);
 	sipua_contact(ua_index, sip, a->contact, sizeof(a->contact));
-	call_policy_init(c);
 
 	MG_INFO("call %u: INVITE %s%s%s from %s%s%s", c->id,
 		sip->sip_request->rq_url->url_user ? sip->sip_request->rq_url->url_user : "",
@@ -2167,19 +2174,11 @@ static void on_pri_incoming(void *arg, struct pri_call *pc)
 		pri_call_hangup(pc, 47);
 		return;
 	}
-	c->id = ++ce.next_id;
-	c->sess_id = ce.sess_base + c->id;
-	c->started = time(NULL);
-	c->next = ce.calls;
-	ce.calls = c;
-	ce.n_calls++;
-	ce.cnt.offered++;
+	call_link(c);
 	c->leg[0].pstn = true;
 	c->leg[0].pc = pc;
 	c->leg[0].channo = info->channo;
-	c->leg[1].gone = true;
 	pri_call_set_user(pc, c);
-	call_policy_init(c);
 	snprintf(c->from0_user, sizeof(c->from0_user), "%s", info->ani[0] ? info->ani : "anonymous");
 	snprintf(c->from0_name, sizeof(c->from0_name), "%s", info->caller_name);
 	MG_INFO("call %u: PSTN SETUP %s from %s on %s (channel %u)", c->id, info->dnis,
