@@ -231,28 +231,19 @@ static void span_dispatch(struct pri_span *s, pri_event *e)
 		ev.channel = pri_chan_slot(e->answer.channel);
 		break;
 	case PRI_EVENT_HANGUP_REQ:
-		ev.kind = PRI_SPAN_EV_DISCONNECT;
-		ev.call = e->hangup.call;
-		ev.cause = e->hangup.cause;
-		ev.channel = pri_chan_slot(e->hangup.channel);
-		break;
 	case PRI_EVENT_HANGUP:
-		/* RELEASE from the far end: libpri answered RELEASE COMPLETE;
-		 * pri_hangup() frees the call record */
-		ev.kind = PRI_SPAN_EV_RELEASED;
+	case PRI_EVENT_HANGUP_ACK:
+		/* HANGUP: RELEASE from the far end, libpri answered RELEASE
+		 * COMPLETE; HANGUP_ACK: our RELEASE (or DISCONNECT) completed */
+		ev.kind = e->e == PRI_EVENT_HANGUP_REQ ? PRI_SPAN_EV_DISCONNECT : PRI_SPAN_EV_RELEASED;
 		ev.call = e->hangup.call;
 		ev.cause = e->hangup.cause;
 		ev.channel = pri_chan_slot(e->hangup.channel);
 		s->cb(s->arg, s, &ev);
-		pri_hangup(s->pri, e->hangup.call, e->hangup.cause);
+		/* pri_hangup() frees the call record */
+		if (e->e == PRI_EVENT_HANGUP)
+			pri_hangup(s->pri, e->hangup.call, e->hangup.cause);
 		return;
-	case PRI_EVENT_HANGUP_ACK:
-		/* our RELEASE (or DISCONNECT) completed */
-		ev.kind = PRI_SPAN_EV_RELEASED;
-		ev.call = e->hangup.call;
-		ev.cause = e->hangup.cause;
-		ev.channel = pri_chan_slot(e->hangup.channel);
-		break;
 	case PRI_EVENT_RESTART:
 		/* libpri sent RESTART ACKNOWLEDGE itself */
 		ev.kind = PRI_SPAN_EV_RESTART;
