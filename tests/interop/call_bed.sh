@@ -123,10 +123,7 @@ EOF
 # pids are the daemons'); dpctl reaches the dataplane's socket from anywhere.
 ip netns exec $NS_GW "$DATAPLANE" --config gw.properties > dataplane.log 2>&1 &
 PIDS+=($!)
-for _ in $(seq 200); do
-	"$DPCTL" --socket dp.sock ping > /dev/null 2>&1 && break
-	sleep 0.1
-done
+wait_dp dp.sock
 ip netns exec $NS_GW "$CONTROL" --config gw.properties > control.log 2>&1 &
 CTL=$!
 PIDS+=($CTL)

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Sourced by the call tests (call_bed.sh, call_sipp.sh, call_pstn.sh,
 # tdm/tdme_two_gateways.sh):
-# TAP-like result lines and stopping the processes a test started.
+# TAP-like result lines, waiting for a log line or the dataplane, SIPp in
+# the background, the two-peer test bed, and stopping what a test started.
 
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok - $1"; }
@@ -22,13 +23,28 @@ stop_pids() {
 	wait 2> /dev/null
 }
 
-# wait_log FILE REGEX [TENTHS]: until a line of FILE matches REGEX (grep -E),
-# at most TENTHS (default 30) times 0.1 s; 1 if it never did. Not a check:
-# the check that follows says what was expected.
+# count FILE REGEX: the lines of FILE that match REGEX (grep -E); 0 if none
+# or no FILE.
+count() { local n; n=$(grep -Ec -- "$2" "$1" 2> /dev/null); echo "${n:-0}"; }
+# wait_log FILE REGEX [N [TENTHS]]: until at least N (default 1) lines of
+# FILE match REGEX, at most TENTHS (default 30) times 0.1 s; 1 if they never
+# did. Not a check: the check that follows says what was expected.
 wait_log() {
 	local t
-	for ((t = 0; t < ${3:-30}; t++)); do
-		grep -Eq -- "$2" "$1" 2> /dev/null && return 0
+	for ((t = 0; t < ${4:-30}; t++)); do
+		[ "$(count "$1" "$2")" -ge "${3:-1}" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# wait_dp SOCKET: until the dataplane answers a ping on SOCKET ($DPCTL), at
+# most 20 s (an EAL start on a loaded machine); 1 if it never did. The
+# check on the control's log that follows says whether the gateway is up.
+wait_dp() {
+	local t
+	for ((t = 0; t < 200; t++)); do
+		"$DPCTL" --socket "$1" ping > /dev/null 2>&1 && return 0
 		sleep 0.1
 	done
 	return 1

@@ -93,7 +93,7 @@ EOF
 "$DATAPLANE" --config gw.properties > dataplane.log 2>&1 &
 DP=$!
 PIDS+=($DP)
-for _ in $(seq 200); do "$DPCTL" --socket dp.sock ping > /dev/null 2>&1 && break; sleep 0.1; done
+wait_dp dp.sock
 "$CONTROL" --config gw.properties > control.log 2>&1 &
 CTL=$!
 PIDS+=($CTL)

@@ -176,14 +176,11 @@ wait "${PIDS[1]}" 2> /dev/null
 "$DATAPLANE" --config load.properties > dataplane.log 2>&1 &
 DP=$!
 PIDS+=($DP)
-for _ in $(seq 200); do
-	"$DPCTL" --socket dpl.sock ping > /dev/null 2>&1 && break
-	sleep 0.1
-done
+wait_dp dpl.sock
 "$CONTROL" --config load.properties > load.log 2>&1 &
 CTL=$!
 PIDS+=($CTL)
-wait_log load.log "connected to dataplane" 100
+wait_log load.log "connected to dataplane" 1 100
 check "load gateway connected to its dataplane" load.log "connected to dataplane"
 
 sipp_bg uas.out -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -trace_err \
@@ -316,7 +313,7 @@ n_act=$(grep -c ': active$' load.log)
 timeout 30 sipp -sf "$X/call_uac.xml" "127.0.0.1:$P_GW2" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
 	-d 3000 -nostdin -trace_err -error_file hup_uac.err > hup_uac.out 2>&1 &
 HUAC=$!
-for _ in $(seq 50); do [ "$(grep -c ': active$' load.log)" -gt "$n_act" ] && break; sleep 0.1; done
+wait_log load.log ': active$' $((n_act + 1)) 50
 cp rules.xml rules.orig
 printf '<?xml version="1.0"?>\n<routing_rules>\n</routing_rules>\n' > rules.xml
 printf '<routing_rules><rule name="x"' > bad-rules.xml
@@ -333,7 +330,7 @@ wait_log load.log "keeping the previous rules"
 check "  a broken rules file on SIGHUP is refused, the previous rules stay" load.log "SIGHUP: mediagate.routing.rulesFile: .*keeping the previous rules"
 cp rules.orig rules.xml
 kill -HUP "$CTL"
-for _ in $(seq 30); do [ "$(grep -c 'SIGHUP: 1 routing rules' load.log)" -ge 1 ] && break; sleep 0.1; done
+wait_log load.log 'SIGHUP: 1 routing rules'
 
 # ---- 5c. call admission: one call over mediagate.calls.maxCalls -----------
 # The limit comes with a SIGHUP (no restart); one call is held in progress,
@@ -349,7 +346,7 @@ n_act=$(grep -c ': active$' load.log)
 timeout 30 sipp -sf "$X/call_uac.xml" "127.0.0.1:$P_GW2" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
 	-d 3000 -nostdin -trace_err -error_file limit_uac.err > limit_uac.out 2>&1 &
 MUAC=$!
-for _ in $(seq 50); do [ "$(grep -c ': active$' load.log)" -gt "$n_act" ] && break; sleep 0.1; done
+wait_log load.log ': active$' $((n_act + 1)) 50
 raw $P_GW2 uas6 yes > limit.out
 wait "$MUAC"
 rc=$?
@@ -375,7 +372,7 @@ n_mt=$(grep -c "no media from" load.log)
 timeout 30 sipp -sf "$X/call_uac.xml" "127.0.0.1:$P_GW2" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
 	-d 10000 -nostdin -trace_msg -message_file mt_uac.msg > mt_uac.out 2>&1 &
 TUAC=$!
-for _ in $(seq 100); do [ "$(grep -c "no media from" load.log)" -gt "$n_mt" ] && break; sleep 0.1; done
+wait_log load.log "no media from" $((n_mt + 1)) 100
 sleep 0.5
 check "mediaTimeout=2: the silent call is ended by the gateway" load.log "ending in state active: no media from the caller for 2 s \(mediagate.calls.mediaTimeout; 0 packets in all\)"
 # SIPp's message trace: what the caller received (not its own BYE at 10 s)
@@ -507,11 +504,11 @@ n_act=$(grep -c ': active$' load.log)
 timeout 30 sipp -sf "$X/call_uac.xml" "127.0.0.1:$P_GW2" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
 	-d 20000 -nostdin > stall_uac.out 2>&1 &
 SUAC=$!
-for _ in $(seq 50); do [ "$(grep -c ': active$' load.log)" -gt "$n_act" ] && break; sleep 0.1; done
+wait_log load.log ': active$' $((n_act + 1)) 50
 kill -STOP "$DP"
-wait_log load.log "ending in state active: dataplane connection lost" 100
+wait_log load.log "ending in state active: dataplane connection lost" 1 100
 kill -CONT "$DP"
-wait_log load.log "dataplane back: removed what" 100
+wait_log load.log "dataplane back: removed what" 1 100
 sleep 0.5
 check "dataplane stalled past the PING timeout: the call ends" load.log "ending in state active: dataplane connection lost"
 check "  back: the ended call's session and ports are removed from the live dataplane" load.log "dataplane back: removed what 1 call\(s\) ended meanwhile left there"
@@ -526,10 +523,10 @@ sipp_bg lost_uas.out -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1
 timeout 30 sipp -sf "$X/call_uac.xml" "127.0.0.1:$P_GW2" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
 	-d 20000 -nostdin > lost_uac.out 2>&1 &
 LUAC=$!
-for _ in $(seq 50); do [ "$(grep -c ': active$' load.log)" -gt "$n_act" ] && break; sleep 0.1; done
+wait_log load.log ': active$' $((n_act + 1)) 50
 kill -9 "$DP"
 wait "$DP" 2> /dev/null
-for _ in $(seq 50); do [ "$(grep -c "ending in state active: dataplane connection lost" load.log)" -ge 2 ] && break; sleep 0.1; done
+wait_log load.log "ending in state active: dataplane connection lost" 2 50
 sleep 0.5
 n_lost=$(grep -c "ending in state active: dataplane connection lost" load.log)
 if [ "$n_lost" -ge 2 ]; then ok "dataplane killed during a call: the call ends with BYE"; else bad "dataplane killed: $n_lost endings" load.log; fi

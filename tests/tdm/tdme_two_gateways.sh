@@ -60,18 +60,6 @@ NS_A=$BED_TAG-a NS_B=$BED_TAG-b NS_GW=$BED_TAG-gw
 trap call_cleanup EXIT
 trap 'exit 1' INT TERM
 
-# count FILE REGEX: matching lines
-count() { local n; n=$(grep -Ec -- "$2" "$1" 2> /dev/null); echo "${n:-0}"; }
-# wait_for FILE REGEX N [TENTHS]: until at least N lines match
-wait_for() {
-	local t
-	for ((t = 0; t < ${4:-100}; t++)); do
-		[ "$(count "$1" "$2")" -ge "$3" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # ---- test bed ---------------------------------------------------------------
 set -e
 bed_up tdme
@@ -170,19 +158,18 @@ for g in gwa gwb; do
 	ip netns exec $NS_GW "$DATAPLANE" --config $g.properties > $g-dataplane.log 2>&1 &
 	PIDS+=($!)
 done
-for g in gwa gwb; do
-	for _ in $(seq 200); do "$DPCTL" --socket $g.sock ping > /dev/null 2>&1 && break; sleep 0.1; done
-done
+wait_dp gwa.sock
+wait_dp gwb.sock
 ip netns exec $NS_GW "$CONTROL" --config gwa.properties > gwa.log 2>&1 &
 CTLA=$!
 PIDS+=($CTLA)
 ip netns exec $NS_GW "$CONTROL" --config gwb.properties > gwb.log 2>&1 &
 CTLB=$!
 PIDS+=($CTLB)
-wait_for gwa.log "pri: span 1: D-channel up" 1
-wait_for gwb.log "pri: span 2: D-channel up" 1
-wait_for gwa.log "connected to dataplane" 1
-wait_for gwb.log "connected to dataplane" 1
+wait_log gwa.log "pri: span 1: D-channel up" 1 100
+wait_log gwb.log "pri: span 2: D-channel up" 1 100
+wait_log gwa.log "connected to dataplane" 1 100
+wait_log gwb.log "connected to dataplane" 1 100
 check "gateway A: PRI span 1 (network) up, dataplane connected" gwa.log "pri: span 1: D-channel up"
 check "gateway B: PRI span 2 (user) up, dataplane connected" gwb.log "pri: span 2: D-channel up"
 if grep -q "pri: span 2" gwa.log || grep -q "pri: span 1" gwb.log; then
@@ -247,13 +234,31 @@ for p in 4446:$NS_A 4447:$NS_B; do
 	done
 done
 dial() { ctrl $NS_A 4446 dial "sip:$1@$GA:5061;transport=tls"; }
+# dtmf FROM TO DIGITS SECS (FROM, TO: alice or bob): TO's ctrl_tcp events are
+# recorded in TO-events.txt for SECS s while FROM sends DIGITS, one digit per
+# command, spaced, as a person would press them; the digits TO received as
+# telephone-events are left in got.
+dtmf() {
+	local -A ns=([alice]=$NS_A [bob]=$NS_B) port=([alice]=4446 [bob]=4447)
+	local ev i
+	ip netns exec ${ns[$2]} python3 "$SRC/tests/tdm/tdme_events.py" ${port[$2]} $4 "$W/$2-events.txt" 2>> $2-events.err &
+	ev=$!
+	PIDS+=($ev)
+	wait_log $2-events.txt "listening" 1 30
+	for ((i = 0; i < ${#3}; i++)); do
+		ctrl ${ns[$1]} ${port[$1]} sndcode "${3:i:1}"
+		sleep 0.6
+	done
+	wait "$ev"
+	got=$(sed -n "s/^DTMF \(.\).*/\1/p" $2-events.txt | tr -d '\n')
+}
 
 # ---- call 1: alice calls 2001, bob answers; tone, DTMF; alice hangs up ------------
 dial 2001
-wait_for bob.log "Incoming call from" 1 150 || bad "bob was not called" bob.log
+wait_log bob.log "Incoming call from" 1 150 || bad "bob was not called" bob.log
 ctrl $NS_B 4447 accept
-wait_for gwa.log "call [0-9]+: active" 1 100
-wait_for gwb.log "call [0-9]+: active" 1 50
+wait_log gwa.log "call [0-9]+: active" 1 100
+wait_log gwb.log "call [0-9]+: active" 1 50
 check "call 1 routed by gateway A to the PSTN on span 1" gwa.log "routed by rule to_pstn to the PSTN: 2001 on span1/"
 check "call 1: gateway B takes the SETUP on span 2 and routes it to bob" gwb.log "routed by rule to_bob to sip:bob@"
 check "call 1 connected at gateway A (alice answered after CONNECT)" gwa.log "call [0-9]+: active"
@@ -266,35 +271,17 @@ sleep 3
 # DTMF: one digit per command, spaced, as a person would press them; bob's
 # ctrl_tcp events say which telephone-events it received.
 DIGITS=159#
-ip netns exec $NS_B python3 "$SRC/tests/tdm/tdme_events.py" 4447 5 "$W/bob-events.txt" 2>> bob-events.err &
-EV=$!
-PIDS+=($EV)
-wait_for bob-events.txt "listening" 1 30
-for ((i = 0; i < ${#DIGITS}; i++)); do
-	ctrl $NS_A 4446 sndcode "${DIGITS:i:1}"
-	sleep 0.6
-done
-wait "$EV"
-got=$(sed -n "s/^DTMF \(.\).*/\1/p" bob-events.txt | tr -d '\n')
+dtmf alice bob "$DIGITS" 5
 sent=$(sed -n "s/.*send DTMF digit: '\(.\)'.*/\1/p" alice.log | tr -d '\n')
 if [ "$sent" = "$DIGITS" ]; then ok "alice sent $DIGITS as RFC 4733"; else bad "alice sent '$sent', not $DIGITS" alice.log; fi
 if [ "$got" = "$DIGITS" ]; then ok "bob received $DIGITS as RFC 4733 (across the E1 as tones)"; else bad "bob received DTMF '$got', wanted $DIGITS" bob.log; fi
 # and back: bob -> B (tones on the line) -> A (detected) -> alice
 DIGITS2='*07'
-ip netns exec $NS_A python3 "$SRC/tests/tdm/tdme_events.py" 4446 4 "$W/alice-events.txt" 2>> alice-events.err &
-EV=$!
-PIDS+=($EV)
-wait_for alice-events.txt "listening" 1 30
-for ((i = 0; i < ${#DIGITS2}; i++)); do
-	ctrl $NS_B 4447 sndcode "${DIGITS2:i:1}"
-	sleep 0.6
-done
-wait "$EV"
-got=$(sed -n "s/^DTMF \(.\).*/\1/p" alice-events.txt | tr -d '\n')
+dtmf bob alice "$DIGITS2" 4
 if [ "$got" = "$DIGITS2" ]; then ok "alice received $DIGITS2 from bob as RFC 4733 (the other direction)"; else bad "alice received DTMF '$got', wanted $DIGITS2" alice.log; fi
 ctrl $NS_A 4446 hangup
-wait_for gwa.log "ended after .*; 0 calls active" 1 100
-wait_for gwb.log "ended after .*; 0 calls active" 1 100
+wait_log gwa.log "ended after .*; 0 calls active" 1 100
+wait_log gwb.log "ended after .*; 0 calls active" 1 100
 sleep 0.5
 check "alice hung up: gateway A ended its call (BYE from the caller), 0 calls active" gwa.log "ended after [0-9]+s \(BYE from the caller\); 0 calls active"
 check "  gateway B ended its call by the PSTN caller's release (16), 0 calls active" gwb.log "ending in state active: PSTN caller released: cause 16"
@@ -315,13 +302,13 @@ if [ "$rc" -eq 0 ]; then ok "tones measured (alice 440 Hz at bob, bob 880 Hz at 
 # ---- call 2: bob hangs up ------------------------------------------------------------
 n_a=$(count gwa.log "ended after"); n_b=$(count gwb.log "ended after")
 dial 2001
-wait_for bob.log "Incoming call from" 2 150
+wait_log bob.log "Incoming call from" 2 150
 ctrl $NS_B 4447 accept
-wait_for gwa.log "call [0-9]+: active" 2 100
+wait_log gwa.log "call [0-9]+: active" 2 100
 sleep 1
 ctrl $NS_B 4447 hangup
-wait_for gwa.log "ended after" $((n_a + 1)) 100
-wait_for gwb.log "ended after" $((n_b + 1)) 100
+wait_log gwa.log "ended after" $((n_a + 1)) 100
+wait_log gwb.log "ended after" $((n_b + 1)) 100
 sleep 0.5
 check "call 2: bob hung up; gateway B ended by bob's BYE, 0 calls active" gwb.log "ended after [0-9]+s \(BYE from the callee\); 0 calls active"
 check "  gateway A: the PSTN callee released (16), alice got BYE, 0 calls active" gwa.log "PSTN callee released: cause 16"
@@ -334,16 +321,16 @@ done
 
 # ---- call 3: bob rejects (486) ---------------------------------------------------------
 dial 2001
-wait_for bob.log "Incoming call from" 3 150
+wait_log bob.log "Incoming call from" 3 150
 ctrl $NS_B 4447 hangup
-wait_for alice.log "^SIP/2.0 486 " 1 100
+wait_log alice.log "^SIP/2.0 486 " 1 100
 check "busy: bob's 486 crossed the PSTN as cause 17" gwb.log "PSTN leg [0-9]+ released with cause 17 "
 check "  gateway A: PSTN callee released with 17, caller gets 486" gwa.log "PSTN callee released: cause 17 \(user busy\), caller gets Busy Here"
 check "  alice got 486" alice.log "^SIP/2.0 486 "
 
 # ---- call 4: unallocated number (no route on gateway B) ----------------------------------
 dial 2999
-wait_for alice.log "^SIP/2.0 404 " 1 100
+wait_log alice.log "^SIP/2.0 404 " 1 100
 check "unallocated: gateway B refused 2999 with cause 1" gwb.log "PSTN leg [0-9]+ released with cause 1 "
 check "  gateway A: PSTN callee released with 1" gwa.log "PSTN callee released: cause 1 \(unallocated"
 check "  alice got 404" alice.log "^SIP/2.0 404 "
