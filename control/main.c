@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include <sofia-sip/su.h>
-#include <sofia-sip/su_alloc.h>
 #include <sofia-sip/su_wait.h>
 
 #include "calls.h"
@@ -31,7 +30,6 @@
 
 /* Everything the event loop's callbacks need. */
 struct control {
-	su_home_t *home;
 	su_root_t *root;
 	const char *config_path;
 	struct mg_config *cfg_start; /* what the modules started with */
@@ -243,8 +241,7 @@ int main(int argc, char **argv)
 		mg_config_free(cfg);
 		return 1;
 	}
-	ctl.home = su_home_new(sizeof(su_home_t));
-	ctl.root = ctl.home != NULL ? su_root_create(NULL) : NULL;
+	ctl.root = su_root_create(NULL);
 	ctl.sig_fd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (ctl.root == NULL || ctl.sig_fd < 0) {
 		MG_ERR("cannot create the event loop: %s", strerror(errno));
@@ -299,7 +296,6 @@ out:
 		su_root_destroy(ctl.root);
 	if (ctl.sig_fd >= 0)
 		close(ctl.sig_fd);
-	su_home_unref(ctl.home);
 	su_deinit();
 	if (ctl.cfg != ctl.cfg_start)
 		mg_config_free(ctl.cfg);
