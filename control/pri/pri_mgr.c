@@ -1041,7 +1041,7 @@ int pri_call_alerting(struct pri_call *c, bool inband)
 
 	if (rc)
 		return rc;
-	rc = pri_span_alerting2(c->sp->ps, c->q, c->info.timeslot, inband);
+	rc = pri_span_alerting(c->sp->ps, c->q, c->info.timeslot, inband);
 	if (rc == 0) {
 		c->state = CALL_IN_ALERTING;
 		MG_INFO("pri: span %u: ALERTING sent on %s%s", c->sp->num, c->info.channel_name,

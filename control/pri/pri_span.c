@@ -359,12 +359,7 @@ int pri_span_proceeding(struct pri_span *s, struct q931_call *c, unsigned channe
 	return pri_proceeding(s->pri, c, PRI_CHAN_WORD(channel), 0) ? -EIO : 0;
 }
 
-int pri_span_alerting(struct pri_span *s, struct q931_call *c, unsigned channel)
-{
-	return pri_acknowledge(s->pri, c, PRI_CHAN_WORD(channel), 1) ? -EIO : 0;
-}
-
-int pri_span_alerting2(struct pri_span *s, struct q931_call *c, unsigned channel, bool inband)
+int pri_span_alerting(struct pri_span *s, struct q931_call *c, unsigned channel, bool inband)
 {
 	return pri_acknowledge(s->pri, c, PRI_CHAN_WORD(channel), inband) ? -EIO : 0;
 }

@@ -123,11 +123,8 @@ struct q931_call *pri_span_setup(struct pri_span *s, unsigned channel, const cha
 /** Incoming call: CALL PROCEEDING on @p channel. */
 int pri_span_proceeding(struct pri_span *s, struct q931_call *c, unsigned channel);
 
-/** Incoming call: ALERTING (with in-band information available). */
-int pri_span_alerting(struct pri_span *s, struct q931_call *c, unsigned channel);
-
 /** Incoming call: ALERTING; @p inband says whether the B-channel carries tones. */
-int pri_span_alerting2(struct pri_span *s, struct q931_call *c, unsigned channel, bool inband);
+int pri_span_alerting(struct pri_span *s, struct q931_call *c, unsigned channel, bool inband);
 
 /** Incoming call: PROGRESS with "in-band information now available" (early media). */
 int pri_span_progress(struct pri_span *s, struct q931_call *c, unsigned channel);

@@ -58,7 +58,7 @@ static void on_event(void *arg, struct pri_span *span, const struct pri_span_eve
 			break;
 		}
 		pri_span_proceeding(span, ev->call, ev->channel);
-		pri_span_alerting(span, ev->call, ev->channel);
+		pri_span_alerting(span, ev->call, ev->channel, true);
 		pri_span_answer(span, ev->call, ev->channel);
 		break;
 	case PRI_SPAN_EV_DISCONNECT:
