@@ -327,6 +327,28 @@ static int sdp_screen(const char *text, size_t len, char *why, size_t whylen)
 	return 0;
 }
 
+/* The SDP @p what ("offer", "answer") screened and parsed: its session, or
+ * NULL with @p res failed (400) and *@p rc set. *@p p, once set, is the
+ * caller's to free either way. */
+static sdp_session_t *sdp_parse_screened(su_home_t *home, const char *text, size_t len, const char *what,
+					 struct sdp_result *res, sdp_parser_t **p, int *rc)
+{
+	sdp_session_t *sess;
+	char why[200];
+
+	if (sdp_screen(text, len, why, sizeof(why)) < 0) {
+		*rc = fail(res, 400, WARN_MISC, "SDP %s refused: %s", what, why);
+		return NULL;
+	}
+	*p = sdp_parse(home, text, (issize_t)len, 0);
+	if (*p == NULL || sdp_parsing_error(*p) != NULL || (sess = sdp_session(*p)) == NULL) {
+		*rc = fail(res, 400, WARN_MISC, "SDP %s does not parse: %s", what,
+			   *p && sdp_parsing_error(*p) ? sdp_parsing_error(*p) : "empty");
+		return NULL;
+	}
+	return sess;
+}
+
 /* ---- offers we receive ---------------------------------------------- */
 
 struct cand {
@@ -508,20 +530,11 @@ int sdp_answer(const struct sdp_policy *pol, const char *offer, size_t len, cons
 	sdp_parser_t *p = NULL;
 	sdp_session_t *sess;
 
-	char why[200];
-
 	memset(res, 0, sizeof(*res));
 	res->telephone_event_pt = -1;
-	if (sdp_screen(offer, len, why, sizeof(why)) < 0) {
-		rc = fail(res, 400, WARN_MISC, "SDP offer refused: %s", why);
+	sess = sdp_parse_screened(home, offer, len, "offer", res, &p, &rc);
+	if (sess == NULL)
 		goto out;
-	}
-	p = sdp_parse(home, offer, (issize_t)len, 0);
-	if (p == NULL || sdp_parsing_error(p) != NULL || (sess = sdp_session(p)) == NULL) {
-		rc = fail(res, 400, WARN_MISC, "SDP offer does not parse: %s",
-			  p && sdp_parsing_error(p) ? sdp_parsing_error(p) : "empty");
-		goto out;
-	}
 	for (sdp_media_t *m = sess->sdp_media; m != NULL; m = m->m_next) {
 		if (n >= sizeof(cands) / sizeof(cands[0])) {
 			rc = fail(res, 488, WARN_MEDIA, "more than %zu media lines", sizeof(cands) / sizeof(cands[0]));
@@ -877,7 +890,6 @@ int sdp_offer_current(const struct sdp_policy *pol, const struct sdp_result *cur
 int sdp_answer_process(const struct sdp_policy *pol, const char *answer, size_t len, struct sdp_result *res)
 {
 	su_home_t home[1] = { SU_HOME_INIT(home) };
-	char screen[200];
 	sdp_parser_t *p = NULL;
 	sdp_session_t *sess;
 	sdp_media_t *m;
@@ -887,16 +899,9 @@ int sdp_answer_process(const struct sdp_policy *pol, const char *answer, size_t 
 	int rc = 0;
 
 	memcpy(offered_pts, res->pts, sizeof(offered_pts));
-	if (sdp_screen(answer, len, screen, sizeof(screen)) < 0) {
-		rc = fail(res, 400, WARN_MISC, "SDP answer refused: %s", screen);
+	sess = sdp_parse_screened(home, answer, len, "answer", res, &p, &rc);
+	if (sess == NULL)
 		goto out;
-	}
-	p = sdp_parse(home, answer, (issize_t)len, 0);
-	if (p == NULL || sdp_parsing_error(p) != NULL || (sess = sdp_session(p)) == NULL) {
-		rc = fail(res, 400, WARN_MISC, "SDP answer does not parse: %s",
-			  p && sdp_parsing_error(p) ? sdp_parsing_error(p) : "empty");
-		goto out;
-	}
 	/* the answer's line at the index of our audio line (0 in offers made
 	 * by sdp_offer(); sdp_offer_current() keeps the previous layout) */
 	m = sess->sdp_media;
