@@ -926,6 +926,27 @@ static bool call_over_limit(struct call *c)
 	return true;
 }
 
+/* A new call the gateway does not take now (shutting down, over the
+ * limit) is ended; true if it was. */
+static bool call_refused(struct call *c)
+{
+	if (ce.stopping) {
+		call_end(c, 503, "Service Unavailable", "the gateway is shutting down");
+		return true;
+	}
+	return call_over_limit(c);
+}
+
+/* A failed route lookup (@p rc < 0) ends the call; true if it did. */
+static bool call_route_failed(struct call *c, int rc)
+{
+	if (rc == -ENOENT)
+		call_end(c, ROUTE_NO_ROUTE_SIP_STATUS, "Not Found", "no routing rule matches");
+	else if (rc < 0)
+		call_end(c, 500, "Server Internal Error", "routing failed: %s", strerror(-rc));
+	return rc < 0;
+}
+
 /* ------------------------------------------------------- media timeout */
 
 /*
@@ -1378,21 +1399,11 @@ static void call_new(unsigned ua_index, nua_handle_t *nh, const sip_t *sip)
 		sip->sip_from->a_url->url_user ? "@" : "",
 		sip->sip_from->a_url->url_host ? sip->sip_from->a_url->url_host : "");
 
-	if (ce.stopping) {
-		call_end(c, 503, "Service Unavailable", "the gateway is shutting down");
-		return;
-	}
-	if (call_over_limit(c))
+	if (call_refused(c))
 		return;
 	rc = call_route(c, sip, ua_index);
-	if (rc == -ENOENT) {
-		call_end(c, ROUTE_NO_ROUTE_SIP_STATUS, "Not Found", "no routing rule matches");
+	if (call_route_failed(c, rc))
 		return;
-	}
-	if (rc < 0) {
-		call_end(c, 500, "Server Internal Error", "routing failed: %s", strerror(-rc));
-		return;
-	}
 	if (c->route.outbound_interface == ROUTE_IFACE_PSTN) {
 		if (ce.pri == NULL) {
 			call_end(c, 503, "Service Unavailable",
@@ -2183,11 +2194,7 @@ static void on_pri_incoming(void *arg, struct pri_call *pc)
 	snprintf(c->from0_name, sizeof(c->from0_name), "%s", info->caller_name);
 	MG_INFO("call %u: PSTN SETUP %s from %s on %s (channel %u)", c->id, info->dnis,
 		info->ani[0] ? info->ani : "(no number)", info->channel_name, info->channo);
-	if (ce.stopping) {
-		call_end(c, 503, "Service Unavailable", "the gateway is shutting down");
-		return;
-	}
-	if (call_over_limit(c))
+	if (call_refused(c))
 		return;
 	n = pri_call_route_params(pc, kv, 15);
 	kv[n++] = (struct route_kv){ "transfer", "false" };
@@ -2206,14 +2213,8 @@ static void on_pri_incoming(void *arg, struct pri_call *pc)
 	route_table_unref(t);
 	if (rc == 0)
 		c->routed = true;
-	if (rc == -ENOENT) {
-		call_end(c, ROUTE_NO_ROUTE_SIP_STATUS, "Not Found", "no routing rule matches");
+	if (call_route_failed(c, rc))
 		return;
-	}
-	if (rc < 0) {
-		call_end(c, 500, "Server Internal Error", "routing failed: %s", strerror(-rc));
-		return;
-	}
 	if (c->route.outbound_interface != ROUTE_IFACE_SIP ||
 	    route_result_get(&c->route, "sip.out.requestUri") == NULL) {
 		call_end(c, 503, "Service Unavailable", "route %s: PSTN to PSTN is not supported",
