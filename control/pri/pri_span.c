@@ -344,16 +344,6 @@ struct q931_call *pri_span_dial(struct pri_span *s, const struct pri_span_dial *
 	return c;
 }
 
-struct q931_call *pri_span_setup(struct pri_span *s, unsigned channel, const char *called,
-				 const char *calling, enum mg_law law)
-{
-	struct pri_span_dial d = {
-		.channel = channel, .called = called, .calling = calling, .law = law,
-	};
-
-	return pri_span_dial(s, &d);
-}
-
 int pri_span_proceeding(struct pri_span *s, struct q931_call *c, unsigned channel)
 {
 	return pri_proceeding(s->pri, c, PRI_CHAN_WORD(channel), 0) ? -EIO : 0;

@@ -116,10 +116,6 @@ struct pri_span_dial {
  */
 struct q931_call *pri_span_dial(struct pri_span *s, const struct pri_span_dial *d);
 
-/** Same, exclusive channel, no name, presentation allowed. */
-struct q931_call *pri_span_setup(struct pri_span *s, unsigned channel, const char *called,
-				 const char *calling, enum mg_law law);
-
 /** Incoming call: CALL PROCEEDING on @p channel. */
 int pri_span_proceeding(struct pri_span *s, struct q931_call *c, unsigned channel);
 

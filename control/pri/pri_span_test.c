@@ -69,6 +69,17 @@ static void on_event(void *arg, struct pri_span *span, const struct pri_span_eve
 	}
 }
 
+/* A SETUP on an exclusive channel, no name, presentation allowed. */
+static struct q931_call *dial_exclusive(struct pri_span *s, unsigned channel, const char *called,
+					const char *calling, enum mg_law law)
+{
+	struct pri_span_dial d = {
+		.channel = channel, .called = called, .calling = calling, .law = law,
+	};
+
+	return pri_span_dial(s, &d);
+}
+
 static uint64_t now_ms(void)
 {
 	struct timespec t;
@@ -179,7 +190,7 @@ static void test_call(void **state)
 	assert_true(has(&te, PRI_SPAN_EV_UP) >= 0);
 
 	/* TE places a call on timeslot 5 */
-	c = pri_span_setup(te.span, 5, "5551000", "5552000", MG_LAW_ALAW);
+	c = dial_exclusive(te.span, 5, "5551000", "5552000", MG_LAW_ALAW);
 	assert_non_null(c);
 	assert_true(run_until(te_connected));
 	i = has(&nt, PRI_SPAN_EV_SETUP);
@@ -212,7 +223,7 @@ static void test_busy(void **state)
 	(void)state;
 	assert_true(run_until(both_up));
 	nt.reject_cause = PRI_CAUSE_USER_BUSY;
-	c = pri_span_setup(te.span, 7, "5551001", NULL, MG_LAW_ULAW);
+	c = dial_exclusive(te.span, 7, "5551001", NULL, MG_LAW_ULAW);
 	assert_non_null(c);
 	assert_true(run_until(both_released));
 	i = has(&te, PRI_SPAN_EV_DISCONNECT);
@@ -222,9 +233,9 @@ static void test_busy(void **state)
 	assert_true(has(&te, PRI_SPAN_EV_CONNECT) < 0);
 	nt.reject_cause = 0;
 	/* calls need an established link and sane arguments */
-	assert_null(pri_span_setup(te.span, 0, "1", NULL, MG_LAW_ULAW));
+	assert_null(dial_exclusive(te.span, 0, "1", NULL, MG_LAW_ULAW));
 	assert_int_equal(errno, EINVAL);
-	assert_null(pri_span_setup(te.span, 3, "", NULL, MG_LAW_ULAW));
+	assert_null(dial_exclusive(te.span, 3, "", NULL, MG_LAW_ULAW));
 	assert_int_equal(pri_span_hangup(te.span, c, 0), -EINVAL);
 	assert_int_equal(pri_span_switch_parse("dms100"), PRI_SWITCH_DMS100);
 	assert_int_equal(pri_span_switch_parse("euroisdn"), -EINVAL);
