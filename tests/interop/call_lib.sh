@@ -17,7 +17,7 @@ stop_pids() {
 	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
 		p=${PIDS[i]}
 		kill -TERM "$p" 2> /dev/null || continue
-		for _ in $(seq 50); do kill -0 "$p" 2> /dev/null || break; sleep 0.1; done
+		wait_gone "$p" 50
 		kill -9 "$p" 2> /dev/null && echo "pid $p did not stop in 5 s: killed"
 	done
 	wait 2> /dev/null
@@ -33,6 +33,17 @@ wait_log() {
 	local t
 	for ((t = 0; t < ${4:-30}; t++)); do
 		[ "$(count "$1" "$2")" -ge "${3:-1}" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# wait_gone PID [TENTHS]: until process PID has exited, at most TENTHS
+# (default 30) times 0.1 s; 1 if it still runs.
+wait_gone() {
+	local t
+	for ((t = 0; t < ${2:-30}; t++)); do
+		kill -0 "$1" 2> /dev/null || return 0
 		sleep 0.1
 	done
 	return 1

@@ -145,7 +145,7 @@ p=$SIPP_PID
 timeout 40 sipp -sf "$X/call_late_uac.xml" "127.0.0.1:$P_GW" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 -d 500 \
 	-nostdin -trace_msg -message_file late.msg -trace_err -error_file late.err > late.out 2>&1
 rc=$?
-for _ in $(seq 30); do kill -0 "$p" 2> /dev/null || break; sleep 0.1; done
+wait_gone "$p"
 sleep 0.5
 tail -n +$((n0 + 1)) control.log > late_gw.log
 lc=$(sed -n 's/.*call \([0-9]*\): no SDP in the INVITE (late offer).*/\1/p' late_gw.log | head -n 1)
@@ -179,7 +179,7 @@ wait_idle() {
 # still running is a failure and is stopped, so that it cannot take the
 # next section's calls.
 uas_done() {
-	for _ in $(seq 50); do kill -0 "$1" 2> /dev/null || return 0; sleep 0.1; done
+	wait_gone "$1" 50 && return 0
 	bad "SIPp callee $1 still running 5 s after its caller finished: stopped"
 	kill "$1" 2> /dev/null
 }

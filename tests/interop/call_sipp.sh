@@ -289,7 +289,7 @@ err_call() { # NAME STATUS PHRASE [cancel]
 	p=$SIPP_PID
 	sleep 0.2
 	raw $P_GW2 uas9 yes ${4:-} > "$1.out"
-	for _ in $(seq 30); do kill -0 "$p" 2> /dev/null || break; sleep 0.1; done
+	wait_gone "$p"
 }
 err_call busy 486 "Busy Here"
 check "callee 486 -> caller 486" busy.out "^SIP/2.0 486 .*Warning: 399 mediagate \"callee answered 486"
@@ -426,7 +426,7 @@ sid=$(tail -n +$((n0 + 1)) load.log | sed -n 's/.*SESSION_ADD \([0-9]*\):.*/\1/p
 "$DPCTL" --socket dpl.sock session get "${sid:-0}" > late_session.json 2>&1
 wait "$LUAC"
 rc=$?
-for _ in $(seq 30); do kill -0 "$UASP" 2> /dev/null || break; sleep 0.1; done
+wait_gone "$UASP"
 sleep 0.3
 late_log late_gw.log
 if [ "$rc" -eq 0 ]; then ok "late offer: INVITE without SDP, 180, 200 with our offer, ACK with the answer, 2 re-INVITEs without SDP, BYE"; else bad "late offer call: exit $rc" late.err; fi
@@ -485,7 +485,7 @@ for case in noans badans; do
 	timeout 20 sipp -sf "$X/call_late_${case}_uac.xml" "127.0.0.1:$P_GW2" -t u1 -i 127.0.0.1 -p "$P_UAC" \
 		-m 1 -nostdin -trace_err -error_file "$case.err" -trace_msg -message_file "$case.msg" > "$case.out" 2>&1
 	rc=$?
-	for _ in $(seq 30); do kill -0 "$UASP" 2> /dev/null || break; sleep 0.1; done
+	wait_gone "$UASP"
 	sleep 0.3
 	late_log "${case}_gw.log"
 	if [ "$rc" -eq 0 ]; then ok "late offer, $case: the caller got BYE with Reason: SIP;cause=488"; else bad "late offer, $case: exit $rc" "$case.err"; fi
