@@ -71,13 +71,8 @@ chmod 600 gwpw
 "$CERT" req --cn gw.call.test --san "DNS:gw.call.test,IP:$GW" --key-out gw.key --csr-out gw.csr \
 	--pass-file gwpw > cert.log 2>&1
 test_ca_sign gw.csr gw.pem >> cert.log 2>&1
-for u in alice:$A bob:$B; do
-	n=${u%%:*} ip=${u#*:}
-	openssl req -newkey rsa:2048 -nodes -keyout $n.key -out $n.csr -subj /CN=$n.call.test \
-		-addext "subjectAltName=DNS:$n.call.test,IP:$ip" 2>> cert.log
-	test_ca_sign $n.csr $n.crt >> cert.log 2>&1
-	cat $n.crt $n.key > $n.pem
-done
+test_ca_peer alice $A call.test >> cert.log 2>&1
+test_ca_peer bob $B call.test >> cert.log 2>&1
 [ -s gw.pem ] && [ -s alice.pem ] && [ -s bob.pem ] || { bad "certificates" cert.log; exit 1; }
 
 # ---- gateway ----------------------------------------------------------------

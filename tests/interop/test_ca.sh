@@ -6,6 +6,8 @@
 #
 #   test_ca_init CN DAYS      ca.cnf, ca.key, ca.pem and the CA's database
 #   test_ca_sign CSR OUT [openssl ca options...]
+#   test_ca_peer NAME IP DOMAIN   NAME.pem: key and certificate of a SIP peer
+#                                 (CN and SAN DNS NAME.DOMAIN, SAN IP), signed
 # The signed certificates keep the request's extensions (SAN) and get
 # CA:FALSE, digitalSignature + keyEncipherment.
 
@@ -40,4 +42,11 @@ EOF
 
 test_ca_sign() {
 	openssl ca -batch -config ca.cnf -in "$1" -out "$2" "${@:3}"
+}
+
+test_ca_peer() {
+	openssl req -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" -subj "/CN=$1.$3" \
+		-addext "subjectAltName=DNS:$1.$3,IP:$2"
+	test_ca_sign "$1.csr" "$1.crt"
+	cat "$1.crt" "$1.key" > "$1.pem"
 }

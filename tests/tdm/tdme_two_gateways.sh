@@ -85,13 +85,8 @@ for g in gwa:$GA gwb:$GB; do
 		--pass-file gwpw >> cert.log 2>&1
 	test_ca_sign $n.csr $n.pem >> cert.log 2>&1
 done
-for u in alice:$A bob:$B; do
-	n=${u%%:*} ip=${u#*:}
-	openssl req -newkey rsa:2048 -nodes -keyout $n.key -out $n.csr -subj /CN=$n.tdme.test \
-		-addext "subjectAltName=DNS:$n.tdme.test,IP:$ip" 2>> cert.log
-	test_ca_sign $n.csr $n.crt >> cert.log 2>&1
-	cat $n.crt $n.key > $n.pem
-done
+test_ca_peer alice $A tdme.test >> cert.log 2>&1
+test_ca_peer bob $B tdme.test >> cert.log 2>&1
 [ -s gwa.pem ] && [ -s gwb.pem ] && [ -s alice.pem ] && [ -s bob.pem ] || { bad "certificates" cert.log; exit 1; }
 
 # ---- gateways -----------------------------------------------------------------
