@@ -590,13 +590,6 @@ int64_t dpc_request(struct dpc *c, unsigned type, const void *body, unsigned tim
 	return p->id;
 }
 
-void dpc_cancel(struct dpc *c, uint32_t req_id)
-{
-	struct dpc_pending *p = pending_take(c, req_id);
-
-	free(p);
-}
-
 unsigned dpc_cancel_arg(struct dpc *c, const void *arg)
 {
 	unsigned n = 0;

@@ -67,9 +67,6 @@ unsigned dpc_connect_count(const struct dpc *c);
 int64_t dpc_request(struct dpc *c, unsigned type, const void *body, unsigned timeout_ms,
 		    dpc_reply_f cb, void *arg);
 
-/** Forget a pending request: its callback will not run. */
-void dpc_cancel(struct dpc *c, uint32_t req_id);
-
 /**
  * Forget every pending request whose callback argument is @p arg (an owner
  * about to be freed): none of their callbacks will run. Returns how many.
