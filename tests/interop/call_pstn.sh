@@ -183,6 +183,24 @@ uas_done() {
 	bad "SIPp callee $1 still running 5 s after its caller finished: stopped"
 	kill "$1" 2> /dev/null
 }
+# pstn_call NAME N0 UAS UAC [caller options]: one call through both spans,
+# a one-call SIPp callee (scenario UAS, its messages in NAME_uas.msg) and
+# caller (UAC, messages NAME.msg, errors NAME.err; its exit in rc); then the
+# callee done (uas_done), the gateway idle, and in NAME_log what control.log
+# got after line N0.
+pstn_call() {
+	local name=$1 n0=$2 uas=$3 uac=$4 p
+	shift 4
+	sipp_bg "${name}_uas.out" -sf "$X/$uas" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -trace_msg \
+		-message_file "${name}_uas.msg"
+	p=$SIPP_PID
+	timeout 30 sipp -sf "$X/$uac" "127.0.0.1:$P_GW" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
+		"$@" -nostdin -trace_msg -message_file "$name.msg" -trace_err -error_file "$name.err" > "$name.out" 2>&1
+	rc=$?
+	uas_done "$p"
+	wait_idle
+	since "$n0" "${name}_log"
+}
 # Follows B-channels through a log: the PRI manager's seizure ("incoming/
 # outgoing call ... on spanS/T") and release ("spanS/T released") and the
 # call engine's TDM binding ("channel N bound/unbound"). A timeslot seized
@@ -250,15 +268,7 @@ nothing_left() { # NAME LOG N0 (LOG: control.log after line N0)
 # span 2, span 1 gets it and releases, call B (PSTN in) CANCELs its SIP
 # callee, which answers 487; the caller gets 487.
 can_log_n0=$(wc -l < control.log)
-sipp_bg can_uas.out -sf "$X/call_cancel_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -trace_msg \
-	-message_file can_uas.msg
-p=$SIPP_PID
-timeout 30 sipp -sf "$X/call_pstn_cancel_uac.xml" "127.0.0.1:$P_GW" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
-	-nostdin -trace_msg -message_file can.msg -trace_err -error_file can.err > can.out 2>&1
-rc=$?
-uas_done "$p"
-wait_idle
-since "$can_log_n0" can_log
+pstn_call can "$can_log_n0" call_cancel_uas.xml call_pstn_cancel_uac.xml
 ca=$(sed -n 's/.*call \([0-9]*\): routed by rule sip_to_pstn to the PSTN.*/\1/p' can_log | head -n 1)
 cb=$(sed -n 's/.*call \([0-9]*\): PSTN SETUP .* on span1\/.*/\1/p' can_log | head -n 1)
 ta=$(sed -n "s/.*call ${ca:-X}: routed by rule sip_to_pstn to the PSTN: [0-9]* on span2\/\([0-9]*\) .*/\1/p" can_log | head -n 1)
@@ -281,15 +291,7 @@ nothing_left "CANCEL" can_log "$can_log_n0"
 # it, call A installs its session and binds its channel, and the SIP
 # caller gets 183 with the SDP answer, all before the CONNECT; then 200.
 early_log_n0=$(wc -l < control.log)
-sipp_bg early_uas.out -sf "$X/call_pstn_early_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -trace_msg \
-	-message_file early_uas.msg
-p=$SIPP_PID
-timeout 30 sipp -sf "$X/call_pstn_early_uac.xml" "127.0.0.1:$P_GW" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
-	-d 500 -nostdin -trace_msg -message_file early.msg -trace_err -error_file early.err > early.out 2>&1
-rc=$?
-uas_done "$p"
-wait_idle
-since "$early_log_n0" early_log
+pstn_call early "$early_log_n0" call_pstn_early_uas.xml call_pstn_early_uac.xml -d 500
 ea=$(sed -n 's/.*call \([0-9]*\): routed by rule sip_to_pstn to the PSTN.*/\1/p' early_log | head -n 1)
 eb=$(sed -n 's/.*call \([0-9]*\): PSTN SETUP .* on span1\/.*/\1/p' early_log | head -n 1)
 te=$(sed -n "s/.*call ${ea:-X}: routed by rule sip_to_pstn to the PSTN: [0-9]* on span2\/\([0-9]*\) .*/\1/p" early_log | head -n 1)
@@ -318,15 +320,7 @@ nothing_left "early media" early_log "$early_log_n0"
 # B-channels bound: the same clearing as above, plus both channels unbound
 # and both sessions removed.
 ec_log_n0=$(wc -l < control.log)
-sipp_bg ec_uas.out -sf "$X/call_pstn_early_cancel_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1 -trace_msg \
-	-message_file ec_uas.msg
-p=$SIPP_PID
-timeout 30 sipp -sf "$X/call_pstn_cancel_uac.xml" "127.0.0.1:$P_GW" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
-	-nostdin -trace_msg -message_file ec.msg -trace_err -error_file ec.err > ec.out 2>&1
-rc=$?
-uas_done "$p"
-wait_idle
-since "$ec_log_n0" ec_log
+pstn_call ec "$ec_log_n0" call_pstn_early_cancel_uas.xml call_pstn_cancel_uac.xml
 xa=$(sed -n 's/.*call \([0-9]*\): routed by rule sip_to_pstn to the PSTN.*/\1/p' ec_log | head -n 1)
 xb=$(sed -n 's/.*call \([0-9]*\): PSTN SETUP .* on span1\/.*/\1/p' ec_log | head -n 1)
 tx=$(sed -n "s/.*call ${xa:-X}: routed by rule sip_to_pstn to the PSTN: [0-9]* on span2\/\([0-9]*\) .*/\1/p" ec_log | head -n 1)
