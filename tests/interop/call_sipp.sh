@@ -307,13 +307,24 @@ check "after the errors and the CANCEL: 0 calls active" load.log "ended after .*
 "$DPCTL" --socket dpl.sock session list > sessions2.json 2>&1
 check "no session left after the errors" sessions2.json '"total": 0'
 
+# held_call NAME MS [caller options]: a one-call SIPp callee (NAME_uas.out)
+# and, in the background, a caller that holds the call MS ms (NAME_uac.out,
+# its pid in HELD_PID); back when the gateway logged the call active (at
+# most 5 s).
+held_call() {
+	local name=$1 ms=$2 n
+	shift 2
+	n=$(count load.log ': active$')
+	sipp_bg "${name}_uas.out" -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1
+	timeout 30 sipp -sf "$X/call_uac.xml" "127.0.0.1:$P_GW2" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
+		-d "$ms" -nostdin "$@" > "${name}_uac.out" 2>&1 &
+	HELD_PID=$!
+	wait_log load.log ': active$' $((n + 1)) 50
+}
+
 # ---- 5b. SIGHUP reloads the rules; the call in progress keeps its route ----
-sipp_bg hup_uas.out -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1
-n_act=$(grep -c ': active$' load.log)
-timeout 30 sipp -sf "$X/call_uac.xml" "127.0.0.1:$P_GW2" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
-	-d 3000 -nostdin -trace_err -error_file hup_uac.err > hup_uac.out 2>&1 &
-HUAC=$!
-wait_log load.log ': active$' $((n_act + 1)) 50
+held_call hup 3000 -trace_err -error_file hup_uac.err
+HUAC=$HELD_PID
 cp rules.xml rules.orig
 printf '<?xml version="1.0"?>\n<routing_rules>\n</routing_rules>\n' > rules.xml
 printf '<routing_rules><rule name="x"' > bad-rules.xml
@@ -341,12 +352,8 @@ echo "mediagate.calls.maxCalls=1" >> load.properties
 kill -HUP "$CTL"
 wait_log load.log "SIGHUP: mediagate.calls.maxCalls=1,"
 check "SIGHUP: mediagate.calls.maxCalls=1 takes effect at once" load.log "SIGHUP: mediagate.calls.maxCalls=1, retryAfter=5 s"
-sipp_bg limit_uas.out -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1
-n_act=$(grep -c ': active$' load.log)
-timeout 30 sipp -sf "$X/call_uac.xml" "127.0.0.1:$P_GW2" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
-	-d 3000 -nostdin -trace_err -error_file limit_uac.err > limit_uac.out 2>&1 &
-MUAC=$!
-wait_log load.log ': active$' $((n_act + 1)) 50
+held_call limit 3000 -trace_err -error_file limit_uac.err
+MUAC=$HELD_PID
 raw $P_GW2 uas6 yes > limit.out
 wait "$MUAC"
 rc=$?
@@ -499,12 +506,8 @@ check "ACK with a codec we did not offer: the call ends, reason logged" badans_g
 check "late offer: no session left in the dataplane" late_sessions2.json '"total": 0'
 
 # ---- 5f. the dataplane stalls (connection lost, dataplane alive) -----------
-sipp_bg stall_uas.out -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1
-n_act=$(grep -c ': active$' load.log)
-timeout 30 sipp -sf "$X/call_uac.xml" "127.0.0.1:$P_GW2" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
-	-d 20000 -nostdin > stall_uac.out 2>&1 &
-SUAC=$!
-wait_log load.log ': active$' $((n_act + 1)) 50
+held_call stall 20000
+SUAC=$HELD_PID
 kill -STOP "$DP"
 wait_log load.log "ending in state active: dataplane connection lost" 1 100
 kill -CONT "$DP"
@@ -518,12 +521,8 @@ kill "$SUAC" 2> /dev/null
 wait "$SUAC" 2> /dev/null
 
 # ---- 6. the dataplane dies during a call: the call ends, nothing is left ----
-n_act=$(grep -c ': active$' load.log)
-sipp_bg lost_uas.out -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1
-timeout 30 sipp -sf "$X/call_uac.xml" "127.0.0.1:$P_GW2" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 \
-	-d 20000 -nostdin > lost_uac.out 2>&1 &
-LUAC=$!
-wait_log load.log ': active$' $((n_act + 1)) 50
+held_call lost 20000
+LUAC=$HELD_PID
 kill -9 "$DP"
 wait "$DP" 2> /dev/null
 wait_log load.log "ending in state active: dataplane connection lost" 2 50
