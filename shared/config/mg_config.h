@@ -47,6 +47,16 @@ struct mg_cidr {
 	uint8_t prefix_len;
 };
 
+#define MG_CFG_MAX_NG_LISTEN 8
+#define MG_CFG_MAX_NG_ALLOWED 16
+
+/** One NG listener: an entry of mediagate.ng.listen ("ADDR:PORT/udp|tcp"). */
+struct mg_ng_listen {
+	char addr[64];          /**< numeric IPv4/IPv6 address */
+	uint16_t port;
+	bool tcp;               /**< false: udp */
+};
+
 /** One dataplane port: mediagate.dataplane.port.N.* */
 struct mg_dp_port {
 	char devargs[256];      /**< DPDK vdev/PCI device string */
@@ -94,6 +104,14 @@ struct mg_settings {
 	unsigned max_calls;         /**< 0 = no limit of its own */
 	unsigned retry_after_s;     /**< Retry-After of an overload 503; 0 = none */
 	unsigned media_timeout_s;   /**< end a call whose peer sends no media; 0 = never */
+
+	/* NG control API (control): mediagate.ng.* */
+	struct mg_ng_listen ng_listen[MG_CFG_MAX_NG_LISTEN]; /**< UDP/TCP listeners */
+	unsigned n_ng_listen;       /**< 0 = no NG over UDP/TCP */
+	char ng_http_addr[64];      /**< HTTP POST /ng, /ng-plain; "" = off */
+	uint16_t ng_http_port;
+	struct mg_cidr ng_allowed[MG_CFG_MAX_NG_ALLOWED]; /**< who may send commands */
+	unsigned n_ng_allowed;      /**< default: 127.0.0.0/8 and ::1/128 */
 
 	/* control <-> dataplane */
 	char control_socket[108];

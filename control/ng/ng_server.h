@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The NG control API's transports on the control plane's su_root:
+ * UDP and TCP listeners (mediagate.ng.listen, "COOKIE SP bencode-dict"
+ * per datagram / per message on a stream), HTTP (mediagate.ng.http,
+ * libmicrohttpd: POST /ng with cookie + bencode, POST /ng-plain with a
+ * JSON object and no cookie, replied as JSON), the allowed-sources check
+ * (mediagate.ng.allowedSources; anything else is refused and counted) and
+ * the cookie cache: a request whose cookie was answered in the last 30 s
+ * gets the same reply bytes again without a second execution; one still
+ * being executed is not executed twice (the retransmission is answered
+ * when the first completes, or dropped on UDP: the proxy retransmits).
+ *
+ * Decoding errors (malformed bencode/JSON, over a limit, not a dict, no
+ * "command") are answered by the server itself with
+ * {result: error, error-reason: ...}; everything else goes to the
+ * handler, which answers later, from the event loop, with ng_req_reply().
+ * The server knows nothing about media: commands are the handler's.
+ */
+#ifndef MG_NG_SERVER_H
+#define MG_NG_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <sofia-sip/su_wait.h>
+
+#include "mg_config.h"
+#include "ng_codec.h"
+
+struct ng_server;
+struct ng_req; /* one request being executed */
+
+/*
+ * A decoded request. @p dict is the request dictionary (NG_DICT, it has
+ * a "command" string); it and every value built with ng_req_doc(req)
+ * live until ng_req_reply(). The handler must call ng_req_reply() exactly
+ * once, now or later.
+ */
+typedef void (*ng_handler_f)(void *arg, struct ng_req *req, const struct ng_val *dict);
+
+/* Counters, for `statistics` and /metrics. */
+struct ng_server_stats {
+	uint64_t requests;        /* decoded and given to the handler */
+	uint64_t replies;         /* sent (cache replays included) */
+	uint64_t cache_replays;   /* retransmissions answered from the cookie cache */
+	uint64_t decode_errors;   /* answered with result error by the server */
+	uint64_t refused_source;  /* from an address not in allowedSources: not answered */
+	uint64_t oversize;        /* bigger than the transport's limit */
+	unsigned in_flight;       /* requests given to the handler, not yet replied */
+};
+
+/*
+ * Start the listeners of s->ng_listen / s->ng_http (none configured: a
+ * server with no listener, still valid). Returns NULL + errno when a
+ * listener cannot be opened (the error is logged with the address).
+ */
+struct ng_server *ng_server_create(su_root_t *root, const struct mg_settings *s,
+				   ng_handler_f handler, void *arg);
+/* Close every listener and connection; requests in flight are dropped
+ * (their ng_req_reply() must not be called afterwards: the handler is
+ * told nothing, so stop the handler's work first). */
+void ng_server_destroy(struct ng_server *srv);
+
+/* The arena of this request: build the reply in it. */
+struct ng_doc *ng_req_doc(struct ng_req *req);
+/* "udp", "tcp", "http" */
+const char *ng_req_transport(const struct ng_req *req);
+/* The sender's address as text (for logs and "received-from" defaults). */
+const char *ng_req_peer(const struct ng_req *req);
+/* Send @p reply (a dict; NULL = out of memory: the server sends
+ * {result: error, error-reason: "Out of memory"}), cache it under the
+ * cookie, release the request and its arena. */
+void ng_req_reply(struct ng_req *req, struct ng_val *reply);
+
+void ng_server_get_stats(const struct ng_server *srv, struct ng_server_stats *out);
+
+#endif
