@@ -19,7 +19,9 @@
 #include "dpclient.h"
 #include "mg_build_config.h"
 #include "mg_config.h"
+#include "media.h"
 #include "mg_log.h"
+#include "ng_cmd.h"
 #ifdef MG_HAVE_PRI
 #include "pri_mgr.h"
 #endif
@@ -64,6 +66,7 @@ static void control_reload(struct control *ctl)
 		MG_WARN("SIGHUP: mediagate.control.socket changed to %s; takes effect on restart",
 			s->control_socket);
 	calls_reload(s);
+	media_reload(s);
 	{
 		char err[512];
 
@@ -276,6 +279,12 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	calls_check_routes();
+	/* The NG control API (docs/ng.md) on the media layer; with no SIP
+	 * user agent configured this is a pure media node. */
+	if (media_start(ctl.dp, s) < 0 || ng_cmd_start(ctl.root, s) < 0) {
+		ctl.exit_code = 2;
+		goto out;
+	}
 
 	MG_INFO("mediagate-control %s running (dataplane socket %s)", MG_VERSION,
 		s->control_socket);
@@ -286,6 +295,8 @@ int main(int argc, char **argv)
 	calls_stop();
 	sip_stop();
 out:
+	ng_cmd_stop();
+	media_stop();
 #ifdef MG_HAVE_PRI
 	pri_stop();
 #endif

@@ -1,0 +1,1443 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "media.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "mg_log.h"
+#include "sdp_crypto.h"
+#include "sdp_rw.h"
+
+#define MEDIA_DP_TIMEOUT_MS 2000
+#define MEDIA_HASH_BUCKETS 8192u /* power of two */
+#define MEDIA_SDP_MAX 16384
+
+enum media_op_kind { OP_OFFER, OP_ANSWER, OP_DELETE, OP_QUERY };
+
+/* One queued operation of a session. */
+struct media_op {
+	enum media_op_kind kind;
+	char from_tag[MEDIA_TAG_MAX];
+	char to_tag[MEDIA_TAG_MAX];
+	char *sdp;
+	size_t sdp_len;
+	struct media_opts o;
+	media_done_f cb;
+	void *arg;
+	struct media_op *next;
+	/* while it runs */
+	struct media_result *res;
+	struct sdprw_sdp *parsed;
+	int xs;      /* the offering side (offer) / offerer's side (answer) */
+	int py;      /* answer: the answering party's index on the other side */
+	int err_rc;  /* first dataplane error of this step */
+	int stage;   /* ST_*: where it stands between dataplane replies */
+	char *out_sdp; /* res->sdp, ours to free */
+};
+
+static struct {
+	struct dpc *dp;
+	unsigned max_sessions;
+	enum mg_srtp_suite suites[MG_CFG_MAX_SUITES];
+	unsigned n_suites;
+	struct media_session *hash[MEDIA_HASH_BUCKETS];
+	struct media_session *head, *tail;
+	unsigned count;
+	uint64_t next_dp_id;
+	struct media_counters ctr;
+	bool stopping;
+} md;
+
+static void op_run(struct media_session *m);
+static void op_finish(struct media_session *m, struct media_op *op);
+
+/* ---------------------------------------------------------------- helpers */
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint32_t hash_str(const char *s)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h;
+}
+
+static void why_set(struct media_result *r, enum media_err e, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void why_set(struct media_result *r, enum media_err e, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->err = e;
+	va_start(ap, fmt);
+	vsnprintf(r->why, sizeof(r->why), fmt, ap);
+	va_end(ap);
+}
+
+static void warn_add(struct media_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn_add(struct media_result *r, const char *fmt, ...)
+{
+	size_t n = strlen(r->warning);
+	va_list ap;
+
+	if (n > 0 && n + 2 < sizeof(r->warning)) {
+		memcpy(r->warning + n, "; ", 3);
+		n += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(r->warning + n, sizeof(r->warning) - n, fmt, ap);
+	va_end(ap);
+}
+
+const char *media_err_name(enum media_err e)
+{
+	static const char *const names[] = {
+		[MEDIA_OK] = "ok",
+		[MEDIA_E_SDP] = "bad SDP",
+		[MEDIA_E_POLICY] = "media policy",
+		[MEDIA_E_NOTFOUND] = "not found",
+		[MEDIA_E_LIMIT] = "session limit",
+		[MEDIA_E_PORTS] = "out of ports",
+		[MEDIA_E_DATAPLANE] = "dataplane",
+		[MEDIA_E_NOMEM] = "out of memory",
+		[MEDIA_E_SHUTDOWN] = "shutting down",
+	};
+
+	return (unsigned)e < sizeof(names) / sizeof(names[0]) && names[e] ? names[e] : "?";
+}
+
+/* RTP profiles we relay: RTP/AVP, RTP/AVPF, RTP/SAVP, RTP/SAVPF and the
+ * DTLS spellings UDP/TLS/RTP/SAVP(F) (answered with SDES, see below). */
+static bool profile_is_rtp(const char *p)
+{
+	return strncmp(p, "RTP/", 4) == 0 || strncmp(p, "UDP/TLS/RTP/", 12) == 0;
+}
+
+static bool profile_is_srtp(const char *p)
+{
+	return strstr(p, "SAVP") != NULL;
+}
+
+static bool profile_is_feedback(const char *p)
+{
+	size_t n = strlen(p);
+
+	return n > 0 && p[n - 1] == 'F';
+}
+
+/* The plain or SDES profile of the same family: DTLS spellings become
+ * RTP/SAVP(F), the only SRTP we can key. */
+static const char *profile_norm(const char *p, bool srtp)
+{
+	bool f = profile_is_feedback(p);
+
+	if (srtp)
+		return f ? "RTP/SAVPF" : "RTP/SAVP";
+	return f ? "RTP/AVPF" : "RTP/AVP";
+}
+
+static bool suite_allowed(const struct media_opts *o, enum mg_srtp_suite s)
+{
+	bool configured = false;
+
+	for (unsigned i = 0; i < md.n_suites; i++)
+		configured |= md.suites[i] == s;
+	if (!configured)
+		return false;
+	if (o->suites_only != 0 && !(o->suites_only & (1u << s)))
+		return false;
+	return !(o->suites_no & (1u << s));
+}
+
+static int crypto_to_wire(const struct media_crypto *c, struct mg_msg_crypto *w)
+{
+	const struct mg_srtp_suite_info *si = c->suite;
+
+	memset(w, 0, sizeof(*w));
+	if (si == NULL)
+		return 0;
+	if (si->master_key_len > MG_PROTO_MAX_KEY || si->master_salt_len > MG_PROTO_MAX_SALT ||
+	    c->key.mki_len > MG_PROTO_MAX_MKI)
+		return -EINVAL;
+	w->suite = (uint8_t)si->id;
+	w->key_len = si->master_key_len;
+	w->salt_len = si->master_salt_len;
+	w->mki_len = c->key.mki_len;
+	for (unsigned i = 0; i < c->key.mki_len; i++) /* network order */
+		w->mki[i] = (uint8_t)(c->key.mki >> (8 * (c->key.mki_len - 1 - i)));
+	w->lifetime = c->key.lifetime;
+	memcpy(w->key, c->key.key, si->master_key_len);
+	memcpy(w->salt, c->key.salt, si->master_salt_len);
+	return 0;
+}
+
+static int new_key(const struct mg_srtp_suite_info *si, unsigned long tag, uint64_t lifetime,
+		   struct media_crypto *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->suite = si;
+	out->tag = tag;
+	out->key.lifetime = lifetime;
+	return sdp_crypto_random_key(si, &out->key);
+}
+
+static void crypto_wipe(struct media_crypto *c)
+{
+	explicit_bzero(c, sizeof(*c));
+}
+
+/* ------------------------------------------------------- session table */
+
+static struct media_session *find(const char *key)
+{
+	for (struct media_session *m = md.hash[hash_str(key) & (MEDIA_HASH_BUCKETS - 1)]; m; m = m->hnext)
+		if (strcmp(m->key, key) == 0)
+			return m;
+	return NULL;
+}
+
+const struct media_session *media_find(const char *key)
+{
+	return find(key);
+}
+
+const struct media_session *media_first(void)
+{
+	return md.head;
+}
+
+const struct media_session *media_next(const struct media_session *m)
+{
+	return m->next;
+}
+
+unsigned media_count(void)
+{
+	return md.count;
+}
+
+void media_get_counters(struct media_counters *out)
+{
+	*out = md.ctr;
+}
+
+static struct media_session *session_new(const char *key)
+{
+	struct media_session *m = calloc(1, sizeof(*m));
+	uint32_t b;
+
+	if (m == NULL)
+		return NULL;
+	m->key = strdup(key);
+	if (m->key == NULL) {
+		free(m);
+		return NULL;
+	}
+	m->created_ms = m->last_signal_ms = wall_ms();
+	m->side[0].active = m->side[1].active = -1;
+	m->side[0].rtcp_attr = m->side[1].rtcp_attr = true;
+	b = hash_str(key) & (MEDIA_HASH_BUCKETS - 1);
+	m->hnext = md.hash[b];
+	md.hash[b] = m;
+	m->prev = md.tail;
+	if (md.tail)
+		md.tail->next = m;
+	else
+		md.head = m;
+	md.tail = m;
+	md.count++;
+	md.ctr.created++;
+	return m;
+}
+
+static void party_free(struct media_party *p)
+{
+	if (p == NULL)
+		return;
+	for (unsigned i = 0; i < p->n_legs; i++) {
+		crypto_wipe(&p->legs[i].rx);
+		crypto_wipe(&p->legs[i].tx);
+	}
+	free(p->legs);
+	free(p);
+}
+
+static void offered_drop(struct media_side *sd)
+{
+	if (sd->offered != NULL) {
+		explicit_bzero(sd->offered, sizeof(*sd->offered) * MEDIA_MAX_STREAMS);
+		free(sd->offered);
+		sd->offered = NULL;
+	}
+	memset(sd->n_offered, 0, sizeof(sd->n_offered));
+}
+
+static void on_port_freed(void *arg, int result, const void *body)
+{
+	(void)arg;
+	(void)body;
+	if (result < 0 && result != -ENOTCONN)
+		MG_WARN("media: PORT_FREE failed: %s", strerror(-result));
+}
+
+/* Unlink and free; the dataplane sessions are gone already, the ports are
+ * given back here (answers ignored: nothing waits for them). */
+static void session_free(struct media_session *m)
+{
+	struct media_session **pp = &md.hash[hash_str(m->key) & (MEDIA_HASH_BUCKETS - 1)];
+
+	while (*pp != m)
+		pp = &(*pp)->hnext;
+	*pp = m->hnext;
+	if (m->prev)
+		m->prev->next = m->next;
+	else
+		md.head = m->next;
+	if (m->next)
+		m->next->prev = m->prev;
+	else
+		md.tail = m->prev;
+	md.count--;
+	md.ctr.deleted++;
+	for (int s = 0; s < 2; s++) {
+		struct media_side *sd = &m->side[s];
+
+		for (unsigned i = 0; i < MEDIA_MAX_STREAMS; i++)
+			if (sd->port_ok[i] && md.dp != NULL && dpc_is_up(md.dp))
+				dpc_request(md.dp, MG_MSG_PORT_FREE, &sd->ports[i], MEDIA_DP_TIMEOUT_MS, on_port_freed,
+					    NULL);
+		for (unsigned p = 0; p < sd->n_parties; p++)
+			party_free(sd->parties[p]);
+		offered_drop(sd);
+	}
+	free(m->key);
+	free(m);
+}
+
+static int party_find(const struct media_side *sd, const char *tag)
+{
+	if (tag == NULL || tag[0] == '\0')
+		return -1;
+	for (unsigned p = 0; p < sd->n_parties; p++)
+		if (strcmp(sd->parties[p]->tag, tag) == 0)
+			return (int)p;
+	return -1;
+}
+
+static int party_add(struct media_side *sd, const char *tag)
+{
+	struct media_party *p;
+
+	if (sd->n_parties >= MEDIA_MAX_PARTIES)
+		return -ENOSPC;
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return -ENOMEM;
+	snprintf(p->tag, sizeof(p->tag), "%s", tag ? tag : "");
+	sd->parties[sd->n_parties] = p;
+	return (int)sd->n_parties++;
+}
+
+static int party_legs(struct media_party *p, unsigned n)
+{
+	struct media_leg *l;
+
+	if (n <= p->n_legs)
+		return 0;
+	l = realloc(p->legs, n * sizeof(*l));
+	if (l == NULL)
+		return -ENOMEM;
+	memset(l + p->n_legs, 0, (n - p->n_legs) * sizeof(*l));
+	p->legs = l;
+	p->n_legs = n;
+	return 0;
+}
+
+/* ------------------------------------------------------------ dataplane */
+
+static void fill_wire_leg(const struct media_session *m, int s, unsigned i, const struct media_opts *o,
+			  struct mg_msg_leg *w)
+{
+	const struct media_side *sd = &m->side[s];
+	const struct media_leg *l = &sd->parties[sd->active]->legs[i];
+
+	memset(w, 0, sizeof(*w));
+	w->local = sd->ports[i].local;
+	w->remote = l->remote;
+	w->remote_rtcp_port = l->remote_rtcp_port;
+	if (l->rtcp_mux)
+		w->flags |= MG_LEG_F_RTCP_MUX;
+	w->source_policy = o != NULL && o->strict_source ? MG_SOURCE_STRICT : MG_SOURCE_LATCH;
+	crypto_to_wire(&l->rx, &w->rx);
+	crypto_to_wire(&l->tx, &w->tx);
+}
+
+static void on_dp_step(void *arg, int result, const void *body)
+{
+	struct media_session *m = arg;
+	struct media_op *op = m->ops;
+
+	(void)body;
+	m->pending--;
+	if (result < 0 && op != NULL && op->err_rc == 0)
+		op->err_rc = result;
+	if (m->pending == 0 && op != NULL)
+		op_run(m);
+}
+
+/* ---------------------------------------------------------------- ports */
+
+static void on_port(void *arg, int result, const void *body)
+{
+	struct media_session *m = arg;
+	struct media_op *op = m->ops;
+
+	m->pending--;
+	if (result == 0 && body != NULL) {
+		const struct mg_msg_port *p = body;
+
+		/* the first slot waiting: every port of a session comes from
+		 * the same address family, so any waiting slot may take it */
+		for (int s = 0; s < 2; s++)
+			for (unsigned i = 0; i < MEDIA_MAX_STREAMS; i++) {
+				struct media_side *sd = &m->side[s];
+
+				if (sd->port_wait[i]) {
+					sd->port_wait[i] = false;
+					sd->ports[i] = *p;
+					sd->port_ok[i] = true;
+					goto placed;
+				}
+			}
+		/* nobody waits for it (cannot happen: one request per slot) */
+		dpc_request(md.dp, MG_MSG_PORT_FREE, p, MEDIA_DP_TIMEOUT_MS, on_port_freed, NULL);
+	placed:;
+	} else if (op != NULL && op->err_rc == 0) {
+		op->err_rc = result < 0 ? result : -EIO;
+	}
+	if (result < 0) {
+		/* give the slot back so a later offer asks again */
+		for (int s = 0; s < 2; s++)
+			for (unsigned i = 0; i < MEDIA_MAX_STREAMS; i++)
+				if (m->side[s].port_wait[i]) {
+					m->side[s].port_wait[i] = false;
+					goto cleared;
+				}
+	cleared:;
+	}
+	if (m->pending == 0 && op != NULL)
+		op_run(m);
+}
+
+/* PORT_ALLOC for every relayed stream of side @p s lacking one. Returns
+ * how many requests went out, or -errno. */
+static int ports_request(struct media_session *m, int s, const bool relayed[MEDIA_MAX_STREAMS], unsigned n)
+{
+	struct media_side *sd = &m->side[s];
+	int sent = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct mg_msg_port_alloc pa;
+		int64_t id;
+
+		if (!relayed[i] || sd->port_ok[i] || sd->port_wait[i])
+			continue;
+		memset(&pa, 0, sizeof(pa));
+		pa.local.family = MG_FAMILY_IPV4;
+		id = dpc_request(md.dp, MG_MSG_PORT_ALLOC, &pa, MEDIA_DP_TIMEOUT_MS, on_port, m);
+		if (id < 0)
+			return (int)id;
+		sd->port_wait[i] = true; /* on_port() fills it (any free slot: ports are alike) */
+		m->pending++;
+		sent++;
+	}
+	return sent;
+}
+
+/* ---------------------------------------------------------------- offer */
+
+/* Read the offering party's streams from its SDP into @p p. */
+static int offer_read_party(struct media_op *op, struct media_party *p, struct media_result *r)
+{
+	const struct sdprw_sdp *sdp = op->parsed;
+
+	if (party_legs(p, sdp->n_media) < 0) {
+		why_set(r, MEDIA_E_NOMEM, "out of memory");
+		return -1;
+	}
+	for (unsigned i = 0; i < sdp->n_media; i++) {
+		const struct sdprw_media *sm = &sdp->m[i];
+		struct media_leg *l = &p->legs[i];
+		const char *addr = op->o.source_address ? op->o.source_address : sm->addr;
+		struct media_crypto old_rx = l->rx, old_tx = l->tx;
+		bool srtp;
+
+		snprintf(l->media_type, sizeof(l->media_type), "%s", sm->type);
+		snprintf(l->profile, sizeof(l->profile), "%s", sm->proto);
+		l->relayed = sm->port != 0 && profile_is_rtp(sm->proto) && i < MEDIA_MAX_STREAMS;
+		memset(&l->rx, 0, sizeof(l->rx));
+		memset(&l->tx, 0, sizeof(l->tx));
+		if (!l->relayed)
+			continue;
+		memset(&l->remote, 0, sizeof(l->remote));
+		if (mg_proto_addr_parse(addr, &l->remote) < 0) {
+			why_set(r, MEDIA_E_SDP, "m= line %u: connection address '%s' is not an IP address", i + 1,
+				addr);
+			return -1;
+		}
+		if (l->remote.family != MG_FAMILY_IPV4) {
+			why_set(r, MEDIA_E_SDP, "m= line %u: IPv6 media (%s): the dataplane relays IPv4 only", i + 1,
+				addr);
+			return -1;
+		}
+		l->remote.port = sm->port;
+		l->rtcp_mux = sm->rtcp_mux; /* what it offers; the answer decides */
+		l->remote_rtcp_port = sm->rtcp_port ? sm->rtcp_port : (uint16_t)(sm->port + 1);
+		if (sm->dtls && op->o.dtls_refuse) {
+			why_set(r, MEDIA_E_POLICY,
+				"m= line %u offers DTLS-SRTP and DTLS=off asks to refuse it: not answered", i + 1);
+			return -1;
+		}
+		srtp = profile_is_srtp(sm->proto) || (sm->n_crypto > 0 && !op->o.sdes_off);
+		if (srtp && sm->dtls && sm->n_crypto == 0 && sm->n_crypto_bad == 0) {
+			why_set(r, MEDIA_E_POLICY,
+				"m= line %u offers DTLS-SRTP only (%s, a=fingerprint, no a=crypto): mediagate keys "
+				"SRTP with SDES only",
+				i + 1, sm->proto);
+			return -1;
+		}
+		if (!srtp)
+			continue;
+		/* the first a=crypto line we can do is the one we answer */
+		for (unsigned k = 0; k < sm->n_crypto; k++) {
+			const struct sdp_crypto *c = &sm->crypto[k];
+
+			if (c->suite == NULL || !suite_allowed(&op->o, c->suite->id) || c->nkeys != 1)
+				continue;
+			l->rx.suite = c->suite;
+			l->rx.tag = c->tag;
+			l->rx.key = c->keys[0];
+			break;
+		}
+		if (l->rx.suite == NULL) {
+			if (!profile_is_srtp(sm->proto))
+				continue; /* Microsoft dialect: crypto optional on RTP/AVP */
+			why_set(r, MEDIA_E_POLICY,
+				"m= line %u (%s): no usable a=crypto line (%u given, %u malformed; allowed suites "
+				"and one key per line)",
+				i + 1, sm->proto, sm->n_crypto, sm->n_crypto_bad);
+			return -1;
+		}
+		/* our key towards it: kept across re-offers while its own key
+		 * and suite stay (no needless re-key), else new */
+		if (old_tx.suite == l->rx.suite && old_rx.suite == l->rx.suite &&
+		    sdp_crypto_key_equal(l->rx.suite, &old_rx.key, &l->rx.key)) {
+			l->tx = old_tx;
+			l->tx.tag = l->rx.tag;
+		} else if (new_key(l->rx.suite, l->rx.tag, op->o.lifetime, &l->tx) < 0) {
+			why_set(r, MEDIA_E_NOMEM, "no random bytes for a key");
+			return -1;
+		}
+		crypto_wipe(&old_rx);
+		crypto_wipe(&old_tx);
+	}
+	return 0;
+}
+
+/* Our keys and rtcp-mux offer towards side @p ys for each stream. */
+static int offer_prepare_other(struct media_session *m, struct media_op *op, const struct media_party *xp,
+			       int ys, struct media_result *r)
+{
+	struct media_side *yd = &m->side[ys];
+
+	offered_drop(yd);
+	yd->offered = calloc(MEDIA_MAX_STREAMS, sizeof(*yd->offered));
+	if (yd->offered == NULL) {
+		why_set(r, MEDIA_E_NOMEM, "out of memory");
+		return -1;
+	}
+	yd->rtcp_attr = !op->o.no_rtcp_attr;
+	for (unsigned i = 0; i < xp->n_legs && i < MEDIA_MAX_STREAMS; i++) {
+		const struct media_leg *xl = &xp->legs[i];
+		const char *out = op->o.profile ? op->o.profile : xl->profile;
+		unsigned n = 0;
+
+		yd->mux_offered[i] = (xl->rtcp_mux && !(op->o.rtcp_mux & MEDIA_MUX_DEMUX)) ||
+				     (op->o.rtcp_mux & (MEDIA_MUX_OFFER | MEDIA_MUX_REQUIRE));
+		if (!xl->relayed || op->o.sdes_off || !profile_is_srtp(out))
+			continue;
+		for (unsigned s = 0; s < md.n_suites; s++) {
+			const struct mg_srtp_suite_info *si = mg_srtp_suite_by_id(md.suites[s]);
+
+			if (si == NULL || !suite_allowed(&op->o, si->id))
+				continue;
+			if (new_key(si, n + 1, op->o.lifetime, &yd->offered[i][n]) < 0) {
+				why_set(r, MEDIA_E_NOMEM, "no random bytes for a key");
+				return -1;
+			}
+			n++;
+		}
+		if (n == 0) {
+			why_set(r, MEDIA_E_POLICY, "m= line %u: %s asked but every SRTP suite is excluded", i + 1, out);
+			return -1;
+		}
+		yd->n_offered[i] = (uint8_t)n;
+	}
+	return 0;
+}
+
+static int addr_text(const struct media_session *m, int s, const struct media_opts *o, char *buf, size_t len,
+		     int *family)
+{
+	const struct media_side *sd = &m->side[s];
+
+	*family = AF_INET;
+	if (o->media_address != NULL) {
+		snprintf(buf, len, "%s", o->media_address);
+		if (strchr(buf, ':') != NULL)
+			*family = AF_INET6;
+		return 0;
+	}
+	for (unsigned i = 0; i < MEDIA_MAX_STREAMS; i++)
+		if (sd->port_ok[i]) {
+			struct mg_msg_addr a = sd->ports[i].local;
+
+			a.port = 0;
+			if (inet_ntop(a.family == MG_FAMILY_IPV6 ? AF_INET6 : AF_INET, a.addr, buf, (socklen_t)len) ==
+			    NULL)
+				return -EINVAL;
+			*family = a.family == MG_FAMILY_IPV6 ? AF_INET6 : AF_INET;
+			return 0;
+		}
+	snprintf(buf, len, "0.0.0.0"); /* nothing relayed: every port is 0 */
+	return 0;
+}
+
+static char *sdp_buf(struct media_result *r)
+{
+	char *b = malloc(MEDIA_SDP_MAX);
+
+	if (b == NULL)
+		why_set(r, MEDIA_E_NOMEM, "out of memory");
+	return b;
+}
+
+/* Both sides have their ports: write the offer towards the other side. */
+static void offer_write(struct media_session *m, struct media_op *op)
+{
+	struct media_result *r = op->res;
+	int ys = !op->xs;
+	struct media_side *yd = &m->side[ys];
+	const struct media_party *xp = m->side[op->xs].parties[party_find(&m->side[op->xs], op->from_tag)];
+	struct sdprw_out w;
+	char addr[64];
+	char *out;
+	int n;
+
+	memset(&w, 0, sizeof(w));
+	if (addr_text(m, ys, &op->o, addr, sizeof(addr), &w.family) < 0) {
+		why_set(r, MEDIA_E_DATAPLANE, "bad local address from the dataplane");
+		return;
+	}
+	w.addr = addr;
+	w.replace_origin = op->o.replace_origin;
+	w.strip_ice = !op->o.keep_ice;
+	w.n_media = op->parsed->n_media;
+	for (unsigned i = 0; i < w.n_media; i++) {
+		struct sdprw_media_out *mo = &w.m[i];
+		const struct media_leg *xl = &xp->legs[i];
+		bool srtp_out;
+
+		mo->strip_dtls = true;
+		if (!xl->relayed) {
+			mo->port = 0;
+			continue;
+		}
+		srtp_out = yd->n_offered[i] > 0;
+		mo->proto = op->o.profile ? op->o.profile : profile_norm(xl->profile, profile_is_srtp(xl->profile));
+		if (!op->o.profile && xl->rx.suite != NULL && !profile_is_srtp(xl->profile))
+			mo->proto = xl->profile; /* Microsoft dialect stays RTP/AVP+crypto */
+		mo->port = yd->ports[i].local.port;
+		mo->rtcp_mux = yd->mux_offered[i];
+		mo->rtcp_port = mo->rtcp_mux ? mo->port : yd->ports[i].rtcp_port;
+		mo->rtcp_attr = yd->rtcp_attr;
+		if (srtp_out)
+			for (unsigned k = 0; k < yd->n_offered[i]; k++) {
+				mo->crypto[k].tag = yd->offered[i][k].tag;
+				mo->crypto[k].suite = yd->offered[i][k].suite;
+				mo->crypto[k].key = yd->offered[i][k].key;
+				mo->n_crypto++;
+			}
+	}
+	out = sdp_buf(r);
+	if (out == NULL)
+		return;
+	n = sdprw_write(op->sdp, op->sdp_len, &w, out, MEDIA_SDP_MAX);
+	explicit_bzero(&w, sizeof(w));
+	if (n < 0) {
+		free(out);
+		why_set(r, MEDIA_E_SDP, "cannot write the offer: %s", strerror(-n));
+		return;
+	}
+	op->out_sdp = out;
+	r->sdp = out;
+	r->sdp_len = (size_t)n;
+}
+
+/* ----------------------------------------------------------------- answer */
+
+static int answer_read_party(struct media_session *m, struct media_op *op, struct media_party *yp,
+			     struct media_party *xp, struct media_result *r)
+{
+	const struct sdprw_sdp *sdp = op->parsed;
+	int ys = !op->xs;
+	struct media_side *yd = &m->side[ys];
+
+	if (sdp->n_media != xp->n_legs) {
+		why_set(r, MEDIA_E_SDP, "the answer has %u m= lines, the offer had %u", sdp->n_media, xp->n_legs);
+		return -1;
+	}
+	if (party_legs(yp, sdp->n_media) < 0) {
+		why_set(r, MEDIA_E_NOMEM, "out of memory");
+		return -1;
+	}
+	for (unsigned i = 0; i < sdp->n_media; i++) {
+		const struct sdprw_media *sm = &sdp->m[i];
+		struct media_leg *l = &yp->legs[i];
+		struct media_leg *xl = &xp->legs[i];
+		const char *addr = op->o.source_address ? op->o.source_address : sm->addr;
+
+		crypto_wipe(&l->rx);
+		crypto_wipe(&l->tx);
+		snprintf(l->media_type, sizeof(l->media_type), "%s", sm->type);
+		snprintf(l->profile, sizeof(l->profile), "%s", sm->proto);
+		l->relayed = xl->relayed && sm->port != 0 && yd->port_ok[i];
+		if (!l->relayed)
+			continue;
+		memset(&l->remote, 0, sizeof(l->remote));
+		if (mg_proto_addr_parse(addr, &l->remote) < 0 || l->remote.family != MG_FAMILY_IPV4) {
+			why_set(r, MEDIA_E_SDP, "m= line %u: connection address '%s' is not an IPv4 address", i + 1,
+				addr);
+			return -1;
+		}
+		l->remote.port = sm->port;
+		l->rtcp_mux = sm->rtcp_mux && yd->mux_offered[i];
+		if ((op->o.rtcp_mux & MEDIA_MUX_REQUIRE) && !l->rtcp_mux) {
+			why_set(r, MEDIA_E_POLICY, "m= line %u: rtcp-mux required and not accepted", i + 1);
+			return -1;
+		}
+		l->remote_rtcp_port = l->rtcp_mux ? sm->port : sm->rtcp_port ? sm->rtcp_port : (uint16_t)(sm->port + 1);
+		if (yd->n_offered[i] > 0) {
+			/* its key is the line whose tag names one of ours */
+			for (unsigned k = 0; k < sm->n_crypto && l->rx.suite == NULL; k++) {
+				const struct sdp_crypto *c = &sm->crypto[k];
+
+				for (unsigned j = 0; j < yd->n_offered[i]; j++) {
+					const struct media_crypto *ours = &yd->offered[i][j];
+
+					if (ours->tag != c->tag || ours->suite != c->suite || c->nkeys != 1)
+						continue;
+					l->rx.suite = c->suite;
+					l->rx.tag = c->tag;
+					l->rx.key = c->keys[0];
+					l->tx = *ours;
+					break;
+				}
+			}
+			if (l->rx.suite == NULL && profile_is_srtp(sm->proto)) {
+				why_set(r, MEDIA_E_POLICY,
+					"m= line %u: the answer's a=crypto matches none of the %u offered (tag and suite)",
+					i + 1, yd->n_offered[i]);
+				return -1;
+			}
+			if (l->rx.suite == NULL)
+				warn_add(r, "m= line %u answered %s without crypto: plain RTP on that side", i + 1,
+					 sm->proto);
+		}
+		/* the offerer's side now: rtcp-mux as agreed */
+		xl->rtcp_mux = xl->rtcp_mux && !(op->o.rtcp_mux & MEDIA_MUX_REJECT) &&
+			       (l->rtcp_mux || (op->o.rtcp_mux & (MEDIA_MUX_ACCEPT | MEDIA_MUX_DEMUX)) ||
+				yd->mux_offered[i] == false);
+		if (xl->rtcp_mux)
+			xl->remote_rtcp_port = xl->remote.port;
+	}
+	yp->answered = true;
+	return 0;
+}
+
+static void answer_write(struct media_session *m, struct media_op *op, const struct media_party *xp)
+{
+	struct media_result *r = op->res;
+	struct media_side *xd = &m->side[op->xs];
+	struct sdprw_out w;
+	char addr[64];
+	char *out;
+	int n;
+
+	memset(&w, 0, sizeof(w));
+	if (addr_text(m, op->xs, &op->o, addr, sizeof(addr), &w.family) < 0) {
+		why_set(r, MEDIA_E_DATAPLANE, "bad local address from the dataplane");
+		return;
+	}
+	w.addr = addr;
+	w.replace_origin = op->o.replace_origin;
+	w.strip_ice = !op->o.keep_ice;
+	w.n_media = op->parsed->n_media;
+	for (unsigned i = 0; i < w.n_media; i++) {
+		struct sdprw_media_out *mo = &w.m[i];
+		const struct media_leg *xl = &xp->legs[i];
+		const struct media_party *yp = m->side[!op->xs].parties[op->py];
+
+		mo->strip_dtls = true;
+		if (!xl->relayed || !yp->legs[i].relayed) {
+			mo->port = 0;
+			continue;
+		}
+		mo->proto = op->o.profile ? op->o.profile
+					  : xl->rx.suite != NULL && !profile_is_srtp(xl->profile)
+						    ? xl->profile
+						    : profile_norm(xl->profile, xl->rx.suite != NULL);
+		mo->port = xd->ports[i].local.port;
+		mo->rtcp_mux = xl->rtcp_mux;
+		mo->rtcp_port = mo->rtcp_mux ? mo->port : xd->ports[i].rtcp_port;
+		mo->rtcp_attr = !op->o.no_rtcp_attr;
+		if (xl->tx.suite != NULL) {
+			mo->crypto[0].tag = xl->tx.tag;
+			mo->crypto[0].suite = xl->tx.suite;
+			mo->crypto[0].key = xl->tx.key;
+			mo->n_crypto = 1;
+		}
+	}
+	out = sdp_buf(r);
+	if (out == NULL)
+		return;
+	n = sdprw_write(op->sdp, op->sdp_len, &w, out, MEDIA_SDP_MAX);
+	explicit_bzero(&w, sizeof(w));
+	if (n < 0) {
+		free(out);
+		why_set(r, MEDIA_E_SDP, "cannot write the answer: %s", strerror(-n));
+		return;
+	}
+	op->out_sdp = out;
+	r->sdp = out;
+	r->sdp_len = (size_t)n;
+}
+
+/* ADD/MODIFY/DEL per stream between the two active parties. Returns how
+ * many requests went out, or -errno. */
+static int dp_sync(struct media_session *m, const struct media_opts *o)
+{
+	int sent = 0;
+
+	for (unsigned i = 0; i < m->n_streams; i++) {
+		bool want = m->side[0].active >= 0 && m->side[1].active >= 0 && m->side[0].port_ok[i] &&
+			    m->side[1].port_ok[i];
+		struct mg_msg_session s;
+		int64_t id;
+
+		if (want) {
+			const struct media_party *a = m->side[0].parties[m->side[0].active];
+			const struct media_party *b = m->side[1].parties[m->side[1].active];
+
+			want = i < a->n_legs && i < b->n_legs && a->legs[i].relayed && b->legs[i].relayed;
+		}
+		if (!want) {
+			if (m->dp_on[i]) {
+				struct mg_msg_session_id sid = { .id = m->dp_id[i] };
+
+				id = dpc_request(md.dp, MG_MSG_SESSION_DEL, &sid, MEDIA_DP_TIMEOUT_MS, on_dp_step, m);
+				if (id < 0)
+					return (int)id;
+				m->dp_on[i] = false;
+				m->pending++;
+				sent++;
+			}
+			continue;
+		}
+		memset(&s, 0, sizeof(s));
+		if (m->dp_id[i] == 0)
+			m->dp_id[i] = ++md.next_dp_id;
+		s.id = m->dp_id[i];
+		fill_wire_leg(m, 0, i, o, &s.legs[0]);
+		fill_wire_leg(m, 1, i, o, &s.legs[1]);
+		id = dpc_request(md.dp, m->dp_on[i] ? MG_MSG_SESSION_MODIFY : MG_MSG_SESSION_ADD, &s,
+				 MEDIA_DP_TIMEOUT_MS, on_dp_step, m);
+		explicit_bzero(&s, sizeof(s));
+		if (id < 0)
+			return (int)id;
+		m->dp_on[i] = true; /* no answer = maybe installed: a DEL costs nothing */
+		m->pending++;
+		sent++;
+	}
+	return sent;
+}
+
+/* ------------------------------------------------------- stats (query) */
+
+static void dir_stats(const struct mg_msg_dir_stats *d, struct media_dir_stats *o)
+{
+	o->packets = d->packets;
+	o->bytes = d->bytes;
+	o->rtcp_packets = d->rtcp_packets;
+	o->errors = 0;
+	for (unsigned k = 0; k < MG_DROP_REASON_COUNT; k++)
+		o->errors += d->drops[k];
+	o->auth_failures = d->drops[MG_DROP_AUTH];
+	o->replays = d->drops[MG_DROP_REPLAY];
+}
+
+/* Replies carry the session id: the stream is found by it, so every
+ * request of a session has the session as its argument (dpc_cancel_arg). */
+static void on_stats(void *arg, int result, const void *body)
+{
+	struct media_session *m = arg;
+	struct media_op *op = m->ops;
+
+	m->pending--;
+	if (result == 0 && body != NULL && op != NULL && op->res != NULL) {
+		const struct mg_msg_session_stats *st = body;
+
+		for (unsigned i = 0; i < m->n_streams; i++) {
+			if (m->dp_id[i] != st->id)
+				continue;
+			for (int s = 0; s < 2; s++) {
+				int p = m->side[s].active;
+
+				if (p < 0)
+					continue;
+				dir_stats(&st->legs[s][0], &op->res->stats[s][p][i].rx);
+				dir_stats(&st->legs[s][1], &op->res->stats[s][p][i].tx);
+			}
+			op->res->have_stats = true;
+		}
+	}
+	if (m->pending == 0 && op != NULL)
+		op_run(m);
+}
+
+/* SESSION_STATS (query) or SESSION_DEL (delete: final counters) per
+ * installed stream. */
+static int stats_request(struct media_session *m, unsigned type)
+{
+	int sent = 0;
+
+	for (unsigned i = 0; i < m->n_streams; i++) {
+		struct mg_msg_session_id sid = { .id = m->dp_id[i] };
+		int64_t id;
+
+		if (!m->dp_on[i])
+			continue;
+		id = dpc_request(md.dp, type, &sid, MEDIA_DP_TIMEOUT_MS, on_stats, m);
+		if (id < 0)
+			return (int)id;
+		if (type == MG_MSG_SESSION_DEL)
+			m->dp_on[i] = false;
+		m->pending++;
+		sent++;
+	}
+	return sent;
+}
+
+/* ------------------------------------------------------ the operations */
+
+/*
+ * Each operation runs in steps: a step sends dataplane requests and
+ * returns; when the last reply is in (m->pending == 0) op_run() calls it
+ * again at the stage it stopped at.
+ */
+enum { ST_START, ST_PORTS, ST_DP, ST_DONE };
+
+static int dp_error(struct media_result *r, int rc)
+{
+	if (rc == -ENOSPC) {
+		why_set(r, MEDIA_E_PORTS, "Ran out of ports");
+		md.ctr.ports_refused++;
+	} else {
+		why_set(r, MEDIA_E_DATAPLANE, "dataplane: %s", strerror(-rc));
+	}
+	return -1;
+}
+
+static void run_offer(struct media_session *m, struct media_op *op, int *stage)
+{
+	struct media_result *r = op->res;
+	char why[256] = "";
+
+	if (*stage == ST_START) {
+		struct media_party *xp;
+		bool relayed[MEDIA_MAX_STREAMS] = { false };
+		int px, rc, sent = 0;
+
+		md.ctr.offers++;
+		op->parsed = malloc(sizeof(*op->parsed));
+		if (op->parsed == NULL) {
+			why_set(r, MEDIA_E_NOMEM, "out of memory");
+			return;
+		}
+		if (sdprw_parse(op->sdp, op->sdp_len, op->parsed, why, sizeof(why)) < 0) {
+			why_set(r, MEDIA_E_SDP, "%s", why);
+			return;
+		}
+		if (op->parsed->n_media > MEDIA_MAX_STREAMS)
+			warn_add(r, "%u m= lines: the first %u are relayed, the rest rejected", op->parsed->n_media,
+				 MEDIA_MAX_STREAMS);
+		/* the offering side: where from-tag is a party; else a new
+		 * session's side 0; else (to-tag known) the other side */
+		op->xs = party_find(&m->side[0], op->from_tag) >= 0 ? 0
+			 : party_find(&m->side[1], op->from_tag) >= 0 ? 1
+			 : m->side[0].n_parties == 0			 ? 0
+			 : party_find(&m->side[0], op->to_tag) >= 0	 ? 1
+									 : -1;
+		if (op->xs < 0) {
+			why_set(r, MEDIA_E_NOTFOUND, "from-tag '%s' is no party of call '%s'", op->from_tag, m->key);
+			return;
+		}
+		px = party_find(&m->side[op->xs], op->from_tag);
+		if (px < 0 && (px = party_add(&m->side[op->xs], op->from_tag)) < 0) {
+			why_set(r, MEDIA_E_NOMEM, "too many parties");
+			return;
+		}
+		m->side[op->xs].active = px;
+		xp = m->side[op->xs].parties[px];
+		if (offer_read_party(op, xp, r) < 0)
+			return;
+		if (m->n_streams < op->parsed->n_media)
+			m->n_streams = op->parsed->n_media < MEDIA_MAX_STREAMS ? op->parsed->n_media
+									  : MEDIA_MAX_STREAMS;
+		if (offer_prepare_other(m, op, xp, !op->xs, r) < 0)
+			return;
+		for (unsigned i = 0; i < m->n_streams && i < xp->n_legs; i++)
+			relayed[i] = xp->legs[i].relayed;
+		if (md.dp == NULL || !dpc_is_up(md.dp)) {
+			why_set(r, MEDIA_E_DATAPLANE, "dataplane not connected");
+			return;
+		}
+		for (int s = 0; s < 2; s++) {
+			rc = ports_request(m, s, relayed, m->n_streams);
+			if (rc < 0) {
+				dp_error(r, rc);
+				return;
+			}
+			sent += rc;
+		}
+		*stage = ST_PORTS;
+		if (sent > 0)
+			return;
+	}
+	if (*stage == ST_PORTS) {
+		if (op->err_rc < 0) {
+			dp_error(r, op->err_rc);
+			return;
+		}
+		offer_write(m, op);
+		*stage = ST_DONE;
+	}
+}
+
+static void run_answer(struct media_session *m, struct media_op *op, int *stage)
+{
+	struct media_result *r = op->res;
+	char why[256] = "";
+
+	if (*stage == ST_START) {
+		struct media_side *yd;
+		struct media_party *xp, *yp;
+		int px, rc;
+
+		md.ctr.answers++;
+		op->parsed = malloc(sizeof(*op->parsed));
+		if (op->parsed == NULL) {
+			why_set(r, MEDIA_E_NOMEM, "out of memory");
+			return;
+		}
+		if (sdprw_parse(op->sdp, op->sdp_len, op->parsed, why, sizeof(why)) < 0) {
+			why_set(r, MEDIA_E_SDP, "%s", why);
+			return;
+		}
+		op->xs = party_find(&m->side[0], op->from_tag) >= 0 ? 0
+			 : party_find(&m->side[1], op->from_tag) >= 0 ? 1
+								       : -1;
+		if (op->xs < 0) {
+			why_set(r, MEDIA_E_NOTFOUND, "from-tag '%s' made no offer in call '%s'", op->from_tag, m->key);
+			return;
+		}
+		px = party_find(&m->side[op->xs], op->from_tag);
+		xp = m->side[op->xs].parties[px];
+		yd = &m->side[!op->xs];
+		if (yd->offered == NULL && yd->n_parties == 0) {
+			why_set(r, MEDIA_E_NOTFOUND, "no offer is waiting for an answer in call '%s'", m->key);
+			return;
+		}
+		op->py = party_find(yd, op->to_tag);
+		if (op->py < 0) {
+			/* the offer's callee gets its tag; a further to-tag is a fork */
+			for (unsigned p = 0; p < yd->n_parties && op->py < 0; p++)
+				if (yd->parties[p]->tag[0] == '\0') {
+					snprintf(yd->parties[p]->tag, sizeof(yd->parties[p]->tag), "%s", op->to_tag);
+					op->py = (int)p;
+				}
+			if (op->py < 0 && (op->py = party_add(yd, op->to_tag)) < 0) {
+				why_set(r, MEDIA_E_NOMEM, "more than %d answering parties (forks)", MEDIA_MAX_PARTIES);
+				return;
+			}
+		}
+		yp = yd->parties[op->py];
+		if (answer_read_party(m, op, yp, xp, r) < 0)
+			return;
+		yd->active = op->py;
+		m->side[op->xs].active = px;
+		answer_write(m, op, xp);
+		if (r->err != MEDIA_OK)
+			return;
+		if (md.dp == NULL || !dpc_is_up(md.dp)) {
+			why_set(r, MEDIA_E_DATAPLANE, "dataplane not connected");
+			return;
+		}
+		rc = dp_sync(m, &op->o);
+		if (rc < 0) {
+			dp_error(r, rc);
+			return;
+		}
+		*stage = ST_DP;
+		if (rc > 0)
+			return;
+	}
+	if (*stage == ST_DP) {
+		if (op->err_rc < 0) {
+			dp_error(r, op->err_rc);
+			return;
+		}
+		*stage = ST_DONE;
+	}
+}
+
+/* Remove one non-active party of a side; true if it was such a party. */
+static bool delete_fork(struct media_session *m, const char *tag)
+{
+	for (int s = 0; s < 2; s++) {
+		struct media_side *sd = &m->side[s];
+		int p = party_find(sd, tag);
+
+		if (p < 0 || p == sd->active || sd->n_parties < 2)
+			continue;
+		party_free(sd->parties[p]);
+		memmove(&sd->parties[p], &sd->parties[p + 1], (sd->n_parties - (unsigned)p - 1) * sizeof(sd->parties[0]));
+		sd->n_parties--;
+		if (sd->active > p)
+			sd->active--;
+		return true;
+	}
+	return false;
+}
+
+static void run_delete(struct media_session *m, struct media_op *op, int *stage)
+{
+	struct media_result *r = op->res;
+
+	if (*stage == ST_START) {
+		int rc;
+
+		if (op->to_tag[0] != '\0' && delete_fork(m, op->to_tag)) {
+			*stage = ST_DONE;
+			return;
+		}
+		m->deleting = true;
+		rc = md.dp != NULL && dpc_is_up(md.dp) ? stats_request(m, MG_MSG_SESSION_DEL) : 0;
+		if (rc < 0)
+			warn_add(r, "dataplane: %s (the sessions are left to its clean-up)", strerror(-rc));
+		*stage = ST_DP;
+		if (rc > 0)
+			return;
+	}
+	if (*stage == ST_DP)
+		*stage = ST_DONE;
+}
+
+static void run_query(struct media_session *m, struct media_op *op, int *stage)
+{
+	if (*stage == ST_START) {
+		int rc = md.dp != NULL && dpc_is_up(md.dp) ? stats_request(m, MG_MSG_SESSION_STATS) : 0;
+
+		if (rc < 0)
+			warn_add(op->res, "no counters: dataplane: %s", strerror(-rc));
+		*stage = ST_DP;
+		if (rc > 0)
+			return;
+	}
+	*stage = ST_DONE;
+}
+
+static void op_run(struct media_session *m)
+{
+	struct media_op *op;
+
+	while ((op = m->ops) != NULL) {
+		int stage;
+
+		if (op->res == NULL) {
+			op->res = calloc(1, sizeof(*op->res));
+			if (op->res == NULL) {
+				static struct media_result oom = { .err = MEDIA_E_NOMEM, .why = "out of memory" };
+
+				m->ops = op->next;
+				op->cb(op->arg, &oom);
+				free(op->sdp);
+				free(op);
+				continue;
+			}
+			op->res->session = m;
+			op->stage = ST_START;
+		}
+		stage = op->stage;
+		switch (op->kind) {
+		case OP_OFFER:
+			run_offer(m, op, &stage);
+			break;
+		case OP_ANSWER:
+			run_answer(m, op, &stage);
+			break;
+		case OP_DELETE:
+			run_delete(m, op, &stage);
+			break;
+		case OP_QUERY:
+			run_query(m, op, &stage);
+			break;
+		}
+		op->stage = stage;
+		if (m->pending > 0 && (op->res->err == MEDIA_OK || stage != ST_DONE))
+			return; /* waits for the dataplane (also after an error: replies
+				 * must find the session) */
+		op_finish(m, op);
+		if (m->deleting && m->ops == NULL) {
+			session_free(m);
+			return;
+		}
+		if (m->deleting) {
+			/* what was queued after a delete finds no session */
+			continue;
+		}
+	}
+}
+
+static void op_finish(struct media_session *m, struct media_op *op)
+{
+	struct media_result *r = op->res;
+
+	m->ops = op->next;
+	if (m->ops == NULL)
+		m->ops_tail = NULL;
+	if (r->err != MEDIA_OK) {
+		md.ctr.errors++;
+		if (r->err == MEDIA_E_PORTS)
+			MG_WARN("media %s: %s", m->key, r->why);
+		else
+			MG_INFO("media %s: %s refused: %s", m->key,
+				op->kind == OP_OFFER ? "offer" : op->kind == OP_ANSWER ? "answer" : "request", r->why);
+	}
+	if (op->kind == OP_OFFER || op->kind == OP_ANSWER)
+		m->last_signal_ms = wall_ms();
+	/* an offer that failed on a new session leaves nothing behind */
+	if (r->err != MEDIA_OK && op->kind == OP_OFFER && m->side[1].n_parties == 0 &&
+	    m->side[0].n_parties <= 1 && !m->dp_on[0])
+		m->deleting = true;
+	if (m->deleting && op->next != NULL) {
+		/* later requests of a deleted session: answered "not found" */
+		for (struct media_op *q = op->next; q; q = q->next)
+			q->kind = OP_QUERY;
+	}
+	op->cb(op->arg, r);
+	free(op->out_sdp);
+	free(r);
+	if (op->parsed) {
+		explicit_bzero(op->parsed, sizeof(*op->parsed));
+		free(op->parsed);
+	}
+	free(op->sdp);
+	free(op);
+}
+
+/* -------------------------------------------------------- public entry */
+
+static void fail_now(media_done_f cb, void *arg, enum media_err e, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void fail_now(media_done_f cb, void *arg, enum media_err e, const char *fmt, ...)
+{
+	struct media_result r;
+	va_list ap;
+
+	memset(&r, 0, sizeof(r));
+	r.err = e;
+	va_start(ap, fmt);
+	vsnprintf(r.why, sizeof(r.why), fmt, ap);
+	va_end(ap);
+	md.ctr.errors++;
+	cb(arg, &r);
+}
+
+static void enqueue(struct media_session *m, enum media_op_kind kind, const char *from_tag, const char *to_tag,
+		    const char *sdp, size_t len, const struct media_opts *o, media_done_f cb, void *arg)
+{
+	struct media_op *op = calloc(1, sizeof(*op));
+
+	if (op == NULL) {
+		fail_now(cb, arg, MEDIA_E_NOMEM, "out of memory");
+		return;
+	}
+	op->kind = kind;
+	snprintf(op->from_tag, sizeof(op->from_tag), "%s", from_tag ? from_tag : "");
+	snprintf(op->to_tag, sizeof(op->to_tag), "%s", to_tag ? to_tag : "");
+	if (sdp != NULL) {
+		op->sdp = malloc(len + 1);
+		if (op->sdp == NULL) {
+			free(op);
+			fail_now(cb, arg, MEDIA_E_NOMEM, "out of memory");
+			return;
+		}
+		memcpy(op->sdp, sdp, len);
+		op->sdp[len] = '\0';
+		op->sdp_len = len;
+	}
+	if (o != NULL)
+		op->o = *o;
+	op->cb = cb;
+	op->arg = arg;
+	op->py = -1;
+	if (m->ops_tail)
+		m->ops_tail->next = op;
+	else
+		m->ops = op;
+	m->ops_tail = op;
+	if (m->ops == op && m->pending == 0)
+		op_run(m);
+}
+
+static bool tag_ok(const char *t)
+{
+	return t == NULL || strlen(t) < MEDIA_TAG_MAX;
+}
+
+void media_offer(const char *key, const char *from_tag, const char *to_tag, const char *sdp, size_t len,
+		 const struct media_opts *o, media_done_f cb, void *arg)
+{
+	struct media_session *m;
+
+	if (md.stopping)
+		return fail_now(cb, arg, MEDIA_E_SHUTDOWN, "shutting down");
+	if (!tag_ok(from_tag) || !tag_ok(to_tag))
+		return fail_now(cb, arg, MEDIA_E_SDP, "tag longer than %d bytes", MEDIA_TAG_MAX - 1);
+	m = find(key);
+	if (m == NULL || m->deleting) {
+		if (md.max_sessions > 0 && md.count >= md.max_sessions) {
+			md.ctr.limit_refused++;
+			return fail_now(cb, arg, MEDIA_E_LIMIT, "Parallel session limit reached");
+		}
+		m = session_new(key);
+		if (m == NULL)
+			return fail_now(cb, arg, MEDIA_E_NOMEM, "out of memory");
+	}
+	enqueue(m, OP_OFFER, from_tag, to_tag, sdp, len, o, cb, arg);
+}
+
+void media_answer(const char *key, const char *from_tag, const char *to_tag, const char *sdp, size_t len,
+		  const struct media_opts *o, media_done_f cb, void *arg)
+{
+	struct media_session *m = find(key);
+
+	if (m == NULL || m->deleting)
+		return fail_now(cb, arg, MEDIA_E_NOTFOUND, "Unknown call-id");
+	if (!tag_ok(from_tag) || !tag_ok(to_tag))
+		return fail_now(cb, arg, MEDIA_E_SDP, "tag longer than %d bytes", MEDIA_TAG_MAX - 1);
+	enqueue(m, OP_ANSWER, from_tag, to_tag, sdp, len, o, cb, arg);
+}
+
+void media_delete(const char *key, const char *from_tag, const char *to_tag, media_done_f cb, void *arg)
+{
+	struct media_session *m = find(key);
+
+	if (m == NULL || m->deleting)
+		return fail_now(cb, arg, MEDIA_E_NOTFOUND, "Unknown call-id");
+	(void)from_tag;
+	enqueue(m, OP_DELETE, from_tag, to_tag && tag_ok(to_tag) ? to_tag : NULL, NULL, 0, NULL, cb, arg);
+}
+
+void media_query(const char *key, media_done_f cb, void *arg)
+{
+	struct media_session *m = find(key);
+
+	if (m == NULL || m->deleting)
+		return fail_now(cb, arg, MEDIA_E_NOTFOUND, "Unknown call-id");
+	enqueue(m, OP_QUERY, NULL, NULL, NULL, 0, NULL, cb, arg);
+}
+
+static void settings_take(const struct mg_settings *s)
+{
+	md.max_sessions = s->max_calls;
+	md.n_suites = 0;
+	for (unsigned i = 0; i < s->n_crypto_suites && i < MG_CFG_MAX_SUITES; i++)
+		md.suites[md.n_suites++] = s->crypto_suites[i];
+	if (md.n_suites == 0) {
+		md.suites[md.n_suites++] = MG_SRTP_AES_CM_128_HMAC_SHA1_80;
+		md.suites[md.n_suites++] = MG_SRTP_AES_CM_128_HMAC_SHA1_32;
+	}
+}
+
+int media_start(struct dpc *dp, const struct mg_settings *s)
+{
+	memset(&md, 0, sizeof(md));
+	md.dp = dp;
+	/* dataplane session ids: the call engine numbers from time << 24;
+	 * ours have the top bit set so the two never meet */
+	md.next_dp_id = (1ull << 63) | ((uint64_t)time(NULL) << 24);
+	settings_take(s);
+	return 0;
+}
+
+void media_reload(const struct mg_settings *s)
+{
+	settings_take(s);
+}
+
+void media_stop(void)
+{
+	md.stopping = true;
+	while (md.head != NULL) {
+		struct media_session *m = md.head;
+
+		/* The front ends are stopped first: queued operations are
+		 * dropped without their callbacks (nobody is there to answer). */
+		if (md.dp != NULL)
+			dpc_cancel_arg(md.dp, m);
+		m->pending = 0;
+		while (m->ops != NULL) {
+			struct media_op *op = m->ops;
+
+			m->ops = op->next;
+			free(op->out_sdp);
+			free(op->res);
+			free(op->parsed);
+			free(op->sdp);
+			free(op);
+		}
+		for (unsigned i = 0; i < m->n_streams; i++)
+			if (m->dp_on[i] && md.dp != NULL && dpc_is_up(md.dp)) {
+				struct mg_msg_session_id sid = { .id = m->dp_id[i] };
+
+				dpc_request(md.dp, MG_MSG_SESSION_DEL, &sid, MEDIA_DP_TIMEOUT_MS, on_port_freed, NULL);
+			}
+		session_free(m);
+	}
+}

@@ -1,0 +1,494 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The media layer against a fake dataplane: dpc_request() and friends are
+ * replaced at link time (this test does not link dpclient); requests are
+ * queued and answered by run_dp() the way mediagate-dataplane answers
+ * them, so offers, answers, forks, deletes and errors run the real code
+ * through every asynchronous step.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "media.h"
+#include "mg_config.h"
+#include "sdp_crypto.h"
+#include "sdp_rw.h"
+
+/* ------------------------------------------------------- fake dataplane */
+
+struct fake_req {
+	unsigned type;
+	union {
+		struct mg_msg_port_alloc pa;
+		struct mg_msg_port port;
+		struct mg_msg_session sess;
+		struct mg_msg_session_id sid;
+	} body;
+	dpc_reply_f cb;
+	void *arg;
+	bool cancelled;
+};
+
+#define FAKE_MAX 256
+static struct {
+	struct fake_req q[FAKE_MAX];
+	unsigned head, tail;
+	bool up;
+	int port_rc;        /* PORT_ALLOC result to give (0 or -errno) */
+	uint16_t next_port;
+	unsigned ports_out; /* allocated and not freed */
+	unsigned n_add, n_modify, n_del, n_stats;
+	struct mg_msg_session last; /* last ADD/MODIFY */
+	unsigned sessions;          /* installed now */
+} fk;
+
+int64_t dpc_request(struct dpc *c, unsigned type, const void *body, unsigned timeout_ms, dpc_reply_f cb, void *arg)
+{
+	struct fake_req *r;
+	size_t len = 0;
+
+	(void)c;
+	(void)timeout_ms;
+	if (!fk.up)
+		return -ENOTCONN;
+	assert_true(fk.tail - fk.head < FAKE_MAX);
+	r = &fk.q[fk.tail++ % FAKE_MAX];
+	memset(r, 0, sizeof(*r));
+	r->type = type;
+	switch (type) {
+	case MG_MSG_PORT_ALLOC:
+		len = sizeof(struct mg_msg_port_alloc);
+		break;
+	case MG_MSG_PORT_FREE:
+		len = sizeof(struct mg_msg_port);
+		break;
+	case MG_MSG_SESSION_ADD:
+	case MG_MSG_SESSION_MODIFY:
+		len = sizeof(struct mg_msg_session);
+		break;
+	default:
+		len = sizeof(struct mg_msg_session_id);
+	}
+	memcpy(&r->body, body, len);
+	r->cb = cb;
+	r->arg = arg;
+	return fk.tail;
+}
+
+bool dpc_is_up(const struct dpc *c)
+{
+	(void)c;
+	return fk.up;
+}
+
+unsigned dpc_cancel_arg(struct dpc *c, const void *arg)
+{
+	unsigned n = 0;
+
+	(void)c;
+	for (unsigned i = fk.head; i != fk.tail; i++)
+		if (fk.q[i % FAKE_MAX].arg == arg && !fk.q[i % FAKE_MAX].cancelled) {
+			fk.q[i % FAKE_MAX].cancelled = true;
+			n++;
+		}
+	return n;
+}
+
+/* Answer every queued request (and those they cause) as the dataplane does. */
+static void run_dp(void)
+{
+	while (fk.head != fk.tail) {
+		struct fake_req r = fk.q[fk.head++ % FAKE_MAX];
+		union {
+			struct mg_msg_port port;
+			struct mg_msg_session_id sid;
+			struct mg_msg_session_stats st;
+		} rep;
+		int rc = 0;
+		const void *body = NULL;
+
+		if (r.cancelled)
+			continue;
+		memset(&rep, 0, sizeof(rep));
+		switch (r.type) {
+		case MG_MSG_PORT_ALLOC:
+			rc = fk.port_rc;
+			if (rc == 0) {
+				rep.port.local.family = MG_FAMILY_IPV4;
+				inet_pton(AF_INET, "192.0.2.1", rep.port.local.addr);
+				rep.port.local.port = fk.next_port;
+				rep.port.rtcp_port = (uint16_t)(fk.next_port + 1);
+				fk.next_port = (uint16_t)(fk.next_port + 2);
+				fk.ports_out++;
+				body = &rep.port;
+			}
+			break;
+		case MG_MSG_PORT_FREE:
+			fk.ports_out--;
+			break;
+		case MG_MSG_SESSION_ADD:
+			fk.n_add++;
+			fk.sessions++;
+			fk.last = r.body.sess;
+			rep.sid.id = r.body.sess.id;
+			body = &rep.sid;
+			break;
+		case MG_MSG_SESSION_MODIFY:
+			fk.n_modify++;
+			fk.last = r.body.sess;
+			rep.sid.id = r.body.sess.id;
+			body = &rep.sid;
+			break;
+		case MG_MSG_SESSION_DEL:
+			fk.n_del++;
+			fk.sessions--;
+			/* fallthrough */
+		case MG_MSG_SESSION_STATS:
+			if (r.type == MG_MSG_SESSION_STATS)
+				fk.n_stats++;
+			rep.st.id = r.body.sid.id;
+			rep.st.legs[0][0].packets = 100;
+			rep.st.legs[0][0].bytes = 17200;
+			rep.st.legs[1][0].packets = 90;
+			rep.st.legs[1][0].drops[MG_DROP_AUTH] = 3;
+			body = &rep.st;
+			break;
+		default:
+			fail_msg("unexpected request type %u", r.type);
+		}
+		if (r.cb)
+			r.cb(r.arg, rc, body);
+	}
+}
+
+/* ------------------------------------------------------------ helpers */
+
+struct got {
+	int calls;
+	enum media_err err;
+	char why[256];
+	char sdp[8192];
+	bool have_stats;
+	uint64_t a_rx_packets, b_rx_auth;
+};
+
+static void on_done(void *arg, const struct media_result *res)
+{
+	struct got *g = arg;
+
+	g->calls++;
+	g->err = res->err;
+	snprintf(g->why, sizeof(g->why), "%s", res->why);
+	g->sdp[0] = '\0';
+	if (res->sdp)
+		snprintf(g->sdp, sizeof(g->sdp), "%.*s", (int)res->sdp_len, res->sdp);
+	g->have_stats = res->have_stats;
+	if (res->session && res->session->side[0].active >= 0)
+		g->a_rx_packets = res->stats[0][res->session->side[0].active][0].rx.packets;
+	if (res->session && res->session->side[1].active >= 0)
+		g->b_rx_auth = res->stats[1][res->session->side[1].active][0].rx.auth_failures;
+}
+
+static const char KEY_A[] = "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz";  /* 30 bytes base64 */
+static const char KEY_B[] = "PS1uQCVoW1FLc3BwbEFaaERTbUJFNCp6b0JXKj1h";
+
+static char *sdp_of(const char *addr, unsigned port, const char *proto, const char *crypto)
+{
+	static char buf[1024];
+
+	snprintf(buf, sizeof(buf),
+		 "v=0\r\no=- 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\n"
+		 "m=audio %u %s 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n"
+		 "a=fmtp:101 0-15\r\na=ptime:20\r\n%s%s%s",
+		 addr, addr, port, proto, crypto ? "a=crypto:" : "", crypto ? crypto : "", crypto ? "\r\n" : "");
+	return buf;
+}
+
+static void parse_out(const char *sdp, struct sdprw_sdp *out)
+{
+	char why[256];
+
+	assert_int_equal(sdprw_parse(sdp, strlen(sdp), out, why, sizeof(why)), 0);
+}
+
+static struct mg_settings settings;
+
+static int setup(void **state)
+{
+	(void)state;
+	memset(&fk, 0, sizeof(fk));
+	fk.up = true;
+	fk.next_port = 30000;
+	memset(&settings, 0, sizeof(settings));
+	settings.crypto_suites[0] = MG_SRTP_AES_CM_128_HMAC_SHA1_80;
+	settings.crypto_suites[1] = MG_SRTP_AES_CM_128_HMAC_SHA1_32;
+	settings.n_crypto_suites = 2;
+	media_start((struct dpc *)&fk, &settings);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	media_stop();
+	run_dp();
+	assert_int_equal(fk.ports_out, 0);
+	assert_int_equal(fk.sessions, 0);
+	return 0;
+}
+
+static void offer(const char *call, const char *ft, const char *tt, const char *sdp, const struct media_opts *o,
+		  struct got *g)
+{
+	memset(g, 0, sizeof(*g));
+	media_offer(call, ft, tt, sdp, strlen(sdp), o, on_done, g);
+	run_dp();
+	assert_int_equal(g->calls, 1);
+}
+
+static void answer(const char *call, const char *ft, const char *tt, const char *sdp, const struct media_opts *o,
+		   struct got *g)
+{
+	memset(g, 0, sizeof(*g));
+	media_answer(call, ft, tt, sdp, strlen(sdp), o, on_done, g);
+	run_dp();
+	assert_int_equal(g->calls, 1);
+}
+
+/* ------------------------------------------------------------- tests */
+
+/* Plain caller, SRTP callee: the relay encrypts towards the callee. */
+static void test_rtp_to_srtp(void **state)
+{
+	struct media_opts o = { .profile = "RTP/SAVP", .replace_origin = true };
+	struct sdprw_sdp *s = calloc(1, sizeof(*s));
+	struct got g;
+	char line[256];
+
+	(void)state;
+	offer("c1", "ta", NULL, sdp_of("10.1.0.2", 4000, "RTP/AVP", NULL), &o, &g);
+	assert_int_equal(g.err, MEDIA_OK);
+	parse_out(g.sdp, s);
+	assert_int_equal(s->n_media, 1);
+	assert_string_equal(s->m[0].proto, "RTP/SAVP");
+	assert_string_equal(s->m[0].addr, "192.0.2.1");
+	assert_string_equal(s->origin_addr, "192.0.2.1");
+	assert_int_equal(s->m[0].n_crypto, 2);
+	assert_int_equal(s->m[0].crypto[0].suite->id, MG_SRTP_AES_CM_128_HMAC_SHA1_80);
+	assert_int_equal(fk.ports_out, 2);
+	assert_int_equal(fk.n_add, 0); /* installed at the answer */
+	/* codec lines kept verbatim */
+	assert_non_null(strstr(g.sdp, "a=fmtp:101 0-15\r\n"));
+
+	/* the callee picks tag 1 (_80) with its own key */
+	snprintf(line, sizeof(line), "1 AES_CM_128_HMAC_SHA1_80 inline:%s", KEY_B);
+	answer("c1", "ta", "tb", sdp_of("10.2.0.2", 5000, "RTP/SAVP", line), &o, &g);
+	assert_int_equal(g.err, MEDIA_OK);
+	parse_out(g.sdp, s);
+	assert_string_equal(s->m[0].proto, "RTP/AVP");
+	assert_int_equal(s->m[0].n_crypto, 0);
+	assert_int_equal(fk.n_add, 1);
+	/* leg 0: the caller, plain, its SDP endpoint */
+	assert_int_equal(fk.last.legs[0].rx.suite, MG_SRTP_SUITE_NONE);
+	assert_int_equal(fk.last.legs[0].remote.port, 4000);
+	assert_int_equal(s->m[0].port, fk.last.legs[0].local.port);
+	/* leg 1: the callee's key in, our offered _80 key out */
+	assert_int_equal(fk.last.legs[1].remote.port, 5000);
+	assert_int_equal(fk.last.legs[1].rx.suite, MG_SRTP_AES_CM_128_HMAC_SHA1_80);
+	assert_int_equal(fk.last.legs[1].tx.suite, MG_SRTP_AES_CM_128_HMAC_SHA1_80);
+	assert_memory_not_equal(fk.last.legs[1].rx.key, fk.last.legs[1].tx.key, 16);
+	free(s);
+}
+
+/* SRTP both ways: each leg has keys of its own. */
+static void test_srtp_both(void **state)
+{
+	struct media_opts o = { 0 };
+	struct sdprw_sdp *s = calloc(1, sizeof(*s));
+	struct got g;
+	char la[256], lb[256];
+	struct sdp_crypto ours_to_a;
+	char why[128];
+
+	(void)state;
+	snprintf(la, sizeof(la), "7 AES_CM_128_HMAC_SHA1_32 inline:%s", KEY_A);
+	offer("c2", "ta", NULL, sdp_of("10.1.0.2", 4000, "RTP/SAVP", la), &o, &g);
+	assert_int_equal(g.err, MEDIA_OK);
+	parse_out(g.sdp, s);
+	assert_string_equal(s->m[0].proto, "RTP/SAVP");
+	assert_int_equal(s->m[0].n_crypto, 2);
+	assert_null(strstr(g.sdp, KEY_A)); /* the caller's key never goes on */
+
+	snprintf(lb, sizeof(lb), "2 AES_CM_128_HMAC_SHA1_32 inline:%s", KEY_B);
+	answer("c2", "ta", "tb", sdp_of("10.2.0.2", 5000, "RTP/SAVP", lb), &o, &g);
+	assert_int_equal(g.err, MEDIA_OK);
+	parse_out(g.sdp, s);
+	assert_int_equal(s->m[0].n_crypto, 1);
+	ours_to_a = s->m[0].crypto[0];
+	assert_int_equal(ours_to_a.tag, 7); /* answers the caller's tag */
+	assert_int_equal(ours_to_a.suite->id, MG_SRTP_AES_CM_128_HMAC_SHA1_32);
+	assert_int_equal(fk.last.legs[0].rx.suite, MG_SRTP_AES_CM_128_HMAC_SHA1_32);
+	assert_memory_equal(fk.last.legs[0].tx.key, ours_to_a.keys[0].key, 16);
+	assert_memory_not_equal(fk.last.legs[0].tx.key, fk.last.legs[1].tx.key, 16);
+	assert_int_equal(fk.last.legs[1].rx.suite, MG_SRTP_AES_CM_128_HMAC_SHA1_32);
+	(void)why;
+
+	/* delete: final counters, everything given back */
+	{
+		struct got d = { 0 };
+
+		media_delete("c2", "ta", NULL, on_done, &d);
+		run_dp();
+		assert_int_equal(d.calls, 1);
+		assert_int_equal(d.err, MEDIA_OK);
+		assert_true(d.have_stats);
+		assert_int_equal(d.a_rx_packets, 100);
+		assert_int_equal(d.b_rx_auth, 3);
+		assert_int_equal(fk.sessions, 0);
+		assert_int_equal(fk.ports_out, 0);
+		assert_null(media_find("c2"));
+	}
+	free(s);
+}
+
+static void test_limits_and_errors(void **state)
+{
+	struct media_opts o = { 0 };
+	struct got g;
+
+	(void)state;
+	settings.max_calls = 1;
+	media_reload(&settings);
+	offer("c3", "ta", NULL, sdp_of("10.1.0.2", 4000, "RTP/AVP", NULL), &o, &g);
+	assert_int_equal(g.err, MEDIA_OK);
+	offer("c4", "ta", NULL, sdp_of("10.1.0.2", 4002, "RTP/AVP", NULL), &o, &g);
+	assert_int_equal(g.err, MEDIA_E_LIMIT);
+	assert_string_equal(g.why, "Parallel session limit reached");
+	/* a re-offer of a known call is not a new session */
+	offer("c3", "ta", NULL, sdp_of("10.1.0.2", 4000, "RTP/AVP", NULL), &o, &g);
+	assert_int_equal(g.err, MEDIA_OK);
+	assert_int_equal(fk.ports_out, 2);
+	settings.max_calls = 0;
+	media_reload(&settings);
+
+	/* out of ports: refused, nothing left behind */
+	fk.port_rc = -ENOSPC;
+	offer("c5", "ta", NULL, sdp_of("10.1.0.2", 4004, "RTP/AVP", NULL), &o, &g);
+	assert_int_equal(g.err, MEDIA_E_PORTS);
+	assert_string_equal(g.why, "Ran out of ports");
+	assert_null(media_find("c5"));
+	fk.port_rc = 0;
+
+	/* DTLS-SRTP only: refused with the reason */
+	offer("c6", "ta", NULL,
+	      "v=0\r\no=- 1 1 IN IP4 10.1.0.2\r\ns=-\r\nc=IN IP4 10.1.0.2\r\nt=0 0\r\n"
+	      "m=audio 4006 UDP/TLS/RTP/SAVP 0\r\na=fingerprint:sha-256 AB:CD\r\na=setup:actpass\r\n",
+	      &o, &g);
+	assert_int_equal(g.err, MEDIA_E_POLICY);
+	assert_non_null(strstr(g.why, "DTLS"));
+	assert_null(media_find("c6"));
+
+	/* answer to nothing, garbage SDP */
+	answer("nope", "ta", "tb", sdp_of("10.2.0.2", 5000, "RTP/AVP", NULL), &o, &g);
+	assert_int_equal(g.err, MEDIA_E_NOTFOUND);
+	offer("c7", "ta", NULL, "hello", &o, &g);
+	assert_int_equal(g.err, MEDIA_E_SDP);
+	assert_null(media_find("c7"));
+
+	/* dataplane gone */
+	fk.up = false;
+	offer("c8", "ta", NULL, sdp_of("10.1.0.2", 4008, "RTP/AVP", NULL), &o, &g);
+	assert_int_equal(g.err, MEDIA_E_DATAPLANE);
+	fk.up = true;
+	assert_null(media_find("c8"));
+}
+
+/* RFC 3960: the second to-tag answering the same offer takes over; a
+ * delete naming the other fork removes only that party. */
+static void test_forks(void **state)
+{
+	struct media_opts o = { 0 };
+	struct got g;
+
+	(void)state;
+	offer("c9", "ta", NULL, sdp_of("10.1.0.2", 4000, "RTP/AVP", NULL), &o, &g);
+	answer("c9", "ta", "fork1", sdp_of("10.2.0.2", 5000, "RTP/AVP", NULL), &o, &g);
+	assert_int_equal(g.err, MEDIA_OK);
+	assert_int_equal(fk.n_add, 1);
+	answer("c9", "ta", "fork2", sdp_of("10.3.0.2", 6000, "RTP/AVP", NULL), &o, &g);
+	assert_int_equal(g.err, MEDIA_OK);
+	assert_int_equal(fk.n_modify, 1);
+	assert_int_equal(fk.last.legs[1].remote.port, 6000);
+	assert_int_equal(media_find("c9")->side[1].n_parties, 2);
+	{
+		struct got d = { 0 };
+
+		media_delete("c9", "ta", "fork1", on_done, &d);
+		run_dp();
+		assert_int_equal(d.err, MEDIA_OK);
+		assert_int_equal(media_find("c9")->side[1].n_parties, 1);
+		assert_int_equal(fk.sessions, 1);
+	}
+	/* query: counters of the installed pair */
+	{
+		struct got q = { 0 };
+
+		media_query("c9", on_done, &q);
+		run_dp();
+		assert_int_equal(q.err, MEDIA_OK);
+		assert_true(q.have_stats);
+		assert_int_equal(fk.n_stats, 1);
+	}
+}
+
+/* Operations on one session run in order, one at a time. */
+static void test_queueing(void **state)
+{
+	struct media_opts o = { 0 };
+	struct got g1, g2, g3;
+
+	(void)state;
+	memset(&g1, 0, sizeof(g1));
+	memset(&g2, 0, sizeof(g2));
+	memset(&g3, 0, sizeof(g3));
+	{
+		const char *of = sdp_of("10.1.0.2", 4000, "RTP/AVP", NULL);
+
+		media_offer("cq", "ta", NULL, of, strlen(of), &o, on_done, &g1);
+	}
+	{
+		const char *a = sdp_of("10.2.0.2", 5000, "RTP/AVP", NULL);
+
+		media_answer("cq", "ta", "tb", a, strlen(a), &o, on_done, &g2);
+	}
+	media_delete("cq", "ta", NULL, on_done, &g3);
+	assert_int_equal(g1.calls + g2.calls + g3.calls, 0); /* all wait for the dataplane */
+	run_dp();
+	assert_int_equal(g1.calls, 1);
+	assert_int_equal(g2.calls, 1);
+	assert_int_equal(g2.err, MEDIA_OK);
+	assert_int_equal(g3.calls, 1);
+	assert_int_equal(g3.err, MEDIA_OK);
+	assert_null(media_find("cq"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_rtp_to_srtp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_srtp_both, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_limits_and_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queueing, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

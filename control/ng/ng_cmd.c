@@ -1,0 +1,734 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "ng_cmd.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "media.h"
+#include "mg_build_config.h"
+#include "mg_log.h"
+#include "ng_server.h"
+
+static struct {
+	struct ng_server *srv;
+	struct ng_cmd_counters ctr;
+} nc;
+
+void ng_cmd_get_counters(struct ng_cmd_counters *out)
+{
+	*out = nc.ctr;
+}
+
+/* ------------------------------------------------------------- replies */
+
+static struct ng_val *reply_new(struct ng_req *req, const char *result)
+{
+	struct ng_doc *d = ng_req_doc(req);
+	struct ng_val *r = ng_new_dict(d);
+
+	ng_dict_add_str(d, r, "result", result);
+	return r;
+}
+
+static void reply_error(struct ng_req *req, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void reply_error(struct ng_req *req, const char *fmt, ...)
+{
+	struct ng_doc *d = ng_req_doc(req);
+	struct ng_val *r = reply_new(req, "error");
+	char why[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	ng_dict_add_str(d, r, "error-reason", why);
+	nc.ctr.errors++;
+	ng_req_reply(req, r);
+}
+
+/* ----------------------------------------------------- request options */
+
+/* A list value's items or a single string, each word given to @p fn. */
+typedef void (*word_f)(void *ctx, const char *w, size_t n);
+
+static void for_words(const struct ng_val *v, word_f fn, void *ctx)
+{
+	if (v == NULL)
+		return;
+	if (v->type == NG_STR) {
+		/* a space-separated string is accepted where a list is expected */
+		const char *p = v->s, *end = v->s + v->len;
+
+		while (p < end) {
+			const char *q;
+
+			while (p < end && *p == ' ')
+				p++;
+			q = p;
+			while (q < end && *q != ' ')
+				q++;
+			if (q > p)
+				fn(ctx, p, (size_t)(q - p));
+			p = q;
+		}
+		return;
+	}
+	if (v->type != NG_LIST)
+		return;
+	for (const struct ng_val *i = v->child; i; i = i->next)
+		if (i->type == NG_STR)
+			fn(ctx, i->s, i->len);
+}
+
+struct opt_ctx {
+	struct media_opts *o;
+	struct ng_doc *d;
+	struct ng_val *warnings; /* list of strings */
+	bool load_limit;         /* the client supports "load limit" */
+	char *profile_buf;       /* transport-protocol from a flag word */
+};
+
+static void warn(struct opt_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(struct opt_ctx *c, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (c->warnings == NULL)
+		c->warnings = ng_new_list(c->d);
+	ng_list_add(c->warnings, ng_new_str(c->d, buf));
+}
+
+static bool word_is(const char *w, size_t n, const char *name)
+{
+	return ng_key_eq(w, n, name);
+}
+
+static bool word_prefix(const char *w, size_t n, const char *prefix, const char **rest, size_t *rn)
+{
+	size_t pl = strlen(prefix);
+
+	if (n <= pl || !ng_key_eq(w, pl, prefix))
+		return false;
+	*rest = w + pl;
+	*rn = n - pl;
+	return true;
+}
+
+static uint32_t suite_bit(const char *name, size_t n)
+{
+	const struct mg_srtp_suite_info *si = mg_srtp_suite_by_name_n(name, n);
+
+	return si != NULL ? 1u << si->id : 0;
+}
+
+static const char *profile_word(const char *w, size_t n)
+{
+	static const char *const p[] = { "RTP/AVP", "RTP/SAVP", "RTP/AVPF", "RTP/SAVPF", "UDP/TLS/RTP/SAVP",
+					 "UDP/TLS/RTP/SAVPF" };
+
+	for (unsigned i = 0; i < sizeof(p) / sizeof(p[0]); i++)
+		if (strlen(p[i]) == n && strncasecmp(w, p[i], n) == 0)
+			return i >= 4 ? p[i - 3] : p[i]; /* DTLS profiles: we key with SDES */
+	return NULL;
+}
+
+static void sdes_word(void *ctx, const char *w, size_t n)
+{
+	struct opt_ctx *c = ctx;
+	const char *r;
+	size_t rn;
+
+	if (word_is(w, n, "off") || word_is(w, n, "no"))
+		c->o->sdes_off = true;
+	else if (word_prefix(w, n, "no-", &r, &rn)) {
+		if (suite_bit(r, rn) == 0)
+			warn(c, "SDES no-%.*s: unknown suite, ignored", (int)rn, r);
+		c->o->suites_no |= suite_bit(r, rn);
+	} else if (word_prefix(w, n, "only-", &r, &rn)) {
+		if (suite_bit(r, rn) == 0)
+			warn(c, "SDES only-%.*s: unknown suite, ignored", (int)rn, r);
+		c->o->suites_only |= suite_bit(r, rn);
+	} else if (word_prefix(w, n, "lifetime", &r, &rn) || word_is(w, n, "lifetime")) {
+		c->o->lifetime = 1ull << 31; /* rtpengine writes 2^31 */
+	} else if (word_is(w, n, "pad") || word_is(w, n, "nonew") || word_is(w, n, "static") ||
+		   word_is(w, n, "prefer")) {
+		/* our base64 is always padded; keys are kept while the peer's
+		 * stay (static); preference: the configured suite order */
+	} else if (word_is(w, n, "unencrypted_srtp") || word_is(w, n, "unencrypted_srtcp") ||
+		   word_is(w, n, "unauthenticated_srtp") || word_is(w, n, "unencrypted-srtp") ||
+		   word_is(w, n, "unencrypted-srtcp") || word_is(w, n, "unauthenticated-srtp")) {
+		warn(c, "SDES %.*s refused: mediagate always encrypts and authenticates SRTP and SRTCP",
+		     (int)n, w);
+	} else {
+		warn(c, "SDES %.*s: unknown, ignored", (int)n, w);
+	}
+}
+
+static void mux_word(void *ctx, const char *w, size_t n)
+{
+	struct opt_ctx *c = ctx;
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} t[] = { { "offer", MEDIA_MUX_OFFER },	  { "accept", MEDIA_MUX_ACCEPT }, { "demux", MEDIA_MUX_DEMUX },
+		  { "reject", MEDIA_MUX_REJECT }, { "require", MEDIA_MUX_REQUIRE } };
+
+	for (unsigned i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (word_is(w, n, t[i].name)) {
+			c->o->rtcp_mux |= t[i].bit;
+			return;
+		}
+	warn(c, "rtcp-mux %.*s: unknown, ignored", (int)n, w);
+}
+
+static void replace_word(void *ctx, const char *w, size_t n)
+{
+	struct opt_ctx *c = ctx;
+
+	if (word_is(w, n, "origin"))
+		c->o->replace_origin = true;
+	else if (word_is(w, n, "session-connection") || word_is(w, n, "session connection"))
+		; /* c= is always ours */
+	else
+		warn(c, "replace %.*s: unknown, ignored", (int)n, w);
+}
+
+static void supports_word(void *ctx, const char *w, size_t n)
+{
+	struct opt_ctx *c = ctx;
+
+	if (word_is(w, n, "load limit") || word_is(w, n, "load-limit"))
+		c->load_limit = true;
+}
+
+static void ice_value(struct opt_ctx *c, const char *w, size_t n)
+{
+	if (word_is(w, n, "remove") || word_is(w, n, "force-relay") || word_is(w, n, "default"))
+		c->o->keep_ice = false;
+	else
+		warn(c, "ICE=%.*s: mediagate does no ICE, candidates are removed", (int)n, w);
+}
+
+static void dtls_value(struct opt_ctx *c, const char *w, size_t n)
+{
+	if (word_is(w, n, "off") || word_is(w, n, "no") || word_is(w, n, "disable"))
+		c->o->dtls_refuse = false; /* answered SDES-only: the default */
+	else if (word_is(w, n, "refuse"))
+		c->o->dtls_refuse = true;
+	else
+		warn(c, "DTLS=%.*s: mediagate keys SRTP with SDES only; DTLS-SRTP offers are answered with SDES",
+		     (int)n, w);
+}
+
+/* One word of "flags" or of rtpp-flags ("key=value" words map to keys). */
+static void flag_word(void *ctx, const char *w, size_t n)
+{
+	struct opt_ctx *c = ctx;
+	const char *r, *p;
+	size_t rn;
+
+	if ((p = profile_word(w, n)) != NULL) {
+		c->o->profile = p;
+	} else if (word_is(w, n, "trust-address") || word_is(w, n, "port-latching") || word_is(w, n, "symmetric") ||
+		   word_is(w, n, "loop-protect") || word_is(w, n, "no-redis-update") || word_is(w, n, "record-call") ||
+		   word_is(w, n, "generate-mid") || word_is(w, n, "pad-crypto") || word_is(w, n, "full-rtcp-attribute")) {
+		/* the SDP's address is used by default (trust-address); latching
+		 * is the default source policy; loops through ourselves cannot
+		 * happen: our ports are not in any SDP we are given */
+	} else if (word_is(w, n, "SIP-source-address")) {
+		warn(c, "SIP-source-address: needs received-from; the SDP's address is used otherwise");
+	} else if (word_is(w, n, "asymmetric")) {
+		c->o->asymmetric = true;
+	} else if (word_is(w, n, "strict-source")) {
+		c->o->strict_source = true;
+	} else if (word_is(w, n, "media-handover")) {
+		warn(c, "media-handover: latching keeps the first source of each leg");
+	} else if (word_is(w, n, "no-rtcp-attribute")) {
+		c->o->no_rtcp_attr = true;
+	} else if (word_is(w, n, "always-transcode") || word_is(w, n, "transcode")) {
+		warn(c, "%.*s refused: mediagate does not transcode (codecs pass through)", (int)n, w);
+	} else if (word_is(w, n, "replace-origin")) {
+		c->o->replace_origin = true;
+	} else if (word_is(w, n, "replace-session-connection")) {
+		;
+	} else if (word_prefix(w, n, "replace-", &r, &rn)) {
+		replace_word(ctx, r, rn);
+	} else if (word_prefix(w, n, "rtcp-mux-", &r, &rn)) {
+		mux_word(ctx, r, rn);
+	} else if (word_prefix(w, n, "SDES-", &r, &rn)) {
+		sdes_word(ctx, r, rn);
+	} else if (word_prefix(w, n, "ICE=", &r, &rn)) {
+		ice_value(c, r, rn);
+	} else if (word_prefix(w, n, "DTLS=", &r, &rn)) {
+		dtls_value(c, r, rn);
+	} else if (word_prefix(w, n, "transport-protocol=", &r, &rn) || word_prefix(w, n, "transport protocol=", &r, &rn)) {
+		if ((p = profile_word(r, rn)) != NULL)
+			c->o->profile = p;
+		else
+			warn(c, "transport-protocol %.*s: unknown, ignored", (int)rn, r);
+	} else if (word_prefix(w, n, "media-address=", &r, &rn)) {
+		struct ng_val *a = ng_new_strn(c->d, r, rn);
+
+		c->o->media_address = a ? a->s : NULL;
+	} else if (word_prefix(w, n, "direction=", &r, &rn) || word_prefix(w, n, "address-family=", &r, &rn) ||
+		   word_prefix(w, n, "label=", &r, &rn) || word_prefix(w, n, "delete-delay=", &r, &rn) ||
+		   word_prefix(w, n, "from-tag=", &r, &rn) || word_prefix(w, n, "to-tag=", &r, &rn) ||
+		   word_prefix(w, n, "call-id=", &r, &rn) || word_prefix(w, n, "via-branch=", &r, &rn)) {
+		/* keys given as rtpp-flags words: read from the dict too */
+	} else if (word_is(w, n, "codec-strip") || word_prefix(w, n, "codec-strip-", &r, &rn) ||
+		   word_prefix(w, n, "codec-mask-", &r, &rn) || word_prefix(w, n, "codec-except-", &r, &rn) ||
+		   word_prefix(w, n, "codec-transcode-", &r, &rn)) {
+		warn(c, "%.*s: codec manipulation is not supported; codecs pass through unchanged", (int)n, w);
+	} else {
+		warn(c, "flag %.*s: unknown, ignored", (int)n, w);
+	}
+}
+
+static const char *str_of(const struct ng_val *dict, const char *key)
+{
+	return ng_dict_str(dict, key);
+}
+
+static void opts_read(struct opt_ctx *c, const struct ng_val *dict)
+{
+	const struct ng_val *v;
+	const char *s;
+
+	for_words(ng_dict_get(dict, "flags"), flag_word, c);
+	for_words(ng_dict_get(dict, "rtpp-flags"), flag_word, c);
+	for_words(ng_dict_get(dict, "replace"), replace_word, c);
+	for_words(ng_dict_get(dict, "rtcp-mux"), mux_word, c);
+	for_words(ng_dict_get(dict, "SDES"), sdes_word, c);
+	for_words(ng_dict_get(dict, "supports"), supports_word, c);
+	if ((s = str_of(dict, "transport-protocol")) != NULL) {
+		const char *p = profile_word(s, strlen(s));
+
+		if (p != NULL)
+			c->o->profile = p;
+		else
+			warn(c, "transport-protocol %s: not a profile we relay (RTP/AVP, RTP/SAVP, RTP/AVPF, "
+				"RTP/SAVPF), kept as offered", s);
+	}
+	if ((s = str_of(dict, "ICE")) != NULL)
+		ice_value(c, s, strlen(s));
+	if ((s = str_of(dict, "DTLS")) != NULL)
+		dtls_value(c, s, strlen(s));
+	if ((s = str_of(dict, "media-address")) != NULL)
+		c->o->media_address = s;
+	if ((s = str_of(dict, "address-family")) != NULL && strcasecmp(s, "IP4") != 0)
+		warn(c, "address-family %s: the dataplane relays IPv4 only", s);
+	if ((v = ng_dict_get(dict, "codec")) != NULL && v->type == NG_DICT && v->len > 0)
+		warn(c, "codec: manipulation is not supported; codecs pass through unchanged");
+	v = ng_dict_get(dict, "received-from");
+	if (v != NULL && v->type == NG_LIST && v->len == 2 && v->child->next->type == NG_STR) {
+		/* used only with SIP-source-address */
+		bool want = false;
+		const struct ng_val *f = ng_dict_get(dict, "flags");
+
+		if (f != NULL && f->type == NG_LIST)
+			for (const struct ng_val *i = f->child; i; i = i->next)
+				want |= i->type == NG_STR && ng_key_eq(i->s, i->len, "SIP-source-address");
+		if (want)
+			c->o->source_address = v->child->next->s;
+	}
+}
+
+/* ------------------------------------------------------ offer / answer */
+
+struct pending {
+	struct ng_req *req;
+	struct ng_val *warnings;
+	bool load_limit;
+	bool is_delete;
+};
+
+static void add_warnings(struct ng_doc *d, struct ng_val *r, struct ng_val *warnings, const char *extra)
+{
+	struct ng_buf b = { 0 };
+
+	if (warnings != NULL)
+		for (const struct ng_val *w = warnings->child; w; w = w->next) {
+			if (b.len)
+				ng_buf_append(&b, "; ", 2);
+			ng_buf_append(&b, w->s, w->len);
+		}
+	if (extra != NULL && extra[0]) {
+		if (b.len)
+			ng_buf_append(&b, "; ", 2);
+		ng_buf_append(&b, extra, strlen(extra));
+	}
+	if (b.len) {
+		ng_dict_add(d, r, "warning", ng_new_strn(d, b.p, b.len));
+		ng_buf_free(&b);
+	}
+}
+
+static void reply_media_error(struct pending *p, const struct media_result *res)
+{
+	struct ng_doc *d = ng_req_doc(p->req);
+
+	if ((res->err == MEDIA_E_LIMIT || res->err == MEDIA_E_PORTS) && p->load_limit) {
+		struct ng_val *r = reply_new(p->req, "load limit");
+
+		ng_dict_add_str(d, r, "message", res->why);
+		nc.ctr.load_limit++;
+		ng_req_reply(p->req, r);
+		return;
+	}
+	reply_error(p->req, "%s", res->why);
+}
+
+static void on_sdp_done(void *arg, const struct media_result *res)
+{
+	struct pending *p = arg;
+
+	if (res->err != MEDIA_OK) {
+		reply_media_error(p, res);
+	} else {
+		struct ng_doc *d = ng_req_doc(p->req);
+		struct ng_val *r = reply_new(p->req, "ok");
+
+		ng_dict_add(d, r, "sdp", ng_new_strn(d, res->sdp, res->sdp_len));
+		add_warnings(d, r, p->warnings, res->warning);
+		ng_req_reply(p->req, r);
+	}
+	free(p);
+}
+
+static void cmd_offer_answer(struct ng_req *req, const struct ng_val *dict, bool offer)
+{
+	struct ng_doc *d = ng_req_doc(req);
+	struct media_opts *o = calloc(1, sizeof(*o));
+	struct opt_ctx c = { .o = o, .d = d };
+	const char *call_id = str_of(dict, "call-id");
+	const char *from_tag = str_of(dict, "from-tag");
+	const char *to_tag = str_of(dict, "to-tag");
+	const struct ng_val *sdp = ng_dict_get(dict, "sdp");
+	struct pending *p;
+
+	if (o == NULL)
+		return reply_error(req, "Out of memory");
+	if (call_id == NULL || call_id[0] == '\0') {
+		free(o);
+		return reply_error(req, "No call-id in message");
+	}
+	if (from_tag == NULL || from_tag[0] == '\0') {
+		free(o);
+		return reply_error(req, "No from-tag in message");
+	}
+	if (!offer && (to_tag == NULL || to_tag[0] == '\0')) {
+		free(o);
+		return reply_error(req, "No to-tag in message");
+	}
+	if (sdp == NULL || sdp->type != NG_STR || sdp->len == 0) {
+		free(o);
+		return reply_error(req, "No SDP body in message");
+	}
+	opts_read(&c, dict);
+	/* media copies the options; their strings are in the request's
+	 * arena (or static) and stay valid until the reply */
+	p = calloc(1, sizeof(*p));
+	if (p == NULL) {
+		free(p);
+		free(o);
+		return reply_error(req, "Out of memory");
+	}
+	p->req = req;
+	p->warnings = c.warnings;
+	p->load_limit = c.load_limit;
+	if (offer)
+		media_offer(call_id, from_tag, to_tag, sdp->s, sdp->len, o, on_sdp_done, p);
+	else
+		media_answer(call_id, from_tag, to_tag, sdp->s, sdp->len, o, on_sdp_done, p);
+	free(o);
+}
+
+/* ---------------------------------------------------- query / delete */
+
+static struct ng_val *stats_dict(struct ng_doc *d, uint64_t packets, uint64_t bytes, uint64_t errors)
+{
+	struct ng_val *s = ng_new_dict(d);
+
+	ng_dict_add_int(d, s, "packets", (int64_t)packets);
+	ng_dict_add_int(d, s, "bytes", (int64_t)bytes);
+	ng_dict_add_int(d, s, "errors", (int64_t)errors);
+	return s;
+}
+
+static struct ng_val *endpoint_dict(struct ng_doc *d, const struct mg_msg_addr *a)
+{
+	struct ng_val *e = ng_new_dict(d);
+	char buf[64];
+
+	if (a->family == MG_FAMILY_NONE)
+		return e;
+	mg_proto_addr_str(a, buf, sizeof(buf));
+	if (strrchr(buf, ':'))
+		*strrchr(buf, ':') = '\0';
+	ng_dict_add_str(d, e, "family", a->family == MG_FAMILY_IPV6 ? "IPv6" : "IPv4");
+	ng_dict_add_str(d, e, "address", buf);
+	ng_dict_add_int(d, e, "port", a->port);
+	return e;
+}
+
+/* rtpengine's query shape: created, last signal, tags -> medias ->
+ * streams (RTP and RTCP), totals {RTP, RTCP}. */
+static void session_report(struct ng_doc *d, struct ng_val *r, const struct media_result *res)
+{
+	const struct media_session *m = res->session;
+	struct ng_val *tags = ng_new_dict(d);
+	uint64_t tot[2][3] = { { 0 } }; /* [RTP, RTCP][packets, bytes, errors] */
+
+	ng_dict_add_int(d, r, "created", (int64_t)(m->created_ms / 1000));
+	ng_dict_add_int(d, r, "created_us", (int64_t)(m->created_ms % 1000) * 1000);
+	ng_dict_add_int(d, r, "last signal", (int64_t)(m->last_signal_ms / 1000));
+	for (int s = 0; s < 2; s++) {
+		const struct media_side *sd = &m->side[s];
+		const struct media_side *od = &m->side[!s];
+
+		for (unsigned pi = 0; pi < sd->n_parties; pi++) {
+			const struct media_party *pa = sd->parties[pi];
+			struct ng_val *t = ng_new_dict(d), *medias = ng_new_list(d);
+
+			ng_dict_add_str(d, t, "tag", pa->tag);
+			ng_dict_add_int(d, t, "created", (int64_t)(m->created_ms / 1000));
+			if (od->active >= 0 && sd->active == (int)pi)
+				ng_dict_add_str(d, t, "in dialogue with", od->parties[od->active]->tag);
+			for (unsigned i = 0; i < pa->n_legs; i++) {
+				const struct media_leg *l = &pa->legs[i];
+				const struct media_stream_stats *st = &res->stats[s][pi][i < MEDIA_MAX_STREAMS ? i : 0];
+				struct ng_val *md_ = ng_new_dict(d), *streams = ng_new_list(d);
+				struct ng_val *rtp = ng_new_dict(d), *rtcp = ng_new_dict(d), *fl;
+				uint64_t rtp_pk = st->rx.packets - st->rx.rtcp_packets;
+				uint64_t rtcp_b = 0;
+
+				ng_dict_add_int(d, md_, "index", i + 1);
+				ng_dict_add_str(d, md_, "type", l->media_type);
+				ng_dict_add_str(d, md_, "protocol", l->profile);
+				if (i < MEDIA_MAX_STREAMS && sd->port_ok[i]) {
+					ng_dict_add_int(d, rtp, "local port", sd->ports[i].local.port);
+					ng_dict_add_int(d, rtcp, "local port",
+							l->rtcp_mux ? sd->ports[i].local.port : sd->ports[i].rtcp_port);
+				}
+				ng_dict_add(d, rtp, "endpoint", endpoint_dict(d, &l->remote));
+				ng_dict_add(d, rtp, "advertised endpoint", endpoint_dict(d, &l->remote));
+				if (l->rx.suite != NULL)
+					ng_dict_add_str(d, rtp, "crypto suite", l->rx.suite->sdes_name);
+				/* bytes are not split by RTP/RTCP in the dataplane: all on RTP */
+				ng_dict_add(d, rtp, "stats", stats_dict(d, rtp_pk, st->rx.bytes, st->rx.errors));
+				ng_dict_add(d, rtcp, "stats", stats_dict(d, st->rx.rtcp_packets, rtcp_b, 0));
+				fl = ng_new_list(d);
+				ng_list_add(fl, ng_new_str(d, "RTP"));
+				if (l->rtcp_mux)
+					ng_list_add(fl, ng_new_str(d, "RTCP"));
+				ng_dict_add(d, rtp, "flags", fl);
+				fl = ng_new_list(d);
+				ng_list_add(fl, ng_new_str(d, "RTCP"));
+				ng_dict_add(d, rtcp, "flags", fl);
+				ng_list_add(streams, rtp);
+				if (!l->rtcp_mux)
+					ng_list_add(streams, rtcp);
+				ng_dict_add(d, md_, "streams", streams);
+				fl = ng_new_list(d);
+				if (l->rx.suite != NULL)
+					ng_list_add(fl, ng_new_str(d, "SDES"));
+				if (l->rtcp_mux)
+					ng_list_add(fl, ng_new_str(d, "RTCP-mux"));
+				ng_dict_add(d, md_, "flags", fl);
+				ng_list_add(medias, md_);
+				tot[0][0] += rtp_pk;
+				tot[0][1] += st->rx.bytes;
+				tot[0][2] += st->rx.errors;
+				tot[1][0] += st->rx.rtcp_packets;
+			}
+			ng_dict_add(d, t, "medias", medias);
+			ng_dict_add(d, tags, pa->tag[0] ? pa->tag : "(no tag yet)", t);
+		}
+	}
+	ng_dict_add(d, r, "tags", tags);
+	{
+		struct ng_val *totals = ng_new_dict(d);
+
+		ng_dict_add(d, totals, "RTP", stats_dict(d, tot[0][0], tot[0][1], tot[0][2]));
+		ng_dict_add(d, totals, "RTCP", stats_dict(d, tot[1][0], tot[1][1], tot[1][2]));
+		ng_dict_add(d, r, "totals", totals);
+	}
+}
+
+static void on_report_done(void *arg, const struct media_result *res)
+{
+	struct pending *p = arg;
+	struct ng_doc *d = ng_req_doc(p->req);
+
+	if (res->err == MEDIA_E_NOTFOUND && p->is_delete) {
+		/* rtpengine: deleting what is gone is not an error */
+		struct ng_val *r = reply_new(p->req, "ok");
+
+		ng_dict_add_str(d, r, "warning", "Call-ID not found or tags didn't match");
+		ng_req_reply(p->req, r);
+	} else if (res->err != MEDIA_OK) {
+		reply_error(p->req, "%s", res->err == MEDIA_E_NOTFOUND ? "Unknown call-id" : res->why);
+	} else {
+		struct ng_val *r = reply_new(p->req, "ok");
+
+		session_report(d, r, res);
+		add_warnings(d, r, NULL, res->warning);
+		ng_req_reply(p->req, r);
+	}
+	free(p);
+}
+
+static void cmd_delete_query(struct ng_req *req, const struct ng_val *dict, bool del)
+{
+	const char *call_id = str_of(dict, "call-id");
+	struct pending *p;
+
+	if (call_id == NULL || call_id[0] == '\0')
+		return reply_error(req, "No call-id in message");
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return reply_error(req, "Out of memory");
+	p->req = req;
+	p->is_delete = del;
+	if (del) {
+		const char *s = str_of(dict, "delete-delay");
+		const struct ng_val *dd = ng_dict_get(dict, "delete-delay");
+
+		/* deletion is immediate: a delay is accepted and not applied */
+		(void)s;
+		(void)dd;
+		media_delete(call_id, str_of(dict, "from-tag"), str_of(dict, "to-tag"), on_report_done, p);
+	} else {
+		media_query(call_id, on_report_done, p);
+	}
+}
+
+/* ------------------------------------------------------- list / stats */
+
+static void cmd_list(struct ng_req *req, const struct ng_val *dict)
+{
+	struct ng_doc *d = ng_req_doc(req);
+	struct ng_val *r = reply_new(req, "ok"), *calls = ng_new_list(d);
+	const struct ng_val *lim = ng_dict_get(dict, "limit");
+	int64_t max = 32;
+
+	if (lim != NULL && lim->type == NG_INT)
+		max = lim->i;
+	else if (lim != NULL && lim->type == NG_STR)
+		max = strtoll(lim->s, NULL, 10);
+	if (max < 0)
+		max = 0;
+	for (const struct media_session *m = media_first(); m && max > 0; m = media_next(m), max--)
+		ng_list_add(calls, ng_new_str(d, m->key));
+	ng_dict_add(d, r, "calls", calls);
+	ng_req_reply(req, r);
+}
+
+static void cmd_statistics(struct ng_req *req)
+{
+	struct ng_doc *d = ng_req_doc(req);
+	struct ng_val *r = reply_new(req, "ok"), *st = ng_new_dict(d), *cur = ng_new_dict(d),
+		      *tot = ng_new_dict(d), *ctl = ng_new_dict(d);
+	struct media_counters mc;
+	struct ng_server_stats ss = { 0 };
+
+	media_get_counters(&mc);
+	if (nc.srv)
+		ng_server_get_stats(nc.srv, &ss);
+	ng_dict_add_int(d, cur, "sessionsown", media_count());
+	ng_dict_add_int(d, cur, "sessionsforeign", 0);
+	ng_dict_add_int(d, cur, "sessionstotal", media_count());
+	ng_dict_add_int(d, cur, "transcodedmedia", 0);
+	ng_dict_add(d, st, "currentstatistics", cur);
+	ng_dict_add_int(d, tot, "managedsessions", (int64_t)mc.created);
+	ng_dict_add_int(d, tot, "deletedsessions", (int64_t)mc.deleted);
+	ng_dict_add_int(d, tot, "rejectedsessions", (int64_t)(mc.limit_refused + mc.ports_refused));
+	ng_dict_add(d, st, "totalstatistics", tot);
+	ng_dict_add_int(d, ctl, "ping", (int64_t)nc.ctr.ping);
+	ng_dict_add_int(d, ctl, "offer", (int64_t)nc.ctr.offer);
+	ng_dict_add_int(d, ctl, "answer", (int64_t)nc.ctr.answer);
+	ng_dict_add_int(d, ctl, "delete", (int64_t)nc.ctr.delete_);
+	ng_dict_add_int(d, ctl, "query", (int64_t)nc.ctr.query);
+	ng_dict_add_int(d, ctl, "list", (int64_t)nc.ctr.list);
+	ng_dict_add_int(d, ctl, "statistics", (int64_t)nc.ctr.statistics);
+	ng_dict_add_int(d, ctl, "errors", (int64_t)nc.ctr.errors);
+	ng_dict_add_int(d, ctl, "load limit", (int64_t)nc.ctr.load_limit);
+	ng_dict_add_int(d, ctl, "requests", (int64_t)ss.requests);
+	ng_dict_add_int(d, ctl, "cache replays", (int64_t)ss.cache_replays);
+	ng_dict_add_int(d, ctl, "decode errors", (int64_t)ss.decode_errors);
+	ng_dict_add_int(d, ctl, "refused sources", (int64_t)ss.refused_source);
+	ng_dict_add(d, st, "control", ctl);
+	ng_dict_add(d, r, "statistics", st);
+	ng_req_reply(req, r);
+}
+
+/* ------------------------------------------------------------ dispatch */
+
+void ng_cmd_handle(void *arg, struct ng_req *req, const struct ng_val *dict)
+{
+	const char *cmd = str_of(dict, "command");
+
+	(void)arg;
+	if (cmd == NULL)
+		return reply_error(req, "No command in message");
+	if (ng_key_eq(cmd, strlen(cmd), "ping")) {
+		nc.ctr.ping++;
+		ng_req_reply(req, reply_new(req, "pong"));
+	} else if (ng_key_eq(cmd, strlen(cmd), "offer")) {
+		nc.ctr.offer++;
+		cmd_offer_answer(req, dict, true);
+	} else if (ng_key_eq(cmd, strlen(cmd), "answer")) {
+		nc.ctr.answer++;
+		cmd_offer_answer(req, dict, false);
+	} else if (ng_key_eq(cmd, strlen(cmd), "delete")) {
+		nc.ctr.delete_++;
+		cmd_delete_query(req, dict, true);
+	} else if (ng_key_eq(cmd, strlen(cmd), "query")) {
+		nc.ctr.query++;
+		cmd_delete_query(req, dict, false);
+	} else if (ng_key_eq(cmd, strlen(cmd), "list")) {
+		nc.ctr.list++;
+		cmd_list(req, dict);
+	} else if (ng_key_eq(cmd, strlen(cmd), "statistics")) {
+		nc.ctr.statistics++;
+		cmd_statistics(req);
+	} else if (ng_key_eq(cmd, strlen(cmd), "start recording") || ng_key_eq(cmd, strlen(cmd), "stop recording") ||
+		   ng_key_eq(cmd, strlen(cmd), "block media") || ng_key_eq(cmd, strlen(cmd), "unblock media") ||
+		   ng_key_eq(cmd, strlen(cmd), "start forwarding") || ng_key_eq(cmd, strlen(cmd), "stop forwarding") ||
+		   ng_key_eq(cmd, strlen(cmd), "block DTMF") || ng_key_eq(cmd, strlen(cmd), "unblock DTMF") ||
+		   ng_key_eq(cmd, strlen(cmd), "play media") || ng_key_eq(cmd, strlen(cmd), "stop media") ||
+		   ng_key_eq(cmd, strlen(cmd), "play DTMF") || ng_key_eq(cmd, strlen(cmd), "publish") ||
+		   ng_key_eq(cmd, strlen(cmd), "subscribe request") || ng_key_eq(cmd, strlen(cmd), "subscribe answer") ||
+		   ng_key_eq(cmd, strlen(cmd), "unsubscribe")) {
+		nc.ctr.other++;
+		reply_error(req, "Unsupported command '%s' (docs/ng.md lists what mediagate does)", cmd);
+	} else {
+		nc.ctr.other++;
+		reply_error(req, "Unrecognized command '%s'", cmd);
+	}
+}
+
+int ng_cmd_start(su_root_t *root, const struct mg_settings *s)
+{
+	memset(&nc, 0, sizeof(nc));
+	nc.srv = ng_server_create(root, s, ng_cmd_handle, NULL);
+	if (nc.srv == NULL)
+		return -errno;
+	return 0;
+}
+
+void ng_cmd_stop(void)
+{
+	if (nc.srv != NULL)
+		ng_server_destroy(nc.srv);
+	nc.srv = NULL;
+}
