@@ -19,6 +19,18 @@
  *  - Microsoft's a=encryption: removed when the profile written is SAVP
  *    or no crypto is written (it only makes sense next to RTP/AVP+crypto).
  * Lines end with CRLF on output whatever the input used.
+ *
+ * Details, as rtpengine does them:
+ *  - our a=rtcp, a=rtcp-mux, a=crypto lines (that order) end the section,
+ *    after the attributes kept;
+ *  - an m= with port 0 gets none of them (rtpengine writes a rejected
+ *    stream without them too); its c= is still ours;
+ *  - a section without c= in an SDP without session c= gets one;
+ *  - c=IN IP4 0.0.0.0 (RFC 2543 hold) is kept as it is;
+ *  - session-level DTLS lines go when every m= strips DTLS; when only some
+ *    do, they move into the sections that keep DTLS;
+ *  - a=crypto at session level (not RFC 4568) is removed;
+ *  - the "/<number of ports>" of an m= port is dropped; blank lines too.
  */
 #ifndef MG_SDP_RW_H
 #define MG_SDP_RW_H
@@ -32,6 +44,7 @@
 #define SDPRW_MAX_MEDIA 8
 #define SDPRW_MAX_CRYPTO 8
 #define SDPRW_ADDR_MAX 64
+#define SDPRW_LINE_MAX 4096 /* longer lines: -EINVAL */
 
 /* One m= section as the party wrote it. */
 struct sdprw_media {
@@ -69,6 +82,16 @@ struct sdprw_sdp {
  * fine.
  */
 int sdprw_parse(const char *sdp, size_t len, struct sdprw_sdp *out, char *why, size_t whylen);
+
+/* Index of the first m= of @p type ("audio"), or -ENOENT. */
+int sdprw_find_media(const struct sdprw_sdp *s, const char *type);
+
+/*
+ * The RTP profile to write for @p proto with (@p srtp) or without SDES-SRTP:
+ * RTP/AVP <-> RTP/SAVP, RTP/AVPF <-> RTP/SAVPF, UDP/TLS/RTP/SAVP(F) to
+ * RTP/(S)AVP(F). NULL for anything else (udptl, TCP/MSRP, ...).
+ */
+const char *sdprw_proto_srtp(const char *proto, bool srtp);
 
 /* One of our crypto lines. */
 struct sdprw_crypto_out {
