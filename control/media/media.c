@@ -807,10 +807,12 @@ static void answer_write(struct media_session *m, struct media_op *op, const str
 			mo->port = 0;
 			continue;
 		}
-		mo->proto = op->o.profile ? op->o.profile
-					  : xl->rx.suite != NULL && !profile_is_srtp(xl->profile)
-						    ? xl->profile
-						    : profile_norm(xl->profile, xl->rx.suite != NULL);
+		/* the offerer's own profile (RFC 3264: an answer keeps the
+		 * offer's); transport-protocol in an answer is for the other
+		 * side, set by the offer already */
+		mo->proto = xl->rx.suite != NULL && !profile_is_srtp(xl->profile)
+				    ? xl->profile
+				    : profile_norm(xl->profile, xl->rx.suite != NULL);
 		mo->port = xd->ports[i].local.port;
 		mo->rtcp_mux = xl->rtcp_mux;
 		mo->rtcp_port = mo->rtcp_mux ? mo->port : xd->ports[i].rtcp_port;
