@@ -18,7 +18,7 @@
 #define MEDIA_HASH_BUCKETS 8192u /* power of two */
 #define MEDIA_SDP_MAX 16384
 
-enum media_op_kind { OP_OFFER, OP_ANSWER, OP_DELETE, OP_QUERY };
+enum media_op_kind { OP_OFFER, OP_ANSWER, OP_DELETE, OP_QUERY, OP_RECORD_START, OP_RECORD_STOP };
 
 /* One queued operation of a session. */
 struct media_op {
@@ -39,6 +39,7 @@ struct media_op {
 	int err_rc;  /* first dataplane error of this step */
 	int stage;   /* ST_*: where it stands between dataplane replies */
 	char *out_sdp; /* res->sdp, ours to free */
+	struct mg_msg_addr dest; /* OP_RECORD_START */
 };
 
 static struct {
@@ -1183,6 +1184,74 @@ static void run_query(struct media_session *m, struct media_op *op, int *stage)
 	*stage = ST_DONE;
 }
 
+static void on_fork(void *arg, int result, const void *body)
+{
+	on_dp_step(arg, result == -EEXIST || result == -ENOENT ? 0 : result, body);
+}
+
+/* FORK_ADD / FORK_DEL per installed stream and leg; fork ids 2i+1, 2i+2. */
+static void run_record(struct media_session *m, struct media_op *op, int *stage)
+{
+	struct media_result *r = op->res;
+
+	if (*stage == ST_START) {
+		int sent = 0;
+
+		if (md.dp == NULL || !dpc_is_up(md.dp)) {
+			why_set(r, MEDIA_E_DATAPLANE, "dataplane not connected");
+			return;
+		}
+		for (unsigned i = 0; i < m->n_streams; i++) {
+			if (!m->dp_on[i])
+				continue;
+			for (unsigned leg = 0; leg < 2; leg++) {
+				int64_t id;
+
+				if (op->kind == OP_RECORD_START) {
+					struct mg_msg_fork f;
+
+					memset(&f, 0, sizeof(f));
+					f.session_id = m->dp_id[i];
+					f.fork_id = 2 * i + leg + 1;
+					f.leg = (uint8_t)leg;
+					f.flags = MG_FORK_F_RTCP;
+					f.local = m->side[leg].ports[i].local;
+					f.remote = op->dest;
+					f.remote.port = (uint16_t)(op->dest.port + 4 * i + 2 * leg);
+					id = dpc_request(md.dp, MG_MSG_FORK_ADD, &f, MEDIA_DP_TIMEOUT_MS, on_fork, m);
+				} else {
+					struct mg_msg_fork_id f = { .session_id = m->dp_id[i],
+								    .fork_id = 2 * i + leg + 1 };
+
+					id = dpc_request(md.dp, MG_MSG_FORK_DEL, &f, MEDIA_DP_TIMEOUT_MS, on_fork, m);
+				}
+				if (id < 0) {
+					dp_error(r, (int)id);
+					break;
+				}
+				m->pending++;
+				sent++;
+			}
+		}
+		if (sent == 0 && op->kind == OP_RECORD_START && r->err == MEDIA_OK) {
+			why_set(r, MEDIA_E_NOTFOUND, "no media installed yet (recording starts after the answer)");
+			return;
+		}
+		*stage = ST_DP;
+		if (sent > 0)
+			return;
+	}
+	if (*stage == ST_DP) {
+		if (op->err_rc < 0 && r->err == MEDIA_OK)
+			dp_error(r, op->err_rc);
+		if (r->err == MEDIA_OK) {
+			m->recording = op->kind == OP_RECORD_START;
+			m->rec_dest = op->dest;
+		}
+		*stage = ST_DONE;
+	}
+}
+
 static void op_run(struct media_session *m)
 {
 	struct media_op *op;
@@ -1217,6 +1286,10 @@ static void op_run(struct media_session *m)
 			break;
 		case OP_QUERY:
 			run_query(m, op, &stage);
+			break;
+		case OP_RECORD_START:
+		case OP_RECORD_STOP:
+			run_record(m, op, &stage);
 			break;
 		}
 		op->stage = stage;
@@ -1290,14 +1363,14 @@ static void fail_now(media_done_f cb, void *arg, enum media_err e, const char *f
 	cb(arg, &r);
 }
 
-static void enqueue(struct media_session *m, enum media_op_kind kind, const char *from_tag, const char *to_tag,
-		    const char *sdp, size_t len, const struct media_opts *o, media_done_f cb, void *arg)
+static struct media_op *op_new(enum media_op_kind kind, const char *from_tag, const char *to_tag, const char *sdp,
+			       size_t len, const struct media_opts *o, media_done_f cb, void *arg)
 {
 	struct media_op *op = calloc(1, sizeof(*op));
 
 	if (op == NULL) {
 		fail_now(cb, arg, MEDIA_E_NOMEM, "out of memory");
-		return;
+		return NULL;
 	}
 	op->kind = kind;
 	snprintf(op->from_tag, sizeof(op->from_tag), "%s", from_tag ? from_tag : "");
@@ -1307,7 +1380,7 @@ static void enqueue(struct media_session *m, enum media_op_kind kind, const char
 		if (op->sdp == NULL) {
 			free(op);
 			fail_now(cb, arg, MEDIA_E_NOMEM, "out of memory");
-			return;
+			return NULL;
 		}
 		memcpy(op->sdp, sdp, len);
 		op->sdp[len] = '\0';
@@ -1318,6 +1391,14 @@ static void enqueue(struct media_session *m, enum media_op_kind kind, const char
 	op->cb = cb;
 	op->arg = arg;
 	op->py = -1;
+	return op;
+}
+
+/* Queue @p op on @p m; it runs now if nothing else of the session does. */
+static void op_push(struct media_session *m, struct media_op *op)
+{
+	if (op == NULL)
+		return;
 	if (m->ops_tail)
 		m->ops_tail->next = op;
 	else
@@ -1325,6 +1406,12 @@ static void enqueue(struct media_session *m, enum media_op_kind kind, const char
 	m->ops_tail = op;
 	if (m->ops == op && m->pending == 0)
 		op_run(m);
+}
+
+static void enqueue(struct media_session *m, enum media_op_kind kind, const char *from_tag, const char *to_tag,
+		    const char *sdp, size_t len, const struct media_opts *o, media_done_f cb, void *arg)
+{
+	op_push(m, op_new(kind, from_tag, to_tag, sdp, len, o, cb, arg));
 }
 
 static bool tag_ok(const char *t)
@@ -1383,6 +1470,21 @@ void media_query(const char *key, media_done_f cb, void *arg)
 	if (m == NULL || m->deleting)
 		return fail_now(cb, arg, MEDIA_E_NOTFOUND, "Unknown call-id");
 	enqueue(m, OP_QUERY, NULL, NULL, NULL, 0, NULL, cb, arg);
+}
+
+void media_record(const char *key, bool start, const struct mg_msg_addr *dest, media_done_f cb, void *arg)
+{
+	struct media_session *m = find(key);
+	struct media_op *op;
+
+	if (m == NULL || m->deleting)
+		return fail_now(cb, arg, MEDIA_E_NOTFOUND, "Unknown call-id");
+	if (start && (dest == NULL || dest->family != MG_FAMILY_IPV4 || dest->port == 0))
+		return fail_now(cb, arg, MEDIA_E_POLICY, "recording destination must be an IPv4 ADDR:PORT");
+	op = op_new(start ? OP_RECORD_START : OP_RECORD_STOP, NULL, NULL, NULL, 0, NULL, cb, arg);
+	if (op != NULL && start)
+		op->dest = *dest;
+	op_push(m, op);
 }
 
 static void settings_take(const struct mg_settings *s)

@@ -155,6 +155,8 @@ struct media_session {
 	uint64_t dp_id[MEDIA_MAX_STREAMS];     /* dataplane session ids, 0 = none */
 	bool dp_on[MEDIA_MAX_STREAMS];
 	char label[64];
+	bool recording;                        /* forks to rec_dest installed */
+	struct mg_msg_addr rec_dest;
 	/* internal */
 	struct media_op *ops, *ops_tail;       /* queued operations */
 	unsigned pending;                      /* dataplane requests in flight */
@@ -195,6 +197,13 @@ void media_answer(const char *key, const char *from_tag, const char *to_tag, con
 void media_delete(const char *key, const char *from_tag, const char *to_tag, media_done_f cb, void *arg);
 /* The session and its current counters. */
 void media_query(const char *key, media_done_f cb, void *arg);
+/*
+ * Recording as a fork (SPEC §5): every installed stream is copied in both
+ * directions, decrypted, to @p dest: what side 0 sends to port + 4i, what
+ * side 1 sends to port + 4i + 2 (i = stream index; RTCP to those + 1),
+ * the main path untouched. @p start false removes the forks (dest unused).
+ */
+void media_record(const char *key, bool start, const struct mg_msg_addr *dest, media_done_f cb, void *arg);
 
 const struct media_session *media_find(const char *key);
 /* Sessions oldest first: media_first() then media_next(). */

@@ -31,6 +31,8 @@ struct fake_req {
 		struct mg_msg_port port;
 		struct mg_msg_session sess;
 		struct mg_msg_session_id sid;
+		struct mg_msg_fork fork;
+		struct mg_msg_fork_id fid;
 	} body;
 	dpc_reply_f cb;
 	void *arg;
@@ -46,6 +48,8 @@ static struct {
 	uint16_t next_port;
 	unsigned ports_out; /* allocated and not freed */
 	unsigned n_add, n_modify, n_del, n_stats;
+	unsigned forks;             /* installed now */
+	struct mg_msg_fork last_fork;
 	struct mg_msg_session last; /* last ADD/MODIFY */
 	unsigned sessions;          /* installed now */
 } fk;
@@ -73,6 +77,12 @@ int64_t dpc_request(struct dpc *c, unsigned type, const void *body, unsigned tim
 	case MG_MSG_SESSION_ADD:
 	case MG_MSG_SESSION_MODIFY:
 		len = sizeof(struct mg_msg_session);
+		break;
+	case MG_MSG_FORK_ADD:
+		len = sizeof(struct mg_msg_fork);
+		break;
+	case MG_MSG_FORK_DEL:
+		len = sizeof(struct mg_msg_fork_id);
 		break;
 	default:
 		len = sizeof(struct mg_msg_session_id);
@@ -150,6 +160,7 @@ static void run_dp(void)
 		case MG_MSG_SESSION_DEL:
 			fk.n_del++;
 			fk.sessions--;
+			fk.forks = 0; /* a session's forks go with it */
 			/* fallthrough */
 		case MG_MSG_SESSION_STATS:
 			if (r.type == MG_MSG_SESSION_STATS)
@@ -160,6 +171,13 @@ static void run_dp(void)
 			rep.st.legs[1][0].packets = 90;
 			rep.st.legs[1][0].drops[MG_DROP_AUTH] = 3;
 			body = &rep.st;
+			break;
+		case MG_MSG_FORK_ADD:
+			fk.forks++;
+			fk.last_fork = r.body.fork;
+			break;
+		case MG_MSG_FORK_DEL:
+			fk.forks--;
 			break;
 		default:
 			fail_msg("unexpected request type %u", r.type);
@@ -449,6 +467,39 @@ static void test_forks(void **state)
 	}
 }
 
+/* Recording: two forks per installed stream, decrypted, to the recorder. */
+static void test_recording(void **state)
+{
+	struct media_opts o = { .profile = "RTP/SAVP" };
+	struct mg_msg_addr dest;
+	struct got g;
+	char line[256];
+
+	(void)state;
+	assert_int_equal(mg_proto_addr_parse("127.0.0.1:9000", &dest), 0);
+	offer("cr", "ta", NULL, sdp_of("10.1.0.2", 4000, "RTP/AVP", NULL), &o, &g);
+	memset(&g, 0, sizeof(g));
+	media_record("cr", true, &dest, on_done, &g);
+	run_dp();
+	assert_int_equal(g.err, MEDIA_E_NOTFOUND); /* nothing installed before the answer */
+	snprintf(line, sizeof(line), "1 AES_CM_128_HMAC_SHA1_80 inline:%s", KEY_B);
+	answer("cr", "ta", "tb", sdp_of("10.2.0.2", 5000, "RTP/SAVP", line), &o, &g);
+	memset(&g, 0, sizeof(g));
+	media_record("cr", true, &dest, on_done, &g);
+	run_dp();
+	assert_int_equal(g.err, MEDIA_OK);
+	assert_int_equal(fk.forks, 2);
+	assert_int_equal(fk.last_fork.remote.port, 9002);
+	assert_int_equal(fk.last_fork.crypto.suite, MG_SRTP_SUITE_NONE); /* decrypted copy */
+	assert_true(media_find("cr")->recording);
+	memset(&g, 0, sizeof(g));
+	media_record("cr", false, NULL, on_done, &g);
+	run_dp();
+	assert_int_equal(g.err, MEDIA_OK);
+	assert_int_equal(fk.forks, 0);
+	assert_false(media_find("cr")->recording);
+}
+
 /* Operations on one session run in order, one at a time. */
 static void test_queueing(void **state)
 {
@@ -488,6 +539,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_limits_and_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queueing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recording, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,6 +17,7 @@
 static struct {
 	struct ng_server *srv;
 	struct ng_cmd_counters ctr;
+	char record_dest[64]; /* mediagate.ng.recordingDestination */
 } nc;
 
 void ng_cmd_get_counters(struct ng_cmd_counters *out)
@@ -612,6 +613,46 @@ static void cmd_delete_query(struct ng_req *req, const struct ng_val *dict, bool
 	}
 }
 
+/* ---------------------------------------------------------- recording */
+
+static void on_simple_done(void *arg, const struct media_result *res)
+{
+	struct pending *p = arg;
+
+	if (res->err != MEDIA_OK)
+		reply_error(p->req, "%s", res->why);
+	else
+		ng_req_reply(p->req, reply_new(p->req, "ok"));
+	free(p);
+}
+
+/* start/stop recording (and forwarding, its alias here): a fork of every
+ * stream, decrypted, to the recorder at recording-destination (request)
+ * or mediagate.ng.recordingDestination (config). */
+static void cmd_record(struct ng_req *req, const struct ng_val *dict, bool start)
+{
+	const char *call_id = str_of(dict, "call-id");
+	const char *dest = str_of(dict, "recording-destination");
+	struct mg_msg_addr a;
+	struct pending *p;
+
+	if (call_id == NULL || call_id[0] == '\0')
+		return reply_error(req, "No call-id in message");
+	if (dest == NULL || dest[0] == '\0')
+		dest = nc.record_dest;
+	memset(&a, 0, sizeof(a));
+	if (start && (dest[0] == '\0' || mg_proto_addr_parse(dest, &a) < 0 || a.port == 0))
+		return reply_error(req,
+				   "start recording: mediagate records by forking the streams to a recorder: "
+				   "give recording-destination ADDR:PORT or set mediagate.ng.recordingDestination "
+				   "(got '%s')", dest);
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return reply_error(req, "Out of memory");
+	p->req = req;
+	media_record(call_id, start, &a, on_simple_done, p);
+}
+
 /* ------------------------------------------------------- list / stats */
 
 static void cmd_list(struct ng_req *req, const struct ng_val *dict)
@@ -701,9 +742,13 @@ void ng_cmd_handle(void *arg, struct ng_req *req, const struct ng_val *dict)
 	} else if (ng_key_eq(cmd, strlen(cmd), "statistics")) {
 		nc.ctr.statistics++;
 		cmd_statistics(req);
-	} else if (ng_key_eq(cmd, strlen(cmd), "start recording") || ng_key_eq(cmd, strlen(cmd), "stop recording") ||
-		   ng_key_eq(cmd, strlen(cmd), "block media") || ng_key_eq(cmd, strlen(cmd), "unblock media") ||
-		   ng_key_eq(cmd, strlen(cmd), "start forwarding") || ng_key_eq(cmd, strlen(cmd), "stop forwarding") ||
+	} else if (ng_key_eq(cmd, strlen(cmd), "start recording") || ng_key_eq(cmd, strlen(cmd), "start forwarding")) {
+		nc.ctr.other++;
+		cmd_record(req, dict, true);
+	} else if (ng_key_eq(cmd, strlen(cmd), "stop recording") || ng_key_eq(cmd, strlen(cmd), "stop forwarding")) {
+		nc.ctr.other++;
+		cmd_record(req, dict, false);
+	} else if (ng_key_eq(cmd, strlen(cmd), "block media") || ng_key_eq(cmd, strlen(cmd), "unblock media") ||
 		   ng_key_eq(cmd, strlen(cmd), "block DTMF") || ng_key_eq(cmd, strlen(cmd), "unblock DTMF") ||
 		   ng_key_eq(cmd, strlen(cmd), "play media") || ng_key_eq(cmd, strlen(cmd), "stop media") ||
 		   ng_key_eq(cmd, strlen(cmd), "play DTMF") || ng_key_eq(cmd, strlen(cmd), "publish") ||
