@@ -57,6 +57,16 @@ int ng_bencode_decode(struct ng_doc *d, const char *buf, size_t len, const struc
 		      struct ng_val **out, char *why, size_t whylen);
 int ng_json_decode(struct ng_doc *d, const char *buf, size_t len, const struct ng_limits *lim,
 		   struct ng_val **out, char *why, size_t whylen);
+/*
+ * For streams (NG over TCP, where messages follow each other with no
+ * length in front): decode the one value at the start of @p buf and set
+ * *used to its length; the bytes after it are the caller's. -EAGAIN: the
+ * value is not complete yet (read more); -E2BIG also when the value would
+ * be longer than lim->max_input; otherwise as ng_bencode_decode().
+ */
+int ng_bencode_decode_prefix(struct ng_doc *d, const char *buf, size_t len,
+			     const struct ng_limits *lim, struct ng_val **out, size_t *used,
+			     char *why, size_t whylen);
 
 /* Builders (NULL only on ENOMEM; every function below accepts NULL values
  * and then does nothing, so a chain of builders needs one check). */

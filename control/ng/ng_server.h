@@ -48,6 +48,8 @@ struct ng_server_stats {
 	uint64_t refused_source;  /* from an address not in allowedSources: not answered */
 	uint64_t oversize;        /* bigger than the transport's limit */
 	unsigned in_flight;       /* requests given to the handler, not yet replied */
+	uint64_t in_flight_dups;  /* retransmissions of a request still being executed */
+	uint64_t cache_evictions; /* answers dropped from the cache before 30 s (full) */
 };
 
 /*
@@ -74,5 +76,10 @@ const char *ng_req_peer(const struct ng_req *req);
 void ng_req_reply(struct ng_req *req, struct ng_val *reply);
 
 void ng_server_get_stats(const struct ng_server *srv, struct ng_server_stats *out);
+
+/* The port the @p idx-th listener of @p transport ("udp", "tcp", "http")
+ * is bound to, 0 if there is none: a configured port 0 is the kernel's
+ * choice (tests). */
+uint16_t ng_server_port(const struct ng_server *srv, const char *transport, unsigned idx);
 
 #endif
