@@ -177,7 +177,7 @@ static int sdprw_parse_m(const struct sdprw_line *l, struct sdprw_mline *m)
 static int sdprw_parse_c(const struct sdprw_line *l, char *addr, size_t addrlen, int *family)
 {
 	const char *s = l->p + 2, *end = l->p + l->n, *t;
-	size_t n;
+	size_t n, an;
 
 	n = sdprw_tok(&s, end, &t);
 	if (!sdprw_eq(t, n, "IN"))
@@ -189,15 +189,12 @@ static int sdprw_parse_c(const struct sdprw_line *l, char *addr, size_t addrlen,
 		*family = AF_INET6;
 	else
 		return -EINVAL;
+	/* the address without a multicast /ttl/count */
 	n = sdprw_tok(&s, end, &t);
-	{
-		size_t an;
-
-		for (an = 0; an < n && t[an] != '/'; an++)
-			;
-		if (an == 0 || !sdprw_copy(addr, addrlen, t, an))
-			return -EINVAL;
-	}
+	for (an = 0; an < n && t[an] != '/'; an++)
+		;
+	if (an == 0 || !sdprw_copy(addr, addrlen, t, an))
+		return -EINVAL;
 	if (sdprw_tok(&s, end, &t) != 0)
 		return -EINVAL;
 	return 0;

@@ -20,12 +20,16 @@
  *    or no crypto is written (it only makes sense next to RTP/AVP+crypto).
  * Lines end with CRLF on output whatever the input used.
  *
- * Details, as rtpengine does them:
+ * Details (rtpengine's sdp_replace() does the same unless noted):
  *  - our a=rtcp, a=rtcp-mux, a=crypto lines (that order) end the section,
- *    after the attributes kept;
+ *    after the attributes kept (rtpengine re-prints codecs and direction
+ *    first and a=ptime after them; we keep the input's order);
  *  - an m= with port 0 gets none of them (rtpengine writes a rejected
  *    stream without them too); its c= is still ours;
- *  - a section without c= in an SDP without session c= gets one;
+ *  - a section without c= in an SDP without session c= gets one after
+ *    m= (and i=); rtpengine 10.5 refuses such an SDP instead;
+ *  - a session c= is always replaced (rtpengine keeps it when every m=
+ *    has its own; it would show the party's address for nothing);
  *  - c=IN IP4 0.0.0.0 (RFC 2543 hold) is kept as it is;
  *  - session-level DTLS lines go when every m= strips DTLS; when only some
  *    do, they move into the sections that keep DTLS;

@@ -738,6 +738,8 @@ static const struct golden goldens[] = {
 	{ "webrtc_to_savpf_origin", "RTP/SAVPF", 2, true, true, true, AF_INET },
 	{ "savp_to_avp_multi", "RTP/AVP", 0, false, true, false, AF_INET },
 	{ "ms_to_avp", "RTP/AVP", 0, false, true, false, AF_INET },
+	/* rtpengine answers an IPv6 party on IPv6 by itself */
+	{ "savp6_to_savp6", "RTP/SAVP", 2, false, true, false, AF_INET6 },
 };
 
 static size_t slurp(const char *name, const char *ext, char *buf, size_t len)
@@ -886,15 +888,24 @@ static void test_golden(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_plain),   cmocka_unit_test(test_parse_levels),
-		cmocka_unit_test(test_parse_malformed), cmocka_unit_test(test_avp_to_savp),
-		cmocka_unit_test(test_savp_to_avp),   cmocka_unit_test(test_avpf_savpf),
-		cmocka_unit_test(test_rtcp),          cmocka_unit_test(test_ice_dtls),
-		cmocka_unit_test(test_dtls_mixed),    cmocka_unit_test(test_origin),
-		cmocka_unit_test(test_ipv6),          cmocka_unit_test(test_multi_media),
-		cmocka_unit_test(test_lf_only),       cmocka_unit_test(test_microsoft),
-		cmocka_unit_test(test_hold),          cmocka_unit_test(test_enospc),
-		cmocka_unit_test(test_bad_out),       cmocka_unit_test(test_golden),
+		cmocka_unit_test(test_parse_plain),
+		cmocka_unit_test(test_parse_levels),
+		cmocka_unit_test(test_parse_malformed),
+		cmocka_unit_test(test_avp_to_savp),
+		cmocka_unit_test(test_savp_to_avp),
+		cmocka_unit_test(test_avpf_savpf),
+		cmocka_unit_test(test_rtcp),
+		cmocka_unit_test(test_ice_dtls),
+		cmocka_unit_test(test_dtls_mixed),
+		cmocka_unit_test(test_origin),
+		cmocka_unit_test(test_ipv6),
+		cmocka_unit_test(test_multi_media),
+		cmocka_unit_test(test_lf_only),
+		cmocka_unit_test(test_microsoft),
+		cmocka_unit_test(test_hold),
+		cmocka_unit_test(test_enospc),
+		cmocka_unit_test(test_bad_out),
+		cmocka_unit_test(test_golden),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
