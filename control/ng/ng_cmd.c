@@ -246,7 +246,7 @@ static void flag_word(void *ctx, const char *w, size_t n)
 		 * is the default source policy; loops through ourselves cannot
 		 * happen: our ports are not in any SDP we are given */
 	} else if (word_is(w, n, "SIP-source-address")) {
-		warn(c, "SIP-source-address: needs received-from; the SDP's address is used otherwise");
+		/* opts_read() takes received-from then */
 	} else if (word_is(w, n, "asymmetric")) {
 		c->o->asymmetric = true;
 	} else if (word_is(w, n, "strict-source")) {
