@@ -615,6 +615,178 @@ static int v_span_switch(struct mg_config *cfg, const struct mg_cfg_entry *e, ch
 	return -EINVAL;
 }
 
+/* ---- mediagate.ng.* (the NG control API) ---- */
+
+/* "ADDR:PORT", ADDR an IPv4 address, [IPv6] or INADDR_ANY (0.0.0.0). */
+static int parse_host_port(const char *s, size_t n, char *addr, size_t alen, uint16_t *port,
+			   char *why, size_t wl)
+{
+	char buf[96], *colon, *host = buf;
+	const char *h;
+	unsigned long p;
+	uint8_t a[16];
+
+	if (n >= sizeof(buf)) {
+		snprintf(why, wl, "entry \"%.*s...\" too long", 32, s);
+		return -EINVAL;
+	}
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	colon = strrchr(buf, ':');
+	if (colon == NULL || parse_ulong(colon + 1, 1, 65535, &p) < 0) {
+		snprintf(why, wl, "entry \"%s\": missing or bad port", buf);
+		return -EINVAL;
+	}
+	*colon = '\0';
+	h = host;
+	if (strcmp(host, "INADDR_ANY") == 0) {
+		h = "0.0.0.0";
+	} else if (host[0] == '[') {
+		size_t hl = strlen(host);
+
+		if (hl < 3 || host[hl - 1] != ']')
+			goto bad;
+		host[hl - 1] = '\0';
+		h = host + 1;
+		if (inet_pton(AF_INET6, h, a) != 1)
+			goto bad;
+	} else if (inet_pton(AF_INET, host, a) != 1) {
+		goto bad;
+	}
+	if (strlen(h) >= alen)
+		goto bad;
+	strcpy(addr, h);
+	*port = (uint16_t)p;
+	return 0;
+bad:
+	snprintf(why, wl, "entry \"%.*s\": bad address (an IPv4 address, [IPv6] or INADDR_ANY)",
+		 (int)n, s);
+	return -EINVAL;
+}
+
+/* Next item of a comma list, blanks around it trimmed; false at the end. */
+static bool next_item(const char **p, const char **s, size_t *n)
+{
+	const char *c;
+
+	if (**p == '\0')
+		return false;
+	c = strchr(*p, ',');
+	*s = *p;
+	*n = c ? (size_t)(c - *p) : strlen(*p);
+	*p = c ? c + 1 : *p + *n;
+	while (*n > 0 && isblank((unsigned char)**s)) {
+		(*s)++;
+		(*n)--;
+	}
+	while (*n > 0 && isblank((unsigned char)(*s)[*n - 1]))
+		(*n)--;
+	return true;
+}
+
+static int v_ng_listen(struct mg_config *cfg, const struct mg_cfg_entry *e, char *why, size_t wl)
+{
+	const char *p = e->value, *s;
+	size_t n;
+
+	cfg->s.n_ng_listen = 0;
+	while (next_item(&p, &s, &n)) {
+		struct mg_ng_listen *l = &cfg->s.ng_listen[cfg->s.n_ng_listen];
+		const char *slash = memchr(s, '/', n);
+		size_t tl;
+
+		if (n == 0) {
+			snprintf(why, wl, "empty entry");
+			return -EINVAL;
+		}
+		if (cfg->s.n_ng_listen == MG_CFG_MAX_NG_LISTEN) {
+			snprintf(why, wl, "more than %d entries", MG_CFG_MAX_NG_LISTEN);
+			return -EINVAL;
+		}
+		if (slash == NULL) {
+			snprintf(why, wl, "entry \"%.*s\" has no /udp or /tcp", (int)n, s);
+			return -EINVAL;
+		}
+		tl = n - (size_t)(slash + 1 - s);
+		if (tl == 3 && strncasecmp(slash + 1, "udp", 3) == 0) {
+			l->tcp = false;
+		} else if (tl == 3 && strncasecmp(slash + 1, "tcp", 3) == 0) {
+			l->tcp = true;
+		} else {
+			snprintf(why, wl, "entry \"%.*s\": unknown transport \"%.*s\"", (int)n, s,
+				 (int)tl, slash + 1);
+			return -EINVAL;
+		}
+		if (parse_host_port(s, (size_t)(slash - s), l->addr, sizeof(l->addr), &l->port, why,
+				    wl) < 0)
+			return -EINVAL;
+		for (unsigned i = 0; i < cfg->s.n_ng_listen; i++) {
+			const struct mg_ng_listen *o = &cfg->s.ng_listen[i];
+
+			if (o->tcp == l->tcp && o->port == l->port && strcmp(o->addr, l->addr) == 0) {
+				snprintf(why, wl, "entry %u (%.*s) is given twice", i + 1, (int)n, s);
+				return -EINVAL;
+			}
+		}
+		cfg->s.n_ng_listen++;
+	}
+	return 0;
+}
+
+static int v_ng_http(struct mg_config *cfg, const struct mg_cfg_entry *e, char *why, size_t wl)
+{
+	cfg->s.ng_http_addr[0] = '\0';
+	cfg->s.ng_http_port = 0;
+	if (e->value[0] == '\0')
+		return 0;
+	return parse_host_port(e->value, strlen(e->value), cfg->s.ng_http_addr,
+			       sizeof(cfg->s.ng_http_addr), &cfg->s.ng_http_port, why, wl);
+}
+
+static int v_ng_allowed(struct mg_config *cfg, const struct mg_cfg_entry *e, char *why, size_t wl)
+{
+	const char *p = e->value, *s;
+	size_t n;
+
+	cfg->s.n_ng_allowed = 0;
+	if (*p == '\0') {
+		snprintf(why, wl, "empty list (0.0.0.0/0,::/0 allows anyone)");
+		return -EINVAL;
+	}
+	while (next_item(&p, &s, &n)) {
+		struct mg_cidr *c = &cfg->s.ng_allowed[cfg->s.n_ng_allowed];
+		char buf[64], *slash;
+		unsigned long pl;
+
+		if (cfg->s.n_ng_allowed == MG_CFG_MAX_NG_ALLOWED) {
+			snprintf(why, wl, "more than %d entries", MG_CFG_MAX_NG_ALLOWED);
+			return -EINVAL;
+		}
+		if (n == 0 || n >= sizeof(buf)) {
+			snprintf(why, wl, n == 0 ? "empty entry" : "entry too long");
+			return -EINVAL;
+		}
+		memcpy(buf, s, n);
+		buf[n] = '\0';
+		slash = strchr(buf, '/');
+		if (slash != NULL)
+			*slash = '\0';
+		/* a prefix of 0 (anyone) is allowed here, unlike for port addresses */
+		if (mg_cfg_parse_cidr(buf, c, 0) < 0 ||
+		    (slash != NULL &&
+		     parse_ulong(slash + 1, 0, c->family == AF_INET ? 32 : 128, &pl) < 0)) {
+			if (slash != NULL)
+				*slash = '/';
+			snprintf(why, wl, "entry \"%s\" is not an address or ADDRESS/PREFIX", buf);
+			return -EINVAL;
+		}
+		if (slash != NULL)
+			c->prefix_len = (uint8_t)pl;
+		cfg->s.n_ng_allowed++;
+	}
+	return 0;
+}
+
 /* ---- the table ---- */
 
 static const struct mg_config_key schema[] = {
@@ -998,6 +1170,42 @@ static const struct mg_config_key schema[] = {
 			"sending (its leg is not on hold or inactive) has sent no valid RTP or "
 			"RTCP for this many seconds: a peer that vanished without BYE leaves no "
 			"call, session or port behind.",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
+		.name = "mediagate.ng.listen",
+		.type = "list",
+		.def = "",
+		.example = "127.0.0.1:2223/udp,[::1]:2223/udp",
+		.allowed = "comma list of ADDR:PORT/TRANSPORT (at most 8), ADDR an IPv4 address, "
+			   "[IPv6] or INADDR_ANY, PORT 1-65535, TRANSPORT udp or tcp; empty: none",
+		.apply = v_ng_listen,
+		.help = "NG control API listeners (rtpengine's protocol, as Kamailio's rtpengine "
+			"module speaks it): \"COOKIE bencode\" per UDP datagram, back to back on "
+			"TCP.",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
+		.name = "mediagate.ng.http",
+		.type = "address",
+		.def = "",
+		.example = "127.0.0.1:2225",
+		.allowed = "ADDR:PORT, ADDR an IPv4 address, [IPv6] or INADDR_ANY, PORT 1-65535; "
+			   "empty: off",
+		.apply = v_ng_http,
+		.help = "NG control API over HTTP: POST /ng (cookie and bencode) and POST "
+			"/ng-plain (JSON).",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
+		.name = "mediagate.ng.allowedSources",
+		.type = "list",
+		.def = "127.0.0.0/8,::1/128",
+		.allowed = "comma list of IPv4/IPv6 addresses or ADDRESS/PREFIX (at most 16); "
+			   "0.0.0.0/0,::/0 allows anyone",
+		.apply = v_ng_allowed,
+		.help = "Addresses the NG control API takes commands from; requests from others "
+			"are not answered (and are counted).",
 		.used_by = MG_CFG_USE_CONTROL,
 	},
 	{

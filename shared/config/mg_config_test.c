@@ -314,6 +314,108 @@ static void test_user_agents(void **state)
 	      "error");
 }
 
+static void test_ng_keys(void **state)
+{
+	struct loaded l;
+	const struct mg_settings *s;
+	uint8_t a[16];
+	(void)state;
+
+	/* defaults: no listener, loopback only */
+	s = ok(&l, "", NULL);
+	assert_int_equal(s->n_ng_listen, 0);
+	assert_string_equal(s->ng_http_addr, "");
+	assert_int_equal(s->ng_http_port, 0);
+	assert_int_equal(s->n_ng_allowed, 2);
+	assert_int_equal(s->ng_allowed[0].family, AF_INET);
+	assert_int_equal(s->ng_allowed[0].prefix_len, 8);
+	inet_pton(AF_INET, "127.0.0.0", a);
+	assert_memory_equal(s->ng_allowed[0].addr, a, 4);
+	assert_int_equal(s->ng_allowed[1].family, AF_INET6);
+	assert_int_equal(s->ng_allowed[1].prefix_len, 128);
+	inet_pton(AF_INET6, "::1", a);
+	assert_memory_equal(s->ng_allowed[1].addr, a, 16);
+	unload(&l);
+
+	s = ok(&l,
+	       "mediagate.ng.listen = 127.0.0.1:2223/udp, [::1]:2223/UDP ,INADDR_ANY:2224/tcp,"
+	       "[::]:2224/tcp\n"
+	       "mediagate.ng.http=[::1]:8080\n"
+	       "mediagate.ng.allowedSources=10.0.0.0/8, 192.0.2.7 ,2001:db8::/32,::/0\n",
+	       NULL);
+	assert_int_equal(mg_config_warnings(l.cfg), 0);
+	assert_int_equal(s->n_ng_listen, 4);
+	assert_string_equal(s->ng_listen[0].addr, "127.0.0.1");
+	assert_int_equal(s->ng_listen[0].port, 2223);
+	assert_false(s->ng_listen[0].tcp);
+	assert_string_equal(s->ng_listen[1].addr, "::1");
+	assert_false(s->ng_listen[1].tcp);
+	assert_string_equal(s->ng_listen[2].addr, "0.0.0.0");
+	assert_true(s->ng_listen[2].tcp);
+	assert_int_equal(s->ng_listen[2].port, 2224);
+	assert_string_equal(s->ng_listen[3].addr, "::");
+	assert_string_equal(s->ng_http_addr, "::1");
+	assert_int_equal(s->ng_http_port, 8080);
+	assert_int_equal(s->n_ng_allowed, 4);
+	assert_int_equal(s->ng_allowed[0].prefix_len, 8);
+	assert_int_equal(s->ng_allowed[1].prefix_len, 32); /* a plain address: itself only */
+	assert_int_equal(s->ng_allowed[2].family, AF_INET6);
+	assert_int_equal(s->ng_allowed[2].prefix_len, 32);
+	assert_int_equal(s->ng_allowed[3].prefix_len, 0);
+	unload(&l);
+	s = ok(&l, "mediagate.ng.http=127.0.0.1:2225\nmediagate.ng.allowedSources=0.0.0.0/0\n",
+	       NULL);
+	assert_string_equal(s->ng_http_addr, "127.0.0.1");
+	assert_int_equal(s->ng_http_port, 2225);
+	assert_int_equal(s->n_ng_allowed, 1);
+	assert_int_equal(s->ng_allowed[0].prefix_len, 0);
+	unload(&l);
+
+	/* bad values: file:line, key, value, the problem and what is allowed */
+	fails("\nmediagate.ng.listen=127.0.0.1:2223\n",
+	      "t.properties:2: mediagate.ng.listen=127.0.0.1:2223: error: entry \"127.0.0.1:2223\" "
+	      "has no /udp or /tcp (allowed: comma list of ADDR:PORT/TRANSPORT (at most 8), ADDR "
+	      "an IPv4 address, [IPv6] or INADDR_ANY, PORT 1-65535, TRANSPORT udp or tcp; "
+	      "empty: none)");
+	fails("mediagate.ng.listen=127.0.0.1:2223/tls\n",
+	      "entry \"127.0.0.1:2223/tls\": unknown transport \"tls\"");
+	fails("mediagate.ng.listen=127.0.0.1:0/udp\n", "entry \"127.0.0.1:0\": missing or bad port");
+	fails("mediagate.ng.listen=127.0.0.1:65536/udp\n", "missing or bad port");
+	fails("mediagate.ng.listen=127.0.0.1/udp\n", "missing or bad port");
+	fails("mediagate.ng.listen=localhost:2223/udp\n",
+	      "entry \"localhost:2223\": bad address (an IPv4 address, [IPv6] or INADDR_ANY)");
+	fails("mediagate.ng.listen=::1:2223/udp\n", "bad address");
+	fails("mediagate.ng.listen=[::1:2223/udp\n", "bad address");
+	fails("mediagate.ng.listen=127.0.0.1:2223/udp,,127.0.0.1:2224/udp\n", "empty entry");
+	fails("mediagate.ng.listen=127.0.0.1:2223/udp,127.0.0.1:2223/udp\n",
+	      "entry 1 (127.0.0.1:2223/udp) is given twice");
+	fails("mediagate.ng.listen=127.0.0.1:1/udp,127.0.0.1:2/udp,127.0.0.1:3/udp,"
+	      "127.0.0.1:4/udp,127.0.0.1:5/udp,127.0.0.1:6/udp,127.0.0.1:7/udp,127.0.0.1:8/udp,"
+	      "127.0.0.1:9/udp\n",
+	      "more than 8 entries");
+	fails("mediagate.ng.http=127.0.0.1\n", "missing or bad port");
+	fails("mediagate.ng.http=127.0.0.1:2225/tcp\n", "missing or bad port");
+	fails("mediagate.ng.http=ng.example.com:80\n",
+	      "t.properties:1: mediagate.ng.http=ng.example.com:80: error: entry "
+	      "\"ng.example.com:80\": bad address (an IPv4 address, [IPv6] or INADDR_ANY)");
+	fails("mediagate.ng.allowedSources=\n",
+	      "t.properties:1: mediagate.ng.allowedSources=: error: empty list (0.0.0.0/0,::/0 "
+	      "allows anyone)");
+	fails("mediagate.ng.allowedSources=10.0.0.0/33\n",
+	      "entry \"10.0.0.0/33\" is not an address or ADDRESS/PREFIX (allowed: comma list of "
+	      "IPv4/IPv6 addresses or ADDRESS/PREFIX (at most 16); 0.0.0.0/0,::/0 allows anyone)");
+	fails("mediagate.ng.allowedSources=::1/129\n", "entry \"::1/129\" is not an address");
+	fails("mediagate.ng.allowedSources=10.0.0.0/\n", "entry \"10.0.0.0/\" is not an address");
+	fails("mediagate.ng.allowedSources=10.0.0.0/8/8\n", "is not an address");
+	fails("mediagate.ng.allowedSources=kamailio.example.com\n",
+	      "entry \"kamailio.example.com\" is not an address");
+	fails("mediagate.ng.allowedSources=10.0.0.1,,10.0.0.2\n", "empty entry");
+	fails("mediagate.ng.allowedSources=1.0.0.1,1.0.0.2,1.0.0.3,1.0.0.4,1.0.0.5,1.0.0.6,"
+	      "1.0.0.7,1.0.0.8,1.0.0.9,1.0.0.10,1.0.0.11,1.0.0.12,1.0.0.13,1.0.0.14,1.0.0.15,"
+	      "1.0.0.16,1.0.0.17\n",
+	      "more than 16 entries");
+}
+
 static void test_tls_needs_certificate(void **state)
 {
 	struct loaded l;
@@ -925,6 +1027,7 @@ int main(void)
 		cmocka_unit_test(test_alias_both_given),
 		cmocka_unit_test(test_crypto_suite_errors),
 		cmocka_unit_test(test_user_agents),
+		cmocka_unit_test(test_ng_keys),
 		cmocka_unit_test(test_tls_needs_certificate),
 		cmocka_unit_test(test_missing_files),
 		cmocka_unit_test(test_ssl2_hello),
