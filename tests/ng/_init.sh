@@ -337,3 +337,39 @@ sipp_fg() {
 	shift
 	ip netns exec "$ns" sipp "$@" -nostdin > /dev/null 2>&1
 }
+
+# ---- SIPp peers (signalling only: SDP, no media) ------------------------------
+# callee_sipp XML [EXTRA...]: SIPp callee in ng-T-b on $ADDR_B:5060 running
+# tests/ng/sipp/XML for every call, in the background until the end.
+callee_sipp() {
+	local xml=$1
+	shift
+	sipp_in $NS_B "$W/callee.out" -sf "$NG_DIR/sipp/$xml" -i $ADDR_B -p 5060 \
+		-trace_err -error_file "$W/callee.err" "$@"
+}
+# sipp_call NAME XML HOLD_MS CALLS [EXTRA...]: SIPp caller in ng-T-a (its own
+# port) placing CALLS calls (10/s, all at once at most) of tests/ng/sipp/XML to
+# bob through Kamailio, each held HOLD_MS; in the background. sipp_wait NAME
+# [TENTHS] waits for it and prints its exit status (0: every call as the
+# scenario expects; 1: some failed; "" still running).
+SIPP_PORT=5060
+sipp_call() {
+	local name=$1 xml=$2 hold=$3 n=$4
+	shift 4
+	SIPP_PORT=$((SIPP_PORT + 1))
+	(
+		ip netns exec $NS_A sipp $SIP_KAM:5060 -sf "$NG_DIR/sipp/$xml" -i $ADDR_A -p $SIPP_PORT -s bob \
+			-d "$hold" -m "$n" -l "$n" -r 10 -timeout 60 -nostdin \
+			-cid_str "ng-$name-%u-%p@%s" -trace_err -error_file "$W/$name.err" -trace_stat -stf "$W/$name.csv" "$@" > "$W/$name.out" 2>&1
+		echo $? > "$W/$name.rc"
+	) &
+	PIDS+=($!)
+}
+sipp_wait() {
+	local t
+	for ((t = 0; t < ${2:-100}; t++)); do
+		[ -s "$W/$1.rc" ] && break
+		sleep 0.1
+	done
+	cat "$W/$1.rc" 2> /dev/null
+}
