@@ -897,8 +897,10 @@ static void dir_stats(const struct mg_msg_dir_stats *d, struct media_dir_stats *
 	o->bytes = d->bytes;
 	o->rtcp_packets = d->rtcp_packets;
 	o->errors = 0;
-	for (unsigned k = 0; k < MG_DROP_REASON_COUNT; k++)
+	for (unsigned k = 0; k < MG_DROP_REASON_COUNT; k++) {
 		o->errors += d->drops[k];
+		o->drops[k] = d->drops[k];
+	}
 	o->auth_failures = d->drops[MG_DROP_AUTH];
 	o->replays = d->drops[MG_DROP_REPLAY];
 }

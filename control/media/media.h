@@ -84,6 +84,7 @@ enum media_err {
 struct media_dir_stats {
 	uint64_t packets, bytes, rtcp_packets, errors; /* errors = drops of every reason */
 	uint64_t auth_failures, replays;
+	uint64_t drops[MG_DROP_REASON_COUNT]; /* by enum mg_drop_reason */
 };
 
 struct media_stream_stats {

@@ -526,6 +526,16 @@ static void session_report(struct ng_doc *d, struct ng_val *r, const struct medi
 					ng_dict_add_str(d, rtp, "crypto suite", l->rx.suite->sdes_name);
 				/* bytes are not split by RTP/RTCP in the dataplane: all on RTP */
 				ng_dict_add(d, rtp, "stats", stats_dict(d, rtp_pk, st->rx.bytes, st->rx.errors));
+				if (st->rx.errors > 0) {
+					/* mediagate's own key: the drops by named reason */
+					struct ng_val *dr = ng_new_dict(d);
+
+					for (unsigned k = 0; k < MG_DROP_REASON_COUNT; k++)
+						if (st->rx.drops[k])
+							ng_dict_add_int(d, dr, mg_proto_drop_name(k),
+									(int64_t)st->rx.drops[k]);
+					ng_dict_add(d, rtp, "drops", dr);
+				}
 				ng_dict_add(d, rtcp, "stats", stats_dict(d, st->rx.rtcp_packets, rtcp_b, 0));
 				fl = ng_new_list(d);
 				ng_list_add(fl, ng_new_str(d, "RTP"));
