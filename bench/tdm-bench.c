@@ -10,7 +10,7 @@
  * what is ready) and `tick` (wait for the 20 ms timer, then read every
  * channel non-blocking, as a timer-driven TDM thread does): the timer is
  * DAHDI's (the span clock, emulated) for emu, a timerfd for socketpair.
- * `engine` is tick plus the real per-frame work of shared/tdm/mg_tdm_engine:
+ * `engine` is tick plus the real per-frame work of bench/mg_tdm_engine:
  * A-law span to µ-law call and back, every block looped through a jitter
  * buffer.
  *

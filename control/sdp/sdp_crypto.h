@@ -6,8 +6,8 @@
  * struct mg_srtp_sdes_key so they go straight into an mg_srtp_policy.
  *
  * Key parameters (inline:KEY|lifetime|MKI:len) are parsed and written by
- * the SRTP engine's SDES code (mg_srtp_sdes.h), so control and dataplane
- * agree on them byte for byte.
+ * the SDES code beside this file (mg_srtp_sdes.h); the dataplane never sees
+ * SDES text, only the binary keys of the wire protocol.
  */
 #ifndef MG_SDP_CRYPTO_H
 #define MG_SDP_CRYPTO_H

@@ -17,6 +17,7 @@
 #include "dp_port.h"
 #include "dp_session.h"
 #include "mg_log.h"
+#include "mg_proto_crypto.h"
 
 struct rte_hash *dp_ep_hash;
 struct rte_rcu_qsbr *dp_qsbr;
@@ -325,19 +326,11 @@ static int crypto_ctx(const struct mg_msg_crypto *c, enum mg_srtp_dir dir, const
 	*out = NULL;
 	if (c->suite == MG_SRTP_SUITE_NONE)
 		return 0;
-	memset(&p, 0, sizeof(p));
-	p.suite = (enum mg_srtp_suite)c->suite;
-	p.dir = dir;
-	p.mki_len = c->mki_len;
-	p.nkeys = 1;
-	p.roc = c->roc;
-	if (c->key_len > sizeof(p.keys[0].key) || c->salt_len > sizeof(p.keys[0].salt) ||
-	    c->mki_len > sizeof(p.keys[0].mki))
-		FAIL(-EINVAL, "%s: key/salt/MKI length out of range", what);
-	memcpy(p.keys[0].key, c->key, c->key_len);
-	memcpy(p.keys[0].salt, c->salt, c->salt_len);
-	memcpy(p.keys[0].mki, c->mki, c->mki_len);
-	p.keys[0].lifetime = c->lifetime;
+	/* the conversion the control plane made in reverse (mg_crypto_from_policy());
+	 * decoded messages always pass it (mg_proto_check_crypto() is stricter) */
+	if (mg_crypto_to_policy(c, dir, &p) < 0)
+		FAIL(-EINVAL, "%s: suite %u with key/salt/MKI lengths %u/%u/%u out of range", what, c->suite,
+		     c->key_len, c->salt_len, c->mki_len);
 	*out = mg_srtp_ctx_create(&p, e, sizeof(e));
 	if (*out == NULL) {
 		int rc = errno != 0 ? -errno : -EINVAL;

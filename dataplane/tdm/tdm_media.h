@@ -9,7 +9,7 @@
  *               call's law, or RFC 4733 telephone-events while a digit is
  *               down (audio of the digit is not sent: RFC 4733 section 2.6).
  *   RTP -> TDM  tdmm_from_rtp(): one RTP packet (plain, already decrypted):
- *               audio into the shared jitter buffer (converted to the span
+ *               audio into the jitter buffer (mg_tdm_jb.h; converted to the span
  *               law), telephone-events start/stop a DTMF tone.
  *               tdmm_to_tdm(): one frame per 20 ms to write: the tone while
  *               an event plays, else the jitter buffer's frame.

@@ -19,8 +19,6 @@
 #include <intel-ipsec-mb.h>
 #endif
 
-#include "mg_srtp_sdes.h"
-
 static unsigned failures, checks;
 
 #define CHECK(cond, ...)                                                                   \

@@ -14,7 +14,8 @@
  * way in). Every call is made on the engine's thread; nothing here locks,
  * allocates, logs or makes a syscall beyond the channel reads and writes.
  *
- * Users: bench/tdm-bench (mode `engine`) and the unit test. The dataplane's
+ * Users: bench/tdm-bench (mode `engine`) and the unit test, hence its place
+ * in bench/ (shared/ holds what both processes compile). The dataplane's
  * TDM thread (dataplane/tdm/dp_tdm.c) runs its own loop around
  * dataplane/tdm/tdm_media, which also does DTMF and echo cancellation.
  */

@@ -6,7 +6,8 @@
  *
  * Lifetime is decimal or <tt>2^n</tt>; MKI value is decimal, its length
  * 1..#MG_SRTP_MKI_MAX bytes. Several key-params (separated by ';') are
- * accepted by mg_srtp_sdes_parse_key_params(). Control-path code: no
+ * accepted by mg_srtp_sdes_parse_key_params(). Control-plane code (only it
+ * reads SDES; the dataplane gets binary keys on the wire): no
  * allocation, but not meant for a packet path.
  */
 #ifndef MG_SRTP_SDES_H

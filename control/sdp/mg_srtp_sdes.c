@@ -5,10 +5,24 @@
 #include "mg_srtp_sdes.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "mg_srtp_internal.h"
+/* The SRTP engine's own error helper is in its internal header; SDES is
+ * control-plane code on the engine's public API, so it keeps this one. */
+static void sdes_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void sdes_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -100,12 +114,12 @@ int mg_srtp_sdes_parse_inline(const struct mg_srtp_suite_info *suite, const char
 	int n;
 
 	if (!suite) {
-		mg_srtp_set_err(err, errlen, "no crypto suite given for the inline key");
+		sdes_err(err, errlen, "no crypto suite given for the inline key");
 		return -EINVAL;
 	}
 	memset(out, 0, sizeof(*out));
 	if (len < 7 || memcmp(s, "inline:", 7) != 0) {
-		mg_srtp_set_err(err, errlen, "key-param must start with \"inline:\" (the only key method SDES defines)");
+		sdes_err(err, errlen, "key-param must start with \"inline:\" (the only key method SDES defines)");
 		return -EINVAL;
 	}
 	p = s + 7;
@@ -115,11 +129,11 @@ int mg_srtp_sdes_parse_inline(const struct mg_srtp_suite_info *suite, const char
 	want = suite->master_key_len + suite->master_salt_len;
 	n = b64_decode(p, (size_t)(bar - p), raw, sizeof(raw));
 	if (n < 0) {
-		mg_srtp_set_err(err, errlen, "inline key \"%.*s\" is not valid base64", (int)(bar - p), p);
+		sdes_err(err, errlen, "inline key \"%.*s\" is not valid base64", (int)(bar - p), p);
 		return -EINVAL;
 	}
 	if ((unsigned)n != want) {
-		mg_srtp_set_err(err, errlen, "inline key decodes to %d bytes; %s needs %u (%u key + %u salt)", n,
+		sdes_err(err, errlen, "inline key decodes to %d bytes; %s needs %u (%u key + %u salt)", n,
 			suite->sdes_name, want, suite->master_key_len, suite->master_salt_len);
 		return -EINVAL;
 	}
@@ -140,21 +154,21 @@ int mg_srtp_sdes_parse_inline(const struct mg_srtp_suite_info *suite, const char
 			uint64_t v, l;
 
 			if (out->mki_len) {
-				mg_srtp_set_err(err, errlen, "inline key has two MKI parameters; at most one is allowed");
+				sdes_err(err, errlen, "inline key has two MKI parameters; at most one is allowed");
 				return -EINVAL;
 			}
 			if (parse_dec(colon + 1, (size_t)(bar - colon - 1), 128, &l) || l < 1) {
-				mg_srtp_set_err(err, errlen, "MKI length \"%.*s\" invalid; allowed: 1 to 128 (this gateway: 1 to %u)",
+				sdes_err(err, errlen, "MKI length \"%.*s\" invalid; allowed: 1 to 128 (this gateway: 1 to %u)",
 					(int)(bar - colon - 1), colon + 1, MG_SRTP_MKI_MAX);
 				return -EINVAL;
 			}
 			if (l > MG_SRTP_MKI_MAX) {
-				mg_srtp_set_err(err, errlen, "MKI length %llu not supported; allowed: 1 to %u bytes",
+				sdes_err(err, errlen, "MKI length %llu not supported; allowed: 1 to %u bytes",
 					(unsigned long long)l, MG_SRTP_MKI_MAX);
 				return -EINVAL;
 			}
 			if (parse_dec(f, (size_t)(colon - f), UINT32_MAX, &v) || (l < 4 && v >> (8 * l))) {
-				mg_srtp_set_err(err, errlen, "MKI value \"%.*s\" invalid; allowed: a decimal number that fits in %llu byte(s)",
+				sdes_err(err, errlen, "MKI value \"%.*s\" invalid; allowed: a decimal number that fits in %llu byte(s)",
 					(int)(colon - f), f, (unsigned long long)l);
 				return -EINVAL;
 			}
@@ -163,7 +177,7 @@ int mg_srtp_sdes_parse_inline(const struct mg_srtp_suite_info *suite, const char
 			continue;
 		}
 		if (field > 0 || out->lifetime) {
-			mg_srtp_set_err(err, errlen, "unexpected parameter \"%.*s\"; allowed: inline:KEY[|lifetime][|MKI:length]",
+			sdes_err(err, errlen, "unexpected parameter \"%.*s\"; allowed: inline:KEY[|lifetime][|MKI:length]",
 				(int)flen, f);
 			return -EINVAL;
 		}
@@ -171,7 +185,7 @@ int mg_srtp_sdes_parse_inline(const struct mg_srtp_suite_info *suite, const char
 			uint64_t e;
 
 			if (parse_dec(f + 2, flen - 2, 48, &e) || e < 1) {
-				mg_srtp_set_err(err, errlen, "lifetime \"%.*s\" invalid; allowed: 2^1 to 2^48 or a decimal packet count",
+				sdes_err(err, errlen, "lifetime \"%.*s\" invalid; allowed: 2^1 to 2^48 or a decimal packet count",
 					(int)flen, f);
 				return -EINVAL;
 			}
@@ -180,7 +194,7 @@ int mg_srtp_sdes_parse_inline(const struct mg_srtp_suite_info *suite, const char
 			uint64_t v;
 
 			if (parse_dec(f, flen, 1ULL << 48, &v) || v < 1) {
-				mg_srtp_set_err(err, errlen, "lifetime \"%.*s\" invalid; allowed: 2^1 to 2^48 or a decimal packet count 1 to 2^48",
+				sdes_err(err, errlen, "lifetime \"%.*s\" invalid; allowed: 2^1 to 2^48 or a decimal packet count 1 to 2^48",
 					(int)flen, f);
 				return -EINVAL;
 			}
@@ -203,7 +217,7 @@ int mg_srtp_sdes_parse_key_params(const struct mg_srtp_suite_info *suite, const 
 		if (!semi)
 			semi = end;
 		if (n >= max) {
-			mg_srtp_set_err(err, errlen, "more than %u inline keys; allowed: at most %u", max, max);
+			sdes_err(err, errlen, "more than %u inline keys; allowed: at most %u", max, max);
 			return -EINVAL;
 		}
 		rc = mg_srtp_sdes_parse_inline(suite, p, (size_t)(semi - p), &out[n], err, errlen);
@@ -217,12 +231,12 @@ int mg_srtp_sdes_parse_key_params(const struct mg_srtp_suite_info *suite, const 
 	if (n > 1) {
 		for (unsigned i = 0; i < n; i++) {
 			if (!out[i].mki_len || out[i].mki_len != out[0].mki_len) {
-				mg_srtp_set_err(err, errlen, "%u inline keys: each needs an MKI of the same length", n);
+				sdes_err(err, errlen, "%u inline keys: each needs an MKI of the same length", n);
 				return -EINVAL;
 			}
 			for (unsigned j = 0; j < i; j++) {
 				if (out[i].mki == out[j].mki) {
-					mg_srtp_set_err(err, errlen, "inline keys %u and %u have the same MKI %u; MKIs must differ",
+					sdes_err(err, errlen, "inline keys %u and %u have the same MKI %u; MKIs must differ",
 						j + 1, i + 1, out[i].mki);
 					return -EINVAL;
 				}
