@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "mg_log.h"
+#include "mg_proto_crypto.h"
 #include "sdp_crypto.h"
 #include "sdp_rw.h"
 
@@ -164,26 +165,19 @@ static bool suite_allowed(const struct media_opts *o, enum mg_srtp_suite s)
 	return !(o->suites_no & (1u << s));
 }
 
+/* One direction on the wire: the shared policy <-> wire conversion
+ * (mg_proto_crypto.h), from the SDES key through an engine policy. */
 static int crypto_to_wire(const struct media_crypto *c, struct mg_msg_crypto *w)
 {
-	const struct mg_srtp_suite_info *si = c->suite;
+	struct mg_srtp_policy p;
+	int rc;
 
-	memset(w, 0, sizeof(*w));
-	if (si == NULL)
-		return 0;
-	if (si->master_key_len > MG_PROTO_MAX_KEY || si->master_salt_len > MG_PROTO_MAX_SALT ||
-	    c->key.mki_len > MG_PROTO_MAX_MKI)
-		return -EINVAL;
-	w->suite = (uint8_t)si->id;
-	w->key_len = si->master_key_len;
-	w->salt_len = si->master_salt_len;
-	w->mki_len = c->key.mki_len;
-	for (unsigned i = 0; i < c->key.mki_len; i++) /* network order */
-		w->mki[i] = (uint8_t)(c->key.mki >> (8 * (c->key.mki_len - 1 - i)));
-	w->lifetime = c->key.lifetime;
-	memcpy(w->key, c->key.key, si->master_key_len);
-	memcpy(w->salt, c->key.salt, si->master_salt_len);
-	return 0;
+	if (c->suite == NULL)
+		return mg_crypto_from_policy(NULL, 0, w);
+	sdp_crypto_to_policy(c->suite, &c->key, 1, c->key.mki_len, MG_SRTP_DIR_INBOUND, &p);
+	rc = mg_crypto_from_policy(&p, 0, w);
+	explicit_bzero(&p, sizeof(p));
+	return rc;
 }
 
 static int new_key(const struct mg_srtp_suite_info *si, unsigned long tag, uint64_t lifetime,
@@ -370,8 +364,8 @@ static int party_legs(struct media_party *p, unsigned n)
 
 /* ------------------------------------------------------------ dataplane */
 
-static void fill_wire_leg(const struct media_session *m, int s, unsigned i, const struct media_opts *o,
-			  struct mg_msg_leg *w)
+static int fill_wire_leg(const struct media_session *m, int s, unsigned i, const struct media_opts *o,
+			 struct mg_msg_leg *w)
 {
 	const struct media_side *sd = &m->side[s];
 	const struct media_leg *l = &sd->parties[sd->active]->legs[i];
@@ -383,8 +377,9 @@ static void fill_wire_leg(const struct media_session *m, int s, unsigned i, cons
 	if (l->rtcp_mux)
 		w->flags |= MG_LEG_F_RTCP_MUX;
 	w->source_policy = o != NULL && o->strict_source ? MG_SOURCE_STRICT : MG_SOURCE_LATCH;
-	crypto_to_wire(&l->rx, &w->rx);
-	crypto_to_wire(&l->tx, &w->tx);
+	if (crypto_to_wire(&l->rx, &w->rx) < 0 || crypto_to_wire(&l->tx, &w->tx) < 0)
+		return -EINVAL;
+	return 0;
 }
 
 static void on_dp_step(void *arg, int result, const void *body)
@@ -875,8 +870,10 @@ static int dp_sync(struct media_session *m, const struct media_opts *o)
 		if (m->dp_id[i] == 0)
 			m->dp_id[i] = ++md.next_dp_id;
 		s.id = m->dp_id[i];
-		fill_wire_leg(m, 0, i, o, &s.legs[0]);
-		fill_wire_leg(m, 1, i, o, &s.legs[1]);
+		if (fill_wire_leg(m, 0, i, o, &s.legs[0]) < 0 || fill_wire_leg(m, 1, i, o, &s.legs[1]) < 0) {
+			explicit_bzero(&s, sizeof(s));
+			return -EINVAL;
+		}
 		id = dpc_request(md.dp, m->dp_on[i] ? MG_MSG_SESSION_MODIFY : MG_MSG_SESSION_ADD, &s,
 				 MEDIA_DP_TIMEOUT_MS, on_dp_step, m);
 		explicit_bzero(&s, sizeof(s));
