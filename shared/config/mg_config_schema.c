@@ -168,10 +168,8 @@ static int v_ua(struct mg_config *cfg, const struct mg_cfg_entry *e, char *why, 
 	const char *p = e->value;
 
 	cfg->s.n_ua = 0;
-	if (*p == '\0') {
-		snprintf(why, wl, "empty list");
-		return -EINVAL;
-	}
+	/* empty: no SIP at all, a pure NG media node (check_ua() wants an
+	 * NG listener then) */
 	while (*p != '\0') {
 		const char *c = strchr(p, ',');
 		size_t n = c ? (size_t)(c - p) : strlen(p);
@@ -810,7 +808,8 @@ static const struct mg_config_key schema[] = {
 		.allowed = "comma list of ADDR:PORT/TRANSPORT, ADDR an IPv4 address, [IPv6] or "
 			   "INADDR_ANY, PORT 1-65535, TRANSPORT udp, tcp or tls",
 		.apply = v_ua,
-		.help = "SIP user agents (listening sockets) to start.",
+		.help = "SIP user agents (listening sockets) to start. Empty: no SIP, a pure NG media "
+			"node (needs mediagate.ng.listen or mediagate.ng.http).",
 		.used_by = MG_CFG_USE_CONTROL,
 	},
 	{
@@ -1300,6 +1299,11 @@ static void check_ua(struct mg_config *cfg)
 	bool tls = false, plain = false;
 	char ta[96], tb[96];
 
+	if (s->n_ua == 0 && s->n_ng_listen == 0 && s->ng_http_port == 0)
+		mg_cfg_error(cfg, e,
+			     "empty list and no NG listener: the gateway would serve nothing (allowed: at "
+			     "least one ADDR:PORT/TRANSPORT, or an empty list with mediagate.ng.listen or "
+			     "mediagate.ng.http set: a pure media node)");
 	for (unsigned i = 0; i < s->n_ua; i++) {
 		tls |= s->ua[i].transport == MG_TRANSPORT_TLS;
 		plain |= s->ua[i].transport != MG_TRANSPORT_TLS;

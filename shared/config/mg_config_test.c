@@ -309,7 +309,17 @@ static void test_user_agents(void **state)
 	fails("netborder.sip.userAgent.IPAddress=INADDR_ANY:65536/udp\n", "missing or bad port");
 	fails("netborder.sip.userAgent.IPAddress=gw.example.com:5060/udp\n", "bad address");
 	fails("netborder.sip.userAgent.IPAddress=2001:db8::1:5060/udp\n", "bad address");
-	fails("netborder.sip.userAgent.IPAddress=\n", "empty list");
+	fails("netborder.sip.userAgent.IPAddress=\n", "empty list and no NG listener");
+	/* a pure NG media node: no SIP, an NG listener */
+	{
+		struct mg_config *c = mg_config_load_string(
+			"netborder.sip.userAgent.IPAddress=\nmediagate.ng.listen=127.0.0.1:2223/udp\n", "t.properties",
+			MG_CONFIG_ROLE_CONTROL, NULL);
+
+		assert_non_null(c);
+		assert_int_equal(mg_config_settings(c)->n_ua, 0);
+		mg_config_free(c);
+	}
 	fails("netborder.sip.userAgent.IPAddress=INADDR_ANY:5060/udp,,INADDR_ANY:5062/udp\n",
 	      "error");
 }
