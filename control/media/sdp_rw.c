@@ -38,6 +38,15 @@ struct sdprw_reader {
 	unsigned no;
 };
 
+/* A caller passing sizeof() of a string buffer hands us its NUL too:
+ * trailing NULs end the SDP, they are not a line of it. */
+static size_t sdprw_len(const char *sdp, size_t len)
+{
+	while (sdp != NULL && len > 0 && sdp[len - 1] == '\0')
+		len--;
+	return len;
+}
+
 /* 1: @p l is the next line, 0: end of input, -EINVAL: a line we refuse. */
 static int sdprw_next(struct sdprw_reader *r, struct sdprw_line *l, char *why, size_t whylen)
 {
@@ -494,7 +503,7 @@ int sdprw_parse(const char *sdp, size_t len, struct sdprw_sdp *out, char *why, s
 		sdprw_why(why, whylen, "no output");
 		return -EINVAL;
 	}
-	return sdprw_scan(sdp, len, out, &lay, why, whylen);
+	return sdprw_scan(sdp, sdprw_len(sdp, len), out, &lay, why, whylen);
 }
 
 int sdprw_find_media(const struct sdprw_sdp *s, const char *type)
@@ -674,7 +683,7 @@ static void sdprw_tail(struct sdprw_writer *w, unsigned sec)
 	}
 }
 
-int sdprw_write(const char *sdp, size_t len, const struct sdprw_out *o, char *out, size_t outlen)
+static int sdprw_rewrite(const char *sdp, size_t len, const struct sdprw_out *o, char *out, size_t outlen)
 {
 	struct sdprw_layout lay;
 	struct sdprw_writer w = { .sdp = sdp, .len = len, .o = o, .lay = &lay };
@@ -811,4 +820,9 @@ int sdprw_write(const char *sdp, size_t len, const struct sdprw_out *o, char *ou
 		return -ENOSPC;
 	}
 	return (int)w.b.n;
+}
+
+int sdprw_write(const char *sdp, size_t len, const struct sdprw_out *o, char *out, size_t outlen)
+{
+	return sdprw_rewrite(sdp, sdprw_len(sdp, len), o, out, outlen);
 }

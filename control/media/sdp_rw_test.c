@@ -205,6 +205,12 @@ static void test_parse_malformed(void **state)
 	}
 	/* NUL inside, NULL pointers */
 	assert_int_equal(sdprw_parse("v=0\r\ns=a\0b\r\n", 12, &g_in, why, sizeof(why)), -EINVAL);
+	/* ... but trailing NULs (a length that counted the terminator) end it */
+	assert_int_equal(sdprw_parse(plain_offer, sizeof(plain_offer), &g_in, why, sizeof(why)), 0);
+	assert_int_equal(g_in.n_media, 1);
+	out_init(&o, 1);
+	assert_true(sdprw_write(plain_offer, sizeof(plain_offer), &o, g_out, sizeof(g_out)) > 0);
+	assert_int_equal(sdprw_parse("\0\0", 2, &g_in, why, sizeof(why)), -EINVAL);
 	assert_int_equal(sdprw_parse(NULL, 5, &g_in, why, sizeof(why)), -EINVAL);
 	assert_int_equal(sdprw_parse(plain_offer, strlen(plain_offer), NULL, why, sizeof(why)), -EINVAL);
 	/* over-long line */
