@@ -649,9 +649,10 @@ static void sdprw_tail(struct sdprw_writer *w, unsigned sec)
 	const struct sdprw_media_out *mo = &w->o->m[sec];
 	char line[SDP_CRYPTO_LINE_MAX];
 
-	/* a rejected stream gets nothing of ours (rtpengine writes a port-0
-	 * m= without any of them either) */
-	if (w->lay->port[sec] == 0)
+	/* a rejected stream (port 0 in, or 0 written: the caller refuses it)
+	 * gets nothing of ours; rtpengine writes a port-0 m= without any of
+	 * them either */
+	if (w->lay->port[sec] == 0 || mo->port == 0)
 		return;
 	if (mo->rtcp_attr)
 		sdprw_putf(&w->b, "a=rtcp:%u\r\n", mo->rtcp_port);
@@ -662,11 +663,15 @@ static void sdprw_tail(struct sdprw_writer *w, unsigned sec)
 
 		if (sdp_crypto_format(c->tag, c->suite, &c->key, line, sizeof(line)) < 0) {
 			w->b.full = true;
-			return;
+			break;
 		}
 		sdprw_putf(&w->b, "a=crypto:%s%s%s\r\n", line, c->session_params != NULL ? " " : "",
 			   c->session_params != NULL ? c->session_params : "");
 	}
+	/* the key in the clear stays in the caller's output only */
+	explicit_bzero(line, sizeof(line));
+	if (w->b.full)
+		return;
 	if (w->sess_dtls_copy && !mo->strip_dtls) {
 		struct sdprw_reader r = { .buf = w->sdp, .len = w->len };
 		struct sdprw_line l;
