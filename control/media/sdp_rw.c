@@ -297,7 +297,6 @@ struct sdprw_layout {
 	unsigned n_media;
 	bool session_c;
 	bool session_dtls; /* a DTLS line (fingerprint, setup, tls-id) before the first m= */
-	bool session_enc;
 	bool media_c[SDPRW_MAX_MEDIA];
 	uint16_t port[SDPRW_MAX_MEDIA];
 };
@@ -453,8 +452,6 @@ static int sdprw_scan(const char *sdp, size_t len, struct sdprw_sdp *out, struct
 			if (sec < 0) {
 				if (a.kind == SDPRW_A_FINGERPRINT || a.kind == SDPRW_A_DTLS)
 					lay->session_dtls = true;
-				if (a.kind == SDPRW_A_ENCRYPTION)
-					lay->session_enc = true;
 				/* crypto at session level is not RFC 4568; it is
 				 * not counted for any m= (it is dropped on output) */
 				if (a.kind != SDPRW_A_CRYPTO)
