@@ -38,6 +38,15 @@ struct sdprw_reader {
 	unsigned no;
 };
 
+/* A caller passing sizeof() of a string buffer hands us its NUL too:
+ * trailing NULs end the SDP, they are not a line of it. */
+static size_t sdprw_len(const char *sdp, size_t len)
+{
+	while (sdp != NULL && len > 0 && sdp[len - 1] == '\0')
+		len--;
+	return len;
+}
+
 /* 1: @p l is the next line, 0: end of input, -EINVAL: a line we refuse. */
 static int sdprw_next(struct sdprw_reader *r, struct sdprw_line *l, char *why, size_t whylen)
 {
@@ -288,7 +297,6 @@ struct sdprw_layout {
 	unsigned n_media;
 	bool session_c;
 	bool session_dtls; /* a DTLS line (fingerprint, setup, tls-id) before the first m= */
-	bool session_enc;
 	bool media_c[SDPRW_MAX_MEDIA];
 	uint16_t port[SDPRW_MAX_MEDIA];
 };
@@ -444,8 +452,6 @@ static int sdprw_scan(const char *sdp, size_t len, struct sdprw_sdp *out, struct
 			if (sec < 0) {
 				if (a.kind == SDPRW_A_FINGERPRINT || a.kind == SDPRW_A_DTLS)
 					lay->session_dtls = true;
-				if (a.kind == SDPRW_A_ENCRYPTION)
-					lay->session_enc = true;
 				/* crypto at session level is not RFC 4568; it is
 				 * not counted for any m= (it is dropped on output) */
 				if (a.kind != SDPRW_A_CRYPTO)
@@ -494,7 +500,7 @@ int sdprw_parse(const char *sdp, size_t len, struct sdprw_sdp *out, char *why, s
 		sdprw_why(why, whylen, "no output");
 		return -EINVAL;
 	}
-	return sdprw_scan(sdp, len, out, &lay, why, whylen);
+	return sdprw_scan(sdp, sdprw_len(sdp, len), out, &lay, why, whylen);
 }
 
 int sdprw_find_media(const struct sdprw_sdp *s, const char *type)
@@ -640,9 +646,10 @@ static void sdprw_tail(struct sdprw_writer *w, unsigned sec)
 	const struct sdprw_media_out *mo = &w->o->m[sec];
 	char line[SDP_CRYPTO_LINE_MAX];
 
-	/* a rejected stream gets nothing of ours (rtpengine writes a port-0
-	 * m= without any of them either) */
-	if (w->lay->port[sec] == 0)
+	/* a rejected stream (port 0 in, or 0 written: the caller refuses it)
+	 * gets nothing of ours; rtpengine writes a port-0 m= without any of
+	 * them either */
+	if (w->lay->port[sec] == 0 || mo->port == 0)
 		return;
 	if (mo->rtcp_attr)
 		sdprw_putf(&w->b, "a=rtcp:%u\r\n", mo->rtcp_port);
@@ -653,11 +660,15 @@ static void sdprw_tail(struct sdprw_writer *w, unsigned sec)
 
 		if (sdp_crypto_format(c->tag, c->suite, &c->key, line, sizeof(line)) < 0) {
 			w->b.full = true;
-			return;
+			break;
 		}
 		sdprw_putf(&w->b, "a=crypto:%s%s%s\r\n", line, c->session_params != NULL ? " " : "",
 			   c->session_params != NULL ? c->session_params : "");
 	}
+	/* the key in the clear stays in the caller's output only */
+	explicit_bzero(line, sizeof(line));
+	if (w->b.full)
+		return;
 	if (w->sess_dtls_copy && !mo->strip_dtls) {
 		struct sdprw_reader r = { .buf = w->sdp, .len = w->len };
 		struct sdprw_line l;
@@ -674,7 +685,7 @@ static void sdprw_tail(struct sdprw_writer *w, unsigned sec)
 	}
 }
 
-int sdprw_write(const char *sdp, size_t len, const struct sdprw_out *o, char *out, size_t outlen)
+static int sdprw_rewrite(const char *sdp, size_t len, const struct sdprw_out *o, char *out, size_t outlen)
 {
 	struct sdprw_layout lay;
 	struct sdprw_writer w = { .sdp = sdp, .len = len, .o = o, .lay = &lay };
@@ -811,4 +822,9 @@ int sdprw_write(const char *sdp, size_t len, const struct sdprw_out *o, char *ou
 		return -ENOSPC;
 	}
 	return (int)w.b.n;
+}
+
+int sdprw_write(const char *sdp, size_t len, const struct sdprw_out *o, char *out, size_t outlen)
+{
+	return sdprw_rewrite(sdp, sdprw_len(sdp, len), o, out, outlen);
 }

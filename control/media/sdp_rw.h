@@ -24,8 +24,9 @@
  *  - our a=rtcp, a=rtcp-mux, a=crypto lines (that order) end the section,
  *    after the attributes kept (rtpengine re-prints codecs and direction
  *    first and a=ptime after them; we keep the input's order);
- *  - an m= with port 0 gets none of them (rtpengine writes a rejected
- *    stream without them too); its c= is still ours;
+ *  - an m= with port 0 (in the input, or written as 0 because the caller
+ *    rejects it) gets none of them (rtpengine writes a rejected stream
+ *    without them too); its c= is still ours;
  *  - a section without c= in an SDP without session c= gets one after
  *    m= (and i=); rtpengine 10.5 refuses such an SDP instead;
  *  - a session c= is always replaced (rtpengine keeps it when every m=
@@ -107,7 +108,8 @@ struct sdprw_crypto_out {
 
 /* How to write one m= section. */
 struct sdprw_media_out {
-	uint16_t port;            /* our RTP port (ignored when the input port is 0) */
+	uint16_t port;            /* our RTP port (ignored when the input port is 0;
+				     0 rejects the stream) */
 	uint16_t rtcp_port;       /* our RTCP port (== port with rtcp-mux) */
 	const char *proto;        /* profile to write, NULL = as in the input */
 	bool rtcp_mux;            /* write a=rtcp-mux */

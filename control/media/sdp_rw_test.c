@@ -205,6 +205,12 @@ static void test_parse_malformed(void **state)
 	}
 	/* NUL inside, NULL pointers */
 	assert_int_equal(sdprw_parse("v=0\r\ns=a\0b\r\n", 12, &g_in, why, sizeof(why)), -EINVAL);
+	/* ... but trailing NULs (a length that counted the terminator) end it */
+	assert_int_equal(sdprw_parse(plain_offer, sizeof(plain_offer), &g_in, why, sizeof(why)), 0);
+	assert_int_equal(g_in.n_media, 1);
+	out_init(&o, 1);
+	assert_true(sdprw_write(plain_offer, sizeof(plain_offer), &o, g_out, sizeof(g_out)) > 0);
+	assert_int_equal(sdprw_parse("\0\0", 2, &g_in, why, sizeof(why)), -EINVAL);
 	assert_int_equal(sdprw_parse(NULL, 5, &g_in, why, sizeof(why)), -EINVAL);
 	assert_int_equal(sdprw_parse(plain_offer, strlen(plain_offer), NULL, why, sizeof(why)), -EINVAL);
 	/* over-long line */
@@ -561,6 +567,16 @@ static void test_multi_media(void **state)
 	assert_string_equal(g_back.m[1].dir, "sendonly");
 	assert_int_equal(g_back.m[1].port, 0);
 	assert_string_equal(g_back.m[2].addr, "192.0.2.1");
+	/* the caller rejects the fax stream: port 0, nothing of ours even
+	 * when asked */
+	o.m[2].port = 0;
+	o.m[2].rtcp_attr = true;
+	o.m[2].rtcp_mux = true;
+	out_srtp2(&o.m[2]);
+	assert_true(rewrite(sdp, &o) > 0);
+	assert_non_null(strstr(g_out, "m=image 0 udptl t38\r\ni=fax\r\nc=IN IP4 192.0.2.1\r\na=T38FaxVersion:0\r\n"));
+	assert_int_equal(count(g_out, "a=crypto:"), 2);
+	assert_int_equal(count(g_out, "a=rtcp-mux"), 0);
 	/* the m= count must agree */
 	o.n_media = 2;
 	assert_int_equal(sdprw_write(sdp, strlen(sdp), &o, g_out, sizeof(g_out)), -EINVAL);
