@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Framing per transport (see docs/ng.md):
+ * Framing per transport (see docs/ng-wire.md):
  *  - UDP: one "COOKIE SP bencode-dict" per datagram, the reply to the
  *    sender from the address it was sent to (IP_PKTINFO): Kamailio's
  *    rtpengine module uses connect()ed sockets and drops anything else.
