@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Framing per transport (see docs/ng.md):
+ * Framing per transport (see docs/ng-wire.md):
  *  - UDP: one "COOKIE SP bencode-dict" per datagram, the reply to the
  *    sender from the address it was sent to (IP_PKTINFO): Kamailio's
  *    rtpengine module uses connect()ed sockets and drops anything else.
@@ -117,7 +117,8 @@ struct ng_req {
 	struct ng_server *srv;
 	struct ng_req *prev, *next; /* srv->in_flight, or a cache entry's waiters */
 	enum ng_tp tp;
-	bool json;
+	bool json;                  /* /ng-plain: JSON, no cookie */
+	bool json_body;             /* "COOKIE SP {json}": answered the same way */
 	struct ng_doc *doc;
 	struct ng_cache_ent *ent;
 	char *cookie;               /* NUL-terminated; NULL for /ng-plain */
@@ -488,7 +489,9 @@ static int ng_encode_reply(const struct ng_req *r, const struct ng_val *v, struc
 		rc = ng_buf_append(b, r->cookie, r->cookie_len);
 	if (rc == 0)
 		rc = ng_buf_append(b, " ", 1);
-	return rc < 0 ? rc : ng_bencode_encode(v, b);
+	if (rc < 0)
+		return rc;
+	return r->json_body ? ng_json_encode(v, b) : ng_bencode_encode(v, b);
 }
 
 /* {result: error, error-reason: why}, sent now, not cached. */
@@ -554,14 +557,15 @@ void ng_req_reply(struct ng_req *req, struct ng_val *reply)
 
 	if (reply == NULL || ng_encode_reply(req, reply, &b) < 0) {
 		b.len = 0;
-		if (req->json) {
-			ng_buf_append(&b, oom_json, sizeof(oom_json) - 1);
-		} else {
+		if (!req->json) {
 			if (req->cookie != NULL)
 				ng_buf_append(&b, req->cookie, req->cookie_len);
 			ng_buf_append(&b, " ", 1);
-			ng_buf_append(&b, oom_body, sizeof(oom_body) - 1);
 		}
+		if (req->json || req->json_body)
+			ng_buf_append(&b, oom_json, sizeof(oom_json) - 1);
+		else
+			ng_buf_append(&b, oom_body, sizeof(oom_body) - 1);
 	}
 	if (req->tp == NG_TP_UDP && b.len > NG_UDP_MAX) {
 		char why[96];
@@ -701,7 +705,10 @@ static void ng_incoming(struct ng_req *r, const char *msg, size_t len)
 		ng_req_free(r);
 		return;
 	}
-	if (r->json)
+	/* rtpengine takes a JSON object after the cookie too, and answers in
+	 * kind: its first byte tells ('d' or '{') */
+	r->json_body = !r->json && body_len > 0 && body[0] == '{';
+	if (r->json || r->json_body)
 		rc = ng_json_decode(r->doc, body, body_len, NULL, &v, why, sizeof(why));
 	else
 		rc = ng_bencode_decode(r->doc, body, body_len, NULL, &v, why, sizeof(why));

@@ -204,9 +204,14 @@ static void test_udp_ping(void **state)
 	/* JSON-ish key spellings and another command */
 	udp_exchange(f, fd, "c2 d7:COMMAND5:query7:call_id1:xe", "c2 d6:result2:ok1:ni2ee");
 	assert_string_equal(f->last_cmd, "query");
+	/* a JSON object after the cookie (rtpengine accepts it): JSON back */
+	udp_exchange(f, fd, "c3 {\"command\": \"ping\"}", "c3 {\"result\":\"pong\"}");
+	udp_exchange(f, fd, "c4 {\"command\": 1}",
+		     "c4 {\"result\":\"error\",\"error-reason\":\"\\\"command\\\" is not a string\"}");
 	st = stats(f);
-	assert_int_equal(st.requests, 2);
-	assert_int_equal(st.replies, 2);
+	assert_int_equal(st.requests, 3);
+	assert_int_equal(st.replies, 4);
+	assert_int_equal(st.decode_errors, 1);
 	assert_int_equal(st.in_flight, 0);
 	close(fd);
 }
