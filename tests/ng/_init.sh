@@ -149,7 +149,11 @@ relay_start() {
 }
 # relay_stop N: SIGTERM, 5 s, SIGKILL. relay_kill N: SIGKILL at once (a crash).
 relay_stop() { "relay_stop_${RELAY_KIND[$1]}" "$1"; }
-relay_kill() { kill -9 "${RELAY_PID[$1]}" 2> /dev/null; wait_gone "${RELAY_PID[$1]}" 30; }
+relay_kill() {
+	kill -9 "${RELAY_PID[$1]}" 2> /dev/null
+	wait "${RELAY_PID[$1]}" 2> /dev/null # reaped here: no "Killed" notice later
+	! kill -0 "${RELAY_PID[$1]}" 2> /dev/null
+}
 # relay_pid N: the pid whose RSS is the relay's session memory
 relay_pid() { echo "${RELAY_PID[$1]}"; }
 
@@ -361,7 +365,7 @@ sipp_call() {
 	(
 		ip netns exec $NS_A sipp $SIP_KAM:5060 -sf "$NG_DIR/sipp/$xml" -i $ADDR_A -p $SIPP_PORT -s bob \
 			-d "$hold" -m "$n" -l "$n" -r 10 -timeout 60 -nostdin \
-			-cid_str "ng-$name-%u-%p@%s" -trace_err -error_file "$W/$name.err" -trace_stat -stf "$W/$name.csv" "$@" > "$W/$name.out" 2>&1
+			-cid_str "ng-$name-%u@%s" -trace_err -error_file "$W/$name.err" -trace_stat -stf "$W/$name.csv" "$@" > "$W/$name.out" 2>&1
 		echo $? > "$W/$name.rc"
 	) &
 	PIDS+=($!)
