@@ -13,7 +13,8 @@
 #   ns ng-T-a (caller)            ns ng-T-gw                        ns ng-T-b (callee)
 #    ea 192.0.2.10/24 --- va --[ bridge br0 192.0.2.254 ]-- vb --- eb 192.0.2.20/24
 #                                  Kamailio udp:192.0.2.254:5060
-#                                  relay N: NG 127.0.0.1:(2222+N) (lo of ng-T-gw)
+#                                  relay N: NG 127.0.0.1:(2213+10N) (lo of ng-T-gw):
+#                                           2223, 2233, ... (rtpengine takes port+1 too)
 #                                           media 192.0.2.N
 #   rtpengine: its media address is a kernel address on br0.
 #   mediagate: a veth dpN (dataplane, net_af_packet, owns 192.0.2.N) <-> dpNb
@@ -42,7 +43,7 @@ KAM_RPC=$W/kam/rpc.sock
 declare -A RELAY_PID RELAY_KIND
 
 # relay_ng N / relay_media N: relay N's NG address and media address.
-relay_ng() { echo "127.0.0.1:$((2222 + $1))"; }
+relay_ng() { echo "127.0.0.1:$((2213 + 10 * $1))"; }
 relay_media() { echo "192.0.2.$1"; }
 
 need() {
@@ -148,7 +149,11 @@ relay_start() {
 }
 # relay_stop N: SIGTERM, 5 s, SIGKILL. relay_kill N: SIGKILL at once (a crash).
 relay_stop() { "relay_stop_${RELAY_KIND[$1]}" "$1"; }
-relay_kill() { kill -9 "${RELAY_PID[$1]}" 2> /dev/null; wait_gone "${RELAY_PID[$1]}" 30; }
+relay_kill() {
+	kill -9 "${RELAY_PID[$1]}" 2> /dev/null
+	wait "${RELAY_PID[$1]}" 2> /dev/null # reaped here: no "Killed" notice later
+	! kill -0 "${RELAY_PID[$1]}" 2> /dev/null
+}
 # relay_pid N: the pid whose RSS is the relay's session memory
 relay_pid() { echo "${RELAY_PID[$1]}"; }
 
@@ -158,10 +163,10 @@ relay_start_rtpengine() {
 	local n=$1
 	shift
 	ip -n $NS_GW addr add "$(relay_media "$n")/24" dev br0
-	ip netns exec $NS_GW rtpengine --table=-1 --foreground --log-stderr --log-level=${NG_RTPENGINE_LOG:-6} \
+	ip netns exec $NS_GW rtpengine --config-file=none --table=-1 --foreground --log-stderr --log-level=${NG_RTPENGINE_LOG:-6} \
 		--interface="$(relay_media "$n")" --listen-ng="$(relay_ng "$n")" \
 		--port-min=$((30000 + n * 1000)) --port-max=$((30999 + n * 1000)) \
-		--pidfile="$W/relay$n.pid" --delete-delay=0 --timeout=60 "$@" \
+		--listen-cli="127.0.0.1:$((2214 + 10 * n))" --pidfile="$W/relay$n.pid" --delete-delay=0 --timeout=60 "$@" \
 		> "$W/relay$n.log" 2>&1 &
 	RELAY_PID[$n]=$!
 	PIDS+=($!)
@@ -360,7 +365,7 @@ sipp_call() {
 	(
 		ip netns exec $NS_A sipp $SIP_KAM:5060 -sf "$NG_DIR/sipp/$xml" -i $ADDR_A -p $SIPP_PORT -s bob \
 			-d "$hold" -m "$n" -l "$n" -r 10 -timeout 60 -nostdin \
-			-cid_str "ng-$name-%u-%p@%s" -trace_err -error_file "$W/$name.err" -trace_stat -stf "$W/$name.csv" "$@" > "$W/$name.out" 2>&1
+			-cid_str "ng-$name-%u@%s" -trace_err -error_file "$W/$name.err" -trace_stat -stf "$W/$name.csv" "$@" > "$W/$name.out" 2>&1
 		echo $? > "$W/$name.rc"
 	) &
 	PIDS+=($!)
