@@ -466,6 +466,16 @@ static int ports_request(struct media_session *m, int s, const bool relayed[MEDI
 
 /* ---------------------------------------------------------------- offer */
 
+/* c=IN IP4 0.0.0.0 (RFC 2543 hold): nowhere to send; the dataplane learns
+ * the party's endpoint from its packets (latching) if it sends any. */
+static void hold_unknown(struct mg_msg_addr *a)
+{
+	static const uint8_t zero[16];
+
+	if (memcmp(a->addr, zero, sizeof(zero)) == 0)
+		a->family = MG_FAMILY_NONE;
+}
+
 /* Read the offering party's streams from its SDP into @p p. */
 static int offer_read_party(struct media_op *op, struct media_party *p, struct media_result *r)
 {
@@ -501,6 +511,7 @@ static int offer_read_party(struct media_op *op, struct media_party *p, struct m
 			return -1;
 		}
 		l->remote.port = sm->port;
+		hold_unknown(&l->remote);
 		l->rtcp_mux = sm->rtcp_mux; /* what it offers; the answer decides */
 		l->remote_rtcp_port = sm->rtcp_port ? sm->rtcp_port : (uint16_t)(sm->port + 1);
 		if (sm->dtls && op->o.dtls_refuse) {
@@ -731,6 +742,7 @@ static int answer_read_party(struct media_session *m, struct media_op *op, struc
 			return -1;
 		}
 		l->remote.port = sm->port;
+		hold_unknown(&l->remote);
 		l->rtcp_mux = sm->rtcp_mux && yd->mux_offered[i];
 		if ((op->o.rtcp_mux & MEDIA_MUX_REQUIRE) && !l->rtcp_mux) {
 			why_set(r, MEDIA_E_POLICY, "m= line %u: rtcp-mux required and not accepted", i + 1);
