@@ -49,9 +49,16 @@ for role in ("caller", "callee"):
         continue
     st = rtp.get("stats", {})
     suite = rtp.get("crypto suite", "")
-    print("%s packets %d errors %d srtp %d want %d protocol %s" % (
-        role, st.get("packets", 0), st.get("errors", 0), bool(suite),
-        want_srtp[role], m.get("protocol", "")))
+    # baresip sends one plaintext RTCP APP "PING" keepalive when a stream
+    # starts, on SRTP legs too: a relay that counts it drops it as not SRTCP
+    # (mediagate: "malformed", in its per-reason "drops"); that one packet per
+    # SRTP peer is explained, any other error is not.
+    explained = 0
+    if suite:
+        explained = min(rtp.get("drops", {}).get("malformed", 0), 1)
+    print("%s packets %d errors %d srtp %d want %d protocol %s explained %d" % (
+        role, st.get("packets", 0), st.get("errors", 0) - explained, bool(suite),
+        want_srtp[role], m.get("protocol", ""), explained))
 EOF
 	local n
 	n=$(grep -c "^result ok" "$W/query.check")
@@ -78,13 +85,15 @@ EOF
 	wait_gone "${BARESIP_PID[alice]}" 30
 	wait_gone "${BARESIP_PID[bob]}" 30
 	# Kamailio's view at the BYE: rtpengine_query() then $rtpstat.
-	local rs pkts
+	local rs pkts errs expl
 	rs=$(kam_ngstat "$cid" rtpstat)
-	pkts=$(echo "$rs" | sed -n 's/^RTP: [0-9]* bytes, \([0-9]*\) packets, 0 errors;.*/\1/p')
-	if [ -n "$pkts" ] && [ "$pkts" -ge $((secs * 50)) ]; then
+	pkts=$(echo "$rs" | sed -n 's/^RTP: [0-9]* bytes, \([0-9]*\) packets, [0-9]* errors;.*/\1/p')
+	errs=$(echo "$rs" | sed -n 's/^RTP: [0-9]* bytes, [0-9]* packets, \([0-9]*\) errors;.*/\1/p')
+	expl=$(awk '/^(caller|callee) /{s += $NF} END {print s + 0}' "$W/query.check")
+	if [ -n "$pkts" ] && [ "$pkts" -ge $((secs * 50)) ] && [ -n "$errs" ] && [ "$errs" -le "$expl" ]; then
 		ok "Kamailio \$rtpstat at the BYE shows real packet counts ($rs)"
 	else
-		bad "Kamailio \$rtpstat at the BYE (>= $((secs * 50)) RTP packets, 0 errors): '$rs'" "$W/kamailio.log"
+		bad "Kamailio \$rtpstat at the BYE (>= $((secs * 50)) RTP packets, errors <= $expl explained keepalives): '$rs'" "$W/kamailio.log"
 	fi
 	kam_ngstat "$cid" query > "$W/kam_query.json"
 	[ "$(jq_py 'd["result"]' < "$W/kam_query.json")" = ok ] && ok "Kamailio rtpengine_query_v() at the BYE: the relay's query reply as JSON" ||
