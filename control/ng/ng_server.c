@@ -1021,13 +1021,18 @@ static int ng_on_accept(su_root_magic_t *magic, su_wait_t *w, su_wakeup_arg_t *a
 
 static void ng_mhd_run(struct ng_server *srv);
 
+static void ng_on_mhd_timer(su_root_magic_t *magic, su_timer_t *t, su_timer_arg_t *arg);
+
+/* MHD runs on the loop's next turn (a 0 ms timer), not from here: that
+ * would re-enter the server from inside ng_req_reply() (other requests'
+ * callbacks, this connection's end). Its external epoll mode does not
+ * wake its fd for a resumed connection by itself. */
 static void ng_http_resume(struct ng_http_ctx *h)
 {
 	if (h->suspended) {
 		h->suspended = false;
 		MHD_resume_connection(h->mc);
-		/* run now, not when the loop next looks: this is the reply */
-		ng_mhd_run(h->srv);
+		su_timer_set_interval(h->srv->mhd_timer, ng_on_mhd_timer, h->srv, 0);
 	}
 }
 
