@@ -55,6 +55,10 @@ void ng_doc_free(struct ng_doc *d);       /* NULL is fine */
  */
 int ng_bencode_decode(struct ng_doc *d, const char *buf, size_t len, const struct ng_limits *lim,
 		      struct ng_val **out, char *why, size_t whylen);
+/* JSON: integers within int64 are NG_INT, true/false 1/0, a number with a
+ * fraction or exponent its text as NG_STR, null an absent dict item or
+ * list item (a document that is null is an error); \u escapes to UTF-8,
+ * lone surrogates refused. */
 int ng_json_decode(struct ng_doc *d, const char *buf, size_t len, const struct ng_limits *lim,
 		   struct ng_val **out, char *why, size_t whylen);
 /*

@@ -155,6 +155,8 @@ struct ng_server {
 	struct ng_cache_ent *fifo_head, *fifo_tail;
 	unsigned n_cache;
 	size_t cache_bytes;
+	unsigned cache_ttl_ms;
+	unsigned cache_max;
 	su_timer_t *tick;
 	struct ng_server_stats st;
 	uint64_t refused_logged_ms;
@@ -337,10 +339,10 @@ static void ng_cache_drop(struct ng_server *srv, struct ng_cache_ent *e)
 
 static void ng_cache_expire(struct ng_server *srv, uint64_t now)
 {
-	while (srv->fifo_head != NULL && now - srv->fifo_head->done_ms >= NG_CACHE_TTL_MS)
+	while (srv->fifo_head != NULL && now - srv->fifo_head->done_ms >= srv->cache_ttl_ms)
 		ng_cache_drop(srv, srv->fifo_head);
 	while (srv->fifo_head != NULL &&
-	       (srv->n_cache > NG_CACHE_MAX_ENTRIES || srv->cache_bytes > NG_CACHE_MAX_BYTES)) {
+	       (srv->n_cache > srv->cache_max || srv->cache_bytes > NG_CACHE_MAX_BYTES)) {
 		srv->st.cache_evictions++;
 		ng_cache_drop(srv, srv->fifo_head);
 	}
@@ -679,6 +681,11 @@ static void ng_incoming(struct ng_req *r, const char *msg, size_t len)
 		h = ng_cache_hash(ip, r->cookie, r->cookie_len);
 		struct ng_cache_ent *e = ng_cache_find(srv, ip, h, r->cookie, r->cookie_len);
 
+		/* the tick drops old answers once a second: exact TTL here */
+		if (e != NULL && e->reply != NULL && now_ms() - e->done_ms >= srv->cache_ttl_ms) {
+			ng_cache_drop(srv, e);
+			e = NULL;
+		}
 		if (e != NULL && e->reply != NULL) {
 			srv->st.cache_replays++;
 			ng_send(r, e->reply, e->reply_len);
@@ -1014,13 +1021,18 @@ static int ng_on_accept(su_root_magic_t *magic, su_wait_t *w, su_wakeup_arg_t *a
 
 static void ng_mhd_run(struct ng_server *srv);
 
+static void ng_on_mhd_timer(su_root_magic_t *magic, su_timer_t *t, su_timer_arg_t *arg);
+
+/* MHD runs on the loop's next turn (a 0 ms timer), not from here: that
+ * would re-enter the server from inside ng_req_reply() (other requests'
+ * callbacks, this connection's end). Its external epoll mode does not
+ * wake its fd for a resumed connection by itself. */
 static void ng_http_resume(struct ng_http_ctx *h)
 {
 	if (h->suspended) {
 		h->suspended = false;
 		MHD_resume_connection(h->mc);
-		/* run now, not when the loop next looks: this is the reply */
-		ng_mhd_run(h->srv);
+		su_timer_set_interval(h->srv->mhd_timer, ng_on_mhd_timer, h->srv, 0);
 	}
 }
 
@@ -1317,6 +1329,8 @@ struct ng_server *ng_server_create(su_root_t *root, const struct mg_settings *s,
 	srv->handler = handler;
 	srv->arg = arg;
 	srv->mhd_fd = -1;
+	srv->cache_ttl_ms = NG_CACHE_TTL_MS;
+	srv->cache_max = NG_CACHE_MAX_ENTRIES;
 	memcpy(srv->allowed, s->ng_allowed, sizeof(srv->allowed[0]) * s->n_ng_allowed);
 	srv->n_allowed = s->n_ng_allowed;
 	rc = -ENOMEM;
@@ -1426,6 +1440,13 @@ void ng_server_destroy(struct ng_server *srv)
 void ng_server_get_stats(const struct ng_server *srv, struct ng_server_stats *out)
 {
 	*out = srv->st;
+}
+
+void ng_server_set_cache(struct ng_server *srv, unsigned ttl_ms, unsigned max_entries)
+{
+	srv->cache_ttl_ms = ttl_ms > 0 ? ttl_ms : NG_CACHE_TTL_MS;
+	srv->cache_max = max_entries > 0 ? max_entries : NG_CACHE_MAX_ENTRIES;
+	ng_cache_expire(srv, now_ms());
 }
 
 uint16_t ng_server_port(const struct ng_server *srv, const char *transport, unsigned idx)

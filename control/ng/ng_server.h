@@ -82,4 +82,9 @@ void ng_server_get_stats(const struct ng_server *srv, struct ng_server_stats *ou
  * choice (tests). */
 uint16_t ng_server_port(const struct ng_server *srv, const char *transport, unsigned idx);
 
+/* The cookie cache: answers kept @p ttl_ms [30000], at most @p max_entries
+ * [65536] (the oldest go first); 0 keeps the default. For tests, which
+ * cannot wait 30 s, and for tuning. */
+void ng_server_set_cache(struct ng_server *srv, unsigned ttl_ms, unsigned max_entries);
+
 #endif

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -162,16 +163,28 @@ static int client(int type, uint16_t port)
 	return fd;
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 static void run_for(struct fix *f, unsigned ms)
 {
-	for (unsigned i = 0; i < ms / 5; i++)
+	uint64_t end = mono_ms() + ms;
+
+	while (mono_ms() < end)
 		su_root_step(f->root, 5);
 }
 
 /* Run the loop until @p fd has something (or 2 s pass); then read it. */
 static ssize_t recv_run(struct fix *f, int fd, char *buf, size_t n, unsigned max_ms)
 {
-	for (unsigned i = 0; i < max_ms / 5; i++) {
+	uint64_t end = mono_ms() + max_ms;
+
+	while (mono_ms() < end) {
 		ssize_t r = recv(fd, buf, n - 1, MSG_DONTWAIT);
 
 		if (r >= 0) {
@@ -181,6 +194,41 @@ static ssize_t recv_run(struct fix *f, int fd, char *buf, size_t n, unsigned max
 		su_root_step(f->root, 5);
 	}
 	return -1;
+}
+
+/* Send all of @p p, running the loop while the socket is full (the
+ * server is in this thread: a blocking send could wait forever). */
+static void send_all_run(struct fix *f, int fd, const char *p, size_t n)
+{
+	uint64_t end = mono_ms() + 5000;
+
+	while (n > 0 && mono_ms() < end) {
+		ssize_t r = send(fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (r > 0) {
+			p += r;
+			n -= (size_t)r;
+		} else if (r < 0 && errno != EAGAIN) {
+			return; /* closed by the server: fine for some tests */
+		}
+		su_root_step(f->root, 1);
+	}
+}
+
+/* Read until EOF (or 2 s of silence) into @p buf. */
+static size_t recv_all_run(struct fix *f, int fd, char *buf, size_t n)
+{
+	size_t got = 0;
+
+	for (;;) {
+		ssize_t r = recv_run(f, fd, buf + got, n - got, 2000);
+
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	buf[got] = '\0';
+	return got;
 }
 
 static void udp_exchange(struct fix *f, int fd, const char *req, const char *want)
@@ -261,6 +309,32 @@ static void test_udp_in_flight(void **state)
 	/* and after: from the cache */
 	udp_exchange(f, fd, req, "s1 d6:result2:ok3:tag5:firste");
 	assert_int_equal(f->calls, 1);
+	close(fd);
+}
+
+static void test_cache_expiry_and_eviction(void **state)
+{
+	struct fix *f = *state;
+	int fd = client(SOCK_DGRAM, ng_server_port(f->srv, "udp", 0));
+
+	ng_server_set_cache(f->srv, 150, 2);
+	udp_exchange(f, fd, "e1 d7:command5:querye", "e1 d6:result2:ok1:ni1ee");
+	udp_exchange(f, fd, "e1 d7:command5:querye", "e1 d6:result2:ok1:ni1ee");
+	assert_int_equal(f->calls, 1);
+	/* after the TTL the cookie is forgotten: executed again */
+	run_for(f, 200);
+	udp_exchange(f, fd, "e1 d7:command5:querye", "e1 d6:result2:ok1:ni2ee");
+	assert_int_equal(f->calls, 2);
+	assert_int_equal(stats(f).cache_evictions, 0);
+	/* two entries at most: a third pushes out the oldest */
+	ng_server_set_cache(f->srv, 60000, 2);
+	udp_exchange(f, fd, "e2 d7:command5:querye", "e2 d6:result2:ok1:ni3ee");
+	udp_exchange(f, fd, "e3 d7:command5:querye", "e3 d6:result2:ok1:ni4ee");
+	assert_int_equal(stats(f).cache_evictions, 1);
+	udp_exchange(f, fd, "e3 d7:command5:querye", "e3 d6:result2:ok1:ni4ee");
+	udp_exchange(f, fd, "e2 d7:command5:querye", "e2 d6:result2:ok1:ni3ee");
+	udp_exchange(f, fd, "e1 d7:command5:querye", "e1 d6:result2:ok1:ni5ee");
+	assert_int_equal(f->calls, 5);
 	close(fd);
 }
 
@@ -440,6 +514,70 @@ static void test_http(void **state)
 	assert_int_equal(stats(f).in_flight, 0);
 }
 
+static void test_http_in_flight(void **state)
+{
+	/* the same cookie over two connections while the first executes:
+	 * executed once, both answered with the same bytes */
+	struct fix *f = *state;
+	int a = client(SOCK_STREAM, ng_server_port(f->srv, "http", 0));
+	int b = client(SOCK_STREAM, ng_server_port(f->srv, "http", 0));
+	static const char req[] = "POST /ng HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n"
+				  "Connection: close\r\n\r\nw1 d7:command4:slowe";
+	char buf[2048];
+
+	send_all_run(f, a, req, sizeof(req) - 1);
+	run_for(f, 50);
+	assert_int_equal(f->n_held, 1);
+	send_all_run(f, b, req, sizeof(req) - 1);
+	run_for(f, 50);
+	assert_int_equal(f->calls, 1);
+	assert_int_equal(stats(f).in_flight_dups, 1);
+	answer_held(f, 0, "both");
+	recv_all_run(f, a, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "\r\n\r\nw1 d6:result2:ok3:tag4:bothe"));
+	recv_all_run(f, b, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "\r\n\r\nw1 d6:result2:ok3:tag4:bothe"));
+	assert_int_equal(stats(f).cache_replays, 1);
+	assert_int_equal(f->calls, 1);
+	close(a);
+	close(b);
+}
+
+static void test_oversize(void **state)
+{
+	/* over 256 KiB: an error, then (TCP) the connection closed */
+	struct fix *f = *state;
+	size_t n = 300000;
+	char *big = malloc(n + 512), *buf = malloc(65536);
+	int fd;
+	size_t hl;
+
+	memset(big, 'x', n + 512);
+	memcpy(big, "o1 d3:sdp299000:", 16);
+	fd = client(SOCK_STREAM, ng_server_port(f->srv, "tcp", 0));
+	send_all_run(f, fd, big, n);
+	recv_all_run(f, fd, buf, 65536);
+	assert_string_equal(buf, "o1 d6:result5:error12:error-reason68:bencode: string of 299000 "
+				 "bytes is over the limit of 65536 at byte 6e");
+	close(fd);
+
+	hl = (size_t)snprintf(big, 512, "POST /ng HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n"
+				       "Connection: close\r\n\r\no2 ",
+			      n);
+	memset(big + hl, 'x', n - 3);
+	fd = client(SOCK_STREAM, ng_server_port(f->srv, "http", 0));
+	send_all_run(f, fd, big, hl + n - 3);
+	recv_all_run(f, fd, buf, 65536);
+	assert_non_null(strstr(buf, "HTTP/1.1 413"));
+	assert_non_null(strstr(buf, "\r\n\r\no2 d6:result5:error12:error-reason"));
+	assert_non_null(strstr(buf, "Message too large"));
+	close(fd);
+	assert_int_equal(stats(f).oversize, 2);
+	assert_int_equal(f->calls, 0);
+	free(big);
+	free(buf);
+}
+
 static void test_http_deferred(void **state)
 {
 	/* the handler answers later: the connection waits suspended */
@@ -544,11 +682,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_udp_ping, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_udp_retransmission, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_udp_in_flight, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cache_expiry_and_eviction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_source, setup_refusing, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_http, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_http_deferred, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_http_in_flight, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oversize, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_http, setup_refusing, teardown),
 		cmocka_unit_test(test_ipv6),
 		cmocka_unit_test(test_bad_listen),
