@@ -274,10 +274,11 @@ static void party_free(struct media_party *p)
 static void offered_drop(struct media_side *sd)
 {
 	if (sd->offered != NULL) {
-		explicit_bzero(sd->offered, sizeof(*sd->offered) * MEDIA_MAX_STREAMS);
+		explicit_bzero(sd->offered, sizeof(*sd->offered) * sd->n_offered_streams);
 		free(sd->offered);
 		sd->offered = NULL;
 	}
+	sd->n_offered_streams = 0;
 	memset(sd->n_offered, 0, sizeof(sd->n_offered));
 }
 
@@ -572,13 +573,15 @@ static int offer_prepare_other(struct media_session *m, struct media_op *op, con
 	struct media_side *yd = &m->side[ys];
 
 	offered_drop(yd);
-	yd->offered = calloc(MEDIA_MAX_STREAMS, sizeof(*yd->offered));
+	/* kept after the answer: a fork answering later picks from them */
+	yd->offered = calloc(m->n_streams ? m->n_streams : 1, sizeof(*yd->offered));
 	if (yd->offered == NULL) {
 		why_set(r, MEDIA_E_NOMEM, "out of memory");
 		return -1;
 	}
+	yd->n_offered_streams = (uint8_t)m->n_streams;
 	yd->rtcp_attr = !op->o.no_rtcp_attr;
-	for (unsigned i = 0; i < xp->n_legs && i < MEDIA_MAX_STREAMS; i++) {
+	for (unsigned i = 0; i < xp->n_legs && i < m->n_streams; i++) {
 		const struct media_leg *xl = &xp->legs[i];
 		const char *out = op->o.profile ? op->o.profile : xl->profile;
 		unsigned n = 0;

@@ -143,6 +143,7 @@ struct media_side {
 	/* while an offer to this side awaits its answer: our keys per stream
 	 * (each SRTP suite offered once), NULL otherwise */
 	struct media_crypto (*offered)[MG_SRTP_SUITE_COUNT];
+	uint8_t n_offered_streams;                /* entries of offered */
 	uint8_t n_offered[MEDIA_MAX_STREAMS];
 	bool mux_offered[MEDIA_MAX_STREAMS];      /* we offered rtcp-mux to this side */
 	bool rtcp_attr;                           /* write a=rtcp (no-rtcp-attribute: false) */
