@@ -3,8 +3,7 @@
 """NG oracle: the same offer/answer sequences to two relays, their rewritten
 SDPs compared by STRUCTURE (SPEC.md §8).
 
-  oracle.py A_ADDR B_ADDR [--names A,B] [--case NAME ...] [--ignore REGEX ...]
-            [--json FILE] [-v]
+  oracle.py A_ADDR B_ADDR [--names A,B] [--case NAME ...] [--json FILE] [-v]
 
 For every case: offer (case flags) with the caller's SDP, then an answer with
 an SDP the callee would send back to what the relay offered (same profile;
@@ -25,7 +24,6 @@ import argparse
 import base64
 import json
 import os
-import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -218,8 +216,6 @@ def main():
     ap.add_argument("--names", default="A,B", help="labels of the two relays (A,B)")
     ap.add_argument("--case", action="append", help="only these cases (repeat); default all")
     ap.add_argument("--json", help="write both relays' structures here")
-    ap.add_argument("--ignore", action="append", default=[],
-                    help="regex of structure fields not compared (repeat), e.g. 'crypto$|suites$'")
     ap.add_argument("-v", action="store_true", help="print each case's structure")
     a = ap.parse_args()
     na, nb = (a.names.split(",") + ["B"])[:2]
@@ -242,7 +238,7 @@ def main():
         dump[name] = {na: got[0], nb: got[1]}
         fa, fb = flatten(got[0]), flatten(got[1])
         d = [(k, fa.get(k, "(none)"), fb.get(k, "(none)")) for k in sorted(set(fa) | set(fb))
-             if fa.get(k, "(none)") != fb.get(k, "(none)") and not any(re.search(x, k) for x in a.ignore)]
+             if fa.get(k, "(none)") != fb.get(k, "(none)")]
         summary = []
         for phase in ("offer", "answer"):
             st = got[0].get(phase, {})
