@@ -24,7 +24,9 @@
  * Output: one line of JSON (sessions, seconds, sessions_per_s, p50_us,
  * p99_us, rss_base_kb, rss_held_kb, ctl_bytes_per_session, errors, retrans).
  */
-#define _GNU_SOURCE
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem */
+#endif
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
