@@ -4,8 +4,9 @@
 # SIP peers in network namespaces of their own. The relay is chosen by
 #
 #   RELAY=mediagate   (default; what meson's suite `ng` runs) or RELAY=rtpengine
-#   RELAY2=rtpengine  the second relay of the two-relay scenarios (default
-#                     rtpengine: a mixed set is also how a migration looks)
+#   RELAY2=KIND       the second relay of the two-relay scenarios (default
+#                     $RELAY: two mediagate media nodes; RELAY2=rtpengine is a mixed
+#                     set, how a migration looks)
 #   NG_KEEP=1         keep the work directory /tmp/ng-T.XXXXXX
 #
 # Test bed (T = this run's PID in hex; nothing is shared with another run):
@@ -30,7 +31,7 @@ NG_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRC=${SRC:-$(cd "$NG_DIR/../.." && pwd)}
 BUILD=${BUILD:-$SRC/build}
 RELAY=${RELAY:-mediagate}
-RELAY2=${RELAY2:-rtpengine}
+RELAY2=${RELAY2:-$RELAY}
 . "$SRC/tests/interop/call_lib.sh"
 
 T=$(printf %x $$)

@@ -87,15 +87,15 @@ EOF
 	# Kamailio's view at the BYE: rtpengine_query() then $rtpstat.
 	local rs pkts errs expl
 	rs=$(kam_ngstat "$cid" rtpstat)
+	kam_ngstat "$cid" query > "$W/kam_query.json"
 	pkts=$(echo "$rs" | sed -n 's/^RTP: [0-9]* bytes, \([0-9]*\) packets, [0-9]* errors;.*/\1/p')
 	errs=$(echo "$rs" | sed -n 's/^RTP: [0-9]* bytes, [0-9]* packets, \([0-9]*\) errors;.*/\1/p')
 	expl=$(awk '/^(caller|callee) /{s += $NF} END {print s + 0}' "$W/query.check")
 	if [ -n "$pkts" ] && [ "$pkts" -ge $((secs * 50)) ] && [ -n "$errs" ] && [ "$errs" -le "$expl" ]; then
 		ok "Kamailio \$rtpstat at the BYE shows real packet counts ($rs)"
 	else
-		bad "Kamailio \$rtpstat at the BYE (>= $((secs * 50)) RTP packets, errors <= $expl explained keepalives): '$rs'" "$W/kamailio.log"
+		bad "Kamailio \$rtpstat at the BYE (>= $((secs * 50)) RTP packets, errors <= $expl explained keepalives): '$rs'; drops by reason per stream: $(jq_py '[s.get("drops") for t in d["tags"].values() for m in t["medias"] for s in m["streams"]]' < "$W/kam_query.json")" "$W/kamailio.log"
 	fi
-	kam_ngstat "$cid" query > "$W/kam_query.json"
 	[ "$(jq_py 'd["result"]' < "$W/kam_query.json")" = ok ] && ok "Kamailio rtpengine_query_v() at the BYE: the relay's query reply as JSON" ||
 		bad "Kamailio rtpengine_query_v() JSON" "$W/kam_query.json"
 	# What the peers received: baresip counts RTP it could decode (SRTP
