@@ -18,8 +18,11 @@ RSS, then deletes them. Rows:
   rtpengine       rtpengine-daemon (userspace, --table=-1), started here in a
                   network namespace of its own (ngb-<pid>), NG on its
                   127.0.0.1:2223: the baseline, same run, same client
-  mediagate       a running mediagate NG listener (--mediagate), its pid for
-                  the RSS (--mediagate-pid: mediagate-control)
+  mediagate       mediagate started here (--start-mediagate BUILD: its
+                  dataplane on net_af_packet over a veth and mediagate-control
+                  as a pure NG media node, in a network namespace of their
+                  own), or a running one (--mediagate HOST:PORT with
+                  --mediagate-pid: mediagate-control's pid, for the RSS)
 
 Columns: impl, sessions, sessions_per_s (N / time of all offers, answers
 and deletes), p50_us / p99_us (round trip of every request), and
@@ -63,6 +66,47 @@ def more_fds():
         pass
 
 
+MG_CONF = """# ng-bench: mediagate as a pure NG media node
+netborder.sip.userAgent.IPAddress=
+netborder.media.srtp.mode=as-needed
+mediagate.log.level=warning
+mediagate.control.socket={w}/dp.sock
+mediagate.control.allowedUids=0
+mediagate.dataplane.eal=--no-huge -m 256 --no-shconf --no-pci --no-telemetry -l 0,1 --file-prefix {ns}
+mediagate.dataplane.port.0.device=net_af_packet0,iface=mgb0
+mediagate.dataplane.port.0.addresses=192.0.2.1/24
+mediagate.dataplane.idleSleepUs=1000
+mediagate.dataplane.maxSessions={maxs}
+mediagate.media.portRange=10000-65001
+mediagate.ng.listen=127.0.0.1:2223/udp
+"""
+
+
+def start_mediagate(build, ns, w, sessions):
+    """Dataplane + control in @ns; returns (control Popen, dataplane Popen)."""
+    for cmd in (["ip", "netns", "add", ns], ["ip", "-n", ns, "link", "set", "lo", "up"],
+                ["ip", "-n", ns, "link", "add", "mgb0", "type", "veth", "peer", "name", "mgb1"],
+                ["ip", "-n", ns, "link", "set", "mgb0", "up"], ["ip", "-n", ns, "link", "set", "mgb1", "up"]):
+        subprocess.run(cmd, check=True)
+    conf = os.path.join(w, "gw.properties")
+    with open(conf, "w") as f:
+        f.write(MG_CONF.format(w=w, ns=ns, maxs=max(2 * sessions + 100, 1000)))
+    dp = subprocess.Popen(["ip", "netns", "exec", ns, os.path.join(build, "dataplane", "mediagate-dataplane"),
+                           "--config", conf], stdout=open(os.path.join(w, "dataplane.log"), "w"),
+                          stderr=subprocess.STDOUT)
+    for _ in range(100):
+        if os.path.exists(os.path.join(w, "dp.sock")):
+            break
+        time.sleep(0.1)
+    ctl = subprocess.Popen(["ip", "netns", "exec", ns, os.path.join(build, "control", "mediagate-control"),
+                            "--config", conf], stdout=open(os.path.join(w, "control.log"), "w"),
+                           stderr=subprocess.STDOUT)
+    if not ping(ns, 2223):
+        sys.exit("ng-bench: mediagate does not answer (%s)" % w)
+    time.sleep(0.5)  # dataplane HELLO
+    return ctl, dp
+
+
 def run_client(client, args, netns=None):
     cmd = ([client] if not netns else ["ip", "netns", "exec", netns, client]) + args
     r = subprocess.run(cmd, capture_output=True, text=True)
@@ -84,6 +128,8 @@ def main():
     ap.add_argument("--csv", help="write the rows here")
     ap.add_argument("--mediagate", help="mediagate's NG address HOST:PORT (UDP)")
     ap.add_argument("--mediagate-pid", type=int, default=0, help="mediagate-control's pid (RSS)")
+    ap.add_argument("--start-mediagate", metavar="BUILD",
+                    help="start mediagate from this meson build directory (root: a network namespace)")
     ap.add_argument("--no-rtpengine", action="store_true", help="no rtpengine baseline")
     ap.add_argument("--rtpengine-log-level", type=int, default=4,
                     help="rtpengine --log-level (4: warnings; 6 logs every command)")
@@ -146,6 +192,29 @@ def main():
             subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
             shutil.rmtree(w, ignore_errors=True)
 
+    if a.start_mediagate:
+        ns = "ngbm-%x" % os.getpid()
+        w = tempfile.mkdtemp(prefix="ng-bench-mg.")
+        ctl = dp = None
+        try:
+            ctl, dp = start_mediagate(a.start_mediagate, ns, w, a.sessions)
+            r = run_client(a.client, ["--addr", "127.0.0.1:2223", "--pid", str(ctl.pid), "--tag",
+                                      "m%x" % os.getpid()] + common, netns=ns)
+            rows.append(dict(r, impl="mediagate"))
+            print("# mediagate: %s, pure NG media node, dataplane net_af_packet, 1 worker" %
+                  subprocess.run([os.path.join(a.start_mediagate, "control", "mediagate-control"), "--version"],
+                                 capture_output=True, text=True).stdout.strip())
+        finally:
+            for p in (ctl, dp):
+                if p:
+                    p.terminate()
+                    try:
+                        p.wait(5)
+                    except subprocess.TimeoutExpired:
+                        p.kill()
+            subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
+            shutil.rmtree("/var/run/dpdk/" + ns, ignore_errors=True)
+            shutil.rmtree(w, ignore_errors=True)
     if a.mediagate:
         r = run_client(a.client, ["--addr", a.mediagate, "--pid", str(a.mediagate_pid), "--tag",
                                   "m%x" % os.getpid()] + common)
