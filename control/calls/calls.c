@@ -136,10 +136,11 @@ void calls_stop(void)
 
 		MG_WARN("call %u: still %s at shutdown; released", c->id, call_state_name(c->state));
 		for (unsigned li = 0; li < 2; li++)
-			c->leg[li].gone = true;
+			if (!leg_done(c, li))
+				leg_set_state(c, li, LEG_GONE);
 		c->pending = 0;
 		c->session_on = c->leg[0].port_ok = c->leg[1].port_ok = false;
-		c->state = CALL_ENDING;
+		call_set_state(c, CALL_ENDING);
 		call_maybe_free(c);
 	}
 	calls_io->set_hook(NULL, NULL);

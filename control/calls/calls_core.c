@@ -22,8 +22,62 @@ struct calls_engine calls_ce;
 
 static struct calls_core_hooks core_hooks;
 
-static const char *const call_state_names[] = { "routing", "outgoing", "early", "answered",
-						  "active", "ending" };
+static const char *const call_state_names[CALL_STATE_COUNT] = {
+	[CALL_ROUTING] = "routing",
+	[CALL_OUTGOING] = "outgoing",
+	[CALL_EARLY] = "early",
+	[CALL_ANSWERED] = "answered",
+	[CALL_ACTIVE] = "active",
+	[CALL_ENDING] = "ending",
+	[CALL_FREED] = "freed",
+};
+
+#define TO(s) (1u << (s))
+
+/* The moves a call may make: bit TO(x) of [from]. Any state but FREED may end. */
+static const unsigned call_state_next[CALL_STATE_COUNT] = {
+	[CALL_ROUTING] = TO(CALL_OUTGOING) | TO(CALL_ENDING),
+	[CALL_OUTGOING] = TO(CALL_EARLY) | TO(CALL_ANSWERED) | TO(CALL_ENDING),
+	[CALL_EARLY] = TO(CALL_ANSWERED) | TO(CALL_ENDING),
+	[CALL_ANSWERED] = TO(CALL_ACTIVE) | TO(CALL_ENDING),
+	[CALL_ACTIVE] = TO(CALL_ENDING),
+	[CALL_ENDING] = TO(CALL_FREED),
+	[CALL_FREED] = 0,
+};
+
+static const char *const leg_state_names[LEG_STATE_COUNT] = {
+	[LEG_IDLE] = "idle",
+	[LEG_INVITED] = "invited",
+	[LEG_CALLING] = "calling",
+	[LEG_EARLY] = "early",
+	[LEG_ANSWERED] = "answered",
+	[LEG_CONFIRMED] = "confirmed",
+	[LEG_REFUSED] = "refused",
+	[LEG_BYE_RX] = "bye-received",
+	[LEG_CLOSING] = "closing",
+	[LEG_GONE] = "gone",
+};
+
+/*
+ * The moves a leg may make. Every leg may go (its handle terminated, the
+ * ISDN call released, the guard timer or shutdown gave up on it). A leg
+ * that has its final answer (or its CANCEL) may still get a BYE from us:
+ * the CANCELled caller's leg (REFUSED by nua's 487) always did.
+ */
+static const unsigned leg_state_next[LEG_STATE_COUNT] = {
+	[LEG_IDLE] = TO(LEG_CALLING) | TO(LEG_GONE),
+	[LEG_INVITED] = TO(LEG_EARLY) | TO(LEG_ANSWERED) | TO(LEG_REFUSED) | TO(LEG_GONE),
+	[LEG_CALLING] = TO(LEG_EARLY) | TO(LEG_ANSWERED) | TO(LEG_REFUSED) | TO(LEG_BYE_RX) |
+			TO(LEG_CLOSING) | TO(LEG_GONE),
+	[LEG_EARLY] = TO(LEG_ANSWERED) | TO(LEG_REFUSED) | TO(LEG_BYE_RX) | TO(LEG_CLOSING) |
+		      TO(LEG_GONE),
+	[LEG_ANSWERED] = TO(LEG_CONFIRMED) | TO(LEG_BYE_RX) | TO(LEG_CLOSING) | TO(LEG_GONE),
+	[LEG_CONFIRMED] = TO(LEG_BYE_RX) | TO(LEG_CLOSING) | TO(LEG_GONE),
+	[LEG_REFUSED] = TO(LEG_BYE_RX) | TO(LEG_CLOSING) | TO(LEG_GONE),
+	[LEG_BYE_RX] = TO(LEG_GONE),
+	[LEG_CLOSING] = TO(LEG_GONE),
+	[LEG_GONE] = 0,
+};
 
 void calls_core_init(const struct calls_core_hooks *h)
 {
@@ -33,6 +87,58 @@ void calls_core_init(const struct calls_core_hooks *h)
 const char *call_state_name(enum call_state st)
 {
 	return call_state_names[st];
+}
+
+const char *leg_state_name(enum leg_state st)
+{
+	return leg_state_names[st];
+}
+
+int call_set_state(struct call *c, enum call_state to)
+{
+	enum call_state from = c->state;
+
+	if (from == to)
+		return 0;
+	if (!(call_state_next[from] & TO(to))) {
+		MG_ERR("call %u: state %s -> %s is not a move of the call state machine; ignored",
+		       c->id, call_state_names[from], call_state_names[to]);
+		return -EINVAL;
+	}
+	MG_DEBUG("call %u: %s -> %s", c->id, call_state_names[from], call_state_names[to]);
+	c->state = to;
+	if (calls_io->trace != NULL)
+		calls_io->trace(c, -1, (int)from, (int)to);
+	return 0;
+}
+
+int leg_set_state(struct call *c, unsigned li, enum leg_state to)
+{
+	struct call_leg *g = &c->leg[li];
+	enum leg_state from = g->state;
+
+	if (from == to)
+		return 0;
+	if (!(leg_state_next[from] & TO(to))) {
+		MG_ERR("call %u: leg %u %s -> %s is not a move of the leg state machine; ignored",
+		       c->id, li, leg_state_names[from], leg_state_names[to]);
+		return -EINVAL;
+	}
+	MG_DEBUG("call %u: leg %u %s -> %s", c->id, li, leg_state_names[from], leg_state_names[to]);
+	g->state = to;
+	if (calls_io->trace != NULL)
+		calls_io->trace(c, (int)li, (int)from, (int)to);
+	return 0;
+}
+
+bool leg_done(const struct call *c, unsigned li)
+{
+	return c->leg[li].state == LEG_IDLE || c->leg[li].state == LEG_GONE;
+}
+
+bool leg_final_sent(const struct call_leg *g)
+{
+	return g->state != LEG_INVITED && g->state != LEG_EARLY;
 }
 
 uint64_t calls_now_ms(void)
@@ -75,7 +181,8 @@ static void call_policy_init(struct call *c)
 }
 
 /* Number a fresh (zeroed) offered call, put it on the list and count it;
- * its outgoing leg stays gone until an INVITE or SETUP goes out. */
+ * the caller's leg is INVITED, the callee's IDLE until an INVITE or SETUP
+ * goes out. */
 void call_link(struct call *c)
 {
 	c->id = ++calls_ce.next_id;
@@ -85,7 +192,9 @@ void call_link(struct call *c)
 	calls_ce.calls = c;
 	calls_ce.n_calls++;
 	calls_ce.cnt.offered++;
-	c->leg[1].gone = true;
+	c->state = CALL_ROUTING;
+	c->leg[0].state = LEG_INVITED;
+	c->leg[1].state = LEG_IDLE;
 	call_policy_init(c);
 }
 
@@ -108,7 +217,6 @@ int leg_set_neg(struct call_leg *g, const struct sdp_result *r)
 		return -ENOMEM;
 	sdp_result_free(g->neg);
 	g->neg = k;
-	g->neg_ok = true;
 	return 0;
 }
 
@@ -132,7 +240,6 @@ void leg_ack_offer_drop(struct call_leg *g)
 	explicit_bzero(g->ack_offer, sizeof(*g->ack_offer));
 	free(g->ack_offer);
 	g->ack_offer = NULL;
-	g->ack_first = false;
 }
 
 /* Forget the caller's SDP (its a=crypto keys are wiped). */
@@ -181,16 +288,16 @@ static void call_free(struct call *c)
 
 void call_maybe_free(struct call *c)
 {
-	if (c->state != CALL_ENDING || c->pending > 0 || c->freeing)
+	if (c->state != CALL_ENDING || c->pending > 0)
 		return;
 	if (c->session_on || c->leg[0].port_ok || c->leg[1].port_ok) {
 		core_hooks.dp_cleanup(c);
 		if (c->pending > 0)
 			return;
 	}
-	if (!c->leg[0].gone || !c->leg[1].gone)
+	if (!leg_done(c, 0) || !leg_done(c, 1))
 		return;
-	c->freeing = true;
+	call_set_state(c, CALL_FREED);
 	call_free(c);
 }
 
@@ -204,7 +311,9 @@ static void on_guard(su_root_magic_t *m, su_timer_t *t, su_timer_arg_t *arg)
 		return;
 	MG_WARN("call %u: peer did not finish in %d s; releasing the call", c->id,
 		CALL_GUARD_MS / 1000);
-	c->leg[0].gone = c->leg[1].gone = true;
+	for (unsigned li = 0; li < 2; li++)
+		if (!leg_done(c, li))
+			leg_set_state(c, li, LEG_GONE);
 	if (c->pending > 0) {
 		/* Dataplane answers overdue as well: forget them, so that no late
 		 * callback can reach the call once it is freed below. */
@@ -237,7 +346,7 @@ void call_end(struct call *c, int status, const char *phrase, const char *fmt, .
 	memcpy(c->why, why, sizeof(c->why));
 	MG_INFO("call %u: ending in state %s: %s%s%s", c->id, call_state_names[c->state], c->why,
 		status ? ", caller gets " : "", status ? phrase : "");
-	c->state = CALL_ENDING;
+	call_set_state(c, CALL_ENDING);
 
 	/* PSTN legs first (cleared at once; no callback follows), then the
 	 * SIP legs, caller before callee. */

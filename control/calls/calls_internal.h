@@ -38,38 +38,67 @@
 #define CALL_DP_TIMEOUT_MS 2000 /* per dataplane request */
 #define CALL_AGENT "mediagate"
 
+/*
+ * Where a call is in its life; call_set_state() is the only place it
+ * changes, along call_state_next[] (calls_core.c):
+ *
+ *   ROUTING -> OUTGOING -> EARLY -> ANSWERED -> ACTIVE
+ *      any of these -> ENDING -> FREED
+ *
+ * OUTGOING -> ANSWERED without EARLY when the callee answers at once.
+ */
 enum call_state {
-	CALL_ROUTING,   /* ports being allocated */
-	CALL_OUTGOING,  /* INVITE sent to the callee */
-	CALL_EARLY,     /* callee sent 18x */
+	CALL_ROUTING,   /* INVITE or SETUP taken: routing, media ports being allocated */
+	CALL_OUTGOING,  /* INVITE or SETUP sent to the callee */
+	CALL_EARLY,     /* callee sent 18x (ALERTING, PROGRESS) */
 	CALL_ANSWERED,  /* 2xx sent to the caller, waiting for ACK */
-	CALL_ACTIVE,    /* ACK received */
+	CALL_ACTIVE,    /* ACK received (PSTN caller: CONNECT sent) */
 	CALL_ENDING,    /* hanging up both legs and the dataplane */
+	CALL_FREED,     /* being released (call_free()); nothing may touch it */
+	CALL_STATE_COUNT
+};
+
+/*
+ * Where a leg (a SIP dialog or an ISDN call) is in its life; leg_set_state()
+ * is the only place it changes, along leg_state_next[] (calls_core.c).
+ * Leg 0 (the caller): INVITED -> EARLY -> ANSWERED -> CONFIRMED; leg 1 (the
+ * callee): IDLE -> CALLING -> EARLY -> ANSWERED. Either can end REFUSED,
+ * BYE_RX, CLOSING, then GONE.
+ */
+enum leg_state {
+	LEG_IDLE,       /* no dialog or ISDN call: the callee's leg until it is placed */
+	LEG_INVITED,    /* leg 0: the INVITE or SETUP waits for our final answer */
+	LEG_CALLING,    /* leg 1: our INVITE or SETUP waits for an answer */
+	LEG_EARLY,      /* a provisional answer sent (leg 0) or received (leg 1) */
+	LEG_ANSWERED,   /* 2xx or CONNECT sent (leg 0; a SIP caller's ACK is due) or
+			   received (leg 1) */
+	LEG_CONFIRMED,  /* leg 0: the caller's ACK came */
+	LEG_REFUSED,    /* a final error answer sent to the caller (or nua's 487 after
+			   its CANCEL) or received from the callee */
+	LEG_BYE_RX,     /* the peer sent BYE: nothing more to send it */
+	LEG_CLOSING,    /* we sent BYE or CANCEL; the handle is finishing */
+	LEG_GONE,       /* handle terminated, ISDN call released */
+	LEG_STATE_COUNT
 };
 
 struct call_leg {
+	enum leg_state state;
 	bool pstn;                   /* an ISDN call (pri_mgr), not a SIP dialog */
 	struct pri_call *pc;         /* PSTN: the call while it exists */
 	unsigned channo;             /* PSTN: its B-channel (DAHDI channel) */
-	bool bound;                  /* PSTN: TDM_BIND acknowledged */
+	bool bound;                  /* PSTN: TDM_BIND acknowledged (dataplane resource) */
 	nua_handle_t *nh;
 	unsigned ua;                 /* sipua index */
-	bool gone;                   /* handle terminated or never existed */
-	bool final_sent;             /* leg 0: final answer sent */
-	bool bye_rx;                 /* the peer sent BYE (do not send one back) */
-	int final_status;            /* leg 1: final answer received (0 none) */
-	bool port_ok;
+	bool port_ok;                /* PORT_ALLOC acknowledged (dataplane resource) */
 	struct mg_msg_port port;
-	bool neg_ok;
 	struct sdp_result *neg;      /* last negotiation of this leg (sdp_result_keep(): the
 					text only as long as it is), NULL before; read it
 					through leg_neg() */
-	bool reinv_out;              /* our re-INVITE on this leg awaits its answer */
 	bool want_hold, sent_hold;   /* hold state the other leg asked for / we offered */
-	struct sdp_result *reoffer;  /* that re-INVITE's offer, kept while it is out */
+	struct sdp_result *reoffer;  /* the offer of our hold/resume re-INVITE on this leg,
+					kept while it awaits its answer (NULL: none out) */
 	struct sdp_result *ack_offer; /* the offer in our 2xx to an INVITE without SDP:
 					 its answer is due in the ACK (heap: rare) */
-	bool ack_first;              /* ...and it is the late offer of the call itself */
 	char local_ip[64];
 	char contact[320];
 	uint64_t sent_version;       /* highest o= version offered on this leg (RFC 3264 8) */
@@ -83,12 +112,13 @@ struct call {
 	unsigned id;
 	uint64_t sess_id;
 	enum call_state state;
+	/* Dataplane bookkeeping (what it holds for the call, what is in
+	 * flight), not where the call is in its life: */
 	int pending;                 /* dataplane requests outstanding */
 	bool session_on;             /* SESSION_ADD succeeded */
 	bool session_busy;           /* SESSION_ADD/MODIFY in flight */
 	bool session_again;          /* newer SDP arrived meanwhile: push again */
 	unsigned rekey_mask;         /* legs (bit) whose ROC restarts at the next push */
-	bool freeing;
 	struct call_leg leg[2];
 	struct sdp_result *offer1;   /* our offer to leg 1 as sent (kept; each answer completes
 					a copy) */
@@ -102,7 +132,6 @@ struct call {
 	bool routed;
 	char *offer0;                /* the caller's SDP, until it is answered */
 	bool late;                   /* the caller's INVITE had no SDP (late offer) */
-	bool ringing_sent;           /* late offer: 180 relayed (once) */
 	char bye_reason[200];        /* Reason header of the BYEs call_end() sends, "" none */
 	size_t offer0_len;
 	char why[160];               /* how it ended, for the log */
@@ -186,6 +215,10 @@ struct calls_io {
 	/* route_match() on the current table; -ENOENT without one */
 	int (*route)(struct route_set *set, const struct route_kv *kv, size_t n,
 		     const struct route_env *env, struct route_result *out);
+
+	/* Every state change (@li -1: the call's, else leg @li's); NULL: none
+	 * (the test records the sequences). */
+	void (*trace)(const struct call *c, int li, int from, int to);
 };
 extern const struct calls_io calls_io_real;
 extern const struct calls_io *calls_io;
@@ -228,6 +261,15 @@ void leg_ack_offer_drop(struct call_leg *g);
 void call_offer0_drop(struct call *c);
 const char *call_static_phrase(int status);
 const char *call_state_name(enum call_state st);
+const char *leg_state_name(enum leg_state st);
+/* The only places states change: a move the tables do not allow is logged
+ * and refused (-EINVAL); the same state again is no change. */
+int call_set_state(struct call *c, enum call_state to);
+int leg_set_state(struct call *c, unsigned li, enum leg_state to);
+/* Leg @li has nothing left that can call back: never placed, or gone. */
+bool leg_done(const struct call *c, unsigned li);
+/* Leg 0 has its final answer (or CANCEL): no error answer can go any more. */
+bool leg_final_sent(const struct call_leg *g);
 /* The kind's operations of leg @li (NULL: that kind is not built). */
 const struct calls_leg_ops *leg_ops(const struct call *c, unsigned li);
 /* Tell leg 0 how the call progresses (its kind's progress()). */

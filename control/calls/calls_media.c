@@ -105,7 +105,7 @@ static int session_leg(const struct call *c, unsigned li, bool rekey, struct mg_
 		struct mg_msg_addr latest = l->remote;
 		bool first = false;
 
-		if (calls_ce.lock_on_sdp && c->leg[1].final_status < 200 && c->n_cand > 1 &&
+		if (calls_ce.lock_on_sdp && c->leg[1].state != LEG_ANSWERED && c->n_cand > 1 &&
 		    (c->cand[0].port != l->remote.port ||
 		     memcmp(c->cand[0].addr, l->remote.addr, 16) != 0)) {
 			l->remote = c->cand[0];
@@ -137,12 +137,12 @@ void call_relay_pending(struct call *c)
 		c->relay_status = 0;
 		call_relay0(c, st, c->relay_sdp);
 		if (st >= 200 && st < 300) {
-			c->state = CALL_ANSWERED;
+			call_set_state(c, CALL_ANSWERED);
 			calls_ce.cnt.answered++;
 			c->leg[0].mt_since_ms = c->leg[1].mt_since_ms = calls_now_ms();
 			/* No ACK comes from a PSTN caller. */
 			if (c->leg[0].pstn) {
-				c->state = CALL_ACTIVE;
+				call_set_state(c, CALL_ACTIVE);
 				MG_INFO("call %u: active", c->id);
 			}
 		}
@@ -552,6 +552,5 @@ void call_alloc_ports(struct call *c)
 		}
 		c->pending++;
 	}
-	c->state = CALL_ROUTING;
 }
 

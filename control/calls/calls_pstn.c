@@ -41,9 +41,9 @@ static void call_place_pstn(struct call *c)
 		return;
 	}
 	b->pc = pc;
-	b->gone = false;
 	b->channo = pri_call_info(pc)->channo;
-	c->state = CALL_OUTGOING;
+	leg_set_state(c, 1, LEG_CALLING);
+	call_set_state(c, CALL_OUTGOING);
 	MG_INFO("call %u: routed by rule %s to the PSTN: %s on %s (channel %u)", c->id,
 		c->route.rule_name, req.dnis, pri_call_info(pc)->channel_name, b->channo);
 }
@@ -70,18 +70,21 @@ static void pstn_callee_event(struct pri_call *pc, int status, bool media)
 
 	if (c == NULL || li != 1 || c->state == CALL_ENDING)
 		return;
-	if (status >= 200)
-		c->leg[1].final_status = status;
-	else if (c->state == CALL_OUTGOING)
-		c->state = CALL_EARLY;
+	if (status >= 200) {
+		leg_set_state(c, 1, LEG_ANSWERED);
+	} else {
+		if (c->leg[1].state == LEG_CALLING)
+			leg_set_state(c, 1, LEG_EARLY);
+		if (c->state == CALL_OUTGOING)
+			call_set_state(c, CALL_EARLY);
+	}
 	if (c->late) {
 		/* The caller made no offer: 180 (no early media), then our
 		 * offer in the 200 on CONNECT. */
 		if (status >= 200) {
 			call_late_offer_caller(c);
-		} else if (!c->ringing_sent) {
-			c->ringing_sent = true;
-			call_relay0(c, 180, false);
+		} else if (c->leg[0].state == LEG_INVITED) {
+			call_relay0(c, 180, false); /* once: the caller's leg is early then */
 		}
 		return;
 	}
@@ -128,11 +131,12 @@ static void on_pri_ended(void *arg, struct pri_call *pc, int cause)
 	(void)arg;
 	if (c == NULL)
 		return;
+	bool unanswered = c->leg[li].state == LEG_CALLING || c->leg[li].state == LEG_EARLY;
+
 	c->leg[li].pc = NULL;
-	c->leg[li].gone = true;
-	c->leg[li].final_sent = true;
+	leg_set_state(c, li, LEG_GONE);
 	if (c->state != CALL_ENDING) {
-		if (li == 1 && c->leg[1].final_status == 0) {
+		if (li == 1 && unanswered) {
 			int st = mg_q850_to_sip(cause, false);
 
 			if (st < 300)
@@ -244,12 +248,17 @@ static void pstn_progress(struct call *c, int status, bool with_sdp)
 
 	if (a->pc == NULL)
 		return;
-	if (status >= 200 && status < 300)
+	if (status >= 200 && status < 300) {
 		pri_call_answer(a->pc);
-	else if (status == 180)
-		pri_call_alerting(a->pc, with_sdp);
-	else if (status > 100 && status < 200 && with_sdp)
-		pri_call_progress(a->pc);
+		leg_set_state(c, 0, LEG_ANSWERED);
+	} else if (status == 180 || (status > 100 && status < 200 && with_sdp)) {
+		if (status == 180)
+			pri_call_alerting(a->pc, with_sdp);
+		else
+			pri_call_progress(a->pc);
+		if (a->state == LEG_INVITED)
+			leg_set_state(c, 0, LEG_EARLY);
+	}
 }
 
 /* A PSTN leg is cleared at once; no callback follows pri_call_hangup(). */
@@ -261,7 +270,9 @@ static void pstn_hang_up(struct call *c, unsigned li, int status, const char *ph
 	(void)phrase;
 	if (g->pc == NULL)
 		return;
-	if (li == 0 && !g->final_sent && status >= 300) {
+	/* The caller's leg has its release cause from @status: it is not
+	 * released yet (pc is there), whether alerted or connected. */
+	if (li == 0 && status >= 300) {
 		cause = mg_sip_to_q850(status);
 		if (status == ROUTE_NO_ROUTE_SIP_STATUS)
 			cause = ROUTE_NO_ROUTE_Q850_CAUSE;
@@ -274,8 +285,7 @@ static void pstn_hang_up(struct call *c, unsigned li, int status, const char *ph
 	pri_call_set_user(g->pc, NULL);
 	pri_call_hangup(g->pc, cause);
 	g->pc = NULL;
-	g->gone = true;
-	g->final_sent = true;
+	leg_set_state(c, li, LEG_GONE);
 }
 
 const struct calls_leg_ops calls_pstn_ops = {

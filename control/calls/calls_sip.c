@@ -36,15 +36,19 @@ void call_respond0(struct call *c, int status, const char *warning, bool with_sd
 	char retry[16];
 	bool with_retry = c->overload && status == 503 && calls_ce.retry_after_s > 0;
 
-	if (g->nh == NULL || g->final_sent || g->gone)
+	if (g->nh == NULL || leg_final_sent(g))
 		return;
-	if (status >= 200)
-		g->final_sent = true;
 	snprintf(retry, sizeof(retry), "%u", calls_ce.retry_after_s);
 	/* Late offer: the 2xx carries our offer, not an answer. */
 	calls_io->respond(g->nh, status, call_static_phrase(status), g->contact, warning,
 			  with_retry ? retry : NULL,
 			  !with_sdp ? NULL : g->ack_offer ? g->ack_offer->sdp : leg_neg(g)->sdp);
+	if (status >= 300)
+		leg_set_state(c, 0, LEG_REFUSED);
+	else if (status >= 200)
+		leg_set_state(c, 0, LEG_ANSWERED);
+	else if (status > 100)
+		leg_set_state(c, 0, LEG_EARLY);
 }
 
 static void url_user(const url_t *u, char *buf, size_t len)
@@ -241,8 +245,8 @@ static void call_send_invite(struct call *c)
 		call_end(c, 500, "Server Internal Error", "cannot create the out-leg handle");
 		return;
 	}
-	b->gone = false;
-	c->state = CALL_OUTGOING;
+	leg_set_state(c, 1, LEG_CALLING);
+	call_set_state(c, CALL_OUTGOING);
 	MG_INFO("call %u: routed by rule %s to %s (from %s), SRTP %s", c->id, c->route.rule_name,
 		target, from, c->offer1->n_offered ? "offered" : "not offered");
 	calls_io->invite(b->nh, target, b->contact, c->offer1->sdp);
@@ -339,11 +343,11 @@ static void call_new(unsigned ua_index, nua_handle_t *nh, const sip_t *sip)
 		sdp_warning_header(&probe, CALL_AGENT, warn, sizeof(warn));
 		snprintf(c->why, sizeof(c->why), "SDP refused: %.120s", probe.warn_text);
 		MG_INFO("call %u: %d, %s", c->id, st, probe.warn_text);
-		a->final_sent = true;
 		calls_ce.cnt.failed++;
 		calls_io->respond(nh, st, st == 488 ? "Not Acceptable Here" : "Bad Request", a->contact,
 				  warn, NULL, NULL);
-		c->state = CALL_ENDING;
+		leg_set_state(c, 0, LEG_REFUSED);
+		call_set_state(c, CALL_ENDING);
 		call_maybe_free(c);
 		return;
 	}
@@ -469,11 +473,10 @@ void call_late_offer_caller(struct call *c)
 			 a->ack_offer->warn_text[0] ? a->ack_offer->warn_text : strerror(-rc));
 		return;
 	}
-	a->ack_first = true;
 	MG_INFO("call %u: late offer: 200 to the caller with our offer (%u payload types, SRTP %s); its answer is due in the ACK",
 		c->id, a->ack_offer->n_pts, a->ack_offer->n_offered ? "offered" : "not offered");
 	call_respond0(c, 200, NULL, true);
-	c->state = CALL_ANSWERED;
+	call_set_state(c, CALL_ANSWERED);
 	calls_ce.cnt.answered++;
 	a->mt_since_ms = b->mt_since_ms = calls_now_ms();
 }
@@ -483,29 +486,29 @@ static void on_leg1_response(struct call *c, int status, const char *phrase, con
 	struct call_leg *b = &c->leg[1];
 	bool sdp = sip && sip->sip_payload && sip->sip_payload->pl_len > 0;
 
-	if (status >= 200)
-		b->final_status = status;
+	if (status >= 200 && (b->state == LEG_CALLING || b->state == LEG_EARLY))
+		leg_set_state(c, 1, status < 300 ? LEG_ANSWERED : LEG_REFUSED);
 	if (c->state == CALL_ENDING) {
 		/* 200 crossing our CANCEL: hang it up. */
-		if (status >= 200 && status < 300 && b->nh && !b->gone)
+		if (status >= 200 && status < 300 && b->nh && b->state != LEG_GONE)
 			calls_io->bye(b->nh, NULL);
 		return;
 	}
 	if (status < 180 && status >= 100)
 		return;
 	if (status < 200) {
+		if (b->state == LEG_CALLING)
+			leg_set_state(c, 1, LEG_EARLY);
 		if (c->state == CALL_OUTGOING)
-			c->state = CALL_EARLY;
+			call_set_state(c, CALL_EARLY);
 		if (c->late) {
 			/* No early media towards a caller that has made no offer
 			 * (it would need an offer in a reliable 18x): 180, once.
 			 * An early SDP still counts (candidates, a 2xx without SDP). */
 			if (sdp)
 				(void)leg1_answer(c, sip);
-			if (!c->ringing_sent) {
-				c->ringing_sent = true;
-				call_respond0(c, 180, NULL, false);
-			}
+			if (c->leg[0].state == LEG_INVITED)
+				call_respond0(c, 180, NULL, false); /* leg 0 early: once */
 			return;
 		}
 		if (sdp && leg1_answer(c, sip) == 0) {
@@ -524,7 +527,7 @@ static void on_leg1_response(struct call *c, int status, const char *phrase, con
 				call_end(c, 488, "Not Acceptable Here", "%s", c->why);
 				return;
 			}
-		} else if (!b->neg_ok) {
+		} else if (b->neg == NULL) {
 			call_end(c, 502, "Bad Gateway", "callee answered without SDP");
 			return;
 		}
@@ -563,9 +566,9 @@ static void call_offer_hold(struct call *c, unsigned o)
 	struct sdp_result r;
 	int rc;
 
-	if (g->pstn || g->nh == NULL || g->gone || g->reinv_out || g->ack_offer != NULL || !g->neg_ok ||
-	    g->want_hold == g->sent_hold || c->state != CALL_ACTIVE ||
-	    (o == 1 && (g->final_status < 200 || g->final_status >= 300)))
+	if (g->pstn || g->nh == NULL || g->state == LEG_GONE || g->reoffer != NULL ||
+	    g->ack_offer != NULL || g->neg == NULL || g->want_hold == g->sent_hold ||
+	    c->state != CALL_ACTIVE || (o == 1 && g->state != LEG_ANSWERED))
 		return;
 	/* The session as it stands with the new direction: same payload
 	 * numbers, crypto line and key, m= layout (RFC 3264 §8). */
@@ -590,7 +593,6 @@ static void call_offer_hold(struct call *c, unsigned o)
 			g->want_hold ? "hold" : "resume", o);
 		return;
 	}
-	g->reinv_out = true;
 	g->sent_hold = g->want_hold;
 	MG_INFO("call %u: re-INVITE to leg %u: %s", c->id, o, g->want_hold ? "hold (sendonly)" : "resume");
 	calls_io->invite(g->nh, NULL, g->contact, g->reoffer->sdp);
@@ -605,7 +607,6 @@ static void on_reinvite_answer(struct call *c, unsigned o, int status, const sip
 
 	if (status < 200)
 		return;
-	g->reinv_out = false;
 	off = g->reoffer; /* answered: our offer goes now, whatever the answer */
 	g->reoffer = NULL;
 	if (c->state == CALL_ENDING || off == NULL) {
@@ -652,8 +653,8 @@ static void on_reinvite(struct call *c, unsigned li, nua_handle_t *nh, const sip
 	/* Not while an offer/answer of this leg is open (our re-INVITE, an
 	 * offer in a 2xx whose ACK has not come), nor before a late-offer
 	 * caller has answered (the session is not installed yet). */
-	if ((c->state != CALL_ACTIVE && c->state != CALL_ANSWERED) || !g->neg_ok || g->reinv_out ||
-	    g->ack_offer != NULL || (c->late && !c->leg[0].neg_ok)) {
+	if ((c->state != CALL_ACTIVE && c->state != CALL_ANSWERED) || g->neg == NULL ||
+	    g->reoffer != NULL || g->ack_offer != NULL || (c->late && c->leg[0].neg == NULL)) {
 		calls_io->respond(nh, SIP_491_REQUEST_PENDING, g->contact, NULL, NULL, NULL);
 		return;
 	}
@@ -676,7 +677,6 @@ static void on_reinvite(struct call *c, unsigned li, nua_handle_t *nh, const sip
 			return;
 		}
 		g->ack_offer = off;
-		g->ack_first = false;
 		if (off->sess_version > g->sent_version)
 			g->sent_version = off->sess_version;
 		MG_INFO("call %u: re-INVITE without SDP on leg %u: 200 offers the current session (o= version %llu, %s)",
@@ -751,22 +751,25 @@ static void on_ack(struct call *c, unsigned li, const sip_t *sip)
 {
 	struct call_leg *g = &c->leg[li];
 	struct sdp_result *off = g->ack_offer;
-	bool first = g->ack_first;
+	/* The answer to the late offer of the call itself (our first 2xx to
+	 * the caller), not to a re-INVITE's. */
+	bool first = off != NULL && li == 0 && c->late && g->state == LEG_ANSWERED;
 	bool body = sip != NULL && sip->sip_payload != NULL && sip->sip_payload->pl_len > 0;
 	const char *who = li == 0 ? "caller" : "callee";
 	struct sdp_policy pol = c->pol;
 	struct sdp_result r;
 	int rc;
 
+	if (li == 0 && g->state == LEG_ANSWERED && c->state != CALL_ENDING)
+		leg_set_state(c, 0, LEG_CONFIRMED);
 	if (off == NULL) {
 		if (li == 0 && c->state == CALL_ANSWERED) {
-			c->state = CALL_ACTIVE;
+			call_set_state(c, CALL_ACTIVE);
 			MG_INFO("call %u: active", c->id);
 		}
 		return;
 	}
 	g->ack_offer = NULL;
-	g->ack_first = false;
 	if (c->state == CALL_ENDING) {
 		explicit_bzero(off, sizeof(*off));
 		free(off);
@@ -803,7 +806,7 @@ static void on_ack(struct call *c, unsigned li, const sip_t *sip)
 			call_end(c, 0, NULL, "out of memory");
 			return;
 		}
-		c->state = CALL_ACTIVE;
+		call_set_state(c, CALL_ACTIVE);
 		MG_INFO("call %u: the caller answered in the ACK (%s%s)", c->id, r.srtp ? "SRTP " : "RTP",
 			r.srtp ? mg_srtp_suite_by_id(r.suite)->sdes_name : "");
 		MG_INFO("call %u: active", c->id);
@@ -835,14 +838,29 @@ static void on_ack(struct call *c, unsigned li, const sip_t *sip)
 	explicit_bzero(&r, sizeof(r));
 }
 
+/*
+ * The peer's BYE: none goes back. A caller not answered yet (a BYE in its
+ * early dialog) still gets its error answer from call_end(), so its leg
+ * stays where it is; a leg already closing or gone has nothing more to do.
+ */
+static void on_bye(struct call *c, unsigned li)
+{
+	struct call_leg *g = &c->leg[li];
+
+	if ((li == 0 && !leg_final_sent(g)) || g->state == LEG_CLOSING || g->state == LEG_GONE ||
+	    g->state == LEG_IDLE)
+		return;
+	leg_set_state(c, li, LEG_BYE_RX);
+}
+
 /* The leg's handle is finished (terminated call state). */
 static void on_leg_gone(struct call *c, unsigned li, int status, const char *phrase)
 {
 	struct call_leg *g = &c->leg[li];
 
-	if (g->gone)
+	if (g->state == LEG_GONE)
 		return;
-	g->gone = true;
+	leg_set_state(c, li, LEG_GONE);
 	calls_io->handle_bind(g->nh, NULL);
 	calls_io->handle_destroy(g->nh);
 	g->nh = NULL;
@@ -875,7 +893,7 @@ bool calls_sip_hook(void *arg, unsigned ua_index, nua_event_t event, int status,
 		on_reinvite(c, li, nh, sip);
 		break;
 	case nua_r_invite:
-		if (c->leg[li].reinv_out)
+		if (c->leg[li].reoffer != NULL)
 			on_reinvite_answer(c, li, status, sip);
 		else if (li == 1)
 			on_leg1_response(c, status, phrase, sip);
@@ -885,11 +903,12 @@ bool calls_sip_hook(void *arg, unsigned ua_index, nua_event_t event, int status,
 		break;
 	case nua_i_cancel:
 		/* nua has answered 200 to the CANCEL and 487 to the INVITE. */
-		c->leg[0].final_sent = true;
+		if (!leg_final_sent(&c->leg[0]))
+			leg_set_state(c, 0, LEG_REFUSED);
 		call_end(c, 0, NULL, "caller cancelled");
 		break;
 	case nua_i_bye:
-		c->leg[li].bye_rx = true;
+		on_bye(c, li);
 		call_end(c, 0, NULL, "BYE from the %s", li == 0 ? "caller" : "callee");
 		break;
 	case nua_i_state: {
@@ -955,29 +974,48 @@ static void sip_hang_up(struct call *c, unsigned li, int status, const char *phr
 	char warn[320];
 
 	(void)phrase;
-	if (g->nh == NULL || g->gone)
+	if (g->nh == NULL)
 		return;
-	if (li == 0) {
-		if (!g->final_sent) {
-			if (status == 0)
-				status = 500;
-			if (c->warn[0])
-				memcpy(warn, c->warn, sizeof(warn) - 1), warn[sizeof(warn) - 1] = '\0';
-			else
-				snprintf(warn, sizeof(warn), "399 %s \"%.200s\"", CALL_AGENT, c->why);
-			call_respond0(c, status, warn, false);
-			calls_ce.cnt.failed++;
-		} else if (!g->bye_rx) {
-			calls_io->bye(g->nh, reason);
+	switch (g->state) {
+	case LEG_INVITED:
+	case LEG_CALLING:
+	case LEG_EARLY:
+		if (li == 1) {
+			calls_io->cancel(g->nh);
+			leg_set_state(c, li, LEG_CLOSING);
+			break;
 		}
-		return;
-	}
-	if (g->bye_rx)
-		return;
-	if (g->final_status >= 200 && g->final_status < 300)
+		if (status == 0)
+			status = 500;
+		if (c->warn[0])
+			memcpy(warn, c->warn, sizeof(warn) - 1), warn[sizeof(warn) - 1] = '\0';
+		else
+			snprintf(warn, sizeof(warn), "399 %s \"%.200s\"", CALL_AGENT, c->why);
+		call_respond0(c, status, warn, false); /* the leg is REFUSED then */
+		calls_ce.cnt.failed++;
+		break;
+	case LEG_ANSWERED:
+	case LEG_CONFIRMED:
 		calls_io->bye(g->nh, reason);
-	else if (g->final_status == 0)
-		calls_io->cancel(g->nh);
+		leg_set_state(c, li, LEG_CLOSING);
+		break;
+	case LEG_REFUSED:
+		/* The callee's error answer ended its leg. The caller's leg is
+		 * REFUSED here only after its CANCEL (call_end() sends the
+		 * other error answers itself); it has always been sent a BYE
+		 * then, which nua handles without a dialog to end. */
+		if (li == 0) {
+			calls_io->bye(g->nh, reason);
+			leg_set_state(c, li, LEG_CLOSING);
+		}
+		break;
+	case LEG_IDLE:
+	case LEG_BYE_RX:
+	case LEG_CLOSING:
+	case LEG_GONE:
+	case LEG_STATE_COUNT:
+		break;
+	}
 }
 
 const struct calls_leg_ops calls_sip_ops = {

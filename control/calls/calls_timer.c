@@ -38,7 +38,7 @@ static void on_mt_stats(void *arg, int result, const void *body)
 		struct call_leg *g = &c->leg[li];
 		uint64_t rx = st->legs[li][0].packets;
 
-		if (g->pstn || !g->neg_ok)
+		if (g->pstn || g->neg == NULL)
 			continue;
 		/* on hold either way (the peer's sendonly or inactive, c=0.0.0.0):
 		 * not watched; many phones send nothing while they hold */
