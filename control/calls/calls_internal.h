@@ -3,7 +3,7 @@
  * Inside the call engine (control/calls), for its files only. The layers,
  * each calling only those below it (docs/calls.md, "Files"):
  *
- *   calls.c         the public API (calls.h): start, reload, stop, counters
+ *   calls_api.c     the public API (calls.h): start, reload, stop, counters
  *   calls_pstn.c    PSTN legs: pri_mgr events, SETUP out
  *   calls_sip.c     SIP legs: nua events through the sipua hook, INVITE out
  *   calls_timer.c   the media timeout tick, the shutdown wait
