@@ -192,6 +192,7 @@ void call_link(struct call *c)
 	calls_ce.calls = c;
 	calls_ce.n_calls++;
 	calls_ce.cnt.offered++;
+	/* Where the machines start (not a move: nothing was before). */
 	c->state = CALL_ROUTING;
 	c->leg[0].state = LEG_INVITED;
 	c->leg[1].state = LEG_IDLE;
