@@ -105,7 +105,8 @@ int call_set_state(struct call *c, enum call_state to)
 		       c->id, call_state_names[from], call_state_names[to]);
 		return -EINVAL;
 	}
-	MG_DEBUG("call %u: %s -> %s", c->id, call_state_names[from], call_state_names[to]);
+	/* "state" keeps the line apart from the info lines ("call N: active"). */
+	MG_DEBUG("call %u: state %s -> %s", c->id, call_state_names[from], call_state_names[to]);
 	c->state = to;
 	if (calls_io->trace != NULL)
 		calls_io->trace(c, -1, (int)from, (int)to);
@@ -124,7 +125,8 @@ int leg_set_state(struct call *c, unsigned li, enum leg_state to)
 		       c->id, li, leg_state_names[from], leg_state_names[to]);
 		return -EINVAL;
 	}
-	MG_DEBUG("call %u: leg %u %s -> %s", c->id, li, leg_state_names[from], leg_state_names[to]);
+	MG_DEBUG("call %u: leg %u state %s -> %s", c->id, li, leg_state_names[from],
+		 leg_state_names[to]);
 	g->state = to;
 	if (calls_io->trace != NULL)
 		calls_io->trace(c, (int)li, (int)from, (int)to);
