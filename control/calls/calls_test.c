@@ -55,6 +55,7 @@ static struct {
 	char seen[FAKE_LOG];   /* requests to nua, one per line: "respond 0 180" */
 	char states[FAKE_LOG]; /* state moves: "call routing>outgoing", "leg1 idle>calling" */
 	char offer[4096];      /* the SDP of the last INVITE we sent */
+	char answer0[4096];    /* the SDP of our last answer to handle 0 */
 } fk;
 
 static struct mg_settings settings;
@@ -143,6 +144,8 @@ static void fake_respond(nua_handle_t *nh, int status, const char *phrase, const
 	(void)retry_after;
 	fk_add(fk.seen, "respond %u %d%s%s\n", fk_index(nh), status, sdp ? " sdp" : "",
 	       warning ? " warning" : "");
+	if (sdp != NULL && fk_index(nh) == 0)
+		snprintf(fk.answer0, sizeof(fk.answer0), "%s", sdp);
 }
 
 static void fake_invite(nua_handle_t *nh, const char *url, const char *contact, const char *sdp)
@@ -482,6 +485,139 @@ static void test_cancel_while_ringing(void **state)
 				       "call ending>freed\n");
 }
 
+/* An answered call, ACKed: the states and requests so far are forgotten. */
+static void fk_active_call(void)
+{
+	fk_invite(caller_sdp);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	fk_event(nua_r_invite, 200, 1, callee_sdp);
+	fk_dp_answer(MG_MSG_SESSION_ADD, 0);
+	fk_event(nua_i_ack, 0, 0, NULL);
+	assert_int_equal(fk_call()->state, CALL_ACTIVE);
+	fk.seen[0] = fk.states[0] = '\0';
+}
+
+/* The caller holds: answered here, the session follows, the callee gets
+ * a re-INVITE offering sendonly; its answer goes to the dataplane too. */
+static void test_hold_passed_on(void **state)
+{
+	static const char hold_sdp[] = "v=0\r\no=alice 1 2 IN IP4 192.0.2.10\r\ns=-\r\n"
+				       "c=IN IP4 192.0.2.10\r\nt=0 0\r\n"
+				       "m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendonly\r\n";
+	static const char held_sdp[] = "v=0\r\no=bob 2 3 IN IP4 192.0.2.20\r\ns=-\r\n"
+				       "c=IN IP4 192.0.2.20\r\nt=0 0\r\n"
+				       "m=audio 5000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=recvonly\r\n";
+
+	(void)state;
+	fk_active_call();
+	fk_event(nua_i_invite, 0, 0, hold_sdp);
+	assert_non_null(strstr(fk.answer0, "a=recvonly"));
+	assert_non_null(strstr(fk.offer, "a=sendonly"));
+	assert_non_null(fk_call()->leg[1].reoffer);
+	/* Our re-INVITE is out: one of the callee's crossing it gets 491. */
+	fk_event(nua_i_invite, 0, 1, held_sdp);
+	fk_dp_answer(MG_MSG_SESSION_MODIFY, 0);
+	fk_event(nua_r_invite, 200, 1, held_sdp);
+	assert_null(fk_call()->leg[1].reoffer);
+	fk_dp_answer(MG_MSG_SESSION_MODIFY, 0);
+	assert_int_equal(fk_call()->state, CALL_ACTIVE);
+	assert_string_equal(fk.seen, "respond 0 200 sdp\n"
+				     "invite 1 (re-INVITE)\n"
+				     "respond 1 491\n");
+	assert_string_equal(fk.states, ""); /* hold is media, not a state */
+
+	fk_event(nua_i_bye, 0, 1, NULL);
+	fk_dp_answer(MG_MSG_SESSION_DEL, 0);
+	fk_dp_answer(MG_MSG_PORT_FREE, 0);
+	fk_dp_answer(MG_MSG_PORT_FREE, 0);
+	fk_finish();
+	assert_string_equal(fk.seen, "respond 0 200 sdp\n"
+				     "invite 1 (re-INVITE)\n"
+				     "respond 1 491\n"
+				     "bye 0\n");
+}
+
+/* Late offer: the callee gets our offer, the caller our offer in the 200
+ * and answers in its ACK; only then is the session installed. */
+static void test_late_offer(void **state)
+{
+	static const char ack_sdp[] = "v=0\r\no=alice 1 1 IN IP4 192.0.2.10\r\ns=-\r\n"
+				      "c=IN IP4 192.0.2.10\r\nt=0 0\r\n"
+				      "m=audio 4002 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+
+	(void)state;
+	fk_invite(NULL);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	fk_event(nua_r_invite, 180, 1, NULL);
+	fk_event(nua_r_invite, 183, 1, callee_sdp); /* no early media: no second 18x */
+	fk_event(nua_r_invite, 200, 1, callee_sdp);
+	assert_int_equal(fk_call()->state, CALL_ANSWERED);
+	assert_non_null(strstr(fk.answer0, "m=audio 30000 RTP/AVP 0"));
+	assert_int_equal(fk_dp_open(MG_MSG_SESSION_ADD), 0);
+	fk_event(nua_i_ack, 0, 0, ack_sdp);
+	assert_int_equal(fk_call()->state, CALL_ACTIVE);
+	fk_dp_answer(MG_MSG_SESSION_ADD, 0);
+	fk_event(nua_i_bye, 0, 1, NULL);
+	fk_dp_answer(MG_MSG_SESSION_DEL, 0);
+	fk_dp_answer(MG_MSG_PORT_FREE, 0);
+	fk_dp_answer(MG_MSG_PORT_FREE, 0);
+	fk_finish();
+	assert_string_equal(fk.seen, "invite 1 sip:bob@192.0.2.20:5060;transport=udp\n"
+				     "respond 0 180\n"
+				     "respond 0 200 sdp\n"
+				     "bye 0\n");
+	assert_string_equal(fk.states, "leg1 idle>calling\n"
+				       "call routing>outgoing\n"
+				       "leg1 calling>early\n"
+				       "call outgoing>early\n"
+				       "leg0 invited>early\n"
+				       "leg1 early>answered\n"
+				       "leg0 early>answered\n"
+				       "call early>answered\n"
+				       "leg0 answered>confirmed\n"
+				       "call answered>active\n"
+				       "leg1 answered>bye-received\n"
+				       "call active>ending\n"
+				       "leg0 confirmed>closing\n"
+				       "leg0 closing>gone\n"
+				       "leg1 bye-received>gone\n"
+				       "call ending>freed\n");
+}
+
+/* Late offer, and the caller's ACK has no answer: an ACK cannot be
+ * refused, so both legs get BYE with a Reason. */
+static void test_late_offer_ack_without_answer(void **state)
+{
+	(void)state;
+	fk_invite(NULL);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	fk_event(nua_r_invite, 200, 1, callee_sdp);
+	fk_event(nua_i_ack, 0, 0, NULL);
+	assert_int_equal(fk_call()->state, CALL_ENDING);
+	fk_dp_answer(MG_MSG_PORT_FREE, 0);
+	fk_dp_answer(MG_MSG_PORT_FREE, 0);
+	fk_finish();
+	assert_string_equal(fk.seen, "invite 1 sip:bob@192.0.2.20:5060;transport=udp\n"
+				     "respond 0 200 sdp\n"
+				     "bye 0 reason\n"
+				     "bye 1 reason\n");
+	assert_string_equal(fk.states, "leg1 idle>calling\n"
+				       "call routing>outgoing\n"
+				       "leg1 calling>answered\n"
+				       "leg0 invited>answered\n"
+				       "call outgoing>answered\n"
+				       "leg0 answered>confirmed\n"
+				       "call answered>ending\n"
+				       "leg0 confirmed>closing\n"
+				       "leg1 answered>closing\n"
+				       "leg0 closing>gone\n"
+				       "leg1 closing>gone\n"
+				       "call ending>freed\n");
+}
+
 /* The callee is busy: the caller gets its 486, nothing goes back. */
 static void test_callee_busy(void **state)
 {
@@ -602,6 +738,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_call_answered_and_hung_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_while_ringing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_callee_busy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hold_passed_on, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late_offer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late_offer_ack_without_answer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataplane_refuses_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataplane_no_port, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_route, setup, teardown),
