@@ -6,6 +6,7 @@
  *   calls_api.c     the public API (calls.h): start, reload, stop, counters
  *   calls_pstn.c    PSTN legs: pri_mgr events, SETUP out
  *   calls_sip.c     SIP legs: nua events through the sipua hook, INVITE out
+ *   calls_sip_offer.c  re-INVITEs, hold/resume passed on, answers in ACKs
  *   calls_timer.c   the media timeout tick, the shutdown wait
  *   calls_media.c   dataplane requests: ports, session, TDM binding, removal
  *   calls_route.c   routing lookups and call admission
@@ -309,6 +310,10 @@ bool calls_sip_hook(void *arg, unsigned ua_index, nua_event_t event, int status,
 		    tagi_t tags[]);
 void call_late_offer_caller(struct call *c);
 void call_respond0(struct call *c, int status, const char *warning, bool with_sdp);
+/* calls_sip_offer.c: later offers and answers on an established SIP leg */
+void call_sip_reinvite(struct call *c, unsigned li, nua_handle_t *nh, const sip_t *sip);
+void call_sip_reinvite_answer(struct call *c, unsigned li, int status, const sip_t *sip);
+void call_sip_ack(struct call *c, unsigned li, const sip_t *sip);
 
 #ifdef MG_HAVE_PRI
 extern const struct calls_leg_ops calls_pstn_ops;
