@@ -98,8 +98,9 @@ struct call_leg {
 	bool want_hold, sent_hold;   /* hold state the other leg asked for / we offered */
 	struct sdp_result *reoffer;  /* the offer of our hold/resume re-INVITE on this leg,
 					kept while it awaits its answer (NULL: none out) */
-	struct sdp_result *ack_offer; /* the offer in our 2xx to an INVITE without SDP:
-					 its answer is due in the ACK (heap: rare) */
+	struct sdp_result *ack_offer; /* the offer in our 2xx to an INVITE without SDP (the
+					 late offer, or a re-INVITE's): its answer is due in
+					 the ACK (heap: rare) */
 	char local_ip[64];
 	char contact[320];
 	uint64_t sent_version;       /* highest o= version offered on this leg (RFC 3264 8) */
@@ -130,7 +131,7 @@ struct call {
 	bool relay_sdp;
 	struct sdp_policy pol;       /* shared parts of the SDP policy */
 	struct route_result route;
-	bool routed;
+	bool routed;                 /* route holds a result (and its table) to clear */
 	char *offer0;                /* the caller's SDP, until it is answered */
 	bool late;                   /* the caller's INVITE had no SDP (late offer) */
 	char bye_reason[200];        /* Reason header of the BYEs call_end() sends, "" none */
