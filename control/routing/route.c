@@ -72,7 +72,7 @@ struct route_table {
 
 static const char *const cond_allowed = "pstn.in.*, sip.in.*, transfer";
 /* What the call engine puts in a call's parameter list: call_route() in
- * control/calls/calls.c for SIP in, pri_call_route_params() in
+ * control/calls/calls_sip.c for SIP in, pri_call_route_params() in
  * control/pri/pri_mgr.c for PSTN in, "transfer" from both. Keep in step
  * with them (tests/sdp/route_dry_run.sh checks the sources). */
 static const char *const cond_known[] = {

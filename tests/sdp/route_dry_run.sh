@@ -78,7 +78,7 @@ has typo_params "--route: foo.bar is not a call parameter and no rule reads it: 
 
 # every name the engine's sources put in a call's parameter list is known
 # to the routing module (a new one there needs adding to route.c)
-names=$(grep -ho '"\(sip\|pstn\)\.in\.[A-Za-z.]*"' "$src/control/calls/calls.c" "$src/control/pri/pri_mgr.c" |
+names=$(grep -ho '"\(sip\|pstn\)\.in\.[A-Za-z.]*"' "$src/control/calls/calls_sip.c" "$src/control/pri/pri_mgr.c" |
 	tr -d '"' | sort -u)
 if [ "$(echo "$names" | wc -w)" -lt 10 ]; then
 	echo "FAIL engine_names: found only: $names"; fail=1

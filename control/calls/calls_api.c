@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Call engine (B2BUA), its public face (calls.h). Leg 0 is the caller (the
+ * INVITE we received), leg 1 the callee (the INVITE we send). Everything
+ * runs on the one su_root: SIP events arrive through the sipua hook,
+ * dataplane answers through dpclient callbacks. A call is freed only when
+ * both SIP handles are gone and no dataplane request is outstanding, so no
+ * callback ever sees a freed call; a guard timer forces the release if a
+ * peer never finishes. The files and their layers: calls_internal.h.
+ * docs/calls.md.
+ */
+#include "calls.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "calls_internal.h"
+#include "mg_log.h"
+
+static const struct calls_core_hooks calls_hooks = {
+	.sip = &calls_sip_ops,
+#ifdef MG_HAVE_PRI
+	.pstn = &calls_pstn_ops,
+#endif
+	.dp_cleanup = call_dp_cleanup,
+};
+
+int calls_start(su_root_t *root, const struct mg_settings *s, struct dpc *dp)
+{
+	char err[512];
+	int rc;
+
+	memset(&calls_ce, 0, sizeof(calls_ce));
+	calls_ce.root = root;
+	calls_ce.s = s;
+	calls_ce.dp = dp;
+	calls_ce.max_calls = s->max_calls;
+	calls_ce.retry_after_s = s->retry_after_s;
+	calls_ce.media_timeout_s = s->media_timeout_s;
+	calls_ce.lock_on_sdp = s->lock_on_sdp;
+	calls_core_init(&calls_hooks);
+	calls_timer_start();
+	/* Session ids unique across restarts of the control plane, so a
+	 * dataplane that outlived us never sees an id twice. */
+	calls_ce.sess_base = ((uint64_t)time(NULL) << 24) | 1;
+#ifdef MG_HAVE_PRI
+	calls_pstn_start();
+#endif
+	rc = calls_io->rules_reload(&calls_ce.routes, s->routing_rules_file, err, sizeof(err));
+	if (rc == -ENOENT) {
+		/* No rules, no calls: the SIP module keeps answering INVITE with
+		 * 503 (a proxy fails over) until a SIGHUP finds the file. */
+		MG_WARN("calls: mediagate.routing.rulesFile %s does not exist; INVITEs are refused with 503 until it does (SIGHUP reloads)",
+			s->routing_rules_file);
+		return 0;
+	}
+	if (rc < 0) {
+		MG_ERR("mediagate.routing.rulesFile: %s", err);
+		return rc;
+	}
+	MG_INFO("calls: %u routing rules from %s", calls_io->rules_count(&calls_ce.routes),
+		s->routing_rules_file);
+	calls_io->set_hook(calls_sip_hook, NULL);
+	return 0;
+}
+
+void calls_check_routes(void)
+{
+	struct route_env env;
+
+	if (calls_ce.routes.current == NULL || calls_io->ua_count() == 0)
+		return;
+	calls_route_env(&env);
+	route_table_check_env(calls_ce.routes.current, &env);
+}
+
+int calls_reload(const struct mg_settings *s)
+{
+	char err[512];
+	int rc = calls_io->rules_reload(&calls_ce.routes, s->routing_rules_file, err, sizeof(err));
+
+	if (s->max_calls != calls_ce.max_calls || s->retry_after_s != calls_ce.retry_after_s)
+		MG_INFO("SIGHUP: mediagate.calls.maxCalls=%u, retryAfter=%u s (%u calls active)",
+			s->max_calls, s->retry_after_s, calls_ce.n_calls);
+	if (s->media_timeout_s != calls_ce.media_timeout_s)
+		MG_INFO("SIGHUP: mediagate.calls.mediaTimeout=%u s", s->media_timeout_s);
+	if (s->lock_on_sdp != calls_ce.lock_on_sdp)
+		MG_INFO("SIGHUP: netborder.media.rtp.lockOnSDP=%s for the sessions set up or changed "
+			"from now on", s->lock_on_sdp ? "true" : "false");
+	calls_ce.lock_on_sdp = s->lock_on_sdp;
+	calls_ce.max_calls = s->max_calls;
+	calls_ce.retry_after_s = s->retry_after_s;
+	calls_ce.media_timeout_s = s->media_timeout_s;
+	if (rc < 0)
+		MG_ERR("SIGHUP: mediagate.routing.rulesFile: %s; keeping the previous rules", err);
+	else {
+		MG_INFO("SIGHUP: %u routing rules from %s", calls_io->rules_count(&calls_ce.routes),
+			s->routing_rules_file);
+		calls_io->set_hook(calls_sip_hook, NULL);
+		calls_check_routes();
+	}
+	return rc;
+}
+
+void calls_dataplane_state(bool up)
+{
+	/* A restarted dataplane has lost every session and port: calls whose
+	 * media it carried cannot continue. Whatever a live dataplane may still
+	 * hold for them is removed when the connection is back. */
+	if (up) {
+		calls_orphans_clean();
+		return;
+	}
+	for (struct call *c = calls_ce.calls, *n; c != NULL; c = n) {
+		n = c->next;
+		if (c->state == CALL_ENDING)
+			continue;
+		if (c->pending == 0)
+			call_orphan(c);
+		call_end(c, 503, "Service Unavailable", "dataplane connection lost");
+	}
+}
+
+void calls_stop(void)
+{
+	calls_ce.stopping = true;
+	calls_timer_stop();
+	for (struct call *c = calls_ce.calls, *n; c != NULL; c = n) {
+		n = c->next;
+		call_end(c, 503, "Service Unavailable", "the gateway is shutting down");
+	}
+	calls_timer_drain(3000);
+	while (calls_ce.calls != NULL) {
+		struct call *c = calls_ce.calls;
+
+		MG_WARN("call %u: still %s at shutdown; released", c->id, call_state_name(c->state));
+		for (unsigned li = 0; li < 2; li++)
+			if (!leg_done(c, li))
+				leg_set_state(c, li, LEG_GONE);
+		c->pending = 0;
+		c->session_on = c->leg[0].port_ok = c->leg[1].port_ok = false;
+		call_set_state(c, CALL_ENDING);
+		call_maybe_free(c);
+	}
+	calls_io->set_hook(NULL, NULL);
+	calls_orphans_release();
+#ifdef MG_HAVE_PRI
+	calls_pstn_stop();
+#endif
+	route_set_clear(&calls_ce.routes);
+	MG_INFO("calls: %llu offered, %llu answered, %llu failed (%llu over maxCalls), "
+		"%llu ended (%llu by media timeout); %u active",
+		(unsigned long long)calls_ce.cnt.offered, (unsigned long long)calls_ce.cnt.answered,
+		(unsigned long long)calls_ce.cnt.failed, (unsigned long long)calls_ce.cnt.overload,
+		(unsigned long long)calls_ce.cnt.ended, (unsigned long long)calls_ce.cnt.media_timeout,
+		calls_ce.n_calls);
+}
+
+unsigned calls_active(void)
+{
+	return calls_ce.n_calls;
+}
+
+void calls_get_counters(struct calls_counters *out)
+{
+	*out = calls_ce.cnt;
+}

@@ -1,0 +1,325 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Inside the call engine (control/calls), for its files only. The layers,
+ * each calling only those below it (docs/calls.md, "Files"):
+ *
+ *   calls_api.c     the public API (calls.h): start, reload, stop, counters
+ *   calls_pstn.c    PSTN legs: pri_mgr events, SETUP out
+ *   calls_sip.c     SIP legs: nua events through the sipua hook, INVITE out
+ *   calls_sip_offer.c  re-INVITEs, hold/resume passed on, answers in ACKs
+ *   calls_timer.c   the media timeout tick, the shutdown wait
+ *   calls_media.c   dataplane requests: ports, session, TDM binding, removal
+ *   calls_route.c   routing lookups and call admission
+ *   calls_core.c    the call table, the call and leg state machines, ending
+ *                   and freeing a call
+ *   calls_io.c      the seam to sofia's nua, the SIP user agents, dpclient and
+ *                   the routing rules (the unit test puts fakes there)
+ *
+ * The core reaches what is above it only through calls_core_hooks and the
+ * per-kind calls_leg_ops, both set by calls_start().
+ */
+#ifndef CALLS_INTERNAL_H
+#define CALLS_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <sofia-sip/nua.h>
+#include <sofia-sip/su_wait.h>
+
+#include "calls.h"
+#include "dpclient.h"
+#include "mg_proto.h"
+#include "route.h"
+#include "sdp_neg.h"
+#include "sipua.h"
+
+#define CALL_GUARD_MS 40000     /* a finished call is released by then at the latest */
+#define CALL_DP_TIMEOUT_MS 2000 /* per dataplane request */
+#define CALL_AGENT "mediagate"
+
+/*
+ * Where a call is in its life; call_set_state() is the only place it
+ * changes, along call_state_next[] (calls_core.c):
+ *
+ *   ROUTING -> OUTGOING -> EARLY -> ANSWERED -> ACTIVE
+ *      any of these -> ENDING -> FREED
+ *
+ * OUTGOING -> ANSWERED without EARLY when the callee answers at once.
+ */
+enum call_state {
+	CALL_ROUTING,   /* INVITE or SETUP taken: routing, media ports being allocated */
+	CALL_OUTGOING,  /* INVITE or SETUP sent to the callee */
+	CALL_EARLY,     /* callee sent 18x (ALERTING, PROGRESS) */
+	CALL_ANSWERED,  /* 2xx sent to the caller, waiting for ACK */
+	CALL_ACTIVE,    /* ACK received (PSTN caller: CONNECT sent) */
+	CALL_ENDING,    /* hanging up both legs and the dataplane */
+	CALL_FREED,     /* being released (call_free()); nothing may touch it */
+	CALL_STATE_COUNT
+};
+
+/*
+ * Where a leg (a SIP dialog or an ISDN call) is in its life; leg_set_state()
+ * is the only place it changes, along leg_state_next[] (calls_core.c).
+ * Leg 0 (the caller): INVITED -> EARLY -> ANSWERED -> CONFIRMED; leg 1 (the
+ * callee): IDLE -> CALLING -> EARLY -> ANSWERED. Either can end REFUSED,
+ * BYE_RX, CLOSING, then GONE.
+ */
+enum leg_state {
+	LEG_IDLE,       /* no dialog or ISDN call: the callee's leg until it is placed */
+	LEG_INVITED,    /* leg 0: the INVITE or SETUP waits for our final answer */
+	LEG_CALLING,    /* leg 1: our INVITE or SETUP waits for an answer */
+	LEG_EARLY,      /* a provisional answer sent (leg 0) or received (leg 1) */
+	LEG_ANSWERED,   /* 2xx or CONNECT sent (leg 0; a SIP caller's ACK is due) or
+			   received (leg 1) */
+	LEG_CONFIRMED,  /* leg 0: the caller's ACK came */
+	LEG_REFUSED,    /* a final error answer sent to the caller (or nua's 487 after
+			   its CANCEL) or received from the callee */
+	LEG_BYE_RX,     /* the peer sent BYE: nothing more to send it */
+	LEG_CLOSING,    /* we sent BYE or CANCEL; the handle is finishing */
+	LEG_GONE,       /* handle terminated, ISDN call released */
+	LEG_STATE_COUNT
+};
+
+struct call_leg {
+	enum leg_state state;
+	bool pstn;                   /* an ISDN call (pri_mgr), not a SIP dialog */
+	struct pri_call *pc;         /* PSTN: the call while it exists */
+	unsigned channo;             /* PSTN: its B-channel (DAHDI channel) */
+	bool bound;                  /* PSTN: TDM_BIND acknowledged (dataplane resource) */
+	nua_handle_t *nh;
+	unsigned ua;                 /* sipua index */
+	bool port_ok;                /* PORT_ALLOC acknowledged (dataplane resource) */
+	struct mg_msg_port port;
+	struct sdp_result *neg;      /* last negotiation of this leg (sdp_result_keep(): the
+					text only as long as it is), NULL before; read it
+					through leg_neg() */
+	bool want_hold, sent_hold;   /* hold state the other leg asked for / we offered */
+	struct sdp_result *reoffer;  /* the offer of our hold/resume re-INVITE on this leg,
+					kept while it awaits its answer (NULL: none out) */
+	struct sdp_result *ack_offer; /* the offer in our 2xx to an INVITE without SDP (the
+					 late offer, or a re-INVITE's): its answer is due in
+					 the ACK (heap: rare) */
+	char local_ip[64];
+	char contact[320];
+	uint64_t sent_version;       /* highest o= version offered on this leg (RFC 3264 8) */
+	/* media timeout: accepted rx packets at the last change, and when */
+	uint64_t mt_rx;
+	uint64_t mt_since_ms;
+};
+
+struct call {
+	struct call *next;
+	unsigned id;
+	uint64_t sess_id;
+	enum call_state state;
+	/* Dataplane bookkeeping (what it holds for the call, what is in
+	 * flight), not where the call is in its life: */
+	int pending;                 /* dataplane requests outstanding */
+	bool session_on;             /* SESSION_ADD succeeded */
+	bool session_busy;           /* SESSION_ADD/MODIFY in flight */
+	bool session_again;          /* newer SDP arrived meanwhile: push again */
+	unsigned rekey_mask;         /* legs (bit) whose ROC restarts at the next push */
+	struct call_leg leg[2];
+	struct sdp_result *offer1;   /* our offer to leg 1 as sent (kept; each answer completes
+					a copy) */
+	struct mg_msg_addr cand[MG_PROTO_MAX_CANDIDATES]; /* RFC 3960 sources seen in 18x */
+	unsigned n_cand;
+	/* What leg 0 gets once the session change in flight is acknowledged. */
+	int relay_status;
+	bool relay_sdp;
+	struct sdp_policy pol;       /* shared parts of the SDP policy */
+	struct route_result route;
+	bool routed;                 /* route holds a result (and its table) to clear */
+	char *offer0;                /* the caller's SDP, until it is answered */
+	bool late;                   /* the caller's INVITE had no SDP (late offer) */
+	char bye_reason[200];        /* Reason header of the BYEs call_end() sends, "" none */
+	size_t offer0_len;
+	char why[160];               /* how it ended, for the log */
+	bool overload;               /* refused by maxCalls: 503 + Retry-After, cause 42 */
+	char warn[320];              /* Warning for the caller's error answer ("" = from why) */
+	char from0_user[128];        /* caller's From, the default From of the out leg */
+	char from0_name[128];
+	char gw_host[64];            /* GW_HOST_IP of this call */
+	su_timer_t *guard;
+	time_t started;
+	bool stats_busy;             /* media timeout: SESSION_STATS in flight */
+	uint64_t stats_last_ms;      /* when it was sent */
+};
+
+/*
+ * Dataplane state of calls that ended while the connection was down. If the
+ * dataplane itself survived (a dropped connection, not a restart), their
+ * sessions, bindings and ports are still there: they are removed as soon as
+ * the connection is back (errors, e.g. ENOENT after a restart, are fine).
+ */
+struct calls_orphan {
+	uint64_t sess_id;            /* 0: none */
+	uint32_t channo[2];          /* bound B-channels, 0: none */
+	struct mg_msg_port port[2];
+	bool port_ok[2];
+};
+
+/* The engine: one per process, on the control plane's su_root. */
+struct calls_engine {
+	su_root_t *root;
+	const struct mg_settings *s;
+	struct dpc *dp;
+	struct route_set routes;
+	struct call *calls;
+	unsigned n_calls;
+	unsigned next_id;
+	uint64_t sess_base;
+	struct pri_mgr *pri;
+	struct calls_orphan *orphans;
+	unsigned n_orphans, cap_orphans;
+	struct calls_counters cnt;
+	bool stopping;
+	unsigned max_calls;     /* mediagate.calls.maxCalls (SIGHUP reloads it) */
+	unsigned retry_after_s; /* mediagate.calls.retryAfter */
+	unsigned media_timeout_s; /* mediagate.calls.mediaTimeout, 0 = off */
+	bool lock_on_sdp;       /* netborder.media.rtp.lockOnSDP (SIGHUP reloads) */
+	su_timer_t *mt_timer;   /* 1 s tick of the media timeout */
+};
+extern struct calls_engine calls_ce;
+
+/* ------------------------------------------------------------ the seam */
+
+/*
+ * Everything the engine asks of sofia's nua, the SIP user agents
+ * (control/sip), dpclient and the routing rules, with the tags spelled out
+ * as arguments (NULL: header left out). calls_io points at the real ones;
+ * the unit test (calls_test.c) points it at fakes before calls_start().
+ */
+struct calls_io {
+	unsigned (*ua_count)(void);
+	const struct mg_sip_ua *(*ua_cfg)(unsigned ua);
+	void (*ua_contact)(unsigned ua, const sip_t *req, char *buf, size_t len);
+	void (*set_hook)(sipua_hook_fn *fn, void *arg);
+	nua_handle_t *(*handle)(unsigned ua, void *magic, const char *to, const char *from);
+	void *(*handle_magic)(nua_handle_t *nh);
+	void (*handle_bind)(nua_handle_t *nh, void *magic);
+	void (*handle_destroy)(nua_handle_t *nh);
+	void (*respond)(nua_handle_t *nh, int status, const char *phrase, const char *contact,
+			const char *warning, const char *retry_after, const char *sdp);
+	void (*invite)(nua_handle_t *nh, const char *url, const char *contact, const char *sdp);
+	void (*bye)(nua_handle_t *nh, const char *reason);
+	void (*cancel)(nua_handle_t *nh);
+
+	int64_t (*dp_request)(struct dpc *dp, unsigned type, const void *body, unsigned timeout_ms,
+			      dpc_reply_f cb, void *arg);
+	bool (*dp_is_up)(const struct dpc *dp);
+	unsigned (*dp_cancel_arg)(struct dpc *dp, const void *arg);
+
+	int (*rules_reload)(struct route_set *set, const char *path, char *err, size_t errlen);
+	unsigned (*rules_count)(struct route_set *set);
+	/* route_match() on the current table; -ENOENT without one */
+	int (*route)(struct route_set *set, const struct route_kv *kv, size_t n,
+		     const struct route_env *env, struct route_result *out);
+
+	/* Every state change (@li -1: the call's, else leg @li's); NULL: none
+	 * (the test records the sequences). */
+	void (*trace)(const struct call *c, int li, int from, int to);
+};
+extern const struct calls_io calls_io_real;
+extern const struct calls_io *calls_io;
+
+/* ------------------------------------------------------------ the core */
+
+/*
+ * What the core needs from a kind of leg (SIP dialog, PSTN call), set by
+ * calls_start() for each kind; the core calls nothing above it directly.
+ */
+struct calls_leg_ops {
+	/* Leg 0: both media ports are there; prepare the caller's answer.
+	 * <0: the call was ended. */
+	int (*ports_ready)(struct call *c);
+	/* Leg 1: offer the call (INVITE or SETUP). */
+	void (*place)(struct call *c);
+	/* Leg 0: tell the caller how the call progresses (18x, 2xx). */
+	void (*progress)(struct call *c, int status, bool with_sdp);
+	/* call_end(): answer, hang up or cancel leg @li as its state requires;
+	 * @status is the caller's final answer if it has none yet. */
+	void (*hang_up)(struct call *c, unsigned li, int status, const char *phrase);
+};
+
+struct calls_core_hooks {
+	const struct calls_leg_ops *sip, *pstn;
+	/* Remove what the dataplane holds for an ending call (calls_media.c). */
+	void (*dp_cleanup)(struct call *c);
+};
+void calls_core_init(const struct calls_core_hooks *h);
+
+uint64_t calls_now_ms(void);
+bool call_is_known(const struct call *c);
+void call_link(struct call *c);
+void call_end(struct call *c, int status, const char *phrase, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void call_maybe_free(struct call *c);
+const struct sdp_result *leg_neg(const struct call_leg *g);
+int leg_set_neg(struct call_leg *g, const struct sdp_result *r);
+void leg_ack_offer_drop(struct call_leg *g);
+void call_offer0_drop(struct call *c);
+const char *call_static_phrase(int status);
+const char *call_state_name(enum call_state st);
+const char *leg_state_name(enum leg_state st);
+/* The only places states change: a move the tables do not allow is logged
+ * and refused (-EINVAL); the same state again is no change. */
+int call_set_state(struct call *c, enum call_state to);
+int leg_set_state(struct call *c, unsigned li, enum leg_state to);
+/* Leg @li has nothing left that can call back: never placed, or gone. */
+bool leg_done(const struct call *c, unsigned li);
+/* Leg 0 has its final answer (or CANCEL): no error answer can go any more. */
+bool leg_final_sent(const struct call_leg *g);
+/* The kind's operations of leg @li (NULL: that kind is not built). */
+const struct calls_leg_ops *leg_ops(const struct call *c, unsigned li);
+/* Tell leg 0 how the call progresses (its kind's progress()). */
+void call_relay0(struct call *c, int status, bool with_sdp);
+
+/* ------------------------------------------------------------ routing */
+
+void calls_route_env(struct route_env *env);
+int calls_route_lookup(struct call *c, const struct route_kv *kv, size_t n,
+		       const struct route_env *env);
+bool call_refused(struct call *c);
+bool call_route_failed(struct call *c, int rc);
+
+/* ------------------------------------------------------------ media */
+
+void call_pick_local_ip(const char *remote, char *out, size_t len);
+void call_alloc_ports(struct call *c);
+void call_session_push(struct call *c, int rekey_leg);
+void call_relay_pending(struct call *c);
+void call_dp_cleanup(struct call *c);
+void call_orphan(struct call *c);
+void calls_orphans_clean(void);
+void calls_orphans_release(void);
+
+/* ------------------------------------------------------------ timers */
+
+void calls_timer_start(void);
+void calls_timer_stop(void);
+/* Run the loop up to @ms for the calls to finish. */
+void calls_timer_drain(unsigned ms);
+
+/* ------------------------------------------------------------ legs */
+
+extern const struct calls_leg_ops calls_sip_ops;
+bool calls_sip_hook(void *arg, unsigned ua_index, nua_event_t event, int status,
+		    char const *phrase, nua_t *nua, nua_handle_t *nh, sip_t const *sip,
+		    tagi_t tags[]);
+void call_late_offer_caller(struct call *c);
+void call_respond0(struct call *c, int status, const char *warning, bool with_sdp);
+/* calls_sip_offer.c: later offers and answers on an established SIP leg */
+void call_sip_reinvite(struct call *c, unsigned li, nua_handle_t *nh, const sip_t *sip);
+void call_sip_reinvite_answer(struct call *c, unsigned li, int status, const sip_t *sip);
+void call_sip_ack(struct call *c, unsigned li, const sip_t *sip);
+
+#ifdef MG_HAVE_PRI
+extern const struct calls_leg_ops calls_pstn_ops;
+void calls_pstn_start(void);
+void calls_pstn_stop(void);
+#endif
+
+#endif

@@ -1,0 +1,760 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Unit test of the call engine's state machine: the engine runs on a real
+ * su_root with the real SDP code, but reaches the SIP user agents, nua,
+ * dpclient and the routing rules through calls_io, pointed here at fakes
+ * that record what was asked of them. The test plays the peers (nua events
+ * into the sipua hook) and the dataplane (each request answered when the
+ * test says), and checks the state sequences (calls_io.trace) and the
+ * requests the fakes saw.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/su.h>
+
+#include "calls.h"
+#include "calls_internal.h"
+#include "mg_log.h"
+
+/* ------------------------------------------------------------ fakes */
+
+#define FAKE_MAX_HANDLES 8
+#define FAKE_MAX_DP 16
+#define FAKE_LOG 4096
+
+struct fake_nh {
+	void *magic;
+	bool destroyed;
+};
+
+struct fake_dp_req {
+	unsigned type;
+	dpc_reply_f cb;
+	void *arg;
+	bool open;
+};
+
+static struct {
+	struct fake_nh nh[FAKE_MAX_HANDLES];
+	unsigned n_nh;
+	sipua_hook_fn *hook;
+	struct fake_dp_req dp[FAKE_MAX_DP];
+	unsigned n_dp;
+	bool dp_up;
+	bool no_route;
+	char seen[FAKE_LOG];   /* requests to nua, one per line: "respond 0 180" */
+	char states[FAKE_LOG]; /* state moves: "call routing>outgoing", "leg1 idle>calling" */
+	char offer[4096];      /* the SDP of the last INVITE we sent */
+	char answer0[4096];    /* the SDP of our last answer to handle 0 */
+} fk;
+
+static struct mg_settings settings;
+static struct mg_sip_ua fake_ua = { .addr = "192.0.2.1", .family = AF_INET, .port = 5060,
+				    .transport = MG_TRANSPORT_UDP };
+
+static void fk_add(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fk_add(char *buf, const char *fmt, ...)
+{
+	size_t n = strlen(buf);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf + n, FAKE_LOG - n, fmt, ap);
+	va_end(ap);
+}
+
+static nua_handle_t *fk_handle_new(void *magic)
+{
+	struct fake_nh *h;
+
+	assert_true(fk.n_nh < FAKE_MAX_HANDLES);
+	h = &fk.nh[fk.n_nh++];
+	h->magic = magic;
+	return (nua_handle_t *)(void *)h;
+}
+
+/* Which handle: 0 the first made (the caller's), 1 the next, ... */
+static unsigned fk_index(nua_handle_t *nh)
+{
+	return (unsigned)((struct fake_nh *)(void *)nh - fk.nh);
+}
+
+static unsigned fake_ua_count(void)
+{
+	return 1;
+}
+
+static const struct mg_sip_ua *fake_ua_cfg(unsigned ua)
+{
+	(void)ua;
+	return &fake_ua;
+}
+
+static void fake_ua_contact(unsigned ua, const sip_t *req, char *buf, size_t len)
+{
+	(void)ua;
+	(void)req;
+	snprintf(buf, len, "<sip:192.0.2.1:5060;transport=udp>");
+}
+
+static void fake_set_hook(sipua_hook_fn *fn, void *arg)
+{
+	(void)arg;
+	fk.hook = fn;
+}
+
+static nua_handle_t *fake_handle(unsigned ua, void *magic, const char *to, const char *from)
+{
+	(void)ua;
+	(void)to;
+	(void)from;
+	return fk_handle_new(magic);
+}
+
+static void *fake_handle_magic(nua_handle_t *nh)
+{
+	return ((struct fake_nh *)(void *)nh)->magic;
+}
+
+static void fake_handle_bind(nua_handle_t *nh, void *magic)
+{
+	((struct fake_nh *)(void *)nh)->magic = magic;
+}
+
+static void fake_handle_destroy(nua_handle_t *nh)
+{
+	((struct fake_nh *)(void *)nh)->destroyed = true;
+}
+
+static void fake_respond(nua_handle_t *nh, int status, const char *phrase, const char *contact,
+			 const char *warning, const char *retry_after, const char *sdp)
+{
+	(void)phrase;
+	(void)contact;
+	(void)retry_after;
+	fk_add(fk.seen, "respond %u %d%s%s\n", fk_index(nh), status, sdp ? " sdp" : "",
+	       warning ? " warning" : "");
+	if (sdp != NULL && fk_index(nh) == 0)
+		snprintf(fk.answer0, sizeof(fk.answer0), "%s", sdp);
+}
+
+static void fake_invite(nua_handle_t *nh, const char *url, const char *contact, const char *sdp)
+{
+	(void)contact;
+	fk_add(fk.seen, "invite %u %s\n", fk_index(nh), url ? url : "(re-INVITE)");
+	snprintf(fk.offer, sizeof(fk.offer), "%s", sdp);
+}
+
+static void fake_bye(nua_handle_t *nh, const char *reason)
+{
+	fk_add(fk.seen, "bye %u%s\n", fk_index(nh), reason ? " reason" : "");
+}
+
+static void fake_cancel(nua_handle_t *nh)
+{
+	fk_add(fk.seen, "cancel %u\n", fk_index(nh));
+}
+
+static int64_t fake_dp_request(struct dpc *dp, unsigned type, const void *body,
+			       unsigned timeout_ms, dpc_reply_f cb, void *arg)
+{
+	(void)dp;
+	(void)body;
+	(void)timeout_ms;
+	if (!fk.dp_up)
+		return -ENOTCONN;
+	assert_true(fk.n_dp < FAKE_MAX_DP);
+	fk.dp[fk.n_dp++] = (struct fake_dp_req){ .type = type, .cb = cb, .arg = arg, .open = true };
+	return fk.n_dp;
+}
+
+static bool fake_dp_is_up(const struct dpc *dp)
+{
+	(void)dp;
+	return fk.dp_up;
+}
+
+static unsigned fake_dp_cancel_arg(struct dpc *dp, const void *arg)
+{
+	unsigned n = 0;
+
+	(void)dp;
+	for (unsigned i = 0; i < fk.n_dp; i++)
+		if (fk.dp[i].open && fk.dp[i].arg == arg) {
+			fk.dp[i].open = false;
+			n++;
+		}
+	return n;
+}
+
+static int fake_rules_reload(struct route_set *set, const char *path, char *err, size_t errlen)
+{
+	(void)set;
+	(void)path;
+	(void)err;
+	(void)errlen;
+	return 0;
+}
+
+static unsigned fake_rules_count(struct route_set *set)
+{
+	(void)set;
+	return 1;
+}
+
+/* One rule: everything to bob at 192.0.2.20 over UDP. */
+static int fake_route(struct route_set *set, const struct route_kv *kv, size_t n,
+		      const struct route_env *env, struct route_result *out)
+{
+	(void)set;
+	(void)kv;
+	(void)n;
+	(void)env;
+	if (fk.no_route)
+		return -ENOENT;
+	memset(out, 0, sizeof(*out));
+	out->rule_name = "to-bob";
+	out->outbound_interface = ROUTE_IFACE_SIP;
+	out->n_params = 1;
+	out->params[0].name = "sip.out.requestUri";
+	out->params[0].value = strdup("sip:bob@192.0.2.20:5060");
+	assert_non_null(out->params[0].value);
+	return 0;
+}
+
+static void fake_trace(const struct call *c, int li, int from, int to)
+{
+	(void)c;
+	if (li < 0)
+		fk_add(fk.states, "call %s>%s\n", call_state_name((enum call_state)from),
+		       call_state_name((enum call_state)to));
+	else
+		fk_add(fk.states, "leg%d %s>%s\n", li, leg_state_name((enum leg_state)from),
+		       leg_state_name((enum leg_state)to));
+}
+
+static const struct calls_io fake_io = {
+	.ua_count = fake_ua_count,
+	.ua_cfg = fake_ua_cfg,
+	.ua_contact = fake_ua_contact,
+	.set_hook = fake_set_hook,
+	.handle = fake_handle,
+	.handle_magic = fake_handle_magic,
+	.handle_bind = fake_handle_bind,
+	.handle_destroy = fake_handle_destroy,
+	.respond = fake_respond,
+	.invite = fake_invite,
+	.bye = fake_bye,
+	.cancel = fake_cancel,
+	.dp_request = fake_dp_request,
+	.dp_is_up = fake_dp_is_up,
+	.dp_cancel_arg = fake_dp_cancel_arg,
+	.rules_reload = fake_rules_reload,
+	.rules_count = fake_rules_count,
+	.route = fake_route,
+	.trace = fake_trace,
+};
+
+/* ------------------------------------------------------------ the peers */
+
+static const char caller_sdp[] = "v=0\r\no=alice 1 1 IN IP4 192.0.2.10\r\ns=-\r\n"
+				 "c=IN IP4 192.0.2.10\r\nt=0 0\r\n"
+				 "m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+static const char callee_sdp[] = "v=0\r\no=bob 2 2 IN IP4 192.0.2.20\r\ns=-\r\n"
+				 "c=IN IP4 192.0.2.20\r\nt=0 0\r\n"
+				 "m=audio 5000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+
+static su_root_t *root;
+static su_home_t home[1] = { SU_HOME_INIT(home) };
+
+/* A message with what the engine reads of it: request line, From, To,
+ * Via, body. NULL @sdp: no body. */
+static sip_t *fk_msg(const char *sdp)
+{
+	sip_t *sip = su_zalloc(home, sizeof(*sip));
+
+	assert_non_null(sip);
+	sip->sip_request = sip_request_make(home, "INVITE sip:bob@192.0.2.1 SIP/2.0");
+	sip->sip_from = sip_from_make(home, "Alice <sip:alice@192.0.2.10>;tag=a1");
+	sip->sip_to = sip_to_make(home, "<sip:bob@192.0.2.1>");
+	sip->sip_via = sip_via_make(home, "SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK1");
+	if (sdp != NULL) {
+		sip->sip_content_type = sip_content_type_make(home, "application/sdp");
+		sip->sip_payload = sip_payload_make(home, sdp);
+	}
+	return sip;
+}
+
+static void fk_event(nua_event_t ev, int status, unsigned h, const char *sdp)
+{
+	nua_handle_t *nh = (nua_handle_t *)(void *)&fk.nh[h];
+
+	assert_non_null(fk.hook);
+	assert_true(fk.hook(NULL, 0, ev, status, "phrase", NULL, nh, fk_msg(sdp), NULL));
+}
+
+/* The caller's INVITE on a new handle (index 0). */
+static void fk_invite(const char *sdp)
+{
+	fk_handle_new(NULL);
+	fk_event(nua_i_invite, 0, 0, sdp);
+}
+
+/* Answer the oldest open dataplane request of @type. */
+static void fk_dp_answer(unsigned type, int result)
+{
+	struct mg_msg_port port;
+	struct mg_msg_session_stats stats;
+	const void *body = NULL;
+
+	for (unsigned i = 0; i < fk.n_dp; i++) {
+		struct fake_dp_req *r = &fk.dp[i];
+
+		if (!r->open || r->type != type)
+			continue;
+		r->open = false;
+		memset(&port, 0, sizeof(port));
+		memset(&stats, 0, sizeof(stats));
+		if (result == 0 && type == MG_MSG_PORT_ALLOC) {
+			mg_proto_addr_parse("192.0.2.1", &port.local);
+			port.local.port = (uint16_t)(30000 + 2 * i);
+			port.rtcp_port = (uint16_t)(port.local.port + 1);
+			body = &port;
+		} else if (result == 0 && type == MG_MSG_SESSION_DEL) {
+			body = &stats;
+		}
+		r->cb(r->arg, result, body);
+		return;
+	}
+	fail_msg("no open dataplane request of type %u", type);
+}
+
+static unsigned fk_dp_open(unsigned type)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < fk.n_dp; i++)
+		n += fk.dp[i].open && fk.dp[i].type == type;
+	return n;
+}
+
+static struct call *fk_call(void)
+{
+	assert_non_null(calls_ce.calls);
+	return calls_ce.calls;
+}
+
+/* Both handles terminated, nothing in flight: the call is freed. */
+static void fk_finish(void)
+{
+	fk_event(nua_i_terminated, 200, 0, NULL);
+	fk_event(nua_i_terminated, 200, 1, NULL);
+	assert_int_equal(calls_active(), 0);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	memset(&fk, 0, sizeof(fk));
+	fk.dp_up = true;
+	memset(&settings, 0, sizeof(settings));
+	snprintf(settings.routing_rules_file, sizeof(settings.routing_rules_file), "rules.xml");
+	settings.srtp_mode = MG_SRTP_MODE_NEVER;
+	/* One dataplane port on 192.0.2.1/24: both legs' media go there. */
+	settings.n_ports = 1;
+	settings.ports[0].n_addrs = 1;
+	settings.ports[0].addrs[0] = (struct mg_cidr){ .family = AF_INET, .addr = { 192, 0, 2, 1 },
+						       .prefix_len = 24 };
+	calls_io = &fake_io;
+	return calls_start(root, &settings, NULL);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	calls_stop();
+	calls_io = &calls_io_real;
+	su_home_deinit(home);
+	su_home_init(home);
+	return 0;
+}
+
+/* INVITE -> ports -> INVITE out -> 180 -> 200 -> session -> ACK -> BYE. */
+static void test_call_answered_and_hung_up(void **state)
+{
+	struct calls_counters cnt;
+
+	(void)state;
+	fk_invite(caller_sdp);
+	assert_int_equal(fk_call()->state, CALL_ROUTING);
+	assert_int_equal(fk_dp_open(MG_MSG_PORT_ALLOC), 2);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	assert_string_equal(fk.seen, "invite 1 sip:bob@192.0.2.20:5060;transport=udp\n");
+	assert_non_null(strstr(fk.offer, "m=audio 30002 RTP/AVP 0"));
+
+	fk_event(nua_r_invite, 180, 1, NULL);
+	fk_event(nua_r_invite, 200, 1, callee_sdp);
+	/* The caller hears of the answer only once the session is in. */
+	assert_null(strstr(fk.seen, "respond 0 200"));
+	assert_int_equal(fk_dp_open(MG_MSG_SESSION_ADD), 1);
+	fk_dp_answer(MG_MSG_SESSION_ADD, 0);
+	assert_int_equal(fk_call()->state, CALL_ANSWERED);
+	fk_event(nua_i_ack, 0, 0, NULL);
+	assert_int_equal(fk_call()->state, CALL_ACTIVE);
+
+	fk_event(nua_i_bye, 0, 0, NULL);
+	assert_int_equal(fk_call()->state, CALL_ENDING);
+	fk_dp_answer(MG_MSG_SESSION_DEL, 0);
+	assert_int_equal(fk_dp_open(MG_MSG_PORT_FREE), 2);
+	fk_dp_answer(MG_MSG_PORT_FREE, 0);
+	fk_dp_answer(MG_MSG_PORT_FREE, 0);
+	fk_finish();
+
+	assert_string_equal(fk.seen, "invite 1 sip:bob@192.0.2.20:5060;transport=udp\n"
+				     "respond 0 180\n"
+				     "respond 0 200 sdp\n"
+				     "bye 1\n");
+	assert_string_equal(fk.states, "leg1 idle>calling\n"
+				       "call routing>outgoing\n"
+				       "leg1 calling>early\n"
+				       "call outgoing>early\n"
+				       "leg0 invited>early\n"
+				       "leg1 early>answered\n"
+				       "leg0 early>answered\n"
+				       "call early>answered\n"
+				       "leg0 answered>confirmed\n"
+				       "call answered>active\n"
+				       "leg0 confirmed>bye-received\n"
+				       "call active>ending\n"
+				       "leg1 answered>closing\n"
+				       "leg0 bye-received>gone\n"
+				       "leg1 closing>gone\n"
+				       "call ending>freed\n");
+	calls_get_counters(&cnt);
+	assert_int_equal(cnt.offered, 1);
+	assert_int_equal(cnt.answered, 1);
+	assert_int_equal(cnt.failed, 0);
+	assert_int_equal(cnt.ended, 1);
+}
+
+/* The caller CANCELs while the callee rings: the callee gets CANCEL. */
+static void test_cancel_while_ringing(void **state)
+{
+	(void)state;
+	fk_invite(caller_sdp);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	fk_event(nua_r_invite, 180, 1, NULL);
+	fk_event(nua_i_cancel, 0, 0, NULL);
+	assert_int_equal(fk_call()->state, CALL_ENDING);
+	/* No session was installed: the ports go at once. */
+	assert_int_equal(fk_dp_open(MG_MSG_SESSION_DEL), 0);
+	fk_dp_answer(MG_MSG_PORT_FREE, 0);
+	fk_dp_answer(MG_MSG_PORT_FREE, 0);
+	/* The callee's 487 to our CANCEL changes nothing more. */
+	fk_event(nua_r_invite, 487, 1, NULL);
+	fk_finish();
+	/* nua answered the CANCEL and the INVITE (487) itself; the caller's
+	 * leg gets the BYE the engine always sent there. */
+	assert_string_equal(fk.seen, "invite 1 sip:bob@192.0.2.20:5060;transport=udp\n"
+				     "respond 0 180\n"
+				     "bye 0\n"
+				     "cancel 1\n");
+	assert_string_equal(fk.states, "leg1 idle>calling\n"
+				       "call routing>outgoing\n"
+				       "leg1 calling>early\n"
+				       "call outgoing>early\n"
+				       "leg0 invited>early\n"
+				       "leg0 early>refused\n"
+				       "call early>ending\n"
+				       "leg0 refused>closing\n"
+				       "leg1 early>closing\n"
+				       "leg0 closing>gone\n"
+				       "leg1 closing>gone\n"
+				       "call ending>freed\n");
+}
+
+/* An answered call, ACKed: the states and requests so far are forgotten. */
+static void fk_active_call(void)
+{
+	fk_invite(caller_sdp);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	fk_event(nua_r_invite, 200, 1, callee_sdp);
+	fk_dp_answer(MG_MSG_SESSION_ADD, 0);
+	fk_event(nua_i_ack, 0, 0, NULL);
+	assert_int_equal(fk_call()->state, CALL_ACTIVE);
+	fk.seen[0] = fk.states[0] = '\0';
+}
+
+/* The caller holds: answered here, the session follows, the callee gets
+ * a re-INVITE offering sendonly; its answer goes to the dataplane too. */
+static void test_hold_passed_on(void **state)
+{
+	static const char hold_sdp[] = "v=0\r\no=alice 1 2 IN IP4 192.0.2.10\r\ns=-\r\n"
+				       "c=IN IP4 192.0.2.10\r\nt=0 0\r\n"
+				       "m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendonly\r\n";
+	static const char held_sdp[] = "v=0\r\no=bob 2 3 IN IP4 192.0.2.20\r\ns=-\r\n"
+				       "c=IN IP4 192.0.2.20\r\nt=0 0\r\n"
+				       "m=audio 5000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=recvonly\r\n";
+
+	(void)state;
+	fk_active_call();
+	fk_event(nua_i_invite, 0, 0, hold_sdp);
+	assert_non_null(strstr(fk.answer0, "a=recvonly"));
+	assert_non_null(strstr(fk.offer, "a=sendonly"));
+	assert_non_null(fk_call()->leg[1].reoffer);
+	/* Our re-INVITE is out: one of the callee's crossing it gets 491. */
+	fk_event(nua_i_invite, 0, 1, held_sdp);
+	fk_dp_answer(MG_MSG_SESSION_MODIFY, 0);
+	fk_event(nua_r_invite, 200, 1, held_sdp);
+	assert_null(fk_call()->leg[1].reoffer);
+	fk_dp_answer(MG_MSG_SESSION_MODIFY, 0);
+	assert_int_equal(fk_call()->state, CALL_ACTIVE);
+	assert_string_equal(fk.seen, "respond 0 200 sdp\n"
+				     "invite 1 (re-INVITE)\n"
+				     "respond 1 491\n");
+	assert_string_equal(fk.states, ""); /* hold is media, not a state */
+
+	fk_event(nua_i_bye, 0, 1, NULL);
+	fk_dp_answer(MG_MSG_SESSION_DEL, 0);
+	fk_dp_answer(MG_MSG_PORT_FREE, 0);
+	fk_dp_answer(MG_MSG_PORT_FREE, 0);
+	fk_finish();
+	assert_string_equal(fk.seen, "respond 0 200 sdp\n"
+				     "invite 1 (re-INVITE)\n"
+				     "respond 1 491\n"
+				     "bye 0\n");
+}
+
+/* Late offer: the callee gets our offer, the caller our offer in the 200
+ * and answers in its ACK; only then is the session installed. */
+static void test_late_offer(void **state)
+{
+	static const char ack_sdp[] = "v=0\r\no=alice 1 1 IN IP4 192.0.2.10\r\ns=-\r\n"
+				      "c=IN IP4 192.0.2.10\r\nt=0 0\r\n"
+				      "m=audio 4002 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+
+	(void)state;
+	fk_invite(NULL);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	fk_event(nua_r_invite, 180, 1, NULL);
+	fk_event(nua_r_invite, 183, 1, callee_sdp); /* no early media: no second 18x */
+	fk_event(nua_r_invite, 200, 1, callee_sdp);
+	assert_int_equal(fk_call()->state, CALL_ANSWERED);
+	assert_non_null(strstr(fk.answer0, "m=audio 30000 RTP/AVP 0"));
+	assert_int_equal(fk_dp_open(MG_MSG_SESSION_ADD), 0);
+	fk_event(nua_i_ack, 0, 0, ack_sdp);
+	assert_int_equal(fk_call()->state, CALL_ACTIVE);
+	fk_dp_answer(MG_MSG_SESSION_ADD, 0);
+	fk_event(nua_i_bye, 0, 1, NULL);
+	fk_dp_answer(MG_MSG_SESSION_DEL, 0);
+	fk_dp_answer(MG_MSG_PORT_FREE, 0);
+	fk_dp_answer(MG_MSG_PORT_FREE, 0);
+	fk_finish();
+	assert_string_equal(fk.seen, "invite 1 sip:bob@192.0.2.20:5060;transport=udp\n"
+				     "respond 0 180\n"
+				     "respond 0 200 sdp\n"
+				     "bye 0\n");
+	assert_string_equal(fk.states, "leg1 idle>calling\n"
+				       "call routing>outgoing\n"
+				       "leg1 calling>early\n"
+				       "call outgoing>early\n"
+				       "leg0 invited>early\n"
+				       "leg1 early>answered\n"
+				       "leg0 early>answered\n"
+				       "call early>answered\n"
+				       "leg0 answered>confirmed\n"
+				       "call answered>active\n"
+				       "leg1 answered>bye-received\n"
+				       "call active>ending\n"
+				       "leg0 confirmed>closing\n"
+				       "leg0 closing>gone\n"
+				       "leg1 bye-received>gone\n"
+				       "call ending>freed\n");
+}
+
+/* Late offer, and the caller's ACK has no answer: an ACK cannot be
+ * refused, so both legs get BYE with a Reason. */
+static void test_late_offer_ack_without_answer(void **state)
+{
+	(void)state;
+	fk_invite(NULL);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	fk_event(nua_r_invite, 200, 1, callee_sdp);
+	fk_event(nua_i_ack, 0, 0, NULL);
+	assert_int_equal(fk_call()->state, CALL_ENDING);
+	fk_dp_answer(MG_MSG_PORT_FREE, 0);
+	fk_dp_answer(MG_MSG_PORT_FREE, 0);
+	fk_finish();
+	assert_string_equal(fk.seen, "invite 1 sip:bob@192.0.2.20:5060;transport=udp\n"
+				     "respond 0 200 sdp\n"
+				     "bye 0 reason\n"
+				     "bye 1 reason\n");
+	assert_string_equal(fk.states, "leg1 idle>calling\n"
+				       "call routing>outgoing\n"
+				       "leg1 calling>answered\n"
+				       "leg0 invited>answered\n"
+				       "call outgoing>answered\n"
+				       "leg0 answered>confirmed\n"
+				       "call answered>ending\n"
+				       "leg0 confirmed>closing\n"
+				       "leg1 answered>closing\n"
+				       "leg0 closing>gone\n"
+				       "leg1 closing>gone\n"
+				       "call ending>freed\n");
+}
+
+/* The callee is busy: the caller gets its 486, nothing goes back. */
+static void test_callee_busy(void **state)
+{
+	struct calls_counters cnt;
+
+	(void)state;
+	fk_invite(caller_sdp);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	fk_event(nua_r_invite, 486, 1, NULL);
+	assert_int_equal(fk_call()->state, CALL_ENDING);
+	fk_dp_answer(MG_MSG_PORT_FREE, 0);
+	fk_dp_answer(MG_MSG_PORT_FREE, 0);
+	fk_finish();
+	assert_string_equal(fk.seen, "invite 1 sip:bob@192.0.2.20:5060;transport=udp\n"
+				     "respond 0 486 warning\n");
+	assert_string_equal(fk.states, "leg1 idle>calling\n"
+				       "call routing>outgoing\n"
+				       "leg1 calling>refused\n"
+				       "call outgoing>ending\n"
+				       "leg0 invited>refused\n"
+				       "leg0 refused>gone\n"
+				       "leg1 refused>gone\n"
+				       "call ending>freed\n");
+	calls_get_counters(&cnt);
+	assert_int_equal(cnt.failed, 1);
+	assert_int_equal(cnt.answered, 0);
+}
+
+/* The dataplane refuses the session when the callee answers: the caller
+ * gets 503, the callee (answered) a BYE, the ports are freed. */
+static void test_dataplane_refuses_session(void **state)
+{
+	(void)state;
+	fk_invite(caller_sdp);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	fk_event(nua_r_invite, 200, 1, callee_sdp);
+	fk_dp_answer(MG_MSG_SESSION_ADD, -ENOSPC);
+	assert_int_equal(fk_call()->state, CALL_ENDING);
+	/* Refused: there is no session to delete, only the ports. */
+	assert_int_equal(fk_dp_open(MG_MSG_SESSION_DEL), 0);
+	fk_dp_answer(MG_MSG_PORT_FREE, 0);
+	fk_dp_answer(MG_MSG_PORT_FREE, 0);
+	fk_finish();
+	assert_string_equal(fk.seen, "invite 1 sip:bob@192.0.2.20:5060;transport=udp\n"
+				     "respond 0 503 warning\n"
+				     "bye 1\n");
+	assert_string_equal(fk.states, "leg1 idle>calling\n"
+				       "call routing>outgoing\n"
+				       "leg1 calling>answered\n"
+				       "call outgoing>ending\n"
+				       "leg0 invited>refused\n"
+				       "leg1 answered>closing\n"
+				       "leg0 refused>gone\n"
+				       "leg1 closing>gone\n"
+				       "call ending>freed\n");
+}
+
+/* No media port: the caller gets 503 before any INVITE goes out. */
+static void test_dataplane_no_port(void **state)
+{
+	(void)state;
+	fk_invite(caller_sdp);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, -ENOSPC);
+	assert_int_equal(fk_call()->state, CALL_ENDING);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	fk_dp_answer(MG_MSG_PORT_FREE, 0);
+	fk_event(nua_i_terminated, 503, 0, NULL);
+	assert_int_equal(calls_active(), 0);
+	assert_string_equal(fk.seen, "respond 0 503 warning\n");
+	assert_string_equal(fk.states, "call routing>ending\n"
+				       "leg0 invited>refused\n"
+				       "leg0 refused>gone\n"
+				       "call ending>freed\n");
+}
+
+/* No rule: 404, no dataplane request. */
+static void test_no_route(void **state)
+{
+	(void)state;
+	fk.no_route = true;
+	fk_invite(caller_sdp);
+	assert_int_equal(fk.n_dp, 0);
+	fk_event(nua_i_terminated, 404, 0, NULL);
+	assert_int_equal(calls_active(), 0);
+	assert_string_equal(fk.seen, "respond 0 404 warning\n");
+}
+
+/* The tables refuse what the machine does not do, and say so. */
+static void test_tables(void **state)
+{
+	struct call c;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	c.state = CALL_ACTIVE;
+	assert_int_equal(call_set_state(&c, CALL_ROUTING), -EINVAL);
+	assert_int_equal(c.state, CALL_ACTIVE);
+	assert_int_equal(call_set_state(&c, CALL_ACTIVE), 0);
+	assert_int_equal(call_set_state(&c, CALL_ENDING), 0);
+	assert_int_equal(call_set_state(&c, CALL_ACTIVE), -EINVAL);
+	c.leg[1].state = LEG_GONE;
+	assert_int_equal(leg_set_state(&c, 1, LEG_CALLING), -EINVAL);
+	c.leg[0].state = LEG_INVITED;
+	assert_int_equal(leg_set_state(&c, 0, LEG_CONFIRMED), -EINVAL);
+	assert_int_equal(leg_set_state(&c, 0, LEG_ANSWERED), 0);
+	assert_int_equal(leg_set_state(&c, 0, LEG_CONFIRMED), 0);
+	for (int s = 0; s < CALL_STATE_COUNT; s++)
+		assert_non_null(call_state_name((enum call_state)s));
+	for (int s = 0; s < LEG_STATE_COUNT; s++)
+		assert_non_null(leg_state_name((enum leg_state)s));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_call_answered_and_hung_up, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cancel_while_ringing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_callee_busy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hold_passed_on, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late_offer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late_offer_ack_without_answer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dataplane_refuses_session, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dataplane_no_port, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_route, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tables, setup, teardown),
+	};
+	int rc;
+
+	mg_log_init("calls_test", MG_LOG_WARN, false);
+	su_init();
+	root = su_root_create(NULL);
+	if (root == NULL)
+		return 1;
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	su_root_destroy(root);
+	su_deinit();
+	return rc;
+}
