@@ -3,24 +3,30 @@
 # systemd-units-verify: `systemd-analyze verify` on the units as generated for
 # this build (systemd/meson.build). Fails on any message, not only on a
 # non-zero exit: verify reports unknown keys and bad values as warnings and
-# still exits 0. Then proves it would notice: a copy with a misspelt key
-# must be refused, or this test checks nothing.
-#   verify-units.sh BUILD-DIR UNIT...
+# still exits 0. The Documentation= pages must be found among this tree's
+# manual pages (MANPATH holds only them). Then proves it would notice: a copy
+# with a misspelt key must be refused, or this test checks nothing.
+#   verify-units.sh BUILD-DIR MAN-PAGE-DIR UNIT...
 set -u
 dir=$1
-shift
+mandir=$2
+shift 2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
-mkdir "$tmp/ok" "$tmp/broken"
+mkdir "$tmp/ok" "$tmp/broken" "$tmp/man"
+for p in "$mandir"/*.[1-8]; do
+	mkdir -p "$tmp/man/man${p##*.}"
+	cp "$p" "$tmp/man/man${p##*.}/" || exit 1
+done
+export MANPATH="$tmp/man"
 for u in "$@"; do
 	cp "$dir/verify-$u" "$tmp/ok/$u" || exit 1
 	cp "$dir/verify-$u" "$tmp/broken/$u" || exit 1
 done
 
-# --man=no: the Documentation= pages are checked by the man page tests;
 # SYSTEMD_LOG_COLOR=0 keeps the messages plain for the log.
 verify() {
-	(cd "$1" && shift && SYSTEMD_LOG_COLOR=0 systemd-analyze verify --man=no "$@" 2>&1)
+	(cd "$1" && shift && SYSTEMD_LOG_COLOR=0 systemd-analyze verify --man=yes "$@" 2>&1)
 }
 
 fail=0
