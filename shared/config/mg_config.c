@@ -497,6 +497,67 @@ static const char *used_by_text(unsigned u)
 	}
 }
 
+/*
+ * Markdown shared by docs/configuration.md and, converted by man_md(), by
+ * gw.properties(5): "- " items, continuation lines indented by two blanks,
+ * `code`. Nothing else.
+ */
+static const char syntax_md[] =
+	"- `#` or `!` as the first non-blank character starts a comment line.\n"
+	"- `key=value`, `key: value` and `key value` are the same; blanks around the\n"
+	"  separator are ignored, and so are blanks at the end of a value (write `\\ ` to\n"
+	"  keep one).\n"
+	"- A line ending in `\\` continues on the next line (its leading blanks are "
+	"skipped).\n"
+	"- Escapes: `\\t`, `\\n`, `\\r`, `\\f`, `\\uXXXX`, and `\\` before any other "
+	"character\n"
+	"  gives that character (`\\\\`, `\\=`, `\\:`, `\\#`, `\\ `).\n"
+	"- `${key}` is replaced by the value of another key (from the file, else its\n"
+	"  default); `${netborder.Installation.Directory}` defaults to the installation\n"
+	"  prefix. Undefined keys and cycles (`a=${b}`, `b=${a}`) are errors.\n"
+	"- A key given twice: the last one wins, with a warning naming both lines.\n"
+	"- Keys with `N` (for example `mediagate.dataplane.port.N.device`) are given once\n"
+	"  per index: `mediagate.dataplane.port.0.device`, `...port.1.device`, and so on.\n";
+
+static const char rules_md[] =
+	"- A TCP and a TLS user agent on the same port (and overlapping address) are\n"
+	"  refused; the message names both entries. Two identical entries are refused.\n"
+	"- A TLS user agent beside UDP or TCP user agents starts, with a warning (not\n"
+	"  recommended by the guide).\n"
+	"- A TLS user agent needs `netborder.sip.tls.serverCertificateFile`,\n"
+	"  `netborder.sip.tls.serverCertificatePrivateKeyFile` and\n"
+	"  `netborder.sip.tls.trustedRootCertificatesStore` (an error for\n"
+	"  mediagate-control, a warning for the other programs).\n"
+	"- A file named in the configuration that the program will open (certificates,\n"
+	"  key, key password, routing rules for mediagate-control; DAHDI system.conf for\n"
+	"  mediagate-dataplane) but cannot read gives a warning naming file:line.\n"
+	"- `netborder.mdedia.srtp.cryptoSuite` (the guide's spelling) is the same key as\n"
+	"  `netborder.media.srtp.cryptoSuite`; if both are set, the correct spelling wins\n"
+	"  with a warning.\n"
+	"- `netborder.sip.tls.supportSSLv2ClientHello=true` starts with a warning: current\n"
+	"  TLS libraries cannot accept SSLv2-format ClientHello, the setting has no "
+	"effect.\n"
+	"- `mediagate.sip.tls.minProtocol` below TLSv1.2 starts with a warning (an "
+	"explicit\n"
+	"  opt-in for legacy peers such as OCS 2007 R2, which speaks TLS 1.0); the OpenSSL\n"
+	"  cipher list then carries `@SECLEVEL=0`, which OpenSSL 3 needs for TLS 1.0/1.1.\n"
+	"  A minimum above the maximum is an error.\n"
+	"- Cipher suites: the guide's names (`TLS_RSA_WITH_AES_128_CBC_SHA`) and OpenSSL\n"
+	"  names (`AES128-SHA`) are accepted. A suite this OpenSSL build does not offer\n"
+	"  (e.g. `TLS_RSA_WITH_3DES_EDE_CBC_SHA`: Debian 12's OpenSSL 3 has no 3DES) is\n"
+	"  dropped with a warning; an unknown name is an error listing the allowed names.\n"
+	"  A list with only TLS 1.0-1.2 names (as in the guide) restricts those versions\n"
+	"  and leaves TLS 1.3 to `mediagate.sip.tls.tls13CipherSuites`. TLS 1.3 suites\n"
+	"  named in `netborder.sip.tls.cypherSuites` are used for TLS 1.3 unless\n"
+	"  `mediagate.sip.tls.tls13CipherSuites` is also set (it wins, with a warning).\n"
+	"  A list without any TLS 1.0-1.2 suite needs `minProtocol=TLSv1.3`. The default\n"
+	"  prefers ECDHE with AES-GCM or ChaCha20-Poly1305 and keeps the guide's\n"
+	"  `TLS_RSA_WITH_AES_128_CBC_SHA` last, for TLS 1.2 peers that have nothing else.\n"
+	"- `mediagate.media.portRange` starts even and ends odd (RTP on even ports, RTCP\n"
+	"  on the next odd one), within 1024-65535.\n"
+	"- Dataplane ports are numbered from 0 without gaps; a port needs a `device`.\n"
+	"  TDM spans may have gaps: `mediagate.tdm.span.N` is DAHDI span N+1.\n";
+
 void mg_config_write_reference(FILE *out)
 {
 	size_t n;
@@ -535,62 +596,11 @@ void mg_config_write_reference(FILE *out)
 		"exist is a note, not an error (the start runs and answers INVITE with 503).\n"
 		"\n"
 		"## Syntax\n"
-		"\n"
-		"- `#` or `!` as the first non-blank character starts a comment line.\n"
-		"- `key=value`, `key: value` and `key value` are the same; blanks around the\n"
-		"  separator are ignored, and so are blanks at the end of a value (write `\\ ` to\n"
-		"  keep one).\n"
-		"- A line ending in `\\` continues on the next line (its leading blanks are "
-		"skipped).\n"
-		"- Escapes: `\\t`, `\\n`, `\\r`, `\\f`, `\\uXXXX`, and `\\` before any other "
-		"character\n"
-		"  gives that character (`\\\\`, `\\=`, `\\:`, `\\#`, `\\ `).\n"
-		"- `${key}` is replaced by the value of another key (from the file, else its\n"
-		"  default); `${netborder.Installation.Directory}` defaults to the installation\n"
-		"  prefix. Undefined keys and cycles (`a=${b}`, `b=${a}`) are errors.\n"
-		"- A key given twice: the last one wins, with a warning naming both lines.\n"
-		"- Keys with `N` (for example `mediagate.dataplane.port.N.device`) are given once\n"
-		"  per index: `mediagate.dataplane.port.0.device`, `...port.1.device`, and so on.\n"
-		"\n"
-		"## Rules across keys\n"
-		"\n"
-		"- A TCP and a TLS user agent on the same port (and overlapping address) are\n"
-		"  refused; the message names both entries. Two identical entries are refused.\n"
-		"- A TLS user agent beside UDP or TCP user agents starts, with a warning (not\n"
-		"  recommended by the guide).\n"
-		"- A TLS user agent needs `netborder.sip.tls.serverCertificateFile`,\n"
-		"  `netborder.sip.tls.serverCertificatePrivateKeyFile` and\n"
-		"  `netborder.sip.tls.trustedRootCertificatesStore` (an error for\n"
-		"  mediagate-control, a warning for the other programs).\n"
-		"- A file named in the configuration that the program will open (certificates,\n"
-		"  key, key password, routing rules for mediagate-control; DAHDI system.conf for\n"
-		"  mediagate-dataplane) but cannot read gives a warning naming file:line.\n"
-		"- `netborder.mdedia.srtp.cryptoSuite` (the guide's spelling) is the same key as\n"
-		"  `netborder.media.srtp.cryptoSuite`; if both are set, the correct spelling wins\n"
-		"  with a warning.\n"
-		"- `netborder.sip.tls.supportSSLv2ClientHello=true` starts with a warning: current\n"
-		"  TLS libraries cannot accept SSLv2-format ClientHello, the setting has no "
-		"effect.\n"
-		"- `mediagate.sip.tls.minProtocol` below TLSv1.2 starts with a warning (an "
-		"explicit\n"
-		"  opt-in for legacy peers such as OCS 2007 R2, which speaks TLS 1.0); the OpenSSL\n"
-		"  cipher list then carries `@SECLEVEL=0`, which OpenSSL 3 needs for TLS 1.0/1.1.\n"
-		"  A minimum above the maximum is an error.\n"
-		"- Cipher suites: the guide's names (`TLS_RSA_WITH_AES_128_CBC_SHA`) and OpenSSL\n"
-		"  names (`AES128-SHA`) are accepted. A suite this OpenSSL build does not offer\n"
-		"  (e.g. `TLS_RSA_WITH_3DES_EDE_CBC_SHA`: Debian 12's OpenSSL 3 has no 3DES) is\n"
-		"  dropped with a warning; an unknown name is an error listing the allowed names.\n"
-		"  A list with only TLS 1.0-1.2 names (as in the guide) restricts those versions\n"
-		"  and leaves TLS 1.3 to `mediagate.sip.tls.tls13CipherSuites`. TLS 1.3 suites\n"
-		"  named in `netborder.sip.tls.cypherSuites` are used for TLS 1.3 unless\n"
-		"  `mediagate.sip.tls.tls13CipherSuites` is also set (it wins, with a warning).\n"
-		"  A list without any TLS 1.0-1.2 suite needs `minProtocol=TLSv1.3`. The default\n"
-		"  prefers ECDHE with AES-GCM or ChaCha20-Poly1305 and keeps the guide's\n"
-		"  `TLS_RSA_WITH_AES_128_CBC_SHA` last, for TLS 1.2 peers that have nothing else.\n"
-		"- `mediagate.media.portRange` starts even and ends odd (RTP on even ports, RTCP\n"
-		"  on the next odd one), within 1024-65535.\n"
-		"- Dataplane ports are numbered from 0 without gaps; a port needs a `device`.\n"
-		"  TDM spans may have gaps: `mediagate.tdm.span.N` is DAHDI span N+1.\n"
+		"\n");
+	fputs(syntax_md, out);
+	fputs("\n## Rules across keys\n\n", out);
+	fputs(rules_md, out);
+	fprintf(out,
 		"\n"
 		"## Keys\n"
 		"\n"
@@ -651,9 +661,10 @@ void mg_config_write_reference(FILE *out)
 		"\n"
 		"- Code: `shared/config/` holds the parser (`mg_props.c`), the schema table with\n"
 		"  its validators and the rules across keys (`mg_config_schema.c`), the loader,\n"
-		"  `--check` output and the writers of this page and of `configs/gw.properties`\n"
-		"  (`mg_config.c`), and the cipher-name mapping (`mg_tls_ciphers.c`). The unit\n"
-		"  suite fails when this page or `configs/gw.properties` is stale.\n"
+		"  `--check` output and the writers of this page, of `configs/gw.properties` and\n"
+		"  of the manual page gw.properties(5) (`docs/man/gw.properties.5`) (`mg_config.c`),\n"
+		"  and the cipher-name mapping (`mg_tls_ciphers.c`). The unit suite fails when\n"
+		"  this page, `configs/gw.properties` or the manual page is stale.\n"
 		"- Adding a key is one row of the table plus its field in `struct mg_settings`;\n"
 		"  parsing, validation, `--check`, this page and the example file follow.\n"
 		"- Loading: parse, then one entry per key (file value, alias or default), then\n"
@@ -720,4 +731,206 @@ void mg_config_write_example(FILE *out)
 		else
 			fprintf(out, "# default: none\n#%s=%s\n", name, k->example ? k->example : "");
 	}
+}
+
+/*
+ * roff text: a backslash is \e, '-' is \- (a minus: what the reader types),
+ * `code` is bold; *bold carries an open span over line ends. A line that
+ * would start with '.' or '\'' (a request to roff) starts with \& instead.
+ * Long values (cipher lists, paths) may break after ',', '/' and '=' (\:).
+ */
+static void man_text(FILE *out, const char *s, bool *bold)
+{
+	if (*s == '.' || *s == '\'')
+		fputs("\\&", out);
+	for (; *s != '\0'; s++) {
+		switch (*s) {
+		case '\\':
+			fputs("\\e", out);
+			break;
+		case '-':
+			fputs("\\-", out);
+			break;
+		case '`':
+			fputs(*bold ? "\\fR" : "\\fB", out);
+			*bold = !*bold;
+			break;
+		case ',':
+		case '/':
+		case '=':
+			fputc(*s, out);
+			fputs("\\:", out);
+			break;
+		default:
+			fputc(*s, out);
+		}
+	}
+}
+
+static void man_line(FILE *out, const char *s)
+{
+	bool bold = false;
+
+	man_text(out, s, &bold);
+	fputc('\n', out);
+}
+
+/* The Markdown subset of syntax_md/rules_md: "- " items and their
+ * continuation lines. */
+static void man_md(FILE *out, const char *md)
+{
+	bool bold = false;
+
+	while (*md != '\0') {
+		const char *nl = strchr(md, '\n');
+		size_t n = nl ? (size_t)(nl - md) : strlen(md);
+		char line[256];
+
+		snprintf(line, sizeof(line), "%.*s", (int)n, md);
+		md += n + (nl != NULL);
+		if (strncmp(line, "- ", 2) == 0) {
+			fputs(".IP \\(bu 2\n", out);
+			man_text(out, line + 2, &bold);
+		} else {
+			man_text(out, line + strspn(line, " "), &bold);
+		}
+		fputc('\n', out);
+	}
+	if (bold)
+		fputs("\\fR\n", out);
+}
+
+void mg_config_write_man(FILE *out)
+{
+	size_t n;
+	const struct mg_config_key *t = mg_config_schema(&n);
+	bool bold = false;
+
+	fputs(".\\\" SPDX-License-Identifier: BSD-3-Clause\n"
+	      ".\\\" Generated by mg-config-doc from shared/config/mg_config_schema.c. Do not edit:\n"
+	      ".\\\" change the schema and run\n"
+	      ".\\\"   build/shared/config/mg-config-doc --man > docs/man/gw.properties.5\n"
+	      ".TH GW.PROPERTIES 5 \"\" \"mediagate\" \"File Formats Manual\"\n"
+	      ".\\\" key names and values are read, not hyphenated; ragged right\n"
+	      ".nh\n"
+	      ".ad l\n"
+	      ".SH NAME\n"
+	      "gw.properties \\- configuration file of the mediagate media gateway\n"
+	      ".SH SYNOPSIS\n"
+	      ".I /etc/mediagate/gw.properties\n"
+	      ".SH DESCRIPTION\n"
+	      "Both daemons,\n"
+	      ".BR mediagate\\-control (8)\n"
+	      "and\n"
+	      ".BR mediagate\\-dataplane (8),\n"
+	      "read one Java\\-properties file given with\n"
+	      ".BI \\-\\-config \" FILE\".\n"
+	      "A\n"
+	      ".I gw.properties\n"
+	      "written for the vendor gateway of the OCS TLS configuration guide is\n"
+	      "accepted unchanged: its\n"
+	      ".B netborder.*\\&\n"
+	      "keys keep their meaning, and the gateway's own settings live under\n"
+	      ".BR mediagate.* .\n"
+	      ".PP\n"
+	      "Check a file before (re)starting:\n"
+	      ".PP\n"
+	      ".RS 4\n"
+	      ".nf\n"
+	      "mediagate\\-control \\-\\-config /etc/mediagate/gw.properties \\-\\-check\n"
+	      ".fi\n"
+	      ".RE\n"
+	      ".PP\n"
+	      "prints every key with its effective value and where it came from\n"
+	      "(\\fBdefault\\fR or \\fIfile\\fB:\\fIline\\fR) and exits 0, or prints every\n"
+	      "problem and exits 2. Each problem reads\n"
+	      "\\fIfile\\fB:\\fIline\\fB: \\fIkey\\fB=\\fIvalue\\fB: error:\\fR what is wrong\n"
+	      "(allowed: what is allowed). The daemons refuse to start on any error;\n"
+	      "warnings (unknown keys, settings with no effect, risky combinations) are\n"
+	      "printed and the daemon starts.\n"
+	      ".B mediagate\\-control \\-\\-check\n"
+	      "also checks the TLS credentials of /tls user agents and the routing rules\n"
+	      "file, as its start would.\n"
+	      ".SH SYNTAX\n",
+	      out);
+	man_md(out, syntax_md);
+	fputs(".SH RULES ACROSS KEYS\n", out);
+	man_md(out, rules_md);
+	fputs(".SH KEYS\n", out);
+	for (size_t i = 0; i < n; i++) {
+		const struct mg_config_key *k = &t[i];
+
+		fputs(".TP\n.B ", out);
+		man_text(out, k->name, &bold);
+		fputc('\n', out);
+		man_line(out, k->help);
+		if (k->alias_of != NULL) {
+			fputs(".br\nAlias of\n.BR ", out);
+			man_text(out, k->alias_of, &bold);
+			fputs(" .\n", out);
+			continue;
+		}
+		fputs(".br\nType: ", out);
+		man_text(out, k->type, &bold);
+		fputs(".\n.br\nDefault: ", out);
+		if (k->doc_default != NULL)
+			man_text(out, k->doc_default, &bold);
+		else if (k->def == NULL)
+			fputs("none", out);
+		else if (k->def[0] == '\0')
+			fputs("(empty)", out);
+		else {
+			fputs("\\fB", out);
+			man_text(out, k->def, &bold);
+			fputs("\\fR", out);
+		}
+		fputc('\n', out);
+		if (k->allowed != NULL) {
+			fputs(".br\nAllowed: ", out);
+			man_text(out, k->allowed, &bold);
+			fputc('\n', out);
+		}
+		if (k->max_index != 0)
+			fprintf(out, ".br\nN: 0..%u\n", k->max_index - 1);
+		if (k->example != NULL) {
+			fputs(".br\nExample: \\fB", out);
+			man_text(out, k->name, &bold);
+			fputs("=\\:", out);
+			man_text(out, k->example, &bold);
+			fputs("\\fR\n", out);
+		}
+		fputs(".br\nUsed by: ", out);
+		man_text(out, used_by_text(k->used_by), &bold);
+		fputs(".\n", out);
+	}
+	fputs(".SH FILES\n"
+	      ".TP\n"
+	      ".I /etc/mediagate/gw.properties\n"
+	      "The configuration of an installation from the Debian package (a build for\n"
+	      "prefix\n"
+	      ".IR /usr );\n"
+	      "from source, \\fIPREFIX\\fB/etc/mediagate/gw.properties\\fR\n"
+	      "(\\fIPREFIX\\fR is\n"
+	      ".I /usr/local\n"
+	      "unless\n"
+	      ".B meson setup \\-Dprefix=...\\&\n"
+	      "says otherwise). The systemd units read this file.\n"
+	      ".TP\n"
+	      ".I /etc/mediagate/gw.properties.example\n"
+	      "Every key with its help, allowed values and default: copy it to\n"
+	      ".I gw.properties\n"
+	      "and edit.\n"
+	      ".TP\n"
+	      ".I /etc/mediagate/routing\\-rules.xml\n"
+	      "The example routing rules, the default of\n"
+	      ".BR mediagate.routing.rulesFile .\n"
+	      ".SH SEE ALSO\n"
+	      ".BR mediagate\\-control (8),\n"
+	      ".BR mediagate\\-dataplane (8),\n"
+	      ".BR mediagate\\-dpctl (8),\n"
+	      ".BR mediagate\\-cert (1)\n"
+	      ".PP\n"
+	      "docs/configuration.md in the source tree: the same reference, with design\n"
+	      "notes.\n",
+	      out);
 }

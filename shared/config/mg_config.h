@@ -193,4 +193,7 @@ void mg_config_write_reference(FILE *out);
 /** Write an example gw.properties: every key, its help, its default. */
 void mg_config_write_example(FILE *out);
 
+/** Write gw.properties(5), the manual page generated from the schema table (roff). */
+void mg_config_write_man(FILE *out);
+
 #endif

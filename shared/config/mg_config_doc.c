@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * mg-config-doc: writes docs/configuration.md and configs/gw.properties from
- * the schema table, or checks that the committed copies are up to date
- * (a meson test runs the check so the documents cannot go stale).
+ * mg-config-doc: writes docs/configuration.md, configs/gw.properties and the
+ * manual page docs/man/gw.properties.5 from the schema table, or checks that
+ * the committed copies are up to date (meson tests run the checks so the
+ * documents cannot go stale).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,11 +76,17 @@ int main(int argc, char **argv)
 		mg_config_write_example(stdout);
 		return 0;
 	}
+	if (argc == 2 && strcmp(argv[1], "--man") == 0) {
+		mg_config_write_man(stdout);
+		return 0;
+	}
 	if (argc == 3 && strcmp(argv[1], "--check-reference") == 0)
 		return check(mg_config_write_reference, argv[2], "--reference");
 	if (argc == 3 && strcmp(argv[1], "--check-example") == 0)
 		return check(mg_config_write_example, argv[2], "--example");
-	fprintf(stderr, "usage: mg-config-doc --reference | --example | --check-reference FILE | "
-			"--check-example FILE\n");
+	if (argc == 3 && strcmp(argv[1], "--check-man") == 0)
+		return check(mg_config_write_man, argv[2], "--man");
+	fprintf(stderr, "usage: mg-config-doc --reference | --example | --man | "
+			"--check-reference FILE | --check-example FILE | --check-man FILE\n");
 	return 2;
 }

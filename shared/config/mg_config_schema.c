@@ -1009,7 +1009,11 @@ static const struct mg_config_key schema[] = {
 		.must_exist = true,
 		.name = "mediagate.routing.rulesFile",
 		.type = "path",
-		.def = "${netborder.Installation.Directory}/etc/mediagate/routing-rules.xml",
+		.def = MG_CONFDIR_DEFAULT "/routing-rules.xml",
+		.doc_default = "${netborder.Installation.Directory}/etc/mediagate/routing-rules.xml "
+			       "(/etc/mediagate/routing-rules.xml in a build for prefix /usr, "
+			       "as the Debian package)",
+		.example = "${netborder.Installation.Directory}/etc/mediagate/routing-rules.xml",
 		.allowed = "absolute path of a routing-rules XML file",
 		.apply = v_path,
 		FIELD(routing_rules_file),
