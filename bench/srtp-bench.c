@@ -1,9 +1,23 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* srtp-bench: SRTP protect/unprotect cost per packet on one core, for
- * Debian's libsrtp2 (the baseline, same run) and each mediagate backend.
+ * two builds of libsrtp2 (the baselines, same run) and each mediagate
+ * backend.
  *
- *   srtp-bench [--csv] [--ms N] [--impl NAME]... [--suite SDES-NAME]...
- *   srtp-bench --mem [--csv]
+ *   srtp-bench [--csv FILE] [--ms N] [--impl NAME]... [--suite SDES-NAME]...
+ *              [--bytes N] [--burst N] [--op protect|unprotect]
+ *              [--libsrtp2-openssl PATH]
+ *   srtp-bench --mem [--csv FILE]
+ *
+ * Baselines: libsrtp2-nss is Debian's package (built on NSS), linked as
+ * usual. libsrtp2-openssl is the same Debian source package built with
+ * OpenSSL by bench/setup-libsrtp2-openssl (Debian's flags), loaded with
+ * dlopen(RTLD_LOCAL | RTLD_DEEPBIND) from the setup's cache (or PATH):
+ * both export the same srtp_* names, LOCAL keeps its symbols out of the
+ * global scope and DEEPBIND makes its own internal calls (and its global
+ * crypto kernel) resolve inside it rather than in Debian's copy. Both are
+ * called through the same table of function pointers, in this process,
+ * by the same timing loop as our engine. Without the OpenSSL build its
+ * rows are skipped with a note.
  *
  * Packet sizes are whole RTP packets (12-byte header + payload) before
  * protection. Protect re-protects the same buffers with a new sequence
@@ -18,6 +32,7 @@
  * structs and the heap bytes per mg_srtp_ctx_create() (mallinfo2() delta
  * over 10,000 live contexts), per suite, without and with MKI (4 keys),
  * for the default AES-NI setup and the libcrypto EVP one. */
+#include <dlfcn.h>
 #include <malloc.h>
 #include <errno.h>
 #include <stdint.h>
@@ -25,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <srtp2/srtp.h>
 
@@ -40,10 +56,29 @@
  * scalar backend with contexts made under MG_SRTP_SCALAR_AES=evp: AES on
  * a libcrypto EVP context (the path before AES-NI intrinsics, and that of
  * CPUs without AES-NI), to compare in the same run. */
-enum impl { IMPL_LIBSRTP, IMPL_SCALAR_EVP, IMPL_SCALAR, IMPL_IPSECMB, IMPL_SCALAR_MULTI, IMPL_IPSECMB_MULTI,
-	    IMPL_COUNT };
-static const char *const impl_names[IMPL_COUNT] = { "libsrtp2", "scalar-evp", "scalar", "ipsec-mb", "scalar-32ctx",
-						    "ipsec-mb-32ctx" };
+enum impl { IMPL_LIB_NSS, IMPL_LIB_OSSL, IMPL_SCALAR_EVP, IMPL_SCALAR, IMPL_IPSECMB, IMPL_SCALAR_MULTI,
+	    IMPL_IPSECMB_MULTI, IMPL_COUNT };
+static const char *const impl_names[IMPL_COUNT] = { "libsrtp2-nss", "libsrtp2-openssl", "scalar-evp", "scalar",
+						    "ipsec-mb",     "scalar-32ctx",     "ipsec-mb-32ctx" };
+static const char impl_list[] = "libsrtp2-nss, libsrtp2-openssl, scalar-evp, scalar, ipsec-mb, scalar-32ctx, "
+				"ipsec-mb-32ctx";
+static char impl_build[IMPL_COUNT][1400]; /* which build each row used: the CSV's build column */
+
+/* One libsrtp2 build: the calls the bench makes, Debian's linked ones or
+ * the OpenSSL build's from dlsym(). */
+struct libsrtp_api {
+	srtp_err_status_t (*init)(void);
+	srtp_err_status_t (*shutdown)(void);
+	srtp_err_status_t (*create)(srtp_t *, const srtp_policy_t *);
+	srtp_err_status_t (*protect)(srtp_t, void *, int *);
+	srtp_err_status_t (*unprotect)(srtp_t, void *, int *);
+	srtp_err_status_t (*dealloc)(srtp_t);
+	void (*set_80)(srtp_crypto_policy_t *);
+	void (*set_32)(srtp_crypto_policy_t *);
+	void (*set_gcm)(srtp_crypto_policy_t *);
+	const char *(*version)(void);
+};
+static struct libsrtp_api libs[2]; /* [IMPL_LIB_NSS], [IMPL_LIB_OSSL] */
 static int mk_evp; /* our_create(): contexts on the EVP path */
 #define NCTX 32
 
@@ -80,7 +115,7 @@ static void make_rtp(uint8_t *p, unsigned bytes, uint16_t seq)
 	p[11] = 0xbe;
 }
 
-static srtp_t lib_create(enum mg_srtp_suite s, int inbound)
+static srtp_t lib_create(const struct libsrtp_api *l, enum mg_srtp_suite s, int inbound)
 {
 	srtp_policy_t pol;
 	srtp_t ses = NULL;
@@ -88,20 +123,20 @@ static srtp_t lib_create(enum mg_srtp_suite s, int inbound)
 	memset(&pol, 0, sizeof(pol));
 	if (s == MG_SRTP_AEAD_AES_128_GCM) {
 		/* key || 12-byte salt: the first 28 bytes of master[] */
-		srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol.rtp);
-		srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol.rtcp);
+		l->set_gcm(&pol.rtp);
+		l->set_gcm(&pol.rtcp);
 	} else {
 		if (s == MG_SRTP_AES_CM_128_HMAC_SHA1_32)
-			srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(&pol.rtp);
+			l->set_32(&pol.rtp);
 		else
-			srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtp);
-		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtcp);
+			l->set_80(&pol.rtp);
+		l->set_80(&pol.rtcp);
 	}
 	pol.ssrc.type = inbound ? ssrc_any_inbound : ssrc_any_outbound;
 	pol.key = master;
 	pol.window_size = 128;
 	pol.allow_repeat_tx = 1;
-	if (srtp_create(&ses, &pol) != srtp_err_status_ok)
+	if (l->create(&ses, &pol) != srtp_err_status_ok)
 		return NULL;
 	return ses;
 }
@@ -133,16 +168,16 @@ static struct mg_srtp_ctx *our_create(enum mg_srtp_suite s, enum mg_srtp_dir d)
  * implementation produces the same bytes, the vectors suite proves it). */
 static void fill_pool(enum mg_srtp_suite s, unsigned bytes)
 {
-	srtp_t out = lib_create(s, 0);
+	srtp_t out = lib_create(&libs[IMPL_LIB_NSS], s, 0);
 
 	for (unsigned i = 0; i < POOL; i++) {
 		int len = (int)bytes;
 
 		make_rtp(pool[i], bytes, (uint16_t)(1000 + i));
-		srtp_protect(out, pool[i], &len);
+		libs[IMPL_LIB_NSS].protect(out, pool[i], &len);
 		pool_len[i] = (uint16_t)len;
 	}
-	srtp_dealloc(out);
+	libs[IMPL_LIB_NSS].dealloc(out);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -171,11 +206,12 @@ static double run(enum impl im, struct mg_srtp_engine *e, enum mg_srtp_suite s, 
 		srtp_t ses = NULL;
 		struct mg_srtp_ctx *c = NULL, *cs[NCTX] = { 0 };
 		const int multi = im == IMPL_SCALAR_MULTI || im == IMPL_IPSECMB_MULTI;
+		const struct libsrtp_api *l = im <= IMPL_LIB_OSSL ? &libs[im] : NULL;
 		unsigned n = 0;
 
 		mk_evp = im == IMPL_SCALAR_EVP;
-		if (im == IMPL_LIBSRTP)
-			ses = lib_create(s, unprotect);
+		if (l)
+			ses = lib_create(l, s, unprotect);
 		else if (multi)
 			for (unsigned k = 0; k < NCTX; k++)
 				cs[k] = our_create(s, unprotect ? MG_SRTP_DIR_INBOUND : MG_SRTP_DIR_OUTBOUND);
@@ -197,10 +233,10 @@ static double run(enum impl im, struct mg_srtp_engine *e, enum mg_srtp_suite s, 
 				}
 				bufs[k].buf = w;
 				bufs[k].cap = CAP;
-				if (im == IMPL_LIBSRTP) {
+				if (l) {
 					int len = bufs[k].len;
-					srtp_err_status_t st = unprotect ? srtp_unprotect(ses, w, &len)
-									 : srtp_protect(ses, w, &len);
+					srtp_err_status_t st = unprotect ? l->unprotect(ses, w, &len)
+									 : l->protect(ses, w, &len);
 
 					n += st == srtp_err_status_ok;
 				}
@@ -208,7 +244,7 @@ static double run(enum impl im, struct mg_srtp_engine *e, enum mg_srtp_suite s, 
 			if (multi)
 				n += unprotect ? mg_srtp_unprotect_burst_multi(e, cs, bufs, res, burst)
 					       : mg_srtp_protect_burst_multi(e, cs, bufs, res, burst);
-			else if (im != IMPL_LIBSRTP)
+			else if (!l)
 				n += unprotect ? mg_srtp_unprotect_burst(e, c, bufs, res, burst)
 					       : mg_srtp_protect_burst(e, c, bufs, res, burst);
 		}
@@ -222,7 +258,7 @@ static double run(enum impl im, struct mg_srtp_engine *e, enum mg_srtp_suite s, 
 			per[npass++] = (t1 - t0) / POOL;
 		}
 		if (ses)
-			srtp_dealloc(ses);
+			l->dealloc(ses);
 		mg_srtp_ctx_free(c);
 		for (unsigned k = 0; k < NCTX; k++)
 			mg_srtp_ctx_free(cs[k]);
@@ -238,15 +274,15 @@ static double run(enum impl im, struct mg_srtp_engine *e, enum mg_srtp_suite s, 
  * contexts. "used" is what the allocations hold (uordblks + mmapped),
  * "heap" how much the heap grew (arena + mmapped): it also counts
  * the alignment slack aligned_alloc() leaves between blocks. */
-static int mem_table(int csv)
+static int mem_table(FILE *csv)
 {
 	static struct mg_srtp_ctx *cs[MEM_N];
 	static const enum mg_srtp_suite ms[] = { MG_SRTP_AES_CM_128_HMAC_SHA1_80, MG_SRTP_AES_CM_128_HMAC_SHA1_32,
 						 MG_SRTP_AEAD_AES_128_GCM };
 
-	if (csv) {
-		printf("suite,keys,aes,used_bytes_per_ctx,heap_bytes_per_ctx\n");
-	} else {
+	if (csv)
+		fprintf(csv, "suite,keys,aes,used_bytes_per_ctx,heap_bytes_per_ctx\n");
+	{
 		printf("# sizeof: mg_srtp_ctx %zu (of which %u SSRC slots x %zu, stats %zu), keyset %zu "
 		       "(per master key: SRTP + SRTCP dkeys %zu each), engine %zu (per thread)\n",
 		       sizeof(struct mg_srtp_ctx), MG_SRTP_SSRC_MAX, sizeof(struct mg_srtp_stream_rt),
@@ -295,25 +331,169 @@ static int mem_table(int csv)
 				for (int i = 0; i < MEM_N; i++)
 					mg_srtp_ctx_free(cs[i]);
 				if (csv)
-					printf("%s,%u,%s,%.0f,%.0f\n", mg_srtp_suite_by_id(ms[si])->sdes_name, p.nkeys,
-					       evp ? "evp" : "aes-ni", used, heap);
-				else
-					printf("%-24s %4u %-6s %10.0f %10.0f\n", mg_srtp_suite_by_id(ms[si])->sdes_name,
-					       p.nkeys, evp ? "evp" : "aes-ni", used, heap);
+					fprintf(csv, "%s,%u,%s,%.0f,%.0f\n", mg_srtp_suite_by_id(ms[si])->sdes_name,
+						p.nkeys, evp ? "evp" : "aes-ni", used, heap);
+				printf("%-24s %4u %-6s %10.0f %10.0f\n", mg_srtp_suite_by_id(ms[si])->sdes_name, p.nkeys,
+				       evp ? "evp" : "aes-ni", used, heap);
 			}
 	return 0;
 }
 
+
+/* CPU model and the features the figures depend on (from /proc/cpuinfo):
+ * AES-NI and SHA-NI for one packet, VAES and AVX-512 for ipsec-mb's lanes. */
+static char cpu_model[128] = "?", cpu_feat[128] = "";
+
+static void cpu_describe(void)
+{
+	static const char *const feats[] = { "aes", "sha_ni", "vaes", "vpclmulqdq", "avx512f", "avx2" };
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[4096];
+	int model = 0, flags = 0;
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f) && !(model && flags)) {
+		char *v = strchr(line, ':');
+
+		if (!v)
+			continue;
+		v += 1 + (v[1] == ' ');
+		v[strcspn(v, "\n")] = 0;
+		if (!model && !strncmp(line, "model name", 10)) {
+			snprintf(cpu_model, sizeof(cpu_model), "%s", v);
+			model = 1;
+		} else if (!flags && !strncmp(line, "flags", 5)) {
+			size_t o = 0;
+
+			for (unsigned k = 0; k < sizeof(feats) / sizeof(feats[0]); k++) {
+				char pat[32];
+				size_t pl = (size_t)snprintf(pat, sizeof(pat), " %s", feats[k]);
+				const char *hit = strstr(v - 1, pat);
+				int has = hit && (hit[pl] == ' ' || hit[pl] == 0);
+
+				o += (size_t)snprintf(cpu_feat + o, sizeof(cpu_feat) - o, "%s%s%s", o ? " " : "",
+						      has ? "+" : "-", feats[k]);
+			}
+			flags = 1;
+		}
+	}
+	fclose(f);
+}
+
+static void lib_linked(struct libsrtp_api *l)
+{
+	*l = (struct libsrtp_api){
+		.init = srtp_init,
+		.shutdown = srtp_shutdown,
+		.create = srtp_create,
+		.protect = srtp_protect,
+		.unprotect = srtp_unprotect,
+		.dealloc = srtp_dealloc,
+		.set_80 = srtp_crypto_policy_set_rtp_default, /* the _80 setter is a macro for it */
+		.set_32 = srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32,
+		.set_gcm = srtp_crypto_policy_set_aes_gcm_128_16_auth,
+		.version = srtp_get_version_string,
+	};
+}
+
+/* The OpenSSL build: its own copy of every srtp_* symbol (see the top of
+ * the file for why LOCAL | DEEPBIND). 0, or -1 with a note in @p why. */
+static int lib_dlopen(struct libsrtp_api *l, const char *path, char *why, size_t cap)
+{
+	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+	void *sym[10];
+	static const char *const names[10] = { "srtp_init",
+					       "srtp_shutdown",
+					       "srtp_create",
+					       "srtp_protect",
+					       "srtp_unprotect",
+					       "srtp_dealloc",
+					       "srtp_crypto_policy_set_rtp_default",
+					       "srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32",
+					       "srtp_crypto_policy_set_aes_gcm_128_16_auth",
+					       "srtp_get_version_string" };
+
+	if (!h) {
+		snprintf(why, cap, "%s", dlerror());
+		return -1;
+	}
+	for (int k = 0; k < 10; k++)
+		if (!(sym[k] = dlsym(h, names[k]))) {
+			snprintf(why, cap, "%s: no %s", path, names[k]);
+			return -1;
+		}
+	if (sym[0] == (void *)srtp_init) {
+		snprintf(why, cap, "%s: dlopen() gave Debian's copy back", path);
+		return -1;
+	}
+	/* object <-> function pointer: what dlsym() is for (POSIX) */
+	memcpy(&l->init, &sym[0], sizeof(sym[0]));
+	memcpy(&l->shutdown, &sym[1], sizeof(sym[0]));
+	memcpy(&l->create, &sym[2], sizeof(sym[0]));
+	memcpy(&l->protect, &sym[3], sizeof(sym[0]));
+	memcpy(&l->unprotect, &sym[4], sizeof(sym[0]));
+	memcpy(&l->dealloc, &sym[5], sizeof(sym[0]));
+	memcpy(&l->set_80, &sym[6], sizeof(sym[0]));
+	memcpy(&l->set_32, &sym[7], sizeof(sym[0]));
+	memcpy(&l->set_gcm, &sym[8], sizeof(sym[0]));
+	memcpy(&l->version, &sym[9], sizeof(sym[0]));
+	if (l->init() != srtp_err_status_ok) {
+		snprintf(why, cap, "%s: srtp_init() failed", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* The setup script's cache: ${MG_BENCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mediagate} */
+static void cache_dir(char *out, size_t cap)
+{
+	const char *c = getenv("MG_BENCH_CACHE"), *x = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+
+	if (c && *c)
+		snprintf(out, cap, "%s", c);
+	else if (x && *x)
+		snprintf(out, cap, "%s/mediagate", x);
+	else
+		snprintf(out, cap, "%s/.cache/mediagate", home ? home : ".");
+}
+
+static void read_line(const char *path, char *out, size_t cap)
+{
+	FILE *f = fopen(path, "r");
+
+	if (f) {
+		if (fgets(out, (int)cap, f))
+			out[strcspn(out, "\n")] = 0;
+		fclose(f);
+	}
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: srtp-bench [--csv FILE] [--ms N] [--impl NAME]... [--suite SDES-NAME]...\n"
+		"                  [--bytes 60|172|1200] [--burst 1|32] [--op protect|unprotect]\n"
+		"                  [--libsrtp2-openssl PATH]\n"
+		"       srtp-bench --mem [--csv FILE]\n"
+		"NAME: %s\n",
+		impl_list);
+}
+
 int main(int argc, char **argv)
 {
-	int csv = 0, mem = 0, suite_given = 0;
+	int mem = 0, suite_given = 0, only_bytes = 0, only_burst = 0, only_op = -1;
 	double budget_ms = 40;
 	int want[IMPL_COUNT] = { 0 }, any = 0;
 	struct mg_srtp_engine *eng[IMPL_COUNT] = { 0 };
+	const char *csv_path = NULL, *ossl_path = NULL;
+	char cache[512], ossl_default[640], why[1024] = "";
+	FILE *csv = NULL;
+	double goal_ns = 0, goal_ossl = 0;
 
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--csv")) {
-			csv = 1;
+		if (!strcmp(argv[i], "--csv") && i + 1 < argc) {
+			csv_path = argv[++i];
 		} else if (!strcmp(argv[i], "--mem")) {
 			mem = 1;
 		} else if (!strcmp(argv[i], "--suite") && i + 1 < argc) {
@@ -331,6 +511,27 @@ int main(int argc, char **argv)
 				suites[nsuites++] = si->id;
 		} else if (!strcmp(argv[i], "--ms") && i + 1 < argc) {
 			budget_ms = atof(argv[++i]);
+		} else if (!strcmp(argv[i], "--bytes") && i + 1 < argc) {
+			only_bytes = atoi(argv[++i]);
+			if (only_bytes != 60 && only_bytes != 172 && only_bytes != 1200) {
+				fprintf(stderr, "srtp-bench: --bytes %s; allowed: 60, 172, 1200\n", argv[i]);
+				return 2;
+			}
+		} else if (!strcmp(argv[i], "--burst") && i + 1 < argc) {
+			only_burst = atoi(argv[++i]);
+			if (only_burst != 1 && only_burst != 32) {
+				fprintf(stderr, "srtp-bench: --burst %s; allowed: 1, 32\n", argv[i]);
+				return 2;
+			}
+		} else if (!strcmp(argv[i], "--op") && i + 1 < argc) {
+			i++;
+			only_op = !strcmp(argv[i], "protect") ? 0 : !strcmp(argv[i], "unprotect") ? 1 : -2;
+			if (only_op == -2) {
+				fprintf(stderr, "srtp-bench: --op %s; allowed: protect, unprotect\n", argv[i]);
+				return 2;
+			}
+		} else if (!strcmp(argv[i], "--libsrtp2-openssl") && i + 1 < argc) {
+			ossl_path = argv[++i];
 		} else if (!strcmp(argv[i], "--impl") && i + 1 < argc) {
 			int found = 0;
 
@@ -339,23 +540,25 @@ int main(int argc, char **argv)
 				if (!strcmp(argv[i], impl_names[k]))
 					want[k] = found = any = 1;
 			if (!found) {
-				fprintf(stderr, "srtp-bench: unknown impl '%s'; allowed: libsrtp2, scalar-evp, scalar, "
-					"ipsec-mb, scalar-32ctx, ipsec-mb-32ctx\n",
-					argv[i]);
+				fprintf(stderr, "srtp-bench: unknown impl '%s'; allowed: %s\n", argv[i], impl_list);
 				return 2;
 			}
 		} else {
-			fprintf(stderr, "usage: srtp-bench [--csv] [--ms N] [--impl NAME]... [--suite SDES-NAME]...  "
-				"(NAME: libsrtp2, scalar-evp, scalar, ipsec-mb, scalar-32ctx, ipsec-mb-32ctx)\n"
-				"       srtp-bench --mem [--csv]\n");
+			usage();
 			return 2;
 		}
 	}
 	if (!any)
 		for (int k = 0; k < IMPL_COUNT; k++)
 			want[k] = 1;
-	want[IMPL_LIBSRTP] = 1; /* the baseline always runs */
-	if (srtp_init() != srtp_err_status_ok)
+	/* the baselines always run */
+	want[IMPL_LIB_NSS] = want[IMPL_LIB_OSSL] = 1;
+	if (csv_path && !(csv = fopen(csv_path, "w"))) {
+		fprintf(stderr, "srtp-bench: %s: %s\n", csv_path, strerror(errno));
+		return 1;
+	}
+	lib_linked(&libs[IMPL_LIB_NSS]);
+	if (libs[IMPL_LIB_NSS].init() != srtp_err_status_ok)
 		return 1;
 	pool = aligned_alloc(64, sizeof(*pool) * POOL);
 	work = aligned_alloc(64, sizeof(*work) * 32);
@@ -363,8 +566,36 @@ int main(int argc, char **argv)
 		return 1;
 	for (unsigned i = 0; i < sizeof(master); i++)
 		master[i] = (uint8_t)(i * 7 + 3);
-	if (mem)
-		return mem_table(csv);
+	if (mem) {
+		int rc = mem_table(csv);
+
+		if (csv)
+			fclose(csv);
+		return rc;
+	}
+	cpu_describe();
+	cache_dir(cache, sizeof(cache));
+	snprintf(ossl_default, sizeof(ossl_default), "%s/libsrtp2-openssl/lib/libsrtp2.so.1", cache);
+	if (lib_dlopen(&libs[IMPL_LIB_OSSL], ossl_path ? ossl_path : ossl_default, why, sizeof(why)) < 0) {
+		want[IMPL_LIB_OSSL] = 0;
+		fprintf(stderr,
+			"srtp-bench: libsrtp2-openssl rows skipped (%s); build it once with "
+			"bench/setup-libsrtp2-openssl\n",
+			why);
+	} else {
+		char build[700] = "libsrtp2 built with OpenSSL (no BUILD note)";
+
+		if (!ossl_path) {
+			char note[640];
+
+			snprintf(note, sizeof(note), "%s/libsrtp2-openssl/BUILD", cache);
+			read_line(note, build, sizeof(build));
+		}
+		snprintf(impl_build[IMPL_LIB_OSSL], sizeof(impl_build[0]), "%s; %s", build,
+			 ossl_path ? ossl_path : ossl_default);
+	}
+	snprintf(impl_build[IMPL_LIB_NSS], sizeof(impl_build[0]), "Debian package %s (NSS)",
+		 libs[IMPL_LIB_NSS].version());
 	eng[IMPL_SCALAR] = mg_srtp_engine_create(MG_SRTP_BACKEND_SCALAR);
 	eng[IMPL_IPSECMB] = mg_srtp_engine_create(MG_SRTP_BACKEND_IPSECMB);
 	if (!eng[IMPL_IPSECMB] && (want[IMPL_IPSECMB] || want[IMPL_IPSECMB_MULTI])) {
@@ -373,50 +604,85 @@ int main(int argc, char **argv)
 	}
 	eng[IMPL_SCALAR_EVP] = eng[IMPL_SCALAR_MULTI] = eng[IMPL_SCALAR];
 	eng[IMPL_IPSECMB_MULTI] = eng[IMPL_IPSECMB];
-	if (!csv) {
-		printf("# libsrtp2: %s\n", srtp_get_version_string());
-		for (int k = IMPL_SCALAR_EVP; k <= IMPL_IPSECMB; k++)
-			if (eng[k])
-				printf("# %s: %s\n", impl_names[k], mg_srtp_engine_describe(eng[k]));
-	}
+	for (int k = IMPL_SCALAR_EVP; k < IMPL_COUNT; k++)
+		if (eng[k])
+			snprintf(impl_build[k], sizeof(impl_build[0]), "mediagate %s%s",
+				 mg_srtp_engine_describe(eng[k]), k == IMPL_SCALAR_EVP ? " (AES on an EVP context)" : "");
+	printf("# cpu: %s (%s), %ld online\n", cpu_model, cpu_feat, sysconf(_SC_NPROCESSORS_ONLN));
+	for (int k = 0; k < IMPL_COUNT; k++)
+		if (want[k] && impl_build[k][0] && (k != IMPL_SCALAR_MULTI && k != IMPL_IPSECMB_MULTI))
+			printf("# %s: %s\n", impl_names[k], impl_build[k]);
 	if (csv)
-		printf("impl,suite,op,bytes,burst,ns_per_pkt,mpps\n");
-	else
-		printf("%-14s %-24s %-9s %5s %5s %10s %8s %9s\n", "impl", "suite", "op", "bytes", "burst", "ns/pkt",
-		       "Mpps", "x libsrtp");
-	/* all implementations of one configuration back to back, baseline
+		fprintf(csv, "impl,build,suite,op,bytes,burst,ns_per_pkt,mpps,x_libsrtp2_nss,x_libsrtp2_openssl,cpu,"
+			     "cpu_features\n");
+	printf("%-16s %-24s %-9s %5s %5s %10s %8s %8s %8s\n", "impl", "suite", "op", "bytes", "burst", "ns/pkt", "Mpps",
+	       "x nss", "x ossl");
+	/* all implementations of one configuration back to back, baselines
 	 * first, so a busy neighbour on a shared machine hits them alike */
 	for (unsigned si = 0; si < nsuites; si++)
 		for (int op = 0; op < 2; op++)
 			for (unsigned zi = 0; zi < 3; zi++)
 				for (unsigned bi = 0; bi < 2; bi++) {
-					double base = 0;
+					double base[2] = { 0, 0 };
 
+					if ((only_op >= 0 && op != only_op) ||
+					    (only_bytes && sizes[zi] != (unsigned)only_bytes) ||
+					    (only_burst && bursts[bi] != (unsigned)only_burst))
+						continue;
 					for (int im = 0; im < IMPL_COUNT; im++) {
 						const char *sn = mg_srtp_suite_by_id(suites[si])->sdes_name;
+						char xn[16] = "-", xo[16] = "-";
 						double ns;
 
 						if (!want[im] || (im >= IMPL_SCALAR_MULTI && bursts[bi] == 1))
 							continue;
 						ns = run((enum impl)im, eng[im], suites[si], op, sizes[zi], bursts[bi],
 							 budget_ms);
-						if (im == IMPL_LIBSRTP)
-							base = ns;
+						if (im <= IMPL_LIB_OSSL)
+							base[im] = ns;
+						if (base[0] > 0)
+							snprintf(xn, sizeof(xn), "%.1fx", base[0] / ns);
+						if (base[1] > 0)
+							snprintf(xo, sizeof(xo), "%.1fx", base[1] / ns);
 						if (csv)
-							printf("%s,%s,%s,%u,%u,%.1f,%.3f\n", impl_names[im], sn,
-							       op ? "unprotect" : "protect", sizes[zi], bursts[bi], ns,
-							       1e3 / ns);
-						else
-							printf("%-14s %-24s %-9s %5u %5u %10.1f %8.3f %8.1fx\n",
-							       impl_names[im], sn, op ? "unprotect" : "protect", sizes[zi],
-							       bursts[bi], ns, 1e3 / ns, base / ns);
+							fprintf(csv, "%s,\"%s\",%s,%s,%u,%u,%.1f,%.3f,%.2f,%.2f,\"%s\",\"%s\"\n",
+								impl_names[im], impl_build[im], sn,
+								op ? "unprotect" : "protect", sizes[zi], bursts[bi], ns,
+								1e3 / ns, base[0] > 0 ? base[0] / ns : 0,
+								base[1] > 0 ? base[1] / ns : 0, cpu_model, cpu_feat);
+						printf("%-16s %-24s %-9s %5u %5u %10.1f %8.3f %8s %8s\n", impl_names[im],
+						       sn, op ? "unprotect" : "protect", sizes[zi], bursts[bi], ns,
+						       1e3 / ns, xn, xo);
 						fflush(stdout);
+						/* the issue's goal row: 172-byte _80 protect, burst 32 */
+						if (im == IMPL_IPSECMB && op == 0 && sizes[zi] == 172 &&
+						    bursts[bi] == 32 && suites[si] == MG_SRTP_AES_CM_128_HMAC_SHA1_80) {
+							goal_ns = ns;
+							goal_ossl = base[1] > 0 ? base[1] / ns : 0;
+						}
 					}
 				}
+	if (goal_ns > 0) {
+		int vaes_sha = strstr(cpu_feat, "+vaes") && strstr(cpu_feat, "+sha_ni");
+
+		printf("# goal (issue 14), AES_CM_128_HMAC_SHA1_80 protect 172 B burst 32, ipsec-mb: %.1f ns/pkt "
+		       "(goal <= 80 ns with VAES+SHA-NI; this CPU %s them), ",
+		       goal_ns, vaes_sha ? "has" : "lacks");
+		if (goal_ossl > 0)
+			printf("%.1fx libsrtp2-openssl (goal >= 10x)\n", goal_ossl);
+		else
+			printf("libsrtp2-openssl not measured\n");
+	}
 	mg_srtp_engine_free(eng[IMPL_SCALAR]);
 	mg_srtp_engine_free(eng[IMPL_IPSECMB]);
 	free(pool);
 	free(work);
-	srtp_shutdown();
+	if (want[IMPL_LIB_OSSL])
+		libs[IMPL_LIB_OSSL].shutdown();
+	libs[IMPL_LIB_NSS].shutdown();
+	if (csv && fclose(csv) != 0) {
+		fprintf(stderr, "srtp-bench: %s: %s\n", csv_path, strerror(errno));
+		return 1;
+	}
 	return 0;
 }

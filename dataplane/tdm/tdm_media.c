@@ -72,8 +72,10 @@ struct tdmm_ec {
  * test, which together make the filter learn garbage (found by the
  * end-to-end test: the far end's own 1000 Hz came back after '123').
  */
-static void ec_frame(struct tdmm_ec *ec, const int16_t *ref, int16_t *rx, bool adapt)
+/* Returns how many of the frame's samples took an NLMS step. */
+static unsigned ec_frame(struct tdmm_ec *ec, const int16_t *ref, int16_t *rx, bool adapt)
 {
+	unsigned stepped = 0;
 	int16_t cur_max = 0;
 	double e_in = 0, e_out = 0;
 
@@ -131,6 +133,7 @@ static void ec_frame(struct tdmm_ec *ec, const int16_t *ref, int16_t *rx, bool a
 
 			for (unsigned i = 0; i < TDMM_EC_TAPS; i++)
 				ec->w[i] += g * x[i];
+			stepped++;
 		}
 		rx[n] = (int16_t)(e > 32767.0f ? 32767 : (e < -32768.0f ? -32768 : (int)e));
 	}
@@ -141,6 +144,7 @@ static void ec_frame(struct tdmm_ec *ec, const int16_t *ref, int16_t *rx, bool a
 		memset(ec->w, 0, sizeof(ec->w));
 		ec->resets++;
 	}
+	return stepped;
 }
 
 struct tdmm_chan {
@@ -393,8 +397,11 @@ unsigned tdmm_from_tdm(struct tdmm_chan *c, const uint8_t *frame, uint8_t pkt[][
 	c->stats.tdm_frames_in++;
 	if (linear) {
 		mg_g711_decode_buf(c->cfg.span_law, lin, frame, TDMM_FRAME);
-		if (c->ec != NULL)
-			ec_frame(c->ec, c->ref, lin, !c->ref_tone);
+		if (c->ec != NULL) {
+			c->stats.ec_samples += TDMM_FRAME;
+			c->stats.ec_adapt_samples += ec_frame(c->ec, c->ref, lin, !c->ref_tone);
+			c->stats.ec_resets = c->ec->resets;
+		}
 	}
 	if (c->dtmf_rx != NULL) {
 		c->det_start = 0;

@@ -92,6 +92,9 @@ struct tdmm_stats {
 	uint64_t digits_played;
 	uint64_t tdm_frames_out;   /* frames produced for TDM */
 	uint64_t tone_frames_out;  /* of which DTMF tone */
+	uint64_t ec_samples;       /* samples through the echo canceller */
+	uint64_t ec_adapt_samples; /* of which took an NLMS step (not held by double talk) */
+	uint64_t ec_resets;        /* divergence guard fired (filter restarted) */
 	uint64_t drops[TDMM_DROP__COUNT];
 };
 
