@@ -160,7 +160,7 @@ static void test_raw_fork_gets_wire_bytes(void **state)
 	static struct sent s;
 	(void)state;
 
-	process(&tw, pkts, 1);
+	process(&tw, pkts, 1, true);
 	collect(&s);
 	assert_int_equal(s.n, 2);
 	int main_i = find(&s, 40002), fork_i = find(&s, 40004);
@@ -200,7 +200,7 @@ static void test_raw_fork_no_mbuf_never_plaintext(void **state)
 	assert_true(nh < POOL_N);
 	assert_int_equal(rte_mempool_avail_count(dp_pktmbuf_pool), 0);
 
-	process(&tw, pkts, 2);
+	process(&tw, pkts, 2, true);
 	collect(&s);
 	for (unsigned i = 0; i < nh; i++)
 		rte_pktmbuf_free(held[i]);
@@ -237,7 +237,7 @@ static bool rtcp_from(uint64_t id, uint32_t sip, uint16_t sport, uint16_t dport,
 	static struct sent s;
 
 	stats_of(id, &a);
-	process(&tw, &m, 1);
+	process(&tw, &m, 1, true);
 	collect(&s);
 	stats_of(id, &b);
 	uint64_t mism = b.legs[0][0].drops[MG_DROP_SOURCE_MISMATCH] -
@@ -290,7 +290,7 @@ static void test_strict_rtcp_source_port(void **state)
 
 	/* A3's RTP wins; then nothing is its RTCP port, and the others lost */
 	m = frame(A3, 65535, IP_A, 30010, rtp, sizeof(rtp));
-	process(&tw, &m, 1);
+	process(&tw, &m, 1, true);
 	collect(&s);
 	assert_int_equal(s.n, 1);
 	assert_int_equal(s.dport[0], 40012);
