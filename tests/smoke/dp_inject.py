@@ -21,7 +21,9 @@ The TDM-bridged leg is covered by dp-worker-unit (the TDM side takes only the
 TDM thread's frames) and by tests/tdm/tdmm_e2e.py (sprayed while streaming).
 
 usage: dp_inject.py BUILD_DIR       (MGDP_WORKERS=2: two workers)
-       dp_inject.py --spray N SRC_IP:PORT DST_IP:PORT:KIND...   (the injector)
+       dp_inject.py --spray N[/MS] SRC_IP:PORT,DST_IP:PORT,KIND...   (the injector:
+       N rounds, one packet to each target, MS milliseconds apart, default 1;
+       KIND rtp, rtcp or srtp; also used by tests/tdm/tdmm_e2e.py)
 """
 import os
 import random
@@ -56,7 +58,7 @@ def packet(kind, i):
             + random.randbytes(160 + 10))
 
 
-def spray(n, targets):
+def spray(n, targets, every_ms=1):
     socks = {}
     for i in range(n):
         for t in targets:
@@ -68,7 +70,7 @@ def spray(n, targets):
                 s.bind((ip, int(port)))
             ip, port = dst.rsplit(":", 1)
             s.sendto(packet(kind, i), (ip, int(port)))
-        time.sleep(0.001)
+        time.sleep(every_ms / 1000)
 
 
 # ------------------------------------------------------------------ bed
@@ -275,7 +277,8 @@ def main():
 
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "--spray":
-        spray(int(sys.argv[2]), [t.split(",") for t in sys.argv[3:]])
+        n, _, ms = sys.argv[2].partition("/")
+        spray(int(n), [t.split(",") for t in sys.argv[3:]], float(ms or 1))
         sys.exit(0)
     dp_bed.exit_on_sigterm()
     sys.exit(main())
