@@ -67,8 +67,8 @@ struct dp_sess_stats {
  * read racily by GET and telemetry. It lives apart from the session object,
  * like an SRTP context, so that a FORK_ADD/DEL or TDM mark (a new object)
  * can never re-open a learned leg; MODIFY keeps it while the leg's remote,
- * RTCP port, rtcp-mux and policy are unchanged and starts a fresh one
- * otherwise (dp_session.c build_leg()).
+ * RTCP port, rtcp-mux, candidates and policy are unchanged and starts a
+ * fresh one otherwise (dp_session.c same_remote()).
  */
 struct dp_src_rt {
 	uint32_t ip;        /* network order; 0 = none known (nothing is sent) */

@@ -231,8 +231,11 @@ struct mg_msg_leg {
  * SESSION_ADD / SESSION_MODIFY request and SESSION_GET reply. MODIFY
  * replaces the whole definition; the dataplane keeps a direction's SRTP
  * state (ROC, replay window) when its suite, key, salt and MKI are unchanged
- * and MG_CRYPTO_F_ROC_RESET is clear. GET replies with keys and salts zeroed
- * (lengths kept).
+ * and MG_CRYPTO_F_ROC_RESET is clear, and a leg's learned source (latch, or
+ * the strict winner) when its remote, remote RTCP port, rtcp-mux flag,
+ * candidates and source policy are unchanged (else the leg learns again).
+ * GET replies with keys and salts zeroed (lengths kept) and, as a leg's
+ * remote, the source it learned.
  */
 struct mg_msg_session {
 	uint64_t id;       /**< chosen by control, non-zero, unique */
