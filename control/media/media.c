@@ -53,6 +53,7 @@ static struct {
 	unsigned count;
 	uint64_t next_dp_id;
 	struct media_counters ctr;
+	bool handover; /* mediagate.media.handover: every leg gets MG_LEG_F_HANDOVER */
 	bool stopping;
 } md;
 
@@ -378,6 +379,10 @@ static int fill_wire_leg(const struct media_session *m, int s, unsigned i, const
 	if (l->rtcp_mux)
 		w->flags |= MG_LEG_F_RTCP_MUX;
 	w->source_policy = o != NULL && o->strict_source ? MG_SOURCE_STRICT : MG_SOURCE_LATCH;
+	/* SPEC 12: a learned source moves only with media-handover (and then
+	 * only as the dataplane allows: authenticated, or after silence) */
+	if (m->handover || md.handover)
+		w->flags |= MG_LEG_F_HANDOVER;
 	if (crypto_to_wire(&l->rx, &w->rx) < 0 || crypto_to_wire(&l->tx, &w->tx) < 0)
 		return -EINVAL;
 	return 0;
@@ -1288,6 +1293,10 @@ static void op_run(struct media_session *m)
 			op->stage = ST_START;
 		}
 		stage = op->stage;
+		/* media-handover sticks to the session once an offer or answer
+		 * asked for it: Kamailio scripts often pass it on one only */
+		if ((op->kind == OP_OFFER || op->kind == OP_ANSWER) && op->o.media_handover)
+			m->handover = true;
 		switch (op->kind) {
 		case OP_OFFER:
 			run_offer(m, op, &stage);
@@ -1504,6 +1513,7 @@ void media_record(const char *key, bool start, const struct mg_msg_addr *dest, m
 static void settings_take(const struct mg_settings *s)
 {
 	md.max_sessions = s->max_calls;
+	md.handover = s->media_handover;
 	md.n_suites = 0;
 	for (unsigned i = 0; i < s->n_crypto_suites && i < MG_CFG_MAX_SUITES; i++)
 		md.suites[md.n_suites++] = s->crypto_suites[i];

@@ -64,6 +64,8 @@ struct media_opts {
 	unsigned rtcp_mux;            /* enum media_rtcp_mux bits */
 	bool strict_source;           /* accept media only from the SDP's endpoint */
 	bool asymmetric;              /* do not latch: send to the SDP's endpoint */
+	bool media_handover;          /* a latched leg's source may move (SPEC 12);
+					 sticks to the session once given */
 	bool dtls_refuse;             /* DTLS-SRTP offer: refuse instead of SDES-only */
 	bool no_rtcp_attr;            /* write no a=rtcp line */
 };
@@ -158,6 +160,7 @@ struct media_session {
 	bool dp_on[MEDIA_MAX_STREAMS];
 	char label[64];
 	bool recording;                        /* forks to rec_dest installed */
+	bool handover;                         /* media-handover was asked for */
 	struct mg_msg_addr rec_dest;
 	/* internal */
 	struct media_op *ops, *ops_tail;       /* queued operations */

@@ -326,6 +326,38 @@ static void test_rtp_to_srtp(void **state)
 	free(s);
 }
 
+/* SPEC 12: latching legs; media-handover only when asked for (offer or
+ * answer: it sticks to the session) or configured. */
+static void test_handover_flag(void **state)
+{
+	struct media_opts o = { 0 }, h = { .media_handover = true };
+	struct got g;
+
+	(void)state;
+	offer("c1", "ta", NULL, sdp_of("10.1.0.2", 4000, "RTP/AVP", NULL), &o, &g);
+	answer("c1", "ta", "tb", sdp_of("10.2.0.2", 5000, "RTP/AVP", NULL), &o, &g);
+	assert_int_equal(g.err, MEDIA_OK);
+	for (unsigned l = 0; l < 2; l++) {
+		assert_int_equal(fk.last.legs[l].source_policy, MG_SOURCE_LATCH);
+		assert_int_equal(fk.last.legs[l].flags & MG_LEG_F_HANDOVER, 0);
+	}
+	/* asked for on the offer only: the answer's MODIFY still carries it */
+	offer("c2", "ta", NULL, sdp_of("10.1.0.2", 4002, "RTP/AVP", NULL), &h, &g);
+	answer("c2", "ta", "tb", sdp_of("10.2.0.2", 5002, "RTP/AVP", NULL), &o, &g);
+	assert_int_equal(g.err, MEDIA_OK);
+	for (unsigned l = 0; l < 2; l++)
+		assert_int_equal(fk.last.legs[l].flags & MG_LEG_F_HANDOVER, MG_LEG_F_HANDOVER);
+	/* mediagate.media.handover=true: every leg */
+	settings.media_handover = true;
+	media_reload(&settings);
+	offer("c3", "ta", NULL, sdp_of("10.1.0.2", 4004, "RTP/AVP", NULL), &o, &g);
+	answer("c3", "ta", "tb", sdp_of("10.2.0.2", 5004, "RTP/AVP", NULL), &o, &g);
+	assert_int_equal(g.err, MEDIA_OK);
+	assert_int_equal(fk.last.legs[0].flags & MG_LEG_F_HANDOVER, MG_LEG_F_HANDOVER);
+	settings.media_handover = false;
+	media_reload(&settings);
+}
+
 /* SRTP both ways: each leg has keys of its own. */
 static void test_srtp_both(void **state)
 {
@@ -536,6 +568,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_rtp_to_srtp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_srtp_both, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_handover_flag, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits_and_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queueing, setup, teardown),

@@ -252,7 +252,7 @@ static void flag_word(void *ctx, const char *w, size_t n)
 	} else if (word_is(w, n, "strict-source")) {
 		c->o->strict_source = true;
 	} else if (word_is(w, n, "media-handover")) {
-		warn(c, "media-handover: latching keeps the first source of each leg");
+		c->o->media_handover = true;
 	} else if (word_is(w, n, "no-rtcp-attribute")) {
 		c->o->no_rtcp_attr = true;
 	} else if (word_is(w, n, "always-transcode") || word_is(w, n, "transcode")) {

@@ -58,7 +58,7 @@ static void usage(FILE *out)
 		"\n"
 		"LEGSPEC words (after leg0 / leg1):\n"
 		"  local=IP:PORT remote=IP:PORT cand=IP:PORT (up to %d) rtcp-port=N\n"
-		"  policy=strict|latch  mux\n"
+		"  policy=strict|latch  mux  handover (media-handover)\n"
 		"  rx=SUITE rx-key=KEY [rx-roc=N] [rx-roc-reset]   (and tx=..., tx-key=...)\n"
 		"SUITE: NONE, %s\n"
 		"KEY: base64 of master key||salt, the SDES inline form, optionally\n"
@@ -347,13 +347,15 @@ static void parse_leg_word(const char *word, struct mg_msg_leg *l, unsigned idx)
 			die_usage("policy=%s (allowed: strict, latch)", val);
 	} else if (strcmp(key, "mux") == 0 || strcmp(key, "rtcp-mux") == 0) {
 		l->flags |= MG_LEG_F_RTCP_MUX;
+	} else if (strcmp(key, "handover") == 0 || strcmp(key, "media-handover") == 0) {
+		l->flags |= MG_LEG_F_HANDOVER;
 	} else if (strncmp(key, "rx", 2) == 0) {
 		parse_crypto_word(key + 2, val, &l->rx, "rx");
 	} else if (strncmp(key, "tx", 2) == 0) {
 		parse_crypto_word(key + 2, val, &l->tx, "tx");
 	} else {
 		die_usage("leg%u: unknown word '%s' (allowed: local= remote= cand= rtcp-port= "
-			  "policy= mux rx= rx-key= rx-roc= rx-roc-reset tx=...)", idx, word);
+			  "policy= mux handover rx= rx-key= rx-roc= rx-roc-reset tx=...)", idx, word);
 	}
 }
 
@@ -427,9 +429,11 @@ static void json_session(const struct mg_msg_session *s)
 			printf("%s\"%s\"", c ? ", " : "",
 			       mg_proto_addr_str(&l->candidates[c], a, sizeof(a)));
 		}
-		printf("], \"remote_rtcp_port\": %u, \"policy\": \"%s\", \"rtcp_mux\": %s, ",
+		printf("], \"remote_rtcp_port\": %u, \"policy\": \"%s\", \"rtcp_mux\": %s, "
+		       "\"handover\": %s, ",
 		       l->remote_rtcp_port, l->source_policy == MG_SOURCE_STRICT ? "strict" : "latch",
-		       l->flags & MG_LEG_F_RTCP_MUX ? "true" : "false");
+		       l->flags & MG_LEG_F_RTCP_MUX ? "true" : "false",
+		       l->flags & MG_LEG_F_HANDOVER ? "true" : "false");
 		json_crypto("rx", &l->rx);
 		printf(", ");
 		json_crypto("tx", &l->tx);

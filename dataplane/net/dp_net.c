@@ -33,6 +33,7 @@ const char *const dp_net_drop_names[DP_NET_DROP__COUNT] = {
 	[DP_NET_DROP_TX_FULL] = "tx_full",
 	[DP_NET_DROP_NO_MBUF] = "no_mbuf",
 	[DP_NET_DROP_HANDOFF_FULL] = "handoff_full",
+	[DP_NET_DROP_SRC_OURS] = "source_is_ours",
 };
 
 struct dp_net_stats dp_main_net_stats;

@@ -48,6 +48,7 @@ enum dp_net_drop {
 	DP_NET_DROP_TX_FULL,         /* NIC TX queue refused the packet */
 	DP_NET_DROP_NO_MBUF,
 	DP_NET_DROP_HANDOFF_FULL,    /* owner worker's hand-off ring was full */
+	DP_NET_DROP_SRC_OURS,        /* from a NIC with one of our addresses as source */
 	DP_NET_DROP__COUNT
 };
 

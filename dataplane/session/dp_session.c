@@ -55,6 +55,8 @@ static void sess_free_obj(struct dp_session *s)
 			mg_srtp_ctx_free(s->leg[l].rx_ctx);
 		if (s->leg[l].own_tx)
 			mg_srtp_ctx_free(s->leg[l].tx_ctx);
+		if (s->leg[l].own_src)
+			rte_free(s->leg[l].src);
 	}
 	for (unsigned f = 0; f < s->n_forks; f++)
 		if (s->forks[f].own_ctx)
@@ -340,6 +342,44 @@ static int crypto_ctx(const struct mg_msg_crypto *c, enum mg_srtp_dir dir, const
 	return 0;
 }
 
+/*
+ * MODIFY keeps what a leg learned about its source only while the definition
+ * still describes the same remote: a re-INVITE that changes keys, codecs or
+ * forks must not re-open a latched leg to whoever sends first, while a new
+ * remote address (the peer moved) or another policy starts learning again.
+ */
+static bool same_remote(const struct mg_msg_leg *a, const struct mg_msg_leg *b)
+{
+	return memcmp(&a->remote, &b->remote, sizeof(a->remote)) == 0 &&
+	       a->remote_rtcp_port == b->remote_rtcp_port && a->source_policy == b->source_policy &&
+	       (a->flags & MG_LEG_F_RTCP_MUX) == (b->flags & MG_LEG_F_RTCP_MUX) &&
+	       a->n_candidates == b->n_candidates &&
+	       memcmp(a->candidates, b->candidates, sizeof(a->candidates)) == 0;
+}
+
+static int build_src(struct dp_session *s, unsigned li, const struct dp_session *old,
+		     const char **err)
+{
+	struct dp_leg *l = &s->leg[li];
+	struct dp_src_rt *r;
+
+	if (old != NULL && same_remote(&s->def.legs[li], &old->def.legs[li])) {
+		l->src = old->leg[li].src;
+		l->own_src = 0; /* ownership moves when the new object is published */
+		return 0;
+	}
+	r = rte_zmalloc("dp_src_rt", sizeof(*r), RTE_CACHE_LINE_SIZE);
+	if (r == NULL)
+		FAIL(-ENOMEM, "out of memory for leg %u's source state", li);
+	/* until a source is learned, media goes to the definition's remote */
+	r->ip = l->remote_ip;
+	r->rtp_port = l->remote_port;
+	r->rtcp_port = l->remote_rtcp_port;
+	l->src = r;
+	l->own_src = 1;
+	return 0;
+}
+
 static int build_leg(struct dp_session *s, unsigned li, const struct dp_session *old,
 		     const char **err)
 {
@@ -361,6 +401,7 @@ static int build_leg(struct dp_session *s, unsigned li, const struct dp_session 
 	l->local_port = rte_cpu_to_be_16(m->local.port);
 	l->local_rtcp_port = rte_cpu_to_be_16(l->mux ? m->local.port : m->local.port + 1);
 	l->policy = m->source_policy;
+	l->handover = (m->flags & MG_LEG_F_HANDOVER) != 0;
 	if (m->remote.family == MG_FAMILY_IPV6)
 		FAIL(-EAFNOSUPPORT, "leg %u remote: IPv6 media is not supported (use IPv4)", li);
 	if (m->remote.family == MG_FAMILY_IPV4) {
@@ -391,6 +432,9 @@ static int build_leg(struct dp_session *s, unsigned li, const struct dp_session 
 	}
 	if (l->policy == MG_SOURCE_STRICT && l->n_cand == 0)
 		FAIL(-EINVAL, "leg %u: strict source policy needs a remote or candidates", li);
+	rc = build_src(s, li, old, err);
+	if (rc < 0)
+		return rc;
 
 	/* keep a direction's SRTP state when its keys did not change */
 	snprintf(what, sizeof(what), "leg %u rx crypto", li);
@@ -533,6 +577,10 @@ static void sess_take_over(struct dp_session *s, struct dp_session *old)
 			s->leg[l].own_tx = old->leg[l].own_tx;
 			old->leg[l].own_tx = 0;
 		}
+		if (s->leg[l].src == old->leg[l].src) {
+			s->leg[l].own_src = old->leg[l].own_src;
+			old->leg[l].own_src = 0;
+		}
 	}
 	for (unsigned f = 0; f < s->n_forks; f++)
 		for (unsigned g = 0; g < old->n_forks; g++)
@@ -644,12 +692,15 @@ int dp_session_get(uint64_t id, struct mg_msg_session *out, const char **err)
 		memset(out->legs[l].rx.salt, 0, sizeof(out->legs[l].rx.salt));
 		memset(out->legs[l].tx.key, 0, sizeof(out->legs[l].tx.key));
 		memset(out->legs[l].tx.salt, 0, sizeof(out->legs[l].tx.salt));
-		/* what the dataplane learned: the current remote */
-		if (s->leg[l].remote_ip != 0) {
+		/* what the dataplane learned: the current remote (a racy read
+		 * of the owner's state, consistent enough for a report) */
+		const struct dp_src_rt *r = s->leg[l].src;
+
+		if (r->ip != 0) {
 			out->legs[l].remote.family = MG_FAMILY_IPV4;
 			memset(out->legs[l].remote.addr, 0, 16);
-			memcpy(out->legs[l].remote.addr, &s->leg[l].remote_ip, 4);
-			out->legs[l].remote.port = rte_be_to_cpu_16(s->leg[l].remote_port);
+			memcpy(out->legs[l].remote.addr, &r->ip, 4);
+			out->legs[l].remote.port = rte_be_to_cpu_16(r->rtp_port);
 		}
 	}
 	return 0;
@@ -763,7 +814,7 @@ static struct dp_session *sess_clone(const struct dp_session *old)
 	memcpy(s, old, sizeof(*s));
 	/* nothing owned until published */
 	for (unsigned l = 0; l < 2; l++)
-		s->leg[l].own_rx = s->leg[l].own_tx = 0;
+		s->leg[l].own_rx = s->leg[l].own_tx = s->leg[l].own_src = 0;
 	for (unsigned f = 0; f < s->n_forks; f++)
 		s->forks[f].own_ctx = 0;
 	s->own_stats = 0;

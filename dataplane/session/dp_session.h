@@ -10,8 +10,11 @@
  *
  * Both hashes are attached to one RCU QSBR variable (rte_hash_rcu_qsbr_add,
  * defer-queue mode) so key slots are recycled only after a grace period.
- * A session object is immutable once published except for the fields its
- * owner worker writes (latched sources, counters). MODIFY, FORK_ADD and
+ * A session object is immutable once published. What its owner worker
+ * writes lives in objects it points to and that outlive it: counters
+ * (dp_sess_stats), SRTP contexts (ROC, replay window) and each leg's
+ * current source (dp_src_rt); the new object of a MODIFY shares them with
+ * the old one where they carry over. MODIFY, FORK_ADD and
  * FORK_DEL build a new object, re-point the keys to it and put the old one
  * on our own defer queue (same QSBR variable); DEL removes the keys and
  * does the same. Objects are freed (contexts wiped) only after every worker
@@ -54,25 +57,51 @@ struct dp_sess_stats {
 	uint32_t last_ssrc[2][2];             /* network order; to read the ROC back */
 } __rte_cache_aligned;
 
+#define DP_SRC_RTP 0x01u  /* the RTP source was learned (strict: a source won) */
+#define DP_SRC_RTCP 0x02u /* the RTCP source port was learned */
+
+/*
+ * A leg's current remote: where it sends, and once learned the only source it
+ * accepts (SPEC 12). Written only by the session's owner worker, from the
+ * first valid packet (an authenticated one on an SRTP leg) and on a handover;
+ * read racily by GET and telemetry. It lives apart from the session object,
+ * like an SRTP context, so that a FORK_ADD/DEL or TDM mark (a new object)
+ * can never re-open a learned leg; MODIFY keeps it while the leg's remote,
+ * RTCP port, rtcp-mux, candidates and policy are unchanged and starts a
+ * fresh one otherwise (dp_session.c same_remote()).
+ */
+struct dp_src_rt {
+	uint32_t ip;        /* network order; 0 = none known (nothing is sent) */
+	uint16_t rtp_port;  /* network order */
+	uint16_t rtcp_port; /* network order; 0 = none (RTCP toward it is dropped) */
+	uint8_t flags;      /* DP_SRC_*: 0 = nothing learned yet */
+	uint8_t pad[7];
+	uint64_t last_tsc;  /* last packet accepted from it (plain handover's silence) */
+	uint64_t handovers; /* times media-handover moved it */
+} __rte_cache_aligned;
+_Static_assert(sizeof(struct dp_src_rt) == RTE_CACHE_LINE_SIZE, "dp_src_rt: one cache line");
+
 struct dp_leg {
 	/* network byte order */
 	uint32_t local_ip;
 	uint16_t local_port;
 	uint16_t local_rtcp_port;
-	uint32_t remote_ip;        /* 0 = not known yet (latch will learn it) */
+	uint32_t remote_ip;        /* the definition's remote; 0 = none given */
 	uint16_t remote_port;
 	uint16_t remote_rtcp_port;
 	uint16_t port_idx;         /* dataplane port that owns local_ip */
 	uint8_t policy;            /* enum mg_source_policy */
 	uint8_t mux;               /* RTCP on the RTP port */
-	uint8_t locked;            /* a source won (strict) or was learned (latch) */
+	uint8_t handover;          /* MG_LEG_F_HANDOVER: a latched source may move */
 	uint8_t n_cand;
 	uint8_t tdm;               /* a TDM channel is bound: RTP received here goes to it */
 	uint16_t cand_port[DP_SESS_MAX_CAND];
 	uint32_t cand_ip[DP_SESS_MAX_CAND];
 	struct mg_srtp_ctx *rx_ctx; /* NULL: plain on the wire toward us */
 	struct mg_srtp_ctx *tx_ctx; /* NULL: send plain */
+	struct dp_src_rt *src;     /* never NULL once built */
 	uint8_t own_rx, own_tx;    /* this object frees the context */
+	uint8_t own_src;           /* this object frees src */
 };
 
 struct dp_fork {

@@ -194,6 +194,22 @@ static void test_rcu_deferred_free(void **state)
 	dp_session_reclaim();
 	assert_int_equal(allocs(), with); /* old object freed after the grace period */
 
+	/* MODIFY with leg 1's remote moved: that leg's source state starts over
+	 * (a new one), leg 0's is shared; the old leg 1 state goes with the old
+	 * object after the grace period */
+	obj = must_ep(IP_A, 20030);
+	const struct dp_src_rt *src0 = obj->leg[0].src, *src1 = obj->leg[1].src;
+
+	s.legs[1].remote.port = 30004;
+	assert_int_equal(dp_session_add(&s, true, &err), 0);
+	assert_ptr_equal(must_ep(IP_A, 20030)->leg[0].src, src0);
+	assert_ptr_not_equal(must_ep(IP_A, 20030)->leg[1].src, src1);
+	assert_int_equal(must_ep(IP_A, 20030)->leg[1].src->rtp_port, RTE_BE16(30004));
+	assert_int_equal(allocs(), with + 2);
+	rte_rcu_qsbr_quiescent(dp_qsbr, 0);
+	dp_session_reclaim();
+	assert_int_equal(allocs(), with);
+
 	/* DEL: the same */
 	assert_int_equal(dp_session_del(5, NULL, &err), 0);
 	dp_session_reclaim();

@@ -136,10 +136,18 @@ static int t_session(const char *cmd, const char *params, struct rte_tel_data *d
 	id = strtoull(params, &end, 0);
 	if (*end != '\0')
 		return -EINVAL;
+	uint64_t learned[2] = { 0, 0 }, handovers[2] = { 0, 0 };
+
 	dp_session_reader_begin();
 	s = dp_session_find(id);
-	if (s != NULL)
+	if (s != NULL) {
 		dp_session_fill_stats(s, &st);
+		/* the owner's source state, read racily (SPEC 12) */
+		for (unsigned l = 0; l < 2; l++) {
+			learned[l] = s->leg[l].src->flags;
+			handovers[l] = s->leg[l].src->handovers;
+		}
+	}
 	dp_session_reader_end();
 	if (s == NULL)
 		return -ENOENT;
@@ -149,6 +157,11 @@ static int t_session(const char *cmd, const char *params, struct rte_tel_data *d
 	add_dir(d, "leg0_tx", &st.legs[0][1]);
 	add_dir(d, "leg1_rx", &st.legs[1][0]);
 	add_dir(d, "leg1_tx", &st.legs[1][1]);
+	/* DP_SRC_* bits: 1 = RTP source learned, 2 = RTCP port learned */
+	rte_tel_data_add_dict_u64(d, "leg0_source_learned", learned[0]);
+	rte_tel_data_add_dict_u64(d, "leg1_source_learned", learned[1]);
+	rte_tel_data_add_dict_u64(d, "leg0_handovers", handovers[0]);
+	rte_tel_data_add_dict_u64(d, "leg1_handovers", handovers[1]);
 	for (unsigned f = 0; f < MG_PROTO_MAX_FORKS; f++) {
 		char k[32];
 

@@ -57,6 +57,9 @@ static volatile int quit;
 static uint64_t drain_tsc;
 static uint64_t preempt_tsc;
 static uint64_t start_tsc; /* dataplane up: DP_STATS uptime counts from here */
+/* media-handover on a plain leg: how long the learned source must have been
+ * silent before another may take its place (mediagate.media.handoverSilenceMs) */
+static uint64_t src_silence_tsc;
 
 /* One UDP packet addressed to a session endpoint, through the stages. */
 struct job {
@@ -192,18 +195,27 @@ static inline uint16_t rtcp_port_of(const struct dp_leg *l, uint16_t rtp_port)
 }
 
 /*
- * Strict policy (SPEC §5): RTP and RTCP only from the addresses and ports of
- * the SDP. RTCP's port is the remote's RTCP port (explicit a=rtcp, else RTP
- * port + 1, or the RTP port with rtcp-mux; once a source won, the one learned
- * with it); an RFC 3960 candidate's is its port + 1 (the same with mux).
+ * Source policy (SPEC 5 and 12): which source a leg accepts a packet from.
+ * Called twice per packet: in stage 2, before decryption, to drop what can
+ * never be accepted without spending a decryption on it; and in stage 4,
+ * once the packet is known valid (authenticated on an SRTP leg, a well-formed
+ * RTP/RTCP packet on a plain one) and earlier packets of the same burst may
+ * have taught the leg its source, to decide for good. SRC_LEARN means "accept
+ * and learn (or move to) this source": stage 2 lets such a packet on, stage 4
+ * learns with src_learn().
  */
-static inline bool source_ok(const struct dp_leg *l, uint32_t ip, uint16_t port, bool rtcp)
+enum src_verdict { SRC_DROP, SRC_OK, SRC_LEARN };
+
+/* Strict: RTP and RTCP only from the addresses and ports of the SDP. RTCP's
+ * port is the remote's RTCP port (explicit a=rtcp, else RTP port + 1, or the
+ * RTP port with rtcp-mux; once a source won, the one learned with it); an
+ * RFC 3960 candidate's is its port + 1 (the same with mux). */
+static inline enum src_verdict src_strict(const struct dp_leg *l, const struct dp_src_rt *r,
+					  uint32_t ip, uint16_t port, bool rtcp)
 {
-	if (l->policy != MG_SOURCE_STRICT)
-		return true;
-	if (l->locked)
-		return ip == l->remote_ip &&
-		       (rtcp ? port == l->remote_rtcp_port && port != 0 : port == l->remote_port);
+	if (r->flags & DP_SRC_RTP)
+		return ip == r->ip && (rtcp ? port == r->rtcp_port && port != 0 : port == r->rtp_port)
+			       ? SRC_OK : SRC_DROP;
 	for (unsigned c = 0; c < l->n_cand; c++) {
 		uint16_t want;
 
@@ -219,9 +231,111 @@ static inline bool source_ok(const struct dp_leg *l, uint32_t ip, uint16_t port,
 			want = rtcp_port_of(l, l->cand_port[c]);
 		}
 		if (port == want && want != 0)
-			return true;
+			return rtcp ? SRC_OK : SRC_LEARN; /* the first RTP wins */
 	}
-	return false;
+	return SRC_DROP;
+}
+
+/*
+ * Latch: the first valid packet teaches the leg its source, RTP or RTCP:
+ *  - RTP: the address and RTP port; RTCP is then accepted from that address
+ *    only, on the RTP port with rtcp-mux, else on the port the first valid
+ *    RTCP packet from that address comes from (NATs do not always map RTP
+ *    port + 1 to the mapped RTP port + 1), and only that port from then on;
+ *    until that packet, RTCP is sent to RTP port + 1 (or the SDP's a=rtcp
+ *    when the source is the SDP's remote).
+ *  - RTCP first: the address and the RTCP port (with mux, the RTP port too);
+ *    the first valid RTP from that address then gives the RTP port.
+ * Only RTP moves a learned source, and only with media-handover: on an SRTP
+ * leg to any source whose packet authenticated (stage 2 lets it through to
+ * decryption, where a forgery fails as `auth`), on a plain leg to any source
+ * once the current one was silent for src_silence_tsc.
+ */
+static inline enum src_verdict src_move(const struct dp_leg *l, const struct dp_src_rt *r,
+					uint64_t now)
+{
+	if (!l->handover)
+		return SRC_DROP;
+	if (l->rx_ctx != NULL)
+		return SRC_LEARN; /* if, and only if, it authenticates */
+	return now - r->last_tsc >= src_silence_tsc ? SRC_LEARN : SRC_DROP;
+}
+
+static inline enum src_verdict src_latch(const struct dp_leg *l, const struct dp_src_rt *r,
+					 uint32_t ip, uint16_t port, bool rtcp, uint64_t now)
+{
+	if (r->flags == 0)
+		return SRC_LEARN;
+	if (rtcp) {
+		if (ip != r->ip)
+			return SRC_DROP;
+		if (r->flags & DP_SRC_RTCP) /* always so with mux */
+			return port == r->rtcp_port ? SRC_OK : SRC_DROP;
+		return SRC_LEARN;
+	}
+	if (ip == r->ip && !(r->flags & DP_SRC_RTP))
+		return SRC_LEARN; /* RTCP came first: this gives the RTP port */
+	if (ip == r->ip && port == r->rtp_port)
+		return SRC_OK;
+	return src_move(l, r, now);
+}
+
+static inline enum src_verdict src_check(const struct dp_session *s, unsigned leg, uint32_t ip,
+					 uint16_t port, bool rtcp, uint64_t now)
+{
+	const struct dp_leg *l = &s->leg[leg];
+
+	/* the TDM side of a bound channel (the other leg carries it): only what
+	 * the TDM thread injects, framed from this leg's own address and port
+	 * (stage 1 drops whatever a NIC delivers from one of our addresses) */
+	if (unlikely(s->leg[leg ^ 1].tdm))
+		return ip == l->local_ip && port == (rtcp ? l->local_rtcp_port : l->local_port)
+			       ? SRC_OK : SRC_DROP;
+	if (l->policy == MG_SOURCE_STRICT)
+		return src_strict(l, l->src, ip, port, rtcp);
+	return src_latch(l, l->src, ip, port, rtcp, now);
+}
+
+/* Stage 4, owner worker: accept @p ip:@p port as the leg's source (SRC_LEARN). */
+static inline void src_learn(const struct dp_leg *l, struct dp_src_rt *r, uint32_t ip,
+			     uint16_t port, bool rtcp, uint64_t now)
+{
+	uint16_t sp = rte_be_to_cpu_16(port);
+
+	if (r->flags != 0 && (ip != r->ip || (!rtcp && (r->flags & DP_SRC_RTP) &&
+					      port != r->rtp_port))) {
+		/* media-handover: what was learned with the old source goes */
+		r->flags = 0;
+		r->handovers++;
+	}
+	if (rtcp && !l->mux) {
+		/* RTCP first from another address than the SDP's: RTP is sent
+		 * to the port below it until RTP from there tells better */
+		if (!(r->flags & DP_SRC_RTP) && ip != r->ip)
+			r->rtp_port = sp > 0 ? rte_cpu_to_be_16((uint16_t)(sp - 1)) : 0;
+		r->ip = ip;
+		r->rtcp_port = port;
+		r->flags |= DP_SRC_RTCP;
+		r->last_tsc = now;
+		return;
+	}
+	if (!(r->flags & DP_SRC_RTCP) && (ip != r->ip || port != r->rtp_port)) {
+		/* RTP from 65535 has no RTCP port after it: keep the one we had
+		 * (explicit a=rtcp, or 0 = unknown, not sent to); a strict leg's
+		 * winner is a candidate whose RTCP port is its port + 1, so it
+		 * has none (RTCP from it is dropped). The SDP's remote itself
+		 * keeps its RTCP port (explicit a=rtcp). */
+		if (l->mux)
+			r->rtcp_port = port;
+		else if (sp != 65535)
+			r->rtcp_port = rte_cpu_to_be_16((uint16_t)(sp + 1));
+		else if (l->policy == MG_SOURCE_STRICT)
+			r->rtcp_port = 0;
+	}
+	r->ip = ip;
+	r->rtp_port = port;
+	r->flags |= DP_SRC_RTP | (l->mux ? DP_SRC_RTCP : 0);
+	r->last_tsc = now;
 }
 
 /* ---------------------------------------------------------------- forks */
@@ -352,13 +466,19 @@ static void srtp_stage(struct dp_worker *w, struct job *jobs, unsigned nj, bool 
 	}
 }
 
-static void process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n)
+/*
+ * @p from_nic: the packets come from a NIC queue (not a hand-off ring, which
+ * carries what other workers already passed through stage 1, and what the TDM
+ * thread injects from our own addresses).
+ */
+static void process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n, bool from_nic)
 {
 	struct job jobs[BURST];
 	struct dp_ep_key keys[BURST];
 	const void *kp[BURST];
 	void *data[BURST];
 	uint64_t hits = 0;
+	uint64_t now = rte_rdtsc();
 	unsigned nj = 0;
 
 	/* 1: Ethernet/IPv4/UDP; everything that is not session media leaves here */
@@ -411,6 +531,12 @@ static void process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n)
 		}
 		if (unlikely(!dp_port_owns(p, ip->dst_addr))) {
 			net_drop(w, m, DP_NET_DROP_IP_NOT_OURS);
+			continue;
+		}
+		/* nothing on the wire comes from us: a spoofed source of ours
+		 * would pass as the TDM thread's own packets (src_check()) */
+		if (unlikely(from_nic && dp_port_by_addr(ip->src_addr) >= 0)) {
+			net_drop(w, m, DP_NET_DROP_SRC_OURS);
 			continue;
 		}
 		if (ip->next_proto_id == IPPROTO_ICMP) {
@@ -506,13 +632,14 @@ static void process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n)
 			rte_pktmbuf_free(m);
 			continue;
 		}
-		if (unlikely(!source_ok(l, j->src_ip, j->src_port, rtcp))) {
+		if (unlikely(src_check(s, leg, j->src_ip, j->src_port, rtcp, now) == SRC_DROP)) {
 			rx->drops[MG_DROP_SOURCE_MISMATCH]++;
 			rte_pktmbuf_free(m);
 			continue;
 		}
 		rte_prefetch0(&s->stats->dir[leg][0]);
 		rte_prefetch0(&s->stats->dir[leg ^ 1][1]);
+		rte_prefetch0(s->leg[leg ^ 1].src);
 		if (l->rx_ctx != NULL)
 			rte_prefetch0(l->rx_ctx);
 		if (s->leg[leg ^ 1].tx_ctx != NULL)
@@ -552,27 +679,24 @@ static void process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n)
 		struct dp_sess_stats *st = s->stats;
 		struct rte_mbuf *m = j->m;
 		const uint8_t *pl = rte_pktmbuf_mtod(m, const uint8_t *);
+		/* again, now that the packet is valid (authenticated) and earlier
+		 * packets of this burst may have taught the leg its source */
+		enum src_verdict v = src_check(s, j->leg, j->src_ip, j->src_port, j->rtcp, now);
 
-		if (!l->locked && !j->rtcp) {
-			/* strict: the first candidate to send wins; latch: learn it */
-			if (l->remote_ip != j->src_ip || l->remote_port != j->src_port) {
-				uint16_t sp = rte_be_to_cpu_16(j->src_port);
-
-				l->remote_ip = j->src_ip;
-				l->remote_port = j->src_port;
-				/* RTP from 65535 has no RTCP port after it: keep the one we
-				 * had (explicit a=rtcp, or 0 = unknown, not sent to); a
-				 * strict leg's winner is a candidate whose RTCP port is
-				 * its port + 1, so it has none (RTCP from it is dropped) */
-				if (l->mux)
-					l->remote_rtcp_port = j->src_port;
-				else if (sp != 65535)
-					l->remote_rtcp_port = rte_cpu_to_be_16(sp + 1);
-				else if (l->policy == MG_SOURCE_STRICT)
-					l->remote_rtcp_port = 0;
+		if (unlikely(v == SRC_DROP)) {
+			st->dir[j->leg][0].drops[MG_DROP_SOURCE_MISMATCH]++;
+			rte_pktmbuf_free(m);
+			if (j->raw != NULL) {
+				rte_pktmbuf_free(j->raw);
+				j->raw = NULL;
 			}
-			l->locked = 1;
+			j->ok = 0;
+			continue;
 		}
+		if (v == SRC_LEARN)
+			src_learn(l, l->src, j->src_ip, j->src_port, j->rtcp, now);
+		else
+			l->src->last_tsc = now;
 		st->dir[j->leg][0].packets++;
 		st->dir[j->leg][0].bytes += m->pkt_len;
 		st->dir[j->leg][0].rtcp_packets += j->rtcp;
@@ -606,7 +730,7 @@ static void process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n)
 			j->ok = 0;
 			continue;
 		}
-		if (unlikely(o->remote_ip == 0 || (j->rtcp && o->remote_rtcp_port == 0))) {
+		if (unlikely(o->src->ip == 0 || (j->rtcp ? o->src->rtcp_port : o->src->rtp_port) == 0)) {
 			st->dir[j->leg ^ 1][1].drops[MG_DROP_UNKNOWN_DEST]++;
 			rte_pktmbuf_free(m);
 			j->ok = 0;
@@ -636,13 +760,15 @@ static void process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n)
 			rte_pktmbuf_free(m);
 			continue;
 		}
+		const struct dp_src_rt *dst = o->src;
+
 		dp_net_write_udp(m, &dp_ports[o->port_idx].mac, o->local_ip,
-				 j->rtcp ? o->local_rtcp_port : o->local_port, o->remote_ip,
-				 j->rtcp ? o->remote_rtcp_port : o->remote_port);
+				 j->rtcp ? o->local_rtcp_port : o->local_port, dst->ip,
+				 j->rtcp ? dst->rtcp_port : dst->rtp_port);
 		tx->packets++;
 		tx->bytes += plen;
 		tx->rtcp_packets += j->rtcp;
-		tx_ip(w, o->port_idx, m, o->remote_ip, tx->drops);
+		tx_ip(w, o->port_idx, m, dst->ip, tx->drops);
 	}
 }
 
@@ -674,12 +800,12 @@ static int worker_main(void *arg)
 			for (unsigned i = 0; i < n; i++)
 				pkts[i]->port = (uint16_t)p;
 			w->net.rx_pkts += n;
-			process(w, pkts, n);
+			process(w, pkts, n, true);
 			total += n;
 		}
 		n = rte_ring_sc_dequeue_burst(w->handoff, (void **)pkts, BURST, NULL);
 		if (n > 0) {
-			process(w, pkts, n);
+			process(w, pkts, n, false);
 			total += n;
 		}
 		if (w->main_tx != NULL) {
@@ -790,6 +916,7 @@ int dp_dataplane_init(const struct mg_settings *s)
 	}
 	n_workers = nl;
 	idle_sleep_us = s->idle_sleep_us;
+	src_silence_tsc = rte_get_tsc_hz() / 1000 * s->media_handover_silence_ms;
 	drain_tsc = rte_get_tsc_hz() / 1000000 * DRAIN_US;
 	preempt_tsc = rte_get_tsc_hz() / 10000; /* 100 us */
 	start_tsc = rte_get_tsc_cycles();
@@ -927,6 +1054,7 @@ void dp_worker_fill_dp_stats(struct mg_msg_dp_stats *out)
 	out->drops[MG_DROP_TX_FULL] = drops[DP_NET_DROP_TX_FULL] + drops[DP_NET_DROP_SLOW_RING_FULL] +
 				      drops[DP_NET_DROP_HANDOFF_FULL];
 	out->drops[MG_DROP_NO_MBUF] = drops[DP_NET_DROP_NO_MBUF];
+	out->drops[MG_DROP_SOURCE_MISMATCH] = drops[DP_NET_DROP_SRC_OURS];
 	out->drops[MG_DROP_MALFORMED] = drops[DP_NET_DROP_RUNT] + drops[DP_NET_DROP_IP_MALFORMED] +
 					drops[DP_NET_DROP_IP_CHECKSUM] +
 					drops[DP_NET_DROP_UDP_MALFORMED] +

@@ -160,7 +160,7 @@ static void test_raw_fork_gets_wire_bytes(void **state)
 	static struct sent s;
 	(void)state;
 
-	process(&tw, pkts, 1);
+	process(&tw, pkts, 1, true);
 	collect(&s);
 	assert_int_equal(s.n, 2);
 	int main_i = find(&s, 40002), fork_i = find(&s, 40004);
@@ -200,7 +200,7 @@ static void test_raw_fork_no_mbuf_never_plaintext(void **state)
 	assert_true(nh < POOL_N);
 	assert_int_equal(rte_mempool_avail_count(dp_pktmbuf_pool), 0);
 
-	process(&tw, pkts, 2);
+	process(&tw, pkts, 2, true);
 	collect(&s);
 	for (unsigned i = 0; i < nh; i++)
 		rte_pktmbuf_free(held[i]);
@@ -237,7 +237,7 @@ static bool rtcp_from(uint64_t id, uint32_t sip, uint16_t sport, uint16_t dport,
 	static struct sent s;
 
 	stats_of(id, &a);
-	process(&tw, &m, 1);
+	process(&tw, &m, 1, true);
 	collect(&s);
 	stats_of(id, &b);
 	uint64_t mism = b.legs[0][0].drops[MG_DROP_SOURCE_MISMATCH] -
@@ -290,7 +290,7 @@ static void test_strict_rtcp_source_port(void **state)
 
 	/* A3's RTP wins; then nothing is its RTCP port, and the others lost */
 	m = frame(A3, 65535, IP_A, 30010, rtp, sizeof(rtp));
-	process(&tw, &m, 1);
+	process(&tw, &m, 1, true);
 	collect(&s);
 	assert_int_equal(s.n, 1);
 	assert_int_equal(s.dport[0], 40012);
@@ -312,6 +312,345 @@ static void test_strict_rtcp_source_port(void **state)
 	assert_int_equal(dp_session_add(&def, false, &err), 0);
 	assert_false(rtcp_from(3, REM_A, 40021, 30020, 40023));
 	assert_true(rtcp_from(3, REM_A, 40020, 30020, 40023));
+}
+
+/* ------------------------------------------------ latching (SPEC 12) */
+
+#define ATK RTE_BE32(0xc0000205) /* 192.0.2.5: an injector */
+
+/*
+ * One packet from @p sip:@p sport to @p dip:@p dport (RTP, or an RTCP SR);
+ * SRTP/SRTCP under the test key when @p srtp (@p tamper: a forgery).
+ * Returns the destination port it was relayed to, 0 if it was dropped as
+ * source_mismatch; any other outcome fails unless @p other_drop names the
+ * reason expected instead (then returns 0).
+ */
+static uint16_t pkt_from(uint64_t id, unsigned leg, uint32_t sip, uint16_t sport, uint32_t dip,
+			 uint16_t dport, bool rtcp, bool srtp, bool tamper, int other_drop)
+{
+	static uint16_t seq = 100;
+	uint8_t b[RTP_LEN + MG_SRTP_MAX_OVERHEAD];
+	struct mg_srtp_buf sb = { b, rtcp ? 28 : RTP_LEN, sizeof(b) };
+	struct mg_msg_session_stats a, z;
+	static struct sent s;
+	uint8_t r;
+	int reason = other_drop >= 0 ? other_drop : MG_DROP_SOURCE_MISMATCH;
+
+	memset(b, 0, sizeof(b));
+	b[0] = 0x80;
+	if (rtcp) {
+		b[1] = 200;
+		b[3] = 6;
+		b[7] = 0x51;
+	} else {
+		seq++;
+		b[2] = (uint8_t)(seq >> 8);
+		b[3] = (uint8_t)seq;
+		b[11] = 0x77;
+	}
+	if (srtp) {
+		unsigned ok = rtcp ? mg_srtp_protect_rtcp_burst(tw.eng, sender, &sb, &r, 1)
+				   : mg_srtp_protect_burst(tw.eng, sender, &sb, &r, 1);
+
+		assert_int_equal(ok, 1);
+		if (tamper)
+			b[sb.len - 1] ^= 0x5a; /* the tag */
+	}
+	struct rte_mbuf *m = frame(sip, sport, dip, dport, b, sb.len);
+
+	stats_of(id, &a);
+	process(&tw, &m, 1, true);
+	collect(&s);
+	stats_of(id, &z);
+	uint64_t d = z.legs[leg][0].drops[reason] - a.legs[leg][0].drops[reason];
+	uint64_t all = 0;
+
+	for (unsigned k = 0; k < MG_PROTO_DROP_SLOTS; k++)
+		all += z.legs[leg][0].drops[k] - a.legs[leg][0].drops[k];
+	if (s.n == 1 && all == 0)
+		return s.dport[0];
+	if (s.n == 0 && d == 1 && all == 1)
+		return 0;
+	fail_msg("packet from port %u to %u: %u sent, drops +%" PRIu64 " (+%" PRIu64 " %s)",
+		 sport, dport, s.n, all, d,
+		 mg_proto_drop_name((unsigned)reason));
+	return 0;
+}
+
+#define RTP_IN(id, sip, sport, dport) pkt_from(id, 0, sip, sport, IP_A, dport, false, false, false, -1)
+#define RTCP_IN(id, sip, sport, dport) pkt_from(id, 0, sip, sport, IP_A, dport, true, false, false, -1)
+#define SRTP_IN(id, sip, sport, dport) pkt_from(id, 0, sip, sport, IP_A, dport, false, true, false, -1)
+
+static struct dp_src_rt *src_of(uint64_t id, unsigned leg)
+{
+	const struct dp_session *s = dp_session_find(id);
+
+	assert_non_null(s);
+	return s->leg[leg].src;
+}
+
+/* leg 0: IP_A:@p port from REM_A:@p rport (latching), plain or SRTP on receive;
+ * leg 1: IP_B:@p port + 2 toward REM_B:@p rport + 2 */
+static void latch_def(struct mg_msg_session *def, uint64_t id, uint16_t port, uint16_t rport,
+		      bool srtp, uint8_t flags)
+{
+	memset(def, 0, sizeof(*def));
+	def->id = id;
+	addr(&def->legs[0].local, IP_A, port);
+	addr(&def->legs[0].remote, REM_A, rport);
+	def->legs[0].flags = flags;
+	if (srtp) {
+		def->legs[0].rx.suite = MG_SRTP_AES_CM_128_HMAC_SHA1_80;
+		def->legs[0].rx.key_len = 16;
+		def->legs[0].rx.salt_len = 14;
+		memcpy(def->legs[0].rx.key, master, 16);
+		memcpy(def->legs[0].rx.salt, master + 16, 14);
+	}
+	addr(&def->legs[1].local, IP_B, (uint16_t)(port + 2));
+	addr(&def->legs[1].remote, REM_B, (uint16_t)(rport + 2));
+}
+
+static void latch_add(uint64_t id, uint16_t port, uint16_t rport, bool srtp, uint8_t flags,
+		      bool modify)
+{
+	struct mg_msg_session def;
+	const char *err = NULL;
+
+	latch_def(&def, id, port, rport, srtp, flags);
+	if (dp_session_add(&def, modify, &err) != 0)
+		fail_msg("session %" PRIu64 ": %s", id, err);
+}
+
+/* Plain leg: the first well-formed packet teaches the source, from then on
+ * nothing else gets through, RTP or RTCP, and replies go to it. */
+static void test_latch_first_valid_packet(void **state)
+{
+	static const uint8_t bad[12] = { 0x40 }; /* RTP version 1 */
+	struct rte_mbuf *m;
+	static struct sent s;
+	(void)state;
+
+	latch_add(10, 30100, 40100, false, 0, false);
+	/* a malformed packet from the injector teaches nothing */
+	m = frame(ATK, 6000, IP_A, 30100, bad, sizeof(bad));
+	process(&tw, &m, 1, true);
+	collect(&s);
+	assert_int_equal(s.n, 0);
+	assert_int_equal(src_of(10, 0)->flags, 0);
+	/* the peer, from behind a NAT (not the SDP's address): learned */
+	assert_int_equal(RTP_IN(10, A2, 41000, 30100), 40102);
+	assert_int_equal(src_of(10, 0)->flags, DP_SRC_RTP);
+	assert_int_equal(src_of(10, 0)->ip, A2);
+	/* everyone else: the injector, the SDP's own address, the peer's
+	 * address from another port */
+	assert_int_equal(RTP_IN(10, ATK, 6000, 30100), 0);
+	assert_int_equal(RTP_IN(10, REM_A, 40100, 30100), 0);
+	assert_int_equal(RTP_IN(10, A2, 41002, 30100), 0);
+	assert_int_equal(RTP_IN(10, A2, 41000, 30100), 40102);
+	/* RTCP: from the learned address only; its first valid RTCP packet
+	 * gives the port (NAT), then only that port */
+	assert_int_equal(RTCP_IN(10, ATK, 6001, 30101), 0);
+	assert_int_equal(RTCP_IN(10, A2, 41001, 30101), 40103);
+	assert_int_equal(src_of(10, 0)->flags, DP_SRC_RTP | DP_SRC_RTCP);
+	assert_int_equal(RTCP_IN(10, A2, 41003, 30101), 0);
+	assert_int_equal(RTCP_IN(10, REM_A, 40101, 30101), 0);
+	assert_int_equal(RTCP_IN(10, A2, 41001, 30101), 40103);
+	/* B's media goes to the learned source */
+	assert_int_equal(pkt_from(10, 1, REM_B, 40102, IP_B, 30102, false, false, false, -1), 41000);
+	assert_int_equal(pkt_from(10, 1, REM_B, 40103, IP_B, 30103, true, false, false, -1), 41001);
+	/* without media-handover, silence changes nothing */
+	src_of(10, 0)->last_tsc = 0;
+	assert_int_equal(RTP_IN(10, ATK, 6000, 30100), 0);
+	assert_int_equal(src_of(10, 0)->ip, A2);
+}
+
+/* Several sources in one burst: the first valid one wins, the rest are
+ * dropped even though none was learned when the burst arrived. */
+static void test_latch_one_burst(void **state)
+{
+	uint8_t rtp[RTP_LEN] = { 0x80 };
+	struct rte_mbuf *m[3] = { frame(A2, 42000, IP_A, 30110, rtp, sizeof(rtp)),
+				  frame(ATK, 6000, IP_A, 30110, rtp, sizeof(rtp)),
+				  frame(A2, 42000, IP_A, 30110, rtp, sizeof(rtp)) };
+	struct mg_msg_session_stats st;
+	static struct sent s;
+	(void)state;
+
+	latch_add(11, 30110, 40110, false, 0, false);
+	process(&tw, m, 3, true);
+	collect(&s);
+	assert_int_equal(s.n, 2);
+	stats_of(11, &st);
+	assert_int_equal(st.legs[0][0].drops[MG_DROP_SOURCE_MISMATCH], 1);
+	assert_int_equal(src_of(11, 0)->ip, A2);
+}
+
+/* SRTP leg: a forgery cannot latch (it fails as auth before any source is
+ * learned); once learned, another source is dropped before decryption. */
+static void test_latch_srtp_needs_auth(void **state)
+{
+	struct mg_msg_session_stats st;
+	(void)state;
+
+	latch_add(12, 30120, 40120, true, 0, false);
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(pkt_from(12, 0, ATK, 6000, IP_A, 30120, false, true, true,
+					  MG_DROP_AUTH), 0);
+	assert_int_equal(pkt_from(12, 0, ATK, 6001, IP_A, 30121, true, true, true, MG_DROP_AUTH),
+			 0);
+	assert_int_equal(src_of(12, 0)->flags, 0);
+	assert_int_equal(SRTP_IN(12, A2, 42000, 30120), 40122);
+	assert_int_equal(src_of(12, 0)->ip, A2);
+	/* a forgery now is a source_mismatch (no decryption spent on it), and
+	 * so is a packet that would authenticate (replayed from elsewhere) */
+	assert_int_equal(pkt_from(12, 0, ATK, 6000, IP_A, 30120, false, true, true, -1), 0);
+	assert_int_equal(SRTP_IN(12, ATK, 6000, 30120), 0);
+	stats_of(12, &st);
+	assert_int_equal(st.legs[0][0].drops[MG_DROP_AUTH], 4);
+	assert_int_equal(src_of(12, 0)->ip, A2);
+	assert_int_equal(SRTP_IN(12, A2, 42000, 30120), 40122);
+}
+
+/* media-handover on an SRTP leg: only a packet that authenticates moves it. */
+static void test_handover_srtp(void **state)
+{
+	struct mg_msg_session_stats st;
+	(void)state;
+
+	latch_add(13, 30130, 40130, true, MG_LEG_F_HANDOVER, false);
+	assert_int_equal(SRTP_IN(13, A2, 42000, 30130), 40132);
+	/* forgeries from a new source: tried, fail, move nothing */
+	assert_int_equal(pkt_from(13, 0, ATK, 6000, IP_A, 30130, false, true, true, MG_DROP_AUTH),
+			 0);
+	assert_int_equal(src_of(13, 0)->ip, A2);
+	assert_int_equal(src_of(13, 0)->handovers, 0);
+	/* RTCP never moves it, authenticated or not */
+	assert_int_equal(pkt_from(13, 0, REM_A, 7001, IP_A, 30131, true, true, false, -1), 0);
+	/* the peer itself from a new address (a NAT rebinding, a new network) */
+	assert_int_equal(SRTP_IN(13, REM_A, 7000, 30130), 40132);
+	assert_int_equal(src_of(13, 0)->ip, REM_A);
+	assert_int_equal(src_of(13, 0)->rtp_port, RTE_BE16(7000));
+	assert_int_equal(src_of(13, 0)->rtcp_port, RTE_BE16(7001));
+	assert_int_equal(src_of(13, 0)->handovers, 1);
+	assert_int_equal(SRTP_IN(13, A2, 42000, 30130), 40132); /* and back */
+	assert_int_equal(src_of(13, 0)->ip, A2);
+	assert_int_equal(pkt_from(13, 1, REM_B, 40132, IP_B, 30132, false, false, false, -1),
+			 42000);
+	stats_of(13, &st);
+	assert_int_equal(st.legs[0][0].drops[MG_DROP_AUTH], 1);
+}
+
+/* media-handover on a plain leg: a new source only after the learned one
+ * was silent for the configured time. */
+static void test_handover_plain_after_silence(void **state)
+{
+	struct dp_src_rt *r;
+	uint64_t saved = src_silence_tsc;
+	(void)state;
+
+	src_silence_tsc = rte_get_tsc_hz() * 3600; /* nothing is that silent here */
+	latch_add(14, 30140, 40140, false, MG_LEG_F_HANDOVER, false);
+	assert_int_equal(RTP_IN(14, A2, 42000, 30140), 40142);
+	assert_int_equal(RTP_IN(14, ATK, 6000, 30140), 0);
+	assert_int_equal(src_of(14, 0)->ip, A2);
+	/* the learned source went quiet long enough: the next one takes over */
+	src_silence_tsc = rte_get_tsc_hz();
+	r = src_of(14, 0);
+	r->last_tsc = rte_rdtsc() - 2 * rte_get_tsc_hz();
+	assert_int_equal(RTP_IN(14, REM_A, 7000, 30140), 40142);
+	assert_int_equal(r->ip, REM_A);
+	assert_int_equal(r->handovers, 1);
+	/* and the old one, back at once, is now the stranger */
+	assert_int_equal(RTP_IN(14, A2, 42000, 30140), 0);
+	assert_int_equal(pkt_from(14, 1, REM_B, 40142, IP_B, 30142, false, false, false, -1),
+			 7000);
+	src_silence_tsc = saved;
+}
+
+/* MODIFY keeps a learned source while the remote is unchanged (a re-INVITE
+ * must not re-open the leg), as do FORK_ADD/DEL; a new remote starts over. */
+static void test_latch_modify(void **state)
+{
+	struct mg_msg_fork f;
+	const char *err = NULL;
+	(void)state;
+
+	latch_add(15, 30150, 40150, false, 0, false);
+	assert_int_equal(RTP_IN(15, A2, 42000, 30150), 40152);
+	latch_add(15, 30150, 40150, false, 0, true);
+	assert_int_equal(RTP_IN(15, ATK, 6000, 30150), 0);
+	memset(&f, 0, sizeof(f));
+	f.session_id = 15;
+	f.fork_id = 1;
+	addr(&f.local, IP_B, 30154);
+	addr(&f.remote, FORK_R, 40154);
+	assert_int_equal(dp_fork_add(&f, &err), 0);
+	/* a new session object: the source it learned came along */
+	assert_int_equal(src_of(15, 0)->ip, A2);
+	assert_int_equal(RTP_IN(15, ATK, 6000, 30150), 0);
+	struct mg_msg_fork_id fid = { .session_id = 15, .fork_id = 1 };
+
+	assert_int_equal(dp_fork_del(&fid, &err), 0);
+	assert_int_equal(RTP_IN(15, ATK, 6000, 30150), 0);
+	/* the peer moved (another remote in the SDP): learn again */
+	latch_add(15, 30150, 40160, false, 0, true);
+	assert_int_equal(src_of(15, 0)->flags, 0);
+	assert_int_equal(RTP_IN(15, REM_A, 40160, 30150), 40162); /* B moved too */
+	assert_int_equal(RTP_IN(15, A2, 42000, 30150), 0);
+}
+
+/* RTCP before any RTP teaches the address and RTCP port; RTP must then come
+ * from that address. */
+static void test_latch_rtcp_first(void **state)
+{
+	(void)state;
+
+	latch_add(16, 30160, 40160, false, 0, false);
+	assert_int_equal(RTCP_IN(16, A2, 42001, 30161), 40163);
+	assert_int_equal(src_of(16, 0)->flags, DP_SRC_RTCP);
+	assert_int_equal(RTP_IN(16, ATK, 6000, 30160), 0);
+	assert_int_equal(RTP_IN(16, A2, 42000, 30160), 40162);
+	assert_int_equal(src_of(16, 0)->flags, DP_SRC_RTP | DP_SRC_RTCP);
+	assert_int_equal(RTP_IN(16, A2, 42002, 30160), 0);
+	assert_int_equal(RTCP_IN(16, A2, 42003, 30161), 0);
+	/* rtcp-mux: one source for both */
+	latch_add(17, 30170, 40170, false, MG_LEG_F_RTCP_MUX, false);
+	assert_int_equal(RTCP_IN(17, A2, 42000, 30170), 40173);
+	assert_int_equal(RTCP_IN(17, A2, 42001, 30170), 0);
+	assert_int_equal(RTP_IN(17, A2, 42001, 30170), 0);
+	assert_int_equal(RTP_IN(17, A2, 42000, 30170), 40172);
+}
+
+/* The TDM side of a bound channel takes only what the TDM thread injects
+ * (from the leg's own address, through a hand-off ring); the wire cannot
+ * send from our addresses. */
+static void test_tdm_side_only_tdm_thread(void **state)
+{
+	uint8_t rtp[RTP_LEN] = { 0x80 };
+	struct rte_mbuf *m;
+	uint64_t ours0 = tw.net.drops[DP_NET_DROP_SRC_OURS];
+	const char *err = NULL;
+	static struct sent s;
+	(void)state;
+
+	/* leg 0 faces the RTP peer and carries the channel, leg 1 is the TDM side */
+	latch_add(18, 30180, 40180, false, 0, false);
+	assert_int_equal(dp_session_set_tdm_leg(18, 0, &err), 0);
+	assert_int_equal(pkt_from(18, 1, ATK, 6000, IP_B, 30182, false, false, false, -1), 0);
+	assert_int_equal(pkt_from(18, 1, ATK, 6001, IP_B, 30183, true, false, false, -1), 0);
+	/* the TDM thread's frame: from IP_B:30182 to itself, not from a NIC */
+	m = frame(IP_B, 30182, IP_B, 30182, rtp, sizeof(rtp));
+	process(&tw, &m, 1, false);
+	collect(&s);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.dport[0], 40180);
+	/* the same frame off the wire: dropped before any session sees it */
+	m = frame(IP_B, 30182, IP_B, 30182, rtp, sizeof(rtp));
+	process(&tw, &m, 1, true);
+	collect(&s);
+	assert_int_equal(s.n, 0);
+	assert_int_equal(tw.net.drops[DP_NET_DROP_SRC_OURS], ours0 + 1);
+	assert_int_equal(dp_session_set_tdm_leg(18, -1, &err), 0);
 }
 
 static int setup(void)
@@ -395,6 +734,14 @@ int main(void)
 		cmocka_unit_test(test_raw_fork_gets_wire_bytes),
 		cmocka_unit_test(test_raw_fork_no_mbuf_never_plaintext),
 		cmocka_unit_test(test_strict_rtcp_source_port),
+		cmocka_unit_test(test_latch_first_valid_packet),
+		cmocka_unit_test(test_latch_one_burst),
+		cmocka_unit_test(test_latch_srtp_needs_auth),
+		cmocka_unit_test(test_handover_srtp),
+		cmocka_unit_test(test_handover_plain_after_silence),
+		cmocka_unit_test(test_latch_modify),
+		cmocka_unit_test(test_latch_rtcp_first),
+		cmocka_unit_test(test_tdm_side_only_tdm_thread),
 	};
 
 	if (rte_eal_init(10, eal) < 0 || setup() < 0)

@@ -99,6 +99,8 @@ struct mg_settings {
 	bool lock_on_sdp;
 	uint16_t media_port_min;    /**< even */
 	uint16_t media_port_max;    /**< odd */
+	bool media_handover;        /**< default of a leg's MG_LEG_F_HANDOVER (control) */
+	unsigned media_handover_silence_ms; /**< plain legs: silence before a new source (dataplane) */
 
 	/* call admission (control) */
 	unsigned max_calls;         /**< 0 = no limit of its own */

@@ -1133,6 +1133,37 @@ static const struct mg_config_key schema[] = {
 		.used_by = MG_CFG_USE_BOTH,
 	},
 	{
+		.name = "mediagate.media.handover",
+		.type = "bool",
+		.def = "false",
+		.allowed = "true, false",
+		.apply = v_bool,
+		FIELD(media_handover),
+		.help = "media-handover for every leg of every call and NG session (NG's "
+			"media-handover flag turns it on for one session): true lets a latched "
+			"leg's source move (SRTP: to a source whose packet "
+			"authenticated; plain RTP: to a new source once the learned one was "
+			"silent for mediagate.media.handoverSilenceMs). false: a leg keeps the "
+			"first source it learned for the whole call, anything else is dropped "
+			"as source_mismatch (SPEC 12).",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
+		.name = "mediagate.media.handoverSilenceMs",
+		.type = "uint",
+		.def = "2000",
+		.allowed = "100-600000 milliseconds",
+		.apply = v_uint,
+		FIELD(media_handover_silence_ms),
+		.min = 100,
+		.max = 600000,
+		.help = "With media-handover, how long the learned source of a plain RTP leg "
+			"must have sent nothing (RTP or RTCP) before a new source may take its "
+			"place. SRTP legs need no wait: only a packet that authenticates moves "
+			"them.",
+		.used_by = MG_CFG_USE_DATAPLANE,
+	},
+	{
 		.name = "mediagate.calls.maxCalls",
 		.type = "uint",
 		.def = "0",

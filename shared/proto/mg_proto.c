@@ -382,8 +382,9 @@ static int check_leg(const struct mg_msg_leg *l, unsigned idx)
 	if (l->source_policy != MG_SOURCE_LATCH && l->source_policy != MG_SOURCE_STRICT)
 		return fail("leg %u: source policy %u (allowed: 0 latch, 1 strict)", idx,
 			    l->source_policy);
-	if (l->flags & ~MG_LEG_F_RTCP_MUX)
-		return fail("leg %u: unknown flags 0x%x (allowed: 0x1 rtcp-mux)", idx, l->flags);
+	if (l->flags & ~(MG_LEG_F_RTCP_MUX | MG_LEG_F_HANDOVER))
+		return fail("leg %u: unknown flags 0x%x (allowed: 0x1 rtcp-mux, 0x2 handover)", idx,
+			    l->flags);
 	if (!all_zero(l->reserved, sizeof(l->reserved)))
 		return fail("leg %u: reserved bytes set", idx);
 	if (!(l->flags & MG_LEG_F_RTCP_MUX) && (l->local.port & 1))

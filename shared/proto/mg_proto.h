@@ -190,11 +190,22 @@ struct mg_msg_crypto {
 
 /** Source policy of a leg (SPEC §5). */
 enum mg_source_policy {
-	MG_SOURCE_LATCH = 0,  /**< learn the source from the first valid packet */
+	MG_SOURCE_LATCH = 0,  /**< learn the source from the first valid packet (SRTP:
+	                           authenticated), then accept only it (SPEC 12) */
 	MG_SOURCE_STRICT = 1, /**< only remote/candidates; the first to send wins */
 };
 
 #define MG_LEG_F_RTCP_MUX 0x01u /**< RTCP shares the RTP port (RFC 5761) */
+/**
+ * media-handover: a latching leg's learned source may move (SPEC 12): on an
+ * SRTP leg to a new source whose packet authenticated, on a plain leg to a
+ * new source once the current one was silent for the dataplane's
+ * mediagate.media.handoverSilenceMs. Without it a learned source is kept for
+ * the life of the leg. Ignored by the strict policy. (A bit added to an
+ * existing field: no size changes; a dataplane that predates it refuses the
+ * session by name, "unknown flags", instead of silently not honouring it.)
+ */
+#define MG_LEG_F_HANDOVER 0x02u
 
 /**
  * One leg: what arrives on `local` from the remote is `rx`; what the
@@ -220,8 +231,11 @@ struct mg_msg_leg {
  * SESSION_ADD / SESSION_MODIFY request and SESSION_GET reply. MODIFY
  * replaces the whole definition; the dataplane keeps a direction's SRTP
  * state (ROC, replay window) when its suite, key, salt and MKI are unchanged
- * and MG_CRYPTO_F_ROC_RESET is clear. GET replies with keys and salts zeroed
- * (lengths kept).
+ * and MG_CRYPTO_F_ROC_RESET is clear, and a leg's learned source (latch, or
+ * the strict winner) when its remote, remote RTCP port, rtcp-mux flag,
+ * candidates and source policy are unchanged (else the leg learns again).
+ * GET replies with keys and salts zeroed (lengths kept) and, as a leg's
+ * remote, the source it learned.
  */
 struct mg_msg_session {
 	uint64_t id;       /**< chosen by control, non-zero, unique */
@@ -261,7 +275,8 @@ enum mg_drop_reason {
 	MG_DROP_AUTH = 0,        /**< SRTP/SRTCP authentication failed */
 	MG_DROP_REPLAY,          /**< replayed or too old */
 	MG_DROP_UNKNOWN_DEST,    /**< no session for this local address/port */
-	MG_DROP_SOURCE_MISMATCH, /**< strict source policy: not an SDP source */
+	MG_DROP_SOURCE_MISMATCH, /**< not the leg's source: strict, not an SDP source;
+	                              latch, not the learned one */
 	MG_DROP_MALFORMED,       /**< not a valid IP/UDP/RTP/RTCP packet */
 	MG_DROP_NO_NEIGHBOUR,    /**< next hop's MAC not resolved */
 	MG_DROP_TX_FULL,         /**< transmit queue/ring full */

@@ -32,7 +32,7 @@ static void make_session(struct mg_msg_session *s)
 	s->legs[0].rx.lifetime = 1ull << 31;
 	s->legs[0].rx.roc = 0x01020304;
 	assert_int_equal(mg_proto_addr_parse("[2001:db8::1]:30002", &s->legs[1].local), 0);
-	s->legs[1].flags = MG_LEG_F_RTCP_MUX;
+	s->legs[1].flags = MG_LEG_F_RTCP_MUX | MG_LEG_F_HANDOVER;
 	s->legs[1].source_policy = MG_SOURCE_LATCH;
 }
 

@@ -369,6 +369,8 @@ def case_udp_shorter_than_ip():
     # UDP length 4 bytes shorter than the IP payload: relayed with the UDP
     # payload only, whichever worker receives it (a hand-off used to restore
     # the trimmed frame, which the owner then dropped as ip_malformed)
+    # (all from one source port: a latching leg accepts only the source it
+    # learned from the first packet)
     n = 24
     for sid, port in ((40, 20400), (41, 20410)):  # owners 0 and 1 with two workers
         session_add(sid, ["local=%s:%d" % (DP_A, port), "remote=%s:30400" % A],
@@ -387,7 +389,7 @@ def case_udp_shorter_than_ip():
         "for i in range(%d):\n"
         "  for dport in (20400,20410):\n"
         "    rtp=struct.pack('!BBHII',0x80,0,i,i*160,0x4000+dport)+bytes(20)\n"
-        "    udp=struct.pack('!HHHH',30400+i%%8,dport,8+len(rtp),0)+rtp+b'JUNK'\n"
+        "    udp=struct.pack('!HHHH',30400,dport,8+len(rtp),0)+rtp+b'JUNK'\n"
         "    h=struct.pack('!BBHHHBBH4s4s',0x45,0,20+len(udp),i,0,64,17,0,sip,dip)\n"
         "    s.send(dst+src+b'\\x08\\x00'+h[:10]+ck(h)+h[12:]+udp)\n"
     ) % (mac.strip(), DP_A, A, n)

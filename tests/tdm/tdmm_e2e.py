@@ -14,6 +14,16 @@ E1 line on channel 32 with the real dahdi backend.
   TDM (ch 32) 440 Hz -> emu -> ch 1 -> TDM thread -> worker (SRTP) -> peer: 440 Hz
   peer 1000 Hz (SRTP) -> worker -> TDM thread -> jitter buffer -> ch 1 -> emu -> ch 32
 
+  Injection (SPEC 12, RTP Bleed): meanwhile an injector in namespace tdmm-T-x
+  (bridged onto the peer's link, 198.51.100.5) sprays both legs' RTP and RTCP
+  ports with marked packets (tests/smoke/dp_inject.py --spray): on an SRTP
+  call from before the peer's first packet, on a plain one once the peer's
+  leg learned its source (before that a plain leg cannot tell the peer from an
+  injector). Nothing may reach the TDM channel or the peer: every injected
+  packet is a counted drop (source_mismatch; auth on an SRTP leg not learned
+  yet), the channel took no more RTP than the peer sent, and the peer saw no
+  foreign SSRC.
+
 The span is A-law and the call PCMU, so both directions are transcoded.
 usage: tdmm_e2e.py BUILD_DIR
 """
@@ -34,8 +44,9 @@ EMU = os.environ.get("MG_TDM_EMU_DIR")
 # file prefix, so that two runs side by side share nothing; the veths are made
 # inside the namespaces and need no tag.
 TAG = "%x" % os.getpid()
-NS_DP, NS_A = "tdmm-%s-dp" % TAG, "tdmm-%s-a" % TAG
-DP, PEER = "198.51.100.1", "198.51.100.2"
+NS_DP, NS_A, NS_X = "tdmm-%s-dp" % TAG, "tdmm-%s-a" % TAG, "tdmm-%s-x" % TAG
+DP, PEER, INJ = "198.51.100.1", "198.51.100.2", "198.51.100.5"
+SPRAY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "smoke", "dp_inject.py")
 RUN = "/tmp/tdmm-e2e-" + TAG
 SOCK = RUN + "/dp.sock"
 PREFIX = "tdmm-e2e-" + TAG
@@ -69,7 +80,7 @@ def check(cond, what, into=None):
 
 
 def down():
-    for ns in (NS_DP, NS_A):
+    for ns in (NS_DP, NS_A, NS_X):
         sh("ip", "netns", "del", ns, check=False)
     shutil.rmtree(RUN, ignore_errors=True)
     shutil.rmtree("/var/run/dpdk/" + PREFIX, ignore_errors=True)
@@ -86,7 +97,21 @@ def up():
     for ns, dev in ((NS_DP, "tdmm-a0"), (NS_A, "tdmm-a1")):
         sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % dev)
         sh("ip", "netns", "exec", ns, "ip", "link", "set", dev, "up")
-    sh("ip", "netns", "exec", NS_A, "ip", "addr", "add", PEER + "/24", "dev", "tdmm-a1")
+    # the peer's address on a bridge, so that the injector shares its link
+    ax = lambda *c: sh("ip", "netns", "exec", NS_A, *c)
+    ax("ip", "link", "add", "tdmm-abr", "type", "bridge")
+    ax("sysctl", "-qw", "net.ipv6.conf.tdmm-abr.disable_ipv6=1")
+    ax("ip", "link", "set", "tdmm-a1", "master", "tdmm-abr")
+    ax("ip", "addr", "add", PEER + "/24", "dev", "tdmm-abr")
+    ax("ip", "link", "set", "tdmm-abr", "up")
+    sh("ip", "netns", "add", NS_X)
+    sh("ip", "link", "add", "tdmm-ax", "netns", NS_A, "type", "veth", "peer", "name",
+       "tdmm-xa", "netns", NS_X)
+    for ns, dev in ((NS_A, "tdmm-ax"), (NS_X, "tdmm-xa")):
+        sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % dev)
+        sh("ip", "netns", "exec", ns, "ip", "link", "set", dev, "up")
+    ax("ip", "link", "set", "tdmm-ax", "master", "tdmm-abr")
+    sh("ip", "netns", "exec", NS_X, "ip", "addr", "add", INJ + "/24", "dev", "tdmm-xa")
 
 
 def stop(proc):
@@ -161,10 +186,27 @@ def stream(sid):
         "--ms", ms, "--law", CALL, "--pt", CALL_PT, "--tone", "1000", "--measure", "440",
         "--dtmf", "123", "--event-pt", "101"]
         + (["--tx-key", k_in.hex(), "--rx-key", k_out.hex()] if SRTP else [])))
+    # the injector: 4 ports x 3 kinds every 10 ms for 4.5 s (see the top)
+    ports = [(0, 20000), (0, 20001), (1, 20002), (1, 20003)]
+    rounds = 450
+    targets = ["%s:%d,%s:%d,%s" % (INJ, 31000 + i, DP, port, kind)
+               for i, (leg, port) in enumerate(ports) for kind in ("rtp", "rtcp", "srtp")]
+    injected = {0: rounds * 6, 1: rounds * 6}
+    sh("ip", "netns", "exec", NS_X, "ping", "-c", "1", "-W", "1", DP)  # ARP resolved first
+    st0 = json.loads(dpctl("session", "stats", str(sid)).stdout)["legs"]
+    spray = lambda: subprocess.Popen(["ip", "netns", "exec", NS_X, sys.executable, SPRAY,
+                                      "--spray", "%d/10" % rounds] + targets)
+    inj = spray() if SRTP else None
+    if SRTP:
+        time.sleep(0.3)  # forgeries before the peer's first packet
     t_tdm.start()
     t_rtp.start()
+    if not SRTP:
+        time.sleep(0.5)  # the plain leg learned its source by now
+        inj = spray()
     t_tdm.join()
     t_rtp.join()
+    inj.wait(30)
     rtp, tdm = out.get("rtp"), out.get("tdm")
     print("rtp peer:", json.dumps(rtp))
     print("tdm end: ", json.dumps(tdm))
@@ -180,6 +222,7 @@ def stream(sid):
         chk(w["worker1"]["packets"] >= 200 and w["worker0"]["handoffs"] >= 100,
               "session %d served by worker 1 (packets %d), worker 0 handed off %d"
               % (sid, w["worker1"]["packets"], w["worker0"]["handoffs"]))
+    st1 = json.loads(dpctl("session", "stats", str(sid)).stdout)["legs"]
     st = json.loads(dpctl("tdm", "unbind", "1").stdout)
     print("channel: ", json.dumps(st))
     dpctl("session", "del", str(sid))
@@ -230,6 +273,17 @@ def stream(sid):
     chk(st["rtp_in"] >= 100 and st["tdm_frames_in"] >= 100,
           "channel counters: rtp_in %d, tdm_frames_in %d" % (st["rtp_in"],
                                                              st["tdm_frames_in"]))
+    # injection: every injected packet a counted drop, none in the channel
+    for leg in (0, 1):
+        d = {k: v - st0[leg]["rx"]["drops"][k] for k, v in st1[leg]["rx"]["drops"].items()
+             if v != st0[leg]["rx"]["drops"][k]}
+        ok = sum(d.values()) == injected[leg] and d.get("source_mismatch", 0) > 0 and \
+            set(d) <= ({"source_mismatch", "auth"} if leg == 0 and SRTP else {"source_mismatch"})
+        chk(ok, "leg %d (%s): %d injected packets, all dropped: %s"
+            % (leg, "toward the TDM channel" if leg == 0 else "TDM side, toward the peer",
+               injected[leg], d))
+    chk(st["rtp_in"] <= rtp["sent"], "the channel took no more RTP (%d) than the peer sent (%d)"
+        % (st["rtp_in"], rtp["sent"]))
     return fails
 
 
