@@ -4,6 +4,9 @@
  * loop: connects, exchanges HELLO (refusing a dataplane built with other
  * message sizes), PINGs periodically, and reconnects with exponential
  * backoff (100 ms doubling up to 5 s) whenever the dataplane goes away.
+ * Liveness survives a request backlog: PINGs go out ahead of queued
+ * requests, and a PING unanswered in time only drops the connection when
+ * nothing at all came back for that long.
  *
  * Requests are asynchronous: dpc_request() sends at once and the callback
  * runs later from the event loop with the reply, or with -ETIMEDOUT /
@@ -54,6 +57,11 @@ void dpc_on_state(struct dpc *c, dpc_state_f fn, void *arg);
 
 /** True between a successful HELLO and the loss of the connection. */
 bool dpc_is_up(const struct dpc *c);
+
+/** PINGs that timed out while other replies kept arriving (a busy dataplane,
+ * not a lost one: the connection is dropped only after ping_timeout_ms of
+ * silence). */
+uint64_t dpc_late_pongs(const struct dpc *c);
 
 /** Times the connection came up (1 after the first HELLO). */
 unsigned dpc_connect_count(const struct dpc *c);

@@ -23,7 +23,7 @@
 #include "dpclient.h"
 #include "mg_log.h"
 
-enum srv_mode { SRV_NORMAL, SRV_BAD_HELLO };
+enum srv_mode { SRV_NORMAL, SRV_BAD_HELLO, SRV_NO_PONG };
 
 static su_root_t *root;
 static char dir[64];
@@ -99,6 +99,8 @@ static void srv_poll(void)
 			break;
 		case MG_MSG_PING:
 			pings_seen++;
+			if (mode == SRV_NO_PONG)
+				break; /* a backlog that never reaches the PING */
 			((struct mg_msg_pong *)&rep)->seq = body.ping.seq;
 			srv_reply(&h, 0, &rep);
 			break;
@@ -381,6 +383,49 @@ static void test_flood(void **state)
 	dpc_destroy(c);
 }
 
+/*
+ * Load is not death: while replies keep arriving, PINGs left unanswered
+ * do not drop the connection; once the dataplane says nothing at all for
+ * ping_timeout_ms, they do.
+ */
+static void test_busy_not_dead(void **state)
+{
+	static const struct dpc_params quick = {
+		.ping_interval_ms = 20,
+		.ping_timeout_ms = 200,
+		.backoff_min_ms = 10,
+		.backoff_max_ms = 40,
+	};
+	struct states st = { 0 };
+	struct dpc *c;
+	uint64_t end;
+
+	(void)state;
+	c = dpc_create(root, &settings, &quick);
+	assert_non_null(c);
+	dpc_on_state(c, on_state, &st);
+	assert_true(run_until(&st.up, 2000));
+	mode = SRV_NO_PONG;
+	/* 1 s of requests answered, PINGs never: up all along */
+	end = now_ms() + 1000;
+	while (now_ms() < end) {
+		struct answer a = { 0 };
+		struct mg_msg_session_id id = { .id = 7 };
+
+		assert_true(dpc_request(c, MG_MSG_SESSION_STATS, &id, 1000, on_answer, &a) > 0);
+		assert_true(run_until(&a.done, 1000));
+		assert_int_equal(a.result, 0);
+		run_for(20);
+	}
+	assert_int_equal(st.downs, 0);
+	assert_true(dpc_is_up(c));
+	assert_true(dpc_late_pongs(c) > 0);
+	/* now silence: dropped within about the timeout */
+	run_for(600);
+	assert_true(st.downs >= 1); /* (and again after each reconnect: still no PONG) */
+	dpc_destroy(c);
+}
+
 static void test_bad_socket(void **state)
 {
 	struct mg_settings s = { 0 };
@@ -406,6 +451,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mismatch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flood, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_busy_not_dead, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_socket, setup, teardown),
 	};
 	int rc;
