@@ -19,6 +19,7 @@
 #include "dpclient.h"
 #include "mg_build_config.h"
 #include "mg_config.h"
+#include "load.h"
 #include "media.h"
 #include "mg_log.h"
 #include "ng_cmd.h"
@@ -67,6 +68,7 @@ static void control_reload(struct control *ctl)
 			s->control_socket);
 	calls_reload(s);
 	media_reload(s);
+	load_reload(s);
 	{
 		char err[512];
 
@@ -281,7 +283,7 @@ int main(int argc, char **argv)
 	calls_check_routes();
 	/* The NG control API (docs/ng.md) on the media layer; with no SIP
 	 * user agent configured this is a pure media node. */
-	if (media_start(ctl.dp, s) < 0 || ng_cmd_start(ctl.root, s) < 0) {
+	if (load_start(ctl.root, s) < 0 || media_start(ctl.dp, s) < 0 || ng_cmd_start(ctl.root, s) < 0) {
 		ctl.exit_code = 2;
 		goto out;
 	}
@@ -297,6 +299,7 @@ int main(int argc, char **argv)
 out:
 	ng_cmd_stop();
 	media_stop();
+	load_stop();
 #ifdef MG_HAVE_PRI
 	pri_stop();
 #endif

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "load.h"
 #include "mg_log.h"
 #include "mg_proto_crypto.h"
 #include "sdp_crypto.h"
@@ -1453,9 +1454,16 @@ void media_offer(const char *key, const char *from_tag, const char *to_tag, cons
 		return fail_now(cb, arg, MEDIA_E_SDP, "tag longer than %d bytes", MEDIA_TAG_MAX - 1);
 	m = find(key);
 	if (m == NULL || m->deleting) {
+		enum load_verdict v;
+
 		if (md.max_sessions > 0 && md.count >= md.max_sessions) {
 			md.ctr.limit_refused++;
 			return fail_now(cb, arg, MEDIA_E_LIMIT, "Parallel session limit reached");
+		}
+		/* a new call: admitted by measured load too (rate, loop lag) */
+		if ((v = load_admit()) != LOAD_OK) {
+			md.ctr.load_refused++;
+			return fail_now(cb, arg, MEDIA_E_LIMIT, "%s", load_reason(v));
 		}
 		m = session_new(key);
 		if (m == NULL)

@@ -220,6 +220,7 @@ struct media_counters {
 	uint64_t created, deleted, offers, answers, errors;
 	uint64_t limit_refused;   /* refused by maxCalls */
 	uint64_t ports_refused;   /* dataplane out of ports */
+	uint64_t load_refused;    /* refused by load (rate, loop lag: control/load) */
 };
 void media_get_counters(struct media_counters *out);
 

@@ -702,7 +702,7 @@ static void cmd_statistics(struct ng_req *req)
 	ng_dict_add(d, st, "currentstatistics", cur);
 	ng_dict_add_int(d, tot, "managedsessions", (int64_t)mc.created);
 	ng_dict_add_int(d, tot, "deletedsessions", (int64_t)mc.deleted);
-	ng_dict_add_int(d, tot, "rejectedsessions", (int64_t)(mc.limit_refused + mc.ports_refused));
+	ng_dict_add_int(d, tot, "rejectedsessions", (int64_t)(mc.limit_refused + mc.ports_refused + mc.load_refused));
 	ng_dict_add(d, st, "totalstatistics", tot);
 	ng_dict_add_int(d, ctl, "ping", (int64_t)nc.ctr.ping);
 	ng_dict_add_int(d, ctl, "offer", (int64_t)nc.ctr.offer);

@@ -106,6 +106,8 @@ struct mg_settings {
 	unsigned max_calls;         /**< 0 = no limit of its own */
 	unsigned retry_after_s;     /**< Retry-After of an overload 503; 0 = none */
 	unsigned media_timeout_s;   /**< end a call whose peer sends no media; 0 = never */
+	unsigned max_rate;          /**< new calls per second, 0 = no limit */
+	unsigned max_loop_lag_ms;   /**< shed new calls over this event-loop lag, 0 = off */
 
 	/* NG control API (control): mediagate.ng.* */
 	struct mg_ng_listen ng_listen[MG_CFG_MAX_NG_LISTEN]; /**< UDP/TCP listeners */

@@ -1192,6 +1192,36 @@ static const struct mg_config_key schema[] = {
 		.used_by = MG_CFG_USE_CONTROL,
 	},
 	{
+		.name = "mediagate.calls.maxRate",
+		.type = "uint",
+		.def = "0",
+		.allowed = "0-100000 new calls per second (0 = no rate limit)",
+		.apply = v_uint,
+		FIELD(max_rate),
+		.min = 0,
+		.max = 100000,
+		.help = "New calls admitted per second at most (a token bucket holding one "
+			"second's worth): SIP INVITEs over it get 503 + Retry-After, NG offers "
+			"for new calls `load limit`. Calls already admitted are never affected.",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
+		.name = "mediagate.calls.maxLoopLagMs",
+		.type = "uint",
+		.def = "250",
+		.allowed = "0-10000 milliseconds (0 = no shedding on lag)",
+		.apply = v_uint,
+		FIELD(max_loop_lag_ms),
+		.min = 0,
+		.max = 10000,
+		.help = "Shed new calls while the control plane's event loop runs this late "
+			"(a 10 ms tick measures how late it fires; the worst of the last 100 ms "
+			"counts): new INVITEs get 503 + Retry-After, NG offers for new calls "
+			"`load limit`, before queues grow. Calls already admitted go on. The "
+			"default stays under SIP's 500 ms first retransmission (T1).",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
 		.name = "mediagate.calls.mediaTimeout",
 		.type = "uint",
 		.def = "60",
