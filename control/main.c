@@ -106,6 +106,7 @@ static void on_dataplane_state(void *arg, bool up)
 {
 	(void)arg;
 	calls_dataplane_state(up);
+	media_dataplane_state(up);
 	if (!up)
 		MG_WARN("dataplane connection down: media sessions cannot be changed until it is "
 			"back");
