@@ -273,16 +273,21 @@ int main(int argc, char **argv)
 		goto out;
 	}
 #endif
+	/* The media layer first: both front ends go through it. */
+	if (media_start(ctl.dp, s) < 0) {
+		ctl.exit_code = 2;
+		goto out;
+	}
 	/* SIP user agents (and TLS credential checks) on ctl.root; the call
 	 * engine starts here too. */
-	if (calls_start(ctl.root, s, ctl.dp) < 0 || sip_start(ctl.root, s) < 0) {
+	if (calls_start(ctl.root, s) < 0 || sip_start(ctl.root, s) < 0) {
 		ctl.exit_code = 2;
 		goto out;
 	}
 	calls_check_routes();
 	/* The NG control API (docs/ng.md) on the media layer; with no SIP
 	 * user agent configured this is a pure media node. */
-	if (media_start(ctl.dp, s) < 0 || ng_cmd_start(ctl.root, s) < 0) {
+	if (ng_cmd_start(ctl.root, s) < 0) {
 		ctl.exit_code = 2;
 		goto out;
 	}

@@ -12,8 +12,8 @@
  * It reads an SDP, puts the relay in the path (sdp_rw.h: c=/o=, m= ports,
  * profile RTP/AVP <-> RTP/SAVP with the dataplane converting, a=crypto of
  * ours, rtcp-mux, ICE and DTLS removed) and installs, modifies and deletes
- * the dataplane sessions through media_dp.h (the media layer's dataplane
- * requests). It knows nothing about SIP
+ * the dataplane sessions through media_dp.h, the requests the call engine's
+ * media (media_call.h) goes through too. It knows nothing about SIP
  * dialogs or NG cookies: a session is found by an opaque key (the NG
  * front end uses the call-id) and parties by their tags.
  *

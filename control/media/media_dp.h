@@ -2,8 +2,9 @@
 /*
  * The media layer's dataplane requests: the one place the control plane
  * asks the dataplane for ports, sessions, counters, forks and B-channel
- * bindings (media.c: the relay's sessions, driven by the NG front end; the
- * call engine's media moves here next). It also keeps what sessions that ended while the connection was
+ * bindings, for both kinds of media session (media.c: the relay's, driven
+ * by the NG front end; media_call.c: the B2BUA's, driven by the call
+ * engine). It also keeps what sessions that ended while the connection was
  * down may have left in the dataplane, and removes it once the connection
  * is back.
  *
@@ -30,7 +31,7 @@ struct dpc;
 typedef void (*media_dp_reply_f)(void *arg, int result, const void *body);
 
 /* The dataplane client as the media layer uses it; the unit tests point
- * media_dp_io at fakes; media_test.c fakes dpc_* itself. */
+ * media_dp_io at fakes (calls_test.c), media_test.c fakes dpc_* itself. */
 struct media_dp_io {
 	int64_t (*request)(struct dpc *dp, unsigned type, const void *body, unsigned timeout_ms,
 			   media_dp_reply_f cb, void *arg);
