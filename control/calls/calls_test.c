@@ -458,6 +458,40 @@ static void test_call_answered_and_hung_up(void **state)
 	assert_int_equal(cnt.ended, 1);
 }
 
+/* The connection to the dataplane is lost during a call: the call ends at
+ * once; what the dataplane may still hold for it (session, both ports) is
+ * kept by the media layer and removed when the connection is back. */
+static void test_dataplane_lost(void **state)
+{
+	(void)state;
+	fk_invite(caller_sdp);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	fk_event(nua_r_invite, 200, 1, callee_sdp);
+	fk_dp_answer(MG_MSG_SESSION_ADD, 0);
+	fk_event(nua_i_ack, 0, 0, NULL);
+	assert_int_equal(fk_call()->state, CALL_ACTIVE);
+
+	fk.dp_up = false;
+	calls_dataplane_state(false);
+	assert_int_equal(fk_call()->state, CALL_ENDING);
+	assert_int_equal(fk_dp_open(MG_MSG_SESSION_DEL), 0);
+	fk_finish();
+
+	fk.dp_up = true;
+	calls_dataplane_state(true);
+	media_dp_state(true);
+	assert_int_equal(fk_dp_open(MG_MSG_SESSION_DEL), 1);
+	assert_int_equal(fk_dp_open(MG_MSG_PORT_FREE), 2);
+	fk_dp_answer(MG_MSG_SESSION_DEL, 0);
+	fk_dp_answer(MG_MSG_PORT_FREE, 0);
+	fk_dp_answer(MG_MSG_PORT_FREE, 0);
+	/* once: nothing is left for the next time */
+	media_dp_state(true);
+	assert_int_equal(fk_dp_open(MG_MSG_SESSION_DEL), 0);
+	assert_int_equal(fk_dp_open(MG_MSG_PORT_FREE), 0);
+}
+
 /* The caller CANCELs while the callee rings: the callee gets CANCEL. */
 static void test_cancel_while_ringing(void **state)
 {
@@ -753,6 +787,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_late_offer_ack_without_answer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataplane_refuses_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataplane_no_port, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dataplane_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_route, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tables, setup, teardown),
 	};
