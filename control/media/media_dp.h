@@ -67,7 +67,7 @@ int64_t media_dp_port_free(const struct mg_msg_port *p, media_dp_reply_f cb, voi
  */
 struct media_dp_sess {
 	uint64_t id;
-	bool on; /* ADD sent and not refused: later pushes MODIFY, the end DELs */
+	bool on; /* ADD sent (answered or not): later pushes MODIFY, the end DELs */
 };
 
 /*
