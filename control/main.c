@@ -108,6 +108,7 @@ static void on_dataplane_state(void *arg, bool up)
 {
 	(void)arg;
 	calls_dataplane_state(up);
+	media_dataplane_state(up);
 	if (!up)
 		MG_WARN("dataplane connection down: media sessions cannot be changed until it is "
 			"back");
@@ -274,16 +275,22 @@ int main(int argc, char **argv)
 		goto out;
 	}
 #endif
+	/* The media layer first (with the load verdict it and the call engine
+	 * ask before a new call): both front ends go through it. */
+	if (load_start(ctl.root, s) < 0 || media_start(ctl.dp, s) < 0) {
+		ctl.exit_code = 2;
+		goto out;
+	}
 	/* SIP user agents (and TLS credential checks) on ctl.root; the call
 	 * engine starts here too. */
-	if (calls_start(ctl.root, s, ctl.dp) < 0 || sip_start(ctl.root, s) < 0) {
+	if (calls_start(ctl.root, s) < 0 || sip_start(ctl.root, s) < 0) {
 		ctl.exit_code = 2;
 		goto out;
 	}
 	calls_check_routes();
 	/* The NG control API (docs/ng.md) on the media layer; with no SIP
 	 * user agent configured this is a pure media node. */
-	if (load_start(ctl.root, s) < 0 || media_start(ctl.dp, s) < 0 || ng_cmd_start(ctl.root, s) < 0) {
+	if (ng_cmd_start(ctl.root, s) < 0) {
 		ctl.exit_code = 2;
 		goto out;
 	}

@@ -3,7 +3,8 @@
  * The call engine: a back-to-back user agent on the control plane's su_root.
  * An INVITE taken from the SIP user agents (sipua hook) is routed by the
  * routing rules, its SDP answered per the SRTP policy, media ports are taken
- * from the dataplane, and the out leg is offered to the SIP peer the route
+ * from the dataplane through the media layer (control/media/media_call.h;
+ * media_start() comes first), and the out leg is offered to the SIP peer the route
  * names, or placed on an ISDN PRI span (control/pri, when built with libpri
  * and spans are configured; PSTN calls in are routed to SIP). Sessions are
  * installed in the dataplane when the out leg answers (or sends early media)
@@ -17,7 +18,6 @@
 
 #include <sofia-sip/su_wait.h>
 
-#include "dpclient.h"
 #include "mg_config.h"
 
 /*
@@ -26,7 +26,7 @@
  * valid until calls_stop(). Returns 0 or -errno (rules file unusable: the
  * error is logged with file:line).
  */
-int calls_start(su_root_t *root, const struct mg_settings *s, struct dpc *dp);
+int calls_start(su_root_t *root, const struct mg_settings *s);
 
 /* SIGHUP: load the rules file named by @s again; calls in progress keep the
  * rules they were routed with. A bad file keeps the old rules. The call
@@ -38,7 +38,8 @@ int calls_reload(const struct mg_settings *s);
  * the SIP user agents are up: after sip_start(), and after each reload). */
 void calls_check_routes(void);
 
-/* The dataplane connection went up or down (dpc_on_state). */
+/* The dataplane connection went up or down (dpc_on_state): a lost
+ * connection ends every call (a restarted dataplane has lost their media). */
 void calls_dataplane_state(bool up);
 
 /* Hang up every call (BYE, CANCEL or an error answer), wait up to 3 s for

@@ -3,9 +3,9 @@
  * Call engine (B2BUA), its public face (calls.h). Leg 0 is the caller (the
  * INVITE we received), leg 1 the callee (the INVITE we send). Everything
  * runs on the one su_root: SIP events arrive through the sipua hook,
- * dataplane answers through dpclient callbacks. A call is freed only when
- * both SIP handles are gone and no dataplane request is outstanding, so no
- * callback ever sees a freed call; a guard timer forces the release if a
+ * dataplane answers through the media layer's callbacks (media_call.h). A
+ * call is freed only when both SIP handles are gone and no dataplane request
+ * is outstanding, so no callback ever sees a freed call; a guard timer forces the release if a
  * peer never finishes. The files and their layers: calls_internal.h.
  * docs/calls.md.
  */
@@ -23,10 +23,10 @@ static const struct calls_core_hooks calls_hooks = {
 #ifdef MG_HAVE_PRI
 	.pstn = &calls_pstn_ops,
 #endif
-	.dp_cleanup = call_dp_cleanup,
+	.media = &calls_media_ops,
 };
 
-int calls_start(su_root_t *root, const struct mg_settings *s, struct dpc *dp)
+int calls_start(su_root_t *root, const struct mg_settings *s)
 {
 	char err[512];
 	int rc;
@@ -34,11 +34,11 @@ int calls_start(su_root_t *root, const struct mg_settings *s, struct dpc *dp)
 	memset(&calls_ce, 0, sizeof(calls_ce));
 	calls_ce.root = root;
 	calls_ce.s = s;
-	calls_ce.dp = dp;
 	calls_ce.max_calls = s->max_calls;
 	calls_ce.retry_after_s = s->retry_after_s;
 	calls_ce.media_timeout_s = s->media_timeout_s;
 	calls_ce.lock_on_sdp = s->lock_on_sdp;
+	calls_ce.media_handover = s->media_handover;
 	calls_core_init(&calls_hooks);
 	calls_timer_start();
 	/* Session ids unique across restarts of the control plane, so a
@@ -89,6 +89,7 @@ int calls_reload(const struct mg_settings *s)
 		MG_INFO("SIGHUP: netborder.media.rtp.lockOnSDP=%s for the sessions set up or changed "
 			"from now on", s->lock_on_sdp ? "true" : "false");
 	calls_ce.lock_on_sdp = s->lock_on_sdp;
+	calls_ce.media_handover = s->media_handover;
 	calls_ce.max_calls = s->max_calls;
 	calls_ce.retry_after_s = s->retry_after_s;
 	calls_ce.media_timeout_s = s->media_timeout_s;
@@ -108,16 +109,13 @@ void calls_dataplane_state(bool up)
 	/* A restarted dataplane has lost every session and port: calls whose
 	 * media it carried cannot continue. Whatever a live dataplane may still
 	 * hold for them is removed when the connection is back. */
-	if (up) {
-		calls_orphans_clean();
-		return;
-	}
+	if (up)
+		return; /* media_dp_state() removes those leftovers */
 	for (struct call *c = calls_ce.calls, *n; c != NULL; c = n) {
 		n = c->next;
 		if (c->state == CALL_ENDING)
 			continue;
-		if (c->pending == 0)
-			call_orphan(c);
+		media_call_lost(&c->mc);
 		call_end(c, 503, "Service Unavailable", "dataplane connection lost");
 	}
 }
@@ -138,13 +136,11 @@ void calls_stop(void)
 		for (unsigned li = 0; li < 2; li++)
 			if (!leg_done(c, li))
 				leg_set_state(c, li, LEG_GONE);
-		c->pending = 0;
-		c->session_on = c->leg[0].port_ok = c->leg[1].port_ok = false;
+		media_call_abandon(&c->mc);
 		call_set_state(c, CALL_ENDING);
 		call_maybe_free(c);
 	}
 	calls_io->set_hook(NULL, NULL);
-	calls_orphans_release();
 #ifdef MG_HAVE_PRI
 	calls_pstn_stop();
 #endif

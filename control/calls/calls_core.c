@@ -189,6 +189,7 @@ void call_link(struct call *c)
 {
 	c->id = ++calls_ce.next_id;
 	c->sess_id = calls_ce.sess_base + c->id;
+	media_call_init(&c->mc, c->id, c->sess_id, core_hooks.media, c);
 	c->started = time(NULL);
 	c->next = calls_ce.calls;
 	calls_ce.calls = c;
@@ -291,11 +292,11 @@ static void call_free(struct call *c)
 
 void call_maybe_free(struct call *c)
 {
-	if (c->state != CALL_ENDING || c->pending > 0)
+	if (c->state != CALL_ENDING || media_call_busy(&c->mc))
 		return;
-	if (c->session_on || c->leg[0].port_ok || c->leg[1].port_ok) {
-		core_hooks.dp_cleanup(c);
-		if (c->pending > 0)
+	if (media_call_holds(&c->mc)) {
+		media_call_release(&c->mc);
+		if (media_call_busy(&c->mc))
 			return;
 	}
 	if (!leg_done(c, 0) || !leg_done(c, 1))
@@ -317,13 +318,10 @@ static void on_guard(su_root_magic_t *m, su_timer_t *t, su_timer_arg_t *arg)
 	for (unsigned li = 0; li < 2; li++)
 		if (!leg_done(c, li))
 			leg_set_state(c, li, LEG_GONE);
-	if (c->pending > 0) {
+	if (media_call_busy(&c->mc)) {
 		/* Dataplane answers overdue as well: forget them, so that no late
 		 * callback can reach the call once it is freed below. */
-		calls_io->dp_cancel_arg(calls_ce.dp, c);
-		c->pending = 0;
-		c->session_on = false;
-		c->leg[0].port_ok = c->leg[1].port_ok = false;
+		media_call_abandon(&c->mc);
 	}
 	call_maybe_free(c);
 }
@@ -364,6 +362,6 @@ void call_end(struct call *c, int status, const char *phrase, const char *fmt, .
 		c->guard = su_timer_create(su_root_task(calls_ce.root), CALL_GUARD_MS);
 	if (c->guard != NULL)
 		su_timer_set(c->guard, on_guard, c);
-	core_hooks.dp_cleanup(c);
+	media_call_release(&c->mc);
 	call_maybe_free(c);
 }

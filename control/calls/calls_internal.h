@@ -8,12 +8,14 @@
  *   calls_sip.c     SIP legs: nua events through the sipua hook, INVITE out
  *   calls_sip_offer.c  re-INVITEs, hold/resume passed on, answers in ACKs
  *   calls_timer.c   the media timeout tick, the shutdown wait
- *   calls_media.c   dataplane requests: ports, session, TDM binding, removal
+ *   calls_media.c   the call's media through control/media (media_call.h):
+ *                   what the call is, what media/ tells it back
  *   calls_route.c   routing lookups and call admission
  *   calls_core.c    the call table, the call and leg state machines, ending
  *                   and freeing a call
- *   calls_io.c      the seam to sofia's nua, the SIP user agents, dpclient and
- *                   the routing rules (the unit test puts fakes there)
+ *   calls_io.c      the seam to sofia's nua, the SIP user agents and the
+ *                   routing rules (the unit test puts fakes there, and
+ *                   fakes the dataplane under media/ through media_dp_io)
  *
  * The core reaches what is above it only through calls_core_hooks and the
  * per-kind calls_leg_ops, both set by calls_start().
@@ -29,14 +31,13 @@
 #include <sofia-sip/su_wait.h>
 
 #include "calls.h"
-#include "dpclient.h"
+#include "media_call.h"
 #include "mg_proto.h"
 #include "route.h"
 #include "sdp_neg.h"
 #include "sipua.h"
 
 #define CALL_GUARD_MS 40000     /* a finished call is released by then at the latest */
-#define CALL_DP_TIMEOUT_MS 2000 /* per dataplane request */
 #define CALL_AGENT "mediagate"
 
 /*
@@ -87,11 +88,8 @@ struct call_leg {
 	bool pstn;                   /* an ISDN call (pri_mgr), not a SIP dialog */
 	struct pri_call *pc;         /* PSTN: the call while it exists */
 	unsigned channo;             /* PSTN: its B-channel (DAHDI channel) */
-	bool bound;                  /* PSTN: TDM_BIND acknowledged (dataplane resource) */
 	nua_handle_t *nh;
 	unsigned ua;                 /* sipua index */
-	bool port_ok;                /* PORT_ALLOC acknowledged (dataplane resource) */
-	struct mg_msg_port port;
 	struct sdp_result *neg;      /* last negotiation of this leg (sdp_result_keep(): the
 					text only as long as it is), NULL before; read it
 					through leg_neg() */
@@ -114,18 +112,12 @@ struct call {
 	unsigned id;
 	uint64_t sess_id;
 	enum call_state state;
-	/* Dataplane bookkeeping (what it holds for the call, what is in
-	 * flight), not where the call is in its life: */
-	int pending;                 /* dataplane requests outstanding */
-	bool session_on;             /* SESSION_ADD succeeded */
-	bool session_busy;           /* SESSION_ADD/MODIFY in flight */
-	bool session_again;          /* newer SDP arrived meanwhile: push again */
-	unsigned rekey_mask;         /* legs (bit) whose ROC restarts at the next push */
+	/* The call's media (ports, session, binding: what the dataplane holds
+	 * for it and what is in flight), not where the call is in its life: */
+	struct media_call mc;
 	struct call_leg leg[2];
 	struct sdp_result *offer1;   /* our offer to leg 1 as sent (kept; each answer completes
 					a copy) */
-	struct mg_msg_addr cand[MG_PROTO_MAX_CANDIDATES]; /* RFC 3960 sources seen in 18x */
-	unsigned n_cand;
 	/* What leg 0 gets once the session change in flight is acknowledged. */
 	int relay_status;
 	bool relay_sdp;
@@ -144,42 +136,26 @@ struct call {
 	char gw_host[64];            /* GW_HOST_IP of this call */
 	su_timer_t *guard;
 	time_t started;
-	bool stats_busy;             /* media timeout: SESSION_STATS in flight */
-	uint64_t stats_last_ms;      /* when it was sent */
-};
-
-/*
- * Dataplane state of calls that ended while the connection was down. If the
- * dataplane itself survived (a dropped connection, not a restart), their
- * sessions, bindings and ports are still there: they are removed as soon as
- * the connection is back (errors, e.g. ENOENT after a restart, are fine).
- */
-struct calls_orphan {
-	uint64_t sess_id;            /* 0: none */
-	uint32_t channo[2];          /* bound B-channels, 0: none */
-	struct mg_msg_port port[2];
-	bool port_ok[2];
+	uint64_t stats_last_ms;      /* media timeout: when SESSION_STATS was last asked */
 };
 
 /* The engine: one per process, on the control plane's su_root. */
 struct calls_engine {
 	su_root_t *root;
 	const struct mg_settings *s;
-	struct dpc *dp;
 	struct route_set routes;
 	struct call *calls;
 	unsigned n_calls;
 	unsigned next_id;
 	uint64_t sess_base;
 	struct pri_mgr *pri;
-	struct calls_orphan *orphans;
-	unsigned n_orphans, cap_orphans;
 	struct calls_counters cnt;
 	bool stopping;
 	unsigned max_calls;     /* mediagate.calls.maxCalls (SIGHUP reloads it) */
 	unsigned retry_after_s; /* mediagate.calls.retryAfter */
 	unsigned media_timeout_s; /* mediagate.calls.mediaTimeout, 0 = off */
 	bool lock_on_sdp;       /* netborder.media.rtp.lockOnSDP (SIGHUP reloads) */
+	bool media_handover;    /* mediagate.media.handover (SIGHUP reloads) */
 	su_timer_t *mt_timer;   /* 1 s tick of the media timeout */
 };
 extern struct calls_engine calls_ce;
@@ -188,7 +164,7 @@ extern struct calls_engine calls_ce;
 
 /*
  * Everything the engine asks of sofia's nua, the SIP user agents
- * (control/sip), dpclient and the routing rules, with the tags spelled out
+ * (control/sip) and the routing rules, with the tags spelled out
  * as arguments (NULL: header left out). calls_io points at the real ones;
  * the unit test (calls_test.c) points it at fakes before calls_start().
  */
@@ -206,11 +182,6 @@ struct calls_io {
 	void (*invite)(nua_handle_t *nh, const char *url, const char *contact, const char *sdp);
 	void (*bye)(nua_handle_t *nh, const char *reason);
 	void (*cancel)(nua_handle_t *nh);
-
-	int64_t (*dp_request)(struct dpc *dp, unsigned type, const void *body, unsigned timeout_ms,
-			      dpc_reply_f cb, void *arg);
-	bool (*dp_is_up)(const struct dpc *dp);
-	unsigned (*dp_cancel_arg)(struct dpc *dp, const void *arg);
 
 	int (*rules_reload)(struct route_set *set, const char *path, char *err, size_t errlen);
 	unsigned (*rules_count)(struct route_set *set);
@@ -246,8 +217,8 @@ struct calls_leg_ops {
 
 struct calls_core_hooks {
 	const struct calls_leg_ops *sip, *pstn;
-	/* Remove what the dataplane holds for an ending call (calls_media.c). */
-	void (*dp_cleanup)(struct call *c);
+	/* What the media layer tells a call (calls_media.c). */
+	const struct media_call_ops *media;
 };
 void calls_core_init(const struct calls_core_hooks *h);
 
@@ -287,14 +258,11 @@ bool call_route_failed(struct call *c, int rc);
 
 /* ------------------------------------------------------------ media */
 
+extern const struct media_call_ops calls_media_ops;
 void call_pick_local_ip(const char *remote, char *out, size_t len);
 void call_alloc_ports(struct call *c);
 void call_session_push(struct call *c, int rekey_leg);
 void call_relay_pending(struct call *c);
-void call_dp_cleanup(struct call *c);
-void call_orphan(struct call *c);
-void calls_orphans_clean(void);
-void calls_orphans_release(void);
 
 /* ------------------------------------------------------------ timers */
 

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The engine's seam to the world: sofia's nua and the SIP user agents
- * (control/sip), the dataplane client (control/dpclient) and the routing
- * rules (control/routing). The engine calls them only through calls_io, so
- * that calls_test.c can drive it with fakes; these are the real ones.
+ * (control/sip) and the routing rules (control/routing). The engine calls
+ * them only through calls_io, so that calls_test.c can drive it with fakes;
+ * these are the real ones. The dataplane is the media layer's
+ * (control/media): the test fakes it there (media_dp_io).
  */
 #include <errno.h>
 
@@ -89,9 +90,6 @@ const struct calls_io calls_io_real = {
 	.invite = io_invite,
 	.bye = io_bye,
 	.cancel = io_cancel,
-	.dp_request = dpc_request,
-	.dp_is_up = dpc_is_up,
-	.dp_cancel_arg = dpc_cancel_arg,
 	.rules_reload = route_set_reload,
 	.rules_count = io_rules_count,
 	.route = io_route,

@@ -90,14 +90,14 @@ static void pstn_callee_event(struct pri_call *pc, int status, bool media)
 	}
 	if (!media && status < 200) {
 		if (c->relay_status == 0)
-			call_relay0(c, status, c->session_on);
+			call_relay0(c, status, media_call_installed(&c->mc));
 		return;
 	}
 	c->relay_status = status;
 	c->relay_sdp = true;
-	if (c->pending > 0)
+	if (media_call_busy(&c->mc))
 		return; /* the session or the binding in flight relays it */
-	if (c->session_on && c->leg[1].bound) {
+	if (media_call_installed(&c->mc) && media_call_bound(&c->mc, 1)) {
 		call_relay_pending(c);
 		return;
 	}
@@ -199,7 +199,7 @@ static void on_pri_incoming(void *arg, struct pri_call *pc)
 			 c->route.rule_name);
 		return;
 	}
-	if (!calls_io->dp_is_up(calls_ce.dp)) {
+	if (!media_dp_up()) {
 		call_end(c, 503, "Service Unavailable", "dataplane is not connected");
 		return;
 	}

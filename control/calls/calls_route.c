@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "calls_internal.h"
+#include "load.h"
 
 /* GW_SIP_PORT and friends of the rules: the first user agent of each
  * transport, else the standard port (TCP falls back to UDP's). */
@@ -53,11 +54,23 @@ int calls_route_lookup(struct call *c, const struct route_kv *kv, size_t n,
  */
 static bool call_over_limit(struct call *c)
 {
-	if (calls_ce.max_calls == 0 || calls_ce.n_calls <= calls_ce.max_calls)
+	enum load_verdict v;
+
+	if (calls_ce.max_calls > 0 && calls_ce.n_calls > calls_ce.max_calls) {
+		c->overload = true;
+		calls_ce.cnt.overload++;
+		call_end(c, 503, "Service Unavailable", "over mediagate.calls.maxCalls=%u", calls_ce.max_calls);
+		return true;
+	}
+	/* measured load (control/load): the new-call rate and the event
+	 * loop's lag; refused like maxCalls (503 + Retry-After, cause 42) */
+	v = load_admit();
+	if (v == LOAD_OK)
 		return false;
 	c->overload = true;
 	calls_ce.cnt.overload++;
-	call_end(c, 503, "Service Unavailable", "over mediagate.calls.maxCalls=%u", calls_ce.max_calls);
+	call_end(c, 503, "Service Unavailable", "%s (%s)", load_reason(v),
+		 v == LOAD_RATE ? "mediagate.calls.maxRate" : "mediagate.calls.maxLoopLagMs");
 	return true;
 }
 

@@ -19,7 +19,6 @@
 
 #include "calls_internal.h"
 #include "mg_log.h"
-#include "sdp_leg.h"
 #ifdef MG_HAVE_PRI
 #include "pri_mgr.h"
 #endif
@@ -191,7 +190,7 @@ static void call_send_invite(struct call *c)
 	}
 #endif
 	pol.local_addr = b->local_ip;
-	pol.local_port = b->port.local.port;
+	pol.local_port = media_call_port(&c->mc, 1);
 	pol.media_type = c->route.media_type;
 	pol.sess_id = 0;
 	rc = sdp_offer(&pol, NULL, &r);
@@ -308,7 +307,7 @@ static void call_new(unsigned ua_index, nua_handle_t *nh, const sip_t *sip)
 		c->late = true;
 		MG_INFO("call %u: no SDP in the INVITE (late offer): the caller's offer comes in our 2xx",
 			c->id);
-		if (!calls_io->dp_is_up(calls_ce.dp)) {
+		if (!media_dp_up()) {
 			call_end(c, 503, "Service Unavailable", "dataplane is not connected");
 			return;
 		}
@@ -351,7 +350,7 @@ static void call_new(unsigned ua_index, nua_handle_t *nh, const sip_t *sip)
 		call_maybe_free(c);
 		return;
 	}
-	if (!calls_io->dp_is_up(calls_ce.dp)) {
+	if (!media_dp_up()) {
 		call_end(c, 503, "Service Unavailable", "dataplane is not connected");
 		return;
 	}
@@ -372,7 +371,7 @@ static int leg1_answer(struct call *c, const sip_t *sip)
 		return -EPROTO;
 	sdp_result_load(&r, c->offer1);
 	pol.local_addr = b->local_ip;
-	pol.local_port = b->port.local.port;
+	pol.local_port = media_call_port(&c->mc, 1);
 	pol.media_type = c->route.media_type;
 	rc = sdp_answer_process(&pol, sip->sip_payload->pl_data, sip->sip_payload->pl_len, &r);
 	if (rc < 0 || r.status != 0) {
@@ -386,20 +385,7 @@ static int leg1_answer(struct call *c, const sip_t *sip)
 		explicit_bzero(&r, sizeof(r));
 		return -ENOMEM;
 	}
-	if (r.remote_family == AF_INET && c->n_cand < MG_PROTO_MAX_CANDIDATES) {
-		struct mg_msg_addr ad;
-
-		if (mg_proto_addr_parse(r.remote_addr, &ad) == 0) {
-			bool seen = false;
-
-			ad.port = r.remote_rtp_port;
-			for (unsigned i = 0; i < c->n_cand; i++)
-				if (memcmp(&c->cand[i], &ad, sizeof(ad)) == 0)
-					seen = true;
-			if (!seen)
-				c->cand[c->n_cand++] = ad;
-		}
-	}
+	media_call_candidate(&c->mc, &r); /* RFC 3960: a fork's source */
 	explicit_bzero(&r, sizeof(r));
 	return 0;
 }
@@ -458,7 +444,7 @@ void call_late_offer_caller(struct call *c)
 	pol.codecs = codecs;
 	pol.n_codecs = n;
 	pol.local_addr = a->local_ip;
-	pol.local_port = a->port.local.port;
+	pol.local_port = media_call_port(&c->mc, 0);
 	pol.media_type = NULL;
 	pol.sess_id = 0;
 	leg_ack_offer_drop(a);
@@ -517,7 +503,7 @@ static void on_leg1_response(struct call *c, int status, const char *phrase, con
 			c->relay_sdp = true;
 			call_session_push(c, -1);
 		} else if (c->relay_status == 0) {
-			call_relay0(c, status, c->session_on);
+			call_relay0(c, status, media_call_installed(&c->mc));
 		}
 		return;
 	}
@@ -658,7 +644,7 @@ static int sip_ports_ready(struct call *c)
 		return 0;
 	pol = c->pol;
 	pol.local_addr = a->local_ip;
-	pol.local_port = a->port.local.port;
+	pol.local_port = media_call_port(&c->mc, 0);
 	rc = sdp_answer(&pol, c->offer0, c->offer0_len, NULL, &r);
 	call_offer0_drop(c); /* answered: not needed any more */
 	if (rc < 0 || r.status != 0) {

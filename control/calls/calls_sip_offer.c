@@ -16,7 +16,6 @@
 
 #include "calls_internal.h"
 #include "mg_log.h"
-#include "sdp_leg.h"
 
 /*
  * Tell leg @o that the other side went on hold or resumed: a re-INVITE
@@ -38,7 +37,7 @@ static void call_offer_hold(struct call *c, unsigned o)
 	/* The session as it stands with the new direction: same payload
 	 * numbers, crypto line and key, m= layout (RFC 3264 §8). */
 	pol.local_addr = g->local_ip;
-	pol.local_port = g->port.local.port;
+	pol.local_port = media_call_port(&c->mc, o);
 	pol.media_type = g->want_hold ? "sendonly" : o == 1 ? c->route.media_type : NULL;
 	pol.last_sent_version = g->sent_version;
 	rc = sdp_offer_current(&pol, g->neg, &r);
@@ -88,7 +87,7 @@ void call_sip_reinvite_answer(struct call *c, unsigned o, int status, const sip_
 	sdp_result_load(&r, off);
 	sdp_result_free(off);
 	pol.local_addr = g->local_ip;
-	pol.local_port = g->port.local.port;
+	pol.local_port = media_call_port(&c->mc, o);
 	if (sdp_answer_process(&pol, sip->sip_payload->pl_data, sip->sip_payload->pl_len, &r) < 0 ||
 	    r.status != 0) {
 		MG_WARN("call %u: leg %u's answer to our re-INVITE refused: %s; previous media kept",
@@ -129,7 +128,7 @@ void call_sip_reinvite(struct call *c, unsigned li, nua_handle_t *nh, const sip_
 		struct sdp_result *off = malloc(sizeof(*off));
 
 		pol.local_addr = g->local_ip;
-		pol.local_port = g->port.local.port;
+		pol.local_port = media_call_port(&c->mc, li);
 		pol.media_type = g->sent_hold ? "sendonly" : li == 1 ? c->route.media_type : NULL;
 		pol.last_sent_version = g->sent_version;
 		if (off == NULL || sdp_offer_current(&pol, g->neg, off) < 0) {
@@ -151,7 +150,7 @@ void call_sip_reinvite(struct call *c, unsigned li, nua_handle_t *nh, const sip_
 		return;
 	}
 	pol.local_addr = g->local_ip;
-	pol.local_port = g->port.local.port;
+	pol.local_port = media_call_port(&c->mc, li);
 	if (li == 1)
 		pol.media_type = c->route.media_type;
 	rc = sdp_answer(&pol, sip->sip_payload->pl_data, sip->sip_payload->pl_len, g->neg, &r);
@@ -175,20 +174,6 @@ void call_sip_reinvite(struct call *c, unsigned li, nua_handle_t *nh, const sip_
 	c->leg[li ^ 1].want_hold = r.hold;
 	explicit_bzero(&r, sizeof(r));
 	call_offer_hold(c, li ^ 1);
-}
-
-/* What the dataplane or the media watch would see differently. */
-static bool neg_differs(const struct sdp_result *x, const struct sdp_result *y)
-{
-	struct mg_msg_leg lx, ly;
-
-	memset(&lx, 0, sizeof(lx));
-	memset(&ly, 0, sizeof(ly));
-	if (sdp_result_to_leg(x, &lx) < 0 || sdp_result_to_leg(y, &ly) < 0)
-		return true;
-	lx.rx.flags = ly.rx.flags = lx.tx.flags = ly.tx.flags = 0;
-	return memcmp(&lx, &ly, sizeof(lx)) != 0 || x->dir != y->dir || x->hold != y->hold ||
-	       y->rekey;
 }
 
 /* RFC 3326 Reason of the BYEs that end a call over an unusable answer;
@@ -257,7 +242,7 @@ void call_sip_ack(struct call *c, unsigned li, const sip_t *sip)
 	explicit_bzero(off, sizeof(*off));
 	free(off);
 	pol.local_addr = g->local_ip;
-	pol.local_port = g->port.local.port;
+	pol.local_port = media_call_port(&c->mc, li);
 	rc = sdp_answer_process(&pol, sip->sip_payload->pl_data, sip->sip_payload->pl_len, &r);
 	if (rc < 0 || r.status != 0) {
 		set_bye_reason(c, r.warn_text);
@@ -284,7 +269,7 @@ void call_sip_ack(struct call *c, unsigned li, const sip_t *sip)
 		explicit_bzero(&r, sizeof(r));
 		return;
 	}
-	bool changed = neg_differs(leg_neg(g), &r), was_hold = leg_neg(g)->hold;
+	bool changed = media_call_neg_differs(leg_neg(g), &r), was_hold = leg_neg(g)->hold;
 
 	MG_INFO("call %u: leg %u's answer in the ACK: %s", c->id, li,
 		!changed ? "session unchanged" : r.rekey ? "new keys (ROC reset)" : "session changed");

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Unit test of the call engine's state machine: the engine runs on a real
- * su_root with the real SDP code, but reaches the SIP user agents, nua,
- * dpclient and the routing rules through calls_io, pointed here at fakes
- * that record what was asked of them. The test plays the peers (nua events
+ * su_root with the real SDP code and the real media layer (control/media),
+ * but reaches the SIP user agents, nua and the routing rules through
+ * calls_io, and the media layer reaches the dataplane client through
+ * media_dp_io, both pointed here at fakes that record what was asked of
+ * them. The test plays the peers (nua events
  * into the sipua hook) and the dataplane (each request answered when the
  * test says), and checks the state sequences (calls_io.trace) and the
  * requests the fakes saw.
@@ -39,7 +41,7 @@ struct fake_nh {
 
 struct fake_dp_req {
 	unsigned type;
-	dpc_reply_f cb;
+	media_dp_reply_f cb;
 	void *arg;
 	bool open;
 };
@@ -166,7 +168,7 @@ static void fake_cancel(nua_handle_t *nh)
 }
 
 static int64_t fake_dp_request(struct dpc *dp, unsigned type, const void *body,
-			       unsigned timeout_ms, dpc_reply_f cb, void *arg)
+			       unsigned timeout_ms, media_dp_reply_f cb, void *arg)
 {
 	(void)dp;
 	(void)body;
@@ -256,13 +258,17 @@ static const struct calls_io fake_io = {
 	.invite = fake_invite,
 	.bye = fake_bye,
 	.cancel = fake_cancel,
-	.dp_request = fake_dp_request,
-	.dp_is_up = fake_dp_is_up,
-	.dp_cancel_arg = fake_dp_cancel_arg,
 	.rules_reload = fake_rules_reload,
 	.rules_count = fake_rules_count,
 	.route = fake_route,
 	.trace = fake_trace,
+};
+
+/* The dataplane client under the media layer. */
+static const struct media_dp_io fake_dp_io = {
+	.request = fake_dp_request,
+	.is_up = fake_dp_is_up,
+	.cancel_arg = fake_dp_cancel_arg,
 };
 
 /* ------------------------------------------------------------ the peers */
@@ -376,14 +382,18 @@ static int setup(void **state)
 	settings.ports[0].addrs[0] = (struct mg_cidr){ .family = AF_INET, .addr = { 192, 0, 2, 1 },
 						       .prefix_len = 24 };
 	calls_io = &fake_io;
-	return calls_start(root, &settings, NULL);
+	media_dp_io = &fake_dp_io;
+	media_dp_start((struct dpc *)&fk); /* any non-NULL client: the fakes ignore it */
+	return calls_start(root, &settings);
 }
 
 static int teardown(void **state)
 {
 	(void)state;
 	calls_stop();
+	media_dp_stop();
 	calls_io = &calls_io_real;
+	media_dp_io = &media_dp_io_real;
 	su_home_deinit(home);
 	su_home_init(home);
 	return 0;
@@ -446,6 +456,40 @@ static void test_call_answered_and_hung_up(void **state)
 	assert_int_equal(cnt.answered, 1);
 	assert_int_equal(cnt.failed, 0);
 	assert_int_equal(cnt.ended, 1);
+}
+
+/* The connection to the dataplane is lost during a call: the call ends at
+ * once; what the dataplane may still hold for it (session, both ports) is
+ * kept by the media layer and removed when the connection is back. */
+static void test_dataplane_lost(void **state)
+{
+	(void)state;
+	fk_invite(caller_sdp);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	fk_event(nua_r_invite, 200, 1, callee_sdp);
+	fk_dp_answer(MG_MSG_SESSION_ADD, 0);
+	fk_event(nua_i_ack, 0, 0, NULL);
+	assert_int_equal(fk_call()->state, CALL_ACTIVE);
+
+	fk.dp_up = false;
+	calls_dataplane_state(false);
+	assert_int_equal(fk_call()->state, CALL_ENDING);
+	assert_int_equal(fk_dp_open(MG_MSG_SESSION_DEL), 0);
+	fk_finish();
+
+	fk.dp_up = true;
+	calls_dataplane_state(true);
+	media_dp_state(true);
+	assert_int_equal(fk_dp_open(MG_MSG_SESSION_DEL), 1);
+	assert_int_equal(fk_dp_open(MG_MSG_PORT_FREE), 2);
+	fk_dp_answer(MG_MSG_SESSION_DEL, 0);
+	fk_dp_answer(MG_MSG_PORT_FREE, 0);
+	fk_dp_answer(MG_MSG_PORT_FREE, 0);
+	/* once: nothing is left for the next time */
+	media_dp_state(true);
+	assert_int_equal(fk_dp_open(MG_MSG_SESSION_DEL), 0);
+	assert_int_equal(fk_dp_open(MG_MSG_PORT_FREE), 0);
 }
 
 /* The caller CANCELs while the callee rings: the callee gets CANCEL. */
@@ -743,6 +787,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_late_offer_ack_without_answer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataplane_refuses_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataplane_no_port, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dataplane_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_route, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tables, setup, teardown),
 	};

@@ -11,12 +11,12 @@
 #include <time.h>
 
 #include "load.h"
+#include "media_dp.h"
 #include "mg_log.h"
 #include "mg_proto_crypto.h"
 #include "sdp_crypto.h"
 #include "sdp_rw.h"
 
-#define MEDIA_DP_TIMEOUT_MS 2000
 #define MEDIA_HASH_BUCKETS 8192u /* power of two */
 #define MEDIA_SDP_MAX 16384
 
@@ -45,7 +45,6 @@ struct media_op {
 };
 
 static struct {
-	struct dpc *dp;
 	unsigned max_sessions;
 	enum mg_srtp_suite suites[MG_CFG_MAX_SUITES];
 	unsigned n_suites;
@@ -284,16 +283,10 @@ static void offered_drop(struct media_side *sd)
 	memset(sd->n_offered, 0, sizeof(sd->n_offered));
 }
 
-static void on_port_freed(void *arg, int result, const void *body)
-{
-	(void)arg;
-	(void)body;
-	if (result < 0 && result != -ENOTCONN)
-		MG_WARN("media: PORT_FREE failed: %s", strerror(-result));
-}
-
 /* Unlink and free; the dataplane sessions are gone already, the ports are
- * given back here (answers ignored: nothing waits for them). */
+ * given back here (answers ignored: nothing waits for them). What the
+ * dataplane may hold while the connection is down is removed when it is
+ * back, as for the calls (media_dp_orphan()). */
 static void session_free(struct media_session *m)
 {
 	struct media_session **pp = &md.hash[hash_str(m->key) & (MEDIA_HASH_BUCKETS - 1)];
@@ -311,13 +304,26 @@ static void session_free(struct media_session *m)
 		md.tail = m->prev;
 	md.count--;
 	md.ctr.deleted++;
+	if (!media_dp_up()) {
+		struct media_dp_leftover o;
+
+		memset(&o, 0, sizeof(o));
+		for (unsigned i = 0; i < m->n_streams && i < MEDIA_DP_LEFT_SESS; i++)
+			if (m->dp[i].on)
+				o.sess[i] = m->dp[i].id;
+		for (int s = 0; s < 2; s++)
+			for (unsigned i = 0; i < MEDIA_MAX_STREAMS; i++) {
+				o.port[s * MEDIA_MAX_STREAMS + i] = m->side[s].ports[i];
+				o.port_ok[s * MEDIA_MAX_STREAMS + i] = m->side[s].port_ok[i];
+			}
+		media_dp_orphan(&o);
+	}
 	for (int s = 0; s < 2; s++) {
 		struct media_side *sd = &m->side[s];
 
 		for (unsigned i = 0; i < MEDIA_MAX_STREAMS; i++)
-			if (sd->port_ok[i] && md.dp != NULL && dpc_is_up(md.dp))
-				dpc_request(md.dp, MG_MSG_PORT_FREE, &sd->ports[i], MEDIA_DP_TIMEOUT_MS, on_port_freed,
-					    NULL);
+			if (sd->port_ok[i] && media_dp_up())
+				media_dp_port_free(&sd->ports[i], NULL, NULL);
 		for (unsigned p = 0; p < sd->n_parties; p++)
 			party_free(sd->parties[p]);
 		offered_drop(sd);
@@ -427,7 +433,7 @@ static void on_port(void *arg, int result, const void *body)
 				}
 			}
 		/* nobody waits for it (cannot happen: one request per slot) */
-		dpc_request(md.dp, MG_MSG_PORT_FREE, p, MEDIA_DP_TIMEOUT_MS, on_port_freed, NULL);
+		media_dp_port_free(p, NULL, NULL);
 	placed:;
 	} else if (op != NULL && op->err_rc == 0) {
 		op->err_rc = result < 0 ? result : -EIO;
@@ -454,14 +460,11 @@ static int ports_request(struct media_session *m, int s, const bool relayed[MEDI
 	int sent = 0;
 
 	for (unsigned i = 0; i < n; i++) {
-		struct mg_msg_port_alloc pa;
 		int64_t id;
 
 		if (!relayed[i] || sd->port_ok[i] || sd->port_wait[i])
 			continue;
-		memset(&pa, 0, sizeof(pa));
-		pa.local.family = MG_FAMILY_IPV4;
-		id = dpc_request(md.dp, MG_MSG_PORT_ALLOC, &pa, MEDIA_DP_TIMEOUT_MS, on_port, m);
+		id = media_dp_port_alloc(NULL, on_port, m);
 		if (id < 0)
 			return (int)id;
 		sd->port_wait[i] = true; /* on_port() fills it (any free slot: ports are alike) */
@@ -875,32 +878,27 @@ static int dp_sync(struct media_session *m, const struct media_opts *o)
 			want = i < a->n_legs && i < b->n_legs && a->legs[i].relayed && b->legs[i].relayed;
 		}
 		if (!want) {
-			if (m->dp_on[i]) {
-				struct mg_msg_session_id sid = { .id = m->dp_id[i] };
-
-				id = dpc_request(md.dp, MG_MSG_SESSION_DEL, &sid, MEDIA_DP_TIMEOUT_MS, on_dp_step, m);
+			if (m->dp[i].on) {
+				id = media_dp_session_del(&m->dp[i], on_dp_step, m);
 				if (id < 0)
 					return (int)id;
-				m->dp_on[i] = false;
 				m->pending++;
 				sent++;
 			}
 			continue;
 		}
 		memset(&s, 0, sizeof(s));
-		if (m->dp_id[i] == 0)
-			m->dp_id[i] = ++md.next_dp_id;
-		s.id = m->dp_id[i];
+		if (m->dp[i].id == 0)
+			m->dp[i].id = ++md.next_dp_id;
 		if (fill_wire_leg(m, 0, i, o, &s.legs[0]) < 0 || fill_wire_leg(m, 1, i, o, &s.legs[1]) < 0) {
 			explicit_bzero(&s, sizeof(s));
 			return -EINVAL;
 		}
-		id = dpc_request(md.dp, m->dp_on[i] ? MG_MSG_SESSION_MODIFY : MG_MSG_SESSION_ADD, &s,
-				 MEDIA_DP_TIMEOUT_MS, on_dp_step, m);
+		/* ADD or MODIFY; no answer = maybe installed: a DEL costs nothing */
+		id = media_dp_session_put(&m->dp[i], &s, 3u, on_dp_step, m);
 		explicit_bzero(&s, sizeof(s));
 		if (id < 0)
 			return (int)id;
-		m->dp_on[i] = true; /* no answer = maybe installed: a DEL costs nothing */
 		m->pending++;
 		sent++;
 	}
@@ -924,7 +922,7 @@ static void dir_stats(const struct mg_msg_dir_stats *d, struct media_dir_stats *
 }
 
 /* Replies carry the session id: the stream is found by it, so every
- * request of a session has the session as its argument (dpc_cancel_arg). */
+ * request of a session has the session as its argument (media_dp_cancel). */
 static void on_stats(void *arg, int result, const void *body)
 {
 	struct media_session *m = arg;
@@ -935,7 +933,7 @@ static void on_stats(void *arg, int result, const void *body)
 		const struct mg_msg_session_stats *st = body;
 
 		for (unsigned i = 0; i < m->n_streams; i++) {
-			if (m->dp_id[i] != st->id)
+			if (m->dp[i].id != st->id)
 				continue;
 			for (int s = 0; s < 2; s++) {
 				int p = m->side[s].active;
@@ -959,16 +957,14 @@ static int stats_request(struct media_session *m, unsigned type)
 	int sent = 0;
 
 	for (unsigned i = 0; i < m->n_streams; i++) {
-		struct mg_msg_session_id sid = { .id = m->dp_id[i] };
 		int64_t id;
 
-		if (!m->dp_on[i])
+		if (!m->dp[i].on)
 			continue;
-		id = dpc_request(md.dp, type, &sid, MEDIA_DP_TIMEOUT_MS, on_stats, m);
+		id = type == MG_MSG_SESSION_DEL ? media_dp_session_del(&m->dp[i], on_stats, m) :
+						  media_dp_session_stats(&m->dp[i], on_stats, m);
 		if (id < 0)
 			return (int)id;
-		if (type == MG_MSG_SESSION_DEL)
-			m->dp_on[i] = false;
 		m->pending++;
 		sent++;
 	}
@@ -1045,7 +1041,7 @@ static void run_offer(struct media_session *m, struct media_op *op, int *stage)
 			return;
 		for (unsigned i = 0; i < m->n_streams && i < xp->n_legs; i++)
 			relayed[i] = xp->legs[i].relayed;
-		if (md.dp == NULL || !dpc_is_up(md.dp)) {
+		if (!media_dp_up()) {
 			why_set(r, MEDIA_E_DATAPLANE, "dataplane not connected");
 			return;
 		}
@@ -1126,7 +1122,7 @@ static void run_answer(struct media_session *m, struct media_op *op, int *stage)
 		answer_write(m, op, xp);
 		if (r->err != MEDIA_OK)
 			return;
-		if (md.dp == NULL || !dpc_is_up(md.dp)) {
+		if (!media_dp_up()) {
 			why_set(r, MEDIA_E_DATAPLANE, "dataplane not connected");
 			return;
 		}
@@ -1179,7 +1175,7 @@ static void run_delete(struct media_session *m, struct media_op *op, int *stage)
 			return;
 		}
 		m->deleting = true;
-		rc = md.dp != NULL && dpc_is_up(md.dp) ? stats_request(m, MG_MSG_SESSION_DEL) : 0;
+		rc = media_dp_up() ? stats_request(m, MG_MSG_SESSION_DEL) : 0;
 		if (rc < 0)
 			warn_add(r, "dataplane: %s (the sessions are left to its clean-up)", strerror(-rc));
 		*stage = ST_DP;
@@ -1193,7 +1189,7 @@ static void run_delete(struct media_session *m, struct media_op *op, int *stage)
 static void run_query(struct media_session *m, struct media_op *op, int *stage)
 {
 	if (*stage == ST_START) {
-		int rc = md.dp != NULL && dpc_is_up(md.dp) ? stats_request(m, MG_MSG_SESSION_STATS) : 0;
+		int rc = media_dp_up() ? stats_request(m, MG_MSG_SESSION_STATS) : 0;
 
 		if (rc < 0)
 			warn_add(op->res, "no counters: dataplane: %s", strerror(-rc));
@@ -1217,12 +1213,12 @@ static void run_record(struct media_session *m, struct media_op *op, int *stage)
 	if (*stage == ST_START) {
 		int sent = 0;
 
-		if (md.dp == NULL || !dpc_is_up(md.dp)) {
+		if (!media_dp_up()) {
 			why_set(r, MEDIA_E_DATAPLANE, "dataplane not connected");
 			return;
 		}
 		for (unsigned i = 0; i < m->n_streams; i++) {
-			if (!m->dp_on[i])
+			if (!m->dp[i].on)
 				continue;
 			for (unsigned leg = 0; leg < 2; leg++) {
 				int64_t id;
@@ -1231,19 +1227,16 @@ static void run_record(struct media_session *m, struct media_op *op, int *stage)
 					struct mg_msg_fork f;
 
 					memset(&f, 0, sizeof(f));
-					f.session_id = m->dp_id[i];
+					f.session_id = m->dp[i].id;
 					f.fork_id = 2 * i + leg + 1;
 					f.leg = (uint8_t)leg;
 					f.flags = MG_FORK_F_RTCP;
 					f.local = m->side[leg].ports[i].local;
 					f.remote = op->dest;
 					f.remote.port = (uint16_t)(op->dest.port + 4 * i + 2 * leg);
-					id = dpc_request(md.dp, MG_MSG_FORK_ADD, &f, MEDIA_DP_TIMEOUT_MS, on_fork, m);
+					id = media_dp_fork_add(&f, on_fork, m);
 				} else {
-					struct mg_msg_fork_id f = { .session_id = m->dp_id[i],
-								    .fork_id = 2 * i + leg + 1 };
-
-					id = dpc_request(md.dp, MG_MSG_FORK_DEL, &f, MEDIA_DP_TIMEOUT_MS, on_fork, m);
+					id = media_dp_fork_del(m->dp[i].id, 2 * i + leg + 1, on_fork, m);
 				}
 				if (id < 0) {
 					dp_error(r, (int)id);
@@ -1351,7 +1344,7 @@ static void op_finish(struct media_session *m, struct media_op *op)
 		m->last_signal_ms = wall_ms();
 	/* an offer that failed on a new session leaves nothing behind */
 	if (r->err != MEDIA_OK && op->kind == OP_OFFER && m->side[1].n_parties == 0 &&
-	    m->side[0].n_parties <= 1 && !m->dp_on[0])
+	    m->side[0].n_parties <= 1 && !m->dp[0].on)
 		m->deleting = true;
 	if (m->deleting && op->next != NULL) {
 		/* later requests of a deleted session: answered "not found" */
@@ -1534,12 +1527,17 @@ static void settings_take(const struct mg_settings *s)
 int media_start(struct dpc *dp, const struct mg_settings *s)
 {
 	memset(&md, 0, sizeof(md));
-	md.dp = dp;
+	media_dp_start(dp);
 	/* dataplane session ids: the call engine numbers from time << 24;
 	 * ours have the top bit set so the two never meet */
 	md.next_dp_id = (1ull << 63) | ((uint64_t)time(NULL) << 24);
 	settings_take(s);
 	return 0;
+}
+
+void media_dataplane_state(bool up)
+{
+	media_dp_state(up);
 }
 
 void media_reload(const struct mg_settings *s)
@@ -1555,8 +1553,7 @@ void media_stop(void)
 
 		/* The front ends are stopped first: queued operations are
 		 * dropped without their callbacks (nobody is there to answer). */
-		if (md.dp != NULL)
-			dpc_cancel_arg(md.dp, m);
+		media_dp_cancel(m);
 		m->pending = 0;
 		while (m->ops != NULL) {
 			struct media_op *op = m->ops;
@@ -1569,11 +1566,9 @@ void media_stop(void)
 			free(op);
 		}
 		for (unsigned i = 0; i < m->n_streams; i++)
-			if (m->dp_on[i] && md.dp != NULL && dpc_is_up(md.dp)) {
-				struct mg_msg_session_id sid = { .id = m->dp_id[i] };
-
-				dpc_request(md.dp, MG_MSG_SESSION_DEL, &sid, MEDIA_DP_TIMEOUT_MS, on_port_freed, NULL);
-			}
+			if (m->dp[i].on && media_dp_up())
+				media_dp_session_del(&m->dp[i], NULL, NULL);
 		session_free(m);
 	}
+	media_dp_stop();
 }

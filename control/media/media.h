@@ -12,7 +12,8 @@
  * It reads an SDP, puts the relay in the path (sdp_rw.h: c=/o=, m= ports,
  * profile RTP/AVP <-> RTP/SAVP with the dataplane converting, a=crypto of
  * ours, rtcp-mux, ICE and DTLS removed) and installs, modifies and deletes
- * the dataplane sessions through dpclient. It knows nothing about SIP
+ * the dataplane sessions through media_dp.h, the requests the call engine's
+ * media (media_call.h) goes through too. It knows nothing about SIP
  * dialogs or NG cookies: a session is found by an opaque key (the NG
  * front end uses the call-id) and parties by their tags.
  *
@@ -26,7 +27,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "dpclient.h"
+#include "media_dp.h"
 #include "mg_config.h"
 #include "mg_proto.h"
 #include "mg_srtp_sdes.h"
@@ -156,8 +157,7 @@ struct media_session {
 	uint64_t created_ms, last_signal_ms;   /* wall clock, ms */
 	struct media_side side[2];             /* [0] = the first offerer's */
 	unsigned n_streams;
-	uint64_t dp_id[MEDIA_MAX_STREAMS];     /* dataplane session ids, 0 = none */
-	bool dp_on[MEDIA_MAX_STREAMS];
+	struct media_dp_sess dp[MEDIA_MAX_STREAMS]; /* dataplane session per stream (id 0 = none) */
 	char label[64];
 	bool recording;                        /* forks to rec_dest installed */
 	bool handover;                         /* media-handover was asked for */
@@ -170,12 +170,16 @@ struct media_session {
 	struct media_session *next, *prev;     /* list, oldest first */
 };
 
-/* Start with the dataplane client and settings (kept until media_stop()). */
+/* Start with the dataplane client and settings (kept until media_stop()),
+ * before either front end. */
 int media_start(struct dpc *dp, const struct mg_settings *s);
+/* The dataplane connection went up (what sessions ended meanwhile left
+ * there is removed) or down (dpc_on_state). */
+void media_dataplane_state(bool up);
 /* Limits from a reloaded configuration (maxCalls, suites, srtp mode). */
 void media_reload(const struct mg_settings *s);
 /* Delete every session from the dataplane (best effort) and free them.
- * Stop the front ends first: queued operations are dropped without their
+ * Stop both front ends first: queued operations are dropped without their
  * callbacks. */
 void media_stop(void);
 

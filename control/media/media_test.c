@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "dpclient.h"
 #include "media.h"
 #include "mg_config.h"
 #include "sdp_crypto.h"
