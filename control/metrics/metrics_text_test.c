@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "metrics_text.h"
+#include "mg_build_config.h"
 
 static void fill(struct metrics_snapshot *s, bool with_dp)
 {
@@ -250,12 +251,51 @@ static void test_hist_and_names(void **state)
 	assert_string_equal(metrics_ng_cmd_name(METRICS_NG_STATISTICS), "statistics");
 }
 
+/* docs/operations.md, "Metrics", lists every family with its HELP text:
+ * a metric added or reworded here without the docs fails. */
+static void test_docs_list_every_metric(void **state)
+{
+	struct metrics_snapshot s;
+	char *t, *doc, *save = NULL, *line;
+	FILE *f = fopen(MG_SOURCE_ROOT "/docs/operations.md", "r");
+	long n;
+
+	(void)state;
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	doc = calloc(1, (size_t)n + 1);
+	assert_non_null(doc);
+	assert_int_equal(fread(doc, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	fill(&s, true);
+	t = render(&s);
+	for (line = strtok_r(t, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		char name[96], row[128];
+		const char *help;
+
+		if (strncmp(line, "# HELP ", 7) != 0)
+			continue;
+		assert_int_equal(sscanf(line + 7, "%95s", name), 1);
+		help = line + 7 + strlen(name) + 1;
+		snprintf(row, sizeof(row), "| `%s` |", name);
+		if (strstr(doc, row) == NULL)
+			fail_msg("docs/operations.md does not list %s", name);
+		if (strstr(doc, help) == NULL)
+			fail_msg("docs/operations.md: HELP of %s differs: \"%s\"", name, help);
+	}
+	free(t);
+	free(doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exposition_valid),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_hist_and_names),
+		cmocka_unit_test(test_docs_list_every_metric),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
