@@ -429,6 +429,13 @@ static void on_sess_stats(void *arg, int result, const void *body)
 				const struct mg_msg_dir_stats *ds = &st->legs[l][d];
 				struct metrics_traffic *t = &e->t[l][d];
 
+				/* fewer than last time: the session was installed
+				 * again (a dataplane restart); what it had counted
+				 * stays in the totals */
+				if (ds->packets < t->packets || ds->bytes < t->bytes) {
+					traffic_add(&mt.retired[e->type[l][d]][d], t);
+					memset(t, 0, sizeof(*t));
+				}
 				t->packets = ds->packets;
 				t->bytes = ds->bytes;
 				t->rtcp_packets = ds->rtcp_packets;
