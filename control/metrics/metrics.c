@@ -30,6 +30,7 @@
 
 #include "calls.h"
 #include "media.h"
+#include "metrics_hooks.h"
 #include "metrics_text.h"
 #include "mg_log.h"
 #include "ng_cmd.h"
@@ -101,10 +102,6 @@ static struct {
 	struct metrics_traffic retired[METRICS_LEG_TYPE_COUNT][METRICS_DIR_COUNT];
 	struct mg_msg_dp_stats last_dp;    /* last DP_STATS answered */
 	bool have_last_dp;
-	/* histograms, from the process start */
-	bool hist_init;
-	struct metrics_hist ng[METRICS_NG_CMD_COUNT];
-	struct metrics_hist sip;
 } mt;
 
 static uint64_t now_ns(void)
@@ -113,35 +110,6 @@ static uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* ------------------------------------------------------------ histograms */
-
-static void hist_init(void)
-{
-	if (mt.hist_init)
-		return;
-	for (unsigned c = 0; c < METRICS_NG_CMD_COUNT; c++) {
-		mt.ng[c].bounds = metrics_ng_bounds;
-		mt.ng[c].n_bounds = metrics_ng_n_bounds;
-	}
-	mt.sip.bounds = metrics_sip_bounds;
-	mt.sip.n_bounds = metrics_sip_n_bounds;
-	mt.hist_init = true;
-	if (mt.start_ns == 0)
-		mt.start_ns = now_ns();
-}
-
-void metrics_observe_sip_setup(double seconds)
-{
-	hist_init();
-	metrics_hist_observe(&mt.sip, seconds);
-}
-
-void metrics_observe_ng(const char *command, double seconds)
-{
-	hist_init();
-	metrics_hist_observe(&mt.ng[metrics_ng_cmd_of(command)], seconds);
 }
 
 /* ----------------------------------------------------- session counters */
@@ -209,7 +177,6 @@ static void snapshot(struct metrics_snapshot *s, const struct metrics_col *col)
 	struct ng_server_stats ns;
 
 	memset(s, 0, sizeof(*s));
-	hist_init();
 	s->uptime_seconds = (double)(now_ns() - mt.start_ns) / 1e9;
 
 	calls_get_counters(&cc);
@@ -264,8 +231,7 @@ static void snapshot(struct metrics_snapshot *s, const struct metrics_col *col)
 	s->ng_refused_source = ns.refused_source;
 	s->ng_oversize = ns.oversize;
 	s->ng_in_flight = ns.in_flight;
-	memcpy(s->ng_latency, mt.ng, sizeof(s->ng_latency));
-	s->sip_setup = mt.sip;
+	metrics_hooks_read(s->ng_latency, &s->sip_setup);
 
 	if (mt.s != NULL && mt.s->media_port_max > mt.s->media_port_min)
 		s->ports_total = (unsigned)mt.s->media_port_max - mt.s->media_port_min + 1;
@@ -747,7 +713,8 @@ int metrics_start(su_root_t *root, const struct mg_settings *s, struct dpc *dp)
 	const union MHD_DaemonInfo *di;
 	int fd, family = AF_INET;
 
-	hist_init();
+	if (mt.start_ns == 0)
+		mt.start_ns = now_ns();
 	mt.root = root;
 	mt.s = s;
 	mt.dp = dp;

@@ -28,6 +28,7 @@
 #include <sofia-sip/su_wait.h>
 
 #include "dpclient.h"
+#include "metrics_hooks.h"
 #include "mg_config.h"
 
 /* Listen on s->metrics_addr:metrics_port ("" = off: returns 0, no server);
@@ -39,11 +40,6 @@ void metrics_stop(void);
 /* The bound port (a configured 0 is the kernel's choice), 0 when off. */
 uint16_t metrics_port(void);
 
-/* Hooks, callable whether or not the server runs (the figures are kept
- * from the start of the process): */
-/* SIP call set-up time: INVITE received to final answer sent, seconds. */
-void metrics_observe_sip_setup(double seconds);
-/* NG command latency (ng_server_set_timing_hook's signature). */
-void metrics_observe_ng(const char *command, double seconds);
+/* metrics_observe_sip_setup(), metrics_observe_ng(): metrics_hooks.h */
 
 #endif
