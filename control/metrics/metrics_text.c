@@ -414,8 +414,19 @@ int metrics_render(const struct metrics_snapshot *s, struct metrics_buf *b)
 
 	/* ports */
 	gauge(b, "mediagate_ports",
-	      "UDP ports of mediagate.media.portRange (RTP and RTCP) per media address.",
+	      "UDP ports of mediagate.media.portRange (RTP and RTCP), shared by the media "
+	      "addresses.",
 	      s->ports_total);
+	if (s->have_dp_stats) {
+		unsigned used = s->dp.ports_used;
+
+		gauge(b, "mediagate_ports_used",
+		      "Ports of the range allocated by the dataplane now (an RTP and its RTCP port "
+		      "count 2).",
+		      used);
+		gauge(b, "mediagate_ports_free", "Ports of the range not allocated now.",
+		      s->ports_total > used ? s->ports_total - used : 0);
+	}
 
 	render_traffic(s, b);
 	render_dataplane(s, b);

@@ -64,6 +64,7 @@ static void fill(struct metrics_snapshot *s, bool with_dp)
 		s->dp.n_sessions = 2;
 		s->dp.n_workers = 2;
 		s->dp.n_ports = 1;
+		s->dp.ports_used = 6;
 		s->dp.rx_packets = 1000;
 		s->dp.tx_packets = 990;
 		s->dp.drops[MG_DROP_UNKNOWN_DEST] = 4;
@@ -205,6 +206,8 @@ static void test_values(void **state)
 	assert_non_null(strstr(t, "\nmediagate_packets_total{leg_type=\"rtp\",direction=\"rx\"} 250\n"));
 	assert_non_null(strstr(t, "\nmediagate_bytes_total{leg_type=\"rtp\",direction=\"rx\"} 43000\n"));
 	assert_non_null(strstr(t, "\nmediagate_srtp_auth_failures_total 3\n"));
+	assert_non_null(strstr(t, "\nmediagate_ports_used 6\n"));
+	assert_non_null(strstr(t, "\nmediagate_ports_free 16378\n"));
 	assert_non_null(strstr(t, "\nmediagate_srtp_replay_failures_total 2\n"));
 	assert_non_null(strstr(t, "\nmediagate_calls_total{outcome=\"failed\",cause=\"other\"} 3\n"));
 	assert_non_null(strstr(t, "\nmediagate_worker_busy_cycles_per_packet{worker=\"1\",lcore=\"2\"} 1200\n"));

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
 """One plain RTP peer for metrics_test.sh: bind LOCAL, send COUNT PCMU
-packets (12-byte header + 160 bytes of payload) to REMOTE 5 ms apart while
-receiving, keep receiving until SECS have passed, print how many RTP packets
+packets (12-byte header + 160 bytes of payload) to REMOTE 5 ms apart, from
+0.5 s after the start (the other peer binds meanwhile), while receiving, keep receiving until SECS have passed, print how many RTP packets
 arrived (one line, an integer).
 
   metrics_rtp.py LOCAL_IP:PORT REMOTE_IP:PORT COUNT SSRC [SECS]
@@ -27,7 +27,9 @@ def main():
     s.settimeout(0.005)
     got = sent = 0
     end = time.monotonic() + secs
-    nxt = time.monotonic()
+    # the other peer is started at the same time: give it time to bind its
+    # socket before anything is sent its way (a port not yet bound loses it)
+    nxt = time.monotonic() + 0.5
     while time.monotonic() < end:
         now = time.monotonic()
         if sent < count and now >= nxt:

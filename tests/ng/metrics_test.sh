@@ -122,6 +122,10 @@ wait_prom 'mediagate_requests_total{request="offer"}' 1 30 && ok "Prometheus: 1 
 wait_prom 'mediagate_ng_request_duration_seconds_count{request="answer"}' 1 30 &&
 	ok "Prometheus: the NG answer is in the latency histogram" || bad "Prometheus: NG latency histogram"
 wait_prom 'mediagate_dataplane_sessions' 1 30 && ok "Prometheus: 1 dataplane session" || bad "Prometheus: dataplane sessions"
+wait_prom 'mediagate_ports_used' 4 30 && ok "Prometheus: 4 media ports used (an RTP/RTCP pair per side)" ||
+	bad "Prometheus: media ports used"
+wait_prom 'mediagate_ports_free' 996 30 && ok "Prometheus: 996 of the range's 1000 ports free" ||
+	bad "Prometheus: media ports free"
 wait_prom 'mediagate_dataplane_scrape_complete' 1 30 && ok "Prometheus: every session's counters read" ||
 	bad "Prometheus: scrape complete"
 wait_prom 'count(mediagate_worker_busy_cycles_per_packet)' 1 30 && ok "Prometheus: worker busy cycles per packet" ||
@@ -131,6 +135,7 @@ wait_prom 'count(mediagate_worker_busy_cycles_per_packet)' 1 30 && ok "Prometheu
 ng 1 '{"command":"delete","call-id":"metrics-1","from-tag":"ta"}' > "$W/delete.json"
 wait_prom 'mediagate_dataplane_sessions' 0 && ok "the call deleted: no dataplane session" || bad "dataplane sessions after delete"
 wait_prom 'mediagate_closed_sessions_total' 1 30 && ok "Prometheus: 1 closed session" || bad "Prometheus: closed sessions"
+wait_prom 'mediagate_ports_used' 0 30 && ok "Prometheus: the call's ports freed" || bad "Prometheus: ports after the call"
 sleep 1.5 # a scrape or two after the session is gone
 [ "$(prom_q 'sum(mediagate_packets_total{direction="rx"})')" = $total ] &&
 	ok "Prometheus: packets received still $total after the call ended" ||
