@@ -11,7 +11,9 @@
 
 #include "metrics_text.h"
 
-/* SIP call set-up time: INVITE received to final answer sent, seconds. */
+/* SIP set-up time of an answered call: INVITE received to 2xx sent to
+ * the caller, seconds. The call engine calls it where it counts the call
+ * answered (docs/operations.md, "Metrics"). */
 void metrics_observe_sip_setup(double seconds);
 /* NG command latency (ng_server_set_timing_hook's signature). */
 void metrics_observe_ng(const char *command, double seconds);

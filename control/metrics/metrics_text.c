@@ -354,7 +354,7 @@ int metrics_render(const struct metrics_snapshot *s, struct metrics_buf *b)
 	u64(b, "mediagate_calls_ended_total", "cause=\"other\"",
 	    s->calls_ended >= s->calls_media_timeout ? s->calls_ended - s->calls_media_timeout : 0);
 	family(b, "mediagate_sip_setup_duration_seconds", "histogram",
-	       "SIP call set-up time: INVITE received to final answer sent to the caller.");
+	       "SIP set-up time of answered calls: INVITE received to 2xx sent to the caller.");
 	hist(b, "mediagate_sip_setup_duration_seconds", "", &s->sip_setup);
 
 	/* media sessions (the NG front end's media layer) */
