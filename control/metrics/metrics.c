@@ -70,7 +70,6 @@ struct metrics_http {
 struct metrics_col {
 	uint64_t gen;
 	uint64_t t0_ns;
-	su_timer_t *deadline;
 	struct metrics_http *waiters;
 	bool dp_stats_done, dp_stats_ok;
 	struct mg_msg_dp_stats dp;
@@ -91,6 +90,9 @@ static struct {
 	su_wait_t mhd_wait;
 	int mhd_index;
 	su_timer_t *mhd_timer;
+	/* the collection's deadline: one timer for the module's life, set and
+	 * reset per collection (never destroyed from inside its callback) */
+	su_timer_t *deadline;
 	bool in_mhd;
 	uint16_t port;
 	uint64_t start_ns;
@@ -319,9 +321,8 @@ static void col_finish(struct metrics_col *col)
 {
 	struct metrics_snapshot *s = malloc(sizeof(*s));
 
-	if (col->deadline != NULL)
-		su_timer_destroy(col->deadline);
-	col->deadline = NULL;
+	if (mt.deadline != NULL)
+		su_timer_reset(mt.deadline);
 	if (mt.dp != NULL)
 		dpc_cancel_arg(mt.dp, col);
 	if (col->list_ok && col->list_done)
@@ -527,8 +528,8 @@ static void col_join(struct metrics_http *h, unsigned deadline_ms)
 		col_finish(col);
 		return;
 	}
-	col->deadline = su_timer_create(su_root_task(mt.root), deadline_ms);
-	if (col->deadline == NULL || su_timer_set(col->deadline, on_deadline, col) < 0 ||
+	if (mt.deadline == NULL ||
+	    su_timer_set_interval(mt.deadline, on_deadline, col, (su_duration_t)deadline_ms) < 0 ||
 	    dpc_request(mt.dp, MG_MSG_DP_STATS, NULL, METRICS_DP_TIMEOUT_MS, on_dp_stats, col) <= 0) {
 		col->list_ok = false;
 		col_finish(col);
@@ -746,7 +747,8 @@ int metrics_start(su_root_t *root, const struct mg_settings *s, struct dpc *dp)
 	}
 	di = MHD_get_daemon_info(mt.mhd, MHD_DAEMON_INFO_EPOLL_FD);
 	mt.mhd_timer = su_timer_create(su_root_task(root), METRICS_MHD_TICK_MS);
-	if (di == NULL || mt.mhd_timer == NULL)
+	mt.deadline = su_timer_create(su_root_task(root), METRICS_DEADLINE_MS);
+	if (di == NULL || mt.mhd_timer == NULL || mt.deadline == NULL)
 		goto fail;
 	mt.mhd_fd = di->epoll_fd;
 	su_wait_create(&mt.mhd_wait, mt.mhd_fd, SU_WAIT_IN);
@@ -778,8 +780,8 @@ void metrics_stop(void)
 		col->waiters = NULL;
 		if (mt.dp != NULL)
 			dpc_cancel_arg(mt.dp, col);
-		if (col->deadline != NULL)
-			su_timer_destroy(col->deadline);
+		if (mt.deadline != NULL)
+			su_timer_reset(mt.deadline);
 		free(col->queue);
 		free(col);
 		mt.col = NULL;
@@ -792,8 +794,11 @@ void metrics_stop(void)
 	}
 	if (mt.mhd_timer != NULL)
 		su_timer_destroy(mt.mhd_timer);
+	if (mt.deadline != NULL)
+		su_timer_destroy(mt.deadline);
 	mt.mhd = NULL;
 	mt.mhd_timer = NULL;
+	mt.deadline = NULL;
 	mt.mhd_index = 0;
 	mt.mhd_fd = -1;
 	mt.port = 0;
