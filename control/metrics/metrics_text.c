@@ -27,10 +27,9 @@ const unsigned metrics_ng_n_bounds = sizeof(metrics_ng_bounds) / sizeof(metrics_
 const double metrics_sip_bounds[] = { 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120 };
 const unsigned metrics_sip_n_bounds = sizeof(metrics_sip_bounds) / sizeof(metrics_sip_bounds[0]);
 
-_Static_assert(sizeof(metrics_ng_bounds) / sizeof(metrics_ng_bounds[0]) <= METRICS_HIST_MAX_BUCKETS,
-	       "too many NG buckets");
-_Static_assert(sizeof(metrics_sip_bounds) / sizeof(metrics_sip_bounds[0]) <= METRICS_HIST_MAX_BUCKETS,
-	       "too many SIP buckets");
+#define METRICS_N(a) (sizeof(a) / sizeof((a)[0]))
+_Static_assert(METRICS_N(metrics_ng_bounds) <= METRICS_HIST_MAX_BUCKETS, "too many NG buckets");
+_Static_assert(METRICS_N(metrics_sip_bounds) <= METRICS_HIST_MAX_BUCKETS, "too many SIP buckets");
 
 static const char *const ng_cmd_names[METRICS_NG_CMD_COUNT] = {
 	[METRICS_NG_PING] = "ping",
@@ -179,8 +178,12 @@ static void render_traffic(const struct metrics_snapshot *s, struct metrics_buf 
 {
 	char l[96];
 
-#define EACH_LEG_DIR for (unsigned t = 0; t < METRICS_LEG_TYPE_COUNT; t++) for (unsigned d = 0; d < METRICS_DIR_COUNT; d++)
-#define LEG_LABELS snprintf(l, sizeof(l), "leg_type=\"%s\",direction=\"%s\"", leg_type_name[t], dir_name[d])
+#define EACH_LEG_DIR                                              \
+	for (unsigned t = 0; t < METRICS_LEG_TYPE_COUNT; t++)     \
+		for (unsigned d = 0; d < METRICS_DIR_COUNT; d++)
+#define LEG_LABELS                                                                      \
+	snprintf(l, sizeof(l), "leg_type=\"%s\",direction=\"%s\"", leg_type_name[t], \
+		 dir_name[d])
 	family(b, "mediagate_packets_total", "counter",
 	       "Media packets (RTP and RTCP) of the dataplane's sessions: received from (rx) or "
 	       "sent to (tx) a leg, by whether that leg's direction is SRTP.");

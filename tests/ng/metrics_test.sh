@@ -12,14 +12,17 @@
 # dataplane is gone.
 #   [BUILD=dir] metrics_test.sh
 . "$(dirname "$0")/_init.sh"
-[ "$RELAY" = mediagate ] || { echo "# metrics: mediagate only (RELAY=$RELAY)"; exit 77; }
+[ "$RELAY" = mediagate ] || { echo "# metrics: mediagate's /metrics (RELAY=$RELAY)"; exit 77; }
 command -v prometheus > /dev/null || { echo "# metrics: prometheus is not installed (scripts/setup)"; exit 77; }
 scenario_begin metrics prometheus
 
 N_A=60 N_B=45 PAYLOAD=172 # RTP header 12 + 160 bytes of PCMU
 
 relay_start 1 && ok "relay 1 (mediagate) answers ping" || { bad "relay 1 answers ping" "$W/relay1.log"; scenario_end; }
-check "mediagate-control serves /metrics on 127.0.0.1:9102" "$W/relay1.log" "metrics: listening on http 127.0.0.1 port 9102"
+# scrape URL: the default mediagate.metrics.listen, loopback of the gateway's namespace
+metrics_get() { ip netns exec $NS_GW python3 -c 'import urllib.request,sys; sys.stdout.write(urllib.request.urlopen("http://127.0.0.1:9102/metrics", timeout=3).read().decode())'; }
+metrics_get > "$W/metrics0.txt" 2>&1 && grep -q '^mediagate_uptime_seconds ' "$W/metrics0.txt" &&
+	ok "mediagate-control serves /metrics on its default 127.0.0.1:9102" || bad "GET /metrics on 127.0.0.1:9102" "$W/metrics0.txt"
 
 # ---- Prometheus, in the gateway's namespace (its loopback is this run's) ----
 PROM_PORT=$(ip netns exec $NS_GW python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -144,7 +147,7 @@ sleep 1.5 # a scrape or two after the session is gone
 	bad "Prometheus: counter resets $(prom_q 'sum(resets(mediagate_packets_total[1m]))')"
 
 # ---- the live text is valid exposition ----
-ip netns exec $NS_GW python3 -c 'import urllib.request,sys; sys.stdout.write(urllib.request.urlopen("http://127.0.0.1:9102/metrics", timeout=3).read().decode())' > "$W/metrics.txt"
+metrics_get > "$W/metrics.txt"
 promtool check metrics < "$W/metrics.txt" > "$W/promtool.out" 2>&1 && [ ! -s "$W/promtool.out" ] &&
 	ok "promtool check metrics: the live /metrics is clean" || bad "promtool check metrics on the live /metrics" "$W/promtool.out"
 
