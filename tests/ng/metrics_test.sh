@@ -157,6 +157,17 @@ kill -STOP "${RELAY_DP_PID[1]}"
 wait_prom 'mediagate_dataplane_up' 0 && ok "dataplane hung: mediagate_dataplane_up 0" || bad "mediagate_dataplane_up with the dataplane hung"
 [ "$(prom_q 'up{job="mediagate"}')" = 1 ] && ok "the scrape is answered in time while the dataplane hangs" ||
 	bad "scrape with the dataplane hung"
+# five scrapes at once share one reading of the dataplane: each answered at
+# its deadline (2 s without Prometheus' timeout header), with dataplane_up 0
+par=()
+for i in 1 2 3 4 5; do
+	metrics_get > "$W/par$i.txt" 2>&1 &
+	par+=($!)
+done
+wait "${par[@]}"
+n=0
+for i in 1 2 3 4 5; do grep -q '^mediagate_dataplane_up 0$' "$W/par$i.txt" && n=$((n + 1)); done
+[ $n = 5 ] && ok "5 concurrent scrapes answered with dataplane_up 0" || bad "concurrent scrapes: $n of 5" "$W/par1.txt"
 sleep 3.5 # the control's PINGs time out (3 s): the connection is dropped
 kill -CONT "${RELAY_DP_PID[1]}"
 wait_prom 'mediagate_dataplane_up' 1 && ok "dataplane back: mediagate_dataplane_up 1" || bad "mediagate_dataplane_up after SIGCONT"
