@@ -192,7 +192,8 @@ static void render_traffic(const struct metrics_snapshot *s, struct metrics_buf 
 		u64(b, "mediagate_packets_total", l, s->traffic[t][d].packets);
 	}
 	family(b, "mediagate_bytes_total", "counter",
-	       "UDP payload bytes of those packets.");
+	       "UDP payload bytes of those packets: received ones as relayed (after SRTP "
+	       "decryption), sent ones as sent (after SRTP encryption).");
 	EACH_LEG_DIR {
 		LEG_LABELS;
 		u64(b, "mediagate_bytes_total", l, s->traffic[t][d].bytes);

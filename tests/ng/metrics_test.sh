@@ -2,14 +2,19 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # /metrics scraped by a real Prometheus (Debian's prometheus package): relay 1
 # (mediagate, /metrics on its default 127.0.0.1:9102 in the gateway's
-# namespace) carries one NG call (offer from A, answer from B, plain RTP both
-# ways through the dataplane: python peers, metrics_rtp.py); Prometheus, started
-# here with its own configuration and storage in the work directory, scrapes
-# every second; its query API must return the call's packets and bytes per
-# direction, 0 SRTP authentication failures, the NG offer in the latency
-# histogram, the totals kept after the call is deleted, and
-# mediagate_dataplane_up 0 (with the scrape still answered) once the
-# dataplane is gone.
+# namespace) carries NG calls with media through the dataplane; Prometheus,
+# started here with its own configuration and storage in the work directory,
+# scrapes every second, and its query API must return:
+#  - call 1, plain RTP both ways (python peers, metrics_rtp.py): the call's
+#    packets and bytes per direction, 0 SRTP authentication failures, the NG
+#    commands and their latency histogram, the ports in use, the totals kept
+#    after the call is deleted;
+#  - call 2, SRTP toward B (libsrtp2, dp_srtp_peer): the SRTP leg's packets
+#    and bytes, 0 authentication failures, then tampered packets counted as
+#    such;
+#  - a hung dataplane (SIGSTOP): scrapes still answered in time, with
+#    mediagate_dataplane_up 0; back (SIGCONT) over a reconnection; gone: 0
+#    again, the totals kept.
 #   [BUILD=dir] metrics_test.sh
 . "$(dirname "$0")/_init.sh"
 [ "$RELAY" = mediagate ] || { echo "# metrics: mediagate's /metrics (RELAY=$RELAY)"; exit 77; }
@@ -75,28 +80,40 @@ wait_prom 'up{job="mediagate"}' 1 && ok "Prometheus scrapes mediagate-control's 
 	bad "Prometheus scrapes /metrics" "$W/prometheus.log"
 [ "$(prom_q 'mediagate_dataplane_up')" = 1 ] && ok "mediagate_dataplane_up 1" || bad "mediagate_dataplane_up is $(prom_q mediagate_dataplane_up)"
 
-# ---- the call: NG offer (A) and answer (B), then RTP both ways ----
-ip netns exec $NS_GW python3 - "$NG_DIR" "$(relay_ng 1)" $ADDR_A $ADDR_B > "$W/call.out" 2> "$W/call.err" << 'EOF'
+# ng_call CALL-ID [B_KEY_BASE64]: NG offer from A (plain RTP, port 4000) and
+# answer from B (port 5000: plain, or SRTP AES_CM_128_HMAC_SHA1_80 with B's
+# key when given: the relay is asked to offer RTP/SAVP to B); prints the two
+# results and the relay's ports facing A and B.
+ng_call() {
+	ip netns exec $NS_GW python3 - "$NG_DIR" "$(relay_ng 1)" $ADDR_A $ADDR_B "$1" "${2:-}" << 'EOF'
 import re, sys
 sys.path.insert(0, sys.argv[1])
 from ng_client import NG
-ng, a, b = NG(sys.argv[2]), sys.argv[3], sys.argv[4]
-def sdp(addr, port):
+ng, a, b, cid, key = NG(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
+def sdp(addr, port, proto="RTP/AVP", extra=()):
     return "\r\n".join(["v=0", "o=- 1 1 IN IP4 %s" % addr, "s=-", "c=IN IP4 %s" % addr, "t=0 0",
-                        "m=audio %d RTP/AVP 0" % port, "a=rtpmap:0 PCMU/8000", "a=sendrecv"]) + "\r\n"
-o = ng.request({"command": "offer", "call-id": "metrics-1", "from-tag": "ta", "sdp": sdp(a, 4000)})
-r = ng.request({"command": "answer", "call-id": "metrics-1", "from-tag": "ta", "to-tag": "tb",
-                "sdp": sdp(b, 5000)})
+                        "m=audio %d %s 0" % (port, proto), "a=rtpmap:0 PCMU/8000", "a=sendrecv"]
+                       + list(extra)) + "\r\n"
+req = {"command": "offer", "call-id": cid, "from-tag": "ta", "sdp": sdp(a, 4000)}
+if key:
+    req["transport-protocol"] = "RTP/SAVP"
+o = ng.request(req)
+bsdp = sdp(b, 5000, "RTP/SAVP", ["a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" + key]) if key else sdp(b, 5000)
+r = ng.request({"command": "answer", "call-id": cid, "from-tag": "ta", "to-tag": "tb", "sdp": bsdp})
 port = lambda s: int(re.search(r"m=audio (\d+)", s).group(1))
 print(o["result"], r["result"], port(r["sdp"]), port(o["sdp"]))
 EOF
+}
+
+# ---- the call: NG offer (A) and answer (B), then RTP both ways ----
+ng_call metrics-1 > "$W/call.out" 2> "$W/call.err"
 read -r res_o res_a PORT_A PORT_B < "$W/call.out"
 [ "$res_o $res_a" = "ok ok" ] && ok "NG offer and answer (relay ports: A $PORT_A, B $PORT_B)" ||
 	{ bad "NG offer and answer" "$W/call.err"; scenario_end; }
 MEDIA=$(relay_media 1)
-ip netns exec $NS_A python3 "$NG_DIR/metrics_rtp.py" $ADDR_A:4000 "$MEDIA:$PORT_A" $N_A 0x1111 3 > "$W/rtp_a.out" &
+ip netns exec $NS_A python3 "$NG_DIR/metrics_rtp.py" $ADDR_A:4000 "$MEDIA:$PORT_A" $N_A 0x1111 1.5 > "$W/rtp_a.out" &
 pa=$!
-ip netns exec $NS_B python3 "$NG_DIR/metrics_rtp.py" $ADDR_B:5000 "$MEDIA:$PORT_B" $N_B 0x2222 3 > "$W/rtp_b.out" &
+ip netns exec $NS_B python3 "$NG_DIR/metrics_rtp.py" $ADDR_B:5000 "$MEDIA:$PORT_B" $N_B 0x2222 1.5 > "$W/rtp_b.out" &
 pb=$!
 wait $pa $pb
 got_a=$(cat "$W/rtp_a.out") got_b=$(cat "$W/rtp_b.out")
@@ -146,6 +163,49 @@ sleep 1.5 # a scrape or two after the session is gone
 [ "$(prom_q 'sum(resets(mediagate_packets_total[1m]))')" = 0 ] && ok "Prometheus: no counter reset seen" ||
 	bad "Prometheus: counter resets $(prom_q 'sum(resets(mediagate_packets_total[1m]))')"
 
+# ---- a second call, SRTP toward B: B's SRTP (Debian's libsrtp2, the
+# dp_srtp_peer of tests/smoke) decrypted by the dataplane for A, counted on
+# the SRTP leg, 0 authentication failures; then B sends packets whose tag
+# does not verify: counted as authentication failures, by reason too ----
+SRTP_PEER=$BUILD/tests/smoke/dp_srtp_peer
+N2_A=40 N2_B=30 N2_BAD=5 TAG=10 # AES_CM_128_HMAC_SHA1_80: a 10-byte tag
+KEY_B=$(python3 -c 'import os; print(os.urandom(30).hex())')
+KEY_B64=$(python3 -c 'import base64, sys; print(base64.b64encode(bytes.fromhex(sys.argv[1])).decode())' "$KEY_B")
+ng_call metrics-2 "$KEY_B64" > "$W/call2.out" 2> "$W/call2.err"
+read -r res_o res_a PORT_A PORT_B < "$W/call2.out"
+[ "$res_o $res_a" = "ok ok" ] && ok "SRTP call: NG offer (RTP/SAVP to B) and answer with B's key" ||
+	{ bad "SRTP call: NG offer and answer" "$W/call2.err"; scenario_end; }
+ip netns exec $NS_A python3 "$NG_DIR/metrics_rtp.py" $ADDR_A:4000 "$MEDIA:$PORT_A" $N2_A 0x3333 1.5 > "$W/rtp2_a.out" &
+pa=$!
+sleep 0.3 # A's socket bound before B's packets come through
+ip netns exec $NS_B "$SRTP_PEER" send $ADDR_B:5000 "$MEDIA:$PORT_B" --key "$KEY_B" --count $N2_B \
+	--ssrc 0x4444 --interval-us 5000 > "$W/srtp_b.out" 2>&1
+wait $pa
+got_a=$(cat "$W/rtp2_a.out")
+[ "$got_a" = $N2_B ] && ok "A received B's $N2_B SRTP packets decrypted" || bad "A received $got_a of $N2_B decrypted packets" "$W/srtp_b.out"
+wait_prom 'mediagate_packets_total{leg_type="srtp",direction="rx"}' $N2_B &&
+	ok "Prometheus: $N2_B packets received on the SRTP leg" || bad "Prometheus: SRTP leg rx packets"
+# bytes received: as relayed (decrypted); sent: as sent (with the tag)
+wait_prom 'mediagate_bytes_total{leg_type="srtp",direction="rx"}' $((N2_B * PAYLOAD)) 30 &&
+	ok "Prometheus: their bytes as relayed ($((N2_B * PAYLOAD)))" || bad "Prometheus: SRTP leg rx bytes"
+wait_prom 'mediagate_packets_total{leg_type="srtp",direction="tx"}' $N2_A 30 &&
+	ok "Prometheus: A's $N2_A packets sent encrypted to B" || bad "Prometheus: SRTP leg tx packets"
+wait_prom 'mediagate_bytes_total{leg_type="srtp",direction="tx"}' $((N2_A * (PAYLOAD + TAG))) 30 &&
+	ok "Prometheus: their bytes as sent, tag included ($((N2_A * (PAYLOAD + TAG))))" || bad "Prometheus: SRTP leg tx bytes"
+total=$((total + N2_A + N2_B))
+wait_prom 'sum(mediagate_packets_total{direction="rx"})' $total 30 &&
+	ok "Prometheus: packets received = $total, both calls" || bad "Prometheus: packets received, both calls"
+wait_prom 'mediagate_srtp_auth_failures_total' 0 30 && ok "Prometheus: 0 SRTP authentication failures after the SRTP call" ||
+	bad "Prometheus: SRTP authentication failures"
+ip netns exec $NS_B "$SRTP_PEER" send $ADDR_B:5000 "$MEDIA:$PORT_B" --key "$KEY_B" --count $N2_BAD \
+	--seq $N2_B --ssrc 0x4444 --interval-us 5000 --tamper > "$W/srtp_bad.out" 2>&1
+wait_prom 'mediagate_srtp_auth_failures_total' $N2_BAD &&
+	ok "Prometheus: B's $N2_BAD tampered packets are $N2_BAD authentication failures" || bad "Prometheus: tampered packets"
+wait_prom 'mediagate_drops_total{reason="auth",scope="session"}' $N2_BAD 30 &&
+	ok "Prometheus: and $N2_BAD drops with reason auth" || bad "Prometheus: auth drops"
+ng 1 '{"command":"delete","call-id":"metrics-2","from-tag":"ta"}' > "$W/delete2.json"
+wait_prom 'mediagate_dataplane_sessions' 0 && ok "the SRTP call deleted" || bad "dataplane sessions after the SRTP call"
+
 # ---- the live text is valid exposition ----
 metrics_get > "$W/metrics.txt"
 promtool check metrics < "$W/metrics.txt" > "$W/promtool.out" 2>&1 && [ ! -s "$W/promtool.out" ] &&
@@ -168,7 +228,7 @@ wait "${par[@]}"
 n=0
 for i in 1 2 3 4 5; do grep -q '^mediagate_dataplane_up 0$' "$W/par$i.txt" && n=$((n + 1)); done
 [ $n = 5 ] && ok "5 concurrent scrapes answered with dataplane_up 0" || bad "concurrent scrapes: $n of 5" "$W/par1.txt"
-sleep 3.5 # the control's PINGs time out (3 s): the connection is dropped
+sleep 1.5 # hung > 3 s in all: the control's PINGs time out, the connection is dropped
 kill -CONT "${RELAY_DP_PID[1]}"
 wait_prom 'mediagate_dataplane_up' 1 && ok "dataplane back: mediagate_dataplane_up 1" || bad "mediagate_dataplane_up after SIGCONT"
 wait_prom 'mediagate_dataplane_reconnects_total' 1 30 && ok "Prometheus: 1 dataplane reconnection" ||
