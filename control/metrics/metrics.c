@@ -51,7 +51,10 @@ struct metrics_sess {
 	uint64_t seen;                     /* collection generation that listed it */
 	struct metrics_sess *next;         /* hash chain */
 	uint8_t type[2][2];                /* [leg][dir]: enum metrics_leg_type */
-	struct metrics_traffic t[2][2];    /* [leg][dir] */
+	struct metrics_traffic t[2][2];    /* [leg][dir]: the counters last read */
+	/* what t held when its type last changed (a MODIFY from RTP to SRTP
+	 * keeps the dataplane's counters): only t - base counts under type */
+	struct metrics_traffic base[2][2];
 };
 
 #define METRICS_SESS_BUCKETS 4096u
@@ -126,13 +129,20 @@ static struct metrics_sess **sess_slot(uint64_t id)
 	return pp;
 }
 
-static void traffic_add(struct metrics_traffic *to, const struct metrics_traffic *t)
+static uint64_t since(uint64_t now, uint64_t base)
 {
-	to->packets += t->packets;
-	to->bytes += t->bytes;
-	to->rtcp_packets += t->rtcp_packets;
+	return now >= base ? now - base : 0;
+}
+
+/* @p to += @p t - @p base: what a session counted under its current type. */
+static void traffic_add(struct metrics_traffic *to, const struct metrics_traffic *t,
+			const struct metrics_traffic *base)
+{
+	to->packets += since(t->packets, base->packets);
+	to->bytes += since(t->bytes, base->bytes);
+	to->rtcp_packets += since(t->rtcp_packets, base->rtcp_packets);
 	for (unsigned r = 0; r < MG_DROP_REASON_COUNT; r++)
-		to->drops[r] += t->drops[r];
+		to->drops[r] += since(t->drops[r], base->drops[r]);
 }
 
 /* Sessions not listed by a complete listing have ended: their last
@@ -151,7 +161,8 @@ static void sess_retire(uint64_t gen)
 			}
 			for (unsigned l = 0; l < 2; l++)
 				for (unsigned d = 0; d < 2; d++)
-					traffic_add(&mt.retired[e->type[l][d]][d], &e->t[l][d]);
+					traffic_add(&mt.retired[e->type[l][d]][d], &e->t[l][d],
+						    &e->base[l][d]);
 			*pp = e->next;
 			free(e);
 		}
@@ -261,7 +272,8 @@ static void snapshot(struct metrics_snapshot *s, const struct metrics_col *col)
 		for (const struct metrics_sess *e = mt.sess[b]; e != NULL; e = e->next)
 			for (unsigned l = 0; l < 2; l++)
 				for (unsigned d = 0; d < 2; d++)
-					traffic_add(&s->traffic[e->type[l][d]][d], &e->t[l][d]);
+					traffic_add(&s->traffic[e->type[l][d]][d], &e->t[l][d],
+						    &e->base[l][d]);
 }
 
 /* ------------------------------------------------------------ HTTP glue */
@@ -400,8 +412,9 @@ static void on_sess_stats(void *arg, int result, const void *body)
 				 * again (a dataplane restart); what it had counted
 				 * stays in the totals */
 				if (ds->packets < t->packets || ds->bytes < t->bytes) {
-					traffic_add(&mt.retired[e->type[l][d]][d], t);
-					memset(t, 0, sizeof(*t));
+					traffic_add(&mt.retired[e->type[l][d]][d], t,
+						    &e->base[l][d]);
+					memset(&e->base[l][d], 0, sizeof(e->base[l][d]));
 				}
 				t->packets = ds->packets;
 				t->bytes = ds->bytes;
@@ -445,9 +458,18 @@ static void on_list(void *arg, int result, const void *body)
 		}
 		e->seen = col->gen;
 		for (unsigned l = 0; l < 2; l++)
-			for (unsigned d = 0; d < 2; d++)
-				e->type[l][d] = en->suite[l][d] != MG_SRTP_SUITE_NONE ? METRICS_LEG_SRTP
-										       : METRICS_LEG_RTP;
+			for (unsigned d = 0; d < 2; d++) {
+				uint8_t ty = en->suite[l][d] != MG_SRTP_SUITE_NONE ? METRICS_LEG_SRTP
+										   : METRICS_LEG_RTP;
+
+				if (ty == e->type[l][d])
+					continue;
+				/* what was counted so far stays under the old type */
+				traffic_add(&mt.retired[e->type[l][d]][d], &e->t[l][d],
+					    &e->base[l][d]);
+				e->base[l][d] = e->t[l][d];
+				e->type[l][d] = ty;
+			}
 		/* the head's slots were sent: reuse them before growing */
 		if (col->q_head > 0 && col->q_head + col->q_len == col->q_cap) {
 			memmove(col->queue, col->queue + col->q_head, col->q_len * sizeof(uint64_t));
