@@ -19,7 +19,8 @@
 . "$(dirname "$0")/_init.sh"
 [ "$RELAY" = mediagate ] || { echo "# metrics: mediagate's /metrics (RELAY=$RELAY)"; exit 77; }
 command -v prometheus > /dev/null || { echo "# metrics: prometheus is not installed (scripts/setup)"; exit 77; }
-scenario_begin metrics prometheus
+[ -x "$BUILD/tests/smoke/dp_srtp_peer" ] || { echo "# metrics: $BUILD/tests/smoke/dp_srtp_peer was not built"; exit 1; }
+scenario_begin metrics prometheus promtool
 
 N_A=60 N_B=45 PAYLOAD=172 # RTP header 12 + 160 bytes of PCMU
 
