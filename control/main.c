@@ -21,8 +21,10 @@
 #include "mg_config.h"
 #include "load.h"
 #include "media.h"
+#include "metrics.h"
 #include "mg_log.h"
 #include "ng_cmd.h"
+#include "ng_server.h"
 #ifdef MG_HAVE_PRI
 #include "pri_mgr.h"
 #endif
@@ -290,20 +292,28 @@ int main(int argc, char **argv)
 	calls_check_routes();
 	/* The NG control API (docs/ng.md) on the media layer; with no SIP
 	 * user agent configured this is a pure media node. */
+	ng_server_set_timing_hook(metrics_observe_ng);
 	if (ng_cmd_start(ctl.root, s) < 0) {
 		ctl.exit_code = 2;
 		goto out;
 	}
+	/* Prometheus /metrics (docs/operations.md): reads everything above.
+	 * A port already taken (a second instance on the default) costs the
+	 * metrics, not the calls: logged as an error, the gateway runs on. */
+	if (metrics_start(ctl.root, s, ctl.dp) < 0)
+		MG_ERR("metrics: running without /metrics");
 
 	MG_INFO("mediagate-control %s running (dataplane socket %s)", MG_VERSION,
 		s->control_socket);
 	su_root_run(ctl.root);
 
-	/* Calls and SIP stop before the dataplane client: hanging up removes
-	 * the media sessions. */
+	/* Scrapes first (they read everything else), then calls and SIP
+	 * before the dataplane client: hanging up removes the media sessions. */
+	metrics_stop();
 	calls_stop();
 	sip_stop();
 out:
+	metrics_stop();
 	ng_cmd_stop();
 	media_stop();
 	load_stop();

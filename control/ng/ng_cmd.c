@@ -25,6 +25,16 @@ void ng_cmd_get_counters(struct ng_cmd_counters *out)
 	*out = nc.ctr;
 }
 
+bool ng_cmd_get_server_stats(struct ng_server_stats *out)
+{
+	if (nc.srv == NULL) {
+		memset(out, 0, sizeof(*out));
+		return false;
+	}
+	ng_server_get_stats(nc.srv, out);
+	return true;
+}
+
 /* ------------------------------------------------------------- replies */
 
 static struct ng_val *reply_new(struct ng_req *req, const char *result)

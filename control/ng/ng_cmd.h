@@ -9,6 +9,8 @@
 #ifndef MG_NG_CMD_H
 #define MG_NG_CMD_H
 
+#include <stdbool.h>
+
 #include <sofia-sip/su_wait.h>
 
 #include "mg_config.h"
@@ -31,5 +33,10 @@ struct ng_cmd_counters {
 	uint64_t ping, offer, answer, delete_, query, list, statistics, other, errors, load_limit;
 };
 void ng_cmd_get_counters(struct ng_cmd_counters *out);
+
+/* The transports' counters (ng_server_get_stats); false and zeros while
+ * no server runs. */
+struct ng_server_stats;
+bool ng_cmd_get_server_stats(struct ng_server_stats *out);
 
 #endif

@@ -138,6 +138,9 @@ struct ng_req {
 	struct ng_conn *conn;
 	/* HTTP */
 	struct ng_http_ctx *http;
+	/* timing (ng_server_set_timing_hook) */
+	uint64_t t0_ns;             /* given to the handler; 0: never was */
+	char command[24];           /* its "command", cut to fit */
 };
 
 struct ng_server {
@@ -172,6 +175,21 @@ struct ng_server {
 	bool in_mhd;               /* inside MHD_run: never re-enter it */
 	bool destroying;
 };
+
+static ng_timing_f ng_timing_hook;
+
+void ng_server_set_timing_hook(ng_timing_f fn)
+{
+	ng_timing_hook = fn;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static uint64_t now_ms(void)
 {
@@ -619,6 +637,8 @@ void ng_req_reply(struct ng_req *req, struct ng_val *reply)
 		ng_cache_drop(srv, e);
 	}
 	ng_buf_free(&b);
+	if (ng_timing_hook != NULL && req->t0_ns != 0)
+		ng_timing_hook(req->command, (double)(now_ns() - req->t0_ns) / 1e9);
 	ng_inflight_unlink(req);
 	srv->st.in_flight--;
 	ng_req_free(req);
@@ -761,6 +781,12 @@ static void ng_incoming(struct ng_req *r, const char *msg, size_t len)
 	srv->in_flight = r;
 	srv->st.requests++;
 	srv->st.in_flight++;
+	if (ng_timing_hook != NULL) {
+		const char *cmd = ng_dict_str(v, "command");
+
+		snprintf(r->command, sizeof(r->command), "%s", cmd != NULL ? cmd : "");
+		r->t0_ns = now_ns();
+	}
 	srv->handler(srv->arg, r, v);
 }
 

@@ -77,6 +77,17 @@ void ng_req_reply(struct ng_req *req, struct ng_val *reply);
 
 void ng_server_get_stats(const struct ng_server *srv, struct ng_server_stats *out);
 
+/*
+ * Told, for every request the handler answered, its "command" (as sent,
+ * maybe "" or long: the observer bounds what it keeps) and the seconds
+ * from handing it to the handler to ng_req_reply(). One observer for the
+ * process (control/metrics' NG latency histogram); NULL removes it. Runs on
+ * the event loop, inside ng_req_reply(): it must not call back into the
+ * server.
+ */
+typedef void (*ng_timing_f)(const char *command, double seconds);
+void ng_server_set_timing_hook(ng_timing_f fn);
+
 /* The port the @p idx-th listener of @p transport ("udp", "tcp", "http")
  * is bound to, 0 if there is none: a configured port 0 is the kernel's
  * choice (tests). */

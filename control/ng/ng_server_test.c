@@ -312,6 +312,51 @@ static void test_udp_in_flight(void **state)
 	close(fd);
 }
 
+static const char *err_reply(const char *cookie, const char *why);
+
+/* The timing hook: once per executed request (not for cache replays or
+ * decode errors), with its command and the time the handler held it. */
+static char timed_cmd[32];
+static double timed_s;
+static unsigned timed_n;
+
+static void on_timing(const char *command, double seconds)
+{
+	snprintf(timed_cmd, sizeof(timed_cmd), "%s", command);
+	timed_s = seconds;
+	timed_n++;
+}
+
+static void test_timing_hook(void **state)
+{
+	struct fix *f = *state;
+	int fd = client(SOCK_DGRAM, ng_server_port(f->srv, "udp", 0));
+	static const char req[] = "t2 d7:command4:slowe";
+	char buf[256];
+
+	timed_n = 0;
+	ng_server_set_timing_hook(on_timing);
+	udp_exchange(f, fd, "t1 d7:command4:pinge", "t1 d6:result4:ponge");
+	assert_int_equal(timed_n, 1);
+	assert_string_equal(timed_cmd, "ping");
+	assert_true(timed_s >= 0 && timed_s < 1);
+	udp_exchange(f, fd, "t1 d7:command4:pinge", "t1 d6:result4:ponge"); /* cache */
+	udp_exchange(f, fd, "t3 li1ee", err_reply("t3", "Request is not a dictionary"));
+	assert_int_equal(timed_n, 1);
+	/* held 200 ms by the handler: about that long */
+	assert_int_equal(send(fd, req, sizeof(req) - 1, 0), sizeof(req) - 1);
+	run_for(f, 200);
+	answer_held(f, 0, "late");
+	assert_true(recv_run(f, fd, buf, sizeof(buf), 2000) > 0);
+	assert_int_equal(timed_n, 2);
+	assert_string_equal(timed_cmd, "slow");
+	assert_true(timed_s >= 0.15 && timed_s < 2);
+	ng_server_set_timing_hook(NULL);
+	udp_exchange(f, fd, "t4 d7:command4:pinge", "t4 d6:result4:ponge");
+	assert_int_equal(timed_n, 2);
+	close(fd);
+}
+
 static void test_cache_expiry_and_eviction(void **state)
 {
 	struct fix *f = *state;
@@ -682,6 +727,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_udp_ping, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_udp_retransmission, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_udp_in_flight, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timing_hook, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_expiry_and_eviction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_source, setup_refusing, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),

@@ -262,6 +262,16 @@ int dp_port_free(const struct mg_msg_port *req, const char **err)
 	return 0;
 }
 
+unsigned dp_port_used_count(void)
+{
+	unsigned n = 0;
+
+	/* only ports of the range are ever set: whole words may be counted */
+	for (unsigned w = port_lo / 64; port_hi != 0 && w <= port_hi / 64u; w++)
+		n += (unsigned)__builtin_popcountll(port_used[w]);
+	return n;
+}
+
 /* -------------------------------------------------------------- building */
 
 /*

@@ -155,6 +155,8 @@ unsigned dp_session_count(void);
 /* Control operations (main lcore only); return 0 or -errno, *err names the problem. */
 int dp_port_alloc(const struct mg_msg_port_alloc *req, struct mg_msg_port *rep, const char **err);
 int dp_port_free(const struct mg_msg_port *req, const char **err);
+/* Ports of the range allocated now (RTP and RTCP each count), for DP_STATS. */
+unsigned dp_port_used_count(void);
 int dp_session_add(const struct mg_msg_session *s, bool modify, const char **err);
 int dp_session_del(uint64_t id, struct mg_msg_session_stats *final, const char **err);
 int dp_session_get(uint64_t id, struct mg_msg_session *out, const char **err);

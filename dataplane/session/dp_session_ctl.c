@@ -143,6 +143,8 @@ static int h_dp_stats(const void *req, void *rep, const struct dp_ctl_peer *p)
 	RTE_SET_USED(req);
 	RTE_SET_USED(p);
 	dp_worker_fill_dp_stats(rep);
+	/* the allocator is the session module's, not the workers' */
+	((struct mg_msg_dp_stats *)rep)->ports_used = dp_port_used_count();
 	return 0;
 }
 DP_CTL_REGISTER(MG_MSG_DP_STATS, 0, h_dp_stats)

@@ -318,7 +318,9 @@ static void test_port_alloc(void **state)
 	(void)state;
 	memset(&req, 0, sizeof(req));
 	req.local.family = MG_FAMILY_IPV4; /* all-zero address: our first one */
+	assert_int_equal(dp_port_used_count(), 0);
 	assert_int_equal(dp_port_alloc(&req, &p1, &err), 0);
+	assert_int_equal(dp_port_used_count(), 2); /* RTP and RTCP */
 	assert_int_equal(p1.local.port % 2, 0);
 	assert_int_equal(p1.rtcp_port, p1.local.port + 1);
 	assert_memory_equal(p1.local.addr, &(uint32_t){ IP_A }, 4);
@@ -326,6 +328,7 @@ static void test_port_alloc(void **state)
 	assert_int_equal(dp_port_alloc(&req, &p2, &err), 0);
 	assert_int_equal(p2.rtcp_port, p2.local.port);
 	assert_int_not_equal(p2.local.port, p1.local.port);
+	assert_int_equal(dp_port_used_count(), 3); /* rtcp-mux: one port */
 	/* range 30000-30005: three pairs; the third fits, a fourth does not */
 	req.flags = 0;
 	assert_int_equal(dp_port_alloc(&req, &p3, &err), 0);
@@ -338,6 +341,7 @@ static void test_port_alloc(void **state)
 	assert_int_equal(dp_port_alloc(&req, &p3, &err), -EINVAL);
 	assert_int_equal(dp_port_free(&p2, &err), 0);
 	assert_int_equal(dp_port_free(&p3, &err), 0);
+	assert_int_equal(dp_port_used_count(), 0);
 }
 
 /* PORT_FREE frees what PORT_ALLOC took, whatever the request's mux flag says. */

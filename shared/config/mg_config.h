@@ -117,6 +117,10 @@ struct mg_settings {
 	struct mg_cidr ng_allowed[MG_CFG_MAX_NG_ALLOWED]; /**< who may send commands */
 	unsigned n_ng_allowed;      /**< default: 127.0.0.0/8 and ::1/128 */
 
+	/* Prometheus metrics (control): mediagate.metrics.listen */
+	char metrics_addr[64];      /**< HTTP GET /metrics; "" = off */
+	uint16_t metrics_port;
+
 	/* control <-> dataplane */
 	char control_socket[108];
 	uid_t allowed_uids[MG_CFG_MAX_UIDS];

@@ -741,6 +741,17 @@ static int v_ng_http(struct mg_config *cfg, const struct mg_cfg_entry *e, char *
 			       sizeof(cfg->s.ng_http_addr), &cfg->s.ng_http_port, why, wl);
 }
 
+static int v_metrics_listen(struct mg_config *cfg, const struct mg_cfg_entry *e, char *why,
+			    size_t wl)
+{
+	cfg->s.metrics_addr[0] = '\0';
+	cfg->s.metrics_port = 0;
+	if (e->value[0] == '\0')
+		return 0;
+	return parse_host_port(e->value, strlen(e->value), cfg->s.metrics_addr,
+			       sizeof(cfg->s.metrics_addr), &cfg->s.metrics_port, why, wl);
+}
+
 static int v_ng_allowed(struct mg_config *cfg, const struct mg_cfg_entry *e, char *why, size_t wl)
 {
 	const char *p = e->value, *s;
@@ -1259,6 +1270,19 @@ static const struct mg_config_key schema[] = {
 		.apply = v_ng_http,
 		.help = "NG control API over HTTP: POST /ng (cookie and bencode) and POST "
 			"/ng-plain (JSON).",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
+		.name = "mediagate.metrics.listen",
+		.type = "address",
+		.def = "127.0.0.1:9102",
+		.allowed = "ADDR:PORT, ADDR an IPv4 address, [IPv6] or INADDR_ANY, PORT 1-65535; "
+			   "empty: off",
+		.apply = v_metrics_listen,
+		.help = "Prometheus metrics: HTTP GET /metrics in the text exposition format "
+			"(docs/operations.md, \"Metrics\"). Loopback by default: the counters are "
+			"not secret but the endpoint has no authentication; put a reverse proxy or "
+			"a firewall in front before opening it wider.",
 		.used_by = MG_CFG_USE_CONTROL,
 	},
 	{

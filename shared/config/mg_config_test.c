@@ -324,6 +324,29 @@ static void test_user_agents(void **state)
 	      "error");
 }
 
+/* mediagate.metrics.listen: loopback by default, empty = off, IPv6 too. */
+static void test_metrics_listen(void **state)
+{
+	struct loaded l;
+	const struct mg_settings *s;
+	(void)state;
+
+	s = ok(&l, "", NULL);
+	assert_string_equal(s->metrics_addr, "127.0.0.1");
+	assert_int_equal(s->metrics_port, 9102);
+	unload(&l);
+	s = ok(&l, "mediagate.metrics.listen=\n", NULL);
+	assert_string_equal(s->metrics_addr, "");
+	assert_int_equal(s->metrics_port, 0);
+	unload(&l);
+	s = ok(&l, "mediagate.metrics.listen=[::1]:9200\n", NULL);
+	assert_string_equal(s->metrics_addr, "::1");
+	assert_int_equal(s->metrics_port, 9200);
+	unload(&l);
+	fails("mediagate.metrics.listen=127.0.0.1\n", "missing or bad port");
+	fails("mediagate.metrics.listen=metrics.example.com:9102\n", "bad address");
+}
+
 static void test_ng_keys(void **state)
 {
 	struct loaded l;
@@ -1048,6 +1071,7 @@ int main(void)
 		cmocka_unit_test(test_cipher_suites),
 		cmocka_unit_test(test_tls_versions),
 		cmocka_unit_test(test_port_range),
+		cmocka_unit_test(test_metrics_listen),
 		cmocka_unit_test(test_pattern_keys),
 		cmocka_unit_test(test_utf8_bom),
 		cmocka_unit_test(test_unknown_keys_and_duplicates),

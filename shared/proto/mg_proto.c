@@ -253,7 +253,7 @@ static void swap_dp_stats(void *p)
 	SW32(s->n_sessions);
 	SW32(s->n_workers);
 	SW32(s->n_ports);
-	SW32(s->reserved);
+	SW32(s->ports_used);
 	SW64(s->rx_packets);
 	SW64(s->tx_packets);
 	SW64(s->arp_rx);

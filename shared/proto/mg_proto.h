@@ -362,7 +362,9 @@ struct mg_msg_dp_stats {
 	uint32_t n_sessions;
 	uint32_t n_workers;
 	uint32_t n_ports;
-	uint32_t reserved;
+	uint32_t ports_used; /**< ports of mediagate.media.portRange allocated now (an RTP
+	                          and its RTCP port count 2). Was a reserved 0: a dataplane
+	                          that predates it says 0 */
 	uint64_t rx_packets;
 	uint64_t tx_packets;
 	uint64_t arp_rx;
