@@ -191,6 +191,7 @@ void call_link(struct call *c)
 	c->sess_id = calls_ce.sess_base + c->id;
 	media_call_init(&c->mc, c->id, c->sess_id, core_hooks.media, c);
 	c->started = time(NULL);
+	c->invite_ms = calls_now_ms();
 	c->next = calls_ce.calls;
 	calls_ce.calls = c;
 	calls_ce.n_calls++;

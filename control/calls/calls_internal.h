@@ -136,6 +136,7 @@ struct call {
 	char gw_host[64];            /* GW_HOST_IP of this call */
 	su_timer_t *guard;
 	time_t started;
+	uint64_t invite_ms;           /* calls_now_ms() at the INVITE/SETUP: set-up time */
 	uint64_t stats_last_ms;      /* media timeout: when SESSION_STATS was last asked */
 };
 

@@ -14,6 +14,7 @@
 #include <sofia-sip/url.h>
 
 #include "calls_internal.h"
+#include "metrics_hooks.h"
 #include "mg_log.h"
 
 void call_pick_local_ip(const char *remote, char *out, size_t len)
@@ -44,6 +45,7 @@ void call_relay_pending(struct call *c)
 		if (st >= 200 && st < 300) {
 			call_set_state(c, CALL_ANSWERED);
 			calls_ce.cnt.answered++;
+			metrics_observe_sip_setup((double)(calls_now_ms() - c->invite_ms) / 1e3);
 			c->leg[0].mt_since_ms = c->leg[1].mt_since_ms = calls_now_ms();
 			/* No ACK comes from a PSTN caller. */
 			if (c->leg[0].pstn) {

@@ -18,6 +18,7 @@
 #include <sofia-sip/url.h>
 
 #include "calls_internal.h"
+#include "metrics_hooks.h"
 #include "mg_log.h"
 #ifdef MG_HAVE_PRI
 #include "pri_mgr.h"
@@ -464,6 +465,7 @@ void call_late_offer_caller(struct call *c)
 	call_respond0(c, 200, NULL, true);
 	call_set_state(c, CALL_ANSWERED);
 	calls_ce.cnt.answered++;
+	metrics_observe_sip_setup((double)(calls_now_ms() - c->invite_ms) / 1e3);
 	a->mt_since_ms = b->mt_since_ms = calls_now_ms();
 }
 
