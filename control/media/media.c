@@ -54,6 +54,7 @@ static struct {
 	uint64_t next_dp_id;
 	struct media_counters ctr;
 	bool stopping;
+	bool draining;  /* mgctl drain: offers for new sessions refused */
 } md;
 
 static void op_run(struct media_session *m);
@@ -1444,7 +1445,7 @@ void media_offer(const char *key, const char *from_tag, const char *to_tag, cons
 		return fail_now(cb, arg, MEDIA_E_SDP, "tag longer than %d bytes", MEDIA_TAG_MAX - 1);
 	m = find(key);
 	if (m == NULL || m->deleting) {
-		if (md.max_sessions > 0 && md.count >= md.max_sessions) {
+		if (md.draining || (md.max_sessions > 0 && md.count >= md.max_sessions)) {
 			md.ctr.limit_refused++;
 			return fail_now(cb, arg, MEDIA_E_LIMIT, "Parallel session limit reached");
 		}
@@ -1527,6 +1528,16 @@ int media_start(struct dpc *dp, const struct mg_settings *s)
 void media_reload(const struct mg_settings *s)
 {
 	settings_take(s);
+}
+
+void media_set_drain(bool on)
+{
+	md.draining = on;
+}
+
+void media_set_max_sessions(unsigned n)
+{
+	md.max_sessions = n;
 }
 
 void media_stop(void)
