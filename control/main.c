@@ -16,6 +16,7 @@
 #include <sofia-sip/su_wait.h>
 
 #include "calls.h"
+#include "cli.h"
 #include "dpclient.h"
 #include "mg_build_config.h"
 #include "mg_config.h"
@@ -67,6 +68,7 @@ static void control_reload(struct control *ctl)
 			s->control_socket);
 	calls_reload(s);
 	media_reload(s);
+	cli_reload(s);
 	{
 		char err[512];
 
@@ -285,6 +287,11 @@ int main(int argc, char **argv)
 		ctl.exit_code = 2;
 		goto out;
 	}
+	/* mgctl's socket (docs/operations.md "mgctl") */
+	if (cli_start(ctl.root, s, ctl.dp) < 0) {
+		ctl.exit_code = 2;
+		goto out;
+	}
 
 	MG_INFO("mediagate-control %s running (dataplane socket %s)", MG_VERSION,
 		s->control_socket);
@@ -295,6 +302,7 @@ int main(int argc, char **argv)
 	calls_stop();
 	sip_stop();
 out:
+	cli_stop();
 	ng_cmd_stop();
 	media_stop();
 #ifdef MG_HAVE_PRI
