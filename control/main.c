@@ -287,11 +287,11 @@ int main(int argc, char **argv)
 		ctl.exit_code = 2;
 		goto out;
 	}
-	/* mgctl's socket (docs/operations.md "mgctl") */
-	if (cli_start(ctl.root, s, ctl.dp) < 0) {
-		ctl.exit_code = 2;
-		goto out;
-	}
+	/* mgctl's socket (docs/operations.md "mgctl"). Not fatal: a gateway
+	 * that cannot open it still carries calls; the error says why mgctl
+	 * will not reach it (and mgctl exits 3). */
+	if (cli_start(ctl.root, s, ctl.dp) < 0)
+		MG_ERR("cli: mgctl cannot reach this control plane (mediagate.control.cliSocket)");
 
 	MG_INFO("mediagate-control %s running (dataplane socket %s)", MG_VERSION,
 		s->control_socket);
