@@ -36,7 +36,7 @@ struct cli_req;
 struct ng_doc *cli_req_doc(struct cli_req *r);
 /* Send @p reply (a dict; NULL = out of memory) and release the request.
  * Exactly once per request, now or later from the event loop. */
-void cli_req_reply(struct cli_req *r, struct ng_val *reply);
+void cli_req_reply(struct cli_req *r, const struct ng_val *reply);
 
 /* Run the command of @p dict (a dict with "command"). */
 void cli_cmd_handle(struct cli_req *r, const struct ng_val *dict);

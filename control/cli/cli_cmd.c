@@ -22,6 +22,7 @@
 #include "mg_log.h"
 #include "mg_proto.h"
 #include "ng_cmd.h"
+#include "ng_server.h"
 
 #define CLI_DP_TIMEOUT_MS 2000
 #define CLI_DRAIN_TICK_MS 200
@@ -499,6 +500,40 @@ static void cmd_version(struct cli_req *r, const struct ng_val *a)
 	cli_req_reply(r, v);
 }
 
+/* "ng": {"command": "ng", "request": {NG dict}}: any NG command, run by
+ * ng_cmd as if it came over UDP, its reply passed back as it is. */
+static void on_ng_reply(void *arg, const struct ng_val *reply)
+{
+	/* cli_req_reply() encodes at once: the reply may live in the NG doc */
+	cli_req_reply(arg, reply);
+}
+
+static void cmd_ng(struct cli_req *r, const struct ng_val *a)
+{
+	const struct ng_val *q = ng_dict_get(a, "request");
+	struct ng_buf b = { 0 };
+	struct ng_doc *d;
+	struct ng_val *copy = NULL;
+	struct ng_req *req;
+	char why[160];
+
+	if (q == NULL || q->type != NG_DICT || ng_dict_str(q, "command") == NULL)
+		return reply_error(r, "give \"request\": an NG command dict with its \"command\"");
+	/* the NG request owns its doc: a copy, through the codec */
+	d = ng_doc_new();
+	if (d == NULL || ng_json_encode(q, &b) < 0 ||
+	    ng_json_decode(d, b.p, b.len, NULL, &copy, why, sizeof(why)) < 0) {
+		ng_buf_free(&b);
+		ng_doc_free(d);
+		return reply_error(r, "out of memory");
+	}
+	ng_buf_free(&b);
+	req = ng_req_local(d, on_ng_reply, r);
+	if (req == NULL)
+		return reply_error(r, "out of memory");
+	ng_cmd_handle(NULL, req, copy);
+}
+
 static void cmd_capture(struct cli_req *r, const struct ng_val *a)
 {
 	(void)a;
@@ -521,6 +556,7 @@ static const struct {
 	{ .name = "drain", .fn = cmd_drain, .help = "on: true|false, exit: true|false; state" },
 	{ .name = "maxcalls", .fn = cmd_maxcalls, .help = "value: N (0 none); current" },
 	{ .name = "log level", .fn = cmd_log_level, .help = "level: error|warning|info|debug" },
+	{ .name = "ng", .fn = cmd_ng, .help = "request: an NG command dict, its reply as it is" },
 	{ .name = "capture start", .fn = cmd_capture, .help = "not supported yet" },
 	{ .name = "capture stop", .fn = cmd_capture, .help = "not supported yet" },
 };

@@ -110,7 +110,7 @@ struct ng_doc *cli_req_doc(struct cli_req *r)
 
 static void conn_lines(struct cli_conn *c);
 
-void cli_req_reply(struct cli_req *r, struct ng_val *reply)
+void cli_req_reply(struct cli_req *r, const struct ng_val *reply)
 {
 	struct cli_conn *c = r->conn;
 

@@ -71,6 +71,7 @@ static void usage(FILE *out)
 		"  drain --wait [--timeout S]      wait until 0 calls and 0 sessions\n"
 		"  maxcalls [N]                    admission limit (0: none) until SIGHUP\n"
 		"  log level [error|warning|info|debug]\n"
+		"  ng JSON                         one NG command (query, list, statistics, ...)\n"
 		"  capture start|stop ...          (not supported yet)\n"
 		"\n"
 		"dataplane (mediagate.control.socket), mediagate-dpctl's commands:\n"
@@ -410,6 +411,19 @@ static void print_sessions_table(const struct ng_val *list)
 
 /* -------------------------------------------------------------- commands */
 
+static void buf_add(struct ng_buf *b, const char *s)
+{
+	if (ng_buf_append(b, s, strlen(s)) < 0)
+		die(EXIT_FAILED, "out of memory");
+}
+
+/* The request in @p b is complete: NUL-terminated for send(). */
+static void buf_end(struct ng_buf *b)
+{
+	if (ng_buf_append(b, "", 1) < 0)
+		die(EXIT_FAILED, "out of memory");
+}
+
 /* A JSON string of @p s (quotes and escapes) appended to @p b. */
 static void json_str(struct ng_buf *b, const char *s)
 {
@@ -470,9 +484,10 @@ static int cmd_sessions(int argc, char **argv)
 
 		if (argc != 2)
 			die_usage("sessions show CALL-ID");
-		ng_buf_append(&b, "{\"command\":\"sessions show\",\"call-id\":", 38);
+		buf_add(&b, "{\"command\":\"sessions show\",\"call-id\":");
 		json_str(&b, argv[1]);
-		ng_buf_append(&b, "}", 2);
+		buf_add(&b, "}");
+		buf_end(&b);
 		rc = cmd_simple(b.p);
 		ng_buf_free(&b);
 		return rc;
@@ -480,12 +495,11 @@ static int cmd_sessions(int argc, char **argv)
 	die_usage("sessions: unknown subcommand '%s' (allowed: list, show)", sub);
 }
 
-/* Poll the drain state until 0 calls and 0 sessions (or the control plane
- * exits after `drain on --exit`). */
-static int drain_wait(unsigned timeout_s)
+/* Poll the drain state until 0 calls and 0 sessions, or the control plane
+ * exits when @p exiting (`drain on --exit`, or its state says so). */
+static int drain_wait(unsigned timeout_s, bool exiting)
 {
 	uint64_t deadline = now_ms() + (uint64_t)timeout_s * 1000u;
-	bool exiting = false;
 
 	for (;;) {
 		int err;
@@ -520,7 +534,7 @@ static int drain_wait(unsigned timeout_s)
 
 static int cmd_drain(int argc, char **argv)
 {
-	int on = -1, rc;
+	int on = -1;
 	bool ex = false, wait = false;
 	unsigned timeout_s = 0;
 	char req[128];
@@ -551,16 +565,17 @@ static int cmd_drain(int argc, char **argv)
 	else
 		snprintf(req, sizeof(req), "{\"command\":\"drain\",\"on\":%s,\"exit\":%s}",
 			 on ? "true" : "false", ex ? "true" : "false");
+	if (timeout_s > 0 && !wait)
+		die_usage("drain --timeout goes with --wait");
 	if (!wait || on >= 0) {
 		const struct ng_val *rep = cli_call(req);
 
-		if (wait && strcmp(dict_str(rep, "result"), "ok") != 0)
-			return finish(rep);
-		if (!wait)
+		if (!wait || strcmp(dict_str(rep, "result"), "ok") != 0)
 			return finish(rep);
 	}
-	rc = drain_wait(timeout_s);
-	return rc;
+	/* after `drain on --exit` the control plane may be gone at the first
+	 * poll already: that is the end of the drain, not an error */
+	return drain_wait(timeout_s, on == 1 && ex);
 }
 
 static int cmd_maxcalls(int argc, char **argv)
@@ -589,6 +604,42 @@ static int cmd_log(int argc, char **argv)
 		die_usage("log level '%s' (allowed: error, warning, info, debug)", argv[1]);
 	snprintf(req, sizeof(req), "{\"command\":\"log level\",\"level\":\"%s\"}", mg_log_level_name(l));
 	return cmd_simple(req);
+}
+
+/* `mgctl ng JSON`: any NG command through the control socket; the NG
+ * reply as it is (result ok, pong, load limit...; exit 1 for error). */
+static int cmd_ng(int argc, char **argv)
+{
+	struct ng_buf b = { 0 };
+	const struct ng_val *rep;
+	const char *res;
+
+	if (argc != 1 || argv[0][0] != '{')
+		die_usage("ng '{\"command\": \"query\", \"call-id\": \"...\"}' (one NG request as JSON)");
+	/* one request per line: a JSON written over several lines is joined
+	 * (a raw newline is white space there, invalid inside a string) */
+	for (char *p = argv[0]; *p != '\0'; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	buf_add(&b, "{\"command\":\"ng\",\"request\":");
+	buf_add(&b, argv[0]);
+	buf_add(&b, "}");
+	buf_end(&b);
+	rep = cli_call(b.p);
+	ng_buf_free(&b);
+	res = dict_str(rep, "result");
+	if (g.json)
+		print_json(rep);
+	if (strcmp(res, "error") == 0 || res[0] == '\0') {
+		fprintf(stderr, "mgctl: %s\n", ng_dict_str(rep, "error-reason") ? ng_dict_str(rep, "error-reason")
+										   : "the command failed");
+		return EXIT_FAILED;
+	}
+	if (!g.json) {
+		printf("result: %s\n", res);
+		print_human(rep, 0);
+	}
+	return 0;
 }
 
 static int cmd_capture(int argc, char **argv)
@@ -683,6 +734,7 @@ static const struct {
 	{ .name = "drain", .fn = cmd_drain, .control = true },
 	{ .name = "maxcalls", .fn = cmd_maxcalls, .control = true },
 	{ .name = "log", .fn = cmd_log, .control = true },
+	{ .name = "ng", .fn = cmd_ng, .control = true },
 	{ .name = "capture", .fn = cmd_capture, .control = true },
 	{ .name = "dp", .fn = cmd_dp },
 };
@@ -772,7 +824,7 @@ int main(int argc, char **argv)
 			break;
 	if (i == sizeof(mgctl_cmds) / sizeof(mgctl_cmds[0]))
 		die_usage("unknown command '%s' (allowed: version, stats, calls, sessions, drain, "
-			  "maxcalls, log, capture, dp)", cmd);
+			  "maxcalls, log, ng, capture, dp)", cmd);
 	if (g.cli_sock == NULL || g.dp_sock == NULL) {
 		cfg = load_config();
 		if (g.cli_sock == NULL)

@@ -31,7 +31,7 @@ expect "--help: exit 0" 0 $?
 complete_words() {
 	bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _mgctl; echo "${COMPREPLY[*]}"' _ "$COMP" "$@"
 }
-for c in version stats calls sessions drain maxcalls log capture dp; do
+for c in version stats calls sessions drain maxcalls log ng capture dp; do
 	grep -q "^  $c\b\|^  $c " "$T/help" || { echo "not ok - --help lists $c"; fail=1; }
 	case " $(complete_words mgctl "") " in *" $c "*) ;; *) echo "not ok - completion offers $c"; fail=1 ;; esac
 done

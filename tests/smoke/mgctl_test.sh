@@ -6,7 +6,8 @@
 # loopback, SIPp as caller and callee. Every check reads `mgctl --json`,
 # an NG reply or a SIP status line, never a log line:
 #   version, stats; calls list/show; calls terminate (SIPp gets the BYE);
-#   maxcalls 1 (a second INVITE gets 503); NG sessions; drain on: an NG
+#   maxcalls 1 (a second INVITE gets 503); NG sessions (list, show, an NG
+#   command through mgctl ng); drain on: an NG
 #   offer for a new call gets `load limit`, an INVITE 503 + Retry-After,
 #   the call up stays listed and ends normally; drain --wait returns when
 #   the last call and session are gone; log level; exit codes; drain on
@@ -188,6 +189,11 @@ HELD=$!
 wait_calls 1 || bad "the held call is up"
 expect "NG offer before the drain: a session" ok "$(offer mgctl-ng-1)"
 expect "sessions: 1 NG session listed" "1 mgctl-ng-1" "$(mg sessions | js '"%d %s" % (d["count"], d["sessions"][0]["call-id"])')"
+expect "sessions show: its streams, the offerer's tag" "1 ft-mgctl-ng-1" \
+	"$(mg sessions show mgctl-ng-1 | js '"%d %s" % (d["session"]["streams"], d["session"]["sides"][0]["parties"][0]["tag"])')"
+expect "ng: an NG query through mgctl, rtpengine's reply" "ok 1" \
+	"$(mg ng '{"command":"query","call-id":"mgctl-ng-1"}' | js '"%s %d" % (d["result"], "ft-mgctl-ng-1" in d["tags"])')"
+expect "ng: ping" pong "$(mg ng '{"command":"ping"}' | js 'd["result"]')"
 expect "drain on" "1 1 1" "$(mg drain on | js '"%d %d %d" % (d["draining"], d["calls"], d["sessions"])')"
 expect "  an NG offer for a new call gets load limit" "load limit" "$(offer mgctl-ng-2)"
 expect "  an INVITE gets 503 + Retry-After" "503 5" "$(invite uas8)"
