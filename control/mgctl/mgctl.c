@@ -262,9 +262,15 @@ static bool is_flat_dict(const struct ng_val *v)
 {
 	if (v->type != NG_DICT)
 		return false;
-	for (const struct ng_val *c = v->child; c != NULL; c = c->next)
+	/* cells hold scalars or a short list of scalars */
+	for (const struct ng_val *c = v->child; c != NULL; c = c->next) {
 		if (c->type == NG_DICT || (c->type == NG_LIST && c->len > 4))
 			return false;
+		if (c->type == NG_LIST)
+			for (const struct ng_val *x = c->child; x != NULL; x = x->next)
+				if (x->type == NG_DICT || x->type == NG_LIST)
+					return false;
+	}
 	return true;
 }
 
