@@ -135,7 +135,7 @@ void cli_req_reply(struct cli_req *r, const struct ng_val *reply)
 /* Execute the complete lines in c->in, one at a time. */
 static void conn_lines(struct cli_conn *c)
 {
-	while (c->busy == NULL && !c->closing) {
+	while (c->busy == NULL && !c->closing && c->in.len > 0) {
 		char *nl = memchr(c->in.p, '\n', c->in.len);
 		size_t len, used;
 		struct cli_req *r;
@@ -238,8 +238,9 @@ static int on_accept(su_root_magic_t *magic, su_wait_t *w, su_wakeup_arg_t *arg)
 			continue;
 		}
 		if (!uid_allowed(cred.uid)) {
+			/* "refused": mgctl tells this from a failed command (exit 3) */
 			static const char no[] = "{\"result\":\"error\",\"error-reason\":\"uid not in "
-						 "mediagate.control.allowedUids\"}\n";
+						 "mediagate.control.allowedUids\",\"refused\":1}\n";
 
 			MG_WARN("cli: refused pid %d uid %u: not in mediagate.control.allowedUids",
 				(int)cred.pid, (unsigned)cred.uid);

@@ -204,6 +204,9 @@ static const struct ng_val *cli_call_try(const char *req, int *err)
 	}
 }
 
+static int64_t dict_int(const struct ng_val *d, const char *key);
+static const char *dict_str(const struct ng_val *d, const char *key);
+
 static const struct ng_val *cli_call(const char *req)
 {
 	int err;
@@ -213,6 +216,9 @@ static const struct ng_val *cli_call(const char *req)
 		die(EXIT_UNREACHABLE, "cannot reach mediagate-control at %s: %s%s", g.cli_sock,
 		    strerror(-err),
 		    err == -EACCES ? " (the socket is mode 0660: be root or in its group)" : "");
+	if (dict_int(v, "refused") == 1)
+		die(EXIT_UNREACHABLE, "refused by mediagate-control: %s (uid %u)",
+		    dict_str(v, "error-reason"), (unsigned)geteuid());
 	return v;
 }
 

@@ -147,6 +147,16 @@ expect "calls show of an unknown call: exit 1" 1 $?
 expect "an unknown subcommand: exit 2" 2 $?
 "$MGCTL" --socket "$W/nothing.sock" --json version > /dev/null 2>&1
 expect "no control plane at the socket: exit 3" 3 $?
+if command -v setpriv > /dev/null && id nobody > /dev/null 2>&1; then
+	chmod 755 "$W"
+	nobody() { setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups "$MGCTL" --socket "$W/control.sock" --json version > /dev/null 2>&1; }
+	nobody
+	expect "uid nobody, not in the socket's group: exit 3" 3 $?
+	chmod 666 "$W/control.sock" # the file mode out of the way: the uid check alone
+	nobody
+	expect "uid nobody, not in allowedUids: refused by SO_PEERCRED, exit 3" 3 $?
+	chmod 660 "$W/control.sock"
+fi
 expect "capture: a clear error until the dataplane has it, exit 1" "error" \
 	"$(mg capture start 2> /dev/null | js 'd["result"]')"
 
