@@ -157,6 +157,33 @@ if command -v setpriv > /dev/null && id nobody > /dev/null 2>&1; then
 	expect "uid nobody, not in allowedUids: refused by SO_PEERCRED, exit 3" 3 $?
 	chmod 660 "$W/control.sock"
 fi
+# The socket's framing, as any client may use it: two requests in one
+# write, one request in two writes, a line that is not JSON, a JSON that is
+# not an object: one reply per line, in order.
+expect "socket: pipelined, split, bad and non-object lines answered in order" \
+	"ok:mediagate-control ok:drain ok:1 error error ok:mediagate-control" "$(python3 - "$W/control.sock" << 'EOF'
+import json, socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+f = s.makefile("r")
+s.sendall(b'{"command":"version"}\n{"command":"drain"}\n')
+s.sendall(b'{"command":"max')
+time.sleep(0.2)
+s.sendall(b'calls"}\nnot json\n[1]\n\n{"command":"version"}\n')
+out = []
+for want in ("software", "draining", "max_calls", None, None, "software"):
+    d = json.loads(f.readline())
+    if d["result"] != "ok":
+        out.append("error")
+    elif want == "software":
+        out.append("ok:" + d["software"].split()[0])
+    elif want == "draining":
+        out.append("ok:drain")
+    else:
+        out.append("ok:%d" % ("max_calls" in d))
+print(" ".join(out))
+EOF
+)"
 expect "capture: a clear error until the dataplane has it, exit 1" "error" \
 	"$(mg capture start 2> /dev/null | js 'd["result"]')"
 
