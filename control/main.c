@@ -16,6 +16,7 @@
 #include <sofia-sip/su_wait.h>
 
 #include "calls.h"
+#include "cli.h"
 #include "dpclient.h"
 #include "mg_build_config.h"
 #include "mg_config.h"
@@ -71,6 +72,7 @@ static void control_reload(struct control *ctl)
 	calls_reload(s);
 	media_reload(s);
 	load_reload(s);
+	cli_reload(s);
 	{
 		char err[512];
 
@@ -302,6 +304,11 @@ int main(int argc, char **argv)
 	 * metrics, not the calls: logged as an error, the gateway runs on. */
 	if (metrics_start(ctl.root, s, ctl.dp) < 0)
 		MG_ERR("metrics: running without /metrics");
+	/* mgctl's socket (docs/operations.md "mgctl"). Not fatal: a gateway
+	 * that cannot open it still carries calls; the error says why mgctl
+	 * will not reach it (and mgctl exits 3). */
+	if (cli_start(ctl.root, s, ctl.dp) < 0)
+		MG_ERR("cli: mgctl cannot reach this control plane (mediagate.control.cliSocket)");
 
 	MG_INFO("mediagate-control %s running (dataplane socket %s)", MG_VERSION,
 		s->control_socket);
@@ -314,6 +321,7 @@ int main(int argc, char **argv)
 	sip_stop();
 out:
 	metrics_stop();
+	cli_stop();
 	ng_cmd_stop();
 	media_stop();
 	load_stop();

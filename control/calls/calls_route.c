@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "calls_ctl.h"
 #include "calls_internal.h"
 #include "load.h"
 
@@ -82,6 +83,8 @@ bool call_refused(struct call *c)
 		call_end(c, 503, "Service Unavailable", "the gateway is shutting down");
 		return true;
 	}
+	if (call_drain_refused(c))
+		return true;
 	return call_over_limit(c);
 }
 

@@ -55,6 +55,7 @@ static struct {
 	struct media_counters ctr;
 	bool handover; /* mediagate.media.handover: every leg gets MG_LEG_F_HANDOVER */
 	bool stopping;
+	bool draining;  /* mgctl drain: offers for new sessions refused */
 } md;
 
 static void op_run(struct media_session *m);
@@ -1449,7 +1450,7 @@ void media_offer(const char *key, const char *from_tag, const char *to_tag, cons
 	if (m == NULL || m->deleting) {
 		enum load_verdict v;
 
-		if (md.max_sessions > 0 && md.count >= md.max_sessions) {
+		if (md.draining || (md.max_sessions > 0 && md.count >= md.max_sessions)) {
 			md.ctr.limit_refused++;
 			return fail_now(cb, arg, MEDIA_E_LIMIT, "Parallel session limit reached");
 		}
@@ -1543,6 +1544,16 @@ void media_dataplane_state(bool up)
 void media_reload(const struct mg_settings *s)
 {
 	settings_take(s);
+}
+
+void media_set_drain(bool on)
+{
+	md.draining = on;
+}
+
+void media_set_max_sessions(unsigned n)
+{
+	md.max_sessions = n;
 }
 
 void media_stop(void)

@@ -178,6 +178,11 @@ int media_start(struct dpc *dp, const struct mg_settings *s);
 void media_dataplane_state(bool up);
 /* Limits from a reloaded configuration (maxCalls, suites, srtp mode). */
 void media_reload(const struct mg_settings *s);
+/* Drain (mgctl): offers that would create a session are refused as over
+ * the limit (MEDIA_E_LIMIT: NG "load limit"); sessions up go on. */
+void media_set_drain(bool on);
+/* The session limit until the next media_reload(); 0 = none. */
+void media_set_max_sessions(unsigned n);
 /* Delete every session from the dataplane (best effort) and free them.
  * Stop both front ends first: queued operations are dropped without their
  * callbacks. */

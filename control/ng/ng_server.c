@@ -51,11 +51,12 @@
 #define NG_REFUSED_LOG_MS 10000   /* one "refused" line per this, with a count */
 #define NG_HTTP_TIMEOUT_S 30
 
-enum ng_tp { NG_TP_UDP, NG_TP_TCP, NG_TP_HTTP };
+enum ng_tp { NG_TP_UDP, NG_TP_TCP, NG_TP_HTTP, NG_TP_LOCAL };
 static const char *const ng_tp_name[] = {
 	[NG_TP_UDP] = "udp",
 	[NG_TP_TCP] = "tcp",
 	[NG_TP_HTTP] = "http",
+	[NG_TP_LOCAL] = "local",
 };
 
 struct ng_listener {
@@ -141,6 +142,9 @@ struct ng_req {
 	/* timing (ng_server_set_timing_hook) */
 	uint64_t t0_ns;             /* given to the handler; 0: never was */
 	char command[24];           /* its "command", cut to fit */
+	/* local (ng_req_local()) */
+	ng_local_done_f local_done;
+	void *local_arg;
 };
 
 struct ng_server {
@@ -494,6 +498,8 @@ static void ng_send(struct ng_req *r, const char *p, size_t n)
 		}
 		ng_http_resume(r->http);
 		break;
+	case NG_TP_LOCAL:
+		return; /* answered by ng_req_reply() through its callback */
 	}
 	srv->st.replies++;
 }
@@ -541,6 +547,24 @@ static void ng_req_free(struct ng_req *r)
 	free(r);
 }
 
+struct ng_req *ng_req_local(struct ng_doc *doc, ng_local_done_f done, void *arg)
+{
+	struct ng_req *r = calloc(1, sizeof(*r));
+
+	if (r == NULL) {
+		ng_doc_free(doc);
+		errno = ENOMEM;
+		return NULL;
+	}
+	r->tp = NG_TP_LOCAL;
+	r->json = true;
+	r->doc = doc;
+	r->local_done = done;
+	r->local_arg = arg;
+	snprintf(r->peer_txt, sizeof(r->peer_txt), "local");
+	return r;
+}
+
 static void ng_inflight_unlink(struct ng_req *r)
 {
 	if (r->prev != NULL)
@@ -575,6 +599,11 @@ void ng_req_reply(struct ng_req *req, struct ng_val *reply)
 	struct ng_buf b = { 0 };
 	struct ng_cache_ent *e = req->ent;
 
+	if (req->tp == NG_TP_LOCAL) {
+		req->local_done(req->local_arg, reply);
+		ng_req_free(req);
+		return;
+	}
 	if (reply == NULL || ng_encode_reply(req, reply, &b) < 0) {
 		b.len = 0;
 		if (!req->json) {

@@ -66,7 +66,7 @@ void ng_server_destroy(struct ng_server *srv);
 
 /* The arena of this request: build the reply in it. */
 struct ng_doc *ng_req_doc(struct ng_req *req);
-/* "udp", "tcp", "http" */
+/* "udp", "tcp", "http", "local" */
 const char *ng_req_transport(const struct ng_req *req);
 /* The sender's address as text (for logs and "received-from" defaults). */
 const char *ng_req_peer(const struct ng_req *req);
@@ -74,6 +74,17 @@ const char *ng_req_peer(const struct ng_req *req);
  * {result: error, error-reason: "Out of memory"}), cache it under the
  * cookie, release the request and its arena. */
 void ng_req_reply(struct ng_req *req, struct ng_val *reply);
+
+/*
+ * A request from inside the process (mgctl's socket, control/cli): the
+ * handler is called by the caller with the returned request and @p dict (in
+ * @p doc, which the request takes over); its reply goes to @p done (valid
+ * during the call only; NULL: out of memory) instead of a transport, then
+ * the request and @p doc are freed. No cookie, no cache, no server counter.
+ * NULL + errno (ENOMEM; @p doc freed).
+ */
+typedef void (*ng_local_done_f)(void *arg, const struct ng_val *reply);
+struct ng_req *ng_req_local(struct ng_doc *doc, ng_local_done_f done, void *arg);
 
 void ng_server_get_stats(const struct ng_server *srv, struct ng_server_stats *out);
 

@@ -2,7 +2,9 @@
 /*
  * mediagate-dpctl: operator CLI over the dataplane's control socket. One
  * command per protocol message, JSON on stdout, errors on stderr. Links no
- * DPDK: it speaks only the shared wire protocol.
+ * DPDK: it speaks only the shared wire protocol. mgctl (control/mgctl)
+ * builds this file with MG_DPCTL_EMBEDDED for its `mgctl dp ...` commands:
+ * one implementation of the dataplane's commands for both programs.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -807,7 +809,12 @@ static int cmd_tdm(int argc, char **argv)
 	die_usage("tdm: unknown subcommand '%s' (allowed: bind, unbind)", sub);
 }
 
+#ifdef MG_DPCTL_EMBEDDED
+int dpctl_main(int argc, char **argv);
+int dpctl_main(int argc, char **argv)
+#else
 int main(int argc, char **argv)
+#endif
 {
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },

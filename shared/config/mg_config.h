@@ -123,6 +123,7 @@ struct mg_settings {
 
 	/* control <-> dataplane */
 	char control_socket[108];
+	char cli_socket[108];       /**< mgctl's socket (control plane) */
 	uid_t allowed_uids[MG_CFG_MAX_UIDS];
 	unsigned n_allowed_uids;
 

@@ -356,6 +356,18 @@ static int v_socket(struct mg_config *cfg, const struct mg_cfg_entry *e, char *w
 	return v_string(cfg, e, why, wl);
 }
 
+/* "" is the default: control.sock beside mediagate.control.socket (set by
+ * derive_cli_socket(), once every key is read), so a test bed that moves
+ * the dataplane's socket moves this one too. */
+static int v_cli_socket(struct mg_config *cfg, const struct mg_cfg_entry *e, char *why, size_t wl)
+{
+	if (e->value[0] == '\0') {
+		cfg->s.cli_socket[0] = '\0';
+		return 0;
+	}
+	return v_socket(cfg, e, why, wl);
+}
+
 static int v_uids(struct mg_config *cfg, const struct mg_cfg_entry *e, char *why, size_t wl)
 {
 	const char *p = e->value;
@@ -1043,13 +1055,28 @@ static const struct mg_config_key schema[] = {
 		.used_by = MG_CFG_USE_BOTH,
 	},
 	{
+		.name = "mediagate.control.cliSocket",
+		.type = "path",
+		.def = "",
+		.doc_default = "control.sock in the directory of mediagate.control.socket "
+			       "(/run/mediagate/control.sock)",
+		.example = "/run/mediagate/control.sock",
+		.allowed = "absolute path, at most 107 characters; empty: the default",
+		.apply = v_cli_socket,
+		FIELD(cli_socket),
+		.help = "AF_UNIX socket the control plane listens on for mgctl (JSON lines; "
+			"file mode 0660, peers checked against allowedUids).",
+		.used_by = MG_CFG_USE_BOTH,
+	},
+	{
 		.name = "mediagate.control.allowedUids",
 		.type = "list",
 		.def = "0",
 		.allowed = "comma list of numeric uids or user names (at most 8)",
 		.apply = v_uids,
-		.help = "Peers (by SO_PEERCRED uid) the dataplane accepts on its socket.",
-		.used_by = MG_CFG_USE_DATAPLANE,
+		.help = "Peers (by SO_PEERCRED uid) the dataplane accepts on its socket and the "
+			"control plane on mediagate.control.cliSocket (root always).",
+		.used_by = MG_CFG_USE_BOTH,
 	},
 	{
 		.name = "mediagate.dataplane.eal",
@@ -1537,8 +1564,24 @@ static void check_ports(struct mg_config *cfg)
 	 * gateway running PRI on span 2 only leaves span.0 out (pri_mgr skips it). */
 }
 
+static void derive_cli_socket(struct mg_config *cfg)
+{
+	struct mg_settings *s = &cfg->s;
+	const char *slash = strrchr(s->control_socket, '/');
+	int dir = slash != NULL ? (int)(slash - s->control_socket) : 0;
+
+	if (s->cli_socket[0] != '\0')
+		return;
+	if (snprintf(s->cli_socket, sizeof(s->cli_socket), "%.*s/control.sock", dir,
+		     s->control_socket) >= (int)sizeof(s->cli_socket))
+		mg_cfg_error(cfg, mg_cfg_entry_find(cfg, "mediagate.control.socket"),
+			     "the directory of this socket is too long for control.sock in it "
+			     "(allowed: set mediagate.control.cliSocket, at most 107 characters)");
+}
+
 void mg_cfg_check_rules(struct mg_config *cfg)
 {
+	derive_cli_socket(cfg);
 	check_ua(cfg);
 	check_tls(cfg);
 	check_files(cfg);

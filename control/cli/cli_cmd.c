@@ -1,0 +1,594 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The commands of the operator's socket (cli.h, docs/operations.md
+ * "mgctl"): calls (control/calls, calls_ctl.h), NG media sessions
+ * (control/media), counters of every layer and of the dataplane (DP_STATS
+ * through dpclient), drain, the admission limit, the log level, version.
+ * Command names are written once, in cli_cmds[].
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "calls.h"
+#include "calls_ctl.h"
+#include "cli.h"
+#include "media.h"
+#include "mg_build_config.h"
+#include "mg_log.h"
+#include "mg_proto.h"
+#include "ng_cmd.h"
+#include "ng_server.h"
+
+#define CLI_DP_TIMEOUT_MS 2000
+#define CLI_DRAIN_TICK_MS 200
+
+static struct {
+	su_root_t *root;
+	struct dpc *dp;
+	time_t started;
+	bool exit_at_zero;      /* drain on --exit: stop the loop at 0 calls and sessions */
+	su_timer_t *tick;
+} cc;
+
+static struct ng_val *reply_ok(struct cli_req *r)
+{
+	struct ng_doc *d = cli_req_doc(r);
+	struct ng_val *v = ng_new_dict(d);
+
+	ng_dict_add_str(d, v, "result", "ok");
+	return v;
+}
+
+__attribute__((format(printf, 2, 3))) static void reply_error(struct cli_req *r, const char *fmt, ...)
+{
+	struct ng_doc *d = cli_req_doc(r);
+	struct ng_val *v = ng_new_dict(d);
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	ng_dict_add_str(d, v, "result", "error");
+	ng_dict_add_str(d, v, "error-reason", why);
+	cli_req_reply(r, v);
+}
+
+/* An integer argument: 0 and *out, -ENOENT (absent), -EINVAL (not a
+ * non-negative integer: JSON number or decimal string). */
+static int arg_uint(const struct ng_val *dict, const char *key, uint64_t *out)
+{
+	const struct ng_val *v = ng_dict_get(dict, key);
+	char *end;
+
+	if (v == NULL)
+		return -ENOENT;
+	if (v->type == NG_INT && v->i >= 0) {
+		*out = (uint64_t)v->i;
+		return 0;
+	}
+	if (v->type == NG_STR && v->s[0] >= '0' && v->s[0] <= '9') {
+		errno = 0;
+		*out = strtoull(v->s, &end, 10);
+		if (*end == '\0' && errno == 0)
+			return 0;
+	}
+	return -EINVAL;
+}
+
+/* A boolean argument: JSON true/false (1/0), or "on"/"off". -ENOENT, -EINVAL. */
+static int arg_bool(const struct ng_val *dict, const char *key, bool *out)
+{
+	const struct ng_val *v = ng_dict_get(dict, key);
+
+	if (v == NULL)
+		return -ENOENT;
+	if (v->type == NG_INT && (v->i == 0 || v->i == 1)) {
+		*out = v->i == 1;
+		return 0;
+	}
+	if (v->type == NG_STR && (strcmp(v->s, "on") == 0 || strcmp(v->s, "off") == 0)) {
+		*out = strcmp(v->s, "on") == 0;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static struct ng_val *add_bool(struct ng_doc *d, struct ng_val *dict, const char *key, bool b)
+{
+	return ng_dict_add_int(d, dict, key, b ? 1 : 0);
+}
+
+/* ------------------------------------------------------------------ calls */
+
+static struct ng_val *call_val(struct ng_doc *d, const struct calls_info *ci)
+{
+	struct ng_val *v = ng_new_dict(d), *legs;
+
+	ng_dict_add_int(d, v, "id", ci->id);
+	ng_dict_add_str(d, v, "state", ci->state);
+	ng_dict_add_int(d, v, "age_s", (int64_t)ci->age_s);
+	ng_dict_add_str(d, v, "from", ci->from);
+	ng_dict_add_int(d, v, "session", (int64_t)ci->session_id);
+	add_bool(d, v, "session_on", ci->session_on);
+	if (ci->why[0] != '\0')
+		ng_dict_add_str(d, v, "ending", ci->why);
+	legs = ng_dict_add(d, v, "legs", ng_new_list(d));
+	for (unsigned li = 0; li < 2; li++) {
+		const struct calls_leg_info *g = &ci->leg[li];
+		struct ng_val *l = ng_list_add(legs, ng_new_dict(d));
+
+		ng_dict_add_str(d, l, "state", g->state);
+		ng_dict_add_str(d, l, "kind", g->pstn ? "pstn" : "sip");
+		if (g->pstn)
+			ng_dict_add_int(d, l, "channel", g->channo);
+		ng_dict_add_str(d, l, "remote", g->remote);
+		ng_dict_add_str(d, l, "local", g->local);
+		ng_dict_add_str(d, l, "srtp", g->suite);
+	}
+	return v;
+}
+
+struct calls_list_ctx {
+	struct ng_doc *d;
+	struct ng_val *list;
+};
+
+static void calls_list_add(void *arg, const struct calls_info *ci)
+{
+	struct calls_list_ctx *x = arg;
+
+	ng_list_add(x->list, call_val(x->d, ci));
+}
+
+static void cmd_calls_list(struct cli_req *r, const struct ng_val *a)
+{
+	struct ng_doc *d = cli_req_doc(r);
+	struct ng_val *v = reply_ok(r), *list = ng_new_list(d);
+	struct calls_list_ctx x = { .d = d, .list = list };
+
+	(void)a;
+	if (list != NULL)
+		calls_info_each(calls_list_add, &x);
+	ng_dict_add_int(d, v, "count", calls_active());
+	ng_dict_add(d, v, "calls", list);
+	cli_req_reply(r, v);
+}
+
+static int arg_call_id(struct cli_req *r, const struct ng_val *a, unsigned *id)
+{
+	uint64_t v;
+
+	if (arg_uint(a, "id", &v) < 0 || v == 0 || v > UINT32_MAX) {
+		reply_error(r, "give the call's \"id\" (a number from calls list)");
+		return -EINVAL;
+	}
+	*id = (unsigned)v;
+	return 0;
+}
+
+static void cmd_calls_show(struct cli_req *r, const struct ng_val *a)
+{
+	struct calls_info ci;
+	unsigned id;
+
+	if (arg_call_id(r, a, &id) < 0)
+		return;
+	if (calls_info_get(id, &ci) < 0)
+		return reply_error(r, "no call %u", id);
+	struct ng_val *v = reply_ok(r);
+
+	ng_dict_add(cli_req_doc(r), v, "call", call_val(cli_req_doc(r), &ci));
+	cli_req_reply(r, v);
+}
+
+static void cmd_calls_terminate(struct cli_req *r, const struct ng_val *a)
+{
+	unsigned id;
+	int rc;
+
+	if (arg_call_id(r, a, &id) < 0)
+		return;
+	rc = calls_terminate(id);
+	if (rc == -ENOENT)
+		return reply_error(r, "no call %u", id);
+	if (rc == -EALREADY)
+		return reply_error(r, "call %u is ending already", id);
+	MG_INFO("cli: call %u terminated by the operator", id);
+	struct ng_val *v = reply_ok(r);
+
+	ng_dict_add_int(cli_req_doc(r), v, "id", id);
+	cli_req_reply(r, v);
+}
+
+/* --------------------------------------------------------------- sessions */
+
+static const char *crypto_name(const struct media_crypto *c)
+{
+	return c->suite != NULL ? c->suite->sdes_name : "RTP";
+}
+
+static struct ng_val *session_val(struct ng_doc *d, const struct media_session *m,
+				  const struct media_result *res)
+{
+	struct ng_val *v = ng_new_dict(d), *sides;
+	uint64_t now = (uint64_t)time(NULL) * 1000;
+	char a[64];
+
+	ng_dict_add_str(d, v, "call-id", m->key);
+	ng_dict_add_int(d, v, "created", (int64_t)(m->created_ms / 1000));
+	ng_dict_add_int(d, v, "age_s", now > m->created_ms ? (int64_t)((now - m->created_ms) / 1000) : 0);
+	ng_dict_add_int(d, v, "last_signal_s",
+			now > m->last_signal_ms ? (int64_t)((now - m->last_signal_ms) / 1000) : 0);
+	ng_dict_add_int(d, v, "streams", m->n_streams);
+	if (m->label[0] != '\0')
+		ng_dict_add_str(d, v, "label", m->label);
+	add_bool(d, v, "recording", m->recording);
+	sides = ng_dict_add(d, v, "sides", ng_new_list(d));
+	for (unsigned si = 0; si < 2; si++) {
+		const struct media_side *s = &m->side[si];
+		struct ng_val *sv = ng_list_add(sides, ng_new_dict(d)), *parties;
+
+		parties = ng_dict_add(d, sv, "parties", ng_new_list(d));
+		for (unsigned p = 0; p < s->n_parties; p++) {
+			const struct media_party *pa = s->parties[p];
+			struct ng_val *pv = ng_list_add(parties, ng_new_dict(d)), *streams;
+
+			ng_dict_add_str(d, pv, "tag", pa->tag);
+			add_bool(d, pv, "active", (int)p == s->active);
+			streams = ng_dict_add(d, pv, "streams", ng_new_list(d));
+			for (unsigned st = 0; st < pa->n_legs && st < MEDIA_MAX_STREAMS; st++) {
+				const struct media_leg *l = &pa->legs[st];
+				struct ng_val *lv = ng_list_add(streams, ng_new_dict(d));
+
+				ng_dict_add_str(d, lv, "local",
+						s->port_ok[st] ? mg_proto_addr_str(&s->ports[st].local, a, sizeof(a)) : "");
+				ng_dict_add_str(d, lv, "remote",
+						l->remote.family != MG_FAMILY_NONE
+							? mg_proto_addr_str(&l->remote, a, sizeof(a)) : "");
+				ng_dict_add_str(d, lv, "srtp", crypto_name(&l->rx));
+				if (res != NULL && res->have_stats && p < MEDIA_MAX_PARTIES) {
+					const struct media_stream_stats *ss = &res->stats[si][p][st];
+
+					ng_dict_add_int(d, lv, "rx_packets", (int64_t)ss->rx.packets);
+					ng_dict_add_int(d, lv, "tx_packets", (int64_t)ss->tx.packets);
+					ng_dict_add_int(d, lv, "rx_bytes", (int64_t)ss->rx.bytes);
+					ng_dict_add_int(d, lv, "tx_bytes", (int64_t)ss->tx.bytes);
+					ng_dict_add_int(d, lv, "errors", (int64_t)(ss->rx.errors + ss->tx.errors));
+					ng_dict_add_int(d, lv, "auth_failures", (int64_t)ss->rx.auth_failures);
+				}
+			}
+		}
+	}
+	return v;
+}
+
+static void cmd_sessions(struct cli_req *r, const struct ng_val *a)
+{
+	struct ng_doc *d = cli_req_doc(r);
+	struct ng_val *v = reply_ok(r), *list = ng_new_list(d);
+
+	(void)a;
+	for (const struct media_session *m = media_first(); m != NULL; m = media_next(m))
+		ng_list_add(list, session_val(d, m, NULL));
+	ng_dict_add_int(d, v, "count", media_count());
+	ng_dict_add(d, v, "sessions", list);
+	cli_req_reply(r, v);
+}
+
+static void on_session_query(void *arg, const struct media_result *res)
+{
+	struct cli_req *r = arg;
+	struct ng_val *v;
+
+	if (res->err != MEDIA_OK || res->session == NULL)
+		return reply_error(r, "%s", res->why[0] ? res->why : media_err_name(res->err));
+	v = reply_ok(r);
+	ng_dict_add(cli_req_doc(r), v, "session", session_val(cli_req_doc(r), res->session, res));
+	cli_req_reply(r, v);
+}
+
+static void cmd_session_show(struct cli_req *r, const struct ng_val *a)
+{
+	const char *key = ng_dict_str(a, "call-id");
+
+	if (key == NULL)
+		return reply_error(r, "give the session's \"call-id\" (from sessions)");
+	media_query(key, on_session_query, r);
+}
+
+/* ------------------------------------------------------------------ stats */
+
+static void stats_control(struct ng_doc *d, struct ng_val *v)
+{
+	struct calls_counters cn;
+	struct media_counters mc;
+	struct ng_cmd_counters nc;
+	struct ng_val *o;
+
+	calls_get_counters(&cn);
+	o = ng_dict_add(d, v, "calls", ng_new_dict(d));
+	ng_dict_add_int(d, o, "active", calls_active());
+	ng_dict_add_int(d, o, "max_calls", calls_max_calls());
+	ng_dict_add_int(d, o, "offered", (int64_t)cn.offered);
+	ng_dict_add_int(d, o, "answered", (int64_t)cn.answered);
+	ng_dict_add_int(d, o, "failed", (int64_t)cn.failed);
+	ng_dict_add_int(d, o, "overload", (int64_t)cn.overload);
+	ng_dict_add_int(d, o, "drain_refused", (int64_t)calls_drain_refused());
+	ng_dict_add_int(d, o, "media_timeout", (int64_t)cn.media_timeout);
+	ng_dict_add_int(d, o, "ended", (int64_t)cn.ended);
+
+	media_get_counters(&mc);
+	o = ng_dict_add(d, v, "media", ng_new_dict(d));
+	ng_dict_add_int(d, o, "sessions", media_count());
+	ng_dict_add_int(d, o, "created", (int64_t)mc.created);
+	ng_dict_add_int(d, o, "deleted", (int64_t)mc.deleted);
+	ng_dict_add_int(d, o, "offers", (int64_t)mc.offers);
+	ng_dict_add_int(d, o, "answers", (int64_t)mc.answers);
+	ng_dict_add_int(d, o, "errors", (int64_t)mc.errors);
+	ng_dict_add_int(d, o, "limit_refused", (int64_t)mc.limit_refused);
+	ng_dict_add_int(d, o, "ports_refused", (int64_t)mc.ports_refused);
+
+	ng_cmd_get_counters(&nc);
+	o = ng_dict_add(d, v, "ng", ng_new_dict(d));
+	ng_dict_add_int(d, o, "ping", (int64_t)nc.ping);
+	ng_dict_add_int(d, o, "offer", (int64_t)nc.offer);
+	ng_dict_add_int(d, o, "answer", (int64_t)nc.answer);
+	ng_dict_add_int(d, o, "delete", (int64_t)nc.delete_);
+	ng_dict_add_int(d, o, "query", (int64_t)nc.query);
+	ng_dict_add_int(d, o, "list", (int64_t)nc.list);
+	ng_dict_add_int(d, o, "statistics", (int64_t)nc.statistics);
+	ng_dict_add_int(d, o, "other", (int64_t)nc.other);
+	ng_dict_add_int(d, o, "errors", (int64_t)nc.errors);
+	ng_dict_add_int(d, o, "load_limit", (int64_t)nc.load_limit);
+
+	add_bool(d, v, "draining", calls_draining());
+}
+
+static void stats_dataplane(struct ng_doc *d, struct ng_val *v, const struct mg_msg_dp_stats *body)
+{
+	struct mg_msg_dp_stats s;
+	struct ng_val *o, *drops, *workers;
+
+	/* copied out: the wire struct is packed, its members unaligned */
+	memcpy(&s, body, sizeof(s));
+	o = ng_dict_add(d, v, "dataplane", ng_new_dict(d));
+	ng_dict_add_int(d, o, "uptime_s", (int64_t)(s.uptime_ns / 1000000000ull));
+	ng_dict_add_int(d, o, "sessions", s.n_sessions);
+	ng_dict_add_int(d, o, "ports", s.n_ports);
+	ng_dict_add_int(d, o, "rx_packets", (int64_t)s.rx_packets);
+	ng_dict_add_int(d, o, "tx_packets", (int64_t)s.tx_packets);
+	ng_dict_add_int(d, o, "arp_rx", (int64_t)s.arp_rx);
+	ng_dict_add_int(d, o, "arp_tx", (int64_t)s.arp_tx);
+	ng_dict_add_int(d, o, "icmp_echo", (int64_t)s.icmp_echo);
+	drops = ng_dict_add(d, o, "drops", ng_new_dict(d));
+	for (unsigned i = 0; i < MG_DROP_REASON_COUNT; i++)
+		ng_dict_add_int(d, drops, mg_proto_drop_name(i), (int64_t)s.drops[i]);
+	workers = ng_dict_add(d, o, "workers", ng_new_list(d));
+	for (unsigned i = 0; i < s.n_workers && i < MG_PROTO_MAX_WORKERS; i++) {
+		struct ng_val *w = ng_list_add(workers, ng_new_dict(d));
+
+		ng_dict_add_int(d, w, "lcore", s.workers[i].lcore);
+		ng_dict_add_int(d, w, "packets", (int64_t)s.workers[i].packets);
+		ng_dict_add_int(d, w, "busy_tsc", (int64_t)s.workers[i].busy_tsc);
+	}
+}
+
+static void on_dp_stats(void *arg, int result, const void *body)
+{
+	struct cli_req *r = arg;
+	struct ng_doc *d = cli_req_doc(r);
+	struct ng_val *v = reply_ok(r);
+
+	stats_control(d, v);
+	if (result == 0 && body != NULL)
+		stats_dataplane(d, v, body);
+	else
+		ng_dict_add(d, v, "dataplane_error", ng_new_strf(d, "DP_STATS: %s", strerror(-result)));
+	cli_req_reply(r, v);
+}
+
+static void cmd_stats(struct cli_req *r, const struct ng_val *a)
+{
+	(void)a;
+	if (cc.dp != NULL && dpc_is_up(cc.dp) &&
+	    dpc_request(cc.dp, MG_MSG_DP_STATS, NULL, CLI_DP_TIMEOUT_MS, on_dp_stats, r) > 0)
+		return;
+	on_dp_stats(r, -ENOTCONN, NULL);
+}
+
+/* ------------------------------------------------------------ admin */
+
+static void drain_state(struct cli_req *r, struct ng_val *v)
+{
+	struct ng_doc *d = cli_req_doc(r);
+
+	add_bool(d, v, "draining", calls_draining());
+	add_bool(d, v, "exit_at_zero", cc.exit_at_zero);
+	ng_dict_add_int(d, v, "calls", calls_active());
+	ng_dict_add_int(d, v, "sessions", media_count());
+}
+
+static void on_drain_tick(su_root_magic_t *magic, su_timer_t *t, su_timer_arg_t *arg)
+{
+	(void)magic;
+	(void)t;
+	(void)arg;
+	if (cc.exit_at_zero && calls_draining() && calls_active() == 0 && media_count() == 0) {
+		MG_INFO("cli: drained (0 calls, 0 sessions): stopping as asked (drain on --exit)");
+		cc.exit_at_zero = false;
+		su_root_break(cc.root);
+	}
+}
+
+static void cmd_drain(struct cli_req *r, const struct ng_val *a)
+{
+	bool on, ex = false;
+	int rc = arg_bool(a, "on", &on);
+	struct ng_val *v;
+
+	if (rc == -EINVAL || arg_bool(a, "exit", &ex) == -EINVAL)
+		return reply_error(r, "\"on\" and \"exit\" are true or false");
+	if (rc == 0) {
+		calls_set_drain(on);
+		media_set_drain(on);
+		cc.exit_at_zero = on && ex;
+		if (cc.exit_at_zero && cc.tick == NULL) {
+			cc.tick = su_timer_create(su_root_task(cc.root), CLI_DRAIN_TICK_MS);
+			if (cc.tick != NULL)
+				su_timer_set_for_ever(cc.tick, on_drain_tick, NULL);
+		}
+	}
+	v = reply_ok(r);
+	drain_state(r, v);
+	cli_req_reply(r, v);
+}
+
+static void cmd_maxcalls(struct cli_req *r, const struct ng_val *a)
+{
+	uint64_t n;
+	int rc = arg_uint(a, "value", &n);
+	struct ng_val *v;
+
+	if (rc == -EINVAL || (rc == 0 && n > 1000000))
+		return reply_error(r, "\"value\" is the number of calls, 0..1000000 (0: no limit)");
+	if (rc == 0) {
+		calls_set_max_calls((unsigned)n);
+		media_set_max_sessions((unsigned)n);
+	}
+	v = reply_ok(r);
+	ng_dict_add_int(cli_req_doc(r), v, "max_calls", calls_max_calls());
+	ng_dict_add_int(cli_req_doc(r), v, "calls", calls_active());
+	cli_req_reply(r, v);
+}
+
+static void cmd_log_level(struct cli_req *r, const struct ng_val *a)
+{
+	const char *name = ng_dict_str(a, "level");
+	enum mg_log_level l;
+	struct ng_val *v;
+
+	if (name != NULL) {
+		if (mg_log_level_parse(name, &l) < 0)
+			return reply_error(r, "log level '%s' unknown (allowed: error, warning, info, debug)",
+					   name);
+		mg_log_set_level(l);
+		MG_INFO("cli: log level %s until the next SIGHUP", mg_log_level_name(l));
+	}
+	v = reply_ok(r);
+	ng_dict_add_str(cli_req_doc(r), v, "level", mg_log_level_name(mg_log_get_level()));
+	cli_req_reply(r, v);
+}
+
+static void cmd_version(struct cli_req *r, const struct ng_val *a)
+{
+	struct ng_doc *d = cli_req_doc(r);
+	struct ng_val *v = reply_ok(r);
+
+	(void)a;
+	ng_dict_add_str(d, v, "software", "mediagate-control " MG_VERSION);
+	ng_dict_add_str(d, v, "version", MG_VERSION);
+	ng_dict_add_int(d, v, "pid", getpid());
+	ng_dict_add_int(d, v, "uptime_s", (int64_t)(time(NULL) - cc.started));
+	ng_dict_add_int(d, v, "protocol_version", MG_PROTO_VERSION);
+	add_bool(d, v, "dataplane_up", cc.dp != NULL && dpc_is_up(cc.dp));
+	cli_req_reply(r, v);
+}
+
+/* "ng": {"command": "ng", "request": {NG dict}}: any NG command, run by
+ * ng_cmd as if it came over UDP, its reply passed back as it is. */
+static void on_ng_reply(void *arg, const struct ng_val *reply)
+{
+	/* cli_req_reply() encodes at once: the reply may live in the NG doc */
+	cli_req_reply(arg, reply);
+}
+
+static void cmd_ng(struct cli_req *r, const struct ng_val *a)
+{
+	const struct ng_val *q = ng_dict_get(a, "request");
+	struct ng_buf b = { 0 };
+	struct ng_doc *d;
+	struct ng_val *copy = NULL;
+	struct ng_req *req;
+	char why[160];
+
+	if (q == NULL || q->type != NG_DICT || ng_dict_str(q, "command") == NULL)
+		return reply_error(r, "give \"request\": an NG command dict with its \"command\"");
+	/* the NG request owns its doc: a copy, through the codec */
+	d = ng_doc_new();
+	if (d == NULL || ng_json_encode(q, &b) < 0 ||
+	    ng_json_decode(d, b.p, b.len, NULL, &copy, why, sizeof(why)) < 0) {
+		ng_buf_free(&b);
+		ng_doc_free(d);
+		return reply_error(r, "out of memory");
+	}
+	ng_buf_free(&b);
+	req = ng_req_local(d, on_ng_reply, r);
+	if (req == NULL)
+		return reply_error(r, "out of memory");
+	ng_cmd_handle(NULL, req, copy);
+}
+
+static void cmd_capture(struct cli_req *r, const struct ng_val *a)
+{
+	(void)a;
+	/* The dataplane has no capture message yet (issue 13, item 3). */
+	reply_error(r, "capture is not supported yet: this dataplane has no capture message");
+}
+
+static const struct {
+	const char *name;
+	void (*fn)(struct cli_req *r, const struct ng_val *args);
+	const char *help;
+} cli_cmds[] = {
+	{ .name = "version", .fn = cmd_version, .help = "software, pid, uptime" },
+	{ .name = "stats", .fn = cmd_stats, .help = "counters of calls, media, NG, dataplane" },
+	{ .name = "calls list", .fn = cmd_calls_list, .help = "B2BUA calls" },
+	{ .name = "calls show", .fn = cmd_calls_show, .help = "one call: id" },
+	{ .name = "calls terminate", .fn = cmd_calls_terminate, .help = "end a call: id" },
+	{ .name = "sessions", .fn = cmd_sessions, .help = "NG media sessions" },
+	{ .name = "sessions show", .fn = cmd_session_show, .help = "one session and its counters: call-id" },
+	{ .name = "drain", .fn = cmd_drain, .help = "on: true|false, exit: true|false; state" },
+	{ .name = "maxcalls", .fn = cmd_maxcalls, .help = "value: N (0 none); current" },
+	{ .name = "log level", .fn = cmd_log_level, .help = "level: error|warning|info|debug" },
+	{ .name = "ng", .fn = cmd_ng, .help = "request: an NG command dict, its reply as it is" },
+	{ .name = "capture start", .fn = cmd_capture, .help = "not supported yet" },
+	{ .name = "capture stop", .fn = cmd_capture, .help = "not supported yet" },
+};
+
+void cli_cmd_handle(struct cli_req *r, const struct ng_val *dict)
+{
+	const char *cmd = ng_dict_str(dict, "command");
+	char names[512];
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(cli_cmds) / sizeof(cli_cmds[0]); i++) {
+		if (ng_key_eq(cmd, strlen(cmd), cli_cmds[i].name)) {
+			cli_cmds[i].fn(r, dict);
+			return;
+		}
+		n += (size_t)snprintf(names + n, n < sizeof(names) ? sizeof(names) - n : 0, "%s%s",
+				      i ? ", " : "", cli_cmds[i].name);
+	}
+	reply_error(r, "unknown command '%s' (allowed: %s)", cmd, names);
+}
+
+void cli_cmd_start(su_root_t *root, struct dpc *dp)
+{
+	memset(&cc, 0, sizeof(cc));
+	cc.root = root;
+	cc.dp = dp;
+	cc.started = time(NULL);
+}
+
+void cli_cmd_stop(void)
+{
+	if (cc.tick != NULL)
+		su_timer_destroy(cc.tick);
+	cc.tick = NULL;
+}
