@@ -728,8 +728,8 @@ struct route_table *route_table_load(const char *path, char *err, size_t errlen)
 struct route_table *route_table_load_buffer(const char *name, const char *buf, size_t len,
 					    char *err, size_t errlen)
 {
-	return table_load(name != NULL ? name : "(buffer)", buf != NULL ? buf : "", len, err,
-			  errlen);
+	return table_load(name != NULL ? name : "(buffer)", buf != NULL ? buf : "",
+			  buf != NULL ? len : 0, err, errlen);
 }
 
 struct route_table *route_table_ref(struct route_table *t)
