@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -601,7 +602,12 @@ static int order_cmp(const void *a, const void *b, void *arg)
 	return ra->doc_index < rb->doc_index ? -1 : ra->doc_index > rb->doc_index;
 }
 
-struct route_table *route_table_load(const char *path, char *err, size_t errlen)
+#define ROUTE_XML_OPTIONS (XML_PARSE_NONET | XML_PARSE_NOWARNING | XML_PARSE_BIG_LINES)
+
+/* The file @p path, or (@p buf != NULL) the @p len bytes of @p buf named
+ * @p path in messages. */
+static struct route_table *table_load(const char *path, const char *buf, size_t len, char *err,
+				      size_t errlen)
 {
 	struct load_ctx c = { .path = path, .err = err, .errlen = errlen };
 	struct route_table *t = NULL;
@@ -611,20 +617,29 @@ struct route_table *route_table_load(const char *path, char *err, size_t errlen)
 	int rc = -EINVAL;
 
 	set_err(err, errlen, "%s", "");
-	FILE *f = fopen(path, "r");
+	if (buf == NULL) {
+		FILE *f = fopen(path, "r");
 
-	if (f == NULL) {
-		rc = -errno;
-		set_err(err, errlen, "%s: cannot open the routing rules file: %s", path, strerror(errno));
+		if (f == NULL) {
+			rc = -errno;
+			set_err(err, errlen, "%s: cannot open the routing rules file: %s", path,
+				strerror(errno));
+			goto fail;
+		}
+		fclose(f);
+	} else if (len > INT_MAX) {
+		set_err(err, errlen, "%s: %zu bytes (allowed: at most %d)", path, len, INT_MAX);
 		goto fail;
 	}
-	fclose(f);
 	struct first_error fe = { 0 };
 
 	/* libxml2 recovers and reports the last error; the first one is
 	 * where the operator has to look. */
 	xmlSetStructuredErrorFunc(&fe, first_error_cb);
-	doc = xmlReadFile(path, NULL, XML_PARSE_NONET | XML_PARSE_NOWARNING | XML_PARSE_BIG_LINES);
+	if (buf == NULL)
+		doc = xmlReadFile(path, NULL, ROUTE_XML_OPTIONS);
+	else
+		doc = xmlReadMemory(buf, (int)len, path, NULL, ROUTE_XML_OPTIONS);
 	xmlSetStructuredErrorFunc(NULL, NULL);
 	if (doc == NULL || fe.seen) {
 		size_t n = strlen(fe.msg);
@@ -703,6 +718,18 @@ fail:
 	xmlFreeDoc(doc);
 	errno = -rc;
 	return NULL;
+}
+
+struct route_table *route_table_load(const char *path, char *err, size_t errlen)
+{
+	return table_load(path, NULL, 0, err, errlen);
+}
+
+struct route_table *route_table_load_buffer(const char *name, const char *buf, size_t len,
+					    char *err, size_t errlen)
+{
+	return table_load(name != NULL ? name : "(buffer)", buf != NULL ? buf : "",
+			  buf != NULL ? len : 0, err, errlen);
 }
 
 struct route_table *route_table_ref(struct route_table *t)

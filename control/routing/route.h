@@ -98,6 +98,14 @@ struct route_result {
 struct route_table *route_table_load(const char *path, char *err, size_t errlen);
 
 /*
+ * Like route_table_load() but from the @p len bytes of @p buf (no NUL
+ * needed), named @p name in messages and in route_table_path() (tests,
+ * the fuzz target).
+ */
+struct route_table *route_table_load_buffer(const char *name, const char *buf, size_t len,
+					    char *err, size_t errlen);
+
+/*
  * Check the table against the user agents of @p env (needs ROUTE_UA_KNOWN):
  * logs a warning naming file:line, the rule and the transport for every SIP
  * out rule whose literal sip.out.transport (udp when absent) has no user

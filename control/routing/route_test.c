@@ -727,6 +727,33 @@ static void test_bad_xml(void **state)
 	assert_non_null(strstr(err, "/nonexistent/sdp-route.xml"));
 }
 
+/* route_table_load_buffer(): the same loader on bytes without a NUL, named
+ * in messages as given (what route_fuzz drives). */
+static void test_load_buffer(void **state)
+{
+	static const char xml[] = "<routing_rules>\n<rule name=\"a\" outbound_interface=\"sip\">\n"
+				  "<condition param=\"pstn.in.dnis\" expr=\"^555\"/>\n"
+				  "<out_leg/>\n</rule></routing_rules>\n";
+	char err[512];
+	char *copy = malloc(sizeof(xml) - 1);
+	struct route_table *t;
+
+	(void)state;
+	assert_non_null(copy);
+	memcpy(copy, xml, sizeof(xml) - 1); /* no NUL after it */
+	t = route_table_load_buffer("mem.xml", copy, sizeof(xml) - 1, err, sizeof(err));
+	assert_non_null(t);
+	assert_int_equal(route_table_count(t), 1);
+	assert_string_equal(route_table_path(t), "mem.xml");
+	route_table_unref(t);
+	/* cut short: refused with the name and the line */
+	assert_null(route_table_load_buffer("mem.xml", copy, 40, err, sizeof(err)));
+	assert_int_equal(errno, EINVAL);
+	assert_non_null(strstr(err, "mem.xml:"));
+	assert_non_null(strstr(err, "not well-formed XML"));
+	free(copy);
+}
+
 static void test_bad_regex(void **state)
 {
 	(void)state;
@@ -862,6 +889,7 @@ int main(void)
 		cmocka_unit_test(test_bad_xml),            cmocka_unit_test(test_bad_regex),
 		cmocka_unit_test(test_bad_values),         cmocka_unit_test(test_reload_keeps_calls),
 		cmocka_unit_test(test_params_parse),
+		cmocka_unit_test(test_load_buffer),
 	};
 
 	mg_log_init("route_test", MG_LOG_ERR, false);

@@ -262,7 +262,9 @@ int mg_srtp_sdes_format_inline(const struct mg_srtp_suite_info *suite, const str
 	o += b64_encode(raw, suite->master_key_len + suite->master_salt_len, tmp + o);
 	memset(raw, 0, sizeof(raw));
 	if (k->lifetime) {
-		if ((k->lifetime & (k->lifetime - 1)) == 0)
+		/* 2^n for n >= 1 only: the parser (and RFC 4568 peers) refuse
+		 * 2^0, so a lifetime of 1 (decimal on input) stays decimal */
+		if (k->lifetime >= 2 && (k->lifetime & (k->lifetime - 1)) == 0)
 			o += (size_t)snprintf(tmp + o, sizeof(tmp) - o, "|2^%d", __builtin_ctzll(k->lifetime));
 		else
 			o += (size_t)snprintf(tmp + o, sizeof(tmp) - o, "|%llu", (unsigned long long)k->lifetime);

@@ -67,6 +67,32 @@ static void test_optional_parts(void **state)
 	assert_int_equal(mg_srtp_sdes_format_inline(s80(), &k, out, 20), -ENOSPC);
 }
 
+/* Found by sdes_fuzz: a lifetime of 1 (read as decimal "|1") was written
+ * back as "|2^0", which the parser refuses (2^1 to 2^48): our own answer
+ * would carry a key-param we cannot read. Every accepted lifetime must
+ * survive format + parse. */
+static void test_lifetime_one_round_trips(void **state)
+{
+	static const uint64_t lifetimes[] = { 1, 2, 3, 1u << 20, 1ull << 48 };
+	struct mg_srtp_sdes_key k, k2;
+	char err[200] = "", out[MG_SRTP_SDES_INLINE_MAX];
+
+	(void)state;
+	assert_int_equal(parse("inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|1", &k, err), 0);
+	assert_int_equal(k.lifetime, 1);
+	for (size_t i = 0; i < sizeof(lifetimes) / sizeof(lifetimes[0]); i++) {
+		k.lifetime = lifetimes[i];
+		assert_true(mg_srtp_sdes_format_inline(s80(), &k, out, sizeof(out)) > 0);
+		if (parse(out, &k2, err) != 0)
+			fail_msg("lifetime %llu written as \"%s\", refused: %s",
+				 (unsigned long long)lifetimes[i], out, err);
+		assert_int_equal(k2.lifetime, lifetimes[i]);
+	}
+	k.lifetime = 1;
+	mg_srtp_sdes_format_inline(s80(), &k, out, sizeof(out));
+	assert_string_equal(out, "inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|1");
+}
+
 static void test_gcm_length(void **state)
 {
 	struct mg_srtp_sdes_key k;
@@ -147,6 +173,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rfc4568_example),
 		cmocka_unit_test(test_optional_parts),
+		cmocka_unit_test(test_lifetime_one_round_trips),
 		cmocka_unit_test(test_gcm_length),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_key_params_list),

@@ -284,6 +284,10 @@ static int sdp_screen(const char *text, size_t len, char *why, size_t whylen)
 			end++;
 		const char *eol = end < text + len ? end : NULL;
 
+		/* sofia reads " m=..." and "\tm=..." as m= lines too: so do we
+		 * (an indented m= line went around this check, found by sdp_fuzz) */
+		while (l < end && (*l == ' ' || *l == '\t'))
+			l++;
 		if (end - l >= 2 && l[0] == 'm' && l[1] == '=') {
 			const char *p = l + 2;
 			int field = 0;

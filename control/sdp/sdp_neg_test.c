@@ -531,6 +531,39 @@ static void test_mutations(void **state)
 	free(prev);
 }
 
+/*
+ * Found by sdp_fuzz: an m= line indented by a blank or a tab went around
+ * sdp_screen(), and sofia-sip (which reads it as an m= line) then allocated
+ * without end on its bad format list (the 13 bytes below took more than
+ * 4 GB). It must be refused by the screen, as the same line unindented is.
+ */
+static void test_screen_indented_m_line(void **state)
+{
+	static const char *const bodies[] = {
+		"v=0\n\tm=e\xc9" "4t \xc9",
+		"v=0\n m=e\xc9" "4t \xc9",
+		"v=0\r\n \t m=audio 4000 RT /SAVP 0\r\n",
+	};
+	struct sdp_policy b;
+	struct sdp_result *r = calloc(1, sizeof(*r)), *o = calloc(1, sizeof(*o));
+
+	(void)state;
+	assert_non_null(r);
+	assert_non_null(o);
+	pol_init(&b, MG_SRTP_MODE_AS_NEEDED, "192.0.2.2", 30000);
+	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		sdp_answer(&b, bodies[i], strlen(bodies[i]), NULL, r);
+		assert_int_equal(r->status, 400);
+		if (strstr(r->warn_text, "m= line") == NULL)
+			fail_msg("body %zu: refused, but not by the m= line screen: %s", i, r->warn_text);
+		assert_int_equal(sdp_offer(&b, NULL, o), 0);
+		sdp_answer_process(&b, bodies[i], strlen(bodies[i]), o);
+		assert_int_not_equal(o->status, 0);
+	}
+	free(r);
+	free(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -543,6 +576,7 @@ int main(void)
 		cmocka_unit_test(test_offer_current),
 		cmocka_unit_test(test_kept_copy),
 		cmocka_unit_test(test_mutations),
+		cmocka_unit_test(test_screen_indented_m_line),
 	};
 
 	mg_log_init("sdp_neg_test", MG_LOG_ERR, false);

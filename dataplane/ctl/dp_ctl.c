@@ -444,6 +444,21 @@ static void do_read(struct ctl_conn *c)
 		if ((size_t)n > MG_PROTO_MAX_MSG) {
 			struct mg_proto_hdr h;
 
+			/* Who is asking comes first, as for any other message: a
+			 * refused uid gets its refusal and is closed, a peer that
+			 * has not said HELLO is closed without an answer (nothing
+			 * of what it sent is echoed back to it). */
+			if (c->refused) {
+				send_raw_error(c, MG_MSG_HELLO, 0, -EACCES);
+				conn_close(c, "uid not allowed");
+				return;
+			}
+			if (!c->hello_done) {
+				MG_WARN("control connection %u: %zd-byte message (max %d) before HELLO; "
+					"closing", c->peer.conn_id, n, MG_PROTO_MAX_MSG);
+				conn_close(c, "oversized message before HELLO");
+				return;
+			}
 			/* The header is intact even if the rest was cut off. */
 			mg_proto_decode_hdr(buf, sizeof(struct mg_proto_hdr), &h);
 			MG_WARN("control connection %u: %zd-byte message (max %d); refused",

@@ -82,19 +82,31 @@ bool dp_net_icmp_echo_reply(struct rte_mbuf *m, uint16_t l3_off)
 	uint16_t ihl = (uint16_t)((ip->version_ihl & 0xf) * 4);
 	uint16_t tot = rte_be_to_cpu_16(ip->total_length);
 	struct rte_icmp_hdr *icmp;
+	uint16_t sum;
 	uint32_t tmp;
 
-	if (tot < ihl + sizeof(*icmp))
+	/* The IP and ICMP headers are written in place: both in the first
+	 * segment. The message itself may go on in further segments (a NIC
+	 * that scatters big frames): never read past one, see below. */
+	if (tot < ihl + sizeof(*icmp) || m->pkt_len < (uint32_t)l3_off + tot ||
+	    m->data_len < (uint32_t)l3_off + ihl + sizeof(*icmp))
 		return false;
 	icmp = (struct rte_icmp_hdr *)((uint8_t *)ip + ihl);
 	if (icmp->icmp_type != RTE_IP_ICMP_ECHO_REQUEST || icmp->icmp_code != 0)
 		return false;
-	/* Trim Ethernet padding so the checksum covers exactly the ICMP message. */
+	/* Trim Ethernet padding (it is in the last segment; if it is not all
+	 * there, it stays: the checksum below covers exactly tot - ihl bytes
+	 * whatever follows, and receivers go by the IP total length). */
 	if (m->pkt_len > (uint32_t)l3_off + tot)
-		rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - l3_off - tot));
+		(void)rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - l3_off - tot));
 	icmp->icmp_type = RTE_IP_ICMP_ECHO_REPLY;
 	icmp->icmp_cksum = 0;
-	icmp->icmp_cksum = (uint16_t)~rte_raw_cksum(icmp, tot - ihl);
+	/* over the segments of a chain, not tot - ihl bytes from the first one */
+	if (rte_raw_cksum_mbuf(m, (uint32_t)l3_off + ihl, (uint32_t)(tot - ihl), &sum) != 0) {
+		icmp->icmp_type = RTE_IP_ICMP_ECHO_REQUEST;
+		return false;
+	}
+	icmp->icmp_cksum = (uint16_t)~sum;
 	tmp = ip->src_addr;
 	ip->src_addr = ip->dst_addr;
 	ip->dst_addr = tmp;

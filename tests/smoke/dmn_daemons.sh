@@ -130,6 +130,13 @@ if [ "$(id -u)" -eq 0 ]; then
 	check "refused uid: dpctl says why" grep -q "uid 65534 is not in mediagate.control.allowedUids" <<<"$err"
 	check "refused uid: dataplane logs pid and uid" \
 		has "$T/dp.log" "refused connection from pid [0-9]* uid 65534: uid not in mediagate.control.allowedUids"
+	# the system interpreter: a per-user one (pyenv shims under /root) is not
+	# reachable as nobody
+	py=/usr/bin/python3
+	[ -x "$py" ] || py=python3
+	check "refused uid: an oversized message gets the refusal, not an answer" \
+		setpriv --reuid=65534 --regid=65534 --clear-groups "$py" "$HERE/dmn_peer.py" \
+		client "$SOCK" "$T/info.json" oversized-refused
 else
 	# Acting as another uid needs root (CI and scripts/test run as root).
 	check "refused uid: the test runs as root (needed to act as another uid)" false
@@ -138,7 +145,7 @@ fi
 # 5. bad HELLOs and bad requests from a raw client; a silent one in the background
 $PEER client "$SOCK" "$T/info.json" silent >"$T/silent.log" 2>&1 &
 SILENT_PID=$!
-for c in size-mismatch version-mismatch garbage bad-requests pipeline; do
+for c in size-mismatch version-mismatch garbage oversized-before-hello bad-requests pipeline; do
 	check "raw client: $c" $PEER client "$SOCK" "$T/info.json" "$c"
 done
 check "dataplane logs the size mismatch naming the type" \

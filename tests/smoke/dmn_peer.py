@@ -21,7 +21,7 @@ SIZE = struct.Struct("<HHII")
 MAX_TYPES = 32
 F_REPLY = 1
 T_HELLO, T_PING = 1, 2
-EPROTO, EMSGSIZE = 71, 90
+EACCES, EPROTO, EMSGSIZE = 13, 71, 90
 
 
 def load_sizes(path):
@@ -99,6 +99,21 @@ def client(path, sizes_file, case):
         h, body = recv_hdr(s)
         print("ping after all that: result=%d" % h[5])
         ok = ok and h[4] == 5 and h[5] == 0 and h[2] & F_REPLY
+    elif case == "oversized-before-hello":
+        # An oversized datagram before HELLO: no answer at all, the link closed.
+        s.send(msg(version, T_PING, 9, b"\0" * 5000))
+        h, _ = recv_hdr(s)
+        print("oversized before HELLO: %s" % ("closed" if h is None else
+                                              "answered result=%d" % h[5]))
+        ok = h is None
+    elif case == "oversized-refused":
+        # As a uid that is not allowed: refused (EACCES) and closed, like any
+        # other message of that peer; never -EMSGSIZE, never kept open.
+        s.send(msg(version, T_PING, 9, b"\0" * 5000))
+        h, _ = recv_hdr(s)
+        print("oversized from a refused uid: %s" % ("closed" if h is None else
+                                                    "answered result=%d" % h[5]))
+        ok = h is not None and h[5] == -EACCES and recv_hdr(s)[0] is None
     elif case == "pipeline":
         # 3000 PINGs without waiting for answers, reading whatever comes back:
         # the dataplane pushes back instead of dropping replies.
