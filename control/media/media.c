@@ -683,6 +683,8 @@ static void offer_write(struct media_session *m, struct media_op *op)
 		bool srtp_out;
 
 		mo->strip_dtls = true;
+		mo->codec_strip = op->o.codec_strip;
+		mo->codec_except = op->o.codec_except;
 		if (!xl->relayed) {
 			mo->port = 0;
 			continue;
@@ -824,6 +826,8 @@ static void answer_write(struct media_session *m, struct media_op *op, const str
 		const struct media_party *yp = m->side[!op->xs].parties[op->py];
 
 		mo->strip_dtls = true;
+		mo->codec_strip = op->o.codec_strip;
+		mo->codec_except = op->o.codec_except;
 		if (!xl->relayed || !yp->legs[i].relayed) {
 			mo->port = 0;
 			continue;

@@ -69,6 +69,10 @@ struct media_opts {
 					 sticks to the session once given */
 	bool dtls_refuse;             /* DTLS-SRTP offer: refuse instead of SDES-only */
 	bool no_rtcp_attr;            /* write no a=rtcp line */
+	const char *codec_strip;      /* codecs taken out of the SDP we write (NG codec
+					 strip and mask: no transcoding, so both mean
+					 "not offered"); names, "all"; NULL = none */
+	const char *codec_except;     /* kept despite codec_strip "all" */
 };
 
 enum media_err {

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 static void sdprw_why(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -530,6 +531,124 @@ const char *sdprw_proto_srtp(const char *proto, bool srtp)
 	return NULL;
 }
 
+/* ---- codecs (strip/mask) --------------------------------------------- */
+
+/* RFC 3551's static payload types that have a name. */
+static const char *sdprw_static_pt(unsigned pt)
+{
+	static const char *const names[35] = {
+		[0] = "PCMU", [3] = "GSM",   [4] = "G723", [5] = "DVI4", [6] = "DVI4", [7] = "LPC",
+		[8] = "PCMA", [9] = "G722",  [10] = "L16", [11] = "L16", [12] = "QCELP", [13] = "CN",
+		[14] = "MPA", [15] = "G728", [16] = "DVI4", [17] = "DVI4", [18] = "G729", [25] = "CelB",
+		[26] = "JPEG", [28] = "nv",  [31] = "H261", [32] = "MPV", [33] = "MP2T", [34] = "H263",
+	};
+
+	return pt < 35 ? names[pt] : NULL;
+}
+
+/* Is @p name (n bytes) in the list @p list (comma/space separated)? */
+static bool sdprw_in_list(const char *list, const char *name, size_t n)
+{
+	const char *s = list;
+
+	while (s != NULL && *s) {
+		size_t k;
+
+		while (*s == ',' || *s == ' ')
+			s++;
+		for (k = 0; s[k] && s[k] != ',' && s[k] != ' '; k++)
+			;
+		if (k > 0 && ((k == n && strncasecmp(s, name, n) == 0) || (k == 3 && strncasecmp(s, "all", 3) == 0)))
+			return true;
+		s += k;
+	}
+	return false;
+}
+
+/* The encoding name of payload type @p pt in section @p sec (its
+ * a=rtpmap, else the static name); *n = 0 when unknown. */
+static const char *sdprw_pt_name(const char *sdp, size_t len, unsigned sec, unsigned pt, size_t *n)
+{
+	struct sdprw_reader r = { .buf = sdp, .len = len };
+	struct sdprw_line l;
+	int cur = -1;
+
+	while (sdprw_next(&r, &l, NULL, 0) > 0) {
+		if (l.p[0] == 'm') {
+			if (++cur > (int)sec)
+				break;
+			continue;
+		}
+		if (cur == (int)sec && l.n > 9 && memcmp(l.p, "a=rtpmap:", 9) == 0) {
+			const char *s = l.p + 9, *end = l.p + l.n;
+			unsigned v = 0;
+			size_t k = 0;
+
+			while (s < end && *s >= '0' && *s <= '9' && k++ < 3)
+				v = v * 10 + (unsigned)(*s++ - '0');
+			if (k == 0 || v != pt)
+				continue;
+			while (s < end && sdprw_ws(*s))
+				s++;
+			for (k = 0; s + k < end && s[k] != '/' && !sdprw_ws(s[k]); k++)
+				;
+			*n = k;
+			return s;
+		}
+	}
+	{
+		const char *st = sdprw_static_pt(pt);
+
+		*n = st ? strlen(st) : 0;
+		return st;
+	}
+}
+
+/* Payload types of section @p sec to take out (bit per type 0-127). */
+static void sdprw_strip_set(const char *sdp, size_t len, unsigned sec, const struct sdprw_mline *ml,
+			    const struct sdprw_media_out *mo, uint64_t strip[2])
+{
+	const char *s = ml->fmt, *end = ml->fmt + ml->fmt_n;
+	unsigned kept = 0;
+
+	strip[0] = strip[1] = 0;
+	if (mo->codec_strip == NULL || mo->codec_strip[0] == '\0')
+		return;
+	while (s < end) {
+		const char *t;
+		size_t n = sdprw_tok(&s, end, &t), nn = 0;
+		unsigned pt = 0;
+		const char *name;
+
+		if (n == 0 || n > 3)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			pt = pt * 10 + (unsigned)(t[i] - '0');
+		if (pt > 127)
+			continue;
+		name = sdprw_pt_name(sdp, len, sec, pt, &nn);
+		if (name != NULL && nn > 0 && sdprw_in_list(mo->codec_strip, name, nn) &&
+		    !(mo->codec_except != NULL && sdprw_in_list(mo->codec_except, name, nn)))
+			strip[pt / 64] |= 1ull << (pt % 64);
+		else
+			kept++;
+	}
+	if (kept == 0) /* nothing would be left: a stream needs a format */
+		strip[0] = strip[1] = 0;
+}
+
+static bool sdprw_stripped(const uint64_t strip[2], const char *s, size_t n)
+{
+	unsigned pt = 0;
+	size_t i;
+
+	for (i = 0; i < n && i < 4 && s[i] >= '0' && s[i] <= '9'; i++)
+		pt = pt * 10 + (unsigned)(s[i] - '0');
+	if (i == 0 || i > 3 || pt > 127 || (i < n && !sdprw_ws(s[i])))
+		return false;
+	return (strip[pt / 64] >> (pt % 64)) & 1;
+}
+
 /* ---- writing --------------------------------------------------------- */
 
 struct sdprw_buf {
@@ -693,6 +812,7 @@ static int sdprw_rewrite(const char *sdp, size_t len, const struct sdprw_out *o,
 	struct sdprw_line l;
 	struct sdprw_mline ml = { 0 };
 	bool need_c = false, all_strip = true, all_enc_drop = true;
+	uint64_t strip[2] = { 0, 0 }; /* payload types of the current section to take out */
 	int sec = -1;
 
 	if (out == NULL || outlen == 0)
@@ -743,7 +863,19 @@ static int sdprw_rewrite(const char *sdp, size_t len, const struct sdprw_out *o,
 				sdprw_put(&w.b, o->m[sec].proto, strlen(o->m[sec].proto));
 			else
 				sdprw_put(&w.b, ml.proto, ml.proto_n);
-			sdprw_put(&w.b, ml.rest, ml.rest_n);
+			sdprw_strip_set(sdp, len, (unsigned)sec, &ml, &o->m[sec], strip);
+			if (strip[0] == 0 && strip[1] == 0) {
+				sdprw_put(&w.b, ml.rest, ml.rest_n);
+			} else {
+				const char *s = ml.fmt, *end = ml.fmt + ml.fmt_n, *t;
+				size_t n;
+
+				while ((n = sdprw_tok(&s, end, &t)) > 0)
+					if (!sdprw_stripped(strip, t, n)) {
+						sdprw_put(&w.b, " ", 1);
+						sdprw_put(&w.b, t, n);
+					}
+			}
 			sdprw_put(&w.b, "\r\n", 2);
 			/* rtpengine adds a c= to a section that has none when the
 			 * session has none either; RFC 4566 puts it after i= */
@@ -800,7 +932,13 @@ static int sdprw_rewrite(const char *sdp, size_t len, const struct sdprw_out *o,
 					       : sdprw_drop_encryption(&o->m[sec], ml.proto, ml.proto_n, ml.port);
 				break;
 			case SDPRW_A_DIR:
+				break;
 			case SDPRW_A_OTHER:
+				/* a stripped codec's own lines */
+				if (sec >= 0 && (strip[0] | strip[1]) && a.value != NULL &&
+				    (sdprw_eq(a.name, a.name_n, "rtpmap") || sdprw_eq(a.name, a.name_n, "fmtp") ||
+				     sdprw_eq(a.name, a.name_n, "rtcp-fb")))
+					drop = sdprw_stripped(strip, a.value, a.value_n);
 				break;
 			}
 			if (!drop)

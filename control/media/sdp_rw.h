@@ -117,6 +117,14 @@ struct sdprw_media_out {
 	struct sdprw_crypto_out crypto[SDPRW_MAX_CRYPTO];
 	unsigned n_crypto;
 	bool strip_dtls;
+	/* Codecs to take out of this m= (NG `codec` strip/mask): encoding
+	 * names (a=rtpmap's, or RFC 3551's for static payload types without
+	 * one), comma or space separated, case ignored; "all" = every codec.
+	 * @codec_except: names kept anyway. The payload types go from the m=
+	 * line with their a=rtpmap, a=fmtp and a=rtcp-fb lines. A strip that
+	 * would leave no format is not done. NULL = none. */
+	const char *codec_strip;
+	const char *codec_except;
 };
 
 struct sdprw_out {

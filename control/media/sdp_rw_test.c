@@ -279,6 +279,41 @@ static void test_avp_to_savp(void **state)
 				      "UNENCRYPTED_SRTCP\r\n"));
 }
 
+/* NG codec strip/mask: payload types and their lines go; "all" with
+ * except; never the last format. */
+static void test_codec_strip(void **state)
+{
+	(void)state;
+	struct sdprw_out o;
+
+	out_init(&o, 1);
+	o.m[0].codec_strip = "pcma";
+	assert_true(rewrite(plain_offer, &o) > 0);
+	assert_non_null(strstr(g_out, "m=audio 40000 RTP/AVP 0 101\r\n"));
+	assert_null(strstr(g_out, "a=rtpmap:8 "));
+	assert_non_null(strstr(g_out, "a=rtpmap:0 PCMU/8000\r\n"));
+	assert_non_null(strstr(g_out, "a=fmtp:101 0-16\r\n"));
+	/* all but PCMU: telephone-event and its fmtp go too */
+	o.m[0].codec_strip = "all";
+	o.m[0].codec_except = "PCMU";
+	assert_true(rewrite(plain_offer, &o) > 0);
+	assert_non_null(strstr(g_out, "m=audio 40000 RTP/AVP 0\r\n"));
+	assert_null(strstr(g_out, "a=rtpmap:101"));
+	assert_null(strstr(g_out, "a=fmtp:101"));
+	assert_non_null(strstr(g_out, "a=ptime:20\r\n"));
+	/* everything: not done (a stream needs a format) */
+	o.m[0].codec_except = NULL;
+	assert_true(rewrite(plain_offer, &o) > 0);
+	assert_non_null(strstr(g_out, "m=audio 40000 RTP/AVP 0 8 101\r\n"));
+	/* a static type without a=rtpmap is known by its RFC 3551 name */
+	o.m[0].codec_strip = "G729,PCMU";
+	assert_true(rewrite("v=0\r\no=- 1 1 IN IP4 198.51.100.10\r\ns=-\r\nc=IN IP4 198.51.100.10\r\nt=0 0\r\n"
+			    "m=audio 4000 RTP/AVP 18 0 8\r\na=fmtp:18 annexb=no\r\n",
+			    &o) > 0);
+	assert_non_null(strstr(g_out, "m=audio 40000 RTP/AVP 8\r\n"));
+	assert_null(strstr(g_out, "a=fmtp:18"));
+}
+
 static void test_savp_to_avp(void **state)
 {
 	(void)state;
@@ -908,6 +943,7 @@ int main(void)
 		cmocka_unit_test(test_parse_levels),
 		cmocka_unit_test(test_parse_malformed),
 		cmocka_unit_test(test_avp_to_savp),
+		cmocka_unit_test(test_codec_strip),
 		cmocka_unit_test(test_savp_to_avp),
 		cmocka_unit_test(test_avpf_savpf),
 		cmocka_unit_test(test_rtcp),

@@ -102,7 +102,26 @@ struct opt_ctx {
 	struct ng_val *warnings; /* list of strings */
 	bool load_limit;         /* the client supports "load limit" */
 	char *profile_buf;       /* transport-protocol from a flag word */
+	struct ng_buf strip;     /* codec names to strip/mask, comma separated */
+	struct ng_buf except;    /* codec names kept */
 };
+
+static void codec_add(struct ng_buf *b, const char *w, size_t n)
+{
+	if (b->len)
+		ng_buf_append(b, ",", 1);
+	ng_buf_append(b, w, n);
+}
+
+static void codec_strip_word(void *ctx, const char *w, size_t n)
+{
+	codec_add(&((struct opt_ctx *)ctx)->strip, w, n);
+}
+
+static void codec_except_word(void *ctx, const char *w, size_t n)
+{
+	codec_add(&((struct opt_ctx *)ctx)->except, w, n);
+}
 
 static void warn(struct opt_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void warn(struct opt_ctx *c, const char *fmt, ...)
@@ -295,10 +314,13 @@ static void flag_word(void *ctx, const char *w, size_t n)
 		   word_prefix(w, n, "from-tag=", &r, &rn) || word_prefix(w, n, "to-tag=", &r, &rn) ||
 		   word_prefix(w, n, "call-id=", &r, &rn) || word_prefix(w, n, "via-branch=", &r, &rn)) {
 		/* keys given as rtpp-flags words: read from the dict too */
-	} else if (word_is(w, n, "codec-strip") || word_prefix(w, n, "codec-strip-", &r, &rn) ||
-		   word_prefix(w, n, "codec-mask-", &r, &rn) || word_prefix(w, n, "codec-except-", &r, &rn) ||
-		   word_prefix(w, n, "codec-transcode-", &r, &rn)) {
-		warn(c, "%.*s: codec manipulation is not supported; codecs pass through unchanged", (int)n, w);
+	} else if (word_prefix(w, n, "codec-strip-", &r, &rn) || word_prefix(w, n, "codec-mask-", &r, &rn)) {
+		codec_add(&c->strip, r, rn);
+	} else if (word_prefix(w, n, "codec-except-", &r, &rn)) {
+		codec_add(&c->except, r, rn);
+	} else if (word_prefix(w, n, "codec-transcode-", &r, &rn) || word_prefix(w, n, "codec-accept-", &r, &rn) ||
+		   word_prefix(w, n, "codec-offer-", &r, &rn)) {
+		warn(c, "%.*s refused: mediagate does not transcode (codecs pass through)", (int)n, w);
 	} else {
 		warn(c, "flag %.*s: unknown, ignored", (int)n, w);
 	}
@@ -337,8 +359,28 @@ static void opts_read(struct opt_ctx *c, const struct ng_val *dict)
 		c->o->media_address = s;
 	if ((s = str_of(dict, "address-family")) != NULL && strcasecmp(s, "IP4") != 0)
 		warn(c, "address-family %s: the dataplane relays IPv4 only", s);
-	if ((v = ng_dict_get(dict, "codec")) != NULL && v->type == NG_DICT && v->len > 0)
-		warn(c, "codec: manipulation is not supported; codecs pass through unchanged");
+	if ((v = ng_dict_get(dict, "codec")) != NULL && v->type == NG_DICT) {
+		/* strip and mask both take the codec out of the SDP we write:
+		 * without transcoding a masked codec cannot be used either */
+		for_words(ng_dict_get(v, "strip"), codec_strip_word, c);
+		for_words(ng_dict_get(v, "mask"), codec_strip_word, c);
+		for_words(ng_dict_get(v, "except"), codec_except_word, c);
+		if (ng_dict_get(v, "transcode") != NULL || ng_dict_get(v, "offer") != NULL ||
+		    ng_dict_get(v, "accept") != NULL)
+			warn(c, "codec transcode/offer/accept refused: mediagate does not transcode");
+	}
+	if (c->strip.len) {
+		struct ng_val *sv = ng_new_strn(c->d, c->strip.p, c->strip.len);
+
+		c->o->codec_strip = sv ? sv->s : NULL;
+	}
+	if (c->except.len) {
+		struct ng_val *ev = ng_new_strn(c->d, c->except.p, c->except.len);
+
+		c->o->codec_except = ev ? ev->s : NULL;
+	}
+	ng_buf_free(&c->strip);
+	ng_buf_free(&c->except);
 	v = ng_dict_get(dict, "received-from");
 	if (v != NULL && v->type == NG_LIST && v->len == 2 && v->child->next->type == NG_STR) {
 		/* used only with SIP-source-address */

@@ -224,6 +224,14 @@ CASES = [
      lambda s: "o=- 1 1 IN IP4 10.9.0.1" not in s),
     ("without replace origin -> o= kept", {}, "", "RTP/AVP", lambda s: "o=- 1 1 IN IP4 10.9.0.1" in s),
     ("c= is ours", {}, "", "RTP/AVP", lambda s: "c=IN IP4 10.9.0.1" not in s),
+    ("codec strip PCMA -> its payload type and rtpmap gone",
+     {"codec": {"strip": ["PCMA"]}}, "", "RTP/AVP",
+     lambda s: re.search(r"^m=audio \d+ RTP/AVP 0 101\r$", s, re.M) and "a=rtpmap:8 " not in s),
+    ("codec-mask- flag word -> the codec is not offered",
+     {"flags": ["codec-mask-telephone-event"]}, "", "RTP/AVP",
+     lambda s: re.search(r"^m=audio \d+ RTP/AVP 0 8\r$", s, re.M) and "a=fmtp:101" not in s),
+    ("codec strip all except PCMU", {"codec": {"strip": ["all"], "except": ["PCMU"]}}, "", "RTP/AVP",
+     lambda s: re.search(r"^m=audio \d+ RTP/AVP 0\r$", s, re.M) is not None),
     ("codec lines kept byte for byte", {}, "", "RTP/AVP",
      lambda s: "a=fmtp:101 0-15\r\n" in s and "a=rtpmap:8 PCMA/8000\r\n" in s and "a=ptime:20\r\n" in s),
 ]
@@ -237,6 +245,7 @@ for i, (name, kw, extra, proto, ok) in enumerate(CASES):
 
 for name, kw, want in [
     ("always-transcode -> warning", {"flags": ["always-transcode"]}, "transcode"),
+    ("codec transcode -> refused with a warning", {"codec": {"transcode": ["G722"]}}, "transcode"),
     ("unknown flag -> warning naming it", {"flags": ["no-such-flag"]}, "no-such-flag"),
     ("SDES unencrypted_srtp -> refused with a warning", {"SDES": ["unencrypted_srtp"]}, "unencrypted_srtp"),
 ]:
