@@ -20,7 +20,7 @@
 #define MEDIA_HASH_BUCKETS 8192u /* power of two */
 #define MEDIA_SDP_MAX 16384
 
-enum media_op_kind { OP_OFFER, OP_ANSWER, OP_DELETE, OP_QUERY, OP_RECORD_START, OP_RECORD_STOP };
+enum media_op_kind { OP_OFFER, OP_ANSWER, OP_DELETE, OP_QUERY, OP_RECORD_START, OP_RECORD_STOP, OP_BLOCK, OP_UNBLOCK };
 
 /* One queued operation of a session. */
 struct media_op {
@@ -386,7 +386,9 @@ static int fill_wire_leg(const struct media_session *m, int s, unsigned i, const
 	w->remote_rtcp_port = l->remote_rtcp_port;
 	if (l->rtcp_mux)
 		w->flags |= MG_LEG_F_RTCP_MUX;
-	w->source_policy = o != NULL && o->strict_source ? MG_SOURCE_STRICT : MG_SOURCE_LATCH;
+	w->source_policy = m->strict || (o != NULL && o->strict_source) ? MG_SOURCE_STRICT : MG_SOURCE_LATCH;
+	if (sd->parties[sd->active]->blocked)
+		w->flags |= MG_LEG_F_BLOCK;
 	/* SPEC 12: a learned source moves only with media-handover (and then
 	 * only as the dataplane allows: authenticated, or after silence) */
 	if (m->handover || md.handover)
@@ -1270,6 +1272,39 @@ static void run_record(struct media_session *m, struct media_op *op, int *stage)
 	}
 }
 
+/* Mark the party (or every party) and MODIFY the installed streams. */
+static void run_block(struct media_session *m, struct media_op *op, int *stage)
+{
+	struct media_result *r = op->res;
+
+	if (*stage == ST_START) {
+		bool found = false;
+		int rc;
+
+		for (int sd = 0; sd < 2; sd++)
+			for (unsigned p = 0; p < m->side[sd].n_parties; p++)
+				if (op->from_tag[0] == '\0' || strcmp(m->side[sd].parties[p]->tag, op->from_tag) == 0) {
+					m->side[sd].parties[p]->blocked = op->kind == OP_BLOCK;
+					found = true;
+				}
+		if (!found) {
+			why_set(r, MEDIA_E_NOTFOUND, "from-tag '%s' is no party of call '%s'", op->from_tag, m->key);
+			return;
+		}
+		rc = media_dp_up() ? dp_sync(m, NULL) : 0;
+		if (rc < 0) {
+			dp_error(r, rc);
+			return;
+		}
+		*stage = ST_DP;
+		if (rc > 0)
+			return;
+	}
+	if (op->err_rc < 0 && r->err == MEDIA_OK)
+		dp_error(r, op->err_rc);
+	*stage = ST_DONE;
+}
+
 static void op_run(struct media_session *m)
 {
 	struct media_op *op;
@@ -1296,6 +1331,8 @@ static void op_run(struct media_session *m)
 		 * asked for it: Kamailio scripts often pass it on one only */
 		if ((op->kind == OP_OFFER || op->kind == OP_ANSWER) && op->o.media_handover)
 			m->handover = true;
+		if ((op->kind == OP_OFFER || op->kind == OP_ANSWER) && op->o.strict_source)
+			m->strict = true; /* a later MODIFY (block, re-offer) keeps it */
 		switch (op->kind) {
 		case OP_OFFER:
 			run_offer(m, op, &stage);
@@ -1312,6 +1349,10 @@ static void op_run(struct media_session *m)
 		case OP_RECORD_START:
 		case OP_RECORD_STOP:
 			run_record(m, op, &stage);
+			break;
+		case OP_BLOCK:
+		case OP_UNBLOCK:
+			run_block(m, op, &stage);
 			break;
 		}
 		op->stage = stage;
@@ -1514,6 +1555,17 @@ void media_record(const char *key, bool start, const struct mg_msg_addr *dest, m
 	if (op != NULL && start)
 		op->dest = *dest;
 	op_push(m, op);
+}
+
+void media_block(const char *key, const char *tag, bool block, media_done_f cb, void *arg)
+{
+	struct media_session *m = find(key);
+
+	if (m == NULL || m->deleting)
+		return fail_now(cb, arg, MEDIA_E_NOTFOUND, "Unknown call-id");
+	if (!tag_ok(tag))
+		return fail_now(cb, arg, MEDIA_E_SDP, "tag longer than %d bytes", MEDIA_TAG_MAX - 1);
+	enqueue(m, block ? OP_BLOCK : OP_UNBLOCK, tag, NULL, NULL, 0, NULL, cb, arg);
 }
 
 static void settings_take(const struct mg_settings *s)

@@ -136,6 +136,7 @@ struct media_leg {
 struct media_party {
 	char tag[MEDIA_TAG_MAX];    /* "" until known (an offer's callee) */
 	bool answered;
+	bool blocked;               /* NG block media: what it sends is not forwarded */
 	unsigned n_legs;
 	struct media_leg *legs;     /* n_legs */
 };
@@ -165,6 +166,7 @@ struct media_session {
 	char label[64];
 	bool recording;                        /* forks to rec_dest installed */
 	bool handover;                         /* media-handover was asked for */
+	bool strict;                           /* strict-source was asked for */
 	struct mg_msg_addr rec_dest;
 	/* internal */
 	struct media_op *ops, *ops_tail;       /* queued operations */
@@ -222,6 +224,12 @@ void media_query(const char *key, media_done_f cb, void *arg);
  * the main path untouched. @p start false removes the forks (dest unused).
  */
 void media_record(const char *key, bool start, const struct mg_msg_addr *dest, media_done_f cb, void *arg);
+/*
+ * Block (or unblock) the media the party @p tag sends: the dataplane still
+ * receives, authenticates, counts and forks it (recording), but does not
+ * forward it. @p tag NULL or "": every party of the call.
+ */
+void media_block(const char *key, const char *tag, bool block, media_done_f cb, void *arg);
 
 const struct media_session *media_find(const char *key);
 /* Sessions oldest first: media_first() then media_next(). */

@@ -533,6 +533,36 @@ static void test_recording(void **state)
 	assert_false(media_find("cr")->recording);
 }
 
+/* block media: the party's leg gets MG_LEG_F_BLOCK by a MODIFY (strict
+ * source kept), unblock takes it away; an unknown tag is refused. */
+static void test_block(void **state)
+{
+	struct media_opts o = { .strict_source = true };
+	struct got g;
+
+	(void)state;
+	offer("cb", "ta", NULL, sdp_of("10.1.0.2", 4000, "RTP/AVP", NULL), &o, &g);
+	answer("cb", "ta", "tb", sdp_of("10.2.0.2", 5000, "RTP/AVP", NULL), &o, &g);
+	assert_int_equal(fk.n_add, 1);
+	memset(&g, 0, sizeof(g));
+	media_block("cb", "tb", true, on_done, &g);
+	run_dp();
+	assert_int_equal(g.err, MEDIA_OK);
+	assert_int_equal(fk.n_modify, 1);
+	assert_true(fk.last.legs[1].flags & MG_LEG_F_BLOCK);
+	assert_false(fk.last.legs[0].flags & MG_LEG_F_BLOCK);
+	assert_int_equal(fk.last.legs[0].source_policy, MG_SOURCE_STRICT);
+	memset(&g, 0, sizeof(g));
+	media_block("cb", NULL, false, on_done, &g);
+	run_dp();
+	assert_int_equal(g.err, MEDIA_OK);
+	assert_false(fk.last.legs[1].flags & MG_LEG_F_BLOCK);
+	memset(&g, 0, sizeof(g));
+	media_block("cb", "nobody", true, on_done, &g);
+	run_dp();
+	assert_int_equal(g.err, MEDIA_E_NOTFOUND);
+}
+
 /* Operations on one session run in order, one at a time. */
 static void test_queueing(void **state)
 {
@@ -574,6 +604,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_forks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queueing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recording, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_block, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

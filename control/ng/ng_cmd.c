@@ -715,6 +715,30 @@ static void cmd_record(struct ng_req *req, const struct ng_val *dict, bool start
 	media_record(call_id, start, &a, on_simple_done, p);
 }
 
+/* ------------------------------------------------------- block media */
+
+/* block/unblock media: the from-tag's media (or, without one or with the
+ * flag "all", every party's) is received and counted, not forwarded. */
+static void cmd_block(struct ng_req *req, const struct ng_val *dict, bool block)
+{
+	const char *call_id = str_of(dict, "call-id");
+	const char *tag = str_of(dict, "from-tag");
+	const struct ng_val *f = ng_dict_get(dict, "flags");
+	struct pending *p;
+
+	if (call_id == NULL || call_id[0] == '\0')
+		return reply_error(req, "No call-id in message");
+	if (f != NULL && f->type == NG_LIST)
+		for (const struct ng_val *i = f->child; i; i = i->next)
+			if (i->type == NG_STR && ng_key_eq(i->s, i->len, "all"))
+				tag = NULL;
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return reply_error(req, "Out of memory");
+	p->req = req;
+	media_block(call_id, tag, block, on_simple_done, p);
+}
+
 /* ------------------------------------------------------- list / stats */
 
 static void cmd_list(struct ng_req *req, const struct ng_val *dict)
@@ -810,8 +834,10 @@ void ng_cmd_handle(void *arg, struct ng_req *req, const struct ng_val *dict)
 	} else if (ng_key_eq(cmd, strlen(cmd), "stop recording") || ng_key_eq(cmd, strlen(cmd), "stop forwarding")) {
 		nc.ctr.other++;
 		cmd_record(req, dict, false);
-	} else if (ng_key_eq(cmd, strlen(cmd), "block media") || ng_key_eq(cmd, strlen(cmd), "unblock media") ||
-		   ng_key_eq(cmd, strlen(cmd), "block DTMF") || ng_key_eq(cmd, strlen(cmd), "unblock DTMF") ||
+	} else if (ng_key_eq(cmd, strlen(cmd), "block media") || ng_key_eq(cmd, strlen(cmd), "unblock media")) {
+		nc.ctr.other++;
+		cmd_block(req, dict, ng_key_eq(cmd, strlen(cmd), "block media"));
+	} else if (ng_key_eq(cmd, strlen(cmd), "block DTMF") || ng_key_eq(cmd, strlen(cmd), "unblock DTMF") ||
 		   ng_key_eq(cmd, strlen(cmd), "play media") || ng_key_eq(cmd, strlen(cmd), "stop media") ||
 		   ng_key_eq(cmd, strlen(cmd), "play DTMF") || ng_key_eq(cmd, strlen(cmd), "publish") ||
 		   ng_key_eq(cmd, strlen(cmd), "subscribe request") || ng_key_eq(cmd, strlen(cmd), "subscribe answer") ||

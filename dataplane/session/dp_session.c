@@ -412,6 +412,7 @@ static int build_leg(struct dp_session *s, unsigned li, const struct dp_session 
 	l->local_rtcp_port = rte_cpu_to_be_16(l->mux ? m->local.port : m->local.port + 1);
 	l->policy = m->source_policy;
 	l->handover = (m->flags & MG_LEG_F_HANDOVER) != 0;
+	l->block = (m->flags & MG_LEG_F_BLOCK) != 0;
 	if (m->remote.family == MG_FAMILY_IPV6)
 		FAIL(-EAFNOSUPPORT, "leg %u remote: IPv6 media is not supported (use IPv4)", li);
 	if (m->remote.family == MG_FAMILY_IPV4) {

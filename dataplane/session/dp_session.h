@@ -93,6 +93,7 @@ struct dp_leg {
 	uint8_t policy;            /* enum mg_source_policy */
 	uint8_t mux;               /* RTCP on the RTP port */
 	uint8_t handover;          /* MG_LEG_F_HANDOVER: a latched source may move */
+	uint8_t block;             /* MG_LEG_F_BLOCK: what it receives is not forwarded */
 	uint8_t n_cand;
 	uint8_t tdm;               /* a TDM channel is bound: RTP received here goes to it */
 	uint16_t cand_port[DP_SESS_MAX_CAND];

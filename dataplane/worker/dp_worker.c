@@ -724,6 +724,13 @@ static void process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n, boo
 			rte_pktmbuf_free(j->raw);
 			j->raw = NULL;
 		}
+		/* blocked (NG block media): received, counted, forked, not sent on */
+		if (unlikely(l->block)) {
+			st->dir[j->leg][0].drops[MG_DROP_BLOCKED]++;
+			rte_pktmbuf_free(m);
+			j->ok = 0;
+			continue;
+		}
 		/* a leg carrying a TDM channel (marked by TDM_BIND): the RTP goes
 		 * to the TDM thread; other legs never look the binding up */
 		if (unlikely(l->tdm) && dp_tdm_take(s->id, j->leg, j->rtcp, m)) {

@@ -511,6 +511,27 @@ static void test_latch_srtp_needs_auth(void **state)
 	assert_int_equal(SRTP_IN(12, A2, 42000, 30120), 40122);
 }
 
+/* NG block media: a blocked leg still learns its source and counts what it
+ * receives, but forwards nothing (drop reason blocked); unblocked by a
+ * MODIFY, it forwards again. */
+static void test_block_leg(void **state)
+{
+	struct mg_msg_session_stats st;
+	(void)state;
+
+	latch_add(20, 30200, 40200, false, MG_LEG_F_BLOCK, false);
+	assert_int_equal(pkt_from(20, 0, A2, 41000, IP_A, 30200, false, false, false, MG_DROP_BLOCKED), 0);
+	assert_int_equal(pkt_from(20, 0, A2, 41000, IP_A, 30200, false, false, false, MG_DROP_BLOCKED), 0);
+	assert_int_equal(src_of(20, 0)->ip, A2); /* learned all the same */
+	stats_of(20, &st);
+	assert_int_equal(st.legs[0][0].packets, 2);
+	assert_int_equal(st.legs[0][0].drops[MG_DROP_BLOCKED], 2);
+	latch_add(20, 30200, 40200, false, 0, true);
+	assert_int_equal(RTP_IN(20, A2, 41000, 30200), 40202);
+	stats_of(20, &st);
+	assert_int_equal(st.legs[0][0].drops[MG_DROP_BLOCKED], 2);
+}
+
 /* media-handover on an SRTP leg: only a packet that authenticates moves it. */
 static void test_handover_srtp(void **state)
 {
@@ -737,6 +758,7 @@ int main(void)
 		cmocka_unit_test(test_latch_first_valid_packet),
 		cmocka_unit_test(test_latch_one_burst),
 		cmocka_unit_test(test_latch_srtp_needs_auth),
+		cmocka_unit_test(test_block_leg),
 		cmocka_unit_test(test_handover_srtp),
 		cmocka_unit_test(test_handover_plain_after_silence),
 		cmocka_unit_test(test_latch_modify),

@@ -382,8 +382,8 @@ static int check_leg(const struct mg_msg_leg *l, unsigned idx)
 	if (l->source_policy != MG_SOURCE_LATCH && l->source_policy != MG_SOURCE_STRICT)
 		return fail("leg %u: source policy %u (allowed: 0 latch, 1 strict)", idx,
 			    l->source_policy);
-	if (l->flags & ~(MG_LEG_F_RTCP_MUX | MG_LEG_F_HANDOVER))
-		return fail("leg %u: unknown flags 0x%x (allowed: 0x1 rtcp-mux, 0x2 handover)", idx,
+	if (l->flags & ~(MG_LEG_F_RTCP_MUX | MG_LEG_F_HANDOVER | MG_LEG_F_BLOCK))
+		return fail("leg %u: unknown flags 0x%x (allowed: 0x1 rtcp-mux, 0x2 handover, 0x4 block)", idx,
 			    l->flags);
 	if (!all_zero(l->reserved, sizeof(l->reserved)))
 		return fail("leg %u: reserved bytes set", idx);
@@ -719,6 +719,7 @@ const char *mg_proto_drop_name(unsigned reason)
 		[MG_DROP_MKI] = "unknown_mki",
 		[MG_DROP_NO_MBUF] = "no_mbuf",
 		[MG_DROP_OTHER] = "other",
+		[MG_DROP_BLOCKED] = "blocked",
 	};
 
 	return reason < MG_DROP_REASON_COUNT ? names[reason] : "?";

@@ -206,6 +206,10 @@ enum mg_source_policy {
  * session by name, "unknown flags", instead of silently not honouring it.)
  */
 #define MG_LEG_F_HANDOVER 0x02u
+/** What this leg receives is not forwarded to the other leg (NG "block
+ * media"): still authenticated, latched, counted and forked (recording),
+ * then dropped as MG_DROP_BLOCKED. */
+#define MG_LEG_F_BLOCK 0x04u
 
 /**
  * One leg: what arrives on `local` from the remote is `rx`; what the
@@ -284,6 +288,7 @@ enum mg_drop_reason {
 	MG_DROP_MKI,             /**< unknown MKI */
 	MG_DROP_NO_MBUF,         /**< no buffer for a copy or header */
 	MG_DROP_OTHER,
+	MG_DROP_BLOCKED,         /**< the leg is blocked (NG block media) */
 	MG_DROP_REASON_COUNT
 };
 
