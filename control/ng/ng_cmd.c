@@ -18,7 +18,70 @@ static struct {
 	struct ng_server *srv;
 	struct ng_cmd_counters ctr;
 	char record_dest[64]; /* mediagate.ng.recordingDestination */
+	su_root_t *root;
+	struct delayed *delayed; /* deletes waiting out their delete-delay */
 } nc;
+
+/* A delete with delete-delay: the call stays (media flows, queries work)
+ * for that long, then goes as a delete without delay would. */
+struct delayed {
+	struct delayed *next;
+	su_timer_t *timer;
+	char *call_id;
+};
+
+static void on_delayed_done(void *arg, const struct media_result *res)
+{
+	(void)arg;
+	(void)res; /* gone meanwhile (a delete without delay): nothing to do */
+}
+
+static void delayed_free(struct delayed *d)
+{
+	for (struct delayed **pp = &nc.delayed; *pp; pp = &(*pp)->next)
+		if (*pp == d) {
+			*pp = d->next;
+			break;
+		}
+	su_timer_destroy(d->timer);
+	free(d->call_id);
+	free(d);
+}
+
+static void on_delete_delay(su_root_magic_t *m, su_timer_t *t, su_timer_arg_t *arg)
+{
+	struct delayed *d = arg;
+
+	(void)m;
+	(void)t;
+	if (media_find(d->call_id) != NULL)
+		media_delete(d->call_id, NULL, NULL, on_delayed_done, NULL);
+	delayed_free(d);
+}
+
+/* 0 and the timer set, or -errno (then delete at once). */
+static int delete_later(const char *call_id, unsigned secs)
+{
+	struct delayed *d = calloc(1, sizeof(*d));
+
+	if (d == NULL || nc.root == NULL)
+		goto err;
+	d->call_id = strdup(call_id);
+	d->timer = su_timer_create(su_root_task(nc.root), secs * 1000u);
+	if (d->call_id == NULL || d->timer == NULL || su_timer_set(d->timer, on_delete_delay, d) < 0)
+		goto err;
+	d->next = nc.delayed;
+	nc.delayed = d;
+	return 0;
+err:
+	if (d != NULL) {
+		if (d->timer)
+			su_timer_destroy(d->timer);
+		free(d->call_id);
+		free(d);
+	}
+	return -ENOMEM;
+}
 
 void ng_cmd_get_counters(struct ng_cmd_counters *out)
 {
@@ -650,6 +713,18 @@ static void on_report_done(void *arg, const struct media_result *res)
 	free(p);
 }
 
+/* A to-tag naming a party that is not installed (a fork that lost). */
+static bool is_fork_tag(const struct media_session *m, const char *tag)
+{
+	if (tag == NULL || tag[0] == '\0')
+		return false;
+	for (int s = 0; s < 2; s++)
+		for (unsigned p = 0; p < m->side[s].n_parties; p++)
+			if ((int)p != m->side[s].active && strcmp(m->side[s].parties[p]->tag, tag) == 0)
+				return true;
+	return false;
+}
+
 static void cmd_delete_query(struct ng_req *req, const struct ng_val *dict, bool del)
 {
 	const char *call_id = str_of(dict, "call-id");
@@ -663,12 +738,24 @@ static void cmd_delete_query(struct ng_req *req, const struct ng_val *dict, bool
 	p->req = req;
 	p->is_delete = del;
 	if (del) {
-		const char *s = str_of(dict, "delete-delay");
 		const struct ng_val *dd = ng_dict_get(dict, "delete-delay");
+		long long secs = 0;
 
-		/* deletion is immediate: a delay is accepted and not applied */
-		(void)s;
-		(void)dd;
+		if (dd != NULL && dd->type == NG_INT)
+			secs = dd->i;
+		else if (dd != NULL && dd->type == NG_STR)
+			secs = strtoll(dd->s, NULL, 10);
+		if (secs > 3600)
+			secs = 3600;
+		/* rtpengine's delete-delay: the whole call stays that long (late
+		 * media, a last query), then goes; the reply has its counters as
+		 * they stand. A fork's to-tag is removed at once. */
+		if (secs > 0 && media_find(call_id) != NULL && !is_fork_tag(media_find(call_id), str_of(dict, "to-tag")) &&
+		    delete_later(call_id, (unsigned)secs) == 0) {
+			p->is_delete = false;
+			media_query(call_id, on_report_done, p);
+			return;
+		}
 		media_delete(call_id, str_of(dict, "from-tag"), str_of(dict, "to-tag"), on_report_done, p);
 	} else {
 		media_query(call_id, on_report_done, p);
@@ -853,6 +940,7 @@ void ng_cmd_handle(void *arg, struct ng_req *req, const struct ng_val *dict)
 int ng_cmd_start(su_root_t *root, const struct mg_settings *s)
 {
 	memset(&nc, 0, sizeof(nc));
+	nc.root = root;
 	nc.srv = ng_server_create(root, s, ng_cmd_handle, NULL);
 	if (nc.srv == NULL)
 		return -errno;
@@ -863,5 +951,7 @@ void ng_cmd_stop(void)
 {
 	if (nc.srv != NULL)
 		ng_server_destroy(nc.srv);
+	while (nc.delayed != NULL)
+		delayed_free(nc.delayed);
 	nc.srv = NULL;
 }

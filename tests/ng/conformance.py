@@ -307,6 +307,20 @@ check(result(r) == "ok" and r.get("warning"), "delete of an unknown call -> ok w
 r = req({"command": "query", "call-id": "call1"})
 check(result(r) == "error", "query of a deleted call -> error", r)
 
+# ---- delete-delay ----------------------------------------------------------------
+import time  # noqa: E402
+offer("dd1")
+r = req({"command": "delete", "call-id": "dd1", "from-tag": "fa", "delete-delay": 1})
+check(result(r) == "ok" and "totals" in r, "delete with delete-delay 1 -> ok with the counters", r)
+r = req({"command": "list"})
+check(r and "dd1" in r.get("calls", []), "delete-delay: the call stays meanwhile", r)
+for _ in range(50):  # due after 1 s; polled up to 5 s (a loaded machine)
+    time.sleep(0.1)
+    r = req({"command": "list"})
+    if r and "dd1" not in r.get("calls", []):
+        break
+check(r and "dd1" not in r.get("calls", []), "delete-delay: gone after the delay", r)
+
 # ---- load limit -----------------------------------------------------------------
 for i in range(MAX_CALLS):
     offer("load%d" % i)
