@@ -925,6 +925,9 @@ static void dir_stats(const struct mg_msg_dir_stats *d, struct media_dir_stats *
 		o->drops[k] = d->drops[k];
 	}
 	o->auth_failures = d->drops[MG_DROP_AUTH];
+	o->rr_ssrc = d->rr_ssrc;
+	o->rr_lost = d->rr_lost;
+	o->rr_jitter = d->rr_jitter;
 	o->replays = d->drops[MG_DROP_REPLAY];
 }
 

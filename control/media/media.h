@@ -92,6 +92,8 @@ struct media_dir_stats {
 	uint64_t packets, bytes, rtcp_packets, errors; /* errors = drops of every reason */
 	uint64_t auth_failures, replays;
 	uint64_t drops[MG_DROP_REASON_COUNT]; /* by enum mg_drop_reason */
+	/* rx: the party's last RTCP report block (0 ssrc: none yet) */
+	uint32_t rr_ssrc, rr_lost, rr_jitter;
 };
 
 struct media_stream_stats {

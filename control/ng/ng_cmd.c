@@ -641,6 +641,20 @@ static void session_report(struct ng_doc *d, struct ng_val *r, const struct medi
 					ng_dict_add_str(d, rtp, "crypto suite", l->rx.suite->sdes_name);
 				/* bytes are not split by RTP/RTCP in the dataplane: all on RTP */
 				ng_dict_add(d, rtp, "stats", stats_dict(d, rtp_pk, st->rx.bytes, st->rx.errors));
+				if (st->rx.rr_ssrc != 0) {
+					/* what the party's RTCP said of the stream it
+					 * receives (SR/RR report block) */
+					struct ng_val *rr = ng_new_dict(d);
+					uint32_t lost = st->rx.rr_lost & 0xffffff;
+
+					ng_dict_add_int(d, rr, "SSRC", st->rx.rr_ssrc);
+					ng_dict_add_int(d, rr, "fraction lost", st->rx.rr_lost >> 24);
+					/* 24-bit two's complement (RFC 3550: may go negative) */
+					ng_dict_add_int(d, rr, "packets lost",
+							lost & 0x800000 ? (int64_t)lost - 0x1000000 : (int64_t)lost);
+					ng_dict_add_int(d, rr, "jitter", st->rx.rr_jitter);
+					ng_dict_add(d, rtp, "RTCP report", rr);
+				}
 				if (st->rx.errors > 0) {
 					/* mediagate's own key: the drops by named reason */
 					struct ng_val *dr = ng_new_dict(d);

@@ -726,6 +726,9 @@ static void fill_dir(struct mg_msg_dir_stats *o, const struct dp_dir_ctr *c,
 	o->rtcp_packets = c->rtcp_packets;
 	for (unsigned r = 0; r < MG_DROP_REASON_COUNT && r < MG_PROTO_DROP_SLOTS; r++)
 		o->drops[r] = c->drops[r];
+	o->rr_ssrc = c->rr_ssrc;
+	o->rr_lost = c->rr_lost;
+	o->rr_jitter = c->rr_jitter;
 	if (ctx != NULL && ssrc != 0) {
 		uint32_t roc;
 

@@ -41,6 +41,8 @@ struct dp_dir_ctr {
 	uint64_t bytes;
 	uint64_t rtcp_packets;
 	uint64_t drops[MG_DROP_REASON_COUNT];
+	/* rx: the party's last RTCP report block (first of its SR/RR) */
+	uint32_t rr_ssrc, rr_lost, rr_jitter;
 };
 
 struct dp_fork_ctr {

@@ -471,6 +471,23 @@ static void srtp_stage(struct dp_worker *w, struct job *jobs, unsigned nj, bool 
  * carries what other workers already passed through stage 1, and what the TDM
  * thread injects from our own addresses).
  */
+/* The first report block of an SR (PT 200) or RR (PT 201) that opens a
+ * (decrypted) RTCP compound packet: what the party says about the stream
+ * it receives (loss, jitter) for queries (NG query, SPEC 8). */
+static inline void rr_take(struct dp_dir_ctr *c, const uint8_t *pl, uint32_t len)
+{
+	unsigned off;
+
+	if (len < 8 || (pl[0] & 0x1f) == 0)
+		return;
+	off = pl[1] == 200 ? 28u : pl[1] == 201 ? 8u : 0u;
+	if (off == 0 || len < off + 24)
+		return;
+	c->rr_ssrc = rte_be_to_cpu_32(load32(pl + off));
+	c->rr_lost = rte_be_to_cpu_32(load32(pl + off + 4));
+	c->rr_jitter = rte_be_to_cpu_32(load32(pl + off + 12));
+}
+
 static void process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n, bool from_nic)
 {
 	struct job jobs[BURST];
@@ -700,6 +717,8 @@ static void process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n, boo
 		st->dir[j->leg][0].packets++;
 		st->dir[j->leg][0].bytes += m->pkt_len;
 		st->dir[j->leg][0].rtcp_packets += j->rtcp;
+		if (j->rtcp)
+			rr_take(&st->dir[j->leg][0], pl, m->data_len);
 		if (!j->rtcp) /* as on tx: RTCP must not hide the stream's ROC from stats */
 			st->last_ssrc[j->leg][0] = load32(pl + 8);
 		for (unsigned f = 0; f < s->n_forks; f++) {

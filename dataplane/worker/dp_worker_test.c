@@ -532,6 +532,37 @@ static void test_block_leg(void **state)
 	assert_int_equal(st.legs[0][0].drops[MG_DROP_BLOCKED], 2);
 }
 
+/* An RTCP RR's first report block is kept for queries (NG query's loss
+ * and jitter, SPEC 8); other RTCP leaves it alone. */
+static void test_rtcp_report_kept(void **state)
+{
+	static const uint8_t rr[32] = {
+		0x81, 201, 0, 7, 0xaa, 0xbb, 0xcc, 0xdd, /* RR, one block, sender */
+		0x11, 0x22, 0x33, 0x44,                   /* about SSRC 0x11223344 */
+		0x05, 0x00, 0x00, 0x07,                   /* fraction 5, cumulative 7 */
+		0, 0, 0x01, 0x00,                         /* highest sequence */
+		0, 0, 0, 0x99,                            /* jitter */
+	};
+	struct mg_msg_session_stats st;
+	struct rte_mbuf *m;
+	static struct sent s;
+	(void)state;
+
+	latch_add(21, 30210, 40210, false, 0, false);
+	m = frame(REM_A, 40211, IP_A, 30211, rr, sizeof(rr));
+	process(&tw, &m, 1, true);
+	collect(&s);
+	stats_of(21, &st);
+	assert_int_equal(st.legs[0][0].rtcp_packets, 1);
+	assert_int_equal(st.legs[0][0].rr_ssrc, 0x11223344);
+	assert_int_equal(st.legs[0][0].rr_lost, 0x05000007);
+	assert_int_equal(st.legs[0][0].rr_jitter, 0x99);
+	/* an SR without report blocks (RC 0) changes nothing */
+	assert_int_equal(RTCP_IN(21, REM_A, 40211, 30211), 40213);
+	stats_of(21, &st);
+	assert_int_equal(st.legs[0][0].rr_ssrc, 0x11223344);
+}
+
 /* media-handover on an SRTP leg: only a packet that authenticates moves it. */
 static void test_handover_srtp(void **state)
 {
@@ -759,6 +790,7 @@ int main(void)
 		cmocka_unit_test(test_latch_one_burst),
 		cmocka_unit_test(test_latch_srtp_needs_auth),
 		cmocka_unit_test(test_block_leg),
+		cmocka_unit_test(test_rtcp_report_kept),
 		cmocka_unit_test(test_handover_srtp),
 		cmocka_unit_test(test_handover_plain_after_silence),
 		cmocka_unit_test(test_latch_modify),

@@ -302,6 +302,11 @@ struct mg_msg_dir_stats {
 	uint64_t rtcp_packets; /**< of which RTCP */
 	uint64_t drops[MG_PROTO_DROP_SLOTS]; /**< by enum mg_drop_reason */
 	uint32_t roc;          /**< current SRTP rollover counter */
+	uint32_t rr_ssrc;      /**< rx: the SSRC the party's last RTCP receiver report
+	                            (SR or RR, first block) was about; 0 = none yet */
+	uint32_t rr_lost;      /**< its fraction lost (top 8 bits) and cumulative
+	                            packets lost (24 bits), host order */
+	uint32_t rr_jitter;    /**< its interarrival jitter, RTP timestamp units */
 	uint32_t reserved;
 } __attribute__((packed));
 
@@ -458,11 +463,11 @@ MG_PROTO_ASSERT_SIZE(struct mg_msg_session_id, 8);
 MG_PROTO_ASSERT_SIZE(struct mg_msg_session_list_req, 16);
 MG_PROTO_ASSERT_SIZE(struct mg_msg_session_list_entry, 16);
 MG_PROTO_ASSERT_SIZE(struct mg_msg_session_list, 1040);
-MG_PROTO_ASSERT_SIZE(struct mg_msg_dir_stats, 160);
+MG_PROTO_ASSERT_SIZE(struct mg_msg_dir_stats, 172);
 MG_PROTO_ASSERT_OFF(struct mg_msg_dir_stats, drops, 24);
 MG_PROTO_ASSERT_SIZE(struct mg_msg_fork_stats, 32);
-MG_PROTO_ASSERT_SIZE(struct mg_msg_session_stats, 776);
-MG_PROTO_ASSERT_OFF(struct mg_msg_session_stats, forks, 648);
+MG_PROTO_ASSERT_SIZE(struct mg_msg_session_stats, 824);
+MG_PROTO_ASSERT_OFF(struct mg_msg_session_stats, forks, 696);
 MG_PROTO_ASSERT_SIZE(struct mg_msg_fork, 128);
 MG_PROTO_ASSERT_OFF(struct mg_msg_fork, crypto, 56);
 MG_PROTO_ASSERT_SIZE(struct mg_msg_fork_id, 16);

@@ -60,6 +60,11 @@ for role in ("caller", "callee"):
     if suite:
         d = rtp.get("drops", {})
         explained = min(d.get("malformed", 0) + d.get("auth", 0), 2)
+    # what the party's RTCP said of the stream it receives (mediagate's
+    # query: "RTCP report" per stream; rtpengine reports it elsewhere)
+    rr = rtp.get("RTCP report")
+    print("%s rtcp-report %s" % (role, "none" if rr is None else
+          "ssrc %d lost %d fraction %d" % (rr["SSRC"], rr["packets lost"], rr["fraction lost"])))
     print("%s packets %d errors %d srtp %d want %d protocol %s explained %d" % (
         role, st.get("packets", 0), st.get("errors", 0) - explained, bool(suite),
         want_srtp[role], m.get("protocol", ""), explained))
@@ -71,7 +76,7 @@ EOF
 	local role
 	for role in caller callee; do
 		local line pk er s w
-		line=$(grep "^$role " "$W/query.check")
+		line=$(grep "^$role packets " "$W/query.check")
 		read -r _ _ pk _ er _ s _ w _ _ <<< "$line"
 		if [ -n "$pk" ] && [ "$pk" -ge $((secs * 50 * 3 / 4)) ] && [ "$er" = 0 ]; then
 			ok "relay received the $role's RTP: $pk packets, 0 errors"
@@ -81,6 +86,13 @@ EOF
 		[ -n "$s" ] && [ "$s" = "$w" ] && ok "$role leg is $([ "$w" = 1 ] && echo SRTP || echo plain RTP) at the relay ($line)" ||
 			bad "$role leg SRTP=$w at the relay: $line" "$W/query.json"
 	done
+	if [ "$RELAY" = mediagate ]; then
+		for role in caller callee; do
+			grep -q "^$role rtcp-report ssrc [1-9][0-9]* lost -*[0-9]* fraction [0-9]*$" "$W/query.check" &&
+				ok "NG query: the $role's RTCP receiver report is in its stream ($(grep "^$role rtcp-report" "$W/query.check" | cut -d' ' -f3-))" ||
+				bad "NG query: the $role's RTCP report ($(grep "^$role rtcp-report" "$W/query.check"))" "$W/query.json"
+		done
+	fi
 	baresip_ctrl $NS_A hangup
 	wait_ng_count 1 0 50 && ok "BYE: the relay deleted the call (list is empty)" || bad "BYE deleted the call (list: $(ng_calls 1))"
 	sleep 0.5
@@ -94,7 +106,7 @@ EOF
 	kam_ngstat "$cid" query > "$W/kam_query.json"
 	pkts=$(echo "$rs" | sed -n 's/^RTP: [0-9]* bytes, \([0-9]*\) packets, [0-9]* errors;.*/\1/p')
 	errs=$(echo "$rs" | sed -n 's/^RTP: [0-9]* bytes, [0-9]* packets, \([0-9]*\) errors;.*/\1/p')
-	expl=$(awk '/^(caller|callee) /{s += $NF} END {print s + 0}' "$W/query.check")
+	expl=$(awk '/^(caller|callee) packets /{s += $NF} END {print s + 0}' "$W/query.check")
 	if [ -n "$pkts" ] && [ "$pkts" -ge $((secs * 50)) ] && [ -n "$errs" ] && [ "$errs" -le "$expl" ]; then
 		ok "Kamailio \$rtpstat at the BYE shows real packet counts ($rs)"
 	else
