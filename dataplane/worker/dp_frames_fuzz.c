@@ -358,7 +358,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (n[w] == 0)
 			continue;
 		tw[w].net.rx_pkts += n[w];
-		process(&tw[w], pkts[w], n[w]);
+		process(&tw[w], pkts[w], n[w], true);
 	}
 	/* what one worker handed to the other: the owner classifies it again */
 	for (unsigned w = 0; w < 2; w++) {
@@ -366,7 +366,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		unsigned k = rte_ring_sc_dequeue_burst(tw[w].handoff, (void **)h, BURST, NULL);
 
 		if (k > 0)
-			process(&tw[w], h, k);
+			process(&tw[w], h, k, false);
 	}
 	drain();
 	if (verbose)
