@@ -36,8 +36,8 @@
 struct dp_capture_slot dp_capture_slots[DP_CAPTURE_SLOTS];
 uint32_t dp_capture_n_active;
 
-static struct rte_ring *cap_ring;
-static struct rte_mempool *cap_pool;
+struct rte_ring *dp_capture_ring;
+struct rte_mempool *dp_capture_pool;
 static pthread_t writer;
 static bool writer_started;
 static volatile int writer_quit;
@@ -88,7 +88,7 @@ void dp_capture_pkt(struct dp_capture_slot *c, struct rte_mbuf *m, uint16_t hdr_
 		if (kind == DP_CAPTURE_DECRYPTED)
 			fix_headers(f, hdr_len, m->pkt_len);
 	}
-	mc = rte_pcapng_copy(port_id, 0, m, cap_pool, DP_CAPTURE_SNAPLEN, tsc,
+	mc = rte_pcapng_copy(port_id, 0, m, dp_capture_pool, DP_CAPTURE_SNAPLEN, tsc,
 			     kind == DP_CAPTURE_OUT ? RTE_PCAPNG_DIRECTION_OUT
 						    : RTE_PCAPNG_DIRECTION_IN);
 	if (hdr_len > 0)
@@ -104,7 +104,7 @@ void dp_capture_pkt(struct dp_capture_slot *c, struct rte_mbuf *m, uint16_t hdr_
 
 	memcpy(rte_pktmbuf_mtod_offset(mc, uint8_t *, 12), ts, sizeof(ts));
 	mc->hash.usr = c->idx | ((uint32_t)kind << CAP_KIND_SHIFT);
-	if (unlikely(rte_ring_mp_enqueue(cap_ring, mc) != 0)) {
+	if (unlikely(rte_ring_mp_enqueue(dp_capture_ring, mc) != 0)) {
 		c->drops_ring_full++;
 		rte_pktmbuf_free(mc);
 		return;
@@ -152,7 +152,7 @@ static void close_slot(struct dp_capture_slot *c)
 	unsigned n;
 
 	/* everything the workers enqueued for it happened before stop_req */
-	while ((n = rte_ring_sc_dequeue_burst(cap_ring, (void **)pkts, CAP_BURST, NULL)) > 0)
+	while ((n = rte_ring_sc_dequeue_burst(dp_capture_ring, (void **)pkts, CAP_BURST, NULL)) > 0)
 		write_burst(pkts, n);
 	if (c->pcap != NULL)
 		rte_pcapng_close(c->pcap); /* closes the fd */
@@ -168,7 +168,7 @@ static void *writer_main(void *arg)
 	RTE_SET_USED(arg);
 	pthread_setname_np(pthread_self(), "mg-capture");
 	while (!writer_quit) {
-		unsigned n = rte_ring_sc_dequeue_burst(cap_ring, (void **)pkts, CAP_BURST, NULL);
+		unsigned n = rte_ring_sc_dequeue_burst(dp_capture_ring, (void **)pkts, CAP_BURST, NULL);
 
 		if (n > 0) {
 			write_burst(pkts, n);
@@ -194,20 +194,24 @@ static int t_capture(const char *cmd, const char *params, struct rte_tel_data *d
 
 int dp_capture_init(const struct mg_settings *s)
 {
+	return dp_capture_init_sized(s->capture_dir, CAP_RING_SIZE, CAP_POOL_SIZE, true);
+}
+
+int dp_capture_init_sized(const char *dir, unsigned ring_size, unsigned pool_n, bool with_writer)
+{
 	int rc;
 
-	snprintf(cap_dir, sizeof(cap_dir), "%s", s->capture_dir);
+	snprintf(cap_dir, sizeof(cap_dir), "%s", dir);
 	for (unsigned i = 0; i < DP_CAPTURE_SLOTS; i++) {
 		dp_capture_slots[i].idx = i;
 		dp_capture_slots[i].fd = -1;
 	}
-	cap_ring = rte_ring_create("dp_capture", CAP_RING_SIZE, (int)rte_socket_id(),
-				   RING_F_SC_DEQ);
-	cap_pool = rte_pktmbuf_pool_create("dp_capture", CAP_POOL_SIZE, 0, 0,
+	dp_capture_ring = rte_ring_create("dp_capture", ring_size, (int)rte_socket_id(), RING_F_SC_DEQ);
+	dp_capture_pool = rte_pktmbuf_pool_create("dp_capture", pool_n, 0, 0,
 					   (uint16_t)(RTE_PKTMBUF_HEADROOM +
 						      rte_pcapng_mbuf_size(DP_CAPTURE_SNAPLEN)),
 					   (int)rte_socket_id());
-	if (cap_ring == NULL || cap_pool == NULL) {
+	if (dp_capture_ring == NULL || dp_capture_pool == NULL) {
 		mg_log(MG_LOG_ERR, "capture: cannot create its ring or pool: %s",
 		       rte_strerror(rte_errno));
 		return -ENOMEM;
@@ -216,6 +220,8 @@ int dp_capture_init(const struct mg_settings *s)
 				       "Captures: active, started, packets written, lost copies "
 				       "by reason") != 0)
 		mg_log(MG_LOG_WARN, "capture: telemetry command not registered");
+	if (!with_writer)
+		return 0;
 	writer_quit = 0;
 	rc = pthread_create(&writer, NULL, writer_main, NULL);
 	if (rc != 0) {
@@ -373,7 +379,7 @@ int dp_capture_start(const struct mg_msg_capture *req, const char **err)
 	uint16_t pid;
 	int fd;
 
-	if (cap_ring == NULL) {
+	if (dp_capture_ring == NULL) {
 		*err = "capture is not initialised";
 		return -ENOTSUP;
 	}

@@ -30,6 +30,7 @@
 
 #include <rte_common.h>
 #include <rte_mbuf.h>
+#include <rte_ring.h>
 
 #include "mg_config.h"
 #include "mg_proto.h"
@@ -71,6 +72,8 @@ struct dp_capture_slot {
 
 extern struct dp_capture_slot dp_capture_slots[DP_CAPTURE_SLOTS];
 extern uint32_t dp_capture_n_active;
+extern struct rte_ring *dp_capture_ring;     /* workers -> writer (MP/SC) */
+extern struct rte_mempool *dp_capture_pool;  /* the copies */
 
 struct dp_capture_slot *dp_capture_lookup(uint64_t session_id);
 
@@ -95,6 +98,9 @@ void dp_capture_pkt(struct dp_capture_slot *c, struct rte_mbuf *m, uint16_t hdr_
 
 /* Setup (after EAL, before workers): pool, ring, writer thread. */
 int dp_capture_init(const struct mg_settings *s);
+/* The same with a ring of @p ring_size (power of 2) and a pool of @p pool_n
+ * copies; without @p writer, stopping drains the ring itself (unit test). */
+int dp_capture_init_sized(const char *dir, unsigned ring_size, unsigned pool_n, bool writer);
 /* Close every open capture and stop the writer. */
 void dp_capture_fini(void);
 
