@@ -13,7 +13,8 @@
  * packet): capture_ring_full, capture_no_mbuf, per slot and in total.
  *
  * One writer thread (a plain pthread, not an lcore: it sleeps 1 ms whenever
- * the ring is empty, so it costs nothing on a 2-core machine) dequeues and
+ * the ring is empty, 20 ms while nothing is captured, so it costs nothing on
+ * a 2-core machine) dequeues and
  * writes with rte_pcapng_write_packets(). Stopping: the main lcore
  * unpublishes the slot, waits for a QSBR grace period of the workers (no
  * copy for it can be enqueued after that), then asks the writer to drain
