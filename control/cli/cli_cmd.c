@@ -7,6 +7,7 @@
  * Command names are written once, in cli_cmds[].
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -534,11 +535,194 @@ static void cmd_ng(struct cli_req *r, const struct ng_val *a)
 	ng_cmd_handle(NULL, req, copy);
 }
 
-static void cmd_capture(struct cli_req *r, const struct ng_val *a)
+/*
+ * capture start|stop: {"call": N} (a B2BUA call: its one dataplane session)
+ * or {"call-id": "..."} (an NG session: one dataplane session per stream);
+ * start also takes "file" (absolute; the dataplane creates it inside its
+ * mediagate.dataplane.captureDir) and "decrypted". With several streams,
+ * stream k > 0 goes to FILE with "-k" before its extension. One
+ * CAPTURE_START/STOP per dataplane session; one reply when all answered.
+ */
+struct cap_op;
+struct cap_item {
+	struct cap_op *op;
+	uint64_t id;
+	int result;
+	struct mg_msg_capture_stats st;
+	char file[MG_CAPTURE_MAX_PATH];
+};
+struct cap_op {
+	struct cli_req *r;
+	bool start;
+	unsigned n, pending;
+	struct cap_item it[MEDIA_MAX_STREAMS];
+};
+
+static void cap_done(struct cap_op *op)
 {
-	(void)a;
-	/* The dataplane has no capture message yet (issue 13, item 3). */
-	reply_error(r, "capture is not supported yet: this dataplane has no capture message");
+	struct ng_doc *d = cli_req_doc(op->r);
+	struct ng_val *v, *list;
+	unsigned failed = 0;
+	int first_err = 0;
+
+	for (unsigned i = 0; i < op->n; i++)
+		if (op->it[i].result < 0 && failed++ == 0)
+			first_err = op->it[i].result;
+	if (failed == op->n) {
+		reply_error(op->r, "the dataplane refused capture %s: %s%s", op->start ? "start" : "stop",
+			    strerror(-first_err),
+			    first_err == -EACCES ? " (the file must be a new file directly in "
+						   "mediagate.dataplane.captureDir)"
+			    : first_err == -EEXIST ? " (the file exists, or the session is being "
+						     "captured already)"
+			    : first_err == -ENOENT && !op->start ? " (not being captured)" : "");
+		free(op);
+		return;
+	}
+	v = reply_ok(op->r);
+	list = ng_dict_add(d, v, "captures", ng_new_list(d));
+	for (unsigned i = 0; i < op->n; i++) {
+		const struct cap_item *c = &op->it[i];
+		struct ng_val *e = ng_list_add(list, ng_new_dict(d)), *drops;
+
+		ng_dict_add_int(d, e, "session", (int64_t)c->id);
+		if (op->start)
+			ng_dict_add_str(d, e, "file", c->file);
+		if (c->result < 0) {
+			ng_dict_add_str(d, e, "error", strerror(-c->result));
+			continue;
+		}
+		if (op->start)
+			continue;
+		ng_dict_add_int(d, e, "packets", (int64_t)c->st.packets);
+		ng_dict_add_int(d, e, "bytes", (int64_t)c->st.bytes);
+		drops = ng_dict_add(d, e, "drops", ng_new_dict(d));
+		ng_dict_add_int(d, drops, "capture_ring_full", (int64_t)c->st.drops_ring_full);
+		ng_dict_add_int(d, drops, "capture_no_mbuf", (int64_t)c->st.drops_no_mbuf);
+		ng_dict_add_int(d, drops, "capture_write_error", (int64_t)c->st.write_errors);
+	}
+	if (failed > 0)
+		ng_dict_add_int(d, v, "failed", failed);
+	cli_req_reply(op->r, v);
+	free(op);
+}
+
+static void on_capture(void *arg, int result, const void *body)
+{
+	struct cap_item *c = arg;
+	struct cap_op *op = c->op;
+
+	c->result = result;
+	if (result == 0 && body != NULL && !op->start)
+		memcpy(&c->st, body, sizeof(c->st));
+	if (--op->pending == 0)
+		cap_done(op);
+}
+
+/* FILE for stream 0, FILE with "-k" before the extension for stream k. */
+static int cap_file(const char *file, unsigned k, char *out, size_t len)
+{
+	const char *slash = strrchr(file, '/'), *dot = strrchr(file, '.');
+	int n;
+
+	if (k == 0)
+		n = snprintf(out, len, "%s", file);
+	else if (dot != NULL && dot > slash + 1)
+		n = snprintf(out, len, "%.*s-%u%s", (int)(dot - file), file, k, dot);
+	else
+		n = snprintf(out, len, "%s-%u", file, k);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static void cmd_capture(struct cli_req *r, const struct ng_val *a, bool start)
+{
+	const char *key = ng_dict_str(a, "call-id"), *file = ng_dict_str(a, "file");
+	uint64_t ids[MEDIA_MAX_STREAMS], call;
+	unsigned n = 0;
+	bool decrypted = false;
+	struct cap_op *op;
+	int rc = arg_uint(a, "call", &call);
+
+	if ((rc == 0) == (key != NULL) || rc == -EINVAL)
+		return reply_error(r, "give either \"call\" (a number from calls list) or "
+				      "\"call-id\" (an NG session, from sessions)");
+	if (start && (file == NULL || file[0] != '/'))
+		return reply_error(r, "give \"file\": an absolute path (in the dataplane's "
+				      "mediagate.dataplane.captureDir)");
+	if (start && arg_bool(a, "decrypted", &decrypted) == -EINVAL)
+		return reply_error(r, "\"decrypted\" is true or false");
+	if (rc == 0) {
+		struct calls_info ci;
+
+		if (call == 0 || call > UINT32_MAX || calls_info_get((unsigned)call, &ci) < 0)
+			return reply_error(r, "no call %" PRIu64, call);
+		if (ci.session_id == 0 || !ci.session_on)
+			return reply_error(r, "call %" PRIu64 " has no media in the dataplane", call);
+		ids[n++] = ci.session_id;
+	} else {
+		const struct media_session *m = media_find(key);
+
+		if (m == NULL)
+			return reply_error(r, "no session '%s'", key);
+		for (unsigned i = 0; i < m->n_streams && i < MEDIA_MAX_STREAMS; i++)
+			if (m->dp[i].id != 0 && m->dp[i].on)
+				ids[n++] = m->dp[i].id;
+		if (n == 0)
+			return reply_error(r, "session '%s' has no media in the dataplane", key);
+	}
+	if (cc.dp == NULL || !dpc_is_up(cc.dp))
+		return reply_error(r, "the dataplane is not connected");
+	op = calloc(1, sizeof(*op));
+	if (op == NULL)
+		return reply_error(r, "out of memory");
+	op->r = r;
+	op->start = start;
+	op->n = n;
+	for (unsigned i = 0; i < n; i++) {
+		op->it[i].op = op;
+		op->it[i].id = ids[i];
+		if (start && cap_file(file, i, op->it[i].file, sizeof(op->it[i].file)) < 0) {
+			free(op);
+			return reply_error(r, "\"file\" is too long (at most %d bytes)",
+					   MG_CAPTURE_MAX_PATH - 1);
+		}
+	}
+	/* sent only once all are built: a synchronous failure answers at once */
+	op->pending = n + 1;
+	for (unsigned i = 0; i < n; i++) {
+		struct cap_item *c = &op->it[i];
+		int64_t q;
+
+		if (start) {
+			struct mg_msg_capture m = { .session_id = c->id };
+
+			m.flags = decrypted ? MG_CAPTURE_F_DECRYPTED : 0;
+			memcpy(m.path, c->file, sizeof(m.path));
+			q = dpc_request(cc.dp, MG_MSG_CAPTURE_START, &m, CLI_DP_TIMEOUT_MS, on_capture, c);
+		} else {
+			struct mg_msg_session_id m = { .id = c->id };
+
+			q = dpc_request(cc.dp, MG_MSG_CAPTURE_STOP, &m, CLI_DP_TIMEOUT_MS, on_capture, c);
+		}
+		if (q < 0) {
+			c->result = (int)q;
+			op->pending--;
+		} else if (start) {
+			MG_INFO("cli: capture of dataplane session %" PRIu64 " to %s asked", c->id, c->file);
+		}
+	}
+	if (--op->pending == 0)
+		cap_done(op);
+}
+
+static void cmd_capture_start(struct cli_req *r, const struct ng_val *a)
+{
+	cmd_capture(r, a, true);
+}
+
+static void cmd_capture_stop(struct cli_req *r, const struct ng_val *a)
+{
+	cmd_capture(r, a, false);
 }
 
 static const struct {
@@ -557,8 +741,9 @@ static const struct {
 	{ .name = "maxcalls", .fn = cmd_maxcalls, .help = "value: N (0 none); current" },
 	{ .name = "log level", .fn = cmd_log_level, .help = "level: error|warning|info|debug" },
 	{ .name = "ng", .fn = cmd_ng, .help = "request: an NG command dict, its reply as it is" },
-	{ .name = "capture start", .fn = cmd_capture, .help = "not supported yet" },
-	{ .name = "capture stop", .fn = cmd_capture, .help = "not supported yet" },
+	{ .name = "capture start", .fn = cmd_capture_start,
+	  .help = "call: N or call-id: S, file: /abs/path (in captureDir), decrypted: true|false" },
+	{ .name = "capture stop", .fn = cmd_capture_stop, .help = "call: N or call-id: S" },
 };
 
 void cli_cmd_handle(struct cli_req *r, const struct ng_val *dict)

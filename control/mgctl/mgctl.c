@@ -72,12 +72,17 @@ static void usage(FILE *out)
 		"  maxcalls [N]                    admission limit (0: none) until SIGHUP\n"
 		"  log level [error|warning|info|debug]\n"
 		"  ng JSON                         one NG command (query, list, statistics, ...)\n"
-		"  capture start|stop ...          (not supported yet)\n"
+		"  capture start CALL|SESSION FILE [--decrypted] [--session]\n"
+		"                                  pcapng of the call's / NG session's packets\n"
+		"                                  (FILE: absolute, new, in captureDir)\n"
+		"  capture stop CALL|SESSION [--session]\n"
+		"                                  packets written, copies lost\n"
 		"\n"
 		"dataplane (mediagate.control.socket), mediagate-dpctl's commands:\n"
 		"  dp ping [COUNT] | dp hello | dp stats | dp session list|get|stats|del ID\n"
 		"  dp port-alloc ... | dp port-free ... | dp session add|modify ... |\n"
-		"  dp fork add|del ... | dp tdm bind|unbind ...   (mgctl dp --help)\n"
+		"  dp fork add|del ... | dp tdm bind|unbind ... | dp capture start|stop ...\n"
+		"                                  (mgctl dp --help)\n"
 		"\n"
 		"--json prints the daemon's reply as one JSON object per line (for scripts);\n"
 		"the default is tables and key: value lines.\n"
@@ -654,12 +659,68 @@ static int cmd_ng(int argc, char **argv)
 	return 0;
 }
 
+/* CALL (digits: a B2BUA call id) or SESSION (an NG call-id; --session
+ * forces it for an all-digit one) as the request's "call" / "call-id". */
+static void capture_target(struct ng_buf *b, const char *w, bool session)
+{
+	bool digits = w[0] != '\0' && strspn(w, "0123456789") == strlen(w);
+
+	if (digits && !session) {
+		char num[48];
+
+		snprintf(num, sizeof(num), ",\"call\":%" PRIu64, parse_uint(w, "call id", UINT32_MAX));
+		buf_add(b, num);
+	} else {
+		buf_add(b, ",\"call-id\":");
+		json_str(b, w);
+	}
+}
+
 static int cmd_capture(int argc, char **argv)
 {
-	if (argc < 1 || (strcmp(argv[0], "start") != 0 && strcmp(argv[0], "stop") != 0))
-		die_usage("capture start|stop ...");
-	return cmd_simple(strcmp(argv[0], "start") == 0 ? "{\"command\":\"capture start\"}"
-							: "{\"command\":\"capture stop\"}");
+	const char *sub = argc > 0 ? argv[0] : "";
+	const char *pos[2] = { NULL, NULL };
+	bool decrypted = false, session = false;
+	unsigned np = 0;
+	struct ng_buf b = { 0 };
+	int rc;
+
+	if (strcmp(sub, "start") != 0 && strcmp(sub, "stop") != 0)
+		die_usage("capture start CALL|SESSION FILE [--decrypted] | capture stop CALL|SESSION");
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--decrypted") == 0 && strcmp(sub, "start") == 0)
+			decrypted = true;
+		else if (strcmp(argv[i], "--session") == 0)
+			session = true;
+		else if (argv[i][0] == '-' && argv[i][1] == '-')
+			die_usage("capture %s: unknown option '%s'", sub, argv[i]);
+		else if (np < 2)
+			pos[np++] = argv[i];
+		else
+			die_usage("capture %s: too many arguments", sub);
+	}
+	if (strcmp(sub, "start") == 0) {
+		if (np != 2)
+			die_usage("capture start CALL|SESSION FILE [--decrypted]");
+		if (pos[1][0] != '/')
+			die_usage("capture start: FILE must be an absolute path (in the dataplane's "
+				  "mediagate.dataplane.captureDir)");
+		buf_add(&b, "{\"command\":\"capture start\"");
+		capture_target(&b, pos[0], session);
+		buf_add(&b, ",\"file\":");
+		json_str(&b, pos[1]);
+		buf_add(&b, decrypted ? ",\"decrypted\":true}" : "}");
+	} else {
+		if (np != 1)
+			die_usage("capture stop CALL|SESSION");
+		buf_add(&b, "{\"command\":\"capture stop\"");
+		capture_target(&b, pos[0], session);
+		buf_add(&b, "}");
+	}
+	buf_end(&b);
+	rc = cmd_simple(b.p);
+	ng_buf_free(&b);
+	return rc;
 }
 
 /* `mgctl dp ...`: mediagate-dpctl's commands. Its output is JSON lines;

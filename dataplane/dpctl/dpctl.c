@@ -57,6 +57,9 @@ static void usage(FILE *out)
 		"  fork del SESSION FORK\n"
 		"  tdm bind SESSION CHANNEL leg=0|1 law=pcmu|pcma [pt=N] [event-pt=N] [ssrc=N] [ec]\n"
 		"  tdm unbind CHANNEL                prints the channel's media counters\n"
+		"  capture start SESSION FILE [decrypted]  pcapng of the session's packets\n"
+		"                                    (FILE absolute, new, in captureDir)\n"
+		"  capture stop SESSION              prints what was written and lost\n"
 		"\n"
 		"LEGSPEC words (after leg0 / leg1):\n"
 		"  local=IP:PORT remote=IP:PORT cand=IP:PORT (up to %d) rtcp-port=N\n"
@@ -736,6 +739,45 @@ static int cmd_fork(int argc, char **argv)
 	die_usage("fork: unknown subcommand '%s' (allowed: add, del)", sub);
 }
 
+static int cmd_capture(int argc, char **argv)
+{
+	const char *sub = argc > 0 ? argv[0] : "";
+
+	if (strcmp(sub, "start") == 0) {
+		struct mg_msg_capture c = { 0 };
+
+		if (argc < 3 || argc > 4 || (argc == 4 && strcmp(argv[3], "decrypted") != 0 &&
+					     strcmp(argv[3], "--decrypted") != 0))
+			die_usage("capture start SESSION FILE [decrypted]");
+		c.session_id = parse_id(argv[1], "session id");
+		if (strlen(argv[2]) >= sizeof(c.path))
+			die_usage("capture start: path longer than %zu bytes", sizeof(c.path) - 1);
+		strcpy(c.path, argv[2]);
+		if (argc == 4)
+			c.flags |= MG_CAPTURE_F_DECRYPTED;
+		check_result(MG_MSG_CAPTURE_START, request(MG_MSG_CAPTURE_START, &c, NULL, 0));
+		printf("{\"session\": %" PRIu64 ", \"file\": \"%s\", \"decrypted\": %s, "
+		       "\"started\": true}\n", c.session_id, c.path, argc == 4 ? "true" : "false");
+		return 0;
+	}
+	if (strcmp(sub, "stop") == 0) {
+		struct mg_msg_session_id id = { 0 };
+		struct mg_msg_capture_stats st;
+
+		if (argc != 2)
+			die_usage("capture stop SESSION");
+		id.id = parse_id(argv[1], "session id");
+		check_result(MG_MSG_CAPTURE_STOP, request(MG_MSG_CAPTURE_STOP, &id, &st, sizeof(st)));
+		printf("{\"session\": %" PRIu64 ", \"stopped\": true, \"packets\": %" PRIu64
+		       ", \"bytes\": %" PRIu64 ", \"drops\": {\"capture_ring_full\": %" PRIu64
+		       ", \"capture_no_mbuf\": %" PRIu64 ", \"capture_write_error\": %" PRIu64 "}}\n",
+		       st.session_id, st.packets, st.bytes, st.drops_ring_full, st.drops_no_mbuf,
+		       st.write_errors);
+		return 0;
+	}
+	die_usage("capture: unknown subcommand '%s' (allowed: start, stop)", sub);
+}
+
 static uint64_t parse_small(const char *w, const char *what, uint64_t max)
 {
 	uint64_t v = parse_u64(w, what);
@@ -876,9 +918,9 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "ping") != 0 && strcmp(cmd, "hello") != 0 && strcmp(cmd, "info") != 0 &&
 	    strcmp(cmd, "stats") != 0 && strcmp(cmd, "port-alloc") != 0 &&
 	    strcmp(cmd, "port-free") != 0 && strcmp(cmd, "session") != 0 &&
-	    strcmp(cmd, "fork") != 0 && strcmp(cmd, "tdm") != 0)
+	    strcmp(cmd, "fork") != 0 && strcmp(cmd, "tdm") != 0 && strcmp(cmd, "capture") != 0)
 		die_usage("unknown command '%s' (allowed: ping, hello, info, stats, port-alloc, "
-			  "port-free, session, fork, tdm)", cmd);
+			  "port-free, session, fork, tdm, capture)", cmd);
 	dp_connect();
 	if (strcmp(cmd, "ping") == 0)
 		rc = cmd_ping(argc, argv);
@@ -894,6 +936,8 @@ int main(int argc, char **argv)
 		rc = cmd_session(argc, argv);
 	else if (strcmp(cmd, "tdm") == 0)
 		rc = cmd_tdm(argc, argv);
+	else if (strcmp(cmd, "capture") == 0)
+		rc = cmd_capture(argc, argv);
 	else
 		rc = cmd_fork(argc, argv);
 	close(dp_fd);

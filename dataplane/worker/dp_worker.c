@@ -15,6 +15,7 @@
 #include <rte_prefetch.h>
 #include <rte_ring.h>
 
+#include "dp_capture.h"
 #include "dp_ctl.h"
 #include "dp_net.h"
 #include "dp_port.h"
@@ -66,6 +67,7 @@ struct job {
 	struct rte_mbuf *m;
 	struct dp_session *s;
 	struct rte_mbuf *raw; /* copy as received, for raw forks */
+	struct dp_capture_slot *cap; /* the session is being captured */
 	uint32_t src_ip;
 	uint16_t src_port;
 	uint16_t hdr_len; /* Ethernet + IPv4 + UDP bytes removed in stage 1 */
@@ -111,7 +113,7 @@ static inline void tx_enqueue(struct dp_worker *w, unsigned p, struct rte_mbuf *
  * drops[] to charge on failure (may be NULL).
  */
 static inline void tx_ip(struct dp_worker *w, unsigned p, struct rte_mbuf *m, uint32_t dip,
-			 uint64_t *drops)
+			 uint64_t *drops, struct dp_capture_slot *cap)
 {
 	uint32_t nh = dp_net_nexthop((uint16_t)p, dip);
 	struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
@@ -124,6 +126,8 @@ static inline void tx_ip(struct dp_worker *w, unsigned p, struct rte_mbuf *m, ui
 		return;
 	}
 	if (likely(dp_neigh_lookup((uint16_t)p, nh, &eh->dst_addr))) {
+		if (unlikely(cap != NULL)) /* as it leaves: the next hop's MAC is in */
+			dp_capture_pkt(cap, m, 0, dp_ports[p].port_id, DP_CAPTURE_OUT, rte_rdtsc());
 		tx_enqueue(w, p, m, drops != NULL ? &drops[MG_DROP_TX_FULL] : NULL);
 		return;
 	}
@@ -395,7 +399,7 @@ static void fork_send(struct dp_worker *w, struct dp_session *s, const struct dp
 	dp_net_write_udp(out, &dp_ports[f->port_idx].mac, f->local_ip, sp, f->remote_ip, dport);
 	c->packets++;
 	c->bytes += out->pkt_len - DP_HDR_LEN;
-	tx_ip(w, f->port_idx, out, f->remote_ip, NULL);
+	tx_ip(w, f->port_idx, out, f->remote_ip, NULL, NULL);
 }
 
 /* --------------------------------------------------------------- stages */
@@ -634,6 +638,11 @@ static void process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n, boo
 		}
 		if (m->pkt_len > j->udp_pl)
 			rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - j->udp_pl));
+		/* capture: as received, before any verdict on it */
+		j->cap = dp_capture_of(s->id);
+		if (unlikely(j->cap != NULL))
+			dp_capture_pkt(j->cap, m, j->hdr_len, dp_ports[m->port].port_id,
+				       DP_CAPTURE_IN, now);
 		unsigned leg = d & DP_EP_LEG_MASK;
 		struct dp_leg *l = &s->leg[leg];
 		const uint8_t *pl = rte_pktmbuf_mtod(m, const uint8_t *);
@@ -721,6 +730,10 @@ static void process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n, boo
 			rr_take(&st->dir[j->leg][0], pl, m->data_len);
 		if (!j->rtcp) /* as on tx: RTCP must not hide the stream's ROC from stats */
 			st->last_ssrc[j->leg][0] = load32(pl + 8);
+		if (unlikely(j->cap != NULL) && (j->cap->flags & MG_CAPTURE_F_DECRYPTED) &&
+		    l->rx_ctx != NULL)
+			dp_capture_pkt(j->cap, m, j->hdr_len, dp_ports[m->port].port_id,
+				       DP_CAPTURE_DECRYPTED, now);
 		for (unsigned f = 0; f < s->n_forks; f++) {
 			const struct dp_fork *fk = &s->forks[f];
 
@@ -794,7 +807,7 @@ static void process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n, boo
 		tx->packets++;
 		tx->bytes += plen;
 		tx->rtcp_packets += j->rtcp;
-		tx_ip(w, o->port_idx, m, dst->ip, tx->drops);
+		tx_ip(w, o->port_idx, m, dst->ip, tx->drops, j->cap);
 	}
 }
 
@@ -984,6 +997,9 @@ int dp_dataplane_init(const struct mg_settings *s)
 	}
 	dp_ctl_hook_add(main_hook, NULL);
 	dp_ctl_set_counts(0, n_workers);
+	rc = dp_capture_init(s);
+	if (rc < 0)
+		return rc;
 	rc = dp_telemetry_register();
 	if (rc < 0)
 		mg_log(MG_LOG_WARN, "telemetry commands not registered: %s", strerror(-rc));
@@ -1007,6 +1023,7 @@ void dp_dataplane_fini(void)
 	for (unsigned i = 0; i < n_launched; i++)
 		rte_eal_wait_lcore(workers[i]->lcore);
 	n_launched = 0;
+	dp_capture_fini();
 	dp_port_close();
 }
 

@@ -13,6 +13,8 @@
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -776,6 +778,95 @@ bad:
 	return -1;
 }
 
+/*
+ * Capture: copies of one SRTP packet are IN and DECRYPTED (nothing has a
+ * neighbour here, so nothing leaves on the wire to be copied as OUT). A full
+ * ring and an empty copy pool are counted drops, by name, and never touch
+ * the packet itself; the file holds what the ring held.
+ */
+static void test_capture_ring_and_drops(void **state)
+{
+	uint8_t wire[RTP_LEN + MG_SRTP_MAX_OVERHEAD];
+	uint16_t wl;
+	char dir[] = "/tmp/dp_capture_test.XXXXXX";
+	struct mg_msg_capture c = { .session_id = 1, .flags = MG_CAPTURE_F_DECRYPTED };
+	struct mg_msg_capture_stats cs;
+	struct mg_msg_session_stats st0, st;
+	struct rte_mbuf *pkts[2], *held[3];
+	const char *err = NULL;
+	struct dp_capture_totals t;
+	static struct sent s;
+	uint32_t magic = 0;
+	FILE *fp;
+	(void)state;
+
+	assert_non_null(mkdtemp(dir));
+	/* a ring of 4 holds 3; a pool of 5 copies; this test is the writer */
+	assert_int_equal(dp_capture_init_sized(dir, 4, 5, false), 0);
+	snprintf(c.path, sizeof(c.path), "%s/sub/t.pcapng", dir);
+	assert_int_equal(dp_capture_start(&c, &err), -EACCES); /* not directly in it */
+	snprintf(c.path, sizeof(c.path), "/tmp/t.pcapng");
+	assert_int_equal(dp_capture_start(&c, &err), -EACCES);
+	snprintf(c.path, sizeof(c.path), "%s/t.pcapng", dir);
+	c.session_id = 99;
+	assert_int_equal(dp_capture_start(&c, &err), -ENOENT);
+	c.session_id = 1;
+	assert_int_equal(dp_capture_start(&c, &err), 0);
+	assert_int_equal(dp_capture_start(&c, &err), -EBUSY);
+	stats(&st0);
+
+	/* 2 packets, 4 copies, the ring takes 3 */
+	pkts[0] = srtp_frame(100, false, wire, &wl);
+	pkts[1] = srtp_frame(101, false, wire, &wl);
+	process(&tw, pkts, 2, true);
+	collect(&s);
+	assert_int_equal(s.n, 4); /* relayed and forked as ever */
+	assert_int_equal(dp_capture_slots[0].enqueued, 3);
+	assert_int_equal(dp_capture_slots[0].drops_ring_full, 1);
+	/* take the 3 out (pool: 2 free), then 2 more packets: 2 copies, 2 lost */
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(rte_ring_sc_dequeue(dp_capture_ring, (void **)&held[i]), 0);
+	pkts[0] = srtp_frame(102, false, wire, &wl);
+	pkts[1] = srtp_frame(103, false, wire, &wl);
+	process(&tw, pkts, 2, true);
+	collect(&s);
+	assert_int_equal(s.n, 4);
+	assert_int_equal(dp_capture_slots[0].enqueued, 5);
+	assert_int_equal(dp_capture_slots[0].drops_no_mbuf, 2);
+	stats(&st);
+	assert_int_equal(st.legs[0][0].packets, st0.legs[0][0].packets + 4);
+	for (unsigned i = 0; i < 3; i++)
+		rte_pktmbuf_free(held[i]);
+
+	/* stop: the grace period waits for this thread as worker 0 */
+	rte_rcu_qsbr_thread_offline(dp_qsbr, 0);
+	assert_int_equal(dp_capture_stop(1, &cs, &err), 0);
+	rte_rcu_qsbr_thread_online(dp_qsbr, 0);
+	assert_int_equal(cs.packets, 2);
+	assert_int_equal(cs.drops_ring_full, 1);
+	assert_int_equal(cs.drops_no_mbuf, 2);
+	assert_int_equal(cs.write_errors, 0);
+	assert_int_equal(dp_capture_stop(1, &cs, &err), -ENOENT);
+	assert_int_equal(dp_capture_start(&c, &err), -EEXIST); /* never overwritten */
+	dp_capture_totals(&t);
+	assert_int_equal(t.active, 0);
+	assert_int_equal(t.drops_ring_full, 1);
+	assert_int_equal(t.drops_no_mbuf, 2);
+	assert_int_equal(rte_mempool_avail_count(dp_capture_pool), 5); /* every copy back */
+	/* no more copies once stopped */
+	pkts[0] = srtp_frame(104, false, wire, &wl);
+	process(&tw, pkts, 1, true);
+	collect(&s);
+	assert_int_equal(rte_ring_count(dp_capture_ring), 0);
+	fp = fopen(c.path, "rb");
+	assert_non_null(fp);
+	assert_int_equal(fread(&magic, 4, 1, fp), 1);
+	fclose(fp);
+	assert_int_equal(magic, 0x0a0d0d0a); /* pcapng section header */
+	unlink(c.path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	static char a0[] = "dp_worker_test", a1[] = "--no-huge", a2[] = "-m", a3[] = "128",
@@ -796,6 +887,7 @@ int main(void)
 		cmocka_unit_test(test_latch_modify),
 		cmocka_unit_test(test_latch_rtcp_first),
 		cmocka_unit_test(test_tdm_side_only_tdm_thread),
+		cmocka_unit_test(test_capture_ring_and_drops),
 	};
 
 	int rc;

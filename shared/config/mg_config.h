@@ -134,6 +134,7 @@ struct mg_settings {
 	char worker_lcores[64];
 	unsigned idle_sleep_us;     /**< 0 = busy poll */
 	unsigned max_sessions;
+	char capture_dir[PATH_MAX]; /**< where capture files may be written */
 
 	/* logging */
 	enum mg_log_level log_level;

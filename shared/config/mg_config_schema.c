@@ -1150,6 +1150,17 @@ static const struct mg_config_key schema[] = {
 		.used_by = MG_CFG_USE_DATAPLANE,
 	},
 	{
+		.name = "mediagate.dataplane.captureDir",
+		.type = "path",
+		.def = "/var/lib/mediagate/capture",
+		.allowed = "absolute path",
+		.apply = v_path,
+		FIELD(capture_dir),
+		.help = "Directory that per-session pcapng captures (mgctl capture start) are "
+			"written to: a capture file must be a new file directly in it.",
+		.used_by = MG_CFG_USE_DATAPLANE,
+	},
+	{
 		.name = "mediagate.dataplane.maxSessions",
 		.type = "uint",
 		.def = "16384",

@@ -624,6 +624,57 @@ static int check_tdm_stats(const void *p)
 	return 0;
 }
 
+static void swap_capture(void *p)
+{
+	struct mg_msg_capture *c = p;
+
+	SW64(c->session_id);
+	SW32(c->flags);
+	SW32(c->reserved);
+}
+
+static void swap_capture_stats(void *p)
+{
+	struct mg_msg_capture_stats *c = p;
+
+	SW64(c->session_id);
+	SW64(c->packets);
+	SW64(c->bytes);
+	SW64(c->drops_ring_full);
+	SW64(c->drops_no_mbuf);
+	SW64(c->write_errors);
+}
+
+static int check_capture(const void *p)
+{
+	const struct mg_msg_capture *c = p;
+	size_t n = strnlen(c->path, sizeof(c->path));
+
+	if (c->session_id == 0)
+		return fail("capture: session id 0");
+	if (c->flags & ~MG_CAPTURE_F_DECRYPTED)
+		return fail("capture: unknown flags 0x%x (allowed: 0x%x)", c->flags,
+			    MG_CAPTURE_F_DECRYPTED);
+	if (c->reserved != 0)
+		return fail("capture: reserved field set");
+	if (n == sizeof(c->path))
+		return fail("capture: path not NUL-terminated in %zu bytes", sizeof(c->path));
+	if (n < 2 || c->path[0] != '/')
+		return fail("capture: path must be absolute");
+	if (!all_zero(c->path + n, sizeof(c->path) - n))
+		return fail("capture: bytes after the path's NUL");
+	return 0;
+}
+
+static int check_capture_stats(const void *p)
+{
+	const struct mg_msg_capture_stats *c = p;
+
+	if (c->session_id == 0)
+		return fail("capture: session id 0");
+	return 0;
+}
+
 /* ------------------------------------------------------------- the table */
 
 struct msg_desc {
@@ -688,6 +739,13 @@ static const struct msg_desc msg_table[MG_MSG_TYPE_COUNT] = {
 				{ sizeof(struct mg_msg_tdm_chan), sizeof(struct mg_msg_tdm_stats) },
 				{ swap_tdm_chan, swap_tdm_stats },
 				{ check_tdm_chan, check_tdm_stats } },
+	[MG_MSG_CAPTURE_START] = { "CAPTURE_START", { sizeof(struct mg_msg_capture), 0 },
+				   { swap_capture, NULL }, { check_capture, NULL } },
+	[MG_MSG_CAPTURE_STOP] = { "CAPTURE_STOP",
+				  { sizeof(struct mg_msg_session_id),
+				    sizeof(struct mg_msg_capture_stats) },
+				  { swap_session_id, swap_capture_stats },
+				  { check_session_id, check_capture_stats } },
 };
 #undef BODY
 

@@ -58,6 +58,8 @@ enum mg_msg_type {
 	MG_MSG_DP_STATS = 13,      /**< (empty) -> mg_msg_dp_stats */
 	MG_MSG_TDM_BIND = 14,      /**< mg_msg_tdm_bind -> (empty) */
 	MG_MSG_TDM_UNBIND = 15,    /**< mg_msg_tdm_chan -> mg_msg_tdm_stats (final) */
+	MG_MSG_CAPTURE_START = 16, /**< mg_msg_capture -> (empty) */
+	MG_MSG_CAPTURE_STOP = 17,  /**< mg_msg_session_id -> mg_msg_capture_stats (final) */
 	MG_MSG_TYPE_COUNT
 };
 
@@ -427,6 +429,35 @@ struct mg_msg_tdm_stats {
 	uint64_t drops;           /**< packets dropped (ring full, malformed, late...) */
 } __attribute__((packed));
 
+/* -------------------------------------------------------------- capture */
+
+#define MG_CAPTURE_F_DECRYPTED 0x01u /**< also write what an SRTP leg received, decrypted */
+#define MG_CAPTURE_MAX_PATH 256
+
+/**
+ * CAPTURE_START request: write session `session_id`'s packets (both legs,
+ * both directions, as on the wire) to the pcapng file `path`, which the
+ * dataplane creates (it must not exist). The path is absolute and
+ * NUL-terminated; the dataplane also requires it to be inside its
+ * mediagate.capture.dir (docs/operations.md "Capture").
+ */
+struct mg_msg_capture {
+	uint64_t session_id;
+	uint32_t flags;    /**< MG_CAPTURE_F_* */
+	uint32_t reserved;
+	char path[MG_CAPTURE_MAX_PATH];
+} __attribute__((packed));
+
+/** CAPTURE_STOP reply: what the capture wrote and lost. */
+struct mg_msg_capture_stats {
+	uint64_t session_id;
+	uint64_t packets;         /**< packets written to the file */
+	uint64_t bytes;           /**< their captured bytes */
+	uint64_t drops_ring_full; /**< copies lost: the writer's ring was full */
+	uint64_t drops_no_mbuf;   /**< copies lost: no capture buffer */
+	uint64_t write_errors;    /**< packets the file write failed for */
+} __attribute__((packed));
+
 /* ------------------------------------------------- layout is the contract */
 
 #define MG_PROTO_ASSERT_SIZE(t, n) _Static_assert(sizeof(t) == (n), #t " wire size changed: bump MG_PROTO_VERSION")
@@ -477,6 +508,9 @@ MG_PROTO_ASSERT_SIZE(struct mg_msg_tdm_bind, 32);
 MG_PROTO_ASSERT_OFF(struct mg_msg_tdm_bind, ssrc, 16);
 MG_PROTO_ASSERT_SIZE(struct mg_msg_tdm_chan, 8);
 MG_PROTO_ASSERT_SIZE(struct mg_msg_tdm_stats, 80);
+MG_PROTO_ASSERT_SIZE(struct mg_msg_capture, 272);
+MG_PROTO_ASSERT_OFF(struct mg_msg_capture, path, 16);
+MG_PROTO_ASSERT_SIZE(struct mg_msg_capture_stats, 48);
 _Static_assert(MG_DROP_REASON_COUNT <= MG_PROTO_DROP_SLOTS, "too many drop reasons for the wire");
 _Static_assert(MG_MSG_TYPE_COUNT <= MG_PROTO_MAX_TYPES, "too many message types for HELLO");
 _Static_assert(MG_SRTP_SUITE_COUNT <= 256, "suite must fit a byte");

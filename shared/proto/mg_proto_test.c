@@ -458,6 +458,45 @@ static void test_mutations_never_crash(void **state)
 	assert_true(accepted > 1000);
 }
 
+/* CAPTURE_START / CAPTURE_STOP: round trip, and the path rules. */
+static void test_capture(void **state)
+{
+	uint8_t wire[MG_PROTO_MAX_MSG];
+	struct mg_proto_hdr h;
+	struct mg_msg_capture ok = { .session_id = 7, .flags = MG_CAPTURE_F_DECRYPTED }, c, got;
+	struct mg_msg_capture_stats st = { .session_id = 7, .packets = 3, .drops_ring_full = 1 }, gst;
+	int len;
+
+	(void)state;
+	strcpy(ok.path, "/var/lib/mediagate/capture/a.pcapng");
+	len = mg_proto_encode(wire, sizeof(wire), MG_MSG_CAPTURE_START, 0, 3, 0, &ok);
+	assert_int_equal(len, (int)(sizeof(struct mg_proto_hdr) + sizeof(ok)));
+	assert_int_equal(mg_proto_decode(wire, (size_t)len, &h, &got, sizeof(got)), 0);
+	assert_memory_equal(&got, &ok, sizeof(ok));
+	len = mg_proto_encode(wire, sizeof(wire), MG_MSG_CAPTURE_STOP, MG_PROTO_F_REPLY, 4, 0, &st);
+	assert_int_equal(mg_proto_decode(wire, (size_t)len, &h, &gst, sizeof(gst)), 0);
+	assert_memory_equal(&gst, &st, sizeof(st));
+	assert_int_equal(mg_proto_body_size(MG_MSG_CAPTURE_START, true), 0);
+	assert_int_equal(mg_proto_body_size(MG_MSG_CAPTURE_STOP, false),
+			 (int)sizeof(struct mg_msg_session_id));
+	assert_string_equal(mg_proto_type_name(MG_MSG_CAPTURE_STOP), "CAPTURE_STOP");
+#define BAD(stmt)                                                                              \
+	do {                                                                                   \
+		c = ok;                                                                        \
+		stmt;                                                                          \
+		assert_int_equal(mg_proto_encode(wire, sizeof(wire), MG_MSG_CAPTURE_START, 0, 1, 0, \
+						 &c), -EINVAL);                                \
+	} while (0)
+	BAD(c.session_id = 0);
+	BAD(c.flags = 0x02);
+	BAD(c.reserved = 1);
+	BAD(memset(c.path, 0, sizeof(c.path)));                   /* empty */
+	BAD(strcpy(c.path, "relative/a.pcapng"));                 /* not absolute */
+	BAD(memset(c.path, 'a', sizeof(c.path)); c.path[0] = '/'); /* no NUL */
+	BAD(c.path[sizeof(c.path) - 1] = 'x');                    /* junk after the NUL */
+#undef BAD
+}
+
 /* TDM_BIND / TDM_UNBIND: round trip, and every field's rule refused. */
 static void test_tdm(void **state)
 {
@@ -523,6 +562,7 @@ int main(void)
 		cmocka_unit_test(test_addr),
 		cmocka_unit_test(test_mutations_never_crash),
 		cmocka_unit_test(test_tdm),
+		cmocka_unit_test(test_capture),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

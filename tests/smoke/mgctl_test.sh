@@ -59,6 +59,7 @@ mediagate.dataplane.port.0.device=net_ring0
 mediagate.dataplane.port.0.addresses=192.0.2.1/24
 mediagate.dataplane.idleSleepUs=1000
 mediagate.media.portRange=43000-43199
+mediagate.dataplane.captureDir=$W/capture
 mediagate.ng.listen=127.0.0.1:$P_NG/udp
 EOF
 
@@ -184,8 +185,10 @@ for want in ("software", "draining", "max_calls", None, None, "software"):
 print(" ".join(out))
 EOF
 )"
-expect "capture: a clear error until the dataplane has it, exit 1" "error" \
-	"$(mg capture start 2> /dev/null | js 'd["result"]')"
+mg capture start > /dev/null 2>&1
+expect "capture start without CALL|SESSION FILE: usage, exit 2" 2 $?
+mg capture start 1 relative.pcapng > /dev/null 2>&1
+expect "capture start with a relative FILE: usage, exit 2" 2 $?
 
 # ---- calls list/show, terminate ---------------------------------------------------
 sipp_bg uas.out -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -trace_err -error_file uas.err
@@ -200,6 +203,22 @@ expect "calls list: 1 active call, caller's leg SRTP, callee's plain RTP" \
 	"$(echo "$r" | js '"%s %s %s" % (d["calls"][0]["state"], d["calls"][0]["legs"][0]["srtp"], d["calls"][0]["legs"][1]["srtp"])')"
 expect "calls show $ID: the legs' remote media endpoints" "1 1" \
 	"$(mg calls show "$ID" | js '"%d %d" % (d["call"]["legs"][0]["remote"].startswith("127.0.0.1:"), d["call"]["legs"][1]["remote"].startswith("127.0.0.1:"))')"
+# capture (docs/operations.md "Capture"): the call's dataplane session; no RTP
+# flows on this bed (dp-capture checks the packets), the file is a pcapng
+mkdir -p "$W/capture"
+expect "capture start $ID FILE --decrypted: the call's one dataplane session" "ok 1" \
+	"$(mg capture start "$ID" "$W/capture/call.pcapng" --decrypted | js '"%s %d" % (d["result"], len(d["captures"]))')"
+mg capture start "$ID" "$W/capture/again.pcapng" > again.json 2> /dev/null
+expect "  a second capture of the call: refused, exit 1" "1 error" "$? $(js 'd["result"]' < again.json)"
+mg capture start "$ID" "$W/elsewhere.pcapng" > out.json 2> /dev/null
+expect "  a file outside captureDir: refused, exit 1, nothing created" "1 error 0" \
+	"$? $(js 'd["result"]' < out.json) $(test -e "$W/elsewhere.pcapng"; echo $((! $?)))"
+expect "capture stop $ID: written, no copy lost" "ok 0 0 0" \
+	"$(mg capture stop "$ID" | js '"%s %d %d %d" % ((d["result"],) + tuple(d["captures"][0]["drops"][k] for k in ("capture_ring_full", "capture_no_mbuf", "capture_write_error")))')"
+tshark -r "$W/capture/call.pcapng" > /dev/null 2>&1
+expect "  tshark reads the file" 0 $?
+mg capture stop "$ID" > /dev/null 2>&1
+expect "  capture stop again: exit 1" 1 $?
 expect "calls terminate $ID" ok "$(mg calls terminate "$ID" | js 'd["result"]')"
 wait "$TERM_UAC"
 expect "  the caller got the gateway's BYE (SIPp exit 0)" 0 $?
@@ -225,6 +244,13 @@ timeout 40 sipp -sf "$X/call_uac.xml" "127.0.0.1:$P_GW" -t u1 -i 127.0.0.1 -p "$
 HELD=$!
 wait_calls 1 || bad "the held call is up"
 expect "NG offer before the drain: a session" ok "$(offer mgctl-ng-1)"
+expect "capture start CALL-ID before the answer: no dataplane session yet, exit 1" "error" \
+	"$(mg capture start mgctl-ng-1 "$W/capture/ng.pcapng" 2> /dev/null | js 'd["result"]')"
+expect "NG answer: the session goes to the dataplane" ok \
+	"$(ng "{\"command\":\"answer\",\"call-id\":\"mgctl-ng-1\",\"from-tag\":\"ft-mgctl-ng-1\",\"to-tag\":\"tt-mgctl-ng-1\",\"sdp\":\"$SDP\"}" | js 'd["result"]')"
+expect "capture start CALL-ID FILE: the NG session's one stream" "ok 1" \
+	"$(mg capture start mgctl-ng-1 "$W/capture/ng.pcapng" | js '"%s %d" % (d["result"], len(d["captures"]))')"
+expect "capture stop CALL-ID" "ok 1" "$(mg capture stop mgctl-ng-1 | js '"%s %d" % (d["result"], len(d["captures"]))')"
 expect "sessions: 1 NG session listed" "1 mgctl-ng-1" "$(mg sessions | js '"%d %s" % (d["count"], d["sessions"][0]["call-id"])')"
 expect "sessions show: its streams, the offerer's tag" "1 ft-mgctl-ng-1" \
 	"$(mg sessions show mgctl-ng-1 | js '"%d %s" % (d["session"]["streams"], d["session"]["sides"][0]["parties"][0]["tag"])')"
