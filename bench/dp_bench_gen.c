@@ -500,6 +500,7 @@ static struct trial run(double pps, unsigned ms, int stamp)
 {
 	uint64_t hz = rte_get_tsc_hz();
 	uint64_t start = rte_rdtsc(), end = start + hz * ms / 1000, next = start;
+	uint64_t grace = end + hz * ms / 4000, last = end;
 	uint64_t gap = pps > 0 ? (uint64_t)((double)hz * BURST / pps) : 0;
 	uint64_t offered = 0, sent = 0;
 	unsigned cur = 0;
@@ -514,7 +515,12 @@ static struct trial run(double pps, unsigned ms, int stamp)
 	for (;;) {
 		uint64_t now = rte_rdtsc();
 
-		if (now >= end)
+		/*
+		 * The schedule ends at @c end; a backlog left by a preemption
+		 * goes out after it, for at most a quarter of the trial more,
+		 * and the rate is over the time actually taken.
+		 */
+		if (now >= end && (gap == 0 || next >= end || now >= grace))
 			break;
 		if (now >= next) {
 			struct rte_mbuf *pk[BURST];
@@ -541,9 +547,10 @@ static struct trial run(double pps, unsigned ms, int stamp)
 			/*
 			 * Behind the schedule (we were descheduled): the backlog
 			 * goes out back to back, as fast as the ring takes it; what
-			 * is still due at the end of the trial is lost.
+			 * is still due when the grace time is over is lost.
 			 */
 			next += gap;
+			last = now;
 		}
 		poll_rx(stamp);
 	}
@@ -567,10 +574,12 @@ static struct trial run(double pps, unsigned ms, int stamp)
 	rx_all.reorder += rxc.reorder;
 	rx_all.dup += rxc.dup;
 	rx_all.late += rxc.late;
-	t.sent_pps = (double)sent / (ms / 1000.0);
-	t.verified_pps = (double)rxc.verified / (ms / 1000.0);
+	double secs = (double)((last > end ? last : end) - start) / (double)hz;
+
+	t.sent_pps = (double)sent / secs;
+	t.verified_pps = (double)rxc.verified / secs;
 	if (pps == 0)
-		t.offered_pps = (double)offered / (ms / 1000.0);
+		t.offered_pps = (double)offered / secs;
 	t.ceiling_pps = (double)rxc.verified * (double)hz /
 			((double)(end - start) - (double)extra);
 	t.loss = offered ? 1.0 - (double)rxc.verified / (double)offered : 1.0;
