@@ -176,7 +176,7 @@ CSV_COLS = ["k", "mode", "repeats", "offered_pps", "sent_pps", "carried_verified
             "reorder", "dup", "bad", "cycles_per_pkt", "cycles_per_pkt_min",
             "cycles_per_pkt_max", "core_mpps", "lat_p50_us", "lat_p99_us",
             "bytes_per_session", "gen_ceiling_pps", "gen_bound", "goal_mpps", "verdict",
-            "cpu_model"]
+            "tsc_hz", "cpu_model"]
 
 
 def main():
@@ -245,7 +245,8 @@ def main():
             for c in CSV_COLS:
                 v = r[c]
                 if isinstance(v, float):
-                    v = "%.4f" % v if c == "loss_pct" else "%.0f" % v if v > 100 else "%.2f" % v
+                    v = ("%.4f" % v if c == "loss_pct" else
+                         "%.0f" % v if c.endswith("_pps") or v > 100 else "%.2f" % v)
                 elif v is None:
                     v = ""
                 vals.append(str(v).replace(",", " "))
