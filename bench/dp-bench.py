@@ -151,6 +151,7 @@ def summarize(k, mode, runs, ceil):
         "cycles_per_pkt": statistics.median(cyc) if cyc else 0.0,
         "cycles_per_pkt_min": min(cyc) if cyc else 0.0,
         "cycles_per_pkt_max": max(cyc) if cyc else 0.0,
+        "pkts_per_poll": med.get("pkts_per_poll", 0.0),
         "lat_p50_us": med["lat_p50_us"], "lat_p99_us": med["lat_p99_us"],
         "bytes_per_session": med["bytes_per_session"],
         "gen_ceiling_pps": ceil, "search_cap": any(r["gen_limited"] for r in ok),
@@ -174,7 +175,7 @@ def summarize(k, mode, runs, ceil):
 CSV_COLS = ["k", "mode", "repeats", "offered_pps", "sent_pps", "carried_verified_pps",
             "carried_verified_pps_min", "carried_verified_pps_max", "loss_pct", "auth_fail",
             "reorder", "dup", "bad", "cycles_per_pkt", "cycles_per_pkt_min",
-            "cycles_per_pkt_max", "core_mpps", "lat_p50_us", "lat_p99_us",
+            "cycles_per_pkt_max", "pkts_per_poll", "core_mpps", "lat_p50_us", "lat_p99_us",
             "bytes_per_session", "gen_ceiling_pps", "gen_bound", "goal_mpps", "verdict",
             "tsc_hz", "cpu_model"]
 
@@ -199,9 +200,10 @@ def main():
     print("# one worker (lcore 1) vs the generator (lcore 0) over net_memif; %d ms trials, "
           "%d repeats per row: median [min-max]" % (a.ms, a.repeat))
     rows = []
-    hdr = "%-6s %-9s %-22s %6s %6s %7s %5s %5s %-16s %7s %6s %8s %-16s %7s %7s %7s" % (
+    hdr = "%-6s %-9s %-22s %6s %6s %7s %5s %5s %-16s %5s %7s %6s %8s %-16s %7s %7s %7s" % (
         "K", "mode", "carried+verified Mpps", "offer", "sent", "loss%", "auth", "reord",
-        "cyc/pkt", "x plain", "core", "gen ceil", "goal", "p50 us", "p99 us", "B/sess")
+        "cyc/pkt", "burst", "x plain", "core", "gen ceil", "goal", "p50 us", "p99 us",
+        "B/sess")
     print(hdr)
     print("-" * len(hdr))
     for k in [int(x) for x in a.k.split(",")]:
@@ -219,7 +221,7 @@ def main():
                 base = s["cycles_per_pkt"]
             ratio = s["cycles_per_pkt"] / base if base else float("nan")
             g = s["goal_mpps"]
-            print("%-6d %-9s %-22s %6.2f %6.2f %7.4f %5d %5d %-16s %7.2f %6.2f %8s %-16s "
+            print("%-6d %-9s %-22s %6.2f %6.2f %7.4f %5d %5d %-16s %5.1f %7.2f %6.2f %8s %-16s "
                   "%7.1f %7.1f %7.0f%s%s" % (
                       k, mode, "%.2f [%.2f-%.2f]" % (s["carried_verified_pps"] / 1e6,
                                                     s["carried_verified_pps_min"] / 1e6,
@@ -228,7 +230,7 @@ def main():
                       s["auth_fail"], s["reorder"],
                       "%.0f [%.0f-%.0f]" % (s["cycles_per_pkt"], s["cycles_per_pkt_min"],
                                             s["cycles_per_pkt_max"]),
-                      ratio, s["core_mpps"],
+                      s["pkts_per_poll"], ratio, s["core_mpps"],
                       "%.2f" % (ceil / 1e6) if ceil else "-",
                       (">=%.1f %s" % (g, s["verdict"])) if g else "-",
                       s["lat_p50_us"], s["lat_p99_us"], s["bytes_per_session"],
