@@ -2,14 +2,20 @@
 /*
  * dp-bench traffic generator: a DPDK process on its own lcore, connected to
  * mediagate-dataplane over net_memif (we are the memif client). It installs
- * K sessions over the control socket, finds the highest rate with < 0.01%
- * loss, reads the dataplane's cycles per packet (DP_STATS), measures latency
- * at half that rate, and prints one JSON line. Driven by bench/dp-bench.
+ * K sessions over the control socket, finds the highest rate at which
+ * < 0.01% of what it was to send is not carried back and verified (every
+ * returning packet checked: address, SRTP authentication with the session's
+ * keys, payload, per-stream sequence order; what it could not send is
+ * loss), reads the worker's cycles per packet over that trial (DP_STATS),
+ * measures latency at half that rate, and prints one JSON line. Driven by
+ * bench/dp-bench. --loopback: the generator alone over net_ring, its own
+ * ceiling; --selftest: the receive checks themselves.
  *
  * Session i: leg 0 local 192.0.2.(1 + i / 15000):2000 + 4 (i % 15000),
  * leg 1 the same address, port + 2; both remotes are us, 192.0.2.100:9000.
- * SSRC = 0x10000000 + i, so a returning packet names its session in clear
- * text even when SRTP-protected. RTP packet: 12-byte header + 160 bytes.
+ * SSRC = 0x10000000 + epoch * K + i (a new epoch every trial), so a
+ * returning packet names its session and trial in clear text even when
+ * SRTP-protected. RTP packet: 12-byte header + 160 bytes.
  */
 #define ALLOW_EXPERIMENTAL_API
 #include <errno.h>
