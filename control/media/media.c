@@ -1516,6 +1516,7 @@ static void settings_take(const struct mg_settings *s)
 {
 	md.max_sessions = s->max_calls;
 	md.handover = s->media_handover;
+	media_dp_set_restart_wait(s->dp_restart_wait_s);
 	md.n_suites = 0;
 	for (unsigned i = 0; i < s->n_crypto_suites && i < MG_CFG_MAX_SUITES; i++)
 		md.suites[md.n_suites++] = s->crypto_suites[i];

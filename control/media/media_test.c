@@ -564,6 +564,45 @@ static void test_queueing(void **state)
 	assert_null(media_find("cq"));
 }
 
+/* The highest indexes read back (SESSION_STATS) go into a re-install's
+ * session: SRTP directions with a known index get it (MG_CRYPTO_F_SEQ),
+ * plain ones and unknown ones nothing; no ROC reset survives. */
+static void test_index_kept(void **state)
+{
+	struct media_dp_index ix[2][2];
+	struct mg_msg_session_stats st;
+	struct mg_msg_session m;
+
+	(void)state;
+	memset(ix, 0, sizeof(ix));
+	memset(&st, 0, sizeof(st));
+	st.legs[0][1].roc = 3;
+	st.legs[0][1].seq = 65530;
+	st.legs[0][1].seq_valid = 1;
+	st.legs[1][0].roc = 7; /* not valid: not taken */
+	media_dp_index_take(ix, &st);
+	assert_true(ix[0][1].valid);
+	assert_false(ix[1][0].valid);
+	/* a later read that knows nothing keeps the last */
+	memset(&st, 0, sizeof(st));
+	media_dp_index_take(ix, &st);
+	assert_true(ix[0][1].valid);
+	assert_int_equal(ix[0][1].seq, 65530);
+
+	memset(&m, 0, sizeof(m));
+	m.legs[0].tx.suite = MG_SRTP_AES_CM_128_HMAC_SHA1_80;
+	m.legs[0].tx.flags = MG_CRYPTO_F_ROC_RESET;
+	m.legs[0].rx.suite = MG_SRTP_AES_CM_128_HMAC_SHA1_80;
+	ix[1][1] = (struct media_dp_index){ .roc = 1, .seq = 2, .valid = true }; /* plain: nothing */
+	media_dp_index_apply(&m, ix);
+	assert_int_equal(m.legs[0].tx.flags, MG_CRYPTO_F_SEQ);
+	assert_int_equal(m.legs[0].tx.roc, 3);
+	assert_int_equal(m.legs[0].tx.seq, 65530);
+	assert_int_equal(m.legs[0].rx.flags, 0);
+	assert_int_equal(m.legs[1].tx.flags, 0);
+	assert_int_equal(m.legs[1].tx.seq, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -574,6 +613,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_forks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queueing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recording, setup, teardown),
+		cmocka_unit_test(test_index_kept),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
