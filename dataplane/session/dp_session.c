@@ -286,6 +286,23 @@ int dp_port_free(const struct mg_msg_port *req, const char **err)
 	return 0;
 }
 
+unsigned dp_port_free_all(void)
+{
+	unsigned n = 0;
+
+	for (unsigned p = port_lo; port_hi != 0 && p <= port_hi; p += 2)
+		if (pbit(p)) {
+			bool pair = (port_pair[p / 64] >> (p % 64)) & 1;
+
+			pset(p, false);
+			if (pair)
+				pset(p + 1, false);
+			bset(port_pair, p, false);
+			n++;
+		}
+	return n;
+}
+
 unsigned dp_port_used_count(void)
 {
 	unsigned n = 0;

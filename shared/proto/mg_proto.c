@@ -262,6 +262,10 @@ static void swap_dp_stats(void *p)
 	SW64(s->icmp_echo);
 	for (unsigned i = 0; i < MG_PROTO_DROP_SLOTS; i++)
 		SW64(s->drops[i]);
+	SW64(s->orphans_removed);
+	SW64(s->orphan_ports_removed);
+	SW32(s->orphan_sweeps);
+	SW32(s->control_connected);
 	for (unsigned i = 0; i < MG_PROTO_MAX_WORKERS; i++) {
 		SW32(s->workers[i].lcore);
 		SW32(s->workers[i].reserved);

@@ -34,7 +34,7 @@
 #include "mg_tdm_limits.h" /* MG_TDM_MAX_CHANNO: DAHDI's channel numbers */
 
 /** Bumped on every incompatible change of this file. */
-#define MG_PROTO_VERSION 1
+#define MG_PROTO_VERSION 2
 
 /** Largest datagram (header + body) either side sends. */
 #define MG_PROTO_MAX_MSG 4096
@@ -389,6 +389,12 @@ struct mg_msg_dp_stats {
 	uint64_t icmp_echo;
 	uint64_t drops[MG_PROTO_DROP_SLOTS]; /**< not attributable to a session */
 	struct mg_msg_worker_stats workers[MG_PROTO_MAX_WORKERS];
+	/* mediagate.dataplane.orphanTimeout (version 2): what was removed because
+	 * no control plane connected within the time after the last one left */
+	uint64_t orphans_removed;      /**< sessions */
+	uint64_t orphan_ports_removed; /**< RTP ports (a pair counts once) */
+	uint32_t orphan_sweeps;        /**< times it happened */
+	uint32_t control_connected;    /**< 1: a control plane is connected (HELLO done) */
 } __attribute__((packed));
 
 /* ------------------------------------------------------------------ TDM */
@@ -481,7 +487,7 @@ MG_PROTO_ASSERT_SIZE(struct mg_msg_fork, 128);
 MG_PROTO_ASSERT_OFF(struct mg_msg_fork, crypto, 56);
 MG_PROTO_ASSERT_SIZE(struct mg_msg_fork_id, 16);
 MG_PROTO_ASSERT_SIZE(struct mg_msg_worker_stats, 40);
-MG_PROTO_ASSERT_SIZE(struct mg_msg_dp_stats, 840);
+MG_PROTO_ASSERT_SIZE(struct mg_msg_dp_stats, 864);
 MG_PROTO_ASSERT_SIZE(struct mg_msg_tdm_bind, 32);
 MG_PROTO_ASSERT_OFF(struct mg_msg_tdm_bind, ssrc, 16);
 MG_PROTO_ASSERT_SIZE(struct mg_msg_tdm_chan, 8);
