@@ -56,7 +56,10 @@ static struct {
 	bool handover; /* mediagate.media.handover: every leg gets MG_LEG_F_HANDOVER */
 	bool stopping;
 	bool draining;  /* mgctl drain: offers for new sessions refused */
+	uint64_t lost_ms; /* the dataplane connection was lost then (0: up) */
 } md;
+
+#define MEDIA_INDEX_POLL_MS 5000
 
 static void op_run(struct media_session *m);
 static void op_finish(struct media_session *m, struct media_op *op);
@@ -891,6 +894,7 @@ static int dp_sync(struct media_session *m, const struct media_opts *o)
 		memset(&s, 0, sizeof(s));
 		if (m->dp[i].id == 0)
 			m->dp[i].id = ++md.next_dp_id;
+		m->strict = o != NULL && o->strict_source;
 		if (fill_wire_leg(m, 0, i, o, &s.legs[0]) < 0 || fill_wire_leg(m, 1, i, o, &s.legs[1]) < 0) {
 			explicit_bzero(&s, sizeof(s));
 			return -EINVAL;
@@ -1537,8 +1541,232 @@ int media_start(struct dpc *dp, const struct mg_settings *s)
 	return 0;
 }
 
+/* ----------------------------------------------- dataplane restart */
+
+/*
+ * docs/reliability.md, "Dataplane restart": while the connection is down the
+ * sessions stay (operations on them fail); when a dataplane connects, each
+ * session asks whether it kept the first installed stream (a dataplane that
+ * survived: nothing to do), else takes its ports again (PORT_ALLOC of the
+ * same port) and installs every stream again (SESSION_ADD, SRTP going on
+ * from the last indexes read: MG_CRYPTO_F_SEQ). Forks (recording) are not
+ * re-installed. Queued operations run once it is done.
+ */
+/* RI_PROBE, RI_PORTS, RI_SESS: the step to take next; *_WAIT: its
+ * requests are in flight */
+enum { RI_NONE, RI_PROBE, RI_PROBE_WAIT, RI_PORTS, RI_PORTS_WAIT, RI_SESS, RI_SESS_WAIT };
+
+static void reinst_step(struct media_session *m);
+
+static void reinst_fail(struct media_session *m, const char *what, int rc)
+{
+	MG_WARN("media %s: re-install after the dataplane restart failed (%s: %s); "
+		"the session stays, without media", m->key, what, strerror(-rc));
+	m->reinst = RI_NONE;
+	for (unsigned i = 0; i < m->n_streams; i++)
+		m->dp[i].on = false;
+}
+
+static void on_reinst(void *arg, int result, const void *body)
+{
+	struct media_session *m = arg;
+
+	m->pending--;
+	if (m->reinst == RI_NONE) {
+		/* given up (failed or lost again): only wait for the rest */
+	} else if (result == -ENOTCONN) {
+		m->reinst = RI_NONE;
+		m->lost = true;
+	} else if (m->reinst == RI_PROBE_WAIT) {
+		if (result == 0) {
+			m->reinst = RI_NONE; /* a dataplane that survived kept it */
+			if (body != NULL) {
+				const struct mg_msg_session_stats *st = body;
+
+				for (unsigned i = 0; i < m->n_streams; i++)
+					if (m->dp[i].id == st->id)
+						media_dp_index_take(m->ix[i], st);
+			}
+		} else {
+			m->reinst = RI_PORTS;
+		}
+	} else if (result < 0 && !(m->reinst == RI_PORTS_WAIT && result == -EADDRINUSE)) {
+		/* EADDRINUSE: a dataplane that survived holds the port: ours */
+		reinst_fail(m, m->reinst == RI_PORTS_WAIT ? "PORT_ALLOC" : "SESSION_ADD", result);
+	}
+	if (m->pending > 0)
+		return;
+	if (m->reinst == RI_PORTS_WAIT)
+		m->reinst = RI_SESS;
+	else if (m->reinst == RI_SESS_WAIT)
+		m->reinst = RI_NONE;
+	if (m->reinst != RI_NONE) {
+		reinst_step(m);
+		if (m->pending > 0)
+			return;
+	}
+	if (m->ops != NULL)
+		op_run(m);
+}
+
+static void reinst_step(struct media_session *m)
+{
+	int64_t id;
+
+	switch (m->reinst) {
+	case RI_PROBE:
+		for (unsigned i = 0; i < m->n_streams; i++)
+			if (m->dp[i].on) {
+				id = media_dp_session_stats(&m->dp[i], on_reinst, m);
+				if (id < 0)
+					goto lost;
+				m->reinst = RI_PROBE_WAIT;
+				m->pending++;
+				return;
+			}
+		/* fall through */
+	case RI_PORTS:
+		m->reinst = RI_PORTS_WAIT;
+		for (int s = 0; s < 2; s++)
+			for (unsigned i = 0; i < MEDIA_MAX_STREAMS; i++) {
+				if (!m->side[s].port_ok[i])
+					continue;
+				id = media_dp_port_take(&m->side[s].ports[i], on_reinst, m);
+				if (id < 0)
+					goto lost;
+				m->pending++;
+			}
+		if (m->pending > 0)
+			return;
+		/* fall through */
+	case RI_SESS: {
+		struct media_opts o;
+		unsigned n = 0;
+
+		memset(&o, 0, sizeof(o));
+		o.strict_source = m->strict;
+		m->reinst = RI_SESS_WAIT;
+		for (unsigned i = 0; i < m->n_streams; i++) {
+			struct mg_msg_session w;
+
+			if (!m->dp[i].on || m->side[0].active < 0 || m->side[1].active < 0)
+				continue;
+			memset(&w, 0, sizeof(w));
+			if (fill_wire_leg(m, 0, i, &o, &w.legs[0]) < 0 || fill_wire_leg(m, 1, i, &o, &w.legs[1]) < 0) {
+				explicit_bzero(&w, sizeof(w));
+				continue;
+			}
+			media_dp_index_apply(&w, m->ix[i]);
+			m->dp[i].on = false; /* a new dataplane: ADD */
+			id = media_dp_session_put(&m->dp[i], &w, 0, on_reinst, m);
+			explicit_bzero(&w, sizeof(w));
+			if (id < 0) {
+				m->dp[i].on = true; /* still to be installed */
+				goto lost;
+			}
+			m->pending++;
+			n++;
+		}
+		if (n)
+			MG_INFO("media %s: %u stream(s) re-installed in the dataplane", m->key, n);
+		if (m->pending == 0)
+			m->reinst = RI_NONE;
+		return;
+	}
+	default:
+		return;
+	}
+lost:
+	m->reinst = RI_NONE;
+	m->lost = true;
+}
+
+static void on_poll(void *arg, int result, const void *body)
+{
+	struct media_session *m = arg;
+
+	m->pending--;
+	if (result == 0 && body != NULL) {
+		const struct mg_msg_session_stats *st = body;
+
+		for (unsigned i = 0; i < m->n_streams; i++)
+			if (m->dp[i].id == st->id)
+				media_dp_index_take(m->ix[i], st);
+	}
+	if (m->pending == 0 && m->ops != NULL)
+		op_run(m);
+}
+
+void media_tick(void)
+{
+	uint64_t now = wall_ms();
+
+	if (!media_dp_up()) {
+		unsigned n = 0;
+
+		if (md.lost_ms == 0 || now - md.lost_ms < (uint64_t)media_dp_restart_wait() * 1000)
+			return;
+		/* restartWait over: the sessions forget their dataplane state, as
+		 * before (their ports and sessions may be left: removed when the
+		 * connection is back) */
+		for (struct media_session *m = md.head; m != NULL; m = m->next)
+			if (m->lost) {
+				m->lost = false;
+				n++;
+			}
+		md.lost_ms = 0;
+		if (n)
+			MG_WARN("dataplane not back within %u s (mediagate.dataplane.restartWait): "
+				"%u NG session(s) will not be re-installed", media_dp_restart_wait(), n);
+		return;
+	}
+	for (struct media_session *m = md.head; m != NULL; m = m->next) {
+		if (m->pending > 0 || m->ops != NULL || m->deleting || m->reinst != RI_NONE ||
+		    now - m->poll_ms < MEDIA_INDEX_POLL_MS)
+			continue;
+		m->poll_ms = now;
+		for (unsigned i = 0; i < m->n_streams; i++) {
+			if (!m->dp[i].on || media_dp_session_stats(&m->dp[i], on_poll, m) < 0)
+				continue;
+			m->pending++;
+		}
+	}
+}
+
 void media_dataplane_state(bool up)
 {
+	unsigned n = 0;
+
+	if (!up) {
+		if (media_dp_restart_wait() == 0)
+			return;
+		for (struct media_session *m = md.head; m != NULL; m = m->next)
+			if (!m->deleting) {
+				m->lost = true;
+				m->reinst = RI_NONE;
+				n++;
+			}
+		if (n) {
+			md.lost_ms = wall_ms();
+			MG_WARN("dataplane connection lost: %u NG session(s) wait up to %u s for it "
+				"(mediagate.dataplane.restartWait)", n, media_dp_restart_wait());
+		}
+		media_dp_state(up);
+		return;
+	}
+	md.lost_ms = 0;
+	/* re-install first: the leftovers' PORT_FREEs must not meet ports a
+	 * re-install takes (they are other ports, but the order is cheap) */
+	for (struct media_session *m = md.head; m != NULL; m = m->next) {
+		if (!m->lost || m->deleting || m->pending > 0)
+			continue;
+		m->lost = false;
+		m->reinst = RI_PROBE;
+		reinst_step(m);
+		n++;
+	}
+	if (n)
+		MG_INFO("dataplane back: re-installing %u NG session(s)", n);
 	media_dp_state(up);
 }
 
