@@ -369,6 +369,8 @@ static int ctx_load(struct mg_srtp_ctx *c, const struct mg_srtp_policy *p, char 
 	c->init_roc = p->roc;
 	c->init_seq = p->seq;
 	c->init_seq_pending = p->seq_valid ? 1 : 0;
+	c->floor_ssrc = 0;
+	c->floor_idx = 0;
 	memset(c->st, 0, sizeof(c->st));
 	return 0;
 }
@@ -464,6 +466,8 @@ static struct mg_srtp_stream_rt *st_new(struct mg_srtp_ctx *c, uint32_t ssrc)
 		 * restart is not accepted (or sent) a second time */
 		memset(v->rtp_win, 0xff, sizeof(v->rtp_win));
 		c->init_seq_pending = 0;
+		c->floor_ssrc = ssrc;
+		c->floor_idx = (uint64_t)c->init_roc << 16 | c->init_seq;
 	}
 	v->in_use = 1;
 	v->last_use = c->clock;
@@ -819,6 +823,11 @@ static unsigned protect_rtp(struct mg_srtp_engine *e, struct mg_srtp_ctx *const 
 		}
 		if ((uint64_t)idx >= SRTP_INDEX_MAX) {
 			res[i] = MG_SRTP_LIFETIME;
+			continue;
+		}
+		if (__builtin_expect(c->floor_idx != 0, 0) && ssrc == c->floor_ssrc && (uint64_t)idx <= c->floor_idx) {
+			/* re-installed stream: this index may have been used */
+			res[i] = MG_SRTP_REPLAY;
 			continue;
 		}
 		if (!st->seq_valid || (uint64_t)idx > ((uint64_t)st->roc << 16 | st->s_l)) {

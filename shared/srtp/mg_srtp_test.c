@@ -356,6 +356,17 @@ static void test_resume_index(void **state)
 	assert_int_equal(roc, 1);
 	assert_int_equal(seq, 20);
 	f->in = old_out;
+	{
+		/* an index at or below the one read (late or replayed into the
+		 * relay) is not protected again: it may have been used */
+		struct mg_srtp_buf b = { pk, rtp(pk, 42, 65505, 40), CAP };
+		uint8_t res = 0xff;
+
+		assert_int_equal(mg_srtp_protect_burst(f->e, f->out, &b, &res, 1), 0);
+		assert_int_equal(res, MG_SRTP_REPLAY);
+		b = (struct mg_srtp_buf){ pk, rtp(pk, 42, 65515, 40), CAP }; /* above it: fine */
+		assert_int_equal(mg_srtp_protect_burst(f->e, f->out, &b, &res, 1), 1);
+	}
 
 	/* the receiving side: the peer's sender at index 0:65510, our new
 	 * receiver told so; the peer goes on after a wrap */
