@@ -513,9 +513,9 @@ static const struct fake_dp_req *fk_dp_last(unsigned type)
 
 /* mediagate.dataplane.restartWait: the dataplane restarts during a call
  * (the connection is lost, a new dataplane connects): the call goes on,
- * nothing is sent to its peers; the new dataplane is asked whether it has
- * the session (no), then gets the same two ports and the session again;
- * a re-INVITE answered meanwhile is in that session. */
+ * nothing is sent to its peers; the new dataplane gets the same two ports
+ * (first) and the session again. A dataplane that only lost the connection
+ * says the ports are in use and the session exists: kept. */
 static void test_dataplane_restart(void **state)
 {
 	struct calls_counters cnt;
@@ -539,10 +539,9 @@ static void test_dataplane_restart(void **state)
 	assert_string_equal(fk.seen, seen); /* no BYE, nothing */
 
 	fk.dp_up = true;
-	media_dp_state(true);
 	calls_dataplane_state(true);
-	assert_int_equal(fk_dp_open(MG_MSG_SESSION_STATS), 1);
-	fk_dp_answer(MG_MSG_SESSION_STATS, -ENOENT); /* a new dataplane */
+	media_dp_state(true);
+	/* the ports first, by number */
 	assert_int_equal(fk_dp_open(MG_MSG_PORT_ALLOC), 2);
 	assert_int_equal(fk.dp[fk.n_dp - 2].body.pa.local.port, media_call_port(&fk_call()->mc, 0));
 	assert_int_equal(fk.dp[fk.n_dp - 1].body.pa.local.port, media_call_port(&fk_call()->mc, 1));
@@ -560,15 +559,19 @@ static void test_dataplane_restart(void **state)
 	assert_string_equal(fk.seen, seen);
 	assert_int_equal(fk_call()->state, CALL_ACTIVE);
 
-	/* lost again; this time the same dataplane comes back with it all */
+	/* lost again; this time the same dataplane comes back with it all:
+	 * its ports are taken (ours), the session exists: kept, no MODIFY */
 	fk.dp_up = false;
 	calls_dataplane_state(false);
 	fk.dp_up = true;
 	calls_dataplane_state(true);
-	fk_dp_answer(MG_MSG_SESSION_STATS, 0);
-	assert_int_equal(fk_dp_open(MG_MSG_PORT_ALLOC), 0);
-	assert_int_equal(fk_dp_open(MG_MSG_SESSION_ADD), 0);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, -EADDRINUSE);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, -EADDRINUSE);
+	fk_dp_answer(MG_MSG_SESSION_ADD, -EEXIST);
+	assert_int_equal(fk_dp_open(MG_MSG_SESSION_MODIFY), 0);
 	assert_false(media_call_suspended(&fk_call()->mc));
+	assert_int_equal(fk_call()->state, CALL_ACTIVE);
+	assert_int_equal(media_call_port(&fk_call()->mc, 0), 30000);
 
 	fk_event(nua_i_bye, 0, 0, NULL);
 	fk_dp_answer(MG_MSG_SESSION_DEL, 0);

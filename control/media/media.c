@@ -1546,15 +1546,16 @@ int media_start(struct dpc *dp, const struct mg_settings *s)
 /*
  * docs/reliability.md, "Dataplane restart": while the connection is down the
  * sessions stay (operations on them fail); when a dataplane connects, each
- * session asks whether it kept the first installed stream (a dataplane that
- * survived: nothing to do), else takes its ports again (PORT_ALLOC of the
- * same port) and installs every stream again (SESSION_ADD, SRTP going on
- * from the last indexes read: MG_CRYPTO_F_SEQ). Forks (recording) are not
+ * session takes its ports again first (PORT_ALLOC by number, the first
+ * requests of the connection: nothing else can take them; EADDRINUSE from a
+ * dataplane that survived: ours), then adds every installed stream again
+ * (SESSION_ADD, SRTP going on from the last indexes read: MG_CRYPTO_F_SEQ;
+ * EEXIST from a dataplane that survived: kept). Forks (recording) are not
  * re-installed. Queued operations run once it is done.
  */
-/* RI_PROBE, RI_PORTS, RI_SESS: the step to take next; *_WAIT: its
- * requests are in flight */
-enum { RI_NONE, RI_PROBE, RI_PROBE_WAIT, RI_PORTS, RI_PORTS_WAIT, RI_SESS, RI_SESS_WAIT };
+/* RI_PORTS, RI_SESS: the step to take next; *_WAIT: its requests are in
+ * flight */
+enum { RI_NONE, RI_PORTS, RI_PORTS_WAIT, RI_SESS, RI_SESS_WAIT };
 
 static void reinst_step(struct media_session *m);
 
@@ -1571,35 +1572,31 @@ static void on_reinst(void *arg, int result, const void *body)
 {
 	struct media_session *m = arg;
 
+	(void)body;
 	m->pending--;
 	if (m->reinst == RI_NONE) {
 		/* given up (failed or lost again): only wait for the rest */
 	} else if (result == -ENOTCONN) {
 		m->reinst = RI_NONE;
 		m->lost = true;
-	} else if (m->reinst == RI_PROBE_WAIT) {
-		if (result == 0) {
-			m->reinst = RI_NONE; /* a dataplane that survived kept it */
-			if (body != NULL) {
-				const struct mg_msg_session_stats *st = body;
-
-				for (unsigned i = 0; i < m->n_streams; i++)
-					if (m->dp[i].id == st->id)
-						media_dp_index_take(m->ix[i], st);
-			}
-		} else {
-			m->reinst = RI_PORTS;
-		}
+	} else if (m->reinst == RI_SESS_WAIT && result == -EEXIST) {
+		/* a dataplane that survived the lost connection kept it */
+		m->kept++;
 	} else if (result < 0 && !(m->reinst == RI_PORTS_WAIT && result == -EADDRINUSE)) {
 		/* EADDRINUSE: a dataplane that survived holds the port: ours */
 		reinst_fail(m, m->reinst == RI_PORTS_WAIT ? "PORT_ALLOC" : "SESSION_ADD", result);
 	}
 	if (m->pending > 0)
 		return;
-	if (m->reinst == RI_PORTS_WAIT)
+	if (m->reinst == RI_PORTS_WAIT) {
 		m->reinst = RI_SESS;
-	else if (m->reinst == RI_SESS_WAIT)
+	} else if (m->reinst == RI_SESS_WAIT) {
 		m->reinst = RI_NONE;
+		if (m->kept)
+			MG_INFO("media %s: %u stream(s) still in the dataplane", m->key, m->kept);
+		else
+			MG_INFO("media %s: re-installed in the dataplane", m->key);
+	}
 	if (m->reinst != RI_NONE) {
 		reinst_step(m);
 		if (m->pending > 0)
@@ -1614,17 +1611,6 @@ static void reinst_step(struct media_session *m)
 	int64_t id;
 
 	switch (m->reinst) {
-	case RI_PROBE:
-		for (unsigned i = 0; i < m->n_streams; i++)
-			if (m->dp[i].on) {
-				id = media_dp_session_stats(&m->dp[i], on_reinst, m);
-				if (id < 0)
-					goto lost;
-				m->reinst = RI_PROBE_WAIT;
-				m->pending++;
-				return;
-			}
-		/* fall through */
 	case RI_PORTS:
 		m->reinst = RI_PORTS_WAIT;
 		for (int s = 0; s < 2; s++)
@@ -1667,8 +1653,7 @@ static void reinst_step(struct media_session *m)
 			m->pending++;
 			n++;
 		}
-		if (n)
-			MG_INFO("media %s: %u stream(s) re-installed in the dataplane", m->key, n);
+		m->kept = 0;
 		if (m->pending == 0)
 			m->reinst = RI_NONE;
 		return;
@@ -1761,7 +1746,7 @@ void media_dataplane_state(bool up)
 		if (!m->lost || m->deleting || m->pending > 0)
 			continue;
 		m->lost = false;
-		m->reinst = RI_PROBE;
+		m->reinst = RI_PORTS; /* ports first: see media_call_reinstall() */
 		reinst_step(m);
 		n++;
 	}

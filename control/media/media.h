@@ -168,6 +168,7 @@ struct media_session {
 	bool strict;                           /* the last push's strict-source */
 	bool lost;                             /* dataplane lost: re-install when back */
 	unsigned reinst;                       /* re-install step (media.c) */
+	unsigned kept;                         /* re-install: streams the dataplane still had */
 	struct media_op *ops, *ops_tail;       /* queued operations */
 	unsigned pending;                      /* dataplane requests in flight */
 	bool deleting;

@@ -538,7 +538,7 @@ void media_call_abandon(struct media_call *mc)
 /* ------------------------------------------------- dataplane restart */
 
 /* Re-install steps (mc->reinst): docs/reliability.md, "Dataplane restart". */
-enum { RI_NONE, RI_PROBE, RI_PORTS, RI_SESSION, RI_BIND };
+enum { RI_NONE, RI_PORTS, RI_SESSION, RI_BIND };
 
 bool media_call_suspend(struct media_call *mc)
 {
@@ -626,6 +626,19 @@ static void on_reinst_session_reply(void *arg, int result, const void *body)
 	}
 	if (reinst_lost(mc, result))
 		return;
+	if (result == -EEXIST) {
+		/* a dataplane that survived the lost connection kept it all */
+		mc->installed = true;
+		mc->reinst = RI_NONE;
+		mc->lost = false;
+		MG_INFO("call %u: session %llu still in the dataplane", mc->call_id,
+			(unsigned long long)mc->sess.id);
+		if (mc->lost_push) {
+			mc->lost_push = false;
+			media_call_push(mc, -1); /* MODIFY with what changed meanwhile */
+		}
+		return;
+	}
 	if (result < 0)
 		return reinst_fail(mc, "SESSION_ADD", result);
 	memset(&v, 0, sizeof(v));
@@ -679,11 +692,11 @@ static void reinst_session(struct media_call *mc)
 		return;
 	}
 	media_dp_index_apply(&m, mc->ix);
-	MG_INFO("call %u: re-installing session %llu (SESSION_ADD, ports %u/%u, caller rx/tx ROC %u/%u, "
+	MG_INFO("call %u: SESSION_ADD %llu again (dataplane back; ports %u/%u, caller rx/tx ROC %u/%u, "
 		"callee rx/tx ROC %u/%u)", mc->call_id, (unsigned long long)mc->sess.id,
 		mc->leg[0].port.local.port, mc->leg[1].port.local.port, m.legs[0].rx.roc, m.legs[0].tx.roc,
 		m.legs[1].rx.roc, m.legs[1].tx.roc);
-	mc->sess.on = false; /* a new dataplane: ADD */
+	mc->sess.on = false; /* ADD: a new dataplane installs it, one that kept it says EEXIST */
 	mc->rekey_mask = 0;
 	id = media_dp_session_put(&mc->sess, &m, 0, on_reinst_session_reply, mc);
 	explicit_bzero(&m, sizeof(m));
@@ -747,52 +760,13 @@ static void reinst_ports(struct media_call *mc)
 	}
 }
 
-static void on_reinst_probe(void *arg, int result, const void *body)
-{
-	struct media_call *mc = arg;
-
-	mc->pending--;
-	if (mc->ending) {
-		mc->reinst = RI_NONE;
-		ending_step(mc);
-		return;
-	}
-	if (reinst_lost(mc, result))
-		return;
-	if (result == 0) {
-		/* a dataplane that survived the lost connection kept it all */
-		if (body != NULL)
-			media_dp_index_take(mc->ix, body);
-		mc->reinst = RI_NONE;
-		mc->lost = false;
-		MG_INFO("call %u: session %llu still in the dataplane", mc->call_id,
-			(unsigned long long)mc->sess.id);
-		if (mc->lost_push) {
-			mc->lost_push = false;
-			media_call_push(mc, -1);
-		}
-		return;
-	}
-	reinst_ports(mc);
-}
-
 void media_call_reinstall(struct media_call *mc)
 {
-	int64_t id;
-
 	if (!mc->lost || mc->ending || mc->pending > 0)
 		return;
 	mc->lost = false;
-	if (!mc->installed) {
-		reinst_ports(mc);
-		return;
-	}
-	mc->reinst = RI_PROBE;
-	id = media_dp_session_stats(&mc->sess, on_reinst_probe, mc);
-	if (id < 0) {
-		mc->reinst = RI_NONE;
-		mc->lost = true;
-		return;
-	}
-	mc->pending++;
+	/* the ports first, in the connection's first requests: nothing else
+	 * can take them in a new dataplane (a dataplane that survived answers
+	 * EADDRINUSE: ours; then its SESSION_ADD says EEXIST: kept) */
+	reinst_ports(mc);
 }

@@ -130,10 +130,11 @@ void media_call_lost(struct media_call *mc);
  */
 bool media_call_suspend(struct media_call *mc);
 bool media_call_suspended(const struct media_call *mc);
-/* The connection is back: if the dataplane kept the session nothing is
- * done; else the ports are taken again, the session re-installed with the
- * last indexes read and the B-channel bound again; ops->failed if the
- * dataplane refuses, ops->installed if a push was waiting. */
+/* The connection is back: the ports are taken again by number (first),
+ * the session re-installed with the last indexes read and the B-channel
+ * bound again; a dataplane that kept them answers EADDRINUSE and EEXIST
+ * (kept). ops->failed if the dataplane refuses, ops->installed if a push
+ * was waiting. */
 void media_call_reinstall(struct media_call *mc);
 
 /* Forget the requests in flight and what the dataplane holds (the call is

@@ -57,6 +57,7 @@ static struct {
 	struct mg_msg_dir_stats idx; /* roc/seq the stats report for every direction */
 	uint16_t taken[8];          /* ports asked for by number (PORT_ALLOC) */
 	unsigned n_taken;
+	bool survived;              /* the dataplane kept everything: EADDRINUSE, EEXIST */
 } fk;
 
 int64_t dpc_request(struct dpc *c, unsigned type, const void *body, unsigned timeout_ms, dpc_reply_f cb, void *arg)
@@ -136,7 +137,9 @@ static void run_dp(void)
 		switch (r.type) {
 		case MG_MSG_PORT_ALLOC:
 			rc = fk.port_rc;
-			if (rc == 0 && r.body.pa.local.port != 0) {
+			if (rc == 0 && r.body.pa.local.port != 0 && fk.survived) {
+				rc = -EADDRINUSE;
+			} else if (rc == 0 && r.body.pa.local.port != 0) {
 				rep.port.local = r.body.pa.local;
 				rep.port.rtcp_port = (uint16_t)(r.body.pa.local.port + 1);
 				if (fk.n_taken < 8)
@@ -157,6 +160,10 @@ static void run_dp(void)
 			fk.ports_out--;
 			break;
 		case MG_MSG_SESSION_ADD:
+			if (fk.survived) {
+				rc = -EEXIST;
+				break;
+			}
 			fk.n_add++;
 			fk.sessions++;
 			fk.last = r.body.sess;
@@ -628,7 +635,6 @@ static void test_dataplane_restart(void **state)
 
 	/* a new dataplane: it does not know the session */
 	fk.up = true;
-	fk.stats_rc = -ENOENT;
 	fk.sessions = 0;
 	fk.ports_out = 0;
 	media_dataplane_state(true);
@@ -648,15 +654,19 @@ static void test_dataplane_restart(void **state)
 	m = media_find("c9");
 	assert_int_equal(m->side[0].ports[0].local.port, p0);
 
-	/* lost again, the same dataplane back with everything: nothing sent but the probe */
+	/* lost again, the same dataplane back with everything: ports in use
+	 * (ours), the session exists (kept) */
 	fk.up = false;
 	media_dataplane_state(false);
 	fk.up = true;
-	fk.stats_rc = 0;
+	fk.survived = true;
 	media_dataplane_state(true);
 	run_dp();
+	fk.survived = false;
 	assert_int_equal(fk.n_add, 2);
-	assert_int_equal(fk.n_taken, 2);
+	assert_int_equal(fk.sessions, 1);
+	assert_int_equal(fk.ports_out, 2);
+	assert_int_equal(media_find("c9")->side[1].ports[0].local.port, p1);
 
 	/* the session works as before: delete gives everything back */
 	{
