@@ -287,6 +287,24 @@ static void offered_drop(struct media_side *sd)
 	memset(sd->n_offered, 0, sizeof(sd->n_offered));
 }
 
+/* The connection is down: what the dataplane may hold of @p m is removed
+ * when it is back (media_dp_orphan()). */
+static void leave_leftovers(const struct media_session *m)
+{
+	struct media_dp_leftover o;
+
+	memset(&o, 0, sizeof(o));
+	for (unsigned i = 0; i < m->n_streams && i < MEDIA_DP_LEFT_SESS; i++)
+		if (m->dp[i].on)
+			o.sess[i] = m->dp[i].id;
+	for (int s = 0; s < 2; s++)
+		for (unsigned i = 0; i < MEDIA_MAX_STREAMS; i++) {
+			o.port[s * MEDIA_MAX_STREAMS + i] = m->side[s].ports[i];
+			o.port_ok[s * MEDIA_MAX_STREAMS + i] = m->side[s].port_ok[i];
+		}
+	media_dp_orphan(&o);
+}
+
 /* Unlink and free; the dataplane sessions are gone already, the ports are
  * given back here (answers ignored: nothing waits for them). What the
  * dataplane may hold while the connection is down is removed when it is
@@ -308,20 +326,8 @@ static void session_free(struct media_session *m)
 		md.tail = m->prev;
 	md.count--;
 	md.ctr.deleted++;
-	if (!media_dp_up()) {
-		struct media_dp_leftover o;
-
-		memset(&o, 0, sizeof(o));
-		for (unsigned i = 0; i < m->n_streams && i < MEDIA_DP_LEFT_SESS; i++)
-			if (m->dp[i].on)
-				o.sess[i] = m->dp[i].id;
-		for (int s = 0; s < 2; s++)
-			for (unsigned i = 0; i < MEDIA_MAX_STREAMS; i++) {
-				o.port[s * MEDIA_MAX_STREAMS + i] = m->side[s].ports[i];
-				o.port_ok[s * MEDIA_MAX_STREAMS + i] = m->side[s].port_ok[i];
-			}
-		media_dp_orphan(&o);
-	}
+	if (!media_dp_up())
+		leave_leftovers(m);
 	for (int s = 0; s < 2; s++) {
 		struct media_side *sd = &m->side[s];
 
@@ -1695,14 +1701,24 @@ void media_tick(void)
 		 * before (their ports and sessions may be left: removed when the
 		 * connection is back) */
 		for (struct media_session *m = md.head; m != NULL; m = m->next)
-			if (m->lost) {
+			if (m->lost && m->pending == 0) {
+				/* as if it had nothing in the dataplane: the next
+				 * offer/answer allocates and installs again; what a
+				 * surviving dataplane holds is removed when it is back */
+				leave_leftovers(m);
 				m->lost = false;
+				for (unsigned i = 0; i < m->n_streams; i++)
+					m->dp[i].on = false;
+				for (int sd = 0; sd < 2; sd++)
+					for (unsigned i = 0; i < MEDIA_MAX_STREAMS; i++)
+						m->side[sd].port_ok[i] = false;
 				n++;
 			}
 		md.lost_ms = 0;
 		if (n)
 			MG_WARN("dataplane not back within %u s (mediagate.dataplane.restartWait): "
-				"%u NG session(s) will not be re-installed", media_dp_restart_wait(), n);
+				"%u NG session(s) lose their media until their next offer/answer",
+				media_dp_restart_wait(), n);
 		return;
 	}
 	for (struct media_session *m = md.head; m != NULL; m = m->next) {
