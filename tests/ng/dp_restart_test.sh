@@ -4,8 +4,10 @@
 # relay 1 (mediagate) carries NG_CALLS SRTP<->SRTP calls (each leg its own
 # SDES keys: the relay decrypts and re-encrypts), one stream per call from a
 # libsrtp2 peer (dp_srtp_peer) to another, half of them A->B, half B->A,
-# every third started just below a sequence-number rollover so that the
-# wrap falls around the restart. Then:
+# three in four started below a sequence-number rollover so that the wrap
+# falls before the last index read, between it and the kill, or during the
+# outage (a re-install that did not carry the index fails on the first two).
+# Then:
 #  1. kill -9 of mediagate-dataplane mid-stream, started again at once: the
 #     control plane re-installs every session (same ports, keys, SRTP
 #     indexes); every receiver gets its stream to the last packet with 0
@@ -71,7 +73,16 @@ PY
 SENDERS=()
 i=0
 while read -r cid pa pb ka kb kra krb; do
-	if [ $((i % 3)) = 0 ]; then seq=$((65536 - 50 * 8 + i)); else seq=$((1000 * i + 100)); fi
+	# the sequence number wraps (ROC 0 -> 1): 0 at 2 s (before the index
+	# read at about 5.5 s: the read says ROC 1), 1 at 7 s (between the read
+	# and the kill: the new dataplane's estimate must catch it), 2 at about
+	# 7.7 s (during the outage); 3 does not wrap
+	case $((i % 4)) in
+	0) seq=$((65536 - 100)) ;;
+	1) seq=$((65536 - 350)) ;;
+	2) seq=$((65536 - 385)) ;;
+	*) seq=$((1000 * i + 100)) ;;
+	esac
 	if [ $((i % 2)) = 0 ]; then
 		src_ns=$NS_A src=$ADDR_A:$((4000 + 2 * i)) to=$MEDIA:$pa key=$ka
 		dst_ns=$NS_B dst=$ADDR_B:$((5000 + 2 * i)) dkey=$krb
@@ -164,14 +175,15 @@ kill -9 "${RELAY_PID[1]}" 2> /dev/null
 wait "${RELAY_PID[1]}" 2> /dev/null
 CTL_KILL=$(date +%s%3N)
 ok "mediagate-control killed (kill -9)"
-# call 2 (A->B, no rollover: a new libsrtp2 sender starts at ROC 0) goes on
-read -r cid pa pb ka kb kra krb < <(sed -n 3p "$W/calls.txt")
-ip netns exec $NS_B "$PEER" recv $ADDR_B:5004 --key "$krb" --suite 80 --ssrc 0x1002 --count 0 --timeout-ms 1500 \
+# call 1 A->B (its stream went B->A: this direction is new, ROC 0 on both
+# sides, as for the new libsrtp2 sender)
+read -r cid pa pb ka kb kra krb < <(sed -n 2p "$W/calls.txt")
+ip netns exec $NS_B "$PEER" recv $ADDR_B:5002 --key "$krb" --suite 80 --ssrc 0x2001 --count 0 --timeout-ms 1500 \
 	> "$W/orphan-recv.json" 2>&1 &
 rp=$!
 sleep 0.2
-ip netns exec $NS_A "$PEER" send $ADDR_A:4004 $MEDIA:$pa --key "$ka" --suite 80 --ssrc 0x1002 --count 50 \
-	--seq $((2100 + COUNT + 100)) --interval-us $RATE_US > /dev/null 2>&1
+ip netns exec $NS_A "$PEER" send $ADDR_A:4002 $MEDIA:$pa --key "$ka" --suite 80 --ssrc 0x2001 --count 50 \
+	--seq 100 --interval-us $RATE_US > /dev/null 2>&1
 wait $rp
 for s in $(jq_py '" ".join(str(x["id"]) for x in d["sessions"])' < "$W/list.json"); do dpctl session stats $s; done > "$W/orphan-stats.json" 2>&1
 got=$(jq_py 'd["ok"]' < "$W/orphan-recv.json")
