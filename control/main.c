@@ -45,7 +45,16 @@ struct control {
 	su_wait_t sig_wait;
 	int sig_index;          /* su_root registration of sig_fd */
 	int exit_code;
+	su_timer_t *media_tick; /* media_tick(): SRTP indexes, restartWait */
 };
+
+static void on_media_tick(su_root_magic_t *m, su_timer_t *t, su_timer_arg_t *arg)
+{
+	(void)m;
+	(void)t;
+	(void)arg;
+	media_tick();
+}
 
 /*
  * SIGHUP: load the file again; on success the new configuration replaces
@@ -310,9 +319,15 @@ int main(int argc, char **argv)
 	if (cli_start(ctl.root, s, ctl.dp) < 0)
 		MG_ERR("cli: mgctl cannot reach this control plane (mediagate.control.cliSocket)");
 
+	ctl.media_tick = su_timer_create(su_root_task(ctl.root), 1000);
+	if (ctl.media_tick != NULL)
+		su_timer_set_for_ever(ctl.media_tick, on_media_tick, NULL);
 	MG_INFO("mediagate-control %s running (dataplane socket %s)", MG_VERSION,
 		s->control_socket);
 	su_root_run(ctl.root);
+	if (ctl.media_tick != NULL)
+		su_timer_destroy(ctl.media_tick);
+	ctl.media_tick = NULL;
 
 	/* Scrapes first (they read everything else), then calls and SIP
 	 * before the dataplane client: hanging up removes the media sessions. */

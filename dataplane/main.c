@@ -15,6 +15,7 @@
 #include <rte_lcore.h>
 
 #include "dp_ctl.h"
+#include "dp_session.h"
 #include "dp_tdm.h"
 #include "dp_worker.h"
 #include "mg_build_config.h"
@@ -196,6 +197,7 @@ int main(int argc, char **argv)
 	}
 	if (dp_tdm_init(s) < 0)
 		MG_WARN("TDM thread not started: TDM_BIND will be refused");
+	dp_ctl_hook_add(dp_session_orphan_hook, NULL);
 	MG_INFO("mediagate-dataplane %s running (main lcore %u)", MG_VERSION, rte_lcore_id());
 	dp_ctl_run();
 	MG_INFO("stopping");

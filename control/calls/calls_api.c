@@ -104,19 +104,73 @@ int calls_reload(const struct mg_settings *s)
 	return rc;
 }
 
+/* End a call whose media the dataplane cannot carry any more. */
+static void call_dp_gone(struct call *c, const char *why)
+{
+	media_call_lost(&c->mc);
+	call_end(c, 503, "Service Unavailable", "%s", why);
+}
+
+void calls_dataplane_wait_check(uint64_t now_ms)
+{
+	unsigned n = 0;
+
+	if (calls_ce.dp_lost_ms == 0 ||
+	    now_ms - calls_ce.dp_lost_ms < (uint64_t)media_dp_restart_wait() * 1000)
+		return;
+	for (struct call *c = calls_ce.calls, *nx; c != NULL; c = nx) {
+		nx = c->next;
+		if (c->state == CALL_ENDING || !media_call_suspended(&c->mc))
+			continue;
+		c->mc.lost = false;
+		c->mc.reinst = 0;
+		call_dp_gone(c, "dataplane connection lost (mediagate.dataplane.restartWait over)");
+		n++;
+	}
+	if (n)
+		MG_WARN("dataplane not back within %u s (mediagate.dataplane.restartWait): %u call(s) ended",
+			media_dp_restart_wait(), n);
+	calls_ce.dp_lost_ms = 0;
+}
+
 void calls_dataplane_state(bool up)
 {
-	/* A restarted dataplane has lost every session and port: calls whose
-	 * media it carried cannot continue. Whatever a live dataplane may still
-	 * hold for them is removed when the connection is back. */
-	if (up)
-		return; /* media_dp_state() removes those leftovers */
+	unsigned kept = 0, ended = 0;
+
+	/*
+	 * Lost: calls whose ports are taken wait for the dataplane (at most
+	 * mediagate.dataplane.restartWait s); when it is back their sessions
+	 * are re-installed with the same ports, keys and SRTP indexes
+	 * (docs/reliability.md). The others (and every call when the wait is
+	 * 0) end; whatever a live dataplane may still hold for them is
+	 * removed when the connection is back (media_dp_state()).
+	 */
+	if (up) {
+		calls_ce.dp_lost_ms = 0;
+		for (struct call *c = calls_ce.calls; c != NULL; c = c->next)
+			if (c->state != CALL_ENDING && c->mc.lost) {
+				media_call_reinstall(&c->mc);
+				kept++;
+			}
+		if (kept)
+			MG_INFO("dataplane back: re-installing the media of %u call(s)", kept);
+		return;
+	}
 	for (struct call *c = calls_ce.calls, *n; c != NULL; c = n) {
 		n = c->next;
 		if (c->state == CALL_ENDING)
 			continue;
-		media_call_lost(&c->mc);
-		call_end(c, 503, "Service Unavailable", "dataplane connection lost");
+		if (media_call_suspend(&c->mc)) {
+			kept++;
+			continue;
+		}
+		call_dp_gone(c, "dataplane connection lost");
+		ended++;
+	}
+	if (kept) {
+		calls_ce.dp_lost_ms = calls_now_ms();
+		MG_WARN("dataplane connection lost: %u call(s) wait up to %u s for it "
+			"(mediagate.dataplane.restartWait), %u ended", kept, media_dp_restart_wait(), ended);
 	}
 }
 

@@ -39,6 +39,7 @@
 
 #define CALL_GUARD_MS 40000     /* a finished call is released by then at the latest */
 #define CALL_AGENT "mediagate"
+#define CALLS_INDEX_POLL_MS 5000 /* SESSION_STATS of an answered call at least this often */
 
 /*
  * Where a call is in its life; call_set_state() is the only place it
@@ -158,8 +159,13 @@ struct calls_engine {
 	bool lock_on_sdp;       /* netborder.media.rtp.lockOnSDP (SIGHUP reloads) */
 	bool media_handover;    /* mediagate.media.handover (SIGHUP reloads) */
 	su_timer_t *mt_timer;   /* 1 s tick of the media timeout */
+	uint64_t dp_lost_ms;    /* when the dataplane connection was lost (0: up) */
 };
 extern struct calls_engine calls_ce;
+
+/* The dataplane is away (calls_api.c): end the waiting calls once
+ * mediagate.dataplane.restartWait is over. */
+void calls_dataplane_wait_check(uint64_t now_ms);
 
 /* ------------------------------------------------------------ the seam */
 

@@ -44,6 +44,10 @@ struct fake_dp_req {
 	media_dp_reply_f cb;
 	void *arg;
 	bool open;
+	union { /* what was asked (the types the tests look at) */
+		struct mg_msg_port_alloc pa;
+		struct mg_msg_session sess;
+	} body;
 };
 
 static struct {
@@ -176,8 +180,12 @@ static int64_t fake_dp_request(struct dpc *dp, unsigned type, const void *body,
 	if (!fk.dp_up)
 		return -ENOTCONN;
 	assert_true(fk.n_dp < FAKE_MAX_DP);
-	fk.dp[fk.n_dp++] = (struct fake_dp_req){ .type = type, .cb = cb, .arg = arg, .open = true };
-	return fk.n_dp;
+	fk.dp[fk.n_dp] = (struct fake_dp_req){ .type = type, .cb = cb, .arg = arg, .open = true };
+	if (type == MG_MSG_PORT_ALLOC)
+		fk.dp[fk.n_dp].body.pa = *(const struct mg_msg_port_alloc *)body;
+	else if (type == MG_MSG_SESSION_ADD || type == MG_MSG_SESSION_MODIFY)
+		fk.dp[fk.n_dp].body.sess = *(const struct mg_msg_session *)body;
+	return ++fk.n_dp;
 }
 
 static bool fake_dp_is_up(const struct dpc *dp)
@@ -333,10 +341,10 @@ static void fk_dp_answer(unsigned type, int result)
 		memset(&stats, 0, sizeof(stats));
 		if (result == 0 && type == MG_MSG_PORT_ALLOC) {
 			mg_proto_addr_parse("192.0.2.1", &port.local);
-			port.local.port = (uint16_t)(30000 + 2 * i);
+			port.local.port = r->body.pa.local.port ? r->body.pa.local.port : (uint16_t)(30000 + 2 * i);
 			port.rtcp_port = (uint16_t)(port.local.port + 1);
 			body = &port;
-		} else if (result == 0 && type == MG_MSG_SESSION_DEL) {
+		} else if (result == 0 && (type == MG_MSG_SESSION_DEL || type == MG_MSG_SESSION_STATS)) {
 			body = &stats;
 		}
 		r->cb(r->arg, result, body);
@@ -392,6 +400,7 @@ static int teardown(void **state)
 	(void)state;
 	calls_stop();
 	media_dp_stop();
+	media_dp_set_restart_wait(0);
 	calls_io = &calls_io_real;
 	media_dp_io = &media_dp_io_real;
 	su_home_deinit(home);
@@ -490,6 +499,115 @@ static void test_dataplane_lost(void **state)
 	media_dp_state(true);
 	assert_int_equal(fk_dp_open(MG_MSG_SESSION_DEL), 0);
 	assert_int_equal(fk_dp_open(MG_MSG_PORT_FREE), 0);
+}
+
+/* The most recent dataplane request of @type (open or not). */
+static const struct fake_dp_req *fk_dp_last(unsigned type)
+{
+	for (unsigned i = fk.n_dp; i-- > 0;)
+		if (fk.dp[i].type == type)
+			return &fk.dp[i];
+	fail_msg("no dataplane request of type %u", type);
+	return &fk.dp[0];
+}
+
+/* mediagate.dataplane.restartWait: the dataplane restarts during a call
+ * (the connection is lost, a new dataplane connects): the call goes on,
+ * nothing is sent to its peers; the new dataplane gets the same two ports
+ * (first) and the session again. A dataplane that only lost the connection
+ * says the ports are in use and the session exists: kept. */
+static void test_dataplane_restart(void **state)
+{
+	struct calls_counters cnt;
+	char seen[FAKE_LOG];
+
+	(void)state;
+	media_dp_set_restart_wait(30);
+	fk_invite(caller_sdp);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	fk_event(nua_r_invite, 200, 1, callee_sdp);
+	fk_dp_answer(MG_MSG_SESSION_ADD, 0);
+	fk_event(nua_i_ack, 0, 0, NULL);
+	assert_int_equal(fk_call()->state, CALL_ACTIVE);
+	snprintf(seen, sizeof(seen), "%s", fk.seen);
+
+	fk.dp_up = false;
+	calls_dataplane_state(false);
+	assert_int_equal(fk_call()->state, CALL_ACTIVE);
+	assert_true(media_call_suspended(&fk_call()->mc));
+	assert_string_equal(fk.seen, seen); /* no BYE, nothing */
+
+	fk.dp_up = true;
+	calls_dataplane_state(true);
+	media_dp_state(true);
+	/* the ports first, by number */
+	assert_int_equal(fk_dp_open(MG_MSG_PORT_ALLOC), 2);
+	assert_int_equal(fk.dp[fk.n_dp - 2].body.pa.local.port, media_call_port(&fk_call()->mc, 0));
+	assert_int_equal(fk.dp[fk.n_dp - 1].body.pa.local.port, media_call_port(&fk_call()->mc, 1));
+	assert_int_equal(media_call_port(&fk_call()->mc, 0), 30000);
+	assert_int_equal(media_call_port(&fk_call()->mc, 1), 30002);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	assert_int_equal(media_call_port(&fk_call()->mc, 0), 30000);
+	assert_int_equal(media_call_port(&fk_call()->mc, 1), 30002);
+	assert_int_equal(fk_dp_open(MG_MSG_SESSION_ADD), 1);
+	assert_int_equal(fk_dp_last(MG_MSG_SESSION_ADD)->body.sess.legs[0].local.port, 30000);
+	assert_int_equal(fk_dp_last(MG_MSG_SESSION_ADD)->body.sess.legs[1].local.port, 30002);
+	fk_dp_answer(MG_MSG_SESSION_ADD, 0);
+	assert_false(media_call_suspended(&fk_call()->mc));
+	assert_string_equal(fk.seen, seen);
+	assert_int_equal(fk_call()->state, CALL_ACTIVE);
+
+	/* lost again; this time the same dataplane comes back with it all:
+	 * its ports are taken (ours), the session exists: kept, no MODIFY */
+	fk.dp_up = false;
+	calls_dataplane_state(false);
+	fk.dp_up = true;
+	calls_dataplane_state(true);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, -EADDRINUSE);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, -EADDRINUSE);
+	fk_dp_answer(MG_MSG_SESSION_ADD, -EEXIST);
+	assert_int_equal(fk_dp_open(MG_MSG_SESSION_MODIFY), 0);
+	assert_false(media_call_suspended(&fk_call()->mc));
+	assert_int_equal(fk_call()->state, CALL_ACTIVE);
+	assert_int_equal(media_call_port(&fk_call()->mc, 0), 30000);
+
+	fk_event(nua_i_bye, 0, 0, NULL);
+	fk_dp_answer(MG_MSG_SESSION_DEL, 0);
+	fk_dp_answer(MG_MSG_PORT_FREE, 0);
+	fk_dp_answer(MG_MSG_PORT_FREE, 0);
+	fk_finish();
+	calls_get_counters(&cnt);
+	assert_int_equal(cnt.ended, 1);
+	assert_int_equal(cnt.failed, 0);
+}
+
+/* The dataplane does not come back within restartWait: the calls end as
+ * when the wait is 0. */
+static void test_dataplane_restart_wait_over(void **state)
+{
+	(void)state;
+	media_dp_set_restart_wait(2);
+	fk_invite(caller_sdp);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	fk_event(nua_r_invite, 200, 1, callee_sdp);
+	fk_dp_answer(MG_MSG_SESSION_ADD, 0);
+	fk_event(nua_i_ack, 0, 0, NULL);
+
+	fk.dp_up = false;
+	calls_dataplane_state(false);
+	calls_dataplane_wait_check(calls_ce.dp_lost_ms + 1000);
+	assert_int_equal(fk_call()->state, CALL_ACTIVE);
+	calls_dataplane_wait_check(calls_ce.dp_lost_ms + 2000);
+	assert_int_equal(fk_call()->state, CALL_ENDING);
+	assert_non_null(strstr(fk.seen, "bye 0"));
+	fk_finish();
+	fk.dp_up = true;
+	media_dp_state(true);
+	assert_int_equal(fk_dp_open(MG_MSG_SESSION_DEL), 1);
+	assert_int_equal(fk_dp_open(MG_MSG_PORT_FREE), 2);
 }
 
 /* The caller CANCELs while the callee rings: the callee gets CANCEL. */
@@ -788,6 +906,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dataplane_refuses_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataplane_no_port, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataplane_lost, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dataplane_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dataplane_restart_wait_over, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_route, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tables, setup, teardown),
 	};

@@ -12,7 +12,8 @@
 
 
 /* Every second: poll the answered calls due for a check, each every
- * mediaTimeout/4 s (1 s at least), one request per call at a time. */
+ * mediaTimeout/4 s (1 s at least, 5 s at most), one request per call at a
+ * time; while the dataplane is away, end the calls that waited too long. */
 static void on_mt_tick(su_root_magic_t *m, su_timer_t *t, su_timer_arg_t *arg)
 {
 	uint64_t now = calls_now_ms(), every;
@@ -20,9 +21,15 @@ static void on_mt_tick(su_root_magic_t *m, su_timer_t *t, su_timer_arg_t *arg)
 	(void)m;
 	(void)t;
 	(void)arg;
-	if (calls_ce.media_timeout_s == 0 || !media_dp_up())
+	if (!media_dp_up()) {
+		calls_dataplane_wait_check(now);
 		return;
-	every = (uint64_t)calls_ce.media_timeout_s * 1000 / 4;
+	}
+	/* the counters, and the SRTP indexes a re-install after a dataplane
+	 * restart goes on from (docs/reliability.md): every 5 s at most */
+	every = calls_ce.media_timeout_s ? (uint64_t)calls_ce.media_timeout_s * 1000 / 4 : CALLS_INDEX_POLL_MS;
+	if (every > CALLS_INDEX_POLL_MS)
+		every = CALLS_INDEX_POLL_MS;
 	if (every < 1000)
 		every = 1000;
 	for (struct call *c = calls_ce.calls; c != NULL; c = c->next) {

@@ -56,7 +56,10 @@ static struct {
 	bool handover; /* mediagate.media.handover: every leg gets MG_LEG_F_HANDOVER */
 	bool stopping;
 	bool draining;  /* mgctl drain: offers for new sessions refused */
+	uint64_t lost_ms; /* the dataplane connection was lost then (0: up) */
 } md;
+
+#define MEDIA_INDEX_POLL_MS 5000
 
 static void op_run(struct media_session *m);
 static void op_finish(struct media_session *m, struct media_op *op);
@@ -284,6 +287,24 @@ static void offered_drop(struct media_side *sd)
 	memset(sd->n_offered, 0, sizeof(sd->n_offered));
 }
 
+/* The connection is down: what the dataplane may hold of @p m is removed
+ * when it is back (media_dp_orphan()). */
+static void leave_leftovers(const struct media_session *m)
+{
+	struct media_dp_leftover o;
+
+	memset(&o, 0, sizeof(o));
+	for (unsigned i = 0; i < m->n_streams && i < MEDIA_DP_LEFT_SESS; i++)
+		if (m->dp[i].on)
+			o.sess[i] = m->dp[i].id;
+	for (int s = 0; s < 2; s++)
+		for (unsigned i = 0; i < MEDIA_MAX_STREAMS; i++) {
+			o.port[s * MEDIA_MAX_STREAMS + i] = m->side[s].ports[i];
+			o.port_ok[s * MEDIA_MAX_STREAMS + i] = m->side[s].port_ok[i];
+		}
+	media_dp_orphan(&o);
+}
+
 /* Unlink and free; the dataplane sessions are gone already, the ports are
  * given back here (answers ignored: nothing waits for them). What the
  * dataplane may hold while the connection is down is removed when it is
@@ -305,20 +326,8 @@ static void session_free(struct media_session *m)
 		md.tail = m->prev;
 	md.count--;
 	md.ctr.deleted++;
-	if (!media_dp_up()) {
-		struct media_dp_leftover o;
-
-		memset(&o, 0, sizeof(o));
-		for (unsigned i = 0; i < m->n_streams && i < MEDIA_DP_LEFT_SESS; i++)
-			if (m->dp[i].on)
-				o.sess[i] = m->dp[i].id;
-		for (int s = 0; s < 2; s++)
-			for (unsigned i = 0; i < MEDIA_MAX_STREAMS; i++) {
-				o.port[s * MEDIA_MAX_STREAMS + i] = m->side[s].ports[i];
-				o.port_ok[s * MEDIA_MAX_STREAMS + i] = m->side[s].port_ok[i];
-			}
-		media_dp_orphan(&o);
-	}
+	if (!media_dp_up())
+		leave_leftovers(m);
 	for (int s = 0; s < 2; s++) {
 		struct media_side *sd = &m->side[s];
 
@@ -897,6 +906,8 @@ static int dp_sync(struct media_session *m, const struct media_opts *o)
 		memset(&s, 0, sizeof(s));
 		if (m->dp[i].id == 0)
 			m->dp[i].id = ++md.next_dp_id;
+		if (o != NULL && o->strict_source)
+			m->strict = true; /* sticky: a MODIFY without options keeps it */
 		if (fill_wire_leg(m, 0, i, o, &s.legs[0]) < 0 || fill_wire_leg(m, 1, i, o, &s.legs[1]) < 0) {
 			explicit_bzero(&s, sizeof(s));
 			return -EINVAL;
@@ -1575,6 +1586,7 @@ static void settings_take(const struct mg_settings *s)
 {
 	md.max_sessions = s->max_calls;
 	md.handover = s->media_handover;
+	media_dp_set_restart_wait(s->dp_restart_wait_s);
 	md.n_suites = 0;
 	for (unsigned i = 0; i < s->n_crypto_suites && i < MG_CFG_MAX_SUITES; i++)
 		md.suites[md.n_suites++] = s->crypto_suites[i];
@@ -1595,8 +1607,227 @@ int media_start(struct dpc *dp, const struct mg_settings *s)
 	return 0;
 }
 
+/* ----------------------------------------------- dataplane restart */
+
+/*
+ * docs/reliability.md, "Dataplane restart": while the connection is down the
+ * sessions stay (operations on them fail); when a dataplane connects, each
+ * session takes its ports again first (PORT_ALLOC by number, the first
+ * requests of the connection: nothing else can take them; EADDRINUSE from a
+ * dataplane that survived: ours), then adds every installed stream again
+ * (SESSION_ADD, SRTP going on from the last indexes read: MG_CRYPTO_F_SEQ;
+ * EEXIST from a dataplane that survived: kept). Forks (recording) are not
+ * re-installed. Queued operations run once it is done.
+ */
+/* RI_PORTS, RI_SESS: the step to take next; *_WAIT: its requests are in
+ * flight */
+enum { RI_NONE, RI_PORTS, RI_PORTS_WAIT, RI_SESS, RI_SESS_WAIT };
+
+static void reinst_step(struct media_session *m);
+
+static void reinst_fail(struct media_session *m, const char *what, int rc)
+{
+	MG_WARN("media %s: re-install after the dataplane restart failed (%s: %s); "
+		"the session stays, without media", m->key, what, strerror(-rc));
+	m->reinst = RI_NONE;
+	for (unsigned i = 0; i < m->n_streams; i++)
+		m->dp[i].on = false;
+}
+
+static void on_reinst(void *arg, int result, const void *body)
+{
+	struct media_session *m = arg;
+
+	(void)body;
+	m->pending--;
+	if (m->reinst == RI_NONE) {
+		/* given up (failed or lost again): only wait for the rest */
+	} else if (result == -ENOTCONN) {
+		m->reinst = RI_NONE;
+		m->lost = true;
+	} else if (m->reinst == RI_SESS_WAIT && result == -EEXIST) {
+		/* a dataplane that survived the lost connection kept it */
+		m->kept++;
+	} else if (result < 0 && !(m->reinst == RI_PORTS_WAIT && result == -EADDRINUSE)) {
+		/* EADDRINUSE: a dataplane that survived holds the port: ours */
+		reinst_fail(m, m->reinst == RI_PORTS_WAIT ? "PORT_ALLOC" : "SESSION_ADD", result);
+	}
+	if (m->pending > 0)
+		return;
+	if (m->reinst == RI_PORTS_WAIT) {
+		m->reinst = RI_SESS;
+	} else if (m->reinst == RI_SESS_WAIT) {
+		m->reinst = RI_NONE;
+		if (m->kept)
+			MG_INFO("media %s: %u stream(s) still in the dataplane", m->key, m->kept);
+		else
+			MG_INFO("media %s: re-installed in the dataplane", m->key);
+	}
+	if (m->reinst != RI_NONE) {
+		reinst_step(m);
+		if (m->pending > 0)
+			return;
+	}
+	if (m->ops != NULL)
+		op_run(m);
+}
+
+static void reinst_step(struct media_session *m)
+{
+	int64_t id;
+
+	switch (m->reinst) {
+	case RI_PORTS:
+		m->reinst = RI_PORTS_WAIT;
+		for (int s = 0; s < 2; s++)
+			for (unsigned i = 0; i < MEDIA_MAX_STREAMS; i++) {
+				if (!m->side[s].port_ok[i])
+					continue;
+				id = media_dp_port_take(&m->side[s].ports[i], on_reinst, m);
+				if (id < 0)
+					goto lost;
+				m->pending++;
+			}
+		if (m->pending > 0)
+			return;
+		/* fall through */
+	case RI_SESS: {
+		struct media_opts o;
+		unsigned n = 0;
+
+		memset(&o, 0, sizeof(o));
+		o.strict_source = m->strict;
+		m->reinst = RI_SESS_WAIT;
+		for (unsigned i = 0; i < m->n_streams; i++) {
+			struct mg_msg_session w;
+
+			if (!m->dp[i].on || m->side[0].active < 0 || m->side[1].active < 0)
+				continue;
+			memset(&w, 0, sizeof(w));
+			if (fill_wire_leg(m, 0, i, &o, &w.legs[0]) < 0 || fill_wire_leg(m, 1, i, &o, &w.legs[1]) < 0) {
+				explicit_bzero(&w, sizeof(w));
+				continue;
+			}
+			media_dp_index_apply(&w, m->ix[i]);
+			m->dp[i].on = false; /* a new dataplane: ADD */
+			id = media_dp_session_put(&m->dp[i], &w, 0, on_reinst, m);
+			explicit_bzero(&w, sizeof(w));
+			if (id < 0) {
+				m->dp[i].on = true; /* still to be installed */
+				goto lost;
+			}
+			m->pending++;
+			n++;
+		}
+		m->kept = 0;
+		if (m->pending == 0)
+			m->reinst = RI_NONE;
+		return;
+	}
+	default:
+		return;
+	}
+lost:
+	m->reinst = RI_NONE;
+	m->lost = true;
+}
+
+static void on_poll(void *arg, int result, const void *body)
+{
+	struct media_session *m = arg;
+
+	m->pending--;
+	if (result == 0 && body != NULL) {
+		const struct mg_msg_session_stats *st = body;
+
+		for (unsigned i = 0; i < m->n_streams; i++)
+			if (m->dp[i].id == st->id)
+				media_dp_index_take(m->ix[i], st);
+	}
+	if (m->pending == 0 && m->ops != NULL)
+		op_run(m);
+}
+
+void media_tick(void)
+{
+	uint64_t now = wall_ms();
+
+	if (!media_dp_up()) {
+		unsigned n = 0;
+
+		if (md.lost_ms == 0 || now - md.lost_ms < (uint64_t)media_dp_restart_wait() * 1000)
+			return;
+		/* restartWait over: the sessions forget their dataplane state, as
+		 * before (their ports and sessions may be left: removed when the
+		 * connection is back) */
+		for (struct media_session *m = md.head; m != NULL; m = m->next)
+			if (m->lost && m->pending == 0) {
+				/* as if it had nothing in the dataplane: the next
+				 * offer/answer allocates and installs again; what a
+				 * surviving dataplane holds is removed when it is back */
+				leave_leftovers(m);
+				m->lost = false;
+				for (unsigned i = 0; i < m->n_streams; i++)
+					m->dp[i].on = false;
+				for (int sd = 0; sd < 2; sd++)
+					for (unsigned i = 0; i < MEDIA_MAX_STREAMS; i++)
+						m->side[sd].port_ok[i] = false;
+				n++;
+			}
+		md.lost_ms = 0;
+		if (n)
+			MG_WARN("dataplane not back within %u s (mediagate.dataplane.restartWait): "
+				"%u NG session(s) lose their media until their next offer/answer",
+				media_dp_restart_wait(), n);
+		return;
+	}
+	for (struct media_session *m = md.head; m != NULL; m = m->next) {
+		if (m->pending > 0 || m->ops != NULL || m->deleting || m->reinst != RI_NONE ||
+		    now - m->poll_ms < MEDIA_INDEX_POLL_MS)
+			continue;
+		m->poll_ms = now;
+		for (unsigned i = 0; i < m->n_streams; i++) {
+			if (!m->dp[i].on || media_dp_session_stats(&m->dp[i], on_poll, m) < 0)
+				continue;
+			m->pending++;
+		}
+	}
+}
+
 void media_dataplane_state(bool up)
 {
+	unsigned n = 0;
+
+	if (!up) {
+		if (media_dp_restart_wait() == 0)
+			return;
+		for (struct media_session *m = md.head; m != NULL; m = m->next)
+			if (!m->deleting) {
+				m->lost = true;
+				m->reinst = RI_NONE;
+				n++;
+			}
+		if (n) {
+			md.lost_ms = wall_ms();
+			MG_WARN("dataplane connection lost: %u NG session(s) wait up to %u s for it "
+				"(mediagate.dataplane.restartWait)", n, media_dp_restart_wait());
+		}
+		media_dp_state(up);
+		return;
+	}
+	md.lost_ms = 0;
+	/* re-install first: the leftovers' PORT_FREEs must not meet ports a
+	 * re-install takes (they are other ports, but the order is cheap) */
+	for (struct media_session *m = md.head; m != NULL; m = m->next) {
+		if (!m->lost || m->deleting || m->pending > 0)
+			continue;
+		m->lost = false;
+		m->reinst = RI_PORTS; /* ports first: see media_call_reinstall() */
+		reinst_step(m);
+		n++;
+	}
+	if (n)
+		MG_INFO("dataplane back: re-installing %u NG session(s)", n);
 	media_dp_state(up);
 }
 

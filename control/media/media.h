@@ -171,6 +171,11 @@ struct media_session {
 	bool strict;                           /* strict-source was asked for */
 	struct mg_msg_addr rec_dest;
 	/* internal */
+	struct media_dp_index ix[MEDIA_MAX_STREAMS][2][2]; /* SRTP indexes read back */
+	uint64_t poll_ms;                      /* last SESSION_STATS of media_tick() */
+	bool lost;                             /* dataplane lost: re-install when back */
+	unsigned reinst;                       /* re-install step (media.c) */
+	unsigned kept;                         /* re-install: streams the dataplane still had */
 	struct media_op *ops, *ops_tail;       /* queued operations */
 	unsigned pending;                      /* dataplane requests in flight */
 	bool deleting;
@@ -184,6 +189,10 @@ int media_start(struct dpc *dp, const struct mg_settings *s);
 /* The dataplane connection went up (what sessions ended meanwhile left
  * there is removed) or down (dpc_on_state). */
 void media_dataplane_state(bool up);
+/* Every second (main.c): read the SRTP indexes of installed sessions back
+ * (each every 5 s at most) for a re-install after a dataplane restart, and
+ * end the sessions that waited longer than mediagate.dataplane.restartWait. */
+void media_tick(void);
 /* Limits from a reloaded configuration (maxCalls, suites, srtp mode). */
 void media_reload(const struct mg_settings *s);
 /* Drain (mgctl): offers that would create a session are refused as over

@@ -209,6 +209,11 @@ static void on_bind_reply(void *arg, int result, const void *body)
 		ending_step(mc);
 		return;
 	}
+	if (result == -ENOTCONN && media_dp_restart_wait() > 0) {
+		mc->leg[pl].bound = false; /* bound again at the re-install */
+		mc->lost_push = true;
+		return;
+	}
 	if (result < 0) {
 		char why[160];
 
@@ -273,6 +278,12 @@ static void on_session_reply(void *arg, int result, const void *body)
 		ending_step(mc);
 		return;
 	}
+	if (result == -ENOTCONN && media_dp_restart_wait() > 0) {
+		/* the connection is lost: pushed again once it is back */
+		mc->lost_push = true;
+		mc->again = false;
+		return;
+	}
 	if (result < 0) {
 		char why[160];
 
@@ -301,8 +312,16 @@ void media_call_push(struct media_call *mc, int rekey_leg)
 	unsigned rekey;
 	int64_t id;
 
-	if (rekey_leg >= 0)
+	if (rekey_leg >= 0) {
 		mc->rekey_mask |= 1u << rekey_leg;
+		/* new keys: the indexes read under the old ones are void */
+		memset(mc->ix[rekey_leg], 0, sizeof(mc->ix[rekey_leg]));
+	}
+	if (mc->lost || mc->reinst) {
+		/* the re-install sends the newest state */
+		mc->lost_push = true;
+		return;
+	}
 	/* One request at a time per session: a second ADD would be refused,
 	 * and MODIFYs must reach the dataplane in order. */
 	if (mc->busy) {
@@ -367,6 +386,7 @@ static void on_stats_reply(void *arg, int result, const void *body)
 	}
 	if (result < 0 || body == NULL)
 		return;
+	media_dp_index_take(mc->ix, body);
 	mc->ops->stats(mc->arg, body);
 }
 
@@ -374,7 +394,7 @@ int media_call_stats(struct media_call *mc)
 {
 	int64_t id;
 
-	if (!mc->installed || mc->stats_busy || mc->ending)
+	if (!mc->installed || mc->stats_busy || mc->ending || mc->lost || mc->reinst)
 		return -EBUSY;
 	id = media_dp_session_stats(&mc->sess, on_stats_reply, mc);
 	if (id < 0)
@@ -513,4 +533,240 @@ void media_call_abandon(struct media_call *mc)
 	mc->installed = false;
 	mc->leg[0].port_ok = mc->leg[1].port_ok = false;
 	mc->ending = true;
+}
+
+/* ------------------------------------------------- dataplane restart */
+
+/* Re-install steps (mc->reinst): docs/reliability.md, "Dataplane restart". */
+enum { RI_NONE, RI_PORTS, RI_SESSION, RI_BIND };
+
+bool media_call_suspend(struct media_call *mc)
+{
+	if (mc->ending || !mc->leg[0].port_ok || !mc->leg[1].port_ok || media_dp_restart_wait() == 0)
+		return false;
+	mc->lost = true;
+	mc->reinst = RI_NONE;
+	return true;
+}
+
+bool media_call_suspended(const struct media_call *mc)
+{
+	return mc->lost || mc->reinst != RI_NONE;
+}
+
+static void reinst_fail(struct media_call *mc, const char *step, int result)
+{
+	char why[160];
+
+	mc->reinst = RI_NONE;
+	snprintf(why, sizeof(why), "dataplane restarted: re-install (%s): %s", step, strerror(-result));
+	mc->ops->failed(mc->arg, 503, why);
+}
+
+/* The connection went again during the re-install: wait for the next. */
+static bool reinst_lost(struct media_call *mc, int result)
+{
+	if (result != -ENOTCONN)
+		return false;
+	mc->reinst = RI_NONE;
+	mc->lost = true;
+	return true;
+}
+
+static void reinst_done(struct media_call *mc)
+{
+	bool told = mc->lost_push;
+
+	mc->reinst = RI_NONE;
+	mc->lost = false;
+	mc->lost_push = false;
+	MG_INFO("call %u: session %llu re-installed in the dataplane", mc->call_id,
+		(unsigned long long)mc->sess.id);
+	if (told)
+		mc->ops->installed(mc->arg);
+}
+
+static void reinst_session(struct media_call *mc);
+
+static void on_reinst_bind_reply(void *arg, int result, const void *body)
+{
+	struct media_call *mc = arg;
+	unsigned pl = mc->leg[0].channo != 0 ? 0 : 1;
+
+	(void)body;
+	mc->pending--;
+	if (result == 0)
+		mc->leg[pl].bound = true;
+	if (mc->ending) {
+		mc->reinst = RI_NONE;
+		ending_step(mc);
+		return;
+	}
+	if (reinst_lost(mc, result))
+		return;
+	if (result < 0)
+		return reinst_fail(mc, "TDM_BIND", result);
+	reinst_done(mc);
+}
+
+static void on_reinst_session_reply(void *arg, int result, const void *body)
+{
+	struct media_call *mc = arg;
+	struct media_call_view v;
+	unsigned pl;
+
+	(void)body;
+	mc->pending--;
+	if (result == 0 || result == -ENOTCONN || result == -ETIMEDOUT)
+		mc->installed = true;
+	if (mc->ending) {
+		mc->reinst = RI_NONE;
+		ending_step(mc);
+		return;
+	}
+	if (reinst_lost(mc, result))
+		return;
+	if (result == -EEXIST) {
+		/* a dataplane that survived the lost connection kept it all */
+		mc->installed = true;
+		mc->reinst = RI_NONE;
+		mc->lost = false;
+		MG_INFO("call %u: session %llu still in the dataplane", mc->call_id,
+			(unsigned long long)mc->sess.id);
+		if (mc->lost_push) {
+			mc->lost_push = false;
+			media_call_push(mc, -1); /* MODIFY with what changed meanwhile */
+		}
+		return;
+	}
+	if (result < 0)
+		return reinst_fail(mc, "SESSION_ADD", result);
+	memset(&v, 0, sizeof(v));
+	mc->ops->view(mc->arg, &v);
+	pl = v.tdm[0] ? 0 : v.tdm[1] ? 1 : 2;
+	if (pl != 2 && mc->leg[pl].channo != 0) {
+		struct mg_msg_tdm_bind b;
+		const struct sdp_result *n = v.neg[pl ^ 1];
+		int64_t id;
+
+		memset(&b, 0, sizeof(b));
+		b.session_id = mc->sess.id;
+		b.channo = mc->leg[pl].channo;
+		b.leg = (uint8_t)(pl ^ 1);
+		b.law = n->n_pts > 0 && strcasecmp(n->pts[0].name, "PCMA") == 0 ? 1 : 0;
+		b.pt = n->n_pts > 0 ? n->pts[0].pt : 0;
+		b.event_pt = n->telephone_event_pt >= 96 && n->telephone_event_pt <= 127 ?
+				     (uint8_t)n->telephone_event_pt : 0;
+		b.ssrc = (uint32_t)random() ^ (uint32_t)mc->sess.id;
+		mc->leg[pl ^ 1].channo = 0;
+		mc->leg[pl].bound = false;
+		id = media_dp_tdm_bind(&b, on_reinst_bind_reply, mc);
+		if (id < 0) {
+			reinst_fail(mc, "TDM_BIND", (int)id);
+			return;
+		}
+		mc->reinst = RI_BIND;
+		mc->pending++;
+		return;
+	}
+	reinst_done(mc);
+}
+
+static void reinst_session(struct media_call *mc)
+{
+	struct media_call_view v;
+	struct mg_msg_session m;
+	int64_t id;
+
+	if (!mc->installed && !mc->lost_push) {
+		reinst_done(mc); /* nothing was pushed yet: the ports are all */
+		return;
+	}
+	memset(&v, 0, sizeof(v));
+	mc->ops->view(mc->arg, &v);
+	memset(&m, 0, sizeof(m));
+	if (session_leg(mc, &v, 0, &m.legs[0]) < 0 || session_leg(mc, &v, 1, &m.legs[1]) < 0) {
+		explicit_bzero(&m, sizeof(m));
+		mc->reinst = RI_NONE;
+		mc->ops->failed(mc->arg, 500, "negotiated keys do not fit the dataplane");
+		return;
+	}
+	media_dp_index_apply(&m, mc->ix);
+	MG_INFO("call %u: SESSION_ADD %llu again (dataplane back; ports %u/%u, caller rx/tx ROC %u/%u, "
+		"callee rx/tx ROC %u/%u)", mc->call_id, (unsigned long long)mc->sess.id,
+		mc->leg[0].port.local.port, mc->leg[1].port.local.port, m.legs[0].rx.roc, m.legs[0].tx.roc,
+		m.legs[1].rx.roc, m.legs[1].tx.roc);
+	mc->sess.on = false; /* ADD: a new dataplane installs it, one that kept it says EEXIST */
+	mc->rekey_mask = 0;
+	id = media_dp_session_put(&mc->sess, &m, 0, on_reinst_session_reply, mc);
+	explicit_bzero(&m, sizeof(m));
+	if (id < 0) {
+		if (!reinst_lost(mc, (int)id))
+			reinst_fail(mc, "SESSION_ADD", (int)id);
+		return;
+	}
+	mc->reinst = RI_SESSION;
+	mc->pending++;
+}
+
+static void port_taken(struct media_call *mc, unsigned li, int result, const void *body)
+{
+	mc->pending--;
+	if (result == 0 && body != NULL)
+		mc->leg[li].port = *(const struct mg_msg_port *)body;
+	if (mc->ending) {
+		mc->reinst = RI_NONE;
+		if (result == 0)
+			mc->leg[li].port_ok = true;
+		if (mc->pending == 0)
+			ending_step(mc);
+		return;
+	}
+	/* EADDRINUSE: the dataplane held it (it survived): ours */
+	if (result < 0 && result != -EADDRINUSE) {
+		if (mc->reinst != RI_PORTS)
+			return; /* the other port's reply said it */
+		if (reinst_lost(mc, result))
+			return;
+		reinst_fail(mc, "PORT_ALLOC", result);
+		return;
+	}
+	if (mc->pending == 0 && mc->reinst == RI_PORTS)
+		reinst_session(mc);
+}
+
+static void on_port0_taken(void *arg, int result, const void *body)
+{
+	port_taken(arg, 0, result, body);
+}
+
+static void on_port1_taken(void *arg, int result, const void *body)
+{
+	port_taken(arg, 1, result, body);
+}
+
+static void reinst_ports(struct media_call *mc)
+{
+	mc->reinst = RI_PORTS;
+	for (unsigned li = 0; li < 2; li++) {
+		int64_t id = media_dp_port_take(&mc->leg[li].port, li == 0 ? on_port0_taken : on_port1_taken, mc);
+
+		if (id < 0) {
+			if (!reinst_lost(mc, (int)id))
+				reinst_fail(mc, "PORT_ALLOC", (int)id);
+			return;
+		}
+		mc->pending++;
+	}
+}
+
+void media_call_reinstall(struct media_call *mc)
+{
+	if (!mc->lost || mc->ending || mc->pending > 0)
+		return;
+	mc->lost = false;
+	/* the ports first, in the connection's first requests: nothing else
+	 * can take them in a new dataplane (a dataplane that survived answers
+	 * EADDRINUSE: ours; then its SESSION_ADD says EEXIST: kept) */
+	reinst_ports(mc);
 }

@@ -75,6 +75,10 @@ struct media_call {
 	bool stats_busy;             /* SESSION_STATS in flight */
 	bool ending;                 /* released: removing what the dataplane holds */
 	unsigned rekey_mask;         /* legs (bit) whose ROC restarts at the next push */
+	bool lost;                   /* the connection was lost: waiting to re-install */
+	bool lost_push;              /* a push went unanswered (or was asked) meanwhile */
+	unsigned reinst;             /* re-install step in flight (media_call.c) */
+	struct media_dp_index ix[2][2]; /* highest SRTP indexes read back */
 	struct media_call_leg leg[2];
 	struct mg_msg_addr cand[MG_PROTO_MAX_CANDIDATES]; /* RFC 3960 sources seen in 18x */
 	unsigned n_cand;
@@ -119,6 +123,20 @@ void media_call_release(struct media_call *mc);
 /* The connection is lost: keep what the dataplane may hold for when it is
  * back (unless requests are still in flight: their answers come first). */
 void media_call_lost(struct media_call *mc);
+/*
+ * Dataplane restart (docs/reliability.md): the connection is lost and the
+ * call waits for it (media_dp_restart_wait()); true if it can (both ports
+ * taken, not ending), else it must end as before (media_call_lost()).
+ */
+bool media_call_suspend(struct media_call *mc);
+bool media_call_suspended(const struct media_call *mc);
+/* The connection is back: the ports are taken again by number (first),
+ * the session re-installed with the last indexes read and the B-channel
+ * bound again; a dataplane that kept them answers EADDRINUSE and EEXIST
+ * (kept). ops->failed if the dataplane refuses, ops->installed if a push
+ * was waiting. */
+void media_call_reinstall(struct media_call *mc);
+
 /* Forget the requests in flight and what the dataplane holds (the call is
  * freed by force: guard timer, shutdown). */
 void media_call_abandon(struct media_call *mc);

@@ -20,7 +20,18 @@ static struct {
 	struct dpc *dp;
 	struct media_dp_leftover *left;
 	unsigned n_left, cap_left;
+	unsigned restart_wait_s;
 } mdp;
+
+void media_dp_set_restart_wait(unsigned s)
+{
+	mdp.restart_wait_s = s;
+}
+
+unsigned media_dp_restart_wait(void)
+{
+	return mdp.restart_wait_s;
+}
 
 void media_dp_start(struct dpc *dp)
 {
@@ -101,6 +112,16 @@ int64_t media_dp_port_alloc(const char *local_ip, media_dp_reply_f cb, void *arg
 	return request(MG_MSG_PORT_ALLOC, &pa, cb, arg);
 }
 
+int64_t media_dp_port_take(const struct mg_msg_port *p, media_dp_reply_f cb, void *arg)
+{
+	struct mg_msg_port_alloc pa;
+
+	memset(&pa, 0, sizeof(pa));
+	pa.local = p->local;
+	pa.flags = p->flags & MG_PORT_F_RTCP_MUX;
+	return request(MG_MSG_PORT_ALLOC, &pa, cb, arg);
+}
+
 static void on_port_freed(void *arg, int result, const void *body)
 {
 	(void)arg;
@@ -148,6 +169,32 @@ int64_t media_dp_session_stats(const struct media_dp_sess *s, media_dp_reply_f c
 	struct mg_msg_session_id sid = { .id = s->id };
 
 	return request(MG_MSG_SESSION_STATS, &sid, cb, arg);
+}
+
+void media_dp_index_take(struct media_dp_index ix[2][2], const struct mg_msg_session_stats *st)
+{
+	for (unsigned li = 0; li < 2; li++)
+		for (unsigned d = 0; d < 2; d++)
+			if (st->legs[li][d].seq_valid) {
+				ix[li][d].roc = st->legs[li][d].roc;
+				ix[li][d].seq = st->legs[li][d].seq;
+				ix[li][d].valid = true;
+			}
+}
+
+void media_dp_index_apply(struct mg_msg_session *m, const struct media_dp_index ix[2][2])
+{
+	for (unsigned li = 0; li < 2; li++)
+		for (unsigned d = 0; d < 2; d++) {
+			struct mg_msg_crypto *c = d ? &m->legs[li].tx : &m->legs[li].rx;
+
+			c->flags &= (uint8_t)~MG_CRYPTO_F_ROC_RESET;
+			if (c->suite == MG_SRTP_SUITE_NONE || !ix[li][d].valid)
+				continue;
+			c->flags |= MG_CRYPTO_F_SEQ;
+			c->roc = ix[li][d].roc;
+			c->seq = ix[li][d].seq;
+		}
 }
 
 /* ------------------------------------------------------ TDM and forks */

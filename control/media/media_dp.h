@@ -57,6 +57,10 @@ void media_dp_local_ip(const struct mg_settings *s, const char *remote, char *ou
 /* PORT_ALLOC on @p local_ip (NULL or "": any IPv4 address); the reply body
  * is the struct mg_msg_port. Returns the request id or -errno. */
 int64_t media_dp_port_alloc(const char *local_ip, media_dp_reply_f cb, void *arg);
+/* PORT_ALLOC of that very port @p p (its address, RTP port and rtcp-mux
+ * flag): a re-install after a dataplane restart takes the ports the peers
+ * know. -EADDRINUSE: the dataplane holds it (a dataplane that survived). */
+int64_t media_dp_port_take(const struct mg_msg_port *p, media_dp_reply_f cb, void *arg);
 /* PORT_FREE; @p cb NULL: nothing waits, a refusal is logged. */
 int64_t media_dp_port_free(const struct mg_msg_port *p, media_dp_reply_f cb, void *arg);
 
@@ -85,6 +89,27 @@ int64_t media_dp_session_put(struct media_dp_sess *s, struct mg_msg_session *m, 
 int64_t media_dp_session_del(struct media_dp_sess *s, media_dp_reply_f cb, void *arg);
 /* SESSION_STATS (the reply body is the struct mg_msg_session_stats). */
 int64_t media_dp_session_stats(const struct media_dp_sess *s, media_dp_reply_f cb, void *arg);
+
+/*
+ * A stream's highest SRTP index (ROC, highest sequence number) as the last
+ * SESSION_STATS read it, per leg and direction ([leg][0 = rx, 1 = tx]);
+ * docs/reliability.md, "Dataplane restart".
+ */
+struct media_dp_index {
+	uint32_t roc;
+	uint16_t seq;
+	bool valid;
+};
+/* Keep what @p st says (directions it knows nothing of keep the last). */
+void media_dp_index_take(struct media_dp_index ix[2][2], const struct mg_msg_session_stats *st);
+/* A re-install's session: every SRTP direction with a known index goes on
+ * from it (MG_CRYPTO_F_SEQ), none restarts its ROC. */
+void media_dp_index_apply(struct mg_msg_session *m, const struct media_dp_index ix[2][2]);
+
+/* The seconds sessions wait for a lost dataplane (mediagate.dataplane.
+ * restartWait; 0: they end when the connection is lost). */
+void media_dp_set_restart_wait(unsigned s);
+unsigned media_dp_restart_wait(void);
 
 /* TDM_BIND / TDM_UNBIND (the unbind reply body is the struct mg_msg_tdm_stats). */
 int64_t media_dp_tdm_bind(const struct mg_msg_tdm_bind *b, media_dp_reply_f cb, void *arg);

@@ -53,6 +53,11 @@ static struct {
 	struct mg_msg_fork last_fork;
 	struct mg_msg_session last; /* last ADD/MODIFY */
 	unsigned sessions;          /* installed now */
+	int stats_rc;               /* SESSION_STATS result (-ENOENT: a new dataplane) */
+	struct mg_msg_dir_stats idx; /* roc/seq the stats report for every direction */
+	uint16_t taken[8];          /* ports asked for by number (PORT_ALLOC) */
+	unsigned n_taken;
+	bool survived;              /* the dataplane kept everything: EADDRINUSE, EEXIST */
 } fk;
 
 int64_t dpc_request(struct dpc *c, unsigned type, const void *body, unsigned timeout_ms, dpc_reply_f cb, void *arg)
@@ -132,7 +137,16 @@ static void run_dp(void)
 		switch (r.type) {
 		case MG_MSG_PORT_ALLOC:
 			rc = fk.port_rc;
-			if (rc == 0) {
+			if (rc == 0 && r.body.pa.local.port != 0 && fk.survived) {
+				rc = -EADDRINUSE;
+			} else if (rc == 0 && r.body.pa.local.port != 0) {
+				rep.port.local = r.body.pa.local;
+				rep.port.rtcp_port = (uint16_t)(r.body.pa.local.port + 1);
+				if (fk.n_taken < 8)
+					fk.taken[fk.n_taken++] = r.body.pa.local.port;
+				fk.ports_out++;
+				body = &rep.port;
+			} else if (rc == 0) {
 				rep.port.local.family = MG_FAMILY_IPV4;
 				inet_pton(AF_INET, "192.0.2.1", rep.port.local.addr);
 				rep.port.local.port = fk.next_port;
@@ -146,6 +160,10 @@ static void run_dp(void)
 			fk.ports_out--;
 			break;
 		case MG_MSG_SESSION_ADD:
+			if (fk.survived) {
+				rc = -EEXIST;
+				break;
+			}
 			fk.n_add++;
 			fk.sessions++;
 			fk.last = r.body.sess;
@@ -164,8 +182,20 @@ static void run_dp(void)
 			fk.forks = 0; /* a session's forks go with it */
 			/* fallthrough */
 		case MG_MSG_SESSION_STATS:
-			if (r.type == MG_MSG_SESSION_STATS)
+			if (r.type == MG_MSG_SESSION_STATS) {
 				fk.n_stats++;
+				rc = fk.stats_rc;
+				for (unsigned l = 0; l < 2; l++)
+					for (unsigned d = 0; d < 2; d++) {
+						rep.st.legs[l][d].roc = fk.idx.roc;
+						rep.st.legs[l][d].seq = fk.idx.seq;
+						rep.st.legs[l][d].seq_valid = fk.idx.seq_valid;
+					}
+				if (rc < 0) {
+					r.cb(r.arg, rc, NULL);
+					continue;
+				}
+			}
 			rep.st.id = r.body.sid.id;
 			rep.st.legs[0][0].packets = 100;
 			rep.st.legs[0][0].bytes = 17200;
@@ -594,6 +624,132 @@ static void test_queueing(void **state)
 	assert_null(media_find("cq"));
 }
 
+/* mediagate.dataplane.restartWait: the dataplane restarts under an SRTP
+ * session: nothing is ended while it is away; when a new one connects the
+ * session's ports are taken again by number and its stream installed again
+ * (ADD) going on from the SRTP indexes read back before (MG_CRYPTO_F_SEQ). */
+static void test_dataplane_restart(void **state)
+{
+	struct media_opts o = { 0 };
+	struct got g;
+	char la[256], lb[256];
+	const struct media_session *m;
+	uint16_t p0, p1;
+
+	(void)state;
+	media_dp_set_restart_wait(30);
+	snprintf(la, sizeof(la), "7 AES_CM_128_HMAC_SHA1_32 inline:%s", KEY_A);
+	offer("c9", "ta", NULL, sdp_of("10.1.0.2", 4000, "RTP/SAVP", la), &o, &g);
+	snprintf(lb, sizeof(lb), "2 AES_CM_128_HMAC_SHA1_32 inline:%s", KEY_B);
+	answer("c9", "ta", "tb", sdp_of("10.2.0.2", 5000, "RTP/SAVP", lb), &o, &g);
+	assert_int_equal(g.err, MEDIA_OK);
+	assert_int_equal(fk.n_add, 1);
+	m = media_find("c9");
+	assert_non_null(m);
+	p0 = m->side[0].ports[0].local.port;
+	p1 = m->side[1].ports[0].local.port;
+
+	/* the indexes are read back */
+	fk.idx.roc = 2;
+	fk.idx.seq = 65000;
+	fk.idx.seq_valid = 1;
+	media_tick();
+	run_dp();
+	assert_int_equal(fk.n_stats, 1);
+
+	/* lost: nothing happens to the session */
+	fk.up = false;
+	media_dataplane_state(false);
+	assert_non_null(media_find("c9"));
+	media_tick();
+
+	/* a new dataplane: it does not know the session */
+	fk.up = true;
+	fk.sessions = 0;
+	fk.ports_out = 0;
+	media_dataplane_state(true);
+	run_dp();
+	assert_int_equal(fk.n_taken, 2);
+	assert_true((fk.taken[0] == p0 && fk.taken[1] == p1) || (fk.taken[0] == p1 && fk.taken[1] == p0));
+	assert_int_equal(fk.n_add, 2);
+	assert_int_equal(fk.sessions, 1);
+	assert_int_equal(fk.last.legs[0].local.port, p0);
+	assert_int_equal(fk.last.legs[1].local.port, p1);
+	for (unsigned l = 0; l < 2; l++) {
+		assert_int_equal(fk.last.legs[l].tx.flags, MG_CRYPTO_F_SEQ);
+		assert_int_equal(fk.last.legs[l].tx.roc, 2);
+		assert_int_equal(fk.last.legs[l].tx.seq, 65000);
+		assert_int_equal(fk.last.legs[l].rx.flags, MG_CRYPTO_F_SEQ);
+	}
+	m = media_find("c9");
+	assert_int_equal(m->side[0].ports[0].local.port, p0);
+
+	/* lost again, the same dataplane back with everything: ports in use
+	 * (ours), the session exists (kept) */
+	fk.up = false;
+	media_dataplane_state(false);
+	fk.up = true;
+	fk.survived = true;
+	media_dataplane_state(true);
+	run_dp();
+	fk.survived = false;
+	assert_int_equal(fk.n_add, 2);
+	assert_int_equal(fk.sessions, 1);
+	assert_int_equal(fk.ports_out, 2);
+	assert_int_equal(media_find("c9")->side[1].ports[0].local.port, p1);
+
+	/* the session works as before: delete gives everything back */
+	{
+		struct got d = { 0 };
+
+		media_delete("c9", "ta", NULL, on_done, &d);
+		run_dp();
+		assert_int_equal(d.err, MEDIA_OK);
+		assert_int_equal(fk.sessions, 0);
+		assert_int_equal(fk.ports_out, 0);
+	}
+	media_dp_set_restart_wait(0);
+}
+
+/* The highest indexes read back (SESSION_STATS) go into a re-install's
+ * session: SRTP directions with a known index get it (MG_CRYPTO_F_SEQ),
+ * plain ones and unknown ones nothing; no ROC reset survives. */
+static void test_index_kept(void **state)
+{
+	struct media_dp_index ix[2][2];
+	struct mg_msg_session_stats st;
+	struct mg_msg_session m;
+
+	(void)state;
+	memset(ix, 0, sizeof(ix));
+	memset(&st, 0, sizeof(st));
+	st.legs[0][1].roc = 3;
+	st.legs[0][1].seq = 65530;
+	st.legs[0][1].seq_valid = 1;
+	st.legs[1][0].roc = 7; /* not valid: not taken */
+	media_dp_index_take(ix, &st);
+	assert_true(ix[0][1].valid);
+	assert_false(ix[1][0].valid);
+	/* a later read that knows nothing keeps the last */
+	memset(&st, 0, sizeof(st));
+	media_dp_index_take(ix, &st);
+	assert_true(ix[0][1].valid);
+	assert_int_equal(ix[0][1].seq, 65530);
+
+	memset(&m, 0, sizeof(m));
+	m.legs[0].tx.suite = MG_SRTP_AES_CM_128_HMAC_SHA1_80;
+	m.legs[0].tx.flags = MG_CRYPTO_F_ROC_RESET;
+	m.legs[0].rx.suite = MG_SRTP_AES_CM_128_HMAC_SHA1_80;
+	ix[1][1] = (struct media_dp_index){ .roc = 1, .seq = 2, .valid = true }; /* plain: nothing */
+	media_dp_index_apply(&m, ix);
+	assert_int_equal(m.legs[0].tx.flags, MG_CRYPTO_F_SEQ);
+	assert_int_equal(m.legs[0].tx.roc, 3);
+	assert_int_equal(m.legs[0].tx.seq, 65530);
+	assert_int_equal(m.legs[0].rx.flags, 0);
+	assert_int_equal(m.legs[1].tx.flags, 0);
+	assert_int_equal(m.legs[1].tx.seq, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -605,6 +761,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_queueing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recording, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_block, setup, teardown),
+		cmocka_unit_test(test_index_kept),
+		cmocka_unit_test_setup_teardown(test_dataplane_restart, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

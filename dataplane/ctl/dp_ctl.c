@@ -53,6 +53,8 @@ static unsigned n_allowed_uids;
 static volatile sig_atomic_t stop_requested;
 static uint64_t start_ns;
 static uint32_t count_sessions, count_workers;
+static unsigned orphan_timeout_s;   /* mediagate.dataplane.orphanTimeout */
+static uint64_t orphan_since_ns;    /* the last control plane left then; 0: not orphaned */
 
 static struct {
 	dp_ctl_hook_t fn;
@@ -243,6 +245,31 @@ static void conn_close(struct ctl_conn *c, const char *why)
 	epoll_ctl(ep_fd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	c->fd = -1;
+	if (c->hello_done && c->peer.role == MG_ROLE_CONTROL && !dp_ctl_control_connected()) {
+		orphan_since_ns = now_ns();
+		if (orphan_since_ns == 0)
+			orphan_since_ns = 1;
+		MG_WARN("control plane gone: every session keeps forwarding for %u s "
+			"(mediagate.dataplane.orphanTimeout), then they are removed unless it is back",
+			orphan_timeout_s);
+	}
+	c->hello_done = false;
+}
+
+bool dp_ctl_control_connected(void)
+{
+	for (unsigned i = 0; i < DP_CTL_MAX_CONNS; i++)
+		if (conns[i].fd >= 0 && conns[i].hello_done && conns[i].peer.role == MG_ROLE_CONTROL)
+			return true;
+	return false;
+}
+
+bool dp_ctl_orphan_due(void)
+{
+	if (orphan_since_ns == 0 || now_ns() - orphan_since_ns < (uint64_t)orphan_timeout_s * 1000000000ull)
+		return false;
+	orphan_since_ns = 0;
+	return true;
 }
 
 static void do_accept(void)
@@ -331,6 +358,11 @@ static bool handle_hello(struct ctl_conn *c, const struct mg_proto_hdr *h, int d
 	}
 	c->hello_done = true;
 	c->peer.role = peer->role;
+	if (peer->role == MG_ROLE_CONTROL && orphan_since_ns != 0) {
+		MG_INFO("control plane back after %.1f s (within mediagate.dataplane.orphanTimeout): "
+			"every session kept", (double)(now_ns() - orphan_since_ns) / 1e9);
+		orphan_since_ns = 0;
+	}
 	snprintf(c->software, sizeof(c->software), "%s", peer->software);
 	MG_INFO("control connection %u: HELLO from %s (pid %d uid %u, protocol version %u, "
 		"%u message types)", c->peer.conn_id, peer->software, (int)c->peer.pid,
@@ -509,6 +541,8 @@ int dp_ctl_init(const struct mg_settings *s)
 	for (unsigned i = 0; i < DP_CTL_MAX_CONNS; i++)
 		conns[i].fd = -1;
 	start_ns = now_ns();
+	orphan_timeout_s = s->orphan_timeout_s;
+	orphan_since_ns = 0;
 	n_allowed_uids = s->n_allowed_uids;
 	memcpy(allowed_uids, s->allowed_uids, sizeof(allowed_uids));
 	if (s->control_socket[0] == '\0' || strlen(s->control_socket) >= sizeof(sa.sun_path)) {

@@ -91,6 +91,15 @@ int dp_ctl_init(const struct mg_settings *s);
 /** Serve until dp_ctl_stop() is called (from a signal handler, say). */
 void dp_ctl_run(void);
 
+/**
+ * mediagate.dataplane.orphanTimeout: true once when the last control plane
+ * (role CONTROL, HELLO done) left that many seconds ago and none came back;
+ * the caller then removes what it holds (docs/reliability.md).
+ */
+bool dp_ctl_orphan_due(void);
+/** A control plane is connected (HELLO done). */
+bool dp_ctl_control_connected(void);
+
 /** Ask dp_ctl_run() to return; async-signal-safe. */
 void dp_ctl_stop(void);
 

@@ -209,8 +209,32 @@ int dp_port_alloc(const struct mg_msg_port_alloc *req, struct mg_msg_port *rep, 
 	int pidx, rc;
 	unsigned span, start;
 
-	if (req->local.port != 0)
-		FAIL(-EINVAL, "PORT_ALLOC: local.port must be 0 (the dataplane picks the port)");
+	if (req->local.port != 0) {
+		/* that port (re-install after a restart: the peers know it) */
+		unsigned p = req->local.port;
+
+		if (p < port_lo || p + (mux ? 0u : 1u) > port_hi || (p & 1) != 0)
+			FAIL(-EINVAL, "PORT_ALLOC: port %u is not an RTP port of the range %u-%u", p,
+			     port_lo, port_hi);
+		if (req->local.family != MG_FAMILY_IPV4 || memcmp(req->local.addr, zero, 16) == 0)
+			FAIL(-EINVAL, "PORT_ALLOC: port %u requested without its address", p);
+		rc = local_addr_check(&req->local, "PORT_ALLOC local", &ip, &pidx, err);
+		if (rc < 0)
+			return rc;
+		if (pbit(p) || (!mux && pbit(p + 1)))
+			FAIL(-EADDRINUSE, "PORT_ALLOC: port %u is in use", p);
+		pset(p, true);
+		if (!mux)
+			pset(p + 1, true);
+		bset(port_pair, p, !mux);
+		memset(rep, 0, sizeof(*rep));
+		rep->local.family = MG_FAMILY_IPV4;
+		memcpy(rep->local.addr, &ip, 4);
+		rep->local.port = (uint16_t)p;
+		rep->rtcp_port = (uint16_t)(mux ? p : p + 1);
+		rep->flags = req->flags & MG_PORT_F_RTCP_MUX;
+		return 0;
+	}
 	if (req->local.family == MG_FAMILY_IPV4 && memcmp(req->local.addr, zero, 16) == 0) {
 		if (dp_n_ports == 0 || dp_ports[0].n_addrs == 0)
 			FAIL(-EADDRNOTAVAIL, "PORT_ALLOC: no IPv4 media address configured");
@@ -260,6 +284,23 @@ int dp_port_free(const struct mg_msg_port *req, const char **err)
 		pset(p + 1, false);
 	bset(port_pair, p, false);
 	return 0;
+}
+
+unsigned dp_port_free_all(void)
+{
+	unsigned n = 0;
+
+	for (unsigned p = port_lo; port_hi != 0 && p <= port_hi; p += 2)
+		if (pbit(p)) {
+			bool pair = (port_pair[p / 64] >> (p % 64)) & 1;
+
+			pset(p, false);
+			if (pair)
+				pset(p + 1, false);
+			bset(port_pair, p, false);
+			n++;
+		}
+	return n;
 }
 
 unsigned dp_port_used_count(void)
@@ -731,11 +772,17 @@ static void fill_dir(struct mg_msg_dir_stats *o, const struct dp_dir_ctr *c,
 	o->rr_jitter = c->rr_jitter;
 	if (ctx != NULL && ssrc != 0) {
 		uint32_t roc;
+		uint16_t seq;
 
-		/* racy read of the owner's state: fine for a counter; the worker
-		 * keeps the SSRC as on the wire, the engine in host order */
-		if (mg_srtp_get_roc(ctx, rte_be_to_cpu_32(ssrc), &roc, NULL) == 0)
+		/* racy read of the owner's state: fine for a counter (and for the
+		 * highest index the control plane keeps for a re-install: it is
+		 * read again every few seconds); the worker keeps the SSRC as on
+		 * the wire, the engine in host order */
+		if (mg_srtp_get_roc(ctx, rte_be_to_cpu_32(ssrc), &roc, &seq) == 0) {
 			o->roc = roc;
+			o->seq = seq;
+			o->seq_valid = 1;
+		}
 	}
 }
 

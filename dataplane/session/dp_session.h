@@ -160,6 +160,11 @@ int dp_port_alloc(const struct mg_msg_port_alloc *req, struct mg_msg_port *rep, 
 int dp_port_free(const struct mg_msg_port *req, const char **err);
 /* Ports of the range allocated now (RTP and RTCP each count), for DP_STATS. */
 unsigned dp_port_used_count(void);
+/** Free every allocated port (orphan sweep); returns the RTP ports freed. */
+unsigned dp_port_free_all(void);
+/** Main-lcore hook (dp_ctl_hook_add): once the control plane has been gone
+ * for mediagate.dataplane.orphanTimeout, remove every session and port. */
+void dp_session_orphan_hook(void *arg);
 int dp_session_add(const struct mg_msg_session *s, bool modify, const char **err);
 int dp_session_del(uint64_t id, struct mg_msg_session_stats *final, const char **err);
 int dp_session_get(uint64_t id, struct mg_msg_session *out, const char **err);

@@ -138,6 +138,45 @@ static int h_fork_del(const void *req, void *rep, const struct dp_ctl_peer *p)
 }
 DP_CTL_REGISTER(MG_MSG_FORK_DEL, sizeof(struct mg_msg_fork_id), h_fork_del)
 
+static struct {
+	uint64_t sessions, ports;
+	uint32_t sweeps;
+} orphans;
+
+void dp_session_orphan_hook(void *arg)
+{
+	uint64_t ids[256];
+	unsigned n_sess = 0, n_ports;
+
+	RTE_SET_USED(arg);
+	if (!dp_ctl_orphan_due())
+		return;
+	/* collect, then delete (the table is not walked while it changes);
+	 * a bound B-channel is released with its session (dp_tdm.c) */
+	for (;;) {
+		uint32_t next = 0;
+		unsigned n = 0;
+		uint64_t id;
+
+		while (n < RTE_DIM(ids) && dp_session_iterate(&next, &id) == 0)
+			ids[n++] = id;
+		if (n == 0)
+			break;
+		for (unsigned i = 0; i < n; i++) {
+			const char *err = NULL;
+
+			if (dp_session_del(ids[i], NULL, &err) == 0)
+				n_sess++;
+		}
+	}
+	n_ports = dp_port_free_all();
+	orphans.sessions += n_sess;
+	orphans.ports += n_ports;
+	orphans.sweeps++;
+	mg_log(MG_LOG_WARN, "no control plane for mediagate.dataplane.orphanTimeout: removed %u "
+	       "session(s) and %u port(s)", n_sess, n_ports);
+}
+
 static int h_dp_stats(const void *req, void *rep, const struct dp_ctl_peer *p)
 {
 	RTE_SET_USED(req);
@@ -145,6 +184,10 @@ static int h_dp_stats(const void *req, void *rep, const struct dp_ctl_peer *p)
 	dp_worker_fill_dp_stats(rep);
 	/* the allocator is the session module's, not the workers' */
 	((struct mg_msg_dp_stats *)rep)->ports_used = dp_port_used_count();
+	((struct mg_msg_dp_stats *)rep)->orphans_removed = orphans.sessions;
+	((struct mg_msg_dp_stats *)rep)->orphan_ports_removed = orphans.ports;
+	((struct mg_msg_dp_stats *)rep)->orphan_sweeps = orphans.sweeps;
+	((struct mg_msg_dp_stats *)rep)->control_connected = dp_ctl_control_connected();
 	return 0;
 }
 DP_CTL_REGISTER(MG_MSG_DP_STATS, 0, h_dp_stats)

@@ -335,6 +335,23 @@ static void test_port_alloc(void **state)
 	assert_int_equal(dp_port_alloc(&req, &p3, &err), -ENOSPC);
 	assert_int_equal(dp_port_free(&p1, &err), 0);
 	assert_int_equal(dp_port_free(&p1, &err), -ENOENT);
+	{
+		/* that very port (re-install after a restart): free, then taken */
+		struct mg_msg_port_alloc want;
+		struct mg_msg_port got;
+
+		memset(&want, 0, sizeof(want));
+		want.local = p1.local;
+		assert_int_equal(dp_port_alloc(&want, &got, &err), 0);
+		assert_int_equal(got.local.port, p1.local.port);
+		assert_int_equal(got.rtcp_port, p1.local.port + 1);
+		assert_int_equal(dp_port_alloc(&want, &got, &err), -EADDRINUSE);
+		want.local.port = p2.local.port; /* rtcp-mux pair of p2 */
+		assert_int_equal(dp_port_alloc(&want, &got, &err), -EADDRINUSE);
+		want.local.port = 29998; /* outside the range */
+		assert_int_equal(dp_port_alloc(&want, &got, &err), -EINVAL);
+		assert_int_equal(dp_port_free(&p1, &err), 0);
+	}
 	p1.local.port = 30001;
 	assert_int_equal(dp_port_free(&p1, &err), -EINVAL);
 	req.local.port = 5;

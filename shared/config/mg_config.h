@@ -133,6 +133,8 @@ struct mg_settings {
 	unsigned n_ports;
 	char worker_lcores[64];
 	unsigned idle_sleep_us;     /**< 0 = busy poll */
+	unsigned orphan_timeout_s;  /**< dataplane: keep sessions without control this long */
+	unsigned dp_restart_wait_s; /**< control: calls wait this long for the dataplane */
 	unsigned max_sessions;
 	char capture_dir[PATH_MAX]; /**< where capture files may be written */
 

@@ -1161,6 +1161,36 @@ static const struct mg_config_key schema[] = {
 		.used_by = MG_CFG_USE_DATAPLANE,
 	},
 	{
+		.name = "mediagate.dataplane.orphanTimeout",
+		.type = "uint",
+		.def = "60",
+		.allowed = "0-86400 seconds (0 = remove at once)",
+		.apply = v_uint,
+		FIELD(orphan_timeout_s),
+		.min = 0,
+		.max = 86400,
+		.help = "When the control plane's connection is lost, the dataplane keeps "
+			"forwarding every session for this many seconds; then it removes every "
+			"session and port (counted: dpctl stats `orphans_removed`). A control "
+			"plane that connects within the time finds them all (docs/reliability.md).",
+		.used_by = MG_CFG_USE_DATAPLANE,
+	},
+	{
+		.name = "mediagate.dataplane.restartWait",
+		.type = "uint",
+		.def = "30",
+		.allowed = "0-3600 seconds (0 = end calls at once)",
+		.apply = v_uint,
+		FIELD(dp_restart_wait_s),
+		.min = 0,
+		.max = 3600,
+		.help = "When the connection to the dataplane is lost, calls and NG sessions "
+			"wait this many seconds for it: a dataplane that connects in time gets "
+			"every session re-installed with the same ports, keys and SRTP indexes "
+			"(docs/reliability.md); after it, the calls end as before (503/BYE).",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
 		.name = "mediagate.dataplane.maxSessions",
 		.type = "uint",
 		.def = "16384",

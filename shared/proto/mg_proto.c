@@ -110,6 +110,7 @@ static void swap_crypto(struct mg_msg_crypto *c)
 {
 	SW32(c->roc);
 	SW64(c->lifetime);
+	SW16(c->seq);
 }
 
 static void swap_leg(struct mg_msg_leg *l)
@@ -170,7 +171,7 @@ static void swap_dir_stats(struct mg_msg_dir_stats *d)
 	for (unsigned i = 0; i < MG_PROTO_DROP_SLOTS; i++)
 		SW64(d->drops[i]);
 	SW32(d->roc);
-	SW32(d->reserved);
+	SW16(d->seq);
 }
 
 static void swap_stats(void *p)
@@ -261,6 +262,10 @@ static void swap_dp_stats(void *p)
 	SW64(s->icmp_echo);
 	for (unsigned i = 0; i < MG_PROTO_DROP_SLOTS; i++)
 		SW64(s->drops[i]);
+	SW64(s->orphans_removed);
+	SW64(s->orphan_ports_removed);
+	SW32(s->orphan_sweeps);
+	SW32(s->control_connected);
 	for (unsigned i = 0; i < MG_PROTO_MAX_WORKERS; i++) {
 		SW32(s->workers[i].lcore);
 		SW32(s->workers[i].reserved);
@@ -311,12 +316,13 @@ int mg_proto_check_crypto(const struct mg_msg_crypto *c, const char *what)
 {
 	const struct mg_srtp_suite_info *si;
 
-	if (c->flags & ~MG_CRYPTO_F_ROC_RESET)
-		return fail("%s: unknown crypto flags 0x%x (allowed: 0x1 roc-reset)", what,
+	if (c->flags & ~(MG_CRYPTO_F_ROC_RESET | MG_CRYPTO_F_SEQ))
+		return fail("%s: unknown crypto flags 0x%x (allowed: 0x1 roc-reset, 0x2 seq)", what,
 			    c->flags);
-	if (!all_zero(c->reserved, sizeof(c->reserved)) ||
-	    !all_zero(c->reserved2, sizeof(c->reserved2)))
+	if (!all_zero(c->reserved, sizeof(c->reserved)))
 		return fail("%s: reserved crypto bytes set", what);
+	if (!(c->flags & MG_CRYPTO_F_SEQ) && c->seq != 0)
+		return fail("%s: seq %u without the seq flag", what, c->seq);
 	if (c->mki_len > MG_PROTO_MAX_MKI)
 		return fail("%s: MKI length %u (allowed: 0..%u)", what, c->mki_len,
 			    MG_PROTO_MAX_MKI);
@@ -470,8 +476,8 @@ static int check_port_alloc(const void *p)
 	rc = mg_proto_check_addr(&m->local, false, "port-alloc local");
 	if (rc < 0)
 		return rc;
-	if (m->local.port != 0)
-		return fail("port-alloc: port %u requested (must be 0: the dataplane picks)",
+	if (m->local.port & 1)
+		return fail("port-alloc: port %u requested (0: the dataplane picks, else an even RTP port)",
 			    m->local.port);
 	if (m->flags & ~MG_PORT_F_RTCP_MUX)
 		return fail("port-alloc: unknown flags 0x%x (allowed: 0x1 rtcp-mux)", m->flags);

@@ -34,7 +34,7 @@
 #include "mg_tdm_limits.h" /* MG_TDM_MAX_CHANNO: DAHDI's channel numbers */
 
 /** Bumped on every incompatible change of this file. */
-#define MG_PROTO_VERSION 1
+#define MG_PROTO_VERSION 2
 
 /** Largest datagram (header + body) either side sends. */
 #define MG_PROTO_MAX_MSG 4096
@@ -145,7 +145,11 @@ struct mg_msg_addr {
 /** PORT_ALLOC request: local media ports from mediagate.media.portRange. */
 struct mg_msg_port_alloc {
 	struct mg_msg_addr local; /**< family required; addr all-zero = dataplane's
-	                               first address of that family; port must be 0 */
+	                               first address of that family; port 0 = the
+	                               dataplane picks, else that (even) port of the
+	                               range, -EADDRINUSE if taken (re-install after a
+	                               dataplane restart; a dataplane that predates it
+	                               refuses with -EINVAL) */
 	uint8_t flags;            /**< MG_PORT_F_* */
 	uint8_t reserved[7];
 } __attribute__((packed));
@@ -169,6 +173,14 @@ struct mg_msg_port {
 #define MG_PROTO_MAX_FORKS 4
 
 #define MG_CRYPTO_F_ROC_RESET 0x01u /**< MODIFY: restart ROC at `roc` even if keys are unchanged */
+/**
+ * ADD (re-install after a dataplane restart): the stream's first SSRC
+ * starts at highest index (`roc`, `seq`) instead of "not seen yet", so its
+ * next packet's index is estimated as RFC 3711 App. A does (a wrap since
+ * is caught). A bit in an existing field: a dataplane that predates it
+ * refuses the session by name ("unknown crypto flags").
+ */
+#define MG_CRYPTO_F_SEQ 0x02u
 
 /**
  * One direction's SRTP/SRTCP parameters. suite NONE = plain RTP/RTCP and
@@ -187,7 +199,8 @@ struct mg_msg_crypto {
 	uint64_t lifetime; /**< packets per master key; 0 = MG_SRTP_DEFAULT_LIFETIME */
 	uint8_t key[MG_PROTO_MAX_KEY];
 	uint8_t salt[MG_PROTO_MAX_SALT];
-	uint8_t reserved2[2];
+	uint16_t seq;      /**< with MG_CRYPTO_F_SEQ: highest sequence number (s_l) at `roc`;
+	                        else 0 (was reserved) */
 } __attribute__((packed));
 
 /** Source policy of a leg (SPEC §5). */
@@ -304,12 +317,16 @@ struct mg_msg_dir_stats {
 	uint64_t rtcp_packets; /**< of which RTCP */
 	uint64_t drops[MG_PROTO_DROP_SLOTS]; /**< by enum mg_drop_reason */
 	uint32_t roc;          /**< current SRTP rollover counter */
+	uint16_t seq;          /**< highest sequence number (s_l) at `roc`, if seq_valid */
+	uint8_t seq_valid;     /**< 1: roc/seq are the stream's highest index (SRTP, a
+	                            packet seen); 0: unknown (was reserved: a dataplane
+	                            that predates it says 0) */
+	uint8_t reserved;
 	uint32_t rr_ssrc;      /**< rx: the SSRC the party's last RTCP receiver report
 	                            (SR or RR, first block) was about; 0 = none yet */
 	uint32_t rr_lost;      /**< its fraction lost (top 8 bits) and cumulative
 	                            packets lost (24 bits), host order */
 	uint32_t rr_jitter;    /**< its interarrival jitter, RTP timestamp units */
-	uint32_t reserved;
 } __attribute__((packed));
 
 struct mg_msg_fork_stats {
@@ -384,6 +401,12 @@ struct mg_msg_dp_stats {
 	uint64_t icmp_echo;
 	uint64_t drops[MG_PROTO_DROP_SLOTS]; /**< not attributable to a session */
 	struct mg_msg_worker_stats workers[MG_PROTO_MAX_WORKERS];
+	/* mediagate.dataplane.orphanTimeout (version 2): what was removed because
+	 * no control plane connected within the time after the last one left */
+	uint64_t orphans_removed;      /**< sessions */
+	uint64_t orphan_ports_removed; /**< RTP ports (a pair counts once) */
+	uint32_t orphan_sweeps;        /**< times it happened */
+	uint32_t control_connected;    /**< 1: a control plane is connected (HELLO done) */
 } __attribute__((packed));
 
 /* ------------------------------------------------------------------ TDM */
@@ -483,6 +506,7 @@ MG_PROTO_ASSERT_OFF(struct mg_msg_crypto, roc, 12);
 MG_PROTO_ASSERT_OFF(struct mg_msg_crypto, lifetime, 16);
 MG_PROTO_ASSERT_OFF(struct mg_msg_crypto, key, 24);
 MG_PROTO_ASSERT_OFF(struct mg_msg_crypto, salt, 56);
+MG_PROTO_ASSERT_OFF(struct mg_msg_crypto, seq, 70);
 MG_PROTO_ASSERT_SIZE(struct mg_msg_leg, 272);
 MG_PROTO_ASSERT_OFF(struct mg_msg_leg, candidates, 40);
 MG_PROTO_ASSERT_OFF(struct mg_msg_leg, remote_rtcp_port, 120);
@@ -496,6 +520,7 @@ MG_PROTO_ASSERT_SIZE(struct mg_msg_session_list_entry, 16);
 MG_PROTO_ASSERT_SIZE(struct mg_msg_session_list, 1040);
 MG_PROTO_ASSERT_SIZE(struct mg_msg_dir_stats, 172);
 MG_PROTO_ASSERT_OFF(struct mg_msg_dir_stats, drops, 24);
+MG_PROTO_ASSERT_OFF(struct mg_msg_dir_stats, seq, 156);
 MG_PROTO_ASSERT_SIZE(struct mg_msg_fork_stats, 32);
 MG_PROTO_ASSERT_SIZE(struct mg_msg_session_stats, 824);
 MG_PROTO_ASSERT_OFF(struct mg_msg_session_stats, forks, 696);
@@ -503,7 +528,7 @@ MG_PROTO_ASSERT_SIZE(struct mg_msg_fork, 128);
 MG_PROTO_ASSERT_OFF(struct mg_msg_fork, crypto, 56);
 MG_PROTO_ASSERT_SIZE(struct mg_msg_fork_id, 16);
 MG_PROTO_ASSERT_SIZE(struct mg_msg_worker_stats, 40);
-MG_PROTO_ASSERT_SIZE(struct mg_msg_dp_stats, 840);
+MG_PROTO_ASSERT_SIZE(struct mg_msg_dp_stats, 864);
 MG_PROTO_ASSERT_SIZE(struct mg_msg_tdm_bind, 32);
 MG_PROTO_ASSERT_OFF(struct mg_msg_tdm_bind, ssrc, 16);
 MG_PROTO_ASSERT_SIZE(struct mg_msg_tdm_chan, 8);

@@ -49,6 +49,10 @@ int mg_crypto_to_policy(const struct mg_msg_crypto *c, enum mg_srtp_dir dir, str
 	p->mki_len = c->mki_len;
 	p->nkeys = 1;
 	p->roc = c->roc;
+	if (c->flags & MG_CRYPTO_F_SEQ) {
+		p->seq = c->seq;
+		p->seq_valid = 1;
+	}
 	memcpy(p->keys[0].key, c->key, c->key_len);
 	memcpy(p->keys[0].salt, c->salt, c->salt_len);
 	memcpy(p->keys[0].mki, c->mki, c->mki_len);

@@ -367,6 +367,10 @@ static int ctx_load(struct mg_srtp_ctx *c, const struct mg_srtp_policy *p, char 
 	c->rtp_tag = s->srtp_tag_len;
 	c->rtcp_tag = s->srtcp_tag_len;
 	c->init_roc = p->roc;
+	c->init_seq = p->seq;
+	c->init_seq_pending = p->seq_valid ? 1 : 0;
+	c->floor_ssrc = 0;
+	c->floor_idx = 0;
 	memset(c->st, 0, sizeof(c->st));
 	return 0;
 }
@@ -454,6 +458,17 @@ static struct mg_srtp_stream_rt *st_new(struct mg_srtp_ctx *c, uint32_t ssrc)
 	memset(v, 0, sizeof(*v));
 	v->ssrc = ssrc;
 	v->roc = c->init_roc;
+	if (c->init_seq_pending) {
+		/* re-installed stream: continue from its highest index */
+		v->s_l = c->init_seq;
+		v->seq_valid = 1;
+		/* every index up to it counts as seen: a packet of before the
+		 * restart is not accepted (or sent) a second time */
+		memset(v->rtp_win, 0xff, sizeof(v->rtp_win));
+		c->init_seq_pending = 0;
+		c->floor_ssrc = ssrc;
+		c->floor_idx = (uint64_t)c->init_roc << 16 | c->init_seq;
+	}
 	v->in_use = 1;
 	v->last_use = c->clock;
 	return v;
@@ -810,6 +825,11 @@ static unsigned protect_rtp(struct mg_srtp_engine *e, struct mg_srtp_ctx *const 
 			res[i] = MG_SRTP_LIFETIME;
 			continue;
 		}
+		if (__builtin_expect(c->floor_idx != 0, 0) && ssrc == c->floor_ssrc && (uint64_t)idx <= c->floor_idx) {
+			/* re-installed stream: this index may have been used */
+			res[i] = MG_SRTP_REPLAY;
+			continue;
+		}
 		if (!st->seq_valid || (uint64_t)idx > ((uint64_t)st->roc << 16 | st->s_l)) {
 			st->roc = (uint32_t)((uint64_t)idx >> 16);
 			st->s_l = seq;
@@ -890,6 +910,18 @@ static unsigned unprotect_rtp(struct mg_srtp_engine *e, struct mg_srtp_ctx *cons
 				res[i] = MG_SRTP_REPLAY;
 				continue;
 			}
+		} else if (!st && c->init_seq_pending) {
+			/* re-installed stream: estimate against its highest
+			 * index before the restart */
+			idx = estimate_index(c->init_roc, c->init_seq, seq);
+			if (idx < 0) {
+				res[i] = MG_SRTP_REPLAY;
+				continue;
+			}
+			c->pend_burst = e->burst_id;
+			c->pend_ssrc = ssrc;
+			c->pend_roc = (uint32_t)((uint64_t)idx >> 16);
+			c->pend_seq = seq;
 		} else {
 			c->pend_burst = e->burst_id;
 			c->pend_ssrc = ssrc;

@@ -123,6 +123,10 @@ struct mg_srtp_policy {
 	uint32_t kdr;        /**< key derivation rate; only 0 is supported (refused
 			      *   otherwise with an error saying so) */
 	uint32_t roc;        /**< initial ROC for every new SSRC (normally 0) */
+	uint16_t seq;        /**< with seq_valid: the first new SSRC starts with highest
+			      *   index (roc, seq) (re-install after a dataplane restart:
+			      *   the next packet's index is estimated, a wrap is caught) */
+	uint8_t seq_valid;
 	struct mg_srtp_master_key keys[MG_SRTP_KEYS_MAX];
 };
 

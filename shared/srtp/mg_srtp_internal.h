@@ -60,6 +60,12 @@ struct mg_srtp_ctx {
 	uint8_t rtp_tag;
 	uint8_t rtcp_tag;
 	uint32_t init_roc;
+	uint16_t init_seq;      /* the first new SSRC starts at (init_roc, init_seq) */
+	uint8_t init_seq_pending;
+	/* outbound, re-installed: protect refuses indexes of floor_ssrc at or
+	 * below floor_idx (used before the restart); 0 = none */
+	uint32_t floor_ssrc;
+	uint64_t floor_idx;
 	uint32_t clock; /* LRU clock, one tick per packet */
 	/* first packet of an SSRC without state in the current unprotect
 	 * burst (pend_burst == engine burst_id), for index estimation */

@@ -306,6 +306,97 @@ static void test_set_roc(void **state)
 	assert_int_equal(unprot(f, p, l), MG_SRTP_OK);
 }
 
+/*
+ * Dataplane restart: new contexts told the highest index (roc, seq) of the
+ * streams go on where the old ones were, a wrap since the read included:
+ * the far receiver (which never restarted) authenticates what the new
+ * sender protects, the new receiver what the far sender protects, and
+ * nothing up to the index is accepted again.
+ */
+static void test_resume_index(void **state)
+{
+	FX();
+	struct mg_srtp_policy p = f->pol;
+	struct mg_srtp_ctx *peer_in, *peer_out, *old_out;
+	uint8_t pk[CAP];
+	uint16_t l, s;
+	uint32_t roc = 9;
+	uint16_t seq = 0;
+	char err[200];
+
+	/* before: our sender (f->out) at ROC 0 just below a wrap; the peer's
+	 * receiver follows it */
+	p.dir = MG_SRTP_DIR_INBOUND;
+	peer_in = mg_srtp_ctx_create(&p, err, sizeof(err));
+	assert_non_null(peer_in);
+	for (s = 65500; s <= 65510; s++) {
+		l = prot(f, pk, 42, s);
+		old_out = f->in;
+		f->in = peer_in;
+		assert_int_equal(unprot(f, pk, l), MG_SRTP_OK);
+		f->in = old_out;
+	}
+	assert_int_equal(mg_srtp_get_roc(f->out, 42, &roc, &seq), 0);
+	assert_int_equal(roc, 0);
+	assert_int_equal(seq, 65510);
+	/* restart: the sender is re-created from (0, 65510); the source's
+	 * stream wrapped meanwhile (seq 20 is index 1:20) */
+	p.dir = MG_SRTP_DIR_OUTBOUND;
+	p.roc = roc;
+	p.seq = seq;
+	p.seq_valid = 1;
+	mg_srtp_ctx_free(f->out);
+	f->out = mg_srtp_ctx_create(&p, err, sizeof(err));
+	assert_non_null(f->out);
+	old_out = f->in;
+	f->in = peer_in;
+	l = prot(f, pk, 42, 20);
+	assert_int_equal(unprot(f, pk, l), MG_SRTP_OK);
+	assert_int_equal(mg_srtp_get_roc(peer_in, 42, &roc, &seq), 0);
+	assert_int_equal(roc, 1);
+	assert_int_equal(seq, 20);
+	f->in = old_out;
+	{
+		/* an index at or below the one read (late or replayed into the
+		 * relay) is not protected again: it may have been used */
+		struct mg_srtp_buf b = { pk, rtp(pk, 42, 65505, 40), CAP };
+		uint8_t res = 0xff;
+
+		assert_int_equal(mg_srtp_protect_burst(f->e, f->out, &b, &res, 1), 0);
+		assert_int_equal(res, MG_SRTP_REPLAY);
+		b = (struct mg_srtp_buf){ pk, rtp(pk, 42, 65515, 40), CAP }; /* above it: fine */
+		assert_int_equal(mg_srtp_protect_burst(f->e, f->out, &b, &res, 1), 1);
+	}
+
+	/* the receiving side: the peer's sender at index 0:65510, our new
+	 * receiver told so; the peer goes on after a wrap */
+	p = f->pol;
+	p.dir = MG_SRTP_DIR_OUTBOUND;
+	peer_out = mg_srtp_ctx_create(&p, err, sizeof(err));
+	assert_non_null(peer_out);
+	assert_int_equal(mg_srtp_set_roc(peer_out, 43, 0), 0);
+	p.dir = MG_SRTP_DIR_INBOUND;
+	p.roc = 0;
+	p.seq = 65510;
+	p.seq_valid = 1;
+	mg_srtp_ctx_free(f->in);
+	f->in = mg_srtp_ctx_create(&p, err, sizeof(err));
+	assert_non_null(f->in);
+	old_out = f->out;
+	f->out = peer_out;
+	l = prot(f, pk, 43, 65505); /* sent before the restart: not again */
+	assert_int_equal(unprot(f, pk, l), MG_SRTP_REPLAY);
+	l = prot(f, pk, 43, 65530);
+	assert_int_equal(unprot(f, pk, l), MG_SRTP_OK);
+	l = prot(f, pk, 43, 5);
+	assert_int_equal(unprot(f, pk, l), MG_SRTP_OK);
+	assert_int_equal(mg_srtp_get_roc(f->in, 43, &roc, &seq), 0);
+	assert_int_equal(roc, 1);
+	f->out = old_out;
+	mg_srtp_ctx_free(peer_in);
+	mg_srtp_ctx_free(peer_out);
+}
+
 static void test_lifetime_and_rekey(void **state)
 {
 	FX();
@@ -598,6 +689,7 @@ int main(void)
 		BOTH(test_duplicate_in_burst),
 		BOTH(test_roc_wrap_and_late),
 		BOTH(test_set_roc),
+		BOTH(test_resume_index),
 		BOTH(test_lifetime_and_rekey),
 		BOTH(test_mki_selection),
 		BOTH(test_malformed),

@@ -15,7 +15,9 @@
 #      admission (mediagate.calls.maxCalls: 503 + Retry-After), media
 #      timeout; 5e. late offer (INVITE without SDP: offer in our 200, answer
 #      in the ACK; offerless re-INVITEs; ACK without / with an unusable
-#      answer); 5f. dataplane stall; 6. dataplane killed during a call.
+#      answer); 5f. dataplane stall: the call waits, the live dataplane kept
+#      it; 6. dataplane killed during a call and started again: the call goes
+#      on, its session re-installed on the same ports (mgctl, dpctl JSON).
 #
 #   call_sipp.sh BUILD_DIR SRC_DIR [RATE] [SECONDS]
 set -uo pipefail
@@ -162,6 +164,7 @@ netborder.sip.userAgent.IPAddress=127.0.0.1:$P_GW2/udp
 netborder.media.srtp.mode=as-needed
 mediagate.routing.rulesFile=$W/rules.xml
 mediagate.control.socket=$W/dpl.sock
+mediagate.control.cliSocket=$W/load-cli.sock
 mediagate.control.allowedUids=0
 mediagate.log.level=${CALL_LOG_LEVEL:-info}
 mediagate.dataplane.eal=--no-huge -m 256 --no-shconf --no-pci --no-telemetry -l 0,1 --file-prefix $PREFIX
@@ -505,31 +508,75 @@ check "ACK with a codec we did not offer: the call ends, reason logged" badans_g
 "$DPCTL" --socket dpl.sock session list > late_sessions2.json 2>&1
 check "late offer: no session left in the dataplane" late_sessions2.json '"total": 0'
 
+# mgctl --json on the load gateway (its socket: load-cli.sock)
+mgl() { "$BUILD/control/mgctl/mgctl" --config load.properties --json "$@"; }
+js() { python3 -c 'import json,sys
+try: d=json.loads(sys.stdin.readline())
+except ValueError: d=None
+try: v=eval(sys.argv[1])
+except Exception: v=None
+print(json.dumps(v) if isinstance(v,(dict,list)) else v)' "$1"; }
+# calls_state: "N STATE..." of the calls mgctl lists now
+calls_state() { mgl calls list | js '"%d %s" % (len(d["calls"]), " ".join(c["state"] for c in d["calls"]))'; }
+# dp_ports FILE: the sessions' local port pairs in a dpctl session list
+dp_ports() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["total"], sorted(tuple(s["local_ports"]) for s in d["sessions"]))' "$1"; }
+
 # ---- 5f. the dataplane stalls (connection lost, dataplane alive) -----------
+# mediagate.dataplane.restartWait (default 30 s): the call waits; the live
+# dataplane still has its session when the connection is back (docs/reliability.md)
 held_call stall 20000
 SUAC=$HELD_PID
+"$DPCTL" --socket dpl.sock session list > stall_before.json 2>&1
 kill -STOP "$DP"
-wait_log load.log "ending in state active: dataplane connection lost" 1 100
+wait_log load.log "dataplane connection lost: 1 call\\(s\\) wait up to" 1 100
+check "dataplane stalled past the PING timeout: the call waits for it" load.log "dataplane connection lost: 1 call\\(s\\) wait up to 30 s"
+lost_state=$(calls_state)
 kill -CONT "$DP"
-wait_log load.log "dataplane back: removed what" 1 100
-sleep 0.5
-check "dataplane stalled past the PING timeout: the call ends" load.log "ending in state active: dataplane connection lost"
-check "  back: the ended call's session and ports are removed from the live dataplane" load.log "dataplane back: removed what 1 call\(s\) ended meanwhile left there"
+wait_log load.log "still in the dataplane" 1 100
+sleep 0.3
+if [ "$lost_state" = "1 active" ]; then ok "  while the dataplane is away the call stays active (mgctl)"; else bad "  calls while away: $lost_state"; fi
+if [ "$(calls_state)" = "1 active" ]; then ok "  back: the call is still active (mgctl)"; else bad "  calls after the stall: $(calls_state)"; fi
 "$DPCTL" --socket dpl.sock session list > sessions3.json 2>&1
-check "  no session left in the dataplane" sessions3.json '"total": 0'
+if [ "$(dp_ports sessions3.json)" = "$(dp_ports stall_before.json)" ]; then ok "  the live dataplane kept its session and ports (nothing re-installed)"; else bad "  sessions after the stall: $(dp_ports sessions3.json), before: $(dp_ports stall_before.json)"; fi
+if [ "$(count load.log "re-installed in the dataplane")" = 0 ]; then ok "  nothing re-installed into the live dataplane (it said EEXIST: kept)"; else bad "  a session was re-installed into the live dataplane" load.log; fi
+ID=$(mgl calls list | js 'd["calls"][0]["id"]')
+if [ "$(mgl calls terminate "$ID" | js 'd["result"]')" = ok ]; then ok "  mgctl calls terminate $ID"; else bad "  mgctl calls terminate $ID"; fi
+wait_log load.log "ended after .*; 0 calls active$" $(($(count load.log "ended after .*; 0 calls active$") + 1)) 50
+sleep 0.3
+if [ "$(calls_state)" = "0 " ]; then ok "  then 0 calls (mgctl)"; else bad "  calls after terminate: $(calls_state)"; fi
+"$DPCTL" --socket dpl.sock session list > sessions3b.json 2>&1
+check "  no session left in the dataplane" sessions3b.json '"total": 0'
 kill "$SUAC" 2> /dev/null
 wait "$SUAC" 2> /dev/null
 
-# ---- 6. the dataplane dies during a call: the call ends, nothing is left ----
+# ---- 6. the dataplane dies during a call and is started again: the call goes on ----
 held_call lost 20000
 LUAC=$HELD_PID
+"$DPCTL" --socket dpl.sock session list > lost_before.json 2>&1
+ended_before=$(mgl stats | js 'd["calls"]["ended"]')
+n_hello=$(count load.log "connected to dataplane")
 kill -9 "$DP"
 wait "$DP" 2> /dev/null
-wait_log load.log "ending in state active: dataplane connection lost" 2 50
-sleep 0.5
-n_lost=$(grep -c "ending in state active: dataplane connection lost" load.log)
-if [ "$n_lost" -ge 2 ]; then ok "dataplane killed during a call: the call ends with BYE"; else bad "dataplane killed: $n_lost endings" load.log; fi
-check "  and leaves 0 calls active" load.log "ended after .*\(dataplane connection lost\); 0 calls active\$"
+wait_log load.log "dataplane connection lost: 1 call\\(s\\) wait up to" 2 50
+lost_state=$(calls_state)
+"$DATAPLANE" --config load.properties > dataplane2.log 2>&1 &
+DP=$!
+PIDS+=($DP)
+wait_log load.log "connected to dataplane" $((n_hello + 1)) 200
+wait_log load.log "re-installed in the dataplane" 1 50
+sleep 0.3
+if [ "$lost_state" = "1 active" ]; then ok "dataplane killed during a call: the call waits, active (mgctl)"; else bad "dataplane killed: calls $lost_state"; fi
+if [ "$(calls_state)" = "1 active" ]; then ok "  a new dataplane: the call is still active (mgctl)"; else bad "  calls after the restart: $(calls_state)"; fi
+"$DPCTL" --socket dpl.sock session list > sessions4.json 2>&1
+if [ "$(dp_ports sessions4.json)" = "$(dp_ports lost_before.json)" ]; then ok "  its session re-installed in the new dataplane on the same ports"; else bad "  sessions after the restart: $(dp_ports sessions4.json), before: $(dp_ports lost_before.json)" dataplane2.log; fi
+ended_after=$(mgl stats | js 'd["calls"]["ended"]')
+if [ "$ended_after" = "$ended_before" ]; then ok "  no call ended for the dataplane's death (mgctl stats: $ended_after ended)"; else bad "  calls ended: $ended_before before, $ended_after after"; fi
+ID=$(mgl calls list | js 'd["calls"][0]["id"]')
+mgl calls terminate "$ID" > /dev/null 2>&1
+wait_log load.log "ended after .*; 0 calls active$" $(($(count load.log "ended after .*; 0 calls active$") + 1)) 50
+sleep 0.3
+"$DPCTL" --socket dpl.sock session list > sessions5.json 2>&1
+check "  terminated: no session left in the new dataplane" sessions5.json '"total": 0'
 kill "$LUAC" 2> /dev/null
 wait "$LUAC" 2> /dev/null
 if kill -0 "$CTL" 2> /dev/null; then ok "mediagate-control survived the dataplane's death"; else bad "mediagate-control died" load.log; fi

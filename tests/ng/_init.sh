@@ -186,6 +186,7 @@ relay_stop_rtpengine() {
 # relay_pid (RSS per session in ng-bench) is mediagate-control's.
 # Expects: mediagate.ng.listen (SPEC §8), mediagate.calls.maxCalls for the
 # load-limit scenario, media ports in 30000+N*1000..+999 like rtpengine.
+# MG_EXTRA_CONF: more gw.properties lines (dp_restart_test.sh).
 relay_start_mediagate() {
 	local n=$1 max=${2:-0}
 	local dp=$BUILD/dataplane/mediagate-dataplane ctl=$BUILD/control/mediagate-control
@@ -218,6 +219,7 @@ mediagate.dataplane.idleSleepUs=1000
 mediagate.media.portRange=$((30000 + n * 1000))-$((30999 + n * 1000))
 mediagate.ng.listen=$(relay_ng "$n")/udp
 mediagate.calls.maxCalls=$max
+${MG_EXTRA_CONF:-}
 EOF
 	ip netns exec $NS_GW "$dp" --config "$d/gw.properties" > "$d/dataplane.log" 2>&1 &
 	RELAY_DP_PID[$n]=$!

@@ -13,6 +13,11 @@
  *          --tamper (flip one payload byte after protecting)
  *          --timeout-ms N (recv: stop after N ms without a packet)
  *
+ * recv also says why unprotect failed (auth_fail, replay_fail: libsrtp's
+ * verdicts) and the largest gap between two good packets: max_gap_ms and
+ * resume_ms (CLOCK_REALTIME ms of the packet that ended it), for the
+ * dataplane restart test (tests/ng/dp_restart_test.sh).
+ *
  * RTP payload of sequence number s: 160 bytes, byte i = (s + i) & 0xff;
  * timestamp = 1000 + 160 * s. The receiver checks both, so a relay that
  * mangles payload, sequence number, timestamp or SSRC is caught.
@@ -167,6 +172,8 @@ static int do_recv(int fd, const struct opts *o)
 	srtp_t s = make_srtp(o, 1);
 	uint8_t b[2048];
 	unsigned received = 0, ok = 0, unprotect_fail = 0, bad = 0, ssrc_bad = 0;
+	unsigned auth_fail = 0, replay_fail = 0;
+	uint64_t last_ok_ms = 0, max_gap_ms = 0, resume_ms = 0;
 	long first_seq = -1, last_seq = -1;
 	uint32_t last_ssrc = 0;
 	char src[64] = "";
@@ -189,6 +196,10 @@ static int do_recv(int fd, const struct opts *o)
 						      : srtp_unprotect(s, b, &len);
 			if (e != srtp_err_status_ok) {
 				unprotect_fail++;
+				if (e == srtp_err_status_auth_fail)
+					auth_fail++;
+				else if (e == srtp_err_status_replay_fail || e == srtp_err_status_replay_old)
+					replay_fail++;
 				continue;
 			}
 		}
@@ -228,10 +239,24 @@ static int do_recv(int fd, const struct opts *o)
 			first_seq = seq;
 		last_seq = seq;
 		ok++;
+		{
+			struct timespec now;
+			uint64_t ms;
+
+			clock_gettime(CLOCK_REALTIME, &now);
+			ms = (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+			if (last_ok_ms != 0 && ms - last_ok_ms > max_gap_ms) {
+				max_gap_ms = ms - last_ok_ms;
+				resume_ms = ms;
+			}
+			last_ok_ms = ms;
+		}
 	}
 	printf("{\"received\":%u,\"ok\":%u,\"unprotect_fail\":%u,\"bad\":%u,\"ssrc_bad\":%u,"
-	       "\"first_seq\":%ld,\"last_seq\":%ld,\"ssrc\":%u,\"source\":\"%s\"}\n",
-	       received, ok, unprotect_fail, bad, ssrc_bad, first_seq, last_seq, last_ssrc, src);
+	       "\"first_seq\":%ld,\"last_seq\":%ld,\"ssrc\":%u,\"source\":\"%s\","
+	       "\"auth_fail\":%u,\"replay_fail\":%u,\"max_gap_ms\":%llu,\"resume_ms\":%llu}\n",
+	       received, ok, unprotect_fail, bad, ssrc_bad, first_seq, last_seq, last_ssrc, src,
+	       auth_fail, replay_fail, (unsigned long long)max_gap_ms, (unsigned long long)resume_ms);
 	return 0;
 }
 
