@@ -658,36 +658,59 @@ static int addr_text(const struct media_session *m, int s, const struct media_op
 	return 0;
 }
 
-static char *sdp_buf(struct media_result *r)
+/* What every SDP we write towards side @p s starts from: our address for
+ * it and the options of the request. -1 (reason set) if none. */
+static int sdp_out_init(const struct media_session *m, int s, const struct media_op *op, struct sdprw_out *w,
+			char *addr, size_t addrlen)
 {
-	char *b = malloc(MEDIA_SDP_MAX);
+	memset(w, 0, sizeof(*w));
+	if (addr_text(m, s, &op->o, addr, addrlen, &w->family) < 0) {
+		why_set(op->res, MEDIA_E_DATAPLANE, "bad local address from the dataplane");
+		return -1;
+	}
+	w->addr = addr;
+	w->replace_origin = op->o.replace_origin;
+	w->strip_ice = !op->o.keep_ice;
+	w->n_media = op->parsed->n_media;
+	return 0;
+}
 
-	if (b == NULL)
+/* Write the party's SDP rewritten per @p w into the result (@p what:
+ * "offer" or "answer", for the error); @p w is wiped (our keys). */
+static void sdp_out_emit(struct media_op *op, struct sdprw_out *w, const char *what)
+{
+	struct media_result *r = op->res;
+	char *out = malloc(MEDIA_SDP_MAX);
+	int n;
+
+	if (out == NULL) {
+		explicit_bzero(w, sizeof(*w));
 		why_set(r, MEDIA_E_NOMEM, "out of memory");
-	return b;
+		return;
+	}
+	n = sdprw_write(op->sdp, op->sdp_len, w, out, MEDIA_SDP_MAX);
+	explicit_bzero(w, sizeof(*w));
+	if (n < 0) {
+		free(out);
+		why_set(r, MEDIA_E_SDP, "cannot write the %s: %s", what, strerror(-n));
+		return;
+	}
+	op->out_sdp = out;
+	r->sdp = out;
+	r->sdp_len = (size_t)n;
 }
 
 /* Both sides have their ports: write the offer towards the other side. */
 static void offer_write(struct media_session *m, struct media_op *op)
 {
-	struct media_result *r = op->res;
 	int ys = !op->xs;
 	struct media_side *yd = &m->side[ys];
 	const struct media_party *xp = m->side[op->xs].parties[party_find(&m->side[op->xs], op->from_tag)];
 	struct sdprw_out w;
 	char addr[64];
-	char *out;
-	int n;
 
-	memset(&w, 0, sizeof(w));
-	if (addr_text(m, ys, &op->o, addr, sizeof(addr), &w.family) < 0) {
-		why_set(r, MEDIA_E_DATAPLANE, "bad local address from the dataplane");
+	if (sdp_out_init(m, ys, op, &w, addr, sizeof(addr)) < 0)
 		return;
-	}
-	w.addr = addr;
-	w.replace_origin = op->o.replace_origin;
-	w.strip_ice = !op->o.keep_ice;
-	w.n_media = op->parsed->n_media;
 	for (unsigned i = 0; i < w.n_media; i++) {
 		struct sdprw_media_out *mo = &w.m[i];
 		const struct media_leg *xl = &xp->legs[i];
@@ -716,19 +739,7 @@ static void offer_write(struct media_session *m, struct media_op *op)
 				mo->n_crypto++;
 			}
 	}
-	out = sdp_buf(r);
-	if (out == NULL)
-		return;
-	n = sdprw_write(op->sdp, op->sdp_len, &w, out, MEDIA_SDP_MAX);
-	explicit_bzero(&w, sizeof(w));
-	if (n < 0) {
-		free(out);
-		why_set(r, MEDIA_E_SDP, "cannot write the offer: %s", strerror(-n));
-		return;
-	}
-	op->out_sdp = out;
-	r->sdp = out;
-	r->sdp_len = (size_t)n;
+	sdp_out_emit(op, &w, "offer");
 }
 
 /* ----------------------------------------------------------------- answer */
@@ -815,22 +826,12 @@ static int answer_read_party(struct media_session *m, struct media_op *op, struc
 
 static void answer_write(struct media_session *m, struct media_op *op, const struct media_party *xp)
 {
-	struct media_result *r = op->res;
 	struct media_side *xd = &m->side[op->xs];
 	struct sdprw_out w;
 	char addr[64];
-	char *out;
-	int n;
 
-	memset(&w, 0, sizeof(w));
-	if (addr_text(m, op->xs, &op->o, addr, sizeof(addr), &w.family) < 0) {
-		why_set(r, MEDIA_E_DATAPLANE, "bad local address from the dataplane");
+	if (sdp_out_init(m, op->xs, op, &w, addr, sizeof(addr)) < 0)
 		return;
-	}
-	w.addr = addr;
-	w.replace_origin = op->o.replace_origin;
-	w.strip_ice = !op->o.keep_ice;
-	w.n_media = op->parsed->n_media;
 	for (unsigned i = 0; i < w.n_media; i++) {
 		struct sdprw_media_out *mo = &w.m[i];
 		const struct media_leg *xl = &xp->legs[i];
@@ -860,19 +861,7 @@ static void answer_write(struct media_session *m, struct media_op *op, const str
 			mo->n_crypto = 1;
 		}
 	}
-	out = sdp_buf(r);
-	if (out == NULL)
-		return;
-	n = sdprw_write(op->sdp, op->sdp_len, &w, out, MEDIA_SDP_MAX);
-	explicit_bzero(&w, sizeof(w));
-	if (n < 0) {
-		free(out);
-		why_set(r, MEDIA_E_SDP, "cannot write the answer: %s", strerror(-n));
-		return;
-	}
-	op->out_sdp = out;
-	r->sdp = out;
-	r->sdp_len = (size_t)n;
+	sdp_out_emit(op, &w, "answer");
 }
 
 /* ADD/MODIFY/DEL per stream between the two active parties. Returns how
