@@ -64,7 +64,6 @@ struct media_opts {
 	uint64_t lifetime;            /* SDES lifetime on our keys, 0 = none */
 	unsigned rtcp_mux;            /* enum media_rtcp_mux bits */
 	bool strict_source;           /* accept media only from the SDP's endpoint */
-	bool asymmetric;              /* do not latch: send to the SDP's endpoint */
 	bool media_handover;          /* a latched leg's source may move (SPEC 12);
 					 sticks to the session once given */
 	bool dtls_refuse;             /* DTLS-SRTP offer: refuse instead of SDES-only */

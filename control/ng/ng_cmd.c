@@ -164,7 +164,6 @@ struct opt_ctx {
 	struct ng_doc *d;
 	struct ng_val *warnings; /* list of strings */
 	bool load_limit;         /* the client supports "load limit" */
-	char *profile_buf;       /* transport-protocol from a flag word */
 	struct ng_buf strip;     /* codec names to strip/mask, comma separated */
 	struct ng_buf except;    /* codec names kept */
 };
@@ -340,7 +339,7 @@ static void flag_word(void *ctx, const char *w, size_t n)
 	} else if (word_is(w, n, "SIP-source-address")) {
 		/* opts_read() takes received-from then */
 	} else if (word_is(w, n, "asymmetric")) {
-		c->o->asymmetric = true;
+		/* accepted: the dataplane latches every leg (SPEC 12) */
 	} else if (word_is(w, n, "strict-source")) {
 		c->o->strict_source = true;
 	} else if (word_is(w, n, "media-handover")) {
