@@ -175,7 +175,7 @@ class Replay:
             return
         if self.failed_at is None:
             self.failed_at = t
-        rec = dict(kind=f.kind, slot=f.slot, t=t, mode=f.mode, active_at_failure=len(s.calls),
+        rec = dict(kind=f.kind, slot=f.slot, t=t, mode=f.mode if f.kind == "node" else "-", active_at_failure=len(s.calls),
                    lost=0, kept=0, moved=0, media_gap_s=0.0, media_lost_s=0.0, leaked=0)
         self.events.append(rec)
         if f.kind == "dataplane":
