@@ -53,8 +53,11 @@ PLAN_COLS = [("profile", "%-18s", "profile"), ("core_pps", "%9.3f", "Mpps/core")
              ("nodes", "%6d", "N+spare"), ("cores_total", "%6d", "cores"),
              ("cap_sessions_node", "%9d", "sess/node"), ("node_gbps_each_way", "%8.1f", "Gb/s/nd"),
              ("node_mem_gb", "%6.2f", "GB/nd")]
-TOT_COLS = ["initial", "offered", "admitted", "rejected", "ended", "active_end", "lost",
-            "setup_retried", "media_gap_s", "media_lost_s", "leaked_sessions", "over_capacity"]
+TOT_COLS = [("initial", "initial"), ("offered", "offered"), ("admitted", "admitted"),
+            ("rejected", "rejected"), ("ended", "ended"), ("active_end", "up at end"), ("lost", "lost"),
+            ("setup_retried", "retried"), ("media_gap_s", "gap call-s"), ("media_lost_s", "lost call-s"),
+            ("leaked_sessions", "leaked"), ("over_capacity", "over cap"),
+            ("over_capacity_after_failure", "over after")]
 
 
 def parse_fail(text, args, figs):
@@ -101,7 +104,7 @@ def print_plan(rows, args):
 def print_run(name, res):
     t = res["totals"]
     print("%-9s " % name + " ".join(
-        ("%12.1f" % t[c]) if isinstance(t[c], float) else ("%12s" % t[c]) for c in TOT_COLS))
+        ("%11.1f" % t[c]) if isinstance(t[c], float) else ("%11s" % t[c]) for c, _ in TOT_COLS))
 
 
 def main():
@@ -172,7 +175,7 @@ def main():
               "hold %.1f s mean, %.0f s, dt %.2f s, seed %d, profile %s"
               % (n_active, cap_s, cap_c, args.spare if args.topology == "standby" else 0,
                  args.cps, hold, args.duration, args.dt, args.seed, args.profile))
-        print("%-9s " % "run" + " ".join("%12s" % c[:12] for c in TOT_COLS))
+        print("%-9s " % "run" + " ".join("%11s" % h for _, h in TOT_COLS))
         for name, fl in (("baseline", []), ("scenario", fails)):
             if name == "scenario" and not fails:
                 break
@@ -203,9 +206,10 @@ def main():
                          e["kept"], e["moved"], e["media_gap_s"], e["media_lost_s"], e["leaked"]))
             for s in res["slots"]:
                 print("# %s slot %d: peak %d / %d sessions (%.0f %%), after failure %d, peak %d / %.0f "
-                      "set-ups/s, refused %d%s"
+                      "set-ups/s, refused %d (%d after the failure)%s"
                       % (name, s["slot"], s["peak_active"], s["cap_sessions"], 100 * s["peak_load"],
                          s["peak_active_after_failure"], s["peak_cps"], s["cap_cps"], s["refused"],
+                         s["refused_after_failure"],
                          "  OVER CAPACITY" if s["over_capacity"] else ""))
     out["runs"] = runs
     if args.json:

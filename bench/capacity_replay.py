@@ -61,6 +61,7 @@ class Slot:
         self.peak_active = 0
         self.peak_active_after_failure = 0
         self.refused = 0           # load limit: full or over its set-up rate
+        self.refused_after_failure = 0
 
 
 class Replay:
@@ -122,6 +123,8 @@ class Replay:
             self.drain(s, t)
             if self.full(s, t):
                 s.refused += 1
+                if self.failed_at is not None:
+                    s.refused_after_failure += 1
                 continue
             break
         if retried:
@@ -330,9 +333,12 @@ class Replay:
                 active_end=len(s.calls), peak_active=s.peak_active,
                 peak_active_after_failure=s.peak_active_after_failure,
                 peak_load=s.peak_active / s.cap_sessions if s.cap_sessions else math.inf,
-                peak_cps=peak_cps, refused=s.refused,
+                peak_cps=peak_cps, refused=s.refused, refused_after_failure=s.refused_after_failure,
                 over_capacity=bool(s.peak_active > s.cap_sessions or peak_cps > s.cap_cps
-                                   or s.refused > 0)))
+                                   or s.refused > 0),
+                over_capacity_after_failure=bool(s.peak_active_after_failure > s.cap_sessions
+                                                 or s.refused_after_failure > 0)))
         tot = dict(self.tot, active_end=active, standby_left=self.standby)
         tot["over_capacity"] = any(x["over_capacity"] for x in slots)
+        tot["over_capacity_after_failure"] = any(x["over_capacity_after_failure"] for x in slots)
         return dict(totals=tot, events=self.events, slots=slots)

@@ -124,6 +124,7 @@ def main():
         check(t["setup_retried"] > 0, "lose: no set-up was sent to the dead node before detection")
         check(out["runs"]["scenario"]["slots"][1]["active_end"] == 0, "lose: the dead node took calls after detection")
         check(out["runs"]["baseline"]["totals"]["offered"] == t["offered"], "lose: not the same arrivals")
+        check(not t["over_capacity_after_failure"], "lose: two of three nodes at 1000 each over capacity")
 
         # standby: calls kept after detect + failover, those newer than the
         # publication lag lost; the second failure finds no standby left
@@ -161,10 +162,13 @@ def main():
               and out["runs"]["scenario"]["totals"]["rejected"] > 0
               and out["runs"]["scenario"]["slots"][1]["peak_active"] <= 400,
               "over: one node left for the load, nothing refused")
+        check(out["runs"]["scenario"]["totals"]["over_capacity_after_failure"]
+              and not out["runs"]["baseline"]["totals"]["over_capacity_after_failure"],
+              "over: not flagged over capacity after the failure")
         out = run(tmp, "noadmit", *small, "--no-admit", "--fail", "node:0@20,detect=1")
         conserved(out, "noadmit")
         s1 = out["runs"]["scenario"]["slots"][1]
-        check(s1["over_capacity"] and s1["peak_active"] > 400 and out["runs"]["scenario"]["totals"]["rejected"] == 0,
+        check(s1["over_capacity_after_failure"] and s1["peak_active_after_failure"] > 400 and out["runs"]["scenario"]["totals"]["rejected"] == 0,
               "noadmit: survivor %r" % s1)
 
         # dataplane restart: every call kept, gap at most the restart gap each
