@@ -282,6 +282,10 @@ static void call_free(struct call *c)
 	if (c->routed)
 		route_result_clear(&c->route);
 	call_offer0_drop(c);
+	free(c->from0_user);
+	free(c->from0_name);
+	free(c->target);
+	free(c->gw_host);
 	calls_ce.n_calls--;
 	calls_ce.cnt.ended++;
 	MG_INFO("call %u: ended after %lds (%s); %u calls active", c->id,

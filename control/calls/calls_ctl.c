@@ -58,7 +58,9 @@ static void call_info(const struct call *c, struct calls_info *out)
 	out->age_s = now > c->started ? (uint64_t)(now - c->started) : 0;
 	out->session_id = c->sess_id;
 	out->session_on = media_call_installed(&c->mc);
-	snprintf(out->from, sizeof(out->from), "%s", c->from0_user);
+	out->from = c->from0_user ? c->from0_user : "";
+	out->rule = c->routed && c->route.rule_name ? c->route.rule_name : "";
+	out->target = c->target ? c->target : "";
 	if (c->state == CALL_ENDING || c->state == CALL_FREED)
 		snprintf(out->why, sizeof(out->why), "%s", c->why);
 	for (unsigned li = 0; li < 2; li++)

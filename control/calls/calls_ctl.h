@@ -28,16 +28,19 @@ struct calls_info {
 	uint64_t age_s;         /* since the INVITE or SETUP */
 	uint64_t session_id;    /* dataplane session, 0 none */
 	bool session_on;
-	char from[128];         /* caller's From user */
+	const char *from;       /* caller's From user, whole ("" none) */
+	const char *rule;       /* routing rule the call was routed by, "" not routed */
+	const char *target;     /* Request-URI of the INVITE to the callee, "" none sent */
 	char why[160];          /* how it is ending, "" while it is up */
 	struct calls_leg_info leg[2];
 };
 
 typedef void (*calls_info_f)(void *arg, const struct calls_info *ci);
 
-/* Every call, newest first (@p ci valid during the callback only). */
+/* Every call, newest first (@p ci and its strings valid during the callback only). */
 void calls_info_each(calls_info_f fn, void *arg);
-/* One call by id: 0, or -ENOENT. */
+/* One call by id: 0, or -ENOENT. The strings of @p out point into the call:
+ * valid until the event loop runs again. */
 int calls_info_get(unsigned id, struct calls_info *out);
 /* End call @p id now (BYE or CANCEL on each leg, the caller gets 503 if it
  * has no answer yet) through the usual path: 0, -ENOENT, -EALREADY (it is

@@ -39,6 +39,10 @@
 
 #define CALL_GUARD_MS 40000     /* a finished call is released by then at the latest */
 #define CALL_AGENT "mediagate"
+/* Longest Request-URI (414 beyond), From or To URI or From display name
+ * (400 beyond) of a caller's INVITE, in bytes as received. Below it every
+ * value reaches the routing rules and the out leg whole. */
+#define CALLS_SIP_VALUE_MAX 2048
 #define CALLS_INDEX_POLL_MS 5000 /* SESSION_STATS of an answered call at least this often */
 
 /*
@@ -132,9 +136,13 @@ struct call {
 	char why[160];               /* how it ended, for the log */
 	bool overload;               /* refused by maxCalls: 503 + Retry-After, cause 42 */
 	char warn[320];              /* Warning for the caller's error answer ("" = from why) */
-	char from0_user[128];        /* caller's From, the default From of the out leg */
-	char from0_name[128];
-	char gw_host[64];            /* GW_HOST_IP of this call */
+	char *from0_user;            /* caller's From user (heap, any length; NULL none),
+					the default From of the out leg */
+	char *from0_name;            /* its display name, unquoted (heap; NULL none) */
+	char *target;                /* Request-URI of our INVITE to leg 1 (heap), NULL none */
+	const char *phrase0;         /* reason phrase of the caller's error answer when not
+					the status's usual one (a literal), NULL usual */
+	char *gw_host;               /* GW_HOST_IP of this call (heap), NULL before routing */
 	su_timer_t *guard;
 	time_t started;
 	uint64_t invite_ms;           /* calls_now_ms() at the INVITE/SETUP: set-up time */

@@ -22,13 +22,13 @@ void call_pick_local_ip(const char *remote, char *out, size_t len)
 	media_dp_local_ip(calls_ce.s, remote, out, len);
 }
 
-/* The host of @uri ("" if none). */
-static void url_host_of(const char *uri, char *out, size_t len)
+/* The dataplane address facing the host of @uri (any length). */
+static void local_ip_toward(const char *uri, char *out, size_t len)
 {
 	su_home_t home[1] = { SU_HOME_INIT(home) };
 	url_t *u = url_make(home, uri);
 
-	snprintf(out, len, "%s", u && u->url_host ? u->url_host : "");
+	call_pick_local_ip(u && u->url_host ? u->url_host : "", out, len);
 	su_home_deinit(home);
 }
 
@@ -164,10 +164,8 @@ void call_session_push(struct call *c, int rekey_leg)
 void call_alloc_ports(struct call *c)
 {
 	if (!c->leg[1].pstn) {
-		char host[128];
-
-		url_host_of(route_result_get(&c->route, "sip.out.requestUri"), host, sizeof(host));
-		call_pick_local_ip(host, c->leg[1].local_ip, sizeof(c->leg[1].local_ip));
+		local_ip_toward(route_result_get(&c->route, "sip.out.requestUri"), c->leg[1].local_ip,
+				sizeof(c->leg[1].local_ip));
 	} else {
 		call_pick_local_ip(NULL, c->leg[1].local_ip, sizeof(c->leg[1].local_ip));
 	}

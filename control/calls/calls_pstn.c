@@ -158,7 +158,7 @@ static void on_pri_incoming(void *arg, struct pri_call *pc)
 	struct call *c = calloc(1, sizeof(*c));
 	struct route_kv kv[16];
 	struct route_env env;
-	char envip[64] = "";
+	const char *envip = "";
 	size_t n;
 	int rc;
 
@@ -172,8 +172,8 @@ static void on_pri_incoming(void *arg, struct pri_call *pc)
 	c->leg[0].pc = pc;
 	c->leg[0].channo = info->channo;
 	pri_call_set_user(pc, c);
-	snprintf(c->from0_user, sizeof(c->from0_user), "%s", info->ani[0] ? info->ani : "anonymous");
-	snprintf(c->from0_name, sizeof(c->from0_name), "%s", info->caller_name);
+	c->from0_user = strdup(info->ani[0] ? info->ani : "anonymous");
+	c->from0_name = strdup(info->caller_name);
 	MG_INFO("call %u: PSTN SETUP %s from %s on %s (channel %u)", c->id, info->dnis,
 		info->ani[0] ? info->ani : "(no number)", info->channel_name, info->channo);
 	if (call_refused(c))
@@ -182,15 +182,16 @@ static void on_pri_incoming(void *arg, struct pri_call *pc)
 	kv[n++] = (struct route_kv){ "transfer", "false" };
 	calls_route_env(&env);
 	for (unsigned i = 0; i < calls_io->ua_count() && envip[0] == '\0'; i++)
-		if (calls_io->ua_cfg(i)->addr[0])
-			snprintf(envip, sizeof(envip), "%.63s", calls_io->ua_cfg(i)->addr);
+		envip = calls_io->ua_cfg(i)->addr;
 	if (calls_ce.s->sip_contact_host[0])
-		snprintf(envip, sizeof(envip), "%.63s", calls_ce.s->sip_contact_host);
+		envip = calls_ce.s->sip_contact_host;
 	if (envip[0] == '\0')
-		snprintf(envip, sizeof(envip), "127.0.0.1");
-	env.host_ip = envip;
-	snprintf(c->gw_host, sizeof(c->gw_host), "%s", envip);
-	rc = calls_route_lookup(c, kv, n, &env);
+		envip = "127.0.0.1";
+	c->gw_host = strdup(envip);
+	env.host_ip = c->gw_host;
+	rc = c->gw_host == NULL || c->from0_user == NULL || c->from0_name == NULL ?
+		     -ENOMEM :
+		     calls_route_lookup(c, kv, n, &env);
 	if (call_route_failed(c, rc))
 		return;
 	if (c->route.outbound_interface != ROUTE_IFACE_SIP ||

@@ -93,6 +93,9 @@ bool call_route_failed(struct call *c, int rc)
 {
 	if (rc == -ENOENT)
 		call_end(c, ROUTE_NO_ROUTE_SIP_STATUS, "Not Found", "no routing rule matches");
+	else if (rc == -E2BIG)
+		call_end(c, 500, "Server Internal Error",
+			 "routing failed: an out-leg parameter would expand beyond %d bytes", ROUTE_MAX_VALUE);
 	else if (rc < 0)
 		call_end(c, 500, "Server Internal Error", "routing failed: %s", strerror(-rc));
 	return rc < 0;

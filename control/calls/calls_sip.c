@@ -40,7 +40,8 @@ void call_respond0(struct call *c, int status, const char *warning, bool with_sd
 		return;
 	snprintf(retry, sizeof(retry), "%u", calls_ce.retry_after_s);
 	/* Late offer: the 2xx carries our offer, not an answer. */
-	calls_io->respond(g->nh, status, call_static_phrase(status), g->contact, warning,
+	calls_io->respond(g->nh, status, status >= 300 && c->phrase0 ? c->phrase0 : call_static_phrase(status),
+			  g->contact, warning,
 			  with_retry ? retry : NULL,
 			  !with_sdp ? NULL : g->ack_offer ? g->ack_offer->sdp : leg_neg(g)->sdp);
 	if (status >= 300)
@@ -51,66 +52,111 @@ void call_respond0(struct call *c, int status, const char *warning, bool with_sd
 		leg_set_state(c, 0, LEG_EARLY);
 }
 
-static void url_user(const url_t *u, char *buf, size_t len)
+/* @s of a message of the caller (NULL: ""), copied into @home. */
+static char *hstr(su_home_t *home, const char *s)
 {
-	snprintf(buf, len, "%s", u && u->url_user ? u->url_user : "");
+	return su_strdup(home, s != NULL ? s : "");
 }
 
-/* Route the caller's INVITE by its sip.in.* parameters (docs/calls.md). */
+/*
+ * A display name as its text: a quoted one loses its quotes and quoted-pair
+ * escapes (display_quote() adds them back on the out leg). In place.
+ */
+static void display_unquote(char *s)
+{
+	size_t l = strlen(s), o = 0;
+
+	if (s[0] != '"')
+		return;
+	if (l >= 2 && s[l - 1] == '"')
+		s[--l] = '\0';
+	for (size_t i = 1; i < l; i++) {
+		if (s[i] == '\\' && i + 1 < l)
+			i++;
+		s[o++] = s[i];
+	}
+	s[o] = '\0';
+}
+
+/*
+ * A header of the caller's INVITE longer than the gateway takes: the caller
+ * is refused (414 for the Request-URI, 400 with a phrase naming the header
+ * for From and To), never routed on a cut value. True if it was.
+ */
+static bool call_too_long(struct call *c, const char *ruri, const char *from_uri, const char *fname,
+			  const char *to_uri)
+{
+	size_t l;
+
+	if ((l = strlen(ruri)) > CALLS_SIP_VALUE_MAX) {
+		call_end(c, 414, "Request-URI Too Long", "the Request-URI is %zu bytes (allowed: up to %d)", l,
+			 CALLS_SIP_VALUE_MAX);
+		return true;
+	}
+	if ((l = strlen(from_uri)) > CALLS_SIP_VALUE_MAX || (l = strlen(fname)) > CALLS_SIP_VALUE_MAX) {
+		c->phrase0 = "From Header Too Long";
+		call_end(c, 400, c->phrase0, "the From %s is %zu bytes (allowed: up to %d)",
+			 strlen(from_uri) > CALLS_SIP_VALUE_MAX ? "URI" : "display name", l, CALLS_SIP_VALUE_MAX);
+		return true;
+	}
+	if ((l = strlen(to_uri)) > CALLS_SIP_VALUE_MAX) {
+		c->phrase0 = "To Header Too Long";
+		call_end(c, 400, c->phrase0, "the To URI is %zu bytes (allowed: up to %d)", l, CALLS_SIP_VALUE_MAX);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Route the caller's INVITE by its sip.in.* parameters (docs/calls.md).
+ * Every value is whole (strings of @home, any length up to
+ * CALLS_SIP_VALUE_MAX). Returns 0, the route_match() error, or 1 if the
+ * call was refused here (ended).
+ */
 static int call_route(struct call *c, const sip_t *sip, unsigned ua_index)
 {
-	char ruri[512], from_uri[512], to_uri[512], ruser[128], rhost[128], fuser[128], fhost[128],
-		fname[128], tuser[128], envip[64];
+	su_home_t home[1] = { SU_HOME_INIT(home) };
+	const url_t *ru = sip->sip_request->rq_url, *fu = sip->sip_from->a_url, *tu = sip->sip_to->a_url;
+	char *ruri = url_as_string(home, ru), *from_uri = url_as_string(home, fu),
+	     *to_uri = url_as_string(home, tu), *fname = hstr(home, sip->sip_from->a_display);
+	const char *rhost = ru->url_host ? ru->url_host : "";
 	struct route_kv kv[16];
 	size_t n = 0;
 	struct route_env env;
 	const struct mg_sip_ua *uac = calls_io->ua_cfg(ua_index);
+	int rc;
 
-	url_e(ruri, (int)sizeof(ruri), sip->sip_request->rq_url);
-	url_e(from_uri, (int)sizeof(from_uri), sip->sip_from->a_url);
-	url_e(to_uri, (int)sizeof(to_uri), sip->sip_to->a_url);
-	url_user(sip->sip_request->rq_url, ruser, sizeof(ruser));
-	snprintf(rhost, sizeof(rhost), "%s", sip->sip_request->rq_url->url_host ? sip->sip_request->rq_url->url_host : "");
-	url_user(sip->sip_from->a_url, fuser, sizeof(fuser));
-	snprintf(fhost, sizeof(fhost), "%s", sip->sip_from->a_url->url_host ? sip->sip_from->a_url->url_host : "");
-	snprintf(fname, sizeof(fname), "%s", sip->sip_from->a_display ? sip->sip_from->a_display : "");
-	/* A quoted display name routes by its text (quotes and quoted-pair
-	 * escapes removed; display_quote() adds them back on the out leg). */
-	if (fname[0] == '"') {
-		size_t l = strlen(fname), o = 0;
-
-		if (l >= 2 && fname[l - 1] == '"')
-			fname[--l] = '\0';
-		for (size_t i = 1; i < l; i++) {
-			if (fname[i] == '\\' && i + 1 < l)
-				i++;
-			fname[o++] = fname[i];
-		}
-		fname[o] = '\0';
+	if (ruri == NULL || from_uri == NULL || to_uri == NULL || fname == NULL) {
+		su_home_deinit(home);
+		return -ENOMEM;
 	}
-	url_user(sip->sip_to->a_url, tuser, sizeof(tuser));
+	display_unquote(fname);
+	if (call_too_long(c, ruri, from_uri, fname, to_uri)) {
+		su_home_deinit(home);
+		return 1;
+	}
 	kv[n++] = (struct route_kv){ "sip.in.requestUri", ruri };
-	kv[n++] = (struct route_kv){ "sip.in.requestUri.user", ruser };
+	kv[n++] = (struct route_kv){ "sip.in.requestUri.user", ru->url_user ? ru->url_user : "" };
 	kv[n++] = (struct route_kv){ "sip.in.requestUri.host", rhost };
 	kv[n++] = (struct route_kv){ "sip.in.from.uri", from_uri };
-	kv[n++] = (struct route_kv){ "sip.in.from.user", fuser };
-	kv[n++] = (struct route_kv){ "sip.in.from.host", fhost };
+	kv[n++] = (struct route_kv){ "sip.in.from.user", fu->url_user ? fu->url_user : "" };
+	kv[n++] = (struct route_kv){ "sip.in.from.host", fu->url_host ? fu->url_host : "" };
 	kv[n++] = (struct route_kv){ "sip.in.from.displayName", fname };
 	kv[n++] = (struct route_kv){ "sip.in.to.uri", to_uri };
-	kv[n++] = (struct route_kv){ "sip.in.to.user", tuser };
+	kv[n++] = (struct route_kv){ "sip.in.to.user", tu->url_user ? tu->url_user : "" };
 	kv[n++] = (struct route_kv){ "sip.in.transport", uac ? transport_name(uac->transport) : "udp" };
 	kv[n++] = (struct route_kv){ "transfer", "false" };
 
 	calls_route_env(&env);
-	snprintf(envip, sizeof(envip), "%.63s",
-		 calls_ce.s->sip_contact_host[0] ? calls_ce.s->sip_contact_host :
-		 uac && uac->addr[0] ? uac->addr : rhost);
-	env.host_ip = envip;
-	snprintf(c->gw_host, sizeof(c->gw_host), "%s", envip);
-	snprintf(c->from0_user, sizeof(c->from0_user), "%s", fuser);
-	snprintf(c->from0_name, sizeof(c->from0_name), "%s", fname);
-
-	return calls_route_lookup(c, kv, n, &env);
+	c->gw_host = strdup(calls_ce.s->sip_contact_host[0] ? calls_ce.s->sip_contact_host :
+			    uac && uac->addr[0]			 ? uac->addr :
+								   rhost);
+	env.host_ip = c->gw_host;
+	c->from0_user = strdup(fu->url_user ? fu->url_user : "");
+	c->from0_name = strdup(fname);
+	rc = c->gw_host == NULL || c->from0_user == NULL || c->from0_name == NULL ? -ENOMEM : calls_route_lookup(c, kv, n, &env);
+	su_home_deinit(home);
+	return rc;
 }
 
 /* ---------------------------------------------------------- out leg */
@@ -119,30 +165,27 @@ static int call_route(struct call *c, const sip_t *sip, unsigned ua_index)
  * @name as a SIP quoted-string (RFC 3261 25.1): '"' and '\\' escaped,
  * control characters left out. The text comes from the caller (From
  * display name, ISDN calling name) or a rule; unescaped it would end the
- * string early and make the From/To header unparsable.
+ * string early and make the From/To header unparsable. Whole, in @home;
+ * NULL without memory.
  */
-static void display_quote(const char *name, char *out, size_t len)
+static char *display_quote(su_home_t *home, const char *name)
 {
+	char *out = su_alloc(home, 2 * strlen(name) + 3);
 	size_t o = 0;
 
-	if (len < 3) {
-		out[0] = '\0';
-		return;
-	}
+	if (out == NULL)
+		return NULL;
 	out[o++] = '"';
 	for (const unsigned char *p = (const unsigned char *)name; *p != '\0'; p++) {
-		bool esc = *p == '"' || *p == '\\';
-
 		if (*p < 0x20 || *p == 0x7f)
 			continue;
-		if (o + (esc ? 2 : 1) + 2 > len)
-			break;
-		if (esc)
+		if (*p == '"' || *p == '\\')
 			out[o++] = '\\';
 		out[o++] = (char)*p;
 	}
 	out[o++] = '"';
 	out[o] = '\0';
+	return out;
 }
 
 /* The user agent the out leg leaves from: the first with its transport. */
@@ -168,7 +211,8 @@ static void call_send_invite(struct call *c)
 	const char *to_name = route_result_get(&c->route, "sip.out.to.displayName");
 	const char *tp = route_result_get(&c->route, "sip.out.transport");
 	enum mg_transport want = MG_TRANSPORT_UDP;
-	char from[640], to[640], target[600], name[260];
+	su_home_t home[1] = { SU_HOME_INIT(home) };
+	const char *from, *to, *target, *fq, *tq;
 	int ua, rc;
 
 	/* Offer the callee what the caller can take (the dataplane relays
@@ -218,30 +262,34 @@ static void call_send_invite(struct call *c)
 			 c->route.rule_name, transport_name(want));
 		return;
 	}
-	/* sofia needs the transport in the URI to pick the connection. */
-	snprintf(target, sizeof(target), "%s%s%s", ruri,
-		 strstr(ruri, "transport=") ? "" : ";transport=", strstr(ruri, "transport=") ? "" : transport_name(want));
-	if (from_uri == NULL || from_uri[0] == '\0') {
-		display_quote(c->from0_name, name, sizeof(name));
-		snprintf(from, sizeof(from), "%s%s<sip:%s@%s>", c->from0_name[0] ? name : "",
-			 c->from0_name[0] ? " " : "", c->from0_user[0] ? c->from0_user : "anonymous",
-			 c->gw_host);
-	} else if (from_name != NULL && from_name[0] != '\0') {
-		display_quote(from_name, name, sizeof(name));
-		snprintf(from, sizeof(from), "%s <%s>", name, from_uri);
-	} else {
-		snprintf(from, sizeof(from), "<%s>", from_uri);
-	}
-	if (to_name != NULL && to_name[0] != '\0') {
-		display_quote(to_name, name, sizeof(name));
-		snprintf(to, sizeof(to), "%s <%s>", name, to_uri ? to_uri : ruri);
-	} else {
-		snprintf(to, sizeof(to), "<%s>", to_uri ? to_uri : ruri);
+	/* sofia needs the transport in the URI to pick the connection. The
+	 * headers are whole whatever their length (strings of @home). */
+	target = strstr(ruri, "transport=") ? su_strdup(home, ruri) :
+					       su_sprintf(home, "%s;transport=%s", ruri, transport_name(want));
+	/* a display name goes in quoted: @fq / @tq, NULL without one */
+	from_name = from_uri == NULL || from_uri[0] == '\0' ? c->from0_name : from_name;
+	fq = from_name != NULL && from_name[0] != '\0' ? display_quote(home, from_name) : NULL;
+	tq = to_name != NULL && to_name[0] != '\0' ? display_quote(home, to_name) : NULL;
+	if (from_uri == NULL || from_uri[0] == '\0')
+		from_uri = su_sprintf(home, "sip:%s@%s",
+				      c->from0_user && c->from0_user[0] ? c->from0_user : "anonymous", c->gw_host);
+	if (to_uri == NULL)
+		to_uri = ruri;
+	from = from_uri == NULL ? NULL : su_sprintf(home, "%s%s<%s>", fq ? fq : "", fq ? " " : "", from_uri);
+	to = su_sprintf(home, "%s%s<%s>", tq ? tq : "", tq ? " " : "", to_uri);
+	free(c->target);
+	c->target = target ? strdup(target) : NULL;
+	if (c->target == NULL || from == NULL || to == NULL || (from_name && from_name[0] && !fq) ||
+	    (to_name && to_name[0] && !tq)) {
+		su_home_deinit(home);
+		call_end(c, 500, "Server Internal Error", "out of memory");
+		return;
 	}
 	b->ua = (unsigned)ua;
 	calls_io->ua_contact((unsigned)ua, NULL, b->contact, sizeof(b->contact));
 	b->nh = calls_io->handle((unsigned)ua, c, to, from);
 	if (b->nh == NULL) {
+		su_home_deinit(home);
 		call_end(c, 500, "Server Internal Error", "cannot create the out-leg handle");
 		return;
 	}
@@ -250,6 +298,7 @@ static void call_send_invite(struct call *c)
 	MG_INFO("call %u: routed by rule %s to %s (from %s), SRTP %s", c->id, c->route.rule_name,
 		target, from, c->offer1->n_offered ? "offered" : "not offered");
 	calls_io->invite(b->nh, target, b->contact, c->offer1->sdp);
+	su_home_deinit(home);
 }
 /* ------------------------------------------------------------ SIP events */
 
@@ -284,7 +333,7 @@ static void call_new(unsigned ua_index, nua_handle_t *nh, const sip_t *sip)
 	if (call_refused(c))
 		return;
 	rc = call_route(c, sip, ua_index);
-	if (call_route_failed(c, rc))
+	if (rc > 0 || call_route_failed(c, rc))
 		return;
 	if (c->route.outbound_interface == ROUTE_IFACE_PSTN) {
 		if (calls_ce.pri == NULL) {

@@ -25,6 +25,7 @@
 #include <sofia-sip/su.h>
 
 #include "calls.h"
+#include "calls_ctl.h"
 #include "calls_internal.h"
 #include "mg_log.h"
 
@@ -61,6 +62,12 @@ static struct {
 	char seen[FAKE_LOG];   /* requests to nua, one per line: "respond 0 180" */
 	char states[FAKE_LOG]; /* state moves: "call routing>outgoing", "leg1 idle>calling" */
 	char offer[4096];      /* the SDP of the last INVITE we sent */
+	/* the caller's INVITE (NULL: the usual alice -> bob one) */
+	const char *ruri, *from, *to;
+	bool route_user;       /* the rule sends the call to the Request-URI's user */
+	char *kv_ruser, *kv_fuser, *kv_fname, *kv_ruri; /* what the rule saw (heap) */
+	char *out_to, *out_from, *out_target; /* the out leg's headers (heap) */
+	char phrase0[64];      /* reason phrase of the last answer to handle 0 */
 	char answer0[4096];    /* the SDP of our last answer to handle 0 */
 } fk;
 
@@ -122,8 +129,10 @@ static void fake_set_hook(sipua_hook_fn *fn, void *arg)
 static nua_handle_t *fake_handle(unsigned ua, void *magic, const char *to, const char *from)
 {
 	(void)ua;
-	(void)to;
-	(void)from;
+	free(fk.out_to);
+	free(fk.out_from);
+	fk.out_to = strdup(to);
+	fk.out_from = strdup(from);
 	return fk_handle_new(magic);
 }
 
@@ -145,9 +154,10 @@ static void fake_handle_destroy(nua_handle_t *nh)
 static void fake_respond(nua_handle_t *nh, int status, const char *phrase, const char *contact,
 			 const char *warning, const char *retry_after, const char *sdp)
 {
-	(void)phrase;
 	(void)contact;
 	(void)retry_after;
+	if (fk_index(nh) == 0)
+		snprintf(fk.phrase0, sizeof(fk.phrase0), "%s", phrase);
 	fk_add(fk.seen, "respond %u %d%s%s\n", fk_index(nh), status, sdp ? " sdp" : "",
 	       warning ? " warning" : "");
 	if (sdp != NULL && fk_index(nh) == 0)
@@ -157,6 +167,11 @@ static void fake_respond(nua_handle_t *nh, int status, const char *phrase, const
 static void fake_invite(nua_handle_t *nh, const char *url, const char *contact, const char *sdp)
 {
 	(void)contact;
+	if (url != NULL && strlen(url) > 200) {
+		free(fk.out_target);
+		fk.out_target = strdup(url);
+		url = "(long)";
+	}
 	fk_add(fk.seen, "invite %u %s\n", fk_index(nh), url ? url : "(re-INVITE)");
 	snprintf(fk.offer, sizeof(fk.offer), "%s", sdp);
 }
@@ -222,23 +237,47 @@ static unsigned fake_rules_count(struct route_set *set)
 	return 1;
 }
 
-/* One rule: everything to bob at 192.0.2.20 over UDP. */
+static const char *kv_get(const struct route_kv *kv, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(kv[i].name, name) == 0)
+			return kv[i].value;
+	fail_msg("no call parameter %s", name);
+	return NULL;
+}
+
+static void kv_keep(char **dst, const struct route_kv *kv, size_t n, const char *name)
+{
+	free(*dst);
+	*dst = strdup(kv_get(kv, n, name));
+	assert_non_null(*dst);
+}
+
+/* One rule: everything to bob at 192.0.2.20 over UDP (fk.route_user: to
+ * the Request-URI's user there, as sip:%1@192.0.2.20 of a rule would). */
 static int fake_route(struct route_set *set, const struct route_kv *kv, size_t n,
 		      const struct route_env *env, struct route_result *out)
 {
+	const char *user = "bob";
+
 	(void)set;
-	(void)kv;
-	(void)n;
 	(void)env;
+	kv_keep(&fk.kv_ruser, kv, n, "sip.in.requestUri.user");
+	kv_keep(&fk.kv_ruri, kv, n, "sip.in.requestUri");
+	kv_keep(&fk.kv_fuser, kv, n, "sip.in.from.user");
+	kv_keep(&fk.kv_fname, kv, n, "sip.in.from.displayName");
 	if (fk.no_route)
 		return -ENOENT;
+	if (fk.route_user)
+		user = fk.kv_ruser;
 	memset(out, 0, sizeof(*out));
 	out->rule_name = "to-bob";
 	out->outbound_interface = ROUTE_IFACE_SIP;
 	out->n_params = 1;
 	out->params[0].name = "sip.out.requestUri";
-	out->params[0].value = strdup("sip:bob@192.0.2.20:5060");
+	out->params[0].value = malloc(strlen(user) + 32);
 	assert_non_null(out->params[0].value);
+	sprintf(out->params[0].value, "sip:%s@192.0.2.20:5060", user);
 	return 0;
 }
 
@@ -298,9 +337,12 @@ static sip_t *fk_msg(const char *sdp)
 	sip_t *sip = su_zalloc(home, sizeof(*sip));
 
 	assert_non_null(sip);
-	sip->sip_request = sip_request_make(home, "INVITE sip:bob@192.0.2.1 SIP/2.0");
-	sip->sip_from = sip_from_make(home, "Alice <sip:alice@192.0.2.10>;tag=a1");
-	sip->sip_to = sip_to_make(home, "<sip:bob@192.0.2.1>");
+	sip->sip_request = sip_request_make(home, fk.ruri ? fk.ruri : "INVITE sip:bob@192.0.2.1 SIP/2.0");
+	sip->sip_from = sip_from_make(home, fk.from ? fk.from : "Alice <sip:alice@192.0.2.10>;tag=a1");
+	sip->sip_to = sip_to_make(home, fk.to ? fk.to : "<sip:bob@192.0.2.1>");
+	assert_non_null(sip->sip_request);
+	assert_non_null(sip->sip_from);
+	assert_non_null(sip->sip_to);
 	sip->sip_via = sip_via_make(home, "SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK1");
 	if (sdp != NULL) {
 		sip->sip_content_type = sip_content_type_make(home, "application/sdp");
@@ -403,6 +445,13 @@ static int teardown(void **state)
 	media_dp_set_restart_wait(0);
 	calls_io = &calls_io_real;
 	media_dp_io = &media_dp_io_real;
+	free(fk.kv_ruser);
+	free(fk.kv_ruri);
+	free(fk.kv_fuser);
+	free(fk.kv_fname);
+	free(fk.out_to);
+	free(fk.out_from);
+	free(fk.out_target);
 	su_home_deinit(home);
 	su_home_init(home);
 	return 0;
@@ -869,6 +918,112 @@ static void test_no_route(void **state)
 	assert_string_equal(fk.seen, "respond 0 404 warning\n");
 }
 
+/* @n characters of @c then @tail, in the test's home. */
+static char *fk_rep(char c, size_t n, const char *tail)
+{
+	char *s = su_alloc(home, n + strlen(tail) + 1);
+
+	assert_non_null(s);
+	memset(s, c, n);
+	strcpy(s + n, tail);
+	return s;
+}
+
+/*
+ * A Request-URI user, From user and display name of 300+ characters reach
+ * the routing rules whole, and the out leg's Request-URI and From carry them
+ * whole (the engine cut them at 127 and 511 bytes before); mgctl's view
+ * (calls_info) shows the whole From user and the INVITE's target.
+ */
+static void test_long_values_routed_whole(void **state)
+{
+	char *ruser = fk_rep('1', 400, ""), *fuser = fk_rep('a', 300, ""), *fname = fk_rep('N', 300, "");
+	char *want_target = su_sprintf(home, "sip:%s@192.0.2.20:5060;transport=udp", ruser);
+	char *want_from = su_sprintf(home, "\"%s\" <sip:%s@192.0.2.1>", fname, fuser);
+	struct calls_info ci;
+
+	(void)state;
+	fk.route_user = true;
+	fk.ruri = su_sprintf(home, "INVITE sip:%s@192.0.2.1 SIP/2.0", ruser);
+	fk.from = su_sprintf(home, "\"%s\" <sip:%s@192.0.2.10>;tag=a1", fname, fuser);
+	fk_invite(caller_sdp);
+	assert_string_equal(fk.kv_ruser, ruser);
+	assert_string_equal(fk.kv_ruri, su_sprintf(home, "sip:%s@192.0.2.1", ruser));
+	assert_string_equal(fk.kv_fuser, fuser);
+	assert_string_equal(fk.kv_fname, fname);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	assert_string_equal(fk.seen, "invite 1 (long)\n");
+	assert_string_equal(fk.out_target, want_target);
+	assert_string_equal(fk.out_from, want_from);
+	assert_string_equal(fk.out_to, su_sprintf(home, "<sip:%s@192.0.2.20:5060>", ruser));
+	assert_int_equal(calls_info_get(fk_call()->id, &ci), 0);
+	assert_string_equal(ci.from, fuser);
+	assert_string_equal(ci.rule, "to-bob");
+	assert_string_equal(ci.target, want_target);
+	fk_event(nua_r_invite, 486, 1, NULL);
+	fk_dp_answer(MG_MSG_PORT_FREE, 0);
+	fk_dp_answer(MG_MSG_PORT_FREE, 0);
+	fk_finish();
+}
+
+/* The longest values the engine takes are routed whole; one byte more is
+ * answered 414 (Request-URI) or 400 with a phrase naming the header (From,
+ * To), and nothing is routed or sent on. */
+static void test_too_long_refused(void **state)
+{
+	/* "sip:" + user + "@192.0.2.1" */
+	size_t fit = CALLS_SIP_VALUE_MAX - strlen("sip:@192.0.2.1");
+	static const struct {
+		const char *what;
+		int status;
+		const char *phrase;
+	} cases[] = {
+		{ "ruri", 414, "Request-URI Too Long" },
+		{ "from", 400, "From Header Too Long" },
+		{ "fname", 400, "From Header Too Long" },
+		{ "to", 400, "To Header Too Long" },
+	};
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		for (size_t extra = 0; extra < 2; extra++) {
+			char *user = fk_rep('7', fit + extra, "");
+			char *name = fk_rep('N', CALLS_SIP_VALUE_MAX + extra, "");
+			const char *w = cases[k].what;
+
+			memset(fk.seen, 0, sizeof(fk.seen));
+			memset(fk.nh, 0, sizeof(fk.nh));
+			fk.n_nh = fk.n_dp = 0;
+			fk.no_route = true; /* routed or not: 404 or the refusal */
+			fk.ruri = strcmp(w, "ruri") ? NULL : su_sprintf(home, "INVITE sip:%s@192.0.2.1 SIP/2.0", user);
+			fk.from = strcmp(w, "from") ? strcmp(w, "fname") ? NULL :
+						      su_sprintf(home, "%s <sip:a@192.0.2.10>;tag=a1", name) :
+						      su_sprintf(home, "<sip:%s@192.0.2.1>;tag=a1", user);
+			fk.to = strcmp(w, "to") ? NULL : su_sprintf(home, "<sip:%s@192.0.2.1>", user);
+			free(fk.kv_ruser);
+			fk.kv_ruser = NULL;
+			fk_invite(caller_sdp);
+			fk_event(nua_i_terminated, 400, 0, NULL);
+			assert_int_equal(calls_active(), 0);
+			if (extra == 0) {
+				assert_string_equal(fk.seen, "respond 0 404 warning\n");
+				assert_non_null(fk.kv_ruser);
+				if (strcmp(w, "ruri") == 0)
+					assert_string_equal(fk.kv_ruser, user);
+			} else {
+				char want[64];
+
+				snprintf(want, sizeof(want), "respond 0 %d warning\n", cases[k].status);
+				assert_string_equal(fk.seen, want);
+				assert_string_equal(fk.phrase0, cases[k].phrase);
+				assert_null(fk.kv_ruser); /* never routed */
+			}
+			assert_int_equal(fk.n_dp, 0);
+		}
+	}
+}
+
 /* The tables refuse what the machine does not do, and say so. */
 static void test_tables(void **state)
 {
@@ -909,6 +1064,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dataplane_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataplane_restart_wait_over, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_route, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_values_routed_whole, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_too_long_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tables, setup, teardown),
 	};
 	int rc;

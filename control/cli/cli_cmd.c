@@ -115,6 +115,8 @@ static struct ng_val *call_val(struct ng_doc *d, const struct calls_info *ci)
 	ng_dict_add_str(d, v, "state", ci->state);
 	ng_dict_add_int(d, v, "age_s", (int64_t)ci->age_s);
 	ng_dict_add_str(d, v, "from", ci->from);
+	ng_dict_add_str(d, v, "rule", ci->rule);
+	ng_dict_add_str(d, v, "target", ci->target);
 	ng_dict_add_int(d, v, "session", (int64_t)ci->session_id);
 	add_bool(d, v, "session_on", ci->session_on);
 	if (ci->why[0] != '\0')

@@ -329,7 +329,7 @@ static void on_setup(struct mgr_span *sp, const struct pri_span_event *ev)
 	if (cause) {
 		m->cnt.in_refused++;
 		MG_INFO("pri: span %u: SETUP to %s on timeslot %u refused: cause %d (%s)", sp->num,
-			numbers_ok ? c->info.dnis : "(a number that is not 1-32 IA5 digits)",
+			numbers_ok ? c->info.dnis : "(a number that is not 1-31 IA5 digits)",
 			ev->channel, cause, mg_q850_name(cause));
 		if (chan)
 			call_set_channel(c, chan); /* released with the record */

@@ -45,8 +45,8 @@ struct mg_tdm_group;
 struct pri_mgr;
 struct pri_call;
 
-#define PRI_NUM_MAX 32      /* digits of a number, like libpri's usual limits */
-#define PRI_NAME_MAX 48     /* calling name (display / facility name) */
+#define PRI_NUM_MAX 31      /* digits of a number: what libpri carries (it cuts longer ones) */
+#define PRI_NAME_MAX 50     /* calling name (display / facility name): what libpri carries */
 
 enum pri_presentation {
 	PRI_PRESENTATION_ALLOWED = 0,
@@ -62,8 +62,8 @@ struct pri_call_info {
 	unsigned channo;                /* global DAHDI channel number: the bearer for the media path */
 	enum mg_law law;                /* the bearer's law */
 	char group[16];                 /* channel group ("span1") */
-	char dnis[PRI_NUM_MAX + 1];     /* called number */
-	char ani[PRI_NUM_MAX + 1];      /* calling number, "" if none */
+	char dnis[PRI_NUM_MAX + 2];     /* called number ('+' in front if international) */
+	char ani[PRI_NUM_MAX + 2];      /* calling number, "" if none */
 	char caller_name[PRI_NAME_MAX + 1];
 	char channel_name[24];          /* "span1/5": span and timeslot */
 	enum pri_presentation presentation;

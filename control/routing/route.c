@@ -854,15 +854,33 @@ static const char *param_value(const struct route_kv *params, size_t n, const ch
 
 struct strbuf {
 	char *s;
-	size_t len;
-	bool overflow;
+	size_t len, cap;
+	bool overflow, nomem;
 };
 
+/* Grows as needed (a caller's long Request-URI user is expanded whole);
+ * beyond ROUTE_MAX_VALUE, or without memory, the value is refused, never cut. */
 static void sb_add(struct strbuf *b, const char *s, size_t n)
 {
-	if (b->len + n >= ROUTE_MAX_VALUE) {
+	if (b->overflow || b->len + n >= ROUTE_MAX_VALUE) {
 		b->overflow = true;
 		return;
+	}
+	if (b->len + n >= b->cap) {
+		size_t cap = b->cap;
+		char *p;
+
+		while (b->len + n >= cap)
+			cap *= 2;
+		if (cap > ROUTE_MAX_VALUE)
+			cap = ROUTE_MAX_VALUE;
+		p = realloc(b->s, cap);
+		if (p == NULL) {
+			b->overflow = b->nomem = true;
+			return;
+		}
+		b->s = p;
+		b->cap = cap;
 	}
 	memcpy(b->s + b->len, s, n);
 	b->len += n;
@@ -919,7 +937,7 @@ static void sb_add_uri(struct strbuf *b, const char *s, bool host)
 static int expand(const char *tpl, char *const *caps, unsigned n_caps, const struct route_env *env,
 		  uint16_t port, bool uri, char **out)
 {
-	struct strbuf b = { .s = malloc(ROUTE_MAX_VALUE) };
+	struct strbuf b = { .s = malloc(256), .cap = 256 };
 	char portbuf[8];
 
 	if (b.s == NULL)
@@ -965,7 +983,7 @@ static int expand(const char *tpl, char *const *caps, unsigned n_caps, const str
 	}
 	if (b.overflow) {
 		free(b.s);
-		return -E2BIG;
+		return b.nomem ? -ENOMEM : -E2BIG;
 	}
 	*out = b.s;
 	return 0;

@@ -26,7 +26,9 @@
 #define ROUTE_MAX_RULES 10000
 #define ROUTE_MAX_CONDS 64
 #define ROUTE_MAX_OUT_PARAMS 64
-#define ROUTE_MAX_VALUE 1024
+/* An expanded out-leg value: room for a caller's URI of CALLS_SIP_VALUE_MAX
+ * (control/calls) with every character %HH-escaped, and the template. */
+#define ROUTE_MAX_VALUE 8192
 
 /* PCRE2 limits for every condition match. Call parameters come from the
  * caller and matching runs on the single control event loop, so a

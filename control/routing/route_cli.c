@@ -100,7 +100,7 @@ int route_cli_main(const struct mg_config *cfg, const char *spec, FILE *out)
 	struct route_kv kv[64];
 	struct route_env env;
 	struct route_result res;
-	char err[512], ip[64];
+	char err[512], ip[sizeof(((struct mg_settings *)0)->sip_contact_host)]; /* GW_HOST_IP whole */
 	char *buf = strdup(spec);
 	int n, rc;
 

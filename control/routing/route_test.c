@@ -577,6 +577,44 @@ static void test_captures(void **state)
 	route_table_unref(t);
 }
 
+/* A long capture is expanded whole (the value grows as needed); one that
+ * would expand beyond ROUTE_MAX_VALUE is refused (-E2BIG), never cut. */
+static void test_long_values(void **state)
+{
+	(void)state;
+	struct route_result r;
+	struct route_table *t = load_ok(
+		"<routing_rules>\n"
+		" <rule name=\"r\" outbound_interface=\"sip\">\n"
+		"  <condition param=\"sip.in.requestUri.user\" expr=\"(.*)\"/>\n"
+		"  <out_leg>\n"
+		"   <param name=\"sip.out.requestUri\" expr=\"sip:%0@192.0.2.20\"/>\n"
+		"   <param name=\"sip.out.to.displayName\" expr=\"%0\"/>\n"
+		"  </out_leg>\n"
+		" </rule>\n"
+		"</routing_rules>\n");
+	size_t n = 3000;
+	char *user = malloc(n + 1), *want = malloc(n + 32);
+
+	assert_non_null(user);
+	assert_non_null(want);
+	for (size_t i = 0; i < n; i++)
+		user[i] = (char)('0' + i % 10);
+	user[n] = '\0';
+	snprintf(want, n + 32, "sip:%s@192.0.2.20", user);
+	assert_int_equal(route_match(t, KV({ "sip.in.requestUri.user", user }), 1, &env4, &r), 0);
+	assert_string_equal(route_result_get(&r, "sip.out.requestUri"), want);
+	assert_string_equal(route_result_get(&r, "sip.out.to.displayName"), user);
+	route_result_clear(&r);
+	/* '#' is escaped to %23 in the URI: 3 x 3000 bytes is over the bound */
+	memset(user, '#', n);
+	assert_int_equal(route_match(t, KV({ "sip.in.requestUri.user", user }), 1, &env4, &r), -E2BIG);
+	assert_null(r.table);
+	free(user);
+	free(want);
+	route_table_unref(t);
+}
+
 /* Captures going into SIP URIs are escaped for a URI user part before the
  * template's '@' and for a host[:port] after it; other parameters get them
  * as they are. */
@@ -884,7 +922,7 @@ int main(void)
 		cmocka_unit_test(test_spec_example_verbatim), cmocka_unit_test(test_undefined_capture),
 		cmocka_unit_test(test_unknown_param_warns), cmocka_unit_test(test_cli_params_warn),
 		cmocka_unit_test(test_check_env),          cmocka_unit_test(test_match_limit),
-		cmocka_unit_test(test_uri_escaping),
+		cmocka_unit_test(test_uri_escaping),       cmocka_unit_test(test_long_values),
 		cmocka_unit_test(test_qvalue_and_ties),    cmocka_unit_test(test_no_match_full_match),
 		cmocka_unit_test(test_bad_xml),            cmocka_unit_test(test_bad_regex),
 		cmocka_unit_test(test_bad_values),         cmocka_unit_test(test_reload_keeps_calls),

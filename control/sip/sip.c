@@ -121,7 +121,10 @@ static void sipua_contact_of(const struct sip_ua *ua, const sip_t *req, char *bu
 	const char *host = sip.contact_host[0] ? sip.contact_host : ua->cfg.addr;
 	char reqhost[80] = "";
 
-	if (host[0] == '\0' && req && req->sip_request && req->sip_request->rq_url->url_host) {
+	/* a host longer than any address is no address of ours: not cut,
+	 * the local address instead */
+	if (host[0] == '\0' && req && req->sip_request && req->sip_request->rq_url->url_host &&
+	    strlen(req->sip_request->rq_url->url_host) < sizeof(reqhost)) {
 		snprintf(reqhost, sizeof(reqhost), "%s", req->sip_request->rq_url->url_host);
 		host = reqhost;
 	}

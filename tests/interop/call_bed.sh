@@ -102,6 +102,7 @@ netborder.media.rtp.lockOnSDP=true
 mediagate.routing.rulesFile=$W/rules.xml
 mediagate.log.level=${CALL_LOG_LEVEL:-info}
 mediagate.control.socket=$W/dp.sock
+mediagate.control.cliSocket=$W/cli.sock
 mediagate.control.allowedUids=0
 mediagate.dataplane.eal=--no-huge -m 256 --no-shconf --no-pci --no-telemetry -l 0,1 --file-prefix $PREFIX
 mediagate.dataplane.port.0.device=net_af_packet0,iface=call-ma
@@ -180,27 +181,23 @@ ctrl() { # NS PORT COMMAND: ctrl_tcp netstring
 	local j="{\"command\":\"$3\",\"token\":\"t\"}"
 	ip netns exec "$1" bash -c "exec 3<>/dev/tcp/127.0.0.1/$2; printf '%d:%s,' ${#j} '$j' >&3; sleep 0.3; exec 3>&-" 2> /dev/null
 }
-for _ in $(seq 100); do
-	grep -q "active" control.log && break
-	sleep 0.1
-done
-check "the gateway answered alice after bob answered" control.log "call [0-9]+: active"
+if wait_gw_calls gw.properties "1 active" 100; then ok "the gateway answered alice after bob answered: one call, active (mgctl calls list)"; else bad "calls at the gateway: '$GW_CALLS' (mgctl calls list)" control.log; fi
 sleep "$SECS"
 # Counters while the call is up: what the summary shows.
 sid=$("$DPCTL" --socket dp.sock session list 2> /dev/null | python3 -c "import json,sys; d=json.load(sys.stdin); e=(d.get(\"entries\") or d.get(\"sessions\") or [{}]); print(e[0].get(\"id\",\"\"))")
 [ -n "$sid" ] && "$DPCTL" --socket dp.sock session stats "$sid" > stats.json 2>&1
 "$DPCTL" --socket dp.sock session get "$sid" > session.json 2>&1
+n0=$(wc -l < control.log)
 ctrl $NS_A 4444 hangup
-for _ in $(seq 50); do
-	grep -q "calls active" control.log && grep -q "ended after" control.log && break
-	sleep 0.1
-done
-sleep 0.5
+wait_gw_idle gw.properties 50
+ended=$(gw_stat gw.properties ended)
 ctrl $NS_A 4444 quit
 ctrl $NS_B 4445 quit
 sleep 1
-check "the call ended and left no call state (0 calls active)" control.log "ended after [0-9]+s \(BYE from the caller\); 0 calls active"
-check "the dataplane session was removed with its final counters" control.log "session [0-9]+ removed: "
+log_since control.log "$n0" hangup.log
+if [ "$GW_STATE" = "calls=0 sessions=0 dp=0" ] && [ "$ended" = 1 ]; then ok "the call ended and left no call state (mgctl stats: 1 ended, $GW_STATE)"; else bad "after the hang-up: $GW_STATE, $ended ended (mgctl stats)" control.log; fi
+check "  it ended by alice's BYE" hangup.log "ended after [0-9]+s \(BYE from the caller\)"
+check "the dataplane session was removed with its final counters" hangup.log "session [0-9]+ removed: "
 if kill -0 "$CTL" 2> /dev/null; then ok "mediagate-control still running"; else bad "mediagate-control died" control.log; fi
 python3 "$SRC/tests/interop/call_summary.py" "$W"
 n=$?

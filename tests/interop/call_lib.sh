@@ -122,3 +122,59 @@ call_cleanup() {
 	for p in $PREFIX; do rm -rf "/var/run/dpdk/$p"; done
 	if [ "${KEEP:-${CALL_KEEP:-0}}" = 1 ]; then echo "files kept in $W"; else rm -rf "$W"; fi
 }
+
+# ---- structured state (mgctl --json, mediagate-dpctl JSON) --------------------
+# js EXPR: EXPR (Python; d is the JSON object on stdin's first line) printed,
+# JSON for a dict or list, "None" when the input or EXPR does not hold.
+js() {
+	python3 -c 'import json,sys
+try: d=json.loads(sys.stdin.readline())
+except ValueError: d=None
+try: v=eval(sys.argv[1])
+except Exception: v=None
+print(json.dumps(v) if isinstance(v,(dict,list)) else v)' "$1"
+}
+# mgj CONFIG ARGS...: mgctl --json ARGS on the gateway of CONFIG (its
+# mediagate.control.cliSocket); $BUILD is the build directory.
+mgj() { "$BUILD/control/mgctl/mgctl" --config "$1" --json "${@:2}"; }
+# gw_state CONFIG: "calls=A sessions=S dp=D" now: the calls the control plane
+# has (mgctl stats calls.active), its media sessions (media.sessions) and
+# the sessions its dataplane holds (dataplane.sessions, as DP_STATS says).
+gw_state() {
+	mgj "$1" stats 2> /dev/null |
+		js '"calls=%d sessions=%d dp=%d" % (d["calls"]["active"], d["media"]["sessions"], d["dataplane"]["sessions"])'
+}
+# gw_stat CONFIG KEY: one counter of mgctl stats' "calls" ("ended", "failed",
+# "overload", ...)
+gw_stat() { mgj "$1" stats 2> /dev/null | js "d['calls']['$2']"; }
+# wait_gw_idle CONFIG [TENTHS]: until gw_state says 0, 0, 0, at most TENTHS
+# (default 100) times 0.1 s; 1 if it never did (the state is in GW_STATE).
+wait_gw_idle() {
+	local t
+	for ((t = 0; t < ${2:-100}; t++)); do
+		GW_STATE=$(gw_state "$1")
+		[ "$GW_STATE" = "calls=0 sessions=0 dp=0" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# wait_gw_calls CONFIG STATE [TENTHS]: until "mgctl calls list" gives
+# "N STATE..." (e.g. "1 active"), at most TENTHS (default 100) times 0.1 s;
+# 1 if it never did (what it gave last is in GW_CALLS).
+wait_gw_calls() {
+	local t
+	for ((t = 0; t < ${3:-100}; t++)); do
+		GW_CALLS=$(mgj "$1" calls list 2> /dev/null |
+			js '"%d %s" % (len(d["calls"]), " ".join(c["state"] for c in d["calls"]))')
+		[ "$GW_CALLS" = "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# dp_total SOCKET: the number of sessions mediagate-dpctl lists ($DPCTL)
+dp_total() { "$DPCTL" --socket "$1" session list 2> /dev/null | python3 -c 'import json,sys
+try: print(json.load(sys.stdin)["total"])
+except Exception: print("None")'; }
+# log_since FILE N OUT: the lines of FILE after line N, into OUT (what a
+# step logged: checks on it see that step only)
+log_since() { tail -n +$(($2 + 1)) "$1" > "$3"; }

@@ -76,6 +76,7 @@ netborder.sip.userAgent.IPAddress=127.0.0.1:$P_GW/udp
 netborder.media.srtp.mode=as-needed
 mediagate.routing.rulesFile=$W/rules.xml
 mediagate.control.socket=$W/dp.sock
+mediagate.control.cliSocket=$W/cli.sock
 mediagate.control.allowedUids=0
 mediagate.log.level=${CALL_LOG_LEVEL:-info}
 mediagate.tdm.systemConf=$CONF
@@ -134,6 +135,7 @@ for n in 1 2; do
 		bad "call $n: channel counters '$line'" control.log
 	fi
 done
+if wait_gw_idle gw.properties; then ok "after the call: 0 calls, 0 media sessions, 0 dataplane sessions (mgctl stats)"; else bad "after the call: $GW_STATE (mgctl stats)"; fi
 
 # Late offer to the PSTN: the SIP caller sends no SDP; the call goes out on
 # span 2 at once; on CONNECT the caller's 200 offers the span's law first
@@ -163,18 +165,10 @@ check "  the call ends by the caller's BYE, released with cause 16" late_gw.log 
 
 # Helpers of the sections below. since N OUT: control.log after line N.
 since() { tail -n +$(($1 + 1)) control.log > "$2"; }
-# wait_idle: up to 10 s for the gateway's last "N calls active" to say 0 and
-# the dataplane to hold no session (the PRI releases trail the SIP side).
-wait_idle() {
-	for _ in $(seq 100); do
-		if [ "$(grep -o '; [0-9]* calls active$' control.log | tail -n 1)" = "; 0 calls active" ] &&
-			"$DPCTL" --socket dp.sock session list 2> /dev/null | grep -q '"total": 0'; then
-			return 0
-		fi
-		sleep 0.1
-	done
-	return 1
-}
+# wait_idle: up to 10 s for mgctl stats to say 0 calls, 0 media sessions
+# and 0 sessions in the dataplane (the PRI releases trail the SIP side);
+# what it said last is in GW_STATE.
+wait_idle() { wait_gw_idle gw.properties 100; }
 # uas_done PID: 5 s for a section's SIPp callee to finish its calls; one
 # still running is a failure and is stopped, so that it cannot take the
 # next section's calls.
@@ -252,7 +246,7 @@ chan_stat() { python3 pstn_chans.py "$1" | sed -n "s/.*\b$2=\([0-9,]*\).*/\1/p" 
 # and not bound in the dataplane (TDM_UNBIND answers "not bound").
 nothing_left() { # NAME LOG N0 (LOG: control.log after line N0)
 	local ch left=""
-	if wait_idle; then ok "$1: 0 calls active, 0 sessions in the dataplane"; else bad "$1: calls or sessions left" control.log; fi
+	if wait_idle; then ok "$1: 0 calls, 0 media sessions, 0 sessions in the dataplane (mgctl stats)"; else bad "$1: left: $GW_STATE (mgctl stats)"; fi
 	since "$3" "$2"
 	python3 pstn_chans.py "$2" > "$2.chans"
 	check "$1: every B-channel seized was released, every binding undone, none twice at once" "$2.chans" \
@@ -345,6 +339,7 @@ nothing_left "CANCEL in early media" ec_log "$ec_log_n0"
 # timeslot is seized, nor a channel bound, while another call holds it; no
 # glare or all-busy (cause 34); nothing left.
 par_log_n0=$(wc -l < control.log)
+par_ended0=$(gw_stat gw.properties ended)
 sipp_bg par_uas.out -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 20
 p=$SIPP_PID
 timeout 60 sipp -sf "$X/call_uac.xml" "127.0.0.1:$P_GW" -t u1 -i 127.0.0.1 -p "$P_UAC" -r 10 -m 20 -l 30 \
@@ -356,8 +351,8 @@ since "$par_log_n0" par_log
 if [ "$rc" -eq 0 ]; then ok "20 parallel calls (10/s, 2 s each) through the PRI: all completed"; else bad "parallel SIPp caller: exit $rc" par.err; fi
 n=$(grep -c "routed by rule sip_to_pstn to the PSTN" par_log)
 m=$(grep -c "PSTN SETUP .* on span1/" par_log)
-e=$(grep -c "ended after .* calls active$" par_log)
-if [ "$n" = 20 ] && [ "$m" = 20 ] && [ "$e" = 40 ]; then ok "  20 calls out on span 2, 20 in on span 1, 40 ended"; else bad "  $n out, $m in, $e ended (want 20, 20, 40)" par_log; fi
+e=$(($(gw_stat gw.properties ended) - par_ended0))
+if [ "$n" = 20 ] && [ "$m" = 20 ] && [ "$e" = 40 ]; then ok "  20 calls out on span 2, 20 in on span 1, 40 ended (mgctl stats calls.ended)"; else bad "  $n out, $m in, $e ended (want 20, 20, 40)" par_log; fi
 python3 pstn_chans.py par_log > par_chans
 s1=$(chan_stat par_log span1max) s2=$(chan_stat par_log span2max) bm=$(chan_stat par_log boundmax) sz=$(chan_stat par_log seized)
 echo "# parallel: $sz timeslots used, up to $s2 held at once on span 2, $s1 on span 1, $bm channels bound at once"
@@ -401,30 +396,38 @@ s.settimeout(5)
 s.sendto(inv(user).encode(), ("127.0.0.1", port))
 while True:
     m = s.recv(65535).decode(errors="replace")
+    # a retransmitted answer to an earlier INVITE from this port is not ours
+    if ("\r\nCall-ID: %s\r\n" % cid) not in m:
+        continue
     code = int(m.split()[1])
     if code >= 200:
         print(m.split("\r\n", 1)[0])
         break
 EOF
+nr_n0=$(wc -l < control.log)
 python3 raw_invite.py "$P_GW" "$P_RAW" nr5 noroute1 > noroute.out
+wait_idle
+log_since control.log "$nr_n0" noroute_log
 check "PSTN side has no route (cause 1): the SIP caller gets 404" noroute.out "^SIP/2.0 404"
-check "  span 1 refused the SETUP with cause 1" control.log "call [0-9]+: PSTN leg 0 released with cause 1 "
+check "  span 1 refused the SETUP with cause 1" noroute_log "call [0-9]+: PSTN leg 0 released with cause 1 "
 
 # Call admission on the PSTN side: with mediagate.calls.maxCalls=1 (SIGHUP)
 # the SIP call to uas7 is admitted and goes out on span 2; its SETUP arrives
 # on span 1 as a second call, one too many: released with cause 42
 # (switching equipment congestion), which reaches the SIP caller as 503.
-sleep 0.3
 echo "mediagate.calls.maxCalls=1" >> gw.properties
 kill -HUP "$CTL"
 wait_log control.log "SIGHUP: mediagate.calls.maxCalls=1,"
+ov_n0=$(wc -l < control.log)
+ov0=$(gw_stat gw.properties overload)
 python3 raw_invite.py "$P_GW" "$P_RAW" uas7 overload1 > overload.out
-check "maxCalls=1: the PSTN call beyond it is refused before routing" control.log "call [0-9]+: ending in state routing: over mediagate.calls.maxCalls=1"
-check "  span 1 released it with cause 42 (switching equipment congestion)" control.log "call [0-9]+: PSTN leg 0 released with cause 42 "
+ov=$(($(gw_stat gw.properties overload) - ov0))
+if [ "$ov" = 1 ]; then ok "maxCalls=1: the PSTN call beyond it is refused before routing (mgctl stats calls.overload +1)"; else bad "maxCalls=1: calls.overload went up by $ov, want 1" control.log; fi
+log_since control.log "$ov_n0" overload_log
+check "  span 1 released it with cause 42 (switching equipment congestion)" overload_log "call [0-9]+: PSTN leg 0 released with cause 42 "
 check "  the SIP caller of the chain gets 503" overload.out "^SIP/2.0 503"
-sleep 0.5
-check "every call ended: 0 calls active" control.log "ended after .*; 0 calls active\$"
-"$DPCTL" --socket dp.sock session list > sessions.json 2>&1
-check "no session left in the dataplane" sessions.json '"total": 0'
+if wait_idle; then ok "every call ended: 0 calls, 0 media sessions (mgctl stats), 0 sessions in the dataplane"; else bad "calls or sessions left: $GW_STATE (mgctl stats)"; fi
+t=$(dp_total dp.sock)
+if [ "$t" = 0 ]; then ok "no session left in the dataplane (mediagate-dpctl session list)"; else bad "dataplane sessions: $t"; fi
 echo "passed $pass, failed $fail"
 [ "$fail" -eq 0 ]

@@ -57,6 +57,7 @@ props() { # FILE PORT MODE [more lines]
 		echo "netborder.media.srtp.mode=$mode"
 		echo "mediagate.routing.rulesFile=$W/rules.xml"
 		echo "mediagate.control.socket=$W/dp.sock"
+		echo "mediagate.control.cliSocket=$W/cli-$port.sock"
 		echo "mediagate.control.allowedUids=0"
 		echo "mediagate.log.level=${CALL_LOG_LEVEL:-info}"
 		for l in "$@"; do echo "$l"; done
@@ -142,6 +143,14 @@ while True:
         break
 EOF
 }
+# refused_ended GW N: the N calls gateway GW refused all ended, none is left
+refused_ended() {
+	local e
+	wait_gw_calls $1.properties "0 " 30
+	e=$(gw_stat $1.properties ended)
+	if [ "$GW_CALLS" = "0 " ] && [ "$e" = "$2" ]; then ok "$1: the $2 refused call(s) ended, 0 calls (mgctl calls list, stats)"; else bad "$1: calls '$GW_CALLS', $e ended (want $2) (mgctl)" $1.log; fi
+}
+refused_ended always 1
 props asneeded.properties $P_GW as-needed
 kill -TERM "${PIDS[0]}" 2> /dev/null
 wait "${PIDS[0]}" 2> /dev/null
@@ -153,10 +162,8 @@ check "dataplane not connected -> 503 with Warning" r503.out "^SIP/2.0 503 .*War
 raw $P_GW uas8 no > rlate.out
 check "INVITE without SDP is not refused as such (late offer): routed, 503 here for want of a dataplane" \
 	rlate.out "^SIP/2.0 503 .*Warning: 399 mediagate \"dataplane is not connected\""
-sleep 0.3
-for f in always.log never.log asneeded.log; do
-	check "$f: every refused call ended, 0 calls active" "$f" "ended after .*; 0 calls active"
-done
+refused_ended never 1
+refused_ended asneeded 3
 
 # ---- 3. SIPp load through control + dataplane --------------------------------
 cat > load.properties << EOF
@@ -185,6 +192,16 @@ CTL=$!
 PIDS+=($CTL)
 wait_log load.log "connected to dataplane" 1 100
 check "load gateway connected to its dataplane" load.log "connected to dataplane"
+
+# mgctl --json on the load gateway (its socket: load-cli.sock)
+mgl() { "$BUILD/control/mgctl/mgctl" --config load.properties --json "$@"; }
+# idle_check NAME: the load gateway idle after a step (mgctl stats: 0 calls,
+# 0 media sessions, 0 sessions in its dataplane), polled up to 5 s
+idle_check() {
+	if wait_gw_idle load.properties 50; then ok "$1: 0 calls, 0 media sessions, 0 dataplane sessions (mgctl stats)"; else bad "$1: $GW_STATE (mgctl stats)" load.log; fi
+}
+# calls_state: "N STATE..." of the calls mgctl lists now
+calls_state() { mgl calls list | js '"%d %s" % (len(d["calls"]), " ".join(c["state"] for c in d["calls"]))'; }
 
 sipp_bg uas.out -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -trace_err \
 	-error_file uas.err
@@ -224,13 +241,11 @@ print("  CPU mediagate-dataplane: %.1f%% of one core (%.2f s; idle sleep 1 ms)" 
 print("====")
 EOF
 [ -n "$UAS" ] && kill -TERM "$UAS" 2> /dev/null
-sleep 0.5
-active=$(grep -o "[0-9]* calls active" load.log | tail -n 1)
-check "load: the last call ended with 0 calls active ($active)" load.log "ended after .*; 0 calls active\$"
-answered=$(grep -c "call [0-9]*: active" load.log)
-if [ "$answered" -eq "$N" ]; then ok "load: $answered calls answered by the gateway"; else bad "load: $answered of $N calls answered" load.log; fi
-"$DPCTL" --socket dpl.sock session list > sessions.json 2>&1
-check "load: no session left in the dataplane" sessions.json '"total": 0'
+idle_check "load: every call ended"
+answered=$(mgl stats | js 'd["calls"]["answered"]') ended=$(mgl stats | js 'd["calls"]["ended"]')
+if [ "$answered" = "$N" ] && [ "$ended" = "$N" ]; then ok "load: $answered calls answered by the gateway, $ended ended (mgctl stats)"; else bad "load: $answered answered, $ended ended of $N (mgctl stats)" load.log; fi
+t=$(dp_total dpl.sock)
+if [ "$t" = 0 ]; then ok "load: no session left in the dataplane (mediagate-dpctl)"; else bad "load: $t sessions left in the dataplane"; fi
 
 # ---- 4. one call with early media from two forks, re-key, hold, resume ------
 n0=$(wc -l < load.log)
@@ -254,7 +269,7 @@ check "resume (sendrecv)" feat_gw.log "re-INVITE on leg 0: same keys, resumed"
 check "hold passed on to the callee (re-INVITE sendonly, answered recvonly)" feat_gw.log "re-INVITE to leg 1: hold \(sendonly\)"
 check "resume passed on to the callee" feat_gw.log "re-INVITE to leg 1: resume"
 if grep -qs "Aborting\|unexpected" feat_uas.err; then bad "the callee's scenario (hold and resume re-INVITEs) failed" feat_uas.err; else ok "the callee got hold and resume re-INVITEs with the expected directions"; fi
-check "features call ended with 0 calls active" feat_gw.log "ended after .*; 0 calls active\$"
+idle_check "features call ended"
 
 # ---- 4b. lockOnSDP=true (SIGHUP): early media to the first known source ---
 # SPEC 5: the callee leg sends early media to the first source a 183 named
@@ -274,7 +289,7 @@ tail -n +$((n0 + 1)) load.log > feat2_gw.log
 if [ "$rc" -eq 0 ]; then ok "lockOnSDP=true (SIGHUP): the features call completes"; else bad "lockOnSDP=true features call: exit $rc" feat2.err; fi
 check "  after the second fork's 183 the callee leg still sends to the first known source (7070); the later fork is a candidate" feat2_gw.log "SESSION_MODIFY [0-9]+ \(early media\).*callee 127\.0\.0\.1:7070 RTP, 1 extra source"
 check "  after the 200 the answering fork (7080) is the callee's address" feat2_gw.log "SESSION_MODIFY [0-9]+: caller .*callee 127\.0\.0\.1:7080 RTP"
-check "  ended with 0 calls active" feat2_gw.log "ended after .*; 0 calls active\$"
+idle_check "  lockOnSDP call ended"
 sed -i '/^netborder.media.rtp.lockOnSDP=/d' load.properties
 kill -HUP "$CTL"
 wait_log load.log "SIGHUP: netborder.media.rtp.lockOnSDP=false"
@@ -305,10 +320,7 @@ err_call cancel 0 x cancel
 check "caller CANCEL while the callee rings -> 487" cancel.out "^SIP/2.0 487 "
 check "  the gateway logged the caller's CANCEL" load.log "ending in state early: caller cancelled"
 check "  the callee got the gateway's CANCEL and answered 487" cancel_uas.msg "^SIP/2.0 487 Request Terminated"
-sleep 0.3
-check "after the errors and the CANCEL: 0 calls active" load.log "ended after .*; 0 calls active\$"
-"$DPCTL" --socket dpl.sock session list > sessions2.json 2>&1
-check "no session left after the errors" sessions2.json '"total": 0'
+idle_check "after the errors and the CANCEL"
 
 # held_call NAME MS [caller options]: a one-call SIPp callee (NAME_uas.out)
 # and, in the background, a caller that holds the call MS ms (NAME_uac.out,
@@ -346,11 +358,37 @@ cp rules.orig rules.xml
 kill -HUP "$CTL"
 wait_log load.log 'SIGHUP: 1 routing rules'
 
+# ---- 5b2. long values reach the rules and the callee whole ----------------
+# A 400-digit Request-URI user and a 300-character From user: the rule
+# uas([0-9]*) routes the call on the whole user, the out INVITE's Request-URI
+# and the call's From (mgctl) carry them whole. A Request-URI over 2048
+# bytes is answered 414 and not routed.
+LONG=$(printf '%0400d' 7)
+FLONG=$(printf 'f%.0s' $(seq 300))
+sed "s/uas\[call_number\]/uas$LONG/g; s/uac\[call_number\]@/$FLONG@/" "$X/call_uac.xml" > long_uac.xml
+sipp_bg long_uas.out -sf "$X/call_uas.xml" -t u1 -i 127.0.0.1 -p "$P_UAS" -m 1
+timeout 30 sipp -sf long_uac.xml "127.0.0.1:$P_GW2" -t u1 -i 127.0.0.1 -p "$P_UAC" -m 1 -d 3000 \
+	-nostdin -trace_err -error_file long_uac.err > long_uac.out 2>&1 &
+LUAC=$!
+for _ in $(seq 50); do [ "$(calls_state)" = "1 active" ] && break; sleep 0.1; done
+mgl calls list > long_calls.json
+want="sip:uas$LONG@127.0.0.1:$P_UAS;transport=udp"
+got=$(js 'd["calls"][0]["target"]' < long_calls.json)
+if [ "$got" = "$want" ]; then ok "400-digit Request-URI user: routed whole (mgctl: the out INVITE's target is sip:uas<400 digits>@...)"; else bad "long Request-URI user: target ${#got} bytes, want ${#want}: ${got:0:80}..." long_calls.json; fi
+got=$(js 'd["calls"][0]["from"]' < long_calls.json)
+if [ "$got" = "$FLONG" ]; then ok "  the 300-character From user is whole (mgctl calls list: from)"; else bad "  From user: ${#got} characters, want 300" long_calls.json; fi
+wait "$LUAC"
+rc=$?
+if [ "$rc" -eq 0 ]; then ok "  the call completes"; else bad "  long-value call: sipp exit $rc" long_uac.err; fi
+raw $P_GW2 "uas$(printf '%02100d' 7)" yes > long414.out
+check "a Request-URI over 2048 bytes: 414 with Warning, not routed" long414.out \
+	'^SIP/2.0 414 Request-URI Too Long \| Warning: 399 mediagate "the Request-URI is 2[0-9]{3} bytes \(allowed: up to 2048\)"'
+
 # ---- 5c. call admission: one call over mediagate.calls.maxCalls -----------
 # The limit comes with a SIGHUP (no restart); one call is held in progress,
 # the next one is refused before routing with 503 + Retry-After. The calls
 # of 5b are all gone first (a call still ending counts against the limit).
-for _ in $(seq 30); do grep "calls active" load.log | tail -n 1 | grep -q "; 0 calls active$" && break; sleep 0.1; done
+wait_gw_calls load.properties "0 " 30
 echo "mediagate.calls.maxCalls=1" >> load.properties
 kill -HUP "$CTL"
 wait_log load.log "SIGHUP: mediagate.calls.maxCalls=1,"
@@ -389,7 +427,7 @@ check "mediaTimeout=2: the silent call is ended by the gateway" load.log "ending
 grep -A3 "message received" mt_uac.msg > mt_uac_rx.txt 2> /dev/null
 check "  the caller received the gateway's BYE (before sending its own)" mt_uac_rx.txt "^BYE sip:"
 check "  the callee got the gateway's BYE" mt_uas.msg "^BYE sip:"
-check "  and 0 calls are active" load.log "ended after .*mediagate.calls.mediaTimeout.*; 0 calls active\$"
+idle_check "  the timed-out call is gone"
 kill "$TUAC" 2> /dev/null
 wait "$TUAC" 2> /dev/null
 # a call on hold sends nothing and must not be cut: the features call holds
@@ -487,7 +525,8 @@ check "  the first re-INVITE's ACK moved the caller: SESSION_MODIFY to 127.0.0.1
 check "  (MODIFY with the new address)" late_gw.log "SESSION_MODIFY [0-9]+: caller 127\.0\.0\.1:7092 SRTP"
 check "  the second ACK changed nothing: no MODIFY" late_gw.log "leg 0's answer in the ACK: session unchanged"
 if [ "$(grep -c "SESSION_MODIFY" late_gw.log)" -eq 1 ]; then ok "  (exactly one SESSION_MODIFY)"; else bad "  $(grep -c SESSION_MODIFY late_gw.log) SESSION_MODIFYs" late_gw.log; fi
-check "  the call ended with the caller's BYE, 0 calls active" late_gw.log "ended after .*\(BYE from the caller\); 0 calls active\$"
+check "  the call ended with the caller's BYE" late_gw.log "ended after .*\(BYE from the caller\)"
+idle_check "  late-offer call ended"
 
 for case in noans badans; do
 	n0=$(wc -l < load.log)
@@ -501,23 +540,13 @@ for case in noans badans; do
 	if [ "$rc" -eq 0 ]; then ok "late offer, $case: the caller got BYE with Reason: SIP;cause=488"; else bad "late offer, $case: exit $rc" "$case.err"; fi
 	check "  the callee got BYE" "${case}_uas.msg" "^BYE sip:"
 	if grep -q "SESSION_ADD" "${case}_gw.log"; then bad "  a session was installed" "${case}_gw.log"; else ok "  no session was installed"; fi
-	check "  0 calls active" "${case}_gw.log" "ended after .*; 0 calls active\$"
+	idle_check "  $case call ended"
 done
 check "ACK without SDP: the call ends, reason logged" noans_gw.log "ending in state answered: the caller's ACK has no SDP answer to our offer"
 check "ACK with a codec we did not offer: the call ends, reason logged" badans_gw.log "ending in state answered: the caller's SDP answer in the ACK refused: the answer names no audio codec we offered"
 "$DPCTL" --socket dpl.sock session list > late_sessions2.json 2>&1
 check "late offer: no session left in the dataplane" late_sessions2.json '"total": 0'
 
-# mgctl --json on the load gateway (its socket: load-cli.sock)
-mgl() { "$BUILD/control/mgctl/mgctl" --config load.properties --json "$@"; }
-js() { python3 -c 'import json,sys
-try: d=json.loads(sys.stdin.readline())
-except ValueError: d=None
-try: v=eval(sys.argv[1])
-except Exception: v=None
-print(json.dumps(v) if isinstance(v,(dict,list)) else v)' "$1"; }
-# calls_state: "N STATE..." of the calls mgctl lists now
-calls_state() { mgl calls list | js '"%d %s" % (len(d["calls"]), " ".join(c["state"] for c in d["calls"]))'; }
 # dp_ports FILE: the sessions' local port pairs in a dpctl session list
 dp_ports() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["total"], sorted(tuple(s["local_ports"]) for s in d["sessions"]))' "$1"; }
 
@@ -542,9 +571,7 @@ if [ "$(calls_state)" = "1 active" ]; then ok "  back: the call is still active 
 if [ "$(dp_ports sessions3.json)" = "$(dp_ports stall_before.json)" ]; then ok "  the live dataplane kept its session and ports (nothing re-installed: same sessions, same ports)"; else bad "  sessions after the stall: $(dp_ports sessions3.json), before: $(dp_ports stall_before.json)"; fi
 ID=$(mgl calls list | js 'd["calls"][0]["id"]')
 if [ "$(mgl calls terminate "$ID" | js 'd["result"]')" = ok ]; then ok "  mgctl calls terminate $ID"; else bad "  mgctl calls terminate $ID"; fi
-wait_log load.log "ended after .*; 0 calls active$" $(($(count load.log "ended after .*; 0 calls active$") + 1)) 50
-sleep 0.3
-if [ "$(calls_state)" = "0 " ]; then ok "  then 0 calls (mgctl)"; else bad "  calls after terminate: $(calls_state)"; fi
+if wait_gw_calls load.properties "0 " 50; then ok "  then 0 calls (mgctl)"; else bad "  calls after terminate: $GW_CALLS"; fi
 "$DPCTL" --socket dpl.sock session list > sessions3b.json 2>&1
 check "  no session left in the dataplane" sessions3b.json '"total": 0'
 kill "$SUAC" 2> /dev/null
@@ -574,8 +601,7 @@ ended_after=$(mgl stats | js 'd["calls"]["ended"]')
 if [ "$ended_after" = "$ended_before" ]; then ok "  no call ended for the dataplane's death (mgctl stats: $ended_after ended)"; else bad "  calls ended: $ended_before before, $ended_after after"; fi
 ID=$(mgl calls list | js 'd["calls"][0]["id"]')
 mgl calls terminate "$ID" > /dev/null 2>&1
-wait_log load.log "ended after .*; 0 calls active$" $(($(count load.log "ended after .*; 0 calls active$") + 1)) 50
-sleep 0.3
+wait_gw_calls load.properties "0 " 50
 "$DPCTL" --socket dpl.sock session list > sessions5.json 2>&1
 check "  terminated: no session left in the new dataplane" sessions5.json '"total": 0'
 kill "$LUAC" 2> /dev/null

@@ -133,6 +133,7 @@ netborder.media.srtp.mode=always
 mediagate.routing.rulesFile=$W/rules-${1:2:1}.xml
 mediagate.log.level=${TDME_LOG_LEVEL:-info}
 mediagate.control.socket=$W/$1.sock
+mediagate.control.cliSocket=$W/$1-cli.sock
 mediagate.control.allowedUids=0
 mediagate.tdm.systemConf=$CONF
 mediagate.tdm.devicePath=$MG_TDM_EMU_DIR
@@ -252,12 +253,16 @@ dtmf() {
 dial 2001
 wait_log bob.log "Incoming call from" 1 150 || bad "bob was not called" bob.log
 ctrl $NS_B 4447 accept
-wait_log gwa.log "call [0-9]+: active" 1 100
-wait_log gwb.log "call [0-9]+: active" 1 50
-check "call 1 routed by gateway A to the PSTN on span 1" gwa.log "routed by rule to_pstn to the PSTN: 2001 on span1/"
-check "call 1: gateway B takes the SETUP on span 2 and routes it to bob" gwb.log "routed by rule to_bob to sip:bob@"
-check "call 1 connected at gateway A (alice answered after CONNECT)" gwa.log "call [0-9]+: active"
-check "call 1 connected at gateway B (bob answered)" gwb.log "call [0-9]+: active"
+# up: each gateway has one call, active (mgctl calls list), routed by its rule
+for g in gwa gwb; do
+	if wait_gw_calls $g.properties "1 active" 100; then ok "call 1 active at gateway ${g:2:1} (mgctl calls list)"; else bad "call 1 at gateway ${g:2:1}: mgctl calls list says '$GW_CALLS'" $g.log; fi
+done
+rule_a=$(mgj gwa.properties calls list | js 'd["calls"][0]["rule"]')
+rule_b=$(mgj gwb.properties calls list | js 'd["calls"][0]["rule"]')
+target_b=$(mgj gwb.properties calls list | js 'd["calls"][0]["target"]')
+if [ "$rule_a" = to_pstn ]; then ok "call 1 routed by gateway A to the PSTN (rule to_pstn, mgctl)"; else bad "call 1 at A: rule '$rule_a'"; fi
+if [ "$rule_b" = to_bob ] && [ "$target_b" = "sip:bob@$B:5061;transport=tls" ]; then ok "call 1: gateway B routes the SETUP to bob (rule to_bob, target $target_b)"; else bad "call 1 at B: rule '$rule_b', target '$target_b'"; fi
+check "  gateway A placed it on span 1" gwa.log "routed by rule to_pstn to the PSTN: 2001 on span1/"
 check "  B-channel bound on gateway A" gwa.log "call [0-9]+: channel [0-9]+ bound to session"
 check "  B-channel bound on gateway B" gwb.log "call [0-9]+: channel [0-9]+ bound to session"
 check "  alice's leg is SRTP (crypto answered)" alice.log "a=crypto:[0-9]+ AES_CM_128_HMAC_SHA1_80 inline:"
@@ -274,18 +279,37 @@ if [ "$got" = "$DIGITS" ]; then ok "bob received $DIGITS as RFC 4733 (across the
 DIGITS2='*07'
 dtmf bob alice "$DIGITS2" 4
 if [ "$got" = "$DIGITS2" ]; then ok "alice received $DIGITS2 from bob as RFC 4733 (the other direction)"; else bad "alice received DTMF '$got', wanted $DIGITS2" alice.log; fi
+# step_start: before a step, each gateway's log length and calls.ended
+step_start() {
+	local g
+	for g in gwa gwb; do
+		eval "n0_$g=\$(wc -l < $g.log) ended0_$g=\$(gw_stat $g.properties ended)"
+	done
+}
+# step_idle NAME: after a step, each gateway idle (mgctl stats: 0 calls, 0
+# media sessions, 0 dataplane sessions; dpctl: 0 sessions) with one more
+# call ended, and what it logged in the step in STEP-$g.log
+step_idle() {
+	local g n0 e0 e t
+	for g in gwa gwb; do
+		eval "n0=\$n0_$g e0=\$ended0_$g"
+		if wait_gw_idle $g.properties 100; then ok "  $g: 0 calls, 0 media sessions, 0 dataplane sessions (mgctl stats)"; else bad "  $g: left after $1: $GW_STATE (mgctl stats)" $g.log; fi
+		e=$(($(gw_stat $g.properties ended) - e0))
+		if [ "$e" = 1 ]; then ok "  $g: one call ended (mgctl stats calls.ended +1)"; else bad "  $g: calls.ended went up by $e in $1, want 1"; fi
+		t=$(dp_total $g.sock)
+		if [ "$t" = 0 ]; then ok "  $g: no session left in the dataplane (mediagate-dpctl)"; else bad "  $g: $t sessions in the dataplane"; fi
+		log_since $g.log "$n0" "$1-$g.log"
+	done
+}
+step_start
 ctrl $NS_A 4446 hangup
-wait_log gwa.log "ended after .*; 0 calls active" 1 100
-wait_log gwb.log "ended after .*; 0 calls active" 1 100
-sleep 0.5
-check "alice hung up: gateway A ended its call (BYE from the caller), 0 calls active" gwa.log "ended after [0-9]+s \(BYE from the caller\); 0 calls active"
-check "  gateway B ended its call by the PSTN caller's release (16), 0 calls active" gwb.log "ending in state active: PSTN caller released: cause 16"
-check "  bob got BYE: gateway B ended, 0 calls active" gwb.log "ended after [0-9]+s .*; 0 calls active"
+step_idle call1
+check "alice hung up: gateway A ended its call (BYE from the caller)" call1-gwa.log "ended after [0-9]+s \(BYE from the caller\)"
+check "  gateway B ended its call by the PSTN caller's release (16)" call1-gwb.log "ending in state active: PSTN caller released: cause 16"
+check "  bob got BYE" bob.log "^BYE sip:"
 for g in gwa gwb; do
-	check "  $g: B-channel unbound with media counted" $g.log "channel [0-9]+ unbound: [1-9][0-9]+ frames from TDM, [1-9][0-9]+ RTP out, [1-9][0-9]+ RTP in"
-	check "  $g: session removed" $g.log "session [0-9]+ removed: "
-	"$DPCTL" --socket $g.sock session list > $g-sessions1.json 2>&1
-	check "  $g: no session left in the dataplane" $g-sessions1.json '"total": 0'
+	check "  $g: B-channel unbound with media counted" call1-$g.log "channel [0-9]+ unbound: [1-9][0-9]+ frames from TDM, [1-9][0-9]+ RTP out, [1-9][0-9]+ RTP in"
+	check "  $g: session removed" call1-$g.log "session [0-9]+ removed: "
 done
 # The recordings: baresip's sndfile writes dump-<time>-dec.wav (what it
 # played, i.e. received and decoded) per call.
@@ -295,41 +319,45 @@ rc=$?
 if [ "$rc" -eq 0 ]; then ok "tones measured (alice 440 Hz at bob, bob 880 Hz at alice)"; else bad "tone measurement (tdme_audio.py exit $rc)"; fi
 
 # ---- call 2: bob hangs up ------------------------------------------------------------
-n_a=$(count gwa.log "ended after"); n_b=$(count gwb.log "ended after")
+step_start
 dial 2001
 wait_log bob.log "Incoming call from" 2 150
 ctrl $NS_B 4447 accept
-wait_log gwa.log "call [0-9]+: active" 2 100
+wait_gw_calls gwa.properties "1 active" 100
+wait_gw_calls gwb.properties "1 active" 50
+if [ "$GW_CALLS" = "1 active" ]; then ok "call 2 active at both gateways (mgctl calls list)"; else bad "call 2: gateway B says '$GW_CALLS'" gwb.log; fi
 sleep 1
 ctrl $NS_B 4447 hangup
-wait_log gwa.log "ended after" $((n_a + 1)) 100
-wait_log gwb.log "ended after" $((n_b + 1)) 100
-sleep 0.5
-check "call 2: bob hung up; gateway B ended by bob's BYE, 0 calls active" gwb.log "ended after [0-9]+s \(BYE from the callee\); 0 calls active"
-check "  gateway A: the PSTN callee released (16), alice got BYE, 0 calls active" gwa.log "PSTN callee released: cause 16"
-if [ "$(count gwa.log "ended after .*; 0 calls active")" -ge 2 ]; then ok "  gateway A: 0 calls active after call 2"; else bad "  gateway A: call 2 not ended" gwa.log; fi
+step_idle call2
+check "call 2: bob hung up; gateway B ended by bob's BYE" call2-gwb.log "ended after [0-9]+s \(BYE from the callee\)"
+check "  gateway A: the PSTN callee released (16)" call2-gwa.log "PSTN callee released: cause 16"
 for g in gwa gwb; do
-	if [ "$(count $g.log "channel [0-9]+ unbound")" -ge 2 ]; then ok "  $g: B-channel of call 2 unbound"; else bad "  $g: B-channel of call 2 not unbound" $g.log; fi
-	"$DPCTL" --socket $g.sock session list > $g-sessions2.json 2>&1
-	check "  $g: no session left in the dataplane" $g-sessions2.json '"total": 0'
+	check "  $g: B-channel of call 2 unbound" call2-$g.log "channel [0-9]+ unbound"
 done
 
 # ---- call 3: bob rejects (486) ---------------------------------------------------------
+step_start
+n0_alice=$(wc -l < alice.log)
 dial 2001
 wait_log bob.log "Incoming call from" 3 150
 ctrl $NS_B 4447 hangup
 wait_log alice.log "^SIP/2.0 486 " 1 100
-check "busy: bob's 486 crossed the PSTN as cause 17" gwb.log "PSTN leg [0-9]+ released with cause 17 "
-check "  gateway A: PSTN callee released with 17, caller gets 486" gwa.log "PSTN callee released: cause 17 \(user busy\), caller gets Busy Here"
-check "  alice got 486" alice.log "^SIP/2.0 486 "
+step_idle call3
+log_since alice.log "$n0_alice" call3-alice.log
+check "busy: bob's 486 crossed the PSTN as cause 17" call3-gwb.log "PSTN leg [0-9]+ released with cause 17 "
+check "  gateway A: PSTN callee released with 17, caller gets 486" call3-gwa.log "PSTN callee released: cause 17 \(user busy\), caller gets Busy Here"
+check "  alice got 486" call3-alice.log "^SIP/2.0 486 "
 
 # ---- call 4: unallocated number (no route on gateway B) ----------------------------------
+step_start
+n0_alice=$(wc -l < alice.log)
 dial 2999
 wait_log alice.log "^SIP/2.0 404 " 1 100
-check "unallocated: gateway B refused 2999 with cause 1" gwb.log "PSTN leg [0-9]+ released with cause 1 "
-check "  gateway A: PSTN callee released with 1" gwa.log "PSTN callee released: cause 1 \(unallocated"
-check "  alice got 404" alice.log "^SIP/2.0 404 "
-sleep 1
+step_idle call4
+log_since alice.log "$n0_alice" call4-alice.log
+check "unallocated: gateway B refused 2999 with cause 1" call4-gwb.log "PSTN leg [0-9]+ released with cause 1 "
+check "  gateway A: PSTN callee released with 1" call4-gwa.log "PSTN callee released: cause 1 \(unallocated"
+check "  alice got 404" call4-alice.log "^SIP/2.0 404 "
 # B-channels given back: A hunts span 1 from the top (network side), so
 # every call takes timeslot 3 only if the previous one released it; B must
 # have accepted each SETUP on that timeslot (it refuses a busy one with 44).
@@ -338,11 +366,8 @@ if [ "$n" -eq 4 ]; then ok "gateway A placed all 4 calls on span1/3: each releas
 n=$(count gwb.log "pri: span 2: incoming call 1001 -> 2[0-9]+ on span2/3\$")
 if [ "$n" -eq 4 ]; then ok "gateway B took all 4 SETUPs on span2/3"; else bad "gateway B: $n of 4 SETUPs on span2/3" gwb.log; fi
 for g in gwa gwb; do
-	check "$g: every call ended, 0 calls active" $g.log "; 0 calls active\$"
-	n=$(tail -n 1 <(grep "calls active" $g.log))
-	case "$n" in *"; 0 calls active") ok "$g: last count is 0 calls active" ;; *) bad "$g: last count '$n'" $g.log ;; esac
-	"$DPCTL" --socket $g.sock session list > $g-sessions.json 2>&1
-	check "$g: no session left in the dataplane" $g-sessions.json '"total": 0'
+	e=$(gw_stat $g.properties ended) o=$(gw_stat $g.properties offered)
+	if [ "$e" = 4 ] && [ "$(gw_state $g.properties)" = "calls=0 sessions=0 dp=0" ]; then ok "$g: all 4 calls ended, nothing left (mgctl stats: $o offered, $e ended)"; else bad "$g: $e of 4 calls ended, $(gw_state $g.properties)"; fi
 done
 for p in $CTLA $CTLB; do
 	if kill -0 "$p" 2> /dev/null; then ok "mediagate-control $p still running"; else bad "mediagate-control $p died"; fi
