@@ -203,7 +203,7 @@ calls() {
 	mkdir -p "$W/$name"
 	(
 		cd "$W/$name" || exit 1
-		ip netns exec $NS_A sipp $KAM:5060 -sf "$NGD/sipp/uac_call.xml" -i $ADDR_A -p $SIPP_PORT -s bob \
+		ip netns exec $NS_A sipp $KAM:5060 -sf "$HERE/uac_call.xml" -i $ADDR_A -p $SIPP_PORT -s bob \
 			-d "$hold" -m "$n" -l "$n" -r 20 -timeout 60 -nostdin -cid_str "sc-$name-%u-%p@%s" \
 			-trace_err -error_file "$W/$name.err" -trace_stat -stf "$W/$name.csv" -trace_rtt -rtt_freq 1 \
 			> "$W/$name.out" 2>&1
@@ -298,6 +298,10 @@ done
 b2=$(gw_stat 2 'd["calls"]["answered"]')
 t0=$(now_ms)
 if [ "${SC_KILL:-processes}" = node ]; then
+	# stopped first: no process of the "machine" acts on its neighbours' deaths
+	# (keepalived's VRRP child would otherwise see its parent go and send its
+	# goodbye adverts, which a dead machine never does)
+	kill -STOP $(ip netns pids sc-$T-g1) 2> /dev/null
 	kill -9 $(ip netns pids sc-$T-g1) 2> /dev/null
 	wait "${KA_PID[1]}" 2> /dev/null
 else
