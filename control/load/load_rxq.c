@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "load_rxq.h"
 
+#include "mg_log.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <linux/sockios.h>
@@ -14,6 +16,13 @@
 #include <time.h>
 
 #define RXQ_MAX 8
+/* Receive buffer asked for each SIP UDP socket (the kernel caps it at
+ * net.core.rmem_max and doubles it for its bookkeeping). The default
+ * (net.core.rmem_default, 208 KiB: ~100 INVITEs) overflows in a fraction
+ * of a second of overload, and what it drops is anything: the ACKs, BYEs
+ * and answers of admitted calls as well as new INVITEs. Queued, they are
+ * late; the age of the queue's head sheds new calls (load_rxq_age_ms()). */
+#define RXQ_RCVBUF (4 * 1024 * 1024)
 #define RXQ_RESCAN_NS 1000000000ull
 
 static struct {
@@ -79,6 +88,24 @@ static bool watched_port(int port)
 	return false;
 }
 
+static void size_rcvbuf(int fd, int port)
+{
+	int want = RXQ_RCVBUF, got = 0;
+	socklen_t gl = sizeof(got);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &gl) == 0 && got >= want)
+		return;
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof(want));
+	gl = sizeof(got);
+	if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &gl) < 0)
+		return;
+	if (got < want)
+		MG_WARN("sip: UDP port %d: receive buffer %d bytes, %d asked for (capped by "
+			"net.core.rmem_max): overload drops datagrams sooner", port, got, want);
+	else
+		MG_INFO("sip: UDP port %d: receive buffer %d bytes", port, got);
+}
+
 /* Every socket of ours bound to a watched port, from /proc/self/fd. */
 static void scan(void)
 {
@@ -97,8 +124,11 @@ static void scan(void)
 			continue;
 		if (fstat((int)fd, &st) < 0 || !S_ISSOCK(st.st_mode))
 			continue;
-		if (!watched_port(local_udp_port((int)fd)))
+		int port = local_udp_port((int)fd);
+
+		if (!watched_port(port))
 			continue;
+		size_rcvbuf((int)fd, port);
 		/* turns the kernel's receive stamps on for this socket (its
 		 * answer, no stamp yet, does not matter): what arrives from now
 		 * on carries its arrival time */

@@ -14,7 +14,11 @@
  *
  * The sockets are found by their local port among the process's file
  * descriptors (sofia-sip does not hand them out): SOCK_DGRAM sockets bound
- * to a port of netborder.sip.userAgent.IPAddress with transport udp.
+ * to a port of netborder.sip.userAgent.IPAddress with transport udp. When
+ * found, their receive buffer is raised to 4 MiB (within net.core.rmem_max;
+ * a warning says when the kernel gave less): a full buffer drops the ACKs,
+ * BYEs and answers of admitted calls with the new INVITEs, while a queue
+ * only delays them, and its age sheds.
  */
 #ifndef LOAD_RXQ_H
 #define LOAD_RXQ_H

@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -139,6 +140,22 @@ static void test_rxq(void **state)
 	run_ms(150);
 	assert_int_equal(load_rxq_watched(), 1);
 	assert_int_equal(load_admit(), LOAD_OK);
+	{
+		/* the SIP socket's receive buffer was raised to 4 MiB, as far as
+		 * net.core.rmem_max lets (Linux reports twice what it keeps) */
+		FILE *f = fopen("/proc/sys/net/core/rmem_max", "r");
+		long rmem_max = 0;
+		int got = 0, other_got = 0;
+		socklen_t gl = sizeof(got);
+
+		assert_non_null(f);
+		assert_int_equal(fscanf(f, "%ld", &rmem_max), 1);
+		fclose(f);
+		assert_int_equal(getsockopt(sip, SOL_SOCKET, SO_RCVBUF, &got, &gl), 0);
+		assert_int_equal(getsockopt(other, SOL_SOCKET, SO_RCVBUF, &other_got, &gl), 0);
+		assert_true(got >= 2 * (rmem_max < 4194304 ? rmem_max : 4194304));
+		assert_true(other_got < got || rmem_max * 2 <= other_got);
+	}
 	tx = socket(AF_INET, SOCK_DGRAM, 0);
 	assert_true(tx >= 0);
 	/* the other socket's backlog is not SIP's */
