@@ -24,8 +24,26 @@ at warning. Prints tables, writes --csv. Never asserts.
            SECS; every SECS/10 s the resident size of both daemons and the
            calls completed: growth that keeps going would be a leak.
 
+  overload (--overload) the capacity first: the highest rate (doubling from
+           --ovl-start, then bisecting) at which >= 99 % of the calls asked
+           for complete, mediagate.calls.maxRate unset, --ovl-cap-secs per
+           trial. Then the gateway is restarted configured to shed as an
+           operator would (maxRate = the capacity, maxLoopLagMs at its
+           default 250 ms) and offered 1x, 2x and 4x the capacity for
+           --duration s each (default 30), then SIPp -> SIPp directly at 4x
+           (the baseline: what the two SIPp processes do alone here). Per
+           level: offered rate (INVITEs SIPp placed), goodput (calls
+           completed per second), 503s, admitted calls (no 503) that failed
+           (any other final answer, timeout, 481, 408), INVITE
+           retransmissions, p50/p99 INVITE->200 of completed calls, CPU of
+           both daemons and of both SIPp processes, peak RSS of both daemons
+           (and per third of the level: flat or growing), whether each
+           daemon is alive, the gateway's own /metrics counts.
+
 usage: call-bench [--rates 50,100,200,400] [--secs 10] [--held 1000,5000]
                   [--soak SECS [--soak-rate R]] [--csv FILE] [--build DIR]
+       call-bench --overload [--duration 30] [--ovl-cap-secs 10]
+                  [--ovl-capacity R] [--ovl-max-rate R] [--csv FILE]
 """
 import argparse
 import csv
@@ -70,10 +88,11 @@ def stop(p):
 class Bed:
     """mediagate (control + dataplane) and a SIPp callee on loopback."""
 
-    def __init__(self, build, src, base, max_sessions=65536):
+    def __init__(self, build, src, base, max_sessions=65536, extra=""):
         self.build, self.src, self.base = build, src, base
         self.max_sessions = max_sessions
-        self.p_gw, self.p_uas, self.p_uac = base, base + 1, base + 2
+        self.extra = extra  # more gw.properties lines (--overload: maxRate)
+        self.p_gw, self.p_uas, self.p_uac, self.p_metrics = base, base + 1, base + 2, base + 3
         self.dp = self.ctl = self.uas = None
 
     def start(self):
@@ -103,7 +122,9 @@ class Bed:
                     "mediagate.dataplane.idleSleepUs=1000\n"
                     "mediagate.dataplane.maxSessions=%d\n"
                     "mediagate.media.portRange=10000-59999\n"
-                    % (self.p_gw, RUN, RUN, os.getpid(), self.max_sessions))
+                    "mediagate.metrics.listen=127.0.0.1:%d\n"
+                    % (self.p_gw, RUN, RUN, os.getpid(), self.max_sessions, self.p_metrics))
+            f.write(self.extra)
         self.dp = subprocess.Popen([self.build + "/dataplane/mediagate-dataplane", "--config",
                                     conf], stdout=open(RUN + "/dataplane.log", "w"),
                                    stderr=subprocess.STDOUT)
@@ -128,10 +149,12 @@ class Bed:
 
     def start_uas(self):
         stop(self.uas)
-        self.uas = subprocess.Popen(["sipp", "-sf", self.src + "/tests/interop/call_uas.xml",
+        uas_xml = getattr(self, "uas_xml", None) or self.src + "/tests/interop/call_uas.xml"
+        self.uas = subprocess.Popen(["sipp", "-sf", uas_xml,
                                      "-t", "u1", "-i", "127.0.0.1", "-p", str(self.p_uas),
-                                     "-nostdin", "-max_socket", "60000"],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                     "-nostdin", "-max_socket", "60000", "-trace_err",
+                                     "-error_file", "%s/uas-%d.err" % (RUN, time.time() * 1000)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=RUN)
         time.sleep(0.5)
 
     def stop(self):
@@ -140,6 +163,24 @@ class Bed:
         stop(self.dp)
         # the EAL's runtime directory of this run's prefix outlives the process
         shutil.rmtree("/var/run/dpdk/mg-call-bench-%x" % os.getpid(), ignore_errors=True)
+
+    def metrics(self):
+        """mediagate-control's /metrics as {'name{labels}': value}; {} if unreachable."""
+        import urllib.request
+        out = {}
+        try:
+            body = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.p_metrics,
+                                          timeout=5).read().decode()
+        except OSError:
+            return out
+        for line in body.splitlines():
+            if line and not line.startswith("#"):
+                k, _, v = line.rpartition(" ")
+                try:
+                    out[k] = float(v)
+                except ValueError:
+                    pass
+        return out
 
     def sessions(self):
         r = subprocess.run([self.build + "/dataplane/dpctl/mediagate-dpctl", "--socket",
@@ -179,6 +220,16 @@ def sipp_totals(stf):
     h, last = rows[0], rows[-1]
     col = lambda name: last[h.index(name)] if name in h else "0"
     return int(col("SuccessfulCall(C)") or 0), int(col("FailedCall(C)") or 0), None
+
+
+def rtt_values(pid, name="bench_uac"):
+    """INVITE -> 200 times of every call that got its 200 (SIPp -trace_rtt;
+    whole ms), sorted."""
+    try:
+        with open("%s/%s_%d_rtt.csv" % (RUN, name, pid)) as f:
+            return sorted(float(l.split(";")[1]) for l in list(f)[1:] if l.count(";") >= 2)
+    except OSError:
+        return []
 
 
 def rtt_stats(pid):
@@ -281,6 +332,382 @@ def soak_run(bed, rate, secs, every):
     return out, 100.0 * (cpu_s(bed.ctl.pid) - c0) / el, 100.0 * (cpu_s(bed.dp.pid) - d0) / el
 
 
+# ------------------------------------------------------------------ --overload
+
+ACK_503 = """  <label id="shed"/>
+  <send>
+    <![CDATA[
+ACK sip:uas[call_number]@[remote_ip]:[remote_port] SIP/2.0
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]>
+  </send>
+  <label id="end"/>
+"""
+
+
+def ovl_scenario():
+    """The bench caller (uac_scenario()) with a way out for a shed call: a
+    503 is ACKed and ends the call as SIPp's 'successful' (it is counted
+    from the 503's own receive counter); anything else that is not the
+    expected 100/180/200 fails the call, as does a timeout (-recv_timeout,
+    SIPp's INVITE/BYE retransmission limit)."""
+    import re
+    x = open(RUN + "/bench_uac.xml").read()
+    x = x.replace('<scenario name="call_uac">', '<scenario name="ovl_uac">')
+    x = x.replace('<recv response="183" optional="true"/>',
+                  '<recv response="183" optional="true"/>\n'
+                  '  <recv response="503" optional="true" next="shed"/>')
+    x = re.sub(r'<recv response="200" crlf="true"/>',
+               '<recv response="200" crlf="true" next="end"/>\n' + ACK_503.replace("\\", "\\\\"),
+               x)
+    path = RUN + "/ovl_uac.xml"
+    open(path, "w").write(x)
+    return path
+
+
+def ovl_uas_scenario(src):
+    """The interop callee (call_uas.xml) made as tolerant as a real user
+    agent's server transaction, for --overload: an INVITE retransmitted
+    while the callee waits for the ACK (the gateway saw no answer within
+    T1) is answered with the 200 again instead of aborting the call, and a
+    BYE is taken without the ACK having arrived (a lost ACK). SIPp's strict
+    callee counted both as the gateway's failures under load although SIP
+    absorbs them. No check of the offer (the caller's is dropped too)."""
+    import re
+    x = open(src + "/tests/interop/call_uas.xml").read()
+    x = re.sub(r"<action>.*?</action>", "", x, flags=re.S)
+    x = re.sub(r"<Reference variables=\"[^\"]*\"/>", "", x)
+    x = x.replace('<scenario name="call_uas">', '<scenario name="ovl_uas">')
+    x = x.replace('  <send retrans="500">', '  <label id="answer"/>\n  <send retrans="500">', 1)
+    x = x.replace('<recv request="ACK" crlf="true"/>',
+                  '<recv request="INVITE" optional="true" next="answer"/>\n'
+                  '  <recv request="ACK" optional="true" crlf="true"/>')
+    path = RUN + "/ovl_uas.xml"
+    open(path, "w").write(x)
+    return path
+
+
+def sipp_last_row(path):
+    """The last row of a SIPp -trace_stat / -trace_counts file as {column: text}."""
+    rows = list(csv.reader(open(path), delimiter=";"))
+    return dict(zip(rows[0], rows[-1]))
+
+
+def udp_drops(ports):
+    """Datagrams the kernel dropped at each of our UDP sockets (full receive
+    buffer), from `ss -uanm` (skmem d<N>), by local port; and their buffers."""
+    out = {}
+    try:
+        txt = subprocess.run(["ss", "-uanm"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return out
+    lines = txt.splitlines()
+    for i, line in enumerate(lines):
+        f = line.split()
+        if len(f) < 4 or ":" not in f[3]:
+            continue
+        try:
+            port = int(f[3].rsplit(":", 1)[1])
+        except ValueError:
+            continue
+        if port not in ports:
+            continue
+        mem = line if "skmem" in line else (lines[i + 1] if i + 1 < len(lines) else "")
+        import re
+        d = re.search(r"skmem:\(([^)]*)\)", mem)
+        if d:
+            kv = dict((m.group(1), int(m.group(2))) for m in re.finditer(r"([a-z_]+)(\d+)", d.group(1)))
+            out[port] = kv
+    return out
+
+
+def pct(v, q):
+    return v[min(len(v) - 1, int(len(v) * q))] if v else float("nan")
+
+
+def ovl_trial(bed, direct, rate, secs, hold_ms=1000):
+    """@rate calls/s for @secs (calls of @hold_ms) from a fresh SIPp caller,
+    waiting for every call to end. Returns what the caller saw (offered,
+    completed, 503s, failures of the others), the gateway's counters over
+    the trial, CPU of all four processes and the daemons' peak RSS."""
+    import resource
+    target = "127.0.0.1:%d" % (bed.p_uas if direct else bed.p_gw)
+    tag = "%s-%d-%d" % ("direct" if direct else "gw", rate, int(time.time() * 1000) % 100000)
+    stf = "%s/ovl-%s.csv" % (RUN, tag)
+    bed.start_uas()
+    n = rate * secs
+    m0 = {} if direct else bed.metrics()
+    ports = (bed.p_gw, bed.p_uas, bed.p_uac)
+    u0 = udp_drops(ports)
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    c0, d0, s0 = cpu_s(bed.ctl.pid), cpu_s(bed.dp.pid), cpu_s(bed.uas.pid)
+    t0 = time.time()
+    # -l: never the limit (calls that hang stay up to 32 s); -recv_timeout:
+    # an admitted call that gets no answer fails after SIP's timer B.
+    p = subprocess.Popen(["sipp", "-sf", bed.ovl_xml, target, "-t", "u1", "-i", "127.0.0.1",
+                          "-p", str(bed.p_uac), "-r", str(rate), "-m", str(n),
+                          "-l", str(rate * 40 + 100), "-d", str(hold_ms), "-nostdin",
+                          "-max_socket", "60000", "-recv_timeout", "32000",
+                          "-trace_stat", "-stf", stf, "-fd", "1", "-trace_counts",
+                          "-trace_rtt", "-rtt_freq", "1",
+                          "-trace_err", "-error_file", stf.replace(".csv", ".err")],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=RUN)
+    peak_c = peak_d = 0
+    thirds = [[0, 0], [0, 0], [0, 0]]  # peak (ctl, dp) kB in each third of the level
+    gen_end = None
+    deadline = t0 + secs + 90
+    while p.poll() is None and time.time() < deadline:
+        kc = rss_kb(bed.ctl.pid) if bed.ctl.poll() is None else 0
+        kd = rss_kb(bed.dp.pid) if bed.dp.poll() is None else 0
+        peak_c, peak_d = max(peak_c, kc), max(peak_d, kd)
+        third = int(3 * (time.time() - t0) / secs)
+        if third < 3:
+            thirds[third] = [max(thirds[third][0], kc), max(thirds[third][1], kd)]
+        if gen_end is None and time.time() - t0 >= secs:
+            gen_end = time.time()
+        time.sleep(0.25)
+    if p.poll() is None:
+        p.kill()
+    p.wait()
+    el = time.time() - t0
+    u1 = udp_drops(ports)
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    uac_cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
+    ctl_alive, dp_alive = bed.ctl.poll() is None, bed.dp.poll() is None
+    c1 = cpu_s(bed.ctl.pid) if ctl_alive else c0
+    d1 = cpu_s(bed.dp.pid) if dp_alive else d0
+    s1 = cpu_s(bed.uas.pid)
+    m1 = {} if direct or not ctl_alive else bed.metrics()
+    st = sipp_last_row(stf)
+    counts = {}
+    try:
+        counts = sipp_last_row("%s/ovl_uac_%d_counts.csv" % (RUN, p.pid))
+    except (OSError, IndexError):
+        pass
+    num = lambda d, k: int(float(d.get(k, "0") or 0))
+    created = num(st, "OutgoingCall(C)")
+    ok = num(st, "SuccessfulCall(C)")
+    failed = num(st, "FailedCall(C)")
+    shed = num(counts, "4_503_Recv")
+    rtt = rtt_values(p.pid, "ovl_uac")
+    gen_s = (gen_end or time.time()) - t0
+    md = lambda k: m1.get(k, float("nan")) - m0.get(k, float("nan"))
+    return {
+        "mode": "direct" if direct else "gateway", "rate": rate, "secs": secs,
+        "created": created, "offered_cps": created / max(min(gen_s, secs), 0.001),
+        "completed": ok - shed, "goodput_cps": (ok - shed) / secs, "shed_503": shed,
+        "admitted": created - shed, "failed_admitted": failed,
+        "failed_timeout": num(st, "FailedMaxUDPRetrans(C)") + num(st, "FailedTimeoutOnRecv(C)")
+        + num(st, "FailedTimeoutOnSend(C)"),
+        "failed_unexpected": num(st, "FailedUnexpectedMsg(C)") + num(st, "FailedCallRejected(C)"),
+        "invite_retrans": num(counts, "0_INVITE_Retrans"),
+        "setup_p50_ms": pct(rtt, 0.5), "setup_p99_ms": pct(rtt, 0.99), "n_rtt": len(rtt),
+        # CPU over the offered period (what the drain costs included): the
+        # drain of a level with timeouts lasts 32 s more and would dilute it
+        "ctl_cpu_pct": 100.0 * (c1 - c0) / secs, "dp_cpu_pct": 100.0 * (d1 - d0) / secs,
+        "uac_cpu_pct": 100.0 * uac_cpu / secs, "uas_cpu_pct": 100.0 * (s1 - s0) / secs,
+        "ctl_peak_kb": peak_c, "dp_peak_kb": peak_d,
+        "ctl_kb_thirds": [x[0] for x in thirds], "dp_kb_thirds": [x[1] for x in thirds],
+        "ctl_alive": ctl_alive, "dp_alive": dp_alive,
+        "gw_refused": md('mediagate_calls_total{outcome="failed",cause="max_calls"}'),
+        "gw_answered": md('mediagate_calls_total{outcome="answered",cause="answered"}'),
+        "dp_up": m1.get("mediagate_dataplane_up", float("nan")),
+        "elapsed_s": el,
+        # kernel drops at the gateway's SIP socket and at the callee's (the
+        # caller's socket is new for each trial: its drops are all this trial's)
+        "drops_gw": u1.get(bed.p_gw, {}).get("d", 0) - u0.get(bed.p_gw, {}).get("d", 0),
+        "drops_uas": u1.get(bed.p_uas, {}).get("d", 0) - u0.get(bed.p_uas, {}).get("d", 0),
+        "rcvbuf_gw": u1.get(bed.p_gw, {}).get("rb", 0),
+    }
+
+
+def ovl_good(r, max_fail=0.01):
+    """Capacity criterion: the calls asked for were placed and completed,
+    all but under max_fail of them (a 503 counts as not completed), and
+    99 % of them were answered within SIP's T1 (500 ms, before any
+    retransmission): a rate that passes only with retransmissions does not
+    last (seen: 10 s trials passing at a rate that collapsed over 30 s)."""
+    asked = r["rate"] * r["secs"]
+    return r["completed"] >= (1.0 - max_fail) * asked and r["setup_p99_ms"] < 500
+
+
+def ovl_capacity(bed, start, top, secs, log):
+    """The highest rate the gateway completes with < 1 % of the calls lost
+    (shed or failed): doubling from @start until a rate fails (or @top),
+    then halving the interval until it is within 10 %."""
+    trials = []
+    lo, hi, r = 0, None, start
+    while r <= top:
+        t = ovl_trial(bed, False, r, secs)
+        trials.append(t)
+        log(t)
+        if not ovl_good(t) or not (t["ctl_alive"] and t["dp_alive"]):
+            hi = r
+            break
+        lo, r = r, r * 2
+    if hi is None:
+        return lo, trials, True  # never failed up to --ovl-top: SIPp's or the flag's limit
+    while lo > 0 and hi - lo > max(10, lo // 10):
+        mid = (lo + hi) // 2
+        t = ovl_trial(bed, False, mid, secs)
+        trials.append(t)
+        log(t)
+        if ovl_good(t) and t["ctl_alive"] and t["dp_alive"]:
+            lo = mid
+        else:
+            hi = mid
+    return lo, trials, False
+
+
+def ovl_row_line(r):
+    return ("%-8s %7d %8.0f %8.1f %7d %8d %7d %6d %7d %6.0f %6.0f %7.0f %7.0f %6.0f %6.0f "
+            "%8d %8d %4s/%-3s" % (
+                r.get("level", "-"), r["rate"], r["offered_cps"], r["goodput_cps"], r["shed_503"],
+                r["admitted"], r["failed_admitted"], r["failed_timeout"], r["invite_retrans"],
+                r["setup_p50_ms"], r["setup_p99_ms"], r["ctl_cpu_pct"], r["dp_cpu_pct"],
+                r["uac_cpu_pct"], r["uas_cpu_pct"], r["ctl_peak_kb"], r["dp_peak_kb"],
+                "yes" if r["ctl_alive"] else "NO", "yes" if r["dp_alive"] else "NO"))
+
+
+OVL_HEAD = ("%-8s %7s %8s %8s %7s %8s %7s %6s %7s %6s %6s %7s %7s %6s %6s %8s %8s %8s" % (
+    "level", "rate/s", "offered", "goodput", "503s", "admitted", "failed", "t/o", "INV rtx",
+    "p50ms", "p99ms", "ctl%CPU", "dp%CPU", "uac%", "uas%", "ctl pkKB", "dp pkKB", "alive"))
+
+OVL_CSV = ["table", "level", "mode", "rate", "secs", "created", "offered_cps", "completed",
+           "goodput_cps", "shed_503", "admitted", "failed_admitted", "failed_timeout",
+           "failed_unexpected", "invite_retrans", "setup_p50_ms", "setup_p99_ms", "ctl_cpu_pct",
+           "dp_cpu_pct", "uac_cpu_pct", "uas_cpu_pct", "ctl_peak_kb", "dp_peak_kb", "ctl_alive",
+           "dp_alive", "gw_refused", "gw_answered", "dp_up", "ctl_kb_third1", "ctl_kb_third2",
+           "ctl_kb_third3", "dp_kb_third1", "dp_kb_third2", "dp_kb_third3", "drops_gw",
+           "drops_uas"]
+
+
+def overload_main(a, src):
+    """--overload: capacity (maxRate unset), then 1x, 2x, 4x of it with the
+    gateway configured to shed (maxRate = the capacity, maxLoopLagMs at its
+    default), and SIPp -> SIPp directly at 4x as the baseline of what the two
+    SIPp processes do alone on this machine."""
+    base = 41000 + (os.getpid() % 1000) * 4
+    log = lambda t: print("  %-7s %5d/s: offered %.0f/s, completed %d, 503 %d, failed %d, "
+                          "p99 %.0f ms, uac %.0f%% uas %.0f%% ctl %.0f%% CPU, drops gw %d "
+                          "uas %d" % (
+                              t["mode"], t["rate"], t["offered_cps"], t["completed"],
+                              t["shed_503"], t["failed_admitted"], t["setup_p99_ms"],
+                              t["uac_cpu_pct"], t["uas_cpu_pct"], t["ctl_cpu_pct"],
+                              t["drops_gw"], t["drops_uas"]),
+                          file=sys.stderr, flush=True)
+    cap = a.ovl_capacity
+    trials = []
+    capped = False
+    if cap <= 0:
+        bed = Bed(a.build, src, base, a.max_sessions)
+        try:
+            bed.start()
+            bed.ovl_xml = ovl_scenario()
+            bed.uas_xml = ovl_uas_scenario(src)
+            print("capacity search (maxRate unset, %d s per trial)" % a.ovl_cap_secs,
+                  file=sys.stderr)
+            cap, trials, capped = ovl_capacity(bed, a.ovl_start, a.ovl_top, a.ovl_cap_secs, log)
+        finally:
+            bed.stop()
+    if cap <= 0:
+        print("call-bench --overload: no rate passed (even %d/s lost > 1 %% of the calls)"
+              % a.ovl_start, file=sys.stderr)
+        return 1
+    max_rate = a.ovl_max_rate if a.ovl_max_rate > 0 else cap
+    extra = "mediagate.calls.maxRate=%d\n" % max_rate
+    levels = []
+    bed = Bed(a.build, src, base, a.max_sessions, extra)
+    try:
+        bed.start()
+        bed.ovl_xml = ovl_scenario()
+        bed.uas_xml = ovl_uas_scenario(src)
+        for k in (1, 2, 4):
+            print("level %dx: %d calls/s for %d s (maxRate=%d)" % (k, cap * k, a.duration, max_rate),
+                  file=sys.stderr)
+            r = ovl_trial(bed, False, cap * k, a.duration)
+            r["level"] = "%dx" % k
+            levels.append(r)
+            log(r)
+        r = ovl_trial(bed, True, cap * 4, min(a.duration, 10))
+        r["level"] = "direct4x"
+        levels.append(r)
+        log(r)
+    finally:
+        bed.stop()
+
+    print("\ncapacity search (maxRate unset; a trial passes when >= 99 %% of the calls asked for "
+          "completed and p99 setup < 500 ms; %d s each)" % a.ovl_cap_secs)
+    print(OVL_HEAD)
+    print("-" * len(OVL_HEAD))
+    for t in trials:
+        print(ovl_row_line(t))
+    print("capacity: %d calls/s%s" % (cap, " (given with --ovl-capacity)" if not trials else
+                                      " (never failed up to --ovl-top: not the gateway's limit)"
+                                      if capped else ""))
+    print("\noverload: 1x, 2x, 4x the capacity for %d s each, mediagate.calls.maxRate=%d, "
+          "maxLoopLagMs default; direct4x = SIPp -> SIPp, the baseline" % (a.duration, max_rate))
+    print(OVL_HEAD)
+    print("-" * len(OVL_HEAD))
+    for r in levels:
+        print(ovl_row_line(r))
+    print("(offered = INVITEs SIPp placed per second; goodput = calls completed (200, ACK, BYE "
+          "answered) per second of the level; failed = admitted calls (no 503) SIPp failed, "
+          "t/o = of which timeouts; p50/p99 = INVITE->200 of completed calls, SIPp's whole ms; "
+          "%CPU = CPU time until every call ended / the offered period, in % of one core; "
+          "pkKB = peak RSS sampled every 0.25 s)")
+    print("\nmemory over each level: peak RSS in each third of the offered period, then the "
+          "peak including the drain (kB)")
+    print("%-8s %9s %9s %9s %9s   %9s %9s %9s %9s" % ("level", "ctl 1/3", "ctl 2/3", "ctl 3/3",
+                                                   "ctl peak", "dp 1/3", "dp 2/3", "dp 3/3",
+                                                   "dp peak"))
+    for r in levels:
+        if r["mode"] == "gateway":
+            print("%-8s %9d %9d %9d %9d   %9d %9d %9d %9d" % tuple(
+                [r["level"]] + r["ctl_kb_thirds"] + [r["ctl_peak_kb"]] + r["dp_kb_thirds"]
+                + [r["dp_peak_kb"]]))
+    print()
+    for r in levels:
+        if r["mode"] == "gateway":
+            print("  %s: the gateway's /metrics: %.0f calls refused (503), %.0f answered; "
+                  "mediagate_dataplane_up %.0f; kernel drops (full receive buffer): gateway SIP "
+                  "socket %d (buffer %d B), callee %d" % (
+                      r["level"], r["gw_refused"], r["gw_answered"], r["dp_up"], r["drops_gw"],
+                      r["rcvbuf_gw"], r["drops_uas"]))
+    g4 = [r for r in levels if r["level"] == "4x"][0]
+    print("4x: goodput %.0f/s = %.0f %% of the capacity; %d admitted calls failed; both daemons %s"
+          % (g4["goodput_cps"], 100.0 * g4["goodput_cps"] / cap, g4["failed_admitted"],
+             "alive" if g4["ctl_alive"] and g4["dp_alive"] else "NOT alive"))
+    if a.csv:
+        with open(a.csv, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(OVL_CSV)
+            for name, rows_ in (("capacity", trials), ("overload", levels)):
+                for r in rows_:
+                    w.writerow([name, r.get("level", ""), r["mode"], r["rate"], r["secs"],
+                                r["created"], "%.1f" % r["offered_cps"], r["completed"],
+                                "%.1f" % r["goodput_cps"], r["shed_503"], r["admitted"],
+                                r["failed_admitted"], r["failed_timeout"], r["failed_unexpected"],
+                                r["invite_retrans"], "%.0f" % r["setup_p50_ms"],
+                                "%.0f" % r["setup_p99_ms"], "%.1f" % r["ctl_cpu_pct"],
+                                "%.1f" % r["dp_cpu_pct"], "%.1f" % r["uac_cpu_pct"],
+                                "%.1f" % r["uas_cpu_pct"], r["ctl_peak_kb"], r["dp_peak_kb"],
+                                int(r["ctl_alive"]), int(r["dp_alive"]), "%.0f" % r["gw_refused"],
+                                "%.0f" % r["gw_answered"], "%.0f" % r["dp_up"]]
+                               + r["ctl_kb_thirds"] + r["dp_kb_thirds"]
+                               + [r["drops_gw"], r["drops_uas"]])
+    if not a.keep:
+        shutil.rmtree(RUN, ignore_errors=True)
+    return 0
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description="SIP call setup rate and held calls through mediagate")
@@ -292,6 +719,20 @@ def main():
     ap.add_argument("--soak-rate", type=int, default=100)
     ap.add_argument("--max-sessions", type=int, default=65536,
                     help="mediagate.dataplane.maxSessions of the bed (default 65536)")
+    ap.add_argument("--overload", action="store_true",
+                    help="instead: capacity, then 1x/2x/4x of it with shedding configured")
+    ap.add_argument("--duration", type=int, default=30,
+                    help="--overload: seconds per level (default 30)")
+    ap.add_argument("--ovl-cap-secs", type=int, default=10,
+                    help="--overload: seconds per capacity trial (default 10)")
+    ap.add_argument("--ovl-start", type=int, default=100,
+                    help="--overload: first rate of the capacity search (default 100)")
+    ap.add_argument("--ovl-top", type=int, default=12800,
+                    help="--overload: highest rate the capacity search tries (default 12800)")
+    ap.add_argument("--ovl-capacity", type=int, default=0,
+                    help="--overload: skip the search, take this capacity")
+    ap.add_argument("--ovl-max-rate", type=int, default=0,
+                    help="--overload: mediagate.calls.maxRate (default: the capacity)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, SIPp files)")
     ap.add_argument("--csv")
     ap.add_argument("--build", default=os.path.dirname(here))
@@ -308,6 +749,8 @@ def main():
         print("call-bench: sipp is not installed (scripts/setup installs sip-tester)",
               file=sys.stderr)
         return 2
+    if a.overload:
+        return overload_main(a, src)
     bed = Bed(a.build, src, 41000 + (os.getpid() % 1000) * 4, a.max_sessions)
     rates = [int(x) for x in a.rates.split(",") if x]
     helds = [int(x) for x in a.held.split(",") if x]

@@ -5,7 +5,8 @@
  * a NEW call or session is taken on: a token bucket on the rate of new
  * calls (mediagate.calls.maxRate) and shedding while the event loop runs
  * late (mediagate.calls.maxLoopLagMs: a 10 ms su_timer measures how late
- * it fires; the worst lateness of the last 100 ms counts). What is already
+ * it fires, and how long the oldest datagram has waited in the SIP UDP
+ * sockets' receive queues (load_rxq.h); the worst of the last 100 ms counts). What is already
  * admitted never asks: re-INVITEs, answers, deletes, BYEs go on.
  */
 #ifndef MG_LOAD_H
@@ -36,7 +37,9 @@ const char *load_reason(enum load_verdict v);
 struct load_counters {
 	uint64_t admitted, refused_rate, refused_lag;
 	unsigned lag_ms;      /* the worst lateness of the last window */
-	unsigned lag_max_ms;  /* the worst ever seen */
+	unsigned lag_max_ms;  /* the worst timer lateness ever seen */
+	unsigned rxq_ms;      /* the longest SIP receive-queue wait of the last window */
+	unsigned rxq_max_ms;  /* the longest ever seen */
 };
 void load_get_counters(struct load_counters *out);
 

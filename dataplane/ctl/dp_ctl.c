@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "dp_ctl.h"
+#include "dp_ctl_inbox.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -20,6 +21,13 @@
  * connections must not lock the control plane out. */
 #define DP_CTL_HELLO_TIMEOUT_NS (5ull * 1000000000ull)
 #define LISTENER_TAG 0u
+/* Requests read ahead per connection, at most (see dp_ctl_inbox.h): more
+ * than a peer's socket can hold in flight (net.core.wmem_default, 208 KiB),
+ * so the whole socket backlog, and the PINGs in it, are read at once. */
+#define DP_CTL_INBOX_BYTES (512u * 1024u)
+/* Requests handled per connection before the others (and the periodic
+ * hooks) get their turn, and new PINGs are looked for. */
+#define DP_CTL_BUDGET 64
 
 struct ctl_conn {
 	int fd;               /* -1 = free slot */
@@ -33,6 +41,10 @@ struct ctl_conn {
 	 * read from this peer (backpressure), so one slot is enough. */
 	uint8_t out[MG_PROTO_MAX_MSG];
 	size_t out_len;
+	struct dp_ctl_inbox inbox;
+	bool readable;        /* epoll said so in this round */
+	bool eof;             /* nothing more to read: close once the inbox is handled */
+	int eof_errno;        /* 0: the peer closed */
 	struct dp_ctl_peer peer;
 	char software[32];
 };
@@ -245,6 +257,7 @@ static void conn_close(struct ctl_conn *c, const char *why)
 	epoll_ctl(ep_fd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	c->fd = -1;
+	dp_ctl_inbox_fini(&c->inbox);
 	if (c->hello_done && c->peer.role == MG_ROLE_CONTROL && !dp_ctl_control_connected()) {
 		orphan_since_ns = now_ns();
 		if (orphan_since_ns == 0)
@@ -322,6 +335,7 @@ static void do_accept(void)
 		c->refused = refused;
 		c->accepted_ns = now_ns();
 		c->out_len = 0;
+		dp_ctl_inbox_init(&c->inbox, DP_CTL_INBOX_BYTES);
 		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)(c - conns) + 1 };
 		if (epoll_ctl(ep_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			MG_WARN("control: epoll_ctl: %s", strerror(errno));
@@ -456,51 +470,114 @@ static bool handle_msg(struct ctl_conn *c, const uint8_t *buf, size_t len)
 	return true;
 }
 
-static void do_read(struct ctl_conn *c)
+/* One received datagram of @p n bytes (only the first MG_PROTO_MAX_MSG + 1
+ * are in @p buf when it was longer). Returns false if the conn was closed. */
+static bool handle_datagram(struct ctl_conn *c, const uint8_t *buf, size_t n)
+{
+	struct mg_proto_hdr h;
+
+	if (n <= MG_PROTO_MAX_MSG)
+		return handle_msg(c, buf, n);
+	/* Who is asking comes first, as for any other message: a refused uid
+	 * gets its refusal and is closed, a peer that has not said HELLO is
+	 * closed without an answer (nothing of what it sent is echoed back). */
+	if (c->refused) {
+		send_raw_error(c, MG_MSG_HELLO, 0, -EACCES);
+		conn_close(c, "uid not allowed");
+		return false;
+	}
+	if (!c->hello_done) {
+		MG_WARN("control connection %u: %zu-byte message (max %d) before HELLO; closing",
+			c->peer.conn_id, n, MG_PROTO_MAX_MSG);
+		conn_close(c, "oversized message before HELLO");
+		return false;
+	}
+	/* The header is intact even if the rest was cut off. */
+	mg_proto_decode_hdr(buf, sizeof(struct mg_proto_hdr), &h);
+	MG_WARN("control connection %u: %zu-byte message (max %d); refused", c->peer.conn_id, n,
+		MG_PROTO_MAX_MSG);
+	send_raw_error(c, h.type, h.req_id, -EMSGSIZE);
+	return true;
+}
+
+/* A PING from a peer past its HELLO: answered as soon as it is read, ahead
+ * of the requests read before it (liveness is not queued behind work). */
+static bool is_ping(const struct ctl_conn *c, const uint8_t *buf, size_t n)
+{
+	struct mg_proto_hdr h;
+
+	if (!c->hello_done || c->refused || n < sizeof(h) || n > MG_PROTO_MAX_MSG)
+		return false;
+	mg_proto_decode_hdr(buf, sizeof(h), &h);
+	return h.version == MG_PROTO_VERSION && h.type == MG_MSG_PING &&
+	       !(h.flags & MG_PROTO_F_REPLY);
+}
+
+/* Read what the socket holds into the inbox, answering PINGs on the way.
+ * Stops when a reply waits for room (backpressure: nothing is read then),
+ * the inbox is full, or there is nothing more. Returns false if closed. */
+static bool conn_fill(struct ctl_conn *c)
 {
 	static uint8_t buf[MG_PROTO_MAX_MSG + 1];
 
-	while (c->out_len == 0) {
+	while (c->out_len == 0 && !c->eof && dp_ctl_inbox_room(&c->inbox, sizeof(buf))) {
 		ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_TRUNC | MSG_DONTWAIT);
+		size_t kept;
 
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				return;
-			conn_close(c, strerror(errno));
-			return;
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return true;
+		if (n <= 0) {
+			c->eof = true;
+			c->eof_errno = n < 0 ? errno : 0;
+			return true;
 		}
-		if (n == 0) {
-			conn_close(c, "peer closed");
-			return;
-		}
-		if ((size_t)n > MG_PROTO_MAX_MSG) {
-			struct mg_proto_hdr h;
-
-			/* Who is asking comes first, as for any other message: a
-			 * refused uid gets its refusal and is closed, a peer that
-			 * has not said HELLO is closed without an answer (nothing
-			 * of what it sent is echoed back to it). */
-			if (c->refused) {
-				send_raw_error(c, MG_MSG_HELLO, 0, -EACCES);
-				conn_close(c, "uid not allowed");
-				return;
-			}
-			if (!c->hello_done) {
-				MG_WARN("control connection %u: %zd-byte message (max %d) before HELLO; "
-					"closing", c->peer.conn_id, n, MG_PROTO_MAX_MSG);
-				conn_close(c, "oversized message before HELLO");
-				return;
-			}
-			/* The header is intact even if the rest was cut off. */
-			mg_proto_decode_hdr(buf, sizeof(struct mg_proto_hdr), &h);
-			MG_WARN("control connection %u: %zd-byte message (max %d); refused",
-				c->peer.conn_id, n, MG_PROTO_MAX_MSG);
-			send_raw_error(c, h.type, h.req_id, -EMSGSIZE);
+		if (is_ping(c, buf, (size_t)n)) {
+			if (!handle_msg(c, buf, (size_t)n))
+				return false;
 			continue;
 		}
-		if (!handle_msg(c, buf, (size_t)n))
-			return;
+		kept = (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf);
+		if (dp_ctl_inbox_push(&c->inbox, buf, kept, (size_t)n) < 0) {
+			/* Out of memory: the request cannot be kept, nor answered in
+			 * order; the peer reconnects and re-sends. */
+			MG_ERR("control connection %u: no memory for the requests read ahead",
+			       c->peer.conn_id);
+			conn_close(c, "out of memory");
+			return false;
+		}
 	}
+	return true;
+}
+
+/* Handle up to DP_CTL_BUDGET requests in order, reading the socket (for
+ * PINGs) before each. Closes the connection once the peer is gone and
+ * everything it sent was handled. */
+static void conn_work(struct ctl_conn *c)
+{
+	for (unsigned budget = DP_CTL_BUDGET; budget > 0; budget--) {
+		const uint8_t *msg;
+		size_t len, real_len;
+
+		if (!conn_fill(c) || c->out_len != 0)
+			return;
+		len = dp_ctl_inbox_peek(&c->inbox, &msg, &real_len);
+		if (len == 0) {
+			if (c->eof)
+				conn_close(c, c->eof_errno ? strerror(c->eof_errno) : "peer closed");
+			return;
+		}
+		/* handle_msg() decodes into its own buffers: the bytes stay
+		 * valid while it runs (nothing is pushed meanwhile). */
+		if (!handle_datagram(c, msg, real_len))
+			return;
+		dp_ctl_inbox_pop(&c->inbox);
+	}
+}
+
+/* Whether @p c has work without waiting for the socket. */
+static bool conn_pending(const struct ctl_conn *c)
+{
+	return c->fd >= 0 && c->out_len == 0 && (c->inbox.n > 0 || c->eof);
 }
 
 static int make_parent_dir(const char *path)
@@ -618,7 +695,12 @@ void dp_ctl_run(void)
 	struct epoll_event evs[DP_CTL_MAX_CONNS + 1];
 
 	while (!stop_requested) {
-		int n = epoll_wait(ep_fd, evs, DP_CTL_MAX_CONNS + 1, DP_CTL_POLL_MS);
+		int timeout = DP_CTL_POLL_MS;
+
+		for (unsigned i = 0; i < DP_CTL_MAX_CONNS; i++)
+			if (conn_pending(&conns[i]))
+				timeout = 0; /* requests read ahead wait: just look */
+		int n = epoll_wait(ep_fd, evs, DP_CTL_MAX_CONNS + 1, timeout);
 
 		for (int i = 0; i < n; i++) {
 			if (evs[i].data.u32 == LISTENER_TAG) {
@@ -631,10 +713,20 @@ void dp_ctl_run(void)
 				continue;
 			if ((evs[i].events & EPOLLOUT) && c->out_len != 0)
 				conn_flush(c);
-			if ((evs[i].events & EPOLLIN) && c->out_len == 0)
-				do_read(c);
-			if (c->fd >= 0 && (evs[i].events & (EPOLLHUP | EPOLLERR)))
+			if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+				c->readable = true;
+			/* Gone with a reply waiting: it cannot be delivered. */
+			if ((evs[i].events & (EPOLLHUP | EPOLLERR)) && c->out_len != 0)
 				conn_close(c, "peer closed");
+		}
+		/* Reading and handling, each connection in turn (a hang-up is
+		 * seen by recv(), after what the peer sent before it). */
+		for (unsigned i = 0; i < DP_CTL_MAX_CONNS; i++) {
+			struct ctl_conn *c = &conns[i];
+
+			if (c->fd >= 0 && c->out_len == 0 && (c->readable || conn_pending(c)))
+				conn_work(c);
+			c->readable = false;
 		}
 		for (unsigned h = 0; h < n_hooks; h++)
 			hooks[h].fn(hooks[h].arg);

@@ -1294,8 +1294,9 @@ static const struct mg_config_key schema[] = {
 		.min = 0,
 		.max = 10000,
 		.help = "Shed new calls while the control plane's event loop runs this late "
-			"(a 10 ms tick measures how late it fires; the worst of the last 100 ms "
-			"counts): new INVITEs get 503 + Retry-After, NG offers for new calls "
+			"(a 10 ms tick measures how late it fires, and how long the oldest "
+			"datagram has waited in the SIP UDP sockets' receive queues; the worst "
+			"of the last 100 ms counts): new INVITEs get 503 + Retry-After, NG offers for new calls "
 			"`load limit`, before queues grow. Calls already admitted go on. The "
 			"default stays under SIP's 500 ms first retransmission (T1).",
 		.used_by = MG_CFG_USE_CONTROL,

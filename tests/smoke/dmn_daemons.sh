@@ -10,6 +10,7 @@
 #  - a HELLO with other message sizes / another version, garbage, oversized and
 #    truncated requests: clear logs, errno answers, no crash (dpctl still works)
 #  - 3000 pipelined PINGs: every one answered, in order (backpressure, no drops)
+#  - a PING behind 4000 requests is answered before their replies, which keep their order
 #  - control facing a dataplane with other sizes refuses it and says which type
 #  - SIGTERM stops both with status 0 and removes the socket
 #
@@ -145,7 +146,7 @@ fi
 # 5. bad HELLOs and bad requests from a raw client; a silent one in the background
 $PEER client "$SOCK" "$T/info.json" silent >"$T/silent.log" 2>&1 &
 SILENT_PID=$!
-for c in size-mismatch version-mismatch garbage oversized-before-hello bad-requests pipeline; do
+for c in size-mismatch version-mismatch garbage oversized-before-hello bad-requests pipeline ping-ahead; do
 	check "raw client: $c" $PEER client "$SOCK" "$T/info.json" "$c"
 done
 check "dataplane logs the size mismatch naming the type" \

@@ -159,6 +159,51 @@ def client(path, sizes_file, case):
         ok = ok and blocked_at < total
         print("pipeline: sent %d, answered %d" % (sent, len(got)))
         ok = ok and got == list(range(2, 2 + total))
+    elif case == "ping-ahead":
+        # Liveness is not queued behind work: thousands of requests sent
+        # without waiting (read only when the socket pushes back, as a busy
+        # control plane would), then a PING. The dataplane reads ahead and
+        # answers the PING before the replies of the backlog; every other
+        # request is answered once, in the order sent.
+        s.send(msg(version, T_HELLO, 1, hello_body(version, hdr_size, sizes)))
+        ok = recv_hdr(s)[0][5] == 0
+        stats_type = names["SESSION_STATS"]
+        stats_len = [rq for t, rq, rp in sizes if t == stats_type][0]
+        total, first_id, ping_id = 4000, 100, 99
+        got = []  # (req_id, type) in arrival order
+
+        def read_one():
+            s.setblocking(True)
+            s.settimeout(10)
+            data = s.recv(65536)
+            s.setblocking(False)
+            h = HDR.unpack_from(data)
+            got.append((h[4], h[1], h[5]))
+
+        def send_pushed(m):
+            while True:
+                try:
+                    s.send(m)
+                    return
+                except BlockingIOError:
+                    read_one()
+
+        s.setblocking(False)
+        for i in range(total):
+            send_pushed(msg(version, stats_type, first_id + i, b"\0" * stats_len))
+        send_pushed(msg(version, T_PING, ping_id, struct.pack("<QQ", 7, 0)))
+        while len(got) < total + 1:
+            read_one()
+        pongs = [k for k, g in enumerate(got) if g[0] == ping_id]
+        backlog = [g[0] for g in got if g[0] != ping_id]
+        ok = ok and len(pongs) == 1 and got[pongs[0]][1] == T_PING and got[pongs[0]][2] == 0
+        overtaken = len(got) - 1 - pongs[0] if pongs else 0
+        print("ping-ahead: %d requests then a PING; the PONG came back before %d of their "
+              "replies" % (total, overtaken))
+        ok = ok and overtaken > 0
+        ok = ok and backlog == list(range(first_id, first_id + total))
+        print("ping-ahead: the other replies: %d, in the order sent: %s"
+              % (len(backlog), backlog == list(range(first_id, first_id + total))))
     elif case == "silent":
         # Never says HELLO: the dataplane must free the slot after its timeout.
         s.settimeout(15)
