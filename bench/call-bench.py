@@ -40,10 +40,18 @@ at warning. Prints tables, writes --csv. Never asserts.
            (and per third of the level: flat or growing), whether each
            daemon is alive, the gateway's own /metrics counts.
 
+  ramp     (--ramp) call setup capacity: the offered rate doubled, then
+           bisected, until calls fail, over UDP (SIPp) and TLS
+           (sip-load-client, mutual TLS through the gateway), each against
+           its direct caller -> callee baseline; see call_ramp.py.
+
 usage: call-bench [--rates 50,100,200,400] [--secs 10] [--held 1000,5000]
                   [--soak SECS [--soak-rate R]] [--csv FILE] [--build DIR]
        call-bench --overload [--duration 30] [--ovl-cap-secs 10]
                   [--ovl-capacity R] [--ovl-max-rate R] [--csv FILE]
+       call-bench --ramp [--transport udp,udp-sofia,tls] [--ramp-start 50]
+                  [--ramp-max 6400] [--ramp-secs 10] [--bisect 3] [--retry 1]
+                  [--fail-pct 1] [--p99-ms 250] [--csv FILE]
 """
 import argparse
 import csv
@@ -54,6 +62,9 @@ import signal
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import call_ramp  # noqa: E402  (beside this file, in bench/ and build/bench/)
 
 # per run, so two benches (or a bench beside the tests) do not collide
 RUN = "/tmp/mg-call-bench-%x" % os.getpid()
@@ -88,11 +99,15 @@ def stop(p):
 class Bed:
     """mediagate (control + dataplane) and a SIPp callee on loopback."""
 
-    def __init__(self, build, src, base, max_sessions=65536, extra=""):
+    def __init__(self, build, src, base, max_sessions=65536, extra="", tls=None):
         self.build, self.src, self.base = build, src, base
         self.max_sessions = max_sessions
         self.extra = extra  # more gw.properties lines (--overload: maxRate)
         self.p_gw, self.p_uas, self.p_uac, self.p_metrics = base, base + 1, base + 2, base + 3
+        # SIP/TLS beside UDP (--ramp): the gateway's TLS user agent, the TLS
+        # callee and caller; tls = {"dir": certificates}
+        self.tls = tls
+        self.p_gw_tls, self.p_uas_tls, self.p_uac_tls = base + 4, base + 5, base + 6
         self.dp = self.ctl = self.uas = None
 
     def start(self):
@@ -105,11 +120,26 @@ class Bed:
                     '  <out_leg name="" media_type="sendrecv">\n'
                     '    <param name="sip.out.requestUri" expr="sip:uas%%0@127.0.0.1:%d"/>\n'
                     '    <param name="sip.out.transport" expr="udp"/>\n'
-                    '  </out_leg>\n</rule>\n</routing_rules>\n' % self.p_uas)
+                    '  </out_leg>\n</rule>\n'
+                    '<rule name="to_tls_uas" outbound_interface="sip">\n'
+                    '  <condition param="sip.in.requestUri.user" expr="tls([0-9]*)"/>\n'
+                    '  <out_leg name="" media_type="sendrecv">\n'
+                    '    <param name="sip.out.requestUri" expr="sip:tls%%0@127.0.0.1:%d"/>\n'
+                    '    <param name="sip.out.transport" expr="tls"/>\n'
+                    '  </out_leg>\n</rule>\n</routing_rules>\n' % (self.p_uas, self.p_uas_tls))
         conf = RUN + "/gw.properties"
         with open(conf, "w") as f:
-            f.write("netborder.sip.userAgent.IPAddress=127.0.0.1:%d/udp\n"
-                    "netborder.media.srtp.mode=as-needed\n"
+            if self.tls:
+                d = self.tls["dir"]
+                f.write("netborder.sip.userAgent.IPAddress=127.0.0.1:%d/udp,127.0.0.1:%d/tls\n"
+                        "netborder.sip.tls.serverCertificateFile=%s/gw.crt\n"
+                        "netborder.sip.tls.serverCertificatePrivateKeyFile=%s/gw.key\n"
+                        "netborder.sip.tls.trustedRootCertificatesStore=%s/ca.pem\n"
+                        "mediagate.sip.tls.clientAuth=require\n"
+                        % (self.p_gw, self.p_gw_tls, d, d, d))
+            else:
+                f.write("netborder.sip.userAgent.IPAddress=127.0.0.1:%d/udp\n" % self.p_gw)
+            f.write("netborder.media.srtp.mode=as-needed\n"
                     "mediagate.routing.rulesFile=%s/rules.xml\n"
                     "mediagate.control.socket=%s/dp.sock\n"
                     "mediagate.control.allowedUids=0\n"
@@ -123,7 +153,7 @@ class Bed:
                     "mediagate.dataplane.maxSessions=%d\n"
                     "mediagate.media.portRange=10000-59999\n"
                     "mediagate.metrics.listen=127.0.0.1:%d\n"
-                    % (self.p_gw, RUN, RUN, os.getpid(), self.max_sessions, self.p_metrics))
+                    % (RUN, RUN, os.getpid(), self.max_sessions, self.p_metrics))
             f.write(self.extra)
         self.dp = subprocess.Popen([self.build + "/dataplane/mediagate-dataplane", "--config",
                                     conf], stdout=open(RUN + "/dataplane.log", "w"),
@@ -156,6 +186,10 @@ class Bed:
                                      "-error_file", "%s/uas-%d.err" % (RUN, time.time() * 1000)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=RUN)
         time.sleep(0.5)
+
+    def stop_uas(self):
+        stop(self.uas)
+        self.uas = None
 
     def stop(self):
         stop(self.uas)
@@ -708,6 +742,68 @@ def overload_main(a, src):
     return 0
 
 
+def ramp_main(a, src):
+    transports = [t for t in a.transport.split(",") if t]
+    tool = os.path.join(a.build, "bench", "sip-load-client")
+    if any(t != "udp" for t in transports) and not os.access(tool, os.X_OK):
+        print("call-bench: %s is not built (needs sofia-sip and the control plane)" % tool,
+              file=sys.stderr)
+        return 2
+    certs = call_ramp.make_certs(RUN + "-certs", src)  # Bed.start() empties RUN
+    bed = Bed(a.build, src, 41000 + (os.getpid() % 1000) * 8, a.max_sessions,
+              tls={"dir": certs})
+    o = {"start": a.ramp_start, "max": a.ramp_max, "secs": a.ramp_secs, "hold_ms": 1000,
+         "bisect": a.bisect, "retry": a.retry, "fail_pct": a.fail_pct, "p99_ms": a.p99_ms}
+    sipp = {"run": RUN, "uac": uac, "totals": sipp_totals}
+    log = lambda r: print("  %-15s %-4s %-7s %5d/s: %d/%d ok, p99 %s ms %s" % (
+        r["tool"], r["transport"], r["mode"], r["rate"], r["ok"], r["offered"],
+        call_ramp.fmt(r["setup_p99_ms"], "%.0f"), "" if r["pass"] else "-> " + r["why"]),
+        file=sys.stderr)
+    steps, summary = [], []
+    try:
+        bed.start()
+        for t in transports:
+            if t == "udp":
+                tl = call_ramp.Sipp(bed, sipp)
+            else:
+                bed.stop_uas()
+                tl = call_ramp.Sofia(bed, tool, "tls" if t == "tls" else "udp", certs)
+            for direct in (True, False):
+                r, good, bad = call_ramp.ramp(bed, tl, direct, o, log)
+                steps += r
+                summary.append((r[0]["tool"], tl.transport, "direct" if direct else "gateway",
+                                good, bad, [x for x in r if x["rate"] == good]))
+    finally:
+        bed.stop()
+        shutil.rmtree(certs, ignore_errors=True)
+    print("\ncall setup ramp (%d s per step, 1 s hold; pass: <= %.1f%% without a 200, "
+          "p99 <= %.0f ms, >= 90%% of the rate; 'direct' = caller to callee, the baseline)"
+          % (a.ramp_secs, a.fail_pct, a.p99_ms))
+    call_ramp.print_steps(steps)
+    print("\nmax sustained setup rate")
+    print("%-15s %-9s %-7s %10s %12s %7s %6s %6s %6s %6s" % (
+        "tool", "transport", "mode", "max rate/s", "first fail/s", "p99 ms", "ctl%", "dp%",
+        "uac%", "uas%"))
+    print("-" * 96)
+    for tname, tr, mode, good, bad, at in summary:
+        x = at[-1] if at else None
+        print("%-15s %-9s %-7s %10s %12s %7s %6s %6s %6s %6s" % (
+            tname, tr, mode, good or "-", bad or "-",
+            call_ramp.fmt(x and x["setup_p99_ms"], "%.0f"),
+            call_ramp.fmt(x and x["ctl_cpu_pct"]), call_ramp.fmt(x and x["dp_cpu_pct"]),
+            call_ramp.fmt(x and x["uac_cpu_pct"]), call_ramp.fmt(x and x["uas_cpu_pct"])))
+    print("(CPU = share of one core over the step at the max rate; 'first fail' - = none "
+          "up to --ramp-max)")
+    if a.csv:
+        with open(a.csv, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(call_ramp.FIELDS)
+            w.writerows(call_ramp.csv_rows(steps))
+    if not a.keep:
+        shutil.rmtree(RUN, ignore_errors=True)
+    return 0
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description="SIP call setup rate and held calls through mediagate")
@@ -733,6 +829,17 @@ def main():
                     help="--overload: skip the search, take this capacity")
     ap.add_argument("--ovl-max-rate", type=int, default=0,
                     help="--overload: mediagate.calls.maxRate (default: the capacity)")
+    ap.add_argument("--ramp", action="store_true",
+                    help="instead: setup rate ramped until failures, UDP and TLS")
+    ap.add_argument("--transport", default="udp,udp-sofia,tls",
+                    help="ramp targets: udp (SIPp), udp-sofia, tls (sip-load-client)")
+    ap.add_argument("--ramp-start", type=int, default=50)
+    ap.add_argument("--ramp-max", type=int, default=6400)
+    ap.add_argument("--ramp-secs", type=int, default=10)
+    ap.add_argument("--bisect", type=int, default=3)
+    ap.add_argument("--retry", type=int, default=1, help="runs again of a failed step")
+    ap.add_argument("--fail-pct", type=float, default=1.0)
+    ap.add_argument("--p99-ms", type=float, default=250.0)
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, SIPp files)")
     ap.add_argument("--csv")
     ap.add_argument("--build", default=os.path.dirname(here))
@@ -751,6 +858,8 @@ def main():
         return 2
     if a.overload:
         return overload_main(a, src)
+    if a.ramp:
+        return ramp_main(a, src)
     bed = Bed(a.build, src, 41000 + (os.getpid() % 1000) * 4, a.max_sessions)
     rates = [int(x) for x in a.rates.split(",") if x]
     helds = [int(x) for x in a.held.split(",") if x]

@@ -30,7 +30,8 @@ import subprocess
 import sys
 import time
 
-RUN = "/tmp/mgdp-bench"
+# per run: two dp-benches (or run-all beside another helper's) must not share it
+RUN = "/tmp/mgdp-bench-%x" % os.getpid()
 CYC_GOALS = {"plain": 300, "encrypt": 1000, "decrypt": 1000, "srtp-srtp": 1000}
 FEATURES = ("aes", "vaes", "vpclmulqdq", "sha_ni", "avx512f", "avx2")
 
@@ -67,14 +68,14 @@ def start_dataplane(build, idle_us):
         f.write("mediagate.log.level=warning\n"
                 "mediagate.control.socket=%s/dp.sock\n"
                 "mediagate.dataplane.eal=--no-huge -m 1024 --no-shconf --no-pci "
-                "--file-prefix mgdp-bench -l 0,1 --log-level=*:error\n"
+                "--file-prefix mgdp-bench-%x -l 0,1 --log-level=*:error\n"
                 "mediagate.dataplane.workerLcores=1\n"
                 "mediagate.dataplane.idleSleepUs=%d\n"
                 "mediagate.dataplane.maxSessions=60000\n"
                 "mediagate.dataplane.port.0.device=net_memif0,role=server,socket=%s/memif.sock,"
                 "rsize=13\n"
                 "mediagate.dataplane.port.0.addresses=192.0.2.1/24,192.0.2.2/24,"
-                "192.0.2.3/24,192.0.2.4/24\n" % (RUN, idle_us, RUN))
+                "192.0.2.3/24,192.0.2.4/24\n" % (RUN, os.getpid(), idle_us, RUN))
     log = open(RUN + "/dataplane.log", "w")
     p = subprocess.Popen([build + "/dataplane/mediagate-dataplane", "--config", conf],
                          stdout=log, stderr=subprocess.STDOUT)
@@ -255,6 +256,8 @@ def main():
             out.write(",".join(vals) + "\n")
         if out is not sys.stdout:
             out.close()
+    shutil.rmtree(RUN, ignore_errors=True)
+    shutil.rmtree("/var/run/dpdk/mgdp-bench-%x" % os.getpid(), ignore_errors=True)
     return 0
 
 
