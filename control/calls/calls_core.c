@@ -110,6 +110,11 @@ int call_set_state(struct call *c, enum call_state to)
 	c->state = to;
 	if (calls_io->trace != NULL)
 		calls_io->trace(c, -1, (int)from, (int)to);
+	/* the published record (docs/ha-state.md): an ending call's goes */
+	if (to == CALL_ENDING && from >= CALL_EARLY)
+		call_unpublish(c);
+	else if (to >= CALL_EARLY && to < CALL_ENDING)
+		call_publish(c);
 	return 0;
 }
 
@@ -273,6 +278,7 @@ static void call_free(struct call *c)
 			calls_io->handle_destroy(c->leg[li].nh);
 		}
 		leg_ack_offer_drop(&c->leg[li]);
+		free(c->leg[li].dlg);
 		sdp_result_free(c->leg[li].neg);
 		sdp_result_free(c->leg[li].reoffer);
 	}

@@ -88,8 +88,20 @@ enum leg_state {
 	LEG_STATE_COUNT
 };
 
+/* A SIP leg's dialog as the published state needs it to end the call
+ * (docs/ha-state.md): from the requests and responses seen on the leg. */
+struct call_dialog {
+	char call_id[256];
+	char local_tag[128], remote_tag[128];
+	char local_uri[256], remote_uri[256];
+	char remote_target[256];
+	char route[512];
+	uint32_t remote_cseq;
+};
+
 struct call_leg {
 	enum leg_state state;
+	struct call_dialog *dlg;     /* heap, NULL until a message of the leg was seen */
 	bool pstn;                   /* an ISDN call (pri_mgr), not a SIP dialog */
 	struct pri_call *pc;         /* PSTN: the call while it exists */
 	unsigned channo;             /* PSTN: its B-channel (DAHDI channel) */
@@ -197,6 +209,8 @@ struct calls_io {
 	void (*invite)(nua_handle_t *nh, const char *url, const char *contact, const char *sdp);
 	void (*bye)(nua_handle_t *nh, const char *reason);
 	void (*cancel)(nua_handle_t *nh);
+	/* Our tag in the handle's dialog (NULL: none yet, or not asked). */
+	const char *(*local_tag)(nua_handle_t *nh);
 
 	int (*rules_reload)(struct route_set *set, const char *path, char *err, size_t errlen);
 	unsigned (*rules_count)(struct route_set *set);
@@ -298,6 +312,16 @@ void call_respond0(struct call *c, int status, const char *warning, bool with_sd
 void call_sip_reinvite(struct call *c, unsigned li, nua_handle_t *nh, const sip_t *sip);
 void call_sip_reinvite_answer(struct call *c, unsigned li, int status, const sip_t *sip);
 void call_sip_ack(struct call *c, unsigned li, const sip_t *sip);
+/* Keep what @p sip says of leg @p li's dialog (@p request: received by us). */
+void call_dialog_take(struct call *c, unsigned li, const sip_t *sip, bool request);
+
+/* ------------------------------------------------------------ published state */
+
+/* The call changed in a way a restarted control plane needs (state,
+ * negotiation): tell the observer (calls_set_observer()). */
+void call_publish(struct call *c);
+/* The call ends: its record goes. */
+void call_unpublish(struct call *c);
 
 #ifdef MG_HAVE_PRI
 extern const struct calls_leg_ops calls_pstn_ops;

@@ -77,6 +77,13 @@ static int io_route(struct route_set *set, const struct route_kv *kv, size_t n,
 	return rc;
 }
 
+static const char *io_local_tag(nua_handle_t *nh)
+{
+	const sip_to_t *l = nua_handle_local(nh);
+
+	return l != NULL ? l->a_tag : NULL;
+}
+
 const struct calls_io calls_io_real = {
 	.ua_count = sipua_count,
 	.ua_cfg = sipua_cfg,
@@ -90,6 +97,7 @@ const struct calls_io calls_io_real = {
 	.invite = io_invite,
 	.bye = io_bye,
 	.cancel = io_cancel,
+	.local_tag = io_local_tag,
 	.rules_reload = route_set_reload,
 	.rules_count = io_rules_count,
 	.route = io_route,

@@ -90,6 +90,7 @@ static void on_media_port(void *arg, int result)
 
 static void on_media_installed(void *arg)
 {
+	call_publish(arg); /* new keys or addresses in the record */
 	call_relay_pending(arg);
 }
 

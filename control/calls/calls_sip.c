@@ -319,6 +319,7 @@ static void call_new(unsigned ua_index, nua_handle_t *nh, const sip_t *sip)
 	a = &c->leg[0];
 	a->nh = nh;
 	a->ua = ua_index;
+	call_dialog_take(c, 0, sip, true);
 	calls_io->handle_bind(nh, c);
 	calls_io->ua_contact(ua_index, sip, a->contact, sizeof(a->contact));
 
@@ -640,6 +641,10 @@ bool calls_sip_hook(void *arg, unsigned ua_index, nua_event_t event, int status,
 		return true;
 	}
 	li = nh == c->leg[0].nh ? 0 : 1;
+	if (sip != NULL && (event == nua_i_invite || event == nua_i_ack || event == nua_i_bye))
+		call_dialog_take(c, li, sip, true);
+	else if (sip != NULL && event == nua_r_invite && status >= 101)
+		call_dialog_take(c, li, sip, false);
 	switch (event) {
 	case nua_i_invite:
 		call_sip_reinvite(c, li, nh, sip);

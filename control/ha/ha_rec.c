@@ -1,0 +1,675 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "ha_rec.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mg_proto.h"
+#include "mg_srtp_suite.h"
+
+/* ------------------------------------------------------------ writing */
+
+static struct ng_val *hex_val(struct ng_doc *d, const uint8_t *p, size_t n)
+{
+	char buf[2 * 64 + 1];
+	static const char hx[] = "0123456789abcdef";
+
+	if (n > 64)
+		n = 64;
+	for (size_t i = 0; i < n; i++) {
+		buf[2 * i] = hx[p[i] >> 4];
+		buf[2 * i + 1] = hx[p[i] & 15];
+	}
+	buf[2 * n] = '\0';
+	return ng_new_str(d, buf);
+}
+
+static struct ng_val *addr_val(struct ng_doc *d, const struct mg_msg_addr *a)
+{
+	char buf[80];
+
+	if (a->family == MG_FAMILY_NONE)
+		return ng_new_str(d, "");
+	return ng_new_str(d, mg_proto_addr_str(a, buf, sizeof(buf)));
+}
+
+static struct ng_val *crypto_val(struct ng_doc *d, const struct media_crypto *c)
+{
+	struct ng_val *v = ng_new_dict(d);
+
+	if (c->suite == NULL)
+		return v;
+	ng_dict_add_str(d, v, "suite", c->suite->sdes_name);
+	ng_dict_add_int(d, v, "tag", (int64_t)c->tag);
+	ng_dict_add(d, v, "key", hex_val(d, c->key.key, c->suite->master_key_len));
+	ng_dict_add(d, v, "salt", hex_val(d, c->key.salt, c->suite->master_salt_len));
+	ng_dict_add_int(d, v, "lifetime", (int64_t)(c->key.lifetime & INT64_MAX));
+	ng_dict_add_int(d, v, "mki", c->key.mki);
+	ng_dict_add_int(d, v, "mki_len", c->key.mki_len);
+	return v;
+}
+
+static struct ng_val *port_val(struct ng_doc *d, const struct mg_msg_port *p, bool ok)
+{
+	struct ng_val *v = ng_new_dict(d);
+
+	ng_dict_add_int(d, v, "ok", ok);
+	if (!ok)
+		return v;
+	ng_dict_add(d, v, "local", addr_val(d, &p->local));
+	ng_dict_add_int(d, v, "rtcp", p->rtcp_port);
+	ng_dict_add_int(d, v, "flags", p->flags);
+	return v;
+}
+
+static struct ng_val *leg_val(struct ng_doc *d, const struct media_leg *l)
+{
+	struct ng_val *v = ng_new_dict(d);
+
+	ng_dict_add(d, v, "remote", addr_val(d, &l->remote));
+	ng_dict_add_int(d, v, "rtcp", l->remote_rtcp_port);
+	ng_dict_add_int(d, v, "mux", l->rtcp_mux);
+	ng_dict_add_int(d, v, "relayed", l->relayed);
+	ng_dict_add_str(d, v, "profile", l->profile);
+	ng_dict_add_str(d, v, "media", l->media_type);
+	ng_dict_add(d, v, "rx", crypto_val(d, &l->rx));
+	ng_dict_add(d, v, "tx", crypto_val(d, &l->tx));
+	return v;
+}
+
+static struct ng_val *index_val(struct ng_doc *d, const struct media_dp_index ix[2][2])
+{
+	struct ng_val *v = ng_new_list(d);
+
+	for (int l = 0; l < 2; l++)
+		for (int dir = 0; dir < 2; dir++) {
+			struct ng_val *e = ng_new_list(d);
+
+			ng_list_add(e, ng_new_int(d, ix[l][dir].roc));
+			ng_list_add(e, ng_new_int(d, ix[l][dir].seq));
+			ng_list_add(e, ng_new_int(d, ix[l][dir].valid));
+			ng_list_add(v, e);
+		}
+	return v;
+}
+
+static struct ng_val *side_val(struct ng_doc *d, const struct media_session *m, int s)
+{
+	const struct media_side *sd = &m->side[s];
+	struct ng_val *v = ng_new_dict(d), *ports = ng_new_list(d), *parties = ng_new_list(d);
+
+	for (unsigned i = 0; i < m->n_streams && i < MEDIA_MAX_STREAMS; i++)
+		ng_list_add(ports, port_val(d, &sd->ports[i], sd->port_ok[i]));
+	ng_dict_add(d, v, "ports", ports);
+	ng_dict_add_int(d, v, "active", sd->active);
+	ng_dict_add_int(d, v, "rtcp_attr", sd->rtcp_attr);
+	for (unsigned p = 0; p < sd->n_parties; p++) {
+		const struct media_party *pt = sd->parties[p];
+		struct ng_val *pv = ng_new_dict(d), *legs = ng_new_list(d);
+
+		ng_dict_add_str(d, pv, "tag", pt->tag);
+		ng_dict_add_int(d, pv, "answered", pt->answered);
+		ng_dict_add_int(d, pv, "blocked", pt->blocked);
+		for (unsigned i = 0; i < pt->n_legs; i++)
+			ng_list_add(legs, leg_val(d, &pt->legs[i]));
+		ng_dict_add(d, pv, "legs", legs);
+		ng_list_add(parties, pv);
+	}
+	ng_dict_add(d, v, "parties", parties);
+	if (sd->offered != NULL) {
+		struct ng_val *off = ng_new_list(d);
+
+		for (unsigned i = 0; i < sd->n_offered_streams; i++) {
+			struct ng_val *st = ng_new_dict(d), *keys = ng_new_list(d);
+
+			ng_dict_add_int(d, st, "mux", sd->mux_offered[i]);
+			for (unsigned k = 0; k < sd->n_offered[i] && k < MG_SRTP_SUITE_COUNT; k++)
+				ng_list_add(keys, crypto_val(d, &sd->offered[i][k]));
+			ng_dict_add(d, st, "keys", keys);
+			ng_list_add(off, st);
+		}
+		ng_dict_add(d, v, "offered", off);
+	}
+	return v;
+}
+
+static int finish(struct ng_doc *d, struct ng_val *root, struct ng_buf *out)
+{
+	int rc;
+
+	if (root == NULL) {
+		ng_doc_free(d);
+		return -ENOMEM;
+	}
+	rc = ng_json_encode(root, out);
+	ng_doc_free(d);
+	return rc;
+}
+
+int ha_rec_media(const struct media_session *m, struct ng_buf *out)
+{
+	struct ng_doc *d = ng_doc_new();
+	struct ng_val *root, *dp;
+
+	if (d == NULL)
+		return -ENOMEM;
+	root = ng_new_dict(d);
+	ng_dict_add_int(d, root, "v", HA_REC_VERSION);
+	ng_dict_add_str(d, root, "kind", "ng");
+	ng_dict_add_str(d, root, "key", m->key);
+	ng_dict_add_int(d, root, "created", (int64_t)m->created_ms);
+	ng_dict_add_int(d, root, "signal", (int64_t)m->last_signal_ms);
+	ng_dict_add_str(d, root, "label", m->label);
+	ng_dict_add_int(d, root, "handover", m->handover);
+	ng_dict_add_int(d, root, "strict", m->strict);
+	ng_dict_add_int(d, root, "streams", m->n_streams);
+	dp = ng_new_list(d);
+	for (unsigned i = 0; i < m->n_streams && i < MEDIA_MAX_STREAMS; i++) {
+		struct ng_val *e = ng_new_dict(d);
+
+		ng_dict_add(d, e, "id", ng_new_strf(d, "%016" PRIx64, m->dp[i].id));
+		ng_dict_add_int(d, e, "on", m->dp[i].on);
+		ng_dict_add(d, e, "index", index_val(d, m->ix[i]));
+		ng_list_add(dp, e);
+	}
+	ng_dict_add(d, root, "dp", dp);
+	{
+		struct ng_val *sides = ng_new_list(d);
+
+		ng_list_add(sides, side_val(d, m, 0));
+		ng_list_add(sides, side_val(d, m, 1));
+		ng_dict_add(d, root, "sides", sides);
+	}
+	return finish(d, root, out);
+}
+
+static struct ng_val *call_leg_val(struct ng_doc *d, const struct calls_state_leg *l)
+{
+	struct ng_val *v = ng_new_dict(d);
+
+	ng_dict_add_str(d, v, "state", l->state);
+	ng_dict_add_str(d, v, "kind", l->sip ? "sip" : "pstn");
+	ng_dict_add(d, v, "port", port_val(d, &l->port, l->port_ok));
+	if (l->sip) {
+		ng_dict_add_str(d, v, "call_id", l->call_id);
+		ng_dict_add_str(d, v, "local_tag", l->local_tag);
+		ng_dict_add_str(d, v, "remote_tag", l->remote_tag);
+		ng_dict_add_str(d, v, "local_uri", l->local_uri);
+		ng_dict_add_str(d, v, "remote_uri", l->remote_uri);
+		ng_dict_add_str(d, v, "remote_target", l->remote_target);
+		ng_dict_add_str(d, v, "route", l->route);
+		ng_dict_add_int(d, v, "remote_cseq", l->remote_cseq);
+		ng_dict_add_int(d, v, "ua", l->ua);
+	} else {
+		ng_dict_add_int(d, v, "channo", l->channo);
+	}
+	if (l->remote.family != MG_FAMILY_NONE)
+		ng_dict_add(d, v, "remote", addr_val(d, &l->remote));
+	if (l->srtp) {
+		struct media_crypto rx = { .suite = l->suite, .tag = l->crypto_tag, .key = l->rx_key };
+		struct media_crypto tx = { .suite = l->suite, .tag = l->crypto_tag, .key = l->tx_key };
+
+		ng_dict_add(d, v, "rx", crypto_val(d, &rx));
+		ng_dict_add(d, v, "tx", crypto_val(d, &tx));
+		explicit_bzero(&rx, sizeof(rx));
+		explicit_bzero(&tx, sizeof(tx));
+	}
+	return v;
+}
+
+int ha_rec_call(const struct calls_state *c, struct ng_buf *out)
+{
+	struct ng_doc *d = ng_doc_new();
+	struct ng_val *root, *legs;
+
+	if (d == NULL)
+		return -ENOMEM;
+	root = ng_new_dict(d);
+	ng_dict_add_int(d, root, "v", HA_REC_VERSION);
+	ng_dict_add_str(d, root, "kind", "call");
+	ng_dict_add_int(d, root, "id", c->id);
+	ng_dict_add_str(d, root, "state", c->state);
+	ng_dict_add_int(d, root, "started", (int64_t)c->started);
+	ng_dict_add(d, root, "sess", ng_new_strf(d, "%016" PRIx64, c->sess_id));
+	ng_dict_add_int(d, root, "sess_on", c->sess_on);
+	ng_dict_add(d, root, "index", index_val(d, c->ix));
+	legs = ng_new_list(d);
+	ng_list_add(legs, call_leg_val(d, &c->leg[0]));
+	ng_list_add(legs, call_leg_val(d, &c->leg[1]));
+	ng_dict_add(d, root, "legs", legs);
+	return finish(d, root, out);
+}
+
+/* ------------------------------------------------------------ reading */
+
+static const struct ng_limits rec_limits = {
+	.max_depth = 8,
+	.max_str = 4096,
+	.max_items = 4096,
+	.max_input = 262144,
+};
+
+struct rd {
+	char *why;
+	size_t wl;
+	bool bad;
+};
+
+static void bad(struct rd *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void bad(struct rd *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->bad)
+		return;
+	r->bad = true;
+	va_start(ap, fmt);
+	vsnprintf(r->why, r->wl, fmt, ap);
+	va_end(ap);
+}
+
+static int64_t get_int(struct rd *r, const struct ng_val *d, const char *k, int64_t lo, int64_t hi)
+{
+	const struct ng_val *v = ng_dict_get(d, k);
+
+	if (v == NULL || v->type != NG_INT) {
+		bad(r, "'%s' missing or not a number", k);
+		return lo;
+	}
+	if (v->i < lo || v->i > hi) {
+		bad(r, "'%s' %" PRId64 " out of range %" PRId64 "-%" PRId64, k, v->i, lo, hi);
+		return lo;
+	}
+	return v->i;
+}
+
+static const char *get_str(struct rd *r, const struct ng_val *d, const char *k, size_t max)
+{
+	const struct ng_val *v = ng_dict_get(d, k);
+
+	if (v == NULL || v->type != NG_STR) {
+		bad(r, "'%s' missing or not a string", k);
+		return "";
+	}
+	if (v->len >= max || strlen(v->s) != v->len) {
+		bad(r, "'%s' too long or not text", k);
+		return "";
+	}
+	return v->s;
+}
+
+static const struct ng_val *get_typed(struct rd *r, const struct ng_val *d, const char *k, enum ng_type t)
+{
+	const struct ng_val *v = ng_dict_get(d, k);
+
+	if (v == NULL || v->type != t) {
+		bad(r, "'%s' missing or not a %s", k, t == NG_LIST ? "list" : "dict");
+		return NULL;
+	}
+	return v;
+}
+
+static void get_hex(struct rd *r, const struct ng_val *d, const char *k, uint8_t *out, size_t n)
+{
+	const char *s = get_str(r, d, k, 2 * n + 1);
+
+	if (r->bad)
+		return;
+	if (strlen(s) != 2 * n) {
+		bad(r, "'%s' is not %zu hex bytes", k, n);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned x;
+
+		if (sscanf(s + 2 * i, "%2x", &x) != 1) {
+			bad(r, "'%s' is not hex", k);
+			return;
+		}
+		out[i] = (uint8_t)x;
+	}
+}
+
+static void get_addr(struct rd *r, const struct ng_val *d, const char *k, struct mg_msg_addr *a)
+{
+	const char *s = get_str(r, d, k, 80);
+
+	memset(a, 0, sizeof(*a));
+	if (r->bad || s[0] == '\0')
+		return;
+	if (mg_proto_addr_parse(s, a) < 0)
+		bad(r, "'%s' is not an address", k);
+}
+
+static void get_crypto(struct rd *r, const struct ng_val *d, struct media_crypto *c)
+{
+	const struct ng_val *sv;
+
+	memset(c, 0, sizeof(*c));
+	if (d == NULL || d->type != NG_DICT) {
+		bad(r, "crypto not a dict");
+		return;
+	}
+	sv = ng_dict_get(d, "suite");
+	if (sv == NULL)
+		return; /* plain RTP */
+	c->suite = mg_srtp_suite_by_name(get_str(r, d, "suite", 64));
+	if (c->suite == NULL) {
+		bad(r, "unknown SRTP suite");
+		return;
+	}
+	c->tag = (unsigned long)get_int(r, d, "tag", 0, 999999999);
+	get_hex(r, d, "key", c->key.key, c->suite->master_key_len);
+	get_hex(r, d, "salt", c->key.salt, c->suite->master_salt_len);
+	c->key.lifetime = (uint64_t)get_int(r, d, "lifetime", 0, INT64_MAX);
+	c->key.mki = (uint32_t)get_int(r, d, "mki", 0, UINT32_MAX);
+	c->key.mki_len = (uint8_t)get_int(r, d, "mki_len", 0, 4);
+}
+
+static void get_port(struct rd *r, const struct ng_val *d, struct mg_msg_port *p, bool *ok)
+{
+	memset(p, 0, sizeof(*p));
+	*ok = false;
+	if (d == NULL || d->type != NG_DICT) {
+		bad(r, "port not a dict");
+		return;
+	}
+	*ok = get_int(r, d, "ok", 0, 1) != 0;
+	if (!*ok)
+		return;
+	get_addr(r, d, "local", &p->local);
+	p->rtcp_port = (uint16_t)get_int(r, d, "rtcp", 1, 65535);
+	p->flags = (uint8_t)get_int(r, d, "flags", 0, 255);
+	if (!r->bad && p->local.family == MG_FAMILY_NONE)
+		bad(r, "a port without its address");
+}
+
+static void get_index(struct rd *r, const struct ng_val *l, struct media_dp_index ix[2][2])
+{
+	const struct ng_val *e = l ? l->child : NULL;
+
+	memset(ix, 0, sizeof(struct media_dp_index) * 4);
+	if (l == NULL || l->type != NG_LIST || l->len != 4) {
+		bad(r, "'index' is not 4 entries");
+		return;
+	}
+	for (int i = 0; i < 4; i++, e = e->next) {
+		const struct ng_val *a = e->child, *b, *c;
+
+		if (e->type != NG_LIST || e->len != 3 || (b = a->next) == NULL || (c = b->next) == NULL ||
+		    a->type != NG_INT || b->type != NG_INT || c->type != NG_INT || a->i < 0 ||
+		    a->i > UINT32_MAX || b->i < 0 || b->i > 65535 || c->i < 0 || c->i > 1) {
+			bad(r, "'index' entry %d malformed", i);
+			return;
+		}
+		ix[i / 2][i % 2].roc = (uint32_t)a->i;
+		ix[i / 2][i % 2].seq = (uint16_t)b->i;
+		ix[i / 2][i % 2].valid = c->i != 0;
+	}
+}
+
+static void get_side(struct rd *r, const struct ng_val *d, struct media_session *m, int s)
+{
+	struct media_side *sd = &m->side[s];
+	const struct ng_val *ports, *parties, *off, *e;
+	unsigned i = 0;
+
+	if (d == NULL || d->type != NG_DICT) {
+		bad(r, "side not a dict");
+		return;
+	}
+	ports = get_typed(r, d, "ports", NG_LIST);
+	parties = get_typed(r, d, "parties", NG_LIST);
+	if (r->bad)
+		return;
+	if (ports->len != m->n_streams) {
+		bad(r, "side %d: %zu ports for %u streams", s, ports->len, m->n_streams);
+		return;
+	}
+	for (e = ports->child; e != NULL; e = e->next, i++)
+		get_port(r, e, &sd->ports[i], &sd->port_ok[i]);
+	sd->rtcp_attr = get_int(r, d, "rtcp_attr", 0, 1) != 0;
+	if (parties->len > MEDIA_MAX_PARTIES) {
+		bad(r, "side %d: %zu parties", s, parties->len);
+		return;
+	}
+	sd->active = (int)get_int(r, d, "active", -1, (int64_t)parties->len - 1);
+	for (e = parties->child; e != NULL && !r->bad; e = e->next) {
+		struct media_party *p = calloc(1, sizeof(*p));
+		const struct ng_val *legs, *lv;
+		unsigned li = 0;
+
+		if (p == NULL) {
+			bad(r, "out of memory");
+			return;
+		}
+		sd->parties[sd->n_parties++] = p;
+		if (e->type != NG_DICT) {
+			bad(r, "party not a dict");
+			return;
+		}
+		snprintf(p->tag, sizeof(p->tag), "%s", get_str(r, e, "tag", MEDIA_TAG_MAX));
+		p->answered = get_int(r, e, "answered", 0, 1) != 0;
+		p->blocked = get_int(r, e, "blocked", 0, 1) != 0;
+		legs = get_typed(r, e, "legs", NG_LIST);
+		if (r->bad)
+			return;
+		if (legs->len > MEDIA_MAX_STREAMS) {
+			bad(r, "party with %zu legs", legs->len);
+			return;
+		}
+		if (legs->len > 0) {
+			p->legs = calloc(legs->len, sizeof(*p->legs));
+			if (p->legs == NULL) {
+				bad(r, "out of memory");
+				return;
+			}
+			p->n_legs = (unsigned)legs->len;
+		}
+		for (lv = legs->child; lv != NULL && !r->bad; lv = lv->next, li++) {
+			struct media_leg *l = &p->legs[li];
+
+			if (lv->type != NG_DICT) {
+				bad(r, "leg not a dict");
+				return;
+			}
+			get_addr(r, lv, "remote", &l->remote);
+			l->remote_rtcp_port = (uint16_t)get_int(r, lv, "rtcp", 0, 65535);
+			l->rtcp_mux = get_int(r, lv, "mux", 0, 1) != 0;
+			l->relayed = get_int(r, lv, "relayed", 0, 1) != 0;
+			snprintf(l->profile, sizeof(l->profile), "%s", get_str(r, lv, "profile", sizeof(l->profile)));
+			snprintf(l->media_type, sizeof(l->media_type), "%s",
+				 get_str(r, lv, "media", sizeof(l->media_type)));
+			get_crypto(r, ng_dict_get(lv, "rx"), &l->rx);
+			get_crypto(r, ng_dict_get(lv, "tx"), &l->tx);
+		}
+	}
+	off = ng_dict_get(d, "offered");
+	if (off == NULL || r->bad)
+		return;
+	if (off->type != NG_LIST || off->len > m->n_streams) {
+		bad(r, "'offered' malformed");
+		return;
+	}
+	sd->offered = calloc(off->len ? off->len : 1, sizeof(*sd->offered));
+	if (sd->offered == NULL) {
+		bad(r, "out of memory");
+		return;
+	}
+	sd->n_offered_streams = (uint8_t)off->len;
+	i = 0;
+	for (e = off->child; e != NULL && !r->bad; e = e->next, i++) {
+		const struct ng_val *keys, *k;
+		unsigned n = 0;
+
+		if (e->type != NG_DICT) {
+			bad(r, "'offered' entry not a dict");
+			return;
+		}
+		sd->mux_offered[i] = get_int(r, e, "mux", 0, 1) != 0;
+		keys = get_typed(r, e, "keys", NG_LIST);
+		if (r->bad)
+			return;
+		if (keys->len > MG_SRTP_SUITE_COUNT) {
+			bad(r, "too many offered keys");
+			return;
+		}
+		for (k = keys->child; k != NULL; k = k->next, n++)
+			get_crypto(r, k, &sd->offered[i][n]);
+		sd->n_offered[i] = (uint8_t)n;
+	}
+}
+
+void ha_rec_media_free(struct media_session *m)
+{
+	if (m == NULL)
+		return;
+	for (int s = 0; s < 2; s++) {
+		struct media_side *sd = &m->side[s];
+
+		for (unsigned p = 0; p < sd->n_parties; p++) {
+			if (sd->parties[p]->legs != NULL)
+				explicit_bzero(sd->parties[p]->legs, sd->parties[p]->n_legs * sizeof(struct media_leg));
+			free(sd->parties[p]->legs);
+			free(sd->parties[p]);
+		}
+		if (sd->offered != NULL) {
+			explicit_bzero(sd->offered, sizeof(*sd->offered) * (sd->n_offered_streams ? sd->n_offered_streams : 1));
+			free(sd->offered);
+		}
+	}
+	free(m->key);
+	free(m);
+}
+
+/* Secrets in the decoder's arena (the hex keys) are overwritten before it
+ * is freed. */
+static void wipe(const struct ng_val *v)
+{
+	for (; v != NULL; v = v->next) {
+		if (v->type == NG_STR && v->key != NULL &&
+		    (strcmp(v->key, "key") == 0 || strcmp(v->key, "salt") == 0))
+			explicit_bzero((void *)(uintptr_t)v->s, v->len); /* the arena is ours */
+		if (v->type == NG_LIST || v->type == NG_DICT)
+			wipe(v->child);
+	}
+}
+
+int ha_rec_kind(const char *buf, size_t len)
+{
+	struct ng_doc *d = ng_doc_new();
+	struct ng_val *root = NULL;
+	char why[128];
+	int kind = 0;
+
+	if (d == NULL)
+		return 0;
+	if (ng_json_decode(d, buf, len, &rec_limits, &root, why, sizeof(why)) == 0 && root->type == NG_DICT) {
+		const struct ng_val *v = ng_dict_get(root, "v");
+		const char *k = ng_dict_str(root, "kind");
+
+		if (v != NULL && v->type == NG_INT && v->i == HA_REC_VERSION && k != NULL)
+			kind = strcmp(k, "ng") == 0 ? 'n' : strcmp(k, "call") == 0 ? 'c' : 0;
+		wipe(root);
+	}
+	ng_doc_free(d);
+	return kind;
+}
+
+struct media_session *ha_rec_media_parse(const char *buf, size_t len, char *why, size_t wl)
+{
+	struct rd r = { .why = why, .wl = wl };
+	struct ng_doc *d = ng_doc_new();
+	struct ng_val *root = NULL;
+	struct media_session *m = NULL;
+	const struct ng_val *dp, *sides, *e;
+	const char *key, *kind;
+	unsigned i = 0;
+
+	snprintf(why, wl, "ok");
+	if (d == NULL) {
+		snprintf(why, wl, "out of memory");
+		return NULL;
+	}
+	if (ng_json_decode(d, buf, len, &rec_limits, &root, why, wl) < 0) {
+		ng_doc_free(d);
+		return NULL;
+	}
+	if (root->type != NG_DICT) {
+		bad(&r, "not a JSON object");
+		goto out;
+	}
+	get_int(&r, root, "v", HA_REC_VERSION, HA_REC_VERSION);
+	kind = get_str(&r, root, "kind", 8);
+	if (!r.bad && strcmp(kind, "ng") != 0)
+		bad(&r, "not an NG session record");
+	key = get_str(&r, root, "key", 4096);
+	if (r.bad)
+		goto out;
+	if (key[0] == '\0') {
+		bad(&r, "empty key");
+		goto out;
+	}
+	m = calloc(1, sizeof(*m));
+	if (m == NULL || (m->key = strdup(key)) == NULL) {
+		bad(&r, "out of memory");
+		goto out;
+	}
+	m->side[0].active = m->side[1].active = -1;
+	m->created_ms = (uint64_t)get_int(&r, root, "created", 0, INT64_MAX);
+	m->last_signal_ms = (uint64_t)get_int(&r, root, "signal", 0, INT64_MAX);
+	snprintf(m->label, sizeof(m->label), "%s", get_str(&r, root, "label", sizeof(m->label)));
+	m->handover = get_int(&r, root, "handover", 0, 1) != 0;
+	m->strict = get_int(&r, root, "strict", 0, 1) != 0;
+	m->n_streams = (unsigned)get_int(&r, root, "streams", 0, MEDIA_MAX_STREAMS);
+	dp = get_typed(&r, root, "dp", NG_LIST);
+	sides = get_typed(&r, root, "sides", NG_LIST);
+	if (r.bad)
+		goto out;
+	if (dp->len != m->n_streams || sides->len != 2) {
+		bad(&r, "%zu dataplane sessions and %zu sides for %u streams", dp->len, sides->len, m->n_streams);
+		goto out;
+	}
+	for (e = dp->child; e != NULL && !r.bad; e = e->next, i++) {
+		const char *id;
+		char *end;
+
+		if (e->type != NG_DICT) {
+			bad(&r, "'dp' entry not a dict");
+			break;
+		}
+		id = get_str(&r, e, "id", 17);
+		if (r.bad)
+			break;
+		errno = 0;
+		m->dp[i].id = strtoull(id, &end, 16);
+		if (errno != 0 || *end != '\0' || id[0] == '\0') {
+			bad(&r, "'id' is not hex");
+			break;
+		}
+		m->dp[i].on = get_int(&r, e, "on", 0, 1) != 0;
+		get_index(&r, ng_dict_get(e, "index"), m->ix[i]);
+	}
+	get_side(&r, sides->child, m, 0);
+	get_side(&r, sides->child->next, m, 1);
+	/* what the re-install reads must be there */
+	for (int s = 0; s < 2 && !r.bad; s++) {
+		const struct media_side *sd = &m->side[s];
+
+		if (sd->active >= 0 && sd->parties[sd->active]->n_legs < m->n_streams)
+			bad(&r, "side %d: the active party has fewer legs than streams", s);
+	}
+out:
+	wipe(root);
+	ng_doc_free(d);
+	if (r.bad) {
+		ha_rec_media_free(m);
+		return NULL;
+	}
+	return m;
+}
