@@ -25,6 +25,7 @@
 #include "mg_proto.h"
 #include "mg_srtp_sdes.h"
 #include "mg_srtp_suite.h"
+#include "sdp_neg.h"
 
 /*
  * Start the engine: loads mediagate.routing.rulesFile, takes INVITE handling
@@ -82,6 +83,8 @@ struct calls_state_leg {
 	const char *remote_target;   /* the peer's Contact */
 	const char *route;           /* route set, comma list ("" none) */
 	uint32_t remote_cseq;        /* highest CSeq seen from the peer */
+	uint32_t local_cseq;         /* highest CSeq of ours the peer answered */
+	const struct sdp_result *neg; /* the leg's negotiation (NULL: none yet) */
 	struct mg_msg_port port;     /* our media port toward this leg */
 	bool port_ok;
 	struct mg_msg_addr remote;   /* the peer's media address (family NONE: none) */
@@ -99,6 +102,37 @@ struct calls_state {
 	struct media_dp_index ix[2][2];
 	struct calls_state_leg leg[2];
 };
+/*
+ * A call read back at start (docs/ha-state.md, "Control restart"): both
+ * legs SIP dialogs with their negotiation, the media ports and session.
+ */
+struct calls_adopt_leg {
+	char call_id[256], local_tag[128], remote_tag[128];
+	char local_uri[256], remote_uri[256], remote_target[256], route[512];
+	uint32_t remote_cseq, local_cseq;
+	unsigned ua;
+	struct mg_msg_port port;
+	struct sdp_result *neg;      /* heap (sdp_result_keep()), the caller's */
+};
+struct calls_adopt {
+	uint64_t sess_id;
+	time_t started;
+	struct media_dp_index ix[2][2];
+	struct calls_adopt_leg leg[2];
+};
+/*
+ * Take the call over: it is listed, timed and ended as any other; each leg
+ * is sent a re-INVITE in its dialog (same Call-ID and tags, CSeq above the
+ * last one, the session as it stands: same port and key) so that the SIP
+ * stack holds the dialog again; its media is checked against the dataplane
+ * when the connection is up (held: kept; not held: the call ends).
+ * 0 or -errno (-EINVAL: not a call of two SIP legs with their dialogs).
+ */
+int calls_adopt(const struct calls_adopt *a);
+/* Calls taken over at start (calls_adopt()) and, of those, ended because the
+ * dataplane no longer held their media. */
+void calls_adopt_counters(uint64_t *adopted, uint64_t *dropped);
+
 /* @p gone: the call is freed (its key goes). NULL: none. */
 typedef void (*calls_observer_f)(const struct calls_state *st, bool gone);
 void calls_set_observer(calls_observer_f fn);

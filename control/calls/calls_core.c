@@ -208,6 +208,15 @@ void call_link(struct call *c)
 	call_policy_init(c);
 }
 
+void call_link_adopted(struct call *c, uint64_t sess_id)
+{
+	call_link(c);
+	calls_ce.cnt.offered--; /* offered in the run that set it up */
+	c->sess_id = sess_id;
+	media_call_init(&c->mc, c->id, c->sess_id, core_hooks.media, c);
+	c->adopted = true;
+}
+
 /* A leg's last negotiation; all zero (nothing agreed) before the first. */
 const struct sdp_result *leg_neg(const struct call_leg *g)
 {

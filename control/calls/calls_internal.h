@@ -97,6 +97,7 @@ struct call_dialog {
 	char remote_target[256];
 	char route[512];
 	uint32_t remote_cseq;
+	uint32_t local_cseq;         /* of our requests the peer answered */
 };
 
 struct call_leg {
@@ -159,6 +160,7 @@ struct call {
 	time_t started;
 	uint64_t invite_ms;           /* calls_now_ms() at the INVITE/SETUP: set-up time */
 	uint64_t stats_last_ms;      /* media timeout: when SESSION_STATS was last asked */
+	bool adopted;                /* read back at start (calls_adopt.c) */
 };
 
 /* The engine: one per process, on the control plane's su_root. */
@@ -211,6 +213,13 @@ struct calls_io {
 	void (*cancel)(nua_handle_t *nh);
 	/* Our tag in the handle's dialog (NULL: none yet, or not asked). */
 	const char *(*local_tag)(nua_handle_t *nh);
+	/* A handle for an existing dialog (re-adoption, calls_adopt.c): From
+	 * @p local and To @p remote with their tags, @p route the route set
+	 * ("" none); and the re-INVITE in it with CSeq @p cseq. */
+	nua_handle_t *(*dialog_handle)(unsigned ua, void *magic, const char *call_id, const char *local,
+				       const char *remote, const char *route);
+	void (*dialog_invite)(nua_handle_t *nh, const char *url, const char *contact, const char *sdp,
+			      uint32_t cseq);
 
 	int (*rules_reload)(struct route_set *set, const char *path, char *err, size_t errlen);
 	unsigned (*rules_count)(struct route_set *set);
@@ -314,6 +323,11 @@ void call_sip_reinvite_answer(struct call *c, unsigned li, int status, const sip
 void call_sip_ack(struct call *c, unsigned li, const sip_t *sip);
 /* Keep what @p sip says of leg @p li's dialog (@p request: received by us). */
 void call_dialog_take(struct call *c, unsigned li, const sip_t *sip, bool request);
+
+/* Link a call read back at start with its own session id (calls_adopt.c). */
+void call_link_adopted(struct call *c, uint64_t sess_id);
+/* One of those ended because the dataplane no longer held its media. */
+void calls_adopt_dropped(void);
 
 /* ------------------------------------------------------------ published state */
 

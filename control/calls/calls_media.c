@@ -136,6 +136,10 @@ static void on_media_stats(void *arg, const struct mg_msg_session_stats *st)
 
 static void on_media_failed(void *arg, int status, const char *why)
 {
+	const struct call *c = arg;
+
+	if (c->mc.adopted)
+		calls_adopt_dropped();
 	/* nua keeps the phrase pointer: static strings only */
 	call_end(arg, status, status == 500 ? "Server Internal Error" : "Service Unavailable", "%s", why);
 }

@@ -57,6 +57,8 @@ void call_dialog_take(struct call *c, unsigned li, const sip_t *sip, bool reques
 	}
 	if (request && sip->sip_cseq != NULL && sip->sip_cseq->cs_seq > d->remote_cseq)
 		d->remote_cseq = sip->sip_cseq->cs_seq;
+	if (!request && sip->sip_cseq != NULL && sip->sip_cseq->cs_seq > d->local_cseq)
+		d->local_cseq = sip->sip_cseq->cs_seq;
 	/* the route set: Record-Route as received (UAS order; a UAC reverses
 	 * it when it sends, docs/ha-state.md) */
 	if (sip->sip_record_route != NULL && (request ? sip->sip_request &&
@@ -99,6 +101,8 @@ static void leg_state_fill(const struct call *c, unsigned li, struct calls_state
 	o->remote_target = d ? d->remote_target : empty;
 	o->route = d ? d->route : empty;
 	o->remote_cseq = d ? d->remote_cseq : 0;
+	o->local_cseq = d ? d->local_cseq : 0;
+	o->neg = r;
 	if (d != NULL && d->local_tag[0] == '\0' && g->nh != NULL && calls_io->local_tag != NULL) {
 		const char *t = calls_io->local_tag(g->nh);
 

@@ -358,7 +358,8 @@ static void stats_control(struct ng_doc *d, struct ng_val *v)
 		ng_dict_add_int(d, o, "read_bad", (int64_t)hc.read_bad);
 		ng_dict_add_int(d, o, "adopted", (int64_t)hc.adopted);
 		ng_dict_add_int(d, o, "adopt_dropped", (int64_t)hc.adopt_dropped);
-		ng_dict_add_int(d, o, "calls_not_adopted", (int64_t)hc.calls_not_adopted);
+		ng_dict_add_int(d, o, "calls_adopted", (int64_t)hc.calls_adopted);
+		ng_dict_add_int(d, o, "calls_adopt_dropped", (int64_t)hc.calls_adopt_dropped);
 	}
 
 	ng_cmd_get_counters(&nc);

@@ -21,7 +21,20 @@ static struct {
 	su_root_t *root;
 	su_timer_t *refresh;
 	struct ha_counters cnt;
+	char **stale;       /* keys refused at the read-back, deleted once connected */
+	unsigned n_stale;
 } ha;
+
+static void ha_redis_put_later(const char *key)
+{
+	char **n = realloc(ha.stale, (ha.n_stale + 1) * sizeof(*n));
+
+	if (n == NULL)
+		return;
+	ha.stale = n;
+	if ((ha.stale[ha.n_stale] = strdup(key)) != NULL)
+		ha.n_stale++;
+}
 
 static void key_ng(char *buf, size_t len, const char *callid)
 {
@@ -99,9 +112,20 @@ static void on_read(void *arg, const char *key, const char *val, size_t len)
 	(void)arg;
 	ha.cnt.read_back++;
 	if (kind == 'c') {
-		ha.cnt.calls_not_adopted++;
-		MG_WARN("redis: %s: a B2BUA call; its re-adoption is not implemented (the key "
-			"expires; docs/ha-state.md)", key);
+		struct calls_adopt a;
+
+		if (ha_rec_call_parse(val, len, &a, why, sizeof(why)) < 0) {
+			ha.cnt.read_bad++;
+			MG_WARN("redis: %s: call record refused: %s", key, why);
+			ha_redis_put_later(key);
+			return;
+		}
+		if (calls_adopt(&a) < 0) {
+			ha.cnt.read_bad++;
+			MG_WARN("redis: %s: call not taken over", key);
+			ha_redis_put_later(key);
+		}
+		ha_rec_adopt_free(&a);
 		return;
 	}
 	if (kind != 'n') {
@@ -113,6 +137,7 @@ static void on_read(void *arg, const char *key, const char *val, size_t len)
 	if (m == NULL) {
 		ha.cnt.read_bad++;
 		MG_WARN("redis: %s: record refused: %s", key, why);
+		ha_redis_put_later(key);
 		return;
 	}
 	if (media_adopt(m) < 0) {
@@ -150,13 +175,21 @@ int ha_start(su_root_t *root, const struct mg_settings *s)
 		MG_WARN("redis: %s: nothing read back (%s); calls of a previous run are not re-adopted",
 			s->redis_url, why);
 	else
-		MG_INFO("redis: %d key(s) of node %s read back: %u NG session(s) being checked against "
-			"the dataplane, %" PRIu64 " B2BUA call(s) not re-adopted, %" PRIu64 " refused", n,
-			ha.node, media_count(), ha.cnt.calls_not_adopted, ha.cnt.read_bad);
+		MG_INFO("redis: %d key(s) of node %s read back: %u NG session(s) and %u call(s) being "
+			"checked against the dataplane, %" PRIu64 " refused", n, ha.node, media_count(),
+			calls_active(), ha.cnt.read_bad);
 	media_set_change_hook(on_media);
 	calls_set_observer(on_call);
 	if (ha_redis_start(root, s->redis_url, s->redis_db, s->redis_expire_s, s->redis_queue, publish_all) < 0)
 		return -EINVAL;
+	/* records refused at the read-back: removed (they would be read again) */
+	for (unsigned i = 0; i < ha.n_stale; i++) {
+		ha_redis_put(ha.stale[i], NULL, 0);
+		free(ha.stale[i]);
+	}
+	free(ha.stale);
+	ha.stale = NULL;
+	ha.n_stale = 0;
 	ha.refresh = su_timer_create(su_root_task(root), (su_duration_t)s->redis_expire_s * 1000 / 3);
 	if (ha.refresh != NULL)
 		su_timer_set_for_ever(ha.refresh, on_refresh, NULL);
@@ -187,4 +220,5 @@ void ha_get_counters(struct ha_counters *out)
 	media_get_counters(&mc);
 	out->adopted = mc.adopted;
 	out->adopt_dropped = mc.adopt_dropped;
+	calls_adopt_counters(&out->calls_adopted, &out->calls_adopt_dropped);
 }

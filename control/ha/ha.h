@@ -5,8 +5,8 @@
  * (mg:NODE:ng:CALL-ID, mg:NODE:call:SESSION), written when it changes,
  * refreshed every expire/3 and at every (re)connection, deleted when it
  * ends. At start the node's keys are read back: NG sessions are re-adopted
- * (media_adopt(): checked against the dataplane), B2BUA call records are
- * counted and left (their re-adoption is not done: docs/ha-state.md).
+ * (media_adopt()) and B2BUA calls taken over (calls_adopt()), both checked
+ * against the dataplane once connected; refused records are deleted.
  *
  * Nothing here runs on the packet path or blocks the event loop once it
  * runs (the read at start comes before it).
@@ -35,7 +35,8 @@ struct ha_counters {
 	uint64_t published;      /* records built and queued */
 	uint64_t read_back;      /* keys read at start */
 	uint64_t read_bad;       /* of those, refused (not a record of this version) */
-	uint64_t calls_not_adopted; /* B2BUA call records read back (not re-adopted) */
+	uint64_t calls_adopted;  /* B2BUA calls read back and taken over */
+	uint64_t calls_adopt_dropped; /* of those, ended: the dataplane no longer held them */
 	uint64_t adopted;        /* NG sessions the dataplane held (media counters) */
 	uint64_t adopt_dropped;  /* NG sessions it did not hold any more */
 };

@@ -2,6 +2,7 @@
 #include "ha_rec.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -188,6 +189,76 @@ int ha_rec_media(const struct media_session *m, struct ng_buf *out)
 	return finish(d, root, out);
 }
 
+static struct ng_val *policy_val(struct ng_doc *d, const struct mg_srtp_policy *p)
+{
+	const struct mg_srtp_suite_info *si = mg_srtp_suite_by_id(p->suite);
+	struct ng_val *v = ng_new_dict(d), *keys = ng_new_list(d);
+
+	if (si == NULL)
+		return v;
+	ng_dict_add_str(d, v, "suite", si->sdes_name);
+	ng_dict_add_int(d, v, "dir", p->dir);
+	ng_dict_add_int(d, v, "mki_len", p->mki_len);
+	ng_dict_add_int(d, v, "active", p->active_key);
+	for (unsigned k = 0; k < p->nkeys && k < MG_SRTP_KEYS_MAX; k++) {
+		struct ng_val *kv = ng_new_dict(d);
+
+		ng_dict_add(d, kv, "key", hex_val(d, p->keys[k].key, si->master_key_len));
+		ng_dict_add(d, kv, "salt", hex_val(d, p->keys[k].salt, si->master_salt_len));
+		ng_dict_add(d, kv, "mki", hex_val(d, p->keys[k].mki, p->mki_len));
+		ng_dict_add_int(d, kv, "lifetime", (int64_t)(p->keys[k].lifetime & INT64_MAX));
+		ng_list_add(keys, kv);
+	}
+	ng_dict_add(d, v, "keys", keys);
+	return v;
+}
+
+/* What the re-adoption needs of a leg's negotiation (struct sdp_result):
+ * the media the dataplane session is built from, and our last SDP, from
+ * which the re-INVITE's offer is made. */
+static struct ng_val *neg_val(struct ng_doc *d, const struct sdp_result *r)
+{
+	struct ng_val *v = ng_new_dict(d), *pts = ng_new_list(d);
+	const struct mg_srtp_suite_info *si = mg_srtp_suite_by_id(r->suite);
+
+	ng_dict_add_int(d, v, "srtp", r->srtp);
+	if (r->srtp && si != NULL) {
+		ng_dict_add_str(d, v, "suite", si->sdes_name);
+		ng_dict_add_int(d, v, "crypto_tag", (int64_t)r->crypto_tag);
+		ng_dict_add(d, v, "rx", policy_val(d, &r->rx));
+		ng_dict_add(d, v, "tx", policy_val(d, &r->tx));
+		ng_dict_add(d, v, "local_key", hex_val(d, r->local_key.key, si->master_key_len));
+		ng_dict_add(d, v, "local_salt", hex_val(d, r->local_key.salt, si->master_salt_len));
+		ng_dict_add_int(d, v, "local_lifetime", (int64_t)(r->local_key.lifetime & INT64_MAX));
+	}
+	ng_dict_add_int(d, v, "ms_dialect", r->ms_dialect);
+	ng_dict_add_str(d, v, "remote_addr", r->remote_addr);
+	ng_dict_add_int(d, v, "family", r->remote_family == AF_INET6 ? 6 : 4);
+	ng_dict_add_int(d, v, "rtp_port", r->remote_rtp_port);
+	ng_dict_add_int(d, v, "rtcp_port", r->remote_rtcp_port);
+	ng_dict_add_int(d, v, "mux", r->rtcp_mux);
+	ng_dict_add_int(d, v, "dir", r->dir);
+	ng_dict_add_int(d, v, "hold", r->hold);
+	for (unsigned i = 0; i < r->n_pts && i < SDP_MAX_PTS; i++) {
+		struct ng_val *p = ng_new_dict(d);
+
+		ng_dict_add_int(d, p, "pt", r->pts[i].pt);
+		ng_dict_add_str(d, p, "name", r->pts[i].name);
+		ng_dict_add_int(d, p, "rate", r->pts[i].rate);
+		ng_dict_add_str(d, p, "params", r->pts[i].params);
+		ng_dict_add_str(d, p, "fmtp", r->pts[i].fmtp);
+		ng_list_add(pts, p);
+	}
+	ng_dict_add(d, v, "pts", pts);
+	ng_dict_add_int(d, v, "te_pt", r->telephone_event_pt);
+	ng_dict_add_int(d, v, "ptime", r->ptime);
+	ng_dict_add_int(d, v, "media_index", r->media_index);
+	ng_dict_add(d, v, "sess_id", ng_new_strf(d, "%" PRIu64, r->sess_id));
+	ng_dict_add(d, v, "sess_version", ng_new_strf(d, "%" PRIu64, r->sess_version));
+	ng_dict_add_str(d, v, "sdp", r->sdp);
+	return v;
+}
+
 static struct ng_val *call_leg_val(struct ng_doc *d, const struct calls_state_leg *l)
 {
 	struct ng_val *v = ng_new_dict(d);
@@ -204,7 +275,10 @@ static struct ng_val *call_leg_val(struct ng_doc *d, const struct calls_state_le
 		ng_dict_add_str(d, v, "remote_target", l->remote_target);
 		ng_dict_add_str(d, v, "route", l->route);
 		ng_dict_add_int(d, v, "remote_cseq", l->remote_cseq);
+		ng_dict_add_int(d, v, "local_cseq", l->local_cseq);
 		ng_dict_add_int(d, v, "ua", l->ua);
+		if (l->neg != NULL)
+			ng_dict_add(d, v, "neg", neg_val(d, l->neg));
 	} else {
 		ng_dict_add_int(d, v, "channo", l->channo);
 	}
@@ -672,4 +746,231 @@ out:
 		return NULL;
 	}
 	return m;
+}
+
+/* ------------------------------------------------------- a call read back */
+
+static void get_policy(struct rd *r, const struct ng_val *d, struct mg_srtp_policy *p)
+{
+	const struct mg_srtp_suite_info *si;
+	const struct ng_val *keys, *k;
+	unsigned n = 0;
+
+	memset(p, 0, sizeof(*p));
+	if (d == NULL || d->type != NG_DICT) {
+		bad(r, "SRTP policy not a dict");
+		return;
+	}
+	si = mg_srtp_suite_by_name(get_str(r, d, "suite", 64));
+	if (r->bad)
+		return;
+	if (si == NULL) {
+		bad(r, "unknown SRTP suite");
+		return;
+	}
+	p->suite = si->id;
+	p->dir = (enum mg_srtp_dir)get_int(r, d, "dir", MG_SRTP_DIR_OUTBOUND, MG_SRTP_DIR_INBOUND);
+	p->mki_len = (uint8_t)get_int(r, d, "mki_len", 0, MG_SRTP_MKI_MAX);
+	p->active_key = (uint8_t)get_int(r, d, "active", 0, MG_SRTP_KEYS_MAX - 1);
+	keys = get_typed(r, d, "keys", NG_LIST);
+	if (r->bad)
+		return;
+	if (keys->len < 1 || keys->len > MG_SRTP_KEYS_MAX || p->active_key >= keys->len) {
+		bad(r, "SRTP policy with %zu keys", keys->len);
+		return;
+	}
+	for (k = keys->child; k != NULL && !r->bad; k = k->next, n++) {
+		if (k->type != NG_DICT) {
+			bad(r, "SRTP key not a dict");
+			return;
+		}
+		get_hex(r, k, "key", p->keys[n].key, si->master_key_len);
+		get_hex(r, k, "salt", p->keys[n].salt, si->master_salt_len);
+		get_hex(r, k, "mki", p->keys[n].mki, p->mki_len);
+		p->keys[n].lifetime = (uint64_t)get_int(r, k, "lifetime", 0, INT64_MAX);
+	}
+	p->nkeys = (uint8_t)n;
+}
+
+static uint64_t get_u64_text(struct rd *r, const struct ng_val *d, const char *k)
+{
+	const char *s = get_str(r, d, k, 24);
+	char *end;
+	uint64_t v;
+
+	if (r->bad)
+		return 0;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (s[0] == '\0' || *end != '\0' || errno != 0)
+		bad(r, "'%s' is not a number", k);
+	return v;
+}
+
+static struct sdp_result *get_neg(struct rd *r, const struct ng_val *d)
+{
+	struct sdp_result *res, *kept;
+	const struct ng_val *pts, *e;
+	const char *sdp;
+
+	if (d == NULL || d->type != NG_DICT) {
+		bad(r, "'neg' missing");
+		return NULL;
+	}
+	res = calloc(1, sizeof(*res));
+	if (res == NULL) {
+		bad(r, "out of memory");
+		return NULL;
+	}
+	res->srtp = get_int(r, d, "srtp", 0, 1) != 0;
+	if (res->srtp) {
+		const struct mg_srtp_suite_info *si = mg_srtp_suite_by_name(get_str(r, d, "suite", 64));
+
+		if (si == NULL) {
+			bad(r, "unknown SRTP suite");
+		} else {
+			res->suite = si->id;
+			res->crypto_tag = (unsigned long)get_int(r, d, "crypto_tag", 0, 999999999);
+			get_policy(r, ng_dict_get(d, "rx"), &res->rx);
+			get_policy(r, ng_dict_get(d, "tx"), &res->tx);
+			get_hex(r, d, "local_key", res->local_key.key, si->master_key_len);
+			get_hex(r, d, "local_salt", res->local_key.salt, si->master_salt_len);
+			res->local_key.lifetime = (uint64_t)get_int(r, d, "local_lifetime", 0, INT64_MAX);
+		}
+	}
+	res->ms_dialect = get_int(r, d, "ms_dialect", 0, 1) != 0;
+	snprintf(res->remote_addr, sizeof(res->remote_addr), "%s", get_str(r, d, "remote_addr", sizeof(res->remote_addr)));
+	res->remote_family = get_int(r, d, "family", 4, 6) == 6 ? AF_INET6 : AF_INET;
+	res->remote_rtp_port = (uint16_t)get_int(r, d, "rtp_port", 0, 65535);
+	res->remote_rtcp_port = (uint16_t)get_int(r, d, "rtcp_port", 0, 65535);
+	res->rtcp_mux = get_int(r, d, "mux", 0, 1) != 0;
+	res->dir = (enum sdp_dir)get_int(r, d, "dir", SDP_DIR_INACTIVE, SDP_DIR_SENDRECV);
+	res->hold = get_int(r, d, "hold", 0, 1) != 0;
+	pts = get_typed(r, d, "pts", NG_LIST);
+	if (pts != NULL && pts->len > SDP_MAX_PTS)
+		bad(r, "%zu payload types", pts->len);
+	for (e = pts ? pts->child : NULL; e != NULL && !r->bad; e = e->next) {
+		struct sdp_pt *p = &res->pts[res->n_pts++];
+
+		if (e->type != NG_DICT) {
+			bad(r, "payload type not a dict");
+			break;
+		}
+		p->pt = (uint8_t)get_int(r, e, "pt", 0, 127);
+		snprintf(p->name, sizeof(p->name), "%s", get_str(r, e, "name", sizeof(p->name)));
+		p->rate = (unsigned)get_int(r, e, "rate", 0, 1000000);
+		snprintf(p->params, sizeof(p->params), "%s", get_str(r, e, "params", sizeof(p->params)));
+		snprintf(p->fmtp, sizeof(p->fmtp), "%s", get_str(r, e, "fmtp", sizeof(p->fmtp)));
+	}
+	res->telephone_event_pt = (int)get_int(r, d, "te_pt", -1, 127);
+	res->ptime = (unsigned)get_int(r, d, "ptime", 0, 10000);
+	res->media_index = (unsigned)get_int(r, d, "media_index", 0, 64);
+	res->sess_id = get_u64_text(r, d, "sess_id");
+	res->sess_version = get_u64_text(r, d, "sess_version");
+	sdp = get_str(r, d, "sdp", sizeof(res->sdp));
+	if (!r->bad) {
+		snprintf(res->sdp, sizeof(res->sdp), "%s", sdp);
+		res->sdp_len = strlen(res->sdp);
+		if (res->remote_addr[0] == '\0' || res->sdp_len == 0)
+			bad(r, "negotiation without an address or our SDP");
+	}
+	kept = r->bad ? NULL : sdp_result_keep(res);
+	if (!r->bad && kept == NULL)
+		bad(r, "out of memory");
+	explicit_bzero(res, sizeof(*res));
+	free(res);
+	return kept;
+}
+
+static void get_text(struct rd *r, const struct ng_val *d, const char *k, char *out, size_t len)
+{
+	snprintf(out, len, "%s", get_str(r, d, k, len));
+}
+
+void ha_rec_adopt_free(struct calls_adopt *a)
+{
+	for (int i = 0; i < 2; i++) {
+		sdp_result_free(a->leg[i].neg);
+		a->leg[i].neg = NULL;
+	}
+}
+
+int ha_rec_call_parse(const char *buf, size_t len, struct calls_adopt *out, char *why, size_t wl)
+{
+	struct rd r = { .why = why, .wl = wl };
+	struct ng_doc *d = ng_doc_new();
+	struct ng_val *root = NULL;
+	const struct ng_val *legs, *e;
+	const char *kind;
+	int li = 0;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(why, wl, "ok");
+	if (d == NULL) {
+		snprintf(why, wl, "out of memory");
+		return -ENOMEM;
+	}
+	if (ng_json_decode(d, buf, len, &rec_limits, &root, why, wl) < 0) {
+		ng_doc_free(d);
+		return -EINVAL;
+	}
+	if (root->type != NG_DICT) {
+		bad(&r, "not a JSON object");
+		goto out;
+	}
+	get_int(&r, root, "v", HA_REC_VERSION, HA_REC_VERSION);
+	kind = get_str(&r, root, "kind", 8);
+	if (!r.bad && strcmp(kind, "call") != 0)
+		bad(&r, "not a call record");
+	out->sess_id = strtoull(get_str(&r, root, "sess", 17), NULL, 16);
+	if (!r.bad && out->sess_id == 0)
+		bad(&r, "no dataplane session");
+	out->started = (time_t)get_int(&r, root, "started", 0, INT64_MAX);
+	get_index(&r, ng_dict_get(root, "index"), out->ix);
+	legs = get_typed(&r, root, "legs", NG_LIST);
+	if (r.bad)
+		goto out;
+	if (legs->len != 2) {
+		bad(&r, "%zu legs", legs->len);
+		goto out;
+	}
+	for (e = legs->child; e != NULL && !r.bad; e = e->next, li++) {
+		struct calls_adopt_leg *l = &out->leg[li];
+		bool ok;
+
+		if (e->type != NG_DICT) {
+			bad(&r, "leg not a dict");
+			break;
+		}
+		if (strcmp(get_str(&r, e, "kind", 8), "sip") != 0) {
+			bad(&r, "leg %d is not a SIP dialog", li);
+			break;
+		}
+		get_text(&r, e, "call_id", l->call_id, sizeof(l->call_id));
+		get_text(&r, e, "local_tag", l->local_tag, sizeof(l->local_tag));
+		get_text(&r, e, "remote_tag", l->remote_tag, sizeof(l->remote_tag));
+		get_text(&r, e, "local_uri", l->local_uri, sizeof(l->local_uri));
+		get_text(&r, e, "remote_uri", l->remote_uri, sizeof(l->remote_uri));
+		get_text(&r, e, "remote_target", l->remote_target, sizeof(l->remote_target));
+		get_text(&r, e, "route", l->route, sizeof(l->route));
+		l->remote_cseq = (uint32_t)get_int(&r, e, "remote_cseq", 0, UINT32_MAX);
+		l->local_cseq = (uint32_t)get_int(&r, e, "local_cseq", 0, UINT32_MAX);
+		l->ua = (unsigned)get_int(&r, e, "ua", 0, 64);
+		get_port(&r, ng_dict_get(e, "port"), &l->port, &ok);
+		if (!r.bad && !ok)
+			bad(&r, "leg %d has no media port", li);
+		if (!r.bad && (l->call_id[0] == '\0' || l->local_tag[0] == '\0' || l->remote_tag[0] == '\0' ||
+			       l->remote_target[0] == '\0' || l->local_uri[0] == '\0' || l->remote_uri[0] == '\0'))
+			bad(&r, "leg %d's dialog is not complete", li);
+		if (!r.bad)
+			l->neg = get_neg(&r, ng_dict_get(e, "neg"));
+	}
+out:
+	wipe(root);
+	ng_doc_free(d);
+	if (r.bad) {
+		ha_rec_adopt_free(out);
+		return -EINVAL;
+	}
+	return 0;
 }

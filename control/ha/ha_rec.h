@@ -37,4 +37,13 @@ struct media_session *ha_rec_media_parse(const char *buf, size_t len, char *why,
 /* Free a session from ha_rec_media_parse() that was not adopted. */
 void ha_rec_media_free(struct media_session *m);
 
+/*
+ * A B2BUA call record read back into @p out (each leg's negotiation on the
+ * heap: ha_rec_adopt_free()). 0, or -EINVAL and @p why (also for a call
+ * that cannot be taken over: a PSTN leg, a leg without its dialog or
+ * negotiation).
+ */
+int ha_rec_call_parse(const char *buf, size_t len, struct calls_adopt *out, char *why, size_t wl);
+void ha_rec_adopt_free(struct calls_adopt *a);
+
 #endif
