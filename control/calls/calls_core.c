@@ -110,10 +110,11 @@ int call_set_state(struct call *c, enum call_state to)
 	c->state = to;
 	if (calls_io->trace != NULL)
 		calls_io->trace(c, -1, (int)from, (int)to);
-	/* the published record (docs/ha-state.md): an ending call's goes */
-	if (to == CALL_ENDING && from >= CALL_EARLY)
+	/* the published record (docs/ha-state.md): from ACTIVE on (what can
+	 * be taken over), an ending call's goes */
+	if (to == CALL_ENDING && from == CALL_ACTIVE)
 		call_unpublish(c);
-	else if (to >= CALL_EARLY && to < CALL_ENDING)
+	else if (to == CALL_ACTIVE)
 		call_publish(c);
 	return 0;
 }

@@ -138,7 +138,9 @@ void call_publish(struct call *c)
 {
 	struct calls_state st;
 
-	if (observer == NULL || c->state < CALL_EARLY || c->state >= CALL_ENDING)
+	/* a call being set up cannot be taken over (its INVITE transactions
+	 * die with the process): published once active */
+	if (observer == NULL || c->state != CALL_ACTIVE)
 		return;
 	memset(&st, 0, sizeof(st));
 	st.id = c->id;

@@ -348,6 +348,7 @@ static void stats_control(struct ng_doc *d, struct ng_val *v)
 		ng_dict_add_int(d, o, "connected", hc.redis.connected);
 		ng_dict_add_int(d, o, "connects", (int64_t)hc.redis.connects);
 		ng_dict_add_int(d, o, "published", (int64_t)hc.published);
+		ng_dict_add_int(d, o, "cpu_us", (int64_t)(hc.cpu_ns / 1000));
 		ng_dict_add_int(d, o, "writes", (int64_t)hc.redis.writes);
 		ng_dict_add_int(d, o, "errors", (int64_t)hc.redis.errors);
 		ng_dict_add_int(d, o, "dropped", (int64_t)hc.redis.dropped);

@@ -63,26 +63,28 @@ static void on_media(const struct media_session *m, bool gone)
 {
 	char key[HA_KEY_MAX];
 	struct ng_buf b = { 0 };
+	uint64_t t0 = ha_thread_cpu_ns();
 
 	key_ng(key, sizeof(key), m->key);
-	if (gone) {
+	if (gone)
 		ha_redis_put(key, NULL, 0);
-		return;
-	}
-	put(key, &b, ha_rec_media(m, &b));
+	else
+		put(key, &b, ha_rec_media(m, &b));
+	ha.cnt.cpu_ns += ha_thread_cpu_ns() - t0;
 }
 
 static void on_call(const struct calls_state *c, bool gone)
 {
 	char key[128];
 	struct ng_buf b = { 0 };
+	uint64_t t0 = ha_thread_cpu_ns();
 
 	key_call(key, sizeof(key), c->sess_id);
-	if (gone) {
+	if (gone)
 		ha_redis_put(key, NULL, 0);
-		return;
-	}
-	put(key, &b, ha_rec_call(c, &b));
+	else
+		put(key, &b, ha_rec_call(c, &b));
+	ha.cnt.cpu_ns += ha_thread_cpu_ns() - t0;
 }
 
 /* Every call's current state again: after a (re)connection (what was lost
@@ -217,6 +219,7 @@ void ha_get_counters(struct ha_counters *out)
 	if (!ha.on)
 		return;
 	ha_redis_counters(&out->redis);
+	out->cpu_ns += ha_redis_cpu_ns();
 	media_get_counters(&mc);
 	out->adopted = mc.adopted;
 	out->adopt_dropped = mc.adopt_dropped;

@@ -33,6 +33,8 @@ struct ha_counters {
 	char node[64];
 	struct ha_redis_counters redis;
 	uint64_t published;      /* records built and queued */
+	uint64_t cpu_ns;         /* thread CPU time spent here: building records, hiredis
+				    (commands, socket reads and writes, replies) */
 	uint64_t read_back;      /* keys read at start */
 	uint64_t read_bad;       /* of those, refused (not a record of this version) */
 	uint64_t calls_adopted;  /* B2BUA calls read back and taken over */

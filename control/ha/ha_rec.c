@@ -922,6 +922,8 @@ int ha_rec_call_parse(const char *buf, size_t len, struct calls_adopt *out, char
 	kind = get_str(&r, root, "kind", 8);
 	if (!r.bad && strcmp(kind, "call") != 0)
 		bad(&r, "not a call record");
+	if (!r.bad && strcmp(get_str(&r, root, "state", 16), "active") != 0)
+		bad(&r, "not an active call (set-up or ending calls are not taken over)");
 	out->sess_id = strtoull(get_str(&r, root, "sess", 17), NULL, 16);
 	if (!r.bad && out->sess_id == 0)
 		bad(&r, "no dataplane session");

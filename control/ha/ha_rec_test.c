@@ -5,7 +5,10 @@
  * written again); a B2BUA call's record carries its dialog and keys;
  * every damaged record is refused with a reason, never half taken.
  */
+#include <errno.h>
+#include <netinet/in.h>
 #include <setjmp.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -300,6 +303,102 @@ static void test_call_record(void **state)
 	ng_buf_free(&b);
 }
 
+/* A call's record with both negotiations: read back into what
+ * calls_adopt() takes, the same fields; damaged: refused or consistent. */
+static void test_call_parse(void **state)
+{
+	struct calls_state c;
+	struct sdp_result *neg = calloc(1, sizeof(*neg));
+	struct calls_adopt a;
+	struct ng_buf b = { 0 };
+	char why[160];
+	unsigned refused = 0;
+
+	(void)state;
+	assert_non_null(neg);
+	neg->srtp = true;
+	neg->suite = MG_SRTP_AES_CM_128_HMAC_SHA1_80;
+	neg->crypto_tag = 1;
+	neg->rx.suite = neg->tx.suite = neg->suite;
+	neg->rx.dir = MG_SRTP_DIR_INBOUND;
+	neg->tx.dir = MG_SRTP_DIR_OUTBOUND;
+	neg->rx.nkeys = neg->tx.nkeys = 1;
+	neg->rx.keys[0].key[3] = 0x33;
+	neg->tx.keys[0].salt[13] = 0x44;
+	neg->local_key.key[0] = 0x55;
+	snprintf(neg->remote_addr, sizeof(neg->remote_addr), "203.0.113.2");
+	neg->remote_family = AF_INET;
+	neg->remote_rtp_port = 4000;
+	neg->remote_rtcp_port = 4001;
+	neg->dir = SDP_DIR_SENDRECV;
+	neg->n_pts = 1;
+	neg->pts[0].pt = 0;
+	snprintf(neg->pts[0].name, sizeof(neg->pts[0].name), "PCMU");
+	neg->pts[0].rate = 8000;
+	neg->telephone_event_pt = -1;
+	neg->sess_id = 12345678901234567890ull;
+	neg->sess_version = 2;
+	snprintf(neg->sdp, sizeof(neg->sdp), "v=0\r\no=mediagate 1 2 IN IP4 203.0.113.1\r\n");
+	neg->sdp_len = strlen(neg->sdp);
+	memset(&c, 0, sizeof(c));
+	c.state = "active";
+	c.sess_id = 0x8000abcd;
+	for (int i = 0; i < 2; i++) {
+		c.leg[i].state = "confirmed";
+		c.leg[i].sip = true;
+		c.leg[i].call_id = i ? "out@gw" : "in@peer";
+		c.leg[i].local_tag = "lt";
+		c.leg[i].remote_tag = "rt";
+		c.leg[i].local_uri = "sip:gw@192.0.2.1";
+		c.leg[i].remote_uri = "sip:peer@192.0.2.9";
+		c.leg[i].remote_target = "sip:peer@192.0.2.9:5060";
+		c.leg[i].route = "";
+		c.leg[i].local_cseq = 41 + (uint32_t)i;
+		c.leg[i].port_ok = true;
+		mg_proto_addr_parse("192.0.2.1:30000", &c.leg[i].port.local);
+		c.leg[i].port.rtcp_port = 30001;
+		c.leg[i].neg = neg;
+	}
+	assert_int_equal(ha_rec_call(&c, &b), 0);
+	if (ha_rec_call_parse(b.p, b.len, &a, why, sizeof(why)) < 0)
+		fail_msg("refused: %s", why);
+	assert_int_equal(a.sess_id, 0x8000abcd);
+	assert_string_equal(a.leg[1].call_id, "out@gw");
+	assert_int_equal(a.leg[1].local_cseq, 42);
+	assert_int_equal(a.leg[0].port.local.port, 30000);
+	assert_non_null(a.leg[0].neg);
+	assert_int_equal(a.leg[0].neg->srtp, 1);
+	assert_int_equal(a.leg[0].neg->rx.nkeys, 1);
+	assert_memory_equal(&a.leg[0].neg->rx.keys[0], &neg->rx.keys[0], sizeof(neg->rx.keys[0]));
+	assert_memory_equal(&a.leg[0].neg->tx.keys[0], &neg->tx.keys[0], sizeof(neg->tx.keys[0]));
+	assert_memory_equal(&a.leg[0].neg->local_key, &neg->local_key, sizeof(neg->local_key));
+	assert_int_equal(a.leg[0].neg->sess_id, neg->sess_id);
+	assert_string_equal(a.leg[0].neg->sdp, neg->sdp);
+	assert_string_equal(a.leg[0].neg->pts[0].name, "PCMU");
+	ha_rec_adopt_free(&a);
+	for (size_t i = 0; i < b.len; i++) {
+		char save = b.p[i];
+
+		b.p[i] = save == '1' ? '9' : '1';
+		if (ha_rec_call_parse(b.p, b.len, &a, why, sizeof(why)) < 0)
+			refused++;
+		else
+			ha_rec_adopt_free(&a);
+		b.p[i] = save;
+	}
+	assert_true(refused > 0);
+	for (size_t n = 0; n < b.len; n += 7)
+		assert_int_equal(ha_rec_call_parse(b.p, n, &a, why, sizeof(why)), -EINVAL);
+	/* a call that is not active is not taken over */
+	c.state = "early";
+	ng_buf_free(&b);
+	memset(&b, 0, sizeof(b));
+	assert_int_equal(ha_rec_call(&c, &b), 0);
+	assert_int_equal(ha_rec_call_parse(b.p, b.len, &a, why, sizeof(why)), -EINVAL);
+	ng_buf_free(&b);
+	free(neg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -307,6 +406,7 @@ int main(void)
 		cmocka_unit_test(test_media_damaged),
 		cmocka_unit_test(test_media_refused),
 		cmocka_unit_test(test_call_record),
+		cmocka_unit_test(test_call_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

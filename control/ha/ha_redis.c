@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
@@ -54,6 +55,7 @@ static struct {
 	struct ha_entry *hash[HA_HASH];
 	struct ha_entry *head, *tail;
 	struct ha_redis_counters cnt;
+	uint64_t cpu_ns;        /* in on_io() */
 } hr;
 
 static void connect_now(void);
@@ -178,8 +180,22 @@ static void ev_cleanup(void *p)
 	schedule_retry();
 }
 
+uint64_t ha_thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t ha_redis_cpu_ns(void)
+{
+	return hr.cpu_ns;
+}
+
 static int on_io(su_root_magic_t *magic, su_wait_t *w, su_wakeup_arg_t *arg)
 {
+	uint64_t t0 = ha_thread_cpu_ns();
 	int ev;
 
 	(void)magic;
@@ -191,6 +207,7 @@ static int on_io(su_root_magic_t *magic, su_wait_t *w, su_wakeup_arg_t *arg)
 		redisAsyncHandleRead(hr.ac);
 	if (hr.ac != NULL && (ev & SU_WAIT_OUT))
 		redisAsyncHandleWrite(hr.ac);
+	hr.cpu_ns += ha_thread_cpu_ns() - t0;
 	return 0;
 }
 
@@ -289,10 +306,8 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
 	if (reply == NULL) {
 		/* the connection went before the answer: again, unless newer waits */
 		hr.cnt.errors++;
-		if (!hr.stopping) {
-			enqueue(s->key, s->val, s->len, true);
-			s->val = NULL;
-		}
+		enqueue(s->key, s->val, s->len, true); /* at a stop too: written by the flush */
+		s->val = NULL;
 	} else if (reply->type == REDIS_REPLY_ERROR) {
 		hr.cnt.errors++;
 		MG_WARN("redis: write of %s refused: %.*s", s->key, (int)reply->len, reply->str);
@@ -445,6 +460,47 @@ void ha_redis_counters(struct ha_redis_counters *out)
 	*out = hr.cnt;
 }
 
+/* At a stop (the event loop no longer runs): what waits is written with a
+ * blocking connection (one second to connect, two per reply), so that the
+ * calls that ended do not stay in Redis to be read back by the next start. */
+static void flush_blocking(void)
+{
+	struct timeval tv = { .tv_sec = 1, .tv_usec = 0 };
+	redisContext *c;
+	struct ha_entry *e;
+	unsigned n = 0, done = 0;
+
+	if (hr.head == NULL)
+		return;
+	c = hr.unix_path ? redisConnectUnixWithTimeout(hr.host, tv) : redisConnectWithTimeout(hr.host, hr.port, tv);
+	if (c == NULL || c->err) {
+		MG_WARN("redis: %u write(s) lost at the stop: %s", hr.cnt.queued, c ? c->errstr : "out of memory");
+		redisFree(c);
+		return;
+	}
+	redisSetTimeout(c, (struct timeval){ .tv_sec = 2 });
+	redisAppendCommand(c, "SELECT %u", hr.db);
+	for (e = hr.head; e != NULL; e = e->next, n++) {
+		if (e->val != NULL)
+			redisAppendCommand(c, "SET %s %b EX %u", e->key, e->val, e->len, hr.expire_s);
+		else
+			redisAppendCommand(c, "DEL %s", e->key);
+	}
+	for (unsigned i = 0; i <= n; i++) {
+		void *r = NULL;
+
+		if (redisGetReply(c, &r) != REDIS_OK)
+			break;
+		if (i > 0 && ((redisReply *)r)->type != REDIS_REPLY_ERROR)
+			done++;
+		freeReplyObject(r);
+	}
+	hr.cnt.writes += done;
+	if (done < n)
+		MG_WARN("redis: %u of %u write(s) lost at the stop", n - done, n);
+	redisFree(c);
+}
+
 void ha_redis_stop(void)
 {
 	struct ha_entry *e;
@@ -453,7 +509,8 @@ void ha_redis_stop(void)
 		return;
 	hr.stopping = true;
 	if (hr.ac != NULL)
-		redisAsyncFree(hr.ac); /* answers NULL to what is in flight */
+		redisAsyncFree(hr.ac); /* answers NULL to what is in flight: queued again */
+	flush_blocking();
 	while ((e = dequeue()) != NULL)
 		entry_free(e);
 	if (hr.retry != NULL)

@@ -42,6 +42,9 @@ int ha_redis_start(su_root_t *root, const char *url, unsigned db, unsigned expir
 /* SET @p key @p val EX expire, or DEL when @p val is NULL. */
 void ha_redis_put(const char *key, const char *val, size_t len);
 void ha_redis_counters(struct ha_redis_counters *out);
+/* Thread CPU time spent in the socket's event handler (ns). */
+uint64_t ha_redis_cpu_ns(void);
+uint64_t ha_thread_cpu_ns(void);
 void ha_redis_stop(void);
 
 /*
