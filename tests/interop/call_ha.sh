@@ -10,6 +10,8 @@
 #   then a BYE from alice (round 1) or bob (round 2) is answered 200 (not 481)
 #   and the gateway's BYE to the other side too (SIP read from a capture of
 #   the gateway's SIP interfaces), and nothing is left (mgctl, dpctl, Redis).
+# Round 3: taken over, then bob stops (SIGSTOP): the media timeout ends the
+#   call (mgctl stats calls.media_timeout +1), no session left.
 #
 #   call_ha.sh BUILD_DIR SRC_DIR
 set -uo pipefail
@@ -202,6 +204,32 @@ round() { # N HANGUP_NS HANGUP_PORT WHO
 round 1 $NS_A 4454 alice
 round 2 $NS_B 4455 bob
 
+# ---- round 3: the media timeout ends a taken-over call ----
+ctrl $NS_A 4454 dial "sip:bob@$GW:5060"
+for ((t = 0; t < 100; t++)); do [ "$(calls_view | awk "{print \$4}")" = active ] && break; sleep 0.1; done
+sleep 1
+kill -9 $CTL; wait $CTL 2> /dev/null
+ctl_start control4.log || bad "round 3: control restart" control4.log
+for ((t = 0; t < 50; t++)); do [ "$(mgctl stats | jq_py 'd["redis"]["calls_adopted"]')" = 1 ] && break; sleep 0.1; done
+[ "$(calls_view | awk "{print \$4}")" = active ] && ok "round 3: the call is taken over" || bad "round 3: not taken over: $(calls_view)" control4.log
+sleep 2
+BOB=$(ip netns pids $NS_B | head -1)
+mt0=$(mgctl stats | jq_py 'd["calls"]["media_timeout"]')
+kill -STOP $BOB # bob sends nothing any more
+for ((t = 0; t < 150; t++)); do
+	mt1=$(mgctl stats | jq_py 'd["calls"]["media_timeout"]')
+	[ "$((mt1 - mt0))" = 1 ] && break
+	sleep 0.1
+done
+kill -CONT $BOB # it answers the gateway's BYE (retransmitted)
+for ((t = 0; t < 100; t++)); do [ "$(calls_view)" = 0 ] && break; sleep 0.1; done
+[ "$(calls_view)" = 0 ] && [ "$((mt1 - mt0))" = 1 ] &&
+	ok "round 3: bob silent: mediagate.calls.mediaTimeout ended the taken-over call (media_timeout +1)" ||
+	bad "round 3: calls $(calls_view), media_timeout $mt0 -> $mt1" control4.log
+sleep 0.5
+[ "$(dpctl session list | jq_py 'len(d["sessions"])')" = 0 ] && ok "round 3: no dataplane session left" ||
+	bad "round 3: dataplane sessions left" control4.log
+
 sleep 1
 kill $TSHARK; wait $TSHARK 2> /dev/null
 # every BYE and its final answer, per Call-ID
@@ -231,7 +259,7 @@ while read -r n leg gotbye codes; do
 		bad "round $n leg $leg: BYE seen $gotbye, answers $codes" sip.txt
 done < sip_verdict.txt
 [ "$(wc -l < sip_verdict.txt)" = 4 ] || bad "SIP verdict lines: $(wc -l < sip_verdict.txt)" sip.txt
-kill -0 "$CTL" 2> /dev/null && ok "mediagate-control still running" || bad "mediagate-control died" control3.log
+kill -0 "$CTL" 2> /dev/null && ok "mediagate-control still running" || bad "mediagate-control died" control4.log
 ctrl $NS_A 4454 quit; ctrl $NS_B 4455 quit
 echo "# call_ha: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
