@@ -115,8 +115,20 @@ static int adopt_leg(struct call *c, unsigned li, const struct calls_adopt_leg *
 	explicit_bzero(&r, sizeof(r));
 	if (g->reoffer == NULL)
 		return -ENOMEM;
-	calls_io->dialog_invite(g->nh, l->remote_target, g->contact, g->reoffer->sdp, d->local_cseq);
 	return 0;
+}
+
+/* Sent once the dataplane is known to hold the call's media (calls_media.c):
+ * a stale record ends without bothering its peers with a re-INVITE. */
+void call_sip_resume(struct call *c, unsigned li)
+{
+	struct call_leg *g = &c->leg[li];
+
+	if (g->nh == NULL || g->reoffer == NULL || g->dlg == NULL)
+		return;
+	MG_INFO("call %u: re-INVITE to leg %u in its dialog (taken over)", c->id, li);
+	calls_io->dialog_invite(g->nh, g->dlg->remote_target, g->contact, g->reoffer->sdp,
+				g->dlg->local_cseq);
 }
 
 int calls_adopt(const struct calls_adopt *a)
@@ -150,7 +162,7 @@ int calls_adopt(const struct calls_adopt *a)
 			return -EINVAL;
 		}
 	ad.adopted++;
-	MG_INFO("call %u: read back from Redis (session %llu, ports %u/%u): re-INVITE on both legs", c->id,
+	MG_INFO("call %u: read back from Redis (session %llu, ports %u/%u): checked against the dataplane", c->id,
 		(unsigned long long)c->sess_id, c->mc.leg[0].port.local.port, c->mc.leg[1].port.local.port);
 	/* checked against the dataplane once connected (calls_dataplane_state) */
 	c->mc.lost = true;

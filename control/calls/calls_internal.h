@@ -161,6 +161,7 @@ struct call {
 	uint64_t invite_ms;           /* calls_now_ms() at the INVITE/SETUP: set-up time */
 	uint64_t stats_last_ms;      /* media timeout: when SESSION_STATS was last asked */
 	bool adopted;                /* read back at start (calls_adopt.c) */
+	bool resumed;                /* ... its legs were re-established */
 };
 
 /* The engine: one per process, on the control plane's su_root. */
@@ -251,6 +252,9 @@ struct calls_leg_ops {
 	/* call_end(): answer, hang up or cancel leg @li as its state requires;
 	 * @status is the caller's final answer if it has none yet. */
 	void (*hang_up)(struct call *c, unsigned li, int status, const char *phrase);
+	/* A call taken over at start (calls_adopt.c) whose media the dataplane
+	 * still holds: re-establish leg @li (SIP: the re-INVITE). NULL: none. */
+	void (*resume)(struct call *c, unsigned li);
 };
 
 struct calls_core_hooks {
@@ -328,6 +332,8 @@ void call_dialog_take(struct call *c, unsigned li, const sip_t *sip, bool reques
 void call_link_adopted(struct call *c, uint64_t sess_id);
 /* One of those ended because the dataplane no longer held its media. */
 void calls_adopt_dropped(void);
+/* calls_sip_ops.resume: the re-INVITE in leg @li's dialog (calls_adopt.c). */
+void call_sip_resume(struct call *c, unsigned li);
 
 /* ------------------------------------------------------------ published state */
 

@@ -90,6 +90,15 @@ static void on_media_port(void *arg, int result)
 
 static void on_media_installed(void *arg)
 {
+	struct call *c = arg;
+
+	if (c->adopted && !c->resumed && c->state == CALL_ACTIVE) {
+		/* taken over at start and the dataplane holds its media */
+		c->resumed = true;
+		for (unsigned li = 0; li < 2; li++)
+			if (leg_ops(c, li) != NULL && leg_ops(c, li)->resume != NULL)
+				leg_ops(c, li)->resume(c, li);
+	}
 	call_publish(arg); /* new keys or addresses in the record */
 	call_relay_pending(arg);
 }

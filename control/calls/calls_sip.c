@@ -733,6 +733,15 @@ static void sip_hang_up(struct call *c, unsigned li, int status, const char *phr
 	(void)phrase;
 	if (g->nh == NULL)
 		return;
+	if (c->adopted && !c->resumed) {
+		/* taken over at start but never re-established (the dataplane no
+		 * longer held its media): nua holds no dialog to end */
+		calls_io->handle_bind(g->nh, NULL);
+		calls_io->handle_destroy(g->nh);
+		g->nh = NULL;
+		leg_set_state(c, li, LEG_GONE);
+		return;
+	}
 	switch (g->state) {
 	case LEG_INVITED:
 	case LEG_CALLING:
@@ -780,4 +789,5 @@ const struct calls_leg_ops calls_sip_ops = {
 	.place = call_send_invite,
 	.progress = sip_progress,
 	.hang_up = sip_hang_up,
+	.resume = call_sip_resume,
 };

@@ -643,7 +643,9 @@ static void on_reinst_session_reply(void *arg, int result, const void *body)
 			mc->adopted = false;
 			return;
 		}
+		/* held: the owner hears it (ops->installed) once the state is set */
 		mc->adopted = false;
+		mc->lost_push = true;
 	}
 	if (result == -EEXIST) {
 		/* a dataplane that survived the lost connection kept it all */

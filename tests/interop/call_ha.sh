@@ -177,13 +177,35 @@ round() { # N HANGUP_NS HANGUP_PORT WHO
 	rcli get "$key" > rec$n.json
 	[ "$(jq_py '"%s %s" % (bool(d["legs"][0]["call_id"] and d["legs"][0]["local_tag"] and d["legs"][0]["remote_tag"]), bool(d["legs"][1]["call_id"] and d["legs"][1]["remote_tag"]))' < rec$n.json)" = "True True" ] &&
 		ok "round $n: the call's key holds both dialogs (Call-ID, tags)" || bad "round $n: record" rec$n.json
+	local want=1
+	if [ "$n" = 1 ]; then
+		# a stale record too: a call whose session and ports the dataplane does not hold
+		python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["sess"] = "00000000000000ab"
+for i, l in enumerate(d["legs"]):
+    l["call_id"] = "ghost-%d" % i
+    a, p = l["port"]["local"].rsplit(":", 1)
+    l["port"]["local"] = "%s:%d" % (a, int(p) + 500)
+print(json.dumps(d))' rec$n.json > ghost.json
+		rcli set "mg:$NODE:call:00000000000000ab" "$(cat ghost.json)" > /dev/null
+		want=2
+	fi
 	sleep 1
 	kill -9 $CTL; wait $CTL 2> /dev/null
 	ok "round $n: mediagate-control killed (kill -9)"
 	sleep 1
 	ctl_start control$((n + 1)).log && ok "round $n: mediagate-control started again" ||
 		bad "round $n: control restart" control$((n + 1)).log
-	for ((t = 0; t < 50; t++)); do [ "$(mgctl stats | jq_py 'd["redis"]["calls_adopted"]')" = 1 ] && break; sleep 0.1; done
+	for ((t = 0; t < 50; t++)); do [ "$(mgctl stats | jq_py 'd["redis"]["calls_adopted"]')" = $want ] && break; sleep 0.1; done
+	if [ "$n" = 1 ]; then
+		for ((t = 0; t < 50; t++)); do [ "$(mgctl stats | jq_py 'd["redis"]["calls_adopt_dropped"]')" = 1 ] && break; sleep 0.1; done
+		st=$(mgctl stats | jq_py '"%s %s" % (d["redis"]["calls_adopted"], d["redis"]["calls_adopt_dropped"])')
+		[ "$st" = "2 1" ] && [ "$(rcli exists "mg:$NODE:call:00000000000000ab")" = 0 ] &&
+			ok "round 1: the stale record was read, not held by the dataplane: dropped, its key gone" ||
+			bad "round 1: stale record: adopted/dropped $st, key $(rcli exists "mg:$NODE:call:00000000000000ab")" control2.log
+	fi
 	after=$(calls_view)
 	[ "$after" = "$before" ] && ok "round $n: the call is taken over: same session, ports and state ($after)" ||
 		bad "round $n: after the restart: '$after', before: '$before'" control$((n + 1)).log
@@ -259,6 +281,8 @@ while read -r n leg gotbye codes; do
 		bad "round $n leg $leg: BYE seen $gotbye, answers $codes" sip.txt
 done < sip_verdict.txt
 [ "$(wc -l < sip_verdict.txt)" = 4 ] || bad "SIP verdict lines: $(wc -l < sip_verdict.txt)" sip.txt
+[ "$(grep -c '^ghost-' sip.txt)" = 0 ] && ok "no SIP request sent for the stale record (re-INVITEs only once the dataplane holds the media)" ||
+	bad "SIP messages for the stale record's dialogs" sip.txt
 kill -0 "$CTL" 2> /dev/null && ok "mediagate-control still running" || bad "mediagate-control died" control4.log
 ctrl $NS_A 4454 quit; ctrl $NS_B 4455 quit
 echo "# call_ha: $pass passed, $fail failed"
