@@ -17,6 +17,7 @@
 #define HA_MAX_INFLIGHT 1024u  /* writes sent and not answered */
 #define HA_BACKOFF_MIN_MS 500u
 #define HA_BACKOFF_MAX_MS 8000u
+#define HA_BATCH_MS 10u        /* records gathered before they are sent */
 
 /* One key waiting to be written: its newest value (NULL: DEL). */
 struct ha_entry {
@@ -55,7 +56,9 @@ static struct {
 	struct ha_entry *hash[HA_HASH];
 	struct ha_entry *head, *tail;
 	struct ha_redis_counters cnt;
-	uint64_t cpu_ns;        /* in on_io() */
+	uint64_t cpu_ns;        /* in on_io() and on_batch() */
+	su_timer_t *batch;      /* HA_BATCH_MS after the first record queued */
+	bool batch_armed;
 } hr;
 
 static void connect_now(void);
@@ -355,6 +358,18 @@ static void pump(void)
 	}
 }
 
+static void on_batch(su_root_magic_t *magic, su_timer_t *t, su_timer_arg_t *arg)
+{
+	uint64_t t0 = ha_thread_cpu_ns();
+
+	(void)magic;
+	(void)t;
+	(void)arg;
+	hr.batch_armed = false;
+	pump();
+	hr.cpu_ns += ha_thread_cpu_ns() - t0;
+}
+
 void ha_redis_put(const char *key, const char *val, size_t len)
 {
 	char *copy = NULL;
@@ -371,7 +386,13 @@ void ha_redis_put(const char *key, const char *val, size_t len)
 		copy[len] = '\0';
 	}
 	enqueue(key, copy, len, false);
-	pump();
+	/* sent HA_BATCH_MS later, with whatever else came meanwhile: one
+	 * write() and one read() for several records, and a call's changes
+	 * within the window merged (its latest state) */
+	if (!hr.batch_armed && hr.batch != NULL && su_timer_set(hr.batch, on_batch, NULL) == 0)
+		hr.batch_armed = true;
+	else if (hr.batch == NULL)
+		pump();
 }
 
 /* ------------------------------------------------------- connection */
@@ -449,7 +470,8 @@ int ha_redis_start(su_root_t *root, const char *url, unsigned db, unsigned expir
 	hr.on_connect = on_connect;
 	hr.backoff_ms = HA_BACKOFF_MIN_MS;
 	hr.retry = su_timer_create(su_root_task(root), HA_BACKOFF_MIN_MS);
-	if (hr.retry == NULL)
+	hr.batch = su_timer_create(su_root_task(root), HA_BATCH_MS);
+	if (hr.retry == NULL || hr.batch == NULL)
 		return -ENOMEM;
 	connect_now();
 	return 0;
@@ -516,6 +538,9 @@ void ha_redis_stop(void)
 	if (hr.retry != NULL)
 		su_timer_destroy(hr.retry);
 	hr.retry = NULL;
+	if (hr.batch != NULL)
+		su_timer_destroy(hr.batch);
+	hr.batch = NULL;
 	hr.root = NULL;
 }
 

@@ -5,7 +5,8 @@
  * the socket registered with su_root_register(), its events set as hiredis
  * asks), never blocking the event loop. Writes go through a bounded queue
  * with one entry per key (a newer value replaces the one waiting: the
- * latest state wins); a write that failed on a lost connection is queued
+ * latest state wins), sent 10 ms after the first record (a batch: one
+ * write() and one read() for several); a write that failed on a lost connection is queued
  * again unless a newer one waits. The connection comes back by itself
  * (backoff 0.5 s doubling to 8 s); the loss is logged once per outage.
  *
