@@ -207,7 +207,7 @@ st=$(hstat 2 '"%s %s %s" % (d["ha"]["role"], d["ha"]["promoted_sessions"], d["ha
 python3 - "$W" "$N" "$COUNT" "$t_kill" > "$W/streams.txt" << 'PY'
 import json, statistics, sys
 w, n, count, t_kill = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-good, gaps, fails = 0, [], []
+good, gaps, fails, before = 0, [], [], []
 for i in range(1, n + 1):
     try:
         r = json.load(open("%s/recv-%d.json" % (w, i)))
@@ -222,14 +222,24 @@ for i in range(1, n + 1):
         fails.append("%d: %s" % (i, r)); continue
     good += 1
     gaps.append(across[0])
+    # the baseline of the same stream: its largest gap before the kill (machine noise)
+    before.append(max([g for end, g in r["gaps"] if end <= t_kill] or [0]))
 print(good, len(fails), int(statistics.median(gaps)) if gaps else -1, max(gaps) if gaps else -1)
 for f in fails[:5]:
     print("#", f)
+json.dump({"streams": n, "good": good, "gap_ms": gaps, "before_max_gap_ms": before},
+          open("%s/result.json" % w, "w"))
 PY
 read -r sgood sbad gmed gmax < <(head -1 "$W/streams.txt")
 [ "$sgood" = "$N" ] && ok "all $N SRTP streams resumed through node 2 to their last packet, 0 auth/replay failures at the peers" ||
 	bad "streams ok $sgood of $N: $(sed -n '2,6p' "$W/streams.txt")"
 echo "# media gap at the receivers (kill -9 to the first packet through node 2): median $gmed ms, max $gmax ms over $N streams"
+# bench/failover-bench: the run's figures (with the VRRP timing) to HA_RESULT
+[ -n "${HA_RESULT:-}" ] && python3 -c 'import json, sys
+d = json.load(open(sys.argv[1])); d["advert_s"] = float(sys.argv[2]); d["promoted"] = sys.argv[3]
+m = [int(l.split()[0]) - int(sys.argv[5]) for l in open(sys.argv[4]) if l.split()[1:2] == ["master"]]
+d["notify_master_ms"] = m[-1] if m else -1  # kill -9 to keepalived 2 running notify_master
+print(json.dumps(d))' "$W/result.json" "$ADVERT" "$st" "$W/notify-2.log" "$t_kill" >> "$HA_RESULT"
 drops=$(dpctl 2 session list | jq_py '" ".join(str(s["id"]) for s in d["sessions"])' | tr ' ' '\n' |
 	while read -r id; do dpctl 2 session stats "$id"; done |
 	python3 -c 'import json,sys
