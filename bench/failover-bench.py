@@ -54,6 +54,7 @@ def main():
     ap.add_argument("--src", default=None)
     ap.add_argument("--csv")
     a = ap.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)
     src = a.src
     if src is None:
         # run from the source tree (bench/) or the build tree (build/bench/)
@@ -80,7 +81,7 @@ def main():
         if d is None or not d["gap_ms"]:
             print("%-4d %5s %10s %10s %10s %12s test failed (status %d)" % (run, "-", "-", "-", "-", "-",
                                                                           p.returncode))
-            sys.stdout.write("".join("#   " + l + "\n" for l in p.stdout.splitlines() if l.startswith("not ok")))
+            sys.stdout.write("".join("#   " + l[:300] + "\n" for l in p.stdout.splitlines() if l.startswith("not ok")))
             continue
         r = {"run": run, "ok": d["good"], "streams": d["streams"],
              "gap_p50_ms": int(statistics.median(d["gap_ms"])), "gap_max_ms": max(d["gap_ms"]),
@@ -90,6 +91,8 @@ def main():
         print("%-4d %2d/%-2d %10d %10d %10d %12d %s" % (run, r["ok"], r["streams"], r["gap_p50_ms"], r["gap_max_ms"],
                                                        r["notify_ms"], r["base_max_ms"],
                                                        "pass" if p.returncode == 0 else "test status %d" % p.returncode))
+        if p.returncode != 0:
+            sys.stdout.write("".join("#   " + l[:300] + "\n" for l in p.stdout.splitlines() if l.startswith("not ok")))
     if rows:
         g = [r["gap_max_ms"] for r in rows]
         b = [r["base_max_ms"] for r in rows]

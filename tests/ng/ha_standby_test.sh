@@ -168,16 +168,14 @@ sb=$(mgctl 2 sessions | jq_py 'sum(1 for s in d["sessions"] if s["standby"])')
 # ROC is 1 when node 1 dies, and node 2 must go on from it (the record's
 # index, read back by node 1 every 5 s and published when a ROC moves)
 first_seq() { if (($1 % 2)); then echo $((65536 - 100 - $1)); else echo $((1000 * $1)); fi; }
+# each receiver, then its sender (started one after the other, they would
+# otherwise wait longer than their timeout on a loaded machine)
 while read -r cid _ pa pb ka krb; do
 	i=${cid#sb-}
 	ip netns exec $NS_B "$PEER" recv $ADDR_B:$((7000 + 2 * i)) --key "$krb" --suite 80 --ssrc $((0x5000 + i)) \
 		--count 0 --timeout-ms 5000 > "$W/recv-$i.json" 2>&1 &
 	RECV+=($!)
 	PIDS+=($!)
-done < "$W/calls.txt"
-sleep 0.3
-while read -r cid _ pa pb ka krb; do
-	i=${cid#sb-}
 	ip netns exec $NS_A "$PEER" send $ADDR_A:$((6000 + 2 * i)) $VIP:$pa --key "$ka" --suite 80 --ssrc $((0x5000 + i)) \
 		--count $COUNT --seq $(first_seq $i) --interval-us 20000 > "$W/send-$i.json" 2>&1 &
 	SEND+=($!)
