@@ -20,6 +20,12 @@ The dataplane runs on a net_ring port (signalling and sessions real, no RTP
 flows: media cost is dp-bench's business) with a 1 ms idle sleep; logging
 at warning. Prints tables, writes --csv. Never asserts.
 
+  redis    (--redis) the rate runs once more with every call's state
+           published in Redis (mediagate.redis.url, a redis-server of this run
+           on a unix socket): mode 'gw+redis' against 'gateway' (the
+           baseline, same run): control CPU per call and the writes Redis
+           itself counted (INFO commandstats: SET + DEL), per second.
+
   soak     (--soak SECS) calls at --soak-rate/s (default 100, 1 s hold) for
            SECS; every SECS/10 s the resident size of both daemons and the
            calls completed: growth that keeps going would be a leak.
@@ -45,7 +51,7 @@ at warning. Prints tables, writes --csv. Never asserts.
            (sip-load-client, mutual TLS through the gateway), each against
            its direct caller -> callee baseline; see call_ramp.py.
 
-usage: call-bench [--rates 50,100,200,400] [--secs 10] [--held 1000,5000]
+usage: call-bench [--rates 50,100,200,400] [--secs 10] [--held 1000,5000] [--redis]
                   [--soak SECS [--soak-rate R]] [--csv FILE] [--build DIR]
        call-bench --overload [--duration 30] [--ovl-cap-secs 10]
                   [--ovl-capacity R] [--ovl-max-rate R] [--csv FILE]
@@ -99,8 +105,9 @@ def stop(p):
 class Bed:
     """mediagate (control + dataplane) and a SIPp callee on loopback."""
 
-    def __init__(self, build, src, base, max_sessions=65536, extra="", tls=None):
+    def __init__(self, build, src, base, max_sessions=65536, extra="", tls=None, redis=False):
         self.build, self.src, self.base = build, src, base
+        self.redis, self.rd = redis, None
         self.max_sessions = max_sessions
         self.extra = extra  # more gw.properties lines (--overload: maxRate)
         self.p_gw, self.p_uas, self.p_uac, self.p_metrics = base, base + 1, base + 2, base + 3
@@ -128,7 +135,19 @@ class Bed:
                     '    <param name="sip.out.transport" expr="tls"/>\n'
                     '  </out_leg>\n</rule>\n</routing_rules>\n' % (self.p_uas, self.p_uas_tls))
         conf = RUN + "/gw.properties"
+        if self.redis:
+            self.rd = subprocess.Popen(["redis-server", "--port", "0", "--unixsocket",
+                                        RUN + "/redis.sock", "--save", "", "--appendonly", "no",
+                                        "--dir", RUN], stdout=open(RUN + "/redis.log", "w"),
+                                       stderr=subprocess.STDOUT)
+            for _ in range(100):
+                if os.path.exists(RUN + "/redis.sock"):
+                    break
+                time.sleep(0.05)
         with open(conf, "w") as f:
+            if self.redis:
+                f.write("mediagate.redis.url=unix:%s/redis.sock\nmediagate.redis.node=bench\n"
+                        "mediagate.control.cliSocket=%s/cli.sock\n" % (RUN, RUN))
             if self.tls:
                 d = self.tls["dir"]
                 f.write("netborder.sip.userAgent.IPAddress=127.0.0.1:%d/udp,127.0.0.1:%d/tls\n"
@@ -195,6 +214,7 @@ class Bed:
         stop(self.uas)
         stop(self.ctl)
         stop(self.dp)
+        stop(self.rd)
         # the EAL's runtime directory of this run's prefix outlives the process
         shutil.rmtree("/var/run/dpdk/mg-call-bench-%x" % os.getpid(), ignore_errors=True)
 
@@ -278,11 +298,38 @@ def rtt_stats(pid):
     return sum(v) / len(v), v[min(len(v) - 1, int(len(v) * 0.99))]
 
 
+def redis_cpu_s(bed):
+    """Control CPU spent in its Redis code (mgctl stats redis.cpu_us: thread
+    CPU time around building records and hiredis' socket handling)."""
+    if bed.rd is None:
+        return 0.0
+    r = subprocess.run([bed.build + "/control/mgctl/mgctl", "--json", "--socket", RUN + "/cli.sock",
+                        "stats"], capture_output=True, text=True)
+    try:
+        return json.loads(r.stdout)["redis"]["cpu_us"] / 1e6
+    except (ValueError, KeyError):
+        return float("nan")
+
+
+def redis_writes(bed):
+    """SET + DEL calls Redis itself counted (INFO commandstats)."""
+    if bed.rd is None:
+        return 0
+    r = subprocess.run(["redis-cli", "-s", RUN + "/redis.sock", "info", "commandstats"],
+                       capture_output=True, text=True)
+    n = 0
+    for line in r.stdout.splitlines():
+        if line.startswith("cmdstat_set:") or line.startswith("cmdstat_del:"):
+            n += int(line.split("calls=")[1].split(",")[0])
+    return n
+
+
 def rate_run(bed, direct, rate, secs):
     target = "127.0.0.1:%d" % (bed.p_uas if direct else bed.p_gw)
     stf = "%s/rate-%s-%d.csv" % (RUN, "direct" if direct else "gw", rate)
     bed.start_uas()
     c0, d0, t0 = cpu_s(bed.ctl.pid), cpu_s(bed.dp.pid), time.time()
+    w0, h0 = redis_writes(bed), redis_cpu_s(bed)
     p, to = uac(bed, target, rate, rate * secs, 1000, rate * 4, stf, secs + 60)
     try:
         p.wait(to)
@@ -291,9 +338,16 @@ def rate_run(bed, direct, rate, secs):
         p.wait()
     el = time.time() - t0
     c1, d1 = cpu_s(bed.ctl.pid), cpu_s(bed.dp.pid)
+    time.sleep(0.5)  # the last writes answered
+    w1, h1 = redis_writes(bed), redis_cpu_s(bed)
     ok, failed, _ = sipp_totals(stf)
     mean, p99 = rtt_stats(p.pid)
-    return {"mode": "direct" if direct else "gateway", "rate": rate, "offered": rate * secs,
+    mode = "direct" if direct else "gw+redis" if bed.redis else "gateway"
+    return {"mode": mode, "rate": rate, "offered": rate * secs,
+            "redis_writes": w1 - w0, "redis_wps": (w1 - w0) / max(el, 0.001),
+            "redis_cpu_pct": 100.0 * (h1 - h0) / (c1 - c0) if c1 > c0 and bed.rd else 0.0,
+            "redis_us_per_call": 1e6 * (h1 - h0) / ok if ok and bed.rd else 0.0,
+            "ctl_ms_per_call": 1000.0 * (c1 - c0) / ok if ok and not direct else 0.0,
             "ok": ok, "failed": failed, "setup_ms": mean, "setup_p99_ms": p99,
             "cps": ok / max(el - 1.0, 0.001),
             "ctl_cpu_pct": 0.0 if direct else 100.0 * (c1 - c0) / el,
@@ -841,6 +895,8 @@ def main():
     ap.add_argument("--fail-pct", type=float, default=1.0)
     ap.add_argument("--p99-ms", type=float, default=250.0)
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, SIPp files)")
+    ap.add_argument("--redis", action="store_true",
+                    help="the rates again with the state in Redis (mode gw+redis)")
     ap.add_argument("--csv")
     ap.add_argument("--build", default=os.path.dirname(here))
     ap.add_argument("--src", default=None)
@@ -909,7 +965,24 @@ def main():
             print("  held %d: %d sessions up" % (n, row["sessions_up"]), file=sys.stderr)
     finally:
         bed.stop()
+    if a.redis:
+        if shutil.which("redis-server") is None:
+            print("call-bench: redis-server is not installed (scripts/setup)", file=sys.stderr)
+            return 2
+        bed = Bed(a.build, src, 41000 + (os.getpid() % 1000) * 4, a.max_sessions, redis=True)
+        try:
+            bed.start()
+            for r in rates:
+                row = rate_run(bed, False, r, a.secs)
+                rows.append(row)
+                print("  %-8s %4d/s: %d ok, %d failed, %d Redis writes" % (
+                    row["mode"], r, row["ok"], row["failed"], row["redis_writes"]), file=sys.stderr)
+        finally:
+            bed.stop()
 
+    model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
+                  if l.startswith("model name")), "?")
+    print("\nCPU: %s, %d cores" % (model, os.cpu_count() or 0))
     print("\nsetup rate (%d s per rate, 1 s hold; 'direct' = SIPp to SIPp, the baseline)" % a.secs)
     print("%-8s %7s %8s %8s %7s %9s %9s %9s %9s %9s" % (
         "mode", "rate/s", "offered", "ok", "failed", "cps", "setup ms", "p99 ms", "ctl %CPU",
@@ -921,6 +994,26 @@ def main():
             r["setup_p99_ms"], r["ctl_cpu_pct"], r["dp_cpu_pct"]))
     print("(setup = INVITE -> 200 at the caller, SIPp's whole-ms clock; CPU = share of one "
           "core over the run)")
+    if a.redis:
+        base = {r["rate"]: r for r in rows if r["mode"] == "gateway"}
+        print("\nstate in Redis ('gateway' = the same rate without Redis, the baseline)")
+        print("%-8s %7s %9s %12s %13s %12s %10s %10s %9s %9s" % (
+            "mode", "rate/s", "cps", "ctl ms/call", "base ms/call", "ctl added %", "redis us/c",
+            "redis %ctl", "writes", "writes/s"))
+        print("-" * 110)
+        for r in rows:
+            if r["mode"] != "gw+redis":
+                continue
+            b = base.get(r["rate"])
+            bm = b["ctl_ms_per_call"] if b else float("nan")
+            print("%-8s %7d %9.1f %12.3f %13.3f %+12.1f %10.1f %10.2f %9d %9.1f" % (
+                r["mode"], r["rate"], r["cps"], r["ctl_ms_per_call"], bm,
+                100.0 * (r["ctl_ms_per_call"] - bm) / bm if bm else float("nan"),
+                r["redis_us_per_call"], r["redis_cpu_pct"], r["redis_writes"], r["redis_wps"]))
+        print("(ctl ms/call = control CPU over the run / calls completed, against 'gateway' of "
+              "this run: noisy on a shared machine; redis us/c and %ctl = the control's thread "
+              "CPU time inside its Redis code (records, hiredis, socket), per call and as a share "
+              "of its CPU; writes = SET + DEL counted by Redis)")
     print("\ncalls held (set up at 200/s; 'idle' = the daemons' size before, the baseline)")
     print("%7s %8s %8s %11s %11s %10s %10s %9s %9s %8s" % (
         "calls", "sessions", "failed", "ctl idle kB", "ctl up kB", "ctl B/call", "dp idle kB",
@@ -939,11 +1032,15 @@ def main():
         with open(a.csv, "w", newline="") as f:
             w = csv.writer(f)
             w.writerow(["table", "mode", "rate", "offered", "ok", "failed", "cps", "setup_ms",
-                        "setup_p99_ms", "ctl_cpu_pct", "dp_cpu_pct"])
+                        "setup_p99_ms", "ctl_cpu_pct", "dp_cpu_pct", "ctl_ms_per_call",
+                        "redis_writes", "redis_us_per_call", "redis_cpu_pct"])
             for r in rows:
                 w.writerow(["rate", r["mode"], r["rate"], r["offered"], r["ok"], r["failed"],
                             "%.1f" % r["cps"], "%.2f" % r["setup_ms"], "%.0f" % r["setup_p99_ms"],
-                            "%.1f" % r["ctl_cpu_pct"], "%.1f" % r["dp_cpu_pct"]])
+                            "%.1f" % r["ctl_cpu_pct"], "%.1f" % r["dp_cpu_pct"],
+                            "%.3f" % r["ctl_ms_per_call"], r["redis_writes"],
+                            "%.1f" % r.get("redis_us_per_call", 0.0),
+                            "%.2f" % r.get("redis_cpu_pct", 0.0)])
             w.writerow(["table", "calls", "sessions_up", "failed", "ctl_idle_kb", "ctl_kb",
                         "ctl_b_per_call", "dp_idle_kb", "dp_kb", "dp_b_per_call",
                         "sessions_after"])

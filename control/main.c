@@ -24,6 +24,7 @@
 #include "media.h"
 #include "metrics.h"
 #include "mg_log.h"
+#include "ha.h"
 #include "ng_cmd.h"
 #include "ng_server.h"
 #ifdef MG_HAVE_PRI
@@ -308,6 +309,14 @@ int main(int argc, char **argv)
 		ctl.exit_code = 2;
 		goto out;
 	}
+	/* Session state in Redis (docs/ha-state.md): this node's NG sessions
+	 * of a previous run read back (before the loop runs and the dataplane
+	 * connection is up: each is checked against it then), then every call
+	 * published. Redis away is not fatal: retried in the background. */
+	if (ha_start(ctl.root, s) < 0) {
+		ctl.exit_code = 2;
+		goto out;
+	}
 	/* Prometheus /metrics (docs/operations.md): reads everything above.
 	 * A port already taken (a second instance on the default) costs the
 	 * metrics, not the calls: logged as an error, the gateway runs on. */
@@ -339,6 +348,7 @@ out:
 	cli_stop();
 	ng_cmd_stop();
 	media_stop();
+	ha_stop();
 	load_stop();
 #ifdef MG_HAVE_PRI
 	pri_stop();

@@ -16,9 +16,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <time.h>
+
 #include <sofia-sip/su_wait.h>
 
+#include "media_dp.h"
 #include "mg_config.h"
+#include "mg_proto.h"
+#include "mg_srtp_sdes.h"
+#include "mg_srtp_suite.h"
+#include "sdp_neg.h"
 
 /*
  * Start the engine: loads mediagate.routing.rulesFile, takes INVITE handling
@@ -59,5 +66,77 @@ struct calls_counters {
 	uint64_t ended;     /* freed (every state released) */
 };
 void calls_get_counters(struct calls_counters *out);
+
+/*
+ * A call as it is published (docs/ha-state.md): its legs with what ending
+ * them needs (the SIP dialog's identifiers as far as known), the media
+ * ports, keys and SRTP indexes. Valid during the observer's call only.
+ */
+struct calls_state_leg {
+	const char *state;           /* leg state name */
+	bool sip;                    /* a SIP dialog (else a PSTN call) */
+	unsigned ua;                 /* SIP user agent index */
+	unsigned channo;             /* PSTN: the B-channel */
+	const char *call_id;         /* "" until known */
+	const char *local_tag, *remote_tag;
+	const char *local_uri, *remote_uri; /* From/To as this side sees them */
+	const char *remote_target;   /* the peer's Contact */
+	const char *route;           /* route set, comma list ("" none) */
+	uint32_t remote_cseq;        /* highest CSeq seen from the peer */
+	uint32_t local_cseq;         /* highest CSeq of ours the peer answered */
+	const struct sdp_result *neg; /* the leg's negotiation (NULL: none yet) */
+	struct mg_msg_port port;     /* our media port toward this leg */
+	bool port_ok;
+	struct mg_msg_addr remote;   /* the peer's media address (family NONE: none) */
+	bool srtp;
+	const struct mg_srtp_suite_info *suite;
+	unsigned long crypto_tag;
+	struct mg_srtp_sdes_key rx_key, tx_key; /* the peer's, ours */
+};
+struct calls_state {
+	unsigned id;
+	const char *state;           /* call state name */
+	time_t started;
+	uint64_t sess_id;
+	bool sess_on;                /* the dataplane may hold the session */
+	struct media_dp_index ix[2][2];
+	struct calls_state_leg leg[2];
+};
+/*
+ * A call read back at start (docs/ha-state.md, "Control restart"): both
+ * legs SIP dialogs with their negotiation, the media ports and session.
+ */
+struct calls_adopt_leg {
+	char call_id[256], local_tag[128], remote_tag[128];
+	char local_uri[256], remote_uri[256], remote_target[256], route[512];
+	uint32_t remote_cseq, local_cseq;
+	unsigned ua;
+	struct mg_msg_port port;
+	struct sdp_result *neg;      /* heap (sdp_result_keep()), the caller's */
+};
+struct calls_adopt {
+	uint64_t sess_id;
+	time_t started;
+	struct media_dp_index ix[2][2];
+	struct calls_adopt_leg leg[2];
+};
+/*
+ * Take the call over: it is listed, timed and ended as any other; each leg
+ * is sent a re-INVITE in its dialog (same Call-ID and tags, CSeq above the
+ * last one, the session as it stands: same port and key) so that the SIP
+ * stack holds the dialog again; its media is checked against the dataplane
+ * when the connection is up (held: kept; not held: the call ends).
+ * 0 or -errno (-EINVAL: not a call of two SIP legs with their dialogs).
+ */
+int calls_adopt(const struct calls_adopt *a);
+/* Calls taken over at start (calls_adopt()) and, of those, ended because the
+ * dataplane no longer held their media. */
+void calls_adopt_counters(uint64_t *adopted, uint64_t *dropped);
+
+/* @p gone: the call is freed (its key goes). NULL: none. */
+typedef void (*calls_observer_f)(const struct calls_state *st, bool gone);
+void calls_set_observer(calls_observer_f fn);
+/* Every call that is up to the observer again (reconnection, refresh). */
+void calls_publish_all(void);
 
 #endif

@@ -110,6 +110,12 @@ int call_set_state(struct call *c, enum call_state to)
 	c->state = to;
 	if (calls_io->trace != NULL)
 		calls_io->trace(c, -1, (int)from, (int)to);
+	/* the published record (docs/ha-state.md): from ACTIVE on (what can
+	 * be taken over), an ending call's goes */
+	if (to == CALL_ENDING && from == CALL_ACTIVE)
+		call_unpublish(c);
+	else if (to == CALL_ACTIVE)
+		call_publish(c);
 	return 0;
 }
 
@@ -203,6 +209,15 @@ void call_link(struct call *c)
 	call_policy_init(c);
 }
 
+void call_link_adopted(struct call *c, uint64_t sess_id)
+{
+	call_link(c);
+	calls_ce.cnt.offered--; /* offered in the run that set it up */
+	c->sess_id = sess_id;
+	media_call_init(&c->mc, c->id, c->sess_id, core_hooks.media, c);
+	c->adopted = true;
+}
+
 /* A leg's last negotiation; all zero (nothing agreed) before the first. */
 const struct sdp_result *leg_neg(const struct call_leg *g)
 {
@@ -273,6 +288,7 @@ static void call_free(struct call *c)
 			calls_io->handle_destroy(c->leg[li].nh);
 		}
 		leg_ack_offer_drop(&c->leg[li]);
+		free(c->leg[li].dlg);
 		sdp_result_free(c->leg[li].neg);
 		sdp_result_free(c->leg[li].reoffer);
 	}

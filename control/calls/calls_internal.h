@@ -88,8 +88,21 @@ enum leg_state {
 	LEG_STATE_COUNT
 };
 
+/* A SIP leg's dialog as the published state needs it to end the call
+ * (docs/ha-state.md): from the requests and responses seen on the leg. */
+struct call_dialog {
+	char call_id[256];
+	char local_tag[128], remote_tag[128];
+	char local_uri[256], remote_uri[256];
+	char remote_target[256];
+	char route[512];
+	uint32_t remote_cseq;
+	uint32_t local_cseq;         /* of our requests the peer answered */
+};
+
 struct call_leg {
 	enum leg_state state;
+	struct call_dialog *dlg;     /* heap, NULL until a message of the leg was seen */
 	bool pstn;                   /* an ISDN call (pri_mgr), not a SIP dialog */
 	struct pri_call *pc;         /* PSTN: the call while it exists */
 	unsigned channo;             /* PSTN: its B-channel (DAHDI channel) */
@@ -147,6 +160,8 @@ struct call {
 	time_t started;
 	uint64_t invite_ms;           /* calls_now_ms() at the INVITE/SETUP: set-up time */
 	uint64_t stats_last_ms;      /* media timeout: when SESSION_STATS was last asked */
+	bool adopted;                /* read back at start (calls_adopt.c) */
+	bool resumed;                /* ... its legs were re-established */
 };
 
 /* The engine: one per process, on the control plane's su_root. */
@@ -197,6 +212,15 @@ struct calls_io {
 	void (*invite)(nua_handle_t *nh, const char *url, const char *contact, const char *sdp);
 	void (*bye)(nua_handle_t *nh, const char *reason);
 	void (*cancel)(nua_handle_t *nh);
+	/* Our tag in the handle's dialog (NULL: none yet, or not asked). */
+	const char *(*local_tag)(nua_handle_t *nh);
+	/* A handle for an existing dialog (re-adoption, calls_adopt.c): From
+	 * @p local and To @p remote with their tags, @p route the route set
+	 * ("" none); and the re-INVITE in it with CSeq @p cseq. */
+	nua_handle_t *(*dialog_handle)(unsigned ua, void *magic, const char *call_id, const char *local,
+				       const char *remote, const char *route);
+	void (*dialog_invite)(nua_handle_t *nh, const char *url, const char *contact, const char *sdp,
+			      uint32_t cseq);
 
 	int (*rules_reload)(struct route_set *set, const char *path, char *err, size_t errlen);
 	unsigned (*rules_count)(struct route_set *set);
@@ -228,6 +252,9 @@ struct calls_leg_ops {
 	/* call_end(): answer, hang up or cancel leg @li as its state requires;
 	 * @status is the caller's final answer if it has none yet. */
 	void (*hang_up)(struct call *c, unsigned li, int status, const char *phrase);
+	/* A call taken over at start (calls_adopt.c) whose media the dataplane
+	 * still holds: re-establish leg @li (SIP: the re-INVITE). NULL: none. */
+	void (*resume)(struct call *c, unsigned li);
 };
 
 struct calls_core_hooks {
@@ -298,6 +325,23 @@ void call_respond0(struct call *c, int status, const char *warning, bool with_sd
 void call_sip_reinvite(struct call *c, unsigned li, nua_handle_t *nh, const sip_t *sip);
 void call_sip_reinvite_answer(struct call *c, unsigned li, int status, const sip_t *sip);
 void call_sip_ack(struct call *c, unsigned li, const sip_t *sip);
+/* Keep what @p sip says of leg @p li's dialog (@p request: received by us). */
+void call_dialog_take(struct call *c, unsigned li, const sip_t *sip, bool request);
+
+/* Link a call read back at start with its own session id (calls_adopt.c). */
+void call_link_adopted(struct call *c, uint64_t sess_id);
+/* One of those ended because the dataplane no longer held its media. */
+void calls_adopt_dropped(void);
+/* calls_sip_ops.resume: the re-INVITE in leg @li's dialog (calls_adopt.c). */
+void call_sip_resume(struct call *c, unsigned li);
+
+/* ------------------------------------------------------------ published state */
+
+/* The call changed in a way a restarted control plane needs (state,
+ * negotiation): tell the observer (calls_set_observer()). */
+void call_publish(struct call *c);
+/* The call ends: its record goes. */
+void call_unpublish(struct call *c);
 
 #ifdef MG_HAVE_PRI
 extern const struct calls_leg_ops calls_pstn_ops;

@@ -7,6 +7,7 @@
  * (control/media): the test fakes it there (media_dp_io).
  */
 #include <errno.h>
+#include <stdio.h>
 
 #include <sofia-sip/nua_tag.h>
 #include <sofia-sip/sip_header.h>
@@ -77,6 +78,29 @@ static int io_route(struct route_set *set, const struct route_kv *kv, size_t n,
 	return rc;
 }
 
+static const char *io_local_tag(nua_handle_t *nh)
+{
+	const sip_to_t *l = nua_handle_local(nh);
+
+	return l != NULL ? l->a_tag : NULL;
+}
+
+static nua_handle_t *io_dialog_handle(unsigned ua, void *magic, const char *call_id, const char *local,
+				      const char *remote, const char *route)
+{
+	return nua_handle(sipua_nua(ua), magic, SIPTAG_CALL_ID_STR(call_id), SIPTAG_FROM_STR(local),
+			  SIPTAG_TO_STR(remote), TAG_IF(route[0] != '\0', SIPTAG_ROUTE_STR(route)), TAG_END());
+}
+
+static void io_dialog_invite(nua_handle_t *nh, const char *url, const char *contact, const char *sdp, uint32_t cseq)
+{
+	char cs[32];
+
+	snprintf(cs, sizeof(cs), "%u INVITE", cseq);
+	nua_invite(nh, NUTAG_URL(url), SIPTAG_CSEQ_STR(cs), SIPTAG_CONTACT_STR(contact),
+		   SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp), TAG_END());
+}
+
 const struct calls_io calls_io_real = {
 	.ua_count = sipua_count,
 	.ua_cfg = sipua_cfg,
@@ -90,6 +114,9 @@ const struct calls_io calls_io_real = {
 	.invite = io_invite,
 	.bye = io_bye,
 	.cancel = io_cancel,
+	.local_tag = io_local_tag,
+	.dialog_handle = io_dialog_handle,
+	.dialog_invite = io_dialog_invite,
 	.rules_reload = route_set_reload,
 	.rules_count = io_rules_count,
 	.route = io_route,

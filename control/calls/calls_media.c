@@ -90,6 +90,16 @@ static void on_media_port(void *arg, int result)
 
 static void on_media_installed(void *arg)
 {
+	struct call *c = arg;
+
+	if (c->adopted && !c->resumed && c->state == CALL_ACTIVE) {
+		/* taken over at start and the dataplane holds its media */
+		c->resumed = true;
+		for (unsigned li = 0; li < 2; li++)
+			if (leg_ops(c, li) != NULL && leg_ops(c, li)->resume != NULL)
+				leg_ops(c, li)->resume(c, li);
+	}
+	call_publish(arg); /* new keys or addresses in the record */
 	call_relay_pending(arg);
 }
 
@@ -135,6 +145,10 @@ static void on_media_stats(void *arg, const struct mg_msg_session_stats *st)
 
 static void on_media_failed(void *arg, int status, const char *why)
 {
+	const struct call *c = arg;
+
+	if (c->mc.adopted)
+		calls_adopt_dropped();
 	/* nua keeps the phrase pointer: static strings only */
 	call_end(arg, status, status == 500 ? "Server Internal Error" : "Service Unavailable", "%s", why);
 }

@@ -319,6 +319,7 @@ static void call_new(unsigned ua_index, nua_handle_t *nh, const sip_t *sip)
 	a = &c->leg[0];
 	a->nh = nh;
 	a->ua = ua_index;
+	call_dialog_take(c, 0, sip, true);
 	calls_io->handle_bind(nh, c);
 	calls_io->ua_contact(ua_index, sip, a->contact, sizeof(a->contact));
 
@@ -640,6 +641,10 @@ bool calls_sip_hook(void *arg, unsigned ua_index, nua_event_t event, int status,
 		return true;
 	}
 	li = nh == c->leg[0].nh ? 0 : 1;
+	if (sip != NULL && (event == nua_i_invite || event == nua_i_ack || event == nua_i_bye))
+		call_dialog_take(c, li, sip, true);
+	else if (sip != NULL && event == nua_r_invite && status >= 101)
+		call_dialog_take(c, li, sip, false);
 	switch (event) {
 	case nua_i_invite:
 		call_sip_reinvite(c, li, nh, sip);
@@ -728,6 +733,15 @@ static void sip_hang_up(struct call *c, unsigned li, int status, const char *phr
 	(void)phrase;
 	if (g->nh == NULL)
 		return;
+	if (c->adopted && !c->resumed) {
+		/* taken over at start but never re-established (the dataplane no
+		 * longer held its media): nua holds no dialog to end */
+		calls_io->handle_bind(g->nh, NULL);
+		calls_io->handle_destroy(g->nh);
+		g->nh = NULL;
+		leg_set_state(c, li, LEG_GONE);
+		return;
+	}
 	switch (g->state) {
 	case LEG_INVITED:
 	case LEG_CALLING:
@@ -775,4 +789,5 @@ const struct calls_leg_ops calls_sip_ops = {
 	.place = call_send_invite,
 	.progress = sip_progress,
 	.hang_up = sip_hang_up,
+	.resume = call_sip_resume,
 };

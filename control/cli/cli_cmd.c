@@ -18,6 +18,7 @@
 #include "calls.h"
 #include "calls_ctl.h"
 #include "cli.h"
+#include "ha.h"
 #include "media.h"
 #include "mg_build_config.h"
 #include "mg_log.h"
@@ -336,6 +337,31 @@ static void stats_control(struct ng_doc *d, struct ng_val *v)
 	ng_dict_add_int(d, o, "errors", (int64_t)mc.errors);
 	ng_dict_add_int(d, o, "limit_refused", (int64_t)mc.limit_refused);
 	ng_dict_add_int(d, o, "ports_refused", (int64_t)mc.ports_refused);
+
+	{
+		struct ha_counters hc;
+
+		ha_get_counters(&hc);
+		o = ng_dict_add(d, v, "redis", ng_new_dict(d));
+		ng_dict_add_int(d, o, "enabled", hc.enabled);
+		ng_dict_add_str(d, o, "node", hc.node);
+		ng_dict_add_int(d, o, "connected", hc.redis.connected);
+		ng_dict_add_int(d, o, "connects", (int64_t)hc.redis.connects);
+		ng_dict_add_int(d, o, "published", (int64_t)hc.published);
+		ng_dict_add_int(d, o, "cpu_us", (int64_t)(hc.cpu_ns / 1000));
+		ng_dict_add_int(d, o, "writes", (int64_t)hc.redis.writes);
+		ng_dict_add_int(d, o, "errors", (int64_t)hc.redis.errors);
+		ng_dict_add_int(d, o, "dropped", (int64_t)hc.redis.dropped);
+		ng_dict_add_int(d, o, "retried", (int64_t)hc.redis.retried);
+		ng_dict_add_int(d, o, "queued", hc.redis.queued);
+		ng_dict_add_int(d, o, "inflight", hc.redis.inflight);
+		ng_dict_add_int(d, o, "read_back", (int64_t)hc.read_back);
+		ng_dict_add_int(d, o, "read_bad", (int64_t)hc.read_bad);
+		ng_dict_add_int(d, o, "adopted", (int64_t)hc.adopted);
+		ng_dict_add_int(d, o, "adopt_dropped", (int64_t)hc.adopt_dropped);
+		ng_dict_add_int(d, o, "calls_adopted", (int64_t)hc.calls_adopted);
+		ng_dict_add_int(d, o, "calls_adopt_dropped", (int64_t)hc.calls_adopt_dropped);
+	}
 
 	ng_cmd_get_counters(&nc);
 	o = ng_dict_add(d, v, "ng", ng_new_dict(d));

@@ -57,6 +57,7 @@ static struct {
 	bool stopping;
 	bool draining;  /* mgctl drain: offers for new sessions refused */
 	uint64_t lost_ms; /* the dataplane connection was lost then (0: up) */
+	media_change_f changed; /* published state (docs/ha-state.md) */
 } md;
 
 #define MEDIA_INDEX_POLL_MS 5000
@@ -326,6 +327,8 @@ static void session_free(struct media_session *m)
 		md.tail = m->prev;
 	md.count--;
 	md.ctr.deleted++;
+	if (md.changed != NULL)
+		md.changed(m, true);
 	if (!media_dp_up())
 		leave_leftovers(m);
 	for (int s = 0; s < 2; s++) {
@@ -1400,6 +1403,8 @@ static void op_finish(struct media_session *m, struct media_op *op)
 		for (struct media_op *q = op->next; q; q = q->next)
 			q->kind = OP_QUERY;
 	}
+	if (md.changed != NULL && op->kind != OP_QUERY && !m->deleting && r->err == MEDIA_OK)
+		md.changed(m, false);
 	op->cb(op->arg, r);
 	free(op->out_sdp);
 	free(r);
@@ -1614,10 +1619,48 @@ enum { RI_NONE, RI_PORTS, RI_PORTS_WAIT, RI_SESS, RI_SESS_WAIT };
 
 static void reinst_step(struct media_session *m);
 
+static void adopt_drop_done(void *arg, const struct media_result *res)
+{
+	(void)arg;
+	(void)res;
+}
+
+/* An adopted session's check is over: kept if the dataplane held every
+ * port and session it names, else deleted (what the check took again is
+ * given back with it). */
+static void adopt_done(struct media_session *m)
+{
+	m->adopted = false;
+	m->reinst = RI_NONE;
+	if (m->adopt_new == 0) {
+		md.ctr.adopted++;
+		MG_INFO("media %s: re-adopted (the dataplane holds its %u port(s) and %u stream(s))", m->key,
+			m->side[0].n_parties + m->side[1].n_parties ? m->n_streams * 2 : 0, m->kept);
+		if (m->ops != NULL)
+			op_run(m);
+		return;
+	}
+	md.ctr.adopt_dropped++;
+	/* ports another session holds now are not ours to free */
+	for (int s = 0; s < 2; s++)
+		for (unsigned i = 0; i < MEDIA_MAX_STREAMS; i++)
+			if (!(m->adopt_taken & (1u << (s * MEDIA_MAX_STREAMS + i))))
+				m->side[s].port_ok[i] = false;
+	MG_WARN("media %s: read back from Redis but the dataplane did not hold it (%u part(s) missing): "
+		"deleted", m->key, m->adopt_new);
+	enqueue(m, OP_DELETE, NULL, NULL, NULL, 0, NULL, adopt_drop_done, NULL);
+}
+
 static void reinst_fail(struct media_session *m, const char *what, int rc)
 {
-	MG_WARN("media %s: re-install after the dataplane restart failed (%s: %s); "
-		"the session stays, without media", m->key, what, strerror(-rc));
+	if (m->adopted) {
+		m->adopt_new++; /* dropped below: nothing to adopt */
+		MG_WARN("media %s: read back from Redis, but the dataplane refused it (%s: %s)", m->key,
+			what, strerror(-rc));
+	} else {
+		MG_WARN("media %s: re-install after the dataplane restart failed (%s: %s); "
+			"the session stays, without media", m->key, what, strerror(-rc));
+	}
 	m->reinst = RI_NONE;
 	for (unsigned i = 0; i < m->n_streams; i++)
 		m->dp[i].on = false;
@@ -1637,12 +1680,25 @@ static void on_reinst(void *arg, int result, const void *body)
 	} else if (m->reinst == RI_SESS_WAIT && result == -EEXIST) {
 		/* a dataplane that survived the lost connection kept it */
 		m->kept++;
+	} else if (m->adopted && result == 0) {
+		/* a port or session the dataplane did not hold any more */
+		m->adopt_new++;
+		if (m->reinst == RI_PORTS_WAIT && body != NULL)
+			for (int s = 0; s < 2; s++)
+				for (unsigned i = 0; i < MEDIA_MAX_STREAMS; i++)
+					if (m->side[s].port_ok[i] &&
+					    m->side[s].ports[i].local.port == ((const struct mg_msg_port *)body)->local.port)
+						m->adopt_taken |= 1u << (s * MEDIA_MAX_STREAMS + i);
 	} else if (result < 0 && !(m->reinst == RI_PORTS_WAIT && result == -EADDRINUSE)) {
 		/* EADDRINUSE: a dataplane that survived holds the port: ours */
 		reinst_fail(m, m->reinst == RI_PORTS_WAIT ? "PORT_ALLOC" : "SESSION_ADD", result);
 	}
 	if (m->pending > 0)
 		return;
+	if (m->adopted && (m->adopt_new > 0 || m->reinst == RI_SESS_WAIT || (m->reinst == RI_NONE && !m->lost))) {
+		adopt_done(m);
+		return;
+	}
 	if (m->reinst == RI_PORTS_WAIT) {
 		m->reinst = RI_SESS;
 	} else if (m->reinst == RI_SESS_WAIT) {
@@ -1656,6 +1712,10 @@ static void on_reinst(void *arg, int result, const void *body)
 		reinst_step(m);
 		if (m->pending > 0)
 			return;
+		if (m->adopted && !m->lost) {
+			adopt_done(m);
+			return;
+		}
 	}
 	if (m->ops != NULL)
 		op_run(m);
@@ -1730,8 +1790,22 @@ static void on_poll(void *arg, int result, const void *body)
 		const struct mg_msg_session_stats *st = body;
 
 		for (unsigned i = 0; i < m->n_streams; i++)
-			if (m->dp[i].id == st->id)
+			if (m->dp[i].id == st->id) {
+				struct media_dp_index was[2][2];
+
+				memcpy(was, m->ix[i], sizeof(was));
 				media_dp_index_take(m->ix[i], st);
+				/* published again when a ROC moved (not for every
+				 * sequence number: the record's index is what a
+				 * re-install after a wrap needs) */
+				for (int l = 0; l < 4; l++)
+					if (md.changed != NULL && !m->deleting &&
+					    (was[l / 2][l % 2].roc != m->ix[i][l / 2][l % 2].roc ||
+					     was[l / 2][l % 2].valid != m->ix[i][l / 2][l % 2].valid)) {
+						md.changed(m, false);
+						break;
+					}
+			}
 	}
 	if (m->pending == 0 && m->ops != NULL)
 		op_run(m);
@@ -1813,11 +1887,49 @@ void media_dataplane_state(bool up)
 		m->lost = false;
 		m->reinst = RI_PORTS; /* ports first: see media_call_reinstall() */
 		reinst_step(m);
+		if (m->adopted && m->pending == 0 && !m->lost)
+			adopt_done(m); /* nothing in the dataplane to check */
 		n++;
 	}
 	if (n)
 		MG_INFO("dataplane back: re-installing %u NG session(s)", n);
 	media_dp_state(up);
+}
+
+void media_set_change_hook(media_change_f fn)
+{
+	md.changed = fn;
+}
+
+int media_adopt(struct media_session *m)
+{
+	uint32_t b;
+
+	if (find(m->key) != NULL)
+		return -EEXIST;
+	b = hash_str(m->key) & (MEDIA_HASH_BUCKETS - 1);
+	m->hnext = md.hash[b];
+	md.hash[b] = m;
+	m->next = NULL;
+	m->prev = md.tail;
+	if (md.tail)
+		md.tail->next = m;
+	else
+		md.head = m;
+	md.tail = m;
+	md.count++;
+	m->adopted = true;
+	m->adopt_new = 0;
+	m->adopt_taken = 0;
+	m->lost = true; /* checked when the connection is up */
+	if (media_dp_up()) {
+		m->lost = false;
+		m->reinst = RI_PORTS;
+		reinst_step(m);
+		if (m->pending == 0 && !m->lost)
+			adopt_done(m);
+	}
+	return 0;
 }
 
 void media_reload(const struct mg_settings *s)

@@ -175,6 +175,11 @@ struct media_session {
 	bool lost;                             /* dataplane lost: re-install when back */
 	unsigned reinst;                       /* re-install step (media.c) */
 	unsigned kept;                         /* re-install: streams the dataplane still had */
+	bool adopted;                          /* read back at start (media_adopt()): checked
+						  against the dataplane by the re-install */
+	unsigned adopt_new;                    /* ... which did not hold this many of its parts */
+	unsigned adopt_taken;                  /* ports (bit side * MEDIA_MAX_STREAMS + i) the
+						  check took anew: the only ones a drop frees */
 	struct media_op *ops, *ops_tail;       /* queued operations */
 	unsigned pending;                      /* dataplane requests in flight */
 	bool deleting;
@@ -252,9 +257,30 @@ struct media_counters {
 	uint64_t limit_refused;   /* refused by maxCalls */
 	uint64_t ports_refused;   /* dataplane out of ports */
 	uint64_t load_refused;    /* refused by load (rate, loop lag: control/load) */
+	uint64_t adopted;         /* sessions read back at start that the dataplane held */
+	uint64_t adopt_dropped;   /* read back, but the dataplane no longer held them */
 };
 void media_get_counters(struct media_counters *out);
 
 const char *media_err_name(enum media_err e);
+
+/*
+ * Published state (docs/ha-state.md): @p fn runs after every change of a
+ * session that a restarted control plane needs (an offer, an answer,
+ * block, recording, a new ROC read back) and with @p gone when it is
+ * freed. NULL: none.
+ */
+typedef void (*media_change_f)(const struct media_session *m, bool gone);
+void media_set_change_hook(media_change_f fn);
+/*
+ * A session read back at start (a heap session as media.c allocates it,
+ * with the ports, dataplane session ids, parties, keys and indexes it had):
+ * taken over (0) or -EEXIST. It is checked against the dataplane when the
+ * connection is up, as a re-install after a dataplane restart: ports taken
+ * again by number and sessions added again; a dataplane that holds them
+ * all (EADDRINUSE, EEXIST) keeps it, otherwise it is deleted (counted:
+ * adopt_dropped).
+ */
+int media_adopt(struct media_session *m);
 
 #endif

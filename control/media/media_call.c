@@ -626,6 +626,27 @@ static void on_reinst_session_reply(void *arg, int result, const void *body)
 	}
 	if (reinst_lost(mc, result))
 		return;
+	if (mc->adopted) {
+		/* read back at start: kept only if the dataplane held it all
+		 * (the owner sees adopted still set in ops->failed) */
+		if (result != -EEXIST || mc->adopt_port_new[0] || mc->adopt_port_new[1]) {
+			if (result == -EEXIST)
+				mc->installed = true;
+			/* a port it held is another session's now: not ours to free */
+			for (unsigned li = 0; li < 2; li++)
+				if (!mc->adopt_port_new[li])
+					mc->leg[li].port_ok = false;
+			mc->reinst = RI_NONE;
+			mc->lost = false;
+			mc->ops->failed(mc->arg, 503, "read back from Redis, but the dataplane no longer holds "
+				       "its media");
+			mc->adopted = false;
+			return;
+		}
+		/* held: the owner hears it (ops->installed) once the state is set */
+		mc->adopted = false;
+		mc->lost_push = true;
+	}
 	if (result == -EEXIST) {
 		/* a dataplane that survived the lost connection kept it all */
 		mc->installed = true;
@@ -722,6 +743,8 @@ static void port_taken(struct media_call *mc, unsigned li, int result, const voi
 			ending_step(mc);
 		return;
 	}
+	if (mc->adopted && result == 0)
+		mc->adopt_port_new[li] = true;
 	/* EADDRINUSE: the dataplane held it (it survived): ours */
 	if (result < 0 && result != -EADDRINUSE) {
 		if (mc->reinst != RI_PORTS)

@@ -80,6 +80,9 @@ struct media_call {
 	unsigned reinst;             /* re-install step in flight (media_call.c) */
 	struct media_dp_index ix[2][2]; /* highest SRTP indexes read back */
 	struct media_call_leg leg[2];
+	bool adopted;                /* read back at start: the re-install checks that the
+					dataplane holds the ports and the session */
+	bool adopt_port_new[2];      /* ... a port it did not hold (taken anew) */
 	struct mg_msg_addr cand[MG_PROTO_MAX_CANDIDATES]; /* RFC 3960 sources seen in 18x */
 	unsigned n_cand;
 };

@@ -29,6 +29,7 @@
 #include <sofia-sip/su.h>
 
 #include "calls.h"
+#include "ha.h"
 #include "media.h"
 #include "metrics_hooks.h"
 #include "metrics_text.h"
@@ -224,6 +225,22 @@ static void snapshot(struct metrics_snapshot *s, const struct metrics_col *col)
 	s->media_errors = mc.errors;
 	s->sessions_limit_refused = mc.limit_refused;
 	s->sessions_ports_refused = mc.ports_refused;
+
+	{
+		struct ha_counters hc;
+
+		ha_get_counters(&hc);
+		s->have_redis = hc.enabled;
+		s->redis_connected = hc.redis.connected;
+		s->redis_writes = hc.redis.writes;
+		s->redis_errors = hc.redis.errors;
+		s->redis_dropped = hc.redis.dropped;
+		s->redis_retried = hc.redis.retried;
+		s->redis_published = hc.published;
+		s->redis_queued = hc.redis.queued;
+		s->redis_adopted = hc.adopted;
+		s->redis_adopt_dropped = hc.adopt_dropped;
+	}
 
 	ng_cmd_get_counters(&nc);
 	s->ng_requests[METRICS_NG_PING] = nc.ping;

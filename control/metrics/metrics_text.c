@@ -361,6 +361,33 @@ int metrics_render(const struct metrics_snapshot *s, struct metrics_buf *b)
 	       "SIP set-up time of answered calls: INVITE received to 2xx sent to the caller.");
 	hist(b, "mediagate_sip_setup_duration_seconds", "", &s->sip_setup);
 
+	/* session state in Redis (docs/ha-state.md) */
+	if (s->have_redis) {
+		gauge(b, "mediagate_redis_connected", "1 while the connection to mediagate.redis.url is up.",
+		      s->redis_connected ? 1 : 0);
+		counter(b, "mediagate_redis_published_total",
+			"Call and NG session records built for Redis (one per change, refresh, reconnection).",
+			s->redis_published);
+		counter(b, "mediagate_redis_writes_total", "Writes (SET, DEL) Redis acknowledged.",
+			s->redis_writes);
+		counter(b, "mediagate_redis_errors_total",
+			"Writes Redis refused or lost with the connection (those are queued again).",
+			s->redis_errors);
+		counter(b, "mediagate_redis_dropped_total",
+			"Records not queued because mediagate.redis.queue keys were waiting (written "
+			"again at the next change or reconnection).", s->redis_dropped);
+		counter(b, "mediagate_redis_retried_total",
+			"Writes queued again after the connection was lost before their answer.",
+			s->redis_retried);
+		gauge(b, "mediagate_redis_queue", "Keys waiting to be written.", s->redis_queued);
+		counter(b, "mediagate_redis_adopted_total",
+			"NG sessions read back at start that the dataplane still held (re-adopted).",
+			s->redis_adopted);
+		counter(b, "mediagate_redis_adopt_dropped_total",
+			"NG sessions read back at start that the dataplane no longer held (deleted).",
+			s->redis_adopt_dropped);
+	}
+
 	/* media sessions (the NG front end's media layer) */
 	family(b, "mediagate_sessions", "gauge",
 	       "Media sessions of the NG front end now, by state (offered: no answer yet; "

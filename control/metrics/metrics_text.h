@@ -77,6 +77,13 @@ struct metrics_snapshot {
 	uint64_t sessions_created, sessions_deleted, media_offers, media_answers, media_errors;
 	uint64_t sessions_limit_refused, sessions_ports_refused;
 
+	/* session state in Redis (control/ha) */
+	bool have_redis;
+	bool redis_connected;
+	uint64_t redis_writes, redis_errors, redis_dropped, redis_retried, redis_published;
+	uint64_t redis_adopted, redis_adopt_dropped;
+	unsigned redis_queued;
+
 	/* NG (ng_cmd.h, ng_server.h) */
 	bool have_ng_server;
 	uint64_t ng_requests[METRICS_NG_CMD_COUNT];

@@ -53,6 +53,11 @@ static void fill(struct metrics_snapshot *s, bool with_dp)
 	s->sip_setup.n_bounds = metrics_sip_n_bounds;
 	metrics_hist_observe(&s->sip_setup, 1.5);
 	s->ports_total = 16384;
+	s->have_redis = true;
+	s->redis_connected = true;
+	s->redis_writes = 5;
+	s->redis_published = 6;
+	s->redis_queued = 1;
 	s->dp_connected = with_dp;
 	s->dp_up = with_dp;
 	s->dp_connects = 2;

@@ -73,6 +73,9 @@ struct mg_tdm_span {
 };
 
 /** The typed effective configuration. */
+/** mediagate.redis.role: a standby only reads (issue 12 item 3). */
+enum mg_redis_role { MG_REDIS_ACTIVE = 0, MG_REDIS_STANDBY };
+
 struct mg_settings {
 	char install_dir[PATH_MAX];
 
@@ -116,6 +119,14 @@ struct mg_settings {
 	uint16_t ng_http_port;
 	struct mg_cidr ng_allowed[MG_CFG_MAX_NG_ALLOWED]; /**< who may send commands */
 	unsigned n_ng_allowed;      /**< default: 127.0.0.0/8 and ::1/128 */
+
+	/* session state in Redis (control): mediagate.redis.* (docs/ha-state.md) */
+	char redis_url[256];        /**< redis://HOST:PORT or unix:PATH; "" = off */
+	enum mg_redis_role redis_role;
+	unsigned redis_db;
+	char redis_node[64];        /**< key prefix's node id; "" = the host name */
+	unsigned redis_expire_s;    /**< EXPIRE of a key, refreshed by every write */
+	unsigned redis_queue;       /**< writes waiting while Redis is away */
 
 	/* Prometheus metrics (control): mediagate.metrics.listen */
 	char metrics_addr[64];      /**< HTTP GET /metrics; "" = off */

@@ -256,6 +256,44 @@ static int v_srtp_mode(struct mg_config *cfg, const struct mg_cfg_entry *e, char
 	return 0;
 }
 
+static int v_redis_role(struct mg_config *cfg, const struct mg_cfg_entry *e, char *why, size_t wl)
+{
+	if (strcmp(e->value, "active") == 0)
+		cfg->s.redis_role = MG_REDIS_ACTIVE;
+	else if (strcmp(e->value, "standby") == 0)
+		cfg->s.redis_role = MG_REDIS_STANDBY;
+	else {
+		snprintf(why, wl, "unknown Redis role");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int v_redis_url(struct mg_config *cfg, const struct mg_cfg_entry *e, char *why, size_t wl)
+{
+	const char *v = e->value;
+
+	if (v[0] != '\0' && strncmp(v, "redis://", 8) != 0 && strncmp(v, "unix:", 5) != 0) {
+		snprintf(why, wl, "not a Redis URL");
+		return -EINVAL;
+	}
+	if (strncmp(v, "unix:", 5) == 0 && v[5] != '/') {
+		snprintf(why, wl, "the socket path must be absolute");
+		return -EINVAL;
+	}
+	return v_string(cfg, e, why, wl);
+}
+
+static int v_redis_node(struct mg_config *cfg, const struct mg_cfg_entry *e, char *why, size_t wl)
+{
+	for (const char *p = e->value; *p; p++)
+		if (!(isalnum((unsigned char)*p) || *p == '.' || *p == '_' || *p == '-')) {
+			snprintf(why, wl, "character '%c' not allowed", *p);
+			return -EINVAL;
+		}
+	return v_string(cfg, e, why, wl);
+}
+
 static int v_crypto_suites(struct mg_config *cfg, const struct mg_cfg_entry *e, char *why,
 			   size_t wl)
 {
@@ -1339,6 +1377,86 @@ static const struct mg_config_key schema[] = {
 		.apply = v_ng_http,
 		.help = "NG control API over HTTP: POST /ng (cookie and bencode) and POST "
 			"/ng-plain (JSON).",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
+		.name = "mediagate.redis.url",
+		.type = "string",
+		.def = "",
+		.example = "redis://127.0.0.1:6379",
+		.allowed = "redis://HOST[:PORT] (HOST an IPv4 address or name, PORT 1-65535, "
+			   "default 6379) or unix:/ABSOLUTE/PATH; empty: off",
+		.apply = v_redis_url,
+		FIELD(redis_url),
+		.help = "Redis server where every call's and NG session's state is published "
+			"(one key per call, docs/ha-state.md), and read back when the control "
+			"plane starts, to re-adopt the calls the dataplane still holds. Writes "
+			"never block: while Redis is away they wait in a bounded queue.",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
+		.name = "mediagate.redis.role",
+		.type = "enum",
+		.def = "active",
+		.allowed = "active, standby",
+		.apply = v_redis_role,
+		.help = "active: publish this node's calls and re-adopt them at start. standby: "
+			"publish nothing (a standby node that takes over an active node's calls "
+			"is not implemented yet: docs/ha-state.md).",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
+		.name = "mediagate.redis.db",
+		.type = "uint",
+		.def = "0",
+		.allowed = "0-1023",
+		.apply = v_uint,
+		FIELD(redis_db),
+		.min = 0,
+		.max = 1023,
+		.help = "Redis database number (SELECT).",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
+		.name = "mediagate.redis.node",
+		.type = "string",
+		.def = "",
+		.example = "gw1",
+		.allowed = "at most 63 characters of A-Z a-z 0-9 . _ -; empty: the host name",
+		.apply = v_redis_node,
+		FIELD(redis_node),
+		.help = "This node's name in the keys (mg:NODE:call:ID): a restarted control "
+			"plane re-adopts the keys of its own node only, so several nodes can "
+			"share one Redis; a standby names the node it stands for.",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
+		.name = "mediagate.redis.expire",
+		.type = "uint",
+		.def = "86400",
+		.allowed = "60-2592000 seconds",
+		.apply = v_uint,
+		FIELD(redis_expire_s),
+		.min = 60,
+		.max = 2592000,
+		.help = "Expiry of a call's key, set again by every write and by a refresh "
+			"every expire/3: a key of a node that died goes away by itself.",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
+		.name = "mediagate.redis.queue",
+		.type = "uint",
+		.def = "4096",
+		.allowed = "16-1048576 keys",
+		.apply = v_uint,
+		FIELD(redis_queue),
+		.min = 16,
+		.max = 1048576,
+		.help = "Calls whose newest state waits to be written while Redis is slow or "
+			"away (one entry per call: a newer state replaces the waiting one). A "
+			"call that finds the queue full is not written (counted: "
+			"mediagate_redis_dropped_total, logged once); it is written at its "
+			"next change or refresh.",
 		.used_by = MG_CFG_USE_CONTROL,
 	},
 	{

@@ -347,6 +347,44 @@ static void test_metrics_listen(void **state)
 	fails("mediagate.metrics.listen=metrics.example.com:9102\n", "bad address");
 }
 
+/* mediagate.redis.* (docs/ha-state.md) */
+static void test_redis_keys(void **state)
+{
+	struct loaded l;
+	const struct mg_settings *s;
+	(void)state;
+
+	s = ok(&l, "", NULL);
+	assert_string_equal(s->redis_url, "");
+	assert_int_equal(s->redis_role, MG_REDIS_ACTIVE);
+	assert_int_equal(s->redis_db, 0);
+	assert_string_equal(s->redis_node, "");
+	assert_int_equal(s->redis_expire_s, 86400);
+	assert_int_equal(s->redis_queue, 4096);
+	unload(&l);
+	s = ok(&l, "mediagate.redis.url=redis://10.0.0.5:6380\nmediagate.redis.role=standby\n"
+		   "mediagate.redis.db=3\nmediagate.redis.node=gw-1.a_b\nmediagate.redis.expire=600\n"
+		   "mediagate.redis.queue=16\n", NULL);
+	assert_string_equal(s->redis_url, "redis://10.0.0.5:6380");
+	assert_int_equal(s->redis_role, MG_REDIS_STANDBY);
+	assert_int_equal(s->redis_db, 3);
+	assert_string_equal(s->redis_node, "gw-1.a_b");
+	assert_int_equal(s->redis_expire_s, 600);
+	assert_int_equal(s->redis_queue, 16);
+	unload(&l);
+	s = ok(&l, "mediagate.redis.url=unix:/run/redis/redis.sock\n", NULL);
+	assert_string_equal(s->redis_url, "unix:/run/redis/redis.sock");
+	unload(&l);
+	fails("mediagate.redis.url=10.0.0.5:6379\n", "not a Redis URL");
+	fails("mediagate.redis.url=unix:redis.sock\n", "the socket path must be absolute");
+	fails("mediagate.redis.role=primary\n", "unknown Redis role");
+	fails("mediagate.redis.node=gw 1\n", "character ' ' not allowed");
+	fails("mediagate.redis.node=gw:1\n", "character ':' not allowed");
+	fails("mediagate.redis.db=1024\n", "1024");
+	fails("mediagate.redis.expire=10\n", "10");
+	fails("mediagate.redis.queue=0\n", "0");
+}
+
 static void test_ng_keys(void **state)
 {
 	struct loaded l;
@@ -1064,6 +1102,7 @@ int main(void)
 		cmocka_unit_test(test_alias_both_given),
 		cmocka_unit_test(test_crypto_suite_errors),
 		cmocka_unit_test(test_user_agents),
+		cmocka_unit_test(test_redis_keys),
 		cmocka_unit_test(test_ng_keys),
 		cmocka_unit_test(test_tls_needs_certificate),
 		cmocka_unit_test(test_missing_files),

@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Calls read back at start (docs/ha-state.md, "Control restart"): a call
+ * of two SIP legs is linked as an active call with its dialogs, its
+ * negotiation and its media as they were published. sofia-sip's nua
+ * cannot take a dialog over (a BYE for a dialog it does not hold is
+ * answered 481 inside the stack), so each leg gets a handle made from the
+ * dialog's identifiers (Call-ID, From and To with their tags, route set)
+ * and a re-INVITE in it (CSeq above our last, the session as it stands:
+ * same port and key): once answered, nua holds the dialog, and a BYE,
+ * a re-INVITE or our BYE go as for any call. The media is checked against
+ * the dataplane by the re-install (media_call.c): a dataplane that no
+ * longer holds it ends the call.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "calls_internal.h"
+#include "mg_log.h"
+
+static struct {
+	uint64_t adopted, dropped;
+} ad;
+
+void calls_adopt_counters(uint64_t *adopted, uint64_t *dropped)
+{
+	*adopted = ad.adopted;
+	*dropped = ad.dropped;
+}
+
+void calls_adopt_dropped(void)
+{
+	ad.dropped++;
+}
+
+/* A UAC's route set is the Record-Route of the answer, reversed. */
+static void route_reversed(const char *in, char *out, size_t len)
+{
+	const char *end = in + strlen(in);
+	size_t n = 0;
+
+	out[0] = '\0';
+	while (end > in) {
+		const char *start = end;
+
+		/* entries are "<...>" separated by ",": split at ",<" */
+		while (start > in && !(start[-1] == ',' && start[0] == '<'))
+			start--;
+		n += (size_t)snprintf(out + n, n < len ? len - n : 0, "%s%.*s", n ? "," : "",
+				      (int)(end - start), start);
+		end = start > in ? start - 1 : in;
+	}
+	if (n >= len)
+		out[0] = '\0';
+}
+
+static int adopt_leg(struct call *c, unsigned li, const struct calls_adopt_leg *l)
+{
+	struct call_leg *g = &c->leg[li];
+	struct call_dialog *d;
+	struct sdp_policy pol = c->pol;
+	struct sdp_result r;
+	char local[400], remote[400], route[512];
+	int rc;
+
+	g->ua = l->ua;
+	if (leg_set_neg(g, l->neg) < 0 || (d = g->dlg = calloc(1, sizeof(*d))) == NULL)
+		return -ENOMEM;
+	snprintf(d->call_id, sizeof(d->call_id), "%s", l->call_id);
+	snprintf(d->local_tag, sizeof(d->local_tag), "%s", l->local_tag);
+	snprintf(d->remote_tag, sizeof(d->remote_tag), "%s", l->remote_tag);
+	snprintf(d->local_uri, sizeof(d->local_uri), "%s", l->local_uri);
+	snprintf(d->remote_uri, sizeof(d->remote_uri), "%s", l->remote_uri);
+	snprintf(d->remote_target, sizeof(d->remote_target), "%s", l->remote_target);
+	snprintf(d->route, sizeof(d->route), "%s", l->route);
+	d->remote_cseq = l->remote_cseq;
+	d->local_cseq = l->local_cseq + 1;
+	calls_io->ua_contact(l->ua, NULL, g->contact, sizeof(g->contact));
+	if (l->port.local.family == MG_FAMILY_IPV6)
+		inet_ntop(AF_INET6, l->port.local.addr, g->local_ip, sizeof(g->local_ip));
+	else
+		inet_ntop(AF_INET, l->port.local.addr, g->local_ip, sizeof(g->local_ip));
+	c->mc.leg[li].port = l->port;
+	c->mc.leg[li].port_ok = true;
+
+	snprintf(local, sizeof(local), "<%s>;tag=%s", l->local_uri, l->local_tag);
+	snprintf(remote, sizeof(remote), "<%s>;tag=%s", l->remote_uri, l->remote_tag);
+	/* leg 0: we answered the INVITE (UAS: the route set as received);
+	 * leg 1: we sent it (UAC: reversed) */
+	if (li == 1)
+		route_reversed(l->route, route, sizeof(route));
+	else
+		snprintf(route, sizeof(route), "%s", l->route);
+	g->nh = calls_io->dialog_handle(l->ua, c, l->call_id, local, remote, route);
+	if (g->nh == NULL)
+		return -ENOMEM;
+
+	/* the session as it stands (our port and key, the agreed payload
+	 * types), offered in the dialog: RFC 3264 §8, nothing changes */
+	pol.local_addr = g->local_ip;
+	pol.local_port = l->port.local.port;
+	pol.media_type = NULL;
+	pol.last_sent_version = l->neg->sess_version;
+	rc = sdp_offer_current(&pol, g->neg, &r);
+	if (rc < 0 || r.status != 0) {
+		MG_WARN("call %u: leg %u read back: no offer for its re-INVITE: %s", c->id, li, r.warn_text);
+		explicit_bzero(&r, sizeof(r));
+		return -EINVAL;
+	}
+	g->sent_version = r.sess_version;
+	g->reoffer = sdp_result_keep(&r);
+	explicit_bzero(&r, sizeof(r));
+	if (g->reoffer == NULL)
+		return -ENOMEM;
+	return 0;
+}
+
+/* Sent once the dataplane is known to hold the call's media (calls_media.c):
+ * a stale record ends without bothering its peers with a re-INVITE. */
+void call_sip_resume(struct call *c, unsigned li)
+{
+	struct call_leg *g = &c->leg[li];
+
+	if (g->nh == NULL || g->reoffer == NULL || g->dlg == NULL)
+		return;
+	MG_INFO("call %u: re-INVITE to leg %u in its dialog (taken over)", c->id, li);
+	calls_io->dialog_invite(g->nh, g->dlg->remote_target, g->contact, g->reoffer->sdp,
+				g->dlg->local_cseq);
+}
+
+int calls_adopt(const struct calls_adopt *a)
+{
+	struct call *c;
+
+	if (calls_ce.root == NULL || calls_ce.stopping)
+		return -ENODEV;
+	for (unsigned li = 0; li < 2; li++)
+		if (a->leg[li].neg == NULL || a->leg[li].ua >= calls_io->ua_count())
+			return -EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return -ENOMEM;
+	call_link_adopted(c, a->sess_id);
+	/* restored where it was, not moved along the machines */
+	c->started = a->started;
+	c->state = CALL_ACTIVE;
+	c->leg[0].state = LEG_CONFIRMED;
+	c->leg[1].state = LEG_ANSWERED;
+	c->mc.sess.on = true;
+	c->mc.installed = true;
+	memcpy(c->mc.ix, a->ix, sizeof(c->mc.ix));
+	c->mc.adopted = true;
+	for (unsigned li = 0; li < 2; li++)
+		if (adopt_leg(c, li, &a->leg[li]) < 0) {
+			/* what the dataplane holds of it is removed once connected */
+			c->mc.adopted = false;
+			c->mc.lost = true;
+			call_end(c, 500, "Server Internal Error", "read back from Redis, not taken over");
+			return -EINVAL;
+		}
+	ad.adopted++;
+	MG_INFO("call %u: read back from Redis (session %llu, ports %u/%u): checked against the dataplane", c->id,
+		(unsigned long long)c->sess_id, c->mc.leg[0].port.local.port, c->mc.leg[1].port.local.port);
+	/* checked against the dataplane once connected (calls_dataplane_state) */
+	c->mc.lost = true;
+	if (media_dp_up()) {
+		c->mc.lost = true;
+		media_call_reinstall(&c->mc);
+	}
+	call_publish(c);
+	return 0;
+}

@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "ha.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "calls.h"
+#include "ha_rec.h"
+#include "media.h"
+#include "mg_log.h"
+
+#define HA_KEY_MAX 4200
+
+static struct {
+	bool on;
+	char node[64];
+	su_root_t *root;
+	su_timer_t *refresh;
+	struct ha_counters cnt;
+	char **stale;       /* keys refused at the read-back, deleted once connected */
+	unsigned n_stale;
+} ha;
+
+static void ha_redis_put_later(const char *key)
+{
+	char **n = realloc(ha.stale, (ha.n_stale + 1) * sizeof(*n));
+
+	if (n == NULL)
+		return;
+	ha.stale = n;
+	if ((ha.stale[ha.n_stale] = strdup(key)) != NULL)
+		ha.n_stale++;
+}
+
+static void key_ng(char *buf, size_t len, const char *callid)
+{
+	snprintf(buf, len, "mg:%s:ng:%s", ha.node, callid);
+}
+
+static void key_call(char *buf, size_t len, uint64_t sess)
+{
+	snprintf(buf, len, "mg:%s:call:%016" PRIx64, ha.node, sess);
+}
+
+static void put(const char *key, struct ng_buf *b, int rc)
+{
+	if (rc < 0) {
+		MG_WARN("redis: record of %s not built: %s", key, strerror(-rc));
+		ng_buf_free(b);
+		return;
+	}
+	ha_redis_put(key, b->p, b->len);
+	ha.cnt.published++;
+	explicit_bzero(b->p, b->len);
+	ng_buf_free(b);
+}
+
+static void on_media(const struct media_session *m, bool gone)
+{
+	char key[HA_KEY_MAX];
+	struct ng_buf b = { 0 };
+	uint64_t t0 = ha_thread_cpu_ns();
+
+	key_ng(key, sizeof(key), m->key);
+	if (gone)
+		ha_redis_put(key, NULL, 0);
+	else
+		put(key, &b, ha_rec_media(m, &b));
+	ha.cnt.cpu_ns += ha_thread_cpu_ns() - t0;
+}
+
+static void on_call(const struct calls_state *c, bool gone)
+{
+	char key[128];
+	struct ng_buf b = { 0 };
+	uint64_t t0 = ha_thread_cpu_ns();
+
+	key_call(key, sizeof(key), c->sess_id);
+	if (gone)
+		ha_redis_put(key, NULL, 0);
+	else
+		put(key, &b, ha_rec_call(c, &b));
+	ha.cnt.cpu_ns += ha_thread_cpu_ns() - t0;
+}
+
+/* Every call's current state again: after a (re)connection (what was lost
+ * or dropped meanwhile) and every expire/3 (the expiry pushed back). */
+static void publish_all(void)
+{
+	for (const struct media_session *m = media_first(); m != NULL; m = media_next(m))
+		if (!m->deleting)
+			on_media(m, false);
+	calls_publish_all();
+}
+
+static void on_refresh(su_root_magic_t *magic, su_timer_t *t, su_timer_arg_t *arg)
+{
+	(void)magic;
+	(void)t;
+	(void)arg;
+	publish_all();
+}
+
+static void on_read(void *arg, const char *key, const char *val, size_t len)
+{
+	char why[160];
+	struct media_session *m;
+	int kind = ha_rec_kind(val, len);
+
+	(void)arg;
+	ha.cnt.read_back++;
+	if (kind == 'c') {
+		struct calls_adopt a;
+
+		if (ha_rec_call_parse(val, len, &a, why, sizeof(why)) < 0) {
+			ha.cnt.read_bad++;
+			MG_WARN("redis: %s: call record refused: %s", key, why);
+			ha_redis_put_later(key);
+			return;
+		}
+		if (calls_adopt(&a) < 0) {
+			ha.cnt.read_bad++;
+			MG_WARN("redis: %s: call not taken over", key);
+			ha_redis_put_later(key);
+		}
+		ha_rec_adopt_free(&a);
+		return;
+	}
+	if (kind != 'n') {
+		ha.cnt.read_bad++;
+		MG_WARN("redis: %s: not a record of version %d: ignored", key, HA_REC_VERSION);
+		return;
+	}
+	m = ha_rec_media_parse(val, len, why, sizeof(why));
+	if (m == NULL) {
+		ha.cnt.read_bad++;
+		MG_WARN("redis: %s: record refused: %s", key, why);
+		ha_redis_put_later(key);
+		return;
+	}
+	if (media_adopt(m) < 0) {
+		ha.cnt.read_bad++;
+		MG_WARN("redis: %s: session %s exists already", key, m->key);
+		ha_rec_media_free(m);
+	}
+}
+
+int ha_start(su_root_t *root, const struct mg_settings *s)
+{
+	char pattern[128], why[256];
+	int n;
+
+	memset(&ha, 0, sizeof(ha));
+	if (s->redis_url[0] == '\0')
+		return 0;
+	if (s->redis_node[0] != '\0')
+		snprintf(ha.node, sizeof(ha.node), "%s", s->redis_node);
+	else if (gethostname(ha.node, sizeof(ha.node)) < 0 || ha.node[0] == '\0')
+		snprintf(ha.node, sizeof(ha.node), "mediagate");
+	ha.node[sizeof(ha.node) - 1] = '\0';
+	snprintf(ha.cnt.node, sizeof(ha.cnt.node), "%s", ha.node);
+	ha.root = root;
+	ha.on = true;
+	ha.cnt.enabled = true;
+	if (s->redis_role == MG_REDIS_STANDBY) {
+		MG_INFO("redis: role standby: nothing published or read back (node %s)", ha.node);
+		return 0;
+	}
+	/* read back before anything is published: this node's keys */
+	snprintf(pattern, sizeof(pattern), "mg:%s:*", ha.node);
+	n = ha_redis_load(s->redis_url, s->redis_db, pattern, on_read, NULL, why, sizeof(why));
+	if (n < 0)
+		MG_WARN("redis: %s: nothing read back (%s); calls of a previous run are not re-adopted",
+			s->redis_url, why);
+	else
+		MG_INFO("redis: %d key(s) of node %s read back: %u NG session(s) and %u call(s) being "
+			"checked against the dataplane, %" PRIu64 " refused", n, ha.node, media_count(),
+			calls_active(), ha.cnt.read_bad);
+	media_set_change_hook(on_media);
+	calls_set_observer(on_call);
+	if (ha_redis_start(root, s->redis_url, s->redis_db, s->redis_expire_s, s->redis_queue, publish_all) < 0)
+		return -EINVAL;
+	/* records refused at the read-back: removed (they would be read again) */
+	for (unsigned i = 0; i < ha.n_stale; i++) {
+		ha_redis_put(ha.stale[i], NULL, 0);
+		free(ha.stale[i]);
+	}
+	free(ha.stale);
+	ha.stale = NULL;
+	ha.n_stale = 0;
+	ha.refresh = su_timer_create(su_root_task(root), (su_duration_t)s->redis_expire_s * 1000 / 3);
+	if (ha.refresh != NULL)
+		su_timer_set_for_ever(ha.refresh, on_refresh, NULL);
+	return 0;
+}
+
+void ha_stop(void)
+{
+	if (!ha.on)
+		return;
+	media_set_change_hook(NULL);
+	calls_set_observer(NULL);
+	if (ha.refresh != NULL)
+		su_timer_destroy(ha.refresh);
+	ha.refresh = NULL;
+	ha_redis_stop();
+	ha.on = false;
+}
+
+void ha_get_counters(struct ha_counters *out)
+{
+	struct media_counters mc;
+
+	*out = ha.cnt;
+	if (!ha.on)
+		return;
+	ha_redis_counters(&out->redis);
+	out->cpu_ns += ha_redis_cpu_ns();
+	media_get_counters(&mc);
+	out->adopted = mc.adopted;
+	out->adopt_dropped = mc.adopt_dropped;
+	calls_adopt_counters(&out->calls_adopted, &out->calls_adopt_dropped);
+}

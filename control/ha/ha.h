@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Session state in Redis (docs/ha-state.md; SPEC §10): every NG relay
+ * session and every B2BUA call is published as one key with an expiry
+ * (mg:NODE:ng:CALL-ID, mg:NODE:call:SESSION), written when it changes,
+ * refreshed every expire/3 and at every (re)connection, deleted when it
+ * ends. At start the node's keys are read back: NG sessions are re-adopted
+ * (media_adopt()) and B2BUA calls taken over (calls_adopt()), both checked
+ * against the dataplane once connected; refused records are deleted.
+ *
+ * Nothing here runs on the packet path or blocks the event loop once it
+ * runs (the read at start comes before it).
+ */
+#ifndef MG_HA_H
+#define MG_HA_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <sofia-sip/su_wait.h>
+
+#include "ha_redis.h"
+#include "mg_config.h"
+
+/* After media_start() and calls_start(), before the event loop runs.
+ * mediagate.redis.url empty: nothing (0). Redis unreachable: the calls go
+ * on without read-back, the connection is retried (0). */
+int ha_start(su_root_t *root, const struct mg_settings *s);
+void ha_stop(void);
+
+struct ha_counters {
+	bool enabled;
+	char node[64];
+	struct ha_redis_counters redis;
+	uint64_t published;      /* records built and queued */
+	uint64_t cpu_ns;         /* thread CPU time spent here: building records, hiredis
+				    (commands, socket reads and writes, replies) */
+	uint64_t read_back;      /* keys read at start */
+	uint64_t read_bad;       /* of those, refused (not a record of this version) */
+	uint64_t calls_adopted;  /* B2BUA calls read back and taken over */
+	uint64_t calls_adopt_dropped; /* of those, ended: the dataplane no longer held them */
+	uint64_t adopted;        /* NG sessions the dataplane held (media counters) */
+	uint64_t adopt_dropped;  /* NG sessions it did not hold any more */
+};
+void ha_get_counters(struct ha_counters *out);
+
+#endif

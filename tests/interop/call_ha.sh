@@ -1,0 +1,289 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# A B2BUA call survives mediagate-control's kill -9 (issue 12 item 2,
+# docs/ha-state.md "Control restart"): baresip alice calls baresip bob
+# through the gateway (SIP over UDP, SRTP on both legs, keys per leg), the
+# call's state is in Redis (a redis-server of this run, unix socket). Twice:
+#   kill -9 of the control plane mid-call, started again: the call is read
+#   back and taken over (mgctl --json: listed, same session and ports,
+#   redis.calls_adopted), media keeps flowing both ways (dataplane counters),
+#   then a BYE from alice (round 1) or bob (round 2) is answered 200 (not 481)
+#   and the gateway's BYE to the other side too (SIP read from a capture of
+#   the gateway's SIP interfaces), and nothing is left (mgctl, dpctl, Redis).
+# Round 3: taken over, then bob stops (SIGSTOP): the media timeout ends the
+#   call (mgctl stats calls.media_timeout +1), no session left.
+#
+#   call_ha.sh BUILD_DIR SRC_DIR
+set -uo pipefail
+BUILD=$(cd "$1" && pwd) || { echo "call_ha: no build directory $1"; exit 1; }
+SRC=$(cd "$2" && pwd) || { echo "call_ha: no source directory $2"; exit 1; }
+CONTROL=$BUILD/control/mediagate-control
+DATAPLANE=$BUILD/dataplane/mediagate-dataplane
+DPCTL=$BUILD/dataplane/dpctl/mediagate-dpctl
+MGCTL=$BUILD/control/mgctl/mgctl
+W=$(mktemp -d /tmp/call-ha.XXXXXX)
+PIDS=()
+GW=10.199.0.1
+A=203.0.113.2 B=203.0.113.18 DPA=203.0.113.1 DPB=203.0.113.17
+
+[ "$(id -u)" -eq 0 ] || { echo "call_ha: needs root (network namespaces, AF_PACKET)"; exit 1; }
+for b in "$CONTROL" "$DATAPLANE" "$DPCTL" "$MGCTL"; do
+	[ -x "$b" ] || { echo "call_ha: $b was not built"; exit 1; }
+done
+for p in baresip redis-server redis-cli tshark; do
+	command -v $p > /dev/null || { echo "call_ha: $p is not installed (scripts/setup)"; exit 1; }
+done
+
+. "$SRC/tests/interop/call_lib.sh"
+T=$(printf %x $$)
+BED_TAG=cha-$T PREFIX=call-ha-$T
+NS_A=$BED_TAG-a NS_B=$BED_TAG-b NS_GW=$BED_TAG-gw
+NODE=callha-$T
+trap call_cleanup EXIT
+trap 'exit 1' INT TERM
+jq_py() { python3 -c 'import json,sys
+try: d=json.load(sys.stdin)
+except ValueError: d=None
+try: v=eval(sys.argv[1])
+except Exception as e: v="ERR %s" % e
+print(json.dumps(v) if isinstance(v,(dict,list)) else v)' "$1"; }
+
+set -e
+bed_up cha
+ip -n $NS_GW addr add $GW/32 dev cha-sa
+ip -n $NS_GW addr add $GW/32 dev cha-sb
+ip -n $NS_A addr add $A/28 dev cha-ma1
+ip -n $NS_B addr add $B/28 dev cha-mb1
+ip -n $NS_GW route add $A/32 dev cha-sa
+ip -n $NS_GW route add $B/32 dev cha-sb
+ip -n $NS_A route add $GW/32 dev cha-sa1 src $A
+ip -n $NS_B route add $GW/32 dev cha-sb1 src $B
+set +e
+cd "$W" || exit 1
+
+redis-server --port 0 --unixsocket "$W/redis.sock" --unixsocketperm 700 --save '' --appendonly no \
+	--dir "$W" > redis.log 2>&1 &
+PIDS+=($!)
+rcli() { redis-cli -s "$W/redis.sock" "$@"; }
+for _ in $(seq 50); do rcli ping 2> /dev/null | grep -q PONG && break; sleep 0.1; done
+
+cat > rules.xml << EOF
+<?xml version="1.0" encoding="UTF-8"?>
+<routing_rules>
+<rule name="to_bob" outbound_interface="sip" qvalue="0.5">
+  <condition param="sip.in.requestUri.user" expr="(bob)"/>
+  <condition param="sip.in.from.user" expr="(.*)"/>
+  <out_leg name="" media_type="sendrecv">
+    <param name="sip.out.requestUri" expr="sip:%0@$B:5060"/>
+    <param name="sip.out.from.uri" expr="sip:%1@GW_HOST_IP:GW_SIP_PORT"/>
+    <param name="sip.out.transport" expr="udp"/>
+  </out_leg>
+</rule>
+</routing_rules>
+EOF
+cat > gw.properties << EOF
+netborder.sip.userAgent.IPAddress=$GW:5060/udp
+mediagate.sip.contactHost=$GW
+netborder.media.srtp.mode=always
+mediagate.routing.rulesFile=$W/rules.xml
+mediagate.log.level=info
+mediagate.control.socket=$W/dp.sock
+mediagate.control.cliSocket=$W/cli.sock
+mediagate.control.allowedUids=0
+mediagate.dataplane.eal=--no-huge -m 256 --no-shconf --no-pci --no-telemetry -l 0,1 --file-prefix $PREFIX
+mediagate.dataplane.port.0.device=net_af_packet0,iface=cha-ma
+mediagate.dataplane.port.0.addresses=$DPA/28
+mediagate.dataplane.port.1.device=net_af_packet1,iface=cha-mb
+mediagate.dataplane.port.1.addresses=$DPB/28
+mediagate.dataplane.idleSleepUs=1000
+mediagate.dataplane.orphanTimeout=60
+mediagate.media.portRange=41000-41999
+mediagate.calls.mediaTimeout=4
+mediagate.redis.url=unix:$W/redis.sock
+mediagate.redis.node=$NODE
+EOF
+ip netns exec $NS_GW "$DATAPLANE" --config gw.properties > dataplane.log 2>&1 &
+PIDS+=($!)
+wait_dp dp.sock
+ip netns exec $NS_GW tshark -q -i cha-sa -i cha-sb -f "udp port 5060" -w "$W/sip.pcap" > tshark.log 2>&1 &
+TSHARK=$!
+PIDS+=($TSHARK)
+CTL=
+ctl_start() { # LOG
+	ip netns exec $NS_GW "$CONTROL" --config gw.properties > "$1" 2>&1 &
+	CTL=$!
+	PIDS+=($CTL)
+	wait_log "$1" "connected to dataplane" 1 100
+}
+mgctl() { "$MGCTL" --json --socket "$W/cli.sock" "$@"; }
+dpctl() { "$DPCTL" --socket "$W/dp.sock" "$@"; }
+ctl_start control1.log && ok "dataplane and control up (Redis $W/redis.sock)" || bad "control up" control1.log
+
+mkbaresip() { # NAME ADDR TONE CTRLPORT AOR
+	mkdir -p "$W/$1"
+	cat > "$W/$1/config" << EOF
+poll_method		epoll
+sip_listen		$2:5060
+net_interface		cha-m${1:0:1}1
+audio_source		ausine,$3
+ausrc_srate		48000
+auplay_srate		48000
+ausrc_channels		2
+auplay_channels		2
+audio_player		aubridge,$1-out
+audio_alert		aubridge,$1-alert
+module_path		/usr/lib/baresip/modules
+module			menu.so
+module			g711.so
+module			ausine.so
+module			aubridge.so
+module			srtp.so
+module			ctrl_tcp.so
+module			account.so
+ctrl_tcp_listen		127.0.0.1:$4
+EOF
+	echo "$5" > "$W/$1/accounts"
+	: > "$W/$1/contacts"
+}
+mkbaresip bob $B 880 4455 "<sip:bob@$B;transport=udp>;regint=0;answermode=auto;mediaenc=srtp-mand"
+mkbaresip alice $A 440 4454 "<sip:alice@$A;transport=udp>;regint=0;mediaenc=srtp-mand;audio_codecs=PCMU"
+ip netns exec $NS_B baresip -s -f "$W/bob" > bob.log 2>&1 &
+PIDS+=($!)
+ip netns exec $NS_A baresip -s -f "$W/alice" > alice.log 2>&1 &
+PIDS+=($!)
+sleep 1
+ctrl() { # NS PORT COMMAND [PARAMS]
+	local j="{\"command\":\"$3\",\"params\":\"${4:-}\",\"token\":\"t\"}"
+	ip netns exec "$1" bash -c "exec 3<>/dev/tcp/127.0.0.1/$2; printf '%d:%s,' ${#j} '$j' >&3; sleep 0.3; exec 3>&-" 2> /dev/null
+}
+# calls_view: "SESSION LOCAL0 LOCAL1 STATE" of the only call ("" none)
+calls_view() { mgctl calls list | jq_py '(lambda c: " ".join([str(c["session"]), c["legs"][0]["local"], c["legs"][1]["local"], c["state"]]))(d["calls"][0]) if d["count"] == 1 else d["count"]'; }
+# rx packets of both legs of the only dataplane session
+dp_rx() {
+	local id
+	id=$(dpctl session list | jq_py 'd["sessions"][0]["id"]')
+	dpctl session stats "$id" | jq_py '"%d %d" % (d["legs"][0]["rx"]["packets"], d["legs"][1]["rx"]["packets"])'
+}
+
+round() { # N HANGUP_NS HANGUP_PORT WHO
+	local n=$1 before after t rx1 rx2 key
+	ctrl $NS_A 4454 dial "sip:bob@$GW:5060"
+	for ((t = 0; t < 100; t++)); do [ "$(calls_view | awk "{print \$4}")" = active ] && break; sleep 0.1; done
+	before=$(calls_view)
+	[ "${before##* }" = active ] && ok "round $n: alice's call to bob is active ($before)" ||
+		{ bad "round $n: call not active: $before" control$n.log; return; }
+	key=mg:$NODE:call:$(printf %016x "${before%% *}")
+	for ((t = 0; t < 50; t++)); do [ "$(rcli exists "$key")" = 1 ] && break; sleep 0.1; done
+	rcli get "$key" > rec$n.json
+	[ "$(jq_py '"%s %s" % (bool(d["legs"][0]["call_id"] and d["legs"][0]["local_tag"] and d["legs"][0]["remote_tag"]), bool(d["legs"][1]["call_id"] and d["legs"][1]["remote_tag"]))' < rec$n.json)" = "True True" ] &&
+		ok "round $n: the call's key holds both dialogs (Call-ID, tags)" || bad "round $n: record" rec$n.json
+	local want=1
+	if [ "$n" = 1 ]; then
+		# a stale record too: a call whose session and ports the dataplane does not hold
+		python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["sess"] = "00000000000000ab"
+for i, l in enumerate(d["legs"]):
+    l["call_id"] = "ghost-%d" % i
+    a, p = l["port"]["local"].rsplit(":", 1)
+    l["port"]["local"] = "%s:%d" % (a, int(p) + 500)
+print(json.dumps(d))' rec$n.json > ghost.json
+		rcli set "mg:$NODE:call:00000000000000ab" "$(cat ghost.json)" > /dev/null
+		want=2
+	fi
+	sleep 1
+	kill -9 $CTL; wait $CTL 2> /dev/null
+	ok "round $n: mediagate-control killed (kill -9)"
+	sleep 1
+	ctl_start control$((n + 1)).log && ok "round $n: mediagate-control started again" ||
+		bad "round $n: control restart" control$((n + 1)).log
+	for ((t = 0; t < 50; t++)); do [ "$(mgctl stats | jq_py 'd["redis"]["calls_adopted"]')" = $want ] && break; sleep 0.1; done
+	if [ "$n" = 1 ]; then
+		for ((t = 0; t < 50; t++)); do [ "$(mgctl stats | jq_py 'd["redis"]["calls_adopt_dropped"]')" = 1 ] && break; sleep 0.1; done
+		st=$(mgctl stats | jq_py '"%s %s" % (d["redis"]["calls_adopted"], d["redis"]["calls_adopt_dropped"])')
+		[ "$st" = "2 1" ] && [ "$(rcli exists "mg:$NODE:call:00000000000000ab")" = 0 ] &&
+			ok "round 1: the stale record was read, not held by the dataplane: dropped, its key gone" ||
+			bad "round 1: stale record: adopted/dropped $st, key $(rcli exists "mg:$NODE:call:00000000000000ab")" control2.log
+	fi
+	after=$(calls_view)
+	[ "$after" = "$before" ] && ok "round $n: the call is taken over: same session, ports and state ($after)" ||
+		bad "round $n: after the restart: '$after', before: '$before'" control$((n + 1)).log
+	sleep 2 # the re-INVITEs are answered
+	rx1=$(dp_rx); sleep 1; rx2=$(dp_rx)
+	python3 -c "import sys; a=list(map(int,'$rx1'.split())); b=list(map(int,'$rx2'.split())); sys.exit(0 if b[0]>a[0] and b[1]>a[1] else 1)" &&
+		ok "round $n: media flows both ways after the restart (rx $rx1 -> $rx2)" ||
+		bad "round $n: media after the restart: rx $rx1 -> $rx2" control$((n + 1)).log
+	ctrl $2 $3 hangup
+	for ((t = 0; t < 50; t++)); do [ "$(calls_view)" = 0 ] && break; sleep 0.1; done
+	[ "$(calls_view)" = 0 ] && ok "round $n: BYE from $4: the call ended (0 calls)" || bad "round $n: calls left: $(calls_view)" control$((n + 1)).log
+	sleep 0.5
+	[ "$(dpctl session list | jq_py 'len(d["sessions"])')" = 0 ] && ok "round $n: no dataplane session left" ||
+		bad "round $n: dataplane sessions left" control$((n + 1)).log
+	[ "$(rcli exists "$key")" = 0 ] && ok "round $n: the call's key is gone" || bad "round $n: key $key left"
+	echo "$n $(jq_py 'd["legs"][0]["call_id"]' < rec$n.json) $(jq_py 'd["legs"][1]["call_id"]' < rec$n.json)" >> callids.txt
+}
+round 1 $NS_A 4454 alice
+round 2 $NS_B 4455 bob
+
+# ---- round 3: the media timeout ends a taken-over call ----
+ctrl $NS_A 4454 dial "sip:bob@$GW:5060"
+for ((t = 0; t < 100; t++)); do [ "$(calls_view | awk "{print \$4}")" = active ] && break; sleep 0.1; done
+sleep 1
+kill -9 $CTL; wait $CTL 2> /dev/null
+ctl_start control4.log || bad "round 3: control restart" control4.log
+for ((t = 0; t < 50; t++)); do [ "$(mgctl stats | jq_py 'd["redis"]["calls_adopted"]')" = 1 ] && break; sleep 0.1; done
+[ "$(calls_view | awk "{print \$4}")" = active ] && ok "round 3: the call is taken over" || bad "round 3: not taken over: $(calls_view)" control4.log
+sleep 2
+BOB=$(ip netns pids $NS_B | head -1)
+mt0=$(mgctl stats | jq_py 'd["calls"]["media_timeout"]')
+kill -STOP $BOB # bob sends nothing any more
+for ((t = 0; t < 150; t++)); do
+	mt1=$(mgctl stats | jq_py 'd["calls"]["media_timeout"]')
+	[ "$((mt1 - mt0))" = 1 ] && break
+	sleep 0.1
+done
+kill -CONT $BOB # it answers the gateway's BYE (retransmitted)
+for ((t = 0; t < 100; t++)); do [ "$(calls_view)" = 0 ] && break; sleep 0.1; done
+[ "$(calls_view)" = 0 ] && [ "$((mt1 - mt0))" = 1 ] &&
+	ok "round 3: bob silent: mediagate.calls.mediaTimeout ended the taken-over call (media_timeout +1)" ||
+	bad "round 3: calls $(calls_view), media_timeout $mt0 -> $mt1" control4.log
+sleep 0.5
+[ "$(dpctl session list | jq_py 'len(d["sessions"])')" = 0 ] && ok "round 3: no dataplane session left" ||
+	bad "round 3: dataplane sessions left" control4.log
+
+sleep 1
+kill $TSHARK; wait $TSHARK 2> /dev/null
+# every BYE and its final answer, per Call-ID
+tshark -r sip.pcap -Y sip -T fields -e sip.Call-ID -e sip.CSeq.method -e sip.Method -e sip.Status-Code \
+	> sip.txt 2> /dev/null
+python3 - callids.txt sip.txt > sip_verdict.txt << 'PY'
+import sys
+calls = [l.split() for l in open(sys.argv[1])]
+seen = {}
+for l in open(sys.argv[2]):
+    f = l.rstrip("\n").split("\t")
+    if len(f) < 4 or f[1] != "BYE":
+        continue
+    cid, method, status = f[0], f[2], f[3]
+    s = seen.setdefault(cid, {"bye": 0, "codes": set()})
+    if method == "BYE":
+        s["bye"] += 1
+    elif status:
+        s["codes"].add(int(status))
+for n, c0, c1 in calls:
+    for leg, cid in ((0, c0), (1, c1)):
+        s = seen.get(cid, {"bye": 0, "codes": set()})
+        print(n, leg, s["bye"] > 0, sorted(s["codes"]))
+PY
+while read -r n leg gotbye codes; do
+	[ "$gotbye" = True ] && [ "$codes" = "[200]" ] && ok "round $n leg $leg: the BYE was answered 200 (answers: $codes)" ||
+		bad "round $n leg $leg: BYE seen $gotbye, answers $codes" sip.txt
+done < sip_verdict.txt
+[ "$(wc -l < sip_verdict.txt)" = 4 ] || bad "SIP verdict lines: $(wc -l < sip_verdict.txt)" sip.txt
+[ "$(grep -c '^ghost-' sip.txt)" = 0 ] && ok "no SIP request sent for the stale record (re-INVITEs only once the dataplane holds the media)" ||
+	bad "SIP messages for the stale record's dialogs" sip.txt
+kill -0 "$CTL" 2> /dev/null && ok "mediagate-control still running" || bad "mediagate-control died" control4.log
+ctrl $NS_A 4454 quit; ctrl $NS_B 4455 quit
+echo "# call_ha: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
