@@ -23,7 +23,8 @@
  * Trials: for each rate of --rates (packets/s over all sessions, round
  * robin) send for --ms, drain, print one JSON line: offered, sent, verified,
  * loss (1 - verified/offered: what could not be sent is loss), failures by
- * reason, latency, and the relay's CPU over the trial: utime+stime of the
+ * reason, latency, and the relay's CPU over the trial (sending and draining,
+ * per second of sending): utime+stime of the
  * processes in --pids, softirq time of --relay-cpu (/proc/stat), and with
  * --dp-stats CMD (mediagate-dpctl ... stats) the dataplane workers' busy
  * cycles. A step that lost more than --pass-loss % (0.1) is tried again, up
@@ -683,10 +684,6 @@ int main(int argc, char **argv)
 			t = rte_rdtsc();
 		}
 		uint64_t send_end = t;
-		long c1 = ticks_of(pids);
-
-		cpu_softirq(relay_cpu, &s1, &t1);
-		uint64_t busy1 = dp_busy(dp_cmd, &dh1);
 		/* drain: until 100 ms pass with nothing, at most 1 s */
 		uint64_t last = rte_rdtsc();
 
@@ -698,6 +695,12 @@ int main(int argc, char **argv)
 			else if (n - last > hz / 10 || n - send_end > hz)
 				break;
 		}
+		/* the relay's CPU up to here: a relay that fell behind works through
+		 * its queues while we drain */
+		long c1 = ticks_of(pids);
+
+		cpu_softirq(relay_cpu, &s1, &t1);
+		uint64_t busy1 = dp_busy(dp_cmd, &dh1);
 		double secs = (double)(send_end - start) / (double)hz;
 		double loss = offered ? 1.0 - (double)rxc.verified / (double)offered : 1.0;
 		double p50 = 0, p99 = 0;
@@ -709,7 +712,8 @@ int main(int argc, char **argv)
 			p50 = (double)lat[n_lat / 2] * 1e6 / (double)hz;
 			p99 = (double)lat[(size_t)((double)n_lat * 0.99)] * 1e6 / (double)hz;
 		}
-		/* the dataplane's busy cores over the trial (its TSC, between the two reads) */
+		/* CPU over the whole trial (send and drain) per second of sending: so
+		 * verified / (cores * secs) is packets per CPU second */
 		double dp_cores = dh1 && busy1 > busy0 ? (double)(busy1 - busy0) / (double)dh1 / secs
 						       : 0.0;
 
