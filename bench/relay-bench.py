@@ -179,7 +179,7 @@ def delete_sessions(src, k, tag):
 
 # ---- the bed ---------------------------------------------------------------------
 class Bed:
-    def __init__(self, build, relay_cpu, gen_cpu, wrong_key=False):
+    def __init__(self, build, relay_cpu, gen_cpu, wrong_key=False, nice=0):
         self.t = "%x" % os.getpid()
         self.g, self.r = "rlb-%s-g" % self.t, "rlb-%s-r" % self.t
         self.build, self.relay_cpu, self.gen_cpu = build, relay_cpu, gen_cpu
@@ -187,6 +187,7 @@ class Bed:
         self.w = tempfile.mkdtemp(prefix="relay-bench.")
         self.procs = []
         self.wrong_key = wrong_key
+        self.nice = ["nice", "-n", str(nice)] if nice else []
 
     def up(self):
         for ns in (self.g, self.r):
@@ -216,7 +217,7 @@ class Bed:
 
     def spawn(self, name, cmd, cpu):
         log = open(os.path.join(self.w, name + ".log"), "w")
-        p = subprocess.Popen(["ip", "netns", "exec", self.r, "taskset", "-c", str(cpu)] + cmd,
+        p = subprocess.Popen(["ip", "netns", "exec", self.r, "taskset", "-c", str(cpu)] + self.nice + cmd,
                              stdout=log, stderr=subprocess.STDOUT, preexec_fn=more_fds)
         self.procs.append(p)
         return p
@@ -311,6 +312,15 @@ class Bed:
             os.path.join(self.w, "dp.sock"))
         return [ctl.pid], dpctl, dp
 
+    def dp_drops(self, cmd):
+        """The dataplane's drops by reason over the whole run (mediagate-dpctl stats)."""
+        r = subprocess.run(cmd.split(), capture_output=True, text=True)
+        try:
+            d = json.loads(r.stdout)
+        except ValueError:
+            return "?"
+        return " ".join("%s:%d" % (k, v) for k, v in sorted(d.get("drops", {}).items()) if v)
+
     def log(self, name):
         try:
             with open(os.path.join(self.w, name + ".log")) as f:
@@ -343,7 +353,8 @@ class Bed:
                        capture_output=True, text=True)
 
     def gen(self, sessions, rates, ms, pids, dp_stats=None, direct=False):
-        cmd = ["ip", "netns", "exec", self.g, os.path.join(self.build, "bench", "relay_bench_gen"),
+        cmd = ["ip", "netns", "exec", self.g] + self.nice + [
+               os.path.join(self.build, "bench", "relay_bench_gen"),
                "--sessions", sessions, "--a", "%s:%d" % CALLER, "--b", "%s:%d" % CALLEE,
                "--rates", ",".join("%.0f" % r for r in rates), "--ms", str(ms),
                "--stop-loss", str(STOP_LOSS), "--relay-cpu", str(self.relay_cpu),
@@ -433,7 +444,7 @@ def summarize(relay, k, mode, steps, ceil):
 
 ROW_COLS = ["table", "relay", "k", "mode", "offered_pps", "verified_pps", "loss_pct", "relay_cores",
             "per_core_pps", "ratio", "goal", "lat_p50_us", "lat_p99_us", "peak_verified_pps",
-            "auth_fail", "bad", "dup", "reorder", "gen_ceiling_pps", "limit", "gen_bound", "proc_cores",
+            "auth_fail", "bad", "dup", "reorder", "gen_ceiling_pps", "limit", "gen_bound", "relay_drops", "proc_cores",
             "softirq_cores", "dp_busy_cores",
             "cpu_model"]
 
@@ -456,6 +467,9 @@ def main():
     ap.add_argument("--max-pps", type=float, default=4e6)
     ap.add_argument("--quick", action="store_true", help="fewer, shorter steps (x2), K 1,100")
     ap.add_argument("--no-ceiling", action="store_true", help="skip the generator-alone runs")
+    ap.add_argument("--nice", type=int, default=0,
+                    help="run the relays and the generator at this nice value (e.g. -10 on a "
+                         "shared machine: less preemption by neighbours; same for both relays)")
     ap.add_argument("--relay-cpu", type=int, default=1)
     ap.add_argument("--gen-cpu", type=int, default=0)
     ap.add_argument("--csv", help="write every step and every row here")
@@ -493,15 +507,15 @@ def main():
     more_fds()
     model = cpu_model()
     ver = subprocess.run(["rtpengine", "--version"], capture_output=True, text=True)
-    print("# cpu: %s, %d online; relay pinned to CPU %d, generator to CPU %d" % (
-        model, os.cpu_count() or 0, a.relay_cpu, a.gen_cpu))
+    print("# cpu: %s, %d online; relay pinned to CPU %d, generator to CPU %d, nice %d" % (
+        model, os.cpu_count() or 0, a.relay_cpu, a.gen_cpu, a.nice))
     print("# load average at start: %s" % " ".join(open("/proc/loadavg").read().split()[:3]))
     print("# rtpengine %s userspace (--table=-1, --num-threads=1); mediagate dataplane "
           "net_af_packet on the veth, 1 worker busy-polling" %
           (ver.stdout + ver.stderr).strip().replace("Version: ", ""))
     print("# 172-byte RTP, %d ms steps from %.0f pps x%.2f; row = highest step with loss <= %.1f%%" % (
         ms, start, factor, LOSS_OK))
-    bed = Bed(a.build, a.relay_cpu, a.gen_cpu, a.wrong_key)
+    bed = Bed(a.build, a.relay_cpu, a.gen_cpu, a.wrong_key, a.nice)
     steps_all, rows = [], []
     try:
         bed.up()
@@ -522,6 +536,7 @@ def main():
                                                   if x["loss_pct"] <= LOSS_OK) if any(
                                 x["loss_pct"] <= LOSS_OK for x in st) else 0.0
                         steps = bed.gen(sess, rates, ms, pids, dp_stats)
+                        drops = bed.dp_drops(dp_stats) if dp_stats else ""
                         bed.delete(k, tag)
                     finally:
                         if relay == "rtpengine":
@@ -532,11 +547,14 @@ def main():
                         x.update(relay=relay, mode=mode)
                     steps_all += steps
                     s = summarize(relay, k, mode, steps, ceil.get((k, mode), 0.0))
+                    s["relay_drops"] = drops
                     rows.append(s)
                     print("# %-9s K=%-5d %-7s %2d steps, best %.0f pps at %.2f cores, peak %.0f pps, "
-                          "auth-fail %d bad %d" % (relay, k, mode, len(steps), s["verified_pps"],
-                                                   s["relay_cores"], s["peak_verified_pps"],
-                                                   s["auth_fail"], s["bad"]), flush=True)
+                          "auth-fail %d bad %d%s" % (relay, k, mode, len(steps), s["verified_pps"],
+                                                     s["relay_cores"], s["peak_verified_pps"],
+                                                     s["auth_fail"], s["bad"],
+                                                     ", dataplane drops: " + drops if drops else ""),
+                          flush=True)
     finally:
         bed.down()
 
