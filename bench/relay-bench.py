@@ -438,6 +438,7 @@ def summarize(relay, k, mode, steps, ceil):
                  lat_p99_us=0.0, gen_bound=False, limit="relay")
         return s
     best = max(ok, key=lambda x: x["verified_pps"])
+    s.update({c: best[c] for c in ("proc_cores", "softirq_cores", "dp_busy_cores")})
     # what stopped the search, from the step above the best one: 'relay' when
     # the relay lost more than LOSS_OK of what it was sent there and that is
     # more than the generator left unsent; 'gen' otherwise (the generator
