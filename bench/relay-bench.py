@@ -61,8 +61,8 @@ machine, could not send: not carried, not counted in the rate either).
              it sends what the relay would, SRTP-protected in encrypt mode):
              what it can build and verify, not what it can push through
              af_packet (information only)
-Never asserts a rate. --csv writes the rows (table=row) and every step
-(table=step) to one file; --json the same as JSON.
+Never asserts a rate. --csv writes the rows, --steps-csv every step (same
+columns; the rate column is carried_verified_pps), --json both as JSON.
 """
 import argparse
 import base64
@@ -461,7 +461,7 @@ def summarize(relay, k, mode, steps, ceil):
     return s
 
 
-ROW_COLS = ["table", "relay", "k", "mode", "offered_pps", "verified_pps", "loss_pct", "relay_loss_pct",
+ROW_COLS = ["relay", "k", "mode", "offered_pps", "verified_pps", "loss_pct", "relay_loss_pct",
             "unsent_pct", "relay_cores",
             "per_core_pps", "ratio", "goal", "lat_p50_us", "lat_p99_us", "peak_verified_pps",
             "auth_fail", "bad", "dup", "reorder", "gen_ceiling_pps", "limit", "gen_bound", "relay_drops", "proc_cores",
@@ -494,7 +494,8 @@ def main():
                     help="mediagate's DPDK port on the veth end")
     ap.add_argument("--relay-cpu", type=int, default=1)
     ap.add_argument("--gen-cpu", type=int, default=0)
-    ap.add_argument("--csv", help="write every step and every row here")
+    ap.add_argument("--csv", help="write the rows here (one per relay, K, mode)")
+    ap.add_argument("--steps-csv", help="write every step here (same columns)")
     ap.add_argument("--json", help="write the rows and steps as JSON here")
     ap.add_argument("--wrong-key", action="store_true",
                     help="self-check: the generator gets every SRTP key with one bit flipped "
@@ -605,15 +606,19 @@ def main():
             s["bad"], s["limit"], "%.0f" % s["gen_ceiling_pps"] if s["gen_ceiling_pps"] else "-",
             "  GEN-BOUND" if s["gen_bound"] else ""))
     print("# load average at end: %s" % " ".join(open("/proc/loadavg").read().split()[:3]))
+    # CSV: the rate column is carried_verified_pps, as in dp-bench
+    head = ",".join("carried_verified_pps" if c == "verified_pps" else c for c in ROW_COLS) + "\n"
     if a.csv:
         with open(a.csv, "w") as f:
-            f.write(",".join(ROW_COLS) + "\n")
+            f.write(head)
             for s in rows:
-                s["table"] = "row"
                 s["cpu_model"] = model
                 f.write(",".join(fmt(s.get(c)) for c in ROW_COLS) + "\n")
+    if a.steps_csv:
+        with open(a.steps_csv, "w") as f:
+            f.write(head)
             for x in steps_all:
-                d = {"table": "step", "relay": x["relay"], "k": x["k"], "mode": x["mode"],
+                d = {"relay": x["relay"], "k": x["k"], "mode": x["mode"],
                      "offered_pps": x["offered_pps"], "verified_pps": x["verified_pps"],
                      "loss_pct": x["loss_pct"], "relay_loss_pct": x["relay_loss_pct"],
                      "unsent_pct": 100.0 * (x["offered"] - x["sent"]) / max(1, x["offered"]),

@@ -75,9 +75,11 @@ def main():
                       name + ": the dataplane worker's busy share read from mediagate-dpctl")
     with open(csv) as f:
         lines = [x.split(",") for x in f.read().splitlines()]
-    check(len([x for x in lines if x[0] == "row"]) == 4, "CSV: 4 rows (2 relays x 2 modes)")
-    check(any(x[0] == "mediagate" or x[1] == "mediagate" for x in lines[1:]) and
-          lines[0][0] == "table", "CSV: header and mediagate rows")
+    check(len(lines) == 5 and lines[0][0] == "relay" and "carried_verified_pps" in lines[0],
+          "CSV: a header and 4 rows (2 relays x 2 modes)")
+    check(sorted((x[0], x[2]) for x in lines[1:]) ==
+          [("mediagate", "encrypt"), ("mediagate", "plain"), ("rtpengine", "encrypt"),
+           ("rtpengine", "plain")], "CSV: one row per relay x mode")
 
     d = run(["--relays", "mediagate", "--modes", "encrypt", "--wrong-key"],
             os.path.join(w, "wrong.json"))
