@@ -217,7 +217,8 @@ class Bed:
                 except (OSError, ValueError):
                     pass
             sh("ip", "netns", "del", ns, check=False)
-        shutil.rmtree("/var/run/dpdk/rlb-" + self.t, ignore_errors=True)
+        for prefix in ("rlb-%s" % self.t, "rlb-%s-gen" % self.t):  # dataplane, generator
+            shutil.rmtree("/var/run/dpdk/" + prefix, ignore_errors=True)
         if os.environ.get("RELAY_BENCH_KEEP"):
             print("# files kept in %s" % self.w)
         else:
