@@ -65,7 +65,9 @@ def plot_relay(d, plt):
     for r in rows:
         x, y = num(r[sc]), num(r[rc])
         if x is not None and y is not None:
-            series.setdefault(r[ic], []).append((x, y / 1e6 if rc != "mpps" else y))
+            # one line per implementation and mode when the CSV has modes (relay-bench)
+            name = r[ic] + (" " + r["mode"] if r.get("mode") else "")
+            series.setdefault(name, []).append((x, y / 1e6 if rc != "mpps" else y))
     fig, ax = plt.subplots(figsize=(6.4, 4))
     for name, pts in sorted(series.items()):
         pts.sort()
