@@ -233,6 +233,7 @@ static struct ng_val *session_val(struct ng_doc *d, const struct media_session *
 	if (m->label[0] != '\0')
 		ng_dict_add_str(d, v, "label", m->label);
 	add_bool(d, v, "recording", m->recording);
+	add_bool(d, v, "standby", m->standby); /* pre-installed, not forwarding (docs/standby.md) */
 	sides = ng_dict_add(d, v, "sides", ng_new_list(d));
 	for (unsigned si = 0; si < 2; si++) {
 		const struct media_side *s = &m->side[si];
@@ -308,6 +309,31 @@ static void cmd_session_show(struct cli_req *r, const struct ng_val *a)
 
 /* ------------------------------------------------------------------ stats */
 
+/* The standby node's part (docs/standby.md): "ha" in stats and in ha. */
+static void ha_stats(struct ng_doc *d, struct ng_val *v, const struct ha_counters *hc)
+{
+	struct ng_val *o = ng_dict_add(d, v, "ha", ng_new_dict(d));
+
+	ng_dict_add_str(d, o, "role", !hc->enabled ? "off" : hc->standby ? "standby" :
+				      hc->promoted ? "promoted" : "active");
+	ng_dict_add_int(d, o, "standby_sessions", hc->standby_sessions);
+	ng_dict_add_int(d, o, "installed", (int64_t)hc->standby_installed);
+	ng_dict_add_int(d, o, "updated", (int64_t)hc->standby_updated);
+	ng_dict_add_int(d, o, "replaced", (int64_t)hc->standby_replaced);
+	ng_dict_add_int(d, o, "removed", (int64_t)hc->standby_removed);
+	ng_dict_add_int(d, o, "promoted_sessions", (int64_t)hc->promote_sessions);
+	ng_dict_add_int(d, o, "promote_failed", (int64_t)hc->promote_failed);
+	ng_dict_add_int(d, o, "watch_connected", hc->watch.connected);
+	ng_dict_add_int(d, o, "watch_connects", (int64_t)hc->watch.connects);
+	ng_dict_add_int(d, o, "watch_events", (int64_t)hc->watch.events);
+	ng_dict_add_int(d, o, "watch_gets", (int64_t)hc->watch.gets);
+	ng_dict_add_int(d, o, "watch_gone", (int64_t)hc->watch.gone);
+	ng_dict_add_int(d, o, "watch_resyncs", (int64_t)hc->watch.resyncs);
+	ng_dict_add_int(d, o, "watch_refetched", (int64_t)hc->watch.refetched);
+	ng_dict_add_int(d, o, "watch_errors", (int64_t)hc->watch.errors);
+	ng_dict_add_int(d, o, "watch_config_refused", hc->watch.config_refused);
+}
+
 static void stats_control(struct ng_doc *d, struct ng_val *v)
 {
 	struct calls_counters cn;
@@ -361,6 +387,7 @@ static void stats_control(struct ng_doc *d, struct ng_val *v)
 		ng_dict_add_int(d, o, "adopt_dropped", (int64_t)hc.adopt_dropped);
 		ng_dict_add_int(d, o, "calls_adopted", (int64_t)hc.calls_adopted);
 		ng_dict_add_int(d, o, "calls_adopt_dropped", (int64_t)hc.calls_adopt_dropped);
+		ha_stats(d, v, &hc);
 	}
 
 	ng_cmd_get_counters(&nc);
@@ -743,6 +770,89 @@ static void cmd_capture(struct cli_req *r, const struct ng_val *a, bool start)
 		cap_done(op);
 }
 
+/* ------------------------------------------------------------- ha */
+
+struct ha_op {
+	struct cli_req *r;
+	unsigned sessions;
+	bool promote;
+};
+
+static void on_shared(void *arg, int result, const void *body)
+{
+	struct ha_op *op = arg;
+	struct cli_req *r = op->r;
+	struct ng_doc *d = cli_req_doc(r);
+	struct ha_counters hc;
+	struct ng_val *v, *o;
+
+	if (result < 0 && !(result == -ENOENT && !op->promote)) {
+		reply_error(r, "dataplane: SHARED_ADDR: %s%s", strerror(-result),
+			    result == -ENOENT ? " (no mediagate.dataplane.port.N.sharedAddress)" : "");
+		free(op);
+		return;
+	}
+	v = reply_ok(r);
+	ha_get_counters(&hc);
+	ha_stats(d, v, &hc);
+	ng_dict_add_int(d, v, "sessions_taken_over", op->sessions);
+	o = ng_dict_add(d, v, "shared_address", ng_new_dict(d));
+	if (result == 0 && body != NULL) {
+		const struct mg_msg_shared_addr *sa = body;
+
+		add_bool(d, o, "on", sa->on);
+		ng_dict_add_int(d, o, "ports", sa->n_ports);
+		ng_dict_add_int(d, o, "garps", (int64_t)sa->garps);
+	} else {
+		add_bool(d, o, "on", false);
+		ng_dict_add_int(d, o, "ports", 0);
+	}
+	cli_req_reply(r, v);
+	free(op);
+}
+
+/* ha [status] | ha promote | ha release: the standby pair (docs/standby.md) */
+static void ha_cmd(struct cli_req *r, bool set, bool on)
+{
+	struct ha_op *op = calloc(1, sizeof(*op));
+	struct mg_msg_shared_addr q;
+
+	if (op == NULL)
+		return reply_error(r, "out of memory");
+	op->r = r;
+	op->promote = set && on;
+	/* sessions first: the dataplane takes the address after their
+	 * modifies (one connection, in order) */
+	if (op->promote && ha_promote(&op->sessions) < 0)
+		MG_WARN("ha: promoted, but publishing to Redis did not start");
+	memset(&q, 0, sizeof(q));
+	q.flags = set ? MG_SHARED_F_SET : 0;
+	q.on = on;
+	if (cc.dp == NULL || !dpc_is_up(cc.dp) ||
+	    dpc_request(cc.dp, MG_MSG_SHARED_ADDR, &q, CLI_DP_TIMEOUT_MS, on_shared, op) <= 0)
+		on_shared(op, -ENOTCONN, NULL);
+	else if (set)
+		MG_INFO("cli: shared media address %s asked", on ? "on (promote)" : "off (release)");
+}
+
+static void cmd_ha(struct cli_req *r, const struct ng_val *a)
+{
+	(void)a;
+	ha_cmd(r, false, false);
+}
+
+static void cmd_ha_promote(struct cli_req *r, const struct ng_val *a)
+{
+	(void)a;
+	ha_cmd(r, true, true);
+}
+
+static void cmd_ha_release(struct cli_req *r, const struct ng_val *a)
+{
+	(void)a;
+	ha_cmd(r, true, false);
+}
+
 static void cmd_capture_start(struct cli_req *r, const struct ng_val *a)
 {
 	cmd_capture(r, a, true);
@@ -772,6 +882,10 @@ static const struct {
 	{ .name = "capture start", .fn = cmd_capture_start,
 	  .help = "call: N or call-id: S, file: /abs/path (in captureDir), decrypted: true|false" },
 	{ .name = "capture stop", .fn = cmd_capture_stop, .help = "call: N or call-id: S" },
+	{ .name = "ha", .fn = cmd_ha, .help = "standby pair state" },
+	{ .name = "ha promote", .fn = cmd_ha_promote,
+	  .help = "take over: pre-installed sessions forward, the shared address is ours" },
+	{ .name = "ha release", .fn = cmd_ha_release, .help = "give the shared address up" },
 };
 
 void cli_cmd_handle(struct cli_req *r, const struct ng_val *dict)

@@ -10,6 +10,7 @@
 
 #include "calls.h"
 #include "ha_rec.h"
+#include "ha_watch.h"
 #include "media.h"
 #include "mg_log.h"
 
@@ -17,7 +18,10 @@
 
 static struct {
 	bool on;
+	bool standby;    /* watching the active node's keys (not promoted yet) */
+	bool promoted;   /* was a standby, took over */
 	char node[64];
+	const struct mg_settings *s;
 	su_root_t *root;
 	su_timer_t *refresh;
 	struct ha_counters cnt;
@@ -149,6 +153,73 @@ static void on_read(void *arg, const char *key, const char *val, size_t len)
 	}
 }
 
+/* ---------------------------------------------------------- standby */
+
+static int standby_put(const char *key, const char *val, size_t len)
+{
+	char why[160];
+	struct media_session *m;
+	int rc;
+
+	if (ha_rec_kind(val, len) != 'n') {
+		ha.cnt.read_bad++;
+		return 0;
+	}
+	m = ha_rec_media_parse(val, len, why, sizeof(why));
+	if (m == NULL) {
+		ha.cnt.read_bad++;
+		MG_WARN("redis watch: %s: record refused: %s", key, why);
+		return 0;
+	}
+	rc = media_standby_put(m);
+	if (rc == -EEXIST)
+		MG_WARN("redis watch: %s: a session of this node has the key: not taken", key);
+	return rc;
+}
+
+/* mg:NODE:ng:CALL-ID -> CALL-ID */
+static const char *callid_of(const char *key)
+{
+	size_t n = strlen(ha.node);
+
+	if (strncmp(key, "mg:", 3) != 0 || strncmp(key + 3, ha.node, n) != 0 || strncmp(key + 3 + n, ":ng:", 4) != 0)
+		return NULL;
+	return key + 3 + n + 4;
+}
+
+static void standby_drop(const char *key)
+{
+	const char *cid = callid_of(key);
+
+	if (cid != NULL)
+		media_standby_drop(cid);
+}
+
+static void standby_list(void (*each)(void *arg, const char *key), void *arg)
+{
+	char key[HA_KEY_MAX];
+
+	for (const struct media_session *m = media_first(); m != NULL; m = media_next(m))
+		if (m->standby && !m->deleting) {
+			key_ng(key, sizeof(key), m->key);
+			each(arg, key);
+		}
+}
+
+/* ------------------------------------------------------------ active */
+
+static int start_publishing(const struct mg_settings *s)
+{
+	media_set_change_hook(on_media);
+	calls_set_observer(on_call);
+	if (ha_redis_start(ha.root, s->redis_url, s->redis_db, s->redis_expire_s, s->redis_queue, publish_all) < 0)
+		return -EINVAL;
+	ha.refresh = su_timer_create(su_root_task(ha.root), (su_duration_t)s->redis_expire_s * 1000 / 3);
+	if (ha.refresh != NULL)
+		su_timer_set_for_ever(ha.refresh, on_refresh, NULL);
+	return 0;
+}
+
 int ha_start(su_root_t *root, const struct mg_settings *s)
 {
 	char pattern[128], why[256];
@@ -164,11 +235,18 @@ int ha_start(su_root_t *root, const struct mg_settings *s)
 	ha.node[sizeof(ha.node) - 1] = '\0';
 	snprintf(ha.cnt.node, sizeof(ha.cnt.node), "%s", ha.node);
 	ha.root = root;
+	ha.s = s;
 	ha.on = true;
 	ha.cnt.enabled = true;
 	if (s->redis_role == MG_REDIS_STANDBY) {
-		MG_INFO("redis: role standby: nothing published or read back (node %s)", ha.node);
-		return 0;
+		/* docs/standby.md: the active node's NG sessions pre-installed
+		 * here, blocked; nothing published until promoted */
+		MG_INFO("redis: role standby for node %s: its NG sessions are pre-installed here "
+			"(not forwarding) until mgctl ha promote", ha.node);
+		ha.standby = true;
+		ha.cnt.standby = true;
+		return ha_watch_start(root, s->redis_url, s->redis_db, ha.node, standby_put, standby_drop,
+				      standby_list);
 	}
 	/* read back before anything is published: this node's keys */
 	snprintf(pattern, sizeof(pattern), "mg:%s:*", ha.node);
@@ -180,9 +258,7 @@ int ha_start(su_root_t *root, const struct mg_settings *s)
 		MG_INFO("redis: %d key(s) of node %s read back: %u NG session(s) and %u call(s) being "
 			"checked against the dataplane, %" PRIu64 " refused", n, ha.node, media_count(),
 			calls_active(), ha.cnt.read_bad);
-	media_set_change_hook(on_media);
-	calls_set_observer(on_call);
-	if (ha_redis_start(root, s->redis_url, s->redis_db, s->redis_expire_s, s->redis_queue, publish_all) < 0)
+	if (start_publishing(s) < 0)
 		return -EINVAL;
 	/* records refused at the read-back: removed (they would be read again) */
 	for (unsigned i = 0; i < ha.n_stale; i++) {
@@ -192,16 +268,34 @@ int ha_start(su_root_t *root, const struct mg_settings *s)
 	free(ha.stale);
 	ha.stale = NULL;
 	ha.n_stale = 0;
-	ha.refresh = su_timer_create(su_root_task(root), (su_duration_t)s->redis_expire_s * 1000 / 3);
-	if (ha.refresh != NULL)
-		su_timer_set_for_ever(ha.refresh, on_refresh, NULL);
 	return 0;
+}
+
+int ha_promote(unsigned *sessions)
+{
+	*sessions = 0;
+	if (!ha.on || !ha.standby)
+		return 0;
+	ha_watch_stop();
+	ha.standby = false;
+	ha.promoted = true;
+	ha.cnt.standby = false;
+	ha.cnt.promoted = true;
+	*sessions = media_promote();
+	MG_WARN("ha: promoted: %u NG session(s) of node %s forward here now; publishing them as "
+		"node %s", *sessions, ha.node, ha.node);
+	return start_publishing(ha.s);
 }
 
 void ha_stop(void)
 {
 	if (!ha.on)
 		return;
+	if (ha.standby) {
+		ha_watch_stop();
+		ha.on = false;
+		return;
+	}
 	media_set_change_hook(NULL);
 	calls_set_observer(NULL);
 	if (ha.refresh != NULL)
@@ -220,7 +314,15 @@ void ha_get_counters(struct ha_counters *out)
 		return;
 	ha_redis_counters(&out->redis);
 	out->cpu_ns += ha_redis_cpu_ns();
+	ha_watch_counters(&out->watch);
 	media_get_counters(&mc);
+	out->standby_sessions = media_standby_count();
+	out->standby_installed = mc.standby_installed;
+	out->standby_updated = mc.standby_updated;
+	out->standby_replaced = mc.standby_replaced;
+	out->standby_removed = mc.standby_removed;
+	out->promote_sessions = mc.promoted;
+	out->promote_failed = mc.promote_failed;
 	out->adopted = mc.adopted;
 	out->adopt_dropped = mc.adopt_dropped;
 	calls_adopt_counters(&out->calls_adopted, &out->calls_adopt_dropped);

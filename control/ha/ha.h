@@ -4,7 +4,7 @@
  * session and every B2BUA call is published as one key with an expiry
  * (mg:NODE:ng:CALL-ID, mg:NODE:call:SESSION), written when it changes,
  * refreshed every expire/3 and at every (re)connection, deleted when it
- * ends. At start the node's keys are read back: NG sessions are re-adopted
+ * ends (a standby: ha_watch.h, until ha_promote()). At start the node's keys are read back: NG sessions are re-adopted
  * (media_adopt()) and B2BUA calls taken over (calls_adopt()), both checked
  * against the dataplane once connected; refused records are deleted.
  *
@@ -20,6 +20,7 @@
 #include <sofia-sip/su_wait.h>
 
 #include "ha_redis.h"
+#include "ha_watch.h"
 #include "mg_config.h"
 
 /* After media_start() and calls_start(), before the event loop runs.
@@ -27,6 +28,14 @@
  * on without read-back, the connection is retried (0). */
 int ha_start(su_root_t *root, const struct mg_settings *s);
 void ha_stop(void);
+/*
+ * A standby takes over (mgctl ha promote; docs/standby.md): the watch of
+ * the active node's keys stops, every pre-installed session forwards
+ * (media_promote()), and this node publishes them as the node it stood
+ * for. @p sessions: how many. On a node that is no standby: nothing (0).
+ * The dataplane's shared address is the caller's (cli: SHARED_ADDR).
+ */
+int ha_promote(unsigned *sessions);
 
 struct ha_counters {
 	bool enabled;
@@ -41,6 +50,14 @@ struct ha_counters {
 	uint64_t calls_adopt_dropped; /* of those, ended: the dataplane no longer held them */
 	uint64_t adopted;        /* NG sessions the dataplane held (media counters) */
 	uint64_t adopt_dropped;  /* NG sessions it did not hold any more */
+	/* standby node (docs/standby.md) */
+	bool standby;            /* role standby, not promoted */
+	bool promoted;           /* was a standby, took over */
+	struct ha_watch_counters watch;
+	unsigned standby_sessions;   /* pre-installed, waiting (blocked) */
+	uint64_t standby_installed, standby_updated, standby_replaced, standby_removed;
+	uint64_t promote_sessions;   /* sessions that took over */
+	uint64_t promote_failed;     /* ... whose dataplane modify failed */
 };
 void ha_get_counters(struct ha_counters *out);
 

@@ -58,6 +58,7 @@ static struct {
 	bool draining;  /* mgctl drain: offers for new sessions refused */
 	uint64_t lost_ms; /* the dataplane connection was lost then (0: up) */
 	media_change_f changed; /* published state (docs/ha-state.md) */
+	char shared_ip[64];     /* a port's sharedAddress: new sessions take it (docs/standby.md) */
 } md;
 
 #define MEDIA_INDEX_POLL_MS 5000
@@ -399,7 +400,7 @@ static int fill_wire_leg(const struct media_session *m, int s, unsigned i, const
 	if (l->rtcp_mux)
 		w->flags |= MG_LEG_F_RTCP_MUX;
 	w->source_policy = m->strict || (o != NULL && o->strict_source) ? MG_SOURCE_STRICT : MG_SOURCE_LATCH;
-	if (sd->parties[sd->active]->blocked)
+	if (sd->parties[sd->active]->blocked || m->standby)
 		w->flags |= MG_LEG_F_BLOCK;
 	/* SPEC 12: a learned source moves only with media-handover (and then
 	 * only as the dataplane allows: authenticated, or after silence) */
@@ -479,7 +480,7 @@ static int ports_request(struct media_session *m, int s, const bool relayed[MEDI
 
 		if (!relayed[i] || sd->port_ok[i] || sd->port_wait[i])
 			continue;
-		id = media_dp_port_alloc(NULL, on_port, m);
+		id = media_dp_port_alloc(md.shared_ip[0] ? md.shared_ip : NULL, on_port, m);
 		if (id < 0)
 			return (int)id;
 		sd->port_wait[i] = true; /* on_port() fills it (any free slot: ports are alike) */
@@ -1581,6 +1582,10 @@ static void settings_take(const struct mg_settings *s)
 	md.max_sessions = s->max_calls;
 	md.handover = s->media_handover;
 	media_dp_set_restart_wait(s->dp_restart_wait_s);
+	md.shared_ip[0] = '\0';
+	for (unsigned p = 0; p < s->n_ports && md.shared_ip[0] == '\0'; p++)
+		if (s->ports[p].shared.family == AF_INET)
+			inet_ntop(AF_INET, s->ports[p].shared.addr, md.shared_ip, sizeof(md.shared_ip));
 	md.n_suites = 0;
 	for (unsigned i = 0; i < s->n_crypto_suites && i < MG_CFG_MAX_SUITES; i++)
 		md.suites[md.n_suites++] = s->crypto_suites[i];
@@ -1845,7 +1850,9 @@ void media_tick(void)
 		return;
 	}
 	for (struct media_session *m = md.head; m != NULL; m = m->next) {
-		if (m->pending > 0 || m->ops != NULL || m->deleting || m->reinst != RI_NONE ||
+		/* a standby's session keeps the active node's indexes (its
+		 * record's), not those of this dataplane, which sees no packet */
+		if (m->pending > 0 || m->ops != NULL || m->deleting || m->reinst != RI_NONE || m->standby ||
 		    now - m->poll_ms < MEDIA_INDEX_POLL_MS)
 			continue;
 		m->poll_ms = now;
@@ -1901,13 +1908,11 @@ void media_set_change_hook(media_change_f fn)
 	md.changed = fn;
 }
 
-int media_adopt(struct media_session *m)
+/* Link a session built elsewhere (read back, a standby's record). */
+static void link_in(struct media_session *m)
 {
-	uint32_t b;
+	uint32_t b = hash_str(m->key) & (MEDIA_HASH_BUCKETS - 1);
 
-	if (find(m->key) != NULL)
-		return -EEXIST;
-	b = hash_str(m->key) & (MEDIA_HASH_BUCKETS - 1);
 	m->hnext = md.hash[b];
 	md.hash[b] = m;
 	m->next = NULL;
@@ -1918,6 +1923,17 @@ int media_adopt(struct media_session *m)
 		md.head = m;
 	md.tail = m;
 	md.count++;
+	/* ids of the node that made it: ours stay above them */
+	for (unsigned i = 0; i < m->n_streams; i++)
+		if (m->dp[i].id > md.next_dp_id && m->dp[i].id - md.next_dp_id < (1ull << 40))
+			md.next_dp_id = m->dp[i].id;
+}
+
+int media_adopt(struct media_session *m)
+{
+	if (find(m->key) != NULL)
+		return -EEXIST;
+	link_in(m);
 	m->adopted = true;
 	m->adopt_new = 0;
 	m->adopt_taken = 0;
@@ -1930,6 +1946,178 @@ int media_adopt(struct media_session *m)
 			adopt_done(m);
 	}
 	return 0;
+}
+
+/* ------------------------------------------------------------- standby */
+
+static void standby_free(struct media_session *m)
+{
+	/* not linked: only its memory (ha_rec_media_parse() allocated it) */
+	for (int s = 0; s < 2; s++) {
+		for (unsigned p = 0; p < m->side[s].n_parties; p++)
+			party_free(m->side[s].parties[p]);
+		offered_drop(&m->side[s]);
+	}
+	explicit_bzero(m->ix, sizeof(m->ix));
+	free(m->key);
+	free(m);
+}
+
+/* Would @p a and @p b install the same thing (ports, sessions, legs and
+ * keys; the SRTP indexes aside)? */
+static bool same_install(const struct media_session *a, const struct media_session *b)
+{
+	if (a->n_streams != b->n_streams)
+		return false;
+	for (int s = 0; s < 2; s++) {
+		if ((a->side[s].active < 0) != (b->side[s].active < 0))
+			return false;
+		for (unsigned i = 0; i < MEDIA_MAX_STREAMS; i++)
+			if (a->side[s].port_ok[i] != b->side[s].port_ok[i] ||
+			    (a->side[s].port_ok[i] &&
+			     memcmp(&a->side[s].ports[i], &b->side[s].ports[i], sizeof(a->side[s].ports[i])) != 0))
+				return false;
+	}
+	for (unsigned i = 0; i < a->n_streams; i++) {
+		struct mg_msg_leg wa, wb;
+		bool same = true;
+
+		if (a->dp[i].id != b->dp[i].id || a->dp[i].on != b->dp[i].on)
+			return false;
+		if (!a->dp[i].on || a->side[0].active < 0 || a->side[1].active < 0)
+			continue;
+		for (int s = 0; s < 2 && same; s++) {
+			int ra = fill_wire_leg(a, s, i, NULL, &wa), rb = fill_wire_leg(b, s, i, NULL, &wb);
+
+			same = ra == 0 && rb == 0 && memcmp(&wa, &wb, sizeof(wa)) == 0;
+			explicit_bzero(&wa, sizeof(wa));
+			explicit_bzero(&wb, sizeof(wb));
+		}
+		if (!same)
+			return false;
+	}
+	return a->strict == b->strict && a->handover == b->handover;
+}
+
+static void standby_drop_done(void *arg, const struct media_result *res)
+{
+	(void)arg;
+	(void)res;
+}
+
+int media_standby_put(struct media_session *m)
+{
+	struct media_session *old = find(m->key);
+
+	m->standby = true;
+	m->adopted = false;
+	if (old != NULL) {
+		if (!old->standby) {
+			standby_free(m);
+			return -EEXIST;
+		}
+		if (!old->deleting && same_install(old, m)) {
+			memcpy(old->ix, m->ix, sizeof(old->ix));
+			md.ctr.standby_updated++;
+			standby_free(m);
+			return 0;
+		}
+		if (!old->deleting) {
+			md.ctr.standby_replaced++;
+			enqueue(old, OP_DELETE, NULL, NULL, NULL, 0, NULL, standby_drop_done, NULL);
+		}
+		standby_free(m);
+		return -EAGAIN;
+	}
+	m->created_ms = m->last_signal_ms = wall_ms();
+	m->poll_ms = wall_ms(); /* the record's indexes, not this dataplane's, until promoted */
+	link_in(m);
+	md.ctr.created++;
+	md.ctr.standby_installed++;
+	m->lost = true; /* installed when the connection is up */
+	if (media_dp_up()) {
+		m->lost = false;
+		m->reinst = RI_PORTS;
+		reinst_step(m);
+	}
+	return 0;
+}
+
+int media_standby_drop(const char *key)
+{
+	struct media_session *m = find(key);
+
+	if (m == NULL || !m->standby)
+		return -ENOENT;
+	if (!m->deleting) {
+		md.ctr.standby_removed++;
+		enqueue(m, OP_DELETE, NULL, NULL, NULL, 0, NULL, standby_drop_done, NULL);
+	}
+	return 0;
+}
+
+static void on_promoted(void *arg, int result, const void *body)
+{
+	struct media_session *m = arg;
+
+	(void)body;
+	m->pending--;
+	if (result < 0) {
+		md.ctr.promote_failed++;
+		MG_WARN("media %s: taking over: SESSION_MODIFY refused (%s)", m->key, strerror(-result));
+	}
+	if (m->pending == 0 && m->ops != NULL)
+		op_run(m);
+}
+
+unsigned media_promote(void)
+{
+	unsigned n = 0;
+
+	for (struct media_session *m = md.head; m != NULL; m = m->next) {
+		if (!m->standby)
+			continue;
+		m->standby = false;
+		n++;
+		md.ctr.promoted++;
+		/* one still being installed (or waiting for the dataplane) is
+		 * installed unblocked: fill_wire_leg() reads the flag */
+		if (m->deleting || m->lost || m->reinst != RI_NONE || m->pending > 0 || !media_dp_up())
+			continue;
+		for (unsigned i = 0; i < m->n_streams; i++) {
+			struct mg_msg_session w;
+
+			if (!m->dp[i].on || m->side[0].active < 0 || m->side[1].active < 0)
+				continue;
+			memset(&w, 0, sizeof(w));
+			if (fill_wire_leg(m, 0, i, NULL, &w.legs[0]) < 0 || fill_wire_leg(m, 1, i, NULL, &w.legs[1]) < 0) {
+				explicit_bzero(&w, sizeof(w));
+				continue;
+			}
+			media_dp_index_apply(&w, m->ix[i]);
+			for (unsigned li = 0; li < 2; li++) {
+				if (w.legs[li].rx.suite != MG_SRTP_SUITE_NONE)
+					w.legs[li].rx.flags |= MG_CRYPTO_F_ROC_RESET;
+				if (w.legs[li].tx.suite != MG_SRTP_SUITE_NONE)
+					w.legs[li].tx.flags |= MG_CRYPTO_F_ROC_RESET;
+			}
+			if (media_dp_session_put(&m->dp[i], &w, 3, on_promoted, m) > 0)
+				m->pending++;
+			else
+				md.ctr.promote_failed++;
+			explicit_bzero(&w, sizeof(w));
+		}
+	}
+	return n;
+}
+
+unsigned media_standby_count(void)
+{
+	unsigned n = 0;
+
+	for (const struct media_session *m = md.head; m != NULL; m = m->next)
+		n += m->standby;
+	return n;
 }
 
 void media_reload(const struct mg_settings *s)

@@ -180,6 +180,8 @@ struct media_session {
 	unsigned adopt_new;                    /* ... which did not hold this many of its parts */
 	unsigned adopt_taken;                  /* ports (bit side * MEDIA_MAX_STREAMS + i) the
 						  check took anew: the only ones a drop frees */
+	bool standby;                          /* an active node's session pre-installed on
+						  this standby: blocked until media_promote() */
 	struct media_op *ops, *ops_tail;       /* queued operations */
 	unsigned pending;                      /* dataplane requests in flight */
 	bool deleting;
@@ -259,6 +261,12 @@ struct media_counters {
 	uint64_t load_refused;    /* refused by load (rate, loop lag: control/load) */
 	uint64_t adopted;         /* sessions read back at start that the dataplane held */
 	uint64_t adopt_dropped;   /* read back, but the dataplane no longer held them */
+	uint64_t standby_installed; /* standby: an active node's sessions pre-installed */
+	uint64_t standby_updated;   /* ... records read again with only new indexes */
+	uint64_t standby_replaced;  /* ... records that changed (re-offer): removed, read again */
+	uint64_t standby_removed;   /* ... removed (their key deleted or expired) */
+	uint64_t promoted;          /* sessions made forwarding by media_promote() */
+	uint64_t promote_failed;    /* ... whose SESSION_MODIFY the dataplane refused */
 };
 void media_get_counters(struct media_counters *out);
 
@@ -282,5 +290,30 @@ void media_set_change_hook(media_change_f fn);
  * adopt_dropped).
  */
 int media_adopt(struct media_session *m);
+
+/*
+ * Standby node (docs/standby.md). media_standby_put(): a session read from
+ * the active node's record (as ha_rec_media_parse() builds it): a new one
+ * is installed in this node's dataplane as a re-install does (its ports by
+ * number, its sessions with the record's SRTP indexes), every leg blocked
+ * (MG_LEG_F_BLOCK: nothing forwarded); 0. A session already pre-installed:
+ * only its indexes are taken when it installs the same (0; @p m freed),
+ * else it is removed and -EAGAIN asks the caller to read the record again
+ * once it is gone. -EEXIST: a session of this node's own (not a standby
+ * one) has the key (@p m freed).
+ */
+int media_standby_put(struct media_session *m);
+/* The active node's session @p key ended: removed here. 0 or -ENOENT. */
+int media_standby_drop(const char *key);
+/*
+ * Take over (mgctl ha promote): every pre-installed session forwards from
+ * now on. Each installed stream is modified unblocked, its SRTP contexts
+ * restarted at the record's latest indexes (MG_CRYPTO_F_ROC_RESET with
+ * MG_CRYPTO_F_SEQ: the next packet's index is estimated from them, as after
+ * a dataplane restart). Returns the number of sessions taken over.
+ */
+unsigned media_promote(void);
+/* Sessions still waiting as a standby's (not promoted). */
+unsigned media_standby_count(void);
 
 #endif

@@ -67,6 +67,13 @@ static int64_t request(unsigned type, const void *body, media_dp_reply_f cb, voi
 	return media_dp_io->request(mdp.dp, type, body, MEDIA_DP_TIMEOUT_MS, cb, arg);
 }
 
+/* The address new sessions of port @p p take: its sharedAddress when it
+ * has one (a standby pair: docs/standby.md), else @p a. */
+static void port_ip(const struct mg_dp_port *p, const struct mg_cidr *a, char *out, size_t len)
+{
+	inet_ntop(AF_INET, p->shared.family == AF_INET ? p->shared.addr : a->addr, out, (socklen_t)len);
+}
+
 void media_dp_local_ip(const struct mg_settings *s, const char *remote, char *out, size_t len)
 {
 	uint8_t r[16];
@@ -84,7 +91,7 @@ void media_dp_local_ip(const struct mg_settings *s, const char *remote, char *ou
 			memcpy(&rem, r, 4);
 			mask = ci->prefix_len == 0 ? 0 : htonl(~0u << (32 - ci->prefix_len));
 			if ((net & mask) == (rem & mask)) {
-				inet_ntop(AF_INET, ci->addr, out, (socklen_t)len);
+				port_ip(&s->ports[p], ci, out, len);
 				return;
 			}
 		}
@@ -92,11 +99,11 @@ void media_dp_local_ip(const struct mg_settings *s, const char *remote, char *ou
 	for (unsigned p = 0; p < s->n_ports; p++)
 		if (s->ports[p].nexthop.family == AF_INET && s->ports[p].n_addrs > 0 &&
 		    s->ports[p].addrs[0].family == AF_INET) {
-			inet_ntop(AF_INET, s->ports[p].addrs[0].addr, out, (socklen_t)len);
+			port_ip(&s->ports[p], &s->ports[p].addrs[0], out, len);
 			return;
 		}
 	if (s->n_ports > 0 && s->ports[0].n_addrs > 0 && s->ports[0].addrs[0].family == AF_INET)
-		inet_ntop(AF_INET, s->ports[0].addrs[0].addr, out, (socklen_t)len);
+		port_ip(&s->ports[0], &s->ports[0].addrs[0], out, len);
 }
 
 /* ---------------------------------------------------------------- ports */

@@ -77,6 +77,10 @@ static void usage(FILE *out)
 		"                                  (FILE: absolute, new, in captureDir)\n"
 		"  capture stop CALL|SESSION [--session]\n"
 		"                                  packets written, copies lost\n"
+		"  ha [status]                     standby pair: role, pre-installed sessions\n"
+		"  ha promote                      take over (keepalived notify_master): the\n"
+		"                                  sessions forward, the shared address is ours\n"
+		"  ha release                      give the shared address up (notify_backup)\n"
 		"\n"
 		"dataplane (mediagate.control.socket), mediagate-dpctl's commands:\n"
 		"  dp ping [COUNT] | dp hello | dp stats | dp session list|get|stats|del ID\n"
@@ -608,6 +612,19 @@ static int cmd_maxcalls(int argc, char **argv)
 	return cmd_simple(req);
 }
 
+static int cmd_ha(int argc, char **argv)
+{
+	if (argc > 1)
+		die_usage("ha [status|promote|release]");
+	if (argc == 0 || strcmp(argv[0], "status") == 0)
+		return cmd_simple("{\"command\":\"ha\"}");
+	if (strcmp(argv[0], "promote") == 0)
+		return cmd_simple("{\"command\":\"ha promote\"}");
+	if (strcmp(argv[0], "release") == 0)
+		return cmd_simple("{\"command\":\"ha release\"}");
+	die_usage("ha '%s' (allowed: status, promote, release)", argv[0]);
+}
+
 static int cmd_log(int argc, char **argv)
 {
 	enum mg_log_level l;
@@ -809,6 +826,7 @@ static const struct {
 	{ .name = "log", .fn = cmd_log, .control = true },
 	{ .name = "ng", .fn = cmd_ng, .control = true },
 	{ .name = "capture", .fn = cmd_capture, .control = true },
+	{ .name = "ha", .fn = cmd_ha, .control = true },
 	{ .name = "dp", .fn = cmd_dp },
 };
 
@@ -897,7 +915,7 @@ int main(int argc, char **argv)
 			break;
 	if (i == sizeof(mgctl_cmds) / sizeof(mgctl_cmds[0]))
 		die_usage("unknown command '%s' (allowed: version, stats, calls, sessions, drain, "
-			  "maxcalls, log, ng, capture, dp)", cmd);
+			  "maxcalls, log, ng, capture, ha, dp)", cmd);
 	if (g.cli_sock == NULL || g.dp_sock == NULL) {
 		cfg = load_config();
 		if (g.cli_sock == NULL)

@@ -47,6 +47,7 @@ static void usage(FILE *out)
 		"  ping [COUNT]                      round trip(s) to the dataplane\n"
 		"  hello | info                      dataplane version and message sizes\n"
 		"  stats                             dataplane-wide counters\n"
+		"  shared [on|off]                   the shared media address (standby pair)\n"
 		"  port-alloc [4|6] [addr=IP] [mux]  local RTP (even) / RTCP (odd) ports\n"
 		"  port-free IP:PORT [mux]\n"
 		"  session add|modify ID leg0 LEGSPEC... leg1 LEGSPEC...\n"
@@ -435,10 +436,11 @@ static void json_session(const struct mg_msg_session *s)
 			       mg_proto_addr_str(&l->candidates[c], a, sizeof(a)));
 		}
 		printf("], \"remote_rtcp_port\": %u, \"policy\": \"%s\", \"rtcp_mux\": %s, "
-		       "\"handover\": %s, ",
+		       "\"handover\": %s, \"blocked\": %s, ",
 		       l->remote_rtcp_port, l->source_policy == MG_SOURCE_STRICT ? "strict" : "latch",
 		       l->flags & MG_LEG_F_RTCP_MUX ? "true" : "false",
-		       l->flags & MG_LEG_F_HANDOVER ? "true" : "false");
+		       l->flags & MG_LEG_F_HANDOVER ? "true" : "false",
+		       l->flags & MG_LEG_F_BLOCK ? "true" : "false");
 		json_crypto("rx", &l->rx);
 		printf(", ");
 		json_crypto("tx", &l->tx);
@@ -550,6 +552,25 @@ static int cmd_stats(void)
 		       w->polls, w->idle_polls);
 	}
 	printf("]}\n");
+	return 0;
+}
+
+static int cmd_shared(int argc, char **argv)
+{
+	struct mg_msg_shared_addr q, r;
+
+	memset(&q, 0, sizeof(q));
+	if (argc > 1)
+		die_usage("shared [on|off]");
+	if (argc == 1) {
+		if (strcmp(argv[0], "on") != 0 && strcmp(argv[0], "off") != 0)
+			die_usage("shared '%s' (allowed: on, off)", argv[0]);
+		q.flags = MG_SHARED_F_SET;
+		q.on = strcmp(argv[0], "on") == 0;
+	}
+	check_result(MG_MSG_SHARED_ADDR, request(MG_MSG_SHARED_ADDR, &q, &r, sizeof(r)));
+	printf("{\"on\": %s, \"ports\": %u, \"garps\": %" PRIu64 "}\n", r.on ? "true" : "false",
+	       r.n_ports, r.garps);
 	return 0;
 }
 
@@ -921,9 +942,10 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "ping") != 0 && strcmp(cmd, "hello") != 0 && strcmp(cmd, "info") != 0 &&
 	    strcmp(cmd, "stats") != 0 && strcmp(cmd, "port-alloc") != 0 &&
 	    strcmp(cmd, "port-free") != 0 && strcmp(cmd, "session") != 0 &&
-	    strcmp(cmd, "fork") != 0 && strcmp(cmd, "tdm") != 0 && strcmp(cmd, "capture") != 0)
+	    strcmp(cmd, "fork") != 0 && strcmp(cmd, "tdm") != 0 && strcmp(cmd, "capture") != 0 &&
+	    strcmp(cmd, "shared") != 0)
 		die_usage("unknown command '%s' (allowed: ping, hello, info, stats, port-alloc, "
-			  "port-free, session, fork, tdm, capture)", cmd);
+			  "port-free, session, fork, tdm, capture, shared)", cmd);
 	dp_connect();
 	if (strcmp(cmd, "ping") == 0)
 		rc = cmd_ping(argc, argv);
@@ -941,6 +963,8 @@ int main(int argc, char **argv)
 		rc = cmd_tdm(argc, argv);
 	else if (strcmp(cmd, "capture") == 0)
 		rc = cmd_capture(argc, argv);
+	else if (strcmp(cmd, "shared") == 0)
+		rc = cmd_shared(argc, argv);
 	else
 		rc = cmd_fork(argc, argv);
 	close(dp_fd);

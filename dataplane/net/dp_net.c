@@ -304,6 +304,14 @@ static void arp_send(unsigned p, uint16_t op, uint32_t sip, uint32_t tip,
 	dp_worker_main_tx(m);
 }
 
+uint64_t dp_net_garps;
+
+void dp_net_garp(unsigned p, uint32_t ip)
+{
+	arp_send(p, RTE_ARP_OP_REQUEST, ip, ip, NULL);
+	dp_net_garps++;
+}
+
 static void neigh_resolved(unsigned p, unsigned s, const struct rte_ether_addr *mac)
 {
 	struct neigh_table *t = neigh_tables[p];

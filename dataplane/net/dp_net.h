@@ -142,6 +142,10 @@ void dp_net_arp_input(struct rte_mbuf *m);
 void dp_neigh_hold(struct rte_mbuf *m);
 /* Retries, ageing; called from the main loop. */
 void dp_neigh_timer(uint64_t now_tsc);
+/* A gratuitous ARP (request, sender = target = @p ip, broadcast) on port
+ * index @p p: the segment learns that @p ip moved to our MAC. */
+void dp_net_garp(unsigned p, uint32_t ip);
+extern uint64_t dp_net_garps;
 /* Statistics of the main lcore's share of the net path. */
 extern struct dp_net_stats dp_main_net_stats;
 /* Entries in use on one port (telemetry; racy read). */

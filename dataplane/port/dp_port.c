@@ -17,6 +17,7 @@
 
 struct dp_port dp_ports[DP_MAX_PORTS];
 unsigned dp_n_ports;
+bool dp_shared_on;
 struct rte_mempool *dp_pktmbuf_pool;
 struct rte_mempool *dp_hdr_pool;
 struct rte_mempool *dp_clone_pool;
@@ -195,6 +196,21 @@ static int port_setup(struct dp_port *pt, const struct mg_dp_port *cfg, unsigned
 		pt->addrs[pt->n_addrs] = a;
 		pt->masks[pt->n_addrs] = c->prefix_len == 0 ? 0 :
 			rte_cpu_to_be_32(~0u << (32 - c->prefix_len));
+		pt->n_addrs++;
+	}
+	pt->shared_slot = 0;
+	if (cfg->shared.family == AF_INET) {
+		uint32_t a;
+
+		memcpy(&a, cfg->shared.addr, 4);
+		if (pt->n_addrs >= DP_MAX_ADDRS) {
+			mg_log(MG_LOG_ERR, "port '%s': sharedAddress: already %u addresses (allowed: "
+			       "at most %u with it)", cfg->devargs, pt->n_addrs, DP_MAX_ADDRS - 1);
+			return -EINVAL;
+		}
+		pt->shared_slot = pt->n_addrs + 1;
+		pt->addrs[pt->n_addrs] = a;
+		pt->masks[pt->n_addrs] = 0xffffffffu;
 		pt->n_addrs++;
 	}
 	pt->nexthop = 0;

@@ -31,11 +31,16 @@ struct dp_port {
 	uint32_t masks[DP_MAX_ADDRS]; /* network order */
 	unsigned n_addrs;
 	uint32_t nexthop;      /* network order, 0 = none (on-link only) */
+	unsigned shared_slot;  /* 1 + the addrs[] index of sharedAddress, 0 none: owned
+				  only while dp_shared_on (docs/standby.md) */
 	char name[64];
 };
 
 extern struct dp_port dp_ports[DP_MAX_PORTS];
 extern unsigned dp_n_ports;
+/* The shared address is ours (SHARED_ADDR from the control plane); written by
+ * the main lcore, read by every lcore. */
+extern bool dp_shared_on;
 /* Packet buffers; and small/indirect buffers for fork headers and clones. */
 extern struct rte_mempool *dp_pktmbuf_pool;
 extern struct rte_mempool *dp_hdr_pool;
@@ -61,7 +66,7 @@ static inline bool dp_port_owns(unsigned p, uint32_t ip)
 
 	for (unsigned i = 0; i < pt->n_addrs; i++)
 		if (pt->addrs[i] == ip)
-			return true;
+			return i + 1 != pt->shared_slot || __atomic_load_n(&dp_shared_on, __ATOMIC_RELAXED);
 	return false;
 }
 

@@ -63,6 +63,7 @@ struct mg_dp_port {
 	struct mg_cidr addrs[MG_CFG_MAX_ADDRS];
 	unsigned n_addrs;
 	struct mg_cidr nexthop; /**< prefix_len unused; family 0 if none */
+	struct mg_cidr shared;  /**< sharedAddress (standby pair): family 0 if none */
 };
 
 /** One TDM span: mediagate.tdm.span.N.* */

@@ -560,6 +560,26 @@ static int v_port_nexthop(struct mg_config *cfg, const struct mg_cfg_entry *e, c
 	return 0;
 }
 
+static int v_port_shared(struct mg_config *cfg, const struct mg_cfg_entry *e, char *why,
+			 size_t wl)
+{
+	struct mg_dp_port *pt = port_of(cfg, e);
+
+	memset(&pt->shared, 0, sizeof(pt->shared));
+	if (e->value[0] == '\0')
+		return 0;
+	if (mg_cfg_parse_cidr(e->value, &pt->shared, 0) < 0) {
+		snprintf(why, wl, "bad address");
+		return -EINVAL;
+	}
+	if (pt->shared.family != AF_INET) {
+		snprintf(why, wl, "IPv6 address: the dataplane handles IPv4 only");
+		return -EINVAL;
+	}
+	pt->shared.prefix_len = 32;
+	return 0;
+}
+
 static int v_lcores(struct mg_config *cfg, const struct mg_cfg_entry *e, char *why, size_t wl)
 {
 	const char *p = e->value;
@@ -1164,6 +1184,21 @@ static const struct mg_config_key schema[] = {
 		.used_by = MG_CFG_USE_DATAPLANE,
 	},
 	{
+		.name = "mediagate.dataplane.port.N.sharedAddress",
+		.type = "address",
+		.def = "",
+		.example = "192.0.2.100",
+		.allowed = "an IPv4 address inside one of the port's prefixes, or empty for none",
+		.apply = v_port_shared,
+		.max_index = MG_CFG_MAX_PORTS,
+		.help = "Media address an active/standby pair shares (docs/standby.md): new "
+			"sessions of port N take it as their local address; the dataplane owns "
+			"it (ARP, ICMP, packets) only while it is the active node's (mgctl ha "
+			"promote, which keepalived's notify_master runs; mediagate-dpctl shared "
+			"on|off), and sends a gratuitous ARP when it takes it.",
+		.used_by = MG_CFG_USE_BOTH,
+	},
+	{
 		.name = "mediagate.dataplane.workerLcores",
 		.type = "string",
 		.def = "",
@@ -1400,9 +1435,12 @@ static const struct mg_config_key schema[] = {
 		.def = "active",
 		.allowed = "active, standby",
 		.apply = v_redis_role,
-		.help = "active: publish this node's calls and re-adopt them at start. standby: "
-			"publish nothing (a standby node that takes over an active node's calls "
-			"is not implemented yet: docs/ha-state.md).",
+		.help = "active: publish this node's calls and re-adopt them at start. standby "
+			"(docs/standby.md): publish nothing; watch the NG sessions of the node "
+			"named by mediagate.redis.node (keyspace notifications) and pre-install "
+			"them in this node's dataplane, not forwarding, until mgctl ha promote "
+			"(keepalived's notify_master) makes them forward and this node publish "
+			"them. B2BUA calls are not taken over.",
 		.used_by = MG_CFG_USE_CONTROL,
 	},
 	{
@@ -1704,8 +1742,8 @@ static void check_ports(struct mg_config *cfg)
 		snprintf(key, sizeof(key), "mediagate.dataplane.port.%u.device", i);
 		if (mg_cfg_entry_find(cfg, key) != NULL)
 			continue;
-		static const char *const sub[] = { "addresses", "nexthop" };
-		for (size_t k = 0; k < 2 && any == NULL; k++) {
+		static const char *const sub[] = { "addresses", "nexthop", "sharedAddress" };
+		for (size_t k = 0; k < 3 && any == NULL; k++) {
 			char other[96];
 			snprintf(other, sizeof(other), "mediagate.dataplane.port.%u.%s", i, sub[k]);
 			any = mg_cfg_entry_find(cfg, other);

@@ -681,6 +681,24 @@ static int check_capture_stats(const void *p)
 	return 0;
 }
 
+static void swap_shared_addr(void *p)
+{
+	struct mg_msg_shared_addr *a = p;
+
+	SW64(a->garps);
+}
+
+static int check_shared_addr(const void *p)
+{
+	const struct mg_msg_shared_addr *a = p;
+
+	if (a->flags & ~MG_SHARED_F_SET)
+		return fail("shared address: unknown flags");
+	if (a->on > 1)
+		return fail("shared address: on is 0 or 1");
+	return 0;
+}
+
 /* ------------------------------------------------------------- the table */
 
 struct msg_desc {
@@ -752,6 +770,10 @@ static const struct msg_desc msg_table[MG_MSG_TYPE_COUNT] = {
 				    sizeof(struct mg_msg_capture_stats) },
 				  { swap_session_id, swap_capture_stats },
 				  { check_session_id, check_capture_stats } },
+	[MG_MSG_SHARED_ADDR] = { "SHARED_ADDR",
+				 { sizeof(struct mg_msg_shared_addr), sizeof(struct mg_msg_shared_addr) },
+				 { swap_shared_addr, swap_shared_addr },
+				 { check_shared_addr, check_shared_addr } },
 };
 #undef BODY
 

@@ -60,6 +60,7 @@ enum mg_msg_type {
 	MG_MSG_TDM_UNBIND = 15,    /**< mg_msg_tdm_chan -> mg_msg_tdm_stats (final) */
 	MG_MSG_CAPTURE_START = 16, /**< mg_msg_capture -> (empty) */
 	MG_MSG_CAPTURE_STOP = 17,  /**< mg_msg_session_id -> mg_msg_capture_stats (final) */
+	MG_MSG_SHARED_ADDR = 18,   /**< mg_msg_shared_addr -> mg_msg_shared_addr (state) */
 	MG_MSG_TYPE_COUNT
 };
 
@@ -481,6 +482,25 @@ struct mg_msg_capture_stats {
 	uint64_t write_errors;    /**< packets the file write failed for */
 } __attribute__((packed));
 
+/* ------------------------------------------------- shared media address */
+
+#define MG_SHARED_F_SET 0x01u /**< request: set the state to `on` (else only read it) */
+
+/**
+ * SHARED_ADDR (docs/standby.md): the ports' mediagate.dataplane.port.N.
+ * sharedAddress, the media address an active/standby pair shares, is
+ * owned (ARP and ICMP answered, packets to it taken) only while `on`.
+ * Turning it on sends a gratuitous ARP for it on its port. The reply is
+ * the state after the request.
+ */
+struct mg_msg_shared_addr {
+	uint8_t flags;     /**< request: MG_SHARED_F_*; reply: 0 */
+	uint8_t on;        /**< request with MG_SHARED_F_SET: 0 or 1; reply: the state */
+	uint8_t n_ports;   /**< reply: ports that have a shared address */
+	uint8_t reserved[5];
+	uint64_t garps;    /**< reply: gratuitous ARPs sent since start */
+} __attribute__((packed));
+
 /* ------------------------------------------------- layout is the contract */
 
 #define MG_PROTO_ASSERT_SIZE(t, n) _Static_assert(sizeof(t) == (n), #t " wire size changed: bump MG_PROTO_VERSION")
@@ -536,6 +556,7 @@ MG_PROTO_ASSERT_SIZE(struct mg_msg_tdm_stats, 80);
 MG_PROTO_ASSERT_SIZE(struct mg_msg_capture, 272);
 MG_PROTO_ASSERT_OFF(struct mg_msg_capture, path, 16);
 MG_PROTO_ASSERT_SIZE(struct mg_msg_capture_stats, 48);
+MG_PROTO_ASSERT_SIZE(struct mg_msg_shared_addr, 16);
 _Static_assert(MG_DROP_REASON_COUNT <= MG_PROTO_DROP_SLOTS, "too many drop reasons for the wire");
 _Static_assert(MG_MSG_TYPE_COUNT <= MG_PROTO_MAX_TYPES, "too many message types for HELLO");
 _Static_assert(MG_SRTP_SUITE_COUNT <= 256, "suite must fit a byte");

@@ -186,7 +186,8 @@ relay_stop_rtpengine() {
 # relay_pid (RSS per session in ng-bench) is mediagate-control's.
 # Expects: mediagate.ng.listen (SPEC §8), mediagate.calls.maxCalls for the
 # load-limit scenario, media ports in 30000+N*1000..+999 like rtpengine.
-# MG_EXTRA_CONF: more gw.properties lines (dp_restart_test.sh).
+# MG_EXTRA_CONF: more gw.properties lines (dp_restart_test.sh); MG_PORT_RANGE: the
+# media port range instead (a standby pair shares one: ha_standby_test.sh).
 relay_start_mediagate() {
 	local n=$1 max=${2:-0}
 	local dp=$BUILD/dataplane/mediagate-dataplane ctl=$BUILD/control/mediagate-control
@@ -216,7 +217,7 @@ mediagate.dataplane.eal=--no-huge -m 256 --no-shconf --no-pci --no-telemetry -l 
 mediagate.dataplane.port.0.device=net_af_packet0,iface=dp$n
 mediagate.dataplane.port.0.addresses=$(relay_media "$n")/24
 mediagate.dataplane.idleSleepUs=1000
-mediagate.media.portRange=$((30000 + n * 1000))-$((30999 + n * 1000))
+mediagate.media.portRange=${MG_PORT_RANGE:-$((30000 + n * 1000))-$((30999 + n * 1000))}
 mediagate.ng.listen=$(relay_ng "$n")/udp
 mediagate.calls.maxCalls=$max
 ${MG_EXTRA_CONF:-}

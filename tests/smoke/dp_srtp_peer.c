@@ -16,7 +16,9 @@
  * recv also says why unprotect failed (auth_fail, replay_fail: libsrtp's
  * verdicts) and the largest gap between two good packets: max_gap_ms and
  * resume_ms (CLOCK_REALTIME ms of the packet that ended it), for the
- * dataplane restart test (tests/ng/dp_restart_test.sh).
+ * dataplane restart test (tests/ng/dp_restart_test.sh); and every gap of
+ * more than 60 ms (the first 64) as [end_ms, gap_ms] in "gaps", for the
+ * standby test (tests/ng/ha_standby_test.sh: the gap across a failover).
  *
  * RTP payload of sequence number s: 160 bytes, byte i = (s + i) & 0xff;
  * timestamp = 1000 + 160 * s. The receiver checks both, so a relay that
@@ -174,6 +176,8 @@ static int do_recv(int fd, const struct opts *o)
 	unsigned received = 0, ok = 0, unprotect_fail = 0, bad = 0, ssrc_bad = 0;
 	unsigned auth_fail = 0, replay_fail = 0;
 	uint64_t last_ok_ms = 0, max_gap_ms = 0, resume_ms = 0;
+	uint64_t gaps[64][2];
+	unsigned n_gaps = 0;
 	long first_seq = -1, last_seq = -1;
 	uint32_t last_ssrc = 0;
 	char src[64] = "";
@@ -245,6 +249,10 @@ static int do_recv(int fd, const struct opts *o)
 
 			clock_gettime(CLOCK_REALTIME, &now);
 			ms = (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+			if (last_ok_ms != 0 && ms - last_ok_ms > 60 && n_gaps < 64) {
+				gaps[n_gaps][0] = ms;
+				gaps[n_gaps++][1] = ms - last_ok_ms;
+			}
 			if (last_ok_ms != 0 && ms - last_ok_ms > max_gap_ms) {
 				max_gap_ms = ms - last_ok_ms;
 				resume_ms = ms;
@@ -254,9 +262,12 @@ static int do_recv(int fd, const struct opts *o)
 	}
 	printf("{\"received\":%u,\"ok\":%u,\"unprotect_fail\":%u,\"bad\":%u,\"ssrc_bad\":%u,"
 	       "\"first_seq\":%ld,\"last_seq\":%ld,\"ssrc\":%u,\"source\":\"%s\","
-	       "\"auth_fail\":%u,\"replay_fail\":%u,\"max_gap_ms\":%llu,\"resume_ms\":%llu}\n",
+	       "\"auth_fail\":%u,\"replay_fail\":%u,\"max_gap_ms\":%llu,\"resume_ms\":%llu,\"gaps\":[",
 	       received, ok, unprotect_fail, bad, ssrc_bad, first_seq, last_seq, last_ssrc, src,
 	       auth_fail, replay_fail, (unsigned long long)max_gap_ms, (unsigned long long)resume_ms);
+	for (unsigned g = 0; g < n_gaps; g++)
+		printf("%s[%llu,%llu]", g ? "," : "", (unsigned long long)gaps[g][0], (unsigned long long)gaps[g][1]);
+	printf("]}\n");
 	return 0;
 }
 
