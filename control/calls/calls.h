@@ -138,9 +138,12 @@ void calls_adopt_counters(uint64_t *adopted, uint64_t *dropped);
  * "A dead gateway's calls"): its media are gone with its dataplane, so the
  * call is not taken over but ended: each leg is sent a BYE in its recorded
  * dialog (Call-ID, tags, route set, remote target, CSeq above the last),
- * from this node's SIP address. 0 or -EINVAL (a leg without its dialog).
+ * from user agent @p ua (-1: the leg's recorded index, when this node has
+ * it). 0 or -EINVAL (a leg without its dialog).
  */
-int calls_end_peer(const struct calls_adopt *a);
+int calls_end_peer(const struct calls_adopt *a, int ua);
+/* The index of the SIP user agent bound to address @p addr, or -1. */
+int calls_ua_by_addr(const char *addr);
 struct calls_peer_counters {
 	uint64_t calls;       /* calls ended so */
 	uint64_t byes_sent;   /* BYEs sent (two per call) */

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "calls_internal.h"
 #include "mg_log.h"
@@ -28,6 +29,14 @@ static struct {
 void calls_peer_counters(struct calls_peer_counters *out)
 {
 	*out = pe.cnt;
+}
+
+int calls_ua_by_addr(const char *addr)
+{
+	for (unsigned i = 0; i < calls_io->ua_count(); i++)
+		if (strcmp(calls_io->ua_cfg(i)->addr, addr) == 0)
+			return (int)i;
+	return -1;
 }
 
 bool calls_peer_response(nua_handle_t *nh, int status)
@@ -53,7 +62,7 @@ bool calls_peer_response(nua_handle_t *nh, int status)
 	return true;
 }
 
-int calls_end_peer(const struct calls_adopt *a)
+int calls_end_peer(const struct calls_adopt *a, int ua_given)
 {
 	unsigned n_ua = calls_io->ua_count();
 
@@ -64,9 +73,10 @@ int calls_end_peer(const struct calls_adopt *a)
 			return -EINVAL;
 	for (unsigned li = 0; li < 2; li++) {
 		const struct calls_adopt_leg *l = &a->leg[li];
-		/* the dead node's user agent by its index when this node has
-		 * as many, else the first (the BYE's Via and Contact are ours) */
-		unsigned ua = l->ua < n_ua ? l->ua : 0;
+		/* the user agent on the dead node's address (moved here), so
+		 * that the answers, sent where its INVITE came from, reach us;
+		 * else the dead node's index when this node has it, else the first */
+		unsigned ua = ua_given >= 0 ? (unsigned)ua_given : l->ua < n_ua ? l->ua : 0;
 		struct peer_bye *b = calloc(1, sizeof(*b));
 		char contact[300];
 

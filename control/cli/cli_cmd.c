@@ -872,7 +872,7 @@ static void cmd_ha_adopt(struct cli_req *r, const struct ng_val *a)
 
 	if (node == NULL)
 		return reply_error(r, "give the dead gateway's \"node\" (its mediagate.redis.node)");
-	if (ha_adopt_peer(node, &ended, &refused, why, sizeof(why)) < 0)
+	if (ha_adopt_peer(node, ng_dict_str(a, "address"), &ended, &refused, why, sizeof(why)) < 0)
 		return reply_error(r, "ha adopt: %s", why);
 	v = reply_ok(r);
 	ng_dict_add_str(cli_req_doc(r), v, "node", node);
@@ -915,7 +915,7 @@ static const struct {
 	  .help = "take over: pre-installed sessions forward, the shared address is ours" },
 	{ .name = "ha release", .fn = cmd_ha_release, .help = "give the shared address up" },
 	{ .name = "ha adopt", .fn = cmd_ha_adopt,
-	  .help = "node: N, a dead gateway's calls: a BYE on each leg, records deleted" },
+	  .help = "node: N[, address: A], a dead gateway's calls: a BYE on each leg, records deleted" },
 };
 
 void cli_cmd_handle(struct cli_req *r, const struct ng_val *dict)

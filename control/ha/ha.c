@@ -309,6 +309,7 @@ void ha_stop(void)
 
 struct peer_read {
 	unsigned ended, refused;
+	int ua;
 };
 
 static void on_peer_read(void *arg, const char *key, const char *val, size_t len)
@@ -323,7 +324,7 @@ static void on_peer_read(void *arg, const char *key, const char *val, size_t len
 		pr->refused++;
 		MG_WARN("ha adopt: %s: call record refused: %s", key, why);
 	} else {
-		if (calls_end_peer(&a) < 0) {
+		if (calls_end_peer(&a, pr->ua) < 0) {
 			pr->refused++;
 			MG_WARN("ha adopt: %s: call not ended (a leg without its dialog)", key);
 		} else {
@@ -335,9 +336,10 @@ static void on_peer_read(void *arg, const char *key, const char *val, size_t len
 	ha_redis_put(key, NULL, 0);
 }
 
-int ha_adopt_peer(const char *node, unsigned *ended, unsigned *refused, char *why, size_t wl)
+int ha_adopt_peer(const char *node, const char *addr, unsigned *ended, unsigned *refused, char *why,
+		  size_t wl)
 {
-	struct peer_read pr = { 0 };
+	struct peer_read pr = { .ua = -1 };
 	char pattern[96];
 	int n;
 
@@ -353,6 +355,15 @@ int ha_adopt_peer(const char *node, unsigned *ended, unsigned *refused, char *wh
 	if (strcmp(node, ha.node) == 0) {
 		snprintf(why, wl, "node '%s' is this node", node);
 		return -EINVAL;
+	}
+	if (addr != NULL) {
+		pr.ua = calls_ua_by_addr(addr);
+		if (pr.ua < 0) {
+			snprintf(why, wl, "no SIP user agent on %s here (netborder.sip.userAgent.IPAddress: "
+				 "add ADDR:PORT/udp, with sysctl net.ipv4.ip_nonlocal_bind=1 while the "
+				 "address is the peer's)", addr);
+			return -ENOENT;
+		}
 	}
 	snprintf(pattern, sizeof(pattern), "mg:%s:call:*", node);
 	n = ha_redis_load(ha.s->redis_url, ha.s->redis_db, pattern, on_peer_read, &pr, why, wl);

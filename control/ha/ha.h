@@ -43,9 +43,12 @@ int ha_promote(unsigned *sessions);
  * keepalived's notify_master when its address moves here; docs/ha-state.md):
  * node @p node's call records are read (blocking, as at start), each call
  * ended with a BYE on both legs (calls_end_peer()) and its record deleted.
+ * @p addr (NULL: none) the dead node's SIP address, now ours: the BYEs go
+ * from the user agent bound to it (its answers come there).
  * 0 (@p ended, @p refused) or -errno with @p why.
  */
-int ha_adopt_peer(const char *node, unsigned *ended, unsigned *refused, char *why, size_t wl);
+int ha_adopt_peer(const char *node, const char *addr, unsigned *ended, unsigned *refused, char *why,
+		  size_t wl);
 
 struct ha_counters {
 	bool enabled;
