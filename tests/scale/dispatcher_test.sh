@@ -348,18 +348,21 @@ wait "${CTL_PID[1]}" "${DP_PID[1]}" 2> /dev/null
 # SC_AFTER=late: the M calls only once the dispatcher has marked gateway 1,
 # so that the time measured is the probes' alone (no call's failure route).
 [ "${SC_AFTER:-now}" = late ] || calls after "$M" 200
-t_ds="" t_vip=""
+t_ds="" t_vip="" t_adopt=""
+[ "${SC_ADOPT:-1}" = 1 ] || t_adopt=off
 for ((t = 0; t < 150; t++)); do
 	[ -z "$t_ds" ] && [ "$(ds_flags 1)" = IP ] && t_ds=$(($(now_ms) - t0))
 	[ -z "$t_vip" ] && [ "$(vip_on 2 ${GW_VIP[1]})" = 1 ] && t_vip=$(($(now_ms) - t0))
-	[ -n "$t_ds" ] && [ -n "$t_vip" ] && break
+	# gateway 2 sent a BYE on both legs of each of gateway 1's calls
+	[ -z "$t_adopt" ] && [ "$(gw_stat 2 'd["ha"]["peer_calls_ended"]')" = $((pc0 + h1)) ] && t_adopt=$(($(now_ms) - t0))
+	[ -n "$t_ds" ] && [ -n "$t_vip" ] && [ -n "$t_adopt" ] && break
 	# the moved VIP answers the probes from gateway 2: the dispatcher may
 	# never mark it (or mark it active again)
-	[ -n "$t_vip" ] && [ $(($(now_ms) - t0 - t_vip)) -gt 3000 ] && break
+	[ -n "$t_vip" ] && [ -n "$t_adopt" ] && [ $(($(now_ms) - t0 - t_vip)) -gt 3000 ] && break
 	sleep 0.1
 done
 [ "${SC_AFTER:-now}" = late ] && calls after "$M" 200
-echo "# FAILOVER kill=${SC_KILL:-processes} after=${SC_AFTER:-now} ds_inactive_ms=${t_ds:-none} vip_moved_ms=${t_vip:-none} (probe every ${DS_PING_S:-1} s, ${DS_PROBE_THRESHOLD:-2} missed, fr_timer ${DS_FR_MS:-1000} ms, VRRP advert 1 s, check 1 s)"
+echo "# FAILOVER kill=${SC_KILL:-processes} after=${SC_AFTER:-now} ds_inactive_ms=${t_ds:-none} vip_moved_ms=${t_vip:-none} peer_calls_ended_ms=${t_adopt:-none} (probe every ${DS_PING_S:-1} s, ${DS_PROBE_THRESHOLD:-2} missed, fr_timer ${DS_FR_MS:-1000} ms, VRRP advert 1 s, check 1 s)"
 [ -n "$t_ds" ] && ok "dispatcher.list: gateway 1 inactive (IP) after the kill" ||
 	{ [ -n "$t_vip" ] && [ "$(ds_flags 1)" = AP ] && ok "dispatcher.list: gateway 1's VIP answered the probes from gateway 2 at once (AP)"; } ||
 	bad "gateway 1 inactive" "$W/kamailio.log"
