@@ -340,6 +340,8 @@ nua_handle_t *calls_dialog_handle(unsigned ua, unsigned li, const struct calls_a
 /* The answer to a BYE of calls_end_peer() (calls_sip_hook()): true when
  * @p nh was one of them. */
 bool calls_peer_response(nua_handle_t *nh, int status);
+/* At calls_stop(): BYEs still unanswered are forgotten (handles destroyed). */
+void calls_peer_stop(void);
 
 /* ------------------------------------------------------------ published state */
 

@@ -41,7 +41,7 @@ int calls_ua_by_addr(const char *addr)
 
 bool calls_peer_response(nua_handle_t *nh, int status)
 {
-	struct peer_bye **pp;
+	struct peer_bye **pp, *b;
 
 	for (pp = &pe.pending; *pp != NULL && (*pp)->nh != nh; pp = &(*pp)->next)
 		;
@@ -53,13 +53,24 @@ bool calls_peer_response(nua_handle_t *nh, int status)
 		pe.cnt.byes_ok++;
 	else
 		pe.cnt.byes_failed++;
-	struct peer_bye *b = *pp;
-
+	b = *pp;
 	*pp = b->next;
 	pe.cnt.pending--;
 	calls_io->handle_destroy(b->nh);
 	free(b);
 	return true;
+}
+
+void calls_peer_stop(void)
+{
+	while (pe.pending != NULL) {
+		struct peer_bye *b = pe.pending;
+
+		pe.pending = b->next;
+		calls_io->handle_destroy(b->nh);
+		free(b);
+	}
+	pe.cnt.pending = 0;
 }
 
 int calls_end_peer(const struct calls_adopt *a, int ua_given)
