@@ -133,6 +133,26 @@ int calls_adopt(const struct calls_adopt *a);
  * dataplane no longer held their media. */
 void calls_adopt_counters(uint64_t *adopted, uint64_t *dropped);
 
+/*
+ * A call of another gateway that died (mgctl ha adopt NODE; docs/ha-state.md,
+ * "A dead gateway's calls"): its media are gone with its dataplane, so the
+ * call is not taken over but ended: each leg is sent a BYE in its recorded
+ * dialog (Call-ID, tags, route set, remote target, CSeq above the last),
+ * from user agent @p ua (-1: the leg's recorded index, when this node has
+ * it). 0 or -EINVAL (a leg without its dialog).
+ */
+int calls_end_peer(const struct calls_adopt *a, int ua);
+/* The index of the SIP user agent bound to address @p addr, or -1. */
+int calls_ua_by_addr(const char *addr);
+struct calls_peer_counters {
+	uint64_t calls;       /* calls ended so */
+	uint64_t byes_sent;   /* BYEs sent (two per call) */
+	uint64_t byes_ok;     /* answered 2xx */
+	uint64_t byes_failed; /* answered otherwise, or no answer (408 of the stack) */
+	unsigned pending;     /* BYEs waiting for their answer */
+};
+void calls_peer_counters(struct calls_peer_counters *out);
+
 /* @p gone: the call is freed (its key goes). NULL: none. */
 typedef void (*calls_observer_f)(const struct calls_state *st, bool gone);
 void calls_set_observer(calls_observer_f fn);

@@ -57,13 +57,29 @@ static void route_reversed(const char *in, char *out, size_t len)
 		out[0] = '\0';
 }
 
+/* A handle in the recorded dialog of leg @p li (also calls_peer.c): Call-ID,
+ * our From and their To with the tags, the route set. */
+nua_handle_t *calls_dialog_handle(unsigned ua, unsigned li, const struct calls_adopt_leg *l, void *magic)
+{
+	char local[400], remote[400], route[512];
+
+	snprintf(local, sizeof(local), "<%s>;tag=%s", l->local_uri, l->local_tag);
+	snprintf(remote, sizeof(remote), "<%s>;tag=%s", l->remote_uri, l->remote_tag);
+	/* leg 0: we answered the INVITE (UAS: the route set as received);
+	 * leg 1: we sent it (UAC: reversed) */
+	if (li == 1)
+		route_reversed(l->route, route, sizeof(route));
+	else
+		snprintf(route, sizeof(route), "%s", l->route);
+	return calls_io->dialog_handle(ua, magic, l->call_id, local, remote, route);
+}
+
 static int adopt_leg(struct call *c, unsigned li, const struct calls_adopt_leg *l)
 {
 	struct call_leg *g = &c->leg[li];
 	struct call_dialog *d;
 	struct sdp_policy pol = c->pol;
 	struct sdp_result r;
-	char local[400], remote[400], route[512];
 	int rc;
 
 	g->ua = l->ua;
@@ -86,15 +102,7 @@ static int adopt_leg(struct call *c, unsigned li, const struct calls_adopt_leg *
 	c->mc.leg[li].port = l->port;
 	c->mc.leg[li].port_ok = true;
 
-	snprintf(local, sizeof(local), "<%s>;tag=%s", l->local_uri, l->local_tag);
-	snprintf(remote, sizeof(remote), "<%s>;tag=%s", l->remote_uri, l->remote_tag);
-	/* leg 0: we answered the INVITE (UAS: the route set as received);
-	 * leg 1: we sent it (UAC: reversed) */
-	if (li == 1)
-		route_reversed(l->route, route, sizeof(route));
-	else
-		snprintf(route, sizeof(route), "%s", l->route);
-	g->nh = calls_io->dialog_handle(l->ua, c, l->call_id, local, remote, route);
+	g->nh = calls_dialog_handle(l->ua, li, l, c);
 	if (g->nh == NULL)
 		return -ENOMEM;
 

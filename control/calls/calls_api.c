@@ -195,6 +195,7 @@ void calls_stop(void)
 		call_maybe_free(c);
 	}
 	calls_io->set_hook(NULL, NULL);
+	calls_peer_stop();
 #ifdef MG_HAVE_PRI
 	calls_pstn_stop();
 #endif

@@ -221,6 +221,8 @@ struct calls_io {
 				       const char *remote, const char *route);
 	void (*dialog_invite)(nua_handle_t *nh, const char *url, const char *contact, const char *sdp,
 			      uint32_t cseq);
+	/* A BYE in such a dialog (calls_peer.c), answered by nua_r_method. */
+	void (*dialog_bye)(nua_handle_t *nh, const char *url, const char *contact, uint32_t cseq);
 
 	int (*rules_reload)(struct route_set *set, const char *path, char *err, size_t errlen);
 	unsigned (*rules_count)(struct route_set *set);
@@ -334,6 +336,12 @@ void call_link_adopted(struct call *c, uint64_t sess_id);
 void calls_adopt_dropped(void);
 /* calls_sip_ops.resume: the re-INVITE in leg @li's dialog (calls_adopt.c). */
 void call_sip_resume(struct call *c, unsigned li);
+nua_handle_t *calls_dialog_handle(unsigned ua, unsigned li, const struct calls_adopt_leg *l, void *magic);
+/* The answer to a BYE of calls_end_peer() (calls_sip_hook()): true when
+ * @p nh was one of them. */
+bool calls_peer_response(nua_handle_t *nh, int status);
+/* At calls_stop(): BYEs still unanswered are forgotten (handles destroyed). */
+void calls_peer_stop(void);
 
 /* ------------------------------------------------------------ published state */
 

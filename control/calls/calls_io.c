@@ -101,6 +101,18 @@ static void io_dialog_invite(nua_handle_t *nh, const char *url, const char *cont
 		   SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp), TAG_END());
 }
 
+/* A BYE in a dialog nua does not hold (calls_peer.c): nua_bye() needs a
+ * session of the handle, nua_method() sends any method with the handle's
+ * Call-ID, From and To (tags) and the route set given. */
+static void io_dialog_bye(nua_handle_t *nh, const char *url, const char *contact, uint32_t cseq)
+{
+	char cs[32];
+
+	snprintf(cs, sizeof(cs), "%u BYE", cseq);
+	nua_method(nh, NUTAG_METHOD("BYE"), NUTAG_URL(url), SIPTAG_CSEQ_STR(cs), SIPTAG_CONTACT_STR(contact),
+		   SIPTAG_REASON_STR("SIP;cause=480;text=\"gateway failed, call ended by its peer\""), TAG_END());
+}
+
 const struct calls_io calls_io_real = {
 	.ua_count = sipua_count,
 	.ua_cfg = sipua_cfg,
@@ -117,6 +129,7 @@ const struct calls_io calls_io_real = {
 	.local_tag = io_local_tag,
 	.dialog_handle = io_dialog_handle,
 	.dialog_invite = io_dialog_invite,
+	.dialog_bye = io_dialog_bye,
 	.rules_reload = route_set_reload,
 	.rules_count = io_rules_count,
 	.route = io_route,

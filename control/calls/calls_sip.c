@@ -632,6 +632,8 @@ bool calls_sip_hook(void *arg, unsigned ua_index, nua_event_t event, int status,
 
 	(void)arg;
 	(void)nua;
+	if (event == nua_r_method && calls_peer_response(nh, status))
+		return true;
 	if (c != NULL && !call_is_known(c))
 		c = NULL;
 	if (c == NULL) {

@@ -292,6 +292,20 @@ static void fake_trace(const struct call *c, int li, int from, int to)
 		       leg_state_name((enum leg_state)to));
 }
 
+/* A dialog handle (calls_peer.c, calls_adopt.c): what it was made of. */
+static nua_handle_t *fake_dialog_handle(unsigned ua, void *magic, const char *call_id, const char *local,
+					const char *remote, const char *route)
+{
+	fk_add(fk.seen, "dialog %u %s from %s to %s route %s\n", ua, call_id, local, remote, route);
+	return fk_handle_new(magic);
+}
+
+static void fake_dialog_bye(nua_handle_t *nh, const char *url, const char *contact, uint32_t cseq)
+{
+	(void)contact;
+	fk_add(fk.seen, "bye %u %s cseq %u\n", fk_index(nh), url, cseq);
+}
+
 static const struct calls_io fake_io = {
 	.ua_count = fake_ua_count,
 	.ua_cfg = fake_ua_cfg,
@@ -305,6 +319,8 @@ static const struct calls_io fake_io = {
 	.invite = fake_invite,
 	.bye = fake_bye,
 	.cancel = fake_cancel,
+	.dialog_handle = fake_dialog_handle,
+	.dialog_bye = fake_dialog_bye,
 	.rules_reload = fake_rules_reload,
 	.rules_count = fake_rules_count,
 	.route = fake_route,
@@ -1049,6 +1065,58 @@ static void test_tables(void **state)
 		assert_non_null(leg_state_name((enum leg_state)s));
 }
 
+/* A dead gateway's call (mgctl ha adopt): a BYE in each leg's recorded
+ * dialog (leg 1's route set reversed, CSeq above the last, to the party's
+ * Contact), nothing else; the answers are counted and the handles go. */
+static void test_peer_call_ended(void **state)
+{
+	struct calls_adopt a;
+	struct calls_peer_counters pc;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	a.sess_id = 7;
+	for (unsigned li = 0; li < 2; li++) {
+		struct calls_adopt_leg *l = &a.leg[li];
+
+		snprintf(l->call_id, sizeof(l->call_id), "cid%u", li);
+		snprintf(l->local_tag, sizeof(l->local_tag), "us%u", li);
+		snprintf(l->remote_tag, sizeof(l->remote_tag), "them%u", li);
+		snprintf(l->local_uri, sizeof(l->local_uri), "sip:gw%u@192.0.2.41", li);
+		snprintf(l->remote_uri, sizeof(l->remote_uri), "sip:party%u@192.0.2.9", li);
+		snprintf(l->remote_target, sizeof(l->remote_target), "sip:party%u@192.0.2.9:5070", li);
+		l->local_cseq = 100 + li;
+	}
+	snprintf(a.leg[0].route, sizeof(a.leg[0].route), "<sip:p1;lr>,<sip:p2;lr>");
+	snprintf(a.leg[1].route, sizeof(a.leg[1].route), "<sip:p3;lr>,<sip:p4;lr>");
+	assert_int_equal(calls_end_peer(&a, -1), 0);
+	assert_string_equal(fk.seen,
+			    "dialog 0 cid0 from <sip:gw0@192.0.2.41>;tag=us0 to <sip:party0@192.0.2.9>;tag=them0 "
+			    "route <sip:p1;lr>,<sip:p2;lr>\n"
+			    "bye 0 sip:party0@192.0.2.9:5070 cseq 101\n"
+			    "dialog 0 cid1 from <sip:gw1@192.0.2.41>;tag=us1 to <sip:party1@192.0.2.9>;tag=them1 "
+			    "route <sip:p4;lr>,<sip:p3;lr>\n"
+			    "bye 1 sip:party1@192.0.2.9:5070 cseq 102\n");
+	assert_int_equal(calls_active(), 0);
+	calls_peer_counters(&pc);
+	assert_int_equal(pc.calls, 1);
+	assert_int_equal(pc.byes_sent, 2);
+	assert_int_equal(pc.pending, 2);
+	fk_event(nua_r_method, 100, 0, NULL); /* provisional: still waiting */
+	fk_event(nua_r_method, 200, 0, NULL);
+	fk_event(nua_r_method, 481, 1, NULL);
+	calls_peer_counters(&pc);
+	assert_int_equal(pc.byes_ok, 1);
+	assert_int_equal(pc.byes_failed, 1);
+	assert_int_equal(pc.pending, 0);
+	assert_true(fk.nh[0].destroyed && fk.nh[1].destroyed);
+	/* a leg without its dialog: nothing sent */
+	a.leg[1].remote_target[0] = '\0';
+	assert_int_equal(calls_end_peer(&a, -1), -EINVAL);
+	calls_peer_counters(&pc);
+	assert_int_equal(pc.byes_sent, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1067,6 +1135,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_long_values_routed_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_too_long_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tables, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_peer_call_ended, setup, teardown),
 	};
 	int rc;
 

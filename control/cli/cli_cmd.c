@@ -323,6 +323,15 @@ static void ha_stats(struct ng_doc *d, struct ng_val *v, const struct ha_counter
 	ng_dict_add_int(d, o, "removed", (int64_t)hc->standby_removed);
 	ng_dict_add_int(d, o, "promoted_sessions", (int64_t)hc->promote_sessions);
 	ng_dict_add_int(d, o, "promote_failed", (int64_t)hc->promote_failed);
+	/* a dead gateway's calls, ended here (mgctl ha adopt NODE) */
+	ng_dict_add_int(d, o, "peer_adopts", (int64_t)hc->peer_adopts);
+	ng_dict_add_int(d, o, "peer_read", (int64_t)hc->peer_read);
+	ng_dict_add_int(d, o, "peer_refused", (int64_t)hc->peer_refused);
+	ng_dict_add_int(d, o, "peer_calls_ended", (int64_t)hc->peer.calls);
+	ng_dict_add_int(d, o, "peer_byes_sent", (int64_t)hc->peer.byes_sent);
+	ng_dict_add_int(d, o, "peer_byes_ok", (int64_t)hc->peer.byes_ok);
+	ng_dict_add_int(d, o, "peer_byes_failed", (int64_t)hc->peer.byes_failed);
+	ng_dict_add_int(d, o, "peer_byes_pending", hc->peer.pending);
 	ng_dict_add_int(d, o, "watch_connected", hc->watch.connected);
 	ng_dict_add_int(d, o, "watch_connects", (int64_t)hc->watch.connects);
 	ng_dict_add_int(d, o, "watch_events", (int64_t)hc->watch.events);
@@ -853,6 +862,25 @@ static void cmd_ha_release(struct cli_req *r, const struct ng_val *a)
 	ha_cmd(r, true, false);
 }
 
+/* A dead gateway's calls: ended from here (keepalived notify_master). */
+static void cmd_ha_adopt(struct cli_req *r, const struct ng_val *a)
+{
+	const char *node = ng_dict_str(a, "node");
+	unsigned ended, refused;
+	char why[200];
+	struct ng_val *v;
+
+	if (node == NULL)
+		return reply_error(r, "give the dead gateway's \"node\" (its mediagate.redis.node)");
+	if (ha_adopt_peer(node, ng_dict_str(a, "address"), &ended, &refused, why, sizeof(why)) < 0)
+		return reply_error(r, "ha adopt: %s", why);
+	v = reply_ok(r);
+	ng_dict_add_str(cli_req_doc(r), v, "node", node);
+	ng_dict_add_int(cli_req_doc(r), v, "calls_ended", ended);
+	ng_dict_add_int(cli_req_doc(r), v, "refused", refused);
+	cli_req_reply(r, v);
+}
+
 static void cmd_capture_start(struct cli_req *r, const struct ng_val *a)
 {
 	cmd_capture(r, a, true);
@@ -886,6 +914,8 @@ static const struct {
 	{ .name = "ha promote", .fn = cmd_ha_promote,
 	  .help = "take over: pre-installed sessions forward, the shared address is ours" },
 	{ .name = "ha release", .fn = cmd_ha_release, .help = "give the shared address up" },
+	{ .name = "ha adopt", .fn = cmd_ha_adopt,
+	  .help = "node: N[, address: A], a dead gateway's calls: a BYE on each leg, records deleted" },
 };
 
 void cli_cmd_handle(struct cli_req *r, const struct ng_val *dict)

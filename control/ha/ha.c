@@ -305,6 +305,80 @@ void ha_stop(void)
 	ha.on = false;
 }
 
+/* ------------------------------------------------- a dead gateway's calls */
+
+struct peer_read {
+	unsigned ended, refused;
+	int ua;
+};
+
+static void on_peer_read(void *arg, const char *key, const char *val, size_t len)
+{
+	struct peer_read *pr = arg;
+	struct calls_adopt a;
+	char why[160];
+
+	if (ha_rec_kind(val, len) != 'c')
+		return; /* its NG sessions: a standby's business (docs/standby.md) */
+	if (ha_rec_call_parse(val, len, &a, why, sizeof(why)) < 0) {
+		pr->refused++;
+		MG_WARN("ha adopt: %s: call record refused: %s", key, why);
+	} else {
+		if (calls_end_peer(&a, pr->ua) < 0) {
+			pr->refused++;
+			MG_WARN("ha adopt: %s: call not ended (a leg without its dialog)", key);
+		} else {
+			pr->ended++;
+		}
+		ha_rec_adopt_free(&a);
+	}
+	/* ended or not, the record is of no use any more */
+	ha_redis_put(key, NULL, 0);
+}
+
+int ha_adopt_peer(const char *node, const char *addr, unsigned *ended, unsigned *refused, char *why,
+		  size_t wl)
+{
+	struct peer_read pr = { .ua = -1 };
+	char pattern[96];
+	int n;
+
+	*ended = *refused = 0;
+	if (!ha.on || ha.standby) {
+		snprintf(why, wl, "%s", !ha.on ? "mediagate.redis.url is not set" : "this node is a standby");
+		return -ENODEV;
+	}
+	if (node[0] == '\0' || strlen(node) >= sizeof(ha.node) || strpbrk(node, "*?[]:\\") != NULL) {
+		snprintf(why, wl, "node '%s': a mediagate.redis.node name (no * ? [ ] : \\)", node);
+		return -EINVAL;
+	}
+	if (strcmp(node, ha.node) == 0) {
+		snprintf(why, wl, "node '%s' is this node", node);
+		return -EINVAL;
+	}
+	if (addr != NULL) {
+		pr.ua = calls_ua_by_addr(addr);
+		if (pr.ua < 0) {
+			snprintf(why, wl, "no SIP user agent on %s here (netborder.sip.userAgent.IPAddress: "
+				 "add ADDR:PORT/udp, with sysctl net.ipv4.ip_nonlocal_bind=1 while the "
+				 "address is the peer's)", addr);
+			return -ENOENT;
+		}
+	}
+	snprintf(pattern, sizeof(pattern), "mg:%s:call:*", node);
+	n = ha_redis_load(ha.s->redis_url, ha.s->redis_db, pattern, on_peer_read, &pr, why, wl);
+	if (n < 0)
+		return n;
+	ha.cnt.peer_adopts++;
+	ha.cnt.peer_read += (uint64_t)n;
+	ha.cnt.peer_refused += pr.refused;
+	*ended = pr.ended;
+	*refused = pr.refused;
+	MG_INFO("ha adopt: node %s: %u call(s) ended with a BYE on each leg, %u refused", node, pr.ended,
+		pr.refused);
+	return 0;
+}
+
 void ha_get_counters(struct ha_counters *out)
 {
 	struct media_counters mc;
@@ -326,4 +400,5 @@ void ha_get_counters(struct ha_counters *out)
 	out->adopted = mc.adopted;
 	out->adopt_dropped = mc.adopt_dropped;
 	calls_adopt_counters(&out->calls_adopted, &out->calls_adopt_dropped);
+	calls_peer_counters(&out->peer);
 }

@@ -19,6 +19,7 @@
 
 #include <sofia-sip/su_wait.h>
 
+#include "calls.h"
 #include "ha_redis.h"
 #include "ha_watch.h"
 #include "mg_config.h"
@@ -36,6 +37,18 @@ void ha_stop(void);
  * The dataplane's shared address is the caller's (cli: SHARED_ADDR).
  */
 int ha_promote(unsigned *sessions);
+
+/*
+ * The calls of another gateway that died (mgctl ha adopt NODE, run by
+ * keepalived's notify_master when its address moves here; docs/ha-state.md):
+ * node @p node's call records are read (blocking, as at start), each call
+ * ended with a BYE on both legs (calls_end_peer()) and its record deleted.
+ * @p addr (NULL: none) the dead node's SIP address, now ours: the BYEs go
+ * from the user agent bound to it (its answers come there).
+ * 0 (@p ended, @p refused) or -errno with @p why.
+ */
+int ha_adopt_peer(const char *node, const char *addr, unsigned *ended, unsigned *refused, char *why,
+		  size_t wl);
 
 struct ha_counters {
 	bool enabled;
@@ -58,6 +71,11 @@ struct ha_counters {
 	uint64_t standby_installed, standby_updated, standby_replaced, standby_removed;
 	uint64_t promote_sessions;   /* sessions that took over */
 	uint64_t promote_failed;     /* ... whose dataplane modify failed */
+	/* a dead gateway's calls (ha_adopt_peer()) */
+	uint64_t peer_adopts;        /* ha adopt commands run */
+	uint64_t peer_read;          /* its keys read */
+	uint64_t peer_refused;       /* call records that could not be ended */
+	struct calls_peer_counters peer; /* calls ended, their BYEs and answers */
 };
 void ha_get_counters(struct ha_counters *out);
 

@@ -25,10 +25,16 @@
 #     failure route while gateway 1 is not yet marked, the dispatcher's choice
 #     after), gateway 2 answered all M; dispatcher.list says gateway 1 inactive
 #     and gateway 2 active; ip -j addr shows gateway 1's VIP on gateway 2.
-#     The long calls held by gateway 2 end normally; the ones held by gateway
-#     1 are lost (their BYE times out: 408), exactly as many as it held. Ending
-#     them cleanly from the survivor needs the shared call state (issue 12
-#     items 1-3), not in this branch.
+#     Both gateways publish their calls to one redis-server (nodes g1, g2);
+#     keepalived's notify_master on gateway 2 (taking gateway 1's VIP) runs
+#     `mgctl ha adopt g1`: gateway 2 reads g1's call records and ends each of
+#     those calls with a BYE on both legs (docs/ha-state.md). The long calls
+#     (tests/scale/uac_held.xml: a BYE within 10 s is answered 200, else the
+#     caller sends its own) all succeed: SIPp's counts of caller and callee,
+#     gateway 2's mgctl --json stats (ha.peer_*: h1 calls, 2 x h1 BYEs
+#     answered 2xx), and g1 has no call key left in Redis. Without the
+#     adoption (SC_ADOPT=0) the calls gateway 1 held fail (their caller's BYE
+#     gets 408) and those checks fail.
 # The times from the kill to the dispatcher marking gateway 1 inactive and to
 # the VIP appearing on gateway 2, and the setup times of the M calls, are
 # printed as "# FAILOVER"/"# SETUP" lines (for the document, not asserted).
@@ -64,7 +70,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "scale: needs root (network namespaces)"
 	exit 1
 fi
-for b in kamailio keepalived sipp python3; do
+for b in kamailio keepalived sipp python3 redis-server redis-cli; do
 	command -v "$b" > /dev/null || { echo "scale: $b is not installed (scripts/setup)"; exit 1; }
 done
 for b in "$CONTROL" "$DATAPLANE" "$DPCTL" "$MGCTL"; do
@@ -118,8 +124,16 @@ peer $NS_A ea $ADDR_A va
 peer $NS_B eb $ADDR_B vb
 peer sc-$T-g1 eg ${GW_OWN[1]} vg1
 peer sc-$T-g2 eg ${GW_OWN[2]} vg2
+# each gateway also binds its peer's VIP before keepalived moves it there
+ip netns exec sc-$T-g1 sysctl -qw net.ipv4.ip_nonlocal_bind=1
+ip netns exec sc-$T-g2 sysctl -qw net.ipv4.ip_nonlocal_bind=1
 set +e
 cd "$W" || exit 1
+redis-server --port 0 --unixsocket "$W/redis.sock" --unixsocketperm 700 --save '' --appendonly no \
+	--dir "$W" > redis.log 2>&1 &
+PIDS+=($!)
+rcli() { redis-cli -s "$W/redis.sock" "$@"; }
+for _ in $(seq 50); do rcli ping 2> /dev/null | grep -q PONG && break; sleep 0.1; done
 cat > rules.xml << EOF
 <?xml version="1.0" encoding="UTF-8"?>
 <routing_rules>
@@ -142,6 +156,10 @@ vip_on() {
 keepalived_start() {
 	local g=$1 o=$((3 - $1)) d=$W/g$1
 	mkdir -p "$d"
+	# notify_master of the peer's VIP: its calls are ended from here
+	printf '#!/bin/sh\n%s --json --socket %s --timeout 5000 ha adopt g%s %s >> %s 2>&1\n' \
+		"$MGCTL" "$d/cli.sock" "$o" "${GW_VIP[$o]}" "$d/adopt.json" > "$d/adopt.sh"
+	[ "${SC_ADOPT:-1}" = 1 ] || printf '#!/bin/sh\nexit 0\n' > "$d/adopt.sh"
 	printf '#!/bin/sh\n# keepalived check: mediagate-control of gateway %s lives (no pid yet: starting)\n[ ! -s %s ] || kill -0 "$(cat %s)"\n' \
 		"$g" "$d/ctl.pid" "$d/ctl.pid" > "$d/check.sh"
 	chmod 755 "$d/check.sh"
@@ -150,7 +168,7 @@ keepalived_start() {
 	sed -e "s|@IFACE@|eg|g" -e "s|@SELF@|${GW_OWN[$g]}|g" -e "s|@PEER@|${GW_OWN[$o]}|g" \
 		-e "s|@VIP_MINE@|${GW_VIP[$g]}/24|g" -e "s|@VIP_PEER@|${GW_VIP[$o]}/24|g" \
 		-e "s|@VRID_MINE@|$vm|g" -e "s|@VRID_PEER@|$vp|g" -e "s|@CHECK@|/bin/sh $d/check.sh|g" \
-		-e "s|@NAME@|sc_${T}_g$g|g" "$SRC/configs/keepalived-gateway.conf.in" > "$d/keepalived.conf"
+		-e "s|@NOTIFY_PEER@|/bin/sh $d/adopt.sh|g" -e "s|@NAME@|sc_${T}_g$g|g" "$SRC/configs/keepalived-gateway.conf.in" > "$d/keepalived.conf"
 	ip netns exec "sc-$T-g$g" keepalived -n -l -D -P -f "$d/keepalived.conf" -p "$d/ka.pid" -r "$d/ka-vrrp.pid" \
 		-c "$d/ka-chk.pid" > "$d/keepalived.log" 2>&1 &
 	KA_PID[$g]=$!
@@ -161,7 +179,9 @@ gw_start() {
 	local g=$1 d=$W/g$1
 	cat > "$d/gw.properties" << EOF
 # tests/scale gateway $g: a B2BUA behind Kamailio's dispatcher, SIP on its VIP.
-netborder.sip.userAgent.IPAddress=${GW_VIP[$g]}:5060/udp
+# its own VIP, and the peer's (bound while not here: ip_nonlocal_bind), from
+# which it ends the peer's calls when the VIP moves here (mgctl ha adopt)
+netborder.sip.userAgent.IPAddress=${GW_VIP[$g]}:5060/udp,${GW_VIP[$((3 - g))]}:5060/udp
 netborder.media.srtp.mode=as-needed
 mediagate.routing.rulesFile=$W/rules.xml
 mediagate.log.level=info
@@ -173,6 +193,8 @@ mediagate.dataplane.port.0.device=net_ring0
 mediagate.dataplane.port.0.addresses=198.51.100.$g/24
 mediagate.dataplane.idleSleepUs=1000
 mediagate.media.portRange=40000-40999
+mediagate.redis.url=unix:$W/redis.sock
+mediagate.redis.node=g$g
 EOF
 	ip netns exec "sc-$T-g$g" "$DATAPLANE" --config "$d/gw.properties" > "$d/dataplane.log" 2>&1 &
 	DP_PID[$g]=$!
@@ -202,16 +224,16 @@ kam_rpc() { python3 "$NGD/kam_rpc.py" "$KAM_RPC" "$@"; }
 ds_flags() {
 	kam_rpc dispatcher.list | jq_py "[t['DEST']['FLAGS'] for r in d['RECORDS'] for t in r['SET']['TARGETS'] if t['DEST']['URI']=='sip:${GW_VIP[$1]}:5060'][0]"
 }
-# calls NAME CALLS HOLD_MS: SIPp caller (own port) through Kamailio, 20/s, in
+# calls NAME CALLS HOLD_MS [SCENARIO]: SIPp caller (own port) through Kamailio, 20/s, in
 # the background; rc in $W/NAME.rc, per-call setup times in $W/NAME/*_rtt.csv
 SIPP_PORT=5060
 calls() {
-	local name=$1 n=$2 hold=$3
+	local name=$1 n=$2 hold=$3 sf=${4:-$NGD/sipp/uac_call.xml}
 	SIPP_PORT=$((SIPP_PORT + 1))
 	mkdir -p "$W/$name"
 	(
 		cd "$W/$name" || exit 1
-		ip netns exec $NS_A sipp $KAM:5060 -sf "$NGD/sipp/uac_call.xml" -i $ADDR_A -p $SIPP_PORT -s bob \
+		ip netns exec $NS_A sipp $KAM:5060 -sf "$sf" -i $ADDR_A -p $SIPP_PORT -s bob \
 			-d "$hold" -m "$n" -l "$n" -r 20 -timeout 60 -nostdin -cid_str "sc-$name-%u-%p@%s" \
 			-trace_err -error_file "$W/$name.err" -trace_stat -stf "$W/$name.csv" -trace_rtt -rtt_freq 1 ${SC_TRACE:+-trace_msg -message_file "$W/$name.msg"} \
 			> "$W/$name.out" 2>&1
@@ -279,6 +301,7 @@ done
 
 # ---- 2. calls spread ----------------------------------------------------------
 ip netns exec $NS_B sipp -sf "$HERE/uas.xml" -i $ADDR_B -p 5060 -trace_err -error_file "$W/callee.err" \
+	-trace_stat -stf "$W/callee.csv" -fd 1 \
 	-nostdin -bg > "$W/callee.out" 2>&1
 p=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' "$W/callee.out" | head -n 1)
 [ -n "$p" ] && PIDS+=($p)
@@ -295,7 +318,7 @@ echo "# SPLIT gw1=$n1 gw2=$n2 of $N (round-robin)"
 	bad "the calls were not spread over both gateways ($n1, $n2)"
 
 # ---- 3. gateway 1 dies -----------------------------------------------------------
-calls long "$L" 8000
+calls long "$L" 0 "$HERE/uac_held.xml"
 held=0
 for ((t = 0; t < 100; t++)); do
 	h1=$(gw_stat 1 'd["calls"]["active"]') h2=$(gw_stat 2 'd["calls"]["active"]')
@@ -304,6 +327,10 @@ for ((t = 0; t < 100; t++)); do
 done
 [ $held = 1 ] && ok "$L long calls up: gateway 1 holds $h1, gateway 2 holds $h2" || bad "$L long calls up ($h1 + $h2)"
 b2=$(gw_stat 2 'd["calls"]["answered"]')
+pc0=$(gw_stat 2 'd["ha"]["peer_calls_ended"]') pok0=$(gw_stat 2 'd["ha"]["peer_byes_ok"]')
+pf0=$(gw_stat 2 'd["ha"]["peer_byes_failed"]')
+k1=$(rcli --scan --pattern 'mg:g1:call:*' | wc -l)
+[ "$k1" -eq "$h1" ] && ok "Redis holds gateway 1's $h1 call records (mg:g1:call:*)" || bad "gateway 1's call keys in Redis: $k1, it holds $h1"
 t0=$(now_ms)
 if [ "${SC_KILL:-processes}" = node ]; then
 	# stopped first: no process of the "machine" acts on its neighbours' deaths
@@ -321,16 +348,24 @@ wait "${CTL_PID[1]}" "${DP_PID[1]}" 2> /dev/null
 # SC_AFTER=late: the M calls only once the dispatcher has marked gateway 1,
 # so that the time measured is the probes' alone (no call's failure route).
 [ "${SC_AFTER:-now}" = late ] || calls after "$M" 200
-t_ds="" t_vip=""
+t_ds="" t_vip="" t_adopt=""
+[ "${SC_ADOPT:-1}" = 1 ] || t_adopt=off
 for ((t = 0; t < 150; t++)); do
 	[ -z "$t_ds" ] && [ "$(ds_flags 1)" = IP ] && t_ds=$(($(now_ms) - t0))
 	[ -z "$t_vip" ] && [ "$(vip_on 2 ${GW_VIP[1]})" = 1 ] && t_vip=$(($(now_ms) - t0))
-	[ -n "$t_ds" ] && [ -n "$t_vip" ] && break
+	# gateway 2 sent a BYE on both legs of each of gateway 1's calls
+	[ -z "$t_adopt" ] && [ "$(gw_stat 2 'd["ha"]["peer_calls_ended"]')" = $((pc0 + h1)) ] && t_adopt=$(($(now_ms) - t0))
+	[ -n "$t_ds" ] && [ -n "$t_vip" ] && [ -n "$t_adopt" ] && break
+	# the moved VIP answers the probes from gateway 2: the dispatcher may
+	# never mark it (or mark it active again)
+	[ -n "$t_vip" ] && [ -n "$t_adopt" ] && [ $(($(now_ms) - t0 - t_vip)) -gt 3000 ] && break
 	sleep 0.1
 done
 [ "${SC_AFTER:-now}" = late ] && calls after "$M" 200
-echo "# FAILOVER kill=${SC_KILL:-processes} after=${SC_AFTER:-now} ds_inactive_ms=${t_ds:-none} vip_moved_ms=${t_vip:-none} (probe every ${DS_PING_S:-1} s, ${DS_PROBE_THRESHOLD:-2} missed, fr_timer ${DS_FR_MS:-1000} ms, VRRP advert 1 s, check 1 s)"
-[ -n "$t_ds" ] && ok "dispatcher.list: gateway 1 inactive (IP) after the kill" || bad "gateway 1 inactive" "$W/kamailio.log"
+echo "# FAILOVER kill=${SC_KILL:-processes} after=${SC_AFTER:-now} ds_inactive_ms=${t_ds:-none} vip_moved_ms=${t_vip:-none} peer_calls_ended_ms=${t_adopt:-none} (probe every ${DS_PING_S:-1} s, ${DS_PROBE_THRESHOLD:-2} missed, fr_timer ${DS_FR_MS:-1000} ms, VRRP advert 1 s, check 1 s)"
+[ -n "$t_ds" ] && ok "dispatcher.list: gateway 1 inactive (IP) after the kill" ||
+	{ [ -n "$t_vip" ] && [ "$(ds_flags 1)" = AP ] && ok "dispatcher.list: gateway 1's VIP answered the probes from gateway 2 at once (AP)"; } ||
+	bad "gateway 1 inactive" "$W/kamailio.log"
 [ "$(ds_flags 2)" = AP ] && ok "dispatcher.list: gateway 2 still active (AP)" || bad "gateway 2 active ($(ds_flags 2))"
 [ -n "$t_vip" ] && ok "keepalived moved ${GW_VIP[1]} to gateway 2 (ip -j addr)" || bad "VIP moved" "$W/g2/keepalived.log"
 # (A dead machine would not hold it either; here its namespace lives on.)
@@ -343,9 +378,31 @@ echo "# SETUP after-kill $(setup_times after) (count median max ms; a call sent 
 echo "# SETUP before-kill $(setup_times spread)"
 [ -n "$(calls_wait long 300)" ] || bad "the SIPp of the long calls finished (some call still waits)" "$W/long.err"
 lf=$(sipp_count long "FailedCall(C)") ls=$(sipp_count long "SuccessfulCall(C)")
-echo "# LOST long calls: $lf of $L failed (gateway 1 held $h1)"
-[ "$ls" = "$h2" ] && ok "the $h2 long calls on gateway 2 ended normally" || bad "long calls on gateway 2 ended normally ($ls of $h2)" "$W/long.err"
-[ "$lf" = "$h1" ] && ok "the $h1 long calls on gateway 1 are lost (BYE not answered): the cost without shared call state" ||
-	bad "lost long calls: $lf, gateway 1 held $h1" "$W/long.err"
+echo "# LONG long calls: $ls of $L succeeded, $lf failed (gateway 1 held $h1, gateway 2 $h2)"
+[ "$lf" = 0 ] && [ "$ls" = "$L" ] && ok "all $L long calls ended with 200 on the caller's side, the $h1 of gateway 1 too (SIPp)" ||
+	bad "long calls: $ls succeeded, $lf failed of $L (gateway 1 held $h1)" "$W/long.err"
+for ((t = 0; t < 100; t++)); do
+	[ "$(gw_stat 2 'd["ha"]["peer_byes_pending"]')" = 0 ] && break
+	sleep 0.1
+done
+pc=$(($(gw_stat 2 'd["ha"]["peer_calls_ended"]') - pc0)) pok=$(($(gw_stat 2 'd["ha"]["peer_byes_ok"]') - pok0))
+pf=$(($(gw_stat 2 'd["ha"]["peer_byes_failed"]') - pf0))
+echo "# ADOPT gateway 2 ended $pc of gateway 1's calls: $pok BYEs answered 2xx, $pf not ($(tail -n 1 "$W/g2/adopt.json" 2> /dev/null))"
+[ "$pc" = "$h1" ] && ok "gateway 2 ended gateway 1's $h1 calls (mgctl: ha.peer_calls_ended)" ||
+	bad "gateway 2 ended $pc of gateway 1's $h1 calls" "$W/g2/control.log"
+[ "$pok" = $((2 * h1)) ] && [ "$pf" = 0 ] && ok "  its $((2 * h1)) BYEs (both legs) answered 2xx (ha.peer_byes_ok)" ||
+	bad "BYEs of gateway 2 for gateway 1's calls: $pok 2xx, $pf failed (of $((2 * h1)))" "$W/g2/control.log"
+k1=$(rcli --scan --pattern 'mg:g1:call:*' | wc -l)
+[ "$k1" = 0 ] && ok "no call record of gateway 1 left in Redis" || bad "$k1 call records of gateway 1 left in Redis"
+# the callee's side: every call ended with a BYE answered 200 (its stat file
+# is written every second)
+want=$((N + L + M)) cs="" cf=""
+for ((t = 0; t < 50; t++)); do
+	cs=$(sipp_count callee "SuccessfulCall(C)") cf=$(sipp_count callee "FailedCall(C)")
+	[ "$cs" = "$want" ] && break
+	sleep 0.1
+done
+[ "$cs" = "$want" ] && [ "$cf" = 0 ] && ok "the callee's $want calls all ended with a BYE answered 200 (SIPp)" ||
+	bad "callee: $cs of $want calls succeeded, $cf failed" "$W/callee.err"
 [ "$(gw_stat 2 'd["calls"]["active"]')" = 0 ] && ok "gateway 2 holds 0 calls at the end" || bad "gateway 2 holds calls at the end"
 finish
