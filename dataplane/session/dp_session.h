@@ -193,7 +193,5 @@ void dp_session_fill_stats(const struct dp_session *s, struct mg_msg_session_sta
 
 /* Register the control handlers (PORT_ALLOC ... FORK_DEL). */
 int dp_session_ctl_register(void);
-/* Register /mediagate/... telemetry commands. */
-int dp_telemetry_register(void);
 
 #endif

@@ -228,7 +228,7 @@ static void drain(void)
 		tw[w].tx[0].n = 0;
 	}
 	/* the main lcore's share: ARP input (answers go to main_tx), held packets */
-	main_hook(NULL);
+	dp_main_hook(NULL);
 	while (rte_ring_sc_dequeue(tw[0].main_tx, (void **)&m) == 0) {
 		n_sent++;
 		check_sent(m);
@@ -699,8 +699,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		rte_rcu_qsbr_thread_online(dp_qsbr, w);
 		dp_workers[w] = &tw[w];
 	}
-	tw[0].main_tx = rte_ring_create("f_main_tx", 1024, SOCKET_ID_ANY,
-					RING_F_SP_ENQ | RING_F_SC_DEQ);
+	tw[0].main_tx = dp_main_tx_ring; /* dp_neigh_init() made it */
 	if (tw[0].main_tx == NULL)
 		abort();
 	dp_n_run_workers = 2;

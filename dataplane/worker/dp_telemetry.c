@@ -24,6 +24,7 @@
 #include "dp_net.h"
 #include "dp_port.h"
 #include "dp_session.h"
+#include "dp_telemetry.h"
 #include "dp_worker.h"
 
 static int t_workers(const char *cmd, const char *params, struct rte_tel_data *d)

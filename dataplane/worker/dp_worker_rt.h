@@ -72,6 +72,8 @@ extern volatile int dp_worker_quit;
 
 /* The worker loop (rte_eal_remote_launch). */
 int dp_worker_main(void *arg);
+/* Main-lcore hook (bring-up registers it). */
+void dp_main_hook(void *arg);
 
 static inline void net_drop(struct dp_worker *w, struct rte_mbuf *m, enum dp_net_drop r)
 {
