@@ -6,7 +6,7 @@
 
 #include "dp_tx.h"
 
-static inline void fork_send(struct dp_worker *w, struct dp_session *s, const struct dp_fork *f,
+static inline void fork_send(struct dp_worker *w, struct dp_session_rt *s, const struct dp_fork *f,
 		      struct rte_mbuf *m, bool rtcp, bool may_clone)
 {
 	struct dp_fork_ctr *c = &s->stats->fork[f->slot];

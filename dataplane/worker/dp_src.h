@@ -10,7 +10,7 @@
 
 /* RTCP port that goes with an RTP port (network order): the same with rtcp-mux,
  * else port + 1; 0 (no port) after 65535 */
-static inline uint16_t rtcp_port_of(const struct dp_leg *l, uint16_t rtp_port)
+static inline uint16_t rtcp_port_of(const struct dp_leg_rt *l, uint16_t rtp_port)
 {
 	uint16_t p = rte_be_to_cpu_16(rtp_port);
 
@@ -35,8 +35,9 @@ enum src_verdict { SRC_DROP, SRC_OK, SRC_LEARN };
  * port is the remote's RTCP port (explicit a=rtcp, else RTP port + 1, or the
  * RTP port with rtcp-mux; once a source won, the one learned with it); an
  * RFC 3960 candidate's is its port + 1 (the same with mux). */
-static inline enum src_verdict src_strict(const struct dp_leg *l, const struct dp_src_rt *r,
-					  uint32_t ip, uint16_t port, bool rtcp)
+static inline enum src_verdict src_strict(const struct dp_leg_rt *l, const struct dp_leg_cold *lc,
+					  const struct dp_src_rt *r, uint32_t ip, uint16_t port,
+					  bool rtcp)
 {
 	if (r->flags & DP_SRC_RTP)
 		return ip == r->ip && (rtcp ? port == r->rtcp_port && port != 0 : port == r->rtp_port)
@@ -44,16 +45,16 @@ static inline enum src_verdict src_strict(const struct dp_leg *l, const struct d
 	for (unsigned c = 0; c < l->n_cand; c++) {
 		uint16_t want;
 
-		if (ip != l->cand_ip[c])
+		if (ip != lc->cand_ip[c])
 			continue;
 		if (!rtcp) {
-			want = l->cand_port[c];
+			want = lc->cand_port[c];
 		} else if (c == 0 && l->remote_ip != 0) {
 			/* candidate 0 is the SDP remote itself: its RTCP port is
 			 * known (explicit or derived when the session was built) */
 			want = l->remote_rtcp_port;
 		} else {
-			want = rtcp_port_of(l, l->cand_port[c]);
+			want = rtcp_port_of(l, lc->cand_port[c]);
 		}
 		if (port == want && want != 0)
 			return rtcp ? SRC_OK : SRC_LEARN; /* the first RTP wins */
@@ -76,7 +77,7 @@ static inline enum src_verdict src_strict(const struct dp_leg *l, const struct d
  * decryption, where a forgery fails as `auth`), on a plain leg to any source
  * once the current one was silent for dp_src_silence_tsc.
  */
-static inline enum src_verdict src_move(const struct dp_leg *l, const struct dp_src_rt *r,
+static inline enum src_verdict src_move(const struct dp_leg_rt *l, const struct dp_src_rt *r,
 					uint64_t now)
 {
 	if (!l->handover)
@@ -86,7 +87,7 @@ static inline enum src_verdict src_move(const struct dp_leg *l, const struct dp_
 	return now - r->last_tsc >= dp_src_silence_tsc ? SRC_LEARN : SRC_DROP;
 }
 
-static inline enum src_verdict src_latch(const struct dp_leg *l, const struct dp_src_rt *r,
+static inline enum src_verdict src_latch(const struct dp_leg_rt *l, const struct dp_src_rt *r,
 					 uint32_t ip, uint16_t port, bool rtcp, uint64_t now)
 {
 	if (r->flags == 0)
@@ -105,10 +106,10 @@ static inline enum src_verdict src_latch(const struct dp_leg *l, const struct dp
 	return src_move(l, r, now);
 }
 
-static inline enum src_verdict src_check(const struct dp_session *s, unsigned leg, uint32_t ip,
+static inline enum src_verdict src_check(const struct dp_session_rt *s, unsigned leg, uint32_t ip,
 					 uint16_t port, bool rtcp, uint64_t now)
 {
-	const struct dp_leg *l = &s->leg[leg];
+	const struct dp_leg_rt *l = &s->leg[leg];
 
 	/* the TDM side of a bound channel (the other leg carries it): only what
 	 * the TDM thread injects, framed from this leg's own address and port
@@ -116,13 +117,14 @@ static inline enum src_verdict src_check(const struct dp_session *s, unsigned le
 	if (unlikely(s->leg[leg ^ 1].tdm))
 		return ip == l->local_ip && port == (rtcp ? l->local_rtcp_port : l->local_port)
 			       ? SRC_OK : SRC_DROP;
+	/* strict reads the cold part's candidates only until a source won */
 	if (l->policy == MG_SOURCE_STRICT)
-		return src_strict(l, l->src, ip, port, rtcp);
+		return src_strict(l, &s->cold->leg[leg], l->src, ip, port, rtcp);
 	return src_latch(l, l->src, ip, port, rtcp, now);
 }
 
 /* Stage 4, owner worker: accept @p ip:@p port as the leg's source (SRC_LEARN). */
-static inline void src_learn(const struct dp_leg *l, struct dp_src_rt *r, uint32_t ip,
+static inline void src_learn(const struct dp_leg_rt *l, struct dp_src_rt *r, uint32_t ip,
 			     uint16_t port, bool rtcp, uint64_t now)
 {
 	uint16_t sp = rte_be_to_cpu_16(port);

@@ -10,7 +10,7 @@
 /* The first report block of an SR (PT 200) or RR (PT 201) that opens a
  * (decrypted) RTCP compound packet: what the party says about the stream
  * it receives (loss, jitter) for queries (NG query, SPEC 8). */
-static inline void rr_take(struct dp_dir_ctr *c, const uint8_t *pl, uint32_t len)
+static inline void rr_take(struct dp_rr *c, const uint8_t *pl, uint32_t len)
 {
 	unsigned off;
 
@@ -19,9 +19,9 @@ static inline void rr_take(struct dp_dir_ctr *c, const uint8_t *pl, uint32_t len
 	off = pl[1] == 200 ? 28u : pl[1] == 201 ? 8u : 0u;
 	if (off == 0 || len < off + 24)
 		return;
-	c->rr_ssrc = rte_be_to_cpu_32(load32(pl + off));
-	c->rr_lost = rte_be_to_cpu_32(load32(pl + off + 4));
-	c->rr_jitter = rte_be_to_cpu_32(load32(pl + off + 12));
+	c->ssrc = rte_be_to_cpu_32(load32(pl + off));
+	c->lost = rte_be_to_cpu_32(load32(pl + off + 4));
+	c->jitter = rte_be_to_cpu_32(load32(pl + off + 12));
 }
 
 /* Jobs that passed decryption: the source policy's verdict for good (earlier
@@ -34,9 +34,9 @@ static inline void stage_accept(struct dp_worker *w, struct job *jobs, unsigned 
 
 		if (!j->ok)
 			continue;
-		struct dp_session *s = j->s;
-		struct dp_leg *l = &s->leg[j->leg];
-		struct dp_leg *o = &s->leg[j->leg ^ 1];
+		struct dp_session_rt *s = j->s;
+		struct dp_leg_rt *l = &s->leg[j->leg];
+		struct dp_leg_rt *o = &s->leg[j->leg ^ 1];
 		struct dp_sess_stats *st = s->stats;
 		struct rte_mbuf *m = j->m;
 		const uint8_t *pl = rte_pktmbuf_mtod(m, const uint8_t *);
@@ -62,7 +62,7 @@ static inline void stage_accept(struct dp_worker *w, struct job *jobs, unsigned 
 		st->dir[j->leg][0].bytes += m->pkt_len;
 		st->dir[j->leg][0].rtcp_packets += j->rtcp;
 		if (j->rtcp)
-			rr_take(&st->dir[j->leg][0], pl, m->data_len);
+			rr_take(&st->rr[j->leg], pl, m->data_len);
 		if (!j->rtcp) /* as on tx: RTCP must not hide the stream's ROC from stats */
 			st->last_ssrc[j->leg][0] = load32(pl + 8);
 		if (unlikely(j->cap != NULL) && (j->cap->flags & MG_CAPTURE_F_DECRYPTED) &&
@@ -70,7 +70,7 @@ static inline void stage_accept(struct dp_worker *w, struct job *jobs, unsigned 
 			dp_capture_pkt(j->cap, m, j->hdr_len, dp_ports[m->port].port_id,
 				       DP_CAPTURE_DECRYPTED, now);
 		for (unsigned f = 0; f < s->n_forks; f++) {
-			const struct dp_fork *fk = &s->forks[f];
+			const struct dp_fork *fk = &s->cold->forks[f];
 
 			if (fk->leg != j->leg || (j->rtcp && !fk->rtcp))
 				continue;

@@ -14,8 +14,8 @@ static inline void stage_out(struct dp_worker *w, struct job *jobs, unsigned nj)
 
 		if (!j->ok)
 			continue;
-		struct dp_session *s = j->s;
-		struct dp_leg *o = &s->leg[j->leg ^ 1];
+		struct dp_session_rt *s = j->s;
+		struct dp_leg_rt *o = &s->leg[j->leg ^ 1];
 		struct dp_dir_ctr *tx = &s->stats->dir[j->leg ^ 1][1];
 		struct rte_mbuf *m = j->m;
 		uint16_t plen = (uint16_t)m->pkt_len;

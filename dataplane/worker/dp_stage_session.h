@@ -31,12 +31,11 @@ static inline unsigned stage_session(struct dp_worker *w, struct job *jobs, cons
 	/* with many sessions each one is a cache miss: start them all now */
 	for (unsigned i = 0; i < nj; i++) {
 		if (hits & (1ull << i)) {
-			const struct dp_session *ps =
-				(const struct dp_session *)((uintptr_t)data[i] & DP_EP_PTR_MASK);
+			const struct dp_session_rt *ps =
+				(const struct dp_session_rt *)((uintptr_t)data[i] & DP_EP_PTR_MASK);
 
-			rte_prefetch0(ps);
-			rte_prefetch0((const uint8_t *)ps + RTE_CACHE_LINE_SIZE);
-			rte_prefetch0((const uint8_t *)ps + 2 * RTE_CACHE_LINE_SIZE);
+			for (unsigned c = 0; c < sizeof(*ps); c += RTE_CACHE_LINE_SIZE)
+				rte_prefetch0((const uint8_t *)ps + c);
 		}
 	}
 	unsigned out = 0;
@@ -50,7 +49,7 @@ static inline unsigned stage_session(struct dp_worker *w, struct job *jobs, cons
 			continue;
 		}
 		uintptr_t d = (uintptr_t)data[i];
-		struct dp_session *s = (struct dp_session *)(d & DP_EP_PTR_MASK);
+		struct dp_session_rt *s = (struct dp_session_rt *)(d & DP_EP_PTR_MASK);
 
 		if (s->owner != w->idx) {
 			/* restore the frame: the owner classifies it from scratch */
@@ -69,7 +68,7 @@ static inline unsigned stage_session(struct dp_worker *w, struct job *jobs, cons
 			dp_capture_pkt(j->cap, m, j->hdr_len, dp_ports[m->port].port_id,
 				       DP_CAPTURE_IN, now);
 		unsigned leg = d & DP_EP_LEG_MASK;
-		struct dp_leg *l = &s->leg[leg];
+		struct dp_leg_rt *l = &s->leg[leg];
 		const uint8_t *pl = rte_pktmbuf_mtod(m, const uint8_t *);
 		uint16_t len = (uint16_t)m->data_len;
 		bool rtcp = (d & DP_EP_RTCP) != 0;
@@ -102,7 +101,7 @@ static inline unsigned stage_session(struct dp_worker *w, struct job *jobs, cons
 		/* a raw fork of an encrypted leg that takes this packet (stage 4's
 		 * test) needs it as received, before decryption */
 		for (unsigned f = 0; f < s->n_forks && l->rx_ctx != NULL; f++) {
-			const struct dp_fork *fk = &s->forks[f];
+			const struct dp_fork *fk = &s->cold->forks[f];
 
 			if (fk->raw && fk->leg == leg && (!rtcp || fk->rtcp)) {
 				j->raw = rte_pktmbuf_copy(m, dp_pktmbuf_pool, 0, UINT32_MAX);

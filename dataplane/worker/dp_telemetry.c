@@ -127,7 +127,7 @@ static void add_dir(struct rte_tel_data *d, const char *name, const struct mg_ms
 static int t_session(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	struct mg_msg_session_stats st;
-	const struct dp_session *s;
+	const struct dp_session_rt *s;
 	char *end;
 	uint64_t id;
 

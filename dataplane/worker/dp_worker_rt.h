@@ -45,7 +45,7 @@ struct dp_worker {
 /* One UDP packet addressed to a session endpoint, through the stages. */
 struct job {
 	struct rte_mbuf *m;
-	struct dp_session *s;
+	struct dp_session_rt *s;
 	struct rte_mbuf *raw; /* copy as received, for raw forks */
 	struct dp_capture_slot *cap; /* the session is being captured */
 	uint32_t src_ip;

@@ -385,7 +385,7 @@ static uint16_t pkt_from(uint64_t id, unsigned leg, uint32_t sip, uint16_t sport
 
 static struct dp_src_rt *src_of(uint64_t id, unsigned leg)
 {
-	const struct dp_session *s = dp_session_find(id);
+	const struct dp_session_rt *s = dp_session_find(id);
 
 	assert_non_null(s);
 	return s->leg[leg].src;
