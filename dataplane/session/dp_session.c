@@ -519,6 +519,7 @@ static int crypto_ctx(const struct mg_msg_crypto *c, enum mg_srtp_dir dir, const
 	if (mg_crypto_to_policy(c, dir, &p) < 0)
 		FAIL(-EINVAL, "%s: suite %u with key/salt/MKI lengths %u/%u/%u out of range", what, c->suite,
 		     c->key_len, c->salt_len, c->mki_len);
+	p.stats_off = 1; /* the worker counts every result by reason itself */
 	*out = mg_srtp_ctx_create(&p, e, sizeof(e));
 	if (*out == NULL) {
 		int rc = errno != 0 ? -errno : -EINVAL;

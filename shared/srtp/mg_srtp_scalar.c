@@ -60,10 +60,8 @@ AESNI_INLINE __m128i kexp_step(__m128i k, __m128i t)
 
 /* FIPS-197 AES-128 key expansion: the same bytes as IMB_AES_KEYEXP_128's
  * encryption schedule (the vectors suite runs ipsec-mb jobs on it). */
-AESNI static void aesni_keyexp128(const uint8_t key[16], uint8_t rk[176])
+AESNI_INLINE void kexp128(const uint8_t key[16], __m128i k[11])
 {
-	__m128i k[11];
-
 	k[0] = _mm_loadu_si128((const __m128i *)key);
 #define KX(i, rcon) k[i] = kexp_step(k[i - 1], _mm_aeskeygenassist_si128(k[i - 1], rcon))
 	KX(1, 0x01);
@@ -77,8 +75,15 @@ AESNI static void aesni_keyexp128(const uint8_t key[16], uint8_t rk[176])
 	KX(9, 0x1b);
 	KX(10, 0x36);
 #undef KX
+}
+
+AESNI void mg_srtp_aes128_expand(const uint8_t key[16], uint8_t rk[176])
+{
+	__m128i k[11];
+
+	kexp128(key, k);
 	for (int i = 0; i < 11; i++)
-		_mm_storeu_si128((__m128i *)(rk + 16 * i), k[i]);
+		_mm_store_si128((__m128i *)(rk + 16 * i), k[i]);
 	OPENSSL_cleanse(k, sizeof(k));
 }
 
@@ -103,14 +108,15 @@ AESNI_INLINE void ctr_ks(const __m128i *k, __m128i base, unsigned blk, __m128i *
 		b[j] = _mm_aesenclast_si128(b[j], k[10]);
 }
 
-AESNI static void aesni_ctr_xor(const uint8_t *rk, const uint8_t *iv, uint8_t *p, unsigned len)
+/* @ek: the session key; the schedule is expanded here, in registers (the
+ * context keeps 16 bytes, not 176). */
+AESNI static void aesni_ctr_xor(const uint8_t *ek, const uint8_t *iv, uint8_t *p, unsigned len)
 {
 	__m128i k[11], b[8];
 	const __m128i base = _mm_loadu_si128((const __m128i *)iv);
 	unsigned blk = 0, full, tail;
 
-	for (int r = 0; r < 11; r++)
-		k[r] = _mm_load_si128((const __m128i *)(rk + 16 * r));
+	kexp128(ek, k);
 	for (; len >= 128; len -= 128, p += 128, blk += 8) {
 		ctr_ks(k, base, blk, b, 8);
 #pragma GCC unroll 8
@@ -143,7 +149,7 @@ AESNI static void aesni_ctr_xor(const uint8_t *rk, const uint8_t *iv, uint8_t *p
 	}
 }
 #else
-static void aesni_keyexp128(const uint8_t key[16], uint8_t rk[176])
+void mg_srtp_aes128_expand(const uint8_t key[16], uint8_t rk[176])
 {
 	(void)key;
 	(void)rk;
@@ -206,12 +212,9 @@ int mg_srtp_scalar_keys_init(struct mg_srtp_dkeys *dk, const uint8_t ekey[16], c
 	static const uint8_t zero[20];
 	const int have_aes = cpu_aes();
 
-	/* the full schedule whenever the CPU can make it: ipsec-mb jobs
-	 * read it even when the scalar path runs on EVP */
-	if (have_aes)
-		aesni_keyexp128(ekey, dk->rk);
-	else
-		memcpy(dk->rk, ekey, 16);
+	/* the session key in any case: ipsec-mb jobs expand it even when the
+	 * scalar path runs on EVP */
+	memcpy(dk->ek, ekey, 16);
 	dk->aesni = have_aes && use_aesni();
 	if (!dk->aesni || (aead && !gcm_key_data(dk))) {
 		dk->evp = EVP_CIPHER_CTX_new();
@@ -259,7 +262,7 @@ static int ctr_xor(const struct mg_srtp_dkeys *dk, const uint8_t *iv, uint8_t *p
 	if (!len)
 		return 0;
 	if (dk->aesni) {
-		aesni_ctr_xor(dk->rk, iv, p, (unsigned)len);
+		aesni_ctr_xor(dk->ek, iv, p, (unsigned)len);
 		return 0;
 	}
 	if (EVP_EncryptInit_ex(dk->evp, NULL, NULL, NULL, iv) != 1 ||
