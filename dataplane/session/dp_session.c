@@ -133,8 +133,10 @@ static void sess_free_version(struct dp_session_rt *s, uint64_t mask)
 		OPENSSL_cleanse(s->cold, cold_size(s->n_forks));
 		free(s->cold);
 	}
-	if (mask & RES_STATS)
+	if (mask & RES_STATS) {
+		rte_free(s->stats->forks);
 		rte_free(s->stats);
+	}
 	memset(s, 0, sizeof(*s));
 	rte_free(s);
 }
@@ -872,15 +874,18 @@ int dp_session_get(uint64_t id, struct mg_msg_session *out, const char **err)
 	return 0;
 }
 
-static void fill_dir(struct mg_msg_dir_stats *o, const struct dp_dir_ctr *c,
-		     const struct dp_rr *rr, const struct mg_srtp_ctx *ctx, uint32_t ssrc)
+/* One direction on the wire: @p drops has a slot per reason of @p reason. */
+static void fill_dir(struct mg_msg_dir_stats *o, uint64_t packets, uint64_t bytes,
+		     uint64_t rtcp_packets, const uint64_t *drops, const uint8_t *reason,
+		     unsigned n_drops, const struct dp_rr *rr, const struct mg_srtp_ctx *ctx,
+		     uint32_t ssrc)
 {
 	memset(o, 0, sizeof(*o));
-	o->packets = c->packets;
-	o->bytes = c->bytes;
-	o->rtcp_packets = c->rtcp_packets;
-	for (unsigned r = 0; r < MG_DROP_REASON_COUNT && r < MG_PROTO_DROP_SLOTS; r++)
-		o->drops[r] = c->drops[r];
+	o->packets = packets;
+	o->bytes = bytes;
+	o->rtcp_packets = rtcp_packets;
+	for (unsigned i = 0; i < n_drops; i++)
+		o->drops[reason[i]] = drops[i];
 	if (rr != NULL) {
 		o->rr_ssrc = rr->ssrc;
 		o->rr_lost = rr->lost;
@@ -909,13 +914,17 @@ void dp_session_fill_stats(const struct dp_session_rt *s, struct mg_msg_session_
 	memset(out, 0, sizeof(*out));
 	out->id = s->id;
 	for (unsigned l = 0; l < 2; l++) {
-		fill_dir(&out->legs[l][0], &st->dir[l][0], &st->rr[l], s->leg[l].rx_ctx,
+		const struct dp_rx_ctr *rx = &st->rx[l];
+		const struct dp_tx_ctr *tx = &st->tx[l];
+
+		fill_dir(&out->legs[l][0], rx->packets, rx->bytes, rx->rtcp_packets, rx->drops,
+			 dp_rx_drop_reason, DP_RX_DROPS, &st->rr[l], s->leg[l].rx_ctx,
 			 st->last_ssrc[l][0]);
-		fill_dir(&out->legs[l][1], &st->dir[l][1], NULL, s->leg[l].tx_ctx,
-			 st->last_ssrc[l][1]);
+		fill_dir(&out->legs[l][1], tx->packets, tx->bytes, tx->rtcp_packets, tx->drops,
+			 dp_tx_drop_reason, DP_TX_DROPS, NULL, s->leg[l].tx_ctx, st->last_ssrc[l][1]);
 	}
 	for (unsigned f = 0; f < s->n_forks; f++) {
-		const struct dp_fork_ctr *c = &st->fork[s->cold->forks[f].slot];
+		const struct dp_fork_ctr *c = &st->forks->fork[s->cold->forks[f].slot];
 
 		out->forks[f].fork_id = s->cold->forks[f].id;
 		out->forks[f].packets = c->packets;
@@ -1025,8 +1034,15 @@ int dp_fork_add(const struct mg_msg_fork *f, const char **err)
 	rc = local_addr_check(&f->local, "fork local", &lip, &pidx, err);
 	if (rc < 0)
 		return rc;
+	if (old->stats->forks == NULL) {
+		/* the workers look at it only through a version with forks,
+		 * published below (the hash's release store orders it) */
+		old->stats->forks = rte_zmalloc("dp_fork_stats", sizeof(struct dp_fork_stats), 0);
+		if (old->stats->forks == NULL)
+			FAIL(-ENOMEM, "out of memory for fork counters");
+	}
 	for (slot = 0; slot < DP_SESS_MAX_FORKS; slot++)
-		if (old->stats->fork_ids[slot] == 0)
+		if (old->stats->forks->ids[slot] == 0)
 			break;
 	if (slot == DP_SESS_MAX_FORKS)
 		FAIL(-ENOSPC, "no fork counter slot free");
@@ -1051,11 +1067,11 @@ int dp_fork_add(const struct mg_msg_fork *f, const char **err)
 		return rc;
 	}
 	s->n_forks++;
-	memset(&old->stats->fork[slot], 0, sizeof(old->stats->fork[slot]));
-	old->stats->fork_ids[slot] = f->fork_id;
+	memset(&old->stats->forks->fork[slot], 0, sizeof(old->stats->forks->fork[slot]));
+	old->stats->forks->ids[slot] = f->fork_id;
 	rc = sess_publish(s, old, err);
 	if (rc < 0) {
-		old->stats->fork_ids[slot] = 0;
+		old->stats->forks->ids[slot] = 0;
 		sess_free_version(s, sess_exclusive(s, old));
 		return rc;
 	}
@@ -1087,7 +1103,7 @@ int dp_fork_del(const struct mg_msg_fork_id *f, const char **err)
 		sess_free_version(s, sess_exclusive(s, old));
 		return rc;
 	}
-	old->stats->fork_ids[old->cold->forks[i].slot] = 0;
+	old->stats->forks->ids[old->cold->forks[i].slot] = 0;
 	sess_retire(old, s); /* frees the deleted fork's context: only old has it */
 	return 0;
 }

@@ -39,12 +39,51 @@
 #define DP_SESS_MAX_FORKS MG_PROTO_MAX_FORKS
 #define DP_SESS_MAX_CAND (MG_PROTO_MAX_CANDIDATES + 1)
 
-/* Per leg and direction counters (one writer: the session's owner worker). */
-struct dp_dir_ctr {
+/*
+ * Per leg and direction counters (one writer: the session's owner worker).
+ * Drop counters have a slot only for the reasons the direction can count;
+ * the wire and telemetry carry every reason (dp_session_fill_stats() maps
+ * back), the reasons a direction never counts reading 0. A reason without a
+ * slot of its own (none is counted so today) would land in `other`'s.
+ */
+#define DP_RX_DROPS 8
+#define DP_TX_DROPS 7
+static const uint8_t dp_rx_drop_reason[DP_RX_DROPS] = {
+	MG_DROP_AUTH,        MG_DROP_REPLAY, MG_DROP_MALFORMED, MG_DROP_SOURCE_MISMATCH,
+	MG_DROP_KEY_EXPIRED, MG_DROP_MKI,    MG_DROP_OTHER,     MG_DROP_BLOCKED,
+};
+static const uint8_t dp_rx_drop_slot[MG_DROP_REASON_COUNT] = {
+	[MG_DROP_AUTH] = 0,         [MG_DROP_REPLAY] = 1,      [MG_DROP_UNKNOWN_DEST] = 6,
+	[MG_DROP_SOURCE_MISMATCH] = 3, [MG_DROP_MALFORMED] = 2, [MG_DROP_NO_NEIGHBOUR] = 6,
+	[MG_DROP_TX_FULL] = 6,      [MG_DROP_KEY_EXPIRED] = 4, [MG_DROP_MKI] = 5,
+	[MG_DROP_NO_MBUF] = 6,      [MG_DROP_OTHER] = 6,       [MG_DROP_BLOCKED] = 7,
+};
+static const uint8_t dp_tx_drop_reason[DP_TX_DROPS] = {
+	MG_DROP_UNKNOWN_DEST, MG_DROP_NO_NEIGHBOUR, MG_DROP_TX_FULL, MG_DROP_MALFORMED,
+	MG_DROP_REPLAY,       MG_DROP_KEY_EXPIRED,  MG_DROP_OTHER,
+};
+static const uint8_t dp_tx_drop_slot[MG_DROP_REASON_COUNT] = {
+	[MG_DROP_AUTH] = 6,         [MG_DROP_REPLAY] = 4,      [MG_DROP_UNKNOWN_DEST] = 0,
+	[MG_DROP_SOURCE_MISMATCH] = 6, [MG_DROP_MALFORMED] = 3, [MG_DROP_NO_NEIGHBOUR] = 1,
+	[MG_DROP_TX_FULL] = 2,      [MG_DROP_KEY_EXPIRED] = 5, [MG_DROP_MKI] = 6,
+	[MG_DROP_NO_MBUF] = 6,      [MG_DROP_OTHER] = 6,       [MG_DROP_BLOCKED] = 6,
+};
+_Static_assert(MG_DROP_REASON_COUNT == 12, "a new drop reason: give it a slot above");
+#define DP_RX(reason) (dp_rx_drop_slot[(reason)])
+#define DP_TX(reason) (dp_tx_drop_slot[(reason)])
+
+struct dp_rx_ctr {
 	uint64_t packets;
 	uint64_t bytes;
 	uint64_t rtcp_packets;
-	uint64_t drops[MG_DROP_REASON_COUNT];
+	uint64_t drops[DP_RX_DROPS]; /* by DP_RX(reason) */
+};
+
+struct dp_tx_ctr {
+	uint64_t packets;
+	uint64_t bytes;
+	uint64_t rtcp_packets;
+	uint64_t drops[DP_TX_DROPS]; /* by DP_TX(reason) */
 };
 
 /* rx: the party's last RTCP report block (first of its SR/RR) */
@@ -56,6 +95,12 @@ struct dp_fork_ctr {
 	uint64_t packets;
 	uint64_t bytes;
 	uint64_t drops;
+};
+
+/* Fork counters of a session, allocated with its first fork. */
+struct dp_fork_stats {
+	struct dp_fork_ctr fork[DP_SESS_MAX_FORKS];
+	uint32_t ids[DP_SESS_MAX_FORKS]; /* which fork a slot counts for (0 = free) */
 };
 
 #define DP_SRC_RTP 0x01u  /* the RTP source was learned (strict: a source won) */
@@ -90,12 +135,16 @@ _Static_assert(sizeof(struct dp_src_rt) == RTE_CACHE_LINE_SIZE, "dp_src_rt: one 
  */
 struct dp_sess_stats {
 	struct dp_src_rt src[2];
-	struct dp_dir_ctr dir[2][2]; /* [leg][0 = rx, 1 = tx] */
+	struct dp_rx_ctr rx[2];      /* [leg]: what it received */
+	struct dp_tx_ctr tx[2];      /* [leg]: what it sent */
 	struct dp_rr rr[2];          /* [leg], what that leg's party reports */
-	uint32_t last_ssrc[2][2];    /* network order; to read the ROC back */
-	struct dp_fork_ctr fork[DP_SESS_MAX_FORKS];
-	uint32_t fork_ids[DP_SESS_MAX_FORKS]; /* which fork a slot counts for */
+	uint32_t last_ssrc[2][2];    /* [leg][0 rx, 1 tx], network order; to read the ROC back */
+	/* NULL until the first FORK_ADD, which sets it (main lcore) before it
+	 * publishes the version that has the fork */
+	struct dp_fork_stats *forks;
 } __rte_cache_aligned;
+_Static_assert(sizeof(struct dp_sess_stats) == 8 * RTE_CACHE_LINE_SIZE,
+	       "dp_sess_stats: eight cache lines");
 
 /* A leg as the worker reads it on every packet. */
 struct dp_leg_rt {

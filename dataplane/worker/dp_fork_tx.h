@@ -9,7 +9,7 @@
 static inline void fork_send(struct dp_worker *w, struct dp_session_rt *s, const struct dp_fork *f,
 		      struct rte_mbuf *m, bool rtcp, bool may_clone)
 {
-	struct dp_fork_ctr *c = &s->stats->fork[f->slot];
+	struct dp_fork_ctr *c = &s->stats->forks->fork[f->slot];
 	struct rte_mbuf *out;
 	uint16_t len = (uint16_t)m->pkt_len;
 

@@ -45,7 +45,7 @@ static inline void stage_accept(struct dp_worker *w, struct job *jobs, unsigned 
 		enum src_verdict v = src_check(s, j->leg, j->src_ip, j->src_port, j->rtcp, now);
 
 		if (unlikely(v == SRC_DROP)) {
-			st->dir[j->leg][0].drops[MG_DROP_SOURCE_MISMATCH]++;
+			st->rx[j->leg].drops[DP_RX(MG_DROP_SOURCE_MISMATCH)]++;
 			rte_pktmbuf_free(m);
 			if (j->raw != NULL) {
 				rte_pktmbuf_free(j->raw);
@@ -58,9 +58,9 @@ static inline void stage_accept(struct dp_worker *w, struct job *jobs, unsigned 
 			src_learn(l, l->src, j->src_ip, j->src_port, j->rtcp, now);
 		else
 			l->src->last_tsc = now;
-		st->dir[j->leg][0].packets++;
-		st->dir[j->leg][0].bytes += m->pkt_len;
-		st->dir[j->leg][0].rtcp_packets += j->rtcp;
+		st->rx[j->leg].packets++;
+		st->rx[j->leg].bytes += m->pkt_len;
+		st->rx[j->leg].rtcp_packets += j->rtcp;
 		if (j->rtcp)
 			rr_take(&st->rr[j->leg], pl, m->data_len);
 		if (!j->rtcp) /* as on tx: RTCP must not hide the stream's ROC from stats */
@@ -79,7 +79,7 @@ static inline void stage_accept(struct dp_worker *w, struct job *jobs, unsigned 
 			} else if (fk->raw && l->rx_ctx != NULL) {
 				/* stage 2 could not copy the SRTP packet (no mbuf): m is
 				 * decrypted now, and a raw fork must never get plaintext */
-				s->stats->fork[fk->slot].drops++;
+				s->stats->forks->fork[fk->slot].drops++;
 				w->net.drops[DP_NET_DROP_NO_MBUF]++;
 			} else if (fk->raw) {
 				fork_send(w, s, fk, m, j->rtcp, false); /* plain leg: m is as received */
@@ -93,7 +93,7 @@ static inline void stage_accept(struct dp_worker *w, struct job *jobs, unsigned 
 		}
 		/* blocked (NG block media): received, counted, forked, not sent on */
 		if (unlikely(l->block)) {
-			st->dir[j->leg][0].drops[MG_DROP_BLOCKED]++;
+			st->rx[j->leg].drops[DP_RX(MG_DROP_BLOCKED)]++;
 			rte_pktmbuf_free(m);
 			j->ok = 0;
 			continue;
@@ -105,7 +105,7 @@ static inline void stage_accept(struct dp_worker *w, struct job *jobs, unsigned 
 			continue;
 		}
 		if (unlikely(o->src->ip == 0 || (j->rtcp ? o->src->rtcp_port : o->src->rtp_port) == 0)) {
-			st->dir[j->leg ^ 1][1].drops[MG_DROP_UNKNOWN_DEST]++;
+			st->tx[j->leg ^ 1].drops[DP_TX(MG_DROP_UNKNOWN_DEST)]++;
 			rte_pktmbuf_free(m);
 			j->ok = 0;
 		}

@@ -16,7 +16,7 @@ static inline void stage_out(struct dp_worker *w, struct job *jobs, unsigned nj)
 			continue;
 		struct dp_session_rt *s = j->s;
 		struct dp_leg_rt *o = &s->leg[j->leg ^ 1];
-		struct dp_dir_ctr *tx = &s->stats->dir[j->leg ^ 1][1];
+		struct dp_tx_ctr *tx = &s->stats->tx[j->leg ^ 1];
 		struct rte_mbuf *m = j->m;
 		uint16_t plen = (uint16_t)m->pkt_len;
 
@@ -24,7 +24,7 @@ static inline void stage_out(struct dp_worker *w, struct job *jobs, unsigned nj)
 			s->stats->last_ssrc[j->leg ^ 1][1] =
 				load32(rte_pktmbuf_mtod(m, const uint8_t *) + 8);
 		if (unlikely(rte_pktmbuf_prepend(m, DP_HDR_LEN) == NULL)) {
-			tx->drops[MG_DROP_OTHER]++;
+			tx->drops[DP_TX(MG_DROP_OTHER)]++;
 			rte_pktmbuf_free(m);
 			continue;
 		}

@@ -75,20 +75,20 @@ static inline unsigned stage_session(struct dp_worker *w, struct job *jobs, cons
 
 		if (l->mux && len >= 2 && (pl[1] & 0x7f) >= 64 && (pl[1] & 0x7f) <= 95)
 			rtcp = true; /* RFC 5761 demultiplexing */
-		struct dp_dir_ctr *rx = &s->stats->dir[leg][0];
+		struct dp_rx_ctr *rx = &s->stats->rx[leg];
 
 		if (unlikely(m->nb_segs != 1 || !media_ok(pl, len, rtcp))) {
-			rx->drops[MG_DROP_MALFORMED]++;
+			rx->drops[DP_RX(MG_DROP_MALFORMED)]++;
 			rte_pktmbuf_free(m);
 			continue;
 		}
 		if (unlikely(src_check(s, leg, j->src_ip, j->src_port, rtcp, now) == SRC_DROP)) {
-			rx->drops[MG_DROP_SOURCE_MISMATCH]++;
+			rx->drops[DP_RX(MG_DROP_SOURCE_MISMATCH)]++;
 			rte_pktmbuf_free(m);
 			continue;
 		}
-		rte_prefetch0(&s->stats->dir[leg][0]);
-		rte_prefetch0(&s->stats->dir[leg ^ 1][1]);
+		rte_prefetch0(&s->stats->rx[leg]);
+		rte_prefetch0(&s->stats->tx[leg ^ 1]);
 		rte_prefetch0(s->leg[leg ^ 1].src);
 		if (l->rx_ctx != NULL)
 			rte_prefetch0(l->rx_ctx);

@@ -73,9 +73,12 @@ static inline void stage_srtp(struct dp_worker *w, struct job *jobs, unsigned nj
 			struct rte_mbuf *m = jq->m;
 
 			if (res[q] != MG_SRTP_OK) {
-				struct dp_dir_ctr *c = outbound ? &jq->s->stats->dir[jq->leg ^ 1][1]
-								: &jq->s->stats->dir[jq->leg][0];
-				c->drops[srtp_to_drop(res[q])]++;
+				uint8_t r = srtp_to_drop(res[q]);
+
+				if (outbound)
+					jq->s->stats->tx[jq->leg ^ 1].drops[DP_TX(r)]++;
+				else
+					jq->s->stats->rx[jq->leg].drops[DP_RX(r)]++;
 				jq->ok = 0;
 				rte_pktmbuf_free(m);
 				if (jq->raw != NULL) {

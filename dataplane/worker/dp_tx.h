@@ -42,7 +42,7 @@ static inline void tx_enqueue(struct dp_worker *w, unsigned p, struct rte_mbuf *
 /*
  * Send a built Eth/IPv4/UDP packet to @p dip on port @p p: neighbour lookup,
  * or hand it to the main lcore to wait for ARP. @p ctr: per-leg counters'
- * drops[] to charge on failure (may be NULL).
+ * tx counters' drops[] (DP_TX slots) to charge on failure (may be NULL).
  */
 static inline void tx_ip(struct dp_worker *w, unsigned p, struct rte_mbuf *m, uint32_t dip,
 			 uint64_t *drops, struct dp_capture_slot *cap)
@@ -53,14 +53,14 @@ static inline void tx_ip(struct dp_worker *w, unsigned p, struct rte_mbuf *m, ui
 	if (unlikely(nh == 0)) {
 		w->net.drops[DP_NET_DROP_NO_ROUTE]++;
 		if (drops != NULL)
-			drops[MG_DROP_NO_NEIGHBOUR]++;
+			drops[DP_TX(MG_DROP_NO_NEIGHBOUR)]++;
 		rte_pktmbuf_free(m);
 		return;
 	}
 	if (likely(dp_neigh_lookup((uint16_t)p, nh, &eh->dst_addr))) {
 		if (unlikely(cap != NULL)) /* as it leaves: the next hop's MAC is in */
 			dp_capture_pkt(cap, m, 0, dp_ports[p].port_id, DP_CAPTURE_OUT, rte_rdtsc());
-		tx_enqueue(w, p, m, drops != NULL ? &drops[MG_DROP_TX_FULL] : NULL);
+		tx_enqueue(w, p, m, drops != NULL ? &drops[DP_TX(MG_DROP_TX_FULL)] : NULL);
 		return;
 	}
 	m->port = (uint16_t)p;
@@ -68,7 +68,7 @@ static inline void tx_ip(struct dp_worker *w, unsigned p, struct rte_mbuf *m, ui
 	if (rte_ring_mp_enqueue(dp_slow_ring, m) != 0) {
 		w->net.drops[DP_NET_DROP_SLOW_RING_FULL]++;
 		if (drops != NULL)
-			drops[MG_DROP_NO_NEIGHBOUR]++;
+			drops[DP_TX(MG_DROP_NO_NEIGHBOUR)]++;
 		rte_pktmbuf_free(m);
 	}
 }
