@@ -1,4 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The worker loop: poll each port's queue, the hand-off ring and (worker 0)
+ * the main lcore's TX ring, run each burst through the stages, drain TX on
+ * a TSC timer, report quiescence, sleep when idle. The stages themselves are
+ * the dp_stage_*.h headers; bring-up is dp_bringup.c, figures
+ * dp_worker_stats.c.
+ */
 #define ALLOW_EXPERIMENTAL_API
 #include <errno.h>
 #include <stdio.h>
@@ -22,7 +29,6 @@
 #include "mg_log.h"
 
 #define IDLE_POLLS_BEFORE_SLEEP 4
-
 
 /* One burst through the stages (dp_stage_*.h). */
 static void process(struct dp_worker *w, struct rte_mbuf **pkts, unsigned n, bool from_nic)
