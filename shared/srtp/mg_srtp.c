@@ -322,6 +322,10 @@ static int keyset_init(struct mg_srtp_keyset *ks, const struct mg_srtp_suite_inf
 		goto out;
 	if (dkeys_init(&ks->rtp, k[0], k[1], aead, enc) || dkeys_init(&ks->rtcp, k[2], k[3], aead, enc))
 		goto out;
+	if (!aead && mg_srtp_cpu_aes()) {
+		mg_srtp_aes128_expand(k[0], ks->rtp_rk);
+		ks->have_rk = 1;
+	}
 	memcpy(ks->mki, mk->mki, mki_len);
 	ks->limit = mk->lifetime ? mk->lifetime : SRTP_INDEX_MAX;
 	rc = 0;
@@ -745,6 +749,7 @@ static inline struct mg_srtp_op *op_add(struct mg_srtp_op *op, struct mg_srtp_ct
 	op->tag = (uint8_t)tag;
 	op->aead = c->aead;
 	op->ok = 0;
+	op->rkeys = NULL;
 	return op;
 }
 
@@ -755,6 +760,8 @@ static inline void rtp_op_add(struct mg_srtp_op *op, struct mg_srtp_ctx *c, stru
 			      unsigned end)
 {
 	op_add(op, c, ks, &ks->rtp, b, slot, idx, ssrc, c->rtp_tag);
+	if (ks->have_rk)
+		op->rkeys = ks->rtp_rk;
 	op->roc = (uint32_t)(idx >> 16);
 	op->enc_off = (uint16_t)h;
 	op->enc_len = (uint16_t)(end - h);
@@ -1240,6 +1247,8 @@ int mg_srtp_test_set_session_keys(struct mg_srtp_ctx *c, unsigned key, int rtcp,
 	memset(dk->salt, 0, sizeof(dk->salt));
 	memcpy(dk->salt, salt, salt_len);
 	rc = dkeys_init(dk, ekey, akey, c->aead, c->dir == MG_SRTP_DIR_OUTBOUND);
+	if (!rc && !rtcp && c->keys[key]->have_rk)
+		mg_srtp_aes128_expand(ekey, c->keys[key]->rtp_rk);
 	return rc;
 }
 

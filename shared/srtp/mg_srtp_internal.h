@@ -16,9 +16,10 @@
 /* Derived session keys for one of SRTP or SRTCP, in the compact form a
  * context keeps for its lifetime (a dataplane holds one context per session
  * and direction, so this is per-session memory; see docs/srtp.md "Memory").
- * The AES round keys are not kept: the AES-NI CTR code expands the session
- * key in registers per packet, and the ipsec-mb backend expands it into the
- * packet's op before submitting the job (ten AESKEYGENASSIST steps). */
+ * The AES round keys are kept for SRTP only (mg_srtp_keyset.rtp_rk), where
+ * every packet needs them; SRTCP (about one packet per 5 s) expands its
+ * session key per packet: in registers on the AES-NI path, into the op for
+ * ipsec-mb jobs. */
 struct mg_srtp_dkeys {
 	/* AES-128 session key (round key k0 of the FIPS-197 schedule) */
 	uint8_t ek[16]; /* read with unaligned loads */
@@ -41,7 +42,12 @@ struct mg_srtp_dkeys {
 
 /* Everything derived from one master key. */
 struct mg_srtp_keyset {
+	/* SRTP's AES-128 round keys k0..k10 (FIPS-197 byte order), when the
+	 * CPU has AES-NI (have_rk): read by the AES-NI CTR code and by
+	 * ipsec-mb's CNTR jobs; CTR decrypts with the encryption schedule */
+	uint8_t rtp_rk[11 * 16] __attribute__((aligned(16)));
 	struct mg_srtp_dkeys rtp, rtcp;
+	uint8_t have_rk;
 	uint8_t mki[MG_SRTP_MKI_MAX];
 	uint64_t limit; /* lifetime in packets */
 	uint64_t used;
@@ -98,9 +104,11 @@ struct mg_srtp_op {
 	uint8_t iv[16];      /* AES-CM counter block, or 12-byte GCM IV */
 	uint8_t aad[12];     /* GCM SRTCP AAD: header(8) + E||index */
 	uint8_t digest[20];  /* ipsec-mb HMAC output */
-	/* ipsec-mb AES-CM: the expanded schedule of dk->ek for this packet's
-	 * job (left in the engine's scratch until the next burst overwrites
-	 * it; wiped when the engine is freed) */
+	/* AES-CM SRTP: the key set's round keys; NULL: expand dk->ek */
+	const uint8_t *rkeys;
+	/* ipsec-mb AES-CM without rkeys (SRTCP): the expanded schedule of
+	 * dk->ek for this packet's job (left in the engine's scratch until a
+	 * later burst overwrites it; wiped when the engine is freed) */
 	uint8_t rk[11 * 16] __attribute__((aligned(16)));
 };
 
@@ -142,6 +150,8 @@ void mg_srtp_imb_mgr_free(void *mgr);
 /* FIPS-197 AES-128 key expansion on AES-NI (the CPU must have it: every
  * ipsec-mb engine does): round keys k0..k10, IMB_AES_KEYEXP_128's bytes. */
 void mg_srtp_aes128_expand(const uint8_t key[16], uint8_t rk[176]);
+/* 1 if this CPU has AES-NI. */
+int mg_srtp_cpu_aes(void);
 
 /* Format an error text into @err (may be NULL or @errlen 0: nothing written);
  * the engine and the SDES parser both report this way. */

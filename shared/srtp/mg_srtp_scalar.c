@@ -24,7 +24,7 @@
 
 #include <openssl/crypto.h>
 
-static int cpu_aes(void)
+int mg_srtp_cpu_aes(void)
 {
 #if HAVE_AESNI_CODE
 	return __builtin_cpu_supports("aes");
@@ -42,7 +42,7 @@ static int use_aesni(void)
 
 	if (force && !strcmp(force, "evp"))
 		return 0;
-	return cpu_aes();
+	return mg_srtp_cpu_aes();
 }
 
 #if HAVE_AESNI_CODE
@@ -112,15 +112,20 @@ AESNI_INLINE void ctr_ks(const __m128i *k, __m128i base, unsigned blk, __m128i *
 		b[j] = _mm_aesenclast_si128(b[j], k[10]);
 }
 
-/* @ek: the session key; the schedule is expanded here, in registers (the
- * context keeps 16 bytes, not 176). */
-AESNI static void aesni_ctr_xor(const uint8_t *ek, const uint8_t *iv, uint8_t *p, unsigned len)
+/* @rk: the round keys the key set keeps (SRTP), or NULL: the schedule of
+ * the session key @ek is expanded here, in registers (SRTCP). */
+AESNI static void aesni_ctr_xor(const uint8_t *rk, const uint8_t *ek, const uint8_t *iv, uint8_t *p,
+				unsigned len)
 {
 	__m128i k[11], b[8];
 	const __m128i base = _mm_loadu_si128((const __m128i *)iv);
 	unsigned blk = 0, full, tail;
 
-	kexp128(ek, k);
+	if (rk != NULL)
+		for (int r = 0; r < 11; r++)
+			k[r] = _mm_load_si128((const __m128i *)(rk + 16 * r));
+	else
+		kexp128(ek, k);
 	for (; len >= 128; len -= 128, p += 128, blk += 8) {
 		ctr_ks(k, base, blk, b, 8);
 #pragma GCC unroll 8
@@ -159,9 +164,11 @@ void mg_srtp_aes128_expand(const uint8_t key[16], uint8_t rk[176])
 	(void)rk;
 }
 
-static void aesni_ctr_xor(const uint8_t *rk, const uint8_t *iv, uint8_t *p, unsigned len)
+static void aesni_ctr_xor(const uint8_t *rk, const uint8_t *ek, const uint8_t *iv, uint8_t *p,
+			  unsigned len)
 {
 	(void)rk;
+	(void)ek;
 	(void)iv;
 	(void)p;
 	(void)len;
@@ -214,7 +221,7 @@ int mg_srtp_scalar_keys_init(struct mg_srtp_dkeys *dk, const uint8_t ekey[16], c
 			     int encrypt)
 {
 	static const uint8_t zero[20];
-	const int have_aes = cpu_aes();
+	const int have_aes = mg_srtp_cpu_aes();
 
 	/* the session key in any case: ipsec-mb jobs expand it even when the
 	 * scalar path runs on EVP */
@@ -259,14 +266,15 @@ static void hmac_sha1(const struct mg_srtp_dkeys *dk, const uint8_t *p, size_t l
 	SHA1_Final(out, &x);
 }
 
-static int ctr_xor(const struct mg_srtp_dkeys *dk, const uint8_t *iv, uint8_t *p, int len)
+static int ctr_xor(const struct mg_srtp_dkeys *dk, const uint8_t *rk, const uint8_t *iv, uint8_t *p,
+		   int len)
 {
 	int outl = 0;
 
 	if (!len)
 		return 0;
 	if (dk->aesni) {
-		aesni_ctr_xor(dk->ek, iv, p, (unsigned)len);
+		aesni_ctr_xor(rk, dk->ek, iv, p, (unsigned)len);
 		return 0;
 	}
 	if (EVP_EncryptInit_ex(dk->evp, NULL, NULL, NULL, iv) != 1 ||
@@ -326,14 +334,15 @@ void mg_srtp_scalar_run(struct mg_srtp_engine *e, struct mg_srtp_op *ops, unsign
 		roc[2] = (uint8_t)(op->roc >> 8);
 		roc[3] = (uint8_t)op->roc;
 		if (protect) {
-			op->ok = ctr_xor(dk, op->iv, op->buf + op->enc_off, op->enc_len) == 0;
+			op->ok = ctr_xor(dk, op->rkeys, op->iv, op->buf + op->enc_off, op->enc_len) == 0;
 			hmac_sha1(dk, op->buf, op->auth_len, rtcp ? NULL : roc, d);
 			memcpy(op->buf + op->tag_off, d, tag);
 		} else {
 			hmac_sha1(dk, op->buf, op->auth_len, rtcp ? NULL : roc, d);
 			op->ok = CRYPTO_memcmp(d, op->buf + op->tag_off, tag) == 0;
 			if (op->ok)
-				op->ok = ctr_xor(dk, op->iv, op->buf + op->enc_off, op->enc_len) == 0;
+				op->ok = ctr_xor(dk, op->rkeys, op->iv, op->buf + op->enc_off,
+						 op->enc_len) == 0;
 		}
 	}
 }
