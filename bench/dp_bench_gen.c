@@ -829,10 +829,12 @@ int main(int argc, char **argv)
 		snprintf(vdev, sizeof(vdev), "net_memif0,role=client,socket=%s,rsize=13", memif);
 	static char a_prog[] = "dp_bench_gen", a_l[] = "-l", a_nohuge[] = "--no-huge",
 		    a_m[] = "-m", a_mem[] = "1024", a_noshconf[] = "--no-shconf",
-		    a_nopci[] = "--no-pci", a_fp[] = "--file-prefix", a_fpv[] = "mgdp-gen",
+		    a_nopci[] = "--no-pci", a_fp[] = "--file-prefix",
 		    a_vdev[] = "--vdev", a_ll[] = "--log-level", a_llv[] = "*:error";
-	static char a_lcore[16];
+	static char a_lcore[16], a_fpv[32];
 	snprintf(a_lcore, sizeof(a_lcore), "%s", lcore);
+	/* per process: generators of runs side by side must not meet */
+	snprintf(a_fpv, sizeof(a_fpv), "mgdp-gen-%d", (int)getpid());
 	char *eal[] = { a_prog, a_l, a_lcore, a_nohuge, a_m, a_mem, a_noshconf, a_nopci, a_fp,
 			a_fpv, a_vdev, vdev, a_ll, a_llv, NULL };
 	if (rte_eal_init(14, eal) < 0) {

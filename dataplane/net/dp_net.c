@@ -7,6 +7,7 @@
 #include <rte_cycles.h>
 #include <rte_icmp.h>
 #include <rte_malloc.h>
+#include <rte_ring.h>
 
 #include "dp_net.h"
 #include "dp_port.h"
@@ -173,8 +174,22 @@ static inline unsigned neigh_hash(uint32_t ip)
 	return (unsigned)((ip * 2654435761u) >> 24) & (NEIGH_SLOTS - 1);
 }
 
+struct rte_ring *dp_main_tx_ring;
+
+void dp_net_main_tx(struct rte_mbuf *m)
+{
+	if (dp_main_tx_ring == NULL || rte_ring_sp_enqueue(dp_main_tx_ring, m) != 0) {
+		dp_main_net_stats.drops[DP_NET_DROP_TX_FULL]++;
+		rte_pktmbuf_free(m);
+	}
+}
+
 int dp_neigh_init(unsigned n_ports)
 {
+	dp_main_tx_ring = rte_ring_create("dp_main_tx", 4096, (int)rte_socket_id(),
+					  RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (dp_main_tx_ring == NULL)
+		return -ENOMEM;
 	for (unsigned p = 0; p < n_ports; p++) {
 		neigh_tables[p] = rte_zmalloc("dp_neigh", sizeof(struct neigh_table),
 					      RTE_CACHE_LINE_SIZE);
@@ -301,7 +316,7 @@ static void arp_send(unsigned p, uint16_t op, uint32_t sip, uint32_t tip,
 		dp_main_net_stats.arp_replies_sent++;
 	else
 		dp_main_net_stats.arp_requests_sent++;
-	dp_worker_main_tx(m);
+	dp_net_main_tx(m);
 }
 
 uint64_t dp_net_garps;
@@ -327,7 +342,7 @@ static void neigh_resolved(unsigned p, unsigned s, const struct rte_ether_addr *
 		struct rte_mbuf *m = pv->held[i];
 
 		rte_ether_addr_copy(mac, &rte_pktmbuf_mtod(m, struct rte_ether_hdr *)->dst_addr);
-		dp_worker_main_tx(m);
+		dp_net_main_tx(m);
 	}
 	pv->n_held = 0;
 }
@@ -402,7 +417,7 @@ void dp_neigh_hold(struct rte_mbuf *m)
 
 		memcpy(mac.addr_bytes, &w, RTE_ETHER_ADDR_LEN);
 		rte_ether_addr_copy(&mac, &rte_pktmbuf_mtod(m, struct rte_ether_hdr *)->dst_addr);
-		dp_worker_main_tx(m);
+		dp_net_main_tx(m);
 		return;
 	}
 	case NS_FAILED:

@@ -156,7 +156,13 @@ void dp_neigh_walk(uint16_t port_idx,
 			      const char *state),
 		   void *arg);
 
-/* Provided by the worker module: transmit from the main lcore (consumes m). */
-void dp_worker_main_tx(struct rte_mbuf *m);
+/*
+ * The main lcore never touches a NIC queue: what it sends (ARP, packets that
+ * waited for a neighbour; m->port = port index) goes on this ring, created by
+ * dp_neigh_init(), which worker 0 drains into its TX buffers. Consumes m;
+ * ring full (or no ring) is a counted tx_full drop.
+ */
+extern struct rte_ring *dp_main_tx_ring;
+void dp_net_main_tx(struct rte_mbuf *m);
 
 #endif

@@ -28,12 +28,6 @@
 
 static struct rte_mempool *pool;
 
-/* dp_net.c sends ARP through the worker module: not used here */
-void dp_worker_main_tx(struct rte_mbuf *m)
-{
-	rte_pktmbuf_free(m);
-}
-
 /* An echo request with @p payload bytes (byte i = i * 7), as one frame. */
 static size_t echo_request(uint8_t *out, size_t payload)
 {

@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rte_errno.h>
@@ -12,6 +13,7 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "dp_port.h"
@@ -48,46 +50,120 @@ static char errbuf[256];
 		return (rc);                                          \
 	} while (0)
 
-static void sess_free_obj(struct dp_session *s)
+/*
+ * What a session version holds that another version may share, as the bits
+ * of a retire mask: a version is retired with the set of things no newer
+ * version refers to, computed before it goes on the defer queue, so that
+ * nothing is ever written to an object readers may still hold.
+ */
+#define RES_CTX(l, d) (1ull << ((l) * 2 + (d))) /* leg l's context, d: 0 rx, 1 tx */
+#define RES_SRC(l) (1ull << (4 + (l)))          /* a dp_src_rt allocated apart */
+#define RES_STATS (1ull << 6)                   /* the session's dp_sess_stats */
+#define RES_FORK(f) (1ull << (8 + (f)))         /* fork f's context */
+
+struct sess_retired {
+	struct dp_session_rt *s;
+	uint64_t mask;
+};
+
+static size_t cold_size(unsigned n_forks)
+{
+	return sizeof(struct dp_session_cold) + n_forks * sizeof(struct dp_fork);
+}
+
+static bool ctx_in(const struct dp_session_rt *v, const struct mg_srtp_ctx *c)
+{
+	if (v == NULL)
+		return false;
+	for (unsigned l = 0; l < 2; l++)
+		if (v->leg[l].rx_ctx == c || v->leg[l].tx_ctx == c)
+			return true;
+	for (unsigned f = 0; f < v->n_forks; f++)
+		if (v->cold->forks[f].ctx == c)
+			return true;
+	return false;
+}
+
+/* Leg @p l's source is an allocation of its own (not dp_sess_stats.src[]). */
+static bool src_apart(const struct dp_session_rt *v, unsigned l)
+{
+	const struct dp_src_rt *r = v->leg[l].src;
+
+	return r != NULL && (v->stats == NULL || (r != &v->stats->src[0] && r != &v->stats->src[1]));
+}
+
+/* What @p a holds that @p b (NULL: nothing) does not refer to. */
+static uint64_t sess_exclusive(const struct dp_session_rt *a, const struct dp_session_rt *b)
+{
+	uint64_t m = 0;
+
+	for (unsigned l = 0; l < 2; l++) {
+		if (a->leg[l].rx_ctx != NULL && !ctx_in(b, a->leg[l].rx_ctx))
+			m |= RES_CTX(l, 0);
+		if (a->leg[l].tx_ctx != NULL && !ctx_in(b, a->leg[l].tx_ctx))
+			m |= RES_CTX(l, 1);
+		if (src_apart(a, l) &&
+		    (b == NULL || (b->leg[0].src != a->leg[l].src && b->leg[1].src != a->leg[l].src)))
+			m |= RES_SRC(l);
+	}
+	if (a->stats != NULL && (b == NULL || b->stats != a->stats))
+		m |= RES_STATS;
+	for (unsigned f = 0; a->cold != NULL && f < a->n_forks; f++)
+		if (a->cold->forks[f].ctx != NULL && !ctx_in(b, a->cold->forks[f].ctx))
+			m |= RES_FORK(f);
+	return m;
+}
+
+/* Free a version and what @p mask says only it holds. */
+static void sess_free_version(struct dp_session_rt *s, uint64_t mask)
 {
 	for (unsigned l = 0; l < 2; l++) {
-		if (s->leg[l].own_rx)
+		if (mask & RES_CTX(l, 0))
 			mg_srtp_ctx_free(s->leg[l].rx_ctx);
-		if (s->leg[l].own_tx)
+		if (mask & RES_CTX(l, 1))
 			mg_srtp_ctx_free(s->leg[l].tx_ctx);
-		if (s->leg[l].own_src)
+		if (mask & RES_SRC(l))
 			rte_free(s->leg[l].src);
 	}
-	for (unsigned f = 0; f < s->n_forks; f++)
-		if (s->forks[f].own_ctx)
-			mg_srtp_ctx_free(s->forks[f].ctx);
-	if (s->own_stats)
+	if (s->cold != NULL) {
+		for (unsigned f = 0; f < s->n_forks; f++)
+			if (mask & RES_FORK(f))
+				mg_srtp_ctx_free(s->cold->forks[f].ctx);
+		/* the cold part holds key digests: wipe before the memory goes back */
+		OPENSSL_cleanse(s->cold, cold_size(s->n_forks));
+		free(s->cold);
+	}
+	if (mask & RES_STATS) {
+		rte_free(s->stats->forks);
 		rte_free(s->stats);
-	/* def holds key digests: wipe before the memory goes back */
+	}
 	memset(s, 0, sizeof(*s));
 	rte_free(s);
 }
 
 static void sess_dq_free(void *p, void *e, unsigned n)
 {
-	struct dp_session **objs = e;
+	struct sess_retired *r = e;
 
 	RTE_SET_USED(p);
 	for (unsigned i = 0; i < n; i++)
-		sess_free_obj(objs[i]);
+		sess_free_version(r[i].s, r[i].mask);
 }
 
-/* Retire an object that readers may still hold. */
-static void sess_retire(struct dp_session *s)
+/* Retire a version that readers may still hold; @p now: the version that
+ * replaced it (NULL: the session is gone). */
+static void sess_retire(struct dp_session_rt *s, const struct dp_session_rt *now)
 {
-	if (rte_rcu_qsbr_dq_enqueue(sess_dq, &s) != 0) {
+	struct sess_retired r = { s, sess_exclusive(s, now) };
+
+	if (rte_rcu_qsbr_dq_enqueue(sess_dq, &r) != 0) {
 		/*
 		 * Defer queue full even after reclaiming: wait for a grace
 		 * period right here (workers report every loop, so this is
 		 * short); never free early.
 		 */
 		rte_rcu_qsbr_synchronize(dp_qsbr, RTE_QSBR_THRID_INVALID);
-		sess_free_obj(s);
+		sess_free_version(s, r.mask);
 	}
 }
 
@@ -134,7 +210,7 @@ int dp_session_init(unsigned max_sess, unsigned n_workers, uint16_t pmin, uint16
 	}
 	dqp.name = "dp_sess_dq";
 	dqp.size = max_sess * 2 + 64;
-	dqp.esize = sizeof(void *);
+	dqp.esize = sizeof(struct sess_retired);
 	dqp.trigger_reclaim_limit = 64;
 	dqp.max_reclaim_size = 256;
 	dqp.free_fn = sess_dq_free;
@@ -317,15 +393,16 @@ unsigned dp_port_used_count(void)
 
 /*
  * The dataplane does not keep master keys: once the contexts are derived, the
- * stored definition holds a SHA-256 of the key material in place of the key
- * (salt zeroed), enough to tell at MODIFY whether a direction's keys changed.
+ * cold definition holds the first 16 bytes of a SHA-256 of the key material
+ * instead, enough to tell at MODIFY whether a direction's keys changed.
  */
-static void crypto_digest(const struct mg_msg_crypto *c, uint8_t out[32])
+static void crypto_digest(const struct mg_msg_crypto *c, uint8_t out[16])
 {
+	uint8_t d[32];
 	unsigned int n = 32;
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 
-	memset(out, 0, 32);
+	memset(out, 0, 16);
 	if (md == NULL)
 		return;
 	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
@@ -337,26 +414,48 @@ static void crypto_digest(const struct mg_msg_crypto *c, uint8_t out[32])
 	EVP_DigestUpdate(md, &c->mki_len, 1);
 	EVP_DigestUpdate(md, c->mki, c->mki_len);
 	EVP_DigestUpdate(md, &c->lifetime, sizeof(c->lifetime));
-	EVP_DigestFinal_ex(md, out, &n);
+	EVP_DigestFinal_ex(md, d, &n);
 	EVP_MD_CTX_free(md);
+	memcpy(out, d, 16);
+	OPENSSL_cleanse(d, sizeof(d));
 }
 
-static void crypto_forget_keys(struct mg_msg_crypto *c)
+/* A direction's crypto as installed: everything of the message but the keys. */
+static void crypto_def_set(struct dp_crypto_def *d, const struct mg_msg_crypto *c)
 {
-	uint8_t d[32];
+	memset(d, 0, sizeof(*d));
+	d->suite = c->suite;
+	d->key_len = c->key_len;
+	d->salt_len = c->salt_len;
+	d->mki_len = c->mki_len;
+	d->flags = c->flags;
+	memcpy(d->mki, c->mki, sizeof(d->mki));
+	d->seq = c->seq;
+	d->roc = c->roc;
+	d->lifetime = c->lifetime;
+	if (c->suite != MG_SRTP_SUITE_NONE)
+		crypto_digest(c, d->digest);
+}
 
-	if (c->suite == MG_SRTP_SUITE_NONE)
-		return;
-	crypto_digest(c, d);
-	memcpy(c->key, d, sizeof(c->key));
-	memset(c->salt, 0, sizeof(c->salt));
-	memset(d, 0, sizeof(d));
+/* The message again, keys and salt zero (what GET reports). */
+static void crypto_def_get(const struct dp_crypto_def *d, struct mg_msg_crypto *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->suite = d->suite;
+	c->key_len = d->key_len;
+	c->salt_len = d->salt_len;
+	c->mki_len = d->mki_len;
+	c->flags = d->flags;
+	memcpy(c->mki, d->mki, sizeof(c->mki));
+	c->seq = d->seq;
+	c->roc = d->roc;
+	c->lifetime = d->lifetime;
 }
 
 /* @p fresh from a message (keys), @p stored from an installed definition (digest). */
-static bool crypto_same(const struct mg_msg_crypto *fresh, const struct mg_msg_crypto *stored)
+static bool crypto_same(const struct mg_msg_crypto *fresh, const struct dp_crypto_def *stored)
 {
-	uint8_t d[32];
+	uint8_t d[16];
 	bool same;
 
 	if (fresh->suite != stored->suite || fresh->key_len != stored->key_len ||
@@ -365,9 +464,47 @@ static bool crypto_same(const struct mg_msg_crypto *fresh, const struct mg_msg_c
 	    fresh->lifetime != stored->lifetime)
 		return false;
 	crypto_digest(fresh, d);
-	same = memcmp(d, stored->key, sizeof(d)) == 0;
-	memset(d, 0, sizeof(d));
+	same = memcmp(d, stored->digest, sizeof(d)) == 0;
+	OPENSSL_cleanse(d, sizeof(d));
 	return same;
+}
+
+static void addr4(struct mg_msg_addr *a, uint32_t be_ip, uint16_t be_port)
+{
+	memset(a, 0, sizeof(*a));
+	a->family = MG_FAMILY_IPV4;
+	memcpy(a->addr, &be_ip, 4);
+	a->port = rte_be_to_cpu_16(be_port);
+}
+
+/* Leg @p li's definition as it was installed (keys zero), from the hot and
+ * cold parts: the dataplane accepts IPv4 addresses only, so nothing is lost. */
+static void leg_def_get(const struct dp_session_rt *s, unsigned li, struct mg_msg_leg *m)
+{
+	const struct dp_leg_rt *l = &s->leg[li];
+	const struct dp_leg_cold *c = &s->cold->leg[li];
+	unsigned first = c->remote_family == MG_FAMILY_IPV4 ? 1 : 0;
+
+	memset(m, 0, sizeof(*m));
+	addr4(&m->local, l->local_ip, l->local_port);
+	if (first)
+		addr4(&m->remote, l->remote_ip, l->remote_port);
+	m->remote_rtcp_port = c->def_rtcp_port;
+	m->n_candidates = (uint8_t)(l->n_cand - first);
+	for (unsigned i = 0; i < m->n_candidates; i++)
+		addr4(&m->candidates[i], c->cand_ip[first + i], c->cand_port[first + i]);
+	m->source_policy = l->policy;
+	m->flags = c->flags;
+	crypto_def_get(&c->rx, &m->rx);
+	crypto_def_get(&c->tx, &m->tx);
+}
+
+static void sess_def_get(const struct dp_session_rt *s, struct mg_msg_session *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->id = s->id;
+	for (unsigned l = 0; l < 2; l++)
+		leg_def_get(s, l, &out->legs[l]);
 }
 
 static int crypto_ctx(const struct mg_msg_crypto *c, enum mg_srtp_dir dir, const char *what,
@@ -384,6 +521,7 @@ static int crypto_ctx(const struct mg_msg_crypto *c, enum mg_srtp_dir dir, const
 	if (mg_crypto_to_policy(c, dir, &p) < 0)
 		FAIL(-EINVAL, "%s: suite %u with key/salt/MKI lengths %u/%u/%u out of range", what, c->suite,
 		     c->key_len, c->salt_len, c->mki_len);
+	p.stats_off = 1; /* the worker counts every result by reason itself */
 	*out = mg_srtp_ctx_create(&p, e, sizeof(e));
 	if (*out == NULL) {
 		int rc = errno != 0 ? -errno : -EINVAL;
@@ -408,34 +546,41 @@ static bool same_remote(const struct mg_msg_leg *a, const struct mg_msg_leg *b)
 	       memcmp(a->candidates, b->candidates, sizeof(a->candidates)) == 0;
 }
 
-static int build_src(struct dp_session *s, unsigned li, const struct dp_session *old,
-		     const char **err)
+static int build_src(struct dp_session_rt *s, unsigned li, const struct mg_msg_leg *m,
+		     const struct dp_session_rt *old, const char **err)
 {
-	struct dp_leg *l = &s->leg[li];
+	struct dp_leg_rt *l = &s->leg[li];
 	struct dp_src_rt *r;
 
-	if (old != NULL && same_remote(&s->def.legs[li], &old->def.legs[li])) {
-		l->src = old->leg[li].src;
-		l->own_src = 0; /* ownership moves when the new object is published */
-		return 0;
+	if (old != NULL) {
+		struct mg_msg_leg was;
+
+		leg_def_get(old, li, &was);
+		if (same_remote(m, &was)) {
+			l->src = old->leg[li].src;
+			return 0;
+		}
+		/* the peer moved: a fresh one (the old version keeps its own
+		 * until it is retired) */
+		r = rte_zmalloc("dp_src_rt", sizeof(*r), RTE_CACHE_LINE_SIZE);
+		if (r == NULL)
+			FAIL(-ENOMEM, "out of memory for leg %u's source state", li);
+	} else {
+		r = &s->stats->src[li]; /* zeroed with the counters */
 	}
-	r = rte_zmalloc("dp_src_rt", sizeof(*r), RTE_CACHE_LINE_SIZE);
-	if (r == NULL)
-		FAIL(-ENOMEM, "out of memory for leg %u's source state", li);
 	/* until a source is learned, media goes to the definition's remote */
 	r->ip = l->remote_ip;
 	r->rtp_port = l->remote_port;
 	r->rtcp_port = l->remote_rtcp_port;
 	l->src = r;
-	l->own_src = 1;
 	return 0;
 }
 
-static int build_leg(struct dp_session *s, unsigned li, const struct dp_session *old,
-		     const char **err)
+static int build_leg(struct dp_session_rt *s, struct dp_session_cold *cold, unsigned li,
+		     const struct mg_msg_leg *m, const struct dp_session_rt *old, const char **err)
 {
-	const struct mg_msg_leg *m = &s->def.legs[li];
-	struct dp_leg *l = &s->leg[li];
+	struct dp_leg_rt *l = &s->leg[li];
+	struct dp_leg_cold *c = &cold->leg[li];
 	char what[32];
 	uint32_t ip;
 	int pidx, rc;
@@ -454,6 +599,9 @@ static int build_leg(struct dp_session *s, unsigned li, const struct dp_session 
 	l->policy = m->source_policy;
 	l->handover = (m->flags & MG_LEG_F_HANDOVER) != 0;
 	l->block = (m->flags & MG_LEG_F_BLOCK) != 0;
+	c->flags = m->flags;
+	c->def_rtcp_port = m->remote_rtcp_port;
+	c->remote_family = m->remote.family;
 	if (m->remote.family == MG_FAMILY_IPV6)
 		FAIL(-EAFNOSUPPORT, "leg %u remote: IPv6 media is not supported (use IPv4)", li);
 	if (m->remote.family == MG_FAMILY_IPV4) {
@@ -468,53 +616,51 @@ static int build_leg(struct dp_session *s, unsigned li, const struct dp_session 
 		rr = m->remote_rtcp_port != 0 ? m->remote_rtcp_port :
 		     (l->mux ? m->remote.port : (uint16_t)(m->remote.port + 1));
 		l->remote_rtcp_port = rte_cpu_to_be_16(rr);
-		l->cand_ip[0] = l->remote_ip;
-		l->cand_port[0] = l->remote_port;
+		c->cand_ip[0] = l->remote_ip;
+		c->cand_port[0] = l->remote_port;
 		l->n_cand = 1;
 	}
-	for (unsigned c = 0; c < m->n_candidates; c++) {
-		const struct mg_msg_addr *a = &m->candidates[c];
+	for (unsigned i = 0; i < m->n_candidates; i++) {
+		const struct mg_msg_addr *a = &m->candidates[i];
 
 		if (a->family != MG_FAMILY_IPV4)
 			FAIL(-EINVAL, "leg %u candidate %u: need an IPv4 address (IPv6 media is "
-			     "not supported)", li, c);
-		memcpy(&l->cand_ip[l->n_cand], a->addr, 4);
-		l->cand_port[l->n_cand] = rte_cpu_to_be_16(a->port);
+			     "not supported)", li, i);
+		memcpy(&c->cand_ip[l->n_cand], a->addr, 4);
+		c->cand_port[l->n_cand] = rte_cpu_to_be_16(a->port);
 		l->n_cand++;
 	}
 	if (l->policy == MG_SOURCE_STRICT && l->n_cand == 0)
 		FAIL(-EINVAL, "leg %u: strict source policy needs a remote or candidates", li);
-	rc = build_src(s, li, old, err);
+	rc = build_src(s, li, m, old, err);
 	if (rc < 0)
 		return rc;
+	crypto_def_set(&c->rx, &m->rx);
+	crypto_def_set(&c->tx, &m->tx);
 
 	/* keep a direction's SRTP state when its keys did not change */
 	snprintf(what, sizeof(what), "leg %u rx crypto", li);
 	if (old != NULL && old->leg[li].rx_ctx != NULL && m->rx.suite != MG_SRTP_SUITE_NONE &&
-	    crypto_same(&m->rx, &old->def.legs[li].rx) && !(m->rx.flags & MG_CRYPTO_F_ROC_RESET)) {
+	    crypto_same(&m->rx, &old->cold->leg[li].rx) && !(m->rx.flags & MG_CRYPTO_F_ROC_RESET)) {
 		l->rx_ctx = old->leg[li].rx_ctx;
-		l->own_rx = 0; /* ownership moves when the new object is published */
 	} else {
 		rc = crypto_ctx(&m->rx, MG_SRTP_DIR_INBOUND, what, &l->rx_ctx, err);
 		if (rc < 0)
 			return rc;
-		l->own_rx = l->rx_ctx != NULL;
 	}
 	snprintf(what, sizeof(what), "leg %u tx crypto", li);
 	if (old != NULL && old->leg[li].tx_ctx != NULL && m->tx.suite != MG_SRTP_SUITE_NONE &&
-	    crypto_same(&m->tx, &old->def.legs[li].tx) && !(m->tx.flags & MG_CRYPTO_F_ROC_RESET)) {
+	    crypto_same(&m->tx, &old->cold->leg[li].tx) && !(m->tx.flags & MG_CRYPTO_F_ROC_RESET)) {
 		l->tx_ctx = old->leg[li].tx_ctx;
-		l->own_tx = 0;
 	} else {
 		rc = crypto_ctx(&m->tx, MG_SRTP_DIR_OUTBOUND, what, &l->tx_ctx, err);
 		if (rc < 0)
 			return rc;
-		l->own_tx = l->tx_ctx != NULL;
 	}
 	return 0;
 }
 
-static unsigned sess_keys(const struct dp_session *s, struct dp_ep_key *k, uintptr_t *tag)
+static unsigned sess_keys(const struct dp_session_rt *s, struct dp_ep_key *k, uintptr_t *tag)
 {
 	unsigned n = 0;
 
@@ -541,7 +687,7 @@ static bool key_in(const struct dp_ep_key *k, const struct dp_ep_key *set, unsig
  * Point every key of @p s at it, remove keys of @p old that @p s no longer
  * has, swap the id entry. On failure, restore @p old's keys.
  */
-static int sess_publish(struct dp_session *s, struct dp_session *old, const char **err)
+static int sess_publish(struct dp_session_rt *s, struct dp_session_rt *old, const char **err)
 {
 	struct dp_ep_key k[4], ok[4];
 	uintptr_t tag[4], otag[4];
@@ -557,8 +703,8 @@ static int sess_publish(struct dp_session *s, struct dp_session *old, const char
 				FAIL(-EINVAL, "legs share local port %u (each leg, and RTP and "
 				     "RTCP without mux, need their own)", rte_be_to_cpu_16(k[i].port));
 		if (rte_hash_lookup_data(dp_ep_hash, &k[i], &d) >= 0) {
-			const struct dp_session *o =
-				(const struct dp_session *)((uintptr_t)d & DP_EP_PTR_MASK);
+			const struct dp_session_rt *o =
+				(const struct dp_session_rt *)((uintptr_t)d & DP_EP_PTR_MASK);
 
 			if (old == NULL || o != old)
 				FAIL(-EADDRINUSE, "local port %u is used by session %" PRIu64,
@@ -597,7 +743,7 @@ static int sess_publish(struct dp_session *s, struct dp_session *old, const char
 	return 0;
 }
 
-static void sess_unpublish(struct dp_session *s)
+static void sess_unpublish(struct dp_session_rt *s)
 {
 	struct dp_ep_key k[4];
 	uintptr_t tag[4];
@@ -608,7 +754,7 @@ static void sess_unpublish(struct dp_session *s)
 	rte_hash_del_key(id_hash, &s->id);
 }
 
-static struct dp_session *sess_lookup(uint64_t id)
+static struct dp_session_rt *sess_lookup(uint64_t id)
 {
 	void *d;
 
@@ -617,43 +763,27 @@ static struct dp_session *sess_lookup(uint64_t id)
 	return d;
 }
 
-/* After publish: the new object takes over what it shares with the old one. */
-static void sess_take_over(struct dp_session *s, struct dp_session *old)
+/*
+ * A new version: hot part (DPDK memory, cache aligned) and a cold part with
+ * room for @p n_forks forks. NULL when out of memory.
+ */
+static struct dp_session_rt *sess_alloc(unsigned n_forks)
 {
-	for (unsigned l = 0; l < 2; l++) {
-		if (s->leg[l].rx_ctx != NULL && s->leg[l].rx_ctx == old->leg[l].rx_ctx) {
-			s->leg[l].own_rx = old->leg[l].own_rx;
-			old->leg[l].own_rx = 0;
-		}
-		if (s->leg[l].tx_ctx != NULL && s->leg[l].tx_ctx == old->leg[l].tx_ctx) {
-			s->leg[l].own_tx = old->leg[l].own_tx;
-			old->leg[l].own_tx = 0;
-		}
-		if (s->leg[l].src == old->leg[l].src) {
-			s->leg[l].own_src = old->leg[l].own_src;
-			old->leg[l].own_src = 0;
-		}
-	}
-	for (unsigned f = 0; f < s->n_forks; f++)
-		for (unsigned g = 0; g < old->n_forks; g++)
-			if (s->forks[f].ctx != NULL && s->forks[f].ctx == old->forks[g].ctx) {
-				s->forks[f].own_ctx = old->forks[g].own_ctx;
-				old->forks[g].own_ctx = 0;
-			}
-	if (s->stats == old->stats) {
-		s->own_stats = old->own_stats;
-		old->own_stats = 0;
-	}
-}
+	struct dp_session_rt *s = rte_zmalloc("dp_session", sizeof(*s), RTE_CACHE_LINE_SIZE);
 
-static struct dp_session *sess_alloc(void)
-{
-	return rte_zmalloc("dp_session", sizeof(struct dp_session), RTE_CACHE_LINE_SIZE);
+	if (s == NULL)
+		return NULL;
+	s->cold = calloc(1, cold_size(n_forks));
+	if (s->cold == NULL) {
+		rte_free(s);
+		return NULL;
+	}
+	return s;
 }
 
 int dp_session_add(const struct mg_msg_session *def, bool modify, const char **err)
 {
-	struct dp_session *s, *old;
+	struct dp_session_rt *s, *old;
 	int rc;
 
 	/* the field rules (ids, ports, enums, key sizes): below, only what
@@ -667,23 +797,15 @@ int dp_session_add(const struct mg_msg_session *def, bool modify, const char **e
 		FAIL(-ENOENT, "no session %" PRIu64, def->id);
 	if (!modify && n_sessions >= max_sessions)
 		FAIL(-ENOSPC, "%u sessions installed = mediagate.dataplane.maxSessions", n_sessions);
-	s = sess_alloc();
+	s = sess_alloc(old != NULL ? old->n_forks : 0);
 	if (s == NULL)
 		FAIL(-ENOMEM, "out of memory for a session");
 	s->id = def->id;
 	s->owner = (uint16_t)(def->id % dp_n_workers);
-	s->def = *def;
-	for (unsigned l = 0; l < 2; l++) {
-		rc = build_leg(s, l, old, err);
-		if (rc < 0)
-			goto fail;
-	}
 	if (old != NULL) {
 		/* forks survive a modify: share their contexts and the counters */
 		s->n_forks = old->n_forks;
-		memcpy(s->forks, old->forks, sizeof(s->forks));
-		for (unsigned f = 0; f < s->n_forks; f++)
-			s->forks[f].own_ctx = 0;
+		memcpy(s->cold->forks, old->cold->forks, old->n_forks * sizeof(struct dp_fork));
 		s->stats = old->stats;
 		/* a bound TDM channel stays bound (TDM_UNBIND clears the mark) */
 		for (unsigned l = 0; l < 2; l++)
@@ -696,31 +818,29 @@ int dp_session_add(const struct mg_msg_session *def, bool modify, const char **e
 			*err = errbuf;
 			goto fail;
 		}
-		s->own_stats = 1;
 	}
 	for (unsigned l = 0; l < 2; l++) {
-		crypto_forget_keys(&s->def.legs[l].rx);
-		crypto_forget_keys(&s->def.legs[l].tx);
+		rc = build_leg(s, s->cold, l, &def->legs[l], old, err);
+		if (rc < 0)
+			goto fail;
 	}
 	rc = sess_publish(s, old, err);
 	if (rc < 0)
 		goto fail;
-	if (old != NULL) {
-		sess_take_over(s, old);
-		sess_retire(old);
-	} else {
+	if (old != NULL)
+		sess_retire(old, s);
+	else
 		n_sessions++;
-	}
 	return 0;
 fail:
-	/* never published: free at once (shared contexts are not owned by s) */
-	sess_free_obj(s);
+	/* never published: free at once what it does not share with old */
+	sess_free_version(s, sess_exclusive(s, old));
 	return rc;
 }
 
 int dp_session_del(uint64_t id, struct mg_msg_session_stats *final, const char **err)
 {
-	struct dp_session *s = sess_lookup(id);
+	struct dp_session_rt *s = sess_lookup(id);
 
 	if (s == NULL)
 		FAIL(-ENOENT, "no session %" PRIu64, id);
@@ -728,22 +848,18 @@ int dp_session_del(uint64_t id, struct mg_msg_session_stats *final, const char *
 	if (final != NULL)
 		dp_session_fill_stats(s, final);
 	n_sessions--;
-	sess_retire(s);
+	sess_retire(s, NULL);
 	return 0;
 }
 
 int dp_session_get(uint64_t id, struct mg_msg_session *out, const char **err)
 {
-	const struct dp_session *s = sess_lookup(id);
+	const struct dp_session_rt *s = sess_lookup(id);
 
 	if (s == NULL)
 		FAIL(-ENOENT, "no session %" PRIu64, id);
-	*out = s->def;
+	sess_def_get(s, out);
 	for (unsigned l = 0; l < 2; l++) {
-		memset(out->legs[l].rx.key, 0, sizeof(out->legs[l].rx.key));
-		memset(out->legs[l].rx.salt, 0, sizeof(out->legs[l].rx.salt));
-		memset(out->legs[l].tx.key, 0, sizeof(out->legs[l].tx.key));
-		memset(out->legs[l].tx.salt, 0, sizeof(out->legs[l].tx.salt));
 		/* what the dataplane learned: the current remote (a racy read
 		 * of the owner's state, consistent enough for a report) */
 		const struct dp_src_rt *r = s->leg[l].src;
@@ -758,18 +874,23 @@ int dp_session_get(uint64_t id, struct mg_msg_session *out, const char **err)
 	return 0;
 }
 
-static void fill_dir(struct mg_msg_dir_stats *o, const struct dp_dir_ctr *c,
-		     const struct mg_srtp_ctx *ctx, uint32_t ssrc)
+/* One direction on the wire: @p drops has a slot per reason of @p reason. */
+static void fill_dir(struct mg_msg_dir_stats *o, uint64_t packets, uint64_t bytes,
+		     uint64_t rtcp_packets, const uint64_t *drops, const uint8_t *reason,
+		     unsigned n_drops, const struct dp_rr *rr, const struct mg_srtp_ctx *ctx,
+		     uint32_t ssrc)
 {
 	memset(o, 0, sizeof(*o));
-	o->packets = c->packets;
-	o->bytes = c->bytes;
-	o->rtcp_packets = c->rtcp_packets;
-	for (unsigned r = 0; r < MG_DROP_REASON_COUNT && r < MG_PROTO_DROP_SLOTS; r++)
-		o->drops[r] = c->drops[r];
-	o->rr_ssrc = c->rr_ssrc;
-	o->rr_lost = c->rr_lost;
-	o->rr_jitter = c->rr_jitter;
+	o->packets = packets;
+	o->bytes = bytes;
+	o->rtcp_packets = rtcp_packets;
+	for (unsigned i = 0; i < n_drops; i++)
+		o->drops[reason[i]] = drops[i];
+	if (rr != NULL) {
+		o->rr_ssrc = rr->ssrc;
+		o->rr_lost = rr->lost;
+		o->rr_jitter = rr->jitter;
+	}
 	if (ctx != NULL && ssrc != 0) {
 		uint32_t roc;
 		uint16_t seq;
@@ -786,20 +907,26 @@ static void fill_dir(struct mg_msg_dir_stats *o, const struct dp_dir_ctr *c,
 	}
 }
 
-void dp_session_fill_stats(const struct dp_session *s, struct mg_msg_session_stats *out)
+void dp_session_fill_stats(const struct dp_session_rt *s, struct mg_msg_session_stats *out)
 {
 	const struct dp_sess_stats *st = s->stats;
 
 	memset(out, 0, sizeof(*out));
 	out->id = s->id;
 	for (unsigned l = 0; l < 2; l++) {
-		fill_dir(&out->legs[l][0], &st->dir[l][0], s->leg[l].rx_ctx, st->last_ssrc[l][0]);
-		fill_dir(&out->legs[l][1], &st->dir[l][1], s->leg[l].tx_ctx, st->last_ssrc[l][1]);
+		const struct dp_rx_ctr *rx = &st->rx[l];
+		const struct dp_tx_ctr *tx = &st->tx[l];
+
+		fill_dir(&out->legs[l][0], rx->packets, rx->bytes, rx->rtcp_packets, rx->drops,
+			 dp_rx_drop_reason, DP_RX_DROPS, &st->rr[l], s->leg[l].rx_ctx,
+			 st->last_ssrc[l][0]);
+		fill_dir(&out->legs[l][1], tx->packets, tx->bytes, tx->rtcp_packets, tx->drops,
+			 dp_tx_drop_reason, DP_TX_DROPS, NULL, s->leg[l].tx_ctx, st->last_ssrc[l][1]);
 	}
 	for (unsigned f = 0; f < s->n_forks; f++) {
-		const struct dp_fork_ctr *c = &st->fork[s->forks[f].slot];
+		const struct dp_fork_ctr *c = &st->forks->fork[s->cold->forks[f].slot];
 
-		out->forks[f].fork_id = s->forks[f].id;
+		out->forks[f].fork_id = s->cold->forks[f].id;
 		out->forks[f].packets = c->packets;
 		out->forks[f].bytes = c->bytes;
 		out->forks[f].drops = c->drops;
@@ -808,7 +935,7 @@ void dp_session_fill_stats(const struct dp_session *s, struct mg_msg_session_sta
 
 int dp_session_stats(uint64_t id, struct mg_msg_session_stats *out, const char **err)
 {
-	const struct dp_session *s = sess_lookup(id);
+	const struct dp_session_rt *s = sess_lookup(id);
 
 	if (s == NULL)
 		FAIL(-ENOENT, "no session %" PRIu64, id);
@@ -844,7 +971,7 @@ int dp_session_list(const struct mg_msg_session_list_req *req, struct mg_msg_ses
 	while (out->count < req->max) {
 		const void *k;
 		void *d;
-		const struct dp_session *s;
+		const struct dp_session_rt *s;
 		struct mg_msg_session_list_entry *e;
 
 		if (rte_hash_iterate(id_hash, &k, &d, &next) < 0) {
@@ -855,9 +982,9 @@ int dp_session_list(const struct mg_msg_session_list_req *req, struct mg_msg_ses
 		e = &out->entries[out->count++];
 		e->id = s->id;
 		for (unsigned l = 0; l < 2; l++) {
-			e->local_port[l] = s->def.legs[l].local.port;
-			e->suite[l][0] = s->def.legs[l].rx.suite;
-			e->suite[l][1] = s->def.legs[l].tx.suite;
+			e->local_port[l] = rte_be_to_cpu_16(s->leg[l].local_port);
+			e->suite[l][0] = s->cold->leg[l].rx.suite;
+			e->suite[l][1] = s->cold->leg[l].tx.suite;
 		}
 	}
 	out->next_cursor = next;
@@ -866,25 +993,25 @@ int dp_session_list(const struct mg_msg_session_list_req *req, struct mg_msg_ses
 
 /* ----------------------------------------------------------------- forks */
 
-static struct dp_session *sess_clone(const struct dp_session *old)
+/* A copy of @p old to change before publication, with room for @p extra
+ * more forks; shares everything old refers to. */
+static struct dp_session_rt *sess_clone(const struct dp_session_rt *old, unsigned extra)
 {
-	struct dp_session *s = sess_alloc();
+	struct dp_session_rt *s = sess_alloc(old->n_forks + extra);
+	struct dp_session_cold *cold;
 
 	if (s == NULL)
 		return NULL;
+	cold = s->cold;
 	memcpy(s, old, sizeof(*s));
-	/* nothing owned until published */
-	for (unsigned l = 0; l < 2; l++)
-		s->leg[l].own_rx = s->leg[l].own_tx = s->leg[l].own_src = 0;
-	for (unsigned f = 0; f < s->n_forks; f++)
-		s->forks[f].own_ctx = 0;
-	s->own_stats = 0;
+	memcpy(cold, old->cold, cold_size(old->n_forks));
+	s->cold = cold;
 	return s;
 }
 
 int dp_fork_add(const struct mg_msg_fork *f, const char **err)
 {
-	struct dp_session *old = sess_lookup(f->session_id), *s;
+	struct dp_session_rt *old = sess_lookup(f->session_id), *s;
 	struct dp_fork *fk;
 	uint32_t lip;
 	int pidx, rc;
@@ -895,7 +1022,7 @@ int dp_fork_add(const struct mg_msg_fork *f, const char **err)
 	if (old == NULL)
 		FAIL(-ENOENT, "no session %" PRIu64, f->session_id);
 	for (unsigned i = 0; i < old->n_forks; i++)
-		if (old->forks[i].id == f->fork_id)
+		if (old->cold->forks[i].id == f->fork_id)
 			FAIL(-EEXIST, "fork %u exists in session %" PRIu64, f->fork_id, f->session_id);
 	if (old->n_forks >= DP_SESS_MAX_FORKS)
 		FAIL(-ENOSPC, "session %" PRIu64 " has %u forks (the most)", f->session_id,
@@ -907,15 +1034,22 @@ int dp_fork_add(const struct mg_msg_fork *f, const char **err)
 	rc = local_addr_check(&f->local, "fork local", &lip, &pidx, err);
 	if (rc < 0)
 		return rc;
+	if (old->stats->forks == NULL) {
+		/* the workers look at it only through a version with forks,
+		 * published below (the hash's release store orders it) */
+		old->stats->forks = rte_zmalloc("dp_fork_stats", sizeof(struct dp_fork_stats), 0);
+		if (old->stats->forks == NULL)
+			FAIL(-ENOMEM, "out of memory for fork counters");
+	}
 	for (slot = 0; slot < DP_SESS_MAX_FORKS; slot++)
-		if (old->stats->fork_ids[slot] == 0)
+		if (old->stats->forks->ids[slot] == 0)
 			break;
 	if (slot == DP_SESS_MAX_FORKS)
 		FAIL(-ENOSPC, "no fork counter slot free");
-	s = sess_clone(old);
+	s = sess_clone(old, 1);
 	if (s == NULL)
 		FAIL(-ENOMEM, "out of memory");
-	fk = &s->forks[s->n_forks];
+	fk = &s->cold->forks[s->n_forks];
 	memset(fk, 0, sizeof(*fk));
 	fk->id = f->fork_id;
 	fk->leg = f->leg;
@@ -929,56 +1063,54 @@ int dp_fork_add(const struct mg_msg_fork *f, const char **err)
 	fk->remote_port = rte_cpu_to_be_16(f->remote.port);
 	rc = crypto_ctx(&f->crypto, MG_SRTP_DIR_OUTBOUND, "fork crypto", &fk->ctx, err);
 	if (rc < 0) {
-		sess_free_obj(s);
+		sess_free_version(s, sess_exclusive(s, old));
 		return rc;
 	}
-	fk->own_ctx = fk->ctx != NULL;
 	s->n_forks++;
-	memset(&old->stats->fork[slot], 0, sizeof(old->stats->fork[slot]));
-	old->stats->fork_ids[slot] = f->fork_id;
+	memset(&old->stats->forks->fork[slot], 0, sizeof(old->stats->forks->fork[slot]));
+	old->stats->forks->ids[slot] = f->fork_id;
 	rc = sess_publish(s, old, err);
 	if (rc < 0) {
-		old->stats->fork_ids[slot] = 0;
-		sess_free_obj(s);
+		old->stats->forks->ids[slot] = 0;
+		sess_free_version(s, sess_exclusive(s, old));
 		return rc;
 	}
-	sess_take_over(s, old);
-	sess_retire(old);
+	sess_retire(old, s);
 	return 0;
 }
 
 int dp_fork_del(const struct mg_msg_fork_id *f, const char **err)
 {
-	struct dp_session *old = sess_lookup(f->session_id), *s;
+	struct dp_session_rt *old = sess_lookup(f->session_id), *s;
 	unsigned i;
 	int rc;
 
 	if (old == NULL)
 		FAIL(-ENOENT, "no session %" PRIu64, f->session_id);
 	for (i = 0; i < old->n_forks; i++)
-		if (old->forks[i].id == f->fork_id)
+		if (old->cold->forks[i].id == f->fork_id)
 			break;
 	if (i == old->n_forks)
 		FAIL(-ENOENT, "no fork %u in session %" PRIu64, f->fork_id, f->session_id);
-	s = sess_clone(old);
+	s = sess_clone(old, 0);
 	if (s == NULL)
 		FAIL(-ENOMEM, "out of memory");
-	memmove(&s->forks[i], &s->forks[i + 1], (s->n_forks - i - 1) * sizeof(s->forks[0]));
+	memmove(&s->cold->forks[i], &s->cold->forks[i + 1],
+		(s->n_forks - i - 1) * sizeof(s->cold->forks[0]));
 	s->n_forks--;
 	rc = sess_publish(s, old, err);
 	if (rc < 0) {
-		sess_free_obj(s);
+		sess_free_version(s, sess_exclusive(s, old));
 		return rc;
 	}
-	old->stats->fork_ids[old->forks[i].slot] = 0;
-	sess_take_over(s, old);
-	sess_retire(old); /* frees the deleted fork's context: old still owns it */
+	old->stats->forks->ids[old->cold->forks[i].slot] = 0;
+	sess_retire(old, s); /* frees the deleted fork's context: only old has it */
 	return 0;
 }
 
 int dp_session_set_tdm_leg(uint64_t id, int leg, const char **err)
 {
-	struct dp_session *old = sess_lookup(id), *s;
+	struct dp_session_rt *old = sess_lookup(id), *s;
 	int rc;
 
 	if (leg < -1 || leg > 1)
@@ -987,18 +1119,17 @@ int dp_session_set_tdm_leg(uint64_t id, int leg, const char **err)
 		FAIL(-ENOENT, "no session %" PRIu64, id);
 	if (old->leg[0].tdm == (leg == 0) && old->leg[1].tdm == (leg == 1))
 		return 0;
-	s = sess_clone(old);
+	s = sess_clone(old, 0);
 	if (s == NULL)
 		FAIL(-ENOMEM, "out of memory");
 	s->leg[0].tdm = leg == 0;
 	s->leg[1].tdm = leg == 1;
 	rc = sess_publish(s, old, err);
 	if (rc < 0) {
-		sess_free_obj(s);
+		sess_free_version(s, sess_exclusive(s, old));
 		return rc;
 	}
-	sess_take_over(s, old);
-	sess_retire(old);
+	sess_retire(old, s);
 	return 0;
 }
 
@@ -1019,7 +1150,7 @@ void dp_session_reader_end(void)
 	pthread_mutex_unlock(&reader_lock);
 }
 
-const struct dp_session *dp_session_find(uint64_t id)
+const struct dp_session_rt *dp_session_find(uint64_t id)
 {
 	return sess_lookup(id);
 }

@@ -65,20 +65,20 @@ static unsigned allocs(void)
 	return st.alloc_count;
 }
 
-static struct dp_session *lookup_ep(uint32_t ip, uint16_t port)
+static struct dp_session_rt *lookup_ep(uint32_t ip, uint16_t port)
 {
 	struct dp_ep_key k = { ip, rte_cpu_to_be_16(port), 0 };
 	void *d;
 
 	if (rte_hash_lookup_data(dp_ep_hash, &k, &d) < 0)
 		return NULL;
-	return (struct dp_session *)((uintptr_t)d & DP_EP_PTR_MASK);
+	return (struct dp_session_rt *)((uintptr_t)d & DP_EP_PTR_MASK);
 }
 
 /* The session behind an endpoint that must exist. */
-static struct dp_session *must_ep(uint32_t ip, uint16_t port)
+static struct dp_session_rt *must_ep(uint32_t ip, uint16_t port)
 {
-	struct dp_session *s = lookup_ep(ip, port);
+	struct dp_session_rt *s = lookup_ep(ip, port);
 
 	if (s == NULL) {
 		print_error("no session on port %u\n", port);
@@ -169,7 +169,7 @@ static void test_rcu_deferred_free(void **state)
 	struct mg_msg_session s;
 	const char *err = NULL;
 	unsigned base, with;
-	struct dp_session *obj;
+	struct dp_session_rt *obj;
 
 	(void)state;
 	rte_rcu_qsbr_quiescent(dp_qsbr, 0);
@@ -208,7 +208,10 @@ static void test_rcu_deferred_free(void **state)
 	assert_int_equal(allocs(), with + 2);
 	rte_rcu_qsbr_quiescent(dp_qsbr, 0);
 	dp_session_reclaim();
-	assert_int_equal(allocs(), with);
+	/* the old object went; leg 1's new source state stays, an allocation of
+	 * its own (a session's first ones live in its counters block) */
+	assert_int_equal(allocs(), with + 1);
+	with++;
 
 	/* DEL: the same */
 	assert_int_equal(dp_session_del(5, NULL, &err), 0);
@@ -223,7 +226,7 @@ static void test_modify_keeps_unchanged_context(void **state)
 {
 	struct mg_msg_session s;
 	const char *err = NULL;
-	struct dp_session *a, *b;
+	struct dp_session_rt *a, *b;
 
 	(void)state;
 	def(&s, 6, 20040, 20042);
@@ -259,7 +262,7 @@ static void test_stats_roc(void **state)
 	struct mg_msg_session s;
 	struct mg_msg_session_stats st;
 	const char *err = NULL;
-	struct dp_session *obj;
+	struct dp_session_rt *obj;
 
 	(void)state;
 	def(&s, 8, 20060, 20062);
@@ -390,7 +393,7 @@ static void test_port_free_mux_mismatch(void **state)
 static void test_tdm_leg_mark(void **state)
 {
 	struct mg_msg_session s;
-	struct dp_session *o1, *o2;
+	struct dp_session_rt *o1, *o2;
 	const char *err = NULL;
 
 	(void)state;

@@ -24,7 +24,6 @@
 #include "dp_port.h"
 #include "dp_session.h"
 #include "dp_tdm.h"
-#include "dp_worker.h"
 #include "mg_log.h"
 #include "mg_tdm_chan.h"
 #include "tdm_media.h"
@@ -711,7 +710,7 @@ int dp_tdm_init(const struct mg_settings *s)
 	rc = rte_hash_rcu_qsbr_add(bind_hash, &rc_cfg);
 	if (rc < 0)
 		return rc;
-	n_handoff = dp_worker_count();
+	n_handoff = dp_n_workers;
 	for (unsigned i = 0; i < n_handoff; i++) {
 		snprintf(name, sizeof(name), "dp_handoff%u", i);
 		handoff[i] = rte_ring_lookup(name);

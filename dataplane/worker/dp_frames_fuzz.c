@@ -228,7 +228,7 @@ static void drain(void)
 		tw[w].tx[0].n = 0;
 	}
 	/* the main lcore's share: ARP input (answers go to main_tx), held packets */
-	main_hook(NULL);
+	dp_main_hook(NULL);
 	while (rte_ring_sc_dequeue(tw[0].main_tx, (void **)&m) == 0) {
 		n_sent++;
 		check_sent(m);
@@ -682,9 +682,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 						  RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	dp_hdr_pool = rte_pktmbuf_pool_create("f_hdr", 256, 0, 0, 256, SOCKET_ID_ANY);
 	dp_clone_pool = rte_pktmbuf_pool_create("f_clone", 256, 0, 0, 0, SOCKET_ID_ANY);
-	slow_ring = rte_ring_create("f_slow", 1024, SOCKET_ID_ANY, RING_F_SC_DEQ);
+	dp_slow_ring = rte_ring_create("f_slow", 1024, SOCKET_ID_ANY, RING_F_SC_DEQ);
 	if (dp_pktmbuf_pool == NULL || dp_hdr_pool == NULL || dp_clone_pool == NULL ||
-	    slow_ring == NULL || dp_neigh_init(1) < 0 || dp_session_init(64, 2, 30000, 30099) < 0)
+	    dp_slow_ring == NULL || dp_neigh_init(1) < 0 || dp_session_init(64, 2, 30000, 30099) < 0)
 		abort();
 	for (unsigned w = 0; w < 2; w++) {
 		char name[32];
@@ -697,13 +697,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 			abort();
 		rte_rcu_qsbr_thread_register(dp_qsbr, w);
 		rte_rcu_qsbr_thread_online(dp_qsbr, w);
-		workers[w] = &tw[w];
+		dp_workers[w] = &tw[w];
 	}
-	tw[0].main_tx = rte_ring_create("f_main_tx", 1024, SOCKET_ID_ANY,
-					RING_F_SP_ENQ | RING_F_SC_DEQ);
+	tw[0].main_tx = dp_main_tx_ring; /* dp_neigh_init() made it */
 	if (tw[0].main_tx == NULL)
 		abort();
-	n_workers = 2;
+	dp_n_run_workers = 2;
 	fake_now = rte_get_tsc_cycles();
 	verbose = getenv("MG_FUZZ_VERBOSE") != NULL;
 	if (seeds != NULL)

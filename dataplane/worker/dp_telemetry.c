@@ -24,6 +24,7 @@
 #include "dp_net.h"
 #include "dp_port.h"
 #include "dp_session.h"
+#include "dp_telemetry.h"
 #include "dp_worker.h"
 
 static int t_workers(const char *cmd, const char *params, struct rte_tel_data *d)
@@ -126,7 +127,7 @@ static void add_dir(struct rte_tel_data *d, const char *name, const struct mg_ms
 static int t_session(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	struct mg_msg_session_stats st;
-	const struct dp_session *s;
+	const struct dp_session_rt *s;
 	char *end;
 	uint64_t id;
 

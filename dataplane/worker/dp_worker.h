@@ -37,9 +37,6 @@ void dp_dataplane_fini(void);
 /* DP_STATS reply. */
 void dp_worker_fill_dp_stats(struct mg_msg_dp_stats *out);
 
-/* Main lcore: transmit through worker 0 (consumes m; m->port = port index). */
-void dp_worker_main_tx(struct rte_mbuf *m);
-
 /* Per-worker figures for telemetry. */
 struct dp_worker_figures {
 	unsigned lcore;

@@ -111,7 +111,7 @@ static void collect(struct sent *s)
 	struct rte_mbuf *m;
 
 	memset(s, 0, sizeof(*s));
-	while (rte_ring_sc_dequeue(slow_ring, (void **)&m) == 0) {
+	while (rte_ring_sc_dequeue(dp_slow_ring, (void **)&m) == 0) {
 		const struct rte_udp_hdr *u =
 			rte_pktmbuf_mtod_offset(m, const struct rte_udp_hdr *,
 						RTE_ETHER_HDR_LEN + sizeof(struct rte_ipv4_hdr));
@@ -385,7 +385,7 @@ static uint16_t pkt_from(uint64_t id, unsigned leg, uint32_t sip, uint16_t sport
 
 static struct dp_src_rt *src_of(uint64_t id, unsigned leg)
 {
-	const struct dp_session *s = dp_session_find(id);
+	const struct dp_session_rt *s = dp_session_find(id);
 
 	assert_non_null(s);
 	return s->leg[leg].src;
@@ -599,16 +599,16 @@ static void test_handover_srtp(void **state)
 static void test_handover_plain_after_silence(void **state)
 {
 	struct dp_src_rt *r;
-	uint64_t saved = src_silence_tsc;
+	uint64_t saved = dp_src_silence_tsc;
 	(void)state;
 
-	src_silence_tsc = rte_get_tsc_hz() * 3600; /* nothing is that silent here */
+	dp_src_silence_tsc = rte_get_tsc_hz() * 3600; /* nothing is that silent here */
 	latch_add(14, 30140, 40140, false, MG_LEG_F_HANDOVER, false);
 	assert_int_equal(RTP_IN(14, A2, 42000, 30140), 40142);
 	assert_int_equal(RTP_IN(14, ATK, 6000, 30140), 0);
 	assert_int_equal(src_of(14, 0)->ip, A2);
 	/* the learned source went quiet long enough: the next one takes over */
-	src_silence_tsc = rte_get_tsc_hz();
+	dp_src_silence_tsc = rte_get_tsc_hz();
 	r = src_of(14, 0);
 	r->last_tsc = rte_rdtsc() - 2 * rte_get_tsc_hz();
 	assert_int_equal(RTP_IN(14, REM_A, 7000, 30140), 40142);
@@ -618,7 +618,7 @@ static void test_handover_plain_after_silence(void **state)
 	assert_int_equal(RTP_IN(14, A2, 42000, 30140), 0);
 	assert_int_equal(pkt_from(14, 1, REM_B, 40142, IP_B, 30142, false, false, false, -1),
 			 7000);
-	src_silence_tsc = saved;
+	dp_src_silence_tsc = saved;
 }
 
 /* MODIFY keeps a learned source while the remote is unchanged (a re-INVITE
@@ -725,16 +725,16 @@ static int setup(void)
 						  RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	dp_hdr_pool = rte_pktmbuf_pool_create("t_hdr", POOL_N, 0, 0, 256, SOCKET_ID_ANY);
 	dp_clone_pool = rte_pktmbuf_pool_create("t_clone", POOL_N, 0, 0, 0, SOCKET_ID_ANY);
-	slow_ring = rte_ring_create("t_slow", 64, SOCKET_ID_ANY, RING_F_SC_DEQ);
+	dp_slow_ring = rte_ring_create("t_slow", 64, SOCKET_ID_ANY, RING_F_SC_DEQ);
 	if (dp_pktmbuf_pool == NULL || dp_hdr_pool == NULL || dp_clone_pool == NULL ||
-	    slow_ring == NULL || dp_neigh_init(1) < 0 || dp_session_init(100, 1, 30000, 30099) < 0)
+	    dp_slow_ring == NULL || dp_neigh_init(1) < 0 || dp_session_init(100, 1, 30000, 30099) < 0)
 		return -1;
 	rte_rcu_qsbr_thread_register(dp_qsbr, 0);
 	rte_rcu_qsbr_thread_online(dp_qsbr, 0);
 	tw.idx = 0;
 	tw.eng = mg_srtp_engine_create(MG_SRTP_BACKEND_AUTO);
-	workers[0] = &tw;
-	n_workers = 1;
+	dp_workers[0] = &tw;
+	dp_n_run_workers = 1;
 	if (tw.eng == NULL)
 		return -1;
 

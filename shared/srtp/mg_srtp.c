@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +159,7 @@ void mg_srtp_engine_free(struct mg_srtp_engine *e)
 	if (e->imb)
 		mg_srtp_imb_mgr_free(e->imb);
 #endif
+	OPENSSL_cleanse(e->ops, sizeof(e->ops)); /* the last bursts' round keys */
 	free(e);
 }
 
@@ -284,57 +286,61 @@ static int dkeys_init(struct mg_srtp_dkeys *dk, const uint8_t ekey[16], const ui
 	return rc;
 }
 
+static void keyset_fini(struct mg_srtp_keyset *ks)
+{
+	dkeys_fini(&ks->rtp);
+	dkeys_fini(&ks->rtcp);
+	OPENSSL_cleanse(ks, sizeof(*ks));
+}
+
 static void keyset_free(struct mg_srtp_keyset *ks)
 {
 	if (!ks)
 		return;
-	dkeys_fini(&ks->rtp);
-	dkeys_fini(&ks->rtcp);
-	OPENSSL_cleanse(ks, sizeof(*ks));
+	keyset_fini(ks);
 	free(ks);
 }
 
-static struct mg_srtp_keyset *keyset_create(const struct mg_srtp_suite_info *s, enum mg_srtp_dir dir,
-					    const struct mg_srtp_master_key *mk, unsigned mki_len)
+/* Derive one master key's session keys into @ks (zeroed here). */
+static int keyset_init(struct mg_srtp_keyset *ks, const struct mg_srtp_suite_info *s, enum mg_srtp_dir dir,
+		       const struct mg_srtp_master_key *mk, unsigned mki_len)
 {
-	struct mg_srtp_keyset *ks;
 	uint8_t salt14[14] = { 0 };
 	uint8_t k[4][20]; /* SRTP cipher, auth, SRTCP cipher, auth */
 	unsigned salt_len = s->master_salt_len;
-	int aead = s->aead, enc = dir == MG_SRTP_DIR_OUTBOUND;
+	int aead = s->aead, enc = dir == MG_SRTP_DIR_OUTBOUND, rc = -EIO;
 
-	/* malloc's 16-byte alignment is what the round keys need; 64 would
-	 * add slack around every key set */
-	ks = malloc(sizeof(*ks));
-	if (!ks)
-		return NULL;
 	memset(ks, 0, sizeof(*ks));
 	/* RFC 7714 §11: a 96-bit master salt enters the same PRF padded
 	 * with zeros on the right to 112 bits. The session keys only live
-	 * here: the context keeps their expanded forms. */
+	 * here: the context keeps the cipher keys and the HMAC states. */
 	memcpy(salt14, mk->salt, salt_len);
 	if (mg_srtp_kdf(mk->key, salt14, 0, k[0], 16) || mg_srtp_kdf(mk->key, salt14, 1, k[1], 20) ||
 	    mg_srtp_kdf(mk->key, salt14, 2, ks->rtp.salt, aead ? 12 : 14) ||
 	    mg_srtp_kdf(mk->key, salt14, 3, k[2], 16) || mg_srtp_kdf(mk->key, salt14, 4, k[3], 20) ||
 	    mg_srtp_kdf(mk->key, salt14, 5, ks->rtcp.salt, aead ? 12 : 14))
-		goto err;
+		goto out;
 	if (dkeys_init(&ks->rtp, k[0], k[1], aead, enc) || dkeys_init(&ks->rtcp, k[2], k[3], aead, enc))
-		goto err;
+		goto out;
+	if (!aead && mg_srtp_cpu_aes()) {
+		mg_srtp_aes128_expand(k[0], ks->rtp_rk);
+		ks->have_rk = 1;
+	}
 	memcpy(ks->mki, mk->mki, mki_len);
 	ks->limit = mk->lifetime ? mk->lifetime : SRTP_INDEX_MAX;
+	rc = 0;
+out:
 	OPENSSL_cleanse(salt14, sizeof(salt14));
 	OPENSSL_cleanse(k, sizeof(k));
-	return ks;
-err:
-	OPENSSL_cleanse(salt14, sizeof(salt14));
-	OPENSSL_cleanse(k, sizeof(k));
-	keyset_free(ks);
-	return NULL;
+	if (rc)
+		keyset_fini(ks);
+	return rc;
 }
 
 static int ctx_load(struct mg_srtp_ctx *c, const struct mg_srtp_policy *p, char *err, size_t errlen)
 {
 	struct mg_srtp_keyset *ks[MG_SRTP_KEYS_MAX] = { 0 };
+	struct mg_srtp_keyset key0;
 	const struct mg_srtp_suite_info *s;
 	int rc = mg_srtp_policy_check(p, err, errlen);
 
@@ -345,16 +351,30 @@ static int ctx_load(struct mg_srtp_ctx *c, const struct mg_srtp_policy *p, char 
 		return -EINVAL;
 	}
 	s = mg_srtp_suite_by_id(p->suite);
-	for (unsigned i = 0; i < p->nkeys; i++) {
-		ks[i] = keyset_create(s, p->dir, &p->keys[i], p->mki_len);
-		if (!ks[i]) {
-			for (unsigned j = 0; j < i; j++)
+	/* key 0 lives in the context: derived aside first, so that a failure
+	 * leaves the context as it was */
+	rc = keyset_init(&key0, s, p->dir, &p->keys[0], p->mki_len);
+	for (unsigned i = 1; !rc && i < p->nkeys; i++) {
+		ks[i] = malloc(sizeof(*ks[i]));
+		if (!ks[i] || keyset_init(ks[i], s, p->dir, &p->keys[i], p->mki_len)) {
+			free(ks[i]);
+			ks[i] = NULL;
+			for (unsigned j = 1; j < i; j++)
 				keyset_free(ks[j]);
-			mg_srtp_set_err(err, errlen, "SRTP key derivation failed (out of memory or libcrypto error)");
-			return -ENOMEM;
+			keyset_fini(&key0);
+			rc = -ENOMEM;
 		}
 	}
-	for (unsigned i = 0; i < MG_SRTP_KEYS_MAX; i++) {
+	if (rc) {
+		mg_srtp_set_err(err, errlen, "SRTP key derivation failed (out of memory or libcrypto error)");
+		return -ENOMEM;
+	}
+	if (c->suite)
+		keyset_fini(&c->key0);
+	c->key0 = key0;
+	OPENSSL_cleanse(&key0, sizeof(key0));
+	c->keys[0] = &c->key0;
+	for (unsigned i = 1; i < MG_SRTP_KEYS_MAX; i++) {
 		keyset_free(c->keys[i]);
 		c->keys[i] = ks[i];
 	}
@@ -375,9 +395,18 @@ static int ctx_load(struct mg_srtp_ctx *c, const struct mg_srtp_policy *p, char 
 	return 0;
 }
 
+/* Bytes of a context: without the counters when the policy asks. */
+static size_t ctx_size(int stats)
+{
+	size_t n = stats ? sizeof(struct mg_srtp_ctx) : offsetof(struct mg_srtp_ctx, stats);
+
+	return (n + 63) & ~(size_t)63;
+}
+
 struct mg_srtp_ctx *mg_srtp_ctx_create(const struct mg_srtp_policy *p, char *err, size_t errlen)
 {
-	struct mg_srtp_ctx *c = aligned_alloc(64, (sizeof(*c) + 63) & ~(size_t)63);
+	const int stats = !(p && p->stats_off);
+	struct mg_srtp_ctx *c = aligned_alloc(64, ctx_size(stats));
 	int rc;
 
 	if (!c) {
@@ -385,7 +414,8 @@ struct mg_srtp_ctx *mg_srtp_ctx_create(const struct mg_srtp_policy *p, char *err
 		errno = ENOMEM;
 		return NULL;
 	}
-	memset(c, 0, sizeof(*c));
+	memset(c, 0, ctx_size(stats));
+	c->has_stats = (uint8_t)stats;
 	rc = ctx_load(c, p, err, errlen);
 	if (rc) {
 		free(c);
@@ -399,9 +429,10 @@ void mg_srtp_ctx_free(struct mg_srtp_ctx *c)
 {
 	if (!c)
 		return;
-	for (unsigned i = 0; i < MG_SRTP_KEYS_MAX; i++)
+	for (unsigned i = 1; i < MG_SRTP_KEYS_MAX; i++)
 		keyset_free(c->keys[i]);
-	OPENSSL_cleanse(c, sizeof(*c));
+	keyset_fini(&c->key0);
+	OPENSSL_cleanse(c, ctx_size(c->has_stats));
 	free(c);
 }
 
@@ -430,7 +461,10 @@ int mg_srtp_ctx_set_active_key(struct mg_srtp_ctx *c, unsigned index)
 
 void mg_srtp_ctx_stats(const struct mg_srtp_ctx *c, struct mg_srtp_stats *out)
 {
-	*out = c->stats;
+	if (c->has_stats)
+		*out = c->stats;
+	else
+		memset(out, 0, sizeof(*out));
 }
 
 static struct mg_srtp_stream_rt *st_find(struct mg_srtp_ctx *c, uint32_t ssrc)
@@ -683,8 +717,10 @@ static inline unsigned finish(struct mg_srtp_ctx *const *cv, int multi, const ui
 	for (unsigned i = 0; i < n; i++) {
 		struct mg_srtp_ctx *c = CTX_OF(i);
 
+		ok += res[i] == MG_SRTP_OK;
+		if (!c->has_stats)
+			continue;
 		if (res[i] == MG_SRTP_OK) {
-			ok++;
 			if (rtcp)
 				c->stats.rtcp_ok++;
 			else
@@ -713,6 +749,7 @@ static inline struct mg_srtp_op *op_add(struct mg_srtp_op *op, struct mg_srtp_ct
 	op->tag = (uint8_t)tag;
 	op->aead = c->aead;
 	op->ok = 0;
+	op->rkeys = NULL;
 	return op;
 }
 
@@ -723,6 +760,8 @@ static inline void rtp_op_add(struct mg_srtp_op *op, struct mg_srtp_ctx *c, stru
 			      unsigned end)
 {
 	op_add(op, c, ks, &ks->rtp, b, slot, idx, ssrc, c->rtp_tag);
+	if (ks->have_rk)
+		op->rkeys = ks->rtp_rk;
 	op->roc = (uint32_t)(idx >> 16);
 	op->enc_off = (uint16_t)h;
 	op->enc_len = (uint16_t)(end - h);
@@ -1208,6 +1247,8 @@ int mg_srtp_test_set_session_keys(struct mg_srtp_ctx *c, unsigned key, int rtcp,
 	memset(dk->salt, 0, sizeof(dk->salt));
 	memcpy(dk->salt, salt, salt_len);
 	rc = dkeys_init(dk, ekey, akey, c->aead, c->dir == MG_SRTP_DIR_OUTBOUND);
+	if (!rc && !rtcp && c->keys[key]->have_rk)
+		mg_srtp_aes128_expand(ekey, c->keys[key]->rtp_rk);
 	return rc;
 }
 

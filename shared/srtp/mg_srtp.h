@@ -127,6 +127,9 @@ struct mg_srtp_policy {
 			      *   index (roc, seq) (re-install after a dataplane restart:
 			      *   the next packet's index is estimated, a wrap is caught) */
 	uint8_t seq_valid;
+	uint8_t stats_off;   /**< 1: the context keeps no counters (96 bytes less;
+			      *   mg_srtp_ctx_stats() reports zeros): for a caller
+			      *   that counts every result itself */
 	struct mg_srtp_master_key keys[MG_SRTP_KEYS_MAX];
 };
 
@@ -245,7 +248,7 @@ int mg_srtp_get_roc(const struct mg_srtp_ctx *c, uint32_t ssrc, uint32_t *roc, u
  */
 int mg_srtp_set_roc(struct mg_srtp_ctx *c, uint32_t ssrc, uint32_t roc);
 
-/** Copy the counters of a context. */
+/** Copy the counters of a context (zeros if it was created with stats_off). */
 void mg_srtp_ctx_stats(const struct mg_srtp_ctx *c, struct mg_srtp_stats *out);
 
 /**

@@ -13,17 +13,16 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
-/* Derived session keys for one of SRTP or SRTCP, in the one precomputed
- * form both backends read, so that nothing is keyed per packet. Neither the
- * session keys themselves nor a second form of them are kept: this struct is
- * most of what an SRTP context costs per session (256 bytes; see
- * docs/srtp.md "Memory"). */
+/* Derived session keys for one of SRTP or SRTCP, in the compact form a
+ * context keeps for its lifetime (a dataplane holds one context per session
+ * and direction, so this is per-session memory; see docs/srtp.md "Memory").
+ * The AES round keys are kept for SRTP only (mg_srtp_keyset.rtp_rk), where
+ * every packet needs them; SRTCP (about one packet per 5 s) expands its
+ * session key per packet: in registers on the AES-NI path, into the op for
+ * ipsec-mb jobs. */
 struct mg_srtp_dkeys {
-	/* AES-128 encryption round keys k0..k10 in FIPS-197 byte order (k0 is
-	 * the session key): read by the AES-NI CTR code and by ipsec-mb's
-	 * CNTR jobs. CTR decrypts with the encryption schedule, and AES-128
-	 * has 10 rounds, so no decryption schedule and no k11..k14. */
-	uint8_t rk[11 * 16] __attribute__((aligned(16)));
+	/* AES-128 session key (round key k0 of the FIPS-197 schedule) */
+	uint8_t ek[16]; /* read with unaligned loads */
 	/* HMAC-SHA1: SHA-1 chaining values h0..h4 (host-order words) after
 	 * the key^ipad and key^opad blocks. This is both the h0..h4 of
 	 * OpenSSL's SHA_CTX and what ipsec-mb's HMAC jobs take (the output
@@ -31,7 +30,7 @@ struct mg_srtp_dkeys {
 	uint32_t hmac_in[5];
 	uint32_t hmac_out[5];
 	uint8_t salt[14];      /* 14 (AES-CM) or 12 (GCM) used */
-	uint8_t aesni;         /* scalar AES-CTR: 1 = AES-NI on rk, 0 = evp */
+	uint8_t aesni;         /* scalar AES-CTR: 1 = AES-NI on ek, 0 = evp */
 	/* libcrypto context (heap, ~0.6-1.2 kB with its provider data): only
 	 * when the CPU has no AES-NI (AES-CTR; GCM also without ipsec-mb), or
 	 * when MG_SRTP_SCALAR_AES=evp asks for the libcrypto path. */
@@ -43,7 +42,12 @@ struct mg_srtp_dkeys {
 
 /* Everything derived from one master key. */
 struct mg_srtp_keyset {
+	/* SRTP's AES-128 round keys k0..k10 (FIPS-197 byte order), when the
+	 * CPU has AES-NI (have_rk): read by the AES-NI CTR code and by
+	 * ipsec-mb's CNTR jobs; CTR decrypts with the encryption schedule */
+	uint8_t rtp_rk[11 * 16] __attribute__((aligned(16)));
 	struct mg_srtp_dkeys rtp, rtcp;
+	uint8_t have_rk;
 	uint8_t mki[MG_SRTP_MKI_MAX];
 	uint64_t limit; /* lifetime in packets */
 	uint64_t used;
@@ -72,7 +76,10 @@ struct mg_srtp_ctx {
 	uint64_t pend_burst;
 	uint32_t pend_ssrc, pend_roc;
 	uint16_t pend_seq;
-	struct mg_srtp_keyset *keys[MG_SRTP_KEYS_MAX];
+	uint8_t has_stats;      /* stats below exist (policy stats_off clear) */
+	struct mg_srtp_keyset *keys[MG_SRTP_KEYS_MAX]; /* keys[0] = &key0 */
+	struct mg_srtp_keyset key0;
+	/* last: a context created with stats_off is allocated without it */
 	struct mg_srtp_stats stats;
 } __attribute__((aligned(64)));
 
@@ -97,6 +104,12 @@ struct mg_srtp_op {
 	uint8_t iv[16];      /* AES-CM counter block, or 12-byte GCM IV */
 	uint8_t aad[12];     /* GCM SRTCP AAD: header(8) + E||index */
 	uint8_t digest[20];  /* ipsec-mb HMAC output */
+	/* AES-CM SRTP: the key set's round keys; NULL: expand dk->ek */
+	const uint8_t *rkeys;
+	/* ipsec-mb AES-CM without rkeys (SRTCP): the expanded schedule of
+	 * dk->ek for this packet's job (left in the engine's scratch until a
+	 * later burst overwrites it; wiped when the engine is freed) */
+	uint8_t rk[11 * 16] __attribute__((aligned(16)));
 };
 
 struct mg_srtp_engine {
@@ -133,6 +146,12 @@ void *mg_srtp_imb_mgr_create(int *arch);
 const char *mg_srtp_imb_describe(const void *mgr, int arch, char *buf, size_t len);
 void mg_srtp_imb_mgr_free(void *mgr);
 #endif
+
+/* FIPS-197 AES-128 key expansion on AES-NI (the CPU must have it: every
+ * ipsec-mb engine does): round keys k0..k10, IMB_AES_KEYEXP_128's bytes. */
+void mg_srtp_aes128_expand(const uint8_t key[16], uint8_t rk[176]);
+/* 1 if this CPU has AES-NI. */
+int mg_srtp_cpu_aes(void);
 
 /* Format an error text into @err (may be NULL or @errlen 0: nothing written);
  * the engine and the SDES parser both report this way. */

@@ -177,6 +177,11 @@ void mg_srtp_imb_run(struct mg_srtp_engine *e, struct mg_srtp_op *ops, unsigned 
 	IMB_MGR *m = e->imb;
 	IMB_JOB *job;
 
+	/* SRTCP's round keys first (SRTP's are kept in the key set):
+	 * independent chains the CPU overlaps, before the jobs that read them */
+	for (unsigned k = 0; k < n; k++)
+		if (!ops[k].aead && ops[k].enc_len && ops[k].rkeys == NULL)
+			mg_srtp_aes128_expand(ops[k].dk->ek, ops[k].rk);
 	for (unsigned k = 0; k < n; k++) {
 		struct mg_srtp_op *op = &ops[k];
 		const struct mg_srtp_dkeys *dk = op->dk;
@@ -198,8 +203,8 @@ void mg_srtp_imb_run(struct mg_srtp_engine *e, struct mg_srtp_op *ops, unsigned 
 		job->key_len_in_bytes = IMB_KEY_128_BYTES;
 		/* CTR decrypts by encrypting the counter: both directions
 		 * read the encryption schedule */
-		job->enc_keys = dk->rk;
-		job->dec_keys = dk->rk;
+		job->enc_keys = op->rkeys != NULL ? op->rkeys : op->rk;
+		job->dec_keys = job->enc_keys;
 		job->iv = op->iv;
 		job->auth_tag_output = op->digest;
 		if (!rtcp) {

@@ -24,7 +24,7 @@
 
 #include <openssl/crypto.h>
 
-static int cpu_aes(void)
+int mg_srtp_cpu_aes(void)
 {
 #if HAVE_AESNI_CODE
 	return __builtin_cpu_supports("aes");
@@ -42,44 +42,53 @@ static int use_aesni(void)
 
 	if (force && !strcmp(force, "evp"))
 		return 0;
-	return cpu_aes();
+	return mg_srtp_cpu_aes();
 }
 
 #if HAVE_AESNI_CODE
-#define AESNI __attribute__((target("aes,sse2")))
+#define AESNI __attribute__((target("aes,ssse3")))
 #define AESNI_INLINE AESNI __attribute__((always_inline)) static inline
 
-AESNI_INLINE __m128i kexp_step(__m128i k, __m128i t)
+/* One step of the AES-128 key schedule. SubWord(RotWord(w3)) ^ rcon comes
+ * from AESENCLAST on w3 rotated into all four columns (ShiftRows changes
+ * nothing when the columns are equal), not from AESKEYGENASSIST, whose
+ * throughput (one per 8 cycles on Intel cores) made a per-packet expansion
+ * cost ~40 ns; this one is a few cycles per step across packets. */
+AESNI_INLINE __m128i kexp_step(__m128i k, int rcon)
 {
-	t = _mm_shuffle_epi32(t, 0xff);
+	const __m128i rot = _mm_setr_epi8(13, 14, 15, 12, 13, 14, 15, 12, 13, 14, 15, 12, 13, 14, 15, 12);
+	__m128i t = _mm_aesenclast_si128(_mm_shuffle_epi8(k, rot), _mm_set1_epi32(rcon));
+
 	k = _mm_xor_si128(k, _mm_slli_si128(k, 4));
-	k = _mm_xor_si128(k, _mm_slli_si128(k, 4));
-	k = _mm_xor_si128(k, _mm_slli_si128(k, 4));
+	k = _mm_xor_si128(k, _mm_slli_si128(k, 8));
 	return _mm_xor_si128(k, t);
 }
 
 /* FIPS-197 AES-128 key expansion: the same bytes as IMB_AES_KEYEXP_128's
- * encryption schedule (the vectors suite runs ipsec-mb jobs on it). */
-AESNI static void aesni_keyexp128(const uint8_t key[16], uint8_t rk[176])
+ * encryption schedule (the vectors suite checks both). */
+AESNI_INLINE void kexp128(const uint8_t key[16], __m128i k[11])
+{
+	k[0] = _mm_loadu_si128((const __m128i *)key);
+	k[1] = kexp_step(k[0], 0x01);
+	k[2] = kexp_step(k[1], 0x02);
+	k[3] = kexp_step(k[2], 0x04);
+	k[4] = kexp_step(k[3], 0x08);
+	k[5] = kexp_step(k[4], 0x10);
+	k[6] = kexp_step(k[5], 0x20);
+	k[7] = kexp_step(k[6], 0x40);
+	k[8] = kexp_step(k[7], 0x80);
+	k[9] = kexp_step(k[8], 0x1b);
+	k[10] = kexp_step(k[9], 0x36);
+}
+
+/* Into the op's scratch for an ipsec-mb job (no copy kept elsewhere). */
+AESNI void mg_srtp_aes128_expand(const uint8_t key[16], uint8_t rk[176])
 {
 	__m128i k[11];
 
-	k[0] = _mm_loadu_si128((const __m128i *)key);
-#define KX(i, rcon) k[i] = kexp_step(k[i - 1], _mm_aeskeygenassist_si128(k[i - 1], rcon))
-	KX(1, 0x01);
-	KX(2, 0x02);
-	KX(3, 0x04);
-	KX(4, 0x08);
-	KX(5, 0x10);
-	KX(6, 0x20);
-	KX(7, 0x40);
-	KX(8, 0x80);
-	KX(9, 0x1b);
-	KX(10, 0x36);
-#undef KX
+	kexp128(key, k);
 	for (int i = 0; i < 11; i++)
-		_mm_storeu_si128((__m128i *)(rk + 16 * i), k[i]);
-	OPENSSL_cleanse(k, sizeof(k));
+		_mm_store_si128((__m128i *)(rk + 16 * i), k[i]);
 }
 
 /* Keystream blocks blk..blk+n-1 of the counter block @base. SRTP's counter
@@ -103,14 +112,20 @@ AESNI_INLINE void ctr_ks(const __m128i *k, __m128i base, unsigned blk, __m128i *
 		b[j] = _mm_aesenclast_si128(b[j], k[10]);
 }
 
-AESNI static void aesni_ctr_xor(const uint8_t *rk, const uint8_t *iv, uint8_t *p, unsigned len)
+/* @rk: the round keys the key set keeps (SRTP), or NULL: the schedule of
+ * the session key @ek is expanded here, in registers (SRTCP). */
+AESNI static void aesni_ctr_xor(const uint8_t *rk, const uint8_t *ek, const uint8_t *iv, uint8_t *p,
+				unsigned len)
 {
 	__m128i k[11], b[8];
 	const __m128i base = _mm_loadu_si128((const __m128i *)iv);
 	unsigned blk = 0, full, tail;
 
-	for (int r = 0; r < 11; r++)
-		k[r] = _mm_load_si128((const __m128i *)(rk + 16 * r));
+	if (rk != NULL)
+		for (int r = 0; r < 11; r++)
+			k[r] = _mm_load_si128((const __m128i *)(rk + 16 * r));
+	else
+		kexp128(ek, k);
 	for (; len >= 128; len -= 128, p += 128, blk += 8) {
 		ctr_ks(k, base, blk, b, 8);
 #pragma GCC unroll 8
@@ -143,15 +158,17 @@ AESNI static void aesni_ctr_xor(const uint8_t *rk, const uint8_t *iv, uint8_t *p
 	}
 }
 #else
-static void aesni_keyexp128(const uint8_t key[16], uint8_t rk[176])
+void mg_srtp_aes128_expand(const uint8_t key[16], uint8_t rk[176])
 {
 	(void)key;
 	(void)rk;
 }
 
-static void aesni_ctr_xor(const uint8_t *rk, const uint8_t *iv, uint8_t *p, unsigned len)
+static void aesni_ctr_xor(const uint8_t *rk, const uint8_t *ek, const uint8_t *iv, uint8_t *p,
+			  unsigned len)
 {
 	(void)rk;
+	(void)ek;
 	(void)iv;
 	(void)p;
 	(void)len;
@@ -204,14 +221,11 @@ int mg_srtp_scalar_keys_init(struct mg_srtp_dkeys *dk, const uint8_t ekey[16], c
 			     int encrypt)
 {
 	static const uint8_t zero[20];
-	const int have_aes = cpu_aes();
+	const int have_aes = mg_srtp_cpu_aes();
 
-	/* the full schedule whenever the CPU can make it: ipsec-mb jobs
-	 * read it even when the scalar path runs on EVP */
-	if (have_aes)
-		aesni_keyexp128(ekey, dk->rk);
-	else
-		memcpy(dk->rk, ekey, 16);
+	/* the session key in any case: ipsec-mb jobs expand it even when the
+	 * scalar path runs on EVP */
+	memcpy(dk->ek, ekey, 16);
 	dk->aesni = have_aes && use_aesni();
 	if (!dk->aesni || (aead && !gcm_key_data(dk))) {
 		dk->evp = EVP_CIPHER_CTX_new();
@@ -252,14 +266,15 @@ static void hmac_sha1(const struct mg_srtp_dkeys *dk, const uint8_t *p, size_t l
 	SHA1_Final(out, &x);
 }
 
-static int ctr_xor(const struct mg_srtp_dkeys *dk, const uint8_t *iv, uint8_t *p, int len)
+static int ctr_xor(const struct mg_srtp_dkeys *dk, const uint8_t *rk, const uint8_t *iv, uint8_t *p,
+		   int len)
 {
 	int outl = 0;
 
 	if (!len)
 		return 0;
 	if (dk->aesni) {
-		aesni_ctr_xor(dk->rk, iv, p, (unsigned)len);
+		aesni_ctr_xor(rk, dk->ek, iv, p, (unsigned)len);
 		return 0;
 	}
 	if (EVP_EncryptInit_ex(dk->evp, NULL, NULL, NULL, iv) != 1 ||
@@ -319,14 +334,15 @@ void mg_srtp_scalar_run(struct mg_srtp_engine *e, struct mg_srtp_op *ops, unsign
 		roc[2] = (uint8_t)(op->roc >> 8);
 		roc[3] = (uint8_t)op->roc;
 		if (protect) {
-			op->ok = ctr_xor(dk, op->iv, op->buf + op->enc_off, op->enc_len) == 0;
+			op->ok = ctr_xor(dk, op->rkeys, op->iv, op->buf + op->enc_off, op->enc_len) == 0;
 			hmac_sha1(dk, op->buf, op->auth_len, rtcp ? NULL : roc, d);
 			memcpy(op->buf + op->tag_off, d, tag);
 		} else {
 			hmac_sha1(dk, op->buf, op->auth_len, rtcp ? NULL : roc, d);
 			op->ok = CRYPTO_memcmp(d, op->buf + op->tag_off, tag) == 0;
 			if (op->ok)
-				op->ok = ctr_xor(dk, op->iv, op->buf + op->enc_off, op->enc_len) == 0;
+				op->ok = ctr_xor(dk, op->rkeys, op->iv, op->buf + op->enc_off,
+						 op->enc_len) == 0;
 		}
 	}
 }

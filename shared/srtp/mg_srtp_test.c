@@ -238,6 +238,48 @@ static void test_replay_window(void **state)
 	}
 }
 
+/* A context made with stats_off (as the dataplane makes them: it counts
+ * every result itself) works the same and keeps no counters; re-keying it
+ * keeps its key set inside the context. */
+static void test_stats_off(void **state)
+{
+	FX();
+	struct mg_srtp_policy p;
+	struct mg_srtp_stats st;
+	uint8_t a[CAP];
+	uint16_t la;
+	char err[200];
+
+	policy(&p, MG_SRTP_AES_CM_128_HMAC_SHA1_80, 1, 0);
+	p.stats_off = 1;
+	pair(f, &p);
+	la = prot(f, a, 0x77, 1);
+	assert_int_equal(unprot(f, a, la), MG_SRTP_OK);
+	la = prot(f, a, 0x77, 1);
+	assert_int_equal(unprot(f, a, la), MG_SRTP_REPLAY);
+	mg_srtp_ctx_stats(f->in, &st);
+	assert_int_equal(st.rtp_ok, 0);
+	assert_int_equal(st.drops[MG_SRTP_REPLAY], 0);
+	/* new keys in place, both ends: the old key no longer verifies */
+	policy(&p, MG_SRTP_AES_CM_128_HMAC_SHA1_80, 1, 0);
+	p.keys[0].key[0] ^= 0x5a;
+	p.dir = MG_SRTP_DIR_OUTBOUND;
+	assert_int_equal(mg_srtp_ctx_rekey(f->out, &p, err, sizeof(err)), 0);
+	la = prot(f, a, 0x77, 2);
+	assert_int_equal(unprot(f, a, la), MG_SRTP_AUTH_FAIL);
+	p.dir = MG_SRTP_DIR_INBOUND;
+	assert_int_equal(mg_srtp_ctx_rekey(f->in, &p, err, sizeof(err)), 0);
+	la = prot(f, a, 0x77, 3);
+	assert_int_equal(unprot(f, a, la), MG_SRTP_OK);
+	/* the default keeps counting */
+	policy(&p, MG_SRTP_AES_CM_128_HMAC_SHA1_80, 1, 0);
+	pair(f, &p);
+	la = prot(f, a, 0x77, 1);
+	assert_int_equal(unprot(f, a, la), MG_SRTP_OK);
+	mg_srtp_ctx_stats(f->in, &st);
+	assert_int_equal(st.rtp_ok, 1);
+}
+
 static void test_duplicate_in_burst(void **state)
 {
 	FX();
@@ -697,6 +739,7 @@ int main(void)
 		BOTH(test_ssrc_slots),
 		BOTH(test_gcm_roundtrip),
 		BOTH(test_no_allocation),
+		BOTH(test_stats_off),
 		cmocka_unit_test(test_policy_errors),
 		cmocka_unit_test(test_names),
 	};
