@@ -32,6 +32,7 @@
 
 #include "calls.h"
 #include "media_call.h"
+#include "media_idle.h"
 #include "mg_proto.h"
 #include "route.h"
 #include "sdp_neg.h"
@@ -121,8 +122,7 @@ struct call_leg {
 	char contact[320];
 	uint64_t sent_version;       /* highest o= version offered on this leg (RFC 3264 8) */
 	/* media timeout: accepted rx packets at the last change, and when */
-	uint64_t mt_rx;
-	uint64_t mt_since_ms;
+	struct media_idle mt;
 };
 
 struct call {

@@ -46,7 +46,8 @@ void call_relay_pending(struct call *c)
 			call_set_state(c, CALL_ANSWERED);
 			calls_ce.cnt.answered++;
 			metrics_observe_sip_setup((double)(calls_now_ms() - c->invite_ms) / 1e3);
-			c->leg[0].mt_since_ms = c->leg[1].mt_since_ms = calls_now_ms();
+			media_idle_restart(&c->leg[0].mt, calls_now_ms());
+			media_idle_restart(&c->leg[1].mt, calls_now_ms());
 			/* No ACK comes from a PSTN caller. */
 			if (c->leg[0].pstn) {
 				call_set_state(c, CALL_ACTIVE);
@@ -127,13 +128,8 @@ static void on_media_stats(void *arg, const struct mg_msg_session_stats *st)
 			continue;
 		/* on hold either way (the peer's sendonly or inactive, c=0.0.0.0):
 		 * not watched; many phones send nothing while they hold */
-		if (!(leg_neg(g)->dir & SDP_DIR_RECVONLY) || leg_neg(g)->hold || rx != g->mt_rx ||
-		    g->mt_since_ms == 0) {
-			g->mt_rx = rx;
-			g->mt_since_ms = now;
-			continue;
-		}
-		if (now - g->mt_since_ms >= (uint64_t)calls_ce.media_timeout_s * 1000) {
+		if (media_idle_feed(&g->mt, rx, (leg_neg(g)->dir & SDP_DIR_RECVONLY) && !leg_neg(g)->hold, now) >=
+		    (uint64_t)calls_ce.media_timeout_s * 1000) {
 			calls_ce.cnt.media_timeout++;
 			call_end(c, 0, NULL, "no media from the %s for %u s (mediagate.calls.mediaTimeout; %llu packets in all)",
 				 li == 0 ? "caller" : "callee", calls_ce.media_timeout_s,

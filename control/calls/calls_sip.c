@@ -516,7 +516,8 @@ void call_late_offer_caller(struct call *c)
 	call_set_state(c, CALL_ANSWERED);
 	calls_ce.cnt.answered++;
 	metrics_observe_sip_setup((double)(calls_now_ms() - c->invite_ms) / 1e3);
-	a->mt_since_ms = b->mt_since_ms = calls_now_ms();
+	media_idle_restart(&a->mt, calls_now_ms());
+	media_idle_restart(&b->mt, calls_now_ms());
 }
 
 static void on_leg1_response(struct call *c, int status, const char *phrase, const sip_t *sip)

@@ -349,6 +349,7 @@ static void stats_control(struct ng_doc *d, struct ng_val *v)
 	struct media_counters mc;
 	struct ng_cmd_counters nc;
 	struct ng_val *o;
+	uint64_t expired[MEDIA_TO_COUNT];
 
 	calls_get_counters(&cn);
 	o = ng_dict_add(d, v, "calls", ng_new_dict(d));
@@ -372,6 +373,11 @@ static void stats_control(struct ng_doc *d, struct ng_val *v)
 	ng_dict_add_int(d, o, "errors", (int64_t)mc.errors);
 	ng_dict_add_int(d, o, "limit_refused", (int64_t)mc.limit_refused);
 	ng_dict_add_int(d, o, "ports_refused", (int64_t)mc.ports_refused);
+	/* NG sessions deleted by a timeout, by reason (docs/ng.md "Timeouts") */
+	media_timeout_get_counters(expired);
+	o = ng_dict_add(d, o, "timeout", ng_new_dict(d));
+	for (unsigned r = 0; r < MEDIA_TO_COUNT; r++)
+		ng_dict_add_int(d, o, media_timeout_name(r), (int64_t)expired[r]);
 
 	{
 		struct ha_counters hc;

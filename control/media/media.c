@@ -12,6 +12,7 @@
 
 #include "load.h"
 #include "media_dp.h"
+#include "media_timeout.h"
 #include "mg_log.h"
 #include "mg_proto_crypto.h"
 #include "sdp_crypto.h"
@@ -61,7 +62,8 @@ static struct {
 	char shared_ip[64];     /* a port's sharedAddress: new sessions take it (docs/standby.md) */
 } md;
 
-#define MEDIA_INDEX_POLL_MS 5000
+static uint64_t mono_ms(void);
+static uint64_t (*clock_fn)(void) = mono_ms; /* media_set_clock(): outlives media_start() */
 
 static void op_run(struct media_session *m);
 static void op_finish(struct media_session *m, struct media_op *op);
@@ -74,6 +76,24 @@ static uint64_t wall_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t media_now_ms(void)
+{
+	return clock_fn();
+}
+
+void media_set_clock(uint64_t (*now_ms)(void))
+{
+	clock_fn = now_ms != NULL ? now_ms : mono_ms;
 }
 
 static uint32_t hash_str(const char *s)
@@ -330,6 +350,7 @@ static void session_free(struct media_session *m)
 	md.ctr.deleted++;
 	if (md.changed != NULL)
 		md.changed(m, true);
+	media_timeout_freed(&m->watch);
 	if (!media_dp_up())
 		leave_leftovers(m);
 	for (int s = 0; s < 2; s++) {
@@ -538,6 +559,8 @@ static int offer_read_party(struct media_op *op, struct media_party *p, struct m
 		}
 		l->remote.port = sm->port;
 		hold_unknown(&l->remote);
+		l->silent = l->remote.family == MG_FAMILY_NONE || strcmp(sm->dir, "recvonly") == 0 ||
+			    strcmp(sm->dir, "inactive") == 0;
 		l->rtcp_mux = sm->rtcp_mux; /* what it offers; the answer decides */
 		l->remote_rtcp_port = sm->rtcp_port ? sm->rtcp_port : (uint16_t)(sm->port + 1);
 		if (sm->dtls && op->o.dtls_refuse) {
@@ -784,6 +807,8 @@ static int answer_read_party(struct media_session *m, struct media_op *op, struc
 		}
 		l->remote.port = sm->port;
 		hold_unknown(&l->remote);
+		l->silent = l->remote.family == MG_FAMILY_NONE || strcmp(sm->dir, "recvonly") == 0 ||
+			    strcmp(sm->dir, "inactive") == 0;
 		l->rtcp_mux = sm->rtcp_mux && yd->mux_offered[i];
 		if ((op->o.rtcp_mux & MEDIA_MUX_REQUIRE) && !l->rtcp_mux) {
 			why_set(r, MEDIA_E_POLICY, "m= line %u: rtcp-mux required and not accepted", i + 1);
@@ -1393,8 +1418,10 @@ static void op_finish(struct media_session *m, struct media_op *op)
 			MG_INFO("media %s: %s refused: %s", m->key,
 				op->kind == OP_OFFER ? "offer" : op->kind == OP_ANSWER ? "answer" : "request", r->why);
 	}
-	if (op->kind == OP_OFFER || op->kind == OP_ANSWER)
+	if (op->kind == OP_OFFER || op->kind == OP_ANSWER) {
 		m->last_signal_ms = wall_ms();
+		media_timeout_signal(&m->watch);
+	}
 	/* an offer that failed on a new session leaves nothing behind */
 	if (r->err != MEDIA_OK && op->kind == OP_OFFER && m->side[1].n_parties == 0 &&
 	    m->side[0].n_parties <= 1 && !m->dp[0].on)
@@ -1581,6 +1608,7 @@ static void settings_take(const struct mg_settings *s)
 {
 	md.max_sessions = s->max_calls;
 	md.handover = s->media_handover;
+	media_timeout_config(s);
 	media_dp_set_restart_wait(s->dp_restart_wait_s);
 	md.shared_ip[0] = '\0';
 	for (unsigned p = 0; p < s->n_ports && md.shared_ip[0] == '\0'; p++)
@@ -1810,15 +1838,76 @@ static void on_poll(void *arg, int result, const void *body)
 						md.changed(m, false);
 						break;
 					}
+				media_timeout_rx(&m->watch, i, st->legs[0][0].packets, st->legs[1][0].packets,
+						 media_now_ms());
 			}
 	}
 	if (m->pending == 0 && m->ops != NULL)
 		op_run(m);
 }
 
+/* ------------------------------------------------------ NG timeouts */
+
+static void timeout_view(const struct media_session *m, struct media_to_view *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->n_streams = m->n_streams;
+	for (int s = 0; s < 2; s++)
+		for (unsigned p = 0; p < m->side[s].n_parties; p++)
+			v->answered |= m->side[s].parties[p]->answered;
+	for (unsigned i = 0; i < m->n_streams && i < MEDIA_TO_STREAMS; i++) {
+		v->relayed[i] = true;
+		for (int s = 0; s < 2; s++) {
+			const struct media_party *p = m->side[s].active >= 0 ? m->side[s].parties[m->side[s].active] : NULL;
+
+			if (p == NULL || i >= p->n_legs || !p->legs[i].relayed)
+				v->relayed[i] = false;
+			else
+				v->silent[i][s] = p->legs[i].silent;
+		}
+	}
+}
+
+static void on_expired(void *arg, const struct media_result *res)
+{
+	(void)arg;
+	if (res->err != MEDIA_OK)
+		MG_WARN("media: deleting an expired session: %s", res->why);
+}
+
+/* docs/ng.md "Timeouts": what media_timeout.c judges expired is deleted as
+ * a delete command would delete it (dataplane sessions, ports). Sessions
+ * waiting for the dataplane are not judged (their clocks restart after). */
+static void timeouts_check(uint64_t now)
+{
+	struct media_session *m, *next;
+
+	media_timeout_begin(now);
+	for (m = md.head; m != NULL; m = next) {
+		struct media_to_view v;
+		enum media_to_reason why;
+
+		next = m->next;
+		if (m->standby) {
+			/* pre-installed on a standby node, which sees no packet:
+			 * judged from its promotion on, a new session for the clocks */
+			media_timeout_forget(&m->watch);
+			continue;
+		}
+		if (m->deleting || m->lost || m->reinst != RI_NONE || m->adopted)
+			continue;
+		timeout_view(m, &v);
+		if (!media_timeout_judge(&m->watch, &v, now, &why))
+			continue;
+		MG_INFO("media %s: %s after %u s (%s): deleted", m->key, media_timeout_name(why),
+			media_timeout_limit_s(why), media_timeout_key(why));
+		media_delete(m->key, NULL, NULL, on_expired, NULL);
+	}
+}
+
 void media_tick(void)
 {
-	uint64_t now = wall_ms();
+	uint64_t now = media_now_ms();
 
 	if (!media_dp_up()) {
 		unsigned n = 0;
@@ -1853,7 +1942,7 @@ void media_tick(void)
 		/* a standby's session keeps the active node's indexes (its
 		 * record's), not those of this dataplane, which sees no packet */
 		if (m->pending > 0 || m->ops != NULL || m->deleting || m->reinst != RI_NONE || m->standby ||
-		    now - m->poll_ms < MEDIA_INDEX_POLL_MS)
+		    now - m->poll_ms < media_timeout_poll_ms())
 			continue;
 		m->poll_ms = now;
 		for (unsigned i = 0; i < m->n_streams; i++) {
@@ -1861,7 +1950,10 @@ void media_tick(void)
 				continue;
 			m->pending++;
 		}
+		if (m->pending == 0)
+			media_timeout_rx_none(&m->watch, now);
 	}
+	timeouts_check(now);
 }
 
 void media_dataplane_state(bool up)
@@ -1878,7 +1970,7 @@ void media_dataplane_state(bool up)
 				n++;
 			}
 		if (n) {
-			md.lost_ms = wall_ms();
+			md.lost_ms = media_now_ms();
 			MG_WARN("dataplane connection lost: %u NG session(s) wait up to %u s for it "
 				"(mediagate.dataplane.restartWait)", n, media_dp_restart_wait());
 		}

@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "media_dp.h"
+#include "media_timeout.h"
 #include "mg_config.h"
 #include "mg_proto.h"
 #include "mg_srtp_sdes.h"
@@ -36,6 +37,7 @@
 #define MEDIA_MAX_STREAMS 4  /* relayed m= lines per session */
 #define MEDIA_MAX_PARTIES 4  /* parties per side (forks by to-tag) */
 #define MEDIA_TAG_MAX 128
+_Static_assert(MEDIA_TO_STREAMS >= MEDIA_MAX_STREAMS, "media_watch has a clock per stream");
 
 /* rtcp-mux handling (NG "rtcp-mux" list). */
 enum media_rtcp_mux {
@@ -130,6 +132,8 @@ struct media_leg {
 	bool relayed;               /* an RTP stream we relay (else port 0) */
 	char profile[16];           /* what the party speaks */
 	char media_type[12];
+	bool silent;                /* its SDP says it sends nothing (recvonly,
+				       inactive, c=0.0.0.0 hold): silentTimeout */
 	struct media_crypto rx;     /* the party's key (what it sends) */
 	struct media_crypto tx;     /* our key (what we send it) */
 };
@@ -182,6 +186,7 @@ struct media_session {
 						  check took anew: the only ones a drop frees */
 	bool standby;                          /* an active node's session pre-installed on
 						  this standby: blocked until media_promote() */
+	struct media_watch watch;              /* timeouts (media_timeout.c) */
 	struct media_op *ops, *ops_tail;       /* queued operations */
 	unsigned pending;                      /* dataplane requests in flight */
 	bool deleting;
@@ -195,10 +200,17 @@ int media_start(struct dpc *dp, const struct mg_settings *s);
 /* The dataplane connection went up (what sessions ended meanwhile left
  * there is removed) or down (dpc_on_state). */
 void media_dataplane_state(bool up);
-/* Every second (main.c): read the SRTP indexes of installed sessions back
- * (each every 5 s at most) for a re-install after a dataplane restart, and
- * end the sessions that waited longer than mediagate.dataplane.restartWait. */
+/* Every second (main.c): read the counters and SRTP indexes of installed
+ * sessions back (each every 5 s at most, more often for short NG timeouts)
+ * for a re-install after a dataplane restart and the NG timeouts
+ * (media_timeout.h: what they judge expired is deleted, counted by
+ * reason), and end the sessions that waited longer than
+ * mediagate.dataplane.restartWait. */
 void media_tick(void);
+/* The clock of media_tick() and the timeouts: CLOCK_MONOTONIC in ms.
+ * media_set_clock() replaces it (tests drive time; NULL: the real one). */
+uint64_t media_now_ms(void);
+void media_set_clock(uint64_t (*now_ms)(void));
 /* Limits from a reloaded configuration (maxCalls, suites, srtp mode). */
 void media_reload(const struct mg_settings *s);
 /* Drain (mgctl): offers that would create a session are refused as over

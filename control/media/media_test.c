@@ -58,6 +58,7 @@ static struct {
 	uint16_t taken[8];          /* ports asked for by number (PORT_ALLOC) */
 	unsigned n_taken;
 	bool survived;              /* the dataplane kept everything: EADDRINUSE, EEXIST */
+	uint64_t rx_add;            /* added to both sides' received packets (timeouts) */
 } fk;
 
 int64_t dpc_request(struct dpc *c, unsigned type, const void *body, unsigned timeout_ms, dpc_reply_f cb, void *arg)
@@ -197,9 +198,9 @@ static void run_dp(void)
 				}
 			}
 			rep.st.id = r.body.sid.id;
-			rep.st.legs[0][0].packets = 100;
+			rep.st.legs[0][0].packets = 100 + fk.rx_add;
 			rep.st.legs[0][0].bytes = 17200;
-			rep.st.legs[1][0].packets = 90;
+			rep.st.legs[1][0].packets = 90 + fk.rx_add;
 			rep.st.legs[1][0].drops[MG_DROP_AUTH] = 3;
 			body = &rep.st;
 			break;
@@ -750,6 +751,186 @@ static void test_index_kept(void **state)
 	assert_int_equal(m.legs[1].tx.seq, 0);
 }
 
+/* ------------------------------------------------------- NG timeouts */
+
+static uint64_t fake_ms = 1000000;
+
+static uint64_t fake_clock(void)
+{
+	return fake_ms;
+}
+
+/* @p secs ticks, one a second (main.c's timer), the dataplane answering;
+ * with @p media the parties' counters move between ticks. */
+static void run_ticks(unsigned secs, bool media)
+{
+	for (unsigned i = 0; i < secs; i++) {
+		fake_ms += 1000;
+		if (media)
+			fk.rx_add += 50;
+		media_tick();
+		run_dp();
+	}
+}
+
+static uint64_t expired_by(enum media_to_reason r)
+{
+	uint64_t c[MEDIA_TO_COUNT];
+
+	media_timeout_get_counters(c);
+	return c[r];
+}
+
+/* An audio SDP with an a=DIR line (NULL: none, sendrecv). */
+static const char *sdp_dir(const char *addr, unsigned port, const char *dir)
+{
+	static char buf[1200];
+
+	snprintf(buf, sizeof(buf), "%s%s%s%s", sdp_of(addr, port, "RTP/AVP", NULL), dir ? "a=" : "", dir ? dir : "",
+		 dir ? "\r\n" : "");
+	return buf;
+}
+
+static void call_up(const char *call, const char *dir_a, const char *dir_b)
+{
+	struct got g;
+
+	offer(call, "ta", NULL, sdp_dir("10.1.0.2", 4000, dir_a), NULL, &g);
+	assert_int_equal(g.err, MEDIA_OK);
+	answer(call, "ta", "tb", sdp_dir("10.2.0.2", 5000, dir_b), NULL, &g);
+	assert_int_equal(g.err, MEDIA_OK);
+}
+
+/* mediagate.ng.offerTimeout: an offer never answered is deleted (its ports
+ * freed) after the limit, not before; counted as offer_timeout. */
+static void test_offer_timeout(void **state)
+{
+	struct got g;
+	uint64_t before = expired_by(MEDIA_TO_OFFER), deleted;
+	struct media_counters mc;
+
+	(void)state;
+	settings.ng_offer_timeout_s = 20;
+	settings.ng_timeout_s = 10;
+	media_reload(&settings);
+	media_set_clock(fake_clock);
+	offer("o1", "ta", NULL, sdp_dir("10.1.0.2", 4000, NULL), NULL, &g);
+	assert_int_equal(g.err, MEDIA_OK);
+	assert_int_equal(fk.ports_out, 2);
+	media_get_counters(&mc);
+	deleted = mc.deleted;
+	run_ticks(19, false);
+	assert_non_null(media_find("o1"));
+	assert_int_equal(expired_by(MEDIA_TO_OFFER), before);
+	run_ticks(2, false);
+	assert_null(media_find("o1"));
+	assert_int_equal(fk.ports_out, 0);
+	assert_int_equal(expired_by(MEDIA_TO_OFFER), before + 1);
+	media_get_counters(&mc);
+	assert_int_equal(mc.deleted, deleted + 1);
+	/* an answer that comes later finds nothing */
+	answer("o1", "ta", "tb", sdp_dir("10.2.0.2", 5000, NULL), NULL, &g);
+	assert_int_equal(g.err, MEDIA_E_NOTFOUND);
+	media_set_clock(NULL);
+}
+
+/* mediagate.ng.timeout: an answered session lives while media moves (far
+ * past the limit), and is deleted from the dataplane once it has not moved
+ * for the limit; an answer restarts the clock (no media yet is fine for the
+ * first period). */
+static void test_media_timeout(void **state)
+{
+	uint64_t before = expired_by(MEDIA_TO_TIMEOUT);
+	unsigned dels;
+
+	(void)state;
+	settings.ng_timeout_s = 10;
+	settings.ng_silent_timeout_s = 100;
+	settings.ng_offer_timeout_s = 5; /* answered sessions: not concerned */
+	media_reload(&settings);
+	media_set_clock(fake_clock);
+	call_up("m1", NULL, NULL);
+	assert_int_equal(fk.sessions, 1);
+	run_ticks(8, false);            /* within the first period: kept */
+	assert_non_null(media_find("m1"));
+	run_ticks(40, true);            /* media flows: kept */
+	assert_non_null(media_find("m1"));
+	assert_int_equal(expired_by(MEDIA_TO_TIMEOUT), before);
+	dels = fk.n_del;
+	run_ticks(8, false);            /* silence, under the limit */
+	assert_non_null(media_find("m1"));
+	run_ticks(7, false);            /* over it (and a poll period) */
+	assert_null(media_find("m1"));
+	assert_int_equal(fk.n_del, dels + 1);
+	assert_int_equal(fk.sessions, 0);
+	assert_int_equal(fk.ports_out, 0);
+	assert_int_equal(expired_by(MEDIA_TO_TIMEOUT), before + 1);
+	media_set_clock(NULL);
+}
+
+/* mediagate.ng.silentTimeout: both parties inactive (or one on hold with
+ * c=0.0.0.0 / recvonly and the other inactive): no media is expected, the
+ * session stays past ng.timeout and goes after silentTimeout; one party
+ * that should send and does not: ng.timeout. */
+static void test_silent_timeout(void **state)
+{
+	uint64_t silent = expired_by(MEDIA_TO_SILENT), loud = expired_by(MEDIA_TO_TIMEOUT);
+
+	(void)state;
+	settings.ng_timeout_s = 10;
+	settings.ng_silent_timeout_s = 60;
+	media_reload(&settings);
+	media_set_clock(fake_clock);
+	call_up("s1", "inactive", "inactive");
+	/* the caller holds with music (should send), the callee is not
+	 * expected to: rtpengine's rule, alive while any direction is within
+	 * its limit, keeps it for silentTimeout */
+	call_up("s2", "sendonly", "recvonly");
+	call_up("s3", NULL, NULL);
+	run_ticks(20, false);
+	assert_non_null(media_find("s1"));
+	assert_non_null(media_find("s2"));
+	assert_null(media_find("s3"));
+	assert_int_equal(expired_by(MEDIA_TO_TIMEOUT), loud + 1);
+	run_ticks(30, false);
+	assert_non_null(media_find("s1"));
+	assert_non_null(media_find("s2"));
+	run_ticks(15, false);
+	assert_null(media_find("s1"));
+	assert_null(media_find("s2"));
+	assert_int_equal(expired_by(MEDIA_TO_SILENT), silent + 2);
+	assert_int_equal(expired_by(MEDIA_TO_TIMEOUT), loud + 1);
+	media_set_clock(NULL);
+}
+
+/* mediagate.ng.finalTimeout: media or not, the session goes after it; a
+ * re-offer (re-INVITE) restarts the media clock, not the final one. */
+static void test_final_timeout(void **state)
+{
+	uint64_t before = expired_by(MEDIA_TO_FINAL);
+	struct got g;
+
+	(void)state;
+	settings.ng_timeout_s = 10;
+	settings.ng_final_timeout_s = 30;
+	media_reload(&settings);
+	media_set_clock(fake_clock);
+	call_up("f1", NULL, NULL);
+	run_ticks(8, false);
+	/* a re-INVITE: a full media period again */
+	offer("f1", "ta", "tb", sdp_dir("10.1.0.2", 4000, NULL), NULL, &g);
+	answer("f1", "ta", "tb", sdp_dir("10.2.0.2", 5000, NULL), NULL, &g);
+	assert_int_equal(g.err, MEDIA_OK);
+	run_ticks(8, false);
+	assert_non_null(media_find("f1"));
+	run_ticks(12, true);
+	assert_non_null(media_find("f1"));
+	run_ticks(4, true);
+	assert_null(media_find("f1"));
+	assert_int_equal(expired_by(MEDIA_TO_FINAL), before + 1);
+	media_set_clock(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -763,6 +944,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_block, setup, teardown),
 		cmocka_unit_test(test_index_kept),
 		cmocka_unit_test_setup_teardown(test_dataplane_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_offer_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_media_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_silent_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_final_timeout, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -187,6 +187,7 @@ static void snapshot(struct metrics_snapshot *s, const struct metrics_col *col)
 {
 	struct calls_counters cc;
 	struct media_counters mc;
+	uint64_t expired[MEDIA_TO_COUNT];
 	struct ng_cmd_counters nc;
 	struct ng_server_stats ns;
 
@@ -225,6 +226,11 @@ static void snapshot(struct metrics_snapshot *s, const struct metrics_col *col)
 	s->media_errors = mc.errors;
 	s->sessions_limit_refused = mc.limit_refused;
 	s->sessions_ports_refused = mc.ports_refused;
+	media_timeout_get_counters(expired);
+	s->sessions_timeout = expired[MEDIA_TO_TIMEOUT];
+	s->sessions_silent_timeout = expired[MEDIA_TO_SILENT];
+	s->sessions_final_timeout = expired[MEDIA_TO_FINAL];
+	s->sessions_offer_timeout = expired[MEDIA_TO_OFFER];
 
 	{
 		struct ha_counters hc;

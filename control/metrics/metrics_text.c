@@ -332,6 +332,7 @@ static void render_dataplane(const struct metrics_snapshot *s, struct metrics_bu
 int metrics_render(const struct metrics_snapshot *s, struct metrics_buf *b)
 {
 	char l[96];
+	uint64_t expired;
 
 	gauge(b, "mediagate_uptime_seconds", "Time since mediagate-control started.",
 	      s->uptime_seconds);
@@ -399,8 +400,16 @@ int metrics_render(const struct metrics_snapshot *s, struct metrics_buf *b)
 		s->sessions_created);
 	family(b, "mediagate_closed_sessions_total", "counter",
 	       "Media sessions ended, by reason (terminated: deleted by a delete command or at "
-	       "shutdown).");
-	u64(b, "mediagate_closed_sessions_total", "reason=\"terminated\"", s->sessions_deleted);
+	       "shutdown; timeout, silent_timeout, final_timeout, offer_timeout: by "
+	       "mediagate.ng.timeout, silentTimeout, finalTimeout, offerTimeout).");
+	expired = s->sessions_timeout + s->sessions_silent_timeout + s->sessions_final_timeout +
+		  s->sessions_offer_timeout;
+	u64(b, "mediagate_closed_sessions_total", "reason=\"terminated\"",
+	    s->sessions_deleted > expired ? s->sessions_deleted - expired : 0);
+	u64(b, "mediagate_closed_sessions_total", "reason=\"timeout\"", s->sessions_timeout);
+	u64(b, "mediagate_closed_sessions_total", "reason=\"silent_timeout\"", s->sessions_silent_timeout);
+	u64(b, "mediagate_closed_sessions_total", "reason=\"final_timeout\"", s->sessions_final_timeout);
+	u64(b, "mediagate_closed_sessions_total", "reason=\"offer_timeout\"", s->sessions_offer_timeout);
 	family(b, "mediagate_rejected_sessions_total", "counter",
 	       "Offers refused a session, by cause (load_limit: mediagate.calls.maxCalls; "
 	       "no_ports: the dataplane's port range is exhausted).");

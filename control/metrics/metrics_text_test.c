@@ -36,6 +36,8 @@ static void fill(struct metrics_snapshot *s, bool with_dp)
 	s->sessions_answered = 2;
 	s->sessions_created = 9;
 	s->sessions_deleted = 6;
+	s->sessions_timeout = 2; /* of the 6 */
+	s->sessions_offer_timeout = 1;
 	s->ng_requests[METRICS_NG_OFFER] = 9;
 	s->ng_requests[METRICS_NG_ANSWER] = 8;
 	s->ng_errors = 1;
@@ -208,6 +210,11 @@ static void test_values(void **state)
 	t = render(&s);
 	assert_non_null(strstr(t, "\nmediagate_dataplane_up 1\n"));
 	assert_non_null(strstr(t, "\nmediagate_dataplane_reconnects_total 1\n"));
+	/* NG timeouts are part of the deleted sessions: terminated is the rest */
+	assert_non_null(strstr(t, "\nmediagate_closed_sessions_total{reason=\"terminated\"} 3\n"));
+	assert_non_null(strstr(t, "\nmediagate_closed_sessions_total{reason=\"timeout\"} 2\n"));
+	assert_non_null(strstr(t, "\nmediagate_closed_sessions_total{reason=\"offer_timeout\"} 1\n"));
+	assert_non_null(strstr(t, "\nmediagate_closed_sessions_total{reason=\"silent_timeout\"} 0\n"));
 	assert_non_null(strstr(t, "\nmediagate_packets_total{leg_type=\"rtp\",direction=\"rx\"} 250\n"));
 	assert_non_null(strstr(t, "\nmediagate_bytes_total{leg_type=\"rtp\",direction=\"rx\"} 43000\n"));
 	assert_non_null(strstr(t, "\nmediagate_srtp_auth_failures_total 3\n"));

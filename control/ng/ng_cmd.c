@@ -867,6 +867,7 @@ static void cmd_statistics(struct ng_req *req)
 		      *tot = ng_new_dict(d), *ctl = ng_new_dict(d);
 	struct media_counters mc;
 	struct ng_server_stats ss = { 0 };
+	uint64_t expired[MEDIA_TO_COUNT];
 
 	media_get_counters(&mc);
 	if (nc.srv)
@@ -879,6 +880,11 @@ static void cmd_statistics(struct ng_req *req)
 	ng_dict_add_int(d, tot, "managedsessions", (int64_t)mc.created);
 	ng_dict_add_int(d, tot, "deletedsessions", (int64_t)mc.deleted);
 	ng_dict_add_int(d, tot, "rejectedsessions", (int64_t)(mc.limit_refused + mc.ports_refused + mc.load_refused));
+	media_timeout_get_counters(expired);
+	ng_dict_add_int(d, tot, "timeoutsessions", (int64_t)expired[MEDIA_TO_TIMEOUT]);
+	ng_dict_add_int(d, tot, "silenttimeoutsessions", (int64_t)expired[MEDIA_TO_SILENT]);
+	ng_dict_add_int(d, tot, "finaltimeoutsessions", (int64_t)expired[MEDIA_TO_FINAL]);
+	ng_dict_add_int(d, tot, "offertimeoutsessions", (int64_t)expired[MEDIA_TO_OFFER]);
 	ng_dict_add(d, st, "totalstatistics", tot);
 	ng_dict_add_int(d, ctl, "ping", (int64_t)nc.ctr.ping);
 	ng_dict_add_int(d, ctl, "offer", (int64_t)nc.ctr.offer);

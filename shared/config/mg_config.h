@@ -120,6 +120,10 @@ struct mg_settings {
 	uint16_t ng_http_port;
 	struct mg_cidr ng_allowed[MG_CFG_MAX_NG_ALLOWED]; /**< who may send commands */
 	unsigned n_ng_allowed;      /**< default: 127.0.0.0/8 and ::1/128 */
+	unsigned ng_timeout_s;        /**< answered session without media: deleted; 0 = never */
+	unsigned ng_silent_timeout_s; /**< the same, every stream on hold/inactive */
+	unsigned ng_final_timeout_s;  /**< any session after this long; 0 = off */
+	unsigned ng_offer_timeout_s;  /**< offered, never answered; 0 = never */
 
 	/* session state in Redis (control): mediagate.redis.* (docs/ha-state.md) */
 	char redis_url[256];        /**< redis://HOST:PORT or unix:PATH; "" = off */

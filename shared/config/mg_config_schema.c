@@ -1522,6 +1522,67 @@ static const struct mg_config_key schema[] = {
 		.used_by = MG_CFG_USE_CONTROL,
 	},
 	{
+		.name = "mediagate.ng.timeout",
+		.type = "uint",
+		.def = "60",
+		.allowed = "0-86400 seconds (0 = never)",
+		.apply = v_uint,
+		FIELD(ng_timeout_s),
+		.min = 0,
+		.max = 86400,
+		.help = "An answered NG session is deleted (from the dataplane too; counted: "
+			"reason timeout) when none of its parties that should be sending (not "
+			"on hold, not recvonly or inactive) has sent valid RTP or RTCP for this "
+			"many seconds: a call whose delete was lost, or whose proxy gave this "
+			"node up, leaves nothing behind (rtpengine's timeout; docs/ng.md).",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
+		.name = "mediagate.ng.silentTimeout",
+		.type = "uint",
+		.def = "3600",
+		.allowed = "0-86400 seconds (0 = never)",
+		.apply = v_uint,
+		FIELD(ng_silent_timeout_s),
+		.min = 0,
+		.max = 86400,
+		.help = "As mediagate.ng.timeout for a session whose every stream is on hold, "
+			"recvonly or inactive (its parties are not expected to send): deleted "
+			"after this many seconds without media (reason silent_timeout).",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
+		.name = "mediagate.ng.finalTimeout",
+		.type = "uint",
+		.def = "0",
+		.allowed = "0-604800 seconds (0 = off)",
+		.apply = v_uint,
+		FIELD(ng_final_timeout_s),
+		.min = 0,
+		.max = 604800,
+		.help = "An NG session is deleted this many seconds after its first offer, "
+			"media or not (reason final_timeout): the longest call the operator "
+			"allows.",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
+		.name = "mediagate.ng.offerTimeout",
+		.type = "uint",
+		.def = "300",
+		.allowed = "0-86400 seconds (0 = never)",
+		.apply = v_uint,
+		FIELD(ng_offer_timeout_s),
+		.min = 0,
+		.max = 86400,
+		.help = "An NG session offered and never answered is deleted (its ports freed; "
+			"reason offer_timeout) this many seconds after its first offer: the "
+			"proxy that retried the offer on another node, or whose call failed "
+			"without a delete, leaves nothing behind. Keep it above the longest "
+			"ringing time before an answer or a 183 with SDP (proxies' INVITE "
+			"timers are 120-180 s): a late answer finds no session.",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
 		.must_exist = true,
 		.name = "mediagate.tdm.systemConf",
 		.type = "path",
