@@ -416,7 +416,7 @@ struct media_session *ha_rec_media_parse(const char *buf, size_t len, char *why,
 			break;
 		errno = 0;
 		m->dp[i].id = strtoull(id, &end, 16);
-		if (errno != 0 || *end != '\0' || id[0] == '\0') {
+		if (errno != 0 || *end != '\0' || id[0] == '\0' || id[0] == '-') {
 			bad(&r, "'id' is not hex");
 			break;
 		}
@@ -576,9 +576,19 @@ static struct sdp_result *get_neg(struct rd *r, const struct ng_val *d)
 	return kept;
 }
 
+/* A dialog's identifier or URI: text that goes into our SIP headers, so no
+ * control character (a CR LF would add a header of the record's making). */
 static void get_text(struct rd *r, const struct ng_val *d, const char *k, char *out, size_t len)
 {
-	snprintf(out, len, "%s", get_str(r, d, k, len));
+	const char *s = get_str(r, d, k, len);
+
+	for (const char *p = s; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			bad(r, "'%s' has a control character", k);
+			s = "";
+			break;
+		}
+	snprintf(out, len, "%s", s);
 }
 
 void ha_rec_adopt_free(struct calls_adopt *a)
@@ -618,7 +628,15 @@ int ha_rec_call_parse(const char *buf, size_t len, struct calls_adopt *out, char
 		bad(&r, "not a call record");
 	if (!r.bad && strcmp(get_str(&r, root, "state", 16), "active") != 0)
 		bad(&r, "not an active call (set-up or ending calls are not taken over)");
-	out->sess_id = strtoull(get_str(&r, root, "sess", 17), NULL, 16);
+	{
+		const char *sess = get_str(&r, root, "sess", 17);
+		char *end;
+
+		errno = 0;
+		out->sess_id = strtoull(sess, &end, 16);
+		if (!r.bad && (sess[0] == '\0' || sess[0] == '-' || *end != '\0' || errno != 0))
+			bad(&r, "'sess' is not hex");
+	}
 	if (!r.bad && out->sess_id == 0)
 		bad(&r, "no dataplane session");
 	out->started = (time_t)get_int(&r, root, "started", 0, INT64_MAX);
@@ -649,8 +667,9 @@ int ha_rec_call_parse(const char *buf, size_t len, struct calls_adopt *out, char
 		get_text(&r, e, "remote_uri", l->remote_uri, sizeof(l->remote_uri));
 		get_text(&r, e, "remote_target", l->remote_target, sizeof(l->remote_target));
 		get_text(&r, e, "route", l->route, sizeof(l->route));
+		/* ours goes on at +1 and stays below 2^31 (RFC 3261 8.1.1.5) */
 		l->remote_cseq = (uint32_t)get_int(&r, e, "remote_cseq", 0, UINT32_MAX);
-		l->local_cseq = (uint32_t)get_int(&r, e, "local_cseq", 0, UINT32_MAX);
+		l->local_cseq = (uint32_t)get_int(&r, e, "local_cseq", 0, INT32_MAX - 1);
 		l->ua = (unsigned)get_int(&r, e, "ua", 0, 64);
 		get_port(&r, ng_dict_get(e, "port"), &l->port, &ok);
 		if (!r.bad && !ok)

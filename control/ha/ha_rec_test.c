@@ -389,6 +389,31 @@ static void test_call_parse(void **state)
 	assert_true(refused > 0);
 	for (size_t n = 0; n < b.len; n += 7)
 		assert_int_equal(ha_rec_call_parse(b.p, n, &a, why, sizeof(why)), -EINVAL);
+	/* Redis content is outside input: a session id with trailing junk (a
+	 * wrong dataplane session), a CSeq that cannot go on (+1 past 2^31-1),
+	 * a CR LF in a dialog field (a header of the record's making) */
+	{
+		char *sess = strstr(b.p, "\"sess\":\"000000008000abcd\"");
+
+		assert_non_null(sess);
+		sess[strlen("\"sess\":\"000000008000abc")] = 'z';
+		assert_int_equal(ha_rec_call_parse(b.p, b.len, &a, why, sizeof(why)), -EINVAL);
+		assert_non_null(strstr(why, "sess"));
+		sess[strlen("\"sess\":\"000000008000abc")] = 'd';
+	}
+	ng_buf_free(&b);
+	memset(&b, 0, sizeof(b));
+	c.leg[1].local_cseq = INT32_MAX;
+	assert_int_equal(ha_rec_call(&c, &b), 0);
+	assert_int_equal(ha_rec_call_parse(b.p, b.len, &a, why, sizeof(why)), -EINVAL);
+	c.leg[1].local_cseq = 42;
+	ng_buf_free(&b);
+	memset(&b, 0, sizeof(b));
+	c.leg[0].call_id = "in@peer\r\nX-Injected: 1";
+	assert_int_equal(ha_rec_call(&c, &b), 0);
+	assert_int_equal(ha_rec_call_parse(b.p, b.len, &a, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "call_id"));
+	c.leg[0].call_id = "in@peer";
 	/* a call that is not active is not taken over */
 	c.state = "early";
 	ng_buf_free(&b);

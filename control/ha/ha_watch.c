@@ -34,6 +34,7 @@ static struct {
 	su_timer_t *retry, *refetch;
 	char *again[WATCH_MAX_REFETCH]; /* keys to read again */
 	unsigned n_again;
+	bool resync_due;      /* more keys to read again than again[] holds */
 	bool down_logged;
 	struct ha_watch_counters cnt;
 } hw;
@@ -132,13 +133,17 @@ static bool fetch(const char *key)
 	if (r->type == REDIS_REPLY_STRING) {
 		rc = hw.put(key, r->str, r->len);
 		explicit_bzero(r->str, r->len);
-		if (rc == -EAGAIN && hw.n_again < WATCH_MAX_REFETCH) {
-			char *k = strdup(key);
+		if (rc == -EAGAIN) {
+			char *k = hw.n_again < WATCH_MAX_REFETCH ? strdup(key) : NULL;
 
 			if (k != NULL) {
 				hw.again[hw.n_again++] = k;
-				su_timer_set_interval(hw.refetch, on_refetch, NULL, WATCH_REFETCH_MS);
+			} else {
+				/* not lost: every key is read again (a resync) */
+				hw.cnt.errors++;
+				hw.resync_due = true;
 			}
+			su_timer_set_interval(hw.refetch, on_refetch, NULL, WATCH_REFETCH_MS);
 		}
 	} else if (r->type == REDIS_REPLY_NIL) {
 		hw.cnt.gone++;
@@ -349,6 +354,11 @@ static void on_refetch(su_root_magic_t *magic, su_timer_t *t, su_timer_arg_t *ar
 				lost("GET", hw.cmd->errstr);
 		}
 		free(keys[i]);
+	}
+	if (hw.resync_due && hw.cmd != NULL) {
+		hw.resync_due = false;
+		if (!resync())
+			lost("SCAN", hw.cmd->errstr[0] ? hw.cmd->errstr : "unexpected reply");
 	}
 }
 

@@ -1828,16 +1828,12 @@ static void on_poll(void *arg, int result, const void *body)
 
 				memcpy(was, m->ix[i], sizeof(was));
 				media_dp_index_take(m->ix[i], st);
-				/* published again when a ROC moved (not for every
-				 * sequence number: the record's index is what a
-				 * re-install after a wrap needs) */
-				for (int l = 0; l < 4; l++)
-					if (md.changed != NULL && !m->deleting &&
-					    (was[l / 2][l % 2].roc != m->ix[i][l / 2][l % 2].roc ||
-					     was[l / 2][l % 2].valid != m->ix[i][l / 2][l % 2].valid)) {
-						md.changed(m, false);
-						break;
-					}
+				/* published again when a ROC moved or the sequence
+				 * number entered another quarter (not for every
+				 * one): the record's index must stay within 2^15
+				 * of the stream for a standby's estimate */
+				if (md.changed != NULL && !m->deleting && media_dp_index_moved(was, m->ix[i]))
+					md.changed(m, false);
 				media_timeout_rx(&m->watch, i, st->legs[0][0].packets, st->legs[1][0].packets,
 						 media_now_ms());
 			}

@@ -189,6 +189,16 @@ void media_dp_index_take(struct media_dp_index ix[2][2], const struct mg_msg_ses
 			}
 }
 
+bool media_dp_index_moved(const struct media_dp_index was[2][2], const struct media_dp_index now[2][2])
+{
+	for (unsigned li = 0; li < 2; li++)
+		for (unsigned d = 0; d < 2; d++)
+			if (was[li][d].valid != now[li][d].valid || was[li][d].roc != now[li][d].roc ||
+			    was[li][d].seq >> 14 != now[li][d].seq >> 14)
+				return true;
+	return false;
+}
+
 void media_dp_index_apply(struct mg_msg_session *m, const struct media_dp_index ix[2][2])
 {
 	for (unsigned li = 0; li < 2; li++)

@@ -102,6 +102,13 @@ struct media_dp_index {
 };
 /* Keep what @p st says (directions it knows nothing of keep the last). */
 void media_dp_index_take(struct media_dp_index ix[2][2], const struct mg_msg_session_stats *st);
+/* Whether the record must be written again after a read moved @p was to
+ * @p now: a direction became known, its ROC moved, or its sequence number
+ * entered another quarter of the sequence space (2^14). A standby or a
+ * re-install estimates the next index from the recorded one (RFC 3711
+ * App. A), right only while the stream moved less than 2^15 since: an
+ * estimate one ROC low would make the SRTP sender reuse indexes. */
+bool media_dp_index_moved(const struct media_dp_index was[2][2], const struct media_dp_index now[2][2]);
 /* A re-install's session: every SRTP direction with a known index goes on
  * from it (MG_CRYPTO_F_SEQ), none restarts its ROC. */
 void media_dp_index_apply(struct mg_msg_session *m, const struct media_dp_index ix[2][2]);

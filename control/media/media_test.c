@@ -931,6 +931,64 @@ static void test_final_timeout(void **state)
 	media_set_clock(NULL);
 }
 
+/* The record is written again as the indexes move: when a direction
+ * becomes known, its ROC moves, and each time its sequence number enters
+ * another quarter of the space (a standby's estimate from the record is
+ * right only within 2^15), not for every poll. */
+static unsigned n_changed;
+
+static void count_change(const struct media_session *m, bool gone)
+{
+	(void)m;
+	if (!gone)
+		n_changed++;
+}
+
+static void poll_at(const char *call, uint32_t roc, uint16_t seq)
+{
+	struct media_session *m = (struct media_session *)(uintptr_t)media_find(call);
+
+	assert_non_null(m);
+	m->poll_ms = 0; /* as if MEDIA_INDEX_POLL_MS went by */
+	fk.idx.roc = roc;
+	fk.idx.seq = seq;
+	fk.idx.seq_valid = 1;
+	media_tick();
+	run_dp();
+}
+
+static void test_index_published(void **state)
+{
+	struct media_opts o = { 0 };
+	struct got g;
+	char la[256], lb[256];
+
+	(void)state;
+	snprintf(la, sizeof(la), "7 AES_CM_128_HMAC_SHA1_32 inline:%s", KEY_A);
+	offer("c11", "ta", NULL, sdp_of("10.1.0.2", 4000, "RTP/SAVP", la), &o, &g);
+	snprintf(lb, sizeof(lb), "2 AES_CM_128_HMAC_SHA1_32 inline:%s", KEY_B);
+	answer("c11", "ta", "tb", sdp_of("10.2.0.2", 5000, "RTP/SAVP", lb), &o, &g);
+	assert_int_equal(g.err, MEDIA_OK);
+	n_changed = 0;
+	media_set_change_hook(count_change);
+
+	poll_at("c11", 0, 100); /* known now */
+	assert_int_equal(n_changed, 1);
+	poll_at("c11", 0, 16000); /* same quarter: not written */
+	assert_int_equal(n_changed, 1);
+	poll_at("c11", 0, 16400); /* second quarter, same ROC */
+	assert_int_equal(n_changed, 2);
+	poll_at("c11", 0, 40000); /* third */
+	assert_int_equal(n_changed, 3);
+	poll_at("c11", 0, 60000); /* fourth */
+	assert_int_equal(n_changed, 4);
+	poll_at("c11", 1, 10); /* the ROC moved */
+	assert_int_equal(n_changed, 5);
+	poll_at("c11", 1, 20);
+	assert_int_equal(n_changed, 5);
+	media_set_change_hook(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -943,6 +1001,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_recording, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_block, setup, teardown),
 		cmocka_unit_test(test_index_kept),
+		cmocka_unit_test_setup_teardown(test_index_published, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dataplane_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_offer_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_media_timeout, setup, teardown),

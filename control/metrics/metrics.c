@@ -246,6 +246,17 @@ static void snapshot(struct metrics_snapshot *s, const struct metrics_col *col)
 		s->redis_queued = hc.redis.queued;
 		s->redis_adopted = hc.adopted;
 		s->redis_adopt_dropped = hc.adopt_dropped;
+		s->redis_read_back = hc.read_back;
+		s->redis_read_refused = hc.read_bad;
+		s->redis_calls_adopted = hc.calls_adopted;
+		s->redis_calls_adopt_dropped = hc.calls_adopt_dropped;
+		s->redis_standby = hc.standby;
+		s->redis_watch_connected = hc.watch.connected;
+		s->redis_watch_errors = hc.watch.errors;
+		s->redis_standby_sessions = hc.standby_sessions;
+		s->redis_promote_failed = hc.promote_failed;
+		s->redis_peer_byes_ok = hc.peer.byes_ok;
+		s->redis_peer_byes_failed = hc.peer.byes_failed;
 	}
 
 	ng_cmd_get_counters(&nc);

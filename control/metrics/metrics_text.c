@@ -387,6 +387,34 @@ int metrics_render(const struct metrics_snapshot *s, struct metrics_buf *b)
 		counter(b, "mediagate_redis_adopt_dropped_total",
 			"NG sessions read back at start that the dataplane no longer held (deleted).",
 			s->redis_adopt_dropped);
+		counter(b, "mediagate_redis_read_back_total",
+			"Keys of this node read back at start (NG sessions and calls).", s->redis_read_back);
+		counter(b, "mediagate_redis_read_refused_total",
+			"Keys read back at start or by a standby's watch that were refused (not a record of "
+			"this version, malformed, or a call not taken over).", s->redis_read_refused);
+		counter(b, "mediagate_redis_calls_adopted_total",
+			"B2BUA calls read back at start and taken over (re-INVITE in their dialogs).",
+			s->redis_calls_adopted);
+		counter(b, "mediagate_redis_calls_adopt_dropped_total",
+			"B2BUA calls read back at start that ended: the dataplane no longer held them.",
+			s->redis_calls_adopt_dropped);
+		gauge(b, "mediagate_redis_standby", "1 while this node is a standby (not promoted).",
+		      s->redis_standby ? 1 : 0);
+		gauge(b, "mediagate_redis_watch_connected",
+		      "1 while a standby's watch of the active node's keys is subscribed.",
+		      s->redis_watch_connected ? 1 : 0);
+		counter(b, "mediagate_redis_watch_errors_total",
+			"A standby's watch: lost connections and failed commands.", s->redis_watch_errors);
+		gauge(b, "mediagate_redis_standby_sessions",
+		      "NG sessions pre-installed by a standby (blocked until promoted).",
+		      s->redis_standby_sessions);
+		counter(b, "mediagate_redis_promote_failed_total",
+			"Sessions whose dataplane modify failed at mgctl ha promote.", s->redis_promote_failed);
+		family(b, "mediagate_redis_peer_byes_total", "counter",
+		       "BYEs of mgctl ha adopt (a dead gateway's calls), by answer (ok: 2xx; failed: "
+		       "another or none).");
+		u64(b, "mediagate_redis_peer_byes_total", "result=\"ok\"", s->redis_peer_byes_ok);
+		u64(b, "mediagate_redis_peer_byes_total", "result=\"failed\"", s->redis_peer_byes_failed);
 	}
 
 	/* media sessions (the NG front end's media layer) */

@@ -85,6 +85,14 @@ struct metrics_snapshot {
 	uint64_t redis_writes, redis_errors, redis_dropped, redis_retried, redis_published;
 	uint64_t redis_adopted, redis_adopt_dropped;
 	unsigned redis_queued;
+	uint64_t redis_read_back, redis_read_refused;       /* keys read at start, refused */
+	uint64_t redis_calls_adopted, redis_calls_adopt_dropped;
+	bool redis_standby;                                 /* role standby (not promoted) */
+	bool redis_watch_connected;
+	uint64_t redis_watch_errors;
+	unsigned redis_standby_sessions;
+	uint64_t redis_promote_failed;
+	uint64_t redis_peer_byes_ok, redis_peer_byes_failed;
 
 	/* NG (ng_cmd.h, ng_server.h) */
 	bool have_ng_server;

@@ -60,6 +60,11 @@ static void fill(struct metrics_snapshot *s, bool with_dp)
 	s->redis_writes = 5;
 	s->redis_published = 6;
 	s->redis_queued = 1;
+	s->redis_standby = true;
+	s->redis_watch_connected = false;
+	s->redis_watch_errors = 4;
+	s->redis_read_refused = 2;
+	s->redis_peer_byes_failed = 3;
 	s->dp_connected = with_dp;
 	s->dp_up = with_dp;
 	s->dp_connects = 2;
@@ -218,6 +223,12 @@ static void test_values(void **state)
 	assert_non_null(strstr(t, "\nmediagate_packets_total{leg_type=\"rtp\",direction=\"rx\"} 250\n"));
 	assert_non_null(strstr(t, "\nmediagate_bytes_total{leg_type=\"rtp\",direction=\"rx\"} 43000\n"));
 	assert_non_null(strstr(t, "\nmediagate_srtp_auth_failures_total 3\n"));
+	/* a standby whose watch is down is seen (docs/standby.md) */
+	assert_non_null(strstr(t, "\nmediagate_redis_standby 1\n"));
+	assert_non_null(strstr(t, "\nmediagate_redis_watch_connected 0\n"));
+	assert_non_null(strstr(t, "\nmediagate_redis_watch_errors_total 4\n"));
+	assert_non_null(strstr(t, "\nmediagate_redis_read_refused_total 2\n"));
+	assert_non_null(strstr(t, "\nmediagate_redis_peer_byes_total{result=\"failed\"} 3\n"));
 	assert_non_null(strstr(t, "\nmediagate_ports_used 6\n"));
 	assert_non_null(strstr(t, "\nmediagate_ports_free 16378\n"));
 	assert_non_null(strstr(t, "\nmediagate_srtp_replay_failures_total 2\n"));
