@@ -173,6 +173,14 @@ static void call_state_of(const struct calls_adopt *a, struct calls_state *c)
 	}
 }
 
+static bool text_clean(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
 static void call_consistent(const struct calls_adopt *a)
 {
 	REC_CHECK(a->sess_id != 0);
@@ -181,6 +189,11 @@ static void call_consistent(const struct calls_adopt *a)
 		const struct sdp_result *r = l->neg;
 
 		REC_CHECK(l->call_id[0] && l->local_tag[0] && l->remote_tag[0] && l->remote_target[0]);
+		REC_CHECK(l->local_cseq < INT32_MAX);
+		/* what goes into our SIP headers has no control character */
+		REC_CHECK(text_clean(l->call_id) && text_clean(l->local_tag) && text_clean(l->remote_tag));
+		REC_CHECK(text_clean(l->local_uri) && text_clean(l->remote_uri));
+		REC_CHECK(text_clean(l->remote_target) && text_clean(l->route));
 		REC_CHECK(l->port.local.family != MG_FAMILY_NONE);
 		REC_CHECK(r != NULL && r->n_pts <= SDP_MAX_PTS && r->remote_addr[0] != '\0');
 		REC_CHECK(r->sdp_len > 0 && r->sdp_len < SDP_TEXT_MAX && strlen(r->sdp) == r->sdp_len);
@@ -808,7 +821,8 @@ static void write_seeds(const char *dir)
 			c.leg[i].local_tag = c.leg[i].remote_tag = tag;
 			c.leg[i].local_uri = c.leg[i].remote_uri = c.leg[i].remote_target = uri;
 			c.leg[i].route = route;
-			c.leg[i].remote_cseq = c.leg[i].local_cseq = UINT32_MAX;
+			c.leg[i].remote_cseq = UINT32_MAX;
+			c.leg[i].local_cseq = INT32_MAX - 1; /* ours stays below 2^31 */
 			c.leg[i].ua = 64;
 		}
 		seed_call(dir, "call-max.json", &c);
