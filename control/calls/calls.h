@@ -107,8 +107,10 @@ struct calls_state {
  * legs SIP dialogs with their negotiation, the media ports and session.
  */
 struct calls_adopt_leg {
-	char call_id[256], local_tag[128], remote_tag[128];
-	char local_uri[256], remote_uri[256], remote_target[256], route[512];
+	/* heap strings of their exact length, never cut (ha_rec_call_parse()
+	 * makes them, ha_rec_adopt_free() frees them); NULL reads as "" */
+	char *call_id, *local_tag, *remote_tag;
+	char *local_uri, *remote_uri, *remote_target, *route;
 	uint32_t remote_cseq, local_cseq;
 	unsigned ua;
 	struct mg_msg_port port;
@@ -132,6 +134,8 @@ int calls_adopt(const struct calls_adopt *a);
 /* Calls taken over at start (calls_adopt()) and, of those, ended because the
  * dataplane no longer held their media. */
 void calls_adopt_counters(uint64_t *adopted, uint64_t *dropped);
+/* Calls not published: a dialog value could not be kept (out of memory). */
+uint64_t calls_unpublished(void);
 
 /*
  * A call of another gateway that died (mgctl ha adopt NODE; docs/ha-state.md,

@@ -36,8 +36,9 @@ void calls_adopt_dropped(void)
 	ad.dropped++;
 }
 
-/* A UAC's route set is the Record-Route of the answer, reversed. */
-static void route_reversed(const char *in, char *out, size_t len)
+/* A UAC's route set is the Record-Route of the answer, reversed: @p out
+ * holds strlen(in) + 1 bytes (the same entries, the same commas). */
+static void route_reversed(const char *in, char *out)
 {
 	const char *end = in + strlen(in);
 	size_t n = 0;
@@ -49,29 +50,53 @@ static void route_reversed(const char *in, char *out, size_t len)
 		/* entries are "<...>" separated by ",": split at ",<" */
 		while (start > in && !(start[-1] == ',' && start[0] == '<'))
 			start--;
-		n += (size_t)snprintf(out + n, n < len ? len - n : 0, "%s%.*s", n ? "," : "",
-				      (int)(end - start), start);
+		if (n > 0)
+			out[n++] = ',';
+		memcpy(out + n, start, (size_t)(end - start));
+		n += (size_t)(end - start);
+		out[n] = '\0';
 		end = start > in ? start - 1 : in;
 	}
-	if (n >= len)
-		out[0] = '\0';
+}
+
+static const char *sv(const char *v)
+{
+	return v != NULL ? v : "";
+}
+
+/* "<uri>;tag=t" on the heap, whole (NULL: out of memory). */
+static char *addr_tag(const char *uri, const char *tag)
+{
+	size_t len = strlen(sv(uri)) + strlen(sv(tag)) + sizeof("<>;tag=");
+	char *s = malloc(len);
+
+	if (s != NULL)
+		snprintf(s, len, "<%s>;tag=%s", sv(uri), sv(tag));
+	return s;
 }
 
 /* A handle in the recorded dialog of leg @p li (also calls_peer.c): Call-ID,
- * our From and their To with the tags, the route set. */
+ * our From and their To with the tags, the route set; every value whole. */
 nua_handle_t *calls_dialog_handle(unsigned ua, unsigned li, const struct calls_adopt_leg *l, void *magic)
 {
-	char local[400], remote[400], route[512];
+	char *local = addr_tag(l->local_uri, l->local_tag);
+	char *remote = addr_tag(l->remote_uri, l->remote_tag);
+	char *route = malloc(strlen(sv(l->route)) + 1);
+	nua_handle_t *nh = NULL;
 
-	snprintf(local, sizeof(local), "<%s>;tag=%s", l->local_uri, l->local_tag);
-	snprintf(remote, sizeof(remote), "<%s>;tag=%s", l->remote_uri, l->remote_tag);
-	/* leg 0: we answered the INVITE (UAS: the route set as received);
-	 * leg 1: we sent it (UAC: reversed) */
-	if (li == 1)
-		route_reversed(l->route, route, sizeof(route));
-	else
-		snprintf(route, sizeof(route), "%s", l->route);
-	return calls_io->dialog_handle(ua, magic, l->call_id, local, remote, route);
+	if (local != NULL && remote != NULL && route != NULL) {
+		/* leg 0: we answered the INVITE (UAS: the route set as
+		 * received); leg 1: we sent it (UAC: reversed) */
+		if (li == 1)
+			route_reversed(sv(l->route), route);
+		else
+			strcpy(route, sv(l->route));
+		nh = calls_io->dialog_handle(ua, magic, sv(l->call_id), local, remote, route);
+	}
+	free(local);
+	free(remote);
+	free(route);
+	return nh;
 }
 
 static int adopt_leg(struct call *c, unsigned li, const struct calls_adopt_leg *l)
@@ -85,13 +110,11 @@ static int adopt_leg(struct call *c, unsigned li, const struct calls_adopt_leg *
 	g->ua = l->ua;
 	if (leg_set_neg(g, l->neg) < 0 || (d = g->dlg = calloc(1, sizeof(*d))) == NULL)
 		return -ENOMEM;
-	snprintf(d->call_id, sizeof(d->call_id), "%s", l->call_id);
-	snprintf(d->local_tag, sizeof(d->local_tag), "%s", l->local_tag);
-	snprintf(d->remote_tag, sizeof(d->remote_tag), "%s", l->remote_tag);
-	snprintf(d->local_uri, sizeof(d->local_uri), "%s", l->local_uri);
-	snprintf(d->remote_uri, sizeof(d->remote_uri), "%s", l->remote_uri);
-	snprintf(d->remote_target, sizeof(d->remote_target), "%s", l->remote_target);
-	snprintf(d->route, sizeof(d->route), "%s", l->route);
+	if (call_dialog_set(&d->call_id, l->call_id) < 0 || call_dialog_set(&d->local_tag, l->local_tag) < 0 ||
+	    call_dialog_set(&d->remote_tag, l->remote_tag) < 0 || call_dialog_set(&d->local_uri, l->local_uri) < 0 ||
+	    call_dialog_set(&d->remote_uri, l->remote_uri) < 0 ||
+	    call_dialog_set(&d->remote_target, l->remote_target) < 0 || call_dialog_set(&d->route, l->route) < 0)
+		return -ENOMEM;
 	d->remote_cseq = l->remote_cseq;
 	d->local_cseq = l->local_cseq + 1;
 	calls_io->ua_contact(l->ua, NULL, g->contact, sizeof(g->contact));
@@ -135,7 +158,7 @@ void call_sip_resume(struct call *c, unsigned li)
 	if (g->nh == NULL || g->reoffer == NULL || g->dlg == NULL)
 		return;
 	MG_INFO("call %u: re-INVITE to leg %u in its dialog (taken over)", c->id, li);
-	calls_io->dialog_invite(g->nh, g->dlg->remote_target, g->contact, g->reoffer->sdp,
+	calls_io->dialog_invite(g->nh, sv(g->dlg->remote_target), g->contact, g->reoffer->sdp,
 				g->dlg->local_cseq);
 }
 

@@ -288,7 +288,7 @@ static void call_free(struct call *c)
 			calls_io->handle_destroy(c->leg[li].nh);
 		}
 		leg_ack_offer_drop(&c->leg[li]);
-		free(c->leg[li].dlg);
+		call_dialog_free(c->leg[li].dlg);
 		sdp_result_free(c->leg[li].neg);
 		sdp_result_free(c->leg[li].reoffer);
 	}

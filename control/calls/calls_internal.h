@@ -92,11 +92,14 @@ enum leg_state {
 /* A SIP leg's dialog as the published state needs it to end the call
  * (docs/ha-state.md): from the requests and responses seen on the leg. */
 struct call_dialog {
-	char call_id[256];
-	char local_tag[128], remote_tag[128];
-	char local_uri[256], remote_uri[256];
-	char remote_target[256];
-	char route[512];
+	/* heap strings of their exact length (never cut), NULL until seen */
+	char *call_id;
+	char *local_tag, *remote_tag;
+	char *local_uri, *remote_uri;
+	char *remote_target;
+	char *route;
+	bool incomplete;             /* a value could not be kept (out of memory): the
+					call is not published (calls_state.c) */
 	uint32_t remote_cseq;
 	uint32_t local_cseq;         /* of our requests the peer answered */
 };
@@ -142,6 +145,7 @@ struct call {
 	struct sdp_policy pol;       /* shared parts of the SDP policy */
 	struct route_result route;
 	bool routed;                 /* route holds a result (and its table) to clear */
+	bool unpublished;            /* counted once: a dialog value not kept, not published */
 	char *offer0;                /* the caller's SDP, until it is answered */
 	bool late;                   /* the caller's INVITE had no SDP (late offer) */
 	char bye_reason[200];        /* Reason header of the BYEs call_end() sends, "" none */
@@ -329,6 +333,10 @@ void call_sip_reinvite_answer(struct call *c, unsigned li, int status, const sip
 void call_sip_ack(struct call *c, unsigned li, const sip_t *sip);
 /* Keep what @p sip says of leg @p li's dialog (@p request: received by us). */
 void call_dialog_take(struct call *c, unsigned li, const sip_t *sip, bool request);
+/* Free a dialog and its strings (NULL: nothing). */
+void call_dialog_free(struct call_dialog *d);
+/* Replace *field by a copy of @p v (whole). -ENOMEM: *field kept as it was. */
+int call_dialog_set(char **field, const char *v);
 
 /* Link a call read back at start with its own session id (calls_adopt.c). */
 void call_link_adopted(struct call *c, uint64_t sess_id);

@@ -80,7 +80,8 @@ int calls_end_peer(const struct calls_adopt *a, int ua_given)
 	if (n_ua == 0)
 		return -ENODEV;
 	for (unsigned li = 0; li < 2; li++)
-		if (a->leg[li].call_id[0] == '\0' || a->leg[li].remote_target[0] == '\0')
+		if (a->leg[li].call_id == NULL || a->leg[li].call_id[0] == '\0' || a->leg[li].remote_target == NULL ||
+		    a->leg[li].remote_target[0] == '\0')
 			return -EINVAL;
 	for (unsigned li = 0; li < 2; li++) {
 		const struct calls_adopt_leg *l = &a->leg[li];
@@ -89,7 +90,7 @@ int calls_end_peer(const struct calls_adopt *a, int ua_given)
 		 * else the dead node's index when this node has it, else the first */
 		unsigned ua = ua_given >= 0 ? (unsigned)ua_given : l->ua < n_ua ? l->ua : 0;
 		struct peer_bye *b = calloc(1, sizeof(*b));
-		char contact[300];
+		char contact[sizeof(((struct call_leg *)0)->contact)]; /* as a call's leg */
 
 		if (b == NULL || (b->nh = calls_dialog_handle(ua, li, l, NULL)) == NULL) {
 			free(b);

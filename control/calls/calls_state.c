@@ -5,6 +5,7 @@
  * record handed to the observer when the call changes. Beside the core: it
  * reads struct call and the state names, and calls nothing else.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,18 +15,104 @@
 #include "calls_internal.h"
 
 static calls_observer_f observer;
+static struct {
+	uint64_t unpublished;
+} calls_state_cnt;
+
+uint64_t calls_unpublished(void)
+{
+	return calls_state_cnt.unpublished;
+}
 
 void calls_set_observer(calls_observer_f fn)
 {
 	observer = fn;
 }
 
-static void addr_text(const sip_addr_t *a, char *buf, size_t len)
+void call_dialog_free(struct call_dialog *d)
 {
-	if (a == NULL)
+	if (d == NULL)
 		return;
-	url_e(buf, (isize_t)len, a->a_url);
-	buf[len - 1] = '\0';
+	free(d->call_id);
+	free(d->local_tag);
+	free(d->remote_tag);
+	free(d->local_uri);
+	free(d->remote_uri);
+	free(d->remote_target);
+	free(d->route);
+	free(d);
+}
+
+int call_dialog_set(char **field, const char *v)
+{
+	char *n = strdup(v != NULL ? v : "");
+
+	if (n == NULL)
+		return -ENOMEM;
+	free(*field);
+	*field = n;
+	return 0;
+}
+
+/* A URL as text, whole (heap; NULL: out of memory). url_e() answers the
+ * length it needs as snprintf() does. */
+static char *url_text(const url_t *u)
+{
+	char probe[1];
+	issize_t n = url_e(probe, (isize_t)sizeof(probe), u);
+	char *s;
+
+	if (n < 0 || (s = malloc((size_t)n + 1)) == NULL)
+		return NULL;
+	url_e(s, (isize_t)n + 1, u);
+	s[n] = '\0';
+	return s;
+}
+
+static void dialog_url(struct call_dialog *d, char **field, const url_t *u)
+{
+	char *s = url_text(u);
+
+	if (s == NULL) {
+		d->incomplete = true;
+		return;
+	}
+	free(*field);
+	*field = s;
+}
+
+static void dialog_str(struct call_dialog *d, char **field, const char *v)
+{
+	if (call_dialog_set(field, v) < 0)
+		d->incomplete = true;
+}
+
+/* The Record-Route entries as "<url>,<url>", whole (heap; NULL: out of memory). */
+static char *route_text(const sip_record_route_t *rr)
+{
+	size_t len = 1, n = 0;
+	char *out;
+
+	for (const sip_record_route_t *r = rr; r != NULL; r = r->r_next) {
+		char probe[1];
+		issize_t l = url_e(probe, (isize_t)sizeof(probe), r->r_url);
+
+		if (l < 0)
+			return NULL;
+		len += (size_t)l + 3;
+	}
+	if ((out = malloc(len)) == NULL)
+		return NULL;
+	out[0] = '\0';
+	for (const sip_record_route_t *r = rr; r != NULL; r = r->r_next) {
+		if (n > 0)
+			out[n++] = ',';
+		out[n++] = '<';
+		n += (size_t)url_e(out + n, (isize_t)(len - n), r->r_url);
+		out[n++] = '>';
+		out[n] = '\0';
+	}
+	return out;
 }
 
 void call_dialog_take(struct call *c, unsigned li, const sip_t *sip, bool request)
@@ -38,48 +125,45 @@ void call_dialog_take(struct call *c, unsigned li, const sip_t *sip, bool reques
 		return;
 	if (d == NULL && (d = g->dlg = calloc(1, sizeof(*d))) == NULL)
 		return;
-	snprintf(d->call_id, sizeof(d->call_id), "%s", sip->sip_call_id->i_id);
+	dialog_str(d, &d->call_id, sip->sip_call_id->i_id);
 	/* a request we receive comes From the peer; our request's answer is
 	 * To it */
 	local = request ? sip->sip_to : sip->sip_from;
 	remote = request ? sip->sip_from : sip->sip_to;
 	if (remote != NULL && remote->a_tag != NULL)
-		snprintf(d->remote_tag, sizeof(d->remote_tag), "%s", remote->a_tag);
+		dialog_str(d, &d->remote_tag, remote->a_tag);
 	if (local != NULL && local->a_tag != NULL)
-		snprintf(d->local_tag, sizeof(d->local_tag), "%s", local->a_tag);
-	if (d->remote_uri[0] == '\0')
-		addr_text(remote, d->remote_uri, sizeof(d->remote_uri));
-	if (d->local_uri[0] == '\0')
-		addr_text(local, d->local_uri, sizeof(d->local_uri));
-	if (sip->sip_contact != NULL) {
-		url_e(d->remote_target, (isize_t)sizeof(d->remote_target), sip->sip_contact->m_url);
-		d->remote_target[sizeof(d->remote_target) - 1] = '\0';
-	}
+		dialog_str(d, &d->local_tag, local->a_tag);
+	if (d->remote_uri == NULL && remote != NULL)
+		dialog_url(d, &d->remote_uri, remote->a_url);
+	if (d->local_uri == NULL && local != NULL)
+		dialog_url(d, &d->local_uri, local->a_url);
+	if (sip->sip_contact != NULL)
+		dialog_url(d, &d->remote_target, sip->sip_contact->m_url);
 	if (request && sip->sip_cseq != NULL && sip->sip_cseq->cs_seq > d->remote_cseq)
 		d->remote_cseq = sip->sip_cseq->cs_seq;
 	if (!request && sip->sip_cseq != NULL && sip->sip_cseq->cs_seq > d->local_cseq)
 		d->local_cseq = sip->sip_cseq->cs_seq;
 	/* the route set: Record-Route as received (UAS order; a UAC reverses
-	 * it when it sends, docs/ha-state.md) */
+	 * it when it sends, docs/ha-state.md), whole */
 	if (sip->sip_record_route != NULL && (request ? sip->sip_request &&
 					      sip->sip_request->rq_method == sip_method_invite :
 					      sip->sip_status && sip->sip_status->st_status < 300)) {
-		size_t n = 0;
+		char *rt = route_text(sip->sip_record_route);
 
-		d->route[0] = '\0';
-		for (const sip_record_route_t *r = sip->sip_record_route; r != NULL; r = r->r_next) {
-			char one[256];
-
-			url_e(one, (isize_t)sizeof(one), r->r_url);
-			one[sizeof(one) - 1] = '\0';
-			n += (size_t)snprintf(d->route + n, n < sizeof(d->route) ? sizeof(d->route) - n : 0,
-					      "%s<%s>", n ? "," : "", one);
-			if (n >= sizeof(d->route)) {
-				d->route[0] = '\0'; /* not kept rather than cut */
-				break;
-			}
+		if (rt == NULL) {
+			d->incomplete = true;
+		} else {
+			free(d->route);
+			d->route = rt;
 		}
 	}
+}
+
+/* A dialog's value as published: "" before it was seen. */
+static const char *dv(const char *v)
+{
+	return v != NULL ? v : "";
 }
 
 static void leg_state_fill(const struct call *c, unsigned li, struct calls_state_leg *o)
@@ -87,23 +171,22 @@ static void leg_state_fill(const struct call *c, unsigned li, struct calls_state
 	const struct call_leg *g = &c->leg[li];
 	const struct call_dialog *d = g->dlg;
 	const struct sdp_result *r = g->neg;
-	static const char empty[] = "";
 
 	o->state = leg_state_name(g->state);
 	o->sip = !g->pstn;
 	o->ua = g->ua;
 	o->channo = g->channo;
-	o->call_id = d ? d->call_id : empty;
-	o->local_tag = d ? d->local_tag : empty;
-	o->remote_tag = d ? d->remote_tag : empty;
-	o->local_uri = d ? d->local_uri : empty;
-	o->remote_uri = d ? d->remote_uri : empty;
-	o->remote_target = d ? d->remote_target : empty;
-	o->route = d ? d->route : empty;
+	o->call_id = dv(d ? d->call_id : NULL);
+	o->local_tag = dv(d ? d->local_tag : NULL);
+	o->remote_tag = dv(d ? d->remote_tag : NULL);
+	o->local_uri = dv(d ? d->local_uri : NULL);
+	o->remote_uri = dv(d ? d->remote_uri : NULL);
+	o->remote_target = dv(d ? d->remote_target : NULL);
+	o->route = dv(d ? d->route : NULL);
 	o->remote_cseq = d ? d->remote_cseq : 0;
 	o->local_cseq = d ? d->local_cseq : 0;
 	o->neg = r;
-	if (d != NULL && d->local_tag[0] == '\0' && g->nh != NULL && calls_io->local_tag != NULL) {
+	if (d != NULL && o->local_tag[0] == '\0' && g->nh != NULL && calls_io->local_tag != NULL) {
 		const char *t = calls_io->local_tag(g->nh);
 
 		if (t != NULL)
@@ -142,6 +225,16 @@ void call_publish(struct call *c)
 	 * die with the process): published once active */
 	if (observer == NULL || c->state != CALL_ACTIVE)
 		return;
+	/* a dialog value that could not be kept: not published rather than
+	 * published wrong (a peer would answer its BYE 481) */
+	for (unsigned li = 0; li < 2; li++)
+		if (c->leg[li].dlg != NULL && c->leg[li].dlg->incomplete) {
+			if (!c->unpublished) {
+				c->unpublished = true;
+				calls_state_cnt.unpublished++;
+			}
+			return;
+		}
 	memset(&st, 0, sizeof(st));
 	st.id = c->id;
 	st.state = call_state_name(c->state);

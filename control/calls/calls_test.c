@@ -69,6 +69,12 @@ static struct {
 	char *out_to, *out_from, *out_target; /* the out leg's headers (heap) */
 	char phrase0[64];      /* reason phrase of the last answer to handle 0 */
 	char answer0[4096];    /* the SDP of our last answer to handle 0 */
+	const char *rr, *contact; /* Record-Route and Contact of every message (NULL: none) */
+	/* the last dialog handle made, whole (heap; fk.seen is cut at FAKE_LOG) */
+	char *dlg[FAKE_MAX_HANDLES][4]; /* by handle: Call-ID, From, To, route */
+	/* the last call published (calls_set_observer()), its dialogs (heap) */
+	struct calls_adopt pub;
+	unsigned n_pub;
 } fk;
 
 static struct mg_settings settings;
@@ -297,6 +303,14 @@ static nua_handle_t *fake_dialog_handle(unsigned ua, void *magic, const char *ca
 					const char *remote, const char *route)
 {
 	fk_add(fk.seen, "dialog %u %s from %s to %s route %s\n", ua, call_id, local, remote, route);
+	if (fk.n_nh < FAKE_MAX_HANDLES) {
+		char **d = fk.dlg[fk.n_nh];
+
+		d[0] = strdup(call_id);
+		d[1] = strdup(local);
+		d[2] = strdup(remote);
+		d[3] = strdup(route);
+	}
 	return fk_handle_new(magic);
 }
 
@@ -360,6 +374,11 @@ static sip_t *fk_msg(const char *sdp)
 	assert_non_null(sip->sip_from);
 	assert_non_null(sip->sip_to);
 	sip->sip_via = sip_via_make(home, "SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK1");
+	sip->sip_call_id = sip_call_id_make(home, "cid-fk@192.0.2.10");
+	if (fk.rr != NULL)
+		assert_non_null(sip->sip_record_route = sip_record_route_make(home, fk.rr));
+	if (fk.contact != NULL)
+		assert_non_null(sip->sip_contact = sip_contact_make(home, fk.contact));
 	if (sdp != NULL) {
 		sip->sip_content_type = sip_content_type_make(home, "application/sdp");
 		sip->sip_payload = sip_payload_make(home, sdp);
@@ -370,9 +389,13 @@ static sip_t *fk_msg(const char *sdp)
 static void fk_event(nua_event_t ev, int status, unsigned h, const char *sdp)
 {
 	nua_handle_t *nh = (nua_handle_t *)(void *)&fk.nh[h];
+	sip_t *sip = fk_msg(sdp);
 
 	assert_non_null(fk.hook);
-	assert_true(fk.hook(NULL, 0, ev, status, "phrase", NULL, nh, fk_msg(sdp), NULL));
+	/* an answer: its status line (the dialog's route set is taken from a 2xx) */
+	if (ev == nua_r_invite && status >= 100)
+		assert_non_null(sip->sip_status = sip_status_create(home, (unsigned)status, "phrase", NULL));
+	assert_true(fk.hook(NULL, 0, ev, status, "phrase", NULL, nh, sip, NULL));
 }
 
 /* The caller's INVITE on a new handle (index 0). */
@@ -434,6 +457,45 @@ static void fk_finish(void)
 	assert_int_equal(calls_active(), 0);
 }
 
+static void pub_free(void)
+{
+	for (unsigned li = 0; li < 2; li++) {
+		struct calls_adopt_leg *l = &fk.pub.leg[li];
+
+		free(l->call_id);
+		free(l->local_tag);
+		free(l->remote_tag);
+		free(l->local_uri);
+		free(l->remote_uri);
+		free(l->remote_target);
+		free(l->route);
+	}
+	memset(&fk.pub, 0, sizeof(fk.pub));
+}
+
+/* The observer (HA): what was published of the call, its dialogs whole. */
+static void fk_observer(const struct calls_state *st, bool gone)
+{
+	if (gone)
+		return;
+	pub_free();
+	fk.n_pub++;
+	fk.pub.sess_id = st->sess_id;
+	for (unsigned li = 0; li < 2; li++) {
+		struct calls_adopt_leg *l = &fk.pub.leg[li];
+		const struct calls_state_leg *o = &st->leg[li];
+
+		l->call_id = strdup(o->call_id);
+		l->local_tag = strdup(o->local_tag);
+		l->remote_tag = strdup(o->remote_tag);
+		l->local_uri = strdup(o->local_uri);
+		l->remote_uri = strdup(o->remote_uri);
+		l->remote_target = strdup(o->remote_target);
+		l->route = strdup(o->route);
+		l->local_cseq = o->local_cseq;
+	}
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -468,6 +530,11 @@ static int teardown(void **state)
 	free(fk.out_to);
 	free(fk.out_from);
 	free(fk.out_target);
+	for (unsigned h = 0; h < FAKE_MAX_HANDLES; h++)
+		for (unsigned i = 0; i < 4; i++)
+			free(fk.dlg[h][i]);
+	pub_free();
+	calls_set_observer(NULL);
 	su_home_deinit(home);
 	su_home_init(home);
 	return 0;
@@ -1072,6 +1139,8 @@ static void test_peer_call_ended(void **state)
 {
 	struct calls_adopt a;
 	struct calls_peer_counters pc;
+	char txt[2][6][64];
+	char route[2][32] = { "<sip:p1;lr>,<sip:p2;lr>", "<sip:p3;lr>,<sip:p4;lr>" };
 
 	(void)state;
 	memset(&a, 0, sizeof(a));
@@ -1079,16 +1148,15 @@ static void test_peer_call_ended(void **state)
 	for (unsigned li = 0; li < 2; li++) {
 		struct calls_adopt_leg *l = &a.leg[li];
 
-		snprintf(l->call_id, sizeof(l->call_id), "cid%u", li);
-		snprintf(l->local_tag, sizeof(l->local_tag), "us%u", li);
-		snprintf(l->remote_tag, sizeof(l->remote_tag), "them%u", li);
-		snprintf(l->local_uri, sizeof(l->local_uri), "sip:gw%u@192.0.2.41", li);
-		snprintf(l->remote_uri, sizeof(l->remote_uri), "sip:party%u@192.0.2.9", li);
-		snprintf(l->remote_target, sizeof(l->remote_target), "sip:party%u@192.0.2.9:5070", li);
+		snprintf(l->call_id = txt[li][0], 64, "cid%u", li);
+		snprintf(l->local_tag = txt[li][1], 64, "us%u", li);
+		snprintf(l->remote_tag = txt[li][2], 64, "them%u", li);
+		snprintf(l->local_uri = txt[li][3], 64, "sip:gw%u@192.0.2.41", li);
+		snprintf(l->remote_uri = txt[li][4], 64, "sip:party%u@192.0.2.9", li);
+		snprintf(l->remote_target = txt[li][5], 64, "sip:party%u@192.0.2.9:5070", li);
+		l->route = route[li];
 		l->local_cseq = 100 + li;
 	}
-	snprintf(a.leg[0].route, sizeof(a.leg[0].route), "<sip:p1;lr>,<sip:p2;lr>");
-	snprintf(a.leg[1].route, sizeof(a.leg[1].route), "<sip:p3;lr>,<sip:p4;lr>");
 	assert_int_equal(calls_end_peer(&a, -1), 0);
 	assert_string_equal(fk.seen,
 			    "dialog 0 cid0 from <sip:gw0@192.0.2.41>;tag=us0 to <sip:party0@192.0.2.9>;tag=them0 "
@@ -1117,6 +1185,85 @@ static void test_peer_call_ended(void **state)
 	assert_int_equal(pc.byes_sent, 2);
 }
 
+/* Issue 11: From/To of any length up to CALLS_SIP_VALUE_MAX and a route
+ * set of long entries are published whole, and a dialog handle made from
+ * what was published (a dead gateway's call ended by its peer; a call
+ * read back at start goes the same way) carries them whole: a value cut
+ * would make the peer answer 481. */
+static void test_long_dialog_published_whole(void **state)
+{
+	char *user = malloc(1501), *from = malloc(1600), *to = malloc(1600), *rr = malloc(4000);
+	char *want = malloc(8000), *want_rev = malloc(4000), e[3][1300];
+	struct calls_peer_counters pc;
+
+	(void)state;
+	assert_non_null(user && from && to && rr && want && want_rev);
+	memset(user, 'u', 1500);
+	user[1500] = '\0';
+	snprintf(from, 1600, "Alice <sip:%s@192.0.2.10>;tag=a1", user);
+	snprintf(to, 1600, "<sip:%s@192.0.2.1>;tag=b1", user);
+	for (int i = 0; i < 3; i++) {
+		memset(e[i], 'p', sizeof(e[i]));
+		snprintf(e[i], sizeof(e[i]), "sip:proxy%d.", i);
+		e[i][strlen(e[i])] = 'p';
+		snprintf(e[i] + 1200, sizeof(e[i]) - 1200, ".example;lr");
+	}
+	snprintf(rr, 4000, "<%s>,<%s>,<%s>", e[0], e[1], e[2]);
+	snprintf(want_rev, 4000, "<%s>,<%s>,<%s>", e[2], e[1], e[0]);
+	fk.from = from;
+	fk.to = to;
+	fk.rr = rr;
+	fk.contact = "<sip:party@192.0.2.10:5070>";
+	calls_set_observer(fk_observer);
+
+	fk_invite(caller_sdp);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	fk_event(nua_r_invite, 200, 1, callee_sdp);
+	fk_dp_answer(MG_MSG_SESSION_ADD, 0);
+	fk_event(nua_i_ack, 0, 0, NULL);
+	assert_int_equal(fk_call()->state, CALL_ACTIVE);
+	assert_true(fk.n_pub > 0);
+
+	/* published whole: leg 0 received the INVITE (From is the peer),
+	 * leg 1 got the 200 (To is the peer); each kept the Record-Route */
+	snprintf(want, 8000, "sip:%s@192.0.2.10", user);
+	assert_string_equal(fk.pub.leg[0].remote_uri, want);
+	assert_string_equal(fk.pub.leg[1].local_uri, want);
+	snprintf(want, 8000, "sip:%s@192.0.2.1", user);
+	assert_string_equal(fk.pub.leg[0].local_uri, want);
+	assert_string_equal(fk.pub.leg[1].remote_uri, want);
+	assert_string_equal(fk.pub.leg[0].route, rr);
+	assert_string_equal(fk.pub.leg[1].route, rr);
+	assert_string_equal(fk.pub.leg[0].remote_target, "sip:party@192.0.2.10:5070");
+
+	/* ended by a peer from what was published: the handles get it whole */
+	assert_int_equal(calls_end_peer(&fk.pub, -1), 0);
+	calls_peer_counters(&pc);
+	assert_int_equal(pc.pending, 2);
+	assert_int_equal(fk.n_nh, 4); /* the call's two, the BYEs' two */
+	/* leg 0: we answered its INVITE (UAS: the route set as received) */
+	assert_string_equal(fk.dlg[2][0], "cid-fk@192.0.2.10");
+	snprintf(want, 8000, "<sip:%s@192.0.2.1>;tag=b1", user);
+	assert_string_equal(fk.dlg[2][1], want);
+	snprintf(want, 8000, "<sip:%s@192.0.2.10>;tag=a1", user);
+	assert_string_equal(fk.dlg[2][2], want);
+	assert_string_equal(fk.dlg[2][3], rr);
+	/* leg 1: we sent it (UAC: reversed) */
+	assert_string_equal(fk.dlg[3][0], "cid-fk@192.0.2.10");
+	snprintf(want, 8000, "<sip:%s@192.0.2.10>;tag=a1", user);
+	assert_string_equal(fk.dlg[3][1], want);
+	snprintf(want, 8000, "<sip:%s@192.0.2.1>;tag=b1", user);
+	assert_string_equal(fk.dlg[3][2], want);
+	assert_string_equal(fk.dlg[3][3], want_rev);
+	free(user);
+	free(from);
+	free(to);
+	free(rr);
+	free(want);
+	free(want_rev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1136,6 +1283,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_too_long_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tables, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_call_ended, setup, teardown),
+		/* after it: the peer counters are the process's */
+		cmocka_unit_test_setup_teardown(test_long_dialog_published_whole, setup, teardown),
 	};
 	int rc;
 

@@ -323,6 +323,8 @@ static void ha_stats(struct ng_doc *d, struct ng_val *v, const struct ha_counter
 	ng_dict_add_int(d, o, "removed", (int64_t)hc->standby_removed);
 	ng_dict_add_int(d, o, "promoted_sessions", (int64_t)hc->promote_sessions);
 	ng_dict_add_int(d, o, "promote_failed", (int64_t)hc->promote_failed);
+	ng_dict_add_int(d, o, "unpublished", (int64_t)hc->unpublished);
+	ng_dict_add_int(d, o, "stale_lost", (int64_t)hc->stale_lost);
 	/* a dead gateway's calls, ended here (mgctl ha adopt NODE) */
 	ng_dict_add_int(d, o, "peer_adopts", (int64_t)hc->peer_adopts);
 	ng_dict_add_int(d, o, "peer_read", (int64_t)hc->peer_read);

@@ -33,11 +33,15 @@ static void ha_redis_put_later(const char *key)
 {
 	char **n = realloc(ha.stale, (ha.n_stale + 1) * sizeof(*n));
 
-	if (n == NULL)
+	if (n == NULL) {
+		ha.cnt.stale_lost++; /* left in Redis: expires by itself */
 		return;
+	}
 	ha.stale = n;
 	if ((ha.stale[ha.n_stale] = strdup(key)) != NULL)
 		ha.n_stale++;
+	else
+		ha.cnt.stale_lost++;
 }
 
 static void key_ng(char *buf, size_t len, const char *callid)
@@ -54,6 +58,7 @@ static void put(const char *key, struct ng_buf *b, int rc)
 {
 	if (rc < 0) {
 		MG_WARN("redis: record of %s not built: %s", key, strerror(-rc));
+		ha.cnt.unpublished++;
 		ng_buf_free(b);
 		return;
 	}
@@ -388,6 +393,7 @@ void ha_get_counters(struct ha_counters *out)
 		return;
 	ha_redis_counters(&out->redis);
 	out->cpu_ns += ha_redis_cpu_ns();
+	out->unpublished += calls_unpublished();
 	ha_watch_counters(&out->watch);
 	media_get_counters(&mc);
 	out->standby_sessions = media_standby_count();

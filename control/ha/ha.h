@@ -55,6 +55,9 @@ struct ha_counters {
 	char node[64];
 	struct ha_redis_counters redis;
 	uint64_t published;      /* records built and queued */
+	uint64_t unpublished;    /* records not built: a value beyond what is read back
+				    (HA_REC_STR_MAX) or out of memory, plus calls_unpublished() */
+	uint64_t stale_lost;     /* refused keys not queued for deletion (out of memory) */
 	uint64_t cpu_ns;         /* thread CPU time spent here: building records, hiredis
 				    (commands, socket reads and writes, replies) */
 	uint64_t read_back;      /* keys read at start */

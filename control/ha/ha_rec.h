@@ -17,11 +17,17 @@
 #include "ng_codec.h"
 
 #define HA_REC_VERSION 1
+/* What a record may be, read back (ha_rec_read.c's decoder limits): the
+ * writer builds no record beyond them (-E2BIG: not published, counted as
+ * unpublished), so a record we wrote always reads back, every value whole. */
+#define HA_REC_STR_MAX 65536    /* bytes of one string, below */
+#define HA_REC_MAX 262144       /* bytes of the record */
 
-/* The record of @p m into @p out (appended). 0 or -ENOMEM. */
+/* The record of @p m into @p out (appended). 0, -ENOMEM or -E2BIG. */
 int ha_rec_media(const struct media_session *m, struct ng_buf *out);
 
-/* The record of the B2BUA call @p c into @p out (appended). 0 or -ENOMEM. */
+/* The record of the B2BUA call @p c into @p out (appended). 0, -ENOMEM or
+ * -E2BIG (a value or the whole beyond what is read back). */
 int ha_rec_call(const struct calls_state *c, struct ng_buf *out);
 
 /* Which kind of record @p buf is: 'n' (NG session), 'c' (B2BUA call) or 0

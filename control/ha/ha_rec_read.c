@@ -17,9 +17,9 @@
 
 static const struct ng_limits rec_limits = {
 	.max_depth = 8,
-	.max_str = 4096,
+	.max_str = HA_REC_STR_MAX,
 	.max_items = 4096,
-	.max_input = 262144,
+	.max_input = HA_REC_MAX,
 };
 
 struct rd {
@@ -578,9 +578,9 @@ static struct sdp_result *get_neg(struct rd *r, const struct ng_val *d)
 
 /* A dialog's identifier or URI: text that goes into our SIP headers, so no
  * control character (a CR LF would add a header of the record's making). */
-static void get_text(struct rd *r, const struct ng_val *d, const char *k, char *out, size_t len)
+static void get_text(struct rd *r, const struct ng_val *d, const char *k, char **out)
 {
-	const char *s = get_str(r, d, k, len);
+	const char *s = get_str(r, d, k, HA_REC_STR_MAX);
 
 	for (const char *p = s; *p != '\0'; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
@@ -588,14 +588,27 @@ static void get_text(struct rd *r, const struct ng_val *d, const char *k, char *
 			s = "";
 			break;
 		}
-	snprintf(out, len, "%s", s);
+	/* whole, as long as it is (the writer keeps to HA_REC_STR_MAX) */
+	if ((*out = strdup(s)) == NULL)
+		bad(r, "out of memory");
 }
 
 void ha_rec_adopt_free(struct calls_adopt *a)
 {
 	for (int i = 0; i < 2; i++) {
-		sdp_result_free(a->leg[i].neg);
-		a->leg[i].neg = NULL;
+		struct calls_adopt_leg *l = &a->leg[i];
+
+		sdp_result_free(l->neg);
+		l->neg = NULL;
+		free(l->call_id);
+		free(l->local_tag);
+		free(l->remote_tag);
+		free(l->local_uri);
+		free(l->remote_uri);
+		free(l->remote_target);
+		free(l->route);
+		l->call_id = l->local_tag = l->remote_tag = NULL;
+		l->local_uri = l->remote_uri = l->remote_target = l->route = NULL;
 	}
 }
 
@@ -660,13 +673,13 @@ int ha_rec_call_parse(const char *buf, size_t len, struct calls_adopt *out, char
 			bad(&r, "leg %d is not a SIP dialog", li);
 			break;
 		}
-		get_text(&r, e, "call_id", l->call_id, sizeof(l->call_id));
-		get_text(&r, e, "local_tag", l->local_tag, sizeof(l->local_tag));
-		get_text(&r, e, "remote_tag", l->remote_tag, sizeof(l->remote_tag));
-		get_text(&r, e, "local_uri", l->local_uri, sizeof(l->local_uri));
-		get_text(&r, e, "remote_uri", l->remote_uri, sizeof(l->remote_uri));
-		get_text(&r, e, "remote_target", l->remote_target, sizeof(l->remote_target));
-		get_text(&r, e, "route", l->route, sizeof(l->route));
+		get_text(&r, e, "call_id", &l->call_id);
+		get_text(&r, e, "local_tag", &l->local_tag);
+		get_text(&r, e, "remote_tag", &l->remote_tag);
+		get_text(&r, e, "local_uri", &l->local_uri);
+		get_text(&r, e, "remote_uri", &l->remote_uri);
+		get_text(&r, e, "remote_target", &l->remote_target);
+		get_text(&r, e, "route", &l->route);
 		/* ours goes on at +1 and stays below 2^31 (RFC 3261 8.1.1.5) */
 		l->remote_cseq = (uint32_t)get_int(&r, e, "remote_cseq", 0, UINT32_MAX);
 		l->local_cseq = (uint32_t)get_int(&r, e, "local_cseq", 0, INT32_MAX - 1);
@@ -674,8 +687,8 @@ int ha_rec_call_parse(const char *buf, size_t len, struct calls_adopt *out, char
 		get_port(&r, ng_dict_get(e, "port"), &l->port, &ok);
 		if (!r.bad && !ok)
 			bad(&r, "leg %d has no media port", li);
-		if (!r.bad && (l->call_id[0] == '\0' || l->local_tag[0] == '\0' || l->remote_tag[0] == '\0' ||
-			       l->remote_target[0] == '\0' || l->local_uri[0] == '\0' || l->remote_uri[0] == '\0'))
+		if (!r.bad && (*l->call_id == '\0' || *l->local_tag == '\0' || *l->remote_tag == '\0' ||
+			       *l->remote_target == '\0' || *l->local_uri == '\0' || *l->remote_uri == '\0'))
 			bad(&r, "leg %d's dialog is not complete", li);
 		if (!r.bad)
 			l->neg = get_neg(&r, ng_dict_get(e, "neg"));

@@ -424,6 +424,97 @@ static void test_call_parse(void **state)
 	free(neg);
 }
 
+/* A dialog of long values (issue 11: a Request-URI/From/To up to 2,048
+ * bytes, a route set of long entries): written and read back whole, never
+ * cut; a value beyond what is read back is not written (-E2BIG). */
+static void test_call_long_dialog(void **state)
+{
+	struct calls_state c;
+	struct sdp_result *neg = calloc(1, sizeof(*neg));
+	struct calls_adopt a;
+	struct ng_buf b = { 0 };
+	char why[160];
+	char *uri[2], *route, *huge;
+
+	(void)state;
+	assert_non_null(neg);
+	neg->remote_family = AF_INET;
+	snprintf(neg->remote_addr, sizeof(neg->remote_addr), "203.0.113.2");
+	neg->remote_rtp_port = 4000;
+	neg->n_pts = 1;
+	snprintf(neg->pts[0].name, sizeof(neg->pts[0].name), "PCMU");
+	neg->pts[0].rate = 8000;
+	neg->telephone_event_pt = -1;
+	neg->sess_version = 1;
+	snprintf(neg->sdp, sizeof(neg->sdp), "v=0\r\n");
+	neg->sdp_len = strlen(neg->sdp);
+	for (int i = 0; i < 2; i++) {
+		uri[i] = malloc(2001);
+		assert_non_null(uri[i]);
+		memcpy(uri[i], "sip:", 4);
+		memset(uri[i] + 4, i ? 'b' : 'a', 1986);
+		memcpy(uri[i] + 1990, "@192.0.2.9", 10);
+		uri[i][2000] = '\0';
+	}
+	/* 3 entries of 1,900 bytes: "<sip:pN...;lr>" */
+	route = malloc(3 * 1902 + 1);
+	assert_non_null(route);
+	route[0] = '\0';
+	for (int e = 0; e < 3; e++) {
+		size_t n = strlen(route);
+
+		snprintf(route + n, 3 * 1902 + 1 - n, "%s<sip:p%d", e ? "," : "", e);
+		n = strlen(route);
+		memset(route + n, 'x', 1888);
+		snprintf(route + n + 1888, 3 * 1902 + 1 - n - 1888, ";lr>");
+	}
+	memset(&c, 0, sizeof(c));
+	c.state = "active";
+	c.sess_id = 0x77;
+	for (int i = 0; i < 2; i++) {
+		c.leg[i].state = "confirmed";
+		c.leg[i].sip = true;
+		c.leg[i].call_id = i ? "out@gw" : "in@peer";
+		c.leg[i].local_tag = "lt";
+		c.leg[i].remote_tag = "rt";
+		c.leg[i].local_uri = uri[i];
+		c.leg[i].remote_uri = uri[1 - i];
+		c.leg[i].remote_target = uri[1 - i];
+		c.leg[i].route = route;
+		c.leg[i].port_ok = true;
+		mg_proto_addr_parse("192.0.2.1:30000", &c.leg[i].port.local);
+		c.leg[i].port.rtcp_port = 30001;
+		c.leg[i].neg = neg;
+	}
+	assert_true(strlen(route) > 5000);
+	assert_int_equal(ha_rec_call(&c, &b), 0);
+	if (ha_rec_call_parse(b.p, b.len, &a, why, sizeof(why)) < 0)
+		fail_msg("refused: %s", why);
+	for (int i = 0; i < 2; i++) {
+		assert_string_equal(a.leg[i].local_uri, uri[i]);
+		assert_string_equal(a.leg[i].remote_uri, uri[1 - i]);
+		assert_string_equal(a.leg[i].remote_target, uri[1 - i]);
+		assert_string_equal(a.leg[i].route, route);
+	}
+	ha_rec_adopt_free(&a);
+	ng_buf_free(&b);
+	memset(&b, 0, sizeof(b));
+	/* beyond what a record may hold: not written at all */
+	huge = malloc(HA_REC_STR_MAX + 1);
+	assert_non_null(huge);
+	memset(huge, 'r', HA_REC_STR_MAX);
+	huge[HA_REC_STR_MAX] = '\0';
+	c.leg[1].route = huge;
+	assert_int_equal(ha_rec_call(&c, &b), -E2BIG);
+	assert_int_equal(b.len, 0);
+	ng_buf_free(&b);
+	free(huge);
+	free(route);
+	free(uri[0]);
+	free(uri[1]);
+	free(neg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -432,6 +523,7 @@ int main(void)
 		cmocka_unit_test(test_media_refused),
 		cmocka_unit_test(test_call_record),
 		cmocka_unit_test(test_call_parse),
+		cmocka_unit_test(test_call_long_dialog),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

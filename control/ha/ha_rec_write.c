@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -139,16 +140,34 @@ static struct ng_val *side_val(struct ng_doc *d, const struct media_session *m, 
 	return v;
 }
 
+/* A string the reader would refuse (HA_REC_STR_MAX). */
+static bool too_long(const struct ng_val *v)
+{
+	if (v->type == NG_STR)
+		return v->len >= HA_REC_STR_MAX;
+	if (v->type == NG_LIST || v->type == NG_DICT)
+		for (const struct ng_val *c = v->child; c != NULL; c = c->next)
+			if (too_long(c))
+				return true;
+	return false;
+}
+
 static int finish(struct ng_doc *d, struct ng_val *root, struct ng_buf *out)
 {
+	size_t start = out->len;
 	int rc;
 
 	if (root == NULL) {
 		ng_doc_free(d);
 		return -ENOMEM;
 	}
-	rc = ng_json_encode(root, out);
+	rc = too_long(root) ? -E2BIG : ng_json_encode(root, out);
 	ng_doc_free(d);
+	if (rc == 0 && out->len - start > HA_REC_MAX) {
+		explicit_bzero(out->p + start, out->len - start);
+		out->len = start;
+		rc = -E2BIG;
+	}
 	return rc;
 }
 

@@ -401,12 +401,14 @@ static void on_select(redisAsyncContext *ac, void *r, void *priv)
 {
 	redisReply *reply = r;
 
-	(void)ac;
 	(void)priv;
 	if (reply == NULL)
 		return; /* lost meanwhile: ev_cleanup retries */
 	if (reply->type == REDIS_REPLY_ERROR) {
 		MG_ERR("redis: SELECT %u refused: %.*s", hr.db, (int)reply->len, reply->str);
+		hr.cnt.errors++;
+		/* not connected: closed, ev_cleanup retries with the backoff */
+		redisAsyncDisconnect(ac);
 		return;
 	}
 	if (hr.down_logged && hr.cnt.connects > 0)
@@ -501,19 +503,31 @@ static void flush_blocking(void)
 		return;
 	}
 	redisSetTimeout(c, (struct timeval){ .tv_sec = 2 });
-	redisAppendCommand(c, "SELECT %u", hr.db);
+	/* the database first: writes after a refused SELECT would land in db 0 */
+	{
+		redisReply *sel = redisCommand(c, "SELECT %u", hr.db);
+
+		if (sel == NULL || sel->type == REDIS_REPLY_ERROR) {
+			MG_WARN("redis: %u write(s) lost at the stop: SELECT %u %s", hr.cnt.queued, hr.db,
+				sel ? "refused" : "not answered");
+			freeReplyObject(sel);
+			redisFree(c);
+			return;
+		}
+		freeReplyObject(sel);
+	}
 	for (e = hr.head; e != NULL; e = e->next, n++) {
 		if (e->val != NULL)
 			redisAppendCommand(c, "SET %s %b EX %u", e->key, e->val, e->len, hr.expire_s);
 		else
 			redisAppendCommand(c, "DEL %s", e->key);
 	}
-	for (unsigned i = 0; i <= n; i++) {
+	for (unsigned i = 0; i < n; i++) {
 		void *r = NULL;
 
 		if (redisGetReply(c, &r) != REDIS_OK)
 			break;
-		if (i > 0 && ((redisReply *)r)->type != REDIS_REPLY_ERROR)
+		if (((redisReply *)r)->type != REDIS_REPLY_ERROR)
 			done++;
 		freeReplyObject(r);
 	}

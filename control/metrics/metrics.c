@@ -255,6 +255,8 @@ static void snapshot(struct metrics_snapshot *s, const struct metrics_col *col)
 		s->redis_watch_errors = hc.watch.errors;
 		s->redis_standby_sessions = hc.standby_sessions;
 		s->redis_promote_failed = hc.promote_failed;
+		s->redis_unpublished = hc.unpublished;
+		s->redis_stale_lost = hc.stale_lost;
 		s->redis_peer_byes_ok = hc.peer.byes_ok;
 		s->redis_peer_byes_failed = hc.peer.byes_failed;
 	}

@@ -410,6 +410,11 @@ int metrics_render(const struct metrics_snapshot *s, struct metrics_buf *b)
 		      s->redis_standby_sessions);
 		counter(b, "mediagate_redis_promote_failed_total",
 			"Sessions whose dataplane modify failed at mgctl ha promote.", s->redis_promote_failed);
+		counter(b, "mediagate_redis_unpublished_total",
+			"Records not published: a value beyond what is read back, or out of memory.",
+			s->redis_unpublished);
+		counter(b, "mediagate_redis_stale_lost_total",
+			"Refused keys not queued for deletion (out of memory; they expire).", s->redis_stale_lost);
 		family(b, "mediagate_redis_peer_byes_total", "counter",
 		       "BYEs of mgctl ha adopt (a dead gateway's calls), by answer (ok: 2xx; failed: "
 		       "another or none).");

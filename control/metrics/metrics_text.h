@@ -92,6 +92,7 @@ struct metrics_snapshot {
 	uint64_t redis_watch_errors;
 	unsigned redis_standby_sessions;
 	uint64_t redis_promote_failed;
+	uint64_t redis_unpublished, redis_stale_lost;
 	uint64_t redis_peer_byes_ok, redis_peer_byes_failed;
 
 	/* NG (ng_cmd.h, ng_server.h) */
