@@ -140,6 +140,12 @@ static void media_one(const char *in, size_t n)
 
 /* ------------------------------------------------------------ B2BUA calls */
 
+/* a dialog value: NULL reads as "" (calls.h) */
+static const char *S(const char *p)
+{
+	return p != NULL ? p : "";
+}
+
 /* The call a read-back record stands for, as calls.c would publish it once
  * adopted (an active call of two confirmed SIP dialogs). */
 static void call_state_of(const struct calls_adopt *a, struct calls_state *c)
@@ -158,13 +164,13 @@ static void call_state_of(const struct calls_adopt *a, struct calls_state *c)
 		l->state = "confirmed";
 		l->sip = true;
 		l->ua = al->ua;
-		l->call_id = al->call_id;
-		l->local_tag = al->local_tag;
-		l->remote_tag = al->remote_tag;
-		l->local_uri = al->local_uri;
-		l->remote_uri = al->remote_uri;
-		l->remote_target = al->remote_target;
-		l->route = al->route;
+		l->call_id = S(al->call_id);
+		l->local_tag = S(al->local_tag);
+		l->remote_tag = S(al->remote_tag);
+		l->local_uri = S(al->local_uri);
+		l->remote_uri = S(al->remote_uri);
+		l->remote_target = S(al->remote_target);
+		l->route = S(al->route);
 		l->remote_cseq = al->remote_cseq;
 		l->local_cseq = al->local_cseq;
 		l->neg = al->neg;
@@ -188,12 +194,12 @@ static void call_consistent(const struct calls_adopt *a)
 		const struct calls_adopt_leg *l = &a->leg[i];
 		const struct sdp_result *r = l->neg;
 
-		REC_CHECK(l->call_id[0] && l->local_tag[0] && l->remote_tag[0] && l->remote_target[0]);
+		REC_CHECK(S(l->call_id)[0] && S(l->local_tag)[0] && S(l->remote_tag)[0] && S(l->remote_target)[0]);
 		REC_CHECK(l->local_cseq < INT32_MAX);
 		/* what goes into our SIP headers has no control character */
-		REC_CHECK(text_clean(l->call_id) && text_clean(l->local_tag) && text_clean(l->remote_tag));
-		REC_CHECK(text_clean(l->local_uri) && text_clean(l->remote_uri));
-		REC_CHECK(text_clean(l->remote_target) && text_clean(l->route));
+		REC_CHECK(text_clean(S(l->call_id)) && text_clean(S(l->local_tag)) && text_clean(S(l->remote_tag)));
+		REC_CHECK(text_clean(S(l->local_uri)) && text_clean(S(l->remote_uri)));
+		REC_CHECK(text_clean(S(l->remote_target)) && text_clean(S(l->route)));
 		REC_CHECK(l->port.local.family != MG_FAMILY_NONE);
 		REC_CHECK(r != NULL && r->n_pts <= SDP_MAX_PTS && r->remote_addr[0] != '\0');
 		REC_CHECK(r->sdp_len > 0 && r->sdp_len < SDP_TEXT_MAX && strlen(r->sdp) == r->sdp_len);
@@ -213,6 +219,18 @@ static void call_same(const struct calls_adopt *a, const struct calls_adopt *b)
 	for (int i = 0; i < 2; i++) {
 		struct calls_adopt_leg x = a->leg[i], y = b->leg[i];
 
+		/* the dialog's values are heap strings: compared as text, then
+		 * the rest of the leg with the pointers cleared */
+		REC_CHECK(strcmp(S(x.call_id), S(y.call_id)) == 0);
+		REC_CHECK(strcmp(S(x.local_tag), S(y.local_tag)) == 0);
+		REC_CHECK(strcmp(S(x.remote_tag), S(y.remote_tag)) == 0);
+		REC_CHECK(strcmp(S(x.local_uri), S(y.local_uri)) == 0);
+		REC_CHECK(strcmp(S(x.remote_uri), S(y.remote_uri)) == 0);
+		REC_CHECK(strcmp(S(x.remote_target), S(y.remote_target)) == 0);
+		REC_CHECK(strcmp(S(x.route), S(y.route)) == 0);
+		x.call_id = x.local_tag = x.remote_tag = x.local_uri = x.remote_uri = NULL;
+		y.call_id = y.local_tag = y.remote_tag = y.local_uri = y.remote_uri = NULL;
+		x.remote_target = x.route = y.remote_target = y.route = NULL;
 		x.neg = y.neg = NULL;
 		REC_CHECK(memcmp(&x, &y, sizeof(x)) == 0);
 		/* a kept negotiation ends after its text's NUL */
