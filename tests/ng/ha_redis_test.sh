@@ -23,14 +23,7 @@ PEER=$BUILD/tests/smoke/dp_srtp_peer
 scenario_begin ha_redis redis-server redis-cli
 RSOCK=$W/redis.sock
 NODE=hatest-$T
-redis_up() {
-	redis-server --port 0 --unixsocket "$RSOCK" --unixsocketperm 700 --save '' --appendonly no \
-		--dir "$W" > "$W/redis.log" 2>&1 &
-	REDIS_PID=$!
-	PIDS+=($!)
-	for ((t = 0; t < 50; t++)); do redis-cli -s "$RSOCK" ping 2> /dev/null | grep -q PONG && return 0; sleep 0.1; done
-	return 1
-}
+redis_up() { redis_start "$RSOCK" "$W"; }
 rcli() { redis-cli -s "$RSOCK" "$@"; }
 export MG_EXTRA_CONF="mediagate.redis.url=unix:$RSOCK
 mediagate.redis.node=$NODE

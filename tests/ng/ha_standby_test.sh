@@ -33,10 +33,7 @@ scenario_begin ha_standby redis-server redis-cli keepalived
 RSOCK=$W/redis.sock
 NODE=pair-$T
 VIP=192.0.2.100
-redis-server --port 0 --unixsocket "$RSOCK" --unixsocketperm 700 --save '' --appendonly no \
-	--dir "$W" > "$W/redis.log" 2>&1 &
-PIDS+=($!)
-for ((t = 0; t < 50; t++)); do redis-cli -s "$RSOCK" ping 2> /dev/null | grep -q PONG && break; sleep 0.1; done
+redis_start "$RSOCK" "$W"
 rcli() { redis-cli -s "$RSOCK" "$@"; }
 rcli ping | grep -q PONG && ok "redis-server up" || { bad "redis-server" "$W/redis.log"; scenario_end; }
 mgctl() { "$MGCTL" --json --socket "$W/mg$1/cli.sock" "${@:2}"; }

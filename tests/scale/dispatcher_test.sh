@@ -129,11 +129,8 @@ ip netns exec sc-$T-g1 sysctl -qw net.ipv4.ip_nonlocal_bind=1
 ip netns exec sc-$T-g2 sysctl -qw net.ipv4.ip_nonlocal_bind=1
 set +e
 cd "$W" || exit 1
-redis-server --port 0 --unixsocket "$W/redis.sock" --unixsocketperm 700 --save '' --appendonly no \
-	--dir "$W" > redis.log 2>&1 &
-PIDS+=($!)
+redis_start "$W/redis.sock" "$W"
 rcli() { redis-cli -s "$W/redis.sock" "$@"; }
-for _ in $(seq 50); do rcli ping 2> /dev/null | grep -q PONG && break; sleep 0.1; done
 cat > rules.xml << EOF
 <?xml version="1.0" encoding="UTF-8"?>
 <routing_rules>
