@@ -134,6 +134,13 @@ try: v=eval(sys.argv[1])
 except Exception: v=None
 print(json.dumps(v) if isinstance(v,(dict,list)) else v)' "$1"
 }
+# jq_py EXPR: like js, on the whole of stdin (one JSON document, any lines)
+jq_py() { python3 -c 'import json,sys
+try: d=json.load(sys.stdin)
+except ValueError: d=None
+try: v=eval(sys.argv[1])
+except Exception: v=None
+print(json.dumps(v) if isinstance(v,(dict,list)) else v)' "$1"; }
 # mgj CONFIG ARGS...: mgctl --json ARGS on the gateway of CONFIG (its
 # mediagate.control.cliSocket); $BUILD is the build directory.
 mgj() { "$BUILD/control/mgctl/mgctl" --config "$1" --json "${@:2}"; }

@@ -95,12 +95,6 @@ finish() {
 	exit $?
 }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
-jq_py() { python3 -c 'import json,sys
-try: d=json.load(sys.stdin)
-except ValueError: d=None
-try: v=eval(sys.argv[1])
-except Exception: v=None
-print(json.dumps(v) if isinstance(v,(dict,list)) else v)' "$1"; }
 
 # ---- test bed ----------------------------------------------------------------
 echo "# scale/dispatcher: work directory $W"
