@@ -191,7 +191,8 @@ print(json.dumps(d))' rec$n.json > ghost.json
 	fi
 	sleep 1
 	kill -9 $CTL; wait $CTL 2> /dev/null
-	ok "round $n: mediagate-control killed (kill -9)"
+	! kill -0 "$CTL" 2> /dev/null && ok "round $n: mediagate-control killed (kill -9)" ||
+		bad "round $n: mediagate-control $CTL still alive after kill -9" control$n.log
 	sleep 1
 	ctl_start control$((n + 1)).log && ok "round $n: mediagate-control started again" ||
 		bad "round $n: control restart" control$((n + 1)).log

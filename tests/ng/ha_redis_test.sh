@@ -141,7 +141,8 @@ print(json.dumps(d))')" > /dev/null
 rcli set "mg:$NODE:ng:broken" '{"v":1,"kind":"ng","key":"broken","streams":9}' > /dev/null
 sleep 1.5
 kill -9 "${RELAY_PID[1]}"; wait "${RELAY_PID[1]}" 2> /dev/null
-ok "mediagate-control killed (kill -9) mid-stream"
+! kill -0 "${RELAY_PID[1]}" 2> /dev/null && ok "mediagate-control killed (kill -9) mid-stream" ||
+	bad "mediagate-control ${RELAY_PID[1]} still alive after kill -9"
 ip netns exec $NS_GW "$BUILD/control/mediagate-control" --config "$D/gw.properties" > "$W/relay1b.log" 2>&1 &
 RELAY_PID[1]=$!
 PIDS+=($!)
