@@ -61,11 +61,8 @@ ip -n $NS_B route add $GW/32 dev cha-sb1 src $B
 set +e
 cd "$W" || exit 1
 
-redis-server --port 0 --unixsocket "$W/redis.sock" --unixsocketperm 700 --save '' --appendonly no \
-	--dir "$W" > redis.log 2>&1 &
-PIDS+=($!)
+redis_start "$W/redis.sock" "$W"
 rcli() { redis-cli -s "$W/redis.sock" "$@"; }
-for _ in $(seq 50); do rcli ping 2> /dev/null | grep -q PONG && break; sleep 0.1; done
 
 cat > rules.xml << EOF
 <?xml version="1.0" encoding="UTF-8"?>
@@ -194,7 +191,8 @@ print(json.dumps(d))' rec$n.json > ghost.json
 	fi
 	sleep 1
 	kill -9 $CTL; wait $CTL 2> /dev/null
-	ok "round $n: mediagate-control killed (kill -9)"
+	! kill -0 "$CTL" 2> /dev/null && ok "round $n: mediagate-control killed (kill -9)" ||
+		bad "round $n: mediagate-control $CTL still alive after kill -9" control$n.log
 	sleep 1
 	ctl_start control$((n + 1)).log && ok "round $n: mediagate-control started again" ||
 		bad "round $n: control restart" control$((n + 1)).log

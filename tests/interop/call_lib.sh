@@ -134,6 +134,13 @@ try: v=eval(sys.argv[1])
 except Exception: v=None
 print(json.dumps(v) if isinstance(v,(dict,list)) else v)' "$1"
 }
+# jq_py EXPR: like js, on the whole of stdin (one JSON document, any lines)
+jq_py() { python3 -c 'import json,sys
+try: d=json.load(sys.stdin)
+except ValueError: d=None
+try: v=eval(sys.argv[1])
+except Exception: v=None
+print(json.dumps(v) if isinstance(v,(dict,list)) else v)' "$1"; }
 # mgj CONFIG ARGS...: mgctl --json ARGS on the gateway of CONFIG (its
 # mediagate.control.cliSocket); $BUILD is the build directory.
 mgj() { "$BUILD/control/mgctl/mgctl" --config "$1" --json "${@:2}"; }
@@ -178,3 +185,16 @@ except Exception: print("None")'; }
 # log_since FILE N OUT: the lines of FILE after line N, into OUT (what a
 # step logged: checks on it see that step only)
 log_since() { tail -n +$(($2 + 1)) "$1" > "$3"; }
+# redis_start SOCKET DIR: a throw-away redis-server (no TCP port, no
+# persistence) on the unix socket SOCKET, its files and redis.log in DIR;
+# its pid added to PIDS and left in REDIS_PID; then until it answers PING,
+# at most 5 s; 1 if it never did.
+redis_start() {
+	local t
+	redis-server --port 0 --unixsocket "$1" --unixsocketperm 700 --save '' --appendonly no \
+		--dir "$2" > "$2/redis.log" 2>&1 &
+	REDIS_PID=$!
+	PIDS+=($!)
+	for ((t = 0; t < 50; t++)); do redis-cli -s "$1" ping 2> /dev/null | grep -q PONG && return 0; sleep 0.1; done
+	return 1
+}

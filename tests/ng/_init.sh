@@ -108,13 +108,6 @@ scenario_end() {
 # ---- NG -------------------------------------------------------------------------
 # ng N 'JSON' : relay N's reply as JSON on one line (empty + status 2: no reply)
 ng() { ip netns exec $NS_GW python3 "$NG_DIR/ng_client.py" --compact --timeout 0.5 "$(relay_ng "$1")" "$2"; }
-# jq_py EXPR: evaluate EXPR on the JSON read from stdin (as d); prints the value
-jq_py() { python3 -c 'import json,sys
-try: d=json.load(sys.stdin)
-except ValueError: d=None
-try: v=eval(sys.argv[1])
-except Exception: v=None
-print(json.dumps(v) if isinstance(v,(dict,list)) else v)' "$1"; }
 # ng_calls N: the call-ids relay N lists, one per line
 ng_calls() { ng "$1" '{"command":"list"}' | jq_py '"\n".join(d["calls"])' | sed '/^$/d'; }
 # ng_count N: how many calls relay N holds (-1: no answer)

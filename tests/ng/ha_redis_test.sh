@@ -23,14 +23,7 @@ PEER=$BUILD/tests/smoke/dp_srtp_peer
 scenario_begin ha_redis redis-server redis-cli
 RSOCK=$W/redis.sock
 NODE=hatest-$T
-redis_up() {
-	redis-server --port 0 --unixsocket "$RSOCK" --unixsocketperm 700 --save '' --appendonly no \
-		--dir "$W" > "$W/redis.log" 2>&1 &
-	REDIS_PID=$!
-	PIDS+=($!)
-	for ((t = 0; t < 50; t++)); do redis-cli -s "$RSOCK" ping 2> /dev/null | grep -q PONG && return 0; sleep 0.1; done
-	return 1
-}
+redis_up() { redis_start "$RSOCK" "$W"; }
 rcli() { redis-cli -s "$RSOCK" "$@"; }
 export MG_EXTRA_CONF="mediagate.redis.url=unix:$RSOCK
 mediagate.redis.node=$NODE
@@ -148,7 +141,8 @@ print(json.dumps(d))')" > /dev/null
 rcli set "mg:$NODE:ng:broken" '{"v":1,"kind":"ng","key":"broken","streams":9}' > /dev/null
 sleep 1.5
 kill -9 "${RELAY_PID[1]}"; wait "${RELAY_PID[1]}" 2> /dev/null
-ok "mediagate-control killed (kill -9) mid-stream"
+! kill -0 "${RELAY_PID[1]}" 2> /dev/null && ok "mediagate-control killed (kill -9) mid-stream" ||
+	bad "mediagate-control ${RELAY_PID[1]} still alive after kill -9"
 ip netns exec $NS_GW "$BUILD/control/mediagate-control" --config "$D/gw.properties" > "$W/relay1b.log" 2>&1 &
 RELAY_PID[1]=$!
 PIDS+=($!)

@@ -33,10 +33,7 @@ scenario_begin ha_standby redis-server redis-cli keepalived
 RSOCK=$W/redis.sock
 NODE=pair-$T
 VIP=192.0.2.100
-redis-server --port 0 --unixsocket "$RSOCK" --unixsocketperm 700 --save '' --appendonly no \
-	--dir "$W" > "$W/redis.log" 2>&1 &
-PIDS+=($!)
-for ((t = 0; t < 50; t++)); do redis-cli -s "$RSOCK" ping 2> /dev/null | grep -q PONG && break; sleep 0.1; done
+redis_start "$RSOCK" "$W"
 rcli() { redis-cli -s "$RSOCK" "$@"; }
 rcli ping | grep -q PONG && ok "redis-server up" || { bad "redis-server" "$W/redis.log"; scenario_end; }
 mgctl() { "$MGCTL" --json --socket "$W/mg$1/cli.sock" "${@:2}"; }
@@ -193,7 +190,10 @@ tx2=$(dpctl 2 stats | jq_py 'd["tx_packets"] - d["arp_tx"]')
 role2=$(hstat 2 'd["ha"]["role"]')
 t_kill=$(date +%s%3N)
 kill -9 $(ip netns pids ng-$T-k1) "${RELAY_PID[1]}" "${RELAY_DP_PID[1]}"
-ok "node 1 killed (kill -9 of keepalived, mediagate-control, mediagate-dataplane) mid-stream"
+wait "${RELAY_PID[1]}" "${RELAY_DP_PID[1]}" 2> /dev/null
+! kill -0 "${RELAY_PID[1]}" 2> /dev/null && ! kill -0 "${RELAY_DP_PID[1]}" 2> /dev/null &&
+	ok "node 1 killed (kill -9 of keepalived, mediagate-control, mediagate-dataplane) mid-stream" ||
+	bad "node 1: mediagate-control or mediagate-dataplane still alive after kill -9"
 [ "$tx2 $role2" = "0 standby" ] && ok "node 2 was still standby and forwarded nothing before (tx 0 besides ARP)" ||
 	bad "node 2 before the kill: role $role2, sent $tx2 packets (a VRRP master before node 1 died: $(grep -c master "$W/notify-2.log"))"
 for ((t = 0; t < 100; t++)); do [ -s "$W/notify-2.log" ] && grep -q '"result"' "$W/notify-2.log" && break; sleep 0.05; done

@@ -95,12 +95,6 @@ finish() {
 	exit $?
 }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
-jq_py() { python3 -c 'import json,sys
-try: d=json.load(sys.stdin)
-except ValueError: d=None
-try: v=eval(sys.argv[1])
-except Exception: v=None
-print(json.dumps(v) if isinstance(v,(dict,list)) else v)' "$1"; }
 
 # ---- test bed ----------------------------------------------------------------
 echo "# scale/dispatcher: work directory $W"
@@ -129,11 +123,8 @@ ip netns exec sc-$T-g1 sysctl -qw net.ipv4.ip_nonlocal_bind=1
 ip netns exec sc-$T-g2 sysctl -qw net.ipv4.ip_nonlocal_bind=1
 set +e
 cd "$W" || exit 1
-redis-server --port 0 --unixsocket "$W/redis.sock" --unixsocketperm 700 --save '' --appendonly no \
-	--dir "$W" > redis.log 2>&1 &
-PIDS+=($!)
+redis_start "$W/redis.sock" "$W"
 rcli() { redis-cli -s "$W/redis.sock" "$@"; }
-for _ in $(seq 50); do rcli ping 2> /dev/null | grep -q PONG && break; sleep 0.1; done
 cat > rules.xml << EOF
 <?xml version="1.0" encoding="UTF-8"?>
 <routing_rules>
