@@ -284,7 +284,4 @@ int dp_session_iterate(uint32_t *next, uint64_t *id);
 /* Fill wire stats from a session's counters. */
 void dp_session_fill_stats(const struct dp_session_rt *s, struct mg_msg_session_stats *out);
 
-/* Register the control handlers (PORT_ALLOC ... FORK_DEL). */
-int dp_session_ctl_register(void);
-
 #endif
