@@ -251,6 +251,25 @@ static void test_media_refused(void **state)
 	assert_int_equal(ha_rec_kind("{\"v\":2,\"kind\":\"ng\"}", 19), 0);
 }
 
+/* The dialog fields a call record's test leg shares: a SIP leg with tags
+ * "lt"/"rt" and a port bound to addr. */
+static void leg_fill(struct calls_state_leg *l, const char *state, const char *call_id,
+		     const char *local_uri, const char *remote_uri, const char *target,
+		     const char *route, const char *addr)
+{
+	l->state = state;
+	l->sip = true;
+	l->call_id = call_id;
+	l->local_tag = "lt";
+	l->remote_tag = "rt";
+	l->local_uri = local_uri;
+	l->remote_uri = remote_uri;
+	l->remote_target = target;
+	l->route = route;
+	l->port_ok = true;
+	mg_proto_addr_parse(addr, &l->port.local);
+}
+
 static void test_call_record(void **state)
 {
 	struct calls_state c;
@@ -269,18 +288,9 @@ static void test_call_record(void **state)
 	c.sess_on = true;
 	c.ix[1][0] = (struct media_dp_index){ .roc = 2, .seq = 9, .valid = true };
 	for (int i = 0; i < 2; i++) {
-		c.leg[i].state = "CONFIRMED";
-		c.leg[i].sip = true;
-		c.leg[i].call_id = i ? "out-1@gw" : "in-1@peer";
-		c.leg[i].local_tag = "lt";
-		c.leg[i].remote_tag = "rt";
-		c.leg[i].local_uri = "sip:a@x";
-		c.leg[i].remote_uri = "sip:b@y";
-		c.leg[i].remote_target = "sip:b@192.0.2.1:5060";
-		c.leg[i].route = "<sip:p1;lr>,<sip:p2;lr>";
+		leg_fill(&c.leg[i], "CONFIRMED", i ? "out-1@gw" : "in-1@peer", "sip:a@x", "sip:b@y",
+			 "sip:b@192.0.2.1:5060", "<sip:p1;lr>,<sip:p2;lr>", "192.0.2.7:30000");
 		c.leg[i].remote_cseq = 102;
-		c.leg[i].port_ok = true;
-		mg_proto_addr_parse("192.0.2.7:30000", &c.leg[i].port.local);
 	}
 	c.leg[0].srtp = true;
 	c.leg[0].suite = mg_srtp_suite_by_name("AES_CM_128_HMAC_SHA1_32");
@@ -344,18 +354,9 @@ static void test_call_parse(void **state)
 	c.state = "active";
 	c.sess_id = 0x8000abcd;
 	for (int i = 0; i < 2; i++) {
-		c.leg[i].state = "confirmed";
-		c.leg[i].sip = true;
-		c.leg[i].call_id = i ? "out@gw" : "in@peer";
-		c.leg[i].local_tag = "lt";
-		c.leg[i].remote_tag = "rt";
-		c.leg[i].local_uri = "sip:gw@192.0.2.1";
-		c.leg[i].remote_uri = "sip:peer@192.0.2.9";
-		c.leg[i].remote_target = "sip:peer@192.0.2.9:5060";
-		c.leg[i].route = "";
+		leg_fill(&c.leg[i], "confirmed", i ? "out@gw" : "in@peer", "sip:gw@192.0.2.1",
+			 "sip:peer@192.0.2.9", "sip:peer@192.0.2.9:5060", "", "192.0.2.1:30000");
 		c.leg[i].local_cseq = 41 + (uint32_t)i;
-		c.leg[i].port_ok = true;
-		mg_proto_addr_parse("192.0.2.1:30000", &c.leg[i].port.local);
 		c.leg[i].port.rtcp_port = 30001;
 		c.leg[i].neg = neg;
 	}
@@ -472,17 +473,8 @@ static void test_call_long_dialog(void **state)
 	c.state = "active";
 	c.sess_id = 0x77;
 	for (int i = 0; i < 2; i++) {
-		c.leg[i].state = "confirmed";
-		c.leg[i].sip = true;
-		c.leg[i].call_id = i ? "out@gw" : "in@peer";
-		c.leg[i].local_tag = "lt";
-		c.leg[i].remote_tag = "rt";
-		c.leg[i].local_uri = uri[i];
-		c.leg[i].remote_uri = uri[1 - i];
-		c.leg[i].remote_target = uri[1 - i];
-		c.leg[i].route = route;
-		c.leg[i].port_ok = true;
-		mg_proto_addr_parse("192.0.2.1:30000", &c.leg[i].port.local);
+		leg_fill(&c.leg[i], "confirmed", i ? "out@gw" : "in@peer", uri[i], uri[1 - i],
+			 uri[1 - i], route, "192.0.2.1:30000");
 		c.leg[i].port.rtcp_port = 30001;
 		c.leg[i].neg = neg;
 	}
