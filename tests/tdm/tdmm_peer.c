@@ -209,11 +209,18 @@ static int run_rtp(const char *bind_s, const char *to_s, const struct opt *o)
 	meter_init(&m, o);
 	t_end = now_ms() + o->ms;
 	next = now_ms();
-	while (now_ms() < t_end) {
-		int wait = (int)((int64_t)next - (int64_t)now_ms());
+	for (;;) {
+		/* past the end nothing is sent, and what is already queued is
+		 * still read: a stalled peer reads an SR first and would
+		 * otherwise leave the RTP sent before it unread */
+		bool over = now_ms() >= t_end;
+		int wait = over ? 0 : (int)((int64_t)next - (int64_t)now_ms());
 		struct pollfd p = { fd, POLLIN, 0 }, pr[2] = { { fd, POLLIN, 0 }, { rfd, POLLIN, 0 } };
+		int ready = poll(pr, 2, wait > 0 ? wait : 0);
 
-		if (poll(pr, 2, wait > 0 ? wait : 0) > 0 && (pr[1].revents & POLLIN)) {
+		if (over && ready <= 0)
+			break;
+		if (ready > 0 && (pr[1].revents & POLLIN)) {
 			uint8_t buf[2048];
 			int n = (int)recv(rfd, buf, sizeof(buf), 0);
 
@@ -298,7 +305,7 @@ static int run_rtp(const char *bind_s, const char *to_s, const struct opt *o)
 			}
 			continue;
 		}
-		if (now_ms() >= next) {
+		if (!over && now_ms() >= next) {
 			uint8_t pkt[12 + FRAME + 16];
 			int16_t x[FRAME];
 			int len = 12 + FRAME;
