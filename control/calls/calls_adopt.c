@@ -23,6 +23,7 @@
 
 static struct {
 	uint64_t adopted, dropped;
+	struct calls_standby_counters sb;
 } ad;
 
 void calls_adopt_counters(uint64_t *adopted, uint64_t *dropped)
@@ -162,7 +163,9 @@ void call_sip_resume(struct call *c, unsigned li)
 				g->dlg->local_cseq);
 }
 
-int calls_adopt(const struct calls_adopt *a)
+/* @p standby: a standby's copy (calls_standby_put()): media installed
+ * blocked, not checked against the dataplane (a new one holds nothing). */
+static int adopt(const struct calls_adopt *a, bool standby, uint64_t fp)
 {
 	struct call *c;
 
@@ -183,7 +186,9 @@ int calls_adopt(const struct calls_adopt *a)
 	c->mc.sess.on = true;
 	c->mc.installed = true;
 	memcpy(c->mc.ix, a->ix, sizeof(c->mc.ix));
-	c->mc.adopted = true;
+	c->mc.adopted = !standby;
+	c->standby = c->mc.standby = standby;
+	c->standby_fp = fp;
 	for (unsigned li = 0; li < 2; li++)
 		if (adopt_leg(c, li, &a->leg[li]) < 0) {
 			/* what the dataplane holds of it is removed once connected */
@@ -192,9 +197,13 @@ int calls_adopt(const struct calls_adopt *a)
 			call_end(c, 500, "Server Internal Error", "read back from Redis, not taken over");
 			return -EINVAL;
 		}
-	ad.adopted++;
-	MG_INFO("call %u: read back from Redis (session %llu, ports %u/%u): checked against the dataplane", c->id,
-		(unsigned long long)c->sess_id, c->mc.leg[0].port.local.port, c->mc.leg[1].port.local.port);
+	if (standby)
+		ad.sb.installed++;
+	else
+		ad.adopted++;
+	MG_INFO("call %u: read back from Redis (session %llu, ports %u/%u): %s", c->id,
+		(unsigned long long)c->sess_id, c->mc.leg[0].port.local.port, c->mc.leg[1].port.local.port,
+		standby ? "standby, installed blocked" : "checked against the dataplane");
 	/* checked against the dataplane once connected (calls_dataplane_state) */
 	c->mc.lost = true;
 	if (media_dp_up()) {
@@ -203,4 +212,92 @@ int calls_adopt(const struct calls_adopt *a)
 	}
 	call_publish(c);
 	return 0;
+}
+
+int calls_adopt(const struct calls_adopt *a)
+{
+	return adopt(a, false, 0);
+}
+
+/* ---------------------------------------------------------- standby node */
+
+static struct call *by_sess(uint64_t sess_id)
+{
+	for (struct call *c = calls_ce.calls; c != NULL; c = c->next)
+		if (c->sess_id == sess_id)
+			return c;
+	return NULL;
+}
+
+int calls_standby_put(const struct calls_adopt *a, uint64_t fp)
+{
+	struct call *c = by_sess(a->sess_id);
+
+	if (c != NULL && !c->standby)
+		return -EEXIST;
+	if (c != NULL && c->state == CALL_ENDING)
+		return -EAGAIN; /* the previous record's call is still being removed */
+	if (c != NULL) {
+		if (c->standby_fp == fp) {
+			/* the indexes moved (refresh): the take-over starts from them */
+			memcpy(c->mc.ix, a->ix, sizeof(c->mc.ix));
+			ad.sb.updated++;
+			return 0;
+		}
+		/* a re-INVITE on the active node: removed, then installed again
+		 * from the new record once its ports and session are free */
+		ad.sb.replaced++;
+		call_end(c, 0, NULL, "standby: its record changed");
+		return by_sess(a->sess_id) != NULL ? -EAGAIN : adopt(a, true, fp);
+	}
+	return adopt(a, true, fp);
+}
+
+int calls_standby_drop(uint64_t sess_id)
+{
+	struct call *c = by_sess(sess_id);
+
+	if (c == NULL || !c->standby)
+		return -ENOENT;
+	if (c->state != CALL_ENDING) {
+		ad.sb.removed++;
+		/* adopted, not resumed: no SIP is sent (calls_sip.c sip_hang_up) */
+		call_end(c, 0, NULL, "standby: its record is gone (ended on the active node)");
+	}
+	return 0;
+}
+
+void calls_standby_each(void (*each)(void *arg, uint64_t sess_id), void *arg)
+{
+	for (struct call *c = calls_ce.calls; c != NULL; c = c->next)
+		if (c->standby && c->state != CALL_ENDING)
+			each(arg, c->sess_id);
+}
+
+unsigned calls_promote(void)
+{
+	unsigned n = 0;
+
+	for (struct call *c = calls_ce.calls; c != NULL; c = c->next) {
+		if (!c->standby)
+			continue;
+		c->standby = false;
+		if (c->state == CALL_ENDING)
+			continue;
+		n++;
+		ad.sb.promoted++;
+		ad.adopted++;
+		/* unblocked at the record's indexes; its re-INVITEs follow the
+		 * dataplane's answer (calls_media.c on_media_installed) */
+		media_call_promote(&c->mc);
+	}
+	return n;
+}
+
+void calls_standby_counters(struct calls_standby_counters *out)
+{
+	*out = ad.sb;
+	out->held = 0;
+	for (const struct call *c = calls_ce.calls; c != NULL; c = c->next)
+		out->held += c->standby && c->state != CALL_ENDING;
 }

@@ -83,6 +83,9 @@ struct media_call {
 	bool adopted;                /* read back at start: the re-install checks that the
 					dataplane holds the ports and the session */
 	bool adopt_port_new[2];      /* ... a port it did not hold (taken anew) */
+	bool standby;                /* pre-installed on a standby node: both legs blocked
+					(MG_LEG_F_BLOCK), nothing forwarded (docs/standby.md) */
+	bool promote;                /* the next push restarts every SRTP context at ix[][] */
 	struct mg_msg_addr cand[MG_PROTO_MAX_CANDIDATES]; /* RFC 3960 sources seen in 18x */
 	unsigned n_cand;
 };
@@ -139,6 +142,15 @@ bool media_call_suspended(const struct media_call *mc);
  * (kept). ops->failed if the dataplane refuses, ops->installed if a push
  * was waiting. */
 void media_call_reinstall(struct media_call *mc);
+
+/*
+ * A standby's call takes over (docs/standby.md): a SESSION_MODIFY without
+ * the block flags, every SRTP context restarted (ROC reset) at the indexes
+ * in ix[][] (MG_CRYPTO_F_SEQ where known), as media_promote() does for NG
+ * sessions; ops->installed follows. A call still being installed is
+ * installed unblocked.
+ */
+void media_call_promote(struct media_call *mc);
 
 /* Forget the requests in flight and what the dataplane holds (the call is
  * freed by force: guard timer, shutdown). */
