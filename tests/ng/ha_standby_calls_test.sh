@@ -12,7 +12,8 @@
 #     sends its own; node 2 pre-installs every call's media from its record
 #     (same ports, both legs blocked), marked standby in mgctl calls.
 #  3. An SRTP stream caller->callee per call (libsrtp2 peers, the keys from
-#     the SDP SIPp saw); kill -9 of node 1's keepalived, control, dataplane;
+#     the SDP SIPp saw); node 1 dies: SIGSTOP then kill -9 of its keepalived,
+#     control and dataplane, its link cut;
 #     keepalived 2 promotes node 2: N calls taken over, each of its legs gets
 #     a re-INVITE (SIPp answers it with the same session), every stream gets
 #     to its last packet with 0 auth/replay failures, 0 SRTP drops at node 2.
@@ -272,7 +273,7 @@ for p in "${RECV[@]}"; do wait "$p"; done
 python3 - "$W" "$N" "$COUNT" "$t_kill" > "$W/streams.txt" << 'PY'
 import json, statistics, sys
 w, n, count, t_kill = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-good, gaps, fails = 0, [], []
+good, gaps, fails, before = 0, [], [], []
 for i in range(1, n + 1):
     try:
         r = json.load(open("%s/recv-%d.json" % (w, i)))
@@ -284,10 +285,12 @@ for i in range(1, n + 1):
         fails.append("%d: %s" % (i, r)); continue
     good += 1
     gaps.append(across[0])
+    # the baseline of the same stream: its largest gap before the kill
+    before.append(max([g for end, g in r["gaps"] if end <= t_kill] or [0]))
 print(good, len(fails), int(statistics.median(gaps)) if gaps else -1, max(gaps) if gaps else -1)
 for f in fails[:5]:
     print("#", f)
-json.dump({"streams": n, "good": good, "gap_ms": gaps}, open("%s/result.json" % w, "w"))
+json.dump({"streams": n, "good": good, "gap_ms": gaps, "before_max_gap_ms": before}, open("%s/result.json" % w, "w"))
 PY
 read -r sgood sbad gmed gmax < <(head -1 "$W/streams.txt")
 [ "$sgood" = "$N" ] && ok "all $N SRTP streams resumed through node 2 to their last packet, 0 auth/replay failures at the peers" ||
