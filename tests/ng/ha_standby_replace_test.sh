@@ -121,7 +121,7 @@ st=$(mgctl 2 sessions | jq_py '"%d %s" % (d["count"], [bool(s["standby"]) for s 
 st=$(hstat 2 '"%s %s" % (d["ha"]["promoted_sessions"], d["ha"]["promote_failed"])')
 [ "$st" = "1 0" ] && ok "counted as taken over (promoted_sessions 1, 0 failed)" || bad "promoted, failed: $st"
 for ((t = 0; t < 30; t++)); do [ "$(key_port)" = "$ADDR_A:6100" ] && break; sleep 0.1; done
-[ "$(key_port)" = "$ADDR_A:6100" ] && ok "Redis holds sr-1's key, the new record (written by node 2)" ||
+[ "$(key_port)" = "$ADDR_A:6100" ] && ok "Redis holds sr-1's key with the new record" ||
 	bad "key mg:$NODE:ng:sr-1: '$(key_port)'"
 ng 2 '{"command":"delete","call-id":"sr-1"}' > /dev/null
 sleep 0.3
