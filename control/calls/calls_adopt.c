@@ -229,6 +229,40 @@ static struct call *by_sess(uint64_t sess_id)
 	return NULL;
 }
 
+/*
+ * A re-INVITE on the active node changed the record (keys, hold, an address,
+ * the dialogs' CSeqs): the standby call takes the new dialogs and
+ * negotiation in place and its blocked session is modified, so that nothing
+ * is removed (a record waiting for a removal would be lost to a promote).
+ * -EXDEV: other ports (installed anew instead), or -errno.
+ */
+static int standby_renew(struct call *c, const struct calls_adopt *a)
+{
+	for (unsigned li = 0; li < 2; li++)
+		if (a->leg[li].neg == NULL || a->leg[li].ua >= calls_io->ua_count() ||
+		    memcmp(&a->leg[li].port, &c->mc.leg[li].port, sizeof(a->leg[li].port)) != 0)
+			return -EXDEV;
+	for (unsigned li = 0; li < 2; li++) {
+		struct call_leg *g = &c->leg[li];
+		int rc;
+
+		if (g->nh != NULL) {
+			calls_io->handle_bind(g->nh, NULL);
+			calls_io->handle_destroy(g->nh);
+			g->nh = NULL;
+		}
+		call_dialog_free(g->dlg);
+		g->dlg = NULL;
+		sdp_result_free(g->reoffer);
+		g->reoffer = NULL;
+		rc = adopt_leg(c, li, &a->leg[li]);
+		if (rc < 0)
+			return rc;
+	}
+	media_call_push(&c->mc, -1); /* still blocked (mc.standby) */
+	return 0;
+}
+
 int calls_standby_put(const struct calls_adopt *a, uint64_t fp)
 {
 	struct call *c = by_sess(a->sess_id);
@@ -238,15 +272,19 @@ int calls_standby_put(const struct calls_adopt *a, uint64_t fp)
 	if (c != NULL && c->state == CALL_ENDING)
 		return -EAGAIN; /* the previous record's call is still being removed */
 	if (c != NULL) {
+		memcpy(c->mc.ix, a->ix, sizeof(c->mc.ix));
 		if (c->standby_fp == fp) {
 			/* the indexes moved (refresh): the take-over starts from them */
-			memcpy(c->mc.ix, a->ix, sizeof(c->mc.ix));
 			ad.sb.updated++;
 			return 0;
 		}
-		/* a re-INVITE on the active node: removed, then installed again
-		 * from the new record once its ports and session are free */
 		ad.sb.replaced++;
+		if (standby_renew(c, a) == 0) {
+			c->standby_fp = fp;
+			return 0;
+		}
+		/* other ports (or out of memory): removed, then installed again
+		 * from the new record once its ports and session are free */
 		call_end(c, 0, NULL, "standby: its record changed");
 		return by_sess(a->sess_id) != NULL ? -EAGAIN : adopt(a, true, fp);
 	}

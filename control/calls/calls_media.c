@@ -93,8 +93,9 @@ static void on_media_installed(void *arg)
 {
 	struct call *c = arg;
 
-	if (c->adopted && !c->resumed && c->state == CALL_ACTIVE) {
-		/* taken over at start and the dataplane holds its media */
+	if (c->adopted && !c->resumed && !c->standby && c->state == CALL_ACTIVE) {
+		/* taken over (at start, or a standby's promoted) and the
+		 * dataplane holds its media (a standby's: not before promote) */
 		c->resumed = true;
 		for (unsigned li = 0; li < 2; li++)
 			if (leg_ops(c, li) != NULL && leg_ops(c, li)->resume != NULL)
