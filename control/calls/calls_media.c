@@ -119,6 +119,13 @@ static void on_media_stats(void *arg, const struct mg_msg_session_stats *st)
 	struct call *c = arg;
 	uint64_t now = calls_now_ms();
 
+	if (c->mc.ix_moved) {
+		/* a ROC moved or a sequence number entered another quarter: the
+		 * record again, as for NG sessions (docs/standby.md, "SRTP
+		 * index: what is safe") */
+		c->mc.ix_moved = false;
+		call_publish(c);
+	}
 	if (calls_ce.media_timeout_s == 0)
 		return;
 	for (unsigned li = 0; li < 2; li++) {

@@ -402,7 +402,13 @@ static void on_stats_reply(void *arg, int result, const void *body)
 	}
 	if (result < 0 || body == NULL)
 		return;
-	media_dp_index_take(mc->ix, body);
+	{
+		struct media_dp_index was[2][2];
+
+		memcpy(was, mc->ix, sizeof(was));
+		media_dp_index_take(mc->ix, body);
+		mc->ix_moved = media_dp_index_moved(was, mc->ix);
+	}
 	mc->ops->stats(mc->arg, body);
 }
 

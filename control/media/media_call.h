@@ -79,6 +79,9 @@ struct media_call {
 	bool lost_push;              /* a push went unanswered (or was asked) meanwhile */
 	unsigned reinst;             /* re-install step in flight (media_call.c) */
 	struct media_dp_index ix[2][2]; /* highest SRTP indexes read back */
+	bool ix_moved;               /* ... and the last read moved them enough that the
+					call's record must be written again (a standby
+					estimates from it: media_dp_index_moved()) */
 	struct media_call_leg leg[2];
 	bool adopted;                /* read back at start: the re-install checks that the
 					dataplane holds the ports and the session */

@@ -12,7 +12,8 @@
 #     sends its own; node 2 pre-installs every call's media from its record
 #     (same ports, both legs blocked), marked standby in mgctl calls.
 #  3. An SRTP stream caller->callee per call (libsrtp2 peers, the keys from
-#     the SDP SIPp saw); node 1 dies: SIGSTOP then kill -9 of its keepalived,
+#     the SDP SIPp saw; half of them past a sequence number wrap, ROC 1 in
+#     node 1's call records, before node 1 dies); node 1 dies: SIGSTOP then kill -9 of its keepalived,
 #     control and dataplane, its link cut;
 #     keepalived 2 promotes node 2: N calls taken over, each of its legs gets
 #     a re-INVITE (SIPp answers it with the same session), every stream gets
@@ -30,7 +31,7 @@ MGCTL=$BUILD/control/mgctl/mgctl
 N=${HA_CALLS:-50}
 N=$(((N + 1) / 2 * 2))
 H=$((N / 2))
-COUNT=${HA_PACKETS:-400} # per stream, every 20 ms: 8 s
+COUNT=${HA_PACKETS:-600} # per stream, every 20 ms: 12 s
 ADVERT=${HA_ADVERT:-0.3}
 # the calls' BYEs: HOLD_MS after the take-over's re-INVITE (the streams end
 # before: their last packets and node 2's counters are read first)
@@ -111,7 +112,7 @@ EOF
 export MG_PORT_RANGE=40000-40999 MG_SIP_UA=$SIPVIP:5060/udp MG_RULES=$W/rules.xml
 common="mediagate.redis.url=unix:$RSOCK
 mediagate.redis.node=$NODE
-mediagate.redis.expire=60
+mediagate.redis.expire=300
 mediagate.dataplane.port.0.sharedAddress=$VIP
 mediagate.dataplane.orphanTimeout=60"
 MG_CTL_NS=ng-$T-k1 MG_EXTRA_CONF="$common
@@ -209,6 +210,10 @@ join "$W/streams-in.txt" "$W/keys.txt" > "$W/calls.txt" # USER GWPORT BPORT BKEY
 [ "$(wc -l < "$W/calls.txt")" = "$N" ] && ok "the $N calls' ports and keys from SIPp's logs" ||
 	{ bad "calls matched in SIPp's logs: $(wc -l < "$W/calls.txt") of $N" "$W/caller1.log"; scenario_end; }
 hexkey() { echo "$1" | base64 -d | od -An -tx1 | tr -d ' \n'; }
+# odd streams start 100+i packets before their sequence number wraps: their
+# ROC is 1 when node 1 dies, and node 2 must go on from it (the call record's
+# index, read by node 1 every 5 s and published when a ROC moves)
+first_seq() { if (($1 % 2)); then echo $((65536 - 100 - $1)); else echo $((1000 * $1)); fi; }
 i=0
 while read -r user pg pb kb pa ka; do
 	i=$((i + 1))
@@ -218,11 +223,18 @@ while read -r user pg pb kb pa ka; do
 	RECV+=($!)
 	PIDS+=($!)
 	ip netns exec $NS_A "$PEER" send $ADDR_A:$pa $VIP:$pg --key "$(hexkey "$ka")" --suite 80 --ssrc $((0x6000 + i)) \
-		--count $COUNT --seq $((1000 * i)) --interval-us 20000 > "$W/send-$i.json" 2>&1 &
+		--count $COUNT --seq $(first_seq $i) --interval-us 20000 > "$W/send-$i.json" 2>&1 &
 	SEND+=($!)
 	PIDS+=($!)
 done < "$W/calls.txt"
+# until node 1 has published every odd stream's ROC 1 (what node 2 reads)
+wrapped() {
+	rcli --scan --pattern "mg:$NODE:call:*" | while read -r k; do rcli get "$k"; done | python3 -c 'import json, sys
+print(sum(1 for l in sys.stdin if l.strip() and any(x[0] >= 1 and x[2] for x in json.loads(l)["index"])))'
+}
 sleep 2
+for ((t = 0; t < 150; t++)); do [ "$(wrapped)" = $((N / 2)) ] && break; sleep 0.1; done
+[ "$(wrapped)" = $((N / 2)) ] && ok "the $((N / 2)) wrapped streams' call records hold ROC 1" || bad "call records with ROC 1: $(wrapped)"
 tx2=$(dpctl 2 stats | jq_py 'd["tx_packets"] - d["arp_tx"]')
 role2=$(hstat 2 'd["ha"]["role"]')
 t_kill=$(date +%s%3N)
@@ -279,7 +291,7 @@ for i in range(1, n + 1):
         r = json.load(open("%s/recv-%d.json" % (w, i)))
     except Exception as e:
         fails.append("%d: %s" % (i, e)); continue
-    last = (1000 * i + count - 1) & 0xffff
+    last = ((65536 - 100 - i) if i % 2 else 1000 * i) + count - 1 & 0xffff
     across = [g for end, g in r["gaps"] if end > t_kill][:1]
     if r["auth_fail"] or r["replay_fail"] or r["bad"] or r["ssrc_bad"] or r["last_seq"] != last or not across:
         fails.append("%d: %s" % (i, r)); continue
