@@ -390,6 +390,26 @@ void media_call_push(struct media_call *mc, int rekey_leg)
 
 /* --------------------------------------------------------------- stats */
 
+/*
+ * The indexes read: kept, and ix_moved set when the call's record must be
+ * written again (media_dp_index_moved(): a ROC moved, a sequence number
+ * entered another quarter). Not when the first indexes come in at ROC 0: a
+ * standby's estimate from none is ROC 0, right until a wrap, which a
+ * quarter move publishes; a short call stays at two writes.
+ */
+static void index_take(struct media_call *mc, const struct mg_msg_session_stats *st)
+{
+	struct media_dp_index was[2][2];
+	bool known = false; /* an index was known, or a ROC is past 0 */
+
+	memcpy(was, mc->ix, sizeof(was));
+	media_dp_index_take(mc->ix, st);
+	for (unsigned li = 0; li < 2; li++)
+		for (unsigned d = 0; d < 2; d++)
+			known = known || was[li][d].valid || (mc->ix[li][d].valid && mc->ix[li][d].roc > 0);
+	mc->ix_moved = known && media_dp_index_moved(was, mc->ix);
+}
+
 static void on_stats_reply(void *arg, int result, const void *body)
 {
 	struct media_call *mc = arg;
@@ -402,13 +422,7 @@ static void on_stats_reply(void *arg, int result, const void *body)
 	}
 	if (result < 0 || body == NULL)
 		return;
-	{
-		struct media_dp_index was[2][2];
-
-		memcpy(was, mc->ix, sizeof(was));
-		media_dp_index_take(mc->ix, body);
-		mc->ix_moved = media_dp_index_moved(was, mc->ix);
-	}
+	index_take(mc, body);
 	mc->ops->stats(mc->arg, body);
 }
 
