@@ -3,7 +3,7 @@
 """failover-bench: media gap of a standby takeover (docs/standby.md).
 
   sudo bench/failover-bench [--runs 10] [--sessions 50] [--advert 0.1]
-                            [--build DIR] [--csv FILE]
+                            [--kind ng|calls] [--build DIR] [--csv FILE]
 
 Runs tests/ng/ha_standby_test.sh --runs times (each: two mediagate nodes
 with keepalived, N SRTP<->SRTP NG sessions on node 1, an SRTP stream per
@@ -20,6 +20,11 @@ promote`). What the receivers measured, per run:
                             the machine's load alone makes)
   ok                        streams that got through to their last packet
                             with 0 SRTP auth/replay failures
+
+--kind calls runs tests/ng/ha_standby_calls_test.sh instead: N B2BUA
+calls by SIPp (SRTP, a=crypto) through node 1, a stream per call, node 1
+stopped and killed (SIGSTOP, kill -9, its link cut), node 2 takes the calls
+over (media unblocked, then a re-INVITE per leg); the same columns.
 
 Then the median and max of the per-run gap_max_ms over all runs (the figure
 of docs/benchmarks.md). The VRRP advert interval (--advert) sets the
@@ -52,6 +57,7 @@ def main():
     ap.add_argument("--advert", type=float, default=0.1)
     ap.add_argument("--build", default=os.path.dirname(here))
     ap.add_argument("--src", default=None)
+    ap.add_argument("--kind", choices=("ng", "calls"), default="ng")
     ap.add_argument("--csv")
     a = ap.parse_args()
     sys.stdout.reconfigure(line_buffering=True)
@@ -61,16 +67,17 @@ def main():
         cand = [os.path.join(here, "..", "tests"), os.path.join(here, "..", "..", "tests")]
         src = next(os.path.dirname(os.path.abspath(c)) for c in cand
                    if os.path.exists(os.path.join(c, "ng", "ha_standby_test.sh")))
-    test = os.path.join(src, "tests", "ng", "ha_standby_test.sh")
+    test = os.path.join(src, "tests", "ng", "ha_standby_test.sh" if a.kind == "ng" else "ha_standby_calls_test.sh")
     rows = []
-    print("# failover-bench: %d runs, %d SRTP sessions, VRRP advert %.2f s; CPU %s, %d cores"
-          % (a.runs, a.sessions, a.advert, cpu_model(), os.cpu_count()))
+    print("# failover-bench: %d runs, %d SRTP %s, VRRP advert %.2f s; CPU %s, %d cores"
+          % (a.runs, a.sessions, "NG sessions" if a.kind == "ng" else "B2BUA calls", a.advert, cpu_model(),
+             os.cpu_count()))
     print("%-4s %5s %10s %10s %10s %12s %s" % ("run", "ok", "gap_p50_ms", "gap_max_ms", "notify_ms",
                                              "base_max_ms", "result"))
     for run in range(1, a.runs + 1):
         with tempfile.NamedTemporaryFile(prefix="failover-bench-", suffix=".json", delete=False) as f:
             out = f.name
-        env = dict(os.environ, BUILD=a.build, SRC=src, HA_SESSIONS=str(a.sessions),
+        env = dict(os.environ, BUILD=a.build, SRC=src, HA_SESSIONS=str(a.sessions), HA_CALLS=str(a.sessions),
                    HA_ADVERT=str(a.advert), HA_RESULT=out)
         p = subprocess.run(["bash", test], env=env, capture_output=True, text=True)
         try:
@@ -102,9 +109,9 @@ def main():
     if a.csv:
         with open(a.csv, "w") as f:
             cols = ["run", "ok", "streams", "gap_p50_ms", "gap_max_ms", "notify_ms", "base_max_ms", "test_status"]
-            f.write(",".join(cols + ["advert_s", "cpu_model"]) + "\n")
+            f.write(",".join(cols + ["advert_s", "kind", "cpu_model"]) + "\n")
             for r in rows:
-                f.write(",".join(str(r[c]) for c in cols) + ",%s,\"%s\"\n" % (a.advert, cpu_model()))
+                f.write(",".join(str(r[c]) for c in cols) + ",%s,%s,\"%s\"\n" % (a.advert, a.kind, cpu_model()))
     return 0 if len(rows) == a.runs else 1
 
 

@@ -131,6 +131,32 @@ struct calls_adopt {
  * 0 or -errno (-EINVAL: not a call of two SIP legs with their dialogs).
  */
 int calls_adopt(const struct calls_adopt *a);
+/*
+ * A standby node (docs/standby.md): the active node's call, read from its
+ * record, held here as a call of its own with its media pre-installed in
+ * this dataplane, blocked (same ports, keys, indexes), its dialogs' handles
+ * made but nothing sent. @p fp: the record without its SRTP indexes; a call
+ * already held with the same @p fp only takes the new indexes. 0, -EAGAIN
+ * (the call's previous record is being removed: again later), -EEXIST (a
+ * call of this node has the session) or -errno.
+ */
+int calls_standby_put(const struct calls_adopt *a, uint64_t fp);
+/* Its record is gone (the call ended on the active node): removed, no SIP. */
+int calls_standby_drop(uint64_t sess_id);
+/* The dataplane session id of every standby call (the watch's resync). */
+void calls_standby_each(void (*each)(void *arg, uint64_t sess_id), void *arg);
+/*
+ * mgctl ha promote: every standby call takes over as a call read back at a
+ * restart does: media unblocked (SRTP contexts restarted at the record's
+ * indexes, media_call_promote()), then a re-INVITE in each leg's dialog;
+ * from then on a BYE from either side ends both legs. How many.
+ */
+unsigned calls_promote(void);
+struct calls_standby_counters {
+	unsigned held;                 /* standby calls now */
+	uint64_t installed, updated, replaced, removed, promoted;
+};
+void calls_standby_counters(struct calls_standby_counters *out);
 /* Calls taken over at start (calls_adopt()) and, of those, ended because the
  * dataplane no longer held their media. */
 void calls_adopt_counters(uint64_t *adopted, uint64_t *dropped);

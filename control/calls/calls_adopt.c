@@ -23,6 +23,7 @@
 
 static struct {
 	uint64_t adopted, dropped;
+	struct calls_standby_counters sb;
 } ad;
 
 void calls_adopt_counters(uint64_t *adopted, uint64_t *dropped)
@@ -162,7 +163,9 @@ void call_sip_resume(struct call *c, unsigned li)
 				g->dlg->local_cseq);
 }
 
-int calls_adopt(const struct calls_adopt *a)
+/* @p standby: a standby's copy (calls_standby_put()): media installed
+ * blocked, not checked against the dataplane (a new one holds nothing). */
+static int adopt(const struct calls_adopt *a, bool standby, uint64_t fp)
 {
 	struct call *c;
 
@@ -183,7 +186,9 @@ int calls_adopt(const struct calls_adopt *a)
 	c->mc.sess.on = true;
 	c->mc.installed = true;
 	memcpy(c->mc.ix, a->ix, sizeof(c->mc.ix));
-	c->mc.adopted = true;
+	c->mc.adopted = !standby;
+	c->standby = c->mc.standby = standby;
+	c->standby_fp = fp;
 	for (unsigned li = 0; li < 2; li++)
 		if (adopt_leg(c, li, &a->leg[li]) < 0) {
 			/* what the dataplane holds of it is removed once connected */
@@ -192,9 +197,13 @@ int calls_adopt(const struct calls_adopt *a)
 			call_end(c, 500, "Server Internal Error", "read back from Redis, not taken over");
 			return -EINVAL;
 		}
-	ad.adopted++;
-	MG_INFO("call %u: read back from Redis (session %llu, ports %u/%u): checked against the dataplane", c->id,
-		(unsigned long long)c->sess_id, c->mc.leg[0].port.local.port, c->mc.leg[1].port.local.port);
+	if (standby)
+		ad.sb.installed++;
+	else
+		ad.adopted++;
+	MG_INFO("call %u: read back from Redis (session %llu, ports %u/%u): %s", c->id,
+		(unsigned long long)c->sess_id, c->mc.leg[0].port.local.port, c->mc.leg[1].port.local.port,
+		standby ? "standby, installed blocked" : "checked against the dataplane");
 	/* checked against the dataplane once connected (calls_dataplane_state) */
 	c->mc.lost = true;
 	if (media_dp_up()) {
@@ -203,4 +212,130 @@ int calls_adopt(const struct calls_adopt *a)
 	}
 	call_publish(c);
 	return 0;
+}
+
+int calls_adopt(const struct calls_adopt *a)
+{
+	return adopt(a, false, 0);
+}
+
+/* ---------------------------------------------------------- standby node */
+
+static struct call *by_sess(uint64_t sess_id)
+{
+	for (struct call *c = calls_ce.calls; c != NULL; c = c->next)
+		if (c->sess_id == sess_id)
+			return c;
+	return NULL;
+}
+
+/*
+ * A re-INVITE on the active node changed the record (keys, hold, an address,
+ * the dialogs' CSeqs): the standby call takes the new dialogs and
+ * negotiation in place and its blocked session is modified, so that nothing
+ * is removed (a record waiting for a removal would be lost to a promote).
+ * -EXDEV: other ports (installed anew instead), or -errno.
+ */
+static int standby_renew(struct call *c, const struct calls_adopt *a)
+{
+	for (unsigned li = 0; li < 2; li++)
+		if (a->leg[li].neg == NULL || a->leg[li].ua >= calls_io->ua_count() ||
+		    memcmp(&a->leg[li].port, &c->mc.leg[li].port, sizeof(a->leg[li].port)) != 0)
+			return -EXDEV;
+	for (unsigned li = 0; li < 2; li++) {
+		struct call_leg *g = &c->leg[li];
+		int rc;
+
+		if (g->nh != NULL) {
+			calls_io->handle_bind(g->nh, NULL);
+			calls_io->handle_destroy(g->nh);
+			g->nh = NULL;
+		}
+		call_dialog_free(g->dlg);
+		g->dlg = NULL;
+		sdp_result_free(g->reoffer);
+		g->reoffer = NULL;
+		rc = adopt_leg(c, li, &a->leg[li]);
+		if (rc < 0)
+			return rc;
+	}
+	media_call_push(&c->mc, -1); /* still blocked (mc.standby) */
+	return 0;
+}
+
+int calls_standby_put(const struct calls_adopt *a, uint64_t fp)
+{
+	struct call *c = by_sess(a->sess_id);
+
+	if (c != NULL && !c->standby)
+		return -EEXIST;
+	if (c != NULL && c->state == CALL_ENDING)
+		return -EAGAIN; /* the previous record's call is still being removed */
+	if (c != NULL) {
+		memcpy(c->mc.ix, a->ix, sizeof(c->mc.ix));
+		if (c->standby_fp == fp) {
+			/* the indexes moved (refresh): the take-over starts from them */
+			ad.sb.updated++;
+			return 0;
+		}
+		ad.sb.replaced++;
+		if (standby_renew(c, a) == 0) {
+			c->standby_fp = fp;
+			return 0;
+		}
+		/* other ports (or out of memory): removed, then installed again
+		 * from the new record once its ports and session are free */
+		call_end(c, 0, NULL, "standby: its record changed");
+		return by_sess(a->sess_id) != NULL ? -EAGAIN : adopt(a, true, fp);
+	}
+	return adopt(a, true, fp);
+}
+
+int calls_standby_drop(uint64_t sess_id)
+{
+	struct call *c = by_sess(sess_id);
+
+	if (c == NULL || !c->standby)
+		return -ENOENT;
+	if (c->state != CALL_ENDING) {
+		ad.sb.removed++;
+		/* adopted, not resumed: no SIP is sent (calls_sip.c sip_hang_up) */
+		call_end(c, 0, NULL, "standby: its record is gone (ended on the active node)");
+	}
+	return 0;
+}
+
+void calls_standby_each(void (*each)(void *arg, uint64_t sess_id), void *arg)
+{
+	for (struct call *c = calls_ce.calls; c != NULL; c = c->next)
+		if (c->standby && c->state != CALL_ENDING)
+			each(arg, c->sess_id);
+}
+
+unsigned calls_promote(void)
+{
+	unsigned n = 0;
+
+	for (struct call *c = calls_ce.calls; c != NULL; c = c->next) {
+		if (!c->standby)
+			continue;
+		c->standby = false;
+		if (c->state == CALL_ENDING)
+			continue;
+		n++;
+		ad.sb.promoted++;
+		ad.adopted++;
+		/* unblocked at the record's indexes; its re-INVITEs follow the
+		 * dataplane's answer (calls_media.c on_media_installed) */
+		media_call_promote(&c->mc);
+	}
+	return n;
+}
+
+void calls_standby_counters(struct calls_standby_counters *out)
+{
+	*out = ad.sb;
+	out->held = 0;
+	for (const struct call *c = calls_ce.calls; c != NULL; c = c->next)
+		out->held += c->standby && c->state != CALL_ENDING;
 }

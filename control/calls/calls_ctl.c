@@ -58,6 +58,7 @@ static void call_info(const struct call *c, struct calls_info *out)
 	out->age_s = now > c->started ? (uint64_t)(now - c->started) : 0;
 	out->session_id = c->sess_id;
 	out->session_on = media_call_installed(&c->mc);
+	out->standby = c->standby;
 	out->from = c->from0_user ? c->from0_user : "";
 	out->rule = c->routed && c->route.rule_name ? c->route.rule_name : "";
 	out->target = c->target ? c->target : "";

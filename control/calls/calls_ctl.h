@@ -28,6 +28,7 @@ struct calls_info {
 	uint64_t age_s;         /* since the INVITE or SETUP */
 	uint64_t session_id;    /* dataplane session, 0 none */
 	bool session_on;
+	bool standby;           /* a standby's copy, not forwarding (docs/standby.md) */
 	const char *from;       /* caller's From user, whole ("" none) */
 	const char *rule;       /* routing rule the call was routed by, "" not routed */
 	const char *target;     /* Request-URI of the INVITE to the callee, "" none sent */

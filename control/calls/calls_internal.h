@@ -166,6 +166,9 @@ struct call {
 	uint64_t stats_last_ms;      /* media timeout: when SESSION_STATS was last asked */
 	bool adopted;                /* read back at start (calls_adopt.c) */
 	bool resumed;                /* ... its legs were re-established */
+	bool standby;                /* a standby's copy of the active node's call: media
+					blocked, no SIP sent (calls_adopt.c, docs/standby.md) */
+	uint64_t standby_fp;         /* its record, but for the SRTP indexes (ha.c) */
 };
 
 /* The engine: one per process, on the control plane's su_root. */

@@ -93,8 +93,9 @@ static void on_media_installed(void *arg)
 {
 	struct call *c = arg;
 
-	if (c->adopted && !c->resumed && c->state == CALL_ACTIVE) {
-		/* taken over at start and the dataplane holds its media */
+	if (c->adopted && !c->resumed && !c->standby && c->state == CALL_ACTIVE) {
+		/* taken over (at start, or a standby's promoted) and the
+		 * dataplane holds its media (a standby's: not before promote) */
 		c->resumed = true;
 		for (unsigned li = 0; li < 2; li++)
 			if (leg_ops(c, li) != NULL && leg_ops(c, li)->resume != NULL)
@@ -118,6 +119,13 @@ static void on_media_stats(void *arg, const struct mg_msg_session_stats *st)
 	struct call *c = arg;
 	uint64_t now = calls_now_ms();
 
+	if (c->mc.ix_moved) {
+		/* a ROC moved or a sequence number entered another quarter: the
+		 * record again, as for NG sessions (docs/standby.md, "SRTP
+		 * index: what is safe") */
+		c->mc.ix_moved = false;
+		call_publish(c);
+	}
 	if (calls_ce.media_timeout_s == 0)
 		return;
 	for (unsigned li = 0; li < 2; li++) {

@@ -320,6 +320,13 @@ static void fake_dialog_bye(nua_handle_t *nh, const char *url, const char *conta
 	fk_add(fk.seen, "bye %u %s cseq %u\n", fk_index(nh), url, cseq);
 }
 
+static void fake_dialog_invite(nua_handle_t *nh, const char *url, const char *contact, const char *sdp,
+			       uint32_t cseq)
+{
+	(void)contact;
+	fk_add(fk.seen, "reinvite %u %s cseq %u%s\n", fk_index(nh), url, cseq, sdp != NULL ? " sdp" : "");
+}
+
 static const struct calls_io fake_io = {
 	.ua_count = fake_ua_count,
 	.ua_cfg = fake_ua_cfg,
@@ -335,6 +342,7 @@ static const struct calls_io fake_io = {
 	.cancel = fake_cancel,
 	.dialog_handle = fake_dialog_handle,
 	.dialog_bye = fake_dialog_bye,
+	.dialog_invite = fake_dialog_invite,
 	.rules_reload = fake_rules_reload,
 	.rules_count = fake_rules_count,
 	.route = fake_route,
@@ -469,6 +477,7 @@ static void pub_free(void)
 		free(l->remote_uri);
 		free(l->remote_target);
 		free(l->route);
+		sdp_result_free(l->neg);
 	}
 	memset(&fk.pub, 0, sizeof(fk.pub));
 }
@@ -493,6 +502,10 @@ static void fk_observer(const struct calls_state *st, bool gone)
 		l->remote_target = strdup(o->remote_target);
 		l->route = strdup(o->route);
 		l->local_cseq = o->local_cseq;
+		l->remote_cseq = o->remote_cseq;
+		l->ua = o->ua;
+		l->port = o->port;
+		l->neg = o->neg != NULL ? sdp_result_keep(o->neg) : NULL;
 	}
 }
 
@@ -1264,6 +1277,109 @@ static void test_long_dialog_published_whole(void **state)
 	free(want_rev);
 }
 
+/* A standby node (docs/standby.md, "B2BUA calls"): a call's record is taken
+ * in as a call whose session is installed blocked and whose dialogs get
+ * handles but no request; an index refresh changes nothing in the
+ * dataplane, a changed record modifies the blocked session in place; the
+ * promote unblocks it and only then sends the re-INVITE on both legs; a BYE
+ * then ends both legs as for any call. */
+static void test_standby_call(void **state)
+{
+	struct calls_standby_counters sc;
+	const struct fake_dp_req *r;
+	unsigned n;
+
+	(void)state;
+	calls_set_observer(fk_observer);
+	fk.contact = "<sip:party@192.0.2.10:5070>";
+	fk_invite(caller_sdp);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	fk_event(nua_r_invite, 200, 1, callee_sdp);
+	fk_dp_answer(MG_MSG_SESSION_ADD, 0);
+	fk_event(nua_i_ack, 0, 0, NULL);
+	assert_int_equal(fk_call()->state, CALL_ACTIVE);
+	assert_non_null(fk.pub.leg[0].neg);
+	assert_non_null(fk.pub.leg[1].neg);
+	fk.pub.sess_id = fk_call()->sess_id + 1000; /* another node's session */
+	calls_set_observer(NULL);                   /* a standby publishes nothing */
+	fk_event(nua_i_bye, 0, 0, NULL);
+	assert_int_equal(fk_dp_open(MG_MSG_SESSION_DEL), 1);
+	fk_dp_answer(MG_MSG_SESSION_DEL, 0);
+	fk_dp_answer(MG_MSG_PORT_FREE, 0);
+	fk_dp_answer(MG_MSG_PORT_FREE, 0);
+	fk_finish();
+	fk.seen[0] = '\0';
+
+	/* pre-installed: ports by number, session blocked, no SIP request */
+	assert_int_equal(calls_standby_put(&fk.pub, 1), 0);
+	assert_int_equal(calls_active(), 1);
+	assert_int_equal(fk_dp_open(MG_MSG_PORT_ALLOC), 2);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	assert_int_equal(fk_dp_open(MG_MSG_SESSION_ADD), 1);
+	r = fk_dp_last(MG_MSG_SESSION_ADD);
+	assert_int_equal(r->body.sess.id, fk.pub.sess_id);
+	assert_true(r->body.sess.legs[0].flags & MG_LEG_F_BLOCK);
+	assert_true(r->body.sess.legs[1].flags & MG_LEG_F_BLOCK);
+	fk_dp_answer(MG_MSG_SESSION_ADD, 0);
+	assert_null(strstr(fk.seen, "reinvite"));
+	assert_true(fk_call()->standby);
+	calls_standby_counters(&sc);
+	assert_int_equal(sc.held, 1);
+	assert_int_equal(sc.installed, 1);
+
+	/* the same record (its indexes aside): nothing sent */
+	n = fk.n_dp;
+	assert_int_equal(calls_standby_put(&fk.pub, 1), 0);
+	assert_int_equal(fk.n_dp, n);
+	/* changed (a re-INVITE on the active node): modified in place, blocked */
+	fk.pub.leg[0].local_cseq += 1;
+	assert_int_equal(calls_standby_put(&fk.pub, 2), 0);
+	assert_int_equal(calls_active(), 1);
+	assert_int_equal(fk_dp_open(MG_MSG_SESSION_MODIFY), 1);
+	r = fk_dp_last(MG_MSG_SESSION_MODIFY);
+	assert_true(r->body.sess.legs[0].flags & MG_LEG_F_BLOCK);
+	assert_true(r->body.sess.legs[1].flags & MG_LEG_F_BLOCK);
+	fk_dp_answer(MG_MSG_SESSION_MODIFY, 0);
+	assert_null(strstr(fk.seen, "reinvite"));
+	calls_standby_counters(&sc);
+	assert_int_equal(sc.updated, 1);
+	assert_int_equal(sc.replaced, 1);
+
+	/* promoted: unblocked first, the re-INVITEs once the dataplane said so */
+	assert_int_equal(calls_promote(), 1);
+	assert_false(fk_call()->standby);
+	assert_int_equal(fk_dp_open(MG_MSG_SESSION_MODIFY), 1);
+	r = fk_dp_last(MG_MSG_SESSION_MODIFY);
+	assert_false(r->body.sess.legs[0].flags & MG_LEG_F_BLOCK);
+	assert_false(r->body.sess.legs[1].flags & MG_LEG_F_BLOCK);
+	assert_null(strstr(fk.seen, "reinvite"));
+	fk_dp_answer(MG_MSG_SESSION_MODIFY, 0);
+	assert_non_null(strstr(fk.seen, "reinvite 4 sip:party@192.0.2.10:5070 cseq"));
+	assert_non_null(strstr(fk.seen, "reinvite 5 sip:party@192.0.2.10:5070 cseq"));
+	calls_standby_counters(&sc);
+	assert_int_equal(sc.held, 0);
+	assert_int_equal(sc.promoted, 1);
+	assert_int_equal(calls_standby_drop(fk.pub.sess_id), -ENOENT); /* not a standby's now */
+
+	/* taken over: the re-INVITEs answered, the caller's BYE ends both legs */
+	fk_event(nua_r_invite, 200, 4, caller_sdp);
+	fk_event(nua_r_invite, 200, 5, callee_sdp);
+	fk_event(nua_i_bye, 0, 4, NULL);
+	assert_int_equal(fk_call()->state, CALL_ENDING);
+	assert_non_null(strstr(fk.seen, "bye 5"));
+	/* (the fake peers' answers are not the recorded SDP: a MODIFY went first) */
+	fk_dp_answer(MG_MSG_SESSION_MODIFY, 0);
+	assert_int_equal(fk_dp_open(MG_MSG_SESSION_DEL), 1);
+	fk_dp_answer(MG_MSG_SESSION_DEL, 0);
+	fk_dp_answer(MG_MSG_PORT_FREE, 0);
+	fk_dp_answer(MG_MSG_PORT_FREE, 0);
+	fk_event(nua_i_terminated, 200, 4, NULL);
+	fk_event(nua_i_terminated, 200, 5, NULL);
+	assert_int_equal(calls_active(), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1285,6 +1401,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_peer_call_ended, setup, teardown),
 		/* after it: the peer counters are the process's */
 		cmocka_unit_test_setup_teardown(test_long_dialog_published_whole, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_standby_call, setup, teardown),
 	};
 	int rc;
 

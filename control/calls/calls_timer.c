@@ -33,7 +33,10 @@ static void on_mt_tick(su_root_magic_t *m, su_timer_t *t, su_timer_arg_t *arg)
 	if (every < 1000)
 		every = 1000;
 	for (struct call *c = calls_ce.calls; c != NULL; c = c->next) {
-		if ((c->state != CALL_ANSWERED && c->state != CALL_ACTIVE) || now - c->stats_last_ms < every)
+		/* a standby's call: its dataplane sees nothing, the record's
+		 * indexes are the right ones */
+		if ((c->state != CALL_ANSWERED && c->state != CALL_ACTIVE) || c->standby ||
+		    now - c->stats_last_ms < every)
 			continue;
 		/* not installed or one in flight: -EBUSY */
 		if (media_call_stats(&c->mc) == 0)

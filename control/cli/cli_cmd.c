@@ -120,6 +120,7 @@ static struct ng_val *call_val(struct ng_doc *d, const struct calls_info *ci)
 	ng_dict_add_str(d, v, "target", ci->target);
 	ng_dict_add_int(d, v, "session", (int64_t)ci->session_id);
 	add_bool(d, v, "session_on", ci->session_on);
+	add_bool(d, v, "standby", ci->standby);
 	if (ci->why[0] != '\0')
 		ng_dict_add_str(d, v, "ending", ci->why);
 	legs = ng_dict_add(d, v, "legs", ng_new_list(d));
@@ -323,6 +324,13 @@ static void ha_stats(struct ng_doc *d, struct ng_val *v, const struct ha_counter
 	ng_dict_add_int(d, o, "removed", (int64_t)hc->standby_removed);
 	ng_dict_add_int(d, o, "promoted_sessions", (int64_t)hc->promote_sessions);
 	ng_dict_add_int(d, o, "promote_failed", (int64_t)hc->promote_failed);
+	/* B2BUA calls of the active node (calls_standby_put()) */
+	ng_dict_add_int(d, o, "standby_calls", hc->calls_standby.held);
+	ng_dict_add_int(d, o, "calls_installed", (int64_t)hc->calls_standby.installed);
+	ng_dict_add_int(d, o, "calls_updated", (int64_t)hc->calls_standby.updated);
+	ng_dict_add_int(d, o, "calls_replaced", (int64_t)hc->calls_standby.replaced);
+	ng_dict_add_int(d, o, "calls_removed", (int64_t)hc->calls_standby.removed);
+	ng_dict_add_int(d, o, "promoted_calls", (int64_t)hc->calls_standby.promoted);
 	ng_dict_add_int(d, o, "unpublished", (int64_t)hc->unpublished);
 	ng_dict_add_int(d, o, "stale_lost", (int64_t)hc->stale_lost);
 	/* a dead gateway's calls, ended here (mgctl ha adopt NODE) */
@@ -813,6 +821,7 @@ static void on_shared(void *arg, int result, const void *body)
 	ha_get_counters(&hc);
 	ha_stats(d, v, &hc);
 	ng_dict_add_int(d, v, "sessions_taken_over", op->sessions);
+	ng_dict_add_int(d, v, "calls_taken_over", hc.calls_taken_over);
 	o = ng_dict_add(d, v, "shared_address", ng_new_dict(d));
 	if (result == 0 && body != NULL) {
 		const struct mg_msg_shared_addr *sa = body;

@@ -160,13 +160,58 @@ static void on_read(void *arg, const char *key, const char *val, size_t len)
 
 /* ---------------------------------------------------------- standby */
 
+/* A call record but for its SRTP indexes (FNV-1a): what a standby's call
+ * compares to tell an index refresh from a change of the call. */
+static uint64_t call_fp(const char *val, size_t len)
+{
+	static const char ix[] = "\"index\":[";
+	uint64_t h = 14695981039346656037ULL;
+
+	for (size_t i = 0; i < len; i++) {
+		if (len - i >= sizeof(ix) - 1 && memcmp(val + i, ix, sizeof(ix) - 1) == 0) {
+			int depth = 0;
+
+			for (i += sizeof(ix) - 2; i < len; i++) {
+				depth += val[i] == '[' ? 1 : val[i] == ']' ? -1 : 0;
+				if (depth == 0)
+					break;
+			}
+			continue;
+		}
+		h = (h ^ (unsigned char)val[i]) * 1099511628211ULL;
+	}
+	return h;
+}
+
+static int standby_put_call(const char *key, const char *val, size_t len)
+{
+	char why[160];
+	struct calls_adopt a;
+	int rc;
+
+	if (ha_rec_call_parse(val, len, &a, why, sizeof(why)) < 0) {
+		ha.cnt.read_bad++;
+		MG_WARN("redis watch: %s: call record refused: %s", key, why);
+		return 0;
+	}
+	rc = calls_standby_put(&a, call_fp(val, len));
+	ha_rec_adopt_free(&a);
+	if (rc == -EEXIST)
+		MG_WARN("redis watch: %s: a call of this node has the session: not taken", key);
+	else if (rc < 0 && rc != -EAGAIN)
+		MG_WARN("redis watch: %s: call not pre-installed (%s)", key, strerror(-rc));
+	return rc == -EAGAIN ? rc : 0;
+}
+
 static int standby_put(const char *key, const char *val, size_t len)
 {
 	char why[160];
 	struct media_session *m;
-	int rc;
+	int rc, kind = ha_rec_kind(val, len);
 
-	if (ha_rec_kind(val, len) != 'n') {
+	if (kind == 'c')
+		return standby_put_call(key, val, len);
+	if (kind != 'n') {
 		ha.cnt.read_bad++;
 		return 0;
 	}
@@ -192,12 +237,43 @@ static const char *callid_of(const char *key)
 	return key + 3 + n + 4;
 }
 
+/* mg:NODE:call:SESSION -> SESSION (0: not a call key) */
+static uint64_t sess_of(const char *key)
+{
+	size_t n = strlen(ha.node);
+	char *end;
+	uint64_t id;
+
+	if (strncmp(key, "mg:", 3) != 0 || strncmp(key + 3, ha.node, n) != 0 ||
+	    strncmp(key + 3 + n, ":call:", 6) != 0)
+		return 0;
+	id = strtoull(key + 3 + n + 6, &end, 16);
+	return *end == '\0' ? id : 0;
+}
+
 static void standby_drop(const char *key)
 {
 	const char *cid = callid_of(key);
+	uint64_t sess = sess_of(key);
 
 	if (cid != NULL)
 		media_standby_drop(cid);
+	else if (sess != 0)
+		calls_standby_drop(sess);
+}
+
+struct list_arg {
+	void (*each)(void *arg, const char *key);
+	void *arg;
+};
+
+static void list_call(void *arg, uint64_t sess)
+{
+	const struct list_arg *la = arg;
+	char key[128];
+
+	key_call(key, sizeof(key), sess);
+	la->each(la->arg, key);
 }
 
 static void standby_list(void (*each)(void *arg, const char *key), void *arg)
@@ -209,6 +285,7 @@ static void standby_list(void (*each)(void *arg, const char *key), void *arg)
 			key_ng(key, sizeof(key), m->key);
 			each(arg, key);
 		}
+	calls_standby_each(list_call, &(struct list_arg){ each, arg });
 }
 
 /* ------------------------------------------------------------ active */
@@ -246,8 +323,8 @@ int ha_start(su_root_t *root, const struct mg_settings *s)
 	if (s->redis_role == MG_REDIS_STANDBY) {
 		/* docs/standby.md: the active node's NG sessions pre-installed
 		 * here, blocked; nothing published until promoted */
-		MG_INFO("redis: role standby for node %s: its NG sessions are pre-installed here "
-			"(not forwarding) until mgctl ha promote", ha.node);
+		MG_INFO("redis: role standby for node %s: its NG sessions and B2BUA calls are "
+			"pre-installed here (not forwarding) until mgctl ha promote", ha.node);
 		ha.standby = true;
 		ha.cnt.standby = true;
 		return ha_watch_start(root, s->redis_url, s->redis_db, ha.node, standby_put, standby_drop,
@@ -287,8 +364,10 @@ int ha_promote(unsigned *sessions)
 	ha.cnt.standby = false;
 	ha.cnt.promoted = true;
 	*sessions = media_promote();
-	MG_WARN("ha: promoted: %u NG session(s) of node %s forward here now; publishing them as "
-		"node %s", *sessions, ha.node, ha.node);
+	ha.cnt.calls_taken_over = calls_promote();
+	MG_WARN("ha: promoted: %u NG session(s) and %u call(s) of node %s forward here now (the calls' "
+		"re-INVITEs follow); publishing them as node %s", *sessions, ha.cnt.calls_taken_over, ha.node,
+		ha.node);
 	return start_publishing(ha.s);
 }
 
@@ -406,5 +485,6 @@ void ha_get_counters(struct ha_counters *out)
 	out->adopted = mc.adopted;
 	out->adopt_dropped = mc.adopt_dropped;
 	calls_adopt_counters(&out->calls_adopted, &out->calls_adopt_dropped);
+	calls_standby_counters(&out->calls_standby);
 	calls_peer_counters(&out->peer);
 }

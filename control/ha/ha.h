@@ -74,6 +74,8 @@ struct ha_counters {
 	uint64_t standby_installed, standby_updated, standby_replaced, standby_removed;
 	uint64_t promote_sessions;   /* sessions that took over */
 	uint64_t promote_failed;     /* ... whose dataplane modify failed */
+	struct calls_standby_counters calls_standby; /* B2BUA calls (calls_standby_put()) */
+	unsigned calls_taken_over;   /* calls the last promote took over */
 	/* a dead gateway's calls (ha_adopt_peer()) */
 	uint64_t peer_adopts;        /* ha adopt commands run */
 	uint64_t peer_read;          /* its keys read */

@@ -23,8 +23,8 @@ static struct {
 	int port;
 	bool unix_path;
 	unsigned db;
-	char prefix[128];     /* mg:NODE:ng: */
-	char channel[160];    /* __keyspace@DB__:mg:NODE:ng: */
+	char prefix[128];     /* mg:NODE: (NG sessions and B2BUA calls) */
+	char channel[160];    /* __keyspace@DB__:mg:NODE: */
 	ha_watch_put_f put;
 	ha_watch_drop_f drop;
 	ha_watch_list_f list;
@@ -369,7 +369,7 @@ int ha_watch_start(su_root_t *root, const char *url, unsigned db, const char *no
 	if (ha_redis_parse_url(url, hw.host, sizeof(hw.host), &hw.port, &hw.unix_path) < 0)
 		return -EINVAL;
 	snprintf(hw.url, sizeof(hw.url), "%s", url);
-	snprintf(hw.prefix, sizeof(hw.prefix), "mg:%s:ng:", node);
+	snprintf(hw.prefix, sizeof(hw.prefix), "mg:%s:", node);
 	snprintf(hw.channel, sizeof(hw.channel), "__keyspace@%u__:%s", db, hw.prefix);
 	hw.root = root;
 	hw.db = db;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * A standby node's view of the active node's keys (docs/standby.md):
- * PSUBSCRIBE to Redis keyspace notifications of mg:NODE:ng:* and, at every
+ * PSUBSCRIBE to Redis keyspace notifications of mg:NODE:* (NG sessions and
+ * B2BUA calls) and, at every
  * (re)connection, a SCAN of them (the subscription first: nothing falls
  * between the two). Each key written is read (GET) and given to @p put;
  * each key deleted or expired to @p drop; a key the SCAN no longer finds
@@ -30,7 +31,7 @@
 struct ha_watch_counters {
 	bool connected;
 	uint64_t connects;     /* subscriptions made (the first one too) */
-	uint64_t events;       /* keyspace notifications of the node's NG keys */
+	uint64_t events;       /* keyspace notifications of the node's keys */
 	uint64_t gets;         /* records read */
 	uint64_t gone;         /* keys deleted, expired or no longer found */
 	uint64_t resyncs;      /* SCANs of every key (at each connection) */

@@ -47,6 +47,7 @@ struct media_op {
 
 static struct {
 	unsigned max_sessions;
+	bool promoted;      /* media_promote() ran: a standby record installed now forwards */
 	enum mg_srtp_suite suites[MG_CFG_MAX_SUITES];
 	unsigned n_suites;
 	struct media_session *hash[MEDIA_HASH_BUCKETS];
@@ -331,9 +332,12 @@ static void leave_leftovers(const struct media_session *m)
  * given back here (answers ignored: nothing waits for them). What the
  * dataplane may hold while the connection is down is removed when it is
  * back, as for the calls (media_dp_orphan()). */
+static void standby_install(struct media_session *m);
+
 static void session_free(struct media_session *m)
 {
 	struct media_session **pp = &md.hash[hash_str(m->key) & (MEDIA_HASH_BUCKETS - 1)];
+	struct media_session *next;
 
 	while (*pp != m)
 		pp = &(*pp)->hnext;
@@ -350,6 +354,8 @@ static void session_free(struct media_session *m)
 	md.ctr.deleted++;
 	if (md.changed != NULL)
 		md.changed(m, true);
+	next = m->next_rec;
+	m->next_rec = NULL;
 	media_timeout_freed(&m->watch);
 	if (!media_dp_up())
 		leave_leftovers(m);
@@ -365,6 +371,9 @@ static void session_free(struct media_session *m)
 	}
 	free(m->key);
 	free(m);
+	/* a standby's newer record of the same key waited for this one */
+	if (next != NULL)
+		standby_install(next);
 }
 
 static int party_find(const struct media_side *sd, const char *tag)
@@ -2114,21 +2123,42 @@ int media_standby_put(struct media_session *m)
 			md.ctr.standby_replaced++;
 			enqueue(old, OP_DELETE, NULL, NULL, NULL, 0, NULL, standby_drop_done, NULL);
 		}
-		standby_free(m);
-		return -EAGAIN;
+		/* installed when the old one is gone (session_free()), also
+		 * if mgctl ha promote comes meanwhile: then unblocked */
+		if (old->next_rec != NULL)
+			standby_free(old->next_rec);
+		old->next_rec = m;
+		return 0;
 	}
+	standby_install(m);
+	return 0;
+}
+
+static void standby_install(struct media_session *m)
+{
+	if (md.stopping) {
+		standby_free(m);
+		return;
+	}
+	/* promoted since its record came: it forwards at once, and its
+	 * record is written as this node's (the old one's removal queued a
+	 * DEL of the key; this SET replaces it) */
+	m->standby = !md.promoted;
 	m->created_ms = m->last_signal_ms = wall_ms();
 	m->poll_ms = wall_ms(); /* the record's indexes, not this dataplane's, until promoted */
 	link_in(m);
 	md.ctr.created++;
 	md.ctr.standby_installed++;
+	if (md.promoted)
+		md.ctr.promoted++;
 	m->lost = true; /* installed when the connection is up */
 	if (media_dp_up()) {
 		m->lost = false;
 		m->reinst = RI_PORTS;
 		reinst_step(m);
 	}
-	return 0;
+	if (md.promoted && md.changed != NULL)
+		md.changed(m, false);
 }
 
 int media_standby_drop(const char *key)
@@ -2137,6 +2167,10 @@ int media_standby_drop(const char *key)
 
 	if (m == NULL || !m->standby)
 		return -ENOENT;
+	if (m->next_rec != NULL) {
+		standby_free(m->next_rec); /* its newer record is gone too */
+		m->next_rec = NULL;
+	}
 	if (!m->deleting) {
 		md.ctr.standby_removed++;
 		enqueue(m, OP_DELETE, NULL, NULL, NULL, 0, NULL, standby_drop_done, NULL);
@@ -2162,10 +2196,13 @@ unsigned media_promote(void)
 {
 	unsigned n = 0;
 
+	md.promoted = true;
 	for (struct media_session *m = md.head; m != NULL; m = m->next) {
 		if (!m->standby)
 			continue;
 		m->standby = false;
+		if (m->deleting)
+			continue; /* going; a newer record waiting in it is counted when installed */
 		n++;
 		md.ctr.promoted++;
 		/* one still being installed (or waiting for the dataplane) is

@@ -186,6 +186,8 @@ struct media_session {
 						  check took anew: the only ones a drop frees */
 	bool standby;                          /* an active node's session pre-installed on
 						  this standby: blocked until media_promote() */
+	struct media_session *next_rec;        /* standby: its newer record (not linked),
+						  installed once this one is gone */
 	struct media_watch watch;              /* timeouts (media_timeout.c) */
 	struct media_op *ops, *ops_tail;       /* queued operations */
 	unsigned pending;                      /* dataplane requests in flight */

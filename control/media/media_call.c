@@ -164,6 +164,8 @@ static int session_leg(const struct media_call *mc, const struct media_call_view
 	if (rc < 0)
 		return rc;
 	l->source_policy = v->lock_on_sdp ? MG_SOURCE_STRICT : MG_SOURCE_LATCH;
+	if (mc->standby)
+		l->flags |= MG_LEG_F_BLOCK;
 	if (v->media_handover)
 		l->flags |= MG_LEG_F_HANDOVER;
 	/* RFC 3960: every address an 18x named stays an allowed source of the
@@ -330,6 +332,8 @@ void media_call_push(struct media_call *mc, int rekey_leg)
 	}
 	rekey = mc->rekey_mask;
 	mc->rekey_mask = 0;
+	if (mc->promote)
+		rekey = 3;
 	memset(&v, 0, sizeof(v));
 	mc->ops->view(mc->arg, &v);
 	memset(&m, 0, sizeof(m));
@@ -344,6 +348,18 @@ void media_call_push(struct media_call *mc, int rekey_leg)
 			m.legs[li].rx.flags &= (uint8_t)~MG_CRYPTO_F_ROC_RESET;
 			m.legs[li].tx.flags &= (uint8_t)~MG_CRYPTO_F_ROC_RESET;
 		}
+	if (mc->promote) {
+		/* a standby's call takes over: every context from the record's
+		 * indexes (the relay passes sequence numbers through) */
+		mc->promote = false;
+		media_dp_index_apply(&m, mc->ix);
+		for (unsigned li = 0; li < 2; li++) {
+			if (m.legs[li].rx.suite != MG_SRTP_SUITE_NONE)
+				m.legs[li].rx.flags |= MG_CRYPTO_F_ROC_RESET;
+			if (m.legs[li].tx.suite != MG_SRTP_SUITE_NONE)
+				m.legs[li].tx.flags |= MG_CRYPTO_F_ROC_RESET;
+		}
+	}
 	{
 		char a0[64], a1[64];
 
@@ -374,6 +390,26 @@ void media_call_push(struct media_call *mc, int rekey_leg)
 
 /* --------------------------------------------------------------- stats */
 
+/*
+ * The indexes read: kept, and ix_moved set when the call's record must be
+ * written again (media_dp_index_moved(): a ROC moved, a sequence number
+ * entered another quarter). Not when the first indexes come in at ROC 0: a
+ * standby's estimate from none is ROC 0, right until a wrap, which a
+ * quarter move publishes; a short call stays at two writes.
+ */
+static void index_take(struct media_call *mc, const struct mg_msg_session_stats *st)
+{
+	struct media_dp_index was[2][2];
+	bool known = false; /* an index was known, or a ROC is past 0 */
+
+	memcpy(was, mc->ix, sizeof(was));
+	media_dp_index_take(mc->ix, st);
+	for (unsigned li = 0; li < 2; li++)
+		for (unsigned d = 0; d < 2; d++)
+			known = known || was[li][d].valid || (mc->ix[li][d].valid && mc->ix[li][d].roc > 0);
+	mc->ix_moved = known && media_dp_index_moved(was, mc->ix);
+}
+
 static void on_stats_reply(void *arg, int result, const void *body)
 {
 	struct media_call *mc = arg;
@@ -386,7 +422,7 @@ static void on_stats_reply(void *arg, int result, const void *body)
 	}
 	if (result < 0 || body == NULL)
 		return;
-	media_dp_index_take(mc->ix, body);
+	index_take(mc, body);
 	mc->ops->stats(mc->arg, body);
 }
 
@@ -582,6 +618,11 @@ static void reinst_done(struct media_call *mc)
 	mc->lost_push = false;
 	MG_INFO("call %u: session %llu re-installed in the dataplane", mc->call_id,
 		(unsigned long long)mc->sess.id);
+	if (mc->promote) {
+		/* a standby's call promoted while its blocked ADD was in flight */
+		media_call_push(mc, -1);
+		return;
+	}
 	if (told)
 		mc->ops->installed(mc->arg);
 }
@@ -781,6 +822,15 @@ static void reinst_ports(struct media_call *mc)
 		}
 		mc->pending++;
 	}
+}
+
+void media_call_promote(struct media_call *mc)
+{
+	mc->standby = false;
+	if (mc->ending)
+		return;
+	mc->promote = true;
+	media_call_push(mc, -1);
 }
 
 void media_call_reinstall(struct media_call *mc)

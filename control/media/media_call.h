@@ -79,10 +79,16 @@ struct media_call {
 	bool lost_push;              /* a push went unanswered (or was asked) meanwhile */
 	unsigned reinst;             /* re-install step in flight (media_call.c) */
 	struct media_dp_index ix[2][2]; /* highest SRTP indexes read back */
+	bool ix_moved;               /* ... and the last read moved them enough that the
+					call's record must be written again (a standby
+					estimates from it: media_dp_index_moved()) */
 	struct media_call_leg leg[2];
 	bool adopted;                /* read back at start: the re-install checks that the
 					dataplane holds the ports and the session */
 	bool adopt_port_new[2];      /* ... a port it did not hold (taken anew) */
+	bool standby;                /* pre-installed on a standby node: both legs blocked
+					(MG_LEG_F_BLOCK), nothing forwarded (docs/standby.md) */
+	bool promote;                /* the next push restarts every SRTP context at ix[][] */
 	struct mg_msg_addr cand[MG_PROTO_MAX_CANDIDATES]; /* RFC 3960 sources seen in 18x */
 	unsigned n_cand;
 };
@@ -139,6 +145,15 @@ bool media_call_suspended(const struct media_call *mc);
  * (kept). ops->failed if the dataplane refuses, ops->installed if a push
  * was waiting. */
 void media_call_reinstall(struct media_call *mc);
+
+/*
+ * A standby's call takes over (docs/standby.md): a SESSION_MODIFY without
+ * the block flags, every SRTP context restarted (ROC reset) at the indexes
+ * in ix[][] (MG_CRYPTO_F_SEQ where known), as media_promote() does for NG
+ * sessions; ops->installed follows. A call still being installed is
+ * installed unblocked.
+ */
+void media_call_promote(struct media_call *mc);
 
 /* Forget the requests in flight and what the dataplane holds (the call is
  * freed by force: guard timer, shutdown). */

@@ -181,6 +181,9 @@ relay_stop_rtpengine() {
 # load-limit scenario, media ports in 30000+N*1000..+999 like rtpengine.
 # MG_EXTRA_CONF: more gw.properties lines (dp_restart_test.sh); MG_PORT_RANGE: the
 # media port range instead (a standby pair shares one: ha_standby_test.sh).
+# MG_SIP_UA / MG_RULES: the SIP user agents and the routing rules instead;
+# MG_CTL_NS: the namespace of mediagate-control instead of ng-T-gw (the B2BUA
+# standby pair of ha_standby_calls_test.sh: each on its own SIP address).
 relay_start_mediagate() {
 	local n=$1 max=${2:-0}
 	local dp=$BUILD/dataplane/mediagate-dataplane ctl=$BUILD/control/mediagate-control
@@ -200,9 +203,9 @@ relay_start_mediagate() {
 	cat > "$d/gw.properties" << EOF
 # tests/ng relay $n: mediagate as an NG media relay behind Kamailio.
 # SIP of its own is not used here: loopback of the gateway's namespace.
-netborder.sip.userAgent.IPAddress=127.0.0.1:$((5070 + n))/udp
+netborder.sip.userAgent.IPAddress=${MG_SIP_UA:-127.0.0.1:$((5070 + n))/udp}
 netborder.media.srtp.mode=as-needed
-mediagate.routing.rulesFile=$SRC/configs/routing-rules.xml
+mediagate.routing.rulesFile=${MG_RULES:-$SRC/configs/routing-rules.xml}
 mediagate.log.level=info
 mediagate.control.socket=$d/dp.sock
 mediagate.control.allowedUids=0
@@ -219,7 +222,7 @@ EOF
 	RELAY_DP_PID[$n]=$!
 	PIDS+=($!)
 	wait_dp "$d/dp.sock" || { echo "# mediagate-dataplane $n did not answer"; return 1; }
-	ip netns exec $NS_GW "$ctl" --config "$d/gw.properties" > "$W/relay$n.log" 2>&1 &
+	ip netns exec "${MG_CTL_NS:-$NS_GW}" "$ctl" --config "$d/gw.properties" > "$W/relay$n.log" 2>&1 &
 	RELAY_PID[$n]=$!
 	PIDS+=($!)
 	wait_log "$W/relay$n.log" "connected to dataplane" 1 100
