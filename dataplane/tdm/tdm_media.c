@@ -15,6 +15,12 @@
  * the tone after this many frames without an update (RFC 4733 2.5.2.3 leaves
  * the choice to the receiver; 200 ms is several update intervals). */
 #define TONE_IDLE_FRAMES 10
+/* A digit the detector hears stop and start again within this many frames
+ * after the frame it stopped in is one key press: a late or slipped frame on
+ * the line (20 ms of idle code in the tone, tests/dahdi-emu when the TDM
+ * thread misses a period) is not a second digit. ITU-T Q.24 wants a pause of
+ * 40 ms or more recognised: one frame of bridging keeps under that. */
+#define TDMM_DIGIT_GAP_FRAMES 2
 /* Shortest tone played for an event (so the far end can detect it). */
 #define TONE_MIN_SAMPLES 320
 /* DTMF levels (dBm0): low group -10, high group -8 (2 dB twist, as DTMF
@@ -164,6 +170,8 @@ struct tdmm_chan {
 	uint32_t ev_ts;
 	uint32_t ev_dur;
 	bool ev_marker;
+	unsigned ev_hold;        /* frames left to wait for the digit to come back, 0 = not held */
+	uint32_t ev_dur_up;      /* duration when the detector said up */
 	/* RTP -> TDM */
 	struct mg_jb jb;
 	tone_gen_state_t *tone;
@@ -387,6 +395,18 @@ static uint16_t event_packet(struct tdmm_chan *c, uint8_t *p, bool end)
 	return TDMM_RTP_HDR + 4;
 }
 
+/* The held event's end packet three times (RFC 4733 2.5.1.4), each its own
+ * seq; its duration is the tone's, up to when the detector said up. */
+static unsigned event_end(struct tdmm_chan *c, uint8_t pkt[][TDMM_PKT_MAX], uint16_t *len, unsigned n)
+{
+	c->ev_dur = c->ev_dur_up;
+	for (unsigned k = 0; k < TDMM_EVENT_END_REPEATS; k++, n++)
+		len[n] = event_packet(c, pkt[n], true);
+	c->ev_active = false;
+	c->ev_hold = 0;
+	return n;
+}
+
 unsigned tdmm_from_tdm(struct tdmm_chan *c, const uint8_t *frame, uint8_t pkt[][TDMM_PKT_MAX],
 		       uint16_t *len)
 {
@@ -407,6 +427,17 @@ unsigned tdmm_from_tdm(struct tdmm_chan *c, const uint8_t *frame, uint8_t pkt[][
 		c->det_start = 0;
 		c->det_end = false;
 		dtmf_rx(c->dtmf_rx, lin, TDMM_FRAME);
+		if (c->ev_active && c->ev_hold > 0 && c->det_start != 0) {
+			if (tdmm_digit_to_event((char)c->det_start) == c->ev_code) {
+				/* the same digit back after a short interruption: the
+				 * same key press, the event goes on */
+				c->ev_hold = 0;
+				c->det_start = 0;
+				c->stats.digit_gaps_bridged++;
+			} else {
+				n = event_end(c, pkt, len, n); /* another digit: this one is over */
+			}
+		}
 		if (!c->ev_active && c->det_start != 0) {
 			int ev = tdmm_digit_to_event((char)c->det_start);
 
@@ -416,19 +447,29 @@ unsigned tdmm_from_tdm(struct tdmm_chan *c, const uint8_t *frame, uint8_t pkt[][
 				c->ev_ts = c->ts;
 				c->ev_dur = 0;
 				c->ev_marker = true;
+				c->ev_hold = 0;
 				c->stats.digits_detected++;
 			}
 		}
 	}
 	if (c->ev_active) {
 		c->ev_dur += TDMM_FRAME;
-		if (c->det_end) {
-			/* the end packet three times (RFC 4733 2.5.1.4), each its own seq */
-			for (unsigned k = 0; k < TDMM_EVENT_END_REPEATS; k++, n++)
-				len[n] = event_packet(c, pkt[n], true);
-			c->ev_active = false;
+		if (c->det_end && c->ev_hold == 0) {
+			/* up: ended only if it stays up TDMM_DIGIT_GAP_FRAMES (a late
+			 * or slipped frame on the line is not a second key press) */
+			c->ev_hold = TDMM_DIGIT_GAP_FRAMES + 1;
+			c->ev_dur_up = c->ev_dur;
+		}
+		if (c->ev_hold > 0 && --c->ev_hold == 0) {
+			n = event_end(c, pkt, len, n);
 		} else {
+			/* while held, the duration stays where the tone stopped */
+			uint32_t dur = c->ev_dur;
+
+			if (c->ev_hold > 0)
+				c->ev_dur = c->ev_dur_up;
 			len[n] = event_packet(c, pkt[n], false);
+			c->ev_dur = dur;
 			n++;
 		}
 	} else {

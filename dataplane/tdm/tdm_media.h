@@ -87,6 +87,7 @@ struct tdmm_stats {
 	uint64_t rtp_audio_out;    /* G.711 packets made */
 	uint64_t rtp_event_out;    /* telephone-event packets made */
 	uint64_t digits_detected;
+	uint64_t digit_gaps_bridged; /* a digit heard stop and start again at once: kept one */
 	uint64_t rtp_in;           /* RTP packets taken */
 	uint64_t events_in;        /* telephone-event packets taken */
 	uint64_t digits_played;
