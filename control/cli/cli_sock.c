@@ -17,7 +17,9 @@
 #include "mg_log.h"
 
 #define CLI_MAX_CONNS 32
-#define CLI_MAX_LINE 65536   /* a request longer than this closes the connection */
+#define CLI_MAX_LINE 65536   /* a request longer than this closes the connection; also
+			      * what is read ahead of the requests being executed */
+#define CLI_MAX_OUT (4u << 20) /* unsent replies of one connection (as NG over TCP) */
 
 struct cli_conn {
 	int fd;
@@ -71,6 +73,14 @@ static void conn_close(struct cli_conn *c)
 	free(c);
 }
 
+/* Read while there is room for more requests, write while replies wait. */
+static void conn_mask(struct cli_conn *c)
+{
+	su_root_eventmask(cs.root, c->index, c->fd,
+			  (c->in.len < CLI_MAX_LINE ? SU_WAIT_IN : 0) | SU_WAIT_HUP | SU_WAIT_ERR |
+				  (c->out.len > 0 ? SU_WAIT_OUT : 0));
+}
+
 /* Send what is queued; the rest when the socket is writable. -errno: broken. */
 static int conn_flush(struct cli_conn *c)
 {
@@ -84,10 +94,15 @@ static int conn_flush(struct cli_conn *c)
 			return -errno;
 		c->out_off += (size_t)n;
 	}
-	if (c->out_off == c->out.len)
+	if (c->out_off == c->out.len) {
 		c->out.len = c->out_off = 0;
-	su_root_eventmask(cs.root, c->index, c->fd,
-			  SU_WAIT_IN | SU_WAIT_HUP | SU_WAIT_ERR | (c->out.len > 0 ? SU_WAIT_OUT : 0));
+	} else if (c->out_off > 0) {
+		/* what was sent goes: out.len is what is unsent (bounded below) */
+		memmove(c->out.p, c->out.p + c->out_off, c->out.len - c->out_off);
+		c->out.len -= c->out_off;
+		c->out_off = 0;
+	}
+	conn_mask(c);
 	return 0;
 }
 
@@ -129,6 +144,14 @@ void cli_req_reply(struct cli_req *r, const struct ng_val *reply)
 		conn_close(c);
 		return;
 	}
+	if (c->out.len > CLI_MAX_OUT) {
+		/* requests keep coming, replies are not read: the memory would grow
+		 * without bound */
+		MG_WARN("cli: pid %d uid %u does not read its replies (%zu bytes unsent); closed",
+			(int)c->pid, (unsigned)c->uid, c->out.len);
+		conn_close(c);
+		return;
+	}
 	conn_lines(c); /* requests that arrived meanwhile */
 }
 
@@ -143,7 +166,7 @@ static void conn_lines(struct cli_conn *c)
 		char why[160];
 
 		if (nl == NULL)
-			return;
+			break;
 		len = (size_t)(nl - c->in.p);
 		used = len + 1;
 		if (len > 0 && c->in.p[len - 1] == '\r')
@@ -157,7 +180,7 @@ static void conn_lines(struct cli_conn *c)
 		if (r == NULL || (r->doc = ng_doc_new()) == NULL) {
 			free(r);
 			c->closing = true;
-			return;
+			break;
 		}
 		r->conn = c;
 		if (ng_json_decode(r->doc, c->in.p, len, NULL, &v, why, sizeof(why)) < 0)
@@ -179,6 +202,7 @@ static void conn_lines(struct cli_conn *c)
 		cli_cmd_handle(r, v);
 		return; /* the reply, now or later, goes on with the next lines */
 	}
+	conn_mask(c); /* lines taken without a reply (empty ones): room to read again */
 }
 
 static int on_conn(su_root_magic_t *magic, su_wait_t *w, su_wakeup_arg_t *arg)
@@ -198,22 +222,29 @@ static int on_conn(su_root_magic_t *magic, su_wait_t *w, su_wakeup_arg_t *arg)
 	}
 	if (!(events & (SU_WAIT_IN | SU_WAIT_HUP | SU_WAIT_ERR)))
 		return 0;
-	for (;;) {
+	if (c->in.len >= CLI_MAX_LINE && (events & (SU_WAIT_HUP | SU_WAIT_ERR))) {
+		conn_close(c); /* gone while its requests wait: the replies go nowhere */
+		return 0;
+	}
+	/* Read up to CLI_MAX_LINE ahead: the rest stays in the socket (the
+	 * sender blocks) until requests are executed and make room. */
+	while (c->in.len < CLI_MAX_LINE) {
 		ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
 
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			break;
-		if (n <= 0) {
-			conn_close(c);
-			return 0;
-		}
-		if (c->in.len + (size_t)n > CLI_MAX_LINE || ng_buf_append(&c->in, buf, (size_t)n) < 0) {
-			MG_WARN("cli: uid %u sent more than %d bytes without a newline; closed",
-				(unsigned)c->uid, CLI_MAX_LINE);
+		if (n <= 0 || ng_buf_append(&c->in, buf, (size_t)n) < 0) {
 			conn_close(c);
 			return 0;
 		}
 	}
+	if (c->in.len >= CLI_MAX_LINE && memchr(c->in.p, '\n', c->in.len) == NULL) {
+		MG_WARN("cli: uid %u sent more than %d bytes without a newline; closed",
+			(unsigned)c->uid, CLI_MAX_LINE);
+		conn_close(c);
+		return 0;
+	}
+	conn_mask(c);
 	conn_lines(c);
 	return 0;
 }
