@@ -602,6 +602,7 @@ static void session_report(struct ng_doc *d, struct ng_val *r, const struct medi
 	const struct media_session *m = res->session;
 	struct ng_val *tags = ng_new_dict(d);
 	uint64_t tot[2][3] = { { 0 } }; /* [RTP, RTCP][packets, bytes, errors] */
+	static const struct media_stream_stats none; /* m= lines past MEDIA_MAX_STREAMS: never relayed */
 
 	ng_dict_add_int(d, r, "created", (int64_t)(m->created_ms / 1000));
 	ng_dict_add_int(d, r, "created_us", (int64_t)(m->created_ms % 1000) * 1000);
@@ -620,7 +621,7 @@ static void session_report(struct ng_doc *d, struct ng_val *r, const struct medi
 				ng_dict_add_str(d, t, "in dialogue with", od->parties[od->active]->tag);
 			for (unsigned i = 0; i < pa->n_legs; i++) {
 				const struct media_leg *l = &pa->legs[i];
-				const struct media_stream_stats *st = &res->stats[s][pi][i < MEDIA_MAX_STREAMS ? i : 0];
+				const struct media_stream_stats *st = i < MEDIA_MAX_STREAMS ? &res->stats[s][pi][i] : &none;
 				struct ng_val *md_ = ng_new_dict(d), *streams = ng_new_list(d);
 				struct ng_val *rtp = ng_new_dict(d), *rtcp = ng_new_dict(d), *fl;
 				uint64_t rtp_pk = st->rx.packets - st->rx.rtcp_packets;
