@@ -21,6 +21,9 @@
  * thread misses a period) is not a second digit. ITU-T Q.24 wants a pause of
  * 40 ms or more recognised: one frame of bridging keeps under that. */
 #define TDMM_DIGIT_GAP_FRAMES 2
+/* An event timestamp this far (10 s) behind the current event's is a late
+ * packet of an earlier event; further back, the sender's clock jumped: new. */
+#define TDMM_EVENT_STALE_SPAN (10u * 8000u)
 /* Shortest tone played for an event (so the far end can detect it). */
 #define TONE_MIN_SAMPLES 320
 /* DTMF levels (dBm0): low group -10, high group -8 (2 dB twist, as DTMF
@@ -175,8 +178,9 @@ struct tdmm_chan {
 	/* RTP -> TDM */
 	struct mg_jb jb;
 	tone_gen_state_t *tone;
-	bool rx_ev_known;        /* rx_ev_ts names the last event seen */
+	bool rx_ev_known;        /* rx_ev_ts names the last event seen (of rx_ev_ssrc) */
 	uint32_t rx_ev_ts;
+	uint32_t rx_ev_ssrc;
 	bool tone_active;
 	uint32_t tone_played;    /* samples */
 	uint32_t tone_target;    /* 0 = until the end packet */
@@ -267,6 +271,8 @@ const char *tdmm_drop_name(enum tdmm_drop d)
 		return "unknown_pt";
 	case TDMM_DROP_JB:
 		return "jitter_buffer";
+	case TDMM_DROP_STALE_EVENT:
+		return "stale_event";
 	default:
 		return "?";
 	}
@@ -511,8 +517,17 @@ static void event_in(struct tdmm_chan *c, const struct tdmm_rtp *r)
 			c->tone_target = e.duration > TONE_MIN_SAMPLES ? e.duration : TONE_MIN_SAMPLES;
 		return;
 	}
+	if (c->rx_ev_known && r->ssrc == c->rx_ev_ssrc && (int32_t)(r->ts - c->rx_ev_ts) < 0 &&
+	    c->rx_ev_ts - r->ts < TDMM_EVENT_STALE_SPAN) {
+		/* a late packet of an earlier event (the network reordered it, a
+		 * retransmitted end): playing it would cut the current digit
+		 * and add one (RFC 4733: events are told apart by timestamp) */
+		c->stats.drops[TDMM_DROP_STALE_EVENT]++;
+		return;
+	}
 	c->rx_ev_known = true;
 	c->rx_ev_ts = r->ts;
+	c->rx_ev_ssrc = r->ssrc;
 	if (e.event > 15)
 		return; /* not DTMF (flash, modem tones): nothing to play */
 	tone_gen_init(c->tone, dtmf_desc[e.event]); /* re-init in place: no allocation */

@@ -79,6 +79,7 @@ enum tdmm_drop {
 	TDMM_DROP_MALFORMED,   /* not RTP, or an event payload shorter than 4 bytes */
 	TDMM_DROP_UNKNOWN_PT,  /* neither the codec nor telephone-event */
 	TDMM_DROP_JB,          /* refused by the jitter buffer (late, duplicate, ...) */
+	TDMM_DROP_STALE_EVENT, /* a telephone-event older than the one playing (reordered) */
 	TDMM_DROP__COUNT
 };
 

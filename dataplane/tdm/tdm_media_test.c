@@ -577,6 +577,61 @@ static void test_dtmf_line_gap(void **state)
 }
 
 /*
+ * RFC 4733 from a network that reorders: '5' (timestamp T1, three end
+ * packets) then '9' (T2 > T1); one of '5''s end packets is late and arrives
+ * while '9' plays. It is the old event's: dropped and counted, '9' goes on;
+ * the line carries "59", not "595". A new SSRC (another stream) starts over.
+ */
+static void send_event(struct tdmm_chan *c, uint16_t seq, uint32_t ts, uint32_t ssrc, uint8_t ev,
+		       bool end, uint16_t dur, unsigned f)
+{
+	uint8_t ep[TDMM_RTP_HDR + 4];
+	struct tdmm_event e = { ev, end, 10, dur };
+
+	make_rtp(ep, 101, dur == 160, seq, ts, ssrc);
+	tdmm_event_encode(&e, ep + TDMM_RTP_HDR);
+	tdmm_from_rtp(c, ep, sizeof(ep), (uint64_t)f * 20000);
+}
+
+static void test_dtmf_late_end_of_old_event(void **state)
+{
+	struct tdmm_chan *c = chan(MG_LAW_ALAW, MG_LAW_ULAW, 101, false);
+	dtmf_rx_state_t *det = dtmf_rx_init(NULL, NULL, NULL);
+	const uint32_t t1 = 0xfffff000u, t2 = t1 + 40 * 160; /* across the wrap */
+	char heard[16] = {0};
+	uint16_t seq = 100;
+
+	(void)state;
+	for (unsigned f = 0; f < 90; f++) {
+		uint8_t out[TDMM_FRAME];
+		int16_t lin[TDMM_FRAME];
+
+		if (f < 8) /* '5': 8 updates, then 3 ends */
+			send_event(c, seq++, t1, 7, 5, false, (uint16_t)((f + 1) * 160), f);
+		else if (f < 10)
+			send_event(c, seq++, t1, 7, 5, true, 8 * 160, f);
+		else if (f >= 40 && f < 48) /* '9' */
+			send_event(c, seq++, t2, 7, 9, false, (uint16_t)((f - 39) * 160), f);
+		else if (f >= 48 && f < 51)
+			send_event(c, seq++, t2, 7, 9, true, 8 * 160, f);
+		if (f == 43) /* '5''s third end packet, late */
+			send_event(c, 109, t1, 7, 5, true, 8 * 160, f);
+		tdmm_to_tdm(c, out);
+		mg_g711_decode_buf(MG_LAW_ALAW, lin, out, TDMM_FRAME);
+		dtmf_rx(det, lin, TDMM_FRAME);
+	}
+	dtmf_rx_get(det, heard, sizeof(heard) - 1);
+	assert_string_equal(heard, "59");
+	assert_int_equal(tdmm_chan_stats(c)->digits_played, 2);
+	assert_int_equal(tdmm_chan_stats(c)->drops[TDMM_DROP_STALE_EVENT], 1);
+	/* another stream (a new SSRC), its timestamps anywhere: a new event */
+	send_event(c, 1, t1 - 5000, 8, 1, false, 160, 91);
+	assert_int_equal(tdmm_chan_stats(c)->digits_played, 3);
+	dtmf_rx_free(det);
+	tdmm_chan_free(c);
+}
+
+/*
  * RTCP: SR counts what was sent, the report block what arrived from the far
  * end (a gap of 3 packets, a sequence wrap, steady 20 ms arrival = zero
  * jitter, then one late packet), SDES carries the CNAME; byte layout per
@@ -678,6 +733,7 @@ int main(void)
 		cmocka_unit_test(test_echo_canceller_no_echo_dtmf),
 		cmocka_unit_test(test_echo_canceller_near_dtmf_tone_ref),
 		cmocka_unit_test(test_dtmf_line_gap),
+		cmocka_unit_test(test_dtmf_late_end_of_old_event),
 		cmocka_unit_test(test_rtcp_report),
 	};
 
