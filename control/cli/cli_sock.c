@@ -31,6 +31,8 @@ struct cli_conn {
 	size_t out_off;
 	struct cli_req *busy;   /* the request being executed: no other line is read */
 	bool closing;           /* close once the reply is out */
+	bool in_lines;          /* conn_lines() runs: a reply made now returns to it */
+	bool dead;              /* ... and asks it to close the connection */
 };
 
 struct cli_req {
@@ -141,14 +143,20 @@ void cli_req_reply(struct cli_req *r, const struct ng_val *reply)
 	if (c == NULL)
 		return;
 	if (conn_flush(c) < 0 || (c->closing && c->out.len == 0)) {
-		conn_close(c);
-		return;
-	}
-	if (c->out.len > CLI_MAX_OUT) {
+		c->dead = true;
+	} else if (c->out.len > CLI_MAX_OUT) {
 		/* requests keep coming, replies are not read: the memory would grow
 		 * without bound */
 		MG_WARN("cli: pid %d uid %u does not read its replies (%zu bytes unsent); closed",
 			(int)c->pid, (unsigned)c->uid, c->out.len);
+		c->dead = true;
+	}
+	/* Answered at once, inside conn_lines(): it goes on with the next line
+	 * itself (a call back into it per line made the stack as deep as the
+	 * lines a client sends in one write). */
+	if (c->in_lines)
+		return;
+	if (c->dead) {
 		conn_close(c);
 		return;
 	}
@@ -158,7 +166,8 @@ void cli_req_reply(struct cli_req *r, const struct ng_val *reply)
 /* Execute the complete lines in c->in, one at a time. */
 static void conn_lines(struct cli_conn *c)
 {
-	while (c->busy == NULL && !c->closing && c->in.len > 0) {
+	c->in_lines = true;
+	while (c->busy == NULL && !c->closing && !c->dead && c->in.len > 0) {
 		char *nl = memchr(c->in.p, '\n', c->in.len);
 		size_t len, used;
 		struct cli_req *r;
@@ -196,13 +205,19 @@ static void conn_lines(struct cli_conn *c)
 			ng_dict_add_str(r->doc, e, "result", "error");
 			ng_dict_add_str(r->doc, e, "error-reason", why);
 			cli_req_reply(r, e);
-			return; /* cli_req_reply() went on with the next lines */
+			continue;
 		}
 		MG_DEBUG("cli: uid %u: %s", (unsigned)c->uid, ng_dict_str(v, "command"));
+		/* answered now: the loop goes on; later: cli_req_reply() calls
+		 * conn_lines() again */
 		cli_cmd_handle(r, v);
-		return; /* the reply, now or later, goes on with the next lines */
 	}
-	conn_mask(c); /* lines taken without a reply (empty ones): room to read again */
+	c->in_lines = false;
+	if (c->dead) {
+		conn_close(c);
+		return;
+	}
+	conn_mask(c); /* room to read again */
 }
 
 static int on_conn(su_root_magic_t *magic, su_wait_t *w, su_wakeup_arg_t *arg)
