@@ -436,6 +436,7 @@ static void stats_control(struct ng_doc *d, struct ng_val *v)
 	ng_dict_add_int(d, o, "other", (int64_t)nc.other);
 	ng_dict_add_int(d, o, "errors", (int64_t)nc.errors);
 	ng_dict_add_int(d, o, "load_limit", (int64_t)nc.load_limit);
+	ng_dict_add_int(d, o, "delete_delayed", ng_cmd_delayed_deletes());
 
 	add_bool(d, v, "draining", calls_draining());
 }
