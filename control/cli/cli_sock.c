@@ -19,7 +19,7 @@
 #define CLI_MAX_CONNS 32
 #define CLI_MAX_LINE 65536   /* a request longer than this closes the connection; also
 			      * what is read ahead of the requests being executed */
-#define CLI_MAX_OUT (4u << 20) /* unsent replies of one connection (as NG over TCP) */
+#define CLI_MAX_OUT (4u << 20) /* unsent replies over which no request is executed */
 
 struct cli_conn {
 	int fd;
@@ -142,15 +142,8 @@ void cli_req_reply(struct cli_req *r, const struct ng_val *reply)
 	free(r);
 	if (c == NULL)
 		return;
-	if (conn_flush(c) < 0 || (c->closing && c->out.len == 0)) {
+	if (conn_flush(c) < 0 || (c->closing && c->out.len == 0))
 		c->dead = true;
-	} else if (c->out.len > CLI_MAX_OUT) {
-		/* requests keep coming, replies are not read: the memory would grow
-		 * without bound */
-		MG_WARN("cli: pid %d uid %u does not read its replies (%zu bytes unsent); closed",
-			(int)c->pid, (unsigned)c->uid, c->out.len);
-		c->dead = true;
-	}
 	/* Answered at once, inside conn_lines(): it goes on with the next line
 	 * itself (a call back into it per line made the stack as deep as the
 	 * lines a client sends in one write). */
@@ -167,7 +160,10 @@ void cli_req_reply(struct cli_req *r, const struct ng_val *reply)
 static void conn_lines(struct cli_conn *c)
 {
 	c->in_lines = true;
-	while (c->busy == NULL && !c->closing && !c->dead && c->in.len > 0) {
+	/* Over CLI_MAX_OUT of replies unread, the next requests wait (and,
+	 * CLI_MAX_LINE of them read, the client's writes): a client that
+	 * pipelines without reading stalls instead of piling replies up here. */
+	while (c->busy == NULL && !c->closing && !c->dead && c->in.len > 0 && c->out.len < CLI_MAX_OUT) {
 		char *nl = memchr(c->in.p, '\n', c->in.len);
 		size_t len, used;
 		struct cli_req *r;
@@ -235,8 +231,10 @@ static int on_conn(su_root_magic_t *magic, su_wait_t *w, su_wakeup_arg_t *arg)
 		conn_close(c);
 		return 0;
 	}
-	if (!(events & (SU_WAIT_IN | SU_WAIT_HUP | SU_WAIT_ERR)))
+	if (!(events & (SU_WAIT_IN | SU_WAIT_HUP | SU_WAIT_ERR))) {
+		conn_lines(c); /* replies went out: the requests waiting for that */
 		return 0;
+	}
 	if (c->in.len >= CLI_MAX_LINE && (events & (SU_WAIT_HUP | SU_WAIT_ERR))) {
 		conn_close(c); /* gone while its requests wait: the replies go nowhere */
 		return 0;
