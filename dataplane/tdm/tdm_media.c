@@ -15,12 +15,14 @@
  * the tone after this many frames without an update (RFC 4733 2.5.2.3 leaves
  * the choice to the receiver; 200 ms is several update intervals). */
 #define TONE_IDLE_FRAMES 10
-/* A digit the detector hears stop and start again within this many frames
- * after the frame it stopped in is one key press: a late or slipped frame on
- * the line (20 ms of idle code in the tone, tests/dahdi-emu when the TDM
- * thread misses a period) is not a second digit. ITU-T Q.24 wants a pause of
- * 40 ms or more recognised: one frame of bridging keeps under that. */
-#define TDMM_DIGIT_GAP_FRAMES 2
+/* A digit the detector hears stop and start again within this many 10 ms
+ * halves of a frame is one key press: a late or slipped frame on the line
+ * (20 ms of idle code in the tone, tests/dahdi-emu when the TDM thread misses
+ * a period) is not a second digit. spandsp decides in 12.75 ms blocks: with
+ * 40 ms, interruptions of 20 and 30 ms are bridged at every phase, pauses of
+ * 50 ms or more between two presses of one key told at every phase, 40 ms
+ * pauses (ITU-T Q.24's shortest) at 14 of 20 (tdm_media_test). */
+#define TDMM_DIGIT_GAP_HALVES 4
 /* An event timestamp this far (10 s) behind the current event's is a late
  * packet of an earlier event; further back, the sender's clock jumped: new. */
 #define TDMM_EVENT_STALE_SPAN (10u * 8000u)
@@ -168,12 +170,16 @@ struct tdmm_chan {
 	bool ref_tone;           /* ... and it was a DTMF tone of ours */
 	int det_start;           /* digit the detector reported down in this frame, 0 none */
 	bool det_end;            /* the detector reported the digit up */
+	uint32_t halves;         /* 10 ms halves of frames given to the detector */
+	uint32_t det_start_at;   /* ... the half det_start came in */
+	uint32_t det_end_at;     /* ... the half det_end came in */
 	bool ev_active;
 	uint8_t ev_code;
 	uint32_t ev_ts;
 	uint32_t ev_dur;
 	bool ev_marker;
-	unsigned ev_hold;        /* frames left to wait for the digit to come back, 0 = not held */
+	bool ev_hold;            /* the detector said up: waiting for the digit to come back */
+	uint32_t ev_up_at;       /* the half it said up in */
 	uint32_t ev_dur_up;      /* duration when the detector said up */
 	/* RTP -> TDM */
 	struct mg_jb jb;
@@ -285,10 +291,13 @@ static void dtmf_report(void *arg, int code, int level, int delay)
 
 	(void)level;
 	(void)delay;
-	if (code != 0)
+	if (code != 0) {
 		c->det_start = code;
-	else
+		c->det_start_at = c->halves;
+	} else {
 		c->det_end = true;
+		c->det_end_at = c->halves;
+	}
 }
 
 struct tdmm_chan *tdmm_chan_new(const struct tdmm_config *cfg)
@@ -409,7 +418,7 @@ static unsigned event_end(struct tdmm_chan *c, uint8_t pkt[][TDMM_PKT_MAX], uint
 	for (unsigned k = 0; k < TDMM_EVENT_END_REPEATS; k++, n++)
 		len[n] = event_packet(c, pkt[n], true);
 	c->ev_active = false;
-	c->ev_hold = 0;
+	c->ev_hold = false;
 	return n;
 }
 
@@ -432,16 +441,19 @@ unsigned tdmm_from_tdm(struct tdmm_chan *c, const uint8_t *frame, uint8_t pkt[][
 	if (c->dtmf_rx != NULL) {
 		c->det_start = 0;
 		c->det_end = false;
-		dtmf_rx(c->dtmf_rx, lin, TDMM_FRAME);
-		if (c->ev_active && c->ev_hold > 0 && c->det_start != 0) {
-			if (tdmm_digit_to_event((char)c->det_start) == c->ev_code) {
+		/* in halves: when the digit went up and came back, to 10 ms */
+		for (unsigned h = 0; h < 2; h++, c->halves++)
+			dtmf_rx(c->dtmf_rx, lin + h * (TDMM_FRAME / 2), TDMM_FRAME / 2);
+		if (c->ev_active && c->ev_hold && c->det_start != 0) {
+			if (tdmm_digit_to_event((char)c->det_start) == c->ev_code &&
+			    c->det_start_at - c->ev_up_at <= TDMM_DIGIT_GAP_HALVES) {
 				/* the same digit back after a short interruption: the
 				 * same key press, the event goes on */
-				c->ev_hold = 0;
+				c->ev_hold = false;
 				c->det_start = 0;
 				c->stats.digit_gaps_bridged++;
 			} else {
-				n = event_end(c, pkt, len, n); /* another digit: this one is over */
+				n = event_end(c, pkt, len, n); /* a new press: this one is over */
 			}
 		}
 		if (!c->ev_active && c->det_start != 0) {
@@ -453,26 +465,27 @@ unsigned tdmm_from_tdm(struct tdmm_chan *c, const uint8_t *frame, uint8_t pkt[][
 				c->ev_ts = c->ts;
 				c->ev_dur = 0;
 				c->ev_marker = true;
-				c->ev_hold = 0;
+				c->ev_hold = false;
 				c->stats.digits_detected++;
 			}
 		}
 	}
 	if (c->ev_active) {
 		c->ev_dur += TDMM_FRAME;
-		if (c->det_end && c->ev_hold == 0) {
-			/* up: ended only if it stays up TDMM_DIGIT_GAP_FRAMES (a late
+		if (c->det_end && !c->ev_hold) {
+			/* up: ended only if it stays up TDMM_DIGIT_GAP_HALVES (a late
 			 * or slipped frame on the line is not a second key press) */
-			c->ev_hold = TDMM_DIGIT_GAP_FRAMES + 1;
+			c->ev_hold = true;
+			c->ev_up_at = c->det_end_at;
 			c->ev_dur_up = c->ev_dur;
 		}
-		if (c->ev_hold > 0 && --c->ev_hold == 0) {
-			n = event_end(c, pkt, len, n);
+		if (c->ev_hold && c->halves - 1 - c->ev_up_at >= TDMM_DIGIT_GAP_HALVES) {
+			n = event_end(c, pkt, len, n); /* no digit back within the gap */
 		} else {
 			/* while held, the duration stays where the tone stopped */
 			uint32_t dur = c->ev_dur;
 
-			if (c->ev_hold > 0)
+			if (c->ev_hold)
 				c->ev_dur = c->ev_dur_up;
 			len[n] = event_packet(c, pkt[n], false);
 			c->ev_dur = dur;

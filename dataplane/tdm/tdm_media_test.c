@@ -576,6 +576,48 @@ static void test_dtmf_line_gap(void **state)
 	}
 }
 
+/* Two presses of '5' (100 ms each) with a pause of @p pause_ms between, on
+ * the line @p shift samples into a frame: how many events B sent. */
+static unsigned dtmf_two_presses(int pause_ms, int shift)
+{
+	struct tdmm_chan *b = chan(MG_LAW_ALAW, MG_LAW_ULAW, 101, false);
+	dtmf_tx_state_t *gen = dtmf_tx_init(NULL);
+	int16_t lin[TDMM_FRAME * 40 + TDMM_FRAME] = {0};
+	unsigned starts = 0;
+
+	dtmf_tx_set_timing(gen, 100, pause_ms);
+	dtmf_tx_put(gen, "55", -1);
+	dtmf_tx(gen, lin + shift, TDMM_FRAME * 40);
+	for (int f = 0; f < 40; f++) {
+		uint8_t frame[TDMM_FRAME], pkt[TDMM_MAX_OUT][TDMM_PKT_MAX];
+		uint16_t len[TDMM_MAX_OUT];
+		unsigned np;
+
+		mg_g711_encode_buf(MG_LAW_ALAW, frame, lin + f * TDMM_FRAME, TDMM_FRAME);
+		np = tdmm_from_tdm(b, frame, pkt, len);
+		for (unsigned k = 0; k < np; k++)
+			starts += (pkt[k][1] & 0x7f) == 101 && (pkt[k][1] & 0x80) != 0;
+	}
+	dtmf_tx_free(gen);
+	tdmm_chan_free(b);
+	return starts;
+}
+
+/* What bridging a gap costs: two presses of one key 50 ms apart (a fast
+ * dialer) stay two digits at every phase; 30 ms apart are one. */
+static void test_dtmf_two_presses(void **state)
+{
+	unsigned told40 = 0;
+
+	(void)state;
+	for (int shift = 0; shift < TDMM_FRAME; shift += 8) {
+		assert_int_equal(dtmf_two_presses(50, shift), 2);
+		assert_int_equal(dtmf_two_presses(30, shift), 1);
+		told40 += dtmf_two_presses(40, shift) == 2;
+	}
+	print_message("40 ms pause: two digits at %u of 20 phases\n", told40);
+}
+
 /*
  * RFC 4733 from a network that reorders: '5' (timestamp T1, three end
  * packets) then '9' (T2 > T1); one of '5''s end packets is late and arrives
@@ -733,6 +775,7 @@ int main(void)
 		cmocka_unit_test(test_echo_canceller_no_echo_dtmf),
 		cmocka_unit_test(test_echo_canceller_near_dtmf_tone_ref),
 		cmocka_unit_test(test_dtmf_line_gap),
+		cmocka_unit_test(test_dtmf_two_presses),
 		cmocka_unit_test(test_dtmf_late_end_of_old_event),
 		cmocka_unit_test(test_rtcp_report),
 	};
