@@ -19,6 +19,7 @@
 #include "calls_ctl.h"
 #include "cli.h"
 #include "ha.h"
+#include "load.h"
 #include "media.h"
 #include "mg_build_config.h"
 #include "mg_log.h"
@@ -383,6 +384,7 @@ static void stats_control(struct ng_doc *d, struct ng_val *v)
 	ng_dict_add_int(d, o, "errors", (int64_t)mc.errors);
 	ng_dict_add_int(d, o, "limit_refused", (int64_t)mc.limit_refused);
 	ng_dict_add_int(d, o, "ports_refused", (int64_t)mc.ports_refused);
+	ng_dict_add_int(d, o, "load_refused", (int64_t)mc.load_refused);
 	/* NG sessions deleted by a timeout, by reason (docs/ng.md "Timeouts") */
 	media_timeout_get_counters(expired);
 	o = ng_dict_add(d, o, "timeout", ng_new_dict(d));
@@ -415,6 +417,21 @@ static void stats_control(struct ng_doc *d, struct ng_val *v)
 		ha_stats(d, v, &hc);
 	}
 
+	{
+		/* admission by measured load (control/load), both front ends */
+		struct load_counters lc;
+
+		load_get_counters(&lc);
+		o = ng_dict_add(d, v, "load", ng_new_dict(d));
+		ng_dict_add_int(d, o, "admitted", (int64_t)lc.admitted);
+		ng_dict_add_int(d, o, "refused_rate", (int64_t)lc.refused_rate);
+		ng_dict_add_int(d, o, "refused_lag", (int64_t)lc.refused_lag);
+		ng_dict_add_int(d, o, "lag_ms", lc.lag_ms);
+		ng_dict_add_int(d, o, "lag_max_ms", lc.lag_max_ms);
+		ng_dict_add_int(d, o, "rxq_ms", lc.rxq_ms);
+		ng_dict_add_int(d, o, "rxq_max_ms", lc.rxq_max_ms);
+	}
+
 	ng_cmd_get_counters(&nc);
 	o = ng_dict_add(d, v, "ng", ng_new_dict(d));
 	ng_dict_add_int(d, o, "ping", (int64_t)nc.ping);
@@ -427,6 +444,7 @@ static void stats_control(struct ng_doc *d, struct ng_val *v)
 	ng_dict_add_int(d, o, "other", (int64_t)nc.other);
 	ng_dict_add_int(d, o, "errors", (int64_t)nc.errors);
 	ng_dict_add_int(d, o, "load_limit", (int64_t)nc.load_limit);
+	ng_dict_add_int(d, o, "delete_delayed", ng_cmd_delayed_deletes());
 
 	add_bool(d, v, "draining", calls_draining());
 }

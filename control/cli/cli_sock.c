@@ -17,7 +17,9 @@
 #include "mg_log.h"
 
 #define CLI_MAX_CONNS 32
-#define CLI_MAX_LINE 65536   /* a request longer than this closes the connection */
+#define CLI_MAX_LINE 65536   /* a request longer than this closes the connection; also
+			      * what is read ahead of the requests being executed */
+#define CLI_MAX_OUT (4u << 20) /* unsent replies over which no request is executed */
 
 struct cli_conn {
 	int fd;
@@ -29,6 +31,8 @@ struct cli_conn {
 	size_t out_off;
 	struct cli_req *busy;   /* the request being executed: no other line is read */
 	bool closing;           /* close once the reply is out */
+	bool in_lines;          /* conn_lines() runs: a reply made now returns to it */
+	bool dead;              /* ... and asks it to close the connection */
 };
 
 struct cli_req {
@@ -71,6 +75,14 @@ static void conn_close(struct cli_conn *c)
 	free(c);
 }
 
+/* Read while there is room for more requests, write while replies wait. */
+static void conn_mask(struct cli_conn *c)
+{
+	su_root_eventmask(cs.root, c->index, c->fd,
+			  (c->in.len < CLI_MAX_LINE ? SU_WAIT_IN : 0) | SU_WAIT_HUP | SU_WAIT_ERR |
+				  (c->out.len > 0 ? SU_WAIT_OUT : 0));
+}
+
 /* Send what is queued; the rest when the socket is writable. -errno: broken. */
 static int conn_flush(struct cli_conn *c)
 {
@@ -84,10 +96,15 @@ static int conn_flush(struct cli_conn *c)
 			return -errno;
 		c->out_off += (size_t)n;
 	}
-	if (c->out_off == c->out.len)
+	if (c->out_off == c->out.len) {
 		c->out.len = c->out_off = 0;
-	su_root_eventmask(cs.root, c->index, c->fd,
-			  SU_WAIT_IN | SU_WAIT_HUP | SU_WAIT_ERR | (c->out.len > 0 ? SU_WAIT_OUT : 0));
+	} else if (c->out_off > 0) {
+		/* what was sent goes: out.len is what is unsent (bounded below) */
+		memmove(c->out.p, c->out.p + c->out_off, c->out.len - c->out_off);
+		c->out.len -= c->out_off;
+		c->out_off = 0;
+	}
+	conn_mask(c);
 	return 0;
 }
 
@@ -125,7 +142,14 @@ void cli_req_reply(struct cli_req *r, const struct ng_val *reply)
 	free(r);
 	if (c == NULL)
 		return;
-	if (conn_flush(c) < 0 || (c->closing && c->out.len == 0)) {
+	if (conn_flush(c) < 0 || (c->closing && c->out.len == 0))
+		c->dead = true;
+	/* Answered at once, inside conn_lines(): it goes on with the next line
+	 * itself (a call back into it per line made the stack as deep as the
+	 * lines a client sends in one write). */
+	if (c->in_lines)
+		return;
+	if (c->dead) {
 		conn_close(c);
 		return;
 	}
@@ -135,7 +159,11 @@ void cli_req_reply(struct cli_req *r, const struct ng_val *reply)
 /* Execute the complete lines in c->in, one at a time. */
 static void conn_lines(struct cli_conn *c)
 {
-	while (c->busy == NULL && !c->closing && c->in.len > 0) {
+	c->in_lines = true;
+	/* Over CLI_MAX_OUT of replies unread, the next requests wait (and,
+	 * CLI_MAX_LINE of them read, the client's writes): a client that
+	 * pipelines without reading stalls instead of piling replies up here. */
+	while (c->busy == NULL && !c->closing && !c->dead && c->in.len > 0 && c->out.len < CLI_MAX_OUT) {
 		char *nl = memchr(c->in.p, '\n', c->in.len);
 		size_t len, used;
 		struct cli_req *r;
@@ -143,7 +171,7 @@ static void conn_lines(struct cli_conn *c)
 		char why[160];
 
 		if (nl == NULL)
-			return;
+			break;
 		len = (size_t)(nl - c->in.p);
 		used = len + 1;
 		if (len > 0 && c->in.p[len - 1] == '\r')
@@ -157,7 +185,7 @@ static void conn_lines(struct cli_conn *c)
 		if (r == NULL || (r->doc = ng_doc_new()) == NULL) {
 			free(r);
 			c->closing = true;
-			return;
+			break;
 		}
 		r->conn = c;
 		if (ng_json_decode(r->doc, c->in.p, len, NULL, &v, why, sizeof(why)) < 0)
@@ -173,12 +201,19 @@ static void conn_lines(struct cli_conn *c)
 			ng_dict_add_str(r->doc, e, "result", "error");
 			ng_dict_add_str(r->doc, e, "error-reason", why);
 			cli_req_reply(r, e);
-			return; /* cli_req_reply() went on with the next lines */
+			continue;
 		}
 		MG_DEBUG("cli: uid %u: %s", (unsigned)c->uid, ng_dict_str(v, "command"));
+		/* answered now: the loop goes on; later: cli_req_reply() calls
+		 * conn_lines() again */
 		cli_cmd_handle(r, v);
-		return; /* the reply, now or later, goes on with the next lines */
 	}
+	c->in_lines = false;
+	if (c->dead) {
+		conn_close(c);
+		return;
+	}
+	conn_mask(c); /* room to read again */
 }
 
 static int on_conn(su_root_magic_t *magic, su_wait_t *w, su_wakeup_arg_t *arg)
@@ -196,24 +231,33 @@ static int on_conn(su_root_magic_t *magic, su_wait_t *w, su_wakeup_arg_t *arg)
 		conn_close(c);
 		return 0;
 	}
-	if (!(events & (SU_WAIT_IN | SU_WAIT_HUP | SU_WAIT_ERR)))
+	if (!(events & (SU_WAIT_IN | SU_WAIT_HUP | SU_WAIT_ERR))) {
+		conn_lines(c); /* replies went out: the requests waiting for that */
 		return 0;
-	for (;;) {
+	}
+	if (c->in.len >= CLI_MAX_LINE && (events & (SU_WAIT_HUP | SU_WAIT_ERR))) {
+		conn_close(c); /* gone while its requests wait: the replies go nowhere */
+		return 0;
+	}
+	/* Read up to CLI_MAX_LINE ahead: the rest stays in the socket (the
+	 * sender blocks) until requests are executed and make room. */
+	while (c->in.len < CLI_MAX_LINE) {
 		ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
 
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			break;
-		if (n <= 0) {
-			conn_close(c);
-			return 0;
-		}
-		if (c->in.len + (size_t)n > CLI_MAX_LINE || ng_buf_append(&c->in, buf, (size_t)n) < 0) {
-			MG_WARN("cli: uid %u sent more than %d bytes without a newline; closed",
-				(unsigned)c->uid, CLI_MAX_LINE);
+		if (n <= 0 || ng_buf_append(&c->in, buf, (size_t)n) < 0) {
 			conn_close(c);
 			return 0;
 		}
 	}
+	if (c->in.len >= CLI_MAX_LINE && memchr(c->in.p, '\n', c->in.len) == NULL) {
+		MG_WARN("cli: uid %u sent more than %d bytes without a newline; closed",
+			(unsigned)c->uid, CLI_MAX_LINE);
+		conn_close(c);
+		return 0;
+	}
+	conn_mask(c);
 	conn_lines(c);
 	return 0;
 }

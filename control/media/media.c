@@ -1039,6 +1039,21 @@ static int dp_error(struct media_result *r, int rc)
 	return -1;
 }
 
+/*
+ * A request of a step could not be sent (-errno) after others were: the
+ * step waits for their replies like any other and fails then (run again
+ * from its start, the operation was counted and parsed twice, and its first
+ * parse leaked). The step returns after it.
+ */
+static void step_failed(struct media_session *m, struct media_op *op, int *stage, int next, int rc)
+{
+	if (op->err_rc == 0)
+		op->err_rc = rc;
+	*stage = next;
+	if (m->pending == 0)
+		dp_error(op->res, rc);
+}
+
 static void run_offer(struct media_session *m, struct media_op *op, int *stage)
 {
 	struct media_result *r = op->res;
@@ -1096,7 +1111,7 @@ static void run_offer(struct media_session *m, struct media_op *op, int *stage)
 		for (int s = 0; s < 2; s++) {
 			rc = ports_request(m, s, relayed, m->n_streams);
 			if (rc < 0) {
-				dp_error(r, rc);
+				step_failed(m, op, stage, ST_PORTS, rc);
 				return;
 			}
 			sent += rc;
@@ -1176,7 +1191,7 @@ static void run_answer(struct media_session *m, struct media_op *op, int *stage)
 		}
 		rc = dp_sync(m, &op->o);
 		if (rc < 0) {
-			dp_error(r, rc);
+			step_failed(m, op, stage, ST_DP, rc);
 			return;
 		}
 		*stage = ST_DP;
@@ -1334,7 +1349,7 @@ static void run_block(struct media_session *m, struct media_op *op, int *stage)
 		}
 		rc = media_dp_up() ? dp_sync(m, NULL) : 0;
 		if (rc < 0) {
-			dp_error(r, rc);
+			step_failed(m, op, stage, ST_DP, rc);
 			return;
 		}
 		*stage = ST_DP;

@@ -59,6 +59,7 @@ static struct {
 	unsigned n_taken;
 	bool survived;              /* the dataplane kept everything: EADDRINUSE, EEXIST */
 	uint64_t rx_add;            /* added to both sides' received packets (timeouts) */
+	unsigned fail_in;           /* the fail_in-th request from now fails to be sent (-ENOBUFS) */
 } fk;
 
 int64_t dpc_request(struct dpc *c, unsigned type, const void *body, unsigned timeout_ms, dpc_reply_f cb, void *arg)
@@ -70,6 +71,8 @@ int64_t dpc_request(struct dpc *c, unsigned type, const void *body, unsigned tim
 	(void)timeout_ms;
 	if (!fk.up)
 		return -ENOTCONN;
+	if (fk.fail_in > 0 && --fk.fail_in == 0)
+		return -ENOBUFS; /* dpclient's queue to the dataplane full */
 	assert_true(fk.tail - fk.head < FAKE_MAX);
 	r = &fk.q[fk.tail++ % FAKE_MAX];
 	memset(r, 0, sizeof(*r));
@@ -484,6 +487,40 @@ static void test_limits_and_errors(void **state)
 	offer("c7", "ta", NULL, "hello", &o, &g);
 	assert_int_equal(g.err, MEDIA_E_SDP);
 	assert_null(media_find("c7"));
+
+	/* the second PORT_ALLOC cannot be sent (dpclient's queue full), the
+	 * first was: one answer, once its reply is in; nothing left behind */
+	{
+		struct media_counters mc0, mc1;
+
+		media_get_counters(&mc0);
+		fk.fail_in = 2;
+		offer("c9", "ta", NULL, sdp_of("10.1.0.2", 4010, "RTP/AVP", NULL), &o, &g);
+		media_get_counters(&mc1);
+		assert_int_equal(g.err, MEDIA_E_DATAPLANE);
+		assert_int_equal(mc1.offers - mc0.offers, 1);
+		assert_null(media_find("c9"));
+		assert_int_equal(fk.ports_out, 2); /* c3's */
+	}
+	/* two streams: the answer's second SESSION_ADD cannot be sent */
+	{
+		static const char two_a[] = "v=0\r\no=- 1 1 IN IP4 10.1.0.2\r\ns=-\r\nc=IN IP4 10.1.0.2\r\n"
+					    "t=0 0\r\nm=audio 4012 RTP/AVP 0\r\nm=audio 4014 RTP/AVP 0\r\n";
+		static const char two_b[] = "v=0\r\no=- 1 1 IN IP4 10.2.0.2\r\ns=-\r\nc=IN IP4 10.2.0.2\r\n"
+					    "t=0 0\r\nm=audio 5012 RTP/AVP 0\r\nm=audio 5014 RTP/AVP 0\r\n";
+		struct media_counters mc0, mc1;
+
+		offer("c10", "ta", NULL, two_a, &o, &g);
+		assert_int_equal(g.err, MEDIA_OK);
+		media_get_counters(&mc0);
+		fk.fail_in = 2;
+		answer("c10", "ta", "tb", two_b, &o, &g);
+		media_get_counters(&mc1);
+		assert_int_equal(g.err, MEDIA_E_DATAPLANE);
+		assert_int_equal(mc1.answers - mc0.answers, 1);
+		media_delete("c10", "ta", NULL, on_done, &g);
+		run_dp();
+	}
 
 	/* dataplane gone */
 	fk.up = false;

@@ -226,6 +226,7 @@ static void snapshot(struct metrics_snapshot *s, const struct metrics_col *col)
 	s->media_errors = mc.errors;
 	s->sessions_limit_refused = mc.limit_refused;
 	s->sessions_ports_refused = mc.ports_refused;
+	s->sessions_load_refused = mc.load_refused;
 	media_timeout_get_counters(expired);
 	s->sessions_timeout = expired[MEDIA_TO_TIMEOUT];
 	s->sessions_silent_timeout = expired[MEDIA_TO_SILENT];

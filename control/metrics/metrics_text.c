@@ -444,10 +444,12 @@ int metrics_render(const struct metrics_snapshot *s, struct metrics_buf *b)
 	u64(b, "mediagate_closed_sessions_total", "reason=\"final_timeout\"", s->sessions_final_timeout);
 	u64(b, "mediagate_closed_sessions_total", "reason=\"offer_timeout\"", s->sessions_offer_timeout);
 	family(b, "mediagate_rejected_sessions_total", "counter",
-	       "Offers refused a session, by cause (load_limit: mediagate.calls.maxCalls; "
-	       "no_ports: the dataplane's port range is exhausted).");
+	       "Offers refused a session, by cause (load_limit: mediagate.calls.maxCalls or drain; "
+	       "overload: mediagate.calls.maxRate or maxLoopLagMs; no_ports: the dataplane's "
+	       "port range is exhausted).");
 	u64(b, "mediagate_rejected_sessions_total", "cause=\"load_limit\"", s->sessions_limit_refused);
 	u64(b, "mediagate_rejected_sessions_total", "cause=\"no_ports\"", s->sessions_ports_refused);
+	u64(b, "mediagate_rejected_sessions_total", "cause=\"overload\"", s->sessions_load_refused);
 	family(b, "mediagate_media_operations_total", "counter",
 	       "Offers and answers the media layer carried out, and those that failed.");
 	u64(b, "mediagate_media_operations_total", "operation=\"offer\"", s->media_offers);
@@ -462,7 +464,7 @@ int metrics_render(const struct metrics_snapshot *s, struct metrics_buf *b)
 	}
 	counter(b, "mediagate_errors_total", "NG commands answered with result error.", s->ng_errors);
 	counter(b, "mediagate_ng_load_limit_total",
-		"NG offers answered \"load limit\" (mediagate.calls.maxCalls reached).",
+		"NG offers answered \"load limit\" (maxCalls, maxRate, loop lag, drain or no port left).",
 		s->ng_load_limit);
 	family(b, "mediagate_ng_request_duration_seconds", "histogram",
 	       "NG command latency: request decoded to reply sent, by command.");

@@ -75,7 +75,7 @@ struct metrics_snapshot {
 	/* media layer (media.h) */
 	unsigned sessions_offered, sessions_answered, sessions_deleting;
 	uint64_t sessions_created, sessions_deleted, media_offers, media_answers, media_errors;
-	uint64_t sessions_limit_refused, sessions_ports_refused;
+	uint64_t sessions_limit_refused, sessions_ports_refused, sessions_load_refused;
 	/* part of sessions_deleted: deleted by the NG timeouts (media_timeout.h) */
 	uint64_t sessions_timeout, sessions_silent_timeout, sessions_final_timeout, sessions_offer_timeout;
 

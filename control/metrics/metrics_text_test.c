@@ -38,6 +38,8 @@ static void fill(struct metrics_snapshot *s, bool with_dp)
 	s->sessions_deleted = 6;
 	s->sessions_timeout = 2; /* of the 6 */
 	s->sessions_offer_timeout = 1;
+	s->sessions_limit_refused = 4;
+	s->sessions_load_refused = 5;
 	s->ng_requests[METRICS_NG_OFFER] = 9;
 	s->ng_requests[METRICS_NG_ANSWER] = 8;
 	s->ng_errors = 1;
@@ -220,6 +222,9 @@ static void test_values(void **state)
 	assert_non_null(strstr(t, "\nmediagate_closed_sessions_total{reason=\"timeout\"} 2\n"));
 	assert_non_null(strstr(t, "\nmediagate_closed_sessions_total{reason=\"offer_timeout\"} 1\n"));
 	assert_non_null(strstr(t, "\nmediagate_closed_sessions_total{reason=\"silent_timeout\"} 0\n"));
+	/* offers shed by rate or loop lag are rejected sessions too */
+	assert_non_null(strstr(t, "\nmediagate_rejected_sessions_total{cause=\"load_limit\"} 4\n"));
+	assert_non_null(strstr(t, "\nmediagate_rejected_sessions_total{cause=\"overload\"} 5\n"));
 	assert_non_null(strstr(t, "\nmediagate_packets_total{leg_type=\"rtp\",direction=\"rx\"} 250\n"));
 	assert_non_null(strstr(t, "\nmediagate_bytes_total{leg_type=\"rtp\",direction=\"rx\"} 43000\n"));
 	assert_non_null(strstr(t, "\nmediagate_srtp_auth_failures_total 3\n"));

@@ -20,6 +20,7 @@ static struct {
 	char record_dest[64]; /* mediagate.ng.recordingDestination */
 	su_root_t *root;
 	struct delayed *delayed; /* deletes waiting out their delete-delay */
+	unsigned n_delayed;
 } nc;
 
 /* A delete with delete-delay: the call stays (media flows, queries work)
@@ -41,11 +42,36 @@ static void delayed_free(struct delayed *d)
 	for (struct delayed **pp = &nc.delayed; *pp; pp = &(*pp)->next)
 		if (*pp == d) {
 			*pp = d->next;
+			nc.n_delayed--;
 			break;
 		}
 	su_timer_destroy(d->timer);
 	free(d->call_id);
 	free(d);
+}
+
+static struct delayed *delayed_find(const char *call_id)
+{
+	for (struct delayed *d = nc.delayed; d != NULL; d = d->next)
+		if (strcmp(d->call_id, call_id) == 0)
+			return d;
+	return NULL;
+}
+
+/* The call is signalled again (an offer after a delete with delete-delay:
+ * a serial fork with the same Call-ID), or deleted now: its delayed delete
+ * must not end it, or a later call with its Call-ID, when the timer fires. */
+static void delayed_cancel(const char *call_id)
+{
+	struct delayed *d = delayed_find(call_id);
+
+	if (d != NULL)
+		delayed_free(d);
+}
+
+unsigned ng_cmd_delayed_deletes(void)
+{
+	return nc.n_delayed;
 }
 
 static void on_delete_delay(su_root_magic_t *m, su_timer_t *t, su_timer_arg_t *arg)
@@ -59,11 +85,15 @@ static void on_delete_delay(su_root_magic_t *m, su_timer_t *t, su_timer_arg_t *a
 	delayed_free(d);
 }
 
-/* 0 and the timer set, or -errno (then delete at once). */
+/* 0 and the timer set (or one set already: its time stands, one per call
+ * however many deletes come), or -errno (then delete at once). */
 static int delete_later(const char *call_id, unsigned secs)
 {
-	struct delayed *d = calloc(1, sizeof(*d));
+	struct delayed *d;
 
+	if (delayed_find(call_id) != NULL)
+		return 0;
+	d = calloc(1, sizeof(*d));
 	if (d == NULL || nc.root == NULL)
 		goto err;
 	d->call_id = strdup(call_id);
@@ -72,6 +102,7 @@ static int delete_later(const char *call_id, unsigned secs)
 		goto err;
 	d->next = nc.delayed;
 	nc.delayed = d;
+	nc.n_delayed++;
 	return 0;
 err:
 	if (d != NULL) {
@@ -560,6 +591,7 @@ static void cmd_offer_answer(struct ng_req *req, const struct ng_val *dict, bool
 	p->req = req;
 	p->warnings = c.warnings;
 	p->load_limit = c.load_limit;
+	delayed_cancel(call_id);
 	if (offer)
 		media_offer(call_id, from_tag, to_tag, sdp->s, sdp->len, o, on_sdp_done, p);
 	else
@@ -602,6 +634,7 @@ static void session_report(struct ng_doc *d, struct ng_val *r, const struct medi
 	const struct media_session *m = res->session;
 	struct ng_val *tags = ng_new_dict(d);
 	uint64_t tot[2][3] = { { 0 } }; /* [RTP, RTCP][packets, bytes, errors] */
+	static const struct media_stream_stats none; /* m= lines past MEDIA_MAX_STREAMS: never relayed */
 
 	ng_dict_add_int(d, r, "created", (int64_t)(m->created_ms / 1000));
 	ng_dict_add_int(d, r, "created_us", (int64_t)(m->created_ms % 1000) * 1000);
@@ -620,7 +653,7 @@ static void session_report(struct ng_doc *d, struct ng_val *r, const struct medi
 				ng_dict_add_str(d, t, "in dialogue with", od->parties[od->active]->tag);
 			for (unsigned i = 0; i < pa->n_legs; i++) {
 				const struct media_leg *l = &pa->legs[i];
-				const struct media_stream_stats *st = &res->stats[s][pi][i < MEDIA_MAX_STREAMS ? i : 0];
+				const struct media_stream_stats *st = i < MEDIA_MAX_STREAMS ? &res->stats[s][pi][i] : &none;
 				struct ng_val *md_ = ng_new_dict(d), *streams = ng_new_list(d);
 				struct ng_val *rtp = ng_new_dict(d), *rtcp = ng_new_dict(d), *fl;
 				uint64_t rtp_pk = st->rx.packets - st->rx.rtcp_packets;
@@ -769,6 +802,8 @@ static void cmd_delete_query(struct ng_req *req, const struct ng_val *dict, bool
 			media_query(call_id, on_report_done, p);
 			return;
 		}
+		if (media_find(call_id) == NULL || !is_fork_tag(media_find(call_id), str_of(dict, "to-tag")))
+			delayed_cancel(call_id);
 		media_delete(call_id, str_of(dict, "from-tag"), str_of(dict, "to-tag"), on_report_done, p);
 	} else {
 		media_query(call_id, on_report_done, p);

@@ -33,6 +33,8 @@ struct ng_cmd_counters {
 	uint64_t ping, offer, answer, delete_, query, list, statistics, other, errors, load_limit;
 };
 void ng_cmd_get_counters(struct ng_cmd_counters *out);
+/* Deletes waiting out their delete-delay now (one per call at most). */
+unsigned ng_cmd_delayed_deletes(void);
 
 /* The transports' counters (ng_server_get_stats); false and zeros while
  * no server runs. */

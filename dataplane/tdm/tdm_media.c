@@ -15,6 +15,17 @@
  * the tone after this many frames without an update (RFC 4733 2.5.2.3 leaves
  * the choice to the receiver; 200 ms is several update intervals). */
 #define TONE_IDLE_FRAMES 10
+/* A digit the detector hears stop and start again within this many 10 ms
+ * halves of a frame is one key press: a late or slipped frame on the line
+ * (20 ms of idle code in the tone, tests/dahdi-emu when the TDM thread misses
+ * a period) is not a second digit. spandsp decides in 12.75 ms blocks: with
+ * 40 ms, interruptions of 20 and 30 ms are bridged at every phase, pauses of
+ * 50 ms or more between two presses of one key told at every phase, 40 ms
+ * pauses (ITU-T Q.24's shortest) at 14 of 20 (tdm_media_test). */
+#define TDMM_DIGIT_GAP_HALVES 4
+/* An event timestamp this far (10 s) behind the current event's is a late
+ * packet of an earlier event; further back, the sender's clock jumped: new. */
+#define TDMM_EVENT_STALE_SPAN (10u * 8000u)
 /* Shortest tone played for an event (so the far end can detect it). */
 #define TONE_MIN_SAMPLES 320
 /* DTMF levels (dBm0): low group -10, high group -8 (2 dB twist, as DTMF
@@ -159,16 +170,23 @@ struct tdmm_chan {
 	bool ref_tone;           /* ... and it was a DTMF tone of ours */
 	int det_start;           /* digit the detector reported down in this frame, 0 none */
 	bool det_end;            /* the detector reported the digit up */
+	uint32_t halves;         /* 10 ms halves of frames given to the detector */
+	uint32_t det_start_at;   /* ... the half det_start came in */
+	uint32_t det_end_at;     /* ... the half det_end came in */
 	bool ev_active;
 	uint8_t ev_code;
 	uint32_t ev_ts;
 	uint32_t ev_dur;
 	bool ev_marker;
+	bool ev_hold;            /* the detector said up: waiting for the digit to come back */
+	uint32_t ev_up_at;       /* the half it said up in */
+	uint32_t ev_dur_up;      /* duration when the detector said up */
 	/* RTP -> TDM */
 	struct mg_jb jb;
 	tone_gen_state_t *tone;
-	bool rx_ev_known;        /* rx_ev_ts names the last event seen */
+	bool rx_ev_known;        /* rx_ev_ts names the last event seen (of rx_ev_ssrc) */
 	uint32_t rx_ev_ts;
+	uint32_t rx_ev_ssrc;
 	bool tone_active;
 	uint32_t tone_played;    /* samples */
 	uint32_t tone_target;    /* 0 = until the end packet */
@@ -259,6 +277,8 @@ const char *tdmm_drop_name(enum tdmm_drop d)
 		return "unknown_pt";
 	case TDMM_DROP_JB:
 		return "jitter_buffer";
+	case TDMM_DROP_STALE_EVENT:
+		return "stale_event";
 	default:
 		return "?";
 	}
@@ -271,10 +291,13 @@ static void dtmf_report(void *arg, int code, int level, int delay)
 
 	(void)level;
 	(void)delay;
-	if (code != 0)
+	if (code != 0) {
 		c->det_start = code;
-	else
+		c->det_start_at = c->halves;
+	} else {
 		c->det_end = true;
+		c->det_end_at = c->halves;
+	}
 }
 
 struct tdmm_chan *tdmm_chan_new(const struct tdmm_config *cfg)
@@ -387,6 +410,18 @@ static uint16_t event_packet(struct tdmm_chan *c, uint8_t *p, bool end)
 	return TDMM_RTP_HDR + 4;
 }
 
+/* The held event's end packet three times (RFC 4733 2.5.1.4), each its own
+ * seq; its duration is the tone's, up to when the detector said up. */
+static unsigned event_end(struct tdmm_chan *c, uint8_t pkt[][TDMM_PKT_MAX], uint16_t *len, unsigned n)
+{
+	c->ev_dur = c->ev_dur_up;
+	for (unsigned k = 0; k < TDMM_EVENT_END_REPEATS; k++, n++)
+		len[n] = event_packet(c, pkt[n], true);
+	c->ev_active = false;
+	c->ev_hold = false;
+	return n;
+}
+
 unsigned tdmm_from_tdm(struct tdmm_chan *c, const uint8_t *frame, uint8_t pkt[][TDMM_PKT_MAX],
 		       uint16_t *len)
 {
@@ -406,7 +441,21 @@ unsigned tdmm_from_tdm(struct tdmm_chan *c, const uint8_t *frame, uint8_t pkt[][
 	if (c->dtmf_rx != NULL) {
 		c->det_start = 0;
 		c->det_end = false;
-		dtmf_rx(c->dtmf_rx, lin, TDMM_FRAME);
+		/* in halves: when the digit went up and came back, to 10 ms */
+		for (unsigned h = 0; h < 2; h++, c->halves++)
+			dtmf_rx(c->dtmf_rx, lin + h * (TDMM_FRAME / 2), TDMM_FRAME / 2);
+		if (c->ev_active && c->ev_hold && c->det_start != 0) {
+			if (tdmm_digit_to_event((char)c->det_start) == c->ev_code &&
+			    c->det_start_at - c->ev_up_at <= TDMM_DIGIT_GAP_HALVES) {
+				/* the same digit back after a short interruption: the
+				 * same key press, the event goes on */
+				c->ev_hold = false;
+				c->det_start = 0;
+				c->stats.digit_gaps_bridged++;
+			} else {
+				n = event_end(c, pkt, len, n); /* a new press: this one is over */
+			}
+		}
 		if (!c->ev_active && c->det_start != 0) {
 			int ev = tdmm_digit_to_event((char)c->det_start);
 
@@ -416,19 +465,30 @@ unsigned tdmm_from_tdm(struct tdmm_chan *c, const uint8_t *frame, uint8_t pkt[][
 				c->ev_ts = c->ts;
 				c->ev_dur = 0;
 				c->ev_marker = true;
+				c->ev_hold = false;
 				c->stats.digits_detected++;
 			}
 		}
 	}
 	if (c->ev_active) {
 		c->ev_dur += TDMM_FRAME;
-		if (c->det_end) {
-			/* the end packet three times (RFC 4733 2.5.1.4), each its own seq */
-			for (unsigned k = 0; k < TDMM_EVENT_END_REPEATS; k++, n++)
-				len[n] = event_packet(c, pkt[n], true);
-			c->ev_active = false;
+		if (c->det_end && !c->ev_hold) {
+			/* up: ended only if it stays up TDMM_DIGIT_GAP_HALVES (a late
+			 * or slipped frame on the line is not a second key press) */
+			c->ev_hold = true;
+			c->ev_up_at = c->det_end_at;
+			c->ev_dur_up = c->ev_dur;
+		}
+		if (c->ev_hold && c->halves - 1 - c->ev_up_at >= TDMM_DIGIT_GAP_HALVES) {
+			n = event_end(c, pkt, len, n); /* no digit back within the gap */
 		} else {
+			/* while held, the duration stays where the tone stopped */
+			uint32_t dur = c->ev_dur;
+
+			if (c->ev_hold)
+				c->ev_dur = c->ev_dur_up;
 			len[n] = event_packet(c, pkt[n], false);
+			c->ev_dur = dur;
 			n++;
 		}
 	} else {
@@ -470,8 +530,17 @@ static void event_in(struct tdmm_chan *c, const struct tdmm_rtp *r)
 			c->tone_target = e.duration > TONE_MIN_SAMPLES ? e.duration : TONE_MIN_SAMPLES;
 		return;
 	}
+	if (c->rx_ev_known && r->ssrc == c->rx_ev_ssrc && (int32_t)(r->ts - c->rx_ev_ts) < 0 &&
+	    c->rx_ev_ts - r->ts < TDMM_EVENT_STALE_SPAN) {
+		/* a late packet of an earlier event (the network reordered it, a
+		 * retransmitted end): playing it would cut the current digit
+		 * and add one (RFC 4733: events are told apart by timestamp) */
+		c->stats.drops[TDMM_DROP_STALE_EVENT]++;
+		return;
+	}
 	c->rx_ev_known = true;
 	c->rx_ev_ts = r->ts;
+	c->rx_ev_ssrc = r->ssrc;
 	if (e.event > 15)
 		return; /* not DTMF (flash, modem tones): nothing to play */
 	tone_gen_init(c->tone, dtmf_desc[e.event]); /* re-init in place: no allocation */

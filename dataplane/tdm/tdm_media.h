@@ -79,6 +79,7 @@ enum tdmm_drop {
 	TDMM_DROP_MALFORMED,   /* not RTP, or an event payload shorter than 4 bytes */
 	TDMM_DROP_UNKNOWN_PT,  /* neither the codec nor telephone-event */
 	TDMM_DROP_JB,          /* refused by the jitter buffer (late, duplicate, ...) */
+	TDMM_DROP_STALE_EVENT, /* a telephone-event older than the one playing (reordered) */
 	TDMM_DROP__COUNT
 };
 
@@ -87,6 +88,7 @@ struct tdmm_stats {
 	uint64_t rtp_audio_out;    /* G.711 packets made */
 	uint64_t rtp_event_out;    /* telephone-event packets made */
 	uint64_t digits_detected;
+	uint64_t digit_gaps_bridged; /* a digit heard stop and start again at once: kept one */
 	uint64_t rtp_in;           /* RTP packets taken */
 	uint64_t events_in;        /* telephone-event packets taken */
 	uint64_t digits_played;

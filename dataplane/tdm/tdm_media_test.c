@@ -492,6 +492,188 @@ static void test_echo_canceller_near_dtmf_tone_ref(void **state)
 }
 
 /*
+ * A late TDM write on the line (tests/dahdi-emu: a period the dataplane did
+ * not write in time goes out as idle code, the frame a period later): gateway
+ * A plays RFC 4733 '#' for 200 ms; the line carries @p gap_frames x 20 ms of
+ * idle code before A's frame @p gap_at, the tone resumes where it was.
+ * Returns the digits gateway B sent as events in @p got, the duration of
+ * B's end packet in @p end_dur, how many gaps B bridged.
+ */
+static uint64_t dtmf_line_gap(int gap_at, int gap_frames, char *got, size_t cap, unsigned *end_dur)
+{
+	struct tdmm_chan *a = chan(MG_LAW_ALAW, MG_LAW_ULAW, 101, false);
+	struct tdmm_chan *b = chan(MG_LAW_ALAW, MG_LAW_ULAW, 101, false);
+	uint8_t line[64][TDMM_FRAME];
+	unsigned ngot = 0, nline = 0;
+
+	uint64_t bridged;
+
+	got[0] = '\0';
+	*end_dur = 0;
+	for (int f = 0; f < 40; f++) {
+		uint8_t ep[TDMM_RTP_HDR + 4];
+		int k = f - 5;
+
+		if (k >= 0 && k < 13) {
+			struct tdmm_event e = { 11, k >= 10, 10, (uint16_t)((k < 10 ? k + 1 : 10) * 160) };
+
+			make_rtp(ep, 101, k == 0, (uint16_t)f, 5 * 160, 1);
+			tdmm_event_encode(&e, ep + TDMM_RTP_HDR);
+			tdmm_from_rtp(a, ep, sizeof(ep), (uint64_t)f * 20000);
+		}
+		/* the period(s) A missed: idle code on the line, A's frame comes later */
+		if (f == gap_at)
+			for (int g = 0; g < gap_frames && nline < 64; g++)
+				memset(line[nline++], mg_g711_silence(MG_LAW_ALAW), TDMM_FRAME);
+		if (nline < 64)
+			tdmm_to_tdm(a, line[nline++]);
+	}
+	for (unsigned f = 0; f < nline; f++) {
+		uint8_t opkt[TDMM_MAX_OUT][TDMM_PKT_MAX];
+		uint16_t olen[TDMM_MAX_OUT];
+		unsigned np = tdmm_from_tdm(b, line[f], opkt, olen);
+
+		for (unsigned j = 0; j < np; j++) {
+			struct tdmm_rtp r;
+			struct tdmm_event e;
+
+			assert_int_equal(tdmm_rtp_parse(opkt[j], olen[j], &r), 0);
+			if (r.pt != 101)
+				continue;
+			assert_int_equal(tdmm_event_decode(r.payload, r.len, &e), 0);
+			if (e.end)
+				*end_dur = e.duration;
+			if (r.marker && ngot < cap - 1)
+				got[ngot++] = tdmm_event_to_digit(e.event);
+		}
+	}
+	got[ngot] = '\0';
+	bridged = tdmm_chan_stats(b)->digit_gaps_bridged;
+	tdmm_chan_free(a);
+	tdmm_chan_free(b);
+	return bridged;
+}
+
+/* One 20 ms interruption is the same key press (found end to end under load:
+ * bob got "159##" for "159#"); a 60 ms pause is two presses. */
+static void test_dtmf_line_gap(void **state)
+{
+	char got[8];
+	unsigned dur;
+
+	(void)state;
+	assert_int_equal(dtmf_line_gap(-1, 0, got, sizeof(got), &dur), 0);
+	assert_string_equal(got, "#");
+	assert_in_range(dur, 1600 - 320, 1600 + 320); /* 200 ms, within the detector's lags */
+	for (int at = 7; at < 14; at++) {
+		uint64_t bridged = dtmf_line_gap(at, 1, got, sizeof(got), &dur);
+
+		assert_string_equal(got, "#");
+		assert_int_equal(bridged, 1);
+		assert_in_range(dur, 1600, 1600 + 160 + 320); /* the tone and the gap */
+		assert_int_equal(dtmf_line_gap(at, 3, got, sizeof(got), &dur), 0);
+		assert_string_equal(got, "##");
+	}
+}
+
+/* Two presses of '5' (100 ms each) with a pause of @p pause_ms between, on
+ * the line @p shift samples into a frame: how many events B sent. */
+static unsigned dtmf_two_presses(int pause_ms, int shift)
+{
+	struct tdmm_chan *b = chan(MG_LAW_ALAW, MG_LAW_ULAW, 101, false);
+	dtmf_tx_state_t *gen = dtmf_tx_init(NULL);
+	int16_t lin[TDMM_FRAME * 40 + TDMM_FRAME] = {0};
+	unsigned starts = 0;
+
+	dtmf_tx_set_timing(gen, 100, pause_ms);
+	dtmf_tx_put(gen, "55", -1);
+	dtmf_tx(gen, lin + shift, TDMM_FRAME * 40);
+	for (int f = 0; f < 40; f++) {
+		uint8_t frame[TDMM_FRAME], pkt[TDMM_MAX_OUT][TDMM_PKT_MAX];
+		uint16_t len[TDMM_MAX_OUT];
+		unsigned np;
+
+		mg_g711_encode_buf(MG_LAW_ALAW, frame, lin + f * TDMM_FRAME, TDMM_FRAME);
+		np = tdmm_from_tdm(b, frame, pkt, len);
+		for (unsigned k = 0; k < np; k++)
+			starts += (pkt[k][1] & 0x7f) == 101 && (pkt[k][1] & 0x80) != 0;
+	}
+	dtmf_tx_free(gen);
+	tdmm_chan_free(b);
+	return starts;
+}
+
+/* What bridging a gap costs: two presses of one key 50 ms apart (a fast
+ * dialer) stay two digits at every phase; 30 ms apart are one. */
+static void test_dtmf_two_presses(void **state)
+{
+	unsigned told40 = 0;
+
+	(void)state;
+	for (int shift = 0; shift < TDMM_FRAME; shift += 8) {
+		assert_int_equal(dtmf_two_presses(50, shift), 2);
+		assert_int_equal(dtmf_two_presses(30, shift), 1);
+		told40 += dtmf_two_presses(40, shift) == 2;
+	}
+	print_message("40 ms pause: two digits at %u of 20 phases\n", told40);
+}
+
+/*
+ * RFC 4733 from a network that reorders: '5' (timestamp T1, three end
+ * packets) then '9' (T2 > T1); one of '5''s end packets is late and arrives
+ * while '9' plays. It is the old event's: dropped and counted, '9' goes on;
+ * the line carries "59", not "595". A new SSRC (another stream) starts over.
+ */
+static void send_event(struct tdmm_chan *c, uint16_t seq, uint32_t ts, uint32_t ssrc, uint8_t ev,
+		       bool end, uint16_t dur, unsigned f)
+{
+	uint8_t ep[TDMM_RTP_HDR + 4];
+	struct tdmm_event e = { ev, end, 10, dur };
+
+	make_rtp(ep, 101, dur == 160, seq, ts, ssrc);
+	tdmm_event_encode(&e, ep + TDMM_RTP_HDR);
+	tdmm_from_rtp(c, ep, sizeof(ep), (uint64_t)f * 20000);
+}
+
+static void test_dtmf_late_end_of_old_event(void **state)
+{
+	struct tdmm_chan *c = chan(MG_LAW_ALAW, MG_LAW_ULAW, 101, false);
+	dtmf_rx_state_t *det = dtmf_rx_init(NULL, NULL, NULL);
+	const uint32_t t1 = 0xfffff000u, t2 = t1 + 40 * 160; /* across the wrap */
+	char heard[16] = {0};
+	uint16_t seq = 100;
+
+	(void)state;
+	for (unsigned f = 0; f < 90; f++) {
+		uint8_t out[TDMM_FRAME];
+		int16_t lin[TDMM_FRAME];
+
+		if (f < 8) /* '5': 8 updates, then 3 ends */
+			send_event(c, seq++, t1, 7, 5, false, (uint16_t)((f + 1) * 160), f);
+		else if (f < 10)
+			send_event(c, seq++, t1, 7, 5, true, 8 * 160, f);
+		else if (f >= 40 && f < 48) /* '9' */
+			send_event(c, seq++, t2, 7, 9, false, (uint16_t)((f - 39) * 160), f);
+		else if (f >= 48 && f < 51)
+			send_event(c, seq++, t2, 7, 9, true, 8 * 160, f);
+		if (f == 43) /* '5''s third end packet, late */
+			send_event(c, 109, t1, 7, 5, true, 8 * 160, f);
+		tdmm_to_tdm(c, out);
+		mg_g711_decode_buf(MG_LAW_ALAW, lin, out, TDMM_FRAME);
+		dtmf_rx(det, lin, TDMM_FRAME);
+	}
+	dtmf_rx_get(det, heard, sizeof(heard) - 1);
+	assert_string_equal(heard, "59");
+	assert_int_equal(tdmm_chan_stats(c)->digits_played, 2);
+	assert_int_equal(tdmm_chan_stats(c)->drops[TDMM_DROP_STALE_EVENT], 1);
+	/* another stream (a new SSRC), its timestamps anywhere: a new event */
+	send_event(c, 1, t1 - 5000, 8, 1, false, 160, 91);
+	assert_int_equal(tdmm_chan_stats(c)->digits_played, 3);
+	dtmf_rx_free(det);
+	tdmm_chan_free(c);
+}
+
+/*
  * RTCP: SR counts what was sent, the report block what arrived from the far
  * end (a gap of 3 packets, a sequence wrap, steady 20 ms arrival = zero
  * jitter, then one late packet), SDES carries the CNAME; byte layout per
@@ -592,6 +774,9 @@ int main(void)
 		cmocka_unit_test(test_echo_canceller),
 		cmocka_unit_test(test_echo_canceller_no_echo_dtmf),
 		cmocka_unit_test(test_echo_canceller_near_dtmf_tone_ref),
+		cmocka_unit_test(test_dtmf_line_gap),
+		cmocka_unit_test(test_dtmf_two_presses),
+		cmocka_unit_test(test_dtmf_late_end_of_old_event),
 		cmocka_unit_test(test_rtcp_report),
 	};
 

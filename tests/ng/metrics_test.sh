@@ -91,10 +91,13 @@ import re, sys
 sys.path.insert(0, sys.argv[1])
 from ng_client import NG
 ng, a, b, cid, key = NG(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
+# the plain call has four declined video streams after its audio: m= lines
+# past the fourth are never relayed, their counters are nobody's
+off = key == ""
 def sdp(addr, port, proto="RTP/AVP", extra=()):
     return "\r\n".join(["v=0", "o=- 1 1 IN IP4 %s" % addr, "s=-", "c=IN IP4 %s" % addr, "t=0 0",
                         "m=audio %d %s 0" % (port, proto), "a=rtpmap:0 PCMU/8000", "a=sendrecv"]
-                       + list(extra)) + "\r\n"
+                       + list(extra) + (["m=video 0 RTP/AVP 31"] * 4 if off else [])) + "\r\n"
 req = {"command": "offer", "call-id": cid, "from-tag": "ta", "sdp": sdp(a, 4000)}
 if key:
     req["transport-protocol"] = "RTP/SAVP"
@@ -154,6 +157,11 @@ wait_prom 'count(mediagate_worker_busy_cycles_per_packet)' 1 30 && ok "Prometheu
 
 # ---- the call ends: the totals stay (counters never go back) ----
 ng 1 '{"command":"delete","call-id":"metrics-1","from-tag":"ta"}' > "$W/delete.json"
+# the delete's totals (Kamailio's $rtpstat): the audio's packets once; the
+# fifth m= line reported the first's counters again before
+del_rtp=$(jq_py 'd["totals"]["RTP"]["packets"]' < "$W/delete.json")
+[ "$del_rtp" = $total ] && ok "NG delete: totals.RTP.packets = $total (5 m= lines, 1 relayed)" ||
+	bad "NG delete: totals.RTP.packets $del_rtp, wanted $total" "$W/delete.json"
 wait_prom 'mediagate_dataplane_sessions' 0 && ok "the call deleted: no dataplane session" || bad "dataplane sessions after delete"
 wait_prom 'mediagate_closed_sessions_total' 1 30 && ok "Prometheus: 1 closed session" || bad "Prometheus: closed sessions"
 wait_prom 'mediagate_ports_used' 0 30 && ok "Prometheus: the call's ports freed" || bad "Prometheus: ports after the call"

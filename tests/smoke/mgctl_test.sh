@@ -238,6 +238,22 @@ wait "$MC_UAC"
 expect "  the call under the limit completed (SIPp exit 0)" 0 $?
 wait_calls 0 30
 
+# ---- delete-delay ---------------------------------------------------------------------
+# One timer per call however many deletes; a new offer for the Call-ID
+# (Kamailio's next serial fork) takes the call back: the timer must not end
+# it (before: the session went when the first delay ran out).
+DEL1='{"command":"delete","call-id":"mgctl-dd","from-tag":"ft-mgctl-dd","delete-delay":1}'
+expect "NG offer mgctl-dd" ok "$(offer mgctl-dd)"
+expect "NG delete with delete-delay 1, twice: ok, ok" "ok ok" \
+	"$(ng "$DEL1" | js 'd["result"]') $(ng "$DEL1" | js 'd["result"]')"
+expect "  stats: one delete waits out its delay" 1 "$(mg stats | js 'd["ng"]["delete_delayed"]')"
+expect "  an offer for the Call-ID again: ok, no delete waits" "ok 0" \
+	"$(offer mgctl-dd) $(mg stats | js 'd["ng"]["delete_delayed"]')"
+sleep 1.5 # past the delay
+expect "  the session is still there after the delay" ok "$(mg sessions show mgctl-dd | js 'd["result"]')"
+expect "  NG delete (no delay): gone" "ok 0" \
+	"$(ng '{"command":"delete","call-id":"mgctl-dd","from-tag":"ft-mgctl-dd"}' | js 'd["result"]') $(mg sessions | js 'd["count"]')"
+
 # ---- drain ----------------------------------------------------------------------------
 timeout 40 sipp -sf "$X/call_uac.xml" "127.0.0.1:$P_GW" -t u1 -i 127.0.0.1 -p "$P_UAC2" -m 1 -d 5000 \
 	-nostdin -trace_err -error_file held.err > held.out 2>&1 &
