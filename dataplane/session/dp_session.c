@@ -19,6 +19,7 @@
 #include "dp_port.h"
 #include "dp_session.h"
 #include "mg_log.h"
+#include "mg_slab.h"
 #include "mg_proto_crypto.h"
 
 struct rte_hash *dp_ep_hash;
@@ -42,6 +43,19 @@ static uint16_t port_lo, port_hi, port_cursor;
 
 /* Error text of the last failed operation (main lcore only). */
 static char errbuf[256];
+
+/*
+ * Hot versions and counters blocks come from pools in DPDK memory (chunks
+ * of SESS_PER_CHUNK): each object costs its size, without the 64-byte
+ * element header rte_malloc puts before each allocation (mg_slab.h).
+ */
+#define SESS_PER_CHUNK 64
+static struct mg_slab rt_pool, stats_pool;
+
+static void *dpdk_chunk(size_t bytes, size_t align)
+{
+	return rte_malloc("dp_sess_pool", bytes, (unsigned)align);
+}
 
 #define FAIL(rc, ...)                                                 \
 	do {                                                          \
@@ -135,10 +149,10 @@ static void sess_free_version(struct dp_session_rt *s, uint64_t mask)
 	}
 	if (mask & RES_STATS) {
 		rte_free(s->stats->forks);
-		rte_free(s->stats);
+		mg_slab_put(&stats_pool, s->stats);
 	}
 	memset(s, 0, sizeof(*s));
-	rte_free(s);
+	mg_slab_put(&rt_pool, s);
 }
 
 static void sess_dq_free(void *p, void *e, unsigned n)
@@ -179,6 +193,12 @@ int dp_session_init(unsigned max_sess, unsigned n_workers, uint16_t pmin, uint16
 		max_sess = 10000;
 	max_sessions = max_sess;
 	dp_n_workers = n_workers;
+	if (rt_pool.size == 0) {
+		mg_slab_init(&rt_pool, sizeof(struct dp_session_rt), RTE_CACHE_LINE_SIZE, SESS_PER_CHUNK,
+			     0, dpdk_chunk, rte_free);
+		mg_slab_init(&stats_pool, sizeof(struct dp_sess_stats), RTE_CACHE_LINE_SIZE,
+			     SESS_PER_CHUNK, 0, dpdk_chunk, rte_free);
+	}
 	sz = rte_rcu_qsbr_get_memsize(n_readers);
 	dp_qsbr = rte_zmalloc("dp_qsbr", sz, RTE_CACHE_LINE_SIZE);
 	if (dp_qsbr == NULL || rte_rcu_qsbr_init(dp_qsbr, n_readers) != 0)
@@ -769,13 +789,13 @@ static struct dp_session_rt *sess_lookup(uint64_t id)
  */
 static struct dp_session_rt *sess_alloc(unsigned n_forks)
 {
-	struct dp_session_rt *s = rte_zmalloc("dp_session", sizeof(*s), RTE_CACHE_LINE_SIZE);
+	struct dp_session_rt *s = mg_slab_get(&rt_pool);
 
 	if (s == NULL)
 		return NULL;
 	s->cold = calloc(1, cold_size(n_forks));
 	if (s->cold == NULL) {
-		rte_free(s);
+		mg_slab_put(&rt_pool, s);
 		return NULL;
 	}
 	return s;
@@ -811,7 +831,7 @@ int dp_session_add(const struct mg_msg_session *def, bool modify, const char **e
 		for (unsigned l = 0; l < 2; l++)
 			s->leg[l].tdm = old->leg[l].tdm;
 	} else {
-		s->stats = rte_zmalloc("dp_sess_stats", sizeof(*s->stats), RTE_CACHE_LINE_SIZE);
+		s->stats = mg_slab_get(&stats_pool);
 		if (s->stats == NULL) {
 			rc = -ENOMEM;
 			snprintf(errbuf, sizeof(errbuf), "out of memory for counters");

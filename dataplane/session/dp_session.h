@@ -125,8 +125,10 @@ struct dp_src_rt {
 	uint8_t pad[7];
 	uint64_t last_tsc;  /* last packet accepted from it (plain handover's silence) */
 	uint64_t handovers; /* times media-handover moved it */
-} __rte_cache_aligned;
-_Static_assert(sizeof(struct dp_src_rt) == RTE_CACHE_LINE_SIZE, "dp_src_rt: one cache line");
+} __attribute__((aligned(32)));
+/* half a cache line: the two of dp_sess_stats share one (the owner worker
+ * writes both, so there is no false sharing to avoid) */
+_Static_assert(sizeof(struct dp_src_rt) == RTE_CACHE_LINE_SIZE / 2, "dp_src_rt: half a cache line");
 
 /*
  * What the owner worker writes for one session id, shared by every version
@@ -143,8 +145,8 @@ struct dp_sess_stats {
 	 * publishes the version that has the fork */
 	struct dp_fork_stats *forks;
 } __rte_cache_aligned;
-_Static_assert(sizeof(struct dp_sess_stats) == 8 * RTE_CACHE_LINE_SIZE,
-	       "dp_sess_stats: eight cache lines");
+_Static_assert(sizeof(struct dp_sess_stats) == 7 * RTE_CACHE_LINE_SIZE,
+	       "dp_sess_stats: seven cache lines");
 
 /* A leg as the worker reads it on every packet. */
 struct dp_leg_rt {

@@ -15,6 +15,8 @@
 
 #include <openssl/crypto.h>
 
+#include "mg_slab.h"
+
 _Static_assert(sizeof(struct mg_srtp_stream_rt) == 64, "one cache line per SSRC state");
 _Static_assert(MG_SRTP_REPLAY_WINDOW % 64 == 0 && MG_SRTP_REPLAY_WINDOW >= 128, "window");
 _Static_assert(MG_SRTP_BURST_MAX <= 255, "op slot is a uint8_t");
@@ -403,22 +405,43 @@ static size_t ctx_size(int stats)
 	return (n + 63) & ~(size_t)63;
 }
 
+/*
+ * Contexts come from two pools (with and without counters), so that one
+ * costs its size: aligned_alloc(64, ...) took ~140 bytes more per context
+ * in a dataplane with 10,000 sessions (docs/srtp.md, memory).
+ */
+#define CTX_PER_CHUNK 64
+static struct mg_slab ctx_pool[2];
+static pthread_once_t ctx_pool_once = PTHREAD_ONCE_INIT;
+
+static void *ctx_chunk_alloc(size_t bytes, size_t align)
+{
+	return aligned_alloc(align, bytes);
+}
+
+static void ctx_pool_init(void)
+{
+	for (int stats = 0; stats < 2; stats++)
+		mg_slab_init(&ctx_pool[stats], ctx_size(stats), 64, CTX_PER_CHUNK, 1, ctx_chunk_alloc, free);
+}
+
 struct mg_srtp_ctx *mg_srtp_ctx_create(const struct mg_srtp_policy *p, char *err, size_t errlen)
 {
 	const int stats = !(p && p->stats_off);
-	struct mg_srtp_ctx *c = aligned_alloc(64, ctx_size(stats));
+	struct mg_srtp_ctx *c;
 	int rc;
 
+	pthread_once(&ctx_pool_once, ctx_pool_init);
+	c = mg_slab_get(&ctx_pool[stats]);
 	if (!c) {
 		mg_srtp_set_err(err, errlen, "out of memory for an SRTP context");
 		errno = ENOMEM;
 		return NULL;
 	}
-	memset(c, 0, ctx_size(stats));
 	c->has_stats = (uint8_t)stats;
 	rc = ctx_load(c, p, err, errlen);
 	if (rc) {
-		free(c);
+		mg_slab_put(&ctx_pool[stats], c);
 		errno = -rc;
 		return NULL;
 	}
@@ -427,13 +450,16 @@ struct mg_srtp_ctx *mg_srtp_ctx_create(const struct mg_srtp_policy *p, char *err
 
 void mg_srtp_ctx_free(struct mg_srtp_ctx *c)
 {
+	int stats;
+
 	if (!c)
 		return;
+	stats = c->has_stats;
 	for (unsigned i = 1; i < MG_SRTP_KEYS_MAX; i++)
 		keyset_free(c->keys[i]);
 	keyset_fini(&c->key0);
-	OPENSSL_cleanse(c, ctx_size(c->has_stats));
-	free(c);
+	OPENSSL_cleanse(c, ctx_size(stats));
+	mg_slab_put(&ctx_pool[stats], c);
 }
 
 int mg_srtp_ctx_rekey(struct mg_srtp_ctx *c, const struct mg_srtp_policy *p, char *err, size_t errlen)
