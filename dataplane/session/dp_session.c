@@ -57,6 +57,11 @@ static void *dpdk_chunk(size_t bytes, size_t align)
 	return rte_malloc("dp_sess_pool", bytes, (unsigned)align);
 }
 
+size_t dp_session_pool_objects(void)
+{
+	return rt_pool.in_use + stats_pool.in_use;
+}
+
 #define FAIL(rc, ...)                                                 \
 	do {                                                          \
 		snprintf(errbuf, sizeof(errbuf), __VA_ARGS__);        \

@@ -283,6 +283,10 @@ void dp_session_reader_end(void);
 /* Iterate ids (main lcore or inside reader_begin/end). */
 int dp_session_iterate(uint32_t *next, uint64_t *id);
 
+/* Session versions and counters blocks in use (taken from their pools, not
+ * counted by rte_malloc's statistics). */
+size_t dp_session_pool_objects(void);
+
 /* Fill wire stats from a session's counters. */
 void dp_session_fill_stats(const struct dp_session_rt *s, struct mg_msg_session_stats *out);
 
