@@ -720,6 +720,15 @@ static int sess_publish(struct dp_session_rt *s, struct dp_session_rt *old, cons
 	unsigned done;
 	int rc;
 
+	/* the hot flags of what the forks take raw (never written after this) */
+	s->raw_fork[0] = s->raw_fork[1] = 0;
+	for (unsigned f = 0; f < s->n_forks; f++) {
+		const struct dp_fork *fk = &s->cold->forks[f];
+
+		if (fk->raw)
+			s->raw_fork[fk->leg & 1] |= (uint8_t)(DP_RAW_RTP | (fk->rtcp ? DP_RAW_RTCP : 0));
+	}
+
 	for (unsigned i = 0; i < n; i++) {
 		void *d;
 

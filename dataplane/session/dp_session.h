@@ -216,6 +216,9 @@ struct dp_session_cold {
 	struct dp_fork forks[]; /* dp_session_rt.n_forks of them */
 };
 
+#define DP_RAW_RTP 0x01u  /* a raw fork of the leg copies RTP */
+#define DP_RAW_RTCP 0x02u /* ... and RTCP */
+
 /* Hot part of a session version: what a worker reads for every packet. */
 struct dp_session_rt {
 	uint64_t id;
@@ -223,6 +226,10 @@ struct dp_session_rt {
 	struct dp_session_cold *cold; /* read-only once published */
 	uint16_t owner;           /* worker index that owns the SRTP state */
 	uint8_t n_forks;          /* forks in cold->forks[] */
+	/* [leg]: DP_RAW_*, a raw fork takes what the leg receives (from
+	 * cold->forks[], set before publication): the worker copies a packet
+	 * before decryption without reading the cold part */
+	uint8_t raw_fork[2];
 	struct dp_leg_rt leg[2];
 } __rte_cache_aligned;
 _Static_assert(sizeof(struct dp_session_rt) <= 3 * RTE_CACHE_LINE_SIZE,

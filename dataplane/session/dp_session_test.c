@@ -297,16 +297,30 @@ static void test_forks(void **state)
 	addr(&f.remote, RTE_BE32(0xc0000222), 30100);
 	assert_int_equal(dp_fork_add(&f, &err), 0);
 	assert_int_equal(must_ep(IP_A, 20050)->n_forks, 1);
+	/* a plain fork: the worker copies nothing before decryption */
+	assert_int_equal(must_ep(IP_A, 20050)->raw_fork[0] | must_ep(IP_A, 20050)->raw_fork[1], 0);
 	assert_int_equal(dp_fork_add(&f, &err), -EEXIST);
 	for (uint32_t i = 2; i <= DP_SESS_MAX_FORKS; i++) {
 		f.fork_id = i;
+		/* 2: raw RTP of leg 1, 3: raw RTP and RTCP of leg 1 */
+		f.leg = i == 2 || i == 3 ? 1 : 0;
+		f.flags = i == 2 ? MG_FORK_F_RAW : i == 3 ? MG_FORK_F_RAW | MG_FORK_F_RTCP : 0;
 		assert_int_equal(dp_fork_add(&f, &err), 0);
 	}
+	assert_int_equal(must_ep(IP_A, 20050)->raw_fork[0], 0);
+	assert_int_equal(must_ep(IP_A, 20050)->raw_fork[1], DP_RAW_RTP | DP_RAW_RTCP);
 	f.fork_id = 99;
 	assert_int_equal(dp_fork_add(&f, &err), -ENOSPC);
 	assert_int_equal(dp_fork_del(&fid, &err), 0);
 	assert_int_equal(dp_fork_del(&fid, &err), -ENOENT);
 	assert_int_equal(must_ep(IP_A, 20050)->n_forks, DP_SESS_MAX_FORKS - 1);
+	assert_int_equal(must_ep(IP_A, 20050)->raw_fork[1], DP_RAW_RTP | DP_RAW_RTCP);
+	fid.fork_id = 3; /* the raw one with RTCP goes: raw RTP only */
+	assert_int_equal(dp_fork_del(&fid, &err), 0);
+	assert_int_equal(must_ep(IP_A, 20050)->raw_fork[1], DP_RAW_RTP);
+	fid.fork_id = 1;
+	f.leg = 0;
+	f.flags = 0;
 	f.session_id = 4242;
 	assert_int_equal(dp_fork_add(&f, &err), -ENOENT);
 	assert_int_equal(dp_session_del(7, NULL, &err), 0);
