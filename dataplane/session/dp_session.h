@@ -206,14 +206,20 @@ struct dp_leg_cold {
 	uint16_t def_rtcp_port;  /* remote_rtcp_port as given (0 = derived) */
 	uint8_t remote_family;   /* MG_FAMILY_NONE or MG_FAMILY_IPV4 */
 	uint8_t flags;           /* MG_LEG_F_* as given */
-	struct dp_crypto_def rx, tx;
+	/* [0 rx, 1 tx]: 1 + index of the direction's dp_crypto_def after the
+	 * forks; 0: nothing given (plain, every field zero), no def kept */
+	uint8_t crypto[2];
 };
 
 /* Cold part of a session version: control path, and workers for strict
- * candidates and forks. Never written once published. */
+ * candidates and forks. Never written once published. Sized for what the
+ * version has: room for fork_room forks (dp_session_rt.n_forks used), then
+ * n_crypto crypto definitions (the directions that have one). */
 struct dp_session_cold {
 	struct dp_leg_cold leg[2];
-	struct dp_fork forks[]; /* dp_session_rt.n_forks of them */
+	uint8_t fork_room;
+	uint8_t n_crypto;
+	struct dp_fork forks[];
 };
 
 #define DP_RAW_RTP 0x01u  /* a raw fork of the leg copies RTP */

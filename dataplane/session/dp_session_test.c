@@ -98,8 +98,11 @@ static void test_add_get_del(void **state)
 	(void)state;
 	def(&s, 1, 20000, 20002);
 	srtp(&s.legs[1].tx, 0x11);
+	s.legs[0].rx.roc = 7; /* plain, but a field given: kept for GET */
 	assert_int_equal(dp_session_add(&s, false, &err), 0);
 	assert_int_equal(dp_session_count(), 1);
+	/* the cold part keeps a crypto definition for those two directions only */
+	assert_int_equal(must_ep(IP_A, 20000)->cold->n_crypto, 2);
 	assert_non_null(lookup_ep(IP_A, 20000));
 	assert_non_null(lookup_ep(IP_A, 20001)); /* RTCP */
 	assert_non_null(lookup_ep(IP_B, 20003));
@@ -108,6 +111,15 @@ static void test_add_get_del(void **state)
 	assert_int_equal(dp_session_get(1, &g, &err), 0);
 	assert_int_equal(g.legs[1].tx.key_len, 16);
 	assert_int_equal(g.legs[1].tx.key[0], 0); /* redacted */
+	assert_int_equal(g.legs[1].tx.suite, s.legs[1].tx.suite);
+	assert_int_equal(g.legs[0].rx.suite, MG_SRTP_SUITE_NONE);
+	assert_int_equal(g.legs[0].rx.roc, 7);
+	{
+		static const struct mg_msg_crypto none;
+
+		assert_memory_equal(&g.legs[0].tx, &none, sizeof(none));
+		assert_memory_equal(&g.legs[1].rx, &none, sizeof(none));
+	}
 	assert_int_equal(dp_session_stats(1, &st, &err), 0);
 	assert_int_equal(st.id, 1);
 	assert_int_equal(dp_session_del(1, &st, &err), 0);
