@@ -12,7 +12,7 @@
  *   set: up to #MG_SRTP_KEYS_MAX keys told apart by MKI). Holds the derived
  *   session keys and the runtime state (ROC, replay windows, SRTCP index,
  *   lifetime counters) of up to #MG_SRTP_SSRC_MAX SSRCs, each in one
- *   cache-aligned struct mg_srtp_stream_rt. Created and freed on a control
+ *   52-byte struct mg_srtp_stream_rt. Created and freed on a control
  *   path (allocates, may take a lock); used by exactly one thread at a time.
  *
  * Hot path contract: the burst functions never allocate, lock, log or make a
