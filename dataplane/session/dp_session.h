@@ -296,8 +296,9 @@ void dp_session_reader_end(void);
 /* Iterate ids (main lcore or inside reader_begin/end). */
 int dp_session_iterate(uint32_t *next, uint64_t *id);
 
-/* Session versions and counters blocks in use (taken from their pools, not
- * counted by rte_malloc's statistics). */
+/* Session versions and counters blocks in use that rte_malloc's statistics
+ * do not count (taken from their pools' chunks; 0 in an ASan build, where
+ * each is an allocation of its own). */
 size_t dp_session_pool_objects(void);
 
 /* Fill wire stats from a session's counters. */

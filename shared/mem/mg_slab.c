@@ -85,6 +85,11 @@ void mg_slab_put(struct mg_slab *s, void *obj)
 		pthread_mutex_unlock(&s->lock);
 }
 
+int mg_slab_objects_apart(void)
+{
+	return MG_SLAB_ASAN;
+}
+
 size_t mg_slab_bytes(const struct mg_slab *s)
 {
 	return s->chunks * s->size * (MG_SLAB_ASAN ? 1 : s->per_chunk);

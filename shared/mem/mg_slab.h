@@ -44,6 +44,10 @@ void *mg_slab_get(struct mg_slab *s);
 /** Give an object back (NULL is fine). The caller wipes secrets first. */
 void mg_slab_put(struct mg_slab *s, void *obj);
 
+/** 1 when every object is an allocation of its own (an ASan build), so the
+ * caller's allocator statistics count the objects themselves. */
+int mg_slab_objects_apart(void);
+
 /** Bytes the pool holds (chunks), for reports. */
 size_t mg_slab_bytes(const struct mg_slab *s);
 
