@@ -19,6 +19,7 @@
 #include "dp_port.h"
 #include "dp_session.h"
 #include "mg_log.h"
+#include "mg_slab.h"
 #include "mg_proto_crypto.h"
 
 struct rte_hash *dp_ep_hash;
@@ -43,6 +44,25 @@ static uint16_t port_lo, port_hi, port_cursor;
 /* Error text of the last failed operation (main lcore only). */
 static char errbuf[256];
 
+/*
+ * Hot versions and counters blocks come from pools in DPDK memory (chunks
+ * of SESS_PER_CHUNK): each object costs its size, without the 64-byte
+ * element header rte_malloc puts before each allocation (mg_slab.h).
+ */
+#define SESS_PER_CHUNK 64
+static struct mg_slab rt_pool, stats_pool;
+
+static void *dpdk_chunk(size_t bytes, size_t align)
+{
+	return rte_malloc("dp_sess_pool", bytes, (unsigned)align);
+}
+
+size_t dp_session_pool_objects(void)
+{
+	/* in an ASan build each object is an rte_malloc allocation already */
+	return mg_slab_objects_apart() ? 0 : rt_pool.in_use + stats_pool.in_use;
+}
+
 #define FAIL(rc, ...)                                                 \
 	do {                                                          \
 		snprintf(errbuf, sizeof(errbuf), __VA_ARGS__);        \
@@ -66,9 +86,30 @@ struct sess_retired {
 	uint64_t mask;
 };
 
-static size_t cold_size(unsigned n_forks)
+static size_t cold_size(unsigned fork_room, unsigned n_crypto)
 {
-	return sizeof(struct dp_session_cold) + n_forks * sizeof(struct dp_fork);
+	return sizeof(struct dp_session_cold) + fork_room * sizeof(struct dp_fork) +
+	       n_crypto * sizeof(struct dp_crypto_def);
+}
+
+static struct dp_crypto_def *cold_crypto(struct dp_session_cold *c)
+{
+	return (struct dp_crypto_def *)(void *)&c->forks[c->fork_room];
+}
+
+/* Direction @p dir (0 rx, 1 tx) of leg @p li as installed. */
+static const struct dp_crypto_def *leg_crypto(const struct dp_session_cold *c, unsigned li, unsigned dir)
+{
+	static const struct dp_crypto_def none;
+	unsigned i = c->leg[li].crypto[dir];
+
+	return i ? &cold_crypto((struct dp_session_cold *)(uintptr_t)c)[i - 1] : &none;
+}
+
+/* A direction keeps a definition when anything of it was given. */
+static bool crypto_given(const struct mg_msg_crypto *c)
+{
+	return c->suite != MG_SRTP_SUITE_NONE || c->flags != 0 || c->seq != 0 || c->roc != 0;
 }
 
 static bool ctx_in(const struct dp_session_rt *v, const struct mg_srtp_ctx *c)
@@ -130,15 +171,15 @@ static void sess_free_version(struct dp_session_rt *s, uint64_t mask)
 			if (mask & RES_FORK(f))
 				mg_srtp_ctx_free(s->cold->forks[f].ctx);
 		/* the cold part holds key digests: wipe before the memory goes back */
-		OPENSSL_cleanse(s->cold, cold_size(s->n_forks));
+		OPENSSL_cleanse(s->cold, cold_size(s->cold->fork_room, s->cold->n_crypto));
 		free(s->cold);
 	}
 	if (mask & RES_STATS) {
 		rte_free(s->stats->forks);
-		rte_free(s->stats);
+		mg_slab_put(&stats_pool, s->stats);
 	}
 	memset(s, 0, sizeof(*s));
-	rte_free(s);
+	mg_slab_put(&rt_pool, s);
 }
 
 static void sess_dq_free(void *p, void *e, unsigned n)
@@ -179,6 +220,12 @@ int dp_session_init(unsigned max_sess, unsigned n_workers, uint16_t pmin, uint16
 		max_sess = 10000;
 	max_sessions = max_sess;
 	dp_n_workers = n_workers;
+	if (rt_pool.size == 0) {
+		mg_slab_init(&rt_pool, sizeof(struct dp_session_rt), RTE_CACHE_LINE_SIZE, SESS_PER_CHUNK,
+			     0, dpdk_chunk, rte_free);
+		mg_slab_init(&stats_pool, sizeof(struct dp_sess_stats), RTE_CACHE_LINE_SIZE,
+			     SESS_PER_CHUNK, 0, dpdk_chunk, rte_free);
+	}
 	sz = rte_rcu_qsbr_get_memsize(n_readers);
 	dp_qsbr = rte_zmalloc("dp_qsbr", sz, RTE_CACHE_LINE_SIZE);
 	if (dp_qsbr == NULL || rte_rcu_qsbr_init(dp_qsbr, n_readers) != 0)
@@ -495,8 +542,8 @@ static void leg_def_get(const struct dp_session_rt *s, unsigned li, struct mg_ms
 		addr4(&m->candidates[i], c->cand_ip[first + i], c->cand_port[first + i]);
 	m->source_policy = l->policy;
 	m->flags = c->flags;
-	crypto_def_get(&c->rx, &m->rx);
-	crypto_def_get(&c->tx, &m->tx);
+	crypto_def_get(leg_crypto(s->cold, li, 0), &m->rx);
+	crypto_def_get(leg_crypto(s->cold, li, 1), &m->tx);
 }
 
 static void sess_def_get(const struct dp_session_rt *s, struct mg_msg_session *out)
@@ -576,8 +623,25 @@ static int build_src(struct dp_session_rt *s, unsigned li, const struct mg_msg_l
 	return 0;
 }
 
+/* The directions of @p m given a crypto definition, in the cold part's
+ * order from @p *next (leg 0 rx, tx, leg 1 rx, tx). */
+static void leg_crypto_set(struct dp_session_cold *cold, unsigned li, const struct mg_msg_leg *m,
+			   unsigned *next)
+{
+	const struct mg_msg_crypto *dir[2] = { &m->rx, &m->tx };
+
+	for (unsigned d = 0; d < 2; d++) {
+		cold->leg[li].crypto[d] = 0;
+		if (crypto_given(dir[d]) && *next < cold->n_crypto) {
+			crypto_def_set(&cold_crypto(cold)[*next], dir[d]);
+			cold->leg[li].crypto[d] = (uint8_t)++*next;
+		}
+	}
+}
+
 static int build_leg(struct dp_session_rt *s, struct dp_session_cold *cold, unsigned li,
-		     const struct mg_msg_leg *m, const struct dp_session_rt *old, const char **err)
+		     const struct mg_msg_leg *m, const struct dp_session_rt *old, unsigned *next_crypto,
+		     const char **err)
 {
 	struct dp_leg_rt *l = &s->leg[li];
 	struct dp_leg_cold *c = &cold->leg[li];
@@ -635,13 +699,12 @@ static int build_leg(struct dp_session_rt *s, struct dp_session_cold *cold, unsi
 	rc = build_src(s, li, m, old, err);
 	if (rc < 0)
 		return rc;
-	crypto_def_set(&c->rx, &m->rx);
-	crypto_def_set(&c->tx, &m->tx);
+	leg_crypto_set(cold, li, m, next_crypto);
 
 	/* keep a direction's SRTP state when its keys did not change */
 	snprintf(what, sizeof(what), "leg %u rx crypto", li);
 	if (old != NULL && old->leg[li].rx_ctx != NULL && m->rx.suite != MG_SRTP_SUITE_NONE &&
-	    crypto_same(&m->rx, &old->cold->leg[li].rx) && !(m->rx.flags & MG_CRYPTO_F_ROC_RESET)) {
+	    crypto_same(&m->rx, leg_crypto(old->cold, li, 0)) && !(m->rx.flags & MG_CRYPTO_F_ROC_RESET)) {
 		l->rx_ctx = old->leg[li].rx_ctx;
 	} else {
 		rc = crypto_ctx(&m->rx, MG_SRTP_DIR_INBOUND, what, &l->rx_ctx, err);
@@ -650,7 +713,7 @@ static int build_leg(struct dp_session_rt *s, struct dp_session_cold *cold, unsi
 	}
 	snprintf(what, sizeof(what), "leg %u tx crypto", li);
 	if (old != NULL && old->leg[li].tx_ctx != NULL && m->tx.suite != MG_SRTP_SUITE_NONE &&
-	    crypto_same(&m->tx, &old->cold->leg[li].tx) && !(m->tx.flags & MG_CRYPTO_F_ROC_RESET)) {
+	    crypto_same(&m->tx, leg_crypto(old->cold, li, 1)) && !(m->tx.flags & MG_CRYPTO_F_ROC_RESET)) {
 		l->tx_ctx = old->leg[li].tx_ctx;
 	} else {
 		rc = crypto_ctx(&m->tx, MG_SRTP_DIR_OUTBOUND, what, &l->tx_ctx, err);
@@ -694,6 +757,15 @@ static int sess_publish(struct dp_session_rt *s, struct dp_session_rt *old, cons
 	unsigned n = sess_keys(s, k, tag), on = old != NULL ? sess_keys(old, ok, otag) : 0;
 	unsigned done;
 	int rc;
+
+	/* the hot flags of what the forks take raw (never written after this) */
+	s->raw_fork[0] = s->raw_fork[1] = 0;
+	for (unsigned f = 0; f < s->n_forks; f++) {
+		const struct dp_fork *fk = &s->cold->forks[f];
+
+		if (fk->raw)
+			s->raw_fork[fk->leg & 1] |= (uint8_t)(DP_RAW_RTP | (fk->rtcp ? DP_RAW_RTCP : 0));
+	}
 
 	for (unsigned i = 0; i < n; i++) {
 		void *d;
@@ -765,25 +837,29 @@ static struct dp_session_rt *sess_lookup(uint64_t id)
 
 /*
  * A new version: hot part (DPDK memory, cache aligned) and a cold part with
- * room for @p n_forks forks. NULL when out of memory.
+ * room for @p n_forks forks and @p n_crypto crypto definitions. NULL when
+ * out of memory.
  */
-static struct dp_session_rt *sess_alloc(unsigned n_forks)
+static struct dp_session_rt *sess_alloc(unsigned n_forks, unsigned n_crypto)
 {
-	struct dp_session_rt *s = rte_zmalloc("dp_session", sizeof(*s), RTE_CACHE_LINE_SIZE);
+	struct dp_session_rt *s = mg_slab_get(&rt_pool);
 
 	if (s == NULL)
 		return NULL;
-	s->cold = calloc(1, cold_size(n_forks));
+	s->cold = calloc(1, cold_size(n_forks, n_crypto));
 	if (s->cold == NULL) {
-		rte_free(s);
+		mg_slab_put(&rt_pool, s);
 		return NULL;
 	}
+	s->cold->fork_room = (uint8_t)n_forks;
+	s->cold->n_crypto = (uint8_t)n_crypto;
 	return s;
 }
 
 int dp_session_add(const struct mg_msg_session *def, bool modify, const char **err)
 {
 	struct dp_session_rt *s, *old;
+	unsigned n_crypto = 0, next_crypto = 0;
 	int rc;
 
 	/* the field rules (ids, ports, enums, key sizes): below, only what
@@ -797,7 +873,9 @@ int dp_session_add(const struct mg_msg_session *def, bool modify, const char **e
 		FAIL(-ENOENT, "no session %" PRIu64, def->id);
 	if (!modify && n_sessions >= max_sessions)
 		FAIL(-ENOSPC, "%u sessions installed = mediagate.dataplane.maxSessions", n_sessions);
-	s = sess_alloc(old != NULL ? old->n_forks : 0);
+	for (unsigned l = 0; l < 2; l++)
+		n_crypto += crypto_given(&def->legs[l].rx) + crypto_given(&def->legs[l].tx);
+	s = sess_alloc(old != NULL ? old->n_forks : 0, n_crypto);
 	if (s == NULL)
 		FAIL(-ENOMEM, "out of memory for a session");
 	s->id = def->id;
@@ -811,7 +889,7 @@ int dp_session_add(const struct mg_msg_session *def, bool modify, const char **e
 		for (unsigned l = 0; l < 2; l++)
 			s->leg[l].tdm = old->leg[l].tdm;
 	} else {
-		s->stats = rte_zmalloc("dp_sess_stats", sizeof(*s->stats), RTE_CACHE_LINE_SIZE);
+		s->stats = mg_slab_get(&stats_pool);
 		if (s->stats == NULL) {
 			rc = -ENOMEM;
 			snprintf(errbuf, sizeof(errbuf), "out of memory for counters");
@@ -820,7 +898,7 @@ int dp_session_add(const struct mg_msg_session *def, bool modify, const char **e
 		}
 	}
 	for (unsigned l = 0; l < 2; l++) {
-		rc = build_leg(s, s->cold, l, &def->legs[l], old, err);
+		rc = build_leg(s, s->cold, l, &def->legs[l], old, &next_crypto, err);
 		if (rc < 0)
 			goto fail;
 	}
@@ -983,8 +1061,8 @@ int dp_session_list(const struct mg_msg_session_list_req *req, struct mg_msg_ses
 		e->id = s->id;
 		for (unsigned l = 0; l < 2; l++) {
 			e->local_port[l] = rte_be_to_cpu_16(s->leg[l].local_port);
-			e->suite[l][0] = s->cold->leg[l].rx.suite;
-			e->suite[l][1] = s->cold->leg[l].tx.suite;
+			e->suite[l][0] = leg_crypto(s->cold, l, 0)->suite;
+			e->suite[l][1] = leg_crypto(s->cold, l, 1)->suite;
 		}
 	}
 	out->next_cursor = next;
@@ -997,14 +1075,16 @@ int dp_session_list(const struct mg_msg_session_list_req *req, struct mg_msg_ses
  * more forks; shares everything old refers to. */
 static struct dp_session_rt *sess_clone(const struct dp_session_rt *old, unsigned extra)
 {
-	struct dp_session_rt *s = sess_alloc(old->n_forks + extra);
+	struct dp_session_rt *s = sess_alloc(old->n_forks + extra, old->cold->n_crypto);
 	struct dp_session_cold *cold;
 
 	if (s == NULL)
 		return NULL;
 	cold = s->cold;
 	memcpy(s, old, sizeof(*s));
-	memcpy(cold, old->cold, cold_size(old->n_forks));
+	memcpy(cold->leg, old->cold->leg, sizeof(cold->leg));
+	memcpy(cold->forks, old->cold->forks, old->n_forks * sizeof(struct dp_fork));
+	memcpy(cold_crypto(cold), cold_crypto(old->cold), cold->n_crypto * sizeof(struct dp_crypto_def));
 	s->cold = cold;
 	return s;
 }

@@ -125,8 +125,10 @@ struct dp_src_rt {
 	uint8_t pad[7];
 	uint64_t last_tsc;  /* last packet accepted from it (plain handover's silence) */
 	uint64_t handovers; /* times media-handover moved it */
-} __rte_cache_aligned;
-_Static_assert(sizeof(struct dp_src_rt) == RTE_CACHE_LINE_SIZE, "dp_src_rt: one cache line");
+} __attribute__((aligned(32)));
+/* half a cache line: the two of dp_sess_stats share one (the owner worker
+ * writes both, so there is no false sharing to avoid) */
+_Static_assert(sizeof(struct dp_src_rt) == RTE_CACHE_LINE_SIZE / 2, "dp_src_rt: half a cache line");
 
 /*
  * What the owner worker writes for one session id, shared by every version
@@ -143,8 +145,8 @@ struct dp_sess_stats {
 	 * publishes the version that has the fork */
 	struct dp_fork_stats *forks;
 } __rte_cache_aligned;
-_Static_assert(sizeof(struct dp_sess_stats) == 8 * RTE_CACHE_LINE_SIZE,
-	       "dp_sess_stats: eight cache lines");
+_Static_assert(sizeof(struct dp_sess_stats) == 7 * RTE_CACHE_LINE_SIZE,
+	       "dp_sess_stats: seven cache lines");
 
 /* A leg as the worker reads it on every packet. */
 struct dp_leg_rt {
@@ -204,15 +206,24 @@ struct dp_leg_cold {
 	uint16_t def_rtcp_port;  /* remote_rtcp_port as given (0 = derived) */
 	uint8_t remote_family;   /* MG_FAMILY_NONE or MG_FAMILY_IPV4 */
 	uint8_t flags;           /* MG_LEG_F_* as given */
-	struct dp_crypto_def rx, tx;
+	/* [0 rx, 1 tx]: 1 + index of the direction's dp_crypto_def after the
+	 * forks; 0: nothing given (plain, every field zero), no def kept */
+	uint8_t crypto[2];
 };
 
 /* Cold part of a session version: control path, and workers for strict
- * candidates and forks. Never written once published. */
+ * candidates and forks. Never written once published. Sized for what the
+ * version has: room for fork_room forks (dp_session_rt.n_forks used), then
+ * n_crypto crypto definitions (the directions that have one). */
 struct dp_session_cold {
 	struct dp_leg_cold leg[2];
-	struct dp_fork forks[]; /* dp_session_rt.n_forks of them */
+	uint8_t fork_room;
+	uint8_t n_crypto;
+	struct dp_fork forks[];
 };
+
+#define DP_RAW_RTP 0x01u  /* a raw fork of the leg copies RTP */
+#define DP_RAW_RTCP 0x02u /* ... and RTCP */
 
 /* Hot part of a session version: what a worker reads for every packet. */
 struct dp_session_rt {
@@ -221,6 +232,10 @@ struct dp_session_rt {
 	struct dp_session_cold *cold; /* read-only once published */
 	uint16_t owner;           /* worker index that owns the SRTP state */
 	uint8_t n_forks;          /* forks in cold->forks[] */
+	/* [leg]: DP_RAW_*, a raw fork takes what the leg receives (from
+	 * cold->forks[], set before publication): the worker copies a packet
+	 * before decryption without reading the cold part */
+	uint8_t raw_fork[2];
 	struct dp_leg_rt leg[2];
 } __rte_cache_aligned;
 _Static_assert(sizeof(struct dp_session_rt) <= 3 * RTE_CACHE_LINE_SIZE,
@@ -280,6 +295,11 @@ void dp_session_reader_begin(void);
 void dp_session_reader_end(void);
 /* Iterate ids (main lcore or inside reader_begin/end). */
 int dp_session_iterate(uint32_t *next, uint64_t *id);
+
+/* Session versions and counters blocks in use that rte_malloc's statistics
+ * do not count (taken from their pools' chunks; 0 in an ASan build, where
+ * each is an allocation of its own). */
+size_t dp_session_pool_objects(void);
 
 /* Fill wire stats from a session's counters. */
 void dp_session_fill_stats(const struct dp_session_rt *s, struct mg_msg_session_stats *out);

@@ -57,12 +57,14 @@ static void srtp(struct mg_msg_crypto *c, uint8_t fill)
 	memset(c->salt, fill, 14);
 }
 
+/* DPDK allocations plus the session objects taken from the pools (a pool's
+ * chunk is one allocation, made once and kept) */
 static unsigned allocs(void)
 {
 	struct rte_malloc_socket_stats st;
 
 	rte_malloc_get_socket_stats(0, &st);
-	return st.alloc_count;
+	return st.alloc_count + (unsigned)dp_session_pool_objects();
 }
 
 static struct dp_session_rt *lookup_ep(uint32_t ip, uint16_t port)
@@ -96,8 +98,11 @@ static void test_add_get_del(void **state)
 	(void)state;
 	def(&s, 1, 20000, 20002);
 	srtp(&s.legs[1].tx, 0x11);
+	s.legs[0].rx.roc = 7; /* plain, but a field given: kept for GET */
 	assert_int_equal(dp_session_add(&s, false, &err), 0);
 	assert_int_equal(dp_session_count(), 1);
+	/* the cold part keeps a crypto definition for those two directions only */
+	assert_int_equal(must_ep(IP_A, 20000)->cold->n_crypto, 2);
 	assert_non_null(lookup_ep(IP_A, 20000));
 	assert_non_null(lookup_ep(IP_A, 20001)); /* RTCP */
 	assert_non_null(lookup_ep(IP_B, 20003));
@@ -106,6 +111,15 @@ static void test_add_get_del(void **state)
 	assert_int_equal(dp_session_get(1, &g, &err), 0);
 	assert_int_equal(g.legs[1].tx.key_len, 16);
 	assert_int_equal(g.legs[1].tx.key[0], 0); /* redacted */
+	assert_int_equal(g.legs[1].tx.suite, s.legs[1].tx.suite);
+	assert_int_equal(g.legs[0].rx.suite, MG_SRTP_SUITE_NONE);
+	assert_int_equal(g.legs[0].rx.roc, 7);
+	{
+		static const struct mg_msg_crypto none;
+
+		assert_memory_equal(&g.legs[0].tx, &none, sizeof(none));
+		assert_memory_equal(&g.legs[1].rx, &none, sizeof(none));
+	}
 	assert_int_equal(dp_session_stats(1, &st, &err), 0);
 	assert_int_equal(st.id, 1);
 	assert_int_equal(dp_session_del(1, &st, &err), 0);
@@ -295,16 +309,30 @@ static void test_forks(void **state)
 	addr(&f.remote, RTE_BE32(0xc0000222), 30100);
 	assert_int_equal(dp_fork_add(&f, &err), 0);
 	assert_int_equal(must_ep(IP_A, 20050)->n_forks, 1);
+	/* a plain fork: the worker copies nothing before decryption */
+	assert_int_equal(must_ep(IP_A, 20050)->raw_fork[0] | must_ep(IP_A, 20050)->raw_fork[1], 0);
 	assert_int_equal(dp_fork_add(&f, &err), -EEXIST);
 	for (uint32_t i = 2; i <= DP_SESS_MAX_FORKS; i++) {
 		f.fork_id = i;
+		/* 2: raw RTP of leg 1, 3: raw RTP and RTCP of leg 1 */
+		f.leg = i == 2 || i == 3 ? 1 : 0;
+		f.flags = i == 2 ? MG_FORK_F_RAW : i == 3 ? MG_FORK_F_RAW | MG_FORK_F_RTCP : 0;
 		assert_int_equal(dp_fork_add(&f, &err), 0);
 	}
+	assert_int_equal(must_ep(IP_A, 20050)->raw_fork[0], 0);
+	assert_int_equal(must_ep(IP_A, 20050)->raw_fork[1], DP_RAW_RTP | DP_RAW_RTCP);
 	f.fork_id = 99;
 	assert_int_equal(dp_fork_add(&f, &err), -ENOSPC);
 	assert_int_equal(dp_fork_del(&fid, &err), 0);
 	assert_int_equal(dp_fork_del(&fid, &err), -ENOENT);
 	assert_int_equal(must_ep(IP_A, 20050)->n_forks, DP_SESS_MAX_FORKS - 1);
+	assert_int_equal(must_ep(IP_A, 20050)->raw_fork[1], DP_RAW_RTP | DP_RAW_RTCP);
+	fid.fork_id = 3; /* the raw one with RTCP goes: raw RTP only */
+	assert_int_equal(dp_fork_del(&fid, &err), 0);
+	assert_int_equal(must_ep(IP_A, 20050)->raw_fork[1], DP_RAW_RTP);
+	fid.fork_id = 1;
+	f.leg = 0;
+	f.flags = 0;
 	f.session_id = 4242;
 	assert_int_equal(dp_fork_add(&f, &err), -ENOENT);
 	assert_int_equal(dp_session_del(7, NULL, &err), 0);

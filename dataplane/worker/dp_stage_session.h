@@ -99,15 +99,10 @@ static inline unsigned stage_session(struct dp_worker *w, struct job *jobs, cons
 		j->rtcp = rtcp;
 		j->ok = 1;
 		/* a raw fork of an encrypted leg that takes this packet (stage 4's
-		 * test) needs it as received, before decryption */
-		for (unsigned f = 0; f < s->n_forks && l->rx_ctx != NULL; f++) {
-			const struct dp_fork *fk = &s->cold->forks[f];
-
-			if (fk->raw && fk->leg == leg && (!rtcp || fk->rtcp)) {
-				j->raw = rte_pktmbuf_copy(m, dp_pktmbuf_pool, 0, UINT32_MAX);
-				break;
-			}
-		}
+		 * test) needs it as received, before decryption; the hot flags
+		 * say so without the cold part */
+		if (unlikely(s->raw_fork[leg] & (rtcp ? DP_RAW_RTCP : DP_RAW_RTP)) && l->rx_ctx != NULL)
+			j->raw = rte_pktmbuf_copy(m, dp_pktmbuf_pool, 0, UINT32_MAX);
 		jobs[out++] = *j;
 	}
 	return out;

@@ -15,7 +15,11 @@
 
 #include <openssl/crypto.h>
 
-_Static_assert(sizeof(struct mg_srtp_stream_rt) == 64, "one cache line per SSRC state");
+#include "mg_slab.h"
+
+_Static_assert(sizeof(struct mg_srtp_stream_rt) == 52, "an SSRC state packs into 52 bytes");
+_Static_assert(offsetof(struct mg_srtp_ctx, stats) == 10 * 64,
+	       "an SRTP context without counters is ten cache lines (docs/srtp.md, memory)");
 _Static_assert(MG_SRTP_REPLAY_WINDOW % 64 == 0 && MG_SRTP_REPLAY_WINDOW >= 128, "window");
 _Static_assert(MG_SRTP_BURST_MAX <= 255, "op slot is a uint8_t");
 
@@ -293,14 +297,6 @@ static void keyset_fini(struct mg_srtp_keyset *ks)
 	OPENSSL_cleanse(ks, sizeof(*ks));
 }
 
-static void keyset_free(struct mg_srtp_keyset *ks)
-{
-	if (!ks)
-		return;
-	keyset_fini(ks);
-	free(ks);
-}
-
 /* Derive one master key's session keys into @ks (zeroed here). */
 static int keyset_init(struct mg_srtp_keyset *ks, const struct mg_srtp_suite_info *s, enum mg_srtp_dir dir,
 		       const struct mg_srtp_master_key *mk, unsigned mki_len)
@@ -327,7 +323,7 @@ static int keyset_init(struct mg_srtp_keyset *ks, const struct mg_srtp_suite_inf
 		ks->have_rk = 1;
 	}
 	memcpy(ks->mki, mk->mki, mki_len);
-	ks->limit = mk->lifetime ? mk->lifetime : SRTP_INDEX_MAX;
+	ks->left = mk->lifetime ? mk->lifetime : SRTP_INDEX_MAX;
 	rc = 0;
 out:
 	OPENSSL_cleanse(salt14, sizeof(salt14));
@@ -337,9 +333,18 @@ out:
 	return rc;
 }
 
+static void keys_more_free(struct mg_srtp_keyset *more, unsigned n)
+{
+	if (!more)
+		return;
+	for (unsigned i = 0; i < n; i++)
+		keyset_fini(&more[i]);
+	free(more);
+}
+
 static int ctx_load(struct mg_srtp_ctx *c, const struct mg_srtp_policy *p, char *err, size_t errlen)
 {
-	struct mg_srtp_keyset *ks[MG_SRTP_KEYS_MAX] = { 0 };
+	struct mg_srtp_keyset *more = NULL;
 	struct mg_srtp_keyset key0;
 	const struct mg_srtp_suite_info *s;
 	int rc = mg_srtp_policy_check(p, err, errlen);
@@ -351,16 +356,21 @@ static int ctx_load(struct mg_srtp_ctx *c, const struct mg_srtp_policy *p, char 
 		return -EINVAL;
 	}
 	s = mg_srtp_suite_by_id(p->suite);
-	/* key 0 lives in the context: derived aside first, so that a failure
-	 * leaves the context as it was */
+	/* key 0 lives in the context, keys 1.. in one block: derived aside
+	 * first, so that a failure leaves the context as it was */
 	rc = keyset_init(&key0, s, p->dir, &p->keys[0], p->mki_len);
-	for (unsigned i = 1; !rc && i < p->nkeys; i++) {
-		ks[i] = malloc(sizeof(*ks[i]));
-		if (!ks[i] || keyset_init(ks[i], s, p->dir, &p->keys[i], p->mki_len)) {
-			free(ks[i]);
-			ks[i] = NULL;
-			for (unsigned j = 1; j < i; j++)
-				keyset_free(ks[j]);
+	if (!rc && p->nkeys > 1) {
+		size_t sz = (p->nkeys - 1) * sizeof(*more);
+
+		more = aligned_alloc(_Alignof(struct mg_srtp_keyset), sz);
+		if (more)
+			memset(more, 0, sz);
+		for (unsigned i = 1; more && !rc && i < p->nkeys; i++) {
+			rc = keyset_init(&more[i - 1], s, p->dir, &p->keys[i], p->mki_len);
+			if (rc)
+				keys_more_free(more, i - 1);
+		}
+		if (!more || rc) { /* (a failed keyset_init freed the block) */
 			keyset_fini(&key0);
 			rc = -ENOMEM;
 		}
@@ -369,17 +379,15 @@ static int ctx_load(struct mg_srtp_ctx *c, const struct mg_srtp_policy *p, char 
 		mg_srtp_set_err(err, errlen, "SRTP key derivation failed (out of memory or libcrypto error)");
 		return -ENOMEM;
 	}
-	if (c->suite)
+	if (c->suite) {
 		keyset_fini(&c->key0);
+		keys_more_free(c->more, c->nkeys > 0 ? c->nkeys - 1u : 0);
+	}
 	c->key0 = key0;
 	OPENSSL_cleanse(&key0, sizeof(key0));
-	c->keys[0] = &c->key0;
-	for (unsigned i = 1; i < MG_SRTP_KEYS_MAX; i++) {
-		keyset_free(c->keys[i]);
-		c->keys[i] = ks[i];
-	}
+	c->more = more;
 	c->suite = s;
-	c->dir = p->dir;
+	c->dir = (uint8_t)p->dir;
 	c->mki_len = p->mki_len;
 	c->nkeys = p->nkeys;
 	c->active = p->active_key;
@@ -390,7 +398,7 @@ static int ctx_load(struct mg_srtp_ctx *c, const struct mg_srtp_policy *p, char 
 	c->init_seq = p->seq;
 	c->init_seq_pending = p->seq_valid ? 1 : 0;
 	c->floor_ssrc = 0;
-	c->floor_idx = 0;
+	c->floor_on = 0;
 	memset(c->st, 0, sizeof(c->st));
 	return 0;
 }
@@ -403,22 +411,43 @@ static size_t ctx_size(int stats)
 	return (n + 63) & ~(size_t)63;
 }
 
+/*
+ * Contexts come from two pools (with and without counters), so that one
+ * costs its size: aligned_alloc(64, ...) took ~140 bytes more per context
+ * in a dataplane with 10,000 sessions (docs/srtp.md, memory).
+ */
+#define CTX_PER_CHUNK 64
+static struct mg_slab ctx_pool[2];
+static pthread_once_t ctx_pool_once = PTHREAD_ONCE_INIT;
+
+static void *ctx_chunk_alloc(size_t bytes, size_t align)
+{
+	return aligned_alloc(align, bytes);
+}
+
+static void ctx_pool_init(void)
+{
+	for (int stats = 0; stats < 2; stats++)
+		mg_slab_init(&ctx_pool[stats], ctx_size(stats), 64, CTX_PER_CHUNK, 1, ctx_chunk_alloc, free);
+}
+
 struct mg_srtp_ctx *mg_srtp_ctx_create(const struct mg_srtp_policy *p, char *err, size_t errlen)
 {
 	const int stats = !(p && p->stats_off);
-	struct mg_srtp_ctx *c = aligned_alloc(64, ctx_size(stats));
+	struct mg_srtp_ctx *c;
 	int rc;
 
+	pthread_once(&ctx_pool_once, ctx_pool_init);
+	c = mg_slab_get(&ctx_pool[stats]);
 	if (!c) {
 		mg_srtp_set_err(err, errlen, "out of memory for an SRTP context");
 		errno = ENOMEM;
 		return NULL;
 	}
-	memset(c, 0, ctx_size(stats));
 	c->has_stats = (uint8_t)stats;
 	rc = ctx_load(c, p, err, errlen);
 	if (rc) {
-		free(c);
+		mg_slab_put(&ctx_pool[stats], c);
 		errno = -rc;
 		return NULL;
 	}
@@ -427,13 +456,15 @@ struct mg_srtp_ctx *mg_srtp_ctx_create(const struct mg_srtp_policy *p, char *err
 
 void mg_srtp_ctx_free(struct mg_srtp_ctx *c)
 {
+	int stats;
+
 	if (!c)
 		return;
-	for (unsigned i = 1; i < MG_SRTP_KEYS_MAX; i++)
-		keyset_free(c->keys[i]);
+	stats = c->has_stats;
+	keys_more_free(c->more, c->nkeys > 0 ? c->nkeys - 1u : 0);
 	keyset_fini(&c->key0);
-	OPENSSL_cleanse(c, ctx_size(c->has_stats));
-	free(c);
+	OPENSSL_cleanse(c, ctx_size(stats));
+	mg_slab_put(&ctx_pool[stats], c);
 }
 
 int mg_srtp_ctx_rekey(struct mg_srtp_ctx *c, const struct mg_srtp_policy *p, char *err, size_t errlen)
@@ -501,7 +532,8 @@ static struct mg_srtp_stream_rt *st_new(struct mg_srtp_ctx *c, uint32_t ssrc)
 		memset(v->rtp_win, 0xff, sizeof(v->rtp_win));
 		c->init_seq_pending = 0;
 		c->floor_ssrc = ssrc;
-		c->floor_idx = (uint64_t)c->init_roc << 16 | c->init_seq;
+		/* an index of 0 has nothing below it to refuse */
+		c->floor_on = (c->init_roc | c->init_seq) != 0;
 	}
 	v->in_use = 1;
 	v->last_use = c->clock;
@@ -592,7 +624,7 @@ static inline int64_t estimate_index(uint32_t roc, uint16_t s_l, uint16_t seq)
 }
 
 /* Replay window over indexes: bit i of win = (top - i) was accepted. */
-static inline int win_check(const uint64_t *win, uint64_t top, int valid, uint64_t idx)
+static inline int win_check(const mg_srtp_win_t *win, uint64_t top, int valid, uint64_t idx)
 {
 	uint64_t d;
 
@@ -604,7 +636,7 @@ static inline int win_check(const uint64_t *win, uint64_t top, int valid, uint64
 	return (win[d / 64] >> (d % 64)) & 1 ? -1 : 0;
 }
 
-static inline void win_shift(uint64_t *win, uint64_t n)
+static inline void win_shift(mg_srtp_win_t *win, uint64_t n)
 {
 	const unsigned w = MG_SRTP_REPLAY_WINDOW / 64;
 
@@ -626,7 +658,7 @@ static inline void win_shift(uint64_t *win, uint64_t n)
 	}
 }
 
-static inline void win_set(uint64_t *win, uint64_t top, uint64_t idx)
+static inline void win_set(mg_srtp_win_t *win, uint64_t top, uint64_t idx)
 {
 	uint64_t d = top - idx;
 
@@ -636,7 +668,7 @@ static inline void win_set(uint64_t *win, uint64_t top, uint64_t idx)
 /* Take @idx into the window whose newest index is *@top: -1 if it is a
  * replay or too old, else 0 with the bit set and *@top moved up to @idx
  * when it is newer (a window not @valid yet starts at @idx). */
-static inline int win_accept(uint64_t *win, uint64_t *top, int valid, uint64_t idx)
+static inline int win_accept(mg_srtp_win_t *win, uint64_t *top, int valid, uint64_t idx)
 {
 	if (win_check(win, *top, valid, idx))
 		return -1;
@@ -656,10 +688,12 @@ static inline int win_accept(uint64_t *win, uint64_t *top, int valid, uint64_t i
 static struct mg_srtp_keyset *key_by_mki(struct mg_srtp_ctx *c, const uint8_t *mki)
 {
 	if (!c->mki_len)
-		return c->keys[0];
+		return &c->key0;
 	for (unsigned i = 0; i < c->nkeys; i++) {
-		if (memcmp(c->keys[i]->mki, mki, c->mki_len) == 0)
-			return c->keys[i];
+		struct mg_srtp_keyset *ks = mg_srtp_ctx_key(c, i);
+
+		if (memcmp(ks->mki, mki, c->mki_len) == 0)
+			return ks;
 	}
 	return NULL;
 }
@@ -811,7 +845,7 @@ static unsigned protect_rtp(struct mg_srtp_engine *e, struct mg_srtp_ctx *const 
 		n = MG_SRTP_BURST_MAX;
 	for (unsigned i = 0; i < n; i++) {
 		struct mg_srtp_ctx *c = CTX_OF(i);
-		struct mg_srtp_keyset *ks = c->keys[c->active];
+		struct mg_srtp_keyset *ks = mg_srtp_ctx_key(c, c->active);
 		const unsigned tag = c->rtp_tag, mki = c->mki_len;
 		uint8_t *b = pkts[i].buf;
 		unsigned len = pkts[i].len, h;
@@ -842,7 +876,7 @@ static unsigned protect_rtp(struct mg_srtp_engine *e, struct mg_srtp_ctx *const 
 			res[i] = MG_SRTP_NO_ROOM;
 			continue;
 		}
-		if (ks->used >= ks->limit) {
+		if (ks->left == 0) {
 			res[i] = MG_SRTP_LIFETIME;
 			continue;
 		}
@@ -864,7 +898,8 @@ static unsigned protect_rtp(struct mg_srtp_engine *e, struct mg_srtp_ctx *const 
 			res[i] = MG_SRTP_LIFETIME;
 			continue;
 		}
-		if (__builtin_expect(c->floor_idx != 0, 0) && ssrc == c->floor_ssrc && (uint64_t)idx <= c->floor_idx) {
+		if (__builtin_expect(c->floor_on, 0) && ssrc == c->floor_ssrc &&
+		    (uint64_t)idx <= ((uint64_t)c->init_roc << 16 | c->init_seq)) {
 			/* re-installed stream: this index may have been used */
 			res[i] = MG_SRTP_REPLAY;
 			continue;
@@ -874,7 +909,7 @@ static unsigned protect_rtp(struct mg_srtp_engine *e, struct mg_srtp_ctx *const 
 			st->s_l = seq;
 			st->seq_valid = 1;
 		}
-		ks->used++;
+		ks->left--;
 		res[i] = MG_SRTP_OK;
 		rtp_op_add(&ops[nops++], c, ks, b, i, (uint64_t)idx, ssrc, h, len);
 	}
@@ -926,7 +961,7 @@ static unsigned unprotect_rtp(struct mg_srtp_engine *e, struct mg_srtp_ctx *cons
 			res[i] = MG_SRTP_UNKNOWN_MKI;
 			continue;
 		}
-		if (ks->used >= ks->limit) {
+		if (ks->left == 0) {
 			res[i] = MG_SRTP_LIFETIME;
 			continue;
 		}
@@ -984,7 +1019,7 @@ static unsigned unprotect_rtp(struct mg_srtp_engine *e, struct mg_srtp_ctx *cons
 			res[op->slot] = MG_SRTP_AUTH_FAIL;
 			continue;
 		}
-		if (op->ks->used >= op->ks->limit) {
+		if (op->ks->left == 0) {
 			res[op->slot] = MG_SRTP_LIFETIME;
 			continue;
 		}
@@ -998,7 +1033,7 @@ static unsigned unprotect_rtp(struct mg_srtp_engine *e, struct mg_srtp_ctx *cons
 		st->roc = (uint32_t)(top >> 16);
 		st->s_l = (uint16_t)top;
 		st->last_use = c->clock;
-		op->ks->used++;
+		op->ks->left--;
 		pkts[op->slot].len = op->auth_len;
 	}
 	return finish(cv, multi, res, n, 0);
@@ -1014,7 +1049,7 @@ static unsigned protect_rtcp(struct mg_srtp_engine *e, struct mg_srtp_ctx *const
 		n = MG_SRTP_BURST_MAX;
 	for (unsigned i = 0; i < n; i++) {
 		struct mg_srtp_ctx *c = CTX_OF(i);
-		struct mg_srtp_keyset *ks = c->keys[c->active];
+		struct mg_srtp_keyset *ks = mg_srtp_ctx_key(c, c->active);
 		const unsigned tag = c->rtcp_tag, mki = c->mki_len;
 		uint8_t *b = pkts[i].buf;
 		unsigned len = pkts[i].len;
@@ -1039,7 +1074,7 @@ static unsigned protect_rtcp(struct mg_srtp_engine *e, struct mg_srtp_ctx *const
 			res[i] = MG_SRTP_NO_ROOM;
 			continue;
 		}
-		if (ks->used >= ks->limit) {
+		if (ks->left == 0) {
 			res[i] = MG_SRTP_LIFETIME;
 			continue;
 		}
@@ -1053,7 +1088,7 @@ static unsigned protect_rtcp(struct mg_srtp_engine *e, struct mg_srtp_ctx *const
 		}
 		st->rtcp_index = index;
 		st->rtcp_valid = 1;
-		ks->used++;
+		ks->left--;
 		res[i] = MG_SRTP_OK;
 		op = op_add(&ops[nops++], c, ks, &ks->rtcp, b, i, index, ssrc, tag);
 		op->enc_off = 8;
@@ -1113,7 +1148,7 @@ static unsigned unprotect_rtcp(struct mg_srtp_engine *e, struct mg_srtp_ctx *con
 			res[i] = MG_SRTP_UNKNOWN_MKI;
 			continue;
 		}
-		if (ks->used >= ks->limit) {
+		if (ks->left == 0) {
 			res[i] = MG_SRTP_LIFETIME;
 			continue;
 		}
@@ -1164,7 +1199,7 @@ static unsigned unprotect_rtcp(struct mg_srtp_engine *e, struct mg_srtp_ctx *con
 			res[op->slot] = MG_SRTP_AUTH_FAIL;
 			continue;
 		}
-		if (op->ks->used >= op->ks->limit) {
+		if (op->ks->left == 0) {
 			res[op->slot] = MG_SRTP_LIFETIME;
 			continue;
 		}
@@ -1177,7 +1212,7 @@ static unsigned unprotect_rtcp(struct mg_srtp_engine *e, struct mg_srtp_ctx *con
 		st->rtcp_index = (uint32_t)top;
 		st->rtcp_valid = 1;
 		st->last_use = c->clock;
-		op->ks->used++;
+		op->ks->left--;
 		/* plaintext RTCP ends where the ciphertext ended */
 		pkts[op->slot].len = (uint16_t)(c->aead ? op->tag_off : op->auth_len - 4);
 	}
@@ -1237,18 +1272,20 @@ unsigned mg_srtp_unprotect_rtcp_burst_multi(struct mg_srtp_engine *e, struct mg_
 int mg_srtp_test_set_session_keys(struct mg_srtp_ctx *c, unsigned key, int rtcp, const uint8_t *ekey,
 				  const uint8_t *salt, unsigned salt_len, const uint8_t *akey)
 {
+	struct mg_srtp_keyset *ks;
 	struct mg_srtp_dkeys *dk;
 	int rc;
 
 	if (key >= c->nkeys || salt_len > 14)
 		return -EINVAL;
-	dk = rtcp ? &c->keys[key]->rtcp : &c->keys[key]->rtp;
+	ks = mg_srtp_ctx_key(c, key);
+	dk = rtcp ? &ks->rtcp : &ks->rtp;
 	dkeys_fini(dk);
 	memset(dk->salt, 0, sizeof(dk->salt));
 	memcpy(dk->salt, salt, salt_len);
 	rc = dkeys_init(dk, ekey, akey, c->aead, c->dir == MG_SRTP_DIR_OUTBOUND);
-	if (!rc && !rtcp && c->keys[key]->have_rk)
-		mg_srtp_aes128_expand(ekey, c->keys[key]->rtp_rk);
+	if (!rc && !rtcp && ks->have_rk)
+		mg_srtp_aes128_expand(ekey, ks->rtp_rk);
 	return rc;
 }
 

@@ -12,7 +12,7 @@
  *   set: up to #MG_SRTP_KEYS_MAX keys told apart by MKI). Holds the derived
  *   session keys and the runtime state (ROC, replay windows, SRTCP index,
  *   lifetime counters) of up to #MG_SRTP_SSRC_MAX SSRCs, each in one
- *   cache-aligned struct mg_srtp_stream_rt. Created and freed on a control
+ *   52-byte struct mg_srtp_stream_rt. Created and freed on a control
  *   path (allocates, may take a lock); used by exactly one thread at a time.
  *
  * Hot path contract: the burst functions never allocate, lock, log or make a
@@ -133,22 +133,26 @@ struct mg_srtp_policy {
 	struct mg_srtp_master_key keys[MG_SRTP_KEYS_MAX];
 };
 
+/** A replay window word: 4-byte aligned, so that a stream state packs into
+ * 52 bytes (x86 loads it unaligned at no cost). */
+typedef uint64_t mg_srtp_win_t __attribute__((aligned(4)));
+
 /** Runtime state of one SSRC in one context: ROC, highest sequence number,
- * replay windows, SRTCP index. Owned by the thread that owns the context;
- * one cache line. Fields are private to the engine (exposed so the size is
- * known and can be checked). */
+ * replay windows, SRTCP index. Owned by the thread that owns the context.
+ * Fields are private to the engine (exposed so the size is known and can be
+ * checked). */
 struct mg_srtp_stream_rt {
 	uint32_t ssrc;
 	uint32_t roc;           /**< rollover counter of s_l */
-	uint16_t s_l;           /**< highest sequence number seen/sent */
-	uint8_t in_use;
-	uint8_t seq_valid;      /**< s_l meaningful (else first packet sets it) */
 	uint32_t rtcp_index;    /**< highest SRTCP index seen / last sent */
-	uint64_t rtp_win[MG_SRTP_REPLAY_WINDOW / 64];  /**< bit i: s_l - i seen */
-	uint64_t rtcp_win[MG_SRTP_REPLAY_WINDOW / 64]; /**< bit i: rtcp_index - i seen */
-	uint32_t rtcp_valid;    /**< rtcp_index meaningful */
 	uint32_t last_use;      /**< LRU stamp for slot reuse */
-} __attribute__((aligned(64)));
+	uint16_t s_l;           /**< highest sequence number seen/sent */
+	uint8_t in_use : 1;
+	uint8_t seq_valid : 1;  /**< s_l meaningful (else first packet sets it) */
+	uint8_t rtcp_valid : 1; /**< rtcp_index meaningful */
+	mg_srtp_win_t rtp_win[MG_SRTP_REPLAY_WINDOW / 64];  /**< bit i: s_l - i seen */
+	mg_srtp_win_t rtcp_win[MG_SRTP_REPLAY_WINDOW / 64]; /**< bit i: rtcp_index - i seen */
+};
 
 /** Counters of one context (read on the owning thread, or racy elsewhere). */
 struct mg_srtp_stats {

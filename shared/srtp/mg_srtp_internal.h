@@ -49,39 +49,51 @@ struct mg_srtp_keyset {
 	struct mg_srtp_dkeys rtp, rtcp;
 	uint8_t have_rk;
 	uint8_t mki[MG_SRTP_MKI_MAX];
-	uint64_t limit; /* lifetime in packets */
-	uint64_t used;
+	uint64_t left; /* packets the lifetime still allows (counts down) */
 };
 
+/*
+ * One direction of a session: per-session memory in a dataplane (two of
+ * these for SRTP both ways), so laid out to fill ten cache lines exactly
+ * (docs/srtp.md, memory): the SSRC states, then what every packet reads,
+ * then key 0.
+ */
 struct mg_srtp_ctx {
 	struct mg_srtp_stream_rt st[MG_SRTP_SSRC_MAX];
 	const struct mg_srtp_suite_info *suite;
-	enum mg_srtp_dir dir;
+	/* keys 1..nkeys-1 (several only with an MKI; NULL with one key) */
+	struct mg_srtp_keyset *more;
+	/* first packet of an SSRC without state in the current unprotect
+	 * burst (pend_burst == engine burst_id), for index estimation */
+	uint64_t pend_burst;
+	uint32_t pend_ssrc, pend_roc;
+	uint32_t init_roc;
+	/* outbound, re-installed: protect refuses indexes of floor_ssrc at or
+	 * below (init_roc, init_seq), used before the restart, when floor_on */
+	uint32_t floor_ssrc;
+	uint32_t clock; /* LRU clock, one tick per packet */
+	uint16_t init_seq;      /* the first new SSRC starts at (init_roc, init_seq) */
+	uint16_t pend_seq;
+	uint8_t dir;            /* enum mg_srtp_dir */
 	uint8_t mki_len;
 	uint8_t nkeys;
 	uint8_t active;
 	uint8_t aead;
 	uint8_t rtp_tag;
 	uint8_t rtcp_tag;
-	uint32_t init_roc;
-	uint16_t init_seq;      /* the first new SSRC starts at (init_roc, init_seq) */
 	uint8_t init_seq_pending;
-	/* outbound, re-installed: protect refuses indexes of floor_ssrc at or
-	 * below floor_idx (used before the restart); 0 = none */
-	uint32_t floor_ssrc;
-	uint64_t floor_idx;
-	uint32_t clock; /* LRU clock, one tick per packet */
-	/* first packet of an SSRC without state in the current unprotect
-	 * burst (pend_burst == engine burst_id), for index estimation */
-	uint64_t pend_burst;
-	uint32_t pend_ssrc, pend_roc;
-	uint16_t pend_seq;
+	uint8_t floor_on;
 	uint8_t has_stats;      /* stats below exist (policy stats_off clear) */
-	struct mg_srtp_keyset *keys[MG_SRTP_KEYS_MAX]; /* keys[0] = &key0 */
 	struct mg_srtp_keyset key0;
 	/* last: a context created with stats_off is allocated without it */
 	struct mg_srtp_stats stats;
 } __attribute__((aligned(64)));
+
+/* Key @p i of a context (0..nkeys-1). */
+static inline struct mg_srtp_keyset *mg_srtp_ctx_key(struct mg_srtp_ctx *c, unsigned i)
+{
+	return i ? &c->more[i - 1] : &c->key0;
+}
 
 /* One packet's work between the parse/replay phase and the commit phase. */
 struct mg_srtp_op {

@@ -124,12 +124,12 @@ static void test_kdf(void)
 		/* the context keeps the cipher key and the HMAC states
 		 * (SHA-1 over key^ipad/opad), not the auth key itself */
 		unhex("C61E7A93744F39EE10734AFE3FF7A087", want);
-		CHECK(memcmp(c->keys[0]->rtp.ek, want, 16) == 0, "B.3 via context");
+		CHECK(memcmp(c->key0.rtp.ek, want, 16) == 0, "B.3 via context");
 		unhex("CEBE321F6FF7716B6FD4AB49AF256A156D38BAA4", want);
 		sha1_pad_state(want, 0x36, h);
-		CHECK(memcmp(c->keys[0]->rtp.hmac_in, h, 20) == 0, "B.3 auth (ipad) via context");
+		CHECK(memcmp(c->key0.rtp.hmac_in, h, 20) == 0, "B.3 auth (ipad) via context");
 		sha1_pad_state(want, 0x5c, h);
-		CHECK(memcmp(c->keys[0]->rtp.hmac_out, h, 20) == 0, "B.3 auth (opad) via context");
+		CHECK(memcmp(c->key0.rtp.hmac_out, h, 20) == 0, "B.3 auth (opad) via context");
 		mg_srtp_ctx_free(c);
 	}
 }
@@ -861,7 +861,7 @@ static void test_key_forms(void)
 {
 	uint8_t key[16], want[16], salt[14] = { 0 };
 	struct mg_srtp_ctx *c = mkctx(MG_SRTP_AES_CM_128_HMAC_SHA1_80, MG_SRTP_DIR_OUTBOUND);
-	const struct mg_srtp_dkeys *dk = &c->keys[0]->rtp;
+	const struct mg_srtp_dkeys *dk = &c->key0.rtp;
 
 	/* FIPS-197 Appendix A.1: round keys 1 and 10 of 2b7e1516... */
 	unhex("2B7E151628AED2A6ABF7158809CF4F3C", key);
@@ -877,7 +877,7 @@ static void test_key_forms(void)
 		unhex("A0FAFE1788542CB123A339392A6C7605", want);
 		CHECK(memcmp(rk + 16, want, 16) == 0, "FIPS-197 A.1 round key 1");
 		unhex("D014F9A8C9EE2589E13F0CC8B6630CA6", want);
-		CHECK(memcmp(rk + 160, want, 16) == 0, "FIPS-197 A.1 round key 10");		CHECK(memcmp(c->keys[0]->rtp_rk, rk, 176) == 0, "the key set keeps SRTP's schedule");
+		CHECK(memcmp(rk + 160, want, 16) == 0, "FIPS-197 A.1 round key 10");		CHECK(memcmp(c->key0.rtp_rk, rk, 176) == 0, "the key set keeps SRTP's schedule");
 	}
 #if MG_HAVE_IPSECMB
 	/* the schedule ipsec-mb's CNTR jobs read is IMB_AES_KEYEXP_128's */
@@ -917,10 +917,10 @@ static void test_key_forms(void)
 		/* native: AES-NI CTR, or GCM on ipsec-mb key data; else EVP */
 		const int native = __builtin_cpu_supports("aes") && (ss[si] != MG_SRTP_AEAD_AES_128_GCM || MG_HAVE_IPSECMB);
 
-		CHECK((a->keys[0]->rtp.evp == NULL) == native && v->keys[0]->rtp.evp != NULL,
+		CHECK((a->key0.rtp.evp == NULL) == native && v->key0.rtp.evp != NULL,
 		      "%s: default context on AES-NI (evp %p, aesni %u), forced one on EVP (evp %p)",
-		      mg_srtp_suite_by_id(ss[si])->sdes_name, (void *)a->keys[0]->rtp.evp, a->keys[0]->rtp.aesni,
-		      (void *)v->keys[0]->rtp.evp);
+		      mg_srtp_suite_by_id(ss[si])->sdes_name, (void *)a->key0.rtp.evp, a->key0.rtp.aesni,
+		      (void *)v->key0.rtp.evp);
 		for (unsigned len = 12; len <= 12 + 1400; len++) {
 			uint8_t p1[1500], p2[1500], res1, res2;
 			struct mg_srtp_buf b1 = { p1, (uint16_t)len, sizeof(p1) }, b2 = { p2, (uint16_t)len, sizeof(p2) };
