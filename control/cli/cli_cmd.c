@@ -419,6 +419,7 @@ static void stats_control(struct ng_doc *d, struct ng_val *v)
 		ng_dict_add_int(d, o, "calls_adopt_dropped", (int64_t)hc.calls_adopt_dropped);
 		ng_dict_add_int(d, o, "read_errors", (int64_t)hc.redis.read_errors);
 		ng_dict_add_int(d, o, "read_timeouts", (int64_t)hc.redis.read_timeouts);
+		ng_dict_add_int(d, o, "reads_pending", hc.redis.reads_pending);
 		ng_dict_add_int(d, o, "sip_held_timeout", (int64_t)hc.sip_held_timeout);
 		ng_dict_add_int(d, o, "alive_sent", (int64_t)hc.alive_sent);
 		ng_dict_add_int(d, o, "alive_missed", (int64_t)hc.alive_missed);

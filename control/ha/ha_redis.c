@@ -62,6 +62,7 @@ static struct {
 	struct ha_read *reads;  /* reads under way or waiting for the connection */
 } hr;
 
+struct ha_read;
 static void reads_start(void);
 static void reads_fail_all(int err, const char *why);
 
@@ -484,11 +485,6 @@ int ha_redis_start(su_root_t *root, const char *url, unsigned db, unsigned expir
 	return 0;
 }
 
-void ha_redis_counters(struct ha_redis_counters *out)
-{
-	*out = hr.cnt;
-}
-
 /* At a stop (the event loop no longer runs): what waits is written with a
  * blocking connection (one second to connect, two per reply), so that the
  * calls that ended do not stay in Redis to be read back by the next start. */
@@ -873,4 +869,13 @@ int ha_redis_set_px(const char *key, const char *val, unsigned px_ms)
 	if (redisAsyncCommand(hr.ac, on_px_reply, NULL, "SET %s %s PX %u", key, val, px_ms) != REDIS_OK)
 		return -EIO;
 	return 0;
+}
+
+void ha_redis_counters(struct ha_redis_counters *out)
+{
+	*out = hr.cnt;
+	out->reads_pending = 0;
+	for (const struct ha_read *rd = hr.reads; rd != NULL; rd = rd->next)
+		if (!rd->finished)
+			out->reads_pending++;
 }

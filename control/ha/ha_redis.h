@@ -31,6 +31,7 @@ struct ha_redis_counters {
 	uint64_t connects;    /* connections made (the first one too) */
 	uint64_t read_errors; /* reads (ha_redis_scan/pttl) failed: refused, connection lost */
 	uint64_t read_timeouts; /* reads given up at their bound */
+	unsigned reads_pending; /* reads under way or waiting for the connection */
 	unsigned queued;      /* keys waiting */
 	unsigned inflight;    /* writes sent, not answered */
 	bool connected;
