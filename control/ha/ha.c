@@ -402,8 +402,9 @@ static void on_read_done(void *arg, int n, const char *why)
 	(void)arg;
 	ha.read_done = true;
 	if (n < 0) {
-		MG_WARN("redis: %s: nothing read back (%s); calls of a previous run are not re-adopted",
-			ha.s->redis_url, why != NULL ? why : strerror(-n));
+		MG_WARN("redis: %s: read-back cut (%s) after %" PRIu64 " key(s); the calls of a previous "
+			"run not read are not re-adopted", ha.s->redis_url, why != NULL ? why : strerror(-n),
+			ha.cnt.read_back);
 	} else {
 		MG_INFO("redis: %d key(s) of node %s read back: %u NG session(s) and %u call(s) being "
 			"checked against the dataplane, %" PRIu64 " refused", n, ha.node, media_count(),
