@@ -278,8 +278,9 @@ BOB=$(ip netns pids $NS_B | head -1)
 kill -STOP $BOB
 sleep 1
 ctl_start control5.log && ok "round 4: mediagate-control started again" || bad "round 4: control restart" control5.log
-for ((t = 0; t < 50; t++)); do [ "$(grep -c 'caller leg terminated' control5.log)" -ge 1 ] && break; sleep 0.1; done
-sleep 0.5
+# alice's 481 to her re-INVITE ends the call (mgctl: state ending) while
+# bob, stopped, has not answered his
+for ((t = 0; t < 50; t++)); do [ "$(mgctl calls list | jq_py '[c["state"] for c in d["calls"]]')" = '["ending"]' ] && break; sleep 0.1; done
 kill -CONT $BOB
 for ((t = 0; t < 100; t++)); do [ "$(mgctl calls list | jq_py 'd["count"]')" = 0 ] && [ "$(mgctl stats | jq_py 'd["redis"]["calls_adopted"]')" = 1 ] && break; sleep 0.1; done
 st=$(mgctl stats | jq_py '"%s %s" % (d["redis"]["calls_adopted"], d["redis"]["calls_adopt_dropped"])')
