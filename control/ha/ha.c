@@ -679,6 +679,7 @@ void ha_get_counters(struct ha_counters *out)
 	if (!ha.on)
 		return;
 	ha_redis_counters(&out->redis);
+	ha_redis_read_counters(&out->redis);
 	out->cpu_ns += ha_redis_cpu_ns();
 	out->unpublished += calls_unpublished();
 	ha_watch_counters(&out->watch);

@@ -64,6 +64,9 @@ int ha_redis_scan(const char *pattern, unsigned timeout_ms,
 /* PTTL @p key: @p done(arg, ms (-2: no key, -1: no expiry), 0) or (0, -errno, why). */
 int ha_redis_pttl(const char *key, unsigned timeout_ms,
 		  void (*done)(void *arg, long long ms, int err, const char *why), void *arg);
+/* The reads' counters (read_errors, read_timeouts, reads_pending) into
+ * @p out (ha_redis_counters() fills the others). */
+void ha_redis_read_counters(struct ha_redis_counters *out);
 /* SET @p key @p val PX @p px_ms now, not queued (the heartbeat): -ENOTCONN
  * when not connected. Counted in writes/errors. */
 int ha_redis_set_px(const char *key, const char *val, unsigned px_ms);
