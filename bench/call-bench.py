@@ -188,7 +188,9 @@ class Bed:
                                     stdout=open(RUN + "/control.log", "w"),
                                     stderr=subprocess.STDOUT)
         for _ in range(100):
-            if "connected to dataplane" in open(RUN + "/control.log").read():
+            log = open(RUN + "/control.log").read()
+            # SIP opens after the Redis read-back (docs/ha-state.md)
+            if "connected to dataplane" in log and "user agent listening" in log:
                 break
             if self.ctl.poll() is not None:
                 raise RuntimeError("control exited: " + open(RUN + "/control.log").read())

@@ -47,7 +47,42 @@ struct control {
 	int sig_index;          /* su_root registration of sig_fd */
 	int exit_code;
 	su_timer_t *media_tick; /* media_tick(): SRTP indexes, restartWait */
+	const struct mg_settings *s_start; /* the SIP user agents start with it */
+	bool sip_failed;        /* sip_start() failed (exit 2) */
+	bool sip_up;
 };
+
+static struct control *ctl_g; /* main()'s, for on_ha_ready() */
+
+/* The SIP user agents (and TLS credential checks) and the NG socket open
+ * here: at once without Redis, else once this node's calls of a previous
+ * run are read back and checked against the dataplane (ha_start(),
+ * docs/ha-state.md "Control restart"); the calls read back send their
+ * re-INVITEs before any SIP request is read. */
+static void on_ha_ready(void)
+{
+	struct control *c = ctl_g;
+
+	if (sip_start(c->root, c->s_start) < 0) {
+		c->exit_code = 2;
+		c->sip_failed = true;
+		su_root_break(c->root);
+		return;
+	}
+	c->sip_up = true;
+	calls_check_routes();
+	/* The NG control API (docs/ng.md) on the media layer; with no SIP
+	 * user agent configured this is a pure media node. After the
+	 * read-back too: an answer or delete of a session being read back
+	 * would find none. */
+	if (ng_cmd_start(c->root, c->s_start) < 0) {
+		c->exit_code = 2;
+		c->sip_failed = true;
+		su_root_break(c->root);
+		return;
+	}
+	calls_sip_open();
+}
 
 static void on_media_tick(su_root_magic_t *m, su_timer_t *t, su_timer_arg_t *arg)
 {
@@ -295,25 +330,20 @@ int main(int argc, char **argv)
 		ctl.exit_code = 2;
 		goto out;
 	}
-	/* SIP user agents (and TLS credential checks) on ctl.root; the call
-	 * engine starts here too. */
-	if (calls_start(ctl.root, s) < 0 || sip_start(ctl.root, s) < 0) {
+	/* The call engine; its SIP user agents open in on_ha_ready(). */
+	if (calls_start(ctl.root, s) < 0) {
 		ctl.exit_code = 2;
 		goto out;
 	}
-	calls_check_routes();
-	/* The NG control API (docs/ng.md) on the media layer; with no SIP
-	 * user agent configured this is a pure media node. */
+	ctl.s_start = s;
+	ctl_g = &ctl;
 	ng_server_set_timing_hook(metrics_observe_ng);
-	if (ng_cmd_start(ctl.root, s) < 0) {
-		ctl.exit_code = 2;
-		goto out;
-	}
-	/* Session state in Redis (docs/ha-state.md): this node's NG sessions
-	 * of a previous run read back (before the loop runs and the dataplane
-	 * connection is up: each is checked against it then), then every call
-	 * published. Redis away is not fatal: retried in the background. */
-	if (ha_start(ctl.root, s) < 0) {
+	/* Session state in Redis (docs/ha-state.md): this node's calls and NG
+	 * sessions of a previous run read back on the loop (each checked
+	 * against the dataplane), then on_ha_ready() opens SIP and the NG
+	 * socket; every call is published. Redis away is not fatal: retried
+	 * in the background, SIP and NG open at mediagate.redis.readTimeout. */
+	if (ha_start(ctl.root, s, on_ha_ready) < 0 || ctl.sip_failed) {
 		ctl.exit_code = 2;
 		goto out;
 	}

@@ -160,6 +160,11 @@ void calls_standby_counters(struct calls_standby_counters *out);
 /* Calls taken over at start (calls_adopt()) and, of those, ended because the
  * dataplane no longer held their media. */
 void calls_adopt_counters(uint64_t *adopted, uint64_t *dropped);
+/* Calls read back and still waiting for the dataplane's verdict. */
+unsigned calls_adopt_waiting(void);
+/* The SIP user agents run (after sip_start()): the re-INVITEs of the calls
+ * read back go now (and, for a later verdict, at once). */
+void calls_sip_open(void);
 /* Calls not published: a dialog value could not be kept (out of memory). */
 uint64_t calls_unpublished(void);
 

@@ -118,17 +118,14 @@ static int adopt_leg(struct call *c, unsigned li, const struct calls_adopt_leg *
 		return -ENOMEM;
 	d->remote_cseq = l->remote_cseq;
 	d->local_cseq = l->local_cseq + 1;
-	calls_io->ua_contact(l->ua, NULL, g->contact, sizeof(g->contact));
+	/* its Contact (the user agent's), as its handle, once SIP runs */
 	if (l->port.local.family == MG_FAMILY_IPV6)
 		inet_ntop(AF_INET6, l->port.local.addr, g->local_ip, sizeof(g->local_ip));
 	else
 		inet_ntop(AF_INET, l->port.local.addr, g->local_ip, sizeof(g->local_ip));
 	c->mc.leg[li].port = l->port;
 	c->mc.leg[li].port_ok = true;
-
-	g->nh = calls_dialog_handle(l->ua, li, l, c);
-	if (g->nh == NULL)
-		return -ENOMEM;
+	/* the dialog's handle is made when its re-INVITE goes (call_sip_resume()) */
 
 	/* the session as it stands (our port and key, the agreed payload
 	 * types), offered in the dialog: RFC 3264 §8, nothing changes */
@@ -151,16 +148,59 @@ static int adopt_leg(struct call *c, unsigned li, const struct calls_adopt_leg *
 }
 
 /* Sent once the dataplane is known to hold the call's media (calls_media.c):
- * a stale record ends without bothering its peers with a re-INVITE. */
+ * a stale record ends without bothering its peers with a re-INVITE. And
+ * only once the SIP user agents run (calls_sip_open()): at a start they
+ * open after the read-back and the dataplane's verdicts, and these
+ * re-INVITEs are sent before any request is read, so that a BYE that waited
+ * (the party's retransmissions while the control plane was away) finds the
+ * dialog in nua (a session of the handle) and is answered 200. */
 void call_sip_resume(struct call *c, unsigned li)
 {
 	struct call_leg *g = &c->leg[li];
+	struct call_dialog *d = g->dlg;
 
-	if (g->nh == NULL || g->reoffer == NULL || g->dlg == NULL)
+	if (g->reoffer == NULL || d == NULL || g->nh != NULL || !calls_ce.sip_open)
 		return;
+	if (g->ua >= calls_io->ua_count()) {
+		call_end(c, 500, "Server Internal Error", "read back from Redis: leg %u's user agent %u is not "
+			 "configured here", li, g->ua);
+		return;
+	}
+	calls_io->ua_contact(g->ua, NULL, g->contact, sizeof(g->contact));
+	{
+		struct calls_adopt_leg l = {
+			.call_id = d->call_id, .local_tag = d->local_tag, .remote_tag = d->remote_tag,
+			.local_uri = d->local_uri, .remote_uri = d->remote_uri,
+			.remote_target = d->remote_target, .route = d->route,
+		};
+
+		g->nh = calls_dialog_handle(g->ua, li, &l, c);
+	}
+	if (g->nh == NULL) {
+		call_end(c, 500, "Server Internal Error", "read back from Redis: no handle for leg %u", li);
+		return;
+	}
 	MG_INFO("call %u: re-INVITE to leg %u in its dialog (taken over)", c->id, li);
-	calls_io->dialog_invite(g->nh, sv(g->dlg->remote_target), g->contact, g->reoffer->sdp,
-				g->dlg->local_cseq);
+	calls_io->dialog_invite(g->nh, sv(d->remote_target), g->contact, g->reoffer->sdp, d->local_cseq);
+}
+
+void calls_sip_open(void)
+{
+	calls_ce.sip_open = true;
+	for (struct call *c = calls_ce.calls; c != NULL; c = c->next)
+		if (c->adopted && c->resumed && c->state == CALL_ACTIVE)
+			for (unsigned li = 0; li < 2; li++)
+				call_sip_resume(c, li);
+}
+
+unsigned calls_adopt_waiting(void)
+{
+	unsigned n = 0;
+
+	for (const struct call *c = calls_ce.calls; c != NULL; c = c->next)
+		if (c->adopted && !c->resumed && c->state == CALL_ACTIVE)
+			n++;
+	return n;
 }
 
 /* @p standby: a standby's copy (calls_standby_put()): media installed
@@ -171,8 +211,9 @@ static int adopt(const struct calls_adopt *a, bool standby, uint64_t fp)
 
 	if (calls_ce.root == NULL || calls_ce.stopping)
 		return -ENODEV;
+	/* the user agent index is checked when SIP runs (call_sip_resume()) */
 	for (unsigned li = 0; li < 2; li++)
-		if (a->leg[li].neg == NULL || a->leg[li].ua >= calls_io->ua_count())
+		if (a->leg[li].neg == NULL)
 			return -EINVAL;
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)

@@ -118,6 +118,8 @@ struct call_leg {
 	bool want_hold, sent_hold;   /* hold state the other leg asked for / we offered */
 	struct sdp_result *reoffer;  /* the offer of our hold/resume re-INVITE on this leg,
 					kept while it awaits its answer (NULL: none out) */
+	bool bye_after_answer;       /* taken over: our BYE waits for its re-INVITE's
+					answer (nua would CANCEL it instead) */
 	struct sdp_result *ack_offer; /* the offer in our 2xx to an INVITE without SDP (the
 					 late offer, or a re-INVITE's): its answer is due in
 					 the ACK (heap: rare) */
@@ -190,6 +192,8 @@ struct calls_engine {
 	bool media_handover;    /* mediagate.media.handover (SIGHUP reloads) */
 	su_timer_t *mt_timer;   /* 1 s tick of the media timeout */
 	uint64_t dp_lost_ms;    /* when the dataplane connection was lost (0: up) */
+	bool sip_open;          /* the SIP user agents run (calls_sip_open()): a call
+				   read back sends its re-INVITEs from then on */
 };
 extern struct calls_engine calls_ce;
 

@@ -734,17 +734,20 @@ static void sip_hang_up(struct call *c, unsigned li, int status, const char *phr
 	char warn[320];
 
 	(void)phrase;
-	if (g->nh == NULL)
-		return;
-	if (c->adopted && !c->resumed) {
+	if (c->adopted && (!c->resumed || g->nh == NULL)) {
 		/* taken over at start but never re-established (the dataplane no
-		 * longer held its media): nua holds no dialog to end */
-		calls_io->handle_bind(g->nh, NULL);
-		calls_io->handle_destroy(g->nh);
+		 * longer held its media, or SIP was not open yet): nua holds no
+		 * dialog to end */
+		if (g->nh != NULL) {
+			calls_io->handle_bind(g->nh, NULL);
+			calls_io->handle_destroy(g->nh);
+		}
 		g->nh = NULL;
 		leg_set_state(c, li, LEG_GONE);
 		return;
 	}
+	if (g->nh == NULL)
+		return;
 	switch (g->state) {
 	case LEG_INVITED:
 	case LEG_CALLING:
@@ -765,6 +768,14 @@ static void sip_hang_up(struct call *c, unsigned li, int status, const char *phr
 		break;
 	case LEG_ANSWERED:
 	case LEG_CONFIRMED:
+		if (c->adopted && g->reoffer != NULL) {
+			/* its take-over re-INVITE is unanswered: nua sees an INVITE
+			 * in progress and would CANCEL it; the BYE goes with the
+			 * answer (call_sip_reinvite_answer()) */
+			g->bye_after_answer = true;
+			leg_set_state(c, li, LEG_CLOSING);
+			break;
+		}
 		calls_io->bye(g->nh, reason);
 		leg_set_state(c, li, LEG_CLOSING);
 		break;

@@ -73,6 +73,16 @@ void call_sip_reinvite_answer(struct call *c, unsigned o, int status, const sip_
 		return;
 	off = g->reoffer; /* answered: our offer goes now, whatever the answer */
 	g->reoffer = NULL;
+	if (g->bye_after_answer) {
+		/* the call ended while the take-over re-INVITE was out: the
+		 * dialog is nua's now (2xx, ACKed by nua), the BYE goes; an
+		 * error answer ended the dialog (the leg goes with its handle) */
+		g->bye_after_answer = false;
+		sdp_result_free(off);
+		if (status < 300 && g->nh != NULL)
+			calls_io->bye(g->nh, c->bye_reason[0] ? c->bye_reason : NULL);
+		return;
+	}
 	if (c->state == CALL_ENDING || off == NULL) {
 		sdp_result_free(off);
 		return;

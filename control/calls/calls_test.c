@@ -525,7 +525,10 @@ static int setup(void **state)
 	calls_io = &fake_io;
 	media_dp_io = &fake_dp_io;
 	media_dp_start((struct dpc *)&fk); /* any non-NULL client: the fakes ignore it */
-	return calls_start(root, &settings);
+	if (calls_start(root, &settings) < 0)
+		return -1;
+	calls_sip_open(); /* the fake user agents run (main.c: after the read-back) */
+	return 0;
 }
 
 static int teardown(void **state)
@@ -1347,7 +1350,8 @@ static void test_standby_call(void **state)
 	assert_int_equal(sc.updated, 1);
 	assert_int_equal(sc.replaced, 1);
 
-	/* promoted: unblocked first, the re-INVITEs once the dataplane said so */
+	/* promoted: unblocked first, the re-INVITEs once the dataplane said so
+	 * (on handles made then: 2 and 3, the first free) */
 	assert_int_equal(calls_promote(), 1);
 	assert_false(fk_call()->standby);
 	assert_int_equal(fk_dp_open(MG_MSG_SESSION_MODIFY), 1);
@@ -1356,27 +1360,83 @@ static void test_standby_call(void **state)
 	assert_false(r->body.sess.legs[1].flags & MG_LEG_F_BLOCK);
 	assert_null(strstr(fk.seen, "reinvite"));
 	fk_dp_answer(MG_MSG_SESSION_MODIFY, 0);
-	assert_non_null(strstr(fk.seen, "reinvite 4 sip:party@192.0.2.10:5070 cseq"));
-	assert_non_null(strstr(fk.seen, "reinvite 5 sip:party@192.0.2.10:5070 cseq"));
+	assert_non_null(strstr(fk.seen, "reinvite 2 sip:party@192.0.2.10:5070 cseq"));
+	assert_non_null(strstr(fk.seen, "reinvite 3 sip:party@192.0.2.10:5070 cseq"));
 	calls_standby_counters(&sc);
 	assert_int_equal(sc.held, 0);
 	assert_int_equal(sc.promoted, 1);
 	assert_int_equal(calls_standby_drop(fk.pub.sess_id), -ENOENT); /* not a standby's now */
 
 	/* taken over: the re-INVITEs answered, the caller's BYE ends both legs */
-	fk_event(nua_r_invite, 200, 4, caller_sdp);
-	fk_event(nua_r_invite, 200, 5, callee_sdp);
-	fk_event(nua_i_bye, 0, 4, NULL);
+	fk_event(nua_r_invite, 200, 2, caller_sdp);
+	fk_event(nua_r_invite, 200, 3, callee_sdp);
+	fk_event(nua_i_bye, 0, 2, NULL);
 	assert_int_equal(fk_call()->state, CALL_ENDING);
-	assert_non_null(strstr(fk.seen, "bye 5"));
+	assert_non_null(strstr(fk.seen, "bye 3"));
 	/* (the fake peers' answers are not the recorded SDP: a MODIFY went first) */
 	fk_dp_answer(MG_MSG_SESSION_MODIFY, 0);
 	assert_int_equal(fk_dp_open(MG_MSG_SESSION_DEL), 1);
 	fk_dp_answer(MG_MSG_SESSION_DEL, 0);
 	fk_dp_answer(MG_MSG_PORT_FREE, 0);
 	fk_dp_answer(MG_MSG_PORT_FREE, 0);
-	fk_event(nua_i_terminated, 200, 4, NULL);
-	fk_event(nua_i_terminated, 200, 5, NULL);
+	fk_event(nua_i_terminated, 200, 2, NULL);
+	fk_event(nua_i_terminated, 200, 3, NULL);
+	assert_int_equal(calls_active(), 0);
+}
+
+/*
+ * A call read back at a restart (calls_adopt()) ends while a leg's
+ * take-over re-INVITE is unanswered: the party that hung up while the
+ * control plane was away answers its re-INVITE 481 (the dialog ended), the
+ * other leg's re-INVITE is still out. That leg's BYE waits for the answer
+ * (nua would CANCEL the INVITE instead, and a 200 crossing it left the
+ * party never told), then goes.
+ */
+static void test_adopted_bye_after_reinvite_answer(void **state)
+{
+	(void)state;
+	calls_set_observer(fk_observer);
+	fk.contact = "<sip:party@192.0.2.10:5070>";
+	fk_invite(caller_sdp);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, 0);
+	fk_event(nua_r_invite, 200, 1, callee_sdp);
+	fk_dp_answer(MG_MSG_SESSION_ADD, 0);
+	fk_event(nua_i_ack, 0, 0, NULL);
+	assert_int_equal(fk_call()->state, CALL_ACTIVE);
+	fk.pub.sess_id = fk_call()->sess_id + 1000; /* the record of a previous run */
+	calls_set_observer(NULL);
+	fk_event(nua_i_bye, 0, 0, NULL);
+	fk_dp_answer(MG_MSG_SESSION_DEL, 0);
+	fk_dp_answer(MG_MSG_PORT_FREE, 0);
+	fk_dp_answer(MG_MSG_PORT_FREE, 0);
+	fk_finish();
+	fk.seen[0] = '\0';
+
+	/* read back, the dataplane holds it: the re-INVITEs on handles 2 and 3 */
+	assert_int_equal(calls_adopt(&fk.pub), 0);
+	/* the dataplane kept the ports and the session (as after a control
+	 * restart): EADDRINUSE, EEXIST */
+	fk_dp_answer(MG_MSG_PORT_ALLOC, -EADDRINUSE);
+	fk_dp_answer(MG_MSG_PORT_ALLOC, -EADDRINUSE);
+	fk_dp_answer(MG_MSG_SESSION_ADD, -EEXIST);
+	if (fk_dp_open(MG_MSG_SESSION_MODIFY) > 0)
+		fk_dp_answer(MG_MSG_SESSION_MODIFY, 0);
+	assert_non_null(strstr(fk.seen, "reinvite 2 "));
+	assert_non_null(strstr(fk.seen, "reinvite 3 "));
+	/* the caller had hung up: 481, its handle terminated: the call ends */
+	fk_event(nua_r_invite, 481, 2, NULL);
+	fk_event(nua_i_terminated, 481, 2, NULL);
+	assert_int_equal(fk_call()->state, CALL_ENDING);
+	assert_null(strstr(fk.seen, "bye 3"));
+	assert_null(strstr(fk.seen, "cancel 3"));
+	/* the callee's 200 to its re-INVITE: now the BYE */
+	fk_event(nua_r_invite, 200, 3, callee_sdp);
+	assert_non_null(strstr(fk.seen, "bye 3"));
+	fk_dp_answer(MG_MSG_SESSION_DEL, 0);
+	fk_dp_answer(MG_MSG_PORT_FREE, 0);
+	fk_dp_answer(MG_MSG_PORT_FREE, 0);
+	fk_event(nua_i_terminated, 200, 3, NULL);
 	assert_int_equal(calls_active(), 0);
 }
 
@@ -1384,6 +1444,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_call_answered_and_hung_up, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_adopted_bye_after_reinvite_answer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_while_ringing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_callee_busy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold_passed_on, setup, teardown),

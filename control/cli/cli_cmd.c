@@ -338,6 +338,9 @@ static void ha_stats(struct ng_doc *d, struct ng_val *v, const struct ha_counter
 	ng_dict_add_int(d, o, "peer_adopts", (int64_t)hc->peer_adopts);
 	ng_dict_add_int(d, o, "peer_read", (int64_t)hc->peer_read);
 	ng_dict_add_int(d, o, "peer_refused", (int64_t)hc->peer_refused);
+	ng_dict_add_int(d, o, "peer_alive_refused", (int64_t)hc->peer_alive_refused);
+	ng_dict_add_int(d, o, "peer_forced", (int64_t)hc->peer_forced);
+	ng_dict_add_int(d, o, "peer_read_failed", (int64_t)hc->peer_read_failed);
 	ng_dict_add_int(d, o, "peer_calls_ended", (int64_t)hc->peer.calls);
 	ng_dict_add_int(d, o, "peer_byes_sent", (int64_t)hc->peer.byes_sent);
 	ng_dict_add_int(d, o, "peer_byes_ok", (int64_t)hc->peer.byes_ok);
@@ -414,6 +417,12 @@ static void stats_control(struct ng_doc *d, struct ng_val *v)
 		ng_dict_add_int(d, o, "adopt_dropped", (int64_t)hc.adopt_dropped);
 		ng_dict_add_int(d, o, "calls_adopted", (int64_t)hc.calls_adopted);
 		ng_dict_add_int(d, o, "calls_adopt_dropped", (int64_t)hc.calls_adopt_dropped);
+		ng_dict_add_int(d, o, "read_errors", (int64_t)hc.redis.read_errors);
+		ng_dict_add_int(d, o, "read_timeouts", (int64_t)hc.redis.read_timeouts);
+		ng_dict_add_int(d, o, "reads_pending", hc.redis.reads_pending);
+		ng_dict_add_int(d, o, "sip_held_timeout", (int64_t)hc.sip_held_timeout);
+		ng_dict_add_int(d, o, "alive_sent", (int64_t)hc.alive_sent);
+		ng_dict_add_int(d, o, "alive_missed", (int64_t)hc.alive_missed);
 		ha_stats(d, v, &hc);
 	}
 
@@ -897,23 +906,51 @@ static void cmd_ha_release(struct cli_req *r, const struct ng_val *a)
 	ha_cmd(r, true, false);
 }
 
-/* A dead gateway's calls: ended from here (keepalived notify_master). */
+/* A dead gateway's calls: ended from here (keepalived notify_master). The
+ * answer comes once NODE's heartbeat and records are read (asynchronous). */
+struct adopt_op {
+	struct cli_req *r;
+	char node[64];
+};
+
+static void on_adopted(void *arg, int rc, const struct ha_adopt_result *res)
+{
+	struct adopt_op *op = arg;
+	struct cli_req *r = op->r;
+	struct ng_val *v;
+
+	if (rc < 0) {
+		reply_error(r, "ha adopt: %s", res->why);
+	} else {
+		v = reply_ok(r);
+		ng_dict_add_str(cli_req_doc(r), v, "node", op->node);
+		ng_dict_add_int(cli_req_doc(r), v, "calls_ended", res->ended);
+		ng_dict_add_int(cli_req_doc(r), v, "refused", res->refused);
+		ng_dict_add_int(cli_req_doc(r), v, "alive_ttl_ms", res->alive_ttl_ms);
+		cli_req_reply(r, v);
+	}
+	free(op);
+}
+
 static void cmd_ha_adopt(struct cli_req *r, const struct ng_val *a)
 {
 	const char *node = ng_dict_str(a, "node");
-	unsigned ended, refused;
-	char why[200];
-	struct ng_val *v;
+	const struct ng_val *f = ng_dict_get(a, "force");
+	struct adopt_op *op;
+	char why[320];
 
 	if (node == NULL)
 		return reply_error(r, "give the dead gateway's \"node\" (its mediagate.redis.node)");
-	if (ha_adopt_peer(node, ng_dict_str(a, "address"), &ended, &refused, why, sizeof(why)) < 0)
+	op = calloc(1, sizeof(*op));
+	if (op == NULL)
+		return reply_error(r, "ha adopt: out of memory");
+	op->r = r;
+	snprintf(op->node, sizeof(op->node), "%s", node);
+	if (ha_adopt_peer(node, ng_dict_str(a, "address"), f != NULL && f->type == NG_INT && f->i != 0, on_adopted,
+			  op, why, sizeof(why)) < 0) {
+		free(op);
 		return reply_error(r, "ha adopt: %s", why);
-	v = reply_ok(r);
-	ng_dict_add_str(cli_req_doc(r), v, "node", node);
-	ng_dict_add_int(cli_req_doc(r), v, "calls_ended", ended);
-	ng_dict_add_int(cli_req_doc(r), v, "refused", refused);
-	cli_req_reply(r, v);
+	}
 }
 
 static void cmd_capture_start(struct cli_req *r, const struct ng_val *a)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "calls.h"
@@ -27,6 +28,14 @@ static struct {
 	struct ha_counters cnt;
 	char **stale;       /* keys refused at the read-back, deleted once connected */
 	unsigned n_stale;
+	/* the read-back at start, then the SIP user agents (ha_start()) */
+	void (*ready)(void);
+	bool read_done;     /* the read-back finished (or failed, or timed out) */
+	su_timer_t *wait;   /* polls for the calls' dataplane verdicts */
+	uint64_t deadline_ms;
+	/* the heartbeat mg:NODE:alive */
+	su_timer_t *alive;
+	char alive_key[96];
 } ha;
 
 static void ha_redis_put_later(const char *key)
@@ -121,6 +130,8 @@ static void on_read(void *arg, const char *key, const char *val, size_t len)
 	int kind = ha_rec_kind(val, len);
 
 	(void)arg;
+	if (strcmp(key, ha.alive_key) == 0)
+		return; /* the heartbeat (a previous run's, or ours already) */
 	ha.cnt.read_back++;
 	if (kind == 'c') {
 		struct calls_adopt a;
@@ -290,26 +301,135 @@ static void standby_list(void (*each)(void *arg, const char *key), void *arg)
 
 /* ------------------------------------------------------------ active */
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* The heartbeat (docs/ha-state.md "Liveness"): mg:NODE:alive, its value
+ * the wall clock in ms, written every aliveTtl/3 while the event loop runs;
+ * mgctl ha adopt NODE on a peer refuses while it exists. */
+static void on_alive(su_root_magic_t *magic, su_timer_t *t, su_timer_arg_t *arg)
+{
+	struct timespec ts;
+	char val[32];
+
+	(void)magic;
+	(void)t;
+	(void)arg;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(val, sizeof(val), "%lld", (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	if (ha_redis_set_px(ha.alive_key, val, ha.s->redis_alive_ms) == 0)
+		ha.cnt.alive_sent++;
+	else
+		ha.cnt.alive_missed++; /* not connected: the key expires, peers may adopt */
+}
+
+static void on_connected(void)
+{
+	publish_all();
+	if (ha.alive != NULL)
+		on_alive(NULL, NULL, NULL); /* at once, not a period later */
+}
+
 static int start_publishing(const struct mg_settings *s)
 {
 	media_set_change_hook(on_media);
 	calls_set_observer(on_call);
-	if (ha_redis_start(ha.root, s->redis_url, s->redis_db, s->redis_expire_s, s->redis_queue, publish_all) < 0)
+	if (ha_redis_start(ha.root, s->redis_url, s->redis_db, s->redis_expire_s, s->redis_queue, on_connected) < 0)
 		return -EINVAL;
 	ha.refresh = su_timer_create(su_root_task(ha.root), (su_duration_t)s->redis_expire_s * 1000 / 3);
 	if (ha.refresh != NULL)
 		su_timer_set_for_ever(ha.refresh, on_refresh, NULL);
+	if (s->redis_alive_ms > 0) {
+		snprintf(ha.alive_key, sizeof(ha.alive_key), "mg:%s:alive", ha.node);
+		ha.alive = su_timer_create(su_root_task(ha.root), (su_duration_t)s->redis_alive_ms / 3);
+		if (ha.alive != NULL)
+			su_timer_set_for_ever(ha.alive, on_alive, NULL);
+	}
 	return 0;
 }
 
-int ha_start(su_root_t *root, const struct mg_settings *s)
+/* The SIP user agents open once the read-back is over and every call read
+ * back has the dataplane's verdict (its re-INVITE waits for SIP, sent
+ * before any request is read: a BYE of its party finds nua's dialog), or
+ * at the deadline (mediagate.redis.readTimeout). */
+static void sip_go(void)
 {
-	char pattern[128], why[256];
-	int n;
+	void (*ready)(void) = ha.ready;
+
+	ha.ready = NULL; /* once; the poll timer is not armed again */
+	if (ready != NULL)
+		ready();
+}
+
+/* One-shot, armed again until SIP opens (a timer is not destroyed in its
+ * own callback: ha_stop() does it). */
+static void on_wait(su_root_magic_t *magic, su_timer_t *t, su_timer_arg_t *arg)
+{
+	unsigned waiting = calls_adopt_waiting();
+
+	(void)magic;
+	(void)t;
+	(void)arg;
+	if (ha.ready == NULL)
+		return;
+	if (ha.read_done && waiting == 0) {
+		sip_go();
+		return;
+	}
+	if (mono_ms() >= ha.deadline_ms) {
+		if (!ha.read_done)
+			MG_WARN("redis: read-back not over after %u ms (mediagate.redis.readTimeout): SIP "
+				"opens without it", ha.s->redis_read_timeout_ms);
+		else
+			MG_WARN("redis: %u call(s) read back still without the dataplane's verdict after %u "
+				"ms: SIP opens, their re-INVITE follows the verdict", waiting,
+				ha.s->redis_read_timeout_ms);
+		ha.cnt.sip_held_timeout++;
+		sip_go();
+		return;
+	}
+	if (t != NULL)
+		su_timer_set(ha.wait, on_wait, NULL);
+}
+
+static void on_read_done(void *arg, int n, const char *why)
+{
+	(void)arg;
+	ha.read_done = true;
+	if (n < 0) {
+		MG_WARN("redis: %s: read-back cut (%s) after %" PRIu64 " key(s); the calls of a previous "
+			"run not read are not re-adopted", ha.s->redis_url, why != NULL ? why : strerror(-n),
+			ha.cnt.read_back);
+	} else {
+		MG_INFO("redis: %d key(s) of node %s read back: %u NG session(s) and %u call(s) being "
+			"checked against the dataplane, %" PRIu64 " refused", n, ha.node, media_count(),
+			calls_active(), ha.cnt.read_bad);
+	}
+	/* records refused at the read-back: removed (they would be read again) */
+	for (unsigned i = 0; i < ha.n_stale; i++) {
+		ha_redis_put(ha.stale[i], NULL, 0);
+		free(ha.stale[i]);
+	}
+	free(ha.stale);
+	ha.stale = NULL;
+	ha.n_stale = 0;
+	on_wait(NULL, NULL, NULL);
+}
+
+int ha_start(su_root_t *root, const struct mg_settings *s, void (*ready)(void))
+{
+	char pattern[128];
 
 	memset(&ha, 0, sizeof(ha));
-	if (s->redis_url[0] == '\0')
+	if (s->redis_url[0] == '\0') {
+		ready();
 		return 0;
+	}
 	if (s->redis_node[0] != '\0')
 		snprintf(ha.node, sizeof(ha.node), "%s", s->redis_node);
 	else if (gethostname(ha.node, sizeof(ha.node)) < 0 || ha.node[0] == '\0')
@@ -327,29 +447,25 @@ int ha_start(su_root_t *root, const struct mg_settings *s)
 			"pre-installed here (not forwarding) until mgctl ha promote", ha.node);
 		ha.standby = true;
 		ha.cnt.standby = true;
+		ready();
 		return ha_watch_start(root, s->redis_url, s->redis_db, ha.node, standby_put, standby_drop,
 				      standby_list);
 	}
-	/* read back before anything is published: this node's keys */
-	snprintf(pattern, sizeof(pattern), "mg:%s:*", ha.node);
-	n = ha_redis_load(s->redis_url, s->redis_db, pattern, on_read, NULL, why, sizeof(why));
-	if (n < 0)
-		MG_WARN("redis: %s: nothing read back (%s); calls of a previous run are not re-adopted",
-			s->redis_url, why);
-	else
-		MG_INFO("redis: %d key(s) of node %s read back: %u NG session(s) and %u call(s) being "
-			"checked against the dataplane, %" PRIu64 " refused", n, ha.node, media_count(),
-			calls_active(), ha.cnt.read_bad);
 	if (start_publishing(s) < 0)
 		return -EINVAL;
-	/* records refused at the read-back: removed (they would be read again) */
-	for (unsigned i = 0; i < ha.n_stale; i++) {
-		ha_redis_put(ha.stale[i], NULL, 0);
-		free(ha.stale[i]);
+	/* this node's keys of a previous run read back on the loop (the
+	 * connection above); SIP waits for it (sip_go()) */
+	ha.ready = ready;
+	ha.deadline_ms = mono_ms() + s->redis_read_timeout_ms;
+	ha.wait = su_timer_create(su_root_task(root), 20);
+	snprintf(pattern, sizeof(pattern), "mg:%s:*", ha.node);
+	if (ha.wait == NULL || ha_redis_scan(pattern, s->redis_read_timeout_ms, on_read, on_read_done, NULL) < 0) {
+		MG_WARN("redis: read-back not started (out of memory)");
+		ha.read_done = true;
+		sip_go();
+		return 0;
 	}
-	free(ha.stale);
-	ha.stale = NULL;
-	ha.n_stale = 0;
+	su_timer_set(ha.wait, on_wait, NULL);
 	return 0;
 }
 
@@ -385,6 +501,16 @@ void ha_stop(void)
 	if (ha.refresh != NULL)
 		su_timer_destroy(ha.refresh);
 	ha.refresh = NULL;
+	if (ha.wait != NULL)
+		su_timer_destroy(ha.wait);
+	ha.wait = NULL;
+	ha.ready = NULL;
+	if (ha.alive != NULL) {
+		/* a clean stop: no heartbeat left for a peer to wait out */
+		su_timer_destroy(ha.alive);
+		ha.alive = NULL;
+		ha_redis_put(ha.alive_key, NULL, 0);
+	}
 	ha_redis_stop();
 	ha.on = false;
 }
@@ -394,6 +520,12 @@ void ha_stop(void)
 struct peer_read {
 	unsigned ended, refused;
 	int ua;
+	bool force;
+	char node[64];
+	char alive_key[96];
+	void (*done)(void *arg, int rc, const struct ha_adopt_result *res);
+	void *arg;
+	struct ha_adopt_result res;
 };
 
 static void on_peer_read(void *arg, const char *key, const char *val, size_t len)
@@ -420,14 +552,84 @@ static void on_peer_read(void *arg, const char *key, const char *val, size_t len
 	ha_redis_put(key, NULL, 0);
 }
 
-int ha_adopt_peer(const char *node, const char *addr, unsigned *ended, unsigned *refused, char *why,
+static void peer_finish(struct peer_read *pr, int rc)
+{
+	pr->res.ended = pr->ended;
+	pr->res.refused = pr->refused;
+	pr->done(pr->arg, rc, &pr->res);
+	free(pr);
+}
+
+static void on_peer_done(void *arg, int n, const char *why)
+{
+	struct peer_read *pr = arg;
+
+	if (n < 0) {
+		ha.cnt.peer_read_failed++;
+		snprintf(pr->res.why, sizeof(pr->res.why), "reading node %s's records: %s (%u call(s) ended "
+			 "before the failure)", pr->node, why != NULL ? why : strerror(-n), pr->ended);
+		MG_WARN("ha adopt: %s", pr->res.why);
+		ha.cnt.peer_refused += pr->refused;
+		peer_finish(pr, n);
+		return;
+	}
+	ha.cnt.peer_adopts++;
+	ha.cnt.peer_read += (uint64_t)n;
+	ha.cnt.peer_refused += pr->refused;
+	MG_INFO("ha adopt: node %s: %u call(s) ended with a BYE on each leg, %u refused", pr->node, pr->ended,
+		pr->refused);
+	peer_finish(pr, 0);
+}
+
+static void peer_scan(struct peer_read *pr)
+{
+	char pattern[96];
+
+	snprintf(pattern, sizeof(pattern), "mg:%s:call:*", pr->node);
+	if (ha_redis_scan(pattern, ha.s->redis_read_timeout_ms, on_peer_read, on_peer_done, pr) < 0) {
+		snprintf(pr->res.why, sizeof(pr->res.why), "out of memory");
+		peer_finish(pr, -ENOMEM);
+	}
+}
+
+/* NODE's heartbeat: a key that exists (with its time to live) says NODE's
+ * event loop ran less than aliveTtl ago. */
+static void on_peer_alive(void *arg, long long ms, int err, const char *why)
+{
+	struct peer_read *pr = arg;
+
+	if (err < 0) {
+		ha.cnt.peer_read_failed++;
+		snprintf(pr->res.why, sizeof(pr->res.why), "reading node %s's heartbeat %s: %s", pr->node,
+			 pr->alive_key, why != NULL ? why : strerror(-err));
+		peer_finish(pr, err);
+		return;
+	}
+	pr->res.alive_ttl_ms = ms;
+	if (ms != -2 && !pr->force) {
+		ha.cnt.peer_alive_refused++;
+		snprintf(pr->res.why, sizeof(pr->res.why), "node %s is alive: its heartbeat %s exists "
+			 "(expires in %lld ms); its calls are not ended (--force: end them anyway)",
+			 pr->node, pr->alive_key, ms);
+		MG_WARN("ha adopt: %s", pr->res.why);
+		peer_finish(pr, -EBUSY);
+		return;
+	}
+	if (ms != -2) {
+		ha.cnt.peer_forced++;
+		MG_WARN("ha adopt: node %s's heartbeat is fresh (expires in %lld ms): its calls are ended "
+			"anyway (--force)", pr->node, ms);
+	}
+	peer_scan(pr);
+}
+
+int ha_adopt_peer(const char *node, const char *addr, bool force,
+		  void (*done)(void *arg, int rc, const struct ha_adopt_result *res), void *arg, char *why,
 		  size_t wl)
 {
-	struct peer_read pr = { .ua = -1 };
-	char pattern[96];
-	int n;
+	struct peer_read *pr;
+	int ua = -1;
 
-	*ended = *refused = 0;
 	if (!ha.on || ha.standby) {
 		snprintf(why, wl, "%s", !ha.on ? "mediagate.redis.url is not set" : "this node is a standby");
 		return -ENODEV;
@@ -441,25 +643,31 @@ int ha_adopt_peer(const char *node, const char *addr, unsigned *ended, unsigned 
 		return -EINVAL;
 	}
 	if (addr != NULL) {
-		pr.ua = calls_ua_by_addr(addr);
-		if (pr.ua < 0) {
+		ua = calls_ua_by_addr(addr);
+		if (ua < 0) {
 			snprintf(why, wl, "no SIP user agent on %s here (netborder.sip.userAgent.IPAddress: "
 				 "add ADDR:PORT/udp, with sysctl net.ipv4.ip_nonlocal_bind=1 while the "
 				 "address is the peer's)", addr);
 			return -ENOENT;
 		}
 	}
-	snprintf(pattern, sizeof(pattern), "mg:%s:call:*", node);
-	n = ha_redis_load(ha.s->redis_url, ha.s->redis_db, pattern, on_peer_read, &pr, why, wl);
-	if (n < 0)
-		return n;
-	ha.cnt.peer_adopts++;
-	ha.cnt.peer_read += (uint64_t)n;
-	ha.cnt.peer_refused += pr.refused;
-	*ended = pr.ended;
-	*refused = pr.refused;
-	MG_INFO("ha adopt: node %s: %u call(s) ended with a BYE on each leg, %u refused", node, pr.ended,
-		pr.refused);
+	pr = calloc(1, sizeof(*pr));
+	if (pr == NULL) {
+		snprintf(why, wl, "out of memory");
+		return -ENOMEM;
+	}
+	pr->ua = ua;
+	pr->force = force;
+	pr->done = done;
+	pr->arg = arg;
+	pr->res.alive_ttl_ms = -2;
+	snprintf(pr->node, sizeof(pr->node), "%s", node);
+	snprintf(pr->alive_key, sizeof(pr->alive_key), "mg:%s:alive", node);
+	if (ha_redis_pttl(pr->alive_key, ha.s->redis_read_timeout_ms, on_peer_alive, pr) < 0) {
+		free(pr);
+		snprintf(why, wl, "out of memory");
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -471,6 +679,7 @@ void ha_get_counters(struct ha_counters *out)
 	if (!ha.on)
 		return;
 	ha_redis_counters(&out->redis);
+	ha_redis_read_counters(&out->redis);
 	out->cpu_ns += ha_redis_cpu_ns();
 	out->unpublished += calls_unpublished();
 	ha_watch_counters(&out->watch);

@@ -8,8 +8,8 @@
  * (media_adopt()) and B2BUA calls taken over (calls_adopt()), both checked
  * against the dataplane once connected; refused records are deleted.
  *
- * Nothing here runs on the packet path or blocks the event loop once it
- * runs (the read at start comes before it).
+ * Nothing here runs on the packet path or blocks the event loop: the reads
+ * (at start, mgctl ha adopt) are asynchronous on the loop too.
  */
 #ifndef MG_HA_H
 #define MG_HA_H
@@ -25,9 +25,14 @@
 #include "mg_config.h"
 
 /* After media_start() and calls_start(), before the event loop runs.
- * mediagate.redis.url empty: nothing (0). Redis unreachable: the calls go
- * on without read-back, the connection is retried (0). */
-int ha_start(su_root_t *root, const struct mg_settings *s);
+ * mediagate.redis.url empty, or a standby: @p ready() at once. Else this
+ * node's keys of a previous run are read back on the loop (asynchronous,
+ * bounded by mediagate.redis.readTimeout) and @p ready() runs (once) when the
+ * read is over and every call read back has the dataplane's verdict, or at
+ * that bound: the caller opens SIP then (docs/ha-state.md "Control
+ * restart"). Redis unreachable: nothing read back, retried in the
+ * background (0). */
+int ha_start(su_root_t *root, const struct mg_settings *s, void (*ready)(void));
 void ha_stop(void);
 /*
  * A standby takes over (mgctl ha promote; docs/standby.md): the watch of
@@ -41,13 +46,22 @@ int ha_promote(unsigned *sessions);
 /*
  * The calls of another gateway that died (mgctl ha adopt NODE, run by
  * keepalived's notify_master when its address moves here; docs/ha-state.md):
- * node @p node's call records are read (blocking, as at start), each call
- * ended with a BYE on both legs (calls_end_peer()) and its record deleted.
- * @p addr (NULL: none) the dead node's SIP address, now ours: the BYEs go
- * from the user agent bound to it (its answers come there).
- * 0 (@p ended, @p refused) or -errno with @p why.
+ * first NODE's heartbeat (mg:NODE:alive): while it exists NODE lives and
+ * nothing is done (-EBUSY) unless @p force; then node @p node's call
+ * records are read (on the loop, bounded by mediagate.redis.readTimeout),
+ * each call ended with a BYE on both legs (calls_end_peer()) and its record
+ * deleted. @p addr (NULL: none) the dead node's SIP address, now ours: the
+ * BYEs go from the user agent bound to it (its answers come there).
+ * 0: @p done(arg, rc, res) follows, once, from the loop (rc 0 or -errno with
+ * res->why). -errno with @p why: refused at once (done not called).
  */
-int ha_adopt_peer(const char *node, const char *addr, unsigned *ended, unsigned *refused, char *why,
+struct ha_adopt_result {
+	unsigned ended, refused;
+	long long alive_ttl_ms;   /* the heartbeat's PTTL read (-2: none) */
+	char why[320];
+};
+int ha_adopt_peer(const char *node, const char *addr, bool force,
+		  void (*done)(void *arg, int rc, const struct ha_adopt_result *res), void *arg, char *why,
 		  size_t wl);
 
 struct ha_counters {
@@ -80,6 +94,13 @@ struct ha_counters {
 	uint64_t peer_adopts;        /* ha adopt commands run */
 	uint64_t peer_read;          /* its keys read */
 	uint64_t peer_refused;       /* call records that could not be ended */
+	uint64_t peer_alive_refused; /* ha adopt refused: NODE's heartbeat was fresh */
+	uint64_t peer_forced;        /* ... run anyway (--force) */
+	uint64_t peer_read_failed;   /* ha adopt whose Redis read failed or timed out */
+	/* start and heartbeat */
+	uint64_t sip_held_timeout;   /* SIP opened at the readTimeout bound, not at the end of the read-back */
+	uint64_t alive_sent;         /* heartbeats written */
+	uint64_t alive_missed;       /* heartbeats not written (Redis not connected) */
 	struct calls_peer_counters peer; /* calls ended, their BYEs and answers */
 };
 void ha_get_counters(struct ha_counters *out);

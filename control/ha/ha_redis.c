@@ -11,6 +11,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+#include "ha_redis_int.h"
 #include "mg_log.h"
 
 #define HA_HASH 4096u          /* buckets of the waiting keys, power of two */
@@ -59,7 +60,11 @@ static struct {
 	uint64_t cpu_ns;        /* in on_io() and on_batch() */
 	su_timer_t *batch;      /* HA_BATCH_MS after the first record queued */
 	bool batch_armed;
+	/* the reads' module (ha_redis_read.c): told of connections and the stop */
+	void (*read_connected)(void);
+	void (*read_stop)(void);
 } hr;
+
 
 static void connect_now(void);
 static int on_io(su_root_magic_t *magic, su_wait_t *w, su_wakeup_arg_t *arg);
@@ -424,6 +429,8 @@ static void on_select(redisAsyncContext *ac, void *r, void *priv)
 	if (hr.on_connect != NULL)
 		hr.on_connect();
 	pump();
+	if (hr.read_connected != NULL)
+		hr.read_connected();
 }
 
 static void connect_now(void)
@@ -477,11 +484,6 @@ int ha_redis_start(su_root_t *root, const char *url, unsigned db, unsigned expir
 		return -ENOMEM;
 	connect_now();
 	return 0;
-}
-
-void ha_redis_counters(struct ha_redis_counters *out)
-{
-	*out = hr.cnt;
 }
 
 /* At a stop (the event loop no longer runs): what waits is written with a
@@ -544,6 +546,8 @@ void ha_redis_stop(void)
 	if (hr.root == NULL)
 		return;
 	hr.stopping = true;
+	if (hr.read_stop != NULL)
+		hr.read_stop(); /* their owners stop too: no answer */
 	if (hr.ac != NULL)
 		redisAsyncFree(hr.ac); /* answers NULL to what is in flight: queued again */
 	flush_blocking();
@@ -558,70 +562,46 @@ void ha_redis_stop(void)
 	hr.root = NULL;
 }
 
-/* ------------------------------------------------------- read at start */
+/* -------------------------------------------- the heartbeat (ha.c) */
 
-int ha_redis_load(const char *url, unsigned db, const char *pattern,
-		  void (*each)(void *arg, const char *key, const char *val, size_t len), void *arg,
-		  char *why, size_t wl)
+static void on_px_reply(redisAsyncContext *ac, void *r, void *priv)
 {
-	struct timeval tv = { .tv_sec = 1, .tv_usec = 0 };
-	char host[256], cursor[32] = "0";
-	bool unix_path;
-	int port, n = 0;
-	redisContext *c;
-	redisReply *r;
+	redisReply *reply = r;
 
-	if (ha_redis_parse_url(url, host, sizeof(host), &port, &unix_path) < 0) {
-		snprintf(why, wl, "not a Redis URL");
-		return -EINVAL;
-	}
-	c = unix_path ? redisConnectUnixWithTimeout(host, tv) : redisConnectWithTimeout(host, port, tv);
-	if (c == NULL || c->err) {
-		snprintf(why, wl, "%s", c ? c->errstr : "out of memory");
-		redisFree(c);
-		return -ECONNREFUSED;
-	}
-	redisSetTimeout(c, (struct timeval){ .tv_sec = 2 });
-	r = redisCommand(c, "SELECT %u", db);
-	if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-		snprintf(why, wl, "SELECT %u: %s", db, r ? r->str : c->errstr);
-		freeReplyObject(r);
-		redisFree(c);
+	(void)ac;
+	(void)priv;
+	if (reply == NULL || reply->type == REDIS_REPLY_ERROR)
+		hr.cnt.errors++;
+	else
+		hr.cnt.writes++;
+}
+
+int ha_redis_set_px(const char *key, const char *val, unsigned px_ms)
+{
+	if (!hr.connected || hr.ac == NULL)
+		return -ENOTCONN;
+	if (redisAsyncCommand(hr.ac, on_px_reply, NULL, "SET %s %s PX %u", key, val, px_ms) != REDIS_OK)
 		return -EIO;
-	}
-	freeReplyObject(r);
-	do {
-		r = redisCommand(c, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
-		if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-		    r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY) {
-			snprintf(why, wl, "SCAN: %s", r == NULL ? c->errstr : "unexpected reply");
-			freeReplyObject(r);
-			redisFree(c);
-			return -EIO;
-		}
-		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-		for (size_t i = 0; i < r->element[1]->elements; i++) {
-			const redisReply *k = r->element[1]->element[i];
-			redisReply *v;
+	return 0;
+}
 
-			if (k->type != REDIS_REPLY_STRING)
-				continue;
-			v = redisCommand(c, "GET %b", k->str, k->len);
-			if (v == NULL) {
-				snprintf(why, wl, "GET: %s", c->errstr);
-				freeReplyObject(r);
-				redisFree(c);
-				return -EIO;
-			}
-			if (v->type == REDIS_REPLY_STRING) {
-				each(arg, k->str, v->str, v->len);
-				explicit_bzero(v->str, v->len);
-				n++;
-			}
-			freeReplyObject(v);
-		}
-		freeReplyObject(r);
-	} while (strcmp(cursor, "0") != 0);
-	redisFree(c);
-	return n;
+void ha_redis_counters(struct ha_redis_counters *out)
+{
+	*out = hr.cnt; /* the reads' fields: ha_redis_read_counters() */
+}
+
+redisAsyncContext *ha_redis_ac(void)
+{
+	return hr.connected && !hr.stopping ? hr.ac : NULL;
+}
+
+su_root_t *ha_redis_root(void)
+{
+	return hr.stopping ? NULL : hr.root;
+}
+
+void ha_redis_set_read_hooks(void (*connected)(void), void (*stop)(void))
+{
+	hr.read_connected = connected;
+	hr.read_stop = stop;
 }

@@ -10,8 +10,9 @@
  * again unless a newer one waits. The connection comes back by itself
  * (backoff 0.5 s doubling to 8 s); the loss is logged once per outage.
  *
- * At start, before the event loop runs, ha_redis_load() reads the keys
- * back with a blocking connection (one second at most to connect).
+ * Reads (the read-back at start, mgctl ha adopt) go on the same connection,
+ * answered in callbacks on the loop, each bounded by a timer
+ * (mediagate.redis.readTimeout).
  */
 #ifndef MG_HA_REDIS_H
 #define MG_HA_REDIS_H
@@ -28,6 +29,9 @@ struct ha_redis_counters {
 	uint64_t dropped;     /* not queued: the queue was full */
 	uint64_t retried;     /* queued again after a lost connection */
 	uint64_t connects;    /* connections made (the first one too) */
+	uint64_t read_errors; /* reads (ha_redis_scan/pttl) failed: refused, connection lost */
+	uint64_t read_timeouts; /* reads given up at their bound */
+	unsigned reads_pending; /* reads under way or waiting for the connection */
 	unsigned queued;      /* keys waiting */
 	unsigned inflight;    /* writes sent, not answered */
 	bool connected;
@@ -49,11 +53,22 @@ uint64_t ha_thread_cpu_ns(void);
 void ha_redis_stop(void);
 
 /*
- * Blocking: every key matching @p pattern (SCAN MATCH) and its value, to
- * @p each. Returns the number of keys or -errno with @p why.
+ * Every key matching @p pattern (SCAN MATCH, one GET per key) to @p each,
+ * then @p done once: @p n the keys read, or -errno with @p why (-ETIMEDOUT
+ * after @p timeout_ms, the wait for the connection included; -EIO refused or
+ * connection lost). Never blocks; 0, or -ENOMEM (nothing will be called).
  */
-int ha_redis_load(const char *url, unsigned db, const char *pattern,
-		  void (*each)(void *arg, const char *key, const char *val, size_t len), void *arg,
-		  char *why, size_t wl);
+int ha_redis_scan(const char *pattern, unsigned timeout_ms,
+		  void (*each)(void *arg, const char *key, const char *val, size_t len),
+		  void (*done)(void *arg, int n, const char *why), void *arg);
+/* PTTL @p key: @p done(arg, ms (-2: no key, -1: no expiry), 0) or (0, -errno, why). */
+int ha_redis_pttl(const char *key, unsigned timeout_ms,
+		  void (*done)(void *arg, long long ms, int err, const char *why), void *arg);
+/* The reads' counters (read_errors, read_timeouts, reads_pending) into
+ * @p out (ha_redis_counters() fills the others). */
+void ha_redis_read_counters(struct ha_redis_counters *out);
+/* SET @p key @p val PX @p px_ms now, not queued (the heartbeat): -ENOTCONN
+ * when not connected. Counted in writes/errors. */
+int ha_redis_set_px(const char *key, const char *val, unsigned px_ms);
 
 #endif

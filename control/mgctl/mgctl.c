@@ -78,9 +78,12 @@ static void usage(FILE *out)
 		"  capture stop CALL|SESSION [--session]\n"
 		"                                  packets written, copies lost\n"
 		"  ha [status]                     standby pair: role, pre-installed sessions\n"
-		"  ha adopt NODE [ADDRESS]         end a dead gateway's calls (keepalived\n"
+		"  ha adopt NODE [ADDRESS] [--force]\n"
+		"                                  end a dead gateway's calls (keepalived\n"
 		"                                  notify_master): a BYE on each leg, sent\n"
-		"                                  from our SIP address ADDRESS (its, moved)\n"
+		"                                  from our SIP address ADDRESS (its, moved);\n"
+		"                                  refused while NODE's heartbeat is fresh\n"
+		"                                  (mg:NODE:alive) unless --force\n"
 		"  ha promote                      take over (keepalived notify_master): the\n"
 		"                                  sessions forward, the shared address is ours\n"
 		"  ha release                      give the shared address up (notify_backup)\n"
@@ -617,26 +620,39 @@ static int cmd_maxcalls(int argc, char **argv)
 
 static int cmd_ha(int argc, char **argv)
 {
-	char req[200];
+	char req[220];
 
-	if ((argc == 2 || argc == 3) && strcmp(argv[0], "adopt") == 0) {
-		if (strlen(argv[1]) > 63 || strpbrk(argv[1], "\"\\") != NULL ||
-		    (argc == 3 && (strlen(argv[2]) > 63 || strpbrk(argv[2], "\"\\") != NULL)))
-			die_usage("ha adopt NODE [ADDRESS] (a mediagate.redis.node name, the SIP address "
-				  "it had)");
-		snprintf(req, sizeof(req), "{\"command\":\"ha adopt\",\"node\":\"%s\"%s%s%s}", argv[1],
-			 argc == 3 ? ",\"address\":\"" : "", argc == 3 ? argv[2] : "", argc == 3 ? "\"" : "");
+	if (argc >= 2 && strcmp(argv[0], "adopt") == 0) {
+		/* ha adopt NODE [ADDRESS] [--force] (--force anywhere after adopt) */
+		const char *pos[2] = { NULL, NULL };
+		int npos = 0, force = 0;
+
+		for (int i = 1; i < argc; i++) {
+			if (strcmp(argv[i], "--force") == 0)
+				force = 1;
+			else if (npos < 2)
+				pos[npos++] = argv[i];
+			else
+				npos = 3;
+		}
+		if (npos < 1 || npos > 2 || strlen(pos[0]) > 63 || strpbrk(pos[0], "\"\\") != NULL ||
+		    (npos == 2 && (strlen(pos[1]) > 63 || strpbrk(pos[1], "\"\\") != NULL)))
+			die_usage("ha adopt NODE [ADDRESS] [--force] (a mediagate.redis.node name, the SIP "
+				  "address it had; --force: even while its heartbeat is fresh)");
+		snprintf(req, sizeof(req), "{\"command\":\"ha adopt\",\"node\":\"%s\"%s%s%s%s}", pos[0],
+			 npos == 2 ? ",\"address\":\"" : "", npos == 2 ? pos[1] : "", npos == 2 ? "\"" : "",
+			 force ? ",\"force\":1" : "");
 		return cmd_simple(req);
 	}
 	if (argc > 1)
-		die_usage("ha [status|promote|release|adopt NODE [ADDRESS]]");
+		die_usage("ha [status|promote|release|adopt NODE [ADDRESS] [--force]]");
 	if (argc == 0 || strcmp(argv[0], "status") == 0)
 		return cmd_simple("{\"command\":\"ha\"}");
 	if (strcmp(argv[0], "promote") == 0)
 		return cmd_simple("{\"command\":\"ha promote\"}");
 	if (strcmp(argv[0], "release") == 0)
 		return cmd_simple("{\"command\":\"ha release\"}");
-	die_usage("ha '%s' (allowed: status, promote, release, adopt NODE [ADDRESS])", argv[0]);
+	die_usage("ha '%s' (allowed: status, promote, release, adopt NODE [ADDRESS] [--force])", argv[0]);
 }
 
 static int cmd_log(int argc, char **argv)

@@ -132,6 +132,8 @@ struct mg_settings {
 	char redis_node[64];        /**< key prefix's node id; "" = the host name */
 	unsigned redis_expire_s;    /**< EXPIRE of a key, refreshed by every write */
 	unsigned redis_queue;       /**< writes waiting while Redis is away */
+	unsigned redis_read_timeout_ms; /**< read-back / ha adopt read bound; SIP held meanwhile */
+	unsigned redis_alive_ms;    /**< heartbeat key mg:NODE:alive expiry; 0 = none */
 
 	/* Prometheus metrics (control): mediagate.metrics.listen */
 	char metrics_addr[64];      /**< HTTP GET /metrics; "" = off */

@@ -94,6 +94,19 @@ static int v_uint(struct mg_config *cfg, const struct mg_cfg_entry *e, char *why
 	return 0;
 }
 
+/* mediagate.redis.aliveTtl: 0 (off) or at least 1500 ms (refreshed every ttl/3) */
+static int v_alive(struct mg_config *cfg, const struct mg_cfg_entry *e, char *why, size_t wl)
+{
+	unsigned long v;
+
+	if (parse_ulong(e->value, e->def->min, e->def->max, &v) < 0 || (v != 0 && v < 1500)) {
+		snprintf(why, wl, "not 0 nor a whole number of milliseconds in 1500-60000");
+		return -EINVAL;
+	}
+	*SET(cfg, e->def, unsigned) = (unsigned)v;
+	return 0;
+}
+
 /* ---- netborder.* keys ---- */
 
 int mg_cfg_parse_ua(const char *s, size_t n, struct mg_sip_ua *ua, char *why, size_t wl)
@@ -1495,6 +1508,37 @@ static const struct mg_config_key schema[] = {
 			"call that finds the queue full is not written (counted: "
 			"mediagate_redis_dropped_total, logged once); it is written at its "
 			"next change or refresh.",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
+		.name = "mediagate.redis.readTimeout",
+		.type = "uint",
+		.def = "2000",
+		.allowed = "100-60000 milliseconds",
+		.apply = v_uint,
+		FIELD(redis_read_timeout_ms),
+		.min = 100,
+		.max = 60000,
+		.help = "Bound of the reads of Redis on the event loop: the read-back of "
+			"this node's calls at start (the SIP user agents open once it is done "
+			"and the dataplane has said which calls it still holds, or after this "
+			"time), and the dead node's records read by mgctl ha adopt. Past it "
+			"the read is given up (counted: read_timeouts).",
+		.used_by = MG_CFG_USE_CONTROL,
+	},
+	{
+		.name = "mediagate.redis.aliveTtl",
+		.type = "uint",
+		.def = "3000",
+		.allowed = "0 (no heartbeat) or 1500-60000 milliseconds",
+		.apply = v_alive,
+		FIELD(redis_alive_ms),
+		.min = 0,
+		.max = 60000,
+		.help = "Expiry of this node's heartbeat key mg:NODE:alive, written every "
+			"aliveTtl/3 ms while the event loop runs and deleted at a clean stop. "
+			"mgctl ha adopt NODE refuses while NODE's key exists (unless --force): "
+			"a failover's adoption waits up to this long after the death.",
 		.used_by = MG_CFG_USE_CONTROL,
 	},
 	{

@@ -361,6 +361,8 @@ static void test_redis_keys(void **state)
 	assert_string_equal(s->redis_node, "");
 	assert_int_equal(s->redis_expire_s, 86400);
 	assert_int_equal(s->redis_queue, 4096);
+	assert_int_equal(s->redis_read_timeout_ms, 2000);
+	assert_int_equal(s->redis_alive_ms, 3000);
 	unload(&l);
 	s = ok(&l, "mediagate.redis.url=redis://10.0.0.5:6380\nmediagate.redis.role=standby\n"
 		   "mediagate.redis.db=3\nmediagate.redis.node=gw-1.a_b\nmediagate.redis.expire=600\n"
@@ -383,6 +385,12 @@ static void test_redis_keys(void **state)
 	fails("mediagate.redis.db=1024\n", "1024");
 	fails("mediagate.redis.expire=10\n", "10");
 	fails("mediagate.redis.queue=0\n", "0");
+	fails("mediagate.redis.aliveTtl=1000\n", "1500-60000");
+	fails("mediagate.redis.readTimeout=10\n", "10");
+	s = ok(&l, "mediagate.redis.aliveTtl=0\nmediagate.redis.readTimeout=500\n", NULL);
+	assert_int_equal(s->redis_alive_ms, 0);
+	assert_int_equal(s->redis_read_timeout_ms, 500);
+	unload(&l);
 }
 
 static void test_ng_keys(void **state)

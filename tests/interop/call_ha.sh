@@ -12,6 +12,9 @@
 #   the gateway's SIP interfaces), and nothing is left (mgctl, dpctl, Redis).
 # Round 3: taken over, then bob stops (SIGSTOP): the media timeout ends the
 #   call (mgctl stats calls.media_timeout +1), no session left.
+# Round 4: alice hangs up while the control plane is dead: at the restart
+#   the call is read back and ends (alice refuses the take-over re-INVITE,
+#   481), bob's leg is sent a BYE answered 200 (capture), nothing left.
 #
 #   call_ha.sh BUILD_DIR SRC_DIR
 set -uo pipefail
@@ -250,6 +253,47 @@ sleep 0.5
 [ "$(dpctl session list | jq_py 'len(d["sessions"])')" = 0 ] && ok "round 3: no dataplane session left" ||
 	bad "round 3: dataplane sessions left" control4.log
 
+# ---- round 4: alice's BYE while the control plane is away ----
+# The gateway was killed; alice hangs up meanwhile: her BYE finds no socket
+# and is retransmitted (UDP, RFC 3261 timer E). At the restart SIP opens
+# only after the read-back and the dataplane's verdict, and the take-over
+# re-INVITEs go before any request is read; alice, whose dialog is over,
+# answers hers 481: the call ends and bob's leg is sent a BYE, once his
+# re-INVITE is answered (bob is stopped meanwhile, so that it is answered
+# after alice's 481; nua would CANCEL it). Before, bob was never told (the
+# call stayed 'ending', no BYE on his leg).
+ctrl $NS_A 4454 dial "sip:bob@$GW:5060"
+for ((t = 0; t < 100; t++)); do [ "$(calls_view | awk "{print \$4}")" = active ] && break; sleep 0.1; done
+before=$(calls_view)
+[ "${before##* }" = active ] && ok "round 4: alice's call to bob is active ($before)" || bad "round 4: call not active: $before" control4.log
+key=mg:$NODE:call:$(printf %016x "${before%% *}")
+for ((t = 0; t < 50; t++)); do [ "$(rcli exists "$key")" = 1 ] && break; sleep 0.1; done
+rcli get "$key" > rec4.json
+sleep 1
+kill -9 $CTL; wait $CTL 2> /dev/null
+! kill -0 "$CTL" 2> /dev/null && ok "round 4: mediagate-control killed (kill -9)" || bad "round 4: control still alive" control4.log
+ctrl $NS_A 4454 hangup # alice's BYE: nobody listens on $GW:5060 now
+# bob answers his take-over re-INVITE only after alice has refused hers
+BOB=$(ip netns pids $NS_B | head -1)
+kill -STOP $BOB
+sleep 1
+ctl_start control5.log && ok "round 4: mediagate-control started again" || bad "round 4: control restart" control5.log
+# alice's 481 to her re-INVITE ends the call (mgctl: state ending) while
+# bob, stopped, has not answered his
+for ((t = 0; t < 50; t++)); do [ "$(mgctl calls list | jq_py '[c["state"] for c in d["calls"]]')" = '["ending"]' ] && break; sleep 0.1; done
+kill -CONT $BOB
+for ((t = 0; t < 100; t++)); do [ "$(mgctl calls list | jq_py 'd["count"]')" = 0 ] && [ "$(mgctl stats | jq_py 'd["redis"]["calls_adopted"]')" = 1 ] && break; sleep 0.1; done
+st=$(mgctl stats | jq_py '"%s %s" % (d["redis"]["calls_adopted"], d["redis"]["calls_adopt_dropped"])')
+n4=$(mgctl calls list | jq_py 'd["count"]')
+[ "$n4" = 0 ] && [ "$st" = "1 0" ] &&
+	ok "round 4: the call was read back (calls_adopted 1, dropped 0) and ended on both legs (0 calls)" ||
+	bad "round 4: $n4 call(s) left ($(mgctl calls list | jq_py '[c["state"] for c in d["calls"]]')), adopted/dropped $st" control5.log
+sleep 0.5
+[ "$(dpctl session list | jq_py 'len(d["sessions"])')" = 0 ] && ok "round 4: no dataplane session left" ||
+	bad "round 4: dataplane sessions left" control5.log
+[ "$(rcli exists "$key")" = 0 ] && ok "round 4: the call's key is gone" || bad "round 4: key $key left"
+echo "4 $(jq_py 'd["legs"][0]["call_id"]' < rec4.json) $(jq_py 'd["legs"][1]["call_id"]' < rec4.json)" >> callids.txt
+
 sleep 1
 kill $TSHARK; wait $TSHARK 2> /dev/null
 # every BYE and its final answer, per Call-ID
@@ -261,27 +305,39 @@ calls = [l.split() for l in open(sys.argv[1])]
 seen = {}
 for l in open(sys.argv[2]):
     f = l.rstrip("\n").split("\t")
-    if len(f) < 4 or f[1] != "BYE":
+    if len(f) < 4 or f[1] not in ("BYE", "INVITE"):
         continue
     cid, method, status = f[0], f[2], f[3]
-    s = seen.setdefault(cid, {"bye": 0, "codes": set()})
+    s = seen.setdefault(cid, {"bye": 0, "codes": set(), "inv": set()})
     if method == "BYE":
         s["bye"] += 1
-    elif status:
+    elif status and f[1] == "BYE":
         s["codes"].add(int(status))
+    elif status and int(status) >= 200:
+        s["inv"].add(int(status))
 for n, c0, c1 in calls:
     for leg, cid in ((0, c0), (1, c1)):
-        s = seen.get(cid, {"bye": 0, "codes": set()})
-        print(n, leg, s["bye"] > 0, sorted(s["codes"]))
+        s = seen.get(cid, {"bye": 0, "codes": set(), "inv": set()})
+        print(n, leg, s["bye"] > 0, "".join(str(sorted(s["codes"])).split()), "".join(str(sorted(s["inv"])).split()))
 PY
-while read -r n leg gotbye codes; do
+while read -r n leg gotbye codes inv; do
+	if [ "$n" = 4 ] && [ "$leg" = 0 ]; then
+		# alice's BYE went while the gateway was away: her answer 481 to the
+		# take-over re-INVITE (the dialog ended on her side) ended the call;
+		# her BYE's retransmission meets no dialog any more (481, RFC 3261
+		# 15.1.1: the dialog is over for her either way)
+		[ "$gotbye" = True ] && [[ $inv == *481* ]] &&
+			ok "round 4 leg 0: alice's BYE sent while the gateway was away; she answered the take-over re-INVITE 481 (INVITE answers $inv, BYE answers $codes)" ||
+			bad "round 4 leg 0: BYE seen $gotbye, BYE answers $codes, INVITE answers $inv" sip.txt
+		continue
+	fi
 	[ "$gotbye" = True ] && [ "$codes" = "[200]" ] && ok "round $n leg $leg: the BYE was answered 200 (answers: $codes)" ||
 		bad "round $n leg $leg: BYE seen $gotbye, answers $codes" sip.txt
 done < sip_verdict.txt
-[ "$(wc -l < sip_verdict.txt)" = 4 ] || bad "SIP verdict lines: $(wc -l < sip_verdict.txt)" sip.txt
+[ "$(wc -l < sip_verdict.txt)" = 6 ] || bad "SIP verdict lines: $(wc -l < sip_verdict.txt)" sip.txt
 [ "$(grep -c '^ghost-' sip.txt)" = 0 ] && ok "no SIP request sent for the stale record (re-INVITEs only once the dataplane holds the media)" ||
 	bad "SIP messages for the stale record's dialogs" sip.txt
-kill -0 "$CTL" 2> /dev/null && ok "mediagate-control still running" || bad "mediagate-control died" control4.log
+kill -0 "$CTL" 2> /dev/null && ok "mediagate-control still running" || bad "mediagate-control died" control5.log
 ctrl $NS_A 4454 quit; ctrl $NS_B 4455 quit
 echo "# call_ha: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -26,8 +26,11 @@
 #     after), gateway 2 answered all M; dispatcher.list says gateway 1 inactive
 #     and gateway 2 active; ip -j addr shows gateway 1's VIP on gateway 2.
 #     Both gateways publish their calls to one redis-server (nodes g1, g2);
-#     keepalived's notify_master on gateway 2 (taking gateway 1's VIP) runs
-#     `mgctl ha adopt g1`: gateway 2 reads g1's call records and ends each of
+#     Before the kill, `mgctl ha adopt g1` on gateway 2 is refused (gateway 1's
+#     heartbeat mg:g1:alive is fresh): exit 1, ha.peer_alive_refused +1, no
+#     call ended. keepalived's notify_master on gateway 2 (taking gateway 1's
+#     VIP) runs `mgctl ha adopt g1` (again every 0.5 s while refused, until
+#     the heartbeat expired): gateway 2 reads g1's call records and ends each of
 #     those calls with a BYE on both legs (docs/ha-state.md). The long calls
 #     (tests/scale/uac_held.xml: a BYE within 10 s is answered 200, else the
 #     caller sends its own) all succeed: SIPp's counts of caller and callee,
@@ -147,9 +150,19 @@ vip_on() {
 keepalived_start() {
 	local g=$1 o=$((3 - $1)) d=$W/g$1
 	mkdir -p "$d"
-	# notify_master of the peer's VIP: its calls are ended from here
-	printf '#!/bin/sh\n%s --json --socket %s --timeout 5000 ha adopt g%s %s >> %s 2>&1\n' \
-		"$MGCTL" "$d/cli.sock" "$o" "${GW_VIP[$o]}" "$d/adopt.json" > "$d/adopt.sh"
+	# notify_master of the peer's VIP: its calls are ended from here, once
+	# its heartbeat (mg:gO:alive, mediagate.redis.aliveTtl 3 s) has expired:
+	# refused (exit 1) while it lives, so tried again every 0.5 s (20 s at most)
+	cat > "$d/adopt.sh" << ADOPT
+#!/bin/sh
+i=0
+while [ \$i -lt 40 ]; do
+	$MGCTL --json --socket $d/cli.sock --timeout 5000 ha adopt g$o ${GW_VIP[$o]} >> $d/adopt.json 2>&1 && exit 0
+	sleep 0.5
+	i=\$((i + 1))
+done
+exit 1
+ADOPT
 	[ "${SC_ADOPT:-1}" = 1 ] || printf '#!/bin/sh\nexit 0\n' > "$d/adopt.sh"
 	printf '#!/bin/sh\n# keepalived check: mediagate-control of gateway %s lives (no pid yet: starting)\n[ ! -s %s ] || kill -0 "$(cat %s)"\n' \
 		"$g" "$d/ctl.pid" "$d/ctl.pid" > "$d/check.sh"
@@ -322,6 +335,24 @@ pc0=$(gw_stat 2 'd["ha"]["peer_calls_ended"]') pok0=$(gw_stat 2 'd["ha"]["peer_b
 pf0=$(gw_stat 2 'd["ha"]["peer_byes_failed"]')
 k1=$(rcli --scan --pattern 'mg:g1:call:*' | wc -l)
 [ "$k1" -eq "$h1" ] && ok "Redis holds gateway 1's $h1 call records (mg:g1:call:*)" || bad "gateway 1's call keys in Redis: $k1, it holds $h1"
+# While gateway 1 lives (its heartbeat mg:g1:alive is refreshed), an adoption
+# of its calls (a VRRP transition without a death: lost adverts, split brain)
+# is refused: non-zero exit, JSON error, counted; nothing ended.
+ar0=$(gw_stat 2 'd["ha"]["peer_alive_refused"]') bs0=$(gw_stat 2 'd["ha"]["peer_byes_sent"]')
+"$MGCTL" --json --socket "$W/g2/cli.sock" --timeout 5000 ha adopt g1 "${GW_VIP[1]}" > "$W/adopt_alive.json" 2> "$W/adopt_alive.err"
+arc=$?
+ares=$(jq_py 'd["result"]' < "$W/adopt_alive.json")
+apt=$(rcli pttl mg:g1:alive)
+[ "$apt" -gt 0 ] 2> /dev/null && ok "gateway 1's heartbeat mg:g1:alive is in Redis (PTTL $apt ms)" ||
+	bad "gateway 1's heartbeat key: PTTL $apt"
+[ "$arc" -ne 0 ] && [ "$ares" = error ] && [ "$(gw_stat 2 'd["ha"]["peer_alive_refused"]')" = $((ar0 + 1)) ] &&
+	ok "mgctl ha adopt g1 on gateway 2 while gateway 1 lives: refused (exit $arc, result error, ha.peer_alive_refused +1)" ||
+	bad "ha adopt of a live gateway: exit $arc, result $ares, peer_alive_refused $ar0 -> $(gw_stat 2 'd["ha"]["peer_alive_refused"]')" "$W/adopt_alive.json"
+sleep 0.5
+[ "$(gw_stat 1 'd["calls"]["active"]')" = "$h1" ] && [ "$(rcli --scan --pattern 'mg:g1:call:*' | wc -l)" -eq "$h1" ] &&
+	[ "$(gw_stat 2 'd["ha"]["peer_byes_sent"]')" = "$bs0" ] &&
+	ok "  gateway 1 still holds its $h1 calls, their records are in Redis, gateway 2 sent no BYE" ||
+	bad "a refused adoption ended calls: gateway 1 holds $(gw_stat 1 'd["calls"]["active"]') of $h1, BYEs sent $bs0 -> $(gw_stat 2 'd["ha"]["peer_byes_sent"]')"
 t0=$(now_ms)
 if [ "${SC_KILL:-processes}" = node ]; then
 	# stopped first: no process of the "machine" acts on its neighbours' deaths
