@@ -34,8 +34,11 @@ H=$((N / 2))
 COUNT=${HA_PACKETS:-600} # per stream, every 20 ms: 12 s
 ADVERT=${HA_ADVERT:-0.3}
 # the calls' BYEs: HOLD_MS after the take-over's re-INVITE (the streams end
-# before: their last packets and node 2's counters are read first)
-HOLD_MS=${HA_HOLD_MS:-12000}
+# before: their last packets and node 2's counters are read first). A stream
+# paced by usleep on a loaded machine takes longer than COUNT x 20 ms, so the
+# hold is the streams' whole nominal length plus 8 s, not what is left of it
+# after the kill (12 s raced the counters' read: sessions already gone)
+HOLD_MS=${HA_HOLD_MS:-$((COUNT * 20 + 8000))}
 scenario_begin ha_standby_calls redis-server redis-cli keepalived sipp
 export LC_ALL=C # sort and join
 RSOCK=$W/redis.sock
