@@ -31,7 +31,7 @@ MGCTL=$BUILD/control/mgctl/mgctl
 N=${HA_CALLS:-50}
 N=$(((N + 1) / 2 * 2))
 H=$((N / 2))
-COUNT=${HA_PACKETS:-600} # per stream, every 20 ms: 12 s
+COUNT=${HA_PACKETS:-900} # per stream, every 20 ms: 18 s (50 senders start one by one: slow under load)
 ADVERT=${HA_ADVERT:-0.3}
 # the calls' BYEs: HOLD_MS after the take-over's re-INVITE (the streams end
 # before: their last packets and node 2's counters are read first). A stream

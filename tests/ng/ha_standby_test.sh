@@ -25,7 +25,7 @@ PEER=$BUILD/tests/smoke/dp_srtp_peer
 MGCTL=$BUILD/control/mgctl/mgctl
 [ -x "$PEER" ] || { echo "# ha_standby: $PEER was not built"; exit 1; }
 N=${HA_SESSIONS:-50}
-COUNT=${HA_PACKETS:-700} # per stream, every 20 ms: 14 s
+COUNT=${HA_PACKETS:-900} # per stream, every 20 ms: 18 s (50 senders start one by one: slow under load)
 # VRRP advert interval: 0.3 s tolerates a loaded CI machine (a node whose
 # adverts stop for 1 s is declared dead); bench/failover-bench uses 0.1
 ADVERT=${HA_ADVERT:-0.3}
