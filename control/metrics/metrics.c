@@ -260,6 +260,12 @@ static void snapshot(struct metrics_snapshot *s, const struct metrics_col *col)
 		s->redis_stale_lost = hc.stale_lost;
 		s->redis_peer_byes_ok = hc.peer.byes_ok;
 		s->redis_peer_byes_failed = hc.peer.byes_failed;
+		s->redis_standby_calls = hc.calls_standby.held;
+		s->redis_promoted_calls = hc.calls_standby.promoted;
+		s->redis_read_errors = hc.redis.read_errors;
+		s->redis_read_timeouts = hc.redis.read_timeouts;
+		s->redis_peer_alive_refused = hc.peer_alive_refused;
+		s->redis_alive_missed = hc.alive_missed;
 	}
 
 	ng_cmd_get_counters(&nc);

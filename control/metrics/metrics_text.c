@@ -420,6 +420,21 @@ int metrics_render(const struct metrics_snapshot *s, struct metrics_buf *b)
 		       "another or none).");
 		u64(b, "mediagate_redis_peer_byes_total", "result=\"ok\"", s->redis_peer_byes_ok);
 		u64(b, "mediagate_redis_peer_byes_total", "result=\"failed\"", s->redis_peer_byes_failed);
+		gauge(b, "mediagate_redis_standby_calls",
+		      "B2BUA calls of the active node pre-installed here (standby, blocked).",
+		      s->redis_standby_calls);
+		counter(b, "mediagate_redis_promoted_calls_total",
+			"B2BUA calls taken over by mgctl ha promote.", s->redis_promoted_calls);
+		counter(b, "mediagate_redis_read_errors_total",
+			"Reads on the event loop (read-back, ha adopt) that failed.", s->redis_read_errors);
+		counter(b, "mediagate_redis_read_timeouts_total",
+			"Reads on the event loop given up at mediagate.redis.readTimeout.",
+			s->redis_read_timeouts);
+		counter(b, "mediagate_redis_peer_alive_refused_total",
+			"mgctl ha adopt refused: the node's heartbeat (mg:NODE:alive) was fresh.",
+			s->redis_peer_alive_refused);
+		counter(b, "mediagate_redis_alive_missed_total",
+			"Heartbeats not written (Redis not connected).", s->redis_alive_missed);
 	}
 
 	/* media sessions (the NG front end's media layer) */

@@ -94,6 +94,11 @@ struct metrics_snapshot {
 	uint64_t redis_promote_failed;
 	uint64_t redis_unpublished, redis_stale_lost;
 	uint64_t redis_peer_byes_ok, redis_peer_byes_failed;
+	unsigned redis_standby_calls;                       /* B2BUA calls pre-installed */
+	uint64_t redis_promoted_calls;                      /* ... taken over at a promote */
+	uint64_t redis_read_errors, redis_read_timeouts;    /* reads on the loop */
+	uint64_t redis_peer_alive_refused;                  /* ha adopt of a live node */
+	uint64_t redis_alive_missed;                        /* heartbeats not written */
 
 	/* NG (ng_cmd.h, ng_server.h) */
 	bool have_ng_server;

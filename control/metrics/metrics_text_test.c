@@ -67,6 +67,8 @@ static void fill(struct metrics_snapshot *s, bool with_dp)
 	s->redis_watch_errors = 4;
 	s->redis_read_refused = 2;
 	s->redis_peer_byes_failed = 3;
+	s->redis_standby_calls = 7;
+	s->redis_peer_alive_refused = 9;
 	s->dp_connected = with_dp;
 	s->dp_up = with_dp;
 	s->dp_connects = 2;
@@ -234,6 +236,9 @@ static void test_values(void **state)
 	assert_non_null(strstr(t, "\nmediagate_redis_watch_errors_total 4\n"));
 	assert_non_null(strstr(t, "\nmediagate_redis_read_refused_total 2\n"));
 	assert_non_null(strstr(t, "\nmediagate_redis_peer_byes_total{result=\"failed\"} 3\n"));
+	assert_non_null(strstr(t, "\nmediagate_redis_standby_calls 7\n"));
+	assert_non_null(strstr(t, "\nmediagate_redis_peer_alive_refused_total 9\n"));
+	assert_non_null(strstr(t, "\nmediagate_redis_read_timeouts_total 0\n"));
 	assert_non_null(strstr(t, "\nmediagate_ports_used 6\n"));
 	assert_non_null(strstr(t, "\nmediagate_ports_free 16378\n"));
 	assert_non_null(strstr(t, "\nmediagate_srtp_replay_failures_total 2\n"));
