@@ -194,7 +194,12 @@ role2=$(hstat 2 'd["ha"]["role"]')
 alive=0
 for p in "${SEND[@]}"; do kill -0 "$p" 2> /dev/null && alive=$((alive + 1)); done
 t_kill=$(date +%s%3N)
-kill -9 $(ip netns pids ng-$T-k1) "${RELAY_PID[1]}" "${RELAY_DP_PID[1]}"
+# node 1 dies as a machine does: stopped first, then killed (keepalived's
+# VRRP child otherwise sees its parent go and can send a goodbye advert, a
+# priority-0 handover faster than any real death is detected)
+k1pids=$(ip netns pids ng-$T-k1)
+kill -STOP $k1pids "${RELAY_PID[1]}" "${RELAY_DP_PID[1]}"
+kill -9 $k1pids "${RELAY_PID[1]}" "${RELAY_DP_PID[1]}"
 wait "${RELAY_PID[1]}" "${RELAY_DP_PID[1]}" 2> /dev/null
 ! kill -0 "${RELAY_PID[1]}" 2> /dev/null && ! kill -0 "${RELAY_DP_PID[1]}" 2> /dev/null &&
 	ok "node 1 killed (kill -9 of keepalived, mediagate-control, mediagate-dataplane) mid-stream" ||
