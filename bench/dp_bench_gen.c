@@ -48,8 +48,8 @@
 #define SSRC_BASE 0x10000000u
 #define LAT_SLOTS 64
 
-enum mode { M_PLAIN, M_ENCRYPT, M_DECRYPT, M_SRTP2SRTP };
-static const char *const mode_names[] = { "plain", "encrypt", "decrypt", "srtp-srtp" };
+enum mode { M_PLAIN, M_ENCRYPT, M_DECRYPT, M_SRTP2SRTP, M_COUNT };
+static const char *const mode_names[M_COUNT] = { "plain", "encrypt", "decrypt", "srtp-srtp" };
 
 static int ctl_fd;
 static uint32_t req_id;
@@ -220,7 +220,7 @@ static void ask_dp_mac(void)
 }
 
 /* One frame as built for session 0; make_burst() copies it and patches. */
-static uint8_t tmpl[42 + RTP_LEN];
+static uint8_t tmpl[GEN_HDR + RTP_LEN];
 static uint8_t payload[RTP_LEN - 12];
 
 static void build_template(void)
@@ -272,7 +272,7 @@ static unsigned make_burst(struct rte_mbuf **pk, unsigned n, unsigned *cur, uint
 		if (++*cur == K)
 			*cur = 0;
 		rte_memcpy(f, tmpl, sizeof(tmpl));
-		uint8_t *r = f + 42;
+		uint8_t *r = f + GEN_HDR;
 
 		*(uint16_t *)(r + 2) = rte_cpu_to_be_16(seq);
 		*(uint32_t *)(r + 4) = rte_cpu_to_be_32(seq * 160u);
@@ -366,7 +366,7 @@ static void poll_rx(int stamp)
 			continue;
 		}
 		if (eh->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) ||
-		    rte_pktmbuf_data_len(m) < 42 + 12 || m->nb_segs != 1) {
+		    rte_pktmbuf_data_len(m) < GEN_HDR + 12 || m->nb_segs != 1) {
 			rxc.stray++;
 			rte_pktmbuf_free(m);
 			continue;
@@ -387,7 +387,7 @@ static void poll_rx(int stamp)
 		    ip->dst_addr != rte_cpu_to_be_32(GEN_IP) || ip->src_addr != sess_ip(i) ||
 		    u->dst_port != rte_cpu_to_be_16(GEN_PORT) ||
 		    u->src_port != rte_cpu_to_be_16(sess_port(i, 1)) || ulen < 8 + 12 ||
-		    42u + ulen - 8 > rte_pktmbuf_data_len(m)) {
+		    GEN_HDR + ulen - 8 > rte_pktmbuf_data_len(m)) {
 			rxc.bad++;
 			rte_pktmbuf_free(m);
 			continue;
@@ -607,7 +607,7 @@ static int self_test(void)
 
 	eng = mg_srtp_engine_create(MG_SRTP_BACKEND_AUTO);
 	build_template();
-	for (unsigned m = 0; m < 4; m++) {
+	for (unsigned m = 0; m < M_COUNT; m++) {
 		for (int wrong = 0; wrong <= (m != M_PLAIN); wrong++) {
 			mode = (enum mode)m;
 			if (m != M_PLAIN) {
@@ -715,7 +715,7 @@ int main(int argc, char **argv)
 		case 'L': loopback = 1; break;
 		case 'S': loopback = selftest = 1; break;
 		case 'M':
-			for (unsigned i = 0; i < 4; i++)
+			for (unsigned i = 0; i < M_COUNT; i++)
 				if (strcmp(optarg, mode_names[i]) == 0)
 					mode = (enum mode)i;
 			break;

@@ -13,6 +13,8 @@
 #include <rte_ether.h>
 #include <rte_mempool.h>
 
+#define GEN_HDR 42 /* Ethernet + IPv4 + UDP headers in front of the RTP */
+
 /* The EAL of one generator: --no-huge --no-shconf --no-pci, one vdev (port 0). */
 struct gen_eal {
 	const char *prog;        /* argv[0] and the prefix of messages */

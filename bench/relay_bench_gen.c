@@ -56,7 +56,6 @@
 #include "mg_srtp.h"
 
 #define RTP_LEN 172
-#define HDR 42
 #define BURST 32
 #define SSRC_BASE 0x20000000u
 #define PAT 0xd5
@@ -261,7 +260,7 @@ static unsigned send_burst(unsigned n, uint64_t *tx_short, uint64_t *no_mbuf)
 			mg_srtp_protect_burst(eng, s->tx, &b, &res, 1);
 			len = b.len;
 		}
-		m->data_len = (uint16_t)(HDR + len); /* the pool's 2 KB room: always fits */
+		m->data_len = (uint16_t)(GEN_HDR + len); /* the pool's 2 KB room: always fits */
 		m->pkt_len = m->data_len;
 		ip->total_length = rte_cpu_to_be_16((uint16_t)(28 + len));
 		ip->hdr_checksum = rte_ipv4_cksum(ip);
@@ -317,7 +316,7 @@ static unsigned poll_rx(void)
 		uint8_t *r = (uint8_t *)(u + 1);
 
 		if (eh->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) || mb->nb_segs != 1 ||
-		    rte_pktmbuf_data_len(mb) < HDR + 12 || ip->version_ihl != RTE_IPV4_VHL_DEF ||
+		    rte_pktmbuf_data_len(mb) < GEN_HDR + 12 || ip->version_ihl != RTE_IPV4_VHL_DEF ||
 		    ip->next_proto_id != IPPROTO_UDP || ip->dst_addr != b_ip ||
 		    u->dst_port != b_port) {
 			rxc.stray++; /* not to the callee's RTP port */
@@ -330,7 +329,7 @@ static unsigned poll_rx(void)
 		memcpy(&ssrc, r + 8, 4);
 		unsigned i = ntohl(ssrc) - SSRC_BASE;
 
-		if (i >= K || ulen < 8 + 12 || HDR + ulen - 8 > rte_pktmbuf_data_len(mb) ||
+		if (i >= K || ulen < 8 + 12 || GEN_HDR + ulen - 8 > rte_pktmbuf_data_len(mb) ||
 		    ip->src_addr != S[i].from_ip || u->src_port != S[i].from_port) {
 			rxc.bad++; /* not from this session's relay leg, or cut short */
 			rte_pktmbuf_free(mb);
