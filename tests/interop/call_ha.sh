@@ -109,14 +109,19 @@ ip netns exec $NS_GW tshark -q -i cha-sa -i cha-sb -f "udp port 5060" -w "$W/sip
 TSHARK=$!
 PIDS+=($TSHARK)
 CTL=
-ctl_start() { # LOG
+mgctl() { "$MGCTL" --json --socket "$W/cli.sock" "$@"; }
+dpctl() { "$DPCTL" --socket "$W/dp.sock" "$@"; }
+ctl_start() { # LOG: up when mgctl stats carries the dataplane's figures (its DP_STATS answered), at most 10 s
+	local t
 	ip netns exec $NS_GW "$CONTROL" --config gw.properties > "$1" 2>&1 &
 	CTL=$!
 	PIDS+=($CTL)
-	wait_log "$1" "connected to dataplane" 1 100
+	for ((t = 0; t < 100; t++)); do
+		[ "$(mgctl stats 2> /dev/null | jq_py '"dataplane" in d')" = True ] && return 0
+		sleep 0.1
+	done
+	return 1
 }
-mgctl() { "$MGCTL" --json --socket "$W/cli.sock" "$@"; }
-dpctl() { "$DPCTL" --socket "$W/dp.sock" "$@"; }
 ctl_start control1.log && ok "dataplane and control up (Redis $W/redis.sock)" || bad "control up" control1.log
 
 mkbaresip() { # NAME ADDR TONE CTRLPORT AOR
@@ -151,11 +156,25 @@ ip netns exec $NS_B baresip -s -f "$W/bob" > bob.log 2>&1 &
 PIDS+=($!)
 ip netns exec $NS_A baresip -s -f "$W/alice" > alice.log 2>&1 &
 PIDS+=($!)
-sleep 1
-ctrl() { # NS PORT COMMAND [PARAMS]
+# ctrl NS PORT COMMAND [PARAMS]: a command to baresip's ctrl_tcp (netstrings);
+# prints its response (JSON; events on the connection are passed over), at
+# most 3 s for each read
+ctrl() {
 	local j="{\"command\":\"$3\",\"params\":\"${4:-}\",\"token\":\"t\"}"
-	ip netns exec "$1" bash -c "exec 3<>/dev/tcp/127.0.0.1/$2; printf '%d:%s,' ${#j} '$j' >&3; sleep 0.3; exec 3>&-" 2> /dev/null
+	ip netns exec "$1" env LC_ALL=C bash -c 'exec 3<>/dev/tcp/127.0.0.1/$1 || exit 1
+printf "%d:%s," ${#2} "$2" >&3
+while IFS= read -r -t 3 -d : n <&3; do
+	IFS= read -r -t 3 -N $((n + 1)) m <&3 || exit 1
+	case $m in *\"response\":true*) printf "%s\n" "${m%,}"; exit 0 ;; esac
+done
+exit 1' ctrl "$2" "$j" 2> /dev/null
 }
+# both baresips up: each lists its account (ctrl_tcp reginfo), at most 10 s
+ua_up() { ctrl "$1" "$2" reginfo | jq_py "'sip:$3@' in d['data']"; }
+for ((t = 0; t < 100; t++)); do
+	[ "$(ua_up $NS_A 4454 alice)" = True ] && [ "$(ua_up $NS_B 4455 bob)" = True ] && break
+	sleep 0.1
+done
 # calls_view: "SESSION LOCAL0 LOCAL1 STATE" of the only call ("" none)
 calls_view() { mgctl calls list | jq_py '(lambda c: " ".join([str(c["session"]), c["legs"][0]["local"], c["legs"][1]["local"], c["state"]]))(d["calls"][0]) if d["count"] == 1 else d["count"]'; }
 # rx packets of both legs of the only dataplane session
@@ -164,10 +183,55 @@ dp_rx() {
 	id=$(dpctl session list | jq_py 'd["sessions"][0]["id"]')
 	dpctl session stats "$id" | jq_py '"%d %d" % (d["legs"][0]["rx"]["packets"], d["legs"][1]["rx"]["packets"])'
 }
+# grew RX1 RX2: both legs' counts of RX2 above RX1's
+grew() { python3 -c "import sys; a=list(map(int,'$1'.split())); b=list(map(int,'$2'.split())); sys.exit(0 if b[0]>a[0] and b[1]>a[1] else 1)" 2> /dev/null; }
+# settled: media flowing both ways through the only session, and nothing
+# queued for or in flight to Redis (the call's record as it stands), at most 5 s
+settled() {
+	local t
+	for ((t = 0; t < 50; t++)); do
+		grew "0 0" "$(dp_rx)" && [ "$(mgctl stats | jq_py '"%d %d" % (d["redis"]["queued"], d["redis"]["inflight"])')" = "0 0" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# ctl_gone: the dataplane has seen the killed control plane go (dpctl stats), at most 5 s
+ctl_gone() {
+	local t
+	for ((t = 0; t < 50; t++)); do
+		[ "$(dpctl stats | jq_py 'd["control_connected"]')" = False ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# reinvited KEY: each dialog of the call's record has a 200 to a second
+# INVITE in the SIP capture (the re-INVITE after the take-over), at most 10 s
+reinvited() {
+	local t cid n
+	for ((t = 0; t < 50; t++)); do
+		n=0
+		for cid in $(rcli get "$1" | jq_py '" ".join(l["call_id"] for l in d["legs"])'); do
+			[ "$(tshark -r "$W/sip.pcap" -Y "sip.Call-ID == \"$cid\" && sip.CSeq.method == \"INVITE\" && sip.Status-Code == 200" \
+				-T fields -e ip.src -e sip.CSeq.seq 2> /dev/null | sort -u | wc -l)" -ge 2 ] && n=$((n + 1))
+		done
+		[ "$n" = 2 ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+# no_sessions: the dataplane holds no session, at most 5 s
+no_sessions() {
+	local t
+	for ((t = 0; t < 50; t++)); do
+		[ "$(dpctl session list | jq_py 'len(d["sessions"])')" = 0 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
 
 round() { # N HANGUP_NS HANGUP_PORT WHO
 	local n=$1 before after t rx1 rx2 key
-	ctrl $NS_A 4454 dial "sip:bob@$GW:5060"
+	ctrl $NS_A 4454 dial "sip:bob@$GW:5060" > /dev/null
 	for ((t = 0; t < 100; t++)); do [ "$(calls_view | awk "{print \$4}")" = active ] && break; sleep 0.1; done
 	before=$(calls_view)
 	[ "${before##* }" = active ] && ok "round $n: alice's call to bob is active ($before)" ||
@@ -192,11 +256,11 @@ print(json.dumps(d))' rec$n.json > ghost.json
 		rcli set "mg:$NODE:call:00000000000000ab" "$(cat ghost.json)" > /dev/null
 		want=2
 	fi
-	sleep 1
+	settled
 	kill -9 $CTL; wait $CTL 2> /dev/null
 	! kill -0 "$CTL" 2> /dev/null && ok "round $n: mediagate-control killed (kill -9)" ||
 		bad "round $n: mediagate-control $CTL still alive after kill -9" control$n.log
-	sleep 1
+	ctl_gone
 	ctl_start control$((n + 1)).log && ok "round $n: mediagate-control started again" ||
 		bad "round $n: control restart" control$((n + 1)).log
 	for ((t = 0; t < 50; t++)); do [ "$(mgctl stats | jq_py 'd["redis"]["calls_adopted"]')" = $want ] && break; sleep 0.1; done
@@ -210,16 +274,16 @@ print(json.dumps(d))' rec$n.json > ghost.json
 	after=$(calls_view)
 	[ "$after" = "$before" ] && ok "round $n: the call is taken over: same session, ports and state ($after)" ||
 		bad "round $n: after the restart: '$after', before: '$before'" control$((n + 1)).log
-	sleep 2 # the re-INVITEs are answered
-	rx1=$(dp_rx); sleep 1; rx2=$(dp_rx)
-	python3 -c "import sys; a=list(map(int,'$rx1'.split())); b=list(map(int,'$rx2'.split())); sys.exit(0 if b[0]>a[0] and b[1]>a[1] else 1)" &&
+	reinvited "$key"
+	rx1=$(dp_rx)
+	for ((t = 0; t < 50; t++)); do rx2=$(dp_rx); grew "$rx1" "$rx2" && break; sleep 0.1; done
+	grew "$rx1" "$rx2" &&
 		ok "round $n: media flows both ways after the restart (rx $rx1 -> $rx2)" ||
 		bad "round $n: media after the restart: rx $rx1 -> $rx2" control$((n + 1)).log
-	ctrl $2 $3 hangup
+	ctrl $2 $3 hangup > /dev/null
 	for ((t = 0; t < 50; t++)); do [ "$(calls_view)" = 0 ] && break; sleep 0.1; done
 	[ "$(calls_view)" = 0 ] && ok "round $n: BYE from $4: the call ended (0 calls)" || bad "round $n: calls left: $(calls_view)" control$((n + 1)).log
-	sleep 0.5
-	[ "$(dpctl session list | jq_py 'len(d["sessions"])')" = 0 ] && ok "round $n: no dataplane session left" ||
+	no_sessions && ok "round $n: no dataplane session left" ||
 		bad "round $n: dataplane sessions left" control$((n + 1)).log
 	[ "$(rcli exists "$key")" = 0 ] && ok "round $n: the call's key is gone" || bad "round $n: key $key left"
 	echo "$n $(jq_py 'd["legs"][0]["call_id"]' < rec$n.json) $(jq_py 'd["legs"][1]["call_id"]' < rec$n.json)" >> callids.txt
@@ -228,14 +292,17 @@ round 1 $NS_A 4454 alice
 round 2 $NS_B 4455 bob
 
 # ---- round 3: the media timeout ends a taken-over call ----
-ctrl $NS_A 4454 dial "sip:bob@$GW:5060"
+ctrl $NS_A 4454 dial "sip:bob@$GW:5060" > /dev/null
 for ((t = 0; t < 100; t++)); do [ "$(calls_view | awk "{print \$4}")" = active ] && break; sleep 0.1; done
-sleep 1
+key3=mg:$NODE:call:$(printf %016x "$(calls_view | cut -d' ' -f1)")
+for ((t = 0; t < 50; t++)); do [ "$(rcli exists "$key3")" = 1 ] && break; sleep 0.1; done
+settled
 kill -9 $CTL; wait $CTL 2> /dev/null
+ctl_gone
 ctl_start control4.log || bad "round 3: control restart" control4.log
 for ((t = 0; t < 50; t++)); do [ "$(mgctl stats | jq_py 'd["redis"]["calls_adopted"]')" = 1 ] && break; sleep 0.1; done
 [ "$(calls_view | awk "{print \$4}")" = active ] && ok "round 3: the call is taken over" || bad "round 3: not taken over: $(calls_view)" control4.log
-sleep 2
+reinvited "$key3"
 BOB=$(ip netns pids $NS_B | head -1)
 mt0=$(mgctl stats | jq_py 'd["calls"]["media_timeout"]')
 kill -STOP $BOB # bob sends nothing any more
@@ -249,8 +316,7 @@ for ((t = 0; t < 100; t++)); do [ "$(calls_view)" = 0 ] && break; sleep 0.1; don
 [ "$(calls_view)" = 0 ] && [ "$((mt1 - mt0))" = 1 ] &&
 	ok "round 3: bob silent: mediagate.calls.mediaTimeout ended the taken-over call (media_timeout +1)" ||
 	bad "round 3: calls $(calls_view), media_timeout $mt0 -> $mt1" control4.log
-sleep 0.5
-[ "$(dpctl session list | jq_py 'len(d["sessions"])')" = 0 ] && ok "round 3: no dataplane session left" ||
+no_sessions && ok "round 3: no dataplane session left" ||
 	bad "round 3: dataplane sessions left" control4.log
 
 # ---- round 4: alice's BYE while the control plane is away ----
@@ -262,7 +328,7 @@ sleep 0.5
 # re-INVITE is answered (bob is stopped meanwhile, so that it is answered
 # after alice's 481; nua would CANCEL it). Before, bob was never told (the
 # call stayed 'ending', no BYE on his leg).
-ctrl $NS_A 4454 dial "sip:bob@$GW:5060"
+ctrl $NS_A 4454 dial "sip:bob@$GW:5060" > /dev/null
 for ((t = 0; t < 100; t++)); do [ "$(calls_view | awk "{print \$4}")" = active ] && break; sleep 0.1; done
 before=$(calls_view)
 [ "${before##* }" = active ] && ok "round 4: alice's call to bob is active ($before)" || bad "round 4: call not active: $before" control4.log
@@ -272,7 +338,7 @@ rcli get "$key" > rec4.json
 sleep 1
 kill -9 $CTL; wait $CTL 2> /dev/null
 ! kill -0 "$CTL" 2> /dev/null && ok "round 4: mediagate-control killed (kill -9)" || bad "round 4: control still alive" control4.log
-ctrl $NS_A 4454 hangup # alice's BYE: nobody listens on $GW:5060 now
+ctrl $NS_A 4454 hangup > /dev/null # alice's BYE: nobody listens on $GW:5060 now
 # bob answers his take-over re-INVITE only after alice has refused hers
 BOB=$(ip netns pids $NS_B | head -1)
 kill -STOP $BOB
@@ -294,7 +360,14 @@ sleep 0.5
 [ "$(rcli exists "$key")" = 0 ] && ok "round 4: the call's key is gone" || bad "round 4: key $key left"
 echo "4 $(jq_py 'd["legs"][0]["call_id"]' < rec4.json) $(jq_py 'd["legs"][1]["call_id"]' < rec4.json)" >> callids.txt
 
-sleep 1
+# the capture holds an answer to the BYE of every dialog the verdict below
+# expects one for (all but alice's of round 4), at most 10 s
+bye_ids() { awk '{ if ($1 != 4) print $2; print $3 }' callids.txt; }
+for ((t = 0; t < 50; t++)); do
+	[ "$(tshark -r sip.pcap -Y 'sip.CSeq.method == "BYE" && sip.Status-Code' -T fields -e sip.Call-ID 2> /dev/null |
+		sort -u | grep -cxFf <(bye_ids))" -ge "$(bye_ids | wc -l)" ] && break
+	sleep 0.2
+done
 kill $TSHARK; wait $TSHARK 2> /dev/null
 # every BYE and its final answer, per Call-ID
 tshark -r sip.pcap -Y sip -T fields -e sip.Call-ID -e sip.CSeq.method -e sip.Method -e sip.Status-Code \
@@ -338,6 +411,6 @@ done < sip_verdict.txt
 [ "$(grep -c '^ghost-' sip.txt)" = 0 ] && ok "no SIP request sent for the stale record (re-INVITEs only once the dataplane holds the media)" ||
 	bad "SIP messages for the stale record's dialogs" sip.txt
 kill -0 "$CTL" 2> /dev/null && ok "mediagate-control still running" || bad "mediagate-control died" control5.log
-ctrl $NS_A 4454 quit; ctrl $NS_B 4455 quit
+ctrl $NS_A 4454 quit > /dev/null; ctrl $NS_B 4455 quit > /dev/null
 echo "# call_ha: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
