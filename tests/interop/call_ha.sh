@@ -153,21 +153,8 @@ ip netns exec $NS_B baresip -s -f "$W/bob" > bob.log 2>&1 &
 PIDS+=($!)
 ip netns exec $NS_A baresip -s -f "$W/alice" > alice.log 2>&1 &
 PIDS+=($!)
-# ctrl NS PORT COMMAND [PARAMS]: a command to baresip's ctrl_tcp (netstrings);
-# prints its response (JSON; events on the connection are passed over), at
-# most 3 s for each read
-ctrl() {
-	local j="{\"command\":\"$3\",\"params\":\"${4:-}\",\"token\":\"t\"}"
-	ip netns exec "$1" env LC_ALL=C bash -c 'exec 3<>/dev/tcp/127.0.0.1/$1 || exit 1
-printf "%d:%s," ${#2} "$2" >&3
-while IFS= read -r -t 3 -d : n <&3; do
-	IFS= read -r -t 3 -N $((n + 1)) m <&3 || exit 1
-	case $m in *\"response\":true*) printf "%s\n" "${m%,}"; exit 0 ;; esac
-done
-exit 1' ctrl "$2" "$j" 2> /dev/null
-}
 # both baresips up: each lists its account (ctrl_tcp reginfo), at most 10 s
-ua_up() { [ "$(ctrl "$1" "$2" reginfo | jq_py "'sip:$3@' in d['data']")" = True ]; }
+ua_up() { [ "$(ctrl_tcp "$1" "$2" reginfo | jq_py "'sip:$3@' in d['data']")" = True ]; }
 wait_until 100 ua_up $NS_A 4454 alice
 wait_until 100 ua_up $NS_B 4455 bob
 # calls_view: "SESSION LOCAL0 LOCAL1 STATE" of the only call ("" none)
@@ -220,7 +207,7 @@ bye_sent() {
 
 round() { # N HANGUP_NS HANGUP_PORT WHO
 	local n=$1 before after t rx1 rx2 key
-	ctrl $NS_A 4454 dial "sip:bob@$GW:5060" > /dev/null
+	ctrl_tcp $NS_A 4454 dial "sip:bob@$GW:5060" > /dev/null
 	wait_until 100 call_active
 	before=$(calls_view)
 	[ "${before##* }" = active ] && ok "round $n: alice's call to bob is active ($before)" ||
@@ -269,7 +256,7 @@ print(json.dumps(d))' rec$n.json > ghost.json
 	wait_until 50 rx_grew &&
 		ok "round $n: media flows both ways after the restart (rx $rx1 -> $rx2)" ||
 		bad "round $n: media after the restart: rx $rx1 -> $rx2" control$((n + 1)).log
-	ctrl $2 $3 hangup > /dev/null
+	ctrl_tcp $2 $3 hangup > /dev/null
 	wait_until 50 no_calls
 	[ "$(calls_view)" = 0 ] && ok "round $n: BYE from $4: the call ended (0 calls)" || bad "round $n: calls left: $(calls_view)" control$((n + 1)).log
 	wait_until 50 no_sessions && ok "round $n: no dataplane session left" ||
@@ -281,7 +268,7 @@ round 1 $NS_A 4454 alice
 round 2 $NS_B 4455 bob
 
 # ---- round 3: the media timeout ends a taken-over call ----
-ctrl $NS_A 4454 dial "sip:bob@$GW:5060" > /dev/null
+ctrl_tcp $NS_A 4454 dial "sip:bob@$GW:5060" > /dev/null
 wait_until 100 call_active
 key3=mg:$NODE:call:$(printf %016x "$(calls_view | cut -d' ' -f1)")
 wait_until 50 key_is "$key3" 1
@@ -314,7 +301,7 @@ wait_until 50 no_sessions && ok "round 3: no dataplane session left" ||
 # re-INVITE is answered (bob is stopped meanwhile, so that it is answered
 # after alice's 481; nua would CANCEL it). Before, bob was never told (the
 # call stayed 'ending', no BYE on his leg).
-ctrl $NS_A 4454 dial "sip:bob@$GW:5060" > /dev/null
+ctrl_tcp $NS_A 4454 dial "sip:bob@$GW:5060" > /dev/null
 wait_until 100 call_active
 before=$(calls_view)
 [ "${before##* }" = active ] && ok "round 4: alice's call to bob is active ($before)" || bad "round 4: call not active: $before" control4.log
@@ -325,7 +312,7 @@ wait_until 50 settled
 kill -9 $CTL; wait $CTL 2> /dev/null
 ! kill -0 "$CTL" 2> /dev/null && ok "round 4: mediagate-control killed (kill -9)" || bad "round 4: control still alive" control4.log
 wait_until 50 ctl_gone
-ctrl $NS_A 4454 hangup > /dev/null # alice's BYE: nobody listens on $GW:5060 now
+ctrl_tcp $NS_A 4454 hangup > /dev/null # alice's BYE: nobody listens on $GW:5060 now
 # bob answers his take-over re-INVITE only after alice has refused hers
 BOB=$(ip netns pids $NS_B | head -1)
 kill -STOP $BOB
@@ -394,6 +381,6 @@ done < sip_verdict.txt
 [ "$(grep -c '^ghost-' sip.txt)" = 0 ] && ok "no SIP request sent for the stale record (re-INVITEs only once the dataplane holds the media)" ||
 	bad "SIP messages for the stale record's dialogs" sip.txt
 kill -0 "$CTL" 2> /dev/null && ok "mediagate-control still running" || bad "mediagate-control died" control5.log
-ctrl $NS_A 4454 quit > /dev/null; ctrl $NS_B 4455 quit > /dev/null
+ctrl_tcp $NS_A 4454 quit > /dev/null; ctrl_tcp $NS_B 4455 quit > /dev/null
 echo "# call_ha: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

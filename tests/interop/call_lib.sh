@@ -39,6 +39,22 @@ wait_until() {
 	return 1
 }
 
+# ctrl_tcp NS PORT COMMAND [PARAMS]: a command to the ctrl_tcp module of the
+# baresip in NS on 127.0.0.1:PORT (netstrings of JSON); prints its response
+# (events on the connection are passed over), at most 3 s for each read; 1
+# if none came. Returning on the response, not after a fixed pause: the
+# command has been carried out.
+ctrl_tcp() {
+	local j="{\"command\":\"$3\",\"params\":\"${4:-}\",\"token\":\"t\"}"
+	ip netns exec "$1" env LC_ALL=C bash -c 'exec 3<>/dev/tcp/127.0.0.1/$1 || exit 1
+printf "%d:%s," ${#2} "$2" >&3
+while IFS= read -r -t 3 -d : n <&3; do
+	IFS= read -r -t 3 -N $((n + 1)) m <&3 || exit 1
+	case $m in *\"response\":true*) printf "%s\n" "${m%,}"; exit 0 ;; esac
+done
+exit 1' ctrl_tcp "$2" "$j" 2> /dev/null
+}
+
 # wait_log FILE REGEX [N [TENTHS]]: until at least N (default 1) lines of
 # FILE match REGEX, at most TENTHS (default 30) times 0.1 s; 1 if they never
 # did.
