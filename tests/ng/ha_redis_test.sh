@@ -147,7 +147,8 @@ rs=$(jq_py '"%s %s %s %s" % (d["ok"], d["auth_fail"], d["replay_fail"], d["last_
 id1=$(dpctl session list | jq_py "[s['id'] for s in d['sessions'] if $pa1 in s['local_ports']][0]")
 r=$(ng 1 "{\"command\":\"delete\",\"call-id\":\"$cid1\"}" | jq_py 'd["result"]')
 [ "$r" = ok ] && ok "NG delete of the adopted $cid1" || bad "NG delete of the adopted call: $r"
-sleep 0.3
+gone1() { [ "$(dpctl session list | jq_py "len([s for s in d['sessions'] if s['id'] == $id1])")" = 0 ] && [ "$(rcli exists "mg:$NODE:ng:$cid1")" = 0 ]; }
+wait_until 30 gone1
 left=$(dpctl session list | jq_py "len([s for s in d['sessions'] if s['id'] == $id1])")
 [ "$left" = 0 ] && [ "$(rcli exists "mg:$NODE:ng:$cid1")" = 0 ] &&
 	ok "its dataplane session and its key are gone" || bad "after delete: session left $left, key $(rcli exists "mg:$NODE:ng:$cid1")"

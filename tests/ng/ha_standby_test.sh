@@ -242,8 +242,8 @@ w=$(hstat 2 'd["redis"]["writes"]')
 
 # ---- BYE: NG delete on node 2 ends them ----
 while read -r cid _; do ng 2 "{\"command\":\"delete\",\"call-id\":\"$cid\"}" > /dev/null; done < "$W/calls.txt"
-sleep 0.5
-st="$(mgctl 2 sessions | jq_py 'd["count"]') $(dpctl 2 session list | jq_py 'd["count"]') $(rcli --scan --pattern "mg:$NODE:ng:*" | wc -l)"
+none_left() { st="$(mgctl 2 sessions | jq_py 'd["count"]') $(dpctl 2 session list | jq_py 'd["count"]') $(rcli --scan --pattern "mg:$NODE:ng:*" | wc -l)"; [ "$st" = "0 0 0" ]; }
+wait_until 50 none_left
 [ "$st" = "0 0 0" ] && ok "NG delete on node 2: 0 sessions, its dataplane empty, 0 keys left" ||
 	bad "after delete (sessions, dataplane, keys): $st"
 scenario_end
