@@ -93,7 +93,9 @@ trap 'ng_cleanup; cleanup_ka' EXIT
 # adverts to a peer whose ARP failed would be lost and both become master
 ka_net 1
 ka_net 2
-ip netns exec ng-$T-k1 ping -c 1 -W 1 192.0.2.202 > /dev/null && ok "the two nodes' VRRP interfaces reach each other" ||
+# (a ping of 1 s at most, up to 5 of them: on a loaded machine the first can be lost)
+vrrp_reach() { ip netns exec ng-$T-k1 ping -c 1 -W 1 192.0.2.202 > /dev/null; }
+wait_until 5 vrrp_reach && ok "the two nodes' VRRP interfaces reach each other" ||
 	bad "VRRP interfaces: ping 192.0.2.202 from k1"
 ka_start 1 150
 for ((t = 0; t < 100; t++)); do
