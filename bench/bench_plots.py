@@ -4,7 +4,9 @@
 item 5), with matplotlib (Debian's python3-matplotlib, hence /usr/bin/python3).
 
   bench/bench_plots.py DIR      reads DIR/*.csv, writes DIR/*.png, prints
-                                the files written and the plots skipped
+                                the files written and the plots skipped,
+                                and writes the same to DIR/plots.json:
+                                {"written": [PNG, ...], "skipped": {PNG: why}}
 
 Plots, each from the CSV named (a missing or empty CSV: that plot is
 skipped with a note, the others are still made):
@@ -24,6 +26,7 @@ skipped with a note, the others are still made):
                      SIP calls held (call-held.csv ctl/dp_b_per_call)
 """
 import csv
+import json
 import os
 import sys
 
@@ -176,22 +179,25 @@ PLOTS = [("relay-rate.png", plot_relay), ("cycles.png", plot_cycles),
 
 
 def make_all(d):
-    """Write every plot it has data for; returns (written, skipped notes)."""
+    """Write every plot it has data for, and d/plots.json: the file names
+    written, the plots skipped with why; returns (written paths, skipped notes)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    written, skipped = [], []
+    written, skipped = [], {}
     for name, fn in PLOTS:
         fig = fn(d, plt)
         if isinstance(fig, str):
-            skipped.append("%s: %s" % (name, fig))
+            skipped[name] = fig
             continue
         fig.tight_layout()
-        out = os.path.join(d, name)
-        fig.savefig(out, dpi=80)
+        fig.savefig(os.path.join(d, name), dpi=80)
         plt.close(fig)
-        written.append(out)
-    return written, skipped
+        written.append(name)
+    with open(os.path.join(d, "plots.json"), "w") as f:
+        json.dump({"written": written, "skipped": skipped}, f, indent=1)
+    return ([os.path.join(d, n) for n in written],
+            ["%s: %s" % (n, why) for n, why in skipped.items()])
 
 
 def main():

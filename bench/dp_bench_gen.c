@@ -36,6 +36,7 @@
 #include <rte_mbuf.h>
 #include <rte_udp.h>
 
+#include "gen_common.h"
 #include "mg_proto.h"
 #include "mg_srtp.h"
 
@@ -47,14 +48,13 @@
 #define SSRC_BASE 0x10000000u
 #define LAT_SLOTS 64
 
-enum mode { M_PLAIN, M_ENCRYPT, M_DECRYPT, M_SRTP2SRTP };
-static const char *const mode_names[] = { "plain", "encrypt", "decrypt", "srtp-srtp" };
+enum mode { M_PLAIN, M_ENCRYPT, M_DECRYPT, M_SRTP2SRTP, M_COUNT };
+static const char *const mode_names[M_COUNT] = { "plain", "encrypt", "decrypt", "srtp-srtp" };
 
 static int ctl_fd;
 static uint32_t req_id;
-static uint16_t port_id;
-static struct rte_mempool *pool;
-static struct rte_ether_addr my_mac, dp_mac;
+static struct gen_port gp;
+static struct rte_ether_addr dp_mac;
 static int have_dp_mac;
 static unsigned K;
 static enum mode mode;
@@ -205,46 +205,22 @@ static void answer_arp(struct rte_mbuf *m)
 	a->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REPLY);
 	a->arp_data.arp_tha = a->arp_data.arp_sha;
 	a->arp_data.arp_tip = a->arp_data.arp_sip;
-	a->arp_data.arp_sha = my_mac;
+	a->arp_data.arp_sha = gp.mac;
 	a->arp_data.arp_sip = rte_cpu_to_be_32(GEN_IP);
 	eh->dst_addr = eh->src_addr;
-	eh->src_addr = my_mac;
-	if (rte_eth_tx_burst(port_id, 0, &m, 1) != 1)
+	eh->src_addr = gp.mac;
+	if (rte_eth_tx_burst(gp.id, 0, &m, 1) != 1)
 		rte_pktmbuf_free(m);
 }
 
 static void ask_dp_mac(void)
 {
-	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
-	struct rte_ether_hdr *eh;
-	struct rte_arp_hdr *a;
-
-	if (m == NULL)
-		return;
-	eh = (struct rte_ether_hdr *)rte_pktmbuf_append(m, sizeof(*eh) + sizeof(*a));
-	if (eh == NULL) {
-		rte_pktmbuf_free(m);
-		return;
-	}
-	a = (struct rte_arp_hdr *)(eh + 1);
-	memset(&eh->dst_addr, 0xff, 6);
-	eh->src_addr = my_mac;
-	eh->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP);
-	a->arp_hardware = rte_cpu_to_be_16(RTE_ARP_HRD_ETHER);
-	a->arp_protocol = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-	a->arp_hlen = 6;
-	a->arp_plen = 4;
-	a->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REQUEST);
-	a->arp_data.arp_sha = my_mac;
-	a->arp_data.arp_sip = rte_cpu_to_be_32(GEN_IP);
-	memset(&a->arp_data.arp_tha, 0, 6);
-	a->arp_data.arp_tip = rte_cpu_to_be_32(RTE_IPV4(192, 0, 2, 1));
-	if (rte_eth_tx_burst(port_id, 0, &m, 1) != 1)
-		rte_pktmbuf_free(m);
+	gen_arp_send(&gp, RTE_ARP_OP_REQUEST, NULL, rte_cpu_to_be_32(GEN_IP),
+		     rte_cpu_to_be_32(RTE_IPV4(192, 0, 2, 1)));
 }
 
 /* One frame as built for session 0; make_burst() copies it and patches. */
-static uint8_t tmpl[42 + RTP_LEN];
+static uint8_t tmpl[GEN_HDR + RTP_LEN];
 static uint8_t payload[RTP_LEN - 12];
 
 static void build_template(void)
@@ -255,7 +231,7 @@ static void build_template(void)
 	uint8_t *r = (uint8_t *)(u + 1);
 
 	eh->dst_addr = dp_mac;
-	eh->src_addr = my_mac;
+	eh->src_addr = gp.mac;
 	eh->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
 	ip->version_ihl = RTE_IPV4_VHL_DEF;
 	ip->time_to_live = 64;
@@ -284,7 +260,7 @@ static unsigned make_burst(struct rte_mbuf **pk, unsigned n, unsigned *cur, uint
 	struct mg_srtp_buf bufs[BURST];
 	uint8_t res[BURST];
 
-	if (rte_pktmbuf_alloc_bulk(pool, pk, n) != 0)
+	if (rte_pktmbuf_alloc_bulk(gp.pool, pk, n) != 0)
 		return 0;
 	for (unsigned k = 0; k < n; k++) {
 		struct rte_mbuf *m = pk[k];
@@ -296,7 +272,7 @@ static unsigned make_burst(struct rte_mbuf **pk, unsigned n, unsigned *cur, uint
 		if (++*cur == K)
 			*cur = 0;
 		rte_memcpy(f, tmpl, sizeof(tmpl));
-		uint8_t *r = f + 42;
+		uint8_t *r = f + GEN_HDR;
 
 		*(uint16_t *)(r + 2) = rte_cpu_to_be_16(seq);
 		*(uint32_t *)(r + 4) = rte_cpu_to_be_32(seq * 160u);
@@ -349,53 +325,15 @@ static unsigned make_burst(struct rte_mbuf **pk, unsigned n, unsigned *cur, uint
  * we sent, and its sequence number is checked against the stream's
  * (in order, reordered, duplicate; gaps are lost packets).
  */
-struct stream {
-	uint16_t next; /* next sequence number expected */
-	uint8_t started;
-	uint64_t win;  /* bit j: next - 1 - j received */
-};
-
-static struct stream *streams;
+static struct gen_stream *streams;
 static uint16_t *seq0; /* seqs[] at the start of the trial */
-
-struct rx_count {
-	uint64_t verified, auth_fail, replay, bad, stray, reorder, dup, late, gap;
-};
-
-static struct rx_count rxc;
-static struct rx_count rx_all; /* summed over every trial of the rate search */
+static struct gen_rx_count rxc;
+static struct gen_rx_count rx_all; /* summed over every trial of the rate search */
 
 /* The sequence number check; 1 if the packet counts as carried. */
 static int seq_check(unsigned i, uint16_t seq)
 {
-	struct stream *s = &streams[i];
-	int16_t d;
-
-	if (!s->started) {
-		s->started = 1;
-		s->next = seq0[i];
-		s->win = 0;
-	}
-	d = (int16_t)(uint16_t)(seq - s->next);
-	if (d >= 0) {
-		rxc.gap += (uint64_t)d;
-		s->win = d >= 63 ? 1 : (s->win << (d + 1)) | 1;
-		s->next = (uint16_t)(seq + 1);
-		return 1;
-	}
-	unsigned back = (unsigned)(-d - 1);
-
-	if (back >= 64) {
-		rxc.late++; /* too old to tell a duplicate from a late one: not counted */
-		return 0;
-	}
-	if (s->win & (1ull << back)) {
-		rxc.dup++;
-		return 0;
-	}
-	s->win |= 1ull << back;
-	rxc.reorder++;
-	return 1;
+	return gen_seq_check(&streams[i], seq0[i], seq, &rxc);
 }
 
 static void latency_sample(unsigned i, uint16_t seq, uint64_t now)
@@ -416,7 +354,7 @@ static void poll_rx(int stamp)
 	unsigned idx[BURST];
 	uint8_t res[BURST];
 	unsigned ns = 0;
-	uint16_t n = rte_eth_rx_burst(port_id, 0, pk, BURST);
+	uint16_t n = rte_eth_rx_burst(gp.id, 0, pk, BURST);
 	uint64_t now = stamp ? rte_rdtsc() : 0;
 
 	for (uint16_t k = 0; k < n; k++) {
@@ -428,7 +366,7 @@ static void poll_rx(int stamp)
 			continue;
 		}
 		if (eh->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) ||
-		    rte_pktmbuf_data_len(m) < 42 + 12 || m->nb_segs != 1) {
+		    rte_pktmbuf_data_len(m) < GEN_HDR + 12 || m->nb_segs != 1) {
 			rxc.stray++;
 			rte_pktmbuf_free(m);
 			continue;
@@ -449,7 +387,7 @@ static void poll_rx(int stamp)
 		    ip->dst_addr != rte_cpu_to_be_32(GEN_IP) || ip->src_addr != sess_ip(i) ||
 		    u->dst_port != rte_cpu_to_be_16(GEN_PORT) ||
 		    u->src_port != rte_cpu_to_be_16(sess_port(i, 1)) || ulen < 8 + 12 ||
-		    42u + ulen - 8 > rte_pktmbuf_data_len(m)) {
+		    GEN_HDR + ulen - 8 > rte_pktmbuf_data_len(m)) {
 			rxc.bad++;
 			rte_pktmbuf_free(m);
 			continue;
@@ -497,7 +435,7 @@ struct trial {
 	double ceiling_pps; /* loopback: verified per second without the extra transform */
 	uint64_t offered, sent, unsent;
 	uint64_t no_mbuf, tx_short, behind; /* unsent: why */
-	struct rx_count rx;
+	struct gen_rx_count rx;
 };
 
 /*
@@ -537,7 +475,7 @@ static struct trial run(double pps, unsigned ms, int stamp)
 		if (now >= next) {
 			struct rte_mbuf *pk[BURST];
 			unsigned n = make_burst(pk, BURST, &cur, now, stamp);
-			uint16_t ok = n ? rte_eth_tx_burst(port_id, 0, pk, (uint16_t)n) : 0;
+			uint16_t ok = n ? rte_eth_tx_burst(gp.id, 0, pk, (uint16_t)n) : 0;
 
 			if (n == 0)
 				t.no_mbuf += BURST;
@@ -598,13 +536,6 @@ static struct trial run(double pps, unsigned ms, int stamp)
 	if (t.loss < 0)
 		t.loss = 0;
 	return t;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 static long rss_kb(int pid)
@@ -676,7 +607,7 @@ static int self_test(void)
 
 	eng = mg_srtp_engine_create(MG_SRTP_BACKEND_AUTO);
 	build_template();
-	for (unsigned m = 0; m < 4; m++) {
+	for (unsigned m = 0; m < M_COUNT; m++) {
 		for (int wrong = 0; wrong <= (m != M_PLAIN); wrong++) {
 			mode = (enum mode)m;
 			if (m != M_PLAIN) {
@@ -784,7 +715,7 @@ int main(int argc, char **argv)
 		case 'L': loopback = 1; break;
 		case 'S': loopback = selftest = 1; break;
 		case 'M':
-			for (unsigned i = 0; i < 4; i++)
+			for (unsigned i = 0; i < M_COUNT; i++)
 				if (strcmp(optarg, mode_names[i]) == 0)
 					mode = (enum mode)i;
 			break;
@@ -822,35 +753,18 @@ int main(int argc, char **argv)
 		rss1 = dp_pid ? rss_kb((int)dp_pid) : -1;
 	}
 
-	char vdev[256];
+	char vdev[256], fp[32];
 	if (loopback) /* net_ring with no arguments: what we send comes back */
 		snprintf(vdev, sizeof(vdev), "net_ring0");
 	else
 		snprintf(vdev, sizeof(vdev), "net_memif0,role=client,socket=%s,rsize=13", memif);
-	static char a_prog[] = "dp_bench_gen", a_l[] = "-l", a_nohuge[] = "--no-huge",
-		    a_m[] = "-m", a_mem[] = "1024", a_noshconf[] = "--no-shconf",
-		    a_nopci[] = "--no-pci", a_fp[] = "--file-prefix",
-		    a_vdev[] = "--vdev", a_ll[] = "--log-level", a_llv[] = "*:error";
-	static char a_lcore[16], a_fpv[32];
-	snprintf(a_lcore, sizeof(a_lcore), "%s", lcore);
 	/* per process: generators of runs side by side must not meet */
-	snprintf(a_fpv, sizeof(a_fpv), "mgdp-gen-%d", (int)getpid());
-	char *eal[] = { a_prog, a_l, a_lcore, a_nohuge, a_m, a_mem, a_noshconf, a_nopci, a_fp,
-			a_fpv, a_vdev, vdev, a_ll, a_llv, NULL };
-	if (rte_eal_init(14, eal) < 0) {
-		fprintf(stderr, "EAL init failed\n");
-		return 1;
-	}
-	pool = rte_pktmbuf_pool_create("gen", 65535, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
-	struct rte_eth_conf conf = { 0 };
+	snprintf(fp, sizeof(fp), "mgdp-gen-%d", (int)getpid());
+	const struct gen_eal ge = { .prog = "dp_bench_gen", .lcore = lcore, .mem_mb = "1024",
+				    .file_prefix = fp, .vdev = vdev, .n_mbufs = 65535 };
 
-	if (pool == NULL || rte_eth_dev_configure(port_id, 1, 1, &conf) < 0 ||
-	    rte_eth_rx_queue_setup(port_id, 0, 1024, 0, NULL, pool) < 0 ||
-	    rte_eth_tx_queue_setup(port_id, 0, 1024, 0, NULL) < 0 || rte_eth_dev_start(port_id) < 0) {
-		fprintf(stderr, "port setup failed\n");
+	if (gen_port_open(&ge, &gp) < 0)
 		return 1;
-	}
-	rte_eth_macaddr_get(port_id, &my_mac);
 	seqs = calloc(K, sizeof(*seqs));
 	seq0 = calloc(K, sizeof(*seq0));
 	streams = calloc(K, sizeof(*streams));
@@ -864,9 +778,7 @@ int main(int argc, char **argv)
 	if (selftest) {
 		int rc = self_test();
 
-		rte_eth_dev_stop(port_id);
-		rte_eth_dev_close(port_id);
-		rte_eal_cleanup();
+		gen_port_close(&gp);
 		return rc;
 	}
 	/*
@@ -901,9 +813,7 @@ int main(int argc, char **argv)
 		if (getenv("DP_BENCH_VERBOSE") != NULL)
 			print_trial("loopback", &t, 0);
 		print_json(&t, 0, 0, trial_ok(&t), 0, 0, -1, 0);
-		rte_eth_dev_stop(port_id);
-		rte_eth_dev_close(port_id);
-		rte_eal_cleanup();
+		gen_port_close(&gp);
 		return 0;
 	}
 
@@ -912,7 +822,7 @@ int main(int argc, char **argv)
 	struct rte_eth_link link;
 
 	do {
-		rte_eth_link_get_nowait(port_id, &link);
+		rte_eth_link_get_nowait(gp.id, &link);
 		ask_dp_mac();
 		for (int i = 0; i < 100; i++)
 			poll_rx(0);
@@ -983,13 +893,9 @@ int main(int argc, char **argv)
 	/* latency at half the sustainable rate */
 	n_lat = 0;
 	struct trial lt = run(lo > 0 ? lo / 2 : 10000, ms, 1);
-	double p50 = 0, p99 = 0;
+	double p50, p99;
 
-	if (n_lat > 0) {
-		qsort(lat, n_lat, sizeof(*lat), cmp_u64);
-		p50 = (double)lat[n_lat / 2] * 1e6 / (double)hz;
-		p99 = (double)lat[(size_t)((double)n_lat * 0.99)] * 1e6 / (double)hz;
-	}
+	gen_lat_pct(lat, n_lat, hz, &p50, &p99);
 	RTE_SET_USED(lt);
 	double bps = (rss0 >= 0 && rss1 >= 0 && K >= 1000) ? (double)(rss1 - rss0) * 1024.0 / K
 							    : -1.0;
@@ -998,9 +904,7 @@ int main(int argc, char **argv)
 		print_json(&best, cyc_best, ppp_best, 1, p50, p99, bps, hi == 0);
 	else /* nothing passed: the lowest rate's trial, as it was */
 		print_json(&first_fail, cyc_first, ppp_first, 0, p50, p99, bps, 0);
-	rte_eth_dev_stop(port_id);
-	rte_eth_dev_close(port_id);
+	gen_port_close(&gp);
 	uninstall();
-	rte_eal_cleanup();
 	return 0;
 }

@@ -52,10 +52,10 @@
 #include <rte_mbuf.h>
 #include <rte_udp.h>
 
+#include "gen_common.h"
 #include "mg_srtp.h"
 
 #define RTP_LEN 172
-#define HDR 42
 #define BURST 32
 #define SSRC_BASE 0x20000000u
 #define PAT 0xd5
@@ -65,27 +65,21 @@ struct sess {
 	uint16_t to_port, from_port; /* network order */
 	struct mg_srtp_ctx *rx;      /* NULL: plain */
 	struct mg_srtp_ctx *tx;      /* --direct with SRTP: we protect what we send */
-	uint16_t seq, seq0, next;
-	uint8_t started;
-	uint64_t win;
-};
-
-struct rxc {
-	uint64_t verified, auth_fail, replay, bad, stray, reorder, dup, late, stale, gap;
+	uint16_t seq, seq0;
+	struct gen_stream st; /* the receive side's order check */
 };
 
 static struct sess *S;
 static unsigned K;
-static struct rxc rxc;
+static struct gen_rx_count rxc;
 static struct mg_srtp_engine *eng;
 static uint64_t *lat;
 static size_t n_lat, max_lat = 1u << 21;
 static int direct;
 static uint32_t a_ip, b_ip; /* network order: caller, callee */
 static uint16_t a_port, b_port;
-static uint16_t port_id;
-static struct rte_mempool *pool;
-static struct rte_ether_addr my_mac, relay_mac;
+static struct gen_port gp;
+static struct rte_ether_addr relay_mac;
 static int have_relay_mac;
 static uint64_t arp_answered;
 
@@ -176,42 +170,6 @@ static int load_sessions(const char *path)
 
 /* ------------------------------------------------------------------ ARP */
 
-static void arp_send(uint16_t op, const struct rte_ether_addr *dst_mac, uint32_t sip, uint32_t tip)
-{
-	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
-	struct rte_ether_hdr *eh;
-	struct rte_arp_hdr *a;
-
-	if (m == NULL)
-		return;
-	eh = (struct rte_ether_hdr *)rte_pktmbuf_append(m, sizeof(*eh) + sizeof(*a));
-	if (eh == NULL) {
-		rte_pktmbuf_free(m);
-		return;
-	}
-	a = (struct rte_arp_hdr *)(eh + 1);
-	if (dst_mac != NULL)
-		eh->dst_addr = *dst_mac;
-	else
-		memset(&eh->dst_addr, 0xff, 6);
-	eh->src_addr = my_mac;
-	eh->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP);
-	a->arp_hardware = rte_cpu_to_be_16(RTE_ARP_HRD_ETHER);
-	a->arp_protocol = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-	a->arp_hlen = 6;
-	a->arp_plen = 4;
-	a->arp_opcode = rte_cpu_to_be_16(op);
-	a->arp_data.arp_sha = my_mac;
-	a->arp_data.arp_sip = sip;
-	if (dst_mac != NULL)
-		a->arp_data.arp_tha = *dst_mac;
-	else
-		memset(&a->arp_data.arp_tha, 0, 6);
-	a->arp_data.arp_tip = tip;
-	if (rte_eth_tx_burst(port_id, 0, &m, 1) != 1)
-		rte_pktmbuf_free(m);
-}
-
 /* Requests for the caller or callee address are answered; the relay's
  * reply (or request) gives its MAC. */
 static void arp_in(struct rte_mbuf *m)
@@ -228,7 +186,7 @@ static void arp_in(struct rte_mbuf *m)
 		    (a->arp_data.arp_tip == a_ip || a->arp_data.arp_tip == b_ip)) {
 			struct rte_ether_addr sha = a->arp_data.arp_sha;
 
-			arp_send(RTE_ARP_OP_REPLY, &sha, a->arp_data.arp_tip, a->arp_data.arp_sip);
+			gen_arp_send(&gp, RTE_ARP_OP_REPLY, &sha, a->arp_data.arp_tip, a->arp_data.arp_sip);
 			arp_answered++;
 		}
 	}
@@ -246,7 +204,7 @@ static unsigned send_burst(unsigned n, uint64_t *tx_short, uint64_t *no_mbuf)
 	struct rte_mbuf *pk[BURST];
 	uint64_t t = rte_rdtsc();
 
-	if (rte_pktmbuf_alloc_bulk(pool, pk, n) != 0) {
+	if (rte_pktmbuf_alloc_bulk(gp.pool, pk, n) != 0) {
 		*no_mbuf += n;
 		for (unsigned k = 0; k < n; k++) { /* never sent: a gap */
 			S[cur].seq++;
@@ -267,7 +225,7 @@ static unsigned send_burst(unsigned n, uint64_t *tx_short, uint64_t *no_mbuf)
 		uint16_t len = RTP_LEN;
 
 		eh->dst_addr = relay_mac;
-		eh->src_addr = my_mac;
+		eh->src_addr = gp.mac;
 		eh->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
 		memset(ip, 0, sizeof(*ip));
 		ip->version_ihl = RTE_IPV4_VHL_DEF;
@@ -302,7 +260,7 @@ static unsigned send_burst(unsigned n, uint64_t *tx_short, uint64_t *no_mbuf)
 			mg_srtp_protect_burst(eng, s->tx, &b, &res, 1);
 			len = b.len;
 		}
-		m->data_len = (uint16_t)(HDR + len); /* the pool's 2 KB room: always fits */
+		m->data_len = (uint16_t)(GEN_HDR + len); /* the pool's 2 KB room: always fits */
 		m->pkt_len = m->data_len;
 		ip->total_length = rte_cpu_to_be_16((uint16_t)(28 + len));
 		ip->hdr_checksum = rte_ipv4_cksum(ip);
@@ -310,7 +268,7 @@ static unsigned send_burst(unsigned n, uint64_t *tx_short, uint64_t *no_mbuf)
 		if (++cur == K)
 			cur = 0;
 	}
-	uint16_t m = rte_eth_tx_burst(port_id, 0, pk, (uint16_t)n);
+	uint16_t m = rte_eth_tx_burst(gp.id, 0, pk, (uint16_t)n);
 
 	if (m < n) {
 		/* not taken: those sequence numbers are never sent (a gap, loss) */
@@ -322,40 +280,16 @@ static unsigned send_burst(unsigned n, uint64_t *tx_short, uint64_t *no_mbuf)
 
 /* -------------------------------------------------------------- receive */
 
-/* 1 if the packet counts as carried (in order, or reordered but new). */
+/* 1 if the packet counts as carried (in order, or reordered but new);
+ * sequence numbers continue from trial to trial: one from before this
+ * trial's first is stale. */
 static int seq_check(struct sess *s, uint16_t seq)
 {
-	int16_t d;
-
-	if (!s->started) {
-		if ((int16_t)(uint16_t)(seq - s->seq0) < 0) {
-			rxc.stale++; /* sent in an earlier trial */
-			return 0;
-		}
-		s->started = 1;
-		s->next = s->seq0;
-		s->win = 0;
-	}
-	d = (int16_t)(uint16_t)(seq - s->next);
-	if (d >= 0) {
-		rxc.gap += (uint64_t)d;
-		s->win = d >= 63 ? 1 : (s->win << (d + 1)) | 1;
-		s->next = (uint16_t)(seq + 1);
-		return 1;
-	}
-	unsigned back = (unsigned)(-d - 1);
-
-	if (back >= 64) {
-		rxc.late++;
+	if (!s->st.started && (int16_t)(uint16_t)(seq - s->seq0) < 0) {
+		rxc.stale++; /* sent in an earlier trial */
 		return 0;
 	}
-	if (s->win & (1ull << back)) {
-		rxc.dup++;
-		return 0;
-	}
-	s->win |= 1ull << back;
-	rxc.reorder++;
-	return 1;
+	return gen_seq_check(&s->st, s->seq0, seq, &rxc);
 }
 
 static unsigned poll_rx(void)
@@ -366,7 +300,7 @@ static unsigned poll_rx(void)
 	uint8_t res[BURST], sr[BURST];
 	struct sess *ss[BURST];
 	unsigned ns = 0, map[BURST], m = 0;
-	uint16_t n = rte_eth_rx_burst(port_id, 0, pk, BURST);
+	uint16_t n = rte_eth_rx_burst(gp.id, 0, pk, BURST);
 	uint64_t t = rte_rdtsc();
 
 	for (uint16_t k = 0; k < n; k++) {
@@ -382,7 +316,7 @@ static unsigned poll_rx(void)
 		uint8_t *r = (uint8_t *)(u + 1);
 
 		if (eh->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) || mb->nb_segs != 1 ||
-		    rte_pktmbuf_data_len(mb) < HDR + 12 || ip->version_ihl != RTE_IPV4_VHL_DEF ||
+		    rte_pktmbuf_data_len(mb) < GEN_HDR + 12 || ip->version_ihl != RTE_IPV4_VHL_DEF ||
 		    ip->next_proto_id != IPPROTO_UDP || ip->dst_addr != b_ip ||
 		    u->dst_port != b_port) {
 			rxc.stray++; /* not to the callee's RTP port */
@@ -395,7 +329,7 @@ static unsigned poll_rx(void)
 		memcpy(&ssrc, r + 8, 4);
 		unsigned i = ntohl(ssrc) - SSRC_BASE;
 
-		if (i >= K || ulen < 8 + 12 || HDR + ulen - 8 > rte_pktmbuf_data_len(mb) ||
+		if (i >= K || ulen < 8 + 12 || GEN_HDR + ulen - 8 > rte_pktmbuf_data_len(mb) ||
 		    ip->src_addr != S[i].from_ip || u->src_port != S[i].from_port) {
 			rxc.bad++; /* not from this session's relay leg, or cut short */
 			rte_pktmbuf_free(mb);
@@ -524,13 +458,6 @@ static uint64_t dp_busy(const char *cmd, uint64_t *hz)
 	return sum;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 int main(int argc, char **argv)
 {
 	const char *sessions = NULL, *rates = "50000", *pids = "", *dp_cmd = NULL;
@@ -585,41 +512,21 @@ int main(int argc, char **argv)
 	if (lat == NULL)
 		return 1;
 
-	char a_vdev[256], a_lcore[16], a_fp[64];
-	static char a_prog[] = "relay_bench_gen", a_l[] = "-l", a_nohuge[] = "--no-huge",
-		    a_m[] = "-m", a_mem[] = "256", a_noshconf[] = "--no-shconf", a_nopci[] = "--no-pci",
-		    a_notel[] = "--no-telemetry", a_fpo[] = "--file-prefix", a_vd[] = "--vdev",
-		    a_ll[] = "--log-level", a_llv[] = "*:error";
+	const struct gen_eal ge = { .prog = "relay_bench_gen", .lcore = lcore, .mem_mb = "256",
+				    .file_prefix = prefix, .vdev = direct ? "net_ring0" : vdev,
+				    .no_telemetry = 1, .n_mbufs = 16383 };
 
-	snprintf(a_vdev, sizeof(a_vdev), "%s", direct ? "net_ring0" : vdev);
-	snprintf(a_lcore, sizeof(a_lcore), "%s", lcore);
-	snprintf(a_fp, sizeof(a_fp), "%s", prefix);
-	char *eal[] = { a_prog, a_l, a_lcore, a_nohuge, a_m, a_mem, a_noshconf, a_nopci, a_notel,
-			a_fpo, a_fp, a_vd, a_vdev, a_ll, a_llv, NULL };
-
-	if (rte_eal_init(15, eal) < 0) {
-		fprintf(stderr, "relay_bench_gen: EAL init failed\n");
+	if (gen_port_open(&ge, &gp) < 0)
 		return 1;
-	}
-	pool = rte_pktmbuf_pool_create("gen", 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
-	struct rte_eth_conf conf = { 0 };
-
-	if (pool == NULL || rte_eth_dev_configure(port_id, 1, 1, &conf) < 0 ||
-	    rte_eth_rx_queue_setup(port_id, 0, 1024, 0, NULL, pool) < 0 ||
-	    rte_eth_tx_queue_setup(port_id, 0, 1024, 0, NULL) < 0 || rte_eth_dev_start(port_id) < 0) {
-		fprintf(stderr, "relay_bench_gen: port setup failed\n");
-		return 1;
-	}
-	rte_eth_macaddr_get(port_id, &my_mac);
 	uint64_t hz = rte_get_tsc_hz();
 
 	if (direct) {
-		relay_mac = my_mac;
+		relay_mac = gp.mac;
 	} else { /* the relay's MAC: ARP for its address */
 		uint64_t until = rte_rdtsc() + 5 * hz;
 
 		while (!have_relay_mac && rte_rdtsc() < until) {
-			arp_send(RTE_ARP_OP_REQUEST, NULL, a_ip, S[0].to_ip);
+			gen_arp_send(&gp, RTE_ARP_OP_REQUEST, NULL, a_ip, S[0].to_ip);
 			for (int i = 0; i < 200; i++)
 				poll_rx();
 			rte_delay_ms(10);
@@ -661,7 +568,7 @@ int main(int argc, char **argv)
 		n_lat = 0;
 		for (unsigned i = 0; i < K; i++) {
 			S[i].seq0 = S[i].seq;
-			S[i].started = 0;
+			S[i].st.started = 0;
 		}
 		uint64_t busy0 = dp_busy(dp_cmd, &dh0);
 		long c0 = ticks_of(pids);
@@ -721,7 +628,7 @@ int main(int argc, char **argv)
 		uint64_t busy1 = dp_busy(dp_cmd, &dh1);
 		double secs = (double)(send_end - start) / (double)hz;
 		double loss = offered ? 1.0 - (double)rxc.verified / (double)offered : 1.0;
-		double p50 = 0, p99 = 0;
+		double p50, p99;
 
 		if (loss < 0)
 			loss = 0;
@@ -729,11 +636,7 @@ int main(int argc, char **argv)
 
 		if (relay_loss < 0)
 			relay_loss = 0;
-		if (n_lat > 0) {
-			qsort(lat, n_lat, sizeof(*lat), cmp_u64);
-			p50 = (double)lat[n_lat / 2] * 1e6 / (double)hz;
-			p99 = (double)lat[(size_t)((double)n_lat * 0.99)] * 1e6 / (double)hz;
-		}
+		gen_lat_pct(lat, n_lat, hz, &p50, &p99);
 		/* CPU over the whole trial (send and drain) per second of sending: so
 		 * verified / (cores * secs) is packets per CPU second */
 		double dp_cores = dh1 && busy1 > busy0 ? (double)(busy1 - busy0) / (double)dh1 / secs
@@ -781,8 +684,6 @@ int main(int argc, char **argv)
 		if (rp != NULL)
 			rp++;
 	}
-	rte_eth_dev_stop(port_id);
-	rte_eth_dev_close(port_id);
-	rte_eal_cleanup();
+	gen_port_close(&gp);
 	return 0;
 }

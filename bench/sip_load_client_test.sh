@@ -33,7 +33,15 @@ run() { # NAME TRANSPORT UAC-CERT-PREFIX CALLS
 	fi
 	"$TOOL" --mode uas --transport "$tr" --bind 127.0.0.1:$p "${tls_uas[@]}" > "$name-uas.json" 2> "$name-uas.err" &
 	U=$!
-	sleep 0.5
+	# the callee's socket in the kernel's table (UDP bound, TLS listening), at most 10 s
+	local ssp=-u t
+	[ "$tr" = tls ] && ssp=-t
+	for ((t = 0; t < 100; t++)); do
+		[ -n "$(ss -Hln $ssp src 127.0.0.1:$p)" ] && break
+		kill -0 "$U" 2> /dev/null || break
+		sleep 0.1
+	done
+	[ -n "$(ss -Hln $ssp src 127.0.0.1:$p)" ] || bad "$name: callee not on 127.0.0.1:$p: $(cat "$name-uas.err")"
 	"$TOOL" --mode uac --transport "$tr" --bind 127.0.0.1:$((p + 1)) --target 127.0.0.1:$p \
 		--rate 50 --calls "$n" --hold-ms 200 --timeout 3 "${tls_uac[@]}" > "$name-uac.json" 2> "$name-uac.err" ||
 		bad "$name: uac exited $?: $(cat "$name-uac.err")"

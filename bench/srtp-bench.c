@@ -50,6 +50,9 @@
 
 #define POOL 1024
 #define CAP 1280
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#define MAX_PASSES 512 /* timed passes of one row at the most (its median is the figure) */
+#define MIN_PASSES 4   /* the warm-up and at least 3 timed, however short --ms */
 
 /* The *-32ctx rows spread each burst over 32 contexts (one packet each,
  * the _multi calls): what a dataplane sees with many calls, one packet per
@@ -79,15 +82,17 @@ struct libsrtp_api {
 	void (*set_gcm)(srtp_crypto_policy_t *);
 	const char *(*version)(void);
 };
-static struct libsrtp_api libs[2]; /* [IMPL_LIB_NSS], [IMPL_LIB_OSSL] */
+#define N_BASELINES (IMPL_LIB_OSSL + 1) /* the libsrtp2 builds: the first rows of enum impl */
+static struct libsrtp_api libs[N_BASELINES]; /* [IMPL_LIB_NSS], [IMPL_LIB_OSSL] */
 static int mk_evp; /* our_create(): contexts on the EVP path */
-#define NCTX 32
+#define MAX_BURST 32
+#define NCTX MAX_BURST /* a *-32ctx burst: one packet per context */
 
 static enum mg_srtp_suite suites[MG_SRTP_SUITE_COUNT] = { MG_SRTP_AES_CM_128_HMAC_SHA1_80,
 							  MG_SRTP_AES_CM_128_HMAC_SHA1_32 };
 static unsigned nsuites = 2;
 static const unsigned sizes[] = { 60, 172, 1200 };
-static const unsigned bursts[] = { 1, 32 };
+static const unsigned bursts[] = { 1, MAX_BURST };
 
 static uint8_t master[30];
 static uint8_t (*pool)[CAP];    /* protected packets */
@@ -191,11 +196,11 @@ static int cmp_double(const void *a, const void *b)
 static double run(enum impl im, struct mg_srtp_engine *e, enum mg_srtp_suite s, int unprotect, unsigned bytes,
 		  unsigned burst, double budget_ms)
 {
-	double spent = 0, t0, t1, per[512];
+	double spent = 0, t0, t1, per[MAX_PASSES];
 	unsigned npass = 0;
 	uint16_t seq = 0;
-	struct mg_srtp_buf bufs[32];
-	uint8_t res[32];
+	struct mg_srtp_buf bufs[MAX_BURST];
+	uint8_t res[MAX_BURST];
 
 	if (unprotect)
 		fill_pool(s, bytes);
@@ -203,7 +208,7 @@ static double run(enum impl im, struct mg_srtp_engine *e, enum mg_srtp_suite s, 
 		for (unsigned i = 0; i < burst; i++)
 			make_rtp(work[i], bytes, 0);
 	/* warm-up pass included in the loop's first iteration is discarded */
-	for (int pass = 0; (spent < budget_ms * 1e6 || pass < 4) && npass < 512; pass++) {
+	for (int pass = 0; (spent < budget_ms * 1e6 || pass < MIN_PASSES) && npass < MAX_PASSES; pass++) {
 		srtp_t ses = NULL;
 		struct mg_srtp_ctx *c = NULL, *cs[NCTX] = { 0 };
 		const int multi = im == IMPL_SCALAR_MULTI || im == IMPL_IPSECMB_MULTI;
@@ -294,12 +299,15 @@ static int mem_table(FILE *csv)
 		       MEM_N);
 		printf("%-24s %4s %-6s %10s %10s\n", "suite", "keys", "aes", "used B", "heap B");
 	}
-	/* the last row: the first one's context as the dataplane makes it,
-	 * without the engine's counters (policy stats_off) */
-	for (unsigned row = 0; row < 3 * 2 * 2 + 1; row++) {
-		const unsigned si = row < 12 ? row / 4 : 0;
-		const int mki = row < 12 ? (int)(row / 2 % 2) : 0, evp = row < 12 ? (int)(row % 2) : 0;
-		const int stats_off = row == 12;
+	/* each suite with 1 and MG_SRTP_KEYS_MAX keys, AES-NI and EVP; the
+	 * last row: the first one's context as the dataplane makes it, without
+	 * the engine's counters (policy stats_off) */
+	const unsigned n_rows = NELEM(ms) * 2 * 2;
+
+	for (unsigned row = 0; row <= n_rows; row++) {
+		const unsigned si = row < n_rows ? row / 4 : 0;
+		const int mki = row < n_rows ? (int)(row / 2 % 2) : 0, evp = row < n_rows ? (int)(row % 2) : 0;
+		const int stats_off = row == n_rows;
 
 		struct mg_srtp_policy p = { 0 };
 		struct mallinfo2 a, b;
@@ -396,7 +404,7 @@ static void cpu_describe(void)
 		} else if (!flags && !strncmp(line, "flags", 5)) {
 			size_t o = 0;
 
-			for (unsigned k = 0; k < sizeof(feats) / sizeof(feats[0]); k++) {
+			for (unsigned k = 0; k < NELEM(feats); k++) {
 				char pat[32];
 				size_t pl = (size_t)snprintf(pat, sizeof(pat), " %s", feats[k]);
 				const char *hit = strstr(v - 1, pat);
@@ -432,8 +440,7 @@ static void lib_linked(struct libsrtp_api *l)
 static int lib_dlopen(struct libsrtp_api *l, const char *path, char *why, size_t cap)
 {
 	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
-	void *sym[10];
-	static const char *const names[10] = { "srtp_init",
+	static const char *const names[] = { "srtp_init",
 					       "srtp_shutdown",
 					       "srtp_create",
 					       "srtp_protect",
@@ -443,12 +450,13 @@ static int lib_dlopen(struct libsrtp_api *l, const char *path, char *why, size_t
 					       "srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32",
 					       "srtp_crypto_policy_set_aes_gcm_128_16_auth",
 					       "srtp_get_version_string" };
+	void *sym[NELEM(names)];
 
 	if (!h) {
 		snprintf(why, cap, "%s", dlerror());
 		return -1;
 	}
-	for (int k = 0; k < 10; k++)
+	for (unsigned k = 0; k < NELEM(names); k++)
 		if (!(sym[k] = dlsym(h, names[k]))) {
 			snprintf(why, cap, "%s: no %s", path, names[k]);
 			return -1;
@@ -499,6 +507,14 @@ static void read_line(const char *path, char *out, size_t cap)
 	}
 }
 
+static int listed(const unsigned *v, size_t n, int x)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((int)v[i] == x)
+			return 1;
+	return 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
@@ -543,13 +559,13 @@ int main(int argc, char **argv)
 			budget_ms = atof(argv[++i]);
 		} else if (!strcmp(argv[i], "--bytes") && i + 1 < argc) {
 			only_bytes = atoi(argv[++i]);
-			if (only_bytes != 60 && only_bytes != 172 && only_bytes != 1200) {
+			if (!listed(sizes, NELEM(sizes), only_bytes)) {
 				fprintf(stderr, "srtp-bench: --bytes %s; allowed: 60, 172, 1200\n", argv[i]);
 				return 2;
 			}
 		} else if (!strcmp(argv[i], "--burst") && i + 1 < argc) {
 			only_burst = atoi(argv[++i]);
-			if (only_burst != 1 && only_burst != 32) {
+			if (!listed(bursts, NELEM(bursts), only_burst)) {
 				fprintf(stderr, "srtp-bench: --burst %s; allowed: 1, 32\n", argv[i]);
 				return 2;
 			}
@@ -591,7 +607,7 @@ int main(int argc, char **argv)
 	if (libs[IMPL_LIB_NSS].init() != srtp_err_status_ok)
 		return 1;
 	pool = aligned_alloc(64, sizeof(*pool) * POOL);
-	work = aligned_alloc(64, sizeof(*work) * 32);
+	work = aligned_alloc(64, sizeof(*work) * MAX_BURST);
 	if (!pool || !work)
 		return 1;
 	for (unsigned i = 0; i < sizeof(master); i++)
@@ -651,9 +667,9 @@ int main(int argc, char **argv)
 	 * first, so a busy neighbour on a shared machine hits them alike */
 	for (unsigned si = 0; si < nsuites; si++)
 		for (int op = 0; op < 2; op++)
-			for (unsigned zi = 0; zi < 3; zi++)
-				for (unsigned bi = 0; bi < 2; bi++) {
-					double base[2] = { 0, 0 };
+			for (unsigned zi = 0; zi < NELEM(sizes); zi++)
+				for (unsigned bi = 0; bi < NELEM(bursts); bi++) {
+					double base[N_BASELINES] = { 0, 0 };
 
 					if ((only_op >= 0 && op != only_op) ||
 					    (only_bytes && sizes[zi] != (unsigned)only_bytes) ||

@@ -38,43 +38,22 @@
 #include <stdlib.h>
 
 #include "dp_worker.c"
+#include "dp_worker_bed.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_FRAMES 8
 #define POOL_N 1024
-#define IP_A RTE_BE32(0xc0000201)   /* 192.0.2.1: our first address */
-#define IP_B RTE_BE32(0xc0000211)   /* 192.0.2.17: our second address */
-#define REM_A RTE_BE32(0xc0000202)  /* 192.0.2.2: SRTP peer of session 1 leg 0 */
-#define REM_B RTE_BE32(0xc0000212)  /* 192.0.2.18: plain peer (neighbour known) */
-#define FORK_R RTE_BE32(0xc0000213) /* 192.0.2.19: fork destination */
-#define CAND RTE_BE32(0xc0000203)   /* 192.0.2.3: strict-policy candidate */
+/* IP_A, IP_B, REM_A, REM_B (its neighbour known here), FORK_R: dp_worker_bed.h */
+#define CAND RTE_BE32(0xc0000203) /* 192.0.2.3: strict-policy candidate */
 
 static const struct rte_ether_addr our_mac = { { 0x02, 0, 0, 0, 0, 0x01 } };
 static const struct rte_ether_addr peer_mac = { { 0x02, 0, 0, 0, 0, 0x02 } };
-static const uint8_t master[30] = "0123456789abcdefghijklmnopqrs";
 static struct dp_worker tw[2];
 static uint64_t fake_now; /* TSC value handed to the neighbour timer */
 static bool verbose;      /* MG_FUZZ_VERBOSE: what each input did, on stderr */
 static unsigned n_sent;
-
-static void addr(struct mg_msg_addr *a, uint32_t be_ip, uint16_t port)
-{
-	memset(a, 0, sizeof(*a));
-	a->family = MG_FAMILY_IPV4;
-	memcpy(a->addr, &be_ip, 4);
-	a->port = port;
-}
-
-static void crypto(struct mg_msg_crypto *c, uint8_t suite)
-{
-	c->suite = suite;
-	c->key_len = 16;
-	c->salt_len = suite == MG_SRTP_AEAD_AES_128_GCM ? 12 : 14;
-	memcpy(c->key, master, 16);
-	memcpy(c->salt, master + 16, c->salt_len);
-}
 
 /*
  * 1: SRTP from REM_A:40000 to IP_A:30000 <-> plain REM_B:40002 via IP_B:30002,
@@ -89,25 +68,10 @@ static void sessions_install(void)
 	struct mg_msg_fork f;
 	const char *err = NULL;
 
-	memset(&d, 0, sizeof(d));
-	d.id = 1;
-	addr(&d.legs[0].local, IP_A, 30000);
-	addr(&d.legs[0].remote, REM_A, 40000);
-	crypto(&d.legs[0].rx, MG_SRTP_AES_CM_128_HMAC_SHA1_80);
-	crypto(&d.legs[0].tx, MG_SRTP_AES_CM_128_HMAC_SHA1_80);
-	addr(&d.legs[1].local, IP_B, 30002);
-	addr(&d.legs[1].remote, REM_B, 40002);
-	if (dp_session_add(&d, false, &err) < 0)
+	if (bed_session1(true, &err) < 0)
 		goto bad;
 	memset(&f, 0, sizeof(f));
 	f.session_id = 1;
-	f.fork_id = 1;
-	f.leg = 0;
-	f.flags = MG_FORK_F_RAW;
-	addr(&f.local, IP_B, 30004);
-	addr(&f.remote, FORK_R, 40004);
-	if (dp_fork_add(&f, &err) < 0)
-		goto bad;
 	f.fork_id = 2;
 	f.leg = 1;
 	f.flags = 0;
@@ -399,28 +363,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 static size_t frame(uint8_t *out, uint32_t sip, uint16_t sport, uint32_t dip, uint16_t dport,
 		    const uint8_t *pl, uint16_t len)
 {
-	struct rte_ether_hdr *eh = (struct rte_ether_hdr *)out;
-	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eh + 1);
+	size_t n = bed_udp_frame(out, &our_mac, &peer_mac, sip, sport, dip, dport, pl, len);
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(out + RTE_ETHER_HDR_LEN);
 	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
-	uint16_t ulen = (uint16_t)(sizeof(*udp) + len);
 
-	memset(out, 0, DP_HDR_LEN);
-	rte_ether_addr_copy(&our_mac, &eh->dst_addr);
-	rte_ether_addr_copy(&peer_mac, &eh->src_addr);
-	eh->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-	ip->version_ihl = 0x45;
-	ip->total_length = rte_cpu_to_be_16((uint16_t)(sizeof(*ip) + ulen));
-	ip->time_to_live = 64;
-	ip->next_proto_id = IPPROTO_UDP;
-	ip->src_addr = sip;
-	ip->dst_addr = dip;
-	ip->hdr_checksum = rte_ipv4_cksum(ip);
-	udp->src_port = rte_cpu_to_be_16(sport);
-	udp->dst_port = rte_cpu_to_be_16(dport);
-	udp->dgram_len = rte_cpu_to_be_16(ulen);
-	memcpy(udp + 1, pl, len);
 	udp->dgram_cksum = dp_net_udp_cksum(ip, udp);
-	return DP_HDR_LEN + len;
+	return n;
 }
 
 static size_t rtp(uint8_t *b, uint8_t pt, uint16_t seq, size_t n)
@@ -685,33 +633,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		fprintf(stderr, "dp_frames_fuzz: rte_eal_init failed\n");
 		abort();
 	}
-	dp_n_ports = 1;
 	dp_ports[0].mac = our_mac;
-	dp_ports[0].n_addrs = 2;
-	dp_ports[0].addrs[0] = IP_A;
-	dp_ports[0].addrs[1] = IP_B;
-	dp_ports[0].masks[0] = dp_ports[0].masks[1] = RTE_BE32(0xfffffff0);
-	/* no per-lcore caches: the in-use counts are exact */
-	dp_pktmbuf_pool = rte_pktmbuf_pool_create("f_mbuf", POOL_N, 0, 0,
-						  RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-	dp_hdr_pool = rte_pktmbuf_pool_create("f_hdr", 256, 0, 0, 256, SOCKET_ID_ANY);
-	dp_clone_pool = rte_pktmbuf_pool_create("f_clone", 256, 0, 0, 0, SOCKET_ID_ANY);
-	dp_slow_ring = rte_ring_create("f_slow", 1024, SOCKET_ID_ANY, RING_F_SC_DEQ);
-	if (dp_pktmbuf_pool == NULL || dp_hdr_pool == NULL || dp_clone_pool == NULL ||
-	    dp_slow_ring == NULL || dp_neigh_init(1) < 0 || dp_session_init(64, 2, 30000, 30099) < 0)
+	if (bed_init("f", POOL_N, 256, 1024, 64, 2) < 0)
 		abort();
 	for (unsigned w = 0; w < 2; w++) {
 		char name[32];
 
-		tw[w].idx = w;
-		tw[w].eng = mg_srtp_engine_create(MG_SRTP_BACKEND_AUTO);
 		snprintf(name, sizeof(name), "f_handoff%u", w);
 		tw[w].handoff = rte_ring_create(name, 256, SOCKET_ID_ANY, RING_F_SC_DEQ);
-		if (tw[w].eng == NULL || tw[w].handoff == NULL)
+		if (bed_worker(&tw[w], w) < 0 || tw[w].handoff == NULL)
 			abort();
-		rte_rcu_qsbr_thread_register(dp_qsbr, w);
-		rte_rcu_qsbr_thread_online(dp_qsbr, w);
-		dp_workers[w] = &tw[w];
 	}
 	tw[0].main_tx = dp_main_tx_ring; /* dp_neigh_init() made it */
 	if (tw[0].main_tx == NULL)

@@ -19,26 +19,15 @@
 #include <cmocka.h>
 
 #include "dp_worker.c"
+#include "dp_worker_bed.h"
 
-#define IP_A RTE_BE32(0xc0000201)   /* 192.0.2.1: leg 0 local */
-#define IP_B RTE_BE32(0xc0000211)   /* 192.0.2.17: leg 1 and fork local */
-#define REM_A RTE_BE32(0xc0000202)  /* 192.0.2.2:40000 sends SRTP to leg 0 */
-#define REM_B RTE_BE32(0xc0000212)  /* 192.0.2.18:40002 gets the relayed RTP */
-#define FORK_R RTE_BE32(0xc0000213) /* 192.0.2.19:40004 gets the raw fork */
+/* REM_A:40000 sends SRTP to leg 0, REM_B:40002 gets the relayed RTP,
+ * FORK_R:40004 the raw fork */
 #define POOL_N 64
 #define RTP_LEN (12 + 160)
 
 static struct dp_worker tw;
 static struct mg_srtp_ctx *sender; /* remote A's outbound context (leg 0's rx key) */
-static const uint8_t master[30] = "0123456789abcdefghijklmnopqrs";
-
-static void addr(struct mg_msg_addr *a, uint32_t be_ip, uint16_t port)
-{
-	memset(a, 0, sizeof(*a));
-	a->family = MG_FAMILY_IPV4;
-	memcpy(a->addr, &be_ip, 4);
-	a->port = port;
-}
 
 /* An Ethernet/IPv4/UDP frame from @p sip:@p sport to @p dip:@p dport carrying @p pl. */
 static struct rte_mbuf *frame(uint32_t sip, uint16_t sport, uint32_t dip, uint16_t dport,
@@ -52,24 +41,7 @@ static struct rte_mbuf *frame(uint32_t sip, uint16_t sport, uint32_t dip, uint16
 
 	if (f == NULL)
 		abort(); /* 64 mbufs of 2 kB, at most a few in use: cannot happen */
-	struct rte_ether_hdr *eh = (struct rte_ether_hdr *)f;
-	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eh + 1);
-	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
-
-	memset(f, 0, RTE_ETHER_HDR_LEN + sizeof(*ip) + sizeof(*udp));
-	memset(&eh->dst_addr, 0xff, RTE_ETHER_ADDR_LEN);
-	eh->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-	ip->version_ihl = 0x45;
-	ip->total_length = rte_cpu_to_be_16(tot);
-	ip->time_to_live = 64;
-	ip->next_proto_id = IPPROTO_UDP;
-	ip->src_addr = sip;
-	ip->dst_addr = dip;
-	ip->hdr_checksum = rte_ipv4_cksum(ip);
-	udp->src_port = rte_cpu_to_be_16(sport);
-	udp->dst_port = rte_cpu_to_be_16(dport);
-	udp->dgram_len = rte_cpu_to_be_16(ulen);
-	memcpy(udp + 1, pl, len);
+	bed_udp_frame(f, NULL, NULL, sip, sport, dip, dport, pl, len);
 	m->port = 0;
 	return m;
 }
@@ -709,34 +681,14 @@ static void test_tdm_side_only_tdm_thread(void **state)
 
 static int setup(void)
 {
-	struct mg_msg_session def;
-	struct mg_msg_fork f;
 	struct mg_srtp_policy p;
 	const char *err = NULL;
 	char e[128];
 
-	dp_n_ports = 1;
-	dp_ports[0].n_addrs = 2;
-	dp_ports[0].addrs[0] = IP_A;
-	dp_ports[0].addrs[1] = IP_B;
-	dp_ports[0].masks[0] = dp_ports[0].masks[1] = RTE_BE32(0xfffffff0);
-	/* tiny pools without per-lcore caches: a test can empty them exactly */
-	dp_pktmbuf_pool = rte_pktmbuf_pool_create("t_mbuf", POOL_N, 0, 0,
-						  RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-	dp_hdr_pool = rte_pktmbuf_pool_create("t_hdr", POOL_N, 0, 0, 256, SOCKET_ID_ANY);
-	dp_clone_pool = rte_pktmbuf_pool_create("t_clone", POOL_N, 0, 0, 0, SOCKET_ID_ANY);
-	dp_slow_ring = rte_ring_create("t_slow", 64, SOCKET_ID_ANY, RING_F_SC_DEQ);
-	if (dp_pktmbuf_pool == NULL || dp_hdr_pool == NULL || dp_clone_pool == NULL ||
-	    dp_slow_ring == NULL || dp_neigh_init(1) < 0 || dp_session_init(100, 1, 30000, 30099) < 0)
+	/* tiny pools: a test can empty them exactly */
+	if (bed_init("t", POOL_N, POOL_N, 64, 100, 1) < 0 || bed_worker(&tw, 0) < 0)
 		return -1;
-	rte_rcu_qsbr_thread_register(dp_qsbr, 0);
-	rte_rcu_qsbr_thread_online(dp_qsbr, 0);
-	tw.idx = 0;
-	tw.eng = mg_srtp_engine_create(MG_SRTP_BACKEND_AUTO);
-	dp_workers[0] = &tw;
 	dp_n_run_workers = 1;
-	if (tw.eng == NULL)
-		return -1;
 
 	memset(&p, 0, sizeof(p));
 	p.suite = MG_SRTP_AES_CM_128_HMAC_SHA1_80;
@@ -748,34 +700,13 @@ static int setup(void)
 	if (sender == NULL)
 		return -1;
 
-	/* session 1: leg 0 receives SRTP from A, leg 1 is plain toward B */
-	memset(&def, 0, sizeof(def));
-	def.id = 1;
-	addr(&def.legs[0].local, IP_A, 30000);
-	addr(&def.legs[0].remote, REM_A, 40000);
-	def.legs[0].rx.suite = MG_SRTP_AES_CM_128_HMAC_SHA1_80;
-	def.legs[0].rx.key_len = 16;
-	def.legs[0].rx.salt_len = 14;
-	memcpy(def.legs[0].rx.key, master, 16);
-	memcpy(def.legs[0].rx.salt, master + 16, 14);
-	addr(&def.legs[1].local, IP_B, 30002);
-	addr(&def.legs[1].remote, REM_B, 40002);
-	if (dp_session_add(&def, false, &err) < 0)
-		goto bad;
-	/* a raw fork of leg 0: what A sent, as received */
-	memset(&f, 0, sizeof(f));
-	f.session_id = 1;
-	f.fork_id = 1;
-	f.leg = 0;
-	f.flags = MG_FORK_F_RAW;
-	addr(&f.local, IP_B, 30004);
-	addr(&f.remote, FORK_R, 40004);
-	if (dp_fork_add(&f, &err) < 0)
-		goto bad;
+	/* session 1: leg 0 receives SRTP from A, leg 1 is plain toward B; a raw
+	 * fork of leg 0: what A sent, as received */
+	if (bed_session1(false, &err) < 0) {
+		fprintf(stderr, "setup: %s\n", err);
+		return -1;
+	}
 	return 0;
-bad:
-	fprintf(stderr, "setup: %s\n", err);
-	return -1;
 }
 
 /*

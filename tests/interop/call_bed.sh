@@ -177,10 +177,7 @@ sleep 1
 ip netns exec $NS_A baresip -s -f "$W/alice" -e "/dial sip:bob@$GW:5061;transport=tls" > alice.log 2>&1 &
 ALICE=$!
 PIDS+=($ALICE)
-ctrl() { # NS PORT COMMAND: ctrl_tcp netstring
-	local j="{\"command\":\"$3\",\"token\":\"t\"}"
-	ip netns exec "$1" bash -c "exec 3<>/dev/tcp/127.0.0.1/$2; printf '%d:%s,' ${#j} '$j' >&3; sleep 0.3; exec 3>&-" 2> /dev/null
-}
+ctrl() { ctrl_tcp "$@" > /dev/null; } # NS PORT COMMAND (call_lib.sh)
 if wait_gw_calls gw.properties "1 active" 100; then ok "the gateway answered alice after bob answered: one call, active (mgctl calls list)"; else bad "calls at the gateway: '$GW_CALLS' (mgctl calls list)" control.log; fi
 sleep "$SECS"
 # Counters while the call is up: what the summary shows.

@@ -109,14 +109,16 @@ ip netns exec $NS_GW tshark -q -i cha-sa -i cha-sb -f "udp port 5060" -w "$W/sip
 TSHARK=$!
 PIDS+=($TSHARK)
 CTL=
-ctl_start() { # LOG
+mgctl() { "$MGCTL" --json --socket "$W/cli.sock" "$@"; }
+dpctl() { "$DPCTL" --socket "$W/dp.sock" "$@"; }
+# ctl_up: mgctl stats carries the dataplane's figures (its DP_STATS answered)
+ctl_up() { [ "$(mgctl stats 2> /dev/null | jq_py '"dataplane" in d')" = True ]; }
+ctl_start() { # LOG: up within 10 s
 	ip netns exec $NS_GW "$CONTROL" --config gw.properties > "$1" 2>&1 &
 	CTL=$!
 	PIDS+=($CTL)
-	wait_log "$1" "connected to dataplane" 1 100
+	wait_until 100 ctl_up
 }
-mgctl() { "$MGCTL" --json --socket "$W/cli.sock" "$@"; }
-dpctl() { "$DPCTL" --socket "$W/dp.sock" "$@"; }
 ctl_start control1.log && ok "dataplane and control up (Redis $W/redis.sock)" || bad "control up" control1.log
 
 mkbaresip() { # NAME ADDR TONE CTRLPORT AOR
@@ -151,11 +153,10 @@ ip netns exec $NS_B baresip -s -f "$W/bob" > bob.log 2>&1 &
 PIDS+=($!)
 ip netns exec $NS_A baresip -s -f "$W/alice" > alice.log 2>&1 &
 PIDS+=($!)
-sleep 1
-ctrl() { # NS PORT COMMAND [PARAMS]
-	local j="{\"command\":\"$3\",\"params\":\"${4:-}\",\"token\":\"t\"}"
-	ip netns exec "$1" bash -c "exec 3<>/dev/tcp/127.0.0.1/$2; printf '%d:%s,' ${#j} '$j' >&3; sleep 0.3; exec 3>&-" 2> /dev/null
-}
+# both baresips up: each lists its account (ctrl_tcp reginfo), at most 10 s
+ua_up() { [ "$(ctrl_tcp "$1" "$2" reginfo | jq_py "'sip:$3@' in d['data']")" = True ]; }
+wait_until 100 ua_up $NS_A 4454 alice
+wait_until 100 ua_up $NS_B 4455 bob
 # calls_view: "SESSION LOCAL0 LOCAL1 STATE" of the only call ("" none)
 calls_view() { mgctl calls list | jq_py '(lambda c: " ".join([str(c["session"]), c["legs"][0]["local"], c["legs"][1]["local"], c["state"]]))(d["calls"][0]) if d["count"] == 1 else d["count"]'; }
 # rx packets of both legs of the only dataplane session
@@ -164,16 +165,55 @@ dp_rx() {
 	id=$(dpctl session list | jq_py 'd["sessions"][0]["id"]')
 	dpctl session stats "$id" | jq_py '"%d %d" % (d["legs"][0]["rx"]["packets"], d["legs"][1]["rx"]["packets"])'
 }
+# grew RX1 RX2: both legs' counts of RX2 above RX1's
+grew() { python3 -c "import sys; a=list(map(int,'$1'.split())); b=list(map(int,'$2'.split())); sys.exit(0 if b[0]>a[0] and b[1]>a[1] else 1)" 2> /dev/null; }
+# settled: media flowing both ways through the only session, and nothing
+# queued for or in flight to Redis (the call's record as it stands)
+settled() {
+	grew "0 0" "$(dp_rx)" &&
+		[ "$(mgctl stats | jq_py '"%d %d" % (d["redis"]["queued"], d["redis"]["inflight"])')" = "0 0" ]
+}
+# ctl_gone: the dataplane has seen the killed control plane go (dpctl stats)
+ctl_gone() { [ "$(dpctl stats | jq_py 'd["control_connected"]')" = False ]; }
+# reinvited KEY: each dialog of the call's record has a 200 to a second
+# INVITE in the SIP capture (the re-INVITE after the take-over)
+reinvited() {
+	local cid
+	for cid in $(rcli get "$1" | jq_py '" ".join(l["call_id"] for l in d["legs"])'); do
+		[ "$(tshark -r "$W/sip.pcap" -Y "sip.Call-ID == \"$cid\" && sip.CSeq.method == \"INVITE\" && sip.Status-Code == 200" \
+			-T fields -e ip.src -e sip.CSeq.seq 2> /dev/null | sort -u | wc -l)" -ge 2 ] || return 1
+	done
+}
+# call_active: the only call is active; no_calls: there is none
+call_active() { [ "$(calls_view | awk '{print $4}')" = active ]; }
+no_calls() { [ "$(calls_view)" = 0 ]; }
+# key_is KEY 0|1: whether Redis holds KEY
+key_is() { [ "$(rcli exists "$1")" = "$2" ]; }
+# stat_is EXPR VALUE: jq_py EXPR of mgctl stats is VALUE
+stat_is() { [ "$(mgctl stats | jq_py "$1")" = "$2" ]; }
+# no_sessions: the dataplane holds no session
+no_sessions() { [ "$(dpctl session list | jq_py 'len(d["sessions"])')" = 0 ]; }
+# byes_answered: the capture holds an answer to the BYE of every dialog of
+# callids.txt but alice's of round 4 (hers went while the gateway was away)
+bye_ids() { awk '{ if ($1 != 4) print $2; print $3 }' callids.txt; }
+byes_answered() {
+	[ "$(tshark -r sip.pcap -Y 'sip.CSeq.method == "BYE" && sip.Status-Code' -T fields -e sip.Call-ID 2> /dev/null |
+		sort -u | grep -cxFf <(bye_ids))" -ge "$(bye_ids | wc -l)" ]
+}
+# bye_sent CALL-ID: the capture holds a BYE of that dialog
+bye_sent() {
+	[ "$(tshark -r "$W/sip.pcap" -Y "sip.Call-ID == \"$1\" && sip.Method == \"BYE\"" -T fields -e sip.Call-ID 2> /dev/null | wc -l)" -ge 1 ]
+}
 
 round() { # N HANGUP_NS HANGUP_PORT WHO
 	local n=$1 before after t rx1 rx2 key
-	ctrl $NS_A 4454 dial "sip:bob@$GW:5060"
-	for ((t = 0; t < 100; t++)); do [ "$(calls_view | awk "{print \$4}")" = active ] && break; sleep 0.1; done
+	ctrl_tcp $NS_A 4454 dial "sip:bob@$GW:5060" > /dev/null
+	wait_until 100 call_active
 	before=$(calls_view)
 	[ "${before##* }" = active ] && ok "round $n: alice's call to bob is active ($before)" ||
 		{ bad "round $n: call not active: $before" control$n.log; return; }
 	key=mg:$NODE:call:$(printf %016x "${before%% *}")
-	for ((t = 0; t < 50; t++)); do [ "$(rcli exists "$key")" = 1 ] && break; sleep 0.1; done
+	wait_until 50 key_is "$key" 1
 	rcli get "$key" > rec$n.json
 	[ "$(jq_py '"%s %s" % (bool(d["legs"][0]["call_id"] and d["legs"][0]["local_tag"] and d["legs"][0]["remote_tag"]), bool(d["legs"][1]["call_id"] and d["legs"][1]["remote_tag"]))' < rec$n.json)" = "True True" ] &&
 		ok "round $n: the call's key holds both dialogs (Call-ID, tags)" || bad "round $n: record" rec$n.json
@@ -192,16 +232,16 @@ print(json.dumps(d))' rec$n.json > ghost.json
 		rcli set "mg:$NODE:call:00000000000000ab" "$(cat ghost.json)" > /dev/null
 		want=2
 	fi
-	sleep 1
+	wait_until 50 settled
 	kill -9 $CTL; wait $CTL 2> /dev/null
 	! kill -0 "$CTL" 2> /dev/null && ok "round $n: mediagate-control killed (kill -9)" ||
 		bad "round $n: mediagate-control $CTL still alive after kill -9" control$n.log
-	sleep 1
+	wait_until 50 ctl_gone
 	ctl_start control$((n + 1)).log && ok "round $n: mediagate-control started again" ||
 		bad "round $n: control restart" control$((n + 1)).log
-	for ((t = 0; t < 50; t++)); do [ "$(mgctl stats | jq_py 'd["redis"]["calls_adopted"]')" = $want ] && break; sleep 0.1; done
+	wait_until 50 stat_is 'd["redis"]["calls_adopted"]' $want
 	if [ "$n" = 1 ]; then
-		for ((t = 0; t < 50; t++)); do [ "$(mgctl stats | jq_py 'd["redis"]["calls_adopt_dropped"]')" = 1 ] && break; sleep 0.1; done
+		wait_until 50 stat_is 'd["redis"]["calls_adopt_dropped"]' 1
 		st=$(mgctl stats | jq_py '"%s %s" % (d["redis"]["calls_adopted"], d["redis"]["calls_adopt_dropped"])')
 		[ "$st" = "2 1" ] && [ "$(rcli exists "mg:$NODE:call:00000000000000ab")" = 0 ] &&
 			ok "round 1: the stale record was read, not held by the dataplane: dropped, its key gone" ||
@@ -210,16 +250,16 @@ print(json.dumps(d))' rec$n.json > ghost.json
 	after=$(calls_view)
 	[ "$after" = "$before" ] && ok "round $n: the call is taken over: same session, ports and state ($after)" ||
 		bad "round $n: after the restart: '$after', before: '$before'" control$((n + 1)).log
-	sleep 2 # the re-INVITEs are answered
-	rx1=$(dp_rx); sleep 1; rx2=$(dp_rx)
-	python3 -c "import sys; a=list(map(int,'$rx1'.split())); b=list(map(int,'$rx2'.split())); sys.exit(0 if b[0]>a[0] and b[1]>a[1] else 1)" &&
+	wait_until 30 reinvited "$key"
+	rx1=$(dp_rx)
+	rx_grew() { rx2=$(dp_rx); grew "$rx1" "$rx2"; }
+	wait_until 50 rx_grew &&
 		ok "round $n: media flows both ways after the restart (rx $rx1 -> $rx2)" ||
 		bad "round $n: media after the restart: rx $rx1 -> $rx2" control$((n + 1)).log
-	ctrl $2 $3 hangup
-	for ((t = 0; t < 50; t++)); do [ "$(calls_view)" = 0 ] && break; sleep 0.1; done
+	ctrl_tcp $2 $3 hangup > /dev/null
+	wait_until 50 no_calls
 	[ "$(calls_view)" = 0 ] && ok "round $n: BYE from $4: the call ended (0 calls)" || bad "round $n: calls left: $(calls_view)" control$((n + 1)).log
-	sleep 0.5
-	[ "$(dpctl session list | jq_py 'len(d["sessions"])')" = 0 ] && ok "round $n: no dataplane session left" ||
+	wait_until 50 no_sessions && ok "round $n: no dataplane session left" ||
 		bad "round $n: dataplane sessions left" control$((n + 1)).log
 	[ "$(rcli exists "$key")" = 0 ] && ok "round $n: the call's key is gone" || bad "round $n: key $key left"
 	echo "$n $(jq_py 'd["legs"][0]["call_id"]' < rec$n.json) $(jq_py 'd["legs"][1]["call_id"]' < rec$n.json)" >> callids.txt
@@ -228,29 +268,28 @@ round 1 $NS_A 4454 alice
 round 2 $NS_B 4455 bob
 
 # ---- round 3: the media timeout ends a taken-over call ----
-ctrl $NS_A 4454 dial "sip:bob@$GW:5060"
-for ((t = 0; t < 100; t++)); do [ "$(calls_view | awk "{print \$4}")" = active ] && break; sleep 0.1; done
-sleep 1
+ctrl_tcp $NS_A 4454 dial "sip:bob@$GW:5060" > /dev/null
+wait_until 100 call_active
+key3=mg:$NODE:call:$(printf %016x "$(calls_view | cut -d' ' -f1)")
+wait_until 50 key_is "$key3" 1
+wait_until 50 settled
 kill -9 $CTL; wait $CTL 2> /dev/null
+wait_until 50 ctl_gone
 ctl_start control4.log || bad "round 3: control restart" control4.log
-for ((t = 0; t < 50; t++)); do [ "$(mgctl stats | jq_py 'd["redis"]["calls_adopted"]')" = 1 ] && break; sleep 0.1; done
+wait_until 50 stat_is 'd["redis"]["calls_adopted"]' 1
 [ "$(calls_view | awk "{print \$4}")" = active ] && ok "round 3: the call is taken over" || bad "round 3: not taken over: $(calls_view)" control4.log
-sleep 2
+wait_until 30 reinvited "$key3"
 BOB=$(ip netns pids $NS_B | head -1)
 mt0=$(mgctl stats | jq_py 'd["calls"]["media_timeout"]')
 kill -STOP $BOB # bob sends nothing any more
-for ((t = 0; t < 150; t++)); do
-	mt1=$(mgctl stats | jq_py 'd["calls"]["media_timeout"]')
-	[ "$((mt1 - mt0))" = 1 ] && break
-	sleep 0.1
-done
+mt_up() { mt1=$(mgctl stats | jq_py 'd["calls"]["media_timeout"]'); [ "$((mt1 - mt0))" = 1 ]; }
+wait_until 150 mt_up
 kill -CONT $BOB # it answers the gateway's BYE (retransmitted)
-for ((t = 0; t < 100; t++)); do [ "$(calls_view)" = 0 ] && break; sleep 0.1; done
+wait_until 100 no_calls
 [ "$(calls_view)" = 0 ] && [ "$((mt1 - mt0))" = 1 ] &&
 	ok "round 3: bob silent: mediagate.calls.mediaTimeout ended the taken-over call (media_timeout +1)" ||
 	bad "round 3: calls $(calls_view), media_timeout $mt0 -> $mt1" control4.log
-sleep 0.5
-[ "$(dpctl session list | jq_py 'len(d["sessions"])')" = 0 ] && ok "round 3: no dataplane session left" ||
+wait_until 50 no_sessions && ok "round 3: no dataplane session left" ||
 	bad "round 3: dataplane sessions left" control4.log
 
 # ---- round 4: alice's BYE while the control plane is away ----
@@ -262,39 +301,43 @@ sleep 0.5
 # re-INVITE is answered (bob is stopped meanwhile, so that it is answered
 # after alice's 481; nua would CANCEL it). Before, bob was never told (the
 # call stayed 'ending', no BYE on his leg).
-ctrl $NS_A 4454 dial "sip:bob@$GW:5060"
-for ((t = 0; t < 100; t++)); do [ "$(calls_view | awk "{print \$4}")" = active ] && break; sleep 0.1; done
+ctrl_tcp $NS_A 4454 dial "sip:bob@$GW:5060" > /dev/null
+wait_until 100 call_active
 before=$(calls_view)
 [ "${before##* }" = active ] && ok "round 4: alice's call to bob is active ($before)" || bad "round 4: call not active: $before" control4.log
 key=mg:$NODE:call:$(printf %016x "${before%% *}")
-for ((t = 0; t < 50; t++)); do [ "$(rcli exists "$key")" = 1 ] && break; sleep 0.1; done
+wait_until 50 key_is "$key" 1
 rcli get "$key" > rec4.json
-sleep 1
+wait_until 50 settled
 kill -9 $CTL; wait $CTL 2> /dev/null
 ! kill -0 "$CTL" 2> /dev/null && ok "round 4: mediagate-control killed (kill -9)" || bad "round 4: control still alive" control4.log
-ctrl $NS_A 4454 hangup # alice's BYE: nobody listens on $GW:5060 now
+wait_until 50 ctl_gone
+ctrl_tcp $NS_A 4454 hangup > /dev/null # alice's BYE: nobody listens on $GW:5060 now
 # bob answers his take-over re-INVITE only after alice has refused hers
 BOB=$(ip netns pids $NS_B | head -1)
 kill -STOP $BOB
-sleep 1
+# alice's BYE is on the wire (the capture) before the control starts again
+wait_until 30 bye_sent "$(jq_py 'd["legs"][0]["call_id"]' < rec4.json)"
 ctl_start control5.log && ok "round 4: mediagate-control started again" || bad "round 4: control restart" control5.log
 # alice's 481 to her re-INVITE ends the call (mgctl: state ending) while
 # bob, stopped, has not answered his
-for ((t = 0; t < 50; t++)); do [ "$(mgctl calls list | jq_py '[c["state"] for c in d["calls"]]')" = '["ending"]' ] && break; sleep 0.1; done
+calls_ending() { [ "$(mgctl calls list | jq_py '[c["state"] for c in d["calls"]]')" = '["ending"]' ]; }
+wait_until 50 calls_ending
 kill -CONT $BOB
-for ((t = 0; t < 100; t++)); do [ "$(mgctl calls list | jq_py 'd["count"]')" = 0 ] && [ "$(mgctl stats | jq_py 'd["redis"]["calls_adopted"]')" = 1 ] && break; sleep 0.1; done
+ended_adopted() { [ "$(mgctl calls list | jq_py 'd["count"]')" = 0 ] && stat_is 'd["redis"]["calls_adopted"]' 1; }
+wait_until 100 ended_adopted
 st=$(mgctl stats | jq_py '"%s %s" % (d["redis"]["calls_adopted"], d["redis"]["calls_adopt_dropped"])')
 n4=$(mgctl calls list | jq_py 'd["count"]')
 [ "$n4" = 0 ] && [ "$st" = "1 0" ] &&
 	ok "round 4: the call was read back (calls_adopted 1, dropped 0) and ended on both legs (0 calls)" ||
 	bad "round 4: $n4 call(s) left ($(mgctl calls list | jq_py '[c["state"] for c in d["calls"]]')), adopted/dropped $st" control5.log
-sleep 0.5
-[ "$(dpctl session list | jq_py 'len(d["sessions"])')" = 0 ] && ok "round 4: no dataplane session left" ||
+wait_until 50 no_sessions && ok "round 4: no dataplane session left" ||
 	bad "round 4: dataplane sessions left" control5.log
 [ "$(rcli exists "$key")" = 0 ] && ok "round 4: the call's key is gone" || bad "round 4: key $key left"
 echo "4 $(jq_py 'd["legs"][0]["call_id"]' < rec4.json) $(jq_py 'd["legs"][1]["call_id"]' < rec4.json)" >> callids.txt
 
-sleep 1
+# the BYEs the verdict below expects answered are in the capture before it stops
+wait_until 30 byes_answered
 kill $TSHARK; wait $TSHARK 2> /dev/null
 # every BYE and its final answer, per Call-ID
 tshark -r sip.pcap -Y sip -T fields -e sip.Call-ID -e sip.CSeq.method -e sip.Method -e sip.Status-Code \
@@ -338,6 +381,6 @@ done < sip_verdict.txt
 [ "$(grep -c '^ghost-' sip.txt)" = 0 ] && ok "no SIP request sent for the stale record (re-INVITEs only once the dataplane holds the media)" ||
 	bad "SIP messages for the stale record's dialogs" sip.txt
 kill -0 "$CTL" 2> /dev/null && ok "mediagate-control still running" || bad "mediagate-control died" control5.log
-ctrl $NS_A 4454 quit; ctrl $NS_B 4455 quit
+ctrl_tcp $NS_A 4454 quit > /dev/null; ctrl_tcp $NS_B 4455 quit > /dev/null
 echo "# call_ha: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

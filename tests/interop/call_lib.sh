@@ -26,40 +26,51 @@ stop_pids() {
 # count FILE REGEX: the lines of FILE that match REGEX (grep -E); 0 if none
 # or no FILE.
 count() { local n; n=$(grep -Ec -- "$2" "$1" 2> /dev/null); echo "${n:-0}"; }
-# wait_log FILE REGEX [N [TENTHS]]: until at least N (default 1) lines of
-# FILE match REGEX, at most TENTHS (default 30) times 0.1 s; 1 if they never
-# did. Not a check: the check that follows says what was expected.
-wait_log() {
-	local t
-	for ((t = 0; t < ${4:-30}; t++)); do
-		[ "$(count "$1" "$2")" -ge "${3:-1}" ] && return 0
+# wait_until TENTHS CMD [ARG...]: until CMD succeeds, at most TENTHS times
+# 0.1 s; 1 if it never did. Not a check: the check that follows says what
+# was expected.
+wait_until() {
+	local t n=$1
+	shift
+	for ((t = 0; t < n; t++)); do
+		"$@" && return 0
 		sleep 0.1
 	done
 	return 1
 }
 
+# ctrl_tcp NS PORT COMMAND [PARAMS]: a command to the ctrl_tcp module of the
+# baresip in NS on 127.0.0.1:PORT (netstrings of JSON); prints its response
+# (events on the connection are passed over), at most 3 s for each read; 1
+# if none came. Returning on the response, not after a fixed pause: the
+# command has been carried out.
+ctrl_tcp() {
+	local j="{\"command\":\"$3\",\"params\":\"${4:-}\",\"token\":\"t\"}"
+	ip netns exec "$1" env LC_ALL=C bash -c 'exec 3<>/dev/tcp/127.0.0.1/$1 || exit 1
+printf "%d:%s," ${#2} "$2" >&3
+while IFS= read -r -t 3 -d : n <&3; do
+	IFS= read -r -t 3 -N $((n + 1)) m <&3 || exit 1
+	case $m in *\"response\":true*) printf "%s\n" "${m%,}"; exit 0 ;; esac
+done
+exit 1' ctrl_tcp "$2" "$j" 2> /dev/null
+}
+
+# wait_log FILE REGEX [N [TENTHS]]: until at least N (default 1) lines of
+# FILE match REGEX, at most TENTHS (default 30) times 0.1 s; 1 if they never
+# did.
+log_has() { [ "$(count "$1" "$2")" -ge "$3" ]; }
+wait_log() { wait_until "${4:-30}" log_has "$1" "$2" "${3:-1}"; }
+
 # wait_gone PID [TENTHS]: until process PID has exited, at most TENTHS
 # (default 30) times 0.1 s; 1 if it still runs.
-wait_gone() {
-	local t
-	for ((t = 0; t < ${2:-30}; t++)); do
-		kill -0 "$1" 2> /dev/null || return 0
-		sleep 0.1
-	done
-	return 1
-}
+gone() { ! kill -0 "$1" 2> /dev/null; }
+wait_gone() { wait_until "${2:-30}" gone "$1"; }
 
 # wait_dp SOCKET: until the dataplane answers a ping on SOCKET ($DPCTL), at
 # most 20 s (an EAL start on a loaded machine); 1 if it never did. The
 # check on the control's log that follows says whether the gateway is up.
-wait_dp() {
-	local t
-	for ((t = 0; t < 200; t++)); do
-		"$DPCTL" --socket "$1" ping > /dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
-}
+dp_pings() { "$DPCTL" --socket "$1" ping > /dev/null 2>&1; }
+wait_dp() { wait_until 200 dp_pings "$1"; }
 
 # sipp_bg OUT ARGS...: start "sipp ARGS -nostdin -bg" (SIPp forks itself
 # into the background and prints "PID=[n]"), its output in OUT; that pid is

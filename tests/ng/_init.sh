@@ -309,11 +309,8 @@ EOF
 	BARESIP_PID[$name]=$!
 	PIDS+=($!)
 }
-# baresip_ctrl NS COMMAND: a ctrl_tcp command (netstring JSON) to the baresip in NS
-baresip_ctrl() {
-	local j="{\"command\":\"$2\",\"token\":\"t\"}"
-	ip netns exec "$1" bash -c "exec 3<>/dev/tcp/127.0.0.1/4444; printf '%d:%s,' ${#j} '$j' >&3; sleep 0.3; exec 3>&-" 2> /dev/null
-}
+# baresip_ctrl NS COMMAND: a ctrl_tcp command to the baresip in NS (ctrl_tcp of call_lib.sh)
+baresip_ctrl() { ctrl_tcp "$1" 4444 "$2" > /dev/null; }
 # baresip_rtp NAME: "sent received rxerrors" from baresip's end-of-call RTP table
 baresip_rtp() {
 	python3 - "$W/$1.log" << 'EOF'

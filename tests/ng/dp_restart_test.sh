@@ -38,41 +38,16 @@ dpctl() { ip netns exec $NS_GW "$DPCTL" --socket "$D/dp.sock" "$@"; }
 MEDIA=$(relay_media 1)
 
 # ---- the calls: NG offer (A, SRTP) and answer (B, SRTP) ----
-# one line per call: CALL PORT_A PORT_B KEY_A KEY_B KEY_RELAY_TO_A KEY_RELAY_TO_B (hex)
-ip netns exec $NS_GW python3 - "$NG_DIR" "$(relay_ng 1)" $ADDR_A $ADDR_B "$N" > "$W/calls.txt" 2> "$W/calls.err" << 'PY'
-import base64, os, re, sys
-sys.path.insert(0, sys.argv[1])
-from ng_client import NG
-ng, a, b, n = NG(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
-S80 = "AES_CM_128_HMAC_SHA1_80"
-def sdp(addr, port, key, tag=1):
-    return "\r\n".join(["v=0", "o=- 1 1 IN IP4 %s" % addr, "s=-", "c=IN IP4 %s" % addr, "t=0 0",
-                        "m=audio %d RTP/SAVP 0" % port, "a=rtpmap:0 PCMU/8000", "a=sendrecv",
-                        "a=crypto:%d %s inline:%s" % (tag, S80, base64.b64encode(key).decode())]) + "\r\n"
-def crypto80(s):
-    m = re.search(r"a=crypto:(\d+) " + S80 + r" inline:([A-Za-z0-9+/=]{40})", s)
-    return int(m.group(1)), base64.b64decode(m.group(2))
-port = lambda s: int(re.search(r"m=audio (\d+)", s).group(1))
-for i in range(n):
-    ka, kb = os.urandom(30), os.urandom(30)
-    cid = "restart-%d" % i
-    o = ng.request({"command": "offer", "call-id": cid, "from-tag": "ta", "sdp": sdp(a, 4000 + 2 * i, ka),
-                    "transport-protocol": "RTP/SAVP"})
-    assert o["result"] == "ok", o
-    tag_b, k_to_b = crypto80(o["sdp"])
-    r = ng.request({"command": "answer", "call-id": cid, "from-tag": "ta", "to-tag": "tb",
-                    "sdp": sdp(b, 5000 + 2 * i, kb, tag_b)})
-    assert r["result"] == "ok", r
-    _, k_to_a = crypto80(r["sdp"])
-    print(cid, port(r["sdp"]), port(o["sdp"]), ka.hex(), kb.hex(), k_to_a.hex(), k_to_b.hex())
-PY
+# one line per call: CALL PORT_A PORT_B KEY_A KEY_B KEY_RELAY_TO_A KEY_RELAY_TO_B (hex) MEDIA
+ip netns exec $NS_GW python3 "$NG_DIR/srtp_calls.py" "$(relay_ng 1)" $ADDR_A $ADDR_B restart 0 "$N" 4000 5000 \
+	> "$W/calls.txt" 2> "$W/calls.err"
 [ "$(wc -l < "$W/calls.txt")" = "$N" ] && ok "$N SRTP<->SRTP NG calls set up (SDES keys per leg)" ||
 	{ bad "NG calls set up" "$W/calls.err"; scenario_end; }
 
 # ---- the streams: call i even A->B, odd B->A; every third just below a wrap ----
 SENDERS=()
 i=0
-while read -r cid pa pb ka kb kra krb; do
+while read -r cid pa pb ka kb kra krb _; do
 	# the sequence number wraps (ROC 0 -> 1): 0 at 2 s (before the index
 	# read at about 5.5 s: the read says ROC 1), 1 at 7 s (between the read
 	# and the kill: the new dataplane's estimate must catch it), 2 at about
@@ -177,7 +152,7 @@ CTL_KILL=$(date +%s%3N)
 ok "mediagate-control killed (kill -9)"
 # call 1 A->B (its stream went B->A: this direction is new, ROC 0 on both
 # sides, as for the new libsrtp2 sender)
-read -r cid pa pb ka kb kra krb < <(sed -n 2p "$W/calls.txt")
+read -r cid pa pb ka kb kra krb _ < <(sed -n 2p "$W/calls.txt")
 ip netns exec $NS_B "$PEER" recv $ADDR_B:5002 --key "$krb" --suite 80 --ssrc 0x2001 --count 0 --timeout-ms 1500 \
 	> "$W/orphan-recv.json" 2>&1 &
 rp=$!

@@ -36,35 +36,10 @@ mgctl() { "$BUILD/control/mgctl/mgctl" --json --socket "$D/cli.sock" "$@"; }
 rstat() { mgctl stats | jq_py "$1"; }
 MEDIA=$(relay_media 1)
 
-# calls.py N FIRST: N SRTP<->SRTP calls ha-FIRST.. (one line each: CALL PORT_A PORT_B KEY_A KEY_B KEY_TO_A KEY_TO_B)
+# calls N FIRST: N SRTP<->SRTP calls ha-FIRST.. (srtp_calls.py: one line each,
+# CALL PORT_A PORT_B KEY_A KEY_B KEY_TO_A KEY_TO_B MEDIA)
 calls() {
-	ip netns exec $NS_GW python3 - "$NG_DIR" "$(relay_ng 1)" $ADDR_A $ADDR_B "$1" "$2" << 'PY'
-import base64, os, re, sys
-sys.path.insert(0, sys.argv[1])
-from ng_client import NG
-ng, a, b, n, first = NG(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6])
-S80 = "AES_CM_128_HMAC_SHA1_80"
-def sdp(addr, port, key, tag=1):
-    return "\r\n".join(["v=0", "o=- 1 1 IN IP4 %s" % addr, "s=-", "c=IN IP4 %s" % addr, "t=0 0",
-                        "m=audio %d RTP/SAVP 0" % port, "a=rtpmap:0 PCMU/8000", "a=sendrecv",
-                        "a=crypto:%d %s inline:%s" % (tag, S80, base64.b64encode(key).decode())]) + "\r\n"
-def crypto80(s):
-    m = re.search(r"a=crypto:(\d+) " + S80 + r" inline:([A-Za-z0-9+/=]{40})", s)
-    return int(m.group(1)), base64.b64decode(m.group(2))
-port = lambda s: int(re.search(r"m=audio (\d+)", s).group(1))
-for i in range(first, first + n):
-    ka, kb = os.urandom(30), os.urandom(30)
-    cid = "ha-%d" % i
-    o = ng.request({"command": "offer", "call-id": cid, "from-tag": "ta%d" % i, "sdp": sdp(a, 4000 + 2 * i, ka),
-                    "transport-protocol": "RTP/SAVP"})
-    assert o["result"] == "ok", o
-    tag_b, k_to_b = crypto80(o["sdp"])
-    r = ng.request({"command": "answer", "call-id": cid, "from-tag": "ta%d" % i, "to-tag": "tb%d" % i,
-                    "sdp": sdp(b, 5000 + 2 * i, kb, tag_b)})
-    assert r["result"] == "ok", r
-    _, k_to_a = crypto80(r["sdp"])
-    print(cid, port(r["sdp"]), port(o["sdp"]), ka.hex(), kb.hex(), k_to_a.hex(), k_to_b.hex())
-PY
+	ip netns exec $NS_GW python3 "$NG_DIR/srtp_calls.py" "$(relay_ng 1)" $ADDR_A $ADDR_B ha "$2" "$1" 4000 5000
 }
 # key_ports CALL: the local RTP ports the call's record holds, sorted ("" if no key)
 key_ports() {
@@ -84,7 +59,7 @@ for ((t = 0; t < 100; t++)); do
 done
 st=$(rstat '"%s %s %s" % (d["redis"]["connected"], d["redis"]["queued"], d["redis"]["writes"] >= 2)')
 [ "$st" = "1 0 True" ] && ok "reconnected by itself: every queued record written" || bad "after Redis started: $st"
-read -r cid1 pa1 pb1 ka1 kb1 kra1 krb1 < <(sed -n 1p "$W/calls.txt")
+read -r cid1 pa1 pb1 ka1 kb1 kra1 krb1 _ < <(sed -n 1p "$W/calls.txt")
 read -r cid2 pa2 pb2 _ < <(sed -n 2p "$W/calls.txt")
 want1=$(printf '%s\n' "$pa1" "$pb1" | sort -n | tr '\n' ' ' | sed 's/ $//')
 [ "$(key_ports "$cid1")" = "$want1" ] && ok "the key of $cid1 holds its ports ($want1)" ||
@@ -172,7 +147,8 @@ rs=$(jq_py '"%s %s %s %s" % (d["ok"], d["auth_fail"], d["replay_fail"], d["last_
 id1=$(dpctl session list | jq_py "[s['id'] for s in d['sessions'] if $pa1 in s['local_ports']][0]")
 r=$(ng 1 "{\"command\":\"delete\",\"call-id\":\"$cid1\"}" | jq_py 'd["result"]')
 [ "$r" = ok ] && ok "NG delete of the adopted $cid1" || bad "NG delete of the adopted call: $r"
-sleep 0.3
+gone1() { [ "$(dpctl session list | jq_py "len([s for s in d['sessions'] if s['id'] == $id1])")" = 0 ] && [ "$(rcli exists "mg:$NODE:ng:$cid1")" = 0 ]; }
+wait_until 30 gone1
 left=$(dpctl session list | jq_py "len([s for s in d['sessions'] if s['id'] == $id1])")
 [ "$left" = 0 ] && [ "$(rcli exists "mg:$NODE:ng:$cid1")" = 0 ] &&
 	ok "its dataplane session and its key are gone" || bad "after delete: session left $left, key $(rcli exists "mg:$NODE:ng:$cid1")"

@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import time
+import traceback
 
 TAG = os.environ.get("MGDP_TAG") or "%x" % os.getpid()
 
@@ -236,6 +237,51 @@ class Peer:
             elif v is not False and v is not None:
                 out += [flag, str(v)]
         return out
+
+
+class Fail(Exception):
+    """A check that did not hold: reported by its message, without a traceback."""
+
+
+def check(cond, what):
+    if not cond:
+        raise Fail(what)
+
+
+def finish(dp, failed):
+    """The dataplane stopped (its log's tail printed if anything failed), the bed down."""
+    dp.stop()
+    if failed and os.path.exists(dp.log):
+        print("--- dataplane log (tail)")
+        print(open(dp.log).read()[-3000:])
+    down()
+
+
+def run_cases(dp, start, cases):
+    """The bed up, start() (the dataplane and what every case needs), then each
+    (name, fn) of cases: 'ok   NAME secs', or 'FAIL NAME why' (with a traceback
+    for anything but a Fail) and on to the next; then finish(), and
+    'N passed, N failed'. Returns the exit status: 1 on a failure or if nothing
+    passed."""
+    passed = failed = 0
+    try:
+        up()
+        start()
+        for name, fn in cases:
+            t0 = time.time()
+            try:
+                fn()
+                passed += 1
+                print("ok   %-24s %.1fs" % (name, time.time() - t0), flush=True)
+            except Exception as e:  # noqa: BLE001 - report and go on
+                failed += 1
+                print("FAIL %-24s %s" % (name, e), flush=True)
+                if not isinstance(e, Fail):
+                    traceback.print_exc()
+    finally:
+        finish(dp, failed)
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed or passed == 0 else 0
 
 
 def exit_on_sigterm():

@@ -16,7 +16,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dp_bed  # noqa: E402
-from dp_bed import A, B, DP_A, DP_B  # noqa: E402
+from dp_bed import A, B, DP_A, DP_B, check  # noqa: E402
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 WORKERS = int(os.environ.get("MGDP_WORKERS", "1"))
@@ -24,15 +24,6 @@ CAPDIR = dp_bed.RUN + "/capture"
 S80 = "AES_CM_128_HMAC_SHA1_80"
 dp = dp_bed.Dataplane(BUILD)
 peer = dp_bed.Peer(BUILD)
-
-
-class Fail(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise Fail(what)
 
 
 def relay(src, bind, to, dst, dst_bind, send_key=None, recv_key=None, count=20, **kw):
@@ -67,19 +58,7 @@ def payload_of(seq):
 
 
 def main():
-    passed = failed = 0
     k_tx, k_rx = dp_bed.new_key(), dp_bed.new_key()
-
-    def case(name, fn):
-        nonlocal passed, failed
-        t0 = time.time()
-        try:
-            fn()
-            passed += 1
-            print("ok   %-24s %.1fs" % (name, time.time() - t0), flush=True)
-        except Exception as e:  # noqa: BLE001 - report and go on
-            failed += 1
-            print("FAIL %-24s %s" % (name, e), flush=True)
 
     def refusals():
         os.makedirs(CAPDIR, exist_ok=True)
@@ -170,8 +149,7 @@ def main():
         check(stop["packets"] == 20, "written %s" % stop)
         check(len(tshark(path)) == 20, "frames")
 
-    try:
-        dp_bed.up()
+    def start():
         dp.start(workers=WORKERS, extra="mediagate.dataplane.captureDir=%s\n" % CAPDIR)
         print("dataplane with %d worker(s)" % WORKERS)
         dp.ctl("session", "add", "1", "leg0", "local=%s:20000" % DP_A, "remote=%s:30000" % A,
@@ -179,17 +157,8 @@ def main():
                "tx=" + S80, "tx-key=" + k_tx[0], "rx=" + S80, "rx-key=" + k_rx[0])
         for ns, addr in ((dp_bed.NS_A, DP_A), (dp_bed.NS_B, DP_B)):
             dp_bed.nsx(ns, "ping", "-c", "1", "-W", "1", addr, check=False)
-        case("refusals", refusals)
-        case("capture", capture)
-        case("session-deleted", session_deleted)
-    finally:
-        dp.stop()
-        if failed and os.path.exists(dp.log):
-            print("--- dataplane log (tail)")
-            print(open(dp.log).read()[-3000:])
-        dp_bed.down()
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed or passed == 0 else 0
+    return dp_bed.run_cases(dp, start, [("refusals", refusals), ("capture", capture),
+                                        ("session-deleted", session_deleted)])
 
 
 if __name__ == "__main__":

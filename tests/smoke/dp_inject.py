@@ -266,11 +266,7 @@ def main():
         traceback.print_exc()
         failures.append(str(e))
     finally:
-        dp.stop()
-        if failures and os.path.exists(dp.log):
-            print("--- dataplane log (tail)")
-            print(open(dp.log).read()[-3000:])
-        dp_bed.down()
+        dp_bed.finish(dp, failures)
     print("%d failed" % len(failures))
     return 1 if failures else 0
 
