@@ -121,7 +121,7 @@ ip netns exec $NS_GW python3 "$NG_DIR/srtp_calls.py" "$(relay_ng 1)" $ADDR_A $AD
 	bad "media addresses: $(cut -d' ' -f8 "$W/calls.txt" | sort -u | tr '\n' ' ')"
 # (until each answer's record replaced its offer's: the last offer's copy
 # alone makes the counts right for a moment)
-for ((t = 0; t < 100; t++)); do
+for ((t = 0; t < 300; t++)); do # 30 s and more: 47 of 50 after 10 s was seen at load 30
 	[ "$(hstat 2 '"%s %s" % (d["ha"]["standby_sessions"], d["ha"]["installed"] - d["ha"]["replaced"])')" = "$N $N" ] &&
 		[ "$(dpctl 2 session list | jq_py 'd["count"]')" = "$N" ] && break
 	sleep 0.1
