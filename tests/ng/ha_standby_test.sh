@@ -190,32 +190,7 @@ st=$(hstat 2 '"%s %s %s" % (d["ha"]["role"], d["ha"]["promoted_sessions"], d["ha
 [ "$st" = "promoted $N 0" ] && ok "keepalived 2 promoted node 2: $N sessions taken over, 0 failed" ||
 	bad "node 2 after the failover (role promoted failed): $st" "$W/notify-2.log"
 [ "$(dpctl 2 shared | jq_py 'd["on"]')" = True ] && ok "node 2's dataplane owns $VIP" || bad "node 2 shared: $(dpctl 2 shared)"
-python3 - "$W" "$N" "$COUNT" "$t_kill" > "$W/streams.txt" << 'PY'
-import json, statistics, sys
-w, n, count, t_kill = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-good, gaps, fails, before = 0, [], [], []
-for i in range(1, n + 1):
-    try:
-        r = json.load(open("%s/recv-%d.json" % (w, i)))
-    except Exception as e:
-        fails.append("%d: %s" % (i, e)); continue
-    last = ((65536 - 100 - i) if i % 2 else 1000 * i) + count - 1 & 0xffff
-    # the gap across the kill: from the last packet through node 1 (a few
-    # may still come after t_kill: the processes take a moment to die) to
-    # the first through node 2, the first gap that ends after t_kill
-    across = [g for end, g in r["gaps"] if end > t_kill][:1]
-    if r["auth_fail"] or r["replay_fail"] or r["bad"] or r["ssrc_bad"] or r["last_seq"] != last or not across:
-        fails.append("%d: %s" % (i, r)); continue
-    good += 1
-    gaps.append(across[0])
-    # the baseline of the same stream: its largest gap before the kill (machine noise)
-    before.append(max([g for end, g in r["gaps"] if end <= t_kill] or [0]))
-print(good, len(fails), int(statistics.median(gaps)) if gaps else -1, max(gaps) if gaps else -1)
-for f in fails[:5]:
-    print("#", f)
-json.dump({"streams": n, "good": good, "gap_ms": gaps, "before_max_gap_ms": before},
-          open("%s/result.json" % w, "w"))
-PY
+python3 "$NG_DIR/stream_verdict.py" "$W" "$N" "$COUNT" "$t_kill" > "$W/streams.txt"
 read -r sgood sbad gmed gmax < <(head -1 "$W/streams.txt")
 [ "$sgood" = "$N" ] && ok "all $N SRTP streams resumed through node 2 to their last packet, 0 auth/replay failures at the peers" ||
 	bad "streams ok $sgood of $N: $(sed -n '2,6p' "$W/streams.txt")"
