@@ -89,7 +89,7 @@ echo go >&5
 exec 5>&-
 # until node 2 took the changed record (a wait, not the check: that one follows)
 for ((t = 0; t < 100; t++)); do
-	"$MGCTL" --json --socket "$W/mg2/cli.sock" stats | grep -q "\"replaced\":$((r0 + 1))," && break
+	[ "$(hstat 2 'd["ha"]["replaced"]')" = $((r0 + 1)) ] && break
 	sleep 0.02
 done
 # quickly: a dataplane silent for 3 s is dropped by its control plane
