@@ -375,3 +375,20 @@ sipp_wait() {
 	done
 	cat "$W/$1.rc" 2> /dev/null
 }
+
+# srtp_drops NODE: "SESSIONS DROPS" of NODE's dataplane, DROPS the SRTP
+# auth + replay drops summed over every session's legs, both directions
+# (the test's own dpctl NODE ... reaches the node)
+srtp_drops() {
+	dpctl "$1" session list | jq_py '" ".join(str(s["id"]) for s in d["sessions"])' | tr ' ' '\n' |
+		while read -r id; do dpctl "$1" session stats "$id"; done |
+		python3 -c 'import json,sys
+t, n = 0, 0
+for line in sys.stdin:
+    d = json.loads(line)
+    n += 1
+    for l in d["legs"]:
+        for x in ("rx", "tx"):
+            t += l[x]["drops"]["auth"] + l[x]["drops"]["replay"]
+print(n, t)'
+}

@@ -278,17 +278,7 @@ k=$(rcli --scan --pattern "mg:$NODE:call:*" | wc -l)
 [ "$k" = "$N" ] && [ "$w" -ge "$N" ] && ok "node 2 publishes the $N calls as node $NODE ($w writes)" || bad "call keys of $NODE: $k, node 2's writes $w"
 for p in "${SEND[@]}"; do wait "$p"; done
 # before the BYEs (HOLD_MS after the take-over): the sessions are still there
-drops=$(dpctl 2 session list | jq_py '" ".join(str(s["id"]) for s in d["sessions"])' | tr ' ' '\n' |
-	while read -r id; do dpctl 2 session stats "$id"; done |
-	python3 -c 'import json,sys
-t, n = 0, 0
-for line in sys.stdin:
-    d = json.loads(line)
-    n += 1
-    for l in d["legs"]:
-        for x in ("rx", "tx"):
-            t += l[x]["drops"]["auth"] + l[x]["drops"]["replay"]
-print(n, t)')
+drops=$(srtp_drops 2)
 [ "$drops" = "$N 0" ] && ok "node 2's dataplane: $N sessions, 0 SRTP auth/replay drops" || bad "node 2 sessions, SRTP drops: $drops"
 for p in "${RECV[@]}"; do wait "$p"; done
 python3 "$NG_DIR/stream_verdict.py" "$W" "$N" "$COUNT" "$t_kill" > "$W/streams.txt"

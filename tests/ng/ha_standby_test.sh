@@ -201,16 +201,7 @@ d = json.load(open(sys.argv[1])); d["advert_s"] = float(sys.argv[2]); d["promote
 m = [int(l.split()[0]) - int(sys.argv[5]) for l in open(sys.argv[4]) if l.split()[1:2] == ["master"]]
 d["notify_master_ms"] = m[-1] if m else -1  # kill -9 to keepalived 2 running notify_master
 print(json.dumps(d))' "$W/result.json" "$ADVERT" "$st" "$W/notify-2.log" "$t_kill" >> "$HA_RESULT"
-drops=$(dpctl 2 session list | jq_py '" ".join(str(s["id"]) for s in d["sessions"])' | tr ' ' '\n' |
-	while read -r id; do dpctl 2 session stats "$id"; done |
-	python3 -c 'import json,sys
-t = 0
-for line in sys.stdin:
-    d = json.loads(line)
-    for l in d["legs"]:
-        for x in ("rx", "tx"):
-            t += l[x]["drops"]["auth"] + l[x]["drops"]["replay"]
-print(t)')
+read -r _ drops < <(srtp_drops 2)
 [ "$drops" = 0 ] && ok "node 2's dataplane: 0 SRTP auth/replay drops" || bad "node 2 SRTP drops: $drops"
 cnt=$(mgctl 2 sessions | jq_py '"%d %d" % (d["count"], len(set(s["call-id"] for s in d["sessions"] if not s["standby"]) & set("sb-%d" % i for i in range(1, '$N' + 1))))')
 [ "$cnt" = "$N $N" ] && ok "mgctl sessions on node 2: the $N sessions, none standby any more (none dropped)" || bad "sessions on node 2 (count, ours): $cnt"
