@@ -474,6 +474,9 @@ static void stats_dataplane(struct ng_doc *d, struct ng_val *v, const struct mg_
 	ng_dict_add_int(d, o, "arp_rx", (int64_t)s.arp_rx);
 	ng_dict_add_int(d, o, "arp_tx", (int64_t)s.arp_tx);
 	ng_dict_add_int(d, o, "icmp_echo", (int64_t)s.icmp_echo);
+	ng_dict_add_int(d, o, "ssrc_rooms", (int64_t)s.ssrc_rooms);
+	ng_dict_add_int(d, o, "ssrc_rooms_used", (int64_t)s.ssrc_rooms_used);
+	ng_dict_add_int(d, o, "ssrc_rooms_empty", (int64_t)s.ssrc_rooms_empty);
 	drops = ng_dict_add(d, o, "drops", ng_new_dict(d));
 	for (unsigned i = 0; i < MG_DROP_REASON_COUNT; i++)
 		ng_dict_add_int(d, drops, mg_proto_drop_name(i), (int64_t)s.drops[i]);

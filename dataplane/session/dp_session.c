@@ -51,6 +51,8 @@ static char errbuf[256];
  */
 #define SESS_PER_CHUNK 64
 static struct mg_slab rt_pool, stats_pool;
+/* SRTP contexts' room for further SSRCs (dp_session_init()) */
+static struct mg_srtp_ssrc_pool *ssrc_pool;
 
 static void *dpdk_chunk(size_t bytes, size_t align)
 {
@@ -267,10 +269,31 @@ int dp_session_init(unsigned max_sess, unsigned n_workers, uint16_t pmin, uint16
 		mg_log(MG_LOG_ERR, "session defer queue: %s", rte_strerror(rte_errno));
 		return -ENOMEM;
 	}
+	/* room for SSRCs 2..4 of an SRTP context, taken by the worker at a
+	 * context's second SSRC: one per context of every session (a leg's rx
+	 * and tx), and some for contexts replaced but not yet reclaimed and
+	 * forks; address space only until taken (docs/srtp.md, memory) */
+	if (ssrc_pool == NULL)
+		ssrc_pool = mg_srtp_ssrc_pool_create(max_sess * 4u + 1024u);
+	if (ssrc_pool == NULL) {
+		mg_log(MG_LOG_ERR, "SRTP SSRC pool: %s", strerror(errno));
+		return -ENOMEM;
+	}
 	port_lo = pmin;
 	port_hi = pmax;
 	port_cursor = pmin;
 	return 0;
+}
+
+void dp_session_ssrc_rooms(struct mg_msg_dp_stats *out)
+{
+	struct mg_srtp_ssrc_pool_stats ps = { 0 };
+
+	if (ssrc_pool != NULL)
+		mg_srtp_ssrc_pool_stats(ssrc_pool, &ps);
+	out->ssrc_rooms = ps.rooms;
+	out->ssrc_rooms_used = ps.in_use;
+	out->ssrc_rooms_empty = ps.empty;
 }
 
 void dp_session_reclaim(void)
@@ -569,6 +592,7 @@ static int crypto_ctx(const struct mg_msg_crypto *c, enum mg_srtp_dir dir, const
 		FAIL(-EINVAL, "%s: suite %u with key/salt/MKI lengths %u/%u/%u out of range", what, c->suite,
 		     c->key_len, c->salt_len, c->mki_len);
 	p.stats_off = 1; /* the worker counts every result by reason itself */
+	p.ssrc_pool = ssrc_pool;
 	*out = mg_srtp_ctx_create(&p, e, sizeof(e));
 	if (*out == NULL) {
 		int rc = errno != 0 ? -errno : -EINVAL;

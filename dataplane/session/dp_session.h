@@ -262,6 +262,8 @@ int dp_session_init(unsigned max_sessions, unsigned n_workers, uint16_t port_min
 /* Reclaim what is past its grace period; main loop. */
 void dp_session_reclaim(void);
 unsigned dp_session_count(void);
+/* The SRTP SSRC room pool's figures into DP_STATS (ssrc_rooms*). */
+void dp_session_ssrc_rooms(struct mg_msg_dp_stats *out);
 
 /* Control operations (main lcore only); return 0 or -errno, *err names the problem. */
 int dp_port_alloc(const struct mg_msg_port_alloc *req, struct mg_msg_port *rep, const char **err);

@@ -485,6 +485,79 @@ static void test_latch_srtp_needs_auth(void **state)
 	assert_int_equal(SRTP_IN(12, A2, 42000, 30120), 40122);
 }
 
+/* SRTP from @p sip:@p sport to IP_A:@p dport with SSRC @p ssrc and sequence
+ * number @p seq; @p wire/@p wire_len (may be NULL) get the UDP payload. */
+static struct rte_mbuf *srtp_ssrc_frame(uint32_t sip, uint16_t sport, uint16_t dport, uint32_t ssrc,
+					uint16_t seq, uint8_t *wire, uint16_t *wire_len)
+{
+	uint8_t b[RTP_LEN + MG_SRTP_MAX_OVERHEAD];
+	struct mg_srtp_buf sb = { b, RTP_LEN, sizeof(b) };
+	uint8_t r;
+
+	memset(b, 0, sizeof(b));
+	b[0] = 0x80;
+	b[2] = (uint8_t)(seq >> 8);
+	b[3] = (uint8_t)seq;
+	b[8] = (uint8_t)(ssrc >> 24);
+	b[9] = (uint8_t)(ssrc >> 16);
+	b[10] = (uint8_t)(ssrc >> 8);
+	b[11] = (uint8_t)ssrc;
+	assert_int_equal(mg_srtp_protect_burst(tw.eng, sender, &sb, &r, 1), 1);
+	if (wire) {
+		memcpy(wire, b, sb.len);
+		*wire_len = sb.len;
+	}
+	return frame(sip, sport, IP_A, dport, b, sb.len);
+}
+
+/* The session's SRTP receive context keeps its first SSRC inside; the
+ * worker takes room for the next ones from the dataplane's pool when a
+ * second SSRC shows up (DP_STATS ssrc_rooms_used), and both SSRCs keep
+ * their own state: each one's replayed packet is dropped as a replay, the
+ * next of each is forwarded. */
+static void test_srtp_second_ssrc_room(void **state)
+{
+	struct mg_msg_dp_stats before, after;
+	uint8_t w1[RTP_LEN + MG_SRTP_MAX_OVERHEAD], w2[RTP_LEN + MG_SRTP_MAX_OVERHEAD];
+	uint16_t l1, l2;
+	struct rte_mbuf *m;
+	struct mg_msg_session_stats a, z;
+	static struct sent s;
+	(void)state;
+
+	latch_add(31, 30310, 40310, true, 0, false);
+	dp_session_ssrc_rooms(&before);
+	assert_true(before.ssrc_rooms > 0);
+	m = srtp_ssrc_frame(A2, 42000, 30310, 0x5a5a0001, 1000, w1, &l1);
+	process(&tw, &m, 1, true);
+	collect(&s);
+	assert_int_equal(s.n, 1);
+	dp_session_ssrc_rooms(&after);
+	assert_int_equal(after.ssrc_rooms_used, before.ssrc_rooms_used); /* one SSRC: inside */
+	m = srtp_ssrc_frame(A2, 42000, 30310, 0x5a5a0002, 7000, w2, &l2);
+	process(&tw, &m, 1, true);
+	collect(&s);
+	assert_int_equal(s.n, 1);
+	dp_session_ssrc_rooms(&after);
+	assert_int_equal(after.ssrc_rooms_used, before.ssrc_rooms_used + 1);
+	assert_int_equal(after.ssrc_rooms_empty, before.ssrc_rooms_empty);
+	stats_of(31, &a);
+	m = frame(A2, 42000, IP_A, 30310, w1, l1);
+	process(&tw, &m, 1, true);
+	m = frame(A2, 42000, IP_A, 30310, w2, l2);
+	process(&tw, &m, 1, true);
+	collect(&s);
+	assert_int_equal(s.n, 0);
+	stats_of(31, &z);
+	assert_int_equal(z.legs[0][0].drops[MG_DROP_REPLAY] - a.legs[0][0].drops[MG_DROP_REPLAY], 2);
+	m = srtp_ssrc_frame(A2, 42000, 30310, 0x5a5a0001, 1001, NULL, NULL);
+	process(&tw, &m, 1, true);
+	m = srtp_ssrc_frame(A2, 42000, 30310, 0x5a5a0002, 7001, NULL, NULL);
+	process(&tw, &m, 1, true);
+	collect(&s);
+	assert_int_equal(s.n, 2);
+}
+
 /* NG block media: a blocked leg still learns its source and counts what it
  * receives, but forwards nothing (drop reason blocked); unblocked by a
  * MODIFY, it forwards again. */
@@ -811,6 +884,7 @@ int main(void)
 		cmocka_unit_test(test_latch_first_valid_packet),
 		cmocka_unit_test(test_latch_one_burst),
 		cmocka_unit_test(test_latch_srtp_needs_auth),
+		cmocka_unit_test(test_srtp_second_ssrc_room),
 		cmocka_unit_test(test_block_leg),
 		cmocka_unit_test(test_rtcp_report_kept),
 		cmocka_unit_test(test_handover_srtp),

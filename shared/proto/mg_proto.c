@@ -266,6 +266,9 @@ static void swap_dp_stats(void *p)
 	SW64(s->orphan_ports_removed);
 	SW32(s->orphan_sweeps);
 	SW32(s->control_connected);
+	SW64(s->ssrc_rooms);
+	SW64(s->ssrc_rooms_used);
+	SW64(s->ssrc_rooms_empty);
 	for (unsigned i = 0; i < MG_PROTO_MAX_WORKERS; i++) {
 		SW32(s->workers[i].lcore);
 		SW32(s->workers[i].reserved);

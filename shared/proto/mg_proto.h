@@ -34,7 +34,7 @@
 #include "mg_tdm_limits.h" /* MG_TDM_MAX_CHANNO: DAHDI's channel numbers */
 
 /** Bumped on every incompatible change of this file. */
-#define MG_PROTO_VERSION 2
+#define MG_PROTO_VERSION 3
 
 /** Largest datagram (header + body) either side sends. */
 #define MG_PROTO_MAX_MSG 4096
@@ -408,6 +408,13 @@ struct mg_msg_dp_stats {
 	uint64_t orphan_ports_removed; /**< RTP ports (a pair counts once) */
 	uint32_t orphan_sweeps;        /**< times it happened */
 	uint32_t control_connected;    /**< 1: a control plane is connected (HELLO done) */
+	/* (version 3) SRTP contexts keep one SSRC's state inside and take room
+	 * for three more from a pool at their second SSRC (docs/srtp.md,
+	 * "Memory per context") */
+	uint64_t ssrc_rooms;       /**< rooms the pool has (maxSessions x 4 + 1024) */
+	uint64_t ssrc_rooms_used;  /**< rooms contexts hold now */
+	uint64_t ssrc_rooms_empty; /**< times a context found none: it went on with one
+				        SSRC state (its least recently used SSRC gives it up) */
 } __attribute__((packed));
 
 /* ------------------------------------------------------------------ TDM */
@@ -548,7 +555,7 @@ MG_PROTO_ASSERT_SIZE(struct mg_msg_fork, 128);
 MG_PROTO_ASSERT_OFF(struct mg_msg_fork, crypto, 56);
 MG_PROTO_ASSERT_SIZE(struct mg_msg_fork_id, 16);
 MG_PROTO_ASSERT_SIZE(struct mg_msg_worker_stats, 40);
-MG_PROTO_ASSERT_SIZE(struct mg_msg_dp_stats, 864);
+MG_PROTO_ASSERT_SIZE(struct mg_msg_dp_stats, 888);
 MG_PROTO_ASSERT_SIZE(struct mg_msg_tdm_bind, 32);
 MG_PROTO_ASSERT_OFF(struct mg_msg_tdm_bind, ssrc, 16);
 MG_PROTO_ASSERT_SIZE(struct mg_msg_tdm_chan, 8);

@@ -15,11 +15,14 @@
 
 #include <openssl/crypto.h>
 
+#include "mg_lfpool.h"
 #include "mg_slab.h"
 
 _Static_assert(sizeof(struct mg_srtp_stream_rt) == 52, "an SSRC state packs into 52 bytes");
-_Static_assert(offsetof(struct mg_srtp_ctx, stats) == 10 * 64,
-	       "an SRTP context without counters is ten cache lines (docs/srtp.md, memory)");
+_Static_assert(MG_SRTP_SSRC_ROOM_BYTES == (MG_SRTP_SSRC_MAX - 1) * sizeof(struct mg_srtp_stream_rt),
+	       "room for the other SSRCs");
+_Static_assert(offsetof(struct mg_srtp_ctx, stats) == 8 * 64,
+	       "an SRTP context without counters is eight cache lines (docs/srtp.md, memory)");
 _Static_assert(MG_SRTP_REPLAY_WINDOW % 64 == 0 && MG_SRTP_REPLAY_WINDOW >= 128, "window");
 _Static_assert(MG_SRTP_BURST_MAX <= 255, "op slot is a uint8_t");
 
@@ -399,7 +402,9 @@ static int ctx_load(struct mg_srtp_ctx *c, const struct mg_srtp_policy *p, char 
 	c->init_seq_pending = p->seq_valid ? 1 : 0;
 	c->floor_ssrc = 0;
 	c->floor_on = 0;
-	memset(c->st, 0, sizeof(c->st));
+	memset(&c->st0, 0, sizeof(c->st0));
+	if (c->st_more)
+		memset(c->st_more, 0, MG_SRTP_SSRC_ROOM_BYTES);
 	return 0;
 }
 
@@ -425,10 +430,62 @@ static void *ctx_chunk_alloc(size_t bytes, size_t align)
 	return aligned_alloc(align, bytes);
 }
 
+/* Room for SSRCs 2.. of contexts without a pool: taken at creation. */
+static struct mg_slab room_slab;
+
 static void ctx_pool_init(void)
 {
 	for (int stats = 0; stats < 2; stats++)
 		mg_slab_init(&ctx_pool[stats], ctx_size(stats), 64, CTX_PER_CHUNK, 1, ctx_chunk_alloc, free);
+	mg_slab_init(&room_slab, MG_SRTP_SSRC_ROOM_BYTES, 8, CTX_PER_CHUNK, 1, ctx_chunk_alloc, free);
+}
+
+struct mg_srtp_ssrc_pool {
+	struct mg_lfpool lf;
+};
+
+struct mg_srtp_ssrc_pool *mg_srtp_ssrc_pool_create(uint32_t rooms)
+{
+	struct mg_srtp_ssrc_pool *p = calloc(1, sizeof(*p));
+	int rc;
+
+	if (!p)
+		return NULL;
+	rc = mg_lfpool_init(&p->lf, MG_SRTP_SSRC_ROOM_BYTES, rooms);
+	if (rc) {
+		free(p);
+		errno = -rc;
+		return NULL;
+	}
+	return p;
+}
+
+void mg_srtp_ssrc_pool_free(struct mg_srtp_ssrc_pool *p)
+{
+	if (!p)
+		return;
+	mg_lfpool_fini(&p->lf);
+	free(p);
+}
+
+void mg_srtp_ssrc_pool_stats(const struct mg_srtp_ssrc_pool *p, struct mg_srtp_ssrc_pool_stats *out)
+{
+	out->rooms = p->lf.n;
+	out->in_use = mg_lfpool_in_use(&p->lf);
+	out->empty = mg_lfpool_empty(&p->lf);
+}
+
+/* Wipe a context's room for SSRCs 2.. and give it back. */
+static void room_put(struct mg_srtp_ctx *c)
+{
+	if (!c->st_more)
+		return;
+	OPENSSL_cleanse(c->st_more, MG_SRTP_SSRC_ROOM_BYTES);
+	if (c->pool)
+		mg_lfpool_put(&c->pool->lf, c->st_more);
+	else
+		mg_slab_put(&room_slab, c->st_more);
+	c->st_more = NULL;
 }
 
 struct mg_srtp_ctx *mg_srtp_ctx_create(const struct mg_srtp_policy *p, char *err, size_t errlen)
@@ -445,8 +502,19 @@ struct mg_srtp_ctx *mg_srtp_ctx_create(const struct mg_srtp_policy *p, char *err
 		return NULL;
 	}
 	c->has_stats = (uint8_t)stats;
+	c->pool = p ? p->ssrc_pool : NULL;
+	if (!c->pool) {
+		c->st_more = mg_slab_get(&room_slab);
+		if (!c->st_more) {
+			mg_slab_put(&ctx_pool[stats], c);
+			mg_srtp_set_err(err, errlen, "out of memory for an SRTP context");
+			errno = ENOMEM;
+			return NULL;
+		}
+	}
 	rc = ctx_load(c, p, err, errlen);
 	if (rc) {
+		room_put(c);
 		mg_slab_put(&ctx_pool[stats], c);
 		errno = -rc;
 		return NULL;
@@ -461,6 +529,7 @@ void mg_srtp_ctx_free(struct mg_srtp_ctx *c)
 	if (!c)
 		return;
 	stats = c->has_stats;
+	room_put(c);
 	keys_more_free(c->more, c->nkeys > 0 ? c->nkeys - 1u : 0);
 	keyset_fini(&c->key0);
 	OPENSSL_cleanse(c, ctx_size(stats));
@@ -498,27 +567,48 @@ void mg_srtp_ctx_stats(const struct mg_srtp_ctx *c, struct mg_srtp_stats *out)
 		memset(out, 0, sizeof(*out));
 }
 
+/* SSRC states a context has room for now: 1, or MG_SRTP_SSRC_MAX. */
+static inline unsigned st_n(const struct mg_srtp_ctx *c)
+{
+	return c->st_more ? MG_SRTP_SSRC_MAX : 1;
+}
+
+static inline struct mg_srtp_stream_rt *st_at(struct mg_srtp_ctx *c, unsigned i)
+{
+	return i ? &c->st_more[i - 1] : &c->st0;
+}
+
 static struct mg_srtp_stream_rt *st_find(struct mg_srtp_ctx *c, uint32_t ssrc)
 {
-	for (unsigned i = 0; i < MG_SRTP_SSRC_MAX; i++) {
-		if (c->st[i].in_use && c->st[i].ssrc == ssrc)
-			return &c->st[i];
+	if (c->st0.in_use && c->st0.ssrc == ssrc)
+		return &c->st0;
+	for (unsigned i = 1; i < st_n(c); i++) {
+		struct mg_srtp_stream_rt *st = st_at(c, i);
+
+		if (st->in_use && st->ssrc == ssrc)
+			return st;
 	}
 	return NULL;
 }
 
-/* Take a slot for a new SSRC: a free one, else the least recently used. */
+/* Take a slot for a new SSRC: a free one, else the least recently used.
+ * The second SSRC of a context with a pool takes the room for SSRCs 2..
+ * from it first (none left: the slot of the first is reused). */
 static struct mg_srtp_stream_rt *st_new(struct mg_srtp_ctx *c, uint32_t ssrc)
 {
-	struct mg_srtp_stream_rt *v = &c->st[0];
+	struct mg_srtp_stream_rt *v = &c->st0;
 
-	for (unsigned i = 0; i < MG_SRTP_SSRC_MAX; i++) {
-		if (!c->st[i].in_use) {
-			v = &c->st[i];
+	if (c->st0.in_use && !c->st_more && c->pool)
+		c->st_more = mg_lfpool_get(&c->pool->lf);
+	for (unsigned i = 0; i < st_n(c); i++) {
+		struct mg_srtp_stream_rt *st = st_at(c, i);
+
+		if (!st->in_use) {
+			v = st;
 			break;
 		}
-		if ((int32_t)(c->st[i].last_use - v->last_use) < 0)
-			v = &c->st[i];
+		if ((int32_t)(st->last_use - v->last_use) < 0)
+			v = st;
 	}
 	memset(v, 0, sizeof(*v));
 	v->ssrc = ssrc;
@@ -550,11 +640,16 @@ static struct mg_srtp_stream_rt *st_get(struct mg_srtp_ctx *c, uint32_t ssrc)
 
 int mg_srtp_get_roc(const struct mg_srtp_ctx *c, uint32_t ssrc, uint32_t *roc, uint16_t *seq)
 {
-	for (unsigned i = 0; i < MG_SRTP_SSRC_MAX; i++) {
-		if (c->st[i].in_use && c->st[i].ssrc == ssrc) {
-			*roc = c->st[i].roc;
+	/* (racy from another thread than the owner's: st_more is read once) */
+	const struct mg_srtp_stream_rt *more = __atomic_load_n(&c->st_more, __ATOMIC_RELAXED);
+
+	for (unsigned i = 0; i < (more ? MG_SRTP_SSRC_MAX : 1u); i++) {
+		const struct mg_srtp_stream_rt *st = i ? &more[i - 1] : &c->st0;
+
+		if (st->in_use && st->ssrc == ssrc) {
+			*roc = st->roc;
 			if (seq)
-				*seq = c->st[i].s_l;
+				*seq = st->s_l;
 			return 0;
 		}
 	}

@@ -12,11 +12,14 @@
  *   set: up to #MG_SRTP_KEYS_MAX keys told apart by MKI). Holds the derived
  *   session keys and the runtime state (ROC, replay windows, SRTCP index,
  *   lifetime counters) of up to #MG_SRTP_SSRC_MAX SSRCs, each in one
- *   52-byte struct mg_srtp_stream_rt. Created and freed on a control
- *   path (allocates, may take a lock); used by exactly one thread at a time.
+ *   52-byte struct mg_srtp_stream_rt: the first inside the context, room
+ *   for the others beside it (from a struct mg_srtp_ssrc_pool when the
+ *   policy names one: taken when a second SSRC shows up). Created and freed
+ *   on a control path (allocates, may take a lock); used by exactly one
+ *   thread at a time.
  *
  * Hot path contract: the burst functions never allocate, lock, log or make a
- * system call. They work in place: protect appends the tag (and MKI, and for
+ * system call (taking SSRC room from a pool is a lock-free pop). They work in place: protect appends the tag (and MKI, and for
  * SRTCP the E‖index word) after @c len, so each buffer needs
  * <tt>cap - len >= mg_srtp_overhead()</tt> (#MG_SRTP_MAX_OVERHEAD always
  * suffices); unprotect strips them and shortens @c len. Each packet gets
@@ -130,6 +133,15 @@ struct mg_srtp_policy {
 	uint8_t stats_off;   /**< 1: the context keeps no counters (96 bytes less;
 			      *   mg_srtp_ctx_stats() reports zeros): for a caller
 			      *   that counts every result itself */
+	/** NULL: the context has room for #MG_SRTP_SSRC_MAX SSRCs from its
+	 *  creation on. Else it keeps one SSRC's state inside and takes the
+	 *  room for the others from this pool when a second SSRC shows up
+	 *  (on the packet path; if the pool is empty, it goes on with the one
+	 *  state: the least recently used SSRC gives it up, as when more than
+	 *  #MG_SRTP_SSRC_MAX show up); the room goes back when the context is
+	 *  freed. For a caller with many contexts of which few see a second
+	 *  SSRC (a dataplane: docs/srtp.md "Memory per context"). */
+	struct mg_srtp_ssrc_pool *ssrc_pool;
 	struct mg_srtp_master_key keys[MG_SRTP_KEYS_MAX];
 };
 
@@ -213,6 +225,33 @@ struct mg_srtp_ctx *mg_srtp_ctx_create(const struct mg_srtp_policy *p, char *err
 
 /** Wipe the keys and free a context (NULL is fine). */
 void mg_srtp_ctx_free(struct mg_srtp_ctx *c);
+
+/** Room for #MG_SRTP_SSRC_MAX - 1 SSRC states: what a context of a policy
+ *  with an ssrc_pool takes at its second SSRC. */
+#define MG_SRTP_SSRC_ROOM_BYTES ((MG_SRTP_SSRC_MAX - 1) * 52)
+
+/**
+ * A pool of room for further SSRCs of contexts (policy.ssrc_pool), shared
+ * by any number of threads: taken by the thread that runs a context's
+ * bursts (lock-free, no allocation), given back by mg_srtp_ctx_free().
+ * @p rooms are reserved at once as address space; memory is used only for
+ * the rooms taken at least once (a room costs #MG_SRTP_SSRC_ROOM_BYTES
+ * rounded up to 8).
+ * @return the pool, or NULL with errno set.
+ */
+struct mg_srtp_ssrc_pool *mg_srtp_ssrc_pool_create(uint32_t rooms);
+
+/** Free a pool whose contexts are all freed (NULL is fine). */
+void mg_srtp_ssrc_pool_free(struct mg_srtp_ssrc_pool *p);
+
+/** What a pool holds: its size, the rooms contexts hold now, and how many
+ *  times a context found it empty (and went on with one SSRC state). */
+struct mg_srtp_ssrc_pool_stats {
+	uint64_t rooms;
+	uint64_t in_use;
+	uint64_t empty;
+};
+void mg_srtp_ssrc_pool_stats(const struct mg_srtp_ssrc_pool *p, struct mg_srtp_ssrc_pool_stats *out);
 
 /**
  * Re-key in place (re-INVITE): new master keys from @p p (same direction;

@@ -54,12 +54,16 @@ struct mg_srtp_keyset {
 
 /*
  * One direction of a session: per-session memory in a dataplane (two of
- * these for SRTP both ways), so laid out to fill ten cache lines exactly
- * (docs/srtp.md, memory): the SSRC states, then what every packet reads,
- * then key 0.
+ * these for SRTP both ways), so laid out to fill eight cache lines exactly
+ * (docs/srtp.md, memory): the first SSRC's state, then what every packet
+ * reads, then key 0. The other SSRCs' states are in st_more.
  */
 struct mg_srtp_ctx {
-	struct mg_srtp_stream_rt st[MG_SRTP_SSRC_MAX];
+	struct mg_srtp_stream_rt st0;
+	/* states of SSRCs 2..MG_SRTP_SSRC_MAX: NULL until a second SSRC
+	 * shows up (taken from pool); from creation on without a pool */
+	struct mg_srtp_stream_rt *st_more;
+	struct mg_srtp_ssrc_pool *pool;
 	const struct mg_srtp_suite_info *suite;
 	/* keys 1..nkeys-1 (several only with an MKI; NULL with one key) */
 	struct mg_srtp_keyset *more;

@@ -720,6 +720,85 @@ static void test_names(void **state)
 	assert_int_equal(mg_srtp_backend_available(MG_SRTP_BACKEND_SCALAR), 1);
 }
 
+/* Contexts with an SSRC pool (as the dataplane makes them) keep their first
+ * SSRC inside and take the room for the others from the pool at the second
+ * SSRC, on the packet path without allocating; with the pool empty they go
+ * on with one state (counted); a freed context's room goes back wiped. */
+static void test_ssrc_pool(void **state)
+{
+	FX();
+	struct mg_srtp_ssrc_pool *pool = mg_srtp_ssrc_pool_create(1);
+	struct mg_srtp_ssrc_pool_stats ps;
+	struct mg_srtp_ctx *in1, *in2, *keep = f->in;
+	struct mg_srtp_policy p = f->pol;
+	uint8_t pk[CAP];
+	uint16_t len;
+	uint32_t roc;
+	char err[200];
+
+	assert_non_null(pool);
+	p.dir = MG_SRTP_DIR_INBOUND;
+	p.ssrc_pool = pool;
+	in1 = mg_srtp_ctx_create(&p, err, sizeof(err));
+	in2 = mg_srtp_ctx_create(&p, err, sizeof(err));
+	assert_non_null(in1);
+	assert_non_null(in2);
+	f->in = in1;
+	assert_int_equal(unprot(f, pk, prot(f, pk, 1, 100)), MG_SRTP_OK);
+	mg_srtp_ssrc_pool_stats(pool, &ps);
+	assert_int_equal(ps.rooms, 1);
+	assert_int_equal(ps.in_use, 0); /* one SSRC: no room taken */
+#if MG_COUNT_ALLOCS
+	nallocs = 0;
+	counting = 1;
+#endif
+	assert_int_equal(unprot(f, pk, prot(f, pk, 2, 100)), MG_SRTP_OK);
+#if MG_COUNT_ALLOCS
+	counting = 0;
+	assert_int_equal(nallocs, 0);
+#endif
+	mg_srtp_ssrc_pool_stats(pool, &ps);
+	assert_int_equal(ps.in_use, 1);
+	for (uint32_t s = 3; s <= MG_SRTP_SSRC_MAX; s++)
+		assert_int_equal(unprot(f, pk, prot(f, pk, s, 100)), MG_SRTP_OK);
+	for (uint32_t s = 1; s <= MG_SRTP_SSRC_MAX; s++)
+		assert_int_equal(mg_srtp_get_roc(in1, s, &roc, NULL), 0);
+	/* the second context finds the pool empty: one state, LRU */
+	f->in = in2;
+	assert_int_equal(unprot(f, pk, prot(f, pk, 10, 100)), MG_SRTP_OK);
+	len = prot(f, pk, 11, 200);
+	assert_int_equal(unprot(f, pk, len), MG_SRTP_OK);
+	assert_int_equal(unprot(f, pk, len), MG_SRTP_REPLAY);
+	mg_srtp_ssrc_pool_stats(pool, &ps);
+	assert_int_equal(ps.in_use, 1);
+	assert_int_equal(ps.empty, 1);
+	assert_int_equal(mg_srtp_get_roc(in2, 10, &roc, NULL), -ENOENT);
+	assert_int_equal(mg_srtp_get_roc(in2, 11, &roc, NULL), 0);
+	/* the first context's room goes back, wiped, and serves the second */
+	mg_srtp_ctx_free(in1);
+	mg_srtp_ssrc_pool_stats(pool, &ps);
+	assert_int_equal(ps.in_use, 0);
+	assert_int_equal(unprot(f, pk, prot(f, pk, 12, 100)), MG_SRTP_OK);
+	mg_srtp_ssrc_pool_stats(pool, &ps);
+	assert_int_equal(ps.in_use, 1);
+	assert_int_equal(ps.empty, 1);
+	for (uint32_t s = 1; s <= MG_SRTP_SSRC_MAX; s++)
+		assert_int_equal(mg_srtp_get_roc(in2, s, &roc, NULL), -ENOENT);
+	assert_int_equal(mg_srtp_get_roc(in2, 11, &roc, NULL), 0);
+	assert_int_equal(mg_srtp_get_roc(in2, 12, &roc, NULL), 0);
+	assert_int_equal(unprot(f, pk, len), MG_SRTP_REPLAY); /* SSRC 11 kept its window */
+	/* a re-key keeps the room and forgets every SSRC */
+	assert_int_equal(mg_srtp_ctx_rekey(in2, &p, err, sizeof(err)), 0);
+	assert_int_equal(mg_srtp_get_roc(in2, 11, &roc, NULL), -ENOENT);
+	assert_int_equal(mg_srtp_get_roc(in2, 12, &roc, NULL), -ENOENT);
+	assert_int_equal(unprot(f, pk, len), MG_SRTP_OK);
+	mg_srtp_ctx_free(in2);
+	mg_srtp_ssrc_pool_stats(pool, &ps);
+	assert_int_equal(ps.in_use, 0);
+	f->in = keep;
+	mg_srtp_ssrc_pool_free(pool);
+}
+
 #define BOTH(fn)                                                              \
 	cmocka_unit_test_setup_teardown(fn, setup_scalar, teardown),          \
 		cmocka_unit_test_setup_teardown(fn, setup_imb, teardown)
@@ -737,6 +816,7 @@ int main(void)
 		BOTH(test_malformed),
 		BOTH(test_rtcp_roundtrip_and_tamper),
 		BOTH(test_ssrc_slots),
+		BOTH(test_ssrc_pool),
 		BOTH(test_gcm_roundtrip),
 		BOTH(test_no_allocation),
 		BOTH(test_stats_off),
