@@ -477,6 +477,9 @@ static void stats_dataplane(struct ng_doc *d, struct ng_val *v, const struct mg_
 	ng_dict_add_int(d, o, "ssrc_rooms", (int64_t)s.ssrc_rooms);
 	ng_dict_add_int(d, o, "ssrc_rooms_used", (int64_t)s.ssrc_rooms_used);
 	ng_dict_add_int(d, o, "ssrc_rooms_empty", (int64_t)s.ssrc_rooms_empty);
+	ng_dict_add_int(d, o, "drop_blocks", (int64_t)s.drop_blocks);
+	ng_dict_add_int(d, o, "drop_blocks_used", (int64_t)s.drop_blocks_used);
+	ng_dict_add_int(d, o, "drop_blocks_empty", (int64_t)s.drop_blocks_empty);
 	drops = ng_dict_add(d, o, "drops", ng_new_dict(d));
 	for (unsigned i = 0; i < MG_DROP_REASON_COUNT; i++)
 		ng_dict_add_int(d, drops, mg_proto_drop_name(i), (int64_t)s.drops[i]);

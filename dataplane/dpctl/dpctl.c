@@ -535,11 +535,13 @@ static int cmd_stats(void)
 	       "\"media_ports_used\": %u, \"control_connected\": %s, \"orphans_removed\": %" PRIu64
 	       ", \"orphan_ports_removed\": %" PRIu64 ", \"orphan_sweeps\": %u, "
 	       "\"ssrc_rooms\": %" PRIu64 ", \"ssrc_rooms_used\": %" PRIu64 ", \"ssrc_rooms_empty\": %" PRIu64 ", "
+	       "\"drop_blocks\": %" PRIu64 ", \"drop_blocks_used\": %" PRIu64 ", \"drop_blocks_empty\": %" PRIu64 ", "
 	       "\"rx_packets\": %" PRIu64 ", \"tx_packets\": %" PRIu64 ", \"arp_rx\": %" PRIu64
 	       ", \"arp_tx\": %" PRIu64 ", \"icmp_echo\": %" PRIu64 ", ",
 	       (double)s.uptime_ns / 1e9, s.tsc_hz, s.n_sessions, s.n_ports, s.ports_used,
 	       s.control_connected ? "true" : "false", s.orphans_removed, s.orphan_ports_removed,
 	       s.orphan_sweeps, s.ssrc_rooms, s.ssrc_rooms_used, s.ssrc_rooms_empty,
+	       s.drop_blocks, s.drop_blocks_used, s.drop_blocks_empty,
 	       s.rx_packets, s.tx_packets, s.arp_rx, s.arp_tx, s.icmp_echo);
 	json_drops(s.drops);
 	printf(", \"workers\": [");

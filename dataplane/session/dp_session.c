@@ -53,6 +53,7 @@ static char errbuf[256];
 static struct mg_slab rt_pool, stats_pool;
 /* SRTP contexts' room for further SSRCs (dp_session_init()) */
 static struct mg_srtp_ssrc_pool *ssrc_pool;
+struct mg_lfpool dp_drops_pool;
 
 static void *dpdk_chunk(size_t bytes, size_t align)
 {
@@ -178,6 +179,10 @@ static void sess_free_version(struct dp_session_rt *s, uint64_t mask)
 	}
 	if (mask & RES_STATS) {
 		rte_free(s->stats->forks);
+		if (s->stats->drops != NULL) {
+			memset(s->stats->drops, 0, sizeof(*s->stats->drops));
+			mg_lfpool_put(&dp_drops_pool, s->stats->drops);
+		}
 		mg_slab_put(&stats_pool, s->stats);
 	}
 	memset(s, 0, sizeof(*s));
@@ -279,6 +284,14 @@ int dp_session_init(unsigned max_sess, unsigned n_workers, uint16_t pmin, uint16
 		mg_log(MG_LOG_ERR, "SRTP SSRC pool: %s", strerror(errno));
 		return -ENOMEM;
 	}
+	/* a drop counters block per counters block, which live as long as a
+	 * session or until the defer queue (max_sess * 2 + 64) reclaims them:
+	 * never more than max_sess * 3 + 64; address space until taken */
+	if (dp_drops_pool.base == NULL &&
+	    mg_lfpool_init(&dp_drops_pool, sizeof(struct dp_sess_drops), max_sess * 3u + 1024u) != 0) {
+		mg_log(MG_LOG_ERR, "session drop counters pool: out of address space");
+		return -ENOMEM;
+	}
 	port_lo = pmin;
 	port_hi = pmax;
 	port_cursor = pmin;
@@ -294,6 +307,9 @@ void dp_session_ssrc_rooms(struct mg_msg_dp_stats *out)
 	out->ssrc_rooms = ps.rooms;
 	out->ssrc_rooms_used = ps.in_use;
 	out->ssrc_rooms_empty = ps.empty;
+	out->drop_blocks = dp_drops_pool.n;
+	out->drop_blocks_used = mg_lfpool_in_use(&dp_drops_pool);
+	out->drop_blocks_empty = mg_lfpool_empty(&dp_drops_pool);
 }
 
 void dp_session_reclaim(void)
@@ -1011,18 +1027,23 @@ static void fill_dir(struct mg_msg_dir_stats *o, uint64_t packets, uint64_t byte
 
 void dp_session_fill_stats(const struct dp_session_rt *s, struct mg_msg_session_stats *out)
 {
+	static const struct dp_sess_drops none;
 	const struct dp_sess_stats *st = s->stats;
+	/* (set by the owner worker at the session's first drop) */
+	const struct dp_sess_drops *dr = __atomic_load_n(&st->drops, __ATOMIC_ACQUIRE);
 
+	if (dr == NULL)
+		dr = &none;
 	memset(out, 0, sizeof(*out));
 	out->id = s->id;
 	for (unsigned l = 0; l < 2; l++) {
 		const struct dp_rx_ctr *rx = &st->rx[l];
 		const struct dp_tx_ctr *tx = &st->tx[l];
 
-		fill_dir(&out->legs[l][0], rx->packets, rx->bytes, rx->rtcp_packets, rx->drops,
+		fill_dir(&out->legs[l][0], rx->packets, rx->bytes, rx->rtcp_packets, dr->rx[l],
 			 dp_rx_drop_reason, DP_RX_DROPS, &st->rr[l], s->leg[l].rx_ctx,
 			 st->last_ssrc[l][0]);
-		fill_dir(&out->legs[l][1], tx->packets, tx->bytes, tx->rtcp_packets, tx->drops,
+		fill_dir(&out->legs[l][1], tx->packets, tx->bytes, tx->rtcp_packets, dr->tx[l],
 			 dp_tx_drop_reason, DP_TX_DROPS, NULL, s->leg[l].tx_ctx, st->last_ssrc[l][1]);
 	}
 	for (unsigned f = 0; f < s->n_forks; f++) {

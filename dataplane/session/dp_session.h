@@ -33,6 +33,7 @@
 #include <rte_common.h>
 #include <rte_rcu_qsbr.h>
 
+#include "mg_lfpool.h"
 #include "mg_proto.h"
 #include "mg_srtp.h"
 
@@ -76,14 +77,26 @@ struct dp_rx_ctr {
 	uint64_t packets;
 	uint64_t bytes;
 	uint64_t rtcp_packets;
-	uint64_t drops[DP_RX_DROPS]; /* by DP_RX(reason) */
 };
 
 struct dp_tx_ctr {
 	uint64_t packets;
 	uint64_t bytes;
 	uint64_t rtcp_packets;
-	uint64_t drops[DP_TX_DROPS]; /* by DP_TX(reason) */
+};
+
+/*
+ * A session's drop counters by reason. Most sessions never drop a packet,
+ * so they are not part of dp_sess_stats: the owner worker takes a block
+ * from dp_drops_pool (lock-free, no allocation) at the session's first
+ * drop and it goes back with the counters block. If the pool were empty
+ * (it is sized so that it cannot be: dp_session_init()), the worker counts
+ * the drop in its own block, reported with the drops no session has
+ * (DP_STATS drops, `drop_blocks_empty`).
+ */
+struct dp_sess_drops {
+	uint64_t rx[2][DP_RX_DROPS]; /* [leg][DP_RX(reason)]: what it received */
+	uint64_t tx[2][DP_TX_DROPS]; /* [leg][DP_TX(reason)]: what it sent */
 };
 
 /* rx: the party's last RTCP report block (first of its SR/RR) */
@@ -144,9 +157,15 @@ struct dp_sess_stats {
 	/* NULL until the first FORK_ADD, which sets it (main lcore) before it
 	 * publishes the version that has the fork */
 	struct dp_fork_stats *forks;
+	/* NULL until the session's first drop (the owner worker sets it,
+	 * release; readers load it acquire) */
+	struct dp_sess_drops *drops;
 } __rte_cache_aligned;
-_Static_assert(sizeof(struct dp_sess_stats) == 7 * RTE_CACHE_LINE_SIZE,
-	       "dp_sess_stats: seven cache lines");
+_Static_assert(sizeof(struct dp_sess_stats) == 4 * RTE_CACHE_LINE_SIZE,
+	       "dp_sess_stats: four cache lines");
+
+/* Drop blocks (struct dp_sess_drops) of the sessions, any thread. */
+extern struct mg_lfpool dp_drops_pool;
 
 /* A leg as the worker reads it on every packet. */
 struct dp_leg_rt {

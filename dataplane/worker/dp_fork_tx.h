@@ -61,7 +61,7 @@ static inline void fork_send(struct dp_worker *w, struct dp_session_rt *s, const
 	dp_net_write_udp(out, &dp_ports[f->port_idx].mac, f->local_ip, sp, f->remote_ip, dport);
 	c->packets++;
 	c->bytes += out->pkt_len - DP_HDR_LEN;
-	tx_ip(w, f->port_idx, out, f->remote_ip, NULL, NULL);
+	tx_ip(w, f->port_idx, out, f->remote_ip, NULL, 0, NULL);
 }
 
 #endif

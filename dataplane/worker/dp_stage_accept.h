@@ -45,7 +45,7 @@ static inline void stage_accept(struct dp_worker *w, struct job *jobs, unsigned 
 		enum src_verdict v = src_check(s, j->leg, j->src_ip, j->src_port, j->rtcp, now);
 
 		if (unlikely(v == SRC_DROP)) {
-			st->rx[j->leg].drops[DP_RX(MG_DROP_SOURCE_MISMATCH)]++;
+			sess_drop_rx(w, st, j->leg, MG_DROP_SOURCE_MISMATCH);
 			rte_pktmbuf_free(m);
 			if (j->raw != NULL) {
 				rte_pktmbuf_free(j->raw);
@@ -93,7 +93,7 @@ static inline void stage_accept(struct dp_worker *w, struct job *jobs, unsigned 
 		}
 		/* blocked (NG block media): received, counted, forked, not sent on */
 		if (unlikely(l->block)) {
-			st->rx[j->leg].drops[DP_RX(MG_DROP_BLOCKED)]++;
+			sess_drop_rx(w, st, j->leg, MG_DROP_BLOCKED);
 			rte_pktmbuf_free(m);
 			j->ok = 0;
 			continue;
@@ -105,7 +105,7 @@ static inline void stage_accept(struct dp_worker *w, struct job *jobs, unsigned 
 			continue;
 		}
 		if (unlikely(o->src->ip == 0 || (j->rtcp ? o->src->rtcp_port : o->src->rtp_port) == 0)) {
-			st->tx[j->leg ^ 1].drops[DP_TX(MG_DROP_UNKNOWN_DEST)]++;
+			sess_drop_tx(w, st, j->leg ^ 1, MG_DROP_UNKNOWN_DEST);
 			rte_pktmbuf_free(m);
 			j->ok = 0;
 		}

@@ -24,7 +24,7 @@ static inline void stage_out(struct dp_worker *w, struct job *jobs, unsigned nj)
 			s->stats->last_ssrc[j->leg ^ 1][1] =
 				load32(rte_pktmbuf_mtod(m, const uint8_t *) + 8);
 		if (unlikely(rte_pktmbuf_prepend(m, DP_HDR_LEN) == NULL)) {
-			tx->drops[DP_TX(MG_DROP_OTHER)]++;
+			sess_drop_tx(w, s->stats, j->leg ^ 1, MG_DROP_OTHER);
 			rte_pktmbuf_free(m);
 			continue;
 		}
@@ -36,7 +36,7 @@ static inline void stage_out(struct dp_worker *w, struct job *jobs, unsigned nj)
 		tx->packets++;
 		tx->bytes += plen;
 		tx->rtcp_packets += j->rtcp;
-		tx_ip(w, o->port_idx, m, dst->ip, tx->drops, j->cap);
+		tx_ip(w, o->port_idx, m, dst->ip, s->stats, j->leg ^ 1, j->cap);
 	}
 }
 

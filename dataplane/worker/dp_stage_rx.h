@@ -83,7 +83,7 @@ static inline unsigned stage_rx(struct dp_worker *w, struct rte_mbuf **pkts, uns
 		if (ip->next_proto_id == IPPROTO_ICMP) {
 			if (dp_net_icmp_echo_reply(m, RTE_ETHER_HDR_LEN)) {
 				w->net.icmp_echo_replies++;
-				tx_enqueue(w, p, m, NULL);
+				tx_enqueue(w, p, m, NULL, 0);
 			} else {
 				net_drop(w, m, DP_NET_DROP_ICMP_OTHER);
 			}

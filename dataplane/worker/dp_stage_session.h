@@ -75,15 +75,13 @@ static inline unsigned stage_session(struct dp_worker *w, struct job *jobs, cons
 
 		if (l->mux && len >= 2 && (pl[1] & 0x7f) >= 64 && (pl[1] & 0x7f) <= 95)
 			rtcp = true; /* RFC 5761 demultiplexing */
-		struct dp_rx_ctr *rx = &s->stats->rx[leg];
-
 		if (unlikely(m->nb_segs != 1 || !media_ok(pl, len, rtcp))) {
-			rx->drops[DP_RX(MG_DROP_MALFORMED)]++;
+			sess_drop_rx(w, s->stats, leg, MG_DROP_MALFORMED);
 			rte_pktmbuf_free(m);
 			continue;
 		}
 		if (unlikely(src_check(s, leg, j->src_ip, j->src_port, rtcp, now) == SRC_DROP)) {
-			rx->drops[DP_RX(MG_DROP_SOURCE_MISMATCH)]++;
+			sess_drop_rx(w, s->stats, leg, MG_DROP_SOURCE_MISMATCH);
 			rte_pktmbuf_free(m);
 			continue;
 		}

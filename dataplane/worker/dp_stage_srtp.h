@@ -76,9 +76,9 @@ static inline void stage_srtp(struct dp_worker *w, struct job *jobs, unsigned nj
 				uint8_t r = srtp_to_drop(res[q]);
 
 				if (outbound)
-					jq->s->stats->tx[jq->leg ^ 1].drops[DP_TX(r)]++;
+					sess_drop_tx(w, jq->s->stats, jq->leg ^ 1, r);
 				else
-					jq->s->stats->rx[jq->leg].drops[DP_RX(r)]++;
+					sess_drop_rx(w, jq->s->stats, jq->leg, r);
 				jq->ok = 0;
 				rte_pktmbuf_free(m);
 				if (jq->raw != NULL) {

@@ -22,53 +22,56 @@ static inline void tx_flush(struct dp_worker *w, unsigned p)
 	w->net.tx_pkts += sent;
 	for (uint16_t i = sent; i < b->n; i++) {
 		w->net.drops[DP_NET_DROP_TX_FULL]++;
-		if (b->drop_ctr[i] != NULL)
-			(*b->drop_ctr[i])++;
+		if (b->drop_st[i] != NULL)
+			sess_drop_tx(w, b->drop_st[i], b->drop_leg[i], MG_DROP_TX_FULL);
 		rte_pktmbuf_free(b->m[i]);
 	}
 	b->n = 0;
 }
 
-static inline void tx_enqueue(struct dp_worker *w, unsigned p, struct rte_mbuf *m, uint64_t *ctr)
+/* @p st (may be NULL): session counters to charge tx_full to, leg @p leg */
+static inline void tx_enqueue(struct dp_worker *w, unsigned p, struct rte_mbuf *m, struct dp_sess_stats *st,
+			      unsigned leg)
 {
 	struct txbuf *b = &w->tx[p];
 
 	b->m[b->n] = m;
-	b->drop_ctr[b->n] = ctr;
+	b->drop_st[b->n] = st;
+	b->drop_leg[b->n] = (uint8_t)leg;
 	if (++b->n >= BURST)
 		tx_flush(w, p);
 }
 
 /*
  * Send a built Eth/IPv4/UDP packet to @p dip on port @p p: neighbour lookup,
- * or hand it to the main lcore to wait for ARP. @p ctr: per-leg counters'
- * tx counters' drops[] (DP_TX slots) to charge on failure (may be NULL).
+ * or hand it to the main lcore to wait for ARP. @p st: session counters to
+ * charge a failure to, as sent on leg @p leg (may be NULL).
  */
 static inline void tx_ip(struct dp_worker *w, unsigned p, struct rte_mbuf *m, uint32_t dip,
-			 uint64_t *drops, struct dp_capture_slot *cap)
+			 struct dp_sess_stats *st, unsigned leg, struct dp_capture_slot *cap)
 {
 	uint32_t nh = dp_net_nexthop((uint16_t)p, dip);
 	struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
 
 	if (unlikely(nh == 0)) {
 		w->net.drops[DP_NET_DROP_NO_ROUTE]++;
-		if (drops != NULL)
-			drops[DP_TX(MG_DROP_NO_NEIGHBOUR)]++;
+		if (st != NULL)
+			sess_drop_tx(w, st, leg, MG_DROP_NO_NEIGHBOUR);
 		rte_pktmbuf_free(m);
 		return;
 	}
 	if (likely(dp_neigh_lookup((uint16_t)p, nh, &eh->dst_addr))) {
 		if (unlikely(cap != NULL)) /* as it leaves: the next hop's MAC is in */
 			dp_capture_pkt(cap, m, 0, dp_ports[p].port_id, DP_CAPTURE_OUT, rte_rdtsc());
-		tx_enqueue(w, p, m, drops != NULL ? &drops[DP_TX(MG_DROP_TX_FULL)] : NULL);
+		tx_enqueue(w, p, m, st, leg);
 		return;
 	}
 	m->port = (uint16_t)p;
 	m->hash.usr = nh;
 	if (rte_ring_mp_enqueue(dp_slow_ring, m) != 0) {
 		w->net.drops[DP_NET_DROP_SLOW_RING_FULL]++;
-		if (drops != NULL)
-			drops[DP_TX(MG_DROP_NO_NEIGHBOUR)]++;
+		if (st != NULL)
+			sess_drop_tx(w, st, leg, MG_DROP_NO_NEIGHBOUR);
 		rte_pktmbuf_free(m);
 	}
 }

@@ -90,7 +90,7 @@ int dp_worker_main(void *arg)
 		if (w->main_tx != NULL) {
 			n = rte_ring_sc_dequeue_burst(w->main_tx, (void **)pkts, BURST, NULL);
 			for (unsigned i = 0; i < n; i++)
-				tx_enqueue(w, pkts[i]->port, pkts[i], NULL);
+				tx_enqueue(w, pkts[i]->port, pkts[i], NULL, 0);
 			total += n;
 		}
 		uint64_t t1 = rte_rdtsc();

@@ -28,7 +28,10 @@
 struct txbuf {
 	uint16_t n;
 	struct rte_mbuf *m[TXB_MAX];
-	uint64_t *drop_ctr[TXB_MAX]; /* per-leg tx_full counter, or NULL */
+	/* whose tx_full a packet that cannot be sent is: session counters (or
+	 * NULL) and the leg it leaves on */
+	struct dp_sess_stats *drop_st[TXB_MAX];
+	uint8_t drop_leg[TXB_MAX];
 };
 
 struct dp_worker {
@@ -39,6 +42,9 @@ struct dp_worker {
 	struct mg_srtp_engine *eng;
 	uint64_t packets, busy_tsc, polls, idle_polls, handoffs, preempted;
 	struct dp_net_stats net;
+	/* sessions' drops when dp_drops_pool had no block (cannot happen as
+	 * sized; counted all the same, in DP_STATS drops) */
+	struct dp_sess_drops drops_spill;
 	struct txbuf tx[DP_MAX_PORTS];
 } __rte_cache_aligned;
 
@@ -79,6 +85,31 @@ static inline void net_drop(struct dp_worker *w, struct rte_mbuf *m, enum dp_net
 {
 	w->net.drops[r]++;
 	rte_pktmbuf_free(m);
+}
+
+/* The drop counters of session counters @p st, taken at its first drop. */
+static inline struct dp_sess_drops *sess_drops(struct dp_worker *w, struct dp_sess_stats *st)
+{
+	struct dp_sess_drops *d = st->drops;
+
+	if (likely(d != NULL))
+		return d;
+	d = mg_lfpool_get(&dp_drops_pool);
+	if (unlikely(d == NULL))
+		return &w->drops_spill;
+	__atomic_store_n(&st->drops, d, __ATOMIC_RELEASE);
+	return d;
+}
+
+/* Count a drop of what leg @p leg received / sent, by enum mg_drop_reason. */
+static inline void sess_drop_rx(struct dp_worker *w, struct dp_sess_stats *st, unsigned leg, unsigned reason)
+{
+	sess_drops(w, st)->rx[leg][DP_RX(reason)]++;
+}
+
+static inline void sess_drop_tx(struct dp_worker *w, struct dp_sess_stats *st, unsigned leg, unsigned reason)
+{
+	sess_drops(w, st)->tx[leg][DP_TX(reason)]++;
 }
 
 /* 4 bytes at any alignment (the RTP header follows 42 bytes of headers): one

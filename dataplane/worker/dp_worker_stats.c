@@ -92,6 +92,17 @@ void dp_worker_fill_dp_stats(struct mg_msg_dp_stats *out)
 				    drops[DP_NET_DROP_IPV6] + drops[DP_NET_DROP_IP_FRAGMENT] +
 				    drops[DP_NET_DROP_IP_PROTO] + drops[DP_NET_DROP_ICMP_OTHER] +
 				    drops[DP_NET_DROP_ARP_NOT_OURS];
+	/* sessions' drops that found no counters block (dp_worker_rt.h sess_drops()) */
+	for (unsigned i = 0; i < dp_n_run_workers; i++) {
+		const struct dp_sess_drops *sp = &dp_workers[i]->drops_spill;
+
+		for (unsigned l = 0; l < 2; l++) {
+			for (unsigned k = 0; k < DP_RX_DROPS; k++)
+				out->drops[dp_rx_drop_reason[k]] += sp->rx[l][k];
+			for (unsigned k = 0; k < DP_TX_DROPS; k++)
+				out->drops[dp_tx_drop_reason[k]] += sp->tx[l][k];
+		}
+	}
 	for (unsigned i = 0; i < dp_n_run_workers && i < MG_PROTO_MAX_WORKERS; i++) {
 		out->workers[i].lcore = dp_workers[i]->lcore;
 		out->workers[i].packets = dp_workers[i]->packets;

@@ -558,6 +558,38 @@ static void test_srtp_second_ssrc_room(void **state)
 	assert_int_equal(s.n, 2);
 }
 
+/* A session's drop counters are a block it takes at its first drop: none
+ * while it only forwards, one (the same) for every later drop, and the
+ * counts by reason are what was dropped. */
+static void test_drop_block_first_drop(void **state)
+{
+	struct mg_msg_dp_stats before, after;
+	struct mg_msg_session_stats st;
+	(void)state;
+
+	latch_add(32, 30320, 40320, false, 0, false);
+	dp_session_ssrc_rooms(&before);
+	assert_true(before.drop_blocks > 0);
+	assert_int_equal(RTP_IN(32, A2, 41000, 30320), 40322);
+	assert_int_equal(RTP_IN(32, A2, 41000, 30320), 40322);
+	dp_session_ssrc_rooms(&after);
+	assert_int_equal(after.drop_blocks_used, before.drop_blocks_used);
+	stats_of(32, &st);
+	for (unsigned r = 0; r < MG_PROTO_DROP_SLOTS; r++)
+		assert_int_equal(st.legs[0][0].drops[r], 0);
+	assert_int_equal(RTP_IN(32, ATK, 6000, 30320), 0);
+	dp_session_ssrc_rooms(&after);
+	assert_int_equal(after.drop_blocks_used, before.drop_blocks_used + 1);
+	assert_int_equal(RTP_IN(32, ATK, 6000, 30320), 0);
+	assert_int_equal(RTP_IN(32, ATK, 6002, 30320), 0);
+	dp_session_ssrc_rooms(&after);
+	assert_int_equal(after.drop_blocks_used, before.drop_blocks_used + 1);
+	assert_int_equal(after.drop_blocks_empty, before.drop_blocks_empty);
+	stats_of(32, &st);
+	assert_int_equal(st.legs[0][0].drops[MG_DROP_SOURCE_MISMATCH], 3);
+	assert_int_equal(st.legs[0][0].packets, 2);
+}
+
 /* NG block media: a blocked leg still learns its source and counts what it
  * receives, but forwards nothing (drop reason blocked); unblocked by a
  * MODIFY, it forwards again. */
@@ -885,6 +917,7 @@ int main(void)
 		cmocka_unit_test(test_latch_one_burst),
 		cmocka_unit_test(test_latch_srtp_needs_auth),
 		cmocka_unit_test(test_srtp_second_ssrc_room),
+		cmocka_unit_test(test_drop_block_first_drop),
 		cmocka_unit_test(test_block_leg),
 		cmocka_unit_test(test_rtcp_report_kept),
 		cmocka_unit_test(test_handover_srtp),
@@ -915,6 +948,18 @@ int main(void)
 			dp_session_del(ids[i], NULL, &err);
 		rte_rcu_qsbr_quiescent(dp_qsbr, 0);
 		dp_session_reclaim();
+	}
+	/* and every SSRC room and drop counters block is back in its pool */
+	{
+		struct mg_msg_dp_stats left;
+
+		dp_session_ssrc_rooms(&left);
+		if (dp_session_count() != 0 || left.ssrc_rooms_used != 0 || left.drop_blocks_used != 0) {
+			fprintf(stderr, "after every session's end: %u sessions, %" PRIu64 " SSRC rooms and %"
+				PRIu64 " drop blocks still held\n", dp_session_count(), left.ssrc_rooms_used,
+				left.drop_blocks_used);
+			rc = 1;
+		}
 	}
 	return rc;
 }

@@ -269,6 +269,9 @@ static void swap_dp_stats(void *p)
 	SW64(s->ssrc_rooms);
 	SW64(s->ssrc_rooms_used);
 	SW64(s->ssrc_rooms_empty);
+	SW64(s->drop_blocks);
+	SW64(s->drop_blocks_used);
+	SW64(s->drop_blocks_empty);
 	for (unsigned i = 0; i < MG_PROTO_MAX_WORKERS; i++) {
 		SW32(s->workers[i].lcore);
 		SW32(s->workers[i].reserved);

@@ -415,6 +415,11 @@ struct mg_msg_dp_stats {
 	uint64_t ssrc_rooms_used;  /**< rooms contexts hold now */
 	uint64_t ssrc_rooms_empty; /**< times a context found none: it went on with one
 				        SSRC state (its least recently used SSRC gives it up) */
+	/* (version 3) a session's drop counters are a block taken at its first
+	 * drop (docs/dataplane.md, "Memory per session") */
+	uint64_t drop_blocks;       /**< blocks the pool has (maxSessions x 3 + 1024) */
+	uint64_t drop_blocks_used;  /**< held by sessions that dropped a packet */
+	uint64_t drop_blocks_empty; /**< drops that found none: counted in drops[] above */
 } __attribute__((packed));
 
 /* ------------------------------------------------------------------ TDM */
@@ -555,7 +560,7 @@ MG_PROTO_ASSERT_SIZE(struct mg_msg_fork, 128);
 MG_PROTO_ASSERT_OFF(struct mg_msg_fork, crypto, 56);
 MG_PROTO_ASSERT_SIZE(struct mg_msg_fork_id, 16);
 MG_PROTO_ASSERT_SIZE(struct mg_msg_worker_stats, 40);
-MG_PROTO_ASSERT_SIZE(struct mg_msg_dp_stats, 888);
+MG_PROTO_ASSERT_SIZE(struct mg_msg_dp_stats, 912);
 MG_PROTO_ASSERT_SIZE(struct mg_msg_tdm_bind, 32);
 MG_PROTO_ASSERT_OFF(struct mg_msg_tdm_bind, ssrc, 16);
 MG_PROTO_ASSERT_SIZE(struct mg_msg_tdm_chan, 8);
