@@ -289,19 +289,22 @@ static int mem_table(FILE *csv)
 	if (csv)
 		fprintf(csv, "suite,keys,aes,used_bytes_per_ctx,heap_bytes_per_ctx\n");
 	{
-		printf("# sizeof: mg_srtp_ctx %zu (of which %u SSRC slots x %zu, stats %zu), keyset %zu "
-		       "(per master key: SRTP + SRTCP dkeys %zu each), engine %zu (per thread)\n",
-		       sizeof(struct mg_srtp_ctx), MG_SRTP_SSRC_MAX, sizeof(struct mg_srtp_stream_rt),
-		       sizeof(struct mg_srtp_stats), sizeof(struct mg_srtp_keyset), sizeof(struct mg_srtp_dkeys),
-		       sizeof(struct mg_srtp_engine));
+		printf("# sizeof: mg_srtp_ctx %zu (of which 1 SSRC state %zu, stats %zu; room for %u more "
+		       "SSRCs %u B beside it), keyset %zu (per master key: SRTP + SRTCP dkeys %zu each), "
+		       "engine %zu (per thread)\n",
+		       sizeof(struct mg_srtp_ctx), sizeof(struct mg_srtp_stream_rt), sizeof(struct mg_srtp_stats),
+		       MG_SRTP_SSRC_MAX - 1, MG_SRTP_SSRC_ROOM_BYTES, sizeof(struct mg_srtp_keyset),
+		       sizeof(struct mg_srtp_dkeys), sizeof(struct mg_srtp_engine));
 		printf("# heap per mg_srtp_ctx_create(), mallinfo2() over %d live contexts; contexts are the "
 		       "same for every backend\n",
 		       MEM_N);
 		printf("%-24s %4s %-6s %10s %10s\n", "suite", "keys", "aes", "used B", "heap B");
 	}
-	/* each suite with 1 and MG_SRTP_KEYS_MAX keys, AES-NI and EVP; the
-	 * last row: the first one's context as the dataplane makes it, without
-	 * the engine's counters (policy stats_off) */
+	/* each suite with 1 and MG_SRTP_KEYS_MAX keys, AES-NI and EVP (a
+	 * context with room for MG_SRTP_SSRC_MAX SSRCs); the last row: the
+	 * first one's context as the dataplane makes it, without the engine's
+	 * counters (policy stats_off) and with an SSRC pool (room for SSRCs
+	 * 2.. only when a second one shows up: not here) */
 	const unsigned n_rows = NELEM(ms) * 2 * 2;
 
 	for (unsigned row = 0; row <= n_rows; row++) {
@@ -345,6 +348,11 @@ static int mem_table(FILE *csv)
 		}
 		if (evp)
 			setenv("MG_SRTP_SCALAR_AES", "evp", 1);
+		if (stats_off) {
+			p.ssrc_pool = mg_srtp_ssrc_pool_create(MEM_N + 1);
+			if (!p.ssrc_pool)
+				_exit(1);
+		}
 		/* warm up: one-time library state is not per context */
 		mg_srtp_ctx_free(mg_srtp_ctx_create(&p, err, sizeof(err)));
 		malloc_trim(0);
@@ -368,7 +376,7 @@ static int mem_table(FILE *csv)
 				used, heap);
 		printf("%-24s %4u %-6s %10.0f %10.0f%s\n", mg_srtp_suite_by_id(ms[si])->sdes_name,
 		       p.nkeys, evp ? "evp" : "aes-ni", used, heap,
-		       stats_off ? "  (stats_off: as the dataplane creates it)" : "");
+		       stats_off ? "  (stats_off, SSRC pool, one SSRC: as the dataplane creates it)" : "");
 		fflush(stdout);
 		if (csv)
 			fflush(csv);
