@@ -118,9 +118,15 @@ struct mg_srtp_engine *mg_srtp_engine_create(enum mg_srtp_backend b)
 #if MG_HAVE_IPSECMB
 	if (b == MG_SRTP_BACKEND_AUTO || b == MG_SRTP_BACKEND_IPSECMB) {
 		e->imb = mg_srtp_imb_mgr_create(&e->imb_arch);
-		if (e->imb)
+		if (e->imb) {
+			if (mg_srtp_imb_engine_init(e) != 0) {
+				mg_srtp_imb_mgr_free(e->imb);
+				free(e);
+				errno = ENOMEM;
+				return NULL;
+			}
 			b = MG_SRTP_BACKEND_IPSECMB;
-		else if (b == MG_SRTP_BACKEND_IPSECMB) {
+		} else if (b == MG_SRTP_BACKEND_IPSECMB) {
 			free(e);
 			errno = ENOTSUP;
 			return NULL;
@@ -141,7 +147,7 @@ struct mg_srtp_engine *mg_srtp_engine_create(enum mg_srtp_backend b)
 	e->burst_id = (uint64_t)__atomic_add_fetch(&engine_serial, 1, __ATOMIC_RELAXED) << 40;
 #if MG_HAVE_IPSECMB
 	if (e->imb)
-		mg_srtp_imb_describe(e->imb, e->imb_arch, e->desc, sizeof(e->desc));
+		mg_srtp_imb_describe(e);
 	else
 #endif
 		snprintf(e->desc, sizeof(e->desc), "scalar %s", OpenSSL_version(OPENSSL_VERSION));
@@ -163,8 +169,10 @@ void mg_srtp_engine_free(struct mg_srtp_engine *e)
 	if (!e)
 		return;
 #if MG_HAVE_IPSECMB
-	if (e->imb)
+	if (e->imb) {
 		mg_srtp_imb_mgr_free(e->imb);
+		free(e->imb_jobs);
+	}
 #endif
 	OPENSSL_cleanse(e->ops, sizeof(e->ops)); /* the last bursts' round keys */
 	free(e);
