@@ -218,21 +218,44 @@ static int cipher_pass(IMB_MGR *m, IMB_JOB *jobs, unsigned nj, IMB_CIPHER_DIRECT
 	return ok;
 }
 
+/* SHA-1 blocks of an HMAC inner hash over @len bytes (padding included) */
+static inline unsigned sha1_blocks(uint64_t len)
+{
+	return (unsigned)((len + 8) / 64 + 1);
+}
+
 /* HMAC-SHA1 of every job into its op's digest: on an avx512 manager our
  * own 16-lane code (mg_srtp_sha1x16.c; the library's lane manager costs
  * as much as the rounds), else the library's hash burst (its sse/avx2
- * code paths, which MG_SRTP_IMB_ARCH selects for the tests). 1 = done. */
+ * code paths, which MG_SRTP_IMB_ARCH selects for the tests). The x16
+ * lanes of a group run in lock-step for its longest message, so the jobs
+ * go in groups of 16 in order of block count (a stable insertion sort:
+ * nothing to move in a burst of one size; 60- and 1200-byte packets
+ * alternating: ~225 -> ~165 ns each). 1 = done. */
 static int hash_pass(const struct mg_srtp_engine *e, IMB_JOB *jobs, unsigned nj)
 {
 	struct mg_srtp_sha1x16_lane l[16];
+	uint8_t ord[MG_SRTP_BURST_MAX];
+	unsigned nb[MG_SRTP_BURST_MAX];
 
 	if (!e->imb_x16)
 		return IMB_SUBMIT_HASH_BURST_NOCHECK((IMB_MGR *)e->imb, jobs, nj, IMB_AUTH_HMAC_SHA_1) == nj;
+	for (unsigned i = 0; i < nj; i++) {
+		const unsigned b = sha1_blocks(jobs[i].msg_len_to_hash_in_bytes);
+		unsigned k = i;
+
+		for (; k > 0 && nb[k - 1] > b; k--) {
+			nb[k] = nb[k - 1];
+			ord[k] = ord[k - 1];
+		}
+		nb[k] = b;
+		ord[k] = (uint8_t)i;
+	}
 	for (unsigned i = 0; i < nj; i += 16) {
 		const unsigned g = nj - i < 16 ? nj - i : 16;
 
 		for (unsigned j = 0; j < g; j++) {
-			const IMB_JOB *job = &jobs[i + j];
+			const IMB_JOB *job = &jobs[ord[i + j]];
 
 			l[j].msg = job->src;
 			l[j].len = (unsigned)job->msg_len_to_hash_in_bytes;
