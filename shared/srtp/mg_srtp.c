@@ -118,9 +118,15 @@ struct mg_srtp_engine *mg_srtp_engine_create(enum mg_srtp_backend b)
 #if MG_HAVE_IPSECMB
 	if (b == MG_SRTP_BACKEND_AUTO || b == MG_SRTP_BACKEND_IPSECMB) {
 		e->imb = mg_srtp_imb_mgr_create(&e->imb_arch);
-		if (e->imb)
+		if (e->imb) {
+			if (mg_srtp_imb_engine_init(e) != 0) {
+				mg_srtp_imb_mgr_free(e->imb);
+				free(e);
+				errno = ENOMEM;
+				return NULL;
+			}
 			b = MG_SRTP_BACKEND_IPSECMB;
-		else if (b == MG_SRTP_BACKEND_IPSECMB) {
+		} else if (b == MG_SRTP_BACKEND_IPSECMB) {
 			free(e);
 			errno = ENOTSUP;
 			return NULL;
@@ -141,7 +147,7 @@ struct mg_srtp_engine *mg_srtp_engine_create(enum mg_srtp_backend b)
 	e->burst_id = (uint64_t)__atomic_add_fetch(&engine_serial, 1, __ATOMIC_RELAXED) << 40;
 #if MG_HAVE_IPSECMB
 	if (e->imb)
-		mg_srtp_imb_describe(e->imb, e->imb_arch, e->desc, sizeof(e->desc));
+		mg_srtp_imb_describe(e);
 	else
 #endif
 		snprintf(e->desc, sizeof(e->desc), "scalar %s", OpenSSL_version(OPENSSL_VERSION));
@@ -163,8 +169,10 @@ void mg_srtp_engine_free(struct mg_srtp_engine *e)
 	if (!e)
 		return;
 #if MG_HAVE_IPSECMB
-	if (e->imb)
+	if (e->imb) {
 		mg_srtp_imb_mgr_free(e->imb);
+		free(e->imb_jobs);
+	}
 #endif
 	OPENSSL_cleanse(e->ops, sizeof(e->ops)); /* the last bursts' round keys */
 	free(e);
@@ -793,16 +801,21 @@ static struct mg_srtp_keyset *key_by_mki(struct mg_srtp_ctx *c, const uint8_t *m
 	return NULL;
 }
 
+/* RFC 3711 §4.1.1: (salt || 00 00) XOR (SSRC at bytes 4..7, index at
+ * 8..13), as two big-endian words built in registers and stored once
+ * (byte-wise XORs into the stored salt stalled on store forwarding:
+ * ~6 ns of a 172-byte protect) */
 static inline void iv_cm(uint8_t *iv, const uint8_t *salt, uint32_t ssrc, uint64_t index)
 {
-	memcpy(iv, salt, 14);
-	iv[14] = iv[15] = 0;
-	iv[4] ^= (uint8_t)(ssrc >> 24);
-	iv[5] ^= (uint8_t)(ssrc >> 16);
-	iv[6] ^= (uint8_t)(ssrc >> 8);
-	iv[7] ^= (uint8_t)ssrc;
-	for (int i = 0; i < 6; i++)
-		iv[13 - i] ^= (uint8_t)(index >> (8 * i));
+	const uint64_t m48 = 0xffffffffffffULL;
+	uint64_t hi, lo;
+
+	memcpy(&hi, salt, 8);
+	memcpy(&lo, salt + 6, 8); /* salt[6..13]: the low 48 bits are 8..13 */
+	hi = __builtin_bswap64(__builtin_bswap64(hi) ^ ssrc);
+	lo = __builtin_bswap64(((__builtin_bswap64(lo) ^ index) & m48) << 16);
+	memcpy(iv, &hi, 8);
+	memcpy(iv + 8, &lo, 8);
 }
 
 /* RFC 7714 §8.1/§9.1: 00 00 || SSRC || ROC-or-0 || SEQ-or-index, XOR salt. */

@@ -131,13 +131,16 @@ struct mg_srtp_op {
 struct mg_srtp_engine {
 	enum mg_srtp_backend backend;
 	void *imb;           /* IMB_MGR */
+	void *imb_jobs;      /* IMB_JOB[MG_SRTP_BURST_MAX]: the burst calls' jobs */
+	uint8_t imb_x16;     /* HMAC on mg_srtp_hmac_sha1_x16 (avx512 manager) */
 	int imb_arch;        /* IMB_ARCH it was initialised for */
 	char desc[64];
 	uint64_t burst_id;   /* never 0: a fresh context never matches */
-	unsigned imb_min;    /* bursts smaller than this go scalar: a lone job
-			      * must be flushed through an otherwise empty
-			      * multi-lane manager, which costs more than
-			      * libcrypto's single-buffer path */
+	unsigned imb_min;    /* bursts smaller than this go scalar: a few
+			      * packets cost the multi-lane HMAC as much as
+			      * 16 (x16) or a flush through an otherwise
+			      * empty manager (library), more than the
+			      * single-buffer path */
 	struct mg_srtp_op ops[MG_SRTP_BURST_MAX];
 };
 
@@ -159,7 +162,11 @@ void mg_srtp_imb_keys_fini(struct mg_srtp_dkeys *dk);
  * scalar path's GCM when that key data exists): 1 = done / tag verified. */
 int mg_srtp_imb_gcm_one(const struct mg_srtp_dkeys *dk, struct mg_srtp_op *op, int rtcp, int protect);
 void *mg_srtp_imb_mgr_create(int *arch);
-const char *mg_srtp_imb_describe(const void *mgr, int arch, char *buf, size_t len);
+/* An engine's state for mg_srtp_imb_run beside its manager (imb, imb_arch
+ * set): imb_jobs (freed with free()), imb_x16. 0 or -ENOMEM. */
+int mg_srtp_imb_engine_init(struct mg_srtp_engine *e);
+/* e->desc of an ipsec-mb engine: library version, code path, HMAC */
+void mg_srtp_imb_describe(struct mg_srtp_engine *e);
 void mg_srtp_imb_mgr_free(void *mgr);
 #endif
 
