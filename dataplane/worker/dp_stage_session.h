@@ -88,10 +88,14 @@ static inline unsigned stage_session(struct dp_worker *w, struct job *jobs, cons
 		rte_prefetch0(&s->stats->rx[leg]);
 		rte_prefetch0(&s->stats->tx[leg ^ 1]);
 		rte_prefetch0(s->leg[leg ^ 1].src);
+		/* all of a context: stage 3 reads every line of it (SSRC state,
+		 * per-packet fields, round keys, HMAC states, lifetime) */
 		if (l->rx_ctx != NULL)
-			rte_prefetch0(l->rx_ctx);
+			for (unsigned c = 0; c < MG_SRTP_CTX_PACKET_BYTES; c += RTE_CACHE_LINE_SIZE)
+				rte_prefetch0((const uint8_t *)l->rx_ctx + c);
 		if (s->leg[leg ^ 1].tx_ctx != NULL)
-			rte_prefetch0(s->leg[leg ^ 1].tx_ctx);
+			for (unsigned c = 0; c < MG_SRTP_CTX_PACKET_BYTES; c += RTE_CACHE_LINE_SIZE)
+				rte_prefetch0((const uint8_t *)s->leg[leg ^ 1].tx_ctx + c);
 		j->s = s;
 		j->leg = (uint8_t)leg;
 		j->rtcp = rtcp;

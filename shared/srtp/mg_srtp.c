@@ -21,7 +21,8 @@
 _Static_assert(sizeof(struct mg_srtp_stream_rt) == 52, "an SSRC state packs into 52 bytes");
 _Static_assert(MG_SRTP_SSRC_ROOM_BYTES == (MG_SRTP_SSRC_MAX - 1) * sizeof(struct mg_srtp_stream_rt),
 	       "room for the other SSRCs");
-_Static_assert(offsetof(struct mg_srtp_ctx, stats) == 8 * 64,
+_Static_assert(offsetof(struct mg_srtp_ctx, stats) == MG_SRTP_CTX_PACKET_BYTES &&
+		       MG_SRTP_CTX_PACKET_BYTES == 8 * 64,
 	       "an SRTP context without counters is eight cache lines (docs/srtp.md, memory)");
 _Static_assert(MG_SRTP_REPLAY_WINDOW % 64 == 0 && MG_SRTP_REPLAY_WINDOW >= 128, "window");
 _Static_assert(MG_SRTP_BURST_MAX <= 255, "op slot is a uint8_t");

@@ -226,6 +226,10 @@ struct mg_srtp_ctx *mg_srtp_ctx_create(const struct mg_srtp_policy *p, char *err
 /** Wipe the keys and free a context (NULL is fine). */
 void mg_srtp_ctx_free(struct mg_srtp_ctx *c);
 
+/** Bytes of a context a packet reads (without the counters of a context
+ *  made without stats_off): what a caller prefetches ahead of a burst. */
+#define MG_SRTP_CTX_PACKET_BYTES 512
+
 /** Room for #MG_SRTP_SSRC_MAX - 1 SSRC states: what a context of a policy
  *  with an ssrc_pool takes at its second SSRC. */
 #define MG_SRTP_SSRC_ROOM_BYTES ((MG_SRTP_SSRC_MAX - 1) * 52)
