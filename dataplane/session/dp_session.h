@@ -281,7 +281,8 @@ int dp_session_init(unsigned max_sessions, unsigned n_workers, uint16_t port_min
 /* Reclaim what is past its grace period; main loop. */
 void dp_session_reclaim(void);
 unsigned dp_session_count(void);
-/* The SRTP SSRC room pool's figures into DP_STATS (ssrc_rooms*). */
+/* The SRTP SSRC room pool's and the drop counters pool's figures into
+ * DP_STATS (ssrc_rooms*, drop_blocks*). */
 void dp_session_ssrc_rooms(struct mg_msg_dp_stats *out);
 
 /* Control operations (main lcore only); return 0 or -errno, *err names the problem. */
