@@ -275,11 +275,12 @@ int dp_session_init(unsigned max_sess, unsigned n_workers, uint16_t pmin, uint16
 		return -ENOMEM;
 	}
 	/* room for SSRCs 2..4 of an SRTP context, taken by the worker at a
-	 * context's second SSRC: one per context of every session (a leg's rx
-	 * and tx), and some for contexts replaced but not yet reclaimed and
-	 * forks; address space only until taken (docs/srtp.md, memory) */
+	 * context's second SSRC: one for every context a live session can
+	 * have (a leg's rx and tx, a fork's), and 1024 for contexts replaced
+	 * but not yet reclaimed; address space only until taken (docs/srtp.md,
+	 * memory). More than that at once is counted (ssrc_rooms_empty). */
 	if (ssrc_pool == NULL)
-		ssrc_pool = mg_srtp_ssrc_pool_create(max_sess * 4u + 1024u);
+		ssrc_pool = mg_srtp_ssrc_pool_create(max_sess * (4u + DP_SESS_MAX_FORKS) + 1024u);
 	if (ssrc_pool == NULL) {
 		mg_log(MG_LOG_ERR, "SRTP SSRC pool: %s", strerror(errno));
 		return -ENOMEM;

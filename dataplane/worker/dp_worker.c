@@ -101,7 +101,19 @@ int dp_worker_main(void *arg)
 			last_drain = t1 = rte_rdtsc();
 		}
 		w->polls++;
-		rte_rcu_qsbr_quiescent(dp_qsbr, w->idx);
+		/*
+		 * Quiescent only with the TX buffers empty: a buffered packet
+		 * keeps its session's counters block (dp_tx.h drop_st) until it
+		 * is sent, and a block may be freed once we report. They are
+		 * drained at least every dp_drain_tsc (above), so a grace period
+		 * waits for us at most that much longer.
+		 */
+		bool held = false;
+
+		for (unsigned p = 0; p < dp_n_ports; p++)
+			held |= w->tx[p].n != 0;
+		if (!held)
+			rte_rcu_qsbr_quiescent(dp_qsbr, w->idx);
 		if (total > 0) {
 			w->packets += total;
 			/*

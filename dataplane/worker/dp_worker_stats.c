@@ -92,7 +92,9 @@ void dp_worker_fill_dp_stats(struct mg_msg_dp_stats *out)
 				    drops[DP_NET_DROP_IPV6] + drops[DP_NET_DROP_IP_FRAGMENT] +
 				    drops[DP_NET_DROP_IP_PROTO] + drops[DP_NET_DROP_ICMP_OTHER] +
 				    drops[DP_NET_DROP_ARP_NOT_OURS];
-	/* sessions' drops that found no counters block (dp_worker_rt.h sess_drops()) */
+	/* sessions' drops that found no counters block (dp_worker_rt.h
+	 * sess_drops()); not tx_full and no_neighbour, which tx_flush() and
+	 * tx_ip() count in the worker's net drops too (above) */
 	for (unsigned i = 0; i < dp_n_run_workers; i++) {
 		const struct dp_sess_drops *sp = &dp_workers[i]->drops_spill;
 
@@ -100,7 +102,9 @@ void dp_worker_fill_dp_stats(struct mg_msg_dp_stats *out)
 			for (unsigned k = 0; k < DP_RX_DROPS; k++)
 				out->drops[dp_rx_drop_reason[k]] += sp->rx[l][k];
 			for (unsigned k = 0; k < DP_TX_DROPS; k++)
-				out->drops[dp_tx_drop_reason[k]] += sp->tx[l][k];
+				if (dp_tx_drop_reason[k] != MG_DROP_TX_FULL &&
+				    dp_tx_drop_reason[k] != MG_DROP_NO_NEIGHBOUR)
+					out->drops[dp_tx_drop_reason[k]] += sp->tx[l][k];
 		}
 	}
 	for (unsigned i = 0; i < dp_n_run_workers && i < MG_PROTO_MAX_WORKERS; i++) {

@@ -7,6 +7,24 @@
 
 #define LINK(p, i) ((uint32_t *)((p)->base + (size_t)(i) * (p)->size))
 
+/* AddressSanitizer: a given-back object is poisoned but for its link word
+ * (which get() reads, also racily), so a use after put is caught. */
+#if defined(__SANITIZE_ADDRESS__)
+#define MG_LFPOOL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MG_LFPOOL_ASAN 1
+#endif
+#endif
+#ifdef MG_LFPOOL_ASAN
+#include <sanitizer/asan_interface.h>
+#define POISON(o, n) ASAN_POISON_MEMORY_REGION((uint8_t *)(o) + sizeof(uint32_t), (n) - sizeof(uint32_t))
+#define UNPOISON(o, n) ASAN_UNPOISON_MEMORY_REGION((o), (n))
+#else
+#define POISON(o, n) ((void)(o), (void)(n))
+#define UNPOISON(o, n) ((void)(o), (void)(n))
+#endif
+
 int mg_lfpool_init(struct mg_lfpool *p, size_t size, uint32_t n)
 {
 	memset(p, 0, sizeof(*p));
@@ -26,8 +44,10 @@ int mg_lfpool_init(struct mg_lfpool *p, size_t size, uint32_t n)
 
 void mg_lfpool_fini(struct mg_lfpool *p)
 {
-	if (p->base)
+	if (p->base) {
+		UNPOISON(p->base, p->map_len);
 		munmap(p->base, p->map_len);
+	}
 	memset(p, 0, sizeof(*p));
 }
 
@@ -44,6 +64,7 @@ void *mg_lfpool_get(struct mg_lfpool *p)
 		uint64_t nh = ((h >> 32) + 1) << 32 | next;
 
 		if (__atomic_compare_exchange_n(&p->head, &h, nh, 1, __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE)) {
+			UNPOISON(LINK(p, i), p->size);
 			__atomic_store_n(LINK(p, i), 0, __ATOMIC_RELAXED);
 			__atomic_fetch_add(&p->in_use, 1, __ATOMIC_RELAXED);
 			return LINK(p, i);
@@ -68,6 +89,7 @@ void mg_lfpool_put(struct mg_lfpool *p, void *obj)
 	if (!obj)
 		return;
 	i = (uint32_t)(((uint8_t *)obj - p->base) / p->size);
+	POISON(obj, p->size);
 	h = __atomic_load_n(&p->head, __ATOMIC_RELAXED);
 	do {
 		__atomic_store_n(LINK(p, i), (uint32_t)h, __ATOMIC_RELAXED);

@@ -11,6 +11,17 @@
 
 #include "mg_lfpool.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define MG_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MG_TEST_ASAN 1
+#endif
+#endif
+#ifdef MG_TEST_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 static int all_zero(const uint8_t *o, size_t n)
 {
 	for (size_t b = 0; b < n; b++)
@@ -52,10 +63,19 @@ static void test_get_put(void **state)
 	mg_lfpool_put(&p, o[1]);
 	mg_lfpool_put(&p, o[3]);
 	mg_lfpool_put(&p, NULL);
+#ifdef MG_TEST_ASAN
+	/* given back: poisoned but for the link word */
+	assert_false(__asan_address_is_poisoned(o[1]));
+	assert_true(__asan_address_is_poisoned(o[1] + 4));
+	assert_true(__asan_address_is_poisoned(o[3] + 159));
+#endif
 	assert_int_equal(mg_lfpool_in_use(&p), 2);
 	o[4] = mg_lfpool_get(&p);
 	assert_ptr_equal(o[4], o[3]);
 	assert_true(all_zero(o[4], 160));
+#ifdef MG_TEST_ASAN
+	assert_false(__asan_address_is_poisoned(o[4] + 159)); /* handed out: usable */
+#endif
 	o[4] = mg_lfpool_get(&p);
 	assert_ptr_equal(o[4], o[1]);
 	assert_true(all_zero(o[4], 160));

@@ -411,7 +411,7 @@ struct mg_msg_dp_stats {
 	/* (version 3) SRTP contexts keep one SSRC's state inside and take room
 	 * for three more from a pool at their second SSRC (docs/srtp.md,
 	 * "Memory per context") */
-	uint64_t ssrc_rooms;       /**< rooms the pool has (maxSessions x 4 + 1024) */
+	uint64_t ssrc_rooms;       /**< rooms the pool has (maxSessions x 8 + 1024) */
 	uint64_t ssrc_rooms_used;  /**< rooms contexts hold now */
 	uint64_t ssrc_rooms_empty; /**< times a context found none: it went on with one
 				        SSRC state (its least recently used SSRC gives it up) */
