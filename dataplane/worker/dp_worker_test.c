@@ -46,28 +46,39 @@ static struct rte_mbuf *frame(uint32_t sip, uint16_t sport, uint32_t dip, uint16
 	return m;
 }
 
-/* SRTP from REM_A:40000 to IP_A:30000 (RTP seq @p seq, payload byte i = seq + i);
+/* An RTP packet of SSRC @p ssrc, sequence number @p seq (payload byte i =
+ * seq + i), protected by `sender` into @p b; returns its length. */
+static uint16_t srtp_build(uint8_t b[RTP_LEN + MG_SRTP_MAX_OVERHEAD], uint32_t ssrc, uint16_t seq)
+{
+	struct mg_srtp_buf sb = { b, RTP_LEN, RTP_LEN + MG_SRTP_MAX_OVERHEAD };
+	uint8_t r;
+
+	memset(b, 0, RTP_LEN + MG_SRTP_MAX_OVERHEAD);
+	b[0] = 0x80;
+	b[2] = (uint8_t)(seq >> 8);
+	b[3] = (uint8_t)seq;
+	b[8] = (uint8_t)(ssrc >> 24);
+	b[9] = (uint8_t)(ssrc >> 16);
+	b[10] = (uint8_t)(ssrc >> 8);
+	b[11] = (uint8_t)ssrc;
+	for (unsigned i = 0; i < 160; i++)
+		b[12 + i] = (uint8_t)(seq + i);
+	assert_int_equal(mg_srtp_protect_burst(tw.eng, sender, &sb, &r, 1), 1);
+	return sb.len;
+}
+
+/* SRTP from REM_A:40000 to IP_A:30000 (SSRC 0x12000034, RTP seq @p seq);
  * @p wire gets the UDP payload. */
 static struct rte_mbuf *srtp_frame(uint16_t seq, bool tamper, uint8_t *wire, uint16_t *wire_len)
 {
 	uint8_t b[RTP_LEN + MG_SRTP_MAX_OVERHEAD];
-	struct mg_srtp_buf sb = { b, RTP_LEN, sizeof(b) };
-	uint8_t r;
+	uint16_t len = srtp_build(b, 0x12000034, seq);
 
-	memset(b, 0, sizeof(b));
-	b[0] = 0x80;
-	b[2] = (uint8_t)(seq >> 8);
-	b[3] = (uint8_t)seq;
-	b[8] = 0x12;
-	b[11] = 0x34;
-	for (unsigned i = 0; i < 160; i++)
-		b[12 + i] = (uint8_t)(seq + i);
-	assert_int_equal(mg_srtp_protect_burst(tw.eng, sender, &sb, &r, 1), 1);
 	if (tamper)
 		b[40] ^= 0x5a;
-	memcpy(wire, b, sb.len);
-	*wire_len = sb.len;
-	return frame(REM_A, 40000, IP_A, 30000, b, sb.len);
+	memcpy(wire, b, len);
+	*wire_len = len;
+	return frame(REM_A, 40000, IP_A, 30000, b, len);
 }
 
 /* What the pipeline sent: destination port and UDP payload of each slow-ring packet. */
@@ -491,23 +502,13 @@ static struct rte_mbuf *srtp_ssrc_frame(uint32_t sip, uint16_t sport, uint16_t d
 					uint16_t seq, uint8_t *wire, uint16_t *wire_len)
 {
 	uint8_t b[RTP_LEN + MG_SRTP_MAX_OVERHEAD];
-	struct mg_srtp_buf sb = { b, RTP_LEN, sizeof(b) };
-	uint8_t r;
+	uint16_t len = srtp_build(b, ssrc, seq);
 
-	memset(b, 0, sizeof(b));
-	b[0] = 0x80;
-	b[2] = (uint8_t)(seq >> 8);
-	b[3] = (uint8_t)seq;
-	b[8] = (uint8_t)(ssrc >> 24);
-	b[9] = (uint8_t)(ssrc >> 16);
-	b[10] = (uint8_t)(ssrc >> 8);
-	b[11] = (uint8_t)ssrc;
-	assert_int_equal(mg_srtp_protect_burst(tw.eng, sender, &sb, &r, 1), 1);
 	if (wire) {
-		memcpy(wire, b, sb.len);
-		*wire_len = sb.len;
+		memcpy(wire, b, len);
+		*wire_len = len;
 	}
-	return frame(sip, sport, IP_A, dport, b, sb.len);
+	return frame(sip, sport, IP_A, dport, b, len);
 }
 
 /* The session's SRTP receive context keeps its first SSRC inside; the
