@@ -219,12 +219,6 @@ static int cipher_pass(IMB_MGR *m, IMB_JOB *jobs, unsigned nj, IMB_CIPHER_DIRECT
 	return ok;
 }
 
-/* SHA-1 blocks of an HMAC inner hash over @len bytes (padding included) */
-static inline unsigned sha1_blocks(uint64_t len)
-{
-	return (unsigned)((len + 8) / 64 + 1);
-}
-
 /* HMAC-SHA1 of every job into its op's digest: on an avx512 manager our
  * own 16-lane code (mg_srtp_sha1x16.c; the library's lane manager costs
  * as much as the rounds), else the library's hash burst (its sse/avx2
@@ -242,7 +236,7 @@ static int hash_pass(const struct mg_srtp_engine *e, IMB_JOB *jobs, unsigned nj)
 	if (!e->imb_x16)
 		return IMB_SUBMIT_HASH_BURST_NOCHECK((IMB_MGR *)e->imb, jobs, nj, IMB_AUTH_HMAC_SHA_1) == nj;
 	for (unsigned i = 0; i < nj; i++) {
-		const unsigned b = sha1_blocks(jobs[i].msg_len_to_hash_in_bytes);
+		const unsigned b = mg_srtp_hmac_sha1_blocks((unsigned)jobs[i].msg_len_to_hash_in_bytes);
 		unsigned k = i;
 
 		for (; k > 0 && nb[k - 1] > b; k--) {

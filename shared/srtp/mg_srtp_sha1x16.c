@@ -138,7 +138,7 @@ X16 void mg_srtp_hmac_sha1_x16(const struct mg_srtp_sha1x16_lane *l, unsigned n)
 		__m512i v;
 
 		nfull[i] = len >> 6;
-		nb[i] = nfull[i] + (rem < 56 ? 1 : 2);
+		nb[i] = mg_srtp_hmac_sha1_blocks(len);
 		if (nb[i] > maxnb)
 			maxnb = nb[i];
 		/* built in registers and stored whole: the loads below

@@ -17,6 +17,14 @@ struct mg_srtp_sha1x16_lane {
 	uint8_t *digest;
 };
 
+/* SHA-1 blocks of an HMAC inner hash over @len message bytes after the
+ * key^ipad block: the full blocks, then the tail with 0x80 and the 64-bit
+ * length, in one block or (56..63 bytes left) two. */
+static inline unsigned mg_srtp_hmac_sha1_blocks(unsigned len)
+{
+	return (len >> 6) + ((len & 63) < 56 ? 1 : 2);
+}
+
 /* 1 if this CPU runs mg_srtp_hmac_sha1_x16 (AVX-512 F and BW). */
 int mg_srtp_sha1x16_usable(void);
 /* HMAC-SHA1 of @n (1..16) messages; lanes of different lengths run in
