@@ -587,17 +587,26 @@ static inline struct mg_srtp_stream_rt *st_at(struct mg_srtp_ctx *c, unsigned i)
 	return i ? &c->st_more[i - 1] : &c->st0;
 }
 
+/* Which slot holds @ssrc (0: the inline one, 1..: the room), or -1. Also
+ * read racily by mg_srtp_get_roc() from another thread: st_more only goes
+ * from NULL to a room while the context lives. */
+static inline int st_index(const struct mg_srtp_ctx *c, uint32_t ssrc)
+{
+	const struct mg_srtp_stream_rt *more = c->st_more;
+
+	if (c->st0.in_use && c->st0.ssrc == ssrc)
+		return 0;
+	for (unsigned i = 0; more && i < MG_SRTP_SSRC_MAX - 1; i++)
+		if (more[i].in_use && more[i].ssrc == ssrc)
+			return (int)i + 1;
+	return -1;
+}
+
 static struct mg_srtp_stream_rt *st_find(struct mg_srtp_ctx *c, uint32_t ssrc)
 {
-	if (c->st0.in_use && c->st0.ssrc == ssrc)
-		return &c->st0;
-	for (unsigned i = 1; i < st_n(c); i++) {
-		struct mg_srtp_stream_rt *st = st_at(c, i);
+	const int i = st_index(c, ssrc);
 
-		if (st->in_use && st->ssrc == ssrc)
-			return st;
-	}
-	return NULL;
+	return i < 0 ? NULL : st_at(c, (unsigned)i);
 }
 
 /* Take a slot for a new SSRC: a free one, else the least recently used.
@@ -649,20 +658,16 @@ static struct mg_srtp_stream_rt *st_get(struct mg_srtp_ctx *c, uint32_t ssrc)
 
 int mg_srtp_get_roc(const struct mg_srtp_ctx *c, uint32_t ssrc, uint32_t *roc, uint16_t *seq)
 {
-	/* (racy from another thread than the owner's: st_more is read once) */
-	const struct mg_srtp_stream_rt *more = __atomic_load_n(&c->st_more, __ATOMIC_RELAXED);
+	const int i = st_index(c, ssrc);
+	const struct mg_srtp_stream_rt *st;
 
-	for (unsigned i = 0; i < (more ? MG_SRTP_SSRC_MAX : 1u); i++) {
-		const struct mg_srtp_stream_rt *st = i ? &more[i - 1] : &c->st0;
-
-		if (st->in_use && st->ssrc == ssrc) {
-			*roc = st->roc;
-			if (seq)
-				*seq = st->s_l;
-			return 0;
-		}
-	}
-	return -ENOENT;
+	if (i < 0)
+		return -ENOENT;
+	st = i ? &c->st_more[i - 1] : &c->st0;
+	*roc = st->roc;
+	if (seq)
+		*seq = st->s_l;
+	return 0;
 }
 
 int mg_srtp_set_roc(struct mg_srtp_ctx *c, uint32_t ssrc, uint32_t roc)
