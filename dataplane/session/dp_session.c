@@ -299,7 +299,7 @@ int dp_session_init(unsigned max_sess, unsigned n_workers, uint16_t pmin, uint16
 	return 0;
 }
 
-void dp_session_ssrc_rooms(struct mg_msg_dp_stats *out)
+void dp_session_lazy_pools(struct mg_msg_dp_stats *out)
 {
 	struct mg_srtp_ssrc_pool_stats ps = { 0 };
 

@@ -283,7 +283,7 @@ void dp_session_reclaim(void);
 unsigned dp_session_count(void);
 /* The SRTP SSRC room pool's and the drop counters pool's figures into
  * DP_STATS (ssrc_rooms*, drop_blocks*). */
-void dp_session_ssrc_rooms(struct mg_msg_dp_stats *out);
+void dp_session_lazy_pools(struct mg_msg_dp_stats *out);
 
 /* Control operations (main lcore only); return 0 or -errno, *err names the problem. */
 int dp_port_alloc(const struct mg_msg_port_alloc *req, struct mg_msg_port *rep, const char **err);

@@ -188,7 +188,7 @@ static int h_dp_stats(const void *req, void *rep, const struct dp_ctl_peer *p)
 	((struct mg_msg_dp_stats *)rep)->orphan_ports_removed = orphans.ports;
 	((struct mg_msg_dp_stats *)rep)->orphan_sweeps = orphans.sweeps;
 	((struct mg_msg_dp_stats *)rep)->control_connected = dp_ctl_control_connected();
-	dp_session_ssrc_rooms(rep);
+	dp_session_lazy_pools(rep);
 	return 0;
 }
 DP_CTL_REGISTER(MG_MSG_DP_STATS, 0, h_dp_stats)

@@ -527,19 +527,19 @@ static void test_srtp_second_ssrc_room(void **state)
 	(void)state;
 
 	latch_add(31, 30310, 40310, true, 0, false);
-	dp_session_ssrc_rooms(&before);
+	dp_session_lazy_pools(&before);
 	assert_true(before.ssrc_rooms > 0);
 	m = srtp_ssrc_frame(A2, 42000, 30310, 0x5a5a0001, 1000, w1, &l1);
 	process(&tw, &m, 1, true);
 	collect(&s);
 	assert_int_equal(s.n, 1);
-	dp_session_ssrc_rooms(&after);
+	dp_session_lazy_pools(&after);
 	assert_int_equal(after.ssrc_rooms_used, before.ssrc_rooms_used); /* one SSRC: inside */
 	m = srtp_ssrc_frame(A2, 42000, 30310, 0x5a5a0002, 7000, w2, &l2);
 	process(&tw, &m, 1, true);
 	collect(&s);
 	assert_int_equal(s.n, 1);
-	dp_session_ssrc_rooms(&after);
+	dp_session_lazy_pools(&after);
 	assert_int_equal(after.ssrc_rooms_used, before.ssrc_rooms_used + 1);
 	assert_int_equal(after.ssrc_rooms_empty, before.ssrc_rooms_empty);
 	stats_of(31, &a);
@@ -569,21 +569,21 @@ static void test_drop_block_first_drop(void **state)
 	(void)state;
 
 	latch_add(32, 30320, 40320, false, 0, false);
-	dp_session_ssrc_rooms(&before);
+	dp_session_lazy_pools(&before);
 	assert_true(before.drop_blocks > 0);
 	assert_int_equal(RTP_IN(32, A2, 41000, 30320), 40322);
 	assert_int_equal(RTP_IN(32, A2, 41000, 30320), 40322);
-	dp_session_ssrc_rooms(&after);
+	dp_session_lazy_pools(&after);
 	assert_int_equal(after.drop_blocks_used, before.drop_blocks_used);
 	stats_of(32, &st);
 	for (unsigned r = 0; r < MG_PROTO_DROP_SLOTS; r++)
 		assert_int_equal(st.legs[0][0].drops[r], 0);
 	assert_int_equal(RTP_IN(32, ATK, 6000, 30320), 0);
-	dp_session_ssrc_rooms(&after);
+	dp_session_lazy_pools(&after);
 	assert_int_equal(after.drop_blocks_used, before.drop_blocks_used + 1);
 	assert_int_equal(RTP_IN(32, ATK, 6000, 30320), 0);
 	assert_int_equal(RTP_IN(32, ATK, 6002, 30320), 0);
-	dp_session_ssrc_rooms(&after);
+	dp_session_lazy_pools(&after);
 	assert_int_equal(after.drop_blocks_used, before.drop_blocks_used + 1);
 	assert_int_equal(after.drop_blocks_empty, before.drop_blocks_empty);
 	stats_of(32, &st);
@@ -954,7 +954,7 @@ int main(void)
 	{
 		struct mg_msg_dp_stats left;
 
-		dp_session_ssrc_rooms(&left);
+		dp_session_lazy_pools(&left);
 		if (dp_session_count() != 0 || left.ssrc_rooms_used != 0 || left.drop_blocks_used != 0) {
 			fprintf(stderr, "after every session's end: %u sessions, %" PRIu64 " SSRC rooms and %"
 				PRIu64 " drop blocks still held\n", dp_session_count(), left.ssrc_rooms_used,
