@@ -17,8 +17,10 @@ int gen_port_open(const struct gen_eal *e, struct gen_port *p)
 	char a_l[] = "-l", a_nohuge[] = "--no-huge", a_m[] = "-m", a_noshconf[] = "--no-shconf",
 	     a_nopci[] = "--no-pci", a_notel[] = "--no-telemetry", a_fp[] = "--file-prefix",
 	     a_vdev[] = "--vdev", a_ll[] = "--log-level", a_llv[] = "*:error";
-	char *eal[16];
-	int n = 0;
+	/* --no-telemetry, when asked, goes in the last slot but one */
+	char *eal[] = { prog,   a_l, lcore, a_nohuge, a_m, mem, a_noshconf, a_nopci, a_fp,
+			fp, a_vdev, vdev, a_ll,   a_llv,   NULL, NULL };
+	int n = (int)(sizeof(eal) / sizeof(eal[0])) - 2;
 	struct rte_eth_conf conf = { 0 };
 
 	snprintf(prog, sizeof(prog), "%s", e->prog);
@@ -26,23 +28,8 @@ int gen_port_open(const struct gen_eal *e, struct gen_port *p)
 	snprintf(mem, sizeof(mem), "%s", e->mem_mb);
 	snprintf(fp, sizeof(fp), "%s", e->file_prefix);
 	snprintf(vdev, sizeof(vdev), "%s", e->vdev);
-	eal[n++] = prog;
-	eal[n++] = a_l;
-	eal[n++] = lcore;
-	eal[n++] = a_nohuge;
-	eal[n++] = a_m;
-	eal[n++] = mem;
-	eal[n++] = a_noshconf;
-	eal[n++] = a_nopci;
 	if (e->no_telemetry)
 		eal[n++] = a_notel;
-	eal[n++] = a_fp;
-	eal[n++] = fp;
-	eal[n++] = a_vdev;
-	eal[n++] = vdev;
-	eal[n++] = a_ll;
-	eal[n++] = a_llv;
-	eal[n] = NULL;
 	if (rte_eal_init(n, eal) < 0) {
 		fprintf(stderr, "%s: EAL init failed\n", e->prog);
 		return -1;
