@@ -57,6 +57,11 @@ machine, could not send: not carried, not counted in the rate either).
              unsent), 'gen' (the generator fell behind), 'none' (--max-pps
              reached); 'gen' and 'none' rows are marked GEN-BOUND
   latency  = at the step nearest half that rate
+  kernel floor (printed under the table, kernel_ns_per_pkt and ratio_bound
+             in CSV/JSON): the relay CPU's softirq per packet carried, and
+             the highest ratio a mediagate costing nothing but that could
+             reach against the same rtpengine row (1e9 / that / rtpengine's
+             per-core)
   gen ceil = the generator alone, no veth, no relay (--direct over net_ring:
              it sends what the relay would, SRTP-protected in encrypt mode):
              what it can build and verify, not what it can push through
@@ -466,7 +471,7 @@ ROW_COLS = ["relay", "k", "mode", "offered_pps", "verified_pps", "loss_pct", "re
             "unsent_pct", "relay_cores",
             "per_core_pps", "ratio", "goal", "lat_p50_us", "lat_p99_us", "peak_verified_pps",
             "auth_fail", "bad", "dup", "reorder", "gen_ceiling_pps", "limit", "gen_bound", "relay_drops", "proc_cores",
-            "softirq_cores", "dp_busy_cores",
+            "softirq_cores", "dp_busy_cores", "kernel_ns_per_pkt", "ratio_bound",
             "cpu_model"]
 
 
@@ -593,6 +598,13 @@ def main():
                 if s["mode"] == "encrypt":
                     s["goal"] = ">=%.0fx %s" % (GOAL_RATIO, "met" if s["ratio"] >= GOAL_RATIO
                                                 else "NOT met")
+            # the kernel floor: the relay CPU's softirq per packet carried (the
+            # veth and the socket/af_packet/af_xdp kernel path, paid whatever
+            # the dataplane does); a dataplane costing nothing would still be
+            # at most 1 / that per core
+            if base and base[0]["per_core_pps"] > 0 and s.get("softirq_cores", 0) > 0 and s["verified_pps"] > 0:
+                s["kernel_ns_per_pkt"] = 1e9 * s["softirq_cores"] / s["verified_pps"]
+                s["ratio_bound"] = 1e9 / s["kernel_ns_per_pkt"] / base[0]["per_core_pps"]
     hdr = "%-9s %5s %-7s %10s %10s %7s %7s %6s %11s %7s %-14s %8s %8s %10s %5s %4s %-6s %10s" % (
         "relay", "K", "mode", "offered", "verified", "rloss%", "unsent%", "cores", "per-core", "ratio", "goal",
         "p50 us", "p99 us", "peak pps", "auth", "bad", "limit", "gen ceil")
@@ -606,6 +618,13 @@ def main():
             s["goal"] or "-", s["lat_p50_us"], s["lat_p99_us"], s["peak_verified_pps"], s["auth_fail"],
             s["bad"], s["limit"], "%.0f" % s["gen_ceiling_pps"] if s["gen_ceiling_pps"] else "-",
             "  GEN-BOUND" if s["gen_bound"] else ""))
+    for s in rows:
+        if s.get("ratio_bound"):
+            base = [x for x in rows if x["relay"] == "rtpengine" and x["k"] == s["k"] and x["mode"] == s["mode"]]
+            print("# kernel floor, mediagate K=%d %s: the relay CPU's softirq alone %.0f ns/pkt carried, so even a "
+                  "dataplane costing nothing is at most %.1fx rtpengine per core on this path (%.0fx needs <= "
+                  "%.0f ns/pkt in all)" % (s["k"], s["mode"], s["kernel_ns_per_pkt"], s["ratio_bound"], GOAL_RATIO,
+                                           1e9 / (GOAL_RATIO * base[0]["per_core_pps"])))
     print("# load average at end: %s" % " ".join(open("/proc/loadavg").read().split()[:3]))
     # CSV: the rate column is carried_verified_pps, as in dp-bench
     head = ",".join("carried_verified_pps" if c == "verified_pps" else c for c in ROW_COLS) + "\n"
