@@ -598,9 +598,10 @@ def main():
                 if s["mode"] == "encrypt":
                     s["goal"] = ">=%.0fx %s" % (GOAL_RATIO, "met" if s["ratio"] >= GOAL_RATIO
                                                 else "NOT met")
-            # the kernel floor: the relay CPU's softirq per packet carried (the
-            # veth and the socket/af_packet/af_xdp kernel path, paid whatever
-            # the dataplane does); a dataplane costing nothing would still be
+            # the kernel floor: the relay CPU's softirq per packet carried (paid
+            # whatever the dataplane does: on a veth chiefly the generator's
+            # receive of the frames the relay sends, see the CPU paragraph in
+            # docs/benchmarks.md); a dataplane costing nothing would still be
             # at most 1 / that per core
             if base and base[0]["per_core_pps"] > 0 and s.get("softirq_cores", 0) > 0 and s["verified_pps"] > 0:
                 s["kernel_ns_per_pkt"] = 1e9 * s["softirq_cores"] / s["verified_pps"]
