@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
 """srtp-bench smoke (suite unit): a tiny run of the issue's goal row must
-exit 0 and write CSV rows for the NSS baseline and each mediagate backend
-asked for, each with a positive time and every packet OK (the bench says
-on stderr when a packet failed); with ipsec-mb the goal row's parts come
+exit 0 (srtp-bench exits 1 when a packet of a row or a part's burst
+call failed) and write CSV rows for the NSS baseline and each mediagate
+backend asked for, each with a positive time; with ipsec-mb the goal row's parts come
 as part:* rows (the 16-lane HMAC where the CPU runs it, the library's HMAC
 and AES-CTR); an unknown option exits 2. Measures nothing: no time is
 compared with anything.
@@ -31,8 +31,8 @@ with tempfile.TemporaryDirectory(prefix="mg-srtp-bench-") as d:
     for i in impls:
         args += ["--impl", i]
     p = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    # exit 1 = a packet of a row or a part's burst call failed (srtp-bench)
     check(p.returncode == 0, "exit %d: %s" % (p.returncode, p.stderr[-500:]))
-    check("packets OK" not in p.stderr, "a packet failed: %s" % p.stderr[-500:])
     rows = list(csv.DictReader(open(out))) if os.path.exists(out) else []
     by = {r["impl"]: r for r in rows}
     for i in ["libsrtp2-nss"] + impls:
