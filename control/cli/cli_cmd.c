@@ -490,6 +490,7 @@ static void stats_dataplane(struct ng_doc *d, struct ng_val *v, const struct mg_
 		ng_dict_add_int(d, w, "lcore", s.workers[i].lcore);
 		ng_dict_add_int(d, w, "packets", (int64_t)s.workers[i].packets);
 		ng_dict_add_int(d, w, "busy_tsc", (int64_t)s.workers[i].busy_tsc);
+		ng_dict_add_int(d, w, "preempted", s.workers[i].preempted);
 	}
 }
 

@@ -326,6 +326,10 @@ static void render_dataplane(const struct metrics_snapshot *s, struct metrics_bu
 	family(b, "mediagate_worker_idle_polls_total", "counter",
 	       "Receive polls of a dataplane worker that found nothing.");
 	EACH_WORKER u64(b, "mediagate_worker_idle_polls_total", l, d->workers[i].idle_polls);
+	family(b, "mediagate_worker_preempted_total", "counter",
+	       "Polling loops of a dataplane worker that took over 100 us: the worker was preempted "
+	       "(its core is shared); 32 bits, wraps.");
+	EACH_WORKER u64(b, "mediagate_worker_preempted_total", l, d->workers[i].preempted);
 #undef EACH_WORKER
 }
 

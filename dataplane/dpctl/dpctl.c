@@ -550,9 +550,9 @@ static int cmd_stats(void)
 
 		printf("%s{\"lcore\": %u, \"packets\": %" PRIu64 ", \"busy_tsc\": %" PRIu64
 		       ", \"cycles_per_packet\": %.1f, \"polls\": %" PRIu64
-		       ", \"idle_polls\": %" PRIu64 "}", i ? ", " : "", w->lcore, w->packets,
-		       w->busy_tsc, w->packets ? (double)w->busy_tsc / (double)w->packets : 0.0,
-		       w->polls, w->idle_polls);
+		       ", \"idle_polls\": %" PRIu64 ", \"preempted\": %u}", i ? ", " : "", w->lcore,
+		       w->packets, w->busy_tsc, w->packets ? (double)w->busy_tsc / (double)w->packets : 0.0,
+		       w->polls, w->idle_polls, w->preempted);
 	}
 	printf("]}\n");
 	return 0;

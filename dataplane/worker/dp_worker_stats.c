@@ -113,5 +113,6 @@ void dp_worker_fill_dp_stats(struct mg_msg_dp_stats *out)
 		out->workers[i].busy_tsc = dp_workers[i]->busy_tsc;
 		out->workers[i].polls = dp_workers[i]->polls;
 		out->workers[i].idle_polls = dp_workers[i]->idle_polls;
+		out->workers[i].preempted = (uint32_t)dp_workers[i]->preempted;
 	}
 }

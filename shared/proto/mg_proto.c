@@ -274,7 +274,7 @@ static void swap_dp_stats(void *p)
 	SW64(s->drop_blocks_empty);
 	for (unsigned i = 0; i < MG_PROTO_MAX_WORKERS; i++) {
 		SW32(s->workers[i].lcore);
-		SW32(s->workers[i].reserved);
+		SW32(s->workers[i].preempted);
 		SW64(s->workers[i].packets);
 		SW64(s->workers[i].busy_tsc);
 		SW64(s->workers[i].polls);

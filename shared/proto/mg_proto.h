@@ -378,7 +378,9 @@ struct mg_msg_fork_id {
 
 struct mg_msg_worker_stats {
 	uint32_t lcore;
-	uint32_t reserved;
+	uint32_t preempted; /**< polling loops that took over 100 us (the worker was
+	                         preempted; their time is not busy time), modulo 2^32.
+	                         Was a reserved 0: a dataplane that predates it says 0 */
 	uint64_t packets;  /**< packets processed */
 	uint64_t busy_tsc; /**< TSC cycles spent on non-empty polls */
 	uint64_t polls;

@@ -497,6 +497,14 @@ def case_delete_stops():
 def case_telemetry():
     w = dp.telemetry("/mediagate/workers")["/mediagate/workers"]
     check(w["worker0"]["packets"] > 0 and w["worker0"]["cycles_per_packet"] > 0, "%s" % w)
+    # DP_STATS carries the preempted-loop count telemetry shows (mod 2^32):
+    # read between two telemetry reads, it lies between them
+    st = dp.ctl("stats")
+    w1 = dp.telemetry("/mediagate/workers")["/mediagate/workers"]
+    for i, x in enumerate(st["workers"]):
+        lo, hi = w["worker%d" % i]["preempted_loops"], w1["worker%d" % i]["preempted_loops"]
+        check(isinstance(x.get("preempted"), int) and lo % 2**32 <= x["preempted"] <= hi % 2**32,
+              "dpctl stats worker %d preempted %s, telemetry %d..%d" % (i, x.get("preempted"), lo, hi))
     if WORKERS > 1:
         # odd session ids belong to worker 1: it must have been handed packets
         hand = sum(w["worker%d" % i]["handoffs"] for i in range(WORKERS))
