@@ -54,6 +54,7 @@
 
 #include <srtp2/srtp.h>
 
+#include "mg_asan.h"
 #include "mg_srtp.h"
 #include "mg_srtp_internal.h" /* --mem: struct sizes */
 #if MG_HAVE_IPSECMB
@@ -463,19 +464,11 @@ static void lib_linked(struct libsrtp_api *l)
 /* AddressSanitizer refuses RTLD_DEEPBIND (it aborts the process), and
  * without it the OpenSSL build would resolve into Debian's copy: an ASan
  * build (the test suite's) runs without that baseline. */
-#if defined(__SANITIZE_ADDRESS__)
-#define MG_BENCH_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define MG_BENCH_ASAN 1
-#endif
-#endif
-
 /* The OpenSSL build: its own copy of every srtp_* symbol (see the top of
  * the file for why LOCAL | DEEPBIND). 0, or -1 with a note in @p why. */
 static int lib_dlopen(struct libsrtp_api *l, const char *path, char *why, size_t cap)
 {
-#ifdef MG_BENCH_ASAN
+#if MG_ASAN
 	(void)l;
 	snprintf(why, cap, "%s: not loaded in an AddressSanitizer build (it refuses RTLD_DEEPBIND)", path);
 	return -1;

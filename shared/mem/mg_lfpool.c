@@ -5,18 +5,13 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "mg_asan.h"
+
 #define LINK(p, i) ((uint32_t *)((p)->base + (size_t)(i) * (p)->size))
 
 /* AddressSanitizer: a given-back object is poisoned but for its link word
  * (which get() reads, also racily), so a use after put is caught. */
-#if defined(__SANITIZE_ADDRESS__)
-#define MG_LFPOOL_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define MG_LFPOOL_ASAN 1
-#endif
-#endif
-#ifdef MG_LFPOOL_ASAN
+#if MG_ASAN
 #include <sanitizer/asan_interface.h>
 #define POISON(o, n) ASAN_POISON_MEMORY_REGION((uint8_t *)(o) + sizeof(uint32_t), (n) - sizeof(uint32_t))
 #define UNPOISON(o, n) ASAN_UNPOISON_MEMORY_REGION((o), (n))

@@ -11,14 +11,8 @@
 
 #include "mg_lfpool.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define MG_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define MG_TEST_ASAN 1
-#endif
-#endif
-#ifdef MG_TEST_ASAN
+#include "mg_asan.h"
+#if MG_ASAN
 #include <sanitizer/asan_interface.h>
 #endif
 
@@ -63,7 +57,7 @@ static void test_get_put(void **state)
 	mg_lfpool_put(&p, o[1]);
 	mg_lfpool_put(&p, o[3]);
 	mg_lfpool_put(&p, NULL);
-#ifdef MG_TEST_ASAN
+#if MG_ASAN
 	/* given back: poisoned but for the link word */
 	assert_false(__asan_address_is_poisoned(o[1]));
 	assert_true(__asan_address_is_poisoned(o[1] + 4));
@@ -73,7 +67,7 @@ static void test_get_put(void **state)
 	o[4] = mg_lfpool_get(&p);
 	assert_ptr_equal(o[4], o[3]);
 	assert_true(all_zero(o[4], 160));
-#ifdef MG_TEST_ASAN
+#if MG_ASAN
 	assert_false(__asan_address_is_poisoned(o[4] + 159)); /* handed out: usable */
 #endif
 	o[4] = mg_lfpool_get(&p);

@@ -3,16 +3,7 @@
 
 #include <string.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define MG_SLAB_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define MG_SLAB_ASAN 1
-#endif
-#endif
-#ifndef MG_SLAB_ASAN
-#define MG_SLAB_ASAN 0
-#endif
+#include "mg_asan.h"
 
 void mg_slab_init(struct mg_slab *s, size_t size, size_t align, unsigned per_chunk, int locked,
 		  void *(*chunk_alloc)(size_t bytes, size_t align), void (*chunk_free)(void *chunk))
@@ -34,7 +25,7 @@ void mg_slab_init(struct mg_slab *s, size_t size, size_t align, unsigned per_chu
 /* A new chunk's objects onto the free list (lock held). */
 static int slab_grow(struct mg_slab *s)
 {
-	unsigned n = MG_SLAB_ASAN ? 1 : s->per_chunk;
+	unsigned n = MG_ASAN ? 1 : s->per_chunk;
 	char *c = s->chunk_alloc(s->size * n, s->align);
 
 	if (c == NULL)
@@ -74,7 +65,7 @@ void mg_slab_put(struct mg_slab *s, void *obj)
 	if (s->locked)
 		pthread_mutex_lock(&s->lock);
 	s->in_use--;
-	if (MG_SLAB_ASAN && s->chunk_free != NULL) {
+	if (MG_ASAN && s->chunk_free != NULL) {
 		s->chunks--;
 		s->chunk_free(obj);
 	} else {
@@ -87,10 +78,10 @@ void mg_slab_put(struct mg_slab *s, void *obj)
 
 int mg_slab_objects_apart(void)
 {
-	return MG_SLAB_ASAN;
+	return MG_ASAN;
 }
 
 size_t mg_slab_bytes(const struct mg_slab *s)
 {
-	return s->chunks * s->size * (MG_SLAB_ASAN ? 1 : s->per_chunk);
+	return s->chunks * s->size * (MG_ASAN ? 1 : s->per_chunk);
 }

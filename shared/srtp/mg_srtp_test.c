@@ -19,16 +19,8 @@
 /* Count heap allocations to prove the burst calls make none. glibc lets the
  * executable interpose malloc; ASan has its own allocator, so the check is
  * skipped there. */
-#if defined(__SANITIZE_ADDRESS__)
-#define MG_COUNT_ALLOCS 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define MG_COUNT_ALLOCS 0
-#endif
-#endif
-#ifndef MG_COUNT_ALLOCS
-#define MG_COUNT_ALLOCS 1
-#endif
+#include "mg_asan.h"
+#define MG_COUNT_ALLOCS (!MG_ASAN)
 
 #if MG_COUNT_ALLOCS
 extern void *__libc_malloc(size_t n);
