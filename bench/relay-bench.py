@@ -606,6 +606,7 @@ def main():
             if base and base[0]["per_core_pps"] > 0 and s.get("softirq_cores", 0) > 0 and s["verified_pps"] > 0:
                 s["kernel_ns_per_pkt"] = 1e9 * s["softirq_cores"] / s["verified_pps"]
                 s["ratio_bound"] = 1e9 / s["kernel_ns_per_pkt"] / base[0]["per_core_pps"]
+                s["goal_ns_per_pkt"] = 1e9 / (GOAL_RATIO * base[0]["per_core_pps"])
     hdr = "%-9s %5s %-7s %10s %10s %7s %7s %6s %11s %7s %-14s %8s %8s %10s %5s %4s %-6s %10s" % (
         "relay", "K", "mode", "offered", "verified", "rloss%", "unsent%", "cores", "per-core", "ratio", "goal",
         "p50 us", "p99 us", "peak pps", "auth", "bad", "limit", "gen ceil")
@@ -621,11 +622,10 @@ def main():
             "  GEN-BOUND" if s["gen_bound"] else ""))
     for s in rows:
         if s.get("ratio_bound"):
-            base = [x for x in rows if x["relay"] == "rtpengine" and x["k"] == s["k"] and x["mode"] == s["mode"]]
             print("# kernel floor, mediagate K=%d %s: the relay CPU's softirq alone %.0f ns/pkt carried, so even a "
                   "dataplane costing nothing is at most %.1fx rtpengine per core on this path (%.0fx needs <= "
                   "%.0f ns/pkt in all)" % (s["k"], s["mode"], s["kernel_ns_per_pkt"], s["ratio_bound"], GOAL_RATIO,
-                                           1e9 / (GOAL_RATIO * base[0]["per_core_pps"])))
+                                           s["goal_ns_per_pkt"]))
     print("# load average at end: %s" % " ".join(open("/proc/loadavg").read().split()[:3]))
     # CSV: the rate column is carried_verified_pps, as in dp-bench
     head = ",".join("carried_verified_pps" if c == "verified_pps" else c for c in ROW_COLS) + "\n"
